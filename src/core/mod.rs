@@ -1,0 +1,17 @@
+//! The sans-IO core: everything JetStream means, with no sockets, files, clocks or runtimes.
+//!
+//! It builds for `wasm32-unknown-unknown` and native alike. Time comes in as `now` (see [`time`]),
+//! storage through the [`store::StreamStore`] trait, and outgoing messages leave as values the
+//! caller delivers.
+
+pub mod api;
+pub mod consumer;
+pub mod error;
+pub mod headers;
+pub mod message;
+pub mod proto;
+pub mod store;
+pub mod stream;
+pub mod subject;
+pub mod subject_index;
+pub mod time;

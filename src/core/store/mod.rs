@@ -1,0 +1,224 @@
+//! The storage interface every stream store implements: memory, file, IndexedDB.
+//!
+//! Modelled on nats-server's `StreamStore`/`ConsumerStore` (`server/store.go`): a store keeps the
+//! messages of one stream by sequence, answers lookups by sequence and by subject filter, removes
+//! and purges, and keeps each consumer's persisted state. It knows nothing of stream policies
+//! (limits, dedup, retention): the [`crate::core::stream`] layer decides, the store obeys.
+//!
+//! The trait is synchronous. A store may buffer writes; [`StreamStore::sync`] is the durability
+//! point: once it returns `Ok`, everything stored before it survives a crash. Shells acknowledge
+//! publishes only after a sync (the server per batch, the browser per IndexedDB transaction).
+//!
+//! Every implementation passes the same conformance suite (`conformance.rs`).
+
+pub mod memory;
+
+#[cfg(test)]
+pub(crate) mod conformance;
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+
+use crate::core::time::Nanos;
+
+/// A stream sequence number. The first message of a stream has sequence 1 unless `first_seq` says
+/// otherwise; 0 means "none".
+pub type Seq = u64;
+
+/// Bytes a message counts for in stream state and limits: subject, headers and payload, plus a
+/// fixed 16-byte overhead (sequence and timestamp), the same in every store.
+pub fn record_size(subject: &str, headers: Option<&Bytes>, payload: &Bytes) -> u64 {
+    (subject.len() + headers.map_or(0, |h| h.len()) + payload.len() + 16) as u64
+}
+
+/// One stored message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMsg {
+    /// The literal subject it was published to.
+    pub subject: String,
+    /// Its stream sequence.
+    pub seq: Seq,
+    /// When it was stored (Unix nanoseconds, from the caller's `now`).
+    pub time: Nanos,
+    /// The raw `NATS/1.0` header block, if any.
+    pub headers: Option<Bytes>,
+    /// The payload.
+    pub payload: Bytes,
+}
+
+impl StoredMsg {
+    /// The bytes this message counts for (see [`record_size`]).
+    pub fn size(&self) -> u64 {
+        record_size(&self.subject, self.headers.as_ref(), &self.payload)
+    }
+}
+
+/// Totals of a whole stream.
+///
+/// An empty stream has `msgs == 0` and `first_seq == last_seq + 1` (0 and 0 before anything was
+/// ever stored), as nats-server reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamState {
+    /// Messages stored.
+    pub msgs: u64,
+    /// Bytes stored (sum of [`record_size`]).
+    pub bytes: u64,
+    /// Sequence of the first stored message.
+    pub first_seq: Seq,
+    /// Time of the first stored message (0 when none).
+    pub first_ts: Nanos,
+    /// Highest sequence ever assigned.
+    pub last_seq: Seq,
+    /// Time of the last stored message (0 when none).
+    pub last_ts: Nanos,
+    /// Distinct subjects among the stored messages.
+    pub num_subjects: u64,
+    /// Sequences between first and last that are gone (removed or skipped).
+    pub num_deleted: u64,
+}
+
+/// Totals of the messages matching a filter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SimpleState {
+    /// Messages matching.
+    pub msgs: u64,
+    /// First matching sequence (0 when none).
+    pub first: Seq,
+    /// Last matching sequence (0 when none).
+    pub last: Seq,
+}
+
+/// A pair of consumer and stream sequences, as in ConsumerInfo's `delivered` and `ack_floor`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SequencePair {
+    /// Consumer sequence (counts deliveries, redeliveries included).
+    pub consumer_seq: u64,
+    /// Stream sequence.
+    pub stream_seq: Seq,
+}
+
+/// A delivered message waiting for its ack.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PendingAck {
+    /// Consumer sequence of the latest delivery.
+    pub consumer_seq: u64,
+    /// When it was last delivered.
+    pub timestamp: Nanos,
+}
+
+/// What a consumer must persist to resume after a restart.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConsumerState {
+    /// Highest delivered sequences.
+    pub delivered: SequencePair,
+    /// Everything at or below these sequences is acknowledged.
+    pub ack_floor: SequencePair,
+    /// Delivered and not yet acknowledged, by stream sequence.
+    pub pending: BTreeMap<Seq, PendingAck>,
+    /// Delivery counts above 1, by stream sequence.
+    pub redelivered: BTreeMap<Seq, u64>,
+}
+
+/// A consumer as the store keeps it: its config (JSON, as the API received it), creation time and
+/// state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConsumerRecord {
+    /// The consumer's config, serialized as JSON.
+    pub config: Vec<u8>,
+    /// When the consumer was created.
+    pub created: Nanos,
+    /// Its delivery and ack state.
+    pub state: ConsumerState,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// No message has this sequence (never stored, removed or purged).
+    #[error("no message found")]
+    NotFound,
+    /// No message at or after the start sequence matches the filter.
+    #[error("no more messages")]
+    Eof,
+    /// The store was deleted or closed.
+    #[error("store is closed")]
+    Closed,
+    /// The medium has no room left (disk full, IndexedDB quota).
+    #[error("storage quota exceeded")]
+    QuotaExceeded,
+    /// A stored record failed validation (checksum, framing).
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    /// The medium failed.
+    #[error("storage I/O error: {0}")]
+    Io(String),
+}
+
+/// The storage of one stream's messages and its consumers' state.
+pub trait StreamStore {
+    /// Stores a message at the next sequence and returns that sequence.
+    fn store_msg(
+        &mut self,
+        subject: &str,
+        headers: Option<Bytes>,
+        payload: Bytes,
+        now: Nanos,
+    ) -> Result<Seq, StoreError>;
+
+    /// Takes the next sequence without storing anything (the sequence counts as deleted).
+    fn skip_msg(&mut self, now: Nanos) -> Result<Seq, StoreError>;
+
+    /// The message with this sequence.
+    fn load_msg(&self, seq: Seq) -> Result<StoredMsg, StoreError>;
+
+    /// The first message with sequence `>= start` whose subject matches `filter` (`""` or `>` match
+    /// all); [`StoreError::Eof`] when there is none.
+    fn load_next_msg(&self, filter: &str, start: Seq) -> Result<StoredMsg, StoreError>;
+
+    /// The last message whose subject matches `filter`; [`StoreError::NotFound`] when none.
+    fn load_last_msg(&self, filter: &str) -> Result<StoredMsg, StoreError>;
+
+    /// Removes one message; `Ok(false)` when it was not there.
+    fn remove_msg(&mut self, seq: Seq) -> Result<bool, StoreError>;
+
+    /// Removes messages matching `filter` (`""` = all) with sequence below `below_seq` (0 = no
+    /// bound), keeping the newest `keep` matching (0 = keep none). Returns how many were removed.
+    /// Purging everything moves `first_seq` to `last_seq + 1`.
+    fn purge(&mut self, filter: &str, below_seq: Seq, keep: u64) -> Result<u64, StoreError>;
+
+    /// Removes every message below `seq`. When `seq` is past the last sequence the stream becomes
+    /// empty with `first_seq == seq` (this is how `first_seq` in a config is applied).
+    fn compact(&mut self, seq: Seq) -> Result<u64, StoreError>;
+
+    /// Totals of the whole stream.
+    fn state(&self) -> StreamState;
+
+    /// Totals of the messages with sequence `>= start` matching `filter`.
+    fn filtered_state(&self, start: Seq, filter: &str) -> SimpleState;
+
+    /// Per-subject totals of the subjects matching `filter`.
+    fn subjects_state(&self, filter: &str) -> BTreeMap<String, SimpleState>;
+
+    /// Messages with sequence `>= start` matching `filter`; with `last_per_subject`, only the last
+    /// message of each subject is counted.
+    fn num_pending(&self, start: Seq, filter: &str, last_per_subject: bool) -> u64;
+
+    /// Sequences between first and last that hold no message, ascending.
+    fn deleted(&self) -> Vec<Seq>;
+
+    /// Makes everything stored so far durable.
+    fn sync(&mut self) -> Result<(), StoreError>;
+
+    /// Persists a consumer (created or changed).
+    fn save_consumer(&mut self, name: &str, record: &ConsumerRecord) -> Result<(), StoreError>;
+
+    /// Forgets a consumer.
+    fn remove_consumer(&mut self, name: &str) -> Result<(), StoreError>;
+
+    /// Every persisted consumer, by name.
+    fn consumers(&self) -> Result<BTreeMap<String, ConsumerRecord>, StoreError>;
+
+    /// Removes all messages and consumers and releases the storage; the store is closed after.
+    fn delete(&mut self) -> Result<(), StoreError>;
+}

@@ -1,0 +1,18 @@
+//! Contrail: a NATS JetStream-compatible stream and consumer engine, written once in Rust.
+//!
+//! # A tour
+//! - [`core`] is the engine, sans-IO: it builds for the browser (wasm32) and the server alike.
+//!   - [`core::subject`] validates and matches subjects; [`core::subject_index`] finds the filters
+//!     matching a subject in time proportional to its tokens.
+//!   - [`core::store`] is the storage trait (after nats-server's `StreamStore`) and the memory store.
+//!   - [`core::stream`] applies a stream's config to publishes: dedup, expected-* headers, rollups,
+//!     limits and discard policies, purge, get and delete.
+//!   - [`core::consumer`] is a cursor over a stream: deliver policies, acks, redelivery, pull
+//!     requests and push delivery, all driven by the `now` the caller passes.
+//!   - [`core::api`] turns `$JS.API.*` requests (subject + JSON) into replies, exactly as
+//!     nats-server answers them, and routes publishes and acks.
+//!   - [`core::proto`] is the NATS client protocol codec: an incremental parser and an encoder.
+//!   - [`core::headers`], [`core::message`], [`core::time`] and [`core::error`] are the shared
+//!     vocabulary.
+
+pub mod core;
