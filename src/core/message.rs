@@ -38,3 +38,27 @@ impl Message {
         self
     }
 }
+
+/// A message the engine asks its shell to deliver.
+///
+/// `to` is the subject whose subscribers receive it; `msg.subject` is the subject they see. They
+/// differ for consumer deliveries: a pull consumer sends a stream message, under its original
+/// subject, to the inbox a pull request named, as nats-server does.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Outbound {
+    /// Subject to route on: an inbox, a push consumer's deliver subject, a reply subject.
+    pub to: String,
+    /// When set, only subscribers in this queue group receive it (push `deliver_group`).
+    pub group: Option<String>,
+    /// The message as subscribers see it.
+    pub msg: Message,
+}
+
+impl Outbound {
+    /// A reply or status message whose visible subject is the routing subject itself.
+    pub fn to_subject(to: impl Into<String>, headers: Option<Bytes>, payload: impl Into<Bytes>) -> Self {
+        let to = to.into();
+        let msg = Message { subject: to.clone(), reply: None, headers, payload: payload.into() };
+        Outbound { to, group: None, msg }
+    }
+}
