@@ -31,15 +31,25 @@ fn empty_tokens_are_rejected() {
 
 #[test]
 fn whitespace_is_rejected() {
-    for s in ["a b", " a", "a ", "a\tb", "a\nb", "a\rb", "a\x0cb", "a.\t", "*. "] {
-        assert_eq!(validate_filter(s), Err(SubjectError::IllegalCharacter), "{s:?}");
+    for s in [
+        "a b", " a", "a ", "a\tb", "a\nb", "a\rb", "a\x0cb", "a.\t", "*. ",
+    ] {
+        assert_eq!(
+            validate_filter(s),
+            Err(SubjectError::IllegalCharacter),
+            "{s:?}"
+        );
     }
 }
 
 #[test]
 fn control_characters_are_rejected() {
     for s in ["\0", "a\0b", "a\x01", "a.\x1b", "a\x7fb", "\x0b"] {
-        assert_eq!(validate_filter(s), Err(SubjectError::IllegalCharacter), "{s:?}");
+        assert_eq!(
+            validate_filter(s),
+            Err(SubjectError::IllegalCharacter),
+            "{s:?}"
+        );
     }
 }
 
@@ -65,7 +75,11 @@ fn rest_wildcard_is_accepted_last() {
 #[test]
 fn rest_wildcard_before_another_token_is_rejected() {
     for s in [">.a", "a.>.b", ">.>", "a.>.*"] {
-        assert_eq!(validate_filter(s), Err(SubjectError::InvalidWildcard), "{s:?}");
+        assert_eq!(
+            validate_filter(s),
+            Err(SubjectError::InvalidWildcard),
+            "{s:?}"
+        );
     }
 }
 
@@ -80,7 +94,11 @@ fn wildcard_characters_inside_a_token_are_literal() {
 #[test]
 fn subject_with_wildcard_token_is_rejected() {
     for s in ["*", ">", "a.*", "a.>", "*.b"] {
-        assert_eq!(validate_subject(s), Err(SubjectError::WildcardNotAllowed), "{s:?}");
+        assert_eq!(
+            validate_subject(s),
+            Err(SubjectError::WildcardNotAllowed),
+            "{s:?}"
+        );
     }
 }
 
