@@ -9,7 +9,7 @@
 //! `matchLiteral`, `subjectIsSubsetMatch`, `SubjectsCollide`), with one deliberate tightening:
 //! every ASCII control character is rejected, not only the whitespace nats-server checks for.
 //!
-//! [`matches`] runs on every publish, so it walks the two byte strings in lockstep and never
+//! [`matches()`] runs on every publish, so it walks the two byte strings in lockstep and never
 //! allocates. [`is_subset`] and [`overlaps`] are config-time checks and favour plainness.
 
 /// Maximum length of a subject or filter in bytes (nats-server's default control-line limit,
