@@ -1,0 +1,72 @@
+//! Acks and flow-control replies arriving on `$JS.ACK.…` and `$JS.FC.…`.
+
+use super::Engine;
+use crate::core::consumer::{parse_ack_subject, AckKind};
+use crate::core::message::{Message, Outbound};
+use crate::core::time::Nanos;
+
+/// Prefix of every ack subject.
+pub(crate) const ACK_PREFIX: &str = "$JS.ACK.";
+/// Prefix of flow-control reply subjects handed to push consumers' clients.
+pub(crate) const FLOW_CONTROL_PREFIX: &str = "$JS.FC.";
+
+impl Engine {
+    /// Applies an ack. A malformed ack subject or body is ignored, as nats-server ignores it; an
+    /// ack that names a missing consumer is too. With a reply subject, an empty reply confirms
+    /// the ack once it is durable ("ack sync").
+    pub(super) fn handle_ack(&mut self, msg: &Message, now: Nanos) -> bool {
+        let Some(ack) = parse_ack_subject(&msg.subject) else {
+            return false;
+        };
+        let Ok(kind) = AckKind::parse(&msg.payload) else {
+            return true;
+        };
+        let mut out = Vec::new();
+        let outcome = {
+            let Some(slot) = self.streams.get_mut(&ack.stream) else {
+                return false;
+            };
+            let Some(consumer) = slot.consumers.get_mut(&ack.consumer) else {
+                return false;
+            };
+            consumer.ack(
+                &ack,
+                kind,
+                msg.reply.as_deref(),
+                slot.stream.store(),
+                now,
+                &mut out,
+            )
+        };
+        self.send_all(out);
+        self.mark_consumer_dirty(&ack.stream, &ack.consumer);
+        self.apply_acks(&ack.stream, &outcome.acked);
+        if let Some(reply) = &msg.reply {
+            self.send(Outbound::to_subject(
+                reply.clone(),
+                None,
+                bytes::Bytes::new(),
+            ));
+        }
+        self.poll_consumers(&ack.stream, now);
+        true
+    }
+
+    /// A client answered a flow-control request: `$JS.FC.<stream>.<consumer>.<n>`.
+    pub(super) fn handle_flow_control(&mut self, subject: &str, now: Nanos) -> bool {
+        let mut tokens = subject.split('.').skip(2);
+        let (Some(stream), Some(consumer)) = (tokens.next(), tokens.next()) else {
+            return false;
+        };
+        let (stream, consumer) = (stream.to_string(), consumer.to_string());
+        let Some(slot) = self.streams.get_mut(&stream) else {
+            return false;
+        };
+        let Some(c) = slot.consumers.get_mut(&consumer) else {
+            return false;
+        };
+        c.flow_control_reply(subject, now);
+        self.poll_consumers(&stream, now);
+        true
+    }
+}

@@ -1,0 +1,254 @@
+//! Consumer operations of the engine: create/update/delete, pull requests, and driving
+//! deliveries.
+
+use super::Engine;
+use crate::core::consumer::{
+    check_work_queue, Consumer, ConsumerConfig, ConsumerInfo, PullRequest,
+};
+use crate::core::error::{ApiError, ErrorKind};
+use crate::core::stream::RetentionPolicy;
+use crate::core::time::Nanos;
+
+/// What a consumer create request may do when a consumer of that name exists (or not).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub enum CreateAction {
+    /// Create it, or update it when it exists (the default, `""`).
+    #[default]
+    #[serde(rename = "")]
+    CreateOrUpdate,
+    /// Create it; fail if one exists with another config.
+    #[serde(rename = "create")]
+    Create,
+    /// Update it; fail if it does not exist.
+    #[serde(rename = "update")]
+    Update,
+}
+
+const EPHEMERAL_NAME_LEN: usize = 8;
+const NAME_ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+impl Engine {
+    /// Creates or updates a consumer on `stream`, as the `action` allows.
+    pub fn create_consumer(
+        &mut self,
+        stream: &str,
+        config: ConsumerConfig,
+        action: CreateAction,
+        now: Nanos,
+    ) -> Result<ConsumerInfo, ApiError> {
+        let mut config = config;
+        let name = match config.name.clone().or_else(|| config.durable_name.clone()) {
+            Some(name) => name,
+            None => self.ephemeral_name(),
+        };
+        config.name = Some(name.clone());
+        let slot = self.slot(stream)?;
+        let stream_config = slot.stream.config();
+        let work_queue = stream_config.retention == RetentionPolicy::WorkQueue;
+        let config = config.validated(&stream_config.subjects, work_queue)?;
+
+        if let Some(existing) = slot.consumers.get(&name) {
+            if existing.config() == &config {
+                return Ok(existing.info(slot.stream.store(), now));
+            }
+            if action == CreateAction::Create {
+                return Err(ErrorKind::ConsumerAlreadyExists.into());
+            }
+            let updated = existing.config().check_update(&config)?;
+            let slot = self.slot_mut(stream)?;
+            let consumer = slot
+                .consumers
+                .get_mut(&name)
+                .ok_or_else(|| ApiError::new(ErrorKind::ConsumerNotFound))?;
+            consumer.update(updated)?;
+            self.persist_consumer(stream, &name)?;
+            self.poll_consumers(stream, now);
+            return self.consumer_info(stream, &name, now);
+        }
+        if action == CreateAction::Update {
+            return Err(ErrorKind::ConsumerDoesNotExist.into());
+        }
+        let max_per_stream = stream_config.max_consumers;
+        if max_per_stream > 0 && slot.consumers.len() as i64 >= max_per_stream {
+            return Err(ErrorKind::MaximumConsumersLimit.into());
+        }
+        if let Some(max) = self.config().max_consumers {
+            if self
+                .streams
+                .values()
+                .map(|s| s.consumers.len())
+                .sum::<usize>()
+                >= max
+            {
+                return Err(ErrorKind::MaximumConsumersLimit.into());
+            }
+        }
+        if work_queue {
+            let others: Vec<&ConsumerConfig> =
+                slot.consumers.values().map(|c| c.config()).collect();
+            check_work_queue(&config, &others)?;
+        }
+        let mut consumer = Consumer::create(stream, config, slot.stream.store(), now)?;
+        if let Some(deliver) = consumer.config().deliver_subject.clone() {
+            if self.push_interest.contains(&deliver) {
+                consumer.set_push_active(true, now);
+            }
+        }
+        self.slot_mut(stream)?
+            .consumers
+            .insert(name.clone(), consumer);
+        self.persist_consumer(stream, &name)?;
+        self.poll_consumers(stream, now);
+        self.consumer_info(stream, &name, now)
+    }
+
+    /// Deletes a consumer; on an interest stream, messages nobody else needs go with it.
+    pub fn delete_consumer(
+        &mut self,
+        stream: &str,
+        name: &str,
+        now: Nanos,
+    ) -> Result<(), ApiError> {
+        let slot = self.slot_mut(stream)?;
+        slot.consumers
+            .remove(name)
+            .ok_or_else(|| ApiError::new(ErrorKind::ConsumerNotFound))?;
+        slot.stream
+            .store_mut()
+            .remove_consumer(name)
+            .map_err(|e| ApiError::with_detail(ErrorKind::StreamGeneralError, e))?;
+        self.mark_dirty(stream);
+        self.sweep_interest(stream, now);
+        Ok(())
+    }
+
+    /// ConsumerInfo of one consumer.
+    pub fn consumer_info(
+        &self,
+        stream: &str,
+        name: &str,
+        now: Nanos,
+    ) -> Result<ConsumerInfo, ApiError> {
+        let slot = self.slot(stream)?;
+        let consumer = slot
+            .consumers
+            .get(name)
+            .ok_or_else(|| ApiError::new(ErrorKind::ConsumerNotFound))?;
+        Ok(consumer.info(slot.stream.store(), now))
+    }
+
+    /// Names of a stream's consumers, sorted.
+    pub fn consumer_names(&self, stream: &str) -> Result<Vec<String>, ApiError> {
+        Ok(self.slot(stream)?.consumers.keys().cloned().collect())
+    }
+
+    /// Hands a pull request to a consumer; messages and status replies go to `reply`. `false`
+    /// when the stream or consumer does not exist (the shell answers "no responders").
+    pub fn pull(
+        &mut self,
+        stream: &str,
+        consumer: &str,
+        req: PullRequest,
+        reply: &str,
+        now: Nanos,
+    ) -> bool {
+        let mut out = Vec::new();
+        let Some(slot) = self.streams.get_mut(stream) else {
+            return false;
+        };
+        let Some(c) = slot.consumers.get_mut(consumer) else {
+            return false;
+        };
+        c.pull(req, reply, slot.stream.store(), now, &mut out);
+        let delivered = !out.is_empty();
+        self.send_all(out);
+        if delivered {
+            self.mark_consumer_dirty(stream, consumer);
+        }
+        true
+    }
+
+    /// Lets every consumer of `stream` deliver what it can at `now`.
+    pub(crate) fn poll_consumers(&mut self, stream: &str, now: Nanos) {
+        let mut out = Vec::new();
+        let mut touched = Vec::new();
+        if let Some(slot) = self.streams.get_mut(stream) {
+            for (name, consumer) in slot.consumers.iter_mut() {
+                let before = out.len();
+                consumer.poll(slot.stream.store(), now, &mut out);
+                if out.len() > before {
+                    touched.push(name.clone());
+                }
+            }
+        }
+        self.send_all(out);
+        for name in touched {
+            self.mark_consumer_dirty(stream, &name);
+        }
+    }
+
+    /// Deletes consumers that have been inactive past their `inactive_threshold`.
+    pub(crate) fn remove_inactive_consumers(&mut self, stream: &str, now: Nanos) {
+        let Some(slot) = self.streams.get(stream) else {
+            return;
+        };
+        let inactive: Vec<String> = slot
+            .consumers
+            .iter()
+            .filter(|(_, c)| c.is_inactive(now))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in inactive {
+            // It exists: we just listed it.
+            let _ = self.delete_consumer(stream, &name, now);
+        }
+    }
+
+    /// Writes a consumer's record to its stream's store now (config changes must not wait).
+    fn persist_consumer(&mut self, stream: &str, name: &str) -> Result<(), ApiError> {
+        let slot = self.slot_mut(stream)?;
+        let record = slot
+            .consumers
+            .get(name)
+            .ok_or_else(|| ApiError::new(ErrorKind::ConsumerNotFound))?
+            .record();
+        slot.stream
+            .store_mut()
+            .save_consumer(name, &record)
+            .map_err(|e| ApiError::with_detail(ErrorKind::ConsumerStoreFailed, e))?;
+        self.mark_dirty(stream);
+        Ok(())
+    }
+
+    /// Notes that a consumer's delivery or ack state changed; it is saved at the next flush.
+    pub(crate) fn mark_consumer_dirty(&mut self, stream: &str, name: &str) {
+        self.dirty_consumers
+            .insert((stream.to_string(), name.to_string()));
+    }
+
+    /// Saves the state of every consumer changed since the last flush (one write per consumer
+    /// per batch, however many acks the batch held).
+    pub(crate) fn save_dirty_consumers(&mut self) -> Result<(), crate::core::store::StoreError> {
+        for (stream, name) in std::mem::take(&mut self.dirty_consumers) {
+            let Some(slot) = self.streams.get_mut(&stream) else {
+                continue;
+            };
+            let Some(consumer) = slot.consumers.get(&name) else {
+                continue;
+            };
+            let record = consumer.record();
+            slot.stream.store_mut().save_consumer(&name, &record)?;
+            self.dirty.insert(stream);
+        }
+        Ok(())
+    }
+
+    fn ephemeral_name(&mut self) -> String {
+        (0..EPHEMERAL_NAME_LEN)
+            .map(|_| {
+                let i = (self.next_random() % NAME_ALPHABET.len() as u64) as usize;
+                char::from(NAME_ALPHABET[i])
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,250 @@
+//! The engine: every stream and consumer of one JetStream account, behind one sans-IO surface.
+//!
+//! A shell (the server, the browser binding, a test) drives it like quinn drives a connection:
+//!
+//! 1. hand it each message a client publishes with [`Engine::handle`] (API requests, acks, flow
+//!    control replies and stream captures; it says whether JetStream took the message);
+//! 2. call [`Engine::flush`] once per batch: it syncs every store written since the last flush and
+//!    only then releases the replies that batch produced (group commit: a PubAck or an ack reply
+//!    never leaves before the data it confirms is durable);
+//! 3. send what [`Engine::poll_outbound`] yields;
+//! 4. call [`Engine::handle_timeout`] when [`Engine::poll_timeout`] says (redelivery, pull request
+//!    expiry, heartbeats, max_age), then flush and drain again.
+//!
+//! Typed methods ([`Engine::create_stream`], [`Engine::publish`], …) serve shells that do not
+//! speak JSON; the `$JS.API` layer in [`crate::core::api`] is written on top of them.
+
+mod acks;
+mod consumers;
+pub use consumers::CreateAction;
+mod retention;
+mod streams;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use crate::core::consumer::Consumer;
+use crate::core::message::{Message, Outbound};
+use crate::core::store::{StoreError, StreamStore};
+use crate::core::stream::{Stream, StreamConfig};
+use crate::core::subject_index::SubjectIndex;
+use crate::core::time::Nanos;
+
+/// Builds the store for a new stream (memory, file or IndexedDB, as the shell decides).
+pub type StoreFactory = Box<dyn FnMut(&StreamConfig) -> Result<Box<dyn StreamStore>, StoreError>>;
+
+/// Account-wide limits and identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Most streams the account may hold (`None`: unlimited).
+    pub max_streams: Option<usize>,
+    /// Most consumers across all streams (`None`: unlimited).
+    pub max_consumers: Option<usize>,
+    /// JetStream domain reported in PubAcks and account info.
+    pub domain: Option<String>,
+    /// Memory storage limit in bytes (-1: unlimited), reported in account info.
+    pub max_memory: i64,
+    /// File storage limit in bytes (-1: unlimited), reported in account info.
+    pub max_storage: i64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            max_streams: None,
+            max_consumers: None,
+            domain: None,
+            max_memory: -1,
+            max_storage: -1,
+        }
+    }
+}
+
+/// One stream and the consumers reading it.
+pub(crate) struct StreamSlot {
+    pub(crate) stream: Stream,
+    pub(crate) consumers: BTreeMap<String, Consumer>,
+}
+
+/// Counters reported in `$JS.API.INFO`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApiStats {
+    /// API requests handled.
+    pub total: u64,
+    /// API requests answered with an error.
+    pub errors: u64,
+}
+
+/// All JetStream state of one account. See the module docs for how a shell drives it.
+pub struct Engine {
+    config: EngineConfig,
+    make_store: StoreFactory,
+    pub(crate) streams: BTreeMap<String, StreamSlot>,
+    /// Stream subjects → stream name, for routing publishes.
+    routes: SubjectIndex<String>,
+    /// Deliver subjects that have at least one subscriber (push consumers deliver only then).
+    push_interest: BTreeSet<String>,
+    /// Replies and deliveries in order; only the first `released` may leave.
+    outbox: VecDeque<Outbound>,
+    released: usize,
+    /// Streams written since the last flush.
+    dirty: BTreeSet<String>,
+    /// Consumers (stream, name) whose state changed since the last flush.
+    dirty_consumers: BTreeSet<(String, String)>,
+    pub(crate) api_stats: ApiStats,
+    rng: u64,
+}
+
+impl Engine {
+    /// An engine with no streams. `seed` feeds the generator of ephemeral consumer names and flow
+    /// control subjects (the core reads no randomness of its own).
+    pub fn new(config: EngineConfig, make_store: StoreFactory, seed: u64) -> Engine {
+        Engine {
+            config,
+            make_store,
+            streams: BTreeMap::new(),
+            routes: SubjectIndex::new(),
+            push_interest: BTreeSet::new(),
+            outbox: VecDeque::new(),
+            released: 0,
+            dirty: BTreeSet::new(),
+            dirty_consumers: BTreeSet::new(),
+            api_stats: ApiStats::default(),
+            rng: seed | 1,
+        }
+    }
+
+    /// An engine whose streams all live in memory, for tests, Node and edge workers.
+    pub fn in_memory(seed: u64) -> Engine {
+        let factory: StoreFactory =
+            Box::new(|_| Ok(Box::new(crate::core::store::memory::MemoryStore::new())));
+        Engine::new(EngineConfig::default(), factory, seed)
+    }
+
+    /// The account limits this engine enforces.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Takes in a message a client published. Returns `true` when JetStream handled it (an API
+    /// request, an ack, a flow-control reply, or a publish a stream captured); the shell still
+    /// delivers the message to ordinary subscribers either way, and answers a request that
+    /// nothing handled with "no responders".
+    pub fn handle(&mut self, msg: Message, now: Nanos) -> bool {
+        if msg.subject.starts_with(crate::core::api::API_PREFIX) {
+            return crate::core::api::dispatch(self, msg, now);
+        }
+        if msg.subject.starts_with(acks::ACK_PREFIX) {
+            return self.handle_ack(&msg, now);
+        }
+        if msg.subject.starts_with(acks::FLOW_CONTROL_PREFIX) {
+            return self.handle_flow_control(&msg.subject, now);
+        }
+        self.handle_publish(msg, now)
+    }
+
+    /// Syncs every store written since the last flush, then releases the replies and deliveries
+    /// queued so far. On a sync failure nothing is released; the failing stream's error is
+    /// returned (the shell should log it and retry or shut down).
+    pub fn flush(&mut self) -> Result<(), StoreError> {
+        self.save_dirty_consumers()?;
+        for name in std::mem::take(&mut self.dirty) {
+            if let Some(slot) = self.streams.get_mut(&name) {
+                if let Err(err) = slot.stream.store_mut().sync() {
+                    self.dirty.insert(name);
+                    return Err(err);
+                }
+            }
+        }
+        self.released = self.outbox.len();
+        Ok(())
+    }
+
+    /// The next message to send, if any has been released by [`Engine::flush`].
+    pub fn poll_outbound(&mut self) -> Option<Outbound> {
+        if self.released == 0 {
+            return None;
+        }
+        self.released -= 1;
+        self.outbox.pop_front()
+    }
+
+    /// The earliest time at which [`Engine::handle_timeout`] has work, if any.
+    pub fn poll_timeout(&self) -> Option<Nanos> {
+        let mut earliest: Option<Nanos> = None;
+        let mut consider = |t: Option<Nanos>| {
+            if let Some(t) = t {
+                earliest = Some(earliest.map_or(t, |e| e.min(t)));
+            }
+        };
+        for slot in self.streams.values() {
+            consider(slot.stream.next_deadline());
+            for consumer in slot.consumers.values() {
+                consider(consumer.next_deadline());
+            }
+        }
+        earliest
+    }
+
+    /// Does everything due at `now`: age-based expiry and dedup-window expiry in streams,
+    /// redeliveries, pull request expiry, heartbeats, and removal of inactive ephemeral consumers.
+    pub fn handle_timeout(&mut self, now: Nanos) {
+        let names: Vec<String> = self.streams.keys().cloned().collect();
+        for name in names {
+            let expired = match self.streams.get_mut(&name) {
+                Some(slot) => slot.stream.expire(now).unwrap_or(0),
+                None => continue,
+            };
+            if expired > 0 {
+                self.dirty.insert(name.clone());
+            }
+            self.remove_inactive_consumers(&name, now);
+            self.poll_consumers(&name, now);
+        }
+    }
+
+    /// Tells the engine whether `deliver_subject` has subscribers; push consumers deliver only
+    /// while it does.
+    pub fn set_interest(&mut self, deliver_subject: &str, active: bool, now: Nanos) {
+        if active {
+            self.push_interest.insert(deliver_subject.to_string());
+        } else {
+            self.push_interest.remove(deliver_subject);
+        }
+        let names: Vec<String> = self.streams.keys().cloned().collect();
+        for name in names {
+            if let Some(slot) = self.streams.get_mut(&name) {
+                for consumer in slot.consumers.values_mut() {
+                    if consumer.config().deliver_subject.as_deref() == Some(deliver_subject) {
+                        consumer.set_push_active(active, now);
+                    }
+                }
+            }
+            self.poll_consumers(&name, now);
+        }
+    }
+
+    /// Queues a message; it leaves at the next flush.
+    pub(crate) fn send(&mut self, out: Outbound) {
+        self.outbox.push_back(out);
+    }
+
+    /// Queues many messages; they leave at the next flush.
+    pub(crate) fn send_all(&mut self, out: Vec<Outbound>) {
+        self.outbox.extend(out);
+    }
+
+    /// Marks a stream as written, so the next flush syncs it.
+    pub(crate) fn mark_dirty(&mut self, stream: &str) {
+        self.dirty.insert(stream.to_string());
+    }
+
+    /// A pseudo-random 64-bit value (xorshift64*), from the caller's seed.
+    pub(crate) fn next_random(&mut self) -> u64 {
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}

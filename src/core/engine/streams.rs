@@ -1,0 +1,240 @@
+//! Stream operations of the engine: create, update, delete, and routing publishes to streams.
+
+use bytes::Bytes;
+
+use super::{Engine, StreamSlot};
+use crate::core::error::{ApiError, ErrorKind};
+use crate::core::message::{Message, Outbound};
+use crate::core::store::StoredMsg;
+use crate::core::stream::{
+    InfoOptions, MsgGetRequest, PubAck, PurgeRequest, RetentionPolicy, Stream, StreamConfig,
+    StreamInfo,
+};
+use crate::core::subject;
+use crate::core::time::Nanos;
+
+impl Engine {
+    /// Creates a stream, or returns the existing one when its config is identical. The flag says
+    /// whether a stream was created.
+    pub fn create_stream(
+        &mut self,
+        config: StreamConfig,
+        now: Nanos,
+    ) -> Result<(StreamInfo, bool), ApiError> {
+        let config = config.validated()?;
+        if let Some(slot) = self.streams.get(&config.name) {
+            if slot.stream.config() == &config {
+                return Ok((self.info_of(slot, now, &InfoOptions::default()), false));
+            }
+            return Err(ErrorKind::StreamNameExist.into());
+        }
+        if let Some(max) = self.config.max_streams {
+            if self.streams.len() >= max {
+                return Err(ErrorKind::MaximumStreamsLimit.into());
+            }
+        }
+        self.check_subjects_free(&config.name, &config.subjects)?;
+        let store = (self.make_store)(&config)
+            .map_err(|e| ApiError::with_detail(ErrorKind::StreamCreate, e))?;
+        let stream = Stream::create(config, store, now)?;
+        let name = stream.name().to_string();
+        for subject in &stream.config().subjects {
+            // Subjects were validated by `validated()`, so the index accepts them.
+            let _ = self.routes.insert(subject, name.clone());
+        }
+        self.streams.insert(
+            name.clone(),
+            StreamSlot {
+                stream,
+                consumers: Default::default(),
+            },
+        );
+        self.mark_dirty(&name);
+        let slot = self.slot(&name)?;
+        Ok((self.info_of(slot, now, &InfoOptions::default()), true))
+    }
+
+    /// Changes a stream's config within the update rules; new limits apply at once.
+    pub fn update_stream(
+        &mut self,
+        config: StreamConfig,
+        now: Nanos,
+    ) -> Result<StreamInfo, ApiError> {
+        let name = config.name.clone();
+        let old_subjects = self.slot(&name)?.stream.config().subjects.clone();
+        let checked = self.slot(&name)?.stream.config().check_update(&config)?;
+        self.check_subjects_free(&name, &checked.subjects)?;
+        self.slot_mut(&name)?.stream.update(checked, now)?;
+        for subject in &old_subjects {
+            self.routes.remove(subject, &name);
+        }
+        let new_subjects = self.slot(&name)?.stream.config().subjects.clone();
+        for subject in &new_subjects {
+            let _ = self.routes.insert(subject, name.clone());
+        }
+        self.mark_dirty(&name);
+        self.poll_consumers(&name, now);
+        let slot = self.slot(&name)?;
+        Ok(self.info_of(slot, now, &InfoOptions::default()))
+    }
+
+    /// Deletes a stream with its messages and consumers.
+    pub fn delete_stream(&mut self, name: &str) -> Result<(), ApiError> {
+        let mut slot = self
+            .streams
+            .remove(name)
+            .ok_or_else(|| ApiError::new(ErrorKind::StreamNotFound))?;
+        for subject in &slot.stream.config().subjects {
+            self.routes.remove(subject, &name.to_string());
+        }
+        self.dirty.remove(name);
+        slot.stream
+            .store_mut()
+            .delete()
+            .map_err(|e| ApiError::with_detail(ErrorKind::StreamDelete, e))
+    }
+
+    /// StreamInfo of one stream.
+    pub fn stream_info(
+        &self,
+        name: &str,
+        now: Nanos,
+        opts: &InfoOptions,
+    ) -> Result<StreamInfo, ApiError> {
+        Ok(self.info_of(self.slot(name)?, now, opts))
+    }
+
+    /// Names of the streams, sorted; with a filter, only streams with a subject overlapping it.
+    pub fn stream_names(&self, filter: Option<&str>) -> Vec<String> {
+        self.streams
+            .values()
+            .filter(|slot| match filter {
+                Some(f) => slot
+                    .stream
+                    .config()
+                    .subjects
+                    .iter()
+                    .any(|s| subject::overlaps(f, s)),
+                None => true,
+            })
+            .map(|slot| slot.stream.name().to_string())
+            .collect()
+    }
+
+    /// The stream itself, for read-only inspection.
+    pub fn stream(&self, name: &str) -> Option<&Stream> {
+        self.streams.get(name).map(|slot| &slot.stream)
+    }
+
+    /// Publishes into the stream whose subjects match `subject`. `None` when no stream does.
+    pub fn publish(
+        &mut self,
+        subject: &str,
+        headers: Option<Bytes>,
+        payload: Bytes,
+        now: Nanos,
+    ) -> Option<Result<PubAck, ApiError>> {
+        let name = self
+            .routes
+            .matches(subject)
+            .first()
+            .map(|n| n.to_string())?;
+        let slot = self.streams.get_mut(&name)?;
+        let retain = match slot.stream.config().retention {
+            RetentionPolicy::Interest => slot.consumers.values().any(|c| c.filter_matches(subject)),
+            RetentionPolicy::Limits | RetentionPolicy::WorkQueue => true,
+        };
+        let result = slot.stream.publish(subject, headers, payload, now, retain);
+        if let Ok(ack) = &result {
+            if !ack.duplicate {
+                self.mark_dirty(&name);
+                self.poll_consumers(&name, now);
+            }
+        }
+        Some(result)
+    }
+
+    /// Routes a client publish to a stream and queues its PubAck. `false` when no stream
+    /// captures the subject.
+    pub(super) fn handle_publish(&mut self, msg: Message, now: Nanos) -> bool {
+        let Message {
+            subject,
+            reply,
+            headers,
+            payload,
+        } = msg;
+        let Some(result) = self.publish(&subject, headers, payload, now) else {
+            return false;
+        };
+        if let Some(reply) = reply {
+            let body = match result {
+                Ok(ack) => serde_json::to_vec(&ack),
+                Err(error) => serde_json::to_vec(&serde_json::json!({ "error": error })),
+            };
+            if let Ok(body) = body {
+                self.send(Outbound::to_subject(reply, None, body));
+            }
+        }
+        true
+    }
+
+    /// Purges a stream and returns how many messages went.
+    pub fn purge_stream(
+        &mut self,
+        name: &str,
+        req: &PurgeRequest,
+        now: Nanos,
+    ) -> Result<u64, ApiError> {
+        let purged = self.slot_mut(name)?.stream.purge(req)?;
+        self.mark_dirty(name);
+        self.poll_consumers(name, now);
+        Ok(purged)
+    }
+
+    /// One message of a stream, by sequence or by subject.
+    pub fn get_msg(&self, name: &str, req: &MsgGetRequest) -> Result<StoredMsg, ApiError> {
+        self.slot(name)?.stream.get_msg(req)
+    }
+
+    /// Deletes one message of a stream.
+    pub fn delete_msg(&mut self, name: &str, seq: u64, no_erase: bool) -> Result<(), ApiError> {
+        self.slot_mut(name)?.stream.delete_msg(seq, no_erase)?;
+        self.mark_dirty(name);
+        Ok(())
+    }
+
+    pub(crate) fn slot(&self, name: &str) -> Result<&StreamSlot, ApiError> {
+        self.streams
+            .get(name)
+            .ok_or_else(|| ApiError::new(ErrorKind::StreamNotFound))
+    }
+
+    pub(crate) fn slot_mut(&mut self, name: &str) -> Result<&mut StreamSlot, ApiError> {
+        self.streams
+            .get_mut(name)
+            .ok_or_else(|| ApiError::new(ErrorKind::StreamNotFound))
+    }
+
+    fn info_of(&self, slot: &StreamSlot, now: Nanos, opts: &InfoOptions) -> StreamInfo {
+        slot.stream.info(now, slot.consumers.len(), opts)
+    }
+
+    /// Refuses subjects that overlap another stream's: a message must have one home.
+    fn check_subjects_free(&self, name: &str, subjects: &[String]) -> Result<(), ApiError> {
+        let clash = self
+            .streams
+            .values()
+            .filter(|slot| slot.stream.name() != name)
+            .any(|slot| {
+                slot.stream
+                    .config()
+                    .subjects
+                    .iter()
+                    .any(|theirs| subjects.iter().any(|ours| subject::overlaps(ours, theirs)))
+            });
+        if clash {
+            return Err(ErrorKind::StreamSubjectOverlap.into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,29 @@
+//! Group commit: nothing the engine produces leaves before `flush`.
+
+use bytes::Bytes;
+use contrail::core::engine::Engine;
+use contrail::core::message::Message;
+
+#[test]
+fn replies_wait_for_flush() {
+    let mut engine = Engine::in_memory(1);
+    let create = Message::new(
+        "$JS.API.STREAM.CREATE.S",
+        Bytes::from_static(br#"{"subjects":["a"]}"#),
+    )
+    .with_reply("r1");
+    assert!(engine.handle(create, 1));
+    assert!(engine.handle(Message::new("a", "x").with_reply("r2"), 2));
+    assert_eq!(
+        engine.poll_outbound(),
+        None,
+        "held until the store is synced"
+    );
+    engine.flush().expect("memory store syncs");
+    let out: Vec<_> = std::iter::from_fn(|| engine.poll_outbound()).collect();
+    assert_eq!(
+        out.iter().map(|o| o.to.as_str()).collect::<Vec<_>>(),
+        vec!["r1", "r2"]
+    );
+    assert_eq!(engine.poll_outbound(), None);
+}
