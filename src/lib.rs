@@ -16,3 +16,5 @@
 //!     vocabulary.
 
 pub mod core;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod server;

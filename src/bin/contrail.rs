@@ -1,12 +1,16 @@
-//! The `contrail` binary. Until the server lands it runs a short demo of the engine: the same
+//! The `contrail` binary: `contrail [serve] [flags]` runs the server (nats-server's flags, see
+//! `contrail --help`); `contrail demo` runs a short in-process demo of the engine: the same
 //! `$JS.API` requests, publishes and acks a NATS client would send, printed as they go.
 
+use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use clap::Parser;
 use contrail::core::engine::Engine;
 use contrail::core::message::{Message, Outbound};
 use contrail::core::time::Nanos;
+use contrail::server::config;
 
 fn now() -> Nanos {
     SystemTime::now()
@@ -34,7 +38,65 @@ fn request(engine: &mut Engine, subject: &str, body: &str) {
     }
 }
 
-fn main() {
+fn main() -> ExitCode {
+    let args = config::rewrite_args(std::env::args());
+    let cli = match config::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            // --help and --version land here too, with exit code 0.
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match cli.command {
+        Some(config::Command::Demo) => {
+            demo();
+            ExitCode::SUCCESS
+        }
+        Some(config::Command::Serve(args)) => serve(&args),
+        None => serve(&cli.serve),
+    }
+}
+
+fn serve(args: &config::ServeArgs) -> ExitCode {
+    let config = match config::ServerConfig::from_args(args) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("contrail: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("contrail: cannot start runtime: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(contrail::server::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("contrail: {err}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn demo() {
     let mut engine = Engine::in_memory(now() as u64);
     request(
         &mut engine,

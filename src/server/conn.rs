@@ -1,0 +1,436 @@
+//! One client connection, over TCP or WebSocket: CONNECT and auth, SUB/UNSUB, PUB/HPUB routed to
+//! subscribers and to JetStream, PING/PONG keepalive, stale-connection detection.
+//!
+//! Each connection runs two tasks. The reader (this module's [`serve`]) parses ops and acts on
+//! them; the writer drains the connection's [`Outbox`], where any task may queue bytes for this
+//! client, and writes them with a deadline. Whatever ends the connection (client close, protocol
+//! error, slow consumer, stale pings, shutdown) goes through [`Outbox::close`], so the writer sends
+//! a final `-ERR` when there is one and both tasks stop.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use serde::Deserialize;
+
+use super::jetstream::Origin;
+use super::outbox::{CloseReason, Outbox};
+use super::router::{MsgView, Sub};
+use super::wire::{self, ClientOp, ClientParser};
+use super::Shared;
+use crate::core::message::Message;
+use crate::core::subject;
+
+/// The reading half of a client transport.
+pub trait ByteReader: Send + 'static {
+    /// Appends what arrives to `buf`; `Ok(0)` at end of stream. Must be cancel-safe.
+    fn read_into(&mut self, buf: &mut BytesMut) -> impl Future<Output = io::Result<usize>> + Send;
+}
+
+/// The writing half of a client transport.
+pub trait ByteWriter: Send + 'static {
+    /// Writes all of `bytes` (as one WebSocket frame, for WebSocket).
+    fn write_bytes(&mut self, bytes: Bytes) -> impl Future<Output = io::Result<()>> + Send;
+    /// Closes the transport after the last write.
+    fn close(&mut self) -> impl Future<Output = ()> + Send;
+}
+
+impl ByteReader for tokio::net::tcp::OwnedReadHalf {
+    async fn read_into(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        use tokio::io::AsyncReadExt;
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(32 * 1024);
+        }
+        self.read_buf(buf).await
+    }
+}
+
+impl ByteWriter for tokio::net::tcp::OwnedWriteHalf {
+    async fn write_bytes(&mut self, bytes: Bytes) -> io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        self.write_all(&bytes).await
+    }
+
+    async fn close(&mut self) {
+        use tokio::io::AsyncWriteExt;
+        let _ = self.shutdown().await;
+    }
+}
+
+/// Which listener a client came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnKind {
+    /// The NATS TCP port.
+    Tcp,
+    /// The WebSocket port.
+    WebSocket,
+}
+
+/// What a client said in CONNECT (the fields the server acts on).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ConnectOpts {
+    /// Answer each op with +OK.
+    pub verbose: bool,
+    /// Check publish subjects strictly.
+    pub pedantic: bool,
+    /// Receive its own publishes.
+    pub echo: bool,
+    /// Understands HMSG.
+    pub headers: bool,
+    /// Wants a 503 status for requests nobody serves.
+    pub no_responders: bool,
+    /// Client name.
+    pub name: String,
+    /// Client library language.
+    pub lang: String,
+    /// Client library version.
+    pub version: String,
+    /// User (user/password auth).
+    pub user: Option<String>,
+    /// Password (user/password auth).
+    pub pass: Option<String>,
+    /// Token (token auth).
+    pub auth_token: Option<String>,
+}
+
+impl Default for ConnectOpts {
+    fn default() -> Self {
+        ConnectOpts {
+            verbose: false,
+            pedantic: false,
+            echo: true,
+            headers: false,
+            no_responders: false,
+            name: String::new(),
+            lang: String::new(),
+            version: String::new(),
+            user: None,
+            pass: None,
+            auth_token: None,
+        }
+    }
+}
+
+/// What monitoring shows of a live connection.
+pub struct ClientInfo {
+    /// Connection id (also `client_id` in INFO).
+    pub id: u64,
+    /// Remote address.
+    pub peer: SocketAddr,
+    /// When it connected.
+    pub start: std::time::SystemTime,
+    /// TCP or WebSocket.
+    pub kind: ConnKind,
+    /// Its outbound buffer and counters.
+    pub out: Arc<Outbox>,
+    /// CONNECT options, once received.
+    pub opts: std::sync::Mutex<ConnectOpts>,
+    /// Number of subscriptions.
+    pub subs: std::sync::atomic::AtomicUsize,
+}
+
+/// Serves one client until it goes away; registers it for monitoring meanwhile.
+pub async fn serve<R: ByteReader, W: ByteWriter>(
+    shared: Arc<Shared>,
+    reader: R,
+    writer: W,
+    peer: SocketAddr,
+    kind: ConnKind,
+) {
+    let id = shared.next_client_id();
+    let out = Arc::new(Outbox::new(shared.config.max_pending));
+    let info = Arc::new(ClientInfo {
+        id,
+        peer,
+        start: std::time::SystemTime::now(),
+        kind,
+        out: out.clone(),
+        opts: std::sync::Mutex::new(ConnectOpts::default()),
+        subs: Default::default(),
+    });
+    shared.register(info.clone());
+    out.send_raw(&wire::info_line(&shared.info_json(id, peer)));
+    let writer_task = tokio::spawn(write_loop(
+        out.clone(),
+        writer,
+        shared.config.write_deadline,
+    ));
+
+    let mut conn = Conn {
+        shared: shared.clone(),
+        info: info.clone(),
+        out: out.clone(),
+        opts: ConnectOpts::default(),
+        connected: false,
+        subs: HashMap::new(),
+        pings_out: 0,
+        parser: ClientParser::new(shared.config.max_payload, shared.config.max_control_line),
+    };
+    let reason = conn.run(reader).await;
+    tracing::debug!(client = id, ?reason, "connection closing");
+    out.close(reason);
+    for sub in conn.subs.values() {
+        shared.router.unsubscribe(sub);
+    }
+    shared.unregister(id);
+    // The writer ends once it has sent what was queued, or at its write deadline.
+    let _ = writer_task.await;
+}
+
+/// Drains the outbox onto the transport until the connection closes.
+async fn write_loop<W: ByteWriter>(out: Arc<Outbox>, mut writer: W, deadline: Duration) {
+    loop {
+        let (bytes, closing) = out.take().await;
+        if !bytes.is_empty() {
+            match tokio::time::timeout(deadline, writer.write_bytes(bytes.freeze())).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => {
+                    out.close(CloseReason::ClientClosed);
+                    break;
+                }
+                Err(_) => {
+                    out.close(CloseReason::SlowConsumer);
+                    break;
+                }
+            }
+        }
+        if closing {
+            break;
+        }
+    }
+    writer.close().await;
+}
+
+struct Conn {
+    shared: Arc<Shared>,
+    info: Arc<ClientInfo>,
+    out: Arc<Outbox>,
+    opts: ConnectOpts,
+    connected: bool,
+    subs: HashMap<String, Arc<Sub>>,
+    pings_out: u32,
+    parser: ClientParser,
+}
+
+impl Conn {
+    fn id(&self) -> u64 {
+        self.info.id
+    }
+
+    /// Reads and handles ops until something ends the connection; returns why.
+    async fn run<R: ByteReader>(&mut self, mut reader: R) -> CloseReason {
+        let config = self.shared.config.clone();
+        let mut buf = BytesMut::with_capacity(32 * 1024);
+        let mut ping = tokio::time::interval_at(
+            tokio::time::Instant::now() + config.ping_interval,
+            config.ping_interval,
+        );
+        let auth_deadline = tokio::time::Instant::now() + config.auth_timeout;
+        let mut shutdown = self.shared.shutdown.clone();
+        loop {
+            let auth_pending = config.auth.required() && !self.connected;
+            tokio::select! {
+                read = reader.read_into(&mut buf) => match read {
+                    Ok(0) | Err(_) => return CloseReason::ClientClosed,
+                    Ok(_) => {
+                        if let Err(reason) = self.handle_input(&mut buf).await {
+                            return reason;
+                        }
+                    }
+                },
+                _ = ping.tick() => {
+                    if self.pings_out >= config.ping_max {
+                        return CloseReason::Protocol("Stale Connection".into());
+                    }
+                    self.pings_out += 1;
+                    self.out.send_raw(wire::PING);
+                }
+                _ = tokio::time::sleep_until(auth_deadline), if auth_pending => {
+                    return CloseReason::Protocol("Authentication Timeout".into());
+                }
+                reason = self.out.closed() => return reason,
+                _ = shutdown.changed() => return CloseReason::ServerShutdown,
+            }
+        }
+    }
+
+    /// Handles every complete op in `buf`.
+    async fn handle_input(&mut self, buf: &mut BytesMut) -> Result<(), CloseReason> {
+        loop {
+            let op = match self.parser.parse(buf) {
+                Ok(Some(op)) => op,
+                Ok(None) => return Ok(()),
+                Err(err) => {
+                    tracing::debug!(client = self.id(), %err, "protocol error");
+                    return Err(CloseReason::Protocol(err.err_text().into()));
+                }
+            };
+            self.handle_op(op).await?;
+        }
+    }
+
+    async fn handle_op(&mut self, op: ClientOp) -> Result<(), CloseReason> {
+        if !self.connected
+            && self.shared.config.auth.required()
+            && !matches!(op, ClientOp::Connect(_))
+        {
+            return Err(CloseReason::Protocol("Authorization Violation".into()));
+        }
+        match op {
+            ClientOp::Connect(json) => self.connect(&json)?,
+            ClientOp::Ping => {
+                self.out.send_raw(wire::PONG);
+                return Ok(());
+            }
+            ClientOp::Pong => {
+                self.pings_out = 0;
+                return Ok(());
+            }
+            ClientOp::Sub {
+                subject,
+                queue,
+                sid,
+            } => self.subscribe(&subject, queue.as_deref(), &sid)?,
+            ClientOp::Unsub { sid, max } => self.unsubscribe(&sid, max),
+            ClientOp::Pub {
+                subject,
+                reply,
+                headers,
+                payload,
+            } => self.publish(subject, reply, headers, payload).await?,
+            ClientOp::Ignored => return Ok(()),
+        }
+        if self.opts.verbose {
+            self.out.send_raw(wire::OK);
+        }
+        Ok(())
+    }
+
+    fn connect(&mut self, json: &[u8]) -> Result<(), CloseReason> {
+        let opts: ConnectOpts = serde_json::from_slice(json)
+            .map_err(|_| CloseReason::Protocol("Invalid CONNECT".into()))?;
+        let auth = &self.shared.config.auth;
+        if auth.required() {
+            let token_ok = auth
+                .token
+                .as_ref()
+                .is_some_and(|t| opts.auth_token.as_ref() == Some(t));
+            let user_ok = auth.users.iter().any(|(u, p)| {
+                opts.user.as_deref() == Some(u.as_str()) && opts.pass.as_deref() == Some(p.as_str())
+            });
+            if !token_ok && !user_ok {
+                tracing::info!(client = self.id(), "authorization violation");
+                return Err(CloseReason::Protocol("Authorization Violation".into()));
+            }
+        }
+        if let Ok(mut shown) = self.info.opts.lock() {
+            *shown = opts.clone();
+        }
+        self.opts = opts;
+        self.connected = true;
+        Ok(())
+    }
+
+    fn subscribe(
+        &mut self,
+        subject: &str,
+        queue: Option<&str>,
+        sid: &str,
+    ) -> Result<(), CloseReason> {
+        if self.subs.contains_key(sid) {
+            // nats-server ignores a SUB that reuses a live sid.
+            return Ok(());
+        }
+        let sub = Arc::new(Sub::new(
+            self.id(),
+            sid,
+            subject,
+            queue,
+            self.out.clone(),
+            self.opts.echo,
+        ));
+        if self.shared.router.subscribe(sub.clone()).is_err() {
+            self.out.send_raw(&wire::err_line("Invalid Subject"));
+            return Ok(());
+        }
+        self.subs.insert(sid.to_string(), sub);
+        self.info.subs.store(self.subs.len(), Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn unsubscribe(&mut self, sid: &str, max: Option<u64>) {
+        let Some(sub) = self.subs.get(sid).cloned() else {
+            return;
+        };
+        let remove_now = match max {
+            Some(max) if max > 0 => sub.set_max(max),
+            _ => true,
+        };
+        if remove_now {
+            self.shared.router.unsubscribe(&sub);
+            self.subs.remove(sid);
+        }
+        // Subscriptions that hit their limit leave the router by themselves; forget those too
+        // so the map stays bounded.
+        if self.subs.len() % 64 == 0 {
+            self.subs.retain(|_, s| !s.is_done());
+        }
+        self.info.subs.store(self.subs.len(), Ordering::Relaxed);
+    }
+
+    async fn publish(
+        &mut self,
+        subject: String,
+        reply: Option<String>,
+        headers: Option<Bytes>,
+        payload: Bytes,
+    ) -> Result<(), CloseReason> {
+        let counters = &self.out.counters;
+        counters.in_msgs.fetch_add(1, Ordering::Relaxed);
+        counters.in_bytes.fetch_add(
+            (payload.len() + headers.as_ref().map_or(0, Bytes::len)) as u64,
+            Ordering::Relaxed,
+        );
+        if self.opts.pedantic && subject::validate_subject(&subject).is_err() {
+            self.out
+                .send_raw(&wire::err_line("Invalid Publish Subject"));
+            return Ok(());
+        }
+        let view = MsgView {
+            subject: &subject,
+            reply: reply.as_deref(),
+            headers: headers.as_deref(),
+            payload: &payload,
+        };
+        let delivered = self
+            .shared
+            .router
+            .deliver(&subject, None, &view, Some(self.id()), None);
+        let wants_no_responders =
+            reply.is_some() && delivered == 0 && self.opts.no_responders && self.opts.headers;
+        if self.shared.js.wants(&subject) {
+            let msg = Message {
+                subject,
+                reply,
+                headers,
+                payload,
+            };
+            let origin = Origin {
+                client: self.id(),
+                no_responders: wants_no_responders,
+            };
+            self.shared.js.publish(msg, origin).await;
+        } else if wants_no_responders {
+            if let Some(reply) = &reply {
+                self.shared.no_responders(reply, self.id());
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,333 @@
+//! The JetStream thread: the one owner of the [`Engine`], fed by every connection.
+//!
+//! Connections send client publishes that JetStream may want (`$JS.API.>`, `$JS.ACK.>`,
+//! `$JS.FC.>`, and stream subjects) over a bounded channel, so a flood of publishes slows its
+//! publishers instead of growing memory. The thread takes them in batches: it hands each to
+//! [`Engine::handle`], then calls [`Engine::flush`] once per batch (group commit: one store sync
+//! for many publishes and acks, and no PubAck leaves before its data is durable), then routes
+//! what [`Engine::poll_outbound`] releases through the [`Router`]. Between batches it sleeps until
+//! [`Engine::poll_timeout`] (redeliveries, pull expiry, heartbeats).
+//!
+//! The engine runs on its own OS thread with a single-threaded runtime: store syncs block, and
+//! must not stall the threads serving sockets.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::router::{MsgView, Router};
+use super::storage::Storage;
+use crate::core::engine::Engine;
+use crate::core::message::{Message, Outbound};
+use crate::core::subject_index::SubjectIndex;
+use crate::core::time::Nanos;
+
+/// Most events handled per batch (one flush per batch).
+const MAX_BATCH: usize = 4096;
+/// Depth of the channel from connections to the engine.
+const CHANNEL_DEPTH: usize = 16 * 1024;
+
+/// Where a publish came from, for the no-responders answer.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin {
+    /// The publishing client.
+    pub client: u64,
+    /// The client asked for a 503 if nobody handles its request, and no subscriber matched.
+    pub no_responders: bool,
+}
+
+/// A question for the engine from monitoring: runs on the engine thread.
+pub type Query = Box<dyn FnOnce(&Engine, Nanos) -> serde_json::Value + Send>;
+
+enum Event {
+    Publish(Message, Origin),
+    Query(Query, oneshot::Sender<serde_json::Value>),
+    Stop(oneshot::Sender<()>),
+}
+
+/// The connections' side of the JetStream thread.
+#[derive(Clone)]
+pub struct JsHandle {
+    tx: mpsc::Sender<Event>,
+    /// Subjects of all streams, refreshed by the engine thread after each API batch.
+    stream_subjects: Arc<RwLock<SubjectIndex<()>>>,
+}
+
+/// Sender of subscription interest changes (deliver subject, has subscribers) to the engine.
+pub type InterestSender = mpsc::UnboundedSender<(String, bool)>;
+
+impl JsHandle {
+    /// Whether JetStream may want a message published on `subject`.
+    pub fn wants(&self, subject: &str) -> bool {
+        if let Some(rest) = subject.strip_prefix("$JS.") {
+            return rest.starts_with("API.") || rest.starts_with("ACK.") || rest.starts_with("FC.");
+        }
+        let mut found = false;
+        self.stream_subjects
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .for_each_match(subject, |_| found = true);
+        found
+    }
+
+    /// Hands a publish to the engine, waiting while the engine is behind.
+    pub async fn publish(&self, msg: Message, origin: Origin) {
+        // A send fails only when the engine thread is gone (shutdown); the message is dropped.
+        let _ = self.tx.send(Event::Publish(msg, origin)).await;
+    }
+
+    /// Runs `query` against the engine and returns its answer (`Null` if the engine is gone).
+    pub async fn query(&self, query: Query) -> serde_json::Value {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Event::Query(query, tx)).await.is_err() {
+            return serde_json::Value::Null;
+        }
+        rx.await.unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Asks the engine thread to handle what is queued, flush, and stop; waits until it has.
+    pub async fn stop(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Event::Stop(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+/// The running engine thread.
+pub struct JsThread {
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl JsThread {
+    /// Waits for the engine thread to flush and stop (after every [`JsHandle`] is dropped).
+    pub fn join(mut self) {
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Wall-clock time as the core counts it.
+pub fn now() -> Nanos {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as Nanos)
+        .unwrap_or(0)
+}
+
+/// Starts the engine thread. `interest` receives (deliver subject, active) changes from the
+/// router. The engine is built on the thread by `storage` (restoring streams from disk); a
+/// failure to open the storage is returned before anything is served.
+pub fn start(
+    storage: Storage,
+    router: Arc<Router>,
+    interest: mpsc::UnboundedReceiver<(String, bool)>,
+) -> std::io::Result<(JsHandle, JsThread)> {
+    let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
+    let stream_subjects = Arc::new(RwLock::new(SubjectIndex::new()));
+    let handle = JsHandle {
+        tx,
+        stream_subjects: stream_subjects.clone(),
+    };
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("jetstream".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(err) => {
+                    let _ = ready_tx.send(Err(err));
+                    return;
+                }
+            };
+            let mut storage = storage;
+            let engine = match storage.open_engine(now()) {
+                Ok(engine) => engine,
+                Err(err) => {
+                    let _ = ready_tx.send(Err(err));
+                    return;
+                }
+            };
+            let _ = ready_tx.send(Ok(()));
+            let mut task = Task {
+                engine,
+                storage,
+                router,
+                stream_subjects,
+                known_streams: Vec::new(),
+            };
+            task.refresh_streams();
+            runtime.block_on(task.run(rx, interest));
+        })?;
+    match ready_rx.recv() {
+        Ok(Ok(())) => Ok((
+            handle,
+            JsThread {
+                thread: Some(thread),
+            },
+        )),
+        Ok(Err(err)) => {
+            let _ = thread.join();
+            Err(err)
+        }
+        Err(_) => Err(std::io::Error::other("engine thread died while starting")),
+    }
+}
+
+struct Task {
+    engine: Engine,
+    storage: Storage,
+    router: Arc<Router>,
+    stream_subjects: Arc<RwLock<SubjectIndex<()>>>,
+    /// (name, subjects) of every stream at the last refresh, to notice changes cheaply.
+    known_streams: Vec<(String, Vec<String>)>,
+}
+
+impl Task {
+    async fn run(
+        &mut self,
+        mut rx: mpsc::Receiver<Event>,
+        mut interest: mpsc::UnboundedReceiver<(String, bool)>,
+    ) {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        let mut interest_open = true;
+        loop {
+            let sleep = match self.engine.poll_timeout() {
+                Some(at) => Duration::from_nanos(at.saturating_sub(now()).max(0) as u64),
+                // Nothing scheduled: wake now and then anyway (cheap, and bounds any clock skew).
+                None => Duration::from_secs(1),
+            };
+            let mut api_seen = false;
+            tokio::select! {
+                biased;
+                change = interest.recv(), if interest_open => match change {
+                    Some((subject, active)) => {
+                        self.engine.set_interest(&subject, active, now());
+                        while let Ok((subject, active)) = interest.try_recv() {
+                            self.engine.set_interest(&subject, active, now());
+                        }
+                    }
+                    None => interest_open = false,
+                },
+                n = rx.recv_many(&mut batch, MAX_BATCH) => {
+                    if n == 0 {
+                        // Every connection and the server are gone: flush and stop.
+                        self.flush_and_route();
+                        return;
+                    }
+                    let now = now();
+                    let mut stop = None;
+                    for event in batch.drain(..) {
+                        match event {
+                            Event::Stop(done) => stop = Some(done),
+                            Event::Publish(msg, origin) => {
+                                api_seen |= msg.subject.starts_with("$JS.API.");
+                                self.handle_publish(msg, origin, now);
+                            }
+                            Event::Query(query, reply) => {
+                                let _ = reply.send(query(&self.engine, now));
+                            }
+                        }
+                    }
+                    if let Some(done) = stop {
+                        if api_seen {
+                            self.refresh_streams();
+                        }
+                        self.flush_and_route();
+                        let _ = done.send(());
+                        return;
+                    }
+                }
+                _ = tokio::time::sleep(sleep) => {}
+            }
+            let now = now();
+            if self.engine.poll_timeout().is_some_and(|at| at <= now) {
+                self.engine.handle_timeout(now);
+            }
+            if api_seen {
+                // Before the replies leave: a client told its stream exists may publish to it
+                // at once, and its config must be on disk.
+                self.refresh_streams();
+            }
+            self.flush_and_route();
+        }
+    }
+
+    fn handle_publish(&mut self, msg: Message, origin: Origin, now: Nanos) {
+        let reply = msg.reply.clone();
+        let handled = self.engine.handle(msg, now);
+        if !handled && origin.no_responders {
+            if let Some(reply) = reply {
+                no_responders(&self.router, &reply, origin.client);
+            }
+        }
+    }
+
+    /// Group commit: sync the stores once, then release what the batch produced.
+    fn flush_and_route(&mut self) {
+        if let Err(err) = self.engine.flush() {
+            // Nothing is released on failure; the next flush retries.
+            tracing::error!(%err, "store sync failed");
+            return;
+        }
+        while let Some(out) = self.engine.poll_outbound() {
+            route(&self.router, &out);
+        }
+    }
+
+    /// Notices created, updated and deleted streams: refreshes the subjects connections
+    /// forward to the engine, and persists stream configs.
+    fn refresh_streams(&mut self) {
+        let mut current = Vec::new();
+        for name in self.engine.stream_names(None) {
+            if let Some(stream) = self.engine.stream(&name) {
+                current.push((name, stream.config().subjects.clone()));
+            }
+        }
+        self.storage.save_configs(&self.engine);
+        if current == self.known_streams {
+            return;
+        }
+        let mut index = SubjectIndex::new();
+        for (_, subjects) in &current {
+            for subject in subjects {
+                let _ = index.insert(subject, ());
+            }
+        }
+        *self
+            .stream_subjects
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = index;
+        self.known_streams = current;
+    }
+}
+
+/// Delivers one engine message: to subscribers of `out.to`, shown as `out.msg`.
+fn route(router: &Router, out: &Outbound) {
+    let view = MsgView {
+        subject: &out.msg.subject,
+        reply: out.msg.reply.as_deref(),
+        headers: out.msg.headers.as_deref(),
+        payload: &out.msg.payload,
+    };
+    router.deliver(&out.to, out.group.as_deref(), &view, None, None);
+}
+
+/// Status header of the no-responders answer.
+const NO_RESPONDERS: &[u8] = b"NATS/1.0 503\r\n\r\n";
+
+/// Answers a request nobody served with a 503 status, to the requesting client only.
+pub fn no_responders(router: &Router, reply: &str, client: u64) {
+    let view = MsgView {
+        subject: reply,
+        reply: None,
+        headers: Some(NO_RESPONDERS),
+        payload: b"",
+    };
+    router.deliver(reply, None, &view, None, Some(client));
+}

@@ -1,0 +1,341 @@
+//! The server shell: the NATS client protocol over TCP and WebSocket, HTTP monitoring, and the
+//! JetStream engine behind them. Native only.
+//!
+//! How the pieces fit:
+//! - [`config`] resolves flags and the config file ([`conf`] reads nats-server's format);
+//! - each client connection ([`conn`]) parses ops ([`wire`]) and queues bytes for other clients
+//!   into their bounded [`outbox`]es, finding them through the [`router`];
+//! - publishes JetStream may want go to the engine thread ([`jetstream`]), which owns the
+//!   [`Engine`](crate::core::engine::Engine), commits in batches and routes its output back
+//!   through the router; [`storage`] gives it stores and keeps stream configs on disk;
+//! - [`ws`] adapts WebSocket frames to the same connection loop; [`monitor`] answers HTTP.
+//!
+//! [`Server::start`] binds everything and returns the bound addresses; [`Server::shutdown`]
+//! stops accepting, closes clients, flushes the stores and stops the engine.
+
+pub mod conf;
+pub mod config;
+pub mod conn;
+pub mod jetstream;
+pub mod monitor;
+pub mod outbox;
+pub mod router;
+pub mod storage;
+pub mod wire;
+pub mod ws;
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+use crate::core::engine::EngineConfig;
+use config::ServerConfig;
+use conn::{ClientInfo, ConnKind};
+use jetstream::{JsHandle, JsThread};
+use router::Router;
+
+/// The protocol version nats-server reports and clients gate features on. Contrail speaks the
+/// 2.10 JetStream API.
+pub const NATS_VERSION: &str = "2.10.0";
+
+/// State every connection and listener shares.
+pub struct Shared {
+    /// The resolved settings.
+    pub config: Arc<ServerConfig>,
+    /// All subscriptions.
+    pub router: Arc<Router>,
+    /// The way to the engine thread.
+    pub js: JsHandle,
+    /// This server's id (INFO `server_id`).
+    pub server_id: String,
+    /// When the server started.
+    pub started: SystemTime,
+    /// The bound client address (INFO `host`/`port`).
+    pub client_addr: SocketAddr,
+    /// Flips to `true` at shutdown.
+    pub shutdown: watch::Receiver<bool>,
+    clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+    next_id: AtomicU64,
+    /// Connections accepted since start.
+    pub total_connections: AtomicU64,
+    /// Messages and bytes of connections already closed (live ones count in their outboxes).
+    pub closed_counters: outbox::Counters,
+    live: AtomicUsize,
+}
+
+impl Shared {
+    /// A fresh client id.
+    pub fn next_client_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn clients(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<ClientInfo>>> {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a live connection (for monitoring and shutdown).
+    pub fn register(&self, info: Arc<ClientInfo>) {
+        self.total_connections.fetch_add(1, Ordering::Relaxed);
+        self.clients().insert(info.id, info);
+    }
+
+    /// Forgets a closed connection, keeping its counters in the server totals.
+    pub fn unregister(&self, id: u64) {
+        if let Some(info) = self.clients().remove(&id) {
+            let (from, to) = (&info.out.counters, &self.closed_counters);
+            for (a, b) in [
+                (&from.in_msgs, &to.in_msgs),
+                (&from.in_bytes, &to.in_bytes),
+                (&from.out_msgs, &to.out_msgs),
+                (&from.out_bytes, &to.out_bytes),
+            ] {
+                b.fetch_add(a.load(Ordering::Relaxed), Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The live connections, by id.
+    pub fn client_list(&self) -> Vec<Arc<ClientInfo>> {
+        self.clients().values().cloned().collect()
+    }
+
+    /// The INFO object sent to client `id`.
+    pub fn info_json(&self, id: u64, peer: SocketAddr) -> serde_json::Value {
+        let mut info = serde_json::json!({
+            "server_id": self.server_id,
+            "server_name": self.config.server_name,
+            "version": NATS_VERSION,
+            "proto": 1,
+            "go": concat!("contrail ", env!("CARGO_PKG_VERSION")),
+            "host": self.client_addr.ip().to_string(),
+            "port": self.client_addr.port(),
+            "headers": true,
+            "max_payload": self.config.max_payload,
+            "jetstream": true,
+            "client_id": id,
+            "client_ip": peer.ip().to_string(),
+        });
+        if self.config.auth.required() {
+            info["auth_required"] = serde_json::Value::Bool(true);
+        }
+        info
+    }
+
+    /// Answers a request nobody serves with a 503 status, to the requesting client only.
+    pub fn no_responders(&self, reply: &str, client: u64) {
+        jetstream::no_responders(&self.router, reply, client);
+    }
+}
+
+/// A running server.
+pub struct Server {
+    /// Where clients connect over TCP.
+    pub client_addr: SocketAddr,
+    /// Where HTTP monitoring listens, if on.
+    pub http_addr: Option<SocketAddr>,
+    /// Where WebSocket clients connect, if on.
+    pub ws_addr: Option<SocketAddr>,
+    shared: Arc<Shared>,
+    shutdown_tx: watch::Sender<bool>,
+    js_thread: JsThread,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Binds `host:port`; `-1` (or 0) picks a free port.
+async fn bind(host: &str, port: i32) -> io::Result<TcpListener> {
+    let port = u16::try_from(port.max(0))
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("bad port {port}")))?;
+    TcpListener::bind((host, port)).await
+}
+
+/// A 56-character id in nats-server's style (`N` then base32).
+fn new_server_id() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut x = jetstream::now() as u64 ^ (u64::from(std::process::id()) << 32) | 1;
+    let mut id = String::from("N");
+    for _ in 0..55 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        id.push(char::from(ALPHABET[(x % 32) as usize]));
+    }
+    id
+}
+
+impl Server {
+    /// Opens the store, starts the engine and binds every listener. Returns once clients can
+    /// connect.
+    pub async fn start(config: ServerConfig) -> io::Result<Server> {
+        let config = Arc::new(config);
+        let client_listener = bind(&config.host, config.port).await?;
+        let client_addr = client_listener.local_addr()?;
+
+        let (interest_tx, interest_rx) = mpsc::unbounded_channel();
+        let router = Arc::new(Router::new(Some(Box::new(move |subject: &str, active| {
+            let _ = interest_tx.send((subject.to_string(), active));
+        }))));
+        let engine_config = EngineConfig {
+            max_memory: config.max_memory_store,
+            max_storage: config.max_file_store,
+            ..EngineConfig::default()
+        };
+        let storage =
+            storage::Storage::new(&config.store_dir, engine_config, jetstream::now() as u64);
+        let (js, js_thread) = jetstream::start(storage, router.clone(), interest_rx)?;
+
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            config: config.clone(),
+            router,
+            js,
+            server_id: new_server_id(),
+            started: SystemTime::now(),
+            client_addr,
+            shutdown: shutdown_rx,
+            clients: Mutex::new(BTreeMap::new()),
+            next_id: AtomicU64::new(1),
+            total_connections: AtomicU64::new(0),
+            closed_counters: outbox::Counters::default(),
+            live: AtomicUsize::new(0),
+        });
+
+        let mut tasks = vec![tokio::spawn(accept_tcp(shared.clone(), client_listener))];
+        tracing::info!("Listening for client connections on {client_addr}");
+
+        let ws_addr = if config.ws_port != 0 {
+            let listener = bind(&config.host, config.ws_port).await?;
+            let addr = listener.local_addr()?;
+            tasks.push(tokio::spawn(ws::accept(shared.clone(), listener)));
+            tracing::info!("Listening for websocket clients on ws://{addr}");
+            Some(addr)
+        } else {
+            None
+        };
+        let http_addr = if config.http_port != 0 {
+            let listener = bind(&config.host, config.http_port).await?;
+            let addr = listener.local_addr()?;
+            tasks.push(tokio::spawn(monitor::serve(shared.clone(), listener)));
+            tracing::info!("Starting http monitor on http://{addr}");
+            Some(addr)
+        } else {
+            None
+        };
+        tracing::info!(server_id = %shared.server_id, "Server is ready");
+        Ok(Server {
+            client_addr,
+            http_addr,
+            ws_addr,
+            shared,
+            shutdown_tx,
+            js_thread,
+            tasks,
+        })
+    }
+
+    /// Graceful stop: no new connections, every client closed, the engine flushed and stopped.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown_tx.send(true);
+        for task in &self.tasks {
+            task.abort();
+        }
+        // Connections see the shutdown flag and close; wait a bounded time for them.
+        for _ in 0..100 {
+            if self.shared.live.load(Ordering::Relaxed) == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.shared.js.stop().await;
+        let thread = self.js_thread;
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        tracing::info!("Server Exiting..");
+    }
+
+    /// The shared state, for tests and monitoring.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+}
+
+/// Runs one connection and keeps the live-connection count.
+pub(crate) async fn run_conn<R: conn::ByteReader, W: conn::ByteWriter>(
+    shared: Arc<Shared>,
+    reader: R,
+    writer: W,
+    peer: SocketAddr,
+    kind: ConnKind,
+) {
+    shared.live.fetch_add(1, Ordering::Relaxed);
+    conn::serve(shared.clone(), reader, writer, peer, kind).await;
+    shared.live.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Whether another connection may be accepted.
+pub(crate) fn has_room(shared: &Shared) -> bool {
+    shared.live.load(Ordering::Relaxed) < shared.config.max_connections
+}
+
+async fn accept_tcp(shared: Arc<Shared>, listener: TcpListener) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(pair) => pair,
+            Err(err) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(%err, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        if !has_room(&shared) {
+            tracing::warn!(%peer, "maximum connections exceeded");
+            drop(stream);
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        let (reader, writer) = stream.into_split();
+        tokio::spawn(run_conn(
+            shared.clone(),
+            reader,
+            writer,
+            peer,
+            ConnKind::Tcp,
+        ));
+    }
+}
+
+/// Runs the server until SIGINT or SIGTERM, then shuts it down gracefully.
+pub async fn run(config: ServerConfig) -> io::Result<()> {
+    let server = Server::start(config).await?;
+    wait_for_signal().await;
+    tracing::info!("Trapped signal; shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,270 @@
+//! A client's outbound buffer: where every task that has something for a client writes it.
+//!
+//! Publishers encode MSG/HMSG lines straight into the receiving client's buffer (one copy, no
+//! per-message channel send); the client's writer task takes the whole buffer at once and writes
+//! it in one syscall, so a burst of small messages costs one write. The buffer is bounded: past
+//! `max_pending` bytes the client is a slow consumer and is cut off, so one client that never
+//! reads cannot make the server hold unbounded memory.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use bytes::{BufMut, BytesMut};
+use tokio::sync::Notify;
+
+/// Why a connection is being closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The client closed its side, or the socket failed.
+    ClientClosed,
+    /// The outbound buffer passed `max_pending`, or a write took longer than `write_deadline`.
+    SlowConsumer,
+    /// A protocol error; the text goes out as `-ERR '<text>'` before the close.
+    Protocol(String),
+    /// The server is shutting down.
+    ServerShutdown,
+}
+
+impl CloseReason {
+    /// The `-ERR` text sent before closing, if any.
+    pub fn err_text(&self) -> Option<&str> {
+        match self {
+            CloseReason::SlowConsumer => Some("Slow Consumer"),
+            CloseReason::Protocol(text) => Some(text),
+            CloseReason::ClientClosed | CloseReason::ServerShutdown => None,
+        }
+    }
+}
+
+/// Message and byte counters of one connection (and, summed, of the server).
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Messages received from the client.
+    pub in_msgs: AtomicU64,
+    /// Payload bytes received from the client.
+    pub in_bytes: AtomicU64,
+    /// Messages sent to the client.
+    pub out_msgs: AtomicU64,
+    /// Payload bytes sent to the client.
+    pub out_bytes: AtomicU64,
+}
+
+struct State {
+    buf: BytesMut,
+    closing: Option<CloseReason>,
+}
+
+/// The outbound side of one client connection.
+pub struct Outbox {
+    state: Mutex<State>,
+    /// Wakes the writer when bytes arrive.
+    notify: Notify,
+    /// Wakes everyone waiting in [`Outbox::closed`].
+    close_notify: Notify,
+    max_pending: usize,
+    /// What this connection sent and received.
+    pub counters: Counters,
+}
+
+impl Outbox {
+    /// An empty outbox that cuts the client off past `max_pending` queued bytes.
+    pub fn new(max_pending: usize) -> Outbox {
+        Outbox {
+            state: Mutex::new(State {
+                buf: BytesMut::with_capacity(16 * 1024),
+                closing: None,
+            }),
+            notify: Notify::new(),
+            close_notify: Notify::new(),
+            max_pending,
+            counters: Counters::default(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave the buffer inconsistent in a way that
+        // matters more than losing the connection, so a poisoned lock is used as is.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a `MSG`/`HMSG` for subscription `sid`. `false` when the connection is closing
+    /// (or this message made it a slow consumer).
+    pub fn send_msg(
+        &self,
+        subject: &str,
+        sid: &str,
+        reply: Option<&str>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) -> bool {
+        let hdr_len = headers.map_or(0, <[u8]>::len);
+        let total = hdr_len + payload.len();
+        let mut st = self.lock();
+        if st.closing.is_some() {
+            return false;
+        }
+        let need = subject.len() + sid.len() + reply.map_or(0, str::len) + total + 48;
+        if st.buf.len() + need > self.max_pending {
+            drop(st);
+            self.close(CloseReason::SlowConsumer);
+            return false;
+        }
+        let buf = &mut st.buf;
+        buf.reserve(need);
+        buf.put_slice(if headers.is_some() { b"HMSG " } else { b"MSG " });
+        buf.put_slice(subject.as_bytes());
+        buf.put_u8(b' ');
+        buf.put_slice(sid.as_bytes());
+        buf.put_u8(b' ');
+        if let Some(reply) = reply {
+            buf.put_slice(reply.as_bytes());
+            buf.put_u8(b' ');
+        }
+        let mut num = itoa_buf();
+        if let Some(h) = headers {
+            buf.put_slice(fmt_usize(&mut num, hdr_len));
+            buf.put_u8(b' ');
+            buf.put_slice(fmt_usize(&mut num, total));
+            buf.put_slice(b"\r\n");
+            buf.put_slice(h);
+        } else {
+            buf.put_slice(fmt_usize(&mut num, total));
+            buf.put_slice(b"\r\n");
+        }
+        buf.put_slice(payload);
+        buf.put_slice(b"\r\n");
+        drop(st);
+        self.counters.out_msgs.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .out_bytes
+            .fetch_add(total as u64, Ordering::Relaxed);
+        self.notify.notify_one();
+        true
+    }
+
+    /// Queues raw protocol bytes (`INFO`, `PONG`, `+OK`, `-ERR`, `PING`).
+    pub fn send_raw(&self, bytes: &[u8]) -> bool {
+        let mut st = self.lock();
+        if st.closing.is_some() {
+            return false;
+        }
+        if st.buf.len() + bytes.len() > self.max_pending {
+            drop(st);
+            self.close(CloseReason::SlowConsumer);
+            return false;
+        }
+        st.buf.extend_from_slice(bytes);
+        drop(st);
+        self.notify.notify_one();
+        true
+    }
+
+    /// Starts closing: an `-ERR` for the reason is queued (a slow consumer's unsent backlog is
+    /// dropped first, since it would never be read), and the writer ends after sending what is
+    /// queued. Later sends are refused. Only the first reason counts.
+    pub fn close(&self, reason: CloseReason) {
+        let mut st = self.lock();
+        if st.closing.is_some() {
+            return;
+        }
+        if reason == CloseReason::SlowConsumer {
+            st.buf.clear();
+        }
+        if let Some(text) = reason.err_text() {
+            let line = format!("-ERR '{text}'\r\n");
+            st.buf.extend_from_slice(line.as_bytes());
+        }
+        st.closing = Some(reason);
+        drop(st);
+        self.notify.notify_one();
+        self.close_notify.notify_waiters();
+    }
+
+    /// Whether the connection is closing, and why.
+    pub fn closing(&self) -> Option<CloseReason> {
+        self.lock().closing.clone()
+    }
+
+    /// Bytes queued and not yet handed to the writer.
+    pub fn pending_bytes(&self) -> usize {
+        self.lock().buf.len()
+    }
+
+    /// For the writer task: waits until there is something to write and takes all of it. The
+    /// flag says the connection is closing (write these bytes, then close).
+    pub async fn take(&self) -> (BytesMut, bool) {
+        loop {
+            {
+                let mut st = self.lock();
+                let closing = st.closing.is_some();
+                if !st.buf.is_empty() || closing {
+                    return (st.buf.split(), closing);
+                }
+            }
+            self.notify.notified().await;
+        }
+    }
+
+    /// Resolves once the connection starts closing.
+    pub async fn closed(&self) -> CloseReason {
+        loop {
+            let notified = self.close_notify.notified();
+            if let Some(reason) = self.closing() {
+                return reason;
+            }
+            notified.await;
+        }
+    }
+}
+
+type NumBuf = [u8; 20];
+
+fn itoa_buf() -> NumBuf {
+    [0; 20]
+}
+
+/// Formats `n` in decimal into `buf`, returning the digits.
+fn fmt_usize(buf: &mut NumBuf, mut n: usize) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn messages_are_encoded_as_msg_and_hmsg() {
+        let out = Outbox::new(1 << 20);
+        assert!(out.send_msg("a.b", "7", None, None, b"hi"));
+        assert!(out.send_msg("a.b", "7", Some("r.1"), Some(b"NATS/1.0\r\n\r\n"), b"x"));
+        let (bytes, closing) = out.take().await;
+        assert!(!closing);
+        assert_eq!(
+            &bytes[..],
+            b"MSG a.b 7 2\r\nhi\r\nHMSG a.b 7 r.1 12 13\r\nNATS/1.0\r\n\r\nx\r\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_reads_is_cut_off_as_slow_consumer() {
+        let out = Outbox::new(1000);
+        let mut sent = 0;
+        while out.send_msg("s", "1", None, None, &[0u8; 100]) {
+            sent += 1;
+            assert!(sent < 100, "the bound must stop the sender");
+        }
+        assert_eq!(out.closing(), Some(CloseReason::SlowConsumer));
+        let (bytes, closing) = out.take().await;
+        assert!(closing);
+        assert_eq!(&bytes[..], b"-ERR 'Slow Consumer'\r\n");
+    }
+}

@@ -1,0 +1,412 @@
+//! Core NATS routing: which subscriptions receive a message published on a subject.
+//!
+//! Subscriptions live in a [`SubjectIndex`] (a token trie, like nats-server's sublist), so a
+//! publish costs time in proportion to its subject's tokens, not to the number of
+//! subscriptions. Delivery follows nats-server: every plain subscription gets a copy, each queue
+//! group gets one copy (one member picked at random), a client with `echo: false` never gets its
+//! own messages, and a subscription with an auto-unsubscribe limit goes away after its last
+//! message.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use crate::core::subject::SubjectError;
+use crate::core::subject_index::SubjectIndex;
+
+use super::outbox::Outbox;
+
+/// One client subscription.
+pub struct Sub {
+    /// Id of the client connection that owns it.
+    pub client: u64,
+    /// The client's subscription id.
+    pub sid: Box<str>,
+    /// The subject filter (may hold wildcards).
+    pub subject: Box<str>,
+    /// Queue group, if any.
+    pub queue: Option<Box<str>>,
+    /// The owner's outbound buffer.
+    pub out: Arc<Outbox>,
+    /// Whether the owner wants its own publishes (`echo` in CONNECT).
+    pub echo: bool,
+    /// Messages delivered so far.
+    delivered: AtomicU64,
+    /// Auto-unsubscribe after this many messages (0: never).
+    max: AtomicU64,
+    /// Set once the auto-unsubscribe limit was reached.
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl Sub {
+    /// A subscription with no auto-unsubscribe limit.
+    pub fn new(
+        client: u64,
+        sid: &str,
+        subject: &str,
+        queue: Option<&str>,
+        out: Arc<Outbox>,
+        echo: bool,
+    ) -> Sub {
+        Sub {
+            client,
+            sid: sid.into(),
+            subject: subject.into(),
+            queue: queue.map(Into::into),
+            out,
+            echo,
+            delivered: AtomicU64::new(0),
+            max: AtomicU64::new(0),
+            done: Default::default(),
+        }
+    }
+
+    /// Whether it reached its auto-unsubscribe limit (and left the router).
+    pub fn is_done(&self) -> bool {
+        self.done.load(Ordering::Relaxed)
+    }
+
+    /// Sets the auto-unsubscribe limit (`UNSUB <sid> <max>`). `true` when the subscription has
+    /// already received that many and must go now.
+    pub fn set_max(&self, max: u64) -> bool {
+        self.max.store(max, Ordering::Relaxed);
+        max > 0 && self.delivered.load(Ordering::Relaxed) >= max
+    }
+}
+
+impl PartialEq for Sub {
+    fn eq(&self, other: &Self) -> bool {
+        self.client == other.client && self.sid == other.sid
+    }
+}
+
+/// A message as subscribers see it.
+#[derive(Debug, Clone, Copy)]
+pub struct MsgView<'a> {
+    /// Subject shown in MSG/HMSG.
+    pub subject: &'a str,
+    /// Reply subject, if any.
+    pub reply: Option<&'a str>,
+    /// Raw header block, if any.
+    pub headers: Option<&'a [u8]>,
+    /// Payload.
+    pub payload: &'a [u8],
+}
+
+/// Called with (literal subject, has subscribers) when the first subscription on a subject
+/// appears or the last one goes; the JetStream task forwards it to the engine's push consumers.
+pub type InterestHook = Box<dyn Fn(&str, bool) + Send + Sync>;
+
+struct Inner {
+    index: SubjectIndex<Arc<Sub>>,
+    /// Subscriptions per exact filter text, to see the first and last on each.
+    counts: HashMap<Box<str>, usize>,
+}
+
+/// Every subscription of the server.
+pub struct Router {
+    inner: RwLock<Inner>,
+    on_interest: Option<InterestHook>,
+    rng: AtomicU64,
+}
+
+impl Router {
+    /// An empty router; `on_interest` hears about subjects gaining or losing subscribers.
+    pub fn new(on_interest: Option<InterestHook>) -> Router {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0x9e37_79b9);
+        Router {
+            inner: RwLock::new(Inner {
+                index: SubjectIndex::new(),
+                counts: HashMap::new(),
+            }),
+            on_interest,
+            rng: AtomicU64::new(seed | 1),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds a subscription; an invalid subject filter is refused.
+    pub fn subscribe(&self, sub: Arc<Sub>) -> Result<(), SubjectError> {
+        let subject = sub.subject.clone();
+        let first = {
+            let mut inner = self.write();
+            inner.index.insert(&subject, sub)?;
+            let count = inner.counts.entry(subject.clone()).or_insert(0);
+            *count += 1;
+            *count == 1
+        };
+        if first {
+            if let Some(hook) = &self.on_interest {
+                hook(&subject, true);
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes a subscription. `false` when it was not there (already auto-unsubscribed).
+    pub fn unsubscribe(&self, sub: &Arc<Sub>) -> bool {
+        let (removed, last) = {
+            let mut inner = self.write();
+            if !inner.index.remove(&sub.subject, sub) {
+                return false;
+            }
+            let last = match inner.counts.get_mut(&sub.subject) {
+                Some(count) if *count > 1 => {
+                    *count -= 1;
+                    false
+                }
+                _ => {
+                    inner.counts.remove(&sub.subject);
+                    true
+                }
+            };
+            (true, last)
+        };
+        if last {
+            if let Some(hook) = &self.on_interest {
+                hook(&sub.subject, false);
+            }
+        }
+        removed
+    }
+
+    /// Whether any subscription matches `subject`.
+    pub fn has_interest(&self, subject: &str) -> bool {
+        let mut any = false;
+        self.read().index.for_each_match(subject, |_| any = true);
+        any
+    }
+
+    /// Number of subscriptions.
+    pub fn len(&self) -> usize {
+        self.read().counts.values().sum()
+    }
+
+    /// Whether there are no subscriptions.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Delivers `msg` to the subscriptions matching `to`. With `group`, only that queue group's
+    /// members are candidates (push consumers' `deliver_group`). `publisher` is the sending
+    /// client, whose own subscriptions are skipped when it turned echo off. With `only_client`,
+    /// only that client's subscriptions are candidates (no-responders replies). Returns how
+    /// many subscriptions received it.
+    pub fn deliver(
+        &self,
+        to: &str,
+        group: Option<&str>,
+        msg: &MsgView<'_>,
+        publisher: Option<u64>,
+        only_client: Option<u64>,
+    ) -> usize {
+        let mut delivered = 0;
+        let mut finished: Vec<Arc<Sub>> = Vec::new();
+        // Queue groups seen, each a list of members. Few groups per subject: a Vec beats a map.
+        let mut queues: Vec<Vec<Arc<Sub>>> = Vec::new();
+        let inner = self.read();
+        inner.index.for_each_match(to, |sub| {
+            if only_client.is_some_and(|c| c != sub.client) {
+                return;
+            }
+            if !sub.echo && publisher == Some(sub.client) {
+                return;
+            }
+            match (&sub.queue, group) {
+                (None, None) => {
+                    if send_to(sub, msg, &mut finished) {
+                        delivered += 1;
+                    }
+                }
+                (None, Some(_)) => {}
+                (Some(q), wanted) => {
+                    if wanted.is_some_and(|g| g != &**q) {
+                        return;
+                    }
+                    let same = |members: &&mut Vec<Arc<Sub>>| {
+                        members.first().and_then(|m| m.queue.as_deref()) == Some(&**q)
+                    };
+                    match queues.iter_mut().find(same) {
+                        Some(members) => members.push(sub.clone()),
+                        None => queues.push(vec![sub.clone()]),
+                    }
+                }
+            }
+        });
+        for members in &queues {
+            // Try members from a random start, skipping any that refuse (closing, full).
+            let start = self.random() as usize % members.len();
+            for i in 0..members.len() {
+                let sub = &members[(start + i) % members.len()];
+                if send_to(sub, msg, &mut finished) {
+                    delivered += 1;
+                    break;
+                }
+            }
+        }
+        drop(queues);
+        drop(inner);
+        for sub in finished {
+            self.unsubscribe(&sub);
+        }
+        delivered
+    }
+
+    fn random(&self) -> u64 {
+        // xorshift64; races between threads only make it more random.
+        let mut x = self.rng.load(Ordering::Relaxed);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng.store(x, Ordering::Relaxed);
+        x
+    }
+}
+
+/// Sends to one subscription, honouring its auto-unsubscribe limit.
+fn send_to(sub: &Arc<Sub>, msg: &MsgView<'_>, finished: &mut Vec<Arc<Sub>>) -> bool {
+    let max = sub.max.load(Ordering::Relaxed);
+    let n = sub.delivered.fetch_add(1, Ordering::Relaxed) + 1;
+    if max > 0 && n > max {
+        return false;
+    }
+    let sent = sub
+        .out
+        .send_msg(msg.subject, &sub.sid, msg.reply, msg.headers, msg.payload);
+    if max > 0 && n == max {
+        sub.done.store(true, Ordering::Relaxed);
+        finished.push(sub.clone());
+    }
+    sent
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    fn sub(client: u64, sid: &str, subject: &str, queue: Option<&str>) -> (Arc<Sub>, Arc<Outbox>) {
+        let out = Arc::new(Outbox::new(1 << 20));
+        let s = Arc::new(Sub::new(client, sid, subject, queue, out.clone(), true));
+        (s, out)
+    }
+
+    fn view(payload: &[u8]) -> MsgView<'_> {
+        MsgView {
+            subject: "a.b",
+            reply: None,
+            headers: None,
+            payload,
+        }
+    }
+
+    #[test]
+    fn wildcard_and_literal_subscriptions_all_receive() {
+        let router = Router::new(None);
+        let subs = [
+            sub(1, "1", "a.b", None),
+            sub(2, "1", "a.*", None),
+            sub(3, "1", ">", None),
+        ];
+        for (s, _) in &subs {
+            router.subscribe(s.clone()).expect("valid");
+        }
+        let (other, _) = sub(4, "1", "a.c", None);
+        router.subscribe(other).expect("valid");
+        assert_eq!(router.deliver("a.b", None, &view(b"x"), None, None), 3);
+        for (_, out) in &subs {
+            assert!(out.pending_bytes() > 0);
+        }
+    }
+
+    #[test]
+    fn a_queue_group_receives_each_message_once() {
+        let router = Router::new(None);
+        let members: Vec<_> = (0..3)
+            .map(|c| sub(c, "1", "a.b", Some("workers")))
+            .collect();
+        for (s, _) in &members {
+            router.subscribe(s.clone()).expect("valid");
+        }
+        for _ in 0..30 {
+            assert_eq!(router.deliver("a.b", None, &view(b"x"), None, None), 1);
+        }
+        let total: usize = members.iter().map(|(_, o)| o.pending_bytes()).sum();
+        assert_eq!(total, 30 * b"MSG a.b 1 1\r\nx\r\n".len());
+    }
+
+    #[test]
+    fn a_deliver_group_reaches_only_that_group() {
+        let router = Router::new(None);
+        let (plain, plain_out) = sub(1, "1", "d", None);
+        let (member, member_out) = sub(2, "1", "d", Some("g"));
+        router.subscribe(plain).expect("valid");
+        router.subscribe(member).expect("valid");
+        assert_eq!(router.deliver("d", Some("g"), &view(b"x"), None, None), 1);
+        assert_eq!(plain_out.pending_bytes(), 0);
+        assert!(member_out.pending_bytes() > 0);
+    }
+
+    #[test]
+    fn echo_off_skips_the_publishers_own_subscriptions() {
+        let router = Router::new(None);
+        let out = Arc::new(Outbox::new(1 << 20));
+        router
+            .subscribe(Arc::new(Sub::new(1, "1", "a.b", None, out.clone(), false)))
+            .expect("valid");
+        assert_eq!(router.deliver("a.b", None, &view(b"x"), Some(1), None), 0);
+        assert_eq!(router.deliver("a.b", None, &view(b"x"), Some(2), None), 1);
+    }
+
+    #[test]
+    fn auto_unsubscribe_stops_after_max_messages() {
+        let router = Router::new(None);
+        let (s, out) = sub(1, "1", "a.b", None);
+        router.subscribe(s.clone()).expect("valid");
+        assert!(!s.set_max(2));
+        let delivered: usize = (0..5)
+            .map(|_| router.deliver("a.b", None, &view(b"x"), None, None))
+            .sum();
+        assert_eq!(delivered, 2);
+        assert!(router.is_empty());
+        assert_eq!(out.pending_bytes(), 2 * b"MSG a.b 1 1\r\nx\r\n".len());
+    }
+
+    #[test]
+    fn interest_hook_hears_first_and_last_subscription_only() {
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let h = heard.clone();
+        let router = Router::new(Some(Box::new(move |s: &str, on| {
+            h.lock().expect("lock").push((s.to_string(), on))
+        })));
+        let (a, _) = sub(1, "1", "d.x", None);
+        let (b, _) = sub(2, "1", "d.x", None);
+        router.subscribe(a.clone()).expect("valid");
+        router.subscribe(b.clone()).expect("valid");
+        router.unsubscribe(&a);
+        router.unsubscribe(&b);
+        assert_eq!(
+            *heard.lock().expect("lock"),
+            vec![("d.x".to_string(), true), ("d.x".to_string(), false)]
+        );
+    }
+
+    #[test]
+    fn invalid_filters_are_refused() {
+        let router = Router::new(None);
+        for bad in ["", "a..b", "a.>.b", "a b"] {
+            let (s, _) = sub(1, "1", bad, None);
+            assert!(router.subscribe(s).is_err(), "{bad:?}");
+        }
+    }
+}
