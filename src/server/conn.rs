@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use serde::Deserialize;
 
 use super::jetstream::Origin;
 use super::outbox::{CloseReason, Outbox};
@@ -72,8 +71,7 @@ pub enum ConnKind {
 }
 
 /// What a client said in CONNECT (the fields the server acts on).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone)]
 pub struct ConnectOpts {
     /// Answer each op with +OK.
     pub verbose: bool,
@@ -114,6 +112,30 @@ impl Default for ConnectOpts {
             pass: None,
             auth_token: None,
         }
+    }
+}
+
+impl ConnectOpts {
+    /// Reads CONNECT's JSON leniently, as nats-server does: clients send `null` for unset
+    /// fields and fields of their own; only a body that is not a JSON object is refused.
+    pub fn parse(json: &[u8]) -> Option<ConnectOpts> {
+        let value: serde_json::Value = serde_json::from_slice(json).ok()?;
+        let obj = value.as_object()?;
+        let flag = |k: &str, default: bool| obj.get(k).and_then(|v| v.as_bool()).unwrap_or(default);
+        let text = |k: &str| obj.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        Some(ConnectOpts {
+            verbose: flag("verbose", false),
+            pedantic: flag("pedantic", false),
+            echo: flag("echo", true),
+            headers: flag("headers", false),
+            no_responders: flag("no_responders", false),
+            name: text("name").unwrap_or_default(),
+            lang: text("lang").unwrap_or_default(),
+            version: text("version").unwrap_or_default(),
+            user: text("user"),
+            pass: text("pass"),
+            auth_token: text("auth_token"),
+        })
     }
 }
 
@@ -313,8 +335,8 @@ impl Conn {
     }
 
     fn connect(&mut self, json: &[u8]) -> Result<(), CloseReason> {
-        let opts: ConnectOpts = serde_json::from_slice(json)
-            .map_err(|_| CloseReason::Protocol("Invalid CONNECT".into()))?;
+        let opts = ConnectOpts::parse(json)
+            .ok_or_else(|| CloseReason::Protocol("Unknown Protocol Operation".into()))?;
         let auth = &self.shared.config.auth;
         if auth.required() {
             let token_ok = auth

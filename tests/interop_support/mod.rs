@@ -1,0 +1,244 @@
+//! Starts a real server process for interop tests: the `contrail` binary, or Debian's
+//! `nats-server` when `CONTRAIL_INTEROP_SERVER=nats-server`, so every test is also checked
+//! against the server it imitates (a test only Contrail passes is a wrong test).
+//!
+//! Each server gets its own free port on 127.0.0.1 and its own store directory, and is killed
+//! (and its directory removed) when the handle drops. Every wait is bounded.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Longest any single interop test may run.
+pub const TEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Which server the suite runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Our binary.
+    Contrail,
+    /// Debian's nats-server.
+    NatsServer,
+}
+
+/// The server chosen by `CONTRAIL_INTEROP_SERVER` (`contrail`, the default, or `nats-server`).
+pub fn kind() -> Kind {
+    match std::env::var("CONTRAIL_INTEROP_SERVER").as_deref() {
+        Ok("nats-server") => Kind::NatsServer,
+        _ => Kind::Contrail,
+    }
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// A fresh, empty directory under the system temp dir.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "contrail-interop-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+/// A running server process.
+pub struct TestServer {
+    child: Option<Child>,
+    /// Which server this is.
+    pub kind: Kind,
+    /// Client port.
+    pub port: u16,
+    /// WebSocket port, if one was asked for.
+    pub ws_port: Option<u16>,
+    /// HTTP monitoring port, if one was asked for.
+    pub http_port: Option<u16>,
+    /// Store directory (kept across [`TestServer::restart`]).
+    pub dir: PathBuf,
+    extra: Vec<String>,
+    config_file: Option<String>,
+}
+
+/// What to start.
+#[derive(Default, Clone)]
+pub struct Options {
+    /// Also listen for WebSocket clients.
+    pub websocket: bool,
+    /// Also serve HTTP monitoring.
+    pub http: bool,
+    /// Extra config-file text (nats-server format), e.g. an `authorization` block.
+    pub config: Option<String>,
+}
+
+impl TestServer {
+    /// Starts the chosen server with JetStream on a fresh directory.
+    pub fn start() -> TestServer {
+        Self::start_with(Options::default())
+    }
+
+    /// Starts the chosen server with these options.
+    pub fn start_with(opts: Options) -> TestServer {
+        let dir = temp_dir("srv");
+        let port = free_port();
+        let ws_port = opts.websocket.then(free_port);
+        let http_port = opts.http.then(free_port);
+        let mut conf = opts.config.clone().unwrap_or_default();
+        if let Some(ws) = ws_port {
+            conf.push_str(&format!("\nwebsocket {{ port: {ws}, no_tls: true }}\n"));
+        }
+        let config_file = (!conf.is_empty()).then(|| {
+            let path = dir.join("server.conf");
+            std::fs::write(&path, conf).expect("write config file");
+            path.to_string_lossy().to_string()
+        });
+        let mut server = TestServer {
+            child: None,
+            kind: kind(),
+            port,
+            ws_port,
+            http_port,
+            dir: dir.clone(),
+            extra: Vec::new(),
+            config_file,
+        };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let store = self.dir.join("store");
+        let mut args: Vec<String> = vec![
+            "-a".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            self.port.to_string(),
+            "-js".into(),
+            "-sd".into(),
+            store.to_string_lossy().to_string(),
+            "-m".into(),
+            self.http_port.map_or(0, i32::from).to_string(),
+        ];
+        if let Some(conf) = &self.config_file {
+            args.push("-c".into());
+            args.push(conf.clone());
+        }
+        args.extend(self.extra.iter().cloned());
+        let program = match self.kind {
+            Kind::Contrail => env!("CARGO_BIN_EXE_contrail").to_string(),
+            Kind::NatsServer => "nats-server".to_string(),
+        };
+        let log = std::fs::File::create(self.dir.join("server.log")).expect("log file");
+        let child = Command::new(&program)
+            .args(&args)
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+        self.child = Some(child);
+        wait_for_port(self.port, &self.dir);
+        if let Some(ws) = self.ws_port {
+            wait_for_port(ws, &self.dir);
+        }
+        if let Some(http) = self.http_port {
+            wait_for_port(http, &self.dir);
+        }
+    }
+
+    /// `nats://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// `ws://127.0.0.1:<ws port>`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.ws_port.expect("started with websocket"))
+    }
+
+    /// A connected async-nats client.
+    pub async fn client(&self) -> async_nats::Client {
+        async_nats::ConnectOptions::new()
+            .connection_timeout(Duration::from_secs(5))
+            .request_timeout(Some(Duration::from_secs(5)))
+            .connect(self.url())
+            .await
+            .expect("connect to the test server")
+    }
+
+    /// A JetStream context over a fresh client.
+    pub async fn jetstream(&self) -> async_nats::jetstream::Context {
+        async_nats::jetstream::new(self.client().await)
+    }
+
+    /// Stops the process: SIGTERM (graceful) or SIGKILL (crash), then waits for it.
+    pub fn stop(&mut self, graceful: bool) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        if graceful {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            for _ in 0..200 {
+                if let Ok(Some(status)) = child.try_wait() {
+                    return Some(status);
+                }
+                std::thread::sleep(Duration::from_millis(25));
+            }
+        }
+        let _ = child.kill();
+        child.wait().ok()
+    }
+
+    /// Stops (gracefully or not) and starts again on the same port and directory.
+    pub fn restart(&mut self, graceful: bool) {
+        self.stop(graceful);
+        self.spawn();
+    }
+
+    /// The server's log so far (for failure messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!("--- server log ({:?}) ---\n{}", self.kind, self.log());
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Waits (bounded) until something accepts on `port`.
+fn wait_for_port(port: u16, dir: &Path) {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+    panic!("server did not accept on port {port} within 5 s; log:\n{log}");
+}
+
+/// Runs a test body with the suite's time bound.
+pub async fn bounded<F: std::future::Future<Output = ()>>(body: F) {
+    tokio::time::timeout(TEST_TIMEOUT, body)
+        .await
+        .expect("test exceeded its time bound");
+}
