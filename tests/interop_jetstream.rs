@@ -1,0 +1,537 @@
+//! JetStream with an official client (async-nats) against the real server binary: publish and
+//! PubAck, dedup, retention policies, pull and push consumers, ordered consumers, every kind of
+//! ack, redelivery, purge, get and delete message, stream and consumer CRUD.
+//! Run against nats-server too: `CONTRAIL_INTEROP_SERVER=nats-server cargo test --test interop_jetstream`.
+
+mod interop_support;
+
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{pull, push, AckPolicy, DeliverPolicy};
+use async_nats::jetstream::stream::{Config, RetentionPolicy, StorageType};
+use async_nats::jetstream::{self, AckKind, Context};
+use futures_util::{StreamExt, TryStreamExt};
+use interop_support::{bounded, TestServer};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn memory_stream(name: &str, subjects: &[&str]) -> Config {
+    Config {
+        name: name.to_string(),
+        subjects: subjects.iter().map(|s| s.to_string()).collect(),
+        storage: StorageType::Memory,
+        ..Default::default()
+    }
+}
+
+async fn publish_n(js: &Context, subject: &str, n: usize) {
+    for i in 0..n {
+        js.publish(subject.to_string(), format!("m{i}").into())
+            .await
+            .expect("publish")
+            .await
+            .expect("puback");
+    }
+}
+
+fn explicit(name: &str) -> pull::Config {
+    pull::Config {
+        durable_name: Some(name.to_string()),
+        ack_policy: AckPolicy::Explicit,
+        ..Default::default()
+    }
+}
+
+async fn fetch(
+    consumer: &jetstream::consumer::Consumer<pull::Config>,
+    n: usize,
+) -> Vec<jetstream::Message> {
+    consumer
+        .fetch()
+        .max_messages(n)
+        .expires(Duration::from_millis(500))
+        .messages()
+        .await
+        .expect("fetch")
+        .try_collect()
+        .await
+        .expect("fetched messages")
+}
+
+#[tokio::test]
+async fn publish_returns_a_puback_with_increasing_sequences() {
+    let server = TestServer::start();
+    bounded(async {
+        let js = server.jetstream().await;
+        js.create_stream(memory_stream("ORDERS", &["orders.>"])).await.expect("create");
+        for expected in 1..=3 {
+            let ack = js
+                .publish("orders.eu", "x".into())
+                .await
+                .expect("publish")
+                .await
+                .expect("puback");
+            assert_eq!(ack.stream, "ORDERS");
+            assert_eq!(ack.sequence, expected);
+            assert!(!ack.duplicate);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_repeated_msg_id_is_acknowledged_as_duplicate_and_stored_once() {
+    let server = TestServer::start();
+    bounded(async {
+        let js = server.jetstream().await;
+        let mut stream = js.create_stream(memory_stream("D", &["d.>"])).await.expect("create");
+        let publish = || {
+            js.send_publish(
+                "d.1",
+                jetstream::message::PublishMessage::build()
+                    .message_id("order-42")
+                    .payload("x".into()),
+            )
+        };
+        let first = publish().await.expect("publish").await.expect("puback");
+        let second = publish().await.expect("publish").await.expect("puback");
+        assert_eq!((first.sequence, first.duplicate), (1, false));
+        assert_eq!((second.sequence, second.duplicate), (1, true));
+        assert_eq!(stream.info().await.expect("info").state.messages, 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn expected_last_sequence_mismatch_is_refused() {
+    let server = TestServer::start();
+    bounded(async {
+        let js = server.jetstream().await;
+        js.create_stream(memory_stream("E", &["e.>"])).await.expect("create");
+        publish_n(&js, "e.1", 2).await;
+        let wrong = js
+            .send_publish(
+                "e.1",
+                jetstream::message::PublishMessage::build()
+                    .expected_last_sequence(1)
+                    .payload("x".into()),
+            )
+            .await
+            .expect("publish")
+            .await;
+        let err = wrong.expect_err("wrong last sequence");
+        assert!(err.to_string().contains("wrong last sequence"), "{err}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn streams_can_be_created_listed_updated_and_deleted() {
+    let server = TestServer::start();
+    bounded(async {
+        let js = server.jetstream().await;
+        js.create_stream(memory_stream("A", &["a.>"])).await.expect("create A");
+        js.create_stream(memory_stream("B", &["b.>"])).await.expect("create B");
+        let overlap = js.create_stream(memory_stream("C", &["a.x"])).await;
+        assert!(overlap.is_err(), "overlapping subjects must be refused");
+
+        let mut names: Vec<String> = js.stream_names().try_collect().await.expect("names");
+        names.sort();
+        assert_eq!(names, ["A", "B"]);
+
+        let mut updated = memory_stream("A", &["a.>", "aa.>"]);
+        updated.max_messages = 10;
+        let info = js.update_stream(updated).await.expect("update");
+        assert_eq!(info.config.max_messages, 10);
+        assert_eq!(info.config.subjects, ["a.>", "aa.>"]);
+
+        assert!(js.delete_stream("B").await.expect("delete").success);
+        let missing = js.get_stream("B").await.expect_err("deleted");
+        assert!(missing.to_string().contains("not found"), "{missing}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn limits_retention_keeps_only_the_newest_max_msgs() {
+    let server = TestServer::start();
+    bounded(async {
+        let js = server.jetstream().await;
+        let mut config = memory_stream("L", &["l.>"]);
+        config.max_messages = 3;
+        let mut stream = js.create_stream(config).await.expect("create");
+        publish_n(&js, "l.1", 5).await;
+        let state = stream.info().await.expect("info").state.clone();
+        assert_eq!((state.messages, state.first_sequence, state.last_sequence), (3, 3, 5));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn work_queue_retention_removes_acked_messages() {
+    let server = TestServer::start();
+    bounded(async {
+        let js = server.jetstream().await;
+        let mut config = memory_stream("WQ", &["wq.>"]);
+        config.retention = RetentionPolicy::WorkQueue;
+        let mut stream = js.create_stream(config).await.expect("create");
+        publish_n(&js, "wq.job", 3).await;
+        let consumer = stream.create_consumer(explicit("worker")).await.expect("consumer");
+        let second = stream.create_consumer(explicit("other")).await;
+        assert!(second.is_err(), "work queue allows one unfiltered consumer");
+        for msg in fetch(&consumer, 2).await {
+            msg.double_ack().await.expect("ack");
+        }
+        let state = stream.info().await.expect("info").state.clone();
+        assert_eq!((state.messages, state.first_sequence), (1, 3));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn interest_retention_keeps_messages_until_every_consumer_acked() {
+    let server = TestServer::start();
+    bounded(async {
+        let js = server.jetstream().await;
+        let mut config = memory_stream("I", &["i.>"]);
+        config.retention = RetentionPolicy::Interest;
+        let mut stream = js.create_stream(config).await.expect("create");
+        publish_n(&js, "i.1", 1).await;
+        assert_eq!(stream.info().await.expect("info").state.messages, 0, "no interest yet");
+
+        let a = stream.create_consumer(explicit("a")).await.expect("a");
+        let b = stream.create_consumer(explicit("b")).await.expect("b");
+        publish_n(&js, "i.1", 2).await;
+        assert_eq!(stream.info().await.expect("info").state.messages, 2);
+        for msg in fetch(&a, 2).await {
+            msg.double_ack().await.expect("ack");
+        }
+        assert_eq!(stream.info().await.expect("info").state.messages, 2, "b still needs them");
+        for msg in fetch(&b, 2).await {
+            msg.double_ack().await.expect("ack");
+        }
+        assert_eq!(stream.info().await.expect("info").state.messages, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pull_fetch_returns_what_is_there_and_a_waiting_pull_gets_later_messages() {
+    let server = TestServer::start();
+    bounded(async {
+        let js = server.jetstream().await;
+        let stream = js.create_stream(memory_stream("P", &["p.>"])).await.expect("create");
+        publish_n(&js, "p.1", 3).await;
+        let consumer = stream.create_consumer(explicit("c")).await.expect("consumer");
+        let got = fetch(&consumer, 10).await;
+        let payloads: Vec<_> = got.iter().map(|m| m.payload.clone()).collect();
+        assert_eq!(payloads, ["m0", "m1", "m2"]);
+        for msg in &got {
+            msg.ack().await.expect("ack");
+        }
+
+        // A pull that waits: the message published after the request still reaches it.
+        let mut batch = consumer
+            .batch()
+            .max_messages(1)
+            .expires(Duration::from_secs(3))
+            .messages()
+            .await
+            .expect("batch");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        publish_n(&js, "p.2", 1).await;
+        let msg = tokio::time::timeout(WAIT, batch.next())
+            .await
+            .expect("within 5 s")
+            .expect("a message")
+            .expect("not an error");
+        assert_eq!(msg.subject.as_str(), "p.2");
+        let info = msg.info().expect("ack metadata");
+        assert_eq!((info.stream_sequence, info.consumer_sequence), (4, 4));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn consume_streams_messages_across_many_pulls() {
+    let server = TestServer::start();
+    bounded(async {
+        let js = server.jetstream().await;
+        let stream = js.create_stream(memory_stream("CS", &["cs.>"])).await.expect("create");
+        publish_n(&js, "cs.1", 50).await;
+        let consumer = stream.create_consumer(explicit("c")).await.expect("consumer");
+        let mut messages = consumer
+            .stream()
+            .max_messages_per_batch(7)
+            .messages()
+            .await
+            .expect("consume");
+        for i in 0..50 {
+            let msg = tokio::time::timeout(WAIT, messages.next())
+                .await
+                .expect("within 5 s")
+                .expect("open")
+                .expect("message");
+            assert_eq!(msg.payload, format!("m{i}"));
+            msg.ack().await.expect("ack");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_push_consumer_delivers_to_its_subject() {
+    let server = TestServer::start();
+    bounded(async {
+        let js = server.jetstream().await;
+        let stream = js.create_stream(memory_stream("PU", &["pu.>"])).await.expect("create");
+        publish_n(&js, "pu.1", 3).await;
+        let consumer = stream
+            .create_consumer(push::Config {
+                durable_name: Some("push".into()),
+                deliver_subject: "deliver.push".into(),
+                ack_policy: AckPolicy::Explicit,
+                ..Default::default()
+            })
+            .await
+            .expect("consumer");
+        let mut messages = consumer.messages().await.expect("messages");
+        for i in 0..3 {
+            let msg = tokio::time::timeout(WAIT, messages.next())
+                .await
+                .expect("within 5 s")
+                .expect("open")
+                .expect("message");
+            assert_eq!(msg.payload, format!("m{i}"));
+            msg.ack().await.expect("ack");
+        }
+        publish_n(&js, "pu.1", 1).await;
+        let late = tokio::time::timeout(WAIT, messages.next())
+            .await
+            .expect("within 5 s")
+            .expect("open")
+            .expect("message");
+        assert_eq!(late.payload, "m0");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_ordered_consumer_reads_the_whole_stream_in_order() {
+    let server = TestServer::start();
+    bounded(async {
+        let js = server.jetstream().await;
+        let stream = js.create_stream(memory_stream("O", &["o.>"])).await.expect("create");
+        publish_n(&js, "o.1", 20).await;
+        let consumer = stream
+            .create_consumer(pull::OrderedConfig {
+                deliver_policy: DeliverPolicy::All,
+                ..Default::default()
+            })
+            .await
+            .expect("ordered consumer");
+        let mut messages = consumer.messages().await.expect("messages");
+        for i in 0..20 {
+            let msg = tokio::time::timeout(WAIT, messages.next())
+                .await
+                .expect("within 5 s")
+                .expect("open")
+                .expect("message");
+            assert_eq!(msg.payload, format!("m{i}"));
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_ordered_push_consumer_reads_the_whole_stream_in_order() {
+    let server = TestServer::start();
+    bounded(async {
+        let js = server.jetstream().await;
+        let stream = js.create_stream(memory_stream("OP", &["op.>"])).await.expect("create");
+        publish_n(&js, "op.1", 20).await;
+        let consumer = stream
+            .create_consumer(push::OrderedConfig {
+                deliver_subject: "deliver.ordered".into(),
+                deliver_policy: DeliverPolicy::All,
+                ..Default::default()
+            })
+            .await
+            .expect("ordered consumer");
+        let mut messages = consumer.messages().await.expect("messages");
+        for i in 0..20 {
+            let msg = tokio::time::timeout(WAIT, messages.next())
+                .await
+                .expect("within 5 s")
+                .expect("open")
+                .expect("message");
+            assert_eq!(msg.payload, format!("m{i}"));
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn nak_redelivers_term_does_not_and_progress_is_accepted() {
+    let server = TestServer::start();
+    bounded(async {
+        let js = server.jetstream().await;
+        let stream = js.create_stream(memory_stream("N", &["n.>"])).await.expect("create");
+        publish_n(&js, "n.1", 2).await;
+        let consumer = stream.create_consumer(explicit("c")).await.expect("consumer");
+        let first = fetch(&consumer, 2).await;
+        assert_eq!(first.len(), 2);
+        first[0].ack_with(AckKind::Progress).await.expect("progress");
+        first[0].ack_with(AckKind::Nak(None)).await.expect("nak");
+        first[1].ack_with(AckKind::Term).await.expect("term");
+
+        let again = fetch(&consumer, 2).await;
+        assert_eq!(again.len(), 1, "only the nak'd message comes back");
+        assert_eq!(again[0].payload, "m0");
+        let info = again[0].info().expect("metadata");
+        assert_eq!(info.delivered, 2);
+        again[0].double_ack().await.expect("ack");
+        let mut consumer = consumer;
+        let ci = consumer.info().await.expect("info");
+        assert_eq!(ci.num_ack_pending, 0);
+        assert_eq!(ci.ack_floor.stream_sequence, 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unacked_message_is_redelivered_after_ack_wait() {
+    let server = TestServer::start();
+    bounded(async {
+        let js = server.jetstream().await;
+        let stream = js.create_stream(memory_stream("R", &["r.>"])).await.expect("create");
+        publish_n(&js, "r.1", 1).await;
+        let consumer = stream
+            .create_consumer(pull::Config {
+                ack_wait: Duration::from_secs(1),
+                ..explicit("c")
+            })
+            .await
+            .expect("consumer");
+        assert_eq!(fetch(&consumer, 1).await.len(), 1);
+        let started = std::time::Instant::now();
+        let again = consumer
+            .fetch()
+            .max_messages(1)
+            .expires(Duration::from_secs(3))
+            .messages()
+            .await
+            .expect("fetch")
+            .next()
+            .await
+            .expect("redelivered")
+            .expect("message");
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        assert_eq!(again.info().expect("metadata").delivered, 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn purge_removes_all_by_subject_or_keeps_the_newest() {
+    let server = TestServer::start();
+    bounded(async {
+        let js = server.jetstream().await;
+        let mut stream = js.create_stream(memory_stream("PG", &["pg.>"])).await.expect("create");
+        publish_n(&js, "pg.a", 3).await;
+        publish_n(&js, "pg.b", 3).await;
+        let purged = stream.purge().filter("pg.a").await.expect("purge filter");
+        assert_eq!(purged.purged, 3);
+        let purged = stream.purge().keep(1).await.expect("purge keep");
+        assert_eq!(purged.purged, 2);
+        let state = stream.info().await.expect("info").state.clone();
+        assert_eq!((state.messages, state.last_sequence), (1, 6));
+        let purged = stream.purge().await.expect("purge all");
+        assert_eq!(purged.purged, 1);
+        assert_eq!(stream.info().await.expect("info").state.messages, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn messages_can_be_read_by_sequence_and_by_last_subject_and_deleted() {
+    let server = TestServer::start();
+    bounded(async {
+        let js = server.jetstream().await;
+        let mut config = memory_stream("G", &["g.>"]);
+        config.allow_direct = true;
+        let mut stream = js.create_stream(config).await.expect("create");
+        publish_n(&js, "g.a", 2).await;
+        publish_n(&js, "g.b", 1).await;
+        let second = stream.get_raw_message(2).await.expect("get 2");
+        assert_eq!((second.subject.as_str(), second.payload.as_ref()), ("g.a", &b"m1"[..]));
+        let last_a = stream
+            .get_last_raw_message_by_subject("g.a")
+            .await
+            .expect("last g.a");
+        assert_eq!(last_a.sequence, 2);
+        let direct = stream.direct_get(3).await.expect("direct get");
+        assert_eq!(direct.subject.as_str(), "g.b");
+
+        assert!(stream.delete_message(2).await.expect("delete"));
+        let gone = stream.get_raw_message(2).await;
+        assert!(gone.is_err(), "deleted message must be gone");
+        let state = stream.info().await.expect("info").state.clone();
+        assert_eq!((state.messages, state.first_sequence, state.last_sequence), (2, 1, 3));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn consumers_can_be_created_listed_inspected_and_deleted() {
+    let server = TestServer::start();
+    bounded(async {
+        let js = server.jetstream().await;
+        let stream = js.create_stream(memory_stream("CC", &["cc.>"])).await.expect("create");
+        publish_n(&js, "cc.1", 4).await;
+        stream.create_consumer(explicit("one")).await.expect("one");
+        let mut two = stream
+            .create_consumer(pull::Config {
+                filter_subject: "cc.1".into(),
+                ..explicit("two")
+            })
+            .await
+            .expect("two");
+        let mut names: Vec<String> = stream.consumer_names().try_collect().await.expect("names");
+        names.sort();
+        assert_eq!(names, ["one", "two"]);
+
+        let info = two.info().await.expect("info");
+        assert_eq!(info.num_pending, 4);
+        assert_eq!(info.config.filter_subject, "cc.1");
+        let got = fetch(&two, 1).await;
+        got[0].double_ack().await.expect("ack");
+        let info = two.info().await.expect("info");
+        assert_eq!((info.num_pending, info.delivered.stream_sequence), (3, 1));
+
+        assert!(stream.delete_consumer("one").await.expect("delete").success);
+        let missing = stream.consumer_info("one").await;
+        assert!(missing.is_err(), "deleted consumer must be gone");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_stream_requests_get_jetstream_errors() {
+    let server = TestServer::start();
+    bounded(async {
+        let js = server.jetstream().await;
+        let err = js.get_stream("NOPE").await.expect_err("missing stream");
+        assert!(err.to_string().contains("stream not found"), "{err}");
+        // Raw account info (async-nats' typed reply wants fields newer servers add).
+        let reply = js
+            .client()
+            .request("$JS.API.INFO", "".into())
+            .await
+            .expect("account info");
+        let info: serde_json::Value = serde_json::from_slice(&reply.payload).expect("json");
+        assert_eq!(info["type"], "io.nats.jetstream.api.v1.account_info_response");
+        assert_eq!(info["streams"], 0);
+    })
+    .await;
+}
