@@ -17,15 +17,15 @@ use crate::core::time::Nanos;
 /// A pull request (`JSApiConsumerGetNextRequest`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PullRequest {
+    /// How long the request waits (ns); 0 waits until served.
+    #[serde(skip_serializing_if = "is_zero_i64")]
+    pub expires: Nanos,
     /// Messages wanted. 0 (a JSON request without `batch`) still gets one, as in nats-server.
     #[serde(skip_serializing_if = "is_zero_usize")]
     pub batch: usize,
     /// Most bytes wanted in all; 0 is unlimited.
     #[serde(skip_serializing_if = "is_zero_usize")]
     pub max_bytes: usize,
-    /// How long the request waits (ns); 0 waits until served.
-    #[serde(skip_serializing_if = "is_zero_i64")]
-    pub expires: Nanos,
     /// Answer at once when nothing is available.
     #[serde(skip_serializing_if = "is_false")]
     pub no_wait: bool,
