@@ -66,7 +66,14 @@ pub fn ack_subject(
     prefix.push('.');
     prefix.push_str(consumer);
     prefix.push('.');
-    append_ack_tail(&mut prefix, delivered, stream_seq, consumer_seq, timestamp, pending);
+    append_ack_tail(
+        &mut prefix,
+        delivered,
+        stream_seq,
+        consumer_seq,
+        timestamp,
+        pending,
+    );
     prefix
 }
 
@@ -80,7 +87,10 @@ pub(crate) fn append_ack_tail(
     pending: u64,
 ) {
     // Writing to a String cannot fail.
-    let _ = write!(out, "{delivered}.{stream_seq}.{consumer_seq}.{timestamp}.{pending}");
+    let _ = write!(
+        out,
+        "{delivered}.{stream_seq}.{consumer_seq}.{timestamp}.{pending}"
+    );
 }
 
 /// Reads an ack subject, v1 (9 tokens) or v2 (11 or more); `None` when it is not one.
@@ -184,7 +194,9 @@ fn nak_delay(arg: &[u8]) -> Option<Nanos> {
             #[serde(default)]
             delay: Nanos,
         }
-        return serde_json::from_str::<NakOptions>(arg).ok().map(|o| o.delay);
+        return serde_json::from_str::<NakOptions>(arg)
+            .ok()
+            .map(|o| o.delay);
     }
     parse_go_duration(arg)
 }

@@ -111,11 +111,12 @@ impl Consumer {
         if self.pending.is_empty() {
             self.adflr = self.dseq - 1;
             self.asflr = self.sseq - 1;
-        } else if dseq == self.adflr + 1 {
+        } else if Some(dseq) == self.adflr.checked_add(1) {
             self.adflr = dseq;
             self.asflr = sseq;
             // Up to just below the next message still pending.
-            if let Some((&next, p)) = self.pending.range(sseq + 1..self.sseq.max(sseq + 1)).next() {
+            let after = sseq.saturating_add(1);
+            if let Some((&next, p)) = self.pending.range(after..self.sseq.max(after)).next() {
                 if p.consumer_seq > 0 {
                     self.adflr = p.consumer_seq - 1;
                     self.asflr = next - 1;

@@ -29,7 +29,6 @@ pub const MAX_METADATA_LEN: usize = 128 * 1024;
 /// Longest consumer name (`JSMaxNameLen`).
 pub const MAX_NAME_LEN: usize = 255;
 
-
 /// Where a new consumer starts reading the stream.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DeliverPolicy {
@@ -85,91 +84,191 @@ pub enum ReplayPolicy {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsumerConfig {
     /// Durable name; a durable consumer survives without interest.
-    #[serde(default, deserialize_with = "opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub durable_name: Option<String>,
     /// Consumer name (the durable name for durables).
-    #[serde(default, deserialize_with = "opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub name: Option<String>,
     /// Free text.
-    #[serde(default, deserialize_with = "opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub description: Option<String>,
     /// Where to start.
     #[serde(default, deserialize_with = "nullable")]
     pub deliver_policy: DeliverPolicy,
     /// Start sequence for `by_start_sequence`.
-    #[serde(default, deserialize_with = "opt_nonzero", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "opt_nonzero",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub opt_start_seq: Option<u64>,
     /// Start time for `by_start_time` (RFC 3339 in JSON).
-    #[serde(default, with = "time::rfc3339_opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "time::rfc3339_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub opt_start_time: Option<Nanos>,
     /// How deliveries are acknowledged.
     #[serde(default, deserialize_with = "nullable")]
     pub ack_policy: AckPolicy,
     /// How long a delivery waits for its ack before it is redelivered (ns).
-    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "is_zero_i64")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "is_zero_i64"
+    )]
     pub ack_wait: Nanos,
     /// Most deliveries of one message; -1 is unlimited.
-    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "is_zero_i64")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "is_zero_i64"
+    )]
     pub max_deliver: i64,
     /// Redelivery delays by delivery count (ns); the last one repeats.
-    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub backoff: Vec<Nanos>,
     /// Only messages on subjects matching this filter.
-    #[serde(default, deserialize_with = "opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub filter_subject: Option<String>,
     /// Only messages on subjects matching one of these filters.
-    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub filter_subjects: Vec<String>,
     /// Replay speed.
     #[serde(default, deserialize_with = "nullable")]
     pub replay_policy: ReplayPolicy,
     /// Push delivery rate limit in bits per second; 0 is unlimited.
-    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "is_zero_u64")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "is_zero_u64"
+    )]
     pub rate_limit_bps: u64,
     /// Ack sampling for advisories, e.g. `"50%"`.
-    #[serde(default, deserialize_with = "opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sample_freq: Option<String>,
     /// Most pull requests waiting at once.
-    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "is_zero_i64")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "is_zero_i64"
+    )]
     pub max_waiting: i64,
     /// Most deliveries awaiting their ack before delivery pauses; -1 is unlimited.
-    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "is_zero_i64")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "is_zero_i64"
+    )]
     pub max_ack_pending: i64,
     /// Push flow control.
-    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "is_false")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "is_false"
+    )]
     pub flow_control: bool,
     /// Deliver headers only, with the payload size in `Nats-Msg-Size`.
-    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "is_false")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "is_false"
+    )]
     pub headers_only: bool,
     /// Largest batch one pull request may ask for; 0 is unlimited.
-    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "is_zero_i64")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "is_zero_i64"
+    )]
     pub max_batch: i64,
     /// Longest `expires` one pull request may ask for (ns); 0 is unlimited.
-    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "is_zero_i64")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "is_zero_i64"
+    )]
     pub max_expires: Nanos,
     /// Largest `max_bytes` one pull request may ask for; 0 is unlimited.
-    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "is_zero_i64")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "is_zero_i64"
+    )]
     pub max_bytes: i64,
     /// Push consumers: the subject messages are delivered to.
-    #[serde(default, deserialize_with = "opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub deliver_subject: Option<String>,
     /// Push consumers: the queue group that shares the deliveries.
-    #[serde(default, deserialize_with = "opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub deliver_group: Option<String>,
     /// Push consumers: idle heartbeat interval (ns).
-    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "is_zero_i64")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "is_zero_i64"
+    )]
     pub idle_heartbeat: Nanos,
     /// How long without activity or interest before the consumer is removed (ns).
-    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "is_zero_i64")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "is_zero_i64"
+    )]
     pub inactive_threshold: Nanos,
     /// Replicas (0 = inherit from the stream; a single node has 1).
     #[serde(default, deserialize_with = "nullable")]
     pub num_replicas: i64,
     /// Keep the consumer's state in memory whatever the stream's storage.
-    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "is_false")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "is_false"
+    )]
     pub mem_storage: bool,
     /// User metadata.
-    #[serde(default, deserialize_with = "nullable", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub metadata: BTreeMap<String, String>,
 }
 
@@ -195,7 +294,11 @@ impl ConsumerConfig {
     /// The subject filters: `filter_subject` if set, else `filter_subjects` (none means all).
     pub fn filters(&self) -> impl Iterator<Item = &str> {
         let single = self.filter_subject.as_deref().filter(|f| !f.is_empty());
-        let many = if single.is_some() { &[][..] } else { &self.filter_subjects[..] };
+        let many = if single.is_some() {
+            &[][..]
+        } else {
+            &self.filter_subjects[..]
+        };
         single.into_iter().chain(many.iter().map(String::as_str))
     }
 
@@ -218,7 +321,10 @@ impl ConsumerConfig {
         self.check(stream_subjects, work_queue)?;
         if let Some(durable) = self.durable_name.as_deref().filter(|d| !d.is_empty()) {
             if durable.len() > MAX_NAME_LEN {
-                return Err(ApiError::with_detail(ErrorKind::ConsumerNameTooLong, MAX_NAME_LEN));
+                return Err(ApiError::with_detail(
+                    ErrorKind::ConsumerNameTooLong,
+                    MAX_NAME_LEN,
+                ));
             }
             if self.name.as_deref().is_none_or(str::is_empty) {
                 self.name = Some(durable.to_string());
@@ -226,7 +332,10 @@ impl ConsumerConfig {
         }
         if let Some(name) = self.name.as_deref() {
             if name.len() > MAX_NAME_LEN {
-                return Err(ApiError::with_detail(ErrorKind::ConsumerNameTooLong, MAX_NAME_LEN));
+                return Err(ApiError::with_detail(
+                    ErrorKind::ConsumerNameTooLong,
+                    MAX_NAME_LEN,
+                ));
             }
         }
         // Ephemerals always get an inactive threshold (nats-server stamps the default sans jitter).
@@ -266,12 +375,20 @@ impl ConsumerConfig {
 
     /// `checkConsumerCfg`, minus what needs accounts, clusters or priority groups.
     fn check(&self, stream_subjects: &[String], work_queue: bool) -> Result<(), ApiError> {
-        if self.name.as_deref().is_some_and(|n| !n.is_empty() && !valid_asset_name(n)) {
+        if self
+            .name
+            .as_deref()
+            .is_some_and(|n| !n.is_empty() && !valid_asset_name(n))
+        {
             return Err(invalid_config(
                 "consumer name can not contain '.', '*', '>', '\\', '/'",
             ));
         }
-        if self.durable_name.as_deref().is_some_and(|n| !n.is_empty() && !valid_asset_name(n)) {
+        if self
+            .durable_name
+            .as_deref()
+            .is_some_and(|n| !n.is_empty() && !valid_asset_name(n))
+        {
             return Err(invalid_config(
                 "consumer durable name can not contain '.', '*', '>', '\\', '/'",
             ));
@@ -330,7 +447,10 @@ impl ConsumerConfig {
         if subject::validate_subject(deliver).is_err() {
             return Err(ErrorKind::ConsumerInvalidDeliverSubject.into());
         }
-        if stream_subjects.iter().any(|s| subject::is_subset(deliver, s)) {
+        if stream_subjects
+            .iter()
+            .any(|s| subject::is_subset(deliver, s))
+        {
             return Err(ErrorKind::ConsumerDeliverCycle.into());
         }
         if self.max_waiting != 0 {
@@ -549,9 +669,12 @@ pub fn ephemeral_name(random: u64) -> String {
 /// `isValidAssetName`: non-empty, no whitespace, no `.`, `*`, `>`, `\` or `/`.
 pub fn valid_asset_name(name: &str) -> bool {
     !name.is_empty()
-        && !name
-            .chars()
-            .any(|c| matches!(c, ' ' | '\t' | '\r' | '\n' | '\x0c' | '.' | '*' | '>' | '\\' | '/'))
+        && !name.chars().any(|c| {
+            matches!(
+                c,
+                ' ' | '\t' | '\r' | '\n' | '\x0c' | '.' | '*' | '>' | '\\' | '/'
+            )
+        })
 }
 
 fn check_backoff_fits(cfg: &ConsumerConfig) -> Result<(), ApiError> {
@@ -567,7 +690,10 @@ fn check_sample_freq(freq: &str) -> Result<(), ApiError> {
     let digits = freq.strip_suffix('%').unwrap_or(freq);
     match digits.parse::<i64>() {
         Ok(n) if n >= 0 => Ok(()),
-        Ok(_) => Err(ApiError::with_detail(ErrorKind::ConsumerInvalidSampling, "<nil>")),
+        Ok(_) => Err(ApiError::with_detail(
+            ErrorKind::ConsumerInvalidSampling,
+            "<nil>",
+        )),
         Err(_) => Err(ApiError::with_detail(
             ErrorKind::ConsumerInvalidSampling,
             format!("strconv.Atoi: parsing {digits:?}: invalid syntax"),

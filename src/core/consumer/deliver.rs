@@ -72,7 +72,10 @@ impl Consumer {
             return;
         }
         if req.expires > 0 && cfg.max_expires > 0 && req.expires > cfg.max_expires {
-            let text = format!("Exceeded MaxRequestExpires of {}", go_duration(cfg.max_expires));
+            let text = format!(
+                "Exceeded MaxRequestExpires of {}",
+                go_duration(cfg.max_expires)
+            );
             out.push(pull::status(reply, 409, &text));
             return;
         }
@@ -104,7 +107,11 @@ impl Consumer {
             }
         }
         let heartbeat = req.idle_heartbeat;
-        if self.waiting.add(WaitingRequest::new(&req, reply, now)).is_err() {
+        if self
+            .waiting
+            .add(WaitingRequest::new(&req, reply, now))
+            .is_err()
+        {
             // A client that asked for heartbeats waits for them missing rather than retrying hot.
             if heartbeat == 0 {
                 out.push(pull::status(reply, 409, "Exceeded MaxWaiting"));
@@ -118,6 +125,10 @@ impl Consumer {
     /// requests or the push deliver subject, expires requests (408), and sends heartbeats.
     pub fn poll(&mut self, store: &dyn StreamStore, now: Nanos, out: &mut Vec<Outbound>) {
         self.last_poll = now;
+        if self.replay && self.replay_lseq.is_none() {
+            // Restored while replaying: replay up to what the stream holds now.
+            self.replay_lseq = Some(store.state().last_seq);
+        }
         self.follow_stream_start(store);
         self.refresh_pending(store);
         self.check_pending(store, now);
@@ -126,8 +137,9 @@ impl Consumer {
             self.replay = false;
         }
         if self.config.is_pull() {
-            // A stall on max_ack_pending does not end no_wait requests.
-            self.process_waiting(stop != Stop::MaxAckPending, now, out);
+            // Only running out of messages ends no_wait requests (not max_ack_pending or pacing).
+            let end_of_stream = matches!(stop, Stop::Drained | Stop::NoTarget);
+            self.process_waiting(end_of_stream, now, out);
         } else {
             self.push_heartbeat(now, out);
         }
@@ -244,7 +256,13 @@ impl Consumer {
             self.deliver(seq, time, Outbound { to, group, msg }, now, out);
             if let Some(served) = served {
                 if served.n <= 0 && served.b > 0 {
-                    out.push(pull::status_pending(&served.reply, 409, "Batch Completed", served.n, served.b));
+                    out.push(pull::status_pending(
+                        &served.reply,
+                        409,
+                        "Batch Completed",
+                        served.n,
+                        served.b,
+                    ));
                 }
             }
         }
@@ -304,7 +322,7 @@ impl Consumer {
             Ok(None) => {
                 // Nothing more matches: skip the scan over what was looked at (as nats-server).
                 let last = store.state().last_seq;
-                self.sseq = self.sseq.max(last + 1);
+                self.sseq = self.sseq.max(last.saturating_add(1));
                 Err(Stop::Drained)
             }
             Err(_) => Err(Stop::Drained),
@@ -318,10 +336,11 @@ impl Consumer {
             Source::Redelivery => {
                 self.rdq.pop_front();
                 self.rdq_set.remove(&seq);
-                *self.rdc.entry(seq).or_insert(0) += 1;
+                let count = self.rdc.entry(seq).or_insert(0);
+                *count = count.saturating_add(1);
             }
             Source::SkipList => self.advance_skip_list(),
-            Source::Stream => self.sseq = self.sseq.max(seq + 1),
+            Source::Stream => self.sseq = self.sseq.max(seq.saturating_add(1)),
         }
         if candidate.dc == 1 {
             self.npc -= 1;
@@ -362,7 +381,9 @@ impl Consumer {
             Some(h) if h.len() >= 2 => block.extend_from_slice(&h[..h.len() - 2]),
             _ => block.extend_from_slice(b"NATS/1.0\r\n"),
         }
-        block.extend_from_slice(format!("{NATS_MSG_SIZE}: {}\r\n\r\n", msg.payload.len()).as_bytes());
+        block.extend_from_slice(
+            format!("{NATS_MSG_SIZE}: {}\r\n\r\n", msg.payload.len()).as_bytes(),
+        );
         (Some(block.freeze()), Bytes::new())
     }
 
@@ -376,7 +397,7 @@ impl Consumer {
         out: &mut Vec<Outbound>,
     ) {
         let dseq = self.dseq;
-        self.dseq += 1;
+        self.dseq = self.dseq.saturating_add(1);
         self.delivered.consumer_seq = self.delivered.consumer_seq.max(dseq);
         self.delivered.stream_seq = self.delivered.stream_seq.max(seq);
         self.ldt = now;
@@ -402,7 +423,12 @@ impl Consumer {
         out.push(outbound);
         if self.fc.delivered(i64::try_from(size).unwrap_or(i64::MAX)) {
             let to = self.config.deliver_subject.clone().unwrap_or_default();
-            let request = self.fc.request(&self.stream, &self.name, &to, self.config.deliver_group.as_deref());
+            let request = self.fc.request(
+                &self.stream,
+                &self.name,
+                &to,
+                self.config.deliver_group.as_deref(),
+            );
             out.push(request);
         }
         self.changed = true;
@@ -459,7 +485,7 @@ impl Consumer {
             self.changed = true;
         }
         for seq in expired {
-            let deliveries = self.rdc.get(&seq).copied().unwrap_or(0) + 1;
+            let deliveries = self.rdc.get(&seq).copied().unwrap_or(0).saturating_add(1);
             if self.max_deliver_reached(deliveries) {
                 self.drop_max_delivered(seq, now);
                 continue;
@@ -502,7 +528,13 @@ impl Consumer {
         let size = i64::try_from(size).unwrap_or(i64::MAX);
         while let Some(wr) = self.waiting.queue.front_mut() {
             if wr.expired(now) {
-                out.push(pull::status_pending(&wr.reply, 408, "Request Timeout", wr.n, wr.b));
+                out.push(pull::status_pending(
+                    &wr.reply,
+                    408,
+                    "Request Timeout",
+                    wr.n,
+                    wr.b,
+                ));
                 self.waiting.queue.pop_front();
                 continue;
             }
@@ -532,7 +564,13 @@ impl Consumer {
         self.waiting.queue.retain_mut(|wr| {
             let expired = wr.expired(now);
             if expired {
-                out.push(pull::status_pending(&wr.reply, 408, "Request Timeout", wr.n, wr.b));
+                out.push(pull::status_pending(
+                    &wr.reply,
+                    408,
+                    "Request Timeout",
+                    wr.n,
+                    wr.b,
+                ));
                 return false;
             }
             if eos && wr.no_wait && (wr.expires.is_none() || wr.d > 0) {
@@ -541,7 +579,13 @@ impl Consumer {
             }
             if let Some(hbt) = wr.hbt {
                 if now >= hbt {
-                    out.push(idle_heartbeat(&wr.reply, None, last_consumer, last_stream, None));
+                    out.push(idle_heartbeat(
+                        &wr.reply,
+                        None,
+                        last_consumer,
+                        last_stream,
+                        None,
+                    ));
                     wr.hbt = Some(now.saturating_add(wr.hb));
                 }
             }

@@ -14,7 +14,11 @@ pub struct SequenceInfo {
     /// Stream sequence.
     pub stream_seq: u64,
     /// Last delivery (for `delivered`) or ack (for `ack_floor`), if any.
-    #[serde(default, with = "time::rfc3339_opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "time::rfc3339_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_active: Option<Nanos>,
 }
 
@@ -77,7 +81,12 @@ impl Consumer {
             },
             num_ack_pending: self.pending.len() as u64,
             num_redelivered,
-            num_waiting: self.waiting.queue.iter().filter(|w| !w.expired(now)).count() as u64,
+            num_waiting: self
+                .waiting
+                .queue
+                .iter()
+                .filter(|w| !w.expired(now))
+                .count() as u64,
             num_pending: self.num_pending_now(store),
             push_bound: !self.config.is_pull() && self.active,
             ts: now,

@@ -42,9 +42,7 @@ pub use pull::{PullRequest, PullRequestError};
 
 use crate::core::error::{ApiError, ErrorKind};
 use crate::core::message::Outbound;
-use crate::core::store::{
-    ConsumerRecord, ConsumerState, PendingAck, SequencePair, StreamStore,
-};
+use crate::core::store::{ConsumerRecord, ConsumerState, PendingAck, SequencePair, StreamStore};
 use crate::core::subject;
 use crate::core::time::Nanos;
 use pull::WaitQueue;
@@ -175,10 +173,15 @@ impl Consumer {
         consumer.sseq = state.delivered.stream_seq.saturating_add(1);
         consumer.dseq = state.delivered.consumer_seq.saturating_add(1);
         // A stored floor above what was delivered is corrupt; never trust it past delivered.
-        consumer.adflr = state.ack_floor.consumer_seq.min(state.delivered.consumer_seq);
+        consumer.adflr = state
+            .ack_floor
+            .consumer_seq
+            .min(state.delivered.consumer_seq);
         consumer.asflr = state.ack_floor.stream_seq.min(state.delivered.stream_seq);
         consumer.pending = state.pending;
-        consumer.pending.retain(|seq, _| *seq <= state.delivered.stream_seq);
+        consumer
+            .pending
+            .retain(|seq, _| *seq <= state.delivered.stream_seq);
         consumer.rdc = state.redelivered;
         consumer.npc_stale = true;
         consumer.recompute_redeliver_at();
@@ -188,7 +191,9 @@ impl Consumer {
     fn new(stream: &str, config: ConsumerConfig, now: Nanos) -> Result<Consumer, ApiError> {
         let name = config
             .effective_name()
-            .ok_or_else(|| ApiError::with_detail(ErrorKind::ConsumerCreate, "consumer name required"))?
+            .ok_or_else(|| {
+                ApiError::with_detail(ErrorKind::ConsumerCreate, "consumer name required")
+            })?
             .to_string();
         let filters: Vec<String> = config.filters().map(str::to_string).collect();
         let max_waiting = usize::try_from(config.max_waiting.max(0)).unwrap_or(usize::MAX);
@@ -369,7 +374,12 @@ impl Consumer {
             .map(|(seq, p)| p.timestamp.saturating_add(self.ack_wait_for(*seq)))
             .max()
             .unwrap_or(i64::MIN);
-        Some(self.waiting.last.max(last_ack_due).saturating_add(threshold))
+        Some(
+            self.waiting
+                .last
+                .max(last_ack_due)
+                .saturating_add(threshold),
+        )
     }
 
     /// How long a delivery of `seq` waits for its ack: `ack_wait`, or the backoff step for its

@@ -111,7 +111,9 @@ impl FlowControl {
             msg: Message {
                 subject: deliver_subject.to_string(),
                 reply: Some(reply),
-                headers: Some(Bytes::from_static(b"NATS/1.0 100 FlowControl Request\r\n\r\n")),
+                headers: Some(Bytes::from_static(
+                    b"NATS/1.0 100 FlowControl Request\r\n\r\n",
+                )),
                 payload: Bytes::new(),
             },
         }

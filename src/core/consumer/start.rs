@@ -176,7 +176,8 @@ impl Consumer {
         let npc = if self.npc_stale {
             i64::try_from(self.count_from_store(store)).unwrap_or(i64::MAX)
         } else if state.last_seq > self.npf {
-            self.npc.saturating_add(self.count_new(store, state.last_seq))
+            self.npc
+                .saturating_add(self.count_new(store, state.last_seq))
         } else {
             self.npc
         };

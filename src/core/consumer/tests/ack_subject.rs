@@ -85,14 +85,26 @@ fn nak_delay_reads_json_and_go_durations() {
         })
     );
     // A delay nats-server cannot read makes a plain NAK.
-    assert_eq!(AckKind::parse(b"-NAK soon"), Ok(AckKind::Nak { delay: None }));
-    assert_eq!(AckKind::parse(b"-NAK {oops"), Ok(AckKind::Nak { delay: None }));
+    assert_eq!(
+        AckKind::parse(b"-NAK soon"),
+        Ok(AckKind::Nak { delay: None })
+    );
+    assert_eq!(
+        AckKind::parse(b"-NAK {oops"),
+        Ok(AckKind::Nak { delay: None })
+    );
 }
 
 #[test]
 fn next_body_carries_a_pull_request() {
-    assert_eq!(AckKind::parse(b"+NXT"), Ok(AckKind::Next(Ok(PullRequest::batch(1)))));
-    assert_eq!(AckKind::parse(b"+NXT 5"), Ok(AckKind::Next(Ok(PullRequest::batch(5)))));
+    assert_eq!(
+        AckKind::parse(b"+NXT"),
+        Ok(AckKind::Next(Ok(PullRequest::batch(1))))
+    );
+    assert_eq!(
+        AckKind::parse(b"+NXT 5"),
+        Ok(AckKind::Next(Ok(PullRequest::batch(5))))
+    );
     assert_eq!(
         AckKind::parse(br#"+NXT {"batch":3,"no_wait":true}"#),
         Ok(AckKind::Next(Ok(PullRequest {
@@ -101,7 +113,10 @@ fn next_body_carries_a_pull_request() {
             ..Default::default()
         })))
     );
-    assert!(matches!(AckKind::parse(b"+NXT {bad"), Ok(AckKind::Next(Err(_)))));
+    assert!(matches!(
+        AckKind::parse(b"+NXT {bad"),
+        Ok(AckKind::Next(Err(_)))
+    ));
 }
 
 #[test]

@@ -32,7 +32,10 @@ fn ack_none_leaves_nothing_pending() {
     assert_eq!(seqs(&fetch(&mut c, &store, 3, T0)), vec![1, 2, 3]);
     let info = c.info(&store, T0);
     assert_eq!(info.num_ack_pending, 0);
-    assert_eq!((info.ack_floor.consumer_seq, info.ack_floor.stream_seq), (3, 3));
+    assert_eq!(
+        (info.ack_floor.consumer_seq, info.ack_floor.stream_seq),
+        (3, 3)
+    );
 }
 
 #[test]
@@ -83,7 +86,10 @@ fn ack_floor_of_filtered_consumer_follows_stream_gaps() {
     config.filter_subject = Some("orders.a".into());
     let mut c = consumer(&store, config);
     let d = deliveries(&fetch(&mut c, &store, 3, T0));
-    assert_eq!(d.iter().map(|a| a.stream_seq).collect::<Vec<_>>(), vec![1, 3, 5]);
+    assert_eq!(
+        d.iter().map(|a| a.stream_seq).collect::<Vec<_>>(),
+        vec![1, 3, 5]
+    );
     ack_with(&mut c, &store, &d[0], AckKind::Ack, T0);
     assert_eq!(floor(&c, &store), (1, 2));
     ack_with(&mut c, &store, &d[1], AckKind::Ack, T0);
@@ -108,7 +114,15 @@ fn nak_with_delay_redelivers_only_after_the_delay() {
     let mut c = consumer(&store, pull_config("d"));
     let first = deliveries(&fetch(&mut c, &store, 1, T0));
     let t = T0 + secs(1);
-    ack_with(&mut c, &store, &first[0], AckKind::Nak { delay: Some(secs(2)) }, t);
+    ack_with(
+        &mut c,
+        &store,
+        &first[0],
+        AckKind::Nak {
+            delay: Some(secs(2)),
+        },
+        t,
+    );
     assert!(waiting(&mut c, &store, 1, t).is_empty());
     assert_eq!(c.next_deadline(), Some(t + secs(2)));
     assert!(seqs(&poll(&mut c, &store, t + secs(2) - 1)).is_empty());
@@ -148,7 +162,14 @@ fn ack_with_reply_gets_an_empty_answer() {
     let mut c = consumer(&store, pull_config("d"));
     let first = deliveries(&fetch(&mut c, &store, 1, T0));
     let mut out = Vec::new();
-    c.ack(&first[0], AckKind::Ack, Some("_INBOX.ack"), &store, T0, &mut out);
+    c.ack(
+        &first[0],
+        AckKind::Ack,
+        Some("_INBOX.ack"),
+        &store,
+        T0,
+        &mut out,
+    );
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].to, "_INBOX.ack");
     assert!(out[0].msg.payload.is_empty() && out[0].msg.headers.is_none());
@@ -169,9 +190,19 @@ fn ack_of_undelivered_message_is_ignored() {
         pending: 0,
     };
     let mut out = Vec::new();
-    let outcome = c.ack(&forged, AckKind::Ack, Some("_INBOX.ack"), &store, T0, &mut out);
+    let outcome = c.ack(
+        &forged,
+        AckKind::Ack,
+        Some("_INBOX.ack"),
+        &store,
+        T0,
+        &mut out,
+    );
     assert!(outcome.acked.is_empty());
-    assert!(out.is_empty(), "no ack reply for an ack nats-server ignores");
+    assert!(
+        out.is_empty(),
+        "no ack reply for an ack nats-server ignores"
+    );
     assert_eq!(seqs(&fetch(&mut c, &store, 2, T0)), vec![2, 3]);
 }
 

@@ -17,7 +17,9 @@ fn validate(config: ConsumerConfig) -> Result<ConsumerConfig, crate::core::error
 }
 
 fn err_code(config: ConsumerConfig) -> u16 {
-    validate(config).expect_err("config must be refused").err_code
+    validate(config)
+        .expect_err("config must be refused")
+        .err_code
 }
 
 #[test]
@@ -28,7 +30,10 @@ fn pull_defaults_are_nats_defaults() {
     assert_eq!(c.max_waiting, 512);
     assert_eq!(c.max_ack_pending, 1000);
     assert_eq!(c.name.as_deref(), Some("dur"));
-    assert_eq!(c.inactive_threshold, 0, "durables keep no inactive threshold");
+    assert_eq!(
+        c.inactive_threshold, 0,
+        "durables keep no inactive threshold"
+    );
 }
 
 #[test]
@@ -183,7 +188,9 @@ fn start_policy_errors_carry_nats_text() {
 fn pull_without_acks_is_refused_on_work_queue() {
     let mut config = pull_config("d");
     config.ack_policy = AckPolicy::None;
-    let err = config.validated(&stream_subjects(), true).expect_err("refused");
+    let err = config
+        .validated(&stream_subjects(), true)
+        .expect_err("refused");
     assert_eq!(err.err_code, 10084);
 }
 
@@ -241,28 +248,51 @@ update_allows!(update_may_change_inactive_threshold, |c| {
 update_allows!(update_may_change_metadata, |c| {
     c.metadata = BTreeMap::from([("team".to_string(), "ops".to_string())]);
 });
-update_refuses!(update_may_not_change_deliver_policy, "deliver policy can not be updated", |c| {
-    c.deliver_policy = DeliverPolicy::New;
-});
-update_refuses!(update_may_not_change_ack_policy, "ack policy can not be updated", |c| {
-    c.ack_policy = AckPolicy::All;
-});
-update_refuses!(update_may_not_change_replay_policy, "replay policy can not be updated", |c| {
-    c.replay_policy = ReplayPolicy::Original;
-});
-update_refuses!(update_may_not_turn_pull_into_push, "can not update pull consumer to push based", |c| {
-    c.deliver_subject = Some("deliver".into());
-});
-update_refuses!(update_may_not_change_max_waiting, "max waiting can not be updated", |c| {
-    c.max_waiting = 10;
-});
+update_refuses!(
+    update_may_not_change_deliver_policy,
+    "deliver policy can not be updated",
+    |c| {
+        c.deliver_policy = DeliverPolicy::New;
+    }
+);
+update_refuses!(
+    update_may_not_change_ack_policy,
+    "ack policy can not be updated",
+    |c| {
+        c.ack_policy = AckPolicy::All;
+    }
+);
+update_refuses!(
+    update_may_not_change_replay_policy,
+    "replay policy can not be updated",
+    |c| {
+        c.replay_policy = ReplayPolicy::Original;
+    }
+);
+update_refuses!(
+    update_may_not_turn_pull_into_push,
+    "can not update pull consumer to push based",
+    |c| {
+        c.deliver_subject = Some("deliver".into());
+    }
+);
+update_refuses!(
+    update_may_not_change_max_waiting,
+    "max waiting can not be updated",
+    |c| {
+        c.max_waiting = 10;
+    }
+);
 
 #[test]
 fn update_may_not_turn_push_into_pull() {
     let old = validate(push_config("d", "deliver")).expect("valid");
     let new = validate(pull_config("d")).expect("valid");
     let err = old.check_update(&new).expect_err("refused");
-    assert_eq!(err.description, "can not update push consumer to pull based");
+    assert_eq!(
+        err.description,
+        "can not update push consumer to pull based"
+    );
 }
 
 #[test]
@@ -369,12 +399,18 @@ fn work_queue_accepts_disjoint_filters() {
 fn work_queue_requires_explicit_ack() {
     let mut c = wq(None);
     c.ack_policy = AckPolicy::All;
-    assert_eq!(check_work_queue(&c, &[]).expect_err("refused").err_code, 10098);
+    assert_eq!(
+        check_work_queue(&c, &[]).expect_err("refused").err_code,
+        10098
+    );
 }
 
 #[test]
 fn work_queue_requires_deliver_all() {
     let mut c = wq(None);
     c.deliver_policy = DeliverPolicy::New;
-    assert_eq!(check_work_queue(&c, &[]).expect_err("refused").err_code, 10101);
+    assert_eq!(
+        check_work_queue(&c, &[]).expect_err("refused").err_code,
+        10101
+    );
 }

@@ -6,7 +6,9 @@ use crate::core::headers::{Headers, NATS_MSG_SIZE};
 use crate::core::store::StreamStore;
 
 fn abc() -> crate::core::store::memory::MemoryStore {
-    store_with(&["orders.a", "orders.b", "orders.c", "orders.a", "orders.b", "orders.c"])
+    store_with(&[
+        "orders.a", "orders.b", "orders.c", "orders.a", "orders.b", "orders.c",
+    ])
 }
 
 #[test]

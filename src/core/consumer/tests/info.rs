@@ -10,7 +10,10 @@ fn fresh_consumer_info_counts_everything_pending() {
     let info = c.info(&store, T0);
     assert_eq!(info.stream_name, STREAM);
     assert_eq!(info.name, "d");
-    assert_eq!((info.delivered.consumer_seq, info.delivered.stream_seq), (0, 0));
+    assert_eq!(
+        (info.delivered.consumer_seq, info.delivered.stream_seq),
+        (0, 0)
+    );
     assert_eq!(info.num_pending, 4);
     assert_eq!(info.num_ack_pending, 0);
     assert_eq!(info.num_waiting, 0);
@@ -37,8 +40,14 @@ fn info_counts_follow_deliveries_acks_and_redeliveries() {
     assert_eq!(info.num_ack_pending, 4);
     assert_eq!(info.num_redelivered, 2);
     assert_eq!(info.num_waiting, 1);
-    assert_eq!((info.delivered.consumer_seq, info.delivered.stream_seq), (7, 5));
-    assert_eq!((info.ack_floor.consumer_seq, info.ack_floor.stream_seq), (1, 1));
+    assert_eq!(
+        (info.delivered.consumer_seq, info.delivered.stream_seq),
+        (7, 5)
+    );
+    assert_eq!(
+        (info.ack_floor.consumer_seq, info.ack_floor.stream_seq),
+        (1, 1)
+    );
     assert_eq!(info.delivered.last_active, Some(T0 + secs(1)));
     assert_eq!(info.ack_floor.last_active, Some(T0 + 10));
 }
@@ -60,7 +69,10 @@ fn info_serializes_with_nats_field_names() {
     assert_eq!(json["stream_name"], "ORDERS");
     assert_eq!(json["created"], "2023-11-14T22:13:20Z");
     assert_eq!(json["config"]["durable_name"], "d");
-    assert_eq!(json["delivered"], serde_json::json!({"consumer_seq": 0, "stream_seq": 0}));
+    assert_eq!(
+        json["delivered"],
+        serde_json::json!({"consumer_seq": 0, "stream_seq": 0})
+    );
     assert_eq!(json["num_pending"], 1);
     assert!(json.get("push_bound").is_none());
     let back: ConsumerInfo = serde_json::from_value(json).expect("parses back");

@@ -136,7 +136,9 @@ fn update_applies_new_max_ack_pending() {
     assert_eq!(seqs(&fetch(&mut c, &store, 5, T0)), vec![1]);
     let mut wider = pull_config("d");
     wider.max_ack_pending = 3;
-    let wider = wider.validated(&["orders.>".to_string()], false).expect("valid");
+    let wider = wider
+        .validated(&["orders.>".to_string()], false)
+        .expect("valid");
     c.update(wider).expect("allowed");
     assert_eq!(seqs(&poll(&mut c, &store, T0)), vec![2, 3]);
 }

@@ -26,14 +26,20 @@ fn deliveries_go_to_the_inbox_under_the_original_subject() {
     assert_eq!(out[0].to, "_INBOX.1");
     assert_eq!(out[0].msg.subject, "orders.new");
     assert_eq!(&out[0].msg.payload[..], b"m1");
-    assert_eq!(out[0].msg.reply.as_deref(), Some("$JS.ACK.ORDERS.d.1.1.1.1700000000000000000.0"));
+    assert_eq!(
+        out[0].msg.reply.as_deref(),
+        Some("$JS.ACK.ORDERS.d.1.1.1.1700000000000000000.0")
+    );
 }
 
 #[test]
 fn ack_subject_counts_messages_left() {
     let store = store_n(3);
     let mut c = consumer(&store, pull_config("d"));
-    let pending: Vec<u64> = deliveries(&fetch(&mut c, &store, 3, T0)).iter().map(|a| a.pending).collect();
+    let pending: Vec<u64> = deliveries(&fetch(&mut c, &store, 3, T0))
+        .iter()
+        .map(|a| a.pending)
+        .collect();
     assert_eq!(pending, vec![2, 1, 0]);
 }
 
@@ -41,7 +47,9 @@ fn ack_subject_counts_messages_left() {
 fn delivery_size(store: &MemoryStore) -> usize {
     let mut c = consumer(store, pull_config("d"));
     let out = fetch(&mut c, store, 1, T0);
-    out[0].msg.subject.len() + out[0].msg.reply.as_ref().map_or(0, String::len) + out[0].msg.payload.len()
+    out[0].msg.subject.len()
+        + out[0].msg.reply.as_ref().map_or(0, String::len)
+        + out[0].msg.payload.len()
 }
 
 #[test]
@@ -56,10 +64,16 @@ fn max_bytes_ends_request_with_409_when_next_message_does_not_fit() {
     };
     let out = request(&mut c, &store, r, "_INBOX.b", T0);
     assert_eq!(seqs(&out), vec![1, 2]);
-    assert_eq!(statuses(&out), vec![(409, "Message Size Exceeds MaxBytes".to_string())]);
+    assert_eq!(
+        statuses(&out),
+        vec![(409, "Message Size Exceeds MaxBytes".to_string())]
+    );
     let h = status_headers(&out, 409);
     assert_eq!(h.get(NATS_PENDING_MESSAGES), Some("8"));
-    assert_eq!(h.get(NATS_PENDING_BYTES), Some((size / 2).to_string().as_str()));
+    assert_eq!(
+        h.get(NATS_PENDING_BYTES),
+        Some((size / 2).to_string().as_str())
+    );
 }
 
 #[test]
@@ -85,7 +99,10 @@ fn expired_request_answers_408_with_what_it_still_wanted() {
         expires: secs(1),
         ..Default::default()
     };
-    assert_eq!(seqs(&request(&mut c, &store, r, "_INBOX.e", T0)), vec![1, 2]);
+    assert_eq!(
+        seqs(&request(&mut c, &store, r, "_INBOX.e", T0)),
+        vec![1, 2]
+    );
     assert_eq!(c.next_deadline(), Some(T0 + secs(1)));
     assert!(poll(&mut c, &store, T0 + secs(1) - 1).is_empty());
     let out = poll(&mut c, &store, T0 + secs(1));
@@ -132,7 +149,10 @@ fn full_wait_queue_answers_409_exceeded_max_waiting() {
     let mut c = consumer(&store, config);
     assert!(request(&mut c, &store, req(1), "_INBOX.a", T0).is_empty());
     let out = request(&mut c, &store, req(1), "_INBOX.b", T0);
-    assert_eq!(statuses(&out), vec![(409, "Exceeded MaxWaiting".to_string())]);
+    assert_eq!(
+        statuses(&out),
+        vec![(409, "Exceeded MaxWaiting".to_string())]
+    );
     assert_eq!(out[0].to, "_INBOX.b");
 }
 
@@ -147,7 +167,10 @@ fn batch_over_max_batch_answers_409() {
     let store = store_n(1);
     let mut c = consumer(&store, limited(|c| c.max_batch = 10));
     let out = request(&mut c, &store, req(11), "_INBOX.x", T0);
-    assert_eq!(statuses(&out), vec![(409, "Exceeded MaxRequestBatch of 10".to_string())]);
+    assert_eq!(
+        statuses(&out),
+        vec![(409, "Exceeded MaxRequestBatch of 10".to_string())]
+    );
 }
 
 #[test]
@@ -160,7 +183,10 @@ fn expires_over_max_expires_answers_409() {
         ..Default::default()
     };
     let out = request(&mut c, &store, r, "_INBOX.x", T0);
-    assert_eq!(statuses(&out), vec![(409, "Exceeded MaxRequestExpires of 1s".to_string())]);
+    assert_eq!(
+        statuses(&out),
+        vec![(409, "Exceeded MaxRequestExpires of 1s".to_string())]
+    );
 }
 
 #[test]
@@ -173,7 +199,10 @@ fn max_bytes_over_limit_answers_409() {
         ..Default::default()
     };
     let out = request(&mut c, &store, r, "_INBOX.x", T0);
-    assert_eq!(statuses(&out), vec![(409, "Exceeded MaxRequestMaxBytes of 100".to_string())]);
+    assert_eq!(
+        statuses(&out),
+        vec![(409, "Exceeded MaxRequestMaxBytes of 100".to_string())]
+    );
 }
 
 #[test]
@@ -198,7 +227,10 @@ fn waiting_request_gets_idle_heartbeats() {
 #[test]
 fn heartbeat_over_half_of_expires_is_a_bad_request() {
     let body = br#"{"batch":1,"expires":10000000000,"idle_heartbeat":6000000000}"#;
-    assert_eq!(PullRequest::parse(body), Err(PullRequestError::HeartbeatTooLarge));
+    assert_eq!(
+        PullRequest::parse(body),
+        Err(PullRequestError::HeartbeatTooLarge)
+    );
 }
 
 #[test]
@@ -206,7 +238,10 @@ fn push_consumer_refuses_pull_requests() {
     let store = store_n(1);
     let mut c = consumer(&store, push_config("d", "deliver"));
     let out = request(&mut c, &store, req(1), "_INBOX.x", T0);
-    assert_eq!(statuses(&out), vec![(409, "Consumer is push based".to_string())]);
+    assert_eq!(
+        statuses(&out),
+        vec![(409, "Consumer is push based".to_string())]
+    );
 }
 
 #[test]
@@ -238,7 +273,10 @@ fn request_bodies_parse_as_nats_reads_them() {
             idle_heartbeat: 0,
         })
     );
-    assert!(matches!(PullRequest::parse(b"{\"batch\":\"x\"}"), Err(PullRequestError::Json(_))));
+    assert!(matches!(
+        PullRequest::parse(b"{\"batch\":\"x\"}"),
+        Err(PullRequestError::Json(_))
+    ));
 }
 
 #[test]

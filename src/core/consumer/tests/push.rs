@@ -3,9 +3,9 @@
 use bytes::Bytes;
 
 use super::support::*;
+use crate::core::consumer::push::NATS_CONSUMER_STALLED;
 use crate::core::consumer::{Consumer, ConsumerConfig, ReplayPolicy};
 use crate::core::headers::{NATS_LAST_CONSUMER, NATS_LAST_STREAM};
-use crate::core::consumer::push::NATS_CONSUMER_STALLED;
 use crate::core::store::memory::MemoryStore;
 use crate::core::store::StreamStore;
 
@@ -21,7 +21,9 @@ fn push_delivers_to_the_deliver_subject_under_the_original_subject() {
     let mut c = active(&store, push_config("d", "deliver.here"));
     let out = poll(&mut c, &store, T0);
     assert_eq!(seqs(&out), vec![1, 2]);
-    assert!(out.iter().all(|o| o.to == "deliver.here" && o.msg.subject == "orders.new"));
+    assert!(out
+        .iter()
+        .all(|o| o.to == "deliver.here" && o.msg.subject == "orders.new"));
 }
 
 #[test]
@@ -89,13 +91,22 @@ fn flow_control_pauses_delivery_until_answered() {
     let mut c = flow_controlled(&store);
     let out = poll(&mut c, &store, T0);
     let first = seqs(&out);
-    assert!(!first.is_empty() && first.len() < 20, "stalls before the end: {first:?}");
+    assert!(
+        !first.is_empty() && first.len() < 20,
+        "stalls before the end: {first:?}"
+    );
     let fc: Vec<_> = out
         .iter()
-        .filter(|o| statuses(std::slice::from_ref(o)) == vec![(100, "FlowControl Request".to_string())])
+        .filter(|o| {
+            statuses(std::slice::from_ref(o)) == vec![(100, "FlowControl Request".to_string())]
+        })
         .collect();
     assert_eq!(fc.len(), 1);
-    let fc_subject = fc[0].msg.reply.clone().expect("flow control has a reply subject");
+    let fc_subject = fc[0]
+        .msg
+        .reply
+        .clone()
+        .expect("flow control has a reply subject");
     assert!(fc_subject.starts_with("$JS.FC.ORDERS.d."));
     assert!(seqs(&poll(&mut c, &store, T0)).is_empty(), "stalled");
     c.flow_control_reply(&fc_subject, T0);
@@ -119,7 +130,9 @@ fn heartbeat_while_stalled_names_the_flow_control_subject() {
     poll(&mut c, &store, T0);
     let out = poll(&mut c, &store, T0 + secs(1));
     let h = status_headers(&out, 100);
-    assert!(h.get(NATS_CONSUMER_STALLED).is_some_and(|s| s.starts_with("$JS.FC.ORDERS.d.")));
+    assert!(h
+        .get(NATS_CONSUMER_STALLED)
+        .is_some_and(|s| s.starts_with("$JS.FC.ORDERS.d.")));
 }
 
 #[test]

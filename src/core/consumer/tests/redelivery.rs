@@ -131,7 +131,11 @@ fn expired_acks_wait_for_a_request_when_none_is_waiting() {
     let mut c = consumer(&store, config);
     fetch(&mut c, &store, 1, T0);
     assert!(poll(&mut c, &store, T0 + secs(5)).is_empty());
-    assert_eq!(c.next_deadline(), None, "nothing timed while the redelivery waits for a pull");
+    assert_eq!(
+        c.next_deadline(),
+        None,
+        "nothing timed while the redelivery waits for a pull"
+    );
     let d = deliveries(&fetch(&mut c, &store, 1, T0 + secs(6)));
     assert_eq!((d[0].stream_seq, d[0].delivered), (1, 2));
 }

@@ -33,7 +33,13 @@ fn restored_consumer_keeps_pending_and_redelivers_on_time() {
     };
     assert!(seqs(&request(&mut back, &store, req, "_INBOX.r", T0 + secs(5))).is_empty());
     let again = deliveries(&poll(&mut back, &store, T0 + secs(10)));
-    assert_eq!(again.iter().map(|a| (a.stream_seq, a.delivered)).collect::<Vec<_>>(), vec![(1, 2), (3, 2)]);
+    assert_eq!(
+        again
+            .iter()
+            .map(|a| (a.stream_seq, a.delivered))
+            .collect::<Vec<_>>(),
+        vec![(1, 2), (3, 2)]
+    );
     assert_eq!(again[0].consumer_seq, 4, "consumer sequence continues");
 }
 
@@ -55,7 +61,10 @@ fn restored_consumer_keeps_redelivery_counts() {
         ..Default::default()
     };
     request(&mut back, &store, req, "_INBOX.r", T0 + secs(1));
-    assert!(seqs(&poll(&mut back, &store, T0 + secs(30))).is_empty(), "max_deliver still holds");
+    assert!(
+        seqs(&poll(&mut back, &store, T0 + secs(30))).is_empty(),
+        "max_deliver still holds"
+    );
 }
 
 #[test]

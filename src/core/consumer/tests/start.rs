@@ -24,12 +24,18 @@ fn first_seqs(store: &MemoryStore, config: ConsumerConfig, batch: usize) -> Vec<
 
 #[test]
 fn deliver_all_starts_at_first_message() {
-    assert_eq!(first_seqs(&five(), policy(DeliverPolicy::All), 2), vec![1, 2]);
+    assert_eq!(
+        first_seqs(&five(), policy(DeliverPolicy::All), 2),
+        vec![1, 2]
+    );
 }
 
 #[test]
 fn deliver_last_starts_at_last_message() {
-    assert_eq!(first_seqs(&five(), policy(DeliverPolicy::Last), 10), vec![5]);
+    assert_eq!(
+        first_seqs(&five(), policy(DeliverPolicy::Last), 10),
+        vec![5]
+    );
 }
 
 #[test]
@@ -94,7 +100,10 @@ fn deliver_last_per_subject_gives_each_subjects_last_then_new() {
     let mut config = policy(DeliverPolicy::LastPerSubject);
     config.filter_subject = Some("orders.*".into());
     let mut c = consumer(&store, config);
-    assert_eq!(seqs(&fetch(&mut c, &store, 10, T0 + secs(1))), vec![3, 4, 5]);
+    assert_eq!(
+        seqs(&fetch(&mut c, &store, 10, T0 + secs(1))),
+        vec![3, 4, 5]
+    );
     publish(&mut store, "orders.a", T0 + secs(2));
     assert_eq!(seqs(&poll(&mut c, &store, T0 + secs(2))), vec![6]);
 }
@@ -103,7 +112,9 @@ fn deliver_last_per_subject_gives_each_subjects_last_then_new() {
 fn deliver_all_on_empty_stream_gets_the_first_message_stored() {
     let mut store = MemoryStore::new();
     let mut c = consumer(&store, policy(DeliverPolicy::All));
-    assert!(fetch(&mut c, &store, 1, T0).iter().all(|o| o.msg.reply.is_none()));
+    assert!(fetch(&mut c, &store, 1, T0)
+        .iter()
+        .all(|o| o.msg.reply.is_none()));
     publish(&mut store, "orders.x", T0 + secs(1));
     assert_eq!(seqs(&poll(&mut c, &store, T0 + secs(1))), vec![1]);
 }

@@ -133,13 +133,6 @@ pub fn ack_with(c: &mut Consumer, store: &MemoryStore, a: &AckSubject, kind: Ack
     c.ack(a, kind, None, store, now, &mut out);
 }
 
-/// Acks every delivery in `out` at `now`.
-pub fn ack_all(c: &mut Consumer, store: &MemoryStore, out: &[Outbound], now: Nanos) {
-    for a in deliveries(out) {
-        ack_with(c, store, &a, AckKind::Ack, now);
-    }
-}
-
 /// Seconds as nanoseconds.
 pub fn secs(n: i64) -> Nanos {
     n * SECONDS
