@@ -183,7 +183,13 @@ impl Consumer {
     /// treated as terminated, and the count of messages left is recounted when next needed.
     pub fn on_removed(&mut self, seq: u64) {
         if seq >= self.sseq && seq <= self.npf {
-            self.npc_stale = true;
+            if self.filters.is_empty() && self.lss.is_none() {
+                // Unfiltered, it was surely counted.
+                self.npc -= 1;
+            } else {
+                // Whether it matched is unknown now that it is gone: recount when needed.
+                self.npc_stale = true;
+            }
         }
         if let Some(p) = self.pending.get(&seq).copied() {
             let mut acked = Vec::new();

@@ -171,10 +171,18 @@ impl Consumer {
 
     /// When the stream's first sequence moved past ours (purge, limits), skip what is gone.
     fn follow_stream_start(&mut self, store: &dyn StreamStore) {
-        let first = store.state().first_seq;
+        let state = store.state();
+        let first = state.first_seq;
         if first > self.sseq {
             self.sseq = first;
-            self.npc_stale = true;
+            if self.filters.is_empty() && self.lss.is_none() {
+                // Everything the stream holds is still ahead of an unfiltered consumer.
+                self.npc = i64::try_from(state.msgs).unwrap_or(i64::MAX);
+                self.npf = state.last_seq;
+                self.npc_stale = false;
+            } else {
+                self.npc_stale = true;
+            }
             if let Some(lss) = &mut self.lss {
                 lss.seqs.retain(|s| *s >= first);
             }

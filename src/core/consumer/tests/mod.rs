@@ -6,6 +6,7 @@ mod config;
 mod filters;
 mod info;
 mod lifecycle;
+mod properties;
 mod pull;
 mod push;
 mod redelivery;
