@@ -8,14 +8,13 @@
 //! comes due; nothing happens in between, so ack waits and backoffs are tested in microseconds.
 //!
 //! Behaviour follows nats-server's `consumer.go`. The pieces:
-//! - [`config`] holds ConsumerConfig, its defaults, validation and update rules.
-//! - [`ack`] holds ack subjects and ack bodies.
-//! - [`pull`] holds pull requests, the wait queue and its status replies.
-//! - [`push`] holds heartbeats, flow control and the rate limit.
-//! - `start` holds where a new consumer starts, and how many messages it has left.
-//! - `deliver` holds the delivery loop, redelivery and deadlines.
-//! - `acking` holds acks, naks, terms, the ack floor and interest retention.
-//! - [`info`] holds ConsumerInfo.
+//! - [`config`]: ConsumerConfig and its JSON; `validate`: its defaults, rules and update rules.
+//! - [`ack`]: ack subjects and ack bodies; `acking`: what acks do to the consumer.
+//! - [`pull`]: pull request bodies and status replies; `waiting`: the queue of waiting requests.
+//! - [`push`]: heartbeats, flow control and the rate limit.
+//! - `start`: where a new consumer starts, and the count of messages left.
+//! - `deliver`: the delivery loop; `redeliver`: ack deadlines, redelivery and max_deliver.
+//! - [`info`]: the ConsumerInfo reply.
 
 pub mod ack;
 mod acking;
@@ -25,7 +24,10 @@ mod duration;
 pub mod info;
 pub mod pull;
 pub mod push;
+mod redeliver;
 mod start;
+mod validate;
+mod waiting;
 
 #[cfg(test)]
 mod tests;
@@ -33,20 +35,19 @@ mod tests;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 pub use ack::{ack_subject, parse_ack_subject, AckError, AckKind, AckSubject};
-pub use config::{
-    check_work_queue, ephemeral_name, AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy,
-};
+pub use config::{ephemeral_name, AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy};
 pub use duration::{go_duration, parse_go_duration};
 pub use info::{ConsumerInfo, SequenceInfo};
 pub use pull::{PullRequest, PullRequestError};
+pub use validate::check_work_queue;
 
 use crate::core::error::{ApiError, ErrorKind};
 use crate::core::message::Outbound;
 use crate::core::store::{ConsumerRecord, ConsumerState, PendingAck, SequencePair, StreamStore};
 use crate::core::subject;
 use crate::core::time::Nanos;
-use pull::WaitQueue;
 use push::{FlowControl, RateLimiter};
+use waiting::WaitQueue;
 
 /// What an ack changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -380,56 +381,6 @@ impl Consumer {
                 .max(last_ack_due)
                 .saturating_add(threshold),
         )
-    }
-
-    /// How long a delivery of `seq` waits for its ack: `ack_wait`, or the backoff step for its
-    /// redelivery count (the last step repeats).
-    fn ack_wait_for(&self, seq: u64) -> Nanos {
-        let backoff = &self.config.backoff;
-        if backoff.is_empty() {
-            return self.config.ack_wait;
-        }
-        let redeliveries = self.rdc.get(&seq).copied().unwrap_or(0);
-        let index = usize::try_from(redeliveries)
-            .unwrap_or(usize::MAX)
-            .min(backoff.len() - 1);
-        backoff.get(index).copied().unwrap_or(self.config.ack_wait)
-    }
-
-    /// Recomputes the earliest redelivery deadline from every pending ack.
-    fn recompute_redeliver_at(&mut self) {
-        self.redeliver_at = self
-            .pending
-            .iter()
-            .filter(|(seq, _)| !self.rdq_set.contains(seq))
-            .map(|(seq, p)| p.timestamp.saturating_add(self.ack_wait_for(*seq)))
-            .min();
-    }
-
-    /// Lowers the redelivery deadline to `at` if it is earlier.
-    fn redeliver_no_later_than(&mut self, at: Nanos) {
-        self.redeliver_at = Some(self.redeliver_at.map_or(at, |r| r.min(at)));
-    }
-
-    fn add_to_redeliver_queue(&mut self, seq: u64) {
-        if self.rdq_set.insert(seq) {
-            self.rdq.push_back(seq);
-        }
-    }
-
-    fn remove_from_redeliver_queue(&mut self, seq: u64) {
-        if self.rdq_set.remove(&seq) {
-            self.rdq.retain(|s| *s != seq);
-        }
-    }
-
-    /// Queues every pending message for redelivery at once (a push consumer's deliver subject
-    /// changed, so what went to the old one is presumed lost).
-    fn force_expire_pending(&mut self) {
-        let seqs: Vec<u64> = self.pending.keys().copied().collect();
-        for seq in seqs {
-            self.add_to_redeliver_queue(seq);
-        }
     }
 
     /// Messages left to deliver, never negative.

@@ -1,11 +1,8 @@
-//! Pull requests: the `CONSUMER.MSG.NEXT` body, the queue of requests waiting for messages, and
-//! the status messages a request is answered with (404, 408, 409, 100).
+//! Pull requests as they travel: the `CONSUMER.MSG.NEXT` body and the status messages a request
+//! is answered with (404, 408, 409, 100). The queue of waiting requests is in `waiting.rs`.
 //!
 //! A request body is a JSON `JSApiConsumerGetNextRequest`, a bare batch number (`"5"`), or empty
-//! (one message). Requests are served round robin: a request that still wants more goes to the
-//! back of the queue after each message, as nats-server's wait queue does.
-
-use std::collections::VecDeque;
+//! (one message).
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -98,117 +95,6 @@ impl PullRequest {
 
 fn clamp_usize(v: i64) -> usize {
     usize::try_from(v.max(0)).unwrap_or(usize::MAX)
-}
-
-/// A request waiting for messages.
-#[derive(Debug, Clone)]
-pub(crate) struct WaitingRequest {
-    /// Where messages and statuses go.
-    pub reply: String,
-    /// Messages still wanted (may reach 0 or below on the last one, as in nats-server).
-    pub n: i64,
-    /// Messages delivered so far.
-    pub d: u64,
-    /// Bytes still allowed; 0 is unlimited.
-    pub b: i64,
-    /// When it expires, if ever.
-    pub expires: Option<Nanos>,
-    /// When it was received.
-    pub received: Nanos,
-    /// Heartbeat interval, 0 for none.
-    pub hb: Nanos,
-    /// Next heartbeat due.
-    pub hbt: Option<Nanos>,
-    /// Answer 404 rather than wait once nothing is left.
-    pub no_wait: bool,
-}
-
-impl WaitingRequest {
-    /// The request as received at `now`.
-    pub fn new(req: &PullRequest, reply: &str, now: Nanos) -> Self {
-        WaitingRequest {
-            reply: reply.to_string(),
-            n: i64::try_from(req.batch).unwrap_or(i64::MAX),
-            d: 0,
-            b: i64::try_from(req.max_bytes).unwrap_or(i64::MAX),
-            expires: (req.expires != 0).then(|| now.saturating_add(req.expires)),
-            received: now,
-            hb: req.idle_heartbeat,
-            hbt: (req.idle_heartbeat > 0).then(|| now.saturating_add(req.idle_heartbeat)),
-            no_wait: req.no_wait,
-        }
-    }
-
-    /// True once `now` has reached its expiry.
-    pub fn expired(&self, now: Nanos) -> bool {
-        self.expires.is_some_and(|e| now >= e)
-    }
-}
-
-/// The queue of waiting requests, bounded by `max_waiting`.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct WaitQueue {
-    pub queue: VecDeque<WaitingRequest>,
-    pub max: usize,
-    /// Last pull activity: a request received or answered, a delivery, an ack.
-    pub last: Nanos,
-}
-
-impl WaitQueue {
-    pub fn new(max: usize) -> Self {
-        WaitQueue {
-            queue: VecDeque::new(),
-            max,
-            last: 0,
-        }
-    }
-
-    pub fn is_full(&self) -> bool {
-        self.queue.len() >= self.max
-    }
-
-    /// Adds a request, or gives it back when the queue is full.
-    pub fn add(&mut self, wr: WaitingRequest) -> Result<(), WaitingRequest> {
-        if self.is_full() {
-            return Err(wr);
-        }
-        self.last = wr.received;
-        self.queue.push_back(wr);
-        Ok(())
-    }
-
-    /// Counts a delivery at `now` against the head request; it moves to the back (its heartbeat
-    /// restarted) if it wants more, or leaves the queue when done.
-    pub fn pop(&mut self, now: Nanos) -> Option<Served> {
-        let mut wr = self.queue.pop_front()?;
-        wr.d += 1;
-        wr.n -= 1;
-        let served = Served {
-            reply: wr.reply.clone(),
-            n: wr.n,
-            b: wr.b,
-        };
-        if wr.n > 0 {
-            if wr.hb > 0 {
-                wr.hbt = Some(now.saturating_add(wr.hb));
-            }
-            self.queue.push_back(wr);
-        }
-        Some(served)
-    }
-
-    /// Messages wanted by all waiting requests.
-    pub fn batch_pending(&self) -> i64 {
-        self.queue.iter().map(|w| w.n).sum()
-    }
-}
-
-/// What a delivery to a waiting request leaves behind.
-#[derive(Debug, Clone)]
-pub(crate) struct Served {
-    pub reply: String,
-    pub n: i64,
-    pub b: i64,
 }
 
 /// A status message with no headers besides the status line: `NATS/1.0 404 No Messages`.

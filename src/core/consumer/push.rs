@@ -168,3 +168,25 @@ impl RateLimiter {
         Err(now + ((wait * SECONDS as f64).ceil() as Nanos).max(1))
     }
 }
+
+impl super::Consumer {
+    /// A push idle heartbeat when nothing was delivered for `idle_heartbeat`.
+    pub(super) fn push_heartbeat(&mut self, now: Nanos, out: &mut Vec<Outbound>) {
+        let hb = self.config.idle_heartbeat;
+        let Some(due) = self.hb_due else { return };
+        if hb <= 0 || now < due {
+            return;
+        }
+        if self.active {
+            let to = self.config.deliver_subject.as_deref().unwrap_or_default();
+            out.push(idle_heartbeat(
+                to,
+                self.config.deliver_group.as_deref(),
+                self.dseq - 1,
+                self.sseq - 1,
+                self.fc.fcid.as_deref(),
+            ));
+        }
+        self.hb_due = Some(now.saturating_add(hb));
+    }
+}
