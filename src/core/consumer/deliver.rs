@@ -1,6 +1,6 @@
-//! The delivery loop (nats-server's `loopAndGatherMsgs` and `getNextMsg`), redelivery of expired
-//! acks (`checkPending`), pull request handling (`processNextMsgRequest`, `nextWaiting`,
-//! `processWaiting`) and push heartbeats, all run by [`Consumer::poll`] at the caller's `now`.
+//! The delivery loop (nats-server's `loopAndGatherMsgs`, `getNextMsg` and `deliverMsg`), run by
+//! [`Consumer::poll`] at the caller's `now`, and [`Consumer::next_deadline`], which says when
+//! `poll` next has timed work.
 //!
 //! A candidate message is chosen first without changing anything and committed only once it has
 //! somewhere to go, so a message that no request can take, or that replay pacing holds back, is

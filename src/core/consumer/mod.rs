@@ -137,7 +137,9 @@ pub struct Consumer {
 }
 
 impl Consumer {
-    /// Creates a consumer from a validated config and places it per its deliver policy.
+    /// Creates a consumer from a validated, named config (see [`ConsumerConfig::validated`] and
+    /// [`ConsumerConfig::ensure_name`]) and places it per its deliver policy. Push consumers start
+    /// without interest: call [`Consumer::set_push_active`] once the deliver subject has one.
     pub fn create(
         stream: &str,
         config: ConsumerConfig,

@@ -78,3 +78,13 @@ fn info_serializes_with_nats_field_names() {
     let back: ConsumerInfo = serde_json::from_value(json).expect("parses back");
     assert_eq!(back, c.info(&store, T0));
 }
+
+#[test]
+fn last_per_subject_counts_one_message_per_subject() {
+    let store = store_with(&["orders.a", "orders.b", "orders.a", "orders.c", "orders.b"]);
+    let mut config = pull_config("d");
+    config.deliver_policy = crate::core::consumer::DeliverPolicy::LastPerSubject;
+    config.filter_subject = Some("orders.*".into());
+    let c = consumer(&store, config);
+    assert_eq!(c.info(&store, T0).num_pending, 3);
+}
