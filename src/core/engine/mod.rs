@@ -17,6 +17,7 @@
 mod acks;
 mod consumers;
 pub use consumers::CreateAction;
+mod restore;
 mod retention;
 mod streams;
 
