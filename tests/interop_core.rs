@@ -26,14 +26,22 @@ async fn wildcard_subscribers_receive_matching_publishes() {
         let mut star = client.subscribe("orders.*").await.expect("sub");
         let mut rest = client.subscribe("orders.>").await.expect("sub");
         client.flush().await.expect("flush");
-        client.publish("orders.eu", "one".into()).await.expect("pub");
-        client.publish("orders.eu.paris", "two".into()).await.expect("pub");
+        client
+            .publish("orders.eu", "one".into())
+            .await
+            .expect("pub");
+        client
+            .publish("orders.eu.paris", "two".into())
+            .await
+            .expect("pub");
         client.flush().await.expect("flush");
         assert_eq!(next(&mut star).await.payload, "one");
         assert_eq!(next(&mut rest).await.payload, "one");
         assert_eq!(next(&mut rest).await.payload, "two");
         assert!(
-            tokio::time::timeout(Duration::from_millis(200), star.next()).await.is_err(),
+            tokio::time::timeout(Duration::from_millis(200), star.next())
+                .await
+                .is_err(),
             "orders.* must not match orders.eu.paris"
         );
     })
@@ -45,11 +53,20 @@ async fn a_queue_group_gets_each_message_once() {
     let server = TestServer::start();
     bounded(async {
         let client = server.client().await;
-        let mut a = client.queue_subscribe("work", "q".into()).await.expect("sub");
-        let mut b = client.queue_subscribe("work", "q".into()).await.expect("sub");
+        let mut a = client
+            .queue_subscribe("work", "q".into())
+            .await
+            .expect("sub");
+        let mut b = client
+            .queue_subscribe("work", "q".into())
+            .await
+            .expect("sub");
         client.flush().await.expect("flush");
         for i in 0..20 {
-            client.publish("work", format!("{i}").into()).await.expect("pub");
+            client
+                .publish("work", format!("{i}").into())
+                .await
+                .expect("pub");
         }
         client.flush().await.expect("flush");
         let mut got = 0;
@@ -98,7 +115,10 @@ async fn request_reply_round_trips_with_headers() {
             .expect("a reply");
         assert_eq!(reply.payload, "ping");
         let out = reply.headers.expect("reply headers");
-        assert_eq!(out.get("X-Out").map(|v| v.to_string()).as_deref(), Some("saw abc"));
+        assert_eq!(
+            out.get("X-Out").map(|v| v.to_string()).as_deref(),
+            Some("saw abc")
+        );
     })
     .await;
 }
@@ -113,8 +133,15 @@ async fn a_request_nobody_serves_fails_fast_with_no_responders() {
             .request("nobody.home", "x".into())
             .await
             .expect_err("no responders");
-        assert_eq!(err.kind(), async_nats::RequestErrorKind::NoResponders, "{err}");
-        assert!(started.elapsed() < Duration::from_secs(2), "must not wait for the timeout");
+        assert_eq!(
+            err.kind(),
+            async_nats::RequestErrorKind::NoResponders,
+            "{err}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "must not wait for the timeout"
+        );
     })
     .await;
 }
@@ -128,7 +155,10 @@ async fn unsubscribe_after_max_messages_stops_delivery() {
         sub.unsubscribe_after(2).await.expect("unsub after");
         client.flush().await.expect("flush");
         for i in 0..5 {
-            client.publish("limited", format!("{i}").into()).await.expect("pub");
+            client
+                .publish("limited", format!("{i}").into())
+                .await
+                .expect("pub");
         }
         client.flush().await.expect("flush");
         assert_eq!(next(&mut sub).await.payload, "0");
@@ -148,7 +178,10 @@ async fn large_payloads_up_to_max_payload_arrive_intact() {
         let mut sub = client.subscribe("big").await.expect("sub");
         client.flush().await.expect("flush");
         let payload: Vec<u8> = (0..1024 * 1024 - 64).map(|i| (i % 251) as u8).collect();
-        client.publish("big", payload.clone().into()).await.expect("pub");
+        client
+            .publish("big", payload.clone().into())
+            .await
+            .expect("pub");
         assert_eq!(next(&mut sub).await.payload.as_ref(), &payload[..]);
     })
     .await;

@@ -63,7 +63,9 @@ async fn publish_returns_a_puback_with_increasing_sequences() {
     let server = TestServer::start();
     bounded(async {
         let js = server.jetstream().await;
-        js.create_stream(memory_stream("ORDERS", &["orders.>"])).await.expect("create");
+        js.create_stream(memory_stream("ORDERS", &["orders.>"]))
+            .await
+            .expect("create");
         for expected in 1..=3 {
             let ack = js
                 .publish("orders.eu", "x".into())
@@ -84,7 +86,10 @@ async fn a_repeated_msg_id_is_acknowledged_as_duplicate_and_stored_once() {
     let server = TestServer::start();
     bounded(async {
         let js = server.jetstream().await;
-        let mut stream = js.create_stream(memory_stream("D", &["d.>"])).await.expect("create");
+        let mut stream = js
+            .create_stream(memory_stream("D", &["d.>"]))
+            .await
+            .expect("create");
         let publish = || {
             js.send_publish(
                 "d.1",
@@ -107,7 +112,9 @@ async fn expected_last_sequence_mismatch_is_refused() {
     let server = TestServer::start();
     bounded(async {
         let js = server.jetstream().await;
-        js.create_stream(memory_stream("E", &["e.>"])).await.expect("create");
+        js.create_stream(memory_stream("E", &["e.>"]))
+            .await
+            .expect("create");
         publish_n(&js, "e.1", 2).await;
         let wrong = js
             .send_publish(
@@ -130,8 +137,12 @@ async fn streams_can_be_created_listed_updated_and_deleted() {
     let server = TestServer::start();
     bounded(async {
         let js = server.jetstream().await;
-        js.create_stream(memory_stream("A", &["a.>"])).await.expect("create A");
-        js.create_stream(memory_stream("B", &["b.>"])).await.expect("create B");
+        js.create_stream(memory_stream("A", &["a.>"]))
+            .await
+            .expect("create A");
+        js.create_stream(memory_stream("B", &["b.>"]))
+            .await
+            .expect("create B");
         let overlap = js.create_stream(memory_stream("C", &["a.x"])).await;
         assert!(overlap.is_err(), "overlapping subjects must be refused");
 
@@ -162,7 +173,10 @@ async fn limits_retention_keeps_only_the_newest_max_msgs() {
         let mut stream = js.create_stream(config).await.expect("create");
         publish_n(&js, "l.1", 5).await;
         let state = stream.info().await.expect("info").state.clone();
-        assert_eq!((state.messages, state.first_sequence, state.last_sequence), (3, 3, 5));
+        assert_eq!(
+            (state.messages, state.first_sequence, state.last_sequence),
+            (3, 3, 5)
+        );
     })
     .await;
 }
@@ -176,7 +190,10 @@ async fn work_queue_retention_removes_acked_messages() {
         config.retention = RetentionPolicy::WorkQueue;
         let mut stream = js.create_stream(config).await.expect("create");
         publish_n(&js, "wq.job", 3).await;
-        let consumer = stream.create_consumer(explicit("worker")).await.expect("consumer");
+        let consumer = stream
+            .create_consumer(explicit("worker"))
+            .await
+            .expect("consumer");
         let second = stream.create_consumer(explicit("other")).await;
         assert!(second.is_err(), "work queue allows one unfiltered consumer");
         for msg in fetch(&consumer, 2).await {
@@ -197,7 +214,11 @@ async fn interest_retention_keeps_messages_until_every_consumer_acked() {
         config.retention = RetentionPolicy::Interest;
         let mut stream = js.create_stream(config).await.expect("create");
         publish_n(&js, "i.1", 1).await;
-        assert_eq!(stream.info().await.expect("info").state.messages, 0, "no interest yet");
+        assert_eq!(
+            stream.info().await.expect("info").state.messages,
+            0,
+            "no interest yet"
+        );
 
         let a = stream.create_consumer(explicit("a")).await.expect("a");
         let b = stream.create_consumer(explicit("b")).await.expect("b");
@@ -206,7 +227,11 @@ async fn interest_retention_keeps_messages_until_every_consumer_acked() {
         for msg in fetch(&a, 2).await {
             msg.double_ack().await.expect("ack");
         }
-        assert_eq!(stream.info().await.expect("info").state.messages, 2, "b still needs them");
+        assert_eq!(
+            stream.info().await.expect("info").state.messages,
+            2,
+            "b still needs them"
+        );
         for msg in fetch(&b, 2).await {
             msg.double_ack().await.expect("ack");
         }
@@ -220,9 +245,15 @@ async fn pull_fetch_returns_what_is_there_and_a_waiting_pull_gets_later_messages
     let server = TestServer::start();
     bounded(async {
         let js = server.jetstream().await;
-        let stream = js.create_stream(memory_stream("P", &["p.>"])).await.expect("create");
+        let stream = js
+            .create_stream(memory_stream("P", &["p.>"]))
+            .await
+            .expect("create");
         publish_n(&js, "p.1", 3).await;
-        let consumer = stream.create_consumer(explicit("c")).await.expect("consumer");
+        let consumer = stream
+            .create_consumer(explicit("c"))
+            .await
+            .expect("consumer");
         let got = fetch(&consumer, 10).await;
         let payloads: Vec<_> = got.iter().map(|m| m.payload.clone()).collect();
         assert_eq!(payloads, ["m0", "m1", "m2"]);
@@ -257,9 +288,15 @@ async fn consume_streams_messages_across_many_pulls() {
     let server = TestServer::start();
     bounded(async {
         let js = server.jetstream().await;
-        let stream = js.create_stream(memory_stream("CS", &["cs.>"])).await.expect("create");
+        let stream = js
+            .create_stream(memory_stream("CS", &["cs.>"]))
+            .await
+            .expect("create");
         publish_n(&js, "cs.1", 50).await;
-        let consumer = stream.create_consumer(explicit("c")).await.expect("consumer");
+        let consumer = stream
+            .create_consumer(explicit("c"))
+            .await
+            .expect("consumer");
         let mut messages = consumer
             .stream()
             .max_messages_per_batch(7)
@@ -284,7 +321,10 @@ async fn a_push_consumer_delivers_to_its_subject() {
     let server = TestServer::start();
     bounded(async {
         let js = server.jetstream().await;
-        let stream = js.create_stream(memory_stream("PU", &["pu.>"])).await.expect("create");
+        let stream = js
+            .create_stream(memory_stream("PU", &["pu.>"]))
+            .await
+            .expect("create");
         publish_n(&js, "pu.1", 3).await;
         let consumer = stream
             .create_consumer(push::Config {
@@ -321,7 +361,10 @@ async fn an_ordered_consumer_reads_the_whole_stream_in_order() {
     let server = TestServer::start();
     bounded(async {
         let js = server.jetstream().await;
-        let stream = js.create_stream(memory_stream("O", &["o.>"])).await.expect("create");
+        let stream = js
+            .create_stream(memory_stream("O", &["o.>"]))
+            .await
+            .expect("create");
         publish_n(&js, "o.1", 20).await;
         let consumer = stream
             .create_consumer(pull::OrderedConfig {
@@ -348,7 +391,10 @@ async fn an_ordered_push_consumer_reads_the_whole_stream_in_order() {
     let server = TestServer::start();
     bounded(async {
         let js = server.jetstream().await;
-        let stream = js.create_stream(memory_stream("OP", &["op.>"])).await.expect("create");
+        let stream = js
+            .create_stream(memory_stream("OP", &["op.>"]))
+            .await
+            .expect("create");
         publish_n(&js, "op.1", 20).await;
         let consumer = stream
             .create_consumer(push::OrderedConfig {
@@ -376,12 +422,21 @@ async fn nak_redelivers_term_does_not_and_progress_is_accepted() {
     let server = TestServer::start();
     bounded(async {
         let js = server.jetstream().await;
-        let stream = js.create_stream(memory_stream("N", &["n.>"])).await.expect("create");
+        let stream = js
+            .create_stream(memory_stream("N", &["n.>"]))
+            .await
+            .expect("create");
         publish_n(&js, "n.1", 2).await;
-        let consumer = stream.create_consumer(explicit("c")).await.expect("consumer");
+        let consumer = stream
+            .create_consumer(explicit("c"))
+            .await
+            .expect("consumer");
         let first = fetch(&consumer, 2).await;
         assert_eq!(first.len(), 2);
-        first[0].ack_with(AckKind::Progress).await.expect("progress");
+        first[0]
+            .ack_with(AckKind::Progress)
+            .await
+            .expect("progress");
         first[0].ack_with(AckKind::Nak(None)).await.expect("nak");
         first[1].ack_with(AckKind::Term).await.expect("term");
 
@@ -404,7 +459,10 @@ async fn an_unacked_message_is_redelivered_after_ack_wait() {
     let server = TestServer::start();
     bounded(async {
         let js = server.jetstream().await;
-        let stream = js.create_stream(memory_stream("R", &["r.>"])).await.expect("create");
+        let stream = js
+            .create_stream(memory_stream("R", &["r.>"]))
+            .await
+            .expect("create");
         publish_n(&js, "r.1", 1).await;
         let consumer = stream
             .create_consumer(pull::Config {
@@ -437,7 +495,10 @@ async fn purge_removes_all_by_subject_or_keeps_the_newest() {
     let server = TestServer::start();
     bounded(async {
         let js = server.jetstream().await;
-        let mut stream = js.create_stream(memory_stream("PG", &["pg.>"])).await.expect("create");
+        let mut stream = js
+            .create_stream(memory_stream("PG", &["pg.>"]))
+            .await
+            .expect("create");
         publish_n(&js, "pg.a", 3).await;
         publish_n(&js, "pg.b", 3).await;
         let purged = stream.purge().filter("pg.a").await.expect("purge filter");
@@ -464,7 +525,10 @@ async fn messages_can_be_read_by_sequence_and_by_last_subject_and_deleted() {
         publish_n(&js, "g.a", 2).await;
         publish_n(&js, "g.b", 1).await;
         let second = stream.get_raw_message(2).await.expect("get 2");
-        assert_eq!((second.subject.as_str(), second.payload.as_ref()), ("g.a", &b"m1"[..]));
+        assert_eq!(
+            (second.subject.as_str(), second.payload.as_ref()),
+            ("g.a", &b"m1"[..])
+        );
         let last_a = stream
             .get_last_raw_message_by_subject("g.a")
             .await
@@ -477,7 +541,10 @@ async fn messages_can_be_read_by_sequence_and_by_last_subject_and_deleted() {
         let gone = stream.get_raw_message(2).await;
         assert!(gone.is_err(), "deleted message must be gone");
         let state = stream.info().await.expect("info").state.clone();
-        assert_eq!((state.messages, state.first_sequence, state.last_sequence), (2, 1, 3));
+        assert_eq!(
+            (state.messages, state.first_sequence, state.last_sequence),
+            (2, 1, 3)
+        );
     })
     .await;
 }
@@ -487,7 +554,10 @@ async fn consumers_can_be_created_listed_inspected_and_deleted() {
     let server = TestServer::start();
     bounded(async {
         let js = server.jetstream().await;
-        let stream = js.create_stream(memory_stream("CC", &["cc.>"])).await.expect("create");
+        let stream = js
+            .create_stream(memory_stream("CC", &["cc.>"]))
+            .await
+            .expect("create");
         publish_n(&js, "cc.1", 4).await;
         stream.create_consumer(explicit("one")).await.expect("one");
         let mut two = stream
@@ -530,7 +600,10 @@ async fn unknown_stream_requests_get_jetstream_errors() {
             .await
             .expect("account info");
         let info: serde_json::Value = serde_json::from_slice(&reply.payload).expect("json");
-        assert_eq!(info["type"], "io.nats.jetstream.api.v1.account_info_response");
+        assert_eq!(
+            info["type"],
+            "io.nats.jetstream.api.v1.account_info_response"
+        );
         assert_eq!(info["streams"], 0);
     })
     .await;

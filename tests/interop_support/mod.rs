@@ -163,7 +163,10 @@ impl TestServer {
 
     /// `ws://127.0.0.1:<ws port>`.
     pub fn ws_url(&self) -> String {
-        format!("ws://127.0.0.1:{}", self.ws_port.expect("started with websocket"))
+        format!(
+            "ws://127.0.0.1:{}",
+            self.ws_port.expect("started with websocket")
+        )
     }
 
     /// A connected async-nats client.

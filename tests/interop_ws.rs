@@ -1,0 +1,92 @@
+//! The NATS protocol over WebSocket with an official client (async-nats, `ws://` URL), against
+//! the real server binary, mixing WebSocket and TCP clients.
+
+mod interop_support;
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use interop_support::{bounded, Options, TestServer};
+
+#[tokio::test]
+async fn websocket_and_tcp_clients_talk_to_each_other() {
+    let server = TestServer::start_with(Options {
+        websocket: true,
+        ..Default::default()
+    });
+    bounded(async {
+        let ws = async_nats::connect(server.ws_url())
+            .await
+            .expect("ws connect");
+        let tcp = server.client().await;
+        let mut from_tcp = ws.subscribe("greet.ws").await.expect("sub");
+        let mut from_ws = tcp.subscribe("greet.tcp").await.expect("sub");
+        // async-nats may send its flush PING over WebSocket before the SUB; a probe the client
+        // receives itself proves the subscription is in place.
+        ws.publish("greet.ws", "probe".into()).await.expect("probe");
+        let probe = tokio::time::timeout(Duration::from_secs(5), from_tcp.next()).await;
+        assert_eq!(probe.expect("in time").expect("probe").payload, "probe");
+        tcp.flush().await.expect("flush");
+        tcp.publish("greet.ws", "hello ws".into())
+            .await
+            .expect("pub");
+        ws.publish("greet.tcp", "hello tcp".into())
+            .await
+            .expect("pub");
+        let wait = Duration::from_secs(5);
+        let a = tokio::time::timeout(wait, from_tcp.next())
+            .await
+            .expect("in time")
+            .expect("msg");
+        let b = tokio::time::timeout(wait, from_ws.next())
+            .await
+            .expect("in time")
+            .expect("msg");
+        assert_eq!(a.payload, "hello ws");
+        assert_eq!(b.payload, "hello tcp");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn jetstream_works_over_websocket() {
+    let server = TestServer::start_with(Options {
+        websocket: true,
+        ..Default::default()
+    });
+    bounded(async {
+        let client = async_nats::connect(server.ws_url())
+            .await
+            .expect("ws connect");
+        let js = async_nats::jetstream::new(client);
+        js.create_stream(async_nats::jetstream::stream::Config {
+            name: "WS".into(),
+            subjects: vec!["ws.>".into()],
+            storage: async_nats::jetstream::stream::StorageType::Memory,
+            ..Default::default()
+        })
+        .await
+        .expect("create stream");
+        // Large payloads span many frames' worth of bytes; many small ones share frames.
+        let big = vec![7u8; 200_000];
+        let ack = js
+            .publish("ws.big", big.clone().into())
+            .await
+            .expect("pub")
+            .await
+            .expect("ack");
+        assert_eq!(ack.sequence, 1);
+        for i in 0..100 {
+            js.publish("ws.small", format!("{i}").into())
+                .await
+                .expect("pub")
+                .await
+                .expect("ack");
+        }
+        let stream = js.get_stream("WS").await.expect("stream");
+        let msg = stream.get_raw_message(1).await.expect("get");
+        assert_eq!(msg.payload.as_ref(), &big[..]);
+        assert_eq!(stream.cached_info().state.messages, 101);
+    })
+    .await;
+}
