@@ -97,11 +97,12 @@ pub struct ConnectOpts {
     pub auth_token: Option<String>,
 }
 
+/// nats-server's defaults: a client that does not say otherwise is verbose and pedantic.
 impl Default for ConnectOpts {
     fn default() -> Self {
         ConnectOpts {
-            verbose: false,
-            pedantic: false,
+            verbose: true,
+            pedantic: true,
             echo: true,
             headers: false,
             no_responders: false,
@@ -124,8 +125,8 @@ impl ConnectOpts {
         let flag = |k: &str, default: bool| obj.get(k).and_then(|v| v.as_bool()).unwrap_or(default);
         let text = |k: &str| obj.get(k).and_then(|v| v.as_str()).map(str::to_string);
         Some(ConnectOpts {
-            verbose: flag("verbose", false),
-            pedantic: flag("pedantic", false),
+            verbose: flag("verbose", true),
+            pedantic: flag("pedantic", true),
             echo: flag("echo", true),
             headers: flag("headers", false),
             no_responders: flag("no_responders", false),

@@ -77,7 +77,7 @@ impl WireError {
     /// The text of the `-ERR` line nats-server sends for this error.
     pub fn err_text(&self) -> &'static str {
         match self {
-            WireError::ControlLineTooLong(_) => "Maximum Control Line Exceeded",
+            WireError::ControlLineTooLong(_) => "maximum control line exceeded",
             WireError::MaxPayload { .. } => "Maximum Payload Violation",
             WireError::UnknownOp | WireError::Malformed(_) => "Unknown Protocol Operation",
         }
@@ -333,7 +333,7 @@ mod tests {
         let mut parser = ClientParser::new(1024, 4096);
         let mut buf = BytesMut::from(&vec![b'A'; 5000][..]);
         let err = parser.parse(&mut buf).expect_err("too long");
-        assert_eq!(err.err_text(), "Maximum Control Line Exceeded");
+        assert_eq!(err.err_text(), "maximum control line exceeded");
     }
 
     #[test]

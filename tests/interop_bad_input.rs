@@ -1,0 +1,98 @@
+//! Hostile and broken clients: garbage, an endless control line, a payload over max_payload, a
+//! client that never reads. Each gets `-ERR` (when it can still hear it) and a closed
+//! connection, and the server keeps serving everyone else.
+
+mod interop_support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use interop_support::{bounded, Options, TestServer};
+
+/// Sends `bytes` on a fresh raw connection and returns everything the server says until it
+/// closes the connection (bounded by a 5 s read timeout).
+fn send_raw(port: u16, bytes: &[u8]) -> String {
+    let mut sock = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    sock.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    // The server may close while we are still writing; what it said before is what counts.
+    let _ = sock.write_all(bytes);
+    let mut out = Vec::new();
+    let _ = sock.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).to_string()
+}
+
+async fn still_serving(server: &TestServer) {
+    let client = server.client().await;
+    let mut sub = client.subscribe("alive").await.expect("sub");
+    client.publish("alive", "yes".into()).await.expect("pub");
+    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next()).await;
+    assert_eq!(msg.expect("in time").expect("msg").payload, "yes");
+}
+
+#[tokio::test]
+async fn garbage_gets_unknown_protocol_operation_and_a_close() {
+    let server = TestServer::start();
+    let reply = send_raw(server.port, b"CONNECT {}\r\nHELLO THERE\r\nPING\r\n");
+    assert!(reply.contains("-ERR 'Unknown Protocol Operation'"), "{reply}");
+    assert!(!reply.contains("PONG"), "nothing after the error: {reply}");
+    bounded(still_serving(&server)).await;
+}
+
+#[tokio::test]
+async fn an_endless_control_line_is_cut_off() {
+    let server = TestServer::start();
+    let mut line = b"CONNECT {}\r\nSUB ".to_vec();
+    line.extend(std::iter::repeat_n(b'a', 64 * 1024));
+    let reply = send_raw(server.port, &line);
+    assert!(reply.contains("-ERR 'maximum control line exceeded'"), "{reply}");
+    bounded(still_serving(&server)).await;
+}
+
+#[tokio::test]
+async fn a_payload_over_max_payload_is_refused() {
+    let server = TestServer::start();
+    let reply = send_raw(server.port, b"CONNECT {}\r\nPUB big 2000000\r\n");
+    assert!(reply.contains("-ERR 'Maximum Payload Violation'"), "{reply}");
+    bounded(still_serving(&server)).await;
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_is_dropped_and_others_keep_going() {
+    let server = TestServer::start_with(Options {
+        config: Some("max_pending: 1MB\nwrite_deadline: \"2s\"\n".into()),
+        ..Default::default()
+    });
+    // The stuck client subscribes, then never reads a byte.
+    let mut stuck = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    stuck.write_all(b"CONNECT {\"verbose\":false}\r\nSUB flood 1\r\nPING\r\n").expect("sub");
+    bounded(async {
+        let publisher = server.client().await;
+        // Make sure the SUB is in place before flooding.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let chunk = bytes::Bytes::from(vec![b'x'; 64 * 1024]);
+        for _ in 0..1000 {
+            publisher.publish("flood", chunk.clone()).await.expect("pub");
+        }
+        publisher.flush().await.expect("flush");
+        still_serving(&server).await;
+    })
+    .await;
+    // The stuck connection was closed by the server: draining it reaches end of stream.
+    stuck.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut sink = vec![0u8; 1 << 20];
+    let mut total = 0usize;
+    let closed = loop {
+        match stuck.read(&mut sink) {
+            Ok(0) => break true,
+            Ok(n) => total += n,
+            Err(_) => break false,
+        }
+        if total > 200 * 1024 * 1024 {
+            break false;
+        }
+    };
+    assert!(closed, "the server must close a slow consumer (read {total} bytes)");
+    assert!(total < 64 * 1024 * 1000, "not everything was delivered: {total} bytes");
+}
