@@ -131,6 +131,8 @@ error_kinds! {
     ConsumerFilterNotSubset = (400, 10093, "consumer filter subject is not a valid subset of the interest subjects"),
     /// `{err}`
     ConsumerInvalidPolicy = (400, 10094, "{err}"),
+    /// failed to parse consumer sampling configuration: `{err}`
+    ConsumerInvalidSampling = (400, 10095, "failed to parse consumer sampling configuration: {err}"),
     /// header size exceeds maximum allowed of 64k
     StreamHeaderExceedsMaximum = (400, 10097, "header size exceeds maximum allowed of 64k"),
     /// workqueue stream requires explicit ack
@@ -173,6 +175,8 @@ error_kinds! {
     ConsumerMaxPendingAckExcess = (400, 10121, "consumer max ack pending exceeds system limit of {limit}"),
     /// consumer max request batch exceeds server limit of `{limit}`
     ConsumerMaxRequestBatchExceeded = (400, 10125, "consumer max request batch exceeds server limit of {limit}"),
+    /// consumer config replica count exceeds parent stream
+    ConsumerReplicasExceedsStream = (400, 10126, "consumer config replica count exceeds parent stream"),
     /// Consumer name can not contain path separators
     ConsumerNameContainsPathSeparators = (400, 10127, "Consumer name can not contain path separators"),
     /// Stream name can not contain path separators
@@ -181,6 +185,8 @@ error_kinds! {
     ConsumerCreateFilterSubjectMismatch = (400, 10131, "Consumer create request did not match filtered subject from create subject"),
     /// Consumer Durable and Name have to be equal if both are provided
     ConsumerCreateDurableAndNameMismatch = (400, 10132, "Consumer Durable and Name have to be equal if both are provided"),
+    /// replicas count cannot be negative
+    ReplicasCountCannotBeNegative = (400, 10133, "replicas count cannot be negative"),
     /// consumer metadata exceeds maximum size of `{limit}`
     ConsumerMetadataLength = (400, 10135, "consumer metadata exceeds maximum size of {limit}"),
     /// consumer cannot have both FilterSubject and FilterSubjects specified

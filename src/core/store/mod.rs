@@ -116,7 +116,7 @@ pub struct ConsumerState {
     pub ack_floor: SequencePair,
     /// Delivered and not yet acknowledged, by stream sequence.
     pub pending: BTreeMap<Seq, PendingAck>,
-    /// Delivery counts above 1, by stream sequence.
+    /// Redeliveries (deliveries minus one) of messages delivered more than once, by stream sequence.
     pub redelivered: BTreeMap<Seq, u64>,
 }
 
