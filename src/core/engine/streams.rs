@@ -147,6 +147,11 @@ impl Engine {
         let result = slot.stream.publish(subject, headers, payload, now, retain);
         if let Ok(ack) = &result {
             if !ack.duplicate {
+                if retain {
+                    for consumer in slot.consumers.values_mut() {
+                        consumer.on_stored(ack.seq, subject);
+                    }
+                }
                 self.mark_dirty(&name);
                 self.poll_consumers(&name, now);
             }
