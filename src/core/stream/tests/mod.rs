@@ -1,0 +1,1 @@
+//! Tests of the stream layer, one file per rule family.
