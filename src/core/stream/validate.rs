@@ -273,7 +273,7 @@ fn check_unsupported(cfg: &StreamConfig) -> Result<(), ApiError> {
         (cfg.persist_mode == PersistMode::Async, "async persist mode"),
     ];
     match unsupported.iter().find(|(used, _)| *used) {
-        Some((_, feature)) => Err(invalid(format_args!("{feature} are not supported"))),
+        Some((_, feature)) => Err(invalid(format_args!("{feature} not supported"))),
         None => Ok(()),
     }
 }
