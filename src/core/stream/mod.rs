@@ -19,6 +19,7 @@ mod dedup;
 pub mod info;
 mod limits;
 mod ops;
+mod pub_headers;
 mod publish;
 mod validate;
 
@@ -39,7 +40,7 @@ pub use info::{
     MAX_SUBJECT_DETAILS,
 };
 pub use ops::{MsgGetRequest, PurgeRequest};
-pub use publish::{NATS_EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT, NATS_TTL};
+pub use pub_headers::{NATS_EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT, NATS_TTL};
 pub use validate::{
     is_valid_name, DEFAULT_DUPLICATE_WINDOW, MAX_DESCRIPTION_LEN, MAX_METADATA_LEN, MAX_NAME_LEN,
     MAX_REPLICAS,

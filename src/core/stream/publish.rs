@@ -12,22 +12,12 @@
 
 use bytes::Bytes;
 
+use super::pub_headers::PubHeaders;
 use super::{PubAck, Stream};
 use crate::core::error::{ApiError, ErrorKind};
-use crate::core::headers::{
-    find_header, NATS_EXPECTED_LAST_MSG_ID, NATS_EXPECTED_LAST_SEQUENCE,
-    NATS_EXPECTED_LAST_SUBJECT_SEQUENCE, NATS_EXPECTED_STREAM, NATS_MSG_ID, NATS_ROLLUP,
-};
 use crate::core::store::{record_size, Seq, StoreError};
 use crate::core::time::Nanos;
 
-/// Publisher-set: the subject `Nats-Expected-Last-Subject-Sequence` is checked against, when it
-/// is not the published subject (nats-server 2.11+).
-pub const NATS_EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT: &str =
-    "Nats-Expected-Last-Subject-Sequence-Subject";
-/// Publisher-set: per-message TTL (nats-server 2.11+); refused, as on a stream without
-/// `allow_msg_ttl`.
-pub const NATS_TTL: &str = "Nats-TTL";
 /// Largest header block a stream stores (`math.MaxUint16`).
 const MAX_HEADER_LEN: usize = u16::MAX as usize;
 
@@ -79,7 +69,7 @@ impl Stream {
         // itself moves into the store.
         let block = headers.clone();
         let accepted = match block.as_deref() {
-            Some(hdr) => match self.check_headers(subject, hdr, now)? {
+            Some(hdr) => match self.check_headers(subject, &PubHeaders::scan(hdr), now)? {
                 Ok(accepted) => accepted,
                 Err(duplicate) => return Ok(self.ack(duplicate, true)),
             },
@@ -119,57 +109,61 @@ impl Stream {
     fn check_headers<'h>(
         &self,
         subject: &str,
-        hdr: &'h [u8],
+        hdr: &PubHeaders<'h>,
         now: Nanos,
     ) -> Result<Result<Accepted<'h>, Seq>, ApiError> {
-        if let Some(expected) = find_header(hdr, NATS_EXPECTED_STREAM) {
-            if !expected.is_empty() && expected != self.config.name {
-                return Err(ErrorKind::StreamNotMatch.into());
-            }
+        if !hdr.expected_stream.is_empty() && hdr.expected_stream != self.config.name {
+            return Err(ErrorKind::StreamNotMatch.into());
         }
-        if find_header(hdr, NATS_TTL).is_some_and(|v| !v.is_empty()) {
+        if !hdr.ttl.is_empty() {
             return Err(ErrorKind::MessageTTLDisabled.into());
         }
         self.check_expected_subject_seq(subject, hdr)?;
-        if let Some(expected) = find_header(hdr, NATS_EXPECTED_LAST_SEQUENCE) {
+        if !hdr.expected_last_seq.is_empty() {
             let last = self.store.state().last_seq;
-            if !expected.is_empty() && parse_seq(expected) != last {
+            if parse_seq(hdr.expected_last_seq) != last {
                 return Err(ApiError::with_detail(
                     ErrorKind::StreamWrongLastSequence,
                     last,
                 ));
             }
         }
-        let msg_id = find_header(hdr, NATS_MSG_ID).unwrap_or("");
-        if !msg_id.is_empty() {
-            if let Some(seq) = self.dedup.lookup(msg_id, now, self.config.duplicate_window) {
+        if !hdr.msg_id.is_empty() {
+            if let Some(seq) = self
+                .dedup
+                .lookup(hdr.msg_id, now, self.config.duplicate_window)
+            {
                 return Ok(Err(seq));
             }
         }
-        if let Some(expected) = find_header(hdr, NATS_EXPECTED_LAST_MSG_ID) {
-            if !expected.is_empty() && expected != self.last_msg_id {
-                return Err(ApiError::with_detail(
-                    ErrorKind::StreamWrongLastMsgID,
-                    &self.last_msg_id,
-                ));
-            }
+        if !hdr.expected_last_msg_id.is_empty() && hdr.expected_last_msg_id != self.last_msg_id {
+            return Err(ApiError::with_detail(
+                ErrorKind::StreamWrongLastMsgID,
+                &self.last_msg_id,
+            ));
         }
-        let rollup = self.check_rollup(hdr)?;
-        Ok(Ok(Accepted { msg_id, rollup }))
+        let rollup = self.check_rollup(hdr.rollup)?;
+        Ok(Ok(Accepted {
+            msg_id: hdr.msg_id,
+            rollup,
+        }))
     }
 
     /// `Nats-Expected-Last-Subject-Sequence`: the last message on the subject (or on the subject
     /// named by `...-Subject`) must have this sequence; 0 means there must be none.
-    fn check_expected_subject_seq(&self, subject: &str, hdr: &[u8]) -> Result<(), ApiError> {
-        let expected = find_header(hdr, NATS_EXPECTED_LAST_SUBJECT_SEQUENCE).unwrap_or("");
-        let other = find_header(hdr, NATS_EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT).unwrap_or("");
-        if expected.is_empty() {
+    fn check_expected_subject_seq(
+        &self,
+        subject: &str,
+        hdr: &PubHeaders<'_>,
+    ) -> Result<(), ApiError> {
+        let other = hdr.expected_last_subject_seq_subject;
+        if hdr.expected_last_subject_seq.is_empty() {
             if !other.is_empty() {
                 return Err(ErrorKind::StreamExpectedLastSeqPerSubjectInvalid.into());
             }
             return Ok(());
         }
-        let expected = parse_seq(expected);
+        let expected = parse_seq(hdr.expected_last_subject_seq);
         let on = if other.is_empty() { subject } else { other };
         let (found, ok) = match self.store.load_last_msg(on) {
             Ok(msg) => (msg.seq, msg.seq == expected),
@@ -187,10 +181,10 @@ impl Stream {
     }
 
     /// `Nats-Rollup: sub|all`, allowed only with `allow_rollup_hdrs` (and purges permitted).
-    fn check_rollup(&self, hdr: &[u8]) -> Result<Rollup, ApiError> {
-        let Some(value) = find_header(hdr, NATS_ROLLUP).filter(|v| !v.is_empty()) else {
+    fn check_rollup(&self, value: &str) -> Result<Rollup, ApiError> {
+        if value.is_empty() {
             return Ok(Rollup::None);
-        };
+        }
         if !self.config.allow_rollup_hdrs || self.config.deny_purge {
             return Err(ApiError::with_detail(
                 ErrorKind::StreamRollupFailed,
