@@ -37,20 +37,30 @@ fn scenario(name: &str, mut round: impl FnMut() -> f64) {
 
 /// Publishes `ROUND` messages on `subjects` in turn, with `headers(i)`, and returns msgs/s.
 fn publish_round(
+    stream: Stream,
+    subjects: &[String],
+    headers: impl Fn(usize) -> Option<Bytes>,
+) -> f64 {
+    publish_n(stream, ROUND, subjects, headers)
+}
+
+/// Publishes `n` messages on `subjects` in turn, with `headers(i)`, and returns msgs/s.
+fn publish_n(
     mut stream: Stream,
+    n: usize,
     subjects: &[String],
     headers: impl Fn(usize) -> Option<Bytes>,
 ) -> f64 {
     let payload = Bytes::from_static(&PAYLOAD);
     let start = Instant::now();
-    for i in 0..ROUND {
+    for i in 0..n {
         let subject = &subjects[i % subjects.len()];
         let now = NOW + i as i64;
         stream
             .publish(subject, headers(i), payload.clone(), now, true)
             .expect("publish succeeds");
     }
-    let rate = ROUND as f64 / start.elapsed().as_secs_f64();
+    let rate = n as f64 / start.elapsed().as_secs_f64();
     std::hint::black_box(stream.state());
     rate
 }
@@ -85,6 +95,14 @@ fn main() {
     });
     scenario("16 subjects, max_msgs 10000 (discard old)", || {
         publish_round(new_stream(|c| c.max_msgs = 10_000), &sixteen, |_| None)
+    });
+
+    // KV-style history of 1: every publish trims its subject, so it rides on how fast the
+    // store answers a per-subject state.
+    let keys = subjects(1000);
+    scenario("1000 subjects, max_msgs_per_subject 1 (20k msgs)", || {
+        let stream = new_stream(|c| c.max_msgs_per_subject = 1);
+        publish_n(stream, 20_000, &keys, |_| None)
     });
 
     let ids: Vec<Bytes> = (0..ROUND)

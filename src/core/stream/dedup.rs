@@ -2,7 +2,9 @@
 //!
 //! An id is a duplicate while `now - stored_at < duplicate_window`. Entries are checked against
 //! the window on lookup, so a repeat after the window is stored anew even when
-//! [`Dedup::expire`] has not run yet; `expire` only reclaims memory, oldest first.
+//! [`Dedup::expire`] has not run yet. Expired ids are dropped, oldest first, on every insert (so
+//! the table stays bounded by what one window holds even if the caller never expires) and by
+//! `expire`, which also gives memory back.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -38,14 +40,26 @@ impl Dedup {
         if window <= 0 {
             return;
         }
+        self.drop_expired(ts, window);
         let id: Arc<str> = Arc::from(id);
         let entry = Entry { seq, ts };
         self.by_id.insert(Arc::clone(&id), entry);
         self.order.push_back((id, entry));
     }
 
-    /// Forgets ids older than `window`; returns how many were forgotten.
+    /// Forgets ids older than `window` and gives back the memory of a drained table; returns
+    /// how many were forgotten.
     pub(super) fn expire(&mut self, now: Nanos, window: Nanos) -> usize {
+        let forgotten = self.drop_expired(now, window);
+        if self.order.is_empty() {
+            self.order.shrink_to_fit();
+            self.by_id.shrink_to_fit();
+        }
+        forgotten
+    }
+
+    /// Forgets ids older than `window`, oldest first; each call costs one step per id dropped.
+    fn drop_expired(&mut self, now: Nanos, window: Nanos) -> usize {
         let mut forgotten = 0;
         while let Some((id, entry)) = self.order.front() {
             if window > 0 && now.saturating_sub(entry.ts) < window {
@@ -56,11 +70,6 @@ impl Dedup {
                 forgotten += 1;
             }
             self.order.pop_front();
-        }
-        if self.order.is_empty() {
-            // Give back the memory a burst of ids took.
-            self.order.shrink_to_fit();
-            self.by_id.shrink_to_fit();
         }
         forgotten
     }

@@ -156,13 +156,23 @@ impl Stream {
     }
 }
 
-/// Drops `subject`'s oldest messages until it holds at most `max`.
+/// Drops `subject`'s oldest messages until it holds at most `max`. Asks the store for the
+/// subject's totals once: a publish over a per-subject limit usually removes exactly one.
 fn trim_subject(store: &mut dyn StreamStore, subject: &str, max: u64) {
+    let ss = store.filtered_state(0, subject);
+    let mut excess = ss.msgs.saturating_sub(max);
+    let mut oldest = ss.first;
     // Each pass removes one message or stops.
-    loop {
-        let ss = store.filtered_state(0, subject);
-        if ss.msgs <= max || !matches!(store.remove_msg(ss.first), Ok(true)) {
+    while excess > 0 {
+        if !matches!(store.remove_msg(oldest), Ok(true)) {
             break;
+        }
+        excess -= 1;
+        if excess > 0 {
+            match store.load_next_msg(subject, oldest + 1) {
+                Ok(msg) => oldest = msg.seq,
+                Err(_) => break,
+            }
         }
     }
 }

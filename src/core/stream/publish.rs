@@ -38,6 +38,14 @@ struct Accepted<'h> {
     rollup: Rollup,
 }
 
+/// The outcome of the header checks that did not refuse the message.
+enum Verdict<'h> {
+    /// Go on and store it.
+    Store(Accepted<'h>),
+    /// A repeat of the message already stored at this sequence.
+    Duplicate(Seq),
+}
+
 /// A number header as nats-server reads it: digits only, anything else is a value that matches
 /// no sequence.
 fn parse_seq(text: &str) -> Seq {
@@ -70,8 +78,8 @@ impl Stream {
         let block = headers.clone();
         let accepted = match block.as_deref() {
             Some(hdr) => match self.check_headers(subject, &PubHeaders::scan(hdr), now)? {
-                Ok(accepted) => accepted,
-                Err(duplicate) => return Ok(self.ack(duplicate, true)),
+                Verdict::Store(accepted) => accepted,
+                Verdict::Duplicate(seq) => return Ok(self.ack(seq, true)),
             },
             None => Accepted {
                 msg_id: "",
@@ -105,13 +113,13 @@ impl Stream {
         Ok(self.ack(seq, false))
     }
 
-    /// Runs the header checks. `Ok(Err(seq))` means a duplicate of the message stored at `seq`.
+    /// Runs the header checks in nats-server's order.
     fn check_headers<'h>(
         &self,
         subject: &str,
         hdr: &PubHeaders<'h>,
         now: Nanos,
-    ) -> Result<Result<Accepted<'h>, Seq>, ApiError> {
+    ) -> Result<Verdict<'h>, ApiError> {
         if !hdr.expected_stream.is_empty() && hdr.expected_stream != self.config.name {
             return Err(ErrorKind::StreamNotMatch.into());
         }
@@ -133,7 +141,7 @@ impl Stream {
                 .dedup
                 .lookup(hdr.msg_id, now, self.config.duplicate_window)
             {
-                return Ok(Err(seq));
+                return Ok(Verdict::Duplicate(seq));
             }
         }
         if !hdr.expected_last_msg_id.is_empty() && hdr.expected_last_msg_id != self.last_msg_id {
@@ -143,7 +151,7 @@ impl Stream {
             ));
         }
         let rollup = self.check_rollup(hdr.rollup)?;
-        Ok(Ok(Accepted {
+        Ok(Verdict::Store(Accepted {
             msg_id: hdr.msg_id,
             rollup,
         }))

@@ -134,3 +134,13 @@ fn recover_keeps_the_stream_and_its_sequence() {
     let ack = back.publish("a.1", None, Bytes::from_static(b"y"), T0 + 1, true);
     assert_eq!(ack.expect("stored").seq, 2);
 }
+
+#[test]
+fn duplicate_table_drops_expired_ids_as_new_ones_arrive() {
+    let mut s = windowed();
+    for i in 0..10 {
+        let id = format!("id-{i}");
+        put_hdrs_at(&mut s, "a.1", &[(NATS_MSG_ID, &id)], T0 + i * WINDOW).expect("stored");
+    }
+    assert_eq!(s.dedup.len(), 1, "only the id inside the window is kept");
+}
