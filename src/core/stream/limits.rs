@@ -46,9 +46,12 @@ impl Stream {
         if cfg.discard != DiscardPolicy::New {
             return Ok(());
         }
-        let per_subject = limit(cfg.max_msgs_per_subject);
         let (max_msgs, max_bytes) = (limit(cfg.max_msgs), limit(cfg.max_bytes));
-        if per_subject.is_none() && max_msgs.is_none() && max_bytes.is_none() {
+        let stream_limited = max_msgs.is_some() || max_bytes.is_some();
+        // The subject's count matters to the per-subject refusal and to the stream limits.
+        let per_subject = limit(cfg.max_msgs_per_subject)
+            .filter(|_| cfg.discard_new_per_subject || stream_limited);
+        if per_subject.is_none() && !stream_limited {
             return Ok(());
         }
         // At its subject's limit, the message replaces that subject's oldest instead of adding.
@@ -57,7 +60,7 @@ impl Stream {
         if at_subject_limit && cfg.discard_new_per_subject && !rollup {
             return Err(refused(MAX_MSGS_PER_SUBJECT_EXCEEDED));
         }
-        if max_msgs.is_none() && max_bytes.is_none() {
+        if !stream_limited {
             return Ok(());
         }
         let state = self.store.state();

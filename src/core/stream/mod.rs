@@ -6,7 +6,8 @@
 //! delete, all as nats-server's `server/stream.go` and `memstore.go` do, error codes included.
 //!
 //! Tour: [`config`] is the JSON config and `validate.rs` its rules (create and update);
-//! `publish.rs` is the publish pipeline; `limits.rs` the limits, discard policies and ageing;
+//! `publish.rs` is the publish pipeline, reading headers with `pub_headers.rs`; `limits.rs` the
+//! limits, discard policies and ageing;
 //! `ops.rs` purge, get and delete; [`info`] the replies (`PubAck`, `StreamInfo`); `dedup.rs` the
 //! duplicate table.
 //!

@@ -149,3 +149,21 @@ fn first_seq_starts_the_stream_there() {
     assert_eq!((st.first_seq, st.last_seq, st.msgs), (100, 99, 0));
     assert_eq!(put(&mut s, "a.1", "x"), 100);
 }
+
+#[test]
+fn discard_new_max_bytes_admits_a_replacement_no_larger_than_the_subjects_oldest() {
+    let mut s = stream_with(|c| {
+        c.max_bytes = 2 * size_of("a.k", "xxxx");
+        c.max_msgs_per_subject = 1;
+        c.discard = DiscardPolicy::New;
+    });
+    put(&mut s, "a.k", "xxxx");
+    put(&mut s, "a.j", "xxxx");
+    assert_eq!(put(&mut s, "a.k", "yyyy"), 3, "same size replaces");
+    assert_api_err(
+        s.publish("a.k", None, Bytes::from_static(b"zzzzz"), T0, true),
+        ErrorKind::StreamStoreFailed,
+        "maximum bytes exceeded",
+    );
+    assert_eq!(seqs(&s), vec![2, 3]);
+}
