@@ -64,7 +64,7 @@ pub(super) fn direct_get(
     };
     let req = match (last_by_subject, msg.payload.is_empty()) {
         (Some(subject), _) => Ok(MsgGetRequest {
-            last_by_subj: Some(subject),
+            last_by_subj: subject,
             ..Default::default()
         }),
         (None, true) => Err("Empty Request"),

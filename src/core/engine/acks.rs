@@ -40,13 +40,6 @@ impl Engine {
         };
         self.send_all(out);
         self.apply_acks(&ack.stream, &outcome.acked);
-        if let Some(reply) = &msg.reply {
-            self.send(Outbound::to_subject(
-                reply.clone(),
-                None,
-                bytes::Bytes::new(),
-            ));
-        }
         self.poll_consumers(&ack.stream, now);
         true
     }

@@ -105,9 +105,12 @@ impl Engine {
         now: Nanos,
     ) -> Result<(), ApiError> {
         let slot = self.slot_mut(stream)?;
-        slot.consumers
+        let mut consumer = slot
+            .consumers
             .remove(name)
             .ok_or_else(|| ApiError::new(ErrorKind::ConsumerNotFound))?;
+        let mut out = Vec::new();
+        consumer.close(&mut out);
         slot.stream
             .store_mut()
             .remove_consumer(name)
@@ -199,7 +202,7 @@ impl Engine {
         slot.stream
             .store_mut()
             .save_consumer(name, &record)
-            .map_err(|e| ApiError::with_detail(ErrorKind::ConsumerStoreFailed, e))?;
+            .map_err(|e| ApiError::with_detail(ErrorKind::ConsumerCreate, e))?;
         self.mark_dirty(stream);
         Ok(())
     }
@@ -211,7 +214,9 @@ impl Engine {
             let mut wrote = false;
             for (consumer_name, consumer) in slot.consumers.iter_mut() {
                 if consumer.take_changed() {
-                    slot.stream.store_mut().save_consumer(consumer_name, &consumer.record())?;
+                    slot.stream
+                        .store_mut()
+                        .save_consumer(consumer_name, &consumer.record())?;
                     wrote = true;
                 }
             }
