@@ -1,0 +1,193 @@
+//! The subjects of the stored messages: each distinct subject is interned once (messages keep a
+//! small id, not a `String`) and keeps its own ascending list of sequences, so per-subject
+//! questions (`filtered_state(0, "kv.key")`, the last message on a subject, the next one from a
+//! start) are answered from that list alone.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use crate::core::store::{Seq, SimpleState};
+use crate::core::subject;
+
+/// Index of an interned subject; reused once its subject has no message left.
+pub(super) type SubjectId = usize;
+
+/// One subject's stored sequences, ascending.
+#[derive(Debug)]
+pub(super) struct SubjectSeqs {
+    name: Arc<str>,
+    seqs: VecDeque<Seq>,
+}
+
+impl SubjectSeqs {
+    /// The subject.
+    pub(super) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The newest sequence.
+    pub(super) fn last(&self) -> Option<Seq> {
+        self.seqs.back().copied()
+    }
+
+    /// The first sequence `>= start`.
+    pub(super) fn next_from(&self, start: Seq) -> Option<Seq> {
+        self.seqs
+            .get(self.seqs.partition_point(|s| *s < start))
+            .copied()
+    }
+
+    /// Totals of the sequences `>= start`.
+    pub(super) fn state_from(&self, start: Seq) -> SimpleState {
+        let from = self.seqs.partition_point(|s| *s < start);
+        match (self.seqs.get(from), self.seqs.back()) {
+            (Some(first), Some(last)) => SimpleState {
+                msgs: (self.seqs.len() - from) as u64,
+                first: *first,
+                last: *last,
+            },
+            _ => SimpleState::default(),
+        }
+    }
+
+    /// The oldest sequence.
+    pub(super) fn front(&self) -> Option<Seq> {
+        self.seqs.front().copied()
+    }
+
+    /// How many sequences.
+    pub(super) fn len(&self) -> u64 {
+        self.seqs.len() as u64
+    }
+}
+
+/// All subjects with at least one stored message.
+#[derive(Debug, Default)]
+pub(super) struct SubjectIndex {
+    ids: HashMap<Arc<str>, SubjectId>,
+    entries: Vec<Option<SubjectSeqs>>,
+    free: Vec<SubjectId>,
+    /// The id most recently added to: publishers often repeat a subject, and comparing it is
+    /// cheaper than hashing it.
+    recent: SubjectId,
+}
+
+impl SubjectIndex {
+    /// Records that `seq` (above every sequence recorded so far) is on `subject`; returns the id.
+    pub(super) fn add(&mut self, subject: &str, seq: Seq) -> SubjectId {
+        if let Some(Some(entry)) = self.entries.get_mut(self.recent) {
+            if &*entry.name == subject {
+                entry.seqs.push_back(seq);
+                return self.recent;
+            }
+        }
+        let id = match self.ids.get(subject) {
+            Some(id) => *id,
+            None => self.intern(subject),
+        };
+        if let Some(Some(entry)) = self.entries.get_mut(id) {
+            entry.seqs.push_back(seq);
+        }
+        self.recent = id;
+        id
+    }
+
+    fn intern(&mut self, subject: &str) -> SubjectId {
+        let name: Arc<str> = Arc::from(subject);
+        let entry = SubjectSeqs {
+            name: name.clone(),
+            seqs: VecDeque::new(),
+        };
+        let id = match self.free.pop() {
+            Some(id) => {
+                if let Some(slot) = self.entries.get_mut(id) {
+                    *slot = Some(entry);
+                }
+                id
+            }
+            None => {
+                self.entries.push(Some(entry));
+                self.entries.len() - 1
+            }
+        };
+        self.ids.insert(name, id);
+        id
+    }
+
+    /// Forgets `seq` on subject `id`; the subject goes when its last sequence does.
+    pub(super) fn remove(&mut self, id: SubjectId, seq: Seq) {
+        let Some(slot) = self.entries.get_mut(id) else {
+            return;
+        };
+        let Some(entry) = slot else {
+            return;
+        };
+        // Removals are mostly the oldest (limits, acks, purges) or the newest (rollbacks).
+        if entry.seqs.front() == Some(&seq) {
+            entry.seqs.pop_front();
+        } else if entry.seqs.back() == Some(&seq) {
+            entry.seqs.pop_back();
+        } else if let Ok(at) = entry.seqs.binary_search(&seq) {
+            entry.seqs.remove(at);
+        }
+        if entry.seqs.is_empty() {
+            self.ids.remove(&entry.name);
+            *slot = None;
+            self.free.push(id);
+        }
+    }
+
+    /// How many distinct subjects.
+    pub(super) fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// The subject of `id` (`""` for an unknown id, which a consistent store never asks for).
+    pub(super) fn name(&self, id: SubjectId) -> &str {
+        match self.entries.get(id) {
+            Some(Some(entry)) => &entry.name,
+            _ => "",
+        }
+    }
+
+    /// The sequences of subject `id`.
+    pub(super) fn by_id(&self, id: SubjectId) -> Option<&SubjectSeqs> {
+        self.entries.get(id)?.as_ref()
+    }
+
+    /// The sequences of a literal subject.
+    pub(super) fn get(&self, subject: &str) -> Option<&SubjectSeqs> {
+        self.by_id(*self.ids.get(subject)?)
+    }
+
+    /// The subjects matching `filter` (`""` and `>` match all), with their ids. A literal filter
+    /// is one hash lookup; a wildcard visits every subject.
+    pub(super) fn matching<'a>(
+        &'a self,
+        filter: &'a str,
+    ) -> impl Iterator<Item = (SubjectId, &'a SubjectSeqs)> + 'a {
+        let all = filter.is_empty() || filter == ">";
+        let literal = !all && subject::is_literal(filter);
+        let single = if literal {
+            self.ids
+                .get(filter)
+                .and_then(|id| Some((*id, self.by_id(*id)?)))
+        } else {
+            None
+        };
+        let scanned = if literal { 0 } else { self.entries.len() };
+        single.into_iter().chain(
+            self.entries
+                .iter()
+                .take(scanned)
+                .enumerate()
+                .filter_map(|(id, e)| e.as_ref().map(|e| (id, e)))
+                .filter(move |(_, e)| all || subject::matches(filter, &e.name)),
+        )
+    }
+
+    /// Forgets every subject.
+    pub(super) fn clear(&mut self) {
+        *self = Self::default();
+    }
+}
