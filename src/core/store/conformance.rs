@@ -101,6 +101,7 @@ macro_rules! store_conformance_tests {
             delete_closes_every_operation,
             bytes_match_record_size,
             old_message_survives_long_churn,
+            wildcard_lookups_find_rare_subjects_far_apart,
         );
 
         #[test]
@@ -805,4 +806,21 @@ pub(crate) fn old_message_survives_long_churn(s: &mut dyn StreamStore) {
     assert_eq!(s.deleted().len(), 4999);
     assert!(remove(s, 1));
     assert_eq!(shape(s), (1, 5001, 5001, 0));
+}
+
+/// Wildcard lookups must find a match however far it is from the start, past long runs of
+/// messages on other subjects.
+pub(crate) fn wildcard_lookups_find_rare_subjects_far_apart(s: &mut dyn StreamStore) {
+    put(s, "rare.a");
+    put_all(s, &["busy"; 300]);
+    assert_eq!(put(s, "rare.b"), 302);
+    put_all(s, &["busy"; 300]);
+    assert_eq!(seq_of(s, "rare.*", 2), Ok(302));
+    assert_eq!(seq_of(s, "rare.>", 303), Err(StoreError::Eof));
+    assert_eq!(last_of(s, "rare.*"), Ok(302));
+    assert_eq!(s.filtered_state(2, "*.b"), simple(1, 302, 302));
+    assert_eq!(s.num_pending(0, "rare.*", true), 2);
+    assert!(remove(s, 302));
+    assert_eq!(last_of(s, "rare.*"), Ok(1));
+    assert_eq!(seq_of(s, "rare.*", 2), Err(StoreError::Eof));
 }

@@ -294,7 +294,7 @@ impl StreamStore for MemoryStore {
         }
         let seq = if matches_all(filter) {
             self.slots.iter_from(start).next().map(|(seq, _)| seq)
-        } else if subject::is_literal(filter) {
+        } else if subjects::is_literal(filter) {
             self.subjects.get(filter).and_then(|s| s.next_from(start))
         } else {
             self.next_wildcard(filter, start)
@@ -312,7 +312,7 @@ impl StreamStore for MemoryStore {
                 .iter_back_from(self.last_seq)
                 .next()
                 .map(|(seq, _)| seq)
-        } else if subject::is_literal(filter) {
+        } else if subjects::is_literal(filter) {
             self.subjects.get(filter).and_then(|s| s.last())
         } else {
             self.last_wildcard(filter)
@@ -431,7 +431,7 @@ impl StreamStore for MemoryStore {
             };
             return SimpleState { msgs, first, last };
         }
-        if subject::is_literal(filter) {
+        if subjects::is_literal(filter) {
             return self
                 .subjects
                 .get(filter)

@@ -17,9 +17,12 @@ const STEPS: usize = 400;
 /// Subjects the random operations publish to: overlapping tokens so wildcards have work to do.
 const SUBJECTS: &[&str] = &["a", "b", "a.x", "a.y", "b.x", "a.x.z", "c.d.e"];
 
+/// A subject published seldom, so wildcard lookups have to reach far for it.
+const RARE: &str = "r.s";
+
 /// Filters the queries are checked with (a few, drawn at random, per step).
 const FILTERS: &[&str] = &[
-    "", ">", "a", "b", "a.x", "a.*", "*.x", "a.>", "*", "c.>", "*.*.*", "zz",
+    "", ">", "a", "b", "a.x", "a.*", "*.x", "a.>", "*", "c.>", "*.*.*", "zz", "r.*",
 ];
 
 /// A tiny deterministic PRNG (xorshift64*): the suite must not depend on outside randomness.
@@ -311,7 +314,8 @@ fn random_op(rng: &mut Rng, model: &Model, step: usize) -> Op {
         lo + rng.below(model.last.saturating_sub(lo) + 4)
     };
     match rng.below(100) {
-        0..=44 => Op::Store(rng.pick(SUBJECTS), now),
+        0..=1 => Op::Store(RARE, now),
+        2..=44 => Op::Store(rng.pick(SUBJECTS), now),
         45..=47 => Op::Burst(20 + rng.below(300), now),
         48..=52 => Op::Skip(now),
         53..=79 => Op::Remove(around(rng)),

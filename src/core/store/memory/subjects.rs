@@ -30,16 +30,24 @@ impl SubjectSeqs {
         self.seqs.back().copied()
     }
 
+    /// Index of the first sequence `>= start`.
+    fn position(&self, start: Seq) -> usize {
+        // Most lookups start at or before the subject's first message (`filtered_state(0, ..)`,
+        // a new consumer): skip the binary search.
+        match self.seqs.front() {
+            Some(first) if *first >= start => 0,
+            _ => self.seqs.partition_point(|s| *s < start),
+        }
+    }
+
     /// The first sequence `>= start`.
     pub(super) fn next_from(&self, start: Seq) -> Option<Seq> {
-        self.seqs
-            .get(self.seqs.partition_point(|s| *s < start))
-            .copied()
+        self.seqs.get(self.position(start)).copied()
     }
 
     /// Totals of the sequences `>= start`.
     pub(super) fn state_from(&self, start: Seq) -> SimpleState {
-        let from = self.seqs.partition_point(|s| *s < start);
+        let from = self.position(start);
         match (self.seqs.get(from), self.seqs.back()) {
             (Some(first), Some(last)) => SimpleState {
                 msgs: (self.seqs.len() - from) as u64,
@@ -61,24 +69,59 @@ impl SubjectSeqs {
     }
 }
 
+/// Slots in the cache of recently stored subjects (a power of two).
+const CACHE_SLOTS: usize = 64;
+
 /// All subjects with at least one stored message.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct SubjectIndex {
+    /// The authoritative map. Its SipHash resists collision attacks from hostile subjects, but
+    /// costs more than the rest of a store together, hence `recent` in front of it.
     ids: HashMap<Arc<str>, SubjectId>,
     entries: Vec<Option<SubjectSeqs>>,
     free: Vec<SubjectId>,
-    /// The id most recently added to: publishers often repeat a subject, and comparing it is
-    /// cheaper than hashing it.
-    recent: SubjectId,
+    /// Ids of recently stored subjects by a cheap fingerprint of the subject. A hit is confirmed
+    /// by comparing names, so a stale or colliding slot only costs a map lookup.
+    recent: [SubjectId; CACHE_SLOTS],
+}
+
+impl Default for SubjectIndex {
+    fn default() -> Self {
+        Self {
+            ids: HashMap::new(),
+            entries: Vec::new(),
+            free: Vec::new(),
+            recent: [SubjectId::MAX; CACHE_SLOTS],
+        }
+    }
+}
+
+/// A fast, non-cryptographic hash of `subject` reduced to a cache slot.
+fn fingerprint(subject: &str) -> usize {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let bytes = subject.as_bytes();
+    let mut h = bytes.len() as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = chunk.try_into().map_or(0, u64::from_le_bytes);
+        h = (h.rotate_left(5) ^ word).wrapping_mul(K);
+    }
+    let mut tail = [0u8; 8];
+    let rest = chunks.remainder();
+    tail[..rest.len()].copy_from_slice(rest);
+    h = (h.rotate_left(5) ^ u64::from_le_bytes(tail)).wrapping_mul(K);
+    (h >> 58) as usize % CACHE_SLOTS
 }
 
 impl SubjectIndex {
     /// Records that `seq` (above every sequence recorded so far) is on `subject`; returns the id.
     pub(super) fn add(&mut self, subject: &str, seq: Seq) -> SubjectId {
-        if let Some(Some(entry)) = self.entries.get_mut(self.recent) {
+        let slot = fingerprint(subject);
+        let cached = self.recent[slot];
+        if let Some(Some(entry)) = self.entries.get_mut(cached) {
             if &*entry.name == subject {
                 entry.seqs.push_back(seq);
-                return self.recent;
+                return cached;
             }
         }
         let id = match self.ids.get(subject) {
@@ -88,7 +131,7 @@ impl SubjectIndex {
         if let Some(Some(entry)) = self.entries.get_mut(id) {
             entry.seqs.push_back(seq);
         }
-        self.recent = id;
+        self.recent[slot] = id;
         id
     }
 
@@ -157,6 +200,11 @@ impl SubjectIndex {
 
     /// The sequences of a literal subject.
     pub(super) fn get(&self, subject: &str) -> Option<&SubjectSeqs> {
+        if let Some(Some(entry)) = self.entries.get(self.recent[fingerprint(subject)]) {
+            if &*entry.name == subject {
+                return Some(entry);
+            }
+        }
         self.by_id(*self.ids.get(subject)?)
     }
 
@@ -167,7 +215,7 @@ impl SubjectIndex {
         filter: &'a str,
     ) -> impl Iterator<Item = (SubjectId, &'a SubjectSeqs)> + 'a {
         let all = filter.is_empty() || filter == ">";
-        let literal = !all && subject::is_literal(filter);
+        let literal = !all && is_literal(filter);
         let single = if literal {
             self.ids
                 .get(filter)
@@ -190,4 +238,10 @@ impl SubjectIndex {
     pub(super) fn clear(&mut self) {
         *self = Self::default();
     }
+}
+
+/// True when `filter` has no wildcard token: a byte scan first, since most filters have no `*` or
+/// `>` at all, and the token check only for those that do (`a*` is literal).
+pub(super) fn is_literal(filter: &str) -> bool {
+    !filter.bytes().any(|b| b == b'*' || b == b'>') || subject::is_literal(filter)
 }
