@@ -144,6 +144,27 @@ fn main() {
         }
     });
 
+    // Out-of-order removals deep inside one subject's history (acks on a work queue, deletes).
+    const SCATTERED: u64 = 5_000;
+    bench.case(
+        "remove_msg scattered, 1 subject",
+        SCATTERED,
+        || {
+            let mut store = MemoryStore::new();
+            fill(&mut store, &one, &payload, N);
+            store
+        },
+        |store| {
+            let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+            for _ in 0..SCATTERED {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                black_box(store.remove_msg(2 + x % (N - 2)).expect("remove"));
+            }
+        },
+    );
+
     bench.case("filtered_state(0, literal)", N, filled, |store| {
         for _ in 0..N {
             black_box(store.filtered_state(0, "orders.region7.created"));

@@ -102,6 +102,7 @@ macro_rules! store_conformance_tests {
             bytes_match_record_size,
             old_message_survives_long_churn,
             wildcard_lookups_find_rare_subjects_far_apart,
+            scattered_removals_keep_subject_queries_right,
         );
 
         #[test]
@@ -823,4 +824,24 @@ pub(crate) fn wildcard_lookups_find_rare_subjects_far_apart(s: &mut dyn StreamSt
     assert!(remove(s, 302));
     assert_eq!(last_of(s, "rare.*"), Ok(1));
     assert_eq!(seq_of(s, "rare.*", 2), Err(StoreError::Eof));
+}
+
+/// Removing most messages from the inside of one subject's history (out-of-order acks, deletes)
+/// leaves its counts, bounds and lookups exact.
+pub(crate) fn scattered_removals_keep_subject_queries_right(s: &mut dyn StreamStore) {
+    put_all(s, &["a"; 1000]);
+    for seq in (2..1000).filter(|seq| seq % 4 != 0) {
+        assert!(remove(s, seq));
+    }
+    // Left: 1, 4, 8, ..., 996, 1000.
+    assert_eq!(s.filtered_state(0, "a"), simple(251, 1, 1000));
+    assert_eq!(s.filtered_state(5, "a"), simple(249, 8, 1000));
+    assert_eq!(seq_of(s, "a", 5), Ok(8));
+    assert_eq!(seq_of(s, "a", 997), Ok(1000));
+    assert_eq!(s.num_pending(500, "a", false), 126);
+    assert!(remove(s, 1));
+    assert_eq!(s.filtered_state(0, "a"), simple(250, 4, 1000));
+    assert!(remove(s, 1000));
+    assert_eq!(last_of(s, "a"), Ok(996));
+    assert_eq!(s.subjects_state("a").get("a"), Some(&simple(249, 4, 996)));
 }

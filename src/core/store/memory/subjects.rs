@@ -3,7 +3,7 @@
 //! questions (`filtered_state(0, "kv.key")`, the last message on a subject, the next one from a
 //! start) are answered from that list alone.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use crate::core::store::{Seq, SimpleState};
@@ -12,11 +12,22 @@ use crate::core::subject;
 /// Index of an interned subject; reused once its subject has no message left.
 pub(super) type SubjectId = usize;
 
+/// Compaction of a subject's list waits until it has at least this many dead entries.
+const MIN_DEAD_TO_COMPACT: usize = 64;
+
 /// One subject's stored sequences, ascending.
+///
+/// Removing the oldest or newest pops the deque. Removing one in between would shift up to half
+/// the deque, so it is only recorded in `dead` (a sequence is never reused, so it cannot come
+/// back); the deque is rebuilt without them once they are half of it, which keeps removal
+/// O(log n) amortized and the memory within twice the live count.
 #[derive(Debug)]
 pub(super) struct SubjectSeqs {
     name: Arc<str>,
+    /// Ascending; both ends are always live.
     seqs: VecDeque<Seq>,
+    /// Removed sequences still in `seqs`.
+    dead: BTreeSet<Seq>,
 }
 
 impl SubjectSeqs {
@@ -42,16 +53,28 @@ impl SubjectSeqs {
 
     /// The first sequence `>= start`.
     pub(super) fn next_from(&self, start: Seq) -> Option<Seq> {
-        self.seqs.get(self.position(start)).copied()
+        let from = self.position(start);
+        if self.dead.is_empty() {
+            return self.seqs.get(from).copied();
+        }
+        self.seqs
+            .range(from..)
+            .find(|s| !self.dead.contains(s))
+            .copied()
     }
 
     /// Totals of the sequences `>= start`.
     pub(super) fn state_from(&self, start: Seq) -> SimpleState {
         let from = self.position(start);
-        match (self.seqs.get(from), self.seqs.back()) {
+        let dead_after = if self.dead.is_empty() || from == 0 {
+            self.dead.len()
+        } else {
+            self.dead.range(start..).count()
+        };
+        match (self.next_from(start), self.seqs.back()) {
             (Some(first), Some(last)) => SimpleState {
-                msgs: (self.seqs.len() - from) as u64,
-                first: *first,
+                msgs: (self.seqs.len() - from - dead_after) as u64,
+                first,
                 last: *last,
             },
             _ => SimpleState::default(),
@@ -65,7 +88,35 @@ impl SubjectSeqs {
 
     /// How many sequences.
     pub(super) fn len(&self) -> u64 {
-        self.seqs.len() as u64
+        (self.seqs.len() - self.dead.len()) as u64
+    }
+
+    /// Forgets `seq`; true when the subject has no sequence left.
+    fn remove(&mut self, seq: Seq) -> bool {
+        if self.seqs.front() == Some(&seq) {
+            self.seqs.pop_front();
+            while let Some(front) = self.seqs.front() {
+                if !self.dead.remove(front) {
+                    break;
+                }
+                self.seqs.pop_front();
+            }
+        } else if self.seqs.back() == Some(&seq) {
+            self.seqs.pop_back();
+            while let Some(back) = self.seqs.back() {
+                if !self.dead.remove(back) {
+                    break;
+                }
+                self.seqs.pop_back();
+            }
+        } else if self.seqs.binary_search(&seq).is_ok() && self.dead.insert(seq) {
+            let dead = self.dead.len();
+            if dead >= MIN_DEAD_TO_COMPACT && dead * 2 >= self.seqs.len() {
+                let dead = std::mem::take(&mut self.dead);
+                self.seqs.retain(|s| !dead.contains(s));
+            }
+        }
+        self.seqs.is_empty()
     }
 }
 
@@ -140,6 +191,7 @@ impl SubjectIndex {
         let entry = SubjectSeqs {
             name: name.clone(),
             seqs: VecDeque::new(),
+            dead: BTreeSet::new(),
         };
         let id = match self.free.pop() {
             Some(id) => {
@@ -165,15 +217,7 @@ impl SubjectIndex {
         let Some(entry) = slot else {
             return;
         };
-        // Removals are mostly the oldest (limits, acks, purges) or the newest (rollbacks).
-        if entry.seqs.front() == Some(&seq) {
-            entry.seqs.pop_front();
-        } else if entry.seqs.back() == Some(&seq) {
-            entry.seqs.pop_back();
-        } else if let Ok(at) = entry.seqs.binary_search(&seq) {
-            entry.seqs.remove(at);
-        }
-        if entry.seqs.is_empty() {
+        if entry.remove(seq) {
             self.ids.remove(&entry.name);
             *slot = None;
             self.free.push(id);
@@ -244,4 +288,74 @@ impl SubjectIndex {
 /// `>` at all, and the token check only for those that do (`a*` is literal).
 pub(super) fn is_literal(filter: &str) -> bool {
     !filter.bytes().any(|b| b == b'*' || b == b'>') || subject::is_literal(filter)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    fn seqs(n: Seq) -> SubjectSeqs {
+        SubjectSeqs {
+            name: Arc::from("s"),
+            seqs: (1..=n).collect(),
+            dead: BTreeSet::new(),
+        }
+    }
+
+    #[test]
+    fn random_removals_match_a_plain_set() {
+        let mut list = seqs(2000);
+        let mut live: BTreeSet<Seq> = (1..=2000).collect();
+        let mut x: u64 = 88172645463325252;
+        for step in 0..1990 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Mostly interior removals, sometimes the ends.
+            let seq = match step % 10 {
+                0 => *live.first().expect("live"),
+                1 => *live.last().expect("live"),
+                _ => 1 + x % 2000,
+            };
+            let was_live = live.remove(&seq);
+            let emptied = list.remove(seq);
+            assert_eq!(emptied, live.is_empty());
+            assert_eq!(list.len(), live.len() as u64, "step {step}");
+            assert!(
+                list.seqs.len() <= 2 * live.len().max(MIN_DEAD_TO_COMPACT),
+                "step {step}"
+            );
+            assert_eq!(list.front(), live.first().copied());
+            assert_eq!(list.last(), live.last().copied());
+            if was_live || step % 7 == 0 {
+                let start = x % 2100;
+                let want: Vec<Seq> = live.range(start..).copied().collect();
+                assert_eq!(list.next_from(start), want.first().copied());
+                let state = list.state_from(start);
+                assert_eq!(state.msgs, want.len() as u64, "step {step} start {start}");
+                assert_eq!(state.first, want.first().copied().unwrap_or(0));
+            }
+        }
+    }
+
+    #[test]
+    fn a_subject_is_forgotten_with_its_last_sequence() {
+        let mut index = SubjectIndex::default();
+        let a = index.add("a", 1);
+        let b = index.add("b", 2);
+        index.add("a", 3);
+        index.remove(a, 1);
+        index.remove(a, 3);
+        assert_eq!(index.len(), 1);
+        assert!(index.get("a").is_none());
+        // The id is reused by the next new subject, and the stale cache entry is not trusted.
+        let c = index.add("c", 4);
+        assert_eq!(c, a);
+        assert!(index.get("a").is_none());
+        assert_eq!(index.get("c").and_then(|s| s.last()), Some(4));
+        assert_eq!(index.get("b").and_then(|s| s.front()), Some(2));
+        assert_ne!(b, c);
+    }
 }
