@@ -5,10 +5,12 @@
 //! push plus a push on its subject's sequence list, with no allocation per message (subjects are
 //! interned, payloads are shared `Bytes`).
 //!
-//! - Messages live in [`slots::SeqSlots`], indexed by sequence in blocks: O(1) load by sequence,
+//! - Messages live in `slots::SeqSlots`, indexed by sequence in blocks: O(1) load by sequence,
 //!   ascending and descending walks that skip freed blocks.
-//! - Each subject keeps its ascending sequences ([`subjects::SubjectIndex`]), so literal filters,
+//! - Each subject keeps its ascending sequences (`subjects::SubjectIndex`), so literal filters,
 //!   per-subject counts and the last message of a subject are binary searches, not scans.
+//! - Wildcard filters walk the messages for a short stretch, then ask the matching subjects'
+//!   lists when there are few subjects for the distance left to cover.
 //! - Totals (`msgs`, `bytes`, first/last) are kept as counters: `state()` is O(1), and a gapless
 //!   stream answers `num_deleted`/`deleted()` without looking at a message.
 
