@@ -17,8 +17,10 @@
 mod acks;
 mod consumers;
 pub use consumers::CreateAction;
+mod restore;
 mod retention;
 mod streams;
+pub use restore::SkippedConsumer;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 

@@ -225,7 +225,11 @@ impl Engine {
     }
 
     /// Refuses subjects that overlap another stream's: a message must have one home.
-    fn check_subjects_free(&self, name: &str, subjects: &[String]) -> Result<(), ApiError> {
+    pub(super) fn check_subjects_free(
+        &self,
+        name: &str,
+        subjects: &[String],
+    ) -> Result<(), ApiError> {
         let clash = self
             .streams
             .values()
