@@ -205,6 +205,8 @@ error_kinds! {
     ConsumerInactiveThresholdExcess = (400, 10153, "consumer inactive threshold exceeds system limit of {limit}"),
     /// wrong last sequence
     StreamWrongLastSequenceConstant = (400, 10164, "wrong last sequence"),
+    /// per-message TTL is disabled
+    MessageTTLDisabled = (400, 10166, "per-message TTL is disabled"),
     /// consumer ack policy invalid
     ConsumerAckPolicyInvalid = (400, 10181, "consumer ack policy invalid"),
     /// consumer replay policy invalid
@@ -213,6 +215,8 @@ error_kinds! {
     ConsumerAckWaitNegative = (400, 10183, "consumer ack wait needs to be positive"),
     /// consumer backoff needs to be positive
     ConsumerBackOffNegative = (400, 10184, "consumer backoff needs to be positive"),
+    /// missing sequence for expected last sequence per subject
+    StreamExpectedLastSeqPerSubjectInvalid = (400, 10193, "missing sequence for expected last sequence per subject"),
 }
 
 /// An error as it travels in a JetStream API reply: `{"code":…,"err_code":…,"description":…}`.

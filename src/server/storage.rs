@@ -84,9 +84,13 @@ impl Storage {
         let meta: StreamMeta = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
         let name = meta.config.name.clone();
         let store = open_store(&self.root, &meta.config).map_err(|e| e.to_string())?;
-        engine
+        let skipped = engine
             .restore_stream(meta.config, meta.created, store, now)
             .map_err(|e| e.to_string())?;
+        for consumer in skipped {
+            tracing::error!(stream = %name, consumer = %consumer.name, error = %consumer.error,
+                "cannot restore consumer");
+        }
         self.saved.insert(name.clone(), bytes);
         Ok(name)
     }

@@ -5,7 +5,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use super::{optional_body, required_body};
+use super::required_body;
 use crate::core::consumer::PullRequest;
 use crate::core::engine::Engine;
 use crate::core::error::{ApiError, ErrorKind};
@@ -64,7 +64,7 @@ pub(super) fn direct_get(
     };
     let req = match (last_by_subject, msg.payload.is_empty()) {
         (Some(subject), _) => Ok(MsgGetRequest {
-            last_by_subj: Some(subject),
+            last_by_subj: subject,
             ..Default::default()
         }),
         (None, true) => Err("Empty Request"),
@@ -119,15 +119,9 @@ pub(super) fn next(
     let Some(reply) = msg.reply.as_deref() else {
         return true;
     };
-    let req: PullRequest = match PullRequest::parse(&msg.payload) {
-        Ok(req) => req,
-        Err(_) => match optional_body::<PullRequest>(&msg.payload) {
-            Ok(req) => req,
-            Err(_) => {
-                engine.send(status(reply, 400, "Bad Request"));
-                return true;
-            }
-        },
+    let Ok(req) = PullRequest::parse(&msg.payload) else {
+        engine.send(status(reply, 400, "Bad Request"));
+        return true;
     };
     engine.pull(stream, consumer, req, reply, now)
 }

@@ -46,43 +46,20 @@ pub(super) fn update(
     to_object(engine.update_stream(config, now)?)
 }
 
-/// `STREAM.INFO` body: `{"subjects_filter": "...", "deleted_details": true, "offset": n}`.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(default)]
-struct InfoRequest {
-    subjects_filter: Option<String>,
-    deleted_details: bool,
-    offset: usize,
-}
-
 pub(super) fn info(
     engine: &Engine,
     name: &str,
     payload: &[u8],
     now: Nanos,
 ) -> Result<Value, ApiError> {
-    let req: InfoRequest = optional_body(payload)?;
-    let opts = InfoOptions {
-        subjects_filter: req.subjects_filter,
-        deleted_details: req.deleted_details,
-    };
-    let mut body = to_object(engine.stream_info(name, now, &opts)?)?;
+    let opts: InfoOptions = optional_body(payload)?;
+    let info = engine.stream_info(name, now, &opts)?;
+    let paging = info.subjects_paging.unwrap_or_default();
+    let mut body = to_object(info)?;
     if let Some(map) = body.as_object_mut() {
-        let total = map
-            .get("state")
-            .and_then(|s| s.get("num_subjects"))
-            .cloned()
-            .unwrap_or(json!(0));
-        map.insert(
-            "total".into(),
-            if opts.subjects_filter.is_some() {
-                total
-            } else {
-                json!(0)
-            },
-        );
-        map.insert("offset".into(), json!(req.offset));
-        map.insert("limit".into(), json!(0));
+        map.insert("total".into(), json!(paging.total));
+        map.insert("offset".into(), json!(paging.offset));
+        map.insert("limit".into(), json!(paging.limit));
     }
     Ok(body)
 }

@@ -2,7 +2,7 @@
 
 use super::Engine;
 use crate::core::consumer::{parse_ack_subject, AckKind};
-use crate::core::message::{Message, Outbound};
+use crate::core::message::Message;
 use crate::core::time::Nanos;
 
 /// Prefix of every ack subject.
@@ -12,8 +12,8 @@ pub(crate) const FLOW_CONTROL_PREFIX: &str = "$JS.FC.";
 
 impl Engine {
     /// Applies an ack. A malformed ack subject or body is ignored, as nats-server ignores it; an
-    /// ack that names a missing consumer is too. With a reply subject, an empty reply confirms
-    /// the ack once it is durable ("ack sync").
+    /// ack that names a missing consumer is too. With a reply subject, the consumer queues an
+    /// empty reply, which leaves at the next flush, once the ack is durable ("ack sync").
     pub(super) fn handle_ack(&mut self, msg: &Message, now: Nanos) -> bool {
         let Some(ack) = parse_ack_subject(&msg.subject) else {
             return false;
@@ -39,15 +39,7 @@ impl Engine {
             )
         };
         self.send_all(out);
-        self.mark_consumer_dirty(&ack.stream, &ack.consumer);
         self.apply_acks(&ack.stream, &outcome.acked);
-        if let Some(reply) = &msg.reply {
-            self.send(Outbound::to_subject(
-                reply.clone(),
-                None,
-                bytes::Bytes::new(),
-            ));
-        }
         self.poll_consumers(&ack.stream, now);
         true
     }

@@ -24,9 +24,6 @@ pub enum CreateAction {
     Update,
 }
 
-const EPHEMERAL_NAME_LEN: usize = 8;
-const NAME_ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
 impl Engine {
     /// Creates or updates a consumer on `stream`, as the `action` allows.
     pub fn create_consumer(
@@ -37,11 +34,9 @@ impl Engine {
         now: Nanos,
     ) -> Result<ConsumerInfo, ApiError> {
         let mut config = config;
-        let name = match config.name.clone().or_else(|| config.durable_name.clone()) {
-            Some(name) => name,
-            None => self.ephemeral_name(),
-        };
-        config.name = Some(name.clone());
+        let random = self.next_random();
+        config.ensure_name(random);
+        let name = config.effective_name().unwrap_or_default().to_string();
         let slot = self.slot(stream)?;
         let stream_config = slot.stream.config();
         let work_queue = stream_config.retention == RetentionPolicy::WorkQueue;
@@ -110,13 +105,17 @@ impl Engine {
         now: Nanos,
     ) -> Result<(), ApiError> {
         let slot = self.slot_mut(stream)?;
-        slot.consumers
+        let mut consumer = slot
+            .consumers
             .remove(name)
             .ok_or_else(|| ApiError::new(ErrorKind::ConsumerNotFound))?;
+        let mut out = Vec::new();
+        consumer.close(&mut out);
         slot.stream
             .store_mut()
             .remove_consumer(name)
             .map_err(|e| ApiError::with_detail(ErrorKind::StreamGeneralError, e))?;
+        self.send_all(out);
         self.mark_dirty(stream);
         self.sweep_interest(stream, now);
         Ok(())
@@ -160,31 +159,19 @@ impl Engine {
             return false;
         };
         c.pull(req, reply, slot.stream.store(), now, &mut out);
-        let delivered = !out.is_empty();
         self.send_all(out);
-        if delivered {
-            self.mark_consumer_dirty(stream, consumer);
-        }
         true
     }
 
     /// Lets every consumer of `stream` deliver what it can at `now`.
     pub(crate) fn poll_consumers(&mut self, stream: &str, now: Nanos) {
         let mut out = Vec::new();
-        let mut touched = Vec::new();
         if let Some(slot) = self.streams.get_mut(stream) {
-            for (name, consumer) in slot.consumers.iter_mut() {
-                let before = out.len();
+            for consumer in slot.consumers.values_mut() {
                 consumer.poll(slot.stream.store(), now, &mut out);
-                if out.len() > before {
-                    touched.push(name.clone());
-                }
             }
         }
         self.send_all(out);
-        for name in touched {
-            self.mark_consumer_dirty(stream, &name);
-        }
     }
 
     /// Deletes consumers that have been inactive past their `inactive_threshold`.
@@ -215,40 +202,28 @@ impl Engine {
         slot.stream
             .store_mut()
             .save_consumer(name, &record)
-            .map_err(|e| ApiError::with_detail(ErrorKind::ConsumerStoreFailed, e))?;
+            .map_err(|e| ApiError::with_detail(ErrorKind::ConsumerCreate, e))?;
         self.mark_dirty(stream);
         Ok(())
     }
 
-    /// Notes that a consumer's delivery or ack state changed; it is saved at the next flush.
-    pub(crate) fn mark_consumer_dirty(&mut self, stream: &str, name: &str) {
-        self.dirty_consumers
-            .insert((stream.to_string(), name.to_string()));
-    }
-
     /// Saves the state of every consumer changed since the last flush (one write per consumer
-    /// per batch, however many acks the batch held).
-    pub(crate) fn save_dirty_consumers(&mut self) -> Result<(), crate::core::store::StoreError> {
-        for (stream, name) in std::mem::take(&mut self.dirty_consumers) {
-            let Some(slot) = self.streams.get_mut(&stream) else {
-                continue;
-            };
-            let Some(consumer) = slot.consumers.get(&name) else {
-                continue;
-            };
-            let record = consumer.record();
-            slot.stream.store_mut().save_consumer(&name, &record)?;
-            self.dirty.insert(stream);
+    /// per batch, however many deliveries and acks the batch held).
+    pub(crate) fn save_changed_consumers(&mut self) -> Result<(), crate::core::store::StoreError> {
+        for (name, slot) in self.streams.iter_mut() {
+            let mut wrote = false;
+            for (consumer_name, consumer) in slot.consumers.iter_mut() {
+                if consumer.take_changed() {
+                    slot.stream
+                        .store_mut()
+                        .save_consumer(consumer_name, &consumer.record())?;
+                    wrote = true;
+                }
+            }
+            if wrote {
+                self.dirty.insert(name.clone());
+            }
         }
         Ok(())
-    }
-
-    fn ephemeral_name(&mut self) -> String {
-        (0..EPHEMERAL_NAME_LEN)
-            .map(|_| {
-                let i = (self.next_random() % NAME_ALPHABET.len() as u64) as usize;
-                char::from(NAME_ALPHABET[i])
-            })
-            .collect()
     }
 }

@@ -20,6 +20,7 @@ pub use consumers::CreateAction;
 mod restore;
 mod retention;
 mod streams;
+pub use restore::SkippedConsumer;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -89,8 +90,6 @@ pub struct Engine {
     released: usize,
     /// Streams written since the last flush.
     dirty: BTreeSet<String>,
-    /// Consumers (stream, name) whose state changed since the last flush.
-    dirty_consumers: BTreeSet<(String, String)>,
     pub(crate) api_stats: ApiStats,
     rng: u64,
 }
@@ -108,7 +107,6 @@ impl Engine {
             outbox: VecDeque::new(),
             released: 0,
             dirty: BTreeSet::new(),
-            dirty_consumers: BTreeSet::new(),
             api_stats: ApiStats::default(),
             rng: seed | 1,
         }
@@ -147,7 +145,7 @@ impl Engine {
     /// queued so far. On a sync failure nothing is released; the failing stream's error is
     /// returned (the shell should log it and retry or shut down).
     pub fn flush(&mut self) -> Result<(), StoreError> {
-        self.save_dirty_consumers()?;
+        self.save_changed_consumers()?;
         for name in std::mem::take(&mut self.dirty) {
             if let Some(slot) = self.streams.get_mut(&name) {
                 if let Err(err) = slot.stream.store_mut().sync() {

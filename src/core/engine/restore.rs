@@ -1,5 +1,5 @@
-//! Bringing streams back after a restart: a shell reopens each stream's store and hands it here
-//! with the config and creation time it persisted.
+//! Bringing streams back after a restart: the shell reopens each stream's store (file or
+//! IndexedDB) with the config and creation time it kept, and the engine rebuilds the rest.
 
 use super::{Engine, StreamSlot};
 use crate::core::consumer::Consumer;
@@ -8,42 +8,52 @@ use crate::core::store::StreamStore;
 use crate::core::stream::{Stream, StreamConfig};
 use crate::core::time::Nanos;
 
+/// What a restore could not bring back: a consumer whose stored record is unreadable. The
+/// record stays in the store untouched, so nothing is lost; the shell should report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedConsumer {
+    /// The consumer's name.
+    pub name: String,
+    /// Why its record could not be used.
+    pub error: ApiError,
+}
+
 impl Engine {
-    /// Reopens a stream over a store that already holds its messages and consumer records, as
-    /// it was before a restart. Consumers come back with their delivery and ack state; push
-    /// consumers deliver again once their deliver subject has interest.
+    /// Reopens a stream over a store that already holds its messages and consumer records:
+    /// rebuilds the duplicate table and every consumer (pending acks and redelivery counts
+    /// intact). Returns the consumers whose records could not be read.
     pub fn restore_stream(
         &mut self,
         config: StreamConfig,
         created: Nanos,
         store: Box<dyn StreamStore>,
         now: Nanos,
-    ) -> Result<(), ApiError> {
+    ) -> Result<Vec<SkippedConsumer>, ApiError> {
         if self.streams.contains_key(&config.name) {
             return Err(ErrorKind::StreamNameExist.into());
         }
-        let records = store
-            .consumers()
-            .map_err(|e| ApiError::with_detail(ErrorKind::StreamCreate, e))?;
         let stream = Stream::recover(config, created, store, now)?;
-        let name = stream.name().to_string();
+        self.check_subjects_free(stream.name(), &stream.config().subjects)?;
+        let records = stream
+            .store()
+            .consumers()
+            .map_err(|e| ApiError::with_detail(ErrorKind::StreamGeneralError, e))?;
         let mut consumers = std::collections::BTreeMap::new();
-        for (consumer_name, record) in records {
-            let mut consumer = Consumer::restore(&name, record, now)?;
-            if let Some(deliver) = consumer.config().deliver_subject.clone() {
-                if self.push_interest.contains(&deliver) {
-                    consumer.set_push_active(true, now);
+        let mut skipped = Vec::new();
+        for (name, record) in records {
+            match Consumer::restore(stream.name(), record, now) {
+                Ok(consumer) => {
+                    consumers.insert(name, consumer);
                 }
+                Err(error) => skipped.push(SkippedConsumer { name, error }),
             }
-            consumers.insert(consumer_name, consumer);
         }
+        let name = stream.name().to_string();
         for subject in &stream.config().subjects {
-            // Restored configs were validated by `recover`, so the index accepts them.
+            // Validated by `Stream::recover`, so the index accepts it.
             let _ = self.routes.insert(subject, name.clone());
         }
-        self.streams
-            .insert(name.clone(), StreamSlot { stream, consumers });
-        self.poll_consumers(&name, now);
-        Ok(())
+        self.streams.insert(name, StreamSlot { stream, consumers });
+        Ok(skipped)
     }
 }

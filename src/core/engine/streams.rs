@@ -147,6 +147,11 @@ impl Engine {
         let result = slot.stream.publish(subject, headers, payload, now, retain);
         if let Ok(ack) = &result {
             if !ack.duplicate {
+                if retain {
+                    for consumer in slot.consumers.values_mut() {
+                        consumer.on_stored(ack.seq, subject);
+                    }
+                }
                 self.mark_dirty(&name);
                 self.poll_consumers(&name, now);
             }
@@ -220,7 +225,11 @@ impl Engine {
     }
 
     /// Refuses subjects that overlap another stream's: a message must have one home.
-    fn check_subjects_free(&self, name: &str, subjects: &[String]) -> Result<(), ApiError> {
+    pub(super) fn check_subjects_free(
+        &self,
+        name: &str,
+        subjects: &[String],
+    ) -> Result<(), ApiError> {
         let clash = self
             .streams
             .values()

@@ -56,25 +56,29 @@ impl StoredMsg {
 
 /// Totals of a whole stream.
 ///
-/// An empty stream has `msgs == 0` and `first_seq == last_seq + 1` (0 and 0 before anything was
-/// ever stored), as nats-server reports it.
+/// An empty stream has `msgs == 0` and `first_seq == last_seq + 1`, except a store that never
+/// took a sequence, purge or compact, which reports 0 and 0 (as nats-server does).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StreamState {
     /// Messages stored.
     pub msgs: u64,
     /// Bytes stored (sum of [`record_size`]).
     pub bytes: u64,
-    /// Sequence of the first stored message.
+    /// Sequence of the first stored message; when empty, the sequence the next message will get.
     pub first_seq: Seq,
     /// Time of the first stored message (0 when none).
     pub first_ts: Nanos,
-    /// Highest sequence ever assigned.
+    /// Highest sequence assigned (by a store or a skip, or moved by a compact past the end);
+    /// removing or purging messages never lowers it.
     pub last_seq: Seq,
-    /// Time of the last stored message (0 when none).
+    /// Time of the most recent `store_msg`, kept when that message is later removed or purged;
+    /// a `skip_msg` sets it only while it is still 0 (as nats-server does). 0 before any store or
+    /// skip.
     pub last_ts: Nanos,
     /// Distinct subjects among the stored messages.
     pub num_subjects: u64,
-    /// Sequences between first and last that are gone (removed or skipped).
+    /// Sequences between `first_seq` and `last_seq` that hold no message (removed or skipped);
+    /// 0 when the stream is empty.
     pub num_deleted: u64,
 }
 
@@ -156,8 +160,17 @@ pub enum StoreError {
 }
 
 /// The storage of one stream's messages and its consumers' state.
+///
+/// Conventions shared by every method:
+/// - A filter is a subject filter (`*`, `>` wildcards); `""` and `">"` match every message.
+///   Filters are assumed valid (the stream layer validates them).
+/// - A `start` sequence below `first_seq` (0 included) means "from the first message".
+/// - After [`StreamStore::delete`] every method returning `Result` fails with
+///   [`StoreError::Closed`]; the others answer as for an empty stream.
 pub trait StreamStore {
-    /// Stores a message at the next sequence and returns that sequence.
+    /// Stores a message at `last_seq + 1` and returns that sequence. When the stream was empty,
+    /// `first_seq` becomes that sequence. Fails with [`StoreError::QuotaExceeded`] when
+    /// `last_seq` is already `u64::MAX` (only reachable through a compact to the very end).
     fn store_msg(
         &mut self,
         subject: &str,
@@ -166,10 +179,13 @@ pub trait StreamStore {
         now: Nanos,
     ) -> Result<Seq, StoreError>;
 
-    /// Takes the next sequence without storing anything (the sequence counts as deleted).
+    /// Takes the next sequence without storing anything. In a non-empty stream the sequence then
+    /// counts as deleted; in an empty one `first_seq` moves past it (the stream stays empty).
+    /// Fails like [`StreamStore::store_msg`] when the sequence space is exhausted.
     fn skip_msg(&mut self, now: Nanos) -> Result<Seq, StoreError>;
 
-    /// The message with this sequence.
+    /// The message with this sequence; [`StoreError::NotFound`] when none (never stored, skipped,
+    /// removed, purged or compacted away).
     fn load_msg(&self, seq: Seq) -> Result<StoredMsg, StoreError>;
 
     /// The first message with sequence `>= start` whose subject matches `filter` (`""` or `>` match
@@ -179,46 +195,59 @@ pub trait StreamStore {
     /// The last message whose subject matches `filter`; [`StoreError::NotFound`] when none.
     fn load_last_msg(&self, filter: &str) -> Result<StoredMsg, StoreError>;
 
-    /// Removes one message; `Ok(false)` when it was not there.
+    /// Removes one message; `Ok(false)` when it was not there. Removing the first message moves
+    /// `first_seq` to the next stored one (`last_seq + 1` when none is left); `last_seq` stays.
     fn remove_msg(&mut self, seq: Seq) -> Result<bool, StoreError>;
 
-    /// Removes messages matching `filter` (`""` = all) with sequence below `below_seq` (0 = no
-    /// bound), keeping the newest `keep` matching (0 = keep none). Returns how many were removed.
-    /// Purging everything moves `first_seq` to `last_seq + 1`.
+    /// Removes messages matching `filter` with sequence below `below_seq` (0 = no bound), keeping
+    /// the newest `keep` matching messages (0 = keep none; the kept ones are the newest of all
+    /// matching, whatever `below_seq`). Returns how many were removed.
+    ///
+    /// As in nats-server's `PurgeEx`: `below_seq == 1` removes nothing; when the filter matches
+    /// everything and `keep == 0`, this is [`StreamStore::compact`]`(below_seq)` (so a `below_seq`
+    /// past the end empties the stream and the next message gets `below_seq`), and with
+    /// `below_seq == 0` too it empties the stream with `first_seq = last_seq + 1`, sequences
+    /// continuing from `last_seq`.
     fn purge(&mut self, filter: &str, below_seq: Seq, keep: u64) -> Result<u64, StoreError>;
 
-    /// Removes every message below `seq`. When `seq` is past the last sequence the stream becomes
-    /// empty with `first_seq == seq` (this is how `first_seq` in a config is applied).
+    /// Removes every message below `seq` and returns how many. When `seq <= last_seq`,
+    /// `first_seq` becomes the first stored sequence `>= seq` (`last_seq + 1` when none). When
+    /// `seq > last_seq` the stream becomes empty with `first_seq == seq` and
+    /// `last_seq == seq - 1`, so the next message gets `seq` (this is how `first_seq` in a config
+    /// is applied). `seq == 0` purges everything, as [`StreamStore::purge`]`("", 0, 0)`; a `seq`
+    /// at or below `first_seq` changes nothing.
     fn compact(&mut self, seq: Seq) -> Result<u64, StoreError>;
 
     /// Totals of the whole stream.
     fn state(&self) -> StreamState;
 
-    /// Totals of the messages with sequence `>= start` matching `filter`.
+    /// Totals of the messages with sequence `>= start` matching `filter` (all zero when none).
     fn filtered_state(&self, start: Seq, filter: &str) -> SimpleState;
 
-    /// Per-subject totals of the subjects matching `filter`.
+    /// Per-subject totals (whole stream, no start) of the stored subjects matching `filter`.
     fn subjects_state(&self, filter: &str) -> BTreeMap<String, SimpleState>;
 
-    /// Messages with sequence `>= start` matching `filter`; with `last_per_subject`, only the last
-    /// message of each subject is counted.
+    /// Messages with sequence `>= start` matching `filter`; with `last_per_subject`, the number of
+    /// matching subjects whose last message is `>= start`.
     fn num_pending(&self, start: Seq, filter: &str, last_per_subject: bool) -> u64;
 
-    /// Sequences between first and last that hold no message, ascending.
+    /// Sequences between `first_seq` and `last_seq` that hold no message, ascending (empty when
+    /// the stream is empty); its length is `state().num_deleted`.
     fn deleted(&self) -> Vec<Seq>;
 
     /// Makes everything stored so far durable.
     fn sync(&mut self) -> Result<(), StoreError>;
 
-    /// Persists a consumer (created or changed).
+    /// Persists a consumer (created or changed), replacing any record of the same name.
     fn save_consumer(&mut self, name: &str, record: &ConsumerRecord) -> Result<(), StoreError>;
 
-    /// Forgets a consumer.
+    /// Forgets a consumer; forgetting an unknown one is not an error.
     fn remove_consumer(&mut self, name: &str) -> Result<(), StoreError>;
 
     /// Every persisted consumer, by name.
     fn consumers(&self) -> Result<BTreeMap<String, ConsumerRecord>, StoreError>;
 
-    /// Removes all messages and consumers and releases the storage; the store is closed after.
+    /// Removes all messages and consumers and releases the storage; the store is closed after
+    /// (a second `delete` fails with [`StoreError::Closed`] too).
     fn delete(&mut self) -> Result<(), StoreError>;
 }

@@ -1,1 +1,220 @@
-//! (work in progress)
+//! A stream: a JetStream stream config applied to the publishes that reach one store.
+//!
+//! [`Stream`] owns a [`StreamStore`] and decides what it keeps: it checks the publisher's
+//! expectations (`Nats-Expected-*`), drops duplicates (`Nats-Msg-Id`), rolls up (`Nats-Rollup`),
+//! enforces the limits with the discard policy, ages messages out, and answers purge, get and
+//! delete, all as nats-server's `server/stream.go` and `memstore.go` do, error codes included.
+//!
+//! Tour: [`config`] is the JSON config and `validate.rs` its rules (create and update);
+//! `publish.rs` is the publish pipeline, reading headers with `pub_headers.rs`; `limits.rs` the
+//! limits, discard policies and ageing;
+//! `ops.rs` purge, get and delete; [`info`] the replies (`PubAck`, `StreamInfo`); `dedup.rs` the
+//! duplicate table.
+//!
+//! Cross-stream rules (subjects overlapping another stream, how many streams) and consumers
+//! (interest, work-queue acks) belong to the engine: it tells [`Stream::publish`] whether anyone
+//! is interested and calls [`Stream::remove_msg`] when acks release a message.
+
+pub mod config;
+mod dedup;
+pub mod info;
+mod limits;
+mod ops;
+mod pub_headers;
+mod publish;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use crate::core::error::{ApiError, ErrorKind};
+use crate::core::headers::{find_header, NATS_MSG_ID};
+use crate::core::store::{Seq, StreamState, StreamStore};
+use crate::core::time::Nanos;
+
+pub use config::{
+    DiscardPolicy, PersistMode, Placement, RetentionPolicy, StorageType, StoreCompression,
+    StreamConfig, StreamConsumerLimits,
+};
+pub use info::{
+    ClusterInfo, InfoOptions, PubAck, StreamInfo, StreamStateInfo, SubjectsPaging,
+    MAX_SUBJECT_DETAILS,
+};
+pub use ops::{MsgGetRequest, PurgeRequest};
+pub use pub_headers::{NATS_EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT, NATS_TTL};
+pub use validate::{
+    is_valid_name, DEFAULT_DUPLICATE_WINDOW, MAX_DESCRIPTION_LEN, MAX_METADATA_LEN, MAX_NAME_LEN,
+    MAX_REPLICAS,
+};
+
+use dedup::Dedup;
+
+/// One stream: its validated config, its store, and the publish-side state nats-server keeps in
+/// memory (the duplicate table and the last message id).
+pub struct Stream {
+    config: StreamConfig,
+    created: Nanos,
+    store: Box<dyn StreamStore>,
+    dedup: Dedup,
+    /// `Nats-Msg-Id` of the last message stored ("" when it had none), for
+    /// `Nats-Expected-Last-Msg-Id`.
+    last_msg_id: String,
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stream")
+            .field("name", &self.config.name)
+            .field("created", &self.created)
+            .field("state", &self.store.state())
+            .field("dedup_ids", &self.dedup.len())
+            .finish()
+    }
+}
+
+impl Stream {
+    /// Creates a stream on a fresh store: validates the config as a stream create does, and
+    /// starts the sequence at `first_seq` when the config sets one.
+    pub fn create(
+        config: StreamConfig,
+        mut store: Box<dyn StreamStore>,
+        now: Nanos,
+    ) -> Result<Stream, ApiError> {
+        let config = config.validated()?;
+        config.check_create()?;
+        let state = store.state();
+        if config.first_seq > 0 && state.last_seq == 0 && state.msgs == 0 {
+            store
+                .compact(config.first_seq)
+                .map_err(|e| ApiError::with_detail(ErrorKind::StreamCreate, e))?;
+        }
+        Ok(Stream {
+            config,
+            created: now,
+            store,
+            dedup: Dedup::default(),
+            last_msg_id: String::new(),
+        })
+    }
+
+    /// Reopens a stream over a store that already holds its messages, rebuilding the duplicate
+    /// table from the messages still inside the duplicate window.
+    pub fn recover(
+        config: StreamConfig,
+        created: Nanos,
+        store: Box<dyn StreamStore>,
+        now: Nanos,
+    ) -> Result<Stream, ApiError> {
+        let config = config.validated()?;
+        let mut stream = Stream {
+            config,
+            created,
+            store,
+            dedup: Dedup::default(),
+            last_msg_id: String::new(),
+        };
+        stream.rebuild_dedup(now);
+        Ok(stream)
+    }
+
+    /// The stream's name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// The stream's validated config.
+    pub fn config(&self) -> &StreamConfig {
+        &self.config
+    }
+
+    /// When the stream was created.
+    pub fn created(&self) -> Nanos {
+        self.created
+    }
+
+    /// The store, for reads (consumers load messages through it).
+    pub fn store(&self) -> &dyn StreamStore {
+        self.store.as_ref()
+    }
+
+    /// The store, for writes the stream does not mediate (consumer state, sync).
+    pub fn store_mut(&mut self) -> &mut dyn StreamStore {
+        self.store.as_mut()
+    }
+
+    /// Replaces the config with `new` if the update rules allow it, and applies tighter limits
+    /// at once (discard-old trimming, per-subject trimming, ageing).
+    pub fn update(&mut self, new: StreamConfig, now: Nanos) -> Result<(), ApiError> {
+        let config = self.config.check_update(&new)?;
+        let old = std::mem::replace(&mut self.config, config);
+        self.enforce_on_update(&old)?;
+        if self.config.max_age != 0 {
+            self.expire(now)?;
+        }
+        Ok(())
+    }
+
+    /// The store's totals.
+    pub fn state(&self) -> StreamState {
+        self.store.state()
+    }
+
+    /// Rebuilds the duplicate table from the messages stored within the window before `now`.
+    fn rebuild_dedup(&mut self, now: Nanos) {
+        let window = self.config.duplicate_window;
+        let state = self.store.state();
+        if window <= 0 || state.msgs == 0 {
+            return;
+        }
+        let mut seq = seq_from_time(self.store.as_ref(), now.saturating_sub(window));
+        // Each step moves past one stored message, so this ends after at most `msgs` steps.
+        while let Ok(msg) = self.store.load_next_msg("", seq) {
+            let id = msg
+                .headers
+                .as_deref()
+                .and_then(|h| find_header(h, NATS_MSG_ID))
+                .unwrap_or("");
+            if !id.is_empty() {
+                self.dedup.insert(id, msg.seq, msg.time, window);
+            }
+            if msg.seq == state.last_seq {
+                self.last_msg_id = id.to_string();
+            }
+            seq = msg.seq + 1;
+        }
+    }
+}
+
+/// The sequence of the first message stored at or after `t` (`last_seq + 1` when none), found
+/// by bisection so that reopening a large stream reads O(log n) messages, not all of them.
+/// Assumes timestamps do not decrease with sequence, as the caller's clock provides them.
+pub(crate) fn seq_from_time(store: &dyn StreamStore, t: Nanos) -> Seq {
+    let state = store.state();
+    if state.msgs == 0 {
+        return state.last_seq + 1;
+    }
+    if t <= state.first_ts {
+        return state.first_seq;
+    }
+    // Invariant: every message below `lo` is older than `t`; the answer is the first message at
+    // or after `lo` whose time is >= t, and none in [lo, hi) qualifies unless found.
+    let (mut lo, mut hi) = (state.first_seq, state.last_seq + 1);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match store.load_next_msg("", mid) {
+            Ok(msg) if msg.seq < hi => {
+                if msg.time >= t {
+                    hi = msg.seq;
+                } else {
+                    lo = msg.seq + 1;
+                }
+            }
+            // Nothing stored in [mid, hi): the answer lies below mid, or is hi itself.
+            _ => hi = mid,
+        }
+    }
+    match store.load_next_msg("", lo) {
+        Ok(msg) if msg.time >= t => msg.seq,
+        _ => state.last_seq + 1,
+    }
+}

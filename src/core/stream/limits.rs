@@ -1,0 +1,198 @@
+//! Limits and discard policies (`max_msgs`, `max_bytes`, `max_msgs_per_subject`, `max_age`),
+//! as nats-server's memory store enforces them (`storeRawMsg`, `enforce*Limit`, `expireMsgs`).
+//!
+//! - Discard new refuses a message that would go over `max_msgs` or `max_bytes` with
+//!   `StreamStoreFailed` (10077) and the store's text; a subject at `max_msgs_per_subject` is
+//!   refused only with `discard_new_per_subject`, and otherwise makes room by dropping its oldest.
+//! - Discard old stores first, then drops the oldest messages until the stream fits.
+//! - The per-subject limit always drops the subject's oldest, whatever the discard policy.
+//! - `max_age` removes messages whose time is `<= now - max_age`, when [`Stream::expire`] runs.
+//!
+//! With every limit unset (-1, the default) a publish does no limit work beyond comparisons.
+
+use super::{DiscardPolicy, Stream, StreamConfig};
+use crate::core::error::{ApiError, ErrorKind};
+use crate::core::store::{StoreError, StreamStore};
+use crate::core::time::Nanos;
+
+/// nats-server's texts for a discard-new refusal (`ErrMaxMsgs` and friends).
+const MAX_MSGS_EXCEEDED: &str = "maximum messages exceeded";
+const MAX_BYTES_EXCEEDED: &str = "maximum bytes exceeded";
+const MAX_MSGS_PER_SUBJECT_EXCEEDED: &str = "maximum messages per subject exceeded";
+
+fn refused(text: &str) -> ApiError {
+    ApiError::with_detail(ErrorKind::StreamStoreFailed, text)
+}
+
+fn general(e: StoreError) -> ApiError {
+    ApiError::with_detail(ErrorKind::StreamGeneralError, e)
+}
+
+/// A positive limit as a count; `None` when unlimited.
+fn limit(value: i64) -> Option<u64> {
+    u64::try_from(value).ok().filter(|v| *v > 0)
+}
+
+impl Stream {
+    /// Under discard new, refuses a message of `size` bytes on `subject` that would break a
+    /// limit. `rollup` messages pass the per-subject check: they make room once stored.
+    pub(super) fn check_discard_new(
+        &self,
+        subject: &str,
+        size: u64,
+        rollup: bool,
+    ) -> Result<(), ApiError> {
+        let cfg = &self.config;
+        if cfg.discard != DiscardPolicy::New {
+            return Ok(());
+        }
+        let (max_msgs, max_bytes) = (limit(cfg.max_msgs), limit(cfg.max_bytes));
+        let stream_limited = max_msgs.is_some() || max_bytes.is_some();
+        // The subject's count matters to the per-subject refusal and to the stream limits.
+        let per_subject = limit(cfg.max_msgs_per_subject)
+            .filter(|_| cfg.discard_new_per_subject || stream_limited);
+        if per_subject.is_none() && !stream_limited {
+            return Ok(());
+        }
+        // At its subject's limit, the message replaces that subject's oldest instead of adding.
+        let on_subject = per_subject.map(|max| (max, self.store.filtered_state(0, subject)));
+        let at_subject_limit = on_subject.is_some_and(|(max, ss)| ss.msgs >= max);
+        if at_subject_limit && cfg.discard_new_per_subject && !rollup {
+            return Err(refused(MAX_MSGS_PER_SUBJECT_EXCEEDED));
+        }
+        if !stream_limited {
+            return Ok(());
+        }
+        let state = self.store.state();
+        if max_msgs.is_some_and(|max| state.msgs >= max) && !at_subject_limit {
+            return Err(refused(MAX_MSGS_EXCEEDED));
+        }
+        if let Some(max) = max_bytes {
+            if state.bytes.saturating_add(size) > max {
+                if !at_subject_limit {
+                    return Err(refused(MAX_BYTES_EXCEEDED));
+                }
+                // Dropping the subject's oldest must free at least as much as the new one takes.
+                let oldest = on_subject.map_or(0, |(_, ss)| ss.first);
+                let freed = self.store.load_msg(oldest).map_or(0, |m| m.size());
+                if freed < size {
+                    return Err(refused(MAX_BYTES_EXCEEDED));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// After a store: trims `subject` to its per-subject limit, then (discard old) the stream to
+    /// `max_msgs` and `max_bytes`, oldest first.
+    ///
+    /// The message is stored by now, so a store that fails to remove is left over its limit
+    /// rather than turning a stored message into a failed publish.
+    pub(super) fn enforce_after_store(&mut self, subject: &str) {
+        if let Some(max) = limit(self.config.max_msgs_per_subject) {
+            trim_subject(self.store.as_mut(), subject, max);
+        }
+        if self.config.discard == DiscardPolicy::Old {
+            trim_stream(self.store.as_mut(), &self.config);
+        }
+    }
+
+    /// After an update: applies limits that became tighter than `old`'s.
+    pub(super) fn enforce_on_update(&mut self, old: &StreamConfig) -> Result<(), ApiError> {
+        if self.config.discard == DiscardPolicy::Old {
+            trim_stream(self.store.as_mut(), &self.config);
+        }
+        let (new_max, old_max) = (
+            limit(self.config.max_msgs_per_subject),
+            limit(old.max_msgs_per_subject),
+        );
+        if let Some(max) = new_max.filter(|n| old_max.is_none_or(|o| n < &o)) {
+            let over: Vec<String> = self
+                .store
+                .subjects_state(">")
+                .into_iter()
+                .filter(|(_, ss)| ss.msgs > max)
+                .map(|(subject, _)| subject)
+                .collect();
+            for subject in over {
+                self.store.purge(&subject, 0, max).map_err(general)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes messages older than `max_age` and forgets message ids older than the duplicate
+    /// window. Returns how many messages were removed.
+    pub fn expire(&mut self, now: Nanos) -> Result<u64, ApiError> {
+        let mut removed = 0;
+        let max_age = self.config.max_age;
+        if max_age > 0 {
+            let cutoff = now.saturating_sub(max_age);
+            // Each pass removes the first message or stops, so this ends within `msgs` passes.
+            loop {
+                let state = self.store.state();
+                if state.msgs == 0 || state.first_ts > cutoff {
+                    break;
+                }
+                if !self.store.remove_msg(state.first_seq).map_err(general)? {
+                    break;
+                }
+                removed += 1;
+            }
+        }
+        self.dedup.expire(now, self.config.duplicate_window);
+        Ok(removed)
+    }
+
+    /// When [`Stream::expire`] next has work: the oldest message reaching `max_age`, or the
+    /// oldest remembered message id leaving the duplicate window.
+    pub fn next_deadline(&self) -> Option<Nanos> {
+        let aged = (self.config.max_age > 0)
+            .then(|| self.store.state())
+            .filter(|state| state.msgs > 0)
+            .map(|state| state.first_ts.saturating_add(self.config.max_age));
+        let dedup = self.dedup.next_deadline(self.config.duplicate_window);
+        match (aged, dedup) {
+            (Some(a), Some(d)) => Some(a.min(d)),
+            (a, d) => a.or(d),
+        }
+    }
+}
+
+/// Drops `subject`'s oldest messages until it holds at most `max`. Asks the store for the
+/// subject's totals once: a publish over a per-subject limit usually removes exactly one.
+fn trim_subject(store: &mut dyn StreamStore, subject: &str, max: u64) {
+    let ss = store.filtered_state(0, subject);
+    let mut excess = ss.msgs.saturating_sub(max);
+    let mut oldest = ss.first;
+    // Each pass removes one message or stops.
+    while excess > 0 {
+        if !matches!(store.remove_msg(oldest), Ok(true)) {
+            break;
+        }
+        excess -= 1;
+        if excess > 0 {
+            match store.load_next_msg(subject, oldest + 1) {
+                Ok(msg) => oldest = msg.seq,
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+/// Drops the stream's oldest messages until it fits `max_msgs` and `max_bytes`.
+fn trim_stream(store: &mut dyn StreamStore, cfg: &StreamConfig) {
+    let (max_msgs, max_bytes) = (limit(cfg.max_msgs), limit(cfg.max_bytes));
+    if max_msgs.is_none() && max_bytes.is_none() {
+        return;
+    }
+    // Each pass removes one message or stops.
+    loop {
+        let state = store.state();
+        let over = max_msgs.is_some_and(|max| state.msgs > max)
+            || max_bytes.is_some_and(|max| state.bytes > max);
+        if !over || state.msgs == 0 || !matches!(store.remove_msg(state.first_seq), Ok(true)) {
+            break;
+        }
+    }
+}

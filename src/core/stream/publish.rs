@@ -1,0 +1,252 @@
+//! The publish pipeline, in nats-server's order (`processJetStreamMsg`):
+//!
+//! 1. a sealed stream refuses everything;
+//! 2. with headers: `Nats-Expected-Stream`, `Nats-TTL` (refused: TTLs are not enabled),
+//!    `Nats-Expected-Last-Subject-Sequence`, `Nats-Expected-Last-Sequence`, the `Nats-Msg-Id`
+//!    duplicate check, `Nats-Expected-Last-Msg-Id`, and `Nats-Rollup`;
+//! 3. `max_msg_size` and the 64 KiB header limit;
+//! 4. no interest: take a sequence and keep nothing;
+//! 5. discard-new limits, store, per-subject and discard-old limits, remember the id, roll up.
+//!
+//! A publish without headers and without limits touches the config and the store only.
+
+use bytes::Bytes;
+
+use super::pub_headers::PubHeaders;
+use super::{PubAck, Stream};
+use crate::core::error::{ApiError, ErrorKind};
+use crate::core::store::{record_size, Seq, StoreError};
+use crate::core::time::Nanos;
+
+/// Largest header block a stream stores (`math.MaxUint16`).
+const MAX_HEADER_LEN: usize = u16::MAX as usize;
+
+/// What a `Nats-Rollup` header asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Rollup {
+    /// No rollup.
+    None,
+    /// Replace the earlier messages on the same subject (`sub`).
+    Subject,
+    /// Replace every earlier message (`all`).
+    All,
+}
+
+/// What the header checks leave for after the store.
+struct Accepted<'h> {
+    msg_id: &'h str,
+    rollup: Rollup,
+}
+
+/// The outcome of the header checks that did not refuse the message.
+enum Verdict<'h> {
+    /// Go on and store it.
+    Store(Accepted<'h>),
+    /// A repeat of the message already stored at this sequence.
+    Duplicate(Seq),
+}
+
+/// A number header as nats-server reads it: digits only, anything else is a value that matches
+/// no sequence.
+fn parse_seq(text: &str) -> Seq {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Seq::MAX;
+    }
+    text.parse().unwrap_or(Seq::MAX)
+}
+
+impl Stream {
+    /// Applies the stream's rules to one publish and stores it.
+    ///
+    /// `retain = false` means the engine found no consumer interested (interest retention): the
+    /// message is checked, deduplicated and given a sequence, but nothing is kept, as
+    /// nats-server does. The caller routes only subjects the stream captures.
+    pub fn publish(
+        &mut self,
+        subject: &str,
+        headers: Option<Bytes>,
+        payload: Bytes,
+        now: Nanos,
+        retain: bool,
+    ) -> Result<PubAck, ApiError> {
+        if self.config.sealed {
+            return Err(ErrorKind::StreamSealed.into());
+        }
+        let headers = headers.filter(|h| !h.is_empty());
+        // A cheap handle on the header bytes, so header values can be borrowed while the block
+        // itself moves into the store.
+        let block = headers.clone();
+        let accepted = match block.as_deref() {
+            Some(hdr) => match self.check_headers(subject, &PubHeaders::scan(hdr), now)? {
+                Verdict::Store(accepted) => accepted,
+                Verdict::Duplicate(seq) => return Ok(self.ack(seq, true)),
+            },
+            None => Accepted {
+                msg_id: "",
+                rollup: Rollup::None,
+            },
+        };
+
+        let hdr_len = headers.as_ref().map_or(0, |h| h.len());
+        let max_size = self.config.max_msg_size;
+        if max_size >= 0 && hdr_len + payload.len() > max_size as usize {
+            return Err(ErrorKind::StreamMessageExceedsMaximum.into());
+        }
+        if hdr_len > MAX_HEADER_LEN {
+            return Err(ErrorKind::StreamHeaderExceedsMaximum.into());
+        }
+
+        if !retain {
+            let seq = self.store.skip_msg(now).map_err(store_failed)?;
+            self.after_store(subject, seq, &accepted, now, 0)?;
+            return Ok(self.ack(seq, false));
+        }
+
+        let size = record_size(subject, headers.as_ref(), &payload);
+        self.check_discard_new(subject, size, accepted.rollup != Rollup::None)?;
+        let seq = self
+            .store
+            .store_msg(subject, headers, payload, now)
+            .map_err(store_failed)?;
+        self.enforce_after_store(subject);
+        self.after_store(subject, seq, &accepted, now, 1)?;
+        Ok(self.ack(seq, false))
+    }
+
+    /// Runs the header checks in nats-server's order.
+    fn check_headers<'h>(
+        &self,
+        subject: &str,
+        hdr: &PubHeaders<'h>,
+        now: Nanos,
+    ) -> Result<Verdict<'h>, ApiError> {
+        if !hdr.expected_stream.is_empty() && hdr.expected_stream != self.config.name {
+            return Err(ErrorKind::StreamNotMatch.into());
+        }
+        if !hdr.ttl.is_empty() {
+            return Err(ErrorKind::MessageTTLDisabled.into());
+        }
+        self.check_expected_subject_seq(subject, hdr)?;
+        if !hdr.expected_last_seq.is_empty() {
+            let last = self.store.state().last_seq;
+            if parse_seq(hdr.expected_last_seq) != last {
+                return Err(ApiError::with_detail(
+                    ErrorKind::StreamWrongLastSequence,
+                    last,
+                ));
+            }
+        }
+        if !hdr.msg_id.is_empty() {
+            if let Some(seq) = self
+                .dedup
+                .lookup(hdr.msg_id, now, self.config.duplicate_window)
+            {
+                return Ok(Verdict::Duplicate(seq));
+            }
+        }
+        if !hdr.expected_last_msg_id.is_empty() && hdr.expected_last_msg_id != self.last_msg_id {
+            return Err(ApiError::with_detail(
+                ErrorKind::StreamWrongLastMsgID,
+                &self.last_msg_id,
+            ));
+        }
+        let rollup = self.check_rollup(hdr.rollup)?;
+        Ok(Verdict::Store(Accepted {
+            msg_id: hdr.msg_id,
+            rollup,
+        }))
+    }
+
+    /// `Nats-Expected-Last-Subject-Sequence`: the last message on the subject (or on the subject
+    /// named by `...-Subject`) must have this sequence; 0 means there must be none.
+    fn check_expected_subject_seq(
+        &self,
+        subject: &str,
+        hdr: &PubHeaders<'_>,
+    ) -> Result<(), ApiError> {
+        let other = hdr.expected_last_subject_seq_subject;
+        if hdr.expected_last_subject_seq.is_empty() {
+            if !other.is_empty() {
+                return Err(ErrorKind::StreamExpectedLastSeqPerSubjectInvalid.into());
+            }
+            return Ok(());
+        }
+        let expected = parse_seq(hdr.expected_last_subject_seq);
+        let on = if other.is_empty() { subject } else { other };
+        let (found, ok) = match self.store.load_last_msg(on) {
+            Ok(msg) => (msg.seq, msg.seq == expected),
+            Err(StoreError::NotFound) => (0, expected == 0),
+            Err(_) => (0, false),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(ApiError::with_detail(
+                ErrorKind::StreamWrongLastSequence,
+                found,
+            ))
+        }
+    }
+
+    /// `Nats-Rollup: sub|all`, allowed only with `allow_rollup_hdrs` (and purges permitted).
+    fn check_rollup(&self, value: &str) -> Result<Rollup, ApiError> {
+        if value.is_empty() {
+            return Ok(Rollup::None);
+        }
+        if !self.config.allow_rollup_hdrs || self.config.deny_purge {
+            return Err(ApiError::with_detail(
+                ErrorKind::StreamRollupFailed,
+                "rollup not permitted",
+            ));
+        }
+        match value.to_ascii_lowercase().as_str() {
+            "sub" => Ok(Rollup::Subject),
+            "all" => Ok(Rollup::All),
+            other => Err(ApiError::with_detail(
+                ErrorKind::StreamRollupFailed,
+                format_args!("rollup value invalid: {other:?}"),
+            )),
+        }
+    }
+
+    /// Bookkeeping once a sequence is taken: last id, duplicate table, rollup purge keeping the
+    /// newest `keep` messages (1 when the new message was stored, 0 when it was not).
+    fn after_store(
+        &mut self,
+        subject: &str,
+        seq: Seq,
+        accepted: &Accepted<'_>,
+        now: Nanos,
+        keep: u64,
+    ) -> Result<(), ApiError> {
+        self.last_msg_id.clear();
+        if !accepted.msg_id.is_empty() {
+            self.last_msg_id.push_str(accepted.msg_id);
+            self.dedup
+                .insert(accepted.msg_id, seq, now, self.config.duplicate_window);
+        }
+        let filter = match accepted.rollup {
+            Rollup::None => return Ok(()),
+            Rollup::Subject => subject,
+            Rollup::All => "",
+        };
+        self.store
+            .purge(filter, 0, keep)
+            .map(|_| ())
+            .map_err(|e| ApiError::with_detail(ErrorKind::StreamRollupFailed, e))
+    }
+
+    fn ack(&self, seq: Seq, duplicate: bool) -> PubAck {
+        PubAck {
+            stream: self.config.name.clone(),
+            seq,
+            domain: None,
+            duplicate,
+        }
+    }
+}
+
+/// A store refusal as a publisher sees it.
+fn store_failed(e: StoreError) -> ApiError {
+    ApiError::with_detail(ErrorKind::StreamStoreFailed, e)
+}
