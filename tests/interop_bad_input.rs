@@ -15,7 +15,8 @@ use interop_support::{bounded, Options, TestServer};
 /// closes the connection (bounded by a 5 s read timeout).
 fn send_raw(port: u16, bytes: &[u8]) -> String {
     let mut sock = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    sock.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    sock.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
     // The server may close while we are still writing; what it said before is what counts.
     let _ = sock.write_all(bytes);
     let mut out = Vec::new();
@@ -35,7 +36,10 @@ async fn still_serving(server: &TestServer) {
 async fn garbage_gets_unknown_protocol_operation_and_a_close() {
     let server = TestServer::start();
     let reply = send_raw(server.port, b"CONNECT {}\r\nHELLO THERE\r\nPING\r\n");
-    assert!(reply.contains("-ERR 'Unknown Protocol Operation'"), "{reply}");
+    assert!(
+        reply.contains("-ERR 'Unknown Protocol Operation'"),
+        "{reply}"
+    );
     assert!(!reply.contains("PONG"), "nothing after the error: {reply}");
     bounded(still_serving(&server)).await;
 }
@@ -46,7 +50,10 @@ async fn an_endless_control_line_is_cut_off() {
     let mut line = b"CONNECT {}\r\nSUB ".to_vec();
     line.extend(std::iter::repeat_n(b'a', 64 * 1024));
     let reply = send_raw(server.port, &line);
-    assert!(reply.contains("-ERR 'maximum control line exceeded'"), "{reply}");
+    assert!(
+        reply.contains("-ERR 'maximum control line exceeded'"),
+        "{reply}"
+    );
     bounded(still_serving(&server)).await;
 }
 
@@ -54,7 +61,10 @@ async fn an_endless_control_line_is_cut_off() {
 async fn a_payload_over_max_payload_is_refused() {
     let server = TestServer::start();
     let reply = send_raw(server.port, b"CONNECT {}\r\nPUB big 2000000\r\n");
-    assert!(reply.contains("-ERR 'Maximum Payload Violation'"), "{reply}");
+    assert!(
+        reply.contains("-ERR 'Maximum Payload Violation'"),
+        "{reply}"
+    );
     bounded(still_serving(&server)).await;
 }
 
@@ -66,21 +76,37 @@ async fn a_client_that_never_reads_is_dropped_and_others_keep_going() {
     });
     // The stuck client subscribes, then never reads a byte.
     let mut stuck = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
-    stuck.write_all(b"CONNECT {\"verbose\":false}\r\nSUB flood 1\r\nPING\r\n").expect("sub");
+    stuck
+        .write_all(b"CONNECT {\"verbose\":false}\r\nSUB flood 1\r\nPING\r\n")
+        .expect("sub");
+    // The PONG says the SUB is in place; after it, the client reads nothing more.
+    stuck
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("PONG") {
+        let n = stuck.read(&mut buf).expect("read INFO and PONG");
+        assert!(n > 0 && seen.len() < 64 * 1024, "no PONG");
+        seen.extend_from_slice(&buf[..n]);
+    }
     bounded(async {
         let publisher = server.client().await;
-        // Make sure the SUB is in place before flooding.
-        tokio::time::sleep(Duration::from_millis(200)).await;
         let chunk = bytes::Bytes::from(vec![b'x'; 64 * 1024]);
         for _ in 0..1000 {
-            publisher.publish("flood", chunk.clone()).await.expect("pub");
+            publisher
+                .publish("flood", chunk.clone())
+                .await
+                .expect("pub");
         }
         publisher.flush().await.expect("flush");
         still_serving(&server).await;
     })
     .await;
     // The stuck connection was closed by the server: draining it reaches end of stream.
-    stuck.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    stuck
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
     let mut sink = vec![0u8; 1 << 20];
     let mut total = 0usize;
     let closed = loop {
@@ -93,6 +119,12 @@ async fn a_client_that_never_reads_is_dropped_and_others_keep_going() {
             break false;
         }
     };
-    assert!(closed, "the server must close a slow consumer (read {total} bytes)");
-    assert!(total < 64 * 1024 * 1000, "not everything was delivered: {total} bytes");
+    assert!(
+        closed,
+        "the server must close a slow consumer (read {total} bytes)"
+    );
+    assert!(
+        total < 64 * 1024 * 1000,
+        "not everything was delivered: {total} bytes"
+    );
 }

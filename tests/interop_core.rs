@@ -7,7 +7,7 @@ mod interop_support;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use interop_support::{bounded, TestServer};
+use interop_support::{bounded, round_trip, TestServer};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -88,7 +88,7 @@ async fn request_reply_round_trips_with_headers() {
     bounded(async {
         let responder = server.client().await;
         let mut service = responder.subscribe("svc.echo").await.expect("sub");
-        responder.flush().await.expect("flush");
+        round_trip(&responder).await;
         tokio::spawn(async move {
             while let Some(msg) = service.next().await {
                 let mut headers = async_nats::HeaderMap::new();

@@ -79,8 +79,10 @@ async fn check_survivors(server: &TestServer, acks_must_survive: bool) {
     assert_eq!(info.config.max_messages, 1000, "config survived");
     assert_eq!(info.config.subjects, ["keep.>"]);
     assert_eq!(info.state.messages, 5, "messages survived");
-    let mut consumer: async_nats::jetstream::consumer::PullConsumer =
-        stream.get_consumer("reader").await.expect("consumer survived");
+    let mut consumer: async_nats::jetstream::consumer::PullConsumer = stream
+        .get_consumer("reader")
+        .await
+        .expect("consumer survived");
     let ci = consumer.info().await.expect("consumer info");
     if !acks_must_survive {
         return;
@@ -96,7 +98,10 @@ async fn check_survivors(server: &TestServer, acks_must_survive: bool) {
         .try_collect()
         .await
         .expect("messages");
-    assert_eq!(next[0].payload, "m2", "delivery resumes after the acked messages");
+    assert_eq!(
+        next[0].payload, "m2",
+        "delivery resumes after the acked messages"
+    );
 }
 
 #[tokio::test]

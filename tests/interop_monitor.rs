@@ -3,7 +3,7 @@
 
 mod interop_support;
 
-use interop_support::{bounded, http_get, http_json, Options, TestServer};
+use interop_support::{bounded, http_get, http_json, round_trip, Options, TestServer};
 
 fn monitored() -> TestServer {
     TestServer::start_with(Options {
@@ -27,7 +27,7 @@ async fn varz_reports_server_identity_limits_and_traffic() {
     bounded(async {
         let client = server.client().await;
         client.publish("x", "12345".into()).await.expect("pub");
-        client.flush().await.expect("flush");
+        round_trip(&client).await;
         let varz = http_json(port, "/varz");
         assert_eq!(varz["port"], server.port);
         assert_eq!(varz["max_payload"], 1024 * 1024);
@@ -37,7 +37,10 @@ async fn varz_reports_server_identity_limits_and_traffic() {
         for field in ["server_id", "version", "now", "start", "uptime"] {
             assert!(varz[field].is_string(), "varz.{field} missing: {varz}");
         }
-        assert!(varz["jetstream"]["config"]["store_dir"].is_string(), "{varz}");
+        assert!(
+            varz["jetstream"]["config"]["store_dir"].is_string(),
+            "{varz}"
+        );
     })
     .await;
 }
@@ -53,7 +56,7 @@ async fn connz_lists_live_connections_with_their_names() {
             .await
             .expect("connect");
         let _sub = client.subscribe("a.b").await.expect("sub");
-        client.flush().await.expect("flush");
+        round_trip(&client).await;
         let connz = http_json(port, "/connz");
         assert_eq!(connz["num_connections"], 1, "{connz}");
         let conn = &connz["connections"][0];
@@ -80,7 +83,11 @@ async fn jsz_details_streams_and_consumers() {
             })
             .await
             .expect("stream");
-        js.publish("mon.1", "x".into()).await.expect("pub").await.expect("ack");
+        js.publish("mon.1", "x".into())
+            .await
+            .expect("pub")
+            .await
+            .expect("ack");
         stream
             .create_consumer(async_nats::jetstream::consumer::pull::Config {
                 durable_name: Some("C".into()),

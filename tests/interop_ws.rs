@@ -6,7 +6,7 @@ mod interop_support;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use interop_support::{bounded, Options, TestServer};
+use interop_support::{bounded, round_trip, Options, TestServer};
 
 #[tokio::test]
 async fn websocket_and_tcp_clients_talk_to_each_other() {
@@ -21,12 +21,9 @@ async fn websocket_and_tcp_clients_talk_to_each_other() {
         let tcp = server.client().await;
         let mut from_tcp = ws.subscribe("greet.ws").await.expect("sub");
         let mut from_ws = tcp.subscribe("greet.tcp").await.expect("sub");
-        // async-nats may send its flush PING over WebSocket before the SUB; a probe the client
-        // receives itself proves the subscription is in place.
-        ws.publish("greet.ws", "probe".into()).await.expect("probe");
-        let probe = tokio::time::timeout(Duration::from_secs(5), from_tcp.next()).await;
-        assert_eq!(probe.expect("in time").expect("probe").payload, "probe");
-        tcp.flush().await.expect("flush");
+        // Both subscriptions are in place once each client's round trip returns.
+        round_trip(&ws).await;
+        round_trip(&tcp).await;
         tcp.publish("greet.ws", "hello ws".into())
             .await
             .expect("pub");

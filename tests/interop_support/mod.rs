@@ -250,9 +250,13 @@ pub async fn bounded<F: std::future::Future<Output = ()>>(body: F) {
 pub fn http_get(port: u16, path: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect http");
-    sock.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
-    write!(sock, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        .expect("write request");
+    sock.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    write!(
+        sock,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write request");
     let mut raw = Vec::new();
     let _ = sock.read_to_end(&mut raw);
     let text = String::from_utf8_lossy(&raw).to_string();
@@ -262,7 +266,11 @@ pub fn http_get(port: u16, path: &str) -> (u16, String) {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     let body = match text.split_once("\r\n\r\n") {
-        Some((head, body)) if head.to_ascii_lowercase().contains("transfer-encoding: chunked") => {
+        Some((head, body))
+            if head
+                .to_ascii_lowercase()
+                .contains("transfer-encoding: chunked") =>
+        {
             dechunk(body)
         }
         Some((_, body)) => body.to_string(),
@@ -294,4 +302,14 @@ pub fn http_json(port: u16, path: &str) -> serde_json::Value {
     let (status, body) = http_get(port, path);
     assert_eq!(status, 200, "GET {path}: {body}");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: bad JSON {e}: {body}"))
+}
+
+/// Waits until the server has processed everything `client` sent so far. (async-nats' `flush`
+/// only waits for the socket write, not for the server.) A request is answered in order after
+/// the client's earlier ops.
+pub async fn round_trip(client: &async_nats::Client) {
+    client
+        .request("$JS.API.INFO", "".into())
+        .await
+        .expect("round trip through the server");
 }
