@@ -608,3 +608,44 @@ async fn unknown_stream_requests_get_jetstream_errors() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_push_consumer_with_flow_control_and_heartbeats_delivers_everything() {
+    let server = TestServer::start();
+    bounded(async {
+        let js = server.jetstream().await;
+        let stream = js
+            .create_stream(memory_stream("FC", &["fc.>"]))
+            .await
+            .expect("create");
+        let body = bytes::Bytes::from(vec![b'x'; 1024]);
+        for _ in 0..300 {
+            js.publish("fc.1", body.clone())
+                .await
+                .expect("pub")
+                .await
+                .expect("ack");
+        }
+        let consumer = stream
+            .create_consumer(push::Config {
+                durable_name: Some("fc".into()),
+                deliver_subject: "deliver.fc".into(),
+                ack_policy: AckPolicy::None,
+                flow_control: true,
+                idle_heartbeat: Duration::from_secs(1),
+                ..Default::default()
+            })
+            .await
+            .expect("consumer");
+        let mut messages = consumer.messages().await.expect("messages");
+        for _ in 0..300 {
+            let msg = tokio::time::timeout(WAIT, messages.next())
+                .await
+                .expect("within 5 s")
+                .expect("open")
+                .expect("message");
+            assert_eq!(msg.payload.len(), 1024);
+        }
+    })
+    .await;
+}

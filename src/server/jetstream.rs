@@ -11,6 +11,7 @@
 //! The engine runs on its own OS thread with a single-threaded runtime: store syncs block, and
 //! must not stall the threads serving sockets.
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ use super::router::{MsgView, Router};
 use super::storage::Storage;
 use crate::core::engine::Engine;
 use crate::core::message::{Message, Outbound};
+use crate::core::subject;
 use crate::core::subject_index::SubjectIndex;
 use crate::core::time::Nanos;
 
@@ -160,6 +162,7 @@ pub fn start(
                 router,
                 stream_subjects,
                 known_streams: Vec::new(),
+                interest: HashMap::new(),
             };
             task.refresh_streams();
             runtime.block_on(task.run(rx, interest));
@@ -186,6 +189,9 @@ struct Task {
     stream_subjects: Arc<RwLock<SubjectIndex<()>>>,
     /// (name, subjects) of every stream at the last refresh, to notice changes cheaply.
     known_streams: Vec<(String, Vec<String>)>,
+    /// Whether each subject was last reported to the engine as having subscribers: push
+    /// consumers' deliver subjects, and literal subjects clients subscribed to.
+    interest: HashMap<String, bool>,
 }
 
 impl Task {
@@ -206,10 +212,10 @@ impl Task {
             tokio::select! {
                 biased;
                 change = interest.recv(), if interest_open => match change {
-                    Some((subject, active)) => {
-                        self.engine.set_interest(&subject, active, now());
-                        while let Ok((subject, active)) = interest.try_recv() {
-                            self.engine.set_interest(&subject, active, now());
+                    Some((filter, _)) => {
+                        self.interest_changed(&filter);
+                        while let Ok((filter, _)) = interest.try_recv() {
+                            self.interest_changed(&filter);
                         }
                     }
                     None => interest_open = false,
@@ -258,6 +264,61 @@ impl Task {
         }
     }
 
+    /// A subscription filter gained its first or lost its last subscription. The engine is told
+    /// the router's truth (not the event's flag) for every deliver subject the filter matches,
+    /// so literal and wildcard subscriptions on one subject count together.
+    fn interest_changed(&mut self, filter: &str) {
+        let mut affected: Vec<String> = self
+            .interest
+            .keys()
+            .filter(|known| subject::matches(filter, known))
+            .cloned()
+            .collect();
+        if subject::is_literal(filter) && !self.interest.contains_key(filter) {
+            affected.push(filter.to_string());
+        }
+        for deliver in affected {
+            self.report_interest(&deliver);
+        }
+    }
+
+    /// Tells the engine whether `deliver` has subscribers now, if that changed.
+    fn report_interest(&mut self, deliver: &str) {
+        let active = self.router.has_interest(deliver);
+        if self.interest.get(deliver) == Some(&active) {
+            return;
+        }
+        self.engine.set_interest(deliver, active, now());
+        if active || self.is_deliver_subject(deliver) {
+            self.interest.insert(deliver.to_string(), active);
+        } else {
+            // Forget subjects nobody delivers to, so the map stays bounded.
+            self.interest.remove(deliver);
+        }
+    }
+
+    fn deliver_subjects(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for slot in self.engine.streams.values() {
+            for consumer in slot.consumers.values() {
+                if let Some(d) = consumer.config().deliver_subject.as_deref() {
+                    if !d.is_empty() {
+                        out.push(d.to_string());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn is_deliver_subject(&self, subject: &str) -> bool {
+        self.engine.streams.values().any(|slot| {
+            slot.consumers
+                .values()
+                .any(|c| c.config().deliver_subject.as_deref() == Some(subject))
+        })
+    }
+
     fn handle_publish(&mut self, msg: Message, origin: Origin, now: Nanos) {
         let reply = msg.reply.clone();
         let handled = self.engine.handle(msg, now);
@@ -290,6 +351,12 @@ impl Task {
             }
         }
         self.storage.save_configs(&self.engine);
+        // New push consumers may deliver to subjects only wildcard subscriptions cover.
+        for deliver in self.deliver_subjects() {
+            if !self.interest.contains_key(&deliver) {
+                self.report_interest(&deliver);
+            }
+        }
         if current == self.known_streams {
             return;
         }
