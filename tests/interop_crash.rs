@@ -37,7 +37,10 @@ async fn acknowledged_publishes_survive_kill_9_during_a_publish_storm() {
                 let js = js.clone();
                 in_flight.push(async move {
                     let ack = js.publish("storm.x", body.clone().into()).await.ok()?;
-                    let ack = tokio::time::timeout(Duration::from_secs(5), ack).await.ok()?.ok()?;
+                    let ack = tokio::time::timeout(Duration::from_secs(5), ack)
+                        .await
+                        .ok()?
+                        .ok()?;
                     Some((ack.sequence, body))
                 });
                 sent += 1;
@@ -120,7 +123,10 @@ async fn confirmed_acks_survive_kill_9_during_an_ack_storm() {
     bounded(async {
         let js = server.jetstream().await;
         let stream = js.get_stream("STORM").await.expect("stream survived");
-        let info = stream.consumer_info("acker").await.expect("consumer survived");
+        let info = stream
+            .consumer_info("acker")
+            .await
+            .expect("consumer survived");
         assert!(
             info.ack_floor.stream_sequence >= confirmed,
             "ack floor {} behind confirmed ack {confirmed}",

@@ -33,15 +33,26 @@ fn the_site_and_the_package_are_served() {
     let Some(server) = server() else { return };
     let port = server.http_port.expect("http");
     assert_eq!(http_get(port, "/"), (200, "<h1>contrail</h1>".to_string()));
-    assert_eq!(http_get(port, "/app.js"), (200, "console.log(1)".to_string()));
-    assert_eq!(http_get(port, "/pkg/contrail.js"), (200, "export {}".to_string()));
+    assert_eq!(
+        http_get(port, "/app.js"),
+        (200, "console.log(1)".to_string())
+    );
+    assert_eq!(
+        http_get(port, "/pkg/contrail.js"),
+        (200, "export {}".to_string())
+    );
 }
 
 #[test]
 fn paths_outside_www_and_pkg_are_refused() {
     let Some(server) = server() else { return };
     let port = server.http_port.expect("http");
-    for path in ["/../secret.txt", "/pkg/../secret.txt", "/%2e%2e/secret.txt", "/secret.txt"] {
+    for path in [
+        "/../secret.txt",
+        "/pkg/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/secret.txt",
+    ] {
         let (status, body) = http_get(port, path);
         assert_ne!(status, 200, "{path} must not be served");
         assert!(!body.contains("do not serve"), "{path} leaked");

@@ -18,7 +18,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 
 use super::jetstream::Origin;
-use super::outbox::{CloseReason, Outbox};
+use super::outbox::{CloseReason, FlushList, Outbox};
 use super::router::{MsgView, Sub};
 use super::wire::{self, ClientOp, ClientParser};
 use super::Shared;
@@ -194,6 +194,7 @@ pub async fn serve<R: ByteReader, W: ByteWriter>(
         subs: HashMap::new(),
         pings_out: 0,
         parser: ClientParser::new(shared.config.max_payload, shared.config.max_control_line),
+        flush: FlushList::new(),
     };
     let reason = conn.run(reader).await;
     tracing::debug!(client = id, ?reason, "connection closing");
@@ -239,6 +240,8 @@ struct Conn {
     subs: HashMap<String, Arc<Sub>>,
     pings_out: u32,
     parser: ClientParser,
+    /// Outboxes this connection queued messages into since its last read.
+    flush: FlushList,
 }
 
 impl Conn {
@@ -288,7 +291,11 @@ impl Conn {
         loop {
             let op = match self.parser.parse(buf) {
                 Ok(Some(op)) => op,
-                Ok(None) => return Ok(()),
+                Ok(None) => {
+                    // One read's worth of ops handled: wake every writer they queued for.
+                    self.flush.flush();
+                    return Ok(());
+                }
                 Err(err) => {
                     tracing::debug!(client = self.id(), %err, "protocol error");
                     return Err(CloseReason::Protocol(err.err_text().into()));
@@ -431,10 +438,14 @@ impl Conn {
             headers: headers.as_deref(),
             payload: &payload,
         };
-        let delivered = self
-            .shared
-            .router
-            .deliver(&subject, None, &view, Some(self.id()), None);
+        let delivered = self.shared.router.deliver(
+            &subject,
+            None,
+            &view,
+            Some(self.id()),
+            None,
+            &mut self.flush,
+        );
         let wants_no_responders =
             reply.is_some() && delivered == 0 && self.opts.no_responders && self.opts.headers;
         if self.shared.js.wants(&subject) {
@@ -448,10 +459,12 @@ impl Conn {
                 client: self.id(),
                 no_responders: wants_no_responders,
             };
+            // Wake the writers first: this may wait while the engine is busy.
+            self.flush.flush();
             self.shared.js.publish(msg, origin).await;
         } else if wants_no_responders {
             if let Some(reply) = &reply {
-                self.shared.no_responders(reply, self.id());
+                self.shared.no_responders(reply, self.id(), &mut self.flush);
             }
         }
         Ok(())

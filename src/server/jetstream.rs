@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::outbox::FlushList;
 use super::router::{MsgView, Router};
 use super::storage::Storage;
 use crate::core::engine::Engine;
@@ -324,7 +325,7 @@ impl Task {
         let handled = self.engine.handle(msg, now);
         if !handled && origin.no_responders {
             if let Some(reply) = reply {
-                no_responders(&self.router, &reply, origin.client);
+                no_responders(&self.router, &reply, origin.client, &mut FlushList::new());
             }
         }
     }
@@ -336,8 +337,9 @@ impl Task {
             tracing::error!(%err, "store sync failed");
             return;
         }
+        let mut flush = FlushList::new();
         while let Some(out) = self.engine.poll_outbound() {
-            route(&self.router, &out);
+            route(&self.router, &out, &mut flush);
         }
     }
 
@@ -375,26 +377,26 @@ impl Task {
 }
 
 /// Delivers one engine message: to subscribers of `out.to`, shown as `out.msg`.
-fn route(router: &Router, out: &Outbound) {
+fn route(router: &Router, out: &Outbound, flush: &mut FlushList) {
     let view = MsgView {
         subject: &out.msg.subject,
         reply: out.msg.reply.as_deref(),
         headers: out.msg.headers.as_deref(),
         payload: &out.msg.payload,
     };
-    router.deliver(&out.to, out.group.as_deref(), &view, None, None);
+    router.deliver(&out.to, out.group.as_deref(), &view, None, None, flush);
 }
 
 /// Status header of the no-responders answer.
 const NO_RESPONDERS: &[u8] = b"NATS/1.0 503\r\n\r\n";
 
 /// Answers a request nobody served with a 503 status, to the requesting client only.
-pub fn no_responders(router: &Router, reply: &str, client: u64) {
+pub fn no_responders(router: &Router, reply: &str, client: u64, flush: &mut FlushList) {
     let view = MsgView {
         subject: reply,
         reply: None,
         headers: Some(NO_RESPONDERS),
         payload: b"",
     };
-    router.deliver(reply, None, &view, None, Some(client));
+    router.deliver(reply, None, &view, None, Some(client), flush);
 }

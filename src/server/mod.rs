@@ -128,8 +128,8 @@ impl Shared {
     }
 
     /// Answers a request nobody serves with a 503 status, to the requesting client only.
-    pub fn no_responders(&self, reply: &str, client: u64) {
-        jetstream::no_responders(&self.router, reply, client);
+    pub fn no_responders(&self, reply: &str, client: u64, flush: &mut outbox::FlushList) {
+        jetstream::no_responders(&self.router, reply, client, flush);
     }
 }
 

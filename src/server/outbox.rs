@@ -7,7 +7,7 @@
 //! reads cannot make the server hold unbounded memory.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::{BufMut, BytesMut};
 use tokio::sync::Notify;
@@ -52,6 +52,36 @@ pub struct Counters {
 struct State {
     buf: BytesMut,
     closing: Option<CloseReason>,
+    /// Some producer's [`FlushList`] holds this outbox and will wake the writer.
+    wake_pending: bool,
+}
+
+/// Outboxes written to since their writers were last woken.
+///
+/// A producer (a connection handling one read's worth of ops, the engine thread routing one
+/// batch) queues into many outboxes and wakes each writer once at the end, so a burst of
+/// messages leaves in one write instead of one per message. Dropping the list wakes them too.
+#[derive(Default)]
+pub struct FlushList(Vec<Arc<Outbox>>);
+
+impl FlushList {
+    /// An empty list.
+    pub fn new() -> FlushList {
+        FlushList(Vec::new())
+    }
+
+    /// Wakes the writer of every outbox written to since the last call.
+    pub fn flush(&mut self) {
+        for out in self.0.drain(..) {
+            out.wake();
+        }
+    }
+}
+
+impl Drop for FlushList {
+    fn drop(&mut self) {
+        self.flush();
+    }
 }
 
 /// The outbound side of one client connection.
@@ -73,6 +103,7 @@ impl Outbox {
             state: Mutex::new(State {
                 buf: BytesMut::with_capacity(16 * 1024),
                 closing: None,
+                wake_pending: false,
             }),
             notify: Notify::new(),
             close_notify: Notify::new(),
@@ -87,15 +118,29 @@ impl Outbox {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues a `MSG`/`HMSG` for subscription `sid`. `false` when the connection is closing
-    /// (or this message made it a slow consumer).
+    /// Queues a `MSG`/`HMSG` for subscription `sid` and wakes the writer at once. `false` when
+    /// the connection is closing (or this message made it a slow consumer).
     pub fn send_msg(
-        &self,
+        self: &Arc<Self>,
         subject: &str,
         sid: &str,
         reply: Option<&str>,
         headers: Option<&[u8]>,
         payload: &[u8],
+    ) -> bool {
+        let mut flush = FlushList::new();
+        self.queue_msg(subject, sid, reply, headers, payload, &mut flush)
+    }
+
+    /// Queues a `MSG`/`HMSG` for subscription `sid`; the writer is woken when `flush` is.
+    pub fn queue_msg(
+        self: &Arc<Self>,
+        subject: &str,
+        sid: &str,
+        reply: Option<&str>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+        flush: &mut FlushList,
     ) -> bool {
         let hdr_len = headers.map_or(0, <[u8]>::len);
         let total = hdr_len + payload.len();
@@ -133,13 +178,23 @@ impl Outbox {
         }
         buf.put_slice(payload);
         buf.put_slice(b"\r\n");
+        let first = !st.wake_pending;
+        st.wake_pending = true;
         drop(st);
+        if first {
+            flush.0.push(self.clone());
+        }
         self.counters.out_msgs.fetch_add(1, Ordering::Relaxed);
         self.counters
             .out_bytes
             .fetch_add(total as u64, Ordering::Relaxed);
-        self.notify.notify_one();
         true
+    }
+
+    /// Wakes the writer (see [`FlushList`]).
+    fn wake(&self) {
+        self.lock().wake_pending = false;
+        self.notify.notify_one();
     }
 
     /// Queues raw protocol bytes (`INFO`, `PONG`, `+OK`, `-ERR`, `PING`).
@@ -243,7 +298,7 @@ mod tests {
 
     #[tokio::test]
     async fn messages_are_encoded_as_msg_and_hmsg() {
-        let out = Outbox::new(1 << 20);
+        let out = Arc::new(Outbox::new(1 << 20));
         assert!(out.send_msg("a.b", "7", None, None, b"hi"));
         assert!(out.send_msg("a.b", "7", Some("r.1"), Some(b"NATS/1.0\r\n\r\n"), b"x"));
         let (bytes, closing) = out.take().await;
@@ -256,7 +311,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_client_that_never_reads_is_cut_off_as_slow_consumer() {
-        let out = Outbox::new(1000);
+        let out = Arc::new(Outbox::new(1000));
         let mut sent = 0;
         while out.send_msg("s", "1", None, None, &[0u8; 100]) {
             sent += 1;

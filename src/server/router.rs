@@ -14,7 +14,7 @@ use std::sync::{Arc, RwLock};
 use crate::core::subject::SubjectError;
 use crate::core::subject_index::SubjectIndex;
 
-use super::outbox::Outbox;
+use super::outbox::{FlushList, Outbox};
 
 /// One client subscription.
 pub struct Sub {
@@ -209,6 +209,7 @@ impl Router {
         msg: &MsgView<'_>,
         publisher: Option<u64>,
         only_client: Option<u64>,
+        flush: &mut FlushList,
     ) -> usize {
         let mut delivered = 0;
         let mut finished: Vec<Arc<Sub>> = Vec::new();
@@ -224,7 +225,7 @@ impl Router {
             }
             match (&sub.queue, group) {
                 (None, None) => {
-                    if send_to(sub, msg, &mut finished) {
+                    if send_to(sub, msg, &mut finished, flush) {
                         delivered += 1;
                     }
                 }
@@ -248,7 +249,7 @@ impl Router {
             let start = self.random() as usize % members.len();
             for i in 0..members.len() {
                 let sub = &members[(start + i) % members.len()];
-                if send_to(sub, msg, &mut finished) {
+                if send_to(sub, msg, &mut finished, flush) {
                     delivered += 1;
                     break;
                 }
@@ -274,15 +275,25 @@ impl Router {
 }
 
 /// Sends to one subscription, honouring its auto-unsubscribe limit.
-fn send_to(sub: &Arc<Sub>, msg: &MsgView<'_>, finished: &mut Vec<Arc<Sub>>) -> bool {
+fn send_to(
+    sub: &Arc<Sub>,
+    msg: &MsgView<'_>,
+    finished: &mut Vec<Arc<Sub>>,
+    flush: &mut FlushList,
+) -> bool {
     let max = sub.max.load(Ordering::Relaxed);
     let n = sub.delivered.fetch_add(1, Ordering::Relaxed) + 1;
     if max > 0 && n > max {
         return false;
     }
-    let sent = sub
-        .out
-        .send_msg(msg.subject, &sub.sid, msg.reply, msg.headers, msg.payload);
+    let sent = sub.out.queue_msg(
+        msg.subject,
+        &sub.sid,
+        msg.reply,
+        msg.headers,
+        msg.payload,
+        flush,
+    );
     if max > 0 && n == max {
         sub.done.store(true, Ordering::Relaxed);
         finished.push(sub.clone());
@@ -323,7 +334,10 @@ mod tests {
         }
         let (other, _) = sub(4, "1", "a.c", None);
         router.subscribe(other).expect("valid");
-        assert_eq!(router.deliver("a.b", None, &view(b"x"), None, None), 3);
+        assert_eq!(
+            router.deliver("a.b", None, &view(b"x"), None, None, &mut FlushList::new()),
+            3
+        );
         for (_, out) in &subs {
             assert!(out.pending_bytes() > 0);
         }
@@ -339,7 +353,10 @@ mod tests {
             router.subscribe(s.clone()).expect("valid");
         }
         for _ in 0..30 {
-            assert_eq!(router.deliver("a.b", None, &view(b"x"), None, None), 1);
+            assert_eq!(
+                router.deliver("a.b", None, &view(b"x"), None, None, &mut FlushList::new()),
+                1
+            );
         }
         let total: usize = members.iter().map(|(_, o)| o.pending_bytes()).sum();
         assert_eq!(total, 30 * b"MSG a.b 1 1\r\nx\r\n".len());
@@ -352,7 +369,17 @@ mod tests {
         let (member, member_out) = sub(2, "1", "d", Some("g"));
         router.subscribe(plain).expect("valid");
         router.subscribe(member).expect("valid");
-        assert_eq!(router.deliver("d", Some("g"), &view(b"x"), None, None), 1);
+        assert_eq!(
+            router.deliver(
+                "d",
+                Some("g"),
+                &view(b"x"),
+                None,
+                None,
+                &mut FlushList::new()
+            ),
+            1
+        );
         assert_eq!(plain_out.pending_bytes(), 0);
         assert!(member_out.pending_bytes() > 0);
     }
@@ -364,8 +391,28 @@ mod tests {
         router
             .subscribe(Arc::new(Sub::new(1, "1", "a.b", None, out.clone(), false)))
             .expect("valid");
-        assert_eq!(router.deliver("a.b", None, &view(b"x"), Some(1), None), 0);
-        assert_eq!(router.deliver("a.b", None, &view(b"x"), Some(2), None), 1);
+        assert_eq!(
+            router.deliver(
+                "a.b",
+                None,
+                &view(b"x"),
+                Some(1),
+                None,
+                &mut FlushList::new()
+            ),
+            0
+        );
+        assert_eq!(
+            router.deliver(
+                "a.b",
+                None,
+                &view(b"x"),
+                Some(2),
+                None,
+                &mut FlushList::new()
+            ),
+            1
+        );
     }
 
     #[test]
@@ -375,7 +422,7 @@ mod tests {
         router.subscribe(s.clone()).expect("valid");
         assert!(!s.set_max(2));
         let delivered: usize = (0..5)
-            .map(|_| router.deliver("a.b", None, &view(b"x"), None, None))
+            .map(|_| router.deliver("a.b", None, &view(b"x"), None, None, &mut FlushList::new()))
             .sum();
         assert_eq!(delivered, 2);
         assert!(router.is_empty());

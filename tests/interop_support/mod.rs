@@ -88,6 +88,11 @@ impl TestServer {
 
     /// Starts the chosen server with these options.
     pub fn start_with(opts: Options) -> TestServer {
+        Self::start_kind(kind(), opts)
+    }
+
+    /// Starts a given server (benchmarks compare both in one run).
+    pub fn start_kind(kind: Kind, opts: Options) -> TestServer {
         let dir = temp_dir("srv");
         let port = free_port();
         let ws_port = opts.websocket.then(free_port);
@@ -103,7 +108,7 @@ impl TestServer {
         });
         let mut server = TestServer {
             child: None,
-            kind: kind(),
+            kind,
             port,
             ws_port,
             http_port,
