@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 use super::outbox::FlushList;
 use super::router::{MsgView, Router};
@@ -30,6 +30,9 @@ use crate::core::time::Nanos;
 const MAX_BATCH: usize = 4096;
 /// Depth of the channel from connections to the engine.
 const CHANNEL_DEPTH: usize = 16 * 1024;
+/// Payload bytes that may wait for the engine at once: with the depth above, this bounds the
+/// memory a publish flood can pin (messages may be up to max_payload each).
+const QUEUED_BYTES: usize = 64 * 1024 * 1024;
 
 /// Where a publish came from, for the no-responders answer.
 #[derive(Debug, Clone, Copy)]
@@ -44,7 +47,8 @@ pub struct Origin {
 pub type Query = Box<dyn FnOnce(&Engine, Nanos) -> serde_json::Value + Send>;
 
 enum Event {
-    Publish(Message, Origin),
+    /// A publish, holding its share of [`QUEUED_BYTES`] until handled.
+    Publish(Message, Origin, OwnedSemaphorePermit),
     Query(Query, oneshot::Sender<serde_json::Value>),
     Stop(oneshot::Sender<()>),
 }
@@ -53,6 +57,8 @@ enum Event {
 #[derive(Clone)]
 pub struct JsHandle {
     tx: mpsc::Sender<Event>,
+    /// Bytes of publishes in flight to the engine (see [`QUEUED_BYTES`]).
+    budget: Arc<Semaphore>,
     /// Subjects of all streams, refreshed by the engine thread after each API batch.
     stream_subjects: Arc<RwLock<SubjectIndex<()>>>,
 }
@@ -77,7 +83,12 @@ impl JsHandle {
     /// Hands a publish to the engine, waiting while the engine is behind.
     pub async fn publish(&self, msg: Message, origin: Origin) {
         // A send fails only when the engine thread is gone (shutdown); the message is dropped.
-        let _ = self.tx.send(Event::Publish(msg, origin)).await;
+        let size = msg.payload.len() + msg.headers.as_ref().map_or(0, |h| h.len());
+        let permits = size.clamp(1, QUEUED_BYTES) as u32;
+        let Ok(permit) = self.budget.clone().acquire_many_owned(permits).await else {
+            return;
+        };
+        let _ = self.tx.send(Event::Publish(msg, origin, permit)).await;
     }
 
     /// Runs `query` against the engine and returns its answer (`Null` if the engine is gone).
@@ -132,6 +143,7 @@ pub fn start(
     let stream_subjects = Arc::new(RwLock::new(SubjectIndex::new()));
     let handle = JsHandle {
         tx,
+        budget: Arc::new(Semaphore::new(QUEUED_BYTES)),
         stream_subjects: stream_subjects.clone(),
     };
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -232,7 +244,7 @@ impl Task {
                     for event in batch.drain(..) {
                         match event {
                             Event::Stop(done) => stop = Some(done),
-                            Event::Publish(msg, origin) => {
+                            Event::Publish(msg, origin, _permit) => {
                                 api_seen |= msg.subject.starts_with("$JS.API.");
                                 self.handle_publish(msg, origin, now);
                             }
