@@ -1,9 +1,9 @@
 //! Giving disk space back: run at each `sync`, once everything written is durable.
 //!
-//! - A fully dead active segment past a quarter block is sealed (a fresh one is made durable
+//! - An active segment with no live message past a quarter block is sealed (a fresh one is made durable
 //!   first), so it can go too.
-//! - A sealed segment with no live message is deleted, unless it holds tombstones for messages
-//!   still physically present in an older file (deleting those would bring them back).
+//! - A sealed segment with no live message is deleted, unless it holds tombstones for removed
+//!   messages still physically present in an older file (deleting those would bring them back).
 //! - A sealed segment mostly dead is rewritten with only its live messages and the tombstones
 //!   still needed: written to a temp file, fsynced, renamed over the original.
 //!
@@ -25,6 +25,7 @@ impl FileStore {
     pub(super) fn maintain(&mut self) -> Result<(), StoreError> {
         self.retire_dead_active()?;
         self.delete_dead_segments()?;
+        let mut rewrote = false;
         let candidates = std::mem::take(&mut self.candidates);
         for id in candidates {
             let Some(pos) = self.index.pos_of(id) else {
@@ -36,7 +37,12 @@ impl FileStore {
             let worth = seg.live_disk * 2 < data && dead >= self.block_size / 8;
             if id != self.writer.id && worth {
                 self.rewrite(pos)?;
+                rewrote = true;
             }
+        }
+        if rewrote {
+            // Tombstones aimed at the rewritten files may no longer be needed.
+            self.delete_dead_segments()?;
         }
         Ok(())
     }
@@ -45,7 +51,7 @@ impl FileStore {
         let Some(active) = self.index.segs.last() else {
             return Ok(());
         };
-        if active.live == 0 && active.phys.is_some() && active.len >= self.block_size / 4 {
+        if active.live == 0 && active.len >= self.block_size / 4 {
             self.rotate()?;
             self.sync_files()?;
         }
@@ -59,7 +65,7 @@ impl FileStore {
         };
         self.index.segs[..pos]
             .iter()
-            .any(|older| older.phys.is_some_and(|(plo, phi)| plo <= hi && phi >= lo))
+            .any(|older| older.holds_dead_in(lo, hi))
     }
 
     /// Deletes dead segments in rounds: a round only relies on deletions made durable before it.
@@ -99,12 +105,7 @@ impl FileStore {
         }
         let own_lo = seg.phys.map_or(u64::MAX, |(lo, _)| lo);
         let older = &self.index.segs[..pos];
-        let needed = |seq: u64| {
-            seq < own_lo
-                && older
-                    .iter()
-                    .any(|o| o.phys.is_some_and(|(lo, hi)| lo <= seq && seq <= hi))
-        };
+        let needed = |seq: u64| seq < own_lo && older.iter().any(|o| o.holds_dead(seq));
         let corrupt = |offset: u64| {
             StoreError::Corrupt(format!(
                 "segment {id:016x} at {offset}: unreadable during compaction"

@@ -62,6 +62,8 @@ pub(crate) struct Segment {
     pub len: u64,
     /// Lowest and highest sequence of the message records physically in the file, live or not.
     pub phys: Option<(Seq, Seq)>,
+    /// Message records physically in the file, live or not.
+    phys_msgs: u64,
     /// Lowest and highest sequence targeted by this file's tombstones for messages in older files.
     pub xdel: Option<(Seq, Seq)>,
 }
@@ -85,6 +87,7 @@ impl Segment {
             live_disk: 0,
             len,
             phys: None,
+            phys_msgs: 0,
             xdel: None,
         }
     }
@@ -127,7 +130,19 @@ impl Segment {
         self.live += 1;
         self.live_disk += disk_len(slot.size);
         widen(&mut self.phys, seq);
+        self.phys_msgs += 1;
         Ok(())
+    }
+
+    /// Whether the file still holds records of removed messages (a tombstone aimed at one of
+    /// them is needed until the file is deleted or rewritten).
+    pub fn holds_dead(&self, seq: Seq) -> bool {
+        self.phys_msgs > self.live && self.phys.is_some_and(|(lo, hi)| lo <= seq && seq <= hi)
+    }
+
+    /// Whether the file may hold a removed message within `lo..=hi`.
+    pub fn holds_dead_in(&self, lo: Seq, hi: Seq) -> bool {
+        self.phys_msgs > self.live && self.phys.is_some_and(|(plo, phi)| plo <= hi && phi >= lo)
     }
 
     /// Notes a tombstone in this file for a message in an older file.
