@@ -17,6 +17,14 @@
 //! failed fsync the store refuses further writes (the OS may have dropped the dirty pages); reopen
 //! it to recover.
 //!
+//! # Damage
+//! Recovery checks every record's checksum. A torn record at the end of a segment (a crash
+//! mid-write) is cut off; a corrupt record in the middle is skipped and the rest recovered; a
+//! file that is not a segment is set aside. Nothing of that fails the open: it is all listed in
+//! [`FileStore::recovery_report`] for the server to log. Corruption found later, on load, is
+//! [`StoreError::Corrupt`]. Lengths read from disk are checked against the file before any
+//! allocation.
+//!
 //! # Shrinking
 //! Removals only mark slots dead. At each `sync`, once everything is durable, segments with no
 //! live message are deleted and mostly-dead ones rewritten (`compaction.rs`), so work-queue and
@@ -240,29 +248,38 @@ impl FileStore {
         self.read(seq, pos, slot.offset)
     }
 
-    /// Flushes and fsyncs everything written; refuses further writes if that fails.
+    /// Flushes and fsyncs everything written. A failed write was rolled back and can be retried;
+    /// a failed fsync may have lost dirty pages, so the store then refuses further writes.
     fn sync_files(&mut self) -> Result<(), StoreError> {
-        let result = (|| {
-            for writer in &mut self.unsynced {
-                writer.sync()?;
+        for writer in self.unsynced.iter_mut().chain([&mut self.writer]) {
+            writer.flush().map_err(io_err)?;
+        }
+        let fsynced = (|| {
+            for writer in self.unsynced.iter_mut().chain([&mut self.writer]) {
+                writer.fsync()?;
             }
-            self.unsynced.clear();
-            self.writer.sync()?;
             if self.dir_dirty {
                 segment::sync_dir(&self.seg_dir)?;
                 self.dir_dirty = false;
             }
             Ok(())
         })();
-        result.map_err(|err: io::Error| {
+        if fsynced.is_ok() {
+            self.unsynced.clear();
+        }
+        fsynced.map_err(|err: io::Error| {
             let err = io_err(err);
-            if !matches!(err, StoreError::QuotaExceeded) {
-                self.poisoned = Some(format!("store failed to sync: {err}"));
-            }
+            self.poisoned = Some(format!("store failed to sync: {err}"));
             err
         })
     }
 }
+
+// The server moves stores between threads.
+const _: fn() = || {
+    fn send<T: Send>() {}
+    send::<FileStore>();
+};
 
 impl StreamStore for FileStore {
     fn store_msg(

@@ -184,9 +184,8 @@ impl Writer {
         Ok(())
     }
 
-    /// Flushes and fsyncs: everything written so far survives a crash.
-    pub fn sync(&mut self) -> io::Result<()> {
-        self.flush()?;
+    /// Fsyncs what was flushed: it survives a crash. Call [`Writer::flush`] first.
+    pub fn fsync(&mut self) -> io::Result<()> {
         if self.unsynced {
             self.file.sync_data()?;
             self.unsynced = false;
