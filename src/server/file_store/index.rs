@@ -82,16 +82,6 @@ pub(crate) struct Index {
 }
 
 impl Index {
-    /// Hands out the next sequence, as the memory store does.
-    pub fn next_seq(&mut self, now: Nanos) -> Seq {
-        self.last_seq += 1;
-        self.last_ts = now;
-        if self.msgs == 0 && self.first_seq < self.last_seq {
-            self.first_seq = self.last_seq;
-        }
-        self.last_seq
-    }
-
     /// Position of the segment whose slots could hold `seq`.
     pub fn seg_for(&self, seq: Seq) -> Option<usize> {
         let pos = self.segs.partition_point(|s| s.end() <= seq);
@@ -300,8 +290,10 @@ mod tests {
     fn index_with(subjects: &[&str]) -> Index {
         let mut index = Index::default();
         index.segs.push(Segment::new(1, 1, 0));
+        index.first_seq = 1;
         for (i, subject) in subjects.iter().enumerate() {
-            let seq = index.next_seq(i as i64);
+            let seq = i as Seq + 1;
+            index.last_seq = seq;
             index
                 .insert(seq, subject, i as u32 * 10, 20)
                 .expect("insert");

@@ -83,33 +83,51 @@ impl FileStore {
         };
         record::encode_msg(self.writer.buffer(), &msg);
         self.appended();
-        self.index.next_seq(now);
-        self.index
+        let index = &mut self.index;
+        if index.msgs == 0 {
+            index.first_seq = seq;
+        }
+        index.last_seq = seq;
+        index.last_ts = now;
+        index
             .insert(seq, subject, offset as u32, msg.size())
             .map_err(|()| StoreError::Io("index out of order".into()))?;
         Ok(seq)
     }
 
+    /// The sequence after `last_seq`; the space can only run out after a compact to the end.
     fn next_seq(&self) -> Result<Seq, StoreError> {
         self.index
             .last_seq
             .checked_add(1)
-            .ok_or_else(|| StoreError::Io("sequence space exhausted".into()))
+            .ok_or(StoreError::QuotaExceeded)
     }
 
+    /// Takes a sequence; `last_ts` keeps the time of the last stored message (nats-server sets it
+    /// from a skip only while it is still 0).
     pub(super) fn skip(&mut self, now: Nanos) -> Result<Seq, StoreError> {
         let seq = self.next_seq()?;
-        let empty = self.index.msgs == 0;
+        let index = &self.index;
         let meta = Meta {
-            first_seq: if empty { seq + 1 } else { self.index.first_seq },
+            first_seq: if index.msgs == 0 {
+                seq.saturating_add(1)
+            } else {
+                index.first_seq
+            },
             last_seq: seq,
-            last_ts: now,
+            last_ts: if index.last_ts == 0 {
+                now
+            } else {
+                index.last_ts
+            },
         };
         self.prepare()?;
         record::encode_meta(self.writer.buffer(), &meta);
         self.appended();
-        self.index.next_seq(now);
-        self.index.first_seq = meta.first_seq;
+        let index = &mut self.index;
+        index.first_seq = meta.first_seq;
+        index.last_seq = meta.last_seq;
+        index.last_ts = meta.last_ts;
         Ok(seq)
     }
 
@@ -149,14 +167,25 @@ impl FileStore {
         Ok(removed.count)
     }
 
+    /// Purges as nats-server's `PurgeEx` does (see [`crate::core::store::StreamStore::purge`]).
     pub(super) fn purge_matching(
         &mut self,
         filter: &str,
         below_seq: Seq,
         keep: u64,
     ) -> Result<u64, StoreError> {
+        if below_seq == 1 {
+            return Ok(0);
+        }
         let index = &self.index;
         let matcher = index.matcher(filter);
+        if let (Matcher::All, 0) = (&matcher, keep) {
+            return if below_seq == 0 {
+                self.purge_all()
+            } else {
+                self.compact_below(below_seq)
+            };
+        }
         let (lo, hi) = match matcher {
             Matcher::Nothing => return Ok(0),
             Matcher::All => (index.first_seq, index.last_seq),
@@ -176,6 +205,7 @@ impl FileStore {
             }
         }
         if let Matcher::All = matcher {
+            // Everything below the bound goes: one meta record moves the floor.
             let first = index
                 .next_live(bound)
                 .map_or(index.last_seq + 1, |(s, _, _)| s);
@@ -199,7 +229,25 @@ impl FileStore {
         Ok(doomed.len() as u64)
     }
 
+    /// Empties the stream; sequences continue after `last_seq` (a fresh store moves to 1).
+    fn purge_all(&mut self) -> Result<u64, StoreError> {
+        let index = &self.index;
+        let meta = Meta {
+            first_seq: index.last_seq.saturating_add(1),
+            ..meta_of(index)
+        };
+        if meta == meta_of(index) {
+            return Ok(0);
+        }
+        self.log_floor(meta, Seq::MAX)
+    }
+
+    /// Compacts as [`crate::core::store::StreamStore::compact`] says: `0` purges everything,
+    /// past the end empties the stream and moves the sequences.
     pub(super) fn compact_below(&mut self, seq: Seq) -> Result<u64, StoreError> {
+        if seq == 0 {
+            return self.purge_all();
+        }
         let index = &self.index;
         let meta = if seq > index.last_seq {
             Meta {
@@ -215,7 +263,7 @@ impl FileStore {
                 ..meta_of(index)
             }
         };
-        if meta == meta_of(index) {
+        if meta.first_seq <= index.first_seq && meta.last_seq == index.last_seq {
             return Ok(0);
         }
         self.log_floor(meta, seq)
