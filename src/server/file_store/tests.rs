@@ -1,18 +1,97 @@
 //! The file store checked against the memory store (the reference): the same random operations
 //! on both, then every query compared, including across syncs, graceful reopens and crashes.
 
+use std::collections::BTreeMap;
+
 use bytes::Bytes;
 
 use super::{FileStore, FileStoreConfig};
 use crate::core::store::memory::MemoryStore;
-use crate::core::store::{ConsumerRecord, StoreError, StreamStore};
+use crate::core::store::{
+    ConsumerRecord, Seq, SimpleState, StoreError, StoredMsg, StreamState, StreamStore,
+};
+use crate::core::time::Nanos;
 
-// The shared conformance suite runs against a fresh file store in a temp dir (the directory is
-// leaked on purpose so it outlives the store; the OS temp dir is cleaned by the system):
-// crate::store_conformance_tests!(crate::server::file_store::FileStore::open(
-//     &tempfile::tempdir().expect("temp dir").keep(),
-//     crate::server::file_store::FileStoreConfig { block_size: 1024 },
-// ).expect("open"));
+// The shared conformance suite, against a fresh file store in its own temp dir:
+// crate::store_conformance_tests!(TempFileStore::new());
+
+/// A file store in a temp dir that is removed with it: what the conformance suite runs against.
+struct TempFileStore {
+    store: FileStore,
+    _dir: tempfile::TempDir,
+}
+
+impl TempFileStore {
+    /// A fresh store with small segments, so a few messages already span several files.
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = FileStore::open(dir.path(), FileStoreConfig { block_size: 512 }).expect("open");
+        TempFileStore { store, _dir: dir }
+    }
+}
+
+impl StreamStore for TempFileStore {
+    fn store_msg(
+        &mut self,
+        subject: &str,
+        headers: Option<Bytes>,
+        payload: Bytes,
+        now: Nanos,
+    ) -> Result<Seq, StoreError> {
+        self.store.store_msg(subject, headers, payload, now)
+    }
+    fn skip_msg(&mut self, now: Nanos) -> Result<Seq, StoreError> {
+        self.store.skip_msg(now)
+    }
+    fn load_msg(&self, seq: Seq) -> Result<StoredMsg, StoreError> {
+        self.store.load_msg(seq)
+    }
+    fn load_next_msg(&self, filter: &str, start: Seq) -> Result<StoredMsg, StoreError> {
+        self.store.load_next_msg(filter, start)
+    }
+    fn load_last_msg(&self, filter: &str) -> Result<StoredMsg, StoreError> {
+        self.store.load_last_msg(filter)
+    }
+    fn remove_msg(&mut self, seq: Seq) -> Result<bool, StoreError> {
+        self.store.remove_msg(seq)
+    }
+    fn purge(&mut self, filter: &str, below_seq: Seq, keep: u64) -> Result<u64, StoreError> {
+        self.store.purge(filter, below_seq, keep)
+    }
+    fn compact(&mut self, seq: Seq) -> Result<u64, StoreError> {
+        self.store.compact(seq)
+    }
+    fn state(&self) -> StreamState {
+        self.store.state()
+    }
+    fn filtered_state(&self, start: Seq, filter: &str) -> SimpleState {
+        self.store.filtered_state(start, filter)
+    }
+    fn subjects_state(&self, filter: &str) -> BTreeMap<String, SimpleState> {
+        self.store.subjects_state(filter)
+    }
+    fn num_pending(&self, start: Seq, filter: &str, last_per_subject: bool) -> u64 {
+        self.store.num_pending(start, filter, last_per_subject)
+    }
+    fn deleted(&self) -> Vec<Seq> {
+        self.store.deleted()
+    }
+    fn sync(&mut self) -> Result<(), StoreError> {
+        self.store.sync()
+    }
+    fn save_consumer(&mut self, name: &str, record: &ConsumerRecord) -> Result<(), StoreError> {
+        self.store.save_consumer(name, record)
+    }
+    fn remove_consumer(&mut self, name: &str) -> Result<(), StoreError> {
+        self.store.remove_consumer(name)
+    }
+    fn consumers(&self) -> Result<BTreeMap<String, ConsumerRecord>, StoreError> {
+        self.store.consumers()
+    }
+    fn delete(&mut self) -> Result<(), StoreError> {
+        self.store.delete()
+    }
+}
 
 const SUBJECTS: [&str; 6] = ["a", "b", "a.x", "a.y", "b.x.z", "c"];
 const FILTERS: [&str; 9] = ["", ">", "a", "a.*", "b.>", "*.x", "c", "d", "*.*.z"];
@@ -195,11 +274,11 @@ fn random_runs(block_size: u64, max_payload: u64) {
 
 #[test]
 fn a_fresh_store_reports_what_a_fresh_memory_store_does() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = open(dir.path());
-    assert_same(&file, &MemoryStore::new(), "fresh");
-    drop(file);
-    assert_same(&open(dir.path()), &MemoryStore::new(), "fresh reopened");
+    let fresh = TempFileStore::new();
+    assert_same(&fresh.store, &MemoryStore::new(), "fresh");
+    let dir = fresh._dir.path().to_path_buf();
+    drop(fresh.store);
+    assert_same(&open(&dir), &MemoryStore::new(), "fresh reopened");
 }
 
 /// The stream state after a close and reopen of `dir`.
