@@ -53,7 +53,12 @@ impl Consumers {
     /// Loads every record in `dir` (creating it). Records that fail validation are skipped and
     /// described in the returned list; leftover temp files of interrupted saves are removed.
     pub fn open(dir: &Path) -> io::Result<(Consumers, Vec<String>)> {
-        fs::create_dir_all(dir)?;
+        if !dir.exists() {
+            fs::create_dir_all(dir)?;
+            if let Some(parent) = dir.parent() {
+                sync_dir(parent)?;
+            }
+        }
         let mut records = BTreeMap::new();
         let mut problems = Vec::new();
         for entry in fs::read_dir(dir)? {

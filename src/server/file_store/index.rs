@@ -56,8 +56,6 @@ pub(crate) fn matches_all(filter: &str) -> bool {
 pub(crate) struct Removed {
     /// Messages removed.
     pub count: u64,
-    /// Their sequences, when asked for.
-    pub seqs: Vec<Seq>,
     /// Ids of the segments that lost messages.
     pub segments: Vec<u64>,
 }
@@ -129,8 +127,8 @@ impl Index {
         Some((pos, slot))
     }
 
-    /// Removes live messages below `below` selected by `matcher`, optionally listing them.
-    pub fn remove_below(&mut self, below: Seq, matcher: &Matcher, list: bool) -> Removed {
+    /// Removes live messages below `below` selected by `matcher`.
+    pub fn remove_below(&mut self, below: Seq, matcher: &Matcher) -> Removed {
         let mut removed = Removed::default();
         if below == 0 {
             return removed;
@@ -169,9 +167,6 @@ impl Index {
                 }
             }
             removed.segments.push(self.segs[pos].id);
-            if list {
-                removed.seqs.extend_from_slice(&doomed);
-            }
         }
         if removed.count > 0 {
             self.first_seq = self
@@ -324,9 +319,10 @@ mod tests {
     fn remove_below_takes_only_matching_messages() {
         let mut index = index_with(&["a", "b", "a", "b", "a"]);
         let matcher = index.matcher("a");
-        let removed = index.remove_below(5, &matcher, true);
-        assert_eq!(removed.seqs, vec![1, 3]);
+        let removed = index.remove_below(5, &matcher);
+        assert_eq!(removed.count, 2);
         assert_eq!((index.first_seq, index.msgs), (2, 3));
+        assert!(index.get(1).is_none() && index.get(3).is_none() && index.get(5).is_some());
     }
 
     #[test]

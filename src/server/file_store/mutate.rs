@@ -160,7 +160,7 @@ impl FileStore {
         self.prepare()?;
         record::encode_meta(self.writer.buffer(), &meta);
         self.appended();
-        let removed = self.index.remove_below(below, &Matcher::All, false);
+        let removed = self.index.remove_below(below, &Matcher::All);
         self.candidates.extend(removed.segments);
         self.index.first_seq = meta.first_seq;
         self.index.last_seq = meta.last_seq;

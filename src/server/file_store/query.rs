@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::index::{IdSet, Index, Matcher};
+use super::index::{matches_all, IdSet, Index, Matcher};
 use super::segment_index::Slot;
 use crate::core::store::{Seq, SimpleState};
 use crate::core::subject;
@@ -63,10 +63,19 @@ impl Index {
                 ..
             } if first <= self.first_of(*id) => self.subjects.get(*id).map_or(0, |e| e.msgs),
             Matcher::Ids { set, .. } if first <= self.first_seq => self.total_of(set),
-            Matcher::Ids { hi, .. } => self
-                .live_range(first, *hi)
-                .filter(|(_, _, slot)| matcher.matches(slot))
-                .count() as u64,
+            Matcher::Ids { set, lo, hi } => {
+                // Count whichever side of `first` is shorter.
+                let count = |from, to| {
+                    self.live_range(from, to)
+                        .filter(|(_, _, slot)| matcher.matches(slot))
+                        .count() as u64
+                };
+                if first - lo < hi.saturating_sub(first) {
+                    self.total_of(set) - count(*lo, first - 1)
+                } else {
+                    count(first, *hi)
+                }
+            }
         };
         SimpleState { msgs, first, last }
     }
@@ -105,7 +114,7 @@ impl Index {
 
     /// Totals per subject for the subjects matching `filter`.
     pub fn subjects_state(&self, filter: &str) -> BTreeMap<String, SimpleState> {
-        let all = filter.is_empty() || filter == ">";
+        let all = matches_all(filter);
         self.subjects
             .iter()
             .filter(|(name, _)| all || subject::matches(filter, name))
@@ -127,7 +136,7 @@ impl Index {
         if !last_per_subject {
             return self.filtered_state(start, filter).msgs;
         }
-        let all = filter.is_empty() || filter == ">";
+        let all = matches_all(filter);
         self.subjects
             .iter()
             .filter(|(name, _)| all || subject::matches(filter, name))

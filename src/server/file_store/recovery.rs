@@ -285,7 +285,7 @@ impl Replay {
             Record::Meta(meta) => {
                 if meta.first_seq > self.floor {
                     self.floor = meta.first_seq;
-                    index.remove_below(self.floor, &Matcher::All, false);
+                    index.remove_below(self.floor, &Matcher::All);
                 }
                 if meta.last_seq >= index.last_seq {
                     index.last_seq = meta.last_seq;
