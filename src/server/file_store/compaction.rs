@@ -5,7 +5,8 @@
 //! - A sealed segment with no live message is deleted, unless it holds tombstones for removed
 //!   messages still physically present in an older file (deleting those would bring them back).
 //! - A sealed segment mostly dead is rewritten with only its live messages and the tombstones
-//!   still needed: written to a temp file, fsynced, renamed over the original.
+//!   still needed: written to a temp file, fsynced, renamed over the original. The segment holding
+//!   the first message is spared (in-order consumption is about to empty it).
 //!
 //! Meta records of sealed segments are never needed: the active segment starts with a meta
 //! record at least as recent as any of them. Each step leaves files that replay to the same
@@ -26,6 +27,9 @@ impl FileStore {
         self.retire_dead_active()?;
         self.delete_dead_segments()?;
         let mut rewrote = false;
+        // The segment holding the first message is left alone: a work queue consumed in order is
+        // emptying it, and rewriting it at every halving would copy what is about to go.
+        let head = self.index.seg_for(self.index.first_seq);
         let candidates = std::mem::take(&mut self.candidates);
         for id in candidates {
             let Some(pos) = self.index.pos_of(id) else {
@@ -35,7 +39,7 @@ impl FileStore {
             let data = seg.len.saturating_sub(HEADER_LEN);
             let dead = data.saturating_sub(seg.live_disk);
             let worth = seg.live_disk * 2 < data && dead >= self.block_size / 8;
-            if id != self.writer.id && worth {
+            if id != self.writer.id && Some(pos) != head && worth {
                 self.rewrite(pos)?;
                 rewrote = true;
             }
