@@ -172,14 +172,14 @@ struct Replay {
 }
 
 impl Replay {
-    /// Replays one segment; returns the length of its valid prefix (the file is cut there).
+    /// Replays one segment, cutting the file after its valid prefix.
     fn segment(
         &mut self,
         id: u64,
         mut scanner: Scanner,
         valid: bool,
         path: &Path,
-    ) -> io::Result<u64> {
+    ) -> io::Result<()> {
         let file_len = scanner.file_len();
         self.index
             .segs
@@ -205,7 +205,7 @@ impl Replay {
             seg.len = end;
             seg.shrink();
         }
-        Ok(end)
+        Ok(())
     }
 
     /// Replays a segment's records; returns where and why it must be cut, if anywhere.
