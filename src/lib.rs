@@ -14,5 +14,9 @@
 //!   - [`core::proto`] is the NATS client protocol codec: an incremental parser and an encoder.
 //!   - [`core::headers`], [`core::message`], [`core::time`] and [`core::error`] are the shared
 //!     vocabulary.
+//! - [`server`] is the native shell (not built for wasm32): [`server::file_store`] keeps streams in
+//!   append-only segment files, crash-safe at every sync.
 
 pub mod core;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod server;
