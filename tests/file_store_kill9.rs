@@ -23,9 +23,10 @@ fn payload(seq: u64) -> Bytes {
 /// The child's work: a work queue that stores five messages, removes the oldest, syncs, saves
 /// its consumer, and says so.
 #[test]
+#[ignore = "the child half of the kill -9 tests: they start it with --ignored"]
 fn child_process() {
     let Ok(dir) = std::env::var(CHILD_ENV) else {
-        return; // Only does anything when the parent test runs it.
+        panic!("run only by the kill -9 tests, which set {CHILD_ENV}");
     };
     let mut store = FileStore::open(Path::new(&dir), CONFIG).expect("child open");
     for _ in 0..100_000 {
@@ -65,6 +66,7 @@ fn run_and_kill(dir: &Path, acks: usize) -> (u64, u64, u64) {
         .args([
             "--exact",
             "child_process",
+            "--ignored",
             "--nocapture",
             "--test-threads=1",
         ])

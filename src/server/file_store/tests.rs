@@ -13,7 +13,7 @@ use crate::core::store::{
 use crate::core::time::Nanos;
 
 // The shared conformance suite, against a fresh file store in its own temp dir:
-// crate::store_conformance_tests!(TempFileStore::new());
+crate::store_conformance_tests!(TempFileStore::new());
 
 /// A file store in a temp dir that is removed with it: what the conformance suite runs against.
 struct TempFileStore {
