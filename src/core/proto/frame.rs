@@ -7,7 +7,7 @@
 //! neither the line nor the partial payload is read twice; the wait is one length comparison).
 
 use bytes::{Buf, BytesMut};
-use memchr::{memchr, memchr2};
+use memchr::memchr;
 
 use super::{Limits, ProtoError};
 use crate::core::message::Message;
@@ -60,11 +60,6 @@ impl Framer {
         self.pending = None;
     }
 
-    /// True while a message's payload is awaited.
-    pub fn awaiting_payload(&self) -> bool {
-        self.pending.is_some()
-    }
-
     /// Finds the control line at the front of `buf`, or `None` while its line end has not arrived.
     ///
     /// A partial line is an error as soon as it is longer than any valid line can be, or as soon
@@ -101,46 +96,47 @@ impl Framer {
         }
     }
 
-    /// Starts waiting for the payload of a message whose control line was just consumed.
-    pub fn expect_payload(&mut self, head: MsgHead) {
+    /// Keeps `head` until its payload has arrived.
+    pub fn set_pending(&mut self, head: MsgHead) {
         self.pending = Some(head);
     }
 
-    /// Takes the awaited message off `buf` once its payload and the CRLF after it have arrived;
-    /// `None` until then. Returns the sid (empty for PUB/HPUB) and the message.
-    pub fn finish_message(
-        &mut self,
-        buf: &mut BytesMut,
-    ) -> Result<Option<(String, Message)>, ProtoError> {
-        let Some(head) = &self.pending else {
-            return Ok(None);
-        };
-        // total is at most nine digits, so this cannot overflow.
-        let total = head.total;
-        // Check whatever part of the closing CRLF has arrived, so a peer that lies about sizes
-        // is caught as early as nats-server catches it.
-        let end = buf.len().min(total + 2);
-        let tail = buf.get(total..end).unwrap_or_default();
-        if !b"\r\n".starts_with(tail) {
-            return Err(ProtoError::PayloadNotTerminated);
-        }
-        if end < total + 2 {
-            return Ok(None);
-        }
-        let Some(head) = self.pending.take() else {
-            return Ok(None);
-        };
-        let mut payload = buf.split_to(total).freeze();
-        buf.advance(2);
-        let headers = head.hdr.map(|hdr| payload.split_to(hdr));
-        let msg = Message {
-            subject: head.subject,
-            reply: head.reply,
-            headers,
-            payload,
-        };
-        Ok(Some((head.sid, msg)))
+    /// The total size of the message whose payload is awaited.
+    pub fn pending_total(&self) -> Option<usize> {
+        self.pending.as_ref().map(|head| head.total)
     }
+
+    /// Stops waiting: the awaited message's control line, once its payload is ready.
+    pub fn take_pending(&mut self) -> Option<MsgHead> {
+        self.pending.take()
+    }
+}
+
+/// True when `buf` holds `total` bytes and the CRLF after them. Whatever part of that CRLF has
+/// arrived is checked at once, so a peer that lies about sizes is caught as early as nats-server
+/// catches it.
+pub(super) fn payload_ready(buf: &[u8], total: usize) -> Result<bool, ProtoError> {
+    match (buf.get(total), buf.get(total + 1)) {
+        (None, _) => Ok(false),
+        (Some(b'\r'), None) => Ok(false),
+        (Some(b'\r'), Some(b'\n')) => Ok(true),
+        _ => Err(ProtoError::PayloadNotTerminated),
+    }
+}
+
+/// Splits a message whose bytes [`payload_ready`] found complete off the front of `buf`.
+/// Returns the sid (empty for PUB/HPUB) and the message.
+pub(super) fn split_message(buf: &mut BytesMut, head: MsgHead) -> (String, Message) {
+    let mut payload = buf.split_to(head.total).freeze();
+    buf.advance(2);
+    let headers = head.hdr.map(|hdr| payload.split_to(hdr));
+    let msg = Message {
+        subject: head.subject,
+        reply: head.reply,
+        headers,
+        payload,
+    };
+    (head.sid, msg)
 }
 
 /// True when `partial` could be the start of a line beginning with one of `op_names`.
@@ -208,7 +204,11 @@ pub(super) fn split_args<const N: usize>(args: &[u8]) -> Option<([&[u8]; N], usi
         if rest.is_empty() {
             return Some((out, count));
         }
-        let end = memchr2(b' ', b'\t', rest).unwrap_or(rest.len());
+        // Arguments are short; a plain loop beats memchr2's setup cost here.
+        let end = rest
+            .iter()
+            .position(|b| matches!(b, b' ' | b'\t'))
+            .unwrap_or(rest.len());
         let (arg, tail) = rest.split_at(end);
         *out.get_mut(count)? = arg;
         count += 1;

@@ -11,7 +11,7 @@
 
 use bytes::{Buf, BytesMut};
 
-use super::frame::{msg_head, strip_op, After, Framer, MsgHead};
+use super::frame::{msg_head, payload_ready, split_message, strip_op, After, Framer, MsgHead};
 use super::ops::{ClientOp, Connect, ServerInfo, ServerOp};
 use super::{Limits, ProtoError};
 
@@ -65,21 +65,31 @@ impl ClientParser {
     }
 
     fn parse_op(&mut self, buf: &mut BytesMut) -> Result<Option<ClientOp>, ProtoError> {
-        if !self.framer.awaiting_payload() {
-            let Some(line) = self.framer.next_line(buf, CLIENT_OPS)? else {
-                return Ok(None);
-            };
-            let parsed = client_line(buf.get(..line.len).unwrap_or_default(), &self.framer.limits)?;
-            buf.advance(line.consumed);
-            match parsed {
-                Parsed::Op(op) => return Ok(Some(op)),
-                Parsed::Msg(head) => self.framer.expect_payload(head),
+        let head = match self.framer.pending_total() {
+            Some(total) => {
+                if !payload_ready(buf, total)? {
+                    return Ok(None);
+                }
+                self.framer.take_pending()
             }
-        }
-        Ok(self
-            .framer
-            .finish_message(buf)?
-            .map(|(_, msg)| ClientOp::Pub(msg)))
+            None => {
+                let Some(line) = self.framer.next_line(buf, CLIENT_OPS)? else {
+                    return Ok(None);
+                };
+                let parsed =
+                    client_line(buf.get(..line.len).unwrap_or_default(), &self.framer.limits)?;
+                buf.advance(line.consumed);
+                match parsed {
+                    Parsed::Op(op) => return Ok(Some(op)),
+                    Parsed::Msg(head) if payload_ready(buf, head.total)? => Some(head),
+                    Parsed::Msg(head) => {
+                        self.framer.set_pending(head);
+                        return Ok(None);
+                    }
+                }
+            }
+        };
+        Ok(head.map(|head| ClientOp::Pub(split_message(buf, head).1)))
     }
 }
 
@@ -206,21 +216,34 @@ impl ServerParser {
     }
 
     fn parse_op(&mut self, buf: &mut BytesMut) -> Result<Option<ServerOp>, ProtoError> {
-        if !self.framer.awaiting_payload() {
-            let Some(line) = self.framer.next_line(buf, SERVER_OPS)? else {
-                return Ok(None);
-            };
-            let parsed = server_line(buf.get(..line.len).unwrap_or_default(), &self.framer.limits)?;
-            buf.advance(line.consumed);
-            match parsed {
-                Parsed::Op(op) => return Ok(Some(op)),
-                Parsed::Msg(head) => self.framer.expect_payload(head),
+        let head = match self.framer.pending_total() {
+            Some(total) => {
+                if !payload_ready(buf, total)? {
+                    return Ok(None);
+                }
+                self.framer.take_pending()
             }
-        }
-        Ok(self
-            .framer
-            .finish_message(buf)?
-            .map(|(sid, msg)| ServerOp::Msg { sid, msg }))
+            None => {
+                let Some(line) = self.framer.next_line(buf, SERVER_OPS)? else {
+                    return Ok(None);
+                };
+                let parsed =
+                    server_line(buf.get(..line.len).unwrap_or_default(), &self.framer.limits)?;
+                buf.advance(line.consumed);
+                match parsed {
+                    Parsed::Op(op) => return Ok(Some(op)),
+                    Parsed::Msg(head) if payload_ready(buf, head.total)? => Some(head),
+                    Parsed::Msg(head) => {
+                        self.framer.set_pending(head);
+                        return Ok(None);
+                    }
+                }
+            }
+        };
+        Ok(head.map(|head| {
+            let (sid, msg) = split_message(buf, head);
+            ServerOp::Msg { sid, msg }
+        }))
     }
 }
 
