@@ -26,7 +26,9 @@ pub(super) struct Line {
 
 /// The control line of a MSG, HMSG, PUB or HPUB, parsed; its payload comes next.
 pub(super) struct MsgHead {
+    /// Subject.
     pub subject: String,
+    /// Reply subject, if any.
     pub reply: Option<String>,
     /// Empty for PUB and HPUB.
     pub sid: String,
@@ -38,6 +40,7 @@ pub(super) struct MsgHead {
 
 /// Line and payload framing state shared by [`super::ClientParser`] and [`super::ServerParser`].
 pub(super) struct Framer {
+    /// The limits in force.
     pub limits: Limits,
     /// Bytes at the front of the buffer already known to hold no LF.
     scanned: usize,
@@ -46,6 +49,7 @@ pub(super) struct Framer {
 }
 
 impl Framer {
+    /// A framer with nothing in progress.
     pub fn new(limits: Limits) -> Self {
         Framer {
             limits,
@@ -127,6 +131,7 @@ pub(super) fn payload_ready(buf: &[u8], total: usize) -> Result<bool, ProtoError
 /// Splits a message whose bytes [`payload_ready`] found complete off the front of `buf`.
 /// Returns the sid (empty for PUB/HPUB) and the message.
 pub(super) fn split_message(buf: &mut BytesMut, head: MsgHead) -> (String, Message) {
+    // Cannot panic: payload_ready saw total + 2 bytes, and msg_head checked hdr <= total.
     let mut payload = buf.split_to(head.total).freeze();
     buf.advance(2);
     let headers = head.hdr.map(|hdr| payload.split_to(hdr));

@@ -566,3 +566,26 @@ fn pub_subject_check_rejects_wildcards() {
         Err(ProtoError::InvalidPublishSubject)
     );
 }
+
+#[test]
+fn raised_limits_apply_from_the_next_control_line() {
+    let mut parser = ServerParser::new(small());
+    let mut buf = BytesMut::from(&b"MSG a 1 150\r\n"[..]);
+    assert!(matches!(
+        parser.parse(&mut buf),
+        Err(ProtoError::MaxPayload { .. })
+    ));
+    let mut parser = ServerParser::new(small());
+    parser.set_limits(Limits {
+        max_payload: 200,
+        ..small()
+    });
+    assert_eq!(parser.limits().max_payload, 200);
+    let mut buf = BytesMut::from(&b"MSG a 1 150\r\n"[..]);
+    buf.extend_from_slice(&[b'x'; 150]);
+    buf.extend_from_slice(b"\r\n");
+    assert!(matches!(
+        parser.parse(&mut buf),
+        Ok(Some(ServerOp::Msg { .. }))
+    ));
+}
