@@ -1,6 +1,6 @@
 //! Throughput of the protocol codec: parsing a pre-built buffer of many PUB/HPUB operations, and
 //! encoding the same messages, on one core. Run with `cargo bench --bench proto`; an argument
-//! keeps only the rows whose "case dir" contains it (`cargo bench --bench proto -- "16 B parse"`).
+//! keeps only the rows whose "case dir" starts with it (`cargo bench --bench proto -- "PUB 16 B parse"`).
 //!
 //! Each case runs for a bounded time. The input buffer is copied fresh before each pass (outside
 //! the timed part), since parsing splits payloads off it; the parsed operations are dropped inside
@@ -19,6 +19,16 @@ use contrail::core::proto::{encode_pub, ClientOp, ClientParser, Limits};
 
 /// Time spent on each case, per direction.
 const RUN_FOR: Duration = Duration::from_millis(1500);
+
+/// Stop a case after this many operations: `PROTO_BENCH_OPS=1` runs one pass over each buffer,
+/// for counting instructions under `valgrind --tool=cachegrind` when the machine is too busy for
+/// timings to mean much.
+fn max_ops() -> usize {
+    std::env::var("PROTO_BENCH_OPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(usize::MAX)
+}
 
 /// Bytes of operations in each pre-built buffer.
 const BUFFER_BYTES: usize = 16 << 20;
@@ -114,7 +124,7 @@ impl Tally {
 fn parse_run(input: &Bytes, count: usize) -> Tally {
     let mut parser = ClientParser::new(Limits::default());
     let mut tally = Tally::default();
-    while tally.cpu < RUN_FOR {
+    while tally.cpu < RUN_FOR && tally.ops < max_ops() {
         let mut buf = BytesMut::from(&input[..]);
         let clock = Clock::start();
         let mut seen = 0;
@@ -136,7 +146,7 @@ fn parse_run(input: &Bytes, count: usize) -> Tally {
 fn floor_run(input: &Bytes, count: usize, subject: &str) -> Tally {
     let op_len = input.len() / count;
     let mut tally = Tally::default();
-    while tally.cpu < RUN_FOR {
+    while tally.cpu < RUN_FOR && tally.ops < max_ops() {
         let mut buf = BytesMut::from(&input[..]);
         let clock = Clock::start();
         for _ in 0..count {
@@ -155,7 +165,7 @@ fn floor_run(input: &Bytes, count: usize, subject: &str) -> Tally {
 fn encode_run(msg: &Message, count: usize) -> Tally {
     let mut tally = Tally::default();
     let mut out = BytesMut::with_capacity(BUFFER_BYTES + (1 << 20));
-    while tally.cpu < RUN_FOR {
+    while tally.cpu < RUN_FOR && tally.ops < max_ops() {
         out.clear();
         let clock = Clock::start();
         for _ in 0..count {
@@ -184,7 +194,7 @@ fn main() {
     let wanted = |case: &str, dir: &str| {
         filter
             .as_deref()
-            .is_none_or(|f| format!("{case} {dir}").contains(f))
+            .is_none_or(|f| format!("{case} {dir}").starts_with(f))
     };
     println!("| case        | dir    |      MB/s |   Mops/s |    ns/op | wall MB/s |");
     println!("|-------------|--------|-----------|----------|----------|-----------|");

@@ -119,6 +119,7 @@ impl Framer {
 /// True when `buf` holds `total` bytes and the CRLF after them. Whatever part of that CRLF has
 /// arrived is checked at once, so a peer that lies about sizes is caught as early as nats-server
 /// catches it.
+#[inline]
 pub(super) fn payload_ready(buf: &[u8], total: usize) -> Result<bool, ProtoError> {
     match (buf.get(total), buf.get(total + 1)) {
         (None, _) => Ok(false),
@@ -130,6 +131,7 @@ pub(super) fn payload_ready(buf: &[u8], total: usize) -> Result<bool, ProtoError
 
 /// Splits a message whose bytes [`payload_ready`] found complete off the front of `buf`.
 /// Returns the sid (empty for PUB/HPUB) and the message.
+#[inline]
 pub(super) fn split_message(buf: &mut BytesMut, head: MsgHead) -> (String, Message) {
     // Cannot panic: payload_ready saw total + 2 bytes, and msg_head checked hdr <= total.
     let mut payload = buf.split_to(head.total).freeze();
@@ -164,6 +166,7 @@ pub(super) enum After {
 
 /// If `line` begins with `name` (any case) followed as `after` says, the rest of the line with
 /// leading whitespace removed. Checks the control line limit on what follows the name.
+#[inline]
 pub(super) fn strip_op<'a>(
     line: &'a [u8],
     name: &[u8],
@@ -190,38 +193,70 @@ pub(super) fn strip_op<'a>(
     }
     let start = rest
         .iter()
-        .position(|b| !matches!(b, b' ' | b'\t'))
+        .position(|b| !is_space(*b))
         .unwrap_or(rest.len());
     Ok(rest.get(start..))
 }
 
 /// Splits arguments on runs of spaces and tabs. `None` when there are more than `N`.
+#[inline]
 pub(super) fn split_args<const N: usize>(args: &[u8]) -> Option<([&[u8]; N], usize)> {
     let mut out: [&[u8]; N] = [&[]; N];
     let mut count = 0;
     let mut rest = args;
     loop {
+        // Runs of separators are rare: skip them a byte at a time.
         let start = rest
             .iter()
-            .position(|b| !matches!(b, b' ' | b'\t'))
+            .position(|b| !is_space(*b))
             .unwrap_or(rest.len());
         rest = rest.get(start..).unwrap_or_default();
         if rest.is_empty() {
             return Some((out, count));
         }
-        // Arguments are short; a plain loop beats memchr2's setup cost here.
-        let end = rest
-            .iter()
-            .position(|b| matches!(b, b' ' | b'\t'))
-            .unwrap_or(rest.len());
-        let (arg, tail) = rest.split_at(end);
+        let (arg, tail) = rest.split_at(find_space(rest).unwrap_or(rest.len()));
         *out.get_mut(count)? = arg;
         count += 1;
         rest = tail;
     }
 }
 
+fn is_space(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// Position of the first space or tab. Subjects are tens of bytes, too short for memchr2's
+/// vector setup to pay off and long enough that a byte loop shows: this looks at 8 bytes a step
+/// (SWAR: a byte of `v ^ pattern` is zero where `v` holds the pattern byte).
+#[inline]
+fn find_space(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // High bit set in the lowest zero byte of `v` (and maybe above it, never below).
+    let zero_bytes = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let mut chunks = s.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let v = u64::from_le_bytes(word);
+        let hits =
+            zero_bytes(v ^ (ONES * u64::from(b' '))) | zero_bytes(v ^ (ONES * u64::from(b'\t')));
+        if hits != 0 {
+            return Some(base + (hits.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|b| is_space(*b))
+        .map(|at| base + at)
+}
+
 /// A size as nats-server reads it: one to nine ASCII digits.
+#[inline]
 pub(super) fn parse_size(digits: &[u8]) -> Option<usize> {
     if digits.is_empty() || digits.len() > 9 {
         return None;
@@ -232,6 +267,7 @@ pub(super) fn parse_size(digits: &[u8]) -> Option<usize> {
 }
 
 /// An argument as an owned string.
+#[inline]
 pub(super) fn text(arg: &[u8]) -> Result<String, ProtoError> {
     std::str::from_utf8(arg)
         .map(str::to_owned)
@@ -240,6 +276,7 @@ pub(super) fn text(arg: &[u8]) -> Result<String, ProtoError> {
 
 /// Reads the arguments of a message operation: `subject [sid] [reply] [hdr] total`, with the sid
 /// present for MSG/HMSG and the header size for HPUB/HMSG. Checks sizes in nats-server's order.
+#[inline]
 pub(super) fn msg_head(
     op: &'static str,
     args: &[u8],
@@ -301,6 +338,27 @@ mod tests {
         let (args, n) = split_args::<3>(b" a \t b\t\tc ").expect("three fit");
         assert_eq!(&args[..n], &[b"a".as_slice(), b"b", b"c"]);
         assert!(split_args::<2>(b"a b c").is_none());
+    }
+
+    #[test]
+    fn find_space_finds_the_first_separator_at_any_offset() {
+        for len in 0..40 {
+            for at in 0..len {
+                for sep in [b' ', b'\t'] {
+                    let mut s = vec![b'x'; len];
+                    s[at] = sep;
+                    // A later separator and high bytes must not confuse the word-wise search.
+                    if at + 3 < len {
+                        s[at + 3] = b' ';
+                    }
+                    if at > 0 {
+                        s[at - 1] = 0xff;
+                    }
+                    assert_eq!(find_space(&s), Some(at), "len {len} at {at}");
+                }
+            }
+            assert_eq!(find_space(&vec![b'x'; len]), None);
+        }
     }
 
     #[test]

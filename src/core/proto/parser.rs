@@ -101,6 +101,7 @@ impl Default for ClientParser {
 }
 
 /// Reads one control line from a client.
+#[inline]
 fn client_line(line: &[u8], limits: &Limits) -> Result<Parsed<ClientOp>, ProtoError> {
     let first = line.first().map(u8::to_ascii_uppercase);
     let op = match first {
@@ -255,6 +256,7 @@ impl Default for ServerParser {
 }
 
 /// Reads one control line from a server.
+#[inline]
 fn server_line(line: &[u8], limits: &Limits) -> Result<Parsed<ServerOp>, ProtoError> {
     let first = line.first().map(u8::to_ascii_uppercase);
     let op = match first {
