@@ -56,22 +56,9 @@ pub struct Outbound {
 
 impl Outbound {
     /// A reply or status message whose visible subject is the routing subject itself.
-    pub fn to_subject(
-        to: impl Into<String>,
-        headers: Option<Bytes>,
-        payload: impl Into<Bytes>,
-    ) -> Self {
+    pub fn to_subject(to: impl Into<String>, headers: Option<Bytes>, payload: impl Into<Bytes>) -> Self {
         let to = to.into();
-        let msg = Message {
-            subject: to.clone(),
-            reply: None,
-            headers,
-            payload: payload.into(),
-        };
-        Outbound {
-            to,
-            group: None,
-            msg,
-        }
+        let msg = Message { subject: to.clone(), reply: None, headers, payload: payload.into() };
+        Outbound { to, group: None, msg }
     }
 }
