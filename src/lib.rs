@@ -20,3 +20,8 @@
 pub mod core;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod server;
+
+/// The README's Rust examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
