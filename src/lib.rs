@@ -9,12 +9,22 @@
 //!     limits and discard policies, purge, get and delete.
 //!   - [`core::consumer`] is a cursor over a stream: deliver policies, acks, redelivery, pull
 //!     requests and push delivery, all driven by the `now` the caller passes.
+//!   - [`core::engine`] holds an account's streams and consumers behind one sans-IO surface:
+//!     messages in (`handle`), group commit (`flush`), messages out (`poll_outbound`), timers
+//!     (`poll_timeout` / `handle_timeout`); it routes publishes and acks and applies retention.
 //!   - [`core::api`] turns `$JS.API.*` requests (subject + JSON) into replies, exactly as
-//!     nats-server answers them, and routes publishes and acks.
+//!     nats-server answers them.
 //!   - [`core::proto`] is the NATS client protocol codec: an incremental parser and an encoder.
 //!   - [`core::headers`], [`core::message`], [`core::time`] and [`core::error`] are the shared
 //!     vocabulary.
+//! - [`server`] is the native shell (not built for wasm32): [`server::file_store`] keeps streams in
+//!   append-only segment files, crash-safe at every sync.
 
 pub mod core;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod server;
+
+/// The README's Rust examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -8,7 +8,8 @@
 //! - publishes JetStream may want go to the engine thread ([`jetstream`]), which owns the
 //!   [`Engine`](crate::core::engine::Engine), commits in batches and routes its output back
 //!   through the router; [`storage`] gives it stores and keeps stream configs on disk;
-//! - [`ws`] adapts WebSocket frames to the same connection loop; [`monitor`] answers HTTP.
+//! - [`ws`] adapts WebSocket frames to the same connection loop; [`monitor`] answers HTTP;
+//! - [`file_store`] keeps streams in append-only segment files, crash-safe at every sync.
 //!
 //! [`Server::start`] binds everything and returns the bound addresses; [`Server::shutdown`]
 //! stops accepting, closes clients, flushes the stores and stops the engine.
@@ -16,6 +17,7 @@
 pub mod conf;
 pub mod config;
 pub mod conn;
+pub mod file_store;
 pub mod jetstream;
 pub mod monitor;
 pub mod outbox;

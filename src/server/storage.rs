@@ -155,15 +155,9 @@ fn write_atomic(dir: &Path, bytes: &[u8]) -> io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
-/// The file store is still being written (branch `filestore`); until it lands, file streams
-/// live in memory and the server says so once.
-fn open_file_store(
-    _dir: &Path,
-    _config: &StreamConfig,
-) -> Result<Box<dyn StreamStore>, StoreError> {
-    static WARNED: std::sync::Once = std::sync::Once::new();
-    WARNED.call_once(|| {
-        tracing::warn!("file store not available yet: file streams are kept in memory");
-    });
-    Ok(Box::new(MemoryStore::new()))
+/// A file store in the stream's directory.
+fn open_file_store(dir: &Path, _config: &StreamConfig) -> Result<Box<dyn StreamStore>, StoreError> {
+    let store =
+        super::file_store::FileStore::open(dir, super::file_store::FileStoreConfig::default())?;
+    Ok(Box::new(store))
 }

@@ -1,0 +1,308 @@
+//! Incremental parsers: [`ClientParser`] reads what clients send (the server side), and
+//! [`ServerParser`] reads what servers send (the client side, used by sync).
+//!
+//! Both read from a `BytesMut` the caller keeps appending to. Each call returns at most one
+//! operation and consumes exactly its bytes; `Ok(None)` means "append more bytes and call again".
+//! The buffer must only ever grow at its end between calls, because the parser remembers how far
+//! it has looked. Payloads and header blocks are split off the buffer without copying.
+//!
+//! After an error the peer has broken framing: send the `-ERR` ([`ProtoError::err_text`]) if you
+//! are the server, close the connection, and drop the parser.
+
+use bytes::{Buf, BytesMut};
+
+use super::frame::{msg_head, payload_ready, split_message, strip_op, After, Framer, MsgHead};
+use super::ops::{ClientOp, Connect, ServerInfo, ServerOp};
+use super::{Limits, ProtoError};
+
+/// What a control line turned out to be.
+enum Parsed<T> {
+    /// A whole operation.
+    Op(T),
+    /// A message, whose payload follows the line.
+    Msg(MsgHead),
+}
+
+/// Operation names a client may send, for rejecting garbage before its line end arrives.
+const CLIENT_OPS: &[&[u8]] = &[
+    b"PUB", b"HPUB", b"SUB", b"UNSUB", b"PING", b"PONG", b"CONNECT",
+];
+
+/// Operation names a server may send.
+const SERVER_OPS: &[&[u8]] = &[b"MSG", b"HMSG", b"PING", b"PONG", b"INFO", b"+OK", b"-ERR"];
+
+/// Reads the operations a client sends: CONNECT, PUB, HPUB, SUB, UNSUB, PING, PONG.
+pub struct ClientParser {
+    framer: Framer,
+}
+
+impl ClientParser {
+    /// A parser enforcing `limits`.
+    pub fn new(limits: Limits) -> Self {
+        ClientParser {
+            framer: Framer::new(limits),
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        self.framer.limits
+    }
+
+    /// Changes the limits; they apply from the next control line on.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.framer.limits = limits;
+    }
+
+    /// Takes the next whole operation off the front of `buf`, or returns `Ok(None)` when more
+    /// bytes are needed. Call it in a loop after each read until it returns `Ok(None)`.
+    pub fn parse(&mut self, buf: &mut BytesMut) -> Result<Option<ClientOp>, ProtoError> {
+        let result = self.parse_op(buf);
+        if result.is_err() {
+            self.framer.reset();
+        }
+        result
+    }
+
+    fn parse_op(&mut self, buf: &mut BytesMut) -> Result<Option<ClientOp>, ProtoError> {
+        let head = match self.framer.pending_total() {
+            Some(total) => {
+                if !payload_ready(buf, total)? {
+                    return Ok(None);
+                }
+                self.framer.take_pending()
+            }
+            None => {
+                let Some(line) = self.framer.next_line(buf, CLIENT_OPS)? else {
+                    return Ok(None);
+                };
+                let parsed =
+                    client_line(buf.get(..line.len).unwrap_or_default(), &self.framer.limits)?;
+                buf.advance(line.consumed);
+                match parsed {
+                    Parsed::Op(op) => return Ok(Some(op)),
+                    Parsed::Msg(head) if payload_ready(buf, head.total)? => Some(head),
+                    Parsed::Msg(head) => {
+                        self.framer.set_pending(head);
+                        return Ok(None);
+                    }
+                }
+            }
+        };
+        Ok(head.map(|head| ClientOp::Pub(split_message(buf, head).1)))
+    }
+}
+
+impl Default for ClientParser {
+    /// A parser with nats-server's default limits.
+    fn default() -> Self {
+        ClientParser::new(Limits::default())
+    }
+}
+
+/// Reads one control line from a client.
+#[inline]
+fn client_line(line: &[u8], limits: &Limits) -> Result<Parsed<ClientOp>, ProtoError> {
+    let first = line.first().map(u8::to_ascii_uppercase);
+    let op = match first {
+        Some(b'P') => {
+            if let Some(args) = strip_op(line, b"PUB", After::Space, limits)? {
+                return Ok(Parsed::Msg(msg_head("PUB", args, false, false, limits)?));
+            }
+            if strip_op(line, b"PING", After::Anything, limits)?.is_some() {
+                ClientOp::Ping
+            } else if strip_op(line, b"PONG", After::Anything, limits)?.is_some() {
+                ClientOp::Pong
+            } else {
+                return Err(ProtoError::UnknownOp);
+            }
+        }
+        Some(b'H') => {
+            let args =
+                strip_op(line, b"HPUB", After::Space, limits)?.ok_or(ProtoError::UnknownOp)?;
+            return Ok(Parsed::Msg(msg_head("HPUB", args, false, true, limits)?));
+        }
+        Some(b'S') => {
+            let args =
+                strip_op(line, b"SUB", After::Space, limits)?.ok_or(ProtoError::UnknownOp)?;
+            sub(args)?
+        }
+        Some(b'U') => {
+            let args =
+                strip_op(line, b"UNSUB", After::Space, limits)?.ok_or(ProtoError::UnknownOp)?;
+            unsub(args)?
+        }
+        Some(b'C') => {
+            let json = strip_op(line, b"CONNECT", After::Anything, limits)?
+                .ok_or(ProtoError::UnknownOp)?;
+            let connect: Connect =
+                serde_json::from_slice(json).map_err(|e| ProtoError::BadJson {
+                    op: "CONNECT",
+                    reason: e.to_string(),
+                })?;
+            ClientOp::Connect(Box::new(connect))
+        }
+        _ => return Err(ProtoError::UnknownOp),
+    };
+    Ok(Parsed::Op(op))
+}
+
+/// `SUB <subject> [queue] <sid>`
+fn sub(args: &[u8]) -> Result<ClientOp, ProtoError> {
+    let bad = ProtoError::BadArgs { op: "SUB" };
+    let (parts, count) = super::frame::split_args::<3>(args).ok_or(bad.clone())?;
+    let (subject, queue, sid) = match &parts[..count] {
+        [subject, sid] => (subject, None, sid),
+        [subject, queue, sid] => (subject, Some(queue), sid),
+        _ => return Err(bad),
+    };
+    Ok(ClientOp::Sub {
+        subject: super::frame::text(subject)?,
+        queue: queue.map(|q| super::frame::text(q)).transpose()?,
+        sid: super::frame::text(sid)?,
+    })
+}
+
+/// `UNSUB <sid> [max]`
+fn unsub(args: &[u8]) -> Result<ClientOp, ProtoError> {
+    let bad = ProtoError::BadArgs { op: "UNSUB" };
+    let (parts, count) = super::frame::split_args::<2>(args).ok_or(bad.clone())?;
+    let (sid, max) = match &parts[..count] {
+        [sid] => (sid, None),
+        [sid, max] => (sid, Some(max)),
+        _ => return Err(bad),
+    };
+    // nats-server reads a max that is not a number as "no max": unsubscribe at once.
+    let max = max
+        .and_then(|m| std::str::from_utf8(m).ok())
+        .and_then(|m| m.parse::<u64>().ok());
+    Ok(ClientOp::Unsub {
+        sid: super::frame::text(sid)?,
+        max,
+    })
+}
+
+/// Reads the operations a server sends: INFO, MSG, HMSG, PING, PONG, +OK, -ERR.
+pub struct ServerParser {
+    framer: Framer,
+}
+
+impl ServerParser {
+    /// A parser enforcing `limits`. A client should raise `max_payload` to what the server's
+    /// INFO announces, and may need a larger `max_control_line` for an INFO listing many URLs.
+    pub fn new(limits: Limits) -> Self {
+        ServerParser {
+            framer: Framer::new(limits),
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        self.framer.limits
+    }
+
+    /// Changes the limits; they apply from the next control line on.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.framer.limits = limits;
+    }
+
+    /// Takes the next whole operation off the front of `buf`, or returns `Ok(None)` when more
+    /// bytes are needed. Call it in a loop after each read until it returns `Ok(None)`.
+    pub fn parse(&mut self, buf: &mut BytesMut) -> Result<Option<ServerOp>, ProtoError> {
+        let result = self.parse_op(buf);
+        if result.is_err() {
+            self.framer.reset();
+        }
+        result
+    }
+
+    fn parse_op(&mut self, buf: &mut BytesMut) -> Result<Option<ServerOp>, ProtoError> {
+        let head = match self.framer.pending_total() {
+            Some(total) => {
+                if !payload_ready(buf, total)? {
+                    return Ok(None);
+                }
+                self.framer.take_pending()
+            }
+            None => {
+                let Some(line) = self.framer.next_line(buf, SERVER_OPS)? else {
+                    return Ok(None);
+                };
+                let parsed =
+                    server_line(buf.get(..line.len).unwrap_or_default(), &self.framer.limits)?;
+                buf.advance(line.consumed);
+                match parsed {
+                    Parsed::Op(op) => return Ok(Some(op)),
+                    Parsed::Msg(head) if payload_ready(buf, head.total)? => Some(head),
+                    Parsed::Msg(head) => {
+                        self.framer.set_pending(head);
+                        return Ok(None);
+                    }
+                }
+            }
+        };
+        Ok(head.map(|head| {
+            let (sid, msg) = split_message(buf, head);
+            ServerOp::Msg { sid, msg }
+        }))
+    }
+}
+
+impl Default for ServerParser {
+    /// A parser with nats-server's default limits.
+    fn default() -> Self {
+        ServerParser::new(Limits::default())
+    }
+}
+
+/// Reads one control line from a server.
+#[inline]
+fn server_line(line: &[u8], limits: &Limits) -> Result<Parsed<ServerOp>, ProtoError> {
+    let first = line.first().map(u8::to_ascii_uppercase);
+    let op = match first {
+        Some(b'M') => {
+            let args =
+                strip_op(line, b"MSG", After::Space, limits)?.ok_or(ProtoError::UnknownOp)?;
+            return Ok(Parsed::Msg(msg_head("MSG", args, true, false, limits)?));
+        }
+        Some(b'H') => {
+            let args =
+                strip_op(line, b"HMSG", After::Space, limits)?.ok_or(ProtoError::UnknownOp)?;
+            return Ok(Parsed::Msg(msg_head("HMSG", args, true, true, limits)?));
+        }
+        Some(b'P') => {
+            if strip_op(line, b"PING", After::Anything, limits)?.is_some() {
+                ServerOp::Ping
+            } else if strip_op(line, b"PONG", After::Anything, limits)?.is_some() {
+                ServerOp::Pong
+            } else {
+                return Err(ProtoError::UnknownOp);
+            }
+        }
+        Some(b'I') => {
+            let json =
+                strip_op(line, b"INFO", After::Anything, limits)?.ok_or(ProtoError::UnknownOp)?;
+            let info: ServerInfo =
+                serde_json::from_slice(json).map_err(|e| ProtoError::BadJson {
+                    op: "INFO",
+                    reason: e.to_string(),
+                })?;
+            ServerOp::Info(Box::new(info))
+        }
+        Some(b'+') => {
+            strip_op(line, b"+OK", After::Anything, limits)?.ok_or(ProtoError::UnknownOp)?;
+            ServerOp::Ok
+        }
+        Some(b'-') => {
+            let text =
+                strip_op(line, b"-ERR", After::Space, limits)?.ok_or(ProtoError::UnknownOp)?;
+            let text = String::from_utf8_lossy(text);
+            let text = text.trim_end_matches([' ', '\t']);
+            let text = text.strip_prefix('\'').unwrap_or(text);
+            let text = text.strip_suffix('\'').unwrap_or(text);
+            ServerOp::Err(text.to_owned())
+        }
+        _ => return Err(ProtoError::UnknownOp),
+    };
+    Ok(Parsed::Op(op))
+}
