@@ -128,3 +128,21 @@ async fn a_client_that_never_reads_is_dropped_and_others_keep_going() {
         "not everything was delivered: {total} bytes"
     );
 }
+
+#[tokio::test]
+async fn a_client_that_ignores_pings_is_closed_as_stale() {
+    let server = TestServer::start_with(Options {
+        config: Some("ping_interval: \"1s\"\nping_max: 2\n".into()),
+        ..Default::default()
+    });
+    let started = std::time::Instant::now();
+    // Never answers PING: after ping_max unanswered pings the server gives up.
+    let reply = send_raw(server.port, b"CONNECT {\"verbose\":false}\r\n");
+    assert!(reply.contains("PING"), "the server pinged: {reply}");
+    assert!(reply.contains("-ERR 'Stale Connection'"), "{reply}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "closed within a few intervals"
+    );
+    bounded(still_serving(&server)).await;
+}

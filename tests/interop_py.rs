@@ -40,5 +40,8 @@ fn nats_py_suite_passes() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
-    assert!(out.status.success(), "nats-py checks failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "nats-py checks failed:\n{stdout}\n{stderr}"
+    );
 }
