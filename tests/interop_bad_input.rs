@@ -146,3 +146,25 @@ async fn a_client_that_ignores_pings_is_closed_as_stale() {
     );
     bounded(still_serving(&server)).await;
 }
+
+#[tokio::test]
+async fn verbose_clients_get_ok_and_an_invalid_subject_gets_err_not_ok() {
+    let server = TestServer::start();
+    let mut sock = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    sock.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    sock.write_all(b"CONNECT {\"verbose\":true}\r\nSUB ok.sub 1\r\nSUB bad..sub 2\r\nPING\r\n")
+        .expect("write");
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    while !seen.contains("PONG") {
+        let n = sock.read(&mut buf).expect("read");
+        assert!(n > 0, "closed early: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let after_info = seen.split_once("\r\n").map(|(_, rest)| rest).unwrap_or("");
+    assert_eq!(
+        after_info,
+        "+OK\r\n+OK\r\n-ERR 'Invalid Subject'\r\nPONG\r\n"
+    );
+}

@@ -312,8 +312,12 @@ impl Conn {
         {
             return Err(CloseReason::Protocol("Authorization Violation".into()));
         }
-        match op {
-            ClientOp::Connect(json) => self.connect(&json)?,
+        // `ok`: whether a verbose client gets +OK (not after an -ERR, as nats-server).
+        let ok = match op {
+            ClientOp::Connect(json) => {
+                self.connect(&json)?;
+                true
+            }
             ClientOp::Ping => {
                 self.out.send_raw(wire::PONG);
                 return Ok(());
@@ -326,17 +330,20 @@ impl Conn {
                 subject,
                 queue,
                 sid,
-            } => self.subscribe(&subject, queue.as_deref(), &sid)?,
-            ClientOp::Unsub { sid, max } => self.unsubscribe(&sid, max),
+            } => self.subscribe(&subject, queue.as_deref(), &sid),
+            ClientOp::Unsub { sid, max } => {
+                self.unsubscribe(&sid, max);
+                true
+            }
             ClientOp::Pub {
                 subject,
                 reply,
                 headers,
                 payload,
-            } => self.publish(subject, reply, headers, payload).await?,
+            } => self.publish(subject, reply, headers, payload).await,
             ClientOp::Ignored => return Ok(()),
-        }
-        if self.opts.verbose {
+        };
+        if ok && self.opts.verbose {
             self.out.send_raw(wire::OK);
         }
         Ok(())
@@ -367,15 +374,11 @@ impl Conn {
         Ok(())
     }
 
-    fn subscribe(
-        &mut self,
-        subject: &str,
-        queue: Option<&str>,
-        sid: &str,
-    ) -> Result<(), CloseReason> {
+    /// `false` when the subject was refused (the client got `-ERR 'Invalid Subject'`).
+    fn subscribe(&mut self, subject: &str, queue: Option<&str>, sid: &str) -> bool {
         if self.subs.contains_key(sid) {
             // nats-server ignores a SUB that reuses a live sid.
-            return Ok(());
+            return true;
         }
         let sub = Arc::new(Sub::new(
             self.id(),
@@ -387,11 +390,11 @@ impl Conn {
         ));
         if self.shared.router.subscribe(sub.clone()).is_err() {
             self.out.send_raw(&wire::err_line("Invalid Subject"));
-            return Ok(());
+            return false;
         }
         self.subs.insert(sid.to_string(), sub);
         self.info.subs.store(self.subs.len(), Ordering::Relaxed);
-        Ok(())
+        true
     }
 
     fn unsubscribe(&mut self, sid: &str, max: Option<u64>) {
@@ -420,7 +423,7 @@ impl Conn {
         reply: Option<String>,
         headers: Option<Bytes>,
         payload: Bytes,
-    ) -> Result<(), CloseReason> {
+    ) -> bool {
         let counters = &self.out.counters;
         counters.in_msgs.fetch_add(1, Ordering::Relaxed);
         counters.in_bytes.fetch_add(
@@ -430,7 +433,7 @@ impl Conn {
         if self.opts.pedantic && subject::validate_subject(&subject).is_err() {
             self.out
                 .send_raw(&wire::err_line("Invalid Publish Subject"));
-            return Ok(());
+            return false;
         }
         let view = MsgView {
             subject: &subject,
@@ -467,6 +470,6 @@ impl Conn {
                 self.shared.no_responders(reply, self.id(), &mut self.flush);
             }
         }
-        Ok(())
+        true
     }
 }

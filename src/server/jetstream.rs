@@ -61,6 +61,8 @@ pub struct JsHandle {
     budget: Arc<Semaphore>,
     /// Subjects of all streams, refreshed by the engine thread after each API batch.
     stream_subjects: Arc<RwLock<SubjectIndex<()>>>,
+    /// Whether any stream exists (core NATS traffic skips the index lookup when none does).
+    has_streams: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Sender of subscription interest changes (deliver subject, has subscribers) to the engine.
@@ -71,6 +73,9 @@ impl JsHandle {
     pub fn wants(&self, subject: &str) -> bool {
         if let Some(rest) = subject.strip_prefix("$JS.") {
             return rest.starts_with("API.") || rest.starts_with("ACK.") || rest.starts_with("FC.");
+        }
+        if !self.has_streams.load(std::sync::atomic::Ordering::Relaxed) {
+            return false;
         }
         let mut found = false;
         self.stream_subjects
@@ -141,7 +146,9 @@ pub fn start(
 ) -> std::io::Result<(JsHandle, JsThread)> {
     let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
     let stream_subjects = Arc::new(RwLock::new(SubjectIndex::new()));
+    let has_streams = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let handle = JsHandle {
+        has_streams: has_streams.clone(),
         tx,
         budget: Arc::new(Semaphore::new(QUEUED_BYTES)),
         stream_subjects: stream_subjects.clone(),
@@ -174,6 +181,7 @@ pub fn start(
                 storage,
                 router,
                 stream_subjects,
+                has_streams,
                 known_streams: Vec::new(),
                 interest: HashMap::new(),
             };
@@ -196,6 +204,8 @@ pub fn start(
 }
 
 struct Task {
+    /// Shared with [`JsHandle::wants`]: whether any stream exists.
+    has_streams: Arc<std::sync::atomic::AtomicBool>,
     engine: Engine,
     storage: Storage,
     router: Arc<Router>,
@@ -384,6 +394,8 @@ impl Task {
             .stream_subjects
             .write()
             .unwrap_or_else(|e| e.into_inner()) = index;
+        self.has_streams
+            .store(!current.is_empty(), std::sync::atomic::Ordering::Relaxed);
         self.known_streams = current;
     }
 }
