@@ -87,3 +87,44 @@ async fn jetstream_works_over_websocket() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn ops_may_span_websocket_frames_and_frames_may_hold_many_ops() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message as Frame;
+    let server = TestServer::start_with(Options {
+        websocket: true,
+        ..Default::default()
+    });
+    bounded(async {
+        let (mut ws, _) = tokio_tungstenite::connect_async(server.ws_url())
+            .await
+            .expect("websocket handshake");
+        // One op split over three frames, and three ops in one frame.
+        let frames: [&[u8]; 3] = [
+            b"CONNECT {\"verbose\":false}\r\nSUB a 1\r\nPU",
+            b"B a 5\r\nhel",
+            b"lo\r\nPING\r\n",
+        ];
+        for frame in frames {
+            ws.send(Frame::Binary(bytes::Bytes::from_static(frame)))
+                .await
+                .expect("send frame");
+        }
+        let mut seen = String::new();
+        while !seen.contains("PONG") {
+            let frame = tokio::time::timeout(Duration::from_secs(5), ws.next())
+                .await
+                .expect("a frame within 5 s")
+                .expect("open")
+                .expect("frame");
+            match frame {
+                Frame::Binary(data) => seen.push_str(&String::from_utf8_lossy(&data)),
+                Frame::Text(text) => seen.push_str(&text),
+                _ => {}
+            }
+        }
+        assert!(seen.contains("MSG a 1 5\r\nhello\r\n"), "{seen}");
+    })
+    .await;
+}
