@@ -168,3 +168,22 @@ async fn verbose_clients_get_ok_and_an_invalid_subject_gets_err_not_ok() {
         "+OK\r\n+OK\r\n-ERR 'Invalid Subject'\r\nPONG\r\n"
     );
 }
+
+#[tokio::test]
+async fn connections_past_max_connections_are_refused_with_an_error() {
+    let server = TestServer::start_with(Options {
+        config: Some("max_connections: 2\n".into()),
+        ..Default::default()
+    });
+    bounded(async {
+        let _a = server.client().await;
+        let _b = server.client().await;
+        let reply = send_raw(server.port, b"CONNECT {\"verbose\":false}\r\nPING\r\n");
+        assert!(
+            reply.contains("-ERR 'maximum connections exceeded'"),
+            "{reply}"
+        );
+        assert!(!reply.contains("PONG"), "{reply}");
+    })
+    .await;
+}

@@ -649,3 +649,49 @@ async fn a_push_consumer_with_flow_control_and_heartbeats_delivers_everything() 
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_push_consumer_with_a_deliver_group_reaches_each_message_once() {
+    let server = TestServer::start();
+    bounded(async {
+        let js = server.jetstream().await;
+        let stream = js
+            .create_stream(memory_stream("DG", &["dg.>"]))
+            .await
+            .expect("create");
+        let client = server.client().await;
+        let mut a = client
+            .queue_subscribe("deliver.dg", "g".into())
+            .await
+            .expect("sub a");
+        let mut b = client
+            .queue_subscribe("deliver.dg", "g".into())
+            .await
+            .expect("sub b");
+        interop_support::round_trip(&client).await;
+        stream
+            .create_consumer(push::Config {
+                durable_name: Some("dg".into()),
+                deliver_subject: "deliver.dg".into(),
+                deliver_group: Some("g".into()),
+                ack_policy: AckPolicy::None,
+                ..Default::default()
+            })
+            .await
+            .expect("consumer");
+        publish_n(&js, "dg.1", 10).await;
+        let mut got = Vec::new();
+        for _ in 0..20 {
+            tokio::select! {
+                Some(m) = a.next() => got.push(m.payload),
+                Some(m) = b.next() => got.push(m.payload),
+                _ = tokio::time::sleep(Duration::from_millis(500)) => break,
+            }
+        }
+        got.sort();
+        let mut want: Vec<bytes::Bytes> = (0..10).map(|i| format!("m{i}").into()).collect();
+        want.sort();
+        assert_eq!(got, want, "each message once across the group");
+    })
+    .await;
+}

@@ -296,6 +296,8 @@ async fn accept_tcp(shared: Arc<Shared>, listener: TcpListener) {
         };
         if !has_room(&shared) {
             tracing::warn!(%peer, "maximum connections exceeded");
+            // As nats-server: say why, then close. A fresh socket's buffer takes the line.
+            let _ = stream.try_write(b"-ERR 'maximum connections exceeded'\r\n");
             drop(stream);
             continue;
         }
