@@ -20,3 +20,5 @@
 pub mod core;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod server;
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
