@@ -42,7 +42,12 @@ async fn request(e: &JsEngine, subject: &str, body: Value) -> Value {
 async fn in_memory_engine_answers_api_requests_and_acks_publishes() {
     let e = JsEngine::in_memory(1.0);
     assert!(!e.persistent());
-    let info = request(&e, "$JS.API.STREAM.CREATE.S", json!({"name": "S", "subjects": ["s"]})).await;
+    let info = request(
+        &e,
+        "$JS.API.STREAM.CREATE.S",
+        json!({"name": "S", "subjects": ["s"]}),
+    )
+    .await;
     assert_eq!(info["config"]["name"], "S");
     let ack = request(&e, "s", json!("hello")).await;
     assert_eq!(ack, json!({"stream": "S", "seq": 1}));
@@ -54,11 +59,19 @@ async fn in_memory_engine_answers_api_requests_and_acks_publishes() {
 #[wasm_bindgen_test]
 async fn replies_are_released_only_by_flush() {
     let e = JsEngine::in_memory(1.0);
-    request(&e, "$JS.API.STREAM.CREATE.S", json!({"name": "S", "subjects": ["s"]})).await;
+    request(
+        &e,
+        "$JS.API.STREAM.CREATE.S",
+        json!({"name": "S", "subjects": ["s"]}),
+    )
+    .await;
     e.handle("s".into(), Some("a".into()), None, b"x".to_vec(), NOW);
     e.handle("s".into(), Some("b".into()), None, b"y".to_vec(), NOW);
     let out = flush(&e).await;
-    let to: Vec<String> = out.iter().map(|m| get(m, "to").as_string().expect("to")).collect();
+    let to: Vec<String> = out
+        .iter()
+        .map(|m| get(m, "to").as_string().expect("to"))
+        .collect();
     assert_eq!(to, ["a", "b"]);
     assert!(flush(&e).await.is_empty());
 }
@@ -66,7 +79,12 @@ async fn replies_are_released_only_by_flush() {
 #[wasm_bindgen_test]
 async fn pull_request_expiry_is_driven_by_handle_timeout() {
     let e = JsEngine::in_memory(1.0);
-    request(&e, "$JS.API.STREAM.CREATE.S", json!({"name": "S", "subjects": ["s"]})).await;
+    request(
+        &e,
+        "$JS.API.STREAM.CREATE.S",
+        json!({"name": "S", "subjects": ["s"]}),
+    )
+    .await;
     request(
         &e,
         "$JS.API.CONSUMER.CREATE.S.C",
@@ -107,7 +125,10 @@ fn segment_codec_round_trips_every_field() {
             payload: Default::default(),
         },
     ];
-    assert_eq!(codec::decode_segment(&codec::encode_segment(&msgs)), Ok(msgs));
+    assert_eq!(
+        codec::decode_segment(&codec::encode_segment(&msgs)),
+        Ok(msgs)
+    );
 }
 
 #[wasm_bindgen_test]

@@ -81,7 +81,9 @@ impl JsEngine {
                 why,
             };
             let Some(meta_bytes) = records.meta else {
-                warnings.push(format!("stream {stream}: records without a config, left alone"));
+                warnings.push(format!(
+                    "stream {stream}: records without a config, left alone"
+                ));
                 continue;
             };
             let meta: StreamMeta = codec::decode_json(&meta_bytes)?;
@@ -234,7 +236,10 @@ impl Shell {
             let bytes = codec::encode_json(&meta);
             if metas.get(&name) != Some(&bytes) {
                 metas.insert(name.clone(), bytes.clone());
-                queue.push(Write::PutMeta { stream: name, bytes });
+                queue.push(Write::PutMeta {
+                    stream: name,
+                    bytes,
+                });
             }
         }
         Ok((out, std::mem::take(&mut *queue)))

@@ -46,7 +46,9 @@ pub struct Database {
 
 fn factory() -> Result<IdbFactory, Error> {
     let value = Reflect::get(&js_sys::global(), &"indexedDB".into()).map_err(Error::idb)?;
-    value.dyn_into::<IdbFactory>().map_err(|_| Error::NoIndexedDb)
+    value
+        .dyn_into::<IdbFactory>()
+        .map_err(|_| Error::NoIndexedDb)
 }
 
 /// Resolves when the request succeeds, with its result.
@@ -54,7 +56,10 @@ async fn done(req: &IdbRequest) -> Result<JsValue, Error> {
     let promise = Promise::new(&mut |resolve: Function, reject: Function| {
         let ok_req = req.clone();
         let on_ok = Closure::once_into_js(move || {
-            let _ = resolve.call1(&JsValue::NULL, &ok_req.result().unwrap_or(JsValue::UNDEFINED));
+            let _ = resolve.call1(
+                &JsValue::NULL,
+                &ok_req.result().unwrap_or(JsValue::UNDEFINED),
+            );
         });
         let err_req = req.clone();
         let on_err = Closure::once_into_js(move || {
@@ -70,10 +75,15 @@ async fn done(req: &IdbRequest) -> Result<JsValue, Error> {
 impl Database {
     /// Opens (creating or upgrading) the database called `name`.
     pub async fn open(name: &str) -> Result<Database, Error> {
-        let req: IdbOpenDbRequest = factory()?.open_with_u32(name, VERSION).map_err(Error::idb)?;
+        let req: IdbOpenDbRequest = factory()?
+            .open_with_u32(name, VERSION)
+            .map_err(Error::idb)?;
         let upgrade_req = req.clone();
         let on_upgrade = Closure::once_into_js(move || {
-            if let Ok(db) = upgrade_req.result().and_then(|r| r.dyn_into::<IdbDatabase>()) {
+            if let Ok(db) = upgrade_req
+                .result()
+                .and_then(|r| r.dyn_into::<IdbDatabase>())
+            {
                 let names = db.object_store_names();
                 for store in ALL {
                     if !names.contains(store) {
@@ -140,7 +150,9 @@ impl Database {
                         entry.segments.push((seq as u64, bytes));
                     }
                     _ => {
-                        let consumer = sub.and_then(|s| s.as_string()).ok_or_else(|| bad_key(&key))?;
+                        let consumer = sub
+                            .and_then(|s| s.as_string())
+                            .ok_or_else(|| bad_key(&key))?;
                         entry.consumers.push((consumer, bytes));
                     }
                 }
@@ -156,8 +168,12 @@ impl Database {
         }
         let tx = self.transaction(true)?;
         let store = |name| tx.object_store(name).map_err(Error::idb);
-        let (meta, state, segments, consumers) =
-            (store(META)?, store(STATE)?, store(SEGMENTS)?, store(CONSUMERS)?);
+        let (meta, state, segments, consumers) = (
+            store(META)?,
+            store(STATE)?,
+            store(SEGMENTS)?,
+            store(CONSUMERS)?,
+        );
         let finished = Promise::new(&mut |resolve: Function, reject: Function| {
             let on_done = Closure::once_into_js(move || {
                 let _ = resolve.call0(&JsValue::NULL);

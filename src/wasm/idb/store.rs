@@ -132,7 +132,7 @@ impl IdbStore {
         let mut store = IdbStore::new(stream, queue);
         store.state_dirty = false;
         let mem = &mut store.mem;
-        if state.first_seq > 1 {
+        if state.first_seq > 0 {
             mem.compact(state.first_seq)?;
         }
         let mut segments = segments;

@@ -181,8 +181,7 @@ impl StreamStore for ReopenedEachWrite {
     fn delete(&mut self) -> Result<(), StoreError> {
         let r = self.store.delete();
         self.deleted = r.is_ok();
-        self.db
-            .apply(std::mem::take(&mut *self.queue.borrow_mut()));
+        self.db.apply(std::mem::take(&mut *self.queue.borrow_mut()));
         r
     }
 }

@@ -75,7 +75,13 @@ async fn reopen_by_name_restores_streams_messages_and_consumer_acks() {
     for i in 0..250 {
         let reply = format!("ack.{i}");
         let hdrs = (i == 3).then(|| b"NATS/1.0\r\nK: v\r\n\r\n".to_vec());
-        e.handle(format!("s.{}", i % 5), Some(reply), hdrs, format!("m{i}").into_bytes(), NOW);
+        e.handle(
+            format!("s.{}", i % 5),
+            Some(reply),
+            hdrs,
+            format!("m{i}").into_bytes(),
+            NOW,
+        );
     }
     let acks = flush(&e).await;
     assert_eq!(acks.len(), 250);
