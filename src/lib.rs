@@ -17,12 +17,16 @@
 //!   - [`core::proto`] is the NATS client protocol codec: an incremental parser and an encoder.
 //!   - [`core::headers`], [`core::message`], [`core::time`] and [`core::error`] are the shared
 //!     vocabulary.
+//! - `wasm` (built for wasm32 only) is the browser shell: the JS binding of the engine and the
+//!   IndexedDB store, packaged as the `contrail` npm package in `pkg/`.
 //! - [`server`] is the native shell (not built for wasm32): [`server::file_store`] keeps streams in
 //!   append-only segment files, crash-safe at every sync.
 
 pub mod core;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod server;
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
 
 /// The README's Rust examples, compiled and run as doctests so they stay true.
 #[cfg(doctest)]

@@ -42,11 +42,12 @@ impl AsDynStore for Box<dyn StreamStore> {
 }
 
 /// Expands to one `#[test]` per conformance rule, each running against a fresh store built by the
-/// given expression.
+/// given expression. A leading attribute replaces `#[test]`, for harnesses such as
+/// `#[wasm_bindgen_test]`: `store_conformance_tests!(#[wasm_bindgen_test] IdbStore::new(..))`.
 #[macro_export]
 macro_rules! store_conformance_tests {
-    ($make:expr) => {
-        $crate::store_conformance_tests!(@rules $make;
+    (#[$test:meta] $make:expr) => {
+        $crate::store_conformance_tests!(@rules [$test] $make;
             sequences_start_at_one_and_grow,
             store_load_round_trip_keeps_every_field,
             load_of_never_stored_seq_is_not_found,
@@ -105,7 +106,7 @@ macro_rules! store_conformance_tests {
             scattered_removals_keep_subject_queries_right,
         );
 
-        #[test]
+        #[$test]
         fn random_ops_match_model() {
             for seed in 1..=$crate::core::store::conformance::MODEL_SEEDS {
                 let mut store = $make;
@@ -116,9 +117,12 @@ macro_rules! store_conformance_tests {
             }
         }
     };
-    (@rules $make:expr; $($rule:ident),* $(,)?) => {
+    ($make:expr) => {
+        $crate::store_conformance_tests!(#[test] $make);
+    };
+    (@rules [$test:meta] $make:expr; $($rule:ident),* $(,)?) => {
         $(
-            #[test]
+            #[$test]
             fn $rule() {
                 let mut store = $make;
                 $crate::core::store::conformance::$rule(

@@ -1,0 +1,802 @@
+// contrail: a JetStream engine inside your JavaScript process, shaped like @nats-io/jetstream.
+//
+// The engine (Rust, compiled to WebAssembly in ./dist) speaks NATS messages: this file hands it
+// `$JS.API` requests, publishes and acks, routes what it releases to local inboxes, and drives
+// its timers with setTimeout. Everything JetStream does (dedup, expectations, acks, redelivery,
+// limits) happens in the engine; nothing here duplicates it.
+import init, { Engine } from './dist/contrail.js';
+
+const te = new TextEncoder();
+const td = new TextDecoder();
+const API = '$JS.API.';
+
+// ---- wasm loading -------------------------------------------------------------------------------
+
+let loading;
+/** Loads the WebAssembly module once (fetch in browsers, the file system in Node). */
+function loadWasm() {
+  loading ??= (async () => {
+    const url = new URL('./dist/contrail_bg.wasm', import.meta.url);
+    if (url.protocol === 'file:' && typeof process !== 'undefined' && process.versions?.node) {
+      const { readFile } = await import('node:fs/promises');
+      await init({ module_or_path: await readFile(url) });
+    } else {
+      await init({ module_or_path: url });
+    }
+  })();
+  return loading;
+}
+
+// ---- helpers --------------------------------------------------------------------------------------
+
+/** Milliseconds to nanoseconds (JetStream durations are nanoseconds on the wire). */
+export function nanos(ms) {
+  return Math.round(ms * 1_000_000);
+}
+
+/** Nanoseconds to milliseconds. */
+export function millis(ns) {
+  return Math.floor(ns / 1_000_000);
+}
+
+function toBytes(data) {
+  if (data === undefined || data === null) return new Uint8Array(0);
+  if (typeof data === 'string') return te.encode(data);
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  throw new TypeError('data must be a string, Uint8Array or ArrayBuffer');
+}
+
+function base64ToBytes(b64) {
+  if (!b64) return new Uint8Array(0);
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+function randomToken() {
+  const a = new Uint32Array(2);
+  globalThis.crypto.getRandomValues(a);
+  return a[0].toString(36) + a[1].toString(36);
+}
+
+// ---- errors ---------------------------------------------------------------------------------------
+
+/** Base class of every error this package throws. */
+export class ContrailError extends Error {
+  constructor(message, options) {
+    super(message, options);
+    this.name = 'ContrailError';
+  }
+}
+
+/** A JetStream API error: `code` (HTTP-like, e.g. 404) and `err_code` (e.g. 10059), as nats-server sends them. */
+export class JetStreamApiError extends ContrailError {
+  constructor(api) {
+    super(api.description ?? 'JetStream API error');
+    this.name = 'JetStreamApiError';
+    this.code = api.code;
+    this.err_code = api.err_code;
+    this.description = api.description;
+  }
+  /** The error as the API sent it. */
+  apiError() {
+    return { code: this.code, err_code: this.err_code, description: this.description };
+  }
+}
+
+/** Nothing took a request: no stream captures the subject, or no such consumer. */
+export class NoRespondersError extends ContrailError {
+  constructor(subject) {
+    super(`no responders: ${subject}`);
+    this.name = 'NoRespondersError';
+    this.code = 503;
+    this.subject = subject;
+  }
+}
+
+/** The engine was closed. */
+export class ClosedError extends ContrailError {
+  constructor() {
+    super('engine closed');
+    this.name = 'ClosedError';
+  }
+}
+
+// ---- headers --------------------------------------------------------------------------------------
+
+/** NATS message headers (`NATS/1.0` block); names keep their case, `get` falls back to any case. */
+export class MsgHdrs {
+  #map = new Map();
+  /** Status code of a status message (0 when none). */
+  code = 0;
+  /** Status description. */
+  description = '';
+
+  get(name) {
+    const exact = this.#map.get(name);
+    if (exact) return exact[0];
+    const lower = name.toLowerCase();
+    for (const [k, v] of this.#map) if (k.toLowerCase() === lower) return v[0];
+    return '';
+  }
+  has(name) {
+    return this.get(name) !== '' || this.#map.has(name);
+  }
+  set(name, value) {
+    this.#map.set(name, [String(value)]);
+  }
+  append(name, value) {
+    const v = this.#map.get(name);
+    if (v) v.push(String(value));
+    else this.#map.set(name, [String(value)]);
+  }
+  delete(name) {
+    this.#map.delete(name);
+  }
+  values(name) {
+    return [...(this.#map.get(name) ?? [])];
+  }
+  keys() {
+    return [...this.#map.keys()];
+  }
+  get size() {
+    return this.#map.size;
+  }
+  [Symbol.iterator]() {
+    return this.#map[Symbol.iterator]();
+  }
+  /** The wire form. */
+  encode() {
+    let s = 'NATS/1.0\r\n';
+    for (const [k, vs] of this.#map) for (const v of vs) s += `${k}: ${v}\r\n`;
+    return te.encode(s + '\r\n');
+  }
+  /** Parses a wire header block. */
+  static decode(bytes) {
+    const h = new MsgHdrs();
+    const lines = td.decode(bytes).split('\r\n');
+    const first = lines.shift() ?? '';
+    const status = first.slice('NATS/1.0'.length).trim();
+    if (status) {
+      const sp = status.indexOf(' ');
+      h.code = parseInt(sp < 0 ? status : status.slice(0, sp), 10) || 0;
+      h.description = sp < 0 ? '' : status.slice(sp + 1);
+    }
+    for (const line of lines) {
+      const i = line.indexOf(':');
+      if (i > 0) h.append(line.slice(0, i).trim(), line.slice(i + 1).trim());
+    }
+    return h;
+  }
+}
+
+/** An empty header set. */
+export function headers() {
+  return new MsgHdrs();
+}
+
+// ---- a simple async queue -------------------------------------------------------------------------
+
+class Queue {
+  #items = [];
+  #waiter = null;
+  #done = false;
+  #error = null;
+  push(v) {
+    if (this.#done) return;
+    if (this.#waiter) {
+      const w = this.#waiter;
+      this.#waiter = null;
+      w.resolve({ value: v, done: false });
+    } else this.#items.push(v);
+  }
+  end(err) {
+    if (this.#done) return;
+    this.#done = true;
+    this.#error = err ?? null;
+    if (this.#waiter) {
+      const w = this.#waiter;
+      this.#waiter = null;
+      if (this.#error && this.#items.length === 0) w.reject(this.#error);
+      else w.resolve({ value: undefined, done: true });
+    }
+  }
+  get done() {
+    return this.#done;
+  }
+  next() {
+    if (this.#items.length) return Promise.resolve({ value: this.#items.shift(), done: false });
+    if (this.#done) {
+      if (this.#error) {
+        const e = this.#error;
+        this.#error = null;
+        return Promise.reject(e);
+      }
+      return Promise.resolve({ value: undefined, done: true });
+    }
+    return new Promise((resolve, reject) => (this.#waiter = { resolve, reject }));
+  }
+}
+
+// ---- the engine -----------------------------------------------------------------------------------
+
+/**
+ * Opens an engine. `{name}` persists to the IndexedDB database of that name (browsers);
+ * without a name (or with `memory: true`) streams live in memory (Node, edge workers, tests).
+ */
+export async function open(opts = {}) {
+  await loadWasm();
+  const seed = Math.floor(Math.random() * 2 ** 32);
+  const engine =
+    opts.name && !opts.memory
+      ? await Engine.openIndexedDb(opts.name, seed, Date.now())
+      : Engine.inMemory(seed);
+  return new Contrail(engine);
+}
+
+/** Deletes a persisted engine's IndexedDB database. */
+export async function deleteDatabase(name) {
+  await loadWasm();
+  await Engine.deleteIndexedDb(name);
+}
+
+/** A local JetStream engine. */
+export class Contrail {
+  #engine;
+  #subs = new Map();
+  #prefix = `_INBOX.${randomToken()}.`;
+  #seq = 0;
+  #pumping = null;
+  #again = false;
+  #timer = null;
+  #holds = 0;
+  #closed = false;
+
+  constructor(engine) {
+    this.#engine = engine;
+  }
+
+  /** True when streams are persisted to IndexedDB. */
+  get persistent() {
+    return this.#engine.persistent;
+  }
+
+  /** What opening could not restore (unreadable consumer records, left in place). */
+  get warnings() {
+    return this.#engine.warnings;
+  }
+
+  /** The JetStream client: publish and consume. */
+  jetstream() {
+    return new JetStreamClient(this);
+  }
+
+  /** The JetStream manager: streams and consumers. */
+  async jetstreamManager() {
+    return new JetStreamManager(this);
+  }
+
+  /** Waits for every write so far to commit, then stops timers and closes the database. */
+  async close() {
+    if (this.#closed) return;
+    await this._kick();
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    for (const handler of [...this.#subs.values()]) handler(null, new ClosedError());
+    this.#subs.clear();
+    this.#engine.close();
+  }
+
+  get closed() {
+    return this.#closed;
+  }
+
+  // -- plumbing used by the classes below --
+
+  _inbox() {
+    return this.#prefix + ++this.#seq;
+  }
+
+  /** Routes messages sent to `subject` to `handler(msg)`; `handler(null, err)` on close/failure. */
+  _sub(subject, handler) {
+    this.#subs.set(subject, handler);
+  }
+
+  _unsub(subject) {
+    this.#subs.delete(subject);
+  }
+
+  /** Hands a message to the engine; returns whether JetStream took it. */
+  _send(subject, reply, hdrs, data) {
+    if (this.#closed) throw new ClosedError();
+    const took = this.#engine.handle(subject, reply ?? undefined, hdrs ?? undefined, toBytes(data), Date.now());
+    this._kick();
+    return took;
+  }
+
+  /** Sends a request and resolves to the raw reply. */
+  _request(subject, data, hdrs) {
+    return new Promise((resolve, reject) => {
+      const inbox = this._inbox();
+      this._sub(inbox, (m, err) => {
+        this._unsub(inbox);
+        if (err) reject(err);
+        else resolve(m);
+      });
+      let took;
+      try {
+        took = this._send(subject, inbox, hdrs, data);
+      } catch (e) {
+        this._unsub(inbox);
+        return reject(e);
+      }
+      if (!took) {
+        this._unsub(inbox);
+        reject(new NoRespondersError(subject));
+      }
+    });
+  }
+
+  /** A `$JS.API` request with a JSON body; resolves to the JSON reply or throws its error. */
+  async _api(suffix, body) {
+    const m = await this._request(API + suffix, body === undefined ? '' : JSON.stringify(body));
+    const reply = JSON.parse(td.decode(m.data));
+    if (reply.error) throw new JetStreamApiError(reply.error);
+    return reply;
+  }
+
+  /** Keeps timers referenced while someone waits on the engine (Node exits otherwise). */
+  _hold() {
+    this.#holds++;
+    this.#arm();
+  }
+
+  _release() {
+    this.#holds = Math.max(0, this.#holds - 1);
+    this.#arm();
+  }
+
+  /** Flushes soon: publishes of the same tick and of the commit in flight share one commit. */
+  _kick() {
+    if (this.#pumping) {
+      this.#again = true;
+      return this.#pumping;
+    }
+    this.#pumping = this.#pump();
+    return this.#pumping;
+  }
+
+  async #pump() {
+    await null;
+    try {
+      do {
+        this.#again = false;
+        const out = await this.#engine.flush();
+        for (const m of out) this.#subs.get(m.to)?.(m);
+      } while (this.#again && !this.#closed);
+    } catch (e) {
+      // The commit failed: nothing it would have confirmed is released; waiters get the error.
+      const err = new ContrailError(`commit failed: ${e?.message ?? e}`, { cause: e });
+      for (const handler of [...this.#subs.values()]) handler(null, err);
+    } finally {
+      this.#pumping = null;
+      this.#arm();
+    }
+  }
+
+  #arm() {
+    clearTimeout(this.#timer);
+    this.#timer = null;
+    if (this.#closed) return;
+    const at = this.#engine.pollTimeout();
+    if (at === undefined) return;
+    const delay = Math.min(Math.max(0, Math.ceil(at - Date.now())), 2 ** 31 - 1);
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      if (this.#closed) return;
+      this.#engine.handleTimeout(Date.now());
+      this._kick();
+    }, delay);
+    if (this.#holds === 0) this.#timer.unref?.();
+  }
+}
+
+// ---- manager --------------------------------------------------------------------------------------
+
+async function* paged(c, suffix, body, field) {
+  let offset = 0;
+  for (let pages = 0; pages < 1_000_000; pages++) {
+    const r = await c._api(suffix, { ...body, offset });
+    const items = r[field] ?? [];
+    for (const item of items) yield item;
+    offset += items.length;
+    if (items.length === 0 || offset >= (r.total ?? 0)) return;
+  }
+}
+
+/** Stream and consumer administration, like @nats-io/jetstream's JetStreamManager. */
+export class JetStreamManager {
+  constructor(c) {
+    this.streams = new StreamAPI(c);
+    this.consumers = new ConsumerAPI(c);
+    this._c = c;
+  }
+  /** `$JS.API.INFO`: account usage and limits. */
+  getAccountInfo() {
+    return this._c._api('INFO');
+  }
+  /** The JetStream client over the same engine. */
+  jetstream() {
+    return new JetStreamClient(this._c);
+  }
+}
+
+class StreamAPI {
+  #c;
+  constructor(c) {
+    this.#c = c;
+  }
+  add(cfg) {
+    return this.#c._api(`STREAM.CREATE.${cfg.name}`, cfg).then(strip);
+  }
+  info(name, opts) {
+    return this.#c._api(`STREAM.INFO.${name}`, opts).then(strip);
+  }
+  async update(name, cfg = {}) {
+    const current = await this.info(name);
+    return this.#c._api(`STREAM.UPDATE.${name}`, { ...current.config, ...cfg, name }).then(strip);
+  }
+  async delete(name) {
+    return (await this.#c._api(`STREAM.DELETE.${name}`)).success === true;
+  }
+  async purge(name, opts) {
+    const r = await this.#c._api(`STREAM.PURGE.${name}`, opts);
+    return { success: r.success === true, purged: r.purged ?? 0 };
+  }
+  list(subject) {
+    return paged(this.#c, 'STREAM.LIST', subject ? { subject } : {}, 'streams');
+  }
+  names(subject) {
+    return paged(this.#c, 'STREAM.NAMES', subject ? { subject } : {}, 'streams');
+  }
+  /** One stored message by `{seq}`, `{last_by_subj}` or `{next_by_subj, seq}`. */
+  async getMessage(name, query) {
+    const r = await this.#c._api(`STREAM.MSG.GET.${name}`, query);
+    return new StoredMsg(r.message);
+  }
+  async deleteMessage(name, seq, erase = true) {
+    return (await this.#c._api(`STREAM.MSG.DELETE.${name}`, { seq, no_erase: !erase })).success === true;
+  }
+  /** The stream as an object (info and message reads). */
+  async get(name) {
+    await this.info(name);
+    return new StreamHandle(this, name);
+  }
+}
+
+class StreamHandle {
+  constructor(api, name) {
+    this.api = api;
+    this.name = name;
+  }
+  info(opts) {
+    return this.api.info(this.name, opts);
+  }
+  getMessage(query) {
+    return this.api.getMessage(this.name, query);
+  }
+  deleteMessage(seq, erase) {
+    return this.api.deleteMessage(this.name, seq, erase);
+  }
+}
+
+function strip(r) {
+  delete r.type;
+  return r;
+}
+
+/** A message read from a stream with `getMessage`. */
+export class StoredMsg {
+  constructor(m) {
+    this.subject = m.subject;
+    this.seq = m.seq;
+    this.time = new Date(m.time);
+    this.data = base64ToBytes(m.data);
+    this.header = m.hdrs ? MsgHdrs.decode(base64ToBytes(m.hdrs)) : new MsgHdrs();
+  }
+  json() {
+    return JSON.parse(this.string());
+  }
+  string() {
+    return td.decode(this.data);
+  }
+}
+
+class ConsumerAPI {
+  #c;
+  constructor(c) {
+    this.#c = c;
+  }
+  add(stream, cfg = {}) {
+    const name = cfg.durable_name ?? cfg.name;
+    const subject = name ? `CONSUMER.CREATE.${stream}.${name}` : `CONSUMER.CREATE.${stream}`;
+    return this.#c._api(subject, { stream_name: stream, config: cfg }).then(strip);
+  }
+  async update(stream, name, cfg = {}) {
+    const current = await this.info(stream, name);
+    const config = { ...current.config, ...cfg };
+    return this.#c
+      ._api(`CONSUMER.CREATE.${stream}.${name}`, { stream_name: stream, config, action: 'update' })
+      .then(strip);
+  }
+  info(stream, name) {
+    return this.#c._api(`CONSUMER.INFO.${stream}.${name}`).then(strip);
+  }
+  async delete(stream, name) {
+    return (await this.#c._api(`CONSUMER.DELETE.${stream}.${name}`)).success === true;
+  }
+  list(stream) {
+    return paged(this.#c, `CONSUMER.LIST.${stream}`, {}, 'consumers');
+  }
+  names(stream) {
+    return paged(this.#c, `CONSUMER.NAMES.${stream}`, {}, 'consumers');
+  }
+}
+
+// ---- client ---------------------------------------------------------------------------------------
+
+/** Publishing and consuming, like @nats-io/jetstream's JetStreamClient. */
+export class JetStreamClient {
+  constructor(c) {
+    this._c = c;
+    this.consumers = new Consumers(c);
+  }
+
+  /** Publishes into the stream capturing `subject`; resolves to the PubAck once durable. */
+  async publish(subject, data, opts = {}) {
+    const h = new MsgHdrs();
+    if (opts.headers) for (const [k, vs] of opts.headers) for (const v of vs) h.append(k, v);
+    if (opts.msgID) h.set('Nats-Msg-Id', opts.msgID);
+    const e = opts.expect ?? {};
+    if (e.streamName) h.set('Nats-Expected-Stream', e.streamName);
+    if (e.lastSequence !== undefined) h.set('Nats-Expected-Last-Sequence', e.lastSequence);
+    if (e.lastSubjectSequence !== undefined)
+      h.set('Nats-Expected-Last-Subject-Sequence', e.lastSubjectSequence);
+    if (e.lastMsgID) h.set('Nats-Expected-Last-Msg-Id', e.lastMsgID);
+    const m = await this._c._request(subject, data, h.size ? h.encode() : undefined);
+    const r = JSON.parse(td.decode(m.data));
+    if (r.error) throw new JetStreamApiError(r.error);
+    return { stream: r.stream, seq: r.seq, duplicate: r.duplicate === true, domain: r.domain };
+  }
+
+  /** The manager over the same engine. */
+  async jetstreamManager() {
+    return new JetStreamManager(this._c);
+  }
+}
+
+class Consumers {
+  #c;
+  constructor(c) {
+    this.#c = c;
+  }
+  /** A pull consumer; fails with the API error when it does not exist. */
+  async get(stream, name) {
+    const info = await this.#c._api(`CONSUMER.INFO.${stream}.${name}`);
+    return new PullConsumer(this.#c, stream, name, strip(info));
+  }
+}
+
+/** A pull consumer: `fetch`, `next`, `consume`. */
+export class PullConsumer {
+  #c;
+  #info;
+  constructor(c, stream, name, info) {
+    this.#c = c;
+    this.stream = stream;
+    this.name = name;
+    this.#info = info;
+  }
+
+  /** ConsumerInfo (the last one seen when `cached`). */
+  async info(cached = false) {
+    if (!cached) this.#info = await this.#c._api(`CONSUMER.INFO.${this.stream}.${this.name}`).then(strip);
+    return this.#info;
+  }
+
+  /** One pull request for up to `max_messages`; the iterator ends when it is served or expires. */
+  async fetch(opts = {}) {
+    const out = new ConsumerMessages();
+    const pull = this.#pull(opts, (m) => out._push(m));
+    out._onStop(() => pull.stop());
+    pull.done.then((err) => out._end(err));
+    return out;
+  }
+
+  /** The next message, or null when none arrives within `expires` ms. */
+  async next(opts = {}) {
+    const it = await this.fetch({ ...opts, max_messages: 1 });
+    for await (const m of it) return m;
+    return null;
+  }
+
+  /** Messages as they come, until `stop()`: pull requests of `max_messages` back to back. */
+  async consume(opts = {}) {
+    const out = new ConsumerMessages();
+    let current = null;
+    let stopped = false;
+    out._onStop(() => {
+      stopped = true;
+      current?.stop();
+    });
+    const loop = async () => {
+      while (!stopped) {
+        current = this.#pull(opts, (m) => out._push(m));
+        const err = await current.done;
+        if (err && !stopped) return out._end(err);
+      }
+    };
+    loop();
+    return out;
+  }
+
+  /** Sends one pull request; `done` resolves (to an error or null) when it is over. */
+  #pull(opts, onMsg) {
+    const c = this.#c;
+    const batch = opts.max_messages ?? 100;
+    const expires = opts.expires ?? 30_000;
+    const body = { batch, expires: nanos(expires) };
+    if (opts.max_bytes) body.max_bytes = opts.max_bytes;
+    if (opts.idle_heartbeat) body.idle_heartbeat = nanos(opts.idle_heartbeat);
+    const inbox = c._inbox();
+    let finish;
+    let received = 0;
+    const done = new Promise((resolve) => (finish = resolve));
+    // The engine ends the request itself (408) at `expires`; this guard only bounds the wait.
+    const guard = setTimeout(() => end(null), expires + 5_000);
+    c._hold();
+    let over = false;
+    const end = (err) => {
+      if (over) return;
+      over = true;
+      clearTimeout(guard);
+      c._unsub(inbox);
+      c._release();
+      finish(err);
+    };
+    c._sub(inbox, (m, err) => {
+      if (!m) return end(err);
+      if (m.headers) {
+        const h = MsgHdrs.decode(m.headers);
+        if (h.code === 100) return; // heartbeat / flow control
+        if (h.code === 404 || h.code === 408) return end(null);
+        if (h.code === 409) {
+          const gone = /deleted/i.test(h.description);
+          return end(gone ? new ContrailError(`consumer: ${h.description}`) : null);
+        }
+        if (h.code >= 400) return end(new ContrailError(`pull: ${h.code} ${h.description}`));
+      }
+      onMsg(new JsMsg(c, m));
+      if (++received >= batch) end(null);
+    });
+    try {
+      if (!c._send(`${API}CONSUMER.MSG.NEXT.${this.stream}.${this.name}`, inbox, undefined, JSON.stringify(body))) {
+        end(new NoRespondersError(`${this.stream}.${this.name}`));
+      }
+    } catch (e) {
+      end(e);
+    }
+    return { done, stop: () => end(null) };
+  }
+}
+
+/** Messages of a fetch or consume: an async iterator with `stop()`. */
+export class ConsumerMessages {
+  #q = new Queue();
+  #stop = [];
+  #processed = 0;
+  _push(m) {
+    this.#q.push(m);
+  }
+  _end(err) {
+    this.#q.end(err ?? undefined);
+  }
+  _onStop(f) {
+    this.#stop.push(f);
+  }
+  /** Messages handed out so far. */
+  getProcessed() {
+    return this.#processed;
+  }
+  /** Ends the iteration (messages not yet acked are redelivered after ack_wait). */
+  stop() {
+    for (const f of this.#stop) f();
+    this.#q.end();
+  }
+  close() {
+    this.stop();
+    return Promise.resolve();
+  }
+  [Symbol.asyncIterator]() {
+    return {
+      next: async () => {
+        const r = await this.#q.next();
+        if (!r.done) this.#processed++;
+        return r;
+      },
+      return: async () => {
+        this.stop();
+        return { value: undefined, done: true };
+      },
+    };
+  }
+}
+
+/** A message delivered by a consumer. */
+export class JsMsg {
+  #c;
+  #acked = false;
+  constructor(c, m) {
+    this.#c = c;
+    this.subject = m.subject;
+    this.reply = m.reply;
+    this.data = m.data;
+    this.headers = m.headers ? MsgHdrs.decode(m.headers) : undefined;
+    this.info = parseAckSubject(m.reply ?? '');
+    this.seq = this.info.streamSequence;
+    this.redelivered = this.info.redeliveryCount > 1;
+  }
+  json() {
+    return JSON.parse(this.string());
+  }
+  string() {
+    return td.decode(this.data);
+  }
+  /** Acknowledges it. */
+  ack() {
+    this.#respond('+ACK');
+  }
+  /** Asks for redelivery, after `delay` ms when given. */
+  nak(delay) {
+    this.#respond(delay ? `-NAK ${JSON.stringify({ delay: nanos(delay) })}` : '-NAK');
+  }
+  /** Still working: restarts the ack timer. */
+  working() {
+    if (!this.#acked) this.#c._send(this.reply, undefined, undefined, '+WPI');
+  }
+  /** Never redeliver it. */
+  term(reason) {
+    this.#respond(reason ? `+TERM ${reason}` : '+TERM');
+  }
+  /** Acknowledges it and resolves once the ack is durable. */
+  async ackAck() {
+    if (this.#acked) return false;
+    this.#acked = true;
+    await this.#c._request(this.reply, '+ACK');
+    return true;
+  }
+  #respond(body) {
+    if (this.#acked) return;
+    this.#acked = true;
+    this.#c._send(this.reply, undefined, undefined, body);
+  }
+}
+
+/** `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>` → delivery info. */
+function parseAckSubject(subject) {
+  const t = subject.split('.');
+  const n = (i) => Number(t[i] ?? 0);
+  return {
+    stream: t[2] ?? '',
+    consumer: t[3] ?? '',
+    redeliveryCount: n(4),
+    streamSequence: n(5),
+    deliverySequence: n(6),
+    timestampNanos: n(7),
+    pending: n(8),
+    redelivered: n(4) > 1,
+  };
+}

@@ -1,0 +1,8 @@
+//! IndexedDB persistence for the browser engine: the store, its record formats and the database.
+
+pub mod codec;
+pub mod db;
+pub mod store;
+
+pub use db::Database;
+pub use store::{CommitQueue, IdbStore, Write};

@@ -1,0 +1,187 @@
+//! A database in plain Rust maps that applies [`Write`]s as IndexedDB would, so the conformance
+//! suite can reopen an `IdbStore` from its persisted form after every change.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+
+use crate::core::store::{
+    ConsumerRecord, Seq, SimpleState, StoreError, StoredMsg, StreamState, StreamStore,
+};
+use crate::core::time::Nanos;
+use crate::wasm::idb::codec::{self, SeqState};
+use crate::wasm::idb::{CommitQueue, IdbStore, Write};
+
+/// The records of one stream, keyed as in IndexedDB.
+#[derive(Default)]
+pub struct FakeDb {
+    state: BTreeMap<String, Vec<u8>>,
+    segments: BTreeMap<(String, Seq), Vec<u8>>,
+    consumers: BTreeMap<(String, String), Vec<u8>>,
+}
+
+impl FakeDb {
+    /// Applies writes in order.
+    pub fn apply(&mut self, writes: Vec<Write>) {
+        for w in writes {
+            match w {
+                Write::PutSegment {
+                    stream,
+                    start,
+                    bytes,
+                } => {
+                    self.segments.insert((stream, start), bytes);
+                }
+                Write::DeleteSegment { stream, start } => {
+                    self.segments.remove(&(stream, start));
+                }
+                Write::PutState { stream, bytes } => {
+                    self.state.insert(stream, bytes);
+                }
+                Write::PutMeta { .. } => {}
+                Write::PutConsumer {
+                    stream,
+                    name,
+                    bytes,
+                } => {
+                    self.consumers.insert((stream, name), bytes);
+                }
+                Write::DeleteConsumer { stream, name } => {
+                    self.consumers.remove(&(stream, name));
+                }
+                Write::DeleteStream { stream } => {
+                    self.state.remove(&stream);
+                    self.segments.retain(|(s, _), _| s != &stream);
+                    self.consumers.retain(|(s, _), _| s != &stream);
+                }
+            }
+        }
+    }
+
+    /// The store as a reopen would rebuild it.
+    pub fn reopen(&self, stream: &str, queue: CommitQueue) -> Result<IdbStore, StoreError> {
+        let state: SeqState = match self.state.get(stream) {
+            Some(b) => codec::decode_json(b)?,
+            None => SeqState::default(),
+        };
+        let segments = self
+            .segments
+            .iter()
+            .filter(|((s, _), _)| s == stream)
+            .map(|((_, start), b)| (*start, b.clone()))
+            .collect();
+        let consumers = self
+            .consumers
+            .iter()
+            .filter(|((s, _), _)| s == stream)
+            .map(|((_, name), b)| (name.clone(), b.clone()))
+            .collect();
+        IdbStore::restore(stream, queue, state, segments, consumers)
+    }
+}
+
+/// An `IdbStore` that, after every change, syncs, persists to a [`FakeDb`] and is replaced by a
+/// store reopened from it: every answer the suite checks comes from the persisted form.
+pub struct ReopenedEachWrite {
+    store: IdbStore,
+    queue: CommitQueue,
+    db: FakeDb,
+    deleted: bool,
+}
+
+impl ReopenedEachWrite {
+    pub fn new() -> Self {
+        let queue = CommitQueue::default();
+        ReopenedEachWrite {
+            store: IdbStore::new("S", queue.clone()),
+            queue,
+            db: FakeDb::default(),
+            deleted: false,
+        }
+    }
+
+    fn reopen<T>(&mut self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if self.deleted || result.is_err() {
+            return result;
+        }
+        self.store.sync().expect("sync");
+        let writes = std::mem::take(&mut *self.queue.borrow_mut());
+        self.db.apply(writes);
+        self.store = self.db.reopen("S", self.queue.clone()).expect("reopen");
+        result
+    }
+}
+
+impl StreamStore for ReopenedEachWrite {
+    fn store_msg(
+        &mut self,
+        subject: &str,
+        headers: Option<Bytes>,
+        payload: Bytes,
+        now: Nanos,
+    ) -> Result<Seq, StoreError> {
+        let r = self.store.store_msg(subject, headers, payload, now);
+        self.reopen(r)
+    }
+    fn skip_msg(&mut self, now: Nanos) -> Result<Seq, StoreError> {
+        let r = self.store.skip_msg(now);
+        self.reopen(r)
+    }
+    fn load_msg(&self, seq: Seq) -> Result<StoredMsg, StoreError> {
+        self.store.load_msg(seq)
+    }
+    fn load_next_msg(&self, filter: &str, start: Seq) -> Result<StoredMsg, StoreError> {
+        self.store.load_next_msg(filter, start)
+    }
+    fn load_last_msg(&self, filter: &str) -> Result<StoredMsg, StoreError> {
+        self.store.load_last_msg(filter)
+    }
+    fn remove_msg(&mut self, seq: Seq) -> Result<bool, StoreError> {
+        let r = self.store.remove_msg(seq);
+        self.reopen(r)
+    }
+    fn purge(&mut self, filter: &str, below_seq: Seq, keep: u64) -> Result<u64, StoreError> {
+        let r = self.store.purge(filter, below_seq, keep);
+        self.reopen(r)
+    }
+    fn compact(&mut self, seq: Seq) -> Result<u64, StoreError> {
+        let r = self.store.compact(seq);
+        self.reopen(r)
+    }
+    fn state(&self) -> StreamState {
+        self.store.state()
+    }
+    fn filtered_state(&self, start: Seq, filter: &str) -> SimpleState {
+        self.store.filtered_state(start, filter)
+    }
+    fn subjects_state(&self, filter: &str) -> BTreeMap<String, SimpleState> {
+        self.store.subjects_state(filter)
+    }
+    fn num_pending(&self, start: Seq, filter: &str, last_per_subject: bool) -> u64 {
+        self.store.num_pending(start, filter, last_per_subject)
+    }
+    fn deleted(&self) -> Vec<Seq> {
+        self.store.deleted()
+    }
+    fn sync(&mut self) -> Result<(), StoreError> {
+        let r = self.store.sync();
+        self.reopen(r)
+    }
+    fn save_consumer(&mut self, name: &str, record: &ConsumerRecord) -> Result<(), StoreError> {
+        let r = self.store.save_consumer(name, record);
+        self.reopen(r)
+    }
+    fn remove_consumer(&mut self, name: &str) -> Result<(), StoreError> {
+        let r = self.store.remove_consumer(name);
+        self.reopen(r)
+    }
+    fn consumers(&self) -> Result<BTreeMap<String, ConsumerRecord>, StoreError> {
+        self.store.consumers()
+    }
+    fn delete(&mut self) -> Result<(), StoreError> {
+        let r = self.store.delete();
+        self.deleted = r.is_ok();
+        self.db.apply(std::mem::take(&mut *self.queue.borrow_mut()));
+        r
+    }
+}
