@@ -8,6 +8,11 @@
 //!
 //! Outgoing MSG/HMSG lines are written by [`super::outbox::Outbox::send_msg`]; the few other
 //! server lines are here.
+//!
+//! Why not `core::proto::ClientParser`: it was written in parallel, and its `Connect` refuses
+//! CONNECT JSON with `null` fields, which official clients send (async-nats sends
+//! `"name":null`, `"user":null`, …). Once it accepts them, `conn.rs` can take its ops instead
+//! (the op shapes match) and this parser can go.
 
 use bytes::{Bytes, BytesMut};
 
