@@ -142,9 +142,10 @@ fn response_body(op: &str, result: Result<Value, ApiError>) -> Vec<u8> {
     serde_json::to_vec(&Value::Object(map)).unwrap_or_default()
 }
 
-/// Decodes an optional request body: empty means the type's default.
+/// Decodes an optional request body: empty or `null` (async-nats sends it) means the type's
+/// default.
 fn optional_body<T: DeserializeOwned + Default>(payload: &[u8]) -> Result<T, ApiError> {
-    if payload.iter().all(u8::is_ascii_whitespace) {
+    if payload.trim_ascii().is_empty() || payload.trim_ascii() == b"null" {
         return Ok(T::default());
     }
     required_body(payload)

@@ -135,8 +135,9 @@ fn client_line(line: &[u8], limits: &Limits) -> Result<Parsed<ClientOp>, ProtoEr
         Some(b'C') => {
             let json = strip_op(line, b"CONNECT", After::Anything, limits)?
                 .ok_or(ProtoError::UnknownOp)?;
-            let connect: Connect =
-                serde_json::from_slice(json).map_err(|e| ProtoError::BadJson {
+            let connect = without_nulls(json)
+                .and_then(serde_json::from_value::<Connect>)
+                .map_err(|e| ProtoError::BadJson {
                     op: "CONNECT",
                     reason: e.to_string(),
                 })?;
@@ -282,8 +283,9 @@ fn server_line(line: &[u8], limits: &Limits) -> Result<Parsed<ServerOp>, ProtoEr
         Some(b'I') => {
             let json =
                 strip_op(line, b"INFO", After::Anything, limits)?.ok_or(ProtoError::UnknownOp)?;
-            let info: ServerInfo =
-                serde_json::from_slice(json).map_err(|e| ProtoError::BadJson {
+            let info = without_nulls(json)
+                .and_then(serde_json::from_value::<ServerInfo>)
+                .map_err(|e| ProtoError::BadJson {
                     op: "INFO",
                     reason: e.to_string(),
                 })?;
@@ -305,4 +307,14 @@ fn server_line(line: &[u8], limits: &Limits) -> Result<Parsed<ServerOp>, ProtoEr
         _ => return Err(ProtoError::UnknownOp),
     };
     Ok(Parsed::Op(op))
+}
+
+/// Reads CONNECT/INFO JSON with `null` fields dropped: clients (async-nats among them) send
+/// `"name":null` for what they leave unset, which means the field's default.
+fn without_nulls(json: &[u8]) -> Result<serde_json::Value, serde_json::Error> {
+    let mut value: serde_json::Value = serde_json::from_slice(json)?;
+    if let serde_json::Value::Object(map) = &mut value {
+        map.retain(|_, v| !v.is_null());
+    }
+    Ok(value)
 }

@@ -589,3 +589,21 @@ fn raised_limits_apply_from_the_next_control_line() {
         Ok(Some(ServerOp::Msg { .. }))
     ));
 }
+
+#[test]
+fn connect_null_fields_take_their_defaults() {
+    let mut parser = ClientParser::default();
+    let mut buf = BytesMut::from(
+        &b"CONNECT {\"verbose\":false,\"pedantic\":false,\"name\":null,\"user\":null,\"echo\":null,\"headers\":true}\r\n"[..],
+    );
+    match parser.parse(&mut buf) {
+        Ok(Some(ClientOp::Connect(c))) => {
+            assert_eq!(c.name, "");
+            assert_eq!(c.user, None);
+            assert!(c.echo, "null echo is the default, true");
+            assert!(c.headers);
+            assert!(!c.verbose);
+        }
+        other => panic!("expected CONNECT, got {other:?}"),
+    }
+}

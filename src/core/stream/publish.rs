@@ -123,6 +123,8 @@ impl Stream {
         if !hdr.expected_stream.is_empty() && hdr.expected_stream != self.config.name {
             return Err(ErrorKind::StreamNotMatch.into());
         }
+        // Per-message TTLs are not implemented: a stream may say `allow_msg_ttl` (nats-py sets
+        // it on every KV bucket), but a message asking for a TTL is refused, never kept forever.
         if !hdr.ttl.is_empty() {
             return Err(ErrorKind::MessageTTLDisabled.into());
         }

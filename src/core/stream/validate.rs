@@ -264,7 +264,6 @@ fn check_unsupported(cfg: &StreamConfig) -> Result<(), ApiError> {
         (!cfg.sources.is_empty(), "stream sources"),
         (cfg.subject_transform.is_some(), "subject transforms"),
         (cfg.republish.is_some(), "republish"),
-        (cfg.allow_msg_ttl, "per-message TTLs"),
         (cfg.subject_delete_marker_ttl > 0, "subject delete markers"),
         (cfg.allow_msg_counter, "message counters"),
         (cfg.allow_atomic_publish, "atomic publish"),

@@ -196,7 +196,6 @@ fn unsupported_features_are_refused_by_name() {
         |c| c.sources = vec![serde_json::json!({"name": "O"})],
         "stream sources not supported",
     );
-    invalid(|c| c.allow_msg_ttl = true, "per-message TTLs not supported");
     invalid(
         |c| c.allow_atomic_publish = true,
         "atomic publish not supported",
