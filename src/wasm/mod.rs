@@ -4,7 +4,7 @@
 //! The binding is thin on purpose. JavaScript drives [`crate::core::engine::Engine`] exactly as
 //! the server does, through the NATS message surface: `handle` a message (a `$JS.API` request,
 //! a publish, an ack), `flush`, then route the released messages to local inboxes. The
-//! @nats-io/jetstream-shaped API (`pkg/contrail.js`) is written on top of that in JavaScript.
+//! @nats-io/jetstream-shaped API (`pkg/index.js`) is written on top of that in JavaScript.
 
 pub mod engine;
 pub mod error;
