@@ -20,9 +20,10 @@ use bytes::{Bytes, BytesMut};
 use super::jetstream::Origin;
 use super::outbox::{CloseReason, FlushList, Outbox};
 use super::router::{MsgView, Sub};
-use super::wire::{self, ClientOp, ClientParser};
+use super::wire;
 use super::Shared;
 use crate::core::message::Message;
+use crate::core::proto::{ClientOp, ClientParser, Connect, Limits};
 use crate::core::subject;
 
 /// The reading half of a client transport.
@@ -70,76 +71,6 @@ pub enum ConnKind {
     WebSocket,
 }
 
-/// What a client said in CONNECT (the fields the server acts on).
-#[derive(Debug, Clone)]
-pub struct ConnectOpts {
-    /// Answer each op with +OK.
-    pub verbose: bool,
-    /// Check publish subjects strictly.
-    pub pedantic: bool,
-    /// Receive its own publishes.
-    pub echo: bool,
-    /// Understands HMSG.
-    pub headers: bool,
-    /// Wants a 503 status for requests nobody serves.
-    pub no_responders: bool,
-    /// Client name.
-    pub name: String,
-    /// Client library language.
-    pub lang: String,
-    /// Client library version.
-    pub version: String,
-    /// User (user/password auth).
-    pub user: Option<String>,
-    /// Password (user/password auth).
-    pub pass: Option<String>,
-    /// Token (token auth).
-    pub auth_token: Option<String>,
-}
-
-/// nats-server's defaults: a client that does not say otherwise is verbose and pedantic.
-impl Default for ConnectOpts {
-    fn default() -> Self {
-        ConnectOpts {
-            verbose: true,
-            pedantic: true,
-            echo: true,
-            headers: false,
-            no_responders: false,
-            name: String::new(),
-            lang: String::new(),
-            version: String::new(),
-            user: None,
-            pass: None,
-            auth_token: None,
-        }
-    }
-}
-
-impl ConnectOpts {
-    /// Reads CONNECT's JSON leniently, as nats-server does: clients send `null` for unset
-    /// fields and fields of their own; only a body that is not a JSON object is refused.
-    pub fn parse(json: &[u8]) -> Option<ConnectOpts> {
-        let value: serde_json::Value = serde_json::from_slice(json).ok()?;
-        let obj = value.as_object()?;
-        let flag = |k: &str, default: bool| obj.get(k).and_then(|v| v.as_bool()).unwrap_or(default);
-        let text = |k: &str| obj.get(k).and_then(|v| v.as_str()).map(str::to_string);
-        Some(ConnectOpts {
-            verbose: flag("verbose", true),
-            pedantic: flag("pedantic", true),
-            echo: flag("echo", true),
-            headers: flag("headers", false),
-            no_responders: flag("no_responders", false),
-            name: text("name").unwrap_or_default(),
-            lang: text("lang").unwrap_or_default(),
-            version: text("version").unwrap_or_default(),
-            user: text("user"),
-            pass: text("pass"),
-            auth_token: text("auth_token"),
-        })
-    }
-}
-
 /// What monitoring shows of a live connection.
 pub struct ClientInfo {
     /// Connection id (also `client_id` in INFO).
@@ -153,7 +84,7 @@ pub struct ClientInfo {
     /// Its outbound buffer and counters.
     pub out: Arc<Outbox>,
     /// CONNECT options, once received.
-    pub opts: std::sync::Mutex<ConnectOpts>,
+    pub opts: std::sync::Mutex<Connect>,
     /// Number of subscriptions.
     pub subs: std::sync::atomic::AtomicUsize,
 }
@@ -174,7 +105,7 @@ pub async fn serve<R: ByteReader, W: ByteWriter>(
         start: std::time::SystemTime::now(),
         kind,
         out: out.clone(),
-        opts: std::sync::Mutex::new(ConnectOpts::default()),
+        opts: std::sync::Mutex::new(Connect::default()),
         subs: Default::default(),
     });
     shared.register(info.clone());
@@ -189,11 +120,14 @@ pub async fn serve<R: ByteReader, W: ByteWriter>(
         shared: shared.clone(),
         info: info.clone(),
         out: out.clone(),
-        opts: ConnectOpts::default(),
+        opts: Connect::default(),
         connected: false,
         subs: HashMap::new(),
         pings_out: 0,
-        parser: ClientParser::new(shared.config.max_payload, shared.config.max_control_line),
+        parser: ClientParser::new(Limits {
+            max_control_line: shared.config.max_control_line,
+            max_payload: shared.config.max_payload,
+        }),
         flush: FlushList::new(),
     };
     let reason = conn.run(reader).await;
@@ -235,7 +169,7 @@ struct Conn {
     shared: Arc<Shared>,
     info: Arc<ClientInfo>,
     out: Arc<Outbox>,
-    opts: ConnectOpts,
+    opts: Connect,
     connected: bool,
     subs: HashMap<String, Arc<Sub>>,
     pings_out: u32,
@@ -314,8 +248,8 @@ impl Conn {
         }
         // `ok`: whether a verbose client gets +OK (not after an -ERR, as nats-server).
         let ok = match op {
-            ClientOp::Connect(json) => {
-                self.connect(&json)?;
+            ClientOp::Connect(connect) => {
+                self.connect(*connect)?;
                 true
             }
             ClientOp::Ping => {
@@ -335,13 +269,10 @@ impl Conn {
                 self.unsubscribe(&sid, max);
                 true
             }
-            ClientOp::Pub {
-                subject,
-                reply,
-                headers,
-                payload,
-            } => self.publish(subject, reply, headers, payload).await,
-            ClientOp::Ignored => return Ok(()),
+            ClientOp::Pub(msg) => {
+                self.publish(msg.subject, msg.reply, msg.headers, msg.payload)
+                    .await
+            }
         };
         if ok && self.opts.verbose {
             self.out.send_raw(wire::OK);
@@ -349,9 +280,7 @@ impl Conn {
         Ok(())
     }
 
-    fn connect(&mut self, json: &[u8]) -> Result<(), CloseReason> {
-        let opts = ConnectOpts::parse(json)
-            .ok_or_else(|| CloseReason::Protocol("Unknown Protocol Operation".into()))?;
+    fn connect(&mut self, opts: Connect) -> Result<(), CloseReason> {
         let auth = &self.shared.config.auth;
         if auth.required() {
             let token_ok = auth

@@ -3,7 +3,8 @@
 //!
 //! How the pieces fit:
 //! - [`config`] resolves flags and the config file ([`conf`] reads nats-server's format);
-//! - each client connection ([`conn`]) parses ops ([`wire`]) and queues bytes for other clients
+//! - each client connection ([`conn`]) parses ops with the core codec, writes its own fixed
+//!   lines ([`wire`]), and queues bytes for other clients
 //!   into their bounded [`outbox`]es, finding them through the [`router`];
 //! - publishes JetStream may want go to the engine thread ([`jetstream`]), which owns the
 //!   [`Engine`](crate::core::engine::Engine), commits in batches and routes its output back

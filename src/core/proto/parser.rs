@@ -21,17 +21,21 @@ enum Parsed<T> {
     Op(T),
     /// A message, whose payload follows the line.
     Msg(MsgHead),
+    /// A line to pass over: `INFO`, `+OK` and `-ERR` sent by a client, which nats-server
+    /// accepts and ignores.
+    Skip,
 }
 
 /// Operation names a client may send, for rejecting garbage before its line end arrives.
 const CLIENT_OPS: &[&[u8]] = &[
-    b"PUB", b"HPUB", b"SUB", b"UNSUB", b"PING", b"PONG", b"CONNECT",
+    b"PUB", b"HPUB", b"SUB", b"UNSUB", b"PING", b"PONG", b"CONNECT", b"INFO", b"+OK", b"-ERR",
 ];
 
 /// Operation names a server may send.
 const SERVER_OPS: &[&[u8]] = &[b"MSG", b"HMSG", b"PING", b"PONG", b"INFO", b"+OK", b"-ERR"];
 
-/// Reads the operations a client sends: CONNECT, PUB, HPUB, SUB, UNSUB, PING, PONG.
+/// Reads the operations a client sends: CONNECT, PUB, HPUB, SUB, UNSUB, PING, PONG (and passes
+/// over INFO, +OK and -ERR from a client, as nats-server does).
 pub struct ClientParser {
     framer: Framer,
 }
@@ -65,31 +69,34 @@ impl ClientParser {
     }
 
     fn parse_op(&mut self, buf: &mut BytesMut) -> Result<Option<ClientOp>, ProtoError> {
-        let head = match self.framer.pending_total() {
-            Some(total) => {
-                if !payload_ready(buf, total)? {
-                    return Ok(None);
-                }
-                self.framer.take_pending()
-            }
-            None => {
-                let Some(line) = self.framer.next_line(buf, CLIENT_OPS)? else {
-                    return Ok(None);
-                };
-                let parsed =
-                    client_line(buf.get(..line.len).unwrap_or_default(), &self.framer.limits)?;
-                buf.advance(line.consumed);
-                match parsed {
-                    Parsed::Op(op) => return Ok(Some(op)),
-                    Parsed::Msg(head) if payload_ready(buf, head.total)? => Some(head),
-                    Parsed::Msg(head) => {
-                        self.framer.set_pending(head);
+        loop {
+            let head = match self.framer.pending_total() {
+                Some(total) => {
+                    if !payload_ready(buf, total)? {
                         return Ok(None);
                     }
+                    self.framer.take_pending()
                 }
-            }
-        };
-        Ok(head.map(|head| ClientOp::Pub(split_message(buf, head).1)))
+                None => {
+                    let Some(line) = self.framer.next_line(buf, CLIENT_OPS)? else {
+                        return Ok(None);
+                    };
+                    let parsed =
+                        client_line(buf.get(..line.len).unwrap_or_default(), &self.framer.limits)?;
+                    buf.advance(line.consumed);
+                    match parsed {
+                        Parsed::Op(op) => return Ok(Some(op)),
+                        Parsed::Skip => continue,
+                        Parsed::Msg(head) if payload_ready(buf, head.total)? => Some(head),
+                        Parsed::Msg(head) => {
+                            self.framer.set_pending(head);
+                            return Ok(None);
+                        }
+                    }
+                }
+            };
+            return Ok(head.map(|head| ClientOp::Pub(split_message(buf, head).1)));
+        }
     }
 }
 
@@ -131,6 +138,15 @@ fn client_line(line: &[u8], limits: &Limits) -> Result<Parsed<ClientOp>, ProtoEr
             let args =
                 strip_op(line, b"UNSUB", After::Space, limits)?.ok_or(ProtoError::UnknownOp)?;
             unsub(args)?
+        }
+        Some(b'I') if strip_op(line, b"INFO", After::Anything, limits)?.is_some() => {
+            return Ok(Parsed::Skip);
+        }
+        Some(b'+') if strip_op(line, b"+OK", After::Anything, limits)?.is_some() => {
+            return Ok(Parsed::Skip);
+        }
+        Some(b'-') if strip_op(line, b"-ERR", After::Anything, limits)?.is_some() => {
+            return Ok(Parsed::Skip);
         }
         Some(b'C') => {
             let json = strip_op(line, b"CONNECT", After::Anything, limits)?
@@ -234,6 +250,8 @@ impl ServerParser {
                 buf.advance(line.consumed);
                 match parsed {
                     Parsed::Op(op) => return Ok(Some(op)),
+                    // Servers send nothing to pass over; a skip would mean "no op yet".
+                    Parsed::Skip => return Ok(None),
                     Parsed::Msg(head) if payload_ready(buf, head.total)? => Some(head),
                     Parsed::Msg(head) => {
                         self.framer.set_pending(head);

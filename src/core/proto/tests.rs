@@ -369,11 +369,21 @@ fn garbage_is_rejected_before_its_line_end_arrives() {
 #[test]
 fn each_side_rejects_the_other_sides_operations() {
     assert_eq!(client_ops(b"MSG a 1 0\r\n\r\n"), Err(ProtoError::UnknownOp));
-    assert_eq!(client_ops(b"INFO {}\r\n"), Err(ProtoError::UnknownOp));
-    assert_eq!(client_ops(b"+OK\r\n"), Err(ProtoError::UnknownOp));
+    assert_eq!(
+        client_ops(b"HMSG a 1 0 0\r\n\r\n"),
+        Err(ProtoError::UnknownOp)
+    );
     assert_eq!(server_ops(b"PUB a 0\r\n\r\n"), Err(ProtoError::UnknownOp));
     assert_eq!(server_ops(b"SUB a 1\r\n"), Err(ProtoError::UnknownOp));
     assert_eq!(server_ops(b"CONNECT {}\r\n"), Err(ProtoError::UnknownOp));
+}
+
+#[test]
+fn info_ok_and_err_from_a_client_are_passed_over_as_nats_server_does() {
+    assert_eq!(
+        client_ops(b"INFO {}\r\n+OK\r\n-ERR 'x'\r\nPING\r\n"),
+        Ok(vec![ClientOp::Ping])
+    );
 }
 
 #[test]
