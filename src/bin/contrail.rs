@@ -2,143 +2,156 @@
 //! `contrail --help`); `contrail demo` runs a short in-process demo of the engine: the same
 //! `$JS.API` requests, publishes and acks a NATS client would send, printed as they go.
 
-use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
+// The server is native only; on wasm32 (where `cargo test --target wasm32-unknown-unknown` still
+// builds every binary) this is an empty program.
+#[cfg(target_arch = "wasm32")]
+fn main() {}
 
-use bytes::Bytes;
-use clap::Parser;
-use contrail::core::engine::Engine;
-use contrail::core::message::{Message, Outbound};
-use contrail::core::time::Nanos;
-use contrail::server::config;
-
-fn now() -> Nanos {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as Nanos)
-        .unwrap_or(0)
+#[cfg(not(target_arch = "wasm32"))]
+fn main() -> std::process::ExitCode {
+    native::main()
 }
 
-/// Sends one message, flushes, and returns what the engine released.
-fn send(engine: &mut Engine, msg: Message) -> Vec<Outbound> {
-    engine.handle(msg, now());
-    if let Err(err) = engine.flush() {
-        eprintln!("store sync failed: {err}");
+#[cfg(not(target_arch = "wasm32"))]
+mod native {
+    use std::process::ExitCode;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use bytes::Bytes;
+    use clap::Parser;
+    use contrail::core::engine::Engine;
+    use contrail::core::message::{Message, Outbound};
+    use contrail::core::time::Nanos;
+    use contrail::server::config;
+
+    fn now() -> Nanos {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as Nanos)
+            .unwrap_or(0)
     }
-    std::iter::from_fn(|| engine.poll_outbound()).collect()
-}
 
-fn request(engine: &mut Engine, subject: &str, body: &str) {
-    println!("> {subject} {body}");
-    for out in send(
-        engine,
-        Message::new(subject, Bytes::from(body.to_string())).with_reply("_INBOX.demo"),
-    ) {
-        println!("< {}", String::from_utf8_lossy(&out.msg.payload));
+    /// Sends one message, flushes, and returns what the engine released.
+    fn send(engine: &mut Engine, msg: Message) -> Vec<Outbound> {
+        engine.handle(msg, now());
+        if let Err(err) = engine.flush() {
+            eprintln!("store sync failed: {err}");
+        }
+        std::iter::from_fn(|| engine.poll_outbound()).collect()
     }
-}
 
-fn main() -> ExitCode {
-    let args = config::rewrite_args(std::env::args());
-    let cli = match config::Cli::try_parse_from(args) {
-        Ok(cli) => cli,
-        Err(err) => {
-            // --help and --version land here too, with exit code 0.
-            let _ = err.print();
-            return if err.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
-    };
-    match cli.command {
-        Some(config::Command::Demo) => {
-            demo();
-            ExitCode::SUCCESS
-        }
-        Some(config::Command::Serve(args)) => serve(&args),
-        None => serve(&cli.serve),
-    }
-}
-
-fn serve(args: &config::ServeArgs) -> ExitCode {
-    let config = match config::ServerConfig::from_args(args) {
-        Ok(config) => config,
-        Err(err) => {
-            eprintln!("contrail: {err}");
-            return ExitCode::from(1);
-        }
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log_level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(err) => {
-            eprintln!("contrail: cannot start runtime: {err}");
-            return ExitCode::from(1);
-        }
-    };
-    match runtime.block_on(contrail::server::run(config)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("contrail: {err}");
-            ExitCode::from(1)
-        }
-    }
-}
-
-fn demo() {
-    let mut engine = Engine::in_memory(now() as u64);
-    request(
-        &mut engine,
-        "$JS.API.STREAM.CREATE.ORDERS",
-        r#"{"subjects":["orders.>"],"storage":"memory"}"#,
-    );
-    for (i, region) in ["eu", "us", "eu"].iter().enumerate() {
-        let subject = format!("orders.{region}");
-        println!("> PUB {subject} order {i}");
+    fn request(engine: &mut Engine, subject: &str, body: &str) {
+        println!("> {subject} {body}");
         for out in send(
-            &mut engine,
-            Message::new(subject, format!("order {i}")).with_reply("_INBOX.ack"),
+            engine,
+            Message::new(subject, Bytes::from(body.to_string())).with_reply("_INBOX.demo"),
         ) {
             println!("< {}", String::from_utf8_lossy(&out.msg.payload));
         }
     }
-    request(
-        &mut engine,
-        "$JS.API.CONSUMER.CREATE.ORDERS.eu",
-        r#"{"stream_name":"ORDERS","config":{"durable_name":"eu","filter_subject":"orders.eu","ack_policy":"explicit"}}"#,
-    );
-    println!("> PULL ORDERS.eu batch 10, no_wait");
-    let pull = Message::new(
-        "$JS.API.CONSUMER.MSG.NEXT.ORDERS.eu",
-        r#"{"batch":10,"no_wait":true}"#,
-    )
-    .with_reply("_INBOX.pull");
-    for out in send(&mut engine, pull) {
-        match out.msg.reply {
-            Some(ack) => {
-                println!(
-                    "< {} {:?} (ack: {ack})",
-                    out.msg.subject,
-                    String::from_utf8_lossy(&out.msg.payload)
-                );
-                send(&mut engine, Message::new(ack, "+ACK"));
+
+    pub fn main() -> ExitCode {
+        let args = config::rewrite_args(std::env::args());
+        let cli = match config::Cli::try_parse_from(args) {
+            Ok(cli) => cli,
+            Err(err) => {
+                // --help and --version land here too, with exit code 0.
+                let _ = err.print();
+                return if err.use_stderr() {
+                    ExitCode::from(2)
+                } else {
+                    ExitCode::SUCCESS
+                };
             }
-            None => println!(
-                "< status {}",
-                String::from_utf8_lossy(out.msg.headers.as_deref().unwrap_or_default()).trim()
-            ),
+        };
+        match cli.command {
+            Some(config::Command::Demo) => {
+                demo();
+                ExitCode::SUCCESS
+            }
+            Some(config::Command::Serve(args)) => serve(&args),
+            None => serve(&cli.serve),
         }
     }
-    request(&mut engine, "$JS.API.CONSUMER.INFO.ORDERS.eu", "");
+
+    fn serve(args: &config::ServeArgs) -> ExitCode {
+        let config = match config::ServerConfig::from_args(args) {
+            Ok(config) => config,
+            Err(err) => {
+                eprintln!("contrail: {err}");
+                return ExitCode::from(1);
+            }
+        };
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log_level));
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(err) => {
+                eprintln!("contrail: cannot start runtime: {err}");
+                return ExitCode::from(1);
+            }
+        };
+        match runtime.block_on(contrail::server::run(config)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("contrail: {err}");
+                ExitCode::from(1)
+            }
+        }
+    }
+
+    fn demo() {
+        let mut engine = Engine::in_memory(now() as u64);
+        request(
+            &mut engine,
+            "$JS.API.STREAM.CREATE.ORDERS",
+            r#"{"subjects":["orders.>"],"storage":"memory"}"#,
+        );
+        for (i, region) in ["eu", "us", "eu"].iter().enumerate() {
+            let subject = format!("orders.{region}");
+            println!("> PUB {subject} order {i}");
+            for out in send(
+                &mut engine,
+                Message::new(subject, format!("order {i}")).with_reply("_INBOX.ack"),
+            ) {
+                println!("< {}", String::from_utf8_lossy(&out.msg.payload));
+            }
+        }
+        request(
+            &mut engine,
+            "$JS.API.CONSUMER.CREATE.ORDERS.eu",
+            r#"{"stream_name":"ORDERS","config":{"durable_name":"eu","filter_subject":"orders.eu","ack_policy":"explicit"}}"#,
+        );
+        println!("> PULL ORDERS.eu batch 10, no_wait");
+        let pull = Message::new(
+            "$JS.API.CONSUMER.MSG.NEXT.ORDERS.eu",
+            r#"{"batch":10,"no_wait":true}"#,
+        )
+        .with_reply("_INBOX.pull");
+        for out in send(&mut engine, pull) {
+            match out.msg.reply {
+                Some(ack) => {
+                    println!(
+                        "< {} {:?} (ack: {ack})",
+                        out.msg.subject,
+                        String::from_utf8_lossy(&out.msg.payload)
+                    );
+                    send(&mut engine, Message::new(ack, "+ACK"));
+                }
+                None => println!(
+                    "< status {}",
+                    String::from_utf8_lossy(out.msg.headers.as_deref().unwrap_or_default()).trim()
+                ),
+            }
+        }
+        request(&mut engine, "$JS.API.CONSUMER.INFO.ORDERS.eu", "");
+    }
 }
