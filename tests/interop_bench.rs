@@ -14,7 +14,8 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use interop_support::{Kind, Options, TestServer};
 
-const PAYLOAD: usize = 128;
+/// Payload sizes every workload runs at.
+const SIZES: [usize; 3] = [16, 128, 1024];
 
 fn stream(storage: StorageType) -> Config {
     Config {
@@ -25,10 +26,10 @@ fn stream(storage: StorageType) -> Config {
     }
 }
 
-async fn sync_publish(server: &TestServer, storage: StorageType, n: usize) -> f64 {
+async fn sync_publish(server: &TestServer, storage: StorageType, size: usize, n: usize) -> f64 {
     let js = server.jetstream().await;
     js.create_stream(stream(storage)).await.expect("stream");
-    let body = Bytes::from(vec![b'x'; PAYLOAD]);
+    let body = Bytes::from(vec![b'x'; size]);
     let start = Instant::now();
     for _ in 0..n {
         js.publish("bench.s", body.clone())
@@ -40,10 +41,10 @@ async fn sync_publish(server: &TestServer, storage: StorageType, n: usize) -> f6
     n as f64 / start.elapsed().as_secs_f64()
 }
 
-async fn async_publish(server: &TestServer, storage: StorageType, n: usize) -> f64 {
+async fn async_publish(server: &TestServer, storage: StorageType, size: usize, n: usize) -> f64 {
     let js = server.jetstream().await;
     js.create_stream(stream(storage)).await.expect("stream");
-    let body = Bytes::from(vec![b'x'; PAYLOAD]);
+    let body = Bytes::from(vec![b'x'; size]);
     let start = Instant::now();
     let mut acks = std::collections::VecDeque::new();
     for _ in 0..n {
@@ -58,10 +59,10 @@ async fn async_publish(server: &TestServer, storage: StorageType, n: usize) -> f
     n as f64 / start.elapsed().as_secs_f64()
 }
 
-async fn pull_consume(server: &TestServer, storage: StorageType, n: usize) -> f64 {
+async fn pull_consume(server: &TestServer, storage: StorageType, size: usize, n: usize) -> f64 {
     let js = server.jetstream().await;
     let stream = js.create_stream(stream(storage)).await.expect("stream");
-    let body = Bytes::from(vec![b'x'; PAYLOAD]);
+    let body = Bytes::from(vec![b'x'; size]);
     let mut acks = Vec::new();
     for _ in 0..n {
         acks.push(js.publish("bench.c", body.clone()).await.expect("pub"));
@@ -96,7 +97,7 @@ async fn pull_consume(server: &TestServer, storage: StorageType, n: usize) -> f6
     n as f64 / start.elapsed().as_secs_f64()
 }
 
-async fn core_pub_sub(server: &TestServer, n: usize) -> f64 {
+async fn core_pub_sub(server: &TestServer, size: usize, n: usize) -> f64 {
     let publisher = server.client().await;
     // A deep client-side buffer: async-nats drops messages past 65,536 queued (a client-side
     // slow consumer), which would measure the test's reader, not the server.
@@ -107,7 +108,7 @@ async fn core_pub_sub(server: &TestServer, n: usize) -> f64 {
         .expect("connect");
     let mut sub = subscriber.subscribe("core.bench").await.expect("sub");
     interop_support::round_trip(&subscriber).await;
-    let body = Bytes::from(vec![b'x'; 16]);
+    let body = Bytes::from(vec![b'x'; size]);
     let start = Instant::now();
     let reader = tokio::spawn(async move {
         for _ in 0..n {
@@ -128,20 +129,24 @@ async fn core_pub_sub(server: &TestServer, n: usize) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
-async fn run(kind: Kind, workload: &str) -> f64 {
+async fn run(kind: Kind, workload: &str, size: usize) -> f64 {
     let server = TestServer::start_kind(kind, Options::default());
     match workload {
-        "sync publish, file" => sync_publish(&server, StorageType::File, 3_000).await,
-        "sync publish, memory" => sync_publish(&server, StorageType::Memory, 3_000).await,
-        "async publish (256 out), file" => async_publish(&server, StorageType::File, 50_000).await,
+        "sync publish, file" => sync_publish(&server, StorageType::File, size, 3_000).await,
+        "sync publish, memory" => sync_publish(&server, StorageType::Memory, size, 3_000).await,
+        "async publish (256 out), file" => {
+            async_publish(&server, StorageType::File, size, 50_000).await
+        }
         "async publish (256 out), memory" => {
-            async_publish(&server, StorageType::Memory, 50_000).await
+            async_publish(&server, StorageType::Memory, size, 50_000).await
         }
-        "pull consume (batch 500), file" => pull_consume(&server, StorageType::File, 50_000).await,
+        "pull consume (batch 500), file" => {
+            pull_consume(&server, StorageType::File, size, 50_000).await
+        }
         "pull consume (batch 500), memory" => {
-            pull_consume(&server, StorageType::Memory, 50_000).await
+            pull_consume(&server, StorageType::Memory, size, 50_000).await
         }
-        "core pub/sub 16 B" => core_pub_sub(&server, 500_000).await,
+        "core pub/sub" => core_pub_sub(&server, size, 500_000).await,
         other => panic!("unknown workload {other}"),
     }
 }
@@ -156,19 +161,21 @@ async fn contrail_vs_nats_server() {
         "async publish (256 out), memory",
         "pull consume (batch 500), file",
         "pull consume (batch 500), memory",
-        "core pub/sub 16 B",
+        "core pub/sub",
     ];
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     println!(
-        "{:<34} {:>12} {:>12} {:>7}",
-        "workload (128 B unless said)", "contrail", "nats-server", "ratio"
+        "{:<34} {:>6} {:>12} {:>12} {:>7}",
+        "workload", "size", "contrail", "nats-server", "ratio"
     );
     for workload in workloads.into_iter().filter(|w| w.contains(only.as_str())) {
-        let ours = run(Kind::Contrail, workload).await;
-        let theirs = run(Kind::NatsServer, workload).await;
-        println!(
-            "{workload:<34} {ours:>12.0} {theirs:>12.0} {:>6.2}x",
-            ours / theirs
-        );
+        for size in SIZES {
+            let ours = run(Kind::Contrail, workload, size).await;
+            let theirs = run(Kind::NatsServer, workload, size).await;
+            println!(
+                "{workload:<34} {size:>5}B {ours:>12.0} {theirs:>12.0} {:>6.2}x",
+                ours / theirs
+            );
+        }
     }
 }
