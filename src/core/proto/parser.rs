@@ -61,42 +61,13 @@ impl ClientParser {
     /// Takes the next whole operation off the front of `buf`, or returns `Ok(None)` when more
     /// bytes are needed. Call it in a loop after each read until it returns `Ok(None)`.
     pub fn parse(&mut self, buf: &mut BytesMut) -> Result<Option<ClientOp>, ProtoError> {
-        let result = self.parse_op(buf);
-        if result.is_err() {
-            self.framer.reset();
-        }
-        result
-    }
-
-    fn parse_op(&mut self, buf: &mut BytesMut) -> Result<Option<ClientOp>, ProtoError> {
-        loop {
-            let head = match self.framer.pending_total() {
-                Some(total) => {
-                    if !payload_ready(buf, total)? {
-                        return Ok(None);
-                    }
-                    self.framer.take_pending()
-                }
-                None => {
-                    let Some(line) = self.framer.next_line(buf, CLIENT_OPS)? else {
-                        return Ok(None);
-                    };
-                    let parsed =
-                        client_line(buf.get(..line.len).unwrap_or_default(), &self.framer.limits)?;
-                    buf.advance(line.consumed);
-                    match parsed {
-                        Parsed::Op(op) => return Ok(Some(op)),
-                        Parsed::Skip => continue,
-                        Parsed::Msg(head) if payload_ready(buf, head.total)? => Some(head),
-                        Parsed::Msg(head) => {
-                            self.framer.set_pending(head);
-                            return Ok(None);
-                        }
-                    }
-                }
-            };
-            return Ok(head.map(|head| ClientOp::Pub(split_message(buf, head).1)));
-        }
+        next_op(
+            &mut self.framer,
+            buf,
+            CLIENT_OPS,
+            client_line,
+            |buf, head| ClientOp::Pub(split_message(buf, head).1),
+        )
     }
 }
 
@@ -105,6 +76,51 @@ impl Default for ClientParser {
     fn default() -> Self {
         ClientParser::new(Limits::default())
     }
+}
+
+/// The framing loop both parsers share: finish a message whose payload was awaited, or read the
+/// next control line with `line` (passing over lines it skips) and, for a message, wait for its
+/// payload and build it with `message`. After an error the framer starts clean (the caller closes
+/// the connection).
+#[inline]
+fn next_op<T>(
+    framer: &mut Framer,
+    buf: &mut BytesMut,
+    ops: &[&[u8]],
+    line: impl Fn(&[u8], &Limits) -> Result<Parsed<T>, ProtoError>,
+    message: impl FnOnce(&mut BytesMut, MsgHead) -> T,
+) -> Result<Option<T>, ProtoError> {
+    let result = (|| loop {
+        let head = match framer.pending_total() {
+            Some(total) => {
+                if !payload_ready(buf, total)? {
+                    return Ok(None);
+                }
+                framer.take_pending()
+            }
+            None => {
+                let Some(found) = framer.next_line(buf, ops)? else {
+                    return Ok(None);
+                };
+                let parsed = line(buf.get(..found.len).unwrap_or_default(), &framer.limits)?;
+                buf.advance(found.consumed);
+                match parsed {
+                    Parsed::Op(op) => return Ok(Some(op)),
+                    Parsed::Skip => continue,
+                    Parsed::Msg(head) if payload_ready(buf, head.total)? => Some(head),
+                    Parsed::Msg(head) => {
+                        framer.set_pending(head);
+                        return Ok(None);
+                    }
+                }
+            }
+        };
+        return Ok(head.map(|head| message(buf, head)));
+    })();
+    if result.is_err() {
+        framer.reset();
+    }
+    result
 }
 
 /// Reads one control line from a client.
@@ -226,44 +242,16 @@ impl ServerParser {
     /// Takes the next whole operation off the front of `buf`, or returns `Ok(None)` when more
     /// bytes are needed. Call it in a loop after each read until it returns `Ok(None)`.
     pub fn parse(&mut self, buf: &mut BytesMut) -> Result<Option<ServerOp>, ProtoError> {
-        let result = self.parse_op(buf);
-        if result.is_err() {
-            self.framer.reset();
-        }
-        result
-    }
-
-    fn parse_op(&mut self, buf: &mut BytesMut) -> Result<Option<ServerOp>, ProtoError> {
-        let head = match self.framer.pending_total() {
-            Some(total) => {
-                if !payload_ready(buf, total)? {
-                    return Ok(None);
-                }
-                self.framer.take_pending()
-            }
-            None => {
-                let Some(line) = self.framer.next_line(buf, SERVER_OPS)? else {
-                    return Ok(None);
-                };
-                let parsed =
-                    server_line(buf.get(..line.len).unwrap_or_default(), &self.framer.limits)?;
-                buf.advance(line.consumed);
-                match parsed {
-                    Parsed::Op(op) => return Ok(Some(op)),
-                    // Servers send nothing to pass over; a skip would mean "no op yet".
-                    Parsed::Skip => return Ok(None),
-                    Parsed::Msg(head) if payload_ready(buf, head.total)? => Some(head),
-                    Parsed::Msg(head) => {
-                        self.framer.set_pending(head);
-                        return Ok(None);
-                    }
-                }
-            }
-        };
-        Ok(head.map(|head| {
-            let (sid, msg) = split_message(buf, head);
-            ServerOp::Msg { sid, msg }
-        }))
+        next_op(
+            &mut self.framer,
+            buf,
+            SERVER_OPS,
+            server_line,
+            |buf, head| {
+                let (sid, msg) = split_message(buf, head);
+                ServerOp::Msg { sid, msg }
+            },
+        )
     }
 }
 
