@@ -97,6 +97,27 @@ export class NoRespondersError extends ContrailError {
   }
 }
 
+/**
+ * The browser refused a commit because this site's storage quota is used up. Nothing of that
+ * commit was confirmed; free space (purge or delete streams) or ask for more (`persist()`).
+ */
+export class StorageFullError extends ContrailError {
+  constructor(cause) {
+    super(
+      'storage full: the browser refused the write (QuotaExceededError); nothing of it was ' +
+        'confirmed. Free space by purging or deleting streams, or ask for persistent storage.',
+      { cause },
+    );
+    this.name = 'StorageFullError';
+  }
+}
+
+/** True when `e` (or its cause) is the browser's quota error (an Error or DOMException). */
+function isQuotaError(e) {
+  for (let i = 0; e && i < 4; i++, e = e.cause) if (e.name === 'QuotaExceededError') return true;
+  return false;
+}
+
 /** The engine was closed. */
 export class ClosedError extends ContrailError {
   constructor() {
@@ -269,6 +290,25 @@ export class Contrail {
     return this.#engine.warnings;
   }
 
+  /**
+   * Asks the browser to keep this site's storage under pressure (`navigator.storage.persist()`);
+   * resolves to whether it is persistent. False where the Storage API is missing (Node).
+   */
+  async persist() {
+    return (await globalThis.navigator?.storage?.persist?.()) ?? false;
+  }
+
+  /**
+   * This site's storage as the browser reports it: `{usage, quota}` in bytes
+   * (`navigator.storage.estimate()`) and `persisted`; null fields where unavailable (Node).
+   */
+  async storage() {
+    const s = globalThis.navigator?.storage;
+    const estimate = (await s?.estimate?.().catch(() => null)) ?? {};
+    const persisted = (await s?.persisted?.().catch(() => null)) ?? null;
+    return { usage: estimate.usage ?? null, quota: estimate.quota ?? null, persisted };
+  }
+
   /** The JetStream client: publish and consume. */
   jetstream() {
     return new JetStreamClient(this);
@@ -379,7 +419,9 @@ export class Contrail {
       } while (this.#again && !this.#closed);
     } catch (e) {
       // The commit failed: nothing it would have confirmed is released; waiters get the error.
-      const err = new ContrailError(`commit failed: ${e?.message ?? e}`, { cause: e });
+      const err = isQuotaError(e)
+        ? new StorageFullError(e)
+        : new ContrailError(`commit failed: ${e?.message ?? e}`, { cause: e });
       for (const handler of [...this.#subs.values()]) handler(null, err);
     } finally {
       this.#pumping = null;
@@ -424,9 +466,13 @@ export class JetStreamManager {
     this.consumers = new ConsumerAPI(c);
     this._c = c;
   }
-  /** `$JS.API.INFO`: account usage and limits. */
-  getAccountInfo() {
-    return this._c._api('INFO');
+  /**
+   * `$JS.API.INFO`: account usage and limits, plus `browser_storage` (see `Contrail.storage()`;
+   * not `storage`, which JetStream already uses for the bytes its streams hold).
+   */
+  async getAccountInfo() {
+    const [info, browser_storage] = await Promise.all([this._c._api('INFO'), this._c.storage()]);
+    return { ...info, browser_storage };
   }
   /** The JetStream client over the same engine. */
   jetstream() {
