@@ -18,7 +18,7 @@ function loadWasm() {
   loading ??= (async () => {
     const url = new URL('./dist/contrail_bg.wasm', import.meta.url);
     if (url.protocol === 'file:' && typeof process !== 'undefined' && process.versions?.node) {
-      const { readFile } = await import('node:fs/promises');
+      const { readFile } = await import(/* @vite-ignore */ /* webpackIgnore: true */ 'node:fs/promises');
       await init({ module_or_path: await readFile(url) });
     } else {
       await init({ module_or_path: url });
