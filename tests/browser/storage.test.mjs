@@ -12,13 +12,15 @@ const QUOTA = 2_000_000;
 const MSG_BYTES = 8 * 1024;
 
 let server, browser;
+/** Servers of the quota tests (closed in `after`, whatever the tests did). */
+const servers = [];
 before(async () => {
   server = await serve();
   browser = await launch();
 });
 after(async () => {
   await browser?.close();
-  await server?.close();
+  for (const s of [server, ...servers]) await s?.close();
 });
 
 async function newPage() {
@@ -120,16 +122,14 @@ async function readDigests({ db, seqs }) {
 /** A page on an origin of its own (a server of its own) whose quota is `QUOTA`. */
 async function quotaPage() {
   const own = await serve();
+  servers.push(own);
   const page = await browser.newPage();
   await page.goto(`${own.url}/tests/browser/blank.html`);
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Storage.overrideQuotaForOrigin', { origin: own.url, quotaSize: QUOTA });
   return {
     page,
-    close: async () => {
-      await page.close();
-      await own.close();
-    },
+    close: () => page.close(),
   };
 }
 
