@@ -33,13 +33,25 @@ export declare class Contrail {
 // ---- errors ----
 
 export declare class ContrailError extends Error {}
-/** A JetStream API error, with nats-server's `code` (HTTP-like) and `err_code`. */
+/**
+ * A JetStream API error, as in @nats-io/jetstream v3: `code` is the JetStream error code
+ * (`err_code` in the API JSON, e.g. 10059), `status` the HTTP-like one (e.g. 404).
+ */
 export declare class JetStreamApiError extends ContrailError {
+  /** The JetStream error code, e.g. 10059 stream not found, 10071 wrong last sequence. */
   readonly code: number;
+  /** Alias of `code`. */
   readonly err_code: number;
+  /** The HTTP-like status: 400, 404, 503... */
+  readonly status: number;
   readonly description: string;
+  /** The error as the API sent it. */
   apiError(): ApiError;
 }
+/** The stream does not exist (10059). */
+export declare class StreamNotFoundError extends JetStreamApiError {}
+/** The consumer does not exist (10014). */
+export declare class ConsumerNotFoundError extends JetStreamApiError {}
 /** No stream captures the subject, or no such consumer for a pull. */
 export declare class NoRespondersError extends ContrailError {
   readonly code: 503;

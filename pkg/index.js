@@ -72,18 +72,59 @@ export class ContrailError extends Error {
   }
 }
 
-/** A JetStream API error: `code` (HTTP-like, e.g. 404) and `err_code` (e.g. 10059), as nats-server sends them. */
+/**
+ * A JetStream API error, shaped like @nats-io/jetstream v3's: `code` is the JetStream error code
+ * (`err_code` in the API JSON, e.g. 10059) and `status` the HTTP-like one (e.g. 404). `err_code`
+ * is kept as an alias of `code`, `apiError()` returns the JSON as sent.
+ */
 export class JetStreamApiError extends ContrailError {
+  #api;
   constructor(api) {
     super(api.description ?? 'JetStream API error');
+    this.#api = { code: api.code, err_code: api.err_code, description: api.description };
     this.name = 'JetStreamApiError';
-    this.code = api.code;
-    this.err_code = api.err_code;
-    this.description = api.description;
+  }
+  /** The JetStream error code (`err_code`), e.g. 10059 stream not found. */
+  get code() {
+    return this.#api.err_code;
+  }
+  /** Alias of `code`, the field's name in the API JSON. */
+  get err_code() {
+    return this.#api.err_code;
+  }
+  /** The HTTP-like status (`code` in the API JSON), e.g. 404. */
+  get status() {
+    return this.#api.code;
+  }
+  /** The error's description. */
+  get description() {
+    return this.#api.description;
   }
   /** The error as the API sent it. */
   apiError() {
-    return { code: this.code, err_code: this.err_code, description: this.description };
+    return { ...this.#api };
+  }
+  /** The most specific class for an API error. */
+  static from(api) {
+    if (api.err_code === 10059) return new StreamNotFoundError(api);
+    if (api.err_code === 10014) return new ConsumerNotFoundError(api);
+    return new JetStreamApiError(api);
+  }
+}
+
+/** The stream does not exist (err_code 10059). */
+export class StreamNotFoundError extends JetStreamApiError {
+  constructor(api) {
+    super(api);
+    this.name = 'StreamNotFoundError';
+  }
+}
+
+/** The consumer does not exist (err_code 10014). */
+export class ConsumerNotFoundError extends JetStreamApiError {
+  constructor(api) {
+    super(api);
+    this.name = 'ConsumerNotFoundError';
   }
 }
 
@@ -344,7 +385,7 @@ export class Contrail {
   async _api(suffix, body) {
     const m = await this._request(API + suffix, body === undefined ? '' : JSON.stringify(body));
     const reply = JSON.parse(td.decode(m.data));
-    if (reply.error) throw new JetStreamApiError(reply.error);
+    if (reply.error) throw JetStreamApiError.from(reply.error);
     return reply;
   }
 
@@ -568,7 +609,7 @@ export class JetStreamClient {
     if (e.lastMsgID) h.set('Nats-Expected-Last-Msg-Id', e.lastMsgID);
     const m = await this._c._request(subject, data, h.size ? h.encode() : undefined);
     const r = JSON.parse(td.decode(m.data));
-    if (r.error) throw new JetStreamApiError(r.error);
+    if (r.error) throw JetStreamApiError.from(r.error);
     return { stream: r.stream, seq: r.seq, duplicate: r.duplicate === true, domain: r.domain };
   }
 
