@@ -5,6 +5,7 @@
 // its timers with setTimeout. Everything JetStream does (dedup, expectations, acks, redelivery,
 // limits) happens in the engine; nothing here duplicates it.
 import init, { Engine } from './dist/contrail.js';
+import { canShare, joinTab } from './tabs.js';
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -264,18 +265,46 @@ class Queue {
 
 // ---- the engine -----------------------------------------------------------------------------------
 
+// -- several tabs on one database (see tabs.js) --
+
+/** A request sent to the writer tab, which went away before answering: it may or may not have taken effect. */
+export class WriterLostError extends ContrailError {
+  constructor(subject) {
+    super(`the writer tab went away before answering ${subject}; the request may or may not have taken effect`);
+    this.name = 'WriterLostError';
+    this.subject = subject;
+  }
+}
+
+/** No writer tab answered a request within the `timeout` given to `open()`. */
+export class TimeoutError extends ContrailError {
+  constructor(subject, ms) {
+    super(`no writer tab answered ${subject} within ${ms} ms; the request may or may not have taken effect`);
+    this.name = 'TimeoutError';
+    this.code = 408;
+    this.subject = subject;
+  }
+}
+
 /**
  * Opens an engine. `{name}` persists to the IndexedDB database of that name (browsers);
  * without a name (or with `memory: true`) streams live in memory (Node, edge workers, tests).
+ * Tabs and workers opening the same name share it: one owns the engine, the others go through
+ * it (`shared: false` opts out; `timeout` bounds a request through another tab, default 5000 ms).
  */
 export async function open(opts = {}) {
   await loadWasm();
-  const seed = Math.floor(Math.random() * 2 ** 32);
-  const engine =
-    opts.name && !opts.memory
-      ? await Engine.openIndexedDb(opts.name, seed, Date.now())
-      : Engine.inMemory(seed);
-  return new Contrail(engine);
+  const seed = () => Math.floor(Math.random() * 2 ** 32);
+  if (!opts.name || opts.memory) return new Contrail(Engine.inMemory(seed()));
+  const openEngine = () => Engine.openIndexedDb(opts.name, seed(), Date.now());
+  if (!canShare()) return new Contrail(await openEngine());
+  const tab = await joinTab(opts.name, {
+    shared: opts.shared !== false,
+    timeout: opts.timeout ?? 5000,
+    openEngine,
+    errors: { ContrailError, NoRespondersError, WriterLostError, TimeoutError },
+  });
+  return new Contrail(tab.engine, tab);
 }
 
 /** Deletes a persisted engine's IndexedDB database. */
@@ -295,19 +324,45 @@ export class Contrail {
   #timer = null;
   #holds = 0;
   #closed = false;
+  /** The tabs sharing this database (tabs.js), or null when this context is alone. */
+  #tab;
 
-  constructor(engine) {
+  /** `engine` is the wasm Engine, or null for a follower tab (it sends everything through `tab`). */
+  constructor(engine, tab = null) {
     this.#engine = engine;
+    this.#tab = tab;
+    tab?.attach({
+      handle: (subject, reply, hdrs, data) => {
+        const took = this.#engine.handle(subject, reply ?? undefined, hdrs ?? undefined, data, Date.now());
+        this._kick();
+        return took;
+      },
+      setInterest: (subject, active) => {
+        this.#engine.setInterest(subject, active, Date.now());
+        this._kick();
+      },
+      deliver: (m) => this.#subs.get(m.to)?.(m),
+      fail: (to, err) => this.#subs.get(to)?.(null, err),
+      promote: (engine) => {
+        this.#engine = engine;
+        this._kick();
+      },
+    });
   }
 
-  /** True when streams are persisted to IndexedDB. */
+  /** True when streams are persisted to IndexedDB (through the writer tab for a follower). */
   get persistent() {
-    return this.#engine.persistent;
+    return this.#engine ? this.#engine.persistent : true;
   }
 
   /** What opening could not restore (unreadable consumer records, left in place). */
   get warnings() {
-    return this.#engine.warnings;
+    return this.#engine?.warnings ?? [];
+  }
+
+  /** `writer` when this context owns the engine, `follower` while another tab does. */
+  get role() {
+    return this.#engine ? 'writer' : 'follower';
   }
 
   /** The JetStream client: publish and consume. */
@@ -323,12 +378,14 @@ export class Contrail {
   /** Waits for every write so far to commit, then stops timers and closes the database. */
   async close() {
     if (this.#closed) return;
-    await this._kick();
+    this.#tab?.closing();
+    await (this.#engine ? this._kick() : this.#tab.drain());
     this.#closed = true;
     clearTimeout(this.#timer);
     for (const handler of [...this.#subs.values()]) handler(null, new ClosedError());
     this.#subs.clear();
-    this.#engine.close();
+    this.#engine?.close();
+    this.#tab?.close(); // after the database closed: releases the lock, a follower takes over
   }
 
   get closed() {
@@ -348,11 +405,17 @@ export class Contrail {
 
   _unsub(subject) {
     this.#subs.delete(subject);
+    this.#tab?.forget(subject);
   }
 
   /** Hands a message to the engine; returns whether JetStream took it. */
   _send(subject, reply, hdrs, data) {
     if (this.#closed) throw new ClosedError();
+    if (!this.#engine) {
+      // A follower: the writer tab hands it to the engine; a refusal comes back on `reply`.
+      this.#tab.send(subject, reply ?? null, hdrs ?? null, toBytes(data));
+      return true;
+    }
     const took = this.#engine.handle(subject, reply ?? undefined, hdrs ?? undefined, toBytes(data), Date.now());
     this._kick();
     return took;
@@ -400,8 +463,17 @@ export class Contrail {
     this.#arm();
   }
 
+  /** Tells the engine whether a push consumer's deliver subject has a subscriber here. */
+  _interest(subject, active) {
+    if (this.#closed) throw new ClosedError();
+    if (this.#tab) return this.#tab.interest(subject, active);
+    this.#engine.setInterest(subject, active, Date.now());
+    this._kick();
+  }
+
   /** Flushes soon: publishes of the same tick and of the commit in flight share one commit. */
   _kick() {
+    if (!this.#engine) return Promise.resolve(); // a follower: the writer tab commits
     if (this.#pumping) {
       this.#again = true;
       return this.#pumping;
@@ -416,22 +488,33 @@ export class Contrail {
       do {
         this.#again = false;
         const out = await this.#engine.flush();
-        for (const m of out) this.#subs.get(m.to)?.(m);
+        this.#route(out);
       } while (this.#again && !this.#closed);
     } catch (e) {
       // The commit failed: nothing it would have confirmed is released; waiters get the error.
       const err = new ContrailError(`commit failed: ${e?.message ?? e}`, { cause: e });
       for (const handler of [...this.#subs.values()]) handler(null, err);
+      this.#tab?.failed(err);
     } finally {
       this.#pumping = null;
       this.#arm();
     }
   }
 
+  /** Hands released messages to local subscriptions and, when shared, other tabs' to the channel. */
+  #route(out) {
+    let away = null;
+    for (const m of out) {
+      this.#subs.get(m.to)?.(m);
+      if (this.#tab && !m.to.startsWith(this.#prefix)) (away ??= []).push(m);
+    }
+    if (away) this.#tab.forward(away);
+  }
+
   #arm() {
     clearTimeout(this.#timer);
     this.#timer = null;
-    if (this.#closed) return;
+    if (this.#closed || !this.#engine) return;
     const at = this.#engine.pollTimeout();
     if (at === undefined) return;
     const delay = Math.min(Math.max(0, Math.ceil(at - Date.now())), 2 ** 31 - 1);
