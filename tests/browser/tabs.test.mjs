@@ -32,9 +32,15 @@ async function openPage(ctx, name, opts = {}) {
   return { page, role };
 }
 
-/** Polls `fn` on `page` until it returns a truthy value (at most `ms`). */
+/** Polls `fn` (maybe async) on `page` until it returns a truthy value; fails after `ms`. */
 async function waitFor(page, fn, arg, ms = 10_000) {
-  return page.waitForFunction(fn, arg, { timeout: ms, polling: 20 });
+  const until = Date.now() + ms;
+  for (let i = 0; i < 10_000; i++) {
+    if (await page.evaluate(fn, arg)) return;
+    if (Date.now() > until) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`not true within ${ms} ms: ${fn}`);
 }
 
 /** Resolves `p` or fails after `ms` (a test never hangs on a page). */
@@ -263,6 +269,66 @@ test('the writer page dies while a follower publishes: it takes over, nothing lo
     // The new writer keeps going with the next sequence.
     const next = await b.page.evaluate(() => nc.jetstream().publish('s.after', 'x'));
     assert.equal(next.seq, state.last_seq + 1);
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('the writer commits but dies before its PubAcks arrive: msgID retries are duplicates', async () => {
+  const ctx = await browser.newContext();
+  try {
+    const a = await openPage(ctx, 'unanswered');
+    const b = await openPage(ctx, 'unanswered');
+    assert.deepEqual([a.role, b.role], ['writer', 'follower']);
+    await a.page.evaluate(async () => {
+      await (await nc.jetstreamManager()).streams.add({ name: 'S', subjects: ['s.>'] });
+    });
+    const N = 200;
+    const W = 10;
+    // After its first 100 answers to followers the writer still commits what it gets, but its
+    // answers never leave the page.
+    await a.page.evaluate(() => {
+      const post = BroadcastChannel.prototype.postMessage;
+      let answers = 0;
+      BroadcastChannel.prototype.postMessage = function (msg) {
+        if (msg?.t === 'out' && answers >= 100) return;
+        if (msg?.t === 'out') answers += msg.list.length;
+        post.call(this, msg);
+      };
+    });
+    await startPublishing(b.page, { tag: 'id', subject: 's.id', n: N, window: W, ids: true });
+    await startPublishing(b.page, { tag: 'plain', subject: 's.plain', n: N, window: W, ids: false });
+    // The follower stalls with its last 2W publishes unanswered; the writer has committed them.
+    const answered = await b.page.evaluate(async () => {
+      let last = -1;
+      for (let i = 0; i < 100 && done.id + done.plain !== last; i++) {
+        last = done.id + done.plain;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      return last;
+    });
+    assert.ok(answered >= 100 && answered < 2 * N - 2 * W, `answered ${answered}`);
+    await waitFor(
+      a.page,
+      async (want) => (await (await nc.jetstreamManager()).streams.info('S')).state.last_seq === want,
+      answered + 2 * W,
+    );
+    await a.page.close();
+
+    const [withIds, plain] = await within(60_000, b.page.evaluate(() => Promise.all([runs.id, runs.plain])), 'publishing');
+    assert.deepEqual(withIds.filter((r) => r.error), []);
+    const dups = withIds.filter((r) => r.duplicate);
+    assert.equal(dups.length, W, 'the publishes in flight had committed: their retries are duplicates');
+    const lost = plain.filter((r) => r.error);
+    assert.equal(lost.length, W);
+    assert.ok(lost.every((r) => r.error === 'WriterLostError'));
+
+    const { state, msgs } = await readAll(b.page, 'S');
+    assert.equal(state.messages, 2 * N, 'every publish stored once, the unanswered plain ones included');
+    assert.equal(state.last_seq, 2 * N);
+    const bySeq = new Map(msgs.map((m) => [m.seq, m]));
+    for (const r of withIds) assert.equal(bySeq.get(r.seq).msgId, `id-${r.i}`, 'a duplicate PubAck carries the original seq');
+    assert.equal(new Set(msgs.map((m) => m.data)).size, 2 * N);
   } finally {
     await ctx.close();
   }
