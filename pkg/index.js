@@ -281,7 +281,6 @@ export class TimeoutError extends ContrailError {
   constructor(subject, ms) {
     super(`no writer tab answered ${subject} within ${ms} ms; the request may or may not have taken effect`);
     this.name = 'TimeoutError';
-    this.code = 408;
     this.subject = subject;
   }
 }

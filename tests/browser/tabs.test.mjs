@@ -426,3 +426,38 @@ test('a follower request fails with TimeoutError when no writer answers', async 
     await ctx.close();
   }
 });
+
+test("a follower's push interest reaches the writer's engine and goes when the follower's page does", async () => {
+  const ctx = await browser.newContext();
+  try {
+    const a = await openPage(ctx, 'push');
+    const b = await openPage(ctx, 'push');
+    assert.deepEqual([a.role, b.role], ['writer', 'follower']);
+    await a.page.evaluate(async () => {
+      const jsm = await nc.jetstreamManager();
+      await jsm.streams.add({ name: 'S', subjects: ['s.>'] });
+      await jsm.consumers.add('S', { durable_name: 'P', deliver_subject: 'push.b', ack_policy: 'none' });
+    });
+    const bound = () => a.page.evaluate(async () => (await (await nc.jetstreamManager()).consumers.info('S', 'P')).push_bound === true);
+    assert.equal(await bound(), false);
+
+    // The package has no push-consumer API yet: the test subscribes through its plumbing.
+    await b.page.evaluate(() => {
+      globalThis.pushed = [];
+      nc._sub('push.b', (m) => m && pushed.push(new TextDecoder().decode(m.data)));
+      nc._interest('push.b', true);
+    });
+    await waitFor(a.page, async () => (await (await nc.jetstreamManager()).consumers.info('S', 'P')).push_bound === true);
+    await a.page.evaluate(async () => {
+      const js = nc.jetstream();
+      for (let i = 0; i < 5; i++) await js.publish('s.x', `p${i}`);
+    });
+    await waitFor(b.page, () => pushed.length === 5);
+    assert.deepEqual(await b.page.evaluate(() => pushed), ['p0', 'p1', 'p2', 'p3', 'p4']);
+
+    await b.page.close(); // its presence lock goes with it
+    await waitFor(a.page, async () => (await (await nc.jetstreamManager()).consumers.info('S', 'P')).push_bound !== true);
+  } finally {
+    await ctx.close();
+  }
+});
