@@ -10,6 +10,14 @@ export interface OpenOptions {
   name?: string;
   /** Force an in-memory engine even when `name` is given. */
   memory?: boolean;
+  /**
+   * Share the database with other tabs and workers of this origin (default true): one of them
+   * owns the engine, the others go through it. `false` for a single-tab app: `open` then fails
+   * if the database is open elsewhere.
+   */
+  shared?: boolean;
+  /** Milliseconds a request through another tab waits for its answer (default 5000). */
+  timeout?: number;
 }
 
 /** Opens an engine: persisted to IndexedDB when `name` is given, in memory otherwise. */
@@ -24,6 +32,8 @@ export declare class Contrail {
   /** What opening could not restore (unreadable consumer records, left in place). */
   readonly warnings: string[];
   readonly closed: boolean;
+  /** `writer` when this context owns the engine, `follower` while another tab or worker does. */
+  readonly role: "writer" | "follower";
   jetstream(): JetStreamClient;
   jetstreamManager(): Promise<JetStreamManager>;
   /** Waits for pending commits, stops timers, closes the database. */
@@ -58,6 +68,14 @@ export declare class NoRespondersError extends ContrailError {
   readonly subject: string;
 }
 export declare class ClosedError extends ContrailError {}
+/** The writer tab went away before answering: the request may or may not have taken effect. */
+export declare class WriterLostError extends ContrailError {
+  readonly subject: string;
+}
+/** No writer tab answered within `timeout`: the request may or may not have taken effect. */
+export declare class TimeoutError extends ContrailError {
+  readonly subject: string;
+}
 
 export interface ApiError {
   code: number;

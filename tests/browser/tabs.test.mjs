@@ -461,3 +461,56 @@ test("a follower's push interest reaches the writer's engine and goes when the f
     await ctx.close();
   }
 });
+
+test('a worker and a second instance in the same page share the database too', async () => {
+  const ctx = await browser.newContext();
+  try {
+    const a = await openPage(ctx, 'mixed');
+    const result = await within(
+      30_000,
+      a.page.evaluate(async (origin) => {
+        const jsm = await nc.jetstreamManager();
+        await jsm.streams.add({ name: 'S', subjects: ['s.>'] });
+        // A module worker of the same origin: a follower that publishes 50 while the page does.
+        const code = `
+          const { open } = await import('${origin}/pkg/index.js');
+          const nc = await open({ name: 'mixed' });
+          const js = nc.jetstream();
+          const acks = await Promise.all(Array.from({ length: 50 }, (_, i) => js.publish('s.w', 'w' + i)));
+          postMessage({ role: nc.role, seqs: acks.map((a) => a.seq) });
+          await nc.close();`;
+        const worker = new Worker(URL.createObjectURL(new Blob([code], { type: 'text/javascript' })), { type: 'module' });
+        const fromWorker = new Promise((resolve, reject) => {
+          worker.onmessage = (e) => resolve(e.data);
+          worker.onerror = (e) => reject(new Error(e.message));
+        });
+        const js = nc.jetstream();
+        const mine = await Promise.all(Array.from({ length: 50 }, (_, i) => js.publish('s.p', 'p' + i)));
+        const w = await fromWorker;
+        worker.terminate();
+
+        // A second instance in this page follows the first, and takes over when it closes.
+        const second = await contrail.open({ name: 'mixed' });
+        const roleBefore = second.role;
+        const viaSecond = (await second.jetstream().publish('s.x', 'x')).seq;
+        await nc.close();
+        const after = (await second.jetstream().publish('s.x', 'y')).seq;
+        const roleAfter = second.role;
+        const state = (await (await second.jetstreamManager()).streams.info('S')).state;
+        await second.close();
+        return { worker: w, mine: mine.map((a) => a.seq), roleBefore, viaSecond, after, roleAfter, state };
+      }, server.url),
+      'worker and second instance',
+    );
+    assert.equal(result.worker.role, 'follower');
+    assert.deepEqual(
+      [...result.mine, ...result.worker.seqs].sort((x, y) => x - y),
+      range(100),
+    );
+    assert.deepEqual([result.roleBefore, result.viaSecond, result.after, result.roleAfter], ['follower', 101, 102, 'writer']);
+    assert.equal(result.state.messages, 102);
+    assert.equal(result.state.last_seq, 102);
+  } finally {
+    await ctx.close();
+  }
+});
