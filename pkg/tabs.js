@@ -350,7 +350,7 @@ class Tab {
     if (this.#writer === from) this.#writer = null;
     for (const back of list) {
       const m = back.r ? this.#entries.get(back.r) : back;
-      if (!m) continue;
+      if (!m || m.to !== from) continue; // answered, timed out, or already sent elsewhere
       m.to = null;
       this.#queue.push(m);
     }
