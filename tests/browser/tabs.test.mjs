@@ -181,7 +181,8 @@ test('a follower fetches, consumes and acks; the writer sees the acks', async ()
 /**
  * Starts publishing in `page` in the background: `n` publishes to `subject`, `window` in flight,
  * each with a msgID when `ids`. Progress is in globalThis.done[tag]; the result promise in
- * globalThis.runs[tag] resolves to [{i, seq, duplicate} | {i, error}].
+ * globalThis.runs[tag] resolves to [{i, seq, duplicate, role} | {i, error, role}], `role` that of
+ * the page when the answer came.
  */
 function startPublishing(page, { tag, subject, n, window, ids }) {
   return page.evaluate(
@@ -197,9 +198,9 @@ function startPublishing(page, { tag, subject, n, window, ids }) {
           const i = next++;
           try {
             const ack = await js.publish(subject, `${tag}-${i}`, ids ? { msgID: `${tag}-${i}` } : {});
-            out.push({ i, seq: ack.seq, duplicate: ack.duplicate });
+            out.push({ i, seq: ack.seq, duplicate: ack.duplicate, role: nc.role });
           } catch (e) {
-            out.push({ i, error: e.name, message: e.message });
+            out.push({ i, error: e.name, message: e.message, role: nc.role });
           }
           done[tag]++;
         }
@@ -220,7 +221,7 @@ test('the writer page dies while a follower publishes: it takes over, nothing lo
       await (await nc.jetstreamManager()).streams.add({ name: 'S', subjects: ['s.>'] });
     });
 
-    const N = 400;
+    const N = 1000;
     // With msgIDs (retried after the writer vanishes, deduplicated by the new writer) and
     // without (each either acked or failed with WriterLostError: its outcome is unknown).
     await startPublishing(b.page, { tag: 'id', subject: 's.id', n: N, window: 20, ids: true });
@@ -234,6 +235,9 @@ test('the writer page dies while a follower publishes: it takes over, nothing lo
       'publishing through the takeover',
     );
     assert.equal(await b.page.evaluate(() => nc.role), 'writer');
+    for (const run of [withIds, plain]) {
+      assert.ok(run.some((r) => r.role === 'follower') && run.some((r) => r.role === 'writer'), 'the writer died mid-run');
+    }
 
     assert.equal(withIds.length, N);
     assert.deepEqual(withIds.filter((r) => r.error), [], 'every publish with a msgID is acked');
@@ -345,7 +349,7 @@ test('the writer closes cleanly while a follower publishes: every publish lands 
       await (await nc.jetstreamManager()).streams.add({ name: 'S', subjects: ['s.>'] });
     });
 
-    const N = 300;
+    const N = 600;
     await startPublishing(b.page, { tag: 'b', subject: 's.b', n: N, window: 20, ids: false });
     await startPublishing(c.page, { tag: 'c', subject: 's.c', n: N, window: 20, ids: false });
     await waitFor(b.page, () => done.b >= 80);
@@ -359,6 +363,7 @@ test('the writer closes cleanly while a follower publishes: every publish lands 
     const roles = await Promise.all([b.page.evaluate(() => nc.role), c.page.evaluate(() => nc.role)]);
     assert.deepEqual(roles.sort(), ['follower', 'writer']);
     const all = results.flat();
+    assert.ok(all.some((r) => r.role === 'writer'), 'the handover happened mid-run');
     assert.deepEqual(all.filter((r) => r.error), [], 'a clean handover fails nothing');
     assert.deepEqual(
       all.map((r) => r.seq).sort((x, y) => x - y),
