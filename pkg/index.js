@@ -750,6 +750,9 @@ export class ConsumerMessages {
   }
 }
 
+// Encoded once: a TextEncoder call per ack showed in the fetch+ack profile.
+const ACK = te.encode('+ACK');
+
 /** A message delivered by a consumer. */
 export class JsMsg {
   #c;
@@ -772,7 +775,7 @@ export class JsMsg {
   }
   /** Acknowledges it. */
   ack() {
-    this.#respond('+ACK');
+    this.#respond(ACK);
   }
   /** Asks for redelivery, after `delay` ms when given. */
   nak(delay) {
@@ -790,7 +793,7 @@ export class JsMsg {
   async ackAck() {
     if (this.#acked) return false;
     this.#acked = true;
-    await this.#c._request(this.reply, '+ACK');
+    await this.#c._request(this.reply, ACK);
     return true;
   }
   #respond(body) {

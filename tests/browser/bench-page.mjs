@@ -230,6 +230,12 @@ export async function run(overrides = {}) {
   await extra.close();
   await deleteDatabase(DB.extra);
 
+  // The same publishes without IndexedDB: what the JavaScript and wasm layers cost by themselves.
+  const mem = await open();
+  await (await mem.jetstreamManager()).streams.add({ name: STREAM, subjects: ['bench.>'] });
+  results.memory = await publishSliding(mem, { msgs: o.publishMsgs, window: o.window, size: o.size });
+  await mem.close();
+
   // Warm: the same page, the first engine closed; the stream holds publishMsgs messages.
   results.openWarm = await openToFirstPublish(DB.main, o.size);
   if (results.openWarm.seq !== o.publishMsgs + 1) {

@@ -8,7 +8,7 @@
 //
 //   node tests/browser/bench.mjs [--runs 3] [--publish 100000] [--ceiling 200000] [--burst 100000]
 //        [--sync 500] [--window 1000] [--batch 500] [--size 128] [--no-cold] [--json]
-//        [--profile out.cpuprofile [--profile-of publish|bursts|fetch]]
+//        [--profile out.cpuprofile [--profile-of publish|bursts|fetch|open]]
 // Each option also reads BENCH_<NAME> from the environment (e.g. BENCH_RUNS=3). Figures are
 // printed, never asserted. Needs pkg/dist (scripts/build-pkg) and `npm ci` in tests/browser.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -28,7 +28,7 @@ const TARGET_OPEN_MS = 50;
  * row holds the median figure and ratio, and `runs` the raw results of every run.
  * `opts`: sizes (see DEFAULTS in bench-page.mjs), `cold` (reopen in a fresh browser process),
  * `runs`, `profile` (path: write a CPU profile of a separate pass of `profileOf`: publish,
- * bursts or fetch), `log`.
+ * bursts, fetch or open), `log`.
  */
 export async function runBench(opts = {}) {
   const { runs = 1, cold = true, profile, profileOf = 'publish', log = () => {}, ...sizes } = opts;
@@ -89,7 +89,7 @@ async function oneRun(url, sizes, { cold, profile, profileOf, log }) {
 
 /**
  * A CPU profile (Chrome DevTools format, written to `path`) of one pass of `workload` (publish,
- * bursts or fetch) on a fresh database, after the table's run; returns the top self-time functions.
+ * bursts, fetch, or open: open -> first PubAck) on a fresh database, after the table's run; returns the top self-time functions.
  */
 async function profileWorkload(context, page, sizes, path, workload) {
   const cdp = await context.newCDPSession(page);
@@ -97,8 +97,9 @@ async function profileWorkload(context, page, sizes, path, workload) {
     const m = await import(p);
     const o = { ...m.DEFAULTS, ...s };
     const nc = await m.openFresh('bench-profile');
-    // fetch needs messages to read: publish them before the profiler starts.
-    if (w === 'fetch') await m.publishBursts(nc, { msgs: o.publishMsgs, window: o.window, size: o.size });
+    // fetch and open need messages to read: publish them before the profiler starts.
+    if (w === 'fetch' || w === 'open') await m.publishBursts(nc, { msgs: o.publishMsgs, window: o.window, size: o.size });
+    if (w === 'open') await nc.close();
     globalThis.__bench = { m, nc, o };
   }, [PAGE, sizes, workload]);
   await cdp.send('Profiler.enable');
@@ -109,6 +110,7 @@ async function profileWorkload(context, page, sizes, path, workload) {
     if (w === 'publish') await m.publishSliding(nc, { msgs: o.publishMsgs, window: o.window, size: o.size });
     else if (w === 'bursts') await m.publishBursts(nc, { msgs: o.publishMsgs, window: o.window, size: o.size });
     else if (w === 'fetch') await m.fetchAck(nc, { msgs: o.publishMsgs, batch: o.batch });
+    else if (w === 'open') await m.openToFirstPublish('bench-profile', o.size);
     else throw new Error(`no workload ${w} to profile`);
   }, workload);
   const { profile } = await cdp.send('Profiler.stop');
@@ -163,6 +165,7 @@ function rowsOf({ results: r, opts: o }) {
     row(`publish, bursts of ${o.window} (Promise.all)`, r.bursts),
     row(`publish, 1 outstanding (await each)`, r.sync),
     row(`fetch + ack, batch ${o.batch}, explicit, last ackAck`, r.fetchAck),
+    row(`publish, ${o.window} outstanding, memory engine (no IndexedDB: CPU cost alone)`, r.memory),
   ];
   const open = (label, x) => ({
     workload: `open -> first PubAck, ${o.publishMsgs} msgs, ${label}`,
