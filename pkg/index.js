@@ -49,6 +49,16 @@ function toBytes(data) {
   throw new TypeError('data must be a string, Uint8Array or ArrayBuffer');
 }
 
+/**
+ * UTF-8 bytes to a string. Short ASCII (PubAcks, small API replies) skips TextDecoder, whose
+ * fixed cost per call (~0.7-1 µs in Chromium) was 7% of a publish profile.
+ */
+function text(bytes) {
+  if (bytes.length > 256) return td.decode(bytes);
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] > 0x7f) return td.decode(bytes);
+  return String.fromCharCode.apply(null, bytes);
+}
+
 function base64ToBytes(b64) {
   if (!b64) return new Uint8Array(0);
   const bin = atob(b64);
@@ -446,7 +456,7 @@ export class Contrail {
   /** A `$JS.API` request with a JSON body; resolves to the JSON reply or throws its error. */
   async _api(suffix, body) {
     const m = await this._request(API + suffix, body === undefined ? '' : JSON.stringify(body));
-    const reply = JSON.parse(td.decode(m.data));
+    const reply = JSON.parse(text(m.data));
     if (reply.error) throw JetStreamApiError.from(reply.error);
     return reply;
   }
@@ -679,18 +689,9 @@ export class JetStreamClient {
   }
 
   /** Publishes into the stream capturing `subject`; resolves to the PubAck once durable. */
-  async publish(subject, data, opts = {}) {
-    const h = new MsgHdrs();
-    if (opts.headers) for (const [k, vs] of opts.headers) for (const v of vs) h.append(k, v);
-    if (opts.msgID) h.set('Nats-Msg-Id', opts.msgID);
-    const e = opts.expect ?? {};
-    if (e.streamName) h.set('Nats-Expected-Stream', e.streamName);
-    if (e.lastSequence !== undefined) h.set('Nats-Expected-Last-Sequence', e.lastSequence);
-    if (e.lastSubjectSequence !== undefined)
-      h.set('Nats-Expected-Last-Subject-Sequence', e.lastSubjectSequence);
-    if (e.lastMsgID) h.set('Nats-Expected-Last-Msg-Id', e.lastMsgID);
-    const m = await this._c._request(subject, data, h.size ? h.encode() : undefined);
-    const r = JSON.parse(td.decode(m.data));
+  async publish(subject, data, opts) {
+    const m = await this._c._request(subject, data, opts ? publishHeaders(opts) : undefined);
+    const r = JSON.parse(text(m.data));
     if (r.error) throw JetStreamApiError.from(r.error);
     return { stream: r.stream, seq: r.seq, duplicate: r.duplicate === true, domain: r.domain };
   }
@@ -699,6 +700,20 @@ export class JetStreamClient {
   async jetstreamManager() {
     return new JetStreamManager(this._c);
   }
+}
+
+/** A publish's options as an encoded header block, or undefined when they set no header. */
+function publishHeaders(opts) {
+  const h = new MsgHdrs();
+  if (opts.headers) for (const [k, vs] of opts.headers) for (const v of vs) h.append(k, v);
+  if (opts.msgID) h.set('Nats-Msg-Id', opts.msgID);
+  const e = opts.expect ?? {};
+  if (e.streamName) h.set('Nats-Expected-Stream', e.streamName);
+  if (e.lastSequence !== undefined) h.set('Nats-Expected-Last-Sequence', e.lastSequence);
+  if (e.lastSubjectSequence !== undefined)
+    h.set('Nats-Expected-Last-Subject-Sequence', e.lastSubjectSequence);
+  if (e.lastMsgID) h.set('Nats-Expected-Last-Msg-Id', e.lastMsgID);
+  return h.size ? h.encode() : undefined;
 }
 
 class Consumers {
@@ -858,6 +873,9 @@ export class ConsumerMessages {
   }
 }
 
+// Encoded once: a TextEncoder call per ack showed in the fetch+ack profile.
+const ACK = te.encode('+ACK');
+
 /** A message delivered by a consumer. */
 export class JsMsg {
   #c;
@@ -880,7 +898,7 @@ export class JsMsg {
   }
   /** Acknowledges it. */
   ack() {
-    this.#respond('+ACK');
+    this.#respond(ACK);
   }
   /** Asks for redelivery, after `delay` ms when given. */
   nak(delay) {
@@ -898,7 +916,7 @@ export class JsMsg {
   async ackAck() {
     if (this.#acked) return false;
     this.#acked = true;
-    await this.#c._request(this.reply, '+ACK');
+    await this.#c._request(this.reply, ACK);
     return true;
   }
   #respond(body) {
