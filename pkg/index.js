@@ -511,10 +511,12 @@ export class Contrail {
   }
 
   /** Hands released messages to local subscriptions and, when shared, other tabs' to the channel. */
+  /** Hands released messages (`[to, subject, reply, headers, data]` from the engine) to their inboxes. */
   #route(out) {
     let away = null;
-    for (const m of out) {
-      this.#subs.get(m.to)?.(m);
+    for (const [to, subject, reply, headers, data] of out) {
+      const m = { to, subject, reply, headers, data };
+      this.#subs.get(to)?.(m);
       if (this.#tab && !m.to.startsWith(this.#prefix)) (away ??= []).push(m);
     }
     if (away) this.#tab.forward(away);
