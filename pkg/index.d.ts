@@ -10,6 +10,14 @@ export interface OpenOptions {
   name?: string;
   /** Force an in-memory engine even when `name` is given. */
   memory?: boolean;
+  /**
+   * Share the database with other tabs and workers of this origin (default true): one of them
+   * owns the engine, the others go through it. `false` for a single-tab app: `open` then fails
+   * if the database is open elsewhere.
+   */
+  shared?: boolean;
+  /** Milliseconds a request through another tab waits for its answer (default 5000). */
+  timeout?: number;
 }
 
 /** Opens an engine: persisted to IndexedDB when `name` is given, in memory otherwise. */
@@ -24,6 +32,8 @@ export declare class Contrail {
   /** What opening could not restore (unreadable consumer records, left in place). */
   readonly warnings: string[];
   readonly closed: boolean;
+  /** `writer` when this context owns the engine, `follower` while another tab or worker does. */
+  readonly role: "writer" | "follower";
   jetstream(): JetStreamClient;
   jetstreamManager(): Promise<JetStreamManager>;
   /** Asks the browser to keep this site's data under storage pressure (`navigator.storage.persist()`); false where unavailable. */
@@ -37,19 +47,39 @@ export declare class Contrail {
 // ---- errors ----
 
 export declare class ContrailError extends Error {}
-/** A JetStream API error, with nats-server's `code` (HTTP-like) and `err_code`. */
+/**
+ * A JetStream API error, as in @nats-io/jetstream v3: `code` is the JetStream error code
+ * (`err_code` in the API JSON, e.g. 10059), `status` the HTTP-like one (e.g. 404).
+ */
 export declare class JetStreamApiError extends ContrailError {
+  /** The JetStream error code, e.g. 10059 stream not found, 10071 wrong last sequence. */
   readonly code: number;
+  /** Alias of `code`. */
   readonly err_code: number;
+  /** The HTTP-like status: 400, 404, 503... */
+  readonly status: number;
   readonly description: string;
+  /** The error as the API sent it. */
   apiError(): ApiError;
 }
+/** The stream does not exist (10059). */
+export declare class StreamNotFoundError extends JetStreamApiError {}
+/** The consumer does not exist (10014). */
+export declare class ConsumerNotFoundError extends JetStreamApiError {}
 /** No stream captures the subject, or no such consumer for a pull. */
 export declare class NoRespondersError extends ContrailError {
   readonly code: 503;
   readonly subject: string;
 }
 export declare class ClosedError extends ContrailError {}
+/** The writer tab went away before answering: the request may or may not have taken effect. */
+export declare class WriterLostError extends ContrailError {
+  readonly subject: string;
+}
+/** No writer tab answered within `timeout`: the request may or may not have taken effect. */
+export declare class TimeoutError extends ContrailError {
+  readonly subject: string;
+}
 /**
  * The browser refused a commit: this site's storage quota is used up (`cause` is the browser's
  * QuotaExceededError). Nothing of that commit was confirmed.

@@ -114,3 +114,18 @@ fn unknown_paths_are_not_found() {
     let (status, _) = http_get(server.http_port.expect("http"), "/no/such/page.html");
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn varz_tells_where_websocket_clients_connect() {
+    let server = TestServer::start_with(Options {
+        http: true,
+        websocket: true,
+        ..Default::default()
+    });
+    let varz = http_json(server.http_port.expect("http"), "/varz");
+    assert_eq!(
+        varz["websocket"]["port"],
+        server.ws_port.expect("ws"),
+        "{varz}"
+    );
+}

@@ -5,7 +5,7 @@
 use contrail::core::store::StoredMsg;
 use contrail::wasm::engine::JsEngine;
 use contrail::wasm::idb::codec;
-use js_sys::{Array, Reflect, Uint8Array};
+use js_sys::{Array, Uint8Array};
 use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
@@ -13,8 +13,13 @@ use wasm_bindgen_test::wasm_bindgen_test;
 
 const NOW: f64 = 1_700_000_000_000.0;
 
-fn get(obj: &JsValue, key: &str) -> JsValue {
-    Reflect::get(obj, &key.into()).expect("property")
+/// A field of a released message (`[to, subject, reply, headers, data]`).
+fn field(m: &JsValue, name: &str) -> JsValue {
+    let i = ["to", "subject", "reply", "headers", "data"]
+        .iter()
+        .position(|f| *f == name)
+        .expect("a field of a released message");
+    Array::from(m).get(i as u32)
 }
 
 async fn flush(e: &JsEngine) -> Vec<JsValue> {
@@ -33,9 +38,9 @@ async fn request(e: &JsEngine, subject: &str, body: Value) -> Value {
     let out = flush(e).await;
     let reply = out
         .iter()
-        .find(|m| get(m, "to").as_string().as_deref() == Some("r"))
+        .find(|m| field(m, "to").as_string().as_deref() == Some("r"))
         .expect("reply");
-    serde_json::from_slice(&Uint8Array::new(&get(reply, "data")).to_vec()).expect("JSON")
+    serde_json::from_slice(&Uint8Array::new(&field(reply, "data")).to_vec()).expect("JSON")
 }
 
 #[wasm_bindgen_test]
@@ -70,7 +75,7 @@ async fn replies_are_released_only_by_flush() {
     let out = flush(&e).await;
     let to: Vec<String> = out
         .iter()
-        .map(|m| get(m, "to").as_string().expect("to"))
+        .map(|m| field(m, "to").as_string().expect("to"))
         .collect();
     assert_eq!(to, ["a", "b"]);
     assert!(flush(&e).await.is_empty());
@@ -103,7 +108,7 @@ async fn pull_request_expiry_is_driven_by_handle_timeout() {
     assert!((due - (NOW + 100.0)).abs() < 1.0, "due at {due}");
     e.handle_timeout(due);
     let out = flush(&e).await;
-    let headers = Uint8Array::new(&get(&out[0], "headers")).to_vec();
+    let headers = Uint8Array::new(&field(&out[0], "headers")).to_vec();
     assert!(String::from_utf8_lossy(&headers).starts_with("NATS/1.0 408"));
 }
 

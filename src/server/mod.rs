@@ -61,6 +61,8 @@ pub struct Shared {
     pub started: SystemTime,
     /// The bound client address (INFO `host`/`port`).
     pub client_addr: SocketAddr,
+    /// The bound WebSocket address, when WebSocket is on (`/varz` tells the dashboard).
+    pub ws_addr: Option<SocketAddr>,
     /// Flips to `true` at shutdown.
     pub shutdown: watch::Receiver<bool>,
     clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
@@ -178,6 +180,11 @@ impl Server {
         let config = Arc::new(config);
         let client_listener = bind(&config.host, config.port).await?;
         let client_addr = client_listener.local_addr()?;
+        let ws_listener = match config.ws_port {
+            0 => None,
+            port => Some(bind(&config.host, port).await?),
+        };
+        let ws_addr = ws_listener.as_ref().map(|l| l.local_addr()).transpose()?;
 
         let (interest_tx, interest_rx) = mpsc::unbounded_channel();
         let router = Arc::new(Router::new(Some(Box::new(move |subject: &str, active| {
@@ -200,6 +207,7 @@ impl Server {
             server_id: new_server_id(),
             started: SystemTime::now(),
             client_addr,
+            ws_addr,
             shutdown: shutdown_rx,
             clients: Mutex::new(BTreeMap::new()),
             next_id: AtomicU64::new(1),
@@ -211,15 +219,10 @@ impl Server {
         let mut tasks = vec![tokio::spawn(accept_tcp(shared.clone(), client_listener))];
         tracing::info!("Listening for client connections on {client_addr}");
 
-        let ws_addr = if config.ws_port != 0 {
-            let listener = bind(&config.host, config.ws_port).await?;
-            let addr = listener.local_addr()?;
+        if let (Some(listener), Some(addr)) = (ws_listener, ws_addr) {
             tasks.push(tokio::spawn(ws::accept(shared.clone(), listener)));
             tracing::info!("Listening for websocket clients on ws://{addr}");
-            Some(addr)
-        } else {
-            None
-        };
+        }
         let http_addr = if config.http_port != 0 {
             let listener = bind(&config.host, config.http_port).await?;
             let addr = listener.local_addr()?;

@@ -135,7 +135,7 @@ async fn varz(shared: &Shared) -> Value {
         .js
         .query(Box::new(|engine: &Engine, _now| account_totals(engine)))
         .await;
-    json!({
+    let mut varz = json!({
         "server_id": shared.server_id,
         "server_name": config.server_name,
         "version": super::NATS_VERSION,
@@ -170,7 +170,13 @@ async fn varz(shared: &Shared) -> Value {
         "in_bytes": in_bytes,
         "out_bytes": out_bytes,
         "subscriptions": shared.router.len(),
-    })
+    });
+    // Where the dashboard (or any browser client) reaches NATS over WebSocket.
+    if let Some(addr) = shared.ws_addr {
+        varz["websocket"] =
+            json!({"host": addr.ip().to_string(), "port": addr.port(), "no_tls": true});
+    }
+    varz
 }
 
 fn connz(shared: &Shared, query: &str) -> Value {

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use bytes::Bytes;
-use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Array, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
@@ -158,7 +158,7 @@ impl JsEngine {
 
     /// Makes everything handled so far durable (one strict IndexedDB transaction when
     /// persistent), then resolves to the messages released: an array of
-    /// `{to, subject, reply, headers, data}`.
+    /// `[to, subject, reply, headers, data]` (see [`outbound_to_js`]).
     pub fn flush(&self) -> Promise {
         let shell = self.shell.clone();
         let (out, writes) = match shell.take_batch() {
@@ -246,21 +246,27 @@ impl Shell {
     }
 }
 
-/// `{to, subject, reply, headers, data}` for JavaScript.
+/// `[to, subject, reply, headers, data]` for JavaScript: one array, no property names, and one
+/// string for both `to` and `subject` when they are equal (every PubAck and API reply). Turning a
+/// Rust string into a JavaScript one costs a TextDecoder call, which made building objects with
+/// named properties a third of the publish path (browser benchmark profile).
 fn outbound_to_js(o: &Outbound) -> JsValue {
-    let obj = Object::new();
-    let set = |k: &str, v: JsValue| {
-        // Setting a plain property on a fresh object cannot fail.
-        let _ = Reflect::set(&obj, &k.into(), &v);
+    let to = JsValue::from_str(&o.to);
+    let subject = if o.msg.subject == o.to {
+        to.clone()
+    } else {
+        JsValue::from_str(&o.msg.subject)
     };
-    set("to", o.to.as_str().into());
-    set("subject", o.msg.subject.as_str().into());
-    if let Some(reply) = &o.msg.reply {
-        set("reply", reply.as_str().into());
-    }
-    if let Some(h) = &o.msg.headers {
-        set("headers", Uint8Array::from(&h[..]).into());
-    }
-    set("data", Uint8Array::from(&o.msg.payload[..]).into());
-    obj.into()
+    let reply = o
+        .msg
+        .reply
+        .as_deref()
+        .map_or(JsValue::UNDEFINED, JsValue::from_str);
+    let headers = o
+        .msg
+        .headers
+        .as_ref()
+        .map_or(JsValue::UNDEFINED, |h| Uint8Array::from(&h[..]).into());
+    let data = Uint8Array::from(&o.msg.payload[..]);
+    Array::of5(&to, &subject, &reply, &headers, &data).into()
 }

@@ -2,7 +2,7 @@
 // Run with `node --test tests/js/` after `scripts/build-pkg`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { open, nanos, headers, JetStreamApiError, NoRespondersError } from '../../pkg/index.js';
+import { open, nanos, headers, JetStreamApiError, NoRespondersError, StreamNotFoundError, ConsumerNotFoundError } from '../../pkg/index.js';
 
 async function setup(stream = { name: 'ORDERS', subjects: ['orders.>'] }) {
   const c = await open();
@@ -42,8 +42,9 @@ test('a failed expectation rejects with the JetStream code and err_code', async 
   await assert.rejects(js.publish('orders.new', 'y', { expect: { lastSequence: 7 } }), (e) => {
     assert.ok(e instanceof JetStreamApiError);
     assert.ok(e instanceof Error);
-    assert.equal(e.code, 400);
+    assert.equal(e.code, 10071);
     assert.equal(e.err_code, 10071);
+    assert.equal(e.status, 400);
     return true;
   });
   await assert.rejects(js.publish('orders.new', 'y', { expect: { streamName: 'OTHER' } }), (e) => e.err_code === 10060);
@@ -60,7 +61,7 @@ test('publishing to a subject no stream captures rejects with no responders', as
 test('stream info of an unknown stream rejects with 404 / 10059', async () => {
   const c = await open();
   const jsm = await c.jetstreamManager();
-  await assert.rejects(jsm.streams.info('NOPE'), (e) => e.code === 404 && e.err_code === 10059);
+  await assert.rejects(jsm.streams.info('NOPE'), (e) => e instanceof StreamNotFoundError && e.status === 404 && e.code === 10059);
   await c.close();
 });
 
@@ -179,7 +180,7 @@ test('consumers can be listed, inspected and deleted; a deleted one is not found
   assert.deepEqual((await collect(jsm.consumers.list('ORDERS'))).map((i) => i.name), ['A', 'B']);
   assert.equal((await jsm.consumers.info('ORDERS', 'A')).config.ack_policy, 'explicit');
   assert.equal(await jsm.consumers.delete('ORDERS', 'A'), true);
-  await assert.rejects(js.consumers.get('ORDERS', 'A'), (e) => e.code === 404 && e.err_code === 10014);
+  await assert.rejects(js.consumers.get('ORDERS', 'A'), (e) => e instanceof ConsumerNotFoundError && e.status === 404 && e.code === 10014);
   await c.close();
 });
 

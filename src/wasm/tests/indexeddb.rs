@@ -1,6 +1,6 @@
 //! The engine over real IndexedDB: what a publish acknowledged is there after a reopen.
 
-use js_sys::{Array, Reflect, Uint8Array};
+use js_sys::{Array, Uint8Array};
 use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
@@ -10,8 +10,13 @@ use crate::wasm::engine::JsEngine;
 
 const NOW: f64 = 1_700_000_000_000.0;
 
-fn get(obj: &JsValue, key: &str) -> JsValue {
-    Reflect::get(obj, &key.into()).expect("property")
+/// A field of a released message (`[to, subject, reply, headers, data]`).
+fn field(m: &JsValue, name: &str) -> JsValue {
+    let i = ["to", "subject", "reply", "headers", "data"]
+        .iter()
+        .position(|f| *f == name)
+        .expect("a field of a released message");
+    Array::from(m).get(i as u32)
 }
 
 /// Flushes and returns the released messages as `(to, data)`.
@@ -20,8 +25,8 @@ async fn flush(e: &JsEngine) -> Vec<(String, Vec<u8>)> {
     Array::from(&out)
         .iter()
         .map(|m| {
-            let to = get(&m, "to").as_string().expect("to");
-            (to, Uint8Array::new(&get(&m, "data")).to_vec())
+            let to = field(&m, "to").as_string().expect("to");
+            (to, Uint8Array::new(&field(&m, "data")).to_vec())
         })
         .collect()
 }
@@ -100,7 +105,7 @@ async fn reopen_by_name_restores_streams_messages_and_consumer_acks() {
     );
     let delivered = JsFuture::from(e.flush()).await.expect("deliveries");
     let first = Array::from(&delivered).get(0);
-    let ack_subject = get(&first, "reply").as_string().expect("ack subject");
+    let ack_subject = field(&first, "reply").as_string().expect("ack subject");
     e.handle(ack_subject, None, None, b"+ACK".to_vec(), NOW);
     flush(&e).await;
 

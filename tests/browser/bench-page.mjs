@@ -1,0 +1,256 @@
+// The browser benchmark's page side: every workload runs here, in one page, one after the other,
+// so Contrail's figures and the raw IndexedDB ceiling come from the same browser, disk and load.
+// tests/browser/bench.mjs loads this module into a page of headless Chromium (persistent
+// profile, so IndexedDB is on disk) and prints what `run` returns; bench.test.mjs runs it tiny.
+//
+// Every workload returns `{ msgs, ms }` (or phase timings) measured with performance.now().
+import { open, deleteDatabase } from '/pkg/index.js';
+import initWasm from '/pkg/dist/contrail.js';
+
+/** Sizes of a full run; bench.mjs overrides them from argv/env. */
+export const DEFAULTS = {
+  size: 128, // payload bytes
+  ceilingMsgs: 200_000, // messages written by each raw ceiling workload
+  publishMsgs: 100_000, // messages of the main stream: windowed publish, fetch+ack, then open time
+  burstMsgs: 100_000, // messages published in bursts of `window` (Promise.all)
+  syncMsgs: 500, // messages published awaiting each PubAck (one commit each)
+  window: 1000, // publishes in flight
+  batch: 500, // fetch batch
+};
+
+/** Database names; `run` deletes them first and last. */
+export const DB = { ceiling: 'bench-ceiling', main: 'bench-contrail', extra: 'bench-contrail-extra' };
+const STREAM = 'BENCH';
+const SUBJECT = 'bench.a';
+
+const now = () => performance.now();
+
+// Counts readwrite transactions (Contrail's commits) so the table can say how many messages
+// each commit carried: group commit at work, or not. Costs one increment per transaction.
+let commits = 0;
+const transaction = IDBDatabase.prototype.transaction;
+IDBDatabase.prototype.transaction = function (stores, mode, options) {
+  if (mode === 'readwrite') commits++;
+  return transaction.call(this, stores, mode, options);
+};
+
+/** Runs `work`, adding the number of readwrite transactions it made as `commits`. */
+async function counted(work) {
+  const before = commits;
+  const r = await work();
+  return { ...r, commits: commits - before };
+}
+
+function payload(size) {
+  const p = new Uint8Array(size);
+  for (let i = 0; i < size; i++) p[i] = 97 + (i % 26);
+  return p;
+}
+
+function idb(req) {
+  return new Promise((ok, fail) => {
+    req.onsuccess = () => ok(req.result);
+    req.onerror = () => fail(req.error);
+  });
+}
+
+function deleteRaw(name) {
+  return new Promise((ok, fail) => {
+    const req = indexedDB.deleteDatabase(name);
+    req.onsuccess = () => ok();
+    req.onerror = () => fail(req.error);
+    req.onblocked = () => ok(); // a leftover connection: the delete completes once it closes
+  });
+}
+
+/**
+ * (a) The raw ceiling in plain JavaScript: `perRecord` messages of `size` bytes packed into one
+ * Uint8Array record, one record per transaction, each transaction awaited before the next (as
+ * Contrail commits: one in flight). Keys are ascending integers, like segment keys.
+ */
+export async function ceiling({ msgs, perRecord, size, durability = 'strict', name = DB.ceiling }) {
+  await deleteRaw(name);
+  const open = indexedDB.open(name, 1);
+  open.onupgradeneeded = () => open.result.createObjectStore('segments');
+  const db = await idb(open);
+  const records = Math.max(1, Math.ceil(msgs / perRecord));
+  const msg = payload(size);
+  const t0 = now();
+  for (let r = 0; r < records; r++) {
+    // A fresh buffer each time: the caller builds a new segment per commit too.
+    const rec = new Uint8Array(perRecord * size);
+    for (let i = 0; i < perRecord; i++) rec.set(msg, i * size);
+    const tx = db.transaction('segments', 'readwrite', { durability });
+    tx.objectStore('segments').put(rec, r * perRecord + 1);
+    await new Promise((ok, fail) => {
+      tx.oncomplete = ok;
+      tx.onabort = () => fail(tx.error);
+    });
+  }
+  const ms = now() - t0;
+  db.close();
+  return { msgs: records * perRecord, ms };
+}
+
+/** A fresh database `name` with the benchmark's stream; resolves to the open engine. */
+export async function openFresh(name) {
+  await deleteDatabase(name);
+  const nc = await open({ name });
+  const jsm = await nc.jetstreamManager();
+  await jsm.streams.add({ name: STREAM, subjects: ['bench.>'] });
+  return nc;
+}
+
+/**
+ * (b) Durable publish, `window` publishes outstanding at any time: each PubAck that arrives lets
+ * the next publish go (like a NATS client's max outstanding acks). Checks the last sequence.
+ */
+export async function publishSliding(nc, { msgs, window, size }) {
+  const js = nc.jetstream();
+  const data = payload(size);
+  let sent = 0;
+  let acked = 0;
+  let lastSeq = 0;
+  const t0 = now();
+  await new Promise((done, fail) => {
+    const next = () => {
+      if (sent >= msgs) return;
+      sent++;
+      js.publish(SUBJECT, data).then((ack) => {
+        acked++;
+        if (ack.seq > lastSeq) lastSeq = ack.seq;
+        if (acked === msgs) done();
+        else next();
+      }, fail);
+    };
+    for (let i = 0; i < window && i < msgs; i++) next();
+  });
+  const ms = now() - t0;
+  if (lastSeq !== msgs) throw new Error(`last PubAck seq ${lastSeq}, expected ${msgs}`);
+  return { msgs, ms };
+}
+
+/** (b') Durable publish in bursts: `window` publishes at once, then await all their PubAcks. */
+export async function publishBursts(nc, { msgs, window, size }) {
+  const js = nc.jetstream();
+  const data = payload(size);
+  const t0 = now();
+  for (let sent = 0; sent < msgs; ) {
+    const n = Math.min(window, msgs - sent);
+    const acks = [];
+    for (let i = 0; i < n; i++) acks.push(js.publish(SUBJECT, data));
+    await Promise.all(acks);
+    sent += n;
+  }
+  return { msgs, ms: now() - t0 };
+}
+
+/** Publish awaiting each PubAck before the next: one strict transaction per message. */
+export async function publishSync(nc, { msgs, size }) {
+  const js = nc.jetstream();
+  const data = payload(size);
+  const t0 = now();
+  for (let i = 0; i < msgs; i++) await js.publish(SUBJECT, data);
+  return { msgs, ms: now() - t0 };
+}
+
+/**
+ * (c) Fetch + ack: a durable pull consumer with explicit acks reads the whole stream in fetches
+ * of `batch`, acking each message; the very last ack is an ackAck, whose confirmation means every
+ * earlier ack is durable too (they commit in order). Then checks the consumer's ack floor.
+ */
+export async function fetchAck(nc, { msgs, batch }) {
+  const jsm = await nc.jetstreamManager();
+  await jsm.consumers.add(STREAM, { durable_name: 'C', ack_policy: 'explicit' });
+  const consumer = await nc.jetstream().consumers.get(STREAM, 'C');
+  let got = 0;
+  const t0 = now();
+  for (let rounds = 0; got < msgs && rounds < msgs; rounds++) {
+    const it = await consumer.fetch({ max_messages: Math.min(batch, msgs - got), expires: 5_000 });
+    let n = 0;
+    for await (const m of it) {
+      n++;
+      if (++got === msgs) await m.ackAck();
+      else m.ack();
+    }
+    if (n === 0) throw new Error(`fetch returned nothing after ${got} messages`);
+  }
+  const ms = now() - t0;
+  const info = await consumer.info();
+  if (info.ack_floor.stream_seq !== msgs || info.num_ack_pending !== 0) {
+    throw new Error(`ack floor ${info.ack_floor.stream_seq}, pending ${info.num_ack_pending}`);
+  }
+  return { msgs: got, ms };
+}
+
+/**
+ * (d) Open time: `open({name})` on a database that already holds the stream, until the first
+ * publish is acknowledged. Returns the phases in ms and the sequence that publish got.
+ */
+export async function openToFirstPublish(name, size = DEFAULTS.size) {
+  const t0 = now();
+  const nc = await open({ name });
+  const t1 = now();
+  const ack = await nc.jetstream().publish(SUBJECT, payload(size));
+  const t2 = now();
+  await nc.close();
+  return { openMs: t1 - t0, publishMs: t2 - t1, ms: t2 - t0, seq: ack.seq };
+}
+
+/** Loads the WebAssembly module (the same instance pkg/index.js uses), timed. */
+export async function loadWasm() {
+  const t0 = now();
+  await initWasm({ module_or_path: new URL('/pkg/dist/contrail_bg.wasm', location.href) });
+  return now() - t0;
+}
+
+/**
+ * Every workload, in order; resolves to `{ results, opts }`. `results` maps a workload key to its
+ * raw figures. Leaves the main database in place (for a cold open by bench.mjs); `cleanup`
+ * deletes it.
+ */
+export async function run(overrides = {}) {
+  const o = { ...DEFAULTS, ...overrides };
+  const results = {};
+  const wasmMs = await loadWasm();
+  for (const name of Object.values(DB)) await deleteDatabase(name);
+
+  results.ceiling1000 = await ceiling({ msgs: o.ceilingMsgs, perRecord: 1000, size: o.size });
+  results.ceiling100 = await ceiling({ msgs: Math.ceil(o.ceilingMsgs / 4), perRecord: 100, size: o.size });
+  await deleteRaw(DB.ceiling);
+
+  const main = await openFresh(DB.main);
+  results.publish = await counted(() => publishSliding(main, { msgs: o.publishMsgs, window: o.window, size: o.size }));
+  results.fetchAck = await counted(() => fetchAck(main, { msgs: o.publishMsgs, batch: o.batch }));
+  await main.close();
+
+  const extra = await openFresh(DB.extra);
+  results.bursts = await counted(() => publishBursts(extra, { msgs: o.burstMsgs, window: o.window, size: o.size }));
+  results.sync = await counted(() => publishSync(extra, { msgs: o.syncMsgs, size: o.size }));
+  await extra.close();
+  await deleteDatabase(DB.extra);
+
+  // The same publishes without IndexedDB: what the JavaScript and wasm layers cost by themselves.
+  const mem = await open();
+  await (await mem.jetstreamManager()).streams.add({ name: STREAM, subjects: ['bench.>'] });
+  results.memory = await publishSliding(mem, { msgs: o.publishMsgs, window: o.window, size: o.size });
+  await mem.close();
+
+  // Warm: the same page, the first engine closed; the stream holds publishMsgs messages.
+  results.openWarm = await openToFirstPublish(DB.main, o.size);
+  if (results.openWarm.seq !== o.publishMsgs + 1) {
+    throw new Error(`reopened stream gave seq ${results.openWarm.seq}, expected ${o.publishMsgs + 1}`);
+  }
+  results.wasmMs = wasmMs;
+  return { results, opts: o };
+}
+
+/** Deletes every database `run` made. */
+export async function cleanup() {
+  for (const name of Object.values(DB)) await deleteDatabase(name);
+}
+
+/** Deletes one Contrail database. */
+export function drop(name) {
+  return deleteDatabase(name);
+}

@@ -1,0 +1,258 @@
+#!/usr/bin/env node
+// The browser benchmark: Contrail's durable publish, fetch+ack and open time against the raw
+// ceiling of packed IndexedDB writes, measured in one page of headless Chromium, printed as a
+// table of figures and ratios. The workloads live in bench-page.mjs; this script serves the
+// repository, launches Chromium on a throwaway persistent profile (an on-disk IndexedDB:
+// Playwright's `launch()` contexts are off-the-record, where one-record strict transactions ran
+// twice as fast, ~1,200/s against ~600/s, with nothing fsynced), runs the page, optionally
+// reopens the database in a fresh browser process, and prints.
+//
+//   node tests/browser/bench.mjs [--runs 3] [--publish 100000] [--ceiling 200000] [--burst 100000]
+//        [--sync 500] [--window 1000] [--batch 500] [--size 128] [--no-cold] [--json]
+//        [--profile out.cpuprofile [--profile-of publish|bursts|fetch|open]]
+// Each option also reads BENCH_<NAME> from the environment (e.g. BENCH_RUNS=3). Figures are
+// printed, never asserted. Needs pkg/dist (scripts/build-pkg) and `npm ci` in tests/browser.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serve, launchProfile } from './harness.mjs';
+
+const PAGE = '/tests/browser/bench-page.mjs';
+
+/** Targets from issue 4. */
+const TARGET_PUBLISH_RATIO = 0.5;
+const TARGET_OPEN_MS = 50;
+
+/**
+ * Runs the benchmark `runs` times, each in a fresh profile; returns `{ rows, runs }` where each
+ * row holds the median figure and ratio, and `runs` the raw results of every run.
+ * `opts`: sizes (see DEFAULTS in bench-page.mjs), `cold` (reopen in a fresh browser process),
+ * `runs`, `profile` (path: write a CPU profile of a separate pass of `profileOf`: publish,
+ * bursts, fetch or open), `log`.
+ */
+export async function runBench(opts = {}) {
+  const { runs = 1, cold = true, profile, profileOf = 'publish', log = () => {}, ...sizes } = opts;
+  const server = await serve();
+  const all = [];
+  try {
+    for (let i = 0; i < runs; i++) {
+      log(`run ${i + 1}/${runs} ...`);
+      all.push(await oneRun(server.url, sizes, { cold, profile: i === 0 ? profile : undefined, profileOf, log }));
+    }
+  } finally {
+    await server.close();
+  }
+  return { rows: medianRows(all.map(rowsOf)), runs: all };
+}
+
+async function oneRun(url, sizes, { cold, profile, profileOf, log }) {
+  const dir = await mkdtemp(join(tmpdir(), 'contrail-bench-'));
+  try {
+    let context = await launchProfile(dir);
+    let result;
+    try {
+      const page = await context.newPage();
+      // Errors only; Chromium's request for /favicon.ico (404) is not one of ours.
+      page.on('console', (m) => m.type() === 'error' && !/Failed to load resource/.test(m.text()) && log(`page: ${m.text()}`));
+      await page.goto(`${url}/tests/browser/blank.html`);
+      result = await page.evaluate(async ([path, s]) => (await import(path)).run(s), [PAGE, sizes]);
+      if (profile) result.profile = await profileWorkload(context, page, sizes, profile, profileOf);
+    } finally {
+      await context.close();
+    }
+    if (cold) {
+      // A fresh browser process on the same profile: the database is read from disk.
+      context = await launchProfile(dir);
+      try {
+        const page = await context.newPage();
+        await page.goto(`${url}/tests/browser/blank.html`);
+        result.results.openCold = await page.evaluate(async (path) => {
+          const m = await import(path);
+          const wasmMs = await m.loadWasm();
+          const r = await m.openToFirstPublish(m.DB.main);
+          await m.cleanup();
+          return { ...r, wasmMs };
+        }, PAGE);
+        const expected = result.opts.publishMsgs + 2;
+        if (result.results.openCold.seq !== expected) {
+          throw new Error(`cold reopen gave seq ${result.results.openCold.seq}, expected ${expected}`);
+        }
+      } finally {
+        await context.close();
+      }
+    }
+    return result;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A CPU profile (Chrome DevTools format, written to `path`) of one pass of `workload` (publish,
+ * bursts, fetch, or open: open -> first PubAck) on a fresh database, after the table's run; returns the top self-time functions.
+ */
+async function profileWorkload(context, page, sizes, path, workload) {
+  const cdp = await context.newCDPSession(page);
+  await page.evaluate(async ([p, s, w]) => {
+    const m = await import(p);
+    const o = { ...m.DEFAULTS, ...s };
+    const nc = await m.openFresh('bench-profile');
+    // fetch and open need messages to read: publish them before the profiler starts.
+    if (w === 'fetch' || w === 'open') await m.publishBursts(nc, { msgs: o.publishMsgs, window: o.window, size: o.size });
+    if (w === 'open') await nc.close();
+    globalThis.__bench = { m, nc, o };
+  }, [PAGE, sizes, workload]);
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+  await cdp.send('Profiler.start');
+  await page.evaluate(async (w) => {
+    const { m, nc, o } = globalThis.__bench;
+    if (w === 'publish') await m.publishSliding(nc, { msgs: o.publishMsgs, window: o.window, size: o.size });
+    else if (w === 'bursts') await m.publishBursts(nc, { msgs: o.publishMsgs, window: o.window, size: o.size });
+    else if (w === 'fetch') await m.fetchAck(nc, { msgs: o.publishMsgs, batch: o.batch });
+    else if (w === 'open') await m.openToFirstPublish('bench-profile', o.size);
+    else throw new Error(`no workload ${w} to profile`);
+  }, workload);
+  const { profile } = await cdp.send('Profiler.stop');
+  await page.evaluate(async () => {
+    const { m, nc } = globalThis.__bench;
+    await nc.close();
+    await m.drop('bench-profile');
+  });
+  await writeFile(path, JSON.stringify(profile));
+  return topSelf(profile, 25);
+}
+
+/** The functions with the most self time: `[{ fn, ms, pct }]`. */
+function topSelf(profile, n) {
+  const dt = new Map();
+  const { samples, timeDeltas } = profile;
+  for (let i = 0; i < samples.length; i++) dt.set(samples[i], (dt.get(samples[i]) ?? 0) + timeDeltas[i]);
+  const byFn = new Map();
+  let total = 0;
+  for (const node of profile.nodes) {
+    const us = dt.get(node.id) ?? 0;
+    total += us;
+    const f = node.callFrame;
+    const file = f.url ? f.url.replace(/^.*\/\/[^/]+/, '') : '';
+    const key = `${f.functionName || '(anonymous)'} ${file}${file ? `:${f.lineNumber + 1}` : ''}`;
+    byFn.set(key, (byFn.get(key) ?? 0) + us);
+  }
+  return [...byFn]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([fn, us]) => ({ fn, ms: us / 1000, pct: (100 * us) / total }));
+}
+
+const rate = (r) => (r.msgs * 1000) / r.ms;
+
+/** One run's results as table rows: `{ workload, value, unit, ratio?, target? }`. */
+function rowsOf({ results: r, opts: o }) {
+  const ceil = rate(r.ceiling1000);
+  const b = `${o.size} B`;
+  const row = (workload, res, target) => ({
+    workload,
+    value: rate(res),
+    unit: 'msgs/s',
+    ratio: rate(res) / ceil,
+    target,
+    parts: res.commits ? { 'msgs/commit': res.msgs / res.commits } : undefined,
+  });
+  const rows = [
+    row(`IndexedDB ceiling: 1000 x ${b} per record, 1 record per strict tx`, r.ceiling1000, 'ceiling'),
+    row(`IndexedDB: 100 x ${b} per record, 1 record per strict tx`, r.ceiling100),
+    row(`publish, ${o.window} outstanding, each PubAck awaited`, r.publish, `>= ${TARGET_PUBLISH_RATIO.toFixed(2)}`),
+    row(`publish, bursts of ${o.window} (Promise.all)`, r.bursts),
+    row(`publish, 1 outstanding (await each)`, r.sync),
+    row(`fetch + ack, batch ${o.batch}, explicit, last ackAck`, r.fetchAck),
+    row(`publish, ${o.window} outstanding, memory engine (no IndexedDB: CPU cost alone)`, r.memory),
+  ];
+  const open = (label, x) => ({
+    workload: `open -> first PubAck, ${o.publishMsgs} msgs, ${label}`,
+    value: x.ms,
+    unit: 'ms',
+    target: `< ${TARGET_OPEN_MS} ms`,
+    parts: { 'open ms': x.openMs, 'publish ms': x.publishMs },
+  });
+  rows.push(open('warm (same page)', r.openWarm));
+  if (r.openCold) rows.push({ ...open('fresh browser process', r.openCold), target: undefined });
+  return rows;
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Per row: the median value and median ratio over runs (ratios are taken within each run). */
+function medianRows(perRun) {
+  return perRun[0].map((row, i) => {
+    const vals = perRun.map((rows) => rows[i].value);
+    const out = { ...row, value: median(vals), values: vals };
+    if (row.ratio !== undefined) out.ratio = median(perRun.map((rows) => rows[i].ratio));
+    if (row.parts) {
+      out.parts = Object.fromEntries(Object.keys(row.parts).map((k) => [k, median(perRun.map((rows) => rows[i].parts[k]))]));
+    }
+    return out;
+  });
+}
+
+/** The table as Markdown. */
+export function formatTable(rows) {
+  const fmt = (r) => (r.unit === 'ms' ? `${r.value.toFixed(1)} ms` : `${Math.round(r.value).toLocaleString('en-US')} ${r.unit}`);
+  const lines = ['| workload | figure | ratio to ceiling | target |', '|---|---:|---:|---|'];
+  for (const r of rows) {
+    const spread = r.values?.length > 1 ? ` (runs: ${r.values.map((v) => (r.unit === 'ms' ? v.toFixed(1) : Math.round(v))).join(', ')})` : '';
+    const note = r.parts ? ` (${Object.entries(r.parts).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')})` : '';
+    lines.push(`| ${r.workload}${note} | ${fmt(r)}${spread} | ${r.ratio === undefined ? '–' : r.ratio.toFixed(2)} | ${r.target ?? '–'} |`);
+  }
+  return lines.join('\n');
+}
+
+function parseArgs(argv, env) {
+  const names = { runs: 'runs', publish: 'publishMsgs', ceiling: 'ceilingMsgs', burst: 'burstMsgs', sync: 'syncMsgs', window: 'window', batch: 'batch', size: 'size' };
+  const opts = {};
+  for (const [flag, key] of Object.entries(names)) {
+    const e = env[`BENCH_${flag.toUpperCase()}`];
+    if (e !== undefined) opts[key] = Number(e);
+  }
+  if (env.BENCH_COLD === '0') opts.cold = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i].replace(/^--/, '');
+    if (a === 'no-cold') opts.cold = false;
+    else if (a === 'json') opts.json = true;
+    else if (a === 'profile') opts.profile = argv[++i];
+    else if (a === 'profile-of') opts.profileOf = argv[++i];
+    else if (names[a]) opts[names[a]] = Number(argv[++i]);
+    else throw new Error(`unknown option ${argv[i]}`);
+  }
+  for (const [k, v] of Object.entries(opts)) {
+    if (typeof v === 'number' && !(Number.isInteger(v) && v > 0)) throw new Error(`${k} must be a positive integer`);
+  }
+  return opts;
+}
+
+async function main() {
+  const { json, ...opts } = parseArgs(process.argv.slice(2), process.env);
+  const started = Date.now();
+  const { rows, runs } = await runBench({ ...opts, log: (s) => console.error(s) });
+  const r0 = runs[0];
+  console.log(`\nContrail browser benchmark: headless Chromium, ${runs.length} run(s), medians; ${r0.opts.size} B payloads`);
+  console.log(`wasm load ${r0.results.wasmMs.toFixed(1)} ms; fresh process: wasm ${r0.results.openCold?.wasmMs?.toFixed(1) ?? '–'} ms before open\n`);
+  console.log(formatTable(rows));
+  if (r0.profile) {
+    console.log(`\nCPU profile of one ${opts.profileOf ?? 'publish'} pass (${opts.profile}), top self time:`);
+    for (const p of r0.profile) console.log(`${p.ms.toFixed(1).padStart(9)} ms ${p.pct.toFixed(1).padStart(5)}%  ${p.fn}`);
+  }
+  if (json) console.log(JSON.stringify({ rows, runs }, null, 2));
+  console.error(`\n(${((Date.now() - started) / 1000).toFixed(1)} s)`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,23 @@
+// Keeps the browser benchmark from rotting: runs bench.mjs's every workload with tiny sizes (warm
+// and fresh-process open included) and checks that each row of the table got a figure. Speed is
+// never asserted here: `scripts/bench-browser` measures it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runBench, formatTable } from './bench.mjs';
+
+test('every benchmark row produces a positive finite figure', { timeout: 180_000 }, async () => {
+  const { rows } = await runBench({
+    ceilingMsgs: 2_000,
+    publishMsgs: 300,
+    burstMsgs: 300,
+    syncMsgs: 5,
+    window: 100,
+    batch: 50,
+    cold: true,
+  });
+  assert.equal(rows.length, 9, formatTable(rows));
+  for (const row of rows) {
+    assert.ok(Number.isFinite(row.value) && row.value > 0, `${row.workload}: ${row.value}`);
+  }
+  assert.match(formatTable(rows), /open -> first PubAck, 300 msgs, fresh browser process/);
+});
