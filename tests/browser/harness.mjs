@@ -1,6 +1,7 @@
 // Shared plumbing for the page-level tests: a static file server over the repository (so pages
 // import /pkg/index.js exactly as a web app would) and headless Chromium from /usr/bin/chromium
-// driven by playwright-core (which never downloads a browser).
+// driven by playwright-core (which never downloads a browser), launched by playwright or started as
+// our own child process (startChromium) so a test can SIGKILL it.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
