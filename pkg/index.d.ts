@@ -36,6 +36,10 @@ export declare class Contrail {
   readonly role: "writer" | "follower";
   jetstream(): JetStreamClient;
   jetstreamManager(): Promise<JetStreamManager>;
+  /** Asks the browser to keep this site's data under storage pressure (`navigator.storage.persist()`); false where unavailable. */
+  persist(): Promise<boolean>;
+  /** This site's storage usage and quota as the browser estimates them; null fields where unavailable (Node). */
+  storage(): Promise<StorageEstimate>;
   /** Waits for pending commits, stops timers, closes the database. */
   close(): Promise<void>;
 }
@@ -75,6 +79,32 @@ export declare class WriterLostError extends ContrailError {
 /** No writer tab answered within `timeout`: the request may or may not have taken effect. */
 export declare class TimeoutError extends ContrailError {
   readonly subject: string;
+}
+/**
+ * The browser refused a commit: this site's storage quota is used up (`cause` is the browser's
+ * QuotaExceededError). Nothing of that commit was confirmed.
+ */
+export declare class StorageFullError extends ContrailError {}
+
+/** `navigator.storage.estimate()` and `persisted()`; null where the Storage API is missing. */
+export interface StorageEstimate {
+  /** Bytes this site uses (all its storage, not only Contrail's). */
+  usage: number | null;
+  /** Bytes this site may use. */
+  quota: number | null;
+  /** Whether the browser keeps this site's data under storage pressure. */
+  persisted: boolean | null;
+}
+
+/** `$JS.API.INFO` as nats-server sends it (`memory`/`storage`: bytes in streams), plus the browser's storage. */
+export interface AccountInfo {
+  memory: number;
+  storage: number;
+  streams: number;
+  consumers: number;
+  limits: Record<string, unknown>;
+  browser_storage: StorageEstimate;
+  [key: string]: unknown;
 }
 
 export interface ApiError {
@@ -245,7 +275,7 @@ export declare class StoredMsg {
 export declare class JetStreamManager {
   readonly streams: StreamAPI;
   readonly consumers: ConsumerAPI;
-  getAccountInfo(): Promise<Record<string, unknown>>;
+  getAccountInfo(): Promise<AccountInfo>;
   jetstream(): JetStreamClient;
 }
 

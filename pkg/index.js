@@ -19,7 +19,7 @@ function loadWasm() {
   loading ??= (async () => {
     const url = new URL('./dist/contrail_bg.wasm', import.meta.url);
     if (url.protocol === 'file:' && typeof process !== 'undefined' && process.versions?.node) {
-      const { readFile } = await import('node:fs/promises');
+      const { readFile } = await import(/* @vite-ignore */ /* webpackIgnore: true */ 'node:fs/promises');
       await init({ module_or_path: await readFile(url) });
     } else {
       await init({ module_or_path: url });
@@ -147,6 +147,27 @@ export class NoRespondersError extends ContrailError {
     this.code = 503;
     this.subject = subject;
   }
+}
+
+/**
+ * The browser refused a commit because this site's storage quota is used up. Nothing of that
+ * commit was confirmed; free space (purge or delete streams) or ask for more (`persist()`).
+ */
+export class StorageFullError extends ContrailError {
+  constructor(cause) {
+    super(
+      'storage full: the browser refused the write (QuotaExceededError); nothing of it was ' +
+        'confirmed. Free space by purging or deleting streams, or ask for persistent storage.',
+      { cause },
+    );
+    this.name = 'StorageFullError';
+  }
+}
+
+/** True when `e` (or its cause) is the browser's quota error (an Error or DOMException). */
+function isQuotaError(e) {
+  for (let i = 0; e && i < 4; i++, e = e.cause) if (e.name === 'QuotaExceededError') return true;
+  return false;
 }
 
 /** The engine was closed. */
@@ -374,6 +395,25 @@ export class Contrail {
     return this.#engine ? 'writer' : 'follower';
   }
 
+  /**
+   * Asks the browser to keep this site's storage under pressure (`navigator.storage.persist()`);
+   * resolves to whether it is persistent. False where the Storage API is missing (Node).
+   */
+  async persist() {
+    return (await globalThis.navigator?.storage?.persist?.()) ?? false;
+  }
+
+  /**
+   * This site's storage as the browser reports it: `{usage, quota}` in bytes
+   * (`navigator.storage.estimate()`) and `persisted`; null fields where unavailable (Node).
+   */
+  async storage() {
+    const s = globalThis.navigator?.storage;
+    const estimate = (await s?.estimate?.().catch(() => null)) ?? {};
+    const persisted = (await s?.persisted?.().catch(() => null)) ?? null;
+    return { usage: estimate.usage ?? null, quota: estimate.quota ?? null, persisted };
+  }
+
   /** The JetStream client: publish and consume. */
   jetstream() {
     return new JetStreamClient(this);
@@ -501,7 +541,9 @@ export class Contrail {
       } while (this.#again && !this.#closed);
     } catch (e) {
       // The commit failed: nothing it would have confirmed is released; waiters get the error.
-      const err = new ContrailError(`commit failed: ${e?.message ?? e}`, { cause: e });
+      const err = isQuotaError(e)
+        ? new StorageFullError(e)
+        : new ContrailError(`commit failed: ${e?.message ?? e}`, { cause: e });
       for (const handler of [...this.#subs.values()]) handler(null, err);
       this.#tab?.failed(err);
     } finally {
@@ -559,9 +601,13 @@ export class JetStreamManager {
     this.consumers = new ConsumerAPI(c);
     this._c = c;
   }
-  /** `$JS.API.INFO`: account usage and limits. */
-  getAccountInfo() {
-    return this._c._api('INFO');
+  /**
+   * `$JS.API.INFO`: account usage and limits, plus `browser_storage` (see `Contrail.storage()`;
+   * not `storage`, which JetStream already uses for the bytes its streams hold).
+   */
+  async getAccountInfo() {
+    const [info, browser_storage] = await Promise.all([this._c._api('INFO'), this._c.storage()]);
+    return { ...info, browser_storage };
   }
   /** The JetStream client over the same engine. */
   jetstream() {

@@ -1,6 +1,7 @@
 // Shared plumbing for the page-level tests: a static file server over the repository (so pages
 // import /pkg/index.js exactly as a web app would) and headless Chromium from /usr/bin/chromium
 // driven by playwright-core (which never downloads a browser).
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve } from 'node:path';
@@ -75,4 +76,61 @@ export function launchProfile(userDataDir) {
     executablePath: '/usr/bin/chromium',
     args: CHROMIUM_ARGS,
   });
+}
+
+/**
+ * Starts /usr/bin/chromium as our own child process on the profile in `userDataDir` and connects
+ * to it over CDP, so a test can SIGKILL the real process group (nothing gets closed cleanly).
+ * Returns `{ browser, context, pid, kill }`; `kill()` SIGKILLs the group and waits until it is gone.
+ */
+export async function startChromium(userDataDir, { timeoutMs = 30_000 } = {}) {
+  const child = spawn(
+    '/usr/bin/chromium',
+    [...CHROMIUM_ARGS, `--user-data-dir=${userDataDir}`, '--remote-debugging-port=0', 'about:blank'],
+    { detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  const pid = child.pid;
+  const kill = async () => {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {}
+    await groupGone(pid, timeoutMs);
+  };
+  try {
+    const wsUrl = await new Promise((ok, fail) => {
+      let text = '';
+      const timer = setTimeout(() => fail(new Error(`no DevTools line within ${timeoutMs} ms:\n${text}`)), timeoutMs);
+      child.stderr.setEncoding('utf8');
+      child.stderr.on('data', (chunk) => {
+        text += chunk;
+        const m = /DevTools listening on (ws:\/\/\S+)/.exec(text);
+        if (m) {
+          clearTimeout(timer);
+          ok(m[1]);
+        }
+      });
+      child.on('exit', (code) => fail(new Error(`chromium exited (${code}) before listening:\n${text}`)));
+    });
+    // Keep draining stderr, or Chromium blocks once the pipe fills.
+    child.stderr.resume();
+    const browser = await chromium.connectOverCDP(wsUrl, { timeout: timeoutMs });
+    return { browser, context: browser.contexts()[0], pid, kill };
+  } catch (e) {
+    await kill();
+    throw e;
+  }
+}
+
+/** Resolves once no process of group `pgid` is left (bounded by `timeoutMs`). */
+async function groupGone(pgid, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(-pgid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
+  throw new Error(`process group ${pgid} still alive after ${timeoutMs} ms`);
 }
