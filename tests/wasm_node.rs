@@ -125,10 +125,14 @@ fn segment_codec_round_trips_every_field() {
             payload: Default::default(),
         },
     ];
-    assert_eq!(
-        codec::decode_segment(&codec::encode_segment(&msgs)),
-        Ok(msgs)
-    );
+    let bytes = codec::encode_segment("S", 2, &msgs);
+    let segment = codec::decode_segment(bytes.into()).expect("header");
+    assert_eq!((segment.stream.as_str(), segment.start), ("S", 2));
+    let decoded: Result<Vec<StoredMsg>, _> = segment
+        .messages()
+        .map(|m| m.map(|m| m.to_stored()))
+        .collect();
+    assert_eq!(decoded, Ok(msgs));
 }
 
 #[wasm_bindgen_test]
@@ -140,12 +144,24 @@ fn truncated_or_garbled_segments_are_corrupt_not_panics() {
         headers: None,
         payload: b"xyz"[..].into(),
     };
-    let good = codec::encode_segment([&msg]);
+    let read = |bytes: &[u8]| {
+        codec::decode_segment(bytes.to_vec().into()).and_then(|s| {
+            s.messages()
+                .map(|m| m.map(|m| m.seq))
+                .collect::<Result<Vec<_>, _>>()
+        })
+    };
+    let header = codec::encode_segment("S", 1, []).len();
+    let good = codec::encode_segment("S", 1, [&msg]);
+    assert_eq!(read(&good), Ok(vec![1]));
     for cut in 0..good.len() {
-        let r = codec::decode_segment(&good[..cut]);
-        assert!(r.is_err() || cut == 4, "cut at {cut} gave {r:?}");
+        let r = read(&good[..cut]);
+        assert!(r.is_err() || cut == header, "cut at {cut} gave {r:?}");
     }
     let mut huge = good.clone();
-    huge[20..24].copy_from_slice(&u32::MAX.to_le_bytes());
-    assert!(codec::decode_segment(&huge).is_err());
+    huge[header + 16..header + 20].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert!(read(&huge).is_err());
+    // A message below the segment's key, or out of order, is corrupt too.
+    assert!(read(&codec::encode_segment("S", 2, [&msg])).is_err());
+    assert!(read(&codec::encode_segment("S", 1, [&msg, &msg])).is_err());
 }

@@ -35,6 +35,10 @@ impl FakeDb {
                 Write::DeleteSegment { stream, start } => {
                     self.segments.remove(&(stream, start));
                 }
+                Write::DeleteSegments { stream, below } => {
+                    self.segments
+                        .retain(|(s, start), _| s != &stream || below.is_some_and(|b| *start >= b));
+                }
                 Write::PutState { stream, bytes } => {
                     self.state.insert(stream, bytes);
                 }
@@ -58,6 +62,15 @@ impl FakeDb {
         }
     }
 
+    /// Keys of the segment records held for `stream`, ascending.
+    pub fn segment_keys(&self, stream: &str) -> Vec<Seq> {
+        self.segments
+            .keys()
+            .filter(|(s, _)| s == stream)
+            .map(|(_, start)| *start)
+            .collect()
+    }
+
     /// The store as a reopen would rebuild it.
     pub fn reopen(&self, stream: &str, queue: CommitQueue) -> Result<IdbStore, StoreError> {
         let state: SeqState = match self.state.get(stream) {
@@ -68,8 +81,16 @@ impl FakeDb {
             .segments
             .iter()
             .filter(|((s, _), _)| s == stream)
-            .map(|((_, start), b)| (*start, b.clone()))
-            .collect();
+            .map(|((_, start), b)| {
+                let segment = codec::decode_segment(Bytes::from(b.clone()))?;
+                assert_eq!(
+                    (segment.stream.as_str(), segment.start),
+                    (stream, *start),
+                    "a segment names the key it is stored under"
+                );
+                Ok(segment)
+            })
+            .collect::<Result<_, StoreError>>()?;
         let consumers = self
             .consumers
             .iter()
