@@ -53,15 +53,15 @@ struct Shell {
 }
 
 /// An engine rebuilt from a database, with what the shell keeps beside it.
-struct Restored {
+pub(crate) struct Restored {
     engine: Engine,
     metas: BTreeMap<String, Vec<u8>>,
     warnings: Vec<String>,
 }
 
 /// Rebuilds every stream and consumer the database holds into a new engine whose stores put
-/// their writes on `queue`.
-fn restore(
+/// their writes on `queue`. Segments are restored batch by batch as IndexedDB delivers them.
+pub(crate) async fn restore(
     stored: BTreeMap<String, StoredStream>,
     queue: &CommitQueue,
     seed: u64,
@@ -74,7 +74,7 @@ fn restore(
     let mut engine = Engine::new(EngineConfig::default(), factory, seed);
     let mut metas = BTreeMap::new();
     let mut warnings = Vec::new();
-    for (stream, records) in stored {
+    for (stream, mut records) in stored {
         let restore_err = |why: String| Error::Restore {
             stream: stream.clone(),
             why,
@@ -92,14 +92,16 @@ fn restore(
             Some(bytes) => codec::decode_json(bytes)?,
             None => SeqState::default(),
         };
-        let store = IdbStore::restore(
-            &stream,
-            queue.clone(),
-            state,
-            records.segments,
-            records.consumers,
-        )
-        .map_err(|e| restore_err(e.to_string()))?;
+        let mut restorer = IdbStore::restorer(&stream, queue.clone(), state)
+            .map_err(|e| restore_err(e.to_string()))?;
+        while let Some(batch) = records.segments.next().await {
+            restorer
+                .add(batch?)
+                .map_err(|e| restore_err(e.to_string()))?;
+        }
+        let store = restorer
+            .finish(records.consumers)
+            .map_err(|e| restore_err(e.to_string()))?;
         let skipped = engine
             .restore_stream(config, meta.created, Box::new(store), now)
             .map_err(|e| restore_err(e.to_string()))?;
@@ -143,7 +145,7 @@ impl JsEngine {
         let db = Database::open(&name).await?;
         let queue = CommitQueue::default();
         let restored = match db.load().await {
-            Ok(stored) => restore(stored, &queue, seed as u64, nanos(now_ms)),
+            Ok(stored) => restore(stored, &queue, seed as u64, nanos(now_ms)).await,
             Err(e) => Err(e),
         };
         let restored = restored.inspect_err(|_| db.close())?;
@@ -295,7 +297,7 @@ impl Shell {
         let stored = db.load().await?;
         let generation = self.generation.get() + 1;
         let now = nanos(js_sys::Date::now());
-        let restored = restore(stored, &self.queue, self.seed ^ generation, now)?;
+        let restored = restore(stored, &self.queue, self.seed ^ generation, now).await?;
         // No await from here on: nothing can be handled by the old engine in between.
         self.queue.borrow_mut().clear();
         *self.engine.borrow_mut() = restored.engine;

@@ -13,7 +13,7 @@
 //! before any release and is refused with [`Error::Schema`] rather than converted: delete it.
 
 use std::cell::Cell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
 use bytes::Bytes;
@@ -26,7 +26,7 @@ use web_sys::{
     IdbVersionChangeEvent,
 };
 
-use super::codec::{self, Segment};
+use super::codec::{self, Segment, SeqState};
 use super::store::Write;
 use crate::core::store::Seq;
 use crate::wasm::error::Error;
@@ -39,17 +39,47 @@ const SEGMENTS: &str = "segments";
 const CONSUMERS: &str = "consumers";
 const ALL: [&str; 4] = [META, STATE, SEGMENTS, CONSUMERS];
 
+/// Sequences per key range when reading a stream's segments (see [`Database::load`]).
+const RANGE_SEQS: u64 = 8192;
+/// At most this many key ranges per stream.
+const MAX_RANGES: u64 = 16;
+
 /// Everything stored for one stream, as read at open.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct StoredStream {
     /// Encoded meta record (absent if the stream was never fully written).
     pub meta: Option<Vec<u8>>,
     /// Encoded sequence state.
     pub state: Option<Vec<u8>>,
-    /// Its segments, in no particular order.
-    pub segments: Vec<Segment>,
     /// `(consumer name, encoded record)`.
     pub consumers: Vec<(String, Vec<u8>)>,
+    /// Its segments, arriving in batches (none for a stream without a meta record).
+    pub segments: SegmentBatches,
+}
+
+/// A stream's segments, requested as consecutive key ranges all at once: while one batch is
+/// decoded, IndexedDB reads the next.
+#[derive(Default)]
+pub struct SegmentBatches {
+    pending: VecDeque<JsFuture>,
+}
+
+impl SegmentBatches {
+    /// The next batch, in ascending key order across batches; `None` after the last.
+    pub async fn next(&mut self) -> Option<Result<Vec<Segment>, Error>> {
+        let request = self.pending.pop_front()?;
+        Some(decode_segments(request.await))
+    }
+}
+
+fn decode_segments(values: Result<JsValue, JsValue>) -> Result<Vec<Segment>, Error> {
+    let values = Array::from(&values.map_err(Error::idb)?);
+    let mut out = Vec::with_capacity(values.length() as usize);
+    for value in values.iter() {
+        // One copy into wasm memory per segment; messages are slices of it.
+        out.push(codec::decode_segment(Bytes::from(value_bytes(&value)?))?);
+    }
+    Ok(out)
 }
 
 /// An open database.
@@ -103,13 +133,9 @@ fn stream_range(stream: &str, below: Option<JsValue>) -> Result<JsValue, JsValue
     // `[stream]` sorts before every `[stream, x]`, and `[stream, []]` after them (arrays sort
     // after strings and binary keys).
     let lower = Array::of1(&stream.into());
-    match below {
-        Some(upper) => {
-            IdbKeyRange::bound_with_lower_open_and_upper_open(&lower, &upper, false, true)
-        }
-        None => IdbKeyRange::bound(&lower, &Array::of2(&stream.into(), &Array::new())),
-    }
-    .map(JsValue::from)
+    let upper = below.unwrap_or_else(|| Array::of2(&stream.into(), &Array::new()).into());
+    IdbKeyRange::bound_with_lower_open_and_upper_open(&lower, &upper, false, true)
+        .map(JsValue::from)
 }
 
 #[cfg(test)]
@@ -203,9 +229,11 @@ impl Database {
             .map_err(Error::idb)
     }
 
-    /// Reads every stream's records. Seven requests, all sent before the first answer is
-    /// awaited: `getAllKeys` and `getAll` on the three small stores, one `getAll` on the
-    /// segments (whose values name their stream). No cursor, no count.
+    /// Reads every stream's records, in one transaction and without a cursor or a count:
+    /// `getAllKeys` and `getAll` on the three small stores, all sent before the first answer is
+    /// awaited; then, for each stream with a config, `getAll`s over consecutive key ranges of its
+    /// segments (split by the sequence span in its state record), again all sent at once. The
+    /// segments' values name their stream and key, so no `getAllKeys` there.
     pub async fn load(&self) -> Result<BTreeMap<String, StoredStream>, Error> {
         let tx = self.transaction(false)?;
         let store = |name| tx.object_store(name).map_err(Error::idb);
@@ -215,7 +243,6 @@ impl Database {
             Ok((keys, settled(&s.get_all().map_err(Error::idb)?)))
         };
         let small = [keyed(META)?, keyed(STATE)?, keyed(CONSUMERS)?];
-        let segments = settled(&store(SEGMENTS)?.get_all().map_err(Error::idb)?);
 
         let mut streams: BTreeMap<String, StoredStream> = BTreeMap::new();
         for (name, (keys, values)) in [META, STATE, CONSUMERS].into_iter().zip(small) {
@@ -237,15 +264,31 @@ impl Database {
                 }
             }
         }
-        let values = Array::from(&segments.await.map_err(Error::idb)?);
-        for value in values.iter() {
-            // One copy into wasm memory per segment; messages are slices of it.
-            let segment = codec::decode_segment(Bytes::from(value_bytes(&value)?))?;
-            streams
-                .entry(segment.stream.clone())
-                .or_default()
-                .segments
-                .push(segment);
+        let segments = store(SEGMENTS)?;
+        for (stream, entry) in streams.iter_mut().filter(|(_, e)| e.meta.is_some()) {
+            let span = match &entry.state {
+                Some(bytes) => {
+                    let state: SeqState = codec::decode_json(bytes)?;
+                    state.first_seq..state.last_seq.saturating_add(1)
+                }
+                None => 0..0,
+            };
+            let ranges = (span.end.saturating_sub(span.start) / RANGE_SEQS).clamp(1, MAX_RANGES);
+            let step = (span.end - span.start) / ranges;
+            let mut lower: JsValue = Array::of1(&stream.into()).into();
+            for i in 1..=ranges {
+                let upper = if i == ranges {
+                    Array::of2(&stream.into(), &Array::new()).into()
+                } else {
+                    segment_key(stream, span.start + step * i)
+                };
+                let range =
+                    IdbKeyRange::bound_with_lower_open_and_upper_open(&lower, &upper, false, true)
+                        .map_err(Error::idb)?;
+                let request = segments.get_all_with_key(&range).map_err(Error::idb)?;
+                entry.segments.pending.push_back(settled(&request));
+                lower = upper;
+            }
         }
         Ok(streams)
     }

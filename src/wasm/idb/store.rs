@@ -181,47 +181,28 @@ impl IdbStore {
         mut segments: Vec<codec::Segment>,
         consumers: Vec<(String, Vec<u8>)>,
     ) -> Result<IdbStore, StoreError> {
+        segments.sort_by_key(|s| s.start);
+        let mut restorer = IdbStore::restorer(stream, queue, state)?;
+        restorer.add(segments)?;
+        restorer.finish(consumers)
+    }
+
+    /// Starts rebuilding a store from its records; segments follow in batches.
+    pub fn restorer(
+        stream: &str,
+        queue: CommitQueue,
+        state: SeqState,
+    ) -> Result<Restorer, StoreError> {
         let mut store = IdbStore::new(stream, queue);
         store.state_dirty = false;
-        let mem = &mut store.mem;
         if state.first_seq > 0 {
-            mem.compact(state.first_seq)?;
+            store.mem.compact(state.first_seq)?;
         }
-        segments.sort_by_key(|s| s.start);
-        for (i, segment) in segments.iter().enumerate() {
-            let next = segments.get(i + 1).map(|s| s.start);
-            let mut msgs = 0;
-            for m in segment.messages() {
-                let m = m?;
-                msgs += 1;
-                if next.is_some_and(|next| m.seq >= next) {
-                    return Err(StoreError::Corrupt(format!(
-                        "segment {} holds sequence {}, past the next segment's key",
-                        segment.start, m.seq
-                    )));
-                }
-                // Below first_seq is dead: removed from the front after the segment was written.
-                if m.seq >= state.first_seq {
-                    mem.restore_msg(m.seq, m.subject, m.headers, m.payload, m.time)?;
-                }
-            }
-            let info = SegmentInfo {
-                msgs,
-                bytes: segment.len(),
-            };
-            if store.segments.insert(segment.start, info).is_some() {
-                return Err(StoreError::Corrupt(format!(
-                    "two segments keyed {}",
-                    segment.start
-                )));
-            }
-        }
-        mem.restore_last(state.last_seq, state.last_ts);
-        store.synced_end = mem.state().last_seq.saturating_add(1);
-        for (name, bytes) in consumers {
-            mem.save_consumer(&name, &codec::decode_consumer(&bytes)?)?;
-        }
-        Ok(store)
+        Ok(Restorer {
+            store,
+            state,
+            highest: None,
+        })
     }
 
     /// The segment holding `seq`, if a sync has written it there.
@@ -416,6 +397,63 @@ impl IdbStore {
             out.push(m.seq);
         }
         out
+    }
+}
+
+/// A store being rebuilt from its records (see [`IdbStore::restorer`]).
+pub struct Restorer {
+    store: IdbStore,
+    state: SeqState,
+    /// The highest sequence (or key) seen so far: every later segment's key is above it.
+    highest: Option<Seq>,
+}
+
+impl Restorer {
+    /// Adds segments, in ascending key order across calls.
+    pub fn add(&mut self, segments: Vec<codec::Segment>) -> Result<(), StoreError> {
+        let first_seq = self.state.first_seq;
+        for segment in segments {
+            if self.highest.is_some_and(|h| segment.start <= h) {
+                return Err(StoreError::Corrupt(format!(
+                    "segment {} overlaps the one before it",
+                    segment.start
+                )));
+            }
+            self.highest = Some(segment.start);
+            let mut msgs = 0;
+            for m in segment.messages() {
+                let m = m?;
+                msgs += 1;
+                self.highest = Some(m.seq);
+                // Below first_seq is dead: removed from the front after the segment was written.
+                if m.seq >= first_seq {
+                    self.store
+                        .mem
+                        .restore_msg(m.seq, m.subject, m.headers, m.payload, m.time)?;
+                }
+            }
+            let info = SegmentInfo {
+                msgs,
+                bytes: segment.len(),
+            };
+            self.store.segments.insert(segment.start, info);
+        }
+        Ok(())
+    }
+
+    /// The rebuilt store, with its consumers.
+    pub fn finish(self, consumers: Vec<(String, Vec<u8>)>) -> Result<IdbStore, StoreError> {
+        let mut store = self.store;
+        store
+            .mem
+            .restore_last(self.state.last_seq, self.state.last_ts);
+        store.synced_end = store.mem.state().last_seq.saturating_add(1);
+        for (name, bytes) in consumers {
+            store
+                .mem
+                .save_consumer(&name, &codec::decode_consumer(&bytes)?)?;
+        }
+        Ok(store)
     }
 }
 
