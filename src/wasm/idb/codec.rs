@@ -7,7 +7,7 @@
 //! Every decoder checks lengths and returns [`StoreError::Corrupt`] on anything malformed:
 //! stored records are outside input.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -19,18 +19,26 @@ use crate::core::time::Nanos;
 
 /// First bytes of every segment: format name and version.
 const SEGMENT_MAGIC: &[u8; 4] = b"CSG2";
-/// Header-length value meaning "no header block" (distinct from an empty one).
-const NO_HEADERS: u32 = u32::MAX;
 
 /// Builds one segment value.
 ///
-/// Layout: the magic, the stream name (u32 length + bytes) and the segment's key sequence, so a
-/// value read back by a bare `getAll` says where it belongs; then each message as sequence (u64),
-/// time (i64), subject, headers (length `u32::MAX` when absent) and payload, lengths as
-/// little-endian u32s. Messages are pushed in ascending sequence order.
+/// Layout: the magic, the stream name (varint length + bytes) and the segment's key sequence (8
+/// bytes, little-endian), so a value read back by a bare `getAll` says where it belongs; then
+/// each message as varints (LEB128), each relative to the one before so that a typical message
+/// costs ~8 bytes besides its payload (fixed-width fields cost ~31):
+/// - sequence gap: `seq - expected`, expected being the key for the first message, then the
+///   previous sequence + 1;
+/// - time: zigzag of `time - previous time` (the first relative to 0);
+/// - subject: the index of an earlier message's subject in this segment, or the number of
+///   distinct subjects so far followed by a new one (varint length + bytes);
+/// - headers: 0 when absent, else length + 1 then the bytes;
+/// - payload: length, then the bytes.
 pub struct SegmentWriter {
     out: Vec<u8>,
     msgs: u32,
+    expected: Seq,
+    time: Nanos,
+    subjects: HashMap<String, u64>,
 }
 
 impl SegmentWriter {
@@ -40,18 +48,37 @@ impl SegmentWriter {
         out.extend_from_slice(SEGMENT_MAGIC);
         put_bytes(&mut out, stream.as_bytes());
         out.extend_from_slice(&start.to_le_bytes());
-        SegmentWriter { out, msgs: 0 }
+        SegmentWriter {
+            out,
+            msgs: 0,
+            expected: start,
+            time: 0,
+            subjects: HashMap::new(),
+        }
     }
 
-    /// Appends a message.
+    /// Appends a message; its sequence must be at or above the key and above the last one.
     pub fn push(&mut self, m: &StoredMsg) {
         let out = &mut self.out;
-        out.extend_from_slice(&m.seq.to_le_bytes());
-        out.extend_from_slice(&m.time.to_le_bytes());
-        put_bytes(out, m.subject.as_bytes());
+        put_varint(out, m.seq.saturating_sub(self.expected));
+        self.expected = m.seq.saturating_add(1);
+        put_varint(out, zigzag(m.time.wrapping_sub(self.time)));
+        self.time = m.time;
+        let next = self.subjects.len() as u64;
+        match self.subjects.get(m.subject.as_str()) {
+            Some(&index) => put_varint(out, index),
+            None => {
+                put_varint(out, next);
+                put_bytes(out, m.subject.as_bytes());
+                self.subjects.insert(m.subject.clone(), next);
+            }
+        }
         match &m.headers {
-            Some(h) => put_bytes(out, h),
-            None => out.extend_from_slice(&NO_HEADERS.to_le_bytes()),
+            Some(h) => {
+                put_varint(out, h.len() as u64 + 1);
+                out.extend_from_slice(h);
+            }
+            None => put_varint(out, 0),
         }
         put_bytes(out, &m.payload);
         self.msgs += 1;
@@ -91,10 +118,25 @@ pub fn encode_segment<'a>(
     w.finish()
 }
 
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    // Message parts are bounded by max_payload (far below 4 GiB), so the length fits.
-    out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+    put_varint(out, b.len() as u64);
     out.extend_from_slice(b);
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    (v >> 1) as i64 ^ -((v & 1) as i64)
 }
 
 /// A segment value as read back: its header, and its messages decoded on demand as slices of
@@ -147,7 +189,9 @@ impl Segment {
         SegmentMessages {
             segment: self,
             pos: self.body,
-            last: None,
+            expected: Some(self.start),
+            time: 0,
+            subjects: Vec::new(),
         }
     }
 }
@@ -184,7 +228,10 @@ impl SegmentMsg<'_> {
 pub struct SegmentMessages<'a> {
     segment: &'a Segment,
     pos: usize,
-    last: Option<Seq>,
+    /// The lowest sequence the next message may have (`None`: past `u64::MAX`).
+    expected: Option<Seq>,
+    time: Nanos,
+    subjects: Vec<&'a str>,
 }
 
 impl<'a> SegmentMessages<'a> {
@@ -194,27 +241,33 @@ impl<'a> SegmentMessages<'a> {
             bytes: all,
             pos: self.pos,
         };
-        let seq = u64::from_le_bytes(r.array()?);
-        let time = i64::from_le_bytes(r.array()?);
-        let subject =
-            std::str::from_utf8(r.sized()?).map_err(|_| corrupt("subject is not UTF-8"))?;
-        let hlen = u32::from_le_bytes(r.array()?);
-        let headers = if hlen == NO_HEADERS {
-            None
-        } else {
-            let at = r.pos;
-            r.take(hlen as usize)?;
-            Some(all.slice(at..r.pos))
+        let seq = self
+            .expected
+            .and_then(|e| e.checked_add(r.varint().ok()?))
+            .ok_or_else(|| corrupt("segment sequence out of range"))?;
+        let time = self.time.wrapping_add(unzigzag(r.varint()?));
+        let index = r.varint()?;
+        let subject = match self.subjects.get(index as usize) {
+            Some(subject) => *subject,
+            None if index == self.subjects.len() as u64 => {
+                let subject =
+                    std::str::from_utf8(r.sized()?).map_err(|_| corrupt("subject is not UTF-8"))?;
+                self.subjects.push(subject);
+                subject
+            }
+            None => return Err(corrupt("segment refers to an unknown subject")),
         };
-        let plen = u32::from_le_bytes(r.array()?) as usize;
-        let at = r.pos;
-        r.take(plen)?;
-        let payload = all.slice(at..r.pos);
-        if seq < self.segment.start || self.last.is_some_and(|last| last >= seq) {
-            return Err(corrupt("segment sequences are not ascending from its key"));
-        }
+        let headers = match r.varint()? {
+            0 => None,
+            n => Some(r.slice(all, n - 1)?),
+        };
+        let payload = {
+            let n = r.varint()?;
+            r.slice(all, n)?
+        };
         self.pos = r.pos;
-        self.last = Some(seq);
+        self.expected = seq.checked_add(1);
+        self.time = time;
         Ok(SegmentMsg {
             seq,
             time,
@@ -257,15 +310,37 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    /// The next `n` bytes as a slice of `all` (the buffer this reader reads).
+    fn slice(&mut self, all: &Bytes, n: u64) -> Result<Bytes, StoreError> {
+        let at = self.pos;
+        self.take(usize::try_from(n).map_err(|_| corrupt("segment is truncated"))?)?;
+        Ok(all.slice(at..self.pos))
+    }
+
     fn array<const N: usize>(&mut self) -> Result<[u8; N], StoreError> {
         let mut a = [0u8; N];
         a.copy_from_slice(self.take(N)?);
         Ok(a)
     }
 
+    fn varint(&mut self) -> Result<u64, StoreError> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = self.take(1)?[0];
+            v |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                if shift == 63 && byte > 1 {
+                    break;
+                }
+                return Ok(v);
+            }
+        }
+        Err(corrupt("varint is too long"))
+    }
+
     fn sized(&mut self) -> Result<&'a [u8], StoreError> {
-        let n = u32::from_le_bytes(self.array()?);
-        self.take(n as usize)
+        let n = self.varint()?;
+        self.take(usize::try_from(n).map_err(|_| corrupt("segment is truncated"))?)
     }
 }
 

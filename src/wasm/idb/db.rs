@@ -96,7 +96,7 @@ fn factory() -> Result<IdbFactory, Error> {
 
 /// The request's outcome, listened for from now on: create every request's future before
 /// awaiting any, or an answer could arrive with no listener.
-fn settled(req: &IdbRequest) -> JsFuture {
+pub(crate) fn settled(req: &IdbRequest) -> JsFuture {
     let promise = Promise::new(&mut |resolve: Function, reject: Function| {
         let ok_req = req.clone();
         let on_ok = Closure::once_into_js(move || {
