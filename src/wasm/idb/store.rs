@@ -13,10 +13,11 @@
 //! `first_seq` is dead: removing from the front (limits, in-order acks, compact, purges of
 //! everything) writes only the state record, and segments wholly below `first_seq` go with one
 //! key-range delete. What a sync writes, besides:
-//! - New messages become a new segment, unless the small segments at the tail would then number
-//!   [`MERGE_RUN`] or reach a full segment's size: then the tail is rewritten as full segments
-//!   plus one open remainder. Appending this way costs about what writing the new messages alone
-//!   costs, while opening reads few, large records (see [`SEGMENT_BYTES`]).
+//! - New messages become new segments (cut at [`SEGMENT_BYTES`]). A segment of at least half that
+//!   size is closed: never merged again. The small segments at the tail are merged, together with
+//!   the new messages, once they would number [`MERGE_RUN`] or reach half a segment. So a big
+//!   flush is written once, a flush of one message usually writes only itself, and what opening
+//!   reads is mostly records of 128 to 256 KiB plus a few small ones.
 //! - A segment that lost a live message from the middle (removal, filtered purge) is rewritten,
 //!   or deleted when left empty; no other segment is touched.
 
@@ -33,18 +34,19 @@ use crate::core::store::{
 };
 use crate::core::time::Nanos;
 
-/// A segment is full, taking no more messages, at this many encoded bytes (or [`SEGMENT_MSGS`]).
-/// Measured in headless Chromium on random bytes: reading 16 MB with one `getAll` takes ~300 ms
-/// as 16 KiB records, ~170 ms as 128 KiB and ~120 ms as 256 KiB ones; a strict commit rewriting
-/// one record costs ~5 ms at 16 KiB and ~13 ms at 128 or 256 KiB. A segment that loses a message
-/// from its middle is rewritten whole, so much bigger would make such removals costly.
+/// Segments are cut at this many encoded bytes (or [`SEGMENT_MSGS`]), and closed to merging at
+/// half of it. Measured in headless Chromium (random bytes, quiet machine): one `getAll` of
+/// 16 MiB takes ~200 ms as 16 or 64 KiB records, ~115 ms as 128 KiB and ~80 ms as 256 KiB or
+/// 1 MiB ones; a strict commit rewriting one record costs ~1.5 ms at 16 KiB, ~5 ms at 128 KiB,
+/// ~7 ms at 256 KiB and ~16 ms at 1 MiB. A segment that loses a message from its middle is
+/// rewritten whole, which keeps them from being much bigger.
 pub const SEGMENT_BYTES: usize = 256 * 1024;
-/// A segment is also full at this many messages, which bounds the re-encoding a rewrite costs
+/// Segments are also cut at this many messages, which bounds the re-encoding a rewrite costs
 /// when messages are tiny.
 pub const SEGMENT_MSGS: u32 = 4096;
 /// The tail's small segments are merged when a sync would make this many: few enough that
 /// opening reads few records, many enough that a flush of one message usually writes only
-/// itself (the merge rewrites the tail once per this many flushes).
+/// itself (the merge rewrites the tail about once per this many flushes).
 pub const MERGE_RUN: usize = 16;
 
 /// One change to the database, applied in queue order inside one transaction.
@@ -131,8 +133,14 @@ impl SegmentInfo {
         }
     }
 
+    /// Cut here: the next message starts a new segment.
     fn is_full(self) -> bool {
         self.msgs >= SEGMENT_MSGS || self.bytes >= SEGMENT_BYTES
+    }
+
+    /// Big enough to be left alone by merges (or to end a merge).
+    fn is_closed(self) -> bool {
+        self.msgs >= SEGMENT_MSGS / 2 || self.bytes >= SEGMENT_BYTES / 2
     }
 }
 
@@ -330,14 +338,14 @@ impl IdbStore {
         }
     }
 
-    /// The first key of the run of segments at the tail that are not full, if the messages
+    /// The first key of the run of small (not closed) segments at the tail, if the messages
     /// stored since the last sync (packed as `fresh`) should be merged with them.
     fn merge_from(&self, fresh: &[(Seq, SegmentWriter)]) -> Option<Seq> {
         let run: Vec<(Seq, SegmentInfo)> = self
             .segments
             .iter()
             .rev()
-            .take_while(|(_, info)| !info.is_full())
+            .take_while(|(_, info)| !info.is_closed())
             .map(|(k, info)| (*k, *info))
             .collect();
         let first = run.last()?.0;
@@ -345,9 +353,8 @@ impl IdbStore {
             + fresh.iter().map(|(_, w)| w.len()).sum::<usize>();
         let msgs: u32 = run.iter().map(|(_, i)| i.msgs).sum::<u32>()
             + fresh.iter().map(|(_, w)| w.msgs()).sum::<u32>();
-        let merge =
-            run.len() + fresh.len() >= MERGE_RUN || bytes >= SEGMENT_BYTES || msgs >= SEGMENT_MSGS;
-        merge.then_some(first)
+        let total = SegmentInfo { msgs, bytes };
+        (run.len() + fresh.len() >= MERGE_RUN || total.is_closed()).then_some(first)
     }
 
     /// Writes the messages stored since the last sync: as new segments, or merged with the

@@ -7,7 +7,8 @@
 //! - opening a database holding one stream of 100,000 × 128-byte messages (written through the
 //!   engine, 100 per flush) until the first publish is acknowledged, with incompressible and with
 //!   text payloads (Chromium compresses IndexedDB values, so the payload matters);
-//! - publishing one message per flush (every publish awaited), and reopening after;
+//! - the durable publish rate with 1, 10, 100 and 1000 messages per flush (one message per
+//!   flush: every publish awaited), the records it leaves, and reopening after;
 //! - raw IndexedDB: reading 16 MB by record size, and a strict commit rewriting one record: the
 //!   figures behind the segment size (`store::SEGMENT_BYTES`).
 
@@ -241,39 +242,41 @@ async fn open_until_first_publish_text_payloads() {
 
 #[wasm_bindgen_test]
 #[ignore = "benchmark: run in release with --include-ignored --nocapture"]
-async fn one_message_per_flush() {
-    const COUNT: usize = 1000;
-    let name = "contrail-bench-one-per-flush";
-    let e = fresh(name, "O").await;
-    let start = performance_now();
-    for n in 0..COUNT {
-        e.handle(
-            "o.x".into(),
-            Some(format!("ack.{n}")),
-            None,
-            payload(Payload::Random, n),
-            NOW,
-        );
-        assert_eq!(flush(&e).await, 1);
+async fn durable_publish_rate_by_flush_size() {
+    for (per_flush, count) in [(1, 500), (10, 3000), (100, 20_000), (1000, 50_000)] {
+        let name = format!("contrail-bench-flush-{per_flush}");
+        let e = fresh(&name, "O").await;
+        let start = performance_now();
+        for batch in 0..count / per_flush {
+            for i in 0..per_flush {
+                let n = batch * per_flush + i;
+                e.handle(
+                    "o.x".into(),
+                    Some(format!("ack.{n}")),
+                    None,
+                    payload(Payload::Random, n),
+                    NOW,
+                );
+            }
+            assert_eq!(flush(&e).await, per_flush);
+        }
+        let took = performance_now() - start;
+        e.close();
+        drop(e);
+        let records = segment_records(&name, "O").await;
+        let t0 = performance_now();
+        let e = JsEngine::open_indexed_db(name.clone(), 2.0, NOW + 3_600_000.0)
+            .await
+            .expect("open");
+        let reopen = performance_now() - t0;
+        e.close();
+        console_log(&format!(
+            "{per_flush:>4} per flush: {count} x {SIZE} B at {:.0} durable msgs/s; {records} \
+             segment records; reopen {reopen:.1} ms",
+            count as f64 / took * 1000.0
+        ));
+        JsEngine::delete_indexed_db(name).await.expect("delete");
     }
-    let took = performance_now() - start;
-    e.close();
-    drop(e);
-    let records = segment_records(name, "O").await;
-    let t0 = performance_now();
-    let e = JsEngine::open_indexed_db(name.into(), 2.0, NOW + 3_600_000.0)
-        .await
-        .expect("open");
-    let reopen = performance_now() - t0;
-    e.close();
-    console_log(&format!(
-        "one message per flush: {COUNT} x {SIZE} B at {:.0} durable msgs/s; {records} segment \
-         records; reopen {reopen:.1} ms",
-        COUNT as f64 / took * 1000.0
-    ));
-    JsEngine::delete_indexed_db(name.into())
-        .await
-        .expect("delete");
 }
 
 /// Opens `name` without Contrail's schema handling (it already exists).

@@ -158,6 +158,22 @@ fn large_syncs_are_cut_into_full_segments() {
 }
 
 #[wasm_bindgen_test]
+fn big_flushes_are_written_once() {
+    let mut h = Harness::new();
+    for _ in 0..10 {
+        let first = h.store.state().last_seq + 1;
+        // ~200 KiB: past half a segment, so closed at once.
+        for _ in 0..200 {
+            h.publish("s", 1024);
+        }
+        let (puts, deletes, ranges, _) = summary(&h.sync());
+        assert_eq!(puts, vec![first], "only the new messages are written");
+        assert!(deletes.is_empty() && ranges.is_empty());
+    }
+    h.check_reopen();
+}
+
+#[wasm_bindgen_test]
 fn removing_from_the_middle_rewrites_only_that_segment() {
     let mut h = five_segments();
     let keys = h.keys();
