@@ -49,6 +49,52 @@ pub const SEGMENT_MSGS: u32 = 4096;
 /// itself (the merge rewrites the tail about once per this many flushes).
 pub const MERGE_RUN: usize = 16;
 
+/// Implements the read-only [`StreamStore`] methods by asking the store in field `$inner`:
+/// every read of an `IdbStore` is answered by its resident `MemoryStore` (and the tests' wrapper
+/// answers from its `IdbStore`).
+macro_rules! delegate_reads {
+    ($inner:ident) => {
+        fn load_msg(&self, seq: Seq) -> Result<StoredMsg, StoreError> {
+            self.$inner.load_msg(seq)
+        }
+
+        fn load_next_msg(&self, filter: &str, start: Seq) -> Result<StoredMsg, StoreError> {
+            self.$inner.load_next_msg(filter, start)
+        }
+
+        fn load_last_msg(&self, filter: &str) -> Result<StoredMsg, StoreError> {
+            self.$inner.load_last_msg(filter)
+        }
+
+        fn state(&self) -> StreamState {
+            self.$inner.state()
+        }
+
+        fn filtered_state(&self, start: Seq, filter: &str) -> SimpleState {
+            self.$inner.filtered_state(start, filter)
+        }
+
+        fn subjects_state(&self, filter: &str) -> BTreeMap<String, SimpleState> {
+            self.$inner.subjects_state(filter)
+        }
+
+        fn num_pending(&self, start: Seq, filter: &str, last_per_subject: bool) -> u64 {
+            self.$inner.num_pending(start, filter, last_per_subject)
+        }
+
+        fn deleted(&self) -> Vec<Seq> {
+            self.$inner.deleted()
+        }
+
+        fn consumers(&self) -> Result<BTreeMap<String, ConsumerRecord>, StoreError> {
+            self.$inner.consumers()
+        }
+    };
+}
+// The tests' reopening wrapper delegates the same way.
+#[cfg(test)]
+pub(crate) use delegate_reads;
+
 /// One change to the database, applied in queue order inside one transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Write {
@@ -465,6 +511,8 @@ impl Restorer {
 }
 
 impl StreamStore for IdbStore {
+    delegate_reads!(mem);
+
     fn store_msg(
         &mut self,
         subject: &str,
@@ -481,18 +529,6 @@ impl StreamStore for IdbStore {
         let seq = self.mem.skip_msg(now)?;
         self.state_dirty = true;
         Ok(seq)
-    }
-
-    fn load_msg(&self, seq: Seq) -> Result<StoredMsg, StoreError> {
-        self.mem.load_msg(seq)
-    }
-
-    fn load_next_msg(&self, filter: &str, start: Seq) -> Result<StoredMsg, StoreError> {
-        self.mem.load_next_msg(filter, start)
-    }
-
-    fn load_last_msg(&self, filter: &str) -> Result<StoredMsg, StoreError> {
-        self.mem.load_last_msg(filter)
     }
 
     fn remove_msg(&mut self, seq: Seq) -> Result<bool, StoreError> {
@@ -529,26 +565,6 @@ impl StreamStore for IdbStore {
         let purged = self.mem.compact(seq)?;
         self.state_dirty = true;
         Ok(purged)
-    }
-
-    fn state(&self) -> StreamState {
-        self.mem.state()
-    }
-
-    fn filtered_state(&self, start: Seq, filter: &str) -> SimpleState {
-        self.mem.filtered_state(start, filter)
-    }
-
-    fn subjects_state(&self, filter: &str) -> BTreeMap<String, SimpleState> {
-        self.mem.subjects_state(filter)
-    }
-
-    fn num_pending(&self, start: Seq, filter: &str, last_per_subject: bool) -> u64 {
-        self.mem.num_pending(start, filter, last_per_subject)
-    }
-
-    fn deleted(&self) -> Vec<Seq> {
-        self.mem.deleted()
     }
 
     /// Queues this stream's changes for the shell's next commit (see the module docs).
@@ -609,10 +625,6 @@ impl StreamStore for IdbStore {
         self.mem.remove_consumer(name)?;
         self.consumer_writes.insert(name.to_string(), None);
         Ok(())
-    }
-
-    fn consumers(&self) -> Result<BTreeMap<String, ConsumerRecord>, StoreError> {
-        self.mem.consumers()
     }
 
     /// Forgets the stream at once: the deletion goes on the queue now, since a deleted stream is

@@ -10,6 +10,7 @@ use crate::core::store::{
 };
 use crate::core::time::Nanos;
 use crate::wasm::idb::codec::{self, SeqState};
+use crate::wasm::idb::store::delegate_reads;
 use crate::wasm::idb::{CommitQueue, IdbStore, Write};
 
 /// The records of one stream, keyed as in IndexedDB.
@@ -134,6 +135,8 @@ impl ReopenedEachWrite {
 }
 
 impl StreamStore for ReopenedEachWrite {
+    delegate_reads!(store);
+
     fn store_msg(
         &mut self,
         subject: &str,
@@ -148,15 +151,6 @@ impl StreamStore for ReopenedEachWrite {
         let r = self.store.skip_msg(now);
         self.reopen(r)
     }
-    fn load_msg(&self, seq: Seq) -> Result<StoredMsg, StoreError> {
-        self.store.load_msg(seq)
-    }
-    fn load_next_msg(&self, filter: &str, start: Seq) -> Result<StoredMsg, StoreError> {
-        self.store.load_next_msg(filter, start)
-    }
-    fn load_last_msg(&self, filter: &str) -> Result<StoredMsg, StoreError> {
-        self.store.load_last_msg(filter)
-    }
     fn remove_msg(&mut self, seq: Seq) -> Result<bool, StoreError> {
         let r = self.store.remove_msg(seq);
         self.reopen(r)
@@ -169,21 +163,6 @@ impl StreamStore for ReopenedEachWrite {
         let r = self.store.compact(seq);
         self.reopen(r)
     }
-    fn state(&self) -> StreamState {
-        self.store.state()
-    }
-    fn filtered_state(&self, start: Seq, filter: &str) -> SimpleState {
-        self.store.filtered_state(start, filter)
-    }
-    fn subjects_state(&self, filter: &str) -> BTreeMap<String, SimpleState> {
-        self.store.subjects_state(filter)
-    }
-    fn num_pending(&self, start: Seq, filter: &str, last_per_subject: bool) -> u64 {
-        self.store.num_pending(start, filter, last_per_subject)
-    }
-    fn deleted(&self) -> Vec<Seq> {
-        self.store.deleted()
-    }
     fn sync(&mut self) -> Result<(), StoreError> {
         let r = self.store.sync();
         self.reopen(r)
@@ -195,9 +174,6 @@ impl StreamStore for ReopenedEachWrite {
     fn remove_consumer(&mut self, name: &str) -> Result<(), StoreError> {
         let r = self.store.remove_consumer(name);
         self.reopen(r)
-    }
-    fn consumers(&self) -> Result<BTreeMap<String, ConsumerRecord>, StoreError> {
-        self.store.consumers()
     }
     fn delete(&mut self) -> Result<(), StoreError> {
         let r = self.store.delete();
