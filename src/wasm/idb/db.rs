@@ -127,13 +127,17 @@ fn segment_key(stream: &str, seq: Seq) -> JsValue {
     Array::of2(&stream.into(), &seq).into()
 }
 
-/// Every key of `stream`'s records in a `[stream, ...]` keyed store, or those below `[stream,
-/// below]` when given.
-fn stream_range(stream: &str, below: Option<JsValue>) -> Result<JsValue, JsValue> {
+/// The keys of `stream`'s records in a `[stream, ...]` keyed store from `lower` (inclusive;
+/// the first when `None`) up to `upper` (exclusive; past the last when `None`).
+fn stream_range(
+    stream: &str,
+    lower: Option<JsValue>,
+    upper: Option<JsValue>,
+) -> Result<JsValue, JsValue> {
     // `[stream]` sorts before every `[stream, x]`, and `[stream, []]` after them (arrays sort
     // after strings and binary keys).
-    let lower = Array::of1(&stream.into());
-    let upper = below.unwrap_or_else(|| Array::of2(&stream.into(), &Array::new()).into());
+    let lower = lower.unwrap_or_else(|| Array::of1(&stream.into()).into());
+    let upper = upper.unwrap_or_else(|| Array::of2(&stream.into(), &Array::new()).into());
     IdbKeyRange::bound_with_lower_open_and_upper_open(&lower, &upper, false, true)
         .map(JsValue::from)
 }
@@ -273,18 +277,13 @@ impl Database {
                 }
                 None => 0..0,
             };
-            let ranges = (span.end.saturating_sub(span.start) / RANGE_SEQS).clamp(1, MAX_RANGES);
-            let step = (span.end - span.start) / ranges;
-            let mut lower: JsValue = Array::of1(&stream.into()).into();
+            let width = span.end.saturating_sub(span.start);
+            let ranges = (width / RANGE_SEQS).clamp(1, MAX_RANGES);
+            let step = width / ranges;
+            let mut lower = None;
             for i in 1..=ranges {
-                let upper = if i == ranges {
-                    Array::of2(&stream.into(), &Array::new()).into()
-                } else {
-                    segment_key(stream, span.start + step * i)
-                };
-                let range =
-                    IdbKeyRange::bound_with_lower_open_and_upper_open(&lower, &upper, false, true)
-                        .map_err(Error::idb)?;
+                let upper = (i < ranges).then(|| segment_key(stream, span.start + step * i));
+                let range = stream_range(stream, lower, upper.clone()).map_err(Error::idb)?;
                 let request = segments.get_all_with_key(&range).map_err(Error::idb)?;
                 entry.segments.pending.push_back(settled(&request));
                 lower = upper;
@@ -355,9 +354,17 @@ fn apply(
             bytes: b,
         } => segments.put_with_key(&bytes(b), &segment_key(stream, *start))?,
         Write::DeleteSegment { stream, start } => segments.delete(&segment_key(stream, *start))?,
-        Write::DeleteSegments { stream, below } => {
+        Write::DeleteSegments {
+            stream,
+            from,
+            below,
+        } => {
             let upper = below.map(|seq| segment_key(stream, seq));
-            segments.delete(&stream_range(stream, upper)?)?
+            segments.delete(&stream_range(
+                stream,
+                Some(segment_key(stream, *from)),
+                upper,
+            )?)?
         }
         Write::PutState { stream, bytes: b } => state.put_with_key(&bytes(b), &stream.into())?,
         Write::PutMeta { stream, bytes: b } => meta.put_with_key(&bytes(b), &stream.into())?,
@@ -368,8 +375,8 @@ fn apply(
         } => consumers.put_with_key(&bytes(b), &pair(stream, name.into()))?,
         Write::DeleteConsumer { stream, name } => consumers.delete(&pair(stream, name.into()))?,
         Write::DeleteStream { stream } => {
-            segments.delete(&stream_range(stream, None)?)?;
-            consumers.delete(&stream_range(stream, None)?)?;
+            segments.delete(&stream_range(stream, None, None)?)?;
+            consumers.delete(&stream_range(stream, None, None)?)?;
             state.delete(&stream.into())?;
             meta.delete(&stream.into())?
         }

@@ -36,9 +36,14 @@ impl FakeDb {
                 Write::DeleteSegment { stream, start } => {
                     self.segments.remove(&(stream, start));
                 }
-                Write::DeleteSegments { stream, below } => {
-                    self.segments
-                        .retain(|(s, start), _| s != &stream || below.is_some_and(|b| *start >= b));
+                Write::DeleteSegments {
+                    stream,
+                    from,
+                    below,
+                } => {
+                    self.segments.retain(|(s, start), _| {
+                        s != &stream || *start < from || below.is_some_and(|b| *start >= b)
+                    });
                 }
                 Write::PutState { stream, bytes } => {
                     self.state.insert(stream, bytes);

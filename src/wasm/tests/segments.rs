@@ -63,14 +63,17 @@ impl Harness {
     }
 }
 
+/// A range delete: `(from, below)`.
+type Range = (Seq, Option<Seq>);
+
 /// Segment keys put, segment keys deleted, range deletes, and whether the state was written.
-fn summary(writes: &[Write]) -> (Vec<Seq>, Vec<Seq>, Vec<Option<Seq>>, bool) {
+fn summary(writes: &[Write]) -> (Vec<Seq>, Vec<Seq>, Vec<Range>, bool) {
     let mut out = (Vec::new(), Vec::new(), Vec::new(), false);
     for w in writes {
         match w {
             Write::PutSegment { start, .. } => out.0.push(*start),
             Write::DeleteSegment { start, .. } => out.1.push(*start),
-            Write::DeleteSegments { below, .. } => out.2.push(*below),
+            Write::DeleteSegments { from, below, .. } => out.2.push((*from, *below)),
             Write::PutState { .. } => out.3 = true,
             _ => {}
         }
@@ -106,6 +109,25 @@ fn one_message_per_sync_leaves_few_records() {
     let count = h.keys().len();
     assert!(count <= MERGE_RUN + 2, "{count} records for 3000 messages");
     assert!(largest_write <= 2, "a merge wrote {largest_write} segments");
+    h.check_reopen();
+}
+
+#[wasm_bindgen_test]
+fn a_merge_rewrites_the_run_at_its_first_key_and_drops_the_rest_with_one_range() {
+    let mut h = Harness::new();
+    let mut merged = None;
+    for _ in 0..MERGE_RUN + 1 {
+        h.publish("s", 64);
+        let before = h.keys();
+        let (puts, deletes, ranges, _) = summary(&h.sync());
+        if !ranges.is_empty() {
+            assert_eq!(puts, vec![before[0]]);
+            assert_eq!(ranges, vec![(before[0] + 1, None)]);
+            assert!(deletes.is_empty());
+            merged = Some(h.keys());
+        }
+    }
+    assert_eq!(merged, Some(vec![1]), "one merge into the first key");
     h.check_reopen();
 }
 
@@ -202,7 +224,7 @@ fn removing_from_the_front_writes_only_the_state() {
     }
     assert_eq!(
         summary(&h.sync()),
-        (vec![], vec![], vec![Some(keys[1])], true)
+        (vec![], vec![], vec![(0, Some(keys[1]))], true)
     );
     assert_eq!(h.keys(), keys[1..]);
     h.check_reopen();
@@ -215,7 +237,7 @@ fn compact_deletes_the_segments_below_with_one_range_and_rewrites_none() {
     h.store.compact(keys[3] + 5).expect("compact");
     assert_eq!(
         summary(&h.sync()),
-        (vec![], vec![], vec![Some(keys[3])], true)
+        (vec![], vec![], vec![(0, Some(keys[3]))], true)
     );
     assert_eq!(h.keys(), keys[3..]);
     h.check_reopen();
@@ -225,7 +247,7 @@ fn compact_deletes_the_segments_below_with_one_range_and_rewrites_none() {
 fn purging_everything_is_one_range_delete() {
     let mut h = five_segments();
     h.store.purge("", 0, 0).expect("purge");
-    assert_eq!(summary(&h.sync()), (vec![], vec![], vec![None], true));
+    assert_eq!(summary(&h.sync()), (vec![], vec![], vec![(0, None)], true));
     assert!(h.keys().is_empty());
     h.check_reopen();
     // Sequences go on after a reopen, into a new segment.
