@@ -112,45 +112,66 @@ async fn pull_request_expiry_is_driven_by_handle_timeout() {
     assert!(String::from_utf8_lossy(&headers).starts_with("NATS/1.0 408"));
 }
 
+fn msg(seq: u64, time: i64, subject: &str, headers: Option<&[u8]>, payload: &[u8]) -> StoredMsg {
+    StoredMsg {
+        subject: subject.into(),
+        seq,
+        time,
+        headers: headers.map(|h| h.to_vec().into()),
+        payload: payload.to_vec().into(),
+    }
+}
+
+/// A segment's messages, or the first error.
+fn read(bytes: &[u8]) -> Result<Vec<StoredMsg>, contrail::core::store::StoreError> {
+    codec::decode_segment(bytes.to_vec().into())
+        .and_then(|s| s.messages().map(|m| m.map(|m| m.to_stored())).collect())
+}
+
 #[wasm_bindgen_test]
 fn segment_codec_round_trips_every_field() {
     let msgs = vec![
-        StoredMsg {
-            subject: "a.b".into(),
-            seq: 3,
-            time: 17,
-            headers: Some(b"NATS/1.0\r\n\r\n"[..].into()),
-            payload: b"p"[..].into(),
-        },
-        StoredMsg {
-            subject: "c".into(),
-            seq: 9,
-            time: -1,
-            headers: None,
-            payload: Default::default(),
-        },
+        msg(3, 17, "a.b", Some(b"NATS/1.0\r\n\r\n"), b"p"),
+        msg(9, -1, "c", None, b""),
+        // An empty header block is not the same as none; subjects repeat; time goes back.
+        msg(10, i64::MIN, "a.b", Some(b""), &[0u8; 300]),
+        msg(11, i64::MAX, "c", None, b"x"),
+        msg(u64::MAX, 0, "\u{e9}t\u{e9}", None, b"last"),
     ];
-    assert_eq!(
-        codec::decode_segment(&codec::encode_segment(&msgs)),
-        Ok(msgs)
-    );
+    let bytes = codec::encode_segment("S", 2, &msgs);
+    let segment = codec::decode_segment(bytes.clone().into()).expect("header");
+    assert_eq!((segment.stream.as_str(), segment.start), ("S", 2));
+    assert_eq!(read(&bytes), Ok(msgs));
 }
 
 #[wasm_bindgen_test]
 fn truncated_or_garbled_segments_are_corrupt_not_panics() {
-    let msg = StoredMsg {
-        subject: "a".into(),
-        seq: 1,
-        time: 0,
-        headers: None,
-        payload: b"xyz"[..].into(),
-    };
-    let good = codec::encode_segment([&msg]);
+    let (first, second) = (
+        msg(1, 5, "a", None, b"xyz"),
+        msg(2, 6, "a", Some(b"h"), b""),
+    );
+    let good = codec::encode_segment("S", 1, [&first, &second]);
+    let header = codec::encode_segment("S", 1, []);
+    let one = codec::encode_segment("S", 1, [&first]);
+    assert_eq!(read(&good).map(|m| m.len()), Ok(2));
     for cut in 0..good.len() {
-        let r = codec::decode_segment(&good[..cut]);
-        assert!(r.is_err() || cut == 4, "cut at {cut} gave {r:?}");
+        // Cut between messages, a segment is shorter but whole; anywhere else it is corrupt.
+        let r = read(&good[..cut]);
+        assert!(
+            r.is_err() || cut == header.len() || cut == one.len(),
+            "cut at {cut} gave {r:?}"
+        );
     }
-    let mut huge = good.clone();
-    huge[20..24].copy_from_slice(&u32::MAX.to_le_bytes());
-    assert!(codec::decode_segment(&huge).is_err());
+    let with = |body: &[u8]| [&header[..], body].concat();
+    // A payload length far past the end.
+    assert!(read(&with(&[0, 0, 0, 1, b'a', 0, 0xff, 0xff, 0xff, 0xff, 0x0f])).is_err());
+    // A subject index never defined.
+    assert!(read(&with(&[0, 0, 3, 0, 0])).is_err());
+    // A varint longer than 64 bits.
+    assert!(read(&with(&[0xff; 11])).is_err());
+    // Sequences past u64::MAX.
+    let top = codec::encode_segment("S", u64::MAX, [&msg(u64::MAX, 0, "a", None, b"")]);
+    assert!(read(&[&top[..], &[0, 0, 0, 0, 0]].concat()).is_err());
+    // Not a segment at all.
+    assert!(read(b"CSG1....").is_err());
 }

@@ -5,18 +5,24 @@
 //! [`JsEngine::handle_timeout`] when it fires. With a database, `flush` is the group commit:
 //! every write since the last flush goes into ONE `durability: "strict"` transaction, and the
 //! replies (PubAcks, ack confirmations) are handed out only after it committed.
+//!
+//! Commits run one after another, in flush order. When one fails, the engine in memory is ahead
+//! of the database, so the shell rebuilds it from the database (the last committed state) before
+//! that flush's promise rejects: nothing unacknowledged survives, and no later commit can write
+//! state built on it (flushes queued behind it reject with [`Error::RolledBack`]).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use bytes::Bytes;
 use js_sys::{Array, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 use super::error::Error;
 use super::idb::codec::{self, SeqState, StreamMeta};
+use super::idb::db::StoredStream;
 use super::idb::{CommitQueue, Database, IdbStore, Write};
 use crate::core::engine::{Engine, EngineConfig, StoreFactory};
 use crate::core::message::{Message, Outbound};
@@ -35,13 +41,86 @@ struct Shell {
     queue: CommitQueue,
     /// The meta record last written per stream, to write only changed ones.
     metas: RefCell<BTreeMap<String, Vec<u8>>>,
+    /// What the last restore could not bring back.
+    warnings: RefCell<Vec<String>>,
+    seed: u64,
+    /// Counts rollbacks: a batch taken in an older generation belongs to discarded state.
+    generation: Cell<u64>,
+    /// A failed commit's rollback is still to do (reading the database back failed too).
+    needs_reload: Cell<bool>,
+    /// The latest flush: the next commit waits for it to settle.
+    last_flush: RefCell<Option<Promise>>,
+}
+
+/// An engine rebuilt from a database, with what the shell keeps beside it.
+pub(crate) struct Restored {
+    engine: Engine,
+    metas: BTreeMap<String, Vec<u8>>,
+    warnings: Vec<String>,
+}
+
+/// Rebuilds every stream and consumer the database holds into a new engine whose stores put
+/// their writes on `queue`. Segments are restored batch by batch as IndexedDB delivers them.
+pub(crate) async fn restore(
+    stored: BTreeMap<String, StoredStream>,
+    queue: &CommitQueue,
+    seed: u64,
+    now: Nanos,
+) -> Result<Restored, Error> {
+    let factory_queue = queue.clone();
+    let factory: StoreFactory = Box::new(move |config: &StreamConfig| {
+        Ok(Box::new(IdbStore::new(&config.name, factory_queue.clone())))
+    });
+    let mut engine = Engine::new(EngineConfig::default(), factory, seed);
+    let mut metas = BTreeMap::new();
+    let mut warnings = Vec::new();
+    for (stream, mut records) in stored {
+        let restore_err = |why: String| Error::Restore {
+            stream: stream.clone(),
+            why,
+        };
+        let Some(meta_bytes) = records.meta else {
+            warnings.push(format!(
+                "stream {stream}: records without a config, left alone"
+            ));
+            continue;
+        };
+        let meta: StreamMeta = codec::decode_json(&meta_bytes)?;
+        let config: StreamConfig =
+            serde_json::from_value(meta.config).map_err(|e| restore_err(format!("config: {e}")))?;
+        let state: SeqState = match &records.state {
+            Some(bytes) => codec::decode_json(bytes)?,
+            None => SeqState::default(),
+        };
+        let mut restorer = IdbStore::restorer(&stream, queue.clone(), state)
+            .map_err(|e| restore_err(e.to_string()))?;
+        while let Some(batch) = records.segments.next().await {
+            restorer
+                .add(batch?)
+                .map_err(|e| restore_err(e.to_string()))?;
+        }
+        let store = restorer
+            .finish(records.consumers)
+            .map_err(|e| restore_err(e.to_string()))?;
+        let skipped = engine
+            .restore_stream(config, meta.created, Box::new(store), now)
+            .map_err(|e| restore_err(e.to_string()))?;
+        for s in skipped {
+            warnings.push(format!("consumer {stream}/{}: {}", s.name, s.error));
+        }
+        metas.insert(stream.clone(), meta_bytes);
+    }
+    Ok(Restored {
+        engine,
+        metas,
+        warnings,
+    })
 }
 
 /// A JetStream engine in this JavaScript context.
 #[wasm_bindgen(js_name = Engine)]
 pub struct JsEngine {
     shell: Rc<Shell>,
-    warnings: Vec<String>,
 }
 
 #[wasm_bindgen(js_class = Engine)]
@@ -49,15 +128,14 @@ impl JsEngine {
     /// An engine whose streams live in memory (Node, edge workers, tests).
     #[wasm_bindgen(js_name = inMemory)]
     pub fn in_memory(seed: f64) -> JsEngine {
-        JsEngine {
-            shell: Rc::new(Shell {
-                engine: RefCell::new(Engine::in_memory(seed as u64)),
-                db: None,
-                queue: CommitQueue::default(),
-                metas: RefCell::default(),
-            }),
-            warnings: Vec::new(),
-        }
+        JsEngine::with_shell(
+            Engine::in_memory(seed as u64),
+            None,
+            CommitQueue::default(),
+            BTreeMap::new(),
+            Vec::new(),
+            seed as u64,
+        )
     }
 
     /// Opens (or creates) the engine persisted in the IndexedDB database `name`, restoring every
@@ -65,58 +143,20 @@ impl JsEngine {
     #[wasm_bindgen(js_name = openIndexedDb)]
     pub async fn open_indexed_db(name: String, seed: f64, now_ms: f64) -> Result<JsEngine, Error> {
         let db = Database::open(&name).await?;
-        let stored = db.load().await?;
         let queue = CommitQueue::default();
-        let factory_queue = queue.clone();
-        let factory: StoreFactory = Box::new(move |config: &StreamConfig| {
-            Ok(Box::new(IdbStore::new(&config.name, factory_queue.clone())))
-        });
-        let mut engine = Engine::new(EngineConfig::default(), factory, seed as u64);
-        let mut metas = BTreeMap::new();
-        let mut warnings = Vec::new();
-        let now = nanos(now_ms);
-        for (stream, records) in stored {
-            let restore_err = |why: String| Error::Restore {
-                stream: stream.clone(),
-                why,
-            };
-            let Some(meta_bytes) = records.meta else {
-                warnings.push(format!(
-                    "stream {stream}: records without a config, left alone"
-                ));
-                continue;
-            };
-            let meta: StreamMeta = codec::decode_json(&meta_bytes)?;
-            let config: StreamConfig = serde_json::from_value(meta.config)
-                .map_err(|e| restore_err(format!("config: {e}")))?;
-            let state: SeqState = match &records.state {
-                Some(bytes) => codec::decode_json(bytes)?,
-                None => SeqState::default(),
-            };
-            let store = IdbStore::restore(
-                &stream,
-                queue.clone(),
-                state,
-                records.segments,
-                records.consumers,
-            )?;
-            let skipped = engine
-                .restore_stream(config, meta.created, Box::new(store), now)
-                .map_err(|e| restore_err(e.to_string()))?;
-            for s in skipped {
-                warnings.push(format!("consumer {stream}/{}: {}", s.name, s.error));
-            }
-            metas.insert(stream.clone(), meta_bytes);
-        }
-        Ok(JsEngine {
-            shell: Rc::new(Shell {
-                engine: RefCell::new(engine),
-                db: Some(db),
-                queue,
-                metas: RefCell::new(metas),
-            }),
-            warnings,
-        })
+        let restored = match db.load().await {
+            Ok(stored) => restore(stored, &queue, seed as u64, nanos(now_ms)).await,
+            Err(e) => Err(e),
+        };
+        let restored = restored.inspect_err(|_| db.close())?;
+        Ok(JsEngine::with_shell(
+            restored.engine,
+            Some(db),
+            queue,
+            restored.metas,
+            restored.warnings,
+            seed as u64,
+        ))
     }
 
     /// Deletes the IndexedDB database `name` and everything in it.
@@ -128,7 +168,7 @@ impl JsEngine {
     /// What opening could not restore (unreadable consumer records, left in place).
     #[wasm_bindgen(getter)]
     pub fn warnings(&self) -> Vec<String> {
-        self.warnings.clone()
+        self.shell.warnings.borrow().clone()
     }
 
     /// True when streams are persisted to IndexedDB.
@@ -159,18 +199,41 @@ impl JsEngine {
     /// Makes everything handled so far durable (one strict IndexedDB transaction when
     /// persistent), then resolves to the messages released: an array of
     /// `[to, subject, reply, headers, data]` (see [`outbound_to_js`]).
+    ///
+    /// Commits happen in flush order. If this one fails, the engine is rebuilt from the database
+    /// before the promise rejects (with a `QuotaExceededError` when the quota is full): what was
+    /// handled since the last successful commit is gone, including messages handled while this
+    /// commit was in flight, so callers should fail every reply they still wait for. A flush
+    /// taken before such a rollback rejects with a "rolled back" `ContrailError`.
     pub fn flush(&self) -> Promise {
+        let generation = self.shell.generation.get();
+        let batch = self.shell.take_batch();
+        let previous = self.shell.last_flush.borrow_mut().take();
         let shell = self.shell.clone();
-        let (out, writes) = match shell.take_batch() {
-            Ok(batch) => batch,
-            Err(err) => return Promise::reject(&err.into()),
-        };
-        future_to_promise(async move {
+        let promise = future_to_promise(async move {
+            if let Some(previous) = previous {
+                // Its outcome is its own caller's; this flush only waits its turn.
+                let _ = JsFuture::from(previous).await;
+            }
+            let (out, writes) = batch?;
             if let Some(db) = &shell.db {
-                db.commit(writes).await?;
+                if shell.needs_reload.get() {
+                    shell.reload(db).await?;
+                }
+                if shell.generation.get() != generation {
+                    return Err(Error::RolledBack.into());
+                }
+                if let Err(err) = db.commit(writes).await {
+                    shell.needs_reload.set(true);
+                    // If reading back fails too, the next flush tries again before anything.
+                    let _ = shell.reload(db).await;
+                    return Err(err.into());
+                }
             }
             Ok(out.iter().map(outbound_to_js).collect::<Array>().into())
-        })
+        });
+        *self.shell.last_flush.borrow_mut() = Some(promise.clone());
+        promise
     }
 
     /// When (milliseconds since the epoch) [`JsEngine::handle_timeout`] next has work.
@@ -203,7 +266,48 @@ impl JsEngine {
     }
 }
 
+impl JsEngine {
+    fn with_shell(
+        engine: Engine,
+        db: Option<Database>,
+        queue: CommitQueue,
+        metas: BTreeMap<String, Vec<u8>>,
+        warnings: Vec<String>,
+        seed: u64,
+    ) -> JsEngine {
+        JsEngine {
+            shell: Rc::new(Shell {
+                engine: RefCell::new(engine),
+                db,
+                queue,
+                metas: RefCell::new(metas),
+                warnings: RefCell::new(warnings),
+                seed,
+                generation: Cell::new(0),
+                needs_reload: Cell::new(false),
+                last_flush: RefCell::new(None),
+            }),
+        }
+    }
+}
+
 impl Shell {
+    /// Replaces the engine with the one the database holds: the rollback after a failed commit.
+    async fn reload(&self, db: &Database) -> Result<(), Error> {
+        let stored = db.load().await?;
+        let generation = self.generation.get() + 1;
+        let now = nanos(js_sys::Date::now());
+        let restored = restore(stored, &self.queue, self.seed ^ generation, now).await?;
+        // No await from here on: nothing can be handled by the old engine in between.
+        self.queue.borrow_mut().clear();
+        *self.engine.borrow_mut() = restored.engine;
+        *self.metas.borrow_mut() = restored.metas;
+        *self.warnings.borrow_mut() = restored.warnings;
+        self.generation.set(generation);
+        self.needs_reload.set(false);
+        Ok(())
+    }
+
     /// Flushes the engine: the released messages, and the writes to commit before they leave.
     fn take_batch(&self) -> Result<(Vec<Outbound>, Vec<Write>), Error> {
         let mut engine = self.engine.borrow_mut();

@@ -103,6 +103,41 @@ impl MemoryStore {
         self.slots.get(seq).map(|slot| self.to_msg(seq, slot))
     }
 
+    /// Puts back a message when rebuilding a store from a persisted form (the browser's
+    /// IndexedDB segments): `seq` must be above `last_seq`, and the sequences skipped over count
+    /// as deleted at no cost per sequence (a loop of `skip_msg` would pay for every one).
+    pub fn restore_msg(
+        &mut self,
+        seq: Seq,
+        subject: &str,
+        headers: Option<Bytes>,
+        payload: Bytes,
+        time: Nanos,
+    ) -> Result<(), StoreError> {
+        self.check_open()?;
+        if seq <= self.last_seq {
+            return Err(StoreError::Corrupt(format!(
+                "sequence {seq} restored after {}",
+                self.last_seq
+            )));
+        }
+        self.last_seq = seq - 1;
+        self.store_msg(subject, headers, payload, time).map(|_| ())
+    }
+
+    /// Ends a rebuild (see [`MemoryStore::restore_msg`]) with the persisted sequence state the
+    /// messages alone do not give: `last_seq` when above the last message (trailing removals),
+    /// and `last_ts` (the time of a last store whose message is gone).
+    pub fn restore_last(&mut self, last_seq: Seq, last_ts: Nanos) {
+        if last_seq > self.last_seq {
+            self.last_seq = last_seq;
+            if self.msgs == 0 {
+                self.first_seq = last_seq.saturating_add(1);
+            }
+        }
+        self.last_ts = last_ts;
+    }
+
     /// Removes one message and keeps every counter and index right.
     fn take(&mut self, seq: Seq) -> bool {
         let Some(slot) = self.slots.take(seq) else {

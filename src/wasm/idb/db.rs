@@ -4,39 +4,82 @@
 //! Object stores (out-of-line keys, values are `Uint8Array`s):
 //! - `meta`: stream name → config and creation time ([`super::codec::StreamMeta`]);
 //! - `state`: stream name → sequence state ([`super::codec::SeqState`]);
-//! - `segments`: `[stream, first seq]` → packed messages;
+//! - `segments`: `[stream, key seq]` → packed messages ([`super::codec::Segment`]); the sequence
+//!   is 8 big-endian bytes (a binary key: sorts as the number does, exact for every u64), and the
+//!   value repeats stream and sequence so opening reads the store with one `getAll` and no keys;
 //! - `consumers`: `[stream, consumer]` → consumer record.
+//!
+//! Schema versions: 2 is this layout. Version 1 (segments without a header, numeric keys) came
+//! before any release and is refused with [`Error::Schema`] rather than converted: delete it.
 
-use std::collections::BTreeMap;
+use std::cell::Cell;
+use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
 
+use bytes::Bytes;
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{IdbDatabase, IdbFactory, IdbKeyRange, IdbObjectStore, IdbOpenDbRequest, IdbRequest};
+use web_sys::{
+    IdbDatabase, IdbFactory, IdbKeyRange, IdbObjectStore, IdbOpenDbRequest, IdbRequest,
+    IdbVersionChangeEvent,
+};
 
+use super::codec::{self, Segment, SeqState};
 use super::store::Write;
+use crate::core::store::Seq;
 use crate::wasm::error::Error;
 
-/// Schema version; bump with an upgrade step when the layout changes.
-const VERSION: u32 = 1;
+/// Schema version; see the module docs before bumping it.
+const VERSION: u32 = 2;
 const META: &str = "meta";
 const STATE: &str = "state";
 const SEGMENTS: &str = "segments";
 const CONSUMERS: &str = "consumers";
 const ALL: [&str; 4] = [META, STATE, SEGMENTS, CONSUMERS];
 
+/// Sequences per key range when reading a stream's segments (see [`Database::load`]).
+const RANGE_SEQS: u64 = 8192;
+/// At most this many key ranges per stream.
+const MAX_RANGES: u64 = 16;
+
 /// Everything stored for one stream, as read at open.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct StoredStream {
     /// Encoded meta record (absent if the stream was never fully written).
     pub meta: Option<Vec<u8>>,
     /// Encoded sequence state.
     pub state: Option<Vec<u8>>,
-    /// `(first seq, encoded segment)`.
-    pub segments: Vec<(u64, Vec<u8>)>,
     /// `(consumer name, encoded record)`.
     pub consumers: Vec<(String, Vec<u8>)>,
+    /// Its segments, arriving in batches (none for a stream without a meta record).
+    pub segments: SegmentBatches,
+}
+
+/// A stream's segments, requested as consecutive key ranges all at once: while one batch is
+/// decoded, IndexedDB reads the next.
+#[derive(Default)]
+pub struct SegmentBatches {
+    pending: VecDeque<JsFuture>,
+}
+
+impl SegmentBatches {
+    /// The next batch, in ascending key order across batches; `None` after the last.
+    pub async fn next(&mut self) -> Option<Result<Vec<Segment>, Error>> {
+        let request = self.pending.pop_front()?;
+        Some(decode_segments(request.await))
+    }
+}
+
+fn decode_segments(values: Result<JsValue, JsValue>) -> Result<Vec<Segment>, Error> {
+    let values = Array::from(&values.map_err(Error::idb)?);
+    let mut out = Vec::with_capacity(values.length() as usize);
+    for value in values.iter() {
+        // One copy into wasm memory per segment; messages are slices of it.
+        out.push(codec::decode_segment(Bytes::from(value_bytes(&value)?))?);
+    }
+    Ok(out)
 }
 
 /// An open database.
@@ -51,8 +94,9 @@ fn factory() -> Result<IdbFactory, Error> {
         .map_err(|_| Error::NoIndexedDb)
 }
 
-/// Resolves when the request succeeds, with its result.
-async fn done(req: &IdbRequest) -> Result<JsValue, Error> {
+/// The request's outcome, listened for from now on: create every request's future before
+/// awaiting any, or an answer could arrive with no listener.
+pub(crate) fn settled(req: &IdbRequest) -> JsFuture {
     let promise = Promise::new(&mut |resolve: Function, reject: Function| {
         let ok_req = req.clone();
         let on_ok = Closure::once_into_js(move || {
@@ -69,7 +113,45 @@ async fn done(req: &IdbRequest) -> Result<JsValue, Error> {
         req.set_onsuccess(Some(on_ok.unchecked_ref()));
         req.set_onerror(Some(on_err.unchecked_ref()));
     });
-    JsFuture::from(promise).await.map_err(Error::idb)
+    JsFuture::from(promise)
+}
+
+/// Resolves when the request succeeds, with its result.
+async fn done(req: &IdbRequest) -> Result<JsValue, Error> {
+    settled(req).await.map_err(Error::idb)
+}
+
+/// A segment's key: `[stream, seq as 8 big-endian bytes]`.
+fn segment_key(stream: &str, seq: Seq) -> JsValue {
+    let seq = Uint8Array::from(&seq.to_be_bytes()[..]);
+    Array::of2(&stream.into(), &seq).into()
+}
+
+/// The keys of `stream`'s records in a `[stream, ...]` keyed store from `lower` (inclusive;
+/// the first when `None`) up to `upper` (exclusive; past the last when `None`).
+fn stream_range(
+    stream: &str,
+    lower: Option<JsValue>,
+    upper: Option<JsValue>,
+) -> Result<JsValue, JsValue> {
+    // `[stream]` sorts before every `[stream, x]`, and `[stream, []]` after them (arrays sort
+    // after strings and binary keys).
+    let lower = lower.unwrap_or_else(|| Array::of1(&stream.into()).into());
+    let upper = upper.unwrap_or_else(|| Array::of2(&stream.into(), &Array::new()).into());
+    IdbKeyRange::bound_with_lower_open_and_upper_open(&lower, &upper, false, true)
+        .map(JsValue::from)
+}
+
+#[cfg(test)]
+thread_local! {
+    static FAIL_NEXT_COMMIT: Cell<Option<&'static str>> = const { Cell::new(None) };
+}
+
+/// Test hook: the next commit queues its writes, then aborts its transaction and fails as if
+/// IndexedDB had reported the DOMException `name` (such as `"QuotaExceededError"`).
+#[cfg(test)]
+pub fn fail_next_commit(name: &'static str) {
+    FAIL_NEXT_COMMIT.with(|f| f.set(Some(name)));
 }
 
 impl Database {
@@ -79,24 +161,45 @@ impl Database {
             .open_with_u32(name, VERSION)
             .map_err(Error::idb)?;
         let upgrade_req = req.clone();
-        let on_upgrade = Closure::once_into_js(move || {
+        let refused = Rc::new(Cell::new(None));
+        let refused_by_upgrade = refused.clone();
+        let on_upgrade = Closure::once_into_js(move |event: IdbVersionChangeEvent| {
+            let old = event.old_version() as u32;
+            if old != 0 {
+                // An older layout: refuse (see the module docs), leaving it as it is.
+                refused_by_upgrade.set(Some(old));
+                if let Some(tx) = upgrade_req.transaction() {
+                    let _ = tx.abort();
+                }
+                return;
+            }
             if let Ok(db) = upgrade_req
                 .result()
                 .and_then(|r| r.dyn_into::<IdbDatabase>())
             {
-                let names = db.object_store_names();
                 for store in ALL {
-                    if !names.contains(store) {
-                        let _ = db.create_object_store(store);
-                    }
+                    let _ = db.create_object_store(store);
                 }
             }
         });
         req.set_onupgradeneeded(Some(on_upgrade.unchecked_ref()));
-        let db = done(&req)
-            .await?
-            .dyn_into::<IdbDatabase>()
-            .map_err(Error::idb)?;
+        let opened = settled(&req).await;
+        if let Some(old) = refused.get() {
+            return Err(Error::Schema(format!(
+                "database {name:?} has schema version {old}, written by an earlier Contrail; \
+                 this one reads version {VERSION} and does not convert it: delete the database"
+            )));
+        }
+        let db = opened.map_err(|why| {
+            if crate::wasm::error::dom_name(&why).as_deref() == Some("VersionError") {
+                Error::Schema(format!(
+                    "database {name:?} was written by a newer Contrail (schema above {VERSION})"
+                ))
+            } else {
+                Error::idb(why)
+            }
+        })?;
+        let db = db.dyn_into::<IdbDatabase>().map_err(Error::idb)?;
         Ok(Database { db })
     }
 
@@ -130,25 +233,32 @@ impl Database {
             .map_err(Error::idb)
     }
 
-    /// Reads every stream's records: four `getAll`/`getAllKeys` pairs, no cursor, no count.
+    /// Reads every stream's records, in one transaction and without a cursor or a count:
+    /// `getAllKeys` and `getAll` on the three small stores, all sent before the first answer is
+    /// awaited; then, for each stream with a config, `getAll`s over consecutive key ranges of its
+    /// segments (split by the sequence span in its state record), again all sent at once. The
+    /// segments' values name their stream and key, so no `getAllKeys` there.
     pub async fn load(&self) -> Result<BTreeMap<String, StoredStream>, Error> {
         let tx = self.transaction(false)?;
+        let store = |name| tx.object_store(name).map_err(Error::idb);
+        let keyed = |name| -> Result<(JsFuture, JsFuture), Error> {
+            let s: IdbObjectStore = store(name)?;
+            let keys = settled(&s.get_all_keys().map_err(Error::idb)?);
+            Ok((keys, settled(&s.get_all().map_err(Error::idb)?)))
+        };
+        let small = [keyed(META)?, keyed(STATE)?, keyed(CONSUMERS)?];
+
         let mut streams: BTreeMap<String, StoredStream> = BTreeMap::new();
-        for name in ALL {
-            let store = tx.object_store(name).map_err(Error::idb)?;
-            let keys = Array::from(&done(&store.get_all_keys().map_err(Error::idb)?).await?);
-            let values = Array::from(&done(&store.get_all().map_err(Error::idb)?).await?);
+        for (name, (keys, values)) in [META, STATE, CONSUMERS].into_iter().zip(small) {
+            let keys = Array::from(&keys.await.map_err(Error::idb)?);
+            let values = Array::from(&values.await.map_err(Error::idb)?);
             for (key, value) in keys.iter().zip(values.iter()) {
-                let bytes = Uint8Array::new(&value).to_vec();
+                let bytes = value_bytes(&value)?;
                 let (stream, sub) = split_key(&key)?;
                 let entry = streams.entry(stream).or_default();
                 match name {
                     META => entry.meta = Some(bytes),
                     STATE => entry.state = Some(bytes),
-                    SEGMENTS => {
-                        let seq = sub.and_then(|s| s.as_f64()).ok_or_else(|| bad_key(&key))?;
-                        entry.segments.push((seq as u64, bytes));
-                    }
                     _ => {
                         let consumer = sub
                             .and_then(|s| s.as_string())
@@ -156,6 +266,27 @@ impl Database {
                         entry.consumers.push((consumer, bytes));
                     }
                 }
+            }
+        }
+        let segments = store(SEGMENTS)?;
+        for (stream, entry) in streams.iter_mut().filter(|(_, e)| e.meta.is_some()) {
+            let span = match &entry.state {
+                Some(bytes) => {
+                    let state: SeqState = codec::decode_json(bytes)?;
+                    state.first_seq..state.last_seq.saturating_add(1)
+                }
+                None => 0..0,
+            };
+            let width = span.end.saturating_sub(span.start);
+            let ranges = (width / RANGE_SEQS).clamp(1, MAX_RANGES);
+            let step = width / ranges;
+            let mut lower = None;
+            for i in 1..=ranges {
+                let upper = (i < ranges).then(|| segment_key(stream, span.start + step * i));
+                let range = stream_range(stream, lower, upper.clone()).map_err(Error::idb)?;
+                let request = segments.get_all_with_key(&range).map_err(Error::idb)?;
+                entry.segments.pending.push_back(settled(&request));
+                lower = upper;
             }
         }
         Ok(streams)
@@ -193,7 +324,16 @@ impl Database {
                 })
                 .map_err(Error::idb)?;
         }
-        JsFuture::from(finished).await.map_err(Error::idb)?;
+        #[cfg(test)]
+        let injected = FAIL_NEXT_COMMIT.with(Cell::take).map(|name| {
+            let _ = tx.abort();
+            web_sys::DomException::new_with_message_and_name("failure injected by a test", name)
+                .map_or(JsValue::UNDEFINED, JsValue::from)
+        });
+        let result = JsFuture::from(finished).await;
+        #[cfg(test)]
+        let result = result.map_err(|why| injected.unwrap_or(why));
+        result.map_err(Error::idb)?;
         Ok(())
     }
 }
@@ -212,9 +352,19 @@ fn apply(
             stream,
             start,
             bytes: b,
-        } => segments.put_with_key(&bytes(b), &pair(stream, (*start as f64).into()))?,
-        Write::DeleteSegment { stream, start } => {
-            segments.delete(&pair(stream, (*start as f64).into()))?
+        } => segments.put_with_key(&bytes(b), &segment_key(stream, *start))?,
+        Write::DeleteSegment { stream, start } => segments.delete(&segment_key(stream, *start))?,
+        Write::DeleteSegments {
+            stream,
+            from,
+            below,
+        } => {
+            let upper = below.map(|seq| segment_key(stream, seq));
+            segments.delete(&stream_range(
+                stream,
+                Some(segment_key(stream, *from)),
+                upper,
+            )?)?
         }
         Write::PutState { stream, bytes: b } => state.put_with_key(&bytes(b), &stream.into())?,
         Write::PutMeta { stream, bytes: b } => meta.put_with_key(&bytes(b), &stream.into())?,
@@ -225,18 +375,21 @@ fn apply(
         } => consumers.put_with_key(&bytes(b), &pair(stream, name.into()))?,
         Write::DeleteConsumer { stream, name } => consumers.delete(&pair(stream, name.into()))?,
         Write::DeleteStream { stream } => {
-            // `[stream]` sorts before every `[stream, x]` and `[stream, []]` after them.
-            let all_of = IdbKeyRange::bound(
-                &Array::of1(&stream.into()),
-                &Array::of2(&stream.into(), &Array::new()),
-            )?;
-            segments.delete(&all_of)?;
-            consumers.delete(&all_of)?;
+            segments.delete(&stream_range(stream, None, None)?)?;
+            consumers.delete(&stream_range(stream, None, None)?)?;
             state.delete(&stream.into())?;
             meta.delete(&stream.into())?
         }
     };
     Ok(())
+}
+
+/// A stored value's bytes (every value is a `Uint8Array`).
+fn value_bytes(value: &JsValue) -> Result<Vec<u8>, Error> {
+    value
+        .dyn_ref::<Uint8Array>()
+        .map(Uint8Array::to_vec)
+        .ok_or_else(|| Error::Idb(format!("unexpected value {value:?}")))
 }
 
 /// `name` or `[name, sub]` → the stream name and the second part.

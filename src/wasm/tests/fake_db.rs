@@ -10,6 +10,7 @@ use crate::core::store::{
 };
 use crate::core::time::Nanos;
 use crate::wasm::idb::codec::{self, SeqState};
+use crate::wasm::idb::store::delegate_reads;
 use crate::wasm::idb::{CommitQueue, IdbStore, Write};
 
 /// The records of one stream, keyed as in IndexedDB.
@@ -35,6 +36,15 @@ impl FakeDb {
                 Write::DeleteSegment { stream, start } => {
                     self.segments.remove(&(stream, start));
                 }
+                Write::DeleteSegments {
+                    stream,
+                    from,
+                    below,
+                } => {
+                    self.segments.retain(|(s, start), _| {
+                        s != &stream || *start < from || below.is_some_and(|b| *start >= b)
+                    });
+                }
                 Write::PutState { stream, bytes } => {
                     self.state.insert(stream, bytes);
                 }
@@ -58,6 +68,15 @@ impl FakeDb {
         }
     }
 
+    /// Keys of the segment records held for `stream`, ascending.
+    pub fn segment_keys(&self, stream: &str) -> Vec<Seq> {
+        self.segments
+            .keys()
+            .filter(|(s, _)| s == stream)
+            .map(|(_, start)| *start)
+            .collect()
+    }
+
     /// The store as a reopen would rebuild it.
     pub fn reopen(&self, stream: &str, queue: CommitQueue) -> Result<IdbStore, StoreError> {
         let state: SeqState = match self.state.get(stream) {
@@ -68,8 +87,16 @@ impl FakeDb {
             .segments
             .iter()
             .filter(|((s, _), _)| s == stream)
-            .map(|((_, start), b)| (*start, b.clone()))
-            .collect();
+            .map(|((_, start), b)| {
+                let segment = codec::decode_segment(Bytes::from(b.clone()))?;
+                assert_eq!(
+                    (segment.stream.as_str(), segment.start),
+                    (stream, *start),
+                    "a segment names the key it is stored under"
+                );
+                Ok(segment)
+            })
+            .collect::<Result<_, StoreError>>()?;
         let consumers = self
             .consumers
             .iter()
@@ -113,6 +140,8 @@ impl ReopenedEachWrite {
 }
 
 impl StreamStore for ReopenedEachWrite {
+    delegate_reads!(store);
+
     fn store_msg(
         &mut self,
         subject: &str,
@@ -127,15 +156,6 @@ impl StreamStore for ReopenedEachWrite {
         let r = self.store.skip_msg(now);
         self.reopen(r)
     }
-    fn load_msg(&self, seq: Seq) -> Result<StoredMsg, StoreError> {
-        self.store.load_msg(seq)
-    }
-    fn load_next_msg(&self, filter: &str, start: Seq) -> Result<StoredMsg, StoreError> {
-        self.store.load_next_msg(filter, start)
-    }
-    fn load_last_msg(&self, filter: &str) -> Result<StoredMsg, StoreError> {
-        self.store.load_last_msg(filter)
-    }
     fn remove_msg(&mut self, seq: Seq) -> Result<bool, StoreError> {
         let r = self.store.remove_msg(seq);
         self.reopen(r)
@@ -148,21 +168,6 @@ impl StreamStore for ReopenedEachWrite {
         let r = self.store.compact(seq);
         self.reopen(r)
     }
-    fn state(&self) -> StreamState {
-        self.store.state()
-    }
-    fn filtered_state(&self, start: Seq, filter: &str) -> SimpleState {
-        self.store.filtered_state(start, filter)
-    }
-    fn subjects_state(&self, filter: &str) -> BTreeMap<String, SimpleState> {
-        self.store.subjects_state(filter)
-    }
-    fn num_pending(&self, start: Seq, filter: &str, last_per_subject: bool) -> u64 {
-        self.store.num_pending(start, filter, last_per_subject)
-    }
-    fn deleted(&self) -> Vec<Seq> {
-        self.store.deleted()
-    }
     fn sync(&mut self) -> Result<(), StoreError> {
         let r = self.store.sync();
         self.reopen(r)
@@ -174,9 +179,6 @@ impl StreamStore for ReopenedEachWrite {
     fn remove_consumer(&mut self, name: &str) -> Result<(), StoreError> {
         let r = self.store.remove_consumer(name);
         self.reopen(r)
-    }
-    fn consumers(&self) -> Result<BTreeMap<String, ConsumerRecord>, StoreError> {
-        self.store.consumers()
     }
     fn delete(&mut self) -> Result<(), StoreError> {
         let r = self.store.delete();

@@ -1,12 +1,19 @@
-//! The engine over real IndexedDB: what a publish acknowledged is there after a reopen.
+//! The engine over real IndexedDB: what a publish acknowledged is there after a reopen, what a
+//! failed commit did not store is gone, and the tail of a stream merges into few records.
 
-use js_sys::{Array, Uint8Array};
+use js_sys::{Array, Function, Promise, Reflect, Uint8Array};
 use serde_json::{json, Value};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
+use web_sys::{IdbDatabase, IdbFactory};
 
 use crate::wasm::engine::JsEngine;
+use crate::wasm::error::Error;
+use crate::wasm::idb::db::fail_next_commit;
+use crate::wasm::idb::store::MERGE_RUN;
+use crate::wasm::idb::Database;
 
 const NOW: f64 = 1_700_000_000_000.0;
 
@@ -154,5 +161,220 @@ async fn removed_messages_and_deleted_streams_stay_gone_after_reopen() {
     assert_eq!(info["state"]["first_seq"], 3);
     let gone = request(&e, "$JS.API.STREAM.MSG.GET.A", json!({"seq": 5})).await;
     assert_eq!(gone["error"]["err_code"], 10037);
+    e.close();
+}
+
+/// Publishes `count` messages to `subject` in one flush; returns their PubAcks.
+async fn publish(e: &JsEngine, subject: &str, count: usize) -> Vec<Value> {
+    for i in 0..count {
+        e.handle(
+            subject.into(),
+            Some(format!("ack.{i}")),
+            None,
+            format!("m{i}").into_bytes(),
+            NOW,
+        );
+    }
+    flush(e)
+        .await
+        .into_iter()
+        .filter(|(to, _)| to.starts_with("ack."))
+        .map(|(_, data)| serde_json::from_slice(&data).expect("PubAck JSON"))
+        .collect()
+}
+
+/// The `name` and `message` of a rejected promise's error.
+fn error_of(value: &JsValue) -> (String, String) {
+    let text = |key: &str| {
+        Reflect::get(value, &JsValue::from_str(key))
+            .unwrap_or_default()
+            .as_string()
+            .unwrap_or_default()
+    };
+    (text("name"), text("message"))
+}
+
+#[wasm_bindgen_test]
+async fn a_failed_commit_rolls_the_engine_back_to_what_was_committed() {
+    let name = "contrail-test-rollback";
+    let e = fresh(name).await;
+    request(
+        &e,
+        "$JS.API.STREAM.CREATE.S",
+        json!({"name": "S", "subjects": ["s.>"]}),
+    )
+    .await;
+    assert_eq!(publish(&e, "s.a", 10).await.len(), 10);
+    request(
+        &e,
+        "$JS.API.CONSUMER.CREATE.S.C",
+        json!({"stream_name": "S", "config": {"durable_name": "C", "ack_policy": "explicit"}}),
+    )
+    .await;
+    e.handle(
+        "$JS.API.CONSUMER.MSG.NEXT.S.C".into(),
+        Some("inbox".into()),
+        None,
+        br#"{"batch": 2}"#.to_vec(),
+        NOW,
+    );
+    let delivered = Array::from(&JsFuture::from(e.flush()).await.expect("deliveries"));
+    let ack_subject = |i| {
+        field(&delivered.get(i), "reply")
+            .as_string()
+            .expect("ack subject")
+    };
+    e.handle(ack_subject(0), None, None, b"+ACK".to_vec(), NOW);
+    flush(&e).await;
+
+    // The next commit fails as a full quota does: five publishes and an ack go with it.
+    fail_next_commit("QuotaExceededError");
+    for i in 0..5 {
+        e.handle(
+            "s.b".into(),
+            Some(format!("lost.{i}")),
+            None,
+            b"x".to_vec(),
+            NOW,
+        );
+    }
+    e.handle(ack_subject(1), None, None, b"+ACK".to_vec(), NOW);
+    let err = JsFuture::from(e.flush())
+        .await
+        .expect_err("the commit fails");
+    let (err_name, message) = error_of(&err);
+    assert_eq!(err_name, "QuotaExceededError");
+    assert!(message.contains("quota"), "{message}");
+
+    // Back at the last committed state: no trace of the unacknowledged messages or the ack.
+    let info = request(&e, "$JS.API.STREAM.INFO.S", json!({})).await;
+    assert_eq!(info["state"]["messages"], 10);
+    assert_eq!(info["state"]["last_seq"], 10);
+    let gone = request(&e, "$JS.API.STREAM.MSG.GET.S", json!({"seq": 11})).await;
+    assert_eq!(gone["error"]["err_code"], 10037);
+    let consumer = request(&e, "$JS.API.CONSUMER.INFO.S.C", json!({})).await;
+    assert_eq!(consumer["ack_floor"]["stream_seq"], 1);
+    assert_eq!(consumer["num_ack_pending"], 1);
+
+    // Sequences continue from the committed state, and that survives a reopen.
+    let acks = publish(&e, "s.c", 2).await;
+    assert_eq!(acks[0]["seq"], 11);
+    assert_eq!(acks[1]["seq"], 12);
+    let e = reopen(e, name).await;
+    let info = request(&e, "$JS.API.STREAM.INFO.S", json!({})).await;
+    assert_eq!(info["state"]["messages"], 12);
+    assert_eq!(info["state"]["last_seq"], 12);
+    let msg = request(&e, "$JS.API.STREAM.MSG.GET.S", json!({"seq": 11})).await;
+    assert_eq!(msg["message"]["subject"], "s.c");
+    e.close();
+}
+
+#[wasm_bindgen_test]
+async fn flushes_queued_behind_a_failed_commit_are_rejected_not_written() {
+    let name = "contrail-test-rollback-queue";
+    let e = fresh(name).await;
+    request(
+        &e,
+        "$JS.API.STREAM.CREATE.S",
+        json!({"name": "S", "subjects": ["s.>"]}),
+    )
+    .await;
+    assert_eq!(publish(&e, "s.a", 3).await.len(), 3);
+
+    fail_next_commit("UnknownError");
+    e.handle("s.b".into(), Some("r1".into()), None, b"x".to_vec(), NOW);
+    let first = e.flush();
+    // Taken while the failing commit is in flight: built on state that will be rolled back.
+    e.handle("s.b".into(), Some("r2".into()), None, b"y".to_vec(), NOW);
+    let second = e.flush();
+    let (first_name, _) = error_of(&JsFuture::from(first).await.expect_err("fails"));
+    assert_eq!(first_name, "ContrailError");
+    let (second_name, message) = error_of(&JsFuture::from(second).await.expect_err("rolled back"));
+    assert_eq!(second_name, "ContrailError");
+    assert!(message.contains("rolled back"), "{message}");
+
+    let info = request(&e, "$JS.API.STREAM.INFO.S", json!({})).await;
+    assert_eq!(info["state"]["last_seq"], 3);
+    let e = reopen(e, name).await;
+    let info = request(&e, "$JS.API.STREAM.INFO.S", json!({})).await;
+    assert_eq!(info["state"]["messages"], 3);
+    assert_eq!(info["state"]["last_seq"], 3);
+    e.close();
+}
+
+#[wasm_bindgen_test]
+async fn one_message_per_flush_is_merged_into_few_records() {
+    let name = "contrail-test-merge";
+    let e = fresh(name).await;
+    request(
+        &e,
+        "$JS.API.STREAM.CREATE.S",
+        json!({"name": "S", "subjects": ["s.>"]}),
+    )
+    .await;
+    for i in 0..100 {
+        let acks = publish(&e, "s.one", 1).await;
+        assert_eq!(acks[0]["seq"], i + 1);
+    }
+    e.close();
+    drop(e);
+    let db = Database::open(name).await.expect("open");
+    let mut stored = db.load().await.expect("load");
+    let mut records = 0;
+    let segments = &mut stored.get_mut("S").expect("stream S").segments;
+    while let Some(batch) = segments.next().await {
+        records += batch.expect("segments").len();
+    }
+    db.close();
+    assert!(records <= MERGE_RUN, "{records} records for 100 messages");
+
+    let e = JsEngine::open_indexed_db(name.into(), 8.0, NOW)
+        .await
+        .expect("reopen");
+    let info = request(&e, "$JS.API.STREAM.INFO.S", json!({})).await;
+    assert_eq!(info["state"]["messages"], 100);
+    let last = request(&e, "$JS.API.STREAM.MSG.GET.S", json!({"seq": 100})).await;
+    assert_eq!(last["message"]["subject"], "s.one");
+    e.close();
+}
+
+/// Creates `name` as schema version 1 would have (an empty database of version 1).
+async fn create_version_1(name: &str) {
+    let factory: IdbFactory = Reflect::get(&js_sys::global(), &"indexedDB".into())
+        .expect("indexedDB")
+        .dyn_into()
+        .expect("an IdbFactory");
+    let req = factory.open_with_u32(name, 1).expect("open v1");
+    let opened = Promise::new(&mut |resolve: Function, _reject: Function| {
+        let on_ok = Closure::once_into_js(move || {
+            let _ = resolve.call0(&JsValue::NULL);
+        });
+        req.set_onsuccess(Some(on_ok.unchecked_ref()));
+    });
+    JsFuture::from(opened).await.expect("v1 created");
+    let db: IdbDatabase = req.result().expect("result").dyn_into().expect("db");
+    db.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_database_of_the_older_schema_is_refused_with_a_clear_error() {
+    let name = "contrail-test-schema-1";
+    JsEngine::delete_indexed_db(name.into())
+        .await
+        .expect("delete");
+    create_version_1(name).await;
+    let refused = JsEngine::open_indexed_db(name.into(), 1.0, NOW).await;
+    match refused {
+        Err(Error::Schema(why)) => {
+            assert!(
+                why.contains("schema version 1") && why.contains("delete"),
+                "{why}"
+            )
+        }
+        Err(other) => panic!("wrong error: {other}"),
+        Ok(_) => panic!("a version-1 database was opened"),
+    }
+    // Deleting it, as the error says, lets a new engine start.
+    let e = fresh(name).await;
     e.close();
 }

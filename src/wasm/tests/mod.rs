@@ -7,3 +7,5 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 mod conformance;
 mod fake_db;
 mod indexeddb;
+mod open_bench;
+mod segments;
