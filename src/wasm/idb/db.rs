@@ -27,7 +27,7 @@ use web_sys::{
 };
 
 use super::codec::{self, Segment, SeqState};
-use super::store::Write;
+use super::write::Write;
 use crate::core::store::Seq;
 use crate::wasm::error::Error;
 

@@ -3,6 +3,8 @@
 pub mod codec;
 pub mod db;
 pub mod store;
+pub mod write;
 
 pub use db::Database;
-pub use store::{CommitQueue, IdbStore, Write};
+pub use store::IdbStore;
+pub use write::{CommitQueue, Write};
