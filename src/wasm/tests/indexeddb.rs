@@ -73,16 +73,22 @@ async fn reopen(e: JsEngine, name: &str) -> JsEngine {
         .expect("reopen")
 }
 
-#[wasm_bindgen_test]
-async fn reopen_by_name_restores_streams_messages_and_consumer_acks() {
-    let name = "contrail-test-reopen";
-    let e = fresh(name).await;
-    request(
-        &e,
+/// Creates stream `S` capturing `s.>`.
+async fn create_stream_s(e: &JsEngine) {
+    let info = request(
+        e,
         "$JS.API.STREAM.CREATE.S",
         json!({"name": "S", "subjects": ["s.>"]}),
     )
     .await;
+    assert_eq!(info["config"]["name"], "S", "{info}");
+}
+
+#[wasm_bindgen_test]
+async fn reopen_by_name_restores_streams_messages_and_consumer_acks() {
+    let name = "contrail-test-reopen";
+    let e = fresh(name).await;
+    create_stream_s(&e).await;
     // Many publishes, one flush: one transaction.
     for i in 0..250 {
         let reply = format!("ack.{i}");
@@ -198,12 +204,7 @@ fn error_of(value: &JsValue) -> (String, String) {
 async fn a_failed_commit_rolls_the_engine_back_to_what_was_committed() {
     let name = "contrail-test-rollback";
     let e = fresh(name).await;
-    request(
-        &e,
-        "$JS.API.STREAM.CREATE.S",
-        json!({"name": "S", "subjects": ["s.>"]}),
-    )
-    .await;
+    create_stream_s(&e).await;
     assert_eq!(publish(&e, "s.a", 10).await.len(), 10);
     request(
         &e,
@@ -273,12 +274,7 @@ async fn a_failed_commit_rolls_the_engine_back_to_what_was_committed() {
 async fn flushes_queued_behind_a_failed_commit_are_rejected_not_written() {
     let name = "contrail-test-rollback-queue";
     let e = fresh(name).await;
-    request(
-        &e,
-        "$JS.API.STREAM.CREATE.S",
-        json!({"name": "S", "subjects": ["s.>"]}),
-    )
-    .await;
+    create_stream_s(&e).await;
     assert_eq!(publish(&e, "s.a", 3).await.len(), 3);
 
     fail_next_commit("UnknownError");
@@ -306,12 +302,7 @@ async fn flushes_queued_behind_a_failed_commit_are_rejected_not_written() {
 async fn one_message_per_flush_is_merged_into_few_records() {
     let name = "contrail-test-merge";
     let e = fresh(name).await;
-    request(
-        &e,
-        "$JS.API.STREAM.CREATE.S",
-        json!({"name": "S", "subjects": ["s.>"]}),
-    )
-    .await;
+    create_stream_s(&e).await;
     for i in 0..100 {
         let acks = publish(&e, "s.one", 1).await;
         assert_eq!(acks[0]["seq"], i + 1);
