@@ -59,6 +59,37 @@ function text(bytes) {
   return String.fromCharCode.apply(null, bytes);
 }
 
+/**
+ * The messages one flush released, read from the engine's packed buffer (src/wasm/released.rs):
+ * per message `to | subject | reply | headers | data`, each a little-endian u32 length and its
+ * bytes; subject length 0xFFFFFFFF means "same as to", 0xFFFFFFFE an absent reply or headers.
+ * Bodies are views of the buffer, not copies.
+ */
+function unpackReleased(buf) {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const out = [];
+  let at = 0;
+  const bytes = () => {
+    const len = view.getUint32(at, true);
+    at += 4;
+    if (len >= 0xfffffffe) return len === 0xffffffff ? SAME : undefined;
+    const b = buf.subarray(at, at + len);
+    at += len;
+    return b;
+  };
+  while (at < buf.length) {
+    const to = text(bytes());
+    const subjectBytes = bytes();
+    const subject = subjectBytes === SAME ? to : text(subjectBytes);
+    const replyBytes = bytes();
+    const headers = bytes();
+    const data = bytes();
+    out.push({ to, subject, reply: replyBytes && text(replyBytes), headers, data });
+  }
+  return out;
+}
+const SAME = Symbol('same as to');
+
 function base64ToBytes(b64) {
   if (!b64) return new Uint8Array(0);
   const bin = atob(b64);
@@ -553,12 +584,10 @@ export class Contrail {
   }
 
   /** Hands released messages to local subscriptions and, when shared, other tabs' to the channel. */
-  /** Hands released messages (`[to, subject, reply, headers, data]` from the engine) to their inboxes. */
-  #route(out) {
+  #route(packed) {
     let away = null;
-    for (const [to, subject, reply, headers, data] of out) {
-      const m = { to, subject, reply, headers, data };
-      this.#subs.get(to)?.(m);
+    for (const m of unpackReleased(packed)) {
+      this.#subs.get(m.to)?.(m);
       if (this.#tab && !m.to.startsWith(this.#prefix)) (away ??= []).push(m);
     }
     if (away) this.#tab.forward(away);

@@ -5,26 +5,17 @@
 use contrail::core::store::StoredMsg;
 use contrail::wasm::engine::JsEngine;
 use contrail::wasm::idb::codec;
-use js_sys::{Array, Uint8Array};
+use contrail::wasm::released::{self, Released};
+use js_sys::Uint8Array;
 use serde_json::{json, Value};
-use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
 
 const NOW: f64 = 1_700_000_000_000.0;
 
-/// A field of a released message (`[to, subject, reply, headers, data]`).
-fn field(m: &JsValue, name: &str) -> JsValue {
-    let i = ["to", "subject", "reply", "headers", "data"]
-        .iter()
-        .position(|f| *f == name)
-        .expect("a field of a released message");
-    Array::from(m).get(i as u32)
-}
-
-async fn flush(e: &JsEngine) -> Vec<JsValue> {
+async fn flush(e: &JsEngine) -> Vec<Released> {
     let out = JsFuture::from(e.flush()).await.expect("flush");
-    Array::from(&out).iter().collect()
+    released::decode(&Uint8Array::new(&out).to_vec()).expect("a well-formed release buffer")
 }
 
 async fn request(e: &JsEngine, subject: &str, body: Value) -> Value {
@@ -36,11 +27,8 @@ async fn request(e: &JsEngine, subject: &str, body: Value) -> Value {
         NOW
     ));
     let out = flush(e).await;
-    let reply = out
-        .iter()
-        .find(|m| field(m, "to").as_string().as_deref() == Some("r"))
-        .expect("reply");
-    serde_json::from_slice(&Uint8Array::new(&field(reply, "data")).to_vec()).expect("JSON")
+    let reply = out.iter().find(|m| m.to == "r").expect("reply");
+    serde_json::from_slice(&reply.data).expect("JSON")
 }
 
 #[wasm_bindgen_test]
@@ -73,10 +61,7 @@ async fn replies_are_released_only_by_flush() {
     e.handle("s".into(), Some("a".into()), None, b"x".to_vec(), NOW);
     e.handle("s".into(), Some("b".into()), None, b"y".to_vec(), NOW);
     let out = flush(&e).await;
-    let to: Vec<String> = out
-        .iter()
-        .map(|m| field(m, "to").as_string().expect("to"))
-        .collect();
+    let to: Vec<String> = out.iter().map(|m| m.to.clone()).collect();
     assert_eq!(to, ["a", "b"]);
     assert!(flush(&e).await.is_empty());
 }
@@ -108,7 +93,7 @@ async fn pull_request_expiry_is_driven_by_handle_timeout() {
     assert!((due - (NOW + 100.0)).abs() < 1.0, "due at {due}");
     e.handle_timeout(due);
     let out = flush(&e).await;
-    let headers = Uint8Array::new(&field(&out[0], "headers")).to_vec();
+    let headers = out[0].headers.clone().expect("a status header");
     assert!(String::from_utf8_lossy(&headers).starts_with("NATS/1.0 408"));
 }
 
@@ -174,4 +159,46 @@ fn truncated_or_garbled_segments_are_corrupt_not_panics() {
     assert!(read(&[&top[..], &[0, 0, 0, 0, 0]].concat()).is_err());
     // Not a segment at all.
     assert!(read(b"CSG1....").is_err());
+}
+
+#[wasm_bindgen_test]
+fn released_messages_cross_in_one_buffer_with_every_field() {
+    use contrail::core::message::{Message, Outbound};
+    let with_all = Message::new("orders.ü", "payload")
+        .with_reply("$JS.ACK.S.C.1.1.1.0.0")
+        .with_headers(bytes::Bytes::from_static(b"NATS/1.0\r\nA: b\r\n\r\n"));
+    let out = vec![
+        Outbound {
+            to: "_INBOX.x.1".into(),
+            group: None,
+            msg: Message::new("_INBOX.x.1", ""),
+        },
+        Outbound {
+            to: "deliver.here".into(),
+            group: Some("q".into()),
+            msg: with_all,
+        },
+    ];
+    let back = released::decode(&released::encode(&out)).expect("decodes");
+    assert_eq!(
+        back,
+        vec![
+            Released {
+                to: "_INBOX.x.1".into(),
+                subject: "_INBOX.x.1".into(),
+                reply: None,
+                headers: None,
+                data: Vec::new(),
+            },
+            Released {
+                to: "deliver.here".into(),
+                subject: "orders.ü".into(),
+                reply: Some("$JS.ACK.S.C.1.1.1.0.0".into()),
+                headers: Some(b"NATS/1.0\r\nA: b\r\n\r\n".to_vec()),
+                data: b"payload".to_vec(),
+            },
+        ]
+    );
+    let packed = released::encode(&out);
+    assert_eq!(released::decode(&packed[..packed.len() - 1]), None);
 }

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use bytes::Bytes;
-use js_sys::{Array, Promise, Uint8Array};
+use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
@@ -24,6 +24,7 @@ use super::error::Error;
 use super::idb::codec::{self, SeqState, StreamMeta};
 use super::idb::db::StoredStream;
 use super::idb::{CommitQueue, Database, IdbStore, Write};
+use super::released;
 use crate::core::engine::{Engine, EngineConfig, StoreFactory};
 use crate::core::message::{Message, Outbound};
 use crate::core::stream::StreamConfig;
@@ -197,8 +198,8 @@ impl JsEngine {
     }
 
     /// Makes everything handled so far durable (one strict IndexedDB transaction when
-    /// persistent), then resolves to the messages released: an array of
-    /// `[to, subject, reply, headers, data]` (see [`outbound_to_js`]).
+    /// persistent), then resolves to the messages released, packed in one `Uint8Array` (see
+    /// [`released`]).
     ///
     /// Commits happen in flush order. If this one fails, the engine is rebuilt from the database
     /// before the promise rejects (with a `QuotaExceededError` when the quota is full): what was
@@ -230,7 +231,7 @@ impl JsEngine {
                     return Err(err.into());
                 }
             }
-            Ok(out.iter().map(outbound_to_js).collect::<Array>().into())
+            Ok(Uint8Array::from(&released::encode(&out)[..]).into())
         });
         *self.shell.last_flush.borrow_mut() = Some(promise.clone());
         promise
@@ -348,29 +349,4 @@ impl Shell {
         }
         Ok((out, std::mem::take(&mut *queue)))
     }
-}
-
-/// `[to, subject, reply, headers, data]` for JavaScript: one array, no property names, and one
-/// string for both `to` and `subject` when they are equal (every PubAck and API reply). Turning a
-/// Rust string into a JavaScript one costs a TextDecoder call, which made building objects with
-/// named properties a third of the publish path (browser benchmark profile).
-fn outbound_to_js(o: &Outbound) -> JsValue {
-    let to = JsValue::from_str(&o.to);
-    let subject = if o.msg.subject == o.to {
-        to.clone()
-    } else {
-        JsValue::from_str(&o.msg.subject)
-    };
-    let reply = o
-        .msg
-        .reply
-        .as_deref()
-        .map_or(JsValue::UNDEFINED, JsValue::from_str);
-    let headers = o
-        .msg
-        .headers
-        .as_ref()
-        .map_or(JsValue::UNDEFINED, |h| Uint8Array::from(&h[..]).into());
-    let data = Uint8Array::from(&o.msg.payload[..]);
-    Array::of5(&to, &subject, &reply, &headers, &data).into()
 }

@@ -9,6 +9,7 @@
 pub mod engine;
 pub mod error;
 pub mod idb;
+pub mod released;
 
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,7 @@
 //! The engine over real IndexedDB: what a publish acknowledged is there after a reopen, what a
 //! failed commit did not store is gone, and the tail of a stream merges into few records.
 
-use js_sys::{Array, Function, Promise, Reflect, Uint8Array};
+use js_sys::{Function, Promise, Reflect, Uint8Array};
 use serde_json::{json, Value};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -14,27 +14,22 @@ use crate::wasm::error::Error;
 use crate::wasm::idb::db::fail_next_commit;
 use crate::wasm::idb::store::MERGE_RUN;
 use crate::wasm::idb::Database;
+use crate::wasm::released::{self, Released};
 
 const NOW: f64 = 1_700_000_000_000.0;
 
-/// A field of a released message (`[to, subject, reply, headers, data]`).
-fn field(m: &JsValue, name: &str) -> JsValue {
-    let i = ["to", "subject", "reply", "headers", "data"]
-        .iter()
-        .position(|f| *f == name)
-        .expect("a field of a released message");
-    Array::from(m).get(i as u32)
+/// The messages a flush released.
+async fn released(flushed: Promise) -> Vec<Released> {
+    let out = JsFuture::from(flushed).await.expect("flush commits");
+    released::decode(&Uint8Array::new(&out).to_vec()).expect("a well-formed release buffer")
 }
 
 /// Flushes and returns the released messages as `(to, data)`.
 async fn flush(e: &JsEngine) -> Vec<(String, Vec<u8>)> {
-    let out = JsFuture::from(e.flush()).await.expect("flush commits");
-    Array::from(&out)
-        .iter()
-        .map(|m| {
-            let to = field(&m, "to").as_string().expect("to");
-            (to, Uint8Array::new(&field(&m, "data")).to_vec())
-        })
+    released(e.flush())
+        .await
+        .into_iter()
+        .map(|m| (m.to, m.data))
         .collect()
 }
 
@@ -116,9 +111,8 @@ async fn reopen_by_name_restores_streams_messages_and_consumer_acks() {
         br#"{"batch": 2}"#.to_vec(),
         NOW,
     );
-    let delivered = JsFuture::from(e.flush()).await.expect("deliveries");
-    let first = Array::from(&delivered).get(0);
-    let ack_subject = field(&first, "reply").as_string().expect("ack subject");
+    let delivered = released(e.flush()).await;
+    let ack_subject = delivered[0].reply.clone().expect("ack subject");
     e.handle(ack_subject, None, None, b"+ACK".to_vec(), NOW);
     flush(&e).await;
 
@@ -219,12 +213,8 @@ async fn a_failed_commit_rolls_the_engine_back_to_what_was_committed() {
         br#"{"batch": 2}"#.to_vec(),
         NOW,
     );
-    let delivered = Array::from(&JsFuture::from(e.flush()).await.expect("deliveries"));
-    let ack_subject = |i| {
-        field(&delivered.get(i), "reply")
-            .as_string()
-            .expect("ack subject")
-    };
+    let delivered = released(e.flush()).await;
+    let ack_subject = |i: usize| delivered[i].reply.clone().expect("ack subject");
     e.handle(ack_subject(0), None, None, b"+ACK".to_vec(), NOW);
     flush(&e).await;
 

@@ -1,0 +1,124 @@
+//! The messages a flush releases, packed into one buffer for JavaScript.
+//!
+//! Handing JavaScript one object (or array) per message costs a boundary crossing and a
+//! TextDecoder call per string, which the browser benchmark's profile showed to be most of the
+//! publish path's glue. So a flush hands over ONE `Uint8Array`, and `pkg/index.js` reads the
+//! messages out of it (strings by an ASCII fast path, bodies as views of the buffer).
+//!
+//! Layout, per message, lengths as little-endian `u32`:
+//! `to_len to | subject_len subject | reply_len reply | headers_len headers | data_len data`,
+//! where `subject_len` is [`SAME`] when the subject equals `to` (every PubAck and API reply) and
+//! `reply_len` / `headers_len` are [`NONE`] when absent.
+
+use crate::core::message::Outbound;
+
+/// `subject_len` when the subject is `to` itself.
+pub const SAME: u32 = u32::MAX;
+/// `reply_len` / `headers_len` when there is none.
+pub const NONE: u32 = u32::MAX - 1;
+
+/// One message read back from the buffer (for tests and tools; JavaScript has its own reader).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Released {
+    /// The subscription subject it is for.
+    pub to: String,
+    /// Its subject.
+    pub subject: String,
+    /// Its reply subject.
+    pub reply: Option<String>,
+    /// Its header block.
+    pub headers: Option<Vec<u8>>,
+    /// Its payload.
+    pub data: Vec<u8>,
+}
+
+/// Packs `out` in order.
+pub fn encode(out: &[Outbound]) -> Vec<u8> {
+    let size: usize = out
+        .iter()
+        .map(|o| {
+            20 + o.to.len()
+                + o.msg.subject.len()
+                + o.msg.reply.as_ref().map_or(0, String::len)
+                + o.msg.headers.as_ref().map_or(0, |h| h.len())
+                + o.msg.payload.len()
+        })
+        .sum();
+    let mut buf = Vec::with_capacity(size);
+    for o in out {
+        put(&mut buf, o.to.as_bytes());
+        if o.msg.subject == o.to {
+            buf.extend_from_slice(&SAME.to_le_bytes());
+        } else {
+            put(&mut buf, o.msg.subject.as_bytes());
+        }
+        match &o.msg.reply {
+            Some(reply) => put(&mut buf, reply.as_bytes()),
+            None => buf.extend_from_slice(&NONE.to_le_bytes()),
+        }
+        match &o.msg.headers {
+            Some(headers) => put(&mut buf, headers),
+            None => buf.extend_from_slice(&NONE.to_le_bytes()),
+        }
+        put(&mut buf, &o.msg.payload);
+    }
+    buf
+}
+
+fn put(buf: &mut Vec<u8>, bytes: &[u8]) {
+    // Messages are bounded by max_payload, far below 4 GiB.
+    buf.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    buf.extend_from_slice(bytes);
+}
+
+/// Reads a packed buffer back; `None` if it is malformed.
+pub fn decode(mut buf: &[u8]) -> Option<Vec<Released>> {
+    let mut out = Vec::new();
+    while !buf.is_empty() {
+        let to = string(take(&mut buf)?)?;
+        let subject = match peek_len(buf)? {
+            SAME => {
+                buf = buf.get(4..)?;
+                to.clone()
+            }
+            _ => string(take(&mut buf)?)?,
+        };
+        let reply = match optional(&mut buf)? {
+            Some(bytes) => Some(string(bytes)?),
+            None => None,
+        };
+        let headers = optional(&mut buf)?.map(<[u8]>::to_vec);
+        let data = take(&mut buf)?.to_vec();
+        out.push(Released {
+            to,
+            subject,
+            reply,
+            headers,
+            data,
+        });
+    }
+    Some(out)
+}
+
+fn peek_len(buf: &[u8]) -> Option<u32> {
+    Some(u32::from_le_bytes(buf.get(..4)?.try_into().ok()?))
+}
+
+fn take<'a>(buf: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let len = peek_len(buf)? as usize;
+    let bytes = buf.get(4..4 + len)?;
+    *buf = buf.get(4 + len..)?;
+    Some(bytes)
+}
+
+fn optional<'a>(buf: &mut &'a [u8]) -> Option<Option<&'a [u8]>> {
+    if peek_len(buf)? == NONE {
+        *buf = buf.get(4..)?;
+        return Some(None);
+    }
+    take(buf).map(Some)
+}
+
+fn string(bytes: &[u8]) -> Option<String> {
+    String::from_utf8(bytes.to_vec()).ok()
+}
