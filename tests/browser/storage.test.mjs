@@ -95,8 +95,9 @@ async function fillUp({ db, bytes, free }) {
       recovered = { error: `${e.name}: ${e.message}` };
     }
   }
+  const role = nc.role;
   await nc.close().catch(() => {});
-  return { acked, error, recovered };
+  return { acked, error, recovered, role };
 }
 
 /** Runs in the page: the digest of each stored message asked for. */
@@ -173,3 +174,36 @@ async function recoverBy(free) {
 test('after a full quota, deleting a stream frees space and publishing works again', () => recoverBy('delete'));
 
 test('after a full quota, purging a stream frees space and publishing works again', () => recoverBy('purge'));
+
+test('a follower tab publishing into a full quota gets StorageFullError through the writer', async () => {
+  const own = await serve();
+  servers.push(own);
+  const ctx = await browser.newContext(); // one storage partition: the two pages share the database
+  try {
+    const writer = await ctx.newPage();
+    await writer.goto(`${own.url}/tests/browser/blank.html`);
+    const cdp = await ctx.newCDPSession(writer);
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: own.url, quotaSize: QUOTA });
+    const writerRole = await writer.evaluate(async () => {
+      const { open } = await import('/pkg/index.js');
+      globalThis.nc = await open({ name: 'quota-tabs' });
+      return globalThis.nc.role;
+    });
+    assert.equal(writerRole, 'writer');
+
+    const follower = await ctx.newPage();
+    await follower.goto(`${own.url}/tests/browser/blank.html`);
+    const { acked, error, role } = await follower.evaluate(fillUp, { db: 'quota-tabs', bytes: MSG_BYTES });
+    assert.equal(role, 'follower');
+    assert.ok(error, `no publish failed within ${acked.length} messages`);
+    assert.ok(acked.length > 10, `failed too early: ${JSON.stringify(error)}`);
+    assert.equal(error.name, 'StorageFullError', JSON.stringify(error));
+    assert.ok(error.storageFull && error.contrail);
+
+    // Read back through the writer (still open): every PubAck the follower got is stored.
+    const back = await follower.evaluate(readDigests, { db: 'quota-tabs', seqs: acked.map(([seq]) => seq) });
+    for (const [seq, digest] of acked) assert.equal(back.out[seq], digest, `seq ${seq}`);
+  } finally {
+    await ctx.close();
+  }
+});
