@@ -17,6 +17,10 @@ const view = {
   stream: null,
   /** Highest sequence of the message page shown; null follows the newest. */
   top: null,
+  /** Lowest sequence of the message page shown (where "Older" continues). */
+  bottom: null,
+  /** The last stream list read, by name. */
+  streams: new Map(),
   timer: null,
 };
 
@@ -105,7 +109,7 @@ async function renderStreams(source) {
 }
 
 async function renderStream(source, name) {
-  const info = view.streams?.get(name);
+  const info = view.streams.get(name);
   if (!info) return;
   const st = info.state;
   $('stream-pane').hidden = false;

@@ -2,19 +2,15 @@
 // IndexedDB) or a server (NATS over WebSocket). Both answer the same few questions with the
 // JSON shapes of the JetStream API, so the page renders them alike.
 
-import { open } from '/pkg/index.js';
+import { open, StoredMsg } from '/pkg/index.js';
 import { Connection } from './nats-ws.js';
 
 const td = new TextDecoder();
 
-function fromBase64(b64) {
-  if (!b64) return new Uint8Array(0);
-  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-}
-
-/** `{seq, subject, time, data, headers}` for the message table. */
-function row(seq, subject, time, data, headers) {
-  return { seq, subject, time: new Date(time), data, headers };
+/** `{seq, subject, time, data, headers}` for the message table, from a package StoredMsg. */
+function row(m) {
+  const headers = m.header.size ? td.decode(m.header.encode()) : null;
+  return { seq: m.seq, subject: m.subject, time: m.time, data: m.data, headers };
 }
 
 /** Streams on a NATS server (Contrail or nats-server), read over WebSocket. */
@@ -53,8 +49,9 @@ export class ServerSource {
   }
 
   async message(stream, seq) {
-    const { message: m } = await this.conn.api(`STREAM.MSG.GET.${stream}`, { seq });
-    return row(m.seq, m.subject, m.time, fromBase64(m.data), m.hdrs ? td.decode(fromBase64(m.hdrs)) : null);
+    // The reply's `message` is what the package's StoredMsg reads (base64 data and headers).
+    const { message } = await this.conn.api(`STREAM.MSG.GET.${stream}`, { seq });
+    return row(new StoredMsg(message));
   }
 
   async publish(subject, data) {
@@ -106,9 +103,7 @@ export class BrowserSource {
   }
 
   async message(stream, seq) {
-    const m = await (await this.#jsm()).streams.getMessage(stream, { seq });
-    const headers = m.header.size ? td.decode(m.header.encode()) : null;
-    return row(m.seq, m.subject, m.time, m.data, headers);
+    return row(await (await this.#jsm()).streams.getMessage(stream, { seq }));
   }
 
   publish(subject, data) {

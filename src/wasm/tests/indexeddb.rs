@@ -79,6 +79,24 @@ async fn create_stream_s(e: &JsEngine) {
     assert_eq!(info["config"]["name"], "S", "{info}");
 }
 
+/// Creates durable consumer `C` on `S` (explicit acks) and returns what a pull of 2 delivers.
+async fn pull_two_from_durable_c(e: &JsEngine) -> Vec<Released> {
+    request(
+        e,
+        "$JS.API.CONSUMER.CREATE.S.C",
+        json!({"stream_name": "S", "config": {"durable_name": "C", "ack_policy": "explicit"}}),
+    )
+    .await;
+    e.handle(
+        "$JS.API.CONSUMER.MSG.NEXT.S.C".into(),
+        Some("inbox".into()),
+        None,
+        br#"{"batch": 2}"#.to_vec(),
+        NOW,
+    );
+    released(e.flush()).await
+}
+
 #[wasm_bindgen_test]
 async fn reopen_by_name_restores_streams_messages_and_consumer_acks() {
     let name = "contrail-test-reopen";
@@ -98,20 +116,7 @@ async fn reopen_by_name_restores_streams_messages_and_consumer_acks() {
     }
     let acks = flush(&e).await;
     assert_eq!(acks.len(), 250);
-    request(
-        &e,
-        "$JS.API.CONSUMER.CREATE.S.C",
-        json!({"stream_name": "S", "config": {"durable_name": "C", "ack_policy": "explicit"}}),
-    )
-    .await;
-    e.handle(
-        "$JS.API.CONSUMER.MSG.NEXT.S.C".into(),
-        Some("inbox".into()),
-        None,
-        br#"{"batch": 2}"#.to_vec(),
-        NOW,
-    );
-    let delivered = released(e.flush()).await;
+    let delivered = pull_two_from_durable_c(&e).await;
     let ack_subject = delivered[0].reply.clone().expect("ack subject");
     e.handle(ack_subject, None, None, b"+ACK".to_vec(), NOW);
     flush(&e).await;
@@ -200,20 +205,7 @@ async fn a_failed_commit_rolls_the_engine_back_to_what_was_committed() {
     let e = fresh(name).await;
     create_stream_s(&e).await;
     assert_eq!(publish(&e, "s.a", 10).await.len(), 10);
-    request(
-        &e,
-        "$JS.API.CONSUMER.CREATE.S.C",
-        json!({"stream_name": "S", "config": {"durable_name": "C", "ack_policy": "explicit"}}),
-    )
-    .await;
-    e.handle(
-        "$JS.API.CONSUMER.MSG.NEXT.S.C".into(),
-        Some("inbox".into()),
-        None,
-        br#"{"batch": 2}"#.to_vec(),
-        NOW,
-    );
-    let delivered = released(e.flush()).await;
+    let delivered = pull_two_from_durable_c(&e).await;
     let ack_subject = |i: usize| delivered[i].reply.clone().expect("ack subject");
     e.handle(ack_subject(0), None, None, b"+ACK".to_vec(), NOW);
     flush(&e).await;
