@@ -60,12 +60,13 @@ function text(bytes) {
 }
 
 /**
- * The messages one flush released, read from the engine's packed buffer (src/wasm/released.rs):
- * per message `to | subject | reply | headers | data`, each a little-endian u32 length and its
- * bytes; subject length 0xFFFFFFFF means "same as to", 0xFFFFFFFE an absent reply or headers.
- * Bodies are views of the buffer, not copies.
+ * Reads what one flush released (src/wasm/released.rs). First the outcomes of ticketed
+ * publishes: `ack(ticket, pubAck, null)` or `ack(ticket, null, apiErrorJson)` for each. Then the
+ * messages, returned: per message `to | subject | reply | headers | data`, each a little-endian
+ * u32 length and its bytes; length 0xFFFFFFFF means "same as before" (the subject is `to`, the
+ * ack's stream the previous ack's), 0xFFFFFFFE an absent field. Bodies are views of the buffer.
  */
-function unpackReleased(buf) {
+function unpackReleased(buf, ack) {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const out = [];
   let at = 0;
@@ -77,6 +78,24 @@ function unpackReleased(buf) {
     at += len;
     return b;
   };
+  const acks = view.getUint32(0, true);
+  at = 4;
+  let stream;
+  for (let i = 0; i < acks; i++) {
+    const ticket = view.getUint32(at, true);
+    const kind = buf[at + 4];
+    at += 5;
+    if (kind === ACK_FAILED) {
+      ack(ticket, null, JSON.parse(text(bytes())));
+      continue;
+    }
+    const seq = view.getFloat64(at, true);
+    at += 8;
+    const streamBytes = bytes();
+    if (streamBytes !== SAME) stream = text(streamBytes);
+    const domain = bytes();
+    ack(ticket, { stream, seq, duplicate: kind === ACK_DUPLICATE, domain: domain && text(domain) }, null);
+  }
   while (at < buf.length) {
     const to = text(bytes());
     const subjectBytes = bytes();
@@ -88,6 +107,8 @@ function unpackReleased(buf) {
   }
   return out;
 }
+const ACK_DUPLICATE = 1;
+const ACK_FAILED = 2;
 const SAME = Symbol('same as to');
 
 function base64ToBytes(b64) {
@@ -378,6 +399,8 @@ export async function deleteDatabase(name) {
 export class Contrail {
   #engine;
   #subs = new Map();
+  /** Ticketed publishes waiting for their commit: ticket → {resolve, reject}. */
+  #tickets = new Map();
   #prefix = `_INBOX.${randomToken()}.`;
   #seq = 0;
   #pumping = null;
@@ -462,8 +485,7 @@ export class Contrail {
     await (this.#engine ? this._kick() : this.#tab.drain());
     this.#closed = true;
     clearTimeout(this.#timer);
-    for (const handler of [...this.#subs.values()]) handler(null, new ClosedError());
-    this.#subs.clear();
+    this.#failAll(new ClosedError());
     this.#engine?.close();
     this.#tab?.close(); // after the database closed: releases the lock, a follower takes over
   }
@@ -499,6 +521,22 @@ export class Contrail {
     const took = this.#engine.handle(subject, reply ?? undefined, hdrs ?? undefined, toBytes(data), Date.now());
     this._kick();
     return took;
+  }
+
+  /**
+   * Publishes straight into the engine when this context owns it: the PubAck comes back by
+   * ticket with the commit, with no reply inbox, subscription or JSON in between. Returns the
+   * PubAck's promise, or null when the request must go the general way (`_request`): a
+   * follower tab, or a `$JS.` subject (an API request or an ack, not a publish).
+   */
+  _publish(subject, data, hdrs) {
+    if (this.#closed) throw new ClosedError();
+    if (!this.#engine || subject.startsWith('$JS.')) return null;
+    const ticket = this.#engine.publish(subject, hdrs, toBytes(data), Date.now());
+    if (ticket === undefined) throw new NoRespondersError(subject);
+    const promise = new Promise((resolve, reject) => this.#tickets.set(ticket, { resolve, reject }));
+    this._kick();
+    return promise;
   }
 
   /** Sends a request and resolves to the raw reply. */
@@ -575,7 +613,7 @@ export class Contrail {
       const err = isQuotaError(e)
         ? new StorageFullError(e)
         : new ContrailError(`commit failed: ${e?.message ?? e}`, { cause: e });
-      for (const handler of [...this.#subs.values()]) handler(null, err);
+      this.#failAll(err);
       this.#tab?.failed(err);
     } finally {
       this.#pumping = null;
@@ -583,10 +621,30 @@ export class Contrail {
     }
   }
 
-  /** Hands released messages to local subscriptions and, when shared, other tabs' to the channel. */
+  /** Fails everything waiting on the engine: subscriptions and ticketed publishes. */
+  #failAll(err) {
+    for (const handler of [...this.#subs.values()]) handler(null, err);
+    this.#subs.clear();
+    for (const waiter of this.#tickets.values()) waiter.reject(err);
+    this.#tickets.clear();
+  }
+
+  /** Settles ticketed publishes; a ticket failed earlier (rollback, close) is no longer here. */
+  #settle = (ticket, ack, error) => {
+    const waiter = this.#tickets.get(ticket);
+    if (!waiter) return;
+    this.#tickets.delete(ticket);
+    if (ack) waiter.resolve(ack);
+    else waiter.reject(JetStreamApiError.from(error));
+  };
+
+  /**
+   * Settles the ticketed publishes a flush released, hands its messages to local subscriptions
+   * and, when shared, other tabs' to the channel.
+   */
   #route(packed) {
     let away = null;
-    for (const m of unpackReleased(packed)) {
+    for (const m of unpackReleased(packed, this.#settle)) {
       this.#subs.get(m.to)?.(m);
       if (this.#tab && !m.to.startsWith(this.#prefix)) (away ??= []).push(m);
     }
@@ -766,8 +824,18 @@ export class JetStreamClient {
   }
 
   /** Publishes into the stream capturing `subject`; resolves to the PubAck once durable. */
-  async publish(subject, data, opts) {
-    const m = await this._c._request(subject, data, opts ? publishHeaders(opts) : undefined);
+  publish(subject, data, opts) {
+    try {
+      const hdrs = opts ? publishHeaders(opts) : undefined;
+      return this._c._publish(subject, data, hdrs) ?? this.#publishByRequest(subject, data, hdrs);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** A publish as a request with a reply inbox (a follower tab goes through the writer tab). */
+  async #publishByRequest(subject, data, hdrs) {
+    const m = await this._c._request(subject, data, hdrs);
     const r = JSON.parse(text(m.data));
     if (r.error) throw JetStreamApiError.from(r.error);
     return { stream: r.stream, seq: r.seq, duplicate: r.duplicate === true, domain: r.domain };

@@ -2,7 +2,9 @@
 //! driven through `handle`/`flush` as the JavaScript layer drives it, and the segment codec.
 #![cfg(target_arch = "wasm32")]
 
+use contrail::core::error::{ApiError, ErrorKind};
 use contrail::core::store::StoredMsg;
+use contrail::core::stream::PubAck;
 use contrail::wasm::engine::JsEngine;
 use contrail::wasm::idb::codec;
 use contrail::wasm::released::{self, Released};
@@ -15,7 +17,9 @@ const NOW: f64 = 1_700_000_000_000.0;
 
 async fn flush(e: &JsEngine) -> Vec<Released> {
     let out = JsFuture::from(e.flush()).await.expect("flush");
-    released::decode(&Uint8Array::new(&out).to_vec()).expect("a well-formed release buffer")
+    released::decode(&Uint8Array::new(&out).to_vec())
+        .expect("a well-formed release buffer")
+        .msgs
 }
 
 async fn request(e: &JsEngine, subject: &str, body: Value) -> Value {
@@ -179,9 +183,26 @@ fn released_messages_cross_in_one_buffer_with_every_field() {
             msg: with_all,
         },
     ];
-    let back = released::decode(&released::encode(&out)).expect("decodes");
+    let ack = |stream: &str, seq, domain: Option<&str>, duplicate| PubAck {
+        stream: stream.into(),
+        seq,
+        domain: domain.map(String::from),
+        duplicate,
+    };
+    let acks = vec![
+        (7, Ok(ack("ORDERS", 1, None, false))),
+        (8, Ok(ack("ORDERS", 1, None, true))),
+        (
+            9,
+            Err(ApiError::with_detail(ErrorKind::StreamWrongLastSequence, 3)),
+        ),
+        (10, Ok(ack("ÜBER", (1 << 53) - 1, Some("hub"), false))),
+        (u32::MAX, Ok(ack("ÜBER", 2, None, false))),
+    ];
+    let back = released::decode(&released::encode(&acks, &out)).expect("decodes");
+    assert_eq!(back.acks, acks);
     assert_eq!(
-        back,
+        back.msgs,
         vec![
             Released {
                 to: "_INBOX.x.1".into(),
@@ -199,6 +220,53 @@ fn released_messages_cross_in_one_buffer_with_every_field() {
             },
         ]
     );
-    let packed = released::encode(&out);
+    let packed = released::encode(&acks, &out);
     assert_eq!(released::decode(&packed[..packed.len() - 1]), None);
+    let acks_only = released::encode(&acks, &[]);
+    assert_eq!(released::decode(&acks_only[..acks_only.len() - 1]), None);
+}
+
+#[wasm_bindgen_test]
+async fn ticketed_publishes_come_back_as_acks_in_the_flush_that_commits_them() {
+    let e = JsEngine::in_memory(1.0);
+    request(
+        &e,
+        "$JS.API.STREAM.CREATE.ORDERS",
+        json!({"name": "ORDERS", "subjects": ["orders.>"], "duplicate_window": 60_000_000_000u64}),
+    )
+    .await;
+    let id = |v: &str| Some(format!("NATS/1.0\r\nNats-Msg-Id: {v}\r\n\r\n").into_bytes());
+    let first = e
+        .publish("orders.a", id("x"), b"1".to_vec(), NOW)
+        .expect("captured");
+    let again = e
+        .publish("orders.a", id("x"), b"1".to_vec(), NOW)
+        .expect("captured");
+    let wrong = e
+        .publish(
+            "orders.b",
+            Some(b"NATS/1.0\r\nNats-Expected-Last-Sequence: 5\r\n\r\n".to_vec()),
+            b"2".to_vec(),
+            NOW,
+        )
+        .expect("captured");
+    assert_eq!(e.publish("nowhere", None, Vec::new(), NOW), None);
+    assert_ne!(first, again);
+    let out = JsFuture::from(e.flush()).await.expect("flush");
+    let release = released::decode(&Uint8Array::new(&out).to_vec()).expect("well-formed");
+    assert!(release.msgs.is_empty());
+    let [(t1, Ok(a1)), (t2, Ok(a2)), (t3, Err(err))] = &release.acks[..] else {
+        panic!("three outcomes in ticket order: {:?}", release.acks);
+    };
+    assert_eq!((*t1, *t2, *t3), (first, again, wrong));
+    assert_eq!(
+        (a1.stream.as_str(), a1.seq, a1.duplicate),
+        ("ORDERS", 1, false)
+    );
+    assert_eq!((a2.seq, a2.duplicate), (1, true));
+    assert_eq!(err.err_code, 10071);
+    // Released once: the next flush has nothing.
+    let out = JsFuture::from(e.flush()).await.expect("flush");
+    let release = released::decode(&Uint8Array::new(&out).to_vec()).expect("well-formed");
+    assert!(release.acks.is_empty());
 }

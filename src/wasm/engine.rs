@@ -35,6 +35,9 @@ fn nanos(ms: f64) -> Nanos {
     (ms * 1_000_000.0) as Nanos
 }
 
+/// What one flush takes: publish outcomes and messages to release, writes to commit first.
+type Batch = (Vec<released::TicketAck>, Vec<Outbound>, Vec<Write>);
+
 /// State shared by the class and the commits it has in flight.
 struct Shell {
     engine: RefCell<Engine>,
@@ -51,6 +54,10 @@ struct Shell {
     needs_reload: Cell<bool>,
     /// The latest flush: the next commit waits for it to settle.
     last_flush: RefCell<Option<Promise>>,
+    /// Outcomes of ticketed publishes since the last flush, released with its messages.
+    acks: RefCell<Vec<released::TicketAck>>,
+    /// The next publish ticket.
+    next_ticket: Cell<u32>,
 }
 
 /// An engine rebuilt from a database, with what the shell keeps beside it.
@@ -197,6 +204,30 @@ impl JsEngine {
         self.shell.engine.borrow_mut().handle(msg, nanos(now_ms))
     }
 
+    /// Publishes into the stream that captures `subject`, as `handle` does a message with a
+    /// reply subject, but the outcome comes back as a ticket, not as a PubAck message to an
+    /// inbox: the returned ticket's ack (or API error) is in the release of the flush that
+    /// commits it (see [`released`]). `undefined` when no stream captures `subject`. For
+    /// subjects outside `$JS.`: those are requests, acks and flow control, for `handle`.
+    pub fn publish(
+        &self,
+        subject: &str,
+        headers: Option<Vec<u8>>,
+        payload: Vec<u8>,
+        now_ms: f64,
+    ) -> Option<u32> {
+        let result = self.shell.engine.borrow_mut().publish(
+            subject,
+            headers.map(Bytes::from),
+            Bytes::from(payload),
+            nanos(now_ms),
+        )?;
+        let ticket = self.shell.next_ticket.get();
+        self.shell.next_ticket.set(ticket.wrapping_add(1));
+        self.shell.acks.borrow_mut().push((ticket, result));
+        Some(ticket)
+    }
+
     /// Makes everything handled so far durable (one strict IndexedDB transaction when
     /// persistent), then resolves to the messages released, packed in one `Uint8Array` (see
     /// [`released`]).
@@ -216,7 +247,7 @@ impl JsEngine {
                 // Its outcome is its own caller's; this flush only waits its turn.
                 let _ = JsFuture::from(previous).await;
             }
-            let (out, writes) = batch?;
+            let (acks, out, writes) = batch?;
             if let Some(db) = &shell.db {
                 if shell.needs_reload.get() {
                     shell.reload(db).await?;
@@ -231,7 +262,7 @@ impl JsEngine {
                     return Err(err.into());
                 }
             }
-            Ok(Uint8Array::from(&released::encode(&out)[..]).into())
+            Ok(Uint8Array::from(&released::encode(&acks, &out)[..]).into())
         });
         *self.shell.last_flush.borrow_mut() = Some(promise.clone());
         promise
@@ -287,6 +318,8 @@ impl JsEngine {
                 generation: Cell::new(0),
                 needs_reload: Cell::new(false),
                 last_flush: RefCell::new(None),
+                acks: RefCell::new(Vec::new()),
+                next_ticket: Cell::new(0),
             }),
         }
     }
@@ -301,6 +334,7 @@ impl Shell {
         let restored = restore(stored, &self.queue, self.seed ^ generation, now).await?;
         // No await from here on: nothing can be handled by the old engine in between.
         self.queue.borrow_mut().clear();
+        self.acks.borrow_mut().clear();
         *self.engine.borrow_mut() = restored.engine;
         *self.metas.borrow_mut() = restored.metas;
         *self.warnings.borrow_mut() = restored.warnings;
@@ -309,16 +343,18 @@ impl Shell {
         Ok(())
     }
 
-    /// Flushes the engine: the released messages, and the writes to commit before they leave.
-    fn take_batch(&self) -> Result<(Vec<Outbound>, Vec<Write>), Error> {
+    /// Flushes the engine: the ticketed publishes' outcomes and the messages it releases, and
+    /// the writes to commit before they leave.
+    fn take_batch(&self) -> Result<Batch, Error> {
         let mut engine = self.engine.borrow_mut();
         engine.flush()?;
+        let acks = std::mem::take(&mut *self.acks.borrow_mut());
         let mut out = Vec::new();
         while let Some(o) = engine.poll_outbound() {
             out.push(o);
         }
         if self.db.is_none() {
-            return Ok((out, Vec::new()));
+            return Ok((acks, out, Vec::new()));
         }
         let mut metas = self.metas.borrow_mut();
         let mut queue = self.queue.borrow_mut();
@@ -347,6 +383,6 @@ impl Shell {
                 });
             }
         }
-        Ok((out, std::mem::take(&mut *queue)))
+        Ok((acks, out, std::mem::take(&mut *queue)))
     }
 }

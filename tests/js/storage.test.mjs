@@ -19,6 +19,7 @@ function failingEngine() {
       return inner.warnings;
     },
     handle: (...a) => inner.handle(...a),
+    publish: (...a) => inner.publish(...a),
     flush: () => (ctl.fail ? Promise.reject(ctl.fail()) : inner.flush()),
     pollTimeout: () => inner.pollTimeout(),
     handleTimeout: (now) => inner.handleTimeout(now),

@@ -21,7 +21,9 @@ const NOW: f64 = 1_700_000_000_000.0;
 /// The messages a flush released.
 async fn released(flushed: Promise) -> Vec<Released> {
     let out = JsFuture::from(flushed).await.expect("flush commits");
-    released::decode(&Uint8Array::new(&out).to_vec()).expect("a well-formed release buffer")
+    released::decode(&Uint8Array::new(&out).to_vec())
+        .expect("a well-formed release buffer")
+        .msgs
 }
 
 /// Flushes and returns the released messages as `(to, data)`.

@@ -92,7 +92,10 @@ fn payload(kind: Payload, n: usize) -> Vec<u8> {
 /// Flushes; returns how many messages were released.
 async fn flush(e: &JsEngine) -> usize {
     let out = JsFuture::from(e.flush()).await.expect("flush commits");
-    Array::from(&out).length() as usize
+    crate::wasm::released::decode(&Uint8Array::new(&out).to_vec())
+        .expect("a well-formed release buffer")
+        .msgs
+        .len()
 }
 
 async fn create_stream(e: &JsEngine, name: &str, subjects: &str) {
@@ -105,9 +108,9 @@ async fn create_stream(e: &JsEngine, name: &str, subjects: &str) {
         NOW,
     );
     let out = JsFuture::from(e.flush()).await.expect("create commits");
-    let reply = Array::from(&out).get(0);
-    let data = Uint8Array::new(&Reflect::get(&reply, &"data".into()).expect("data"));
-    let text = String::from_utf8(data.to_vec()).expect("UTF-8");
+    let release = crate::wasm::released::decode(&Uint8Array::new(&out).to_vec())
+        .expect("a well-formed release buffer");
+    let text = String::from_utf8(release.msgs[0].data.clone()).expect("UTF-8");
     assert!(!text.contains("\"error\""), "create {name}: {text}");
 }
 
