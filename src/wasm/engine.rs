@@ -22,7 +22,7 @@ use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 use super::error::Error;
 use super::idb::codec::{self, SeqState, StreamMeta};
-use super::idb::db::StoredStream;
+use super::idb::db::{Commit, StoredStream};
 use super::idb::{CommitQueue, Database, IdbStore, Write};
 use super::released;
 use crate::core::engine::{Engine, EngineConfig, StoreFactory};
@@ -54,6 +54,8 @@ struct Shell {
     needs_reload: Cell<bool>,
     /// The latest flush: the next commit waits for it to settle.
     last_flush: RefCell<Option<Promise>>,
+    /// Flushes not settled yet.
+    in_flight: Cell<usize>,
     /// Outcomes of ticketed publishes since the last flush, released with its messages.
     acks: RefCell<Vec<released::TicketAck>>,
     /// The next publish ticket.
@@ -229,42 +231,42 @@ impl JsEngine {
     }
 
     /// Makes everything handled so far durable (one strict IndexedDB transaction when
-    /// persistent), then resolves to the messages released, packed in one `Uint8Array` (see
-    /// [`released`]).
+    /// persistent), then resolves to what it releases (ticketed PubAcks and messages), packed
+    /// in one `Uint8Array` (see [`released`]).
     ///
-    /// Commits happen in flush order. If this one fails, the engine is rebuilt from the database
+    /// Commits happen in flush order. When no other flush is in flight, the transaction begins
+    /// within this call: the browser commits while JavaScript goes on (no microtask in between). If this one fails, the engine is rebuilt from the database
     /// before the promise rejects (with a `QuotaExceededError` when the quota is full): what was
     /// handled since the last successful commit is gone, including messages handled while this
     /// commit was in flight, so callers should fail every reply they still wait for. A flush
     /// taken before such a rollback rejects with a "rolled back" `ContrailError`.
     pub fn flush(&self) -> Promise {
-        let generation = self.shell.generation.get();
-        let batch = self.shell.take_batch();
-        let previous = self.shell.last_flush.borrow_mut().take();
         let shell = self.shell.clone();
-        let promise = future_to_promise(async move {
-            if let Some(previous) = previous {
-                // Its outcome is its own caller's; this flush only waits its turn.
-                let _ = JsFuture::from(previous).await;
+        let generation = shell.generation.get();
+        let batch = shell.take_batch();
+        let previous = if shell.in_flight.get() > 0 {
+            shell.last_flush.borrow_mut().take()
+        } else {
+            None
+        };
+        // First in line: the transaction begins in this call, so IndexedDB works on it while
+        // JavaScript goes on (a flush behind another begins once that one settled).
+        let (batch, begun) = match (batch, &shell.db, &previous) {
+            (Ok((acks, out, writes)), Some(db), None) if !shell.needs_reload.get() => {
+                (Ok((acks, out, Vec::new())), Some(db.begin(writes)))
             }
-            let (acks, out, writes) = batch?;
-            if let Some(db) = &shell.db {
-                if shell.needs_reload.get() {
-                    shell.reload(db).await?;
-                }
-                if shell.generation.get() != generation {
-                    return Err(Error::RolledBack.into());
-                }
-                if let Err(err) = db.commit(writes).await {
-                    shell.needs_reload.set(true);
-                    // If reading back fails too, the next flush tries again before anything.
-                    let _ = shell.reload(db).await;
-                    return Err(err.into());
-                }
+            (batch, _, _) => (batch, None),
+        };
+        shell.in_flight.set(shell.in_flight.get() + 1);
+        let promise = future_to_promise({
+            let shell = shell.clone();
+            async move {
+                let result = shell.settle(batch, begun, previous, generation).await;
+                shell.in_flight.set(shell.in_flight.get() - 1);
+                result
             }
-            Ok(Uint8Array::from(&released::encode(&acks, &out)[..]).into())
         });
-        *self.shell.last_flush.borrow_mut() = Some(promise.clone());
+        *shell.last_flush.borrow_mut() = Some(promise.clone());
         promise
     }
 
@@ -318,6 +320,7 @@ impl JsEngine {
                 generation: Cell::new(0),
                 needs_reload: Cell::new(false),
                 last_flush: RefCell::new(None),
+                in_flight: Cell::new(0),
                 acks: RefCell::new(Vec::new()),
                 next_ticket: Cell::new(0),
             }),
@@ -341,6 +344,46 @@ impl Shell {
         self.generation.set(generation);
         self.needs_reload.set(false);
         Ok(())
+    }
+
+    /// The rest of a flush: waits for the flush before it, commits (unless `begun` already
+    /// did), and resolves to the release buffer; rolls back on a failed commit.
+    async fn settle(
+        &self,
+        batch: Result<Batch, Error>,
+        begun: Option<Result<Commit, Error>>,
+        previous: Option<Promise>,
+        generation: u64,
+    ) -> Result<JsValue, JsValue> {
+        if let Some(previous) = previous {
+            // Its outcome is its own caller's; this flush only waits its turn.
+            let _ = JsFuture::from(previous).await;
+        }
+        let (acks, out, writes) = batch?;
+        if let Some(db) = &self.db {
+            let committed = match begun {
+                Some(begun) => match begun {
+                    Ok(commit) => commit.finished().await,
+                    Err(e) => Err(e),
+                },
+                None => {
+                    if self.needs_reload.get() {
+                        self.reload(db).await?;
+                    }
+                    if self.generation.get() != generation {
+                        return Err(Error::RolledBack.into());
+                    }
+                    db.commit(writes).await
+                }
+            };
+            if let Err(err) = committed {
+                self.needs_reload.set(true);
+                // If reading back fails too, the next flush tries again before anything.
+                let _ = self.reload(db).await;
+                return Err(err.into());
+            }
+        }
+        Ok(Uint8Array::from(&released::encode(&acks, &out)[..]).into())
     }
 
     /// Flushes the engine: the ticketed publishes' outcomes and the messages it releases, and

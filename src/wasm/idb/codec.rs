@@ -39,6 +39,8 @@ pub struct SegmentWriter {
     expected: Seq,
     time: Nanos,
     subjects: HashMap<String, u64>,
+    /// The previous message's subject and its index: runs of one subject skip the hash.
+    last_subject: Option<(String, u64)>,
 }
 
 impl SegmentWriter {
@@ -54,6 +56,7 @@ impl SegmentWriter {
             expected: start,
             time: 0,
             subjects: HashMap::new(),
+            last_subject: None,
         }
     }
 
@@ -64,13 +67,22 @@ impl SegmentWriter {
         self.expected = m.seq.saturating_add(1);
         put_varint(out, zigzag(m.time.wrapping_sub(self.time)));
         self.time = m.time;
-        let next = self.subjects.len() as u64;
-        match self.subjects.get(m.subject.as_str()) {
-            Some(&index) => put_varint(out, index),
-            None => {
-                put_varint(out, next);
-                put_bytes(out, m.subject.as_bytes());
-                self.subjects.insert(m.subject.clone(), next);
+        match &self.last_subject {
+            Some((subject, index)) if *subject == m.subject => put_varint(out, *index),
+            _ => {
+                let next = self.subjects.len() as u64;
+                let index = match self.subjects.get(m.subject.as_str()) {
+                    Some(&index) => index,
+                    None => {
+                        self.subjects.insert(m.subject.clone(), next);
+                        next
+                    }
+                };
+                put_varint(out, index);
+                if index == next {
+                    put_bytes(out, m.subject.as_bytes());
+                }
+                self.last_subject = Some((m.subject.clone(), index));
             }
         }
         match &m.headers {

@@ -294,8 +294,14 @@ impl Database {
 
     /// Applies the writes, in order, in one strict transaction; resolves once it committed.
     pub async fn commit(&self, writes: Vec<Write>) -> Result<(), Error> {
+        self.begin(writes)?.finished().await
+    }
+
+    /// Starts the transaction that applies the writes, in order, now: IndexedDB works on it
+    /// while this thread goes on. Transactions commit in the order they were begun.
+    pub fn begin(&self, writes: Vec<Write>) -> Result<Commit, Error> {
         if writes.is_empty() {
-            return Ok(());
+            return Ok(Commit::default());
         }
         let tx = self.transaction(true)?;
         let store = |name| tx.object_store(name).map_err(Error::idb);
@@ -317,6 +323,8 @@ impl Database {
             tx.set_oncomplete(Some(on_done.unchecked_ref()));
             tx.set_onabort(Some(on_fail.unchecked_ref()));
         });
+        // Listened for from now on, before anything can settle it.
+        let finished = JsFuture::from(finished);
         for write in writes {
             apply(&write, &meta, &state, &segments, &consumers)
                 .inspect_err(|_| {
@@ -330,9 +338,33 @@ impl Database {
             web_sys::DomException::new_with_message_and_name("failure injected by a test", name)
                 .map_or(JsValue::UNDEFINED, JsValue::from)
         });
-        let result = JsFuture::from(finished).await;
+        Ok(Commit {
+            finished: Some(finished),
+            #[cfg(test)]
+            injected,
+        })
+    }
+}
+
+/// A transaction begun by [`Database::begin`].
+#[derive(Default)]
+pub struct Commit {
+    /// Settles when the transaction completes or aborts; `None` when there was nothing to write.
+    finished: Option<JsFuture>,
+    /// The error a test injected in place of the browser's.
+    #[cfg(test)]
+    injected: Option<JsValue>,
+}
+
+impl Commit {
+    /// Resolves once the transaction committed; fails with why it aborted.
+    pub async fn finished(self) -> Result<(), Error> {
+        let Some(finished) = self.finished else {
+            return Ok(());
+        };
+        let result = finished.await;
         #[cfg(test)]
-        let result = result.map_err(|why| injected.unwrap_or(why));
+        let result = result.map_err(|why| self.injected.unwrap_or(why));
         result.map_err(Error::idb)?;
         Ok(())
     }
@@ -346,6 +378,8 @@ fn apply(
     consumers: &IdbObjectStore,
 ) -> Result<(), JsValue> {
     let bytes = |b: &[u8]| JsValue::from(Uint8Array::from(b));
+    // Not a view of wasm memory: a typed array is cloned with its whole buffer, which for a
+    // view is all of the module's memory.
     let pair = |a: &str, b: JsValue| JsValue::from(Array::of2(&a.into(), &b));
     match write {
         Write::PutSegment {
