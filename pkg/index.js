@@ -111,6 +111,11 @@ const ACK_DUPLICATE = 1;
 const ACK_FAILED = 2;
 const SAME = Symbol('same as to');
 
+/** True for a `NATS/1.0 503` status block: nothing took the request after all. */
+function isNoResponders(headers) {
+  return !!headers && headers.length >= 12 && text(headers.subarray(0, 12)) === 'NATS/1.0 503';
+}
+
 function base64ToBytes(b64) {
   if (!b64) return new Uint8Array(0);
   const bin = atob(b64);
@@ -410,6 +415,8 @@ export class Contrail {
   #closed = false;
   /** The tabs sharing this database (tabs.js), or null when this context is alone. */
   #tab;
+  /** Ending a fast open (`#finishOpening`), once started. */
+  #opening = null;
 
   /** `engine` is the wasm Engine, or null for a follower tab (it sends everything through `tab`). */
   constructor(engine, tab = null) {
@@ -429,9 +436,37 @@ export class Contrail {
       fail: (to, err) => this.#subs.get(to)?.(null, err),
       promote: (engine) => {
         this.#engine = engine;
+        this.#opening = null;
+        this.#finishOpeningSoon();
         this._kick();
       },
     });
+    this.#finishOpeningSoon();
+  }
+
+  /**
+   * A long stream opens from its newest messages (the engine is `loading`, see
+   * src/wasm/partial.rs): publishes go out at once, everything else waits for the rest. The
+   * rest is read once the current task is done, so what the opener does first is not held up.
+   */
+  #finishOpeningSoon() {
+    if (this.#engine?.loading) setTimeout(() => this.#finishOpening(), 0);
+  }
+
+  /** Reads the rest of a fast-opened database; resolves once the engine is whole. */
+  #finishOpening() {
+    this.#opening ??= (async () => {
+      const engine = this.#engine;
+      try {
+        await this._kick(); // what the partial engine took goes out first
+        if (this.#closed || engine !== this.#engine || !engine.loading) return;
+        this.#route(await engine.completeOpen());
+      } catch (e) {
+        this.#commitFailed(e);
+      }
+      this._kick(); // releases the replies to what was deferred
+    })();
+    return this.#opening;
   }
 
   /** True when streams are persisted to IndexedDB (through the writer tab for a follower). */
@@ -482,6 +517,7 @@ export class Contrail {
   async close() {
     if (this.#closed) return;
     this.#tab?.closing();
+    if (this.#engine?.loading) await this.#finishOpening();
     await (this.#engine ? this._kick() : this.#tab.drain());
     this.#closed = true;
     clearTimeout(this.#timer);
@@ -546,6 +582,7 @@ export class Contrail {
       this._sub(inbox, (m, err) => {
         this._unsub(inbox);
         if (err) reject(err);
+        else if (isNoResponders(m.headers)) reject(new NoRespondersError(subject));
         else resolve(m);
       });
       let took;
@@ -609,16 +646,20 @@ export class Contrail {
         this.#route(out);
       } while (this.#again && !this.#closed);
     } catch (e) {
-      // The commit failed: nothing it would have confirmed is released; waiters get the error.
-      const err = isQuotaError(e)
-        ? new StorageFullError(e)
-        : new ContrailError(`commit failed: ${e?.message ?? e}`, { cause: e });
-      this.#failAll(err);
-      this.#tab?.failed(err);
+      this.#commitFailed(e);
     } finally {
       this.#pumping = null;
       this.#arm();
     }
+  }
+
+  /** A commit failed: nothing it would have confirmed is released; every waiter gets the error. */
+  #commitFailed(e) {
+    const err = isQuotaError(e)
+      ? new StorageFullError(e)
+      : new ContrailError(`commit failed: ${e?.message ?? e}`, { cause: e });
+    this.#failAll(err);
+    this.#tab?.failed(err);
   }
 
   /** Fails everything waiting on the engine: subscriptions and ticketed publishes. */

@@ -24,11 +24,16 @@ use super::error::Error;
 use super::idb::codec::{self, SeqState, StreamMeta};
 use super::idb::db::{Commit, StoredStream};
 use super::idb::{CommitQueue, Database, IdbStore, Write};
+use super::partial::{self, Partial};
 use super::released;
 use crate::core::engine::{Engine, EngineConfig, StoreFactory};
 use crate::core::message::{Message, Outbound};
 use crate::core::stream::StreamConfig;
 use crate::core::time::Nanos;
+
+/// A stream spanning more sequences than this opens from its newest segments only (see
+/// [`partial`]): ~1 MiB of 128-byte messages, read in a few milliseconds.
+const TAIL_SEQS: u64 = 8192;
 
 /// Milliseconds since the epoch (JavaScript's clock) to the core's nanoseconds.
 fn nanos(ms: f64) -> Nanos {
@@ -60,6 +65,8 @@ struct Shell {
     acks: RefCell<Vec<released::TicketAck>>,
     /// The next publish ticket.
     next_ticket: Cell<u32>,
+    /// Opened from the newest segments only, until `completeOpen` (see [`partial`]).
+    partial: RefCell<Option<Partial>>,
 }
 
 /// An engine rebuilt from a database, with what the shell keeps beside it.
@@ -67,6 +74,8 @@ pub(crate) struct Restored {
     engine: Engine,
     metas: BTreeMap<String, Vec<u8>>,
     warnings: Vec<String>,
+    /// Some stream was restored from its newest segments only.
+    partial: bool,
 }
 
 /// Rebuilds every stream and consumer the database holds into a new engine whose stores put
@@ -84,6 +93,7 @@ pub(crate) async fn restore(
     let mut engine = Engine::new(EngineConfig::default(), factory, seed);
     let mut metas = BTreeMap::new();
     let mut warnings = Vec::new();
+    let mut partial = false;
     for (stream, mut records) in stored {
         let restore_err = |why: String| Error::Restore {
             stream: stream.clone(),
@@ -109,9 +119,13 @@ pub(crate) async fn restore(
                 .add(batch?)
                 .map_err(|e| restore_err(e.to_string()))?;
         }
-        let store = restorer
-            .finish(records.consumers)
-            .map_err(|e| restore_err(e.to_string()))?;
+        let store = if records.history {
+            partial = true;
+            restorer.finish_tail()
+        } else {
+            restorer.finish(records.consumers)
+        };
+        let store = store.map_err(|e| restore_err(e.to_string()))?;
         let skipped = engine
             .restore_stream(config, meta.created, Box::new(store), now)
             .map_err(|e| restore_err(e.to_string()))?;
@@ -124,6 +138,7 @@ pub(crate) async fn restore(
         engine,
         metas,
         warnings,
+        partial,
     })
 }
 
@@ -150,25 +165,67 @@ impl JsEngine {
 
     /// Opens (or creates) the engine persisted in the IndexedDB database `name`, restoring every
     /// stream and consumer it holds.
+    ///
+    /// A long stream is opened from its newest messages only (the engine is `loading`): it
+    /// takes publishes that need nothing older right away and defers the rest until
+    /// [`JsEngine::complete_open`] has read everything.
     #[wasm_bindgen(js_name = openIndexedDb)]
     pub async fn open_indexed_db(name: String, seed: f64, now_ms: f64) -> Result<JsEngine, Error> {
+        JsEngine::open_with_tail(name, seed, now_ms, TAIL_SEQS).await
+    }
+
+    /// True from a fast open until [`JsEngine::complete_open`] finished.
+    #[wasm_bindgen(getter)]
+    pub fn loading(&self) -> bool {
+        self.shell.partial.borrow().is_some()
+    }
+
+    /// Ends a fast open: commits what the partial engine took (resolving, like
+    /// [`JsEngine::flush`], to that release), reads the whole database into a new engine, and
+    /// hands it everything deferred meanwhile, in order (flush to release their replies).
+    /// Resolves to an empty release when the engine was not loading. On failure the deferred
+    /// requests are dropped: fail everything still waiting, as after a failed flush.
+    #[wasm_bindgen(js_name = completeOpen)]
+    pub fn complete_open(&self) -> Promise {
+        let shell = self.shell.clone();
+        future_to_promise(async move { shell.complete_open().await })
+    }
+}
+
+impl JsEngine {
+    /// [`JsEngine::open_indexed_db`] with a given tail: streams spanning more than `tail`
+    /// sequences open partial.
+    pub(crate) async fn open_with_tail(
+        name: String,
+        seed: f64,
+        now_ms: f64,
+        tail: u64,
+    ) -> Result<JsEngine, Error> {
         let db = Database::open(&name).await?;
         let queue = CommitQueue::default();
-        let restored = match db.load().await {
+        let restored = match db.load_tail(tail).await {
             Ok(stored) => restore(stored, &queue, seed as u64, nanos(now_ms)).await,
             Err(e) => Err(e),
         };
         let restored = restored.inspect_err(|_| db.close())?;
-        Ok(JsEngine::with_shell(
+        let partial = restored.partial;
+        let engine = JsEngine::with_shell(
             restored.engine,
             Some(db),
             queue,
             restored.metas,
             restored.warnings,
             seed as u64,
-        ))
+        );
+        if partial {
+            *engine.shell.partial.borrow_mut() = Some(Partial::default());
+        }
+        Ok(engine)
     }
+}
 
+#[wasm_bindgen(js_class = Engine)]
+impl JsEngine {
     /// Deletes the IndexedDB database `name` and everything in it.
     #[wasm_bindgen(js_name = deleteIndexedDb)]
     pub async fn delete_indexed_db(name: String) -> Result<(), Error> {
@@ -203,7 +260,11 @@ impl JsEngine {
             headers: headers.map(Bytes::from),
             payload: Bytes::from(payload),
         };
-        self.shell.engine.borrow_mut().handle(msg, nanos(now_ms))
+        let mut engine = self.shell.engine.borrow_mut();
+        match self.shell.partial.borrow_mut().as_mut() {
+            Some(partial) => partial.handle(&mut engine, msg, nanos(now_ms)),
+            None => engine.handle(msg, nanos(now_ms)),
+        }
     }
 
     /// Publishes into the stream that captures `subject`, as `handle` does a message with a
@@ -218,15 +279,27 @@ impl JsEngine {
         payload: Vec<u8>,
         now_ms: f64,
     ) -> Option<u32> {
-        let result = self.shell.engine.borrow_mut().publish(
-            subject,
+        let ticket = self.shell.next_ticket.get();
+        let (headers, payload, now) = (
             headers.map(Bytes::from),
             Bytes::from(payload),
             nanos(now_ms),
-        )?;
-        let ticket = self.shell.next_ticket.get();
+        );
+        let mut engine = self.shell.engine.borrow_mut();
+        let result = match self.shell.partial.borrow_mut().as_mut() {
+            Some(partial) => {
+                match partial.publish(&mut engine, ticket, subject, headers, payload, now) {
+                    partial::Publish::NoStream => return None,
+                    partial::Publish::Done(result) => Some(result),
+                    partial::Publish::Deferred => None,
+                }
+            }
+            None => Some(engine.publish(subject, headers, payload, now)?),
+        };
         self.shell.next_ticket.set(ticket.wrapping_add(1));
-        self.shell.acks.borrow_mut().push((ticket, result));
+        if let Some(result) = result {
+            self.shell.acks.borrow_mut().push((ticket, result));
+        }
         Some(ticket)
     }
 
@@ -241,38 +314,15 @@ impl JsEngine {
     /// commit was in flight, so callers should fail every reply they still wait for. A flush
     /// taken before such a rollback rejects with a "rolled back" `ContrailError`.
     pub fn flush(&self) -> Promise {
-        let shell = self.shell.clone();
-        let generation = shell.generation.get();
-        let batch = shell.take_batch();
-        let previous = if shell.in_flight.get() > 0 {
-            shell.last_flush.borrow_mut().take()
-        } else {
-            None
-        };
-        // First in line: the transaction begins in this call, so IndexedDB works on it while
-        // JavaScript goes on (a flush behind another begins once that one settled).
-        let (batch, begun) = match (batch, &shell.db, &previous) {
-            (Ok((acks, out, writes)), Some(db), None) if !shell.needs_reload.get() => {
-                (Ok((acks, out, Vec::new())), Some(db.begin(writes)))
-            }
-            (batch, _, _) => (batch, None),
-        };
-        shell.in_flight.set(shell.in_flight.get() + 1);
-        let promise = future_to_promise({
-            let shell = shell.clone();
-            async move {
-                let result = shell.settle(batch, begun, previous, generation).await;
-                shell.in_flight.set(shell.in_flight.get() - 1);
-                result
-            }
-        });
-        *shell.last_flush.borrow_mut() = Some(promise.clone());
-        promise
+        flush(&self.shell)
     }
 
     /// When (milliseconds since the epoch) [`JsEngine::handle_timeout`] next has work.
     #[wasm_bindgen(js_name = pollTimeout)]
     pub fn poll_timeout(&self) -> Option<f64> {
+        if self.shell.partial.borrow().is_some() {
+            return None; // timers wait for the whole engine
+        }
         let next = self.shell.engine.borrow().poll_timeout()?;
         Some(next as f64 / 1_000_000.0)
     }
@@ -280,12 +330,18 @@ impl JsEngine {
     /// Does what is due at `now_ms` (redeliveries, pull expiries, heartbeats, max_age).
     #[wasm_bindgen(js_name = handleTimeout)]
     pub fn handle_timeout(&self, now_ms: f64) {
+        if self.shell.partial.borrow().is_some() {
+            return;
+        }
         self.shell.engine.borrow_mut().handle_timeout(nanos(now_ms));
     }
 
     /// Tells the engine whether a push consumer's deliver subject has subscribers.
     #[wasm_bindgen(js_name = setInterest)]
     pub fn set_interest(&self, deliver_subject: &str, active: bool, now_ms: f64) {
+        if let Some(partial) = self.shell.partial.borrow_mut().as_mut() {
+            return partial.set_interest(deliver_subject, active, nanos(now_ms));
+        }
         self.shell
             .engine
             .borrow_mut()
@@ -323,16 +379,80 @@ impl JsEngine {
                 in_flight: Cell::new(0),
                 acks: RefCell::new(Vec::new()),
                 next_ticket: Cell::new(0),
+                partial: RefCell::new(None),
             }),
         }
     }
 }
 
+/// See [`JsEngine::flush`].
+fn flush(shell: &Rc<Shell>) -> Promise {
+    let shell = shell.clone();
+    let generation = shell.generation.get();
+    let batch = shell.take_batch();
+    let previous = if shell.in_flight.get() > 0 {
+        shell.last_flush.borrow_mut().take()
+    } else {
+        None
+    };
+    // First in line: the transaction begins in this call, so IndexedDB works on it while
+    // JavaScript goes on (a flush behind another begins once that one settled).
+    let (batch, begun) = match (batch, &shell.db, &previous) {
+        (Ok((acks, out, writes)), Some(db), None) if !shell.needs_reload.get() => {
+            (Ok((acks, out, Vec::new())), Some(db.begin(writes)))
+        }
+        (batch, _, _) => (batch, None),
+    };
+    shell.in_flight.set(shell.in_flight.get() + 1);
+    let promise = future_to_promise({
+        let shell = shell.clone();
+        async move {
+            let result = shell.settle(batch, begun, previous, generation).await;
+            shell.in_flight.set(shell.in_flight.get() - 1);
+            result
+        }
+    });
+    *shell.last_flush.borrow_mut() = Some(promise.clone());
+    promise
+}
+
 impl Shell {
+    /// See [`JsEngine::complete_open`].
+    async fn complete_open(self: Rc<Self>) -> Result<JsValue, JsValue> {
+        let Some(db) = &self.db else {
+            return Ok(Uint8Array::from(&released::encode(&[], &[])[..]).into());
+        };
+        match self.partial.borrow_mut().as_mut() {
+            Some(partial) => partial.closing = true,
+            None => return Ok(Uint8Array::from(&released::encode(&[], &[])[..]).into()),
+        }
+        // From here on everything is deferred; what the partial engine took commits first.
+        let released = JsFuture::from(flush(&self)).await?;
+        // The partial engine takes nothing more, so nothing is discarded: same generation.
+        if let Err(err) = self.load_whole(db, self.generation.get()).await {
+            self.needs_reload.set(true);
+            *self.partial.borrow_mut() = None;
+            return Err(err.into());
+        }
+        // No await from here on: the whole engine takes the deferred messages before any other.
+        if let Some(partial) = self.partial.borrow_mut().take() {
+            partial.replay(&mut self.engine.borrow_mut(), &mut self.acks.borrow_mut());
+        }
+        Ok(released)
+    }
+
     /// Replaces the engine with the one the database holds: the rollback after a failed commit.
     async fn reload(&self, db: &Database) -> Result<(), Error> {
-        let stored = db.load().await?;
         let generation = self.generation.get() + 1;
+        self.load_whole(db, generation).await?;
+        self.needs_reload.set(false);
+        Ok(())
+    }
+
+    /// Replaces the engine with one rebuilt from everything the database holds, tagged
+    /// `generation` (a new one for a rollback, the same when nothing is discarded).
+    async fn load_whole(&self, db: &Database, generation: u64) -> Result<(), Error> {
+        let stored = db.load().await?;
         let now = nanos(js_sys::Date::now());
         let restored = restore(stored, &self.queue, self.seed ^ generation, now).await?;
         // No await from here on: nothing can be handled by the old engine in between.
@@ -342,7 +462,6 @@ impl Shell {
         *self.metas.borrow_mut() = restored.metas;
         *self.warnings.borrow_mut() = restored.warnings;
         self.generation.set(generation);
-        self.needs_reload.set(false);
         Ok(())
     }
 
@@ -380,6 +499,8 @@ impl Shell {
                 self.needs_reload.set(true);
                 // If reading back fails too, the next flush tries again before anything.
                 let _ = self.reload(db).await;
+                // The caller fails everything waiting, deferred requests included.
+                *self.partial.borrow_mut() = None;
                 return Err(err.into());
             }
         }

@@ -9,6 +9,7 @@
 pub mod engine;
 pub mod error;
 pub mod idb;
+mod partial;
 pub mod released;
 
 #[cfg(test)]

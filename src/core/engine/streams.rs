@@ -159,6 +159,18 @@ impl Engine {
         Some(result)
     }
 
+    /// Whether publishing on `subject` with `headers` could look past the newest stored messages
+    /// (see [`Stream::publish_looks_back`]); `None` when no stream captures `subject`.
+    pub fn publish_looks_back(&self, subject: &str, headers: Option<&[u8]>) -> Option<bool> {
+        let name = self
+            .routes
+            .matches(subject)
+            .first()
+            .map(|n| n.to_string())?;
+        let slot = self.streams.get(&name)?;
+        Some(slot.stream.publish_looks_back(headers))
+    }
+
     /// Routes a client publish to a stream and queues its PubAck. `false` when no stream
     /// captures the subject.
     pub(super) fn handle_publish(&mut self, msg: Message, now: Nanos) -> bool {

@@ -13,7 +13,7 @@
 use bytes::Bytes;
 
 use super::pub_headers::PubHeaders;
-use super::{PubAck, Stream};
+use super::{PubAck, RetentionPolicy, Stream};
 use crate::core::error::{ApiError, ErrorKind};
 use crate::core::store::{record_size, Seq, StoreError};
 use crate::core::time::Nanos;
@@ -56,6 +56,30 @@ fn parse_seq(text: &str) -> Seq {
 }
 
 impl Stream {
+    /// True when publishing a message with these headers could read or remove stored messages
+    /// other than the newest: limits that trim or refuse (max msgs, bytes, age, per subject),
+    /// interest retention (which consults the consumers), and the headers that look back (a
+    /// `Nats-Msg-Id` duplicate check, `Nats-Expected-Last-Msg-Id`,
+    /// `Nats-Expected-Last-Subject-Sequence`, `Nats-Rollup`). Any other publish needs only the
+    /// config and the last sequence, so a store that has loaded just its newest messages (the
+    /// browser's, right after opening) can take it.
+    pub fn publish_looks_back(&self, headers: Option<&[u8]>) -> bool {
+        let c = &self.config;
+        let limited = c.max_msgs > 0
+            || c.max_bytes > 0
+            || c.max_age > 0
+            || c.max_msgs_per_subject > 0
+            || c.retention == RetentionPolicy::Interest;
+        limited
+            || headers.is_some_and(|block| {
+                let h = PubHeaders::scan(block);
+                !h.msg_id.is_empty()
+                    || !h.expected_last_msg_id.is_empty()
+                    || !h.expected_last_subject_seq.is_empty()
+                    || !h.rollup.is_empty()
+            })
+    }
+
     /// Applies the stream's rules to one publish and stores it.
     ///
     /// `retain = false` means the engine found no consumer interested (interest retention): the

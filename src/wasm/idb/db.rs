@@ -55,6 +55,8 @@ pub struct StoredStream {
     pub consumers: Vec<(String, Vec<u8>)>,
     /// Its segments, arriving in batches (none for a stream without a meta record).
     pub segments: SegmentBatches,
+    /// Only the newest segments were read ([`Database::load_tail`]): older ones remain.
+    pub history: bool,
 }
 
 /// A stream's segments, requested as consecutive key ranges all at once: while one batch is
@@ -239,6 +241,17 @@ impl Database {
     /// segments (split by the sequence span in its state record), again all sent at once. The
     /// segments' values name their stream and key, so no `getAllKeys` there.
     pub async fn load(&self) -> Result<BTreeMap<String, StoredStream>, Error> {
+        self.load_some(None).await
+    }
+
+    /// As [`Database::load`], but of a stream whose sequence span exceeds `tail`, only the
+    /// segments keyed from `last_seq + 1 - tail` on are read (marked `history`): what a store
+    /// needs to take new messages, read in a time that does not grow with the stream.
+    pub async fn load_tail(&self, tail: u64) -> Result<BTreeMap<String, StoredStream>, Error> {
+        self.load_some(Some(tail)).await
+    }
+
+    async fn load_some(&self, tail: Option<u64>) -> Result<BTreeMap<String, StoredStream>, Error> {
         let tx = self.transaction(false)?;
         let store = |name| tx.object_store(name).map_err(Error::idb);
         let keyed = |name| -> Result<(JsFuture, JsFuture), Error> {
@@ -277,6 +290,17 @@ impl Database {
                 }
                 None => 0..0,
             };
+            if let Some(tail) = tail {
+                let from = span.end.saturating_sub(tail);
+                if from > span.start {
+                    entry.history = true;
+                    let range = stream_range(stream, Some(segment_key(stream, from)), None)
+                        .map_err(Error::idb)?;
+                    let request = segments.get_all_with_key(&range).map_err(Error::idb)?;
+                    entry.segments.pending.push_back(settled(&request));
+                    continue;
+                }
+            }
             let width = span.end.saturating_sub(span.start);
             let ranges = (width / RANGE_SEQS).clamp(1, MAX_RANGES);
             let step = width / ranges;

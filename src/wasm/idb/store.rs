@@ -20,6 +20,11 @@
 //!   reads is mostly records of 128 to 256 KiB plus a few small ones.
 //! - A segment that lost a live message from the middle (removal, filtered purge) is rewritten,
 //!   or deleted when left empty; no other segment is touched.
+//!
+//! A store restored from its newest segments only ([`Restorer::finish_tail`], the fast open) is
+//! *partial*: it appends and answers for its tail, keeps the persisted `first_seq` in the state
+//! it writes, and refuses every removal, since the messages it lacks are still in the database.
+//! The shell replaces it with a whole store once it has read everything (`engine.rs`).
 
 use std::collections::BTreeMap;
 
@@ -142,6 +147,8 @@ pub struct IdbStore {
     consumer_writes: BTreeMap<String, Option<ConsumerRecord>>,
     /// Sequence state changed since the last sync.
     state_dirty: bool,
+    /// A partial store (only the newest segments loaded): the stream's real first sequence.
+    partial_first: Option<Seq>,
 }
 
 impl IdbStore {
@@ -156,6 +163,18 @@ impl IdbStore {
             lost: BTreeMap::new(),
             consumer_writes: BTreeMap::new(),
             state_dirty: true,
+            partial_first: None,
+        }
+    }
+
+    /// Refuses a removal while partial: it could concern a message not loaded yet.
+    fn check_whole(&self) -> Result<(), StoreError> {
+        match self.partial_first {
+            Some(_) => Err(StoreError::Io(format!(
+                "stream {}: only its newest messages are loaded yet",
+                self.stream
+            ))),
+            None => Ok(()),
         }
     }
 
@@ -437,6 +456,15 @@ impl Restorer {
         Ok(())
     }
 
+    /// The rebuilt store when only the newest segments were added: partial (see the module
+    /// docs), without consumers, its first sequence the persisted one.
+    pub fn finish_tail(self) -> Result<IdbStore, StoreError> {
+        let first_seq = self.state.first_seq;
+        let mut store = self.finish(Vec::new())?;
+        store.partial_first = Some(first_seq);
+        Ok(store)
+    }
+
     /// The rebuilt store, with its consumers.
     pub fn finish(self, consumers: Vec<(String, Vec<u8>)>) -> Result<IdbStore, StoreError> {
         let mut store = self.store;
@@ -475,6 +503,7 @@ impl StreamStore for IdbStore {
     }
 
     fn remove_msg(&mut self, seq: Seq) -> Result<bool, StoreError> {
+        self.check_whole()?;
         let removed = self.mem.remove_msg(seq)?;
         if removed {
             self.lose(seq);
@@ -484,6 +513,7 @@ impl StreamStore for IdbStore {
     }
 
     fn purge(&mut self, filter: &str, below_seq: Seq, keep: u64) -> Result<u64, StoreError> {
+        self.check_whole()?;
         if matches_all(filter) {
             // Removes only from the front: first_seq in the state record says it all.
             let purged = self.mem.purge(filter, below_seq, keep)?;
@@ -504,6 +534,7 @@ impl StreamStore for IdbStore {
     }
 
     fn compact(&mut self, seq: Seq) -> Result<u64, StoreError> {
+        self.check_whole()?;
         // Removes only from the front, like a purge of everything.
         let purged = self.mem.compact(seq)?;
         self.state_dirty = true;
@@ -515,7 +546,9 @@ impl StreamStore for IdbStore {
         // Fails only when the store was deleted.
         self.mem.consumers()?;
         let mut writes = Vec::new();
-        self.drop_dead_front(&mut writes);
+        if self.partial_first.is_none() {
+            self.drop_dead_front(&mut writes);
+        }
         let fresh = self.pack_from(self.synced_end, None);
         let merge_from = if fresh.is_empty() {
             None
@@ -531,7 +564,7 @@ impl StreamStore for IdbStore {
         let stream = &self.stream;
         if std::mem::take(&mut self.state_dirty) {
             let state = SeqState {
-                first_seq: st.first_seq,
+                first_seq: self.partial_first.unwrap_or(st.first_seq),
                 last_seq: st.last_seq,
                 last_ts: st.last_ts,
             };
@@ -573,6 +606,7 @@ impl StreamStore for IdbStore {
     /// Forgets the stream at once: the deletion goes on the queue now, since a deleted stream is
     /// never synced again.
     fn delete(&mut self) -> Result<(), StoreError> {
+        self.check_whole()?;
         self.mem.delete()?;
         self.segments.clear();
         self.lost.clear();

@@ -16,10 +16,10 @@ use crate::wasm::idb::store::MERGE_RUN;
 use crate::wasm::idb::Database;
 use crate::wasm::released::{self, Released};
 
-const NOW: f64 = 1_700_000_000_000.0;
+pub(super) const NOW: f64 = 1_700_000_000_000.0;
 
 /// The messages a flush released.
-async fn released(flushed: Promise) -> Vec<Released> {
+pub(super) async fn released(flushed: Promise) -> Vec<Released> {
     let out = JsFuture::from(flushed).await.expect("flush commits");
     released::decode(&Uint8Array::new(&out).to_vec())
         .expect("a well-formed release buffer")
@@ -36,7 +36,7 @@ async fn flush(e: &JsEngine) -> Vec<(String, Vec<u8>)> {
 }
 
 /// Sends a request and returns its JSON reply, after the commit.
-async fn request(e: &JsEngine, subject: &str, body: Value) -> Value {
+pub(super) async fn request(e: &JsEngine, subject: &str, body: Value) -> Value {
     let took = e.handle(
         subject.into(),
         Some("reply.1".into()),
@@ -53,7 +53,7 @@ async fn request(e: &JsEngine, subject: &str, body: Value) -> Value {
     serde_json::from_slice(&data).expect("JSON reply")
 }
 
-async fn fresh(name: &str) -> JsEngine {
+pub(super) async fn fresh(name: &str) -> JsEngine {
     JsEngine::delete_indexed_db(name.into())
         .await
         .expect("delete old database");
