@@ -314,3 +314,40 @@ fn empty_header_block_counts_as_no_headers() {
     assert_eq!(ack.expect("stored").seq, 1);
     assert_eq!(s.store().load_msg(1).expect("stored").headers, None);
 }
+
+#[test]
+fn only_publishes_that_need_nothing_but_the_last_sequence_do_not_look_back() {
+    let plain = stream_with(|_| {});
+    assert!(!plain.publish_looks_back(None));
+    for (name, value) in [
+        (NATS_EXPECTED_STREAM, "S"),
+        (NATS_EXPECTED_LAST_SEQUENCE, "4"),
+        ("X-App", "v"),
+    ] {
+        assert!(
+            !plain.publish_looks_back(Some(&hdrs(&[(name, value)]))),
+            "{name}"
+        );
+    }
+    for (name, value) in [
+        (NATS_MSG_ID, "id"),
+        (NATS_EXPECTED_LAST_MSG_ID, "id"),
+        (NATS_EXPECTED_LAST_SUBJECT_SEQUENCE, "3"),
+        (crate::core::headers::NATS_ROLLUP, "sub"),
+    ] {
+        assert!(
+            plain.publish_looks_back(Some(&hdrs(&[(name, value)]))),
+            "{name}"
+        );
+    }
+    let limited: [fn(&mut StreamConfig); 5] = [
+        |c| c.max_msgs = 10,
+        |c| c.max_bytes = 1000,
+        |c| c.max_age = SECONDS,
+        |c| c.max_msgs_per_subject = 1,
+        |c| c.retention = crate::core::stream::RetentionPolicy::Interest,
+    ];
+    for limit in limited {
+        assert!(stream_with(limit).publish_looks_back(None));
+    }
+}
