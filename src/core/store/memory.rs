@@ -42,6 +42,21 @@ struct Slot {
     payload: Bytes,
 }
 
+/// A stored message, borrowed from the store (see [`MemoryStore::visit_from`]).
+#[derive(Debug, Clone, Copy)]
+pub struct MsgRef<'a> {
+    /// Its sequence.
+    pub seq: Seq,
+    /// Its subject.
+    pub subject: &'a str,
+    /// When it was stored.
+    pub time: Nanos,
+    /// Its header block.
+    pub headers: Option<&'a Bytes>,
+    /// Its payload.
+    pub payload: &'a Bytes,
+}
+
 /// A stream store held entirely in memory.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -96,6 +111,23 @@ impl MemoryStore {
             time: slot.time,
             headers: slot.headers.clone(),
             payload: slot.payload.clone(),
+        }
+    }
+
+    /// Calls `visit` with each stored message from `start` on, in order, borrowed rather than
+    /// copied into a [`StoredMsg`] (no allocation per message), until it returns `false`.
+    pub fn visit_from(&self, start: Seq, mut visit: impl FnMut(MsgRef<'_>) -> bool) {
+        for (seq, slot) in self.slots.iter_from(start) {
+            let msg = MsgRef {
+                seq,
+                subject: self.subjects.name(slot.subject),
+                time: slot.time,
+                headers: slot.headers.as_ref(),
+                payload: &slot.payload,
+            };
+            if !visit(msg) {
+                return;
+            }
         }
     }
 

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use crate::core::store::memory::MsgRef;
 use crate::core::store::{
     ConsumerRecord, ConsumerState, PendingAck, Seq, SequencePair, StoreError, StoredMsg,
 };
@@ -46,7 +47,12 @@ pub struct SegmentWriter {
 impl SegmentWriter {
     /// An empty segment of `stream` keyed by `start` (at or below its first message's sequence).
     pub fn new(stream: &str, start: Seq) -> SegmentWriter {
-        let mut out = Vec::with_capacity(4096);
+        SegmentWriter::with_capacity(stream, start, 4096)
+    }
+
+    /// [`SegmentWriter::new`] with room for `bytes` before it grows.
+    pub fn with_capacity(stream: &str, start: Seq, bytes: usize) -> SegmentWriter {
+        let mut out = Vec::with_capacity(bytes);
         out.extend_from_slice(SEGMENT_MAGIC);
         put_bytes(&mut out, stream.as_bytes());
         out.extend_from_slice(&start.to_le_bytes());
@@ -62,19 +68,30 @@ impl SegmentWriter {
 
     /// Appends a message; its sequence must be at or above the key and above the last one.
     pub fn push(&mut self, m: &StoredMsg) {
+        self.push_ref(MsgRef {
+            seq: m.seq,
+            subject: &m.subject,
+            time: m.time,
+            headers: m.headers.as_ref(),
+            payload: &m.payload,
+        });
+    }
+
+    /// [`SegmentWriter::push`] of a borrowed message.
+    pub fn push_ref(&mut self, m: MsgRef<'_>) {
         let out = &mut self.out;
         put_varint(out, m.seq.saturating_sub(self.expected));
         self.expected = m.seq.saturating_add(1);
         put_varint(out, zigzag(m.time.wrapping_sub(self.time)));
         self.time = m.time;
         match &self.last_subject {
-            Some((subject, index)) if *subject == m.subject => put_varint(out, *index),
+            Some((subject, index)) if subject == m.subject => put_varint(out, *index),
             _ => {
                 let next = self.subjects.len() as u64;
-                let index = match self.subjects.get(m.subject.as_str()) {
+                let index = match self.subjects.get(m.subject) {
                     Some(&index) => index,
                     None => {
-                        self.subjects.insert(m.subject.clone(), next);
+                        self.subjects.insert(m.subject.to_string(), next);
                         next
                     }
                 };
@@ -82,17 +99,17 @@ impl SegmentWriter {
                 if index == next {
                     put_bytes(out, m.subject.as_bytes());
                 }
-                self.last_subject = Some((m.subject.clone(), index));
+                self.last_subject = Some((m.subject.to_string(), index));
             }
         }
-        match &m.headers {
+        match m.headers {
             Some(h) => {
                 put_varint(out, h.len() as u64 + 1);
                 out.extend_from_slice(h);
             }
             None => put_varint(out, 0),
         }
-        put_bytes(out, &m.payload);
+        put_bytes(out, m.payload);
         self.msgs += 1;
     }
 

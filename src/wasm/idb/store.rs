@@ -245,9 +245,13 @@ impl IdbStore {
     /// keyed `key` when given, every other by its first message.
     fn pack_from(&self, from: Seq, key: Option<Seq>) -> Vec<(Seq, SegmentWriter)> {
         let mut packed: Vec<(Seq, SegmentWriter)> = Vec::new();
-        let mut next = from;
-        while let Ok(m) = self.mem.load_next_msg("", next) {
-            next = m.seq + 1;
+        // Room for what is coming, from the average stored message: growing by doubling from a
+        // small buffer cost ~3% of a publish profile in copies.
+        let st = self.mem.state();
+        let average = st.bytes / st.msgs.max(1) + 8;
+        let coming = st.last_seq.saturating_add(1).saturating_sub(from);
+        let room = (coming.saturating_mul(average) as usize).clamp(4096, SEGMENT_BYTES + 16 * 1024);
+        self.mem.visit_from(from, |m| {
             let open = packed
                 .last_mut()
                 .filter(|(_, w)| !SegmentInfo::of(w).is_full());
@@ -255,15 +259,16 @@ impl IdbStore {
                 Some((_, w)) => w,
                 None => {
                     let k = key.filter(|_| packed.is_empty()).unwrap_or(m.seq);
-                    packed.push((k, SegmentWriter::new(&self.stream, k)));
+                    packed.push((k, SegmentWriter::with_capacity(&self.stream, k, room)));
                     match packed.last_mut() {
                         Some((_, w)) => w,
-                        None => break,
+                        None => return false,
                     }
                 }
             };
-            writer.push(&m);
-        }
+            writer.push_ref(m);
+            true
+        });
         packed
     }
 
