@@ -152,6 +152,15 @@ impl<T: PartialEq> SubjectIndex<T> {
         found
     }
 
+    /// The first value whose filter matches `subject` (the first [`SubjectIndex::matches`]
+    /// would give), without collecting the others.
+    pub fn first_match(&self, subject: &str) -> Option<&T> {
+        match self.walk(subject, &mut ControlFlow::Break) {
+            ControlFlow::Break(value) => Some(value),
+            ControlFlow::Continue(()) => None,
+        }
+    }
+
     /// True when at least one filter matches `subject`; stops at the first.
     pub fn has_match(&self, subject: &str) -> bool {
         self.walk(subject, &mut |_| ControlFlow::Break(()))

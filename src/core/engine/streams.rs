@@ -134,27 +134,37 @@ impl Engine {
         payload: Bytes,
         now: Nanos,
     ) -> Option<Result<PubAck, ApiError>> {
-        let name = self
-            .routes
-            .matches(subject)
-            .first()
-            .map(|n| n.to_string())?;
-        let slot = self.streams.get_mut(&name)?;
+        // Borrowed field by field: the hot path allocates nothing for the stream's name.
+        let Engine {
+            routes,
+            streams,
+            dirty,
+            ..
+        } = self;
+        let name = routes.first_match(subject)?;
+        let slot = streams.get_mut(name)?;
         let retain = match slot.stream.config().retention {
             RetentionPolicy::Interest => slot.consumers.values().any(|c| c.filter_matches(subject)),
             RetentionPolicy::Limits | RetentionPolicy::WorkQueue => true,
         };
         let result = slot.stream.publish(subject, headers, payload, now, retain);
-        if let Ok(ack) = &result {
-            if !ack.duplicate {
-                if retain {
-                    for consumer in slot.consumers.values_mut() {
-                        consumer.on_stored(ack.seq, subject);
-                    }
-                }
-                self.mark_dirty(&name);
-                self.poll_consumers(&name, now);
+        let Ok(ack) = &result else {
+            return Some(result);
+        };
+        if ack.duplicate {
+            return Some(result);
+        }
+        if retain {
+            for consumer in slot.consumers.values_mut() {
+                consumer.on_stored(ack.seq, subject);
             }
+        }
+        if !dirty.contains(name) {
+            dirty.insert(name.clone());
+        }
+        if !slot.consumers.is_empty() {
+            let name = name.clone();
+            self.poll_consumers(&name, now);
         }
         Some(result)
     }
