@@ -16,10 +16,17 @@ export const DEFAULTS = {
   syncMsgs: 500, // messages published awaiting each PubAck (one commit each)
   window: 1000, // publishes in flight
   batch: 500, // fetch batch
+  rounds: 5, // interleaved ceiling/publish rounds
+  roundMsgs: 20_000, // messages per workload per round
 };
 
 /** Database names; `run` deletes them first and last. */
-export const DB = { ceiling: 'bench-ceiling', main: 'bench-contrail', extra: 'bench-contrail-extra' };
+export const DB = {
+  ceiling: 'bench-ceiling',
+  main: 'bench-contrail',
+  extra: 'bench-contrail-extra',
+  paired: 'bench-contrail-paired',
+};
 const STREAM = 'BENCH';
 const SUBJECT = 'bench.a';
 
@@ -105,7 +112,7 @@ export async function openFresh(name) {
  * (b) Durable publish, `window` publishes outstanding at any time: each PubAck that arrives lets
  * the next publish go (like a NATS client's max outstanding acks). Checks the last sequence.
  */
-export async function publishSliding(nc, { msgs, window, size }) {
+export async function publishSliding(nc, { msgs, window, size, expectLast = msgs }) {
   const js = nc.jetstream();
   const data = payload(size);
   let sent = 0;
@@ -126,7 +133,7 @@ export async function publishSliding(nc, { msgs, window, size }) {
     for (let i = 0; i < window && i < msgs; i++) next();
   });
   const ms = now() - t0;
-  if (lastSeq !== msgs) throw new Error(`last PubAck seq ${lastSeq}, expected ${msgs}`);
+  if (lastSeq !== expectLast) throw new Error(`last PubAck seq ${lastSeq}, expected ${expectLast}`);
   return { msgs, ms };
 }
 
@@ -152,6 +159,26 @@ export async function publishSync(nc, { msgs, size }) {
   const t0 = now();
   for (let i = 0; i < msgs; i++) await js.publish(SUBJECT, data);
   return { msgs, ms: now() - t0 };
+}
+
+/**
+ * (b'') Durable publish against the ceiling in alternating rounds: `rounds` times, the raw
+ * ceiling then Contrail's windowed publish, `msgs` messages each. The machine's load drifts over
+ * a run (the ceiling alone swung 1.5x between runs here), so a ratio of two figures measured
+ * seconds apart says less than the ratios of neighbours. Returns each round's two results.
+ */
+export async function paired({ rounds, msgs, window, size }) {
+  const nc = await openFresh(DB.paired);
+  const out = [];
+  for (let i = 0; i < rounds; i++) {
+    const ceil = await ceiling({ msgs, perRecord: 1000, size });
+    const publish = await publishSliding(nc, { msgs, window, size, expectLast: msgs * (i + 1) });
+    out.push({ ceiling: ceil, publish });
+  }
+  await nc.close();
+  await deleteDatabase(DB.paired);
+  await deleteRaw(DB.ceiling);
+  return out;
 }
 
 /**
@@ -218,6 +245,7 @@ export async function run(overrides = {}) {
   results.ceiling1000 = await ceiling({ msgs: o.ceilingMsgs, perRecord: 1000, size: o.size });
   results.ceiling100 = await ceiling({ msgs: Math.ceil(o.ceilingMsgs / 4), perRecord: 100, size: o.size });
   await deleteRaw(DB.ceiling);
+  results.paired = await paired({ rounds: o.rounds, msgs: o.roundMsgs, window: o.window, size: o.size });
 
   const main = await openFresh(DB.main);
   results.publish = await counted(() => publishSliding(main, { msgs: o.publishMsgs, window: o.window, size: o.size }));
