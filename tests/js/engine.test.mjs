@@ -156,6 +156,26 @@ test('an unacked message is redelivered after ack_wait', async () => {
   await c.close();
 });
 
+test('working() holds off redelivery past ack_wait; once it stops, the message comes back', async () => {
+  const { c, js, jsm } = await setup();
+  await js.publish('orders.1', 'x');
+  await jsm.consumers.add('ORDERS', { durable_name: 'D', ack_policy: 'explicit', ack_wait: nanos(300) });
+  const consumer = await js.consumers.get('ORDERS', 'D');
+  const first = await consumer.next({ expires: 1000 });
+  // Three ack_waits of work, reported every half ack_wait: never redelivered meanwhile.
+  const t0 = Date.now();
+  const beat = setInterval(() => first.working(), 150);
+  const meanwhile = await consumer.next({ expires: 900 });
+  clearInterval(beat);
+  assert.equal(meanwhile, null, 'redelivered while the holder was working');
+  assert.ok(Date.now() - t0 >= 850, 'the pull waited its full expiry');
+  const again = await consumer.next({ expires: 2000 });
+  assert.equal(again?.seq, first.seq);
+  assert.equal(again.redelivered, true);
+  again.ack();
+  await c.close();
+});
+
 test('consume yields messages published before and after it started, until stop', async () => {
   const { c, js, jsm } = await setup();
   await js.publish('orders.1', 'a');
