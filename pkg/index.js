@@ -63,8 +63,8 @@ function text(bytes) {
  * Reads what one flush released (src/wasm/released.rs). First the outcomes of ticketed
  * publishes: `ack(ticket, pubAck, null)` or `ack(ticket, null, apiErrorJson)` for each. Then the
  * messages, returned: per message `to | subject | reply | headers | data`, each a little-endian
- * u32 length and its bytes; length 0xFFFFFFFF means "same as before" (the subject is `to`, the
- * ack's stream the previous ack's), 0xFFFFFFFE an absent field. Bodies are views of the buffer.
+ * u32 length and its bytes; length 0xFFFFFFFF means "same as before" (`to` the previous
+ * message's, the subject `to`, the ack's stream the previous ack's), 0xFFFFFFFE an absent field. Bodies are views of the buffer.
  */
 function unpackReleased(buf, ack) {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -96,8 +96,10 @@ function unpackReleased(buf, ack) {
     const domain = bytes();
     ack(ticket, { stream, seq, duplicate: kind === ACK_DUPLICATE, domain: domain && text(domain) }, null);
   }
+  let to;
   while (at < buf.length) {
-    const to = text(bytes());
+    const toField = bytes();
+    if (toField !== SAME) to = text(toField);
     const subjectBytes = bytes();
     const subject = subjectBytes === SAME ? to : text(subjectBytes);
     const replyBytes = bytes();
@@ -1066,15 +1068,25 @@ const ACK = te.encode('+ACK');
 export class JsMsg {
   #c;
   #acked = false;
+  #info = null;
   constructor(c, m) {
     this.#c = c;
     this.subject = m.subject;
     this.reply = m.reply;
     this.data = m.data;
     this.headers = m.headers ? MsgHdrs.decode(m.headers) : undefined;
-    this.info = parseAckSubject(m.reply ?? '');
-    this.seq = this.info.streamSequence;
-    this.redelivered = this.info.redeliveryCount > 1;
+  }
+  /** Delivery info, read from the ack subject when first asked for. */
+  get info() {
+    return (this.#info ??= parseAckSubject(this.reply ?? ''));
+  }
+  /** Its stream sequence. */
+  get seq() {
+    return this.info.streamSequence;
+  }
+  /** True when delivered before. */
+  get redelivered() {
+    return this.info.redeliveryCount > 1;
   }
   json() {
     return JSON.parse(this.string());

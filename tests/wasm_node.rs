@@ -182,6 +182,11 @@ fn released_messages_cross_in_one_buffer_with_every_field() {
             group: Some("q".into()),
             msg: with_all,
         },
+        Outbound {
+            to: "deliver.here".into(),
+            group: None,
+            msg: Message::new("orders.b", "next"),
+        },
     ];
     let ack = |stream: &str, seq, domain: Option<&str>, duplicate| PubAck {
         stream: stream.into(),
@@ -217,6 +222,13 @@ fn released_messages_cross_in_one_buffer_with_every_field() {
                 reply: Some("$JS.ACK.S.C.1.1.1.0.0".into()),
                 headers: Some(b"NATS/1.0\r\nA: b\r\n\r\n".to_vec()),
                 data: b"payload".to_vec(),
+            },
+            Released {
+                to: "deliver.here".into(),
+                subject: "orders.b".into(),
+                reply: None,
+                headers: None,
+                data: b"next".to_vec(),
             },
         ]
     );

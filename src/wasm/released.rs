@@ -13,8 +13,9 @@
 //!   there is none); for [`FAILED`]: `error_len error` (the API error as JSON).
 //! - then per message:
 //!   `to_len to | subject_len subject | reply_len reply | headers_len headers | data_len data`,
-//!   where `subject_len` is [`SAME`] when the subject equals `to` (every PubAck and API reply)
-//!   and `reply_len` / `headers_len` are [`NONE`] when absent.
+//!   where `to_len` is [`SAME`] when `to` is the previous message's (a fetch's deliveries),
+//!   `subject_len` is [`SAME`] when the subject equals `to` (every API reply), and `reply_len` /
+//!   `headers_len` are [`NONE`] when absent.
 
 use crate::core::error::ApiError;
 use crate::core::message::Outbound;
@@ -98,8 +99,14 @@ pub fn encode(acks: &[TicketAck], out: &[Outbound]) -> Vec<u8> {
             }
         }
     }
+    let mut last_to: Option<&str> = None;
     for o in out {
-        put(&mut buf, o.to.as_bytes());
+        if last_to == Some(o.to.as_str()) {
+            buf.extend_from_slice(&SAME.to_le_bytes());
+        } else {
+            put(&mut buf, o.to.as_bytes());
+            last_to = Some(&o.to);
+        }
         if o.msg.subject == o.to {
             buf.extend_from_slice(&SAME.to_le_bytes());
         } else {
@@ -159,9 +166,14 @@ pub fn decode(mut buf: &[u8]) -> Option<Release> {
         };
         acks.push((ticket, result));
     }
-    let mut out = Vec::new();
+    let mut out: Vec<Released> = Vec::new();
     while !buf.is_empty() {
-        let to = string(take(&mut buf)?)?;
+        let to = if peek_len(buf)? == SAME {
+            buf = buf.get(4..)?;
+            out.last()?.to.clone()
+        } else {
+            string(take(&mut buf)?)?
+        };
         let subject = match peek_len(buf)? {
             SAME => {
                 buf = buf.get(4..)?;
