@@ -64,7 +64,8 @@ function text(bytes) {
  * publishes: `ack(ticket, pubAck, null)` or `ack(ticket, null, apiErrorJson)` for each. Then the
  * messages, returned: per message `to | subject | reply | headers | data`, each a little-endian
  * u32 length and its bytes; length 0xFFFFFFFF means "same as before" (`to` the previous
- * message's, the subject `to`, the ack's stream the previous ack's), 0xFFFFFFFE an absent field. Bodies are views of the buffer.
+ * message's, the subject `to`, the ack's stream the previous ack's), 0xFFFFFFFE an absent
+ * field. Bodies are views of the buffer.
  */
 function unpackReleased(buf, ack) {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -111,7 +112,7 @@ function unpackReleased(buf, ack) {
 }
 const ACK_DUPLICATE = 1;
 const ACK_FAILED = 2;
-const SAME = Symbol('same as to');
+const SAME = Symbol('same as before');
 
 /** True for a `NATS/1.0 503` status block: nothing took the request after all. */
 function isNoResponders(headers) {

@@ -316,11 +316,12 @@ impl JsEngine {
     /// in one `Uint8Array` (see [`released`]).
     ///
     /// Commits happen in flush order. When no other flush is in flight, the transaction begins
-    /// within this call: the browser commits while JavaScript goes on (no microtask in between). If this one fails, the engine is rebuilt from the database
-    /// before the promise rejects (with a `QuotaExceededError` when the quota is full): what was
-    /// handled since the last successful commit is gone, including messages handled while this
-    /// commit was in flight, so callers should fail every reply they still wait for. A flush
-    /// taken before such a rollback rejects with a "rolled back" `ContrailError`.
+    /// within this call: the browser commits while JavaScript goes on (no microtask in
+    /// between). If this one fails, the engine is rebuilt from the database before the promise
+    /// rejects (with a `QuotaExceededError` when the quota is full): what was handled since the
+    /// last successful commit is gone, including messages handled while this commit was in
+    /// flight, so callers should fail every reply they still wait for. A flush taken before
+    /// such a rollback rejects with a "rolled back" `ContrailError`.
     pub fn flush(&self) -> Promise {
         flush(&self.shell)
     }
