@@ -378,7 +378,7 @@ fn corrupt(why: &str) -> StoreError {
 }
 
 /// The sequence state a reopened store cannot derive from its messages alone.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeqState {
     /// First sequence (next to be assigned when empty).
     pub first_seq: Seq,
@@ -386,6 +386,9 @@ pub struct SeqState {
     pub last_seq: Seq,
     /// Time of the last store (kept after that message is removed).
     pub last_ts: Nanos,
+    /// Messages removed from the middle of segments that still hold them (tombstones).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dead: Vec<Seq>,
 }
 
 /// A stream's config and creation time, as the shell keeps them to restore it.

@@ -18,15 +18,17 @@
 //!   the new messages, once they would number [`MERGE_RUN`] or reach half a segment. So a big
 //!   flush is written once, a flush of one message usually writes only itself, and what opening
 //!   reads is mostly records of 128 to 256 KiB plus a few small ones.
-//! - A segment that lost a live message from the middle (removal, filtered purge) is rewritten,
-//!   or deleted when left empty; no other segment is touched.
+//! - A message removed from the middle (an out-of-order ack in a work-queue stream, a
+//!   per-subject limit, a filtered purge) becomes a tombstone in the state record. A segment is
+//!   rewritten (or deleted, when left empty) only once a quarter of its messages are dead, or
+//!   when the tombstones would number more than [`MAX_DEAD`]; no other segment is touched.
 //!
 //! A store restored from its newest segments only ([`Restorer::finish_tail`], the fast open) is
 //! *partial*: it appends and answers for its tail, keeps the persisted `first_seq` in the state
 //! it writes, and refuses every removal, since the messages it lacks are still in the database.
 //! The shell replaces it with a whole store once it has read everything (`engine.rs`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 
@@ -53,6 +55,10 @@ pub const SEGMENT_MSGS: u32 = 4096;
 /// one message usually writes only itself (the merge rewrites the tail about once per this many
 /// flushes, which measured at 16 slowed one-message flushes by ~25%).
 pub const MERGE_RUN: usize = 32;
+
+/// At most this many tombstones: past it, every segment holding one is rewritten. They ride in
+/// the state record, written with every flush that changes the stream (~8 KiB of JSON at most).
+pub const MAX_DEAD: usize = 1000;
 
 /// Implements the read-only [`StreamStore`] methods by asking the store in field `$inner`:
 /// every read of an `IdbStore` is answered by its resident `MemoryStore` (and the tests' wrapper
@@ -141,8 +147,10 @@ pub struct IdbStore {
     segments: BTreeMap<Seq, SegmentInfo>,
     /// Sequences from here on were assigned since the last sync: no segment holds them yet.
     synced_end: Seq,
-    /// Segments that lost a message since the last sync, with the highest sequence lost.
-    lost: BTreeMap<Seq, Seq>,
+    /// Segments that lost a message since the last sync.
+    lost: BTreeSet<Seq>,
+    /// Tombstones: messages removed from segments that still hold them (see the module docs).
+    dead: BTreeSet<Seq>,
     /// Consumer changes since the last sync (`None`: removed).
     consumer_writes: BTreeMap<String, Option<ConsumerRecord>>,
     /// Sequence state changed since the last sync.
@@ -160,7 +168,8 @@ impl IdbStore {
             queue,
             segments: BTreeMap::new(),
             synced_end: 1,
-            lost: BTreeMap::new(),
+            lost: BTreeSet::new(),
+            dead: BTreeSet::new(),
             consumer_writes: BTreeMap::new(),
             state_dirty: true,
             partial_first: None,
@@ -204,6 +213,7 @@ impl IdbStore {
         if state.first_seq > 0 {
             store.mem.compact(state.first_seq)?;
         }
+        store.dead = state.dead.iter().copied().collect();
         Ok(Restorer {
             store,
             state,
@@ -219,11 +229,11 @@ impl IdbStore {
         self.segments.range(..=seq).next_back().map(|(k, _)| *k)
     }
 
-    /// Notes that a persisted segment lost `seq`.
+    /// Notes that a persisted segment lost `seq`: a tombstone until the segment is rewritten.
     fn lose(&mut self, seq: Seq) {
         if let Some(segment) = self.segment_of(seq) {
-            let highest = self.lost.entry(segment).or_insert(seq);
-            *highest = (*highest).max(seq);
+            self.lost.insert(segment);
+            self.dead.insert(seq);
         }
     }
 
@@ -303,16 +313,27 @@ impl IdbStore {
         });
     }
 
-    /// Rewrites the segments that lost a live message, except those from `skip_from` on (the
-    /// tail write rewrites those).
+    /// Rewrites the segments that lost messages, once a quarter of one is dead (or every one
+    /// holding a tombstone when there are more than [`MAX_DEAD`]); the others keep their
+    /// tombstones. Segments from `skip_from` on are left to the tail merge.
     fn rewrite_lost(&mut self, skip_from: Option<Seq>, writes: &mut Vec<Write>) {
-        let first_seq = self.mem.state().first_seq;
-        for (key, highest) in std::mem::take(&mut self.lost) {
-            // Losing only dead messages changes nothing a reopen sees.
-            if highest < first_seq
-                || skip_from.is_some_and(|s| key >= s)
-                || !self.segments.contains_key(&key)
-            {
+        // Below first_seq everything is dead without a tombstone (a partial store's real
+        // first_seq is the persisted one: its memory starts later).
+        let first_seq = self
+            .partial_first
+            .unwrap_or_else(|| self.mem.state().first_seq);
+        let before = self.dead.len();
+        self.dead = self.dead.split_off(&first_seq);
+        let mut candidates = std::mem::take(&mut self.lost);
+        let over = self.dead.len() > MAX_DEAD;
+        if over {
+            candidates.extend(self.dead.iter().filter_map(|&seq| self.segment_of(seq)));
+        }
+        for key in candidates {
+            let Some(info) = self.segments.get(&key).copied() else {
+                continue;
+            };
+            if skip_from.is_some_and(|s| key >= s) {
                 continue;
             }
             let end = self
@@ -320,6 +341,13 @@ impl IdbStore {
                 .range(key + 1..)
                 .next()
                 .map_or(self.synced_end, |(k, _)| *k);
+            let dead_here = self.dead.range(key..end).count();
+            if dead_here == 0 || (!over && dead_here * 4 < info.msgs as usize) {
+                continue;
+            }
+            let kept = self.dead.split_off(&end);
+            self.dead.retain(|&seq| seq < key);
+            self.dead.extend(kept);
             let msgs = self.messages_in(key, end);
             if msgs.is_empty() {
                 self.segments.remove(&key);
@@ -339,6 +367,9 @@ impl IdbStore {
                 start: key,
                 bytes: w.finish(),
             });
+        }
+        if self.dead.len() != before {
+            self.state_dirty = true;
         }
     }
 
@@ -384,6 +415,10 @@ impl IdbStore {
                         from: first + 1,
                         below: None,
                     });
+                }
+                // Rewritten from memory: their tombstones go.
+                if !self.dead.split_off(&first).is_empty() {
+                    self.state_dirty = true;
                 }
                 self.pack_from(first, Some(first))
             }
@@ -445,8 +480,9 @@ impl Restorer {
                 let m = m?;
                 msgs += 1;
                 self.highest = Some(m.seq);
-                // Below first_seq is dead: removed from the front after the segment was written.
-                if m.seq >= first_seq {
+                // Below first_seq is dead: removed from the front after the segment was written;
+                // a tombstone marks one removed from the middle.
+                if m.seq >= first_seq && !self.store.dead.contains(&m.seq) {
                     self.store
                         .mem
                         .restore_msg(m.seq, m.subject, m.headers, m.payload, m.time)?;
@@ -572,6 +608,7 @@ impl StreamStore for IdbStore {
                 first_seq: self.partial_first.unwrap_or(st.first_seq),
                 last_seq: st.last_seq,
                 last_ts: st.last_ts,
+                dead: self.dead.iter().copied().collect(),
             };
             writes.push(Write::PutState {
                 stream: stream.clone(),
@@ -615,6 +652,7 @@ impl StreamStore for IdbStore {
         self.mem.delete()?;
         self.segments.clear();
         self.lost.clear();
+        self.dead.clear();
         self.consumer_writes.clear();
         self.state_dirty = false;
         self.queue.borrow_mut().push(Write::DeleteStream {

@@ -1,5 +1,5 @@
-//! What `IdbStore::sync` writes: the tail merges into few records, and removals touch only the
-//! segments that lost a live message. Every test also reopens the store from what was written
+//! What `IdbStore::sync` writes: the tail merges into few records, a removal from the middle is a
+//! tombstone until a quarter of its segment is dead, and removals touch only such segments. Every test also reopens the store from what was written
 //! and checks it answers as the live one does.
 
 use bytes::Bytes;
@@ -7,7 +7,7 @@ use wasm_bindgen_test::wasm_bindgen_test;
 
 use super::fake_db::FakeDb;
 use crate::core::store::{Seq, StreamStore};
-use crate::wasm::idb::store::{MERGE_RUN, SEGMENT_BYTES};
+use crate::wasm::idb::store::{MAX_DEAD, MERGE_RUN, SEGMENT_BYTES};
 use crate::wasm::idb::{CommitQueue, IdbStore, Write};
 
 /// A store, its commit queue and the database its syncs are applied to.
@@ -196,15 +196,54 @@ fn big_flushes_are_written_once() {
 }
 
 #[wasm_bindgen_test]
-fn removing_from_the_middle_rewrites_only_that_segment() {
+fn a_removal_from_the_middle_is_a_tombstone_until_a_quarter_of_its_segment_is_dead() {
     let mut h = five_segments();
     let keys = h.keys();
-    let target = keys[2] + 3;
-    assert!(h.store.remove_msg(target).expect("remove"));
+    let size = (keys[3] - keys[2]) as usize;
+    assert!(h.store.remove_msg(keys[2] + 3).expect("remove"));
+    assert_eq!(summary(&h.sync()), (vec![], vec![], vec![], true));
+    h.check_reopen();
+    // Just under a quarter dead: still only the state record.
+    let (mut dead, mut seq) = (1, keys[2] + 4);
+    let mut remove_until = |h: &mut Harness, dead_target: usize| {
+        while dead < dead_target {
+            assert!(h.store.remove_msg(seq).expect("remove"));
+            (dead, seq) = (dead + 1, seq + 1);
+        }
+    };
+    remove_until(&mut h, size.div_ceil(4) - 1);
+    assert_eq!(summary(&h.sync()), (vec![], vec![], vec![], true));
+    h.check_reopen();
+    // The removal that makes it a quarter rewrites that segment, and no other.
+    remove_until(&mut h, size.div_ceil(4));
+    assert_eq!(summary(&h.sync()), (vec![keys[2]], vec![], vec![], true));
+    h.check_reopen();
+}
+
+#[wasm_bindgen_test]
+fn past_the_tombstone_limit_every_segment_holding_one_is_rewritten() {
+    let mut h = Harness::new();
+    for _ in 0..(MAX_DEAD as u64 * 12) {
+        h.publish("b", 8);
+    }
+    h.sync();
+    let keys = h.keys();
+    assert!(keys.len() >= 3, "segments {keys:?}");
+    // Every tenth message: a tenth of each segment, under the quarter that rewrites one.
+    let last = h.store.state().last_seq;
+    let mut removed = 0;
+    for seq in (2..=last).step_by(10) {
+        assert!(h.store.remove_msg(seq).expect("remove"));
+        removed += 1;
+        if removed == MAX_DEAD {
+            assert_eq!(summary(&h.sync()), (vec![], vec![], vec![], true));
+            h.check_reopen();
+        }
+    }
     let (puts, deletes, ranges, state) = summary(&h.sync());
     assert_eq!(
         (puts, deletes, ranges, state),
-        (vec![keys[2]], vec![], vec![], true)
+        (keys.clone(), vec![], vec![], true)
     );
     h.check_reopen();
 }
@@ -257,14 +296,26 @@ fn purging_everything_is_one_range_delete() {
 }
 
 #[wasm_bindgen_test]
-fn filtered_purge_rewrites_only_segments_that_lost_messages() {
+fn filtered_purge_rewrites_only_segments_that_lost_a_quarter() {
     let mut h = Harness::new();
     for i in 1..=1000 {
-        h.publish(if i == 10 || i == 20 { "a" } else { "b" }, 1024);
+        let subject = match i {
+            10 | 20 => "a",
+            _ if i % 3 == 0 && i < 200 => "c",
+            _ => "b",
+        };
+        h.publish(subject, 1024);
     }
     h.sync();
     let keys = h.keys();
+    assert!(
+        keys[1] > 200,
+        "a third of the first segment is on c: {keys:?}"
+    );
     assert_eq!(h.store.purge("a", 0, 0).expect("purge"), 2);
+    assert_eq!(summary(&h.sync()), (vec![], vec![], vec![], true));
+    h.check_reopen();
+    assert!(h.store.purge("c", 0, 0).expect("purge") > 60);
     assert_eq!(summary(&h.sync()), (vec![keys[0]], vec![], vec![], true));
     h.check_reopen();
     // A purge that matched nothing writes nothing.
