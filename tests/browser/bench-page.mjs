@@ -16,6 +16,7 @@ export const DEFAULTS = {
   syncMsgs: 500, // messages published awaiting each PubAck (one commit each)
   window: 1000, // publishes in flight
   batch: 500, // fetch batch
+  keys: 1000, // subjects of the key-value-like workload
   rounds: 5, // interleaved ceiling/publish rounds
   roundMsgs: 20_000, // messages per workload per round
 };
@@ -100,11 +101,11 @@ export async function ceiling({ msgs, perRecord, size, durability = 'strict', na
 }
 
 /** A fresh database `name` with the benchmark's stream; resolves to the open engine. */
-export async function openFresh(name) {
+export async function openFresh(name, config = {}) {
   await deleteDatabase(name);
   const nc = await open({ name });
   const jsm = await nc.jetstreamManager();
-  await jsm.streams.add({ name: STREAM, subjects: ['bench.>'] });
+  await jsm.streams.add({ name: STREAM, subjects: ['bench.>'], ...config });
   return nc;
 }
 
@@ -112,7 +113,7 @@ export async function openFresh(name) {
  * (b) Durable publish, `window` publishes outstanding at any time: each PubAck that arrives lets
  * the next publish go (like a NATS client's max outstanding acks). Checks the last sequence.
  */
-export async function publishSliding(nc, { msgs, window, size, expectLast = msgs }) {
+export async function publishSliding(nc, { msgs, window, size, expectLast = msgs, keys = 0 }) {
   const js = nc.jetstream();
   const data = payload(size);
   let sent = 0;
@@ -123,7 +124,7 @@ export async function publishSliding(nc, { msgs, window, size, expectLast = msgs
     const next = () => {
       if (sent >= msgs) return;
       sent++;
-      js.publish(SUBJECT, data).then((ack) => {
+      js.publish(keys ? `bench.k.${keyOf(sent, keys)}` : SUBJECT, data).then((ack) => {
         acked++;
         if (ack.seq > lastSeq) lastSeq = ack.seq;
         if (acked === msgs) done();
@@ -135,6 +136,32 @@ export async function publishSliding(nc, { msgs, window, size, expectLast = msgs
   const ms = now() - t0;
   if (lastSeq !== expectLast) throw new Error(`last PubAck seq ${lastSeq}, expected ${expectLast}`);
   return { msgs, ms };
+}
+
+/**
+ * The key of the `n`th publish (from 1) of the key-value workload: each key once, then keys at
+ * random (a fixed sequence), so the revisions a publish replaces are scattered over the stream.
+ */
+function keyOf(n, keys) {
+  if (n <= keys) return n - 1;
+  // A hash of n (murmur3's finalizer): successive keys independent, like random ones.
+  let h = Math.imul(n ^ (n >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return ((h ^ (h >>> 16)) >>> 0) % keys;
+}
+
+/**
+ * (b3) Durable publish as a key-value store uses a stream: `keys` subjects, one message kept per
+ * subject, so after the first round every publish removes an older message from the middle.
+ */
+export async function publishKeys({ msgs, window, size, keys }) {
+  const nc = await openFresh(DB.extra, { max_msgs_per_subject: 1 });
+  const r = await counted(() => publishSliding(nc, { msgs, window, size, keys }));
+  const info = await (await nc.jetstreamManager()).streams.info(STREAM);
+  await nc.close();
+  await deleteDatabase(DB.extra);
+  if (info.state.messages !== keys) throw new Error(`${info.state.messages} messages kept, expected ${keys}`);
+  return r;
 }
 
 /** (b') Durable publish in bursts: `window` publishes at once, then await all their PubAcks. */
@@ -254,6 +281,8 @@ export async function run(overrides = {}) {
   results.publish = await counted(() => publishSliding(main, { msgs: o.publishMsgs, window: o.window, size: o.size }));
   results.fetchAck = await counted(() => fetchAck(main, { msgs: o.publishMsgs, batch: o.batch }));
   await main.close();
+
+  results.keys = await publishKeys({ msgs: o.publishMsgs, window: o.window, size: o.size, keys: o.keys });
 
   const extra = await openFresh(DB.extra);
   results.bursts = await counted(() => publishBursts(extra, { msgs: o.burstMsgs, window: o.window, size: o.size }));

@@ -8,7 +8,8 @@
 // reopens the database in a fresh browser process, and prints.
 //
 //   node tests/browser/bench.mjs [--runs 3] [--publish 100000] [--ceiling 200000] [--burst 100000]
-//        [--sync 500] [--window 1000] [--batch 500] [--size 128] [--rounds 5] [--round-msgs 20000]
+//        [--sync 500] [--window 1000] [--batch 500] [--size 128] [--keys 1000] [--rounds 5]
+//        [--round-msgs 20000]
 //        [--no-cold] [--json]
 //        [--profile out.cpuprofile [--profile-of publish|bursts|fetch|open]]
 // Each option also reads BENCH_<NAME> from the environment (e.g. BENCH_RUNS=3). Figures are
@@ -166,6 +167,7 @@ function rowsOf({ results: r, opts: o }) {
     row(`publish, ${o.window} outstanding, each PubAck awaited`, r.publish),
     pairedRow(`publish, ${o.window} outstanding, in ${o.rounds} rounds alternating with the ceiling (ratio: median of the rounds')`, r.paired, `>= ${TARGET_PUBLISH_RATIO.toFixed(2)}`),
     row(`publish, bursts of ${o.window} (Promise.all)`, r.bursts),
+    row(`publish, ${o.window} outstanding, ${o.keys} subjects, max 1 msg per subject (as a KV bucket)`, r.keys),
     row(`publish, 1 outstanding (await each)`, r.sync),
     row(`fetch + ack, batch ${o.batch}, explicit, last ackAck`, r.fetchAck),
     row(`publish, ${o.window} outstanding, memory engine (no IndexedDB: CPU cost alone)`, r.memory),
@@ -225,7 +227,7 @@ export function formatTable(rows) {
 }
 
 function parseArgs(argv, env) {
-  const names = { runs: 'runs', publish: 'publishMsgs', ceiling: 'ceilingMsgs', burst: 'burstMsgs', sync: 'syncMsgs', window: 'window', batch: 'batch', size: 'size', rounds: 'rounds', 'round-msgs': 'roundMsgs' };
+  const names = { runs: 'runs', publish: 'publishMsgs', ceiling: 'ceilingMsgs', burst: 'burstMsgs', sync: 'syncMsgs', window: 'window', batch: 'batch', size: 'size', rounds: 'rounds', 'round-msgs': 'roundMsgs', keys: 'keys' };
   const opts = {};
   for (const [flag, key] of Object.entries(names)) {
     const e = env[`BENCH_${flag.toUpperCase()}`];

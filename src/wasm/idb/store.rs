@@ -19,9 +19,10 @@
 //!   flush is written once, a flush of one message usually writes only itself, and what opening
 //!   reads is mostly records of 128 to 256 KiB plus a few small ones.
 //! - A message removed from the middle (an out-of-order ack in a work-queue stream, a
-//!   per-subject limit, a filtered purge) becomes a tombstone in the state record. A segment is
-//!   rewritten (or deleted, when left empty) only once a quarter of its messages are dead, or
-//!   when the tombstones would number more than [`MAX_DEAD`]; no other segment is touched.
+//!   per-subject limit, a filtered purge) costs a rewrite of its segment (or a delete, when
+//!   none is left) only when little of that segment is left ([`REWRITE_CHEAP`]) or a quarter of
+//!   it is dead; until then it is a tombstone in the state record (at most [`MAX_DEAD`]). No
+//!   other segment is touched.
 //!
 //! A store restored from its newest segments only ([`Restorer::finish_tail`], the fast open) is
 //! *partial*: it appends and answers for its tail, keeps the persisted `first_seq` in the state
@@ -56,9 +57,14 @@ pub const SEGMENT_MSGS: u32 = 4096;
 /// flushes, which measured at 16 slowed one-message flushes by ~25%).
 pub const MERGE_RUN: usize = 32;
 
-/// At most this many tombstones: past it, every segment holding one is rewritten. They ride in
-/// the state record, written with every flush that changes the stream (~8 KiB of JSON at most).
+/// At most this many tombstones: past it, the segments holding the most are rewritten until half
+/// are left. They ride in the state record, written with every flush that changes the stream
+/// (~8 KiB of JSON at most).
 pub const MAX_DEAD: usize = 1000;
+
+/// A segment that lost messages is rewritten at once when less than this is left of it: as
+/// cheap to write as a tombstone is to keep.
+pub const REWRITE_CHEAP: usize = 32 * 1024;
 
 /// Implements the read-only [`StreamStore`] methods by asking the store in field `$inner`:
 /// every read of an `IdbStore` is answered by its resident `MemoryStore` (and the tests' wrapper
@@ -313,9 +319,10 @@ impl IdbStore {
         });
     }
 
-    /// Rewrites the segments that lost messages, once a quarter of one is dead (or every one
-    /// holding a tombstone when there are more than [`MAX_DEAD`]); the others keep their
-    /// tombstones. Segments from `skip_from` on are left to the tail merge.
+    /// Rewrites the segments that lost messages when that is cheap (little of one is left) or
+    /// due (a quarter of it is dead); the others keep their tombstones. Past [`MAX_DEAD`]
+    /// tombstones, the segments holding the most are rewritten until half are left. Segments
+    /// from `skip_from` on are left to the tail merge.
     fn rewrite_lost(&mut self, skip_from: Option<Seq>, writes: &mut Vec<Write>) {
         // Below first_seq everything is dead without a tombstone (a partial store's real
         // first_seq is the persisted one: its memory starts later).
@@ -324,53 +331,78 @@ impl IdbStore {
             .unwrap_or_else(|| self.mem.state().first_seq);
         let before = self.dead.len();
         self.dead = self.dead.split_off(&first_seq);
-        let mut candidates = std::mem::take(&mut self.lost);
-        let over = self.dead.len() > MAX_DEAD;
-        if over {
-            candidates.extend(self.dead.iter().filter_map(|&seq| self.segment_of(seq)));
-        }
-        for key in candidates {
-            let Some(info) = self.segments.get(&key).copied() else {
+        let skip = |key: Seq| skip_from.is_some_and(|s| key >= s);
+        let lost = std::mem::take(&mut self.lost);
+        for key in lost {
+            let Some((end, dead, info)) = self.dead_in(key) else {
                 continue;
             };
-            if skip_from.is_some_and(|s| key >= s) {
-                continue;
+            let live = (info.msgs as usize).saturating_sub(dead);
+            let live_bytes = info.bytes / info.msgs.max(1) as usize * live;
+            let due = dead * 4 >= info.msgs as usize || live_bytes < REWRITE_CHEAP;
+            if dead > 0 && due && !skip(key) {
+                self.rewrite(key, end, writes);
             }
-            let end = self
-                .segments
-                .range(key + 1..)
-                .next()
-                .map_or(self.synced_end, |(k, _)| *k);
-            let dead_here = self.dead.range(key..end).count();
-            if dead_here == 0 || (!over && dead_here * 4 < info.msgs as usize) {
-                continue;
+        }
+        if self.dead.len() > MAX_DEAD {
+            let mut held: BTreeMap<Seq, usize> = BTreeMap::new();
+            for &seq in &self.dead {
+                if let Some(key) = self.segment_of(seq) {
+                    *held.entry(key).or_default() += 1;
+                }
             }
-            let kept = self.dead.split_off(&end);
-            self.dead.retain(|&seq| seq < key);
-            self.dead.extend(kept);
-            let msgs = self.messages_in(key, end);
-            if msgs.is_empty() {
-                self.segments.remove(&key);
-                writes.push(Write::DeleteSegment {
-                    stream: self.stream.clone(),
-                    start: key,
-                });
-                continue;
+            let mut most: Vec<(Seq, usize)> = held.into_iter().filter(|(k, _)| !skip(*k)).collect();
+            most.sort_by_key(|&(_, dead)| std::cmp::Reverse(dead));
+            for (key, _) in most {
+                if self.dead.len() <= MAX_DEAD / 2 {
+                    break;
+                }
+                if let Some((end, _, _)) = self.dead_in(key) {
+                    self.rewrite(key, end, writes);
+                }
             }
-            let mut w = SegmentWriter::new(&self.stream, key);
-            for m in &msgs {
-                w.push(m);
-            }
-            self.segments.insert(key, SegmentInfo::of(&w));
-            writes.push(Write::PutSegment {
-                stream: self.stream.clone(),
-                start: key,
-                bytes: w.finish(),
-            });
         }
         if self.dead.len() != before {
             self.state_dirty = true;
         }
+    }
+
+    /// The segment at `key`: where it ends, how many tombstones it holds, what it was written as.
+    fn dead_in(&self, key: Seq) -> Option<(Seq, usize, SegmentInfo)> {
+        let info = *self.segments.get(&key)?;
+        let end = self
+            .segments
+            .range(key + 1..)
+            .next()
+            .map_or(self.synced_end, |(k, _)| *k);
+        Some((end, self.dead.range(key..end).count(), info))
+    }
+
+    /// Writes the segment at `key` (up to `end`) again with its live messages only, or deletes
+    /// it when none is left; its tombstones go.
+    fn rewrite(&mut self, key: Seq, end: Seq, writes: &mut Vec<Write>) {
+        let mut from_key = self.dead.split_off(&key);
+        let mut after = from_key.split_off(&end);
+        self.dead.append(&mut after);
+        let msgs = self.messages_in(key, end);
+        if msgs.is_empty() {
+            self.segments.remove(&key);
+            writes.push(Write::DeleteSegment {
+                stream: self.stream.clone(),
+                start: key,
+            });
+            return;
+        }
+        let mut w = SegmentWriter::new(&self.stream, key);
+        for m in &msgs {
+            w.push(m);
+        }
+        self.segments.insert(key, SegmentInfo::of(&w));
+        writes.push(Write::PutSegment {
+            stream: self.stream.clone(),
+            start: key,
+            bytes: w.finish(),
+        });
     }
 
     /// The first key of the run of small (not closed) segments at the tail, if the messages
