@@ -221,7 +221,9 @@ test('the writer page dies while a follower publishes: it takes over, nothing lo
       await (await nc.jetstreamManager()).streams.add({ name: 'S', subjects: ['s.>'] });
     });
 
-    const N = 1000;
+    // Enough that the writer is killed mid-run however fast publishing gets (1,000 once finished
+    // between the wait and the kill).
+    const N = 10_000;
     // With msgIDs (retried after the writer vanishes, deduplicated by the new writer) and
     // without (each either acked or failed with WriterLostError: its outcome is unknown).
     await startPublishing(b.page, { tag: 'id', subject: 's.id', n: N, window: 20, ids: true });
@@ -349,7 +351,7 @@ test('the writer closes cleanly while a follower publishes: every publish lands 
       await (await nc.jetstreamManager()).streams.add({ name: 'S', subjects: ['s.>'] });
     });
 
-    const N = 600;
+    const N = 5_000; // enough that the handover falls mid-run
     await startPublishing(b.page, { tag: 'b', subject: 's.b', n: N, window: 20, ids: false });
     await startPublishing(c.page, { tag: 'c', subject: 's.c', n: N, window: 20, ids: false });
     await waitFor(b.page, () => done.b >= 80);
