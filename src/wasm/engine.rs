@@ -432,7 +432,7 @@ impl Shell {
             return Ok(Uint8Array::from(&released::encode(&[], &[])[..]).into());
         };
         match self.partial.borrow_mut().as_mut() {
-            Some(partial) => partial.closing = true,
+            Some(partial) => partial.completing = true,
             None => return Ok(Uint8Array::from(&released::encode(&[], &[])[..]).into()),
         }
         // From here on everything is deferred; what the partial engine took commits first.

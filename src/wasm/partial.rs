@@ -63,13 +63,13 @@ pub(crate) enum Publish {
 pub(crate) struct Partial {
     deferred: Vec<Deferred>,
     /// The shell is rebuilding the whole engine: everything waits.
-    pub(crate) closing: bool,
+    pub(crate) completing: bool,
 }
 
 impl Partial {
     /// Whether the partial engine may take a publish now.
     fn may_take(&self, engine: &Engine, subject: &str, headers: Option<&[u8]>) -> bool {
-        !self.closing
+        !self.completing
             && self.deferred.is_empty()
             && engine.publish_looks_back(subject, headers) == Some(false)
     }
