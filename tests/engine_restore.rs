@@ -72,7 +72,7 @@ impl StreamStore for Shared {
     fn sync(&mut self) -> Result<(), StoreError> {
         self.0.borrow_mut().sync()
     }
-    fn save_consumer(&mut self, name: &str, record: &ConsumerRecord) -> Result<(), StoreError> {
+    fn save_consumer(&mut self, name: &str, record: ConsumerRecord) -> Result<(), StoreError> {
         self.0.borrow_mut().save_consumer(name, record)
     }
     fn remove_consumer(&mut self, name: &str) -> Result<(), StoreError> {
@@ -148,7 +148,7 @@ fn an_unreadable_consumer_record_is_reported_and_kept() {
     store
         .save_consumer(
             "BROKEN",
-            &ConsumerRecord {
+            ConsumerRecord {
                 config: b"{not json".to_vec(),
                 ..Default::default()
             },

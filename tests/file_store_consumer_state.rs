@@ -46,12 +46,12 @@ fn open(dir: &Path) -> FileStore {
 fn a_saved_consumer_survives_a_crash_right_after_the_save() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut store = open(dir.path());
-    store.save_consumer("worker", &record(5)).expect("save");
+    store.save_consumer("worker", record(5)).expect("save");
     store
-        .save_consumer("worker", &record(9))
+        .save_consumer("worker", record(9))
         .expect("save again");
     store
-        .save_consumer("audit log", &record(2))
+        .save_consumer("audit log", record(2))
         .expect("save another");
     std::mem::forget(store);
 
@@ -66,8 +66,8 @@ fn a_saved_consumer_survives_a_crash_right_after_the_save() {
 fn a_removed_consumer_stays_removed() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut store = open(dir.path());
-    store.save_consumer("a", &record(3)).expect("save");
-    store.save_consumer("b", &record(4)).expect("save");
+    store.save_consumer("a", record(3)).expect("save");
+    store.save_consumer("b", record(4)).expect("save");
     store.remove_consumer("a").expect("remove");
     store
         .remove_consumer("never-there")
@@ -82,7 +82,7 @@ fn an_interrupted_save_leaves_the_previous_record() {
     // A crash between writing the temp file and renaming it leaves a `.tmp` beside the record.
     let dir = tempfile::tempdir().expect("temp dir");
     let mut store = open(dir.path());
-    store.save_consumer("worker", &record(5)).expect("save");
+    store.save_consumer("worker", record(5)).expect("save");
     drop(store);
     let consumers_dir = dir.path().join("consumers");
     fs::write(consumers_dir.join("c-worker.tmp"), b"half a reco").expect("stray temp file");
@@ -100,8 +100,8 @@ fn an_interrupted_save_leaves_the_previous_record() {
 fn a_damaged_consumer_file_is_reported_and_the_others_kept() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut store = open(dir.path());
-    store.save_consumer("good", &record(3)).expect("save");
-    store.save_consumer("bad", &record(4)).expect("save");
+    store.save_consumer("good", record(3)).expect("save");
+    store.save_consumer("bad", record(4)).expect("save");
     drop(store);
     let path = dir.path().join("consumers").join("c-bad");
     let mut bytes = fs::read(&path).expect("read");
@@ -128,7 +128,7 @@ fn consumer_names_that_are_not_file_names_still_round_trip() {
     ];
     for (i, name) in names.iter().enumerate() {
         store
-            .save_consumer(name, &record(i as u64 + 2))
+            .save_consumer(name, record(i as u64 + 2))
             .expect("save");
     }
     drop(store);

@@ -53,7 +53,7 @@ fn child_process() {
             },
         };
         store
-            .save_consumer("worker", &record)
+            .save_consumer("worker", record)
             .expect("save consumer");
         println!("consumer {}", state.last_seq);
     }

@@ -201,7 +201,7 @@ impl Engine {
             .record();
         slot.stream
             .store_mut()
-            .save_consumer(name, &record)
+            .save_consumer(name, record)
             .map_err(|e| ApiError::with_detail(ErrorKind::ConsumerCreate, e))?;
         self.mark_dirty(stream);
         Ok(())
@@ -216,7 +216,7 @@ impl Engine {
                 if consumer.take_changed() {
                     slot.stream
                         .store_mut()
-                        .save_consumer(consumer_name, &consumer.record())?;
+                        .save_consumer(consumer_name, consumer.record())?;
                     wrote = true;
                 }
             }

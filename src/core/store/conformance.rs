@@ -715,9 +715,9 @@ fn consumer_record(delivered: u64) -> ConsumerRecord {
 
 pub(crate) fn consumer_records_save_overwrite_remove_list(s: &mut dyn StreamStore) {
     assert!(s.consumers().expect("list").is_empty());
-    s.save_consumer("c1", &consumer_record(2)).expect("save");
-    s.save_consumer("c2", &consumer_record(3)).expect("save");
-    s.save_consumer("c1", &consumer_record(5))
+    s.save_consumer("c1", consumer_record(2)).expect("save");
+    s.save_consumer("c2", consumer_record(3)).expect("save");
+    s.save_consumer("c1", consumer_record(5))
         .expect("overwrite");
     let all = s.consumers().expect("list");
     assert_eq!(all.keys().collect::<Vec<_>>(), vec!["c1", "c2"]);
@@ -732,7 +732,7 @@ pub(crate) fn consumer_records_save_overwrite_remove_list(s: &mut dyn StreamStor
 
 pub(crate) fn delete_closes_every_operation(s: &mut dyn StreamStore) {
     put_all(s, &["a", "b"]);
-    s.save_consumer("c", &consumer_record(1)).expect("save");
+    s.save_consumer("c", consumer_record(1)).expect("save");
     s.delete().expect("delete");
     let closed = Err(StoreError::Closed);
     assert_eq!(s.store_msg("a", None, Bytes::new(), T0), closed);
@@ -745,7 +745,7 @@ pub(crate) fn delete_closes_every_operation(s: &mut dyn StreamStore) {
     assert_eq!(s.compact(2), closed);
     assert_eq!(s.sync(), Err(StoreError::Closed));
     assert_eq!(
-        s.save_consumer("c", &consumer_record(1)),
+        s.save_consumer("c", consumer_record(1)),
         Err(StoreError::Closed)
     );
     assert_eq!(s.remove_consumer("c"), Err(StoreError::Closed));

@@ -131,6 +131,11 @@ impl MemoryStore {
         }
     }
 
+    /// The record of consumer `name`, borrowed.
+    pub fn consumer(&self, name: &str) -> Option<&ConsumerRecord> {
+        self.consumers.get(name)
+    }
+
     fn msg_at(&self, seq: Seq) -> Option<StoredMsg> {
         self.slots.get(seq).map(|slot| self.to_msg(seq, slot))
     }
@@ -546,9 +551,9 @@ impl StreamStore for MemoryStore {
         self.check_open()
     }
 
-    fn save_consumer(&mut self, name: &str, record: &ConsumerRecord) -> Result<(), StoreError> {
+    fn save_consumer(&mut self, name: &str, record: ConsumerRecord) -> Result<(), StoreError> {
         self.check_open()?;
-        self.consumers.insert(name.to_string(), record.clone());
+        self.consumers.insert(name.to_string(), record);
         Ok(())
     }
 

@@ -239,7 +239,7 @@ pub trait StreamStore {
     fn sync(&mut self) -> Result<(), StoreError>;
 
     /// Persists a consumer (created or changed), replacing any record of the same name.
-    fn save_consumer(&mut self, name: &str, record: &ConsumerRecord) -> Result<(), StoreError>;
+    fn save_consumer(&mut self, name: &str, record: ConsumerRecord) -> Result<(), StoreError>;
 
     /// Forgets a consumer; forgetting an unknown one is not an error.
     fn remove_consumer(&mut self, name: &str) -> Result<(), StoreError>;

@@ -381,9 +381,9 @@ impl StreamStore for FileStore {
         Ok(())
     }
 
-    fn save_consumer(&mut self, name: &str, record: &ConsumerRecord) -> Result<(), StoreError> {
+    fn save_consumer(&mut self, name: &str, record: ConsumerRecord) -> Result<(), StoreError> {
         self.check_writable()?;
-        self.consumers.save(name, record).map_err(io_err)
+        self.consumers.save(name, &record).map_err(io_err)
     }
 
     fn remove_consumer(&mut self, name: &str) -> Result<(), StoreError> {

@@ -79,7 +79,7 @@ impl StreamStore for TempFileStore {
     fn sync(&mut self) -> Result<(), StoreError> {
         self.store.sync()
     }
-    fn save_consumer(&mut self, name: &str, record: &ConsumerRecord) -> Result<(), StoreError> {
+    fn save_consumer(&mut self, name: &str, record: ConsumerRecord) -> Result<(), StoreError> {
         self.store.save_consumer(name, record)
     }
     fn remove_consumer(&mut self, name: &str) -> Result<(), StoreError> {
@@ -358,7 +358,7 @@ fn a_deleted_store_is_closed_and_its_directory_gone() {
     let path = dir.path().join("stream");
     let mut file = open(&path);
     file.store_msg("a", None, Bytes::new(), 1).expect("store");
-    file.save_consumer("c", &ConsumerRecord::default())
+    file.save_consumer("c", ConsumerRecord::default())
         .expect("save");
     file.delete().expect("delete");
     assert!(!path.exists());

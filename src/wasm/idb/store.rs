@@ -157,8 +157,8 @@ pub struct IdbStore {
     lost: BTreeSet<Seq>,
     /// Tombstones: messages removed from segments that still hold them (see the module docs).
     dead: BTreeSet<Seq>,
-    /// Consumer changes since the last sync (`None`: removed).
-    consumer_writes: BTreeMap<String, Option<ConsumerRecord>>,
+    /// Consumers changed since the last sync: saved (`true`, the record is in `mem`) or removed.
+    consumer_writes: BTreeMap<String, bool>,
     /// Sequence state changed since the last sync.
     state_dirty: bool,
     /// A partial store (only the newest segments loaded): the stream's real first sequence.
@@ -548,7 +548,7 @@ impl Restorer {
         for (name, bytes) in consumers {
             store
                 .mem
-                .save_consumer(&name, &codec::decode_consumer(&bytes)?)?;
+                .save_consumer(&name, codec::decode_consumer(&bytes)?)?;
         }
         Ok(store)
     }
@@ -647,12 +647,14 @@ impl StreamStore for IdbStore {
                 bytes: codec::encode_json(&state),
             });
         }
-        for (name, record) in std::mem::take(&mut self.consumer_writes) {
+        for (name, saved) in std::mem::take(&mut self.consumer_writes) {
+            // Encoded from the one copy in memory, as it is now.
+            let record = saved.then(|| self.mem.consumer(&name)).flatten();
             writes.push(match record {
                 Some(r) => Write::PutConsumer {
                     stream: stream.clone(),
+                    bytes: codec::encode_consumer(r),
                     name,
-                    bytes: codec::encode_consumer(&r),
                 },
                 None => Write::DeleteConsumer {
                     stream: stream.clone(),
@@ -664,16 +666,15 @@ impl StreamStore for IdbStore {
         Ok(())
     }
 
-    fn save_consumer(&mut self, name: &str, record: &ConsumerRecord) -> Result<(), StoreError> {
+    fn save_consumer(&mut self, name: &str, record: ConsumerRecord) -> Result<(), StoreError> {
         self.mem.save_consumer(name, record)?;
-        self.consumer_writes
-            .insert(name.to_string(), Some(record.clone()));
+        self.consumer_writes.insert(name.to_string(), true);
         Ok(())
     }
 
     fn remove_consumer(&mut self, name: &str) -> Result<(), StoreError> {
         self.mem.remove_consumer(name)?;
-        self.consumer_writes.insert(name.to_string(), None);
+        self.consumer_writes.insert(name.to_string(), false);
         Ok(())
     }
 

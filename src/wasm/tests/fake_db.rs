@@ -172,7 +172,7 @@ impl StreamStore for ReopenedEachWrite {
         let r = self.store.sync();
         self.reopen(r)
     }
-    fn save_consumer(&mut self, name: &str, record: &ConsumerRecord) -> Result<(), StoreError> {
+    fn save_consumer(&mut self, name: &str, record: ConsumerRecord) -> Result<(), StoreError> {
         let r = self.store.save_consumer(name, record);
         self.reopen(r)
     }
