@@ -82,7 +82,7 @@ impl Partial {
         if !is_api && self.may_take(engine, &msg.subject, msg.headers.as_deref()) {
             return engine.handle(msg, now);
         }
-        let took = is_api || engine.publish_looks_back(&msg.subject, None).is_some();
+        let took = is_api || engine.captures(&msg.subject);
         if took {
             self.deferred.push(Deferred::Handle(msg, now));
         }
@@ -105,7 +105,7 @@ impl Partial {
                 None => Publish::NoStream,
             };
         }
-        if engine.publish_looks_back(subject, None).is_none() {
+        if !engine.captures(subject) {
             return Publish::NoStream;
         }
         self.deferred.push(Deferred::Publish {

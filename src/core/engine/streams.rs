@@ -169,6 +169,11 @@ impl Engine {
         Some(result)
     }
 
+    /// True when a stream captures `subject`.
+    pub fn captures(&self, subject: &str) -> bool {
+        self.routes.has_match(subject)
+    }
+
     /// Whether publishing on `subject` with `headers` could look past the newest stored messages
     /// (see [`Stream::publish_looks_back`]); `None` when no stream captures `subject`.
     pub fn publish_looks_back(&self, subject: &str, headers: Option<&[u8]>) -> Option<bool> {

@@ -243,20 +243,6 @@ impl IdbStore {
         }
     }
 
-    /// The stored messages with `start <= seq < end`.
-    fn messages_in(&self, start: Seq, end: Seq) -> Vec<StoredMsg> {
-        let mut out = Vec::new();
-        let mut next = start;
-        while let Ok(m) = self.mem.load_next_msg("", next) {
-            if m.seq >= end {
-                break;
-            }
-            next = m.seq + 1;
-            out.push(m);
-        }
-        out
-    }
-
     /// The stored messages from `from` on, packed into segments cut when full; the first one
     /// keyed `key` when given, every other by its first message.
     fn pack_from(&self, from: Seq, key: Option<Seq>) -> Vec<(Seq, SegmentWriter)> {
@@ -384,18 +370,21 @@ impl IdbStore {
         let mut from_key = self.dead.split_off(&key);
         let mut after = from_key.split_off(&end);
         self.dead.append(&mut after);
-        let msgs = self.messages_in(key, end);
-        if msgs.is_empty() {
+        let mut w = SegmentWriter::new(&self.stream, key);
+        self.mem.visit_from(key, |m| {
+            if m.seq >= end {
+                return false;
+            }
+            w.push_ref(m);
+            true
+        });
+        if w.is_empty() {
             self.segments.remove(&key);
             writes.push(Write::DeleteSegment {
                 stream: self.stream.clone(),
                 start: key,
             });
             return;
-        }
-        let mut w = SegmentWriter::new(&self.stream, key);
-        for m in &msgs {
-            w.push(m);
         }
         self.segments.insert(key, SegmentInfo::of(&w));
         writes.push(Write::PutSegment {
