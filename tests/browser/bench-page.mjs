@@ -74,7 +74,8 @@ function deleteRaw(name) {
 /**
  * (a) The raw ceiling in plain JavaScript: `perRecord` messages of `size` bytes packed into one
  * Uint8Array record, one record per transaction, each transaction awaited before the next (as
- * Contrail commits: one in flight). Keys are ascending integers, like segment keys.
+ * Contrail commits: one in flight), committed explicitly after its put. Keys are ascending
+ * integers, like segment keys.
  */
 export async function ceiling({ msgs, perRecord, size, durability = 'strict', name = DB.ceiling, fresh = true, firstKey = 0 }) {
   if (fresh) await deleteRaw(name);
@@ -90,6 +91,7 @@ export async function ceiling({ msgs, perRecord, size, durability = 'strict', na
     for (let i = 0; i < perRecord; i++) rec.set(msg, i * size);
     const tx = db.transaction('segments', 'readwrite', { durability });
     tx.objectStore('segments').put(rec, firstKey + r * perRecord + 1);
+    tx.commit(); // as Contrail does: commit without waiting for the put's success event
     await new Promise((ok, fail) => {
       tx.oncomplete = ok;
       tx.onabort = () => fail(tx.error);

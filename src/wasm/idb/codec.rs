@@ -377,7 +377,8 @@ fn corrupt(why: &str) -> StoreError {
     StoreError::Corrupt(why.to_string())
 }
 
-/// The sequence state a reopened store cannot derive from its messages alone.
+/// The sequence state a reopened store cannot derive from its messages alone. Not rewritten by
+/// appends: a stored message above `last_seq` supersedes `last_seq` and `last_ts`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeqState {
     /// First sequence (next to be assigned when empty).

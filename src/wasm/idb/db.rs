@@ -1,5 +1,6 @@
 //! The IndexedDB database of one engine: opening it, reading every stream back, and committing
-//! a batch of [`Write`]s as one `durability: "strict"` transaction.
+//! a batch of [`Write`]s as one `durability: "strict"` transaction, scoped to the stores the
+//! batch writes and committed explicitly once its requests are placed.
 //!
 //! Object stores (out-of-line keys, values are `Uint8Array`s):
 //! - `meta`: stream name → config and creation time ([`super::codec::StreamMeta`]);
@@ -216,9 +217,14 @@ impl Database {
         self.db.close();
     }
 
-    /// A transaction over every object store; `strict` asks for an fsync before `complete`.
-    fn transaction(&self, readwrite: bool) -> Result<web_sys::IdbTransaction, Error> {
-        let stores: Array = ALL.iter().map(|s| JsValue::from_str(s)).collect();
+    /// A transaction over the object `stores`; `readwrite` ones are `durability: "strict"`, so
+    /// `complete` comes after an fsync.
+    fn transaction(
+        &self,
+        stores: &[&str],
+        readwrite: bool,
+    ) -> Result<web_sys::IdbTransaction, Error> {
+        let stores: Array = stores.iter().map(|s| JsValue::from_str(s)).collect();
         let mode = if readwrite { "readwrite" } else { "readonly" };
         let options = Object::new();
         if readwrite {
@@ -246,13 +252,15 @@ impl Database {
 
     /// As [`Database::load`], but of a stream whose sequence span exceeds `tail`, only the
     /// segments keyed from `last_seq + 1 - tail` on are read (marked `history`): what a store
-    /// needs to take new messages, read in a time that does not grow with the stream.
+    /// needs to take new messages, read in a time that does not grow with the stream. The state
+    /// record's `last_seq` may trail the newest message (by `STATE_LAG` at most, see
+    /// `store.rs`); the read has no upper bound, so it then takes that much more.
     pub async fn load_tail(&self, tail: u64) -> Result<BTreeMap<String, StoredStream>, Error> {
         self.load_some(Some(tail)).await
     }
 
     async fn load_some(&self, tail: Option<u64>) -> Result<BTreeMap<String, StoredStream>, Error> {
-        let tx = self.transaction(false)?;
+        let tx = self.transaction(&ALL, false)?;
         let store = |name| tx.object_store(name).map_err(Error::idb);
         let keyed = |name| -> Result<(JsFuture, JsFuture), Error> {
             let s: IdbObjectStore = store(name)?;
@@ -327,14 +335,10 @@ impl Database {
         if writes.is_empty() {
             return Ok(Commit::default());
         }
-        let tx = self.transaction(true)?;
-        let store = |name| tx.object_store(name).map_err(Error::idb);
-        let (meta, state, segments, consumers) = (
-            store(META)?,
-            store(STATE)?,
-            store(SEGMENTS)?,
-            store(CONSUMERS)?,
-        );
+        // Scoped to the stores written: a wider scope measured ~10% slower per commit.
+        let scope = scope_of(&writes);
+        let tx = self.transaction(&scope, true)?;
+
         let finished = Promise::new(&mut |resolve: Function, reject: Function| {
             let on_done = Closure::once_into_js(move || {
                 let _ = resolve.call0(&JsValue::NULL);
@@ -350,7 +354,7 @@ impl Database {
         // Listened for from now on, before anything can settle it.
         let finished = JsFuture::from(finished);
         for write in writes {
-            apply(&write, &meta, &state, &segments, &consumers)
+            apply(&write, &tx)
                 .inspect_err(|_| {
                     let _ = tx.abort();
                 })
@@ -362,6 +366,14 @@ impl Database {
             web_sys::DomException::new_with_message_and_name("failure injected by a test", name)
                 .map_or(JsValue::UNDEFINED, JsValue::from)
         });
+        #[cfg(not(test))]
+        let injected: Option<JsValue> = None;
+        // Committed now, not once the puts' success events have come back to this thread: the
+        // browser can start writing while JavaScript runs on. Older browsers lack `commit`.
+        let commit = Reflect::get(&tx, &"commit".into()).and_then(|f| f.dyn_into::<Function>());
+        if let (Ok(commit), None) = (commit, &injected) {
+            commit.call0(&tx).map_err(Error::idb)?;
+        }
         Ok(Commit {
             finished: Some(finished),
             #[cfg(test)]
@@ -394,13 +406,31 @@ impl Commit {
     }
 }
 
-fn apply(
-    write: &Write,
-    meta: &IdbObjectStore,
-    state: &IdbObjectStore,
-    segments: &IdbObjectStore,
-    consumers: &IdbObjectStore,
-) -> Result<(), JsValue> {
+/// The object stores `writes` touch, in [`ALL`]'s order.
+fn scope_of(writes: &[Write]) -> Vec<&'static str> {
+    let mut touched = [false; 4];
+    for write in writes {
+        let store = match write {
+            Write::PutSegment { .. }
+            | Write::DeleteSegment { .. }
+            | Write::DeleteSegments { .. } => 2,
+            Write::PutState { .. } => 1,
+            Write::PutMeta { .. } => 0,
+            Write::PutConsumer { .. } | Write::DeleteConsumer { .. } => 3,
+            Write::DeleteStream { .. } => return ALL.to_vec(),
+        };
+        touched[store] = true;
+    }
+    ALL.iter()
+        .zip(touched)
+        .filter(|(_, t)| *t)
+        .map(|(s, _)| *s)
+        .collect()
+}
+
+/// Applies one write within `tx`, whose scope holds every store it touches ([`scope_of`]).
+fn apply(write: &Write, tx: &web_sys::IdbTransaction) -> Result<(), JsValue> {
+    let store = |name| tx.object_store(name);
     let bytes = |b: &[u8]| JsValue::from(Uint8Array::from(b));
     // Not a view of wasm memory: a typed array is cloned with its whole buffer, which for a
     // view is all of the module's memory.
@@ -410,33 +440,41 @@ fn apply(
             stream,
             start,
             bytes: b,
-        } => segments.put_with_key(&bytes(b), &segment_key(stream, *start))?,
-        Write::DeleteSegment { stream, start } => segments.delete(&segment_key(stream, *start))?,
+        } => store(SEGMENTS)?.put_with_key(&bytes(b), &segment_key(stream, *start))?,
+        Write::DeleteSegment { stream, start } => {
+            store(SEGMENTS)?.delete(&segment_key(stream, *start))?
+        }
         Write::DeleteSegments {
             stream,
             from,
             below,
         } => {
             let upper = below.map(|seq| segment_key(stream, seq));
-            segments.delete(&stream_range(
+            store(SEGMENTS)?.delete(&stream_range(
                 stream,
                 Some(segment_key(stream, *from)),
                 upper,
             )?)?
         }
-        Write::PutState { stream, bytes: b } => state.put_with_key(&bytes(b), &stream.into())?,
-        Write::PutMeta { stream, bytes: b } => meta.put_with_key(&bytes(b), &stream.into())?,
+        Write::PutState { stream, bytes: b } => {
+            store(STATE)?.put_with_key(&bytes(b), &stream.into())?
+        }
+        Write::PutMeta { stream, bytes: b } => {
+            store(META)?.put_with_key(&bytes(b), &stream.into())?
+        }
         Write::PutConsumer {
             stream,
             name,
             bytes: b,
-        } => consumers.put_with_key(&bytes(b), &pair(stream, name.into()))?,
-        Write::DeleteConsumer { stream, name } => consumers.delete(&pair(stream, name.into()))?,
+        } => store(CONSUMERS)?.put_with_key(&bytes(b), &pair(stream, name.into()))?,
+        Write::DeleteConsumer { stream, name } => {
+            store(CONSUMERS)?.delete(&pair(stream, name.into()))?
+        }
         Write::DeleteStream { stream } => {
-            segments.delete(&stream_range(stream, None, None)?)?;
-            consumers.delete(&stream_range(stream, None, None)?)?;
-            state.delete(&stream.into())?;
-            meta.delete(&stream.into())?
+            store(SEGMENTS)?.delete(&stream_range(stream, None, None)?)?;
+            store(CONSUMERS)?.delete(&stream_range(stream, None, None)?)?;
+            store(STATE)?.delete(&stream.into())?;
+            store(META)?.delete(&stream.into())?
         }
     };
     Ok(())

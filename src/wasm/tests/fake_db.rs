@@ -77,6 +77,14 @@ impl FakeDb {
             .collect()
     }
 
+    /// The persisted state record of `stream` (the default when there is none).
+    pub fn state(&self, stream: &str) -> SeqState {
+        self.state
+            .get(stream)
+            .and_then(|b| codec::decode_json(b).ok())
+            .unwrap_or_default()
+    }
+
     /// The store as a reopen would rebuild it.
     pub fn reopen(&self, stream: &str, queue: CommitQueue) -> Result<IdbStore, StoreError> {
         let state: SeqState = match self.state.get(stream) {

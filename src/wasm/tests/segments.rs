@@ -1,13 +1,15 @@
 //! What `IdbStore::sync` writes: the tail merges into few records, a removal from the middle is a
-//! tombstone until a quarter of its segment is dead, and removals touch only such segments. Every test also reopens the store from what was written
-//! and checks it answers as the live one does.
+//! tombstone until a quarter of its segment is dead, removals touch only such segments, and
+//! appends rewrite the state record only now and then. Every test also reopens the store from what was
+//! written and checks it answers as the live one does.
 
 use bytes::Bytes;
 use wasm_bindgen_test::wasm_bindgen_test;
 
 use super::fake_db::FakeDb;
 use crate::core::store::{Seq, StreamStore};
-use crate::wasm::idb::store::{MAX_DEAD, MERGE_RUN, SEGMENT_BYTES};
+use crate::core::time::Nanos;
+use crate::wasm::idb::store::{MAX_DEAD, MERGE_RUN, SEGMENT_BYTES, STATE_LAG};
 use crate::wasm::idb::{CommitQueue, IdbStore, Write};
 
 /// A store, its commit queue and the database its syncs are applied to.
@@ -15,6 +17,8 @@ struct Harness {
     store: IdbStore,
     queue: CommitQueue,
     db: FakeDb,
+    /// The time of the last publish: each publish one tick later.
+    clock: Nanos,
 }
 
 impl Harness {
@@ -24,12 +28,14 @@ impl Harness {
             store: IdbStore::new("S", queue.clone()),
             queue,
             db: FakeDb::default(),
+            clock: 0,
         }
     }
 
     fn publish(&mut self, subject: &str, size: usize) -> Seq {
+        self.clock += 1;
         self.store
-            .store_msg(subject, None, Bytes::from(vec![7u8; size]), 1)
+            .store_msg(subject, None, Bytes::from(vec![7u8; size]), self.clock)
             .expect("store")
     }
 
@@ -90,6 +96,39 @@ fn five_segments() -> Harness {
     h.sync();
     assert!(h.keys().len() >= 4, "segments {:?}", h.keys());
     h
+}
+
+#[wasm_bindgen_test]
+fn appends_rewrite_the_state_record_only_now_and_then() {
+    let mut h = Harness::new();
+    let mut late_states = 0;
+    for round in 0..40 {
+        for _ in 0..1000 {
+            h.publish("s", 16);
+        }
+        let (puts, _, _, state) = summary(&h.sync());
+        assert!(!puts.is_empty());
+        if round >= 30 {
+            late_states += usize::from(state);
+        }
+        let behind = h.store.state().last_seq - h.db.state("S").last_seq;
+        assert!(behind <= STATE_LAG, "the state record trails by {behind}");
+    }
+    // A stream past 30,000 messages: about one sync in five rewrites it.
+    assert!(
+        late_states <= 3,
+        "{late_states} of the last 10 syncs wrote the state"
+    );
+    // The last sequence and time come from the newest message.
+    h.check_reopen();
+    // Removing the last message writes the state: its sequence and time stay.
+    let last = h.store.state().last_seq;
+    assert!(h.store.remove_msg(last).expect("remove"));
+    assert!(summary(&h.sync()).3);
+    h.check_reopen();
+    h.publish("s", 16);
+    h.sync();
+    h.check_reopen();
 }
 
 #[wasm_bindgen_test]
