@@ -66,7 +66,7 @@ pub const MAX_DEAD: usize = 1000;
 
 /// Appends rewrite the state record once they moved the last sequence past the one it holds by
 /// more than an eighth of the stream's span, or by more than this: a commit of appends puts its
-/// segment alone (a second record per commit measured ~10% slower), and the state still tells
+/// segment alone (a second record made a raw commit up to 20% slower), and the state still tells
 /// opening about where the stream ends (see `Database::load_tail`).
 pub const STATE_LAG: Seq = 4096;
 
