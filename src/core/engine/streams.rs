@@ -177,12 +177,8 @@ impl Engine {
     /// Whether publishing on `subject` with `headers` could look past the newest stored messages
     /// (see [`Stream::publish_looks_back`]); `None` when no stream captures `subject`.
     pub fn publish_looks_back(&self, subject: &str, headers: Option<&[u8]>) -> Option<bool> {
-        let name = self
-            .routes
-            .matches(subject)
-            .first()
-            .map(|n| n.to_string())?;
-        let slot = self.streams.get(&name)?;
+        let name = self.routes.first_match(subject)?;
+        let slot = self.streams.get(name)?;
         Some(slot.stream.publish_looks_back(headers))
     }
 
