@@ -101,22 +101,26 @@ fn factory() -> Result<IdbFactory, Error> {
 /// awaiting any, or an answer could arrive with no listener.
 pub(crate) fn settled(req: &IdbRequest) -> JsFuture {
     let promise = Promise::new(&mut |resolve: Function, reject: Function| {
-        let ok_req = req.clone();
-        let on_ok = Closure::once_into_js(move || {
-            let _ = resolve.call1(
-                &JsValue::NULL,
-                &ok_req.result().unwrap_or(JsValue::UNDEFINED),
-            );
+        let req_ = req.clone();
+        let on_either = once_either(move |event| {
+            let _ = if event.type_() == "success" {
+                resolve.call1(&JsValue::NULL, &req_.result().unwrap_or(JsValue::UNDEFINED))
+            } else {
+                let why = req_.error().ok().flatten().map(JsValue::from);
+                reject.call1(&JsValue::NULL, &why.unwrap_or(JsValue::UNDEFINED))
+            };
         });
-        let err_req = req.clone();
-        let on_err = Closure::once_into_js(move || {
-            let why = err_req.error().ok().flatten().map(JsValue::from);
-            let _ = reject.call1(&JsValue::NULL, &why.unwrap_or(JsValue::UNDEFINED));
-        });
-        req.set_onsuccess(Some(on_ok.unchecked_ref()));
-        req.set_onerror(Some(on_err.unchecked_ref()));
+        req.set_onsuccess(Some(on_either.unchecked_ref()));
+        req.set_onerror(Some(on_either.unchecked_ref()));
     });
     JsFuture::from(promise)
+}
+
+/// One JavaScript function for two events of which exactly one fires (a request's `success`
+/// or `error`, a transaction's `complete` or `abort`). A `once_into_js` function is freed by
+/// its call and leaks what it holds when never called, so the handlers must not be two.
+fn once_either(f: impl FnOnce(web_sys::Event) + 'static) -> JsValue {
+    Closure::once_into_js(f)
 }
 
 /// Resolves when the request succeeds, with its result.
@@ -166,7 +170,8 @@ impl Database {
         let upgrade_req = req.clone();
         let refused = Rc::new(Cell::new(None));
         let refused_by_upgrade = refused.clone();
-        let on_upgrade = Closure::once_into_js(move |event: IdbVersionChangeEvent| {
+        // Dropped (freed) once the open settled: `upgradeneeded` comes before that or never.
+        let on_upgrade = Closure::once(move |event: IdbVersionChangeEvent| {
             let old = event.old_version() as u32;
             if old != 0 {
                 // An older layout: refuse (see the module docs), leaving it as it is.
@@ -185,8 +190,10 @@ impl Database {
                 }
             }
         });
-        req.set_onupgradeneeded(Some(on_upgrade.unchecked_ref()));
+        req.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
         let opened = settled(&req).await;
+        req.set_onupgradeneeded(None);
+        drop(on_upgrade);
         if let Some(old) = refused.get() {
             return Err(Error::Schema(format!(
                 "database {name:?} has schema version {old}, written by an earlier Contrail; \
@@ -340,16 +347,17 @@ impl Database {
         let tx = self.transaction(&scope, true)?;
 
         let finished = Promise::new(&mut |resolve: Function, reject: Function| {
-            let on_done = Closure::once_into_js(move || {
-                let _ = resolve.call0(&JsValue::NULL);
+            let tx_ = tx.clone();
+            let on_either = once_either(move |event| {
+                let _ = if event.type_() == "complete" {
+                    resolve.call0(&JsValue::NULL)
+                } else {
+                    let why = tx_.error().map(JsValue::from);
+                    reject.call1(&JsValue::NULL, &why.unwrap_or(JsValue::UNDEFINED))
+                };
             });
-            let err_tx = tx.clone();
-            let on_fail = Closure::once_into_js(move || {
-                let why = err_tx.error().map(JsValue::from);
-                let _ = reject.call1(&JsValue::NULL, &why.unwrap_or(JsValue::UNDEFINED));
-            });
-            tx.set_oncomplete(Some(on_done.unchecked_ref()));
-            tx.set_onabort(Some(on_fail.unchecked_ref()));
+            tx.set_oncomplete(Some(on_either.unchecked_ref()));
+            tx.set_onabort(Some(on_either.unchecked_ref()));
         });
         // Listened for from now on, before anything can settle it.
         let finished = JsFuture::from(finished);

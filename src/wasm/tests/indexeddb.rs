@@ -353,3 +353,28 @@ async fn a_database_of_the_older_schema_is_refused_with_a_clear_error() {
     let e = fresh(name).await;
     e.close();
 }
+
+/// Every commit and every open settles its listeners: nothing stays referenced from wasm (a
+/// handler that never ran would keep its transaction or request, and what it closes over,
+/// alive for as long as the page lives).
+#[wasm_bindgen_test]
+async fn commits_and_opens_leave_no_javascript_objects_behind() {
+    let name = "contrail-test-listeners";
+    let mut e = fresh(name).await;
+    create_stream_s(&e).await;
+    publish(&e, "s.one", 1).await;
+    e = reopen(e, name).await;
+    let live = wasm_bindgen::externref_heap_live_count();
+    for _ in 0..50 {
+        publish(&e, "s.one", 1).await;
+    }
+    for _ in 0..5 {
+        e = reopen(e, name).await;
+    }
+    let after = wasm_bindgen::externref_heap_live_count();
+    assert!(
+        after <= live + 5,
+        "{live} live JavaScript references before 50 commits and 5 opens, {after} after"
+    );
+    e.close();
+}
