@@ -10,6 +10,7 @@ import initWasm from '/pkg/dist/contrail.js';
 /** Sizes of a full run; bench.mjs overrides them from argv/env. */
 export const DEFAULTS = {
   size: 128, // payload bytes
+  payload: 'events', // what the payloads hold (see PAYLOADS); the interleaved rounds run every kind
   ceilingMsgs: 200_000, // messages written by each raw ceiling workload
   publishMsgs: 100_000, // messages of the main stream: windowed publish, fetch+ack, then open time
   burstMsgs: 100_000, // messages published in bursts of `window` (Promise.all)
@@ -49,10 +50,58 @@ async function counted(work) {
   return { ...r, commits: commits - before };
 }
 
-function payload(size) {
-  const p = new Uint8Array(size);
-  for (let i = 0; i < size; i++) p[i] = 97 + (i % 26);
-  return p;
+/**
+ * What the messages hold. It matters: Chromium compresses IndexedDB values (snappy) before
+ * writing them, so a record of identical messages costs the raw ceiling little more than a
+ * commit's fixed cost, while a record of distinct messages is written at its size.
+ * - `events`: distinct JSON events (ids, times, a random token), as an app would log them;
+ * - `random`: random bytes, which do not compress;
+ * - `same`: one repeating alphabet in every message (compresses ~20x).
+ */
+export const PAYLOADS = ['events', 'random', 'same'];
+
+/** Distinct payloads per kind; message `n` of a workload carries `pool[n % POOL]`. */
+const POOL = 4096;
+const pools = new Map();
+
+/** The payload pool of `kind`, `size` bytes each (built once per page). */
+function payloads(kind, size) {
+  const key = `${kind}/${size}`;
+  if (!pools.has(key)) pools.set(key, buildPool(kind, size));
+  return pools.get(key);
+}
+
+function buildPool(kind, size) {
+  const te = new TextEncoder();
+  const token = (n) => {
+    const b = new Uint8Array(n);
+    crypto.getRandomValues(b);
+    return Array.from(b, (x) => 'abcdefghijklmnopqrstuvwxyz0123456789'[x % 36]).join('');
+  };
+  const pool = [];
+  for (let i = 0; i < POOL; i++) {
+    const p = new Uint8Array(size);
+    if (kind === 'same') {
+      for (let j = 0; j < size; j++) p[j] = 97 + (j % 26);
+    } else if (kind === 'random') {
+      crypto.getRandomValues(p);
+    } else if (kind === 'events') {
+      const event = {
+        id: 100_000 + i,
+        ts: 1_763_900_000_000 + i * 37,
+        type: ['click', 'view', 'scroll', 'submit'][i % 4],
+        user: `u-${(i * 7919) % 5000}`,
+        session: '',
+      };
+      const head = JSON.stringify(event).length;
+      event.session = token(Math.max(0, size - head));
+      p.set(te.encode(JSON.stringify(event)).subarray(0, size));
+    } else {
+      throw new Error(`no payload kind ${kind}: one of ${PAYLOADS.join(', ')}`);
+    }
+    pool.push(p);
+  }
+  return pool;
 }
 
 function idb(req) {
@@ -77,18 +126,18 @@ function deleteRaw(name) {
  * Contrail commits: one in flight), committed explicitly after its put. Keys are ascending
  * integers, like segment keys.
  */
-export async function ceiling({ msgs, perRecord, size, durability = 'strict', name = DB.ceiling, fresh = true, firstKey = 0 }) {
+export async function ceiling({ msgs, perRecord, size, payload = DEFAULTS.payload, durability = 'strict', name = DB.ceiling, fresh = true, firstKey = 0 }) {
   if (fresh) await deleteRaw(name);
   const open = indexedDB.open(name, 1);
   open.onupgradeneeded = () => open.result.createObjectStore('segments');
   const db = await idb(open);
   const records = Math.max(1, Math.ceil(msgs / perRecord));
-  const msg = payload(size);
+  const pool = payloads(payload, size);
   const t0 = now();
   for (let r = 0; r < records; r++) {
     // A fresh buffer each time: the caller builds a new segment per commit too.
     const rec = new Uint8Array(perRecord * size);
-    for (let i = 0; i < perRecord; i++) rec.set(msg, i * size);
+    for (let i = 0; i < perRecord; i++) rec.set(pool[(r * perRecord + i) % POOL], i * size);
     const tx = db.transaction('segments', 'readwrite', { durability });
     tx.objectStore('segments').put(rec, firstKey + r * perRecord + 1);
     tx.commit(); // as Contrail does: commit without waiting for the put's success event
@@ -115,9 +164,9 @@ export async function openFresh(name, config = {}) {
  * (b) Durable publish, `window` publishes outstanding at any time: each PubAck that arrives lets
  * the next publish go (like a NATS client's max outstanding acks). Checks the last sequence.
  */
-export async function publishSliding(nc, { msgs, window, size, expectLast = msgs, keys = 0 }) {
+export async function publishSliding(nc, { msgs, window, size, payload = DEFAULTS.payload, expectLast = msgs, keys = 0 }) {
   const js = nc.jetstream();
-  const data = payload(size);
+  const pool = payloads(payload, size);
   let sent = 0;
   let acked = 0;
   let lastSeq = 0;
@@ -125,6 +174,7 @@ export async function publishSliding(nc, { msgs, window, size, expectLast = msgs
   await new Promise((done, fail) => {
     const next = () => {
       if (sent >= msgs) return;
+      const data = pool[sent % POOL];
       sent++;
       js.publish(keys ? `bench.k.${keyOf(sent, keys)}` : SUBJECT, data).then((ack) => {
         acked++;
@@ -156,9 +206,9 @@ function keyOf(n, keys) {
  * (b3) Durable publish as a key-value store uses a stream: `keys` subjects, one message kept per
  * subject, so after the first round every publish removes an older message from the middle.
  */
-export async function publishKeys({ msgs, window, size, keys }) {
+export async function publishKeys({ msgs, window, size, payload, keys }) {
   const nc = await openFresh(DB.extra, { max_msgs_per_subject: 1 });
-  const r = await counted(() => publishSliding(nc, { msgs, window, size, keys }));
+  const r = await counted(() => publishSliding(nc, { msgs, window, size, payload, keys }));
   const info = await (await nc.jetstreamManager()).streams.info(STREAM);
   await nc.close();
   await deleteDatabase(DB.extra);
@@ -167,14 +217,14 @@ export async function publishKeys({ msgs, window, size, keys }) {
 }
 
 /** (b') Durable publish in bursts: `window` publishes at once, then await all their PubAcks. */
-export async function publishBursts(nc, { msgs, window, size }) {
+export async function publishBursts(nc, { msgs, window, size, payload = DEFAULTS.payload }) {
   const js = nc.jetstream();
-  const data = payload(size);
+  const pool = payloads(payload, size);
   const t0 = now();
   for (let sent = 0; sent < msgs; ) {
     const n = Math.min(window, msgs - sent);
     const acks = [];
-    for (let i = 0; i < n; i++) acks.push(js.publish(SUBJECT, data));
+    for (let i = 0; i < n; i++) acks.push(js.publish(SUBJECT, pool[(sent + i) % POOL]));
     await Promise.all(acks);
     sent += n;
   }
@@ -182,11 +232,11 @@ export async function publishBursts(nc, { msgs, window, size }) {
 }
 
 /** Publish awaiting each PubAck before the next: one strict transaction per message. */
-export async function publishSync(nc, { msgs, size }) {
+export async function publishSync(nc, { msgs, size, payload = DEFAULTS.payload }) {
   const js = nc.jetstream();
-  const data = payload(size);
+  const pool = payloads(payload, size);
   const t0 = now();
-  for (let i = 0; i < msgs; i++) await js.publish(SUBJECT, data);
+  for (let i = 0; i < msgs; i++) await js.publish(SUBJECT, pool[i % POOL]);
   return { msgs, ms: now() - t0 };
 }
 
@@ -196,15 +246,16 @@ export async function publishSync(nc, { msgs, size }) {
  * that grows round by round (a write into a small fresh database measured up to twice as fast
  * as into one that holds 100,000 messages). The machine's load drifts over a run (the ceiling
  * alone swung 1.5x between runs here), so a ratio of two figures measured seconds apart says
- * less than the ratios of neighbours. Returns each round's two results.
+ * less than the ratios of neighbours. Both sides write `payload` messages. Returns each round's
+ * two results.
  */
-export async function paired({ rounds, msgs, window, size }) {
+export async function paired({ rounds, msgs, window, size, payload }) {
   const nc = await openFresh(DB.paired);
   await deleteRaw(DB.ceiling);
   const out = [];
   for (let i = 0; i < rounds; i++) {
-    const ceil = await ceiling({ msgs, perRecord: 1000, size, fresh: false, firstKey: i * msgs });
-    const publish = await publishSliding(nc, { msgs, window, size, expectLast: msgs * (i + 1) });
+    const ceil = await ceiling({ msgs, perRecord: 1000, size, payload, fresh: false, firstKey: i * msgs });
+    const publish = await publishSliding(nc, { msgs, window, size, payload, expectLast: msgs * (i + 1) });
     out.push({ ceiling: ceil, publish });
   }
   await nc.close();
@@ -250,7 +301,7 @@ export async function openToFirstPublish(name, size = DEFAULTS.size) {
   const t0 = now();
   const nc = await open({ name });
   const t1 = now();
-  const ack = await nc.jetstream().publish(SUBJECT, payload(size));
+  const ack = await nc.jetstream().publish(SUBJECT, payloads(DEFAULTS.payload, size)[0]);
   const t2 = now();
   await nc.close();
   return { openMs: t1 - t0, publishMs: t2 - t1, ms: t2 - t0, seq: ack.seq };
@@ -274,28 +325,32 @@ export async function run(overrides = {}) {
   const wasmMs = await loadWasm();
   for (const name of Object.values(DB)) await deleteDatabase(name);
 
-  results.ceiling1000 = await ceiling({ msgs: o.ceilingMsgs, perRecord: 1000, size: o.size });
-  results.ceiling100 = await ceiling({ msgs: Math.ceil(o.ceilingMsgs / 4), perRecord: 100, size: o.size });
+  const sized = { size: o.size, payload: o.payload };
+  results.ceiling1000 = await ceiling({ msgs: o.ceilingMsgs, perRecord: 1000, ...sized });
+  results.ceiling100 = await ceiling({ msgs: Math.ceil(o.ceilingMsgs / 4), perRecord: 100, ...sized });
   await deleteRaw(DB.ceiling);
-  results.paired = await paired({ rounds: o.rounds, msgs: o.roundMsgs, window: o.window, size: o.size });
+  results.paired = {};
+  for (const payload of PAYLOADS) {
+    results.paired[payload] = await paired({ rounds: o.rounds, msgs: o.roundMsgs, window: o.window, size: o.size, payload });
+  }
 
   const main = await openFresh(DB.main);
-  results.publish = await counted(() => publishSliding(main, { msgs: o.publishMsgs, window: o.window, size: o.size }));
+  results.publish = await counted(() => publishSliding(main, { msgs: o.publishMsgs, window: o.window, ...sized }));
   results.fetchAck = await counted(() => fetchAck(main, { msgs: o.publishMsgs, batch: o.batch }));
   await main.close();
 
-  results.keys = await publishKeys({ msgs: o.publishMsgs, window: o.window, size: o.size, keys: o.keys });
+  results.keys = await publishKeys({ msgs: o.publishMsgs, window: o.window, ...sized, keys: o.keys });
 
   const extra = await openFresh(DB.extra);
-  results.bursts = await counted(() => publishBursts(extra, { msgs: o.burstMsgs, window: o.window, size: o.size }));
-  results.sync = await counted(() => publishSync(extra, { msgs: o.syncMsgs, size: o.size }));
+  results.bursts = await counted(() => publishBursts(extra, { msgs: o.burstMsgs, window: o.window, ...sized }));
+  results.sync = await counted(() => publishSync(extra, { msgs: o.syncMsgs, ...sized }));
   await extra.close();
   await deleteDatabase(DB.extra);
 
   // The same publishes without IndexedDB: what the JavaScript and wasm layers cost by themselves.
   const mem = await open();
   await (await mem.jetstreamManager()).streams.add({ name: STREAM, subjects: ['bench.>'] });
-  results.memory = await publishSliding(mem, { msgs: o.publishMsgs, window: o.window, size: o.size });
+  results.memory = await publishSliding(mem, { msgs: o.publishMsgs, window: o.window, ...sized });
   await mem.close();
 
   // Warm: the same page, the first engine closed; the stream holds publishMsgs messages.

@@ -9,7 +9,7 @@
 //
 //   node tests/browser/bench.mjs [--runs 3] [--publish 100000] [--ceiling 200000] [--burst 100000]
 //        [--sync 500] [--window 1000] [--batch 500] [--size 128] [--keys 1000] [--rounds 5]
-//        [--round-msgs 20000]
+//        [--round-msgs 20000] [--payload events|random|same]
 //        [--no-cold] [--json]
 //        [--profile out.cpuprofile [--profile-of publish|bursts|fetch|open]]
 // Each option also reads BENCH_<NAME> from the environment (e.g. BENCH_RUNS=3). Figures are
@@ -165,7 +165,10 @@ function rowsOf({ results: r, opts: o }) {
     row(`IndexedDB ceiling: 1000 x ${b} per record, 1 record per strict tx`, r.ceiling1000, 'ceiling'),
     row(`IndexedDB: 100 x ${b} per record, 1 record per strict tx`, r.ceiling100),
     row(`publish, ${o.window} outstanding, each PubAck awaited`, r.publish),
-    pairedRow(`publish, ${o.window} outstanding, in ${o.rounds} rounds alternating with the ceiling (ratio: median of the rounds')`, r.paired, `>= ${TARGET_PUBLISH_RATIO.toFixed(2)}`),
+    // Every payload kind, each against a ceiling of the same payloads.
+    ...Object.entries(r.paired).map(([kind, rounds]) =>
+      pairedRow(`publish, ${o.window} outstanding, ${kind} payloads, in ${o.rounds} rounds alternating with a ceiling of the same payloads (ratio: median of the rounds')`, rounds, `>= ${TARGET_PUBLISH_RATIO.toFixed(2)}`),
+    ),
     row(`publish, bursts of ${o.window} (Promise.all)`, r.bursts),
     row(`publish, ${o.window} outstanding, ${o.keys} subjects, max 1 msg per subject (as a KV bucket)`, r.keys),
     row(`publish, 1 outstanding (await each)`, r.sync),
@@ -234,12 +237,14 @@ function parseArgs(argv, env) {
     if (e !== undefined) opts[key] = Number(e);
   }
   if (env.BENCH_COLD === '0') opts.cold = false;
+  if (env.BENCH_PAYLOAD) opts.payload = env.BENCH_PAYLOAD;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i].replace(/^--/, '');
     if (a === 'no-cold') opts.cold = false;
     else if (a === 'json') opts.json = true;
     else if (a === 'profile') opts.profile = argv[++i];
     else if (a === 'profile-of') opts.profileOf = argv[++i];
+    else if (a === 'payload') opts.payload = argv[++i];
     else if (names[a]) opts[names[a]] = Number(argv[++i]);
     else throw new Error(`unknown option ${argv[i]}`);
   }
@@ -254,7 +259,7 @@ async function main() {
   const started = Date.now();
   const { rows, runs } = await runBench({ ...opts, log: (s) => console.error(s) });
   const r0 = runs[0];
-  console.log(`\nContrail browser benchmark: headless Chromium, ${runs.length} run(s), medians; ${r0.opts.size} B payloads`);
+  console.log(`\nContrail browser benchmark: headless Chromium, ${runs.length} run(s), medians; ${r0.opts.size} B payloads, ${r0.opts.payload} unless a row says otherwise`);
   console.log(`wasm load ${r0.results.wasmMs.toFixed(1)} ms; fresh process: wasm ${r0.results.openCold?.wasmMs?.toFixed(1) ?? '–'} ms before open\n`);
   console.log(formatTable(rows));
   if (r0.profile) {

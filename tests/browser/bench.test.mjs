@@ -18,9 +18,10 @@ test('every benchmark row produces a positive finite figure', { timeout: 180_000
     roundMsgs: 2_000,
     cold: true,
   });
-  assert.equal(rows.length, 11, formatTable(rows));
+  assert.equal(rows.length, 13, formatTable(rows));
   for (const row of rows) {
     assert.ok(Number.isFinite(row.value) && row.value > 0, `${row.workload}: ${row.value}`);
   }
   assert.match(formatTable(rows), /open -> first PubAck, 300 msgs, fresh browser process/);
+  for (const kind of ['events', 'random', 'same']) assert.match(formatTable(rows), new RegExp(`, ${kind} payloads, `));
 });
