@@ -521,7 +521,13 @@ impl Shell {
     fn take_batch(&self) -> Result<Batch, Error> {
         let mut engine = self.engine.borrow_mut();
         engine.flush()?;
-        let acks = std::mem::take(&mut *self.acks.borrow_mut());
+        // The next batch starts with room for as many acks as this one: growing the vector
+        // from empty on every flush was 4% of a publish profile.
+        let acks = {
+            let mut acks = self.acks.borrow_mut();
+            let room = acks.len();
+            std::mem::replace(&mut *acks, Vec::with_capacity(room))
+        };
         let mut out = Vec::new();
         while let Some(o) = engine.poll_outbound() {
             out.push(o);
