@@ -271,10 +271,7 @@ async fn ticketed_publishes_come_back_as_acks_in_the_flush_that_commits_them() {
         panic!("three outcomes in ticket order: {:?}", release.acks);
     };
     assert_eq!((*t1, *t2, *t3), (first, again, wrong));
-    assert_eq!(
-        (a1.stream.as_str(), a1.seq, a1.duplicate),
-        ("ORDERS", 1, false)
-    );
+    assert_eq!((&*a1.stream, a1.seq, a1.duplicate), ("ORDERS", 1, false));
     assert_eq!((a2.seq, a2.duplicate), (1, true));
     assert_eq!(err.err_code, 10071);
     // Released once: the next flush has nothing.

@@ -82,7 +82,7 @@ pub fn encode(acks: &[TicketAck], out: &[Outbound]) -> Vec<u8> {
             Ok(ack) => {
                 buf.push(if ack.duplicate { DUPLICATE } else { STORED });
                 buf.extend_from_slice(&(ack.seq as f64).to_le_bytes());
-                if last_stream == Some(ack.stream.as_str()) {
+                if last_stream == Some(&*ack.stream) {
                     buf.extend_from_slice(&SAME.to_le_bytes());
                 } else {
                     put(&mut buf, ack.stream.as_bytes());
@@ -155,7 +155,7 @@ pub fn decode(mut buf: &[u8]) -> Option<Release> {
                     None => None,
                 };
                 Ok(PubAck {
-                    stream: last_stream.clone(),
+                    stream: last_stream.as_str().into(),
                     seq,
                     domain,
                     duplicate: kind == DUPLICATE,

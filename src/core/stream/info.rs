@@ -4,6 +4,7 @@
 //! fields nats-server tags `omitempty` are left out when empty.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -18,8 +19,8 @@ pub const MAX_SUBJECT_DETAILS: usize = 100_000;
 /// for a repeated `Nats-Msg-Id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PubAck {
-    /// The stream that stored the message.
-    pub stream: String,
+    /// The stream that stored the message (shared with the stream: a publish copies no name).
+    pub stream: Arc<str>,
     /// Its sequence (the original one for a duplicate).
     pub seq: Seq,
     /// JetStream domain, when the server has one.

@@ -27,6 +27,8 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+use std::sync::Arc;
+
 use crate::core::error::{ApiError, ErrorKind};
 use crate::core::headers::{find_header, NATS_MSG_ID};
 use crate::core::store::{Seq, StreamState, StreamStore};
@@ -59,6 +61,8 @@ pub struct Stream {
     /// `Nats-Msg-Id` of the last message stored ("" when it had none), for
     /// `Nats-Expected-Last-Msg-Id`.
     last_msg_id: String,
+    /// The name every PubAck carries (a name never changes).
+    ack_name: Arc<str>,
 }
 
 impl std::fmt::Debug for Stream {
@@ -89,9 +93,10 @@ impl Stream {
                 .map_err(|e| ApiError::with_detail(ErrorKind::StreamCreate, e))?;
         }
         Ok(Stream {
-            config,
             created: now,
             store,
+            ack_name: config.name.as_str().into(),
+            config,
             dedup: Dedup::default(),
             last_msg_id: String::new(),
         })
@@ -107,6 +112,7 @@ impl Stream {
     ) -> Result<Stream, ApiError> {
         let config = config.validated()?;
         let mut stream = Stream {
+            ack_name: config.name.as_str().into(),
             config,
             created,
             store,

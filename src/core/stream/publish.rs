@@ -264,7 +264,7 @@ impl Stream {
 
     fn ack(&self, seq: Seq, duplicate: bool) -> PubAck {
         PubAck {
-            stream: self.config.name.clone(),
+            stream: self.ack_name.clone(),
             seq,
             domain: None,
             duplicate,
