@@ -439,19 +439,11 @@ class Waiting {
   }
 
   resolve(ticket, value) {
-    const i = this.#indexOf(ticket);
-    if (i < 0) return;
-    const resolve = this.#resolve[i];
-    this.#remove(i);
-    resolve(value);
+    this.#take(ticket, this.#resolve)?.(value);
   }
 
   reject(ticket, err) {
-    const i = this.#indexOf(ticket);
-    if (i < 0) return;
-    const reject = this.#reject[i];
-    this.#remove(i);
-    reject(err);
+    this.#take(ticket, this.#reject)?.(err);
   }
 
   /** Rejects every waiter. */
@@ -461,10 +453,13 @@ class Waiting {
     for (const reject of rejects) reject?.(err);
   }
 
-  /** The index of `ticket` if it still waits, else -1. */
-  #indexOf(ticket) {
+  /** Removes `ticket`'s waiter and returns its function from `fns`; undefined if none waits. */
+  #take(ticket, fns) {
     const i = (ticket - this.#first) >>> 0;
-    return i < this.#resolve.length && this.#resolve[i] ? i : -1;
+    if (i >= this.#resolve.length || !this.#resolve[i]) return undefined;
+    const fn = fns[i];
+    this.#remove(i);
+    return fn;
   }
 
   #remove(i) {
