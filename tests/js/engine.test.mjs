@@ -125,12 +125,22 @@ test('a fetch on an empty stream ends when it expires', async () => {
   await c.close();
 });
 
-test('a nak redelivers the message, marked redelivered', async () => {
+/**
+ * One message on ORDERS, delivered once to a new explicit-ack consumer `D` (with `ackWaitMs`
+ * when given); resolves to the engine, the consumer and that first delivery.
+ */
+async function firstDelivery(ackWaitMs) {
   const { c, js, jsm } = await setup();
   await js.publish('orders.1', 'x');
-  await jsm.consumers.add('ORDERS', { durable_name: 'D', ack_policy: 'explicit' });
+  const ackWait = ackWaitMs === undefined ? {} : { ack_wait: nanos(ackWaitMs) };
+  await jsm.consumers.add('ORDERS', { durable_name: 'D', ack_policy: 'explicit', ...ackWait });
   const consumer = await js.consumers.get('ORDERS', 'D');
   const first = await consumer.next({ expires: 1000 });
+  return { c, consumer, first };
+}
+
+test('a nak redelivers the message, marked redelivered', async () => {
+  const { c, consumer, first } = await firstDelivery();
   assert.equal(first.redelivered, false);
   first.nak();
   const again = await consumer.next({ expires: 1000 });
@@ -143,11 +153,7 @@ test('a nak redelivers the message, marked redelivered', async () => {
 });
 
 test('an unacked message is redelivered after ack_wait', async () => {
-  const { c, js, jsm } = await setup();
-  await js.publish('orders.1', 'x');
-  await jsm.consumers.add('ORDERS', { durable_name: 'D', ack_policy: 'explicit', ack_wait: nanos(200) });
-  const consumer = await js.consumers.get('ORDERS', 'D');
-  const first = await consumer.next({ expires: 1000 });
+  const { c, consumer, first } = await firstDelivery(200);
   const t0 = Date.now();
   const again = await consumer.next({ expires: 2000 });
   assert.equal(again?.seq, first.seq);
@@ -157,11 +163,7 @@ test('an unacked message is redelivered after ack_wait', async () => {
 });
 
 test('working() holds off redelivery past ack_wait; once it stops, the message comes back', async () => {
-  const { c, js, jsm } = await setup();
-  await js.publish('orders.1', 'x');
-  await jsm.consumers.add('ORDERS', { durable_name: 'D', ack_policy: 'explicit', ack_wait: nanos(300) });
-  const consumer = await js.consumers.get('ORDERS', 'D');
-  const first = await consumer.next({ expires: 1000 });
+  const { c, consumer, first } = await firstDelivery(300);
   // Three ack_waits of work, reported every half ack_wait: never redelivered meanwhile.
   const t0 = Date.now();
   const beat = setInterval(() => first.working(), 150);
