@@ -22,6 +22,16 @@ pub enum Kind {
     Contrail,
     /// Debian's nats-server.
     NatsServer,
+    /// nats-server 2.14 from the PyPI wheel (see [`nats_server_214`]).
+    NatsServer214,
+}
+
+/// Path of nats-server 2.14, which `scripts/interop` installs and exports as
+/// `CONTRAIL_NATS_SERVER_214`; `None` outside that script.
+pub fn nats_server_214() -> Option<String> {
+    std::env::var("CONTRAIL_NATS_SERVER_214")
+        .ok()
+        .filter(|p| std::path::Path::new(p).exists())
 }
 
 /// The server chosen by `CONTRAIL_INTEROP_SERVER` (`contrail`, the default, or `nats-server`).
@@ -141,6 +151,9 @@ impl TestServer {
         let program = match self.kind {
             Kind::Contrail => env!("CARGO_BIN_EXE_contrail").to_string(),
             Kind::NatsServer => "nats-server".to_string(),
+            Kind::NatsServer214 => nats_server_214().unwrap_or_else(|| {
+                panic!("CONTRAIL_NATS_SERVER_214 is not set (run scripts/interop)")
+            }),
         };
         let log = std::fs::File::create(self.dir.join("server.log")).expect("log file");
         let child = Command::new(&program)
