@@ -89,6 +89,10 @@ pub struct ServeArgs {
     /// Password required of clients (with --user).
     #[arg(long = "pass")]
     pub pass: Option<String>,
+    /// Directory to write `<exe name>_<pid>.ports` in once every listener is bound (JSON with
+    /// the client, monitoring and WebSocket URLs, as nats-server writes it).
+    #[arg(long = "ports_file_dir", alias = "ports-file-dir", value_name = "DIR")]
+    pub ports_file_dir: Option<PathBuf>,
     /// Debug logging.
     #[arg(short = 'D', long = "debug")]
     pub debug: bool,
@@ -172,6 +176,8 @@ pub struct ServerConfig {
     pub max_file_store: i64,
     /// Log level filter (`info`, `debug`, `trace`).
     pub log_level: String,
+    /// Where to write the ports file (`None`: not written).
+    pub ports_file_dir: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -196,6 +202,7 @@ impl Default for ServerConfig {
             max_memory_store: -1,
             max_file_store: -1,
             log_level: "info".into(),
+            ports_file_dir: None,
         }
     }
 }
@@ -271,6 +278,9 @@ impl ServerConfig {
         if let (Some(user), Some(pass)) = (&args.user, &args.pass) {
             self.auth.users = vec![(user.clone(), pass.clone())];
         }
+        if let Some(dir) = &args.ports_file_dir {
+            self.ports_file_dir = Some(dir.clone());
+        }
         if args.debug {
             self.log_level = "debug".into();
         }
@@ -341,6 +351,9 @@ impl ServerConfig {
         }
         if let Some(dir) = str_of(tree, "store_dir")? {
             self.store_dir = dir.into();
+        }
+        if let Some(dir) = str_of(tree, "ports_file_dir")? {
+            self.ports_file_dir = Some(dir.into());
         }
         if let Some(js) = tree.get("jetstream").filter(|v| v.is_object()) {
             if let Some(dir) = str_of(js, "store_dir")? {

@@ -22,6 +22,7 @@ pub mod file_store;
 pub mod jetstream;
 pub mod monitor;
 pub mod outbox;
+pub mod ports_file;
 pub mod router;
 pub mod storage;
 pub mod wire;
@@ -150,6 +151,8 @@ pub struct Server {
     shutdown_tx: watch::Sender<bool>,
     js_thread: JsThread,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The ports file written at start (removed at a graceful shutdown).
+    ports_file: Option<std::path::PathBuf>,
 }
 
 /// Binds `host:port`; `-1` (or 0) picks a free port.
@@ -232,6 +235,23 @@ impl Server {
         } else {
             None
         };
+        let ports_file = match &config.ports_file_dir {
+            Some(dir) => {
+                let listeners = ports_file::Listeners {
+                    client: client_addr,
+                    http: http_addr,
+                    ws: ws_addr,
+                };
+                let path = ports_file::write(dir, &listeners).map_err(|err| {
+                    io::Error::new(
+                        err.kind(),
+                        format!("ports file in {}: {err}", dir.display()),
+                    )
+                })?;
+                Some(path)
+            }
+            None => None,
+        };
         tracing::info!(server_id = %shared.server_id, "Server is ready");
         Ok(Server {
             client_addr,
@@ -241,6 +261,7 @@ impl Server {
             shutdown_tx,
             js_thread,
             tasks,
+            ports_file,
         })
     }
 
@@ -260,6 +281,9 @@ impl Server {
         self.shared.js.stop().await;
         let thread = self.js_thread;
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        if let Some(path) = &self.ports_file {
+            let _ = std::fs::remove_file(path);
+        }
         tracing::info!("Server Exiting..");
     }
 

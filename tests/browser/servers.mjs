@@ -1,9 +1,10 @@
 // NATS servers for page tests: Contrail (target/debug/contrail, or $CONTRAIL_BIN) and Debian's
-// nats-server, each on free 127.0.0.1 ports with WebSocket on and a fresh store directory.
+// nats-server, each with WebSocket on and a fresh store directory. Each server picks its own
+// 127.0.0.1 ports (-p -1, -m -1, websocket port -1) and reports them in its ports file
+// (--ports_file_dir), so suites running at once never race for a port chosen beforehand.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createConnection, createServer } from 'node:net';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './harness.mjs';
@@ -15,28 +16,28 @@ export function serverKinds() {
   return kinds;
 }
 
-async function freePort() {
-  const srv = createServer();
-  await new Promise((ok) => srv.listen(0, '127.0.0.1', ok));
-  const { port } = srv.address();
-  await new Promise((ok) => srv.close(ok));
-  return port;
+/** The port of the first URL listed under `key` in a ports file, if any. */
+function portOf(ports, key) {
+  const url = ports[key]?.[0];
+  return url ? Number(url.slice(url.lastIndexOf(':') + 1)) : undefined;
 }
 
-async function waitForPort(port, child, log) {
+/** Waits (bounded) for `<exe>_<pid>.ports` in `dir`, written once every listener is bound. */
+async function waitForPortsFile(dir, child, log) {
+  const suffix = `_${child.pid}.ports`;
   for (let i = 0; i < 200; i++) {
     if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}): ${log()}`);
-    const up = await new Promise((ok) => {
-      const s = createConnection({ port, host: '127.0.0.1' }, () => {
-        s.end();
-        ok(true);
-      });
-      s.on('error', () => ok(false));
-    });
-    if (up) return;
+    const name = (await readdir(dir)).find((f) => f.endsWith(suffix));
+    if (name) {
+      try {
+        return JSON.parse(await readFile(join(dir, name), 'utf8'));
+      } catch {
+        // Caught half-written: the next look sees it whole.
+      }
+    }
     await new Promise((ok) => setTimeout(ok, 50));
   }
-  throw new Error(`port ${port} never opened: ${log()}`);
+  throw new Error(`no ports file within 10 s: ${log()}`);
 }
 
 /**
@@ -45,19 +46,26 @@ async function waitForPort(port, child, log) {
  */
 export async function startServer(kind) {
   const dir = await mkdtemp(join(tmpdir(), 'contrail-page-'));
-  const [port, wsPort, httpPort] = [await freePort(), await freePort(), await freePort()];
+  const portsDir = join(dir, 'ports');
+  await mkdir(portsDir);
   const conf = join(dir, 'server.conf');
-  await writeFile(conf, `websocket { port: ${wsPort}, no_tls: true }\n`);
-  const args = ['-a', '127.0.0.1', '-p', String(port), '-m', String(httpPort), '-js', '-sd', join(dir, 'store'), '-c', conf];
+  await writeFile(conf, 'websocket { port: -1, no_tls: true }\n');
+  const args = ['-a', '127.0.0.1', '-p', '-1', '-m', '-1', '-js', '-sd', join(dir, 'store'), '-c', conf, '--ports_file_dir', portsDir];
   const program = kind === 'contrail' ? (process.env.CONTRAIL_BIN ?? join(ROOT, 'target/debug/contrail')) : 'nats-server';
   const child = spawn(program, args, { cwd: kind === 'contrail' ? ROOT : dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d) => (output = (output + d).slice(-4000)));
   child.stderr.on('data', (d) => (output = (output + d).slice(-4000)));
   const log = () => output;
-  await waitForPort(port, child, log);
-  await waitForPort(wsPort, child, log);
-  await waitForPort(httpPort, child, log);
+  let ports;
+  try {
+    ports = await waitForPortsFile(portsDir, child, log);
+  } catch (err) {
+    child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const [port, wsPort, httpPort] = [portOf(ports, 'nats'), portOf(ports, 'websocket'), portOf(ports, 'monitoring')];
   return {
     kind,
     port,

@@ -2,12 +2,14 @@
 //! `nats-server` when `CONTRAIL_INTEROP_SERVER=nats-server`, so every test is also checked
 //! against the server it imitates (a test only Contrail passes is a wrong test).
 //!
-//! Each server gets its own free port on 127.0.0.1 and its own store directory, and is killed
-//! (and its directory removed) when the handle drops. Every wait is bounded.
+//! Each server picks its own ports (`-p -1`, `-m -1`, `websocket { port: -1 }`) and reports them
+//! in a ports file (`--ports_file_dir`, as nats-server writes it), so tests running in parallel
+//! never race for a port picked and released beforehand. Each server has its own store
+//! directory, and is killed (and its directory removed) when the handle drops. Every wait is
+//! bounded.
 
 #![allow(dead_code)]
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -42,12 +44,6 @@ pub fn kind() -> Kind {
     }
 }
 
-/// A port nobody listens on right now.
-pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("local addr").port()
-}
-
 /// A fresh, empty directory under the system temp dir.
 pub fn temp_dir(tag: &str) -> PathBuf {
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -76,7 +72,8 @@ pub struct TestServer {
     /// Store directory (kept across [`TestServer::restart`]).
     pub dir: PathBuf,
     extra: Vec<String>,
-    config_file: Option<String>,
+    /// What the test asked for (ports are filled in from the first start's ports file).
+    opts: Options,
 }
 
 /// What to start.
@@ -103,49 +100,54 @@ impl TestServer {
 
     /// Starts a given server (benchmarks compare both in one run).
     pub fn start_kind(kind: Kind, opts: Options) -> TestServer {
-        let dir = temp_dir("srv");
-        let port = free_port();
-        let ws_port = opts.websocket.then(free_port);
-        let http_port = opts.http.then(free_port);
-        let mut conf = opts.config.clone().unwrap_or_default();
-        if let Some(ws) = ws_port {
-            conf.push_str(&format!("\nwebsocket {{ port: {ws}, no_tls: true }}\n"));
-        }
-        let config_file = (!conf.is_empty()).then(|| {
-            let path = dir.join("server.conf");
-            std::fs::write(&path, conf).expect("write config file");
-            path.to_string_lossy().to_string()
-        });
         let mut server = TestServer {
             child: None,
             kind,
-            port,
-            ws_port,
-            http_port,
-            dir: dir.clone(),
+            port: 0,
+            ws_port: None,
+            http_port: None,
+            dir: temp_dir("srv"),
             extra: Vec::new(),
-            config_file,
+            opts,
         };
         server.spawn();
         server
     }
 
+    /// Starts the process and waits for its ports file. The first start lets the server choose
+    /// every port; a restart asks for the same ports again, so clients keep their URLs.
     fn spawn(&mut self) {
         let store = self.dir.join("store");
+        let ports_dir = self.dir.join("ports");
+        std::fs::create_dir_all(&ports_dir).expect("create the ports file directory");
+        let chosen = |port: Option<u16>| port.map_or(-1, i32::from).to_string();
         let mut args: Vec<String> = vec![
             "-a".into(),
             "127.0.0.1".into(),
             "-p".into(),
-            self.port.to_string(),
+            chosen(Some(self.port).filter(|p| *p != 0)),
             "-js".into(),
             "-sd".into(),
             store.to_string_lossy().to_string(),
             "-m".into(),
-            self.http_port.map_or(0, i32::from).to_string(),
+            if self.opts.http {
+                chosen(self.http_port)
+            } else {
+                "0".into()
+            },
+            "--ports_file_dir".into(),
+            ports_dir.to_string_lossy().to_string(),
         ];
-        if let Some(conf) = &self.config_file {
+        let mut conf = self.opts.config.clone().unwrap_or_default();
+        if self.opts.websocket {
+            let ws = chosen(self.ws_port);
+            conf.push_str(&format!("\nwebsocket {{ port: {ws}, no_tls: true }}\n"));
+        }
+        if !conf.is_empty() {
+            let path = self.dir.join("server.conf");
+            std::fs::write(&path, conf).expect("write config file");
             args.push("-c".into());
-            args.push(conf.clone());
+            args.push(path.to_string_lossy().to_string());
         }
         args.extend(self.extra.iter().cloned());
         let program = match self.kind {
@@ -156,7 +158,7 @@ impl TestServer {
             }),
         };
         let log = std::fs::File::create(self.dir.join("server.log")).expect("log file");
-        let child = Command::new(&program)
+        let mut child = Command::new(&program)
             .args(&args)
             .current_dir(&self.dir)
             .stdin(Stdio::null())
@@ -164,13 +166,24 @@ impl TestServer {
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+        let ports = wait_for_ports_file(&ports_dir, &mut child, &self.dir);
         self.child = Some(child);
-        wait_for_port(self.port, &self.dir);
-        if let Some(ws) = self.ws_port {
-            wait_for_port(ws, &self.dir);
+        self.port = ports
+            .nats
+            .unwrap_or_else(|| panic!("the ports file names no client port"));
+        if self.opts.websocket {
+            self.ws_port = Some(
+                ports
+                    .websocket
+                    .expect("the ports file names the websocket port"),
+            );
         }
-        if let Some(http) = self.http_port {
-            wait_for_port(http, &self.dir);
+        if self.opts.http {
+            self.http_port = Some(
+                ports
+                    .monitoring
+                    .expect("the ports file names the http port"),
+            );
         }
     }
 
@@ -245,16 +258,54 @@ impl Drop for TestServer {
     }
 }
 
-/// Waits (bounded) until something accepts on `port`.
-fn wait_for_port(port: u16, dir: &Path) {
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
+/// The ports a server reported in its ports file.
+struct Ports {
+    nats: Option<u16>,
+    websocket: Option<u16>,
+    monitoring: Option<u16>,
+}
+
+/// Waits (bounded) for `<exe>_<pid>.ports` in `dir`: the server writes it once every listener
+/// is bound. Panics with the log if the server exits or the file never appears.
+fn wait_for_ports_file(dir: &Path, child: &mut Child, server_dir: &Path) -> Ports {
+    let suffix = format!("_{}.ports", child.id());
+    let log = || std::fs::read_to_string(server_dir.join("server.log")).unwrap_or_default();
+    for _ in 0..400 {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "server exited ({status}) before it was ready; log:\n{}",
+                log()
+            );
+        }
+        let file = std::fs::read_dir(dir).ok().and_then(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .find(|p| p.to_string_lossy().ends_with(&suffix))
+        });
+        // A file caught half-written does not parse yet; the next look sees it whole.
+        if let Some(ports) = file.and_then(|f| read_ports_file(&f)) {
+            return ports;
         }
         std::thread::sleep(Duration::from_millis(25));
     }
-    let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
-    panic!("server did not accept on port {port} within 5 s; log:\n{log}");
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("server wrote no ports file within 10 s; log:\n{}", log());
+}
+
+/// Parses `{"nats":["nats://h:p"],"websocket":["ws://h:p",...],"monitoring":["http://h:p"]}`.
+fn read_ports_file(path: &Path) -> Option<Ports> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let port_of = |key: &str| -> Option<u16> {
+        let url = json.get(key)?.as_array()?.first()?.as_str()?;
+        url.rsplit_once(':')?.1.trim_end_matches('/').parse().ok()
+    };
+    Some(Ports {
+        nats: Some(port_of("nats")?),
+        websocket: port_of("websocket"),
+        monitoring: port_of("monitoring"),
+    })
 }
 
 /// Runs a test body with the suite's time bound.
