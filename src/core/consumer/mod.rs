@@ -263,6 +263,12 @@ impl Consumer {
         }
     }
 
+    /// Whether the persisted state changed since the last [`Consumer::take_changed`] (a flush
+    /// clears the flag only once the save went through).
+    pub fn is_changed(&self) -> bool {
+        self.changed
+    }
+
     /// True (once) when the persisted state changed since the last call.
     pub fn take_changed(&mut self) -> bool {
         std::mem::take(&mut self.changed)

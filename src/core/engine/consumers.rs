@@ -208,20 +208,22 @@ impl Engine {
     }
 
     /// Saves the state of every consumer changed since the last flush (one write per consumer
-    /// per batch, however many deliveries and acks the batch held).
+    /// per batch, however many deliveries and acks the batch held). A consumer stays changed
+    /// until its save succeeds, and its stream is marked for the sync as soon as one save went
+    /// through, so a failure part-way leaves nothing behind that a later flush would skip.
     pub(crate) fn save_changed_consumers(&mut self) -> Result<(), crate::core::store::StoreError> {
         for (name, slot) in self.streams.iter_mut() {
-            let mut wrote = false;
             for (consumer_name, consumer) in slot.consumers.iter_mut() {
-                if consumer.take_changed() {
-                    slot.stream
-                        .store_mut()
-                        .save_consumer(consumer_name, consumer.record())?;
-                    wrote = true;
+                if !consumer.is_changed() {
+                    continue;
                 }
-            }
-            if wrote {
-                self.dirty.insert(name.clone());
+                slot.stream
+                    .store_mut()
+                    .save_consumer(consumer_name, consumer.record())?;
+                consumer.take_changed();
+                if !self.dirty.contains(name) {
+                    self.dirty.insert(name.clone());
+                }
             }
         }
         Ok(())

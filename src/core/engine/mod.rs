@@ -142,14 +142,18 @@ impl Engine {
     }
 
     /// Syncs every store written since the last flush, then releases the replies and deliveries
-    /// queued so far. On a sync failure nothing is released; the failing stream's error is
-    /// returned (the shell should log it and retry or shut down).
+    /// queued so far. On a failure nothing is released and the failing stream's error is
+    /// returned; every stream not yet synced stays dirty and every consumer not yet saved stays
+    /// changed, so the next flush retries them all before it releases anything.
     pub fn flush(&mut self) -> Result<(), StoreError> {
         self.save_changed_consumers()?;
-        for name in std::mem::take(&mut self.dirty) {
+        let mut dirty = std::mem::take(&mut self.dirty).into_iter();
+        while let Some(name) = dirty.next() {
             if let Some(slot) = self.streams.get_mut(&name) {
                 if let Err(err) = slot.stream.store_mut().sync() {
+                    // This stream and the ones not reached yet are still unsynced.
                     self.dirty.insert(name);
+                    self.dirty.extend(dirty);
                     return Err(err);
                 }
             }

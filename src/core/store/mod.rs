@@ -11,6 +11,7 @@
 //!
 //! Every implementation passes the same conformance suite (`conformance.rs`).
 
+pub mod faulty;
 pub mod memory;
 
 #[cfg(test)]
