@@ -5,18 +5,26 @@
 //! file store keeps its messages and consumer records in the same directory. Streams with
 //! `storage: memory` live in a memory store and, as in nats-server, do not survive a restart.
 //!
-//! `stream.json` is written (to a temporary file, synced, then renamed) before the reply to the
-//! create or update leaves, so a stream a client was told exists is there after a crash.
+//! `stream.json` is written (to a temporary file, synced, then renamed) by the stream's store when
+//! the engine creates or updates the stream ([`StreamStore::save_meta`]), before the engine
+//! applies the change: when the write fails, the create or update is refused with an error and
+//! the engine keeps what is on disk. So a stream a client was told exists is there after a crash,
+//! with the config the client was told it has.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::core::engine::{Engine, EngineConfig, StoreFactory};
+use bytes::Bytes;
+
+use super::file_store::FileStore;
 use crate::core::store::memory::MemoryStore;
-use crate::core::store::{StoreError, StreamStore};
+use crate::core::store::{
+    ConsumerRecord, Seq, SimpleState, StoreError, StoredMsg, StreamState, StreamStore,
+};
 use crate::core::stream::{StorageType, StreamConfig};
 use crate::core::time::Nanos;
 
@@ -38,8 +46,8 @@ pub struct Storage {
     root: PathBuf,
     engine_config: EngineConfig,
     seed: u64,
-    /// The `stream.json` bytes last written, per stream.
-    saved: BTreeMap<String, Vec<u8>>,
+    /// File streams known to have a `stream.json` (to remove it when the stream is deleted).
+    saved: BTreeSet<String>,
 }
 
 impl Storage {
@@ -49,7 +57,7 @@ impl Storage {
             root: store_dir.join(ACCOUNT).join("streams"),
             engine_config,
             seed,
-            saved: BTreeMap::new(),
+            saved: BTreeSet::new(),
         }
     }
 
@@ -91,42 +99,27 @@ impl Storage {
             tracing::error!(stream = %name, consumer = %consumer.name, error = %consumer.error,
                 "cannot restore consumer");
         }
-        self.saved.insert(name.clone(), bytes);
+        self.saved.insert(name.clone());
         Ok(name)
     }
 
-    /// Writes `stream.json` for file streams whose config changed, and forgets deleted ones.
+    /// Forgets deleted file streams: removes their `stream.json` and directory. (Configs of
+    /// live streams are written by their stores, see [`StreamStore::save_meta`].)
     pub fn save_configs(&mut self, engine: &Engine) {
-        let mut live = BTreeMap::new();
-        for name in engine.stream_names(None) {
-            let Some(stream) = engine.stream(&name) else {
-                continue;
-            };
-            if stream.config().storage != StorageType::File {
-                continue;
-            }
-            let meta = StreamMeta {
-                config: stream.config().clone(),
-                created: stream.created(),
-            };
-            let Ok(bytes) = serde_json::to_vec_pretty(&meta) else {
-                continue;
-            };
-            if self.saved.get(&name) != Some(&bytes) {
-                if let Err(err) = write_atomic(&self.root.join(&name), &bytes) {
-                    tracing::error!(stream = %name, %err, "cannot save stream config");
-                    continue;
-                }
-            }
-            live.insert(name, bytes);
-        }
-        for name in self.saved.keys() {
-            if !live.contains_key(name) {
-                // Deleted: the store removed its own files; drop the config and the directory.
-                let dir = self.root.join(name);
-                let _ = std::fs::remove_file(dir.join(META_FILE));
-                let _ = std::fs::remove_dir(&dir);
-            }
+        let live: BTreeSet<String> = engine
+            .stream_names(None)
+            .into_iter()
+            .filter(|name| {
+                engine
+                    .stream(name)
+                    .is_some_and(|s| s.config().storage == StorageType::File)
+            })
+            .collect();
+        for name in self.saved.difference(&live) {
+            // Deleted: the store removed its own files; drop the config and the directory.
+            let dir = self.root.join(name);
+            let _ = std::fs::remove_file(dir.join(META_FILE));
+            let _ = std::fs::remove_dir(&dir);
         }
         self.saved = live;
     }
@@ -155,9 +148,202 @@ fn write_atomic(dir: &Path, bytes: &[u8]) -> io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
-/// A file store in the stream's directory.
+/// A file store in the stream's directory, which keeps `stream.json` beside it.
 fn open_file_store(dir: &Path, _config: &StreamConfig) -> Result<Box<dyn StreamStore>, StoreError> {
     let store =
         super::file_store::FileStore::open(dir, super::file_store::FileStoreConfig::default())?;
-    Ok(Box::new(store))
+    Ok(Box::new(WithMeta {
+        inner: store,
+        dir: dir.to_path_buf(),
+    }))
+}
+
+/// A file store that writes `stream.json` in its directory when the engine saves the stream's
+/// identity; everything else goes to the file store.
+struct WithMeta {
+    inner: FileStore,
+    dir: PathBuf,
+}
+
+/// A failed write as the store reports it: a full disk apart from other failures.
+fn meta_err(err: io::Error) -> StoreError {
+    match err.kind() {
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => StoreError::QuotaExceeded,
+        _ => StoreError::Io(format!("cannot write {META_FILE}: {err}")),
+    }
+}
+
+impl StreamStore for WithMeta {
+    fn save_meta(&mut self, meta: &[u8]) -> Result<(), StoreError> {
+        write_atomic(&self.dir, meta).map_err(meta_err)
+    }
+
+    fn store_msg(
+        &mut self,
+        subject: &str,
+        headers: Option<Bytes>,
+        payload: Bytes,
+        now: Nanos,
+    ) -> Result<Seq, StoreError> {
+        self.inner.store_msg(subject, headers, payload, now)
+    }
+
+    fn skip_msg(&mut self, now: Nanos) -> Result<Seq, StoreError> {
+        self.inner.skip_msg(now)
+    }
+
+    fn load_msg(&self, seq: Seq) -> Result<StoredMsg, StoreError> {
+        self.inner.load_msg(seq)
+    }
+
+    fn load_next_msg(&self, filter: &str, start: Seq) -> Result<StoredMsg, StoreError> {
+        self.inner.load_next_msg(filter, start)
+    }
+
+    fn load_last_msg(&self, filter: &str) -> Result<StoredMsg, StoreError> {
+        self.inner.load_last_msg(filter)
+    }
+
+    fn remove_msg(&mut self, seq: Seq) -> Result<bool, StoreError> {
+        self.inner.remove_msg(seq)
+    }
+
+    fn purge(&mut self, filter: &str, below_seq: Seq, keep: u64) -> Result<u64, StoreError> {
+        self.inner.purge(filter, below_seq, keep)
+    }
+
+    fn compact(&mut self, seq: Seq) -> Result<u64, StoreError> {
+        self.inner.compact(seq)
+    }
+
+    fn state(&self) -> StreamState {
+        self.inner.state()
+    }
+
+    fn filtered_state(&self, start: Seq, filter: &str) -> SimpleState {
+        self.inner.filtered_state(start, filter)
+    }
+
+    fn subjects_state(&self, filter: &str) -> BTreeMap<String, SimpleState> {
+        self.inner.subjects_state(filter)
+    }
+
+    fn num_pending(&self, start: Seq, filter: &str, last_per_subject: bool) -> u64 {
+        self.inner.num_pending(start, filter, last_per_subject)
+    }
+
+    fn deleted(&self) -> Vec<Seq> {
+        self.inner.deleted()
+    }
+
+    fn sync(&mut self) -> Result<(), StoreError> {
+        self.inner.sync()
+    }
+
+    fn save_consumer(&mut self, name: &str, record: ConsumerRecord) -> Result<(), StoreError> {
+        self.inner.save_consumer(name, record)
+    }
+
+    fn remove_consumer(&mut self, name: &str) -> Result<(), StoreError> {
+        self.inner.remove_consumer(name)
+    }
+
+    fn consumers(&self) -> Result<BTreeMap<String, ConsumerRecord>, StoreError> {
+        self.inner.consumers()
+    }
+
+    fn delete(&mut self) -> Result<(), StoreError> {
+        self.inner.delete()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::error::ErrorKind;
+
+    fn temp_dir() -> PathBuf {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "contrail-storage-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn config(json: &str) -> StreamConfig {
+        serde_json::from_str(json).expect("valid config")
+    }
+
+    /// Makes writing `stream.json` in `dir` fail: its temporary file's name is taken by a
+    /// directory.
+    fn block_meta_writes(dir: &Path) {
+        std::fs::create_dir_all(dir.join(format!("{META_FILE}.tmp"))).expect("block");
+    }
+
+    #[test]
+    fn a_create_whose_config_cannot_be_written_fails_and_leaves_no_stream() {
+        let root = temp_dir();
+        let mut storage = Storage::new(&root, EngineConfig::default(), 1);
+        let mut engine = storage.open_engine(1).expect("open");
+        block_meta_writes(&root.join(ACCOUNT).join("streams").join("S"));
+        let err = engine
+            .create_stream(config(r#"{"name":"S","subjects":["s"]}"#), 1)
+            .expect_err("the config is not durable");
+        assert!(err.is(ErrorKind::StreamCreate), "{err:?}");
+        assert!(engine.stream("S").is_none(), "the engine has no stream");
+        drop(engine);
+        let mut storage = Storage::new(&root, EngineConfig::default(), 1);
+        let engine = storage.open_engine(2).expect("reopen");
+        assert!(engine.stream("S").is_none(), "nor has the disk");
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn an_update_whose_config_cannot_be_written_fails_and_keeps_the_old_config() {
+        let root = temp_dir();
+        let mut storage = Storage::new(&root, EngineConfig::default(), 1);
+        let mut engine = storage.open_engine(1).expect("open");
+        let old = r#"{"name":"S","subjects":["s"],"max_msgs":10}"#;
+        engine.create_stream(config(old), 1).expect("create");
+        block_meta_writes(&root.join(ACCOUNT).join("streams").join("S"));
+        let err = engine
+            .update_stream(config(r#"{"name":"S","subjects":["s"],"max_msgs":5}"#), 2)
+            .expect_err("the new config is not durable");
+        assert!(err.is(ErrorKind::StreamUpdate), "{err:?}");
+        let in_force = |engine: &Engine| engine.stream("S").map(|s| s.config().max_msgs);
+        assert_eq!(
+            in_force(&engine),
+            Some(10),
+            "the engine keeps the old config"
+        );
+        drop(engine);
+        let mut storage = Storage::new(&root, EngineConfig::default(), 1);
+        let engine = storage.open_engine(3).expect("reopen");
+        assert_eq!(in_force(&engine), Some(10), "and so does the disk");
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn created_and_updated_configs_survive_a_restart() {
+        let root = temp_dir();
+        let mut storage = Storage::new(&root, EngineConfig::default(), 1);
+        let mut engine = storage.open_engine(1).expect("open");
+        engine
+            .create_stream(config(r#"{"name":"S","subjects":["s"]}"#), 1)
+            .expect("create");
+        engine
+            .update_stream(config(r#"{"name":"S","subjects":["s","t"]}"#), 2)
+            .expect("update");
+        drop(engine);
+        let mut storage = Storage::new(&root, EngineConfig::default(), 1);
+        let engine = storage.open_engine(3).expect("reopen");
+        let stream = engine.stream("S").expect("restored");
+        assert_eq!(stream.config().subjects, vec!["s", "t"]);
+        assert_eq!(stream.created(), 1);
+        let _ = std::fs::remove_dir_all(root);
+    }
 }

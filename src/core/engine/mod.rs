@@ -21,6 +21,7 @@ mod restore;
 mod retention;
 mod streams;
 pub use restore::SkippedConsumer;
+pub use streams::stream_meta;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 

@@ -36,7 +36,13 @@ impl Engine {
         self.check_subjects_free(&config.name, &config.subjects)?;
         let store = (self.make_store)(&config)
             .map_err(|e| ApiError::with_detail(ErrorKind::StreamCreate, e))?;
-        let stream = Stream::create(config, store, now)?;
+        let mut stream = Stream::create(config, store, now)?;
+        // The stream exists for a client only once its config is durable.
+        let meta = stream_meta(stream.config(), stream.created());
+        if let Err(err) = stream.store_mut().save_meta(&meta) {
+            let _ = stream.store_mut().delete();
+            return Err(store_failure(ErrorKind::StreamCreate, err));
+        }
         let name = stream.name().to_string();
         for subject in &stream.config().subjects {
             // Subjects were validated by `validated()`, so the index accepts them.
@@ -64,7 +70,19 @@ impl Engine {
         let old_subjects = self.slot(&name)?.stream.config().subjects.clone();
         let checked = self.slot(&name)?.stream.config().check_update(&config)?;
         self.check_subjects_free(&name, &checked.subjects)?;
-        self.slot_mut(&name)?.stream.update(checked, now)?;
+        // The new config is durable before it applies (limits may remove messages at once).
+        let stream = &mut self.slot_mut(&name)?.stream;
+        let (old, created) = (stream.config().clone(), stream.created());
+        stream
+            .store_mut()
+            .save_meta(&stream_meta(&checked, created))
+            .map_err(|err| store_failure(ErrorKind::StreamUpdate, err))?;
+        if let Err(err) = stream.update(checked, now) {
+            // Put the config in force back on disk (best effort: a restart keeps the stream
+            // either way, and the client was told the update failed).
+            let _ = stream.store_mut().save_meta(&stream_meta(&old, created));
+            return Err(err);
+        }
         for subject in &old_subjects {
             self.routes.remove(subject, &name);
         }
@@ -268,5 +286,20 @@ impl Engine {
             return Err(ErrorKind::StreamSubjectOverlap.into());
         }
         Ok(())
+    }
+}
+
+/// A stream's persisted identity as [`crate::core::store::StreamStore::save_meta`] takes it.
+pub fn stream_meta(config: &StreamConfig, created: Nanos) -> Vec<u8> {
+    let meta = serde_json::json!({ "config": config, "created": created });
+    serde_json::to_vec_pretty(&meta).unwrap_or_default()
+}
+
+/// The API error for a store that could not write: nats-server's "insufficient resources" for a
+/// full medium, else `kind` with the store's reason.
+pub(crate) fn store_failure(kind: ErrorKind, err: crate::core::store::StoreError) -> ApiError {
+    match err {
+        crate::core::store::StoreError::QuotaExceeded => ErrorKind::InsufficientResources.into(),
+        err => ApiError::with_detail(kind, err),
     }
 }

@@ -255,6 +255,10 @@ impl StreamStore for FaultyStore {
         Ok(())
     }
 
+    fn save_meta(&mut self, meta: &[u8]) -> Result<(), StoreError> {
+        self.inner.save_meta(meta)
+    }
+
     fn save_consumer(&mut self, name: &str, record: ConsumerRecord) -> Result<(), StoreError> {
         self.faults.next_call_fails(&self.stream)?;
         self.inner.save_consumer(name, record.clone())?;

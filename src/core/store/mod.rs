@@ -239,6 +239,15 @@ pub trait StreamStore {
     /// Makes everything stored so far durable.
     fn sync(&mut self) -> Result<(), StoreError>;
 
+    /// Durably records the stream's identity, `{"config": …, "created": …}` as JSON, before a
+    /// create or update is acknowledged; on failure the engine refuses the create or update.
+    /// Stores whose shell keeps configs elsewhere (or not at all, as memory streams) accept and
+    /// ignore it.
+    fn save_meta(&mut self, meta: &[u8]) -> Result<(), StoreError> {
+        let _ = meta;
+        Ok(())
+    }
+
     /// Persists a consumer (created or changed), replacing any record of the same name.
     fn save_consumer(&mut self, name: &str, record: ConsumerRecord) -> Result<(), StoreError>;
 
