@@ -1,8 +1,9 @@
 //! The server's settings: command-line flags (nats-server's spellings) and the config file.
 //!
 //! Precedence, as in nats-server: built-in defaults, then the config file (`-c`), then flags.
-//! Defaults work with no flags at all: client port 4222, monitoring on 8222, data in `./data`,
-//! everything on 127.0.0.1.
+//! Defaults work with no flags at all: client port 4222, data in `./data`, everything on
+//! 127.0.0.1. As in nats-server, no monitoring port is opened unless `-m`/`http_port` asks for
+//! one (so a second server on the same host needs only its own `-p`).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -54,7 +55,7 @@ pub struct ServeArgs {
     /// Client connection port (default 4222; -1 or 0: any free port).
     #[arg(short = 'p', long = "port", allow_negative_numbers = true)]
     pub port: Option<i32>,
-    /// HTTP monitoring port (default 8222; 0: off; -1: any free port).
+    /// HTTP monitoring port (default 0: off; -1: any free port; nats-server's usual is 8222).
     #[arg(
         short = 'm',
         long = "http_port",
@@ -185,7 +186,7 @@ impl Default for ServerConfig {
         ServerConfig {
             host: "127.0.0.1".into(),
             port: 4222,
-            http_port: 8222,
+            http_port: 0,
             ws_port: 0,
             store_dir: PathBuf::from("./data"),
             server_name: "contrail".into(),
@@ -506,7 +507,7 @@ mod tests {
         let c = ServerConfig::from_args(&parse(&["contrail"]).serve).expect("valid");
         assert_eq!(
             (c.host.as_str(), c.port, c.http_port, c.ws_port),
-            ("127.0.0.1", 4222, 8222, 0)
+            ("127.0.0.1", 4222, 0, 0)
         );
         assert_eq!(c.store_dir, PathBuf::from("./data"));
     }

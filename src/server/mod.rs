@@ -155,11 +155,24 @@ pub struct Server {
     ports_file: Option<std::path::PathBuf>,
 }
 
-/// Binds `host:port`; `-1` (or 0) picks a free port.
-async fn bind(host: &str, port: i32) -> io::Result<TcpListener> {
-    let port = u16::try_from(port.max(0))
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("bad port {port}")))?;
-    TcpListener::bind((host, port)).await
+/// Binds `host:port` for the `what` listener; `-1` (or 0) picks a free port. A failure names the
+/// listener and the address: `client listener 127.0.0.1:4222: Address already in use`.
+async fn bind(what: &str, host: &str, port: i32) -> io::Result<TcpListener> {
+    let named = |kind: io::ErrorKind, why: &dyn std::fmt::Display| {
+        io::Error::new(kind, format!("{what} listener {host}:{port}: {why}"))
+    };
+    let port_u16 =
+        u16::try_from(port.max(0)).map_err(|_| named(io::ErrorKind::InvalidInput, &"bad port"))?;
+    TcpListener::bind((host, port_u16)).await.map_err(|err| {
+        // The OS text without its "(os error N)" tail.
+        let text = err.to_string();
+        let text = text
+            .split(" (os error")
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        named(err.kind(), &text)
+    })
 }
 
 /// A 56-character id in nats-server's style (`N` then base32).
@@ -181,11 +194,11 @@ impl Server {
     /// connect.
     pub async fn start(config: ServerConfig) -> io::Result<Server> {
         let config = Arc::new(config);
-        let client_listener = bind(&config.host, config.port).await?;
+        let client_listener = bind("client", &config.host, config.port).await?;
         let client_addr = client_listener.local_addr()?;
         let ws_listener = match config.ws_port {
             0 => None,
-            port => Some(bind(&config.host, port).await?),
+            port => Some(bind("websocket", &config.host, port).await?),
         };
         let ws_addr = ws_listener.as_ref().map(|l| l.local_addr()).transpose()?;
 
@@ -227,7 +240,7 @@ impl Server {
             tracing::info!("Listening for websocket clients on ws://{addr}");
         }
         let http_addr = if config.http_port != 0 {
-            let listener = bind(&config.host, config.http_port).await?;
+            let listener = bind("http monitoring", &config.host, config.http_port).await?;
             let addr = listener.local_addr()?;
             tasks.push(tokio::spawn(monitor::serve(shared.clone(), listener)));
             tracing::info!("Starting http monitor on http://{addr}");
