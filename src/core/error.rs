@@ -59,6 +59,8 @@ error_kinds! {
     MaximumConsumersLimit = (400, 10026, "maximum consumers limit reached"),
     /// maximum number of streams reached
     MaximumStreamsLimit = (400, 10027, "maximum number of streams reached"),
+    /// insufficient memory resources available
+    MemoryResourcesExceeded = (500, 10028, "insufficient memory resources available"),
     /// no message found
     NoMessageFound = (404, 10037, "no message found"),
     /// expected an empty request payload

@@ -209,8 +209,21 @@ impl Server {
         let engine_config = EngineConfig {
             max_memory: config.max_memory_store,
             max_storage: config.max_file_store,
+            server_max_memory: match config.max_memory_store {
+                n if n < 0 => storage::default_max_memory_store(),
+                n => n,
+            },
+            server_max_storage: match config.max_file_store {
+                n if n < 0 => storage::default_max_file_store(&config.store_dir),
+                n => n,
+            },
             ..EngineConfig::default()
         };
+        tracing::info!(
+            max_memory = engine_config.server_max_memory,
+            max_storage = engine_config.server_max_storage,
+            "JetStream limits"
+        );
         let storage =
             storage::Storage::new(&config.store_dir, engine_config, jetstream::now() as u64);
         let (js, js_thread) = jetstream::start(storage, router.clone(), interest_rx)?;

@@ -125,6 +125,50 @@ impl Storage {
     }
 }
 
+/// nats-server's default file storage limit when `max_file_store` is not set: 75% of the space
+/// free in `store_dir` at startup (1 TB when that cannot be read), so a disk never fills up.
+pub fn default_max_file_store(store_dir: &Path) -> i64 {
+    const FALLBACK: i64 = 1 << 40;
+    let _ = std::fs::create_dir_all(store_dir);
+    #[cfg(unix)]
+    {
+        match rustix::fs::statvfs(store_dir) {
+            Ok(fs) => {
+                let free = fs.f_bavail.saturating_mul(fs.f_frsize);
+                i64::try_from(free / 4 * 3).unwrap_or(i64::MAX)
+            }
+            Err(_) => FALLBACK,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        FALLBACK
+    }
+}
+
+/// nats-server's default memory storage limit when `max_memory_store` is not set: 75% of the
+/// machine's memory (256 MiB when that cannot be read).
+pub fn default_max_memory_store() -> i64 {
+    const FALLBACK: i64 = 256 << 20;
+    let total_kib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|line| line.strip_prefix("MemTotal:"))
+                .and_then(|rest| {
+                    rest.trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<i64>()
+                        .ok()
+                })
+        });
+    match total_kib {
+        Some(kib) => kib.saturating_mul(1024) / 4 * 3,
+        None => FALLBACK,
+    }
+}
+
 /// The store for a stream: a file store for `storage: file`, memory otherwise.
 fn open_store(root: &Path, config: &StreamConfig) -> Result<Box<dyn StreamStore>, StoreError> {
     match config.storage {

@@ -16,6 +16,7 @@
 
 mod acks;
 mod consumers;
+mod resources;
 pub use consumers::CreateAction;
 mod restore;
 mod retention;
@@ -48,6 +49,12 @@ pub struct EngineConfig {
     pub max_memory: i64,
     /// File storage limit in bytes (-1: unlimited), reported in account info.
     pub max_storage: i64,
+    /// The server's memory storage limit in bytes (`jetstream { max_memory_store }`, or the
+    /// shell's default; -1: unlimited). Enforced with the account's (see `resources.rs`).
+    pub server_max_memory: i64,
+    /// The server's file storage limit in bytes (`jetstream { max_file_store }`, or the shell's
+    /// default; -1: unlimited).
+    pub server_max_storage: i64,
 }
 
 impl Default for EngineConfig {
@@ -58,6 +65,8 @@ impl Default for EngineConfig {
             domain: None,
             max_memory: -1,
             max_storage: -1,
+            server_max_memory: -1,
+            server_max_storage: -1,
         }
     }
 }
@@ -91,6 +100,8 @@ pub struct Engine {
     released: usize,
     /// Streams written since the last flush.
     dirty: BTreeSet<String>,
+    /// Bytes stored per storage type, as of the last flush plus what was stored since.
+    usage: resources::Usage,
     pub(crate) api_stats: ApiStats,
     rng: u64,
 }
@@ -108,6 +119,7 @@ impl Engine {
             outbox: VecDeque::new(),
             released: 0,
             dirty: BTreeSet::new(),
+            usage: resources::Usage::default(),
             api_stats: ApiStats::default(),
             rng: seed | 1,
         }
@@ -147,6 +159,8 @@ impl Engine {
     /// returned; every stream not yet synced stays dirty and every consumer not yet saved stays
     /// changed, so the next flush retries them all before it releases anything.
     pub fn flush(&mut self) -> Result<(), StoreError> {
+        // Once per batch: what purges, removals and limits freed counts again.
+        self.usage = resources::Usage::of(self);
         self.save_changed_consumers()?;
         let mut dirty = std::mem::take(&mut self.dirty).into_iter();
         while let Some(name) = dirty.next() {

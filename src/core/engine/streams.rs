@@ -5,7 +5,7 @@ use bytes::Bytes;
 use super::{Engine, StreamSlot};
 use crate::core::error::{ApiError, ErrorKind};
 use crate::core::message::{Message, Outbound};
-use crate::core::store::StoredMsg;
+use crate::core::store::{record_size, StoredMsg};
 use crate::core::stream::{
     InfoOptions, MsgGetRequest, PubAck, PurgeRequest, RetentionPolicy, Stream, StreamConfig,
     StreamInfo,
@@ -34,6 +34,7 @@ impl Engine {
             }
         }
         self.check_subjects_free(&config.name, &config.subjects)?;
+        self.check_reservation(&config)?;
         let store = (self.make_store)(&config)
             .map_err(|e| ApiError::with_detail(ErrorKind::StreamCreate, e))?;
         let mut stream = Stream::create(config, store, now)?;
@@ -70,6 +71,7 @@ impl Engine {
         let old_subjects = self.slot(&name)?.stream.config().subjects.clone();
         let checked = self.slot(&name)?.stream.config().check_update(&config)?;
         self.check_subjects_free(&name, &checked.subjects)?;
+        self.check_reservation(&checked)?;
         // The new config is durable before it applies (limits may remove messages at once).
         let stream = &mut self.slot_mut(&name)?.stream;
         let (old, created) = (stream.config().clone(), stream.created());
@@ -157,10 +159,17 @@ impl Engine {
             routes,
             streams,
             dirty,
+            usage,
+            config,
             ..
         } = self;
         let name = routes.first_match(subject)?;
         let slot = streams.get_mut(name)?;
+        let storage = slot.stream.config().storage;
+        if usage.over(super::resources::limit_of(config, storage), storage) {
+            return Some(Err(ErrorKind::InsufficientResources.into()));
+        }
+        let size = record_size(subject, headers.as_ref(), &payload);
         let retain = match slot.stream.config().retention {
             RetentionPolicy::Interest => slot.consumers.values().any(|c| c.filter_matches(subject)),
             RetentionPolicy::Limits | RetentionPolicy::WorkQueue => true,
@@ -177,6 +186,7 @@ impl Engine {
                 consumer.on_stored(ack.seq, subject);
             }
         }
+        usage.add(storage, size);
         if !dirty.contains(name) {
             dirty.insert(name.clone());
         }
