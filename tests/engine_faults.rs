@@ -1,7 +1,8 @@
 //! Group commit under a failing store: whatever fails when (the Nth sync or consumer save, every
 //! call for a while, one stream of several), no PubAck, delivery or ack reply leaves for state
-//! the store has not made durable, and once the store recovers, the streams and consumers hold
-//! exactly what was acknowledged. Random failure schedules (proptest), on the memory store and
+//! the store has not made durable; a publish to a stream whose sync failed is refused (10023)
+//! and stores nothing; and once the store recovers, the streams and consumers hold exactly what
+//! was acknowledged. Random failure schedules (proptest), on the memory store and
 //! the file store, each wrapped in the fault-injecting [`FaultyStore`].
 
 use std::collections::BTreeSet;
@@ -74,6 +75,8 @@ struct Run {
     published: [u64; 3],
     /// PubAck'd sequences, per stream.
     acked: [BTreeSet<u64>; 3],
+    /// Publishes refused (10023) while their store was failing, per stream.
+    refused: [u64; 3],
     /// Delivered, not yet acked: ack subjects per stream.
     unacked: [Vec<String>; 3],
     acks_sent: u64,
@@ -89,6 +92,7 @@ impl Run {
             faults,
             published: [0; 3],
             acked: Default::default(),
+            refused: [0; 3],
             unacked: Default::default(),
             acks_sent: 0,
             ack_replies: 0,
@@ -179,9 +183,12 @@ impl Run {
             "pub" => {
                 let ack: serde_json::Value = serde_json::from_slice(&out.msg.payload)
                     .map_err(|e| TestCaseError::fail(format!("PubAck is not JSON: {e}")))?;
-                let seq = ack["seq"]
-                    .as_u64()
-                    .ok_or_else(|| TestCaseError::fail(format!("publish failed: {ack}")))?;
+                let Some(seq) = ack["seq"].as_u64() else {
+                    // Refused while its store was failing: 503 / 10023, nothing stored.
+                    prop_assert_eq!(&ack["error"]["err_code"], 10023, "{}", ack);
+                    self.refused[stream] += 1;
+                    return Ok(());
+                };
                 prop_assert!(
                     seq <= durable.last_seq,
                     "PubAck for {}#{seq} released, durable only to {}",
@@ -230,7 +237,11 @@ impl Run {
         prop_assert_eq!(self.ack_replies, self.acks_sent, "every ack was confirmed");
         for (i, name) in STREAMS.iter().enumerate() {
             let acked = &self.acked[i];
-            prop_assert_eq!(acked.len() as u64, self.published[i], "every publish acked");
+            prop_assert_eq!(
+                acked.len() as u64 + self.refused[i],
+                self.published[i],
+                "every publish answered once"
+            );
             let stream = self.engine.stream(name).expect("stream exists");
             let stored = stored_seqs(stream.store());
             prop_assert_eq!(
@@ -392,4 +403,37 @@ fn the_wrapper_reports_failed_syncs_as_not_durable() {
     faults.recover();
     store.sync().expect("sync");
     assert_eq!(faults.durable("S").last_seq, 1);
+}
+
+/// While a stream's store fails, a publish to it is refused at once (10023, nothing stored) and
+/// reads are answered, although every flush fails; the held PubAck leaves once a sync succeeds.
+#[test]
+fn a_failing_stream_refuses_publishes_at_once_and_still_answers_reads() {
+    let mut run = Run::new(memory_stores());
+    run.step(&Step::Publish(0)).expect("publish");
+    run.faults.fail_stream("A", true);
+    assert_eq!(run.engine.flush(), Err(StoreError::QuotaExceeded));
+    assert_eq!(run.engine.poll_outbound(), None, "the PubAck is held");
+
+    run.step(&Step::Publish(0)).expect("publish");
+    let info = Message::new("$JS.API.STREAM.INFO.A", Bytes::new()).with_reply("info");
+    assert!(run.engine.handle(info, NOW));
+    assert!(run.engine.flush().is_err(), "the store still fails");
+    let out: Vec<Outbound> = std::iter::from_fn(|| run.engine.poll_outbound()).collect();
+    let to: Vec<&str> = out.iter().map(|o| o.to.as_str()).collect();
+    assert_eq!(
+        to,
+        ["pub.0", "info"],
+        "the refusal and the read leave at once"
+    );
+    let refusal: serde_json::Value = serde_json::from_slice(&out[0].msg.payload).expect("JSON");
+    assert_eq!(refusal["error"]["err_code"], 10023, "{refusal}");
+    assert_eq!(refusal["error"]["code"], 503, "{refusal}");
+    let stored = run.engine.stream("A").map(|s| s.store().state().msgs);
+    assert_eq!(stored, Some(1), "the refused publish stored nothing");
+
+    run.faults.recover();
+    let flushed = run.flush_and_check().expect("only durable state released");
+    assert_eq!(flushed, Ok(()));
+    assert_eq!(run.acked[0].len(), 1, "the held PubAck left once durable");
 }

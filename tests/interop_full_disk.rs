@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use interop_support::{bounded, TestServer};
+use interop_support::{bounded, Options, TestServer};
 use serde_json::{json, Value};
 
 /// Payload of each publish.
@@ -32,7 +32,12 @@ impl OnTmpfs {
     /// Starts a server, then restarts it with its store directory on an 8 MiB tmpfs. `None`
     /// (after saying why) when the tmpfs cannot be mounted.
     fn start() -> Option<OnTmpfs> {
-        let mut server = TestServer::start();
+        Self::start_with(Options::default())
+    }
+
+    /// As [`OnTmpfs::start`], with these server options.
+    fn start_with(opts: Options) -> Option<OnTmpfs> {
+        let mut server = TestServer::start_with(opts);
         server.stop(true);
         let mount = server.dir.join("store");
         let _ = std::fs::remove_dir_all(&mount);
@@ -240,4 +245,122 @@ async fn bounded_value<T, F: std::future::Future<Output = T>>(body: F) -> T {
     tokio::time::timeout(Duration::from_secs(60), body)
         .await
         .expect("test exceeded its time bound")
+}
+
+/// A configured limit larger than the disk, so the disk itself fills (Contrail only: nats-server
+/// 2.9 and 2.14 leave the publish that hits ENOSPC unanswered, "critical write error"). The
+/// batch whose write failed is held, never acknowledged before it is durable; publishes after
+/// it are refused at once with 10023, for those requests only; STREAM.INFO is answered; once
+/// another stream's deletion frees space, the held batch is acknowledged and publishing resumes
+/// by itself. After a restart the stream holds exactly what was acknowledged.
+#[tokio::test]
+async fn a_disk_that_fills_before_the_limit_refuses_publishes_and_recovers() {
+    if interop_support::kind() != interop_support::Kind::Contrail {
+        eprintln!(
+            "a_disk_that_fills_before_the_limit_...: Contrail only (nats-server leaves the \
+             publish that hits ENOSPC unanswered); not run against nats-server"
+        );
+        return;
+    }
+    let Some(mut disk) = OnTmpfs::start_with(Options {
+        config: Some("jetstream { max_file_store: 1073741824 }\n".into()),
+        ..Options::default()
+    }) else {
+        return;
+    };
+    let client = disk.server().client().await;
+    let acked = bounded_value(async {
+        for name in ["BALLAST", "FULL"] {
+            let created = request(
+                &client,
+                &format!("$JS.API.STREAM.CREATE.{name}"),
+                json!({"name": name, "subjects": [format!("{}.>", name.to_lowercase())]}),
+            )
+            .await;
+            assert!(created.get("error").is_none(), "{created}");
+        }
+        // 3 MiB the test can free later.
+        for n in 0..768 {
+            let reply = client
+                .request(format!("ballast.{n}"), vec![b'b'; PAYLOAD].into())
+                .await
+                .expect("ballast publish answered");
+            let reply: Value = serde_json::from_slice(&reply.payload).expect("JSON");
+            assert!(reply["seq"].is_u64(), "{reply}");
+        }
+        // More than the rest of the disk, pipelined: replies come as they may.
+        let mut replies = client.subscribe("_R.>").await.expect("subscribe");
+        for n in 0..MAX_PUBLISHES {
+            client
+                .publish_with_reply(
+                    format!("full.{n}"),
+                    format!("_R.{n}"),
+                    vec![b'f'; PAYLOAD].into(),
+                )
+                .await
+                .expect("publish");
+        }
+        client.flush().await.expect("flush");
+        let mut acked = std::collections::BTreeSet::new();
+        let mut answered = 0usize;
+        let mut refused = 0usize;
+        use futures_util::StreamExt;
+        // Wait for the refusals: they come at once, while the failed batch is held.
+        while refused == 0 {
+            let msg = replies.next().await.expect("replies");
+            answered += 1;
+            let reply: Value = serde_json::from_slice(&msg.payload).expect("JSON");
+            match reply["seq"].as_u64() {
+                Some(seq) => assert!(acked.insert(seq), "{reply}"),
+                None => {
+                    assert_insufficient_resources(&reply);
+                    refused += 1;
+                }
+            }
+        }
+        let held_or_stored = messages(&client).await;
+        assert!(
+            held_or_stored >= acked.len() as u64,
+            "STREAM.INFO is answered"
+        );
+        // Free space: the held batch becomes durable and is acknowledged.
+        let deleted = request(&client, "$JS.API.STREAM.DELETE.BALLAST", Value::Null).await;
+        assert_eq!(deleted["success"], true, "{deleted}");
+        while answered < MAX_PUBLISHES {
+            let msg = replies.next().await.expect("replies");
+            answered += 1;
+            let reply: Value = serde_json::from_slice(&msg.payload).expect("JSON");
+            match reply["seq"].as_u64() {
+                Some(seq) => assert!(acked.insert(seq), "{reply}"),
+                None => assert_insufficient_resources(&reply),
+            }
+        }
+        let after = publish(&client, 0).await;
+        let seq = after["seq"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("publishes resume: {after}"));
+        acked.insert(seq);
+        acked
+    })
+    .await;
+    drop(client);
+    disk.server().restart(true);
+    let client = disk.server().client().await;
+    bounded(async {
+        assert_eq!(
+            messages(&client).await,
+            acked.len() as u64,
+            "exactly what was acked"
+        );
+        for seq in [acked.first(), acked.last()].into_iter().flatten() {
+            let got = request(
+                &client,
+                "$JS.API.STREAM.MSG.GET.FULL",
+                json!({ "seq": seq }),
+            )
+            .await;
+            assert_eq!(got["message"]["seq"], *seq, "{got}");
+        }
+    })
+    .await;
 }

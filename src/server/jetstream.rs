@@ -184,6 +184,7 @@ pub fn start(
                 has_streams,
                 known_streams: Vec::new(),
                 interest: HashMap::new(),
+                sync_failures: 0,
             };
             task.refresh_streams();
             runtime.block_on(task.run(rx, interest));
@@ -215,6 +216,8 @@ struct Task {
     /// Whether each subject was last reported to the engine as having subscribers: push
     /// consumers' deliver subjects, and literal subjects clients subscribed to.
     interest: HashMap<String, bool>,
+    /// Flushes failed in a row (for the log).
+    sync_failures: u64,
 }
 
 impl Task {
@@ -352,12 +355,23 @@ impl Task {
         }
     }
 
-    /// Group commit: sync the stores once, then release what the batch produced.
+    /// Group commit: sync the stores once, then release what the batch produced. On a failure
+    /// the batch's replies stay held (the next flush retries) and only what describes no
+    /// unsynced write leaves: refusals of publishes to the failing stream, and reads.
     fn flush_and_route(&mut self) {
-        if let Err(err) = self.engine.flush() {
-            // Nothing is released on failure; the next flush retries.
-            tracing::error!(%err, "store sync failed");
-            return;
+        match self.engine.flush() {
+            Ok(()) if self.sync_failures > 0 => {
+                tracing::warn!(failures = self.sync_failures, "store sync recovered");
+                self.sync_failures = 0;
+            }
+            Ok(()) => {}
+            Err(err) => {
+                // Once per failure streak (and every 1000th retry), not once per batch.
+                if self.sync_failures % 1000 == 0 {
+                    tracing::error!(%err, retries = self.sync_failures, "store sync failed");
+                }
+                self.sync_failures += 1;
+            }
         }
         let mut flush = FlushList::new();
         while let Some(out) = self.engine.poll_outbound() {

@@ -100,6 +100,12 @@ pub struct Engine {
     released: usize,
     /// Streams written since the last flush.
     dirty: BTreeSet<String>,
+    /// Streams whose last sync failed, with the error: publishes to them are refused at once
+    /// until a sync succeeds (see [`Engine::flush`]).
+    failing: BTreeMap<String, StoreError>,
+    /// Replies that describe no unsynced write (refusals, reads while a store is failing): they
+    /// leave at once, without waiting for a flush to succeed.
+    immediate: VecDeque<Outbound>,
     /// Bytes stored per storage type, as of the last flush plus what was stored since.
     usage: resources::Usage,
     pub(crate) api_stats: ApiStats,
@@ -119,6 +125,8 @@ impl Engine {
             outbox: VecDeque::new(),
             released: 0,
             dirty: BTreeSet::new(),
+            failing: BTreeMap::new(),
+            immediate: VecDeque::new(),
             usage: resources::Usage::default(),
             api_stats: ApiStats::default(),
             rng: seed | 1,
@@ -143,7 +151,16 @@ impl Engine {
     /// nothing handled with "no responders".
     pub fn handle(&mut self, msg: Message, now: Nanos) -> bool {
         if msg.subject.starts_with(crate::core::api::API_PREFIX) {
-            return crate::core::api::dispatch(self, msg, now);
+            if self.failing.is_empty() || !resources::is_read_only(&msg.subject) {
+                return crate::core::api::dispatch(self, msg, now);
+            }
+            // A store is failing and flushes hold every reply: a read changes nothing, so its
+            // answer need not wait for them.
+            let queued = self.outbox.len();
+            let handled = crate::core::api::dispatch(self, msg, now);
+            let answers = self.outbox.split_off(queued);
+            self.immediate.extend(answers);
+            return handled;
         }
         if msg.subject.starts_with(acks::ACK_PREFIX) {
             return self.handle_ack(&msg, now);
@@ -157,7 +174,9 @@ impl Engine {
     /// Syncs every store written since the last flush, then releases the replies and deliveries
     /// queued so far. On a failure nothing is released and the failing stream's error is
     /// returned; every stream not yet synced stays dirty and every consumer not yet saved stays
-    /// changed, so the next flush retries them all before it releases anything.
+    /// changed, so the next flush retries them all before it releases anything. Until a sync of
+    /// the failing stream succeeds, publishes to it are refused at once (503 / 10023 for a full
+    /// medium) and reads are answered at once, so a full disk stops nothing else.
     pub fn flush(&mut self) -> Result<(), StoreError> {
         // Once per batch: what purges, removals and limits freed counts again.
         self.usage = resources::Usage::of(self);
@@ -167,10 +186,14 @@ impl Engine {
             if let Some(slot) = self.streams.get_mut(&name) {
                 if let Err(err) = slot.stream.store_mut().sync() {
                     // This stream and the ones not reached yet are still unsynced.
+                    self.failing.insert(name.clone(), err.clone());
                     self.dirty.insert(name);
                     self.dirty.extend(dirty);
                     return Err(err);
                 }
+            }
+            if !self.failing.is_empty() {
+                self.failing.remove(&name);
             }
         }
         self.released = self.outbox.len();
@@ -179,6 +202,9 @@ impl Engine {
 
     /// The next message to send, if any has been released by [`Engine::flush`].
     pub fn poll_outbound(&mut self) -> Option<Outbound> {
+        if let Some(out) = self.immediate.pop_front() {
+            return Some(out);
+        }
         if self.released == 0 {
             return None;
         }
@@ -244,6 +270,16 @@ impl Engine {
     /// Queues a message; it leaves at the next flush.
     pub(crate) fn send(&mut self, out: Outbound) {
         self.outbox.push_back(out);
+    }
+
+    /// Queues a message that describes no unsynced write; it leaves at once.
+    pub(crate) fn send_now(&mut self, out: Outbound) {
+        self.immediate.push_back(out);
+    }
+
+    /// Whether a store failed its last sync (refusals and reads are answered at once then).
+    pub(crate) fn store_failing(&self) -> bool {
+        !self.failing.is_empty()
     }
 
     /// Queues many messages; they leave at the next flush.

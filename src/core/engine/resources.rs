@@ -98,6 +98,26 @@ impl Engine {
     }
 }
 
+/// Whether a `$JS.API` request only reads totals and configs (its answer describes no write of
+/// its own). Message reads are not among them: a failing store may hold a message not yet
+/// durable, and its content waits for the flush like a delivery.
+pub(crate) fn is_read_only(subject: &str) -> bool {
+    let op = subject
+        .strip_prefix(crate::core::api::API_PREFIX)
+        .unwrap_or_default();
+    op == "INFO"
+        || [
+            "STREAM.INFO.",
+            "STREAM.NAMES",
+            "STREAM.LIST",
+            "CONSUMER.INFO.",
+            "CONSUMER.NAMES.",
+            "CONSUMER.LIST.",
+        ]
+        .iter()
+        .any(|prefix| op.starts_with(prefix))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,5 +128,23 @@ mod tests {
         assert_eq!(tighter(-1, 10), Some(10));
         assert_eq!(tighter(7, -1), Some(7));
         assert_eq!(tighter(7, 10), Some(7));
+    }
+
+    #[test]
+    fn reads_are_told_apart_from_writes() {
+        for read in [
+            "$JS.API.INFO",
+            "$JS.API.STREAM.INFO.S",
+            "$JS.API.CONSUMER.LIST.S",
+        ] {
+            assert!(is_read_only(read), "{read}");
+        }
+        for write in [
+            "$JS.API.STREAM.PURGE.S",
+            "$JS.API.STREAM.CREATE.S",
+            "$JS.API.CONSUMER.MSG.NEXT.S.C",
+        ] {
+            assert!(!is_read_only(write), "{write}");
+        }
     }
 }

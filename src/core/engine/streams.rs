@@ -5,7 +5,7 @@ use bytes::Bytes;
 use super::{Engine, StreamSlot};
 use crate::core::error::{ApiError, ErrorKind};
 use crate::core::message::{Message, Outbound};
-use crate::core::store::{record_size, StoredMsg};
+use crate::core::store::{record_size, StoreError, StoredMsg};
 use crate::core::stream::{
     InfoOptions, MsgGetRequest, PubAck, PurgeRequest, RetentionPolicy, Stream, StreamConfig,
     StreamInfo,
@@ -161,10 +161,18 @@ impl Engine {
             dirty,
             usage,
             config,
+            failing,
             ..
         } = self;
         let name = routes.first_match(subject)?;
         let slot = streams.get_mut(name)?;
+        if let Some(err) = failing.get(name) {
+            // Its store cannot make writes durable now: refuse before storing anything.
+            return Some(Err(store_failure(
+                ErrorKind::StreamStoreFailed,
+                err.clone(),
+            )));
+        }
         let storage = slot.stream.config().storage;
         if usage.over(super::resources::limit_of(config, storage), storage) {
             return Some(Err(ErrorKind::InsufficientResources.into()));
@@ -175,8 +183,17 @@ impl Engine {
             RetentionPolicy::Limits | RetentionPolicy::WorkQueue => true,
         };
         let result = slot.stream.publish(subject, headers, payload, now, retain);
-        let Ok(ack) = &result else {
-            return Some(result);
+        let ack = match &result {
+            Ok(ack) => ack,
+            Err(err) if store_error_of(err).is_some() => {
+                // The medium refused the write: treat it as a failed sync (refuse publishes at
+                // once until a sync of this stream succeeds, and make the next flush try one).
+                let cause = store_error_of(err).unwrap_or(StoreError::QuotaExceeded);
+                failing.insert(name.clone(), cause.clone());
+                dirty.insert(name.clone());
+                return Some(Err(store_failure(ErrorKind::StreamStoreFailed, cause)));
+            }
+            Err(_) => return Some(result),
         };
         if ack.duplicate {
             return Some(result);
@@ -223,12 +240,22 @@ impl Engine {
             return false;
         };
         if let Some(reply) = reply {
+            // A refusal while a store is failing stores nothing: it need not wait for a flush.
+            let at_once = self.store_failing()
+                && result.as_ref().is_err_and(|e| {
+                    e.is(ErrorKind::InsufficientResources) || e.is(ErrorKind::StreamStoreFailed)
+                });
             let body = match result {
                 Ok(ack) => serde_json::to_vec(&ack),
                 Err(error) => serde_json::to_vec(&serde_json::json!({ "error": error })),
             };
             if let Ok(body) = body {
-                self.send(Outbound::to_subject(reply, None, body));
+                let out = Outbound::to_subject(reply, None, body);
+                if at_once {
+                    self.send_now(out);
+                } else {
+                    self.send(out);
+                }
             }
         }
         true
@@ -307,9 +334,24 @@ pub fn stream_meta(config: &StreamConfig, created: Nanos) -> Vec<u8> {
 
 /// The API error for a store that could not write: nats-server's "insufficient resources" for a
 /// full medium, else `kind` with the store's reason.
-pub(crate) fn store_failure(kind: ErrorKind, err: crate::core::store::StoreError) -> ApiError {
+pub(crate) fn store_failure(kind: ErrorKind, err: StoreError) -> ApiError {
     match err {
-        crate::core::store::StoreError::QuotaExceeded => ErrorKind::InsufficientResources.into(),
+        StoreError::QuotaExceeded => ErrorKind::InsufficientResources.into(),
         err => ApiError::with_detail(kind, err),
     }
+}
+
+/// The medium failure behind a "stream store failed" API error (its description is the store
+/// error's text); `None` for the other refusals that share its code (discard-new limits).
+fn store_error_of(err: &ApiError) -> Option<StoreError> {
+    if !err.is(ErrorKind::StreamStoreFailed) {
+        return None;
+    }
+    if err.description == StoreError::QuotaExceeded.to_string() {
+        return Some(StoreError::QuotaExceeded);
+    }
+    let io = StoreError::Io(String::new()).to_string();
+    err.description
+        .starts_with(&io)
+        .then(|| StoreError::Io(err.description[io.len()..].to_string()))
 }
