@@ -178,8 +178,11 @@ impl Engine {
     /// the failing stream succeeds, publishes to it are refused at once (503 / 10023 for a full
     /// medium) and reads are answered at once, so a full disk stops nothing else.
     pub fn flush(&mut self) -> Result<(), StoreError> {
-        // Once per batch: what purges, removals and limits freed counts again.
-        self.usage = resources::Usage::of(self);
+        // Once per batch: what purges, removals and limits freed counts again. (No limit, no
+        // need to count.)
+        if resources::limited(&self.config) {
+            self.usage = resources::Usage::of(self);
+        }
         self.save_changed_consumers()?;
         let mut dirty = std::mem::take(&mut self.dirty).into_iter();
         while let Some(name) = dirty.next() {

@@ -71,6 +71,11 @@ pub(crate) fn limit_of(config: &EngineConfig, storage: StorageType) -> Option<u6
     }
 }
 
+/// Whether any storage type has a limit (else usage need not be counted).
+pub(crate) fn limited(config: &EngineConfig) -> bool {
+    limit_of(config, StorageType::Memory).is_some() || limit_of(config, StorageType::File).is_some()
+}
+
 impl Engine {
     /// Refuses a stream config whose `max_bytes` reservation does not fit: the reservations of
     /// the other streams of its storage type plus its own (1 byte when it has none, as
