@@ -437,3 +437,24 @@ fn a_failing_stream_refuses_publishes_at_once_and_still_answers_reads() {
     assert_eq!(flushed, Ok(()));
     assert_eq!(run.acked[0].len(), 1, "the held PubAck left once durable");
 }
+
+/// Deleting a stream whose store was failing forgets the failure: a stream created again under
+/// its name takes publishes.
+#[test]
+fn a_stream_recreated_after_its_failing_store_was_deleted_takes_publishes() {
+    let mut run = Run::new(memory_stores());
+    run.step(&Step::Publish(2)).expect("publish");
+    run.faults.fail_stream("C", true);
+    assert!(run.engine.flush().is_err());
+    run.engine.delete_stream("C").expect("delete");
+    run.faults.recover();
+    run.api("STREAM.CREATE.C", r#"{"subjects":["c.>"]}"#);
+    let publish = Message::new("c.x", Bytes::from_static(b"x")).with_reply("again");
+    assert!(run.engine.handle(publish, NOW));
+    assert_eq!(run.engine.flush(), Ok(()));
+    let ack = std::iter::from_fn(|| run.engine.poll_outbound())
+        .find(|o| o.to == "again")
+        .expect("a reply to the publish");
+    let ack: serde_json::Value = serde_json::from_slice(&ack.msg.payload).expect("JSON");
+    assert_eq!(ack["seq"], 1, "{ack}");
+}

@@ -108,6 +108,8 @@ impl Engine {
             self.routes.remove(subject, &name.to_string());
         }
         self.dirty.remove(name);
+        // A stream created later under this name starts with a fresh store.
+        self.failing.remove(name);
         slot.stream
             .store_mut()
             .delete()
