@@ -128,3 +128,15 @@ async fn publishes_past_the_limit_are_refused_with_insufficient_resources() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_server_limits_are_not_the_accounts() {
+    let server = server();
+    let client = server.client().await;
+    bounded(async {
+        let info = request(&client, "$JS.API.INFO", Value::Null).await;
+        assert_eq!(info["limits"]["max_storage"], -1, "{info}");
+        assert_eq!(info["limits"]["max_memory"], -1, "{info}");
+    })
+    .await;
+}

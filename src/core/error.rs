@@ -33,6 +33,8 @@ macro_rules! error_kinds {
 }
 
 error_kinds! {
+    /// resource limits exceeded for account
+    AccountResourcesExceeded = (400, 10002, "resource limits exceeded for account"),
     /// bad request
     BadRequest = (400, 10003, "bad request"),
     /// `{err}`

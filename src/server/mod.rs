@@ -207,8 +207,8 @@ impl Server {
             let _ = interest_tx.send((subject.to_string(), active));
         }))));
         let engine_config = EngineConfig {
-            max_memory: config.max_memory_store,
-            max_storage: config.max_file_store,
+            // `jetstream { max_*_store }` limits the server; the account has no limits of its
+            // own (nats-server's global account reports -1).
             server_max_memory: match config.max_memory_store {
                 n if n < 0 => storage::default_max_memory_store(),
                 n => n,

@@ -1,9 +1,11 @@
 //! Storage limits, enforced as nats-server enforces them, so an operator can keep a disk (or
 //! memory) from filling at all.
 //!
-//! - A publish to a stream whose storage type is already over its limit is refused with 503 /
-//!   10023 "insufficient resources", before anything is stored (nats-server's
+//! - A publish to a stream whose storage type is already over the server's limit is refused
+//!   with 503 / 10023 "insufficient resources", before anything is stored (nats-server's
 //!   `limitsExceeded` check: the publish that crosses the limit is still taken, the next is not).
+//! - A publish that would take the account over its own limit is refused with 400 / 10002
+//!   "resource limits exceeded for account" (nats-server's `wouldExceedLimits`).
 //! - A stream create or update whose `max_bytes` reservation does not fit in what is left of
 //!   the limit is refused with 10047 "insufficient storage resources available" (10028 for
 //!   memory), as nats-server's `checkBytesLimits`.
@@ -42,11 +44,6 @@ impl Usage {
         }
     }
 
-    /// Whether `storage` streams already hold more than `limit` (a publish is refused).
-    pub(crate) fn over(&self, limit: Option<u64>, storage: StorageType) -> bool {
-        limit.is_some_and(|max| self.of_type(storage) > max)
-    }
-
     fn of_type(&self, storage: StorageType) -> u64 {
         match storage {
             StorageType::Memory => self.memory,
@@ -61,6 +58,28 @@ fn tighter(a: i64, b: i64) -> Option<u64> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
+}
+
+/// Why a publish of `size` bytes to a `storage` stream is refused, if it is: the server's limit
+/// already passed (10023), or the account's limit that this message would pass (10002).
+pub(crate) fn refuse_publish(
+    config: &EngineConfig,
+    usage: &Usage,
+    storage: StorageType,
+    size: u64,
+) -> Option<ErrorKind> {
+    let (account, server) = match storage {
+        StorageType::Memory => (config.max_memory, config.server_max_memory),
+        StorageType::File => (config.max_storage, config.server_max_storage),
+    };
+    let used = usage.of_type(storage);
+    if u64::try_from(server).is_ok_and(|max| used > max) {
+        return Some(ErrorKind::InsufficientResources);
+    }
+    if u64::try_from(account).is_ok_and(|max| used.saturating_add(size) > max) {
+        return Some(ErrorKind::AccountResourcesExceeded);
+    }
+    None
 }
 
 /// The byte limit of `storage` streams under `config`, if any.
@@ -126,6 +145,61 @@ pub(crate) fn is_read_only(subject: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::engine::StoreFactory;
+    use crate::core::store::memory::MemoryStore;
+    use bytes::Bytes;
+
+    /// An engine with `config`'s limits and one file-typed stream `S` on subject `s`.
+    fn engine(config: EngineConfig) -> Engine {
+        let factory: StoreFactory = Box::new(|_| Ok(Box::new(MemoryStore::new())));
+        let mut engine = Engine::new(config, factory, 1);
+        let stream: StreamConfig =
+            serde_json::from_str(r#"{"name":"S","subjects":["s"]}"#).expect("config");
+        engine.create_stream(stream, 1).expect("create");
+        engine
+    }
+
+    /// Publishes 100-byte payloads until one is refused; returns (taken, refusal).
+    fn fill(engine: &mut Engine) -> (u64, ApiError) {
+        for taken in 0..1000 {
+            match engine.publish("s", None, Bytes::from(vec![b'x'; 100]), 1) {
+                Some(Ok(_)) => {}
+                Some(Err(err)) => return (taken, err),
+                None => panic!("no stream"),
+            }
+            // Usage is recounted once per batch; here each publish is its own batch.
+            engine.flush().expect("memory store syncs");
+        }
+        panic!("never refused");
+    }
+
+    #[test]
+    fn the_server_limit_takes_the_crossing_publish_then_refuses_with_10023() {
+        let mut engine = engine(EngineConfig {
+            server_max_storage: 1000,
+            ..EngineConfig::default()
+        });
+        let (taken, err) = fill(&mut engine);
+        assert!(err.is(ErrorKind::InsufficientResources), "{err:?}");
+        let size = crate::core::store::record_size("s", None, &Bytes::from(vec![b'x'; 100]));
+        assert_eq!(
+            taken,
+            1000 / size + 1,
+            "the publish crossing the limit was taken"
+        );
+    }
+
+    #[test]
+    fn the_account_limit_refuses_the_publish_that_would_pass_it_with_10002() {
+        let mut engine = engine(EngineConfig {
+            max_storage: 1000,
+            ..EngineConfig::default()
+        });
+        let (taken, err) = fill(&mut engine);
+        assert!(err.is(ErrorKind::AccountResourcesExceeded), "{err:?}");
+        let size = crate::core::store::record_size("s", None, &Bytes::from(vec![b'x'; 100]));
+        assert_eq!(taken, 1000 / size, "no publish passes the limit");
+    }
 
     #[test]
     fn the_tighter_limit_wins_and_negative_is_unlimited() {

@@ -176,10 +176,10 @@ impl Engine {
             )));
         }
         let storage = slot.stream.config().storage;
-        if usage.over(super::resources::limit_of(config, storage), storage) {
-            return Some(Err(ErrorKind::InsufficientResources.into()));
-        }
         let size = record_size(subject, headers.as_ref(), &payload);
+        if let Some(refusal) = super::resources::refuse_publish(config, usage, storage, size) {
+            return Some(Err(refusal.into()));
+        }
         let retain = match slot.stream.config().retention {
             RetentionPolicy::Interest => slot.consumers.values().any(|c| c.filter_matches(subject)),
             RetentionPolicy::Limits | RetentionPolicy::WorkQueue => true,
