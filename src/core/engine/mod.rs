@@ -17,6 +17,8 @@
 mod acks;
 mod consumers;
 pub use consumers::CreateAction;
+mod interest;
+pub use interest::InterestOracle;
 mod restore;
 mod retention;
 mod streams;
@@ -67,6 +69,24 @@ pub(crate) struct StreamSlot {
     pub(crate) consumers: BTreeMap<String, Consumer>,
 }
 
+/// Most stream names [`Engine::take_changed_streams`] lists before it says `All` instead.
+const MAX_LISTED_CHANGES: usize = 1024;
+
+/// Which streams' configs changed; see [`Engine::take_changed_streams`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangedStreams {
+    /// These streams (maybe none).
+    Some(BTreeSet<String>),
+    /// Too many to list: any stream may have changed.
+    All,
+}
+
+impl Default for ChangedStreams {
+    fn default() -> Self {
+        ChangedStreams::Some(BTreeSet::new())
+    }
+}
+
 /// Counters reported in `$JS.API.INFO`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ApiStats {
@@ -83,13 +103,15 @@ pub struct Engine {
     pub(crate) streams: BTreeMap<String, StreamSlot>,
     /// Stream subjects → stream name, for routing publishes.
     routes: SubjectIndex<String>,
-    /// Deliver subjects that have at least one subscriber (push consumers deliver only then).
-    push_interest: BTreeSet<String>,
+    /// Push consumers by deliver subject, and which subjects have subscribers.
+    interest: interest::PushInterest,
     /// Replies and deliveries in order; only the first `released` may leave.
     outbox: VecDeque<Outbound>,
     released: usize,
     /// Streams written since the last flush.
     dirty: BTreeSet<String>,
+    /// Streams created, updated, restored or deleted since [`Engine::take_changed_streams`].
+    changed_streams: ChangedStreams,
     pub(crate) api_stats: ApiStats,
     rng: u64,
 }
@@ -103,10 +125,11 @@ impl Engine {
             make_store,
             streams: BTreeMap::new(),
             routes: SubjectIndex::new(),
-            push_interest: BTreeSet::new(),
+            interest: interest::PushInterest::default(),
             outbox: VecDeque::new(),
             released: 0,
             dirty: BTreeSet::new(),
+            changed_streams: ChangedStreams::default(),
             api_stats: ApiStats::default(),
             rng: seed | 1,
         }
@@ -201,24 +224,21 @@ impl Engine {
         }
     }
 
-    /// Tells the engine whether `deliver_subject` has subscribers; push consumers deliver only
-    /// while it does.
-    pub fn set_interest(&mut self, deliver_subject: &str, active: bool, now: Nanos) {
-        if active {
-            self.push_interest.insert(deliver_subject.to_string());
-        } else {
-            self.push_interest.remove(deliver_subject);
-        }
-        let names: Vec<String> = self.streams.keys().cloned().collect();
-        for name in names {
-            if let Some(slot) = self.streams.get_mut(&name) {
-                for consumer in slot.consumers.values_mut() {
-                    if consumer.config().deliver_subject.as_deref() == Some(deliver_subject) {
-                        consumer.set_push_active(active, now);
-                    }
-                }
+    /// The streams whose config changed (created, updated, restored or deleted) since the last
+    /// call, so a shell can mirror configs in O(changed). `All` when too many changed to list
+    /// (a shell that never asks keeps this bounded): look at every stream.
+    pub fn take_changed_streams(&mut self) -> ChangedStreams {
+        std::mem::take(&mut self.changed_streams)
+    }
+
+    /// Notes that `stream`'s config changed (see [`Engine::take_changed_streams`]).
+    pub(crate) fn mark_config_changed(&mut self, stream: &str) {
+        if let ChangedStreams::Some(names) = &mut self.changed_streams {
+            if names.len() >= MAX_LISTED_CHANGES {
+                self.changed_streams = ChangedStreams::All;
+            } else {
+                names.insert(stream.to_string());
             }
-            self.poll_consumers(&name, now);
         }
     }
 

@@ -50,6 +50,7 @@ impl Engine {
             },
         );
         self.mark_dirty(&name);
+        self.mark_config_changed(&name);
         let slot = self.slot(&name)?;
         Ok((self.info_of(slot, now, &InfoOptions::default()), true))
     }
@@ -73,6 +74,7 @@ impl Engine {
             let _ = self.routes.insert(subject, name.clone());
         }
         self.mark_dirty(&name);
+        self.mark_config_changed(&name);
         self.poll_consumers(&name, now);
         let slot = self.slot(&name)?;
         Ok(self.info_of(slot, now, &InfoOptions::default()))
@@ -87,7 +89,12 @@ impl Engine {
         for subject in &slot.stream.config().subjects {
             self.routes.remove(subject, &name.to_string());
         }
+        for (consumer_name, consumer) in &slot.consumers {
+            let deliver = consumer.config().deliver_subject.as_deref();
+            self.interest.remove(deliver, name, consumer_name);
+        }
         self.dirty.remove(name);
+        self.mark_config_changed(name);
         slot.stream
             .store_mut()
             .delete()
