@@ -8,13 +8,13 @@
 //! `stream.json` is written (to a temporary file, synced, then renamed) before the reply to the
 //! create or update leaves, so a stream a client was told exists is there after a crash.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::engine::{Engine, EngineConfig, StoreFactory};
+use crate::core::engine::{ChangedStreams, Engine, EngineConfig, StoreFactory};
 use crate::core::store::memory::MemoryStore;
 use crate::core::store::{StoreError, StreamStore};
 use crate::core::stream::{StorageType, StreamConfig};
@@ -40,6 +40,8 @@ pub struct Storage {
     seed: u64,
     /// The `stream.json` bytes last written, per stream.
     saved: BTreeMap<String, Vec<u8>>,
+    /// Streams whose `stream.json` could not be written; retried at the next save.
+    unsaved: BTreeSet<String>,
 }
 
 impl Storage {
@@ -50,6 +52,7 @@ impl Storage {
             engine_config,
             seed,
             saved: BTreeMap::new(),
+            unsaved: BTreeSet::new(),
         }
     }
 
@@ -96,39 +99,52 @@ impl Storage {
     }
 
     /// Writes `stream.json` for file streams whose config changed, and forgets deleted ones.
-    pub fn save_configs(&mut self, engine: &Engine) {
-        let mut live = BTreeMap::new();
-        for name in engine.stream_names(None) {
-            let Some(stream) = engine.stream(&name) else {
-                continue;
-            };
-            if stream.config().storage != StorageType::File {
-                continue;
+    /// Only the streams the engine names are looked at, so an API call costs O(changed), not
+    /// O(streams).
+    pub fn save_configs(&mut self, engine: &Engine, changed: &ChangedStreams) {
+        let mut names = std::mem::take(&mut self.unsaved);
+        match changed {
+            ChangedStreams::Some(changed) => names.extend(changed.iter().cloned()),
+            ChangedStreams::All => {
+                names.extend(engine.stream_names(None));
+                names.extend(self.saved.keys().cloned());
             }
-            let meta = StreamMeta {
+        }
+        for name in names {
+            self.save_config(engine, &name);
+        }
+    }
+
+    /// Brings `stream.json` of one stream in line with the engine (written, or removed).
+    fn save_config(&mut self, engine: &Engine, name: &str) {
+        let meta = engine
+            .stream(name)
+            .filter(|stream| stream.config().storage == StorageType::File)
+            .map(|stream| StreamMeta {
                 config: stream.config().clone(),
                 created: stream.created(),
-            };
-            let Ok(bytes) = serde_json::to_vec_pretty(&meta) else {
-                continue;
-            };
-            if self.saved.get(&name) != Some(&bytes) {
-                if let Err(err) = write_atomic(&self.root.join(&name), &bytes) {
-                    tracing::error!(stream = %name, %err, "cannot save stream config");
-                    continue;
-                }
-            }
-            live.insert(name, bytes);
-        }
-        for name in self.saved.keys() {
-            if !live.contains_key(name) {
+            });
+        let Some(meta) = meta else {
+            if self.saved.remove(name).is_some() {
                 // Deleted: the store removed its own files; drop the config and the directory.
                 let dir = self.root.join(name);
                 let _ = std::fs::remove_file(dir.join(META_FILE));
                 let _ = std::fs::remove_dir(&dir);
             }
+            return;
+        };
+        let Ok(bytes) = serde_json::to_vec_pretty(&meta) else {
+            return;
+        };
+        if self.saved.get(name) == Some(&bytes) {
+            return;
         }
-        self.saved = live;
+        if let Err(err) = write_atomic(&self.root.join(name), &bytes) {
+            tracing::error!(stream = %name, %err, "cannot save stream config");
+            self.unsaved.insert(name.to_string());
+            return;
+        }
+        self.saved.insert(name.to_string(), bytes);
     }
 }
 
