@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::core::engine::EngineConfig;
 use config::ServerConfig;
@@ -92,6 +92,7 @@ impl Shared {
 
     /// Forgets a closed connection, keeping its counters in the server totals.
     pub fn unregister(&self, id: u64) {
+        self.js.client_gone(id);
         if let Some(info) = self.clients().remove(&id) {
             let (from, to) = (&info.out.counters, &self.closed_counters);
             for (a, b) in [
@@ -186,10 +187,13 @@ impl Server {
         };
         let ws_addr = ws_listener.as_ref().map(|l| l.local_addr()).transpose()?;
 
-        let (interest_tx, interest_rx) = mpsc::unbounded_channel();
-        let router = Arc::new(Router::new(Some(Box::new(move |subject: &str, active| {
-            let _ = interest_tx.send((subject.to_string(), active));
-        }))));
+        let interest = jetstream::InterestQueue::new();
+        let hook_queue = interest.clone();
+        let router = Arc::new(Router::new(Some(Box::new(
+            move |subject: &str, _active| {
+                hook_queue.changed(subject);
+            },
+        ))));
         let engine_config = EngineConfig {
             max_memory: config.max_memory_store,
             max_storage: config.max_file_store,
@@ -197,7 +201,7 @@ impl Server {
         };
         let storage =
             storage::Storage::new(&config.store_dir, engine_config, jetstream::now() as u64);
-        let (js, js_thread) = jetstream::start(storage, router.clone(), interest_rx)?;
+        let (js, js_thread) = jetstream::start(storage, router.clone(), interest)?;
 
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
@@ -269,22 +273,40 @@ impl Server {
     }
 }
 
-/// Runs one connection and keeps the live-connection count.
+/// One place among `max_connections`, held from the accept (before any handshake) until the
+/// connection ends, so a burst of connects or half-open WebSocket handshakes cannot overshoot.
+pub(crate) struct ConnSlot(Arc<Shared>);
+
+impl ConnSlot {
+    /// Takes a place if one is free.
+    pub(crate) fn reserve(shared: &Arc<Shared>) -> Option<ConnSlot> {
+        let max = shared.config.max_connections;
+        shared
+            .live
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| {
+                (live < max).then_some(live + 1)
+            })
+            .ok()
+            .map(|_| ConnSlot(shared.clone()))
+    }
+}
+
+impl Drop for ConnSlot {
+    fn drop(&mut self) {
+        self.0.live.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Runs one connection in the place `slot` holds for it.
 pub(crate) async fn run_conn<R: conn::ByteReader, W: conn::ByteWriter>(
-    shared: Arc<Shared>,
+    slot: ConnSlot,
     reader: R,
     writer: W,
     peer: SocketAddr,
     kind: ConnKind,
 ) {
-    shared.live.fetch_add(1, Ordering::Relaxed);
-    conn::serve(shared.clone(), reader, writer, peer, kind).await;
-    shared.live.fetch_sub(1, Ordering::Relaxed);
-}
-
-/// Whether another connection may be accepted.
-pub(crate) fn has_room(shared: &Shared) -> bool {
-    shared.live.load(Ordering::Relaxed) < shared.config.max_connections
+    conn::serve(slot.0.clone(), reader, writer, peer, kind).await;
+    drop(slot);
 }
 
 async fn accept_tcp(shared: Arc<Shared>, listener: TcpListener) {
@@ -298,22 +320,16 @@ async fn accept_tcp(shared: Arc<Shared>, listener: TcpListener) {
                 continue;
             }
         };
-        if !has_room(&shared) {
+        let Some(slot) = ConnSlot::reserve(&shared) else {
             tracing::warn!(%peer, "maximum connections exceeded");
             // As nats-server: say why, then close. A fresh socket's buffer takes the line.
             let _ = stream.try_write(b"-ERR 'maximum connections exceeded'\r\n");
             drop(stream);
             continue;
-        }
+        };
         let _ = stream.set_nodelay(true);
         let (reader, writer) = stream.into_split();
-        tokio::spawn(run_conn(
-            shared.clone(),
-            reader,
-            writer,
-            peer,
-            ConnKind::Tcp,
-        ));
+        tokio::spawn(run_conn(slot, reader, writer, peer, ConnKind::Tcp));
     }
 }
 

@@ -77,15 +77,16 @@ pub async fn accept(shared: Arc<Shared>, listener: TcpListener) {
                 continue;
             }
         };
-        if !super::has_room(&shared) {
+        // The place is taken before the handshake, so half-open handshakes count too.
+        let Some(slot) = super::ConnSlot::reserve(&shared) else {
             drop(stream);
             continue;
-        }
-        tokio::spawn(upgrade(shared.clone(), stream, peer));
+        };
+        tokio::spawn(upgrade(slot, stream, peer));
     }
 }
 
-async fn upgrade(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+async fn upgrade(slot: super::ConnSlot, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
     // A frame may batch many ops, so it is not bounded by max_payload (the parser bounds each
     // op); these limits only bound the memory one connection can make the server hold.
@@ -106,7 +107,7 @@ async fn upgrade(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     };
     let (sink, stream) = ws.split();
     super::run_conn(
-        shared,
+        slot,
         WsReader(stream),
         WsWriter(sink),
         peer,
