@@ -291,6 +291,13 @@ impl ConnSlot {
     }
 }
 
+impl ConnSlot {
+    /// The server state the place belongs to.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.0
+    }
+}
+
 impl Drop for ConnSlot {
     fn drop(&mut self) {
         self.0.live.fetch_sub(1, Ordering::AcqRel);
