@@ -275,51 +275,48 @@ fn account_totals(engine: &Engine) -> Value {
     })
 }
 
+/// Stream and consumer infos built per turn of the engine thread for `/jsz`: the answer for
+/// thousands of streams is assembled over many turns, with publishes handled between them.
+const JSZ_INFOS_PER_TURN: usize = 64;
+/// Detailed `/jsz` answers built at once; more wait their turn (each holds its part of the
+/// engine thread's time, and a burst of them must not crowd out the publishes).
+static JSZ_DETAIL: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 async fn jsz(shared: &Shared, query: &str) -> Value {
     let streams = flag(query, "streams") || flag(query, "consumers");
     let consumers = flag(query, "consumers");
     let config = &shared.config;
-    let detail = shared
+    let head = shared
         .js
-        .query(Box::new(move |engine: &Engine, now| {
-            let mut totals = account_totals(engine);
-            let mut stream_detail = Vec::new();
-            if streams {
-                for name in engine.stream_names(None) {
-                    let Ok(info) = engine.stream_info(&name, now, &InfoOptions::default()) else {
-                        continue;
-                    };
-                    let mut entry = serde_json::to_value(&info).unwrap_or(Value::Null);
-                    if let Value::Object(map) = &mut entry {
-                        map.insert("name".into(), json!(name));
-                        if consumers {
-                            let list: Vec<Value> = engine
-                                .consumer_names(&name)
-                                .unwrap_or_default()
-                                .iter()
-                                .filter_map(|c| engine.consumer_info(&name, c, now).ok())
-                                .filter_map(|ci| serde_json::to_value(&ci).ok())
-                                .collect();
-                            map.insert("consumer_detail".into(), Value::Array(list));
-                        }
-                    }
-                    stream_detail.push(entry);
-                }
-            }
-            let account = json!({
-                "name": super::storage::ACCOUNT,
-                "id": super::storage::ACCOUNT,
-                "memory": totals["memory"],
-                "storage": totals["storage"],
-                "api": totals["api"],
-                "stream_detail": stream_detail,
-            });
-            if let Value::Object(map) = &mut totals {
-                map.insert("account_details".into(), json!([account]));
-            }
-            totals
+        .query(Box::new(move |engine: &Engine, _now| {
+            let names = if streams {
+                engine.stream_names(None)
+            } else {
+                Vec::new()
+            };
+            json!({"totals": account_totals(engine), "names": names})
         }))
         .await;
+    let mut totals = head["totals"].clone();
+    let names: Vec<String> = serde_json::from_value(head["names"].clone()).unwrap_or_default();
+    let stream_detail = if names.is_empty() {
+        Vec::new()
+    } else {
+        // Closed only at shutdown; the answer is then built without waiting.
+        let _permit = JSZ_DETAIL.acquire().await.ok();
+        stream_details(shared, names, consumers).await
+    };
+    let account = json!({
+        "name": super::storage::ACCOUNT,
+        "id": super::storage::ACCOUNT,
+        "memory": totals["memory"],
+        "storage": totals["storage"],
+        "api": totals["api"],
+        "stream_detail": stream_detail,
+    });
+    if let Value::Object(map) = &mut totals {
+        map.insert("account_details".into(), json!([account]));
+    }
     let mut out = json!({
         "server_id": shared.server_id,
         "now": rfc3339(SystemTime::now()),
@@ -329,10 +326,121 @@ async fn jsz(shared: &Shared, query: &str) -> Value {
             "store_dir": config.store_dir.display().to_string(),
         },
     });
-    if let (Value::Object(out), Value::Object(detail)) = (&mut out, detail) {
+    if let (Value::Object(out), Value::Object(detail)) = (&mut out, totals) {
         out.extend(detail);
     }
     out
+}
+
+/// StreamInfo (and with `consumers`, every ConsumerInfo) of `names`, a few per engine turn.
+/// Streams deleted meanwhile are left out.
+async fn stream_details(shared: &Shared, names: Vec<String>, consumers: bool) -> Vec<Value> {
+    let mut details = Vec::with_capacity(names.len());
+    let names: Arc<[String]> = names.into();
+    // (stream index, consumer index) where the next turn starts.
+    let mut at = (0usize, 0usize);
+    while at.0 < names.len() {
+        let names = names.clone();
+        let turn = shared
+            .js
+            .query(Box::new(move |engine: &Engine, now| {
+                let (part, next) = detail_turn(engine, &names, at, consumers, now);
+                json!({"part": part, "next": [next.0, next.1]})
+            }))
+            .await;
+        let next = (
+            turn["next"][0].as_u64().unwrap_or(u64::MAX) as usize,
+            turn["next"][1].as_u64().unwrap_or(0) as usize,
+        );
+        if let Value::Array(part) = turn["part"].clone() {
+            merge_part(&mut details, part);
+        }
+        if next <= at {
+            // The engine is gone (Null answers): stop rather than loop.
+            break;
+        }
+        at = next;
+    }
+    details
+}
+
+/// One turn's worth of details from `at`: at most [`JSZ_INFOS_PER_TURN`] infos. A stream whose
+/// consumers span turns comes back once per turn, its later parts carrying only more consumers
+/// (`"continued": true`). Returns the entries and where the next turn starts.
+fn detail_turn(
+    engine: &Engine,
+    names: &[String],
+    mut at: (usize, usize),
+    consumers: bool,
+    now: Nanos,
+) -> (Vec<Value>, (usize, usize)) {
+    let mut part = Vec::new();
+    let mut budget = JSZ_INFOS_PER_TURN;
+    while at.0 < names.len() && budget > 0 {
+        let name = &names[at.0];
+        let continued = at.1 > 0;
+        let mut entry = if continued {
+            json!({"continued": true})
+        } else {
+            budget -= 1;
+            match engine.stream_info(name, now, &InfoOptions::default()) {
+                Ok(info) => serde_json::to_value(&info).unwrap_or(Value::Null),
+                Err(_) => {
+                    at = (at.0 + 1, 0);
+                    continue;
+                }
+            }
+        };
+        let mut next = (at.0 + 1, 0);
+        if let Value::Object(map) = &mut entry {
+            map.insert("name".into(), json!(name));
+            if consumers {
+                let all = engine.consumer_names(name).unwrap_or_default();
+                let take = budget.max(1);
+                let list: Vec<Value> = all
+                    .iter()
+                    .skip(at.1)
+                    .take(take)
+                    .filter_map(|c| engine.consumer_info(name, c, now).ok())
+                    .filter_map(|ci| serde_json::to_value(&ci).ok())
+                    .collect();
+                let seen = at.1 + take;
+                budget = budget.saturating_sub(take);
+                if seen < all.len() {
+                    next = (at.0, seen);
+                }
+                map.insert("consumer_detail".into(), Value::Array(list));
+            }
+        }
+        part.push(entry);
+        at = next;
+    }
+    (part, at)
+}
+
+/// Adds one turn's entries, folding a continued stream's consumers into its first entry.
+fn merge_part(details: &mut Vec<Value>, part: Vec<Value>) {
+    for entry in part {
+        if entry["continued"] != Value::Bool(true) {
+            details.push(entry);
+            continue;
+        }
+        let more = match &entry["consumer_detail"] {
+            Value::Array(list) => list.clone(),
+            _ => Vec::new(),
+        };
+        let same_stream = details
+            .last()
+            .is_some_and(|last| last["name"] == entry["name"]);
+        if let (true, Some(Value::Array(list))) = (
+            same_stream,
+            details
+                .last_mut()
+                .and_then(|last| last.get_mut("consumer_detail")),
+        ) {
+            list.extend(more);
+        }
+    }
 }
 
 fn json_response(value: Value) -> Resp {
@@ -537,6 +645,54 @@ mod tests {
         );
         assert_eq!(static_path(root, "/www/../Cargo.toml"), None);
         assert_eq!(static_path(root, "/pkg/../../etc/passwd"), None);
+    }
+
+    #[test]
+    fn jsz_details_built_in_turns_cover_every_stream_and_consumer_once() {
+        use crate::core::consumer::ConsumerConfig;
+        use crate::core::engine::CreateAction;
+        use crate::core::stream::StreamConfig;
+        let mut engine = Engine::in_memory(3);
+        let mut names = Vec::new();
+        for i in 0..5 {
+            let config: StreamConfig = serde_json::from_value(
+                json!({"name": format!("S{i}"), "subjects": [format!("s{i}")]}),
+            )
+            .expect("stream config");
+            engine.create_stream(config, 1).expect("stream");
+            names.push(format!("S{i}"));
+        }
+        for c in 0..150 {
+            let config: ConsumerConfig =
+                serde_json::from_value(json!({"durable_name": format!("C{c}")}))
+                    .expect("consumer config");
+            engine
+                .create_consumer("S2", config, CreateAction::Create, 1)
+                .expect("consumer");
+        }
+        let mut details = Vec::new();
+        let mut at = (0, 0);
+        let mut turns = 0;
+        while at.0 < names.len() {
+            let (part, next) = detail_turn(&engine, &names, at, true, 2);
+            assert!(part.len() <= JSZ_INFOS_PER_TURN);
+            merge_part(&mut details, part);
+            assert!(next > at);
+            at = next;
+            turns += 1;
+        }
+        assert!(turns >= 3, "150 consumers need several turns, took {turns}");
+        let got: Vec<&str> = details.iter().filter_map(|d| d["name"].as_str()).collect();
+        assert_eq!(got, ["S0", "S1", "S2", "S3", "S4"]);
+        let consumers = details[2]["consumer_detail"].as_array().expect("list");
+        let mut seen: Vec<&str> = consumers
+            .iter()
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 150);
+        assert_eq!(consumers.len(), 150);
     }
 
     #[test]
