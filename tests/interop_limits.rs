@@ -10,7 +10,7 @@ mod interop_support;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use interop_support::{bounded, http_get, Kind, Options, TestServer};
+use interop_support::{bounded, http_get, ws_port_from_log, Kind, Options, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -38,24 +38,6 @@ fn start(websocket: Option<&str>) -> (TestServer, Option<u16>) {
     });
     let ws_port = websocket.map(|_| ws_port_from_log(&server));
     (server, ws_port)
-}
-
-/// The WebSocket port from "Listening for websocket clients on ws://host:port" (both servers
-/// log it), waiting a bounded time for the line.
-fn ws_port_from_log(server: &TestServer) -> u16 {
-    for _ in 0..200 {
-        let log = server.log();
-        let port = log
-            .lines()
-            .find(|l| l.contains("Listening for websocket clients on"))
-            .and_then(|l| l.rsplit(':').next())
-            .and_then(|p| p.trim().parse().ok());
-        if let Some(port) = port {
-            return port;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("no websocket listener in the log:\n{}", server.log());
 }
 
 /// Connects over TCP, sends CONNECT and PING: `Some(stream)` (kept open) when the server
