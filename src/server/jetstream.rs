@@ -527,6 +527,59 @@ pub fn no_responders(router: &Router, reply: &str, client: u64, flush: &mut Flus
 mod tests {
     use super::*;
 
+    fn handle_without_engine() -> (JsHandle, mpsc::Receiver<Event>) {
+        let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
+        let handle = JsHandle {
+            tx,
+            budget: Arc::new(Semaphore::new(QUEUED_BYTES)),
+            stream_subjects: Arc::default(),
+            has_streams: Arc::default(),
+            client_budgets: Arc::default(),
+        };
+        (handle, rx)
+    }
+
+    fn publish_from(handle: &JsHandle, client: u64) -> impl std::future::Future<Output = ()> + '_ {
+        let msg = Message {
+            subject: "s".into(),
+            reply: None,
+            headers: None,
+            payload: bytes::Bytes::from_static(b"x"),
+        };
+        let origin = Origin {
+            client,
+            no_responders: false,
+        };
+        handle.publish(msg, origin)
+    }
+
+    #[tokio::test]
+    async fn a_flooding_client_waits_on_its_own_budget_while_others_get_through() {
+        let (handle, mut rx) = handle_without_engine();
+        let wait = Duration::from_secs(5);
+        let fits = CLIENT_BUDGET / (1 + PUBLISH_OVERHEAD);
+        for _ in 0..fits {
+            tokio::time::timeout(wait, publish_from(&handle, 1))
+                .await
+                .expect("within the client's budget");
+        }
+        let mut blocked = Box::pin(publish_from(&handle, 1));
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), &mut blocked)
+                .await
+                .is_err(),
+            "the flooding client waits"
+        );
+        tokio::time::timeout(wait, publish_from(&handle, 2))
+            .await
+            .expect("another client still gets through");
+        // The engine takes one of the flooder's publishes: its waiting one goes in.
+        drop(rx.recv().await);
+        tokio::time::timeout(wait, blocked)
+            .await
+            .expect("budget returned as the engine handles the queue");
+    }
+
     #[test]
     fn a_flood_on_one_subject_is_one_entry() {
         let queue = InterestQueue::new();
