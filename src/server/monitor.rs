@@ -548,7 +548,7 @@ async fn open_inside(base: &Path, path: &Path) -> Option<(tokio::fs::File, u64)>
     }
     let file = tokio::fs::File::open(&real).await.ok()?;
     let meta = file.metadata().await.ok()?;
-    meta.is_file().then(|| (file, meta.len()))
+    meta.is_file().then_some((file, meta.len()))
 }
 
 /// The HTTP connection's socket, failing a write that has made no progress for `deadline` (a
