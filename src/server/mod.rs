@@ -9,7 +9,8 @@
 //! - publishes JetStream may want go to the engine thread ([`jetstream`]), which owns the
 //!   [`Engine`](crate::core::engine::Engine), commits in batches and routes its output back
 //!   through the router; [`storage`] gives it stores and keeps stream configs on disk;
-//! - [`ws`] adapts WebSocket frames to the same connection loop; [`monitor`] answers HTTP;
+//! - [`ws`] adapts WebSocket frames to the same connection loop; [`monitor`] answers HTTP,
+//!   [`static_files`] serves the web app on the same port;
 //! - [`file_store`] keeps streams in append-only segment files, crash-safe at every sync.
 //!
 //! [`Server::start`] binds everything and returns the bound addresses; [`Server::shutdown`]
@@ -23,6 +24,7 @@ pub mod jetstream;
 pub mod monitor;
 pub mod outbox;
 pub mod router;
+pub mod static_files;
 pub mod storage;
 pub mod wire;
 pub mod ws;
