@@ -179,6 +179,10 @@ pub struct ServerConfig {
     pub log_level: String,
     /// Where to write the ports file (`None`: not written).
     pub ports_file_dir: Option<PathBuf>,
+    /// WebSocket origins allowed (`websocket { allowed_origins }`); empty: any.
+    pub ws_allowed_origins: Vec<String>,
+    /// WebSocket handshakes must come from the origin they were sent to (`same_origin`).
+    pub ws_same_origin: bool,
 }
 
 impl Default for ServerConfig {
@@ -204,6 +208,8 @@ impl Default for ServerConfig {
             max_file_store: -1,
             log_level: "info".into(),
             ports_file_dir: None,
+            ws_allowed_origins: Vec::new(),
+            ws_same_origin: false,
         }
     }
 }
@@ -370,6 +376,24 @@ impl ServerConfig {
         if let Some(ws) = tree.get("websocket").filter(|v| v.is_object()) {
             if let Some(port) = int_of(ws, "port")? {
                 self.ws_port = port_value(port)?;
+            }
+            if let Some(same) = ws.get("same_origin") {
+                let same = same.as_bool();
+                self.ws_same_origin = same
+                    .ok_or_else(|| ConfigError::Invalid("same_origin must be a boolean".into()))?;
+            }
+            if let Some(list) = ws.get("allowed_origins") {
+                let items = match list {
+                    Value::Array(items) => items.iter().map(Value::as_str).collect(),
+                    one => vec![one.as_str()],
+                };
+                let origins: Option<Vec<String>> =
+                    items.into_iter().map(|o| o.map(str::to_string)).collect();
+                let origins = origins.ok_or_else(|| {
+                    ConfigError::Invalid("allowed_origins must be strings".into())
+                })?;
+                super::ws::validate_origins(&origins).map_err(ConfigError::Invalid)?;
+                self.ws_allowed_origins = origins;
             }
         }
         if let Some(auth) = tree.get("authorization").filter(|v| v.is_object()) {

@@ -11,16 +11,16 @@
 //! The engine runs on its own OS thread with a single-threaded runtime: store syncs block, and
 //! must not stall the threads serving sockets.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, oneshot, Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::outbox::FlushList;
 use super::router::{MsgView, Router};
 use super::storage::Storage;
-use crate::core::engine::Engine;
+use crate::core::engine::{ChangedStreams, Engine};
 use crate::core::message::{Message, Outbound};
 use crate::core::subject;
 use crate::core::subject_index::SubjectIndex;
@@ -33,6 +33,20 @@ const CHANNEL_DEPTH: usize = 16 * 1024;
 /// Payload bytes that may wait for the engine at once: with the depth above, this bounds the
 /// memory a publish flood can pin (messages may be up to max_payload each).
 const QUEUED_BYTES: usize = 64 * 1024 * 1024;
+/// What one connection may have waiting for the engine at once, in bytes; each publish also
+/// costs [`PUBLISH_OVERHEAD`], so this bounds the count of small ones too. A connection that
+/// floods waits on its own budget while the others' publishes still get into the queue.
+const CLIENT_BUDGET: usize = 4 * 1024 * 1024;
+/// The budget cost of a publish beyond its bytes (about 1,000 small publishes per client).
+const PUBLISH_OVERHEAD: usize = 4096;
+/// Distinct subjects whose interest changed that may wait for the engine; past this the queue
+/// forgets them and the engine re-checks every deliver subject once instead.
+const MAX_PENDING_INTEREST: usize = 16 * 1024;
+/// Interest changes applied per turn of the engine loop, so publishes interleave with a flood.
+const INTEREST_SLICE: usize = 1024;
+/// Wildcard interest changes in one slice past which re-checking every deliver subject once is
+/// cheaper than matching each wildcard against all of them.
+const WILDCARDS_PER_SLICE: usize = 16;
 
 /// Where a publish came from, for the no-responders answer.
 #[derive(Debug, Clone, Copy)]
@@ -47,8 +61,9 @@ pub struct Origin {
 pub type Query = Box<dyn FnOnce(&Engine, Nanos) -> serde_json::Value + Send>;
 
 enum Event {
-    /// A publish, holding its share of [`QUEUED_BYTES`] until handled.
-    Publish(Message, Origin, OwnedSemaphorePermit),
+    /// A publish, holding its client's share of [`CLIENT_BUDGET`] and of [`QUEUED_BYTES`] until
+    /// handled.
+    Publish(Message, Origin, [OwnedSemaphorePermit; 2]),
     Query(Query, oneshot::Sender<serde_json::Value>),
     Stop(oneshot::Sender<()>),
 }
@@ -60,13 +75,84 @@ pub struct JsHandle {
     /// Bytes of publishes in flight to the engine (see [`QUEUED_BYTES`]).
     budget: Arc<Semaphore>,
     /// Subjects of all streams, refreshed by the engine thread after each API batch.
-    stream_subjects: Arc<RwLock<SubjectIndex<()>>>,
+    stream_subjects: Arc<RwLock<SubjectIndex<String>>>,
     /// Whether any stream exists (core NATS traffic skips the index lookup when none does).
     has_streams: Arc<std::sync::atomic::AtomicBool>,
+    /// Each connection's share of the queue (see [`CLIENT_BUDGET`]), by client id.
+    client_budgets: Arc<Mutex<HashMap<u64, Arc<Semaphore>>>>,
 }
 
-/// Sender of subscription interest changes (deliver subject, has subscribers) to the engine.
-pub type InterestSender = mpsc::UnboundedSender<(String, bool)>;
+/// Subjects whose subscription interest changed, waiting for the engine thread. Coalesced by
+/// subject (the engine asks the router for the current truth, so a flood of SUB/UNSUB pairs on
+/// one subject is one entry) and bounded (past [`MAX_PENDING_INTEREST`] the entries are dropped
+/// for one full re-check). The router's hook calls [`InterestQueue::changed`] without waiting.
+#[derive(Default)]
+pub struct InterestQueue {
+    pending: Mutex<PendingInterest>,
+    wake: Notify,
+}
+
+#[derive(Default)]
+struct PendingInterest {
+    subjects: HashSet<Box<str>>,
+    /// Too many distinct subjects: re-check every deliver subject.
+    overflowed: bool,
+}
+
+/// One turn's share of the interest queue.
+struct InterestSlice {
+    subjects: Vec<Box<str>>,
+    recheck_all: bool,
+    more: bool,
+}
+
+impl InterestQueue {
+    /// An empty queue.
+    pub fn new() -> Arc<InterestQueue> {
+        Arc::new(InterestQueue::default())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PendingInterest> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A subscription filter gained its first or lost its last subscription.
+    pub fn changed(&self, filter: &str) {
+        {
+            let mut pending = self.lock();
+            if pending.overflowed || pending.subjects.contains(filter) {
+                return;
+            }
+            if pending.subjects.len() >= MAX_PENDING_INTEREST {
+                pending.subjects = HashSet::new();
+                pending.overflowed = true;
+            } else {
+                pending.subjects.insert(filter.into());
+            }
+        }
+        self.wake.notify_one();
+    }
+
+    /// Takes up to `max` subjects (and the re-check flag).
+    fn take(&self, max: usize) -> InterestSlice {
+        let mut pending = self.lock();
+        let recheck_all = std::mem::take(&mut pending.overflowed);
+        let subjects: Vec<Box<str>> = if pending.subjects.len() <= max {
+            pending.subjects.drain().collect()
+        } else {
+            let some: Vec<Box<str>> = pending.subjects.iter().take(max).cloned().collect();
+            for subject in &some {
+                pending.subjects.remove(subject);
+            }
+            some
+        };
+        InterestSlice {
+            subjects,
+            recheck_all,
+            more: !pending.subjects.is_empty(),
+        }
+    }
+}
 
 impl JsHandle {
     /// Whether JetStream may want a message published on `subject`.
@@ -85,15 +171,44 @@ impl JsHandle {
         found
     }
 
-    /// Hands a publish to the engine, waiting while the engine is behind.
+    /// Hands a publish to the engine, waiting while the engine is behind or while this client
+    /// already has its share ([`CLIENT_BUDGET`]) waiting.
     pub async fn publish(&self, msg: Message, origin: Origin) {
         // A send fails only when the engine thread is gone (shutdown); the message is dropped.
         let size = msg.payload.len() + msg.headers.as_ref().map_or(0, |h| h.len());
-        let permits = size.clamp(1, QUEUED_BYTES) as u32;
-        let Ok(permit) = self.budget.clone().acquire_many_owned(permits).await else {
+        let own = (size + PUBLISH_OVERHEAD).min(CLIENT_BUDGET) as u32;
+        let Ok(own) = self
+            .client_budget(origin.client)
+            .acquire_many_owned(own)
+            .await
+        else {
             return;
         };
-        let _ = self.tx.send(Event::Publish(msg, origin, permit)).await;
+        let shared = size.clamp(1, QUEUED_BYTES) as u32;
+        let Ok(shared) = self.budget.clone().acquire_many_owned(shared).await else {
+            return;
+        };
+        let _ = self
+            .tx
+            .send(Event::Publish(msg, origin, [own, shared]))
+            .await;
+    }
+
+    fn client_budget(&self, client: u64) -> Arc<Semaphore> {
+        self.client_budgets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(client)
+            .or_insert_with(|| Arc::new(Semaphore::new(CLIENT_BUDGET)))
+            .clone()
+    }
+
+    /// Forgets a closed connection's budget (what it still has queued is handled as usual).
+    pub fn client_gone(&self, client: u64) {
+        self.client_budgets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&client);
     }
 
     /// Runs `query` against the engine and returns its answer (`Null` if the engine is gone).
@@ -136,13 +251,13 @@ pub fn now() -> Nanos {
         .unwrap_or(0)
 }
 
-/// Starts the engine thread. `interest` receives (deliver subject, active) changes from the
-/// router. The engine is built on the thread by `storage` (restoring streams from disk); a
-/// failure to open the storage is returned before anything is served.
+/// Starts the engine thread. `interest` collects the router's interest changes. The engine is
+/// built on the thread by `storage` (restoring streams from disk); a failure to open the storage
+/// is returned before anything is served.
 pub fn start(
     storage: Storage,
     router: Arc<Router>,
-    interest: mpsc::UnboundedReceiver<(String, bool)>,
+    interest: Arc<InterestQueue>,
 ) -> std::io::Result<(JsHandle, JsThread)> {
     let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
     let stream_subjects = Arc::new(RwLock::new(SubjectIndex::new()));
@@ -152,6 +267,7 @@ pub fn start(
         tx,
         budget: Arc::new(Semaphore::new(QUEUED_BYTES)),
         stream_subjects: stream_subjects.clone(),
+        client_budgets: Arc::default(),
     };
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let thread = std::thread::Builder::new()
@@ -168,7 +284,7 @@ pub fn start(
                 }
             };
             let mut storage = storage;
-            let engine = match storage.open_engine(now()) {
+            let mut engine = match storage.open_engine(now()) {
                 Ok(engine) => engine,
                 Err(err) => {
                     let _ = ready_tx.send(Err(err));
@@ -176,18 +292,22 @@ pub fn start(
                 }
             };
             let _ = ready_tx.send(Ok(()));
+            // A push consumer created later asks the router whether its subject has subscribers.
+            let oracle_router = router.clone();
+            engine
+                .set_interest_oracle(Box::new(move |subject| oracle_router.has_interest(subject)));
             let mut task = Task {
                 engine,
                 storage,
                 router,
                 stream_subjects,
                 has_streams,
-                known_streams: Vec::new(),
-                interest: HashMap::new(),
+                known_streams: HashMap::new(),
+                interest,
                 sync_failures: 0,
             };
             task.refresh_streams();
-            runtime.block_on(task.run(rx, interest));
+            runtime.block_on(task.run(rx));
         })?;
     match ready_rx.recv() {
         Ok(Ok(())) => Ok((
@@ -210,24 +330,19 @@ struct Task {
     engine: Engine,
     storage: Storage,
     router: Arc<Router>,
-    stream_subjects: Arc<RwLock<SubjectIndex<()>>>,
-    /// (name, subjects) of every stream at the last refresh, to notice changes cheaply.
-    known_streams: Vec<(String, Vec<String>)>,
-    /// Whether each subject was last reported to the engine as having subscribers: push
-    /// consumers' deliver subjects, and literal subjects clients subscribed to.
-    interest: HashMap<String, bool>,
+    stream_subjects: Arc<RwLock<SubjectIndex<String>>>,
+    /// Subjects of every stream as last put in `stream_subjects`, to update it per change.
+    known_streams: HashMap<String, Vec<String>>,
+    /// Interest changes from the router.
+    interest: Arc<InterestQueue>,
     /// Flushes failed in a row (for the log).
     sync_failures: u64,
 }
 
 impl Task {
-    async fn run(
-        &mut self,
-        mut rx: mpsc::Receiver<Event>,
-        mut interest: mpsc::UnboundedReceiver<(String, bool)>,
-    ) {
+    async fn run(&mut self, mut rx: mpsc::Receiver<Event>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        let mut interest_open = true;
+        let interest = self.interest.clone();
         loop {
             let sleep = match self.engine.poll_timeout() {
                 Some(at) => Duration::from_nanos(at.saturating_sub(now()).max(0) as u64),
@@ -235,17 +350,9 @@ impl Task {
                 None => Duration::from_secs(1),
             };
             let mut api_seen = false;
+            // Not biased: publishes and interest changes take turns, so neither starves.
             tokio::select! {
-                biased;
-                change = interest.recv(), if interest_open => match change {
-                    Some((filter, _)) => {
-                        self.interest_changed(&filter);
-                        while let Ok((filter, _)) = interest.try_recv() {
-                            self.interest_changed(&filter);
-                        }
-                    }
-                    None => interest_open = false,
-                },
+                _ = interest.wake.notified() => {}
                 n = rx.recv_many(&mut batch, MAX_BATCH) => {
                     if n == 0 {
                         // Every connection and the server are gone: flush and stop.
@@ -257,7 +364,7 @@ impl Task {
                     for event in batch.drain(..) {
                         match event {
                             Event::Stop(done) => stop = Some(done),
-                            Event::Publish(msg, origin, _permit) => {
+                            Event::Publish(msg, origin, _permits) => {
                                 api_seen |= msg.subject.starts_with("$JS.API.");
                                 self.handle_publish(msg, origin, now);
                             }
@@ -277,6 +384,7 @@ impl Task {
                 }
                 _ = tokio::time::sleep(sleep) => {}
             }
+            self.apply_interest();
             let now = now();
             if self.engine.poll_timeout().is_some_and(|at| at <= now) {
                 self.engine.handle_timeout(now);
@@ -290,59 +398,37 @@ impl Task {
         }
     }
 
-    /// A subscription filter gained its first or lost its last subscription. The engine is told
-    /// the router's truth (not the event's flag) for every deliver subject the filter matches,
-    /// so literal and wildcard subscriptions on one subject count together.
-    fn interest_changed(&mut self, filter: &str) {
-        let mut affected: Vec<String> = self
-            .interest
-            .keys()
-            .filter(|known| subject::matches(filter, known))
-            .cloned()
-            .collect();
-        if subject::is_literal(filter) && !self.interest.contains_key(filter) {
-            affected.push(filter.to_string());
+    /// Applies one slice of queued interest changes; wakes the loop again if more wait.
+    fn apply_interest(&mut self) {
+        let slice = self.interest.take(INTEREST_SLICE);
+        if slice.more {
+            self.interest.wake.notify_one();
         }
-        for deliver in affected {
-            self.report_interest(&deliver);
-        }
-    }
-
-    /// Tells the engine whether `deliver` has subscribers now, if that changed.
-    fn report_interest(&mut self, deliver: &str) {
-        let active = self.router.has_interest(deliver);
-        if self.interest.get(deliver) == Some(&active) {
+        let wildcards = slice
+            .subjects
+            .iter()
+            .filter(|s| !subject::is_literal(s))
+            .count();
+        if slice.recheck_all || wildcards > WILDCARDS_PER_SLICE {
+            let all: Vec<String> = self.engine.deliver_subjects().map(str::to_string).collect();
+            for deliver in all {
+                self.report_interest(&deliver);
+            }
             return;
         }
-        self.engine.set_interest(deliver, active, now());
-        if active || self.is_deliver_subject(deliver) {
-            self.interest.insert(deliver.to_string(), active);
-        } else {
-            // Forget subjects nobody delivers to, so the map stays bounded.
-            self.interest.remove(deliver);
-        }
-    }
-
-    fn deliver_subjects(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for slot in self.engine.streams.values() {
-            for consumer in slot.consumers.values() {
-                if let Some(d) = consumer.config().deliver_subject.as_deref() {
-                    if !d.is_empty() {
-                        out.push(d.to_string());
-                    }
-                }
+        for filter in slice.subjects {
+            // A literal subject costs one lookup; only a wildcard walks the deliver subjects.
+            for deliver in self.engine.deliver_subjects_matching(&filter) {
+                self.report_interest(&deliver);
             }
         }
-        out
     }
 
-    fn is_deliver_subject(&self, subject: &str) -> bool {
-        self.engine.streams.values().any(|slot| {
-            slot.consumers
-                .values()
-                .any(|c| c.config().deliver_subject.as_deref() == Some(subject))
-        })
+    /// Tells the engine whether `deliver` has subscribers now. The router's truth, not the
+    /// event's flag, so literal and wildcard subscriptions on one subject count together.
+    fn report_interest(&mut self, deliver: &str) {
+        let active = self.router.has_interest(deliver);
+        self.engine.set_interest(deliver, active, now());
     }
 
     fn handle_publish(&mut self, msg: Message, origin: Origin, now: Nanos) {
@@ -379,38 +465,50 @@ impl Task {
         }
     }
 
-    /// Notices created, updated and deleted streams: refreshes the subjects connections
-    /// forward to the engine, and persists stream configs.
+    /// Notices created, updated and deleted streams: updates the subjects connections forward
+    /// to the engine, and persists stream configs. O(streams changed), not O(streams).
     fn refresh_streams(&mut self) {
-        let mut current = Vec::new();
-        for name in self.engine.stream_names(None) {
-            if let Some(stream) = self.engine.stream(&name) {
-                current.push((name, stream.config().subjects.clone()));
-            }
-        }
-        self.storage.save_configs(&self.engine);
-        // New push consumers may deliver to subjects only wildcard subscriptions cover.
-        for deliver in self.deliver_subjects() {
-            if !self.interest.contains_key(&deliver) {
-                self.report_interest(&deliver);
-            }
-        }
-        if current == self.known_streams {
+        let changed = self.engine.take_changed_streams();
+        if changed == ChangedStreams::default() {
             return;
         }
-        let mut index = SubjectIndex::new();
-        for (_, subjects) in &current {
-            for subject in subjects {
-                let _ = index.insert(subject, ());
+        self.storage.save_configs(&self.engine, &changed);
+        let names: Vec<String> = match &changed {
+            ChangedStreams::Some(names) => names.iter().cloned().collect(),
+            ChangedStreams::All => {
+                let mut all: HashSet<String> = self.known_streams.keys().cloned().collect();
+                all.extend(self.engine.stream_names(None));
+                all.into_iter().collect()
             }
-        }
-        *self
+        };
+        let mut index = self
             .stream_subjects
             .write()
-            .unwrap_or_else(|e| e.into_inner()) = index;
-        self.has_streams
-            .store(!current.is_empty(), std::sync::atomic::Ordering::Relaxed);
-        self.known_streams = current;
+            .unwrap_or_else(|e| e.into_inner());
+        for name in names {
+            let now_subjects = self
+                .engine
+                .stream(&name)
+                .map(|stream| stream.config().subjects.clone());
+            if self.known_streams.get(&name) == now_subjects.as_ref() {
+                continue;
+            }
+            for subject in self.known_streams.remove(&name).unwrap_or_default() {
+                index.remove(&subject, &name);
+            }
+            if let Some(subjects) = now_subjects {
+                for subject in &subjects {
+                    // Validated by the engine when the stream was made.
+                    let _ = index.insert(subject, name.clone());
+                }
+                self.known_streams.insert(name, subjects);
+            }
+        }
+        drop(index);
+        self.has_streams.store(
+            !self.known_streams.is_empty(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 }
 
@@ -437,4 +535,102 @@ pub fn no_responders(router: &Router, reply: &str, client: u64, flush: &mut Flus
         payload: b"",
     };
     router.deliver(reply, None, &view, None, Some(client), flush);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handle_without_engine() -> (JsHandle, mpsc::Receiver<Event>) {
+        let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
+        let handle = JsHandle {
+            tx,
+            budget: Arc::new(Semaphore::new(QUEUED_BYTES)),
+            stream_subjects: Arc::default(),
+            has_streams: Arc::default(),
+            client_budgets: Arc::default(),
+        };
+        (handle, rx)
+    }
+
+    fn publish_from(handle: &JsHandle, client: u64) -> impl std::future::Future<Output = ()> + '_ {
+        let msg = Message {
+            subject: "s".into(),
+            reply: None,
+            headers: None,
+            payload: bytes::Bytes::from_static(b"x"),
+        };
+        let origin = Origin {
+            client,
+            no_responders: false,
+        };
+        handle.publish(msg, origin)
+    }
+
+    #[tokio::test]
+    async fn a_flooding_client_waits_on_its_own_budget_while_others_get_through() {
+        let (handle, mut rx) = handle_without_engine();
+        let wait = Duration::from_secs(5);
+        let fits = CLIENT_BUDGET / (1 + PUBLISH_OVERHEAD);
+        for _ in 0..fits {
+            tokio::time::timeout(wait, publish_from(&handle, 1))
+                .await
+                .expect("within the client's budget");
+        }
+        let mut blocked = Box::pin(publish_from(&handle, 1));
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), &mut blocked)
+                .await
+                .is_err(),
+            "the flooding client waits"
+        );
+        tokio::time::timeout(wait, publish_from(&handle, 2))
+            .await
+            .expect("another client still gets through");
+        // The engine takes one of the flooder's publishes: its waiting one goes in.
+        drop(rx.recv().await);
+        tokio::time::timeout(wait, blocked)
+            .await
+            .expect("budget returned as the engine handles the queue");
+    }
+
+    #[test]
+    fn a_flood_on_one_subject_is_one_entry() {
+        let queue = InterestQueue::new();
+        for _ in 0..10_000 {
+            queue.changed("inbox.a");
+            queue.changed("inbox.a");
+        }
+        queue.changed("inbox.b");
+        let slice = queue.take(INTEREST_SLICE);
+        let mut subjects: Vec<&str> = slice.subjects.iter().map(|s| &**s).collect();
+        subjects.sort();
+        assert_eq!(subjects, ["inbox.a", "inbox.b"]);
+        assert!(!slice.recheck_all && !slice.more);
+    }
+
+    #[test]
+    fn too_many_subjects_become_one_full_recheck() {
+        let queue = InterestQueue::new();
+        for i in 0..MAX_PENDING_INTEREST + 10 {
+            queue.changed(&format!("inbox.{i}"));
+        }
+        assert!(queue.lock().subjects.len() <= MAX_PENDING_INTEREST);
+        let slice = queue.take(INTEREST_SLICE);
+        assert!(slice.recheck_all);
+    }
+
+    #[test]
+    fn slices_are_bounded_and_say_when_more_wait() {
+        let queue = InterestQueue::new();
+        for i in 0..INTEREST_SLICE + 5 {
+            queue.changed(&format!("inbox.{i}"));
+        }
+        let first = queue.take(INTEREST_SLICE);
+        assert_eq!(first.subjects.len(), INTEREST_SLICE);
+        assert!(first.more);
+        let second = queue.take(INTEREST_SLICE);
+        assert_eq!(second.subjects.len(), 5);
+        assert!(!second.more);
+    }
 }

@@ -9,7 +9,8 @@
 //! - publishes JetStream may want go to the engine thread ([`jetstream`]), which owns the
 //!   [`Engine`](crate::core::engine::Engine), commits in batches and routes its output back
 //!   through the router; [`storage`] gives it stores and keeps stream configs on disk;
-//! - [`ws`] adapts WebSocket frames to the same connection loop; [`monitor`] answers HTTP;
+//! - [`ws`] adapts WebSocket frames to the same connection loop; [`monitor`] answers HTTP,
+//!   [`static_files`] serves the web app on the same port;
 //! - [`file_store`] keeps streams in append-only segment files, crash-safe at every sync.
 //!
 //! [`Server::start`] binds everything and returns the bound addresses; [`Server::shutdown`]
@@ -24,6 +25,7 @@ pub mod monitor;
 pub mod outbox;
 pub mod ports_file;
 pub mod router;
+pub mod static_files;
 pub mod storage;
 pub mod wire;
 pub mod ws;
@@ -36,7 +38,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::core::engine::EngineConfig;
 use config::ServerConfig;
@@ -93,6 +95,7 @@ impl Shared {
 
     /// Forgets a closed connection, keeping its counters in the server totals.
     pub fn unregister(&self, id: u64) {
+        self.js.client_gone(id);
         if let Some(info) = self.clients().remove(&id) {
             let (from, to) = (&info.out.counters, &self.closed_counters);
             for (a, b) in [
@@ -202,10 +205,13 @@ impl Server {
         };
         let ws_addr = ws_listener.as_ref().map(|l| l.local_addr()).transpose()?;
 
-        let (interest_tx, interest_rx) = mpsc::unbounded_channel();
-        let router = Arc::new(Router::new(Some(Box::new(move |subject: &str, active| {
-            let _ = interest_tx.send((subject.to_string(), active));
-        }))));
+        let interest = jetstream::InterestQueue::new();
+        let hook_queue = interest.clone();
+        let router = Arc::new(Router::new(Some(Box::new(
+            move |subject: &str, _active| {
+                hook_queue.changed(subject);
+            },
+        ))));
         let engine_config = EngineConfig {
             // `jetstream { max_*_store }` limits the server; the account has no limits of its
             // own (nats-server's global account reports -1).
@@ -226,7 +232,7 @@ impl Server {
         );
         let storage =
             storage::Storage::new(&config.store_dir, engine_config, jetstream::now() as u64);
-        let (js, js_thread) = jetstream::start(storage, router.clone(), interest_rx)?;
+        let (js, js_thread) = jetstream::start(storage, router.clone(), interest)?;
 
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
@@ -319,22 +325,47 @@ impl Server {
     }
 }
 
-/// Runs one connection and keeps the live-connection count.
+/// One place among `max_connections`, held from the accept (before any handshake) until the
+/// connection ends, so a burst of connects or half-open WebSocket handshakes cannot overshoot.
+pub(crate) struct ConnSlot(Arc<Shared>);
+
+impl ConnSlot {
+    /// Takes a place if one is free.
+    pub(crate) fn reserve(shared: &Arc<Shared>) -> Option<ConnSlot> {
+        let max = shared.config.max_connections;
+        shared
+            .live
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| {
+                (live < max).then_some(live + 1)
+            })
+            .ok()
+            .map(|_| ConnSlot(shared.clone()))
+    }
+}
+
+impl ConnSlot {
+    /// The server state the place belongs to.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.0
+    }
+}
+
+impl Drop for ConnSlot {
+    fn drop(&mut self) {
+        self.0.live.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Runs one connection in the place `slot` holds for it.
 pub(crate) async fn run_conn<R: conn::ByteReader, W: conn::ByteWriter>(
-    shared: Arc<Shared>,
+    slot: ConnSlot,
     reader: R,
     writer: W,
     peer: SocketAddr,
     kind: ConnKind,
 ) {
-    shared.live.fetch_add(1, Ordering::Relaxed);
-    conn::serve(shared.clone(), reader, writer, peer, kind).await;
-    shared.live.fetch_sub(1, Ordering::Relaxed);
-}
-
-/// Whether another connection may be accepted.
-pub(crate) fn has_room(shared: &Shared) -> bool {
-    shared.live.load(Ordering::Relaxed) < shared.config.max_connections
+    conn::serve(slot.0.clone(), reader, writer, peer, kind).await;
+    drop(slot);
 }
 
 async fn accept_tcp(shared: Arc<Shared>, listener: TcpListener) {
@@ -348,22 +379,16 @@ async fn accept_tcp(shared: Arc<Shared>, listener: TcpListener) {
                 continue;
             }
         };
-        if !has_room(&shared) {
+        let Some(slot) = ConnSlot::reserve(&shared) else {
             tracing::warn!(%peer, "maximum connections exceeded");
             // As nats-server: say why, then close. A fresh socket's buffer takes the line.
             let _ = stream.try_write(b"-ERR 'maximum connections exceeded'\r\n");
             drop(stream);
             continue;
-        }
+        };
         let _ = stream.set_nodelay(true);
         let (reader, writer) = stream.into_split();
-        tokio::spawn(run_conn(
-            shared.clone(),
-            reader,
-            writer,
-            peer,
-            ConnKind::Tcp,
-        ));
+        tokio::spawn(run_conn(slot, reader, writer, peer, ConnKind::Tcp));
     }
 }
 

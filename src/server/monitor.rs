@@ -3,16 +3,19 @@
 //! `/healthz`, `/varz`, `/connz` and `/jsz` answer JSON with nats-server's field names for the
 //! parts Contrail has (tools such as `nats server check` and dashboards read them). Any other
 //! path is a file from `www/` (the site, `/` is `www/index.html`) or `pkg/` (the npm package,
-//! under `/pkg/`) below the static root; paths that try to leave those folders are refused.
+//! under `/pkg/`) below the static root, served by [`super::static_files`]. A write that makes no
+//! progress for the write deadline closes the connection, so a client that stops reading cannot
+//! hold it.
 
 use std::convert::Infallible;
-use std::path::{Component, Path, PathBuf};
+use std::io;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{CACHE_CONTROL, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
@@ -21,12 +24,21 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
 use super::conn::ConnKind;
+use super::static_files::TimedIo;
 use super::Shared;
 use crate::core::engine::Engine;
 use crate::core::stream::InfoOptions;
 use crate::core::time::{format_rfc3339, Nanos};
 
-type Resp = Response<Full<Bytes>>;
+/// An HTTP answer: a whole body or a streamed file.
+pub(super) type Resp = Response<BoxBody<Bytes, io::Error>>;
+
+/// A whole body.
+pub(super) fn full(bytes: impl Into<Bytes>) -> BoxBody<Bytes, io::Error> {
+    Full::new(bytes.into())
+        .map_err(|never: Infallible| match never {})
+        .boxed()
+}
 
 /// Serves HTTP until the task is aborted.
 pub async fn serve(shared: Arc<Shared>, listener: TcpListener) {
@@ -40,6 +52,7 @@ pub async fn serve(shared: Arc<Shared>, listener: TcpListener) {
             }
         };
         let shared = shared.clone();
+        let write_deadline = shared.config.write_deadline;
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let shared = shared.clone();
@@ -48,7 +61,7 @@ pub async fn serve(shared: Arc<Shared>, listener: TcpListener) {
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(Duration::from_secs(10))
-                .serve_connection(TokioIo::new(stream), service);
+                .serve_connection(TokioIo::new(TimedIo::new(stream, write_deadline)), service);
             let _ = conn.await;
         });
     }
@@ -64,7 +77,7 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
         "/varz" => json_response(varz(shared).await),
         "/connz" => json_response(connz(shared, query)),
         "/jsz" => json_response(jsz(shared, query).await),
-        path => static_file(&shared.config.static_root, path).await,
+        path => super::static_files::serve(&shared.config.static_root, path).await,
     }
 }
 
@@ -254,51 +267,48 @@ fn account_totals(engine: &Engine) -> Value {
     })
 }
 
+/// Stream and consumer infos built per turn of the engine thread for `/jsz`: the answer for
+/// thousands of streams is assembled over many turns, with publishes handled between them.
+const JSZ_INFOS_PER_TURN: usize = 64;
+/// Detailed `/jsz` answers built at once; more wait their turn (each holds its part of the
+/// engine thread's time, and a burst of them must not crowd out the publishes).
+static JSZ_DETAIL: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 async fn jsz(shared: &Shared, query: &str) -> Value {
     let streams = flag(query, "streams") || flag(query, "consumers");
     let consumers = flag(query, "consumers");
     let config = &shared.config;
-    let detail = shared
+    let head = shared
         .js
-        .query(Box::new(move |engine: &Engine, now| {
-            let mut totals = account_totals(engine);
-            let mut stream_detail = Vec::new();
-            if streams {
-                for name in engine.stream_names(None) {
-                    let Ok(info) = engine.stream_info(&name, now, &InfoOptions::default()) else {
-                        continue;
-                    };
-                    let mut entry = serde_json::to_value(&info).unwrap_or(Value::Null);
-                    if let Value::Object(map) = &mut entry {
-                        map.insert("name".into(), json!(name));
-                        if consumers {
-                            let list: Vec<Value> = engine
-                                .consumer_names(&name)
-                                .unwrap_or_default()
-                                .iter()
-                                .filter_map(|c| engine.consumer_info(&name, c, now).ok())
-                                .filter_map(|ci| serde_json::to_value(&ci).ok())
-                                .collect();
-                            map.insert("consumer_detail".into(), Value::Array(list));
-                        }
-                    }
-                    stream_detail.push(entry);
-                }
-            }
-            let account = json!({
-                "name": super::storage::ACCOUNT,
-                "id": super::storage::ACCOUNT,
-                "memory": totals["memory"],
-                "storage": totals["storage"],
-                "api": totals["api"],
-                "stream_detail": stream_detail,
-            });
-            if let Value::Object(map) = &mut totals {
-                map.insert("account_details".into(), json!([account]));
-            }
-            totals
+        .query(Box::new(move |engine: &Engine, _now| {
+            let names = if streams {
+                engine.stream_names(None)
+            } else {
+                Vec::new()
+            };
+            json!({"totals": account_totals(engine), "names": names})
         }))
         .await;
+    let mut totals = head["totals"].clone();
+    let names: Vec<String> = serde_json::from_value(head["names"].clone()).unwrap_or_default();
+    let stream_detail = if names.is_empty() {
+        Vec::new()
+    } else {
+        // Closed only at shutdown; the answer is then built without waiting.
+        let _permit = JSZ_DETAIL.acquire().await.ok();
+        stream_details(shared, names, consumers).await
+    };
+    let account = json!({
+        "name": super::storage::ACCOUNT,
+        "id": super::storage::ACCOUNT,
+        "memory": totals["memory"],
+        "storage": totals["storage"],
+        "api": totals["api"],
+        "stream_detail": stream_detail,
+    });
+    if let Value::Object(map) = &mut totals {
+        map.insert("account_details".into(), json!([account]));
+    }
     let mut out = json!({
         "server_id": shared.server_id,
         "now": rfc3339(SystemTime::now()),
@@ -308,10 +318,121 @@ async fn jsz(shared: &Shared, query: &str) -> Value {
             "store_dir": config.store_dir.display().to_string(),
         },
     });
-    if let (Value::Object(out), Value::Object(detail)) = (&mut out, detail) {
+    if let (Value::Object(out), Value::Object(detail)) = (&mut out, totals) {
         out.extend(detail);
     }
     out
+}
+
+/// StreamInfo (and with `consumers`, every ConsumerInfo) of `names`, a few per engine turn.
+/// Streams deleted meanwhile are left out.
+async fn stream_details(shared: &Shared, names: Vec<String>, consumers: bool) -> Vec<Value> {
+    let mut details = Vec::with_capacity(names.len());
+    let names: Arc<[String]> = names.into();
+    // (stream index, consumer index) where the next turn starts.
+    let mut at = (0usize, 0usize);
+    while at.0 < names.len() {
+        let names = names.clone();
+        let turn = shared
+            .js
+            .query(Box::new(move |engine: &Engine, now| {
+                let (part, next) = detail_turn(engine, &names, at, consumers, now);
+                json!({"part": part, "next": [next.0, next.1]})
+            }))
+            .await;
+        let next = (
+            turn["next"][0].as_u64().unwrap_or(u64::MAX) as usize,
+            turn["next"][1].as_u64().unwrap_or(0) as usize,
+        );
+        if let Value::Array(part) = turn["part"].clone() {
+            merge_part(&mut details, part);
+        }
+        if next <= at {
+            // The engine is gone (Null answers): stop rather than loop.
+            break;
+        }
+        at = next;
+    }
+    details
+}
+
+/// One turn's worth of details from `at`: at most [`JSZ_INFOS_PER_TURN`] infos. A stream whose
+/// consumers span turns comes back once per turn, its later parts carrying only more consumers
+/// (`"continued": true`). Returns the entries and where the next turn starts.
+fn detail_turn(
+    engine: &Engine,
+    names: &[String],
+    mut at: (usize, usize),
+    consumers: bool,
+    now: Nanos,
+) -> (Vec<Value>, (usize, usize)) {
+    let mut part = Vec::new();
+    let mut budget = JSZ_INFOS_PER_TURN;
+    while at.0 < names.len() && budget > 0 {
+        let name = &names[at.0];
+        let continued = at.1 > 0;
+        let mut entry = if continued {
+            json!({"continued": true})
+        } else {
+            budget -= 1;
+            match engine.stream_info(name, now, &InfoOptions::default()) {
+                Ok(info) => serde_json::to_value(&info).unwrap_or(Value::Null),
+                Err(_) => {
+                    at = (at.0 + 1, 0);
+                    continue;
+                }
+            }
+        };
+        let mut next = (at.0 + 1, 0);
+        if let Value::Object(map) = &mut entry {
+            map.insert("name".into(), json!(name));
+            if consumers {
+                let all = engine.consumer_names(name).unwrap_or_default();
+                let take = budget.max(1);
+                let list: Vec<Value> = all
+                    .iter()
+                    .skip(at.1)
+                    .take(take)
+                    .filter_map(|c| engine.consumer_info(name, c, now).ok())
+                    .filter_map(|ci| serde_json::to_value(&ci).ok())
+                    .collect();
+                let seen = at.1 + take;
+                budget = budget.saturating_sub(take);
+                if seen < all.len() {
+                    next = (at.0, seen);
+                }
+                map.insert("consumer_detail".into(), Value::Array(list));
+            }
+        }
+        part.push(entry);
+        at = next;
+    }
+    (part, at)
+}
+
+/// Adds one turn's entries, folding a continued stream's consumers into its first entry.
+fn merge_part(details: &mut Vec<Value>, part: Vec<Value>) {
+    for entry in part {
+        if entry["continued"] != Value::Bool(true) {
+            details.push(entry);
+            continue;
+        }
+        let more = match &entry["consumer_detail"] {
+            Value::Array(list) => list.clone(),
+            _ => Vec::new(),
+        };
+        let same_stream = details
+            .last()
+            .is_some_and(|last| last["name"] == entry["name"]);
+        if let (true, Some(Value::Array(list))) = (
+            same_stream,
+            details
+                .last_mut()
+                .and_then(|last| last.get_mut("consumer_detail")),
+        ) {
+            list.extend(more);
+        }
+    }
 }
 
 fn json_response(value: Value) -> Resp {
@@ -319,70 +440,14 @@ fn json_response(value: Value) -> Resp {
     Response::builder()
         .header(CONTENT_TYPE, "application/json")
         .header(CACHE_CONTROL, "no-cache")
-        .body(Full::new(Bytes::from(body)))
+        .body(full(body))
         .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "error"))
 }
 
-fn plain(status: StatusCode, text: &'static str) -> Resp {
-    let mut resp = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+pub(super) fn plain(status: StatusCode, text: &'static str) -> Resp {
+    let mut resp = Response::new(full(Bytes::from_static(text.as_bytes())));
     *resp.status_mut() = status;
     resp
-}
-
-/// Maps a URL path to a file under `www/` or `pkg/`; `None` for anything that would leave them.
-pub fn static_path(root: &Path, url_path: &str) -> Option<PathBuf> {
-    let path = url_path.split(['?', '#']).next().unwrap_or("");
-    let (base, rest) = match path.strip_prefix("/pkg/") {
-        Some(rest) => ("pkg", rest),
-        None => (
-            "www",
-            path.strip_prefix("/www/")
-                .unwrap_or(path.trim_start_matches('/')),
-        ),
-    };
-    let mut out = root.join(base);
-    for part in Path::new(rest).components() {
-        match part {
-            Component::Normal(p) => out.push(p),
-            Component::CurDir => {}
-            _ => return None,
-        }
-    }
-    if rest.is_empty() || rest.ends_with('/') {
-        out.push("index.html");
-    }
-    Some(out)
-}
-
-fn content_type(path: &Path) -> &'static str {
-    match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
-        "html" | "htm" => "text/html; charset=utf-8",
-        "js" | "mjs" => "text/javascript; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "json" | "map" => "application/json",
-        "wasm" => "application/wasm",
-        "svg" => "image/svg+xml",
-        "png" => "image/png",
-        "ico" => "image/x-icon",
-        "txt" | "md" | "ts" => "text/plain; charset=utf-8",
-        _ => "application/octet-stream",
-    }
-}
-
-async fn static_file(root: &Path, url_path: &str) -> Resp {
-    if url_path.contains("..") {
-        return plain(StatusCode::BAD_REQUEST, "bad path");
-    }
-    let Some(path) = static_path(root, url_path) else {
-        return plain(StatusCode::BAD_REQUEST, "bad path");
-    };
-    match tokio::fs::read(&path).await {
-        Ok(body) => Response::builder()
-            .header(CONTENT_TYPE, content_type(&path))
-            .body(Full::new(Bytes::from(body)))
-            .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "error")),
-        Err(_) => plain(StatusCode::NOT_FOUND, "not found"),
-    }
 }
 
 #[cfg(test)]
@@ -390,22 +455,51 @@ mod tests {
     use super::*;
 
     #[test]
-    fn static_paths_stay_inside_www_and_pkg() {
-        let root = Path::new("/srv");
-        assert_eq!(
-            static_path(root, "/"),
-            Some(PathBuf::from("/srv/www/index.html"))
-        );
-        assert_eq!(
-            static_path(root, "/app.js"),
-            Some(PathBuf::from("/srv/www/app.js"))
-        );
-        assert_eq!(
-            static_path(root, "/pkg/contrail_bg.wasm"),
-            Some(PathBuf::from("/srv/pkg/contrail_bg.wasm"))
-        );
-        assert_eq!(static_path(root, "/www/../Cargo.toml"), None);
-        assert_eq!(static_path(root, "/pkg/../../etc/passwd"), None);
+    fn jsz_details_built_in_turns_cover_every_stream_and_consumer_once() {
+        use crate::core::consumer::ConsumerConfig;
+        use crate::core::engine::CreateAction;
+        use crate::core::stream::StreamConfig;
+        let mut engine = Engine::in_memory(3);
+        let mut names = Vec::new();
+        for i in 0..5 {
+            let config: StreamConfig = serde_json::from_value(
+                json!({"name": format!("S{i}"), "subjects": [format!("s{i}")]}),
+            )
+            .expect("stream config");
+            engine.create_stream(config, 1).expect("stream");
+            names.push(format!("S{i}"));
+        }
+        for c in 0..150 {
+            let config: ConsumerConfig =
+                serde_json::from_value(json!({"durable_name": format!("C{c}")}))
+                    .expect("consumer config");
+            engine
+                .create_consumer("S2", config, CreateAction::Create, 1)
+                .expect("consumer");
+        }
+        let mut details = Vec::new();
+        let mut at = (0, 0);
+        let mut turns = 0;
+        while at.0 < names.len() {
+            let (part, next) = detail_turn(&engine, &names, at, true, 2);
+            assert!(part.len() <= JSZ_INFOS_PER_TURN);
+            merge_part(&mut details, part);
+            assert!(next > at);
+            at = next;
+            turns += 1;
+        }
+        assert!(turns >= 3, "150 consumers need several turns, took {turns}");
+        let got: Vec<&str> = details.iter().filter_map(|d| d["name"].as_str()).collect();
+        assert_eq!(got, ["S0", "S1", "S2", "S3", "S4"]);
+        let consumers = details[2]["consumer_detail"].as_array().expect("list");
+        let mut seen: Vec<&str> = consumers
+            .iter()
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 150);
+        assert_eq!(consumers.len(), 150);
     }
 
     #[test]

@@ -17,10 +17,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::engine::{Engine, EngineConfig, StoreFactory};
 use bytes::Bytes;
 
 use super::file_store::FileStore;
+use crate::core::engine::{ChangedStreams, Engine, EngineConfig, StoreFactory};
 use crate::core::store::memory::MemoryStore;
 use crate::core::store::{
     ConsumerRecord, Seq, SimpleState, StoreError, StoredMsg, StreamState, StreamStore,
@@ -104,24 +104,32 @@ impl Storage {
     }
 
     /// Forgets deleted file streams: removes their `stream.json` and directory. (Configs of
-    /// live streams are written by their stores, see [`StreamStore::save_meta`].)
-    pub fn save_configs(&mut self, engine: &Engine) {
-        let live: BTreeSet<String> = engine
-            .stream_names(None)
-            .into_iter()
-            .filter(|name| {
-                engine
-                    .stream(name)
-                    .is_some_and(|s| s.config().storage == StorageType::File)
-            })
-            .collect();
-        for name in self.saved.difference(&live) {
-            // Deleted: the store removed its own files; drop the config and the directory.
-            let dir = self.root.join(name);
-            let _ = std::fs::remove_file(dir.join(META_FILE));
-            let _ = std::fs::remove_dir(&dir);
+    /// live streams are written by their stores, see [`StreamStore::save_meta`].) Only the
+    /// streams the engine names as changed are looked at, so an API call costs O(changed),
+    /// not O(streams).
+    pub fn save_configs(&mut self, engine: &Engine, changed: &ChangedStreams) {
+        let names: Vec<String> = match changed {
+            ChangedStreams::Some(changed) => changed.iter().cloned().collect(),
+            ChangedStreams::All => self
+                .saved
+                .iter()
+                .cloned()
+                .chain(engine.stream_names(None))
+                .collect(),
+        };
+        for name in names {
+            let live = engine
+                .stream(&name)
+                .is_some_and(|s| s.config().storage == StorageType::File);
+            if live {
+                self.saved.insert(name);
+            } else if self.saved.remove(&name) {
+                // Deleted: the store removed its own files; drop the config and the directory.
+                let dir = self.root.join(&name);
+                let _ = std::fs::remove_file(dir.join(META_FILE));
+                let _ = std::fs::remove_dir(&dir);
+            }
         }
-        self.saved = live;
     }
 }
 

@@ -382,3 +382,22 @@ pub async fn round_trip(client: &async_nats::Client) {
         .await
         .expect("round trip through the server");
 }
+
+/// The WebSocket port a server picked itself (`websocket { port: -1, no_tls: true }` in its
+/// config), read from the "Listening for websocket clients on ws://host:port" line both servers
+/// log; waits a bounded time for it.
+pub fn ws_port_from_log(server: &TestServer) -> u16 {
+    for _ in 0..200 {
+        let log = server.log();
+        let port = log
+            .lines()
+            .find(|l| l.contains("Listening for websocket clients on"))
+            .and_then(|l| l.rsplit(':').next())
+            .and_then(|p| p.trim().parse().ok());
+        if let Some(port) = port {
+            return port;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("no websocket listener in the log:\n{}", server.log());
+}

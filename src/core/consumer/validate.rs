@@ -10,6 +10,7 @@ use super::config::{
 };
 use crate::core::error::{ApiError, ErrorKind};
 use crate::core::subject;
+use crate::core::subject_index::SubjectIndex;
 use crate::core::time;
 
 impl ConsumerConfig {
@@ -206,17 +207,30 @@ impl ConsumerConfig {
             return Err(ErrorKind::ConsumerEmptyFilter.into());
         }
         let filters: Vec<&str> = self.filters().collect();
-        for (i, a) in filters.iter().enumerate() {
-            if subject::validate_filter(a).is_err() {
-                return Err(invalid_config("invalid subject"));
+        // Checked in order, as nats-server does: a filter is valid, then no other filter covers
+        // it. Comparing every pair would be quadratic (10k filters held the engine thread for
+        // seconds), so the candidates come from an index: every filter covering `a` matches
+        // `a`'s text read as a literal subject (a few that only look like it are then refused
+        // by the exact subset test).
+        let mut index = SubjectIndex::new();
+        let mut first_invalid = filters.len();
+        for (i, filter) in filters.iter().enumerate() {
+            if index.insert(filter, i).is_err() {
+                first_invalid = i;
+                break;
             }
-            let overlaps = filters
-                .iter()
-                .enumerate()
-                .any(|(j, b)| i != j && subject::is_subset(a, b));
+        }
+        for (i, a) in filters.iter().enumerate().take(first_invalid) {
+            let mut overlaps = false;
+            index.for_each_match(a, |&j| {
+                overlaps |= i != j && subject::is_subset(a, filters[j]);
+            });
             if overlaps {
                 return Err(ErrorKind::ConsumerOverlappingSubjectFilters.into());
             }
+        }
+        if first_invalid < filters.len() {
+            return Err(invalid_config("invalid subject"));
         }
         Ok(())
     }

@@ -55,7 +55,19 @@ impl Engine {
                 .consumers
                 .get_mut(&name)
                 .ok_or_else(|| ApiError::new(ErrorKind::ConsumerNotFound))?;
+            let old_deliver = consumer.config().deliver_subject.clone();
             consumer.update(updated)?;
+            let new_deliver = consumer.config().deliver_subject.clone();
+            if old_deliver != new_deliver {
+                let active = new_deliver
+                    .as_deref()
+                    .is_some_and(|d| self.interest.has_subscribers(d));
+                self.interest.remove(old_deliver.as_deref(), stream, &name);
+                self.interest.add(new_deliver.as_deref(), stream, &name);
+                if let Some(c) = self.slot_mut(stream)?.consumers.get_mut(&name) {
+                    c.set_push_active(active, now);
+                }
+            }
             self.persist_consumer(stream, &name)?;
             self.poll_consumers(stream, now);
             return self.consumer_info(stream, &name, now);
@@ -85,9 +97,10 @@ impl Engine {
         }
         let mut consumer = Consumer::create(stream, config, slot.stream.store(), now)?;
         if let Some(deliver) = consumer.config().deliver_subject.clone() {
-            if self.push_interest.contains(&deliver) {
+            if self.interest.has_subscribers(&deliver) {
                 consumer.set_push_active(true, now);
             }
+            self.interest.add(Some(&deliver), stream, &name);
         }
         self.slot_mut(stream)?
             .consumers
@@ -115,6 +128,8 @@ impl Engine {
             .store_mut()
             .remove_consumer(name)
             .map_err(|e| ApiError::with_detail(ErrorKind::StreamGeneralError, e))?;
+        self.interest
+            .remove(consumer.config().deliver_subject.as_deref(), stream, name);
         self.send_all(out);
         self.mark_dirty(stream);
         self.sweep_interest(stream, now);

@@ -18,6 +18,8 @@ mod acks;
 mod consumers;
 mod resources;
 pub use consumers::CreateAction;
+mod interest;
+pub use interest::InterestOracle;
 mod restore;
 mod retention;
 mod streams;
@@ -77,6 +79,24 @@ pub(crate) struct StreamSlot {
     pub(crate) consumers: BTreeMap<String, Consumer>,
 }
 
+/// Most stream names [`Engine::take_changed_streams`] lists before it says `All` instead.
+const MAX_LISTED_CHANGES: usize = 1024;
+
+/// Which streams' configs changed; see [`Engine::take_changed_streams`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangedStreams {
+    /// These streams (maybe none).
+    Some(BTreeSet<String>),
+    /// Too many to list: any stream may have changed.
+    All,
+}
+
+impl Default for ChangedStreams {
+    fn default() -> Self {
+        ChangedStreams::Some(BTreeSet::new())
+    }
+}
+
 /// Counters reported in `$JS.API.INFO`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ApiStats {
@@ -93,8 +113,8 @@ pub struct Engine {
     pub(crate) streams: BTreeMap<String, StreamSlot>,
     /// Stream subjects → stream name, for routing publishes.
     routes: SubjectIndex<String>,
-    /// Deliver subjects that have at least one subscriber (push consumers deliver only then).
-    push_interest: BTreeSet<String>,
+    /// Push consumers by deliver subject, and which subjects have subscribers.
+    interest: interest::PushInterest,
     /// Replies and deliveries in order; only the first `released` may leave.
     outbox: VecDeque<Outbound>,
     released: usize,
@@ -108,6 +128,8 @@ pub struct Engine {
     immediate: VecDeque<Outbound>,
     /// Bytes stored per storage type, as of the last flush plus what was stored since.
     usage: resources::Usage,
+    /// Streams created, updated, restored or deleted since [`Engine::take_changed_streams`].
+    changed_streams: ChangedStreams,
     pub(crate) api_stats: ApiStats,
     rng: u64,
 }
@@ -121,13 +143,14 @@ impl Engine {
             make_store,
             streams: BTreeMap::new(),
             routes: SubjectIndex::new(),
-            push_interest: BTreeSet::new(),
+            interest: interest::PushInterest::default(),
             outbox: VecDeque::new(),
             released: 0,
             dirty: BTreeSet::new(),
             failing: BTreeMap::new(),
             immediate: VecDeque::new(),
             usage: resources::Usage::default(),
+            changed_streams: ChangedStreams::default(),
             api_stats: ApiStats::default(),
             rng: seed | 1,
         }
@@ -249,24 +272,21 @@ impl Engine {
         }
     }
 
-    /// Tells the engine whether `deliver_subject` has subscribers; push consumers deliver only
-    /// while it does.
-    pub fn set_interest(&mut self, deliver_subject: &str, active: bool, now: Nanos) {
-        if active {
-            self.push_interest.insert(deliver_subject.to_string());
-        } else {
-            self.push_interest.remove(deliver_subject);
-        }
-        let names: Vec<String> = self.streams.keys().cloned().collect();
-        for name in names {
-            if let Some(slot) = self.streams.get_mut(&name) {
-                for consumer in slot.consumers.values_mut() {
-                    if consumer.config().deliver_subject.as_deref() == Some(deliver_subject) {
-                        consumer.set_push_active(active, now);
-                    }
-                }
+    /// The streams whose config changed (created, updated, restored or deleted) since the last
+    /// call, so a shell can mirror configs in O(changed). `All` when too many changed to list
+    /// (a shell that never asks keeps this bounded): look at every stream.
+    pub fn take_changed_streams(&mut self) -> ChangedStreams {
+        std::mem::take(&mut self.changed_streams)
+    }
+
+    /// Notes that `stream`'s config changed (see [`Engine::take_changed_streams`]).
+    pub(crate) fn mark_config_changed(&mut self, stream: &str) {
+        if let ChangedStreams::Some(names) = &mut self.changed_streams {
+            if names.len() >= MAX_LISTED_CHANGES {
+                self.changed_streams = ChangedStreams::All;
+            } else {
+                names.insert(stream.to_string());
             }
-            self.poll_consumers(&name, now);
         }
     }
 

@@ -53,6 +53,11 @@ impl Engine {
             // Validated by `Stream::recover`, so the index accepts it.
             let _ = self.routes.insert(subject, name.clone());
         }
+        for (consumer_name, consumer) in &consumers {
+            let deliver = consumer.config().deliver_subject.as_deref();
+            self.interest.add(deliver, &name, consumer_name);
+        }
+        self.mark_config_changed(&name);
         self.streams.insert(name, StreamSlot { stream, consumers });
         Ok(skipped)
     }

@@ -57,6 +57,7 @@ impl Engine {
             },
         );
         self.mark_dirty(&name);
+        self.mark_config_changed(&name);
         let slot = self.slot(&name)?;
         Ok((self.info_of(slot, now, &InfoOptions::default()), true))
     }
@@ -93,6 +94,7 @@ impl Engine {
             let _ = self.routes.insert(subject, name.clone());
         }
         self.mark_dirty(&name);
+        self.mark_config_changed(&name);
         self.poll_consumers(&name, now);
         let slot = self.slot(&name)?;
         Ok(self.info_of(slot, now, &InfoOptions::default()))
@@ -107,9 +109,14 @@ impl Engine {
         for subject in &slot.stream.config().subjects {
             self.routes.remove(subject, &name.to_string());
         }
+        for (consumer_name, consumer) in &slot.consumers {
+            let deliver = consumer.config().deliver_subject.as_deref();
+            self.interest.remove(deliver, name, consumer_name);
+        }
         self.dirty.remove(name);
         // A stream created later under this name starts with a fresh store.
         self.failing.remove(name);
+        self.mark_config_changed(name);
         slot.stream
             .store_mut()
             .delete()

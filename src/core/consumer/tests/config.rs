@@ -414,3 +414,40 @@ fn work_queue_requires_deliver_all() {
         10101
     );
 }
+
+#[test]
+fn filter_overlaps_are_found_among_many_filters() {
+    let with = |filters: Vec<String>| {
+        let mut c = pull_config("dur");
+        c.filter_subjects = filters;
+        validate(c)
+    };
+    // 10k distinct filters, none covering another (checked without comparing every pair).
+    let many: Vec<String> = (0..10_000).map(|i| format!("orders.{i}.*")).collect();
+    assert!(with(many.clone()).is_ok());
+    for covering in ["orders.>", "orders.77.>", "orders.*.*", "orders.5.*"] {
+        let mut overlapping = many.clone();
+        overlapping.push(covering.to_string());
+        let err = with(overlapping).expect_err(covering);
+        assert_eq!(err.err_code, 10138, "{covering}");
+    }
+    // `>` and `*` at the end look alike to the index; only one covers the other.
+    let err = with(vec!["orders.x.>".into(), "orders.x.*".into()]).expect_err("covered");
+    assert_eq!(err.err_code, 10138);
+    assert!(with(vec!["orders.a.>".into(), "orders.b.*".into()]).is_ok());
+    // Order of checks as before: an invalid filter after an overlap reports the overlap.
+    let err = with(vec![
+        "orders.*".into(),
+        "orders.a".into(),
+        "orders..x".into(),
+    ])
+    .expect_err("overlap first");
+    assert_eq!(err.err_code, 10138);
+    let err = with(vec![
+        "orders..x".into(),
+        "orders.*".into(),
+        "orders.a".into(),
+    ])
+    .expect_err("invalid first");
+    assert_eq!(err.err_code, 10052);
+}
