@@ -123,7 +123,7 @@ pub enum ConfError {
     #[error("{0}: blocks nest too deeply")]
     TooDeep(Location),
     /// Something other than what the grammar allows at this point.
-    #[error("{at}: {what}")]
+    #[error("{at}: parse error on line {}: {what}", at.line)]
     Syntax {
         /// Where.
         at: Location,
