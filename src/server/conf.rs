@@ -722,6 +722,9 @@ impl Reader<'_, '_> {
             return Ok(value);
         }
         let at = self.at(line);
+        if self.env_refs.len() >= MAX_DEPTH {
+            return Err(ConfError::TooDeep(at));
+        }
         if self.env_refs.iter().any(|r| r == name) {
             return Err(ConfError::VariableCycle {
                 at,

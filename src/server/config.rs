@@ -226,7 +226,7 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The config file is not in nats-server's format (the error names file and line).
-    #[error("config file {path}: {source}")]
+    #[error("config: {source}")]
     Parse {
         /// The file given with `-c`.
         path: PathBuf,
