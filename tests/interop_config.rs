@@ -172,12 +172,12 @@ fn unknown_keys_undefined_variables_and_missing_includes_are_refused() {
 }
 
 #[test]
-fn monitoring_binds_the_host_http_names() {
+fn monitoring_and_websocket_bind_the_hosts_the_file_names() {
     let config = write_files(
-        "cfg-http",
+        "cfg-hosts",
         &[(
             "server.conf",
-            "listen: 127.0.0.1:-1\nhttp: \"127.0.0.2:-1\"\nlogtime: false\n",
+            "listen: 127.0.0.1:-1\nhttp: \"127.0.0.2:-1\"\nlogtime: false\nwebsocket {\n  listen: \"127.0.0.3:-1\"\n  no_tls: true\n}\n",
         )],
     );
     for kind in kinds_with_214() {
@@ -189,11 +189,21 @@ fn monitoring_binds_the_host_http_names() {
         assert_eq!(http.ip().to_string(), "127.0.0.2", "{kind:?}");
         let varz = http_get(http, "/varz");
         assert!(varz.starts_with("HTTP/1.1 200"), "{kind:?} /varz: {varz}");
-        let other_host = std::net::SocketAddr::from(([127, 0, 0, 1], http.port()));
+        let ws = server
+            .ws
+            .unwrap_or_else(|| panic!("{kind:?} logged no websocket address: {}", server.log()));
+        assert_eq!(ws.ip().to_string(), "127.0.0.3", "{kind:?}");
         assert!(
-            std::net::TcpStream::connect(other_host).is_err(),
-            "{kind:?} monitoring must not listen on 127.0.0.1"
+            std::net::TcpStream::connect(ws).is_ok(),
+            "{kind:?} websocket"
         );
+        for port in [http.port(), ws.port()] {
+            let client_host = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            assert!(
+                std::net::TcpStream::connect(client_host).is_err(),
+                "{kind:?} must not listen on 127.0.0.1:{port}"
+            );
+        }
         if kind == Kind::Contrail {
             let log = server.log();
             assert!(

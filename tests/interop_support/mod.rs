@@ -342,6 +342,8 @@ pub struct RawServer {
     pub client: std::net::SocketAddr,
     /// The HTTP monitoring address it logged, if monitoring is on.
     pub http: Option<std::net::SocketAddr>,
+    /// The WebSocket address it logged, if WebSocket is on.
+    pub ws: Option<std::net::SocketAddr>,
     log: PathBuf,
 }
 
@@ -390,7 +392,10 @@ pub fn kinds_with_214() -> Vec<Kind> {
 fn logged_addr(log: &str, marker: &str) -> Option<std::net::SocketAddr> {
     let line = log.lines().find(|l| l.contains(marker))?;
     let rest = line.split(marker).nth(1)?.trim();
-    let rest = rest.strip_prefix("http://").unwrap_or(rest);
+    let rest = ["http://", "ws://"]
+        .iter()
+        .find_map(|scheme| rest.strip_prefix(scheme))
+        .unwrap_or(rest);
     rest.split_whitespace()
         .next()?
         .trim_end_matches('/')
@@ -432,11 +437,13 @@ pub fn start_raw(
             let client = logged_addr(&text, "Listening for client connections on ")
                 .unwrap_or_else(|| panic!("no client address in the log:\n{text}"));
             let http = logged_addr(&text, " monitor on ");
+            let ws = logged_addr(&text, "Listening for websocket clients on ");
             return Ok(RawServer {
                 child,
                 kind,
                 client,
                 http,
+                ws,
                 log,
             });
         }

@@ -187,3 +187,19 @@ fn the_summary_names_auth_listeners_and_limits_without_secrets() {
     let open = ServerConfig::default().summary().join("\n");
     assert!(open.contains("Authorization: none"), "{open}");
 }
+
+#[test]
+fn the_key_table_is_lower_case_without_duplicates() {
+    let mut seen = std::collections::BTreeSet::new();
+    for (key, _) in keys::KEYS {
+        assert_eq!(*key, key.to_ascii_lowercase(), "{key}");
+        assert!(seen.insert(*key), "{key} twice");
+        if let Some((block, _)) = key.rsplit_once('.') {
+            assert_eq!(
+                keys::rule(block),
+                Some(keys::Rule::Block),
+                "{key}: its block is checked"
+            );
+        }
+    }
+}
