@@ -89,6 +89,12 @@ mod native {
             .with_writer(std::io::stderr)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .init();
+        for line in config.summary() {
+            tracing::info!("{line}");
+        }
+        for warning in &config.warnings {
+            tracing::warn!("{warning}");
+        }
         let runtime = match tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

@@ -1,347 +1,309 @@
-//! A reader for nats-server's configuration file format, so an existing `nats-server.conf` works.
+//! A reader for nats-server's configuration file format, so an existing `nats-server.conf` means
+//! the same thing here as there.
 //!
 //! The format is a relaxed JSON: keys and values are separated by `:`, `=` or whitespace; values
-//! are quoted or bare strings, numbers (with optional size suffixes `K`, `KB`, `MB`, `GB`, …),
-//! booleans (`true/false/yes/no/on/off`), blocks `{ … }` and arrays `[ … ]`; items may end with
-//! `,` `;` or a newline; `#` and `//` start comments. The result is a `serde_json::Value` tree,
-//! which `config.rs` reads the keys it knows from. Input is bounded (size and nesting depth) and
-//! every malformed file is a [`ConfError`] with a line number, never a panic.
+//! are quoted or bare strings, numbers (with optional size suffixes: `K`, `M`, `G`, … are powers
+//! of 1000 and `KB`, `Ki`, `KiB`, … powers of 1024, as nats-server reads them), booleans
+//! (`true/false/yes/no/on/off`), blocks `{ … }` and arrays `[ … ]`; items end with a newline,
+//! `,` or `;`; `#` and `//` start comments. Beyond values, the format has (as nats-server's
+//! `conf/parse.go` defines them):
+//!
+//! - **`include <path>`** (or `include "path"`): the named file's keys are merged into the block
+//!   the directive stands in. The path is joined to the including file's directory (as Go's
+//!   `filepath.Join`, so even `/abs/x.conf` is read below that directory). An included file is
+//!   read on its own: it does not see the includer's variables, only the environment. Includes
+//!   nest at most [`MAX_INCLUDE_DEPTH`] deep; a cycle or a missing file is an error naming the
+//!   including file and line (nats-server recurses forever on a cycle).
+//! - **Variables**: any key is also a variable. A bare value `$NAME` takes the value of the key
+//!   `NAME` defined earlier in the innermost enclosing block, then the blocks around it, then the
+//!   process environment (whose text is read as a config value). An undefined variable is an
+//!   error with its line. A quoted `"$NAME"` is the literal text, and a bare `$2a$…` (a bcrypt
+//!   hash) is literal too. A key whose value was used as a variable is marked in the key table so
+//!   the unknown-key check passes over it, as nats-server does.
+//!
+//! [`parse_file`] returns the value tree (a `serde_json::Value`, which `config.rs` reads) and a
+//! side table giving every key path (`authorization.users[0].pass`) the file and line it came
+//! from. Input is bounded (per-file and total size, nesting and include depth) and every
+//! malformed file is a [`ConfError`] naming file and line, never a panic.
 
-use serde_json::{Map, Number, Value};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+mod reader;
+mod resolve;
+mod values;
+
+use reader::Reader;
+pub use values::duration;
 
 /// Largest config file accepted.
 pub const MAX_CONF_BYTES: usize = 1 << 20;
+/// Most bytes read over a file and all the files it includes.
+pub const MAX_TOTAL_BYTES: usize = 8 << 20;
 /// Deepest nesting of blocks and arrays accepted.
 const MAX_DEPTH: usize = 32;
+/// Deepest chain of `include`s accepted (a file including a file including …).
+pub const MAX_INCLUDE_DEPTH: usize = 10;
+
+/// Where something is in the config: file and 1-based line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The file as it was named (empty for text parsed without a file).
+    pub file: Arc<str>,
+    /// 1-based line.
+    pub line: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.file.is_empty() {
+            write!(f, "line {}", self.line)
+        } else {
+            write!(f, "{}:{}", self.file, self.line)
+        }
+    }
+}
+
+/// What the side table knows about one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// Where the key was written.
+    pub at: Location,
+    /// Whether a `$NAME` reference used this key's value (then it is a variable, not a setting).
+    pub used_as_variable: bool,
+}
+
+/// A parsed config: the value tree and where each key came from.
+#[derive(Debug, Clone, Default)]
+pub struct Parsed {
+    /// The whole file as a JSON object.
+    pub tree: Value,
+    /// Key path (`a.b[0].c`) → where it was written.
+    pub keys: BTreeMap<String, KeyInfo>,
+}
+
+impl Parsed {
+    /// Where the key at `path` was written, if it came from a file.
+    pub fn location(&self, path: &str) -> Option<&Location> {
+        self.keys.get(path).map(|k| &k.at)
+    }
+
+    /// Whether the key at `path` was used as a variable.
+    pub fn used_as_variable(&self, path: &str) -> bool {
+        self.keys.get(path).is_some_and(|k| k.used_as_variable)
+    }
+}
+
+/// Joins a key path and a key: `a` + `b` → `a.b`.
+pub fn key_path(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
 
 /// Why a config file could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfError {
-    /// The file is larger than [`MAX_CONF_BYTES`].
-    #[error("config file is larger than {MAX_CONF_BYTES} bytes")]
-    TooLarge,
+    /// The config file could not be opened or read.
+    #[error("cannot read config file {file}: {reason}")]
+    Read {
+        /// The file.
+        file: String,
+        /// What the OS said.
+        reason: String,
+    },
+    /// A file is larger than [`MAX_CONF_BYTES`], or all files together than [`MAX_TOTAL_BYTES`].
+    #[error("{file}: config is larger than {limit} bytes")]
+    TooLarge {
+        /// The file that went over.
+        file: String,
+        /// The limit passed.
+        limit: usize,
+    },
     /// Blocks or arrays nest deeper than the reader allows.
-    #[error("line {0}: blocks nest too deeply")]
-    TooDeep(usize),
+    #[error("{0}: blocks nest too deeply")]
+    TooDeep(Location),
     /// Something other than what the grammar allows at this point.
-    #[error("line {line}: {what}")]
+    #[error("{at}: parse error on line {}: {what}", at.line)]
     Syntax {
-        /// 1-based line of the problem.
-        line: usize,
+        /// Where.
+        at: Location,
         /// What was wrong.
         what: String,
     },
+    /// `$NAME` names no key of an enclosing block and no environment variable.
+    #[error("{at}: variable reference for '{name}' can not be found")]
+    UndefinedVariable {
+        /// Where the reference is.
+        at: Location,
+        /// The variable.
+        name: String,
+    },
+    /// An environment variable's value refers back to itself (through `$NAME`s).
+    #[error("{at}: variable reference cycle for '{name}'")]
+    VariableCycle {
+        /// Where the first reference is.
+        at: Location,
+        /// The variable met twice.
+        name: String,
+    },
+    /// An environment variable's value is not a valid config value.
+    #[error("{at}: environment variable '{name}' is not a valid value: {what}")]
+    BadEnvValue {
+        /// Where the reference is.
+        at: Location,
+        /// The variable.
+        name: String,
+        /// What was wrong with its text.
+        what: String,
+    },
+    /// An included file is missing or unreadable.
+    #[error("{at}: cannot include '{target}' ({path}): {reason}")]
+    Include {
+        /// Where the `include` is.
+        at: Location,
+        /// The path as written.
+        target: String,
+        /// The path it resolved to.
+        path: String,
+        /// What the OS said.
+        reason: String,
+    },
+    /// A file includes itself, directly or through others.
+    #[error("{at}: include cycle: '{target}' is already being read")]
+    IncludeCycle {
+        /// Where the `include` is.
+        at: Location,
+        /// The path as written.
+        target: String,
+    },
+    /// Includes nest deeper than [`MAX_INCLUDE_DEPTH`].
+    #[error("{at}: includes nest deeper than {MAX_INCLUDE_DEPTH} ('{target}')")]
+    IncludeTooDeep {
+        /// Where the `include` is.
+        at: Location,
+        /// The path as written.
+        target: String,
+    },
 }
 
-/// Parses a whole config file into a JSON object.
+/// Parses config text that has no file of its own (includes are read relative to the current
+/// directory). Returns the value tree only.
 pub fn parse(text: &str) -> Result<Value, ConfError> {
+    let mut budget = Budget::new(&process_env);
+    let parsed = parse_source(text, "".into(), Path::new("."), &mut budget)?;
+    Ok(parsed.tree)
+}
+
+/// Reads and parses a config file, following its includes.
+pub fn parse_file(path: &Path) -> Result<Parsed, ConfError> {
+    parse_file_with_env(path, &process_env)
+}
+
+/// [`parse_file`] with variables the file does not define looked up in `env`.
+pub fn parse_file_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Parsed, ConfError> {
+    let name: Arc<str> = path.to_string_lossy().into();
+    let text = read_bounded(path, &name)?;
+    let mut budget = Budget::new(env);
+    budget.take(text.len(), &name)?;
+    if let Ok(canonical) = std::fs::canonicalize(path) {
+        budget.stack.push(canonical);
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    parse_source(&text, name, dir, &mut budget)
+}
+
+fn read_bounded(path: &Path, name: &str) -> Result<String, ConfError> {
+    let read_error = |e: std::io::Error| ConfError::Read {
+        file: name.to_string(),
+        reason: e.to_string(),
+    };
+    let len = std::fs::metadata(path).map_err(read_error)?.len();
+    if len > MAX_CONF_BYTES as u64 {
+        return Err(ConfError::TooLarge {
+            file: name.to_string(),
+            limit: MAX_CONF_BYTES,
+        });
+    }
+    std::fs::read_to_string(path).map_err(read_error)
+}
+
+/// Looks up an environment variable (the process environment, or a test's map).
+pub type EnvLookup<'e> = &'e dyn Fn(&str) -> Option<String>;
+
+fn process_env(name: &str) -> Option<String> {
+    std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+}
+
+/// What a file and the files it includes share: the include chain, the bytes read so far and
+/// where variables not defined in the file come from.
+struct Budget<'e> {
+    stack: Vec<PathBuf>,
+    bytes: usize,
+    env: EnvLookup<'e>,
+}
+
+impl<'e> Budget<'e> {
+    fn new(env: EnvLookup<'e>) -> Self {
+        Budget {
+            stack: Vec::new(),
+            bytes: 0,
+            env,
+        }
+    }
+
+    fn take(&mut self, bytes: usize, file: &str) -> Result<(), ConfError> {
+        self.bytes += bytes;
+        if bytes > MAX_CONF_BYTES || self.bytes > MAX_TOTAL_BYTES {
+            let limit = if bytes > MAX_CONF_BYTES {
+                MAX_CONF_BYTES
+            } else {
+                MAX_TOTAL_BYTES
+            };
+            return Err(ConfError::TooLarge {
+                file: file.to_string(),
+                limit,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn parse_source(
+    text: &str,
+    file: Arc<str>,
+    dir: &Path,
+    budget: &mut Budget<'_>,
+) -> Result<Parsed, ConfError> {
     if text.len() > MAX_CONF_BYTES {
-        return Err(ConfError::TooLarge);
+        return Err(ConfError::TooLarge {
+            file: file.to_string(),
+            limit: MAX_CONF_BYTES,
+        });
     }
     let mut reader = Reader {
         chars: text.chars().collect(),
         pos: 0,
         line: 1,
+        file,
+        dir: dir.to_path_buf(),
+        scopes: Vec::new(),
+        keys: BTreeMap::new(),
+        env_refs: Vec::new(),
+        budget,
     };
-    let map = reader.entries(None, 0)?;
-    Ok(Value::Object(map))
-}
-
-struct Reader {
-    chars: Vec<char>,
-    pos: usize,
-    line: usize,
-}
-
-impl Reader {
-    fn peek(&self) -> Option<char> {
-        self.chars.get(self.pos).copied()
-    }
-
-    fn bump(&mut self) -> Option<char> {
-        let c = self.peek()?;
-        self.pos += 1;
-        if c == '\n' {
-            self.line += 1;
-        }
-        Some(c)
-    }
-
-    fn error<T>(&self, what: impl Into<String>) -> Result<T, ConfError> {
-        Err(ConfError::Syntax {
-            line: self.line,
-            what: what.into(),
-        })
-    }
-
-    /// Skips spaces, separators between items, newlines and comments.
-    fn skip_blank(&mut self, also: &[char]) {
-        while let Some(c) = self.peek() {
-            if c.is_whitespace() || also.contains(&c) {
-                self.bump();
-            } else if c == '#' || (c == '/' && self.chars.get(self.pos + 1) == Some(&'/')) {
-                while let Some(c) = self.peek() {
-                    if c == '\n' {
-                        break;
-                    }
-                    self.bump();
-                }
-            } else {
-                break;
-            }
-        }
-    }
-
-    /// Skips spaces and tabs only (a newline ends a bare value).
-    fn skip_inline(&mut self) {
-        while matches!(self.peek(), Some(' ' | '\t' | '\r')) {
-            self.bump();
-        }
-    }
-
-    /// `key value` items until `close` (or the end of input at the top level).
-    fn entries(
-        &mut self,
-        close: Option<char>,
-        depth: usize,
-    ) -> Result<Map<String, Value>, ConfError> {
-        if depth > MAX_DEPTH {
-            return Err(ConfError::TooDeep(self.line));
-        }
-        let mut map = Map::new();
-        loop {
-            self.skip_blank(&[',', ';']);
-            match (self.peek(), close) {
-                (None, None) => return Ok(map),
-                (None, Some(c)) => return self.error(format!("missing '{c}'")),
-                (Some(c), Some(want)) if c == want => {
-                    self.bump();
-                    return Ok(map);
-                }
-                _ => {}
-            }
-            let key = self.key()?;
-            self.skip_inline();
-            if matches!(self.peek(), Some(':' | '=')) {
-                self.bump();
-            }
-            self.skip_inline();
-            let value = self.value(depth)?;
-            map.insert(key, value);
-        }
-    }
-
-    fn key(&mut self) -> Result<String, ConfError> {
-        if matches!(self.peek(), Some('"' | '\'')) {
-            return self.quoted();
-        }
-        let start = self.pos;
-        while let Some(c) = self.peek() {
-            if c.is_whitespace() || matches!(c, ':' | '=' | '{' | '[') {
-                break;
-            }
-            self.bump();
-        }
-        if self.pos == start {
-            return self.error("expected a key");
-        }
-        Ok(self.chars[start..self.pos].iter().collect())
-    }
-
-    fn value(&mut self, depth: usize) -> Result<Value, ConfError> {
-        match self.peek() {
-            Some('{') => {
-                self.bump();
-                Ok(Value::Object(self.entries(Some('}'), depth + 1)?))
-            }
-            Some('[') => {
-                self.bump();
-                self.array(depth + 1)
-            }
-            Some('"' | '\'') => Ok(Value::String(self.quoted()?)),
-            Some(_) => Ok(bare_value(&self.bare())),
-            None => self.error("expected a value"),
-        }
-    }
-
-    fn array(&mut self, depth: usize) -> Result<Value, ConfError> {
-        if depth > MAX_DEPTH {
-            return Err(ConfError::TooDeep(self.line));
-        }
-        let mut items = Vec::new();
-        loop {
-            self.skip_blank(&[',']);
-            match self.peek() {
-                None => return self.error("missing ']'"),
-                Some(']') => {
-                    self.bump();
-                    return Ok(Value::Array(items));
-                }
-                _ => items.push(self.value(depth)?),
-            }
-        }
-    }
-
-    fn quoted(&mut self) -> Result<String, ConfError> {
-        let quote = self.bump().unwrap_or('"');
-        let mut out = String::new();
-        loop {
-            match self.bump() {
-                None => return self.error("unterminated string"),
-                Some(c) if c == quote => return Ok(out),
-                Some('\\') => match self.bump() {
-                    Some('n') => out.push('\n'),
-                    Some('t') => out.push('\t'),
-                    Some('r') => out.push('\r'),
-                    Some(c) => out.push(c),
-                    None => return self.error("unterminated string"),
-                },
-                Some(c) => out.push(c),
-            }
-        }
-    }
-
-    /// A bare value runs to the end of the line or to a separator.
-    fn bare(&mut self) -> String {
-        let start = self.pos;
-        while let Some(c) = self.peek() {
-            if matches!(c, '\n' | ',' | ';' | '}' | ']' | '#') {
-                break;
-            }
-            self.bump();
-        }
-        let text: String = self.chars[start..self.pos].iter().collect();
-        // `//` after a space starts a comment; inside a token (`nats://…`) it does not.
-        let text = match text.find(" //").or_else(|| text.find("\t//")) {
-            Some(cut) => &text[..cut],
-            None => &text,
-        };
-        text.trim().to_string()
-    }
-}
-
-/// Reads a bare token as a boolean, a number (with size suffix) or else a string.
-fn bare_value(token: &str) -> Value {
-    match token.to_ascii_lowercase().as_str() {
-        "true" | "yes" | "on" => return Value::Bool(true),
-        "false" | "no" | "off" => return Value::Bool(false),
-        _ => {}
-    }
-    if let Ok(n) = token.parse::<i64>() {
-        return Value::Number(n.into());
-    }
-    if let Some(n) = parse_size(token) {
-        return Value::Number(n.into());
-    }
-    if let Ok(f) = token.parse::<f64>() {
-        if let Some(n) = Number::from_f64(f) {
-            return Value::Number(n);
-        }
-    }
-    Value::String(token.to_string())
-}
-
-/// `64MB`, `1g`, `512K` → bytes (powers of 1024, as nats-server reads them).
-fn parse_size(token: &str) -> Option<i64> {
-    let digits_end = token.find(|c: char| !c.is_ascii_digit())?;
-    if digits_end == 0 {
-        return None;
-    }
-    let (num, suffix) = token.split_at(digits_end);
-    let num: i64 = num.parse().ok()?;
-    let shift = match suffix.trim().to_ascii_uppercase().as_str() {
-        "K" | "KB" | "KIB" => 10,
-        "M" | "MB" | "MIB" => 20,
-        "G" | "GB" | "GIB" => 30,
-        "T" | "TB" | "TIB" => 40,
-        _ => return None,
-    };
-    num.checked_mul(1i64 << shift)
-}
-
-/// A duration value in nats-server's forms: a number of seconds or a string like `2m`, `30s`,
-/// `500ms`, `1h`.
-pub fn duration(value: &Value) -> Option<std::time::Duration> {
-    use std::time::Duration;
-    match value {
-        Value::Number(n) => n
-            .as_f64()
-            .filter(|s| *s >= 0.0)
-            .map(Duration::from_secs_f64),
-        Value::String(s) => {
-            let s = s.trim();
-            let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-            let (num, unit) = s.split_at(split);
-            let num: f64 = num.parse().ok()?;
-            let secs = match unit {
-                "ms" => num / 1000.0,
-                "s" => num,
-                "m" => num * 60.0,
-                "h" => num * 3600.0,
-                _ => return None,
-            };
-            (secs >= 0.0).then(|| Duration::from_secs_f64(secs))
-        }
-        _ => None,
-    }
+    let map = reader.entries(None, 0, "")?;
+    Ok(Parsed {
+        tree: Value::Object(map),
+        keys: reader.keys,
+    })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn reads_the_common_nats_server_config_shapes() {
-        let text = r#"
-            # a comment
-            listen: 127.0.0.1:4333
-            http_port = 8333   // another comment
-            max_payload 2MB
-            jetstream {
-                store_dir: "/tmp/js data"
-                max_file_store: 1G
-            }
-            websocket { port: 9001, no_tls: true }
-            authorization {
-                users = [
-                    {user: alice, password: "s3cret"}
-                    {user: bob, password: 'x'}
-                ]
-            }
-            debug: yes
-        "#;
-        let v = parse(text).expect("valid config");
-        assert_eq!(v["listen"], json!("127.0.0.1:4333"));
-        assert_eq!(v["http_port"], json!(8333));
-        assert_eq!(v["max_payload"], json!(2 * 1024 * 1024));
-        assert_eq!(v["jetstream"]["store_dir"], json!("/tmp/js data"));
-        assert_eq!(v["jetstream"]["max_file_store"], json!(1i64 << 30));
-        assert_eq!(v["websocket"]["port"], json!(9001));
-        assert_eq!(v["websocket"]["no_tls"], json!(true));
-        assert_eq!(v["authorization"]["users"][1]["user"], json!("bob"));
-        assert_eq!(v["debug"], json!(true));
-    }
-
-    #[test]
-    fn malformed_files_are_errors_not_panics() {
-        for bad in [
-            "a {",
-            "a [1, 2",
-            "a \"open",
-            "{",
-            "x: {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{",
-        ] {
-            assert!(parse(bad).is_err(), "{bad:?} should be refused");
-        }
-    }
-
-    #[test]
-    fn durations_accept_seconds_and_unit_strings() {
-        use std::time::Duration;
-        assert_eq!(duration(&json!(5)), Some(Duration::from_secs(5)));
-        assert_eq!(duration(&json!("2m")), Some(Duration::from_secs(120)));
-        assert_eq!(duration(&json!("250ms")), Some(Duration::from_millis(250)));
-        assert_eq!(duration(&json!("soon")), None);
-    }
-}
+mod tests;

@@ -11,7 +11,12 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use serde_json::Value;
 
-use super::conf;
+use super::conf::{self, Parsed};
+
+#[cfg(test)]
+mod file_tests;
+pub mod keys;
+mod summary;
 
 /// A port setting: `0` turns an optional listener off, `-1` asks the OS for a free port.
 pub const RANDOM_PORT: i32 = -1;
@@ -139,8 +144,12 @@ impl AuthConfig {
 /// Every setting the server runs with, resolved.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Host for the client, WebSocket and HTTP listeners.
+    /// Host for the client listener (and the others unless they name their own).
     pub host: String,
+    /// Host for HTTP monitoring (`http: "host:port"`); `None`: the client host, as nats-server.
+    pub http_host: Option<String>,
+    /// Host for WebSocket (`websocket { host }` or `listen`); `None`: the client host.
+    pub ws_host: Option<String>,
     /// Client port (`-1`: any free port).
     pub port: i32,
     /// HTTP monitoring port (`0`: off, `-1`: any).
@@ -183,12 +192,16 @@ pub struct ServerConfig {
     pub ws_allowed_origins: Vec<String>,
     /// WebSocket handshakes must come from the origin they were sent to (`same_origin`).
     pub ws_same_origin: bool,
+    /// Config keys that were ignored, with why (logged at start).
+    pub warnings: Vec<String>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             host: "127.0.0.1".into(),
+            http_host: None,
+            ws_host: None,
             port: 4222,
             http_port: 0,
             ws_port: 0,
@@ -210,6 +223,7 @@ impl Default for ServerConfig {
             ports_file_dir: None,
             ws_allowed_origins: Vec::new(),
             ws_same_origin: false,
+            warnings: Vec::new(),
         }
     }
 }
@@ -225,33 +239,44 @@ pub enum ConfigError {
         /// What failed.
         source: std::io::Error,
     },
-    /// The config file is not in nats-server's format.
-    #[error("config file {path}: {source}")]
+    /// The config file is not in nats-server's format (the error names file and line).
+    #[error("config: {source}")]
     Parse {
-        /// The file.
+        /// The file given with `-c`.
         path: PathBuf,
-        /// What was wrong.
+        /// What was wrong, and where.
         source: conf::ConfError,
     },
+    /// The config file has keys Contrail does not know or cannot honour (one line each, with
+    /// file and line).
+    #[error("config file has keys Contrail cannot honour:\n  {}", .0.join("\n  "))]
+    Unsupported(Vec<String>),
     /// A key holds a value of the wrong kind or out of range.
     #[error("config: {0}")]
     Invalid(String),
 }
 
 impl ServerConfig {
+    /// The host HTTP monitoring binds: its own, else the client host (as nats-server).
+    pub fn http_bind_host(&self) -> &str {
+        self.http_host.as_deref().unwrap_or(&self.host)
+    }
+
+    /// The host WebSocket binds: its own, else the client host. (nats-server binds 0.0.0.0
+    /// then; Contrail stays on the client's host, which is 127.0.0.1 unless set otherwise.)
+    pub fn ws_bind_host(&self) -> &str {
+        self.ws_host.as_deref().unwrap_or(&self.host)
+    }
+
     /// Resolves defaults, then the config file named by `args.config`, then the flags.
     pub fn from_args(args: &ServeArgs) -> Result<ServerConfig, ConfigError> {
         let mut config = ServerConfig::default();
         if let Some(path) = &args.config {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            let parsed = conf::parse_file(path).map_err(|source| ConfigError::Parse {
                 path: path.clone(),
                 source,
             })?;
-            let tree = conf::parse(&text).map_err(|source| ConfigError::Parse {
-                path: path.clone(),
-                source,
-            })?;
-            config.apply_file(&tree)?;
+            config.apply_parsed(&parsed)?;
         }
         config.apply_flags(args);
         Ok(config)
@@ -296,17 +321,27 @@ impl ServerConfig {
         }
     }
 
-    /// Reads the keys nats-server's config files commonly hold; unknown keys are ignored, as
-    /// nats-server ignores keys of features a build lacks.
+    /// Checks every key of a parsed config file against [`keys::KEYS`] (an unknown or
+    /// unimplemented key is an error naming its file and line, a harmless one a warning kept in
+    /// [`ServerConfig::warnings`]), then reads the settings.
+    pub fn apply_parsed(&mut self, parsed: &Parsed) -> Result<(), ConfigError> {
+        let findings = keys::check(parsed);
+        if !findings.errors.is_empty() {
+            return Err(ConfigError::Unsupported(findings.errors));
+        }
+        self.warnings.extend(findings.warnings);
+        self.apply_file(&parsed.tree)
+            .map_err(|err| locate_value_error(parsed, err))
+    }
+
+    /// Reads the settings of a config tree (the keys are checked by [`Self::apply_parsed`]).
     pub fn apply_file(&mut self, tree: &Value) -> Result<(), ConfigError> {
-        if let Some(listen) = str_of(tree, "listen")? {
-            let (host, port) = split_host_port(&listen)?;
+        if let Some(listen) = tree.get("listen") {
+            let (host, port) = parse_listen("listen", listen)?;
             if !host.is_empty() {
                 self.host = host;
             }
-            if let Some(port) = port {
-                self.port = port;
-            }
+            self.port = port;
         }
         for key in ["host", "net"] {
             if let Some(host) = str_of(tree, key)? {
@@ -321,10 +356,12 @@ impl ServerConfig {
                 self.http_port = port_value(port)?;
             }
         }
-        if let Some(http) = str_of(tree, "http")? {
-            if let (_, Some(port)) = split_host_port(&http)? {
-                self.http_port = port;
+        if let Some(http) = tree.get("http") {
+            let (host, port) = parse_listen("http", http)?;
+            if !host.is_empty() {
+                self.http_host = Some(host);
             }
+            self.http_port = port;
         }
         if let Some(name) = str_of(tree, "server_name")? {
             self.server_name = name;
@@ -338,8 +375,10 @@ impl ServerConfig {
         if let Some(n) = int_of(tree, "max_pending")? {
             self.max_pending = positive(n, "max_pending")?;
         }
-        if let Some(n) = int_of(tree, "max_connections")? {
-            self.max_connections = positive(n, "max_connections")?;
+        for key in ["max_connections", "max_conn"] {
+            if let Some(n) = int_of(tree, key)? {
+                self.max_connections = positive(n, key)?;
+            }
         }
         if let Some(n) = int_of(tree, "ping_max")? {
             self.ping_max = positive(n, "ping_max")? as u32;
@@ -356,12 +395,15 @@ impl ServerConfig {
         if tree.get("trace").and_then(Value::as_bool) == Some(true) {
             self.log_level = "trace".into();
         }
-        if let Some(dir) = str_of(tree, "store_dir")? {
-            self.store_dir = dir.into();
+        for key in ["store_dir", "storedir"] {
+            if let Some(dir) = str_of(tree, key)? {
+                self.store_dir = dir.into();
+            }
         }
         if let Some(dir) = str_of(tree, "ports_file_dir")? {
             self.ports_file_dir = Some(dir.into());
         }
+        check_jetstream_enabled(tree.get("jetstream"))?;
         if let Some(js) = tree.get("jetstream").filter(|v| v.is_object()) {
             if let Some(dir) = str_of(js, "store_dir")? {
                 self.store_dir = dir.into();
@@ -374,6 +416,13 @@ impl ServerConfig {
             }
         }
         if let Some(ws) = tree.get("websocket").filter(|v| v.is_object()) {
+            if let Some(listen) = ws.get("listen") {
+                let (host, port) = parse_listen("websocket.listen", listen)?;
+                if !host.is_empty() {
+                    self.ws_host = Some(host);
+                }
+                self.ws_port = port;
+            }
             if let Some(port) = int_of(ws, "port")? {
                 self.ws_port = port_value(port)?;
             }
@@ -394,6 +443,11 @@ impl ServerConfig {
                 })?;
                 super::ws::validate_origins(&origins).map_err(ConfigError::Invalid)?;
                 self.ws_allowed_origins = origins;
+            }
+            for key in ["host", "net"] {
+                if let Some(host) = str_of(ws, key)? {
+                    self.ws_host = Some(host);
+                }
             }
         }
         if let Some(auth) = tree.get("authorization").filter(|v| v.is_object()) {
@@ -472,16 +526,78 @@ fn port_value(n: i64) -> Result<i32, ConfigError> {
     }
 }
 
-/// `host:port`, `:port` or `host`.
-fn split_host_port(text: &str) -> Result<(String, Option<i32>), ConfigError> {
-    match text.rsplit_once(':') {
-        Some((host, port)) => {
+/// A listen address as nats-server reads it: a port number, or `host:port` / `:port` /
+/// `[v6]:port` (a host alone is an error there too).
+fn parse_listen(key: &str, value: &Value) -> Result<(String, i32), ConfigError> {
+    let invalid = |what: String| ConfigError::Invalid(format!("{key} {what}"));
+    match value {
+        Value::Number(n) => {
+            let port = n
+                .as_i64()
+                .ok_or_else(|| invalid(format!("port {n} is not an integer")))?;
+            Ok((String::new(), port_value(port)?))
+        }
+        Value::String(text) => {
+            let (host, port) = text
+                .rsplit_once(':')
+                .ok_or_else(|| invalid(format!("could not parse address string {text:?}")))?;
             let port: i64 = port
                 .parse()
-                .map_err(|_| ConfigError::Invalid(format!("bad port in {text:?}")))?;
-            Ok((host.to_string(), Some(port_value(port)?)))
+                .map_err(|_| invalid(format!("could not parse port {port:?}")))?;
+            let host = host
+                .strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .unwrap_or(host);
+            Ok((host.to_string(), port_value(port)?))
         }
-        None => Ok((text.to_string(), None)),
+        _ => Err(invalid("expected port or host:port".into())),
+    }
+}
+
+/// Contrail always runs JetStream; a config that turns it off must not get it silently.
+fn check_jetstream_enabled(js: Option<&Value>) -> Result<(), ConfigError> {
+    let enabled = match js {
+        Some(Value::Bool(on)) => *on,
+        Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
+            "enabled" | "enable" => true,
+            "disabled" | "disable" => false,
+            _ => {
+                return Err(ConfigError::Invalid(format!(
+                    "jetstream: expected 'enabled' or 'disabled', got {s:?}"
+                )))
+            }
+        },
+        Some(block @ Value::Object(_)) => ["enabled", "enable"]
+            .iter()
+            .filter_map(|k| block.get(*k))
+            .all(|v| v.as_bool() != Some(false)),
+        _ => true,
+    };
+    if enabled {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid(
+            "jetstream cannot be turned off: Contrail always runs JetStream".into(),
+        ))
+    }
+}
+
+/// Puts the file and line in front of a value error whose message starts with the key's name
+/// (`max_payload must be positive`), when exactly one key of the file has that name.
+fn locate_value_error(parsed: &Parsed, err: ConfigError) -> ConfigError {
+    let ConfigError::Invalid(msg) = err else {
+        return err;
+    };
+    let name = msg.split([' ', ':']).next().unwrap_or_default();
+    let mut matches = parsed
+        .keys
+        .iter()
+        .filter(|(path, _)| path.as_str() == name || path.ends_with(&format!(".{name}")));
+    match (matches.next(), matches.next()) {
+        (Some((_, info)), None) if !name.is_empty() => {
+            ConfigError::Invalid(format!("{}: {msg}", info.at))
+        }
+        _ => ConfigError::Invalid(msg),
     }
 }
 

@@ -201,7 +201,7 @@ impl Server {
         let client_addr = client_listener.local_addr()?;
         let ws_listener = match config.ws_port {
             0 => None,
-            port => Some(bind("websocket", &config.host, port).await?),
+            port => Some(bind("websocket", config.ws_bind_host(), port).await?),
         };
         let ws_addr = ws_listener.as_ref().map(|l| l.local_addr()).transpose()?;
 
@@ -259,7 +259,7 @@ impl Server {
             tracing::info!("Listening for websocket clients on ws://{addr}");
         }
         let http_addr = if config.http_port != 0 {
-            let listener = bind("http monitoring", &config.host, config.http_port).await?;
+            let listener = bind("http monitoring", config.http_bind_host(), config.http_port).await?;
             let addr = listener.local_addr()?;
             tasks.push(tokio::spawn(monitor::serve(shared.clone(), listener)));
             tracing::info!("Starting http monitor on http://{addr}");

@@ -401,3 +401,152 @@ pub fn ws_port_from_log(server: &TestServer) -> u16 {
     }
     panic!("no websocket listener in the log:\n{}", server.log());
 }
+
+/// A server started on a whole config file of the test's own ([`start_raw`]); the ports are
+/// the ones it logged, so configs can ask for `-1`.
+pub struct RawServer {
+    child: Child,
+    /// Which server this is.
+    pub kind: Kind,
+    /// The client address it logged.
+    pub client: std::net::SocketAddr,
+    /// The HTTP monitoring address it logged, if monitoring is on.
+    pub http: Option<std::net::SocketAddr>,
+    /// The WebSocket address it logged, if WebSocket is on.
+    pub ws: Option<std::net::SocketAddr>,
+    log: PathBuf,
+}
+
+impl RawServer {
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for RawServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- server log ({:?}) ---\n{}", self.kind, self.log());
+        }
+    }
+}
+
+/// The program that runs `kind`.
+pub fn program(kind: Kind) -> String {
+    match kind {
+        Kind::Contrail => env!("CARGO_BIN_EXE_contrail").to_string(),
+        Kind::NatsServer => "nats-server".to_string(),
+        Kind::NatsServer214 => nats_server_214()
+            .unwrap_or_else(|| panic!("CONTRAIL_NATS_SERVER_214 is not set (run scripts/interop)")),
+    }
+}
+
+/// The servers a config-compatibility test runs against: the chosen one ([`kind`]) and
+/// nats-server 2.14 when `CONTRAIL_NATS_SERVER_214` names it. Says loudly when 2.14 is missing.
+pub fn kinds_with_214() -> Vec<Kind> {
+    let mut kinds = vec![kind()];
+    if nats_server_214().is_some() {
+        kinds.push(Kind::NatsServer214);
+    } else {
+        eprintln!(
+            "NOTE: CONTRAIL_NATS_SERVER_214 is not set: the nats-server 2.14 comparison did NOT run"
+        );
+    }
+    kinds
+}
+
+/// The address after `marker` in a log line (`… on 127.0.0.1:4222` or `… on http://…`).
+fn logged_addr(log: &str, marker: &str) -> Option<std::net::SocketAddr> {
+    let line = log.lines().find(|l| l.contains(marker))?;
+    let rest = line.split(marker).nth(1)?.trim();
+    let rest = ["http://", "ws://"]
+        .iter()
+        .find_map(|scheme| rest.strip_prefix(scheme))
+        .unwrap_or(rest);
+    rest.split_whitespace()
+        .next()?
+        .trim_end_matches('/')
+        .parse()
+        .ok()
+}
+
+/// Starts `kind` with `-c config` (plus `args`) in `config`'s directory, with `env` added to its
+/// environment, and waits (bounded) until it says it is ready (`Ok`) or exits (`Err` with its
+/// exit status and log).
+pub fn start_raw(
+    kind: Kind,
+    config: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<RawServer, String> {
+    let dir = config.parent().expect("config file in a directory");
+    let log = dir.join(format!("server-{kind:?}.log"));
+    let log_file = std::fs::File::create(&log).expect("log file");
+    let program = program(kind);
+    let mut child = Command::new(&program)
+        .arg("-c")
+        .arg(config)
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().expect("log handle"))
+        .stderr(log_file)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    for _ in 0..400 {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("exited with {status}; log:\n{}", read_log()));
+        }
+        let text = read_log();
+        if text.contains("Server is ready") {
+            let client = logged_addr(&text, "Listening for client connections on ")
+                .unwrap_or_else(|| panic!("no client address in the log:\n{text}"));
+            let http = logged_addr(&text, " monitor on ");
+            let ws = logged_addr(&text, "Listening for websocket clients on ");
+            return Ok(RawServer {
+                child,
+                kind,
+                client,
+                http,
+                ws,
+                log,
+            });
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!(
+        "{kind:?} neither started nor exited within 10 s; log:\n{}",
+        read_log()
+    );
+}
+
+/// Sends `CONNECT <connect>` and a PING on a raw socket and returns what the server says up to
+/// its PONG, an `-ERR`, the close, or 5 s.
+pub fn connect_reply(addr: std::net::SocketAddr, connect: &str) -> String {
+    use std::io::{Read, Write};
+    let mut sock = std::net::TcpStream::connect(addr).expect("connect");
+    sock.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    sock.write_all(format!("CONNECT {connect}\r\nPING\r\n").as_bytes())
+        .expect("write");
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while out.len() < 64 * 1024 {
+        let text = String::from_utf8_lossy(&out);
+        if text.contains("PONG") || (text.contains("-ERR") && text.ends_with("\r\n")) {
+            break;
+        }
+        match sock.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&out).to_string()
+}
