@@ -172,6 +172,9 @@ pub struct ServerConfig {
     pub max_file_store: i64,
     /// Log level filter (`info`, `debug`, `trace`).
     pub log_level: String,
+    /// TLS for the client, WebSocket and HTTPS monitoring ports (the config file's `tls`
+    /// blocks and `https_port`).
+    pub tls: super::tls::TlsSettings,
 }
 
 impl Default for ServerConfig {
@@ -196,6 +199,7 @@ impl Default for ServerConfig {
             max_memory_store: -1,
             max_file_store: -1,
             log_level: "info".into(),
+            tls: Default::default(),
         }
     }
 }
@@ -222,6 +226,9 @@ pub enum ConfigError {
     /// A key holds a value of the wrong kind or out of range.
     #[error("config: {0}")]
     Invalid(String),
+    /// A TLS block or file cannot be used.
+    #[error("config: {0}")]
+    Tls(#[from] super::tls::TlsError),
 }
 
 impl ServerConfig {
@@ -360,6 +367,11 @@ impl ServerConfig {
         }
         if let Some(auth) = tree.get("authorization").filter(|v| v.is_object()) {
             self.auth = read_auth(auth)?;
+        }
+        self.tls = super::tls::TlsSettings::from_conf(tree)?;
+        if self.tls.https_port != 0 {
+            // The HTTPS port replaces the default HTTP one (nats-server refuses both).
+            self.http_port = 0;
         }
         Ok(())
     }

@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
 use super::conn::ConnKind;
+use super::tls::ServerTls;
 use super::Shared;
 use crate::core::engine::Engine;
 use crate::core::stream::InfoOptions;
@@ -28,10 +29,10 @@ use crate::core::time::{format_rfc3339, Nanos};
 
 type Resp = Response<Full<Bytes>>;
 
-/// Serves HTTP until the task is aborted.
-pub async fn serve(shared: Arc<Shared>, listener: TcpListener) {
+/// Serves HTTP (HTTPS with `tls`, nats-server's `https_port`) until the task is aborted.
+pub async fn serve(shared: Arc<Shared>, listener: TcpListener, tls: Option<ServerTls>) {
     loop {
-        let (stream, _) = match listener.accept().await {
+        let (stream, peer) = match listener.accept().await {
             Ok(pair) => pair,
             Err(err) => {
                 tracing::warn!(%err, "http accept failed");
@@ -40,18 +41,35 @@ pub async fn serve(shared: Arc<Shared>, listener: TcpListener) {
             }
         };
         let shared = shared.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(handle(&shared, req).await) }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(10))
-                .serve_connection(TokioIo::new(stream), service);
-            let _ = conn.await;
-        });
+        match tls.clone() {
+            Some(tls) => {
+                tokio::spawn(async move {
+                    if let Some(stream) = tls.accept(stream, peer).await {
+                        serve_connection(shared, stream).await;
+                    }
+                });
+            }
+            None => {
+                tokio::spawn(serve_connection(shared, stream));
+            }
+        }
     }
+}
+
+/// Answers HTTP/1.1 requests on one connection until it closes.
+async fn serve_connection<S>(shared: Arc<Shared>, stream: S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| {
+        let shared = shared.clone();
+        async move { Ok::<_, Infallible>(handle(&shared, req).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10))
+        .serve_connection(TokioIo::new(stream), service);
+    let _ = conn.await;
 }
 
 async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {

@@ -13,12 +13,13 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use super::conn::{ByteReader, ByteWriter, ConnKind};
+use super::conn::{ByteReader, ByteWriter, ConnKind, Greeting};
 use super::Shared;
 
 /// Time a client has to finish the upgrade handshake.
@@ -26,13 +27,17 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest WebSocket message (and frame) accepted.
 const MAX_MESSAGE: usize = 16 * 1024 * 1024;
 
+/// What WebSocket runs over: TCP, or TLS over TCP for `websocket { tls }` (wss).
+pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Transport for T {}
+
 /// Reads frames into the parser's buffer.
-pub struct WsReader(SplitStream<WebSocketStream<TcpStream>>);
+pub struct WsReader<S>(SplitStream<WebSocketStream<S>>);
 
 /// Sends each outbound batch as one binary frame.
-pub struct WsWriter(SplitSink<WebSocketStream<TcpStream>, Message>);
+pub struct WsWriter<S>(SplitSink<WebSocketStream<S>, Message>);
 
-impl ByteReader for WsReader {
+impl<S: Transport> ByteReader for WsReader<S> {
     async fn read_into(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
         loop {
             match self.0.next().await {
@@ -53,7 +58,7 @@ impl ByteReader for WsReader {
     }
 }
 
-impl ByteWriter for WsWriter {
+impl<S: Transport> ByteWriter for WsWriter<S> {
     async fn write_bytes(&mut self, bytes: Bytes) -> io::Result<()> {
         self.0
             .send(Message::Binary(bytes))
@@ -81,12 +86,24 @@ pub async fn accept(shared: Arc<Shared>, listener: TcpListener) {
             drop(stream);
             continue;
         }
-        tokio::spawn(upgrade(shared.clone(), stream, peer));
+        tokio::spawn(secure_then_upgrade(shared.clone(), stream, peer));
     }
 }
 
-async fn upgrade(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+/// With `websocket { tls }`, the TLS handshake first (wss), then the WebSocket upgrade.
+async fn secure_then_upgrade(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
+    match shared.config.tls.websocket.clone() {
+        Some(tls) => {
+            if let Some(stream) = tls.accept(stream, peer).await {
+                upgrade(shared, stream, peer).await;
+            }
+        }
+        None => upgrade(shared, stream, peer).await,
+    }
+}
+
+async fn upgrade<S: Transport>(shared: Arc<Shared>, stream: S, peer: SocketAddr) {
     // A frame may batch many ops, so it is not bounded by max_payload (the parser bounds each
     // op); these limits only bound the memory one connection can make the server hold.
     let config = WebSocketConfig::default()
@@ -111,6 +128,7 @@ async fn upgrade(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         WsWriter(sink),
         peer,
         ConnKind::WebSocket,
+        Greeting::SendInfo,
     )
     .await;
 }

@@ -1,0 +1,676 @@
+//! TLS for the client, WebSocket and HTTPS ports, configured the way nats-server configures it.
+//!
+//! A nats-server config that has a `tls { }` block is served only over TLS: serving it in
+//! plaintext would leave open what its operator meant to close. So every key nats-server reads
+//! in that block is either honoured or refused with an error; nothing is silently ignored.
+//!
+//! - [`TlsSettings::from_conf`] reads the top-level `tls` block (the NATS port, and the HTTPS
+//!   monitoring port as in nats-server), `websocket { tls }` and `https_port`, loads the PEM
+//!   files and builds the rustls configurations, so a missing, unreadable or mismatched
+//!   certificate or key stops the server at startup with an error naming the file.
+//! - [`serve_client`] runs nats-server's upgrade on the NATS port: INFO in plaintext (it says
+//!   `tls_required`), then the TLS handshake within the block's `timeout`, then the client over
+//!   TLS; with `handshake_first` the handshake comes before INFO.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use rustls::crypto::CryptoProvider;
+use rustls::server::WebPkiClientVerifier;
+use rustls::{NamedGroup, RootCertStore, SupportedCipherSuite};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use serde_json::Value;
+use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+
+use super::conn::{ByteReader, ByteWriter, ConnKind, Greeting};
+use super::{wire, Shared};
+
+/// Time a client has to finish the handshake when the block gives no `timeout` (nats-server's
+/// `TLS_TIMEOUT`).
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Why the TLS settings could not be used; the server refuses to start.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A key that must hold a block holds something else.
+    #[error("{0} must be a block")]
+    NotABlock(String),
+    /// A field holds a value of the wrong kind.
+    #[error("error parsing {block} config, expected '{field}' to be {expected}")]
+    BadValue {
+        /// `tls` or `websocket.tls`.
+        block: String,
+        /// The field.
+        field: String,
+        /// What it should hold.
+        expected: &'static str,
+    },
+    /// A field nats-server does not know in a TLS block.
+    #[error("error parsing {block} config, unknown field {field:?}")]
+    UnknownField {
+        /// `tls` or `websocket.tls`.
+        block: String,
+        /// The field.
+        field: String,
+    },
+    /// A nats-server feature Contrail does not have; refused rather than ignored, since
+    /// ignoring it would weaken what the operator configured.
+    #[error("{block}: '{field}' is not supported by contrail ({why})")]
+    NotSupported {
+        /// `tls` or `websocket.tls`.
+        block: String,
+        /// The field.
+        field: String,
+        /// What to do instead.
+        why: &'static str,
+    },
+    /// The block names a certificate but no key, or the other way round, or neither.
+    #[error("{block}: missing '{field}' in TLS configuration")]
+    Missing {
+        /// `tls` or `websocket.tls`.
+        block: String,
+        /// `cert_file` or `key_file`.
+        field: &'static str,
+    },
+    /// A certificate, key or CA file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        source: io::Error,
+    },
+    /// A file holds no usable PEM item of the kind needed.
+    #[error("{}: {what}", path.display())]
+    Pem {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        what: String,
+    },
+    /// rustls refused the certificate and key, e.g. a key that does not belong to the
+    /// certificate.
+    #[error("error parsing X509 certificate/key pair {} / {}: {source}", cert.display(), key.display())]
+    KeyPair {
+        /// The certificate file.
+        cert: PathBuf,
+        /// The key file.
+        key: PathBuf,
+        /// What rustls said.
+        source: rustls::Error,
+    },
+    /// `verify` without `ca_file`, and no platform roots could be loaded.
+    #[error("{block}: 'verify' needs 'ca_file' (no system root certificates found)")]
+    NoRoots {
+        /// `tls` or `websocket.tls`.
+        block: String,
+    },
+    /// The client-certificate verifier could not be built from the CA roots.
+    #[error("{block}: client certificate verification: {source}")]
+    Verifier {
+        /// `tls` or `websocket.tls`.
+        block: String,
+        /// What rustls said.
+        source: rustls::server::VerifierBuilderError,
+    },
+    /// A cipher suite, curve or version this build cannot offer.
+    #[error("{block}: {field} {value:?} is not supported")]
+    Unsupported {
+        /// `tls` or `websocket.tls`.
+        block: String,
+        /// `cipher_suites`, `curve_preferences` or `min_version`.
+        field: &'static str,
+        /// The value.
+        value: String,
+    },
+    /// rustls refused the protocol versions, suites and curves together.
+    #[error("{block}: {source}")]
+    Protocol {
+        /// `tls` or `websocket.tls`.
+        block: String,
+        /// What rustls said.
+        source: rustls::Error,
+    },
+    /// `websocket` has a port but neither `tls` nor `no_tls: true` (nats-server refuses it).
+    #[error("websocket requires TLS configuration")]
+    WebsocketNeedsTls,
+    /// `https_port` without a top-level `tls` block.
+    #[error("TLS cert and key required for HTTPS")]
+    HttpsNeedsTls,
+    /// Both an HTTP and an HTTPS monitoring port.
+    #[error("can't specify both HTTP ({http}) and HTTPs ({https}) ports")]
+    BothMonitorPorts {
+        /// The HTTP port.
+        http: i64,
+        /// The HTTPS port.
+        https: i64,
+    },
+}
+
+/// One TLS block made ready to serve: the rustls configuration and nats-server's options
+/// around it.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    /// The certificate, key, client verification and protocol choices.
+    pub config: Arc<rustls::ServerConfig>,
+    /// Clients must present a certificate the CA signed (INFO `tls_verify`).
+    pub verify: bool,
+    /// Time a client has to finish the handshake.
+    pub timeout: Duration,
+    /// Handshake before INFO instead of after it.
+    pub handshake_first: bool,
+}
+
+impl ServerTls {
+    /// An acceptor for this configuration.
+    pub fn acceptor(&self) -> TlsAcceptor {
+        TlsAcceptor::from(self.config.clone())
+    }
+
+    /// Handshakes within the block's timeout; `None` (logged) when the client failed or took
+    /// too long.
+    pub async fn accept(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+    ) -> Option<TlsStream<TcpStream>> {
+        match tokio::time::timeout(self.timeout, self.acceptor().accept(stream)).await {
+            Ok(Ok(tls)) => Some(tls),
+            Ok(Err(err)) => {
+                tracing::debug!(%peer, %err, "TLS handshake error");
+                None
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "TLS handshake timeout");
+                None
+            }
+        }
+    }
+}
+
+/// Every TLS setting of a config file.
+#[derive(Debug, Clone, Default)]
+pub struct TlsSettings {
+    /// The top-level `tls` block: the NATS port (and HTTPS monitoring) require TLS.
+    pub client: Option<ServerTls>,
+    /// `websocket { tls }`: the WebSocket port serves wss.
+    pub websocket: Option<ServerTls>,
+    /// `https_port` (`0`: off, `-1`: any free port): monitoring over TLS with the top-level
+    /// block.
+    pub https_port: i32,
+}
+
+impl TlsSettings {
+    /// Reads `tls`, `websocket.tls`/`no_tls` and `https_port` from a parsed config file.
+    pub fn from_conf(tree: &Value) -> Result<TlsSettings, TlsError> {
+        let client = tree
+            .get("tls")
+            .map(|block| ServerTls::from_block("tls", block))
+            .transpose()?;
+        let mut websocket = None;
+        if let Some(ws) = tree.get("websocket").filter(|v| v.is_object()) {
+            websocket = ws
+                .get("tls")
+                .map(|block| ServerTls::from_block("websocket.tls", block))
+                .transpose()?;
+            let has_port = ws.get("port").and_then(Value::as_i64).unwrap_or(0) != 0
+                || ws.get("listen").is_some();
+            let no_tls = ws.get("no_tls").and_then(Value::as_bool) == Some(true);
+            if has_port && websocket.is_none() && !no_tls {
+                return Err(TlsError::WebsocketNeedsTls);
+            }
+        }
+        let https_port = match tree.get("https_port") {
+            None => 0,
+            Some(v) => v
+                .as_i64()
+                .filter(|p| (-1..=65535).contains(p))
+                .ok_or_else(|| TlsError::BadValue {
+                    block: "server".into(),
+                    field: "https_port".into(),
+                    expected: "a port",
+                })?,
+        };
+        if https_port != 0 {
+            if client.is_none() {
+                return Err(TlsError::HttpsNeedsTls);
+            }
+            for key in ["http_port", "monitor_port"] {
+                if let Some(http) = tree.get(key).and_then(Value::as_i64).filter(|p| *p != 0) {
+                    return Err(TlsError::BothMonitorPorts {
+                        http,
+                        https: https_port,
+                    });
+                }
+            }
+        }
+        Ok(TlsSettings {
+            client,
+            websocket,
+            https_port: https_port as i32,
+        })
+    }
+}
+
+/// The fields of one `tls { }` block, before the files are loaded.
+#[derive(Default)]
+struct BlockFields {
+    cert_file: Option<PathBuf>,
+    key_file: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
+    verify: bool,
+    timeout: Option<Duration>,
+    handshake_first: bool,
+    cipher_suites: Option<Vec<String>>,
+    curve_preferences: Option<Vec<String>>,
+    min_version: Option<String>,
+}
+
+impl ServerTls {
+    /// Reads a `tls { }` block named `block` and builds its rustls configuration.
+    fn from_block(block: &str, value: &Value) -> Result<ServerTls, TlsError> {
+        let fields = BlockFields::read(block, value)?;
+        let (cert, key) = match (&fields.cert_file, &fields.key_file) {
+            (Some(cert), Some(key)) => (cert, key),
+            (Some(_), None) => return Err(missing(block, "key_file")),
+            (None, _) => return Err(missing(block, "cert_file")),
+        };
+        let certs = load_certs(cert)?;
+        let key_der = load_key(key)?;
+        let provider = Arc::new(provider(block, &fields)?);
+        let versions = protocol_versions(block, fields.min_version.as_deref())?;
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(versions)
+            .map_err(|source| TlsError::Protocol {
+                block: block.into(),
+                source,
+            })?;
+        let builder = if fields.verify {
+            let roots = Arc::new(client_roots(block, fields.ca_file.as_deref())?);
+            let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider)
+                .build()
+                .map_err(|source| TlsError::Verifier {
+                    block: block.into(),
+                    source,
+                })?;
+            builder.with_client_cert_verifier(verifier)
+        } else {
+            // A CA without `verify` only matters to nats-server's routes; still check it loads,
+            // as nats-server does.
+            if let Some(ca) = &fields.ca_file {
+                load_certs(ca)?;
+            }
+            builder.with_no_client_auth()
+        };
+        let config =
+            builder
+                .with_single_cert(certs, key_der)
+                .map_err(|source| TlsError::KeyPair {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                    source,
+                })?;
+        Ok(ServerTls {
+            config: Arc::new(config),
+            verify: fields.verify,
+            timeout: fields.timeout.unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT),
+            handshake_first: fields.handshake_first,
+        })
+    }
+}
+
+fn missing(block: &str, field: &'static str) -> TlsError {
+    TlsError::Missing {
+        block: block.into(),
+        field,
+    }
+}
+
+impl BlockFields {
+    fn read(block: &str, value: &Value) -> Result<BlockFields, TlsError> {
+        let map = value
+            .as_object()
+            .ok_or_else(|| TlsError::NotABlock(block.into()))?;
+        let bad = |field: &str, expected: &'static str| TlsError::BadValue {
+            block: block.into(),
+            field: field.into(),
+            expected,
+        };
+        let unsupported = |field: &str, why: &'static str| TlsError::NotSupported {
+            block: block.into(),
+            field: field.into(),
+            why,
+        };
+        let mut out = BlockFields::default();
+        for (key, v) in map {
+            let file = || {
+                v.as_str()
+                    .map(PathBuf::from)
+                    .ok_or_else(|| bad(key, "filename"))
+            };
+            let flag = || v.as_bool().ok_or_else(|| bad(key, "a boolean"));
+            match key.to_ascii_lowercase().as_str() {
+                "cert_file" => out.cert_file = Some(file()?),
+                "key_file" => out.key_file = Some(file()?),
+                "ca_file" => out.ca_file = Some(file()?),
+                "verify" => out.verify = flag()?,
+                "timeout" => out.timeout = Some(timeout(v).ok_or_else(|| bad(key, "a duration"))?),
+                "handshake_first" | "first" | "immediate" => {
+                    out.handshake_first = match v {
+                        Value::Bool(b) => *b,
+                        Value::String(s) => match s.to_ascii_lowercase().as_str() {
+                            "true" | "on" => true,
+                            "false" | "off" => false,
+                            _ => {
+                                return Err(unsupported(
+                                    key,
+                                    "the plaintext fallback ('auto' or a delay) is not offered; use true or false",
+                                ))
+                            }
+                        },
+                        _ => return Err(bad(key, "a boolean or a string")),
+                    }
+                }
+                "cipher_suites" => out.cipher_suites = Some(names(v).ok_or_else(|| bad(key, "a list of names"))?),
+                "curve_preferences" => {
+                    out.curve_preferences = Some(names(v).ok_or_else(|| bad(key, "a list of names"))?)
+                }
+                "min_version" => {
+                    out.min_version = Some(match v {
+                        Value::String(s) => s.clone(),
+                        Value::Number(n) => n.to_string(),
+                        _ => return Err(bad(key, "a version such as \"1.2\"")),
+                    })
+                }
+                // rustls offers no insecure suites, so there is nothing to allow.
+                "allow_insecure_cipher_suites" => {
+                    flag()?;
+                }
+                "insecure" => {
+                    if flag()? {
+                        return Err(unsupported(key, "certificate checks cannot be turned off"));
+                    }
+                }
+                "verify_and_map" => {
+                    if flag()? {
+                        return Err(unsupported(key, "certificate-to-user mapping is not implemented; use verify"));
+                    }
+                }
+                "verify_cert_and_check_known_urls" => {
+                    if flag()? {
+                        return Err(unsupported(key, "not supported in this context"));
+                    }
+                }
+                "pinned_certs" | "connection_rate_limit" | "ocsp_peer" | "cert_store" | "cert_match"
+                | "cert_match_by" | "ca_certs_match" | "cert_match_skip_invalid" | "certs"
+                | "certificates" => {
+                    return Err(unsupported(key, "not implemented"));
+                }
+                _ => {
+                    return Err(TlsError::UnknownField {
+                        block: block.into(),
+                        field: key.clone(),
+                    })
+                }
+            }
+        }
+        for (field, list) in [
+            ("cipher_suites", &out.cipher_suites),
+            ("curve_preferences", &out.curve_preferences),
+        ] {
+            if list.as_ref().is_some_and(Vec::is_empty) {
+                return Err(bad(field, "a non-empty list"));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// nats-server's `timeout`: seconds (integer or fraction) or a duration string; `0` means the
+/// default.
+fn timeout(value: &Value) -> Option<Duration> {
+    let secs = match value {
+        Value::Number(n) => n.as_f64()?,
+        Value::String(s) => {
+            let s = s.trim();
+            let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+            let (num, unit) = s.split_at(split);
+            let num: f64 = num.parse().ok()?;
+            num * match unit {
+                "ms" => 0.001,
+                "s" => 1.0,
+                "m" => 60.0,
+                "h" => 3600.0,
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    let timeout = Duration::try_from_secs_f64(secs).ok()?;
+    Some(if timeout.is_zero() {
+        DEFAULT_HANDSHAKE_TIMEOUT
+    } else {
+        timeout
+    })
+}
+
+fn names(value: &Value) -> Option<Vec<String>> {
+    value
+        .as_array()?
+        .iter()
+        .map(|v| v.as_str().map(str::to_string))
+        .collect()
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|source| TlsError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let pem = read_file(path)?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| TlsError::Pem {
+            path: path.to_path_buf(),
+            what: err.to_string(),
+        })?;
+    if certs.is_empty() {
+        return Err(TlsError::Pem {
+            path: path.to_path_buf(),
+            what: "no PEM certificate found".into(),
+        });
+    }
+    Ok(certs)
+}
+
+fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    let pem = read_file(path)?;
+    PrivateKeyDer::from_pem_slice(&pem).map_err(|err| TlsError::Pem {
+        path: path.to_path_buf(),
+        what: format!("no usable PEM private key: {err}"),
+    })
+}
+
+/// The CAs client certificates must chain to: `ca_file`, else the platform's roots (as Go does
+/// with an empty client CA pool).
+fn client_roots(block: &str, ca_file: Option<&Path>) -> Result<RootCertStore, TlsError> {
+    let mut roots = RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            let (added, _) = roots.add_parsable_certificates(load_certs(path)?);
+            if added == 0 {
+                return Err(TlsError::Pem {
+                    path: path.to_path_buf(),
+                    what: "failed to parse root ca certificate".into(),
+                });
+            }
+        }
+        None => {
+            let native = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(native.certs);
+            if roots.is_empty() {
+                return Err(TlsError::NoRoots {
+                    block: block.into(),
+                });
+            }
+        }
+    }
+    Ok(roots)
+}
+
+/// The ring provider, narrowed to the block's `cipher_suites` (which, as in Go, only choose
+/// among TLS 1.2 suites) and `curve_preferences`.
+fn provider(block: &str, fields: &BlockFields) -> Result<CryptoProvider, TlsError> {
+    let mut provider = rustls::crypto::ring::default_provider();
+    if let Some(wanted) = &fields.cipher_suites {
+        let all = provider.cipher_suites.clone();
+        let mut chosen: Vec<SupportedCipherSuite> = all
+            .iter()
+            .filter(|s| matches!(s, SupportedCipherSuite::Tls13(_)))
+            .copied()
+            .collect();
+        for name in wanted {
+            let suite = all
+                .iter()
+                .find(|s| format!("{:?}", s.suite()).eq_ignore_ascii_case(name))
+                .ok_or_else(|| TlsError::Unsupported {
+                    block: block.into(),
+                    field: "cipher_suites",
+                    value: name.clone(),
+                })?;
+            if !chosen.contains(suite) {
+                chosen.push(*suite);
+            }
+        }
+        provider.cipher_suites = chosen;
+    }
+    if let Some(wanted) = &fields.curve_preferences {
+        let all = provider.kx_groups.clone();
+        let mut chosen = Vec::new();
+        for name in wanted {
+            let group = match name.as_str() {
+                "CurveP256" => Some(NamedGroup::secp256r1),
+                "CurveP384" => Some(NamedGroup::secp384r1),
+                "X25519" => Some(NamedGroup::X25519),
+                _ => None,
+            }
+            .and_then(|g| all.iter().find(|k| k.name() == g))
+            .ok_or_else(|| TlsError::Unsupported {
+                block: block.into(),
+                field: "curve_preferences",
+                value: name.clone(),
+            })?;
+            chosen.push(*group);
+        }
+        provider.kx_groups = chosen;
+    }
+    Ok(provider)
+}
+
+/// TLS 1.2 and 1.3 (nats-server's minimum is 1.2 too), or 1.3 alone for `min_version: "1.3"`.
+fn protocol_versions(
+    block: &str,
+    min_version: Option<&str>,
+) -> Result<&'static [&'static rustls::SupportedProtocolVersion], TlsError> {
+    static BOTH: &[&rustls::SupportedProtocolVersion] =
+        &[&rustls::version::TLS13, &rustls::version::TLS12];
+    static TLS13_ONLY: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
+    match min_version {
+        None | Some("1.2") => Ok(BOTH),
+        Some("1.3") => Ok(TLS13_ONLY),
+        Some(other) => Err(TlsError::Unsupported {
+            block: block.into(),
+            field: "min_version",
+            value: other.into(),
+        }),
+    }
+}
+
+/// The reading half of a client's TLS stream.
+pub struct TlsReader(ReadHalf<TlsStream<TcpStream>>);
+
+/// The writing half of a client's TLS stream.
+pub struct TlsWriter(WriteHalf<TlsStream<TcpStream>>);
+
+impl ByteReader for TlsReader {
+    async fn read_into(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        use tokio::io::AsyncReadExt;
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(32 * 1024);
+        }
+        self.0.read_buf(buf).await
+    }
+}
+
+impl ByteWriter for TlsWriter {
+    async fn write_bytes(&mut self, bytes: Bytes) -> io::Result<()> {
+        self.0.write_all(&bytes).await?;
+        // rustls buffers records; push them out now, as a plain socket would.
+        self.0.flush().await
+    }
+
+    async fn close(&mut self) {
+        let _ = self.0.shutdown().await;
+    }
+}
+
+/// Runs one client of the NATS port when the `tls` block requires TLS: INFO in plaintext, the
+/// handshake, then the client over TLS (handshake first, then INFO over TLS, with
+/// `handshake_first`). A client that does not handshake within the timeout is closed, as
+/// nats-server closes it.
+pub(crate) async fn serve_client(
+    shared: Arc<Shared>,
+    tls: ServerTls,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+) {
+    let greeting = if tls.handshake_first {
+        Greeting::SendInfo
+    } else {
+        let id = shared.next_client_id();
+        let info = wire::info_line(&shared.info_json(id, peer));
+        match tokio::time::timeout(tls.timeout, stream.write_all(&info)).await {
+            Ok(Ok(())) => Greeting::InfoSent(id),
+            _ => return,
+        }
+    };
+    let acceptor = tls.acceptor();
+    let mut handshake = acceptor.accept(stream);
+    let tls_stream = match tokio::time::timeout(tls.timeout, &mut handshake).await {
+        Ok(Ok(tls_stream)) => tls_stream,
+        Ok(Err(err)) => {
+            tracing::debug!(%peer, %err, "TLS handshake error");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "TLS handshake timeout");
+            // nats-server's word for a client that never started the handshake, in the
+            // plaintext it is still speaking.
+            if let Some(tcp) = handshake.get_mut() {
+                let _ = tcp.try_write(&wire::err_line("Secure Connection - TLS Required"));
+            }
+            return;
+        }
+    };
+    let (reader, writer) = tokio::io::split(tls_stream);
+    super::run_conn(
+        shared,
+        TlsReader(reader),
+        TlsWriter(writer),
+        peer,
+        ConnKind::Tcp,
+        greeting,
+    )
+    .await;
+}
