@@ -331,3 +331,39 @@ pub async fn round_trip(client: &async_nats::Client) {
         .await
         .expect("round trip through the server");
 }
+
+/// The program [`TestServer`] runs for `kind`, for tests that start it by hand (e.g. to see it
+/// refuse a config).
+pub fn server_program(kind: Kind) -> String {
+    match kind {
+        Kind::Contrail => env!("CARGO_BIN_EXE_contrail").to_string(),
+        Kind::NatsServer => "nats-server".to_string(),
+        Kind::NatsServer214 => nats_server_214()
+            .unwrap_or_else(|| panic!("CONTRAIL_NATS_SERVER_214 is not set (run scripts/interop)")),
+    }
+}
+
+impl TestServer {
+    /// The port the server says it listens on in the first log line containing `marker`
+    /// (e.g. `"Listening for websocket clients on"`), for listeners the config asks to put on
+    /// any free port (`-1`). Both servers end such a line with `host:port`. Bounded wait.
+    pub fn logged_port(&self, marker: &str) -> u16 {
+        for _ in 0..200 {
+            let log = self.log();
+            let port = log
+                .lines()
+                .find(|line| line.contains(marker))
+                .and_then(|line| line.split_whitespace().last())
+                .and_then(|addr| addr.rsplit(':').next())
+                .and_then(|port| port.parse().ok());
+            if let Some(port) = port {
+                return port;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!(
+            "no log line with {marker:?} within 5 s; log:\n{}",
+            self.log()
+        );
+    }
+}
