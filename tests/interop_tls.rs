@@ -428,3 +428,66 @@ async fn https_port_serves_monitoring_over_tls() {
     })
     .await;
 }
+
+/// Runs a client script to its end (bounded) and fails with its output unless it succeeded.
+fn run_client_script(mut command: Command, what: &str) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {what}: {e}"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("poll client").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{what} exceeded 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("client output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+#[ignore = "needs a python with nats-py (CONTRAIL_PYTHON): scripts/interop provides one"]
+fn nats_py_publishes_over_tls() {
+    let Ok(python) = std::env::var("CONTRAIL_PYTHON") else {
+        panic!("set CONTRAIL_PYTHON to a python with nats-py (scripts/interop does)");
+    };
+    let pki = Pki::new();
+    let server = start(pki.block(""));
+    let mut command = Command::new(python);
+    command
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/interop_py/tls.py"
+        ))
+        .arg(format!("tls://127.0.0.1:{}", server.port))
+        .arg(&pki.ca);
+    run_client_script(command, "nats-py over TLS");
+}
+
+#[test]
+#[ignore = "needs @nats-io/transport-node from npm ci: scripts/interop provides it"]
+fn nats_js_publishes_over_tls() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop_js");
+    assert!(
+        dir.join("node_modules/@nats-io/transport-node").is_dir(),
+        "run `npm ci` in tests/interop_js first (scripts/interop does)"
+    );
+    let pki = Pki::new();
+    let server = start(pki.block(""));
+    let mut command = Command::new("node");
+    command
+        .arg("tls.mjs")
+        .arg(format!("127.0.0.1:{}", server.port))
+        .arg(&pki.ca)
+        .current_dir(&dir);
+    run_client_script(command, "@nats-io/transport-node over TLS");
+}
