@@ -674,3 +674,189 @@ pub(crate) async fn serve_client(
     )
     .await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A self-signed certificate and its key, and a second unrelated key, in a temp dir.
+    struct Files {
+        dir: PathBuf,
+        cert: String,
+        key: String,
+        other_key: String,
+    }
+
+    impl Files {
+        fn new(tag: &str) -> Files {
+            let dir =
+                std::env::temp_dir().join(format!("contrail-tls-{tag}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("cert");
+            let other = rcgen::KeyPair::generate().expect("key");
+            let write = |name: &str, pem: String| {
+                let path = dir.join(name);
+                std::fs::write(&path, pem).expect("write");
+                path.to_string_lossy().to_string()
+            };
+            Files {
+                cert: write("cert.pem", cert.cert.pem()),
+                key: write("key.pem", cert.signing_key.serialize_pem()),
+                other_key: write("other.pem", other.serialize_pem()),
+                dir,
+            }
+        }
+
+        fn block(&self, extra: serde_json::Value) -> serde_json::Value {
+            let mut block = json!({"cert_file": self.cert, "key_file": self.key});
+            if let (Some(block), Some(extra)) = (block.as_object_mut(), extra.as_object()) {
+                block.extend(extra.clone());
+            }
+            block
+        }
+    }
+
+    impl Drop for Files {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn settings(tree: serde_json::Value) -> Result<TlsSettings, TlsError> {
+        TlsSettings::from_conf(&tree)
+    }
+
+    #[test]
+    fn a_complete_block_requires_tls_with_its_options() {
+        let f = Files::new("ok");
+        let s =
+            settings(json!({"tls": f.block(json!({"timeout": "1.5s", "handshake_first": "on"}))}))
+                .expect("valid");
+        let tls = s.client.expect("tls on");
+        assert_eq!(tls.timeout, Duration::from_millis(1500));
+        assert!(tls.handshake_first && !tls.verify);
+        let s = settings(json!({"tls": f.block(json!({"timeout": 0}))})).expect("valid");
+        assert_eq!(s.client.expect("tls").timeout, DEFAULT_HANDSHAKE_TIMEOUT);
+        assert!(settings(json!({})).expect("valid").client.is_none());
+    }
+
+    #[test]
+    fn what_would_weaken_or_ignore_the_config_is_refused() {
+        let f = Files::new("refused");
+        for (extra, field) in [
+            (json!({"insecure": true}), "insecure"),
+            (json!({"verify_and_map": true}), "verify_and_map"),
+            (json!({"handshake_first": "auto"}), "handshake_first"),
+            (json!({"pinned_certs": []}), "pinned_certs"),
+        ] {
+            match settings(json!({"tls": f.block(extra)})) {
+                Err(TlsError::NotSupported { field: got, .. }) => assert_eq!(got, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            settings(json!({"tls": f.block(json!({"cert_flie": "x"}))})),
+            Err(TlsError::UnknownField { .. })
+        ));
+        assert!(matches!(
+            settings(json!({"tls": f.block(json!({"verify": "yes please"}))})),
+            Err(TlsError::BadValue { .. })
+        ));
+        // Out-of-range durations are errors, not panics.
+        assert!(matches!(
+            settings(json!({"tls": f.block(json!({"timeout": 1e300}))})),
+            Err(TlsError::BadValue { .. })
+        ));
+        assert!(settings(
+            json!({"tls": f.block(json!({"insecure": false, "verify_and_map": false}))})
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn bad_files_name_themselves() {
+        let f = Files::new("files");
+        let missing = f.dir.join("missing.pem");
+        let err = settings(json!({"tls": {"cert_file": missing, "key_file": f.key}}))
+            .expect_err("missing cert");
+        assert!(
+            err.to_string().contains(&*missing.to_string_lossy()),
+            "{err}"
+        );
+        let err = settings(json!({"tls": {"cert_file": f.cert, "key_file": f.cert}}))
+            .expect_err("a cert is no key");
+        assert!(err.to_string().contains(&f.cert), "{err}");
+        assert!(matches!(
+            settings(json!({"tls": {"cert_file": f.cert, "key_file": f.other_key}})),
+            Err(TlsError::KeyPair { .. })
+        ));
+        assert!(matches!(
+            settings(json!({"tls": {"cert_file": f.cert}})),
+            Err(TlsError::Missing {
+                field: "key_file",
+                ..
+            })
+        ));
+        let err = settings(json!({"tls": f.block(json!({"verify": true, "ca_file": f.key}))}))
+            .expect_err("a key is no CA");
+        assert!(err.to_string().contains(&f.key), "{err}");
+    }
+
+    #[test]
+    fn cipher_suites_and_curves_narrow_what_is_offered() {
+        let f = Files::new("suites");
+        let fields = |extra| BlockFields::read("tls", &f.block(extra)).expect("fields");
+        let p = provider(
+            "tls",
+            &fields(json!({
+                "cipher_suites": ["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"],
+                "curve_preferences": ["X25519"]
+            })),
+        )
+        .expect("provider");
+        let tls12: Vec<_> = p
+            .cipher_suites
+            .iter()
+            .filter(|s| matches!(s, SupportedCipherSuite::Tls12(_)))
+            .collect();
+        assert_eq!(tls12.len(), 1);
+        assert_eq!(p.kx_groups.len(), 1);
+        for extra in [
+            json!({"cipher_suites": ["TLS_RSA_WITH_RC4_128_SHA"]}),
+            json!({"curve_preferences": ["CurveP521"]}),
+            json!({"min_version": "1.1"}),
+        ] {
+            assert!(
+                matches!(
+                    settings(json!({"tls": f.block(extra.clone())})),
+                    Err(TlsError::Unsupported { .. })
+                ),
+                "{extra}"
+            );
+        }
+    }
+
+    #[test]
+    fn websocket_and_https_follow_nats_server() {
+        let f = Files::new("ws");
+        assert!(matches!(
+            settings(json!({"websocket": {"port": 8080}})),
+            Err(TlsError::WebsocketNeedsTls)
+        ));
+        assert!(settings(json!({"websocket": {"port": 8080, "no_tls": true}})).is_ok());
+        let s =
+            settings(json!({"websocket": {"port": 8080, "tls": f.block(json!({}))}})).expect("wss");
+        assert!(s.websocket.is_some() && s.client.is_none());
+        assert!(matches!(
+            settings(json!({"https_port": 8443})),
+            Err(TlsError::HttpsNeedsTls)
+        ));
+        assert!(matches!(
+            settings(json!({"https_port": 8443, "http_port": 8222, "tls": f.block(json!({}))})),
+            Err(TlsError::BothMonitorPorts { .. })
+        ));
+        let s = settings(json!({"https_port": -1, "tls": f.block(json!({}))})).expect("https");
+        assert_eq!(s.https_port, -1);
+    }
+}
