@@ -424,7 +424,10 @@ async fn https_port_serves_monitoring_over_tls() {
         let _ = tls.read_to_end(&mut response).await;
         let text = String::from_utf8_lossy(&response);
         assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-        assert!(text.contains("\"server_id\""), "{text}");
+        let body = text.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+        let varz: serde_json::Value = serde_json::from_str(body).expect("varz JSON");
+        assert!(varz["server_id"].is_string(), "{varz}");
+        assert_eq!(varz["tls_required"], true, "{varz}");
     })
     .await;
 }

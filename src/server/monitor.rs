@@ -191,8 +191,17 @@ async fn varz(shared: &Shared) -> Value {
     });
     // Where the dashboard (or any browser client) reaches NATS over WebSocket.
     if let Some(addr) = shared.ws_addr {
+        let no_tls = config.tls.websocket.is_none();
         varz["websocket"] =
-            json!({"host": addr.ip().to_string(), "port": addr.port(), "no_tls": true});
+            json!({"host": addr.ip().to_string(), "port": addr.port(), "no_tls": no_tls});
+    }
+    // nats-server's TLS fields (`tls_required`/`tls_verify` only when on, as it omits them).
+    if let Some(tls) = &config.tls.client {
+        varz["tls_required"] = json!(true);
+        varz["tls_timeout"] = json!(tls.timeout.as_secs_f64());
+        if tls.verify {
+            varz["tls_verify"] = json!(true);
+        }
     }
     varz
 }
