@@ -105,6 +105,17 @@ pub async fn serve<R: ByteReader, W: ByteWriter>(
     writer: W,
     peer: SocketAddr,
     kind: ConnKind,
+) {
+    serve_greeted(shared, reader, writer, peer, kind, Greeting::SendInfo).await;
+}
+
+/// [`serve`], for a client that may have had its INFO already.
+pub async fn serve_greeted<R: ByteReader, W: ByteWriter>(
+    shared: Arc<Shared>,
+    reader: R,
+    writer: W,
+    peer: SocketAddr,
+    kind: ConnKind,
     greeting: Greeting,
 ) {
     let id = match greeting {

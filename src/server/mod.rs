@@ -316,7 +316,7 @@ pub(crate) async fn run_conn<R: conn::ByteReader, W: conn::ByteWriter>(
     greeting: conn::Greeting,
 ) {
     shared.live.fetch_add(1, Ordering::Relaxed);
-    conn::serve(shared.clone(), reader, writer, peer, kind, greeting).await;
+    conn::serve_greeted(shared.clone(), reader, writer, peer, kind, greeting).await;
     shared.live.fetch_sub(1, Ordering::Relaxed);
 }
 
