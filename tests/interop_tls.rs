@@ -235,7 +235,7 @@ fn a_client_that_never_handshakes_is_closed_after_the_timeout() {
 }
 
 #[tokio::test]
-async fn verify_admits_a_client_with_a_certificate_and_refuses_one_without() {
+async fn verify_admits_a_client_the_ca_signed_and_refuses_others() {
     let pki = Pki::new();
     let server = start(pki.block(&format!("verify: true\n  ca_file: {:?}", pki.ca)));
     bounded(async {
@@ -251,6 +251,17 @@ async fn verify_admits_a_client_with_a_certificate_and_refuses_one_without() {
         assert!(
             without.is_err(),
             "a client without a certificate was served"
+        );
+
+        let stranger = Pki::new();
+        let foreign = pki
+            .options()
+            .add_client_certificate(stranger.client_cert.clone(), stranger.client_key.clone())
+            .connect(server.url())
+            .await;
+        assert!(
+            foreign.is_err(),
+            "a client whose certificate another CA signed was served"
         );
     })
     .await;
