@@ -194,6 +194,9 @@ pub struct ServerConfig {
     pub ws_same_origin: bool,
     /// Config keys that were ignored, with why (logged at start).
     pub warnings: Vec<String>,
+    /// TLS for the client, WebSocket and HTTPS monitoring ports (the config file's `tls`
+    /// blocks and `https_port`).
+    pub tls: super::tls::TlsSettings,
 }
 
 impl Default for ServerConfig {
@@ -224,6 +227,7 @@ impl Default for ServerConfig {
             ws_allowed_origins: Vec::new(),
             ws_same_origin: false,
             warnings: Vec::new(),
+            tls: Default::default(),
         }
     }
 }
@@ -254,6 +258,9 @@ pub enum ConfigError {
     /// A key holds a value of the wrong kind or out of range.
     #[error("config: {0}")]
     Invalid(String),
+    /// A TLS block or file cannot be used.
+    #[error("config: {0}")]
+    Tls(#[from] super::tls::TlsError),
 }
 
 impl ServerConfig {
@@ -452,6 +459,11 @@ impl ServerConfig {
         }
         if let Some(auth) = tree.get("authorization").filter(|v| v.is_object()) {
             self.auth = read_auth(auth)?;
+        }
+        self.tls = super::tls::TlsSettings::from_conf(tree)?;
+        if self.tls.https_port != 0 {
+            // The HTTPS port replaces the default HTTP one (nats-server refuses both).
+            self.http_port = 0;
         }
         Ok(())
     }

@@ -89,6 +89,15 @@ pub struct ClientInfo {
     pub subs: std::sync::atomic::AtomicUsize,
 }
 
+/// Whether [`serve`] still owes the client its INFO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Greeting {
+    /// Send INFO first, under a fresh client id.
+    SendInfo,
+    /// INFO naming this client id went out already (in plaintext, before the TLS upgrade).
+    InfoSent(u64),
+}
+
 /// Serves one client until it goes away; registers it for monitoring meanwhile.
 pub async fn serve<R: ByteReader, W: ByteWriter>(
     shared: Arc<Shared>,
@@ -97,7 +106,22 @@ pub async fn serve<R: ByteReader, W: ByteWriter>(
     peer: SocketAddr,
     kind: ConnKind,
 ) {
-    let id = shared.next_client_id();
+    serve_greeted(shared, reader, writer, peer, kind, Greeting::SendInfo).await;
+}
+
+/// [`serve`], for a client that may have had its INFO already.
+pub async fn serve_greeted<R: ByteReader, W: ByteWriter>(
+    shared: Arc<Shared>,
+    reader: R,
+    writer: W,
+    peer: SocketAddr,
+    kind: ConnKind,
+    greeting: Greeting,
+) {
+    let id = match greeting {
+        Greeting::SendInfo => shared.next_client_id(),
+        Greeting::InfoSent(id) => id,
+    };
     let out = Arc::new(Outbox::new(shared.config.max_pending));
     let info = Arc::new(ClientInfo {
         id,
@@ -109,7 +133,9 @@ pub async fn serve<R: ByteReader, W: ByteWriter>(
         subs: Default::default(),
     });
     shared.register(info.clone());
-    out.send_raw(&wire::info_line(&shared.info_json(id, peer)));
+    if greeting == Greeting::SendInfo {
+        out.send_raw(&wire::info_line(&shared.info_json(id, peer)));
+    }
     let writer_task = tokio::spawn(write_loop(
         out.clone(),
         writer,

@@ -27,6 +27,7 @@ pub mod ports_file;
 pub mod router;
 pub mod static_files;
 pub mod storage;
+pub mod tls;
 pub mod wire;
 pub mod ws;
 
@@ -132,6 +133,12 @@ impl Shared {
         });
         if self.config.auth.required() {
             info["auth_required"] = serde_json::Value::Bool(true);
+        }
+        if let Some(tls) = &self.config.tls.client {
+            info["tls_required"] = serde_json::Value::Bool(true);
+            if tls.verify {
+                info["tls_verify"] = serde_json::Value::Bool(true);
+            }
         }
         info
     }
@@ -253,16 +260,51 @@ impl Server {
 
         let mut tasks = vec![tokio::spawn(accept_tcp(shared.clone(), client_listener))];
         tracing::info!("Listening for client connections on {client_addr}");
+        if let Some(tls) = &config.tls.client {
+            tracing::info!("TLS required for client connections");
+            if tls.handshake_first {
+                tracing::warn!("Clients that are not using \"TLS Handshake First\" option will fail to connect");
+            }
+        }
 
         if let (Some(listener), Some(addr)) = (ws_listener, ws_addr) {
             tasks.push(tokio::spawn(ws::accept(shared.clone(), listener)));
-            tracing::info!("Listening for websocket clients on ws://{addr}");
+            let scheme = if config.tls.websocket.is_some() {
+                "wss"
+            } else {
+                "ws"
+            };
+            tracing::info!("Listening for websocket clients on {scheme}://{addr}");
         }
-        let http_addr = if config.http_port != 0 {
-            let listener = bind("http monitoring", config.http_bind_host(), config.http_port).await?;
+        // As nats-server: HTTPS monitoring uses the top-level `tls` block.
+        let monitor = match (config.http_port, config.tls.https_port, &config.tls.client) {
+            (0, 0, _) => None,
+            (http, 0, _) => Some((http, None)),
+            (0, https, Some(tls)) => Some((https, Some(tls.clone()))),
+            (0, _, None) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    tls::TlsError::HttpsNeedsTls,
+                ))
+            }
+            (http, https, _) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("can't specify both HTTP ({http}) and HTTPs ({https}) ports"),
+                ))
+            }
+        };
+        let http_addr = if let Some((port, tls)) = monitor {
+            let name = if tls.is_some() {
+                "https monitoring"
+            } else {
+                "http monitoring"
+            };
+            let listener = bind(name, config.http_bind_host(), port).await?;
             let addr = listener.local_addr()?;
-            tasks.push(tokio::spawn(monitor::serve(shared.clone(), listener)));
-            tracing::info!("Starting http monitor on http://{addr}");
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            tasks.push(tokio::spawn(monitor::serve(shared.clone(), listener, tls)));
+            tracing::info!("Starting {scheme} monitor on {scheme}://{addr}");
             Some(addr)
         } else {
             None
@@ -363,8 +405,9 @@ pub(crate) async fn run_conn<R: conn::ByteReader, W: conn::ByteWriter>(
     writer: W,
     peer: SocketAddr,
     kind: ConnKind,
+    greeting: conn::Greeting,
 ) {
-    conn::serve(slot.0.clone(), reader, writer, peer, kind).await;
+    conn::serve_greeted(slot.0.clone(), reader, writer, peer, kind, greeting).await;
     drop(slot);
 }
 
@@ -387,8 +430,19 @@ async fn accept_tcp(shared: Arc<Shared>, listener: TcpListener) {
             continue;
         };
         let _ = stream.set_nodelay(true);
+        if let Some(tls) = &shared.config.tls.client {
+            tokio::spawn(tls::serve_client(slot, tls.clone(), stream, peer));
+            continue;
+        }
         let (reader, writer) = stream.into_split();
-        tokio::spawn(run_conn(slot, reader, writer, peer, ConnKind::Tcp));
+        tokio::spawn(run_conn(
+            slot,
+            reader,
+            writer,
+            peer,
+            ConnKind::Tcp,
+            conn::Greeting::SendInfo,
+        ));
     }
 }
 

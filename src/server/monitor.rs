@@ -25,6 +25,7 @@ use tokio::net::TcpListener;
 
 use super::conn::ConnKind;
 use super::static_files::TimedIo;
+use super::tls::ServerTls;
 use super::Shared;
 use crate::core::engine::Engine;
 use crate::core::stream::InfoOptions;
@@ -40,10 +41,10 @@ pub(super) fn full(bytes: impl Into<Bytes>) -> BoxBody<Bytes, io::Error> {
         .boxed()
 }
 
-/// Serves HTTP until the task is aborted.
-pub async fn serve(shared: Arc<Shared>, listener: TcpListener) {
+/// Serves HTTP (HTTPS with `tls`, nats-server's `https_port`) until the task is aborted.
+pub async fn serve(shared: Arc<Shared>, listener: TcpListener, tls: Option<ServerTls>) {
     loop {
-        let (stream, _) = match listener.accept().await {
+        let (stream, peer) = match listener.accept().await {
             Ok(pair) => pair,
             Err(err) => {
                 tracing::warn!(%err, "http accept failed");
@@ -52,19 +53,37 @@ pub async fn serve(shared: Arc<Shared>, listener: TcpListener) {
             }
         };
         let shared = shared.clone();
-        let write_deadline = shared.config.write_deadline;
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(handle(&shared, req).await) }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(10))
-                .serve_connection(TokioIo::new(TimedIo::new(stream, write_deadline)), service);
-            let _ = conn.await;
-        });
+        match tls.clone() {
+            Some(tls) => {
+                tokio::spawn(async move {
+                    if let Some(stream) = tls.accept(stream, peer).await {
+                        serve_connection(shared, stream).await;
+                    }
+                });
+            }
+            None => {
+                tokio::spawn(serve_connection(shared, stream));
+            }
+        }
     }
+}
+
+/// Answers HTTP/1.1 requests on one connection until it closes; a write that stalls past the
+/// write deadline ends it (a client that does not read cannot pin a file's chunks).
+async fn serve_connection<S>(shared: Arc<Shared>, stream: S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let write_deadline = shared.config.write_deadline;
+    let service = hyper::service::service_fn(move |req| {
+        let shared = shared.clone();
+        async move { Ok::<_, Infallible>(handle(&shared, req).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10))
+        .serve_connection(TokioIo::new(TimedIo::new(stream, write_deadline)), service);
+    let _ = conn.await;
 }
 
 async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
@@ -186,8 +205,17 @@ async fn varz(shared: &Shared) -> Value {
     });
     // Where the dashboard (or any browser client) reaches NATS over WebSocket.
     if let Some(addr) = shared.ws_addr {
+        let no_tls = config.tls.websocket.is_none();
         varz["websocket"] =
-            json!({"host": addr.ip().to_string(), "port": addr.port(), "no_tls": true});
+            json!({"host": addr.ip().to_string(), "port": addr.port(), "no_tls": no_tls});
+    }
+    // nats-server's TLS fields (`tls_required`/`tls_verify` only when on, as it omits them).
+    if let Some(tls) = &config.tls.client {
+        varz["tls_required"] = json!(true);
+        varz["tls_timeout"] = json!(tls.timeout.as_secs_f64());
+        if tls.verify {
+            varz["tls_verify"] = json!(true);
+        }
     }
     varz
 }

@@ -18,7 +18,6 @@ use hyper::body::Frame;
 use hyper::header::CONTENT_TYPE;
 use hyper::{Response, StatusCode};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 
 use super::monitor::{plain, Resp};
 
@@ -121,14 +120,14 @@ async fn open_inside(base: &Path, path: &Path) -> Option<(tokio::fs::File, u64)>
 
 /// The HTTP connection's socket, failing a write that has made no progress for `deadline` (a
 /// client that stops reading a download is dropped instead of holding the connection forever).
-pub(super) struct TimedIo {
-    inner: TcpStream,
+pub(super) struct TimedIo<S> {
+    inner: S,
     deadline: Duration,
     stalled: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
-impl TimedIo {
-    pub(super) fn new(inner: TcpStream, deadline: Duration) -> TimedIo {
+impl<S> TimedIo<S> {
+    pub(super) fn new(inner: S, deadline: Duration) -> TimedIo<S> {
         TimedIo {
             inner,
             deadline,
@@ -152,7 +151,7 @@ impl TimedIo {
     }
 }
 
-impl AsyncRead for TimedIo {
+impl<S: AsyncRead + Unpin> AsyncRead for TimedIo<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -162,7 +161,7 @@ impl AsyncRead for TimedIo {
     }
 }
 
-impl AsyncWrite for TimedIo {
+impl<S: AsyncWrite + Unpin> AsyncWrite for TimedIo<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

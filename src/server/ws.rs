@@ -30,7 +30,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use super::conn::{ByteReader, ByteWriter, ConnKind};
+use super::conn::{ByteReader, ByteWriter, ConnKind, Greeting};
 use super::Shared;
 
 /// Time a client has to finish the upgrade handshake.
@@ -69,12 +69,12 @@ impl ReadBudget {
 
 /// The TCP stream under the WebSocket library, reading no more than its [`ReadBudget`] allows
 /// (a client that sends more without finishing a message is cut off).
-pub struct BudgetedStream {
-    inner: TcpStream,
+pub struct BudgetedStream<S> {
+    inner: S,
     budget: Arc<ReadBudget>,
 }
 
-impl AsyncRead for BudgetedStream {
+impl<S: Transport> AsyncRead for BudgetedStream<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -102,7 +102,7 @@ impl AsyncRead for BudgetedStream {
     }
 }
 
-impl AsyncWrite for BudgetedStream {
+impl<S: Transport> AsyncWrite for BudgetedStream<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -120,9 +120,13 @@ impl AsyncWrite for BudgetedStream {
     }
 }
 
+/// What WebSocket runs over: TCP, or TLS over TCP for `websocket { tls }` (wss).
+pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Transport for T {}
+
 /// Reads frames into the parser's buffer.
-pub struct WsReader {
-    frames: SplitStream<WebSocketStream<BudgetedStream>>,
+pub struct WsReader<S> {
+    frames: SplitStream<WebSocketStream<BudgetedStream<S>>>,
     budget: Arc<ReadBudget>,
     /// The client's first op (CONNECT) has fully arrived; the budget is then one message.
     first_op_done: bool,
@@ -130,7 +134,7 @@ pub struct WsReader {
     message_budget: usize,
 }
 
-impl WsReader {
+impl<S> WsReader<S> {
     /// Notes the bytes a message brought; the first line end lifts the pre-CONNECT budget.
     fn took(&mut self, data: &[u8]) {
         self.budget.message_out();
@@ -142,9 +146,9 @@ impl WsReader {
 }
 
 /// Sends each outbound batch as one binary frame.
-pub struct WsWriter(SplitSink<WebSocketStream<BudgetedStream>, Message>);
+pub struct WsWriter<S>(SplitSink<WebSocketStream<BudgetedStream<S>>, Message>);
 
-impl ByteReader for WsReader {
+impl<S: Transport> ByteReader for WsReader<S> {
     async fn read_into(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
         loop {
             match self.frames.next().await {
@@ -167,7 +171,7 @@ impl ByteReader for WsReader {
     }
 }
 
-impl ByteWriter for WsWriter {
+impl<S: Transport> ByteWriter for WsWriter<S> {
     async fn write_bytes(&mut self, bytes: Bytes) -> io::Result<()> {
         self.0
             .send(Message::Binary(bytes))
@@ -196,12 +200,24 @@ pub async fn accept(shared: Arc<Shared>, listener: TcpListener) {
             drop(stream);
             continue;
         };
-        tokio::spawn(upgrade(slot, stream, peer));
+        tokio::spawn(secure_then_upgrade(slot, stream, peer));
     }
 }
 
-async fn upgrade(slot: super::ConnSlot, stream: TcpStream, peer: SocketAddr) {
+/// With `websocket { tls }`, the TLS handshake first (wss), then the WebSocket upgrade.
+async fn secure_then_upgrade(slot: super::ConnSlot, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
+    match slot.shared().config.tls.websocket.clone() {
+        Some(tls) => {
+            if let Some(stream) = tls.accept(stream, peer).await {
+                upgrade(slot, stream, peer).await;
+            }
+        }
+        None => upgrade(slot, stream, peer).await,
+    }
+}
+
+async fn upgrade<S: Transport>(slot: super::ConnSlot, stream: S, peer: SocketAddr) {
     let shared = slot.shared().clone();
     let config = &shared.config;
     // A frame may batch many ops, so it is not bounded by max_payload alone (the parser bounds
@@ -220,6 +236,7 @@ async fn upgrade(slot: super::ConnSlot, stream: TcpStream, peer: SocketAddr) {
     let origins = OriginPolicy {
         allowed: &config.ws_allowed_origins,
         same_origin: config.ws_same_origin,
+        secure: config.tls.websocket.is_some(),
     };
     // The error type is the library's callback contract (the refusal response itself).
     #[allow(clippy::result_large_err)]
@@ -250,7 +267,15 @@ async fn upgrade(slot: super::ConnSlot, stream: TcpStream, peer: SocketAddr) {
         first_op_done: false,
         message_budget,
     };
-    super::run_conn(slot, reader, WsWriter(sink), peer, ConnKind::WebSocket).await;
+    super::run_conn(
+        slot,
+        reader,
+        WsWriter(sink),
+        peer,
+        ConnKind::WebSocket,
+        Greeting::SendInfo,
+    )
+    .await;
 }
 
 /// nats-server's answer to a disallowed origin: Go's `http.Error` with status 403.
@@ -277,6 +302,8 @@ pub struct OriginPolicy<'a> {
     pub allowed: &'a [String],
     /// The origin must be the host the request was sent to.
     pub same_origin: bool,
+    /// The listener speaks TLS (wss), so a same origin is an `https` one.
+    pub secure: bool,
 }
 
 impl OriginPolicy<'_> {
@@ -298,9 +325,9 @@ impl OriginPolicy<'_> {
         let (scheme, host, port) = parse_origin(origin)?;
         if self.same_origin {
             let target = header("Host").ok_or("no Host header")?;
-            let (req_host, req_port) = host_and_port(target, false)?;
-            // Plain WebSocket only: the request's own scheme is http.
-            if host != req_host || port != req_port || !scheme.eq_ignore_ascii_case("http") {
+            let (req_host, req_port) = host_and_port(target, self.secure)?;
+            let own_scheme = if self.secure { "https" } else { "http" };
+            if host != req_host || port != req_port || !scheme.eq_ignore_ascii_case(own_scheme) {
                 return Err("not same origin".into());
             }
         }
@@ -377,6 +404,7 @@ mod tests {
         let policy = OriginPolicy {
             allowed: &[],
             same_origin: false,
+            secure: false,
         };
         assert!(policy
             .check(&request(Some("http://evil.example"), "x:1"))
@@ -392,6 +420,7 @@ mod tests {
         let policy = OriginPolicy {
             allowed: &allowed,
             same_origin: false,
+            secure: false,
         };
         let ok = |origin| policy.check(&request(Some(origin), "srv:9222")).is_ok();
         assert!(ok("http://app.example"));
@@ -411,6 +440,7 @@ mod tests {
         let policy = OriginPolicy {
             allowed: &[],
             same_origin: true,
+            secure: false,
         };
         assert!(policy
             .check(&request(Some("http://localhost:9222"), "localhost:9222"))

@@ -387,19 +387,7 @@ pub async fn round_trip(client: &async_nats::Client) {
 /// config), read from the "Listening for websocket clients on ws://host:port" line both servers
 /// log; waits a bounded time for it.
 pub fn ws_port_from_log(server: &TestServer) -> u16 {
-    for _ in 0..200 {
-        let log = server.log();
-        let port = log
-            .lines()
-            .find(|l| l.contains("Listening for websocket clients on"))
-            .and_then(|l| l.rsplit(':').next())
-            .and_then(|p| p.trim().parse().ok());
-        if let Some(port) = port {
-            return port;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("no websocket listener in the log:\n{}", server.log());
+    server.logged_port("Listening for websocket clients on")
 }
 
 /// A server started on a whole config file of the test's own ([`start_raw`]); the ports are
@@ -549,4 +537,29 @@ pub fn connect_reply(addr: std::net::SocketAddr, connect: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).to_string()
+}
+
+impl TestServer {
+    /// The port the server says it listens on in the first log line containing `marker`
+    /// (e.g. `"Listening for websocket clients on"`), for listeners the config asks to put on
+    /// any free port (`-1`). Both servers end such a line with `host:port`. Bounded wait.
+    pub fn logged_port(&self, marker: &str) -> u16 {
+        for _ in 0..200 {
+            let log = self.log();
+            let port = log
+                .lines()
+                .find(|line| line.contains(marker))
+                .and_then(|line| line.split_whitespace().last())
+                .and_then(|addr| addr.rsplit(':').next())
+                .and_then(|port| port.parse().ok());
+            if let Some(port) = port {
+                return port;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!(
+            "no log line with {marker:?} within 5 s; log:\n{}",
+            self.log()
+        );
+    }
 }

@@ -79,7 +79,7 @@ fn a_key_in_another_case_is_refused_rather_than_unread() {
 fn harmless_unimplemented_keys_start_with_a_warning() {
     let config = load(
         "warn",
-        "logtime: false\npid_file: /tmp/x.pid\nlame_duck_duration: \"30s\"\nwebsocket {\n  port: -1\n  compression: true\n}\n",
+        "logtime: false\npid_file: /tmp/x.pid\nlame_duck_duration: \"30s\"\nwebsocket {\n  port: -1\n  no_tls: true\n  compression: true\n}\n",
     )
     .expect("starts");
     let warnings = config.warnings.join("\n");
@@ -87,7 +87,7 @@ fn harmless_unimplemented_keys_start_with_a_warning() {
         ("logtime", 1),
         ("pid_file", 2),
         ("lame_duck_duration", 3),
-        ("websocket.compression", 6),
+        ("websocket.compression", 7),
     ] {
         assert!(
             warnings.contains(&format!("server.conf:{line}: \"{key}\" is ignored")),
@@ -128,7 +128,7 @@ fn listen_addresses_keep_their_hosts() {
 
     let config = load(
         "hosts-default",
-        "listen: 10.0.0.1:4222\nhttp: 8222\nwebsocket { port: 1 }\n",
+        "listen: 10.0.0.1:4222\nhttp: 8222\nwebsocket { port: 1, no_tls: true }\n",
     )
     .expect("valid");
     assert_eq!(
@@ -137,7 +137,11 @@ fn listen_addresses_keep_their_hosts() {
         "monitoring follows the client host"
     );
     assert_eq!(config.ws_bind_host(), "10.0.0.1");
-    let config = load("hosts-ws", "websocket { host: 127.0.0.3, port: 1 }\n").expect("valid");
+    let config = load(
+        "hosts-ws",
+        "websocket { host: 127.0.0.3, port: 1, no_tls: true }\n",
+    )
+    .expect("valid");
     assert_eq!(config.ws_bind_host(), "127.0.0.3");
 
     let err = load("hosts-bad", "\n\nhttp: \"localhost\"\n").expect_err("no port");
@@ -168,7 +172,7 @@ fn jetstream_cannot_be_turned_off_silently() {
 fn the_summary_names_auth_listeners_and_limits_without_secrets() {
     let config = load(
         "summary",
-        "authorization { token: hunter2 }\nmax_payload: 1KB\nwebsocket { port: 9001 }\njetstream { max_file: 1G }\n",
+        "authorization { token: hunter2 }\nmax_payload: 1KB\nwebsocket { port: 9001, no_tls: true }\njetstream { max_file: 1G }\n",
     )
     .expect("valid");
     let summary = config.summary().join("\n");
