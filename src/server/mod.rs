@@ -15,6 +15,7 @@
 //! [`Server::start`] binds everything and returns the bound addresses; [`Server::shutdown`]
 //! stops accepting, closes clients, flushes the stores and stops the engine.
 
+pub mod auth;
 pub mod conf;
 pub mod config;
 pub mod conn;
@@ -35,7 +36,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::core::engine::EngineConfig;
 use config::ServerConfig;
@@ -55,6 +56,9 @@ pub struct Shared {
     pub router: Arc<Router>,
     /// The way to the engine thread.
     pub js: JsHandle,
+    /// Every account: the global one (whose router and engine are the two above) and the
+    /// configured ones. A connection uses its account's router and engine.
+    pub accounts: auth::account::Accounts,
     /// This server's id (INFO `server_id`).
     pub server_id: String,
     /// When the server started.
@@ -149,6 +153,7 @@ pub struct Server {
     shared: Arc<Shared>,
     shutdown_tx: watch::Sender<bool>,
     js_thread: JsThread,
+    account_engines: auth::account::AccountEngines,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -186,24 +191,33 @@ impl Server {
         };
         let ws_addr = ws_listener.as_ref().map(|l| l.local_addr()).transpose()?;
 
-        let (interest_tx, interest_rx) = mpsc::unbounded_channel();
-        let router = Arc::new(Router::new(Some(Box::new(move |subject: &str, active| {
-            let _ = interest_tx.send((subject.to_string(), active));
-        }))));
+        let (router, interest_rx) = auth::account::new_router();
         let engine_config = EngineConfig {
             max_memory: config.max_memory_store,
             max_storage: config.max_file_store,
             ..EngineConfig::default()
         };
-        let storage =
-            storage::Storage::new(&config.store_dir, engine_config, jetstream::now() as u64);
+        let storage = storage::Storage::new(
+            &config.store_dir,
+            engine_config.clone(),
+            jetstream::now() as u64,
+        );
         let (js, js_thread) = jetstream::start(storage, router.clone(), interest_rx)?;
+        // As nats-server: the global account has JetStream only when no account is configured.
+        let mut accounts = auth::account::Accounts::new(Arc::new(auth::account::Account {
+            name: auth::GLOBAL_ACCOUNT.to_string(),
+            router: router.clone(),
+            js: config.auth.accounts.is_empty().then(|| js.clone()),
+        }));
+        let account_engines =
+            accounts.start_configured(&config.auth.accounts, &config.store_dir, &engine_config)?;
 
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             config: config.clone(),
             router,
             js,
+            accounts,
             server_id: new_server_id(),
             started: SystemTime::now(),
             client_addr,
@@ -240,6 +254,7 @@ impl Server {
             shared,
             shutdown_tx,
             js_thread,
+            account_engines,
             tasks,
         })
     }
@@ -257,6 +272,7 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        self.account_engines.shutdown().await;
         self.shared.js.stop().await;
         let thread = self.js_thread;
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;

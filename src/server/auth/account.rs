@@ -1,0 +1,164 @@
+//! Accounts at run time: each has its own [`Router`] (a publish in one account never reaches a
+//! subscriber in another) and, when JetStream is enabled for it, its own engine thread and store
+//! directory (one account's streams are invisible to another, and may share names).
+//!
+//! As in nats-server, the global account `$G` has JetStream only when no other account is
+//! configured; a configured account has it only when its block says `jetstream: enabled` (or
+//! gives limits). `$G` keeps the store layout Contrail always had (`<store_dir>/$G/streams`);
+//! account `A` uses `<store_dir>/A/streams`.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::{AccountConfig, JsLimits, GLOBAL_ACCOUNT};
+use crate::core::engine::EngineConfig;
+use crate::server::jetstream::{self, JsHandle, JsThread};
+use crate::server::router::Router;
+use crate::server::storage::Storage;
+
+/// One account's share of the server.
+pub struct Account {
+    /// Its name (`$G` for the global account).
+    pub name: String,
+    /// Its subscriptions.
+    pub router: Arc<Router>,
+    /// Its JetStream engine, when JetStream is enabled for it.
+    pub js: Option<JsHandle>,
+}
+
+/// A router whose interest changes go to the returned receiver (for the account's engine).
+pub fn new_router() -> (Arc<Router>, mpsc::UnboundedReceiver<(String, bool)>) {
+    let (interest_tx, interest_rx) = mpsc::unbounded_channel();
+    let router = Arc::new(Router::new(Some(Box::new(move |subject: &str, active| {
+        let _ = interest_tx.send((subject.to_string(), active));
+    }))));
+    (router, interest_rx)
+}
+
+/// The engine settings for an account: the server's, narrowed by the account's limits.
+pub fn engine_config(server: &EngineConfig, limits: &JsLimits) -> EngineConfig {
+    let narrow = |server: i64, account: i64| match (server, account) {
+        (s, a) if a < 0 => s,
+        (s, a) if s < 0 => a,
+        (s, a) => s.min(a),
+    };
+    EngineConfig {
+        max_streams: usize::try_from(limits.max_streams)
+            .ok()
+            .or(server.max_streams),
+        max_consumers: usize::try_from(limits.max_consumers)
+            .ok()
+            .or(server.max_consumers),
+        max_memory: narrow(server.max_memory, limits.max_memory),
+        max_storage: narrow(server.max_storage, limits.max_store),
+        ..server.clone()
+    }
+}
+
+/// Every account, by name.
+#[derive(Default)]
+pub struct Accounts {
+    by_name: BTreeMap<String, Arc<Account>>,
+}
+
+/// The engine threads of the configured accounts, to stop at shutdown.
+#[derive(Default)]
+pub struct AccountEngines(Vec<(JsHandle, JsThread)>);
+
+impl AccountEngines {
+    /// Flushes and stops every engine.
+    pub async fn shutdown(self) {
+        for (js, thread) in self.0 {
+            js.stop().await;
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+impl Accounts {
+    /// Accounts holding only `global` (whose engine the server started and stops itself).
+    pub fn new(global: Arc<Account>) -> Accounts {
+        let mut by_name = BTreeMap::new();
+        by_name.insert(GLOBAL_ACCOUNT.to_string(), global);
+        Accounts { by_name }
+    }
+
+    /// Starts the configured accounts: a router each and, where enabled, an engine over
+    /// `<store_dir>/<name>`. Returns their engines, to stop at shutdown.
+    pub fn start_configured(
+        &mut self,
+        configs: &[AccountConfig],
+        store_dir: &Path,
+        server_engine: &EngineConfig,
+    ) -> io::Result<AccountEngines> {
+        let mut engines = AccountEngines::default();
+        for config in configs {
+            let (router, interest_rx) = new_router();
+            let js = match &config.jetstream {
+                Some(limits) => {
+                    let storage = Storage::for_account(
+                        store_dir,
+                        &config.name,
+                        engine_config(server_engine, limits),
+                        jetstream::now() as u64,
+                    );
+                    let (js, thread) = jetstream::start(storage, router.clone(), interest_rx)?;
+                    engines.0.push((js.clone(), thread));
+                    Some(js)
+                }
+                None => None,
+            };
+            let account = Account {
+                name: config.name.clone(),
+                router,
+                js,
+            };
+            self.by_name.insert(config.name.clone(), Arc::new(account));
+        }
+        Ok(engines)
+    }
+
+    /// The account called `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<Account>> {
+        self.by_name.get(name)
+    }
+
+    /// The global account.
+    pub fn global(&self) -> Option<&Arc<Account>> {
+        self.by_name.get(GLOBAL_ACCOUNT)
+    }
+
+    /// Every account, by name.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Account>> {
+        self.by_name.values()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_limits_narrow_the_server_limits() {
+        let server = EngineConfig {
+            max_memory: 1000,
+            max_storage: -1,
+            ..EngineConfig::default()
+        };
+        let limits = JsLimits {
+            max_memory: 5000,
+            max_store: 2000,
+            max_streams: 3,
+            max_consumers: -1,
+        };
+        let c = engine_config(&server, &limits);
+        assert_eq!(c.max_memory, 1000);
+        assert_eq!(c.max_storage, 2000);
+        assert_eq!(c.max_streams, Some(3));
+        assert_eq!(c.max_consumers, None);
+    }
+}
