@@ -472,10 +472,13 @@ impl Conn {
             // Wake the writers first: this may wait while the engine is busy.
             self.flush.flush();
             js.publish(msg, origin).await;
-        } else if self.account.js.is_none() && subject == "$JS.API.INFO" && delivered == 0 {
-            if let Some(reply) = &reply {
-                self.js_not_enabled(reply);
-            }
+        } else if let (None, 0, Some(reply), Some(body)) = (
+            &self.account.js,
+            delivered,
+            &reply,
+            super::auth::account::js_not_enabled_response(&subject),
+        ) {
+            self.reply_to_self(reply, &body);
         } else if wants_no_responders {
             if let Some(reply) = &reply {
                 super::jetstream::no_responders(
@@ -489,14 +492,13 @@ impl Conn {
         true
     }
 
-    /// Answers `$JS.API.INFO` in an account without JetStream, as nats-server does.
-    fn js_not_enabled(&mut self, reply: &str) {
-        const NOT_ENABLED: &[u8] = br#"{"type":"io.nats.jetstream.api.v1.account_info_response","error":{"code":503,"err_code":10039,"description":"jetstream not enabled for account"}}"#;
+    /// Delivers `body` on `reply` to this client only (its subscription on its inbox).
+    fn reply_to_self(&mut self, reply: &str, body: &[u8]) {
         let view = MsgView {
             subject: reply,
             reply: None,
             headers: None,
-            payload: NOT_ENABLED,
+            payload: body,
         };
         let client = Some(self.id());
         self.account

@@ -138,6 +138,33 @@ impl Accounts {
     }
 }
 
+/// What nats-server answers a JetStream API request in an account without JetStream: the
+/// request's response type with a 503 `JetStream not enabled for account` error. `None` for
+/// what is not an API request with an answer (pull requests get no responders instead).
+pub fn js_not_enabled_response(subject: &str) -> Option<Vec<u8>> {
+    let api = subject.strip_prefix("$JS.API.")?;
+    let mut tokens = api.split('.');
+    let op = match (tokens.next()?, tokens.next()) {
+        ("INFO", None) => "account_info".to_string(),
+        ("CONSUMER", Some("MSG")) => return None,
+        ("CONSUMER", Some("DURABLE")) => "consumer_create".to_string(),
+        ("STREAM", Some("MSG")) => format!("stream_msg_{}", tokens.next()?.to_ascii_lowercase()),
+        (kind @ ("STREAM" | "CONSUMER"), Some(verb)) => {
+            format!(
+                "{}_{}",
+                kind.to_ascii_lowercase(),
+                verb.to_ascii_lowercase()
+            )
+        }
+        _ => return None,
+    };
+    let body = serde_json::json!({
+        "type": format!("io.nats.jetstream.api.v1.{op}_response"),
+        "error": {"code": 503, "err_code": 10039, "description": "JetStream not enabled for account"},
+    });
+    serde_json::to_vec(&body).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +187,20 @@ mod tests {
         assert_eq!(c.max_storage, 2000);
         assert_eq!(c.max_streams, Some(3));
         assert_eq!(c.max_consumers, None);
+    }
+
+    #[test]
+    fn js_api_requests_without_jetstream_get_their_response_type_with_an_error() {
+        let text =
+            |s: &str| js_not_enabled_response(s).map(|b| String::from_utf8_lossy(&b).to_string());
+        let info = text("$JS.API.INFO").expect("answered");
+        assert!(
+            info.contains("account_info_response") && info.contains("10039"),
+            "{info}"
+        );
+        let create = text("$JS.API.STREAM.CREATE.S").expect("answered");
+        assert!(create.contains("stream_create_response"), "{create}");
+        assert_eq!(text("$JS.API.CONSUMER.MSG.NEXT.S.C"), None);
+        assert_eq!(text("orders.new"), None);
     }
 }

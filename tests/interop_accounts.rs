@@ -1,0 +1,162 @@
+//! Accounts from the config file: users log into their account, subjects never cross accounts,
+//! and each account has its own JetStream (streams of one are invisible to another, which may
+//! use the same names). An account without JetStream is not served JetStream.
+
+mod interop_support;
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use interop_support::{bounded, round_trip, Options, TestServer};
+
+const ACCOUNTS: &str = r#"
+accounts {
+  A { users: [ {user: a, password: pa} ], jetstream: enabled }
+  B { users: [ {user: b, password: pb} ], jetstream: { max_mem: 1M, max_file: 10M } }
+  C { users: [ {user: c, password: pc} ] }
+}
+"#;
+
+fn start() -> TestServer {
+    TestServer::start_with(Options {
+        config: Some(ACCOUNTS.to_string()),
+        ..Default::default()
+    })
+}
+
+async fn login(server: &TestServer, user: &str, pass: &str) -> async_nats::Client {
+    async_nats::ConnectOptions::with_user_and_password(user.into(), pass.into())
+        .connection_timeout(Duration::from_secs(5))
+        .request_timeout(Some(Duration::from_secs(5)))
+        .connect(server.url())
+        .await
+        .unwrap_or_else(|e| panic!("{user} logs in: {e}"))
+}
+
+async fn stream_names(js: &async_nats::jetstream::Context) -> Vec<String> {
+    let mut names: Vec<String> = js
+        .stream_names()
+        .map(|n| n.expect("stream name"))
+        .collect()
+        .await;
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn users_under_accounts_are_enforced() {
+    let server = start();
+    bounded(async {
+        login(&server, "a", "pa").await;
+        let wrong = async_nats::ConnectOptions::with_user_and_password("a".into(), "pb".into())
+            .connection_timeout(Duration::from_secs(5))
+            .connect(server.url())
+            .await;
+        assert!(wrong.is_err(), "another account's password does not log in");
+        let anonymous = async_nats::ConnectOptions::new()
+            .connection_timeout(Duration::from_secs(5))
+            .connect(server.url())
+            .await;
+        assert!(anonymous.is_err(), "no credentials, no connection");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn messages_never_cross_accounts() {
+    let server = start();
+    bounded(async {
+        let a = login(&server, "a", "pa").await;
+        let b = login(&server, "b", "pb").await;
+        let mut b_all = b.subscribe("x.>").await.expect("sub");
+        let mut b_x = b.subscribe("x.1").await.expect("sub");
+        round_trip(&b).await;
+        a.publish("x.1", "from A".into()).await.expect("pub");
+        round_trip(&a).await;
+        b.publish("x.1", "from B".into()).await.expect("pub");
+        let wait = Duration::from_secs(5);
+        for sub in [&mut b_x, &mut b_all] {
+            let msg = tokio::time::timeout(wait, sub.next())
+                .await
+                .expect("in time")
+                .expect("msg");
+            assert_eq!(msg.payload, "from B", "A's publish must not reach B");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn each_account_has_its_own_streams() {
+    let mut server = start();
+    bounded(async {
+        let js_a = async_nats::jetstream::new(login(&server, "a", "pa").await);
+        let js_b = async_nats::jetstream::new(login(&server, "b", "pb").await);
+        js_a.create_stream(async_nats::jetstream::stream::Config {
+            name: "ORDERS".into(),
+            subjects: vec!["orders.>".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("A creates ORDERS");
+        js_a.publish("orders.1", "a1".into())
+            .await
+            .expect("publish")
+            .await
+            .expect("ack");
+        assert_eq!(stream_names(&js_b).await, Vec::<String>::new());
+        js_b.create_stream(async_nats::jetstream::stream::Config {
+            name: "ORDERS".into(),
+            subjects: vec!["orders.>".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("B may use the same name");
+        let mut a_orders = js_a.get_stream("ORDERS").await.expect("A's ORDERS");
+        let mut b_orders = js_b.get_stream("ORDERS").await.expect("B's ORDERS");
+        assert_eq!(a_orders.info().await.expect("info").state.messages, 1);
+        assert_eq!(b_orders.info().await.expect("info").state.messages, 0);
+    })
+    .await;
+
+    // Each account's file streams come back after a restart, still apart.
+    server.restart(true);
+    bounded(async {
+        let js_a = async_nats::jetstream::new(login(&server, "a", "pa").await);
+        let js_b = async_nats::jetstream::new(login(&server, "b", "pb").await);
+        let mut a_orders = js_a.get_stream("ORDERS").await.expect("A's ORDERS");
+        let mut b_orders = js_b.get_stream("ORDERS").await.expect("B's ORDERS");
+        assert_eq!(a_orders.info().await.expect("info").state.messages, 1);
+        assert_eq!(b_orders.info().await.expect("info").state.messages, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_account_without_jetstream_gets_no_jetstream() {
+    let server = start();
+    bounded(async {
+        let c = login(&server, "c", "pc").await;
+        let info = c
+            .request("$JS.API.INFO", "".into())
+            .await
+            .expect("an answer");
+        let info: serde_json::Value = serde_json::from_slice(&info.payload).expect("JSON");
+        assert_eq!(info["error"]["err_code"], 10039, "{info}");
+        assert_eq!(
+            info["type"], "io.nats.jetstream.api.v1.account_info_response",
+            "{info}"
+        );
+        let js_c = async_nats::jetstream::new(c);
+        let created = js_c
+            .create_stream(async_nats::jetstream::stream::Config {
+                name: "NOPE".into(),
+                subjects: vec!["nope".into()],
+                ..Default::default()
+            })
+            .await;
+        assert!(created.is_err(), "no streams without JetStream");
+        assert!(js_c.query_account().await.is_err());
+    })
+    .await;
+}
