@@ -7,7 +7,7 @@ mod interop_support;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use interop_support::{bounded, round_trip, Options, TestServer};
+use interop_support::{bounded, http_json, round_trip, Options, TestServer};
 
 const ACCOUNTS: &str = r#"
 accounts {
@@ -157,6 +157,45 @@ async fn an_account_without_jetstream_gets_no_jetstream() {
             .await;
         assert!(created.is_err(), "no streams without JetStream");
         assert!(js_c.query_account().await.is_err());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn monitoring_counts_every_accounts_streams_and_names_connection_accounts() {
+    let server = TestServer::start_with(Options {
+        config: Some(ACCOUNTS.to_string()),
+        http: true,
+        ..Default::default()
+    });
+    let http = server.http_port.expect("http port");
+    bounded(async {
+        let a = login(&server, "a", "pa").await;
+        let js_a = async_nats::jetstream::new(a.clone());
+        let js_b = async_nats::jetstream::new(login(&server, "b", "pb").await);
+        for (js, name) in [(&js_a, "SA"), (&js_b, "SB")] {
+            js.create_stream(async_nats::jetstream::stream::Config {
+                name: name.into(),
+                subjects: vec![format!("{name}.>")],
+                ..Default::default()
+            })
+            .await
+            .expect("create");
+        }
+        let jsz = http_json(http, "/jsz");
+        assert_eq!(jsz["streams"], 2, "{jsz}");
+        let connz = http_json(http, "/connz?auth=true");
+        let accounts: Vec<&str> = connz["connections"]
+            .as_array()
+            .expect("connections")
+            .iter()
+            .filter_map(|c| c["account"].as_str())
+            .collect();
+        assert!(
+            accounts.contains(&"A") && accounts.contains(&"B"),
+            "{connz}"
+        );
+        drop(a);
     })
     .await;
 }

@@ -90,6 +90,10 @@ pub struct ClientInfo {
     pub opts: std::sync::Mutex<Connect>,
     /// Number of subscriptions.
     pub subs: std::sync::atomic::AtomicUsize,
+    /// The account it lives in (set at CONNECT).
+    pub account: std::sync::Mutex<String>,
+    /// The user (name or nkey) it authenticated as, if any.
+    pub user: std::sync::Mutex<Option<String>>,
 }
 
 /// Serves one client until it goes away; registers it for monitoring meanwhile.
@@ -110,6 +114,8 @@ pub async fn serve<R: ByteReader, W: ByteWriter>(
         out: out.clone(),
         opts: std::sync::Mutex::new(Connect::default()),
         subs: Default::default(),
+        account: std::sync::Mutex::new(super::auth::GLOBAL_ACCOUNT.to_string()),
+        user: std::sync::Mutex::new(None),
     });
     shared.register(info.clone());
     let websocket = kind == ConnKind::WebSocket;
@@ -319,6 +325,12 @@ impl Conn {
                 tracing::error!(client = self.id(), account = %identity.account, "unknown account");
                 return Err(CloseReason::Protocol("Authorization Violation".into()));
             };
+            if let Ok(mut shown) = self.info.account.lock() {
+                shown.clone_from(&account.name);
+            }
+            if let Ok(mut shown) = self.info.user.lock() {
+                shown.clone_from(&identity.user);
+            }
             self.account = account;
             self.perms = identity
                 .permissions

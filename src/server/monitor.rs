@@ -131,10 +131,14 @@ fn totals(shared: &Shared) -> [u64; 4] {
 async fn varz(shared: &Shared) -> Value {
     let config = &shared.config;
     let [in_msgs, in_bytes, out_msgs, out_bytes] = totals(shared);
-    let js = shared
-        .js
-        .query(Box::new(|engine: &Engine, _now| account_totals(engine)))
-        .await;
+    let mut per_account = Vec::new();
+    for js in shared.accounts.iter().filter_map(|a| a.js.as_ref()) {
+        let totals = js
+            .query(Box::new(|engine: &Engine, _now| account_totals(engine)))
+            .await;
+        per_account.push(totals);
+    }
+    let js = sum_totals(per_account);
     let mut varz = json!({
         "server_id": shared.server_id,
         "server_name": config.server_name,
@@ -184,6 +188,8 @@ fn connz(shared: &Shared, query: &str) -> Value {
     let offset = number(query, "offset").unwrap_or(0);
     let limit = number(query, "limit").unwrap_or(1024);
     let now = SystemTime::now();
+    // As nats-server: who a client is shows only when asked for (`auth=true`).
+    let auth = flag(query, "auth");
     let connections: Vec<Value> = all
         .iter()
         .skip(offset)
@@ -191,7 +197,7 @@ fn connz(shared: &Shared, query: &str) -> Value {
         .map(|c| {
             let opts = c.opts.lock().map(|o| o.clone()).unwrap_or_default();
             let counters = &c.out.counters;
-            json!({
+            let mut entry = json!({
                 "cid": c.id,
                 "kind": "Client",
                 "type": match c.kind { ConnKind::Tcp => "nats", ConnKind::WebSocket => "websocket" },
@@ -208,7 +214,14 @@ fn connz(shared: &Shared, query: &str) -> Value {
                 "name": opts.name,
                 "lang": opts.lang,
                 "version": opts.version,
-            })
+            });
+            if auth {
+                entry["account"] = json!(c.account.lock().map(|a| a.clone()).unwrap_or_default());
+                if let Some(user) = c.user.lock().ok().and_then(|u| u.clone()) {
+                    entry["authorized_user"] = json!(user);
+                }
+            }
+            entry
         })
         .collect();
     json!({
@@ -254,13 +267,59 @@ fn account_totals(engine: &Engine) -> Value {
     })
 }
 
+/// JetStream totals over every account with JetStream (as nats-server's `/jsz` and `/varz`
+/// report them): sizes and counts added up, `accounts` counted, `account_details` listed.
+fn sum_totals(parts: Vec<Value>) -> Value {
+    let mut sum = json!({
+        "memory": 0, "storage": 0, "reserved_memory": 0, "reserved_storage": 0,
+        "accounts": parts.len(), "ha_assets": 0, "api": {"total": 0, "errors": 0},
+        "streams": 0, "consumers": 0, "messages": 0, "bytes": 0,
+    });
+    let mut details = Vec::new();
+    fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+        path.iter().try_fold(v, |v, k| v.get(*k))
+    }
+    let add = |sum: &mut Value, part: &Value, path: &[&str]| {
+        let total = at(sum, path).and_then(Value::as_u64).unwrap_or(0)
+            + at(part, path).and_then(Value::as_u64).unwrap_or(0);
+        if let Some(slot) = path.iter().try_fold(&mut *sum, |v, k| v.get_mut(*k)) {
+            *slot = json!(total);
+        }
+    };
+    for part in &parts {
+        for key in [
+            "memory",
+            "storage",
+            "streams",
+            "consumers",
+            "messages",
+            "bytes",
+        ] {
+            add(&mut sum, part, &[key]);
+        }
+        add(&mut sum, part, &["api", "total"]);
+        add(&mut sum, part, &["api", "errors"]);
+        if let Some(Value::Array(list)) = part.get("account_details") {
+            details.extend(list.iter().cloned());
+        }
+    }
+    if !details.is_empty() {
+        sum["account_details"] = Value::Array(details);
+    }
+    sum
+}
+
 async fn jsz(shared: &Shared, query: &str) -> Value {
     let streams = flag(query, "streams") || flag(query, "consumers");
     let consumers = flag(query, "consumers");
     let config = &shared.config;
-    let detail = shared
-        .js
-        .query(Box::new(move |engine: &Engine, now| {
+    let mut per_account = Vec::new();
+    for account in shared.accounts.iter() {
+        let Some(js) = &account.js else {
+            continue;
+        };
+        let name = account.name.clone();
+        let detail = js.query(Box::new(move |engine: &Engine, now| {
             let mut totals = account_totals(engine);
             let mut stream_detail = Vec::new();
             if streams {
@@ -286,8 +345,8 @@ async fn jsz(shared: &Shared, query: &str) -> Value {
                 }
             }
             let account = json!({
-                "name": super::storage::ACCOUNT,
-                "id": super::storage::ACCOUNT,
+                "name": name,
+                "id": name,
                 "memory": totals["memory"],
                 "storage": totals["storage"],
                 "api": totals["api"],
@@ -297,8 +356,10 @@ async fn jsz(shared: &Shared, query: &str) -> Value {
                 map.insert("account_details".into(), json!([account]));
             }
             totals
-        }))
-        .await;
+        }));
+        per_account.push(detail.await);
+    }
+    let detail = sum_totals(per_account);
     let mut out = json!({
         "server_id": shared.server_id,
         "now": rfc3339(SystemTime::now()),
