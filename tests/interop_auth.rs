@@ -254,3 +254,15 @@ fn raw_session(port: u16, ops: &str) -> String {
     }
     String::from_utf8_lossy(&out).to_string()
 }
+
+#[tokio::test]
+async fn a_client_silent_past_the_authorization_timeout_is_cut_off() {
+    let server = with_config("authorization { token: s3cret, timeout: 0.5 }\n");
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    sock.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut out = Vec::new();
+    let _ = sock.read_to_end(&mut out);
+    let said = String::from_utf8_lossy(&out);
+    assert!(said.contains("-ERR 'Authentication Timeout'"), "{said}");
+}

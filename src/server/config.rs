@@ -350,6 +350,9 @@ impl ServerConfig {
             }
         }
         self.auth = super::auth::config::read(tree)?;
+        if let Some(timeout) = self.auth.timeout {
+            self.auth_timeout = timeout;
+        }
         Ok(())
     }
 }

@@ -105,6 +105,11 @@ pub fn read(tree: &Value) -> Result<AuthConfig> {
         auth.user = string(block, &["user", "username"])?;
         auth.pass = string(block, &["pass", "password"])?.map(Secret);
         auth.token = string(block, &["token"])?.map(Secret);
+        if let Some((key, t)) = get(block, &["timeout"]) {
+            // Seconds, or a duration string (nats-server accepts both).
+            let t = super::super::conf::duration(t).ok_or_else(|| wrong(key, "a duration"))?;
+            auth.timeout = Some(t);
+        }
         let defaults = match get(
             block,
             &["default_permission", "default_permissions", "permissions"],

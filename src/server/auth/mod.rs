@@ -165,6 +165,8 @@ pub struct AuthConfig {
     pub accounts: Vec<AccountConfig>,
     /// WebSocket overrides.
     pub websocket: WsAuth,
+    /// `authorization { timeout }`: how long a client has to send CONNECT.
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// Who a connection is, once CONNECT was accepted.

@@ -248,3 +248,15 @@ fn permission_blocks_read_in_every_form() {
         Some(Vec::new())
     );
 }
+
+#[test]
+fn the_authorization_timeout_is_read_in_seconds_or_as_a_duration() {
+    assert_eq!(
+        auth("authorization { token: t, timeout: 3 }").timeout,
+        Some(std::time::Duration::from_secs(3))
+    );
+    assert_eq!(
+        auth("authorization { token: t, timeout: \"500ms\" }").timeout,
+        Some(std::time::Duration::from_millis(500))
+    );
+}
