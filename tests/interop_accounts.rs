@@ -199,3 +199,83 @@ async fn monitoring_counts_every_accounts_streams_and_names_connection_accounts(
     })
     .await;
 }
+
+const SHARING: &str = r#"
+accounts {
+  A {
+    users: [ {user: a, password: pa} ]
+    exports: [ {stream: "events.>"}, {service: "svc.echo", accounts: [B]} ]
+  }
+  B {
+    users: [ {user: b, password: pb} ]
+    imports: [
+      {stream: {account: A, subject: "events.>"}, prefix: "from_a"}
+      {service: {account: A, subject: "svc.echo"}, to: "echo"}
+    ]
+  }
+}
+"#;
+
+#[tokio::test]
+async fn an_imported_stream_reaches_the_importer_under_its_prefix() {
+    let server = TestServer::start_with(Options {
+        config: Some(SHARING.to_string()),
+        ..Default::default()
+    });
+    bounded(async {
+        let a = login(&server, "a", "pa").await;
+        let b = login(&server, "b", "pb").await;
+        let mut imported = b.subscribe("from_a.events.>").await.expect("sub");
+        let mut probe = a.subscribe("events.>").await.expect("sub");
+        // B's subscription is in place once a request of B's own comes back through it.
+        let mut ready = b.subscribe("ready").await.expect("sub");
+        b.publish("ready", "".into()).await.expect("pub");
+        ready.next().await.expect("B's own message");
+        a.publish("events.1", "shared".into()).await.expect("pub");
+        probe.next().await.expect("A's own subscriber");
+        let msg = tokio::time::timeout(Duration::from_secs(5), imported.next())
+            .await
+            .expect("in time")
+            .expect("msg");
+        assert_eq!(msg.subject.as_str(), "from_a.events.1");
+        assert_eq!(msg.payload, "shared");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_imported_service_answers_across_accounts() {
+    let server = TestServer::start_with(Options {
+        config: Some(SHARING.to_string()),
+        ..Default::default()
+    });
+    bounded(async {
+        let a = login(&server, "a", "pa").await;
+        let mut requests = a.subscribe("svc.echo").await.expect("sub");
+        let responder = tokio::spawn(async move {
+            while let Some(req) = requests.next().await {
+                if let Some(reply) = req.reply {
+                    let _ = a.publish(reply, req.payload).await;
+                }
+            }
+        });
+        let b = login(&server, "b", "pb").await;
+        // A's SUB may not be in place yet: ask again while nobody responds, boundedly.
+        let mut answer = None;
+        for _ in 0..100 {
+            match b.request("echo", "across".into()).await {
+                Ok(msg) => {
+                    answer = Some(msg);
+                    break;
+                }
+                Err(err) if err.kind() == async_nats::RequestErrorKind::NoResponders => {
+                    tokio::task::yield_now().await;
+                }
+                Err(err) => panic!("request failed: {err}"),
+            }
+        }
+        assert_eq!(answer.expect("answered").payload, "across");
+        responder.abort();
+    })
+    .await;
+}

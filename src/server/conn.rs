@@ -459,7 +459,7 @@ impl Conn {
             headers: headers.as_deref(),
             payload: &payload,
         };
-        let delivered = self.account.router.deliver(
+        let mut delivered = self.account.router.deliver(
             &subject,
             None,
             &view,
@@ -467,6 +467,16 @@ impl Conn {
             None,
             &mut self.flush,
         );
+        if !self.account.links.is_empty() || subject.starts_with("_R_.") {
+            let publish = super::auth::imports::Publish {
+                subject: &subject,
+                reply: reply.as_deref(),
+                headers: headers.as_deref(),
+                payload: &payload,
+            };
+            let own = &self.account.router;
+            delivered += self.account.links.forward(own, &publish, &mut self.flush);
+        }
         let wants_no_responders =
             reply.is_some() && delivered == 0 && self.opts.no_responders && self.opts.headers;
         let js = self.account.js.as_ref().filter(|js| js.wants(&subject));

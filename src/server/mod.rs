@@ -208,6 +208,7 @@ impl Server {
             name: auth::GLOBAL_ACCOUNT.to_string(),
             router: router.clone(),
             js: config.auth.accounts.is_empty().then(|| js.clone()),
+            links: Default::default(),
         }));
         let account_engines =
             accounts.start_configured(&config.auth.accounts, &config.store_dir, &engine_config)?;

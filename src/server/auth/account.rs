@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use super::imports::{Kind, Links, Responses, ServiceLink, StreamLink};
 use super::{AccountConfig, JsLimits, GLOBAL_ACCOUNT};
 use crate::core::engine::EngineConfig;
 use crate::server::jetstream::{self, JsHandle, JsThread};
@@ -28,6 +29,8 @@ pub struct Account {
     pub router: Arc<Router>,
     /// Its JetStream engine, when JetStream is enabled for it.
     pub js: Option<JsHandle>,
+    /// What its publishes also reach in other accounts (exports and imports).
+    pub links: Links,
 }
 
 /// A router whose interest changes go to the returned receiver (for the account's engine).
@@ -96,6 +99,8 @@ impl Accounts {
         server_engine: &EngineConfig,
     ) -> io::Result<AccountEngines> {
         let mut engines = AccountEngines::default();
+        // First every account's router and engine, then the links between them.
+        let mut started = Vec::new();
         for config in configs {
             let (router, interest_rx) = new_router();
             let js = match &config.jetstream {
@@ -112,10 +117,47 @@ impl Accounts {
                 }
                 None => None,
             };
+            started.push((config, router, js, Arc::new(Responses::default())));
+        }
+        let find = |name: &str| started.iter().find(|(c, ..)| c.name == name);
+        for (config, router, js, responses) in &started {
+            let mut links = Links {
+                responses: responses.clone(),
+                ..Links::default()
+            };
+            // Stream imports others made from this account.
+            for (importer, importer_router, ..) in &started {
+                for import in importer
+                    .imports
+                    .iter()
+                    .filter(|i| i.kind == Kind::Stream && i.account == config.name)
+                {
+                    links.streams.push(StreamLink {
+                        filter: import.subject.clone(),
+                        prefix: import
+                            .prefix
+                            .as_ref()
+                            .map(|p| format!("{}.", p.trim_end_matches('.'))),
+                        router: importer_router.clone(),
+                    });
+                }
+            }
+            // Service imports this account made from others.
+            for import in config.imports.iter().filter(|i| i.kind == Kind::Service) {
+                if let Some((_, exporter_router, _, exporter_responses)) = find(&import.account) {
+                    links.services.push(ServiceLink {
+                        local: import.to.clone().unwrap_or_else(|| import.subject.clone()),
+                        remote: import.subject.clone(),
+                        router: exporter_router.clone(),
+                        responses: exporter_responses.clone(),
+                    });
+                }
+            }
             let account = Account {
                 name: config.name.clone(),
-                router,
-                js,
+                router: router.clone(),
+                js: js.clone(),
+                links,
             };
             self.by_name.insert(config.name.clone(), Arc::new(account));
         }

@@ -62,6 +62,9 @@ pub enum AuthConfigError {
     /// A JetStream setting of an account is not usable.
     #[error("account jetstream: {0}")]
     BadJetStream(String),
+    /// An export or import is malformed, names an unknown account, or is not exported.
+    #[error("account exports/imports: {0}")]
+    BadImport(String),
 }
 
 type Result<T> = std::result::Result<T, AuthConfigError>;
@@ -171,6 +174,18 @@ fn read_accounts(auth: &mut AuthConfig, key: &str, accounts: &Value) -> Result<(
                     None => None,
                 };
                 add_account(auth, name, jetstream)?;
+                if let Some((_, v)) = get(body, &["exports"]) {
+                    let exports = super::imports::read_exports(v)?;
+                    if let Some(last) = auth.accounts.last_mut() {
+                        last.exports = exports;
+                    }
+                }
+                if let Some((_, v)) = get(body, &["imports"]) {
+                    let imports = super::imports::read_imports(v)?;
+                    if let Some(last) = auth.accounts.last_mut() {
+                        last.imports = imports;
+                    }
+                }
                 let defaults = match get(body, &["default_permissions"]) {
                     Some((_, v)) => Some(Arc::new(read_permissions(v)?)),
                     None => None,
@@ -184,6 +199,33 @@ fn read_accounts(auth: &mut AuthConfig, key: &str, accounts: &Value) -> Result<(
             }
         }
         _ => return Err(wrong(key, "a block or a list")),
+    }
+    check_imports(auth)
+}
+
+/// Every import must name a configured account that exports what it imports to it.
+fn check_imports(auth: &AuthConfig) -> Result<()> {
+    for account in &auth.accounts {
+        for import in &account.imports {
+            let Some(exporter) = auth.account(&import.account) else {
+                return Err(AuthConfigError::BadImport(format!(
+                    "{} imports from unknown account {:?}",
+                    account.name, import.account
+                )));
+            };
+            let ok = super::imports::authorized(
+                &exporter.exports,
+                &account.name,
+                import.kind,
+                &import.subject,
+            );
+            if !ok {
+                return Err(AuthConfigError::BadImport(format!(
+                    "{} may not import {:?} from {}",
+                    account.name, import.subject, import.account
+                )));
+            }
+        }
     }
     Ok(())
 }
@@ -201,6 +243,8 @@ fn add_account(auth: &mut AuthConfig, name: &str, jetstream: Option<JsLimits>) -
     auth.accounts.push(AccountConfig {
         name: name.to_string(),
         jetstream,
+        exports: Vec::new(),
+        imports: Vec::new(),
     });
     Ok(())
 }

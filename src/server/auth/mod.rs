@@ -16,6 +16,7 @@
 
 pub mod account;
 pub mod config;
+pub mod imports;
 pub mod permissions;
 
 use std::collections::BTreeMap;
@@ -144,6 +145,10 @@ pub struct AccountConfig {
     pub name: String,
     /// JetStream limits when JetStream is enabled for it.
     pub jetstream: Option<JsLimits>,
+    /// What other accounts may import from it.
+    pub exports: Vec<imports::Export>,
+    /// What it imports from other accounts.
+    pub imports: Vec<imports::Import>,
 }
 
 /// Every auth setting.

@@ -200,6 +200,14 @@ fn bad_auth_configs_are_refused() {
             "authorization { users: [{user: a, password: b, permissions: {publsh: \"a\"}}] }",
             "unknown field",
         ),
+        (
+            "accounts { A { exports: [{stream: \"x.>\", accounts: [C]}] }, B { imports: [{stream: {account: A, subject: \"x.>\"}}] } }",
+            "import the export does not allow",
+        ),
+        (
+            "accounts { B { imports: [{service: {account: Z, subject: \"x\"}}] } }",
+            "import from an unknown account",
+        ),
     ] {
         let tree = conf::parse(text).expect("parses");
         assert!(config::read(&tree).is_err(), "{what}: {text}");
