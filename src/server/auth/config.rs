@@ -56,6 +56,10 @@ pub enum AuthConfigError {
     /// A permission entry is not a valid subject.
     #[error("permission subject {0:?} is not a valid subject")]
     BadSubject(String),
+    /// A key the websocket authorization block does not take (nats-server refuses to start:
+    /// it takes only user/password or a token, no `users`).
+    #[error("unknown field {0:?} in websocket authorization")]
+    UnknownWsAuthField(String),
     /// A key nats-server does not know in a permissions block.
     #[error("unknown field {0:?} parsing permissions")]
     UnknownPermissionField(String),
@@ -150,6 +154,13 @@ fn read_ws(ws: &Map<String, Value>) -> Result<WsAuth> {
     // nats-server's websocket authorization is the simple form: user/pass or token only.
     if let Some((key, block)) = get(ws, &["authorization", "authentication"]) {
         let block = object(block, key)?;
+        let known = ["user", "username", "pass", "password", "token", "timeout"];
+        if let Some(unknown) = block
+            .keys()
+            .find(|k| !known.iter().any(|n| k.eq_ignore_ascii_case(n)))
+        {
+            return Err(AuthConfigError::UnknownWsAuthField(unknown.clone()));
+        }
         out.user = string(block, &["user", "username"])?;
         out.pass = string(block, &["pass", "password"])?.map(Secret);
         out.token = string(block, &["token"])?.map(Secret);

@@ -208,6 +208,10 @@ fn bad_auth_configs_are_refused() {
             "accounts { B { imports: [{service: {account: Z, subject: \"x\"}}] } }",
             "import from an unknown account",
         ),
+        (
+            "websocket { authorization { users: [{user: w, password: p}] } }",
+            "users in websocket authorization (nats-server takes only user/pass or token there)",
+        ),
     ] {
         let tree = conf::parse(text).expect("parses");
         assert!(config::read(&tree).is_err(), "{what}: {text}");
