@@ -222,3 +222,19 @@ async fn default_permissions_apply_to_users_without_their_own() {
     );
     assert!(!reply.contains("defaults.x"), "{reply}");
 }
+
+#[tokio::test]
+async fn a_client_may_not_use_a_reserved_reply_subject() {
+    let server = start();
+    let reply = raw_session(
+        server.port,
+        "admin",
+        "a",
+        "PUB public.x _R_.abc 2\r\nhi\r\n",
+    );
+    assert!(
+        reply.contains(r#"-ERR 'Permissions Violation for Publish with Reply of "_R_.abc"'"#),
+        "{reply}"
+    );
+    assert!(reply.contains("PONG"), "the connection stays open: {reply}");
+}

@@ -453,6 +453,12 @@ impl Conn {
                 return false;
             }
         }
+        // `_R_.` replies are the server's own, for service imports (nats-server: reserved).
+        if let Some(reply) = reply.as_deref().filter(|r| r.starts_with("_R_.")) {
+            let text = format!("Permissions Violation for Publish with Reply of {reply:?}");
+            self.out.send_raw(&wire::err_line(&text));
+            return false;
+        }
         let view = MsgView {
             subject: &subject,
             reply: reply.as_deref(),
