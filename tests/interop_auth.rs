@@ -266,3 +266,26 @@ async fn a_client_silent_past_the_authorization_timeout_is_cut_off() {
     let said = String::from_utf8_lossy(&out);
     assert!(said.contains("-ERR 'Authentication Timeout'"), "{said}");
 }
+
+#[tokio::test]
+async fn allowed_connection_types_limit_where_a_user_may_connect() {
+    let server = TestServer::start_with(Options {
+        config: Some(
+            "authorization { users = [\n\
+               {user: browser, password: b, allowed_connection_types: [\"WEBSOCKET\"]}\n\
+               {user: backend, password: k, allowed_connection_types: [\"STANDARD\"]}\n\
+             ] }\n\
+             websocket { port: -1, no_tls: true }\n"
+                .into(),
+        ),
+        ..Default::default()
+    });
+    let ws_url = format!("ws://127.0.0.1:{}", websocket_port(&server));
+    bounded(async {
+        assert!(connects(user_pass("browser", "b"), ws_url.clone()).await);
+        assert!(!connects(user_pass("browser", "b"), server.url()).await);
+        assert!(connects(user_pass("backend", "k"), server.url()).await);
+        assert!(!connects(user_pass("backend", "k"), ws_url.clone()).await);
+    })
+    .await;
+}

@@ -60,6 +60,9 @@ pub enum AuthConfigError {
     /// it takes only user/password or a token, no `users`).
     #[error("unknown field {0:?} in websocket authorization")]
     UnknownWsAuthField(String),
+    /// `allowed_connection_types` names a type nats-server does not know.
+    #[error("unknown connection type {0:?}")]
+    UnknownConnectionType(String),
     /// A key nats-server does not know in a permissions block.
     #[error("unknown field {0:?} parsing permissions")]
     UnknownPermissionField(String),
@@ -310,6 +313,13 @@ fn read_users(
         let name = string(entry, &["user", "username"])?;
         let password = string(entry, &["pass", "password"])?;
         let nkey = string(entry, &["nkey"])?;
+        let connection_types = match get(
+            entry,
+            &["allowed_connection_types", "connection_types", "clients"],
+        ) {
+            Some((_, v)) => connection_types(v)?,
+            None => Vec::new(),
+        };
         let permissions = match get(entry, &["permission", "permissions", "authorization"]) {
             Some((_, v)) => Some(Arc::new(read_permissions(v)?)),
             None => defaults.cloned(),
@@ -329,6 +339,7 @@ fn read_users(
                     key: key.clone(),
                     permissions,
                     account: account.to_string(),
+                    connection_types,
                 };
                 auth.nkeys.insert(key, user);
             }
@@ -341,6 +352,7 @@ fn read_users(
                     password: Secret(password.unwrap_or_default()),
                     permissions,
                     account: account.to_string(),
+                    connection_types,
                 };
                 auth.users.insert(name, user);
             }
@@ -348,6 +360,40 @@ fn read_users(
         }
     }
     Ok(())
+}
+
+/// `allowed_connection_types: [STANDARD, WEBSOCKET, …]`, upper-cased; unknown types refused.
+fn connection_types(value: &Value) -> Result<Vec<String>> {
+    const KNOWN: [&str; 7] = [
+        "STANDARD",
+        "WEBSOCKET",
+        "LEAFNODE",
+        "LEAFNODE_WS",
+        "MQTT",
+        "MQTT_WS",
+        "IN_PROCESS",
+    ];
+    let list = match value {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| wrong("allowed_connection_types", "a list of names"))
+            })
+            .collect::<Result<_>>()?,
+        _ => return Err(wrong("allowed_connection_types", "a list of names")),
+    };
+    list.into_iter()
+        .map(|t| {
+            let upper = t.to_ascii_uppercase();
+            match KNOWN.contains(&upper.as_str()) {
+                true => Ok(upper),
+                false => Err(AuthConfigError::UnknownConnectionType(t)),
+            }
+        })
+        .collect()
 }
 
 /// A `permissions { … }` block.

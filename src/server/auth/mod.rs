@@ -81,6 +81,8 @@ pub struct User {
     pub permissions: Option<Arc<Permissions>>,
     /// The account it belongs to.
     pub account: String,
+    /// `allowed_connection_types`, upper case (empty: any).
+    pub connection_types: Vec<String>,
 }
 
 /// A user identified by an nkey (a public `U…` key) that signs the server's nonce.
@@ -92,6 +94,8 @@ pub struct NkeyUser {
     pub permissions: Option<Arc<Permissions>>,
     /// The account it belongs to.
     pub account: String,
+    /// `allowed_connection_types`, upper case (empty: any).
+    pub connection_types: Vec<String>,
 }
 
 /// `websocket { authorization { … } no_auth_user }`: replaces the top-level single user,
@@ -211,6 +215,18 @@ pub enum AuthError {
     /// Credentials were required and none matched.
     #[error("no valid credentials")]
     NoCredentials,
+    /// The user may not connect over this listener (`allowed_connection_types`).
+    #[error("connection type not allowed for this user")]
+    ConnectionTypeNotAllowed,
+}
+
+/// Whether a user limited to `types` may connect as a TCP (`STANDARD`) or WebSocket client.
+fn type_allowed(types: &[String], websocket: bool) -> Result<(), AuthError> {
+    let want = if websocket { "WEBSOCKET" } else { "STANDARD" };
+    match types.is_empty() || types.iter().any(|t| t == want) {
+        true => Ok(()),
+        false => Err(AuthError::ConnectionTypeNotAllowed),
+    }
 }
 
 impl AuthConfig {
@@ -266,6 +282,7 @@ impl AuthConfig {
             let Some(found) = self.nkeys.get(&key) else {
                 return Err(AuthError::UnknownUser(key));
             };
+            type_allowed(&found.connection_types, websocket)?;
             if no_auth_user.as_deref() != Some(key.as_str()) {
                 verify_signature(&key, nonce, connect.sig.as_deref())?;
             }
@@ -293,6 +310,7 @@ impl AuthConfig {
                 let Some(found) = self.users.get(&name) else {
                     return Err(AuthError::UnknownUser(name));
                 };
+                type_allowed(&found.connection_types, websocket)?;
                 let given = connect.pass.as_deref().unwrap_or("");
                 if !no_auth && !found.password.matches(given) {
                     return Err(AuthError::WrongSecret);

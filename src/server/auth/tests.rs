@@ -272,3 +272,21 @@ fn the_authorization_timeout_is_read_in_seconds_or_as_a_duration() {
         Some(std::time::Duration::from_millis(500))
     );
 }
+
+#[test]
+fn allowed_connection_types_limit_where_a_user_may_connect() {
+    let a = auth(
+        "authorization { users: [{user: w, password: p, allowed_connection_types: [websocket]}, {user: t, password: p, allowed_connection_types: [\"STANDARD\"]}] }",
+    );
+    let c = |u: &str| connect(Some(u), Some("p"), None);
+    assert!(a.authenticate(&c("w"), None, true).is_ok());
+    assert_eq!(
+        a.authenticate(&c("w"), None, false).map(|_| ()),
+        Err(AuthError::ConnectionTypeNotAllowed)
+    );
+    assert!(a.authenticate(&c("t"), None, false).is_ok());
+    assert!(a.authenticate(&c("t"), None, true).is_err());
+    let tree = conf::parse("authorization { users: [{user: x, password: p, allowed_connection_types: [carrier_pigeon]}] }")
+        .expect("conf");
+    assert!(config::read(&tree).is_err());
+}
