@@ -279,3 +279,35 @@ async fn an_imported_service_answers_across_accounts() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_accounts_jetstream_limits_apply_to_it() {
+    let server = TestServer::start_with(Options {
+        config: Some(
+            "accounts { L { users: [ {user: l, password: pl} ], jetstream: { max_streams: 1 } } }\n"
+                .into(),
+        ),
+        ..Default::default()
+    });
+    bounded(async {
+        let js = async_nats::jetstream::new(login(&server, "l", "pl").await);
+        let config = |name: &str| async_nats::jetstream::stream::Config {
+            name: name.into(),
+            subjects: vec![format!("{name}.>")],
+            ..Default::default()
+        };
+        js.create_stream(config("FIRST"))
+            .await
+            .expect("the first stream");
+        let second = js.create_stream(config("SECOND")).await;
+        let Err(err) = second else {
+            panic!("max_streams: 1 must refuse a second stream");
+        };
+        assert!(
+            err.to_string()
+                .contains("maximum number of streams reached"),
+            "{err}"
+        );
+    })
+    .await;
+}
