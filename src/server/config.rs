@@ -125,21 +125,8 @@ pub fn rewrite_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
         .collect()
 }
 
-/// Credentials clients must present in CONNECT.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AuthConfig {
-    /// `auth_token` every client must send.
-    pub token: Option<String>,
-    /// Accepted `user`/`pass` pairs.
-    pub users: Vec<(String, String)>,
-}
-
-impl AuthConfig {
-    /// Whether clients must authenticate at all.
-    pub fn required(&self) -> bool {
-        self.token.is_some() || !self.users.is_empty()
-    }
-}
+/// Credentials, accounts and permissions (read by [`super::auth::config`]).
+pub use super::auth::AuthConfig;
 
 /// Every setting the server runs with, resolved.
 #[derive(Debug, Clone)]
@@ -261,6 +248,9 @@ pub enum ConfigError {
     /// A TLS block or file cannot be used.
     #[error("config: {0}")]
     Tls(#[from] super::tls::TlsError),
+    /// The authorization, accounts or websocket auth settings are not usable.
+    #[error("config: {0}")]
+    Auth(#[from] super::auth::AuthConfigError),
 }
 
 impl ServerConfig {
@@ -312,10 +302,11 @@ impl ServerConfig {
             self.static_root = root.clone();
         }
         if let Some(token) = &args.auth {
-            self.auth.token = Some(token.clone());
+            self.auth.token = Some(super::auth::Secret(token.clone()));
         }
         if let (Some(user), Some(pass)) = (&args.user, &args.pass) {
-            self.auth.users = vec![(user.clone(), pass.clone())];
+            self.auth.user = Some(user.clone());
+            self.auth.pass = Some(super::auth::Secret(pass.clone()));
         }
         if let Some(dir) = &args.ports_file_dir {
             self.ports_file_dir = Some(dir.clone());
@@ -457,8 +448,9 @@ impl ServerConfig {
                 }
             }
         }
-        if let Some(auth) = tree.get("authorization").filter(|v| v.is_object()) {
-            self.auth = read_auth(auth)?;
+        self.auth = super::auth::config::read(tree)?;
+        if let Some(timeout) = self.auth.timeout {
+            self.auth_timeout = timeout;
         }
         self.tls = super::tls::TlsSettings::from_conf(tree)?;
         if self.tls.https_port != 0 {
@@ -467,32 +459,6 @@ impl ServerConfig {
         }
         Ok(())
     }
-}
-
-fn read_auth(auth: &Value) -> Result<AuthConfig, ConfigError> {
-    let mut out = AuthConfig {
-        token: str_of(auth, "token")?,
-        users: Vec::new(),
-    };
-    if let (Some(user), Some(pass)) = (str_of(auth, "user")?, str_of(auth, "password")?) {
-        out.users.push((user, pass));
-    }
-    if let Some(users) = auth.get("users") {
-        let users = users
-            .as_array()
-            .ok_or_else(|| ConfigError::Invalid("authorization.users must be an array".into()))?;
-        for entry in users {
-            match (str_of(entry, "user")?, str_of(entry, "password")?) {
-                (Some(user), Some(pass)) => out.users.push((user, pass)),
-                _ => {
-                    return Err(ConfigError::Invalid(
-                        "each authorization user needs user and password".into(),
-                    ))
-                }
-            }
-        }
-    }
-    Ok(out)
 }
 
 fn str_of(tree: &Value, key: &str) -> Result<Option<String>, ConfigError> {
@@ -679,7 +645,7 @@ mod tests {
             .expect("valid");
         assert_eq!(c.port, 4444);
         assert_eq!(c.ws_port, 9001);
-        assert_eq!(c.auth.token.as_deref(), Some("s3cret"));
+        assert_eq!(c.auth.token.as_ref().map(|t| t.0.as_str()), Some("s3cret"));
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -17,6 +17,9 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
+use super::auth::account::Account;
+use super::auth::permissions::ClientPerms;
+use super::auth::Identity;
 use super::jetstream::Origin;
 use super::outbox::{CloseReason, FlushList, Outbox};
 use super::router::{MsgView, Sub};
@@ -87,15 +90,25 @@ pub struct ClientInfo {
     pub opts: std::sync::Mutex<Connect>,
     /// Number of subscriptions.
     pub subs: std::sync::atomic::AtomicUsize,
+    /// The account it lives in (set at CONNECT).
+    pub account: std::sync::Mutex<String>,
+    /// The user (name or nkey) it authenticated as, if any.
+    pub user: std::sync::Mutex<Option<String>>,
 }
 
 /// Whether [`serve`] still owes the client its INFO.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Greeting {
     /// Send INFO first, under a fresh client id.
     SendInfo,
-    /// INFO naming this client id went out already (in plaintext, before the TLS upgrade).
-    InfoSent(u64),
+    /// INFO naming this client id (and this nonce, for nkey users) went out already, in
+    /// plaintext before the TLS upgrade.
+    InfoSent {
+        /// The client id the INFO named.
+        id: u64,
+        /// The nonce the INFO carried, which the client signs in CONNECT.
+        nonce: Option<String>,
+    },
 }
 
 /// Serves one client until it goes away; registers it for monitoring meanwhile.
@@ -120,7 +133,7 @@ pub async fn serve_greeted<R: ByteReader, W: ByteWriter>(
 ) {
     let id = match greeting {
         Greeting::SendInfo => shared.next_client_id(),
-        Greeting::InfoSent(id) => id,
+        Greeting::InfoSent { id, .. } => id,
     };
     let out = Arc::new(Outbox::new(shared.config.max_pending));
     let info = Arc::new(ClientInfo {
@@ -131,11 +144,26 @@ pub async fn serve_greeted<R: ByteReader, W: ByteWriter>(
         out: out.clone(),
         opts: std::sync::Mutex::new(Connect::default()),
         subs: Default::default(),
+        account: std::sync::Mutex::new(super::auth::GLOBAL_ACCOUNT.to_string()),
+        user: std::sync::Mutex::new(None),
     });
     shared.register(info.clone());
-    if greeting == Greeting::SendInfo {
-        out.send_raw(&wire::info_line(&shared.info_json(id, peer)));
-    }
+    let websocket = kind == ConnKind::WebSocket;
+    let nonce = match greeting {
+        Greeting::SendInfo => {
+            let (info_json, nonce) = shared.greeting_info(id, peer, kind);
+            out.send_raw(&wire::info_line(&info_json));
+            nonce
+        }
+        Greeting::InfoSent { nonce, .. } => nonce,
+    };
+    // Until CONNECT says otherwise (only possible where auth is required), a client lives in
+    // the global account.
+    let Some(account) = shared.accounts.global().cloned() else {
+        out.close(CloseReason::ServerShutdown);
+        shared.unregister(id);
+        return;
+    };
     let writer_task = tokio::spawn(write_loop(
         out.clone(),
         writer,
@@ -148,6 +176,11 @@ pub async fn serve_greeted<R: ByteReader, W: ByteWriter>(
         out: out.clone(),
         opts: Connect::default(),
         connected: false,
+        auth_required: shared.config.auth.required_for(websocket),
+        websocket,
+        nonce,
+        account,
+        perms: None,
         subs: HashMap::new(),
         pings_out: 0,
         parser: ClientParser::new(Limits {
@@ -160,7 +193,7 @@ pub async fn serve_greeted<R: ByteReader, W: ByteWriter>(
     tracing::debug!(client = id, ?reason, "connection closing");
     out.close(reason);
     for sub in conn.subs.values() {
-        shared.router.unsubscribe(sub);
+        conn.account.router.unsubscribe(sub);
     }
     shared.unregister(id);
     // The writer ends once it has sent what was queued, or at its write deadline.
@@ -197,6 +230,15 @@ struct Conn {
     out: Arc<Outbox>,
     opts: Connect,
     connected: bool,
+    /// Whether this listener's clients must authenticate before anything else.
+    auth_required: bool,
+    websocket: bool,
+    /// What INFO asked nkey users to sign.
+    nonce: Option<String>,
+    /// The account the client lives in: its subscriptions and JetStream.
+    account: Arc<Account>,
+    /// What the client may publish and subscribe to (`None`: anything).
+    perms: Option<Arc<ClientPerms>>,
     subs: HashMap<String, Arc<Sub>>,
     pings_out: u32,
     parser: ClientParser,
@@ -220,7 +262,7 @@ impl Conn {
         let auth_deadline = tokio::time::Instant::now() + config.auth_timeout;
         let mut shutdown = self.shared.shutdown.clone();
         loop {
-            let auth_pending = config.auth.required() && !self.connected;
+            let auth_pending = self.auth_required && !self.connected;
             tokio::select! {
                 read = reader.read_into(&mut buf) => match read {
                     Ok(0) | Err(_) => return CloseReason::ClientClosed,
@@ -266,16 +308,13 @@ impl Conn {
     }
 
     async fn handle_op(&mut self, op: ClientOp) -> Result<(), CloseReason> {
-        if !self.connected
-            && self.shared.config.auth.required()
-            && !matches!(op, ClientOp::Connect(_))
-        {
+        if !self.connected && self.auth_required && !matches!(op, ClientOp::Connect(_)) {
             return Err(CloseReason::Protocol("Authorization Violation".into()));
         }
         // `ok`: whether a verbose client gets +OK (not after an -ERR, as nats-server).
         let ok = match op {
             ClientOp::Connect(connect) => {
-                self.connect(*connect)?;
+                self.connect(*connect).await?;
                 true
             }
             ClientOp::Ping => {
@@ -306,20 +345,25 @@ impl Conn {
         Ok(())
     }
 
-    fn connect(&mut self, opts: Connect) -> Result<(), CloseReason> {
-        let auth = &self.shared.config.auth;
-        if auth.required() {
-            let token_ok = auth
-                .token
-                .as_ref()
-                .is_some_and(|t| opts.auth_token.as_ref() == Some(t));
-            let user_ok = auth.users.iter().any(|(u, p)| {
-                opts.user.as_deref() == Some(u.as_str()) && opts.pass.as_deref() == Some(p.as_str())
-            });
-            if !token_ok && !user_ok {
-                tracing::info!(client = self.id(), "authorization violation");
+    async fn connect(&mut self, opts: Connect) -> Result<(), CloseReason> {
+        // nats-server authenticates the first CONNECT only; later ones just update options.
+        if self.auth_required && !self.connected {
+            let identity = self.authenticate(&opts).await?;
+            let Some(account) = self.shared.accounts.get(&identity.account).cloned() else {
+                tracing::error!(client = self.id(), account = %identity.account, "unknown account");
                 return Err(CloseReason::Protocol("Authorization Violation".into()));
+            };
+            if let Ok(mut shown) = self.info.account.lock() {
+                shown.clone_from(&account.name);
             }
+            if let Ok(mut shown) = self.info.user.lock() {
+                shown.clone_from(&identity.user);
+            }
+            self.account = account;
+            self.perms = identity
+                .permissions
+                .as_deref()
+                .map(|p| Arc::new(ClientPerms::new(p)));
         }
         if let Ok(mut shown) = self.info.opts.lock() {
             *shown = opts.clone();
@@ -329,21 +373,60 @@ impl Conn {
         Ok(())
     }
 
+    /// Checks the credentials of a CONNECT. Off the reader's thread: a bcrypt check takes tens
+    /// of milliseconds.
+    async fn authenticate(&self, opts: &Connect) -> Result<Identity, CloseReason> {
+        let config = self.shared.config.clone();
+        let (connect, nonce, websocket) = (opts.clone(), self.nonce.clone(), self.websocket);
+        let checked = tokio::task::spawn_blocking(move || {
+            config
+                .auth
+                .authenticate(&connect, nonce.as_deref(), websocket)
+        })
+        .await;
+        match checked {
+            Ok(Ok(identity)) => Ok(identity),
+            Ok(Err(err)) => {
+                tracing::info!(client = self.id(), %err, "authorization violation");
+                Err(CloseReason::Protocol("Authorization Violation".into()))
+            }
+            Err(_) => Err(CloseReason::Protocol("Authorization Violation".into())),
+        }
+    }
+
     /// `false` when the subject was refused (the client got `-ERR 'Invalid Subject'`).
     fn subscribe(&mut self, subject: &str, queue: Option<&str>, sid: &str) -> bool {
         if self.subs.contains_key(sid) {
             // nats-server ignores a SUB that reuses a live sid.
             return true;
         }
-        let sub = Arc::new(Sub::new(
+        let mut sub = Sub::new(
             self.id(),
             sid,
             subject,
             queue,
             self.out.clone(),
             self.opts.echo,
-        ));
-        if self.shared.router.subscribe(sub.clone()).is_err() {
+        );
+        if let Some(perms) = &self.perms {
+            if !perms.can_subscribe(subject, queue) {
+                let text = match queue {
+                    Some(q) => format!(
+                        "Permissions Violation for Subscription to {subject:?} using queue {q:?}"
+                    ),
+                    None => format!("Permissions Violation for Subscription to {subject:?}"),
+                };
+                tracing::info!(client = self.id(), subject, "subscription violation");
+                self.out.send_raw(&wire::err_line(&text));
+                return false;
+            }
+            let filter = perms.needs_delivery_filter(subject, queue);
+            if filter || perms.tracks_replies() {
+                sub = sub.with_perms(perms.clone(), filter);
+            }
+        }
+        let sub = Arc::new(sub);
+        if self.account.router.subscribe(sub.clone()).is_err() {
             self.out.send_raw(&wire::err_line("Invalid Subject"));
             return false;
         }
@@ -361,7 +444,7 @@ impl Conn {
             _ => true,
         };
         if remove_now {
-            self.shared.router.unsubscribe(&sub);
+            self.account.router.unsubscribe(&sub);
             self.subs.remove(sid);
         }
         // Subscriptions that hit their limit leave the router by themselves; forget those too
@@ -390,13 +473,27 @@ impl Conn {
                 .send_raw(&wire::err_line("Invalid Publish Subject"));
             return false;
         }
+        if let Some(perms) = &self.perms {
+            if !perms.can_publish(&subject) {
+                tracing::info!(client = self.id(), subject, "publish violation");
+                let text = format!("Permissions Violation for Publish to {subject:?}");
+                self.out.send_raw(&wire::err_line(&text));
+                return false;
+            }
+        }
+        // `_R_.` replies are the server's own, for service imports (nats-server: reserved).
+        if let Some(reply) = reply.as_deref().filter(|r| r.starts_with("_R_.")) {
+            let text = format!("Permissions Violation for Publish with Reply of {reply:?}");
+            self.out.send_raw(&wire::err_line(&text));
+            return false;
+        }
         let view = MsgView {
             subject: &subject,
             reply: reply.as_deref(),
             headers: headers.as_deref(),
             payload: &payload,
         };
-        let delivered = self.shared.router.deliver(
+        let mut delivered = self.account.router.deliver(
             &subject,
             None,
             &view,
@@ -404,9 +501,20 @@ impl Conn {
             None,
             &mut self.flush,
         );
+        if !self.account.links.is_empty() || subject.starts_with("_R_.") {
+            let publish = super::auth::imports::Publish {
+                subject: &subject,
+                reply: reply.as_deref(),
+                headers: headers.as_deref(),
+                payload: &payload,
+            };
+            let own = &self.account.router;
+            delivered += self.account.links.forward(own, &publish, &mut self.flush);
+        }
         let wants_no_responders =
             reply.is_some() && delivered == 0 && self.opts.no_responders && self.opts.headers;
-        if self.shared.js.wants(&subject) {
+        let js = self.account.js.as_ref().filter(|js| js.wants(&subject));
+        if let Some(js) = js {
             let msg = Message {
                 subject,
                 reply,
@@ -419,12 +527,38 @@ impl Conn {
             };
             // Wake the writers first: this may wait while the engine is busy.
             self.flush.flush();
-            self.shared.js.publish(msg, origin).await;
+            js.publish(msg, origin).await;
+        } else if let (None, 0, Some(reply), Some(body)) = (
+            &self.account.js,
+            delivered,
+            &reply,
+            super::auth::account::js_not_enabled_response(&subject),
+        ) {
+            self.reply_to_self(reply, &body);
         } else if wants_no_responders {
             if let Some(reply) = &reply {
-                self.shared.no_responders(reply, self.id(), &mut self.flush);
+                super::jetstream::no_responders(
+                    &self.account.router,
+                    reply,
+                    self.id(),
+                    &mut self.flush,
+                );
             }
         }
         true
+    }
+
+    /// Delivers `body` on `reply` to this client only (its subscription on its inbox).
+    fn reply_to_self(&mut self, reply: &str, body: &[u8]) {
+        let view = MsgView {
+            subject: reply,
+            reply: None,
+            headers: None,
+            payload: body,
+        };
+        let client = Some(self.id());
+        self.account
+            .router
+            .deliver(reply, None, &view, None, client, &mut self.flush);
     }
 }

@@ -16,6 +16,7 @@
 //! [`Server::start`] binds everything and returns the bound addresses; [`Server::shutdown`]
 //! stops accepting, closes clients, flushes the stores and stops the engine.
 
+pub mod auth;
 pub mod conf;
 pub mod config;
 pub mod conn;
@@ -59,6 +60,9 @@ pub struct Shared {
     pub router: Arc<Router>,
     /// The way to the engine thread.
     pub js: JsHandle,
+    /// Every account: the global one (whose router and engine are the two above) and the
+    /// configured ones. A connection uses its account's router and engine.
+    pub accounts: auth::account::Accounts,
     /// This server's id (INFO `server_id`).
     pub server_id: String,
     /// When the server started.
@@ -96,7 +100,12 @@ impl Shared {
 
     /// Forgets a closed connection, keeping its counters in the server totals.
     pub fn unregister(&self, id: u64) {
-        self.js.client_gone(id);
+        // Its publish budget lives in its account's engine; accounts are few, so ask them all.
+        for account in self.accounts.iter() {
+            if let Some(js) = &account.js {
+                js.client_gone(id);
+            }
+        }
         if let Some(info) = self.clients().remove(&id) {
             let (from, to) = (&info.out.counters, &self.closed_counters);
             for (a, b) in [
@@ -143,6 +152,26 @@ impl Shared {
         info
     }
 
+    /// The INFO a client of `kind` is greeted with, and the nonce it carries (for nkey users,
+    /// who sign it in CONNECT). WebSocket clients may have their own authorization.
+    pub fn greeting_info(
+        &self,
+        id: u64,
+        peer: SocketAddr,
+        kind: ConnKind,
+    ) -> (serde_json::Value, Option<String>) {
+        let auth = &self.config.auth;
+        let nonce = auth.needs_nonce().then(auth::new_nonce);
+        let mut info = self.info_json(id, peer);
+        if auth.required_for(kind == ConnKind::WebSocket) {
+            info["auth_required"] = serde_json::Value::Bool(true);
+        }
+        if let Some(nonce) = &nonce {
+            info["nonce"] = serde_json::Value::String(nonce.clone());
+        }
+        (info, nonce)
+    }
+
     /// Answers a request nobody serves with a 503 status, to the requesting client only.
     pub fn no_responders(&self, reply: &str, client: u64, flush: &mut outbox::FlushList) {
         jetstream::no_responders(&self.router, reply, client, flush);
@@ -160,6 +189,7 @@ pub struct Server {
     shared: Arc<Shared>,
     shutdown_tx: watch::Sender<bool>,
     js_thread: JsThread,
+    account_engines: auth::account::AccountEngines,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// The ports file written at start (removed at a graceful shutdown).
     ports_file: Option<std::path::PathBuf>,
@@ -212,13 +242,7 @@ impl Server {
         };
         let ws_addr = ws_listener.as_ref().map(|l| l.local_addr()).transpose()?;
 
-        let interest = jetstream::InterestQueue::new();
-        let hook_queue = interest.clone();
-        let router = Arc::new(Router::new(Some(Box::new(
-            move |subject: &str, _active| {
-                hook_queue.changed(subject);
-            },
-        ))));
+        let (router, interest) = auth::account::new_router();
         let engine_config = EngineConfig {
             // `jetstream { max_*_store }` limits the server; the account has no limits of its
             // own (nats-server's global account reports -1).
@@ -237,15 +261,28 @@ impl Server {
             max_storage = engine_config.server_max_storage,
             "JetStream limits"
         );
-        let storage =
-            storage::Storage::new(&config.store_dir, engine_config, jetstream::now() as u64);
+        let storage = storage::Storage::new(
+            &config.store_dir,
+            engine_config.clone(),
+            jetstream::now() as u64,
+        );
         let (js, js_thread) = jetstream::start(storage, router.clone(), interest)?;
+        // As nats-server: the global account has JetStream only when no account is configured.
+        let mut accounts = auth::account::Accounts::new(Arc::new(auth::account::Account {
+            name: auth::GLOBAL_ACCOUNT.to_string(),
+            router: router.clone(),
+            js: config.auth.accounts.is_empty().then(|| js.clone()),
+            links: Default::default(),
+        }));
+        let account_engines =
+            accounts.start_configured(&config.auth.accounts, &config.store_dir, &engine_config)?;
 
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             config: config.clone(),
             router,
             js,
+            accounts,
             server_id: new_server_id(),
             started: SystemTime::now(),
             client_addr,
@@ -334,6 +371,7 @@ impl Server {
             shared,
             shutdown_tx,
             js_thread,
+            account_engines,
             tasks,
             ports_file,
         })
@@ -352,6 +390,7 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        self.account_engines.shutdown().await;
         self.shared.js.stop().await;
         let thread = self.js_thread;
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;

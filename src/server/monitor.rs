@@ -24,6 +24,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
 use super::conn::ConnKind;
+use super::jetstream::JsHandle;
 use super::static_files::TimedIo;
 use super::tls::ServerTls;
 use super::Shared;
@@ -163,10 +164,14 @@ fn totals(shared: &Shared) -> [u64; 4] {
 async fn varz(shared: &Shared) -> Value {
     let config = &shared.config;
     let [in_msgs, in_bytes, out_msgs, out_bytes] = totals(shared);
-    let js = shared
-        .js
-        .query(Box::new(|engine: &Engine, _now| account_totals(engine)))
-        .await;
+    let mut per_account = Vec::new();
+    for js in shared.accounts.iter().filter_map(|a| a.js.as_ref()) {
+        let totals = js
+            .query(Box::new(|engine: &Engine, _now| account_totals(engine)))
+            .await;
+        per_account.push(totals);
+    }
+    let js = sum_totals(per_account);
     let mut varz = json!({
         "server_id": shared.server_id,
         "server_name": config.server_name,
@@ -225,6 +230,8 @@ fn connz(shared: &Shared, query: &str) -> Value {
     let offset = number(query, "offset").unwrap_or(0);
     let limit = number(query, "limit").unwrap_or(1024);
     let now = SystemTime::now();
+    // As nats-server: who a client is shows only when asked for (`auth=true`).
+    let auth = flag(query, "auth");
     let connections: Vec<Value> = all
         .iter()
         .skip(offset)
@@ -232,7 +239,7 @@ fn connz(shared: &Shared, query: &str) -> Value {
         .map(|c| {
             let opts = c.opts.lock().map(|o| o.clone()).unwrap_or_default();
             let counters = &c.out.counters;
-            json!({
+            let mut entry = json!({
                 "cid": c.id,
                 "kind": "Client",
                 "type": match c.kind { ConnKind::Tcp => "nats", ConnKind::WebSocket => "websocket" },
@@ -249,7 +256,14 @@ fn connz(shared: &Shared, query: &str) -> Value {
                 "name": opts.name,
                 "lang": opts.lang,
                 "version": opts.version,
-            })
+            });
+            if auth {
+                entry["account"] = json!(c.account.lock().map(|a| a.clone()).unwrap_or_default());
+                if let Some(user) = c.user.lock().ok().and_then(|u| u.clone()) {
+                    entry["authorized_user"] = json!(user);
+                }
+            }
+            entry
         })
         .collect();
     json!({
@@ -302,12 +316,79 @@ const JSZ_INFOS_PER_TURN: usize = 64;
 /// engine thread's time, and a burst of them must not crowd out the publishes).
 static JSZ_DETAIL: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
+/// JetStream totals over every account with JetStream (as nats-server's `/jsz` and `/varz`
+/// report them): sizes and counts added up, `accounts` counted, `account_details` listed.
+fn sum_totals(parts: Vec<Value>) -> Value {
+    let mut sum = json!({
+        "memory": 0, "storage": 0, "reserved_memory": 0, "reserved_storage": 0,
+        "accounts": parts.len(), "ha_assets": 0, "api": {"total": 0, "errors": 0},
+        "streams": 0, "consumers": 0, "messages": 0, "bytes": 0,
+    });
+    let mut details = Vec::new();
+    fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+        path.iter().try_fold(v, |v, k| v.get(*k))
+    }
+    let add = |sum: &mut Value, part: &Value, path: &[&str]| {
+        let total = at(sum, path).and_then(Value::as_u64).unwrap_or(0)
+            + at(part, path).and_then(Value::as_u64).unwrap_or(0);
+        if let Some(slot) = path.iter().try_fold(&mut *sum, |v, k| v.get_mut(*k)) {
+            *slot = json!(total);
+        }
+    };
+    for part in &parts {
+        for key in [
+            "memory",
+            "storage",
+            "streams",
+            "consumers",
+            "messages",
+            "bytes",
+        ] {
+            add(&mut sum, part, &[key]);
+        }
+        add(&mut sum, part, &["api", "total"]);
+        add(&mut sum, part, &["api", "errors"]);
+        if let Some(Value::Array(list)) = part.get("account_details") {
+            details.extend(list.iter().cloned());
+        }
+    }
+    if !details.is_empty() {
+        sum["account_details"] = Value::Array(details);
+    }
+    sum
+}
+
 async fn jsz(shared: &Shared, query: &str) -> Value {
     let streams = flag(query, "streams") || flag(query, "consumers");
     let consumers = flag(query, "consumers");
     let config = &shared.config;
-    let head = shared
-        .js
+    let mut per_account = Vec::new();
+    for account in shared.accounts.iter() {
+        let Some(js) = &account.js else {
+            continue;
+        };
+        per_account.push(account_jsz(js, &account.name, streams, consumers).await);
+    }
+    let detail = sum_totals(per_account);
+    let mut out = json!({
+        "server_id": shared.server_id,
+        "now": rfc3339(SystemTime::now()),
+        "config": {
+            "max_memory": config.max_memory_store,
+            "max_storage": config.max_file_store,
+            "store_dir": config.store_dir.display().to_string(),
+        },
+    });
+    if let (Value::Object(out), Value::Object(detail)) = (&mut out, detail) {
+        out.extend(detail);
+    }
+    out
+}
+
+/// One account's `/jsz` totals with its `account_details` entry (and stream details when
+/// asked). The details are built a few per engine turn, so publishes go on meanwhile.
+async fn account_jsz(js: &JsHandle, account: &str, streams: bool, consumers: bool) -> Value {
+    let head = js
         .query(Box::new(move |engine: &Engine, _now| {
             let names = if streams {
                 engine.stream_names(None)
@@ -324,45 +405,32 @@ async fn jsz(shared: &Shared, query: &str) -> Value {
     } else {
         // Closed only at shutdown; the answer is then built without waiting.
         let _permit = JSZ_DETAIL.acquire().await.ok();
-        stream_details(shared, names, consumers).await
+        stream_details(js, names, consumers).await
     };
-    let account = json!({
-        "name": super::storage::ACCOUNT,
-        "id": super::storage::ACCOUNT,
+    let entry = json!({
+        "name": account,
+        "id": account,
         "memory": totals["memory"],
         "storage": totals["storage"],
         "api": totals["api"],
         "stream_detail": stream_detail,
     });
     if let Value::Object(map) = &mut totals {
-        map.insert("account_details".into(), json!([account]));
+        map.insert("account_details".into(), json!([entry]));
     }
-    let mut out = json!({
-        "server_id": shared.server_id,
-        "now": rfc3339(SystemTime::now()),
-        "config": {
-            "max_memory": config.max_memory_store,
-            "max_storage": config.max_file_store,
-            "store_dir": config.store_dir.display().to_string(),
-        },
-    });
-    if let (Value::Object(out), Value::Object(detail)) = (&mut out, totals) {
-        out.extend(detail);
-    }
-    out
+    totals
 }
 
 /// StreamInfo (and with `consumers`, every ConsumerInfo) of `names`, a few per engine turn.
 /// Streams deleted meanwhile are left out.
-async fn stream_details(shared: &Shared, names: Vec<String>, consumers: bool) -> Vec<Value> {
+async fn stream_details(js: &JsHandle, names: Vec<String>, consumers: bool) -> Vec<Value> {
     let mut details = Vec::with_capacity(names.len());
     let names: Arc<[String]> = names.into();
     // (stream index, consumer index) where the next turn starts.
     let mut at = (0usize, 0usize);
     while at.0 < names.len() {
         let names = names.clone();
-        let turn = shared
-            .js
+        let turn = js
             .query(Box::new(move |engine: &Engine, now| {
                 let (part, next) = detail_turn(engine, &names, at, consumers, now);
                 json!({"part": part, "next": [next.0, next.1]})

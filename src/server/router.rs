@@ -14,6 +14,7 @@ use std::sync::{Arc, RwLock};
 use crate::core::subject::SubjectError;
 use crate::core::subject_index::SubjectIndex;
 
+use super::auth::permissions::ClientPerms;
 use super::outbox::{FlushList, Outbox};
 
 /// One client subscription.
@@ -36,6 +37,10 @@ pub struct Sub {
     max: AtomicU64,
     /// Set once the auto-unsubscribe limit was reached.
     done: std::sync::atomic::AtomicBool,
+    /// The owner's permissions, when delivery must consult them: to drop messages a deny
+    /// entry covers (`filter_denied`), and to note reply subjects it may answer.
+    perms: Option<Arc<ClientPerms>>,
+    filter_denied: bool,
 }
 
 impl Sub {
@@ -58,7 +63,18 @@ impl Sub {
             delivered: AtomicU64::new(0),
             max: AtomicU64::new(0),
             done: Default::default(),
+            perms: None,
+            filter_denied: false,
         }
+    }
+
+    /// Has delivery consult the owner's permissions: with `filter_denied`, messages its
+    /// subscribe deny list covers are not delivered (a wildcard subscription may overlap one);
+    /// reply subjects are noted when the owner may answer requests (`allow_responses`).
+    pub fn with_perms(mut self, perms: Arc<ClientPerms>, filter_denied: bool) -> Sub {
+        self.perms = Some(perms);
+        self.filter_denied = filter_denied;
+        self
     }
 
     /// Whether it reached its auto-unsubscribe limit (and left the router).
@@ -281,6 +297,11 @@ fn send_to(
     finished: &mut Vec<Arc<Sub>>,
     flush: &mut FlushList,
 ) -> bool {
+    if let Some(perms) = &sub.perms {
+        if sub.filter_denied && perms.deny_delivery(msg.subject) {
+            return false;
+        }
+    }
     let max = sub.max.load(Ordering::Relaxed);
     let n = sub.delivered.fetch_add(1, Ordering::Relaxed) + 1;
     if max > 0 && n > max {
@@ -297,6 +318,9 @@ fn send_to(
     if max > 0 && n == max {
         sub.done.store(true, Ordering::Relaxed);
         finished.push(sub.clone());
+    }
+    if let (true, Some(perms), Some(reply)) = (sent, &sub.perms, msg.reply) {
+        perms.note_reply(reply);
     }
     sent
 }

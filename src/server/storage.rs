@@ -1,7 +1,7 @@
 //! Where JetStream data lives: the engine's store factory and stream configs across restarts.
 //!
-//! Layout, one directory per stream of the (single) account `$G`:
-//! `<store_dir>/$G/streams/<name>/stream.json` holds the config and creation time; the stream's
+//! Layout, one directory per stream of an account (`$G`, the global account, unless accounts
+//! are configured): `<store_dir>/<account>/streams/<name>/stream.json` holds the config and creation time; the stream's
 //! file store keeps its messages and consumer records in the same directory. Streams with
 //! `storage: memory` live in a memory store and, as in nats-server, do not survive a restart.
 //!
@@ -28,7 +28,7 @@ use crate::core::store::{
 use crate::core::stream::{StorageType, StreamConfig};
 use crate::core::time::Nanos;
 
-/// The account all clients share (nats-server's global account).
+/// The account clients share when no accounts are configured (nats-server's global account).
 pub const ACCOUNT: &str = "$G";
 /// Name of the per-stream config file.
 const META_FILE: &str = "stream.json";
@@ -42,7 +42,7 @@ struct StreamMeta {
 
 /// Opens stores for the engine and keeps stream configs on disk.
 pub struct Storage {
-    /// `<store_dir>/$G/streams`.
+    /// `<store_dir>/<account>/streams`.
     root: PathBuf,
     engine_config: EngineConfig,
     seed: u64,
@@ -53,8 +53,19 @@ pub struct Storage {
 impl Storage {
     /// Storage under `store_dir`; nothing is touched until [`Storage::open_engine`].
     pub fn new(store_dir: &Path, engine_config: EngineConfig, seed: u64) -> Storage {
+        Self::for_account(store_dir, ACCOUNT, engine_config, seed)
+    }
+
+    /// Storage of `account`'s streams under `store_dir` (the name was checked to be a plain
+    /// directory name when the config was read).
+    pub fn for_account(
+        store_dir: &Path,
+        account: &str,
+        engine_config: EngineConfig,
+        seed: u64,
+    ) -> Storage {
         Storage {
-            root: store_dir.join(ACCOUNT).join("streams"),
+            root: store_dir.join(account).join("streams"),
             engine_config,
             seed,
             saved: BTreeSet::new(),

@@ -301,9 +301,10 @@ pub(crate) async fn serve_client(
         Greeting::SendInfo
     } else {
         let id = shared.next_client_id();
-        let info = wire::info_line(&shared.info_json(id, peer));
+        let (info, nonce) = shared.greeting_info(id, peer, ConnKind::Tcp);
+        let info = wire::info_line(&info);
         match tokio::time::timeout(tls.timeout, stream.write_all(&info)).await {
-            Ok(Ok(())) => Greeting::InfoSent(id),
+            Ok(Ok(())) => Greeting::InfoSent { id, nonce },
             _ => return,
         }
     };
