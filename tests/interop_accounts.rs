@@ -7,7 +7,9 @@ mod interop_support;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use interop_support::{bounded, http_json, round_trip, Options, TestServer};
+use interop_support::{
+    bounded, echo_service, http_json, request_until_answered, round_trip, Options, TestServer,
+};
 
 const ACCOUNTS: &str = r#"
 accounts {
@@ -24,15 +26,6 @@ fn start() -> TestServer {
     })
 }
 
-async fn login(server: &TestServer, user: &str, pass: &str) -> async_nats::Client {
-    async_nats::ConnectOptions::with_user_and_password(user.into(), pass.into())
-        .connection_timeout(Duration::from_secs(5))
-        .request_timeout(Some(Duration::from_secs(5)))
-        .connect(server.url())
-        .await
-        .unwrap_or_else(|e| panic!("{user} logs in: {e}"))
-}
-
 async fn stream_names(js: &async_nats::jetstream::Context) -> Vec<String> {
     let mut names: Vec<String> = js
         .stream_names()
@@ -47,7 +40,7 @@ async fn stream_names(js: &async_nats::jetstream::Context) -> Vec<String> {
 async fn users_under_accounts_are_enforced() {
     let server = start();
     bounded(async {
-        login(&server, "a", "pa").await;
+        server.login("a", "pa").await;
         let wrong = async_nats::ConnectOptions::with_user_and_password("a".into(), "pb".into())
             .connection_timeout(Duration::from_secs(5))
             .connect(server.url())
@@ -66,8 +59,8 @@ async fn users_under_accounts_are_enforced() {
 async fn messages_never_cross_accounts() {
     let server = start();
     bounded(async {
-        let a = login(&server, "a", "pa").await;
-        let b = login(&server, "b", "pb").await;
+        let a = server.login("a", "pa").await;
+        let b = server.login("b", "pb").await;
         let mut b_all = b.subscribe("x.>").await.expect("sub");
         let mut b_x = b.subscribe("x.1").await.expect("sub");
         round_trip(&b).await;
@@ -90,8 +83,8 @@ async fn messages_never_cross_accounts() {
 async fn each_account_has_its_own_streams() {
     let mut server = start();
     bounded(async {
-        let js_a = async_nats::jetstream::new(login(&server, "a", "pa").await);
-        let js_b = async_nats::jetstream::new(login(&server, "b", "pb").await);
+        let js_a = async_nats::jetstream::new(server.login("a", "pa").await);
+        let js_b = async_nats::jetstream::new(server.login("b", "pb").await);
         js_a.create_stream(async_nats::jetstream::stream::Config {
             name: "ORDERS".into(),
             subjects: vec!["orders.>".into()],
@@ -122,8 +115,8 @@ async fn each_account_has_its_own_streams() {
     // Each account's file streams come back after a restart, still apart.
     server.restart(true);
     bounded(async {
-        let js_a = async_nats::jetstream::new(login(&server, "a", "pa").await);
-        let js_b = async_nats::jetstream::new(login(&server, "b", "pb").await);
+        let js_a = async_nats::jetstream::new(server.login("a", "pa").await);
+        let js_b = async_nats::jetstream::new(server.login("b", "pb").await);
         let mut a_orders = js_a.get_stream("ORDERS").await.expect("A's ORDERS");
         let mut b_orders = js_b.get_stream("ORDERS").await.expect("B's ORDERS");
         assert_eq!(a_orders.info().await.expect("info").state.messages, 1);
@@ -136,7 +129,7 @@ async fn each_account_has_its_own_streams() {
 async fn an_account_without_jetstream_gets_no_jetstream() {
     let server = start();
     bounded(async {
-        let c = login(&server, "c", "pc").await;
+        let c = server.login("c", "pc").await;
         let info = c
             .request("$JS.API.INFO", "".into())
             .await
@@ -170,9 +163,9 @@ async fn monitoring_counts_every_accounts_streams_and_names_connection_accounts(
     });
     let http = server.http_port.expect("http port");
     bounded(async {
-        let a = login(&server, "a", "pa").await;
+        let a = server.login("a", "pa").await;
         let js_a = async_nats::jetstream::new(a.clone());
-        let js_b = async_nats::jetstream::new(login(&server, "b", "pb").await);
+        let js_b = async_nats::jetstream::new(server.login("b", "pb").await);
         for (js, name) in [(&js_a, "SA"), (&js_b, "SB")] {
             js.create_stream(async_nats::jetstream::stream::Config {
                 name: name.into(),
@@ -223,8 +216,8 @@ async fn an_imported_stream_reaches_the_importer_under_its_prefix() {
         ..Default::default()
     });
     bounded(async {
-        let a = login(&server, "a", "pa").await;
-        let b = login(&server, "b", "pb").await;
+        let a = server.login("a", "pa").await;
+        let b = server.login("b", "pb").await;
         let mut imported = b.subscribe("from_a.events.>").await.expect("sub");
         let mut probe = a.subscribe("events.>").await.expect("sub");
         // B's subscription is in place once a request of B's own comes back through it.
@@ -250,31 +243,11 @@ async fn an_imported_service_answers_across_accounts() {
         ..Default::default()
     });
     bounded(async {
-        let a = login(&server, "a", "pa").await;
-        let mut requests = a.subscribe("svc.echo").await.expect("sub");
-        let responder = tokio::spawn(async move {
-            while let Some(req) = requests.next().await {
-                if let Some(reply) = req.reply {
-                    let _ = a.publish(reply, req.payload).await;
-                }
-            }
-        });
-        let b = login(&server, "b", "pb").await;
-        // A's SUB may not be in place yet: ask again while nobody responds, boundedly.
-        let mut answer = None;
-        for _ in 0..100 {
-            match b.request("echo", "across".into()).await {
-                Ok(msg) => {
-                    answer = Some(msg);
-                    break;
-                }
-                Err(err) if err.kind() == async_nats::RequestErrorKind::NoResponders => {
-                    tokio::task::yield_now().await;
-                }
-                Err(err) => panic!("request failed: {err}"),
-            }
-        }
-        assert_eq!(answer.expect("answered").payload, "across");
+        let a = server.login("a", "pa").await;
+        let responder = echo_service(a, "svc.echo").await;
+        let b = server.login("b", "pb").await;
+        let answer = request_until_answered(&b, "echo", "across").await;
+        assert_eq!(answer.payload, "across");
         responder.abort();
     })
     .await;
@@ -290,7 +263,7 @@ async fn an_accounts_jetstream_limits_apply_to_it() {
         ..Default::default()
     });
     bounded(async {
-        let js = async_nats::jetstream::new(login(&server, "l", "pl").await);
+        let js = async_nats::jetstream::new(server.login("l", "pl").await);
         let config = |name: &str| async_nats::jetstream::stream::Config {
             name: name.into(),
             subjects: vec![format!("{name}.>")],

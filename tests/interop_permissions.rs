@@ -9,7 +9,9 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use interop_support::{bounded, round_trip, Options, TestServer};
+use interop_support::{
+    bounded, echo_service, request_until_answered, round_trip, Options, TestServer,
+};
 
 const CONFIG: &str = r#"
 accounts {
@@ -39,15 +41,6 @@ fn start() -> TestServer {
         config: Some(CONFIG.to_string()),
         ..Default::default()
     })
-}
-
-async fn login(server: &TestServer, user: &str, pass: &str) -> async_nats::Client {
-    async_nats::ConnectOptions::with_user_and_password(user.into(), pass.into())
-        .connection_timeout(Duration::from_secs(5))
-        .request_timeout(Some(Duration::from_secs(5)))
-        .connect(server.url())
-        .await
-        .unwrap_or_else(|e| panic!("{user} logs in: {e}"))
 }
 
 /// Logs in over raw TCP, sends `ops` and a PING, and returns what the server says up to its
@@ -105,7 +98,7 @@ async fn a_denied_subscription_is_refused_and_the_connection_stays_open() {
 async fn a_guest_denied_the_js_api_cannot_create_streams() {
     let server = start();
     bounded(async {
-        let guest = async_nats::jetstream::new(login(&server, "guest", "g").await);
+        let guest = async_nats::jetstream::new(server.login("guest", "g").await);
         let created = guest
             .create_stream(async_nats::jetstream::stream::Config {
                 name: "GUEST".into(),
@@ -114,7 +107,7 @@ async fn a_guest_denied_the_js_api_cannot_create_streams() {
             })
             .await;
         assert!(created.is_err(), "the guest made a stream");
-        let admin = async_nats::jetstream::new(login(&server, "admin", "a").await);
+        let admin = async_nats::jetstream::new(server.login("admin", "a").await);
         let names: Vec<String> = admin
             .stream_names()
             .map(|n| n.expect("name"))
@@ -129,12 +122,12 @@ async fn a_guest_denied_the_js_api_cannot_create_streams() {
 async fn a_wildcard_subscription_does_not_receive_denied_subjects() {
     let server = start();
     bounded(async {
-        let admin = login(&server, "admin", "a").await;
+        let admin = server.login("admin", "a").await;
         let mut probe = admin.subscribe("public.after").await.expect("sub");
         round_trip(&admin).await;
         // The guest's `>` is allowed, but what its deny list covers (secret.>) is filtered out
         // at delivery, as nats-server does.
-        let guest = login(&server, "guest", "g").await;
+        let guest = server.login("guest", "g").await;
         let mut all = guest.subscribe(">").await.expect("sub");
         // The subscription is in place once a message the guest publishes comes back to it.
         guest
@@ -168,33 +161,11 @@ async fn a_wildcard_subscription_does_not_receive_denied_subjects() {
 async fn allow_responses_lets_a_service_answer_and_nothing_more() {
     let server = start();
     bounded(async {
-        let service = login(&server, "service", "s").await;
-        let mut requests = service.subscribe("svc.echo").await.expect("sub");
+        let service = server.login("service", "s").await;
         // The service answers every request it gets (one response each is what it may send).
-        let responder = tokio::spawn(async move {
-            while let Some(req) = requests.next().await {
-                if let Some(reply) = req.reply {
-                    let _ = service.publish(reply, req.payload).await;
-                }
-            }
-        });
-        let admin = login(&server, "admin", "a").await;
-        // The service's SUB may not be in place yet (it cannot make the JetStream round trip
-        // other tests use): ask again while nobody responds, a bounded number of times.
-        let mut answer = None;
-        for _ in 0..100 {
-            match admin.request("svc.echo", "ping".into()).await {
-                Ok(msg) => {
-                    answer = Some(msg);
-                    break;
-                }
-                Err(err) if err.kind() == async_nats::RequestErrorKind::NoResponders => {
-                    tokio::task::yield_now().await;
-                }
-                Err(err) => panic!("request failed: {err}"),
-            }
-        }
-        let answer = answer.expect("the service answered");
+        let responder = echo_service(service, "svc.echo").await;
+        let admin = server.login("admin", "a").await;
+        let answer = request_until_answered(&admin, "svc.echo", "ping").await;
         assert_eq!(answer.payload, "ping");
         responder.abort();
     })

@@ -563,3 +563,53 @@ impl TestServer {
         );
     }
 }
+
+impl TestServer {
+    /// A client logged in as `user` (bounded connect and requests).
+    pub async fn login(&self, user: &str, pass: &str) -> async_nats::Client {
+        async_nats::ConnectOptions::with_user_and_password(user.into(), pass.into())
+            .connection_timeout(Duration::from_secs(5))
+            .request_timeout(Some(Duration::from_secs(5)))
+            .connect(self.url())
+            .await
+            .unwrap_or_else(|e| panic!("{user} logs in: {e}"))
+    }
+}
+
+/// Makes `client` answer every request on `subject` with its own payload, until aborted.
+pub async fn echo_service(
+    client: async_nats::Client,
+    subject: &str,
+) -> tokio::task::JoinHandle<()> {
+    use futures_util::StreamExt;
+    let mut requests = client
+        .subscribe(subject.to_string())
+        .await
+        .expect("subscribe the echo service");
+    tokio::spawn(async move {
+        while let Some(req) = requests.next().await {
+            if let Some(reply) = req.reply {
+                let _ = client.publish(reply, req.payload).await;
+            }
+        }
+    })
+}
+
+/// Sends a request, asking again (a bounded number of times) while nobody responds yet: a
+/// responder's SUB on another connection may not be in place when its SUB call returns.
+pub async fn request_until_answered(
+    client: &async_nats::Client,
+    subject: &str,
+    payload: &'static str,
+) -> async_nats::Message {
+    for _ in 0..100 {
+        match client.request(subject.to_string(), payload.into()).await {
+            Ok(msg) => return msg,
+            Err(err) if err.kind() == async_nats::RequestErrorKind::NoResponders => {
+                tokio::task::yield_now().await;
+            }
+            Err(err) => panic!("request to {subject} failed: {err}"),
+        }
+    }
+    panic!("nobody answered on {subject}");
+}
