@@ -11,27 +11,21 @@
 //! the engine keeps what is on disk. So a stream a client was told exists is there after a crash,
 //! with the config the client was told it has.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use bytes::Bytes;
-
-use super::file_store::FileStore;
+use super::file_store::{FileStore, FileStoreConfig, META_FILE};
 use crate::core::engine::{ChangedStreams, Engine, EngineConfig, StoreFactory};
 use crate::core::store::memory::MemoryStore;
-use crate::core::store::{
-    ConsumerRecord, Seq, SimpleState, StoreError, StoredMsg, StreamState, StreamStore,
-};
+use crate::core::store::{StoreError, StreamStore};
 use crate::core::stream::{StorageType, StreamConfig};
 use crate::core::time::Nanos;
 
 /// The account clients share when no accounts are configured (nats-server's global account).
 pub const ACCOUNT: &str = "$G";
-/// Name of the per-stream config file.
-const META_FILE: &str = "stream.json";
 
 /// A stream's persisted identity.
 #[derive(Debug, Serialize, Deserialize)]
@@ -196,128 +190,10 @@ fn open_store(root: &Path, config: &StreamConfig) -> Result<Box<dyn StreamStore>
     }
 }
 
-/// Writes `stream.json` in `dir` so that a crash leaves the old or the new file, never half.
-fn write_atomic(dir: &Path, bytes: &[u8]) -> io::Result<()> {
-    use std::io::Write;
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!("{META_FILE}.tmp"));
-    {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-    }
-    std::fs::rename(&tmp, dir.join(META_FILE))?;
-    // Make the rename itself durable.
-    std::fs::File::open(dir)?.sync_all()
-}
-
-/// A file store in the stream's directory, which keeps `stream.json` beside it.
+/// A file store in the stream's directory; it keeps `stream.json` beside its segments
+/// ([`StreamStore::save_meta`]).
 fn open_file_store(dir: &Path, _config: &StreamConfig) -> Result<Box<dyn StreamStore>, StoreError> {
-    let store =
-        super::file_store::FileStore::open(dir, super::file_store::FileStoreConfig::default())?;
-    Ok(Box::new(WithMeta {
-        inner: store,
-        dir: dir.to_path_buf(),
-    }))
-}
-
-/// A file store that writes `stream.json` in its directory when the engine saves the stream's
-/// identity; everything else goes to the file store.
-struct WithMeta {
-    inner: FileStore,
-    dir: PathBuf,
-}
-
-/// A failed write as the store reports it: a full disk apart from other failures.
-fn meta_err(err: io::Error) -> StoreError {
-    match err.kind() {
-        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => StoreError::QuotaExceeded,
-        _ => StoreError::Io(format!("cannot write {META_FILE}: {err}")),
-    }
-}
-
-impl StreamStore for WithMeta {
-    fn save_meta(&mut self, meta: &[u8]) -> Result<(), StoreError> {
-        write_atomic(&self.dir, meta).map_err(meta_err)
-    }
-
-    fn store_msg(
-        &mut self,
-        subject: &str,
-        headers: Option<Bytes>,
-        payload: Bytes,
-        now: Nanos,
-    ) -> Result<Seq, StoreError> {
-        self.inner.store_msg(subject, headers, payload, now)
-    }
-
-    fn skip_msg(&mut self, now: Nanos) -> Result<Seq, StoreError> {
-        self.inner.skip_msg(now)
-    }
-
-    fn load_msg(&self, seq: Seq) -> Result<StoredMsg, StoreError> {
-        self.inner.load_msg(seq)
-    }
-
-    fn load_next_msg(&self, filter: &str, start: Seq) -> Result<StoredMsg, StoreError> {
-        self.inner.load_next_msg(filter, start)
-    }
-
-    fn load_last_msg(&self, filter: &str) -> Result<StoredMsg, StoreError> {
-        self.inner.load_last_msg(filter)
-    }
-
-    fn remove_msg(&mut self, seq: Seq) -> Result<bool, StoreError> {
-        self.inner.remove_msg(seq)
-    }
-
-    fn purge(&mut self, filter: &str, below_seq: Seq, keep: u64) -> Result<u64, StoreError> {
-        self.inner.purge(filter, below_seq, keep)
-    }
-
-    fn compact(&mut self, seq: Seq) -> Result<u64, StoreError> {
-        self.inner.compact(seq)
-    }
-
-    fn state(&self) -> StreamState {
-        self.inner.state()
-    }
-
-    fn filtered_state(&self, start: Seq, filter: &str) -> SimpleState {
-        self.inner.filtered_state(start, filter)
-    }
-
-    fn subjects_state(&self, filter: &str) -> BTreeMap<String, SimpleState> {
-        self.inner.subjects_state(filter)
-    }
-
-    fn num_pending(&self, start: Seq, filter: &str, last_per_subject: bool) -> u64 {
-        self.inner.num_pending(start, filter, last_per_subject)
-    }
-
-    fn deleted(&self) -> Vec<Seq> {
-        self.inner.deleted()
-    }
-
-    fn sync(&mut self) -> Result<(), StoreError> {
-        self.inner.sync()
-    }
-
-    fn save_consumer(&mut self, name: &str, record: ConsumerRecord) -> Result<(), StoreError> {
-        self.inner.save_consumer(name, record)
-    }
-
-    fn remove_consumer(&mut self, name: &str) -> Result<(), StoreError> {
-        self.inner.remove_consumer(name)
-    }
-
-    fn consumers(&self) -> Result<BTreeMap<String, ConsumerRecord>, StoreError> {
-        self.inner.consumers()
-    }
-
-    fn delete(&mut self) -> Result<(), StoreError> {
-        self.inner.delete()
-    }
+    Ok(Box::new(FileStore::open(dir, FileStoreConfig::default())?))
 }
 
 #[cfg(test)]

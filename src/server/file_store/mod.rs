@@ -281,7 +281,34 @@ const _: fn() = || {
     send::<FileStore>();
 };
 
+/// The stream's identity (config and creation time, as the shell encodes them), kept beside the
+/// segments so a restart finds what each directory holds.
+pub const META_FILE: &str = "stream.json";
+
+/// Writes `bytes` as [`META_FILE`] in `dir`, so that a crash leaves the old or the new file,
+/// never half of one.
+fn write_meta_atomically(dir: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!("{META_FILE}.tmp"));
+    {
+        let mut file = fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    fs::rename(&tmp, dir.join(META_FILE))?;
+    // Make the rename itself durable.
+    fs::File::open(dir)?.sync_all()
+}
+
 impl StreamStore for FileStore {
+    fn save_meta(&mut self, meta: &[u8]) -> Result<(), StoreError> {
+        write_meta_atomically(&self.dir, meta).map_err(|err| match err.kind() {
+            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => StoreError::QuotaExceeded,
+            _ => StoreError::Io(format!("cannot write {META_FILE}: {err}")),
+        })
+    }
+
     fn store_msg(
         &mut self,
         subject: &str,
