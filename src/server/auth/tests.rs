@@ -437,7 +437,7 @@ fn keys_harmless_to_ignore_start_the_server_with_a_warning() {
     )
     .expect("parses");
     let (auth, warnings) = config::read(&tree, None).expect("starts");
-    let limits = auth.account("A").and_then(|a| a.jetstream.clone());
+    let limits = auth.account("A").and_then(|a| a.jetstream);
     assert_eq!(limits.map(|l| l.max_memory), Some(1_000_000));
     for path in [
         "accounts.A.msg_trace",
