@@ -129,6 +129,10 @@ enum Key {
 
 use Key::{Ignored, Read, Refused};
 
+/// A block's keys: each group of nats-server's spellings for one setting, and what is done with
+/// it.
+type Keys = &'static [(&'static [&'static str], Key)];
+
 const PROXY: &str = "trusted proxies are not implemented; ignoring it would let this user connect without the proxy";
 const UNENFORCED_LIMIT: &str =
     "this limit is not enforced; ignoring it would let clients use more than allowed";
@@ -158,12 +162,7 @@ struct Reader<'a> {
 impl Reader<'_> {
     /// Holds the block at `path` to `keys`, the keys its reader handles: an unknown, unimplemented
     /// or upper-case key is an error naming it; an ignored one a warning.
-    fn check(
-        &mut self,
-        block: &Map<String, Value>,
-        path: &str,
-        keys: &[(&str, Key)],
-    ) -> Result<()> {
+    fn check(&mut self, block: &Map<String, Value>, path: &str, keys: Keys) -> Result<()> {
         for key in block.keys() {
             let key_at = key_path(path, key);
             // nats-server passes over keys whose values were used as variables.
@@ -172,7 +171,10 @@ impl Reader<'_> {
             }
             let at = located(self.parsed, &key_at);
             let lower = key.to_ascii_lowercase();
-            match keys.iter().find(|(known, _)| *known == lower) {
+            match keys
+                .iter()
+                .find(|(spellings, _)| spellings.contains(&lower.as_str()))
+            {
                 None => {
                     return Err(AuthConfigError::UnknownField {
                         at,
@@ -246,20 +248,18 @@ pub fn read(tree: &Value, parsed: Option<&Parsed>) -> Result<(AuthConfig, Vec<St
 }
 
 /// `authorization { … }`.
-const AUTHORIZATION_KEYS: &[(&str, Key)] = &[
-    ("user", Read),
-    ("username", Read),
-    ("pass", Read),
-    ("password", Read),
-    ("token", Read),
-    ("timeout", Read),
-    ("users", Read),
-    ("default_permission", Read),
-    ("default_permissions", Read),
-    ("permissions", Read),
-    ("auth_callout", Refused(CALLOUT)),
-    ("auth_hook", Refused(CALLOUT)),
-    ("proxy_required", Refused(PROXY)),
+const AUTHORIZATION_KEYS: Keys = &[
+    (&["user", "username"], Read),
+    (&["pass", "password"], Read),
+    (&["token"], Read),
+    (&["timeout"], Read),
+    (&["users"], Read),
+    (
+        &["default_permission", "default_permissions", "permissions"],
+        Read,
+    ),
+    (&["auth_callout", "auth_hook"], Refused(CALLOUT)),
+    (&["proxy_required"], Refused(PROXY)),
 ];
 
 fn read_all(r: &mut Reader, tree: &Value) -> Result<AuthConfig> {
@@ -317,13 +317,11 @@ fn read_all(r: &mut Reader, tree: &Value) -> Result<AuthConfig> {
 
 /// `websocket { authorization { … } }`: nats-server's simple form, user/password or a token
 /// (no `users`).
-const WS_AUTHORIZATION_KEYS: &[(&str, Key)] = &[
-    ("user", Read),
-    ("username", Read),
-    ("pass", Read),
-    ("password", Read),
-    ("token", Read),
-    ("timeout", Refused(WS_TIMEOUT)),
+const WS_AUTHORIZATION_KEYS: Keys = &[
+    (&["user", "username"], Read),
+    (&["pass", "password"], Read),
+    (&["token"], Read),
+    (&["timeout"], Refused(WS_TIMEOUT)),
 ];
 
 fn read_ws(r: &mut Reader, ws: &Map<String, Value>, ws_key: &str) -> Result<WsAuth> {
@@ -342,18 +340,16 @@ fn read_ws(r: &mut Reader, ws: &Map<String, Value>, ws_key: &str) -> Result<WsAu
 }
 
 /// An account's body: `accounts { NAME { … } }`.
-const ACCOUNT_KEYS: &[(&str, Key)] = &[
-    ("users", Read),
-    ("default_permissions", Read),
-    ("jetstream", Read),
-    ("exports", Read),
-    ("imports", Read),
-    ("nkey", Refused(ACCOUNT_NKEY)),
-    ("mappings", Refused(MAPPINGS)),
-    ("maps", Refused(MAPPINGS)),
-    ("limits", Refused(UNENFORCED_LIMIT)),
-    ("msg_trace", Ignored(TRACING)),
-    ("trace_dest", Ignored(TRACING)),
+const ACCOUNT_KEYS: Keys = &[
+    (&["users"], Read),
+    (&["default_permissions"], Read),
+    (&["jetstream"], Read),
+    (&["exports"], Read),
+    (&["imports"], Read),
+    (&["nkey"], Refused(ACCOUNT_NKEY)),
+    (&["mappings", "maps"], Refused(MAPPINGS)),
+    (&["limits"], Refused(UNENFORCED_LIMIT)),
+    (&["msg_trace", "trace_dest"], Ignored(TRACING)),
 ];
 
 fn read_accounts(r: &mut Reader, auth: &mut AuthConfig, key: &str, accounts: &Value) -> Result<()> {
@@ -408,36 +404,40 @@ fn read_accounts(r: &mut Reader, auth: &mut AuthConfig, key: &str, accounts: &Va
 }
 
 /// An `exports` entry (read by [`super::imports::read_exports`]).
-const EXPORT_KEYS: &[(&str, Key)] = &[
-    ("stream", Read),
-    ("service", Read),
-    ("accounts", Read),
-    ("response", Refused(RESPONSE_TYPE)),
-    ("response_type", Refused(RESPONSE_TYPE)),
-    ("threshold", Refused(RESPONSE_TIME)),
-    ("response_threshold", Refused(RESPONSE_TIME)),
-    ("response_max_time", Refused(RESPONSE_TIME)),
-    ("response_time", Refused(RESPONSE_TIME)),
-    ("account_token_position", Refused(TOKEN_POSITION)),
-    ("latency", Ignored(LATENCY)),
-    ("allow_trace", Ignored(TRACING)),
+const EXPORT_KEYS: Keys = &[
+    (&["stream"], Read),
+    (&["service"], Read),
+    (&["accounts"], Read),
+    (&["response", "response_type"], Refused(RESPONSE_TYPE)),
+    (
+        &[
+            "threshold",
+            "response_threshold",
+            "response_max_time",
+            "response_time",
+        ],
+        Refused(RESPONSE_TIME),
+    ),
+    (&["account_token_position"], Refused(TOKEN_POSITION)),
+    (&["latency"], Ignored(LATENCY)),
+    (&["allow_trace"], Ignored(TRACING)),
 ];
 
 /// An `imports` entry (read by [`super::imports::read_imports`]).
-const IMPORT_KEYS: &[(&str, Key)] = &[
-    ("stream", Read),
-    ("service", Read),
-    ("prefix", Read),
-    ("to", Read),
-    ("share", Ignored(LATENCY_SHARE)),
-    ("allow_trace", Ignored(TRACING)),
+const IMPORT_KEYS: Keys = &[
+    (&["stream"], Read),
+    (&["service"], Read),
+    (&["prefix"], Read),
+    (&["to"], Read),
+    (&["share"], Ignored(LATENCY_SHARE)),
+    (&["allow_trace"], Ignored(TRACING)),
 ];
 
 /// An import's source: `stream|service: { account, subject }`.
-const IMPORT_SOURCE_KEYS: &[(&str, Key)] = &[("account", Read), ("subject", Read)];
+const IMPORT_SOURCE_KEYS: Keys = &[(&["account"], Read), (&["subject"], Read)];
 
 /// Checks each block of an `exports`/`imports` list (other shapes are refused by their reader).
-fn check_entries(r: &mut Reader, list: &Value, path: &str, keys: &[(&str, Key)]) -> Result<()> {
+fn check_entries(r: &mut Reader, list: &Value, path: &str, keys: Keys) -> Result<()> {
     for (i, entry) in list.as_array().into_iter().flatten().enumerate() {
         if let Value::Object(map) = entry {
             r.check(map, &format!("{path}[{i}]"), keys)?;
@@ -509,29 +509,28 @@ fn add_account(auth: &mut AuthConfig, name: &str, jetstream: Option<JsLimits>) -
 }
 
 /// An account's `jetstream { … }` limits.
-const ACCOUNT_JETSTREAM_KEYS: &[(&str, Key)] = &[
-    ("max_memory", Read),
-    ("max_mem", Read),
-    ("mem", Read),
-    ("memory", Read),
-    ("max_store", Read),
-    ("max_file", Read),
-    ("max_disk", Read),
-    ("store", Read),
-    ("disk", Read),
-    ("max_streams", Read),
-    ("streams", Read),
-    ("max_consumers", Read),
-    ("consumers", Read),
-    ("max_bytes_required", Refused(UNENFORCED_LIMIT)),
-    ("max_stream_bytes", Refused(UNENFORCED_LIMIT)),
-    ("max_bytes", Refused(UNENFORCED_LIMIT)),
-    ("mem_max_stream_bytes", Refused(UNENFORCED_LIMIT)),
-    ("memory_max_stream_bytes", Refused(UNENFORCED_LIMIT)),
-    ("disk_max_stream_bytes", Refused(UNENFORCED_LIMIT)),
-    ("store_max_stream_bytes", Refused(UNENFORCED_LIMIT)),
-    ("max_ack_pending", Refused(UNENFORCED_LIMIT)),
-    ("cluster_traffic", Ignored(NO_CLUSTER)),
+const ACCOUNT_JETSTREAM_KEYS: Keys = &[
+    (&["max_memory", "max_mem", "mem", "memory"], Read),
+    (
+        &["max_store", "max_file", "max_disk", "store", "disk"],
+        Read,
+    ),
+    (&["max_streams", "streams"], Read),
+    (&["max_consumers", "consumers"], Read),
+    (
+        &["max_bytes_required", "max_stream_bytes", "max_bytes"],
+        Refused(UNENFORCED_LIMIT),
+    ),
+    (
+        &["mem_max_stream_bytes", "memory_max_stream_bytes"],
+        Refused(UNENFORCED_LIMIT),
+    ),
+    (
+        &["disk_max_stream_bytes", "store_max_stream_bytes"],
+        Refused(UNENFORCED_LIMIT),
+    ),
+    (&["max_ack_pending"], Refused(UNENFORCED_LIMIT)),
+    (&["cluster_traffic"], Ignored(NO_CLUSTER)),
 ];
 
 /// `jetstream: enabled | disabled | true | false | { max_mem, max_file, max_streams, … }`.
@@ -574,19 +573,16 @@ fn read_account_jetstream(r: &mut Reader, value: &Value, path: &str) -> Result<O
 }
 
 /// A `users` entry.
-const USER_KEYS: &[(&str, Key)] = &[
-    ("user", Read),
-    ("username", Read),
-    ("pass", Read),
-    ("password", Read),
-    ("nkey", Read),
-    ("permission", Read),
-    ("permissions", Read),
-    ("authorization", Read),
-    ("allowed_connection_types", Read),
-    ("connection_types", Read),
-    ("clients", Read),
-    ("proxy_required", Refused(PROXY)),
+const USER_KEYS: Keys = &[
+    (&["user", "username"], Read),
+    (&["pass", "password"], Read),
+    (&["nkey"], Read),
+    (&["permission", "permissions", "authorization"], Read),
+    (
+        &["allowed_connection_types", "connection_types", "clients"],
+        Read,
+    ),
+    (&["proxy_required"], Refused(PROXY)),
 ];
 
 fn read_users(
@@ -693,15 +689,10 @@ fn connection_types(value: &Value) -> Result<Vec<String>> {
 }
 
 /// A `permissions { … }` block.
-const PERMISSIONS_KEYS: &[(&str, Key)] = &[
-    ("pub", Read),
-    ("publish", Read),
-    ("import", Read),
-    ("sub", Read),
-    ("subscribe", Read),
-    ("export", Read),
-    ("publish_allow_responses", Read),
-    ("allow_responses", Read),
+const PERMISSIONS_KEYS: Keys = &[
+    (&["pub", "publish", "import"], Read),
+    (&["sub", "subscribe", "export"], Read),
+    (&["publish_allow_responses", "allow_responses"], Read),
 ];
 
 /// The permissions block at `path`.
@@ -733,7 +724,7 @@ fn read_permissions_at(r: &mut Reader, value: &Value, path: &str) -> Result<Perm
 }
 
 /// One direction as a block: `publish { allow, deny }`.
-const DIRECTION_KEYS: &[(&str, Key)] = &[("allow", Read), ("deny", Read)];
+const DIRECTION_KEYS: Keys = &[(&["allow"], Read), (&["deny"], Read)];
 
 /// One direction: `"subj"`, `[subjects]` (both an allow list) or `{allow, deny}`.
 fn read_direction(
@@ -794,14 +785,9 @@ fn subjects(value: &Value, queues: bool) -> Result<Vec<String>> {
 }
 
 /// `allow_responses { … }`.
-const RESPONSES_KEYS: &[(&str, Key)] = &[
-    ("max", Read),
-    ("max_msgs", Read),
-    ("max_messages", Read),
-    ("max_responses", Read),
-    ("expires", Read),
-    ("expiration", Read),
-    ("ttl", Read),
+const RESPONSES_KEYS: Keys = &[
+    (&["max", "max_msgs", "max_messages", "max_responses"], Read),
+    (&["expires", "expiration", "ttl"], Read),
 ];
 
 /// `allow_responses: true | false | { max, expires }`.
