@@ -214,10 +214,11 @@ fn wrong(key: &str, expected: &'static str) -> AuthConfigError {
     }
 }
 
-/// The first of `keys` present in `map` (nats-server's alternative spellings).
+/// The first of `keys` present in `map` (nats-server's alternative spellings). Exact: keys in
+/// other cases are refused by [`Reader::check`], except variables (`TOKEN = …` is not `token`).
 fn get<'a>(map: &'a Map<String, Value>, keys: &[&str]) -> Option<(&'a str, &'a Value)> {
     map.iter()
-        .find(|(k, _)| keys.iter().any(|want| k.eq_ignore_ascii_case(want)))
+        .find(|(k, _)| keys.contains(&k.as_str()))
         .map(|(k, v)| (k.as_str(), v))
 }
 

@@ -468,6 +468,15 @@ fn a_refusal_names_the_file_and_line_and_variables_in_a_block_are_not_keys() {
     let auth = read_file("ok.conf", ok).expect("a variable is not an unknown key");
     let admin = auth.users.get("a").and_then(|u| u.permissions.clone());
     assert!(admin.is_some_and(|p| p.publish.is_some()), "ADMIN applied");
+    // A variable is not the setting of the same name in another case.
+    let token =
+        "authorization {\n  TOKEN = \"s3cret\"\n  users: [{user: a, password: $TOKEN}]\n}\n";
+    let auth = read_file("token.conf", token).expect("a variable is not an unknown key");
+    assert!(auth.token.is_none(), "TOKEN is a variable, not a token");
+    assert!(auth
+        .users
+        .get("a")
+        .is_some_and(|u| u.password.0 == "s3cret"));
 
     let typo = "authorization {\n  users: [\n    {user: a, password: b}\n    {user: c, password: d, permissions: { publsh: x }}\n  ]\n}\n";
     let err = read_file("typo.conf", typo)
