@@ -318,3 +318,22 @@ fn auth_keys_nats_server_implements_and_contrail_does_not_are_refused_not_ignore
         }
     }
 }
+
+#[test]
+fn variables_inside_the_auth_blocks_are_not_unknown_keys() {
+    // nats-server's documented style: permission sets defined as variables in the block that
+    // uses them; they are neither unknown fields nor accounts.
+    let config = write_files(
+        "cfg-authvars",
+        &[(
+            "server.conf",
+            "listen: 127.0.0.1:-1\naccounts {\n  READER = { publish: \"nothing.here\" }\n  A {\n    users: [{user: a, password: b, permissions: $READER}]\n  }\n}\n",
+        )],
+    );
+    let login = serde_json::json!({ "user": "a", "pass": "b", "verbose": false }).to_string();
+    for kind in kinds_with_214() {
+        let server = start(kind, &config, &[]);
+        let reply = connect_reply(server.client, &login);
+        assert!(reply.contains("PONG"), "{kind:?} user a: {reply}");
+    }
+}

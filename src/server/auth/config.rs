@@ -160,13 +160,17 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
+    /// Whether the key at `path` was used as a `$variable` (nats-server passes over those).
+    fn is_variable(&self, path: &str) -> bool {
+        self.parsed.is_some_and(|p| p.used_as_variable(path))
+    }
+
     /// Holds the block at `path` to `keys`, the keys its reader handles: an unknown, unimplemented
     /// or upper-case key is an error naming it; an ignored one a warning.
     fn check(&mut self, block: &Map<String, Value>, path: &str, keys: Keys) -> Result<()> {
         for key in block.keys() {
             let key_at = key_path(path, key);
-            // nats-server passes over keys whose values were used as variables.
-            if self.parsed.is_some_and(|p| p.used_as_variable(&key_at)) {
+            if self.is_variable(&key_at) {
                 continue;
             }
             let at = located(self.parsed, &key_at);
@@ -365,6 +369,9 @@ fn read_accounts(r: &mut Reader, auth: &mut AuthConfig, key: &str, accounts: &Va
         Value::Object(map) => {
             for (name, body) in map {
                 let path = key_path(key, name);
+                if r.is_variable(&path) {
+                    continue;
+                }
                 let body = object(body, name)?;
                 r.check(body, &path, ACCOUNT_KEYS)?;
                 let jetstream = match get(body, &["jetstream"]) {

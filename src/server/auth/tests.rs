@@ -468,6 +468,14 @@ fn a_refusal_names_the_file_and_line_and_variables_in_a_block_are_not_keys() {
     let auth = read_file("ok.conf", ok).expect("a variable is not an unknown key");
     let admin = auth.users.get("a").and_then(|u| u.permissions.clone());
     assert!(admin.is_some_and(|p| p.publish.is_some()), "ADMIN applied");
+    // Nor is a variable inside `accounts` an account.
+    let accounts = "accounts {\n  PERMS = { publish: \"a.>\" }\n  A { users: [{user: a, password: b, permissions: $PERMS}] }\n}\n";
+    let auth = read_file("accounts.conf", accounts).expect("a variable is not an account");
+    assert!(auth.account("PERMS").is_none(), "PERMS is not an account");
+    assert!(auth
+        .users
+        .get("a")
+        .is_some_and(|u| u.account == "A" && u.permissions.is_some()));
     // A variable is not the setting of the same name in another case.
     let token =
         "authorization {\n  TOKEN = \"s3cret\"\n  users: [{user: a, password: $TOKEN}]\n}\n";
