@@ -459,10 +459,7 @@ fn check_imports_keys(r: &mut Reader, list: &Value, path: &str) -> Result<()> {
     check_entries(r, list, path, IMPORT_KEYS)?;
     for (i, entry) in list.as_array().into_iter().flatten().enumerate() {
         for (k, source) in entry.as_object().into_iter().flatten() {
-            if let (true, Value::Object(source)) = (
-                k.eq_ignore_ascii_case("stream") || k.eq_ignore_ascii_case("service"),
-                source,
-            ) {
+            if let ("stream" | "service", Value::Object(source)) = (k.as_str(), source) {
                 r.check(source, &format!("{path}[{i}].{k}"), IMPORT_SOURCE_KEYS)?;
             }
         }
