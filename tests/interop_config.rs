@@ -229,3 +229,111 @@ fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     let _ = sock.read_to_end(&mut raw);
     String::from_utf8_lossy(&raw).to_string()
 }
+
+#[test]
+fn unknown_keys_inside_the_auth_blocks_are_refused_with_their_line() {
+    let config = write_files(
+        "cfg-authkeys",
+        &[
+            (
+                "perms.conf",
+                "listen: 127.0.0.1:-1\nauthorization {\n  users: [\n    {user: a, password: b, permissions: {publsh: \">\"}}\n  ]\n}\n",
+            ),
+            (
+                "direction.conf",
+                "listen: 127.0.0.1:-1\nauthorization {\n  default_permissions: {\n    subscribe: {allow: \">\", dney: \"x\"}\n  }\n  users: [{user: a, password: b}]\n}\n",
+            ),
+            (
+                "user.conf",
+                "listen: 127.0.0.1:-1\naccounts {\n  A {\n    users: [\n      {user: a, password: b, permisions: {publish: \">\"}}\n    ]\n  }\n}\n",
+            ),
+            (
+                "account.conf",
+                "listen: 127.0.0.1:-1\naccounts {\n  A {\n    users: [{user: a, password: b}]\n    exports: [{stream: \"x.>\", acounts: [B]}]\n  }\n}\n",
+            ),
+        ],
+    );
+    let dir = config.parent().expect("dir");
+    for kind in kinds_with_214() {
+        for (file, key, line) in [
+            ("perms.conf", "\"publsh\"", "perms.conf:4"),
+            ("direction.conf", "\"dney\"", "direction.conf:4"),
+            ("user.conf", "\"permisions\"", "user.conf:5"),
+            ("account.conf", "\"acounts\"", "account.conf:5"),
+        ] {
+            refused(kind, &dir.join(file), &[key, line]);
+        }
+    }
+}
+
+#[test]
+fn auth_keys_nats_server_implements_and_contrail_does_not_are_refused_not_ignored() {
+    // nats-server 2.14 implements both; 2.9 knows account mappings but not auth callout.
+    // Contrail implements neither, and ignoring them would let unknown clients in or deliver
+    // messages to the wrong subjects, so it refuses to start and says why.
+    let config = write_files(
+        "cfg-authnotimpl",
+        &[
+            (
+                "callout.conf",
+                "listen: 127.0.0.1:-1\nauthorization {\n  users: [{user: auth, password: pwd}]\n  auth_callout {\n    issuer: ABJHLOVMPA4CI6R5KLNGOB4GSLNIY7IOUPAJC4YFNDLQVIOBYQGUWVLA\n    auth_users: [auth]\n  }\n}\n",
+            ),
+            (
+                "mappings.conf",
+                "listen: 127.0.0.1:-1\naccounts {\n  A {\n    users: [{user: a, password: b}]\n    mappings: {\"foo\": \"bar\"}\n  }\n}\n",
+            ),
+        ],
+    );
+    let callout = config.clone();
+    let mappings = config.with_file_name("mappings.conf");
+    for kind in kinds_with_214() {
+        match kind {
+            Kind::Contrail => {
+                let log = refused(
+                    kind,
+                    &callout,
+                    &[
+                        "callout.conf:4",
+                        "\"authorization.auth_callout\" is not supported",
+                    ],
+                );
+                assert!(log.contains("unauthenticated"), "the reason: {log}");
+                refused(
+                    kind,
+                    &mappings,
+                    &[
+                        "mappings.conf:5",
+                        "\"accounts.A.mappings\" is not supported",
+                    ],
+                );
+            }
+            Kind::NatsServer => {
+                refused(kind, &callout, &["\"auth_callout\"", "callout.conf:4"]);
+                drop(start(kind, &mappings, &[]));
+            }
+            Kind::NatsServer214 => {
+                drop(start(kind, &callout, &[]));
+                drop(start(kind, &mappings, &[]));
+            }
+        }
+    }
+}
+
+#[test]
+fn variables_inside_the_auth_blocks_are_not_unknown_keys() {
+    // nats-server's documented style: permission sets defined as variables in the block that
+    // uses them; they are neither unknown fields nor accounts.
+    let config = write_files(
+        "cfg-authvars",
+        &[(
+            "server.conf",
+            "listen: 127.0.0.1:-1\naccounts {\n  READER = { publish: \"nothing.here\" }\n  A {\n    users: [{user: a, password: b, permissions: $READER}]\n  }\n}\n",
+        )],
+    );
+    let login = serde_json::json!({ "user": "a", "pass": "b", "verbose": false }).to_string();
+    for kind in kinds_with_214() {
+        let server = start(kind, &config, &[]);
+        let reply = connect_reply(server.client, &login);
+        assert!(reply.contains("PONG"), "{kind:?} user a: {reply}");
+    }
+}

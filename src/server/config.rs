@@ -328,12 +328,13 @@ impl ServerConfig {
             return Err(ConfigError::Unsupported(findings.errors));
         }
         self.warnings.extend(findings.warnings);
-        self.apply_file(&parsed.tree)
+        self.apply_file(&parsed.tree, Some(parsed))
             .map_err(|err| locate_value_error(parsed, err))
     }
 
-    /// Reads the settings of a config tree (the keys are checked by [`Self::apply_parsed`]).
-    pub fn apply_file(&mut self, tree: &Value) -> Result<(), ConfigError> {
+    /// Reads the settings of a config tree (the keys are checked by [`Self::apply_parsed`];
+    /// `parsed`, the file the tree came from, locates and checks the auth blocks' keys).
+    pub fn apply_file(&mut self, tree: &Value, parsed: Option<&Parsed>) -> Result<(), ConfigError> {
         if let Some(listen) = tree.get("listen") {
             let (host, port) = parse_listen("listen", listen)?;
             if !host.is_empty() {
@@ -448,7 +449,9 @@ impl ServerConfig {
                 }
             }
         }
-        self.auth = super::auth::config::read(tree)?;
+        let (auth, warnings) = super::auth::config::read(tree, parsed)?;
+        self.auth = auth;
+        self.warnings.extend(warnings);
         if let Some(timeout) = self.auth.timeout {
             self.auth_timeout = timeout;
         }

@@ -5,7 +5,7 @@ use crate::server::conf;
 
 fn auth(text: &str) -> AuthConfig {
     let tree = conf::parse(text).expect("valid conf");
-    config::read(&tree).expect("valid auth config")
+    config::read(&tree, None).expect("valid auth config").0
 }
 
 fn connect(user: Option<&str>, pass: Option<&str>, token: Option<&str>) -> Connect {
@@ -125,7 +125,7 @@ fn no_auth_user_is_who_a_client_without_credentials_is() {
         conf::parse("no_auth_user: ghost\nauthorization { users: [{user: a, password: b}] }")
             .expect("conf");
     assert_eq!(
-        config::read(&tree).map(|_| ()),
+        config::read(&tree, None).map(|_| ()),
         Err(AuthConfigError::UnknownNoAuthUser("ghost".into()))
     );
 }
@@ -214,7 +214,7 @@ fn bad_auth_configs_are_refused() {
         ),
     ] {
         let tree = conf::parse(text).expect("parses");
-        assert!(config::read(&tree).is_err(), "{what}: {text}");
+        assert!(config::read(&tree, None).is_err(), "{what}: {text}");
     }
 }
 
@@ -288,5 +288,224 @@ fn allowed_connection_types_limit_where_a_user_may_connect() {
     assert!(a.authenticate(&c("t"), None, true).is_err());
     let tree = conf::parse("authorization { users: [{user: x, password: p, allowed_connection_types: [carrier_pigeon]}] }")
         .expect("conf");
-    assert!(config::read(&tree).is_err());
+    assert!(config::read(&tree, None).is_err());
+}
+
+/// The error (its text) reading `text` gives, as a user sees it.
+fn refusal(text: &str) -> String {
+    let tree = conf::parse(text).expect("parses");
+    match config::read(&tree, None) {
+        Ok(_) => panic!("should be refused: {text}"),
+        Err(err) => err.to_string(),
+    }
+}
+
+#[test]
+fn an_unknown_key_in_any_auth_block_is_refused_naming_the_key_and_the_block() {
+    const USER: &str = "{user: a, password: b";
+    for (text, expected) in [
+        (
+            "authorization { user: a, password: b, publsh: 1 }".to_string(),
+            "unknown field \"publsh\" in authorization",
+        ),
+        (
+            format!("authorization {{ users: [{USER}, permisions: {{}}}}] }}"),
+            "unknown field \"permisions\" in authorization.users[0]",
+        ),
+        (
+            "accounts { A { users: [{user: a, password: b, account: B}] } }".to_string(),
+            "unknown field \"account\" in accounts.A.users[0]",
+        ),
+        (
+            format!("authorization {{ users: [{USER}}}, {{user: c, password: d, permissions: {{publsh: \">\"}}}}] }}"),
+            "unknown field \"publsh\" in authorization.users[1].permissions",
+        ),
+        (
+            format!("authorization {{ users: [{USER}, permissions: {{publish: {{allow: \">\", dney: x}}}}}}] }}"),
+            "unknown field \"dney\" in authorization.users[0].permissions.publish",
+        ),
+        (
+            format!("authorization {{ users: [{USER}, permissions: {{allow_responses: {{max: 1, bogus: 2}}}}}}] }}"),
+            "unknown field \"bogus\" in authorization.users[0].permissions.allow_responses",
+        ),
+        (
+            format!("authorization {{ default_permissions: {{subscrbe: x}}, users: [{USER}}}] }}"),
+            "unknown field \"subscrbe\" in authorization.default_permissions",
+        ),
+        (
+            format!("accounts {{ A {{ default_permissions: {{pub: x, sub: {{deny: y, alow: z}}}}, users: [{USER}}}] }} }}"),
+            "unknown field \"alow\" in accounts.A.default_permissions.sub",
+        ),
+        (
+            "accounts { A { bogus: 1 } }".to_string(),
+            "unknown field \"bogus\" in accounts.A",
+        ),
+        (
+            "accounts { A { jetstream: { max_mem: 1M, bogus: 1 } } }".to_string(),
+            "unknown field \"bogus\" in accounts.A.jetstream",
+        ),
+        (
+            "accounts { A { exports: [{stream: foo}, {stream: bar, bogus: 1}] } }".to_string(),
+            "unknown field \"bogus\" in accounts.A.exports[1]",
+        ),
+        (
+            "accounts { A { exports: [{stream: foo}] }, B { imports: [{stream: {account: A, subject: foo}, prefx: p}] } }".to_string(),
+            "unknown field \"prefx\" in accounts.B.imports[0]",
+        ),
+        (
+            "accounts { A { exports: [{stream: foo}] }, B { imports: [{stream: {account: A, subject: foo, bogus: 1}}] } }".to_string(),
+            "unknown field \"bogus\" in accounts.B.imports[0].stream",
+        ),
+        (
+            "websocket { authorization { user: a, password: b, users: [] } }".to_string(),
+            "unknown field \"users\" in websocket.authorization",
+        ),
+    ] {
+        let err = refusal(&text);
+        assert!(err.contains(expected), "{text}\n  gave: {err}\n  want: {expected}");
+    }
+}
+
+#[test]
+fn keys_nats_server_knows_but_contrail_does_not_implement_are_refused_with_the_reason() {
+    for (text, path, reason) in [
+        (
+            "authorization { auth_callout { issuer: X, auth_users: [a] }, users: [{user: a, password: b}] }",
+            "authorization.auth_callout",
+            "let clients in unauthenticated",
+        ),
+        (
+            "authorization { users: [{user: a, password: b, proxy_required: true}] }",
+            "authorization.users[0].proxy_required",
+            "proxies",
+        ),
+        (
+            "accounts { A { mappings: { foo: bar } } }",
+            "accounts.A.mappings",
+            "unmapped subjects",
+        ),
+        (
+            "accounts { A { limits: { max_connections: 1 } } }",
+            "accounts.A.limits",
+            "not enforced",
+        ),
+        (
+            "accounts { A { jetstream: { max_mem: 1M, max_ack_pending: 10 } } }",
+            "accounts.A.jetstream.max_ack_pending",
+            "not enforced",
+        ),
+        (
+            "accounts { A { exports: [{service: x, response_type: stream}] } }",
+            "accounts.A.exports[0].response_type",
+            "one response",
+        ),
+        (
+            "websocket { authorization { token: t, timeout: 5 } }",
+            "websocket.authorization.timeout",
+            "not implemented",
+        ),
+    ] {
+        let err = refusal(text);
+        assert!(
+            err.contains(&format!("\"{path}\" is not supported")) && err.contains(reason),
+            "{text}\n  gave: {err}"
+        );
+    }
+}
+
+#[test]
+fn keys_in_other_than_lower_case_are_refused_with_the_spelling_to_use() {
+    for (text, expected) in [
+        (
+            "authorization { Users: [{user: a, password: b}] }",
+            "\"Users\" in authorization: Contrail reads keys in lower case; write it as \"users\"",
+        ),
+        (
+            "authorization { users: [{user: a, password: b, permissions: {Publish: x}}] }",
+            "write it as \"publish\"",
+        ),
+    ] {
+        let err = refusal(text);
+        assert!(err.contains(expected), "{text}\n  gave: {err}");
+    }
+}
+
+#[test]
+fn keys_harmless_to_ignore_start_the_server_with_a_warning() {
+    let tree = conf::parse(
+        "accounts { A { msg_trace: { dest: t }, jetstream: { max_mem: 1M, cluster_traffic: system }, exports: [{service: s, latency: lat}] } }",
+    )
+    .expect("parses");
+    let (auth, warnings) = config::read(&tree, None).expect("starts");
+    let limits = auth.account("A").and_then(|a| a.jetstream);
+    assert_eq!(limits.map(|l| l.max_memory), Some(1_000_000));
+    for path in [
+        "accounts.A.msg_trace",
+        "accounts.A.jetstream.cluster_traffic",
+        "accounts.A.exports[0].latency",
+    ] {
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains(&format!("\"{path}\" is ignored"))),
+            "{path}: {warnings:?}"
+        );
+    }
+}
+
+#[test]
+fn a_refusal_names_the_file_and_line_and_variables_in_a_block_are_not_keys() {
+    let dir = std::env::temp_dir().join(format!("contrail-authkeys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let read_file = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write config");
+        let parsed = conf::parse_file(&path).expect("parses");
+        config::read(&parsed.tree, Some(&parsed)).map(|(auth, _)| auth)
+    };
+    // nats-server's documented style: permission sets as variables inside `authorization`.
+    let ok = "authorization {\n  ADMIN = { publish: \">\" }\n  users: [\n    {user: a, password: b, permissions: $ADMIN}\n  ]\n}\n";
+    let auth = read_file("ok.conf", ok).expect("a variable is not an unknown key");
+    let admin = auth.users.get("a").and_then(|u| u.permissions.clone());
+    assert!(admin.is_some_and(|p| p.publish.is_some()), "ADMIN applied");
+    // Nor is a variable inside `accounts` an account.
+    let accounts = "accounts {\n  PERMS = { publish: \"a.>\" }\n  A { users: [{user: a, password: b, permissions: $PERMS}] }\n}\n";
+    let auth = read_file("accounts.conf", accounts).expect("a variable is not an account");
+    assert!(auth.account("PERMS").is_none(), "PERMS is not an account");
+    assert!(auth
+        .users
+        .get("a")
+        .is_some_and(|u| u.account == "A" && u.permissions.is_some()));
+    // A variable is not the setting of the same name in another case.
+    let token =
+        "authorization {\n  TOKEN = \"s3cret\"\n  users: [{user: a, password: $TOKEN}]\n}\n";
+    let auth = read_file("token.conf", token).expect("a variable is not an unknown key");
+    assert!(auth.token.is_none(), "TOKEN is a variable, not a token");
+    assert!(auth
+        .users
+        .get("a")
+        .is_some_and(|u| u.password.0 == "s3cret"));
+
+    let typo = "authorization {\n  users: [\n    {user: a, password: b}\n    {user: c, password: d, permissions: { publsh: x }}\n  ]\n}\n";
+    let err = read_file("typo.conf", typo)
+        .map(|_| ())
+        .expect_err("refused");
+    assert!(
+        err.to_string().contains(
+            "typo.conf:4: unknown field \"publsh\" in authorization.users[1].permissions"
+        ),
+        "{err}"
+    );
+    // A variable nobody uses is an unknown key, as in nats-server.
+    let unused =
+        "authorization {\n  ADMIN = { publish: \">\" }\n  users: [{user: a, password: b}]\n}\n";
+    let err = read_file("unused.conf", unused)
+        .map(|_| ())
+        .expect_err("refused");
+    assert!(
+        err.to_string()
+            .contains("unused.conf:2: unknown field \"ADMIN\""),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
