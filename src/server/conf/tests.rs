@@ -286,4 +286,8 @@ fn durations_accept_seconds_and_unit_strings() {
     assert_eq!(duration(&json!("2m")), Some(Duration::from_secs(120)));
     assert_eq!(duration(&json!("250ms")), Some(Duration::from_millis(250)));
     assert_eq!(duration(&json!("soon")), None);
+    // Out of range is refused, not a panic.
+    assert_eq!(duration(&json!("99999999999999999999999999999s")), None);
+    assert_eq!(duration(&json!(1e300)), None);
+    assert_eq!(duration(&json!(-1)), None);
 }

@@ -56,14 +56,13 @@ fn parse_size(token: &str) -> Option<i64> {
 }
 
 /// A duration value in nats-server's forms: a number of seconds or a string like `2m`, `30s`,
-/// `500ms`, `1h`.
+/// `500ms`, `1h`. Negative, not-a-number or too large to represent: `None` (never a panic).
 pub fn duration(value: &Value) -> Option<std::time::Duration> {
     use std::time::Duration;
     match value {
         Value::Number(n) => n
             .as_f64()
-            .filter(|s| *s >= 0.0)
-            .map(Duration::from_secs_f64),
+            .and_then(|secs| Duration::try_from_secs_f64(secs).ok()),
         Value::String(s) => {
             let s = s.trim();
             let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
@@ -76,7 +75,7 @@ pub fn duration(value: &Value) -> Option<std::time::Duration> {
                 "h" => num * 3600.0,
                 _ => return None,
             };
-            (secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+            Duration::try_from_secs_f64(secs).ok()
         }
         _ => None,
     }
