@@ -8,7 +8,7 @@ mod interop_support;
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use interop_support::{bounded, Options, TestServer};
+use interop_support::{bounded, raw_session, Options, TestServer};
 
 fn with_config(config: &str) -> TestServer {
     TestServer::start_with(Options {
@@ -235,24 +235,6 @@ fn websocket_port(server: &TestServer) -> u16 {
         std::thread::sleep(Duration::from_millis(25));
     }
     panic!("no websocket port in the log:\n{}", server.log());
-}
-
-/// Sends `ops` over raw TCP (they should end with PING) and returns what the server says up to
-/// its PONG, or until it closes or 5 s pass.
-fn raw_session(port: u16, ops: &str) -> String {
-    let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    sock.set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    sock.write_all(ops.as_bytes()).expect("write");
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&out).contains("PONG") {
-        match sock.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-        }
-    }
-    String::from_utf8_lossy(&out).to_string()
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use interop_support::{bounded, Options, TestServer};
+use interop_support::{bounded, request_json, Options, TestServer};
 use serde_json::{json, Value};
 
 /// Payload of each publish.
@@ -96,20 +96,6 @@ fn skip(why: &str) {
     );
 }
 
-async fn request(client: &async_nats::Client, subject: &str, body: Value) -> Value {
-    let body = if body.is_null() {
-        Vec::new()
-    } else {
-        body.to_string().into_bytes()
-    };
-    let reply = client
-        .request(subject.to_string(), body.into())
-        .await
-        .unwrap_or_else(|e| panic!("{subject}: no reply ({e})"));
-    serde_json::from_slice(&reply.payload)
-        .unwrap_or_else(|e| panic!("{subject}: reply is not JSON ({e})"))
-}
-
 async fn publish(client: &async_nats::Client, n: usize) -> Value {
     let payload = vec![b'a' + (n % 26) as u8; PAYLOAD];
     let reply = client
@@ -120,7 +106,7 @@ async fn publish(client: &async_nats::Client, n: usize) -> Value {
 }
 
 async fn messages(client: &async_nats::Client) -> u64 {
-    let info = request(client, "$JS.API.STREAM.INFO.FULL", Value::Null).await;
+    let info = request_json(client, "$JS.API.STREAM.INFO.FULL", Value::Null).await;
     info["state"]["messages"]
         .as_u64()
         .unwrap_or_else(|| panic!("STREAM.INFO answered: {info}"))
@@ -142,7 +128,7 @@ async fn a_full_disk_refuses_publishes_at_once_and_a_purge_makes_room() {
     };
     let client = disk.server().client().await;
     bounded(async {
-        let created = request(
+        let created = request_json(
             &client,
             "$JS.API.STREAM.CREATE.FULL",
             json!({"name": "FULL", "subjects": ["full.>"], "storage": "file"}),
@@ -168,7 +154,7 @@ async fn a_full_disk_refuses_publishes_at_once_and_a_purge_makes_room() {
         // Reads keep working, and hold exactly what was acknowledged.
         assert_eq!(messages(&client).await, acked, "nothing acked lost");
 
-        let purged = request(&client, "$JS.API.STREAM.PURGE.FULL", Value::Null).await;
+        let purged = request_json(&client, "$JS.API.STREAM.PURGE.FULL", Value::Null).await;
         assert_eq!(purged["success"], true, "{purged}");
         assert_eq!(purged["purged"], acked, "{purged}");
         let after = publish(&client, 0).await;
@@ -201,7 +187,7 @@ async fn acknowledged_publishes_survive_a_restart_on_a_full_disk() {
     };
     let client = disk.server().client().await;
     let acked = bounded_value(async {
-        let created = request(
+        let created = request_json(
             &client,
             "$JS.API.STREAM.CREATE.FULL",
             json!({"name": "FULL", "subjects": ["full.>"], "storage": "file"}),
@@ -230,7 +216,7 @@ async fn acknowledged_publishes_survive_a_restart_on_a_full_disk() {
             acked,
             "every acked message is back"
         );
-        let last = request(
+        let last = request_json(
             &client,
             "$JS.API.STREAM.MSG.GET.FULL",
             json!({ "seq": acked }),
@@ -271,7 +257,7 @@ async fn a_disk_that_fills_before_the_limit_refuses_publishes_and_recovers() {
     let client = disk.server().client().await;
     let acked = bounded_value(async {
         for name in ["BALLAST", "FULL"] {
-            let created = request(
+            let created = request_json(
                 &client,
                 &format!("$JS.API.STREAM.CREATE.{name}"),
                 json!({"name": name, "subjects": [format!("{}.>", name.to_lowercase())]}),
@@ -324,7 +310,7 @@ async fn a_disk_that_fills_before_the_limit_refuses_publishes_and_recovers() {
             "STREAM.INFO is answered"
         );
         // Free space: the held batch becomes durable and is acknowledged.
-        let deleted = request(&client, "$JS.API.STREAM.DELETE.BALLAST", Value::Null).await;
+        let deleted = request_json(&client, "$JS.API.STREAM.DELETE.BALLAST", Value::Null).await;
         assert_eq!(deleted["success"], true, "{deleted}");
         while answered < MAX_PUBLISHES {
             let msg = replies.next().await.expect("replies");
@@ -353,7 +339,7 @@ async fn a_disk_that_fills_before_the_limit_refuses_publishes_and_recovers() {
             "exactly what was acked"
         );
         for seq in [acked.first(), acked.last()].into_iter().flatten() {
-            let got = request(
+            let got = request_json(
                 &client,
                 "$JS.API.STREAM.MSG.GET.FULL",
                 json!({ "seq": seq }),

@@ -6,7 +6,7 @@
 #[path = "interop_support/mod.rs"]
 mod interop_support;
 
-use interop_support::{bounded, Options, TestServer};
+use interop_support::{bounded, request_json, Options, TestServer};
 use serde_json::{json, Value};
 
 const LIMIT: u64 = 1024 * 1024;
@@ -21,25 +21,12 @@ fn server() -> TestServer {
     })
 }
 
-async fn request(client: &async_nats::Client, subject: &str, body: Value) -> Value {
-    let body = if body.is_null() {
-        Vec::new()
-    } else {
-        body.to_string().into_bytes()
-    };
-    let reply = client
-        .request(subject.to_string(), body.into())
-        .await
-        .unwrap_or_else(|e| panic!("{subject}: no reply ({e})"));
-    serde_json::from_slice(&reply.payload).expect("reply is JSON")
-}
-
 async fn create(client: &async_nats::Client, name: &str, extra: Value) -> Value {
     let mut config = json!({ "name": name, "subjects": [format!("{}.>", name.to_lowercase())] });
     if let (Some(config), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
         config.extend(extra.clone());
     }
-    request(client, &format!("$JS.API.STREAM.CREATE.{name}"), config).await
+    request_json(client, &format!("$JS.API.STREAM.CREATE.{name}"), config).await
 }
 
 fn err_code(reply: &Value) -> Option<u64> {
@@ -114,10 +101,11 @@ async fn publishes_past_the_limit_are_refused_with_insufficient_resources() {
                 bytes >= LIMIT * 9 / 10,
                 "{storage}: refused well before the limit ({acked} taken)"
             );
-            let info = request(&client, &format!("$JS.API.STREAM.INFO.{name}"), Value::Null).await;
+            let info =
+                request_json(&client, &format!("$JS.API.STREAM.INFO.{name}"), Value::Null).await;
             assert_eq!(info["state"]["messages"], acked, "{info}");
             // Deleting the stream frees its bytes: the next stream takes publishes again.
-            let deleted = request(
+            let deleted = request_json(
                 &client,
                 &format!("$JS.API.STREAM.DELETE.{name}"),
                 Value::Null,
@@ -134,7 +122,7 @@ async fn the_server_limits_are_not_the_accounts() {
     let server = server();
     let client = server.client().await;
     bounded(async {
-        let info = request(&client, "$JS.API.INFO", Value::Null).await;
+        let info = request_json(&client, "$JS.API.INFO", Value::Null).await;
         assert_eq!(info["limits"]["max_storage"], -1, "{info}");
         assert_eq!(info["limits"]["max_memory"], -1, "{info}");
     })

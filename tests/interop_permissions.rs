@@ -5,7 +5,6 @@
 
 mod interop_support;
 
-use std::io::{Read, Write};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -46,21 +45,8 @@ fn start() -> TestServer {
 /// Logs in over raw TCP, sends `ops` and a PING, and returns what the server says up to its
 /// PONG (which proves the connection is still open), or until it closes or 5 s pass.
 fn raw_session(port: u16, user: &str, pass: &str, ops: &str) -> String {
-    let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    sock.set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
     let connect = format!(r#"CONNECT {{"user":"{user}","pass":"{pass}","verbose":false}}"#);
-    sock.write_all(format!("{connect}\r\n{ops}PING\r\n").as_bytes())
-        .expect("write");
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&out).contains("PONG") {
-        match sock.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-        }
-    }
-    String::from_utf8_lossy(&out).to_string()
+    interop_support::raw_session(port, &format!("{connect}\r\n{ops}PING\r\n"))
 }
 
 #[tokio::test]

@@ -613,3 +613,41 @@ pub async fn request_until_answered(
     }
     panic!("nobody answered on {subject}");
 }
+
+/// Sends `ops` over raw TCP (they should end with PING) and returns what the server says up to
+/// its PONG, or until it closes or 5 s pass (for the exact `-ERR` texts clients hide).
+pub fn raw_session(port: u16, ops: &str) -> String {
+    use std::io::{Read, Write};
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    sock.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    sock.write_all(ops.as_bytes()).expect("write");
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while out.len() < 64 * 1024 && !String::from_utf8_lossy(&out).contains("PONG") {
+        match sock.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&out).to_string()
+}
+
+/// A JetStream API request with a JSON body (`Null`: empty) and its JSON reply.
+pub async fn request_json(
+    client: &async_nats::Client,
+    subject: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let body = if body.is_null() {
+        Vec::new()
+    } else {
+        body.to_string().into_bytes()
+    };
+    let reply = client
+        .request(subject.to_string(), body.into())
+        .await
+        .unwrap_or_else(|e| panic!("{subject}: no reply ({e})"));
+    serde_json::from_slice(&reply.payload)
+        .unwrap_or_else(|e| panic!("{subject}: reply is not JSON ({e})"))
+}

@@ -241,6 +241,23 @@ fn object<'a>(value: &'a Value, key: &str) -> Result<&'a Map<String, Value>> {
     value.as_object().ok_or_else(|| wrong(key, "a block"))
 }
 
+/// A string or a list of strings (nats-server takes one for a list of one); `item` is the error
+/// for a list entry that is not a string, `shape` for a value that is neither.
+fn one_or_many(
+    value: &Value,
+    item: impl Fn() -> AuthConfigError,
+    shape: impl FnOnce() -> AuthConfigError,
+) -> Result<Vec<String>> {
+    match value {
+        Value::String(s) => Ok(vec![s.clone()]),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_string).ok_or_else(&item))
+            .collect(),
+        _ => Err(shape()),
+    }
+}
+
 /// Reads every auth setting from the config tree; `parsed` (the file it came from, if any)
 /// gives errors their `file:line` and marks keys used as variables. Also returns warnings about
 /// keys that are ignored, to log at start.
@@ -671,18 +688,11 @@ fn connection_types(value: &Value) -> Result<Vec<String>> {
         "MQTT_WS",
         "IN_PROCESS",
     ];
-    let list = match value {
-        Value::String(s) => vec![s.clone()],
-        Value::Array(items) => items
-            .iter()
-            .map(|i| {
-                i.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| wrong("allowed_connection_types", "a list of names"))
-            })
-            .collect::<Result<_>>()?,
-        _ => return Err(wrong("allowed_connection_types", "a list of names")),
-    };
+    let list = one_or_many(
+        value,
+        || wrong("allowed_connection_types", "a list of names"),
+        || wrong("allowed_connection_types", "a list of names"),
+    )?;
     list.into_iter()
         .map(|t| {
             let upper = t.to_ascii_uppercase();

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::Key::Read;
-use super::{object, wrong, AuthConfigError, Keys, Reader, Result};
+use super::{object, one_or_many, wrong, AuthConfigError, Keys, Reader, Result};
 use crate::core::subject;
 use crate::server::auth::permissions::{Permissions, ResponsePermission, SubjectPermission};
 use crate::server::conf::key_path;
@@ -84,18 +84,11 @@ fn read_direction(
 }
 
 fn subjects(value: &Value, queues: bool) -> Result<Vec<String>> {
-    let list: Vec<String> = match value {
-        Value::String(s) => vec![s.clone()],
-        Value::Array(items) => items
-            .iter()
-            .map(|i| {
-                i.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| wrong("permission subject", "a string"))
-            })
-            .collect::<Result<_>>()?,
-        _ => return Err(wrong("permissions", "a subject or a list of subjects")),
-    };
+    let list = one_or_many(
+        value,
+        || wrong("permission subject", "a string"),
+        || wrong("permissions", "a subject or a list of subjects"),
+    )?;
     for s in &list {
         let valid = match s.split_whitespace().collect::<Vec<_>>().as_slice() {
             [one] if *one == s.as_str() => subject::validate_filter(one).is_ok(),
