@@ -212,6 +212,10 @@ impl Engine {
                 consumer.on_stored(ack.seq, subject);
             }
         }
+        if slot.consumers.is_empty() {
+            // Limits may have removed messages; nobody needs to hear of it.
+            let _ = slot.stream.take_removals();
+        }
         usage.add(storage, size);
         if !dirty.contains(name) {
             dirty.insert(name.clone());
@@ -289,9 +293,16 @@ impl Engine {
     }
 
     /// Deletes one message of a stream.
-    pub fn delete_msg(&mut self, name: &str, seq: u64, no_erase: bool) -> Result<(), ApiError> {
+    pub fn delete_msg(
+        &mut self,
+        name: &str,
+        seq: u64,
+        no_erase: bool,
+        now: Nanos,
+    ) -> Result<(), ApiError> {
         self.slot_mut(name)?.stream.delete_msg(seq, no_erase)?;
         self.mark_dirty(name);
+        self.poll_consumers(name, now);
         Ok(())
     }
 

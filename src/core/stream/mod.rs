@@ -9,7 +9,8 @@
 //! `publish.rs` is the publish pipeline, reading headers with `pub_headers.rs`; `limits.rs` the
 //! limits, discard policies and ageing;
 //! `ops.rs` purge, get and delete; [`info`] the replies (`PubAck`, `StreamInfo`); `dedup.rs` the
-//! duplicate table.
+//! duplicate table; `removals.rs` the journal of removed messages the engine passes on to
+//! consumers.
 //!
 //! Cross-stream rules (subjects overlapping another stream, how many streams) and consumers
 //! (interest, work-queue acks) belong to the engine: it tells [`Stream::publish`] whether anyone
@@ -22,6 +23,7 @@ mod limits;
 mod ops;
 mod pub_headers;
 mod publish;
+mod removals;
 mod validate;
 
 #[cfg(test)]
@@ -44,6 +46,7 @@ pub use info::{
 };
 pub use ops::{MsgGetRequest, PurgeRequest};
 pub use pub_headers::{NATS_EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT, NATS_TTL};
+pub use removals::Removal;
 pub use validate::{
     is_valid_name, DEFAULT_DUPLICATE_WINDOW, MAX_DESCRIPTION_LEN, MAX_METADATA_LEN, MAX_NAME_LEN,
     MAX_REPLICAS,
@@ -63,6 +66,8 @@ pub struct Stream {
     last_msg_id: String,
     /// The name every PubAck carries (a name never changes).
     ack_name: Arc<str>,
+    /// What was removed since the engine last looked (see `removals.rs`).
+    removals: Vec<removals::Removal>,
 }
 
 impl std::fmt::Debug for Stream {
@@ -99,6 +104,7 @@ impl Stream {
             config,
             dedup: Dedup::default(),
             last_msg_id: String::new(),
+            removals: Vec::new(),
         })
     }
 
@@ -118,6 +124,7 @@ impl Stream {
             store,
             dedup: Dedup::default(),
             last_msg_id: String::new(),
+            removals: Vec::new(),
         };
         stream.rebuild_dedup(now);
         Ok(stream)

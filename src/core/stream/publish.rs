@@ -13,6 +13,7 @@
 use bytes::Bytes;
 
 use super::pub_headers::PubHeaders;
+use super::removals::Removal;
 use super::{PubAck, RetentionPolicy, Stream};
 use crate::core::error::{ApiError, ErrorKind};
 use crate::core::store::{record_size, Seq, StoreError};
@@ -258,8 +259,11 @@ impl Stream {
         };
         self.store
             .purge(filter, 0, keep)
-            .map(|_| ())
-            .map_err(|e| ApiError::with_detail(ErrorKind::StreamRollupFailed, e))
+            .map_err(|e| ApiError::with_detail(ErrorKind::StreamRollupFailed, e))?;
+        self.note_removal(Removal::Purge {
+            filter: filter.to_string(),
+        });
+        Ok(())
     }
 
     fn ack(&self, seq: Seq, duplicate: bool) -> PubAck {
