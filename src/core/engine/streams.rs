@@ -182,6 +182,9 @@ impl Engine {
                 err.clone(),
             )));
         }
+        // A `subject_transform` decides the subject the message is stored (and consumed) under.
+        let stored = slot.stream.stored_subject(subject);
+        let subject: &str = &stored;
         let storage = slot.stream.config().storage;
         let size = record_size(subject, headers.as_ref(), &payload);
         if let Some(refusal) = super::resources::refuse_publish(config, usage, storage, size) {
@@ -206,6 +209,10 @@ impl Engine {
         };
         if ack.duplicate {
             return Some(result);
+        }
+        if let Some(copy) = slot.stream.take_republished() {
+            // Queued before the PubAck, released with it once the message is durable.
+            self.outbox.push_back(copy);
         }
         if retain {
             for consumer in slot.consumers.values_mut() {
@@ -375,3 +382,7 @@ fn store_error_of(err: &ApiError) -> Option<StoreError> {
         .starts_with(&io)
         .then(|| StoreError::Io(err.description[io.len()..].to_string()))
 }
+
+#[cfg(test)]
+#[path = "republish_tests.rs"]
+mod republish_tests;
