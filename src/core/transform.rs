@@ -393,6 +393,9 @@ fn int32_arg(arg: &str, token: &str) -> Result<i32, TransformError> {
     i32::try_from(int_arg(arg, token)?).map_err(|_| TransformError::InvalidArg(token.to_string()))
 }
 
+/// Builds a placeholder of a function taking a wildcard number and an integer.
+type IndexAndInt = fn(i64, i32) -> Placeholder;
+
 /// Reads one destination token (nats-server's `indexPlaceHolders`).
 fn parse_placeholder(token: &str) -> Result<Placeholder, TransformError> {
     let bad_arg = || TransformError::InvalidArg(token.to_string());
@@ -411,7 +414,7 @@ fn parse_placeholder(token: &str) -> Result<Placeholder, TransformError> {
         return Err(TransformError::UnknownFunction(token.to_string()));
     };
     let args = split_args(args);
-    let index_and_int = |make: fn(i64, i32) -> Placeholder| -> Result<Placeholder, TransformError> {
+    let index_and_int = |make: IndexAndInt| -> Result<Placeholder, TransformError> {
         match args.as_slice() {
             [index, n] => Ok(make(int_arg(index, token)?, int32_arg(n, token)?)),
             [_] | [] => Err(TransformError::NotEnoughArgs(token.to_string())),
@@ -435,7 +438,7 @@ fn parse_placeholder(token: &str) -> Result<Placeholder, TransformError> {
             .collect::<Result<Vec<_>, _>>()?;
         return Ok(Placeholder::Partition(buckets, indexes));
     }
-    let two_args: [(&str, fn(i64, i32) -> Placeholder); 6] = [
+    let two_args: [(&str, IndexAndInt); 6] = [
         ("splitFromLeft", Placeholder::SplitFromLeft),
         ("splitFromRight", Placeholder::SplitFromRight),
         ("sliceFromLeft", Placeholder::SliceFromLeft),
