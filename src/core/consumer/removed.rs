@@ -54,19 +54,23 @@ impl Consumer {
         }
         if self.asflr < start {
             self.asflr = start - 1;
-            let floor = self.asflr;
-            let gone: Vec<(u64, u64)> = self
-                .pending
-                .iter()
-                .filter(|(seq, _)| **seq <= floor || (wider && store.load_msg(**seq).is_err()))
-                .map(|(seq, p)| (*seq, p.consumer_seq))
-                .collect();
-            for (seq, dseq) in gone {
-                self.adflr = self.adflr.max(dseq);
-                self.pending.remove(&seq);
-                self.rdc.remove(&seq);
-                self.remove_from_redeliver_queue(seq);
-            }
+        }
+        // Pending messages at or below the floor went with the purge; with a wider consumer,
+        // those above it that the store lost went too. (nats-server checks the latter only when
+        // the floor moved, and otherwise terminates them at their redelivery; checking always
+        // frees their `max_ack_pending` slots at once.)
+        let floor = self.asflr;
+        let gone: Vec<(u64, u64)> = self
+            .pending
+            .iter()
+            .filter(|(seq, _)| **seq <= floor || (wider && store.load_msg(**seq).is_err()))
+            .map(|(seq, p)| (*seq, p.consumer_seq))
+            .collect();
+        for (seq, dseq) in gone {
+            self.adflr = self.adflr.max(dseq);
+            self.pending.remove(&seq);
+            self.rdc.remove(&seq);
+            self.remove_from_redeliver_queue(seq);
         }
         if self.pending.is_empty() {
             self.rdc.clear();

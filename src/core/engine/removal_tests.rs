@@ -278,3 +278,53 @@ fn work_queue_acks_still_release_and_count() {
     publish(&mut e, "a.3", T0);
     assert_eq!(delivered(&mut e), vec![3]);
 }
+
+#[test]
+fn purge_of_a_subject_above_the_ack_floor_frees_its_pending_message() {
+    let mut e = engine(|_| {});
+    for subject in ["a.1", "a.2", "a.3"] {
+        publish(&mut e, subject, T0);
+    }
+    assert!(e.pull("S", "C", PullRequest::batch(10), INBOX, T0));
+    assert_eq!(delivered(&mut e), vec![1, 2]);
+    e.handle(
+        crate::core::message::Message {
+            subject: "$JS.ACK.S.C.1.1.1.0.0".to_string(),
+            reply: None,
+            headers: None,
+            payload: Bytes::from_static(b"+ACK"),
+        },
+        T0,
+    );
+    assert_eq!(delivered(&mut e), vec![3]);
+    assert_eq!(floor(&info(&e)), (1, 1));
+    // The stream still starts at 1, so the floor does not move: 3 must still leave pending.
+    let req = PurgeRequest {
+        filter: Some("a.3".to_string()),
+        ..Default::default()
+    };
+    assert_eq!(e.purge_stream("S", &req, T0).expect("purged"), 1);
+    assert_eq!(info(&e).num_ack_pending, 1);
+    assert_eq!(saved(&mut e).1, vec![2]);
+    publish(&mut e, "a.4", T0);
+    assert_eq!(delivered(&mut e), vec![4]);
+}
+
+#[test]
+fn more_removals_than_the_journal_lists_still_free_pending_messages() {
+    let mut e = engine(|_| {});
+    for _ in 0..5000 {
+        publish(&mut e, "a.1", T0);
+    }
+    assert!(e.pull("S", "C", PullRequest::batch(10), INBOX, T0));
+    assert_eq!(delivered(&mut e), vec![1, 2]);
+    let mut cfg = e.stream("S").expect("stream").config().clone();
+    cfg.max_msgs = 1;
+    e.update_stream(cfg, T0).expect("updated");
+    assert_eq!(e.stream("S").expect("stream").state().msgs, 1);
+    // The one message left (5000) is delivered to the waiting request at once.
+    assert_eq!(delivered(&mut e), vec![5000]);
+    let i = info(&e);
+    assert_eq!((i.num_ack_pending, i.num_pending), (1, 0));
+    assert_eq!(saved(&mut e).1, vec![5000]);
+}
