@@ -207,6 +207,10 @@ error_kinds! {
     ConsumerDoesNotExist = (400, 10149, "consumer does not exist"),
     /// consumer inactive threshold exceeds system limit of `{limit}`
     ConsumerInactiveThresholdExcess = (400, 10153, "consumer inactive threshold exceeds system limit of {limit}"),
+    /// stream transform source: `{err}`
+    StreamTransformInvalidSource = (400, 10155, "stream transform source: {err}"),
+    /// stream transform: `{err}`
+    StreamTransformInvalidDestination = (400, 10156, "stream transform: {err}"),
     /// wrong last sequence
     StreamWrongLastSequenceConstant = (400, 10164, "wrong last sequence"),
     /// per-message TTL is disabled

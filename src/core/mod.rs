@@ -16,3 +16,4 @@ pub mod stream;
 pub mod subject;
 pub mod subject_index;
 pub mod time;
+pub mod transform;

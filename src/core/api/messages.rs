@@ -39,9 +39,14 @@ struct DeleteRequest {
     no_erase: bool,
 }
 
-pub(super) fn delete(engine: &mut Engine, stream: &str, payload: &[u8]) -> Result<Value, ApiError> {
+pub(super) fn delete(
+    engine: &mut Engine,
+    stream: &str,
+    payload: &[u8],
+    now: Nanos,
+) -> Result<Value, ApiError> {
     let req: DeleteRequest = required_body(payload)?;
-    engine.delete_msg(stream, req.seq, req.no_erase)?;
+    engine.delete_msg(stream, req.seq, req.no_erase, now)?;
     Ok(json!({ "success": true }))
 }
 

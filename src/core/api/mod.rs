@@ -69,7 +69,7 @@ pub fn dispatch(engine: &mut Engine, msg: Message, now: Nanos) -> bool {
         Route::MsgGet(name) => ("stream_msg_get", messages::get(engine, &name, &msg.payload)),
         Route::MsgDelete(name) => (
             "stream_msg_delete",
-            messages::delete(engine, &name, &msg.payload),
+            messages::delete(engine, &name, &msg.payload, now),
         ),
         Route::ConsumerCreate {
             stream,

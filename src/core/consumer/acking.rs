@@ -1,5 +1,5 @@
 //! Acks and what they move: nats-server's `processAck`, `processAckMsg`, `processNak`,
-//! `progressUpdate`, `processTerm`, `moveAckFloor`, `needAck` and `decStreamPending`.
+//! `progressUpdate`, `processTerm`, `moveAckFloor` and `needAck`.
 
 use bytes::Bytes;
 
@@ -59,7 +59,13 @@ impl Consumer {
     }
 
     /// An ack (or term). Returns whether the client should get its ack reply.
-    fn process_ack(&mut self, sseq: u64, dseq: u64, now: Nanos, acked: &mut Vec<u64>) -> bool {
+    pub(super) fn process_ack(
+        &mut self,
+        sseq: u64,
+        dseq: u64,
+        now: Nanos,
+        acked: &mut Vec<u64>,
+    ) -> bool {
         // Not delivered yet: ignore (a stale or forged ack must not move the cursor).
         if sseq >= self.sseq {
             return false;
@@ -177,27 +183,5 @@ impl Consumer {
             }
         };
         needed || self.rdc.contains_key(&seq)
-    }
-
-    /// The stream removed message `seq` (limits, purge, delete): a pending delivery of it is
-    /// treated as terminated, and the count of messages left is recounted when next needed.
-    pub fn on_removed(&mut self, seq: u64) {
-        if seq >= self.sseq && seq <= self.npf {
-            if self.filters.is_empty() && self.lss.is_none() {
-                // Unfiltered, it was surely counted.
-                self.npc -= 1;
-            } else {
-                // Whether it matched is unknown now that it is gone: recount when needed.
-                self.npc_stale = true;
-            }
-        }
-        if let Some(p) = self.pending.get(&seq).copied() {
-            let mut acked = Vec::new();
-            let now = self.lat;
-            self.process_ack(seq, p.consumer_seq, now, &mut acked);
-        } else if self.rdc.remove(&seq).is_some() {
-            self.changed = true;
-        }
-        self.remove_from_redeliver_queue(seq);
     }
 }

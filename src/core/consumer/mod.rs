@@ -14,6 +14,7 @@
 //! - [`push`]: heartbeats, flow control and the rate limit.
 //! - `start`: where a new consumer starts, and the count of messages left.
 //! - `deliver`: the delivery loop; `redeliver`: ack deadlines, redelivery and max_deliver.
+//! - `removed`: what messages the stream removed (purge, delete, limits, age) do to pending acks.
 //! - [`info`]: the ConsumerInfo reply.
 
 pub mod ack;
@@ -25,6 +26,7 @@ pub mod info;
 pub mod pull;
 pub mod push;
 mod redeliver;
+mod removed;
 mod start;
 mod validate;
 mod waiting;

@@ -180,6 +180,8 @@ impl Engine {
 
     /// Lets every consumer of `stream` deliver what it can at `now`.
     pub(crate) fn poll_consumers(&mut self, stream: &str, now: Nanos) {
+        // Removals first (age-based expiry reaches consumers this way), so freed slots deliver.
+        self.apply_removals(stream);
         let mut out = Vec::new();
         if let Some(slot) = self.streams.get_mut(stream) {
             for consumer in slot.consumers.values_mut() {

@@ -4,9 +4,13 @@
 //! work-queue stream removes a message once its one consumer acknowledges it. An interest stream
 //! removes a message once no consumer whose filter matches it still needs it: every such
 //! consumer has acknowledged it (or, with `ack_policy: none`, been handed it).
+//!
+//! Whatever removed a message (retention, a limit, age, a delete or a purge), its consumers hear
+//! of it through [`Engine::apply_removals`], as nats-server's stores call back into the stream:
+//! a pending delivery of a removed message stops holding a `max_ack_pending` slot at once.
 
 use super::Engine;
-use crate::core::stream::RetentionPolicy;
+use crate::core::stream::{Removal, RetentionPolicy};
 use crate::core::time::Nanos;
 
 impl Engine {
@@ -33,13 +37,61 @@ impl Engine {
             };
             if release && slot.stream.remove_msg(seq).unwrap_or(false) {
                 removed = true;
-                for consumer in slot.consumers.values_mut() {
-                    consumer.on_removed(seq);
-                }
             }
         }
         if removed {
             self.mark_dirty(stream);
+            self.apply_removals(stream);
+        }
+    }
+
+    /// Tells the consumers of `stream` what the stream removed since the last call (see
+    /// `stream/removals.rs`): single removals terminate pending deliveries, purges move the
+    /// consumers' floors as nats-server's `consumer.purge` does. The caller polls the consumers
+    /// afterwards, so freed `max_ack_pending` slots deliver at once.
+    pub(crate) fn apply_removals(&mut self, stream: &str) {
+        let Some(slot) = self.streams.get_mut(stream) else {
+            return;
+        };
+        let removals = slot.stream.take_removals();
+        if removals.is_empty() || slot.consumers.is_empty() {
+            return;
+        }
+        let store = slot.stream.store();
+        let state = store.state();
+        for removal in &removals {
+            match removal {
+                Removal::Msg(seq) => {
+                    for consumer in slot.consumers.values_mut() {
+                        consumer.on_removed(*seq);
+                    }
+                }
+                Removal::Purge { filter } => {
+                    // Where a consumer reading only purged subjects resumes: the first message
+                    // of the purged subject left (0: none, so past the end).
+                    let first_left = if filter.is_empty() {
+                        state.first_seq
+                    } else {
+                        store.filtered_state(state.first_seq, filter).first
+                    };
+                    for consumer in slot.consumers.values_mut() {
+                        match consumer.purge_scope(filter) {
+                            Some(false) => {
+                                consumer.on_purge(first_left, state.last_seq, false, store)
+                            }
+                            Some(true) => {
+                                consumer.on_purge(state.first_seq, state.last_seq, true, store)
+                            }
+                            None => {}
+                        }
+                    }
+                }
+                Removal::Many => {
+                    for consumer in slot.consumers.values_mut() {
+                        consumer.on_removed_many(store);
+                    }
+                }
+            }
         }
     }
 
@@ -69,6 +121,11 @@ impl Engine {
         }
         if !doomed.is_empty() {
             self.mark_dirty(stream);
+            self.apply_removals(stream);
         }
     }
 }
+
+#[cfg(test)]
+#[path = "removal_tests.rs"]
+mod removal_tests;

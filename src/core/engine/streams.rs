@@ -182,6 +182,9 @@ impl Engine {
                 err.clone(),
             )));
         }
+        // A `subject_transform` decides the subject the message is stored (and consumed) under.
+        let stored = slot.stream.stored_subject(subject);
+        let subject: &str = &stored;
         let storage = slot.stream.config().storage;
         let size = record_size(subject, headers.as_ref(), &payload);
         if let Some(refusal) = super::resources::refuse_publish(config, usage, storage, size) {
@@ -207,10 +210,18 @@ impl Engine {
         if ack.duplicate {
             return Some(result);
         }
+        if let Some(copy) = slot.stream.take_republished() {
+            // Queued before the PubAck, released with it once the message is durable.
+            self.outbox.push_back(copy);
+        }
         if retain {
             for consumer in slot.consumers.values_mut() {
                 consumer.on_stored(ack.seq, subject);
             }
+        }
+        if slot.consumers.is_empty() {
+            // Limits may have removed messages; nobody needs to hear of it.
+            let _ = slot.stream.take_removals();
         }
         usage.add(storage, size);
         if !dirty.contains(name) {
@@ -289,9 +300,16 @@ impl Engine {
     }
 
     /// Deletes one message of a stream.
-    pub fn delete_msg(&mut self, name: &str, seq: u64, no_erase: bool) -> Result<(), ApiError> {
+    pub fn delete_msg(
+        &mut self,
+        name: &str,
+        seq: u64,
+        no_erase: bool,
+        now: Nanos,
+    ) -> Result<(), ApiError> {
         self.slot_mut(name)?.stream.delete_msg(seq, no_erase)?;
         self.mark_dirty(name);
+        self.poll_consumers(name, now);
         Ok(())
     }
 
@@ -364,3 +382,7 @@ fn store_error_of(err: &ApiError) -> Option<StoreError> {
         .starts_with(&io)
         .then(|| StoreError::Io(err.description[io.len()..].to_string()))
 }
+
+#[cfg(test)]
+#[path = "republish_tests.rs"]
+mod republish_tests;

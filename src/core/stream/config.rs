@@ -6,9 +6,9 @@
 //! `validate.rs`) turns those into the defaults nats-server applies (-1 limits, file storage, a
 //! two-minute duplicate window, the stream name as its subject).
 //!
-//! Features Contrail does not implement (mirrors, sources, subject transforms, republish, message
-//! TTLs, counters, atomic and batch publish, schedules, async persistence) are still read, so that
-//! validation can refuse them by name instead of silently ignoring them.
+//! Features Contrail does not implement (mirrors, sources, message TTLs, counters, atomic and
+//! batch publish, schedules, async persistence) are still read, so that validation can refuse
+//! them by name instead of silently ignoring them.
 
 use std::collections::BTreeMap;
 
@@ -204,12 +204,13 @@ pub struct StreamConfig {
         deserialize_with = "nullable"
     )]
     pub first_seq: u64,
-    /// Subject transform on input (not supported; refused by validation).
+    /// Rewrites the subject of each incoming message before anything else (see
+    /// [`crate::core::transform`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject_transform: Option<serde_json::Value>,
-    /// Republish of stored messages (not supported; refused by validation).
+    pub subject_transform: Option<SubjectTransformConfig>,
+    /// Sends a copy of every stored message (or of its headers) to another subject.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub republish: Option<serde_json::Value>,
+    pub republish: Option<RePublish>,
     /// Serve `$JS.API.DIRECT.GET`.
     #[serde(default, deserialize_with = "nullable")]
     pub allow_direct: bool,
@@ -421,4 +422,39 @@ impl<'de> Deserialize<'de> for PersistMode {
             false,
         )
     }
+}
+
+/// A subject transform as configs spell it (`SubjectTransformConfig`): source filter and
+/// destination template.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubjectTransformConfig {
+    /// Messages whose subject matches this filter are rewritten (empty: all).
+    #[serde(default, deserialize_with = "nullable")]
+    pub src: String,
+    /// The destination template.
+    #[serde(default, deserialize_with = "nullable")]
+    pub dest: String,
+}
+
+/// Republish of stored messages (`RePublish`): every stored message whose subject matches `src`
+/// is sent to `dest` (transformed) with headers saying where it is stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RePublish {
+    /// Stored subjects to republish (empty: all, written back as `>`).
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "nullable"
+    )]
+    pub src: String,
+    /// Where to republish (a transform destination over `src`).
+    #[serde(default, deserialize_with = "nullable")]
+    pub dest: String,
+    /// Send the headers and the payload size only (`Nats-Msg-Size`), no payload.
+    #[serde(
+        default,
+        skip_serializing_if = "std::ops::Not::not",
+        deserialize_with = "nullable"
+    )]
+    pub headers_only: bool,
 }

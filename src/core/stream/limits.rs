@@ -10,6 +10,7 @@
 //!
 //! With every limit unset (-1, the default) a publish does no limit work beyond comparisons.
 
+use super::removals::{note, Removal};
 use super::{DiscardPolicy, Stream, StreamConfig};
 use crate::core::error::{ApiError, ErrorKind};
 use crate::core::store::{StoreError, StreamStore};
@@ -90,17 +91,17 @@ impl Stream {
     /// rather than turning a stored message into a failed publish.
     pub(super) fn enforce_after_store(&mut self, subject: &str) {
         if let Some(max) = limit(self.config.max_msgs_per_subject) {
-            trim_subject(self.store.as_mut(), subject, max);
+            trim_subject(self.store.as_mut(), subject, max, &mut self.removals);
         }
         if self.config.discard == DiscardPolicy::Old {
-            trim_stream(self.store.as_mut(), &self.config);
+            trim_stream(self.store.as_mut(), &self.config, &mut self.removals);
         }
     }
 
     /// After an update: applies limits that became tighter than `old`'s.
     pub(super) fn enforce_on_update(&mut self, old: &StreamConfig) -> Result<(), ApiError> {
         if self.config.discard == DiscardPolicy::Old {
-            trim_stream(self.store.as_mut(), &self.config);
+            trim_stream(self.store.as_mut(), &self.config, &mut self.removals);
         }
         let (new_max, old_max) = (
             limit(self.config.max_msgs_per_subject),
@@ -116,6 +117,7 @@ impl Stream {
                 .collect();
             for subject in over {
                 self.store.purge(&subject, 0, max).map_err(general)?;
+                self.note_removal(Removal::Purge { filter: subject });
             }
         }
         Ok(())
@@ -137,6 +139,7 @@ impl Stream {
                 if !self.store.remove_msg(state.first_seq).map_err(general)? {
                     break;
                 }
+                self.note_removal(Removal::Msg(state.first_seq));
                 removed += 1;
             }
         }
@@ -161,7 +164,7 @@ impl Stream {
 
 /// Drops `subject`'s oldest messages until it holds at most `max`. Asks the store for the
 /// subject's totals once: a publish over a per-subject limit usually removes exactly one.
-fn trim_subject(store: &mut dyn StreamStore, subject: &str, max: u64) {
+fn trim_subject(store: &mut dyn StreamStore, subject: &str, max: u64, removals: &mut Vec<Removal>) {
     let ss = store.filtered_state(0, subject);
     let mut excess = ss.msgs.saturating_sub(max);
     let mut oldest = ss.first;
@@ -170,6 +173,7 @@ fn trim_subject(store: &mut dyn StreamStore, subject: &str, max: u64) {
         if !matches!(store.remove_msg(oldest), Ok(true)) {
             break;
         }
+        note(removals, Removal::Msg(oldest));
         excess -= 1;
         if excess > 0 {
             match store.load_next_msg(subject, oldest + 1) {
@@ -181,7 +185,7 @@ fn trim_subject(store: &mut dyn StreamStore, subject: &str, max: u64) {
 }
 
 /// Drops the stream's oldest messages until it fits `max_msgs` and `max_bytes`.
-fn trim_stream(store: &mut dyn StreamStore, cfg: &StreamConfig) {
+fn trim_stream(store: &mut dyn StreamStore, cfg: &StreamConfig, removals: &mut Vec<Removal>) {
     let (max_msgs, max_bytes) = (limit(cfg.max_msgs), limit(cfg.max_bytes));
     if max_msgs.is_none() && max_bytes.is_none() {
         return;
@@ -194,5 +198,6 @@ fn trim_stream(store: &mut dyn StreamStore, cfg: &StreamConfig) {
         if !over || state.msgs == 0 || !matches!(store.remove_msg(state.first_seq), Ok(true)) {
             break;
         }
+        note(removals, Removal::Msg(state.first_seq));
     }
 }

@@ -9,7 +9,8 @@
 //! `publish.rs` is the publish pipeline, reading headers with `pub_headers.rs`; `limits.rs` the
 //! limits, discard policies and ageing;
 //! `ops.rs` purge, get and delete; [`info`] the replies (`PubAck`, `StreamInfo`); `dedup.rs` the
-//! duplicate table.
+//! duplicate table; `removals.rs` the journal of removed messages the engine passes on to
+//! consumers; `transforms.rs` the `subject_transform` of stored subjects and `republish`.
 //!
 //! Cross-stream rules (subjects overlapping another stream, how many streams) and consumers
 //! (interest, work-queue acks) belong to the engine: it tells [`Stream::publish`] whether anyone
@@ -22,6 +23,8 @@ mod limits;
 mod ops;
 mod pub_headers;
 mod publish;
+mod removals;
+mod transforms;
 mod validate;
 
 #[cfg(test)]
@@ -35,8 +38,8 @@ use crate::core::store::{Seq, StreamState, StreamStore};
 use crate::core::time::Nanos;
 
 pub use config::{
-    DiscardPolicy, PersistMode, Placement, RetentionPolicy, StorageType, StoreCompression,
-    StreamConfig, StreamConsumerLimits,
+    DiscardPolicy, PersistMode, Placement, RePublish, RetentionPolicy, StorageType,
+    StoreCompression, StreamConfig, StreamConsumerLimits, SubjectTransformConfig,
 };
 pub use info::{
     ClusterInfo, InfoOptions, PubAck, StreamInfo, StreamStateInfo, SubjectsPaging,
@@ -44,6 +47,7 @@ pub use info::{
 };
 pub use ops::{MsgGetRequest, PurgeRequest};
 pub use pub_headers::{NATS_EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT, NATS_TTL};
+pub use removals::Removal;
 pub use validate::{
     is_valid_name, DEFAULT_DUPLICATE_WINDOW, MAX_DESCRIPTION_LEN, MAX_METADATA_LEN, MAX_NAME_LEN,
     MAX_REPLICAS,
@@ -63,6 +67,12 @@ pub struct Stream {
     last_msg_id: String,
     /// The name every PubAck carries (a name never changes).
     ack_name: Arc<str>,
+    /// What was removed since the engine last looked (see `removals.rs`).
+    removals: Vec<removals::Removal>,
+    /// The compiled `subject_transform` and `republish` (see `transforms.rs`).
+    transforms: transforms::Transforms,
+    /// The republished copy of the last message stored, until the engine takes it.
+    republished: Option<crate::core::message::Outbound>,
 }
 
 impl std::fmt::Debug for Stream {
@@ -96,9 +106,12 @@ impl Stream {
             created: now,
             store,
             ack_name: config.name.as_str().into(),
+            transforms: transforms::Transforms::of(&config, now as u64),
             config,
             dedup: Dedup::default(),
             last_msg_id: String::new(),
+            removals: Vec::new(),
+            republished: None,
         })
     }
 
@@ -113,11 +126,14 @@ impl Stream {
         let config = config.validated()?;
         let mut stream = Stream {
             ack_name: config.name.as_str().into(),
+            transforms: transforms::Transforms::of(&config, now as u64),
             config,
             created,
             store,
             dedup: Dedup::default(),
             last_msg_id: String::new(),
+            removals: Vec::new(),
+            republished: None,
         };
         stream.rebuild_dedup(now);
         Ok(stream)
@@ -153,6 +169,7 @@ impl Stream {
     pub fn update(&mut self, new: StreamConfig, now: Nanos) -> Result<(), ApiError> {
         let config = self.config.check_update(&new)?;
         let old = std::mem::replace(&mut self.config, config);
+        self.compile_transforms();
         self.enforce_on_update(&old)?;
         if self.config.max_age != 0 {
             self.expire(now)?;

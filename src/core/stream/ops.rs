@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::info::{InfoOptions, StreamInfo, StreamStateInfo, SubjectsPaging, MAX_SUBJECT_DETAILS};
+use super::removals::Removal;
 use super::{seq_from_time, Stream};
 use crate::core::error::{ApiError, ErrorKind};
 use crate::core::store::{Seq, StoredMsg};
@@ -107,9 +108,14 @@ impl Stream {
             ));
         }
         let filter = req.filter.as_deref().unwrap_or("");
-        self.store
+        let purged = self
+            .store
             .purge(filter, seq, keep)
-            .map_err(|e| ApiError::with_detail(ErrorKind::StreamGeneralError, e))
+            .map_err(|e| ApiError::with_detail(ErrorKind::StreamGeneralError, e))?;
+        self.note_removal(Removal::Purge {
+            filter: filter.to_string(),
+        });
+        Ok(purged)
     }
 
     /// One stored message, picked by sequence, last or next by subject, or time;
@@ -159,9 +165,14 @@ impl Stream {
     /// Removes one message for the engine (work-queue and interest acks): no policy checks.
     /// `Ok(false)` when it was not there.
     pub fn remove_msg(&mut self, seq: Seq) -> Result<bool, ApiError> {
-        self.store
+        let removed = self
+            .store
             .remove_msg(seq)
-            .map_err(|e| ApiError::with_detail(ErrorKind::StreamMsgDeleteFailed, e))
+            .map_err(|e| ApiError::with_detail(ErrorKind::StreamMsgDeleteFailed, e))?;
+        if removed {
+            self.note_removal(Removal::Msg(seq));
+        }
+        Ok(removed)
     }
 
     /// The stream's `StreamInfo` at `now`, with the details `opts` asks for. The engine adds the

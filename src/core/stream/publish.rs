@@ -13,6 +13,7 @@
 use bytes::Bytes;
 
 use super::pub_headers::PubHeaders;
+use super::removals::Removal;
 use super::{PubAck, RetentionPolicy, Stream};
 use crate::core::error::{ApiError, ErrorKind};
 use crate::core::store::{record_size, Seq, StoreError};
@@ -82,6 +83,10 @@ impl Stream {
 
     /// Applies the stream's rules to one publish and stores it.
     ///
+    /// `subject` is the subject to store under: the caller applies the stream's
+    /// `subject_transform` first ([`Stream::stored_subject`]). A stored message the config
+    /// republishes leaves its copy in [`Stream::take_republished`].
+    ///
     /// `retain = false` means the engine found no consumer interested (interest retention): the
     /// message is checked, deduplicated and given a sequence, but nothing is kept, as
     /// nats-server does. The caller routes only subjects the stream captures.
@@ -128,12 +133,20 @@ impl Stream {
 
         let size = record_size(subject, headers.as_ref(), &payload);
         self.check_discard_new(subject, size, accepted.rollup != Rollup::None)?;
+        let republish = self.prepare_republish(subject);
+        // The copy needs the message after the store took it (cheap: reference-counted bytes).
+        let copy = republish
+            .as_ref()
+            .map(|_| (headers.clone(), payload.clone()));
         let seq = self
             .store
             .store_msg(subject, headers, payload, now)
             .map_err(store_failed)?;
         self.enforce_after_store(subject);
         self.after_store(subject, seq, &accepted, now, 1)?;
+        if let (Some(pending), Some((headers, payload))) = (republish, copy) {
+            self.republish(pending, subject, seq, now, headers.as_deref(), &payload);
+        }
         Ok(self.ack(seq, false))
     }
 
@@ -258,8 +271,11 @@ impl Stream {
         };
         self.store
             .purge(filter, 0, keep)
-            .map(|_| ())
-            .map_err(|e| ApiError::with_detail(ErrorKind::StreamRollupFailed, e))
+            .map_err(|e| ApiError::with_detail(ErrorKind::StreamRollupFailed, e))?;
+        self.note_removal(Removal::Purge {
+            filter: filter.to_string(),
+        });
+        Ok(())
     }
 
     fn ack(&self, seq: Seq, duplicate: bool) -> PubAck {

@@ -8,6 +8,7 @@
 use crate::core::error::{ApiError, ErrorKind};
 use crate::core::subject;
 use crate::core::time::{Nanos, MILLIS, SECONDS};
+use crate::core::transform::{validate_mapping, SubjectTransform};
 
 use super::config::{DiscardPolicy, PersistMode, RetentionPolicy, StreamConfig};
 
@@ -63,6 +64,8 @@ impl StreamConfig {
         check_discard_new_per_subject(&cfg)?;
         check_unsupported(&cfg)?;
         normalize_subjects(&mut cfg)?;
+        check_subject_transform(&cfg)?;
+        normalize_republish(&mut cfg)?;
         if cfg
             .placement
             .as_ref()
@@ -262,8 +265,6 @@ fn check_unsupported(cfg: &StreamConfig) -> Result<(), ApiError> {
     let unsupported = [
         (cfg.mirror.is_some(), "stream mirrors"),
         (!cfg.sources.is_empty(), "stream sources"),
-        (cfg.subject_transform.is_some(), "subject transforms"),
-        (cfg.republish.is_some(), "republish"),
         (cfg.subject_delete_marker_ttl > 0, "subject delete markers"),
         (cfg.allow_msg_counter, "message counters"),
         (cfg.allow_atomic_publish, "atomic publish"),
@@ -275,6 +276,52 @@ fn check_unsupported(cfg: &StreamConfig) -> Result<(), ApiError> {
         Some((_, feature)) => Err(invalid(format_args!("{feature} not supported"))),
         None => Ok(()),
     }
+}
+
+/// `subject_transform`: a valid source filter (10155) and a destination nats-server's
+/// `ValidateMapping` accepts (10156).
+fn check_subject_transform(cfg: &StreamConfig) -> Result<(), ApiError> {
+    let Some(t) = &cfg.subject_transform else {
+        return Ok(());
+    };
+    if !t.src.is_empty() && subject::validate_filter(&t.src).is_err() {
+        return Err(ApiError::with_detail(
+            ErrorKind::StreamTransformInvalidSource,
+            format_args!("invalid subject {}", t.src),
+        ));
+    }
+    validate_mapping(&t.src, &t.dest)
+        .map_err(|e| ApiError::with_detail(ErrorKind::StreamTransformInvalidDestination, e))
+}
+
+/// `republish`: an empty source means `>`; `>` to `>` with a transform of the stream's only
+/// subject republishes the transformed subjects; the destination must not overlap the stream's
+/// subjects (the copies would be stored again) and must be a transform of the source.
+fn normalize_republish(cfg: &mut StreamConfig) -> Result<(), ApiError> {
+    let Some(rp) = &mut cfg.republish else {
+        return Ok(());
+    };
+    if rp.src.is_empty() {
+        rp.src = ">".to_string();
+    }
+    if let Some(t) = &cfg.subject_transform {
+        if rp.src == ">" && rp.dest == ">" && cfg.subjects.len() == 1 && t.src == cfg.subjects[0] {
+            rp.src = t.dest.clone();
+            rp.dest = t.dest.clone();
+        }
+    }
+    if cfg.subjects.iter().any(|s| subject::overlaps(&rp.dest, s)) {
+        return Err(invalid(
+            "stream configuration for republish destination forms a cycle",
+        ));
+    }
+    if SubjectTransform::new(&rp.src, &rp.dest).is_err() {
+        return Err(invalid(format_args!(
+            "stream configuration for republish with transform from '{}' to '{}' not valid",
+            rp.src, rp.dest
+        )));
+    }
+    Ok(())
 }
 
 fn normalize_subjects(cfg: &mut StreamConfig) -> Result<(), ApiError> {

@@ -11,6 +11,7 @@ mod limits;
 mod publish_rules;
 mod purge;
 mod rollup;
+mod transforms;
 mod update;
 
 use bytes::Bytes;
