@@ -20,7 +20,7 @@ use contrail::core::message::Message;
 use contrail::core::time::MILLIS;
 use contrail::server::link::{nkey_auth, LinkCallError, LinkHandle};
 use futures_util::StreamExt;
-use interop_support::{bounded, echo_service, Options, TestServer};
+use interop_support::{bounded, echo_service, request_until_answered, Options, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn with_config(config: &str) -> TestServer {
@@ -88,6 +88,26 @@ async fn until_subscribed(link: &mut LinkHandle, sid: Sid, subject: &str) {
             return;
         }
     }
+}
+
+/// The official client's twin of [`until_subscribed`]: its SUB is in place on the server once
+/// its own publish on the subject comes back to it (async-nats' flush does not wait for that).
+async fn client_until_subscribed(
+    client: &async_nats::Client,
+    sub: &mut async_nats::Subscriber,
+    subject: &str,
+) {
+    let marker = format!("sync-{}", rand_tag());
+    client
+        .publish(subject.to_string(), marker.clone().into())
+        .await
+        .expect("client publishes the marker");
+    while let Some(msg) = sub.next().await {
+        if msg.payload == marker.as_bytes() {
+            return;
+        }
+    }
+    panic!("the client's subscription ended");
 }
 
 fn rand_tag() -> u64 {
@@ -189,7 +209,7 @@ async fn publish_subscribe_and_request_round_trips_with_an_official_client() {
             .subscribe("to.client")
             .await
             .expect("client subscribes");
-        client.flush().await.expect("flush");
+        client_until_subscribed(&client, &mut sub, "to.client").await;
         link.publish(
             Message::new("to.client", "from link")
                 .with_reply("answer.here")
@@ -212,7 +232,8 @@ async fn publish_subscribe_and_request_round_trips_with_an_official_client() {
 
         // Link requests, the official client serves.
         let _echo = echo_service(client.clone(), "svc.echo").await;
-        client.flush().await.expect("flush");
+        // async-nats' flush does not wait for the server; its own request does.
+        request_until_answered(&client, "svc.echo", "warm up").await;
         let reply = link
             .request(Message::new("svc.echo", "ping?"), Duration::from_secs(5))
             .await
@@ -401,6 +422,11 @@ async fn cut_links_reconnect_and_restore_their_subscriptions() {
                 ),
                 "{event:?}"
             );
+            let status = link.status();
+            assert!(
+                !status.connected && status.last_error.is_some(),
+                "{status:?}"
+            );
             let refused = link.publish(Message::new("feed.x", "while down")).await;
             assert_eq!(refused, Err(LinkCallError::Link(LinkError::NotConnected)));
             let before = proxy.accepted.load(Ordering::SeqCst);
@@ -424,7 +450,7 @@ async fn a_frozen_link_is_detected_stale_and_comes_back() {
         let client = server.client().await;
         let proxy = Proxy::start(server.port).await;
         let stale_fast = LinkConfig {
-            ping_interval: 200 * MILLIS,
+            ping_interval: 500 * MILLIS,
             max_pings_out: 2,
             ..config(Auth::None)
         };

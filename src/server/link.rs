@@ -17,10 +17,11 @@ use std::time::Duration;
 use base64::Engine as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::core::link::{
-    Auth, Link, LinkConfig, LinkError, LinkEvent, RequestError, RequestId, Sid, TransportCommand,
+    Auth, DisconnectReason, Link, LinkConfig, LinkError, LinkEvent, LinkState, RequestError,
+    RequestId, Sid, TransportCommand,
 };
 use crate::core::message::Message;
 use crate::core::time::Nanos;
@@ -76,7 +77,23 @@ enum Command {
 pub struct LinkHandle {
     commands: mpsc::Sender<Command>,
     events: mpsc::Receiver<LinkEvent>,
+    status: watch::Receiver<LinkStatus>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// What monitoring shows of a link: up or down, since when, the far server, the last error.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkStatus {
+    /// The handshake completed and the connection is up.
+    pub connected: bool,
+    /// The link will not reconnect on its own (closed, or authorization refused twice).
+    pub stopped: bool,
+    /// When `connected` last changed (Unix nanoseconds; 0 before the first change).
+    pub since: Nanos,
+    /// The far server's id and name, from the INFO of the last connection.
+    pub server: Option<(String, String)>,
+    /// Why the last connection or attempt ended.
+    pub last_error: Option<DisconnectReason>,
 }
 
 impl LinkHandle {
@@ -91,12 +108,19 @@ impl LinkHandle {
         }
         let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
         let (event_tx, events) = mpsc::channel(EVENT_QUEUE);
-        let task = tokio::spawn(drive(addr, config, command_rx, event_tx));
+        let (status_tx, status) = watch::channel(LinkStatus::default());
+        let task = tokio::spawn(drive(addr, config, command_rx, event_tx, status_tx));
         LinkHandle {
             commands,
             events,
+            status,
             task,
         }
+    }
+
+    /// The link's status now (updated before the events that change it are delivered).
+    pub fn status(&self) -> LinkStatus {
+        self.status.borrow().clone()
     }
 
     /// The next event: connected, disconnected, a message, an error, stopped. `None` once the
@@ -183,6 +207,7 @@ async fn drive(
     config: LinkConfig,
     mut commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<LinkEvent>,
+    status: watch::Sender<LinkStatus>,
 ) {
     let connect_timeout = Duration::from_nanos(u64::try_from(config.connect_timeout).unwrap_or(0));
     let mut link = Link::new(config, now());
@@ -218,6 +243,7 @@ async fn drive(
                 link.transport_closed(&err.to_string(), now());
             }
         }
+        status.send_if_modified(|status| update_status(status, &link));
         while let Some(event) = link.poll_event() {
             match event {
                 LinkEvent::Reply { id, msg } => {
@@ -265,6 +291,27 @@ async fn drive(
             _ = tokio::time::sleep(sleep) => link.handle_timeout(now()),
         }
     }
+}
+
+/// Brings `status` up to date with `link`; true if anything changed.
+fn update_status(status: &mut LinkStatus, link: &Link) -> bool {
+    let connected = link.state() == LinkState::Connected;
+    let next = LinkStatus {
+        connected,
+        stopped: link.state() == LinkState::Stopped,
+        since: if connected == status.connected {
+            status.since
+        } else {
+            now()
+        },
+        server: link
+            .server_info()
+            .map(|info| (info.server_id.clone(), info.server_name.clone())),
+        last_error: link.last_error().cloned(),
+    };
+    let changed = next != *status;
+    *status = next;
+    changed
 }
 
 /// Carries out one call from the handle.
