@@ -168,8 +168,14 @@ impl LinkHandle {
 
     /// Closes the connection and waits for the task to end.
     pub async fn close(self) {
-        let LinkHandle { commands, task, .. } = self;
-        drop(commands);
+        let LinkHandle {
+            commands,
+            events,
+            status,
+            task,
+        } = self;
+        // Unread events must not hold the task in a full queue while it closes.
+        drop((events, status, commands));
         let _ = task.await;
     }
 

@@ -53,7 +53,9 @@ pub(super) fn initial_limits(config: &LinkConfig) -> Limits {
     }
 }
 
-/// How an `-ERR` from the server is taken (after nats.go's `processErr`).
+/// How an `-ERR` from the server is taken (after nats.go's `processErr`). nats.go closes the
+/// connection for good on an `-ERR` it does not know; a link reconnects instead, since the
+/// server it links to may be restarting or reconfigured.
 enum ErrKind {
     /// The credentials were refused: report, and do not retry blindly.
     Auth,
@@ -65,13 +67,15 @@ enum ErrKind {
 
 fn classify_err(text: &str) -> ErrKind {
     let lower = text.to_ascii_lowercase();
+    // nats.go's checkAuthError. "Authentication Timeout" is not among them: it means CONNECT
+    // came too late, not that the credentials are wrong.
     if lower.contains("authorization violation")
         || lower.contains("authentication expired")
         || lower.contains("authentication revoked")
-        || lower.contains("authentication timeout")
     {
         ErrKind::Auth
     } else if lower.starts_with("permissions violation")
+        || lower.starts_with("maximum subscriptions exceeded")
         || lower == "invalid subject"
         || lower == "invalid publish subject"
     {
@@ -85,7 +89,10 @@ impl Link {
     /// Feeds bytes received on the current transport. Bytes that arrive while no connection
     /// is open (the driver had not yet acted on a [`TransportCommand::Close`]) are dropped.
     pub fn handle_input(&mut self, bytes: &[u8], now: Nanos) {
-        if !self.has_transport() || matches!(self.phase, Phase::Dialing { .. }) {
+        if !matches!(
+            self.phase,
+            Phase::AwaitInfo { .. } | Phase::AwaitPong { .. } | Phase::Connected { .. }
+        ) {
             return;
         }
         self.input.extend_from_slice(bytes);
@@ -106,9 +113,9 @@ impl Link {
         }
     }
 
-    /// The driver opened the transport asked for by [`TransportCommand::Open`].
-    pub fn transport_opened(&mut self, now: Nanos) {
-        let _ = now;
+    /// The driver opened the transport asked for by [`TransportCommand::Open`]. The connect
+    /// timeout runs from the dial, so `_now` only keeps the driver's calls uniform.
+    pub fn transport_opened(&mut self, _now: Nanos) {
         match self.phase {
             Phase::Dialing { deadline } => {
                 self.phase = Phase::AwaitInfo { deadline };

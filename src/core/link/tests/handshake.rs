@@ -198,3 +198,47 @@ fn a_fatal_err_ends_the_connection_and_a_permissions_err_does_not() {
     );
     assert_eq!(h.transports(), vec![TransportCommand::Close]);
 }
+
+#[test]
+fn a_later_info_updates_max_payload() {
+    let mut h = Harness::new(config());
+    h.connect();
+    h.feed("INFO {\"server_id\":\"NSRV\",\"max_payload\":10}\r\n");
+    assert_eq!(h.link.state(), LinkState::Connected);
+    assert_eq!(
+        h.link.publish(&Message::new("a", "12345678901")),
+        Err(LinkError::MaxPayload {
+            size: 11,
+            limit: 10
+        })
+    );
+    assert!(h.events().is_empty(), "no second Connected");
+}
+
+#[test]
+fn a_transport_opened_too_late_is_closed_again() {
+    let mut h = Harness::new(config());
+    assert_eq!(h.link.poll_transport(), Some(TransportCommand::Open));
+    h.advance(2 * SECONDS); // the dial timed out
+    assert_eq!(h.transports(), vec![TransportCommand::Close]);
+    h.link.transport_opened(h.now);
+    assert_eq!(h.transports(), vec![TransportCommand::Close]);
+    h.feed(INFO);
+    assert_eq!(
+        h.sent(),
+        "",
+        "bytes of a connection the link gave up are ignored"
+    );
+}
+
+#[test]
+fn a_maximum_subscriptions_err_keeps_the_connection() {
+    let mut h = Harness::new(config());
+    h.connect();
+    h.feed("-ERR 'maximum subscriptions exceeded'\r\n");
+    assert!(matches!(
+        h.events()[..],
+        [LinkEvent::Error(LinkError::Server(_))]
+    ));
+    assert_eq!(h.link.state(), LinkState::Connected);
+}
