@@ -503,3 +503,66 @@ async fn a_killed_server_replaced_by_a_new_one_gets_the_subscriptions_again() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_permissions_violation_is_reported_and_the_link_stays_up() {
+    let server = with_config(
+        "authorization { users = [ {user: edge, password: e, permissions: {\n\
+         publish: { deny: \"secret.>\" }, subscribe: { deny: \"hidden.>\" } } } ] }\n",
+    );
+    bounded(async {
+        let auth = Auth::UserPassword {
+            user: "edge".into(),
+            pass: "e".into(),
+        };
+        let mut link = LinkHandle::spawn(format!("127.0.0.1:{}", server.port), config(auth));
+        wait_connected(&mut link).await;
+        link.publish(Message::new("secret.plans", "x"))
+            .await
+            .expect("the link cannot know the permissions; the server answers");
+        let event = next_state_event(&mut link).await;
+        assert!(
+            matches!(&event, LinkEvent::Error(LinkError::Server(text))
+                if text.starts_with("Permissions Violation for Publish to") && text.contains("secret.plans")),
+            "{event:?}"
+        );
+        link.subscribe("hidden.x", None).await.expect("queued");
+        let event = next_state_event(&mut link).await;
+        assert!(
+            matches!(&event, LinkEvent::Error(LinkError::Server(text))
+                if text.starts_with("Permissions Violation for Subscription to")),
+            "{event:?}"
+        );
+        // Still connected and serving.
+        assert!(link.status().connected);
+        let open = link.subscribe("open.>", None).await.expect("subscribe");
+        until_subscribed(&mut link, open, "open.check").await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_servers_max_payload_is_enforced_before_sending() {
+    let server = with_config("max_payload: 1024\n");
+    bounded(async {
+        let mut link = LinkHandle::spawn(format!("127.0.0.1:{}", server.port), config(Auth::None));
+        wait_connected(&mut link).await;
+        let sid = link.subscribe("big", None).await.expect("subscribe");
+        let refused = link.publish(Message::new("big", vec![b'x'; 1025])).await;
+        assert_eq!(
+            refused,
+            Err(LinkCallError::Link(LinkError::MaxPayload {
+                size: 1025,
+                limit: 1024
+            }))
+        );
+        // Exactly max_payload goes through, and the connection was never put at risk.
+        link.publish(Message::new("big", vec![b'y'; 1024]))
+            .await
+            .expect("at the limit");
+        let msg = next_message(&mut link, sid).await;
+        assert_eq!(msg.payload.len(), 1024);
+        assert!(link.status().connected);
+    })
+    .await;
+}
