@@ -8,6 +8,8 @@ mod proptests;
 mod reconnect;
 mod requests;
 
+use std::sync::Arc;
+
 use super::*;
 use crate::core::time::{MILLIS, SECONDS};
 
