@@ -9,6 +9,7 @@ pub mod consumer;
 pub mod engine;
 pub mod error;
 pub mod headers;
+pub mod link;
 pub mod message;
 pub mod proto;
 pub mod store;

@@ -22,6 +22,7 @@ pub mod config;
 pub mod conn;
 pub mod file_store;
 pub mod jetstream;
+pub mod link;
 pub mod monitor;
 pub mod outbox;
 pub mod ports_file;

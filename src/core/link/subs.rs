@@ -1,0 +1,146 @@
+//! The link's subscriptions and its request/reply mux.
+//!
+//! Subscriptions outlive connections: the table is the truth, and every new connection gets a
+//! `SUB` for each entry after its handshake, so the application never re-subscribes. Sids are
+//! numbers the link hands out and never reuses.
+//!
+//! Requests share one wildcard subscription, `<inbox prefix>.*`, made on the first request (as
+//! nats.go and async-nats do): each request's reply subject is `<prefix>.<id>`, so a reply is
+//! matched to its request by the last token, with no subscription per request.
+
+use std::collections::BTreeMap;
+
+use crate::core::time::Nanos;
+
+/// A subscription as the link keeps it across reconnects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    /// Subject filter.
+    pub subject: String,
+    /// Queue group, if any.
+    pub queue: Option<String>,
+}
+
+/// Every live subscription, by sid.
+#[derive(Debug, Default)]
+pub struct Subs {
+    next_sid: u64,
+    table: BTreeMap<u64, Subscription>,
+}
+
+impl Subs {
+    /// Records a subscription and returns its new sid.
+    pub fn add(&mut self, subject: String, queue: Option<String>) -> u64 {
+        self.next_sid += 1;
+        self.table
+            .insert(self.next_sid, Subscription { subject, queue });
+        self.next_sid
+    }
+
+    /// Forgets a subscription; false if it was not there.
+    pub fn remove(&mut self, sid: u64) -> bool {
+        self.table.remove(&sid).is_some()
+    }
+
+    /// Whether `sid` is live.
+    pub fn contains(&self, sid: u64) -> bool {
+        self.table.contains_key(&sid)
+    }
+
+    /// Every live subscription, in sid order (the order they were made).
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &Subscription)> {
+        self.table.iter().map(|(sid, sub)| (*sid, sub))
+    }
+}
+
+/// Requests awaiting replies on the link's inbox.
+#[derive(Debug)]
+pub struct Requests {
+    /// `_INBOX.<token>`: reply subjects are `<prefix>.<id>`.
+    prefix: String,
+    /// The sid of `<prefix>.*`, once the first request made it.
+    inbox_sid: Option<u64>,
+    next_id: u64,
+    /// Request id → deadline.
+    pending: BTreeMap<u64, Nanos>,
+}
+
+impl Requests {
+    /// A mux whose reply subjects start with `prefix`.
+    pub fn new(prefix: String) -> Self {
+        Requests {
+            prefix,
+            inbox_sid: None,
+            next_id: 0,
+            pending: BTreeMap::new(),
+        }
+    }
+
+    /// The inbox prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The wildcard subscription's sid, if made.
+    pub fn inbox_sid(&self) -> Option<u64> {
+        self.inbox_sid
+    }
+
+    /// Remembers the wildcard subscription's sid.
+    pub fn set_inbox_sid(&mut self, sid: u64) {
+        self.inbox_sid = Some(sid);
+    }
+
+    /// The filter of the wildcard subscription.
+    pub fn inbox_filter(&self) -> String {
+        format!("{}.*", self.prefix)
+    }
+
+    /// How many requests are waiting.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Registers a request answered by `deadline`; returns its id and reply subject.
+    pub fn start(&mut self, deadline: Nanos) -> (u64, String) {
+        self.next_id += 1;
+        self.pending.insert(self.next_id, deadline);
+        (self.next_id, format!("{}.{}", self.prefix, self.next_id))
+    }
+
+    /// The request a message on the inbox answers, if it is still waiting (it stops waiting).
+    pub fn finish(&mut self, subject: &str) -> Option<u64> {
+        let id = subject
+            .strip_prefix(self.prefix.as_str())?
+            .strip_prefix('.')?
+            .parse::<u64>()
+            .ok()?;
+        self.pending.remove(&id).map(|_| id)
+    }
+
+    /// The earliest deadline.
+    pub fn next_deadline(&self) -> Option<Nanos> {
+        self.pending.values().copied().min()
+    }
+
+    /// Removes and returns the requests whose deadline is at or before `now`.
+    pub fn expire(&mut self, now: Nanos) -> Vec<u64> {
+        let expired: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, deadline)| **deadline <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &expired {
+            self.pending.remove(id);
+        }
+        expired
+    }
+
+    /// Removes and returns every waiting request (the connection ended).
+    pub fn drain(&mut self) -> Vec<u64> {
+        let ids = self.pending.keys().copied().collect();
+        self.pending.clear();
+        ids
+    }
+}

@@ -1,0 +1,374 @@
+//! Runs a [`core::link::Link`](crate::core::link::Link) over TCP: the server shell's driver for
+//! outbound links to another NATS server (Contrail or nats-server), for mirrors and sources.
+//!
+//! One tokio task owns the socket and the link. It dials when the link asks, writes what the
+//! link transmits, feeds it what it reads, runs its timers, and routes its events: replies to
+//! the request that awaits them, everything else to [`LinkHandle::next_event`]. The event
+//! channel is bounded, so an application that stops reading stops the task reading the socket
+//! (the far server then sees a slow consumer) instead of buffering without end.
+//!
+//! Not yet: TLS (wrap the stream with tokio-rustls before `transport_opened`, and honour
+//! `tls_required` in INFO), several URLs, and a write timeout (a write to a server that stops
+//! reading waits until the keepalive cannot get through and the OS gives up).
+
+use std::io;
+use std::time::Duration;
+
+use base64::Engine as _;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::core::link::{
+    Auth, DisconnectReason, Link, LinkConfig, LinkError, LinkEvent, LinkState, RequestError,
+    RequestId, Sid, TransportCommand,
+};
+use crate::core::message::Message;
+use crate::core::time::Nanos;
+
+/// Events held for the application before the task stops reading the socket.
+const EVENT_QUEUE: usize = 1024;
+
+/// Calls queued for the task.
+const COMMAND_QUEUE: usize = 256;
+
+/// Why a call on a [`LinkHandle`] failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkCallError {
+    /// The link refused the call (not connected, buffer full, too large, bad subject...).
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    /// The request ended without a reply.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// The link's task has ended (the handle was closed).
+    #[error("the link task has ended")]
+    Gone,
+}
+
+/// Why an nkey seed could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid nkey seed: {0}")]
+pub struct NkeySeedError(String);
+
+enum Command {
+    Subscribe {
+        subject: String,
+        queue: Option<String>,
+        done: oneshot::Sender<Result<Sid, LinkError>>,
+    },
+    Unsubscribe {
+        sid: Sid,
+        done: oneshot::Sender<Result<(), LinkError>>,
+    },
+    Publish {
+        msg: Message,
+        done: oneshot::Sender<Result<(), LinkError>>,
+    },
+    Request {
+        msg: Message,
+        timeout: Duration,
+        done: oneshot::Sender<Result<Message, LinkCallError>>,
+    },
+}
+
+/// A running link. Dropping it (or [`LinkHandle::close`], which also waits) ends the task: the
+/// task sees its command channel close, closes the connection and returns.
+pub struct LinkHandle {
+    commands: mpsc::Sender<Command>,
+    events: mpsc::Receiver<LinkEvent>,
+    status: watch::Receiver<LinkStatus>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// What monitoring shows of a link: up or down, since when, the far server, the last error.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkStatus {
+    /// The handshake completed and the connection is up.
+    pub connected: bool,
+    /// The link will not reconnect on its own (closed, or authorization refused twice).
+    pub stopped: bool,
+    /// When `connected` last changed (Unix nanoseconds; 0 before the first change).
+    pub since: Nanos,
+    /// The far server's id and name, from the INFO of the last connection.
+    pub server: Option<(String, String)>,
+    /// Why the last connection or attempt ended.
+    pub last_error: Option<DisconnectReason>,
+}
+
+impl LinkHandle {
+    /// Starts a link to `addr` (`host:port`). A `config.seed` of 0 is replaced by one from the
+    /// OS, so every link has its own jitter and inbox.
+    pub fn spawn(addr: String, mut config: LinkConfig) -> LinkHandle {
+        if config.seed == 0 {
+            let mut seed = [0u8; 8];
+            // Without OS randomness the jitter is merely less spread; the link still works.
+            let _ = getrandom::getrandom(&mut seed);
+            config.seed = u64::from_le_bytes(seed) | 1;
+        }
+        let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
+        let (event_tx, events) = mpsc::channel(EVENT_QUEUE);
+        let (status_tx, status) = watch::channel(LinkStatus::default());
+        let task = tokio::spawn(drive(addr, config, command_rx, event_tx, status_tx));
+        LinkHandle {
+            commands,
+            events,
+            status,
+            task,
+        }
+    }
+
+    /// The link's status now (updated before the events that change it are delivered).
+    pub fn status(&self) -> LinkStatus {
+        self.status.borrow().clone()
+    }
+
+    /// The next event: connected, disconnected, a message, an error, stopped. `None` once the
+    /// task has ended.
+    pub async fn next_event(&mut self) -> Option<LinkEvent> {
+        self.events.recv().await
+    }
+
+    /// Subscribes (kept across reconnects).
+    pub async fn subscribe(
+        &self,
+        subject: &str,
+        queue: Option<&str>,
+    ) -> Result<Sid, LinkCallError> {
+        let (done, result) = oneshot::channel();
+        self.call(Command::Subscribe {
+            subject: subject.to_owned(),
+            queue: queue.map(str::to_owned),
+            done,
+        })
+        .await?;
+        Ok(result.await.map_err(|_| LinkCallError::Gone)??)
+    }
+
+    /// Ends a subscription.
+    pub async fn unsubscribe(&self, sid: Sid) -> Result<(), LinkCallError> {
+        let (done, result) = oneshot::channel();
+        self.call(Command::Unsubscribe { sid, done }).await?;
+        Ok(result.await.map_err(|_| LinkCallError::Gone)??)
+    }
+
+    /// Publishes a message (refused while not connected).
+    pub async fn publish(&self, msg: Message) -> Result<(), LinkCallError> {
+        let (done, result) = oneshot::channel();
+        self.call(Command::Publish { msg, done }).await?;
+        Ok(result.await.map_err(|_| LinkCallError::Gone)??)
+    }
+
+    /// Sends a request and waits for its reply, at most `timeout`.
+    pub async fn request(&self, msg: Message, timeout: Duration) -> Result<Message, LinkCallError> {
+        let (done, result) = oneshot::channel();
+        self.call(Command::Request { msg, timeout, done }).await?;
+        result.await.map_err(|_| LinkCallError::Gone)?
+    }
+
+    /// Closes the connection and waits for the task to end.
+    pub async fn close(self) {
+        let LinkHandle {
+            commands,
+            events,
+            status,
+            task,
+        } = self;
+        // Unread events must not hold the task in a full queue while it closes.
+        drop((events, status, commands));
+        let _ = task.await;
+    }
+
+    async fn call(&self, command: Command) -> Result<(), LinkCallError> {
+        self.commands
+            .send(command)
+            .await
+            .map_err(|_| LinkCallError::Gone)
+    }
+}
+
+/// Credentials from an nkey seed (`SU...`): the public key and a signer of the server's nonce.
+pub fn nkey_auth(seed: &str) -> Result<Auth, NkeySeedError> {
+    let pair = nkeys::KeyPair::from_seed(seed).map_err(|e| NkeySeedError(e.to_string()))?;
+    let public = pair.public_key();
+    let signer = std::sync::Arc::new(move |nonce: &[u8]| {
+        pair.sign(nonce)
+            .map(|sig| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig))
+            .map_err(|e| e.to_string())
+    });
+    Ok(Auth::NKey { public, signer })
+}
+
+/// Wall-clock nanoseconds, the time the core's link runs on.
+fn now() -> Nanos {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| Nanos::try_from(d.as_nanos()).unwrap_or(Nanos::MAX))
+        .unwrap_or(0)
+}
+
+/// The task: one link, one socket at a time.
+async fn drive(
+    addr: String,
+    config: LinkConfig,
+    mut commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<LinkEvent>,
+    status: watch::Sender<LinkStatus>,
+) {
+    let connect_timeout = Duration::from_nanos(u64::try_from(config.connect_timeout).unwrap_or(0));
+    let mut link = Link::new(config, now());
+    let mut stream: Option<TcpStream> = None;
+    let mut waiting: std::collections::HashMap<
+        RequestId,
+        oneshot::Sender<Result<Message, LinkCallError>>,
+    > = Default::default();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut open = true;
+    loop {
+        while let Some(command) = link.poll_transport() {
+            match command {
+                TransportCommand::Open => {
+                    stream = None;
+                    match dial(&addr, connect_timeout).await {
+                        Ok(socket) => {
+                            stream = Some(socket);
+                            link.transport_opened(now());
+                        }
+                        Err(err) => link.transport_closed(&err.to_string(), now()),
+                    }
+                }
+                TransportCommand::Close => stream = None,
+            }
+        }
+        while let Some(bytes) = link.poll_transmit() {
+            let Some(socket) = stream.as_mut() else {
+                break; // the link dropped the connection; its bytes go with it
+            };
+            if let Err(err) = socket.write_all(&bytes).await {
+                stream = None;
+                link.transport_closed(&err.to_string(), now());
+            }
+        }
+        status.send_if_modified(|status| update_status(status, &link));
+        while let Some(event) = link.poll_event() {
+            match event {
+                LinkEvent::Reply { id, msg } => {
+                    if let Some(done) = waiting.remove(&id) {
+                        let _ = done.send(Ok(msg));
+                    }
+                }
+                LinkEvent::RequestFailed { id, error } => {
+                    if let Some(done) = waiting.remove(&id) {
+                        let _ = done.send(Err(error.into()));
+                    }
+                }
+                // Nobody listening is fine: the link still serves requests and publishes.
+                other => {
+                    let _ = events.send(other).await;
+                }
+            }
+        }
+        if !open {
+            return;
+        }
+        let sleep = match link.poll_timeout() {
+            Some(at) => Duration::from_nanos(u64::try_from(at - now()).unwrap_or(0)),
+            None => Duration::from_secs(3600),
+        };
+        tokio::select! {
+            read = read_some(&mut stream, &mut buf) => match read {
+                Ok(0) => {
+                    stream = None;
+                    link.transport_closed("closed by the server", now());
+                }
+                Ok(n) => link.handle_input(buf.get(..n).unwrap_or_default(), now()),
+                Err(err) => {
+                    stream = None;
+                    link.transport_closed(&err.to_string(), now());
+                }
+            },
+            command = commands.recv() => match command {
+                Some(command) => apply(&mut link, command, &mut waiting),
+                None => {
+                    link.close();
+                    open = false;
+                }
+            },
+            _ = tokio::time::sleep(sleep) => link.handle_timeout(now()),
+        }
+    }
+}
+
+/// Brings `status` up to date with `link`; true if anything changed.
+fn update_status(status: &mut LinkStatus, link: &Link) -> bool {
+    let connected = link.state() == LinkState::Connected;
+    let next = LinkStatus {
+        connected,
+        stopped: link.state() == LinkState::Stopped,
+        since: if connected == status.connected {
+            status.since
+        } else {
+            now()
+        },
+        server: link
+            .server_info()
+            .map(|info| (info.server_id.clone(), info.server_name.clone())),
+        last_error: link.last_error().cloned(),
+    };
+    let changed = next != *status;
+    *status = next;
+    changed
+}
+
+/// Carries out one call from the handle.
+fn apply(
+    link: &mut Link,
+    command: Command,
+    waiting: &mut std::collections::HashMap<
+        RequestId,
+        oneshot::Sender<Result<Message, LinkCallError>>,
+    >,
+) {
+    match command {
+        Command::Subscribe {
+            subject,
+            queue,
+            done,
+        } => {
+            let _ = done.send(link.subscribe(&subject, queue.as_deref()));
+        }
+        Command::Unsubscribe { sid, done } => {
+            let _ = done.send(link.unsubscribe(sid));
+        }
+        Command::Publish { msg, done } => {
+            let _ = done.send(link.publish(&msg));
+        }
+        Command::Request { msg, timeout, done } => {
+            let timeout = Nanos::try_from(timeout.as_nanos()).unwrap_or(Nanos::MAX);
+            match link.request(msg, timeout, now()) {
+                Ok(id) => {
+                    waiting.insert(id, done);
+                }
+                Err(err) => {
+                    let _ = done.send(Err(err.into()));
+                }
+            }
+        }
+    }
+}
+
+async fn dial(addr: &str, timeout: Duration) -> io::Result<TcpStream> {
+    let socket = tokio::time::timeout(timeout, TcpStream::connect(addr))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+    let _ = socket.set_nodelay(true);
+    Ok(socket)
+}
+
+/// Reads from the socket, or waits forever when there is none (the other branches run).
+async fn read_some(stream: &mut Option<TcpStream>, buf: &mut [u8]) -> io::Result<usize> {
+    match stream {
+        Some(socket) => socket.read(buf).await,
+        None => std::future::pending().await,
+    }
+}
