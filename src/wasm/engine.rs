@@ -308,14 +308,11 @@ impl JsEngine {
             Bytes::from(payload),
             nanos(now_ms),
         );
-        // Payloads are shared, not copied (`Bytes`).
-        let journaled = self.shell.db.is_some().then(|| Input::Publish {
-            ticket,
-            subject: subject.to_string(),
-            headers: headers.clone(),
-            payload: payload.clone(),
-            now,
-        });
+        let journaled = self
+            .shell
+            .db
+            .is_some()
+            .then(|| (headers.clone(), payload.clone()));
         let mut engine = self.shell.engine.borrow_mut();
         let result = match self.shell.partial.borrow_mut().as_mut() {
             Some(partial) => {
@@ -327,8 +324,9 @@ impl JsEngine {
             }
             None => Some(engine.publish(subject, headers, payload, now)?),
         };
-        if let Some(input) = journaled {
-            self.shell.journal.borrow_mut().push(input);
+        if let Some((headers, payload)) = journaled {
+            let mut journal = self.shell.journal.borrow_mut();
+            journal.push_publish(ticket, subject, headers, payload, now);
         }
         self.shell.next_ticket.set(ticket.wrapping_add(1));
         if let Some(result) = result {

@@ -11,6 +11,7 @@
 //! to the engine again, in order, and commits with the next transaction.
 
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use bytes::Bytes;
 
@@ -34,8 +35,8 @@ pub(crate) enum Input {
     Publish {
         /// Its ticket, under which its outcome is released.
         ticket: u32,
-        /// Its subject.
-        subject: String,
+        /// Its subject (shared with the publishes before it on the same subject).
+        subject: Rc<str>,
         /// Its header block.
         headers: Option<Bytes>,
         /// Its payload.
@@ -56,12 +57,41 @@ pub(crate) struct Journal {
     /// The number of `inputs[0]`.
     base: u64,
     inputs: VecDeque<Input>,
+    /// The last ticketed publish's subject: a run of publishes to one subject shares it
+    /// (allocating it per publish cost a tenth of an in-memory publish).
+    last_subject: Option<Rc<str>>,
 }
 
 impl Journal {
     /// Notes an input the engine took.
     pub(crate) fn push(&mut self, input: Input) {
         self.inputs.push_back(input);
+    }
+
+    /// Notes a ticketed publish the engine took (payloads are shared, not copied).
+    pub(crate) fn push_publish(
+        &mut self,
+        ticket: u32,
+        subject: &str,
+        headers: Option<Bytes>,
+        payload: Bytes,
+        now: Nanos,
+    ) {
+        let subject = match &self.last_subject {
+            Some(last) if **last == *subject => last.clone(),
+            _ => {
+                let new: Rc<str> = Rc::from(subject);
+                self.last_subject = Some(new.clone());
+                new
+            }
+        };
+        self.push(Input::Publish {
+            ticket,
+            subject,
+            headers,
+            payload,
+            now,
+        });
     }
 
     /// The number the next input gets: a batch taken now covers everything below it.
@@ -71,9 +101,9 @@ impl Journal {
 
     /// Forgets the inputs below `end`: a commit made them durable.
     pub(crate) fn committed(&mut self, end: u64) {
-        while self.base < end && self.inputs.pop_front().is_some() {
-            self.base += 1;
-        }
+        let done = end.saturating_sub(self.base).min(self.inputs.len() as u64);
+        self.inputs.drain(..done as usize);
+        self.base += done;
     }
 
     /// Forgets every input: the engine went back to the database and they are lost.
