@@ -35,7 +35,7 @@ use crate::wasm::released::{self, Release};
 
 const DB: &str = "contrail-test-faults";
 /// Random schedules per run, and test runs spent shrinking a failing one.
-const CASES: u32 = 24;
+const CASES: u32 = 64;
 const SHRINK_RUNS: u32 = 48;
 
 /// How a failing commit fails.
@@ -100,6 +100,9 @@ enum Step {
     Ack(usize),
     Info,
     Purge,
+    /// A timer with nothing due and an interest change for no consumer: journaled and replayed
+    /// like everything else, changing nothing.
+    Idle,
     Flush(Fault),
     /// A flush, a publish, and a second flush taken while the first is in flight.
     Pipelined(Fault),
@@ -128,6 +131,7 @@ fn step() -> impl Strategy<Value = Step> {
         3 => (0usize..8).prop_map(Step::Ack),
         1 => Just(Step::Info),
         1 => Just(Step::Purge),
+        1 => Just(Step::Idle),
         4 => fault().prop_map(Step::Flush),
         1 => fault().prop_map(Step::Pipelined),
         1 => Just(Step::Reopen),
@@ -234,6 +238,10 @@ impl Run {
                 let id = self.number();
                 self.handle("$JS.API.STREAM.PURGE.S", &format!("purge.{id}"), b"")?;
                 self.purges.insert(id, false);
+            }
+            Step::Idle => {
+                self.engine.handle_timeout(NOW + 1.0);
+                self.engine.set_interest("nobody", true, NOW + 1.0);
             }
             Step::Flush(fault) => {
                 let kind = self.plan(fault);
