@@ -6,10 +6,15 @@
 //! every write since the last flush goes into ONE `durability: "strict"` transaction, and the
 //! replies (PubAcks, ack confirmations) are handed out only after it committed.
 //!
-//! Commits run one after another, in flush order. When one fails, the engine in memory is ahead
-//! of the database, so the shell rebuilds it from the database (the last committed state) before
-//! that flush's promise rejects: nothing unacknowledged survives, and no later commit can write
-//! state built on it (flushes queued behind it reject with [`Error::RolledBack`]).
+//! Commits run one after another, in flush order. When one fails (quota exceeded, abort, I/O
+//! error), the engine in memory is ahead of the database, so the shell rebuilds it from the
+//! database (the last committed state) and replays its [`Journal`] of what was handled since:
+//! the failed batch's publishes are answered with nats-server's error (10023 for a full quota)
+//! and store nothing, everything else is handled again and committed at once, in a second
+//! transaction; the flush then resolves to the refusals and that commit's replies. Only when
+//! that second commit fails too does the flush reject, with everything since the last commit
+//! gone: nothing unacknowledged survives, and no later commit can write state built on it
+//! (flushes queued behind it reject with [`Error::RolledBack`]).
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -24,6 +29,7 @@ use super::error::Error;
 use super::idb::codec::{self, SeqState, StreamMeta};
 use super::idb::db::{Commit, StoredStream};
 use super::idb::{CommitQueue, Database, IdbStore, Write};
+use super::journal::{Input, Journal};
 use super::partial::{self, Partial};
 use super::released;
 use crate::core::engine::{Engine, EngineConfig, StoreFactory};
@@ -58,6 +64,10 @@ struct Shell {
     seed: u64,
     /// Counts rollbacks: a batch taken in an older generation belongs to discarded state.
     generation: Cell<u64>,
+    /// Batches of a generation below this lost their inputs in a rollback (not replayed).
+    lost_before: Cell<u64>,
+    /// What the engine took since the last commit, replayed after a failed one.
+    journal: RefCell<Journal>,
     /// A failed commit's rollback is still to do (reading the database back failed too).
     needs_reload: Cell<bool>,
     /// The latest flush: the next commit waits for it to settle.
@@ -268,10 +278,15 @@ impl JsEngine {
             headers: headers.map(Bytes::from),
             payload: Bytes::from(payload),
         };
+        let now = nanos(now_ms);
+        if self.shell.db.is_some() {
+            let input = Input::Handle(msg.clone(), now);
+            self.shell.journal.borrow_mut().push(input);
+        }
         let mut engine = self.shell.engine.borrow_mut();
         match self.shell.partial.borrow_mut().as_mut() {
-            Some(partial) => partial.handle(&mut engine, msg, nanos(now_ms)),
-            None => engine.handle(msg, nanos(now_ms)),
+            Some(partial) => partial.handle(&mut engine, msg, now),
+            None => engine.handle(msg, now),
         }
     }
 
@@ -293,6 +308,11 @@ impl JsEngine {
             Bytes::from(payload),
             nanos(now_ms),
         );
+        let journaled = self
+            .shell
+            .db
+            .is_some()
+            .then(|| (headers.clone(), payload.clone()));
         let mut engine = self.shell.engine.borrow_mut();
         let result = match self.shell.partial.borrow_mut().as_mut() {
             Some(partial) => {
@@ -304,6 +324,10 @@ impl JsEngine {
             }
             None => Some(engine.publish(subject, headers, payload, now)?),
         };
+        if let Some((headers, payload)) = journaled {
+            let mut journal = self.shell.journal.borrow_mut();
+            journal.push_publish(ticket, subject, headers, payload, now);
+        }
         self.shell.next_ticket.set(ticket.wrapping_add(1));
         if let Some(result) = result {
             self.shell.acks.borrow_mut().push((ticket, result));
@@ -317,11 +341,17 @@ impl JsEngine {
     ///
     /// Commits happen in flush order. When no other flush is in flight, the transaction begins
     /// within this call: the browser commits while JavaScript goes on (no microtask in
-    /// between). If this one fails, the engine is rebuilt from the database before the promise
-    /// rejects (with a `QuotaExceededError` when the quota is full): what was handled since the
-    /// last successful commit is gone, including messages handled while this commit was in
-    /// flight, so callers should fail every reply they still wait for. A flush taken before
-    /// such a rollback rejects with a "rolled back" `ContrailError`.
+    /// between).
+    ///
+    /// If this one fails, the engine is rebuilt from the database and what it handled since is
+    /// replayed (see the module docs): the promise still resolves, with this batch's publishes
+    /// refused (503 / 10023 "insufficient resources" for a full quota, 10077 otherwise) and
+    /// everything else answered once a second transaction committed it. A flush taken before
+    /// that rollback resolves to an empty release (its inputs were replayed and are answered
+    /// by the flush that replayed them). Only if the second transaction fails as well does the
+    /// promise reject (with a `QuotaExceededError` when the quota is full): what was handled
+    /// since the last successful commit is gone, so callers should fail every reply they still
+    /// wait for; flushes taken before that reject with a "rolled back" `ContrailError`.
     pub fn flush(&self) -> Promise {
         flush(&self.shell)
     }
@@ -342,12 +372,20 @@ impl JsEngine {
         if self.shell.partial.borrow().is_some() {
             return;
         }
+        if self.shell.db.is_some() {
+            let input = Input::Timeout(nanos(now_ms));
+            self.shell.journal.borrow_mut().push(input);
+        }
         self.shell.engine.borrow_mut().handle_timeout(nanos(now_ms));
     }
 
     /// Tells the engine whether a push consumer's deliver subject has subscribers.
     #[wasm_bindgen(js_name = setInterest)]
     pub fn set_interest(&self, deliver_subject: &str, active: bool, now_ms: f64) {
+        if self.shell.db.is_some() {
+            let input = Input::Interest(deliver_subject.to_string(), active, nanos(now_ms));
+            self.shell.journal.borrow_mut().push(input);
+        }
         if let Some(partial) = self.shell.partial.borrow_mut().as_mut() {
             return partial.set_interest(deliver_subject, active, nanos(now_ms));
         }
@@ -383,6 +421,8 @@ impl JsEngine {
                 warnings: RefCell::new(warnings),
                 seed,
                 generation: Cell::new(0),
+                lost_before: Cell::new(0),
+                journal: RefCell::new(Journal::default()),
                 needs_reload: Cell::new(false),
                 last_flush: RefCell::new(None),
                 in_flight: Cell::new(0),
@@ -394,10 +434,16 @@ impl JsEngine {
     }
 }
 
+/// The release buffer of `acks` and `out` (see [`released`]).
+fn release(acks: &[released::TicketAck], out: &[Outbound]) -> JsValue {
+    Uint8Array::from(&released::encode(acks, out)[..]).into()
+}
+
 /// See [`JsEngine::flush`].
 fn flush(shell: &Rc<Shell>) -> Promise {
     let shell = shell.clone();
     let generation = shell.generation.get();
+    let end = shell.journal.borrow().end();
     let batch = shell.take_batch();
     let previous = if shell.in_flight.get() > 0 {
         shell.last_flush.borrow_mut().take()
@@ -416,7 +462,7 @@ fn flush(shell: &Rc<Shell>) -> Promise {
     let promise = future_to_promise({
         let shell = shell.clone();
         async move {
-            let result = shell.settle(batch, begun, previous, generation).await;
+            let result = shell.settle(batch, begun, previous, generation, end).await;
             shell.in_flight.set(shell.in_flight.get() - 1);
             result
         }
@@ -437,6 +483,10 @@ impl Shell {
         }
         // From here on everything is deferred; what the partial engine took commits first.
         let released = JsFuture::from(flush(&self)).await?;
+        if self.partial.borrow().is_none() {
+            // That flush's commit failed and the shell rebuilt the whole engine already.
+            return Ok(released);
+        }
         // The partial engine takes nothing more, so nothing is discarded: same generation.
         if let Err(err) = self.load_whole(db, self.generation.get()).await {
             self.needs_reload.set(true);
@@ -475,45 +525,109 @@ impl Shell {
     }
 
     /// The rest of a flush: waits for the flush before it, commits (unless `begun` already
-    /// did), and resolves to the release buffer; rolls back on a failed commit.
+    /// did), and resolves to the release buffer; recovers from a failed commit (see
+    /// [`Shell::recover`]). `end` is the journal's end when the batch was taken.
     async fn settle(
         &self,
         batch: Result<Batch, Error>,
         begun: Option<Result<Commit, Error>>,
         previous: Option<Promise>,
         generation: u64,
+        end: u64,
     ) -> Result<JsValue, JsValue> {
         if let Some(previous) = previous {
             // Its outcome is its own caller's; this flush only waits its turn.
             let _ = JsFuture::from(previous).await;
         }
         let (acks, out, writes) = batch?;
-        if let Some(db) = &self.db {
-            let committed = match begun {
-                Some(begun) => match begun {
-                    Ok(commit) => commit.finished().await,
-                    Err(e) => Err(e),
-                },
-                None => {
-                    if self.needs_reload.get() {
-                        self.reload(db).await?;
-                    }
-                    if self.generation.get() != generation {
+        let Some(db) = &self.db else {
+            return Ok(release(&acks, &out));
+        };
+        let committed = match begun {
+            Some(Ok(commit)) => commit.finished().await,
+            Some(Err(e)) => Err(e),
+            None => {
+                if self.needs_reload.get() {
+                    self.reload(db).await?;
+                    self.journal.borrow_mut().clear();
+                }
+                if self.generation.get() != generation {
+                    // Taken from an engine a rollback discarded.
+                    if generation < self.lost_before.get() {
                         return Err(Error::RolledBack.into());
                     }
-                    db.commit(writes).await
+                    // Its inputs were replayed; the flush that replayed them answers them.
+                    return Ok(release(&[], &[]));
                 }
-            };
-            if let Err(err) = committed {
-                self.needs_reload.set(true);
-                // If reading back fails too, the next flush tries again before anything.
-                let _ = self.reload(db).await;
-                // The caller fails everything waiting, deferred requests included.
-                *self.partial.borrow_mut() = None;
-                return Err(err.into());
+                db.commit(writes).await
+            }
+        };
+        match committed {
+            Ok(()) => {
+                self.journal.borrow_mut().committed(end);
+                Ok(release(&acks, &out))
+            }
+            Err(err) => self.recover(db, err, end).await,
+        }
+    }
+
+    /// After the commit of the batch ending at journal number `failed_end` failed with `err`:
+    /// rebuilds the engine from the database, replays the journal (that batch's publishes
+    /// refused, see [`Journal::replay`]) and commits the result at once. Resolves to the
+    /// refusals and that commit's release; if it fails too, everything since the last commit
+    /// is lost and the flush rejects.
+    async fn recover(
+        &self,
+        db: &Database,
+        err: Error,
+        failed_end: u64,
+    ) -> Result<JsValue, JsValue> {
+        if self.reload(db).await.is_err() {
+            // The next flush reads back before anything (see `settle`); the inputs are lost.
+            self.needs_reload.set(true);
+            self.lost_before.set(self.generation.get() + 1);
+            *self.partial.borrow_mut() = None;
+            return Err(err.into());
+        }
+        // No await from the rebuilt engine to the retry's begin: nothing is handled between.
+        // The rebuilt engine is whole; a partial phase's deferred inputs are in the journal.
+        *self.partial.borrow_mut() = None;
+        {
+            let mut engine = self.engine.borrow_mut();
+            let mut acks = self.acks.borrow_mut();
+            let mut journal = self.journal.borrow_mut();
+            journal.replay(&mut engine, failed_end, &err, &mut acks);
+        }
+        let end = self.journal.borrow().end();
+        let retry = self
+            .take_batch()
+            .and_then(|(acks, out, writes)| Ok((acks, out, db.begin(writes)?)));
+        let retried = match retry {
+            Ok((acks, out, commit)) => commit.finished().await.map(|()| (acks, out)),
+            Err(e) => Err(e),
+        };
+        match retried {
+            Ok((acks, out)) => {
+                self.journal.borrow_mut().committed(end);
+                Ok(release(&acks, &out))
+            }
+            Err(again) => {
+                self.lose(db).await;
+                Err(again.into())
             }
         }
-        Ok(Uint8Array::from(&released::encode(&acks, &out)[..]).into())
+    }
+
+    /// Rolls back to the database, dropping everything handled since the last commit: every
+    /// flush not settled yet rejects.
+    async fn lose(&self, db: &Database) {
+        self.needs_reload.set(true);
+        self.lost_before.set(self.generation.get() + 1);
+        *self.partial.borrow_mut() = None;
+        // If reading back fails, the next flush tries again before anything (see `settle`).
+        if self.reload(db).await.is_ok() {
+            self.journal.borrow_mut().clear();
+        }
     }
 
     /// Flushes the engine: the ticketed publishes' outcomes and the messages it releases, and

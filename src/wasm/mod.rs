@@ -9,6 +9,7 @@
 pub mod engine;
 pub mod error;
 pub mod idb;
+mod journal;
 mod partial;
 pub mod released;
 

@@ -24,7 +24,7 @@ const NO_RESPONDERS: &[u8] = b"NATS/1.0 503\r\n\r\n";
 
 /// The outcome of a deferred publish whose stream was gone by the time it was handled (deleted
 /// by a request deferred before it): what a publish nothing captures gets, as an API error.
-fn no_stream() -> ApiError {
+pub(crate) fn no_stream() -> ApiError {
     ApiError {
         code: 503,
         err_code: 0,

@@ -1,9 +1,11 @@
 // Storage quota in a page: the browser's estimate and persist() through the package, and what a
 // full quota does. The origin gets a small quota over CDP (Storage.overrideQuotaForOrigin); the
-// page publishes incompressible messages until the browser refuses a commit, which must surface as
-// a StorageFullError, lose none of the PubAcks given before it, and leave the engine usable once
-// space is freed. This relies on the engine's flush rejecting with an Error named
-// "QuotaExceededError" and rolling back to the committed state (src/wasm/engine.rs).
+// page publishes incompressible messages until the browser refuses a commit, which must answer
+// that publish as nats-server answers one into a full store (a JetStreamApiError, 503 / 10023
+// "insufficient resources"), lose none of the PubAcks given before it, and leave the engine
+// usable once space is freed. This relies on the engine rolling back to the committed state and
+// refusing the failed batch's publishes (src/wasm/engine.rs, src/wasm/journal.rs); a flush that
+// fails as a whole still surfaces as a StorageFullError (tests/js/storage.test.mjs).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { serve, launch } from './harness.mjs';
@@ -73,6 +75,8 @@ async function fillUp({ db, bytes, free }) {
         name: e.name,
         message: e.message,
         storageFull: e instanceof StorageFullError,
+        code: e.code,
+        status: e.status,
         contrail: e instanceof ContrailError,
         cause: e.cause?.name,
       };
@@ -135,17 +139,18 @@ async function quotaPage() {
   };
 }
 
-/** The error a full quota must give. */
+/** The error a full quota must give a publish: nats-server's for a store that cannot write. */
 function assertStorageFull(error, acked) {
   assert.ok(error, `no publish failed within ${acked.length} messages`);
   assert.ok(acked.length > 10, `failed too early: ${JSON.stringify(error)}`);
-  assert.equal(error.name, 'StorageFullError', JSON.stringify(error));
-  assert.ok(error.storageFull && error.contrail);
-  assert.match(error.message, /storage full/);
-  assert.equal(error.cause, 'QuotaExceededError');
+  assert.equal(error.name, 'JetStreamApiError', JSON.stringify(error));
+  assert.ok(error.contrail);
+  assert.equal(error.code, 10023, JSON.stringify(error));
+  assert.equal(error.status, 503);
+  assert.equal(error.message, 'insufficient resources');
 }
 
-test('a full quota fails the publish with StorageFullError and loses no acknowledged message', async () => {
+test('a full quota refuses the publish with 10023 and loses no acknowledged message', async () => {
   const { page, close } = await quotaPage();
   const { acked, error } = await page.evaluate(fillUp, { db: 'quota', bytes: MSG_BYTES });
   assertStorageFull(error, acked);
@@ -175,7 +180,7 @@ test('after a full quota, deleting a stream frees space and publishing works aga
 
 test('after a full quota, purging a stream frees space and publishing works again', () => recoverBy('purge'));
 
-test('a follower tab publishing into a full quota gets StorageFullError through the writer', async () => {
+test('a follower tab publishing into a full quota gets 10023 through the writer', async () => {
   const own = await serve();
   servers.push(own);
   const ctx = await browser.newContext(); // one storage partition: the two pages share the database
@@ -195,10 +200,7 @@ test('a follower tab publishing into a full quota gets StorageFullError through 
     await follower.goto(`${own.url}/tests/browser/blank.html`);
     const { acked, error, role } = await follower.evaluate(fillUp, { db: 'quota-tabs', bytes: MSG_BYTES });
     assert.equal(role, 'follower');
-    assert.ok(error, `no publish failed within ${acked.length} messages`);
-    assert.ok(acked.length > 10, `failed too early: ${JSON.stringify(error)}`);
-    assert.equal(error.name, 'StorageFullError', JSON.stringify(error));
-    assert.ok(error.storageFull && error.contrail);
+    assertStorageFull(error, acked);
 
     // Read back through the writer (still open): every PubAck the follower got is stored.
     const back = await follower.evaluate(readDigests, { db: 'quota-tabs', seqs: acked.map(([seq]) => seq) });

@@ -149,16 +149,72 @@ fn stream_range(
         .map(JsValue::from)
 }
 
+/// Test hooks that make IndexedDB commits fail on a schedule. A failing commit places its
+/// writes, then aborts its real transaction, so the browser's abort path runs; its error is
+/// reported as the DOMException the test named (`"QuotaExceededError"`, `"AbortError"`,
+/// `"UnknownError"` for an I/O error). Commits with nothing to write do not count.
 #[cfg(test)]
-thread_local! {
-    static FAIL_NEXT_COMMIT: Cell<Option<&'static str>> = const { Cell::new(None) };
-}
+pub mod faults {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
 
-/// Test hook: the next commit queues its writes, then aborts its transaction and fails as if
-/// IndexedDB had reported the DOMException `name` (such as `"QuotaExceededError"`).
-#[cfg(test)]
-pub fn fail_next_commit(name: &'static str) {
-    FAIL_NEXT_COMMIT.with(|f| f.set(Some(name)));
+    /// What fails, counted in commits.
+    #[derive(Default)]
+    struct Plan {
+        /// Commits begun so far.
+        commits: u64,
+        /// Commit number → the error it fails with.
+        nth: BTreeMap<u64, &'static str>,
+        /// Every commit fails with this, until cleared.
+        every: Option<&'static str>,
+    }
+
+    thread_local! {
+        static PLAN: RefCell<Plan> = RefCell::new(Plan::default());
+    }
+
+    /// The next commit fails with the DOMException `name`.
+    pub fn fail_next_commit(name: &'static str) {
+        fail_nth_commit(1, name);
+    }
+
+    /// The `n`th commit from now (1: the next) fails with `name`.
+    pub fn fail_nth_commit(n: u64, name: &'static str) {
+        PLAN.with(|p| {
+            let mut plan = p.borrow_mut();
+            let at = plan.commits + n;
+            plan.nth.insert(at, name);
+        });
+    }
+
+    /// Every commit fails with `name` from now on (a full quota); `None` recovers.
+    pub fn fail_every_commit(name: Option<&'static str>) {
+        PLAN.with(|p| p.borrow_mut().every = name);
+    }
+
+    /// Drops the failures planned for commits not begun yet (`fail_every_commit` stays).
+    pub fn forget_planned() {
+        PLAN.with(|p| p.borrow_mut().nth.clear());
+    }
+
+    /// Fails nothing from now on.
+    pub fn reset() {
+        PLAN.with(|p| {
+            let mut plan = p.borrow_mut();
+            plan.nth.clear();
+            plan.every = None;
+        });
+    }
+
+    /// Counts a commit; the error it is to fail with, if any.
+    pub(super) fn take() -> Option<&'static str> {
+        PLAN.with(|p| {
+            let mut plan = p.borrow_mut();
+            plan.commits += 1;
+            let at = plan.commits;
+            plan.nth.remove(&at).or(plan.every)
+        })
+    }
 }
 
 impl Database {
@@ -369,7 +425,7 @@ impl Database {
                 .map_err(Error::idb)?;
         }
         #[cfg(test)]
-        let injected = FAIL_NEXT_COMMIT.with(Cell::take).map(|name| {
+        let injected = faults::take().map(|name| {
             let _ = tx.abort();
             web_sys::DomException::new_with_message_and_name("failure injected by a test", name)
                 .map_or(JsValue::UNDEFINED, JsValue::from)

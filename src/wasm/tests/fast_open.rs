@@ -10,6 +10,7 @@ use wasm_bindgen_test::wasm_bindgen_test;
 use super::indexeddb::{fresh, request};
 use crate::core::stream::PubAck;
 use crate::wasm::engine::JsEngine;
+use crate::wasm::idb::db::faults::fail_next_commit as fault_next_commit;
 use crate::wasm::released::{self, Release};
 
 /// The wall clock: the whole engine is rebuilt at the real time, and the duplicate window
@@ -209,5 +210,71 @@ async fn a_publish_into_a_limited_stream_waits_for_the_whole_engine() {
     let info = request(&e, "$JS.API.STREAM.INFO.S", json!({})).await;
     assert_eq!(info["state"]["messages"], 100, "{info}");
     assert_eq!(info["state"]["first_seq"], 202);
+    e.close();
+}
+
+/// The outcome of `ticket` in `release`.
+fn outcome(release: &Release, ticket: u32) -> Result<PubAck, crate::core::error::ApiError> {
+    let found = release.acks.iter().find(|(t, _)| *t == ticket);
+    let (_, result) = found.unwrap_or_else(|| panic!("ticket {ticket} in {:?}", release.acks));
+    result.clone()
+}
+
+/// A commit that fails while the engine is partial: the shell rebuilds the whole engine, the
+/// publishes handed in before that flush (taken or deferred) are refused with 10023, the
+/// deferred request is answered, and the engine is no longer loading.
+#[wasm_bindgen_test]
+async fn a_failed_commit_while_partial_refuses_its_publishes_and_leaves_the_engine_whole() {
+    let name = "contrail-test-fast-open-fault";
+    stream_of_300(name, json!({})).await;
+    let e = open_partial(name).await;
+    let taken = e
+        .publish("s.a", None, b"taken".to_vec(), now())
+        .expect("captured");
+    assert!(e.handle(
+        "$JS.API.STREAM.INFO.S".into(),
+        Some("info".into()),
+        None,
+        Vec::new(),
+        now()
+    ));
+    let deferred = e
+        .publish("s.a", None, b"deferred".to_vec(), now())
+        .expect("captured");
+
+    fault_next_commit("QuotaExceededError");
+    let out = release(e.flush()).await;
+    for ticket in [taken, deferred] {
+        let refused = outcome(&out, ticket).expect_err("refused");
+        assert_eq!(
+            (refused.code, refused.err_code),
+            (503, 10023),
+            "{refused:?}"
+        );
+    }
+    let info = out
+        .msgs
+        .iter()
+        .find(|m| m.to == "info")
+        .expect("INFO answered");
+    let info: Value = serde_json::from_slice(&info.data).expect("JSON");
+    assert_eq!(info["state"]["messages"], 300, "{info}");
+    assert!(!e.loading(), "the rebuilt engine is whole");
+    let completed = release(e.complete_open()).await;
+    assert_eq!(completed, Release::default(), "nothing left to complete");
+
+    let next = e
+        .publish("s.a", None, b"next".to_vec(), now())
+        .expect("captured");
+    assert_eq!(ack(&release(e.flush()).await, next).seq, 301);
+    e.close();
+    let e = open_whole(name).await;
+    let info = request(&e, "$JS.API.STREAM.INFO.S", json!({})).await;
+    assert_eq!(info["state"]["messages"], 301);
+    assert_eq!(
+        message(&e, 301).await["message"]["data"],
+        "bmV4dA==",
+        "base64 of next"
+    );
     e.close();
 }

@@ -11,7 +11,7 @@ use web_sys::{IdbDatabase, IdbFactory};
 
 use crate::wasm::engine::JsEngine;
 use crate::wasm::error::Error;
-use crate::wasm::idb::db::fail_next_commit;
+use crate::wasm::idb::db::faults::fail_nth_commit;
 use crate::wasm::idb::store::MERGE_RUN;
 use crate::wasm::idb::Database;
 use crate::wasm::released::{self, Released};
@@ -201,8 +201,16 @@ fn error_of(value: &JsValue) -> (String, String) {
     (text("name"), text("message"))
 }
 
+/// Fails the next commit and the retry after it with the DOMException `name`: the flush rejects.
+fn fail_commit_and_retry(name: &'static str) {
+    fail_nth_commit(1, name);
+    fail_nth_commit(2, name);
+}
+
+/// A commit that fails, and whose retry (the batch replayed without its publishes) fails too.
+/// (One failed commit alone refuses its publishes and resolves: see `faults.rs`.)
 #[wasm_bindgen_test]
-async fn a_failed_commit_rolls_the_engine_back_to_what_was_committed() {
+async fn a_failed_commit_and_retry_roll_the_engine_back_to_what_was_committed() {
     let name = "contrail-test-rollback";
     let e = fresh(name).await;
     create_stream_s(&e).await;
@@ -212,8 +220,8 @@ async fn a_failed_commit_rolls_the_engine_back_to_what_was_committed() {
     e.handle(ack_subject(0), None, None, b"+ACK".to_vec(), NOW);
     flush(&e).await;
 
-    // The next commit fails as a full quota does: five publishes and an ack go with it.
-    fail_next_commit("QuotaExceededError");
+    // The next commits fail as a full quota does: five publishes and an ack go with them.
+    fail_commit_and_retry("QuotaExceededError");
     for i in 0..5 {
         e.handle(
             "s.b".into(),
@@ -261,7 +269,7 @@ async fn flushes_queued_behind_a_failed_commit_are_rejected_not_written() {
     create_stream_s(&e).await;
     assert_eq!(publish(&e, "s.a", 3).await.len(), 3);
 
-    fail_next_commit("UnknownError");
+    fail_commit_and_retry("UnknownError");
     e.handle("s.b".into(), Some("r1".into()), None, b"x".to_vec(), NOW);
     let first = e.flush();
     // Taken while the failing commit is in flight: built on state that will be rolled back.

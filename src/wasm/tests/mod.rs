@@ -7,6 +7,7 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 mod conformance;
 mod fake_db;
 mod fast_open;
+mod faults;
 mod indexeddb;
 mod open_bench;
 mod segments;
