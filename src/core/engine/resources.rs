@@ -12,8 +12,9 @@
 //!
 //! The limit of a storage type is the smaller of the account's (`max_memory`/`max_storage`) and
 //! the server's (`server_max_memory`/`server_max_storage`); -1 is unlimited. Usage is the sum of
-//! the streams' bytes, recomputed at every flush (once per batch, not per publish) plus what the
-//! batch stored since: purges and removals count at the next batch.
+//! the streams' bytes, kept incrementally: a publish adds its bytes at once, and each flush
+//! recounts only the streams written since the last one from their stores' own running byte
+//! counts (so purges and removals count at the next batch), never every stream.
 
 use super::{Engine, EngineConfig};
 use crate::core::error::{ApiError, ErrorKind};
@@ -27,7 +28,8 @@ pub(crate) struct Usage {
 }
 
 impl Usage {
-    /// The bytes every stream of `engine` holds now.
+    /// The bytes every stream of `engine` holds now (a full count, for checks).
+    #[cfg(test)]
     pub(crate) fn of(engine: &Engine) -> Usage {
         let mut usage = Usage::default();
         for slot in engine.streams.values() {
@@ -42,6 +44,15 @@ impl Usage {
             StorageType::Memory => self.memory = self.memory.saturating_add(bytes),
             StorageType::File => self.storage = self.storage.saturating_add(bytes),
         }
+    }
+
+    /// A stream of type `storage` counted as `was` bytes now holds `now`.
+    pub(crate) fn recount(&mut self, storage: StorageType, was: u64, now: u64) {
+        let total = match storage {
+            StorageType::Memory => &mut self.memory,
+            StorageType::File => &mut self.storage,
+        };
+        *total = total.saturating_sub(was).saturating_add(now);
     }
 
     fn of_type(&self, storage: StorageType) -> u64 {
@@ -90,11 +101,6 @@ pub(crate) fn limit_of(config: &EngineConfig, storage: StorageType) -> Option<u6
     }
 }
 
-/// Whether any storage type has a limit (else usage need not be counted).
-pub(crate) fn limited(config: &EngineConfig) -> bool {
-    limit_of(config, StorageType::Memory).is_some() || limit_of(config, StorageType::File).is_some()
-}
-
 impl Engine {
     /// Refuses a stream config whose `max_bytes` reservation does not fit: the reservations of
     /// the other streams of its storage type plus its own (1 byte when it has none, as
@@ -120,26 +126,6 @@ impl Engine {
         }
         Ok(())
     }
-}
-
-/// Whether a `$JS.API` request only reads totals and configs (its answer describes no write of
-/// its own). Message reads are not among them: a failing store may hold a message not yet
-/// durable, and its content waits for the flush like a delivery.
-pub(crate) fn is_read_only(subject: &str) -> bool {
-    let op = subject
-        .strip_prefix(crate::core::api::API_PREFIX)
-        .unwrap_or_default();
-    op == "INFO"
-        || [
-            "STREAM.INFO.",
-            "STREAM.NAMES",
-            "STREAM.LIST",
-            "CONSUMER.INFO.",
-            "CONSUMER.NAMES.",
-            "CONSUMER.LIST.",
-        ]
-        .iter()
-        .any(|prefix| op.starts_with(prefix))
 }
 
 #[cfg(test)]
@@ -202,28 +188,38 @@ mod tests {
     }
 
     #[test]
+    fn usage_kept_incrementally_matches_a_full_count() {
+        let mut engine = engine(EngineConfig::default());
+        let other: StreamConfig =
+            serde_json::from_str(r#"{"name":"T","subjects":["t"],"storage":"memory"}"#)
+                .expect("config");
+        engine.create_stream(other, 1).expect("create");
+        let publish = |engine: &mut Engine, subject: &str, n: usize| {
+            for _ in 0..n {
+                let payload = Bytes::from(vec![b'x'; 100]);
+                assert!(matches!(engine.publish(subject, None, payload, 1), Some(Ok(_))));
+            }
+        };
+        publish(&mut engine, "s", 10);
+        publish(&mut engine, "t", 5);
+        assert_eq!(engine.usage, Usage::of(&engine), "counted as stored");
+        engine.flush().expect("flush");
+        assert_eq!(engine.usage, Usage::of(&engine));
+        engine.purge_stream("S", &Default::default(), 1).expect("purge");
+        engine.delete_msg("T", 2, false).expect("delete");
+        engine.flush().expect("flush");
+        assert_eq!(engine.usage, Usage::of(&engine), "purge and removal counted");
+        assert_eq!(engine.usage.storage, 0);
+        engine.delete_stream("T").expect("delete stream");
+        engine.flush().expect("flush");
+        assert_eq!(engine.usage, Usage::default(), "nothing left");
+    }
+
+    #[test]
     fn the_tighter_limit_wins_and_negative_is_unlimited() {
         assert_eq!(tighter(-1, -1), None);
         assert_eq!(tighter(-1, 10), Some(10));
         assert_eq!(tighter(7, -1), Some(7));
         assert_eq!(tighter(7, 10), Some(7));
-    }
-
-    #[test]
-    fn reads_are_told_apart_from_writes() {
-        for read in [
-            "$JS.API.INFO",
-            "$JS.API.STREAM.INFO.S",
-            "$JS.API.CONSUMER.LIST.S",
-        ] {
-            assert!(is_read_only(read), "{read}");
-        }
-        for write in [
-            "$JS.API.STREAM.PURGE.S",
-            "$JS.API.STREAM.CREATE.S",
-            "$JS.API.CONSUMER.MSG.NEXT.S.C",
-        ] {
-            assert!(!is_read_only(write), "{write}");
-        }
     }
 }
