@@ -447,17 +447,31 @@ impl Engine {
 }
 
 /// Saves the changed consumers of one stream, then syncs its store. A consumer stays changed
-/// until its save succeeds; on any failure the stream's watermarks stay where they were.
+/// until its save succeeds. When the saves fail (a full disk) the sync is still tried, since it
+/// may free space (a purge gives its space back there): its messages are durable then, so
+/// replies about them may leave, and the saves are tried once more; replies about consumer
+/// state wait until they succeed.
 fn sync_stream(slot: &mut StreamSlot) -> Result<(), StoreError> {
+    let saved = save_changed_consumers(slot);
+    slot.stream.store_mut().sync()?;
+    let last_seq = slot.stream.store().state().last_seq;
+    if saved.is_err() {
+        slot.durability.messages_synced(last_seq);
+        save_changed_consumers(slot)?;
+        slot.stream.store_mut().sync()?;
+    }
+    slot.durability.synced(last_seq);
+    Ok(())
+}
+
+/// Saves every changed consumer of a stream, stopping at the first failure.
+fn save_changed_consumers(slot: &mut StreamSlot) -> Result<(), StoreError> {
     for (name, consumer) in slot.consumers.iter_mut() {
         if consumer.is_changed() {
             slot.stream.store_mut().save_consumer(name, consumer.record())?;
             consumer.take_changed();
         }
     }
-    slot.stream.store_mut().sync()?;
-    let last_seq = slot.stream.store().state().last_seq;
-    slot.durability.synced(last_seq);
     Ok(())
 }
 

@@ -68,6 +68,12 @@ impl Durability {
         self.synced_seq = last_seq;
     }
 
+    /// Records a successful sync of the messages up to `last_seq` while other writes (consumer
+    /// saves) failed: replies about those messages may leave, the others wait.
+    pub(crate) fn messages_synced(&mut self, last_seq: Seq) {
+        self.synced_seq = last_seq;
+    }
+
     /// What an ack reply or a write's reply needs: every write so far.
     pub(crate) fn writes_so_far(&self) -> Need {
         Need::Writes(self.written)
