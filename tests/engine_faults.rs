@@ -529,13 +529,20 @@ fn deliveries_of_durable_messages_are_not_held_by_a_failing_store() {
     run.step(&Step::Publish(0)).expect("publish");
     run.faults.fail_stream("A", true);
     assert_eq!(run.engine.flush(), Err(StoreError::QuotaExceeded));
-    assert_eq!(run.engine.poll_outbound(), None, "A's second PubAck is held");
+    assert_eq!(
+        run.engine.poll_outbound(),
+        None,
+        "A's second PubAck is held"
+    );
 
     for stream in [1, 0] {
         run.step(&Step::Pull { stream, batch: 1 }).expect("pull");
     }
-    let get = Message::new("$JS.API.STREAM.MSG.GET.A", Bytes::from_static(br#"{"seq":1}"#))
-        .with_reply("get.0");
+    let get = Message::new(
+        "$JS.API.STREAM.MSG.GET.A",
+        Bytes::from_static(br#"{"seq":1}"#),
+    )
+    .with_reply("get.0");
     assert!(run.engine.handle(get, NOW));
     let flushed = run.flush_and_check().expect("only durable state released");
     assert_eq!(flushed, Err(StoreError::QuotaExceeded), "A still fails");
@@ -548,5 +555,6 @@ fn deliveries_of_durable_messages_are_not_held_by_a_failing_store() {
     let flushed = run.flush_and_check().expect("only durable state released");
     assert_eq!(flushed, Ok(()));
     assert_eq!(run.acked[0].len(), 2, "A's held PubAck left once durable");
-    run.recover_and_compare().expect("state equals what was acknowledged");
+    run.recover_and_compare()
+        .expect("state equals what was acknowledged");
 }

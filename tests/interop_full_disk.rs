@@ -463,7 +463,10 @@ async fn a_disk_that_fills_before_the_limit_is_freed_by_purging_the_full_stream(
                 }
             }
         }
-        assert!(messages(&client).await >= last_acked, "STREAM.INFO is answered");
+        assert!(
+            messages(&client).await >= last_acked,
+            "STREAM.INFO is answered"
+        );
         get(&client, 1).await;
         get(&client, last_acked).await;
         fetch_one(&client, 1).await;
@@ -484,7 +487,10 @@ async fn a_disk_that_fills_before_the_limit_is_freed_by_purging_the_full_stream(
         let seq = after["seq"]
             .as_u64()
             .unwrap_or_else(|| panic!("publishes resume after the purge: {after}"));
-        assert!(seq > last_acked, "sequences go on: {seq} after {last_acked}");
+        assert!(
+            seq > last_acked,
+            "sequences go on: {seq} after {last_acked}"
+        );
         seq
     })
     .await;

@@ -103,7 +103,11 @@ impl Shared {
         let info = self.clients().remove(&id);
         if let Some(info) = info {
             // Its publish budget lives in its account's engine.
-            let account = info.account.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let account = info
+                .account
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
             if let Some(js) = self.accounts.get(&account).and_then(|a| a.js.as_ref()) {
                 js.client_gone(id);
             }

@@ -87,7 +87,11 @@ pub(crate) struct StreamSlot {
 }
 
 impl StreamSlot {
-    fn new(stream: Stream, consumers: BTreeMap<String, Consumer>, durability: outbox::Durability) -> Self {
+    fn new(
+        stream: Stream,
+        consumers: BTreeMap<String, Consumer>,
+        durability: outbox::Durability,
+    ) -> Self {
         StreamSlot {
             stream,
             consumers,
@@ -394,7 +398,9 @@ impl Engine {
             self.ready.push_back(out);
             return;
         };
-        if slot.durability.queue(outbox::Need::Seq(seq), out, &mut self.ready)
+        if slot
+            .durability
+            .queue(outbox::Need::Seq(seq), out, &mut self.ready)
             && !self.holding.contains(stream)
         {
             self.holding.insert(stream.to_string());
@@ -468,7 +474,9 @@ fn sync_stream(slot: &mut StreamSlot) -> Result<(), StoreError> {
 fn save_changed_consumers(slot: &mut StreamSlot) -> Result<(), StoreError> {
     for (name, consumer) in slot.consumers.iter_mut() {
         if consumer.is_changed() {
-            slot.stream.store_mut().save_consumer(name, consumer.record())?;
+            slot.stream
+                .store_mut()
+                .save_consumer(name, consumer.record())?;
             consumer.take_changed();
         }
     }

@@ -94,7 +94,12 @@ impl Durability {
 
     /// Queues `out` behind what is held, or hands it to `ready` when nothing is held and its
     /// need is met. Returns whether it was held.
-    pub(crate) fn queue(&mut self, need: Need, out: Outbound, ready: &mut VecDeque<Outbound>) -> bool {
+    pub(crate) fn queue(
+        &mut self,
+        need: Need,
+        out: Outbound,
+        ready: &mut VecDeque<Outbound>,
+    ) -> bool {
         if self.held.is_empty() && self.met(need) {
             ready.push_back(out);
             return false;
@@ -150,11 +155,8 @@ impl Durability {
 /// request nothing but its place.
 pub(crate) fn need_of_consumer_output(out: &Outbound, durability: &Durability) -> Need {
     match out.msg.reply.as_deref() {
-        Some(reply) if reply.starts_with(super::acks::ACK_PREFIX) => {
-            parse_ack_subject(reply).map_or(durability.writes_so_far(), |ack| {
-                Need::Seq(ack.stream_seq)
-            })
-        }
+        Some(reply) if reply.starts_with(super::acks::ACK_PREFIX) => parse_ack_subject(reply)
+            .map_or(durability.writes_so_far(), |ack| Need::Seq(ack.stream_seq)),
         Some(_) => Need::Nothing,
         None if out.msg.headers.is_some() => Need::Nothing,
         None => durability.writes_so_far(),

@@ -197,7 +197,10 @@ mod tests {
         let publish = |engine: &mut Engine, subject: &str, n: usize| {
             for _ in 0..n {
                 let payload = Bytes::from(vec![b'x'; 100]);
-                assert!(matches!(engine.publish(subject, None, payload, 1), Some(Ok(_))));
+                assert!(matches!(
+                    engine.publish(subject, None, payload, 1),
+                    Some(Ok(_))
+                ));
             }
         };
         publish(&mut engine, "s", 10);
@@ -205,10 +208,16 @@ mod tests {
         assert_eq!(engine.usage, Usage::of(&engine), "counted as stored");
         engine.flush().expect("flush");
         assert_eq!(engine.usage, Usage::of(&engine));
-        engine.purge_stream("S", &Default::default(), 1).expect("purge");
+        engine
+            .purge_stream("S", &Default::default(), 1)
+            .expect("purge");
         engine.delete_msg("T", 2, false).expect("delete");
         engine.flush().expect("flush");
-        assert_eq!(engine.usage, Usage::of(&engine), "purge and removal counted");
+        assert_eq!(
+            engine.usage,
+            Usage::of(&engine),
+            "purge and removal counted"
+        );
         assert_eq!(engine.usage.storage, 0);
         engine.delete_stream("T").expect("delete stream");
         engine.flush().expect("flush");

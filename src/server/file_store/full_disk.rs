@@ -153,7 +153,10 @@ mod tests {
         let store = FileStore::open(dir.path(), FileStoreConfig { block_size: 512 }).expect("open");
         let state = store.state();
         assert_eq!((state.msgs, state.first_seq, state.last_seq), (1, 46, 46));
-        assert_eq!(store.load_msg(46).map(|m| m.payload), Ok(Bytes::from_static(b"after")));
+        assert_eq!(
+            store.load_msg(46).map(|m| m.payload),
+            Ok(Bytes::from_static(b"after"))
+        );
     }
 
     #[test]
