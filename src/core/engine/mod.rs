@@ -19,6 +19,7 @@ mod acks;
 mod consumers;
 mod resources;
 pub use consumers::CreateAction;
+pub use resources::ServerUsage;
 mod interest;
 pub use interest::InterestOracle;
 mod outbox;
@@ -60,6 +61,9 @@ pub struct EngineConfig {
     /// The server's file storage limit in bytes (`jetstream { max_file_store }`, or the shell's
     /// default; -1: unlimited).
     pub server_max_storage: i64,
+    /// What every engine of the server stores, counted against the server's limits: engines
+    /// built from clones of one config (one per account) share it.
+    pub server_usage: ServerUsage,
 }
 
 impl Default for EngineConfig {
@@ -72,6 +76,7 @@ impl Default for EngineConfig {
             max_storage: -1,
             server_max_memory: -1,
             server_max_storage: -1,
+            server_usage: ServerUsage::default(),
         }
     }
 }
@@ -248,8 +253,10 @@ impl Engine {
             };
             // Storage usage follows every store written (purges and removals count again).
             let bytes = slot.stream.store().state().bytes;
+            let storage = slot.stream.config().storage;
+            let server = &self.config.server_usage;
             self.usage
-                .recount(slot.stream.config().storage, slot.counted_bytes, bytes);
+                .recount(server, storage, slot.counted_bytes, bytes);
             slot.counted_bytes = bytes;
             match sync_stream(slot) {
                 Ok(()) => {
@@ -449,6 +456,17 @@ impl Engine {
         x ^= x >> 27;
         self.rng = x;
         x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+impl Drop for Engine {
+    /// What its streams hold no longer counts against the server's limits.
+    fn drop(&mut self) {
+        let server = &self.config.server_usage;
+        for slot in self.streams.values() {
+            let storage = slot.stream.config().storage;
+            self.usage.recount(server, storage, slot.counted_bytes, 0);
+        }
     }
 }
 

@@ -10,11 +10,15 @@
 //!   the limit is refused with 10047 "insufficient storage resources available" (10028 for
 //!   memory), as nats-server's `checkBytesLimits`.
 //!
-//! The limit of a storage type is the smaller of the account's (`max_memory`/`max_storage`) and
-//! the server's (`server_max_memory`/`server_max_storage`); -1 is unlimited. Usage is the sum of
+//! The limit of a storage type is the account's (`max_memory`/`max_storage`, against this
+//! engine's streams) and the server's (`server_max_memory`/`server_max_storage`, against the
+//! streams of every engine sharing the config's [`ServerUsage`]); -1 is unlimited. Usage is the sum of
 //! the streams' bytes, kept incrementally: a publish adds its bytes at once, and each flush
 //! recounts only the streams written since the last one from their stores' own running byte
 //! counts (so purges and removals count at the next batch), never every stream.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use super::{Engine, EngineConfig};
 use crate::core::error::{ApiError, ErrorKind};
@@ -33,26 +37,37 @@ impl Usage {
     pub(crate) fn of(engine: &Engine) -> Usage {
         let mut usage = Usage::default();
         for slot in engine.streams.values() {
-            usage.add(slot.stream.config().storage, slot.stream.state().bytes);
+            let bytes = slot.stream.state().bytes;
+            *usage.total(slot.stream.config().storage) += bytes;
         }
         usage
     }
 
-    /// Counts `bytes` just stored in a stream of type `storage`.
-    pub(crate) fn add(&mut self, storage: StorageType, bytes: u64) {
+    fn total(&mut self, storage: StorageType) -> &mut u64 {
         match storage {
-            StorageType::Memory => self.memory = self.memory.saturating_add(bytes),
-            StorageType::File => self.storage = self.storage.saturating_add(bytes),
+            StorageType::Memory => &mut self.memory,
+            StorageType::File => &mut self.storage,
         }
     }
 
-    /// A stream of type `storage` counted as `was` bytes now holds `now`.
-    pub(crate) fn recount(&mut self, storage: StorageType, was: u64, now: u64) {
-        let total = match storage {
-            StorageType::Memory => &mut self.memory,
-            StorageType::File => &mut self.storage,
-        };
+    /// Counts `bytes` just stored in a stream of type `storage`, here and server-wide.
+    pub(crate) fn add(&mut self, server: &ServerUsage, storage: StorageType, bytes: u64) {
+        let total = self.total(storage);
+        *total = total.saturating_add(bytes);
+        server.counter(storage).fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// A stream of type `storage` counted as `was` bytes now holds `now`, here and server-wide.
+    pub(crate) fn recount(
+        &mut self,
+        server: &ServerUsage,
+        storage: StorageType,
+        was: u64,
+        now: u64,
+    ) {
+        let total = self.total(storage);
         *total = total.saturating_sub(was).saturating_add(now);
+        server.recount(storage, was, now);
     }
 
     fn of_type(&self, storage: StorageType) -> u64 {
@@ -60,6 +75,58 @@ impl Usage {
             StorageType::Memory => self.memory,
             StorageType::File => self.storage,
         }
+    }
+}
+
+/// Bytes stored per storage type by every engine whose config shares it, so the server's
+/// limits (`server_max_*`) count the streams of every account, as nats-server counts them.
+/// Clones of an [`EngineConfig`] share one count; [`EngineConfig::default`] starts a new one.
+#[derive(Clone, Default)]
+pub struct ServerUsage(Arc<ServerCounts>);
+
+#[derive(Default)]
+struct ServerCounts {
+    memory: AtomicU64,
+    storage: AtomicU64,
+}
+
+impl ServerUsage {
+    fn counter(&self, storage: StorageType) -> &AtomicU64 {
+        match storage {
+            StorageType::Memory => &self.0.memory,
+            StorageType::File => &self.0.storage,
+        }
+    }
+
+    /// Bytes of `storage` streams over every engine sharing this count.
+    pub fn of_type(&self, storage: StorageType) -> u64 {
+        self.counter(storage).load(Ordering::Relaxed)
+    }
+
+    fn recount(&self, storage: StorageType, was: u64, now: u64) {
+        let _ = self
+            .counter(storage)
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |total| {
+                Some(total.saturating_sub(was).saturating_add(now))
+            });
+    }
+}
+
+impl PartialEq for ServerUsage {
+    /// The same count, not equal numbers.
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for ServerUsage {}
+
+impl std::fmt::Debug for ServerUsage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerUsage")
+            .field("memory", &self.of_type(StorageType::Memory))
+            .field("storage", &self.of_type(StorageType::File))
+            .finish()
     }
 }
 
@@ -83,10 +150,11 @@ pub(crate) fn refuse_publish(
         StorageType::Memory => (config.max_memory, config.server_max_memory),
         StorageType::File => (config.max_storage, config.server_max_storage),
     };
-    let used = usage.of_type(storage);
-    if u64::try_from(server).is_ok_and(|max| used > max) {
+    let server_used = config.server_usage.of_type(storage);
+    if u64::try_from(server).is_ok_and(|max| server_used > max) {
         return Some(ErrorKind::InsufficientResources);
     }
+    let used = usage.of_type(storage);
     if u64::try_from(account).is_ok_and(|max| used.saturating_add(size) > max) {
         return Some(ErrorKind::AccountResourcesExceeded);
     }
@@ -222,6 +290,41 @@ mod tests {
         engine.delete_stream("T").expect("delete stream");
         engine.flush().expect("flush");
         assert_eq!(engine.usage, Usage::default(), "nothing left");
+    }
+
+    #[test]
+    fn the_server_limit_counts_every_engine_sharing_the_config() {
+        let config = EngineConfig {
+            server_max_storage: 1000,
+            ..EngineConfig::default()
+        };
+        let mut first = engine(config.clone());
+        let mut second = engine(config.clone());
+        let payload = || Bytes::from(vec![b'x'; 100]);
+        for _ in 0..6 {
+            assert!(matches!(
+                first.publish("s", None, payload(), 1),
+                Some(Ok(_))
+            ));
+        }
+        first.flush().expect("flush");
+        let (taken, err) = fill(&mut second);
+        assert!(err.is(ErrorKind::InsufficientResources), "{err:?}");
+        assert!(taken < 5, "the first engine's bytes count: {taken} taken");
+        drop(first);
+        assert!(
+            matches!(second.publish("s", None, payload(), 1), Some(Ok(_))),
+            "a dropped engine's bytes no longer count"
+        );
+        let mut unrelated = engine(EngineConfig {
+            server_max_storage: 1000,
+            ..EngineConfig::default()
+        });
+        assert!(matches!(
+            unrelated.publish("s", None, payload(), 1),
+            Some(Ok(_))
+        ));
+        assert_ne!(unrelated.config().server_usage, config.server_usage);
     }
 
     #[test]

@@ -63,7 +63,9 @@ impl Engine {
         let bytes = stream.state().bytes;
         let mut slot = StreamSlot::new(stream, consumers, durable);
         slot.counted_bytes = bytes;
-        self.usage.recount(slot.stream.config().storage, 0, bytes);
+        let storage = slot.stream.config().storage;
+        self.usage
+            .recount(&self.config.server_usage, storage, 0, bytes);
         self.streams.insert(name, slot);
         Ok(skipped)
     }

@@ -116,8 +116,9 @@ impl Engine {
         // What it held describes a stream that is gone for good: nothing to wait for.
         slot.durability.release_all(&mut self.ready);
         self.holding.remove(name);
+        let storage = slot.stream.config().storage;
         self.usage
-            .recount(slot.stream.config().storage, slot.counted_bytes, 0);
+            .recount(&self.config.server_usage, storage, slot.counted_bytes, 0);
         self.mark_config_changed(name);
         slot.stream
             .store_mut()
@@ -215,7 +216,7 @@ impl Engine {
                 consumer.on_stored(ack.seq, subject);
             }
         }
-        usage.add(storage, size);
+        usage.add(&config.server_usage, storage, size);
         slot.counted_bytes += size;
         slot.durability.wrote();
         if !dirty.contains(name) {
