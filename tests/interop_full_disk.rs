@@ -4,7 +4,8 @@
 //! STREAM.PURGE free the space, and takes publishes again right after, without a restart.
 //! Every acknowledged message is still there after a restart. Both when a storage limit
 //! refuses publishes before the disk is full (the default, as in the issue's scenario) and
-//! when the disk itself fills first.
+//! when the disk itself fills first. And the server's `max_file_store` is one budget for every
+//! account, so an operator can keep the disk from filling at all.
 //!
 //! The filesystem is a real 8 MiB tmpfs mounted for the test (CI runs as root). Where it cannot
 //! be mounted the test says plainly that it did not run, and fails if `CI` is set, so CI never
@@ -500,6 +501,55 @@ async fn a_disk_that_fills_before_the_limit_is_freed_by_purging_the_full_stream(
     bounded(async {
         assert_eq!(messages(&client).await, 1, "the post-purge publish, alone");
         get(&client, last).await;
+    })
+    .await;
+}
+
+/// The server's `max_file_store` is one budget for the whole server, as in nats-server: once
+/// the streams of account A fill it, a publish to a stream of account B is refused with 10023
+/// too (each account's JetStream counts against the same disk).
+#[tokio::test]
+async fn the_server_file_limit_is_shared_by_every_account() {
+    const LIMIT: usize = 1024 * 1024;
+    let server = TestServer::start_with(Options {
+        config: Some(format!(
+            "jetstream {{ max_file_store: {LIMIT} }}\n\
+             accounts {{\n\
+               A {{ users: [ {{user: a, password: pa}} ], jetstream: enabled }}\n\
+               B {{ users: [ {{user: b, password: pb}} ], jetstream: enabled }}\n\
+             }}\n"
+        )),
+        ..Options::default()
+    });
+    let a = server.login("a", "pa").await;
+    let b = server.login("b", "pb").await;
+    bounded(async {
+        for client in [&a, &b] {
+            let created = request_json(
+                client,
+                "$JS.API.STREAM.CREATE.FULL",
+                json!({"name": "FULL", "subjects": ["full.>"], "storage": "file"}),
+            )
+            .await;
+            assert!(created.get("error").is_none(), "{created}");
+        }
+        // Fill the server's budget from account A alone.
+        let mut taken = 0;
+        let refused = loop {
+            let reply = publish(&a, taken).await;
+            if reply.get("error").is_some() {
+                break reply;
+            }
+            taken += 1;
+            assert!(taken * PAYLOAD < 2 * LIMIT, "the limit never applied");
+        };
+        assert_insufficient_resources(&refused);
+        assert_insufficient_resources(&publish(&b, 0).await);
+        // Space freed in A is space for B.
+        let purged = request_json(&a, "$JS.API.STREAM.PURGE.FULL", Value::Null).await;
+        assert_eq!(purged["success"], true, "{purged}");
+        let after = publish(&b, 0).await;
+        assert_eq!(after["seq"], 1, "B publishes once A freed space: {after}");
     })
     .await;
 }
