@@ -90,6 +90,8 @@ struct Run {
     ack_replies: u64,
     /// MSG.GET replies released (each checked to carry a durable message).
     gets: u64,
+    /// Deliveries released, per stream.
+    delivered: [u64; 3],
 }
 
 impl Run {
@@ -106,6 +108,7 @@ impl Run {
             acks_sent: 0,
             ack_replies: 0,
             gets: 0,
+            delivered: [0; 3],
         };
         for (i, name) in STREAMS.iter().enumerate() {
             let subject = name.to_lowercase();
@@ -193,9 +196,10 @@ impl Run {
         Ok(flushed)
     }
 
-    /// A stream whose store made everything it holds durable has answered every publish to
-    /// it, whatever another stream's store is doing: a failing stream holds only its own
-    /// replies.
+    /// A stream whose store made every message it holds durable has answered every publish to
+    /// it and released every delivery its consumer made, whatever another stream's store (or
+    /// the saving of its own consumer) is doing: a failing stream holds only replies about
+    /// what is not durable.
     fn check_synced_streams_answered(&self) -> Result<(), TestCaseError> {
         for (i, name) in STREAMS.iter().enumerate() {
             let last_seq = self
@@ -209,6 +213,18 @@ impl Run {
                     "{} is synced, yet a publish to it is unanswered",
                     name
                 );
+                if i < WITH_CONSUMER {
+                    let info = self
+                        .engine
+                        .consumer_info(name, "W", NOW)
+                        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    prop_assert_eq!(
+                        info.delivered.consumer_seq,
+                        self.delivered[i],
+                        "{} is synced, yet a delivery of it is held",
+                        name
+                    );
+                }
             }
         }
         Ok(())
@@ -247,6 +263,7 @@ impl Run {
                         durable.last_seq
                     );
                     self.unacked[stream].push(ack.to_subject());
+                    self.delivered[stream] += 1;
                 }
             }
             "ackr" => {
