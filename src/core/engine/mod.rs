@@ -23,6 +23,7 @@ pub use resources::ServerUsage;
 mod interest;
 pub use interest::InterestOracle;
 mod outbox;
+use outbox::{reply_rule, ReplyRule};
 mod restore;
 mod retention;
 mod streams;
@@ -104,19 +105,6 @@ impl StreamSlot {
             counted_bytes: 0,
         }
     }
-}
-
-/// Where the replies of the API request being handled go (see [`Engine::send`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum ReplyRule {
-    /// They describe nothing written: at once.
-    Ready,
-    /// A write to this stream: once it is durable (at once if the request failed).
-    Write(String),
-    /// A message read from this stream: once that message is durable.
-    Read(String),
-    /// Statuses of a pull request on this stream: in order with its deliveries.
-    Ordered(String),
 }
 
 /// Most stream names [`Engine::take_changed_streams`] lists before it says `All` instead.
@@ -278,21 +266,6 @@ impl Engine {
         first_error.map_or(Ok(()), Err)
     }
 
-    /// Moves what the streams hold and may now leave to the ready queue.
-    fn release_held(&mut self) {
-        if self.holding.is_empty() {
-            return;
-        }
-        let holding = std::mem::take(&mut self.holding);
-        for name in holding {
-            if let Some(slot) = self.streams.get_mut(&name) {
-                if slot.durability.release(&mut self.ready) {
-                    self.holding.insert(name);
-                }
-            }
-        }
-    }
-
     /// The next message to send, if any may leave (see [`Engine::flush`]).
     pub fn poll_outbound(&mut self) -> Option<Outbound> {
         self.ready.pop_front()
@@ -348,80 +321,6 @@ impl Engine {
                 names.insert(stream.to_string());
             }
         }
-    }
-
-    /// Queues a reply of the API request being handled, where its rule says (see
-    /// [`ReplyRule`]).
-    pub(crate) fn send(&mut self, out: Outbound) {
-        let (stream, need) = match &self.reply_rule {
-            ReplyRule::Ready => (None, None),
-            ReplyRule::Write(stream) if self.api_stats.errors == self.errors_before => {
-                (Some(stream), None)
-            }
-            ReplyRule::Write(_) => (None, None),
-            ReplyRule::Read(stream) => match self.read_seq.get() {
-                0 => (None, None),
-                seq => (Some(stream), Some(outbox::Need::Seq(seq))),
-            },
-            ReplyRule::Ordered(stream) => (Some(stream), Some(outbox::Need::Nothing)),
-        };
-        let slot = stream.and_then(|name| self.streams.get_mut(name));
-        match slot {
-            Some(slot) => {
-                let need = need.unwrap_or_else(|| slot.durability.writes_so_far());
-                if slot.durability.queue(need, out, &mut self.ready) {
-                    let name = slot.stream.name().to_string();
-                    self.holding.insert(name);
-                }
-            }
-            None => self.ready.push_back(out),
-        }
-    }
-
-    /// Queues what a consumer of `stream` produced: each delivery until its message is durable,
-    /// each ack reply until the consumer's state is (see `outbox.rs`).
-    pub(crate) fn send_from_consumers(&mut self, stream: &str, out: Vec<Outbound>) {
-        if out.is_empty() {
-            return;
-        }
-        let Some(slot) = self.streams.get_mut(stream) else {
-            self.ready.extend(out);
-            return;
-        };
-        let mut held = false;
-        for message in out {
-            let need = outbox::need_of_consumer_output(&message, &slot.durability);
-            held |= slot.durability.queue(need, message, &mut self.ready);
-        }
-        if held && !self.holding.contains(stream) {
-            self.holding.insert(stream.to_string());
-        }
-    }
-
-    /// Queues a reply about message `seq` of `stream` (a PubAck): it leaves once that message
-    /// is durable.
-    pub(crate) fn send_about_message(&mut self, stream: &str, seq: Seq, out: Outbound) {
-        let Some(slot) = self.streams.get_mut(stream) else {
-            self.ready.push_back(out);
-            return;
-        };
-        if slot
-            .durability
-            .queue(outbox::Need::Seq(seq), out, &mut self.ready)
-            && !self.holding.contains(stream)
-        {
-            self.holding.insert(stream.to_string());
-        }
-    }
-
-    /// Queues a message that describes no unsynced write; it leaves at once.
-    pub(crate) fn send_now(&mut self, out: Outbound) {
-        self.ready.push_back(out);
-    }
-
-    /// Notes the message a read request is answered with (its reply waits until it is durable).
-    pub(crate) fn note_read(&self, seq: Seq) {
-        self.read_seq.set(seq);
     }
 
     /// Marks a stream as written, so the next flush syncs it and what is queued after waits
@@ -499,33 +398,4 @@ fn save_changed_consumers(slot: &mut StreamSlot) -> Result<(), StoreError> {
         }
     }
     Ok(())
-}
-
-/// Where the replies to the API request `op` (its subject without `$JS.API.`) go.
-fn reply_rule(op: &str) -> ReplyRule {
-    use crate::core::api::route::Route;
-    match Route::parse(op) {
-        None
-        | Some(
-            Route::AccountInfo
-            | Route::StreamInfo(_)
-            | Route::StreamNames
-            | Route::StreamList
-            | Route::StreamDelete(_)
-            | Route::ConsumerInfo(..)
-            | Route::ConsumerNames(_)
-            | Route::ConsumerList(_),
-        ) => ReplyRule::Ready,
-        Some(
-            Route::StreamCreate(stream)
-            | Route::StreamUpdate(stream)
-            | Route::StreamPurge(stream)
-            | Route::MsgDelete(stream)
-            | Route::ConsumerCreate { stream, .. }
-            | Route::DurableCreate { stream, .. }
-            | Route::ConsumerDelete(stream, _),
-        ) => ReplyRule::Write(stream),
-        Some(Route::MsgGet(stream) | Route::DirectGet { stream, .. }) => ReplyRule::Read(stream),
-        Some(Route::MsgNext(stream, _)) => ReplyRule::Ordered(stream),
-    }
 }

@@ -17,6 +17,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
+use super::Engine;
 use crate::core::consumer::parse_ack_subject;
 use crate::core::message::Outbound;
 use crate::core::store::Seq;
@@ -153,13 +154,144 @@ impl Durability {
 /// What a message a consumer of a stream produced needs: a delivery its message, an ack reply
 /// (no headers, no reply subject) the consumer's state, and a status, heartbeat or flow-control
 /// request nothing but its place.
-pub(crate) fn need_of_consumer_output(out: &Outbound, durability: &Durability) -> Need {
+fn need_of_consumer_output(out: &Outbound, durability: &Durability) -> Need {
     match out.msg.reply.as_deref() {
         Some(reply) if reply.starts_with(super::acks::ACK_PREFIX) => parse_ack_subject(reply)
             .map_or(durability.writes_so_far(), |ack| Need::Seq(ack.stream_seq)),
         Some(_) => Need::Nothing,
         None if out.msg.headers.is_some() => Need::Nothing,
         None => durability.writes_so_far(),
+    }
+}
+
+impl Engine {
+    /// Moves what the streams hold and may now leave to the ready queue.
+    pub(super) fn release_held(&mut self) {
+        if self.holding.is_empty() {
+            return;
+        }
+        let holding = std::mem::take(&mut self.holding);
+        for name in holding {
+            if let Some(slot) = self.streams.get_mut(&name) {
+                if slot.durability.release(&mut self.ready) {
+                    self.holding.insert(name);
+                }
+            }
+        }
+    }
+
+    /// Queues a reply of the API request being handled, where its rule says (see
+    /// [`ReplyRule`]).
+    pub(crate) fn send(&mut self, out: Outbound) {
+        let (stream, need) = match &self.reply_rule {
+            ReplyRule::Ready => (None, None),
+            ReplyRule::Write(stream) if self.api_stats.errors == self.errors_before => {
+                (Some(stream), None)
+            }
+            ReplyRule::Write(_) => (None, None),
+            ReplyRule::Read(stream) => match self.read_seq.get() {
+                0 => (None, None),
+                seq => (Some(stream), Some(Need::Seq(seq))),
+            },
+            ReplyRule::Ordered(stream) => (Some(stream), Some(Need::Nothing)),
+        };
+        let slot = stream.and_then(|name| self.streams.get_mut(name));
+        match slot {
+            Some(slot) => {
+                let need = need.unwrap_or_else(|| slot.durability.writes_so_far());
+                if slot.durability.queue(need, out, &mut self.ready) {
+                    let name = slot.stream.name().to_string();
+                    self.holding.insert(name);
+                }
+            }
+            None => self.ready.push_back(out),
+        }
+    }
+
+    /// Queues what a consumer of `stream` produced: each delivery until its message is durable,
+    /// each ack reply until the consumer's state is (see `outbox.rs`).
+    pub(crate) fn send_from_consumers(&mut self, stream: &str, out: Vec<Outbound>) {
+        if out.is_empty() {
+            return;
+        }
+        let Some(slot) = self.streams.get_mut(stream) else {
+            self.ready.extend(out);
+            return;
+        };
+        let mut held = false;
+        for message in out {
+            let need = need_of_consumer_output(&message, &slot.durability);
+            held |= slot.durability.queue(need, message, &mut self.ready);
+        }
+        if held && !self.holding.contains(stream) {
+            self.holding.insert(stream.to_string());
+        }
+    }
+
+    /// Queues a reply about message `seq` of `stream` (a PubAck): it leaves once that message
+    /// is durable.
+    pub(crate) fn send_about_message(&mut self, stream: &str, seq: Seq, out: Outbound) {
+        let Some(slot) = self.streams.get_mut(stream) else {
+            self.ready.push_back(out);
+            return;
+        };
+        if slot.durability.queue(Need::Seq(seq), out, &mut self.ready)
+            && !self.holding.contains(stream)
+        {
+            self.holding.insert(stream.to_string());
+        }
+    }
+
+    /// Queues a message that describes no unsynced write; it leaves at once.
+    pub(crate) fn send_now(&mut self, out: Outbound) {
+        self.ready.push_back(out);
+    }
+
+    /// Notes the message a read request is answered with (its reply waits until it is durable).
+    pub(crate) fn note_read(&self, seq: Seq) {
+        self.read_seq.set(seq);
+    }
+}
+
+/// Where the replies of the API request being handled go (see [`Engine::send`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum ReplyRule {
+    /// They describe nothing written: at once.
+    Ready,
+    /// A write to this stream: once it is durable (at once if the request failed).
+    Write(String),
+    /// A message read from this stream: once that message is durable.
+    Read(String),
+    /// Statuses of a pull request on this stream: in order with its deliveries.
+    Ordered(String),
+}
+
+/// Where the replies to the API request `op` (its subject without `$JS.API.`) go.
+pub(super) fn reply_rule(op: &str) -> ReplyRule {
+    use crate::core::api::route::Route;
+    match Route::parse(op) {
+        None
+        | Some(
+            Route::AccountInfo
+            | Route::StreamInfo(_)
+            | Route::StreamNames
+            | Route::StreamList
+            | Route::StreamDelete(_)
+            | Route::ConsumerInfo(..)
+            | Route::ConsumerNames(_)
+            | Route::ConsumerList(_),
+        ) => ReplyRule::Ready,
+        Some(
+            Route::StreamCreate(stream)
+            | Route::StreamUpdate(stream)
+            | Route::StreamPurge(stream)
+            | Route::MsgDelete(stream)
+            | Route::ConsumerCreate { stream, .. }
+            | Route::DurableCreate { stream, .. }
+            | Route::ConsumerDelete(stream, _),
+        ) => ReplyRule::Write(stream),
+        Some(Route::MsgGet(stream) | Route::DirectGet { stream, .. }) => ReplyRule::Read(stream),
+        Some(Route::MsgNext(stream, _)) => ReplyRule::Ordered(stream),
     }
 }
 
