@@ -1,9 +1,10 @@
 //! Group commit under a failing store: whatever fails when (the Nth sync or consumer save, every
 //! call for a while, one stream of several), no PubAck, delivery or ack reply leaves for state
-//! the store has not made durable; a publish to a stream whose sync failed is refused (10023)
-//! and stores nothing; and once the store recovers, the streams and consumers hold exactly what
-//! was acknowledged. Random failure schedules (proptest), on the memory store and
-//! the file store, each wrapped in the fault-injecting [`FaultyStore`].
+//! the store has not made durable; a stream that did sync is not held back by one that failed
+//! (its PubAcks all leave); a publish to a stream whose sync failed is refused (10023) and
+//! stores nothing; and once the store recovers, the streams and consumers hold exactly what was
+//! acknowledged. Random failure schedules (proptest), on the memory store and the file store,
+//! each wrapped in the fault-injecting [`FaultyStore`].
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -47,6 +48,11 @@ enum Step {
         stream: usize,
         pick: usize,
     },
+    /// MSG.GET of one sequence (stored, not yet durable, or never stored).
+    Get {
+        stream: usize,
+        seq: u64,
+    },
     Flush(Fault),
 }
 
@@ -64,6 +70,7 @@ fn step() -> impl Strategy<Value = Step> {
         4 => (0..STREAMS.len()).prop_map(Step::Publish),
         1 => (0..WITH_CONSUMER, 1u32..4).prop_map(|(stream, batch)| Step::Pull { stream, batch }),
         3 => (0..WITH_CONSUMER, 0usize..8).prop_map(|(stream, pick)| Step::Ack { stream, pick }),
+        1 => (0..STREAMS.len(), 1u64..8).prop_map(|(stream, seq)| Step::Get { stream, seq }),
         3 => fault().prop_map(Step::Flush),
     ]
 }
@@ -81,6 +88,10 @@ struct Run {
     unacked: [Vec<String>; 3],
     acks_sent: u64,
     ack_replies: u64,
+    /// MSG.GET replies released (each checked to carry a durable message).
+    gets: u64,
+    /// Deliveries released, per stream.
+    delivered: [u64; 3],
 }
 
 impl Run {
@@ -96,6 +107,8 @@ impl Run {
             unacked: Default::default(),
             acks_sent: 0,
             ack_replies: 0,
+            gets: 0,
+            delivered: [0; 3],
         };
         for (i, name) in STREAMS.iter().enumerate() {
             let subject = name.to_lowercase();
@@ -150,6 +163,14 @@ impl Run {
                     prop_assert!(self.engine.handle(msg, NOW));
                 }
             }
+            Step::Get { stream, seq } => {
+                let msg = Message::new(
+                    format!("$JS.API.STREAM.MSG.GET.{}", STREAMS[stream]),
+                    Bytes::from(format!(r#"{{"seq":{seq}}}"#)),
+                )
+                .with_reply(format!("get.{stream}"));
+                prop_assert!(self.engine.handle(msg, NOW));
+            }
             Step::Flush(ref fault) => {
                 self.faults.recover();
                 match *fault {
@@ -160,6 +181,7 @@ impl Run {
                 }
                 // Whether it fails or not, what it released must be durable.
                 let _ = self.flush_and_check()?;
+                self.check_synced_streams_answered()?;
             }
         }
         Ok(())
@@ -172,6 +194,40 @@ impl Run {
             self.check_released(&out)?;
         }
         Ok(flushed)
+    }
+
+    /// A stream whose store made every message it holds durable has answered every publish to
+    /// it and released every delivery its consumer made, whatever another stream's store (or
+    /// the saving of its own consumer) is doing: a failing stream holds only replies about
+    /// what is not durable.
+    fn check_synced_streams_answered(&self) -> Result<(), TestCaseError> {
+        for (i, name) in STREAMS.iter().enumerate() {
+            let last_seq = self
+                .engine
+                .stream(name)
+                .map_or(0, |s| s.store().state().last_seq);
+            if self.faults.durable(name).last_seq == last_seq {
+                prop_assert_eq!(
+                    self.acked[i].len() as u64 + self.refused[i],
+                    self.published[i],
+                    "{} is synced, yet a publish to it is unanswered",
+                    name
+                );
+                if i < WITH_CONSUMER {
+                    let info = self
+                        .engine
+                        .consumer_info(name, "W", NOW)
+                        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    prop_assert_eq!(
+                        info.delivered.consumer_seq,
+                        self.delivered[i],
+                        "{} is synced, yet a delivery of it is held",
+                        name
+                    );
+                }
+            }
+        }
+        Ok(())
     }
 
     fn check_released(&mut self, out: &Outbound) -> Result<(), TestCaseError> {
@@ -207,6 +263,7 @@ impl Run {
                         durable.last_seq
                     );
                     self.unacked[stream].push(ack.to_subject());
+                    self.delivered[stream] += 1;
                 }
             }
             "ackr" => {
@@ -221,6 +278,22 @@ impl Run {
                     STREAMS[stream]
                 );
                 self.ack_replies += 1;
+            }
+            "get" => {
+                let reply: serde_json::Value = serde_json::from_slice(&out.msg.payload)
+                    .map_err(|e| TestCaseError::fail(format!("MSG.GET reply is not JSON: {e}")))?;
+                if reply.get("error").is_some() {
+                    return Ok(());
+                }
+                let seq = reply["message"]["seq"].as_u64().unwrap_or(u64::MAX);
+                prop_assert!(
+                    seq <= durable.last_seq,
+                    "MSG.GET of {}#{seq} released, durable only to {}: {}",
+                    STREAMS[stream],
+                    durable.last_seq,
+                    reply
+                );
+                self.gets += 1;
             }
             "api" => {}
             other => prop_assert!(false, "unexpected message to {other}"),
@@ -457,4 +530,48 @@ fn a_stream_recreated_after_its_failing_store_was_deleted_takes_publishes() {
         .expect("a reply to the publish");
     let ack: serde_json::Value = serde_json::from_slice(&ack.msg.payload).expect("JSON");
     assert_eq!(ack["seq"], 1, "{ack}");
+}
+
+/// Reads and deliveries of messages that are durable are not held by a failing store, neither
+/// by another stream's nor by the stream's own held batch: while A's store fails (its last
+/// PubAck held), a pull on B, a pull on A of a message synced before, and a MSG.GET of that
+/// message are all answered at once; A's PubAck only once its sync succeeds.
+#[test]
+fn deliveries_of_durable_messages_are_not_held_by_a_failing_store() {
+    let mut run = Run::new(memory_stores());
+    for step in [Step::Publish(0), Step::Publish(1), Step::Flush(Fault::None)] {
+        run.step(&step).expect("setup");
+    }
+    assert_eq!((run.acked[0].len(), run.acked[1].len()), (1, 1));
+    run.step(&Step::Publish(0)).expect("publish");
+    run.faults.fail_stream("A", true);
+    assert_eq!(run.engine.flush(), Err(StoreError::QuotaExceeded));
+    assert_eq!(
+        run.engine.poll_outbound(),
+        None,
+        "A's second PubAck is held"
+    );
+
+    for stream in [1, 0] {
+        run.step(&Step::Pull { stream, batch: 1 }).expect("pull");
+    }
+    let get = Message::new(
+        "$JS.API.STREAM.MSG.GET.A",
+        Bytes::from_static(br#"{"seq":1}"#),
+    )
+    .with_reply("get.0");
+    assert!(run.engine.handle(get, NOW));
+    let flushed = run.flush_and_check().expect("only durable state released");
+    assert_eq!(flushed, Err(StoreError::QuotaExceeded), "A still fails");
+    assert_eq!(run.unacked[1].len(), 1, "B's delivery left");
+    assert_eq!(run.unacked[0].len(), 1, "A's synced message was delivered");
+    assert_eq!(run.acked[0].len(), 1, "A's unsynced PubAck is still held");
+    assert_eq!(run.gets, 1, "the MSG.GET of a synced message was answered");
+
+    run.faults.recover();
+    let flushed = run.flush_and_check().expect("only durable state released");
+    assert_eq!(flushed, Ok(()));
+    assert_eq!(run.acked[0].len(), 2, "A's held PubAck left once durable");
+    run.recover_and_compare()
+        .expect("state equals what was acknowledged");
 }

@@ -1,7 +1,11 @@
 //! A full disk stops nothing: a server whose store directory is on a small, full filesystem
 //! answers each publish it cannot store at once with 503 / 10023 "insufficient resources",
-//! keeps answering STREAM.INFO, lets STREAM.PURGE free the space, and takes publishes again
-//! right after, without a restart. Every acknowledged message is still there after a restart.
+//! keeps answering STREAM.INFO, MSG.GET and consumer fetches of stored messages, lets
+//! STREAM.PURGE free the space, and takes publishes again right after, without a restart.
+//! Every acknowledged message is still there after a restart. Both when a storage limit
+//! refuses publishes before the disk is full (the default, as in the issue's scenario) and
+//! when the disk itself fills first. And the server's `max_file_store` is one budget for every
+//! account, so an operator can keep the disk from filling at all.
 //!
 //! The filesystem is a real 8 MiB tmpfs mounted for the test (CI runs as root). Where it cannot
 //! be mounted the test says plainly that it did not run, and fails if `CI` is set, so CI never
@@ -105,6 +109,62 @@ async fn publish(client: &async_nats::Client, n: usize) -> Value {
     serde_json::from_slice(&reply.payload).expect("PubAck is JSON")
 }
 
+/// Creates the stream FULL (on `full.>`) with a durable pull consumer C.
+async fn create_full_with_consumer(client: &async_nats::Client) {
+    let created = request_json(
+        client,
+        "$JS.API.STREAM.CREATE.FULL",
+        json!({"name": "FULL", "subjects": ["full.>"], "storage": "file"}),
+    )
+    .await;
+    assert!(created.get("error").is_none(), "{created}");
+    let consumer = request_json(
+        client,
+        "$JS.API.CONSUMER.DURABLE.CREATE.FULL.C",
+        json!({"stream_name": "FULL", "config": {"durable_name": "C", "ack_policy": "explicit"}}),
+    )
+    .await;
+    assert!(consumer.get("error").is_none(), "{consumer}");
+}
+
+/// Fetches the next message for consumer C (it must come at once) and checks it is message
+/// `seq` as published by [`publish`].
+async fn fetch_one(client: &async_nats::Client, seq: u64) {
+    use futures_util::StreamExt;
+    // Deliveries carry the message's own subject: they come to the inbox's subscription, not
+    // to a request's reply matcher.
+    let inbox = client.new_inbox();
+    let mut sub = client.subscribe(inbox.clone()).await.expect("subscribe");
+    client
+        .publish_with_reply(
+            "$JS.API.CONSUMER.MSG.NEXT.FULL.C",
+            inbox,
+            json!({"batch": 1, "no_wait": true}).to_string().into(),
+        )
+        .await
+        .expect("pull request");
+    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .unwrap_or_else(|_| panic!("fetch of stored message {seq}: no reply"))
+        .expect("subscription open");
+    let reply = msg.reply.as_deref().unwrap_or_default();
+    assert!(
+        reply.starts_with("$JS.ACK.FULL.C."),
+        "a delivery, not a status: {:?} {:?}",
+        msg.status,
+        msg.description
+    );
+    let n = seq - 1;
+    assert_eq!(msg.subject.as_str(), format!("full.{n}"), "{reply}");
+    assert_eq!(msg.payload.len(), PAYLOAD);
+}
+
+/// MSG.GET of message `seq` is answered with it.
+async fn get(client: &async_nats::Client, seq: u64) {
+    let got = request_json(client, "$JS.API.STREAM.MSG.GET.FULL", json!({ "seq": seq })).await;
+    assert_eq!(got["message"]["seq"], seq, "{got}");
+}
+
 async fn messages(client: &async_nats::Client) -> u64 {
     let info = request_json(client, "$JS.API.STREAM.INFO.FULL", Value::Null).await;
     info["state"]["messages"]
@@ -128,13 +188,7 @@ async fn a_full_disk_refuses_publishes_at_once_and_a_purge_makes_room() {
     };
     let client = disk.server().client().await;
     bounded(async {
-        let created = request_json(
-            &client,
-            "$JS.API.STREAM.CREATE.FULL",
-            json!({"name": "FULL", "subjects": ["full.>"], "storage": "file"}),
-        )
-        .await;
-        assert!(created.get("error").is_none(), "{created}");
+        create_full_with_consumer(&client).await;
 
         // Fill the disk: every publish is answered, until one is refused.
         let mut acked = 0u64;
@@ -153,6 +207,10 @@ async fn a_full_disk_refuses_publishes_at_once_and_a_purge_makes_room() {
         assert_insufficient_resources(&publish(&client, 0).await);
         // Reads keep working, and hold exactly what was acknowledged.
         assert_eq!(messages(&client).await, acked, "nothing acked lost");
+        get(&client, 1).await;
+        get(&client, acked).await;
+        fetch_one(&client, 1).await;
+        fetch_one(&client, 2).await;
 
         let purged = request_json(&client, "$JS.API.STREAM.PURGE.FULL", Value::Null).await;
         assert_eq!(purged["success"], true, "{purged}");
@@ -347,6 +405,151 @@ async fn a_disk_that_fills_before_the_limit_refuses_publishes_and_recovers() {
             .await;
             assert_eq!(got["message"]["seq"], *seq, "{got}");
         }
+    })
+    .await;
+}
+
+/// The issue's scenario where the disk itself fills first (a configured limit larger than the
+/// disk; Contrail only, see above), ended by purging the full stream itself: the batch whose
+/// write failed is held while publishes after it are refused at once with 10023; STREAM.INFO,
+/// MSG.GET and a consumer fetch of acknowledged messages are answered meanwhile; the purge
+/// gives the space back although nothing more can be written before it, the held batch is then
+/// answered (its messages stored, then purged), and publishing resumes by itself. After a
+/// restart the stream holds exactly what was acknowledged after the purge.
+#[tokio::test]
+async fn a_disk_that_fills_before_the_limit_is_freed_by_purging_the_full_stream() {
+    if interop_support::kind() != interop_support::Kind::Contrail {
+        eprintln!(
+            "a_disk_that_fills_before_the_limit_is_freed_...: Contrail only (nats-server leaves \
+             the publish that hits ENOSPC unanswered); not run against nats-server"
+        );
+        return;
+    }
+    let Some(mut disk) = OnTmpfs::start_with(Options {
+        config: Some("jetstream { max_file_store: 1073741824 }\n".into()),
+        ..Options::default()
+    }) else {
+        return;
+    };
+    let client = disk.server().client().await;
+    let last = bounded_value(async {
+        create_full_with_consumer(&client).await;
+        // Some messages acknowledged one by one: durable before the disk fills.
+        for n in 0..16 {
+            assert_eq!(publish(&client, n).await["seq"], n as u64 + 1);
+        }
+        // More than the rest of the disk, pipelined: replies come as they may.
+        let mut replies = client.subscribe("_R.>").await.expect("subscribe");
+        for n in 16..MAX_PUBLISHES {
+            let payload = vec![b'a' + (n % 26) as u8; PAYLOAD];
+            client
+                .publish_with_reply(format!("full.{n}"), format!("_R.{n}"), payload.into())
+                .await
+                .expect("publish");
+        }
+        client.flush().await.expect("flush");
+        use futures_util::StreamExt;
+        let mut answered = 16usize;
+        let mut last_acked = 16u64;
+        // Refusals come at once, while the batch whose write failed is held.
+        loop {
+            let msg = replies.next().await.expect("replies");
+            answered += 1;
+            let reply: Value = serde_json::from_slice(&msg.payload).expect("JSON");
+            match reply["seq"].as_u64() {
+                Some(seq) => last_acked = last_acked.max(seq),
+                None => {
+                    assert_insufficient_resources(&reply);
+                    break;
+                }
+            }
+        }
+        assert!(
+            messages(&client).await >= last_acked,
+            "STREAM.INFO is answered"
+        );
+        get(&client, 1).await;
+        get(&client, last_acked).await;
+        fetch_one(&client, 1).await;
+
+        let purged = request_json(&client, "$JS.API.STREAM.PURGE.FULL", Value::Null).await;
+        assert_eq!(purged["success"], true, "{purged}");
+        // Every publish is answered now: the held batch, and refusals of the rest.
+        while answered < MAX_PUBLISHES {
+            let msg = replies.next().await.expect("replies");
+            answered += 1;
+            let reply: Value = serde_json::from_slice(&msg.payload).expect("JSON");
+            match reply["seq"].as_u64() {
+                Some(seq) => last_acked = last_acked.max(seq),
+                None => assert_insufficient_resources(&reply),
+            }
+        }
+        let after = publish(&client, 0).await;
+        let seq = after["seq"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("publishes resume after the purge: {after}"));
+        assert!(
+            seq > last_acked,
+            "sequences go on: {seq} after {last_acked}"
+        );
+        seq
+    })
+    .await;
+    drop(client);
+    disk.server().restart(true);
+    let client = disk.server().client().await;
+    bounded(async {
+        assert_eq!(messages(&client).await, 1, "the post-purge publish, alone");
+        get(&client, last).await;
+    })
+    .await;
+}
+
+/// The server's `max_file_store` is one budget for the whole server, as in nats-server: once
+/// the streams of account A fill it, a publish to a stream of account B is refused with 10023
+/// too (each account's JetStream counts against the same disk).
+#[tokio::test]
+async fn the_server_file_limit_is_shared_by_every_account() {
+    const LIMIT: usize = 1024 * 1024;
+    let server = TestServer::start_with(Options {
+        config: Some(format!(
+            "jetstream {{ max_file_store: {LIMIT} }}\n\
+             accounts {{\n\
+               A {{ users: [ {{user: a, password: pa}} ], jetstream: enabled }}\n\
+               B {{ users: [ {{user: b, password: pb}} ], jetstream: enabled }}\n\
+             }}\n"
+        )),
+        ..Options::default()
+    });
+    let a = server.login("a", "pa").await;
+    let b = server.login("b", "pb").await;
+    bounded(async {
+        for client in [&a, &b] {
+            let created = request_json(
+                client,
+                "$JS.API.STREAM.CREATE.FULL",
+                json!({"name": "FULL", "subjects": ["full.>"], "storage": "file"}),
+            )
+            .await;
+            assert!(created.get("error").is_none(), "{created}");
+        }
+        // Fill the server's budget from account A alone.
+        let mut taken = 0;
+        let refused = loop {
+            let reply = publish(&a, taken).await;
+            if reply.get("error").is_some() {
+                break reply;
+            }
+            taken += 1;
+            assert!(taken * PAYLOAD < 2 * LIMIT, "the limit never applied");
+        };
+        assert_insufficient_resources(&refused);
+        assert_insufficient_resources(&publish(&b, 0).await);
+        // Space freed in A is space for B.
+        let purged = request_json(&a, "$JS.API.STREAM.PURGE.FULL", Value::Null).await;
+        assert_eq!(purged["success"], true, "{purged}");
+        let after = publish(&b, 0).await;
+        assert_eq!(after["seq"], 1, "B publishes once A freed space: {after}");
     })
     .await;
 }

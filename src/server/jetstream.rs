@@ -344,7 +344,10 @@ impl Task {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         let interest = self.interest.clone();
         loop {
-            let sleep = match self.engine.poll_timeout() {
+            // Asked once per turn (it looks at every stream and consumer); work that events of
+            // this turn schedule is due later, and the next turn asks again.
+            let deadline = self.engine.poll_timeout();
+            let sleep = match deadline {
                 Some(at) => Duration::from_nanos(at.saturating_sub(now()).max(0) as u64),
                 // Nothing scheduled: wake now and then anyway (cheap, and bounds any clock skew).
                 None => Duration::from_secs(1),
@@ -386,7 +389,7 @@ impl Task {
             }
             self.apply_interest();
             let now = now();
-            if self.engine.poll_timeout().is_some_and(|at| at <= now) {
+            if deadline.is_some_and(|at| at <= now) {
                 self.engine.handle_timeout(now);
             }
             if api_seen {
@@ -441,9 +444,10 @@ impl Task {
         }
     }
 
-    /// Group commit: sync the stores once, then release what the batch produced. On a failure
-    /// the batch's replies stay held (the next flush retries) and only what describes no
-    /// unsynced write leaves: refusals of publishes to the failing stream, and reads.
+    /// Group commit: sync the stores once, then release what the batch produced. A stream whose
+    /// sync fails holds only its own replies about unsynced writes (the next flush retries);
+    /// everything else leaves: other streams' replies, refusals, reads and deliveries of
+    /// messages synced before.
     fn flush_and_route(&mut self) {
         match self.engine.flush() {
             Ok(()) if self.sync_failures > 0 => {

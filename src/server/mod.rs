@@ -101,13 +101,17 @@ impl Shared {
 
     /// Forgets a closed connection, keeping its counters in the server totals.
     pub fn unregister(&self, id: u64) {
-        // Its publish budget lives in its account's engine; accounts are few, so ask them all.
-        for account in self.accounts.iter() {
-            if let Some(js) = &account.js {
+        let info = self.clients().remove(&id);
+        if let Some(info) = info {
+            // Its publish budget lives in its account's engine.
+            let account = info
+                .account
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            if let Some(js) = self.accounts.get(&account).and_then(|a| a.js.as_ref()) {
                 js.client_gone(id);
             }
-        }
-        if let Some(info) = self.clients().remove(&id) {
             let (from, to) = (&info.out.counters, &self.closed_counters);
             for (a, b) in [
                 (&from.in_msgs, &to.in_msgs),

@@ -38,7 +38,9 @@ impl Engine {
                 &mut out,
             )
         };
-        self.send_all(out);
+        // An ack reply waits for the consumer's new state: a write to its stream.
+        self.mark_dirty(&ack.stream);
+        self.send_from_consumers(&ack.stream, out);
         self.apply_acks(&ack.stream, &outcome.acked);
         self.poll_consumers(&ack.stream, now);
         true

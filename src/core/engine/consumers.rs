@@ -130,7 +130,7 @@ impl Engine {
             .map_err(|e| ApiError::with_detail(ErrorKind::StreamGeneralError, e))?;
         self.interest
             .remove(consumer.config().deliver_subject.as_deref(), stream, name);
-        self.send_all(out);
+        self.send_from_consumers(stream, out);
         self.mark_dirty(stream);
         self.sweep_interest(stream, now);
         Ok(())
@@ -174,7 +174,7 @@ impl Engine {
             return false;
         };
         c.pull(req, reply, slot.stream.store(), now, &mut out);
-        self.send_all(out);
+        self.send_from_consumers(stream, out);
         true
     }
 
@@ -188,7 +188,7 @@ impl Engine {
                 consumer.poll(slot.stream.store(), now, &mut out);
             }
         }
-        self.send_all(out);
+        self.send_from_consumers(stream, out);
     }
 
     /// Deletes consumers that have been inactive past their `inactive_threshold`.
@@ -221,28 +221,6 @@ impl Engine {
             .save_consumer(name, record)
             .map_err(|e| ApiError::with_detail(ErrorKind::ConsumerCreate, e))?;
         self.mark_dirty(stream);
-        Ok(())
-    }
-
-    /// Saves the state of every consumer changed since the last flush (one write per consumer
-    /// per batch, however many deliveries and acks the batch held). A consumer stays changed
-    /// until its save succeeds, and its stream is marked for the sync as soon as one save went
-    /// through, so a failure part-way leaves nothing behind that a later flush would skip.
-    pub(crate) fn save_changed_consumers(&mut self) -> Result<(), crate::core::store::StoreError> {
-        for (name, slot) in self.streams.iter_mut() {
-            for (consumer_name, consumer) in slot.consumers.iter_mut() {
-                if !consumer.is_changed() {
-                    continue;
-                }
-                slot.stream
-                    .store_mut()
-                    .save_consumer(consumer_name, consumer.record())?;
-                consumer.take_changed();
-                if !self.dirty.contains(name) {
-                    self.dirty.insert(name.clone());
-                }
-            }
-        }
         Ok(())
     }
 }

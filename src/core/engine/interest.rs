@@ -104,7 +104,7 @@ impl Engine {
         let Some(targets) = self.interest.by_deliver.get(deliver_subject) else {
             return;
         };
-        let mut out = Vec::new();
+        let mut produced = Vec::new();
         for (stream, name) in targets {
             let Some(slot) = self.streams.get_mut(stream) else {
                 continue;
@@ -113,9 +113,15 @@ impl Engine {
                 continue;
             };
             consumer.set_push_active(active, now);
+            let mut out = Vec::new();
             consumer.poll(slot.stream.store(), now, &mut out);
+            if !out.is_empty() {
+                produced.push((stream.clone(), out));
+            }
         }
-        self.send_all(out);
+        for (stream, out) in produced {
+            self.send_from_consumers(&stream, out);
+        }
     }
 }
 

@@ -5,8 +5,9 @@
 //! 1. hand it each message a client publishes with [`Engine::handle`] (API requests, acks, flow
 //!    control replies and stream captures; it says whether JetStream took the message);
 //! 2. call [`Engine::flush`] once per batch: it syncs every store written since the last flush and
-//!    only then releases the replies that batch produced (group commit: a PubAck or an ack reply
-//!    never leaves before the data it confirms is durable);
+//!    then releases the replies and deliveries whose data is durable (group commit: a PubAck or
+//!    an ack reply never leaves before the data it confirms is durable; see `outbox.rs` for what
+//!    waits for what);
 //! 3. send what [`Engine::poll_outbound`] yields;
 //! 4. call [`Engine::handle_timeout`] when [`Engine::poll_timeout`] says (redelivery, pull request
 //!    expiry, heartbeats, max_age), then flush and drain again.
@@ -18,19 +19,23 @@ mod acks;
 mod consumers;
 mod resources;
 pub use consumers::CreateAction;
+pub use resources::ServerUsage;
 mod interest;
 pub use interest::InterestOracle;
+mod outbox;
+use outbox::{reply_rule, ReplyRule};
 mod restore;
 mod retention;
 mod streams;
 pub use restore::SkippedConsumer;
 pub use streams::stream_meta;
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::core::consumer::Consumer;
 use crate::core::message::{Message, Outbound};
-use crate::core::store::{StoreError, StreamStore};
+use crate::core::store::{Seq, StoreError, StreamStore};
 use crate::core::stream::{Stream, StreamConfig};
 use crate::core::subject_index::SubjectIndex;
 use crate::core::time::Nanos;
@@ -57,6 +62,9 @@ pub struct EngineConfig {
     /// The server's file storage limit in bytes (`jetstream { max_file_store }`, or the shell's
     /// default; -1: unlimited).
     pub server_max_storage: i64,
+    /// What every engine of the server stores, counted against the server's limits: engines
+    /// built from clones of one config (one per account) share it.
+    pub server_usage: ServerUsage,
 }
 
 impl Default for EngineConfig {
@@ -69,6 +77,7 @@ impl Default for EngineConfig {
             max_storage: -1,
             server_max_memory: -1,
             server_max_storage: -1,
+            server_usage: ServerUsage::default(),
         }
     }
 }
@@ -77,6 +86,25 @@ impl Default for EngineConfig {
 pub(crate) struct StreamSlot {
     pub(crate) stream: Stream,
     pub(crate) consumers: BTreeMap<String, Consumer>,
+    /// What its last sync covered, and the replies and deliveries waiting for the next.
+    pub(crate) durability: outbox::Durability,
+    /// Its bytes as last counted in the engine's storage usage.
+    pub(crate) counted_bytes: u64,
+}
+
+impl StreamSlot {
+    fn new(
+        stream: Stream,
+        consumers: BTreeMap<String, Consumer>,
+        durability: outbox::Durability,
+    ) -> Self {
+        StreamSlot {
+            stream,
+            consumers,
+            durability,
+            counted_bytes: 0,
+        }
+    }
 }
 
 /// Most stream names [`Engine::take_changed_streams`] lists before it says `All` instead.
@@ -115,18 +143,23 @@ pub struct Engine {
     routes: SubjectIndex<String>,
     /// Push consumers by deliver subject, and which subjects have subscribers.
     interest: interest::PushInterest,
-    /// Replies and deliveries in order; only the first `released` may leave.
-    outbox: VecDeque<Outbound>,
-    released: usize,
+    /// Replies and deliveries free to leave, in order.
+    ready: VecDeque<Outbound>,
+    /// Streams holding replies or deliveries until a sync (see `outbox.rs`).
+    holding: BTreeSet<String>,
     /// Streams written since the last flush.
     dirty: BTreeSet<String>,
     /// Streams whose last sync failed, with the error: publishes to them are refused at once
     /// until a sync succeeds (see [`Engine::flush`]).
     failing: BTreeMap<String, StoreError>,
-    /// Replies that describe no unsynced write (refusals, reads while a store is failing): they
-    /// leave at once, without waiting for a flush to succeed.
-    immediate: VecDeque<Outbound>,
-    /// Bytes stored per storage type, as of the last flush plus what was stored since.
+    /// Where the replies of the API request being handled go.
+    reply_rule: ReplyRule,
+    /// API errors counted before the request being handled (a failed write replies at once).
+    errors_before: u64,
+    /// Sequence of the message the request being handled read, if any.
+    read_seq: Cell<Seq>,
+    /// Bytes stored per storage type: counted per stream at each flush, plus what was stored
+    /// since.
     usage: resources::Usage,
     /// Streams created, updated, restored or deleted since [`Engine::take_changed_streams`].
     changed_streams: ChangedStreams,
@@ -144,11 +177,13 @@ impl Engine {
             streams: BTreeMap::new(),
             routes: SubjectIndex::new(),
             interest: interest::PushInterest::default(),
-            outbox: VecDeque::new(),
-            released: 0,
+            ready: VecDeque::new(),
+            holding: BTreeSet::new(),
             dirty: BTreeSet::new(),
             failing: BTreeMap::new(),
-            immediate: VecDeque::new(),
+            reply_rule: ReplyRule::Ready,
+            errors_before: 0,
+            read_seq: Cell::new(0),
             usage: resources::Usage::default(),
             changed_streams: ChangedStreams::default(),
             api_stats: ApiStats::default(),
@@ -173,16 +208,12 @@ impl Engine {
     /// delivers the message to ordinary subscribers either way, and answers a request that
     /// nothing handled with "no responders".
     pub fn handle(&mut self, msg: Message, now: Nanos) -> bool {
-        if msg.subject.starts_with(crate::core::api::API_PREFIX) {
-            if self.failing.is_empty() || !resources::is_read_only(&msg.subject) {
-                return crate::core::api::dispatch(self, msg, now);
-            }
-            // A store is failing and flushes hold every reply: a read changes nothing, so its
-            // answer need not wait for them.
-            let queued = self.outbox.len();
+        if let Some(op) = msg.subject.strip_prefix(crate::core::api::API_PREFIX) {
+            self.reply_rule = reply_rule(op);
+            self.errors_before = self.api_stats.errors;
+            self.read_seq.set(0);
             let handled = crate::core::api::dispatch(self, msg, now);
-            let answers = self.outbox.split_off(queued);
-            self.immediate.extend(answers);
+            self.reply_rule = ReplyRule::Ready;
             return handled;
         }
         if msg.subject.starts_with(acks::ACK_PREFIX) {
@@ -194,48 +225,50 @@ impl Engine {
         self.handle_publish(msg, now)
     }
 
-    /// Syncs every store written since the last flush, then releases the replies and deliveries
-    /// queued so far. On a failure nothing is released and the failing stream's error is
-    /// returned; every stream not yet synced stays dirty and every consumer not yet saved stays
-    /// changed, so the next flush retries them all before it releases anything. Until a sync of
-    /// the failing stream succeeds, publishes to it are refused at once (503 / 10023 for a full
-    /// medium) and reads are answered at once, so a full disk stops nothing else.
+    /// Saves changed consumers and syncs every store written since the last flush, stream by
+    /// stream, then releases every reply and delivery whose data is now durable (see
+    /// `outbox.rs`). A stream whose save or sync fails stays dirty, keeps its consumers marked
+    /// changed and holds only its own replies; the others are synced and released as usual, and
+    /// the first failure is returned. Until a sync of the failing stream succeeds, publishes to
+    /// it are refused at once (503 / 10023 for a full medium), while reads, deliveries of
+    /// messages synced before, purges and deletes go on, so a full disk stops nothing else.
     pub fn flush(&mut self) -> Result<(), StoreError> {
-        // Once per batch: what purges, removals and limits freed counts again. (No limit, no
-        // need to count.)
-        if resources::limited(&self.config) {
-            self.usage = resources::Usage::of(self);
-        }
-        self.save_changed_consumers()?;
-        let mut dirty = std::mem::take(&mut self.dirty).into_iter();
-        while let Some(name) = dirty.next() {
-            if let Some(slot) = self.streams.get_mut(&name) {
-                if let Err(err) = slot.stream.store_mut().sync() {
-                    // This stream and the ones not reached yet are still unsynced.
+        self.mark_changed_consumers_dirty();
+        let mut first_error = None;
+        for name in std::mem::take(&mut self.dirty) {
+            let Some(slot) = self.streams.get_mut(&name) else {
+                continue;
+            };
+            // Storage usage follows every store written (purges and removals count again).
+            let bytes = slot.stream.store().state().bytes;
+            let storage = slot.stream.config().storage;
+            let server = &self.config.server_usage;
+            self.usage
+                .recount(server, storage, slot.counted_bytes, bytes);
+            slot.counted_bytes = bytes;
+            match sync_stream(slot) {
+                Ok(()) => {
+                    if !self.failing.is_empty() {
+                        self.failing.remove(&name);
+                    }
+                    if !slot.durability.holds_nothing() {
+                        self.holding.insert(name);
+                    }
+                }
+                Err(err) => {
                     self.failing.insert(name.clone(), err.clone());
+                    first_error.get_or_insert(err);
                     self.dirty.insert(name);
-                    self.dirty.extend(dirty);
-                    return Err(err);
                 }
             }
-            if !self.failing.is_empty() {
-                self.failing.remove(&name);
-            }
         }
-        self.released = self.outbox.len();
-        Ok(())
+        self.release_held();
+        first_error.map_or(Ok(()), Err)
     }
 
-    /// The next message to send, if any has been released by [`Engine::flush`].
+    /// The next message to send, if any may leave (see [`Engine::flush`]).
     pub fn poll_outbound(&mut self) -> Option<Outbound> {
-        if let Some(out) = self.immediate.pop_front() {
-            return Some(out);
-        }
-        if self.released == 0 {
-            return None;
-        }
-        self.released -= 1;
-        self.outbox.pop_front()
+        self.ready.pop_front()
     }
 
     /// The earliest time at which [`Engine::handle_timeout`] has work, if any.
@@ -265,7 +298,7 @@ impl Engine {
                 None => continue,
             };
             if expired > 0 {
-                self.dirty.insert(name.clone());
+                self.mark_dirty(&name);
             }
             self.remove_inactive_consumers(&name, now);
             self.poll_consumers(&name, now);
@@ -290,29 +323,28 @@ impl Engine {
         }
     }
 
-    /// Queues a message; it leaves at the next flush.
-    pub(crate) fn send(&mut self, out: Outbound) {
-        self.outbox.push_back(out);
-    }
-
-    /// Queues a message that describes no unsynced write; it leaves at once.
-    pub(crate) fn send_now(&mut self, out: Outbound) {
-        self.immediate.push_back(out);
-    }
-
-    /// Whether a store failed its last sync (refusals and reads are answered at once then).
-    pub(crate) fn store_failing(&self) -> bool {
-        !self.failing.is_empty()
-    }
-
-    /// Queues many messages; they leave at the next flush.
-    pub(crate) fn send_all(&mut self, out: Vec<Outbound>) {
-        self.outbox.extend(out);
-    }
-
-    /// Marks a stream as written, so the next flush syncs it.
+    /// Marks a stream as written, so the next flush syncs it and what is queued after waits
+    /// for that sync.
     pub(crate) fn mark_dirty(&mut self, stream: &str) {
-        self.dirty.insert(stream.to_string());
+        if let Some(slot) = self.streams.get_mut(stream) {
+            slot.durability.wrote();
+        }
+        if !self.dirty.contains(stream) {
+            self.dirty.insert(stream.to_string());
+        }
+    }
+
+    /// Marks the streams of consumers whose state changed since the last flush (deliveries,
+    /// acks): the flush saves those consumers and syncs the stream.
+    fn mark_changed_consumers_dirty(&mut self) {
+        for (name, slot) in self.streams.iter_mut() {
+            if slot.consumers.values().any(Consumer::is_changed) {
+                slot.durability.wrote();
+                if !self.dirty.contains(name) {
+                    self.dirty.insert(name.clone());
+                }
+            }
+        }
     }
 
     /// A pseudo-random 64-bit value (xorshift64*), from the caller's seed.
@@ -324,4 +356,46 @@ impl Engine {
         self.rng = x;
         x.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
+}
+
+impl Drop for Engine {
+    /// What its streams hold no longer counts against the server's limits.
+    fn drop(&mut self) {
+        let server = &self.config.server_usage;
+        for slot in self.streams.values() {
+            let storage = slot.stream.config().storage;
+            self.usage.recount(server, storage, slot.counted_bytes, 0);
+        }
+    }
+}
+
+/// Saves the changed consumers of one stream, then syncs its store. A consumer stays changed
+/// until its save succeeds. When the saves fail (a full disk) the sync is still tried, since it
+/// may free space (a purge gives its space back there): its messages are durable then, so
+/// replies about them may leave, and the saves are tried once more; replies about consumer
+/// state wait until they succeed.
+fn sync_stream(slot: &mut StreamSlot) -> Result<(), StoreError> {
+    let saved = save_changed_consumers(slot);
+    slot.stream.store_mut().sync()?;
+    let last_seq = slot.stream.store().state().last_seq;
+    if saved.is_err() {
+        slot.durability.messages_synced(last_seq);
+        save_changed_consumers(slot)?;
+        slot.stream.store_mut().sync()?;
+    }
+    slot.durability.synced(last_seq);
+    Ok(())
+}
+
+/// Saves every changed consumer of a stream, stopping at the first failure.
+fn save_changed_consumers(slot: &mut StreamSlot) -> Result<(), StoreError> {
+    for (name, consumer) in slot.consumers.iter_mut() {
+        if consumer.is_changed() {
+            slot.stream
+                .store_mut()
+                .save_consumer(name, consumer.record())?;
+            consumer.take_changed();
+        }
+    }
+    Ok(())
 }

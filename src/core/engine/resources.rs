@@ -10,10 +10,15 @@
 //!   the limit is refused with 10047 "insufficient storage resources available" (10028 for
 //!   memory), as nats-server's `checkBytesLimits`.
 //!
-//! The limit of a storage type is the smaller of the account's (`max_memory`/`max_storage`) and
-//! the server's (`server_max_memory`/`server_max_storage`); -1 is unlimited. Usage is the sum of
-//! the streams' bytes, recomputed at every flush (once per batch, not per publish) plus what the
-//! batch stored since: purges and removals count at the next batch.
+//! The limit of a storage type is the account's (`max_memory`/`max_storage`, against this
+//! engine's streams) and the server's (`server_max_memory`/`server_max_storage`, against the
+//! streams of every engine sharing the config's [`ServerUsage`]); -1 is unlimited. Usage is the sum of
+//! the streams' bytes, kept incrementally: a publish adds its bytes at once, and each flush
+//! recounts only the streams written since the last one from their stores' own running byte
+//! counts (so purges and removals count at the next batch), never every stream.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use super::{Engine, EngineConfig};
 use crate::core::error::{ApiError, ErrorKind};
@@ -27,21 +32,42 @@ pub(crate) struct Usage {
 }
 
 impl Usage {
-    /// The bytes every stream of `engine` holds now.
+    /// The bytes every stream of `engine` holds now (a full count, for checks).
+    #[cfg(test)]
     pub(crate) fn of(engine: &Engine) -> Usage {
         let mut usage = Usage::default();
         for slot in engine.streams.values() {
-            usage.add(slot.stream.config().storage, slot.stream.state().bytes);
+            let bytes = slot.stream.state().bytes;
+            *usage.total(slot.stream.config().storage) += bytes;
         }
         usage
     }
 
-    /// Counts `bytes` just stored in a stream of type `storage`.
-    pub(crate) fn add(&mut self, storage: StorageType, bytes: u64) {
+    fn total(&mut self, storage: StorageType) -> &mut u64 {
         match storage {
-            StorageType::Memory => self.memory = self.memory.saturating_add(bytes),
-            StorageType::File => self.storage = self.storage.saturating_add(bytes),
+            StorageType::Memory => &mut self.memory,
+            StorageType::File => &mut self.storage,
         }
+    }
+
+    /// Counts `bytes` just stored in a stream of type `storage`, here and server-wide.
+    pub(crate) fn add(&mut self, server: &ServerUsage, storage: StorageType, bytes: u64) {
+        let total = self.total(storage);
+        *total = total.saturating_add(bytes);
+        server.counter(storage).fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// A stream of type `storage` counted as `was` bytes now holds `now`, here and server-wide.
+    pub(crate) fn recount(
+        &mut self,
+        server: &ServerUsage,
+        storage: StorageType,
+        was: u64,
+        now: u64,
+    ) {
+        let total = self.total(storage);
+        *total = total.saturating_sub(was).saturating_add(now);
+        server.recount(storage, was, now);
     }
 
     fn of_type(&self, storage: StorageType) -> u64 {
@@ -49,6 +75,58 @@ impl Usage {
             StorageType::Memory => self.memory,
             StorageType::File => self.storage,
         }
+    }
+}
+
+/// Bytes stored per storage type by every engine whose config shares it, so the server's
+/// limits (`server_max_*`) count the streams of every account, as nats-server counts them.
+/// Clones of an [`EngineConfig`] share one count; [`EngineConfig::default`] starts a new one.
+#[derive(Clone, Default)]
+pub struct ServerUsage(Arc<ServerCounts>);
+
+#[derive(Default)]
+struct ServerCounts {
+    memory: AtomicU64,
+    storage: AtomicU64,
+}
+
+impl ServerUsage {
+    fn counter(&self, storage: StorageType) -> &AtomicU64 {
+        match storage {
+            StorageType::Memory => &self.0.memory,
+            StorageType::File => &self.0.storage,
+        }
+    }
+
+    /// Bytes of `storage` streams over every engine sharing this count.
+    pub fn of_type(&self, storage: StorageType) -> u64 {
+        self.counter(storage).load(Ordering::Relaxed)
+    }
+
+    fn recount(&self, storage: StorageType, was: u64, now: u64) {
+        let _ = self
+            .counter(storage)
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |total| {
+                Some(total.saturating_sub(was).saturating_add(now))
+            });
+    }
+}
+
+impl PartialEq for ServerUsage {
+    /// The same count, not equal numbers.
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for ServerUsage {}
+
+impl std::fmt::Debug for ServerUsage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerUsage")
+            .field("memory", &self.of_type(StorageType::Memory))
+            .field("storage", &self.of_type(StorageType::File))
+            .finish()
     }
 }
 
@@ -72,10 +150,11 @@ pub(crate) fn refuse_publish(
         StorageType::Memory => (config.max_memory, config.server_max_memory),
         StorageType::File => (config.max_storage, config.server_max_storage),
     };
-    let used = usage.of_type(storage);
-    if u64::try_from(server).is_ok_and(|max| used > max) {
+    let server_used = config.server_usage.of_type(storage);
+    if u64::try_from(server).is_ok_and(|max| server_used > max) {
         return Some(ErrorKind::InsufficientResources);
     }
+    let used = usage.of_type(storage);
     if u64::try_from(account).is_ok_and(|max| used.saturating_add(size) > max) {
         return Some(ErrorKind::AccountResourcesExceeded);
     }
@@ -88,11 +167,6 @@ pub(crate) fn limit_of(config: &EngineConfig, storage: StorageType) -> Option<u6
         StorageType::Memory => tighter(config.max_memory, config.server_max_memory),
         StorageType::File => tighter(config.max_storage, config.server_max_storage),
     }
-}
-
-/// Whether any storage type has a limit (else usage need not be counted).
-pub(crate) fn limited(config: &EngineConfig) -> bool {
-    limit_of(config, StorageType::Memory).is_some() || limit_of(config, StorageType::File).is_some()
 }
 
 impl Engine {
@@ -120,26 +194,6 @@ impl Engine {
         }
         Ok(())
     }
-}
-
-/// Whether a `$JS.API` request only reads totals and configs (its answer describes no write of
-/// its own). Message reads are not among them: a failing store may hold a message not yet
-/// durable, and its content waits for the flush like a delivery.
-pub(crate) fn is_read_only(subject: &str) -> bool {
-    let op = subject
-        .strip_prefix(crate::core::api::API_PREFIX)
-        .unwrap_or_default();
-    op == "INFO"
-        || [
-            "STREAM.INFO.",
-            "STREAM.NAMES",
-            "STREAM.LIST",
-            "CONSUMER.INFO.",
-            "CONSUMER.NAMES.",
-            "CONSUMER.LIST.",
-        ]
-        .iter()
-        .any(|prefix| op.starts_with(prefix))
 }
 
 #[cfg(test)]
@@ -202,28 +256,82 @@ mod tests {
     }
 
     #[test]
+    fn usage_kept_incrementally_matches_a_full_count() {
+        let mut engine = engine(EngineConfig::default());
+        let other: StreamConfig =
+            serde_json::from_str(r#"{"name":"T","subjects":["t"],"storage":"memory"}"#)
+                .expect("config");
+        engine.create_stream(other, 1).expect("create");
+        let publish = |engine: &mut Engine, subject: &str, n: usize| {
+            for _ in 0..n {
+                let payload = Bytes::from(vec![b'x'; 100]);
+                assert!(matches!(
+                    engine.publish(subject, None, payload, 1),
+                    Some(Ok(_))
+                ));
+            }
+        };
+        publish(&mut engine, "s", 10);
+        publish(&mut engine, "t", 5);
+        assert_eq!(engine.usage, Usage::of(&engine), "counted as stored");
+        engine.flush().expect("flush");
+        assert_eq!(engine.usage, Usage::of(&engine));
+        engine
+            .purge_stream("S", &Default::default(), 1)
+            .expect("purge");
+        engine.delete_msg("T", 2, false, 0).expect("delete");
+        engine.flush().expect("flush");
+        assert_eq!(
+            engine.usage,
+            Usage::of(&engine),
+            "purge and removal counted"
+        );
+        assert_eq!(engine.usage.storage, 0);
+        engine.delete_stream("T").expect("delete stream");
+        engine.flush().expect("flush");
+        assert_eq!(engine.usage, Usage::default(), "nothing left");
+    }
+
+    #[test]
+    fn the_server_limit_counts_every_engine_sharing_the_config() {
+        let config = EngineConfig {
+            server_max_storage: 1000,
+            ..EngineConfig::default()
+        };
+        let mut first = engine(config.clone());
+        let mut second = engine(config.clone());
+        let payload = || Bytes::from(vec![b'x'; 100]);
+        for _ in 0..6 {
+            assert!(matches!(
+                first.publish("s", None, payload(), 1),
+                Some(Ok(_))
+            ));
+        }
+        first.flush().expect("flush");
+        let (taken, err) = fill(&mut second);
+        assert!(err.is(ErrorKind::InsufficientResources), "{err:?}");
+        assert!(taken < 5, "the first engine's bytes count: {taken} taken");
+        drop(first);
+        assert!(
+            matches!(second.publish("s", None, payload(), 1), Some(Ok(_))),
+            "a dropped engine's bytes no longer count"
+        );
+        let mut unrelated = engine(EngineConfig {
+            server_max_storage: 1000,
+            ..EngineConfig::default()
+        });
+        assert!(matches!(
+            unrelated.publish("s", None, payload(), 1),
+            Some(Ok(_))
+        ));
+        assert_ne!(unrelated.config().server_usage, config.server_usage);
+    }
+
+    #[test]
     fn the_tighter_limit_wins_and_negative_is_unlimited() {
         assert_eq!(tighter(-1, -1), None);
         assert_eq!(tighter(-1, 10), Some(10));
         assert_eq!(tighter(7, -1), Some(7));
         assert_eq!(tighter(7, 10), Some(7));
-    }
-
-    #[test]
-    fn reads_are_told_apart_from_writes() {
-        for read in [
-            "$JS.API.INFO",
-            "$JS.API.STREAM.INFO.S",
-            "$JS.API.CONSUMER.LIST.S",
-        ] {
-            assert!(is_read_only(read), "{read}");
-        }
-        for write in [
-            "$JS.API.STREAM.PURGE.S",
-            "$JS.API.STREAM.CREATE.S",
-            "$JS.API.CONSUMER.MSG.NEXT.S.C",
-        ] {
-            assert!(!is_read_only(write), "{write}");
-        }
     }
 }

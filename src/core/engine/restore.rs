@@ -58,7 +58,15 @@ impl Engine {
             self.interest.add(deliver, &name, consumer_name);
         }
         self.mark_config_changed(&name);
-        self.streams.insert(name, StreamSlot { stream, consumers });
+        // What the store holds is durable; its bytes count at the next flush.
+        let durable = super::outbox::Durability::synced_to(stream.state().last_seq);
+        let bytes = stream.state().bytes;
+        let mut slot = StreamSlot::new(stream, consumers, durable);
+        slot.counted_bytes = bytes;
+        let storage = slot.stream.config().storage;
+        self.usage
+            .recount(&self.config.server_usage, storage, 0, bytes);
+        self.streams.insert(name, slot);
         Ok(skipped)
     }
 }

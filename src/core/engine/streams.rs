@@ -51,10 +51,7 @@ impl Engine {
         }
         self.streams.insert(
             name.clone(),
-            StreamSlot {
-                stream,
-                consumers: Default::default(),
-            },
+            StreamSlot::new(stream, Default::default(), Default::default()),
         );
         self.mark_dirty(&name);
         self.mark_config_changed(&name);
@@ -116,6 +113,12 @@ impl Engine {
         self.dirty.remove(name);
         // A stream created later under this name starts with a fresh store.
         self.failing.remove(name);
+        // What it held describes a stream that is gone for good: nothing to wait for.
+        slot.durability.release_all(&mut self.ready);
+        self.holding.remove(name);
+        let storage = slot.stream.config().storage;
+        self.usage
+            .recount(&self.config.server_usage, storage, slot.counted_bytes, 0);
         self.mark_config_changed(name);
         slot.stream
             .store_mut()
@@ -202,6 +205,7 @@ impl Engine {
                 // once until a sync of this stream succeeds, and make the next flush try one).
                 let cause = store_error_of(err).unwrap_or(StoreError::QuotaExceeded);
                 failing.insert(name.clone(), cause.clone());
+                slot.durability.wrote();
                 dirty.insert(name.clone());
                 return Some(Err(store_failure(ErrorKind::StreamStoreFailed, cause)));
             }
@@ -212,7 +216,13 @@ impl Engine {
         }
         if let Some(copy) = slot.stream.take_republished() {
             // Queued before the PubAck, released with it once the message is durable.
-            self.outbox.push_back(copy);
+            if slot
+                .durability
+                .queue(super::outbox::Need::Seq(ack.seq), copy, &mut self.ready)
+                && !self.holding.contains(name)
+            {
+                self.holding.insert(name.clone());
+            }
         }
         if retain {
             for consumer in slot.consumers.values_mut() {
@@ -223,7 +233,9 @@ impl Engine {
             // Limits may have removed messages; nobody needs to hear of it.
             let _ = slot.stream.take_removals();
         }
-        usage.add(storage, size);
+        usage.add(&config.server_usage, storage, size);
+        slot.counted_bytes += size;
+        slot.durability.wrote();
         if !dirty.contains(name) {
             dirty.insert(name.clone());
         }
@@ -260,21 +272,20 @@ impl Engine {
             return false;
         };
         if let Some(reply) = reply {
-            // A refusal while a store is failing stores nothing: it need not wait for a flush.
-            let at_once = self.store_failing()
-                && result.as_ref().is_err_and(|e| {
-                    e.is(ErrorKind::InsufficientResources) || e.is(ErrorKind::StreamStoreFailed)
-                });
-            let body = match result {
-                Ok(ack) => serde_json::to_vec(&ack),
-                Err(error) => serde_json::to_vec(&serde_json::json!({ "error": error })),
+            // A PubAck leaves once its message is durable; a refusal stored nothing and leaves
+            // at once.
+            let (body, about) = match result {
+                Ok(ack) => (serde_json::to_vec(&ack), Some((ack.stream, ack.seq))),
+                Err(error) => (
+                    serde_json::to_vec(&serde_json::json!({ "error": error })),
+                    None,
+                ),
             };
             if let Ok(body) = body {
                 let out = Outbound::to_subject(reply, None, body);
-                if at_once {
-                    self.send_now(out);
-                } else {
-                    self.send(out);
+                match about {
+                    Some((stream, seq)) => self.send_about_message(&stream, seq, out),
+                    None => self.send_now(out),
                 }
             }
         }
@@ -296,7 +307,10 @@ impl Engine {
 
     /// One message of a stream, by sequence or by subject.
     pub fn get_msg(&self, name: &str, req: &MsgGetRequest) -> Result<StoredMsg, ApiError> {
-        self.slot(name)?.stream.get_msg(req)
+        let msg = self.slot(name)?.stream.get_msg(req)?;
+        // A reply carrying it waits until it is durable.
+        self.note_read(msg.seq);
+        Ok(msg)
     }
 
     /// Deletes one message of a stream.

@@ -13,7 +13,8 @@
 //! # Durability
 //! Writes are buffered. [`StreamStore::sync`] flushes and fsyncs every segment written since the
 //! last sync (and the directory when files were created), so whatever was stored before a
-//! successful `sync` survives a crash. Consumer saves are durable when they return. After a
+//! successful `sync` survives a crash. Removals are taken on a full disk too, and a purge that
+//! empties the stream gives its space back at the next sync even then (`full_disk.rs`). Consumer saves are durable when they return. After a
 //! failed fsync the store refuses further writes (the OS may have dropped the dirty pages); reopen
 //! it to recover.
 //!
@@ -34,6 +35,7 @@
 
 mod compaction;
 mod consumers;
+mod full_disk;
 mod index;
 mod mutate;
 mod query;
@@ -401,7 +403,14 @@ impl StreamStore for FileStore {
 
     fn sync(&mut self) -> Result<(), StoreError> {
         self.check_writable()?;
-        self.sync_files()?;
+        if let Err(err) = self.sync_files() {
+            // No room for what is buffered: a purge that emptied the stream can still give its
+            // space back, durably (the failed write was rolled back; a failed fsync poisoned).
+            let full = err == StoreError::QuotaExceeded && self.poisoned.is_none();
+            if !full || !self.shed_purged()? {
+                return Err(err);
+            }
+        }
         if let Err(err) = self.maintain() {
             self.last_maintenance_error = Some(err.to_string());
         }

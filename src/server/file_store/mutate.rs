@@ -29,6 +29,16 @@ impl FileStore {
         Ok(self.writer.len())
     }
 
+    /// As [`FileStore::prepare`], for records that free space (tombstones, floors): a full disk
+    /// must not refuse them, so when there is no room to hand the buffer to the OS (or to start
+    /// a segment) they stay buffered for the next sync. Nothing changed on that failure.
+    fn prepare_removal(&mut self) -> Result<u64, StoreError> {
+        match self.prepare() {
+            Err(StoreError::QuotaExceeded) => Ok(self.writer.len()),
+            other => other,
+        }
+    }
+
     /// Records in the index how long the active segment now is.
     fn appended(&mut self) {
         let len = self.writer.len();
@@ -141,7 +151,7 @@ impl FileStore {
 
     /// Logs a tombstone for a live message and removes it from the index.
     fn log_delete(&mut self, seq: Seq) -> Result<(), StoreError> {
-        self.prepare()?;
+        self.prepare_removal()?;
         record::encode_delete(self.writer.buffer(), seq);
         self.appended();
         if let Some(active) = self.index.segs.last_mut() {
@@ -157,7 +167,7 @@ impl FileStore {
 
     /// Logs new sequence bounds, then drops every live message below `below` from the index.
     fn log_floor(&mut self, meta: Meta, below: Seq) -> Result<u64, StoreError> {
-        self.prepare()?;
+        self.prepare_removal()?;
         record::encode_meta(self.writer.buffer(), &meta);
         self.appended();
         let removed = self.index.remove_below(below, &Matcher::All);

@@ -1,0 +1,353 @@
+//! What may leave when: the engine's outbox, held per stream until what each message describes
+//! is durable.
+//!
+//! Every reply and delivery the engine produces depends on at most one stream, and on one of:
+//! - nothing written (a read of totals or configs, a refusal, a status, a heartbeat): it may
+//!   leave at once;
+//! - a stored message, by sequence (a PubAck, a delivery, a MSG.GET reply): it may leave once
+//!   that stream's last successful sync covered the sequence, so a delivery of a message
+//!   synced long ago is not held by a batch that is failing now;
+//! - every write made to the stream so far (an ack reply, a purge or consumer-create reply):
+//!   it may leave once a sync of that stream succeeds after it.
+//!
+//! A stream keeps its held messages in order, and a message is released only when no earlier
+//! held message of that stream goes to the same subject, so the messages of one pull request or
+//! one push consumer keep their order. Streams never wait for each other: a stream whose store
+//! fails holds only its own messages (see [`super::Engine::flush`]).
+
+use std::collections::{BTreeSet, VecDeque};
+
+use super::Engine;
+use crate::core::consumer::parse_ack_subject;
+use crate::core::message::Outbound;
+use crate::core::store::Seq;
+
+/// What a queued message waits for, within its stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Need {
+    /// Nothing: it only keeps its place after earlier messages to the same subject.
+    Nothing,
+    /// The message with this sequence (and every one before it) is durable.
+    Seq(Seq),
+    /// Every write up to this write generation is durable (see [`Durability::written`]).
+    Writes(u64),
+}
+
+/// A stream's durability watermarks and the messages held for them.
+#[derive(Debug, Default)]
+pub(crate) struct Durability {
+    /// Write generation: moved past `synced` by any write since the last successful sync.
+    pub(crate) written: u64,
+    /// The generation the last successful sync covered.
+    pub(crate) synced: u64,
+    /// `last_seq` when the last successful sync returned: every message at or below it that the
+    /// store still holds is durable.
+    pub(crate) synced_seq: Seq,
+    held: VecDeque<(Need, Outbound)>,
+    /// The highest needs among `held`, so a sync that covers them all releases without a scan.
+    most_seq: Seq,
+    most_writes: u64,
+}
+
+impl Durability {
+    /// Watermarks of a store whose content up to `last_seq` is all durable (a restored one).
+    pub(crate) fn synced_to(last_seq: Seq) -> Durability {
+        Durability {
+            synced_seq: last_seq,
+            ..Durability::default()
+        }
+    }
+
+    /// Notes a write: the next sync must cover it.
+    pub(crate) fn wrote(&mut self) {
+        self.written = self.synced + 1;
+    }
+
+    /// Records a successful sync of everything written, up to sequence `last_seq`.
+    pub(crate) fn synced(&mut self, last_seq: Seq) {
+        self.synced = self.written;
+        self.synced_seq = last_seq;
+    }
+
+    /// Records a successful sync of the messages up to `last_seq` while other writes (consumer
+    /// saves) failed: replies about those messages may leave, the others wait.
+    pub(crate) fn messages_synced(&mut self, last_seq: Seq) {
+        self.synced_seq = last_seq;
+    }
+
+    /// What an ack reply or a write's reply needs: every write so far.
+    pub(crate) fn writes_so_far(&self) -> Need {
+        Need::Writes(self.written)
+    }
+
+    fn met(&self, need: Need) -> bool {
+        match need {
+            Need::Nothing => true,
+            Need::Seq(seq) => seq <= self.synced_seq,
+            Need::Writes(gen) => gen <= self.synced,
+        }
+    }
+
+    /// Whether nothing is held.
+    pub(crate) fn holds_nothing(&self) -> bool {
+        self.held.is_empty()
+    }
+
+    /// Queues `out` behind what is held, or hands it to `ready` when nothing is held and its
+    /// need is met. Returns whether it was held.
+    pub(crate) fn queue(
+        &mut self,
+        need: Need,
+        out: Outbound,
+        ready: &mut VecDeque<Outbound>,
+    ) -> bool {
+        if self.held.is_empty() && self.met(need) {
+            ready.push_back(out);
+            return false;
+        }
+        match need {
+            Need::Nothing => {}
+            Need::Seq(seq) => self.most_seq = self.most_seq.max(seq),
+            Need::Writes(gen) => self.most_writes = self.most_writes.max(gen),
+        }
+        self.held.push_back((need, out));
+        true
+    }
+
+    /// Moves to `ready` every held message whose need is met and that no held message before
+    /// it to the same subject is still waiting for. Returns whether some stay held.
+    pub(crate) fn release(&mut self, ready: &mut VecDeque<Outbound>) -> bool {
+        if self.most_seq <= self.synced_seq && self.most_writes <= self.synced {
+            // The common case: the sync covered the whole batch.
+            ready.extend(self.held.drain(..).map(|(_, out)| out));
+            self.most_seq = 0;
+            self.most_writes = 0;
+            return false;
+        }
+        let mut waiting: BTreeSet<String> = BTreeSet::new();
+        let (mut most_seq, mut most_writes) = (0, 0);
+        let held = std::mem::take(&mut self.held);
+        for (need, out) in held {
+            if self.met(need) && !waiting.contains(&out.to) {
+                ready.push_back(out);
+                continue;
+            }
+            match need {
+                Need::Nothing => {}
+                Need::Seq(seq) => most_seq = most_seq.max(seq),
+                Need::Writes(gen) => most_writes = most_writes.max(gen),
+            }
+            waiting.insert(out.to.clone());
+            self.held.push_back((need, out));
+        }
+        self.most_seq = most_seq;
+        self.most_writes = most_writes;
+        !self.held.is_empty()
+    }
+
+    /// Lets everything held go (the stream was deleted: nothing it describes can change).
+    pub(crate) fn release_all(&mut self, ready: &mut VecDeque<Outbound>) {
+        ready.extend(self.held.drain(..).map(|(_, out)| out));
+    }
+}
+
+/// What a message a consumer of a stream produced needs: a delivery its message, an ack reply
+/// (no headers, no reply subject) the consumer's state, and a status, heartbeat or flow-control
+/// request nothing but its place.
+fn need_of_consumer_output(out: &Outbound, durability: &Durability) -> Need {
+    match out.msg.reply.as_deref() {
+        Some(reply) if reply.starts_with(super::acks::ACK_PREFIX) => parse_ack_subject(reply)
+            .map_or(durability.writes_so_far(), |ack| Need::Seq(ack.stream_seq)),
+        Some(_) => Need::Nothing,
+        None if out.msg.headers.is_some() => Need::Nothing,
+        None => durability.writes_so_far(),
+    }
+}
+
+impl Engine {
+    /// Moves what the streams hold and may now leave to the ready queue.
+    pub(super) fn release_held(&mut self) {
+        if self.holding.is_empty() {
+            return;
+        }
+        let holding = std::mem::take(&mut self.holding);
+        for name in holding {
+            if let Some(slot) = self.streams.get_mut(&name) {
+                if slot.durability.release(&mut self.ready) {
+                    self.holding.insert(name);
+                }
+            }
+        }
+    }
+
+    /// Queues a reply of the API request being handled, where its rule says (see
+    /// [`ReplyRule`]).
+    pub(crate) fn send(&mut self, out: Outbound) {
+        let (stream, need) = match &self.reply_rule {
+            ReplyRule::Ready => (None, None),
+            ReplyRule::Write(stream) if self.api_stats.errors == self.errors_before => {
+                (Some(stream), None)
+            }
+            ReplyRule::Write(_) => (None, None),
+            ReplyRule::Read(stream) => match self.read_seq.get() {
+                0 => (None, None),
+                seq => (Some(stream), Some(Need::Seq(seq))),
+            },
+            ReplyRule::Ordered(stream) => (Some(stream), Some(Need::Nothing)),
+        };
+        let slot = stream.and_then(|name| self.streams.get_mut(name));
+        match slot {
+            Some(slot) => {
+                let need = need.unwrap_or_else(|| slot.durability.writes_so_far());
+                if slot.durability.queue(need, out, &mut self.ready) {
+                    let name = slot.stream.name().to_string();
+                    self.holding.insert(name);
+                }
+            }
+            None => self.ready.push_back(out),
+        }
+    }
+
+    /// Queues what a consumer of `stream` produced: each delivery until its message is durable,
+    /// each ack reply until the consumer's state is (see `outbox.rs`).
+    pub(crate) fn send_from_consumers(&mut self, stream: &str, out: Vec<Outbound>) {
+        if out.is_empty() {
+            return;
+        }
+        let Some(slot) = self.streams.get_mut(stream) else {
+            self.ready.extend(out);
+            return;
+        };
+        let mut held = false;
+        for message in out {
+            let need = need_of_consumer_output(&message, &slot.durability);
+            held |= slot.durability.queue(need, message, &mut self.ready);
+        }
+        if held && !self.holding.contains(stream) {
+            self.holding.insert(stream.to_string());
+        }
+    }
+
+    /// Queues a reply about message `seq` of `stream` (a PubAck): it leaves once that message
+    /// is durable.
+    pub(crate) fn send_about_message(&mut self, stream: &str, seq: Seq, out: Outbound) {
+        let Some(slot) = self.streams.get_mut(stream) else {
+            self.ready.push_back(out);
+            return;
+        };
+        if slot.durability.queue(Need::Seq(seq), out, &mut self.ready)
+            && !self.holding.contains(stream)
+        {
+            self.holding.insert(stream.to_string());
+        }
+    }
+
+    /// Queues a message that describes no unsynced write; it leaves at once.
+    pub(crate) fn send_now(&mut self, out: Outbound) {
+        self.ready.push_back(out);
+    }
+
+    /// Notes the message a read request is answered with (its reply waits until it is durable).
+    pub(crate) fn note_read(&self, seq: Seq) {
+        self.read_seq.set(seq);
+    }
+}
+
+/// Where the replies of the API request being handled go (see [`Engine::send`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum ReplyRule {
+    /// They describe nothing written: at once.
+    Ready,
+    /// A write to this stream: once it is durable (at once if the request failed).
+    Write(String),
+    /// A message read from this stream: once that message is durable.
+    Read(String),
+    /// Statuses of a pull request on this stream: in order with its deliveries.
+    Ordered(String),
+}
+
+/// Where the replies to the API request `op` (its subject without `$JS.API.`) go.
+pub(super) fn reply_rule(op: &str) -> ReplyRule {
+    use crate::core::api::route::Route;
+    match Route::parse(op) {
+        None
+        | Some(
+            Route::AccountInfo
+            | Route::StreamInfo(_)
+            | Route::StreamNames
+            | Route::StreamList
+            | Route::StreamDelete(_)
+            | Route::ConsumerInfo(..)
+            | Route::ConsumerNames(_)
+            | Route::ConsumerList(_),
+        ) => ReplyRule::Ready,
+        Some(
+            Route::StreamCreate(stream)
+            | Route::StreamUpdate(stream)
+            | Route::StreamPurge(stream)
+            | Route::MsgDelete(stream)
+            | Route::ConsumerCreate { stream, .. }
+            | Route::DurableCreate { stream, .. }
+            | Route::ConsumerDelete(stream, _),
+        ) => ReplyRule::Write(stream),
+        Some(Route::MsgGet(stream) | Route::DirectGet { stream, .. }) => ReplyRule::Read(stream),
+        Some(Route::MsgNext(stream, _)) => ReplyRule::Ordered(stream),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn out(to: &str) -> Outbound {
+        Outbound::to_subject(to, None, bytes::Bytes::new())
+    }
+
+    fn drained(ready: &mut VecDeque<Outbound>) -> Vec<String> {
+        ready.drain(..).map(|o| o.to).collect()
+    }
+
+    #[test]
+    fn a_message_synced_earlier_is_not_held_behind_an_unsynced_one_to_another_subject() {
+        let mut d = Durability::synced_to(5);
+        let mut ready = VecDeque::new();
+        d.wrote();
+        assert!(d.queue(Need::Seq(6), out("puback"), &mut ready));
+        assert!(d.queue(Need::Seq(3), out("pull"), &mut ready));
+        assert!(d.queue(Need::Nothing, out("pull"), &mut ready));
+        assert!(d.release(&mut ready), "the PubAck stays held");
+        assert_eq!(drained(&mut ready), ["pull", "pull"]);
+        d.synced(6);
+        assert!(!d.release(&mut ready));
+        assert_eq!(drained(&mut ready), ["puback"]);
+    }
+
+    #[test]
+    fn messages_to_one_subject_keep_their_order() {
+        let mut d = Durability::synced_to(5);
+        let mut ready = VecDeque::new();
+        d.queue(Need::Seq(7), out("inbox"), &mut ready);
+        d.queue(Need::Seq(2), out("inbox"), &mut ready);
+        d.queue(Need::Nothing, out("other"), &mut ready);
+        assert!(d.release(&mut ready));
+        assert_eq!(drained(&mut ready), ["other"], "seq 2 waits behind seq 7");
+        d.synced(7);
+        d.release(&mut ready);
+        assert_eq!(drained(&mut ready), ["inbox", "inbox"]);
+    }
+
+    #[test]
+    fn a_write_reply_waits_for_the_next_sync() {
+        let mut d = Durability::default();
+        let mut ready = VecDeque::new();
+        d.wrote();
+        assert!(d.queue(d.writes_so_far(), out("ack"), &mut ready));
+        d.release(&mut ready);
+        assert!(ready.is_empty());
+        d.synced(0);
+        d.release(&mut ready);
+        assert_eq!(drained(&mut ready), ["ack"]);
+        // Nothing written since: the next one leaves at once.
+        assert!(!d.queue(d.writes_so_far(), out("ack2"), &mut ready));
+    }
+}
