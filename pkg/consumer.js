@@ -357,7 +357,7 @@ export class ConsumerMessages {
   /** A status message: heartbeats, the end of a pull (404/408), errors (400/409). */
   #status(h) {
     const code = h.code;
-    const description = h.description.toLowerCase();
+    const description = h.description.toLowerCase() || (code === 503 ? 'no responders' : 'unknown');
     if (code === 100) {
       if (description === 'idle heartbeat') {
         this.#notify({
@@ -376,7 +376,7 @@ export class ConsumerMessages {
       this.#pending.requests = Math.max(0, this.#pending.requests - 1);
       this.#notify({ type: 'discard', messagesLeft: msgsLeft, bytesLeft });
     }
-    const error = () => new JetStreamStatusError(description || 'unknown', code);
+    const error = () => new JetStreamStatusError(description, code);
     if (code === 400) return this.stop(error());
     if (code === 409) {
       const deleted = description === 'consumer deleted';
@@ -389,6 +389,11 @@ export class ConsumerMessages {
     }
     if (code === 503) {
       this.#notify({ type: 'no_responders', code });
+      // An ordered consumer that is gone is recreated by the next fetch (a consume resets now).
+      if (this.#consumer._ordered) {
+        if (this.#consume) return this.#reset();
+        this.#consumer._ordered.needsReset = true;
+      }
       if (!this.#consume) return this.stop(error());
       return;
     }
