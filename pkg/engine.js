@@ -338,6 +338,11 @@ export class Contrail {
     this.#tab?.close(); // after the database closed: releases the lock, a follower takes over
   }
 
+  /** nats.js's `drain()`: here the same as `close()` (nothing is subscribed from outside). */
+  drain() {
+    return this.close();
+  }
+
   get closed() {
     return this.#closed;
   }

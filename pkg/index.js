@@ -58,3 +58,13 @@ export function isPullConsumer(c) {
 export function isPushConsumer(c) {
   return c.isPushConsumer();
 }
+
+/** `jetstream(nc, opts)` as nats.js has it: the client over engine `nc` (same as `nc.jetstream(opts)`). */
+export function jetstream(nc, opts) {
+  return nc.jetstream(opts);
+}
+
+/** `jetstreamManager(nc, opts)` as nats.js has it (same as `nc.jetstreamManager(opts)`). */
+export function jetstreamManager(nc, opts) {
+  return nc.jetstreamManager(opts);
+}
