@@ -136,8 +136,22 @@ export class InvalidOperationError extends ContrailError {
   }
 }
 
-/** Nothing took a request: no stream captures the subject, or no such consumer. */
-export class NoRespondersError extends ContrailError {
+/**
+ * nats.js's error for a JetStream request nobody answered (it cannot tell "JetStream is off"
+ * from "no stream captures the subject"). This package throws its subclass `NoRespondersError`.
+ */
+export class JetStreamNotEnabled extends ContrailError {
+  constructor(message, options) {
+    super(message, options);
+    this.name = 'JetStreamNotEnabled';
+  }
+}
+
+/**
+ * Nothing took a request: no stream captures the subject, no such consumer, or a consumer that
+ * takes no acks. A `JetStreamNotEnabled`, which is what nats.js throws for a publish nobody takes.
+ */
+export class NoRespondersError extends JetStreamNotEnabled {
   constructor(subject, options) {
     super(`no responders: '${subject}'`, options);
     this.name = 'NoRespondersError';
@@ -198,6 +212,7 @@ export class TimeoutError extends ContrailError {
 
 /** nats.js's `jserrors` namespace: the JetStream error classes by name. */
 export const jserrors = Object.freeze({
+  JetStreamNotEnabled,
   InvalidNameError,
   ConsumerNotFoundError,
   StreamNotFoundError,

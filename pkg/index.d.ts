@@ -90,8 +90,10 @@ export declare class InvalidArgumentError extends ContrailError {
 }
 /** An operation the object's state does not allow, or one this engine does not provide. */
 export declare class InvalidOperationError extends ContrailError {}
+/** nats.js's error for a JetStream request nobody answered; this package throws its subclass NoRespondersError. */
+export declare class JetStreamNotEnabled extends ContrailError {}
 /** Nothing took a request: no stream captures the subject, no such consumer, or a consumer that takes no acks. */
-export declare class NoRespondersError extends ContrailError {
+export declare class NoRespondersError extends JetStreamNotEnabled {
   readonly code: 503;
   readonly subject: string;
 }
@@ -123,6 +125,7 @@ export type JetStreamApiCodes = (typeof JetStreamApiCodes)[keyof typeof JetStrea
 /** True for the API's "no message found" (10037). */
 export declare function isMessageNotFound(err: Error): boolean;
 export declare const jserrors: {
+  JetStreamNotEnabled: typeof JetStreamNotEnabled;
   InvalidNameError: typeof InvalidNameError;
   ConsumerNotFoundError: typeof ConsumerNotFoundError;
   StreamNotFoundError: typeof StreamNotFoundError;
@@ -520,7 +523,7 @@ export declare class Stream {
 }
 
 export declare class ConsumerAPI {
-  /** Creates only (10148 when one of that name differs), unless `opts.action` says otherwise. */
+  /** Creates only (10148 when one of that name differs); `opts.action: "update"` updates only ("" means create, as in nats.js). */
   add(stream: string, cfg: Partial<ConsumerConfig>, opts?: ConsumerCreateOptions): Promise<ConsumerInfo>;
   /** Create or update (not in v3: `add(stream, cfg, { action: "" })`). */
   addOrUpdate(stream: string, cfg: Partial<ConsumerConfig>): Promise<ConsumerInfo>;

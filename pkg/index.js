@@ -38,6 +38,7 @@ export {
   JetStreamApiCodes,
   JetStreamApiError,
   JetStreamError,
+  JetStreamNotEnabled,
   JetStreamStatusError,
   NoRespondersError,
   StorageFullError,

@@ -273,10 +273,11 @@ export class ConsumerAPI {
 
   /**
    * Creates a consumer; fails with 10148 "consumer already exists" when one of that name exists
-   * with a different config. `opts.action` ("create", "update" or "" for either) as in nats.js.
+   * with a different config. `opts.action` "update" updates only; as in nats.js an empty action
+   * means "create" (`addOrUpdate` creates or updates).
    */
   add(stream, cfg = {}, opts = {}) {
-    const action = typeof opts === 'string' ? opts : (opts.action ?? ConsumerApiAction.Create);
+    const action = (typeof opts === 'string' ? opts : opts.action) || ConsumerApiAction.Create;
     return this.#addUpdate(stream, cfg, action, typeof opts === 'object' && opts.pedantic === true);
   }
 
