@@ -10,6 +10,7 @@
 // whenever a delivery sequence is skipped or the consumer is gone.
 import { AckPolicy, DeliverPolicy, JsHeaders } from './enums.js';
 import {
+  ClosedError,
   ConsumerNotFoundError,
   InvalidArgumentError,
   InvalidOperationError,
@@ -344,7 +345,8 @@ export class ConsumerMessages {
     const inbox = this.#inbox;
     this.#c._sub(inbox, (m, err) => {
       if (inbox !== this.#inbox) return;
-      if (!m) return this.stop(err);
+      // Closing the engine ends it cleanly, as closing the connection does in nats.js.
+      if (!m) return this.stop(err instanceof ClosedError ? undefined : err);
       this.#missed = 0;
       if (m.headers && !m.reply) {
         const h = MsgHdrs.decode(m.headers);

@@ -673,4 +673,42 @@ export const cases = {
     await rejects(js.startBatch('a.x'), (e) => e instanceof pkg.InvalidOperationError, 'atomic batch');
     await nc.close();
   },
+
+  async 'fetch / consume - connection close exits'({ open }) {
+    const { nc, jsm, js } = await setup(open);
+    await js.publish('a.1', '');
+    await jsm.consumers.add('A', { durable_name: 'a', ack_policy: 'explicit' });
+    const c = await js.consumers.get('A', 'a');
+    const fetching = drain(await c.fetch({ expires: 30_000, max_messages: 10 }));
+    const consuming = drain(await c.consume({ expires: 30_000 }));
+    await pullWaiting(jsm, 'A', 'a');
+    await nc.close();
+    // Both iterators end, without an error, well before their 30 s pulls would expire.
+    const started = Date.now();
+    await Promise.all([fetching, consuming]);
+    ok(Date.now() - started < 10_000, 'ended at close');
+  },
+
+  async 'ordered consumers - headers only, mem'({ open }) {
+    const { nc, js } = await setup(open);
+    const oc = await js.consumers.get('A', { headers_only: true });
+    const ci = await oc.info();
+    eq([ci.config.headers_only, ci.config.mem_storage, ci.config.ack_policy], [true, true, 'none'], 'config');
+    await js.publish('a.1', 'payload');
+    const m = await oc.next({ expires: 1000 });
+    eq([m.data.length, m.headers?.get('Nats-Msg-Size')], [0, '7'], 'headers only');
+    await nc.close();
+  },
+
+  async 'jsm - stream info subjects'({ open }) {
+    const { nc, jsm, js } = await setup(open);
+    await js.publish('a.1', '');
+    await js.publish('a.1', '');
+    await js.publish('a.2', '');
+    await js.publish('a.x.y', '');
+    const si = await jsm.streams.info('A', { subjects_filter: 'a.*' });
+    eq(si.state.subjects, { 'a.1': 2, 'a.2': 1 }, 'subjects');
+    eq((await jsm.streams.info('A', { subjects_filter: '>' })).state.num_subjects, 3, 'num_subjects');
+    await nc.close();
+  },
 };
