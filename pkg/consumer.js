@@ -20,7 +20,9 @@ import {
 } from './errors.js';
 import { MsgHdrs } from './headers.js';
 import { JsMsg } from './msg.js';
-import { Queue, nanos, randomToken } from './util.js';
+import { nanos, randomToken } from './util.js';
+import { QueuedMessages } from './messages.js';
+import { PushConsumer } from './pushconsumer.js';
 import { ConsumerAPI, StreamAPI, minValidation } from './jsm.js';
 
 const API = '$JS.API.';
@@ -50,13 +52,24 @@ export class Consumers {
     if (typeof info.config.deliver_subject === 'string') throw new InvalidOperationError('not a pull consumer');
     return new PullConsumer(this.#c, this.#api, info, null, this.#opts);
   }
-  /** Push consumers are not provided (see the README). */
-  getPushConsumer() {
-    return Promise.reject(new InvalidOperationError('push consumers are not supported by this package; use a pull consumer'));
+  /**
+   * A push consumer: the named one (fails if it is a pull consumer). Ordered push consumers (no
+   * name) are not provided: an ordered pull consumer (`get(stream)`) does the same locally.
+   */
+  async getPushConsumer(stream, name) {
+    if (typeof name !== 'string') {
+      throw new InvalidOperationError('ordered push consumers are not supported by this package; use consumers.get(stream)');
+    }
+    minValidation('stream', stream);
+    minValidation('name', name);
+    const info = await this.#api.info(stream, name);
+    if (typeof info.config.deliver_subject !== 'string') throw new InvalidOperationError('not a push consumer');
+    return new PushConsumer(this.#c, this.#api, info, { timeout: this.#opts.timeout });
   }
-  /** Push consumers are not provided (see the README). */
-  getBoundPushConsumer() {
-    return this.getPushConsumer();
+  /** A push consumer on `deliver_subject` with no info request (it cannot `info()` or `delete()`). */
+  async getBoundPushConsumer(opts = {}) {
+    if (!opts.deliver_subject) throw InvalidArgumentError.format('deliver_subject', 'is required');
+    return new PushConsumer(this.#c, this.#api, { config: opts }, { bound: true, timeout: this.#opts.timeout });
   }
 
   /** Creates the first consumer of an ordered consumer, as nats.js configures it. */
@@ -243,32 +256,23 @@ function parseOptions(opts, consume) {
  * Messages of a fetch or consume: an async iterator (or `callback`), with `stop()`, `close()`,
  * `closed()`, `status()` notifications and counters, as v3's ConsumerMessages.
  */
-export class ConsumerMessages {
+export class ConsumerMessages extends QueuedMessages {
   #c;
   #consumer;
   #opts;
   #consume;
-  #q = new Queue();
-  #listeners = [];
-  #callback;
   #inbox;
   #pending = { msgs: 0, bytes: 0, requests: 0 };
-  #received = 0;
-  #processed = 0;
-  #done = false;
-  #closed;
-  #resolveClosed;
   #monitor = null;
   #missed = 0;
   #resetting = false;
 
   constructor(c, consumer, opts, consume) {
+    super(opts.callback);
     this.#c = c;
     this.#consumer = consumer;
     this.#consume = consume;
     this.#opts = parseOptions(opts, consume);
-    this.#callback = typeof opts.callback === 'function' ? opts.callback : null;
-    this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     c._hold();
     this.#listen();
     if (this.#opts.idle_heartbeat) {
@@ -278,66 +282,10 @@ export class ConsumerMessages {
     this.#pull();
   }
 
-  /** True once it ended. */
-  get done() {
-    return this.#done;
-  }
-  /** Messages received from the consumer. */
-  getReceived() {
-    return this.#received;
-  }
-  /** Messages handed out (iterated or given to the callback). */
-  getProcessed() {
-    return this.#processed;
-  }
-  /** Messages received and not yet handed out. */
-  getPending() {
-    return this.#q.length;
-  }
-  /** Notifications (`heartbeat`, `next`, `discard`, `consumer_deleted`, `reset`...) until it ends. */
-  status() {
-    const q = new Queue();
-    if (this.#done) q.end();
-    else this.#listeners.push(q);
-    return { [Symbol.asyncIterator]: () => ({ next: () => q.next(), return: async () => (q.end(), { done: true, value: undefined }) }) };
-  }
-  /** Resolves when it ended: to undefined, or to the error that ended it. */
-  closed() {
-    return this.#closed;
-  }
-  /** Stops and resolves as `closed()`. */
-  close() {
-    this.stop();
-    return this.#closed;
-  }
-  /** Ends it (messages not yet acked are redelivered after ack_wait); `err` ends the iterator with it. */
-  stop(err) {
-    if (this.#done) return;
-    this.#done = true;
+  _cleanup() {
     clearInterval(this.#monitor);
     this.#c._unsub(this.#inbox);
     this.#c._release();
-    this.#q.end(err ?? undefined);
-    for (const l of this.#listeners) l.end();
-    this.#resolveClosed(err ?? undefined);
-  }
-  [Symbol.asyncIterator]() {
-    if (this.#callback) throw new InvalidOperationError('iterator cannot be used when a callback is registered');
-    return {
-      next: async () => {
-        const r = await this.#q.next();
-        if (!r.done) this.#processed++;
-        return r;
-      },
-      return: async () => {
-        this.stop();
-        return { value: undefined, done: true };
-      },
-    };
-  }
-
-  #notify(n) {
-    for (const l of this.#listeners) l.push(n);
   }
 
   #listen() {
@@ -362,7 +310,7 @@ export class ConsumerMessages {
     const description = h.description.toLowerCase() || (code === 503 ? 'no responders' : 'unknown');
     if (code === 100) {
       if (description === 'idle heartbeat') {
-        this.#notify({
+        this._notify({
           type: 'heartbeat',
           lastConsumerSequence: parseInt(h.get(JsHeaders.LastConsumerSeqHdr) || '0', 10),
           lastStreamSequence: parseInt(h.get(JsHeaders.LastStreamSeqHdr) || '0', 10),
@@ -376,21 +324,21 @@ export class ConsumerMessages {
       this.#pending.msgs = Math.max(0, this.#pending.msgs - msgsLeft);
       this.#pending.bytes = Math.max(0, this.#pending.bytes - bytesLeft);
       this.#pending.requests = Math.max(0, this.#pending.requests - 1);
-      this.#notify({ type: 'discard', messagesLeft: msgsLeft, bytesLeft });
+      this._notify({ type: 'discard', messagesLeft: msgsLeft, bytesLeft });
     }
     const error = () => new JetStreamStatusError(description, code);
     if (code === 400) return this.stop(error());
     if (code === 409) {
       const deleted = description === 'consumer deleted';
-      if (deleted) this.#notify({ type: 'consumer_deleted', code, description });
-      else if (/exceeded|maxbytes/.test(description)) this.#notify({ type: 'exceeded_limits', code, description });
+      if (deleted) this._notify({ type: 'consumer_deleted', code, description });
+      else if (/exceeded|maxbytes/.test(description)) this._notify({ type: 'exceeded_limits', code, description });
       if (!this.#consume) return this.stop(error());
       if (deleted && this.#consumer._ordered) return this.#reset();
       if (deleted && this.#opts.abort_on_missing_resource) return this.stop(error());
       return;
     }
     if (code === 503) {
-      this.#notify({ type: 'no_responders', code });
+      this._notify({ type: 'no_responders', code });
       // An ordered consumer that is gone is recreated by the next fetch (a consume resets now).
       if (this.#consumer._ordered) {
         if (this.#consume) return this.#reset();
@@ -406,7 +354,7 @@ export class ConsumerMessages {
       this.#refill();
       return;
     }
-    this.#notify({ type: 'debug', code, description });
+    this._notify({ type: 'debug', code, description });
   }
 
   #message(m) {
@@ -419,30 +367,19 @@ export class ConsumerMessages {
       cursor.deliver_seq = info.deliverySequence;
       cursor.stream_seq = info.streamSequence;
     }
-    this.#received++;
     if (this.#pending.msgs) this.#pending.msgs--;
     if (this.#pending.bytes) this.#pending.bytes = Math.max(0, this.#pending.bytes - (m.data?.length ?? 0) - (m.headers?.length ?? 0) - m.subject.length);
     if (this.#pending.msgs === 0 && this.#pending.bytes === 0) this.#pending.requests = 0;
-    this.#deliver(msg);
-    if (this.#done) return;
+    this._deliver(msg);
+    if (this.done) return;
     if (this.#consume) this.#refill();
     else if (this.#pending.requests === 0) this.stop();
-  }
-
-  #deliver(msg) {
-    if (!this.#callback) return this.#q.push(msg);
-    try {
-      this.#processed++;
-      this.#callback(msg);
-    } catch (e) {
-      this.stop(e);
-    }
   }
 
   /** A consume asks for more once what it is owed drops to the threshold. */
   #refill() {
     const o = this.#opts;
-    if (this.#done || this.#resetting) return;
+    if (this.done || this.#resetting) return;
     if (this.#pending.requests === 0 || (o.max_bytes ? this.#pending.bytes <= o.threshold_bytes : this.#pending.msgs <= o.threshold_messages)) {
       this.#pull();
     }
@@ -450,7 +387,7 @@ export class ConsumerMessages {
 
   /** Sends a pull request for what the batch still lacks. */
   #pull() {
-    if (this.#done) return;
+    if (this.done) return;
     const o = this.#opts;
     const batch = o.max_messages - this.#pending.msgs;
     const max_bytes = o.max_bytes ? o.max_bytes - this.#pending.bytes : 0;
@@ -464,7 +401,7 @@ export class ConsumerMessages {
     const name = this.#consumer._info.name;
     try {
       const took = this.#c._send(`${API}CONSUMER.MSG.NEXT.${this.#consumer.stream}.${name}`, this.#inbox, undefined, JSON.stringify(req));
-      this.#notify({ type: 'next', options: req });
+      this._notify({ type: 'next', options: req });
       if (!took) this.#status(MsgHdrs.decode(new TextEncoder().encode('NATS/1.0 503\r\n\r\n')));
     } catch (e) {
       this.stop(e);
@@ -473,8 +410,8 @@ export class ConsumerMessages {
 
   /** Two idle heartbeats missed: a fetch fails, a consume checks the consumer and pulls again. */
   #checkHeartbeats() {
-    if (this.#done || ++this.#missed <= 2) return;
-    this.#notify({ type: 'heartbeats_missed', count: this.#missed - 1 });
+    if (this.done || ++this.#missed <= 2) return;
+    this._notify({ type: 'heartbeats_missed', count: this.#missed - 1 });
     if (!this.#consume) return this.stop(new JetStreamError('heartbeats missed'));
     this.#missed = 0;
     this.#resetPending();
@@ -492,14 +429,14 @@ export class ConsumerMessages {
     } catch (e) {
       this.#resetting = false;
       if (e instanceof StreamNotFoundError) {
-        this.#notify({ type: 'stream_not_found', name: this.#consumer.stream });
+        this._notify({ type: 'stream_not_found', name: this.#consumer.stream });
         if (this.#opts.abort_on_missing_resource) this.stop(e);
       } else if (e instanceof ConsumerNotFoundError) {
-        this.#notify({ type: 'consumer_not_found', name: this.#consumer.name, stream: this.#consumer.stream, count: 1 });
+        this._notify({ type: 'consumer_not_found', name: this.#consumer.name, stream: this.#consumer.stream, count: 1 });
         if (this.#consumer._ordered) return this.#reset();
         if (this.#opts.abort_on_missing_resource) this.stop(e);
-      } else if (!this.#done) {
-        this.#notify({ type: 'debug', code: 0, description: String(e?.message ?? e) });
+      } else if (!this.done) {
+        this._notify({ type: 'debug', code: 0, description: String(e?.message ?? e) });
       }
     }
   }
@@ -507,27 +444,27 @@ export class ConsumerMessages {
   /** An ordered consumer lost its order (a skipped delivery, a deleted consumer): recreate it. */
   async #reset() {
     const consumer = this.#consumer;
-    if (this.#resetting || this.#done) return;
+    if (this.#resetting || this.done) return;
     if (!this.#consume) {
       // A fetch ends here; the next fetch recreates the consumer first.
       consumer._ordered.needsReset = true;
       return this.stop();
     }
     this.#resetting = true;
-    this.#notify({ type: 'reset', name: consumer._info.name });
+    this._notify({ type: 'reset', name: consumer._info.name });
     this.#c._unsub(this.#inbox);
     this.#listen();
-    for (let attempt = 1; !this.#done; attempt++) {
+    for (let attempt = 1; !this.done; attempt++) {
       try {
         const info = await consumer._recreate();
-        this.#notify({ type: 'ordered_consumer_recreated', name: info.name });
+        this._notify({ type: 'ordered_consumer_recreated', name: info.name });
         break;
       } catch (e) {
         if (e instanceof StreamNotFoundError) {
-          this.#notify({ type: 'stream_not_found', name: consumer.stream, consumerCreateFails: attempt });
+          this._notify({ type: 'stream_not_found', name: consumer.stream, consumerCreateFails: attempt });
           if (this.#opts.abort_on_missing_resource) return this.stop(e);
         }
-        if (attempt >= 30 && this.#received === 0) return this.stop(e);
+        if (attempt >= 30 && this.getReceived() === 0) return this.stop(e);
         await new Promise((ok) => setTimeout(ok, Math.min(5_000, 100 * attempt)));
       }
     }

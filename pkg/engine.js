@@ -358,6 +358,11 @@ export class Contrail {
     this.#subs.set(subject, handler);
   }
 
+  /** True when something here already takes messages sent to `subject`. */
+  _hasSub(subject) {
+    return this.#subs.has(subject);
+  }
+
   _unsub(subject) {
     this.#subs.delete(subject);
     this.#tab?.forget(subject);

@@ -514,8 +514,8 @@ export declare class Stream {
   alternates(): Promise<StreamAlternate[]>;
   best(): Promise<Stream>;
   getConsumer(name?: string | Partial<OrderedConsumerOptions>): Promise<Consumer>;
-  /** Not provided: rejects with InvalidOperationError. */
-  getPushConsumer(name?: string): Promise<never>;
+  /** A named push consumer of this stream (ordered push consumers: InvalidOperationError). */
+  getPushConsumer(name: string): Promise<PushConsumer>;
   getMessage(query: MsgRequest): Promise<StoredMsg | null>;
   deleteMessage(seq: number, erase?: boolean): Promise<boolean>;
   /** Not provided: rejects with InvalidOperationError. */
@@ -609,10 +609,10 @@ export declare class Consumers {
   /** A named pull consumer, or with no name / ordered options an ordered consumer. */
   get(stream: string, name?: string | Partial<OrderedConsumerOptions>): Promise<Consumer>;
   getConsumerFromInfo(ci: ConsumerInfo): Consumer;
-  /** Not provided: rejects with InvalidOperationError. */
-  getPushConsumer(stream: string, name?: string): Promise<never>;
-  /** Not provided: rejects with InvalidOperationError. */
-  getBoundPushConsumer(opts: unknown): Promise<never>;
+  /** A named push consumer (ordered push consumers, with no name: InvalidOperationError). */
+  getPushConsumer(stream: string, name: string): Promise<PushConsumer>;
+  /** A push consumer on `deliver_subject` without an info request (no `info()`/`delete()`). */
+  getBoundPushConsumer(opts: BoundPushConsumerOptions): Promise<PushConsumer>;
 }
 
 /** Options of `fetch` (and `next`): times in ms. */
@@ -660,8 +660,31 @@ export declare class PullConsumer {
 }
 /** v3's name for a pull consumer. */
 export type Consumer = PullConsumer;
-export declare function isPullConsumer(c: Consumer): c is Consumer;
-export declare function isPushConsumer(c: Consumer): false;
+export declare function isPullConsumer(c: Consumer | PushConsumer): c is Consumer;
+export declare function isPushConsumer(c: Consumer | PushConsumer): c is PushConsumer;
+
+export interface BoundPushConsumerOptions {
+  deliver_subject: string;
+  deliver_group?: string;
+  /** ns */
+  idle_heartbeat?: number;
+  callback?: ConsumerCallbackFn;
+}
+export interface PushConsumerOptions {
+  callback?: ConsumerCallbackFn;
+  /** End (with the error) when the consumer is deleted. */
+  abort_on_missing_resource?: boolean;
+}
+/** A consumer with a `deliver_subject`: the engine pushes to it while `consume()` runs. */
+export declare class PushConsumer {
+  readonly stream: string;
+  readonly name: string;
+  isPullConsumer(): false;
+  isPushConsumer(): true;
+  info(cached?: boolean): Promise<ConsumerInfo>;
+  delete(): Promise<boolean>;
+  consume(opts?: PushConsumerOptions): Promise<ConsumerMessages>;
+}
 
 export type ConsumerNotification =
   | { type: "heartbeats_missed"; count: number }
@@ -675,6 +698,7 @@ export type ConsumerNotification =
   | { type: "reset"; name: string }
   | { type: "next"; options: { batch: number; expires: number; max_bytes?: number; idle_heartbeat?: number } }
   | { type: "heartbeat"; lastConsumerSequence: number; lastStreamSequence: number }
+  | { type: "flow_control" }
   | { type: "no_responders"; code: number };
 
 export declare class ConsumerMessages implements AsyncIterable<JsMsg> {

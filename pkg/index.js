@@ -2,12 +2,14 @@
 //
 // The entry point: re-exports the modules. engine.js hosts the wasm engine (open, commit, route,
 // timers); jsm.js is the manager (streams, consumers, direct gets, listers); client.js publishes;
-// consumer.js pulls (fetch, next, consume, ordered consumers); msg.js has JsMsg and StoredMsg;
+// consumer.js pulls (fetch, next, consume, ordered consumers), pushconsumer.js takes pushes,
+// messages.js is what both hand out; msg.js has JsMsg and StoredMsg;
 // errors.js, enums.js and headers.js the names nats.js exports.
 export { open, deleteDatabase, Contrail } from './engine.js';
 export { JetStreamClient } from './client.js';
 export { JetStreamManager, StreamAPI, ConsumerAPI, DirectStreamAPI, Stream, Lister, validateStreamName } from './jsm.js';
 export { Consumers, PullConsumer, ConsumerMessages } from './consumer.js';
+export { PushConsumer } from './pushconsumer.js';
 export { JsMsg, StoredMsg, DirectMsg, parseInfo } from './msg.js';
 export { MsgHdrs, headers } from './headers.js';
 export { nanos, millis } from './util.js';
@@ -55,7 +57,7 @@ export function isPullConsumer(c) {
   return c.isPullConsumer();
 }
 
-/** True when `c` is a push consumer (never, here: see the README). */
+/** True when `c` is a push consumer. */
 export function isPushConsumer(c) {
   return c.isPushConsumer();
 }

@@ -248,7 +248,7 @@ export class Stream {
   getConsumer(name) {
     return this.#consumers.get(this.name, name);
   }
-  /** Push consumers are not provided (see the README). */
+  /** A push consumer of this stream (named; ordered push consumers are not provided). */
   getPushConsumer(name) {
     return this.#consumers.getPushConsumer(this.name, name);
   }

@@ -667,7 +667,7 @@ export const cases = {
     eq(m.info.redeliveryCount, m.info.deliveryCount, 'v2 alias');
     eq(m.json((k, v) => (k === 'when' ? v * 2 : v)), { when: 10 }, 'reviver');
     // Not provided: a clear error instead of a missing method.
-    await rejects(js.consumers.getPushConsumer('A', 'c'), (e) => e instanceof pkg.InvalidOperationError, 'push consumers');
+    await rejects(js.consumers.getPushConsumer('A'), (e) => e instanceof pkg.InvalidOperationError, 'ordered push consumers');
     await rejects(jsm.consumers.pause('A', 'c', new Date()), (e) => e instanceof pkg.InvalidOperationError, 'pause');
     await rejects(jsm.direct.getBatch('A', { seq: 1, batch: 2 }), (e) => e instanceof pkg.InvalidOperationError, 'direct batch');
     await rejects(js.startBatch('a.x'), (e) => e instanceof pkg.InvalidOperationError, 'atomic batch');
@@ -709,6 +709,64 @@ export const cases = {
     const si = await jsm.streams.info('A', { subjects_filter: 'a.*' });
     eq(si.state.subjects, { 'a.1': 2, 'a.2': 1 }, 'subjects');
     eq((await jsm.streams.info('A', { subjects_filter: '>' })).state.num_subjects, 3, 'num_subjects');
+    await nc.close();
+  },
+
+  async 'push consumers - consume, ack, heartbeats, flow control, already started'({ pkg, open }) {
+    const { nc, jsm, js } = await setup(open);
+    await jsm.consumers.add('A', {
+      durable_name: 'p',
+      deliver_subject: 'deliver.p',
+      ack_policy: pkg.AckPolicy.Explicit,
+      idle_heartbeat: pkg.nanos(500),
+      flow_control: true,
+    });
+    for (let i = 1; i <= 5; i++) await js.publish('a.x', `${i}`);
+    const pc = await js.consumers.getPushConsumer('A', 'p');
+    ok(pkg.isPushConsumer(pc) && !pkg.isPullConsumer(pc), 'push consumer');
+    const iter = await pc.consume();
+    await rejects(pc.consume(), (e) => e instanceof pkg.InvalidOperationError, 'already started');
+    const seen = [];
+    for await (const m of iter) {
+      seen.push(m.string());
+      m.ack();
+      if (m.info.pending === 0) break;
+    }
+    eq(seen, ['1', '2', '3', '4', '5'], 'pushed in order');
+    await rejects(js.consumers.getPushConsumer('A', 'nope'), (e) => e instanceof pkg.ConsumerNotFoundError, 'missing');
+    await jsm.consumers.add('A', { durable_name: 'pull', ack_policy: 'explicit' });
+    await rejects(js.consumers.getPushConsumer('A', 'pull'), (e) => /not a push consumer/.test(e.message), 'pull consumer');
+    await iter.closed();
+    const again = await pc.consume();
+    await js.publish('a.x', '6');
+    for await (const m of again) {
+      eq([m.string(), m.info.deliveryCount], ['6', 1], 'the next one, and no acked one again');
+      break;
+    }
+    await nc.close();
+  },
+
+  async 'push consumers - bound push consumer, heartbeats'({ pkg, open }) {
+    const { nc, jsm, js } = await setup(open);
+    await jsm.consumers.add('A', {
+      durable_name: 'b',
+      deliver_subject: 'deliver.b',
+      ack_policy: pkg.AckPolicy.None,
+      idle_heartbeat: pkg.nanos(500),
+      flow_control: true,
+    });
+    const bound = await js.consumers.getBoundPushConsumer({ deliver_subject: 'deliver.b' });
+    await rejects(bound.info(), (e) => e instanceof pkg.InvalidOperationError, 'no info');
+    const iter = await bound.consume();
+    const heartbeat = (async () => {
+      for await (const s of iter.status()) if (s.type === 'heartbeat') return s;
+    })();
+    const reading = (async () => {
+      for await (const m of iter) return m.string();
+    })();
+    eq((await heartbeat).type, 'heartbeat', 'idle heartbeat reported');
+    await js.publish('a.1', 'hello');
+    eq(await reading, 'hello', 'pushed');
     await nc.close();
   },
 };
