@@ -228,6 +228,9 @@ export class PullConsumer {
   }
 }
 
+/** The status a pull gets when nothing took it (no such consumer), as nats-server's 503. */
+const NO_RESPONDERS = Object.assign(new MsgHdrs(), { code: 503, description: 'no responders' });
+
 /**
  * Validates and completes fetch/consume options as nats.js does: `max_messages` (default 100)
  * and `max_bytes` are exclusive, `expires` defaults to 30 s, `idle_heartbeat` to half of it
@@ -402,7 +405,7 @@ export class ConsumerMessages extends QueuedMessages {
     try {
       const took = this.#c._send(`${API}CONSUMER.MSG.NEXT.${this.#consumer.stream}.${name}`, this.#inbox, undefined, JSON.stringify(req));
       this._notify({ type: 'next', options: req });
-      if (!took) this.#status(MsgHdrs.decode(new TextEncoder().encode('NATS/1.0 503\r\n\r\n')));
+      if (!took) this.#status(NO_RESPONDERS);
     } catch (e) {
       this.stop(e);
     }
