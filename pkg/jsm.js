@@ -59,6 +59,14 @@ function strip(r) {
   return r;
 }
 
+/** A StreamInfo with the flags nats.js always sets (false when the server left them out). */
+function fixInfo(si) {
+  if (si?.config) {
+    for (const flag of ['sealed', 'deny_delete', 'deny_purge', 'allow_rollup_hdrs']) si.config[flag] ||= false;
+  }
+  return si;
+}
+
 // ---- listers ---------------------------------------------------------------------------------------
 
 /**
@@ -73,11 +81,13 @@ export class Lister {
   #offset = 0;
   #total = Infinity;
   #err = null;
-  constructor(c, suffix, body, field) {
+  #map;
+  constructor(c, suffix, body, field, map = (item) => item) {
     this.#c = c;
     this.#suffix = suffix;
     this.#body = body;
     this.#field = field;
+    this.#map = map;
   }
   /** The next page of items; `[]` when there are no more. */
   async next() {
@@ -91,7 +101,7 @@ export class Lister {
         return [];
       }
       this.#offset += items.length;
-      return items;
+      return items.map(this.#map);
     } catch (e) {
       this.#err = e;
       throw e;
@@ -146,7 +156,7 @@ export class StreamAPI {
   }
   async add(cfg = {}) {
     validateStreamName(cfg.name);
-    return strip(await this.#c._api(`STREAM.CREATE.${cfg.name}`, cfg));
+    return fixInfo(strip(await this.#c._api(`STREAM.CREATE.${cfg.name}`, cfg)));
   }
   /** StreamInfo; with `subjects_filter` every page of the subjects is fetched and merged. */
   async info(name, opts) {
@@ -161,13 +171,13 @@ export class StreamAPI {
       if (more < si.limit) break;
     }
     if (si.total !== undefined) si.offset = si.total = si.limit = 0;
-    return si;
+    return fixInfo(si);
   }
   /** Changes the fields in `cfg`, keeping the rest of the current config. */
   async update(name, cfg = {}) {
     validateStreamName(name);
     const current = await this.info(name);
-    return strip(await this.#c._api(`STREAM.UPDATE.${name}`, { ...current.config, ...cfg, name }));
+    return fixInfo(strip(await this.#c._api(`STREAM.UPDATE.${name}`, { ...current.config, ...cfg, name })));
   }
   async delete(name) {
     validateStreamName(name);
@@ -183,7 +193,7 @@ export class StreamAPI {
   }
   /** Every StreamInfo (of streams capturing `subject`, when given), paged. */
   list(subject = '') {
-    return new Lister(this.#c, 'STREAM.LIST', subject ? { subject } : {}, 'streams');
+    return new Lister(this.#c, 'STREAM.LIST', subject ? { subject } : {}, 'streams', fixInfo);
   }
   /** Every stream name (of streams capturing `subject`, when given), paged. */
   names(subject = '') {

@@ -776,4 +776,39 @@ export const cases = {
     eq(await reading, 'hello', 'pushed');
     await nc.close();
   },
+
+  async 'jetstream - seal, deny delete, deny purge'({ open }) {
+    const { nc, jsm, js } = await setup(open);
+    await js.publish('a.1', 'hello');
+    await js.publish('a.1', 'second');
+    const si = await jsm.streams.info('A');
+    eq([si.config.sealed, si.config.deny_purge, si.config.deny_delete, si.config.allow_rollup_hdrs], [false, false, false, false], 'flags');
+    eq(await jsm.streams.deleteMessage('A', 1), true, 'delete before sealing');
+    const sealed = await jsm.streams.update('A', { ...si.config, sealed: true });
+    eq(sealed.config.sealed, true, 'sealed');
+    const e = await rejects(jsm.streams.deleteMessage('A', 2), null, 'delete on sealed');
+    ok(/invalid operation on sealed stream/.test(e.message), e.message);
+    await jsm.streams.add({ name: 'D', subjects: ['d.>'], deny_delete: true, deny_purge: true });
+    await js.publish('d.1', '');
+    ok(/message delete not permitted/.test((await rejects(jsm.streams.deleteMessage('D', 1), null, 'deny delete')).message), 'deny delete');
+    ok(/stream purge not permitted/.test((await rejects(jsm.streams.purge('D'), null, 'deny purge')).message), 'deny purge');
+    await nc.close();
+  },
+
+  async 'jetstream - rollup all, rollup subject, no rollup'({ pkg, open }) {
+    const { nc, jsm, js } = await setup(open, { name: 'A', subjects: ['a.*'], allow_rollup_hdrs: true });
+    for (let i = 1; i <= 10; i++) await js.publish(i % 2 ? 'a.odd' : 'a.even', JSON.stringify({ i }));
+    const sub = pkg.headers();
+    sub.set(pkg.JsHeaders.RollupHdr, pkg.JsHeaders.RollupValueSubject);
+    await js.publish('a.odd', JSON.stringify({ i: 'odd' }), { headers: sub });
+    eq((await jsm.streams.info('A')).state.messages, 6, 'rollup subject: 5 even + 1 odd');
+    const all = pkg.headers();
+    all.set(pkg.JsHeaders.RollupHdr, pkg.JsHeaders.RollupValueAll);
+    await js.publish('a.summary', JSON.stringify({ value: 42 }), { headers: all });
+    eq((await jsm.streams.info('A')).state.messages, 1, 'rollup all');
+    await jsm.streams.add({ name: 'N', subjects: ['n.*'] });
+    const e = await rejects(js.publish('n.a', 'x', { headers: sub }), (e) => e instanceof pkg.JetStreamApiError, 'no rollup');
+    ok(/rollup not permitted/.test(e.message), e.message);
+    await nc.close();
+  },
 };
