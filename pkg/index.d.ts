@@ -1,4 +1,6 @@
-// Types of the `contrail` package: a local JetStream engine shaped like @nats-io/jetstream.
+// Types of the `contrail` package: a local JetStream engine shaped like @nats-io/jetstream v3.
+// Names and shapes follow v3's own .d.ts (jetstream/lib/types.d.ts, jsapi_types.d.ts); what this
+// package adds (open, storage, tabs) or leaves out is marked.
 
 /** Milliseconds to nanoseconds (JetStream durations are nanoseconds). */
 export declare function nanos(ms: number): number;
@@ -34,24 +36,36 @@ export declare class Contrail {
   readonly closed: boolean;
   /** `writer` when this context owns the engine, `follower` while another tab or worker does. */
   readonly role: "writer" | "follower";
-  jetstream(): JetStreamClient;
-  jetstreamManager(): Promise<JetStreamManager>;
+  /** The JetStream client (`jetstream(nc, opts)` in nats.js). */
+  jetstream(opts?: JetStreamOptions): JetStreamClient;
+  /** The JetStream manager (`jetstreamManager(nc, opts)` in nats.js). */
+  jetstreamManager(opts?: JetStreamManagerOptions): Promise<JetStreamManager>;
   /** Asks the browser to keep this site's data under storage pressure (`navigator.storage.persist()`); false where unavailable. */
   persist(): Promise<boolean>;
   /** This site's storage usage and quota as the browser estimates them; null fields where unavailable (Node). */
   storage(): Promise<StorageEstimate>;
   /** Waits for pending commits, stops timers, closes the database. */
   close(): Promise<void>;
+  /** nats.js's name: the same as `close()`. */
+  drain(): Promise<void>;
 }
 
-// ---- errors ----
+// ---- errors (as @nats-io/jetstream and @nats-io/nats-core v3 name them) ----
 
+/** Base class of every error this package throws. */
 export declare class ContrailError extends Error {}
+/** A JetStream client error that is not an API error. */
+export declare class JetStreamError extends ContrailError {}
+/** A status message ended a pull: `code` 409 (`consumer deleted`, `exceeded maxrequestbatch of 10`...), 400, 503. */
+export declare class JetStreamStatusError extends JetStreamError {
+  readonly code: number;
+}
 /**
  * A JetStream API error, as in @nats-io/jetstream v3: `code` is the JetStream error code
  * (`err_code` in the API JSON, e.g. 10059), `status` the HTTP-like one (e.g. 404).
  */
 export declare class JetStreamApiError extends ContrailError {
+  constructor(api: ApiError, options?: ErrorOptions);
   /** The JetStream error code, e.g. 10059 stream not found, 10071 wrong last sequence. */
   readonly code: number;
   /** Alias of `code`. */
@@ -63,20 +77,33 @@ export declare class JetStreamApiError extends ContrailError {
   apiError(): ApiError;
 }
 /** The stream does not exist (10059). */
-export declare class StreamNotFoundError extends JetStreamApiError {}
+export declare class StreamNotFoundError extends JetStreamApiError {
+  static fromMessage(message: string): StreamNotFoundError;
+}
 /** The consumer does not exist (10014). */
 export declare class ConsumerNotFoundError extends JetStreamApiError {}
-/** No stream captures the subject, or no such consumer for a pull. */
-export declare class NoRespondersError extends ContrailError {
+/** A name JetStream refuses (empty, or with `.`, `*`, `>`, `/`, `\`, whitespace). */
+export declare class InvalidNameError extends ContrailError {}
+/** An argument refused before anything is sent (nats-core's name). */
+export declare class InvalidArgumentError extends ContrailError {
+  static format(property: string | string[], message: string, options?: ErrorOptions): InvalidArgumentError;
+}
+/** An operation the object's state does not allow, or one this engine does not provide. */
+export declare class InvalidOperationError extends ContrailError {}
+/** nats.js's error for a JetStream request nobody answered; this package throws its subclass NoRespondersError. */
+export declare class JetStreamNotEnabled extends ContrailError {}
+/** Nothing took a request: no stream captures the subject, no such consumer, or a consumer that takes no acks. */
+export declare class NoRespondersError extends JetStreamNotEnabled {
   readonly code: 503;
   readonly subject: string;
 }
+/** The engine was closed (nats-core's `ClosedConnectionError`). */
 export declare class ClosedError extends ContrailError {}
 /** The writer tab went away before answering: the request may or may not have taken effect. */
 export declare class WriterLostError extends ContrailError {
   readonly subject: string;
 }
-/** No writer tab answered within `timeout`: the request may or may not have taken effect. */
+/** No answer within a timeout (another tab, `ackAck`, `publish({timeout})`): the request may or may not have taken effect. */
 export declare class TimeoutError extends ContrailError {
   readonly subject: string;
 }
@@ -85,6 +112,33 @@ export declare class TimeoutError extends ContrailError {
  * QuotaExceededError). Nothing of that commit was confirmed.
  */
 export declare class StorageFullError extends ContrailError {}
+
+export declare const JetStreamApiCodes: {
+  readonly ConsumerNotFound: 10014;
+  readonly StreamNotFound: 10059;
+  readonly JetStreamNotEnabledForAccount: 10039;
+  readonly StreamWrongLastSequence: 10071;
+  readonly StreamWrongLastSequenceUnknown: 10164;
+  readonly NoMessageFound: 10037;
+};
+export type JetStreamApiCodes = (typeof JetStreamApiCodes)[keyof typeof JetStreamApiCodes];
+/** True for the API's "no message found" (10037). */
+export declare function isMessageNotFound(err: Error): boolean;
+export declare const jserrors: {
+  JetStreamNotEnabled: typeof JetStreamNotEnabled;
+  InvalidNameError: typeof InvalidNameError;
+  ConsumerNotFoundError: typeof ConsumerNotFoundError;
+  StreamNotFoundError: typeof StreamNotFoundError;
+  JetStreamError: typeof JetStreamError;
+  JetStreamApiError: typeof JetStreamApiError;
+};
+export declare const errors: {
+  ClosedConnectionError: typeof ClosedError;
+  InvalidArgumentError: typeof InvalidArgumentError;
+  InvalidOperationError: typeof InvalidOperationError;
+  NoRespondersError: typeof NoRespondersError;
+  TimeoutError: typeof TimeoutError;
+};
 
 /** `navigator.storage.estimate()` and `persisted()`; null where the Storage API is missing. */
 export interface StorageEstimate {
@@ -97,7 +151,7 @@ export interface StorageEstimate {
 }
 
 /** `$JS.API.INFO` as nats-server sends it (`memory`/`storage`: bytes in streams), plus the browser's storage. */
-export interface AccountInfo {
+export interface JetStreamAccountStats {
   memory: number;
   storage: number;
   streams: number;
@@ -106,6 +160,8 @@ export interface AccountInfo {
   browser_storage: StorageEstimate;
   [key: string]: unknown;
 }
+/** The name before v3. */
+export type AccountInfo = JetStreamAccountStats;
 
 export interface ApiError {
   code: number;
@@ -134,15 +190,117 @@ export declare class MsgHdrs implements Iterable<[string, string[]]> {
 export declare function headers(): MsgHdrs;
 
 export type Payload = string | Uint8Array | ArrayBuffer | ArrayBufferView;
+/** JSON.parse's reviver. */
+export type ReviverFn = (key: string, value: any) => any;
+
+// ---- enums and header names (v3's constants: plain objects of the wire strings) ----
+
+export declare const RetentionPolicy: { readonly Limits: "limits"; readonly Interest: "interest"; readonly Workqueue: "workqueue" };
+export type RetentionPolicy = (typeof RetentionPolicy)[keyof typeof RetentionPolicy];
+export declare const DiscardPolicy: { readonly Old: "old"; readonly New: "new" };
+export type DiscardPolicy = (typeof DiscardPolicy)[keyof typeof DiscardPolicy];
+export declare const StorageType: { readonly File: "file"; readonly Memory: "memory" };
+export type StorageType = (typeof StorageType)[keyof typeof StorageType];
+export declare const DeliverPolicy: {
+  readonly All: "all";
+  readonly Last: "last";
+  readonly New: "new";
+  readonly StartSequence: "by_start_sequence";
+  readonly StartTime: "by_start_time";
+  readonly LastPerSubject: "last_per_subject";
+};
+export type DeliverPolicy = (typeof DeliverPolicy)[keyof typeof DeliverPolicy];
+export declare const AckPolicy: {
+  readonly None: "none";
+  readonly All: "all";
+  readonly Explicit: "explicit";
+  readonly FlowControl: "flow_control";
+  readonly NotSet: "";
+};
+export type AckPolicy = (typeof AckPolicy)[keyof typeof AckPolicy];
+export declare const ReplayPolicy: { readonly Instant: "instant"; readonly Original: "original" };
+export type ReplayPolicy = (typeof ReplayPolicy)[keyof typeof ReplayPolicy];
+export declare const StoreCompression: { readonly None: "none"; readonly S2: "s2" };
+export type StoreCompression = (typeof StoreCompression)[keyof typeof StoreCompression];
+export declare const PersistMode: { readonly Default: "default"; readonly Async: "async" };
+export type PersistMode = (typeof PersistMode)[keyof typeof PersistMode];
+export declare const ConsumerApiAction: { readonly CreateOrUpdate: ""; readonly Update: "update"; readonly Create: "create" };
+export type ConsumerApiAction = (typeof ConsumerApiAction)[keyof typeof ConsumerApiAction];
+export declare const PriorityPolicy: {
+  readonly None: "none";
+  readonly Overflow: "overflow";
+  readonly PinnedClient: "pinned_client";
+  readonly Prioritized: "prioritized";
+};
+export type PriorityPolicy = (typeof PriorityPolicy)[keyof typeof PriorityPolicy];
+export declare const PubHeaders: {
+  readonly MsgIdHdr: "Nats-Msg-Id";
+  readonly ExpectedStreamHdr: "Nats-Expected-Stream";
+  readonly ExpectedLastSeqHdr: "Nats-Expected-Last-Sequence";
+  readonly ExpectedLastMsgIdHdr: "Nats-Expected-Last-Msg-Id";
+  readonly ExpectedLastSubjectSequenceHdr: "Nats-Expected-Last-Subject-Sequence";
+  readonly ExpectedLastSubjectSequenceSubjectHdr: "Nats-Expected-Last-Subject-Sequence-Subject";
+  readonly MessageTTL: "Nats-TTL";
+  readonly Schedule: "Nats-Schedule";
+  readonly ScheduleTarget: "Nats-Schedule-Target";
+  readonly ScheduleSource: "Nats-Schedule-Source";
+  readonly ScheduleTTL: "Nats-Schedule-TTL";
+  readonly ScheduleTimeZone: "Nats-Schedule-Time-Zone";
+  readonly ScheduleRollup: "Nats-Schedule-Rollup";
+  readonly Scheduler: "Nats-Scheduler";
+  readonly ScheduleNext: "Nats-Schedule-Next";
+};
+export type PubHeaders = (typeof PubHeaders)[keyof typeof PubHeaders];
+export declare const JsHeaders: {
+  readonly StreamSourceHdr: "Nats-Stream-Source";
+  readonly LastConsumerSeqHdr: "Nats-Last-Consumer";
+  readonly LastStreamSeqHdr: "Nats-Last-Stream";
+  readonly ConsumerStalledHdr: "Nats-Consumer-Stalled";
+  readonly MessageSizeHdr: "Nats-Msg-Size";
+  readonly RollupHdr: "Nats-Rollup";
+  readonly RollupValueSubject: "sub";
+  readonly RollupValueAll: "all";
+  readonly PendingMessagesHdr: "Nats-Pending-Messages";
+  readonly PendingBytesHdr: "Nats-Pending-Bytes";
+  readonly RequiredApiLevel: "Nats-Required-Api-Level";
+};
+export type JsHeaders = (typeof JsHeaders)[keyof typeof JsHeaders];
+export declare const DirectMsgHeaders: {
+  readonly Stream: "Nats-Stream";
+  readonly Sequence: "Nats-Sequence";
+  readonly TimeStamp: "Nats-Time-Stamp";
+  readonly Subject: "Nats-Subject";
+  readonly LastSequence: "Nats-Last-Sequence";
+  readonly NumPending: "Nats-Num-Pending";
+};
+export type DirectMsgHeaders = (typeof DirectMsgHeaders)[keyof typeof DirectMsgHeaders];
+export declare const RepublishHeaders: {
+  readonly Stream: "Nats-Stream";
+  readonly Subject: "Nats-Subject";
+  readonly Sequence: "Nats-Sequence";
+  readonly LastSequence: "Nats-Last-Sequence";
+  readonly Size: "Nats-Msg-Size";
+};
+export type RepublishHeaders = (typeof RepublishHeaders)[keyof typeof RepublishHeaders];
+export declare const AdvisoryKind: {
+  readonly API: "api_audit";
+  readonly StreamAction: "stream_action";
+  readonly ConsumerAction: "consumer_action";
+  readonly SnapshotCreate: "snapshot_create";
+  readonly SnapshotComplete: "snapshot_complete";
+  readonly RestoreCreate: "restore_create";
+  readonly RestoreComplete: "restore_complete";
+  readonly MaxDeliver: "max_deliver";
+  readonly Terminated: "terminated";
+  readonly Ack: "consumer_ack";
+  readonly StreamLeaderElected: "stream_leader_elected";
+  readonly StreamQuorumLost: "stream_quorum_lost";
+  readonly ConsumerLeaderElected: "consumer_leader_elected";
+  readonly ConsumerQuorumLost: "consumer_quorum_lost";
+};
+export type AdvisoryKind = (typeof AdvisoryKind)[keyof typeof AdvisoryKind];
 
 // ---- configs and infos (JSON as nats-server sends it; durations in nanoseconds) ----
-
-export type RetentionPolicy = "limits" | "interest" | "workqueue";
-export type DiscardPolicy = "old" | "new";
-export type StorageType = "file" | "memory";
-export type DeliverPolicy = "all" | "last" | "new" | "by_start_sequence" | "by_start_time" | "last_per_subject";
-export type AckPolicy = "none" | "all" | "explicit";
-export type ReplayPolicy = "instant" | "original";
 
 export interface StreamConfig {
   name: string;
@@ -168,6 +326,7 @@ export interface StreamConfig {
   metadata?: Record<string, string>;
   [key: string]: unknown;
 }
+export type StreamUpdateConfig = Omit<StreamConfig, "name">;
 
 export interface StreamState {
   messages: number;
@@ -183,11 +342,24 @@ export interface StreamState {
   consumer_count: number;
 }
 
+export interface StreamAlternate {
+  name: string;
+  domain?: string;
+  cluster: string;
+}
+
 export interface StreamInfo {
   config: StreamConfig;
   created: string;
   state: StreamState;
   ts?: string;
+  alternates?: StreamAlternate[];
+  [key: string]: unknown;
+}
+
+export interface StreamInfoRequestOptions {
+  subjects_filter?: string;
+  deleted_details?: boolean;
   [key: string]: unknown;
 }
 
@@ -211,8 +383,17 @@ export interface ConsumerConfig {
   headers_only?: boolean;
   max_batch?: number;
   max_expires?: number;
+  max_bytes?: number;
+  mem_storage?: boolean;
+  num_replicas?: number;
   metadata?: Record<string, string>;
   [key: string]: unknown;
+}
+export type ConsumerUpdateConfig = Partial<ConsumerConfig>;
+/** `consumers.add` options: `action` "create" (the default), "update" or "" (either). */
+export interface ConsumerCreateOptions {
+  action?: ConsumerApiAction;
+  pedantic?: boolean;
 }
 
 export interface SequenceInfo {
@@ -243,11 +424,7 @@ export interface PubAck {
   domain?: string;
 }
 
-export interface PurgeOpts {
-  filter?: string;
-  seq?: number;
-  keep?: number;
-}
+export type PurgeOpts = { filter?: string; seq?: number; keep?: number };
 
 export interface PurgeResponse {
   success: boolean;
@@ -259,15 +436,46 @@ export interface MsgRequest {
   last_by_subj?: string;
   next_by_subj?: string;
 }
+/** A direct get: one message (batched direct gets are not in the engine). */
+export type DirectMsgRequest = MsgRequest;
 
+/** A message read with `getMessage`. `lastSequence`/`pending` are 0, as in nats.js. */
 export declare class StoredMsg {
   readonly subject: string;
   readonly seq: number;
+  /** The stream's RFC 3339 time, as sent. */
+  readonly timestamp: string;
   readonly time: Date;
   readonly data: Uint8Array;
   readonly header: MsgHdrs;
-  json<T = unknown>(): T;
+  readonly lastSequence: number;
+  readonly pending: number;
+  json<T = unknown>(reviver?: ReviverFn): T;
   string(): string;
+}
+/** A message of a direct get, with where it came from. */
+export declare class DirectMsg extends StoredMsg {
+  readonly stream: string;
+}
+
+// ---- options ----
+
+/** `jetstream()` options. `domain`/`apiPrefix` are accepted and reported; one local engine answers regardless. */
+export interface JetStreamOptions {
+  apiPrefix?: string;
+  /** ms: bounds `ackAck()` (default 5000). */
+  timeout?: number;
+  domain?: string;
+  watcherPrefix?: string;
+}
+export type JetStreamManagerOptions = JetStreamOptions & { checkAPI?: boolean; sendRequiredApiLevel?: boolean };
+
+// ---- listers ----
+
+/** A paged listing: `next()` is the next page (`[]` at the end); `for await` walks every item. */
+export declare class Lister<T> implements AsyncIterable<T> {
+  next(): Promise<T[]>;
+  [Symbol.asyncIterator](): AsyncIterator<T>;
 }
 
 // ---- manager ----
@@ -275,89 +483,249 @@ export declare class StoredMsg {
 export declare class JetStreamManager {
   readonly streams: StreamAPI;
   readonly consumers: ConsumerAPI;
-  getAccountInfo(): Promise<AccountInfo>;
+  readonly direct: DirectStreamAPI;
+  getAccountInfo(): Promise<JetStreamAccountStats>;
+  getOptions(): JetStreamOptions;
+  /** Not provided: throws InvalidOperationError (the engine publishes no advisories). */
+  advisories(): AsyncIterable<{ kind: AdvisoryKind; data: unknown }>;
   jetstream(): JetStreamClient;
 }
 
-export interface StreamAPI {
-  add(cfg: StreamConfig): Promise<StreamInfo>;
-  info(name: string, opts?: { subjects_filter?: string; deleted_details?: boolean }): Promise<StreamInfo>;
+export declare class StreamAPI {
+  add(cfg: Partial<StreamConfig> & { name: string }): Promise<StreamInfo>;
+  info(name: string, opts?: Partial<StreamInfoRequestOptions>): Promise<StreamInfo>;
   /** Merges `cfg` into the current config and updates. */
-  update(name: string, cfg?: Partial<StreamConfig>): Promise<StreamInfo>;
+  update(name: string, cfg?: Partial<StreamUpdateConfig>): Promise<StreamInfo>;
   delete(name: string): Promise<boolean>;
   purge(name: string, opts?: PurgeOpts): Promise<PurgeResponse>;
-  list(subject?: string): AsyncIterable<StreamInfo>;
-  names(subject?: string): AsyncIterable<string>;
-  getMessage(name: string, query: MsgRequest): Promise<StoredMsg>;
+  list(subject?: string): Lister<StreamInfo>;
+  names(subject?: string): Lister<string>;
+  /** The one stream capturing `subject`; StreamNotFoundError when none. */
+  find(subject: string): Promise<string>;
+  /** null when no such message. */
+  getMessage(name: string, query: MsgRequest): Promise<StoredMsg | null>;
   deleteMessage(name: string, seq: number, erase?: boolean): Promise<boolean>;
-  get(name: string): Promise<{
-    name: string;
-    info(opts?: { subjects_filter?: string }): Promise<StreamInfo>;
-    getMessage(query: MsgRequest): Promise<StoredMsg>;
-    deleteMessage(seq: number, erase?: boolean): Promise<boolean>;
-  }>;
+  get(name: string): Promise<Stream>;
 }
 
-export interface ConsumerAPI {
-  add(stream: string, cfg?: ConsumerConfig): Promise<ConsumerInfo>;
-  update(stream: string, name: string, cfg?: Partial<ConsumerConfig>): Promise<ConsumerInfo>;
-  info(stream: string, name: string): Promise<ConsumerInfo>;
-  delete(stream: string, name: string): Promise<boolean>;
-  list(stream: string): AsyncIterable<ConsumerInfo>;
-  names(stream: string): AsyncIterable<string>;
+export declare class Stream {
+  readonly name: string;
+  info(cached?: boolean, opts?: Partial<StreamInfoRequestOptions>): Promise<StreamInfo>;
+  alternates(): Promise<StreamAlternate[]>;
+  best(): Promise<Stream>;
+  getConsumer(name?: string | Partial<OrderedConsumerOptions>): Promise<Consumer>;
+  /** A named push consumer of this stream (ordered push consumers: InvalidOperationError). */
+  getPushConsumer(name: string): Promise<PushConsumer>;
+  getMessage(query: MsgRequest): Promise<StoredMsg | null>;
+  deleteMessage(seq: number, erase?: boolean): Promise<boolean>;
+  /** Not provided: rejects with InvalidOperationError. */
+  resetConsumer(name: string, seq?: number): Promise<never>;
 }
+
+export declare class ConsumerAPI {
+  /** Creates only (10148 when one of that name differs); `opts.action: "update"` updates only ("" means create, as in nats.js). */
+  add(stream: string, cfg: Partial<ConsumerConfig>, opts?: ConsumerCreateOptions): Promise<ConsumerInfo>;
+  /** Create or update (not in v3: `add(stream, cfg, { action: "" })`). */
+  addOrUpdate(stream: string, cfg: Partial<ConsumerConfig>): Promise<ConsumerInfo>;
+  update(stream: string, durable: string, cfg: Partial<ConsumerUpdateConfig>): Promise<ConsumerInfo>;
+  info(stream: string, consumer: string): Promise<ConsumerInfo>;
+  delete(stream: string, consumer: string): Promise<boolean>;
+  list(stream: string): Lister<ConsumerInfo>;
+  /** Not in v3's API; the `$JS.API.CONSUMER.NAMES` request. */
+  names(stream: string): Lister<string>;
+  /** Not provided (no pause in the engine): rejects with InvalidOperationError. */
+  pause(stream: string, name: string, until?: Date): Promise<never>;
+  /** Not provided: rejects with InvalidOperationError. */
+  resume(stream: string, name: string): Promise<never>;
+  /** Not provided: rejects with InvalidOperationError. */
+  unpin(stream: string, name: string, group: string): Promise<never>;
+  /** Not provided: rejects with InvalidOperationError. */
+  reset(stream: string, name: string, seq?: number): Promise<never>;
+}
+
+export declare class DirectStreamAPI {
+  /** One message (`allow_direct` streams); null when none. */
+  getMessage(stream: string, query: DirectMsgRequest): Promise<DirectMsg | null>;
+  /** Not provided (no batched direct get in the engine): rejects with InvalidOperationError. */
+  getBatch(stream: string, opts: unknown): Promise<never>;
+  /** Not provided: rejects with InvalidOperationError. */
+  getLastMessagesFor(stream: string, opts: unknown): Promise<never>;
+}
+
+/** A stream name as nats.js checks it; throws InvalidNameError. */
+export declare function validateStreamName(name?: string): void;
 
 // ---- client ----
 
-export interface PublishOptions {
-  /** `Nats-Msg-Id`: publishes with the same id inside the duplicate window are stored once. */
-  msgID?: string;
-  expect?: {
-    streamName?: string;
-    lastSequence?: number;
-    lastSubjectSequence?: number;
-    lastMsgID?: string;
-  };
-  headers?: MsgHdrs;
+export interface StreamExpectations {
+  lastMsgID: string;
+  streamName: string;
+  lastSequence: number;
+  lastSubjectSequence: number;
+  /** With `lastSubjectSequence`: the last sequence among subjects matching this filter. */
+  lastSubjectSequenceSubject: string;
 }
+
+export interface JetStreamPublishOptions {
+  /** `Nats-Msg-Id`: publishes with the same id inside the duplicate window are stored once. */
+  msgID: string;
+  /** ms before the publish rejects with TimeoutError (it may still land). */
+  timeout: number;
+  headers: MsgHdrs;
+  expect: Partial<StreamExpectations>;
+  /** `Nats-TTL` (the engine refuses per-message TTLs unless the stream allows them). */
+  ttl?: string;
+  /** Tries while no stream captures the subject. */
+  retries?: number;
+}
+/** The name before v3. */
+export type PublishOptions = Partial<JetStreamPublishOptions>;
 
 export declare class JetStreamClient {
-  readonly consumers: { get(stream: string, name: string): Promise<PullConsumer> };
+  readonly apiPrefix: string;
+  readonly consumers: Consumers;
+  readonly streams: { get(stream: string): Promise<Stream> };
   /** Resolves once the message is durable (one strict IndexedDB commit shared with other publishes). */
-  publish(subject: string, data?: Payload, opts?: PublishOptions): Promise<PubAck>;
-  jetstreamManager(): Promise<JetStreamManager>;
+  publish(subject: string, data?: Payload, opts?: Partial<JetStreamPublishOptions>): Promise<PubAck>;
+  /** Not provided (no atomic batch publish in the engine): rejects with InvalidOperationError. */
+  startBatch(subject: string, data?: Payload, opts?: Partial<JetStreamPublishOptions>): Promise<never>;
+  getOptions(): JetStreamOptions;
+  jetstreamManager(checkAPI?: boolean): Promise<JetStreamManager>;
 }
 
+export interface OrderedConsumerOptions {
+  name_prefix: string;
+  filter_subjects: string[] | string;
+  deliver_policy: DeliverPolicy;
+  opt_start_seq: number;
+  opt_start_time: string;
+  replay_policy: ReplayPolicy;
+  /** ms */
+  inactive_threshold: number;
+  headers_only: boolean;
+}
+
+export declare class Consumers {
+  /** A named pull consumer, or with no name / ordered options an ordered consumer. */
+  get(stream: string, name?: string | Partial<OrderedConsumerOptions>): Promise<Consumer>;
+  getConsumerFromInfo(ci: ConsumerInfo): Consumer;
+  /** A named push consumer (ordered push consumers, with no name: InvalidOperationError). */
+  getPushConsumer(stream: string, name: string): Promise<PushConsumer>;
+  /** A push consumer on `deliver_subject` without an info request (no `info()`/`delete()`). */
+  getBoundPushConsumer(opts: BoundPushConsumerOptions): Promise<PushConsumer>;
+}
+
+/** Options of `fetch` (and `next`): times in ms. */
 export interface FetchOptions {
-  /** Messages wanted (default 100). */
+  /** Messages wanted (default 100); exclusive with `max_bytes`. */
   max_messages?: number;
+  max_bytes?: number;
   /** How long the pull request waits, in ms (default 30000). */
   expires?: number;
-  max_bytes?: number;
-  /** Heartbeat interval in ms. */
+  /** Heartbeat interval in ms (default expires/2, 500..30000). */
   idle_heartbeat?: number;
+  /** Skip the consumer info check when pulling again. */
+  bind?: boolean;
 }
+export type FetchMessages = FetchOptions;
+export type FetchBytes = FetchOptions;
+export type NextOptions = Pick<FetchOptions, "expires" | "bind">;
+export type ConsumerCallbackFn = (m: JsMsg) => void | Promise<never>;
+/** Options of `consume`. */
+export interface ConsumeOptions extends FetchOptions {
+  /** Pull more when this few messages are still owed (default 75% of max_messages). */
+  threshold_messages?: number;
+  /** Pull more when this few bytes are still owed (default 75% of max_bytes). */
+  threshold_bytes?: number;
+  /** Messages go to this function instead of the iterator. */
+  callback?: ConsumerCallbackFn;
+  /** End (with the error) when the consumer or stream is deleted, instead of waiting for it. */
+  abort_on_missing_resource?: boolean;
+}
+export type ConsumeMessages = ConsumeOptions;
+export type ConsumeBytes = ConsumeOptions;
 
 export declare class PullConsumer {
   readonly stream: string;
   readonly name: string;
+  /** True for an ordered consumer. */
+  readonly ordered: boolean;
+  isPullConsumer(): true;
+  isPushConsumer(): false;
   info(cached?: boolean): Promise<ConsumerInfo>;
+  delete(): Promise<boolean>;
   fetch(opts?: FetchOptions): Promise<ConsumerMessages>;
-  next(opts?: { expires?: number }): Promise<JsMsg | null>;
-  consume(opts?: FetchOptions): Promise<ConsumerMessages>;
+  next(opts?: NextOptions): Promise<JsMsg | null>;
+  consume(opts?: ConsumeOptions): Promise<ConsumerMessages>;
+}
+/** v3's name for a pull consumer. */
+export type Consumer = PullConsumer;
+export declare function isPullConsumer(c: Consumer | PushConsumer): c is Consumer;
+export declare function isPushConsumer(c: Consumer | PushConsumer): c is PushConsumer;
+
+export interface BoundPushConsumerOptions {
+  deliver_subject: string;
+  deliver_group?: string;
+  /** ns */
+  idle_heartbeat?: number;
+  callback?: ConsumerCallbackFn;
+}
+export interface PushConsumerOptions {
+  callback?: ConsumerCallbackFn;
+  /** End (with the error) when the consumer is deleted. */
+  abort_on_missing_resource?: boolean;
+}
+/** A consumer with a `deliver_subject`: the engine pushes to it while `consume()` runs. */
+export declare class PushConsumer {
+  readonly stream: string;
+  readonly name: string;
+  isPullConsumer(): false;
+  isPushConsumer(): true;
+  info(cached?: boolean): Promise<ConsumerInfo>;
+  delete(): Promise<boolean>;
+  consume(opts?: PushConsumerOptions): Promise<ConsumerMessages>;
 }
 
+export type ConsumerNotification =
+  | { type: "heartbeats_missed"; count: number }
+  | { type: "consumer_not_found"; name: string; stream: string; count: number }
+  | { type: "stream_not_found"; name: string; consumerCreateFails?: number }
+  | { type: "consumer_deleted"; code: number; description: string }
+  | { type: "ordered_consumer_recreated"; name: string }
+  | { type: "exceeded_limits"; code: number; description: string }
+  | { type: "debug"; code: number; description: string }
+  | { type: "discard"; messagesLeft: number; bytesLeft: number }
+  | { type: "reset"; name: string }
+  | { type: "next"; options: { batch: number; expires: number; max_bytes?: number; idle_heartbeat?: number } }
+  | { type: "heartbeat"; lastConsumerSequence: number; lastStreamSequence: number }
+  | { type: "flow_control" }
+  | { type: "no_responders"; code: number };
+
 export declare class ConsumerMessages implements AsyncIterable<JsMsg> {
+  readonly done: boolean;
+  /** Messages handed out. */
   getProcessed(): number;
-  stop(): void;
-  close(): Promise<void>;
+  /** Messages received from the consumer. */
+  getReceived(): number;
+  /** Messages received and not yet handed out. */
+  getPending(): number;
+  /** Notifications until it ends. */
+  status(): AsyncIterable<ConsumerNotification>;
+  /** Resolves when it ended: to undefined, or to the error that ended it. */
+  closed(): Promise<void | Error>;
+  stop(err?: Error): void;
+  close(): Promise<void | Error>;
   [Symbol.asyncIterator](): AsyncIterator<JsMsg>;
 }
 
 export interface DeliveryInfo {
+  domain: string;
+  account_hash?: string;
   stream: string;
   consumer: string;
   /** Times delivered (1 on the first delivery). */
+  deliveryCount: number;
+  /** v2's name of `deliveryCount`. */
   redeliveryCount: number;
   streamSequence: number;
   deliverySequence: number;
@@ -365,22 +733,36 @@ export interface DeliveryInfo {
   pending: number;
   redelivered: boolean;
 }
+/** The delivery info of an ack subject (`$JS.ACK....`); throws on any other subject. */
+export declare function parseInfo(subject: string): DeliveryInfo;
 
 export declare class JsMsg {
   readonly subject: string;
   readonly reply: string;
+  readonly sid: number;
   readonly data: Uint8Array;
-  readonly headers?: MsgHdrs;
+  readonly headers: MsgHdrs | undefined;
   readonly info: DeliveryInfo;
   readonly seq: number;
   readonly redelivered: boolean;
-  json<T = unknown>(): T;
+  /** When the stream stored it (millisecond Date). */
+  readonly time: Date;
+  /** `time` as an ISO string. */
+  readonly timestamp: string;
+  /** When the stream stored it, in nanoseconds, exactly. */
+  readonly timestampNanos: bigint;
+  json<T = unknown>(reviver?: ReviverFn): T;
   string(): string;
   ack(): void;
-  /** Redeliver, after `delay` ms when given. */
-  nak(delay?: number): void;
+  /** Redeliver, after `millis` ms when given. */
+  nak(millis?: number): void;
   working(): void;
   term(reason?: string): void;
-  /** Acks and resolves once the ack is durable. */
-  ackAck(): Promise<boolean>;
+  /** Acks and resolves to true once the ack is durable; rejects with NoRespondersError on an ack-none consumer, TimeoutError after `timeout`. */
+  ackAck(opts?: Partial<{ timeout: number }>): Promise<boolean>;
 }
+
+/** `jetstream(nc, opts)` as in nats.js: the client over engine `nc`. */
+export declare function jetstream(nc: Contrail, opts?: JetStreamOptions): JetStreamClient;
+/** `jetstreamManager(nc, opts)` as in nats.js. */
+export declare function jetstreamManager(nc: Contrail, opts?: JetStreamManagerOptions): Promise<JetStreamManager>;

@@ -41,9 +41,15 @@ use crate::core::time::Nanos;
 /// [`partial`]): ~1 MiB of 128-byte messages, read in a few milliseconds.
 const TAIL_SEQS: u64 = 8192;
 
-/// Milliseconds since the epoch (JavaScript's clock) to the core's nanoseconds.
+/// Milliseconds since the epoch (JavaScript's clock) to the core's nanoseconds. The whole
+/// milliseconds are multiplied as integers: `ms * 1e6` in floating point exceeds 2^53 and made up
+/// nanosecond digits (`...46.699000064Z`) that no clock measured.
 fn nanos(ms: f64) -> Nanos {
-    (ms * 1_000_000.0) as Nanos
+    let whole = ms.trunc();
+    let fraction = ((ms - whole) * 1_000_000.0).round() as Nanos;
+    (whole as Nanos)
+        .saturating_mul(1_000_000)
+        .saturating_add(fraction)
 }
 
 /// What one flush takes: publish outcomes and messages to release, writes to commit first.

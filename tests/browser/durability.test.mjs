@@ -114,7 +114,7 @@ async function readBack({ db }) {
     for (let s = seq; s < seq + 200 && s <= state.last_seq; s++) {
       chunk.push(
         jsm.streams.getMessage('D', { seq: s }).then(
-          (m) => m.string(),
+          (m) => (m ? m.string() : 'missing: no such message'),
           (e) => `missing: ${e.message}`,
         ),
       );

@@ -1,0 +1,83 @@
+// Uses the package's API as its types say, so `tsc --noEmit` (scripts/test-wasm) fails when
+// pkg/index.d.ts and the names nats.js v3 users write drift apart. Never run, only checked.
+import {
+  AckPolicy,
+  ConsumerApiAction,
+  DeliverPolicy,
+  InvalidArgumentError,
+  JetStreamApiError,
+  JetStreamStatusError,
+  JsHeaders,
+  PubHeaders,
+  StorageType,
+  headers,
+  isPullConsumer,
+  jetstream,
+  jetstreamManager,
+  nanos,
+  open,
+  type ConsumerInfo,
+  type ConsumerMessages,
+  type JsMsg,
+  type PubAck,
+  type StoredMsg,
+  type StreamInfo,
+} from 'contrail';
+
+export async function check(): Promise<void> {
+  const nc = await open({ name: 'types' });
+  const jsm = await jetstreamManager(nc, { timeout: 1000 });
+  const si: StreamInfo = await jsm.streams.add({ name: 'S', subjects: ['s.>'], storage: StorageType.File });
+  const names: string[] = await jsm.streams.names().next();
+  const found: string = await jsm.streams.find('s.x');
+  const sm: StoredMsg | null = await jsm.streams.getMessage('S', { seq: 1 });
+  const when: string | undefined = sm?.timestamp;
+  const ci: ConsumerInfo = await jsm.consumers.add(
+    'S',
+    { durable_name: 'd', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: nanos(1000) },
+    { action: ConsumerApiAction.Create },
+  );
+  await jsm.consumers.update('S', 'd', { max_deliver: 3 });
+  const direct = await jsm.direct.getMessage('S', { last_by_subj: 's.x' });
+  const directSeq: number | undefined = direct?.seq;
+
+  const js = jetstream(nc);
+  const h = headers();
+  h.set(JsHeaders.RollupHdr, JsHeaders.RollupValueSubject);
+  const ack: PubAck = await js.publish('s.x', 'data', {
+    msgID: 'a',
+    headers: h,
+    timeout: 1000,
+    retries: 2,
+    expect: { lastSubjectSequence: 0, lastSubjectSequenceSubject: 's.*' },
+  });
+  const c = await js.consumers.get('S', 'd');
+  if (!isPullConsumer(c)) return;
+  const m: JsMsg | null = await c.next({ expires: 1000 });
+  if (m) {
+    const n: bigint = m.timestampNanos;
+    const count: number = m.info.deliveryCount;
+    const t: Date = m.time;
+    const body = m.json<{ id: number }>((_k, v) => v);
+    await m.ackAck({ timeout: 500 });
+    void [n, count, t, body.id];
+  }
+  const it: ConsumerMessages = await c.consume({ max_messages: 10, threshold_messages: 5, callback: (msg) => msg.ack() });
+  for await (const s of it.status()) {
+    if (s.type === 'heartbeat') void s.lastStreamSequence;
+    if (s.type === 'consumer_deleted') void s.description;
+  }
+  const closed: void | Error = await it.closed();
+  const ordered = await js.consumers.get('S', { filter_subjects: ['s.>'], deliver_policy: DeliverPolicy.New });
+  for await (const om of await ordered.fetch({ max_messages: 5, expires: 1000 })) om.ack();
+  const stream = await js.streams.get('S');
+  const cached: StreamInfo = await stream.info(true);
+  try {
+    await js.publish('s.x', 'x', { expect: { lastSequence: 1 } });
+  } catch (e) {
+    if (e instanceof JetStreamApiError) void [e.code, e.status, e.apiError().description];
+    if (e instanceof JetStreamStatusError || e instanceof InvalidArgumentError) void e.message;
+  }
+  void [si, names, found, when, ci, directSeq, ack, closed, cached, PubHeaders.MsgIdHdr];
+  await nc.close();
+}
