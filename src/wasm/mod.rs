@@ -9,6 +9,7 @@
 pub mod engine;
 pub mod error;
 pub mod idb;
+mod link;
 mod partial;
 pub mod released;
 
