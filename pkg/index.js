@@ -6,6 +6,7 @@
 // limits) happens in the engine; nothing here duplicates it.
 import init, { Engine } from './dist/contrail.js';
 import { canShare, joinTab } from './tabs.js';
+export { connect, RemoteConnection } from './remote.js';
 
 const te = new TextEncoder();
 const td = new TextDecoder();

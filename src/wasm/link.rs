@@ -446,7 +446,8 @@ impl Driver {
             (link.state(), link.last_error().map(ToString::to_string))
         };
         let before = self.last_state.replace(state);
-        if before == LinkState::Connecting && state != LinkState::Connected {
+        let ended = matches!(state, LinkState::Waiting { .. } | LinkState::Stopped);
+        if before == LinkState::Connecting && ended {
             let reason = error.unwrap_or_else(|| "connection attempt failed".into());
             self.emit(&event(
                 "attemptFailed",
