@@ -1,5 +1,5 @@
 // Types of the `contrail` package: a local JetStream engine shaped like @nats-io/jetstream.
-export { connect, RemoteConnection, ConnectionOptions, Msg, Subscription, SubscriptionOptions, PublishOptions, RequestOptions, Status } from './remote.js';
+export { connect, RemoteConnection, ConnectionOptions, Msg, Subscription, SubscriptionOptions, MsgPublishOptions, RequestOptions, Status } from './remote.js';
 
 /** Milliseconds to nanoseconds (JetStream durations are nanoseconds). */
 export declare function nanos(ms: number): number;
