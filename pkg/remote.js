@@ -253,6 +253,9 @@ function serverUrl(servers) {
  * `waitOnFirstConnect` is set.
  */
 export async function connect(opts = {}) {
+  if (typeof globalThis.WebSocket !== 'function') {
+    throw new TypeError('no WebSocket in this environment (Node 20: run with --experimental-websocket; Node 22+ has one)');
+  }
   await loadWasm();
   const nc = new RemoteConnection(serverUrl(opts.servers), opts);
   await nc._ready;

@@ -150,6 +150,26 @@ for (const kind of serverKinds()) {
         for await (const m of two) counted.push(m.string());
         result.counted = counted;
 
+        // A subscription iterator holds at most maxPending unread messages; more are dropped and
+        // reported, not buffered without end.
+        const statuses = [];
+        (async () => {
+          for await (const s of a.status()) statuses.push(s.type);
+        })();
+        const slow = a.subscribe('slow', { maxPending: 10 });
+        await a.flush();
+        for (let i = 0; i < 50; i++) b.publish('slow', String(i));
+        await b.flush();
+        await a.flush(); // everything b published before reached a before this
+        result.slowPending = slow.getPending();
+        result.slowStatus = statuses.filter((t) => t === 'slowConsumer').length;
+        const kept = [];
+        for await (const m of slow) {
+          kept.push(m.string());
+          if (kept.length === 10) break;
+        }
+        result.slowKept = kept;
+
         // close() resolves closed(); calls after close fail clearly.
         const closed = a.closed();
         await within(a.close(), 5000, 'close');
@@ -173,6 +193,9 @@ for (const kind of serverKinds()) {
       assert.equal(out.replyTrace, 't1');
       assert.equal(out.noResponders, 'NoRespondersError');
       assert.deepEqual(out.counted, ['0', '1']);
+      assert.equal(out.slowPending, 10);
+      assert.equal(out.slowStatus, 40);
+      assert.deepEqual(out.slowKept, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
       assert.equal(out.closedWith, undefined);
       assert.equal(out.afterClose, 'ClosedConnectionError');
     } finally {
@@ -290,6 +313,43 @@ for (const kind of serverKinds()) {
         await pub.close();
         await sub.close();
       });
+    } finally {
+      await page.close();
+      await proxy.close();
+      await server.stop();
+    }
+  });
+
+  test(`${kind}: credentials refused on reconnect: closed with AuthorizationError, no more retries`, async () => {
+    const auth = (pass) => ({ config: `authorization { user: alice, password: ${JSON.stringify(pass)} }` });
+    let server = await startServer(kind, auth('first'));
+    const proxy = await startProxy(server.wsPort);
+    const page = await newPage();
+    try {
+      await page.evaluate(async (url) => {
+        const { connect } = await import('/pkg/index.js');
+        window.nc = record(
+          await within(
+            connect({ servers: url, user: 'alice', pass: 'first', reconnectTimeWait: 50, reconnectTimeWaitMax: 200, reconnectJitter: 10, maxReconnectAttempts: -1 }),
+            10_000,
+            'connect',
+          ),
+        );
+      }, proxy.url);
+      // The password changes while the connection is down.
+      await server.stop();
+      server = await startServer(kind, auth('second'));
+      proxy.retarget(server.wsPort);
+      const out = await page.evaluate(async () => {
+        const error = await within(nc.closed(), 15_000, 'closed()');
+        return { name: error?.name, message: error?.message, seen: nc.seen };
+      });
+      assert.equal(out.name, 'AuthorizationError');
+      assert.match(out.message, /authorization violation/i);
+      // Stopped for good: no attempt after the close.
+      const attempts = proxy.accepted();
+      await new Promise((ok) => setTimeout(ok, 1000));
+      assert.equal(proxy.accepted(), attempts, 'no retry after closing');
     } finally {
       await page.close();
       await proxy.close();
