@@ -1,6 +1,7 @@
 // Types of the `contrail` package: a local JetStream engine shaped like @nats-io/jetstream v3.
 // Names and shapes follow v3's own .d.ts (jetstream/lib/types.d.ts, jsapi_types.d.ts); what this
 // package adds (open, storage, tabs) or leaves out is marked.
+export { connect, RemoteConnection, ConnectionOptions, Msg, Subscription, SubscriptionOptions, MsgPublishOptions, RequestOptions, Status } from './remote.js';
 
 /** Milliseconds to nanoseconds (JetStream durations are nanoseconds). */
 export declare function nanos(ms: number): number;

@@ -51,6 +51,7 @@ export {
   isMessageNotFound,
   jserrors,
 } from './errors.js';
+export { connect, RemoteConnection } from './remote.js';
 
 /** True when `c` is a pull consumer (every consumer this package hands out is). */
 export function isPullConsumer(c) {

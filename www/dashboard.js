@@ -139,7 +139,8 @@ async function renderStream(source, name) {
   const rows = [];
   for (let seq = top, tries = 0; seq >= st.first_seq && seq > 0 && rows.length < PAGE && tries < PAGE * 4; seq--, tries++) {
     try {
-      rows.push(await source.message(name, seq));
+      const m = await source.message(name, seq);
+      if (m) rows.push(m);
     } catch {
       // Deleted or expired since the info was read.
     }

@@ -103,7 +103,9 @@ export class BrowserSource {
   }
 
   async message(stream, seq) {
-    return row(await (await this.#jsm()).streams.getMessage(stream, { seq }));
+    // v3's getMessage resolves null for a sequence the stream no longer holds.
+    const m = await (await this.#jsm()).streams.getMessage(stream, { seq });
+    return m ? row(m) : null;
   }
 
   publish(subject, data) {

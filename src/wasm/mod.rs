@@ -10,6 +10,7 @@ pub mod engine;
 pub mod error;
 pub mod idb;
 mod journal;
+mod link;
 mod partial;
 pub mod released;
 

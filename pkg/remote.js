@@ -1,0 +1,549 @@
+// contrail's remote connection: a NATS connection to a server (Contrail or nats-server) over
+// WebSocket, shaped like nats.js's NatsConnection as far as it goes.
+//
+// The protocol lives in the engine's Rust core (its client link, run by `RemoteLink` in ./dist
+// over the browser's own WebSocket): handshake and auth, keepalive PINGs, reconnect with backoff
+// and jitter, subscriptions restored on every connection, request deadlines, no-responders. This
+// file only turns the link's events into promises, async iterators and status events.
+//
+// Not yet: several server URLs, TLS options beyond the browser's own (wss:// works), nkeys/JWT,
+// draining, and a buffer for publishes made while disconnected (they throw instead).
+// Error classes come from index.js at call time only: index.js re-exports this module, so its
+// bindings are not initialized while this file is evaluated.
+import init, { RemoteLink } from './dist/contrail.js';
+import { ContrailError, MsgHdrs, NoRespondersError, TimeoutError } from './index.js';
+
+const te = new TextEncoder();
+const td = new TextDecoder();
+
+/** Events a `status()` iterator holds before it drops the oldest. */
+const STATUS_QUEUE = 256;
+/** Messages and bytes a subscription's iterator holds before it drops new ones (slow consumer). */
+const SUB_PENDING_MSGS = 65_536;
+const SUB_PENDING_BYTES = 64 * 1024 * 1024;
+
+let loading;
+/** Loads the WebAssembly module once (the glue shares one instance with index.js). */
+function loadWasm() {
+  loading ??= (async () => {
+    const url = new URL('./dist/contrail_bg.wasm', import.meta.url);
+    if (url.protocol === 'file:' && typeof process !== 'undefined' && process.versions?.node) {
+      const { readFile } = await import(/* @vite-ignore */ /* webpackIgnore: true */ 'node:fs/promises');
+      await init({ module_or_path: await readFile(url) });
+    } else {
+      await init({ module_or_path: url });
+    }
+  })();
+  return loading;
+}
+
+function toBytes(data) {
+  if (data === undefined || data === null) return new Uint8Array(0);
+  if (typeof data === 'string') return te.encode(data);
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  throw new TypeError('payload must be a string, Uint8Array or ArrayBuffer');
+}
+
+/** A header block from MsgHdrs (or anything with `encode()`), or undefined. */
+function headerBytes(h) {
+  if (!h) return undefined;
+  if (typeof h.encode === 'function') return h.encode();
+  throw new TypeError('headers must be a MsgHdrs (see headers())');
+}
+
+/** An error of this package with the name nats.js gives the same condition. */
+function named(name, message, extra = {}) {
+  const err = new ContrailError(message, extra.cause ? { cause: extra.cause } : undefined);
+  err.name = name;
+  for (const [k, v] of Object.entries(extra)) if (k !== 'cause') err[k] = v;
+  return err;
+}
+
+/** A refused link call (`kind` set by the wasm side) as this package's error. */
+function fromLink(e, closed) {
+  if (closed || e?.kind === 'Stopped') return named('ClosedConnectionError', 'connection closed');
+  const names = {
+    NotConnected: 'NotConnectedError',
+    BufferFull: 'BufferFullError',
+    MaxPayload: 'MaxPayloadError',
+    InvalidSubject: 'InvalidSubjectError',
+    TooManyRequests: 'TooManyRequestsError',
+  };
+  return named(names[e?.kind] ?? 'ConnectionError', e?.message ?? String(e), { code: e?.kind });
+}
+
+/** A small async queue; `limit` bounds what it holds (`dropOldest` or refuse the new item). */
+class Queue {
+  #items = [];
+  #waiters = [];
+  #done = false;
+  constructor(limit, dropOldest) {
+    this.limit = limit;
+    this.dropOldest = dropOldest;
+  }
+  get length() {
+    return this.#items.length;
+  }
+  /** Adds an item; false when full and the item was refused. */
+  push(item) {
+    if (this.#done) return false;
+    const waiter = this.#waiters.shift();
+    if (waiter) {
+      waiter({ value: item, done: false });
+      return true;
+    }
+    if (this.#items.length >= this.limit) {
+      if (!this.dropOldest) return false;
+      this.#items.shift();
+    }
+    this.#items.push(item);
+    return true;
+  }
+  end() {
+    this.#done = true;
+    for (const w of this.#waiters.splice(0)) w({ value: undefined, done: true });
+  }
+  next() {
+    if (this.#items.length) return Promise.resolve({ value: this.#items.shift(), done: false });
+    if (this.#done) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((ok) => this.#waiters.push(ok));
+  }
+}
+
+/** A received message, shaped like nats.js's Msg. */
+class Msg {
+  #nc;
+  constructor(nc, m, sid) {
+    this.#nc = nc;
+    this.subject = m.subject;
+    this.reply = m.reply ?? '';
+    this.data = m.data;
+    this.headers = m.headers ? MsgHdrs.decode(m.headers) : undefined;
+    this.sid = sid;
+  }
+  string() {
+    return td.decode(this.data);
+  }
+  json() {
+    return JSON.parse(this.string());
+  }
+  /** Publishes to the reply subject; false when there is none. */
+  respond(data, opts = {}) {
+    if (!this.reply) return false;
+    this.#nc.publish(this.reply, data, opts);
+    return true;
+  }
+}
+
+/** A subscription, shaped like nats.js's: async-iterable unless made with a callback. */
+class Subscription {
+  #nc;
+  #queue = null;
+  #callback;
+  #max;
+  #pendingBytes = 0;
+  #resolveClosed;
+  sid;
+  received = 0;
+  processed = 0;
+  dropped = 0;
+  constructor(nc, sid, subject, opts) {
+    this.#nc = nc;
+    this.sid = sid;
+    this.subject = subject;
+    this.#callback = opts.callback;
+    this.#max = opts.max > 0 ? opts.max : 0;
+    if (!this.#callback) this.#queue = new Queue(opts.maxPending ?? SUB_PENDING_MSGS, false);
+    /** Resolves when the subscription ends (unsubscribed, max reached, connection closed). */
+    this.closed = new Promise((ok) => (this.#resolveClosed = ok));
+  }
+  /** Delivered by the connection. */
+  _deliver(m) {
+    if (this.isClosed()) return;
+    this.received++;
+    const msg = new Msg(this.#nc, m, this.sid);
+    if (this.#callback) {
+      this.processed++;
+      try {
+        this.#callback(null, msg);
+      } catch (e) {
+        this.#nc._status({ type: 'error', error: e });
+      }
+    } else if (this.#pendingBytes + msg.data.length > SUB_PENDING_BYTES || !this.#queue.push(msg)) {
+      this.received--;
+      this.dropped++;
+      this.#nc._status({ type: 'slowConsumer', sub: this, pending: this.#queue.length });
+    } else {
+      this.#pendingBytes += msg.data.length;
+    }
+    if (this.#max && this.received >= this.#max) this.unsubscribe();
+  }
+  /** Ends the subscription (a `max` is not supported here: it unsubscribes now). */
+  unsubscribe() {
+    if (this.isClosed()) return;
+    this.#nc._unsubscribe(this);
+    this._end();
+  }
+  _end() {
+    if (this._done) return;
+    this._done = true;
+    this.#queue?.end();
+    this.#resolveClosed();
+  }
+  isClosed() {
+    return !!this._done;
+  }
+  getSubject() {
+    return this.subject;
+  }
+  getReceived() {
+    return this.received;
+  }
+  getProcessed() {
+    return this.processed;
+  }
+  getPending() {
+    return this.#queue ? this.#queue.length : 0;
+  }
+  getID() {
+    return this.sid;
+  }
+  getMax() {
+    return this.#max || undefined;
+  }
+  [Symbol.asyncIterator]() {
+    if (!this.#queue) throw named('InvalidOperationError', 'a subscription with a callback is not iterable');
+    return {
+      next: async () => {
+        const r = await this.#queue.next();
+        if (!r.done) {
+          this.processed++;
+          this.#pendingBytes -= r.value.data.length;
+        }
+        return r;
+      },
+      return: async () => {
+        this.unsubscribe();
+        return { value: undefined, done: true };
+      },
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+  }
+}
+
+/** The first URL of `servers`, with ws:// (or wss:// on an https page) when none is given. */
+function serverUrl(servers) {
+  const list = Array.isArray(servers) ? servers : [servers ?? '127.0.0.1:8080'];
+  if (list.length !== 1) {
+    throw named('InvalidOptionError', 'several servers are not supported yet: give one URL');
+  }
+  const url = String(list[0]);
+  if (/^wss?:\/\//i.test(url)) return url;
+  const secure = globalThis.location?.protocol === 'https:';
+  return `${secure ? 'wss' : 'ws'}://${url}`;
+}
+
+/**
+ * Connects to a NATS server over WebSocket. Resolves once the first handshake completed; rejects
+ * when the first attempt fails (an AuthorizationError for refused credentials), unless
+ * `waitOnFirstConnect` is set.
+ */
+export async function connect(opts = {}) {
+  if (typeof globalThis.WebSocket !== 'function') {
+    throw new TypeError('no WebSocket in this environment (Node 20: run with --experimental-websocket; Node 22+ has one)');
+  }
+  await loadWasm();
+  const nc = new RemoteConnection(serverUrl(opts.servers), opts);
+  await nc._ready;
+  return nc;
+}
+
+/** A connection to a NATS server over WebSocket, shaped like nats.js's NatsConnection. */
+export class RemoteConnection {
+  #link;
+  #url;
+  #opts;
+  #subs = new Map();
+  #requests = new Map();
+  #statusQueues = new Set();
+  #everConnected = false;
+  #attempts = 0;
+  #lastAuthError = null;
+  #closing = false;
+  #closedError;
+  #resolveClosed;
+  #closedPromise;
+  #flush = null;
+  #readyCallbacks;
+  /** The current server's INFO. */
+  info = undefined;
+
+  constructor(url, opts) {
+    this.#url = url;
+    this.#opts = {
+      reconnect: opts.reconnect ?? true,
+      maxReconnectAttempts: opts.maxReconnectAttempts ?? 10,
+      waitOnFirstConnect: opts.waitOnFirstConnect ?? false,
+    };
+    this.#closedPromise = new Promise((ok) => (this.#resolveClosed = ok));
+    this._ready = new Promise((ok, fail) => (this.#readyCallbacks = { ok, fail }));
+    const options = {
+      name: opts.name,
+      token: opts.token,
+      user: opts.user,
+      pass: opts.pass,
+      pingInterval: opts.pingInterval,
+      maxPingOut: opts.maxPingOut,
+      timeout: opts.timeout,
+      reconnectTimeWait: opts.reconnectTimeWait,
+      reconnectTimeWaitMax: opts.reconnectTimeWaitMax,
+      reconnectJitter: opts.reconnectJitter,
+      maxPendingBytes: opts.maxPendingBytes,
+    };
+    this.#link = new RemoteLink(url, options, (ev) => this.#onEvent(ev));
+  }
+
+  #onEvent(ev) {
+    switch (ev.type) {
+      case 'connected': {
+        this.info = JSON.parse(ev.info);
+        this.#attempts = 0;
+        this.#lastAuthError = null;
+        if (!this.#everConnected) {
+          this.#everConnected = true;
+          this.#readyCallbacks.ok();
+        } else {
+          this._status({ type: 'reconnect', server: this.#url });
+        }
+        break;
+      }
+      case 'disconnected':
+        if (this.#closing) break;
+        this.#failFlush(named('ConnectionError', `disconnected: ${ev.reason}`));
+        this._status({ type: 'disconnect', server: this.#url, error: ev.reason });
+        if (!this.#opts.reconnect) this.#shutdown(named('ConnectionError', `disconnected: ${ev.reason}`));
+        break;
+      case 'attemptFailed': {
+        if (this.#closing) break;
+        const error = this.#lastAuthError ?? named('ConnectionError', `cannot connect to ${this.#url}: ${ev.reason}`);
+        if (!this.#everConnected && !this.#opts.waitOnFirstConnect) {
+          this.#shutdown(error);
+          break;
+        }
+        this.#attempts++;
+        const max = this.#opts.maxReconnectAttempts;
+        if (!this.#opts.reconnect || (max >= 0 && this.#attempts > max)) this.#shutdown(error);
+        else if (ev.state === 'waiting') this._status({ type: 'reconnecting', server: this.#url, error: ev.reason });
+        break;
+      }
+      case 'error': {
+        const err = ev.kind === 'authorization'
+          ? named('AuthorizationError', ev.message)
+          : named(ev.kind === 'signature' ? 'SignatureError' : 'ServerError', ev.message);
+        if (ev.kind === 'authorization') this.#lastAuthError = err;
+        this._status({ type: 'error', error: err });
+        break;
+      }
+      case 'stopped':
+        this.#shutdown(ev.authorization ? (this.#lastAuthError ?? named('AuthorizationError', ev.reason)) : undefined);
+        break;
+      case 'message': {
+        if (this.#flush && ev.sid === this.#flush.sid) {
+          this.#flushed(Number(td.decode(ev.data)));
+          break;
+        }
+        this.#subs.get(ev.sid)?._deliver(ev);
+        break;
+      }
+      case 'reply': {
+        const waiting = this.#requests.get(ev.id);
+        this.#requests.delete(ev.id);
+        waiting?.ok(new Msg(this, ev, 0));
+        break;
+      }
+      case 'requestFailed': {
+        const waiting = this.#requests.get(ev.id);
+        this.#requests.delete(ev.id);
+        if (!waiting) break;
+        if (ev.error === 'noResponders') waiting.fail(new NoRespondersError(waiting.subject));
+        else if (ev.error === 'timeout') {
+          const err = new TimeoutError(waiting.subject, waiting.timeout);
+          err.message = `request to ${waiting.subject} timed out after ${waiting.timeout} ms`;
+          waiting.fail(err);
+        } else waiting.fail(this.#closing ? named('ClosedConnectionError', 'connection closed') : named('RequestError', `${ev.message}: ${waiting.subject}`));
+        break;
+      }
+    }
+  }
+
+  /** Hands a status event to every `status()` iterator. */
+  _status(s) {
+    for (const q of this.#statusQueues) q.push(s);
+  }
+
+  /** The server URL. */
+  getServer() {
+    return this.#url;
+  }
+
+  /** Publishes `payload` (string or bytes) to `subject`, with `headers` and `reply` if given. */
+  publish(subject, payload, opts = {}) {
+    this.#check();
+    try {
+      this.#link.publish(subject, toBytes(payload), opts.reply || undefined, headerBytes(opts.headers));
+    } catch (e) {
+      throw fromLink(e, this.isClosed());
+    }
+  }
+
+  /**
+   * Subscribes to `subject` (wildcards allowed), in `queue` group if given. Returns an
+   * async-iterable Subscription, or calls `callback(err, msg)` per message. Kept across reconnects.
+   */
+  subscribe(subject, opts = {}) {
+    this.#check();
+    let sid;
+    try {
+      sid = this.#link.subscribe(subject, opts.queue || undefined);
+    } catch (e) {
+      throw fromLink(e, this.isClosed());
+    }
+    const sub = new Subscription(this, sid, subject, opts);
+    this.#subs.set(sid, sub);
+    return sub;
+  }
+
+  _unsubscribe(sub) {
+    if (!this.#subs.delete(sub.sid) || this.isClosed()) return;
+    try {
+      this.#link.unsubscribe(sub.sid);
+    } catch {
+      // Already gone on the link (closed meanwhile): nothing left to end.
+    }
+  }
+
+  /**
+   * Sends a request and resolves to the first reply. Rejects with NoRespondersError when nothing
+   * subscribes to `subject` (503), TimeoutError after `timeout` ms (default 1000).
+   */
+  request(subject, payload, opts = {}) {
+    try {
+      this.#check();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const timeout = opts.timeout ?? 1000;
+    return new Promise((ok, fail) => {
+      let id;
+      try {
+        id = this.#link.request(subject, toBytes(payload), headerBytes(opts.headers), timeout);
+      } catch (e) {
+        fail(e instanceof TypeError ? e : fromLink(e, this.isClosed()));
+        return;
+      }
+      this.#requests.set(id, { ok, fail, subject, timeout });
+    });
+  }
+
+  /**
+   * Resolves once the server has processed everything published before it (a message to the
+   * connection's own private subject comes back). Rejects when not connected.
+   */
+  flush() {
+    try {
+      this.#check();
+      if (!this.#flush) {
+        const subject = `${this.#link.inboxPrefix()}_flush`;
+        this.#flush = { subject, sid: this.#link.subscribe(subject, undefined), next: 0, waiting: [] };
+      }
+      const n = ++this.#flush.next;
+      const done = new Promise((ok, fail) => this.#flush.waiting.push({ n, ok, fail }));
+      this.#link.publish(this.#flush.subject, te.encode(String(n)), undefined, undefined);
+      return done;
+    } catch (e) {
+      const err = e instanceof ContrailError ? e : fromLink(e, this.isClosed());
+      this.#failFlush(err);
+      return Promise.reject(err);
+    }
+  }
+
+  #flushed(n) {
+    const waiting = this.#flush.waiting;
+    while (waiting.length && waiting[0].n <= n) waiting.shift().ok();
+  }
+
+  #failFlush(err) {
+    if (!this.#flush) return;
+    for (const w of this.#flush.waiting.splice(0)) w.fail(err);
+  }
+
+  /**
+   * Status events as an async iterator: `disconnect`, `reconnecting`, `reconnect`, `error`,
+   * `slowConsumer`, `close`. Holds at most 256 unread events (the oldest go first).
+   */
+  status() {
+    const q = new Queue(STATUS_QUEUE, true);
+    if (this.isClosed()) q.end();
+    else this.#statusQueues.add(q);
+    return {
+      next: () => q.next(),
+      return: async () => {
+        this.#statusQueues.delete(q);
+        q.end();
+        return { value: undefined, done: true };
+      },
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+  }
+
+  /** Closes the connection: subscriptions end, waiting requests reject, nothing reconnects. */
+  async close() {
+    this.#shutdown(undefined);
+    await this.#closedPromise;
+  }
+
+  /** Resolves when the connection is closed: to the Error that closed it, or undefined. */
+  closed() {
+    return this.#closedPromise;
+  }
+
+  isClosed() {
+    return this.#closing;
+  }
+
+  /** Connection statistics are not kept yet; the link's state instead. */
+  get state() {
+    return this.isClosed() ? 'closed' : this.#link.state();
+  }
+
+  #check() {
+    if (this.#closing) throw named('ClosedConnectionError', 'connection closed');
+  }
+
+  #shutdown(error) {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#closedError = error;
+    this.#link.close();
+    const err = error ?? named('ClosedConnectionError', 'connection closed');
+    for (const { fail } of this.#requests.values()) fail(err);
+    this.#requests.clear();
+    this.#failFlush(err);
+    for (const sub of this.#subs.values()) sub._end();
+    this.#subs.clear();
+    this._status({ type: 'close', error });
+    for (const q of this.#statusQueues) q.end();
+    this.#statusQueues.clear();
+    if (!this.#everConnected) this.#readyCallbacks.fail(err);
+    this.#resolveClosed(error);
+    // Freed once off the wasm stack: this may run inside one of the link's own callbacks.
+    const link = this.#link;
+    queueMicrotask(() => link.free());
+  }
+}

@@ -1,0 +1,518 @@
+//! `RemoteLink` for JavaScript: the core's NATS client link
+//! ([`crate::core::link::Link`]) driven over the browser's `WebSocket`, for `pkg/remote.js`.
+//!
+//! NATS over WebSocket is the plain NATS protocol in binary frames, so the driver only moves
+//! bytes: it opens a socket when the link asks (`Open`), feeds every received frame to
+//! `handle_input`, sends what `poll_transmit` hands out, reports a close or error as
+//! `transport_closed`, and arms one `setTimeout` for `poll_timeout`. Reconnects, keepalive,
+//! request deadlines and resubscription all happen in the link; its backoff jitter is seeded from
+//! `crypto.getRandomValues`. Time is `Date.now()` as nanoseconds.
+//!
+//! Events reach JavaScript through one callback, called synchronously with a plain object per
+//! event, in order; nothing is queued here. A callback may call back into the link (publish from
+//! a message handler): such calls only mark the driver to run again, so events keep their order.
+//! Memory stays bounded: bytes are handed to the socket only while its `bufferedAmount` is under
+//! a bound, so a slow socket fills the link's own bounded buffer and publishes are refused.
+//!
+//! The few browser APIs it needs are bound here directly rather than through web-sys features,
+//! so this file adds nothing to the shared web-sys feature list.
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+
+use js_sys::{Function, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::core::link::{Link, LinkEvent, LinkState, TransportCommand};
+use crate::core::time::{Nanos, MILLIS};
+use convert::{config_from, event, js_text, link_error, message, state_name, to_js};
+
+mod convert;
+
+/// Bytes the socket may hold unsent before the driver stops handing it more (the link's own
+/// buffer, bounded by its config, takes the rest).
+const MAX_SOCKET_BUFFERED: f64 = 4.0 * 1024.0 * 1024.0;
+
+/// How soon to look again at a socket whose buffer was over the bound.
+const DRAIN_RETRY_MS: f64 = 10.0;
+
+/// setTimeout's longest delay (2^31 - 1 ms); longer waits are armed again when they fire.
+const MAX_TIMER_MS: f64 = 2_147_483_647.0;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The browser's (or Node's) WebSocket.
+    #[wasm_bindgen(js_name = WebSocket)]
+    type Socket;
+
+    #[wasm_bindgen(constructor, catch)]
+    fn new(url: &str) -> Result<Socket, JsValue>;
+
+    #[wasm_bindgen(method, setter = binaryType)]
+    fn set_binary_type(this: &Socket, kind: &str);
+
+    #[wasm_bindgen(method, getter = bufferedAmount)]
+    fn buffered_amount(this: &Socket) -> f64;
+
+    #[wasm_bindgen(method, catch)]
+    fn send(this: &Socket, data: &[u8]) -> Result<(), JsValue>;
+
+    #[wasm_bindgen(method, catch)]
+    fn close(this: &Socket) -> Result<(), JsValue>;
+
+    #[wasm_bindgen(method, setter = onopen)]
+    fn set_onopen(this: &Socket, f: Option<&Function>);
+
+    #[wasm_bindgen(method, setter = onmessage)]
+    fn set_onmessage(this: &Socket, f: Option<&Function>);
+
+    #[wasm_bindgen(method, setter = onclose)]
+    fn set_onclose(this: &Socket, f: Option<&Function>);
+
+    #[wasm_bindgen(method, setter = onerror)]
+    fn set_onerror(this: &Socket, f: Option<&Function>);
+
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(f: &Function, ms: f64) -> JsValue;
+
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(handle: &JsValue);
+
+    #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues)]
+    fn get_random_values(buf: &mut [u8]);
+}
+
+/// Wall-clock nanoseconds, the time the core's link runs on.
+fn now() -> Nanos {
+    (js_sys::Date::now() * 1_000_000.0) as Nanos
+}
+
+fn ms_to_nanos(ms: f64) -> Nanos {
+    (ms * MILLIS as f64) as Nanos
+}
+
+/// One WebSocket and its handlers. Dropping it detaches the handlers (nothing calls into freed
+/// closures) and closes the socket.
+struct Connection {
+    socket: Socket,
+    _handlers: [Closure<dyn FnMut(JsValue)>; 4],
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.socket.set_onopen(None);
+        self.socket.set_onmessage(None);
+        self.socket.set_onclose(None);
+        self.socket.set_onerror(None);
+        let _ = self.socket.close();
+    }
+}
+
+/// The link and everything the driver keeps beside it.
+struct Driver {
+    url: String,
+    link: RefCell<Link>,
+    connection: RefCell<Option<Connection>>,
+    /// Counts sockets: a handler of an older socket finds its number stale and does nothing.
+    generation: Cell<u64>,
+    /// The armed timer's handle and when it fires.
+    timer: RefCell<Option<(JsValue, f64)>>,
+    /// The timer's callback, made once.
+    on_timer: RefCell<Option<Closure<dyn FnMut()>>>,
+    on_event: Function,
+    /// The state after the last run, to tell a failed attempt from one in progress.
+    last_state: Cell<LinkState>,
+    /// A run is in progress (a callback called back in).
+    running: Cell<bool>,
+    /// Something changed during the run: go round again.
+    again: Cell<bool>,
+}
+
+/// A NATS connection over WebSocket, driven by the core's link. See the module docs.
+#[wasm_bindgen]
+pub struct RemoteLink {
+    driver: Rc<Driver>,
+}
+
+#[wasm_bindgen]
+impl RemoteLink {
+    /// Connects to `url` (`ws://` or `wss://`) with `options`: `name`, `token`, `user`,
+    /// `pass`, `pingInterval` and `timeout` (ms), `maxPingOut`, `reconnectTimeWait`,
+    /// `reconnectTimeWaitMax` and `reconnectJitter` (ms), `maxPendingBytes`. `onEvent` is called
+    /// with every event (`{type: "connected" | "disconnected" | "attemptFailed" | "message" |
+    /// "reply" | "requestFailed" | "error" | "stopped", ...}`).
+    #[wasm_bindgen(constructor)]
+    pub fn new(url: String, options: JsValue, on_event: Function) -> RemoteLink {
+        let config = config_from(&options);
+        let link = Link::new(config, now());
+        let driver = Rc::new(Driver {
+            url,
+            last_state: Cell::new(link.state()),
+            link: RefCell::new(link),
+            connection: RefCell::new(None),
+            generation: Cell::new(0),
+            timer: RefCell::new(None),
+            on_timer: RefCell::new(None),
+            on_event,
+            running: Cell::new(false),
+            again: Cell::new(false),
+        });
+        let weak = Rc::downgrade(&driver);
+        let on_timer = Closure::<dyn FnMut()>::new(move || {
+            if let Some(driver) = weak.upgrade() {
+                driver.timer.borrow_mut().take();
+                driver.link.borrow_mut().handle_timeout(now());
+                driver.run();
+            }
+        });
+        driver.on_timer.replace(Some(on_timer));
+        // Run once the caller holds the object, so the first events find its handlers set.
+        let later = Rc::downgrade(&driver);
+        let start = Closure::once_into_js(move || {
+            if let Some(driver) = later.upgrade() {
+                driver.run();
+            }
+        });
+        if let Some(start) = start.dyn_ref::<Function>() {
+            set_timeout(start, 0.0);
+        }
+        RemoteLink { driver }
+    }
+
+    /// Subscribes to `subject` (in queue group `queue`); returns the subscription id. Kept
+    /// across reconnects.
+    pub fn subscribe(&self, subject: &str, queue: Option<String>) -> Result<f64, JsValue> {
+        let sid = self
+            .driver
+            .link
+            .borrow_mut()
+            .subscribe(subject, queue.as_deref())
+            .map_err(link_error)?;
+        self.driver.run();
+        Ok(sid as f64)
+    }
+
+    /// Ends subscription `sid`.
+    pub fn unsubscribe(&self, sid: f64) -> Result<(), JsValue> {
+        self.driver
+            .link
+            .borrow_mut()
+            .unsubscribe(sid as u64)
+            .map_err(link_error)?;
+        self.driver.run();
+        Ok(())
+    }
+
+    /// Publishes `payload` to `subject` with an optional reply subject and `NATS/1.0` header
+    /// block. Refused while not connected, when too large, or when the buffer is full.
+    pub fn publish(
+        &self,
+        subject: String,
+        payload: &[u8],
+        reply: Option<String>,
+        headers: Option<Vec<u8>>,
+    ) -> Result<(), JsValue> {
+        let msg = message(subject, payload, reply, headers);
+        self.driver
+            .link
+            .borrow_mut()
+            .publish(&msg)
+            .map_err(link_error)?;
+        self.driver.run();
+        Ok(())
+    }
+
+    /// Sends a request; returns its id, named again in its `reply` or `requestFailed` event.
+    pub fn request(
+        &self,
+        subject: String,
+        payload: &[u8],
+        headers: Option<Vec<u8>>,
+        timeout_ms: f64,
+    ) -> Result<f64, JsValue> {
+        let msg = message(subject, payload, None, headers);
+        let id = self
+            .driver
+            .link
+            .borrow_mut()
+            .request(msg, ms_to_nanos(timeout_ms), now())
+            .map_err(link_error)?;
+        self.driver.run();
+        Ok(id as f64)
+    }
+
+    /// Stops the link: the socket closes, waiting requests fail, nothing reconnects.
+    pub fn close(&self) {
+        self.driver.link.borrow_mut().close();
+        self.driver.run();
+        if let Some((handle, _)) = self.driver.timer.borrow_mut().take() {
+            clear_timeout(&handle);
+        }
+    }
+
+    /// `"connected"`, `"connecting"`, `"waiting"` (to reconnect) or `"stopped"`.
+    pub fn state(&self) -> String {
+        state_name(self.driver.link.borrow().state()).into()
+    }
+
+    /// The current connection's INFO as JSON, once received.
+    #[wasm_bindgen(js_name = serverInfo)]
+    pub fn server_info(&self) -> Option<String> {
+        let link = self.driver.link.borrow();
+        serde_json::to_string(link.server_info()?).ok()
+    }
+
+    /// Why the last connection or attempt ended.
+    #[wasm_bindgen(js_name = lastError)]
+    pub fn last_error(&self) -> Option<String> {
+        Some(self.driver.link.borrow().last_error()?.to_string())
+    }
+
+    /// The prefix of the link's reply subjects (`_INBOX.<token>`).
+    #[wasm_bindgen(js_name = inboxPrefix)]
+    pub fn inbox_prefix(&self) -> String {
+        self.driver.link.borrow().inbox_prefix().to_owned()
+    }
+
+    /// The server URL.
+    pub fn url(&self) -> String {
+        self.driver.url.clone()
+    }
+}
+
+impl Drop for RemoteLink {
+    fn drop(&mut self) {
+        self.close();
+        self.driver.connection.borrow_mut().take();
+        self.driver.on_timer.borrow_mut().take();
+    }
+}
+
+impl Driver {
+    /// Does everything the link asks until it asks nothing: transport commands, bytes to send,
+    /// events to deliver, then arms the timer. Re-entrant calls (from an event callback) make
+    /// the running call go round again instead.
+    fn run(self: &Rc<Self>) {
+        if self.running.replace(true) {
+            self.again.set(true);
+            return;
+        }
+        loop {
+            self.again.set(false);
+            self.transport();
+            let blocked = self.transmit();
+            self.deliver();
+            self.note_failed_attempt();
+            if !self.again.get() {
+                self.arm_timer(blocked);
+                break;
+            }
+        }
+        self.running.set(false);
+    }
+
+    fn transport(self: &Rc<Self>) {
+        loop {
+            let command = self.link.borrow_mut().poll_transport();
+            match command {
+                Some(TransportCommand::Open) => self.open(),
+                Some(TransportCommand::Close) => {
+                    self.connection.borrow_mut().take();
+                }
+                None => break,
+            }
+        }
+    }
+
+    /// Opens a new socket; a constructor error (bad URL, blocked port) is a closed transport.
+    fn open(self: &Rc<Self>) {
+        self.connection.borrow_mut().take();
+        let generation = self.generation.get() + 1;
+        self.generation.set(generation);
+        let socket = match Socket::new(&self.url) {
+            Ok(socket) => socket,
+            Err(err) => {
+                let why = js_text(&err);
+                self.link.borrow_mut().transport_closed(&why, now());
+                return;
+            }
+        };
+        socket.set_binary_type("arraybuffer");
+        let on_open = self.handler(generation, |driver, _| {
+            driver.link.borrow_mut().transport_opened(now());
+        });
+        let on_message = self.handler(generation, |driver, event| {
+            let data = Reflect::get(&event, &"data".into()).unwrap_or(JsValue::UNDEFINED);
+            if let Some(buffer) = data.dyn_ref::<js_sys::ArrayBuffer>() {
+                let bytes = Uint8Array::new(buffer).to_vec();
+                driver.link.borrow_mut().handle_input(&bytes, now());
+            }
+            // A text frame is not NATS over WebSocket; servers send binary only.
+        });
+        let on_close = self.handler(generation, |driver, event| {
+            let code = Reflect::get(&event, &"code".into())
+                .ok()
+                .and_then(|c| c.as_f64());
+            let reason = Reflect::get(&event, &"reason".into())
+                .ok()
+                .and_then(|r| r.as_string())
+                .filter(|r| !r.is_empty());
+            let why = match (code, reason) {
+                (Some(code), Some(reason)) => format!("WebSocket closed ({code}: {reason})"),
+                (Some(code), None) => format!("WebSocket closed ({code})"),
+                _ => "WebSocket closed".to_owned(),
+            };
+            driver.connection.borrow_mut().take();
+            driver.link.borrow_mut().transport_closed(&why, now());
+        });
+        // The browser says nothing about why (by design); a close event follows, but the link
+        // learns of the failure now.
+        let on_error = self.handler(generation, |driver, _| {
+            driver.connection.borrow_mut().take();
+            driver
+                .link
+                .borrow_mut()
+                .transport_closed("WebSocket error", now());
+        });
+        socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        socket.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        self.connection.replace(Some(Connection {
+            socket,
+            _handlers: [on_open, on_message, on_close, on_error],
+        }));
+    }
+
+    /// A socket handler that acts only while its socket is the current one, then runs the link.
+    fn handler(
+        self: &Rc<Self>,
+        generation: u64,
+        act: impl Fn(&Rc<Driver>, JsValue) + 'static,
+    ) -> Closure<dyn FnMut(JsValue)> {
+        let weak: Weak<Driver> = Rc::downgrade(self);
+        Closure::new(move |event: JsValue| {
+            let Some(driver) = weak.upgrade() else {
+                return;
+            };
+            if driver.generation.get() != generation || driver.connection.borrow().is_none() {
+                return;
+            }
+            act(&driver, event);
+            driver.run();
+        })
+    }
+
+    /// Hands the link's bytes to the socket while its buffer has room; true when bytes had to
+    /// wait for room.
+    fn transmit(&self) -> bool {
+        let sent = {
+            let guard = self.connection.borrow();
+            let mut link = self.link.borrow_mut();
+            let Some(connection) = guard.as_ref() else {
+                // No socket: the link dropped the connection and its bytes go with it.
+                let _ = link.poll_transmit();
+                return false;
+            };
+            if link.pending_bytes() == 0 {
+                return false;
+            }
+            if connection.socket.buffered_amount() > MAX_SOCKET_BUFFERED {
+                return true;
+            }
+            match link.poll_transmit() {
+                // send copies the bytes; a closing socket drops them and reports the close.
+                Some(bytes) => connection.socket.send(&bytes),
+                None => Ok(()),
+            }
+        };
+        if let Err(err) = sent {
+            self.connection.borrow_mut().take();
+            self.link
+                .borrow_mut()
+                .transport_closed(&js_text(&err), now());
+        }
+        false
+    }
+
+    /// Reports an attempt that ended before the handshake completed (the link reports only the
+    /// end of established connections), so the first connect can fail fast.
+    fn note_failed_attempt(&self) {
+        let (state, error) = {
+            let link = self.link.borrow();
+            (link.state(), link.last_error().map(ToString::to_string))
+        };
+        let before = self.last_state.replace(state);
+        let ended = matches!(state, LinkState::Waiting { .. } | LinkState::Stopped);
+        if before == LinkState::Connecting && ended {
+            let reason = error.unwrap_or_else(|| "connection attempt failed".into());
+            self.emit(&event(
+                "attemptFailed",
+                &[
+                    ("reason", reason.into()),
+                    ("state", state_name(state).into()),
+                ],
+            ));
+        }
+    }
+
+    fn deliver(&self) {
+        loop {
+            let next = self.link.borrow_mut().poll_event();
+            let Some(next) = next else { break };
+            if matches!(next, LinkEvent::Connected(_)) {
+                // An attempt that got this far did not fail, whatever the state is by now.
+                self.last_state.set(LinkState::Connected);
+            }
+            self.emit(&to_js(next));
+        }
+    }
+
+    fn emit(&self, value: &JsValue) {
+        // A throwing handler must not stop the link; the page sees the error in its console.
+        if let Err(err) = self.on_event.call1(&JsValue::NULL, value) {
+            web_log(&err);
+        }
+    }
+
+    fn arm_timer(&self, blocked: bool) {
+        let at = self.link.borrow().poll_timeout();
+        let now_ms = js_sys::Date::now();
+        let mut delay = at.map(|at| ((at - now()) as f64 / MILLIS as f64).max(0.0));
+        if blocked {
+            delay = Some(delay.map_or(DRAIN_RETRY_MS, |d| d.min(DRAIN_RETRY_MS)));
+        }
+        let mut timer = self.timer.borrow_mut();
+        let Some(delay) = delay else {
+            if let Some((handle, _)) = timer.take() {
+                clear_timeout(&handle);
+            }
+            return;
+        };
+        let fire_at = now_ms + delay;
+        if let Some((_, armed)) = timer.as_ref() {
+            if (*armed - fire_at).abs() < 1.0 {
+                return; // already armed for then
+            }
+        }
+        if let Some((handle, _)) = timer.take() {
+            clear_timeout(&handle);
+        }
+        if let Some(on_timer) = self.on_timer.borrow().as_ref() {
+            let handle = set_timeout(on_timer.as_ref().unchecked_ref(), delay.min(MAX_TIMER_MS));
+            *timer = Some((handle, fire_at));
+        }
+    }
+}
+
+fn web_log(value: &JsValue) {
+    let console = Reflect::get(&js_sys::global(), &"console".into()).ok();
+    if let Some(error) = console
+        .as_ref()
+        .and_then(|c| Reflect::get(c, &"error".into()).ok())
+        .and_then(|f| f.dyn_into::<Function>().ok())
+    {
+        let _ = error.call1(&JsValue::NULL, value);
+    }
+}
