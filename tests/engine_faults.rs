@@ -1,12 +1,15 @@
 //! Group commit under a failing store: whatever fails when (the Nth sync or consumer save, every
 //! call for a while, one stream of several), no PubAck, delivery or ack reply leaves for state
 //! the store has not made durable; a stream that did sync is not held back by one that failed
-//! (its PubAcks all leave); a publish to a stream whose sync failed is refused (10023) and
-//! stores nothing; and once the store recovers, the streams and consumers hold exactly what was
-//! acknowledged. Random failure schedules (proptest), on the memory store and the file store,
-//! each wrapped in the fault-injecting [`FaultyStore`].
+//! (its PubAcks all leave); every publish is answered at the flush after it, the ones whose
+//! sync failed with 10023; a publish to a stream whose sync failed is refused (10023) at once
+//! and stores nothing; and once the store recovers, the streams hold everything acknowledged and
+//! nothing else but messages whose publish was refused at a failed flush (still queued then,
+//! so stored later, as a timed-out publish may be), on the file store after a reopen too.
+//! Random failure schedules (proptest), on the memory store and the file store, each wrapped in
+//! the fault-injecting [`FaultyStore`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use bytes::Bytes;
@@ -82,8 +85,15 @@ struct Run {
     published: [u64; 3],
     /// PubAck'd sequences, per stream.
     acked: [BTreeSet<u64>; 3],
-    /// Publishes refused (10023) while their store was failing, per stream.
+    /// Publishes refused (10023), per stream: at once (nothing stored) or at a failed flush.
     refused: [u64; 3],
+    /// Sequences taken by publishes refused at a failed flush, per stream: still queued in the
+    /// store, so they may be stored later.
+    refused_queued: [BTreeSet<u64>; 3],
+    /// The sequence each publish took (by its number), per stream; none when refused at once.
+    took: [BTreeMap<u64, u64>; 3],
+    /// Publishes answered, by number, per stream (each exactly once).
+    answered: [BTreeSet<u64>; 3],
     /// Delivered, not yet acked: ack subjects per stream.
     unacked: [Vec<String>; 3],
     acks_sent: u64,
@@ -104,6 +114,9 @@ impl Run {
             published: [0; 3],
             acked: Default::default(),
             refused: [0; 3],
+            refused_queued: Default::default(),
+            took: Default::default(),
+            answered: Default::default(),
             unacked: Default::default(),
             acks_sent: 0,
             ack_replies: 0,
@@ -139,11 +152,22 @@ impl Run {
     fn step(&mut self, step: &Step) -> Result<(), TestCaseError> {
         match *step {
             Step::Publish(s) => {
+                let n = self.published[s];
                 self.published[s] += 1;
                 let subject = format!("{}.x", STREAMS[s].to_lowercase());
                 let msg = Message::new(subject, Bytes::from_static(b"payload"))
-                    .with_reply(format!("pub.{s}"));
+                    .with_reply(format!("pub.{s}.{n}"));
+                let last_seq = |engine: &Engine| {
+                    engine
+                        .stream(STREAMS[s])
+                        .map_or(0, |st| st.store().state().last_seq)
+                };
+                let before = last_seq(&self.engine);
                 prop_assert!(self.engine.handle(msg, NOW));
+                let after = last_seq(&self.engine);
+                if after != before {
+                    self.took[s].insert(n, after);
+                }
             }
             Step::Pull { stream, batch } => {
                 let msg = Message::new(
@@ -196,23 +220,24 @@ impl Run {
         Ok(flushed)
     }
 
-    /// A stream whose store made every message it holds durable has answered every publish to
-    /// it and released every delivery its consumer made, whatever another stream's store (or
-    /// the saving of its own consumer) is doing: a failing stream holds only replies about
-    /// what is not durable.
+    /// Every publish is answered at the flush after it, whatever failed (a PubAck once durable,
+    /// 10023 when its sync failed). A stream whose store made every message it holds durable has
+    /// released every delivery its consumer made, whatever another stream's store (or the
+    /// saving of its own consumer) is doing: a failing stream holds only replies about what is
+    /// not durable.
     fn check_synced_streams_answered(&self) -> Result<(), TestCaseError> {
         for (i, name) in STREAMS.iter().enumerate() {
+            prop_assert_eq!(
+                self.acked[i].len() as u64 + self.refused[i],
+                self.published[i],
+                "a publish to {} is unanswered after a flush",
+                name
+            );
             let last_seq = self
                 .engine
                 .stream(name)
                 .map_or(0, |s| s.store().state().last_seq);
             if self.faults.durable(name).last_seq == last_seq {
-                prop_assert_eq!(
-                    self.acked[i].len() as u64 + self.refused[i],
-                    self.published[i],
-                    "{} is synced, yet a publish to it is unanswered",
-                    name
-                );
                 if i < WITH_CONSUMER {
                     let info = self
                         .engine
@@ -237,14 +262,30 @@ impl Run {
         let durable = self.faults.durable(STREAMS[stream]);
         match kind {
             "pub" => {
+                let n: u64 = to.next().and_then(|s| s.parse().ok()).unwrap_or(u64::MAX);
+                prop_assert!(
+                    self.answered[stream].insert(n),
+                    "publish {n} answered twice"
+                );
                 let ack: serde_json::Value = serde_json::from_slice(&out.msg.payload)
                     .map_err(|e| TestCaseError::fail(format!("PubAck is not JSON: {e}")))?;
                 let Some(seq) = ack["seq"].as_u64() else {
-                    // Refused while its store was failing: 503 / 10023, nothing stored.
+                    // Refused: 503 / 10023. At once (nothing stored), or at the flush whose sync
+                    // failed (its message still queued).
                     prop_assert_eq!(&ack["error"]["err_code"], 10023, "{}", ack);
+                    prop_assert_eq!(&ack["error"]["code"], 503, "{}", ack);
                     self.refused[stream] += 1;
+                    if let Some(&seq) = self.took[stream].get(&n) {
+                        prop_assert!(
+                            seq > durable.last_seq,
+                            "{}#{seq} refused although durable",
+                            STREAMS[stream]
+                        );
+                        self.refused_queued[stream].insert(seq);
+                    }
                     return Ok(());
                 };
+                prop_assert_eq!(self.took[stream].get(&n), Some(&seq), "the PubAck's seq");
                 prop_assert!(
                     seq <= durable.last_seq,
                     "PubAck for {}#{seq} released, durable only to {}",
@@ -317,12 +358,7 @@ impl Run {
             );
             let stream = self.engine.stream(name).expect("stream exists");
             let stored = stored_seqs(stream.store());
-            prop_assert_eq!(
-                &stored,
-                acked,
-                "{} holds exactly what was acknowledged",
-                name
-            );
+            self.check_holds_what_was_acked(i, &stored)?;
             let durable = self.faults.durable(name);
             prop_assert_eq!(durable.last_seq, stream.store().state().last_seq);
             if i < WITH_CONSUMER {
@@ -350,6 +386,31 @@ impl Run {
         }
         Ok(())
     }
+
+    /// `stored` (the sequences stream `i` holds) has everything acknowledged, and nothing else
+    /// but messages refused at a failed flush.
+    fn check_holds_what_was_acked(
+        &self,
+        i: usize,
+        stored: &BTreeSet<u64>,
+    ) -> Result<(), TestCaseError> {
+        let missing: Vec<_> = self.acked[i].difference(stored).collect();
+        prop_assert!(
+            missing.is_empty(),
+            "{} lost acknowledged {missing:?}",
+            STREAMS[i]
+        );
+        let extra: Vec<_> = stored
+            .difference(&self.acked[i])
+            .filter(|seq| !self.refused_queued[i].contains(seq))
+            .collect();
+        prop_assert!(
+            extra.is_empty(),
+            "{} holds {extra:?}, never acknowledged",
+            STREAMS[i]
+        );
+        Ok(())
+    }
 }
 
 fn stored_seqs(store: &dyn StreamStore) -> BTreeSet<u64> {
@@ -363,11 +424,16 @@ fn stored_seqs(store: &dyn StreamStore) -> BTreeSet<u64> {
 }
 
 fn run_schedule(make_store: StoreFactory, steps: &[Step]) -> Result<(), TestCaseError> {
+    run_steps(make_store, steps).map(drop)
+}
+
+fn run_steps(make_store: StoreFactory, steps: &[Step]) -> Result<Run, TestCaseError> {
     let mut run = Run::new(make_store);
     for step in steps {
         run.step(step)?;
     }
-    run.recover_and_compare()
+    run.recover_and_compare()?;
+    Ok(run)
 }
 
 fn memory_stores() -> StoreFactory {
@@ -419,7 +485,15 @@ proptest! {
     #[test]
     fn file_store_releases_only_durable_state(steps in prop::collection::vec(step(), 1..60)) {
         let dir = TempDir::new();
-        run_schedule(file_stores(dir.0.clone()), &steps)?;
+        let mut run = run_steps(file_stores(dir.0.clone()), &steps)?;
+        // Closed (the old engine dropped) and reopened, every store holds what was
+        // acknowledged, and nothing else but messages refused at a failed flush.
+        run.engine = Engine::in_memory(1);
+        for (i, name) in STREAMS.iter().enumerate() {
+            let store = FileStore::open(&dir.0.join(name), FileStoreConfig::default())
+                .map_err(|e| TestCaseError::fail(format!("reopen {name}: {e}")))?;
+            run.check_holds_what_was_acked(i, &stored_seqs(&store))?;
+        }
     }
 }
 
@@ -478,15 +552,26 @@ fn the_wrapper_reports_failed_syncs_as_not_durable() {
     assert_eq!(faults.durable("S").last_seq, 1);
 }
 
-/// While a stream's store fails, a publish to it is refused at once (10023, nothing stored) and
-/// reads are answered, although every flush fails; the held PubAck leaves once a sync succeeds.
+fn refusal_of(out: &Outbound) -> serde_json::Value {
+    let refusal: serde_json::Value = serde_json::from_slice(&out.msg.payload).expect("JSON");
+    assert_eq!(refusal["error"]["err_code"], 10023, "{refusal}");
+    assert_eq!(refusal["error"]["code"], 503, "{refusal}");
+    refusal
+}
+
+/// The publish whose sync fails is answered at that flush (10023), not when space is freed;
+/// while the stream's store fails, a publish to it is refused at once (10023, nothing stored)
+/// and reads are answered, although every flush fails.
 #[test]
 fn a_failing_stream_refuses_publishes_at_once_and_still_answers_reads() {
     let mut run = Run::new(memory_stores());
     run.step(&Step::Publish(0)).expect("publish");
     run.faults.fail_stream("A", true);
     assert_eq!(run.engine.flush(), Err(StoreError::QuotaExceeded));
-    assert_eq!(run.engine.poll_outbound(), None, "the PubAck is held");
+    let out = run.engine.poll_outbound().expect("the publish is answered");
+    assert_eq!(out.to, "pub.0.0");
+    refusal_of(&out);
+    assert_eq!(run.engine.poll_outbound(), None);
 
     run.step(&Step::Publish(0)).expect("publish");
     let info = Message::new("$JS.API.STREAM.INFO.A", Bytes::new()).with_reply("info");
@@ -496,19 +581,69 @@ fn a_failing_stream_refuses_publishes_at_once_and_still_answers_reads() {
     let to: Vec<&str> = out.iter().map(|o| o.to.as_str()).collect();
     assert_eq!(
         to,
-        ["pub.0", "info"],
+        ["pub.0.1", "info"],
         "the refusal and the read leave at once"
     );
-    let refusal: serde_json::Value = serde_json::from_slice(&out[0].msg.payload).expect("JSON");
-    assert_eq!(refusal["error"]["err_code"], 10023, "{refusal}");
-    assert_eq!(refusal["error"]["code"], 503, "{refusal}");
+    refusal_of(&out[0]);
     let stored = run.engine.stream("A").map(|s| s.store().state().msgs);
-    assert_eq!(stored, Some(1), "the refused publish stored nothing");
+    assert_eq!(
+        stored,
+        Some(1),
+        "the publish refused at once stored nothing (the first is still queued)"
+    );
 
     run.faults.recover();
     let flushed = run.flush_and_check().expect("only durable state released");
     assert_eq!(flushed, Ok(()));
-    assert_eq!(run.acked[0].len(), 1, "the held PubAck left once durable");
+    assert!(run.acked[0].is_empty(), "nothing was acknowledged");
+}
+
+/// Every publish of a failed batch is answered at that flush, and only those are refused: the
+/// other stream's PubAcks, and the failing stream's ack reply (consumer state, not a publish),
+/// keep their usual rules.
+#[test]
+fn every_publish_of_a_failed_batch_is_answered_at_that_flush() {
+    let mut run = Run::new(memory_stores());
+    for step in [
+        Step::Publish(0),
+        Step::Pull {
+            stream: 0,
+            batch: 1,
+        },
+        Step::Flush(Fault::None),
+    ] {
+        run.step(&step).expect("setup");
+    }
+    assert_eq!(run.unacked[0].len(), 1, "one delivery to ack");
+    for step in [
+        Step::Ack { stream: 0, pick: 0 },
+        Step::Publish(0),
+        Step::Publish(0),
+        Step::Publish(1),
+    ] {
+        run.step(&step).expect("batch");
+    }
+    run.faults.fail_stream("A", true);
+    let flushed = run.flush_and_check().expect("only durable state released");
+    assert_eq!(flushed, Err(StoreError::QuotaExceeded));
+    assert_eq!(
+        run.refused[0], 2,
+        "both publishes to A refused at that flush"
+    );
+    assert_eq!(run.refused_queued[0], BTreeSet::from([2, 3]));
+    assert_eq!(
+        run.acked[1],
+        BTreeSet::from([1]),
+        "B's publish acknowledged"
+    );
+    assert_eq!(run.ack_replies, 0, "the ack reply waits for its state");
+
+    run.faults.recover();
+    let flushed = run.flush_and_check().expect("only durable state released");
+    assert_eq!(flushed, Ok(()));
+    assert_eq!(run.ack_replies, 1, "the ack is confirmed once saved");
+    run.recover_and_compare()
+        .expect("state holds what was acknowledged");
 }
 
 /// Deleting a stream whose store was failing forgets the failure: a stream created again under
@@ -546,11 +681,14 @@ fn deliveries_of_durable_messages_are_not_held_by_a_failing_store() {
     run.step(&Step::Publish(0)).expect("publish");
     run.faults.fail_stream("A", true);
     assert_eq!(run.engine.flush(), Err(StoreError::QuotaExceeded));
-    assert_eq!(
-        run.engine.poll_outbound(),
-        None,
-        "A's second PubAck is held"
-    );
+    let out = run
+        .engine
+        .poll_outbound()
+        .expect("A's second publish is answered");
+    assert_eq!(out.to, "pub.0.1");
+    refusal_of(&out);
+    run.check_released(&out)
+        .expect("a refusal of a message not durable");
 
     for stream in [1, 0] {
         run.step(&Step::Pull { stream, batch: 1 }).expect("pull");
@@ -565,13 +703,16 @@ fn deliveries_of_durable_messages_are_not_held_by_a_failing_store() {
     assert_eq!(flushed, Err(StoreError::QuotaExceeded), "A still fails");
     assert_eq!(run.unacked[1].len(), 1, "B's delivery left");
     assert_eq!(run.unacked[0].len(), 1, "A's synced message was delivered");
-    assert_eq!(run.acked[0].len(), 1, "A's unsynced PubAck is still held");
     assert_eq!(run.gets, 1, "the MSG.GET of a synced message was answered");
 
     run.faults.recover();
     let flushed = run.flush_and_check().expect("only durable state released");
     assert_eq!(flushed, Ok(()));
-    assert_eq!(run.acked[0].len(), 2, "A's held PubAck left once durable");
+    assert_eq!(
+        run.acked[0].len(),
+        1,
+        "the refused publish was not acknowledged later"
+    );
     run.recover_and_compare()
         .expect("state equals what was acknowledged");
 }

@@ -229,8 +229,10 @@ impl Engine {
     /// stream, then releases every reply and delivery whose data is now durable (see
     /// `outbox.rs`). A stream whose save or sync fails stays dirty, keeps its consumers marked
     /// changed and holds only its own replies; the others are synced and released as usual, and
-    /// the first failure is returned. Until a sync of the failing stream succeeds, publishes to
-    /// it are refused at once (503 / 10023 for a full medium), while reads, deliveries of
+    /// the first failure is returned. The PubAcks it held for messages not yet durable leave
+    /// now as refusals (503 / 10023 for a full medium; their messages stay queued for the next
+    /// sync, so like a timed-out publish they may still be stored). Until a sync of the failing
+    /// stream succeeds, publishes to it are refused at once, while reads, deliveries of
     /// messages synced before, purges and deletes go on, so a full disk stops nothing else.
     pub fn flush(&mut self) -> Result<(), StoreError> {
         self.mark_changed_consumers_dirty();
@@ -256,6 +258,11 @@ impl Engine {
                     }
                 }
                 Err(err) => {
+                    // Its publishes not yet durable are answered now, not when space is freed.
+                    let refusal = streams::publish_refusal(&err);
+                    if slot.durability.refuse_unsynced_pubacks(&refusal) {
+                        self.holding.insert(name.clone());
+                    }
                     self.failing.insert(name.clone(), err.clone());
                     first_error.get_or_insert(err);
                     self.dirty.insert(name);

@@ -14,6 +14,13 @@
 //! held message of that stream goes to the same subject, so the messages of one pull request or
 //! one push consumer keep their order. Streams never wait for each other: a stream whose store
 //! fails holds only its own messages (see [`super::Engine::flush`]).
+//!
+//! A PubAck is the one exception to waiting: when a sync of its stream fails before its message
+//! is durable, it leaves at that flush as a refusal (503 / 10023 for a full medium), as
+//! nats-server answers a publish it cannot store, so the client does not wait for a disk that
+//! may stay full. Its message stays queued in the store (the same data the next sync retries),
+//! so like a timed-out publish it may still be stored later; nothing is acknowledged before it
+//! is durable.
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -33,6 +40,15 @@ pub(crate) enum Need {
     Writes(u64),
 }
 
+/// What a held message is, as far as a failed sync cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A publish's PubAck: a failed sync answers it with a refusal instead of holding it.
+    PubAck,
+    /// Anything else: it waits for a sync that covers it.
+    Other,
+}
+
 /// A stream's durability watermarks and the messages held for them.
 #[derive(Debug, Default)]
 pub(crate) struct Durability {
@@ -43,7 +59,7 @@ pub(crate) struct Durability {
     /// `last_seq` when the last successful sync returned: every message at or below it that the
     /// store still holds is durable.
     pub(crate) synced_seq: Seq,
-    held: VecDeque<(Need, Outbound)>,
+    held: VecDeque<(Need, Outbound, Kind)>,
     /// The highest needs among `held`, so a sync that covers them all releases without a scan.
     most_seq: Seq,
     most_writes: u64,
@@ -101,6 +117,17 @@ impl Durability {
         out: Outbound,
         ready: &mut VecDeque<Outbound>,
     ) -> bool {
+        self.queue_as(Kind::Other, need, out, ready)
+    }
+
+    /// As [`Durability::queue`], for a message of this kind.
+    pub(crate) fn queue_as(
+        &mut self,
+        kind: Kind,
+        need: Need,
+        out: Outbound,
+        ready: &mut VecDeque<Outbound>,
+    ) -> bool {
         if self.held.is_empty() && self.met(need) {
             ready.push_back(out);
             return false;
@@ -110,8 +137,26 @@ impl Durability {
             Need::Seq(seq) => self.most_seq = self.most_seq.max(seq),
             Need::Writes(gen) => self.most_writes = self.most_writes.max(gen),
         }
-        self.held.push_back((need, out));
+        self.held.push_back((need, out, kind));
         true
+    }
+
+    /// After a failed sync: turns every held PubAck whose message is not durable into
+    /// `refusal` (the same reply subject, this body), free to leave in its place. Their messages
+    /// stay queued in the store, which may still make them durable at a later sync: a client
+    /// told "insufficient resources" must treat the publish as it treats a timeout (retry with
+    /// its `Nats-Msg-Id`, which finds the message if it was stored). Returns whether any was.
+    pub(crate) fn refuse_unsynced_pubacks(&mut self, refusal: &bytes::Bytes) -> bool {
+        let mut refused = false;
+        for (need, out, kind) in self.held.iter_mut() {
+            if *kind == Kind::PubAck && !matches!(*need, Need::Seq(seq) if seq <= self.synced_seq) {
+                out.msg.payload = refusal.clone();
+                *need = Need::Nothing;
+                *kind = Kind::Other;
+                refused = true;
+            }
+        }
+        refused
     }
 
     /// Moves to `ready` every held message whose need is met and that no held message before
@@ -119,7 +164,7 @@ impl Durability {
     pub(crate) fn release(&mut self, ready: &mut VecDeque<Outbound>) -> bool {
         if self.most_seq <= self.synced_seq && self.most_writes <= self.synced {
             // The common case: the sync covered the whole batch.
-            ready.extend(self.held.drain(..).map(|(_, out)| out));
+            ready.extend(self.held.drain(..).map(|(_, out, _)| out));
             self.most_seq = 0;
             self.most_writes = 0;
             return false;
@@ -127,7 +172,7 @@ impl Durability {
         let mut waiting: BTreeSet<String> = BTreeSet::new();
         let (mut most_seq, mut most_writes) = (0, 0);
         let held = std::mem::take(&mut self.held);
-        for (need, out) in held {
+        for (need, out, kind) in held {
             if self.met(need) && !waiting.contains(&out.to) {
                 ready.push_back(out);
                 continue;
@@ -138,7 +183,7 @@ impl Durability {
                 Need::Writes(gen) => most_writes = most_writes.max(gen),
             }
             waiting.insert(out.to.clone());
-            self.held.push_back((need, out));
+            self.held.push_back((need, out, kind));
         }
         self.most_seq = most_seq;
         self.most_writes = most_writes;
@@ -147,7 +192,7 @@ impl Durability {
 
     /// Lets everything held go (the stream was deleted: nothing it describes can change).
     pub(crate) fn release_all(&mut self, ready: &mut VecDeque<Outbound>) {
-        ready.extend(self.held.drain(..).map(|(_, out)| out));
+        ready.extend(self.held.drain(..).map(|(_, out, _)| out));
     }
 }
 
@@ -229,13 +274,16 @@ impl Engine {
     }
 
     /// Queues a reply about message `seq` of `stream` (a PubAck): it leaves once that message
-    /// is durable.
+    /// is durable, or as a refusal when a sync of the stream fails before (see
+    /// [`Durability::refuse_unsynced_pubacks`]).
     pub(crate) fn send_about_message(&mut self, stream: &str, seq: Seq, out: Outbound) {
         let Some(slot) = self.streams.get_mut(stream) else {
             self.ready.push_back(out);
             return;
         };
-        if slot.durability.queue(Need::Seq(seq), out, &mut self.ready)
+        if slot
+            .durability
+            .queue_as(Kind::PubAck, Need::Seq(seq), out, &mut self.ready)
             && !self.holding.contains(stream)
         {
             self.holding.insert(stream.to_string());
@@ -334,6 +382,38 @@ mod tests {
         d.synced(7);
         d.release(&mut ready);
         assert_eq!(drained(&mut ready), ["inbox", "inbox"]);
+    }
+
+    #[test]
+    fn a_failed_sync_turns_only_unsynced_pubacks_into_refusals_in_their_place() {
+        let mut d = Durability::synced_to(5);
+        let mut ready = VecDeque::new();
+        d.wrote();
+        d.queue_as(Kind::PubAck, Need::Seq(6), out("inbox"), &mut ready);
+        d.queue(Need::Seq(6), out("delivery"), &mut ready);
+        d.queue(d.writes_so_far(), out("ack"), &mut ready);
+        d.queue(Need::Nothing, out("inbox"), &mut ready);
+        let refusal = bytes::Bytes::from_static(b"refused");
+        assert!(d.refuse_unsynced_pubacks(&refusal));
+        assert!(
+            d.release(&mut ready),
+            "the delivery and the ack reply stay held"
+        );
+        let left: Vec<_> = ready.drain(..).map(|o| (o.to, o.msg.payload)).collect();
+        assert_eq!(
+            left,
+            [
+                ("inbox".to_string(), refusal.clone()),
+                ("inbox".to_string(), bytes::Bytes::new())
+            ]
+        );
+        assert!(
+            !d.refuse_unsynced_pubacks(&refusal),
+            "nothing left to refuse"
+        );
+        d.synced(6);
+        assert!(!d.release(&mut ready));
+        assert_eq!(drained(&mut ready), ["delivery", "ack"]);
     }
 
     #[test]

@@ -382,6 +382,15 @@ pub(crate) fn store_failure(kind: ErrorKind, err: StoreError) -> ApiError {
     }
 }
 
+/// The body of the reply to a publish whose store cannot make it durable (`{"error": …}`, as
+/// nats-server answers it).
+pub(crate) fn publish_refusal(err: &StoreError) -> Bytes {
+    let error = store_failure(ErrorKind::StreamStoreFailed, err.clone());
+    serde_json::to_vec(&serde_json::json!({ "error": error }))
+        .map(Bytes::from)
+        .unwrap_or_default()
+}
+
 /// The medium failure behind a "stream store failed" API error (its description is the store
 /// error's text); `None` for the other refusals that share its code (discard-new limits).
 fn store_error_of(err: &ApiError) -> Option<StoreError> {
