@@ -716,3 +716,33 @@ fn deliveries_of_durable_messages_are_not_held_by_a_failing_store() {
     run.recover_and_compare()
         .expect("state equals what was acknowledged");
 }
+
+/// A publish refused at a failed flush is, for its client, like one that timed out: its message
+/// may still be stored once the store recovers, and a retry with the same `Nats-Msg-Id` finds
+/// it (a duplicate PubAck for its sequence) instead of storing it twice.
+#[test]
+fn a_retry_with_the_msg_id_of_a_publish_refused_at_a_failed_flush_is_not_stored_twice() {
+    let mut run = Run::new(memory_stores());
+    let publish = |reply: &str| {
+        Message::new("a.x", Bytes::from_static(b"once"))
+            .with_headers(Bytes::from_static(b"NATS/1.0\r\nNats-Msg-Id: m1\r\n\r\n"))
+            .with_reply(reply.to_string())
+    };
+    assert!(run.engine.handle(publish("first"), NOW));
+    run.faults.fail_stream("A", true);
+    assert_eq!(run.engine.flush(), Err(StoreError::QuotaExceeded));
+    let out = run.engine.poll_outbound().expect("the publish is answered");
+    assert_eq!(out.to, "first");
+    refusal_of(&out);
+
+    run.faults.recover();
+    assert_eq!(run.engine.flush(), Ok(()), "the store recovered");
+    assert!(run.engine.handle(publish("retry"), NOW));
+    assert_eq!(run.engine.flush(), Ok(()));
+    let out = run.engine.poll_outbound().expect("the retry is answered");
+    let ack: serde_json::Value = serde_json::from_slice(&out.msg.payload).expect("JSON");
+    assert_eq!(ack["seq"], 1, "{ack}");
+    assert_eq!(ack["duplicate"], true, "{ack}");
+    let stored = run.engine.stream("A").map(|s| s.store().state().msgs);
+    assert_eq!(stored, Some(1), "stored once");
+}
