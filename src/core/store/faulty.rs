@@ -255,6 +255,10 @@ impl StreamStore for FaultyStore {
         Ok(())
     }
 
+    fn discard_unsynced(&mut self) -> Result<bool, StoreError> {
+        self.inner.discard_unsynced()
+    }
+
     fn save_meta(&mut self, meta: &[u8]) -> Result<(), StoreError> {
         self.inner.save_meta(meta)
     }

@@ -239,6 +239,15 @@ pub trait StreamStore {
     /// Makes everything stored so far durable.
     fn sync(&mut self) -> Result<(), StoreError>;
 
+    /// After a failed [`StreamStore::sync`]: drops every message write made since the last
+    /// successful sync (stores, removals, purges), so the store holds exactly its durable state
+    /// again, on disk and in memory, and nothing dropped can become durable later. Consumer
+    /// records are not touched. `Ok(false)` when the store cannot (the default: stores whose
+    /// sync never fails); nothing changed then.
+    fn discard_unsynced(&mut self) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
     /// Durably records the stream's identity, `{"config": …, "created": …}` as JSON, before a
     /// create or update is acknowledged; on failure the engine refuses the create or update.
     /// Stores whose shell keeps configs elsewhere (or not at all, as memory streams) accept and

@@ -14,7 +14,9 @@
 //! Writes are buffered. [`StreamStore::sync`] flushes and fsyncs every segment written since the
 //! last sync (and the directory when files were created), so whatever was stored before a
 //! successful `sync` survives a crash. Removals are taken on a full disk too, and a purge that
-//! empties the stream gives its space back at the next sync even then (`full_disk.rs`). Consumer saves are durable when they return. After a
+//! empties the stream gives its space back at the next sync even then (`full_disk.rs`); after a
+//! failed sync, what was written since the last good one can be dropped (`rollback.rs`).
+//! Consumer saves are durable when they return. After a
 //! failed fsync the store refuses further writes (the OS may have dropped the dirty pages); reopen
 //! it to recover.
 //!
@@ -41,6 +43,7 @@ mod mutate;
 mod query;
 mod record;
 mod recovery;
+mod rollback;
 mod segment;
 mod segment_index;
 mod subjects;
@@ -106,6 +109,8 @@ pub struct FileStore {
     report: RecoveryReport,
     /// Why writes are refused (a failed fsync).
     poisoned: Option<String>,
+    /// The files as the last successful sync left them, to go back to (`rollback.rs`).
+    synced_at: Option<rollback::SyncPoint>,
     last_maintenance_error: Option<String>,
     closed: bool,
 }
@@ -134,6 +139,7 @@ impl FileStore {
         }
         let recovered = recovery::recover(&seg_dir).map_err(io_err)?;
         let mut index = recovered.index;
+        let fresh = matches!(recovered.active, Active::Fresh(_));
         let writer = match recovered.active {
             Active::Resume(len) => {
                 let id = index.segs.last().map_or(0, |seg| seg.id);
@@ -151,7 +157,7 @@ impl FileStore {
         let candidates = index.segs.iter().map(|seg| seg.id).collect();
         let mut report = recovered.report;
         report.bad_consumers = bad_consumers;
-        Ok(FileStore {
+        let mut store = FileStore {
             dir: dir.to_path_buf(),
             seg_dir,
             block_size: config.block_size.clamp(256, 1 << 30),
@@ -166,9 +172,17 @@ impl FileStore {
             consumers,
             report,
             poisoned: None,
+            synced_at: None,
             last_maintenance_error: None,
             closed: false,
-        })
+        };
+        store.synced_at = if fresh {
+            let segs = store.index.segs.iter().map(|seg| seg.id);
+            Some(rollback::SyncPoint::unwritten(store.writer.id, segs))
+        } else {
+            store.sync_point_now()
+        };
+        Ok(store)
     }
 
     /// What opening the store found damaged and repaired.
@@ -414,7 +428,12 @@ impl StreamStore for FileStore {
         if let Err(err) = self.maintain() {
             self.last_maintenance_error = Some(err.to_string());
         }
+        self.synced_at = self.sync_point_now();
         Ok(())
+    }
+
+    fn discard_unsynced(&mut self) -> Result<bool, StoreError> {
+        self.roll_back_to_sync()
     }
 
     fn save_consumer(&mut self, name: &str, record: ConsumerRecord) -> Result<(), StoreError> {
