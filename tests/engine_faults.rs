@@ -87,8 +87,8 @@ struct Run {
     acked: [BTreeSet<u64>; 3],
     /// Publishes refused (10023), per stream: at once (nothing stored) or at a failed flush.
     refused: [u64; 3],
-    /// Sequences taken by publishes refused at a failed flush, per stream: still queued in the
-    /// store, so they may be stored later.
+    /// Sequences taken by publishes refused at a failed flush that was not taken back, per
+    /// stream: still queued in the store, so they may be stored later.
     refused_queued: [BTreeSet<u64>; 3],
     /// The sequence each publish took (by its number), per stream; none when refused at once.
     took: [BTreeMap<u64, u64>; 3],
@@ -279,7 +279,15 @@ impl Run {
                             "{}#{seq} refused although durable",
                             STREAMS[stream]
                         );
-                        self.refused_queued[stream].insert(seq);
+                        // Taken back (the stream went back below it): it must never be seen
+                        // again. Else still queued: it may be stored later.
+                        let last_seq = self
+                            .engine
+                            .stream(STREAMS[stream])
+                            .map_or(0, |s| s.store().state().last_seq);
+                        if last_seq >= seq {
+                            self.refused_queued[stream].insert(seq);
+                        }
                     }
                     return Ok(());
                 };
@@ -743,4 +751,128 @@ fn a_retry_with_the_msg_id_of_a_publish_refused_at_a_failed_flush_is_not_stored_
     assert_eq!(ack["duplicate"], true, "{ack}");
     let stored = run.engine.stream("A").map(|s| s.store().state().msgs);
     assert_eq!(stored, Some(1), "stored once");
+}
+
+/// The stream's sequences, message count and its consumer's delivered/pending state.
+fn shape(run: &Run, stream: &str) -> (u64, u64, u64, u64, u64) {
+    let state = run.engine.stream(stream).expect("stream").store().state();
+    let info = run
+        .engine
+        .consumer_info(stream, "W", NOW)
+        .expect("consumer info");
+    (
+        state.last_seq,
+        state.msgs,
+        info.delivered.stream_seq,
+        info.delivered.consumer_seq,
+        info.num_ack_pending,
+    )
+}
+
+/// On the file store, a batch of publishes whose sync fails is taken back, as nats-server
+/// stores nothing of a publish it refuses: the stream returns to its durable messages, its
+/// consumer forgets the deliveries of the dropped ones (held, never released), the next publish
+/// takes the next durable sequence, and after a reopen the store holds exactly what was
+/// acknowledged.
+#[test]
+fn a_failed_batch_of_publishes_is_taken_back_on_the_file_store() {
+    let dir = TempDir::new();
+    let mut run = Run::new(file_stores(dir.0.clone()));
+    for step in [
+        Step::Publish(0),
+        Step::Publish(0),
+        Step::Pull {
+            stream: 0,
+            batch: 2,
+        },
+        Step::Flush(Fault::None),
+        Step::Pull {
+            stream: 0,
+            batch: 2,
+        },
+        Step::Flush(Fault::None),
+    ] {
+        run.step(&step).expect("setup");
+    }
+    assert_eq!(run.acked[0], BTreeSet::from([1, 2]));
+    assert_eq!(run.unacked[0].len(), 2, "both delivered");
+    let durable = shape(&run, "A");
+    assert_eq!(durable, (2, 2, 2, 2, 2));
+
+    // Two more, delivered at once to the waiting pull request: all held, then the sync fails.
+    for step in [Step::Publish(0), Step::Publish(0)] {
+        run.step(&step).expect("publish");
+    }
+    assert_eq!(
+        shape(&run, "A"),
+        (4, 4, 4, 4, 4),
+        "stored and delivered, held"
+    );
+    run.step(&Step::Flush(Fault::Stream(0))).expect("flush");
+    assert_eq!(
+        run.refused[0], 2,
+        "both publishes refused at the failed flush"
+    );
+    assert_eq!(
+        run.unacked[0].len(),
+        2,
+        "no delivery of a refused message left"
+    );
+    assert_eq!(shape(&run, "A"), durable, "back to the durable state");
+
+    // A flush whose sync succeeds ends the refusals at once.
+    run.step(&Step::Flush(Fault::None)).expect("flush");
+    run.step(&Step::Publish(0)).expect("publish");
+    run.step(&Step::Flush(Fault::None)).expect("flush");
+    assert_eq!(
+        run.acked[0],
+        BTreeSet::from([1, 2, 3]),
+        "the next publish takes the next durable sequence"
+    );
+    run.recover_and_compare()
+        .expect("state equals what was acked");
+    let stored = stored_seqs(run.engine.stream("A").expect("A").store());
+    assert_eq!(stored, run.acked[0], "exactly what was acknowledged");
+    let payload = run.engine.stream("A").map(|s| s.store().load_msg(3));
+    assert!(matches!(payload, Some(Ok(_))), "seq 3 is the new message");
+
+    run.engine = Engine::in_memory(1);
+    let store = FileStore::open(&dir.0.join("A"), FileStoreConfig::default()).expect("reopen");
+    assert_eq!(
+        stored_seqs(&store),
+        BTreeSet::from([1, 2, 3]),
+        "after a reopen too"
+    );
+}
+
+/// On the file store a refused publish is gone, so a retry with its `Nats-Msg-Id` is stored
+/// (not answered as a duplicate of a message that does not exist).
+#[test]
+fn a_retry_of_a_publish_taken_back_is_stored_not_a_duplicate() {
+    let dir = TempDir::new();
+    let mut run = Run::new(file_stores(dir.0.clone()));
+    let publish = |reply: &str| {
+        Message::new("a.x", Bytes::from_static(b"once"))
+            .with_headers(Bytes::from_static(b"NATS/1.0\r\nNats-Msg-Id: m1\r\n\r\n"))
+            .with_reply(reply.to_string())
+    };
+    assert!(run.engine.handle(publish("first"), NOW));
+    run.faults.fail_stream("A", true);
+    assert_eq!(run.engine.flush(), Err(StoreError::QuotaExceeded));
+    let out = run.engine.poll_outbound().expect("the publish is answered");
+    refusal_of(&out);
+    let stored = run.engine.stream("A").map(|s| s.store().state().msgs);
+    assert_eq!(stored, Some(0), "the refused publish is not stored");
+
+    run.faults.recover();
+    assert_eq!(run.engine.flush(), Ok(()), "the store recovered");
+    assert!(run.engine.handle(publish("retry"), NOW));
+    assert_eq!(run.engine.flush(), Ok(()));
+    let out = run.engine.poll_outbound().expect("the retry is answered");
+    let ack: serde_json::Value = serde_json::from_slice(&out.msg.payload).expect("JSON");
+    assert_eq!(ack["seq"], 1, "{ack}");
+    assert!(
+        ack.get("duplicate").is_none(),
+        "stored, not a duplicate: {ack}"
+    );
 }

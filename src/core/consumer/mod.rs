@@ -265,6 +265,34 @@ impl Consumer {
         }
     }
 
+    /// After its stream went back to its last sync, which kept the messages up to `last_seq`:
+    /// forgets its deliveries of the messages after it (they never left the engine), so it
+    /// delivers whatever is stored there next. Its consumer sequence goes back by as many
+    /// deliveries when no remaining one is numbered above (else it keeps a gap, as after a
+    /// missed message).
+    pub(crate) fn forget_after(&mut self, last_seq: u64) {
+        self.sseq = self.sseq.min(last_seq.saturating_add(1));
+        self.asflr = self.asflr.min(last_seq);
+        self.rdc.retain(|seq, _| *seq <= last_seq);
+        self.rdq.retain(|seq| *seq <= last_seq);
+        self.rdq_set.retain(|seq| *seq <= last_seq);
+        if self.delivered.stream_seq > last_seq {
+            let before = self.pending.len() as u64;
+            self.pending.retain(|seq, _| *seq <= last_seq);
+            let dropped = before - self.pending.len() as u64;
+            self.delivered.stream_seq = last_seq;
+            let back = self.delivered.consumer_seq.saturating_sub(dropped);
+            let highest_kept = self.pending.values().map(|p| p.consumer_seq).max();
+            if highest_kept.unwrap_or(0) <= back && self.adflr <= back {
+                self.delivered.consumer_seq = back;
+                self.dseq = back.saturating_add(1);
+            }
+        }
+        self.npc_stale = true;
+        self.changed = true;
+        self.recompute_redeliver_at();
+    }
+
     /// Whether the persisted state changed since the last [`Consumer::take_changed`] (a flush
     /// clears the flag only once the save went through).
     pub fn is_changed(&self) -> bool {

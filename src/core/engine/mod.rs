@@ -26,6 +26,7 @@ mod outbox;
 use outbox::{reply_rule, ReplyRule};
 mod restore;
 mod retention;
+mod rollback;
 mod streams;
 pub use restore::SkippedConsumer;
 pub use streams::stream_meta;
@@ -258,7 +259,9 @@ impl Engine {
                     }
                 }
                 Err(err) => {
-                    // Its publishes not yet durable are answered now, not when space is freed.
+                    // Back to its last sync when only publishes wrote since (rollback.rs), and
+                    // its publishes not yet durable are answered now, not when space is freed.
+                    slot.roll_back_unsynced();
                     let refusal = streams::publish_refusal(&err);
                     if slot.durability.refuse_unsynced_pubacks(&refusal) {
                         self.holding.insert(name.clone());
@@ -334,7 +337,7 @@ impl Engine {
     /// for that sync.
     pub(crate) fn mark_dirty(&mut self, stream: &str) {
         if let Some(slot) = self.streams.get_mut(stream) {
-            slot.durability.wrote();
+            slot.durability.wrote_other();
         }
         if !self.dirty.contains(stream) {
             self.dirty.insert(stream.to_string());
@@ -384,7 +387,9 @@ impl Drop for Engine {
 fn sync_stream(slot: &mut StreamSlot) -> Result<(), StoreError> {
     let saved = save_changed_consumers(slot);
     slot.stream.store_mut().sync()?;
-    let last_seq = slot.stream.store().state().last_seq;
+    let state = slot.stream.store().state();
+    slot.durability.note_synced_state(&state);
+    let last_seq = state.last_seq;
     if saved.is_err() {
         slot.durability.messages_synced(last_seq);
         save_changed_consumers(slot)?;

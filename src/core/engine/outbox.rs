@@ -59,6 +59,12 @@ pub(crate) struct Durability {
     /// `last_seq` when the last successful sync returned: every message at or below it that the
     /// store still holds is durable.
     pub(crate) synced_seq: Seq,
+    /// `first_seq` and `msgs` when the last successful sync returned (see
+    /// [`Durability::note_synced_state`]).
+    pub(crate) synced_shape: Option<(Seq, u64)>,
+    /// Whether anything but a publish or a delivery wrote since the last successful sync (an
+    /// ack, a removal, an API write): a failed sync cannot roll such a batch back.
+    pub(crate) other_writes: bool,
     held: VecDeque<(Need, Outbound, Kind)>,
     /// The highest needs among `held`, so a sync that covers them all releases without a scan.
     most_seq: Seq,
@@ -79,10 +85,23 @@ impl Durability {
         self.written = self.synced + 1;
     }
 
+    /// Notes a write other than a publish or a delivery (see [`Durability::other_writes`]).
+    pub(crate) fn wrote_other(&mut self) {
+        self.wrote();
+        self.other_writes = true;
+    }
+
     /// Records a successful sync of everything written, up to sequence `last_seq`.
     pub(crate) fn synced(&mut self, last_seq: Seq) {
         self.synced = self.written;
         self.synced_seq = last_seq;
+        self.other_writes = false;
+    }
+
+    /// Notes the shape of the store a sync just made durable, so a failed sync later can tell
+    /// whether only messages were appended since.
+    pub(crate) fn note_synced_state(&mut self, state: &crate::core::store::StreamState) {
+        self.synced_shape = Some((state.first_seq, state.msgs));
     }
 
     /// Records a successful sync of the messages up to `last_seq` while other writes (consumer
@@ -157,6 +176,15 @@ impl Durability {
             }
         }
         refused
+    }
+
+    /// After the stream went back to its last sync, which kept the messages up to `last_seq`:
+    /// drops what is held about the messages after it (deliveries, republished copies, reads),
+    /// which no longer exist. PubAcks stay, to be refused.
+    pub(crate) fn drop_past(&mut self, last_seq: Seq) {
+        self.held.retain(|(need, _, kind)| {
+            *kind == Kind::PubAck || !matches!(*need, Need::Seq(seq) if seq > last_seq)
+        });
     }
 
     /// Moves to `ready` every held message whose need is met and that no held message before

@@ -59,7 +59,8 @@ impl Engine {
         }
         self.mark_config_changed(&name);
         // What the store holds is durable; its bytes count at the next flush.
-        let durable = super::outbox::Durability::synced_to(stream.state().last_seq);
+        let mut durable = super::outbox::Durability::synced_to(stream.state().last_seq);
+        durable.note_synced_state(&stream.state());
         let bytes = stream.state().bytes;
         let mut slot = StreamSlot::new(stream, consumers, durable);
         slot.counted_bytes = bytes;

@@ -183,6 +183,18 @@ impl Stream {
     }
 
     /// Rebuilds the duplicate table from the messages stored within the window before `now`.
+    /// After its store went back to its last sync (see
+    /// [`crate::core::store::StreamStore::discard_unsynced`]): forgets what it knew of the
+    /// messages that went (their duplicate ids, the last message id, removals and a republished
+    /// copy not yet taken), rebuilding the duplicate table from the store as a recovery does.
+    pub(crate) fn forget_discarded(&mut self, now: Nanos) {
+        self.dedup = Dedup::default();
+        self.last_msg_id.clear();
+        self.removals.clear();
+        self.republished = None;
+        self.rebuild_dedup(now);
+    }
+
     fn rebuild_dedup(&mut self, now: Nanos) {
         let window = self.config.duplicate_window;
         let state = self.store.state();

@@ -1,0 +1,52 @@
+//! Taking back a batch whose sync failed, so the publishes it refuses are not stored.
+//!
+//! nats-server answers a publish its store cannot write with 503 / 10023 and stores nothing.
+//! When a stream's sync fails (a full disk), the engine does the same for the publishes of that
+//! batch: the store drops what it wrote since its last successful sync
+//! ([`crate::core::store::StreamStore::discard_unsynced`]), and the stream and its consumers
+//! forget those messages (duplicate ids, deliveries, pending acks), so the next publish takes the
+//! first sequence after the durable ones and a refused message is never seen again, even after a
+//! restart. The held PubAcks of the dropped messages then leave as refusals (`outbox.rs`).
+//!
+//! Only a batch that appended messages (and delivered them) can be taken back this way. When
+//! anything else wrote since the last sync (an ack, a removal, a purge, a consumer created) or a
+//! publish removed older messages (limits), or the store cannot go back (the memory store, whose
+//! sync does not fail), the batch stays queued for the next sync instead: its PubAcks are still
+//! refused at once, and like a timed-out publish such a message may be stored later.
+
+use super::StreamSlot;
+
+impl StreamSlot {
+    /// After a failed sync: goes back to the last successful one when only messages were
+    /// appended since (see the module doc). Returns whether it did.
+    pub(super) fn roll_back_unsynced(&mut self) -> bool {
+        let durability = &self.durability;
+        let Some((first_seq, msgs)) = durability.synced_shape else {
+            return false;
+        };
+        let state = self.stream.store().state();
+        let synced_seq = durability.synced_seq;
+        if durability.other_writes || state.last_seq <= synced_seq {
+            return false;
+        }
+        let appended = state.last_seq - synced_seq;
+        let only_appended =
+            state.msgs == msgs + appended && (msgs == 0 || state.first_seq == first_seq);
+        if !only_appended {
+            return false;
+        }
+        match self.stream.store_mut().discard_unsynced() {
+            Ok(true) => {}
+            // It cannot (nothing changed), or it failed and refuses writes until reopened: the
+            // batch stays queued either way.
+            Ok(false) | Err(_) => return false,
+        }
+        let state = self.stream.store().state();
+        self.stream.forget_discarded(state.last_ts);
+        for consumer in self.consumers.values_mut() {
+            consumer.forget_after(state.last_seq);
+        }
+        self.durability.drop_past(state.last_seq);
+        true
+    }
+}
