@@ -3,9 +3,11 @@
 //! the store has not made durable; a stream that did sync is not held back by one that failed
 //! (its PubAcks all leave); every publish is answered at the flush after it, the ones whose
 //! sync failed with 10023; a publish to a stream whose sync failed is refused (10023) at once
-//! and stores nothing; and once the store recovers, the streams hold everything acknowledged and
-//! nothing else but messages whose publish was refused at a failed flush (still queued then,
-//! so stored later, as a timed-out publish may be), on the file store after a reopen too.
+//! and stores nothing; a refused batch of publishes is taken back where the store can (the file
+//! store), so those messages are never seen again; and once the store recovers, the streams hold
+//! everything acknowledged and nothing else but messages refused at a failed flush that could
+//! not be taken back (still queued then, so stored later, as a timed-out publish may be), on
+//! the file store after a reopen too.
 //! Random failure schedules (proptest), on the memory store and the file store, each wrapped in
 //! the fault-injecting [`FaultyStore`].
 

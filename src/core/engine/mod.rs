@@ -231,9 +231,10 @@ impl Engine {
     /// `outbox.rs`). A stream whose save or sync fails stays dirty, keeps its consumers marked
     /// changed and holds only its own replies; the others are synced and released as usual, and
     /// the first failure is returned. The PubAcks it held for messages not yet durable leave
-    /// now as refusals (503 / 10023 for a full medium; their messages stay queued for the next
-    /// sync, so like a timed-out publish they may still be stored). Until a sync of the failing
-    /// stream succeeds, publishes to it are refused at once, while reads, deliveries of
+    /// now as refusals (503 / 10023 for a full medium), and a batch that only appended messages
+    /// is taken back so they are not stored (`rollback.rs`; any other batch stays queued for
+    /// the next sync, so like a timed-out publish they may still be stored). Until a sync of
+    /// the failing stream succeeds, publishes to it are refused at once, while reads, deliveries of
     /// messages synced before, purges and deletes go on, so a full disk stops nothing else.
     pub fn flush(&mut self) -> Result<(), StoreError> {
         self.mark_changed_consumers_dirty();

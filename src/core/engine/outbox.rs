@@ -18,9 +18,10 @@
 //! A PubAck is the one exception to waiting: when a sync of its stream fails before its message
 //! is durable, it leaves at that flush as a refusal (503 / 10023 for a full medium), as
 //! nats-server answers a publish it cannot store, so the client does not wait for a disk that
-//! may stay full. Its message stays queued in the store (the same data the next sync retries),
-//! so like a timed-out publish it may still be stored later; nothing is acknowledged before it
-//! is durable.
+//! may stay full. Its message is taken back with its batch when the store can go back to its
+//! last sync (`rollback.rs`, the file store); otherwise it stays queued for the next sync, so
+//! like a timed-out publish it may still be stored later. Nothing is acknowledged before it is
+//! durable.
 
 use std::collections::{BTreeSet, VecDeque};
 
