@@ -878,3 +878,64 @@ fn a_retry_of_a_publish_taken_back_is_stored_not_a_duplicate() {
         "stored, not a duplicate: {ack}"
     );
 }
+
+/// A consumer record saved by a flush whose sync then failed describes deliveries of messages
+/// that were taken back; a restart before the next save forgets them, so the consumer delivers
+/// the message stored next at that sequence instead of skipping it.
+#[test]
+fn a_restart_after_a_taken_back_batch_delivers_what_is_stored_next() {
+    let dir = TempDir::new();
+    let mut run = Run::new(file_stores(dir.0.clone()));
+    for step in [
+        Step::Publish(0),
+        Step::Publish(0),
+        Step::Pull {
+            stream: 0,
+            batch: 4,
+        },
+        Step::Flush(Fault::None),
+        Step::Publish(0),
+        Step::Publish(0),
+        // The flush's first call saves W (delivered up to 4), its second, A's sync, fails.
+        Step::Flush(Fault::Nth(2)),
+    ] {
+        run.step(&step).expect("steps");
+    }
+    assert_eq!(run.refused[0], 2, "the batch was refused");
+    let saved = FileStore::open(&dir.0.join("A"), FileStoreConfig::default())
+        .and_then(|s| s.consumers())
+        .expect("records");
+    assert_eq!(
+        saved["W"].state.delivered.stream_seq, 4,
+        "saved before the sync failed"
+    );
+    // A crash before the next flush saves W again.
+    run.engine = Engine::in_memory(1);
+
+    let mut engine = Engine::new(EngineConfig::default(), file_stores(dir.0.clone()), 1);
+    let config = serde_json::from_str(r#"{"name":"A","subjects":["a.>"]}"#).expect("config");
+    let store = FileStore::open(&dir.0.join("A"), FileStoreConfig::default()).expect("open");
+    let skipped = engine
+        .restore_stream(config, NOW, Box::new(store), NOW)
+        .expect("restore");
+    assert!(skipped.is_empty());
+    let info = engine.consumer_info("A", "W", NOW).expect("info");
+    assert_eq!(
+        info.delivered.stream_seq, 2,
+        "only what was stored was delivered"
+    );
+    assert_eq!(info.num_ack_pending, 2);
+
+    let publish = Message::new("a.x", Bytes::from_static(b"next")).with_reply("pub");
+    assert!(engine.handle(publish, NOW));
+    let pull =
+        Message::new("$JS.API.CONSUMER.MSG.NEXT.A.W", Bytes::from_static(b"1")).with_reply("pull");
+    assert!(engine.handle(pull, NOW));
+    assert_eq!(engine.flush(), Ok(()));
+    let delivered: Vec<u64> = std::iter::from_fn(|| engine.poll_outbound())
+        .filter(|o| o.to == "pull")
+        .filter_map(|o| o.msg.reply.as_deref().and_then(parse_ack_subject))
+        .map(|ack| ack.stream_seq)
+        .collect();
+    assert_eq!(delivered, [3], "the message stored at 3 is delivered");
+}

@@ -262,7 +262,12 @@ impl Engine {
                 Err(err) => {
                     // Back to its last sync when only publishes wrote since (rollback.rs), and
                     // its publishes not yet durable are answered now, not when space is freed.
-                    slot.roll_back_unsynced();
+                    if slot.roll_back_unsynced() {
+                        let bytes = slot.stream.store().state().bytes;
+                        self.usage
+                            .recount(server, storage, slot.counted_bytes, bytes);
+                        slot.counted_bytes = bytes;
+                    }
                     let refusal = streams::publish_refusal(&err);
                     if slot.durability.refuse_unsynced_pubacks(&refusal) {
                         self.holding.insert(name.clone());

@@ -40,9 +40,16 @@ impl Engine {
             .map_err(|e| ApiError::with_detail(ErrorKind::StreamGeneralError, e))?;
         let mut consumers = std::collections::BTreeMap::new();
         let mut skipped = Vec::new();
+        let last_seq = stream.state().last_seq;
         for (name, record) in records {
+            let past_end = record.state.delivered.stream_seq > last_seq;
             match Consumer::restore(stream.name(), record, now) {
-                Ok(consumer) => {
+                Ok(mut consumer) => {
+                    if past_end {
+                        // Saved before a sync that failed (its messages were taken back, or
+                        // lost in a crash): what it delivered after the end never left.
+                        consumer.forget_after(last_seq);
+                    }
                     consumers.insert(name, consumer);
                 }
                 Err(error) => skipped.push(SkippedConsumer { name, error }),
