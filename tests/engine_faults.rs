@@ -865,6 +865,8 @@ fn a_retry_of_a_publish_taken_back_is_stored_not_a_duplicate() {
     refusal_of(&out);
     let stored = run.engine.stream("A").map(|s| s.store().state().msgs);
     assert_eq!(stored, Some(0), "the refused publish is not stored");
+    let info = run.engine.consumer_info("A", "W", NOW).expect("info");
+    assert_eq!(info.num_pending, 0, "nor counted for the consumer");
 
     run.faults.recover();
     assert_eq!(run.engine.flush(), Ok(()), "the store recovered");

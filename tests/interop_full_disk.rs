@@ -537,6 +537,11 @@ async fn the_publish_whose_write_hits_a_full_disk_is_answered_at_once() {
             acked,
             "the refused publish is not stored"
         );
+        let info = request_json(&client, "$JS.API.CONSUMER.INFO.FULL.C", Value::Null).await;
+        assert_eq!(
+            info["num_pending"], acked,
+            "nor counted for a consumer: {info}"
+        );
         get(&client, acked).await;
         fetch_one(&client, 1).await;
 
