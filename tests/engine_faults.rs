@@ -941,3 +941,26 @@ fn a_restart_after_a_taken_back_batch_delivers_what_is_stored_next() {
         .collect();
     assert_eq!(delivered, [3], "the message stored at 3 is delivered");
 }
+
+/// A read of a message in a batch that is taken back is answered as a read of a missing message
+/// (MSG.GET: 10037), not left without a reply.
+#[test]
+fn a_read_of_a_message_taken_back_is_answered_not_found() {
+    let dir = TempDir::new();
+    let mut run = Run::new(file_stores(dir.0.clone()));
+    run.step(&Step::Publish(0)).expect("publish");
+    let get = Message::new(
+        "$JS.API.STREAM.MSG.GET.A",
+        Bytes::from_static(br#"{"seq":1}"#),
+    )
+    .with_reply("read");
+    assert!(run.engine.handle(get, NOW));
+    run.faults.fail_stream("A", true);
+    assert_eq!(run.engine.flush(), Err(StoreError::QuotaExceeded));
+    let out: Vec<Outbound> = std::iter::from_fn(|| run.engine.poll_outbound()).collect();
+    let to: Vec<&str> = out.iter().map(|o| o.to.as_str()).collect();
+    assert_eq!(to, ["pub.0.0", "read"], "both answered at the failed flush");
+    refusal_of(&out[0]);
+    let read: serde_json::Value = serde_json::from_slice(&out[1].msg.payload).expect("JSON");
+    assert_eq!(read["error"]["err_code"], 10037, "{read}");
+}

@@ -46,6 +46,9 @@ pub(crate) enum Need {
 pub(crate) enum Kind {
     /// A publish's PubAck: a failed sync answers it with a refusal instead of holding it.
     PubAck,
+    /// The reply to a read of one message (MSG.GET, direct get): answered "not found" when a
+    /// failed sync takes its message back.
+    Read,
     /// Anything else: it waits for a sync that covers it.
     Other,
 }
@@ -180,12 +183,20 @@ impl Durability {
     }
 
     /// After the stream went back to its last sync, which kept the messages up to `last_seq`:
-    /// drops what is held about the messages after it (deliveries, republished copies, reads),
-    /// which no longer exist. PubAcks stay, to be refused.
+    /// drops what is held about the messages after it (deliveries, republished copies), which
+    /// no longer exist, and answers a read of one of them as nats-server answers a read of a
+    /// missing message. PubAcks stay, to be refused.
     pub(crate) fn drop_past(&mut self, last_seq: Seq) {
-        self.held.retain(|(need, _, kind)| {
-            *kind == Kind::PubAck || !matches!(*need, Need::Seq(seq) if seq > last_seq)
-        });
+        let past = |need: &Need| matches!(*need, Need::Seq(seq) if seq > last_seq);
+        for (need, out, kind) in self.held.iter_mut() {
+            if *kind == Kind::Read && past(need) {
+                *out = not_found(out);
+                *need = Need::Nothing;
+                *kind = Kind::Other;
+            }
+        }
+        self.held
+            .retain(|(need, _, kind)| *kind == Kind::PubAck || !past(need));
     }
 
     /// Moves to `ready` every held message whose need is met and that no held message before
@@ -225,6 +236,22 @@ impl Durability {
     }
 }
 
+/// The answer to the read `out` answered, once its message is gone: a direct get's 404 status
+/// (its reply carries headers), or MSG.GET's "no message found".
+fn not_found(out: &Outbound) -> Outbound {
+    if out.msg.headers.is_some() {
+        let status = crate::core::headers::Headers::status(404, "Message Not Found").encode();
+        return Outbound::to_subject(out.to.clone(), Some(status), bytes::Bytes::new());
+    }
+    let error = crate::core::error::ApiError::from(crate::core::error::ErrorKind::NoMessageFound);
+    let body = serde_json::json!({
+        "error": error,
+        "type": "io.nats.jetstream.api.v1.stream_msg_get_response",
+    });
+    let body = serde_json::to_vec(&body).unwrap_or_default();
+    Outbound::to_subject(out.to.clone(), None, body)
+}
+
 /// What a message a consumer of a stream produced needs: a delivery its message, an ack reply
 /// (no headers, no reply subject) the consumer's state, and a status, heartbeat or flow-control
 /// request nothing but its place.
@@ -257,6 +284,10 @@ impl Engine {
     /// Queues a reply of the API request being handled, where its rule says (see
     /// [`ReplyRule`]).
     pub(crate) fn send(&mut self, out: Outbound) {
+        let kind = match self.reply_rule {
+            ReplyRule::Read(_) => Kind::Read,
+            _ => Kind::Other,
+        };
         let (stream, need) = match &self.reply_rule {
             ReplyRule::Ready => (None, None),
             ReplyRule::Write(stream) if self.api_stats.errors == self.errors_before => {
@@ -273,7 +304,7 @@ impl Engine {
         match slot {
             Some(slot) => {
                 let need = need.unwrap_or_else(|| slot.durability.writes_so_far());
-                if slot.durability.queue(need, out, &mut self.ready) {
+                if slot.durability.queue_as(kind, need, out, &mut self.ready) {
                     let name = slot.stream.name().to_string();
                     self.holding.insert(name);
                 }
@@ -443,6 +474,31 @@ mod tests {
         d.synced(6);
         assert!(!d.release(&mut ready));
         assert_eq!(drained(&mut ready), ["delivery", "ack"]);
+    }
+
+    #[test]
+    fn a_rollback_drops_deliveries_past_it_and_answers_reads_of_them_not_found() {
+        let mut d = Durability::synced_to(5);
+        let mut ready = VecDeque::new();
+        d.wrote();
+        d.queue(Need::Seq(6), out("delivery"), &mut ready);
+        d.queue(Need::Seq(4), out("old delivery"), &mut ready);
+        let direct = Outbound::to_subject("direct", Some(bytes::Bytes::from_static(b"x")), "m");
+        d.queue_as(Kind::Read, Need::Seq(6), direct, &mut ready);
+        d.queue_as(Kind::Read, Need::Seq(6), out("get"), &mut ready);
+        d.drop_past(5);
+        d.release(&mut ready);
+        let status = |o: &Outbound| {
+            let headers = o.msg.headers.as_deref().unwrap_or_default();
+            crate::core::headers::Headers::parse(headers).map(|h| h.status_code())
+        };
+        let left: Vec<_> = ready.drain(..).collect();
+        let to: Vec<&str> = left.iter().map(|o| o.to.as_str()).collect();
+        assert_eq!(to, ["old delivery", "direct", "get"]);
+        assert_eq!(status(&left[1]), Ok(Some(404)));
+        let get: serde_json::Value = serde_json::from_slice(&left[2].msg.payload).expect("JSON");
+        assert_eq!(get["error"]["err_code"], 10037, "{get}");
+        assert!(d.holds_nothing(), "the delivery of 6 is gone");
     }
 
     #[test]
