@@ -11,6 +11,7 @@ pub mod error;
 pub mod headers;
 pub mod message;
 pub mod proto;
+pub mod sourcing;
 pub mod store;
 pub mod stream;
 pub mod subject;

@@ -1,0 +1,2 @@
+//! Tests of mirrors and sources.
+mod config_tests;
