@@ -14,6 +14,7 @@
 //! `setStartingSequenceForSources`); `../shared/MIRRORS.md` summarises it.
 
 pub mod config;
+pub mod events;
 pub mod hash;
 pub mod machine;
 pub mod request;
@@ -23,5 +24,6 @@ pub mod wire;
 mod tests;
 
 pub use config::{check_sourcing, ExternalStream, MirrorContext, StreamSource, StreamSourceInfo};
-pub use machine::{Action, Event, LocalState, Role, Sourcing, SourcingSetup};
+pub use events::{Action, Event, LocalState, Role, SourcingSetup};
+pub use machine::Sourcing;
 pub use wire::resume_points;
