@@ -29,6 +29,9 @@ struct CreateResponse {
 struct ResponseConfig {
     #[serde(default)]
     deliver_subject: String,
+    /// 2.14+ echoes `sourcing: true`; an older origin drops the field it does not know.
+    #[serde(default)]
+    sourcing: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -186,6 +189,7 @@ impl Sourcing {
             let older_origin =
                 err.is(ErrorKind::RequiredApiLevel) || err.is(ErrorKind::InvalidJSON);
             if form == RequestForm::Sourcing && older_origin {
+                self.legacy_origin = true;
                 self.send_create(now, RequestForm::Legacy);
                 return;
             }
@@ -207,6 +211,12 @@ impl Sourcing {
             self.retry(now);
             return;
         };
+        // An origin that took the 2.14 request without knowing it (2.9, 2.10) made a consumer
+        // of exactly that fixed name; asking for it again with another deliver subject while it
+        // lives would be refused as an update (10012), so later creates use unique names.
+        if form == RequestForm::Sourcing && !config.sourcing {
+            self.legacy_origin = true;
+        }
         let delivered = response.delivered.map_or(0, |d| d.stream_seq);
         let inbox = inbox.clone();
         self.actions.push_back(Action::Unsubscribe(inbox));

@@ -91,6 +91,8 @@ pub struct Sourcing {
     last_contact: Option<Nanos>,
     last_request: Option<Nanos>,
     fails: u32,
+    /// The origin predates sourcing consumers (2.14): creates use the old form from now on.
+    legacy_origin: bool,
     error: Option<ApiError>,
     local: LocalState,
     /// Source: the origin sequence the next consumer starts at (0: from the config).
@@ -144,6 +146,7 @@ impl Sourcing {
             last_contact: None,
             last_request: None,
             fails: 0,
+            legacy_origin: false,
             error: None,
             local: LocalState::default(),
             next_start: 0,
@@ -198,7 +201,14 @@ impl Sourcing {
     /// Timers: a scheduled create, a create without answer, a silent consumer.
     pub fn handle_timeout(&mut self, now: Nanos) {
         match &self.phase {
-            Phase::Waiting { at } if now >= *at => self.send_create(now, RequestForm::Sourcing),
+            Phase::Waiting { at } if now >= *at => {
+                let form = if self.legacy_origin {
+                    RequestForm::Legacy
+                } else {
+                    RequestForm::Sourcing
+                };
+                self.send_create(now, form);
+            }
             Phase::Requesting { deadline, .. } if now >= *deadline => {
                 self.fails += 1;
                 self.retry(now);

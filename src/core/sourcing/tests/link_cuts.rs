@@ -1,12 +1,13 @@
 //! Property: however the link is cut (at random steps, for random lengths, with requests and
-//! deliveries lost in flight) and whatever single messages the origin drops, while the origin keeps taking messages and removes some before
-//! they are delivered, a mirror ends up equal to the origin sequence by sequence, and a source
-//! holds every origin message exactly once, in order. The model store panics on any duplicate
+//! deliveries lost in flight), whatever single messages the origin drops, whichever nats-server
+//! the origin behaves like, while the origin keeps taking messages and removes some before they
+//! are delivered: a mirror ends up equal to the origin sequence by sequence, and a source holds
+//! every origin message exactly once, in order. The model store panics on any duplicate
 //! or out-of-order store along the way.
 
 use proptest::prelude::*;
 
-use super::origin::{Origin, Sim, STEP, T0};
+use super::origin::{Origin, OriginKind, Sim, STEP, T0};
 use crate::core::sourcing::{Role, StreamSource};
 use crate::core::time::SECONDS;
 
@@ -20,32 +21,41 @@ struct Script {
     fc_every: u64,
     sync_lag: bool,
     lose_every: u64,
+    kind: OriginKind,
     seed: u64,
 }
 
 fn script() -> impl Strategy<Value = Script> {
+    let kind = prop_oneof![
+        Just(OriginKind::V214),
+        Just(OriginKind::BelowLevel4),
+        Just(OriginKind::V29)
+    ];
     (
-        0u64..40,
-        prop::collection::vec((0usize..60, 1usize..400), 1..6),
-        1usize..6,
-        2u64..9,
-        1u64..8,
-        any::<bool>(),
-        prop_oneof![Just(0u64), 5u64..40],
+        (
+            0u64..40,
+            prop::collection::vec((0usize..60, 1usize..400), 1..6),
+        ),
+        (1usize..6, 2u64..9, 1u64..8),
+        (any::<bool>(), prop_oneof![Just(0u64), 5u64..40], kind),
         any::<u64>(),
     )
         .prop_map(
-            |(initial, cuts, publish_every, delete_every, fc_every, sync_lag, lose_every, seed)| {
-                Script {
-                    initial,
-                    cuts,
-                    publish_every,
-                    delete_every,
-                    fc_every,
-                    sync_lag,
-                    lose_every,
-                    seed,
-                }
+            |(
+                (initial, cuts),
+                (publish_every, delete_every, fc_every),
+                (sync_lag, lose_every, kind),
+                seed,
+            )| Script {
+                initial,
+                cuts,
+                publish_every,
+                delete_every,
+                fc_every,
+                sync_lag,
+                lose_every,
+                kind,
+                seed,
             },
         )
 }
@@ -54,6 +64,7 @@ fn script() -> impl Strategy<Value = Script> {
 fn play(role: Role, s: &Script) -> Sim {
     let mut origin = Origin::new("O");
     origin.fc_every = s.fc_every;
+    origin.kind = s.kind;
     for i in 0..s.initial {
         origin.publish(&format!("o.{}", i % 3), &format!("m{i}"), T0 + i as i64);
     }

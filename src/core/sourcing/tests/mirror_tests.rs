@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use serde_json::json;
 
-use super::origin::{Origin, Sim, Wire, STEP, T0};
+use super::origin::{Origin, OriginKind, Sim, Wire, STEP, T0};
 use crate::core::headers::Headers;
 use crate::core::sourcing::machine::{retry_backoff, RETRY_THRESHOLD};
 use crate::core::sourcing::{
@@ -574,7 +574,7 @@ fn an_origin_without_sourcing_consumers_gets_the_old_request() {
 #[test]
 fn a_mirror_of_an_older_origin_catches_up_through_the_fallback() {
     let mut origin = origin_with(5);
-    origin.api_level = 0;
+    origin.kind = OriginKind::BelowLevel4;
     let mut sim = mirror_of(origin);
     sim.start(None);
     assert!(run_until(&mut sim, 300, |s| s.local.last_seq == 5));
@@ -582,6 +582,36 @@ fn a_mirror_of_an_older_origin_catches_up_through_the_fallback() {
     assert_eq!(creates.len(), 2);
     assert_eq!(creates[0]["config"]["sourcing"], true);
     assert_eq!(creates[1]["config"].get("sourcing"), None);
+}
+
+#[test]
+fn after_a_2_9_origin_took_the_fixed_name_recreates_use_unique_names() {
+    let mut origin = origin_with(20);
+    origin.kind = OriginKind::V29;
+    let mut sim = mirror_of(origin);
+    sim.start(None);
+    assert!(run_until(&mut sim, 400, |s| s.local.last_seq >= 5));
+    // Lose the link briefly: the old consumer still lives on the origin when we come back.
+    sim.cut();
+    sim.run(2);
+    sim.restore();
+    let creates_before = sim.creates().len();
+    assert!(run_until(&mut sim, 400, |s| s.local.last_seq == 20));
+    let creates = sim.creates();
+    assert_eq!(
+        creates.len(),
+        creates_before + 1,
+        "one create, not a refused one"
+    );
+    let name = creates.last().expect("create")["config"]["name"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        name.starts_with("JS_MIRROR_") && name.len() == "JS_MIRROR_".len() + 17,
+        "{name}"
+    );
+    assert_eq!(sim.machine.info(sim.now).error, None);
 }
 
 #[test]

@@ -68,8 +68,21 @@ pub struct Origin {
     pub per_step: usize,
     /// Highest sequence any consumer ever delivered.
     high_water: u64,
-    /// The JetStream API level it supports (2.14: 4; older servers: 0).
-    pub api_level: u32,
+    /// Which nats-server it behaves like.
+    pub kind: OriginKind,
+}
+
+/// How an origin answers the 2.14 create request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OriginKind {
+    /// 2.14: takes it, adds a suffix to the name, echoes `sourcing`.
+    #[default]
+    V214,
+    /// Knows API levels but not level 4: refuses it with 10185.
+    BelowLevel4,
+    /// 2.9.10 (observed): ignores the header and `sourcing`, uses the name as given, and
+    /// refuses a create of a live consumer's name with another start as an update (10012).
+    V29,
 }
 
 impl Origin {
@@ -79,7 +92,7 @@ impl Origin {
             exists: true,
             fc_every: 5,
             per_step: 3,
-            api_level: 4,
+            kind: OriginKind::V214,
             ..Default::default()
         }
     }
@@ -117,7 +130,7 @@ impl Origin {
             .find(|(n, _)| n == "Nats-Required-Api-Level")
             .and_then(|(_, v)| v.parse::<u32>().ok())
             .unwrap_or(0);
-        if required > self.api_level {
+        if required > 0 && self.kind == OriginKind::BelowLevel4 {
             return json!({"error": {"code": 412, "err_code": 10185,
                 "description": "JetStream minimum api level required"}});
         }
@@ -134,11 +147,18 @@ impl Origin {
             _ => self.first_seq(),
         };
         self.created += 1;
-        let name = format!(
-            "{}-{}",
-            config["name"].as_str().unwrap_or("C"),
-            self.created
-        );
+        let asked = config["name"].as_str().unwrap_or("C");
+        let name = match self.kind {
+            OriginKind::V29 => {
+                if self.consumers.iter().any(|c| c.name == asked) {
+                    return json!({"error": {"code": 500, "err_code": 10012,
+                        "description": "deliver policy can not be updated"}});
+                }
+                asked.to_string()
+            }
+            _ => format!("{asked}-{}", self.created),
+        };
+        let sourcing = self.kind == OriginKind::V214 && config["sourcing"] == true;
         let deliver = config["deliver_subject"].as_str().unwrap_or("").to_string();
         self.consumers.push(OriginConsumer {
             name: name.clone(),
@@ -151,7 +171,7 @@ impl Origin {
             fc_count: 0,
         });
         json!({"type": "io.nats.jetstream.api.v1.consumer_create_response", "stream_name": self.name,
-            "name": name, "config": {"name": name, "deliver_subject": deliver},
+            "name": name, "config": {"name": name, "deliver_subject": deliver, "sourcing": sourcing},
             "delivered": {"consumer_seq": 0, "stream_seq": start.saturating_sub(1)}})
     }
 
