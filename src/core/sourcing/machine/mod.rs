@@ -37,6 +37,8 @@ pub const RETRY_THRESHOLD: Nanos = 2 * SECONDS;
 pub const RETRY_MAXIMUM: Nanos = 120 * SECONDS;
 /// How long a create waits for its answer (`srcConsumerWaitTime`).
 pub const CREATE_TIMEOUT: Nanos = 30 * SECONDS;
+/// Most flow-control replies waiting for the store to sync.
+pub const MAX_HELD_REPLIES: usize = 64;
 
 /// The backoff after `fails` failed creates: 10 s per failure, at most 2 minutes.
 pub fn retry_backoff(fails: u32) -> Nanos {
@@ -91,6 +93,8 @@ pub struct Sourcing {
     last_contact: Option<Nanos>,
     last_request: Option<Nanos>,
     fails: u32,
+    /// Between [`Sourcing::start`] and [`Sourcing::stop`].
+    running: bool,
     /// The origin predates sourcing consumers (2.14): creates use the old form from now on.
     legacy_origin: bool,
     error: Option<ApiError>,
@@ -146,6 +150,7 @@ impl Sourcing {
             last_contact: None,
             last_request: None,
             fails: 0,
+            running: false,
             legacy_origin: false,
             error: None,
             local: LocalState::default(),
@@ -169,13 +174,16 @@ impl Sourcing {
             }
         }
         self.dseq = 0;
+        self.running = true;
         self.schedule(now);
     }
 
-    /// Stops following: the subscriptions go; the origin's consumer ends by its inactivity.
+    /// Stops following: the subscriptions go; the origin's consumer ends by its inactivity (as
+    /// nats-server leaves it). Nothing happens after this until the next [`Sourcing::start`].
     pub fn stop(&mut self) {
         self.cancel();
-        self.phase = Phase::Idle;
+        self.running = false;
+        self.held_replies.clear();
     }
 
     /// The stream's state changed outside this machine (a purge of a mirror, for instance).
@@ -299,7 +307,7 @@ impl Sourcing {
             }
             Event::LinkUp => {
                 self.link_up = true;
-                if matches!(self.phase, Phase::Idle) {
+                if self.running && matches!(self.phase, Phase::Idle) {
                     self.fails = 0;
                     self.schedule(now);
                 }

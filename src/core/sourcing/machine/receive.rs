@@ -11,7 +11,7 @@ use super::super::wire::{
     header_u64, is_control, parse_ack_reply, source_header, CONSUMER_STALLED, LAST_CONSUMER_SEQ,
     LAST_STREAM_SEQ, STREAM_SOURCE,
 };
-use super::{HeldReply, Phase, Sourcing};
+use super::{HeldReply, Phase, Sourcing, MAX_HELD_REPLIES};
 
 impl Sourcing {
     pub(super) fn next_ticket(&mut self) -> u64 {
@@ -19,8 +19,16 @@ impl Sourcing {
         self.next_ticket
     }
 
-    /// Holds a reply to the origin until everything stored so far is durable.
+    /// Holds a reply to the origin until everything stored so far is durable. A subject
+    /// already waiting is not queued twice (a stalled consumer repeats it every heartbeat), and
+    /// at most [`MAX_HELD_REPLIES`] wait: the oldest, for consumers long gone, are dropped.
     pub(super) fn reply_when_durable(&mut self, subject: String, headers: Vec<(String, String)>) {
+        if self.held_replies.iter().any(|h| h.subject == subject) {
+            return;
+        }
+        if self.held_replies.len() >= MAX_HELD_REPLIES {
+            self.held_replies.pop_front();
+        }
         self.held_replies.push_back(HeldReply {
             after: self.next_ticket,
             subject,
@@ -152,11 +160,13 @@ impl Sourcing {
         }
     }
 
-    pub(super) fn transformed(&self, subject: &str) -> String {
-        let mut no_random = || 0u32;
+    /// The first transform that matches rewrites the subject (`random` draws on the seed).
+    pub(super) fn transformed(&mut self, subject: &str) -> String {
+        let rng = &mut self.rng;
+        let mut random = || (rng.next_u64() >> 32) as u32;
         self.transforms
             .iter()
-            .find_map(|t| t.apply(subject, &mut no_random))
+            .find_map(|t| t.apply(subject, &mut random))
             .unwrap_or_else(|| subject.to_string())
     }
 }

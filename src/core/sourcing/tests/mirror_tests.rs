@@ -702,3 +702,43 @@ fn messages_before_the_answer_are_not_stored() {
     sim.run(20);
     assert!(!sim.local.mirrored.contains_key(&9));
 }
+
+#[test]
+fn a_stalled_consumer_repeating_its_heartbeat_gets_one_reply_once_durable() {
+    let (mut m, deliver, c) = active_mirror(0);
+    let now = T0 + SECONDS;
+    let ticket = match push(&mut m, now, &deliver, &ack(&c, 1, 1, 0)).first() {
+        Some(Action::StoreMirrored { ticket, .. }) => *ticket,
+        other => panic!("{other:?}"),
+    };
+    let mut stalled = Headers::status(100, "Idle Heartbeat");
+    stalled.insert("Nats-Last-Consumer", "1");
+    stalled.insert("Nats-Consumer-Stalled", "$JS.FC.O.C1.9");
+    let stalled = stalled.encode();
+    for i in 0..5 {
+        m.handle(
+            now + i * SECONDS,
+            Event::Delivery {
+                via: &deliver,
+                subject: &deliver,
+                reply: "",
+                headers: &stalled,
+                payload: b"",
+            },
+        );
+    }
+    assert!(drain(&mut m).is_empty());
+    m.durable(ticket);
+    assert_eq!(drain(&mut m).len(), 1);
+}
+
+#[test]
+fn a_stopped_mirror_stays_stopped_when_the_link_comes_back() {
+    let (mut m, deliver, _) = active_mirror(0);
+    m.stop();
+    assert_eq!(drain(&mut m), vec![Action::Unsubscribe(deliver)]);
+    m.handle(T0 + SECONDS, Event::LinkDown);
+    m.handle(T0 + 2 * SECONDS, Event::LinkUp);
+    assert_eq!(m.poll_timeout(), None);
+    assert!(drain(&mut m).is_empty());
+}
