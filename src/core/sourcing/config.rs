@@ -3,8 +3,11 @@
 //! `checkStreamCfg` makes on them and their error codes.
 //!
 //! `domain` is not a nats-server field: clients (nats.js `convertStreamSourceDomain`) turn it
-//! into `external: {api: "$JS.<domain>.API"}` before sending. We accept it and do the same, so a
-//! config written by hand or by such a client means the same thing here.
+//! into `external: {api: "$JS.<domain>.API"}` before sending, and nats-server 2.14 refuses a
+//! config that still has it (10025, unknown field). We accept it and do what the clients do, so
+//! a config written by hand means what its author meant.
+//!
+//! Not read yet: nats-server 2.15's `consumer` (sourcing through a durable consumer).
 
 use serde::{Deserialize, Deserializer, Serialize};
 
