@@ -149,3 +149,32 @@ proptest! {
         prop_assert_eq!(sim.local.sourced_origin_seqs(), origin);
     }
 }
+
+/// The same session cut once at each of its steps in turn, for a short and a long outage.
+#[test]
+fn a_cut_at_every_step_of_a_session_leaves_mirror_and_source_complete() {
+    for role in [Role::Mirror, Role::Source] {
+        for outage in [3, 300] {
+            for cut_at in 0..120 {
+                let s = Script {
+                    initial: 12,
+                    cuts: vec![(cut_at, outage)],
+                    publish_every: 4,
+                    delete_every: 5,
+                    fc_every: 3,
+                    sync_lag: cut_at % 2 == 0,
+                    lose_every: 0,
+                    kind: OriginKind::V214,
+                    seed: cut_at as u64,
+                };
+                let sim = play(role, &s);
+                let origin: Vec<u64> = sim.origin.msgs.keys().copied().collect();
+                let local = match role {
+                    Role::Mirror => sim.local.mirrored.keys().copied().collect(),
+                    Role::Source => sim.local.sourced_origin_seqs(),
+                };
+                assert_eq!(local, origin, "{role:?} cut at step {cut_at} for {outage}");
+            }
+        }
+    }
+}
