@@ -767,3 +767,174 @@ export declare class JsMsg {
 export declare function jetstream(nc: Contrail, opts?: JetStreamOptions): JetStreamClient;
 /** `jetstreamManager(nc, opts)` as in nats.js. */
 export declare function jetstreamManager(nc: Contrail, opts?: JetStreamManagerOptions): Promise<JetStreamManager>;
+
+// ---- Key-Value buckets (as @nats-io/kv v3 names them) ----
+
+/** The stream name prefix of a bucket (`KV_`). */
+export declare const kvPrefix: "KV_";
+/** The header that marks a delete (`DEL`) or purge (`PURGE`). */
+export declare const kvOperationHdr: "KV-Operation";
+/** What a watch starts with. */
+export declare const KvWatchInclude: {
+  /** The last value of each key (the default). */
+  readonly LastValue: "";
+  /** Every revision kept. */
+  readonly AllHistory: "history";
+  /** Nothing: only changes from now on. */
+  readonly UpdatesOnly: "updates";
+};
+export type KvWatchInclude = (typeof KvWatchInclude)[keyof typeof KvWatchInclude];
+
+/** Transforms each key token (wildcards excepted) before it is stored and after it is read. */
+export interface KvKeyCodec {
+  encode(k: string): string;
+  decode(k: string): string;
+}
+/** Transforms values before they are stored and after they are read. */
+export interface KvPayloadCodec {
+  encode(v: Payload): Uint8Array;
+  decode(d: Uint8Array): Uint8Array;
+}
+export interface KvCodecs {
+  key: KvKeyCodec;
+  value: KvPayloadCodec;
+}
+export declare function Base64KeyCodec(): KvKeyCodec;
+export declare function NoopKvCodecs(): KvCodecs;
+/** Throws when `k` is not a valid key (`[-/=.\w]`, no leading or trailing `.`). */
+export declare function validateKey(k: string): void;
+/** Throws when `name` is not a valid bucket name (`[-\w]`). */
+export declare function validateBucket(name: string): void;
+
+export interface KvLimits {
+  description: string;
+  /** Accepted and stored; one engine keeps one copy. */
+  replicas: number;
+  /** Revisions kept per key, 1 to 64 (default 1). */
+  history: number;
+  max_bytes: number;
+  maxValueSize: number;
+  /** How long a value lives, in milliseconds (the stream's `max_age`). */
+  ttl: number;
+  /** Delete markers' TTL (stream `allow_msg_ttl`); refused by the contrail engine for now. */
+  markerTTL: number;
+  storage: StorageType;
+  placement: { cluster: string; tags: string[] };
+  republish: { src: string; dest: string; headers_only?: boolean };
+  compression: boolean;
+}
+export interface KvOptions extends KvLimits {
+  timeout: number;
+  streamName: string;
+  codec: KvCodecs;
+  /** Open without asking whether the bucket exists. */
+  bindOnly: boolean;
+  /** Read with direct gets (default: when the bucket allows them). */
+  allow_direct: boolean;
+  metadata: Record<string, string>;
+}
+export declare function defaultBucketOpts(): Partial<KvOptions>;
+
+export declare class KvStatus {
+  readonly bucket: string;
+  /** Messages the bucket holds (every revision and marker kept). */
+  readonly values: number;
+  readonly history: number;
+  readonly ttl: number;
+  readonly markerTTL: number;
+  readonly bucket_location: string;
+  readonly backingStore: StorageType;
+  readonly storage: StorageType;
+  readonly replicas: number;
+  readonly description: string;
+  readonly maxBucketSize: number;
+  readonly maxValueSize: number;
+  readonly max_bytes: number;
+  readonly placement: { cluster: string; tags: string[] };
+  readonly placementCluster: string;
+  readonly republish: { src: string; dest: string };
+  readonly streamInfo: StreamInfo;
+  readonly size: number;
+  readonly metadata: Record<string, string>;
+  readonly compression: boolean;
+}
+
+export declare class KvEntry {
+  readonly bucket: string;
+  readonly key: string;
+  readonly rawKey: string;
+  readonly value: Uint8Array;
+  readonly created: Date;
+  readonly revision: number;
+  /** Entries after this one when a watch or history delivered it; 0 from `get`. */
+  readonly delta: number;
+  readonly operation: "PUT" | "DEL" | "PURGE";
+  readonly length: number;
+  json<T = any>(reviver?: ReviverFn): T;
+  string(): string;
+}
+export type KvWatchEntry = KvEntry & { readonly isUpdate: boolean };
+
+/** What `watch`, `history` and `keys` return (nats-core's `QueuedIterator`). */
+export declare class KvIterator<T> implements AsyncIterable<T> {
+  [Symbol.asyncIterator](): AsyncIterator<T>;
+  stop(err?: Error): void;
+  getProcessed(): number;
+  getPending(): number;
+  getReceived(): number;
+}
+export type QueuedIterator<T> = KvIterator<T>;
+
+export interface KvWatchOptions {
+  key?: string | string[];
+  headers_only?: boolean;
+  ignoreDeletes?: boolean;
+  include?: KvWatchInclude;
+  resumeFromRevision?: number;
+}
+export interface KvPutOptions {
+  /** Only while the key's last revision is this one (0: only when the key has none). */
+  previousSeq: number;
+  timeout: number;
+}
+export interface KvDeleteOptions {
+  previousSeq: number;
+}
+export interface KvPurgeOptions extends KvDeleteOptions {
+  /** Per-key marker TTL (`Nats-TTL`): refused by the contrail engine for now. */
+  ttl: string;
+}
+
+export declare class Bucket {
+  readonly bucket: string;
+  readonly stream: string;
+  readonly direct: boolean;
+  get(k: string, opts?: { revision: number }): Promise<KvEntry | null>;
+  put(k: string, data: Payload, opts?: Partial<KvPutOptions>): Promise<number>;
+  create(k: string, data: Payload, markerTTL?: string): Promise<number>;
+  update(k: string, data: Payload, version: number, timeout?: number): Promise<number>;
+  delete(k: string, opts?: Partial<KvDeleteOptions>): Promise<void>;
+  purge(k: string, opts?: Partial<KvPurgeOptions>): Promise<void>;
+  remove(k: string): Promise<void>;
+  purgeDeletes(olderMillis?: number): Promise<PurgeResponse>;
+  purgeBucket(opts?: PurgeOpts): Promise<PurgeResponse>;
+  destroy(): Promise<boolean>;
+  history(opts?: { key?: string | string[]; headers_only?: boolean }): Promise<KvIterator<KvWatchEntry>>;
+  watch(opts?: KvWatchOptions): Promise<KvIterator<KvWatchEntry>>;
+  keys(filter?: string | string[]): Promise<KvIterator<string>>;
+  status(): Promise<KvStatus>;
+  close(): Promise<void>;
+  bucketName(): string;
+}
+export type KV = Bucket;
+
+/** Creates, opens and lists buckets. */
+export declare class Kvm {
+  constructor(client: JetStreamClient | { jetstream(): JetStreamClient });
+  readonly js: JetStreamClient;
+  /** The bucket, created with `opts` when it does not exist. */
+  create(name: string, opts?: Partial<KvOptions>): Promise<KV>;
+  /** The bucket, with no request (calls fail if it does not exist). */
+  open(name: string, opts?: Partial<KvOptions>): Promise<KV>;
+  list(): Lister<KvStatus>;
+}
