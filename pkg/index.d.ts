@@ -938,3 +938,125 @@ export declare class Kvm {
   open(name: string, opts?: Partial<KvOptions>): Promise<KV>;
   list(): Lister<KvStatus>;
 }
+
+// ---- object stores (as @nats-io/obj v3 names them) ----
+
+/** The stream name prefix of a store (`OBJ_`). */
+export declare const osPrefix: "OBJ_";
+/** The digest's algorithm prefix (`SHA-256=`). */
+export declare const digestType: "SHA-256=";
+
+export interface ObjectStoreLink {
+  bucket: string;
+  name?: string;
+}
+export interface ObjectStoreMetaOptions {
+  link?: ObjectStoreLink;
+  /** Chunk size in bytes (default 128 KiB). */
+  max_chunk_size?: number;
+}
+export interface ObjectStoreMeta {
+  name: string;
+  description?: string;
+  headers?: MsgHdrs;
+  options?: ObjectStoreMetaOptions;
+  metadata?: Record<string, string>;
+}
+export declare class ObjectInfo {
+  readonly name: string;
+  readonly description: string;
+  readonly headers: MsgHdrs;
+  readonly options: ObjectStoreMetaOptions | undefined;
+  readonly metadata: Record<string, string>;
+  readonly bucket: string;
+  readonly nuid: string;
+  readonly size: number;
+  readonly chunks: number;
+  /** `SHA-256=<base64url>` of the whole object. */
+  readonly digest: string;
+  readonly deleted: boolean;
+  readonly mtime: string;
+  readonly revision: number;
+  isLink(): boolean;
+}
+/** What `watch` yields: the meta JSON as stored, with `isUpdate` and `revision`. */
+export interface ObjectWatchInfo {
+  name: string;
+  bucket: string;
+  nuid: string;
+  size: number;
+  chunks: number;
+  digest: string;
+  deleted?: boolean;
+  mtime: string;
+  description?: string;
+  options?: ObjectStoreMetaOptions;
+  metadata?: Record<string, string>;
+  headers?: Record<string, string[]>;
+  revision: number;
+  isUpdate: boolean;
+}
+export interface ObjectResult {
+  info: ObjectInfo;
+  /** The object's bytes, pulled from the store as they are read; errors when the digest differs. */
+  data: ReadableStream<Uint8Array>;
+  /** Resolves once `data` ended: to the error that ended it, or null/undefined. */
+  error: Promise<Error | null>;
+}
+export interface ObjectStorePutOpts {
+  timeout?: number;
+  /** Only while the object's meta is at this revision (0: only when there is no such object). */
+  previousRevision?: number;
+}
+export interface ObjectStoreOptions {
+  description: string;
+  /** The stream's `max_age`, in nanoseconds. */
+  ttl: number;
+  storage: StorageType;
+  replicas: number;
+  max_bytes: number;
+  placement: { cluster: string; tags: string[] };
+  metadata: Record<string, string>;
+  compression: boolean;
+}
+export declare class ObjectStoreStatus {
+  readonly bucket: string;
+  readonly description: string;
+  /** Nanoseconds, as nats.js reports it. */
+  readonly ttl: number;
+  readonly storage: StorageType;
+  readonly replicas: number;
+  readonly sealed: boolean;
+  readonly size: number;
+  readonly backingStore: string;
+  readonly streamInfo: StreamInfo;
+  readonly metadata: Record<string, string> | undefined;
+  readonly compression: boolean;
+}
+export declare class ObjectStore {
+  readonly name: string;
+  readonly stream: string;
+  info(name: string): Promise<ObjectInfo | null>;
+  list(): Promise<ObjectWatchInfo[]>;
+  get(name: string): Promise<ObjectResult | null>;
+  getBlob(name: string): Promise<Uint8Array | null>;
+  put(meta: ObjectStoreMeta, rs: ReadableStream<Uint8Array> | null, opts?: ObjectStorePutOpts): Promise<ObjectInfo>;
+  putBlob(meta: ObjectStoreMeta, data: Uint8Array | null, opts?: ObjectStorePutOpts): Promise<ObjectInfo>;
+  delete(name: string): Promise<PurgeResponse>;
+  link(name: string, meta: ObjectInfo): Promise<ObjectInfo | null>;
+  linkStore(name: string, bucket: ObjectStore): Promise<ObjectInfo>;
+  watch(opts?: { ignoreDeletes?: boolean; includeHistory?: boolean }): Promise<KvIterator<ObjectWatchInfo>>;
+  seal(): Promise<ObjectStoreStatus>;
+  status(opts?: Partial<StreamInfoRequestOptions>): Promise<ObjectStoreStatus>;
+  update(name: string, meta: Partial<ObjectStoreMeta>): Promise<PubAck>;
+  destroy(): Promise<boolean>;
+}
+/** Creates, opens and lists object stores. */
+export declare class Objm {
+  constructor(client: JetStreamClient | { jetstream(): JetStreamClient });
+  readonly js: JetStreamClient;
+  create(name: string, opts?: Partial<ObjectStoreOptions>): Promise<ObjectStore>;
+  /** With `check` (the default) rejects with "object store not found" when there is none. */
+  open(name: string, check?: boolean | { check?: boolean }): Promise<ObjectStore>;
+  list(): Lister<ObjectStoreStatus>;
+}

@@ -3,6 +3,8 @@
 import {
   AckPolicy,
   Kvm,
+  Objm,
+  type ObjectInfo,
   KvWatchInclude,
   type KV,
   type KvEntry,
@@ -85,6 +87,7 @@ export async function check(): Promise<void> {
   }
   void [si, names, found, when, ci, directSeq, ack, closed, cached, PubHeaders.MsgIdHdr];
   await checkKv(nc);
+  await checkObj(nc);
   await nc.close();
 }
 
@@ -108,4 +111,31 @@ async function checkKv(nc: Awaited<ReturnType<typeof open>>): Promise<void> {
   for await (const s of kvm.list()) void s.bucket;
   const opened: KV = await new Kvm(nc).open('settings');
   await opened.destroy();
+}
+
+/** The object store API as @nats-io/obj v3 users write it. */
+async function checkObj(nc: Awaited<ReturnType<typeof open>>): Promise<void> {
+  const objm = new Objm(jetstream(nc));
+  const os = await objm.create('files', { description: 'd', storage: StorageType.File, ttl: nanos(60_000) });
+  const rs = new ReadableStream<Uint8Array>({ pull: (c) => c.close() });
+  const oi: ObjectInfo = await os.put({ name: 'a.txt', options: { max_chunk_size: 1024 } }, rs, { previousRevision: 0 });
+  await os.putBlob({ name: 'b', metadata: { k: 'v' } }, new Uint8Array(3));
+  const r = await os.get('a.txt');
+  if (r) {
+    const reader = r.data.getReader();
+    for (let x = await reader.read(); !x.done; x = await reader.read()) void x.value.length;
+    const err: Error | null = await r.error;
+    void [err, r.info.digest];
+  }
+  const blob: Uint8Array | null = await os.getBlob('b');
+  for (const i of await os.list()) void [i.name, i.size, i.isUpdate];
+  const w = await os.watch({ includeHistory: true });
+  for await (const i of w) if (i.deleted) w.stop();
+  await os.link('ref', oi);
+  await os.update('b', { description: 'renamed', name: 'c' });
+  const pr = await os.delete('c');
+  const st = await os.status();
+  void [blob, pr.purged, st.sealed, st.size, oi.isLink()];
+  for await (const s of objm.list()) void s.bucket;
+  await (await objm.open('files')).destroy();
 }
