@@ -23,6 +23,7 @@ export const osPrefix = 'OBJ_';
 /** The digest's algorithm prefix. */
 export const digestType = 'SHA-256=';
 const defaultChunk = 128 * 1024;
+const defaultMaxPayload = 1024 * 1024;
 
 /** Bytes to base64url with padding (the encoding of meta subjects and digests). */
 function base64url(bytes) {
@@ -298,7 +299,12 @@ export class ObjectStore {
   async #put(meta = {}, rs, opts = {}) {
     const timeout = opts.timeout || this.js.getOptions?.().timeout;
     meta = { ...meta, options: { ...(meta.options ?? {}) } };
-    const maxChunk = meta.options.max_chunk_size || defaultChunk;
+    const asked = meta.options.max_chunk_size ?? defaultChunk;
+    if (!Number.isInteger(asked) || asked < 1) throw InvalidArgumentError.format('max_chunk_size', 'must be a positive integer');
+    // As nats.js: a chunk is at most one message (the server's max_payload; 1 MiB, the NATS
+    // default, for the local engine), which also bounds what a put holds in memory.
+    const maxPayload = this.js._c?.info?.max_payload || defaultMaxPayload;
+    const maxChunk = Math.min(asked, maxPayload);
     meta.options.max_chunk_size = maxChunk;
     if (!meta.name) throw new Error('name cannot be empty');
     const old = await this.#rawInfo(meta.name);

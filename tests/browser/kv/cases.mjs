@@ -64,7 +64,7 @@ export const contrailOnly = {
 
 /** The `crud` of nats.js's kv tests, on a bucket made with history 10. */
 async function crud(kv, jsm) {
-  let status = await kv.status();
+  const status = await kv.status();
   eq([status.values, status.history, status.bucket, status.ttl], [0, 10, kv.bucket ?? status.bucket, 0], 'status');
   eq(status.streamInfo.config.name, `KV_${status.bucket}`, 'stream name');
   await kv.put('k', 'hello');
@@ -80,7 +80,6 @@ async function crud(kv, jsm) {
   eq([pr.success, pr.purged], [true, 3], 'purged bucket');
   ok(await kv.destroy(), 'destroyed');
   eq((await jsm.streams.list().next()).length, 0, 'no stream left');
-  status = null;
 }
 
 /** The `keyWatch` of nats.js's kv tests. */

@@ -306,6 +306,14 @@ export const cases = {
     await nc.close();
   },
 
+  async 'objectstore - max chunk is max payload'({ pkg, open }) {
+    const { nc, os } = await store(pkg, open);
+    // 1 MiB: nats-server's default max_payload, and the local engine's.
+    const info = await os.put({ name: 't', options: { max_chunk_size: 4 * 1024 * 1024 } }, streamOf(randomData(1024 * 1024 + 1)));
+    eq([info.chunks, info.options.max_chunk_size], [2, 1024 * 1024], 'capped');
+    await nc.close();
+  },
+
   async 'objectstore - partials'({ pkg, open }) {
     const { nc, os } = await store(pkg, open);
     const data = te.encode('aaaaaaa');
