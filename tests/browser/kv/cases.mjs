@@ -728,6 +728,22 @@ export const cases = {
     await nc.close();
   },
 
+  async 'kv - a bucket of 10,000 keys: keys, get and a watch of every current value'({ pkg, open }) {
+    const { nc, kv } = await bucket(pkg, open, 'many');
+    const n = 10_000;
+    for (let i = 0; i < n; i += 500) {
+      await Promise.all(Array.from({ length: 500 }, (_, j) => kv.put(`k.${i + j}`, `${i + j}`)));
+    }
+    await kv.put('k.7', 'seven');
+    const keys = await collect(await kv.keys());
+    eq([keys.length, new Set(keys).size], [n, n], 'keys');
+    eq([(await kv.get('k.7')).string(), (await kv.get('k.9999')).string()], ['seven', '9999'], 'values');
+    const seen = await until(await kv.watch({ key: 'k.>' }), (e) => e.delta === 0);
+    eq(seen.length, n, 'watched current values');
+    eq(seen.find((e) => e.key === 'k.7').string(), 'seven', 'the latest value of a key');
+    await nc.close();
+  },
+
   async 'kv - history is limited to 64 (as the Go client and the nats CLI limit it)'({ pkg, open }) {
     const nc = await open();
     const kvm = new pkg.Kvm(nc.jetstream());
