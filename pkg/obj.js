@@ -15,7 +15,7 @@ import { DeliverPolicy, DiscardPolicy, JsHeaders, PubHeaders, StoreCompression }
 import { InvalidArgumentError, StreamNotFoundError } from './errors.js';
 import { MsgHdrs } from './headers.js';
 import { Sha256 } from './sha256.js';
-import { td, te } from './util.js';
+import { td, te, toBytes } from './util.js';
 import { KvIterator } from './kv.js';
 
 /** The stream name prefix of a store. */
@@ -326,9 +326,10 @@ export class ObjectStore {
     try {
       const reader = rs ? rs.getReader() : null;
       for (;;) {
-        const { done, value } = reader ? await reader.read() : { done: true, value: undefined };
+        const { done, value: piece } = reader ? await reader.read() : { done: true, value: undefined };
         if (done) break;
-        for (let at = 0; value && at < value.length; ) {
+        const value = toBytes(piece);
+        for (let at = 0; at < value.length; ) {
           const take = Math.min(maxChunk - used, value.length - at);
           buf.set(value.subarray(at, at + take), used);
           used += take;

@@ -80,7 +80,10 @@ async function store(pkg, open, name = 'test', opts = {}) {
 }
 
 /** Cases that check what only this package has; the nats.js run skips them. */
-export const contrailOnly = {};
+export const contrailOnly = {
+  'objectstore - get pulls chunks only as the reader asks for them':
+    '@nats-io/obj reads through a push consumer with flow control, which sends ahead of the reader; this package pulls',
+};
 
 export const cases = {
   async 'objectstore - list stores'({ pkg, open }) {
@@ -450,6 +453,23 @@ export const cases = {
     await objm.create('hello');
     obj = await objm.open('hello');
     eq((await obj.put({ name: 'hello' }, streamOf(empty))).name, 'hello', 'put');
+    await nc.close();
+  },
+
+  async 'objectstore - get pulls chunks only as the reader asks for them'({ pkg, open }) {
+    const { nc, os, jsm } = await store(pkg, open, 'lazy');
+    const data = randomData(40 * 1024);
+    await os.put({ name: 'x', options: { max_chunk_size: 1024 } }, streamOf(data));
+    const r = await os.get('x');
+    const reader = r.data.getReader();
+    eq((await reader.read()).value.length, 1024, 'first chunk');
+    // Give an eager reader time to run ahead (nothing to await: the point is that nothing comes).
+    await new Promise((done) => setTimeout(done, 300));
+    const [ci] = await jsm.consumers.list('OBJ_lazy').next();
+    // No consumer left means the read already finished: all 40 chunks were taken.
+    const delivered = ci ? ci.delivered.stream_seq : 40;
+    ok(delivered <= 8, `at most two pulls ahead of the reader (delivered ${delivered} of 40)`);
+    await reader.cancel();
     await nc.close();
   },
 
