@@ -9,9 +9,10 @@
 // `fetch`), never on this package's internals: the same code runs over the local engine and over
 // nats.js against a server. Errors are recognised by `name`/`code`/`status` for that reason, not
 // by `instanceof` on this package's classes.
+import { ContrailError } from './errors.js';
 
 /** A pubsub setup the server refuses or that conflicts with what exists (a stream with other subjects...). */
-export class PubSubConfigError extends Error {
+export class PubSubConfigError extends ContrailError {
   constructor(message, options) {
     super(message, options);
     this.name = 'PubSubConfigError';

@@ -9,3 +9,12 @@ import { cases } from '../browser/pubsub/cases.mjs';
 for (const [name, run] of Object.entries(cases)) {
   test(name, { timeout: 30_000 }, () => run({ pkg, pubsub, open: () => pkg.open() }));
 }
+
+test('the package exports pubsub.js (Consumer as PubSubConsumer: v3 names a pull consumer Consumer)', async () => {
+  const { strict: assert } = await import('node:assert');
+  assert.equal(pkg.Publisher, pubsub.Publisher);
+  assert.equal(pkg.PubSubConsumer, pubsub.Consumer);
+  assert.equal(pkg.PubSubConfigError, pubsub.PubSubConfigError);
+  assert.ok(new pubsub.PubSubConfigError('x') instanceof pkg.ContrailError);
+  assert.equal(pkg.isRetryable, pubsub.isRetryable);
+});
