@@ -185,7 +185,7 @@ function consumerConfig(o) {
 /**
  * A durable pull consumer with a bounded buffer. Messages are taken (pulled) only while fewer
  * than `bufferSize` are taken and not yet handled; a message handed out by the iterator counts
- * as handled once the iterator is asked for the next one (or the loop ends). Iterate it
+ * as handled once the iterator is asked for the next one (or the loop ends). One reader: iterate it
  * (`for await (const m of consumer)`, acking yourself) or give `handle()` a function deciding
  * each message's fate. Options: `stream`, `durable`, `filter`, `bufferSize` (default 64),
  * `ackWait` and `expires` (ms; the pull's wait, default 5000), `maxDeliver`, `deliverPolicy`.
@@ -208,6 +208,7 @@ export class Consumer {
   #error;
   #inflight = null;
   #started = null;
+  #shutdown = null;
 
   constructor(jsOrNc, opts = {}) {
     if (!opts.stream) throw new TypeError('Consumer: `stream` is required');
@@ -270,6 +271,7 @@ export class Consumer {
   /** Pulls while there is room, into the buffer, until stopped. */
   async #pull() {
     const { bufferSize, expires } = this.#opts;
+    let idle = 0; // pulls in a row that ended early with nothing
     try {
       while (this.#state === 'running') {
         const room = bufferSize - this.taken;
@@ -277,11 +279,23 @@ export class Consumer {
           await new Promise((ok) => (this.#wake = ok));
           continue;
         }
+        const started = Date.now();
+        let got = 0;
         this.#fetch = await this.#consumer.fetch({ max_messages: room, expires });
         if (this.#state !== 'running') this.#fetch.stop();
         for await (const m of this.#fetch) {
+          got++;
           this.#buffer.push(m);
           this.#notify();
+        }
+        // A pull that ends at once with nothing (a status the server sent back) is not retried
+        // in a tight loop: wait a growing, bounded pause, cut short by shutdown()/stop().
+        idle = got === 0 && Date.now() - started < expires / 2 ? idle + 1 : 0;
+        if (idle && this.#state === 'running') {
+          await new Promise((ok) => {
+            const t = setTimeout(ok, Math.min(2000, 25 * 2 ** idle));
+            this.#wake = () => (clearTimeout(t), ok());
+          });
         }
       }
     } catch (e) {
@@ -312,17 +326,18 @@ export class Consumer {
     this.#handedOut = 0;
     this.#roomFreed();
     for (;;) {
-      if (this.#state === 'done' || this.#state === 'stopping') {
+      // After a pull failed, what was buffered is still handed out before the error.
+      if (this.#buffer.length && (this.#state === 'running' || this.#error)) {
+        this.#handedOut = 1;
+        return { done: false, value: this.#buffer.shift() };
+      }
+      if (this.#state !== 'running') {
         if (this.#error) {
           const e = this.#error;
           this.#error = undefined;
           throw e;
         }
         return { done: true, value: undefined };
-      }
-      if (this.#buffer.length) {
-        this.#handedOut = 1;
-        return { done: false, value: this.#buffer.shift() };
       }
       await new Promise((ok) => this.#waiters.push(ok));
     }
@@ -384,10 +399,14 @@ export class Consumer {
    * running `handle()` handler to settle its message, and ends the iterator. Do not await it
    * from inside the handler (it would wait for itself).
    */
-  async shutdown() {
-    if (this.#state === 'done') return;
+  shutdown() {
+    this.#shutdown ??= this.#shutdownOnce();
+    return this.#shutdown;
+  }
+
+  async #shutdownOnce() {
     const wasRunning = this.#state === 'running';
-    this.#state = 'stopping';
+    if (this.#state !== 'done') this.#state = 'stopping';
     this.#fetch?.stop();
     this.#roomFreed();
     if (wasRunning) await this.#pump;

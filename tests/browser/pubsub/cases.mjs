@@ -322,4 +322,29 @@ export const cases = {
       await nc.close();
     }
   },
+  'consumer - a durable deleted underneath ends handle() with an error instead of hanging': async ({ pubsub, open }) => {
+    const nc = await open();
+    try {
+      await publishN(pubsub, nc, 1);
+      const c = new pubsub.Consumer(nc, { stream: 'S', durable: 'w', bufferSize: 2, expires: 1000 });
+      const first = signal();
+      // Caught from the start: it may end while the delete is still being answered.
+      const ended = c
+        .handle(async () => {
+          first.resolve();
+          return 'ack';
+        })
+        .then(
+          () => null,
+          (e) => e,
+        );
+      await within(first.p, 10_000, 'first message');
+      await (await nc.jetstreamManager()).consumers.delete('S', 'w');
+      const e = await within(ended, 15_000, 'handle to end');
+      ok(e instanceof Error, `ended with an error: ${e?.name}: ${e?.message}`);
+      await within(c.shutdown(), 5_000, 'shutdown after the error');
+    } finally {
+      await nc.close();
+    }
+  },
 };
