@@ -1090,9 +1090,9 @@ export interface PublisherOptions {
   /** Attempts after the first on a retryable failure (default 3). */
   retries?: number;
   backoff?: Partial<PubSubBackoff>;
-  /** Once per `publish()` call, with its outcome (`error` null on success) and how long it took. */
+  /** Once per `publish()` call, with its outcome (`error` null on success) and how long it took; what it throws is ignored. */
   onPublish?: (subject: string, error: Error | null, latencyMs: number) => void;
-  /** Before each retry (awaited); `attempt` counts retries from 1. */
+  /** Before each retry (awaited; what it throws ends the publish); `attempt` counts retries from 1. */
   onRetry?: (subject: string, error: Error, attempt: number) => void | Promise<void>;
 }
 export interface PublisherPublishOptions {

@@ -58,8 +58,9 @@ const errCode = (e) => api(e)?.err_code ?? (typeof e?.code === 'number' && e.cod
  * Publishes to `<subjectPrefix>.<subject>` into `stream`, created on first use when missing.
  * `retries` (default 3) more attempts after a retryable failure, waiting `backoff`
  * (`{initialMs: 50, maxMs: 2000, factor: 2}`) between them; `onPublish(subject, error, latencyMs)`
- * once per publish call with its outcome; `onRetry(subject, error, attempt)` before each retry
- * (awaited, so a hook may also wait or repair).
+ * once per publish call with its outcome (what it throws is ignored); `onRetry(subject, error,
+ * attempt)` before each retry (awaited, so a hook may also wait or repair; what it throws ends the
+ * publish with that error).
  * `create: false` never creates the stream (publishes fail with no responders until it exists).
  */
 export class Publisher {
@@ -154,7 +155,12 @@ export class Publisher {
       error = e;
       throw e;
     } finally {
-      this.#opts.onPublish?.(full, error ?? null, performance.now() - start);
+      try {
+        this.#opts.onPublish?.(full, error ?? null, performance.now() - start);
+      } catch {
+        // A metrics hook that throws must not turn a stored message into a failed publish
+        // (the caller would publish it again).
+      }
     }
   }
 

@@ -67,6 +67,15 @@ export const cases = {
       const info = await jsm.streams.info('ORDERS');
       eq(info.config.subjects, ['orders.>'], 'stream subjects');
       eq((await jsm.streams.names().next()).sort(), ['ORDERS'], 'one stream');
+      // A metrics hook that throws does not turn a stored message into a failed publish.
+      const noisy = new pubsub.Publisher(nc, {
+        stream: 'ORDERS',
+        subjectPrefix: 'orders',
+        onPublish: () => {
+          throw new Error('metrics down');
+        },
+      });
+      eq((await noisy.publish('noisy', 'three')).seq, 3, 'published despite the hook');
       const stored = await jsm.streams.getMessage('ORDERS', { seq: 2 });
       eq([stored.subject, new TextDecoder().decode(stored.data)], ['orders.paid', 'two'], 'stored under the prefix');
     } finally {
