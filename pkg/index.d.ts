@@ -1060,3 +1060,97 @@ export declare class Objm {
   open(name: string, check?: boolean | { check?: boolean }): Promise<ObjectStore>;
   list(): Lister<ObjectStoreStatus>;
 }
+
+// ---- Publisher and PubSubConsumer (pubsub.js), over any v3 JetStream client ----
+// (pubsub.js names the consumer `Consumer`; the package exports it as `PubSubConsumer` because
+// `Consumer` is v3's name for a pull consumer.)
+
+/** A pubsub setup that conflicts with what exists (a stream of that name with other subjects...) or that the server refuses. */
+export declare class PubSubConfigError extends ContrailError {}
+/** True for failures worth another try: timeouts, no responders, 503; never API refusals (a failed expectation). */
+export declare function isRetryable(err: unknown): boolean;
+/** The wait before retry n (0-based): `initialMs * factor^n`, never above `maxMs`. */
+export interface PubSubBackoff {
+  /** Default 50. */
+  initialMs: number;
+  /** Default 2000. */
+  maxMs: number;
+  /** Default 2. */
+  factor: number;
+}
+export interface PublisherOptions {
+  /** The stream publishes go into; created on first use when missing (unless `create: false`). */
+  stream: string;
+  /** Publishes go to `<subjectPrefix>.<subject>`; the stream is made with `<subjectPrefix>.>`. */
+  subjectPrefix: string;
+  /** More of the stream's config when it is created (`subjects` replaces `[<prefix>.>]`). */
+  streamConfig?: Partial<StreamConfig>;
+  /** False: never create the stream (publishes fail with no responders until it exists). */
+  create?: boolean;
+  /** Attempts after the first on a retryable failure (default 3). */
+  retries?: number;
+  backoff?: Partial<PubSubBackoff>;
+  /** Once per `publish()` call, with its outcome (`error` null on success) and how long it took; what it throws is ignored. */
+  onPublish?: (subject: string, error: Error | null, latencyMs: number) => void;
+  /** Before each retry (awaited; what it throws ends the publish); `attempt` counts retries from 1. */
+  onRetry?: (subject: string, error: Error, attempt: number) => void | Promise<void>;
+}
+export interface PublisherPublishOptions {
+  headers: MsgHdrs;
+  /** Give one so a retry after a timeout cannot store the message twice. */
+  msgID: string;
+  expect: Partial<StreamExpectations>;
+  /** ms per attempt. */
+  timeout: number;
+}
+/** Publishes under a subject prefix into a stream it makes sure exists, retrying what is worth retrying. */
+export declare class Publisher {
+  constructor(js: JetStreamClient | { jetstream(): JetStreamClient }, opts: PublisherOptions);
+  readonly stream: string;
+  /** The subject a publish of `subject` goes to. */
+  subjectFor(subject: string): string;
+  /** Creates the stream when missing; rejects with PubSubConfigError when one conflicts. */
+  ensureStream(): Promise<void>;
+  publish(subject: string, data?: Payload, opts?: Partial<PublisherPublishOptions>): Promise<PubAck>;
+}
+export interface ConsumerOptions {
+  stream: string;
+  /** The durable pull consumer's name; created, or updated to these options, on start. */
+  durable: string;
+  filter?: string;
+  /** At most this many messages taken and not yet handled (default 64). */
+  bufferSize?: number;
+  /** ms. */
+  ackWait?: number;
+  maxDeliver?: number;
+  /** How long each pull waits for messages, ms (default 5000, at least 1000). */
+  expires?: number;
+  /** Where a new durable starts (default "all"). */
+  deliverPolicy?: DeliverPolicy;
+}
+/** What a `handle()` handler decides for its message. */
+export type ConsumerDecision = 'ack' | 'nak' | 'term' | { nak: number };
+/**
+ * A durable pull consumer with a bounded buffer: iterate it (acking yourself) or give `handle()`
+ * the decisions. `shutdown()` ends gracefully (naks the buffer, waits for the running handler);
+ * `stop()` ends at once (buffered messages come back after ackWait).
+ */
+export declare class PubSubConsumer implements AsyncIterable<JsMsg> {
+  constructor(js: JetStreamClient | { jetstream(): JetStreamClient }, opts: ConsumerOptions);
+  /** Messages taken and not yet handled (buffered plus the one handed out). */
+  readonly taken: number;
+  /** Messages taken and not yet handed out. */
+  readonly buffered: number;
+  /** Creates or updates the durable and starts pulling (iterating or `handle()` does it too). */
+  start(): Promise<void>;
+  [Symbol.asyncIterator](): AsyncIterator<JsMsg>;
+  /** Resolves once the consumer ended; a handler that throws or answers otherwise naks (and `onError` hears it). */
+  handle(
+    handler: (m: JsMsg) => Promise<ConsumerDecision> | ConsumerDecision,
+    opts?: { onError?: (err: unknown, m: JsMsg) => void },
+  ): Promise<void>;
+  /** Stops pulling, naks what is buffered, waits for the running handler, ends the iterator. Not from inside the handler. */
+  shutdown(): Promise<void>;
+  /** Ends the iterator now; naks nothing and waits for nothing. */
+  stop(): void;
+}

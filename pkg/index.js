@@ -5,7 +5,8 @@
 // consumer.js pulls (fetch, next, consume, ordered consumers), pushconsumer.js takes pushes,
 // messages.js is what both hand out; msg.js has JsMsg and StoredMsg;
 // errors.js, enums.js and headers.js the names nats.js exports; kv.js has Key-Value buckets
-// (@nats-io/kv's Kvm), obj.js object stores (@nats-io/obj's Objm, with sha256.js).
+// (@nats-io/kv's Kvm), obj.js object stores (@nats-io/obj's Objm, with sha256.js); pubsub.js a
+// Publisher and Consumer over any v3 client (this engine's or nats.js's).
 export { open, deleteDatabase, Contrail } from './engine.js';
 export { JetStreamClient } from './client.js';
 export { JetStreamManager, StreamAPI, ConsumerAPI, DirectStreamAPI, Stream, Lister, validateStreamName } from './jsm.js';
@@ -69,6 +70,8 @@ export {
   validateKey,
 } from './kv.js';
 export { ObjectInfo, ObjectStore, ObjectStoreStatus, Objm, digestType, osPrefix } from './obj.js';
+// pubsub.js's Consumer as PubSubConsumer: `Consumer` is v3's name for a pull consumer.
+export { Consumer as PubSubConsumer, PubSubConfigError, Publisher, isRetryable } from './pubsub.js';
 
 /** True when `c` is a pull consumer (every consumer this package hands out is). */
 export function isPullConsumer(c) {

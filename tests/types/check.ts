@@ -2,6 +2,11 @@
 // pkg/index.d.ts and the names nats.js v3 users write drift apart. Never run, only checked.
 import {
   AckPolicy,
+  PubSubConsumer,
+  Publisher,
+  PubSubConfigError,
+  isRetryable,
+  type ConsumerDecision,
   Kvm,
   Objm,
   type ObjectInfo,
@@ -88,6 +93,7 @@ export async function check(): Promise<void> {
   void [si, names, found, when, ci, directSeq, ack, closed, cached, PubHeaders.MsgIdHdr];
   await checkKv(nc);
   await checkObj(nc);
+  await checkPubSub(nc);
   await nc.close();
 }
 
@@ -138,4 +144,38 @@ async function checkObj(nc: Awaited<ReturnType<typeof open>>): Promise<void> {
   void [blob, pr.purged, st.sealed, st.size, oi.isLink()];
   for await (const s of objm.list()) void s.bucket;
   await (await objm.open('files')).destroy();
+}
+
+/** The Publisher and Consumer of pubsub.js as an app writes them. */
+async function checkPubSub(nc: Awaited<ReturnType<typeof open>>): Promise<void> {
+  const pub = new Publisher(nc, {
+    stream: 'ORDERS',
+    subjectPrefix: 'orders',
+    streamConfig: { storage: StorageType.File },
+    retries: 3,
+    backoff: { initialMs: 10, maxMs: 500 },
+    onPublish: (subject: string, error: Error | null, ms: number) => void [subject, error?.message, ms],
+    onRetry: async (_s, e, attempt) => void [e.name, attempt],
+  });
+  await pub.ensureStream();
+  const h = headers();
+  h.set('X-Trace', '1');
+  const ack: PubAck = await pub.publish('created', 'x', { msgID: 'a', headers: h, expect: { lastSequence: 0 } });
+  void [ack.seq, pub.subjectFor('paid'), pub.stream];
+  try {
+    await new Publisher(jetstream(nc), { stream: 'ORDERS', subjectPrefix: 'billing' }).publish('x');
+  } catch (e) {
+    if (e instanceof PubSubConfigError) void e.message;
+    else if (isRetryable(e)) void e;
+  }
+  const c = new PubSubConsumer(nc, { stream: 'ORDERS', durable: 'w', filter: 'orders.>', bufferSize: 8, ackWait: 30_000, maxDeliver: 5 });
+  for await (const m of c) {
+    m.ack();
+    if (c.taken > 8 || c.buffered > 7) break;
+  }
+  const decide = (m: JsMsg): ConsumerDecision => (m.redelivered ? 'term' : m.seq % 2 ? { nak: 100 } : 'ack');
+  const handled: Promise<void> = c.handle(async (m) => decide(m), { onError: (e, m) => void [e, m.seq] });
+  await c.shutdown();
+  c.stop();
+  await handled;
 }
