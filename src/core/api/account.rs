@@ -38,7 +38,7 @@ pub(super) fn info(engine: &Engine) -> Result<Value, ApiError> {
             "storage_max_stream_bytes": -1,
             "max_bytes_required": false,
         },
-        "api": { "level": API_LEVEL, "total": engine.api_stats.total, "errors": engine.api_stats.errors },
+        "api": { "level": API_LEVEL, "total": engine.api_stats().total, "errors": engine.api_stats().errors },
     });
     if let (Some(domain), Some(map)) = (&config.domain, body.as_object_mut()) {
         map.insert("domain".into(), Value::String(domain.clone()));

@@ -14,6 +14,11 @@
 //!
 //! Typed methods ([`Engine::create_stream`], [`Engine::publish`], …) serve shells that do not
 //! speak JSON; the `$JS.API` layer in [`crate::core::api`] is written on top of them.
+//!
+//! The engine also speaks first (`surface.rs`): it owns subscriptions the shell applies
+//! ([`Engine::poll_event`]), sends requests to local subscribers or over a link
+//! ([`Engine::request`], each [`Outbound`] names its [`Destination`]), and learns which links
+//! are up ([`Engine::link_up`], [`Engine::link_down`]).
 
 mod acks;
 mod consumers;
@@ -27,13 +32,17 @@ use outbox::{reply_rule, ReplyRule};
 mod restore;
 mod retention;
 mod streams;
+mod surface;
 pub use restore::SkippedConsumer;
 pub use streams::stream_meta;
+pub use surface::{EngineEvent, RequestError, RequestId, RequestOutcome, SubId, LOCAL_API};
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::core::consumer::Consumer;
+#[cfg(doc)]
+use crate::core::message::Destination;
 use crate::core::message::{Message, Outbound};
 use crate::core::store::{Seq, StoreError, StreamStore};
 use crate::core::stream::{Stream, StreamConfig};
@@ -164,6 +173,8 @@ pub struct Engine {
     /// Streams created, updated, restored or deleted since [`Engine::take_changed_streams`].
     changed_streams: ChangedStreams,
     pub(crate) api_stats: ApiStats,
+    /// Its own subscriptions, requests in flight and links (see `surface.rs`).
+    surface: surface::Surface,
     rng: u64,
 }
 
@@ -171,7 +182,7 @@ impl Engine {
     /// An engine with no streams. `seed` feeds the generator of ephemeral consumer names and flow
     /// control subjects (the core reads no randomness of its own).
     pub fn new(config: EngineConfig, make_store: StoreFactory, seed: u64) -> Engine {
-        Engine {
+        let mut engine = Engine {
             config,
             make_store,
             streams: BTreeMap::new(),
@@ -187,8 +198,11 @@ impl Engine {
             usage: resources::Usage::default(),
             changed_streams: ChangedStreams::default(),
             api_stats: ApiStats::default(),
+            surface: surface::Surface::new(&inbox_token(seed)),
             rng: seed | 1,
-        }
+        };
+        engine.subscribe_standing();
+        engine
     }
 
     /// An engine whose streams all live in memory, for tests, Node and edge workers.
@@ -198,15 +212,21 @@ impl Engine {
         Engine::new(EngineConfig::default(), factory, seed)
     }
 
+    /// API requests handled and answered with an error so far (`$JS.API.INFO`, `/jsz`).
+    pub fn api_stats(&self) -> ApiStats {
+        self.api_stats
+    }
+
     /// The account limits this engine enforces.
     pub fn config(&self) -> &EngineConfig {
         &self.config
     }
 
-    /// Takes in a message a client published. Returns `true` when JetStream handled it (an API
-    /// request, an ack, a flow-control reply, or a publish a stream captured); the shell still
-    /// delivers the message to ordinary subscribers either way, and answers a request that
-    /// nothing handled with "no responders".
+    /// Takes in a message published locally (by a client, or by the engine itself to a subject
+    /// it subscribed). Returns `true` when JetStream handled it (an API request, an ack, a
+    /// flow-control reply, a reply to the engine's own request, or a publish a stream
+    /// captured); the shell still delivers the message to ordinary subscribers either way, and
+    /// answers a request that nothing handled with "no responders".
     pub fn handle(&mut self, msg: Message, now: Nanos) -> bool {
         if let Some(op) = msg.subject.strip_prefix(crate::core::api::API_PREFIX) {
             self.reply_rule = reply_rule(op);
@@ -221,6 +241,9 @@ impl Engine {
         }
         if msg.subject.starts_with(acks::FLOW_CONTROL_PREFIX) {
             return self.handle_flow_control(&msg.subject, now);
+        }
+        if self.surface.owns_inbox_subject(&msg.subject) {
+            return self.handle_local_reply(msg);
         }
         self.handle_publish(msg, now)
     }
@@ -279,6 +302,7 @@ impl Engine {
                 earliest = Some(earliest.map_or(t, |e| e.min(t)));
             }
         };
+        consider(self.surface.next_deadline());
         for slot in self.streams.values() {
             consider(slot.stream.next_deadline());
             for consumer in slot.consumers.values() {
@@ -289,8 +313,10 @@ impl Engine {
     }
 
     /// Does everything due at `now`: age-based expiry and dedup-window expiry in streams,
-    /// redeliveries, pull request expiry, heartbeats, and removal of inactive ephemeral consumers.
+    /// redeliveries, pull request expiry, heartbeats, removal of inactive ephemeral consumers,
+    /// and the engine's own requests that got no reply in time.
     pub fn handle_timeout(&mut self, now: Nanos) {
+        self.surface.expire(now);
         let names: Vec<String> = self.streams.keys().cloned().collect();
         for name in names {
             let expired = match self.streams.get_mut(&name) {
@@ -367,6 +393,15 @@ impl Drop for Engine {
             self.usage.recount(server, storage, slot.counted_bytes, 0);
         }
     }
+}
+
+/// The token of an engine's inbox, from its seed but independent of the generator it feeds
+/// (splitmix64), so a given seed names the same consumers as before.
+fn inbox_token(seed: u64) -> String {
+    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    format!("{:016x}", z ^ (z >> 31))
 }
 
 /// Saves the changed consumers of one stream, then syncs its store. A consumer stays changed
