@@ -143,6 +143,19 @@ pub struct ApiStats {
     pub errors: u64,
 }
 
+/// What an account holds now (`$JS.API.INFO`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AccountUsage {
+    /// Bytes stored in memory streams.
+    pub memory: u64,
+    /// Bytes stored in file streams.
+    pub storage: u64,
+    /// Streams.
+    pub streams: usize,
+    /// Consumers across all streams.
+    pub consumers: usize,
+}
+
 /// All JetStream state of one account. See the module docs for how a shell drives it.
 pub struct Engine {
     config: EngineConfig,
@@ -172,7 +185,9 @@ pub struct Engine {
     usage: resources::Usage,
     /// Streams created, updated, restored or deleted since [`Engine::take_changed_streams`].
     changed_streams: ChangedStreams,
-    pub(crate) api_stats: ApiStats,
+    /// Kept by the API front through [`Engine::count_api_request`] and
+    /// [`Engine::count_api_error`]; read by the outbox to tell a failed request's reply.
+    api_stats: ApiStats,
     /// Its own subscriptions, requests in flight and links (see `surface.rs`).
     surface: surface::Surface,
     rng: u64,
@@ -215,6 +230,34 @@ impl Engine {
     /// API requests handled and answered with an error so far (`$JS.API.INFO`, `/jsz`).
     pub fn api_stats(&self) -> ApiStats {
         self.api_stats
+    }
+
+    /// What the account holds now: bytes per storage type, streams and consumers.
+    pub fn account_usage(&self) -> AccountUsage {
+        let mut usage = AccountUsage {
+            streams: self.streams.len(),
+            ..AccountUsage::default()
+        };
+        for slot in self.streams.values() {
+            let bytes = slot.stream.state().bytes;
+            match slot.stream.config().storage {
+                crate::core::stream::StorageType::Memory => usage.memory += bytes,
+                crate::core::stream::StorageType::File => usage.storage += bytes,
+            }
+            usage.consumers += slot.consumers.len();
+        }
+        usage
+    }
+
+    /// Counts an API request the front routed (`$JS.API.INFO`'s `api.total`).
+    pub(crate) fn count_api_request(&mut self) {
+        self.api_stats.total += 1;
+    }
+
+    /// Counts an API request answered with an error: its replies leave at once, since it wrote
+    /// nothing (see `outbox.rs`).
+    pub(crate) fn count_api_error(&mut self) {
+        self.api_stats.errors += 1;
     }
 
     /// The account limits this engine enforces.
