@@ -53,8 +53,14 @@ error_kinds! {
     ConsumerEphemeralWithDurableInSubject = (400, 10019, "consumer expected to be ephemeral but detected a durable name set in subject"),
     /// consumer expected to be ephemeral but a durable name was set in request
     ConsumerEphemeralWithDurableName = (400, 10020, "consumer expected to be ephemeral but a durable name was set in request"),
+    /// stream external api prefix `{prefix}` must not overlap with `{subject}`
+    StreamExternalApiOverlap = (400, 10021, "stream external api prefix {prefix} must not overlap with {subject}"),
+    /// stream external delivery prefix `{prefix}` overlaps with stream subject `{subject}`
+    StreamExternalDelPrefixOverlaps = (400, 10022, "stream external delivery prefix {prefix} overlaps with stream subject {subject}"),
     /// insufficient resources
     InsufficientResources = (503, 10023, "insufficient resources"),
+    /// stream external delivery prefix `{prefix}` must not contain wildcards
+    StreamInvalidExternalDeliverySubj = (400, 10024, "stream external delivery prefix {prefix} must not contain wildcards"),
     /// invalid JSON: `{err}`
     InvalidJSON = (400, 10025, "invalid JSON: {err}"),
     /// maximum consumers limit reached
@@ -63,6 +69,14 @@ error_kinds! {
     MaximumStreamsLimit = (400, 10027, "maximum number of streams reached"),
     /// insufficient memory resources available
     MemoryResourcesExceeded = (500, 10028, "insufficient memory resources available"),
+    /// `{err}` (a mirror's consumer could not be set up)
+    MirrorConsumerSetupFailed = (500, 10029, "{err}"),
+    /// stream mirrors can not also contain other sources
+    MirrorWithSources = (400, 10031, "stream mirrors can not also contain other sources"),
+    /// stream mirrors can not have both start seq and start time configured
+    MirrorWithStartSeqAndTime = (400, 10032, "stream mirrors can not have both start seq and start time configured"),
+    /// stream mirrors can not contain subjects
+    MirrorWithSubjects = (400, 10034, "stream mirrors can not contain subjects"),
     /// no message found
     NoMessageFound = (404, 10037, "no message found"),
     /// expected an empty request payload
@@ -71,6 +85,8 @@ error_kinds! {
     NotEnabledForAccount = (503, 10039, "JetStream not enabled for account"),
     /// sequence `{seq}` not found
     SequenceNotFound = (400, 10043, "sequence {seq} not found"),
+    /// `{err}` (a source's consumer could not be set up)
+    SourceConsumerSetupFailed = (500, 10045, "{err}"),
     /// insufficient storage resources available
     StorageResourcesExceeded = (500, 10047, "insufficient storage resources available"),
     /// `{err}`
@@ -83,6 +99,8 @@ error_kinds! {
     StreamInvalidConfig = (500, 10052, "{err}"),
     /// message size exceeds maximum allowed
     StreamMessageExceedsMaximum = (400, 10054, "message size exceeds maximum allowed"),
+    /// stream mirror configuration can not be updated
+    StreamMirrorNotUpdatable = (400, 10055, "stream mirror configuration can not be updated"),
     /// stream name in subject does not match request
     StreamMismatch = (400, 10056, "stream name in subject does not match request"),
     /// `{err}`
@@ -201,12 +219,36 @@ error_kinds! {
     ConsumerOverlappingSubjectFilters = (400, 10138, "consumer subject filters cannot overlap"),
     /// consumer filter in FilterSubjects cannot be empty
     ConsumerEmptyFilter = (400, 10139, "consumer filter in FilterSubjects cannot be empty"),
+    /// duplicate source configuration detected
+    SourceDuplicateDetected = (400, 10140, "duplicate source configuration detected"),
+    /// sourced stream name is invalid
+    SourceInvalidStreamName = (400, 10141, "sourced stream name is invalid"),
+    /// mirrored stream name is invalid
+    MirrorInvalidStreamName = (400, 10142, "mirrored stream name is invalid"),
+    /// stream mirrors can not have first sequence configured
+    MirrorWithFirstSeq = (400, 10143, "stream mirrors can not have first sequence configured"),
+    /// source with multiple subject transforms cannot also have a single subject filter
+    SourceMultipleFiltersNotAllowed = (400, 10144, "source with multiple subject transforms cannot also have a single subject filter"),
+    /// source transform source: `{err}`
+    SourceInvalidSubjectFilter = (400, 10145, "source transform source: {err}"),
+    /// source transform: `{err}`
+    SourceInvalidTransformDestination = (400, 10146, "source transform: {err}"),
+    /// source filters can not overlap
+    SourceOverlappingSubjectFilters = (400, 10147, "source filters can not overlap"),
     /// consumer already exists
     ConsumerAlreadyExists = (400, 10148, "consumer already exists"),
     /// consumer does not exist
     ConsumerDoesNotExist = (400, 10149, "consumer does not exist"),
+    /// mirror with multiple subject transforms cannot also have a single subject filter
+    MirrorMultipleFiltersNotAllowed = (400, 10150, "mirror with multiple subject transforms cannot also have a single subject filter"),
+    /// mirror transform source: `{err}`
+    MirrorInvalidSubjectFilter = (400, 10151, "mirror transform source: {err}"),
+    /// mirror subject filters can not overlap
+    MirrorOverlappingSubjectFilters = (400, 10152, "mirror subject filters can not overlap"),
     /// consumer inactive threshold exceeds system limit of `{limit}`
     ConsumerInactiveThresholdExcess = (400, 10153, "consumer inactive threshold exceeds system limit of {limit}"),
+    /// mirror transform: `{err}`
+    MirrorInvalidTransformDestination = (400, 10154, "mirror transform: {err}"),
     /// stream transform source: `{err}`
     StreamTransformInvalidSource = (400, 10155, "stream transform source: {err}"),
     /// stream transform: `{err}`
@@ -215,6 +257,8 @@ error_kinds! {
     StreamWrongLastSequenceConstant = (400, 10164, "wrong last sequence"),
     /// per-message TTL is disabled
     MessageTTLDisabled = (400, 10166, "per-message TTL is disabled"),
+    /// stream mirrors can not also calculate counters
+    MirrorWithCounters = (400, 10173, "stream mirrors can not also calculate counters"),
     /// consumer ack policy invalid
     ConsumerAckPolicyInvalid = (400, 10181, "consumer ack policy invalid"),
     /// consumer replay policy invalid
@@ -223,6 +267,12 @@ error_kinds! {
     ConsumerAckWaitNegative = (400, 10183, "consumer ack wait needs to be positive"),
     /// consumer backoff needs to be positive
     ConsumerBackOffNegative = (400, 10184, "consumer backoff needs to be positive"),
+    /// JetStream minimum api level required
+    RequiredApiLevel = (412, 10185, "JetStream minimum api level required"),
+    /// stream mirrors can not also schedule messages
+    MirrorWithMsgSchedules = (400, 10186, "stream mirrors can not also schedule messages"),
+    /// stream source can not also schedule messages
+    SourceWithMsgSchedules = (400, 10187, "stream source can not also schedule messages"),
     /// missing sequence for expected last sequence per subject
     StreamExpectedLastSeqPerSubjectInvalid = (400, 10193, "missing sequence for expected last sequence per subject"),
 }

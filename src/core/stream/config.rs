@@ -6,7 +6,7 @@
 //! `validate.rs`) turns those into the defaults nats-server applies (-1 limits, file storage, a
 //! two-minute duplicate window, the stream name as its subject).
 //!
-//! Features Contrail does not implement (mirrors, sources, message TTLs, counters, atomic and
+//! Features Contrail does not implement (mirrors and sources, checked first; message TTLs, counters, atomic and
 //! batch publish, schedules, async persistence) are still read, so that validation can refuse
 //! them by name instead of silently ignoring them.
 
@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::core::sourcing::StreamSource;
 use crate::core::time::Nanos;
 
 /// How messages leave a stream besides its limits.
@@ -184,16 +185,17 @@ pub struct StreamConfig {
     /// Cluster placement hints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placement: Option<Placement>,
-    /// Mirror of another stream (not supported; refused by validation).
+    /// The stream is a copy of this origin (see [`crate::core::sourcing`]; checked, then refused
+    /// by validation until the engine follows origins).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mirror: Option<serde_json::Value>,
-    /// Streams sourced into this one (not supported; refused by validation).
+    pub mirror: Option<StreamSource>,
+    /// Origins whose messages are added to this stream (checked, then refused like `mirror`).
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",
         deserialize_with = "nullable"
     )]
-    pub sources: Vec<serde_json::Value>,
+    pub sources: Vec<StreamSource>,
     /// Storage compression.
     #[serde(default, deserialize_with = "nullable")]
     pub compression: StoreCompression,

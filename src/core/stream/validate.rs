@@ -6,6 +6,7 @@
 //! count) belong to the engine.
 
 use crate::core::error::{ApiError, ErrorKind};
+use crate::core::sourcing::{check_sourcing, MirrorContext};
 use crate::core::subject;
 use crate::core::time::{Nanos, MILLIS, SECONDS};
 use crate::core::transform::{validate_mapping, SubjectTransform};
@@ -62,6 +63,7 @@ impl StreamConfig {
             return Err(invalid("roll-ups require the purge permission"));
         }
         check_discard_new_per_subject(&cfg)?;
+        check_mirror_and_sources(&mut cfg)?;
         check_unsupported(&cfg)?;
         normalize_subjects(&mut cfg)?;
         check_subject_transform(&cfg)?;
@@ -119,6 +121,10 @@ impl StreamConfig {
             return Err(invalid(
                 "stream configuration update can not cancel deny purge",
             ));
+        }
+        // A mirror may be removed (the copy becomes a stream of its own), never changed.
+        if cfg.mirror.is_some() && cfg.mirror != old.mirror {
+            return Err(ErrorKind::StreamMirrorNotUpdatable.into());
         }
         if old.allow_msg_ttl && !cfg.allow_msg_ttl {
             return Err(invalid("message TTL status can not be disabled"));
@@ -252,6 +258,25 @@ fn check_discard_new_per_subject(cfg: &StreamConfig) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// `mirror` and `sources`, checked as nats-server checks them (so a bad one gets its error),
+/// with `domain` resolved into `external`.
+fn check_mirror_and_sources(cfg: &mut StreamConfig) -> Result<(), ApiError> {
+    let context = MirrorContext {
+        subjects: &cfg.subjects,
+        first_seq: cfg.first_seq,
+        has_sources: !cfg.sources.is_empty(),
+        counters: cfg.allow_msg_counter,
+        atomic: cfg.allow_atomic_publish,
+        schedules: cfg.allow_msg_schedules,
+    };
+    let mut mirror = cfg.mirror.clone();
+    let mut sources = cfg.sources.clone();
+    check_sourcing(mirror.as_mut(), &mut sources, &context)?;
+    cfg.mirror = mirror;
+    cfg.sources = sources;
+    Ok(())
+}
+
 /// Features nats-server has and Contrail does not: refusing them beats pretending.
 fn check_unsupported(cfg: &StreamConfig) -> Result<(), ApiError> {
     if cfg.subject_delete_marker_ttl < 0 {
@@ -263,17 +288,23 @@ fn check_unsupported(cfg: &StreamConfig) -> Result<(), ApiError> {
         ));
     }
     let unsupported = [
-        (cfg.mirror.is_some(), "stream mirrors"),
-        (!cfg.sources.is_empty(), "stream sources"),
-        (cfg.subject_delete_marker_ttl > 0, "subject delete markers"),
-        (cfg.allow_msg_counter, "message counters"),
-        (cfg.allow_atomic_publish, "atomic publish"),
-        (cfg.allow_batch_publish, "batch publish"),
-        (cfg.allow_msg_schedules, "message schedules"),
-        (cfg.persist_mode == PersistMode::Async, "async persist mode"),
+        (cfg.mirror.is_some(), "stream mirrors not yet supported"),
+        (!cfg.sources.is_empty(), "stream sources not yet supported"),
+        (
+            cfg.subject_delete_marker_ttl > 0,
+            "subject delete markers not supported",
+        ),
+        (cfg.allow_msg_counter, "message counters not supported"),
+        (cfg.allow_atomic_publish, "atomic publish not supported"),
+        (cfg.allow_batch_publish, "batch publish not supported"),
+        (cfg.allow_msg_schedules, "message schedules not supported"),
+        (
+            cfg.persist_mode == PersistMode::Async,
+            "async persist mode not supported",
+        ),
     ];
     match unsupported.iter().find(|(used, _)| *used) {
-        Some((_, feature)) => Err(invalid(format_args!("{feature} not supported"))),
+        Some((_, feature)) => Err(invalid(feature)),
         None => Ok(()),
     }
 }
@@ -325,6 +356,10 @@ fn normalize_republish(cfg: &mut StreamConfig) -> Result<(), ApiError> {
 }
 
 fn normalize_subjects(cfg: &mut StreamConfig) -> Result<(), ApiError> {
+    // A mirror or a stream with sources has no subjects unless it is given some.
+    if cfg.subjects.is_empty() && (cfg.mirror.is_some() || !cfg.sources.is_empty()) {
+        return Ok(());
+    }
     if cfg.subjects.is_empty() {
         cfg.subjects.push(cfg.name.clone());
         return Ok(());

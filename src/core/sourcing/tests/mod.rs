@@ -1,0 +1,7 @@
+//! Tests of mirrors and sources.
+mod config_tests;
+mod link_cuts;
+mod mirror_tests;
+mod origin;
+mod source_tests;
+mod wire_tests;
