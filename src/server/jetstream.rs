@@ -425,8 +425,9 @@ struct Task {
     local_subs: HashMap<SubId, String>,
     /// The task of each attached link.
     links: HashMap<LinkId, mpsc::Sender<LinkCommand>>,
-    /// Messages the engine sent to its own local subscriptions, to hand back to it.
-    loopback: Vec<Message>,
+    /// Messages the engine sent to its own local subscriptions, to hand back to it through
+    /// each subscription they matched (by the subject they were sent to, not `msg.subject`).
+    loopback: Vec<(SubId, Message)>,
     /// Requests made through [`JsHandle::engine_request`], by the engine's id.
     waiting: HashMap<RequestId, oneshot::Sender<Result<Message, RequestError>>>,
 }
@@ -542,9 +543,9 @@ impl Task {
             }
             let now = now();
             let mut api_seen = false;
-            for msg in std::mem::take(&mut self.loopback) {
+            for (sid, msg) in std::mem::take(&mut self.loopback) {
                 api_seen |= msg.subject.starts_with("$JS.API.");
-                self.engine.handle(msg, now);
+                self.engine.handle_subscribed(sid, msg, now);
             }
             if api_seen {
                 self.refresh_streams();
@@ -684,14 +685,13 @@ impl Task {
             match out.dest {
                 Destination::Local => {
                     route(&self.router, &out, &mut flush);
-                    let engine_wants = self
+                    let index = self
                         .engine_subjects
                         .read()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .has_match(&out.to);
-                    if engine_wants {
-                        self.loopback.push(out.msg);
-                    }
+                        .unwrap_or_else(|e| e.into_inner());
+                    index.for_each_match(&out.to, |sid| {
+                        self.loopback.push((*sid, out.msg.clone()));
+                    });
                 }
                 Destination::Link(id) => self.to_link(id, LinkCommand::Publish(out.msg)),
             }

@@ -288,7 +288,9 @@ impl Engine {
         if self.surface.owns_inbox_subject(&msg.subject) {
             return self.handle_local_reply(msg);
         }
-        self.handle_publish(msg, now)
+        // A subject the engine subscribed (a deliver subject) may also be a stream's.
+        let received = self.surface.receive_local(&msg);
+        self.handle_publish(msg, now) || received
     }
 
     /// Saves changed consumers and syncs every store written since the last flush, stream by

@@ -19,6 +19,11 @@
 //!   source's `external.api`, `$JS.<domain>.API`); `$JS.API` and the engine's own domain are
 //!   local.
 //!
+//! Messages on the subscriptions made with [`Engine::subscribe`] (a mirror's deliver subject, a
+//! source's create inbox), local ones through [`Engine::handle`] and link ones through
+//! [`Engine::handle_subscribed`], come out of one queue, [`Engine::poll_received`], tagged with
+//! their subscription, for the part of the engine that made it.
+//!
 //! A request to the engine's own API goes out as a local message like any other: the shell
 //! routes it to local subscribers, and the engine is one of them (it subscribed `$JS.API.>`), so
 //! the request comes back through [`Engine::handle`], and so does the reply on the inbox. This
@@ -33,6 +38,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use super::Engine;
 use crate::core::message::{Destination, LinkId, Message, Outbound};
 use crate::core::subject::{self, SubjectError};
+use crate::core::subject_index::SubjectIndex;
 use crate::core::time::Nanos;
 
 /// An engine-owned subscription's id (stable for its life; never reused by one engine).
@@ -47,6 +53,11 @@ pub const LOCAL_API: &str = "$JS.API";
 /// Subjects the engine takes from local publishers from the start: API requests, acks and
 /// flow-control replies. (Stream subjects are captured through the stream configs.)
 const STANDING_SUBJECTS: [&str; 3] = ["$JS.API.>", "$JS.ACK.>", "$JS.FC.>"];
+
+/// Most messages [`Engine::poll_received`] holds; past it new ones are dropped (counted), so an
+/// owner that falls behind costs no unbounded memory. Mirrors and sources notice the gap in
+/// delivery sequences and recreate their consumer, as after any loss.
+const MAX_RECEIVED: usize = 16 * 1024;
 
 /// What the shell must do for the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +106,18 @@ pub struct RequestOutcome {
 struct Subscription {
     subject: String,
     dest: Destination,
+    kind: Kind,
+}
+
+/// What an engine subscription is for, which decides where its messages go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `$JS.API.>`, `$JS.ACK.>`, `$JS.FC.>`: to [`Engine::handle`].
+    Standing,
+    /// The engine's inbox on one destination: replies to its requests.
+    Inbox,
+    /// Made with [`Engine::subscribe`]: to [`Engine::poll_received`].
+    Owned,
 }
 
 /// A request awaiting its reply.
@@ -122,6 +145,12 @@ pub(crate) struct Surface {
     links_up: BTreeMap<LinkId, Nanos>,
     /// API prefix (`external.api`) → the destination that serves it.
     api_routes: BTreeMap<String, Destination>,
+    /// Local subscriptions made with [`Engine::subscribe`], to find which a publish matches.
+    local_owned: SubjectIndex<SubId>,
+    /// Messages for those subscriptions and link ones, for [`Engine::poll_received`].
+    received: VecDeque<(SubId, Message)>,
+    /// Messages dropped because `received` was full.
+    dropped: u64,
 }
 
 impl Surface {
@@ -135,7 +164,7 @@ impl Surface {
         }
     }
 
-    fn add_subscription(&mut self, subject: String, dest: Destination) -> SubId {
+    fn add_subscription(&mut self, subject: String, dest: Destination, kind: Kind) -> SubId {
         let sid = self.next_sid;
         self.next_sid += 1;
         self.events.push_back(EngineEvent::Subscribe {
@@ -143,7 +172,12 @@ impl Surface {
             subject: subject.clone(),
             dest,
         });
-        self.subs.insert(sid, Subscription { subject, dest });
+        let sub = Subscription {
+            subject,
+            dest,
+            kind,
+        };
+        self.subs.insert(sid, sub);
         sid
     }
 
@@ -208,6 +242,32 @@ impl Surface {
         }
     }
 
+    fn receive(&mut self, sid: SubId, msg: Message) {
+        if self.received.len() >= MAX_RECEIVED {
+            self.dropped += 1;
+        } else {
+            self.received.push_back((sid, msg));
+        }
+    }
+
+    /// Queues `msg` for every local subscription of [`Engine::subscribe`] it matches; whether
+    /// any did.
+    pub(crate) fn receive_local(&mut self, msg: &Message) -> bool {
+        if self.local_owned.is_empty() {
+            return false;
+        }
+        let sids: Vec<SubId> = self
+            .local_owned
+            .matches(&msg.subject)
+            .into_iter()
+            .copied()
+            .collect();
+        for sid in &sids {
+            self.receive(*sid, msg.clone());
+        }
+        !sids.is_empty()
+    }
+
     fn is_up(&self, dest: Destination) -> bool {
         match dest {
             Destination::Local => true,
@@ -222,7 +282,7 @@ impl Engine {
     pub(super) fn subscribe_standing(&mut self) {
         for subject in STANDING_SUBJECTS {
             self.surface
-                .add_subscription(subject.to_string(), Destination::Local);
+                .add_subscription(subject.to_string(), Destination::Local, Kind::Standing);
         }
     }
 
@@ -230,13 +290,20 @@ impl Engine {
     /// [`Engine::poll_event`].
     pub fn subscribe(&mut self, subject: &str, dest: Destination) -> Result<SubId, SubjectError> {
         subject::validate_filter(subject)?;
-        Ok(self.surface.add_subscription(subject.to_string(), dest))
+        let sid = self
+            .surface
+            .add_subscription(subject.to_string(), dest, Kind::Owned);
+        if dest == Destination::Local {
+            self.surface.local_owned.insert(subject, sid)?;
+        }
+        Ok(sid)
     }
 
     /// Ends an engine-owned subscription (nothing if `sid` is not one).
     pub fn unsubscribe(&mut self, sid: SubId) {
         if let Some(sub) = self.surface.subs.remove(&sid) {
             self.surface.inboxes.retain(|_, inbox| *inbox != sid);
+            self.surface.local_owned.remove(&sub.subject, &sid);
             self.surface.events.push_back(EngineEvent::Unsubscribe {
                 sid,
                 dest: sub.dest,
@@ -290,7 +357,7 @@ impl Engine {
         }
         if !surface.inboxes.contains_key(&dest) {
             let filter = format!("{}.>", surface.inbox);
-            let sid = surface.add_subscription(filter, dest);
+            let sid = surface.add_subscription(filter, dest, Kind::Inbox);
             surface.inboxes.insert(dest, sid);
         }
         msg.reply = Some(format!("{}.{id}", surface.inbox));
@@ -318,20 +385,36 @@ impl Engine {
         self.surface.outcomes.pop_front()
     }
 
-    /// Takes a message a link delivered for engine subscription `sid`. Returns whether the
-    /// engine took it (false: not a subscription of the engine's, or made elsewhere).
+    /// Takes a message delivered for engine subscription `sid`: by a link, or by the shell
+    /// when the engine sent it to a local subject it subscribed (routed on the subject it was
+    /// sent to, which for a push delivery is not `msg.subject`). Returns whether the engine
+    /// took it (false: no such subscription).
     pub fn handle_subscribed(&mut self, sid: SubId, msg: Message, now: Nanos) -> bool {
-        let Some(dest) = self.surface.subs.get(&sid).map(|sub| sub.dest) else {
+        let Some(sub) = self.surface.subs.get(&sid) else {
             return false;
         };
-        if self.surface.inboxes.get(&dest) == Some(&sid) {
-            return self.surface.take_reply(dest, msg);
+        match sub.kind {
+            Kind::Inbox => {
+                let dest = sub.dest;
+                self.surface.take_reply(dest, msg)
+            }
+            Kind::Standing => self.handle(msg, now),
+            Kind::Owned => {
+                self.surface.receive(sid, msg);
+                true
+            }
         }
-        match dest {
-            Destination::Local => self.handle(msg, now),
-            // Deliver subjects of mirrors and sources will be taken here.
-            Destination::Link(_) => false,
-        }
+    }
+
+    /// The next message that arrived for a subscription made with [`Engine::subscribe`], with
+    /// its id.
+    pub fn poll_received(&mut self) -> Option<(SubId, Message)> {
+        self.surface.received.pop_front()
+    }
+
+    /// Messages for the engine's subscriptions dropped because nobody took them in time.
+    pub fn dropped_received(&self) -> u64 {
+        self.surface.dropped
     }
 
     /// A local message on the engine's inbox: the reply to a local request.

@@ -15,8 +15,20 @@ fn events(engine: &mut Engine) -> Vec<EngineEvent> {
     std::iter::from_fn(|| engine.poll_event()).collect()
 }
 
+/// The engine's local subscriptions that `to` matches (the server shell keeps an index).
+fn local_sids(engine: &Engine, to: &str) -> Vec<SubId> {
+    engine
+        .subscriptions()
+        .filter(|(_, filter, dest)| {
+            *dest == Destination::Local && crate::core::subject::matches(filter, to)
+        })
+        .map(|(sid, _, _)| sid)
+        .collect()
+}
+
 /// Flushes and drains the outbound queue; local messages on subjects the engine subscribed go
-/// back into it (what the server shell does), the rest are returned. Bounded rounds.
+/// back into it through the subscriptions they matched (what the server shell does), the rest
+/// are returned. Bounded rounds.
 fn run_shell(engine: &mut Engine, now: Nanos) -> Vec<Outbound> {
     let mut others = Vec::new();
     for _ in 0..10 {
@@ -26,10 +38,16 @@ fn run_shell(engine: &mut Engine, now: Nanos) -> Vec<Outbound> {
             break;
         }
         for o in out {
-            if o.dest == Destination::Local && engine.subscribed_locally(&o.to) {
-                engine.handle(o.msg, now);
-            } else {
+            let sids = match o.dest {
+                Destination::Local => local_sids(engine, &o.to),
+                Destination::Link(_) => Vec::new(),
+            };
+            if sids.is_empty() {
                 others.push(o);
+                continue;
+            }
+            for sid in sids {
+                engine.handle_subscribed(sid, o.msg.clone(), now);
             }
         }
     }
@@ -244,6 +262,11 @@ fn subscriptions_are_validated_listed_and_ended() {
         !e.subscribed_locally("$JS.M.abc"),
         "made on the link, not locally"
     );
+    assert!(e.handle_subscribed(sid, Message::new("$JS.M.abc", "from the link"), 0));
+    assert_eq!(
+        e.poll_received(),
+        Some((sid, Message::new("$JS.M.abc", "from the link")))
+    );
     e.unsubscribe(sid);
     e.unsubscribe(sid);
     assert_eq!(
@@ -277,4 +300,67 @@ fn api_prefixes_resolve_to_local_or_to_the_link_configured_for_them() {
     );
     e.remove_api_route("$JS.hub.API");
     assert_eq!(e.api_destination(Some("$JS.hub.API"), None), None);
+}
+
+#[test]
+fn local_messages_on_its_subscriptions_come_out_tagged_until_it_unsubscribes() {
+    let mut e = engine();
+    let deliver = e
+        .subscribe("$JS.M.*", Destination::Local)
+        .expect("a valid filter");
+    let inbox = e
+        .subscribe("$JSC.R.abc", Destination::Local)
+        .expect("a valid subject");
+    events(&mut e);
+    assert!(e.subscribed_locally("$JS.M.x1"));
+    assert!(e.handle(Message::new("$JS.M.x1", "one"), 0));
+    assert!(e.handle(Message::new("$JSC.R.abc", "{}"), 0));
+    assert!(!e.handle(Message::new("$JS.N.x1", "not ours"), 0));
+    let got: Vec<(SubId, Message)> = std::iter::from_fn(|| e.poll_received()).collect();
+    assert_eq!(
+        got,
+        [
+            (deliver, Message::new("$JS.M.x1", "one")),
+            (inbox, Message::new("$JSC.R.abc", "{}")),
+        ]
+    );
+    e.unsubscribe(deliver);
+    assert!(!e.handle(Message::new("$JS.M.x1", "two"), 0));
+    assert_eq!(e.poll_received(), None);
+    assert_eq!(e.dropped_received(), 0);
+}
+
+#[test]
+fn a_push_delivery_to_its_own_deliver_subject_comes_back_on_that_subscription() {
+    let mut e = engine();
+    events(&mut e);
+    let deliver = e
+        .subscribe("$JS.M.abc", Destination::Local)
+        .expect("a valid subject");
+    let mut create = |subject: &str, body: &str| {
+        e.handle(
+            Message::new(subject, body.to_string()).with_reply("_INBOX.client"),
+            0,
+        );
+    };
+    create(
+        "$JS.API.STREAM.CREATE.O",
+        r#"{"name":"O","subjects":["orders.>"]}"#,
+    );
+    let consumer =
+        r#"{"stream_name":"O","config":{"deliver_subject":"$JS.M.abc","ack_policy":"none"}}"#;
+    create("$JS.API.CONSUMER.CREATE.O", consumer);
+    e.set_interest("$JS.M.abc", true, 0);
+    e.handle(Message::new("orders.1", "first"), 0);
+    run_shell(&mut e, 0);
+    let got: Vec<(SubId, Message)> = std::iter::from_fn(|| e.poll_received()).collect();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, deliver);
+    assert_eq!(
+        got[0].1.subject, "orders.1",
+        "the delivery keeps the origin's subject"
+    );
+    assert_eq!(got[0].1.payload, "first");
+    // Not stored again into the origin by its subject.
+    assert_eq!(e.stream("O").map(|s| s.state().msgs), Some(1));
 }
