@@ -490,3 +490,7 @@ impl Engine {
 #[cfg(test)]
 #[path = "surface_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "surface_mirror_tests.rs"]
+mod mirror_tests;
