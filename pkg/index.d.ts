@@ -767,3 +767,296 @@ export declare class JsMsg {
 export declare function jetstream(nc: Contrail, opts?: JetStreamOptions): JetStreamClient;
 /** `jetstreamManager(nc, opts)` as in nats.js. */
 export declare function jetstreamManager(nc: Contrail, opts?: JetStreamManagerOptions): Promise<JetStreamManager>;
+
+// ---- Key-Value buckets (as @nats-io/kv v3 names them) ----
+
+/** The stream name prefix of a bucket (`KV_`). */
+export declare const kvPrefix: "KV_";
+/** The header that marks a delete (`DEL`) or purge (`PURGE`). */
+export declare const kvOperationHdr: "KV-Operation";
+/** What a watch starts with. */
+export declare const KvWatchInclude: {
+  /** The last value of each key (the default). */
+  readonly LastValue: "";
+  /** Every revision kept. */
+  readonly AllHistory: "history";
+  /** Nothing: only changes from now on. */
+  readonly UpdatesOnly: "updates";
+};
+export type KvWatchInclude = (typeof KvWatchInclude)[keyof typeof KvWatchInclude];
+
+/** Transforms each key token (wildcards excepted) before it is stored and after it is read. */
+export interface KvKeyCodec {
+  encode(k: string): string;
+  decode(k: string): string;
+}
+/** Transforms values before they are stored and after they are read. */
+export interface KvPayloadCodec {
+  encode(v: Payload): Uint8Array;
+  decode(d: Uint8Array): Uint8Array;
+}
+export interface KvCodecs {
+  key: KvKeyCodec;
+  value: KvPayloadCodec;
+}
+export declare function Base64KeyCodec(): KvKeyCodec;
+export declare function NoopKvCodecs(): KvCodecs;
+/** Throws when `k` is not a valid key (`[-/=.\w]`, no leading or trailing `.`). */
+export declare function validateKey(k: string): void;
+/** Throws when `name` is not a valid bucket name (`[-\w]`). */
+export declare function validateBucket(name: string): void;
+
+export interface KvLimits {
+  description: string;
+  /** Accepted and stored; one engine keeps one copy. */
+  replicas: number;
+  /** Revisions kept per key, 1 to 64 (default 1). */
+  history: number;
+  max_bytes: number;
+  maxValueSize: number;
+  /** How long a value lives, in milliseconds (the stream's `max_age`). */
+  ttl: number;
+  /** Delete markers' TTL (stream `allow_msg_ttl`); refused by the contrail engine for now. */
+  markerTTL: number;
+  storage: StorageType;
+  placement: { cluster: string; tags: string[] };
+  republish: { src: string; dest: string; headers_only?: boolean };
+  compression: boolean;
+}
+export interface KvOptions extends KvLimits {
+  timeout: number;
+  streamName: string;
+  codec: KvCodecs;
+  /** Open without asking whether the bucket exists. */
+  bindOnly: boolean;
+  /** Read with direct gets (default: when the bucket allows them). */
+  allow_direct: boolean;
+  metadata: Record<string, string>;
+}
+export declare function defaultBucketOpts(): Partial<KvOptions>;
+
+export declare class KvStatus {
+  readonly bucket: string;
+  /** Messages the bucket holds (every revision and marker kept). */
+  readonly values: number;
+  readonly history: number;
+  readonly ttl: number;
+  readonly markerTTL: number;
+  readonly bucket_location: string;
+  readonly backingStore: StorageType;
+  readonly storage: StorageType;
+  readonly replicas: number;
+  readonly description: string;
+  readonly maxBucketSize: number;
+  readonly maxValueSize: number;
+  readonly max_bytes: number;
+  readonly placement: { cluster: string; tags: string[] };
+  readonly placementCluster: string;
+  readonly republish: { src: string; dest: string };
+  readonly streamInfo: StreamInfo;
+  readonly size: number;
+  readonly metadata: Record<string, string>;
+  readonly compression: boolean;
+}
+
+export declare class KvEntry {
+  readonly bucket: string;
+  readonly key: string;
+  readonly rawKey: string;
+  readonly value: Uint8Array;
+  readonly created: Date;
+  readonly revision: number;
+  /** Entries after this one when a watch or history delivered it; 0 from `get`. */
+  readonly delta: number;
+  readonly operation: "PUT" | "DEL" | "PURGE";
+  readonly length: number;
+  json<T = any>(reviver?: ReviverFn): T;
+  string(): string;
+}
+export type KvWatchEntry = KvEntry & { readonly isUpdate: boolean };
+
+/** What `watch`, `history` and `keys` return (nats-core's `QueuedIterator`). */
+export declare class KvIterator<T> implements AsyncIterable<T> {
+  [Symbol.asyncIterator](): AsyncIterator<T>;
+  stop(err?: Error): void;
+  getProcessed(): number;
+  getPending(): number;
+  getReceived(): number;
+}
+export type QueuedIterator<T> = KvIterator<T>;
+
+export interface KvWatchOptions {
+  key?: string | string[];
+  headers_only?: boolean;
+  ignoreDeletes?: boolean;
+  include?: KvWatchInclude;
+  resumeFromRevision?: number;
+}
+export interface KvPutOptions {
+  /** Only while the key's last revision is this one (0: only when the key has none). */
+  previousSeq: number;
+  timeout: number;
+}
+export interface KvDeleteOptions {
+  previousSeq: number;
+}
+export interface KvPurgeOptions extends KvDeleteOptions {
+  /** Per-key marker TTL (`Nats-TTL`): refused by the contrail engine for now. */
+  ttl: string;
+}
+
+export declare class Bucket {
+  readonly bucket: string;
+  readonly stream: string;
+  readonly direct: boolean;
+  get(k: string, opts?: { revision: number }): Promise<KvEntry | null>;
+  put(k: string, data: Payload, opts?: Partial<KvPutOptions>): Promise<number>;
+  create(k: string, data: Payload, markerTTL?: string): Promise<number>;
+  update(k: string, data: Payload, version: number, timeout?: number): Promise<number>;
+  delete(k: string, opts?: Partial<KvDeleteOptions>): Promise<void>;
+  purge(k: string, opts?: Partial<KvPurgeOptions>): Promise<void>;
+  remove(k: string): Promise<void>;
+  purgeDeletes(olderMillis?: number): Promise<PurgeResponse>;
+  purgeBucket(opts?: PurgeOpts): Promise<PurgeResponse>;
+  destroy(): Promise<boolean>;
+  history(opts?: { key?: string | string[]; headers_only?: boolean }): Promise<KvIterator<KvWatchEntry>>;
+  watch(opts?: KvWatchOptions): Promise<KvIterator<KvWatchEntry>>;
+  keys(filter?: string | string[]): Promise<KvIterator<string>>;
+  status(): Promise<KvStatus>;
+  close(): Promise<void>;
+  bucketName(): string;
+}
+export type KV = Bucket;
+
+/** Creates, opens and lists buckets. */
+export declare class Kvm {
+  constructor(client: JetStreamClient | { jetstream(): JetStreamClient });
+  readonly js: JetStreamClient;
+  /** The bucket, created with `opts` when it does not exist. */
+  create(name: string, opts?: Partial<KvOptions>): Promise<KV>;
+  /** The bucket, with no request (calls fail if it does not exist). */
+  open(name: string, opts?: Partial<KvOptions>): Promise<KV>;
+  list(): Lister<KvStatus>;
+}
+
+// ---- object stores (as @nats-io/obj v3 names them) ----
+
+/** The stream name prefix of a store (`OBJ_`). */
+export declare const osPrefix: "OBJ_";
+/** The digest's algorithm prefix (`SHA-256=`). */
+export declare const digestType: "SHA-256=";
+
+export interface ObjectStoreLink {
+  bucket: string;
+  name?: string;
+}
+export interface ObjectStoreMetaOptions {
+  link?: ObjectStoreLink;
+  /** Chunk size in bytes (default 128 KiB). */
+  max_chunk_size?: number;
+}
+export interface ObjectStoreMeta {
+  name: string;
+  description?: string;
+  headers?: MsgHdrs;
+  options?: ObjectStoreMetaOptions;
+  metadata?: Record<string, string>;
+}
+export declare class ObjectInfo {
+  readonly name: string;
+  readonly description: string;
+  readonly headers: MsgHdrs;
+  readonly options: ObjectStoreMetaOptions | undefined;
+  readonly metadata: Record<string, string>;
+  readonly bucket: string;
+  readonly nuid: string;
+  readonly size: number;
+  readonly chunks: number;
+  /** `SHA-256=<base64url>` of the whole object. */
+  readonly digest: string;
+  readonly deleted: boolean;
+  readonly mtime: string;
+  readonly revision: number;
+  isLink(): boolean;
+}
+/** What `watch` yields: the meta JSON as stored, with `isUpdate` and `revision`. */
+export interface ObjectWatchInfo {
+  name: string;
+  bucket: string;
+  nuid: string;
+  size: number;
+  chunks: number;
+  digest: string;
+  deleted?: boolean;
+  mtime: string;
+  description?: string;
+  options?: ObjectStoreMetaOptions;
+  metadata?: Record<string, string>;
+  headers?: Record<string, string[]>;
+  revision: number;
+  isUpdate: boolean;
+}
+export interface ObjectResult {
+  info: ObjectInfo;
+  /** The object's bytes, pulled from the store as they are read; errors when the digest differs. */
+  data: ReadableStream<Uint8Array>;
+  /** Resolves once `data` ended: to the error that ended it, or null/undefined. */
+  error: Promise<Error | null>;
+}
+export interface ObjectStorePutOpts {
+  timeout?: number;
+  /** Only while the object's meta is at this revision (0: only when there is no such object). */
+  previousRevision?: number;
+}
+export interface ObjectStoreOptions {
+  description: string;
+  /** The stream's `max_age`, in nanoseconds. */
+  ttl: number;
+  storage: StorageType;
+  replicas: number;
+  max_bytes: number;
+  placement: { cluster: string; tags: string[] };
+  metadata: Record<string, string>;
+  compression: boolean;
+}
+export declare class ObjectStoreStatus {
+  readonly bucket: string;
+  readonly description: string;
+  /** Nanoseconds, as nats.js reports it. */
+  readonly ttl: number;
+  readonly storage: StorageType;
+  readonly replicas: number;
+  readonly sealed: boolean;
+  readonly size: number;
+  readonly backingStore: string;
+  readonly streamInfo: StreamInfo;
+  readonly metadata: Record<string, string> | undefined;
+  readonly compression: boolean;
+}
+export declare class ObjectStore {
+  readonly name: string;
+  readonly stream: string;
+  info(name: string): Promise<ObjectInfo | null>;
+  list(): Promise<ObjectWatchInfo[]>;
+  get(name: string): Promise<ObjectResult | null>;
+  getBlob(name: string): Promise<Uint8Array | null>;
+  put(meta: ObjectStoreMeta, rs: ReadableStream<Uint8Array> | null, opts?: ObjectStorePutOpts): Promise<ObjectInfo>;
+  putBlob(meta: ObjectStoreMeta, data: Uint8Array | null, opts?: ObjectStorePutOpts): Promise<ObjectInfo>;
+  delete(name: string): Promise<PurgeResponse>;
+  link(name: string, meta: ObjectInfo): Promise<ObjectInfo | null>;
+  linkStore(name: string, bucket: ObjectStore): Promise<ObjectInfo>;
+  watch(opts?: { ignoreDeletes?: boolean; includeHistory?: boolean }): Promise<KvIterator<ObjectWatchInfo>>;
+  seal(): Promise<ObjectStoreStatus>;
+  status(opts?: Partial<StreamInfoRequestOptions>): Promise<ObjectStoreStatus>;
+  update(name: string, meta: Partial<ObjectStoreMeta>): Promise<PubAck>;
+  destroy(): Promise<boolean>;
+}
+/** Creates, opens and lists object stores. */
+export declare class Objm {
+  constructor(client: JetStreamClient | { jetstream(): JetStreamClient });
+  readonly js: JetStreamClient;
+  create(name: string, opts?: Partial<ObjectStoreOptions>): Promise<ObjectStore>;
+  /** With `check` (the default) rejects with "object store not found" when there is none. */
+  open(name: string, check?: boolean | { check?: boolean }): Promise<ObjectStore>;
+  list(): Lister<ObjectStoreStatus>;
+}

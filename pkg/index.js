@@ -4,7 +4,8 @@
 // timers); jsm.js is the manager (streams, consumers, direct gets, listers); client.js publishes;
 // consumer.js pulls (fetch, next, consume, ordered consumers), pushconsumer.js takes pushes,
 // messages.js is what both hand out; msg.js has JsMsg and StoredMsg;
-// errors.js, enums.js and headers.js the names nats.js exports.
+// errors.js, enums.js and headers.js the names nats.js exports; kv.js has Key-Value buckets
+// (@nats-io/kv's Kvm), obj.js object stores (@nats-io/obj's Objm, with sha256.js).
 export { open, deleteDatabase, Contrail } from './engine.js';
 export { JetStreamClient } from './client.js';
 export { JetStreamManager, StreamAPI, ConsumerAPI, DirectStreamAPI, Stream, Lister, validateStreamName } from './jsm.js';
@@ -52,6 +53,22 @@ export {
   jserrors,
 } from './errors.js';
 export { connect, RemoteConnection } from './remote.js';
+export {
+  Base64KeyCodec,
+  Bucket,
+  KvEntry,
+  KvIterator,
+  KvStatus,
+  KvWatchInclude,
+  Kvm,
+  NoopKvCodecs,
+  defaultBucketOpts,
+  kvOperationHdr,
+  kvPrefix,
+  validateBucket,
+  validateKey,
+} from './kv.js';
+export { ObjectInfo, ObjectStore, ObjectStoreStatus, Objm, digestType, osPrefix } from './obj.js';
 
 /** True when `c` is a pull consumer (every consumer this package hands out is). */
 export function isPullConsumer(c) {

@@ -6,6 +6,7 @@
 //! a publish, an ack), `flush`, then route the released messages to local inboxes. The
 //! @nats-io/jetstream-shaped API (`pkg/index.js`) is written on top of that in JavaScript.
 
+mod digest;
 pub mod engine;
 pub mod error;
 pub mod idb;

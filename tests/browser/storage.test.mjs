@@ -92,11 +92,21 @@ async function fillUp({ db, bytes, free }) {
         await jsm.streams.delete('Q');
         await jsm.streams.add({ name: 'Q', subjects: ['q.>'] });
       }
-      const data = crypto.getRandomValues(new Uint8Array(bytes));
-      const ack = await js.publish('q.after', data);
-      recovered = { ack: [ack.seq, await digest(data)] };
     } catch (e) {
       recovered = { error: `${e.name}: ${e.message}` };
+    }
+    // Chromium's IndexedDB (LevelDB) gives the space of deleted records back when it compacts,
+    // not at the commit: a publish right after the purge may still meet the full quota. A user
+    // retries; so does this, a bounded number of times, and says how many it took.
+    for (let attempt = 1; !recovered && attempt <= 50; attempt++) {
+      const data = crypto.getRandomValues(new Uint8Array(bytes));
+      try {
+        const ack = await js.publish('q.after', data);
+        recovered = { ack: [ack.seq, await digest(data)], attempt };
+      } catch (e) {
+        if (attempt === 50) recovered = { error: `${e.name}: ${e.message} (after ${attempt} attempts)` };
+        else await new Promise((ok) => setTimeout(ok, 100));
+      }
     }
   }
   const role = nc.role;
@@ -168,6 +178,7 @@ async function recoverBy(free) {
   const { acked, error, recovered } = await page.evaluate(fillUp, { db: 'quota', bytes: MSG_BYTES, free });
   assertStorageFull(error, acked);
   assert.ok(recovered?.ack, `publishing after the ${free} failed: ${recovered?.error}`);
+  if (recovered.attempt > 1) console.log(`# publishing after the ${free} took ${recovered.attempt} attempts`);
   await page.reload();
   const [seq, digest] = recovered.ack;
   const back = await page.evaluate(readDigests, { db: 'quota', seqs: [seq] });

@@ -63,7 +63,9 @@ check("pull consumer fetch, next, consume and every ack", async (nc) => {
   for await (const m of batch) {
     got.push(text(m.data));
     if (got.length === 1) await m.ackAck();
-    else if (got.length === 2) m.nak();
+    // A nak with a reply is answered once the server has taken it: nats-server handles acks on
+    // the consumer's own goroutine, so a fire-and-forget nak may lose the race with next() below.
+    else if (got.length === 2) await nc.request(m.reply, "-NAK", { timeout: 2000 });
     else m.term();
   }
   assert(got.join() === "m0,m1,m2", got.join());

@@ -2,6 +2,13 @@
 // pkg/index.d.ts and the names nats.js v3 users write drift apart. Never run, only checked.
 import {
   AckPolicy,
+  Kvm,
+  Objm,
+  type ObjectInfo,
+  KvWatchInclude,
+  type KV,
+  type KvEntry,
+  type KvStatus,
   ConsumerApiAction,
   DeliverPolicy,
   InvalidArgumentError,
@@ -79,5 +86,56 @@ export async function check(): Promise<void> {
     if (e instanceof JetStreamStatusError || e instanceof InvalidArgumentError) void e.message;
   }
   void [si, names, found, when, ci, directSeq, ack, closed, cached, PubHeaders.MsgIdHdr];
+  await checkKv(nc);
+  await checkObj(nc);
   await nc.close();
+}
+
+/** The KV API as @nats-io/kv v3 users write it. */
+async function checkKv(nc: Awaited<ReturnType<typeof open>>): Promise<void> {
+  const kvm = new Kvm(jetstream(nc));
+  const kv: KV = await kvm.create('settings', { history: 5, ttl: 60_000, storage: StorageType.File, maxValueSize: 1024 });
+  const rev: number = await kv.put('theme', 'dark');
+  await kv.update('theme', 'light', rev);
+  await kv.create('lang', new Uint8Array([1]));
+  const e: KvEntry | null = await kv.get('theme', { revision: rev });
+  if (e) void [e.string(), e.json<{ x: number }>().x, e.operation === 'DEL', e.created.getTime(), e.delta];
+  for await (const k of await kv.keys(['theme', 'la*'])) void k.length;
+  const w = await kv.watch({ key: 'theme', include: KvWatchInclude.UpdatesOnly, ignoreDeletes: true, headers_only: false });
+  for await (const we of w) if (we.isUpdate) w.stop();
+  for await (const he of await kv.history({ key: 'theme' })) void he.revision;
+  await kv.delete('theme', { previousSeq: 2 });
+  await kv.purge('lang');
+  const st: KvStatus = await kv.status();
+  void [st.values, st.history, st.size, st.streamInfo.config.name];
+  for await (const s of kvm.list()) void s.bucket;
+  const opened: KV = await new Kvm(nc).open('settings');
+  await opened.destroy();
+}
+
+/** The object store API as @nats-io/obj v3 users write it. */
+async function checkObj(nc: Awaited<ReturnType<typeof open>>): Promise<void> {
+  const objm = new Objm(jetstream(nc));
+  const os = await objm.create('files', { description: 'd', storage: StorageType.File, ttl: nanos(60_000) });
+  const rs = new ReadableStream<Uint8Array>({ pull: (c) => c.close() });
+  const oi: ObjectInfo = await os.put({ name: 'a.txt', options: { max_chunk_size: 1024 } }, rs, { previousRevision: 0 });
+  await os.putBlob({ name: 'b', metadata: { k: 'v' } }, new Uint8Array(3));
+  const r = await os.get('a.txt');
+  if (r) {
+    const reader = r.data.getReader();
+    for (let x = await reader.read(); !x.done; x = await reader.read()) void x.value.length;
+    const err: Error | null = await r.error;
+    void [err, r.info.digest];
+  }
+  const blob: Uint8Array | null = await os.getBlob('b');
+  for (const i of await os.list()) void [i.name, i.size, i.isUpdate];
+  const w = await os.watch({ includeHistory: true });
+  for await (const i of w) if (i.deleted) w.stop();
+  await os.link('ref', oi);
+  await os.update('b', { description: 'renamed', name: 'c' });
+  const pr = await os.delete('c');
+  const st = await os.status();
+  void [blob, pr.purged, st.sealed, st.size, oi.isLink()];
+  for await (const s of objm.list()) void s.bucket;
+  await (await objm.open('files')).destroy();
 }
