@@ -176,16 +176,19 @@ fn released_messages_cross_in_one_buffer_with_every_field() {
             to: "_INBOX.x.1".into(),
             group: None,
             msg: Message::new("_INBOX.x.1", ""),
+            ..Default::default()
         },
         Outbound {
             to: "deliver.here".into(),
             group: Some("q".into()),
             msg: with_all,
+            ..Default::default()
         },
         Outbound {
             to: "deliver.here".into(),
             group: None,
             msg: Message::new("orders.b", "next"),
+            ..Default::default()
         },
     ];
     let ack = |stream: &str, seq, domain: Option<&str>, duplicate| PubAck {

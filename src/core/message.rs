@@ -39,11 +39,27 @@ impl Message {
     }
 }
 
+/// Names one link: a connection the shell keeps to another NATS server (see
+/// [`crate::core::link`]). The shell chooses the numbers and tells the engine which are up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LinkId(pub u32);
+
+/// Where a message the engine sends goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Destination {
+    /// The subscribers of this server or page (the engine itself included, when it subscribed).
+    #[default]
+    Local,
+    /// Published on a link to another server, as `msg` (its subject and reply).
+    Link(LinkId),
+}
+
 /// A message the engine asks its shell to deliver.
 ///
 /// `to` is the subject whose subscribers receive it; `msg.subject` is the subject they see. They
 /// differ for consumer deliveries: a pull consumer sends a stream message, under its original
-/// subject, to the inbox a pull request named, as nats-server does.
+/// subject, to the inbox a pull request named, as nats-server does. `dest` says where: local
+/// subscribers (routed on `to` and `group`), or a link (published as `msg`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Outbound {
     /// Subject to route on: an inbox, a push consumer's deliver subject, a reply subject.
@@ -52,6 +68,8 @@ pub struct Outbound {
     pub group: Option<String>,
     /// The message as subscribers see it.
     pub msg: Message,
+    /// Local subscribers, or a link.
+    pub dest: Destination,
 }
 
 impl Outbound {
@@ -72,6 +90,7 @@ impl Outbound {
             to,
             group: None,
             msg,
+            dest: Destination::Local,
         }
     }
 }

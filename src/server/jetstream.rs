@@ -1,7 +1,8 @@
 //! The JetStream thread: the one owner of the [`Engine`], fed by every connection.
 //!
-//! Connections send client publishes that JetStream may want (`$JS.API.>`, `$JS.ACK.>`,
-//! `$JS.FC.>`, and stream subjects) over a bounded channel, so a flood of publishes slows its
+//! Connections send client publishes that JetStream may want (subjects the engine subscribed,
+//! such as `$JS.API.>`, `$JS.ACK.>`, `$JS.FC.>` and its inbox, and stream subjects) over a
+//! bounded channel, so a flood of publishes slows its
 //! publishers instead of growing memory. The thread takes them in batches: it hands each to
 //! [`Engine::handle`], then calls [`Engine::flush`] once per batch (group commit: one store sync
 //! for many publishes and acks, and no PubAck leaves before its data is durable), then routes
@@ -10,6 +11,13 @@
 //!
 //! The engine runs on its own OS thread with a single-threaded runtime: store syncs block, and
 //! must not stall the threads serving sockets.
+//!
+//! The engine also speaks first: the thread applies its subscription events (local ones to the
+//! index [`JsHandle::wants`] reads, link ones to the link's task, see `links.rs`), sends what it
+//! addresses to a link over that link, and hands back into the engine what it sent to local
+//! subjects it subscribed itself (a request to its own API, and the reply on its inbox).
+
+mod links;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
@@ -20,11 +28,13 @@ use tokio::sync::{mpsc, oneshot, Notify, OwnedSemaphorePermit, Semaphore};
 use super::outbox::FlushList;
 use super::router::{MsgView, Router};
 use super::storage::Storage;
-use crate::core::engine::{ChangedStreams, Engine};
-use crate::core::message::{Message, Outbound};
+use crate::core::engine::{ChangedStreams, Engine, EngineEvent, RequestError, RequestId, SubId};
+use crate::core::message::{Destination, LinkId, Message, Outbound};
 use crate::core::subject;
 use crate::core::subject_index::SubjectIndex;
 use crate::core::time::Nanos;
+use crate::server::link::LinkHandle;
+use links::{LinkCommand, LinkNews};
 
 /// Most events handled per batch (one flush per batch).
 const MAX_BATCH: usize = 4096;
@@ -47,6 +57,9 @@ const INTEREST_SLICE: usize = 1024;
 /// Wildcard interest changes in one slice past which re-checking every deliver subject once is
 /// cheaper than matching each wildcard against all of them.
 const WILDCARDS_PER_SLICE: usize = 16;
+/// Rounds per turn in which messages the engine sent to its own local subscriptions go back
+/// into it; what is left waits for the next turn (so a loop cannot hold the thread).
+const LOOPBACK_ROUNDS: usize = 8;
 
 /// Where a publish came from, for the no-responders answer.
 #[derive(Debug, Clone, Copy)]
@@ -65,6 +78,18 @@ enum Event {
     /// handled.
     Publish(Message, Origin, [OwnedSemaphorePermit; 2]),
     Query(Query, oneshot::Sender<serde_json::Value>),
+    /// A request the engine sends (see [`JsHandle::engine_request`]).
+    Request {
+        dest: Destination,
+        msg: Message,
+        timeout: Duration,
+        done: oneshot::Sender<Result<Message, RequestError>>,
+    },
+    /// A link's task is ready for the engine's commands; whether the link is connected now.
+    AttachLink(LinkId, mpsc::Sender<LinkCommand>, bool),
+    /// A JetStream API prefix served over a link.
+    RouteApi(String, Destination),
+    FromLink(LinkId, LinkNews),
     Stop(oneshot::Sender<()>),
 }
 
@@ -76,6 +101,8 @@ pub struct JsHandle {
     budget: Arc<Semaphore>,
     /// Subjects of all streams, refreshed by the engine thread after each API batch.
     stream_subjects: Arc<RwLock<SubjectIndex<String>>>,
+    /// The engine's own local subscriptions, kept by the engine thread from its events.
+    engine_subjects: Arc<RwLock<SubjectIndex<SubId>>>,
     /// Whether any stream exists (core NATS traffic skips the index lookup when none does).
     has_streams: Arc<std::sync::atomic::AtomicBool>,
     /// Each connection's share of the queue (see [`CLIENT_BUDGET`]), by client id.
@@ -157,8 +184,13 @@ impl InterestQueue {
 impl JsHandle {
     /// Whether JetStream may want a message published on `subject`.
     pub fn wants(&self, subject: &str) -> bool {
-        if let Some(rest) = subject.strip_prefix("$JS.") {
-            return rest.starts_with("API.") || rest.starts_with("ACK.") || rest.starts_with("FC.");
+        if self
+            .engine_subjects
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .has_match(subject)
+        {
+            return true;
         }
         if !self.has_streams.load(std::sync::atomic::Ordering::Relaxed) {
             return false;
@@ -220,6 +252,47 @@ impl JsHandle {
         rx.await.unwrap_or(serde_json::Value::Null)
     }
 
+    /// Has the engine send `msg` as a request to `dest` and waits for the reply (at most
+    /// `timeout`, on the engine's timers). A closed engine thread reads as a timeout.
+    pub async fn engine_request(
+        &self,
+        dest: Destination,
+        msg: Message,
+        timeout: Duration,
+    ) -> Result<Message, RequestError> {
+        let (done, result) = oneshot::channel();
+        let request = Event::Request {
+            dest,
+            msg,
+            timeout,
+            done,
+        };
+        if self.tx.send(request).await.is_err() {
+            return Err(RequestError::TimedOut);
+        }
+        result.await.unwrap_or(Err(RequestError::TimedOut))
+    }
+
+    /// Gives the engine a link as [`Destination::Link`]`(id)`: its subscriptions there are made
+    /// on it, what it addresses there is published on it, and it learns when the link is up or
+    /// down. Call within a tokio runtime (the link's task runs there). Until a `remotes` config
+    /// exists, this is how a link is attached.
+    pub async fn attach_link(&self, id: LinkId, link: LinkHandle) {
+        let (commands, command_rx) = mpsc::channel(links::COMMAND_QUEUE);
+        // Up in the same event, so a request made once this returns finds the link up.
+        let up = link.status().connected;
+        let attach = Event::AttachLink(id, commands, up);
+        if self.tx.send(attach).await.is_ok() {
+            tokio::spawn(links::serve(id, link, command_rx, self.tx.clone()));
+        }
+    }
+
+    /// Requests to the JetStream API prefix `api` (a source's `external.api`, `$JS.<domain>.API`)
+    /// go to `dest`.
+    pub async fn route_api(&self, api: &str, dest: Destination) {
+        let _ = self.tx.send(Event::RouteApi(api.to_string(), dest)).await;
+    }
+
     /// Asks the engine thread to handle what is queued, flush, and stop; waits until it has.
     pub async fn stop(&self) {
         let (tx, rx) = oneshot::channel();
@@ -261,12 +334,14 @@ pub fn start(
 ) -> std::io::Result<(JsHandle, JsThread)> {
     let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
     let stream_subjects = Arc::new(RwLock::new(SubjectIndex::new()));
+    let engine_subjects = Arc::new(RwLock::new(SubjectIndex::new()));
     let has_streams = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let handle = JsHandle {
         has_streams: has_streams.clone(),
         tx,
         budget: Arc::new(Semaphore::new(QUEUED_BYTES)),
         stream_subjects: stream_subjects.clone(),
+        engine_subjects: engine_subjects.clone(),
         client_budgets: Arc::default(),
     };
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -291,7 +366,6 @@ pub fn start(
                     return;
                 }
             };
-            let _ = ready_tx.send(Ok(()));
             // A push consumer created later asks the router whether its subject has subscribers.
             let oracle_router = router.clone();
             engine
@@ -305,8 +379,16 @@ pub fn start(
                 known_streams: HashMap::new(),
                 interest,
                 sync_failures: 0,
+                engine_subjects,
+                local_subs: HashMap::new(),
+                links: HashMap::new(),
+                loopback: Vec::new(),
+                waiting: HashMap::new(),
             };
             task.refresh_streams();
+            // Before any connection asks what the engine wants.
+            task.apply_engine_events();
+            let _ = ready_tx.send(Ok(()));
             runtime.block_on(task.run(rx));
         })?;
     match ready_rx.recv() {
@@ -337,6 +419,17 @@ struct Task {
     interest: Arc<InterestQueue>,
     /// Flushes failed in a row (for the log).
     sync_failures: u64,
+    /// Shared with [`JsHandle::wants`]: the engine's local subscriptions.
+    engine_subjects: Arc<RwLock<SubjectIndex<SubId>>>,
+    /// The subject of each local engine subscription, to remove it from the index.
+    local_subs: HashMap<SubId, String>,
+    /// The task of each attached link.
+    links: HashMap<LinkId, mpsc::Sender<LinkCommand>>,
+    /// Messages the engine sent to its own local subscriptions, to hand back to it through
+    /// each subscription they matched (by the subject they were sent to, not `msg.subject`).
+    loopback: Vec<(SubId, Message)>,
+    /// Requests made through [`JsHandle::engine_request`], by the engine's id.
+    waiting: HashMap<RequestId, oneshot::Sender<Result<Message, RequestError>>>,
 }
 
 impl Task {
@@ -348,6 +441,8 @@ impl Task {
             // this turn schedule is due later, and the next turn asks again.
             let deadline = self.engine.poll_timeout();
             let sleep = match deadline {
+                // Messages the engine sent itself wait: go round at once.
+                _ if !self.loopback.is_empty() => Duration::ZERO,
                 Some(at) => Duration::from_nanos(at.saturating_sub(now()).max(0) as u64),
                 // Nothing scheduled: wake now and then anyway (cheap, and bounds any clock skew).
                 None => Duration::from_secs(1),
@@ -374,6 +469,7 @@ impl Task {
                             Event::Query(query, reply) => {
                                 let _ = reply.send(query(&self.engine, now));
                             }
+                            other => self.handle_other(other, now),
                         }
                     }
                     if let Some(done) = stop {
@@ -398,6 +494,125 @@ impl Task {
                 self.refresh_streams();
             }
             self.flush_and_route();
+            self.run_loopback();
+            self.answer_requests();
+        }
+    }
+
+    /// Requests, links and their news.
+    fn handle_other(&mut self, event: Event, now: Nanos) {
+        match event {
+            Event::Request {
+                dest,
+                msg,
+                timeout,
+                done,
+            } => {
+                let timeout = Nanos::try_from(timeout.as_nanos()).unwrap_or(Nanos::MAX);
+                let id = self.engine.request(dest, msg, timeout, now);
+                self.waiting.insert(id, done);
+            }
+            Event::AttachLink(id, commands, up) => {
+                // What the engine subscribed there before the link came.
+                for (sid, subject, dest) in self.engine.subscriptions() {
+                    if dest == Destination::Link(id) {
+                        let subject = subject.to_string();
+                        let _ = commands.try_send(LinkCommand::Subscribe { sid, subject });
+                    }
+                }
+                self.links.insert(id, commands);
+                if up {
+                    self.engine.link_up(id, now);
+                }
+            }
+            Event::RouteApi(api, dest) => self.engine.set_api_route(&api, dest),
+            Event::FromLink(id, LinkNews::Up) => self.engine.link_up(id, now),
+            Event::FromLink(id, LinkNews::Down) => self.engine.link_down(id, now),
+            Event::FromLink(_, LinkNews::Message { sid, msg }) => {
+                self.engine.handle_subscribed(sid, msg, now);
+            }
+            Event::Publish(..) | Event::Query(..) | Event::Stop(_) => {}
+        }
+    }
+
+    /// Hands the engine what it sent to its own local subscriptions, a few rounds at most.
+    fn run_loopback(&mut self) {
+        for _ in 0..LOOPBACK_ROUNDS {
+            if self.loopback.is_empty() {
+                return;
+            }
+            let now = now();
+            let mut api_seen = false;
+            for (sid, msg) in std::mem::take(&mut self.loopback) {
+                api_seen |= msg.subject.starts_with("$JS.API.");
+                self.engine.handle_subscribed(sid, msg, now);
+            }
+            if api_seen {
+                self.refresh_streams();
+            }
+            self.flush_and_route();
+        }
+    }
+
+    /// Answers the callers of [`JsHandle::engine_request`] whose requests ended.
+    fn answer_requests(&mut self) {
+        while let Some(outcome) = self.engine.poll_request_outcome() {
+            if let Some(done) = self.waiting.remove(&outcome.id) {
+                let _ = done.send(outcome.result);
+            }
+        }
+    }
+
+    /// Applies the engine's subscription events: local ones to the index connections read,
+    /// link ones to the link's task (those for a link not attached yet are made when it is).
+    fn apply_engine_events(&mut self) {
+        while let Some(event) = self.engine.poll_event() {
+            match event {
+                EngineEvent::Subscribe {
+                    sid,
+                    subject,
+                    dest: Destination::Local,
+                } => {
+                    let mut index = self
+                        .engine_subjects
+                        .write()
+                        .unwrap_or_else(|e| e.into_inner());
+                    // The engine validated the subject.
+                    let _ = index.insert(&subject, sid);
+                    self.local_subs.insert(sid, subject);
+                }
+                EngineEvent::Unsubscribe {
+                    sid,
+                    dest: Destination::Local,
+                } => {
+                    if let Some(subject) = self.local_subs.remove(&sid) {
+                        self.engine_subjects
+                            .write()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .remove(&subject, &sid);
+                    }
+                }
+                EngineEvent::Subscribe {
+                    sid,
+                    subject,
+                    dest: Destination::Link(id),
+                } => self.to_link(id, LinkCommand::Subscribe { sid, subject }),
+                EngineEvent::Unsubscribe {
+                    sid,
+                    dest: Destination::Link(id),
+                } => self.to_link(id, LinkCommand::Unsubscribe { sid }),
+            }
+        }
+    }
+
+    /// Queues a command for link `id`. A link not attached, or too far behind, loses it (a
+    /// request then times out on the engine's timers).
+    fn to_link(&self, id: LinkId, command: LinkCommand) {
+        let Some(link) = self.links.get(&id) else {
+            return;
+        };
+        if link.try_send(command).is_err() {
+            tracing::warn!(link = id.0, "link queue full or closed: message dropped");
         }
     }
 
@@ -463,9 +678,23 @@ impl Task {
                 self.sync_failures += 1;
             }
         }
+        // Subscriptions first: a request must not leave before its inbox is subscribed.
+        self.apply_engine_events();
         let mut flush = FlushList::new();
         while let Some(out) = self.engine.poll_outbound() {
-            route(&self.router, &out, &mut flush);
+            match out.dest {
+                Destination::Local => {
+                    route(&self.router, &out, &mut flush);
+                    let index = self
+                        .engine_subjects
+                        .read()
+                        .unwrap_or_else(|e| e.into_inner());
+                    index.for_each_match(&out.to, |sid| {
+                        self.loopback.push((*sid, out.msg.clone()));
+                    });
+                }
+                Destination::Link(id) => self.to_link(id, LinkCommand::Publish(out.msg)),
+            }
         }
     }
 
@@ -551,6 +780,7 @@ mod tests {
             tx,
             budget: Arc::new(Semaphore::new(QUEUED_BYTES)),
             stream_subjects: Arc::default(),
+            engine_subjects: Arc::default(),
             has_streams: Arc::default(),
             client_budgets: Arc::default(),
         };

@@ -301,7 +301,7 @@ fn account_totals(engine: &Engine) -> Value {
         "reserved_storage": 0,
         "accounts": 1,
         "ha_assets": 0,
-        "api": {"total": engine.api_stats.total, "errors": engine.api_stats.errors},
+        "api": {"total": engine.api_stats().total, "errors": engine.api_stats().errors},
         "streams": names.len(),
         "consumers": consumers,
         "messages": messages,

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use super::released::TicketAck;
 use crate::core::engine::Engine;
 use crate::core::error::ApiError;
-use crate::core::message::{Message, Outbound};
+use crate::core::message::{Destination, Message};
 use crate::core::stream::PubAck;
 use crate::core::time::Nanos;
 
@@ -133,8 +133,9 @@ impl Partial {
                     let reply = msg.reply.clone();
                     if !engine.handle(msg, now) {
                         if let Some(reply) = reply {
-                            let status = Some(Bytes::from_static(NO_RESPONDERS));
-                            engine.send(Outbound::to_subject(reply, status, Bytes::new()));
+                            let status = Bytes::from_static(NO_RESPONDERS);
+                            let msg = Message::new(reply, Bytes::new()).with_headers(status);
+                            engine.transmit(Destination::Local, msg);
                         }
                     }
                 }

@@ -4,30 +4,22 @@ use serde_json::{json, Value};
 
 use crate::core::engine::Engine;
 use crate::core::error::ApiError;
-use crate::core::stream::StorageType;
 
 /// API level reported in `api.level` (the JetStream API feature level we implement).
 const API_LEVEL: u32 = 1;
 
 pub(super) fn info(engine: &Engine) -> Result<Value, ApiError> {
-    let (mut memory, mut storage, mut consumers) = (0u64, 0u64, 0usize);
-    for slot in engine.streams.values() {
-        let bytes = slot.stream.state().bytes;
-        match slot.stream.config().storage {
-            StorageType::Memory => memory += bytes,
-            StorageType::File => storage += bytes,
-        }
-        consumers += slot.consumers.len();
-    }
+    let usage = engine.account_usage();
+    let stats = engine.api_stats();
     let config = engine.config();
     let limit = |v: Option<usize>| v.map_or(-1, |v| v as i64);
     let mut body = json!({
-        "memory": memory,
-        "storage": storage,
+        "memory": usage.memory,
+        "storage": usage.storage,
         "reserved_memory": 0,
         "reserved_storage": 0,
-        "streams": engine.streams.len(),
-        "consumers": consumers,
+        "streams": usage.streams,
+        "consumers": usage.consumers,
         "limits": {
             "max_memory": config.max_memory,
             "max_storage": config.max_storage,
@@ -38,7 +30,7 @@ pub(super) fn info(engine: &Engine) -> Result<Value, ApiError> {
             "storage_max_stream_bytes": -1,
             "max_bytes_required": false,
         },
-        "api": { "level": API_LEVEL, "total": engine.api_stats.total, "errors": engine.api_stats.errors },
+        "api": { "level": API_LEVEL, "total": stats.total, "errors": stats.errors },
     });
     if let (Some(domain), Some(map)) = (&config.domain, body.as_object_mut()) {
         map.insert("domain".into(), Value::String(domain.clone()));

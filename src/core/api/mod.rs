@@ -35,7 +35,7 @@ pub fn dispatch(engine: &mut Engine, msg: Message, now: Nanos) -> bool {
     let Some(route) = msg.subject.strip_prefix(API_PREFIX).and_then(Route::parse) else {
         return false;
     };
-    engine.api_stats.total += 1;
+    engine.count_api_request();
     let (op, result) = match route {
         Route::MsgNext(stream, consumer) => {
             return messages::next(engine, &stream, &consumer, &msg, now)
@@ -113,7 +113,7 @@ pub fn dispatch(engine: &mut Engine, msg: Message, now: Nanos) -> bool {
         ),
     };
     if result.is_err() {
-        engine.api_stats.errors += 1;
+        engine.count_api_error();
     }
     if let Some(reply) = msg.reply {
         engine.send(Outbound::to_subject(reply, None, response_body(op, result)));

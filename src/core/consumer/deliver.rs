@@ -186,7 +186,18 @@ impl Consumer {
                 headers,
                 payload,
             };
-            self.deliver(seq, time, Outbound { to, group, msg }, now, out);
+            self.deliver(
+                seq,
+                time,
+                Outbound {
+                    to,
+                    group,
+                    msg,
+                    ..Default::default()
+                },
+                now,
+                out,
+            );
             if let Some(served) = served {
                 if served.n <= 0 && served.b > 0 {
                     out.push(pull::status_pending(

@@ -116,6 +116,7 @@ impl FlowControl {
                 )),
                 payload: Bytes::new(),
             },
+            ..Default::default()
         }
     }
 

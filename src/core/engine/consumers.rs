@@ -106,8 +106,11 @@ impl Engine {
             .consumers
             .insert(name.clone(), consumer);
         self.persist_consumer(stream, &name)?;
+        // The consumer as created, before its first deliveries (nats-server's `initialInfo`):
+        // a mirror reads `delivered` in the create response to know where the consumer starts.
+        let info = self.consumer_info(stream, &name, now);
         self.poll_consumers(stream, now);
-        self.consumer_info(stream, &name, now)
+        info
     }
 
     /// Deletes a consumer; on an interest stream, messages nobody else needs go with it.

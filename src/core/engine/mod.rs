@@ -14,6 +14,11 @@
 //!
 //! Typed methods ([`Engine::create_stream`], [`Engine::publish`], …) serve shells that do not
 //! speak JSON; the `$JS.API` layer in [`crate::core::api`] is written on top of them.
+//!
+//! The engine also speaks first (`surface.rs`): it owns subscriptions the shell applies
+//! ([`Engine::poll_event`]), sends requests to local subscribers or over a link
+//! ([`Engine::request`], each [`Outbound`] names its [`Destination`]), and learns which links
+//! are up ([`Engine::link_up`], [`Engine::link_down`]).
 
 mod acks;
 mod consumers;
@@ -28,13 +33,17 @@ mod restore;
 mod retention;
 mod rollback;
 mod streams;
+mod surface;
 pub use restore::SkippedConsumer;
 pub use streams::stream_meta;
+pub use surface::{EngineEvent, RequestError, RequestId, RequestOutcome, SubId, LOCAL_API};
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::core::consumer::Consumer;
+#[cfg(doc)]
+use crate::core::message::Destination;
 use crate::core::message::{Message, Outbound};
 use crate::core::store::{Seq, StoreError, StreamStore};
 use crate::core::stream::{Stream, StreamConfig};
@@ -135,6 +144,19 @@ pub struct ApiStats {
     pub errors: u64,
 }
 
+/// What an account holds now (`$JS.API.INFO`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AccountUsage {
+    /// Bytes stored in memory streams.
+    pub memory: u64,
+    /// Bytes stored in file streams.
+    pub storage: u64,
+    /// Streams.
+    pub streams: usize,
+    /// Consumers across all streams.
+    pub consumers: usize,
+}
+
 /// All JetStream state of one account. See the module docs for how a shell drives it.
 pub struct Engine {
     config: EngineConfig,
@@ -164,7 +186,11 @@ pub struct Engine {
     usage: resources::Usage,
     /// Streams created, updated, restored or deleted since [`Engine::take_changed_streams`].
     changed_streams: ChangedStreams,
-    pub(crate) api_stats: ApiStats,
+    /// Kept by the API front through [`Engine::count_api_request`] and
+    /// [`Engine::count_api_error`]; read by the outbox to tell a failed request's reply.
+    api_stats: ApiStats,
+    /// Its own subscriptions, requests in flight and links (see `surface.rs`).
+    surface: surface::Surface,
     rng: u64,
 }
 
@@ -172,7 +198,7 @@ impl Engine {
     /// An engine with no streams. `seed` feeds the generator of ephemeral consumer names and flow
     /// control subjects (the core reads no randomness of its own).
     pub fn new(config: EngineConfig, make_store: StoreFactory, seed: u64) -> Engine {
-        Engine {
+        let mut engine = Engine {
             config,
             make_store,
             streams: BTreeMap::new(),
@@ -188,8 +214,11 @@ impl Engine {
             usage: resources::Usage::default(),
             changed_streams: ChangedStreams::default(),
             api_stats: ApiStats::default(),
+            surface: surface::Surface::new(&inbox_token(seed)),
             rng: seed | 1,
-        }
+        };
+        engine.subscribe_standing();
+        engine
     }
 
     /// An engine whose streams all live in memory, for tests, Node and edge workers.
@@ -199,15 +228,49 @@ impl Engine {
         Engine::new(EngineConfig::default(), factory, seed)
     }
 
+    /// API requests handled and answered with an error so far (`$JS.API.INFO`, `/jsz`).
+    pub fn api_stats(&self) -> ApiStats {
+        self.api_stats
+    }
+
+    /// What the account holds now: bytes per storage type, streams and consumers.
+    pub fn account_usage(&self) -> AccountUsage {
+        let mut usage = AccountUsage {
+            streams: self.streams.len(),
+            ..AccountUsage::default()
+        };
+        for slot in self.streams.values() {
+            let bytes = slot.stream.state().bytes;
+            match slot.stream.config().storage {
+                crate::core::stream::StorageType::Memory => usage.memory += bytes,
+                crate::core::stream::StorageType::File => usage.storage += bytes,
+            }
+            usage.consumers += slot.consumers.len();
+        }
+        usage
+    }
+
+    /// Counts an API request the front routed (`$JS.API.INFO`'s `api.total`).
+    pub(crate) fn count_api_request(&mut self) {
+        self.api_stats.total += 1;
+    }
+
+    /// Counts an API request answered with an error: its replies leave at once, since it wrote
+    /// nothing (see `outbox.rs`).
+    pub(crate) fn count_api_error(&mut self) {
+        self.api_stats.errors += 1;
+    }
+
     /// The account limits this engine enforces.
     pub fn config(&self) -> &EngineConfig {
         &self.config
     }
 
-    /// Takes in a message a client published. Returns `true` when JetStream handled it (an API
-    /// request, an ack, a flow-control reply, or a publish a stream captured); the shell still
-    /// delivers the message to ordinary subscribers either way, and answers a request that
-    /// nothing handled with "no responders".
+    /// Takes in a message published locally (by a client, or by the engine itself to a subject
+    /// it subscribed). Returns `true` when JetStream handled it (an API request, an ack, a
+    /// flow-control reply, a reply to the engine's own request, or a publish a stream
+    /// captured); the shell still delivers the message to ordinary subscribers either way, and
+    /// answers a request that nothing handled with "no responders".
     pub fn handle(&mut self, msg: Message, now: Nanos) -> bool {
         if let Some(op) = msg.subject.strip_prefix(crate::core::api::API_PREFIX) {
             self.reply_rule = reply_rule(op);
@@ -223,7 +286,12 @@ impl Engine {
         if msg.subject.starts_with(acks::FLOW_CONTROL_PREFIX) {
             return self.handle_flow_control(&msg.subject, now);
         }
-        self.handle_publish(msg, now)
+        if self.surface.owns_inbox_subject(&msg.subject) {
+            return self.handle_local_reply(msg);
+        }
+        // A subject the engine subscribed (a deliver subject) may also be a stream's.
+        let received = self.surface.receive_local(&msg);
+        self.handle_publish(msg, now) || received
     }
 
     /// Saves changed consumers and syncs every store written since the last flush, stream by
@@ -295,6 +363,7 @@ impl Engine {
                 earliest = Some(earliest.map_or(t, |e| e.min(t)));
             }
         };
+        consider(self.surface.next_deadline());
         for slot in self.streams.values() {
             consider(slot.stream.next_deadline());
             for consumer in slot.consumers.values() {
@@ -305,8 +374,10 @@ impl Engine {
     }
 
     /// Does everything due at `now`: age-based expiry and dedup-window expiry in streams,
-    /// redeliveries, pull request expiry, heartbeats, and removal of inactive ephemeral consumers.
+    /// redeliveries, pull request expiry, heartbeats, removal of inactive ephemeral consumers,
+    /// and the engine's own requests that got no reply in time.
     pub fn handle_timeout(&mut self, now: Nanos) {
+        self.surface.expire(now);
         let names: Vec<String> = self.streams.keys().cloned().collect();
         for name in names {
             let expired = match self.streams.get_mut(&name) {
@@ -383,6 +454,15 @@ impl Drop for Engine {
             self.usage.recount(server, storage, slot.counted_bytes, 0);
         }
     }
+}
+
+/// The token of an engine's inbox, from its seed but independent of the generator it feeds
+/// (splitmix64), so a given seed names the same consumers as before.
+fn inbox_token(seed: u64) -> String {
+    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    format!("{:016x}", z ^ (z >> 31))
 }
 
 /// Saves the changed consumers of one stream, then syncs its store. A consumer stays changed
