@@ -5,10 +5,9 @@
 //! mirror's stores go to a plain record here (the engine does not host mirror streams yet), so
 //! this proves the traffic, not the storing.
 //!
-//! Deliveries that arrive while a create is out wait until its response was handled, as
-//! nats-server queues them (its `processMirrorMsgs` starts reading the inbound queue only once
-//! the create response set the consumer name): here a local origin's deliveries of messages
-//! synced before overtake the create reply, which waits for the consumer's write to sync.
+//! A local origin's deliveries of messages synced before overtake the create reply (it waits
+//! for the consumer's write to sync); the shell hands everything to the machine as it comes,
+//! and the machine keeps those deliveries until the reply (`sourcing::machine::early`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -36,9 +35,6 @@ struct Harness {
     mirrored: BTreeMap<u64, (String, Bytes, Nanos)>,
     creates: usize,
     flow_control_replies: usize,
-    /// A create is out: deliveries wait in `early` until its response was handled.
-    awaiting_response: bool,
-    early: Vec<(String, Message)>,
     now: Nanos,
 }
 
@@ -88,8 +84,6 @@ impl Harness {
             mirrored: BTreeMap::new(),
             creates: 0,
             flow_control_replies: 0,
-            awaiting_response: false,
-            early: Vec::new(),
             now,
         }
     }
@@ -132,7 +126,6 @@ impl Harness {
                     }
                     if let Some(reply) = &reply {
                         self.inboxes.insert(reply.clone());
-                        self.awaiting_response = true;
                     }
                     let msg = Message {
                         subject,
@@ -196,12 +189,6 @@ impl Harness {
                         payload: &msg.payload,
                     };
                     self.machine.handle(self.now, event);
-                    self.awaiting_response = false;
-                    for (via, msg) in std::mem::take(&mut self.early) {
-                        self.deliver(&via, &msg);
-                    }
-                } else if self.awaiting_response {
-                    self.early.push((via, msg));
                 } else {
                     self.deliver(&via, &msg);
                 }

@@ -41,8 +41,10 @@ struct Delivered {
 }
 
 impl Sourcing {
-    /// Drops the current consumer's subscriptions; its remaining messages are ignored.
+    /// Drops the current consumer's subscriptions; its remaining messages are ignored, and so
+    /// is what arrived before its create's answer.
     pub(super) fn cancel(&mut self) {
+        self.early.clear();
         match std::mem::replace(&mut self.phase, Phase::Idle) {
             Phase::Requesting { inbox, deliver, .. } => {
                 self.actions.push_back(Action::Unsubscribe(inbox));
@@ -189,6 +191,8 @@ impl Sourcing {
             let older_origin =
                 err.is(ErrorKind::RequiredApiLevel) || err.is(ErrorKind::InvalidJSON);
             if form == RequestForm::Sourcing && older_origin {
+                // The refused request made no consumer: nothing that came can be its.
+                self.early.clear();
                 self.legacy_origin = true;
                 self.send_create(now, RequestForm::Legacy);
                 return;
@@ -262,5 +266,6 @@ impl Sourcing {
             consumer: name,
             deliver,
         };
+        self.handle_early(now);
     }
 }

@@ -11,11 +11,14 @@
 //!
 //! Life of a consumer: `Waiting` (a create is scheduled: at least 2 s after the previous one,
 //! plus a backoff after failures and 100-200 ms of jitter) → `Requesting` (the create is out;
-//! 30 s for an answer) → `Active` (deliveries flow; 10 s of silence, a delivery-sequence gap or a
-//! heartbeat naming another delivery sequence sends it back to `Waiting`). A link going down
-//! drops the consumer at once; coming back up schedules a new one.
+//! 30 s for an answer; what arrives on the new deliver subject meanwhile waits, bounded, and is
+//! handled right after a successful answer: see [`early`]) → `Active` (deliveries flow; 10 s of
+//! silence, a delivery-sequence gap or a heartbeat naming another delivery sequence sends it
+//! back to `Waiting`). A link going down drops the consumer at once; coming back up schedules
+//! a new one.
 
 mod create;
+pub mod early;
 mod receive;
 
 use std::collections::VecDeque;
@@ -30,6 +33,7 @@ use super::config::{StreamSource, StreamSourceInfo};
 use super::events::{Action, Event, LocalState, Role, SourcingSetup};
 use super::hash::{source_consumer_hash, stable_consumer_hash, SplitMix};
 use super::request::{RequestForm, HEALTH_CHECK};
+use early::EarlyDeliveries;
 
 /// Shortest time between two consumer creates (`sourceConsumerRetryThreshold`).
 pub const RETRY_THRESHOLD: Nanos = 2 * SECONDS;
@@ -104,6 +108,8 @@ pub struct Sourcing {
     next_ticket: u64,
     durable_ticket: u64,
     held_replies: VecDeque<HeldReply>,
+    /// What came on the deliver subject while the create was out.
+    early: EarlyDeliveries,
     actions: VecDeque<Action>,
 }
 
@@ -158,6 +164,7 @@ impl Sourcing {
             next_ticket: 0,
             durable_ticket: 0,
             held_replies: VecDeque::new(),
+            early: EarlyDeliveries::default(),
             actions: VecDeque::new(),
         }
     }

@@ -55,6 +55,35 @@ impl Sourcing {
         }
         // Anything on our deliver subject is contact, as nats-server stamps it on receipt.
         self.last_contact = Some(now);
+        if matches!(self.phase, Phase::Requesting { .. }) {
+            // The new consumer sent this before its create's answer came: it waits for it.
+            self.early.push(origin_subject, reply, headers, payload);
+            return;
+        }
+        self.on_current(now, origin_subject, reply, headers, payload);
+    }
+
+    /// Right after a successful create answer: what came before it, in arrival order, as if it
+    /// came now. A gap or a heartbeat among it that recreates the consumer ends this (the rest
+    /// was discarded with the consumer).
+    pub(super) fn handle_early(&mut self, now: Nanos) {
+        for m in self.early.take() {
+            if !matches!(self.phase, Phase::Active { .. }) {
+                break;
+            }
+            self.on_current(now, &m.subject, &m.reply, &m.headers, &m.payload);
+        }
+    }
+
+    /// A message on the active consumer's deliver subject.
+    fn on_current(
+        &mut self,
+        now: Nanos,
+        origin_subject: &str,
+        reply: &str,
+        headers: &[u8],
+        payload: &[u8],
+    ) {
         let Phase::Active { consumer, .. } = &self.phase else {
             return;
         };

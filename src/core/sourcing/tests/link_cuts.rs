@@ -1,7 +1,8 @@
 //! Property: however the link is cut (at random steps, for random lengths, with requests and
 //! deliveries lost in flight), whatever single messages the origin drops, whichever nats-server
-//! the origin behaves like, while the origin keeps taking messages and removes some before they
-//! are delivered: a mirror ends up equal to the origin sequence by sequence, and a source holds
+//! the origin behaves like, whether its create answers come before or after the new consumer's
+//! first deliveries, while the origin keeps taking messages and removes some before they are
+//! delivered: a mirror ends up equal to the origin sequence by sequence, and a source holds
 //! every origin message exactly once, in order. The model store panics on any duplicate
 //! or out-of-order store along the way.
 
@@ -21,6 +22,7 @@ struct Script {
     fc_every: u64,
     sync_lag: bool,
     lose_every: u64,
+    late_responses: bool,
     kind: OriginKind,
     seed: u64,
 }
@@ -37,14 +39,19 @@ fn script() -> impl Strategy<Value = Script> {
             prop::collection::vec((0usize..60, 1usize..400), 1..6),
         ),
         (1usize..6, 2u64..9, 1u64..8),
-        (any::<bool>(), prop_oneof![Just(0u64), 5u64..40], kind),
+        (
+            any::<bool>(),
+            prop_oneof![Just(0u64), 5u64..40],
+            kind,
+            any::<bool>(),
+        ),
         any::<u64>(),
     )
         .prop_map(
             |(
                 (initial, cuts),
                 (publish_every, delete_every, fc_every),
-                (sync_lag, lose_every, kind),
+                (sync_lag, lose_every, kind, late_responses),
                 seed,
             )| Script {
                 initial,
@@ -54,6 +61,7 @@ fn script() -> impl Strategy<Value = Script> {
                 fc_every,
                 sync_lag,
                 lose_every,
+                late_responses,
                 kind,
                 seed,
             },
@@ -74,6 +82,7 @@ fn play(role: Role, s: &Script) -> Sim {
     };
     let mut sim = Sim::new(role, source, origin, s.seed);
     sim.lose_every = s.lose_every;
+    sim.late_responses = s.late_responses;
     sim.start(None);
     let mut published = s.initial;
     let mut tick = 0usize;
@@ -164,6 +173,7 @@ fn a_cut_at_every_step_of_a_session_leaves_mirror_and_source_complete() {
                     fc_every: 3,
                     sync_lag: cut_at % 2 == 0,
                     lose_every: 0,
+                    late_responses: cut_at % 3 == 0,
                     kind: OriginKind::V214,
                     seed: cut_at as u64,
                 };

@@ -678,13 +678,13 @@ fn a_failed_store_recreates_from_what_is_stored() {
 }
 
 #[test]
-fn messages_before_the_answer_are_not_stored() {
+fn a_delivery_naming_an_unknown_consumer_is_not_stored() {
     let mut origin = origin_with(3);
     origin.per_step = 1;
     let mut sim = mirror_of(origin);
     sim.start(None);
     sim.run(6);
-    // A delivery for a consumer the machine has not heard of yet on its subject is dropped.
+    // A delivery on its subject for a consumer the machine never created is dropped.
     let deliver = sim
         .subscribed
         .iter()

@@ -315,6 +315,9 @@ pub struct Sim {
     /// Lose every n-th message toward the local server (0: none), as an origin does when it
     /// drops messages for a slow consumer.
     pub lose_every: u64,
+    /// The origin's create answers leave after what its consumers send in the same step, as a
+    /// local origin's do (the answer waits for the consumer's write to sync).
+    pub late_responses: bool,
     carried: u64,
     steps: u64,
 }
@@ -343,6 +346,7 @@ impl Sim {
             last_ticket: 0,
             sent_log: Vec::new(),
             lose_every: 0,
+            late_responses: false,
             carried: 0,
             steps: 0,
         }
@@ -462,13 +466,14 @@ impl Sim {
         self.apply_actions();
     }
 
-    /// The origin reads what was sent to it.
-    fn origin_reads(&mut self) {
+    /// The origin reads what was sent to it; returns its create answers.
+    fn origin_reads(&mut self) -> Vec<Wire> {
+        let mut answers = Vec::new();
         while let Some(sent) = self.to_origin.pop_front() {
             if sent.subject.contains(".CONSUMER.CREATE.") {
                 let answer = self.origin.create(&sent.headers, &sent.payload);
                 if let Some(reply) = sent.reply {
-                    self.to_local.push_back(Wire {
+                    answers.push(Wire {
                         via: reply.clone(),
                         subject: reply,
                         reply: String::new(),
@@ -480,6 +485,7 @@ impl Sim {
                 self.origin.flow_control_reply(&sent.subject);
             }
         }
+        answers
     }
 
     /// One step of 50 ms: everything in flight arrives, timers fire, the origin answers and
@@ -501,11 +507,17 @@ impl Sim {
             self.apply_actions();
         }
         if self.link_up {
-            self.origin_reads();
+            let answers = self.origin_reads();
+            if !self.late_responses {
+                self.to_local.extend(answers.iter().cloned());
+            }
             let subscribed = self.subscribed.clone();
             self.origin
                 .retain_consumers(|d| subscribed.iter().any(|s| s == d));
             self.origin.pump(&mut self.to_local);
+            if self.late_responses {
+                self.to_local.extend(answers);
+            }
             if self.steps % 20 == 0 {
                 self.origin.heartbeats(&mut self.to_local);
             }
