@@ -25,8 +25,9 @@ const API = '$JS.API.';
 // ---- wasm loading -------------------------------------------------------------------------------
 
 let loading;
-/** Loads the WebAssembly module once (fetch in browsers, the file system in Node). */
-function loadWasm() {
+/** Loads the WebAssembly module once (fetch in browsers, the file system in Node); remote.js
+ * shares it. */
+export function loadWasm() {
   loading ??= (async () => {
     const url = new URL('./dist/contrail_bg.wasm', import.meta.url);
     if (url.protocol === 'file:' && typeof process !== 'undefined' && process.versions?.node) {

@@ -10,7 +10,9 @@
 // draining, and a buffer for publishes made while disconnected (they throw instead).
 // Error classes come from index.js at call time only: index.js re-exports this module, so its
 // bindings are not initialized while this file is evaluated.
-import init, { RemoteLink } from './dist/contrail.js';
+import { RemoteLink } from './dist/contrail.js';
+import { loadWasm } from './engine.js';
+import { toBytes } from './util.js';
 import { ContrailError, MsgHdrs, NoRespondersError, TimeoutError } from './index.js';
 
 const te = new TextEncoder();
@@ -21,30 +23,6 @@ const STATUS_QUEUE = 256;
 /** Messages and bytes a subscription's iterator holds before it drops new ones (slow consumer). */
 const SUB_PENDING_MSGS = 65_536;
 const SUB_PENDING_BYTES = 64 * 1024 * 1024;
-
-let loading;
-/** Loads the WebAssembly module once (the glue shares one instance with index.js). */
-function loadWasm() {
-  loading ??= (async () => {
-    const url = new URL('./dist/contrail_bg.wasm', import.meta.url);
-    if (url.protocol === 'file:' && typeof process !== 'undefined' && process.versions?.node) {
-      const { readFile } = await import(/* @vite-ignore */ /* webpackIgnore: true */ 'node:fs/promises');
-      await init({ module_or_path: await readFile(url) });
-    } else {
-      await init({ module_or_path: url });
-    }
-  })();
-  return loading;
-}
-
-function toBytes(data) {
-  if (data === undefined || data === null) return new Uint8Array(0);
-  if (typeof data === 'string') return te.encode(data);
-  if (data instanceof Uint8Array) return data;
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  throw new TypeError('payload must be a string, Uint8Array or ArrayBuffer');
-}
 
 /** A header block from MsgHdrs (or anything with `encode()`), or undefined. */
 function headerBytes(h) {

@@ -135,3 +135,55 @@ async function groupGone(pgid, timeoutMs) {
   }
   throw new Error(`process group ${pgid} still alive after ${timeoutMs} ms`);
 }
+
+/**
+ * Registers one test per case of a shared case file (`tests/browser/<dir>/cases.mjs`, whose
+ * `cases[name]({pkg, open, ...modules})` throws with what it saw when a behaviour differs). Each
+ * case runs in its own page of headless Chromium on its own IndexedDB databases; the page hands
+ * the error back and the test fails with it. `modules` maps extra names handed to each case to
+ * page-side module paths (e.g. `{ pubsub: '/pkg/pubsub.js' }`). Returns the suite's server and
+ * browser (set once `before` ran) for a file's own further tests.
+ */
+export async function pageCases(dir, { timeout = 60_000, modules = {} } = {}) {
+  const { test, before, after } = await import('node:test');
+  const assert = (await import('node:assert/strict')).default;
+  const { cases } = await import(`./${dir}/cases.mjs`);
+  const suite = { server: null, browser: null };
+  before(async () => {
+    suite.server = await serve();
+    suite.browser = await launch();
+  });
+  after(async () => {
+    await suite.browser?.close();
+    await suite.server?.close();
+  });
+  let n = 0;
+  for (const name of Object.keys(cases)) {
+    test(name, { timeout }, async () => {
+      const page = await suite.browser.newPage();
+      try {
+        await page.goto(`${suite.server.url}/tests/browser/blank.html`);
+        const outcome = await page.evaluate(
+          async ([name, dir, db, modules]) => {
+            const pkg = await import('/pkg/index.js');
+            const { cases } = await import(`/tests/browser/${dir}/cases.mjs`);
+            const extra = {};
+            for (const [key, path] of Object.entries(modules)) extra[key] = await import(path);
+            let opened = 0;
+            try {
+              await cases[name]({ pkg, ...extra, open: () => pkg.open({ name: `${db}-${++opened}` }) });
+              return { ok: true };
+            } catch (e) {
+              return { ok: false, error: `${e?.name}: ${e?.message}` };
+            }
+          },
+          [name, dir, `${dir}-${++n}`, modules],
+        );
+        assert.deepEqual(outcome, { ok: true });
+      } finally {
+        await page.close();
+      }
+    });
+  }
+  return suite;
+}

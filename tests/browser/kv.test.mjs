@@ -1,55 +1,18 @@
 // The @nats-io/kv v3 behaviours of tests/browser/kv/cases.mjs (nats.js's kv tests) in pages of
 // headless Chromium, each case on its own IndexedDB database. A case throws, with what it saw,
 // when a behaviour differs; the page hands the message back and the test fails with it.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, launch } from './harness.mjs';
-import { cases } from './kv/cases.mjs';
+import { pageCases } from './harness.mjs';
 
-let server, browser;
-before(async () => {
-  server = await serve();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
-
-let n = 0;
-for (const name of Object.keys(cases)) {
-  test(name, { timeout: 60_000 }, async () => {
-    const page = await browser.newPage();
-    try {
-      await page.goto(`${server.url}/tests/browser/blank.html`);
-      const db = `kv-${++n}`;
-      const outcome = await page.evaluate(
-        async ([name, db]) => {
-          const pkg = await import('/pkg/index.js');
-          const { cases } = await import('/tests/browser/kv/cases.mjs');
-          let opened = 0;
-          try {
-            await cases[name]({ pkg, open: () => pkg.open({ name: `${db}-${++opened}` }) });
-            return { ok: true };
-          } catch (e) {
-            return { ok: false, error: `${e?.name}: ${e?.message}` };
-          }
-        },
-        [name, db],
-      );
-      assert.deepEqual(outcome, { ok: true });
-    } finally {
-      await page.close();
-    }
-  });
-}
+const suite = await pageCases('kv');
 
 // A bucket lives in IndexedDB: after a page reload it is opened again with its values and
 // history, and a watch resumes from the revision the page had reached before.
 test('kv - a bucket and a watch survive a page reload', { timeout: 60_000 }, async () => {
-  const page = await browser.newPage();
+  const page = await suite.browser.newPage();
   try {
-    await page.goto(`${server.url}/tests/browser/blank.html`);
+    await page.goto(`${suite.server.url}/tests/browser/blank.html`);
     const before = await page.evaluate(async () => {
       const pkg = await import('/pkg/index.js');
       const nc = await pkg.open({ name: 'kv-reload' });
