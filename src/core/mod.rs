@@ -12,6 +12,7 @@ pub mod headers;
 pub mod link;
 pub mod message;
 pub mod proto;
+pub mod rand;
 pub mod sourcing;
 pub mod store;
 pub mod stream;

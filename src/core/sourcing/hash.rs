@@ -42,26 +42,6 @@ pub fn stable_consumer_hash(stream: &str, account: &str, domain: &str) -> String
     }
 }
 
-/// A small deterministic generator (SplitMix64) seeded by the caller: jitter and tokens.
-#[derive(Debug, Clone)]
-pub struct SplitMix(u64);
-
-impl SplitMix {
-    /// A generator starting from `seed`.
-    pub fn new(seed: u64) -> Self {
-        SplitMix(seed)
-    }
-
-    /// The next number.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
 /// The hash in a source's consumer name (`createSourcingConsumerHash`): the stable hash hashed
 /// again, with the source's index name added when the stream sources the same origin more than
 /// once (so each of those gets its own consumer).

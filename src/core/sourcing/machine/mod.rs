@@ -31,8 +31,9 @@ use crate::core::transform::SubjectTransform;
 
 use super::config::{StreamSource, StreamSourceInfo};
 use super::events::{Action, Event, LocalState, Role, SourcingSetup};
-use super::hash::{source_consumer_hash, stable_consumer_hash, SplitMix};
+use super::hash::{source_consumer_hash, stable_consumer_hash};
 use super::request::{RequestForm, HEALTH_CHECK};
+use crate::core::rand::Rng;
 use early::EarlyDeliveries;
 
 /// Shortest time between two consumer creates (`sourceConsumerRetryThreshold`).
@@ -86,7 +87,7 @@ pub struct Sourcing {
     hash: String,
     metadata: Vec<(String, String)>,
     transforms: Vec<SubjectTransform>,
-    rng: SplitMix,
+    rng: Rng,
     phase: Phase,
     link_up: bool,
     /// Last origin sequence handled (a mirror's is also its local last sequence).
@@ -147,7 +148,7 @@ impl Sourcing {
             hash,
             metadata,
             transforms,
-            rng: SplitMix::new(setup.seed),
+            rng: Rng::new(setup.seed),
             phase: Phase::Idle,
             link_up: true,
             sseq: 0,
