@@ -109,8 +109,9 @@ export declare class TimeoutError extends ContrailError {
   readonly subject: string;
 }
 /**
- * The browser refused a commit: this site's storage quota is used up (`cause` is the browser's
- * QuotaExceededError). Nothing of that commit was confirmed.
+ * The browser refused a commit twice: the one that failed, and the one that replayed what was
+ * beside its refused publishes (those publishes themselves get a JetStreamApiError 10023). `cause`
+ * is the browser's QuotaExceededError; nothing since the last good commit was confirmed.
  */
 export declare class StorageFullError extends ContrailError {}
 
