@@ -579,6 +579,8 @@ impl Task {
                         .unwrap_or_else(|e| e.into_inner());
                     // The engine validated the subject.
                     let _ = index.insert(&subject, sid);
+                    drop(index);
+                    self.reinterest(&subject);
                     self.local_subs.insert(sid, subject);
                 }
                 EngineEvent::Unsubscribe {
@@ -590,6 +592,7 @@ impl Task {
                             .write()
                             .unwrap_or_else(|e| e.into_inner())
                             .remove(&subject, &sid);
+                        self.reinterest(&subject);
                     }
                 }
                 EngineEvent::Subscribe {
@@ -644,8 +647,17 @@ impl Task {
 
     /// Tells the engine whether `deliver` has subscribers now. The router's truth, not the
     /// event's flag, so literal and wildcard subscriptions on one subject count together.
+    /// The engine subscribed or unsubscribed `filter` itself: push consumers delivering under it
+    /// may have gained or lost their only subscriber.
+    fn reinterest(&mut self, filter: &str) {
+        for deliver in self.engine.deliver_subjects_matching(filter) {
+            self.report_interest(&deliver);
+        }
+    }
+
     fn report_interest(&mut self, deliver: &str) {
-        let active = self.router.has_interest(deliver);
+        // A client's subscription, or one of the engine's own (a mirror's deliver subject).
+        let active = self.router.has_interest(deliver) || self.engine.subscribed_locally(deliver);
         self.engine.set_interest(deliver, active, now());
     }
 

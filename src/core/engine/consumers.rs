@@ -59,9 +59,9 @@ impl Engine {
             consumer.update(updated)?;
             let new_deliver = consumer.config().deliver_subject.clone();
             if old_deliver != new_deliver {
-                let active = new_deliver
-                    .as_deref()
-                    .is_some_and(|d| self.interest.has_subscribers(d));
+                let active = new_deliver.as_deref().is_some_and(|d| {
+                    self.interest.has_subscribers(d) || self.surface.owns_locally(d)
+                });
                 self.interest.remove(old_deliver.as_deref(), stream, &name);
                 self.interest.add(new_deliver.as_deref(), stream, &name);
                 if let Some(c) = self.slot_mut(stream)?.consumers.get_mut(&name) {
@@ -97,7 +97,8 @@ impl Engine {
         }
         let mut consumer = Consumer::create(stream, config, slot.stream.store(), now)?;
         if let Some(deliver) = consumer.config().deliver_subject.clone() {
-            if self.interest.has_subscribers(&deliver) {
+            // The engine's own subscriptions (a mirror's deliver subject) are interest too.
+            if self.interest.has_subscribers(&deliver) || self.surface.owns_locally(&deliver) {
                 consumer.set_push_active(true, now);
             }
             self.interest.add(Some(&deliver), stream, &name);

@@ -250,6 +250,12 @@ impl Surface {
         }
     }
 
+    /// Whether one of the engine's own local subscriptions (a mirror's deliver subject, say)
+    /// covers `subject`: that is interest for a push consumer delivering there.
+    pub(crate) fn owns_locally(&self, subject: &str) -> bool {
+        !self.local_owned.is_empty() && !self.local_owned.matches(subject).is_empty()
+    }
+
     /// Queues `msg` for every local subscription of [`Engine::subscribe`] it matches; whether
     /// any did.
     pub(crate) fn receive_local(&mut self, msg: &Message) -> bool {
@@ -328,6 +334,9 @@ impl Engine {
     /// Whether the engine wants local publishes on `subject` through a subscription of its own
     /// (stream subjects aside): for shells that test one subject rather than keep an index.
     pub fn subscribed_locally(&self, subject: &str) -> bool {
+        if self.surface.owns_locally(subject) {
+            return true;
+        }
         self.surface
             .subs
             .values()

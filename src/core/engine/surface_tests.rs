@@ -350,7 +350,7 @@ fn a_push_delivery_to_its_own_deliver_subject_comes_back_on_that_subscription() 
     let consumer =
         r#"{"stream_name":"O","config":{"deliver_subject":"$JS.M.abc","ack_policy":"none"}}"#;
     create("$JS.API.CONSUMER.CREATE.O", consumer);
-    e.set_interest("$JS.M.abc", true, 0);
+    // No client subscribes the deliver subject: the engine's own subscription is the interest.
     e.handle(Message::new("orders.1", "first"), 0);
     run_shell(&mut e, 0);
     let got: Vec<(SubId, Message)> = std::iter::from_fn(|| e.poll_received()).collect();
