@@ -450,10 +450,14 @@ export class RemoteConnection {
     return new JetStreamClient(new RemoteJetStream(this, opts), opts);
   }
 
-  /** The JetStream manager over this connection (`opts` as for `jetstream()`). */
+  /**
+   * The JetStream manager over this connection (`opts` as for `jetstream()`). Asks the server
+   * for its account info first, as nats.js does, unless `checkAPI` is false.
+   */
   async jetstreamManager(opts = {}) {
     const jsm = new JetStreamManager(new RemoteJetStream(this, opts), opts);
-    await jsm._c._api('INFO'); // as nats.js: fails here when the server has no JetStream
+    // As nats.js (unless `checkAPI: false`): fails here when the server has no JetStream.
+    if (opts.checkAPI !== false) await jsm._c._api('INFO');
     return jsm;
   }
 
