@@ -28,9 +28,10 @@ function targets() {
 
 /**
  * Registers one test per case and server. `localOnly` names cases that check the local engine
- * itself (with why); `notOn[label]` those a server version cannot pass (with why).
+ * itself (with why); `notOn[label]` those a server version cannot pass (with why). `modules` maps
+ * extra names handed to each case to page-side module paths (as harness.mjs's pageCases).
  */
-export async function runRemoteCases(dir, { localOnly = {}, notOn = {}, timeout = 60_000 } = {}) {
+export async function runRemoteCases(dir, { localOnly = {}, notOn = {}, timeout = 60_000, modules = {} } = {}) {
   const { cases } = await import(`./${dir}/cases.mjs`);
   let site, browser;
   before(async () => {
@@ -54,9 +55,11 @@ export async function runRemoteCases(dir, { localOnly = {}, notOn = {}, timeout 
         try {
           await page.goto(`${site.url}/tests/browser/blank.html`);
           const outcome = await page.evaluate(
-            async ([name, dir, url]) => {
+            async ([name, dir, url, modules]) => {
               const pkg = await import('/pkg/index.js');
               const { cases } = await import(`/tests/browser/${dir}/cases.mjs`);
+              const extra = {};
+              for (const [key, path] of Object.entries(modules)) extra[key] = await import(path);
               const opened = [];
               const open = async () => {
                 const nc = await pkg.connect({ servers: url });
@@ -64,7 +67,7 @@ export async function runRemoteCases(dir, { localOnly = {}, notOn = {}, timeout 
                 return nc;
               };
               try {
-                await cases[name]({ pkg, open });
+                await cases[name]({ pkg, ...extra, open });
                 return { ok: true };
               } catch (e) {
                 return { ok: false, error: `${e?.name}: ${e?.message}` };
@@ -72,7 +75,7 @@ export async function runRemoteCases(dir, { localOnly = {}, notOn = {}, timeout 
                 await Promise.all(opened.map((nc) => nc.close().catch(() => {})));
               }
             },
-            [name, dir, server.wsUrl],
+            [name, dir, server.wsUrl, modules],
           );
           assert.deepEqual(outcome, { ok: true });
         } finally {
