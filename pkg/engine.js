@@ -3,7 +3,9 @@
 // timers with setTimeout and commits (IndexedDB) before anything confirmed is released.
 // Everything JetStream does (dedup, expectations, acks, redelivery, limits) happens in the
 // engine; nothing here duplicates it. The JetStream API classes (jsm.js, client.js) talk to it
-// through the `_`-prefixed plumbing at the end of `Contrail`.
+// through the `_`-prefixed plumbing at the end of `Contrail` (`_api`, `_request`, `_publish`,
+// `_send`, `_sub`, `_unsub`, `_hasSub`, `_inbox`, `_hold`, `_release`, `_interest`, `storage`);
+// remote.js's `RemoteJetStream` provides the same over a server connection, so keep them in step.
 import init, { Engine } from './dist/contrail.js';
 import { canShare, joinTab } from './tabs.js';
 import {

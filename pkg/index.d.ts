@@ -462,7 +462,10 @@ export declare class DirectMsg extends StoredMsg {
 
 // ---- options ----
 
-/** `jetstream()` options. `domain`/`apiPrefix` are accepted and reported; one local engine answers regardless. */
+/**
+ * `jetstream()` options. On a local engine `domain`/`apiPrefix` are accepted and reported (one engine
+ * answers regardless); on a remote connection they pick the server's API (`$JS.<domain>.API`).
+ */
 export interface JetStreamOptions {
   apiPrefix?: string;
   /** ms: bounds `ackAck()` (default 5000). */

@@ -1,6 +1,6 @@
 // Types of the remote connection (remote.js): NATS over WebSocket to Contrail or nats-server,
 // shaped like nats.js's NatsConnection as far as it goes.
-import type { MsgHdrs, Payload } from './index.js';
+import type { JetStreamClient, JetStreamManager, JetStreamManagerOptions, JetStreamOptions, MsgHdrs, Payload } from './index.js';
 
 export interface ConnectionOptions {
   /** One server: `ws://host:port`, `wss://host:port`, or `host:port` (ws, or wss on an https page). Several are not supported yet. */
@@ -105,6 +105,14 @@ export declare class RemoteConnection {
   flush(): Promise<void>;
   status(): AsyncIterableIterator<Status>;
   close(): Promise<void>;
+  /**
+   * The JetStream client over this connection: the same class a local engine's `jetstream()`
+   * returns. `apiPrefix` or `domain` (`$JS.<domain>.API`) pick the server's API; `timeout` (ms,
+   * default 5000) bounds API requests, publishes and `ackAck()`.
+   */
+  jetstream(opts?: JetStreamOptions): JetStreamClient;
+  /** The JetStream manager over this connection; checks the server's API first unless `checkAPI: false`. */
+  jetstreamManager(opts?: JetStreamManagerOptions): Promise<JetStreamManager>;
   /** Resolves to the Error that closed the connection, or undefined after close(). */
   closed(): Promise<void | Error>;
   isClosed(): boolean;

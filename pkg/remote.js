@@ -6,13 +6,23 @@
 // and jitter, subscriptions restored on every connection, request deadlines, no-responders. This
 // file only turns the link's events into promises, async iterators and status events.
 //
+// JetStream: `jetstream()` and `jetstreamManager()` return the same JetStreamClient and
+// JetStreamManager (client.js, jsm.js) a local `Contrail` does. Those classes talk to their
+// connection through a small internal transport (see the end of engine.js); here
+// `RemoteJetStream` provides it over the link: API calls are requests to `<apiPrefix>.<suffix>`,
+// publishes are requests answered by the PubAck, consumer inboxes and push deliver subjects are
+// subscriptions, acks are publishes. The server does all of JetStream; nothing is held locally.
+//
 // Not yet: several server URLs, TLS options beyond the browser's own (wss:// works), nkeys/JWT,
 // draining, and a buffer for publishes made while disconnected (they throw instead).
 // Error classes come from index.js at call time only: index.js re-exports this module, so its
 // bindings are not initialized while this file is evaluated.
 import { RemoteLink } from './dist/contrail.js';
 import { loadWasm } from './engine.js';
-import { toBytes } from './util.js';
+import { randomToken, text, toBytes } from './util.js';
+import { JetStreamClient } from './client.js';
+import { JetStreamManager, jsOptions } from './jsm.js';
+import { ClosedError, JetStreamApiError } from './errors.js';
 import { ContrailError, MsgHdrs, NoRespondersError, TimeoutError } from './index.js';
 
 const te = new TextEncoder();
@@ -246,6 +256,8 @@ export class RemoteConnection {
   #url;
   #opts;
   #subs = new Map();
+  /** Subscriptions of the JetStream classes (sid → handler of the link's raw message). */
+  #raw = new Map();
   #requests = new Map();
   #statusQueues = new Set();
   #everConnected = false;
@@ -334,13 +346,15 @@ export class RemoteConnection {
           this.#flushed(Number(td.decode(ev.data)));
           break;
         }
-        this.#subs.get(ev.sid)?._deliver(ev);
+        const handler = this.#raw.get(ev.sid);
+        if (handler) handler(ev);
+        else this.#subs.get(ev.sid)?._deliver(ev);
         break;
       }
       case 'reply': {
         const waiting = this.#requests.get(ev.id);
         this.#requests.delete(ev.id);
-        waiting?.ok(new Msg(this, ev, 0));
+        waiting?.ok(waiting.raw ? ev : new Msg(this, ev, 0));
         break;
       }
       case 'requestFailed': {
@@ -425,6 +439,77 @@ export class RemoteConnection {
       }
       this.#requests.set(id, { ok, fail, subject, timeout });
     });
+  }
+
+  /**
+   * The JetStream client over this connection: the same JetStreamClient as a local engine's.
+   * `opts` as nats.js's `jetstream(nc, opts)`: `apiPrefix`, or `domain` (`$JS.<domain>.API`),
+   * and `timeout` (ms, default 5000) for API requests, publishes and `ackAck()`.
+   */
+  jetstream(opts = {}) {
+    return new JetStreamClient(new RemoteJetStream(this, opts), opts);
+  }
+
+  /**
+   * The JetStream manager over this connection (`opts` as for `jetstream()`). Asks the server
+   * for its account info first, as nats.js does, unless `checkAPI` is false.
+   */
+  async jetstreamManager(opts = {}) {
+    const jsm = new JetStreamManager(new RemoteJetStream(this, opts), opts);
+    // As nats.js (unless `checkAPI: false`): fails here when the server has no JetStream.
+    if (opts.checkAPI !== false) await jsm._c._api('INFO');
+    return jsm;
+  }
+
+  /** Subscribes `handler(msg)` to `subject` for the JetStream classes (the link's raw message). */
+  _rawSubscribe(subject, handler) {
+    this.#check();
+    let sid;
+    try {
+      sid = this.#link.subscribe(subject, undefined);
+    } catch (e) {
+      throw fromLink(e, this.isClosed());
+    }
+    this.#raw.set(sid, handler);
+    return sid;
+  }
+
+  _rawUnsubscribe(sid) {
+    if (!this.#raw.delete(sid) || this.isClosed()) return;
+    try {
+      this.#link.unsubscribe(sid);
+    } catch {
+      // Already gone on the link (closed meanwhile).
+    }
+  }
+
+  /** A request resolving to the link's raw reply (`{subject, reply, headers, data}`). */
+  _rawRequest(subject, data, hdrs, timeout) {
+    try {
+      this.#check();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise((ok, fail) => {
+      let id;
+      try {
+        id = this.#link.request(subject, toBytes(data), hdrs ?? undefined, timeout);
+      } catch (e) {
+        fail(e instanceof TypeError ? e : fromLink(e, this.isClosed()));
+        return;
+      }
+      this.#requests.set(id, { ok, fail, subject, timeout, raw: true });
+    });
+  }
+
+  /** Publishes raw bytes (a header block already encoded) for the JetStream classes. */
+  _rawPublish(subject, reply, hdrs, data) {
+    this.#check();
+    try {
+      this.#link.publish(subject, toBytes(data), reply || undefined, hdrs ?? undefined);
+    } catch (e) {
+      throw fromLink(e, this.isClosed());
+    }
   }
 
   /**
@@ -515,6 +600,9 @@ export class RemoteConnection {
     this.#failFlush(err);
     for (const sub of this.#subs.values()) sub._end();
     this.#subs.clear();
+    const rawErr = error ?? new ClosedError();
+    for (const handler of [...this.#raw.values()]) handler(null, rawErr);
+    this.#raw.clear();
     this._status({ type: 'close', error });
     for (const q of this.#statusQueues) q.end();
     this.#statusQueues.clear();
@@ -523,5 +611,116 @@ export class RemoteConnection {
     // Freed once off the wasm stack: this may run inside one of the link's own callbacks.
     const link = this.#link;
     queueMicrotask(() => link.free());
+  }
+}
+
+/**
+ * `CONSUMER.CREATE.<stream>.<name>.<filter>` without the filter when it has a wildcard: the link
+ * refuses to publish to a subject with `*` or `>` (as nats-server does for pedantic clients only),
+ * and the server takes the filter from the request's config either way.
+ */
+function withoutWildcardFilter(suffix) {
+  const m = /^(CONSUMER\.CREATE\.[^.]+\.[^.]+)\.(.+)$/.exec(suffix);
+  if (!m || !m[2].split('.').some((t) => t === '*' || t === '>')) return suffix;
+  return m[1];
+}
+
+/**
+ * The transport the JetStream classes (jsm.js, client.js, consumer.js, pushconsumer.js, msg.js)
+ * use, over a remote connection: the same `_`-methods `Contrail` has (engine.js). One per
+ * `jetstream()`/`jetstreamManager()` call, carrying its `apiPrefix` (subjects the classes build
+ * under `$JS.API.` go to that prefix instead) and its `timeout`.
+ */
+class RemoteJetStream {
+  #nc;
+  #prefix;
+  #timeout;
+  #inboxPrefix = `_INBOX.${randomToken()}.`;
+  #seq = 0;
+  /** subject → sid of the subscriptions made through `_sub`. */
+  #subs = new Map();
+
+  constructor(nc, opts) {
+    this.#nc = nc;
+    const o = jsOptions(opts);
+    this.#prefix = `${o.apiPrefix}.`;
+    this.#timeout = o.timeout;
+  }
+
+  /** `$JS.API.<rest>` with this client's prefix instead. */
+  #route(subject) {
+    return subject.startsWith('$JS.API.') ? this.#prefix + subject.slice(8) : subject;
+  }
+
+  _inbox() {
+    return this.#inboxPrefix + ++this.#seq;
+  }
+
+  /** Subscribes `handler(msg)` to `subject`; `handler(null, err)` when the connection ends. */
+  _sub(subject, handler) {
+    this._unsub(subject);
+    this.#subs.set(subject, this.#nc._rawSubscribe(subject, (m, err) => (m ? handler({ ...m, to: subject }) : handler(null, err))));
+  }
+
+  _hasSub(subject) {
+    return this.#subs.has(subject);
+  }
+
+  _unsub(subject) {
+    const sid = this.#subs.get(subject);
+    if (sid === undefined) return;
+    this.#subs.delete(subject);
+    this.#nc._rawUnsubscribe(sid);
+  }
+
+  /** Publishes (an ack, a pull request, a flow-control reply); the server decides what it means. */
+  _send(subject, reply, hdrs, data) {
+    if (this.#nc.isClosed()) throw new ClosedError();
+    this.#nc._rawPublish(this.#route(subject), reply, hdrs, data);
+    return true;
+  }
+
+  /** No direct path to the server's streams: publishes go as requests (`_request`). */
+  _publish() {
+    return null;
+  }
+
+  /** A request resolving to the raw reply; NoRespondersError / TimeoutError as the link says. */
+  _request(subject, data, hdrs, timeout) {
+    if (this.#nc.isClosed()) return Promise.reject(new ClosedError());
+    return this.#nc._rawRequest(this.#route(subject), data, hdrs, timeout > 0 ? timeout : this.#timeout);
+  }
+
+  /** A JetStream API request with a JSON body; resolves to the JSON reply or throws its error. */
+  async _api(suffix, body) {
+    const m = await this._request(this.#prefix + withoutWildcardFilter(suffix), body === undefined ? '' : JSON.stringify(body));
+    const reply = JSON.parse(text(m.data));
+    if (reply.error) throw JetStreamApiError.from(reply.error);
+    return reply;
+  }
+
+  /** Nothing to keep alive here: the link's socket does. */
+  _hold() {}
+  _release() {}
+
+  /** The server sees a push consumer's interest through the subscription itself. */
+  _interest() {}
+
+  /** The server's INFO (obj.js reads `max_payload` from it). */
+  get info() {
+    return this.#nc.info;
+  }
+
+  /** A server has no browser storage to report. */
+  async storage() {
+    return { usage: null, quota: null, persisted: null };
+  }
+
+  jetstream(opts = {}) {
+    return this.#nc.jetstream(opts);
+  }
+
+  async jetstreamManager(opts = {}) {
+    return this.#nc.jetstreamManager(opts);
   }
 }

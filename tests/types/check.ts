@@ -28,6 +28,7 @@ import {
   jetstreamManager,
   nanos,
   open,
+  connect,
   type ConsumerInfo,
   type ConsumerMessages,
   type JsMsg,
@@ -179,3 +180,17 @@ async function checkPubSub(nc: Awaited<ReturnType<typeof open>>): Promise<void> 
   c.stop();
   await handled;
 }
+
+// JetStream over a remote connection: the same client and manager classes as a local engine's.
+async function remoteJetStream(): Promise<void> {
+  const nc = await connect({ servers: 'ws://127.0.0.1:8080' });
+  const jsm = await nc.jetstreamManager({ checkAPI: false });
+  await jsm.streams.add({ name: 'A', subjects: ['a.>'] });
+  const js = nc.jetstream({ domain: 'hub', timeout: 2000 });
+  const ack = await js.publish('a.1', 'x');
+  const seq: number = ack.seq;
+  const kv = await new Kvm(js).create('K');
+  await kv.put('k', String(seq));
+  await nc.close();
+}
+void remoteJetStream;
