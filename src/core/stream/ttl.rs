@@ -8,10 +8,10 @@
 //! - A message with a TTL expires at its timestamp plus the TTL, whatever `max_age` says; a
 //!   longer TTL does not keep it past `max_age`.
 //! - Expiry is driven by the engine's timers: [`TtlIndex`] keeps `(expiry, sequence)` ordered
-//!   by time, so the next deadline is its first entry and a tick takes only what is due. An
-//!   entry of a message that went another way (delete, purge, limits) stays until it is due
-//!   (then nothing is found) or until stale entries outnumber the stream's messages, when they
-//!   are swept.
+//!   by time, so the next deadline is its first entry and a tick takes only what is due. A
+//!   message `max_age` removes first takes its entry along; one that went another way (delete,
+//!   purge, limits) leaves it until it is due (then nothing is found) or until stale entries
+//!   outnumber the stream's messages, when they are swept.
 //! - The TTL lives in the stored message's header, so a reopened stream rebuilds the index from
 //!   its messages ([`Stream::rebuild_ttls`]); what expired while the process was down is due at
 //!   once.
@@ -225,6 +225,11 @@ impl TtlIndex {
         self.due.insert((expires, seq));
     }
 
+    /// Stops tracking message `seq` expiring at `expires`.
+    fn remove(&mut self, seq: Seq, expires: Nanos) {
+        self.due.remove(&(expires, seq));
+    }
+
     /// The earliest expiry tracked.
     pub(super) fn next(&self) -> Option<Nanos> {
         self.due.first().map(|(t, _)| *t)
@@ -323,6 +328,10 @@ impl Stream {
             .map_err(|e| ApiError::with_detail(ErrorKind::StreamGeneralError, e))?;
         if removed {
             self.note_removal(Removal::Msg(msg.seq));
+            // Aged out before its TTL: its entry would only be a wake-up for nothing.
+            if let MsgTtl::Seconds(seconds) = stored_ttl(msg) {
+                self.ttls.remove(msg.seq, expires_at(msg.time, seconds));
+            }
         }
         Ok(removed)
     }
