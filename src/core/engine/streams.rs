@@ -447,3 +447,7 @@ fn store_error_of(err: &ApiError) -> Option<StoreError> {
 #[cfg(test)]
 #[path = "republish_tests.rs"]
 mod republish_tests;
+
+#[cfg(test)]
+#[path = "ttl_tests.rs"]
+mod ttl_tests;
