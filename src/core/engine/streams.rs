@@ -274,7 +274,8 @@ impl Engine {
         }
         let headers = slot.stream.marker_headers();
         for (expired, subject) in markers {
-            let stored = self.publish_stored(name, &subject, Some(headers.clone()), Bytes::new(), now);
+            let stored =
+                self.publish_stored(name, &subject, Some(headers.clone()), Bytes::new(), now);
             if !matches!(stored, Some(Ok(_))) {
                 if let Some(slot) = self.streams.get_mut(name) {
                     let _ = slot.stream.remove_msg(expired);

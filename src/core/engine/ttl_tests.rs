@@ -99,7 +99,12 @@ fn a_subjects_last_message_expiring_leaves_a_marker_that_expires_in_turn() {
     e.handle_timeout(at);
     let got = delivered(&mut e);
     assert_eq!(seqs(&got), vec![3], "the marker is delivered");
-    let marker = e.stream("S").expect("stream").store().load_msg(3).expect("stored");
+    let marker = e
+        .stream("S")
+        .expect("stream")
+        .store()
+        .load_msg(3)
+        .expect("stored");
     assert_eq!((marker.subject.as_str(), marker.time), ("a.k", at));
     assert!(marker.payload.is_empty());
     let h = marker.headers.as_deref().expect("marker headers");
@@ -109,7 +114,10 @@ fn a_subjects_last_message_expiring_leaves_a_marker_that_expires_in_turn() {
     let state = e.stream("S").expect("stream").state();
     assert_eq!((state.msgs, state.first_seq, state.last_seq), (2, 2, 3));
     let info = e.consumer_info("S", "C", T0).expect("consumer");
-    assert_eq!(info.num_ack_pending, 2, "the rolled-up message left pending");
+    assert_eq!(
+        info.num_ack_pending, 2,
+        "the rolled-up message left pending"
+    );
     // The marker expires by its own TTL and leaves nothing behind.
     assert_eq!(e.poll_timeout(), Some(at + 5 * SECONDS));
     e.handle_timeout(at + 5 * SECONDS);

@@ -269,7 +269,9 @@ impl Stream {
         let msgs = usize::try_from(self.store.state().msgs).unwrap_or(usize::MAX);
         if self.ttls.len() > msgs.saturating_mul(2).saturating_add(STALE_SLACK) {
             let store = self.store.as_ref();
-            self.ttls.due.retain(|(_, seq)| store.load_msg(*seq).is_ok());
+            self.ttls
+                .due
+                .retain(|(_, seq)| store.load_msg(*seq).is_ok());
         }
     }
 
@@ -364,8 +366,8 @@ impl Stream {
         block: Option<&[u8]>,
     ) -> Result<(MsgTtl, Option<Bytes>), ApiError> {
         let ttl = parse_ttl(text)?;
-        let marker_seconds = u64::try_from(self.config.subject_delete_marker_ttl / SECONDS)
-            .unwrap_or(0);
+        let marker_seconds =
+            u64::try_from(self.config.subject_delete_marker_ttl / SECONDS).unwrap_or(0);
         match (ttl, block) {
             (MsgTtl::Seconds(s), Some(block))
                 if marker_seconds > 0
@@ -400,7 +402,18 @@ mod tests {
         assert_eq!(ok("1h2m3s"), MsgTtl::Seconds(3723));
         assert_eq!(ok("1500ms"), MsgTtl::Seconds(1));
         assert_eq!(ok("+2s"), MsgTtl::Seconds(2));
-        for bad in ["0", "-1", "-5s", "500ms", "abc", "1x", "1.s.", ".s", "1e3", "9999999999h"] {
+        for bad in [
+            "0",
+            "-1",
+            "-5s",
+            "500ms",
+            "abc",
+            "1x",
+            "1.s.",
+            ".s",
+            "1e3",
+            "9999999999h",
+        ] {
             let err = parse_ttl(bad).expect_err(bad);
             assert_eq!(err.err_code, 10165, "{bad}");
         }

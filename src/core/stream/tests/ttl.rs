@@ -191,7 +191,10 @@ fn delete_markers_turn_on_ttls_and_rollups_and_need_a_second() {
     let c = s.config();
     assert!(c.allow_msg_ttl && c.allow_rollup_hdrs && !c.deny_purge);
     for (ttl, text) in [
-        (SECONDS - 1, "subject delete marker TTL must be at least 1 second"),
+        (
+            SECONDS - 1,
+            "subject delete marker TTL must be at least 1 second",
+        ),
         (-1, "subject delete marker TTL must not be negative"),
     ] {
         let mut cfg = StreamConfig::new("S", &["a.>"]);
@@ -281,7 +284,11 @@ fn a_kv_purge_expiring_leaves_no_marker() {
     put_hdrs_at(
         &mut s,
         "a.k",
-        &[(KV_OPERATION, "PURGE"), (NATS_ROLLUP, "sub"), (NATS_TTL, "2m")],
+        &[
+            (KV_OPERATION, "PURGE"),
+            (NATS_ROLLUP, "sub"),
+            (NATS_TTL, "2m"),
+        ],
         T0,
     )
     .expect("stored");
