@@ -217,7 +217,10 @@ impl Stream {
         self.removals.clear();
         self.republished = None;
         self.markers.clear();
-        self.ttls.forget_after(self.store.state().last_seq);
+        let last_seq = self.store.state().last_seq;
+        self.ttls.forget_after(last_seq);
+        // The sequences taken back will be used again, by messages that must age.
+        self.aged_floor = self.aged_floor.min(last_seq + 1);
         self.rebuild_dedup(now);
     }
 
