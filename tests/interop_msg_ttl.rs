@@ -2,8 +2,9 @@
 //! (`subject_delete_marker_ttl`) against contrail and nats-server 2.14, through raw `$JS.API`
 //! requests (async-nats 0.51 has the config fields, but a raw reply shows the exact err_codes
 //! and the stored header bytes): the TTL values taken and refused, expiry before a longer
-//! `max_age`, "never" past it, the marker a subject's last message leaves, the TTL raised to the
-//! marker TTL, a KV purge expiring without a marker, and expiries rebuilt after a restart.
+//! `max_age`, "never" past it, the marker a subject's last message leaves (by TTL or `max_age`;
+//! a purge or a delete leaves none), the TTL raised to the marker TTL, a KV purge expiring
+//! without a marker, and expiries rebuilt after a restart.
 //!
 //! Debian's nats-server 2.9.10 predates message TTLs (2.11): those runs are skipped, loudly;
 //! 2.14 runs when `CONTRAIL_NATS_SERVER_214` names it
@@ -311,6 +312,15 @@ async fn a_ttl_under_the_marker_ttl_is_raised_to_it() {
             );
             let (_, hdrs) = get(&c, "R", 2).await.expect("stored");
             assert_eq!(hdrs, "NATS/1.0\r\nNats-TTL: 2m\r\n\r\n", "{kind:?}");
+            // With one message per subject a marker cannot be outlived: the TTL stays.
+            let one = json!({"subject_delete_marker_ttl": minute, "max_msgs_per_subject": 1});
+            create(&c, "ONE", &["o.>"], one).await;
+            assert_eq!(
+                err_code(&publish(&c, "o.1", &[("Nats-TTL", "1s")]).await),
+                0
+            );
+            let (_, hdrs) = get(&c, "ONE", 1).await.expect("stored");
+            assert_eq!(hdrs, "NATS/1.0\r\nNats-TTL: 1s\r\n\r\n", "{kind:?}");
         })
         .await;
     }
@@ -356,6 +366,47 @@ async fn expiries_are_rebuilt_after_a_restart_and_what_passed_meanwhile_goes() {
             // f.2's expiry came back from its stored header.
             wait_for_msgs(&c, "F", 1).await;
             assert!(get(&c, "F", 3).await.is_ok(), "{kind:?}");
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn max_age_leaves_markers_and_purges_and_deletes_do_not() {
+    for kind in kinds_with_214() {
+        if !has_msg_ttl(kind, "max_age_leaves_markers_and_purges_and_deletes_do_not") {
+            continue;
+        }
+        let server = TestServer::start_kind(kind, Options::default());
+        bounded(async {
+            let c = server.client().await;
+            let second = 1_000_000_000u64;
+            let cfg = json!({"subject_delete_marker_ttl": 60 * second, "max_age": 2 * second,
+                "duplicate_window": second});
+            create(&c, "A", &["a.>"], cfg).await;
+            for subject in ["a.old", "a.old", "a.purged", "a.deleted"] {
+                assert_eq!(err_code(&publish(&c, subject, &[]).await), 0);
+            }
+            // Neither a purge nor a delete leaves a marker.
+            let purge = json!({"filter": "a.purged"});
+            let reply = request_json(&c, "$JS.API.STREAM.PURGE.A", purge).await;
+            assert_eq!(reply["purged"], 1, "{kind:?}: {reply}");
+            let reply = request_json(&c, "$JS.API.STREAM.MSG.DELETE.A", json!({"seq": 4})).await;
+            assert_eq!(reply["success"], true, "{kind:?}: {reply}");
+            assert_eq!(state(&c, "A").await, (2, 4), "{kind:?}");
+            // max_age takes both a.old messages and leaves one marker, with the stream's TTL.
+            let start = Instant::now();
+            while state(&c, "A").await != (1, 5) {
+                assert!(start.elapsed() < EXPIRY_BOUND, "{kind:?}: {:?}", state(&c, "A").await);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let (subject, hdrs) = get(&c, "A", 5).await.expect("the marker");
+            assert_eq!(subject, "a.old");
+            assert_eq!(
+                hdrs,
+                "NATS/1.0\r\nNats-Marker-Reason: MaxAge\r\nNats-TTL: 1m0s\r\nNats-Rollup: sub\r\n\r\n",
+                "{kind:?}"
+            );
         })
         .await;
     }
