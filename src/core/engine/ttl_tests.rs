@@ -93,7 +93,8 @@ fn a_subjects_last_message_expiring_leaves_a_marker_that_expires_in_turn() {
     publish_ttl(&mut e, "a.other", None, T0);
     assert!(e.pull("S", "C", PullRequest::batch(10), INBOX, T0));
     assert_eq!(seqs(&delivered(&mut e)), vec![1, 2]);
-    // Raised to the marker TTL: a shorter TTL could outlive nothing it covers.
+    // A TTL under the marker TTL is raised to it (as nats-server does, so a marker already on
+    // the subject cannot make a later one be missed).
     assert_eq!(e.poll_timeout(), Some(T0 + 5 * SECONDS));
     let at = T0 + 5 * SECONDS;
     e.handle_timeout(at);

@@ -358,7 +358,8 @@ impl Stream {
 
     /// The TTL a publish asks for, after the header checks: 10165 when it does not parse, and
     /// with subject delete markers a positive TTL is raised to the marker TTL (unless the
-    /// stream keeps one message per subject), so a marker is never outlived by what it covers.
+    /// stream keeps one message per subject), as nats-server does so that a marker already on
+    /// the subject cannot make a later one be missed.
     /// Returns the TTL and, when raised, the rewritten header block.
     pub(super) fn publish_ttl(
         &self,
