@@ -1,14 +1,19 @@
-//! Per-message TTLs across a restart of the server's storage (file stores): the TTL is only in
-//! each stored message's `Nats-TTL` header, so the reopened engine rebuilds the expiries from
-//! the messages; what came due while it was down is gone when `open_engine` returns, and the
-//! rest expires on time.
+//! Per-message TTLs over file stores, across a restart and a rollback.
+//!
+//! - Restart (the server's storage): the TTL is only in each stored message's `Nats-TTL` header,
+//!   so the reopened engine rebuilds the expiries from the messages; what came due while it was
+//!   down is gone when `open_engine` returns, and the rest expires on time.
+//! - Rollback: a publish whose sync failed is taken back and its sequence used again; the
+//!   expiry of the message taken back must not remove the one that took its place.
 
 use bytes::Bytes;
-use contrail::core::engine::{Engine, EngineConfig};
+use contrail::core::engine::{Engine, EngineConfig, StoreFactory};
 use contrail::core::headers::Headers;
-use contrail::core::store::Seq;
+use contrail::core::store::faulty::Faults;
+use contrail::core::store::{Seq, StreamStore};
 use contrail::core::stream::{StorageType, StreamConfig, NATS_TTL};
 use contrail::core::time::{Nanos, SECONDS};
+use contrail::server::file_store::{FileStore, FileStoreConfig};
 use contrail::server::storage::Storage;
 
 const T0: Nanos = 1_700_000_000 * SECONDS;
@@ -105,4 +110,43 @@ fn a_reopened_file_stream_rebuilds_its_expiries_and_drops_what_came_due() {
         assert_eq!(stored(&engine), expected_at(now));
     }
     assert_eq!(stored(&engine).len() as u64, N / 2);
+}
+
+#[test]
+fn a_rolled_back_ttl_does_not_expire_the_message_that_reuses_its_sequence() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().to_path_buf();
+    let files: StoreFactory = Box::new(move |config| {
+        FileStore::open(&root.join(&config.name), FileStoreConfig::default())
+            .map(|s| Box::new(s) as Box<dyn StreamStore>)
+    });
+    let faults = Faults::new();
+    let mut engine = Engine::new(EngineConfig::default(), faults.factory(files), 7);
+    let mut cfg = StreamConfig::new("T", &["t.>"]);
+    cfg.storage = StorageType::File;
+    cfg.allow_msg_ttl = true;
+    engine.create_stream(cfg, T0).expect("created");
+    engine.flush().expect("synced");
+
+    // A message with a TTL whose sync fails: the batch is taken back, sequence 1 is free again.
+    faults.fail_nth(1);
+    let mut h = Headers::new();
+    h.append(NATS_TTL, "1s");
+    let taken_back = engine.publish("t.1", Some(h.encode()), Bytes::from_static(b"x"), T0);
+    assert_eq!(taken_back.expect("captured").expect("stored").seq, 1);
+    assert!(engine.flush().is_err(), "the sync fails");
+    faults.recover();
+    // Publishes are refused until a sync of the stream succeeds again.
+    engine.flush().expect("the stream syncs again");
+    let kept = engine.publish("t.2", None, Bytes::from_static(b"kept"), T0);
+    assert_eq!(kept.expect("captured").expect("stored").seq, 1);
+    engine.flush().expect("synced");
+
+    engine.handle_timeout(T0 + 2 * SECONDS);
+    assert_eq!(
+        stored(&engine),
+        vec![1],
+        "the message at sequence 1 has no TTL"
+    );
+    assert_eq!(engine.poll_timeout(), None);
 }
