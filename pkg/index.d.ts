@@ -578,7 +578,7 @@ export interface JetStreamPublishOptions {
   timeout: number;
   headers: MsgHdrs;
   expect: Partial<StreamExpectations>;
-  /** `Nats-TTL` (the engine refuses per-message TTLs unless the stream allows them). */
+  /** `Nats-TTL` (refused unless the stream has `allow_msg_ttl`). */
   ttl?: string;
   /** Tries while no stream captures the subject. */
   retries?: number;
@@ -820,7 +820,7 @@ export interface KvLimits {
   maxValueSize: number;
   /** How long a value lives, in milliseconds (the stream's `max_age`). */
   ttl: number;
-  /** Delete markers' TTL (stream `allow_msg_ttl`); refused by the contrail engine for now. */
+  /** Delete markers' TTL in milliseconds (stream `subject_delete_marker_ttl`, `allow_msg_ttl`). */
   markerTTL: number;
   storage: StorageType;
   placement: { cluster: string; tags: string[] };
@@ -905,7 +905,7 @@ export interface KvDeleteOptions {
   previousSeq: number;
 }
 export interface KvPurgeOptions extends KvDeleteOptions {
-  /** Per-key marker TTL (`Nats-TTL`): refused by the contrail engine for now. */
+  /** How long the purge marker stays (`Nats-TTL`, a Go duration); needs the bucket's `markerTTL`. */
   ttl: string;
 }
 

@@ -10,9 +10,9 @@
 // manager, so a bucket works over the local engine and over a remote connection alike: reads use
 // direct gets (`allow_direct`), watches, history and key listings use ordered consumers.
 //
-// Per-key TTLs (`create(k, v, markerTTL)`, `purge(k, { ttl })`, the bucket's `markerTTL`) are
-// passed through as nats.js sends them (`Nats-TTL`, `allow_msg_ttl`); the contrail engine does not
-// implement per-message TTLs yet and refuses them with its API error.
+// Per-key TTLs (`create(k, v, markerTTL)`, `purge(k, { ttl })`, the bucket's `markerTTL`) are sent
+// as nats.js sends them (`Nats-TTL`, `allow_msg_ttl`, `subject_delete_marker_ttl`); the engine
+// expires the key and stores its `Nats-Marker-Reason: MaxAge` marker, which reads as a PURGE.
 import { DeliverPolicy, DiscardPolicy, JsHeaders, PubHeaders, RetentionPolicy, StorageType, StoreCompression } from './enums.js';
 import { InvalidArgumentError, JetStreamApiCodes, JetStreamApiError, StreamNotFoundError } from './errors.js';
 import { MsgHdrs } from './headers.js';

@@ -255,6 +255,8 @@ error_kinds! {
     StreamTransformInvalidDestination = (400, 10156, "stream transform: {err}"),
     /// wrong last sequence
     StreamWrongLastSequenceConstant = (400, 10164, "wrong last sequence"),
+    /// invalid per-message TTL
+    MessageTTLInvalid = (400, 10165, "invalid per-message TTL"),
     /// per-message TTL is disabled
     MessageTTLDisabled = (400, 10166, "per-message TTL is disabled"),
     /// stream mirrors can not also calculate counters

@@ -84,6 +84,9 @@ impl Storage {
                 Err(err) => tracing::error!(dir = %dir.display(), %err, "cannot restore stream"),
             }
         }
+        // What came due while the server was down (max_age, message TTLs) goes before any
+        // client can read it.
+        engine.handle_timeout(now);
         Ok(engine)
     }
 

@@ -244,6 +244,10 @@ impl JsEngine {
         if partial {
             *engine.shell.partial.borrow_mut() = Some(Partial::default());
         }
+        // What came due while the page was closed (max_age, message TTLs) goes before anything
+        // is read; its removals commit with the next flush. A fast open leaves it to the timers
+        // of the whole engine (its stores refuse removals until then).
+        engine.handle_timeout(now_ms);
         Ok(engine)
     }
 }

@@ -48,3 +48,44 @@ test('kv - a bucket and a watch survive a page reload', { timeout: 60_000 }, asy
     await page.close();
   }
 });
+
+// Per-key TTLs live only in the stored messages' `Nats-TTL` headers: a reopened database rebuilds
+// the expiries from them. A key whose TTL passed while the page was closed reads as expired (its
+// MaxAge marker) as soon as the bucket is opened again; one whose TTL is still running expires on
+// time after the reload.
+test('kv - per-key TTLs survive a page reload, and what passed meanwhile is gone at open', { timeout: 60_000 }, async () => {
+  const page = await suite.browser.newPage();
+  try {
+    await page.goto(`${suite.server.url}/tests/browser/blank.html`);
+    const revs = await page.evaluate(async () => {
+      const pkg = await import('/pkg/index.js');
+      const nc = await pkg.open({ name: 'kv-ttl-reload' });
+      const kv = await new pkg.Kvm(nc.jetstream()).create('ttl', { markerTTL: 60_000 });
+      const revs = [await kv.create('gone', 'x', '1s'), await kv.create('later', 'y', '4s'), await kv.put('kept', 'z')];
+      await nc.close();
+      return revs;
+    });
+    assert.deepEqual(revs, [1, 2, 3]);
+    // The point of the test: the first TTL passes while no page has the database open.
+    await new Promise((done) => setTimeout(done, 1500));
+    await page.reload();
+    const after = await page.evaluate(async () => {
+      const pkg = await import('/pkg/index.js');
+      const nc = await pkg.open({ name: 'kv-ttl-reload' });
+      const kv = await new pkg.Kvm(nc.jetstream()).open('ttl');
+      const op = async (k) => (await kv.get(k))?.operation ?? null;
+      const atOpen = [await op('gone'), await op('later'), await op('kept')];
+      let later = await op('later');
+      for (let i = 0; i < 100 && later === 'PUT'; i++) {
+        await new Promise((done) => setTimeout(done, 100));
+        later = await op('later');
+      }
+      await nc.close();
+      return { atOpen, later };
+    });
+    assert.deepEqual(after, { atOpen: ['PURGE', 'PUT', 'PUT'], later: 'PURGE' });
+  } finally {
+    await page.close();
+  }
+});
+

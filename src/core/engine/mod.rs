@@ -373,7 +373,8 @@ impl Engine {
         earliest
     }
 
-    /// Does everything due at `now`: age-based expiry and dedup-window expiry in streams,
+    /// Does everything due at `now`: age-based, per-message TTL and dedup-window expiry in
+    /// streams (with their subject delete markers),
     /// redeliveries, pull request expiry, heartbeats, removal of inactive ephemeral consumers,
     /// and the engine's own requests that got no reply in time.
     pub fn handle_timeout(&mut self, now: Nanos) {
@@ -384,7 +385,9 @@ impl Engine {
                 Some(slot) => slot.stream.expire(now).unwrap_or(0),
                 None => continue,
             };
-            if expired > 0 {
+            // Expiry may leave subject delete markers to store (max_age or per-message TTL).
+            let marked = self.store_markers(&name, now);
+            if expired > 0 || marked {
                 self.mark_dirty(&name);
             }
             self.remove_inactive_consumers(&name, now);

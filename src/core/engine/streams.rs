@@ -83,6 +83,8 @@ impl Engine {
             let _ = stream.store_mut().save_meta(&stream_meta(&old, created));
             return Err(err);
         }
+        // A shorter max_age may have expired the last message of subjects that keep markers.
+        self.store_markers(&name, now);
         for subject in &old_subjects {
             self.routes.remove(subject, &name);
         }
@@ -166,9 +168,26 @@ impl Engine {
         payload: Bytes,
         now: Nanos,
     ) -> Option<Result<PubAck, ApiError>> {
-        // Borrowed field by field: the hot path allocates nothing for the stream's name.
+        let name = self.routes.first_match(subject)?;
+        let slot = self.streams.get_mut(name)?;
+        // Shared, so the hot path allocates nothing for the stream's name.
+        let name = slot.stream.shared_name();
+        // A `subject_transform` decides the subject the message is stored (and consumed) under.
+        let stored = slot.stream.stored_subject(subject);
+        self.publish_stored(&name, &stored, headers, payload, now)
+    }
+
+    /// Publishes into stream `name` under `subject` as stored (already transformed): the
+    /// publish path of [`Engine::publish`] after routing, also taken by subject delete markers.
+    pub(crate) fn publish_stored(
+        &mut self,
+        name: &str,
+        subject: &str,
+        headers: Option<Bytes>,
+        payload: Bytes,
+        now: Nanos,
+    ) -> Option<Result<PubAck, ApiError>> {
         let Engine {
-            routes,
             streams,
             dirty,
             usage,
@@ -176,7 +195,6 @@ impl Engine {
             failing,
             ..
         } = self;
-        let name = routes.first_match(subject)?;
         let slot = streams.get_mut(name)?;
         if let Some(err) = failing.get(name) {
             // Its store cannot make writes durable now: refuse before storing anything.
@@ -185,9 +203,6 @@ impl Engine {
                 err.clone(),
             )));
         }
-        // A `subject_transform` decides the subject the message is stored (and consumed) under.
-        let stored = slot.stream.stored_subject(subject);
-        let subject: &str = &stored;
         let storage = slot.stream.config().storage;
         let size = record_size(subject, headers.as_ref(), &payload);
         if let Some(refusal) = super::resources::refuse_publish(config, usage, storage, size) {
@@ -204,9 +219,9 @@ impl Engine {
                 // The medium refused the write: treat it as a failed sync (refuse publishes at
                 // once until a sync of this stream succeeds, and make the next flush try one).
                 let cause = store_error_of(err).unwrap_or(StoreError::QuotaExceeded);
-                failing.insert(name.clone(), cause.clone());
+                failing.insert(name.to_string(), cause.clone());
                 slot.durability.wrote();
-                dirty.insert(name.clone());
+                dirty.insert(name.to_string());
                 return Some(Err(store_failure(ErrorKind::StreamStoreFailed, cause)));
             }
             Err(_) => return Some(result),
@@ -221,7 +236,7 @@ impl Engine {
                 .queue(super::outbox::Need::Seq(ack.seq), copy, &mut self.ready)
                 && !self.holding.contains(name)
             {
-                self.holding.insert(name.clone());
+                self.holding.insert(name.to_string());
             }
         }
         if retain {
@@ -237,13 +252,37 @@ impl Engine {
         slot.counted_bytes += size;
         slot.durability.wrote();
         if !dirty.contains(name) {
-            dirty.insert(name.clone());
+            dirty.insert(name.to_string());
         }
         if !slot.consumers.is_empty() {
-            let name = name.clone();
-            self.poll_consumers(&name, now);
+            self.poll_consumers(name, now);
         }
         Some(result)
+    }
+
+    /// Publishes the subject delete markers stream `name`'s expiry asked for (see
+    /// `stream/ttl.rs`); each marker's rollup removes the expired message. A marker the stream
+    /// refuses (a full stream under discard new, a failing store) leaves the message to be
+    /// removed plainly. True when anything was written.
+    pub(crate) fn store_markers(&mut self, name: &str, now: Nanos) -> bool {
+        let Some(slot) = self.streams.get_mut(name) else {
+            return false;
+        };
+        let markers = slot.stream.take_markers();
+        if markers.is_empty() {
+            return false;
+        }
+        let headers = slot.stream.marker_headers();
+        for (expired, subject) in markers {
+            let stored =
+                self.publish_stored(name, &subject, Some(headers.clone()), Bytes::new(), now);
+            if !matches!(stored, Some(Ok(_))) {
+                if let Some(slot) = self.streams.get_mut(name) {
+                    let _ = slot.stream.remove_msg(expired);
+                }
+            }
+        }
+        true
     }
 
     /// True when a stream captures `subject`.
@@ -409,3 +448,7 @@ fn store_error_of(err: &ApiError) -> Option<StoreError> {
 #[cfg(test)]
 #[path = "republish_tests.rs"]
 mod republish_tests;
+
+#[cfg(test)]
+#[path = "ttl_tests.rs"]
+mod ttl_tests;

@@ -241,10 +241,11 @@ pub struct StreamConfig {
     /// Defaults for consumers of this stream.
     #[serde(default, deserialize_with = "nullable")]
     pub consumer_limits: StreamConsumerLimits,
-    /// Honour `Nats-TTL` headers (not supported; refused by validation).
+    /// Honour `Nats-TTL` headers (per-message TTLs); cannot be turned off once on.
     #[serde(default, deserialize_with = "nullable")]
     pub allow_msg_ttl: bool,
-    /// TTL (ns) of subject delete markers (needs message TTLs; refused by validation).
+    /// TTL (ns) of the subject delete markers left when age or a TTL removes a subject's last
+    /// message; turns on `allow_msg_ttl` and `allow_rollup_hdrs`.
     #[serde(
         default,
         skip_serializing_if = "is_zero_i64",

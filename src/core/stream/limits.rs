@@ -6,7 +6,9 @@
 //!   refused only with `discard_new_per_subject`, and otherwise makes room by dropping its oldest.
 //! - Discard old stores first, then drops the oldest messages until the stream fits.
 //! - The per-subject limit always drops the subject's oldest, whatever the discard policy.
-//! - `max_age` removes messages whose time is `<= now - max_age`, when [`Stream::expire`] runs.
+//! - `max_age` removes messages whose time is `<= now - max_age`, when [`Stream::expire`] runs;
+//!   with `allow_msg_ttl`, a message that says `Nats-TTL: never` stays, and the messages it lets
+//!   go of go as `ttl.rs` says (subject delete markers).
 //!
 //! With every limit unset (-1, the default) a publish does no limit work beyond comparisons.
 
@@ -123,42 +125,95 @@ impl Stream {
         Ok(())
     }
 
-    /// Removes messages older than `max_age` and forgets message ids older than the duplicate
-    /// window. Returns how many messages were removed.
+    /// Removes messages older than `max_age` or past their TTL, and forgets message ids older
+    /// than the duplicate window. Returns how many messages were removed.
     pub fn expire(&mut self, now: Nanos) -> Result<u64, ApiError> {
         let mut removed = 0;
         let max_age = self.config.max_age;
         if max_age > 0 {
             let cutoff = now.saturating_sub(max_age);
-            // Each pass removes the first message or stops, so this ends within `msgs` passes.
-            loop {
-                let state = self.store.state();
-                if state.msgs == 0 || state.first_ts > cutoff {
-                    break;
-                }
-                if !self.store.remove_msg(state.first_seq).map_err(general)? {
-                    break;
-                }
-                self.note_removal(Removal::Msg(state.first_seq));
-                removed += 1;
-            }
+            removed += if self.config.allow_msg_ttl {
+                self.expire_aged(cutoff)?
+            } else {
+                self.expire_oldest(cutoff)?
+            };
         }
+        removed += self.expire_ttls(now)?;
         self.dedup.expire(now, self.config.duplicate_window);
         Ok(removed)
     }
 
-    /// When [`Stream::expire`] next has work: the oldest message reaching `max_age`, or the
-    /// oldest remembered message id leaving the duplicate window.
+    /// `max_age` when no message can say "never": remove the first message while it is old.
+    fn expire_oldest(&mut self, cutoff: Nanos) -> Result<u64, ApiError> {
+        let mut removed = 0;
+        // Each pass removes the first message or stops, so this ends within `msgs` passes.
+        loop {
+            let state = self.store.state();
+            if state.msgs == 0 || state.first_ts > cutoff {
+                break;
+            }
+            if !self.store.remove_msg(state.first_seq).map_err(general)? {
+                break;
+            }
+            self.note_removal(Removal::Msg(state.first_seq));
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
+    /// `max_age` with TTLs: messages at or before `cutoff` go, from the ageing floor on,
+    /// except those that say "never", which move the floor past them.
+    fn expire_aged(&mut self, cutoff: Nanos) -> Result<u64, ApiError> {
+        let mut removed = 0;
+        let mut seq = self.aged_floor.max(self.store.state().first_seq);
+        let mut floor_moves = true;
+        // Each step moves past one stored message, so this ends within `msgs` steps.
+        while let Ok(msg) = self.store.load_next_msg("", seq) {
+            if msg.time > cutoff {
+                break;
+            }
+            seq = msg.seq + 1;
+            if super::ttl::never_expires(&msg) {
+                if floor_moves {
+                    self.aged_floor = seq;
+                }
+                continue;
+            }
+            if self.let_go(&msg)? {
+                removed += 1;
+            } else {
+                // Left for its marker (still stored): the floor may not pass it.
+                floor_moves = false;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// When [`Stream::expire`] next has work: the oldest message reaching `max_age` (past those
+    /// that never expire), the first TTL, or the oldest remembered message id leaving the
+    /// duplicate window.
     pub fn next_deadline(&self) -> Option<Nanos> {
         let aged = (self.config.max_age > 0)
-            .then(|| self.store.state())
-            .filter(|state| state.msgs > 0)
-            .map(|state| state.first_ts.saturating_add(self.config.max_age));
+            .then(|| self.oldest_ageing())
+            .flatten()
+            .map(|time| time.saturating_add(self.config.max_age));
         let dedup = self.dedup.next_deadline(self.config.duplicate_window);
-        match (aged, dedup) {
-            (Some(a), Some(d)) => Some(a.min(d)),
-            (a, d) => a.or(d),
+        [aged, self.ttls.next(), dedup].into_iter().flatten().min()
+    }
+
+    /// The time of the oldest message `max_age` applies to.
+    fn oldest_ageing(&self) -> Option<Nanos> {
+        let state = self.store.state();
+        if state.msgs == 0 {
+            return None;
         }
+        if self.aged_floor <= state.first_seq {
+            return Some(state.first_ts);
+        }
+        self.store
+            .load_next_msg("", self.aged_floor)
+            .ok()
+            .map(|m| m.time)
     }
 }
 

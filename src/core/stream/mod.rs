@@ -25,6 +25,7 @@ mod pub_headers;
 mod publish;
 mod removals;
 mod transforms;
+mod ttl;
 mod validate;
 
 #[cfg(test)]
@@ -48,6 +49,7 @@ pub use info::{
 pub use ops::{MsgGetRequest, PurgeRequest};
 pub use pub_headers::{NATS_EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT, NATS_TTL};
 pub use removals::Removal;
+pub use ttl::NATS_MARKER_REASON;
 pub use validate::{
     is_valid_name, DEFAULT_DUPLICATE_WINDOW, MAX_DESCRIPTION_LEN, MAX_METADATA_LEN, MAX_NAME_LEN,
     MAX_REPLICAS,
@@ -73,6 +75,12 @@ pub struct Stream {
     transforms: transforms::Transforms,
     /// The republished copy of the last message stored, until the engine takes it.
     republished: Option<crate::core::message::Outbound>,
+    /// Messages with a per-message TTL, by expiry (see `ttl.rs`).
+    ttls: ttl::TtlIndex,
+    /// Expired messages waiting for their subject delete marker, until the engine takes them.
+    markers: std::collections::BTreeMap<Seq, String>,
+    /// Every stored message below this sequence says `Nats-TTL: never` (ageing starts here).
+    aged_floor: Seq,
 }
 
 impl std::fmt::Debug for Stream {
@@ -112,11 +120,15 @@ impl Stream {
             last_msg_id: String::new(),
             removals: Vec::new(),
             republished: None,
+            ttls: ttl::TtlIndex::default(),
+            markers: Default::default(),
+            aged_floor: 0,
         })
     }
 
     /// Reopens a stream over a store that already holds its messages, rebuilding the duplicate
-    /// table from the messages still inside the duplicate window.
+    /// table from the messages still inside the duplicate window and the TTL index from the
+    /// stored `Nats-TTL` headers (what expired meanwhile is due at once).
     pub fn recover(
         config: StreamConfig,
         created: Nanos,
@@ -134,14 +146,23 @@ impl Stream {
             last_msg_id: String::new(),
             removals: Vec::new(),
             republished: None,
+            ttls: ttl::TtlIndex::default(),
+            markers: Default::default(),
+            aged_floor: 0,
         };
         stream.rebuild_dedup(now);
+        stream.rebuild_ttls();
         Ok(stream)
     }
 
     /// The stream's name.
     pub fn name(&self) -> &str {
         &self.config.name
+    }
+
+    /// The stream's name, shared (cloning it allocates nothing).
+    pub(crate) fn shared_name(&self) -> Arc<str> {
+        self.ack_name.clone()
     }
 
     /// The stream's validated config.
@@ -170,6 +191,9 @@ impl Stream {
         let config = self.config.check_update(&new)?;
         let old = std::mem::replace(&mut self.config, config);
         self.compile_transforms();
+        if self.config.allow_msg_ttl && !old.allow_msg_ttl {
+            self.rebuild_ttls();
+        }
         self.enforce_on_update(&old)?;
         if self.config.max_age != 0 {
             self.expire(now)?;
@@ -192,6 +216,11 @@ impl Stream {
         self.last_msg_id.clear();
         self.removals.clear();
         self.republished = None;
+        self.markers.clear();
+        let last_seq = self.store.state().last_seq;
+        self.ttls.forget_after(last_seq);
+        // The sequences taken back will be used again, by messages that must age.
+        self.aged_floor = self.aged_floor.min(last_seq + 1);
         self.rebuild_dedup(now);
     }
 

@@ -14,8 +14,7 @@ use crate::core::headers::{
 /// is not the published subject (nats-server 2.11+).
 pub const NATS_EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT: &str =
     "Nats-Expected-Last-Subject-Sequence-Subject";
-/// Publisher-set: per-message TTL (nats-server 2.11+); refused, as on a stream without
-/// `allow_msg_ttl`.
+/// Publisher-set: per-message TTL (nats-server 2.11+), honoured with `allow_msg_ttl`.
 pub const NATS_TTL: &str = "Nats-TTL";
 
 /// Every header name the publish pipeline reads starts with this (compared without case).

@@ -1,12 +1,15 @@
 //! The publish pipeline, in nats-server's order (`processJetStreamMsg`):
 //!
 //! 1. a sealed stream refuses everything;
-//! 2. with headers: `Nats-Expected-Stream`, `Nats-TTL` (refused: TTLs are not enabled),
+//! 2. with headers: `Nats-Expected-Stream`, `Nats-TTL` (refused unless `allow_msg_ttl`),
 //!    `Nats-Expected-Last-Subject-Sequence`, `Nats-Expected-Last-Sequence`, the `Nats-Msg-Id`
 //!    duplicate check, `Nats-Expected-Last-Msg-Id`, and `Nats-Rollup`;
 //! 3. `max_msg_size` and the 64 KiB header limit;
 //! 4. no interest: take a sequence and keep nothing;
-//! 5. discard-new limits, store, per-subject and discard-old limits, remember the id, roll up.
+//! 5. the `Nats-TTL` value (10165 when it does not parse; raised to the marker TTL, see
+//!    `ttl.rs`);
+//! 6. discard-new limits, store, per-subject and discard-old limits, remember the id, roll up,
+//!    track the TTL.
 //!
 //! A publish without headers and without limits touches the config and the store only.
 
@@ -14,6 +17,7 @@ use bytes::Bytes;
 
 use super::pub_headers::PubHeaders;
 use super::removals::Removal;
+use super::ttl::{parse_ttl, MsgTtl};
 use super::{PubAck, RetentionPolicy, Stream};
 use crate::core::error::{ApiError, ErrorKind};
 use crate::core::store::{record_size, Seq, StoreError};
@@ -37,6 +41,8 @@ pub(super) enum Rollup {
 struct Accepted<'h> {
     msg_id: &'h str,
     rollup: Rollup,
+    /// The `Nats-TTL` value, read once the message is known to be kept.
+    ttl: &'h str,
 }
 
 /// The outcome of the header checks that did not refuse the message.
@@ -113,6 +119,7 @@ impl Stream {
             None => Accepted {
                 msg_id: "",
                 rollup: Rollup::None,
+                ttl: "",
             },
         };
 
@@ -131,6 +138,11 @@ impl Stream {
             return Ok(self.ack(seq, false));
         }
 
+        let (ttl, raised) = match accepted.ttl {
+            "" => (MsgTtl::None, None),
+            text => self.publish_ttl(text, block.as_deref())?,
+        };
+        let headers = raised.or(headers);
         let size = record_size(subject, headers.as_ref(), &payload);
         self.check_discard_new(subject, size, accepted.rollup != Rollup::None)?;
         let republish = self.prepare_republish(subject);
@@ -143,6 +155,7 @@ impl Stream {
             .store_msg(subject, headers, payload, now)
             .map_err(store_failed)?;
         self.enforce_after_store(subject);
+        self.track_ttl(seq, now, ttl);
         self.after_store(subject, seq, &accepted, now, 1)?;
         if let (Some(pending), Some((headers, payload))) = (republish, copy) {
             self.republish(pending, subject, seq, now, headers.as_deref(), &payload);
@@ -160,9 +173,12 @@ impl Stream {
         if !hdr.expected_stream.is_empty() && hdr.expected_stream != self.config.name {
             return Err(ErrorKind::StreamNotMatch.into());
         }
-        // Per-message TTLs are not implemented: a stream may say `allow_msg_ttl` (nats-py sets
-        // it on every KV bucket), but a message asking for a TTL is refused, never kept forever.
-        if !hdr.ttl.is_empty() {
+        // A TTL (a value that does not parse counts as none here: it is refused later, with
+        // 10165) needs `allow_msg_ttl`.
+        if !hdr.ttl.is_empty()
+            && !self.config.allow_msg_ttl
+            && parse_ttl(hdr.ttl).is_ok_and(|ttl| ttl != MsgTtl::None)
+        {
             return Err(ErrorKind::MessageTTLDisabled.into());
         }
         self.check_expected_subject_seq(subject, hdr)?;
@@ -193,6 +209,7 @@ impl Stream {
         Ok(Verdict::Store(Accepted {
             msg_id: hdr.msg_id,
             rollup,
+            ttl: hdr.ttl,
         }))
     }
 

@@ -63,6 +63,7 @@ impl StreamConfig {
             return Err(invalid("roll-ups require the purge permission"));
         }
         check_discard_new_per_subject(&cfg)?;
+        check_delete_markers(&mut cfg)?;
         check_mirror_and_sources(&mut cfg)?;
         check_unsupported(&cfg)?;
         normalize_subjects(&mut cfg)?;
@@ -277,23 +278,36 @@ fn check_mirror_and_sources(cfg: &mut StreamConfig) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Features nats-server has and Contrail does not: refusing them beats pretending.
-fn check_unsupported(cfg: &StreamConfig) -> Result<(), ApiError> {
+/// `subject_delete_marker_ttl`: at least a second, and it turns on what markers need (message
+/// TTLs, rollups) as nats-server does for a client that is not pedantic; never on a mirror.
+fn check_delete_markers(cfg: &mut StreamConfig) -> Result<(), ApiError> {
     if cfg.subject_delete_marker_ttl < 0 {
         return Err(invalid("subject delete marker TTL must not be negative"));
     }
-    if cfg.subject_delete_marker_ttl > 0 && cfg.subject_delete_marker_ttl < SECONDS {
+    if cfg.subject_delete_marker_ttl == 0 {
+        return Ok(());
+    }
+    if cfg.subject_delete_marker_ttl < SECONDS {
         return Err(invalid(
             "subject delete marker TTL must be at least 1 second",
         ));
     }
+    if cfg.mirror.is_some() {
+        return Err(invalid("subject delete markers forbidden on mirrors"));
+    }
+    cfg.allow_msg_ttl = true;
+    if !cfg.allow_rollup_hdrs {
+        cfg.allow_rollup_hdrs = true;
+        cfg.deny_purge = false;
+    }
+    Ok(())
+}
+
+/// Features nats-server has and Contrail does not: refusing them beats pretending.
+fn check_unsupported(cfg: &StreamConfig) -> Result<(), ApiError> {
     let unsupported = [
         (cfg.mirror.is_some(), "stream mirrors not yet supported"),
         (!cfg.sources.is_empty(), "stream sources not yet supported"),
-        (
-            cfg.subject_delete_marker_ttl > 0,
-            "subject delete markers not supported",
-        ),
         (cfg.allow_msg_counter, "message counters not supported"),
         (cfg.allow_atomic_publish, "atomic publish not supported"),
         (cfg.allow_batch_publish, "batch publish not supported"),

@@ -320,6 +320,66 @@ export const cases = {
     await nc.close();
   },
 
+  async 'kv - create with a per-key ttl: the key expires to a MaxAge marker, which expires too'({ pkg, open }) {
+    const { nc, kv, jsm } = await bucket(pkg, open, 'pk', { markerTTL: 2000 });
+    const cfg = (await jsm.streams.info('KV_pk')).config;
+    eq([cfg.allow_msg_ttl, cfg.subject_delete_marker_ttl, cfg.allow_rollup_hdrs], [true, 2_000_000_000, true], 'stream config');
+    eq((await kv.status()).markerTTL, 2000, 'status markerTTL');
+    eq(await kv.create('a', 'x', '1s'), 1, 'created');
+    await kv.put('b', 'kept');
+    // The value goes a second after it was created; waits at most 10 s.
+    let e = await kv.get('a');
+    for (let i = 0; i < 100 && e?.operation === 'PUT'; i++) {
+      await sleep(100);
+      e = await kv.get('a');
+    }
+    eq([e?.operation, e?.revision, e?.length], ['PURGE', 3, 0], 'the marker');
+    // The marker expires by the bucket's markerTTL and leaves nothing behind.
+    for (let i = 0; i < 100 && e !== null; i++) {
+      await sleep(100);
+      e = await kv.get('a');
+    }
+    eq(e, null, 'marker expired');
+    const status = await kv.status();
+    eq([status.values, status.streamInfo.state.last_seq], [1, 3], 'only b left, no new marker');
+    eq(await kv.create('a', 'again'), 4, 'created again');
+    await nc.close();
+  },
+
+  async 'kv - create with a ttl needs a bucket with markerTTL'({ pkg, open }) {
+    const { nc, kv } = await bucket(pkg, open, 'nottl');
+    await rejects(() => kv.create('a', 'x', '1s'), (e) => /per-message TTL is disabled/.test(e.message), 'create with ttl');
+    eq(await kv.get('a'), null, 'nothing stored');
+    await nc.close();
+  },
+
+  async 'kv - purge with a ttl: the purge marker expires and the key is gone'({ pkg, open }) {
+    const { nc, kv } = await bucket(pkg, open, 'pt', { markerTTL: 1000, history: 5 });
+    await kv.put('k', 'one');
+    await kv.put('k', 'two');
+    await kv.purge('k', { ttl: '1s' });
+    let e = await kv.get('k');
+    eq([e?.operation, e?.revision], ['PURGE', 3], 'purged');
+    eq((await collect(await kv.history({ key: 'k' }))).length, 1, 'the purge rolled up the history');
+    for (let i = 0; i < 100 && e !== null; i++) {
+      await sleep(100);
+      e = await kv.get('k');
+    }
+    eq(e, null, 'the purge marker expired');
+    const status = await kv.status();
+    eq([status.values, status.streamInfo.state.last_seq], [0, 3], 'no marker left behind');
+    await nc.close();
+  },
+
+  async 'kv - a watch sees an expired key as a PURGE'({ pkg, open }) {
+    const { nc, kv } = await bucket(pkg, open, 'wt', { markerTTL: 2000 });
+    const iter = await kv.watch({ key: 'w' });
+    await kv.create('w', 'soon gone', '1s');
+    const seen = await until(iter, (e) => e.operation === 'PURGE');
+    eq(seen.map((e) => [e.key, e.operation, e.revision]), [['w', 'PUT', 1], ['w', 'PURGE', 2]], 'watched');
+    await nc.close();
+  },
+
   async 'kv - ttl is in nanos'({ pkg, open }) {
     const { nc, kv, jsm } = await bucket(pkg, open, 'a', { ttl: 1000 });
     const status = await kv.status();

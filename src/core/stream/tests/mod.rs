@@ -12,6 +12,7 @@ mod publish_rules;
 mod purge;
 mod rollup;
 mod transforms;
+mod ttl;
 mod update;
 
 use bytes::Bytes;

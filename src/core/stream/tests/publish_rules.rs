@@ -250,18 +250,6 @@ fn ttl_header_is_refused_without_message_ttls() {
 }
 
 #[test]
-fn allow_msg_ttl_is_accepted_but_a_ttl_header_is_still_refused() {
-    let mut s = stream_with(|c| c.allow_msg_ttl = true);
-    assert!(s.config().allow_msg_ttl);
-    assert_api_err(
-        put_hdrs(&mut s, "a.1", &[(NATS_TTL, "5s")]),
-        ErrorKind::MessageTTLDisabled,
-        "per-message TTL is disabled",
-    );
-    assert_eq!(s.state().msgs, 0, "nothing kept without its TTL");
-}
-
-#[test]
 fn failed_expectation_stores_nothing() {
     let mut s = stream_with(|_| {});
     let _ = put_hdrs(&mut s, "a.1", &[(NATS_EXPECTED_LAST_SEQUENCE, "9")]);
