@@ -615,17 +615,6 @@ export class RemoteConnection {
 }
 
 /**
- * `CONSUMER.CREATE.<stream>.<name>.<filter>` without the filter when it has a wildcard: the link
- * refuses to publish to a subject with `*` or `>` (as nats-server does for pedantic clients only),
- * and the server takes the filter from the request's config either way.
- */
-function withoutWildcardFilter(suffix) {
-  const m = /^(CONSUMER\.CREATE\.[^.]+\.[^.]+)\.(.+)$/.exec(suffix);
-  if (!m || !m[2].split('.').some((t) => t === '*' || t === '>')) return suffix;
-  return m[1];
-}
-
-/**
  * The transport the JetStream classes (jsm.js, client.js, consumer.js, pushconsumer.js, msg.js)
  * use, over a remote connection: the same `_`-methods `Contrail` has (engine.js). One per
  * `jetstream()`/`jetstreamManager()` call, carrying its `apiPrefix` (subjects the classes build
@@ -693,7 +682,7 @@ class RemoteJetStream {
 
   /** A JetStream API request with a JSON body; resolves to the JSON reply or throws its error. */
   async _api(suffix, body) {
-    const m = await this._request(this.#prefix + withoutWildcardFilter(suffix), body === undefined ? '' : JSON.stringify(body));
+    const m = await this._request(this.#prefix + suffix, body === undefined ? '' : JSON.stringify(body));
     const reply = JSON.parse(text(m.data));
     if (reply.error) throw JetStreamApiError.from(reply.error);
     return reply;

@@ -266,7 +266,10 @@ impl Link {
             Phase::Stopped => return Err(LinkError::Stopped),
             _ => return Err(LinkError::NotConnected),
         }
-        proto::check_pub_subject(&msg.subject)
+        // Wildcard tokens are allowed, as nats-server allows them from clients that are not
+        // pedantic (a JetStream API subject may end in a consumer's filter, `a.*`); what must
+        // never reach the wire is a subject that would break the PUB line.
+        proto::check_sub(&msg.subject)
             .map_err(|_| LinkError::InvalidSubject(msg.subject.clone()))?;
         if let Some(reply) = &msg.reply {
             proto::check_pub_subject(reply)
