@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod consumer;
+pub mod duration;
 pub mod engine;
 pub mod error;
 pub mod headers;

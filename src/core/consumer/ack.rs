@@ -9,8 +9,8 @@
 
 use std::fmt::Write;
 
-use super::duration::parse_go_duration;
 use super::pull::{PullRequest, PullRequestError};
+use crate::core::duration::parse_go_duration;
 use crate::core::time::Nanos;
 
 /// Prefix of every ack subject.

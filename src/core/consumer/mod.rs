@@ -21,7 +21,6 @@ pub mod ack;
 mod acking;
 pub mod config;
 mod deliver;
-mod duration;
 pub mod info;
 pub mod pull;
 pub mod push;
@@ -36,9 +35,9 @@ mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+pub use crate::core::duration::{go_duration, parse_go_duration};
 pub use ack::{ack_subject, parse_ack_subject, AckError, AckKind, AckSubject};
 pub use config::{ephemeral_name, AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy};
-pub use duration::{go_duration, parse_go_duration};
 pub use info::{ConsumerInfo, SequenceInfo};
 pub use pull::{PullRequest, PullRequestError};
 pub use validate::check_work_queue;

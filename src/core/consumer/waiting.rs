@@ -6,10 +6,10 @@
 
 use std::collections::VecDeque;
 
-use super::duration::go_duration;
 use super::pull::{self, PullRequest};
 use super::push::idle_heartbeat;
 use super::Consumer;
+use crate::core::duration::go_duration;
 use crate::core::message::Outbound;
 use crate::core::store::StreamStore;
 use crate::core::time::Nanos;

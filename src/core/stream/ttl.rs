@@ -28,6 +28,7 @@ use bytes::Bytes;
 
 use super::removals::Removal;
 use super::Stream;
+use crate::core::duration::{go_duration, parse_go_duration};
 use crate::core::error::{ApiError, ErrorKind};
 use crate::core::headers::{find_header, KV_OPERATION, NATS_ROLLUP};
 use crate::core::store::{Seq, StoredMsg};
@@ -64,7 +65,7 @@ pub(super) fn parse_ttl(text: &str) -> Result<MsgTtl, ApiError> {
     if text.eq_ignore_ascii_case("never") {
         return Ok(MsgTtl::Never);
     }
-    if let Some(nanos) = go_duration(text) {
+    if let Some(nanos) = parse_go_duration(text) {
         if nanos < SECONDS {
             return Err(invalid());
         }
@@ -83,83 +84,6 @@ pub(super) fn parse_ttl(text: &str) -> Result<MsgTtl, ApiError> {
         0 => Ok(MsgTtl::None),
         s if s < 0 => Err(invalid()),
         s => Ok(MsgTtl::Seconds(s as u64)),
-    }
-}
-
-/// Go's `time.ParseDuration`: `[-+]` then one or more `<decimal><unit>` (units ns, us, µs, ms,
-/// s, m, h), or "0". `None` when Go would return an error.
-fn go_duration(text: &str) -> Option<i64> {
-    const LIMIT: u128 = 1 << 63;
-    let (negative, mut rest) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if rest == "0" {
-        return Some(0);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total: u128 = 0;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let mut whole: u128 = 0;
-        for b in rest[..digits].bytes() {
-            whole = whole * 10 + u128::from(b - b'0');
-            if whole > LIMIT {
-                return None;
-            }
-        }
-        rest = &rest[digits..];
-        let (mut fraction, mut scale, mut fraction_digits) = (0u128, 1u128, 0);
-        if let Some(after_dot) = rest.strip_prefix('.') {
-            fraction_digits = after_dot.bytes().take_while(u8::is_ascii_digit).count();
-            // Go stops accumulating once more digits would overflow; 18 is well inside that.
-            for b in after_dot[..fraction_digits].bytes().take(18) {
-                fraction = fraction * 10 + u128::from(b - b'0');
-                scale *= 10;
-            }
-            rest = &after_dot[fraction_digits..];
-        }
-        if digits == 0 && fraction_digits == 0 {
-            return None;
-        }
-        let unit_len = rest
-            .find(|c: char| c == '.' || c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit: u128 = match &rest[..unit_len] {
-            "ns" => 1,
-            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total = total
-            .checked_add(whole.checked_mul(unit)?)?
-            .checked_add(fraction * unit / scale)?;
-        if total > LIMIT {
-            return None;
-        }
-    }
-    if negative {
-        Some((-(total as i128)) as i64)
-    } else {
-        i64::try_from(total).ok()
-    }
-}
-
-/// Go's `time.Duration.String()` of whole seconds ("1s", "1m0s", "1h30m0s"): how nats-server
-/// writes a marker's `Nats-TTL`.
-fn go_seconds(seconds: u64) -> String {
-    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
-    match (h, m) {
-        (0, 0) => format!("{s}s"),
-        (0, _) => format!("{m}m{s}s"),
-        _ => format!("{h}h{m}m{s}s"),
     }
 }
 
@@ -348,11 +272,12 @@ impl Stream {
 
     /// The header block of a subject delete marker, as nats-server writes it.
     pub fn marker_headers(&self) -> Bytes {
-        let seconds = u64::try_from(self.config.subject_delete_marker_ttl / SECONDS).unwrap_or(0);
+        // Whole seconds, as nats-server keeps the marker TTL.
+        let whole_seconds = self.config.subject_delete_marker_ttl / SECONDS * SECONDS;
         Bytes::from(format!(
             "NATS/1.0\r\n{NATS_MARKER_REASON}: {MARKER_REASON_MAX_AGE}\r\n{NATS_TTL}: {}\r\n\
              {NATS_ROLLUP}: sub\r\n\r\n",
-            go_seconds(seconds)
+            go_duration(whole_seconds)
         ))
     }
 
@@ -418,20 +343,6 @@ mod tests {
             let err = parse_ttl(bad).expect_err(bad);
             assert_eq!(err.err_code, 10165, "{bad}");
         }
-    }
-
-    #[test]
-    fn go_duration_strings_match_go() {
-        assert_eq!(go_seconds(1), "1s");
-        assert_eq!(go_seconds(60), "1m0s");
-        assert_eq!(go_seconds(90), "1m30s");
-        assert_eq!(go_seconds(3600), "1h0m0s");
-        assert_eq!(go_seconds(86_400 + 61), "24h1m1s");
-        assert_eq!(go_duration("1h1m1.5s"), Some(3_661_500_000_000));
-        assert_eq!(go_duration(".5s"), Some(500_000_000));
-        assert_eq!(go_duration("2\u{b5}s"), Some(2_000));
-        assert_eq!(go_duration(""), None);
-        assert_eq!(go_duration("-"), None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Go `time.Duration` text, both ways: nats-server prints limits with it (`Exceeded
-//! MaxRequestExpires of 1m30s`) and clients may send a NAK delay as `-NAK 5s`.
+//! MaxRequestExpires of 1m30s`, a marker's `Nats-TTL: 1m0s`) and clients send it (a NAK delay
+//! as `-NAK 5s`, a message TTL as `Nats-TTL: 1h`).
 
 use crate::core::time::Nanos;
 
@@ -50,12 +51,14 @@ fn split_frac(v: u64, prec: u32) -> (u64, String) {
     (int, format!(".{}", digits.trim_end_matches('0')))
 }
 
-/// Parses Go duration text (`300ms`, `-1.5h`, `2h45m`, `0`) into nanoseconds; `None` when it is
-/// not one (nats-server then treats the NAK as having no delay).
+/// Go's `time.ParseDuration`: `[-+]` then one or more `<decimal><unit>` (units ns, us, µs, ms,
+/// s, m, h), or "0", in exact integer arithmetic. `None` when Go would return an error
+/// (nats-server then treats a NAK as having no delay, and a `Nats-TTL` as invalid).
 pub fn parse_go_duration(text: &str) -> Option<Nanos> {
-    let (neg, mut rest) = match text.as_bytes().first()? {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
+    const LIMIT: u128 = 1 << 63;
+    let (negative, mut rest) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
         _ => (false, text),
     };
     if rest == "0" {
@@ -64,37 +67,55 @@ pub fn parse_go_duration(text: &str) -> Option<Nanos> {
     if rest.is_empty() {
         return None;
     }
-    let mut total: f64 = 0.0;
+    let mut total: u128 = 0;
     while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let number = &rest[..num_len];
-        if number.is_empty() || number == "." || number.matches('.').count() > 1 {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let mut whole: u128 = 0;
+        for b in rest[..digits].bytes() {
+            whole = whole * 10 + u128::from(b - b'0');
+            if whole > LIMIT {
+                return None;
+            }
+        }
+        rest = &rest[digits..];
+        let (mut fraction, mut scale, mut fraction_digits) = (0u128, 1u128, 0);
+        if let Some(after_dot) = rest.strip_prefix('.') {
+            fraction_digits = after_dot.bytes().take_while(u8::is_ascii_digit).count();
+            // Go stops accumulating once more digits would overflow; 18 is well inside that.
+            for b in after_dot[..fraction_digits].bytes().take(18) {
+                fraction = fraction * 10 + u128::from(b - b'0');
+                scale *= 10;
+            }
+            rest = &after_dot[fraction_digits..];
+        }
+        if digits == 0 && fraction_digits == 0 {
             return None;
         }
-        let value: f64 = number.parse().ok()?;
-        rest = &rest[num_len..];
         let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .find(|c: char| c == '.' || c.is_ascii_digit())
             .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
+        let unit: u128 = match &rest[..unit_len] {
+            "ns" => 1,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
             _ => return None,
         };
         rest = &rest[unit_len..];
-        total += value * scale;
-        if total > i64::MAX as f64 {
+        total = total
+            .checked_add(whole.checked_mul(unit)?)?
+            .checked_add(fraction * unit / scale)?;
+        if total > LIMIT {
             return None;
         }
     }
-    let ns = total.round() as i64;
-    Some(if neg { -ns } else { ns })
+    if negative {
+        Some((-(total as i128)) as i64)
+    } else {
+        i64::try_from(total).ok()
+    }
 }
 
 #[cfg(test)]
@@ -126,5 +147,18 @@ mod tests {
         assert_eq!(parse_go_duration("s"), None);
         assert_eq!(parse_go_duration("1x"), None);
         assert_eq!(parse_go_duration(""), None);
+        assert_eq!(parse_go_duration("1h1m1.5s"), Some(3_661_500_000_000));
+        assert_eq!(parse_go_duration(".5s"), Some(500_000_000));
+        assert_eq!(parse_go_duration("2\u{b5}s"), Some(2_000));
+        assert_eq!(parse_go_duration("-"), None);
+        assert_eq!(parse_go_duration("1.s"), Some(1_000_000_000));
+    }
+
+    #[test]
+    fn whole_seconds_format_as_nats_server_writes_a_marker_ttl() {
+        assert_eq!(go_duration(1_000_000_000), "1s");
+        assert_eq!(go_duration(60_000_000_000), "1m0s");
+        assert_eq!(go_duration(3_600_000_000_000), "1h0m0s");
+        assert_eq!(go_duration((86_400 + 61) * 1_000_000_000), "24h1m1s");
     }
 }
