@@ -12,6 +12,8 @@
 //! reading waits until the keepalive cannot get through and the OS gives up).
 
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -78,7 +80,32 @@ pub struct LinkHandle {
     commands: mpsc::Sender<Command>,
     events: mpsc::Receiver<LinkEvent>,
     status: watch::Receiver<LinkStatus>,
+    counters: Arc<LinkCounters>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// A second way into a running link, for requests and publishes from elsewhere than the
+/// handle's owner (the server forwards clients' requests with it while the engine's task owns
+/// the handle). It does not keep the link alive: once the handle is dropped its calls fail with
+/// [`LinkCallError::Gone`].
+#[derive(Clone)]
+pub struct LinkClient {
+    commands: mpsc::WeakSender<Command>,
+    status: watch::Receiver<LinkStatus>,
+    counters: Arc<LinkCounters>,
+}
+
+/// Traffic over a link since it started, over every connection it made.
+#[derive(Debug, Default)]
+pub struct LinkCounters {
+    /// Bytes read from the far server.
+    pub in_bytes: AtomicU64,
+    /// Bytes written to it.
+    pub out_bytes: AtomicU64,
+    /// Messages received (on subscriptions and as replies).
+    pub in_msgs: AtomicU64,
+    /// Messages sent (publishes and requests).
+    pub out_msgs: AtomicU64,
 }
 
 /// What monitoring shows of a link: up or down, since when, the far server, the last error.
@@ -92,6 +119,10 @@ pub struct LinkStatus {
     pub since: Nanos,
     /// The far server's id and name, from the INFO of the last connection.
     pub server: Option<(String, String)>,
+    /// The far server's version, from the same INFO.
+    pub version: Option<String>,
+    /// Connections completed (the handshake done) since the link started.
+    pub connects: u64,
     /// Why the last connection or attempt ended.
     pub last_error: Option<DisconnectReason>,
 }
@@ -109,12 +140,29 @@ impl LinkHandle {
         let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
         let (event_tx, events) = mpsc::channel(EVENT_QUEUE);
         let (status_tx, status) = watch::channel(LinkStatus::default());
-        let task = tokio::spawn(drive(addr, config, command_rx, event_tx, status_tx));
+        let counters = Arc::new(LinkCounters::default());
+        let io = Io {
+            commands: command_rx,
+            events: event_tx,
+            status: status_tx,
+            counters: counters.clone(),
+        };
+        let task = tokio::spawn(drive(addr, config, io));
         LinkHandle {
             commands,
             events,
             status,
+            counters,
             task,
+        }
+    }
+
+    /// A [`LinkClient`] for this link.
+    pub fn client(&self) -> LinkClient {
+        LinkClient {
+            commands: self.commands.downgrade(),
+            status: self.status.clone(),
+            counters: self.counters.clone(),
         }
     }
 
@@ -173,6 +221,7 @@ impl LinkHandle {
             events,
             status,
             task,
+            ..
         } = self;
         // Unread events must not hold the task in a full queue while it closes.
         drop((events, status, commands));
@@ -181,6 +230,40 @@ impl LinkHandle {
 
     async fn call(&self, command: Command) -> Result<(), LinkCallError> {
         self.commands
+            .send(command)
+            .await
+            .map_err(|_| LinkCallError::Gone)
+    }
+}
+
+impl LinkClient {
+    /// The link's status now.
+    pub fn status(&self) -> LinkStatus {
+        self.status.borrow().clone()
+    }
+
+    /// Its traffic so far.
+    pub fn counters(&self) -> &LinkCounters {
+        &self.counters
+    }
+
+    /// Publishes a message (refused while not connected).
+    pub async fn publish(&self, msg: Message) -> Result<(), LinkCallError> {
+        let (done, result) = oneshot::channel();
+        self.call(Command::Publish { msg, done }).await?;
+        Ok(result.await.map_err(|_| LinkCallError::Gone)??)
+    }
+
+    /// Sends a request and waits for its reply, at most `timeout`.
+    pub async fn request(&self, msg: Message, timeout: Duration) -> Result<Message, LinkCallError> {
+        let (done, result) = oneshot::channel();
+        self.call(Command::Request { msg, timeout, done }).await?;
+        result.await.map_err(|_| LinkCallError::Gone)?
+    }
+
+    async fn call(&self, command: Command) -> Result<(), LinkCallError> {
+        let commands = self.commands.upgrade().ok_or(LinkCallError::Gone)?;
+        commands
             .send(command)
             .await
             .map_err(|_| LinkCallError::Gone)
@@ -207,14 +290,25 @@ fn now() -> Nanos {
         .unwrap_or(0)
 }
 
-/// The task: one link, one socket at a time.
-async fn drive(
-    addr: String,
-    config: LinkConfig,
-    mut commands: mpsc::Receiver<Command>,
+/// The task's ends of its channels, and the counters it keeps.
+struct Io {
+    commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<LinkEvent>,
     status: watch::Sender<LinkStatus>,
-) {
+    counters: Arc<LinkCounters>,
+}
+
+/// The task: one link, one socket at a time.
+async fn drive(addr: String, config: LinkConfig, io: Io) {
+    let Io {
+        mut commands,
+        events,
+        status,
+        counters,
+    } = io;
+    let count = |counter: &AtomicU64, n: usize| {
+        counter.fetch_add(n as u64, Ordering::Relaxed);
+    };
     let connect_timeout = Duration::from_nanos(u64::try_from(config.connect_timeout).unwrap_or(0));
     let mut link = Link::new(config, now());
     let mut stream: Option<TcpStream> = None;
@@ -247,12 +341,15 @@ async fn drive(
             if let Err(err) = socket.write_all(&bytes).await {
                 stream = None;
                 link.transport_closed(&err.to_string(), now());
+            } else {
+                count(&counters.out_bytes, bytes.len());
             }
         }
         status.send_if_modified(|status| update_status(status, &link));
         while let Some(event) = link.poll_event() {
             match event {
                 LinkEvent::Reply { id, msg } => {
+                    count(&counters.in_msgs, 1);
                     if let Some(done) = waiting.remove(&id) {
                         let _ = done.send(Ok(msg));
                     }
@@ -264,6 +361,9 @@ async fn drive(
                 }
                 // Nobody listening is fine: the link still serves requests and publishes.
                 other => {
+                    if matches!(other, LinkEvent::Message { .. }) {
+                        count(&counters.in_msgs, 1);
+                    }
                     let _ = events.send(other).await;
                 }
             }
@@ -281,14 +381,22 @@ async fn drive(
                     stream = None;
                     link.transport_closed("closed by the server", now());
                 }
-                Ok(n) => link.handle_input(buf.get(..n).unwrap_or_default(), now()),
+                Ok(n) => {
+                    count(&counters.in_bytes, n);
+                    link.handle_input(buf.get(..n).unwrap_or_default(), now());
+                }
                 Err(err) => {
                     stream = None;
                     link.transport_closed(&err.to_string(), now());
                 }
             },
             command = commands.recv() => match command {
-                Some(command) => apply(&mut link, command, &mut waiting),
+                Some(command) => {
+                    if matches!(command, Command::Publish { .. } | Command::Request { .. }) {
+                        count(&counters.out_msgs, 1);
+                    }
+                    apply(&mut link, command, &mut waiting);
+                }
                 None => {
                     link.close();
                     open = false;
@@ -302,6 +410,7 @@ async fn drive(
 /// Brings `status` up to date with `link`; true if anything changed.
 fn update_status(status: &mut LinkStatus, link: &Link) -> bool {
     let connected = link.state() == LinkState::Connected;
+    let info = link.server_info();
     let next = LinkStatus {
         connected,
         stopped: link.state() == LinkState::Stopped,
@@ -310,9 +419,9 @@ fn update_status(status: &mut LinkStatus, link: &Link) -> bool {
         } else {
             now()
         },
-        server: link
-            .server_info()
-            .map(|info| (info.server_id.clone(), info.server_name.clone())),
+        server: info.map(|info| (info.server_id.clone(), info.server_name.clone())),
+        version: info.map(|info| info.version.clone()),
+        connects: status.connects + u64::from(connected && !status.connected),
         last_error: link.last_error().cloned(),
     };
     let changed = next != *status;

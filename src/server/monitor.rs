@@ -97,6 +97,7 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
         "/varz" => json_response(varz(shared).await),
         "/connz" => json_response(connz(shared, query)),
         "/jsz" => json_response(jsz(shared, query).await),
+        "/linkz" => json_response(linkz(shared)),
         path => super::static_files::serve(&shared.config.static_root, path).await,
     }
 }
@@ -207,6 +208,7 @@ async fn varz(shared: &Shared) -> Value {
         "in_bytes": in_bytes,
         "out_bytes": out_bytes,
         "subscriptions": shared.router.len(),
+        "links": shared.remotes.len(),
     });
     // Where the dashboard (or any browser client) reaches NATS over WebSocket.
     if let Some(addr) = shared.ws_addr {
@@ -223,6 +225,16 @@ async fn varz(shared: &Shared) -> Value {
         }
     }
     varz
+}
+
+/// The outbound links, as `/leafz` lists leaf nodes: each one's url (no credentials), state,
+/// since when, reconnects, last error, the far server and the traffic.
+fn linkz(shared: &Shared) -> Value {
+    json!({
+        "server_id": shared.server_id,
+        "now": rfc3339(SystemTime::now()),
+        "links": shared.remotes.linkz(),
+    })
 }
 
 fn connz(shared: &Shared, query: &str) -> Value {

@@ -1,0 +1,271 @@
+//! The configured links (`links [...]`, `--link`) at run time: each is started at server start,
+//! attached to its account's engine (which then reaches `$JS.<domain>.API` over it), and serves
+//! that account's clients: a request to `$JS.<domain>.API.>` goes over the link to the far
+//! server's API, a publish to a `forward` subject goes over as it is, and a request's reply
+//! comes back to the client's reply subject.
+//!
+//! Forwarded requests are bounded: at most [`MAX_IN_FLIGHT`] per link wait for replies, each at
+//! most [`REQUEST_TIMEOUT`]. A request the link cannot take (down, or too many in flight) is
+//! answered at once with the 503 no-responders status (when the client asked for those), as a
+//! request nobody serves is; a request that times out over the link gets no answer, so the
+//! client's own timeout speaks, as with a responder that never replies.
+//!
+//! Only the first reply of a request comes back (one reply per API request): a pull consumer's
+//! `MSG.NEXT` for more than one message, and acks to the far server's `$JS.ACK` subjects, do
+//! not yet work through a link.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::Semaphore;
+
+use super::auth::account::Accounts;
+use super::config::links::LinkSpec;
+use super::link::{LinkCallError, LinkClient, LinkHandle};
+use super::outbox::FlushList;
+use super::router::{MsgView, Router};
+use crate::core::link::{LinkConfig, LinkError, RequestError};
+use crate::core::message::{Destination, LinkId, Message};
+use crate::core::subject;
+
+/// Requests of one link's clients that may await replies at once.
+pub const MAX_IN_FLIGHT: usize = 256;
+
+/// Longest a forwarded request waits for the far server's reply.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Every configured link.
+#[derive(Default)]
+pub struct Remotes {
+    links: Vec<Arc<Remote>>,
+    /// Handles of links no engine owns (an account without JetStream), closed at shutdown.
+    held: Mutex<Vec<LinkHandle>>,
+}
+
+/// One running link.
+pub struct Remote {
+    /// Its configuration.
+    pub spec: LinkSpec,
+    /// Its id as the engine's destination.
+    pub id: LinkId,
+    client: LinkClient,
+    /// `$JS.<domain>.API.` when the link has a domain.
+    api_prefix: Option<String>,
+    in_flight: Arc<Semaphore>,
+}
+
+/// What a client sent, in the form the forwarder takes.
+pub struct Forwarded<'a> {
+    /// The subject published to.
+    pub subject: &'a str,
+    /// The client's reply subject.
+    pub reply: Option<&'a str>,
+    /// Header block.
+    pub headers: Option<&'a bytes::Bytes>,
+    /// Payload.
+    pub payload: &'a bytes::Bytes,
+    /// The sending client.
+    pub client: u64,
+    /// Whether it takes 503 statuses (headers and no_responders in CONNECT).
+    pub no_responders: bool,
+}
+
+impl Remotes {
+    /// Starts every link of `specs`, attaching each to its account's engine when it has one.
+    /// Link ids count from 1 in config order.
+    pub async fn start(specs: &[LinkSpec], accounts: &Accounts) -> Remotes {
+        let remotes = Remotes::default();
+        let mut links = Vec::new();
+        for (n, spec) in specs.iter().enumerate() {
+            let id = LinkId(u32::try_from(n + 1).unwrap_or(u32::MAX));
+            let config = LinkConfig {
+                name: spec.name.clone(),
+                auth: spec.auth.clone(),
+                // Its own publishes never come back to it (it subscribes only for the engine).
+                echo: false,
+                ..LinkConfig::default()
+            };
+            let handle = LinkHandle::spawn(spec.addr.clone(), config);
+            let client = handle.client();
+            let api_prefix = spec.domain.as_ref().map(|d| format!("$JS.{d}.API."));
+            let js = accounts.get(&spec.account).and_then(|a| a.js.clone());
+            match js {
+                Some(js) => {
+                    js.attach_link(id, handle).await;
+                    if let Some(domain) = &spec.domain {
+                        js.route_api(&format!("$JS.{domain}.API"), Destination::Link(id))
+                            .await;
+                    }
+                }
+                None => remotes
+                    .held
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(handle),
+            }
+            tracing::info!(link = %spec.name, url = %spec.url, account = %spec.account, "link started");
+            links.push(Arc::new(Remote {
+                spec: spec.clone(),
+                id,
+                client,
+                api_prefix,
+                in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            }));
+        }
+        Remotes { links, ..remotes }
+    }
+
+    /// Whether there are none (the publish path skips the lookup).
+    pub fn is_empty(&self) -> bool {
+        self.links.is_empty()
+    }
+
+    /// How many there are.
+    pub fn len(&self) -> usize {
+        self.links.len()
+    }
+
+    /// The link of `account` that takes a publish on `subject`, if any.
+    pub fn route(&self, account: &str, subject: &str) -> Option<&Arc<Remote>> {
+        self.links
+            .iter()
+            .filter(|r| r.spec.account == account)
+            .find(|r| r.takes(subject))
+    }
+
+    /// `/linkz`: every link's state.
+    pub fn linkz(&self) -> Value {
+        Value::Array(self.links.iter().map(|r| r.status_json()).collect())
+    }
+
+    /// Closes the links no engine owns (the engines close theirs when they stop).
+    pub async fn close(&self) {
+        let held = std::mem::take(&mut *self.held.lock().unwrap_or_else(|e| e.into_inner()));
+        for handle in held {
+            handle.close().await;
+        }
+    }
+}
+
+impl Remote {
+    /// Whether a publish on `subject` goes over this link.
+    fn takes(&self, subject: &str) -> bool {
+        self.api_prefix
+            .as_deref()
+            .is_some_and(|prefix| subject.starts_with(prefix))
+            || self
+                .spec
+                .forward
+                .iter()
+                .any(|filter| subject::matches(filter, subject))
+    }
+
+    /// The subject at the far server: the API request renamed to the far API, others as sent.
+    fn far_subject(&self, subject: &str) -> String {
+        match self
+            .api_prefix
+            .as_deref()
+            .and_then(|prefix| subject.strip_prefix(prefix))
+        {
+            Some(rest) => format!("{}.{rest}", self.spec.remote_api),
+            None => subject.to_string(),
+        }
+    }
+
+    /// Sends `msg` over the link; a request's reply (or its 503) is delivered through `router`.
+    /// Never waits on the link: the work runs in a task, bounded by [`MAX_IN_FLIGHT`].
+    pub fn forward(&self, msg: &Forwarded<'_>, router: &Arc<Router>) {
+        let mut out = Message::new(self.far_subject(msg.subject), msg.payload.clone());
+        out.headers = msg.headers.cloned();
+        let Some(reply) = msg.reply.map(str::to_string) else {
+            let client = self.client.clone();
+            let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
+                return; // a core publish may be dropped when the link is this far behind
+            };
+            tokio::spawn(async move {
+                let _ = client.publish(out).await;
+                drop(permit);
+            });
+            return;
+        };
+        let answer_503 = msg.no_responders;
+        let client_id = msg.client;
+        let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
+            if answer_503 {
+                no_responders(router, &reply, client_id);
+            }
+            return;
+        };
+        let client = self.client.clone();
+        let router = router.clone();
+        tokio::spawn(async move {
+            let result = client.request(out, REQUEST_TIMEOUT).await;
+            drop(permit);
+            match result {
+                Ok(answer) => {
+                    let view = MsgView {
+                        subject: &reply,
+                        reply: answer.reply.as_deref(),
+                        headers: answer.headers.as_deref(),
+                        payload: &answer.payload,
+                    };
+                    let mut flush = FlushList::new();
+                    router.deliver(&reply, None, &view, None, None, &mut flush);
+                    flush.flush();
+                }
+                Err(err) if answer_503 && unserved(&err) => {
+                    no_responders(&router, &reply, client_id)
+                }
+                Err(_) => {}
+            }
+        });
+    }
+
+    /// This link in `/linkz`.
+    fn status_json(&self) -> Value {
+        let status = self.client.status();
+        let counters = self.client.counters();
+        let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        let (server_id, server_name) = status.server.clone().unwrap_or_default();
+        let since = (status.since > 0).then(|| crate::core::time::format_rfc3339(status.since));
+        json!({
+            "name": self.spec.name,
+            "url": self.spec.url,
+            "account": self.spec.account,
+            "domain": self.spec.domain,
+            "remote_api": self.spec.remote_api,
+            "forward": self.spec.forward,
+            "state": if status.connected { "up" } else if status.stopped { "stopped" } else { "down" },
+            "since": since,
+            "reconnects": status.connects.saturating_sub(1),
+            "last_error": status.last_error.as_ref().map(ToString::to_string),
+            "server_id": server_id,
+            "server_name": server_name,
+            "version": status.version,
+            "in_msgs": load(&counters.in_msgs),
+            "out_msgs": load(&counters.out_msgs),
+            "in_bytes": load(&counters.in_bytes),
+            "out_bytes": load(&counters.out_bytes),
+        })
+    }
+}
+
+/// Whether a failed request was never served (so a 503 is the truth): the link could not send
+/// it, or the far server said nobody listens.
+fn unserved(err: &LinkCallError) -> bool {
+    matches!(
+        err,
+        LinkCallError::Gone
+            | LinkCallError::Request(RequestError::NoResponders)
+            | LinkCallError::Link(
+                LinkError::NotConnected | LinkError::Stopped | LinkError::TooManyRequests(_)
+            )
+    )
+}
+
+fn no_responders(router: &Router, reply: &str, client: u64) {
+    let mut flush = FlushList::new();
+    super::jetstream::no_responders(router, reply, client, &mut flush);
+    flush.flush();
+}
