@@ -1,0 +1,235 @@
+//! `contrail serve` with a `links` block: the server links to a hub (Debian's nats-server, nats-server
+//! 2.14 when `CONTRAIL_NATS_SERVER_214` names it, and another contrail), and a client of the
+//! Contrail server uses the hub's JetStream through it as leaf-node users do, with
+//! `jetstream::with_domain(client, "hub")`. `/linkz` follows the link down when the hub is
+//! killed and up again when it restarts on the same port; wrong credentials show as its last
+//! error; a bad link entry is refused with its file and line.
+//!
+//! The server under test is always contrail (links are its feature); the hubs are every kind,
+//! so `CONTRAIL_INTEROP_SERVER` does not change what runs here.
+
+mod interop_support;
+
+use std::time::Duration;
+
+use async_nats::jetstream;
+use interop_support::{
+    bounded, http_json, nats_server_214, start_raw, temp_dir, Kind, Options, RawServer, TestServer,
+};
+
+const HUB_AUTH: &str = "authorization { user: leaf, password: s3cret }\n";
+
+/// A hub of `kind` with JetStream and a user the link logs in as.
+fn hub(kind: Kind) -> TestServer {
+    TestServer::start_kind(
+        kind,
+        Options {
+            config: Some(HUB_AUTH.to_string()),
+            ..Options::default()
+        },
+    )
+}
+
+/// `contrail serve` with `links` (the text of the block's entries) and monitoring on any port.
+fn contrail_with_links(entries: &str) -> RawServer {
+    let dir = temp_dir("server-links");
+    let conf = dir.join("server.conf");
+    std::fs::write(&conf, format!("links [\n{entries}\n]\n")).expect("write the config");
+    start_raw(Kind::Contrail, &conf, &["-p", "-1", "-m", "-1"], &[])
+        .unwrap_or_else(|err| panic!("contrail starts with the links config: {err}"))
+}
+
+/// The one link `/linkz` of `server` lists.
+fn the_link(server: &RawServer) -> serde_json::Value {
+    let port = server.http.expect("monitoring is on").port();
+    let linkz = http_json(port, "/linkz");
+    let links = linkz["links"].as_array().expect("a links list").clone();
+    assert_eq!(links.len(), 1, "{linkz}");
+    links[0].clone()
+}
+
+/// Waits (bounded) until the link satisfies `ready`; returns it.
+async fn link_when(
+    server: &RawServer,
+    what: &str,
+    ready: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let mut last = serde_json::Value::Null;
+    for _ in 0..200 {
+        last = the_link(server);
+        if ready(&last) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the link never became {what}: {last}");
+}
+
+async fn client_of(server: &RawServer) -> async_nats::Client {
+    async_nats::ConnectOptions::new()
+        .connection_timeout(Duration::from_secs(5))
+        .request_timeout(Some(Duration::from_secs(5)))
+        .connect(server.client.to_string())
+        .await
+        .expect("connect to contrail")
+}
+
+/// The whole story against one hub kind.
+async fn the_hubs_jetstream_through_a_link(kind: Kind) {
+    let mut hub = hub(kind);
+    let server = contrail_with_links(&format!(
+        "{{ name: hub, url: \"nats://leaf:s3cret@127.0.0.1:{}\", domain: hub, \
+         forward: [\"orders.>\"] }}",
+        hub.port
+    ));
+    let up = link_when(&server, "up", |l| l["state"] == "up").await;
+    assert_eq!(up["url"], format!("nats://127.0.0.1:{}", hub.port), "{up}");
+    assert!(
+        !up.to_string().contains("s3cret"),
+        "no credentials shown: {up}"
+    );
+    assert!(
+        up["server_id"].as_str().is_some_and(|id| !id.is_empty()),
+        "{up}"
+    );
+    assert!(
+        up["version"].as_str().is_some_and(|v| !v.is_empty()),
+        "{up}"
+    );
+    let varz = http_json(server.http.expect("monitoring").port(), "/varz");
+    assert_eq!(varz["links"], 1, "{varz}");
+
+    // A client of contrail makes a stream on the hub, publishes to it and reads it back.
+    let client = client_of(&server).await;
+    let js = jetstream::with_domain(client.clone(), "hub");
+    js.create_stream(jetstream::stream::Config {
+        name: "ORDERS".into(),
+        subjects: vec!["orders.>".into()],
+        ..Default::default()
+    })
+    .await
+    .expect("the stream is created on the hub");
+    let ack = js
+        .publish("orders.1", "first".into())
+        .await
+        .expect("publish")
+        .await
+        .expect("the hub's PubAck comes back");
+    assert_eq!((ack.stream.as_str(), ack.sequence), ("ORDERS", 1));
+    let stream = js
+        .get_stream("ORDERS")
+        .await
+        .expect("stream info via the link");
+    let msg = stream
+        .get_raw_message(1)
+        .await
+        .expect("message 1 via the link");
+    assert_eq!(&msg.payload[..], b"first");
+
+    // It lives on the hub, not here.
+    let on_hub = jetstream::new(hub.login("leaf", "s3cret").await);
+    let mut hub_stream = on_hub.get_stream("ORDERS").await.expect("on the hub");
+    assert_eq!(hub_stream.info().await.expect("info").state.messages, 1);
+    assert!(jetstream::new(client.clone())
+        .get_stream("ORDERS")
+        .await
+        .is_err());
+
+    // The hub dies: the link is down with a reason, and requests there get 503 at once.
+    hub.stop(false);
+    let down = link_when(&server, "down", |l| l["state"] == "down").await;
+    assert!(
+        down["last_error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{down}"
+    );
+    let refused = client.request("$JS.hub.API.INFO", "".into()).await;
+    match refused {
+        Err(err) => assert_eq!(
+            err.kind(),
+            async_nats::RequestErrorKind::NoResponders,
+            "{err}"
+        ),
+        Ok(msg) => panic!("an answer from a dead hub: {msg:?}"),
+    }
+
+    // Back on the same port: the link reconnects by itself and the stream is there.
+    hub.restart(false);
+    let again = link_when(&server, "up again", |l| l["state"] == "up").await;
+    assert!(
+        again["reconnects"].as_u64().is_some_and(|n| n >= 1),
+        "{again}"
+    );
+    let stream = js
+        .get_stream("ORDERS")
+        .await
+        .expect("stream info after the restart");
+    let msg = stream
+        .get_raw_message(1)
+        .await
+        .expect("message 1 after the restart");
+    assert_eq!(&msg.payload[..], b"first");
+    let linkz = the_link(&server);
+    assert!(linkz["out_msgs"].as_u64().is_some_and(|n| n > 0), "{linkz}");
+    assert!(linkz["in_msgs"].as_u64().is_some_and(|n| n > 0), "{linkz}");
+}
+
+#[tokio::test]
+async fn a_debian_nats_server_hubs_jetstream_through_a_link() {
+    bounded(the_hubs_jetstream_through_a_link(Kind::NatsServer)).await;
+}
+
+#[tokio::test]
+async fn a_nats_server_214_hubs_jetstream_through_a_link() {
+    if nats_server_214().is_none() {
+        eprintln!(
+            "!!! CONTRAIL_NATS_SERVER_214 is not set: the link to nats-server 2.14 did NOT run"
+        );
+        return;
+    }
+    bounded(the_hubs_jetstream_through_a_link(Kind::NatsServer214)).await;
+}
+
+#[tokio::test]
+async fn a_contrail_hubs_jetstream_through_a_link() {
+    bounded(the_hubs_jetstream_through_a_link(Kind::Contrail)).await;
+}
+
+#[tokio::test]
+async fn wrong_credentials_are_the_links_last_error_and_the_server_serves_on() {
+    bounded(async {
+        let hub = hub(interop_support::kind());
+        let server = contrail_with_links(&format!(
+            "{{ name: hub, url: \"nats://127.0.0.1:{}\", user: leaf, password: wrong, domain: hub }}",
+            hub.port
+        ));
+        let refused = link_when(&server, "refused", |l| {
+            l["last_error"]
+                .as_str()
+                .is_some_and(|e| e.to_ascii_lowercase().contains("authorization"))
+        })
+        .await;
+        assert_ne!(refused["state"], "up", "{refused}");
+        // The server is alive and still answers its own clients.
+        let client = client_of(&server).await;
+        let info = client
+            .request("$JS.API.INFO", "".into())
+            .await
+            .expect("the local JetStream answers");
+        assert!(!info.payload.is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_bad_link_entry_is_refused_with_its_file_and_line() {
+    let dir = temp_dir("server-links-bad");
+    let conf = dir.join("server.conf");
+    let text = "port: -1\nlinks [\n  { name: hub, url: \"nats://127.0.0.1:4222\" }\n  { name: bad, url: \"http://127.0.0.1:4222\" }\n]\n";
+    std::fs::write(&conf, text).expect("write the config");
+    let err = match start_raw(Kind::Contrail, &conf, &[], &[]) {
+        Ok(server) => panic!("started with a bad link: {}", server.log()),
+        Err(err) => err,
+    };
+    let at = format!("{}:4", conf.display());
+    assert!(err.contains(&at) && err.contains("scheme"), "{err}");
+}
