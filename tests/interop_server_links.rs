@@ -233,3 +233,120 @@ async fn a_bad_link_entry_is_refused_with_its_file_and_line() {
     let at = format!("{}:4", conf.display());
     assert!(err.contains(&at) && err.contains("scheme"), "{err}");
 }
+
+#[tokio::test]
+async fn the_link_flag_opens_one_link_named_link() {
+    bounded(async {
+        let hub = hub(Kind::Contrail);
+        let dir = temp_dir("server-links-flag");
+        let conf = dir.join("server.conf");
+        std::fs::write(&conf, "# links from the command line only\n").expect("write the config");
+        let url = format!("nats://leaf:s3cret@127.0.0.1:{}", hub.port);
+        let args = [
+            "-p",
+            "-1",
+            "-m",
+            "-1",
+            "--link",
+            &url,
+            "--link_domain",
+            "hub",
+        ];
+        let server = start_raw(Kind::Contrail, &conf, &args, &[])
+            .unwrap_or_else(|err| panic!("contrail starts with --link: {err}"));
+        let up = link_when(&server, "up", |l| l["state"] == "up").await;
+        assert_eq!(
+            (&up["name"], &up["domain"]),
+            (&"link".into(), &"hub".into()),
+            "{up}"
+        );
+        let client = client_of(&server).await;
+        let info = jetstream::with_domain(client, "hub")
+            .query_account()
+            .await
+            .expect("the hub's account info through the link");
+        assert_eq!(info.streams, 0);
+    })
+    .await;
+}
+
+/// The engine of the linked account reaches the hub as `Destination::Link`: what mirrors and
+/// sources with `domain: hub` will use.
+#[tokio::test]
+async fn the_accounts_engine_reaches_the_hub_over_the_configured_link() {
+    use contrail::core::message::{Destination, LinkId, Message};
+    bounded(async {
+        let hub = hub(interop_support::kind());
+        let url = format!("nats://leaf:s3cret@127.0.0.1:{}", hub.port);
+        let link = contrail::server::config::links::from_flag(&url, Some("hub"), Some("hub"))
+            .expect("a valid link");
+        let config = contrail::server::config::ServerConfig {
+            port: -1,
+            store_dir: temp_dir("server-links-engine").join("store"),
+            links: vec![link],
+            ..Default::default()
+        };
+        let server = contrail::server::Server::start(config)
+            .await
+            .expect("the server starts");
+        let js = &server.shared().js;
+        let mut answer = None;
+        for _ in 0..100 {
+            let request = Message::new("$JS.API.INFO", "");
+            match js
+                .engine_request(
+                    Destination::Link(LinkId(1)),
+                    request,
+                    Duration::from_secs(2),
+                )
+                .await
+            {
+                Ok(reply) => {
+                    answer = Some(reply);
+                    break;
+                }
+                // Until the link's handshake is done.
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+        let reply = answer.expect("the hub answers the engine over the link");
+        let info: serde_json::Value =
+            serde_json::from_slice(&reply.payload).expect("account info JSON");
+        assert!(info["limits"].is_object(), "{info}");
+        server.shutdown().await;
+    })
+    .await;
+}
+
+/// A hub with a JetStream domain of its own (`central`): the link maps the local domain `hub`
+/// to the hub's `$JS.central.API` (`remote_api`), which the hub serves and `$JS.hub.API` would
+/// not be.
+#[tokio::test]
+async fn remote_api_maps_the_local_domain_to_the_hubs_own() {
+    bounded(async {
+        let hub = TestServer::start_kind(
+            Kind::NatsServer,
+            Options {
+                config: Some(format!("{HUB_AUTH}jetstream {{ domain: central }}\n")),
+                ..Options::default()
+            },
+        );
+        let server = contrail_with_links(&format!(
+            "{{ name: hub, url: \"nats://leaf:s3cret@127.0.0.1:{}\", domain: hub, \
+             remote_api: \"$JS.central.API\" }}",
+            hub.port
+        ));
+        link_when(&server, "up", |l| l["state"] == "up").await;
+        let js = jetstream::with_domain(client_of(&server).await, "hub");
+        js.create_stream(jetstream::stream::Config {
+            name: "MAPPED".into(),
+            subjects: vec!["mapped.>".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("created through the hub's domain API");
+        let on_hub = jetstream::with_domain(hub.login("leaf", "s3cret").await, "central");
+        on_hub.get_stream("MAPPED").await.expect("on the hub");
+    })
+    .await;
+}

@@ -392,10 +392,9 @@ async fn drive(addr: String, config: LinkConfig, io: Io) {
             },
             command = commands.recv() => match command {
                 Some(command) => {
-                    if matches!(command, Command::Publish { .. } | Command::Request { .. }) {
+                    if apply(&mut link, command, &mut waiting) {
                         count(&counters.out_msgs, 1);
                     }
-                    apply(&mut link, command, &mut waiting);
                 }
                 None => {
                     link.close();
@@ -429,7 +428,8 @@ fn update_status(status: &mut LinkStatus, link: &Link) -> bool {
     changed
 }
 
-/// Carries out one call from the handle.
+/// Carries out one call from the handle; true when it sent a message (a publish or request
+/// the link took).
 fn apply(
     link: &mut Link,
     command: Command,
@@ -437,7 +437,7 @@ fn apply(
         RequestId,
         oneshot::Sender<Result<Message, LinkCallError>>,
     >,
-) {
+) -> bool {
     match command {
         Command::Subscribe {
             subject,
@@ -445,21 +445,28 @@ fn apply(
             done,
         } => {
             let _ = done.send(link.subscribe(&subject, queue.as_deref()));
+            false
         }
         Command::Unsubscribe { sid, done } => {
             let _ = done.send(link.unsubscribe(sid));
+            false
         }
         Command::Publish { msg, done } => {
-            let _ = done.send(link.publish(&msg));
+            let result = link.publish(&msg);
+            let sent = result.is_ok();
+            let _ = done.send(result);
+            sent
         }
         Command::Request { msg, timeout, done } => {
             let timeout = Nanos::try_from(timeout.as_nanos()).unwrap_or(Nanos::MAX);
             match link.request(msg, timeout, now()) {
                 Ok(id) => {
                     waiting.insert(id, done);
+                    true
                 }
                 Err(err) => {
                     let _ = done.send(Err(err.into()));
+                    false
                 }
             }
         }
