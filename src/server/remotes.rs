@@ -82,8 +82,6 @@ impl Remotes {
             let config = LinkConfig {
                 name: spec.name.clone(),
                 auth: spec.auth.clone(),
-                // Its own publishes never come back to it (it subscribes only for the engine).
-                echo: false,
                 ..LinkConfig::default()
             };
             let handle = LinkHandle::spawn(spec.addr.clone(), config);
