@@ -350,3 +350,41 @@ async fn remote_api_maps_the_local_domain_to_the_hubs_own() {
     })
     .await;
 }
+
+/// A link belongs to one account: its clients reach the hub (even without JetStream of their
+/// own: no engine owns that link), another account's clients do not.
+#[tokio::test]
+async fn a_link_serves_its_own_account_only() {
+    bounded(async {
+        let hub = hub(interop_support::kind());
+        let dir = temp_dir("server-links-accounts");
+        let conf = dir.join("server.conf");
+        let text = format!(
+            "accounts {{\n  A: {{ users: [ {{ user: a, password: a }} ] }}\n  \
+             B: {{ users: [ {{ user: b, password: b }} ] }}\n}}\n\
+             links [ {{ name: hub, url: \"nats://leaf:s3cret@127.0.0.1:{}\", domain: hub, \
+             account: A }} ]\n",
+            hub.port
+        );
+        std::fs::write(&conf, text).expect("write the config");
+        let server = start_raw(Kind::Contrail, &conf, &["-p", "-1", "-m", "-1"], &[])
+            .unwrap_or_else(|err| panic!("contrail starts: {err}"));
+        link_when(&server, "up", |l| l["state"] == "up" && l["account"] == "A").await;
+        let login = |user: &'static str| {
+            async_nats::ConnectOptions::with_user_and_password(user.into(), user.into())
+                .connection_timeout(Duration::from_secs(5))
+                .request_timeout(Some(Duration::from_secs(2)))
+                .connect(server.client.to_string())
+        };
+        let a = login("a").await.expect("a logs in");
+        let info = jetstream::with_domain(a, "hub")
+            .query_account()
+            .await
+            .expect("account A reaches the hub's JetStream");
+        assert_eq!(info.streams, 0);
+        let b = login("b").await.expect("b logs in");
+        let not_b = jetstream::with_domain(b, "hub").query_account().await;
+        assert!(not_b.is_err(), "account B must not use A's link: {not_b:?}");
+    })
+    .await;
+}

@@ -18,14 +18,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::sync::Semaphore;
+use tokio::sync::{oneshot, Semaphore};
 
 use super::auth::account::Accounts;
 use super::config::links::LinkSpec;
 use super::link::{LinkCallError, LinkClient, LinkHandle};
 use super::outbox::FlushList;
 use super::router::{MsgView, Router};
-use crate::core::link::{LinkConfig, LinkError, RequestError};
+use crate::core::link::{LinkConfig, LinkError, LinkEvent, RequestError};
 use crate::core::message::{Destination, LinkId, Message};
 use crate::core::subject;
 
@@ -39,8 +39,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Default)]
 pub struct Remotes {
     links: Vec<Arc<Remote>>,
-    /// Handles of links no engine owns (an account without JetStream), closed at shutdown.
-    held: Mutex<Vec<LinkHandle>>,
+    /// Links no engine owns (an account without JetStream): each one's task reads its events
+    /// (an unread event queue would stop the link) until told to close it, at shutdown.
+    held: Mutex<Vec<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>>,
 }
 
 /// One running link.
@@ -96,11 +97,15 @@ impl Remotes {
                             .await;
                     }
                 }
-                None => remotes
-                    .held
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(handle),
+                None => {
+                    let (close, closed) = oneshot::channel();
+                    let task = tokio::spawn(hold(spec.name.clone(), handle, closed));
+                    remotes
+                        .held
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((close, task));
+                }
             }
             tracing::info!(link = %spec.name, url = %spec.url, account = %spec.account, "link started");
             links.push(Arc::new(Remote {
@@ -140,8 +145,9 @@ impl Remotes {
     /// Closes the links no engine owns (the engines close theirs when they stop).
     pub async fn close(&self) {
         let held = std::mem::take(&mut *self.held.lock().unwrap_or_else(|e| e.into_inner()));
-        for handle in held {
-            handle.close().await;
+        for (close, task) in held {
+            let _ = close.send(());
+            let _ = task.await;
         }
     }
 }
@@ -247,6 +253,27 @@ impl Remote {
             "out_bytes": load(&counters.out_bytes),
         })
     }
+}
+
+/// Owns a link no engine owns: reads (and logs) its events until `closed`, then closes it.
+async fn hold(name: String, mut handle: LinkHandle, mut closed: oneshot::Receiver<()>) {
+    loop {
+        tokio::select! {
+            _ = &mut closed => break,
+            event = handle.next_event() => match event {
+                None => return,
+                Some(LinkEvent::Connected(info)) => {
+                    tracing::info!(link = %name, server = %info.server_name, "link up");
+                }
+                Some(LinkEvent::Disconnected(why) | LinkEvent::Stopped(why)) => {
+                    tracing::warn!(link = %name, %why, "link down");
+                }
+                Some(LinkEvent::Error(err)) => tracing::warn!(link = %name, %err, "link error"),
+                Some(_) => {}
+            },
+        }
+    }
+    handle.close().await;
 }
 
 /// Whether a failed request was never served (so a 503 is the truth): the link could not send
