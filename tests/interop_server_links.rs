@@ -388,3 +388,66 @@ async fn a_link_serves_its_own_account_only() {
     })
     .await;
 }
+
+/// `forward` subjects: a plain publish reaches the hub's subscribers; requests wait for the
+/// hub's responder, at most 256 at once per link, and the one past that is answered 503 at once
+/// instead of queueing without bound.
+#[tokio::test]
+async fn forwarded_requests_are_capped_per_link() {
+    use futures_util::StreamExt;
+    bounded(async {
+        let hub = hub(interop_support::kind());
+        let server = contrail_with_links(&format!(
+            "{{ name: hub, url: \"nats://leaf:s3cret@127.0.0.1:{}\", forward: [\"slow.>\"] }}",
+            hub.port
+        ));
+        link_when(&server, "up", |l| l["state"] == "up").await;
+        // A responder that takes every request and never answers.
+        let far = hub.login("leaf", "s3cret").await;
+        let mut taken = far.subscribe("slow.>").await.expect("subscribe on the hub");
+        far.flush().await.expect("the subscription is in place");
+
+        let client = async_nats::ConnectOptions::new()
+            .request_timeout(Some(Duration::from_secs(60)))
+            .connect(server.client.to_string())
+            .await
+            .expect("connect to contrail");
+        client
+            .publish("slow.plain", "hello".into())
+            .await
+            .expect("publish");
+        let plain = taken
+            .next()
+            .await
+            .expect("the plain publish reaches the hub");
+        assert_eq!(
+            (plain.subject.as_str(), plain.reply.is_none()),
+            ("slow.plain", true)
+        );
+
+        let mut waiting = Vec::new();
+        for i in 0..256 {
+            let client = client.clone();
+            waiting.push(tokio::spawn(async move {
+                let _ = client.request(format!("slow.{i}"), "".into()).await;
+            }));
+        }
+        for _ in 0..256 {
+            let request = taken.next().await.expect("each request reaches the hub");
+            assert!(request.reply.is_some(), "{request:?}");
+        }
+        let past_the_cap = client.request("slow.more", "".into()).await;
+        match past_the_cap {
+            Err(err) => assert_eq!(
+                err.kind(),
+                async_nats::RequestErrorKind::NoResponders,
+                "{err}"
+            ),
+            Ok(msg) => panic!("an answer nobody sent: {msg:?}"),
+        }
+        for task in waiting {
+            task.abort();
+        }
+    })
+    .await;
+}
