@@ -310,7 +310,7 @@ impl ServerConfig {
                 .iter()
                 .map(|a| a.name.clone())
                 .collect();
-            links::check_all(&config.links, &accounts)?;
+            links::check_all(&config.links, &accounts, None)?;
         }
         Ok(config)
     }

@@ -93,7 +93,7 @@ pub fn read(
         };
         links.push(read_entry(map, &path, parsed)?);
     }
-    check_all(&links, accounts)?;
+    check_all(&links, accounts, parsed)?;
     Ok(links)
 }
 
@@ -112,28 +112,38 @@ pub fn from_flag(
     read_entry(&map, "--link", None)
 }
 
-/// Checks the links together: unique names and domains, accounts that exist.
-pub fn check_all(links: &[LinkSpec], accounts: &[String]) -> Result<(), ConfigError> {
+/// Checks the links together: unique names and domains, accounts that exist. `parsed` (the
+/// file the links came from) locates the entry at fault.
+pub fn check_all(
+    links: &[LinkSpec],
+    accounts: &[String],
+    parsed: Option<&Parsed>,
+) -> Result<(), ConfigError> {
     for (i, link) in links.iter().enumerate() {
+        let at = |key: &str| located(parsed, &format!("links[{i}].{key}"));
         let earlier = links.get(..i).unwrap_or_default();
         if earlier.iter().any(|l| l.name == link.name) {
             return Err(invalid(format!(
-                "links: two links are named {:?}",
+                "{}links: two links are named {:?}",
+                at("name"),
                 link.name
             )));
         }
         if let Some(domain) = &link.domain {
             if earlier.iter().any(|l| l.domain.as_ref() == Some(domain)) {
                 return Err(invalid(format!(
-                    "links: two links reach domain {domain:?}; a domain has one way there"
+                    "{}links: two links reach domain {domain:?}; a domain has one way there",
+                    at("domain")
                 )));
             }
         }
         let global = link.account == crate::server::auth::GLOBAL_ACCOUNT;
         if !global && !accounts.contains(&link.account) {
             return Err(invalid(format!(
-                "links: link {:?} names account {:?}, which is not configured",
-                link.name, link.account
+                "{}links: link {:?} names account {:?}, which is not configured",
+                at("account"),
+                link.name,
+                link.account
             )));
         }
     }
@@ -449,8 +459,12 @@ mod tests {
 
     #[test]
     fn names_and_domains_are_unique_and_accounts_exist() {
-        let twice = "links [ { name: a, url: h }, { name: a, url: g } ]";
-        assert!(links(twice).expect_err("dup").contains("named"));
+        let twice = "links [\n { name: a, url: h }\n { name: a, url: g }\n]";
+        let err = links(twice).expect_err("dup");
+        assert!(
+            err.contains("named") && err.contains("links.conf:3:"),
+            "{err}"
+        );
         let domain = "links [ { name: a, url: h, domain: d }, { name: b, url: g, domain: d } ]";
         assert!(links(domain).expect_err("dup").contains("domain"));
         let account = "links [ { name: a, url: h, account: B } ]";
