@@ -42,10 +42,36 @@ export async function pageBefore(source, stream, { top, first, filter = '>', cou
   return { msgs: out.slice(0, count), exhausted: hi < first };
 }
 
+/**
+ * The first message stored at or after `at` (matching `filter`), or null. Asks the stream with
+ * `start_time` (nats-server 2.11+, Contrail); a server that refuses it (2.9, 2.10) is searched by
+ * sequence instead, times rising with sequences: about 20 reads for a million messages.
+ */
+export async function firstAtOrAfter(source, stream, at, filter, state) {
+  const streams = source.jsm.streams;
+  try {
+    return await streams.getMessage(stream, { start_time: at.toISOString(), ...(filter ? { next_by_subj: filter } : {}) });
+  } catch {
+    // Fall through to the search.
+  }
+  let lo = Math.max(1, state.first_seq);
+  let hi = state.last_seq + 1;
+  for (let steps = 0; lo < hi && steps < 64; steps++) {
+    const mid = Math.floor((lo + hi) / 2);
+    const m = await streams.getMessage(stream, { next_by_subj: '>', seq: mid });
+    if (!m || m.time >= at) hi = mid;
+    else lo = m.seq + 1;
+  }
+  if (lo > state.last_seq) return null;
+  return streams.getMessage(stream, { next_by_subj: filter || '>', seq: lo });
+}
+
 export function messageBrowser(source, stream, params) {
   const view = {
     filter: params.get('filter') ?? '',
     top: params.has('seq') ? Number(params.get('seq')) : null,
+    /** Lowest sequence shown after a jump to a time: the page starts at that time. */
+    floor: 0,
     state: null,
     shownTop: 0,
     loading: false,
@@ -63,24 +89,26 @@ export function messageBrowser(source, stream, params) {
 
   const controls = h('form', { class: 'inline msg-controls', onsubmit: (ev) => { ev.preventDefault(); apply(); } },
     filter, seq, time, h('button', { id: 'msg-go' }, 'Go'),
-    h('button', { type: 'button', id: 'msg-newest', onclick: () => { view.top = null; seq.value = ''; time.value = ''; load(); } }, 'Newest'),
+    h('button', { type: 'button', id: 'msg-newest', onclick: () => { view.filter = filter.value.trim(); view.top = null; view.floor = 0; seq.value = ''; time.value = ''; load(); } }, 'Newest'),
     h('label', { class: 'check' }, live, ' follow new'));
   const el = h('div', { class: 'browser' }, controls, newer, list, h('div', { class: 'pager' }, newerBtn, olderBtn), detail);
 
   async function apply() {
     view.filter = filter.value.trim();
     view.top = null;
+    view.floor = 0;
     if (seq.value) view.top = Number(seq.value);
     else if (time.value) {
       const at = new Date(time.value);
       try {
-        const m = await source.jsm.streams.getMessage(stream, { start_time: at.toISOString(), ...(view.filter ? { next_by_subj: view.filter } : {}) });
+        const m = await firstAtOrAfter(source, stream, at, view.filter, view.state);
         if (!m) {
           say(`No message at or after ${at.toLocaleString()}.`, 'error');
           return;
         }
         // The page opens at the first message at or after the time, newer ones above it.
         view.top = m.seq + PAGE - 1;
+        view.floor = m.seq;
       } catch (e) {
         say(`Time jump failed: ${e.message}`, 'error');
         return;
@@ -98,7 +126,7 @@ export function messageBrowser(source, stream, params) {
     view.loading = true;
     try {
       const top = Math.min(view.top ?? view.state.last_seq, view.state.last_seq);
-      const { msgs, exhausted } = await pageBefore(source, stream, { top, first: Math.max(1, view.state.first_seq), filter: view.filter || '>' });
+      const { msgs, exhausted } = await pageBefore(source, stream, { top, first: Math.max(1, view.state.first_seq, view.floor), filter: view.filter || '>' });
       view.shownTop = view.top === null ? view.state.last_seq : top;
       view.bottom = msgs.length ? msgs[msgs.length - 1].seq : top;
       olderBtn.disabled = exhausted && msgs.length < PAGE;
@@ -119,6 +147,7 @@ export function messageBrowser(source, stream, params) {
   function older() {
     if (view.bottom > 1) {
       view.top = view.bottom - 1;
+      view.floor = 0;
       load();
     }
   }
@@ -126,6 +155,7 @@ export function messageBrowser(source, stream, params) {
   function newerPage() {
     if (view.top === null) return;
     const next = view.shownTop + PAGE;
+    view.floor = 0;
     view.top = view.state && next >= view.state.last_seq ? null : next;
     load();
   }
