@@ -2,7 +2,7 @@
 // stores among them, and the server's health (from its monitoring endpoints) or this browser's
 // storage. Rows are kept and updated in place, so focus and scroll survive each refresh.
 
-import { h, num, bytes, rate, bar, sparkline, facts, limit } from './ui.js';
+import { h, num, bytes, rate, bar, sparkline, facts, limit, table } from './ui.js';
 import { every, sample } from './live.js';
 import { monitoring } from './source.js';
 import { link } from './app.js';
@@ -55,7 +55,11 @@ export function overview(source) {
     buckets.replaceChildren(...bucketCards(streams));
     if (buckets.childElementCount === 0) buckets.append(h('p', { class: 'empty' }, 'None yet.'));
   });
-  every(2000, () => renderHealth(source, health));
+  const healthFacts = h('div');
+  const connections = h('div', { class: 'scroll' });
+  const connBox = h('details', { hidden: true, id: 'connections' }, h('summary', {}, 'Connections'), connections);
+  health.append(healthFacts, connBox);
+  every(2000, () => renderHealth(source, healthFacts, connBox, connections));
   return root;
 }
 
@@ -117,7 +121,10 @@ function bucketCards(streams) {
 
 const serverRates = { last: null };
 
-async function renderHealth(source, el) {
+/** Connections listed at most (from `/connz`). */
+const CONNECTIONS_SHOWN = 20;
+
+async function renderHealth(source, el, connBox, connections) {
   if (source.kind === 'local') {
     const info = await source.jsm.getAccountInfo();
     const b = info.browser_storage ?? {};
@@ -156,4 +163,13 @@ async function renderHealth(source, el) {
     ['JetStream memory', `${bytes(stats.memory)} of ${limit(cfg.max_memory, bytes)}`],
     ['API', `${num(stats.api?.total)} requests, ${num(stats.api?.errors)} errors`],
   ]));
+  // The table is read only while it is open.
+  connBox.hidden = false;
+  if (!connBox.open) return;
+  const connz = await monitoring(`/connz?limit=${CONNECTIONS_SHOWN}`);
+  if (!connz) return;
+  connections.replaceChildren(table(['Name', 'Kind', 'Address', 'Up', 'In', 'Out', 'Subscriptions', 'Pending'],
+    (connz.connections ?? []).map((c) => [c.name || '–', `${c.type ?? ''} ${c.lang ?? ''} ${c.version ?? ''}`.trim(), `${c.ip}:${c.port}`, c.uptime,
+      `${num(c.in_msgs)} (${bytes(c.in_bytes)})`, `${num(c.out_msgs)} (${bytes(c.out_bytes)})`, num(c.subscriptions), bytes(c.pending_bytes)])),
+  connz.total > CONNECTIONS_SHOWN ? h('p', { class: 'muted' }, `${num(CONNECTIONS_SHOWN)} of ${num(connz.total)} connections.`) : '');
 }

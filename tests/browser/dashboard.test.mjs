@@ -193,7 +193,70 @@ for (const kind of serverKinds()) {
   });
 }
 
-test('on a database of this browser: create, publish with headers (the page and another tab), purge a subject, browse by subject', { timeout: 90_000 }, async () => {
+test('on contrail: edit a stream, create a consumer and watch its lag, delete a message, the consumer and the stream, each confirmed', { skip: !haveNatsJs && 'no nats.js', timeout: 90_000 }, async () => {
+  const server = await startServer('contrail');
+  const client = await natsjs(server);
+  const page = await browser.newPage();
+  try {
+    await page.goto(dashboardUrl(server));
+    await connected(page);
+    await createStream(page, 'JOBS', 'jobs.>');
+    for (let i = 1; i <= 5; i++) await client.js.publish('jobs.new', `job ${i}`);
+    await waitText(page, '#stream-messages', '5', 'five jobs');
+
+    // Edit: max_msgs 3 drops the two oldest.
+    await page.click('#edit');
+    await page.fill('dialog.form input[name=max_msgs]', '3');
+    await page.click('dialog.form button.primary');
+    await waitText(page, 'dialog.confirm pre', (t) => t.includes('max_msgs: -1 → 3'), 'the confirmation says what changes');
+    await page.click('#confirm-ok');
+    await waitText(page, '#stream-messages', '3', 'the limit applied');
+    assert.equal((await client.jsm.streams.info('JOBS')).config.max_msgs, 3);
+
+    // A consumer: 3 pending until nats.js takes one without acking it.
+    await page.click('#new-consumer');
+    await page.fill('#consumer-name', 'worker');
+    await page.click('dialog.form button.primary');
+    await page.click('#confirm-ok');
+    await waitText(page, '#consumers tr[data-consumer="worker"] td[data-field=pending]', '3', 'the consumer owes three');
+    const consumer = await client.js.consumers.get('JOBS', 'worker');
+    const m = await consumer.next({ expires: 5000 });
+    assert.equal(m?.seq, 3);
+    await waitText(page, '#consumers tr[data-consumer="worker"] td[data-field=ack-pending]', '1', 'one awaits its ack');
+    await waitText(page, '#consumers tr[data-consumer="worker"] td[data-field=pending]', '2', 'two not delivered');
+    await page.click('#consumers tr[data-consumer="worker"] a');
+    await waitText(page, '#consumer-pending', '2', 'the consumer page');
+
+    // Delete the consumer (cancelled once, then confirmed).
+    await page.click('#delete-consumer');
+    await page.click('dialog.confirm button[value=cancel]');
+    assert.equal((await client.jsm.consumers.info('JOBS', 'worker')).name, 'worker');
+    await page.click('#delete-consumer');
+    await page.click('#confirm-ok');
+    await waitText(page, '#stream-title', 'JOBS', 'back on the stream');
+    await assert.rejects(client.jsm.consumers.info('JOBS', 'worker'), 'the consumer is gone');
+
+    // Delete a message.
+    await page.waitForSelector('#messages tr[data-seq="4"]', WAIT);
+    await page.click('#messages tr[data-seq="4"] a');
+    await page.click('#delete-message');
+    await page.click('#confirm-ok');
+    await waitText(page, '#stream-messages', '2', 'one message fewer');
+    assert.equal(await client.jsm.streams.getMessage('JOBS', { seq: 4 }).catch(() => null), null);
+
+    // Delete the stream.
+    await page.click('#delete-stream');
+    await page.click('#confirm-ok');
+    await page.waitForSelector('#streams', WAIT);
+    await assert.rejects(client.jsm.streams.info('JOBS'));
+  } finally {
+    await page.close();
+    await client.nc.close();
+    await server.stop();
+  }
+});
+
+test('on a database of this browser: create, publish with headers (the page and another tab), browse by subject, purge a subject and all, a truncated payload, KV and object pages', { timeout: 90_000 }, async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
   try {
@@ -240,6 +303,40 @@ test('on a database of this browser: create, publish with headers (the page and 
     await page.click('#confirm-ok');
     await waitText(page, '#stream-messages', (t) => t === '3', 'two scrolls purged');
     await purgeAllConfirmed(page, '3');
+
+    // A large payload shows truncated, with a way to see it all.
+    await page.fill('#msg-filter', '');
+    await page.click('#msg-newest');
+    await page.click('#publish');
+    await page.fill('#pub-subject', 'events.big');
+    await page.fill('#pub-data', 'x'.repeat(10_000));
+    await page.click('dialog.form button.primary');
+    await page.click('#confirm-ok');
+    await page.waitForSelector('#messages tr[data-seq="6"]', WAIT).catch(async (e) => {
+      throw new Error(`${await page.textContent('#status')} / ${await page.textContent('#messages')}`, { cause: e });
+    });
+    await page.click('#messages tr[data-seq="6"] a');
+    await waitText(page, '#payload', (t) => t.length === 4096, 'the first 4 KiB');
+    await page.click('#payload-all');
+    await waitText(page, '#payload', (t) => t.length === 10_000, 'all of it');
+
+    // KV buckets and object stores written through the package show on their pages.
+    await page.evaluate(async () => {
+      const { open, Kvm, Objm } = await import('/pkg/index.js');
+      const nc = await open({ name: 'dashboard-local' });
+      const kv = await new Kvm(nc).create('prefs');
+      await kv.put('theme', 'dark');
+      await kv.put('theme', 'light');
+      const os = await new Objm(nc).create('files');
+      await os.putBlob({ name: 'hello.txt' }, new TextEncoder().encode('hello'));
+      await nc.close();
+    });
+    // Same document, another view (the hash routes).
+    await page.goto(`${site.url}/www/?db=dashboard-local#/kv/prefs`);
+    await page.click('#kv-keys a');
+    await waitText(page, '#kv-value', 'light', 'the newest value');
+    await page.goto(`${site.url}/www/?db=dashboard-local#/obj/files`);
+    await waitText(page, '#objects', (t) => t.includes('hello.txt') && t.includes('5 B'), 'the object listed');
   } finally {
     await context.close();
   }
@@ -354,6 +451,11 @@ test('contrail serve --demo: the dashboard opens onto living streams (screenshot
         const first = await count();
         await page.waitForFunction((n) => Number(document.querySelector('#streams tr[data-name="ORDERS"] td[data-field=messages]').textContent.replace(/,/g, '')) > n, first, WAIT);
         await waitText(page, '#health-connections', (t) => /^\d/.test(t), 'server health');
+        if (shots.length === 0) {
+          // /connz lists the demo's own client and this page's WebSocket.
+          await page.click('#connections summary');
+          await waitText(page, '#connections tbody', (t) => t.includes('contrail demo') && t.includes('contrail dashboard'), 'the connections');
+        }
         shots.push(join(SHOTS, `overview-${label}-${colorScheme}.png`));
         await page.screenshot({ path: shots.at(-1), fullPage: true });
         await page.click('#streams tr[data-name="ORDERS"] a');
@@ -361,6 +463,11 @@ test('contrail serve --demo: the dashboard opens onto living streams (screenshot
         await page.waitForSelector('#messages tbody tr', WAIT);
         shots.push(join(SHOTS, `stream-${label}-${colorScheme}.png`));
         await page.screenshot({ path: shots.at(-1), fullPage: true });
+        if (shots.length === 2) {
+          // The demo's KV bucket changes a key every few seconds.
+          await page.goto(dashboardUrl(server, '#/kv/settings'));
+          await page.waitForSelector('#kv-keys a', WAIT);
+        }
         await context.close();
       }
     }
