@@ -1,8 +1,9 @@
 // The message browser: a page of messages newest first, by subject filter, from a sequence or a
 // time; a message's headers and its payload as JSON, text or hex. It never reads more than a
-// page: each page walks back from its top sequence in windows, asking the stream for the next
-// message matching the filter inside each window (`next_by_subj`), so a 1,000,000-message stream
-// costs about one request per message shown, and a sparse subject a few more per window.
+// page: each page walks back from its top sequence in windows, reading a window's sequences at
+// once (no filter) or asking the stream for the next message matching the filter inside it
+// (`next_by_subj`), so a 1,000,000-message stream costs about one request per message shown,
+// and a sparse subject a few more per window.
 
 import { h, num, bytes, ago, table, say } from './ui.js';
 import { deleteMessage } from './actions.js';
@@ -27,12 +28,19 @@ export async function pageBefore(source, stream, { top, first, filter = '>', cou
   while (out.length < count && hi >= first && requests < MAX_REQUESTS) {
     const lo = Math.max(first, hi - window + 1);
     const found = [];
-    for (let seq = lo; seq <= hi && requests < MAX_REQUESTS; ) {
-      requests++;
-      const m = await source.jsm.streams.getMessage(stream, { next_by_subj: filter, seq });
-      if (!m || m.seq > hi) break;
-      found.push(m);
-      seq = m.seq + 1;
+    if (filter === '>') {
+      // No filter: every sequence of the window at once (a deleted one reads as null).
+      requests += hi - lo + 1;
+      const got = await Promise.all(Array.from({ length: hi - lo + 1 }, (_, i) => source.jsm.streams.getMessage(stream, { seq: lo + i })));
+      found.push(...got.filter(Boolean));
+    } else {
+      for (let seq = lo; seq <= hi && requests < MAX_REQUESTS; ) {
+        requests++;
+        const m = await source.jsm.streams.getMessage(stream, { next_by_subj: filter, seq });
+        if (!m || m.seq > hi) break;
+        found.push(m);
+        seq = m.seq + 1;
+      }
     }
     out.push(...found.reverse());
     // An empty window doubles; one with matches guesses the next from their density.

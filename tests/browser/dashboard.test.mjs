@@ -302,7 +302,13 @@ test('on a database of this browser: create, publish with headers (the page and 
     await page.click('dialog.form button.primary');
     await page.click('#confirm-ok');
     await waitText(page, '#stream-messages', (t) => t === '3', 'two scrolls purged');
-    await purgeAllConfirmed(page, '3');
+    await page.click('#purge');
+    await page.check('dialog.form input[value=keep]');
+    await page.fill('#purge-keep', '2');
+    await page.click('dialog.form button.primary');
+    await page.click('#confirm-ok');
+    await waitText(page, '#stream-messages', '2', 'the newest two kept');
+    await purgeAllConfirmed(page, '2');
 
     // A large payload shows truncated, with a way to see it all.
     await page.fill('#msg-filter', '');
@@ -455,6 +461,13 @@ test('contrail serve --demo: the dashboard opens onto living streams (screenshot
           // /connz lists the demo's own client and this page's WebSocket.
           await page.click('#connections summary');
           await waitText(page, '#connections tbody', (t) => t.includes('contrail demo') && t.includes('contrail dashboard'), 'the connections');
+          // Keyboard: j moves to the first stream's link, Enter opens it, g comes back.
+          await page.focus('body');
+          await page.keyboard.press('j');
+          await page.keyboard.press('Enter');
+          await waitText(page, '#stream-title', 'KV_settings', 'the first stream opened from the keyboard');
+          await page.keyboard.press('g');
+          await page.waitForSelector('#streams tr[data-name="ORDERS"]', WAIT);
         }
         shots.push(join(SHOTS, `overview-${label}-${colorScheme}.png`));
         await page.screenshot({ path: shots.at(-1), fullPage: true });
