@@ -8,7 +8,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { ROOT, launch, serve } from './harness.mjs';
@@ -345,6 +346,35 @@ test('on a database of this browser: create, publish with headers (the page and 
     await waitText(page, '#objects', (t) => t.includes('hello.txt') && t.includes('5 B'), 'the object listed');
   } finally {
     await context.close();
+  }
+});
+
+test('the page says when the server goes away, reconnects when it is back, and shows what it kept', { skip: !haveNatsJs && 'no nats.js', timeout: 90_000 }, async () => {
+  const storeDir = await mkdtemp(join(tmpdir(), 'contrail-dash-store-'));
+  let server = await startServer('contrail', { storeDir });
+  const page = await browser.newPage();
+  try {
+    let client = await natsjs(server);
+    await client.jsm.streams.add({ name: 'KEPT', subjects: ['kept.>'] });
+    for (let i = 0; i < 3; i++) await client.js.publish('kept.a', `m${i}`);
+    await client.nc.close();
+    await page.goto(dashboardUrl(server, '#/s/KEPT'));
+    await connected(page);
+    await waitText(page, '#stream-messages', '3', 'three kept');
+
+    const ports = { port: server.port, wsPort: server.wsPort, httpPort: server.httpPort };
+    await server.stop();
+    await waitText(page, '#status', (t) => t.startsWith('Disconnected'), 'the page says the server is gone');
+    server = await startServer('contrail', { storeDir, ports });
+    await connected(page);
+    client = await natsjs(server);
+    await client.js.publish('kept.a', 'after the restart');
+    await client.nc.close();
+    await waitText(page, '#stream-messages', '4', 'the stream as the restarted server has it');
+  } finally {
+    await page.close();
+    await server.stop();
+    await rm(storeDir, { recursive: true, force: true });
   }
 });
 
