@@ -2,7 +2,7 @@
 // create, edit and delete a stream, purge it (all, a subject, keep the newest N), delete a
 // message, create and delete a consumer, publish a message with headers.
 
-import { headers } from '/pkg/index.js';
+import { headers } from '../pkg/index.js';
 import { h, field, formDialog, confirmAction, say, num } from './ui.js';
 
 const SECOND = 1e9;

@@ -2,7 +2,7 @@
 // @nats-io/obj shapes): a bucket's keys and a key's value and history; a store's objects and a
 // download of each. Changes go behind a confirmation like every other action.
 
-import { Kvm, Objm } from '/pkg/index.js';
+import { Kvm, Objm } from '../pkg/index.js';
 import { h, num, bytes, facts, table, say, confirmAction, formDialog, field } from './ui.js';
 import { link } from './app.js';
 

@@ -3,7 +3,7 @@
 // IndexedDB). Both give the same JetStreamManager and JetStreamClient (pkg/README.md), so every
 // view is written once against them.
 
-import { connect, open } from '/pkg/index.js';
+import { connect, open } from '../pkg/index.js';
 
 /**
  * An open source: `jsm`, `js`, `nc`, a `label`, `kind` ('server' | 'local'), and `api(suffix,
