@@ -159,8 +159,10 @@ async function renderHealth(source, el, connBox, connections) {
     ['Server', `${varz.server_name ?? varz.server_id} · ${varz.version} · up ${varz.uptime}`],
     ['Connections', h('span', { id: 'health-connections' }, `${num(varz.connections)} (${num(varz.total_connections)} since start)`)],
     ['Messages in / out', `${per('in')} / ${per('out')}`],
-    ['JetStream file', h('span', { class: 'usage' }, bar([{ value: stats.storage ?? 0, class: 'ok' }], cfg.max_storage > 0 ? cfg.max_storage : stats.storage ?? 1), h('small', {}, `${bytes(stats.storage)} of ${limit(cfg.max_storage, bytes)}`))],
-    ['JetStream memory', `${bytes(stats.memory)} of ${limit(cfg.max_memory, bytes)}`],
+    ['JetStream file', h('span', { class: 'usage' },
+      cfg.max_storage > 0 ? bar([{ value: stats.storage ?? 0, class: 'ok' }], cfg.max_storage) : null,
+      `${bytes(stats.storage)} of ${limit(cfg.max_storage, bytes, true)}`)],
+    ['JetStream memory', `${bytes(stats.memory)} of ${limit(cfg.max_memory, bytes, true)}`],
     ['API', `${num(stats.api?.total)} requests, ${num(stats.api?.errors)} errors`],
   ]));
   // The table is read only while it is open.
