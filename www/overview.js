@@ -52,8 +52,14 @@ export function overview(source) {
     // Keep rows in name order without rebuilding them.
     for (const si of streams) streamsBody.append(rows.get(si.config.name).tr);
     empty.hidden = streams.length > 0;
-    buckets.replaceChildren(...bucketCards(streams));
-    if (buckets.childElementCount === 0) buckets.append(h('p', { class: 'empty' }, 'None yet.'));
+    // Rebuilt only when they changed, so a focused card keeps its focus.
+    const cards = bucketCards(streams);
+    const signature = cards.map((c) => c.textContent).join('\n');
+    if (buckets.dataset.signature !== signature || buckets.childElementCount === 0) {
+      buckets.dataset.signature = signature;
+      buckets.replaceChildren(...cards);
+      if (cards.length === 0) buckets.append(h('p', { class: 'empty' }, 'None yet.'));
+    }
   });
   const healthFacts = h('div');
   const connections = h('div', { class: 'scroll' });
