@@ -201,7 +201,8 @@ export function messageBrowser(source, stream, params) {
       view.state = state;
       if (!before) return load();
       if (state.last_seq === before.last_seq && state.first_seq === before.first_seq && state.messages === before.messages) return;
-      if (view.top === null && live.checked) return load();
+      // Following the newest, unless the keyboard is in the list (a reload would take its focus).
+      if (view.top === null && live.checked && !list.contains(document.activeElement)) return load();
       const fresh = state.last_seq - view.shownTop;
       newer.textContent = fresh > 0 ? `${num(fresh)} newer message(s) since this page was read.` : '';
     },

@@ -52,7 +52,8 @@ export function streamPage(source, name, params) {
     if (!info) return;
     const list = [];
     for await (const c of source.jsm.consumers.list(name)) list.push(c);
-    consumers.replaceChildren(consumerTable(list, info.state, name));
+    // Kept as it is while the keyboard is in it (a rebuild would take its focus).
+    if (!consumers.contains(document.activeElement)) consumers.replaceChildren(consumerTable(list, info.state, name));
   });
   return root;
 }
