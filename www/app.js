@@ -8,7 +8,7 @@
 // reads the server that serves it (its /varz names the WebSocket port), or else this browser's
 // "contrail" database.
 
-import { h, say } from './ui.js';
+import { h, say, formDialog, field } from './ui.js';
 import { Source, ownServer, localDatabases } from './source.js';
 import { leaveView } from './live.js';
 import { overview } from './overview.js';
@@ -33,9 +33,34 @@ async function use(make, describe) {
     watchStatus(app.source);
     route();
   } catch (e) {
+    if (e?.name === 'AuthorizationError' && make.withCredentials) {
+      // Credentials are asked for, used for this connection and kept nowhere.
+      const creds = await askCredentials(describe);
+      if (creds) return use(make.withCredentials(creds), describe);
+    }
     say(`Cannot open ${describe}: ${e.message}`, 'error');
     main().replaceChildren(h('p', { class: 'empty' }, 'Pick a server or a local database above.'));
   }
+}
+
+/** A server connection that can be retried with credentials. */
+function serverSource(url, creds = {}) {
+  const make = () => Source.server(url, creds);
+  make.withCredentials = (again) => serverSource(url, again);
+  return make;
+}
+
+function askCredentials(describe) {
+  return formDialog(`${describe} asks for credentials`, () => h('div', {},
+    field('User', h('input', { name: 'user', autocomplete: 'username', id: 'cred-user' })),
+    field('Password', h('input', { name: 'pass', type: 'password', autocomplete: 'current-password', id: 'cred-pass' })),
+    field('or token', h('input', { name: 'token', type: 'password', id: 'cred-token' }))),
+  (f) => {
+    const [user, pass, token] = ['user', 'pass', 'token'].map((k) => f.elements[k].value);
+    if (token) return { token };
+    if (!user) throw new Error('Give a user and password, or a token.');
+    return { user, pass };
+  }, 'Connect');
 }
 
 /** Shows the connection's disconnects and reconnects in the banner. */
@@ -89,7 +114,7 @@ async function start() {
     const url = document.getElementById('server-url').value.trim();
     if (!url) return;
     setQuery('server', url);
-    use(() => Source.server(url), url);
+    use(serverSource(url), url);
   });
   document.getElementById('db-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
@@ -103,7 +128,7 @@ async function start() {
   const server = params.get('server') ?? (params.has('db') ? null : await ownServer());
   if (server) {
     document.getElementById('server-url').value = server;
-    return use(() => Source.server(server), server);
+    return use(serverSource(server), server);
   }
   const db = params.get('db') ?? 'contrail';
   document.getElementById('db-name').value = db;

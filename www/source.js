@@ -11,8 +11,9 @@ import { connect, open } from '../pkg/index.js';
  * subjects: `streams.info` with `subjects_filter` reads every page).
  */
 export class Source {
-  static async server(url) {
-    const nc = await connect({ servers: url, name: 'contrail dashboard', maxReconnectAttempts: -1 });
+  /** `creds`: `{user, pass}` or `{token}` for a server that asks for them. */
+  static async server(url, creds = {}) {
+    const nc = await connect({ servers: url, name: 'contrail dashboard', maxReconnectAttempts: -1, ...creds });
     return new Source('server', url, nc, await nc.jetstreamManager());
   }
 

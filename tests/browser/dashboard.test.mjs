@@ -349,6 +349,30 @@ test('on a database of this browser: create, publish with headers (the page and 
   }
 });
 
+test('a server that asks for credentials: the page asks for them, keeps them nowhere, and connects', { timeout: 60_000 }, async () => {
+  const server = await startServer('contrail', { config: 'authorization { user: dash, password: s3cret }' });
+  const page = await browser.newPage();
+  try {
+    await page.goto(dashboardUrl(server));
+    await page.fill('#cred-user', 'dash');
+    await page.fill('#cred-pass', 'wrong');
+    await page.click('dialog.form button.primary');
+    // Refused: asked again.
+    await page.waitForSelector('#cred-user', WAIT).catch(async (e) => {
+      throw new Error(await page.textContent('#status'), { cause: e });
+    });
+    await page.fill('#cred-user', 'dash');
+    await page.fill('#cred-pass', 's3cret');
+    await page.click('dialog.form button.primary');
+    await connected(page);
+    await page.waitForSelector('#new-stream', WAIT);
+    assert.ok(!page.url().includes('s3cret'), 'the password is not in the URL');
+  } finally {
+    await page.close();
+    await server.stop();
+  }
+});
+
 test('the page says when the server goes away, reconnects when it is back, and shows what it kept', { skip: !haveNatsJs && 'no nats.js', timeout: 90_000 }, async () => {
   const storeDir = await mkdtemp(join(tmpdir(), 'contrail-dash-store-'));
   let server = await startServer('contrail', { storeDir });
@@ -396,6 +420,10 @@ test('a 1,000,000-message stream: right counts, a page at a time, jumps and filt
     assert.equal(rows.length, 25, 'one page, not the stream');
     assert.deepEqual(rows.map(([s]) => s), Array.from({ length: 25 }, (_, i) => 1_000_000 - i));
     await page.uncheck('#msg-live');
+    const t1 = Date.now();
+    await page.click('#messages tr[data-seq="1000000"] a');
+    await waitText(page, '#payload', (t) => t.includes('"reading": 42'), 'the newest message opens');
+    console.log(`first paint of a message of the 1,000,000-message stream: ${Date.now() - t1} ms`);
 
     await page.click('#msg-older');
     await page.waitForSelector('#messages tr[data-seq="999975"]', WAIT);
