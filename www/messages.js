@@ -28,8 +28,9 @@ export async function pageBefore(source, stream, { top, first, filter = '>', cou
   while (out.length < count && hi >= first && requests < MAX_REQUESTS) {
     const lo = Math.max(first, hi - window + 1);
     const found = [];
-    if (filter === '>') {
-      // No filter: every sequence of the window at once (a deleted one reads as null).
+    if (filter === '>' && hi === top) {
+      // No filter, first window: every sequence at once (a deleted one reads as null). Later
+      // windows (the first had gaps) jump over them with next_by_subj instead.
       requests += hi - lo + 1;
       const got = await Promise.all(Array.from({ length: hi - lo + 1 }, (_, i) => source.jsm.streams.getMessage(stream, { seq: lo + i })));
       found.push(...got.filter(Boolean));
