@@ -2,7 +2,7 @@
 // create, edit and delete a stream, purge it (all, a subject, keep the newest N), delete a
 // message, create and delete a consumer, publish a message with headers.
 
-import { headers } from '../pkg/index.js';
+import { headers, Kvm, Objm } from '../pkg/index.js';
 import { h, field, formDialog, confirmAction, say, num } from './ui.js';
 
 const SECOND = 1e9;
@@ -166,4 +166,37 @@ export async function createConsumer(source, stream) {
 export async function deleteConsumer(source, stream, name) {
   if (!(await confirmAction(`Delete consumer ${name} of ${stream}? Its position and pending acks are lost.`, 'Delete consumer'))) return;
   if (await attempt(`Deleted consumer ${name}.`, () => source.jsm.consumers.delete(stream, name))) location.hash = `#/s/${encodeURIComponent(stream)}`;
+}
+
+export async function createBucket(source) {
+  const opts = await formDialog('New key-value bucket', () => h('div', { class: 'grid' },
+    field('Name', h('input', { name: 'name', required: true, id: 'bucket-name', pattern: '[A-Za-z0-9_\\-]+' })),
+    field('History', h('input', { name: 'history', type: 'number', min: 1, max: 64, value: 1 }), 'values kept per key (1-64)'),
+    field('Storage', h('select', { name: 'storage' }, ['file', 'memory'].map((o) => h('option', { value: o }, o))))),
+  (f) => ({ name: f.elements.name.value.trim(), history: numberOf(f, 'history', 1), storage: f.elements.storage.value }), 'Create…');
+  if (!opts || !(await confirmAction(`Create the key-value bucket ${opts.name} (stream KV_${opts.name})?`, 'Create'))) return;
+  const { name, ...rest } = opts;
+  if (await attempt(`Created bucket ${name}.`, () => new Kvm(source.js).create(name, rest))) location.hash = `#/kv/${encodeURIComponent(name)}`;
+}
+
+export async function createObjectStore(source) {
+  const opts = await formDialog('New object store', () => h('div', {},
+    field('Name', h('input', { name: 'name', required: true, id: 'store-name', pattern: '[A-Za-z0-9_\\-]+' }))),
+  (f) => ({ name: f.elements.name.value.trim() }), 'Create…');
+  if (!opts || !(await confirmAction(`Create the object store ${opts.name} (stream OBJ_${opts.name})?`, 'Create'))) return;
+  if (await attempt(`Created object store ${opts.name}.`, () => new Objm(source.js).create(opts.name))) location.hash = `#/obj/${encodeURIComponent(opts.name)}`;
+}
+
+/** Uploads a file the user picks into object store `os`, streamed chunk by chunk. */
+export async function uploadObject(os, store, after) {
+  const picked = await formDialog(`Upload to ${store}`, () => h('div', {},
+    field('File', h('input', { name: 'file', type: 'file', required: true, id: 'upload-file' })),
+    field('Name', h('input', { name: 'name', placeholder: '(the file\'s name)' }))),
+  (f) => {
+    const file = f.elements.file.files[0];
+    if (!file) throw new Error('Pick a file.');
+    return { file, name: f.elements.name.value.trim() || file.name };
+  }, 'Upload…');
+  if (!picked || !(await confirmAction(`Upload ${picked.name} (${picked.file.size.toLocaleString('en-US')} bytes) to ${store}?`, 'Upload'))) return;
+  if (await attempt(`Uploaded ${picked.name}.`, () => os.put({ name: picked.name }, picked.file.stream()))) after?.();
 }

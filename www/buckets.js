@@ -5,6 +5,7 @@
 import { Kvm, Objm } from '../pkg/index.js';
 import { h, num, bytes, facts, table, say, confirmAction, formDialog, field } from './ui.js';
 import { link } from './app.js';
+import { uploadObject } from './actions.js';
 
 /** Keys listed at most (a filter narrows them). */
 const KEYS_SHOWN = 500;
@@ -21,7 +22,7 @@ export function kvPage(source, bucket) {
   let kv;
   const root = h('div', {}, crumbs('KV'),
     h('div', { class: 'title' }, h('h2', { tabindex: -1 }, bucket),
-      h('div', { class: 'actions' }, h('button', { class: 'primary', onclick: () => put() }, 'Put…'))),
+      h('div', { class: 'actions' }, h('button', { class: 'primary', id: 'kv-put', onclick: () => put() }, 'Put…'))),
     status,
     h('form', { class: 'inline', onsubmit: (ev) => { ev.preventDefault(); loadKeys(); } }, filter, h('button', {}, 'Show')),
     keys, detail);
@@ -60,14 +61,15 @@ export function kvPage(source, bucket) {
 
   async function put(key = '', value = '') {
     const r = await formDialog(key ? `Put ${key}` : 'Put a key', () => h('div', {},
-      field('Key', h('input', { name: 'key', required: true, value: key, readOnly: !!key })),
-      field('Value', h('textarea', { name: 'value', rows: 5 }, value ?? ''))),
+      field('Key', h('input', { name: 'key', required: true, value: key, readOnly: !!key, id: 'kv-key' })),
+      field('Value', h('textarea', { name: 'value', rows: 5, id: 'kv-new-value' }, value ?? ''))),
     (f) => ({ key: f.elements.key.value.trim(), value: f.elements.value.value }), 'Put…');
     if (!r || !(await confirmAction(`Put ${r.key} in ${bucket}?`, 'Put', r.value.slice(0, 500)))) return;
     try {
       const rev = await kv.put(r.key, r.value);
       say(`Put ${r.key} (revision ${rev}).`, 'ok');
-      showKey(r.key);
+      await loadKeys();
+      await showKey(r.key);
     } catch (e) {
       say(`Put failed: ${e.message}`, 'error');
     }
@@ -105,7 +107,10 @@ export function objPage(source, store) {
   const status = h('div');
   const list = h('div', { class: 'scroll' });
   const detail = h('div', { class: 'detail' });
-  const root = h('div', {}, crumbs('Objects'), h('h2', { tabindex: -1 }, store), status, list, detail);
+  const root = h('div', {}, crumbs('Objects'),
+    h('div', { class: 'title' }, h('h2', { tabindex: -1 }, store),
+      h('div', { class: 'actions' }, h('button', { class: 'primary', id: 'upload', onclick: () => os && uploadObject(os, store, load) }, 'Upload…'))),
+    status, list, detail);
   let os;
 
   async function show(info) {

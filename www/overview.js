@@ -6,7 +6,7 @@ import { h, num, bytes, rate, bar, sparkline, facts, limit, table } from './ui.j
 import { every, sample } from './live.js';
 import { monitoring } from './source.js';
 import { link } from './app.js';
-import { createStream } from './actions.js';
+import { createStream, createBucket, createObjectStore } from './actions.js';
 
 const KV = 'KV_';
 const OBJ = 'OBJ_';
@@ -27,7 +27,10 @@ export function overview(source) {
         h('thead', {}, h('tr', {}, ['Name', 'Subjects', 'Messages', 'Bytes', 'Used of limit', 'Sequences', 'Consumers', 'Rate'].map((t) => h('th', { scope: 'col' }, t)))),
         streamsBody)),
     empty,
-    h('h2', {}, 'Key-value buckets and object stores'),
+    h('div', { class: 'title' }, h('h2', {}, 'Key-value buckets and object stores'),
+      h('div', { class: 'actions' },
+        h('button', { id: 'new-bucket', onclick: () => createBucket(source) }, 'New bucket'),
+        h('button', { id: 'new-object-store', onclick: () => createObjectStore(source) }, 'New object store'))),
     buckets);
 
   every(1000, async () => {

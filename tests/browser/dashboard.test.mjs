@@ -257,7 +257,7 @@ test('on contrail: edit a stream, create a consumer and watch its lag, delete a 
   }
 });
 
-test('on a database of this browser: create, publish with headers (the page and another tab), browse by subject, purge a subject and all, a truncated payload, KV and object pages', { timeout: 90_000 }, async () => {
+test('on a database of this browser: create, publish with headers (the page and another tab), browse by subject, purge a subject, keep N and all, a truncated payload, KV and object pages (created, written, uploaded)', { timeout: 90_000 }, async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
   try {
@@ -344,6 +344,27 @@ test('on a database of this browser: create, publish with headers (the page and 
     await waitText(page, '#kv-value', 'light', 'the newest value');
     await page.goto(`${site.url}/www/?db=dashboard-local#/obj/files`);
     await waitText(page, '#objects', (t) => t.includes('hello.txt') && t.includes('5 B'), 'the object listed');
+
+    // Upload a file through the page, confirmed.
+    await page.click('#upload');
+    await page.setInputFiles('#upload-file', { name: 'data.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(300_000, 7) });
+    await page.click('dialog.form button.primary');
+    await page.click('#confirm-ok');
+    await waitText(page, '#objects', (t) => t.includes('data.bin') && t.includes('293 KiB'), 'the upload listed');
+
+    // A bucket created and written through the page.
+    await page.goto(`${site.url}/www/?db=dashboard-local#/`);
+    await page.click('#new-bucket');
+    await page.fill('#bucket-name', 'flags');
+    await page.click('dialog.form button.primary');
+    await page.click('#confirm-ok');
+    await page.click('#kv-put');
+    await page.fill('#kv-key', 'beta');
+    await page.fill('#kv-new-value', 'on');
+    await page.click('dialog.form button.primary');
+    await page.click('#confirm-ok');
+    await waitText(page, '#kv-value', 'on', 'the value put through the page');
+    await waitText(page, '#kv-keys', 'beta', 'the new key listed');
   } finally {
     await context.close();
   }
