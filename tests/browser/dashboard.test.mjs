@@ -364,7 +364,7 @@ test('on a database of this browser: create, publish with headers (the page and 
     await page.click('dialog.form button.primary');
     await page.click('#confirm-ok');
     await waitText(page, '#kv-value', 'on', 'the value put through the page');
-    await waitText(page, '#kv-keys', 'beta', 'the new key listed');
+    await waitText(page, '#kv-keys tbody', 'beta', 'the new key listed');
   } finally {
     await context.close();
   }
