@@ -134,52 +134,83 @@ function subjectsPanel(source, stream) {
   const filter = h('input', { type: 'search', placeholder: 'filter, e.g. orders.eu.>', 'aria-label': 'Subject filter', id: 'subjects-filter' });
   const list = h('div', { class: 'scroll' });
   const pager = h('div', { class: 'pager' });
-  let all = [];
+  const note = h('span', { class: 'muted' });
+  // The server answers its subjects in pages of `limit` (100,000 on nats-server and Contrail), in
+  // subject order; only the server page holding the rows shown is fetched.
+  let total = 0;
+  let limit = Infinity;
+  let cache = new Map();
   let page = 0;
-  const show = () => {
-    const pages = Math.max(1, Math.ceil(all.length / SUBJECTS_SHOWN));
-    page = Math.min(page, pages - 1);
-    const slice = all.slice(page * SUBJECTS_SHOWN, (page + 1) * SUBJECTS_SHOWN);
-    list.replaceChildren(slice.length
-      ? table(['Subject', 'Messages'], slice.map(([s, n]) => h('tr', {},
-        h('td', {}, h('a', { href: link(`/s/${encodeURIComponent(stream)}?filter=${encodeURIComponent(s)}`) }, s)),
-        h('td', { class: 'n' }, num(n)))), { id: 'subjects' })
-      : h('p', { class: 'empty' }, 'No subjects.'));
-    pager.replaceChildren(
-      h('button', { disabled: page === 0, onclick: () => { page--; show(); } }, 'Previous'),
-      h('span', { id: 'subjects-page' }, ` ${num(all.length ? page * SUBJECTS_SHOWN + 1 : 0)}–${num(page * SUBJECTS_SHOWN + slice.length)} of ${num(all.length)} `),
-      h('button', { disabled: page >= pages - 1, id: 'subjects-next', onclick: () => { page++; show(); } }, 'Next'));
-  };
-  const load = async () => {
-    list.replaceChildren(h('p', { class: 'muted' }, 'Loading subjects…'));
+  let token = 0;
+
+  async function serverPage(offset) {
+    if (!cache.has(offset)) {
+      const r = await source.subjects(stream, filter.value.trim() || '>', offset);
+      total = r.total;
+      limit = r.limit > 0 ? r.limit : Infinity;
+      cache.set(offset, r.subjects.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
+    }
+    return cache.get(offset);
+  }
+
+  async function show() {
+    const mine = ++token;
     try {
-      // The server answers up to its page limit (100,000) at once; more are fetched page by page.
-      const first = await source.subjects(stream, filter.value.trim() || '>', 0);
-      all = first.subjects;
-      for (let offset = all.length; offset < first.total && first.limit > 0; offset += first.limit) {
-        all = all.concat((await source.subjects(stream, filter.value.trim() || '>', offset)).subjects);
-      }
-      all.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-      page = 0;
-      show();
+      await serverPage(0);
+      const pages = Math.max(1, Math.ceil(total / SUBJECTS_SHOWN));
+      page = Math.max(0, Math.min(page, pages - 1));
+      const first = page * SUBJECTS_SHOWN;
+      const offset = Number.isFinite(limit) ? Math.floor(first / limit) * limit : 0;
+      const entries = await serverPage(offset);
+      if (mine !== token) return;
+      const slice = entries.slice(first - offset, first - offset + SUBJECTS_SHOWN);
+      list.replaceChildren(slice.length
+        ? table(['Subject', 'Messages'], slice.map(([s, n]) => h('tr', {},
+          h('td', {}, h('a', { href: link(`/s/${encodeURIComponent(stream)}?filter=${encodeURIComponent(s)}`) }, s)),
+          h('td', { class: 'n' }, num(n)))), { id: 'subjects' })
+        : h('p', { class: 'empty' }, 'No subjects.'));
+      pager.replaceChildren(
+        h('button', { disabled: page === 0, onclick: () => { page--; show(); } }, 'Previous'),
+        h('span', { id: 'subjects-page' }, ` ${num(slice.length ? first + 1 : 0)}–${num(first + slice.length)} of ${num(total)} `),
+        h('button', { disabled: page >= pages - 1, id: 'subjects-next', onclick: () => { page++; show(); } }, 'Next'),
+        note);
     } catch (e) {
       list.replaceChildren(h('p', { class: 'error' }, e.message));
     }
-  };
-  const form = h('form', { class: 'inline', onsubmit: (ev) => { ev.preventDefault(); load(); } },
+  }
+
+  /** Forgets what was read; `fromStart` goes back to the first page (a new filter). */
+  function reload(fromStart) {
+    cache = new Map();
+    note.textContent = '';
+    if (fromStart) page = 0;
+    return show();
+  }
+
+  const form = h('form', { class: 'inline', onsubmit: (ev) => { ev.preventDefault(); reload(true); } },
     filter, h('button', {}, 'Show'));
   const el = h('div', {}, form, list, pager);
-  // Re-read when the number of subjects changes, at most every 5 s (a page, never a stream).
+  // When the number of subjects changes the page is read again, at most every 5 s, and only while
+  // they are few; beyond 10,000 the page says so and waits for "Show".
   let known = null;
   let lastLoad = 0;
   return {
     el,
     stateChanged(state) {
       const n = state.num_subjects ?? 0;
-      if (known === null || (n !== known && performance.now() - lastLoad > 5000)) {
+      if (known === null) {
         known = n;
         lastLoad = performance.now();
-        load();
+        list.replaceChildren(h('p', { class: 'muted' }, 'Loading subjects…'));
+        reload(true);
+      } else if (n !== known && performance.now() - lastLoad > 5000) {
+        known = n;
+        if (n <= 10_000) {
+          lastLoad = performance.now();
+          reload(false);
+        } else {
+          note.textContent = ` (now ${num(n)}: Show reads them again)`;
+        }
       }
     },
   };
