@@ -32,6 +32,13 @@ after(async () => {
   await site?.close();
 });
 
+/** Uncaught errors of `page` (the test asserts there were none). */
+function pageErrors(page) {
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  return errors;
+}
+
 /** nats.js v3: connect, the JetStream client and manager, headers. */
 async function natsjs(server) {
   const require = createRequire(join(TYPES, 'package.json'));
@@ -109,6 +116,7 @@ for (const kind of serverKinds()) {
     const server = await startServer(kind);
     const client = await natsjs(server);
     const page = await browser.newPage();
+    const errors = pageErrors(page);
     try {
       await page.goto(dashboardUrl(server));
       await connected(page);
@@ -136,6 +144,7 @@ for (const kind of serverKinds()) {
       })();
       try {
         await waitText(page, '#stream-rate', (t) => t !== '0/s' && t !== '0.0/s', 'the publish rate shows');
+        assert.deepEqual(errors, [], 'no uncaught errors in the page');
       } finally {
         publishing = false;
         await trickle;
@@ -198,6 +207,7 @@ test('on contrail: edit a stream, create a consumer and watch its lag, delete a 
   const server = await startServer('contrail');
   const client = await natsjs(server);
   const page = await browser.newPage();
+  const errors = pageErrors(page);
   try {
     await page.goto(dashboardUrl(server));
     await connected(page);
@@ -250,6 +260,7 @@ test('on contrail: edit a stream, create a consumer and watch its lag, delete a 
     await page.click('#confirm-ok');
     await page.waitForSelector('#streams', WAIT);
     await assert.rejects(client.jsm.streams.info('JOBS'));
+    assert.deepEqual(errors, [], 'no uncaught errors in the page');
   } finally {
     await page.close();
     await client.nc.close();
@@ -260,6 +271,7 @@ test('on contrail: edit a stream, create a consumer and watch its lag, delete a 
 test('on a database of this browser: create, publish with headers (the page and another tab), browse by subject, purge a subject, keep N and all, a truncated payload, KV and object pages (created, written, uploaded)', { timeout: 90_000 }, async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
+  const errors = pageErrors(page);
   try {
     await page.goto(`${site.url}/www/?db=dashboard-local#/`);
     await connected(page);
@@ -365,6 +377,7 @@ test('on a database of this browser: create, publish with headers (the page and 
     await page.click('#confirm-ok');
     await waitText(page, '#kv-value', 'on', 'the value put through the page');
     await waitText(page, '#kv-keys tbody', 'beta', 'the new key listed');
+    assert.deepEqual(errors, [], 'no uncaught errors in the page');
   } finally {
     await context.close();
   }
@@ -373,6 +386,7 @@ test('on a database of this browser: create, publish with headers (the page and 
 test('a server that asks for credentials: the page asks for them, keeps them nowhere, and connects', { timeout: 60_000 }, async () => {
   const server = await startServer('contrail', { config: 'authorization { user: dash, password: s3cret }' });
   const page = await browser.newPage();
+  const errors = pageErrors(page);
   try {
     await page.goto(dashboardUrl(server));
     await page.fill('#cred-user', 'dash');
@@ -388,6 +402,7 @@ test('a server that asks for credentials: the page asks for them, keeps them now
     await connected(page);
     await page.waitForSelector('#new-stream', WAIT);
     assert.ok(!page.url().includes('s3cret'), 'the password is not in the URL');
+    assert.deepEqual(errors, [], 'no uncaught errors in the page');
   } finally {
     await page.close();
     await server.stop();
@@ -398,6 +413,7 @@ test('the page says when the server goes away, reconnects when it is back, and s
   const storeDir = await mkdtemp(join(tmpdir(), 'contrail-dash-store-'));
   let server = await startServer('contrail', { storeDir });
   const page = await browser.newPage();
+  const errors = pageErrors(page);
   try {
     let client = await natsjs(server);
     await client.jsm.streams.add({ name: 'KEPT', subjects: ['kept.>'] });
@@ -416,6 +432,7 @@ test('the page says when the server goes away, reconnects when it is back, and s
     await client.js.publish('kept.a', 'after the restart');
     await client.nc.close();
     await waitText(page, '#stream-messages', '4', 'the stream as the restarted server has it');
+    assert.deepEqual(errors, [], 'no uncaught errors in the page');
   } finally {
     await page.close();
     await server.stop();
@@ -427,6 +444,7 @@ test('a 1,000,000-message stream: right counts, a page at a time, jumps and filt
   const server = await startServer('contrail');
   const client = await natsjs(server);
   const page = await browser.newPage();
+  const errors = pageErrors(page);
   try {
     await client.jsm.streams.add({ name: 'BIG', subjects: ['big.>'] });
     await flood(client, 'BIG', 1_000_000);
@@ -476,6 +494,7 @@ test('a 1,000,000-message stream: right counts, a page at a time, jumps and filt
     assert.equal(await page.evaluate(() => document.querySelectorAll('#messages tbody tr').length), 25);
     await page.goto(dashboardUrl(server, '#/'));
     await waitText(page, '#streams tr[data-name="BIG"] td[data-field=messages]', (t) => t === '1,100,000', 'the overview count');
+    assert.deepEqual(errors, [], 'no uncaught errors in the page');
   } finally {
     await page.close();
     await client.nc.close();
@@ -487,6 +506,7 @@ test('a 10,000-subject stream: per-subject counts a page of 100 at a time', { sk
   const server = await startServer('contrail');
   const client = await natsjs(server);
   const page = await browser.newPage();
+  const errors = pageErrors(page);
   try {
     await client.jsm.streams.add({ name: 'WIDE', subjects: ['wide.>'] });
     for (let i = 0; i < 10_000; i++) client.nc.publish(`wide.${String(i).padStart(5, '0')}`, i < 3 ? 'x' : '');
@@ -514,6 +534,7 @@ test('a 10,000-subject stream: per-subject counts a page of 100 at a time', { sk
       const rows = [...document.querySelectorAll('#messages tbody tr')];
       return rows.length === 4 && rows.every((r) => r.cells[1].textContent === 'wide.00000');
     }, null, WAIT);
+    assert.deepEqual(errors, [], 'no uncaught errors in the page');
   } finally {
     await page.close();
     await client.nc.close();
