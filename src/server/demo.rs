@@ -237,6 +237,73 @@ fn start_token() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::config::ServerConfig;
+    use crate::server::Server;
+
+    /// A JSON reply's number at `path` (0 when absent).
+    fn number_at(reply: &Message, path: &[&str]) -> u64 {
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&reply.payload).unwrap_or(serde_json::Value::Null);
+        for key in path {
+            v = v.get(key).cloned().unwrap_or(serde_json::Value::Null);
+        }
+        v.as_u64().unwrap_or(0)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_demo_writes_its_streams_and_its_consumers_take_them() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = ServerConfig {
+            port: -1,
+            store_dir: dir.path().to_path_buf(),
+            ..ServerConfig::default()
+        };
+        let server = Server::start(config).await.expect("server starts");
+        let demo = spawn(server.client_addr);
+        let mut client = LinkHandle::spawn(server.client_addr.to_string(), LinkConfig::default());
+        tokio::time::timeout(CONNECT_WAIT, async {
+            while !matches!(
+                client.next_event().await,
+                Some(LinkEvent::Connected(_)) | None
+            ) {}
+        })
+        .await
+        .expect("the test's client connects");
+        let ask = |subject: &str| {
+            client.request(
+                Message::new(subject.to_string(), ""),
+                Duration::from_secs(5),
+            )
+        };
+        // Bounded: the demo writes ten orders a second and billing pulls once a second.
+        let mut seen = (0, 0, 0, 0);
+        for _ in 0..150 {
+            let orders = ask("$JS.API.STREAM.INFO.ORDERS").await;
+            let sensors = ask("$JS.API.STREAM.INFO.SENSORS").await;
+            let billing = ask("$JS.API.CONSUMER.INFO.ORDERS.billing").await;
+            let settings = ask("$JS.API.STREAM.INFO.KV_settings").await;
+            if let (Ok(o), Ok(s), Ok(b), Ok(k)) = (orders, sensors, billing, settings) {
+                seen = (
+                    number_at(&o, &["state", "messages"]),
+                    number_at(&s, &["state", "num_subjects"]),
+                    number_at(&b, &["ack_floor", "stream_seq"]),
+                    number_at(&k, &["state", "messages"]),
+                );
+                if seen.0 > 10 && seen.1 >= 6 && seen.2 > 0 && seen.3 > 0 {
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        demo.abort();
+        client.close().await;
+        server.shutdown().await;
+        let (orders, subjects, acked, settings) = seen;
+        assert!(orders > 10, "orders written: {seen:?}");
+        assert!(subjects >= 6, "sensor readings on many subjects: {seen:?}");
+        assert!(acked > 0, "billing acked orders: {seen:?}");
+        assert!(settings > 0, "a setting written: {seen:?}");
+    }
 
     #[test]
     fn every_tick_writes_an_order_and_readings_and_pulls_once_a_second() {
