@@ -52,8 +52,10 @@ export function overview(source) {
         rows.delete(name);
       }
     }
-    // Keep rows in name order without rebuilding them.
-    for (const si of streams) streamsBody.append(rows.get(si.config.name).tr);
+    // Keep rows in name order without rebuilding them; moved only when the order changed (a
+    // moved row would lose the keyboard's focus).
+    const order = streams.map((si) => rows.get(si.config.name).tr);
+    if (order.some((tr, i) => streamsBody.children[i] !== tr)) streamsBody.append(...order);
     empty.hidden = streams.length > 0;
     // Rebuilt only when they changed, so a focused card keeps its focus.
     const cards = bucketCards(streams);
@@ -68,7 +70,7 @@ export function overview(source) {
   const connections = h('div', { class: 'scroll' });
   const connBox = h('details', { hidden: true, id: 'connections' }, h('summary', {}, 'Connections'), connections);
   health.append(healthFacts, connBox);
-  every(2000, () => renderHealth(source, healthFacts, connBox, connections));
+  every(1000, () => renderHealth(source, healthFacts, connBox, connections));
   return root;
 }
 
