@@ -205,7 +205,7 @@ function subjectsPanel(source, stream) {
         reload(true);
       } else if (n !== known && performance.now() - lastLoad > 5000) {
         known = n;
-        if (n <= 10_000) {
+        if (n <= 10_000 && !el.contains(document.activeElement)) {
           lastLoad = performance.now();
           reload(false);
         } else {
