@@ -92,6 +92,7 @@ function renderConfig(c) {
       ['Deny delete / purge', `${yes(c.deny_delete)} / ${yes(c.deny_purge)}`],
       ['Rollups', yes(c.allow_rollup_hdrs)],
       ['Direct get', yes(c.allow_direct)],
+      ['Per-message TTLs', c.allow_msg_ttl ? `yes${c.subject_delete_marker_ttl ? `, markers kept ${duration(c.subject_delete_marker_ttl)}` : ''}` : 'no'],
       ['Sealed', yes(c.sealed)],
     ]),
     h('details', {}, h('summary', {}, 'JSON'), h('pre', {}, JSON.stringify(c, null, 2))));
