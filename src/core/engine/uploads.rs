@@ -135,7 +135,10 @@ impl Engine {
 
     /// The earliest end of an upload's backoff.
     pub(super) fn next_upload_deadline(&self) -> Option<Nanos> {
-        self.uploads.values().filter_map(Uploader::next_deadline).min()
+        self.uploads
+            .values()
+            .filter_map(Uploader::next_deadline)
+            .min()
     }
 
     /// Hands the uploads their outcomes and saves the cursors that moved (at the start of a

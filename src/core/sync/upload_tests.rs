@@ -132,7 +132,9 @@ impl Net {
         }
         self.deliver_to_remote();
         while let Some(reply) = self.to_local.pop_front() {
-            let sid = self.inbox.expect("the inbox is subscribed before a request leaves");
+            let sid = self
+                .inbox
+                .expect("the inbox is subscribed before a request leaves");
             self.local.handle_subscribed(sid, reply, self.now);
             moved = true;
         }
@@ -183,12 +185,18 @@ fn messages_written_offline_arrive_once_in_order_when_the_link_comes_up() {
     let status = net.start();
     assert_eq!((status.pending, status.online), (100, false));
     net.settle();
-    assert!(net.remote_messages().is_empty(), "nothing leaves while offline");
+    assert!(
+        net.remote_messages().is_empty(),
+        "nothing leaves while offline"
+    );
     net.link_up();
     net.settle();
     assert_eq!(net.remote_messages(), Net::expected(100));
     let status = net.status();
-    assert_eq!((status.cursor, status.pending, status.in_flight), (100, 0, 0));
+    assert_eq!(
+        (status.cursor, status.pending, status.in_flight),
+        (100, 0, 0)
+    );
     assert_eq!(status.duplicates, 0);
     // The cursor is the upload consumer's ack floor, saved with the stream.
     let info = net
@@ -210,7 +218,10 @@ fn publishes_carry_the_origin_id_and_expect_the_remote_stream() {
     let stored = stream.store().load_msg(2).expect("second message");
     let headers = Headers::parse(stored.headers.as_deref().expect("headers")).expect("parse");
     assert_eq!(headers.get("Nats-Msg-Id"), Some("origin0001:LOCAL:2"));
-    assert_eq!(headers.get("Contrail-Origin-Seq"), Some("origin0001:LOCAL:2"));
+    assert_eq!(
+        headers.get("Contrail-Origin-Seq"),
+        Some("origin0001:LOCAL:2")
+    );
     assert_eq!(headers.get("Nats-Expected-Stream"), Some("REMOTE"));
 }
 
@@ -341,11 +352,14 @@ fn paused_uploads_send_nothing_until_resumed() {
 fn a_consumer_that_is_not_an_uploads_is_not_taken_over() {
     let mut net = Net::new(true);
     let body = r#"{"stream_name":"LOCAL","config":{"durable_name":"up","ack_policy":"explicit"}}"#;
-    assert!(net
-        .local
-        .handle(Message::new("$JS.API.CONSUMER.CREATE.LOCAL.up", body), net.now));
+    assert!(net.local.handle(
+        Message::new("$JS.API.CONSUMER.CREATE.LOCAL.up", body),
+        net.now
+    ));
     let config = UploadConfig::new("LOCAL", "REMOTE", Destination::Link(LINK));
-    let refused = net.local.start_upload("up", config.clone(), "origin0001", net.now);
+    let refused = net
+        .local
+        .start_upload("up", config.clone(), "origin0001", net.now);
     assert_eq!(refused.map_err(|e| e.err_code), Err(10013));
     let short = net.local.start_upload("up2", config, "short", net.now);
     assert_eq!(short.map_err(|e| e.err_code), Err(10003));
