@@ -21,6 +21,7 @@ mod dedup;
 pub mod info;
 mod limits;
 mod ops;
+mod origins;
 mod pub_headers;
 mod publish;
 mod removals;
@@ -73,6 +74,8 @@ pub struct Stream {
     transforms: transforms::Transforms,
     /// The republished copy of the last message stored, until the engine takes it.
     republished: Option<crate::core::message::Outbound>,
+    /// Upload origins' high-water marks (see `origins.rs`).
+    origins: origins::Origins,
 }
 
 impl std::fmt::Debug for Stream {
@@ -112,6 +115,7 @@ impl Stream {
             last_msg_id: String::new(),
             removals: Vec::new(),
             republished: None,
+            origins: origins::Origins::default(),
         })
     }
 
@@ -134,6 +138,7 @@ impl Stream {
             last_msg_id: String::new(),
             removals: Vec::new(),
             republished: None,
+            origins: origins::Origins::default(),
         };
         stream.rebuild_dedup(now);
         Ok(stream)
@@ -192,6 +197,7 @@ impl Stream {
         self.last_msg_id.clear();
         self.removals.clear();
         self.republished = None;
+        self.origins.reset();
         self.rebuild_dedup(now);
     }
 

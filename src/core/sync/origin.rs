@@ -6,9 +6,16 @@
 //! sequence it stored, and answers any repeat at or below it as a duplicate, however long after.
 //! A separate header (rather than reading every `Nats-Msg-Id` of that shape) means a client's
 //! own message ids never change meaning; nats-server stores the header like any other.
+//! `Contrail-Origin-Prev` names the upload's previous local sequence, so the server can refuse
+//! a publish that would overtake a refused one (see `core::stream::origins`).
 
 /// The header a Contrail server keeps high-water marks by.
 pub const ORIGIN_SEQ_HEADER: &str = "Contrail-Origin-Seq";
+
+/// The local sequence uploaded just before this one, on every publish but the first after the
+/// uploader (re)started from its cursor: a Contrail server refuses a publish whose predecessor
+/// it has not stored, so a refused publish is never overtaken (see `core::stream::origins`).
+pub const ORIGIN_PREV_HEADER: &str = "Contrail-Origin-Prev";
 
 /// A parsed `<origin>:<stream>:<seq>`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,8 +2,10 @@
 //!
 //! Exactly once is built from three parts:
 //! - every message is published as a JetStream publish request with `Nats-Msg-Id:
-//!   <origin>:<stream>:<seq>` (and the same in `Contrail-Origin-Seq`, see [`super::origin`]),
-//!   so a repeat is answered as a duplicate instead of stored again;
+//!   <origin>:<stream>:<seq>` (and the same in `Contrail-Origin-Seq`, with its predecessor in
+//!   `Contrail-Origin-Prev`, see [`super::origin`]), so a repeat is answered as a duplicate
+//!   instead of stored again (by nats-server within the stream's duplicate window, by Contrail
+//!   at any time);
 //! - the cursor (every local sequence at or below it is acknowledged by the server) advances
 //!   only on a PubAck, duplicate or not, and only over a run with no publish still out;
 //! - after anything goes wrong (an error reply, a timeout, the link down) the uploader forgets
@@ -24,7 +26,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::origin::{self, ORIGIN_SEQ_HEADER};
+use super::origin::{self, ORIGIN_PREV_HEADER, ORIGIN_SEQ_HEADER};
 use crate::core::engine::{RequestError, RequestId};
 use crate::core::error::ApiError;
 use crate::core::headers::Headers;
@@ -140,6 +142,9 @@ pub struct Uploader {
     /// The highest sequence sent since the last restart (everything between the cursor and it
     /// that is not in flight was acknowledged or does not exist).
     highest_sent: u64,
+    /// A publish left since the last (re)start: the next names its predecessor
+    /// (`Contrail-Origin-Prev`).
+    chained: bool,
     /// Publishes out, by local sequence.
     in_flight: BTreeMap<u64, RequestId>,
     /// The same, by request.
@@ -161,6 +166,7 @@ impl Uploader {
             cursor,
             next: cursor.saturating_add(1),
             highest_sent: cursor,
+            chained: false,
             in_flight: BTreeMap::new(),
             by_request: BTreeMap::new(),
             paused: false,
@@ -216,6 +222,11 @@ impl Uploader {
         let id = origin::format(&self.origin, &self.config.stream, stored.seq);
         headers.insert("Nats-Msg-Id", id.clone());
         headers.insert(ORIGIN_SEQ_HEADER, id);
+        if self.chained {
+            headers.insert(ORIGIN_PREV_HEADER, self.highest_sent.to_string());
+        } else {
+            headers.remove(ORIGIN_PREV_HEADER);
+        }
         headers.insert("Nats-Expected-Stream", self.config.remote_stream.clone());
         let subject = match &self.config.subject_prefix {
             Some(prefix) => format!("{prefix}{}", stored.subject),
@@ -235,6 +246,7 @@ impl Uploader {
         self.by_request.insert(id, seq);
         self.highest_sent = self.highest_sent.max(seq);
         self.next = seq.saturating_add(1);
+        self.chained = true;
     }
 
     /// Whether request `id` is one of this upload's publishes.
@@ -299,6 +311,7 @@ impl Uploader {
         self.by_request.clear();
         self.next = self.cursor.saturating_add(1);
         self.highest_sent = self.cursor;
+        self.chained = false;
     }
 
     /// Pauses (nothing new leaves; what is out still counts) or resumes.

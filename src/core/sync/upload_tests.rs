@@ -29,7 +29,12 @@ struct Net {
 }
 
 fn create_stream(engine: &mut Engine, name: &str, subject: &str, now: Nanos) {
-    let body = format!(r#"{{"name":"{name}","subjects":["{subject}"]}}"#);
+    create_stream_with(engine, name, subject, "", now);
+}
+
+/// A stream with `extra` JSON fields (`,"duplicate_window":1000`).
+fn create_stream_with(engine: &mut Engine, name: &str, subject: &str, extra: &str, now: Nanos) {
+    let body = format!(r#"{{"name":"{name}","subjects":["{subject}"]{extra}}}"#);
     let api = format!("$JS.API.STREAM.CREATE.{name}");
     assert!(engine.handle(Message::new(api, body), now));
     engine.flush().expect("memory stores sync");
@@ -39,12 +44,17 @@ fn create_stream(engine: &mut Engine, name: &str, subject: &str, now: Nanos) {
 
 impl Net {
     fn new(remote_stream: bool) -> Net {
+        Net::with_remote(remote_stream.then_some(""))
+    }
+
+    /// With the remote stream made with `extra` config fields, or none.
+    fn with_remote(extra: Option<&str>) -> Net {
         let now = 1_000 * SECONDS;
         let mut local = Engine::in_memory(3);
         let mut remote = Engine::in_memory(4);
         create_stream(&mut local, "LOCAL", "ev.>", now);
-        if remote_stream {
-            create_stream(&mut remote, "REMOTE", "up.ev.>", now);
+        if let Some(extra) = extra {
+            create_stream_with(&mut remote, "REMOTE", "up.ev.>", extra, now);
         }
         Net {
             local,
@@ -240,11 +250,22 @@ fn many_publishes_leave_before_the_first_puback() {
 
 #[test]
 fn random_cuts_never_lose_or_duplicate_a_message() {
+    random_cuts("");
+}
+
+/// With a duplicate window of 100 ms, the shortest allowed (rounds are 50 ms apart, so most repeats come after it), only the Contrail stream's
+/// origin marks (`core::stream::origins`) can tell a repeat: still exactly once.
+#[test]
+fn random_cuts_past_the_duplicate_window_never_duplicate_on_contrail() {
+    random_cuts(r#","duplicate_window":100000000"#);
+}
+
+fn random_cuts(remote_config: &str) {
     // Publishes stored whose PubAck a cut lost: they come back as duplicates.
     let mut repeats = 0;
     for seed in 1..=40u64 {
         let mut rng = Rng::new(seed);
-        let mut net = Net::new(true);
+        let mut net = Net::with_remote(Some(remote_config));
         net.start();
         let mut written = 0;
         for _round in 0..30 {
@@ -269,6 +290,7 @@ fn random_cuts_never_lose_or_duplicate_a_message() {
                 net.cut(Some(keep));
             }
             net.now += 50 * MILLIS;
+            net.remote.handle_timeout(net.now);
         }
         net.link_up();
         net.settle();
@@ -363,4 +385,63 @@ fn a_consumer_that_is_not_an_uploads_is_not_taken_over() {
     assert_eq!(refused.map_err(|e| e.err_code), Err(10013));
     let short = net.local.start_upload("up2", config, "short", net.now);
     assert_eq!(short.map_err(|e| e.err_code), Err(10003));
+}
+
+/// PubAcks lost, then back after the duplicate window with the server reopened in between
+/// (its marks rebuilt from the stored messages): every repeat is a duplicate.
+#[test]
+fn repeats_after_the_window_and_a_reopen_are_duplicates() {
+    let mut net = Net::with_remote(Some(r#","duplicate_window":1000000000"#));
+    net.write(1, 20);
+    net.start();
+    net.link_up();
+    net.local.flush().expect("sync");
+    while let Some(out) = net.local.poll_outbound() {
+        if out.dest == Destination::Link(LINK) {
+            net.to_remote.push_back(out.msg);
+        }
+    }
+    // The server stores the whole window (16); every PubAck is lost.
+    net.cut(None);
+    assert_eq!(net.remote_messages().len(), 16);
+    assert_eq!(net.status().cursor, 0);
+    net.now += 10 * SECONDS;
+    net.remote.handle_timeout(net.now);
+    let reopened = net.remote.streams.get_mut("REMOTE").expect("remote stream");
+    reopened.stream.forget_discarded(net.now);
+    net.link_up();
+    net.settle();
+    assert_eq!(net.remote_messages(), Net::expected(20));
+    let status = net.status();
+    assert_eq!((status.cursor, status.duplicates), (20, 16));
+}
+
+/// A publish whose predecessor the server does not hold is refused (10071), so a refused
+/// publish is never overtaken; the first publish after a restart names none and is stored.
+#[test]
+fn an_upload_publish_that_would_overtake_a_missing_one_is_refused() {
+    let mut net = Net::new(true);
+    let publish = |net: &mut Net, seq: u64, prev: Option<u64>| {
+        let mut headers = Headers::new();
+        headers.insert("Contrail-Origin-Seq", format!("o1234567:S:{seq}"));
+        if let Some(prev) = prev {
+            headers.insert("Contrail-Origin-Prev", prev.to_string());
+        }
+        let mut msg = Message::new("up.ev.1", format!("m{seq}"));
+        msg.headers = Some(headers.encode());
+        msg.reply = Some("_INBOX.test".into());
+        assert!(net.remote.handle(msg, net.now));
+        net.remote.flush().expect("sync");
+        let reply = net.remote.poll_outbound().expect("a reply");
+        String::from_utf8_lossy(&reply.msg.payload).into_owned()
+    };
+    assert!(publish(&mut net, 1, None).contains(r#""seq":1"#));
+    let refused = publish(&mut net, 3, Some(2));
+    assert!(refused.contains("10071"), "{refused}");
+    assert!(publish(&mut net, 2, Some(1)).contains(r#""seq":2"#));
+    assert!(publish(&mut net, 3, Some(2)).contains(r#""seq":3"#));
+    let again = publish(&mut net, 2, Some(1));
+    assert!(again.contains(r#""duplicate":true"#), "{again}");
+    // A first publish after a restart (no predecessor named) above the mark is stored.
+    assert!(publish(&mut net, 5, None).contains(r#""seq":4"#));
 }
