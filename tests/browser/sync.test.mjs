@@ -6,7 +6,11 @@
 // - written while offline (no connection yet), then connected;
 // - with the connection cut five times mid-upload by a loopback proxy the test owns;
 // - with the page reloaded mid-upload: the cursor (the upload consumer's ack floor) survives
-//   and the reopened page carries on from it.
+//   and the reopened page carries on from it;
+// - with a window of PubAcks lost and the connection back only after the server stream's
+//   duplicate window (shrunk to a second): Contrail answers every repeat as a duplicate (its
+//   per-origin high-water mark); nats-server, which has only the duplicate window, stores those
+//   messages a second time: the documented duplicates, and nothing lost.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -39,9 +43,13 @@ function targets() {
   return list;
 }
 
-/** A TCP proxy to `127.0.0.1:upstream` on a port the OS picked; `cut()` drops every connection. */
+/**
+ * A TCP proxy to `127.0.0.1:upstream` on a port the OS picked; `cut()` drops every connection,
+ * `freeze()` drops what the server sends until the next cut (replies lost, requests delivered).
+ */
 async function startProxy(upstream) {
   const pairs = new Set();
+  let frozen = false;
   const server = createServer((client) => {
     const far = tcpConnect(upstream, '127.0.0.1');
     const pair = { client, far };
@@ -54,12 +62,18 @@ async function startProxy(upstream) {
     client.on('error', drop).on('close', drop);
     far.on('error', drop).on('close', drop);
     client.pipe(far);
-    far.pipe(client);
+    far.on('data', (bytes) => {
+      if (!frozen) client.write(bytes);
+    });
   });
   await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
   return {
     url: `ws://127.0.0.1:${server.address().port}`,
+    freeze() {
+      frozen = true;
+    },
     cut() {
+      frozen = false;
       for (const { client, far } of pairs) {
         client.destroy();
         far.destroy();
@@ -250,6 +264,68 @@ for (const { label, kind, program } of targets()) {
       assert.equal(second.done.cursor, n);
     } finally {
       await page.close();
+      await server.stop();
+    }
+  });
+}
+
+for (const { label, kind, program } of targets()) {
+  test(`${label}: PubAcks lost, connection back after the duplicate window: ${kind === 'contrail' ? 'still exactly once' : 'the documented duplicates, nothing lost'}`, { timeout: 120_000 }, async () => {
+    const server = await startServer(kind, { program });
+    const proxy = await startProxy(server.wsPort);
+    const page = await newPage();
+    await page.exposeFunction('freezeReplies', () => proxy.freeze());
+    await page.exposeFunction('cutConnection', () => proxy.cut());
+    try {
+      const out = await page.evaluate(
+        async ([direct, proxied]) => {
+          const pkg = await import('/pkg/index.js');
+          const db = await pkg.open({ name: `sync-window-${Math.random()}` });
+          await writeLocal(db, 1, 200);
+          const watcher = await within(pkg.connect({ servers: direct }), 10_000, 'connect direct');
+          const jsm = await watcher.jetstreamManager();
+          await jsm.streams.add({ name: 'REMOTE', subjects: ['up.ev.>'], duplicate_window: 1_000_000_000 });
+          const nc = await within(pkg.connect({ servers: proxied, reconnectTimeWait: 50, maxReconnectAttempts: -1 }), 10_000, 'connect');
+          await freezeReplies();
+          const up = await db.sync(nc, { stream: 'LOCAL', to: 'REMOTE', subjectPrefix: 'up.', window: 50, ackTimeout: 30_000 });
+          // The server stores the first window; its PubAcks are lost in the proxy.
+          let stored = 0;
+          for (let i = 0; i < 400 && stored < 50; i++) {
+            stored = (await jsm.streams.info('REMOTE')).state.messages;
+            if (stored < 50) await new Promise((ok) => setTimeout(ok, 25));
+          }
+          const before = up.status();
+          // The outage itself: longer than the stream's duplicate window (1 s) and nats-server's
+          // purge of expired ids.
+          await new Promise((ok) => setTimeout(ok, 2500));
+          await cutConnection();
+          const done = await within(up.caughtUp(), 60_000, 'caught up');
+          const remote = await readRemote(watcher);
+          up.stop();
+          await nc.close();
+          await watcher.close();
+          await db.close();
+          return { stored, before, done, remote };
+        },
+        [server.wsUrl, proxy.url],
+      );
+      assert.equal(out.stored, 50, 'the server stored a window whose PubAcks were lost');
+      assert.equal(out.before.cursor, 0);
+      assert.equal(out.done.cursor, 200);
+      const want = expected(200);
+      if (kind === 'contrail') {
+        assert.equal(out.remote.count, 200);
+        assert.deepEqual(out.remote.out, want);
+        assert.equal(out.done.duplicates, 50, 'every repeat answered as a duplicate');
+      } else {
+        // Past the window nats-server cannot tell a repeat: the lost window is stored again,
+        // nothing more, and nothing is missing.
+        assert.equal(out.remote.count, 250);
+        assert.deepEqual(out.remote.out, [...want.slice(0, 50), ...want]);
+      }
+    } finally {
+      await page.close();
+      await proxy.close();
       await server.stop();
     }
   });
