@@ -762,6 +762,7 @@ impl Shell {
         if self.partial.borrow().is_none() {
             // What the links said since the last flush (replies to the engine's requests).
             let now = nanos(js_sys::Date::now());
+            engine.set_clock(now);
             self.links.borrow().deliver(&mut engine, now);
         }
         engine.flush()?;

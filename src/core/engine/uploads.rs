@@ -96,6 +96,12 @@ impl Engine {
             .ok_or_else(|| ApiError::new(ErrorKind::ConsumerNotFound))
     }
 
+    /// Tells the engine the time before a [`Engine::flush`] (which takes none) when nothing
+    /// else did since: the uploads' publishes it starts get their deadlines from it.
+    pub fn set_clock(&mut self, now: Nanos) {
+        self.clock = self.clock.max(now);
+    }
+
     /// Stops upload `name` (its consumer, and so its cursor, stays); false if none ran.
     pub fn stop_upload(&mut self, name: &str) -> bool {
         self.uploads.remove(name).is_some()
