@@ -236,7 +236,7 @@ export class Contrail {
     this.#engine = engine;
     this.#tab = tab;
     // A server connection attached to the engine has news for it: flush soon.
-    engine?.setWake(() => this._kick());
+    engine?.setWake?.(() => this._kick());
     tab?.attach({
       handle: (subject, reply, hdrs, data) => {
         const took = this.#engine.handle(subject, reply ?? undefined, hdrs ?? undefined, data, Date.now());
@@ -251,7 +251,7 @@ export class Contrail {
       fail: (to, err) => this.#subs.get(to)?.(null, err),
       promote: (engine) => {
         this.#engine = engine;
-        engine.setWake(() => this._kick());
+        engine.setWake?.(() => this._kick());
         this.#opening = null;
         this.#finishOpeningSoon();
         this._kick();
@@ -364,7 +364,7 @@ export class Contrail {
     if (this.#engine?.loading) await this.#finishOpening();
     await (this.#engine ? this._kick() : this.#tab.drain());
     this.#closed = true;
-    this.#engine?.setWake(undefined);
+    this.#engine?.setWake?.(undefined);
     for (const watch of [...this.#flushWatchers]) watch(new ClosedError());
     this.#flushWatchers.clear();
     clearTimeout(this.#timer);
