@@ -424,6 +424,19 @@ impl JsEngine {
         self.shell.links.borrow_mut().detach(LinkId(id));
     }
 
+    /// Routes the JetStream API prefix `api` (`$JS.<domain>.API`, or a mirror's
+    /// `external.api`) to link `link`, or forgets the route when `link` is undefined: the
+    /// engine's own requests to that API (a mirror's consumer create) go over the link.
+    #[wasm_bindgen(js_name = routeApi)]
+    pub fn route_api(&self, api: &str, link: Option<u32>) {
+        let mut engine = self.shell.engine.borrow_mut();
+        let id = link.map(LinkId);
+        self.shell
+            .links
+            .borrow_mut()
+            .route_api(&mut engine, api, id);
+    }
+
     /// Sets the function called when a link has news for the engine: it should flush soon.
     #[wasm_bindgen(js_name = setWake)]
     pub fn set_wake(&self, wake: Option<js_sys::Function>) {

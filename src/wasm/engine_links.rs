@@ -90,6 +90,9 @@ impl LinkObserver for Observer {
 #[derive(Default)]
 pub(crate) struct Links {
     attached: BTreeMap<LinkId, Attached>,
+    /// JetStream API prefixes served over a link (`Engine::set_api_route`), set again on an
+    /// engine rebuilt from the database.
+    api_routes: BTreeMap<String, LinkId>,
     shared: Rc<Shared>,
     next_id: u32,
 }
@@ -125,6 +128,21 @@ impl Links {
             },
         );
         id
+    }
+
+    /// Routes the JetStream API prefix `api` (`$JS.<domain>.API`, a source's `external.api`) to
+    /// link `id`, or forgets the route with `None`.
+    pub(crate) fn route_api(&mut self, engine: &mut Engine, api: &str, id: Option<LinkId>) {
+        match id {
+            Some(id) => {
+                engine.set_api_route(api, Destination::Link(id));
+                self.api_routes.insert(api.to_string(), id);
+            }
+            None => {
+                engine.remove_api_route(api);
+                self.api_routes.remove(api);
+            }
+        }
     }
 
     /// Detaches link `id`: its engine subscriptions end and the engine hears it is down.
@@ -195,8 +213,11 @@ impl Links {
 
     /// After the engine was rebuilt from the database: the old engine's subscriptions end and
     /// its queued messages are dropped (their sids mean nothing to the new one), and the new
-    /// engine hears which links are up.
+    /// engine hears which links are up and which API prefixes they serve.
     pub(crate) fn restart(&mut self, engine: &mut Engine, now: Nanos) {
+        for (api, id) in &self.api_routes {
+            engine.set_api_route(api, Destination::Link(*id));
+        }
         self.shared
             .news
             .borrow_mut()
