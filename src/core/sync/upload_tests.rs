@@ -233,6 +233,32 @@ fn publishes_carry_the_origin_id_and_expect_the_remote_stream() {
         Some("origin0001:LOCAL:2")
     );
     assert_eq!(headers.get("Nats-Expected-Stream"), Some("REMOTE"));
+    // Each publish names its predecessor, except the first after a (re)start.
+    assert_eq!(headers.get("Contrail-Origin-Prev"), Some("1"));
+    let first = stream.store().load_msg(1).expect("first message");
+    let headers = Headers::parse(first.headers.as_deref().expect("headers")).expect("parse");
+    assert_eq!(headers.get("Contrail-Origin-Prev"), None);
+}
+
+#[test]
+fn a_message_s_own_id_and_expectations_are_replaced() {
+    let mut net = Net::new(true);
+    let mut headers = Headers::new();
+    headers.insert("Nats-Msg-Id", "mine");
+    headers.insert("Nats-Expected-Last-Sequence", "0");
+    headers.insert("Trace", "t1");
+    let mut msg = Message::new("ev.1", "m1");
+    msg.headers = Some(headers.encode());
+    assert!(net.local.handle(msg, net.now));
+    net.start();
+    net.link_up();
+    net.settle();
+    let stream = net.remote.stream("REMOTE").expect("remote stream");
+    let stored = stream.store().load_msg(1).expect("uploaded");
+    let headers = Headers::parse(stored.headers.as_deref().expect("headers")).expect("parse");
+    assert_eq!(headers.get("Nats-Msg-Id"), Some("origin0001:LOCAL:1"));
+    assert_eq!(headers.get("Nats-Expected-Last-Sequence"), None);
+    assert_eq!(headers.get("Trace"), Some("t1"));
 }
 
 #[test]
