@@ -134,3 +134,69 @@ async fn overtaking_on(kind: Kind) {
     })
     .await;
 }
+
+#[tokio::test]
+async fn marks_outlive_the_messages_limits_removed_and_a_kill_9() {
+    for kind in kinds_with_214() {
+        marks_outlive_removed_messages_on(kind).await;
+    }
+}
+
+async fn marks_outlive_removed_messages_on(kind: Kind) {
+    let mut server = TestServer::start_kind(kind, Options::default());
+    bounded(async {
+        let js = server.jetstream().await;
+        let config = Config {
+            max_messages: 5,
+            ..stream()
+        };
+        js.create_stream(config).await.expect("create");
+        for seq in 1..=10 {
+            let prev = (seq > 1).then(|| seq - 1);
+            publish(&js, seq, prev).await.expect("stored");
+        }
+        // Five plain messages push every uploaded one out (max_messages: 5).
+        for i in 0..5 {
+            js.publish("up.plain", format!("p{i}").into())
+                .await
+                .expect("publish")
+                .await
+                .expect("stored");
+        }
+        let mut up = js.get_stream("UP").await.expect("stream");
+        let first = up.info().await.expect("info").state.first_sequence;
+        assert_eq!(first, 11, "every uploaded message was removed");
+    })
+    .await;
+    server.stop(false);
+    std::thread::sleep(WINDOW + Duration::from_millis(500));
+    server.restart(true);
+    bounded(async {
+        let js = server.jetstream().await;
+        let mut duplicates = 0;
+        for seq in 4..=10 {
+            let prev = (seq > 4).then(|| seq - 1);
+            let ack = publish(&js, seq, prev).await.expect("answered");
+            duplicates += u64::from(ack.duplicate);
+        }
+        let last = js
+            .get_stream("UP")
+            .await
+            .expect("stream")
+            .info()
+            .await
+            .expect("info")
+            .state
+            .last_sequence;
+        if server.kind == Kind::Contrail {
+            assert_eq!(
+                (duplicates, last),
+                (7, 15),
+                "the marks were kept through the store"
+            );
+        } else {
+            assert_eq!((duplicates, last), (0, 22));
+        }
+    })
+    .await;
+}

@@ -330,6 +330,10 @@ impl Engine {
             slot.counted_bytes = bytes;
             match sync_stream(slot) {
                 Ok(()) => {
+                    // Upload origins' marks after removals (stream/origins.rs): synced next time.
+                    if matches!(slot.stream.save_origins(), Ok(true)) {
+                        self.dirty.insert(name.clone());
+                    }
                     if !self.failing.is_empty() {
                         self.failing.remove(&name);
                     }

@@ -22,6 +22,7 @@ pub mod info;
 mod limits;
 mod ops;
 mod origins;
+pub use origins::RECORD as ORIGINS_RECORD;
 mod pub_headers;
 mod publish;
 mod removals;
@@ -35,7 +36,7 @@ use std::sync::Arc;
 
 use crate::core::error::{ApiError, ErrorKind};
 use crate::core::headers::{find_header, NATS_MSG_ID};
-use crate::core::store::{Seq, StreamState, StreamStore};
+use crate::core::store::{Seq, StoreError, StreamState, StreamStore};
 use crate::core::time::Nanos;
 
 pub use config::{
@@ -199,6 +200,26 @@ impl Stream {
         self.republished = None;
         self.origins.reset();
         self.rebuild_dedup(now);
+    }
+
+    /// Takes the upload origins' marks saved in the store (`origins::RECORD`) at restore.
+    pub(crate) fn restore_origins(&mut self, saved: &[u8]) {
+        self.origins.restore(saved);
+    }
+
+    /// After a successful sync: saves the upload origins' marks when messages were removed
+    /// since they were last saved (see `origins.rs`); whether it wrote.
+    pub(crate) fn save_origins(&mut self) -> Result<bool, StoreError> {
+        let Some(config) = self.origins.take_to_save(self.store.as_ref()) else {
+            return Ok(false);
+        };
+        let record = crate::core::store::ConsumerRecord {
+            config,
+            created: 0,
+            state: Default::default(),
+        };
+        self.store.save_consumer(ORIGINS_RECORD, record)?;
+        Ok(true)
     }
 
     fn rebuild_dedup(&mut self, now: Nanos) {

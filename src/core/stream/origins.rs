@@ -13,23 +13,31 @@
 //!   earlier one look like a duplicate when it is sent again. The uploader starts again from
 //!   its cursor, without `Prev` on the first publish (everything before it is acknowledged).
 //!
-//! The marks are not written anywhere of their own: they are rebuilt from the stored messages'
-//! headers, once, the first time a publish with the header reaches the stream after it was
-//! opened (streams that never take uploads never pay for the scan), and again after the store
-//! went back to its last sync. A stored message is durable before its PubAck leaves, so the
-//! rebuilt marks cover everything ever acknowledged, kill -9 included, as long as some message
-//! of the origin is still stored: the marks survive removals while the server runs, but an
-//! origin whose every message was removed (limits, purge, delete) before a restart loses its
-//! mark, and then only the duplicate window catches a repeat.
+//! The marks are rebuilt from the stored messages' headers, once, the first time a publish with
+//! the header reaches the stream after it was opened (streams that never take uploads never pay
+//! for the scan), and again after the store went back to its last sync. A stored message is
+//! durable before its PubAck leaves, so the rebuilt marks cover everything acknowledged, kill -9
+//! included, while some message of the origin is still stored. For the origins whose messages
+//! were removed (limits, purge, delete), the marks are also written through the store when
+//! messages went: as a record among the stream's consumer records, named [`RECORD`] (a name no
+//! client can give a consumer), saved after a successful sync (so it never claims a message
+//! that is not durable; if it is lost in a crash before the next sync, the worst is a repeat
+//! stored again, never a message taken for a repeat) and folded into the rebuilt marks when the
+//! stream is restored (`engine/restore.rs`).
 
 use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
 
 use crate::core::headers::find_header;
 use crate::core::store::{Seq, StreamStore};
 use crate::core::sync::origin::{self, ORIGIN_PREV_HEADER, ORIGIN_SEQ_HEADER};
 
+/// The consumer-record name the marks are saved under (a `.` makes it no valid consumer name).
+pub const RECORD: &str = "_contrail.origins";
+
 /// The highest local sequence of one origin's stream stored here, and where.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 struct Mark {
     local: u64,
     stored_at: Seq,
@@ -52,13 +60,53 @@ pub(super) struct Origins {
     /// Rebuilt from the store since it was opened or went back.
     built: bool,
     marks: HashMap<String, Mark>,
+    /// The marks as last saved or restored: the floor of every rebuild.
+    saved: HashMap<String, Mark>,
+    /// The store's `last_seq - msgs` (how many sequences are not stored: removed or skipped)
+    /// when the marks were last saved or judged: it grows exactly when messages go.
+    gone: Option<u64>,
+}
+
+/// The saved form.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Saved {
+    contrail_origins: HashMap<String, Mark>,
 }
 
 impl Origins {
-    /// Forgets everything; rebuilt from the store on next use.
+    /// Forgets what it learned from messages; rebuilt from the store (and the saved marks) on
+    /// next use.
     pub(super) fn reset(&mut self) {
         self.built = false;
         self.marks = HashMap::new();
+    }
+
+    /// Takes the marks saved in the stream's [`RECORD`] (at restore). Unreadable: ignored (the
+    /// duplicate window still holds).
+    pub(super) fn restore(&mut self, saved: &[u8]) {
+        if let Ok(saved) = serde_json::from_slice::<Saved>(saved) {
+            self.saved = saved.contrail_origins;
+            self.reset();
+        }
+    }
+
+    /// After a successful sync of `store` (everything stored is durable): the marks to save,
+    /// if messages were removed since they were last saved and they changed.
+    pub(super) fn take_to_save(&mut self, store: &dyn StreamStore) -> Option<Vec<u8>> {
+        if !self.built || self.marks.is_empty() {
+            return None;
+        }
+        let state = store.state();
+        let gone = state.last_seq.saturating_sub(state.msgs);
+        let before = self.gone.replace(gone);
+        if before.is_some_and(|before| gone <= before) || self.marks == self.saved {
+            return None;
+        }
+        self.saved = self.marks.clone();
+        serde_json::to_vec(&Saved {
+            contrail_origins: self.saved.clone(),
+        })
+        .ok()
     }
 
     /// Judges a publish with header block `headers`.
@@ -118,6 +166,7 @@ impl Origins {
             return;
         }
         self.built = true;
+        self.marks = self.saved.clone();
         let mut seq = 0;
         // Each step moves past one stored message, so this ends after at most `msgs` steps.
         while let Ok(msg) = store.load_next_msg("", seq) {
