@@ -21,6 +21,7 @@ import {
 import { isNoResponders, randomToken, text, toBytes } from './util.js';
 import { JetStreamClient } from './client.js';
 import { JetStreamManager } from './jsm.js';
+import { startSync } from './sync.js';
 
 const API = '$JS.API.';
 
@@ -227,11 +228,15 @@ export class Contrail {
   #tab;
   /** Ending a fast open (`#finishOpening`), once started. */
   #opening = null;
+  /** Called after every flush (sync.js watches its upload's status). */
+  #flushWatchers = new Set();
 
   /** `engine` is the wasm Engine, or null for a follower tab (it sends everything through `tab`). */
   constructor(engine, tab = null) {
     this.#engine = engine;
     this.#tab = tab;
+    // A server connection attached to the engine has news for it: flush soon.
+    engine?.setWake?.(() => this._kick());
     tab?.attach({
       handle: (subject, reply, hdrs, data) => {
         const took = this.#engine.handle(subject, reply ?? undefined, hdrs ?? undefined, data, Date.now());
@@ -246,6 +251,7 @@ export class Contrail {
       fail: (to, err) => this.#subs.get(to)?.(null, err),
       promote: (engine) => {
         this.#engine = engine;
+        engine.setWake?.(() => this._kick());
         this.#opening = null;
         this.#finishOpeningSoon();
         this._kick();
@@ -328,6 +334,29 @@ export class Contrail {
     return new JetStreamManager(this, opts);
   }
 
+  /**
+   * Uploads local stream `opts.stream` to stream `opts.to` on the server `conn` (from
+   * `connect()`) exactly once, offline first: see sync.js and the README's "Sync". Resolves to
+   * the upload's handle (status, events, pause/resume, stop).
+   */
+  async sync(conn, opts) {
+    if (this.#closed) throw new ClosedError();
+    if (!this.#engine) throw new ContrailError('sync runs in the tab that holds the database (this one is a follower)');
+    if (this.#engine.loading) await this.#finishOpening();
+    return startSync(this, conn, opts);
+  }
+
+  /** The wasm engine, for sync.js (null in a follower tab). */
+  get _wasm() {
+    return this.#engine;
+  }
+
+  /** Calls `fn()` after every flush until `unwatch`. */
+  _watchFlush(fn) {
+    this.#flushWatchers.add(fn);
+    return () => this.#flushWatchers.delete(fn);
+  }
+
   /** Waits for every write so far to commit, then stops timers and closes the database. */
   async close() {
     if (this.#closed) return;
@@ -335,6 +364,9 @@ export class Contrail {
     if (this.#engine?.loading) await this.#finishOpening();
     await (this.#engine ? this._kick() : this.#tab.drain());
     this.#closed = true;
+    this.#engine?.setWake?.(undefined);
+    for (const watch of [...this.#flushWatchers]) watch(new ClosedError());
+    this.#flushWatchers.clear();
     clearTimeout(this.#timer);
     this.#failAll(new ClosedError());
     this.#engine?.close();
@@ -482,6 +514,7 @@ export class Contrail {
         this.#again = false;
         const out = await this.#engine.flush();
         this.#route(out);
+        for (const watch of this.#flushWatchers) watch();
       } while (this.#again && !this.#closed);
     } catch (e) {
       this.#commitFailed(e);

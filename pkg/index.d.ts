@@ -2,6 +2,7 @@
 // Names and shapes follow v3's own .d.ts (jetstream/lib/types.d.ts, jsapi_types.d.ts); what this
 // package adds (open, storage, tabs) or leaves out is marked.
 export { connect, RemoteConnection, ConnectionOptions, Msg, Subscription, SubscriptionOptions, MsgPublishOptions, RequestOptions, Status } from './remote.js';
+import type { RemoteConnection } from './remote.js';
 
 /** Milliseconds to nanoseconds (JetStream durations are nanoseconds). */
 export declare function nanos(ms: number): number;
@@ -45,10 +46,73 @@ export declare class Contrail {
   persist(): Promise<boolean>;
   /** This site's storage usage and quota as the browser estimates them; null fields where unavailable (Node). */
   storage(): Promise<StorageEstimate>;
+  /**
+   * Uploads local stream `opts.stream` to stream `opts.to` on the server `conn` exactly once,
+   * offline first (see the README's "Sync"). Only in the tab that holds the database.
+   */
+  sync(conn: RemoteConnection, opts: SyncOptions): Promise<Upload>;
   /** Waits for pending commits, stops timers, closes the database. */
   close(): Promise<void>;
   /** nats.js's name: the same as `close()`. */
   drain(): Promise<void>;
+}
+
+// ---- sync (sync.js) ----
+
+export interface SyncOptions {
+  /** The local stream to upload. */
+  stream: string;
+  /** The server stream that must store it (sent as `Nats-Expected-Stream`). */
+  to: string;
+  /** Put before each subject when published (`"up."` + `orders.new`). */
+  subjectPrefix?: string;
+  /** The upload's name, also its consumer's on the local stream (default `upload_<to>`). */
+  name?: string;
+  /** Most publishes awaiting their PubAck at once (default 256). */
+  window?: number;
+  /** How long a publish waits for its PubAck, in ms (default 10000). */
+  ackTimeout?: number;
+}
+
+export interface UploadStatus {
+  name: string;
+  stream: string;
+  to: string;
+  /** This database's origin id for the stream: `Nats-Msg-Id` is `<origin>:<stream>:<seq>`. */
+  origin: string;
+  /** Every local sequence at or below this is stored on the server. */
+  cursor: number;
+  /** Local messages after the cursor. */
+  pending: number;
+  /** Publishes awaiting their PubAck now. */
+  inFlight: number;
+  /** The connection is up. */
+  online: boolean;
+  paused: boolean;
+  /** PubAcks since the upload started, duplicates included. */
+  acknowledged: number;
+  /** Of those, messages the server already had. */
+  duplicates: number;
+  /** Why the last publish was refused (e.g. wrong stream, no responders), until one succeeds. */
+  lastError: string | null;
+  /** When it tries again after that error. */
+  retryAt: Date | null;
+}
+
+/** A running upload (`Contrail.sync`). */
+export declare class Upload {
+  readonly name: string;
+  status(): UploadStatus;
+  /** A status each time one changes. */
+  events(): AsyncIterableIterator<UploadStatus>;
+  /** Resolves once nothing stored locally is left to upload; rejects if the upload stops. */
+  caughtUp(): Promise<UploadStatus>;
+  /** Sends nothing new (publishes already out are still acknowledged). */
+  pause(): void;
+  /** Sends again, at once (also after an error's backoff). */
+  resume(): void;
+  /** Stops; the cursor stays in the upload's consumer and `sync()` again resumes there. */
+  stop(): void;
 }
 
 // ---- errors (as @nats-io/jetstream and @nats-io/nats-core v3 name them) ----

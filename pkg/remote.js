@@ -580,6 +580,12 @@ export class RemoteConnection {
     return this.#closing;
   }
 
+  /** The wasm RemoteLink under this connection, for a local database's sync (sync.js). */
+  _wasmLink() {
+    this.#check();
+    return this.#link;
+  }
+
   /** Connection statistics are not kept yet; the link's state instead. */
   get state() {
     return this.isClosed() ? 'closed' : this.#link.state();

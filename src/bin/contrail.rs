@@ -1,6 +1,7 @@
 //! The `contrail` binary: `contrail [serve] [flags]` runs the server (nats-server's flags, see
-//! `contrail --help`); `contrail demo` runs a short in-process demo of the engine: the same
-//! `$JS.API` requests, publishes and acks a NATS client would send, printed as they go.
+//! `contrail --help`; `--demo` keeps example streams busy while it runs, see
+//! `contrail::server::demo`); `contrail demo` runs a short in-process demo of the engine: the
+//! same `$JS.API` requests, publishes and acks a NATS client would send, printed as they go.
 
 // The server is native only; on wasm32 (where `cargo test --target wasm32-unknown-unknown` still
 // builds every binary) this is an empty program.
@@ -105,7 +106,7 @@ mod native {
                 return ExitCode::from(1);
             }
         };
-        match runtime.block_on(contrail::server::run(config)) {
+        match runtime.block_on(contrail::server::run_with_demo(config, args.demo)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
                 eprintln!("contrail: {err}");

@@ -19,5 +19,6 @@ pub mod store;
 pub mod stream;
 pub mod subject;
 pub mod subject_index;
+pub mod sync;
 pub mod time;
 pub mod transform;

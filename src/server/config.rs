@@ -126,6 +126,10 @@ pub struct ServeArgs {
     /// Trace logging.
     #[arg(short = 'V', long = "trace")]
     pub trace: bool,
+    /// Keep example streams (orders, sensors, a KV bucket) written to and consumed while the
+    /// server runs, for the dashboard (`./scripts/run` turns it on).
+    #[arg(long = "demo")]
+    pub demo: bool,
 }
 
 /// Rewrites nats-server's two-letter short flags (`-sd`, `-js`), which clap cannot express, to

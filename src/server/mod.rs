@@ -20,6 +20,7 @@ pub mod auth;
 pub mod conf;
 pub mod config;
 pub mod conn;
+pub mod demo;
 pub mod file_store;
 pub mod jetstream;
 pub mod link;
@@ -498,8 +499,18 @@ async fn accept_tcp(shared: Arc<Shared>, listener: TcpListener) {
 
 /// Runs the server until SIGINT or SIGTERM, then shuts it down gracefully.
 pub async fn run(config: ServerConfig) -> io::Result<()> {
+    run_with_demo(config, false).await
+}
+
+/// [`run`], with the example streams of [`demo`] written to and consumed while it runs when
+/// `demo` is on (`contrail serve --demo`).
+pub async fn run_with_demo(config: ServerConfig, demo: bool) -> io::Result<()> {
     let server = Server::start(config).await?;
+    let demo = demo.then(|| demo::spawn(server.client_addr));
     wait_for_signal().await;
+    if let Some(task) = demo {
+        task.abort();
+    }
     tracing::info!("Trapped signal; shutting down");
     server.shutdown().await;
     Ok(())

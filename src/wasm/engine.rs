@@ -25,17 +25,20 @@ use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
+use super::engine_links::Links;
 use super::error::Error;
 use super::idb::codec::{self, SeqState, StreamMeta};
 use super::idb::db::{Commit, StoredStream};
 use super::idb::{CommitQueue, Database, IdbStore, Write};
 use super::journal::{Input, Journal};
+use super::link::RemoteLink;
 use super::partial::{self, Partial};
 use super::released;
 use crate::core::engine::{Engine, EngineConfig, StoreFactory};
-use crate::core::message::{Destination, Message, Outbound};
+use crate::core::message::{Destination, LinkId, Message, Outbound};
 use crate::core::stream::StreamConfig;
-use crate::core::time::Nanos;
+use crate::core::sync::upload::UploadConfig;
+use crate::core::time::{Nanos, MILLIS};
 
 /// A stream spanning more sequences than this opens from its newest segments only (see
 /// [`partial`]): ~1 MiB of 128-byte messages, read in a few milliseconds.
@@ -86,6 +89,11 @@ struct Shell {
     next_ticket: Cell<u32>,
     /// Opened from the newest segments only, until `completeOpen` (see [`partial`]).
     partial: RefCell<Option<Partial>>,
+    /// Server connections the engine speaks through (see [`super::engine_links`]).
+    links: RefCell<Links>,
+    /// The uploads started, with the origin id each was started with: started again on an
+    /// engine rebuilt from the database (their cursors are in it).
+    uploads: RefCell<BTreeMap<String, (UploadConfig, String)>>,
 }
 
 /// An engine rebuilt from a database, with what the shell keeps beside it.
@@ -405,6 +413,109 @@ impl JsEngine {
             .set_interest(deliver_subject, active, nanos(now_ms));
     }
 
+    /// Attaches a server connection (`RemoteLink`) for the engine to speak through; returns its
+    /// link id (the same for a link attached before). The engine hears it is up or down and
+    /// sends its subscriptions and publishes for that link over it.
+    #[wasm_bindgen(js_name = attachLink)]
+    pub fn attach_link(&self, link: &RemoteLink) -> u32 {
+        let id = self.shell.links.borrow_mut().attach(link.port());
+        id.0
+    }
+
+    /// Detaches link `id`: the engine hears it is down.
+    #[wasm_bindgen(js_name = detachLink)]
+    pub fn detach_link(&self, id: u32) {
+        self.shell.links.borrow_mut().detach(LinkId(id));
+    }
+
+    /// Routes the JetStream API prefix `api` (`$JS.<domain>.API`, or a mirror's
+    /// `external.api`) to link `link`, or forgets the route when `link` is undefined: the
+    /// engine's own requests to that API (a mirror's consumer create) go over the link.
+    #[wasm_bindgen(js_name = routeApi)]
+    pub fn route_api(&self, api: &str, link: Option<u32>) {
+        let mut engine = self.shell.engine.borrow_mut();
+        let id = link.map(LinkId);
+        self.shell
+            .links
+            .borrow_mut()
+            .route_api(&mut engine, api, id);
+    }
+
+    /// Sets the function called when a link has news for the engine: it should flush soon.
+    #[wasm_bindgen(js_name = setWake)]
+    pub fn set_wake(&self, wake: Option<js_sys::Function>) {
+        self.shell.links.borrow().set_wake(wake);
+    }
+
+    /// Starts upload `name` of local stream `stream` to remote stream `to` over link `link`
+    /// (see `core::sync::upload`): `prefix` goes before each subject, `window` publishes may
+    /// await their PubAck at once, each for `ack_timeout_ms`. `origin` is the origin id used
+    /// if the upload's consumer is made now (random, from `crypto.getRandomValues`). Resolves
+    /// nothing; returns the status as JSON, or `{"error": ApiError}`.
+    #[wasm_bindgen(js_name = startUpload)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_upload(
+        &self,
+        name: &str,
+        stream: &str,
+        to: &str,
+        link: u32,
+        prefix: Option<String>,
+        window: Option<f64>,
+        ack_timeout_ms: Option<f64>,
+        origin: &str,
+        now_ms: f64,
+    ) -> String {
+        let mut config = UploadConfig::new(stream, to, Destination::Link(LinkId(link)));
+        config.subject_prefix = prefix.filter(|p| !p.is_empty());
+        if let Some(window) = window.filter(|w| w.is_finite() && *w >= 1.0) {
+            config.window = window as usize;
+        }
+        if let Some(ms) = ack_timeout_ms.filter(|ms| ms.is_finite() && *ms > 0.0) {
+            config.ack_timeout = (ms * MILLIS as f64) as Nanos;
+        }
+        if self.shell.partial.borrow().is_some() {
+            return r#"{"error":{"code":503,"err_code":10077,"description":"engine still opening"}}"#
+                .to_string();
+        }
+        let started = self.shell.engine.borrow_mut().start_upload(
+            name,
+            config.clone(),
+            origin,
+            nanos(now_ms),
+        );
+        match started {
+            Ok(status) => {
+                self.shell
+                    .uploads
+                    .borrow_mut()
+                    .insert(name.to_string(), (config, status.origin.clone()));
+                serde_json::to_string(&status).unwrap_or_default()
+            }
+            Err(error) => serde_json::json!({ "error": error }).to_string(),
+        }
+    }
+
+    /// Stops upload `name` (its cursor stays in its consumer); false if none runs.
+    #[wasm_bindgen(js_name = stopUpload)]
+    pub fn stop_upload(&self, name: &str) -> bool {
+        self.shell.uploads.borrow_mut().remove(name);
+        self.shell.engine.borrow_mut().stop_upload(name)
+    }
+
+    /// Pauses or resumes upload `name`; false if none runs.
+    #[wasm_bindgen(js_name = pauseUpload)]
+    pub fn pause_upload(&self, name: &str, paused: bool) -> bool {
+        self.shell.engine.borrow_mut().pause_upload(name, paused)
+    }
+
+    /// Upload `name`'s status as JSON (`core::sync::upload::UploadStatus`).
+    #[wasm_bindgen(js_name = uploadStatus)]
+    pub fn upload_status(&self, name: &str) -> Option<String> {
+        let status = self.shell.engine.borrow().upload_status(name)?;
+        serde_json::to_string(&status).ok()
+    }
+
     /// Closes the database connection (commits in flight still finish).
     pub fn close(&self) {
         if let Some(db) = &self.shell.db {
@@ -439,14 +550,28 @@ impl JsEngine {
                 acks: RefCell::new(Vec::new()),
                 next_ticket: Cell::new(0),
                 partial: RefCell::new(None),
+                links: RefCell::new(Links::default()),
+                uploads: RefCell::new(BTreeMap::new()),
             }),
         }
     }
 }
 
-/// The release buffer of `acks` and `out` (see [`released`]).
-fn release(acks: &[released::TicketAck], out: &[Outbound]) -> JsValue {
-    Uint8Array::from(&released::encode(acks, out)[..]).into()
+/// The release buffer of `acks` and `out` (see [`released`]); what `out` addresses to a link
+/// is published on it now instead.
+fn release(shell: &Shell, acks: &[released::TicketAck], out: &[Outbound]) -> JsValue {
+    if out.iter().all(|o| o.dest == Destination::Local) {
+        return Uint8Array::from(&released::encode(acks, out)[..]).into();
+    }
+    let links = shell.links.borrow();
+    let mut local = Vec::with_capacity(out.len());
+    for o in out {
+        match o.dest {
+            Destination::Local => local.push(o.clone()),
+            Destination::Link(_) => links.send(o),
+        }
+    }
+    Uint8Array::from(&released::encode(acks, &local)[..]).into()
 }
 
 /// See [`JsEngine::flush`].
@@ -527,7 +652,14 @@ impl Shell {
         // No await from here on: nothing can be handled by the old engine in between.
         self.queue.borrow_mut().clear();
         self.acks.borrow_mut().clear();
-        *self.engine.borrow_mut() = restored.engine;
+        let mut engine = restored.engine;
+        self.links.borrow_mut().restart(&mut engine, now);
+        for (name, (config, origin)) in self.uploads.borrow().iter() {
+            // Its consumer (the cursor) is in the database unless it was made in the lost
+            // batch; then it is made again with the same origin id.
+            let _ = engine.start_upload(name, config.clone(), origin, now);
+        }
+        *self.engine.borrow_mut() = engine;
         *self.metas.borrow_mut() = restored.metas;
         *self.warnings.borrow_mut() = restored.warnings;
         self.generation.set(generation);
@@ -551,7 +683,7 @@ impl Shell {
         }
         let (acks, out, writes) = batch?;
         let Some(db) = &self.db else {
-            return Ok(release(&acks, &out));
+            return Ok(release(self, &acks, &out));
         };
         let committed = match begun {
             Some(Ok(commit)) => commit.finished().await,
@@ -567,7 +699,7 @@ impl Shell {
                         return Err(Error::RolledBack.into());
                     }
                     // Its inputs were replayed; the flush that replayed them answers them.
-                    return Ok(release(&[], &[]));
+                    return Ok(release(self, &[], &[]));
                 }
                 db.commit(writes).await
             }
@@ -575,7 +707,7 @@ impl Shell {
         match committed {
             Ok(()) => {
                 self.journal.borrow_mut().committed(end);
-                Ok(release(&acks, &out))
+                Ok(release(self, &acks, &out))
             }
             Err(err) => self.recover(db, err, end).await,
         }
@@ -619,7 +751,7 @@ impl Shell {
         match retried {
             Ok((acks, out)) => {
                 self.journal.borrow_mut().committed(end);
-                Ok(release(&acks, &out))
+                Ok(release(self, &acks, &out))
             }
             Err(again) => {
                 self.lose(db).await;
@@ -644,7 +776,21 @@ impl Shell {
     /// the writes to commit before they leave.
     fn take_batch(&self) -> Result<Batch, Error> {
         let mut engine = self.engine.borrow_mut();
+        if self.partial.borrow().is_none() {
+            // What the links said since the last flush (replies to the engine's requests).
+            let now = nanos(js_sys::Date::now());
+            engine.set_clock(now);
+            self.links.borrow().deliver(&mut engine, now);
+        }
         engine.flush()?;
+        {
+            let mut links = self.links.borrow_mut();
+            while let Some(event) = engine.poll_event() {
+                // Local subscriptions need nothing here: JavaScript hands the engine every
+                // `$JS.` message and stream subject itself.
+                links.apply(&event);
+            }
+        }
         // The next batch starts with room for as many acks as this one: growing the vector
         // from empty on every flush was 4% of a publish profile.
         let acks = {
@@ -654,13 +800,8 @@ impl Shell {
         };
         let mut out = Vec::new();
         while let Some(o) = engine.poll_outbound() {
-            // The browser has no links yet (the sync issue wires them): this shell never
-            // reports one up, so the engine fails every request to a link at once with
-            // `RequestError::LinkDown` and sends nothing; anything else addressed to a link
-            // has nowhere to go.
-            if o.dest == Destination::Local {
-                out.push(o);
-            }
+            // What goes to a link leaves with the release, after the commit (see `release`).
+            out.push(o);
         }
         if self.db.is_none() {
             return Ok((acks, out, Vec::new()));

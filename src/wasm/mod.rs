@@ -8,6 +8,7 @@
 
 mod digest;
 pub mod engine;
+mod engine_links;
 pub mod error;
 pub mod idb;
 mod journal;

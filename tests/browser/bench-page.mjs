@@ -4,7 +4,7 @@
 // profile, so IndexedDB is on disk) and prints what `run` returns; bench.test.mjs runs it tiny.
 //
 // Every workload returns `{ msgs, ms }` (or phase timings) measured with performance.now().
-import { open, deleteDatabase } from '/pkg/index.js';
+import { open, deleteDatabase, Kvm } from '/pkg/index.js';
 import initWasm from '/pkg/dist/contrail.js';
 
 /** Sizes of a full run; bench.mjs overrides them from argv/env. */
@@ -20,6 +20,9 @@ export const DEFAULTS = {
   keys: 1000, // subjects of the key-value-like workload
   rounds: 5, // interleaved ceiling/publish rounds
   roundMsgs: 20_000, // messages per workload per round
+  kvPuts: 20_000, // KV puts with `window` outstanding, over `keys` keys
+  kvSyncPuts: 300, // KV puts awaiting each (one commit each)
+  kvGets: 10_000, // KV gets of the latest value, awaiting each
 };
 
 /** Database names; `run` deletes them first and last. */
@@ -28,6 +31,7 @@ export const DB = {
   main: 'bench-contrail',
   extra: 'bench-contrail-extra',
   paired: 'bench-contrail-paired',
+  kv: 'bench-contrail-kv',
 };
 const STREAM = 'BENCH';
 const SUBJECT = 'bench.a';
@@ -315,6 +319,67 @@ export async function loadWasm() {
 }
 
 /**
+ * KV (pkg/kv.js, the @nats-io/kv shape) on a local bucket of `keys` keys, history 1, each figure
+ * beside its own raw baseline measured in the same page just before:
+ * - puts with `window` outstanding (the IndexedDB ceiling row is their baseline);
+ * - puts awaiting each, beside raw IndexedDB with one put per strict transaction;
+ * - gets of the latest value awaiting each, beside `Map.get` on the same keys and values.
+ * Every get is checked against the value last put under its key.
+ */
+export async function kv({ puts, syncPuts, gets, window, size, payload = DEFAULTS.payload, keys }) {
+  await deleteDatabase(DB.kv);
+  const nc = await open({ name: DB.kv });
+  const bucket = await new Kvm(nc.jetstream()).create('bench', { history: 1 });
+  const pool = payloads(payload, size);
+  const last = new Map();
+  const put = (n) => {
+    const key = `k${keyOf(n, keys)}`;
+    const value = pool[n % POOL];
+    last.set(key, value);
+    return bucket.put(key, value);
+  };
+
+  let sent = 0;
+  let t0 = now();
+  await new Promise((done, fail) => {
+    let acked = 0;
+    const next = () => {
+      if (sent >= puts) return;
+      put(++sent).then(() => (++acked === puts ? done() : next()), fail);
+    };
+    for (let i = 0; i < window && i < puts; i++) next();
+  });
+  const windowed = { msgs: puts, ms: now() - t0 };
+
+  const rawSync = await ceiling({ msgs: syncPuts, perRecord: 1, size, payload, name: `${DB.kv}-raw` });
+  await deleteRaw(`${DB.kv}-raw`);
+  t0 = now();
+  for (let i = 0; i < syncPuts; i++) await put(++sent);
+  const putSync = { msgs: syncPuts, ms: now() - t0 };
+
+  const order = Array.from({ length: gets }, (_, i) => `k${keyOf(keys + i + 1, keys)}`);
+  t0 = now();
+  for (const key of order) {
+    const e = await bucket.get(key);
+    if (!e || e.value.length !== last.get(key).length) throw new Error(`kv get ${key}: not the value last put`);
+  }
+  const got = { msgs: gets, ms: now() - t0 };
+  // Map.get is too fast to time once per key: repeat the same lookups until 50 ms have passed.
+  let lookups = 0;
+  let bytes = 0;
+  t0 = now();
+  do {
+    for (const key of order) bytes += last.get(key).length;
+    lookups += order.length;
+  } while (now() - t0 < 50);
+  const map = { msgs: lookups, ms: now() - t0, bytes };
+
+  await nc.close();
+  await deleteDatabase(DB.kv);
+  return { put: windowed, putSync, rawSync, get: got, map };
+}
+
+/**
  * Every workload, in order; resolves to `{ results, opts }`. `results` maps a workload key to its
  * raw figures. Leaves the main database in place (for a cold open by bench.mjs); `cleanup`
  * deletes it.
@@ -340,6 +405,7 @@ export async function run(overrides = {}) {
   await main.close();
 
   results.keys = await publishKeys({ msgs: o.publishMsgs, window: o.window, ...sized, keys: o.keys });
+  results.kv = await kv({ puts: o.kvPuts, syncPuts: o.kvSyncPuts, gets: o.kvGets, window: o.window, ...sized, keys: o.keys });
 
   const extra = await openFresh(DB.extra);
   results.bursts = await counted(() => publishBursts(extra, { msgs: o.burstMsgs, window: o.window, ...sized }));

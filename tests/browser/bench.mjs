@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The browser benchmark: Contrail's durable publish, fetch+ack and open time against the raw
-// ceiling of packed IndexedDB writes, measured in one page of headless Chromium, printed as a
+// The browser benchmark: Contrail's durable publish, fetch+ack, KV put/get and open time against
+// the raw ceiling of packed IndexedDB writes (KV gets against a Map), measured in one page of headless Chromium, printed as a
 // table of figures and ratios. The workloads live in bench-page.mjs; this script serves the
 // repository, launches Chromium on a throwaway persistent profile (an on-disk IndexedDB:
 // Playwright's `launch()` contexts are off-the-record, where one-record strict transactions ran
@@ -9,7 +9,8 @@
 //
 //   node tests/browser/bench.mjs [--runs 3] [--publish 100000] [--ceiling 200000] [--burst 100000]
 //        [--sync 500] [--window 1000] [--batch 500] [--size 128] [--keys 1000] [--rounds 5]
-//        [--round-msgs 20000] [--payload events|random|same]
+//        [--round-msgs 20000] [--kv-puts 20000] [--kv-sync 300] [--kv-gets 10000]
+//        [--payload events|random|same]
 //        [--no-cold] [--json]
 //        [--profile out.cpuprofile [--profile-of publish|bursts|fetch|open]]
 // Each option also reads BENCH_<NAME> from the environment (e.g. BENCH_RUNS=3). Figures are
@@ -161,6 +162,7 @@ function rowsOf({ results: r, opts: o }) {
     target,
     parts: res.commits ? { 'msgs/commit': res.msgs / res.commits } : undefined,
   });
+  const vs = (workload, res, base) => ({ workload, value: rate(res), unit: 'ops/s', ratio: rate(res) / rate(base) });
   const rows = [
     row(`IndexedDB ceiling: 1000 x ${b} per record, 1 record per strict tx`, r.ceiling1000, 'ceiling'),
     row(`IndexedDB: 100 x ${b} per record, 1 record per strict tx`, r.ceiling100),
@@ -174,6 +176,10 @@ function rowsOf({ results: r, opts: o }) {
     row(`publish, 1 outstanding (await each)`, r.sync),
     row(`fetch + ack, batch ${o.batch}, explicit, last ackAck`, r.fetchAck),
     row(`publish, ${o.window} outstanding, memory engine (no IndexedDB: CPU cost alone)`, r.memory),
+    // KV, each beside its own baseline (named in the row).
+    row(`kv put, ${o.window} outstanding, ${o.keys} keys, history 1`, r.kv.put),
+    vs(`kv put, await each (ratio: to raw IndexedDB, 1 put per strict tx)`, r.kv.putSync, r.kv.rawSync),
+    vs(`kv get, latest value, await each (ratio: to Map.get on the same keys)`, r.kv.get, r.kv.map),
   ];
   const open = (label, x) => ({
     workload: `open -> first PubAck, ${o.publishMsgs} msgs, ${label}`,
@@ -230,7 +236,7 @@ export function formatTable(rows) {
 }
 
 function parseArgs(argv, env) {
-  const names = { runs: 'runs', publish: 'publishMsgs', ceiling: 'ceilingMsgs', burst: 'burstMsgs', sync: 'syncMsgs', window: 'window', batch: 'batch', size: 'size', rounds: 'rounds', 'round-msgs': 'roundMsgs', keys: 'keys' };
+  const names = { runs: 'runs', publish: 'publishMsgs', ceiling: 'ceilingMsgs', burst: 'burstMsgs', sync: 'syncMsgs', window: 'window', batch: 'batch', size: 'size', rounds: 'rounds', 'round-msgs': 'roundMsgs', keys: 'keys', 'kv-puts': 'kvPuts', 'kv-sync': 'kvSyncPuts', 'kv-gets': 'kvGets' };
   const opts = {};
   for (const [flag, key] of Object.entries(names)) {
     const e = env[`BENCH_${flag.toUpperCase()}`];

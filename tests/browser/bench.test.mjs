@@ -16,12 +16,16 @@ test('every benchmark row produces a positive finite figure', { timeout: 180_000
     keys: 50,
     rounds: 2,
     roundMsgs: 2_000,
+    kvPuts: 300,
+    kvSyncPuts: 5,
+    kvGets: 100,
     cold: true,
   });
-  assert.equal(rows.length, 13, formatTable(rows));
+  assert.equal(rows.length, 16, formatTable(rows));
   for (const row of rows) {
     assert.ok(Number.isFinite(row.value) && row.value > 0, `${row.workload}: ${row.value}`);
   }
   assert.match(formatTable(rows), /open -> first PubAck, 300 msgs, fresh browser process/);
+  assert.match(formatTable(rows), /kv get, latest value, await each \(ratio: to Map.get/);
   for (const kind of ['events', 'random', 'same']) assert.match(formatTable(rows), new RegExp(`, ${kind} payloads, `));
 });

@@ -89,3 +89,67 @@ test('kv - per-key TTLs survive a page reload, and what passed meanwhile is gone
   }
 });
 
+
+// Two tabs of one origin open the same database (pkg/tabs.js: one writer, one follower). A bucket
+// is one bucket for both: what one tab writes, the other reads and watches, and a compare-and-set
+// across tabs sees the other tab's revision.
+test('kv - a bucket shared by two tabs: each reads, watches and updates what the other wrote', { timeout: 60_000 }, async () => {
+  const ctx = await suite.browser.newContext();
+  try {
+    const open = async () => {
+      const page = await ctx.newPage();
+      page.on('pageerror', (e) => console.error('pageerror:', e));
+      await page.goto(`${suite.server.url}/tests/browser/blank.html`);
+      const role = await page.evaluate(async () => {
+        globalThis.pkg = await import('/pkg/index.js');
+        globalThis.nc = await pkg.open({ name: 'kv-two-tabs' });
+        globalThis.kvm = new pkg.Kvm(nc.jetstream());
+        return nc.role;
+      });
+      return { page, role };
+    };
+    const a = await open();
+    const b = await open();
+    assert.deepEqual([a.role, b.role].sort(), ['follower', 'writer']);
+
+    await a.page.evaluate(async () => {
+      globalThis.kv = await kvm.create('shared', { history: 3 });
+    });
+    // The follower watches for what the writer puts next.
+    await b.page.evaluate(async () => {
+      globalThis.kv = await kvm.open('shared');
+      const w = await kv.watch({ key: 'doc.*' });
+      globalThis.seen = [];
+      globalThis.watched = (async () => {
+        for await (const e of w) if (seen.push([e.key, e.string(), e.revision]) === 2) return seen;
+      })();
+    });
+    const rev1 = await a.page.evaluate(() => kv.put('doc.title', 'draft'));
+    const fromB = await b.page.evaluate(async (rev1) => {
+      const title = await kv.get('doc.title');
+      // A compare-and-set from this tab against the other tab's revision.
+      const rev2 = await kv.update('doc.title', 'final', rev1);
+      let stale = null;
+      try {
+        await kv.update('doc.title', 'lost', rev1);
+      } catch (e) {
+        stale = e.message;
+      }
+      const seen = await Promise.race([watched, new Promise((r) => setTimeout(() => r('watch timed out'), 10_000))]);
+      return { title: title.string(), rev2, stale, seen };
+    }, rev1);
+    assert.equal(fromB.title, 'draft');
+    assert.equal(fromB.rev2, rev1 + 1);
+    assert.match(fromB.stale ?? 'no error', /wrong last sequence/);
+    assert.deepEqual(fromB.seen, [['doc.title', 'draft', rev1], ['doc.title', 'final', rev1 + 1]]);
+    const fromA = await a.page.evaluate(async () => {
+      const e = await kv.get('doc.title');
+      const history = [];
+      for await (const h of await kv.history({ key: 'doc.title' })) history.push(h.string());
+      return { value: e.string(), revision: e.revision, history };
+    });
+    assert.deepEqual(fromA, { value: 'final', revision: rev1 + 1, history: ['draft', 'final'] });
+  } finally {
+    await ctx.close();
+  }
+});

@@ -43,16 +43,20 @@ async function waitForPortsFile(dir, child, log) {
 /**
  * Starts a server of `kind`. Contrail runs in the repository (it serves www/ and pkg/ on its
  * HTTP port). `config` is appended to the config file (an `authorization { ... }` block, say);
- * `program` runs another nats-server binary (e.g. 2.14's) instead of the one on PATH.
+ * `program` runs another nats-server binary (e.g. 2.14's) instead of the one on PATH; `args`
+ * are more flags (Contrail's `--demo`, say). `storeDir` keeps the store somewhere the caller owns
+ * (kept at stop) and `ports` (`{port, wsPort, httpPort}`) takes the ports of an earlier server
+ * back, so a test can restart a server where its clients reconnect.
  * Returns `{ kind, port, wsPort, httpPort, wsUrl, httpUrl, stop }`.
  */
-export async function startServer(kind, { config = '', program: binary } = {}) {
+export async function startServer(kind, { config = '', program: binary, args: extra = [], storeDir, ports: fixed } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'contrail-page-'));
   const portsDir = join(dir, 'ports');
   await mkdir(portsDir);
   const conf = join(dir, 'server.conf');
-  await writeFile(conf, `websocket { port: -1, no_tls: true }\n${config}\n`);
-  const args = ['-a', '127.0.0.1', '-p', '-1', '-m', '-1', '-js', '-sd', join(dir, 'store'), '-c', conf, '--ports_file_dir', portsDir];
+  await writeFile(conf, `websocket { port: ${fixed?.wsPort ?? -1}, no_tls: true }\n${config}\n`);
+  const [p, m] = [String(fixed?.port ?? -1), String(fixed?.httpPort ?? -1)];
+  const args = ['-a', '127.0.0.1', '-p', p, '-m', m, '-js', '-sd', storeDir ?? join(dir, 'store'), '-c', conf, '--ports_file_dir', portsDir, ...extra];
   const program = kind === 'contrail' ? (process.env.CONTRAIL_BIN ?? join(ROOT, 'target/debug/contrail')) : (binary ?? 'nats-server');
   const child = spawn(program, args, { cwd: kind === 'contrail' ? ROOT : dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

@@ -35,10 +35,23 @@ import {
   type PubAck,
   type StoredMsg,
   type StreamInfo,
+  type Upload,
+  type UploadStatus,
 } from 'contrail';
 
 export async function check(): Promise<void> {
   const nc = await open({ name: 'types' });
+  const upload: Upload = await nc.sync(await connect({ servers: 'ws://localhost:8080' }), {
+    stream: 'S',
+    to: 'REMOTE',
+    subjectPrefix: 'up.',
+    window: 64,
+  });
+  const us: UploadStatus = await upload.caughtUp();
+  const pendingUploads: number = us.pending + upload.status().cursor;
+  for await (const change of upload.events()) if (change.lastError) upload.pause();
+  upload.resume();
+  upload.stop();
   const jsm = await jetstreamManager(nc, { timeout: 1000 });
   const si: StreamInfo = await jsm.streams.add({ name: 'S', subjects: ['s.>'], storage: StorageType.File });
   const names: string[] = await jsm.streams.names().next();

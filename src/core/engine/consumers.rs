@@ -213,7 +213,7 @@ impl Engine {
     }
 
     /// Writes a consumer's record to its stream's store now (config changes must not wait).
-    fn persist_consumer(&mut self, stream: &str, name: &str) -> Result<(), ApiError> {
+    pub(super) fn persist_consumer(&mut self, stream: &str, name: &str) -> Result<(), ApiError> {
         let slot = self.slot_mut(stream)?;
         let record = slot
             .consumers

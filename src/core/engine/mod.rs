@@ -34,9 +34,11 @@ mod retention;
 mod rollback;
 mod streams;
 mod surface;
+mod uploads;
 pub use restore::SkippedConsumer;
 pub use streams::stream_meta;
 pub use surface::{EngineEvent, RequestError, RequestId, RequestOutcome, SubId, LOCAL_API};
+pub use uploads::{ORIGIN_METADATA, REMOTE_METADATA};
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -192,6 +194,10 @@ pub struct Engine {
     /// Its own subscriptions, requests in flight and links (see `surface.rs`).
     surface: surface::Surface,
     rng: u64,
+    /// Uploads by name (`uploads.rs`).
+    uploads: BTreeMap<String, crate::core::sync::upload::Uploader>,
+    /// The latest `now` a caller handed in, for what [`Engine::flush`] starts (it takes none).
+    clock: Nanos,
 }
 
 impl Engine {
@@ -216,6 +222,8 @@ impl Engine {
             api_stats: ApiStats::default(),
             surface: surface::Surface::new(&inbox_token(seed)),
             rng: seed | 1,
+            uploads: BTreeMap::new(),
+            clock: 0,
         };
         engine.subscribe_standing();
         engine
@@ -272,6 +280,7 @@ impl Engine {
     /// captured); the shell still delivers the message to ordinary subscribers either way, and
     /// answers a request that nothing handled with "no responders".
     pub fn handle(&mut self, msg: Message, now: Nanos) -> bool {
+        self.clock = self.clock.max(now);
         if let Some(op) = msg.subject.strip_prefix(crate::core::api::API_PREFIX) {
             self.reply_rule = reply_rule(op);
             self.errors_before = self.api_stats.errors;
@@ -305,6 +314,7 @@ impl Engine {
     /// the failing stream succeeds, publishes to it are refused at once, while reads, deliveries of
     /// messages synced before, purges and deletes go on, so a full disk stops nothing else.
     pub fn flush(&mut self) -> Result<(), StoreError> {
+        self.settle_uploads();
         self.mark_changed_consumers_dirty();
         let mut first_error = None;
         for name in std::mem::take(&mut self.dirty) {
@@ -320,6 +330,10 @@ impl Engine {
             slot.counted_bytes = bytes;
             match sync_stream(slot) {
                 Ok(()) => {
+                    // Upload origins' marks after removals (stream/origins.rs): synced next time.
+                    if matches!(slot.stream.save_origins(), Ok(true)) {
+                        self.dirty.insert(name.clone());
+                    }
                     if !self.failing.is_empty() {
                         self.failing.remove(&name);
                     }
@@ -347,6 +361,7 @@ impl Engine {
             }
         }
         self.release_held();
+        self.send_uploads();
         first_error.map_or(Ok(()), Err)
     }
 
@@ -364,6 +379,7 @@ impl Engine {
             }
         };
         consider(self.surface.next_deadline());
+        consider(self.next_upload_deadline());
         for slot in self.streams.values() {
             consider(slot.stream.next_deadline());
             for consumer in slot.consumers.values() {
@@ -378,6 +394,7 @@ impl Engine {
     /// redeliveries, pull request expiry, heartbeats, removal of inactive ephemeral consumers,
     /// and the engine's own requests that got no reply in time.
     pub fn handle_timeout(&mut self, now: Nanos) {
+        self.clock = self.clock.max(now);
         self.surface.expire(now);
         let names: Vec<String> = self.streams.keys().cloned().collect();
         for name in names {

@@ -32,7 +32,7 @@ impl Engine {
         if self.streams.contains_key(&config.name) {
             return Err(ErrorKind::StreamNameExist.into());
         }
-        let stream = Stream::recover(config, created, store, now)?;
+        let mut stream = Stream::recover(config, created, store, now)?;
         self.check_subjects_free(stream.name(), &stream.config().subjects)?;
         let records = stream
             .store()
@@ -42,6 +42,11 @@ impl Engine {
         let mut skipped = Vec::new();
         let last_seq = stream.state().last_seq;
         for (name, record) in records {
+            if name == crate::core::stream::ORIGINS_RECORD {
+                // Not a consumer: upload origins' marks (stream/origins.rs).
+                stream.restore_origins(&record.config);
+                continue;
+            }
             let past_end = record.state.delivered.stream_seq > last_seq;
             match Consumer::restore(stream.name(), record, now) {
                 Ok(mut consumer) => {

@@ -125,6 +125,8 @@ enum Kind {
 struct Pending {
     dest: Destination,
     deadline: Nanos,
+    /// Sent by a part of the engine (an upload): its outcome stays inside.
+    internal: bool,
 }
 
 /// The engine's side of subscriptions, requests and links (see the module docs).
@@ -141,6 +143,8 @@ pub(crate) struct Surface {
     pending: BTreeMap<RequestId, Pending>,
     deadlines: BTreeSet<(Nanos, RequestId)>,
     outcomes: VecDeque<RequestOutcome>,
+    /// Outcomes of the engine's internal requests, for the part that sent them.
+    pub(super) internal_outcomes: VecDeque<RequestOutcome>,
     /// Links reported up, with when.
     links_up: BTreeMap<LinkId, Nanos>,
     /// API prefix (`external.api`) → the destination that serves it.
@@ -200,10 +204,17 @@ impl Surface {
     fn fail(&mut self, id: RequestId, error: RequestError) {
         if let Some(pending) = self.pending.remove(&id) {
             self.deadlines.remove(&(pending.deadline, id));
-            self.outcomes.push_back(RequestOutcome {
-                id,
-                result: Err(error),
-            });
+            self.complete(pending, id, Err(error));
+        }
+    }
+
+    /// Queues how request `id` ended for whoever sent it.
+    fn complete(&mut self, pending: Pending, id: RequestId, result: Result<Message, RequestError>) {
+        let outcome = RequestOutcome { id, result };
+        if pending.internal {
+            self.internal_outcomes.push_back(outcome);
+        } else {
+            self.outcomes.push_back(outcome);
         }
     }
 
@@ -214,13 +225,10 @@ impl Surface {
         };
         match self.pending.get(&id) {
             Some(pending) if pending.dest == from => {
-                let deadline = pending.deadline;
+                let pending = *pending;
                 self.pending.remove(&id);
-                self.deadlines.remove(&(deadline, id));
-                self.outcomes.push_back(RequestOutcome {
-                    id,
-                    result: Ok(msg),
-                });
+                self.deadlines.remove(&(pending.deadline, id));
+                self.complete(pending, id, Ok(msg));
             }
             // A late reply, a second reply, or one from elsewhere: dropped, like a client's
             // reply to a request that timed out.
@@ -274,7 +282,7 @@ impl Surface {
         !sids.is_empty()
     }
 
-    fn is_up(&self, dest: Destination) -> bool {
+    pub(super) fn is_up(&self, dest: Destination) -> bool {
         match dest {
             Destination::Local => true,
             Destination::Link(id) => self.links_up.contains_key(&id),
@@ -350,15 +358,33 @@ impl Engine {
     pub fn request(
         &mut self,
         dest: Destination,
+        msg: Message,
+        timeout: Nanos,
+        now: Nanos,
+    ) -> RequestId {
+        self.send_request(dest, msg, timeout, now, false)
+    }
+
+    /// [`Engine::request`] for a part of the engine: with `internal`, the outcome goes to
+    /// `surface.internal_outcomes` rather than [`Engine::poll_request_outcome`].
+    pub(super) fn send_request(
+        &mut self,
+        dest: Destination,
         mut msg: Message,
         timeout: Nanos,
         now: Nanos,
+        internal: bool,
     ) -> RequestId {
         let surface = &mut self.surface;
         let id = surface.next_request;
         surface.next_request += 1;
         let deadline = now.saturating_add(timeout.max(0));
-        surface.pending.insert(id, Pending { dest, deadline });
+        let pending = Pending {
+            dest,
+            deadline,
+            internal,
+        };
+        surface.pending.insert(id, pending);
         surface.deadlines.insert((deadline, id));
         if !surface.is_up(dest) {
             surface.fail(id, RequestError::LinkDown);
@@ -399,6 +425,7 @@ impl Engine {
     /// sent to, which for a push delivery is not `msg.subject`). Returns whether the engine
     /// took it (false: no such subscription).
     pub fn handle_subscribed(&mut self, sid: SubId, msg: Message, now: Nanos) -> bool {
+        self.clock = self.clock.max(now);
         let Some(sub) = self.surface.subs.get(&sid) else {
             return false;
         };
@@ -433,11 +460,13 @@ impl Engine {
 
     /// The link `id` is connected (its subscriptions are in place again).
     pub fn link_up(&mut self, id: LinkId, now: Nanos) {
+        self.clock = self.clock.max(now);
         self.surface.links_up.entry(id).or_insert(now);
     }
 
     /// The link `id` is down: requests in flight on it fail now.
-    pub fn link_down(&mut self, id: LinkId, _now: Nanos) {
+    pub fn link_down(&mut self, id: LinkId, now: Nanos) {
+        self.clock = self.clock.max(now);
         self.surface.links_up.remove(&id);
         let on_link: Vec<RequestId> = self
             .surface

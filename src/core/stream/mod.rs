@@ -21,6 +21,8 @@ mod dedup;
 pub mod info;
 mod limits;
 mod ops;
+mod origins;
+pub use origins::RECORD as ORIGINS_RECORD;
 mod pub_headers;
 mod publish;
 mod removals;
@@ -35,7 +37,7 @@ use std::sync::Arc;
 
 use crate::core::error::{ApiError, ErrorKind};
 use crate::core::headers::{find_header, NATS_MSG_ID};
-use crate::core::store::{Seq, StreamState, StreamStore};
+use crate::core::store::{Seq, StoreError, StreamState, StreamStore};
 use crate::core::time::Nanos;
 
 pub use config::{
@@ -81,6 +83,8 @@ pub struct Stream {
     markers: std::collections::BTreeMap<Seq, String>,
     /// Every stored message below this sequence says `Nats-TTL: never` (ageing starts here).
     aged_floor: Seq,
+    /// Upload origins' high-water marks (see `origins.rs`).
+    origins: origins::Origins,
 }
 
 impl std::fmt::Debug for Stream {
@@ -123,6 +127,7 @@ impl Stream {
             ttls: ttl::TtlIndex::default(),
             markers: Default::default(),
             aged_floor: 0,
+            origins: origins::Origins::default(),
         })
     }
 
@@ -149,6 +154,7 @@ impl Stream {
             ttls: ttl::TtlIndex::default(),
             markers: Default::default(),
             aged_floor: 0,
+            origins: origins::Origins::default(),
         };
         stream.rebuild_dedup(now);
         stream.rebuild_ttls();
@@ -221,7 +227,28 @@ impl Stream {
         self.ttls.forget_after(last_seq);
         // The sequences taken back will be used again, by messages that must age.
         self.aged_floor = self.aged_floor.min(last_seq + 1);
+        self.origins.reset();
         self.rebuild_dedup(now);
+    }
+
+    /// Takes the upload origins' marks saved in the store (`origins::RECORD`) at restore.
+    pub(crate) fn restore_origins(&mut self, saved: &[u8]) {
+        self.origins.restore(saved);
+    }
+
+    /// After a successful sync: saves the upload origins' marks when messages were removed
+    /// since they were last saved (see `origins.rs`); whether it wrote.
+    pub(crate) fn save_origins(&mut self) -> Result<bool, StoreError> {
+        let Some(config) = self.origins.take_to_save(self.store.as_ref()) else {
+            return Ok(false);
+        };
+        let record = crate::core::store::ConsumerRecord {
+            config,
+            created: 0,
+            state: Default::default(),
+        };
+        self.store.save_consumer(ORIGINS_RECORD, record)?;
+        Ok(true)
     }
 
     fn rebuild_dedup(&mut self, now: Nanos) {

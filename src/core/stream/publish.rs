@@ -15,6 +15,7 @@
 
 use bytes::Bytes;
 
+use super::origins::OriginVerdict;
 use super::pub_headers::PubHeaders;
 use super::removals::Removal;
 use super::ttl::{parse_ttl, MsgTtl};
@@ -113,7 +114,17 @@ impl Stream {
         let block = headers.clone();
         let accepted = match block.as_deref() {
             Some(hdr) => match self.check_headers(subject, &PubHeaders::scan(hdr), now)? {
-                Verdict::Store(accepted) => accepted,
+                // An upload's repeat after the duplicate window, or one out of order.
+                Verdict::Store(accepted) => match self.origins.check(hdr, self.store.as_ref()) {
+                    OriginVerdict::Store => accepted,
+                    OriginVerdict::Duplicate(seq) => return Ok(self.ack(seq, true)),
+                    OriginVerdict::OutOfOrder(mark) => {
+                        return Err(ApiError::with_detail(
+                            ErrorKind::StreamWrongLastSequence,
+                            mark,
+                        ))
+                    }
+                },
                 Verdict::Duplicate(seq) => return Ok(self.ack(seq, true)),
             },
             None => Accepted {
@@ -134,6 +145,9 @@ impl Stream {
 
         if !retain {
             let seq = self.store.skip_msg(now).map_err(store_failed)?;
+            if let Some(block) = block.as_deref() {
+                self.origins.stored(block, seq);
+            }
             self.after_store(subject, seq, &accepted, now, 0)?;
             return Ok(self.ack(seq, false));
         }
@@ -156,6 +170,9 @@ impl Stream {
             .map_err(store_failed)?;
         self.enforce_after_store(subject);
         self.track_ttl(seq, now, ttl);
+        if let Some(block) = block.as_deref() {
+            self.origins.stored(block, seq);
+        }
         self.after_store(subject, seq, &accepted, now, 1)?;
         if let (Some(pending), Some((headers, payload))) = (republish, copy) {
             self.republish(pending, subject, seq, now, headers.as_deref(), &payload);

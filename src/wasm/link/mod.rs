@@ -24,7 +24,8 @@ use js_sys::{Function, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::core::link::{Link, LinkEvent, LinkState, TransportCommand};
+use crate::core::link::{Link, LinkError, LinkEvent, LinkState, Sid, TransportCommand};
+use crate::core::message::Message;
 use crate::core::time::{Nanos, MILLIS};
 use convert::{config_from, event, js_text, link_error, message, state_name, to_js};
 
@@ -127,6 +128,60 @@ struct Driver {
     running: Cell<bool>,
     /// Something changed during the run: go round again.
     again: Cell<bool>,
+    /// The engine this link is attached to, which sees every event first.
+    observer: RefCell<Option<Rc<dyn LinkObserver>>>,
+}
+
+/// Sees a link's events before JavaScript does: the engine a link is attached to
+/// (`wasm/engine_links.rs`). It must not call back into the link.
+pub(crate) trait LinkObserver {
+    /// Takes `event`; true when it was the observer's alone (a message on one of its
+    /// subscriptions), so JavaScript does not see it.
+    fn on_event(&self, event: &LinkEvent) -> bool;
+}
+
+/// The engine's handle on a `RemoteLink` JavaScript made: what the engine needs of it, with
+/// the link driven after each call like the JavaScript methods do.
+#[derive(Clone)]
+pub(crate) struct LinkPort(Rc<Driver>);
+
+impl LinkPort {
+    /// Subscribes `subject` (kept across reconnects).
+    pub(crate) fn subscribe(&self, subject: &str) -> Result<Sid, LinkError> {
+        let sid = self.0.link.borrow_mut().subscribe(subject, None)?;
+        self.0.run();
+        Ok(sid)
+    }
+
+    /// Ends subscription `sid`.
+    pub(crate) fn unsubscribe(&self, sid: Sid) {
+        let done = self.0.link.borrow_mut().unsubscribe(sid);
+        if done.is_ok() {
+            self.0.run();
+        }
+    }
+
+    /// Publishes `msg` (refused while disconnected or when the link's buffer is full).
+    pub(crate) fn publish(&self, msg: &Message) -> Result<(), LinkError> {
+        self.0.link.borrow_mut().publish(msg)?;
+        self.0.run();
+        Ok(())
+    }
+
+    /// Whether the link is connected now.
+    pub(crate) fn connected(&self) -> bool {
+        self.0.link.borrow().state() == LinkState::Connected
+    }
+
+    /// Sets (or with `None` removes) the observer.
+    pub(crate) fn set_observer(&self, observer: Option<Rc<dyn LinkObserver>>) {
+        *self.0.observer.borrow_mut() = observer;
+    }
+
+    /// Whether both are the same link.
+    pub(crate) fn same(&self, other: &LinkPort) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// A NATS connection over WebSocket, driven by the core's link. See the module docs.
@@ -157,6 +212,7 @@ impl RemoteLink {
             on_event,
             running: Cell::new(false),
             again: Cell::new(false),
+            observer: RefCell::new(None),
         });
         let weak = Rc::downgrade(&driver);
         let on_timer = Closure::<dyn FnMut()>::new(move || {
@@ -281,9 +337,18 @@ impl RemoteLink {
     }
 }
 
+impl RemoteLink {
+    /// The engine's handle on this link (see `JsEngine::attach_link`).
+    pub(crate) fn port(&self) -> LinkPort {
+        LinkPort(self.driver.clone())
+    }
+}
+
 impl Drop for RemoteLink {
     fn drop(&mut self) {
         self.close();
+        // The stopped event reached the engine; nothing it held keeps the driver alive now.
+        self.driver.observer.borrow_mut().take();
         self.driver.connection.borrow_mut().take();
         self.driver.on_timer.borrow_mut().take();
     }
@@ -464,6 +529,10 @@ impl Driver {
             if matches!(next, LinkEvent::Connected(_)) {
                 // An attempt that got this far did not fail, whatever the state is by now.
                 self.last_state.set(LinkState::Connected);
+            }
+            let observer = self.observer.borrow().clone();
+            if observer.is_some_and(|o| o.on_event(&next)) {
+                continue;
             }
             self.emit(&to_js(next));
         }

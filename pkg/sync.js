@@ -1,0 +1,203 @@
+// Offline-first sync, the "up" half: a local stream uploaded to a server stream exactly once.
+// Everything that matters happens in the engine's core (src/core/sync/upload.rs, hosted by the
+// engine in src/core/engine/uploads.rs): message ids, the window of publishes, the cursor that
+// moves only on PubAcks (the ack floor of a durable consumer named like the upload, so it is
+// committed with the database), retries with backoff. Here: attach the connection to the
+// engine as a link, start the upload, and watch its status after every flush.
+import { ClosedError, ContrailError, JetStreamApiError } from './errors.js';
+
+/** A random origin id: 128 bits from the platform's cryptographic generator, hex. */
+function randomOrigin() {
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** The status JSON from the engine, with camelCase names. */
+function readStatus(json) {
+  const s = JSON.parse(json);
+  return {
+    name: s.name,
+    stream: s.stream,
+    to: s.remote_stream,
+    origin: s.origin,
+    cursor: s.cursor,
+    pending: s.pending,
+    inFlight: s.in_flight,
+    online: s.online,
+    paused: s.paused,
+    acknowledged: s.acknowledged,
+    duplicates: s.duplicates,
+    lastError: s.last_error ?? null,
+    retryAt: s.retry_at === undefined ? null : new Date(s.retry_at / 1e6),
+  };
+}
+
+const same = (a, b) =>
+  a.cursor === b.cursor &&
+  a.pending === b.pending &&
+  a.inFlight === b.inFlight &&
+  a.online === b.online &&
+  a.paused === b.paused &&
+  a.lastError === b.lastError;
+
+/** Most unread events `events()` keeps (the oldest go first). */
+const EVENT_QUEUE = 256;
+
+/** Starts an upload (see `Contrail.sync`). */
+export function startSync(db, conn, opts = {}) {
+  if (!opts.stream || !opts.to) throw new TypeError('sync needs {stream, to}');
+  const link = conn?._wasmLink?.();
+  if (!link) throw new TypeError('sync needs a connection from connect()');
+  const engine = db._wasm;
+  const linkId = engine.attachLink(link);
+  const name = opts.name ?? `upload_${opts.to}`;
+  const started = JSON.parse(
+    engine.startUpload(
+      name,
+      opts.stream,
+      opts.to,
+      linkId,
+      opts.subjectPrefix ?? undefined,
+      opts.window ?? undefined,
+      opts.ackTimeout ?? undefined,
+      randomOrigin(),
+      Date.now(),
+    ),
+  );
+  if (started.error) throw JetStreamApiError.from(started.error);
+  const upload = new Upload(db, name);
+  db._kick();
+  return upload;
+}
+
+/**
+ * A running upload. `status()` says where it is; `events()` yields a status each time it
+ * changes; `caughtUp()` resolves once everything stored so far is on the server.
+ */
+export class Upload {
+  #db;
+  #name;
+  #last;
+  #stopped = false;
+  #unwatch;
+  #queues = new Set();
+  #waiters = [];
+
+  constructor(db, name) {
+    this.#db = db;
+    this.#name = name;
+    this.#last = this.#read();
+    this.#unwatch = db._watchFlush((closed) => (closed ? this.#end(closed) : this.#check()));
+  }
+
+  /** The upload's name (its consumer's on the local stream). */
+  get name() {
+    return this.#name;
+  }
+
+  /**
+   * `{stream, to, origin, cursor, pending, inFlight, online, paused, acknowledged, duplicates,
+   * lastError, retryAt}`: `cursor` is the highest local sequence at and below which everything
+   * is on the server; `pending` counts the local messages after it.
+   */
+  status() {
+    if (!this.#stopped) this.#last = this.#read();
+    return { ...this.#last };
+  }
+
+  /** Stops sending new messages (those already sent are still acknowledged). */
+  pause() {
+    this.#control(true);
+  }
+
+  /** Sends again (also ends a backoff after an error at once). */
+  resume() {
+    this.#control(false);
+  }
+
+  /** Stops the upload; its cursor stays (in its consumer) and `sync()` again resumes there. */
+  stop() {
+    if (this.#stopped) return;
+    this.#db._wasm?.stopUpload(this.#name);
+    this.#end(new ClosedError());
+  }
+
+  /** Resolves when nothing stored locally is left to upload (rejects if the upload stops). */
+  caughtUp() {
+    if (this.#stopped) return Promise.reject(new ClosedError());
+    if (this.status().pending === 0) return Promise.resolve(this.status());
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  /** An async iterator of statuses, one each time it changes. */
+  events() {
+    const queue = { items: [], wake: null, ended: this.#stopped };
+    this.#queues.add(queue);
+    const next = async () => {
+      for (;;) {
+        if (queue.items.length) return { value: queue.items.shift(), done: false };
+        if (queue.ended) return { value: undefined, done: true };
+        await new Promise((ok) => (queue.wake = ok));
+      }
+    };
+    return {
+      next,
+      return: async () => {
+        this.#queues.delete(queue);
+        queue.ended = true;
+        queue.wake?.();
+        return { value: undefined, done: true };
+      },
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+  }
+
+  #read() {
+    const json = this.#db._wasm?.uploadStatus(this.#name);
+    if (json === undefined) throw new ContrailError(`upload ${this.#name} is not running`);
+    return readStatus(json);
+  }
+
+  #control(paused) {
+    if (this.#stopped) throw new ClosedError();
+    this.#db._wasm?.pauseUpload(this.#name, paused);
+    this.#db._kick();
+  }
+
+  /** After a flush: tell watchers what changed. */
+  #check() {
+    if (this.#stopped) return;
+    let now;
+    try {
+      now = this.#read();
+    } catch (e) {
+      return this.#end(e);
+    }
+    if (same(now, this.#last)) return;
+    this.#last = now;
+    for (const queue of this.#queues) {
+      if (queue.items.length >= EVENT_QUEUE) queue.items.shift();
+      queue.items.push({ ...now });
+      queue.wake?.();
+    }
+    if (now.pending === 0) {
+      const waiters = this.#waiters.splice(0);
+      for (const w of waiters) w.resolve({ ...now });
+    }
+  }
+
+  #end(err) {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#unwatch?.();
+    for (const queue of this.#queues) {
+      queue.ended = true;
+      queue.wake?.();
+    }
+    this.#queues.clear();
+    for (const w of this.#waiters.splice(0)) w.reject(err);
+  }
+}

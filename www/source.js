@@ -1,0 +1,92 @@
+// Where the dashboard reads streams from: a NATS server (the package's `connect()`, NATS over
+// WebSocket; Contrail or nats-server) or a database of this browser (the package's `open()`,
+// IndexedDB). Both give the same JetStreamManager and JetStreamClient (pkg/README.md), so every
+// view is written once against them.
+
+import { connect, open } from '../pkg/index.js';
+
+/**
+ * An open source: `jsm`, `js`, `nc`, a `label`, `kind` ('server' | 'local'), and `api(suffix,
+ * body)` for the one request the v3 classes have no single-page call for (a page of a stream's
+ * subjects: `streams.info` with `subjects_filter` reads every page).
+ */
+export class Source {
+  /** `creds`: `{user, pass}` or `{token}` for a server that asks for them. */
+  static async server(url, creds = {}) {
+    const nc = await connect({ servers: url, name: 'contrail dashboard', maxReconnectAttempts: -1, ...creds });
+    return new Source('server', url, nc, await nc.jetstreamManager());
+  }
+
+  static async local(name) {
+    const nc = await open({ name });
+    return new Source('local', name, nc, await nc.jetstreamManager());
+  }
+
+  constructor(kind, where, nc, jsm) {
+    this.kind = kind;
+    this.where = where;
+    this.nc = nc;
+    this.jsm = jsm;
+    this.js = nc.jetstream();
+    this.label = kind === 'server' ? `server ${where}` : `this browser, database "${where}"`;
+  }
+
+  /** One JetStream API request through the package's own transport (the manager's). */
+  api(suffix, body) {
+    return this.jsm._c._api(suffix, body);
+  }
+
+  /** One page of a stream's subjects with their counts: `{subjects: [[name, n]...], total}`. */
+  async subjects(stream, filter = '>', offset = 0) {
+    const r = await this.api(`STREAM.INFO.${stream}`, { subjects_filter: filter || '>', offset });
+    const subjects = Object.entries(r.state?.subjects ?? {});
+    return { subjects, total: r.total ?? subjects.length, limit: r.limit ?? subjects.length, state: r.state };
+  }
+
+  /** Every stream's info (paged by the lister; a server lists 256 a page). */
+  async streams() {
+    const out = [];
+    for await (const si of this.jsm.streams.list()) out.push(si);
+    out.sort((a, b) => a.config.name.localeCompare(b.config.name));
+    return out;
+  }
+
+  async close() {
+    try {
+      await this.nc.close();
+    } catch {
+      // Already closed (the server went away for good): nothing left to release.
+    }
+  }
+}
+
+/**
+ * The server's monitoring endpoints (`/varz`, `/jsz`, `/connz`) when the page is served by it
+ * (Contrail's HTTP port serves both); null when this origin has none.
+ */
+export async function monitoring(path = '/varz') {
+  try {
+    const r = await fetch(path, { cache: 'no-store' });
+    if (!r.ok || !(r.headers.get('content-type') ?? '').includes('json')) return null;
+    return await r.json();
+  } catch {
+    return null;
+  }
+}
+
+/** The WebSocket URL of the server serving this page, from its `/varz`; null without one. */
+export async function ownServer() {
+  const varz = await monitoring('/varz');
+  if (!varz?.websocket?.port) return null;
+  const scheme = varz.websocket.no_tls === false ? 'wss' : 'ws';
+  return `${scheme}://${location.hostname}:${varz.websocket.port}`;
+}
+
+/** The names of this origin's IndexedDB databases (where the browser can list them). */
+export async function localDatabases() {
+  try {
+    return (await indexedDB.databases()).map((d) => d.name).filter(Boolean).sort();
+  } catch {
+    return [];
+  }
+}
