@@ -466,3 +466,40 @@ async fn forwarded_requests_are_capped_per_link() {
     })
     .await;
 }
+
+/// A link logs in with an nkey from a seed file (`nkey_file`), signing the hub's nonce.
+#[tokio::test]
+async fn a_link_logs_in_with_an_nkey_seed_file() {
+    bounded(async {
+        let user = nkeys::KeyPair::new_user();
+        let hub = TestServer::start_kind(
+            interop_support::kind(),
+            Options {
+                config: Some(format!(
+                    "authorization {{ users = [ {{ nkey: {} }} ] }}\n",
+                    user.public_key()
+                )),
+                ..Options::default()
+            },
+        );
+        let dir = temp_dir("server-links-nkey");
+        let seed = dir.join("link.nk");
+        let seed_text = user.seed().expect("a seed");
+        std::fs::write(&seed, format!("# the link's user\n{seed_text}\n")).expect("write the seed");
+        let server = contrail_with_links(&format!(
+            "{{ name: hub, url: \"nats://127.0.0.1:{}\", nkey_file: \"{}\", domain: hub }}",
+            hub.port,
+            seed.display()
+        ));
+        let up = link_when(&server, "up", |l| l["state"] == "up").await;
+        assert!(up["last_error"].is_null(), "{up}");
+        let client = client_of(&server).await;
+        let reply = client
+            .request("$JS.hub.API.INFO", "".into())
+            .await
+            .expect("the hub answers through the nkey link");
+        let info: serde_json::Value = serde_json::from_slice(&reply.payload).expect("JSON");
+        assert!(info["limits"].is_object(), "{info}");
+    })
+    .await;
+}
