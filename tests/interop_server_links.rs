@@ -292,7 +292,9 @@ async fn the_accounts_engine_reaches_the_hub_over_the_configured_link() {
         let js = &server.shared().js;
         let mut answer = None;
         for _ in 0..100 {
-            let request = Message::new("$JS.API.INFO", "");
+            // As a mirror with `domain: hub` asks; the hub has no domain, so the link renames
+            // it to the hub's `$JS.API` (unrenamed, the hub would answer 503).
+            let request = Message::new("$JS.hub.API.INFO", "");
             match js
                 .engine_request(
                     Destination::Link(LinkId(1)),

@@ -22,6 +22,7 @@ use tokio::sync::{oneshot, Semaphore};
 
 use super::auth::account::Accounts;
 use super::config::links::LinkSpec;
+use super::jetstream::ApiRename;
 use super::link::{LinkCallError, LinkClient, LinkHandle};
 use super::outbox::FlushList;
 use super::router::{MsgView, Router};
@@ -91,10 +92,20 @@ impl Remotes {
             let js = accounts.get(&spec.account).and_then(|a| a.js.clone());
             match js {
                 Some(js) => {
-                    js.attach_link(id, handle).await;
-                    if let Some(domain) = &spec.domain {
-                        js.route_api(&format!("$JS.{domain}.API"), Destination::Link(id))
-                            .await;
+                    let local_api = spec.domain.as_ref().map(|d| format!("$JS.{d}.API"));
+                    // The engine sends to `$JS.<domain>.API`; the far server may know it as
+                    // its `remote_api`.
+                    let rename =
+                        local_api
+                            .clone()
+                            .filter(|api| *api != spec.remote_api)
+                            .map(|local| ApiRename {
+                                local,
+                                remote: spec.remote_api.clone(),
+                            });
+                    js.attach_link_renaming(id, handle, rename).await;
+                    if let Some(api) = &local_api {
+                        js.route_api(api, Destination::Link(id)).await;
                     }
                 }
                 None => {
