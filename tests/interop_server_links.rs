@@ -126,10 +126,27 @@ async fn the_hubs_jetstream_through_a_link(kind: Kind) {
         .expect("message 1 via the link");
     assert_eq!(&msg.payload[..], b"first");
 
-    // It lives on the hub, not here.
+    // Publishes sent without waiting for their acks keep their order over the link.
+    let mut acks = Vec::new();
+    for i in 2..=51 {
+        let ack = js
+            .publish(format!("orders.{i}"), format!("order {i}").into())
+            .await
+            .expect("publish");
+        acks.push(ack);
+    }
+    for (ack, expected) in acks.into_iter().zip(2..) {
+        assert_eq!(ack.await.expect("a PubAck").sequence, expected);
+    }
+
+    // It lives on the hub, not here, in the order it was sent.
     let on_hub = jetstream::new(hub.login("leaf", "s3cret").await);
     let mut hub_stream = on_hub.get_stream("ORDERS").await.expect("on the hub");
-    assert_eq!(hub_stream.info().await.expect("info").state.messages, 1);
+    assert_eq!(hub_stream.info().await.expect("info").state.messages, 51);
+    for seq in 2..=51u64 {
+        let msg = hub_stream.get_raw_message(seq).await.expect("on the hub");
+        assert_eq!(msg.subject.as_str(), format!("orders.{seq}"));
+    }
     assert!(jetstream::new(client.clone())
         .get_stream("ORDERS")
         .await

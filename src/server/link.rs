@@ -46,6 +46,9 @@ pub enum LinkCallError {
     /// The link's task has ended (the handle was closed).
     #[error("the link task has ended")]
     Gone,
+    /// The link's queue of calls is full (the caller did not wait for room).
+    #[error("the link is busy: its queue of calls is full")]
+    Busy,
 }
 
 /// Why an nkey seed could not be used.
@@ -247,26 +250,32 @@ impl LinkClient {
         &self.counters
     }
 
-    /// Publishes a message (refused while not connected).
-    pub async fn publish(&self, msg: Message) -> Result<(), LinkCallError> {
-        let (done, result) = oneshot::channel();
-        self.call(Command::Publish { msg, done }).await?;
-        Ok(result.await.map_err(|_| LinkCallError::Gone)??)
+    /// Queues a publish without waiting: calls queued from one caller reach the far server in
+    /// the order they were made. A publish the link then refuses (not connected) is lost, as a
+    /// core NATS publish may be.
+    pub fn try_publish(&self, msg: Message) -> Result<(), LinkCallError> {
+        let (done, _) = oneshot::channel();
+        self.try_call(Command::Publish { msg, done })
     }
 
-    /// Sends a request and waits for its reply, at most `timeout`.
-    pub async fn request(&self, msg: Message, timeout: Duration) -> Result<Message, LinkCallError> {
+    /// Queues a request without waiting (in order, as [`LinkClient::try_publish`]); the
+    /// returned receiver gets the reply, or why there is none, within `timeout`.
+    pub fn try_request(
+        &self,
+        msg: Message,
+        timeout: Duration,
+    ) -> Result<oneshot::Receiver<Result<Message, LinkCallError>>, LinkCallError> {
         let (done, result) = oneshot::channel();
-        self.call(Command::Request { msg, timeout, done }).await?;
-        result.await.map_err(|_| LinkCallError::Gone)?
+        self.try_call(Command::Request { msg, timeout, done })?;
+        Ok(result)
     }
 
-    async fn call(&self, command: Command) -> Result<(), LinkCallError> {
+    fn try_call(&self, command: Command) -> Result<(), LinkCallError> {
         let commands = self.commands.upgrade().ok_or(LinkCallError::Gone)?;
-        commands
-            .send(command)
-            .await
-            .map_err(|_| LinkCallError::Gone)
+        commands.try_send(command).map_err(|err| match err {
+            mpsc::error::TrySendError::Full(_) => LinkCallError::Busy,
+            mpsc::error::TrySendError::Closed(_) => LinkCallError::Gone,
+        })
     }
 }
 

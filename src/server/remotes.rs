@@ -4,10 +4,13 @@
 //! server's API, a publish to a `forward` subject goes over as it is, and a request's reply
 //! comes back to the client's reply subject.
 //!
-//! Forwarded requests are bounded: at most [`MAX_IN_FLIGHT`] per link wait for replies, each at
-//! most [`REQUEST_TIMEOUT`]. A request the link cannot take (down, or too many in flight) is
-//! answered at once with the 503 no-responders status (when the client asked for those), as a
-//! request nobody serves is; a request that times out over the link gets no answer, so the
+//! What a client sends is queued for the link at once, never awaited on the client's
+//! connection, so one client's publishes and requests reach the far server in the order it sent
+//! them. Forwarded requests are bounded: at most [`MAX_IN_FLIGHT`] per link wait for replies,
+//! each at most [`REQUEST_TIMEOUT`]. A request the link cannot take (down, its queue full, or
+//! too many in flight) is answered at once with the 503 no-responders status (when the client
+//! asked for those), as a request nobody serves is; a plain publish it cannot take is dropped,
+//! as core NATS may drop one. A request that times out over the link gets no answer, so the
 //! client's own timeout speaks, as with a responder that never replies.
 //!
 //! Only the first reply of a request comes back (one reply per API request): a pull consumer's
@@ -189,19 +192,17 @@ impl Remote {
     }
 
     /// Sends `msg` over the link; a request's reply (or its 503) is delivered through `router`.
-    /// Never waits on the link: the work runs in a task, bounded by [`MAX_IN_FLIGHT`].
+    /// Never waits on the link: the message is queued for it at once (so one client's publishes
+    /// and requests leave in the order it sent them), and a task awaits the reply, bounded by
+    /// [`MAX_IN_FLIGHT`].
     pub fn forward(&self, msg: &Forwarded<'_>, router: &Arc<Router>) {
         let mut out = Message::new(self.far_subject(msg.subject), msg.payload.clone());
         out.headers = msg.headers.cloned();
         let Some(reply) = msg.reply.map(str::to_string) else {
-            let client = self.client.clone();
-            let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
-                return; // a core publish may be dropped when the link is this far behind
-            };
-            tokio::spawn(async move {
-                let _ = client.publish(out).await;
-                drop(permit);
-            });
+            // A core publish the link cannot take now is dropped, as NATS may drop one.
+            if let Err(err) = self.client.try_publish(out) {
+                tracing::debug!(link = %self.spec.name, %err, "forwarded publish dropped");
+            }
             return;
         };
         let answer_503 = msg.no_responders;
@@ -212,10 +213,18 @@ impl Remote {
             }
             return;
         };
-        let client = self.client.clone();
+        let waiting = match self.client.try_request(out, REQUEST_TIMEOUT) {
+            Ok(waiting) => waiting,
+            Err(err) => {
+                if answer_503 && unserved(&err) {
+                    no_responders(router, &reply, client_id);
+                }
+                return;
+            }
+        };
         let router = router.clone();
         tokio::spawn(async move {
-            let result = client.request(out, REQUEST_TIMEOUT).await;
+            let result = waiting.await.unwrap_or(Err(LinkCallError::Gone));
             drop(permit);
             match result {
                 Ok(answer) => {
@@ -293,6 +302,7 @@ fn unserved(err: &LinkCallError) -> bool {
     matches!(
         err,
         LinkCallError::Gone
+            | LinkCallError::Busy
             | LinkCallError::Request(RequestError::NoResponders)
             | LinkCallError::Link(
                 LinkError::NotConnected | LinkError::Stopped | LinkError::TooManyRequests(_)
