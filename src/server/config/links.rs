@@ -53,6 +53,9 @@ pub struct LinkSpec {
     pub forward: Vec<String>,
 }
 
+/// The flag that opens one link, and the path its errors name.
+const FLAG: &str = "--link";
+
 /// The keys a link entry may have.
 const ENTRY_KEYS: &[&str] = &[
     "name",
@@ -109,7 +112,7 @@ pub fn from_flag(
     if let Some(domain) = domain {
         map.insert("domain".into(), Value::String(domain.into()));
     }
-    read_entry(&map, "--link", None)
+    read_entry(&map, FLAG, None)
 }
 
 /// Checks the links together: unique names and domains, accounts that exist. `parsed` (the
@@ -160,7 +163,14 @@ fn read_entry(
     path: &str,
     parsed: Option<&Parsed>,
 ) -> Result<LinkSpec, ConfigError> {
+    // `file:line: ` of a key, and the key as the user wrote it (`links[0].url`, `--link`).
     let at = |key: &str| located(parsed, &format!("{path}.{key}"));
+    let named = |key: &str| match (path, key) {
+        (FLAG, "domain") => "--link_domain".to_string(),
+        (FLAG, "name") => "--link_name".to_string(),
+        (FLAG, _) => FLAG.to_string(),
+        _ => format!("{path}.{key}"),
+    };
     let entry_at = located(parsed, path).to_string();
     let entry_at = if entry_at.is_empty() {
         located(parsed, "links")
@@ -180,7 +190,11 @@ fn read_entry(
         match map.get(key) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(invalid(format!("{}{path}.{key} must be a string", at(key)))),
+            Some(_) => Err(invalid(format!(
+                "{}{} must be a string",
+                at(key),
+                named(key)
+            ))),
         }
     };
     let name = text("name")?
@@ -189,7 +203,7 @@ fn read_entry(
     let url = text("url")?
         .ok_or_else(|| invalid(format!("{entry_at}{path}: link {name:?} needs a url")))?;
     let parts =
-        parse_url(&url).map_err(|why| invalid(format!("{}{path}.url: {why}", at("url"))))?;
+        parse_url(&url).map_err(|why| invalid(format!("{}{}: {why}", at("url"), named("url"))))?;
 
     let user = text("user")?.or(parts.user.clone());
     let password = match (text("password")?, text("pass")?) {
@@ -203,7 +217,7 @@ fn read_entry(
         (Some(user), Some(pass), None, None) => Auth::UserPassword { user, pass },
         (None, None, Some(token), None) => Auth::Token(token),
         (None, None, None, Some(file)) => nkey_from_file(Path::new(&file))
-            .map_err(|why| invalid(format!("{}{path}.nkey_file: {why}", at("nkey_file"))))?,
+            .map_err(|why| invalid(format!("{}{}: {why}", at("nkey_file"), named("nkey_file"))))?,
         (Some(_), None, None, None) | (None, Some(_), None, None) => {
             return Err(invalid(format!(
                 "{entry_at}{path}: link {name:?} needs both user and password"
@@ -221,9 +235,10 @@ fn read_entry(
     if let Some(domain) = &domain {
         if !is_domain(domain) {
             return Err(invalid(format!(
-                "{}{path}.domain: {domain:?} is not a domain (one subject token: no dots, \
+                "{}{}: {domain:?} is not a domain (one subject token: no dots, \
                  spaces or wildcards)",
-                at("domain")
+                at("domain"),
+                named("domain")
             )));
         }
     }
@@ -235,9 +250,10 @@ fn read_entry(
             .is_some_and(is_domain);
     if !api_shape {
         return Err(invalid(format!(
-            "{}{path}.remote_api: {remote_api:?} is not a JetStream API prefix \
+            "{}{}: {remote_api:?} is not a JetStream API prefix \
              ($JS.API or $JS.<domain>.API)",
-            at("remote_api")
+            at("remote_api"),
+            named("remote_api")
         )));
     }
     let forward = match map.get("forward") {
@@ -247,19 +263,27 @@ fn read_entry(
             .iter()
             .map(|v| v.as_str().map(str::to_string))
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| invalid(format!("{}{path}.forward must be subjects", at("forward"))))?,
+            .ok_or_else(|| {
+                invalid(format!(
+                    "{}{} must be subjects",
+                    at("forward"),
+                    named("forward")
+                ))
+            })?,
         Some(_) => {
             return Err(invalid(format!(
-                "{}{path}.forward must be a subject or a list of subjects",
-                at("forward")
+                "{}{} must be a subject or a list of subjects",
+                at("forward"),
+                named("forward")
             )))
         }
     };
     for filter in &forward {
         if let Err(err) = subject::validate_filter(filter) {
             return Err(invalid(format!(
-                "{}{path}.forward: {filter:?}: {err}",
-                at("forward")
+                "{}{}: {filter:?}: {err}",
+                at("forward"),
+                named("forward")
             )));
         }
     }
