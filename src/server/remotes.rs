@@ -315,3 +315,51 @@ fn no_responders(router: &Router, reply: &str, client: u64) {
     super::jetstream::no_responders(router, reply, client, &mut flush);
     flush.flush();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::config::links;
+
+    /// A link (to nowhere: only its routing is looked at) for `spec`.
+    fn remote(spec: LinkSpec, handle: &LinkHandle) -> Remote {
+        Remote {
+            api_prefix: spec.domain.as_ref().map(|d| format!("$JS.{d}.API.")),
+            spec,
+            id: LinkId(1),
+            client: handle.client(),
+            in_flight: Arc::new(Semaphore::new(1)),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_domain_api_is_renamed_and_forward_subjects_pass_as_they_are() {
+        let mut spec = links::from_flag("nats://127.0.0.1:1", None, Some("hub")).expect("valid");
+        spec.forward = vec!["orders.>".into()];
+        let handle = LinkHandle::spawn(spec.addr.clone(), LinkConfig::default());
+        let hub = remote(spec.clone(), &handle);
+        assert!(hub.takes("$JS.hub.API.STREAM.INFO.X"));
+        assert_eq!(
+            hub.far_subject("$JS.hub.API.STREAM.INFO.X"),
+            "$JS.API.STREAM.INFO.X"
+        );
+        assert!(hub.takes("orders.eu.1"));
+        assert_eq!(hub.far_subject("orders.eu.1"), "orders.eu.1");
+        for local in [
+            "$JS.API.INFO",
+            "$JS.hubx.API.INFO",
+            "$JS.hub.APIX",
+            "orders",
+        ] {
+            assert!(!hub.takes(local), "{local}");
+        }
+
+        spec.remote_api = "$JS.central.API".into();
+        let mapped = remote(spec, &handle);
+        assert_eq!(
+            mapped.far_subject("$JS.hub.API.INFO"),
+            "$JS.central.API.INFO"
+        );
+        handle.close().await;
+    }
+}
