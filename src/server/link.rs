@@ -245,6 +245,11 @@ impl LinkClient {
         self.status.borrow().clone()
     }
 
+    /// A receiver that sees each change of the status.
+    pub fn status_changes(&self) -> watch::Receiver<LinkStatus> {
+        self.status.clone()
+    }
+
     /// Its traffic so far.
     pub fn counters(&self) -> &LinkCounters {
         &self.counters

@@ -26,10 +26,10 @@ use tokio::sync::{oneshot, Semaphore};
 use super::auth::account::Accounts;
 use super::config::links::LinkSpec;
 use super::jetstream::ApiRename;
-use super::link::{LinkCallError, LinkClient, LinkHandle};
+use super::link::{LinkCallError, LinkClient, LinkHandle, LinkStatus};
 use super::outbox::FlushList;
 use super::router::{MsgView, Router};
-use crate::core::link::{LinkConfig, LinkError, LinkEvent, RequestError};
+use crate::core::link::{DisconnectReason, LinkConfig, LinkError, LinkEvent, RequestError};
 use crate::core::message::{Destination, LinkId, Message};
 use crate::core::subject;
 
@@ -122,6 +122,7 @@ impl Remotes {
                 }
             }
             tracing::info!(link = %spec.name, url = %spec.url, account = %spec.account, "link started");
+            tokio::spawn(log_changes(spec.name.clone(), client.status_changes()));
             links.push(Arc::new(Remote {
                 spec: spec.clone(),
                 id,
@@ -275,6 +276,38 @@ impl Remote {
     }
 }
 
+/// Logs a link's state when it changes: up, down, or a new reason it cannot connect (the same
+/// failure at every retry is logged once). Ends with the link.
+async fn log_changes(name: String, mut status: tokio::sync::watch::Receiver<LinkStatus>) {
+    let mut last: (bool, Option<String>) = (false, None);
+    while status.changed().await.is_ok() {
+        let now = status.borrow_and_update().clone();
+        if now.last_error == Some(DisconnectReason::Closed) {
+            tracing::info!(link = %name, "link closed");
+            return;
+        }
+        let error = now.last_error.as_ref().map(ToString::to_string);
+        let (server, version) = (
+            now.server.unwrap_or_default().1,
+            now.version.unwrap_or_default(),
+        );
+        match (last.0, now.connected) {
+            (false, true) => tracing::info!(link = %name, %server, %version, "link up"),
+            (true, false) => {
+                tracing::warn!(link = %name, error = error.as_deref().unwrap_or(""), "link down")
+            }
+            (false, false) if error.is_some() && error != last.1 => tracing::warn!(
+                link = %name,
+                error = error.as_deref().unwrap_or(""),
+                stopped = now.stopped,
+                "link cannot connect"
+            ),
+            _ => {}
+        }
+        last = (now.connected, error);
+    }
+}
+
 /// Owns a link no engine owns: reads (and logs) its events until `closed`, then closes it.
 async fn hold(name: String, mut handle: LinkHandle, mut closed: oneshot::Receiver<()>) {
     loop {
@@ -282,13 +315,7 @@ async fn hold(name: String, mut handle: LinkHandle, mut closed: oneshot::Receive
             _ = &mut closed => break,
             event = handle.next_event() => match event {
                 None => return,
-                Some(LinkEvent::Connected(info)) => {
-                    tracing::info!(link = %name, server = %info.server_name, "link up");
-                }
-                Some(LinkEvent::Disconnected(why) | LinkEvent::Stopped(why)) => {
-                    tracing::warn!(link = %name, %why, "link down");
-                }
-                Some(LinkEvent::Error(err)) => tracing::warn!(link = %name, %err, "link error"),
+                    Some(LinkEvent::Error(err)) => tracing::warn!(link = %name, %err, "link error"),
                 Some(_) => {}
             },
         }

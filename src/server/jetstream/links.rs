@@ -97,14 +97,8 @@ pub(super) async fn serve(
                     let _ = tell(LinkNews::Down).await;
                     return;
                 }
-                Some(LinkEvent::Connected(info)) => {
-                    tracing::info!(link = id.0, server = %info.server_name, "link up");
-                    LinkNews::Up
-                }
-                Some(LinkEvent::Disconnected(why) | LinkEvent::Stopped(why)) => {
-                    tracing::warn!(link = id.0, %why, "link down");
-                    LinkNews::Down
-                }
+                Some(LinkEvent::Connected(_)) => LinkNews::Up,
+                Some(LinkEvent::Disconnected(_) | LinkEvent::Stopped(_)) => LinkNews::Down,
                 Some(LinkEvent::Message { sid, msg }) => match by_link.get(&sid) {
                     Some(&sid) => LinkNews::Message { sid, msg },
                     None => continue,
