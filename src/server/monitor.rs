@@ -1,7 +1,8 @@
 //! The HTTP port: nats-server's monitoring endpoints, and the web app's static files.
 //!
 //! `/healthz`, `/varz`, `/connz` and `/jsz` answer JSON with nats-server's field names for the
-//! parts Contrail has (tools such as `nats server check` and dashboards read them). Any other
+//! parts Contrail has (tools such as `nats server check` and dashboards read them); `/linkz`
+//! is Contrail's own, the configured links as `/leafz` shows leaf nodes. Any other
 //! path is a file from `www/` (the site, `/` is `www/index.html`) or `pkg/` (the npm package,
 //! under `/pkg/`) below the static root, served by [`super::static_files`]. A write that makes no
 //! progress for the write deadline closes the connection, so a client that stops reading cannot
