@@ -151,6 +151,10 @@ pub(crate) struct Surface {
     received: VecDeque<(SubId, Message)>,
     /// Messages dropped because `received` was full.
     dropped: u64,
+    /// Subscriptions of the engine's own mirrors and sources (`sourcing_host.rs`): their
+    /// messages go to `hosted_received`, not to [`Engine::poll_received`].
+    hosted: BTreeSet<SubId>,
+    hosted_received: VecDeque<(SubId, Message)>,
 }
 
 impl Surface {
@@ -243,11 +247,26 @@ impl Surface {
     }
 
     fn receive(&mut self, sid: SubId, msg: Message) {
-        if self.received.len() >= MAX_RECEIVED {
+        let queue = if self.hosted.contains(&sid) {
+            &mut self.hosted_received
+        } else {
+            &mut self.received
+        };
+        if queue.len() >= MAX_RECEIVED {
             self.dropped += 1;
         } else {
-            self.received.push_back((sid, msg));
+            queue.push_back((sid, msg));
         }
+    }
+
+    /// Marks `sid` as a subscription of a hosted mirror or source.
+    pub(crate) fn host(&mut self, sid: SubId) {
+        self.hosted.insert(sid);
+    }
+
+    /// The next message for a hosted mirror or source.
+    pub(crate) fn take_hosted(&mut self) -> Option<(SubId, Message)> {
+        self.hosted_received.pop_front()
     }
 
     /// Whether one of the engine's own local subscriptions (a mirror's deliver subject, say)
@@ -274,7 +293,7 @@ impl Surface {
         !sids.is_empty()
     }
 
-    fn is_up(&self, dest: Destination) -> bool {
+    pub(crate) fn is_up(&self, dest: Destination) -> bool {
         match dest {
             Destination::Local => true,
             Destination::Link(id) => self.links_up.contains_key(&id),
@@ -308,6 +327,7 @@ impl Engine {
     /// Ends an engine-owned subscription (nothing if `sid` is not one).
     pub fn unsubscribe(&mut self, sid: SubId) {
         if let Some(sub) = self.surface.subs.remove(&sid) {
+            self.surface.hosted.remove(&sid);
             self.surface.inboxes.retain(|_, inbox| *inbox != sid);
             self.surface.local_owned.remove(&sub.subject, &sid);
             self.surface.events.push_back(EngineEvent::Unsubscribe {
@@ -410,6 +430,7 @@ impl Engine {
             Kind::Standing => self.handle(msg, now),
             Kind::Owned => {
                 self.surface.receive(sid, msg);
+                self.pump_sourcing(now);
                 true
             }
         }
@@ -434,10 +455,11 @@ impl Engine {
     /// The link `id` is connected (its subscriptions are in place again).
     pub fn link_up(&mut self, id: LinkId, now: Nanos) {
         self.surface.links_up.entry(id).or_insert(now);
+        self.sourcing_link(id, true, now);
     }
 
     /// The link `id` is down: requests in flight on it fail now.
-    pub fn link_down(&mut self, id: LinkId, _now: Nanos) {
+    pub fn link_down(&mut self, id: LinkId, now: Nanos) {
         self.surface.links_up.remove(&id);
         let on_link: Vec<RequestId> = self
             .surface
@@ -449,6 +471,7 @@ impl Engine {
         for request in on_link {
             self.surface.fail(request, RequestError::LinkDown);
         }
+        self.sourcing_link(id, false, now);
     }
 
     /// Since when link `id` has been up, if it is.
@@ -460,11 +483,18 @@ impl Engine {
     /// to `dest`.
     pub fn set_api_route(&mut self, api: &str, dest: Destination) {
         self.surface.api_routes.insert(api.to_string(), dest);
+        self.sourcing.routes_changed();
     }
 
     /// Forgets the route of `api`.
     pub fn remove_api_route(&mut self, api: &str) {
         self.surface.api_routes.remove(api);
+        self.sourcing.routes_changed();
+    }
+
+    /// Whether `dest` is usable now (local, or a link reported up).
+    pub(super) fn surface_is_up(&self, dest: Destination) -> bool {
+        self.surface.is_up(dest)
     }
 
     /// Where requests to the JetStream API named by `external_api` or `domain` go, and the API
@@ -499,7 +529,3 @@ impl Engine {
 #[cfg(test)]
 #[path = "surface_tests.rs"]
 mod tests;
-
-#[cfg(test)]
-#[path = "surface_mirror_tests.rs"]
-mod mirror_tests;

@@ -10,7 +10,8 @@
 //! limits, discard policies and ageing;
 //! `ops.rs` purge, get and delete; [`info`] the replies (`PubAck`, `StreamInfo`); `dedup.rs` the
 //! duplicate table; `removals.rs` the journal of removed messages the engine passes on to
-//! consumers; `transforms.rs` the `subject_transform` of stored subjects and `republish`.
+//! consumers; `transforms.rs` the `subject_transform` of stored subjects and `republish`;
+//! `mirrored.rs` storing a mirror's messages at the origin's sequences.
 //!
 //! Cross-stream rules (subjects overlapping another stream, how many streams) and consumers
 //! (interest, work-queue acks) belong to the engine: it tells [`Stream::publish`] whether anyone
@@ -20,6 +21,7 @@ pub mod config;
 mod dedup;
 pub mod info;
 mod limits;
+mod mirrored;
 mod ops;
 mod pub_headers;
 mod publish;

@@ -288,8 +288,6 @@ fn check_unsupported(cfg: &StreamConfig) -> Result<(), ApiError> {
         ));
     }
     let unsupported = [
-        (cfg.mirror.is_some(), "stream mirrors not yet supported"),
-        (!cfg.sources.is_empty(), "stream sources not yet supported"),
         (
             cfg.subject_delete_marker_ttl > 0,
             "subject delete markers not supported",
