@@ -19,6 +19,7 @@ mod interop_support;
 use std::time::Duration;
 
 use async_nats::jetstream::Context;
+use futures_util::StreamExt;
 use interop_support::{bounded, kinds_with_214, request_json, temp_dir, Kind, Options, TestServer};
 use serde_json::{json, Value};
 
@@ -221,45 +222,55 @@ async fn origin_deletes_are_gaps_at_the_same_sequences() {
 
 #[tokio::test]
 async fn a_start_sequence_and_a_filter_select_what_a_mirror_copies() {
-    let server = TestServer::start();
-    bounded(async {
-        let client = server.client().await;
-        let js = async_nats::jetstream::new(client.clone());
-        create_ok(
-            &client,
-            json!({"name": "O", "subjects": ["o.>"], "storage": "memory"}),
-        )
-        .await;
-        for i in 1..=10 {
-            let subject = if i % 2 == 0 { "o.even" } else { "o.odd" };
-            publish(&js, subject, format!("m{i}")).await;
-        }
-        let mirror = json!({"name": "O", "opt_start_seq": 4, "filter_subject": "o.even"});
-        create_ok(
-            &client,
-            json!({"name": "M", "mirror": mirror, "storage": "memory"}),
-        )
-        .await;
-        let info = wait_info(&client, "M", "caught up", |i| {
-            last_seq(i) == 10 && i["mirror"]["lag"] == json!(0)
+    for kind in kinds_with_214() {
+        let server = TestServer::start_kind(kind, Options::default());
+        bounded(async {
+            let client = server.client().await;
+            let js = async_nats::jetstream::new(client.clone());
+            create_ok(
+                &client,
+                json!({"name": "O", "subjects": ["o.>"], "storage": "memory"}),
+            )
+            .await;
+            for i in 1..=10 {
+                let subject = if i % 2 == 0 { "o.even" } else { "o.odd" };
+                publish(&js, subject, format!("m{i}")).await;
+            }
+            let mirror = json!({"name": "O", "opt_start_seq": 4, "filter_subject": "o.even"});
+            create_ok(
+                &client,
+                json!({"name": "M", "mirror": mirror, "storage": "memory"}),
+            )
+            .await;
+            let info = wait_info(&client, "M", "caught up", |i| {
+                last_seq(i) == 10 && i["mirror"]["lag"] == json!(0)
+            })
+            .await;
+            assert_eq!(messages(&info), 4, "4, 6, 8, 10: {info}");
+            if kind == Kind::NatsServer {
+                eprintln!(
+                    "!!! a_start_sequence_and_a_filter: the mirror's filter in StreamInfo NOT \
+                     compared with nats-server 2.9.10 (it reports none; 2.14 does)"
+                );
+            } else {
+                assert_eq!(info["mirror"]["filter_subject"], "o.even", "{info}");
+            }
+            assert_eq!(info["state"]["first_seq"], 4, "{info}");
+            for seq in [4, 6, 8, 10] {
+                let (subject, payload, _, _) = message(&js, "M", seq).await.expect("copied");
+                assert_eq!(
+                    (subject.as_str(), payload),
+                    ("o.even", format!("m{seq}").into_bytes())
+                );
+            }
+            assert!(
+                message(&js, "M", 2).await.is_none(),
+                "before the start sequence"
+            );
+            assert!(message(&js, "M", 5).await.is_none(), "filtered out");
         })
         .await;
-        assert_eq!(messages(&info), 4, "4, 6, 8, 10: {info}");
-        assert_eq!(info["mirror"]["filter_subject"], "o.even", "{info}");
-        for seq in [4, 6, 8, 10] {
-            let (subject, payload, _, _) = message(&js, "M", seq).await.expect("copied");
-            assert_eq!(
-                (subject.as_str(), payload),
-                ("o.even", format!("m{seq}").into_bytes())
-            );
-        }
-        assert!(
-            message(&js, "M", 2).await.is_none(),
-            "before the start sequence"
-        );
-        assert!(message(&js, "M", 5).await.is_none(), "filtered out");
-    })
-    .await;
+    }
 }
 
 #[tokio::test]
@@ -417,7 +428,9 @@ async fn sources_from_two_origins_store_each_message_once_with_its_source() {
 /// or killed) while they catch up: afterwards both are complete, without duplicates.
 async fn restart_mid_catch_up(graceful: bool) {
     let mut server = TestServer::start();
-    let total: u64 = 3000;
+    // Enough that the catch-up takes a while (the restart lands in its middle).
+    let total: u64 = 10_000;
+    let body = "x".repeat(512);
     {
         let client = server.client().await;
         let js = async_nats::jetstream::new(client.clone());
@@ -425,13 +438,16 @@ async fn restart_mid_catch_up(graceful: bool) {
         let mut acks = Vec::new();
         for i in 1..=total {
             let ack = js
-                .publish(format!("o.{}", i % 13), format!("m{i}").into())
+                .publish(format!("o.{}", i % 13), format!("m{i} {body}").into())
                 .await
                 .expect("publish");
             acks.push(ack);
-        }
-        for ack in acks {
-            ack.await.expect("puback");
+            // The client bounds acks in flight: take them in chunks.
+            if acks.len() == 500 || i == total {
+                for ack in acks.drain(..) {
+                    ack.await.expect("puback");
+                }
+            }
         }
         create_ok(&client, json!({"name": "M", "mirror": {"name": "O"}})).await;
         create_ok(
@@ -439,7 +455,18 @@ async fn restart_mid_catch_up(graceful: bool) {
             json!({"name": "S", "subjects": ["s.>"], "sources": [{"name": "O"}]}),
         )
         .await;
-        wait_info(&client, "M", "started", |i| last_seq(i) > 0).await;
+        // Looked at as often as possible: the restart should land mid catch-up.
+        let deadline = tokio::time::Instant::now() + CATCH_UP;
+        let m = loop {
+            let m = info(&client, "M").await;
+            if last_seq(&m) > 0 || tokio::time::Instant::now() > deadline {
+                break m;
+            }
+            tokio::task::yield_now().await;
+        };
+        let s = info(&client, "S").await;
+        eprintln!("restarting with the source at {} of {total}", messages(&s));
+        eprintln!("restarting with the mirror at {} of {total}", last_seq(&m));
     }
     server.restart(graceful);
     let client = server.client().await;
@@ -462,26 +489,43 @@ async fn restart_mid_catch_up(graceful: bool) {
         let c = message(&js, "M", seq).await.map(|(s, p, t, _)| (s, p, t));
         assert_eq!(o, c, "sequence {seq}");
     }
-    let mut seen = std::collections::BTreeSet::new();
+    // Every message of S, read with a pull consumer in batches.
     let stream = js.get_stream("S").await.expect("S");
-    for seq in 1..=last_seq(&s) {
-        let Ok(msg) = stream.get_raw_message(seq).await else {
-            continue;
-        };
-        let mark = msg
-            .headers
-            .get("Nats-Stream-Source")
-            .map(|v| v.to_string())
-            .unwrap_or_default();
-        let origin_seq: u64 = mark
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        assert!(
-            seen.insert(origin_seq),
-            "origin sequence {origin_seq} sourced twice"
-        );
+    let reader = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            ack_policy: async_nats::jetstream::consumer::AckPolicy::None,
+            ..Default::default()
+        })
+        .await
+        .expect("a reader");
+    let mut seen = std::collections::BTreeSet::new();
+    let mut read = 0;
+    while read < messages(&s) {
+        let mut batch = reader
+            .fetch()
+            .max_messages(1000)
+            .messages()
+            .await
+            .expect("fetch");
+        while let Some(msg) = batch.next().await {
+            let msg = msg.expect("a message");
+            read += 1;
+            let mark = msg
+                .headers
+                .as_ref()
+                .and_then(|h| h.get("Nats-Stream-Source"))
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            let origin_seq: u64 = mark
+                .split(' ')
+                .nth(1)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            assert!(
+                seen.insert(origin_seq),
+                "origin sequence {origin_seq} sourced twice"
+            );
+        }
     }
     assert_eq!(seen.len() as u64, all);
 }

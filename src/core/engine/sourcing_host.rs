@@ -397,6 +397,7 @@ impl Engine {
                 return;
             };
             let Some(action) = f.machine.poll_action() else {
+                self.wake_origin_consumer(key, now);
                 return;
             };
             let route = f.route.clone();
@@ -461,6 +462,27 @@ impl Engine {
         }
     }
 
+    /// Once a machine's consumer is answered, its local deliver subscription becomes interest:
+    /// the origin's push consumer starts delivering (as it does when nats-server subscribes the
+    /// deliver subject in the create's answer handler).
+    fn wake_origin_consumer(&mut self, key: &Key, now: Nanos) {
+        let Some(f) = self.sourcing.followers.get(key) else {
+            return;
+        };
+        let Some(deliver) = f.machine.active_deliver_subject() else {
+            return;
+        };
+        let Some(&sid) = f.sids.get(deliver) else {
+            return;
+        };
+        if !self.surface.is_quiet(sid) {
+            return;
+        }
+        let deliver = deliver.to_string();
+        self.surface.set_quiet(sid, false);
+        self.set_interest(&deliver, true, now);
+    }
+
     /// Tells a machine how its store went: a success is accepted at once (what vouches for it
     /// waits in the stream's outbox for the sync, see the module docs); a failure makes it
     /// start again from what the stream holds.
@@ -504,6 +526,10 @@ impl Engine {
             return;
         };
         self.surface.host(sid);
+        if dest == Destination::Local {
+            // Interest for the origin's consumer only once its create is answered.
+            self.surface.set_quiet(sid, true);
+        }
         self.sourcing.by_sid.insert(sid, key.clone());
         if let Some(f) = self.sourcing.followers.get_mut(key) {
             f.sids.insert(subject, sid);

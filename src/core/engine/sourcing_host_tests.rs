@@ -445,3 +445,24 @@ fn flow_control_replies_wait_for_the_sync_of_what_they_vouch_for() {
     );
     assert_eq!(w.last_seq(0, "M"), 4);
 }
+
+#[test]
+fn a_mirror_catches_up_a_long_origin_through_flow_control_without_stalling() {
+    // 3000 messages of 1 KiB: past the origin consumer's first flow-control window (2 MiB), so
+    // the catch-up goes on only as the mirror answers flow control, and all of it in a few
+    // simulated seconds (a stall would wait for the 10 s health check).
+    let mut w = World::one();
+    w.create(0, serde_json::json!({"name": "O", "subjects": ["o.>"]}));
+    let body = "x".repeat(1024);
+    for i in 1..=3000 {
+        w.publish(0, &format!("o.{}", i % 10), &body);
+    }
+    w.create(0, serde_json::json!({"name": "M", "mirror": {"name": "O"}}));
+    assert!(
+        w.run_until(40, |w| w.last_seq(0, "M") == 3000),
+        "{} {:?}",
+        w.last_seq(0, "M"),
+        w.info(0, "M").mirror
+    );
+    assert_eq!(w.msgs(0, "M"), 3000);
+}

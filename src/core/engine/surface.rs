@@ -155,6 +155,10 @@ pub(crate) struct Surface {
     /// messages go to `hosted_received`, not to [`Engine::poll_received`].
     hosted: BTreeSet<SubId>,
     hosted_received: VecDeque<(SubId, Message)>,
+    /// Local subscriptions that do not count as interest for push consumers yet: a mirror's
+    /// deliver subject until its consumer's create is answered (nats-server subscribes only
+    /// then, so a consumer sends nothing before its creator knows it).
+    quiet: BTreeSet<SubId>,
 }
 
 impl Surface {
@@ -272,7 +276,27 @@ impl Surface {
     /// Whether one of the engine's own local subscriptions (a mirror's deliver subject, say)
     /// covers `subject`: that is interest for a push consumer delivering there.
     pub(crate) fn owns_locally(&self, subject: &str) -> bool {
-        !self.local_owned.is_empty() && !self.local_owned.matches(subject).is_empty()
+        !self.local_owned.is_empty()
+            && self
+                .local_owned
+                .matches(subject)
+                .into_iter()
+                .any(|sid| !self.quiet.contains(sid))
+    }
+
+    /// Whether subscription `sid` counts as interest for push consumers (see `quiet`): a new
+    /// hosted subscription does not until [`Surface::set_quiet`] says otherwise.
+    pub(crate) fn set_quiet(&mut self, sid: SubId, quiet: bool) {
+        if quiet {
+            self.quiet.insert(sid);
+        } else {
+            self.quiet.remove(&sid);
+        }
+    }
+
+    /// Whether `sid` is quiet (see [`Surface::set_quiet`]).
+    pub(crate) fn is_quiet(&self, sid: SubId) -> bool {
+        self.quiet.contains(&sid)
     }
 
     /// Queues `msg` for every local subscription of [`Engine::subscribe`] it matches; whether
@@ -328,6 +352,7 @@ impl Engine {
     pub fn unsubscribe(&mut self, sid: SubId) {
         if let Some(sub) = self.surface.subs.remove(&sid) {
             self.surface.hosted.remove(&sid);
+            self.surface.quiet.remove(&sid);
             self.surface.inboxes.retain(|_, inbox| *inbox != sid);
             self.surface.local_owned.remove(&sub.subject, &sid);
             self.surface.events.push_back(EngineEvent::Unsubscribe {
@@ -357,10 +382,11 @@ impl Engine {
         if self.surface.owns_locally(subject) {
             return true;
         }
-        self.surface
-            .subs
-            .values()
-            .any(|sub| sub.dest == Destination::Local && subject::matches(&sub.subject, subject))
+        self.surface.subs.iter().any(|(sid, sub)| {
+            sub.dest == Destination::Local
+                && !self.surface.quiet.contains(sid)
+                && subject::matches(&sub.subject, subject)
+        })
     }
 
     /// Sends `msg` to `dest` as a request: its reply subject becomes one on the engine's inbox,

@@ -190,7 +190,13 @@ impl Sourcing {
         if let Some(err) = response.error {
             let older_origin =
                 err.is(ErrorKind::RequiredApiLevel) || err.is(ErrorKind::InvalidJSON);
-            if form == RequestForm::Sourcing && older_origin {
+            // An origin that does not suffix sourcing consumers (as 2.14 does) still holds the
+            // fixed name from before (this stream restarted, or a consumer outlived its link):
+            // not ours to update, so later creates use unique names, as for an older origin.
+            let name_taken = err.is(ErrorKind::ConsumerCreate)
+                || err.is(ErrorKind::ConsumerNameExist)
+                || err.is(ErrorKind::ConsumerAlreadyExists);
+            if form == RequestForm::Sourcing && (older_origin || name_taken) {
                 // The refused request made no consumer: nothing that came can be its.
                 self.early.clear();
                 self.legacy_origin = true;
