@@ -639,3 +639,49 @@ async fn a_contrail_server_mirrors_and_sources_a_hub_over_a_link() {
         .await;
     }
 }
+
+#[tokio::test]
+async fn jsz_shows_each_streams_mirror_and_sources() {
+    let server = TestServer::start_with(Options {
+        http: true,
+        ..Options::default()
+    });
+    bounded(async {
+        let client = server.client().await;
+        let js = async_nats::jetstream::new(client.clone());
+        create_ok(&client, json!({"name": "O", "subjects": ["o.>"], "storage": "memory"})).await;
+        publish(&js, "o.1", "m1".into()).await;
+        create_ok(&client, json!({"name": "M", "mirror": {"name": "O"}, "storage": "memory"})).await;
+        create_ok(
+            &client,
+            json!({"name": "S", "subjects": ["s.>"], "sources": [{"name": "O"}], "storage": "memory"}),
+        )
+        .await;
+        wait_info(&client, "M", "caught up", |i| last_seq(i) == 1).await;
+        wait_info(&client, "S", "caught up", |i| messages(i) == 1).await;
+        let port = server.http_port.expect("monitoring port");
+        let jsz = tokio::task::spawn_blocking(move || {
+            interop_support::http_json(port, "/jsz?streams=true")
+        })
+        .await
+        .expect("jsz");
+        let details: Vec<Value> = jsz["account_details"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|a| a["stream_detail"].as_array().cloned().unwrap_or_default())
+            .collect();
+        let detail = |name: &str| {
+            details
+                .iter()
+                .find(|d| d["name"] == name)
+                .cloned()
+                .unwrap_or_else(|| panic!("{name} in /jsz: {jsz}"))
+        };
+        assert_eq!(detail("M")["mirror"]["name"], "O", "{jsz}");
+        assert_eq!(detail("M")["mirror"]["lag"], 0, "{jsz}");
+        assert_eq!(detail("S")["sources"][0]["name"], "O", "{jsz}");
+        assert!(detail("O")["mirror"].is_null() && detail("O")["sources"].is_null());
+    })
+    .await;
+}
