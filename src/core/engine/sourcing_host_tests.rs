@@ -7,7 +7,7 @@
 use bytes::Bytes;
 
 use super::*;
-use crate::core::engine::EngineEvent;
+use crate::core::engine::{EngineConfig, EngineEvent, StoreFactory};
 use crate::core::headers::find_header;
 use crate::core::message::{Destination, LinkId, Message, Outbound};
 use crate::core::stream::InfoOptions;
@@ -465,4 +465,57 @@ fn a_mirror_catches_up_a_long_origin_through_flow_control_without_stalling() {
         w.info(0, "M").mirror
     );
     assert_eq!(w.msgs(0, "M"), 3000);
+}
+
+#[test]
+fn a_failing_mirror_store_holds_its_flow_control_replies_until_a_sync_succeeds() {
+    use crate::core::store::faulty::Faults;
+    let faults = Faults::new();
+    let memory: StoreFactory =
+        Box::new(|_| Ok(Box::new(crate::core::store::memory::MemoryStore::new())));
+    let engine = Engine::new(EngineConfig::default(), faults.factory(memory), 11);
+    let mut w = World {
+        engines: vec![engine],
+        link_up: true,
+        link_subs: Default::default(),
+        now: START,
+    };
+    origin(&mut w, 0, 3);
+    w.create(0, serde_json::json!({"name": "M", "mirror": {"name": "O"}}));
+    assert!(w.run_until(100, |w| w.last_seq(0, "M") == 3));
+    let now = w.now;
+    let engine = &mut w.engines[0];
+    let (sid, deliver) = engine
+        .subscriptions()
+        .find(|(_, s, _)| s.starts_with("$JS.M."))
+        .map(|(sid, s, _)| (sid, s.to_string()))
+        .expect("the mirror's deliver subscription");
+    let consumer = engine.consumer_names("O").unwrap_or_default();
+    let consumer = consumer.first().cloned().unwrap_or_default();
+    let mut delivery = Message::new("o.4", "m4");
+    delivery.reply = Some(format!("$JS.ACK.O.{consumer}.1.4.4.{now}.0"));
+    engine.handle_subscribed(sid, delivery, now);
+    let mut fc = Message::new(deliver, Bytes::new());
+    fc.headers = Some(Bytes::from_static(
+        b"NATS/1.0 100 FlowControl Request\r\n\r\n",
+    ));
+    fc.reply = Some("$JS.FC.O.test.2".to_string());
+    engine.handle_subscribed(sid, fc, now);
+    faults.fail_stream("M", true);
+    assert!(engine.flush().is_err(), "the mirror's sync fails");
+    let held: Vec<Outbound> = std::iter::from_fn(|| engine.poll_outbound()).collect();
+    assert!(
+        held.iter().all(|o| o.to != "$JS.FC.O.test.2"),
+        "held while failing"
+    );
+    assert_eq!(faults.durable("M").last_seq, 3);
+    faults.fail_stream("M", false);
+    engine.flush().expect("the sync succeeds");
+    let released: Vec<Outbound> = std::iter::from_fn(|| engine.poll_outbound()).collect();
+    assert!(released.iter().any(|o| o.to == "$JS.FC.O.test.2"));
+    assert_eq!(
+        faults.durable("M").last_seq,
+        4,
+        "what it vouched for is durable"
+    );
 }
