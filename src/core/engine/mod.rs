@@ -32,6 +32,7 @@ use outbox::{reply_rule, ReplyRule};
 mod restore;
 mod retention;
 mod rollback;
+mod sourcing_actions;
 mod sourcing_host;
 mod streams;
 mod surface;

@@ -8,7 +8,10 @@
 //! - Its subjects (the deliver subject, the create inbox) become engine subscriptions on the
 //!   destination that serves the origin's API: local for `$JS.API` and the engine's own domain,
 //!   a link for an `external.api` routed with [`Engine::set_api_route`]. What arrives on them
-//!   comes out of the surface's hosted queue and goes to the machine at once.
+//!   comes out of the surface's hosted queue and goes to the machine at once. A local deliver
+//!   subscription counts as interest for the origin's push consumer only once the create is
+//!   answered, as nats-server subscribes it then: a local origin's catch-up never overtakes the
+//!   answer (the machine would have to hold it, and it holds only a bounded prefix).
 //! - A mirrored message is stored at the origin's sequence and time
 //!   ([`crate::core::stream::Stream::store_mirrored`]), a sourced one as a publish with its
 //!   `Nats-Stream-Source` header; both go through the same store path as a client's publish, so
@@ -19,18 +22,17 @@
 //!   durable, and a failing store holds them as it holds PubAcks. Consumer creates leave at once.
 //! - A failed flush that took a stream's batch back (`rollback.rs`) may have dropped mirrored or
 //!   sourced messages: its machines recreate their consumers from what the store really holds.
+//!
+//! What a machine asks is carried out in `sourcing_actions.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 
-use super::streams::Entry;
 use super::Engine;
-use crate::core::headers::Headers;
-use crate::core::message::{Destination, LinkId, Message, Outbound};
+use crate::core::message::{Destination, LinkId};
 use crate::core::sourcing::{
-    resume_points, Action, Event, LocalState, Role, Sourcing, SourcingSetup, StreamSource,
-    StreamSourceInfo,
+    resume_points, Event, LocalState, Role, Sourcing, SourcingSetup, StreamSource, StreamSourceInfo,
 };
 use crate::core::store::StreamStore;
 use crate::core::stream::StreamInfo;
@@ -43,33 +45,33 @@ use super::surface::SubId;
 const ACCOUNT: &str = "$G";
 
 /// Which machine: its stream and its source's index name ("" for the mirror).
-type Key = (String, String);
+pub(super) type Key = (String, String);
 
 /// One hosted mirror or source.
-struct Follower {
-    machine: Sourcing,
-    source: StreamSource,
+pub(super) struct Follower {
+    pub(super) machine: Sourcing,
+    pub(super) source: StreamSource,
     /// Where the origin's API is reached and the prefix to use there; `None` while no route
     /// is known (the machine is held as if its link were down).
-    route: Option<(Destination, String)>,
+    pub(super) route: Option<(Destination, String)>,
     /// The machine's subjects and their engine subscriptions.
-    sids: BTreeMap<String, SubId>,
+    pub(super) sids: BTreeMap<String, SubId>,
     /// Which of those are create inboxes (their messages are responses).
-    inboxes: BTreeSet<String>,
+    pub(super) inboxes: BTreeSet<String>,
 }
 
 /// The hosted machines of every stream.
 #[derive(Default)]
 pub(crate) struct Host {
-    followers: BTreeMap<Key, Follower>,
-    by_sid: BTreeMap<SubId, Key>,
+    pub(super) followers: BTreeMap<Key, Follower>,
+    pub(super) by_sid: BTreeMap<SubId, Key>,
     /// Streams a failed flush took back since the machines last looked.
     rolled_back: BTreeSet<String>,
     /// API routes changed: every machine's route is looked up again at the next timeout.
     routes_changed: bool,
     /// Local deliver subjects a machine stopped listening on: whether a push consumer there
     /// still has a subscriber is asked again at the next timeout.
-    interest_recheck: BTreeSet<String>,
+    pub(super) interest_recheck: BTreeSet<String>,
 }
 
 impl Host {
@@ -87,7 +89,7 @@ impl Host {
 }
 
 /// A stream's state as a machine needs it.
-fn local_state(store: &dyn StreamStore) -> LocalState {
+pub(super) fn local_state(store: &dyn StreamStore) -> LocalState {
     let state = store.state();
     LocalState {
         msgs: state.msgs,
@@ -95,18 +97,6 @@ fn local_state(store: &dyn StreamStore) -> LocalState {
         last_seq: state.last_seq,
         last_time: state.last_ts,
     }
-}
-
-/// The header block of a message a machine sends.
-fn header_block(headers: &[(String, String)]) -> Option<Bytes> {
-    if headers.is_empty() {
-        return None;
-    }
-    let mut block = Headers::new();
-    for (name, value) in headers {
-        block.append(name, value.as_str());
-    }
-    Some(block.encode())
 }
 
 impl Engine {
@@ -387,214 +377,6 @@ impl Engine {
                 }
             }
             self.carry_out(&key, now);
-        }
-    }
-
-    /// Carries out what machine `key` asks, until it asks nothing more.
-    fn carry_out(&mut self, key: &Key, now: Nanos) {
-        loop {
-            let Some(f) = self.sourcing.followers.get_mut(key) else {
-                return;
-            };
-            let Some(action) = f.machine.poll_action() else {
-                self.wake_origin_consumer(key, now);
-                return;
-            };
-            let route = f.route.clone();
-            let stream = key.0.as_str();
-            match action {
-                Action::Subscribe(subject) => self.hosted_subscribe(key, subject, route),
-                Action::Unsubscribe(subject) => {
-                    if let Some(f) = self.sourcing.followers.get_mut(key) {
-                        f.inboxes.remove(&subject);
-                        if let Some(sid) = f.sids.remove(&subject) {
-                            let local = matches!(route, Some((Destination::Local, _)));
-                            self.drop_hosted_subscription(sid, &subject, local);
-                        }
-                    }
-                }
-                Action::Send {
-                    subject,
-                    reply,
-                    headers,
-                    payload,
-                } => self.send_toward_origin(key, route, subject, reply, &headers, payload),
-                Action::StoreMirrored {
-                    seq,
-                    time,
-                    subject,
-                    headers,
-                    payload,
-                    ticket,
-                } => {
-                    let headers = Some(headers).filter(|h| !h.is_empty());
-                    let entry = Entry::Mirrored { seq, time };
-                    let stored = self.ingest_into(stream, &subject, headers, payload, now, entry);
-                    self.stored(key, ticket, seq, stored.is_some_and(|r| r.is_ok()), now);
-                }
-                Action::SkipMirrored { last, ticket, .. } => {
-                    let skipped = self.skip_mirrored(stream, last, now);
-                    self.stored(key, ticket, last, skipped, now);
-                }
-                Action::ResetMirrorFirst { next_seq, ticket } => {
-                    let reset = self.skip_mirrored(stream, next_seq.saturating_sub(1), now);
-                    self.stored(key, ticket, next_seq, reset, now);
-                }
-                Action::StoreSourced {
-                    subject,
-                    headers,
-                    payload,
-                    ticket,
-                    origin_seq,
-                } => {
-                    let headers = Some(headers).filter(|h| !h.is_empty());
-                    let entry = Entry::Publish;
-                    let stored = self.ingest_into(stream, &subject, headers, payload, now, entry);
-                    self.stored(
-                        key,
-                        ticket,
-                        origin_seq,
-                        stored.is_some_and(|r| r.is_ok()),
-                        now,
-                    );
-                }
-            }
-        }
-    }
-
-    /// Once a machine's consumer is answered, its local deliver subscription becomes interest:
-    /// the origin's push consumer starts delivering (as it does when nats-server subscribes the
-    /// deliver subject in the create's answer handler).
-    fn wake_origin_consumer(&mut self, key: &Key, now: Nanos) {
-        let Some(f) = self.sourcing.followers.get(key) else {
-            return;
-        };
-        let Some(deliver) = f.machine.active_deliver_subject() else {
-            return;
-        };
-        let Some(&sid) = f.sids.get(deliver) else {
-            return;
-        };
-        if !self.surface.is_quiet(sid) {
-            return;
-        }
-        let deliver = deliver.to_string();
-        self.surface.set_quiet(sid, false);
-        self.set_interest(&deliver, true, now);
-    }
-
-    /// Tells a machine how its store went: a success is accepted at once (what vouches for it
-    /// waits in the stream's outbox for the sync, see the module docs); a failure makes it
-    /// start again from what the stream holds.
-    fn stored(&mut self, key: &Key, ticket: u64, origin_seq: u64, ok: bool, now: Nanos) {
-        let local = self
-            .streams
-            .get(&key.0)
-            .map(|slot| local_state(slot.stream.store()))
-            .unwrap_or_default();
-        if let Some(f) = self.sourcing.followers.get_mut(key) {
-            if ok {
-                f.machine.durable(ticket);
-            } else {
-                f.machine.store_failed(now, local, origin_seq);
-            }
-        }
-    }
-
-    /// Moves a mirror's last sequence to `last` without storing; whether that worked.
-    fn skip_mirrored(&mut self, stream: &str, last: u64, now: Nanos) -> bool {
-        let Some(slot) = self.streams.get_mut(stream) else {
-            return false;
-        };
-        if slot.stream.skip_mirrored_to(last, now).is_err() {
-            return false;
-        }
-        self.mark_dirty(stream);
-        true
-    }
-
-    fn hosted_subscribe(
-        &mut self,
-        key: &Key,
-        subject: String,
-        route: Option<(Destination, String)>,
-    ) {
-        let Some((dest, _)) = route else {
-            return;
-        };
-        let Ok(sid) = self.subscribe(&subject, dest) else {
-            return;
-        };
-        self.surface.host(sid);
-        if dest == Destination::Local {
-            // Interest for the origin's consumer only once its create is answered.
-            self.surface.set_quiet(sid, true);
-        }
-        self.sourcing.by_sid.insert(sid, key.clone());
-        if let Some(f) = self.sourcing.followers.get_mut(key) {
-            f.sids.insert(subject, sid);
-        }
-    }
-
-    fn drop_hosted_subscription(&mut self, sid: SubId, subject: &str, local: bool) {
-        self.sourcing.by_sid.remove(&sid);
-        self.unsubscribe(sid);
-        if local && self.has_deliver_subject(subject) {
-            self.sourcing.interest_recheck.insert(subject.to_string());
-        }
-    }
-
-    /// Sends a machine's message to the origin's server. A request (a consumer create) leaves
-    /// at once; a reply that vouches for stored messages waits for their sync.
-    fn send_toward_origin(
-        &mut self,
-        key: &Key,
-        route: Option<(Destination, String)>,
-        subject: String,
-        reply: Option<String>,
-        headers: &[(String, String)],
-        payload: Bytes,
-    ) {
-        let Some((dest, api)) = route else {
-            return;
-        };
-        let Some(f) = self.sourcing.followers.get_mut(key) else {
-            return;
-        };
-        // The machine writes the configured prefix; the route may reach it under another
-        // (this engine's own domain is its `$JS.API`).
-        let configured = f.source.api_prefix();
-        let subject = match subject.strip_prefix(configured) {
-            Some(rest) if configured != api => format!("{api}{rest}"),
-            _ => subject,
-        };
-        if let Some(inbox) = &reply {
-            f.inboxes.insert(inbox.clone());
-        }
-        let is_request = reply.is_some();
-        let msg = Message {
-            subject,
-            reply,
-            headers: header_block(headers),
-            payload,
-        };
-        let out = Outbound {
-            to: msg.subject.clone(),
-            group: None,
-            msg,
-            dest,
-        };
-        if is_request {
-            self.send_now(out);
-            return;
-        }
-        let Some(slot) = self.streams.get_mut(&key.0) else {
-            self.send_now(out);
-            return;
-        };
-        let need = slot.durability.writes_so_far();
-        if slot.durability.queue(need, out, &mut self.ready) {
-            self.holding.insert(key.0.clone());
         }
     }
 
