@@ -564,15 +564,11 @@ async fn a_contrail_server_mirrors_and_sources_a_hub_over_a_link() {
         hubs.push(Kind::NatsServer214);
     }
     for kind in hubs {
-        let hub = hub(kind);
+        let mut hub = hub(kind);
         bounded(async {
             let hub_client = hub.client().await;
             let hub_js = async_nats::jetstream::new(hub_client.clone());
-            create_ok(
-                &hub_client,
-                json!({"name": "O", "subjects": ["o.>"], "storage": "memory"}),
-            )
-            .await;
+            create_ok(&hub_client, json!({"name": "O", "subjects": ["o.>"]})).await;
             for i in 1..=30 {
                 publish(&hub_js, &format!("o.{}", i % 3), format!("m{i}")).await;
             }
@@ -634,6 +630,31 @@ async fn a_contrail_server_mirrors_and_sources_a_hub_over_a_link() {
             // 2, 5, … 35 went to o.2.
             let info = wait_info(&edge_client, "S", "sourced", |i| messages(i) == 12).await;
             assert_eq!(info["sources"][0]["lag"], 0, "{info}");
+
+            // The hub restarts: the link goes down and comes back, and both follow again.
+            drop(hub_js);
+            drop(hub_client);
+            hub.restart(true);
+            let hub_client = hub.client().await;
+            let hub_js = async_nats::jetstream::new(hub_client.clone());
+            for i in 36..=45 {
+                publish(&hub_js, &format!("o.{}", i % 3), format!("m{i}")).await;
+            }
+            wait_info(&edge_client, "M", "followed after the hub restart", |i| {
+                last_seq(i) == 45 && i["mirror"]["lag"] == json!(0)
+            })
+            .await;
+            for seq in 1..=45 {
+                let o = message(&hub_js, "O", seq)
+                    .await
+                    .map(|(s, p, t, _)| (s, p, t));
+                let m = message(&edge_js, "M", seq)
+                    .await
+                    .map(|(s, p, t, _)| (s, p, t));
+                assert_eq!(o, m, "sequence {seq}");
+            }
+            // 38, 41 and 44 went to o.2 as well.
+            wait_info(&edge_client, "S", "sourced after", |i| messages(i) == 15).await;
             edge.shutdown().await;
         })
         .await;
