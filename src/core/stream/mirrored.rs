@@ -18,6 +18,11 @@ fn out_of_order() -> ApiError {
     ApiError::new(ErrorKind::StreamSequenceNotMatch)
 }
 
+/// Most sequences one skip may cover in a mirror that holds messages. Each skipped sequence
+/// costs a step (and a record in the file store), as in nats-server's `SkipMsgs`; an origin
+/// naming a sequence far past this one is refused rather than followed into an endless loop.
+pub const MAX_MIRROR_SKIP: u64 = 1 << 20;
+
 fn store_failed(e: crate::core::store::StoreError) -> ApiError {
     ApiError::with_detail(ErrorKind::StreamStoreFailed, e)
 }
@@ -73,8 +78,15 @@ impl Stream {
             self.store.compact(last + 1).map_err(store_failed)?;
             return Ok(());
         }
-        // One step per skipped sequence; the caller's origin bounds the gap (a delete on the
-        // origin leaves one sequence behind per message it removed).
+        if last - state.last_seq > MAX_MIRROR_SKIP {
+            return Err(ApiError::with_detail(
+                ErrorKind::StreamStoreFailed,
+                format_args!(
+                    "mirror gap of {} sequences exceeds {MAX_MIRROR_SKIP}",
+                    last - state.last_seq
+                ),
+            ));
+        }
         while self.store.state().last_seq < last {
             self.store.skip_msg(time).map_err(store_failed)?;
         }

@@ -21,7 +21,7 @@ pub mod config;
 mod dedup;
 pub mod info;
 mod limits;
-mod mirrored;
+pub mod mirrored;
 mod ops;
 mod pub_headers;
 mod publish;
