@@ -706,3 +706,79 @@ async fn jsz_shows_each_streams_mirror_and_sources() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn sources_added_and_removed_by_an_update_start_and_stop() {
+    let server = TestServer::start();
+    bounded(async {
+        let client = server.client().await;
+        let js = async_nats::jetstream::new(client.clone());
+        create_ok(
+            &client,
+            json!({"name": "A", "subjects": ["a.>"], "storage": "memory"}),
+        )
+        .await;
+        create_ok(
+            &client,
+            json!({"name": "B", "subjects": ["b.>"], "storage": "memory"}),
+        )
+        .await;
+        for i in 1..=3 {
+            publish(&js, &format!("a.{i}"), format!("a{i}")).await;
+            publish(&js, &format!("b.{i}"), format!("b{i}")).await;
+        }
+        let only_a = json!({"name": "S", "subjects": ["s.>"], "storage": "memory",
+            "sources": [{"name": "A"}]});
+        create_ok(&client, only_a.clone()).await;
+        wait_info(&client, "S", "A sourced", |i| messages(i) == 3).await;
+        let both = json!({"name": "S", "subjects": ["s.>"], "storage": "memory",
+            "sources": [{"name": "A"}, {"name": "B"}]});
+        let reply = request_json(&client, "$JS.API.STREAM.UPDATE.S", both).await;
+        assert!(reply["error"].is_null(), "{reply}");
+        wait_info(&client, "S", "B added", |i| {
+            messages(i) == 6 && i["sources"].as_array().is_some_and(|s| s.len() == 2)
+        })
+        .await;
+        let reply = request_json(&client, "$JS.API.STREAM.UPDATE.S", only_a).await;
+        assert!(reply["error"].is_null(), "{reply}");
+        wait_info(&client, "S", "B removed", |i| {
+            i["sources"].as_array().is_some_and(|s| s.len() == 1)
+        })
+        .await;
+        publish(&js, "b.4", "b4".into()).await;
+        publish(&js, "a.4", "a4".into()).await;
+        let info = wait_info(&client, "S", "A goes on", |i| messages(i) == 7).await;
+        // B's message after its removal is not there (A's, published after it, is).
+        let (_, payload, _, _) = message(&js, "S", last_seq(&info)).await.expect("last");
+        assert_eq!(payload, b"a4");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_mirror_of_a_missing_origin_reports_it_and_starts_once_it_exists() {
+    let server = TestServer::start();
+    bounded(async {
+        let client = server.client().await;
+        let js = async_nats::jetstream::new(client.clone());
+        create_ok(
+            &client,
+            json!({"name": "M", "mirror": {"name": "O"}, "storage": "memory"}),
+        )
+        .await;
+        let info = wait_info(&client, "M", "an error", |i| {
+            !i["mirror"]["error"].is_null()
+        })
+        .await;
+        assert_eq!(info["mirror"]["error"]["err_code"], 10059, "{info}");
+        create_ok(
+            &client,
+            json!({"name": "O", "subjects": ["o.>"], "storage": "memory"}),
+        )
+        .await;
+        publish(&js, "o.1", "m1".into()).await;
+        let info = wait_info(&client, "M", "started", |i| last_seq(i) == 1).await;
+        assert!(info["mirror"]["error"].is_null(), "{info}");
+    })
+    .await;
+}
