@@ -19,6 +19,11 @@ mod interop_support;
 use std::time::Duration;
 
 use async_nats::jetstream::Context;
+use contrail::core::link::{LinkConfig, LinkEvent};
+use contrail::core::message::{Destination, LinkId};
+use contrail::server::config::ServerConfig;
+use contrail::server::link::LinkHandle;
+use contrail::server::Server;
 use futures_util::StreamExt;
 use interop_support::{bounded, kinds_with_214, request_json, temp_dir, Kind, Options, TestServer};
 use serde_json::{json, Value};
@@ -540,6 +545,32 @@ async fn a_kill_mid_catch_up_leaves_the_copies_complete() {
     bounded(restart_mid_catch_up(false)).await;
 }
 
+/// A Contrail server in this process, storing in `store_dir`, with a link to `hub` that serves
+/// `$JS.hub.API` (the sources' and mirrors' `domain: "hub"`).
+async fn edge_linked_to(hub: &TestServer, store_dir: &std::path::Path) -> Server {
+    let edge = Server::start(ServerConfig {
+        port: -1,
+        store_dir: store_dir.to_path_buf(),
+        ..ServerConfig::default()
+    })
+    .await
+    .expect("the edge starts");
+    let mut link = LinkHandle::spawn(format!("127.0.0.1:{}", hub.port), LinkConfig::default());
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while !matches!(
+            link.next_event().await,
+            Some(LinkEvent::Connected(_)) | None
+        ) {}
+    })
+    .await
+    .expect("the link connects");
+    let js = &edge.shared().js;
+    js.attach_link(LinkId(1), link).await;
+    js.route_api("$JS.hub.API", Destination::Link(LinkId(1)))
+        .await;
+    edge
+}
+
 /// Cross-server: the hub, a nats-server with JetStream domain `hub`.
 fn hub(kind: Kind) -> TestServer {
     let options = Options {
@@ -551,12 +582,6 @@ fn hub(kind: Kind) -> TestServer {
 
 #[tokio::test]
 async fn a_contrail_server_mirrors_and_sources_a_hub_over_a_link() {
-    use contrail::core::link::{LinkConfig, LinkEvent};
-    use contrail::core::message::{Destination, LinkId};
-    use contrail::server::config::ServerConfig;
-    use contrail::server::link::LinkHandle;
-    use contrail::server::Server;
-
     // The hub is always a nats-server (Contrail has no JetStream domains); the edge under test
     // is Contrail, in this process.
     let mut hubs = vec![Kind::NatsServer];
@@ -572,27 +597,7 @@ async fn a_contrail_server_mirrors_and_sources_a_hub_over_a_link() {
             for i in 1..=30 {
                 publish(&hub_js, &format!("o.{}", i % 3), format!("m{i}")).await;
             }
-            let edge = Server::start(ServerConfig {
-                port: -1,
-                store_dir: temp_dir("mirror-edge").join("store"),
-                ..ServerConfig::default()
-            })
-            .await
-            .expect("the edge starts");
-            let mut link =
-                LinkHandle::spawn(format!("127.0.0.1:{}", hub.port), LinkConfig::default());
-            tokio::time::timeout(Duration::from_secs(5), async {
-                while !matches!(
-                    link.next_event().await,
-                    Some(LinkEvent::Connected(_)) | None
-                ) {}
-            })
-            .await
-            .expect("the link connects");
-            let js = &edge.shared().js;
-            js.attach_link(LinkId(1), link).await;
-            js.route_api("$JS.hub.API", Destination::Link(LinkId(1)))
-                .await;
+            let edge = edge_linked_to(&hub, &temp_dir("mirror-edge").join("store")).await;
 
             let edge_client = async_nats::connect(edge.client_addr.to_string())
                 .await
@@ -779,6 +784,82 @@ async fn a_mirror_of_a_missing_origin_reports_it_and_starts_once_it_exists() {
         publish(&js, "o.1", "m1".into()).await;
         let info = wait_info(&client, "M", "started", |i| last_seq(i) == 1).await;
         assert!(info["mirror"]["error"].is_null(), "{info}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_contrail_edge_restarted_mid_catch_up_resumes_without_gap_or_duplicate() {
+    let hub = hub(Kind::NatsServer);
+    let store_dir = temp_dir("mirror-edge-restart").join("store");
+    bounded(async {
+        let hub_client = hub.client().await;
+        let hub_js = async_nats::jetstream::new(hub_client.clone());
+        create_ok(&hub_client, json!({"name": "O", "subjects": ["o.>"]})).await;
+        let total: u64 = 5000;
+        let body = "x".repeat(512);
+        let mut acks = Vec::new();
+        for i in 1..=total {
+            let subject = format!("o.{}", i % 7);
+            let ack = hub_js
+                .publish(subject, format!("m{i} {body}").into())
+                .await
+                .expect("publish");
+            acks.push(ack);
+            if acks.len() == 500 || i == total {
+                for ack in acks.drain(..) {
+                    ack.await.expect("puback");
+                }
+            }
+        }
+        let edge = edge_linked_to(&hub, &store_dir).await;
+        let edge_client = async_nats::connect(edge.client_addr.to_string())
+            .await
+            .expect("connect to the edge");
+        create_ok(
+            &edge_client,
+            json!({"name": "M", "mirror": {"name": "O", "domain": "hub"}}),
+        )
+        .await;
+        create_ok(
+            &edge_client,
+            json!({"name": "S", "subjects": ["s.>"], "sources": [{"name": "O", "domain": "hub"}]}),
+        )
+        .await;
+        let deadline = tokio::time::Instant::now() + CATCH_UP;
+        let at = loop {
+            let m = info(&edge_client, "M").await;
+            if last_seq(&m) > 0 || tokio::time::Instant::now() > deadline {
+                break last_seq(&m);
+            }
+            tokio::task::yield_now().await;
+        };
+        eprintln!("restarting the edge with its mirror at {at} of {total}");
+        drop(edge_client);
+        edge.shutdown().await;
+
+        let edge = edge_linked_to(&hub, &store_dir).await;
+        let edge_client = async_nats::connect(edge.client_addr.to_string())
+            .await
+            .expect("connect to the restarted edge");
+        let edge_js = async_nats::jetstream::new(edge_client.clone());
+        let m = wait_info(&edge_client, "M", "complete", |i| last_seq(i) == total).await;
+        assert_eq!(messages(&m), total, "no gap: {m}");
+        let s = wait_info(&edge_client, "S", "complete", |i| {
+            messages(i) >= total && i["sources"][0]["lag"] == json!(0)
+        })
+        .await;
+        assert_eq!(messages(&s), total, "each sourced message once: {s}");
+        for seq in (1..=total).step_by(101).chain([total]) {
+            let o = message(&hub_js, "O", seq)
+                .await
+                .map(|(s, p, t, _)| (s, p, t));
+            let c = message(&edge_js, "M", seq)
+                .await
+                .map(|(s, p, t, _)| (s, p, t));
+            assert_eq!(o, c, "sequence {seq}");
+        }
+        edge.shutdown().await;
     })
     .await;
 }

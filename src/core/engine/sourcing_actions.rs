@@ -27,6 +27,9 @@ fn header_block(headers: &[(String, String)]) -> Option<Bytes> {
     Some(block.encode())
 }
 
+/// The prefix of a machine's consumer-create inboxes (`$JSC.R.<token>`, as nats-server).
+const CREATE_INBOX_PREFIX: &str = "$JSC.R.";
+
 impl Engine {
     /// Carries out what machine `key` asks, until it asks nothing more.
     pub(super) fn carry_out(&mut self, key: &Key, now: Nanos) {
@@ -45,6 +48,7 @@ impl Engine {
                 Action::Unsubscribe(subject) => {
                     if let Some(f) = self.sourcing.followers.get_mut(key) {
                         f.inboxes.remove(&subject);
+                        f.deferred.remove(&subject);
                         if let Some(sid) = f.sids.remove(&subject) {
                             let local = matches!(route, Some((Destination::Local, _)));
                             self.drop_hosted_subscription(sid, &subject, local);
@@ -100,16 +104,22 @@ impl Engine {
         }
     }
 
-    /// Once a machine's consumer is answered, its local deliver subscription becomes interest:
-    /// the origin's push consumer starts delivering (as it does when nats-server subscribes the
-    /// deliver subject in the create's answer handler).
+    /// Once a machine's consumer is answered, its deliver subscription becomes interest: made
+    /// now on a link, no longer quiet locally. The origin's push consumer starts delivering then,
+    /// as it does when nats-server subscribes the deliver subject in the answer's handler.
     fn wake_origin_consumer(&mut self, key: &Key, now: Nanos) {
-        let Some(f) = self.sourcing.followers.get(key) else {
+        let Some(f) = self.sourcing.followers.get_mut(key) else {
             return;
         };
         let Some(deliver) = f.machine.active_deliver_subject() else {
             return;
         };
+        if f.deferred.remove(deliver) {
+            // On another server: subscribing is what wakes its consumer.
+            let (deliver, route) = (deliver.to_string(), f.route.clone());
+            self.hosted_subscribe(key, deliver, route);
+            return;
+        }
         let Some(&sid) = f.sids.get(deliver) else {
             return;
         };
@@ -160,6 +170,19 @@ impl Engine {
         let Some((dest, _)) = route else {
             return;
         };
+        if let Destination::Link(_) = dest {
+            // A deliver subject on another server is subscribed only once the consumer's create
+            // is answered (its subscription is the far consumer's interest): see
+            // `wake_origin_consumer`. Create inboxes are subscribed at once.
+            let f = self.sourcing.followers.get_mut(key);
+            if let Some(f) = f.filter(|f| {
+                !subject.starts_with(CREATE_INBOX_PREFIX)
+                    && f.machine.active_deliver_subject() != Some(subject.as_str())
+            }) {
+                f.deferred.insert(subject);
+                return;
+            }
+        }
         let Ok(sid) = self.subscribe(&subject, dest) else {
             return;
         };

@@ -8,10 +8,11 @@
 //! - Its subjects (the deliver subject, the create inbox) become engine subscriptions on the
 //!   destination that serves the origin's API: local for `$JS.API` and the engine's own domain,
 //!   a link for an `external.api` routed with [`Engine::set_api_route`]. What arrives on them
-//!   comes out of the surface's hosted queue and goes to the machine at once. A local deliver
-//!   subscription counts as interest for the origin's push consumer only once the create is
-//!   answered, as nats-server subscribes it then: a local origin's catch-up never overtakes the
-//!   answer (the machine would have to hold it, and it holds only a bounded prefix).
+//!   comes out of the surface's hosted queue and goes to the machine at once. A deliver
+//!   subscription is interest for the origin's push consumer only once the create is answered
+//!   (locally it stays quiet until then, on a link it is made then), as nats-server subscribes
+//!   it then: a catch-up never overtakes the answer (the machine would have to hold it, and it
+//!   holds only a bounded prefix).
 //! - A mirrored message is stored at the origin's sequence and time
 //!   ([`crate::core::stream::Stream::store_mirrored`]), a sourced one as a publish with its
 //!   `Nats-Stream-Source` header; both go through the same store path as a client's publish, so
@@ -58,6 +59,8 @@ pub(super) struct Follower {
     pub(super) sids: BTreeMap<String, SubId>,
     /// Which of those are create inboxes (their messages are responses).
     pub(super) inboxes: BTreeSet<String>,
+    /// Deliver subjects on a link not subscribed yet (until the create is answered).
+    pub(super) deferred: BTreeSet<String>,
 }
 
 /// The hosted machines of every stream.
@@ -184,6 +187,7 @@ impl Engine {
                 route,
                 sids: BTreeMap::new(),
                 inboxes: BTreeSet::new(),
+                deferred: BTreeSet::new(),
             };
             self.sourcing.followers.insert(key.clone(), follower);
             self.carry_out(&key, now);
