@@ -22,7 +22,10 @@
 //! Messages on the subscriptions made with [`Engine::subscribe`] (a mirror's deliver subject, a
 //! source's create inbox), local ones through [`Engine::handle`] and link ones through
 //! [`Engine::handle_subscribed`], come out of one queue, [`Engine::poll_received`], tagged with
-//! their subscription, for the part of the engine that made it.
+//! their subscription, for the part of the engine that made it. The engine's own mirrors and
+//! sources have a queue of their own, which their host drains at once (`sourcing_host.rs`);
+//! their local deliver subscriptions stay quiet (no interest for push consumers) until their
+//! consumer's create is answered.
 //!
 //! A request to the engine's own API goes out as a local message like any other: the shell
 //! routes it to local subscribers, and the engine is one of them (it subscribed `$JS.API.>`), so
@@ -463,7 +466,8 @@ impl Engine {
     }
 
     /// The next message that arrived for a subscription made with [`Engine::subscribe`], with
-    /// its id.
+    /// its id. Those of the engine's own mirrors and sources never come out here: their
+    /// machines take them as they arrive (`sourcing_host.rs`).
     pub fn poll_received(&mut self) -> Option<(SubId, Message)> {
         self.surface.received.pop_front()
     }
