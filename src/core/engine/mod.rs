@@ -32,6 +32,8 @@ use outbox::{reply_rule, ReplyRule};
 mod restore;
 mod retention;
 mod rollback;
+mod sourcing_actions;
+mod sourcing_host;
 mod streams;
 mod surface;
 mod uploads;
@@ -193,6 +195,8 @@ pub struct Engine {
     api_stats: ApiStats,
     /// Its own subscriptions, requests in flight and links (see `surface.rs`).
     surface: surface::Surface,
+    /// The streams' mirrors and sources (see `sourcing_host.rs`).
+    sourcing: sourcing_host::Host,
     rng: u64,
     /// Uploads by name (`uploads.rs`).
     uploads: BTreeMap<String, crate::core::sync::upload::Uploader>,
@@ -221,6 +225,7 @@ impl Engine {
             changed_streams: ChangedStreams::default(),
             api_stats: ApiStats::default(),
             surface: surface::Surface::new(&inbox_token(seed)),
+            sourcing: sourcing_host::Host::default(),
             rng: seed | 1,
             uploads: BTreeMap::new(),
             clock: 0,
@@ -300,7 +305,11 @@ impl Engine {
         }
         // A subject the engine subscribed (a deliver subject) may also be a stream's.
         let received = self.surface.receive_local(&msg);
-        self.handle_publish(msg, now) || received
+        let handled = self.handle_publish(msg, now) || received;
+        if received {
+            self.pump_sourcing(now);
+        }
+        handled
     }
 
     /// Saves changed consumers and syncs every store written since the last flush, stream by
@@ -345,6 +354,8 @@ impl Engine {
                     // Back to its last sync when only publishes wrote since (rollback.rs), and
                     // its publishes not yet durable are answered now, not when space is freed.
                     if slot.roll_back_unsynced() {
+                        // Its mirrors and sources may have lost what they stored.
+                        self.sourcing.rolled_back(&name);
                         let bytes = slot.stream.store().state().bytes;
                         self.usage
                             .recount(server, storage, slot.counted_bytes, bytes);
@@ -380,6 +391,7 @@ impl Engine {
         };
         consider(self.surface.next_deadline());
         consider(self.next_upload_deadline());
+        consider(self.sourcing_deadline());
         for slot in self.streams.values() {
             consider(slot.stream.next_deadline());
             for consumer in slot.consumers.values() {
@@ -410,6 +422,7 @@ impl Engine {
             self.remove_inactive_consumers(&name, now);
             self.poll_consumers(&name, now);
         }
+        self.sourcing_timeout(now);
     }
 
     /// The streams whose config changed (created, updated, restored or deleted) since the last
