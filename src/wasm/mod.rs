@@ -10,7 +10,6 @@ mod digest;
 pub mod engine;
 pub mod error;
 pub mod idb;
-mod journal;
 mod link;
 mod partial;
 pub mod released;

@@ -34,7 +34,7 @@ pub const DUPLICATE: u8 = 1;
 pub const FAILED: u8 = 2;
 
 /// A ticketed publish's outcome, waiting for the commit that makes it true.
-pub type TicketAck = (u32, Result<PubAck, ApiError>);
+pub use crate::core::engine::journal::TicketAck;
 
 /// What [`decode`] reads back.
 #[derive(Debug, Clone, PartialEq, Default)]

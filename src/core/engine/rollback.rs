@@ -8,6 +8,9 @@
 //! first sequence after the durable ones and a refused message is never seen again, even after a
 //! restart. The held PubAcks of the dropped messages then leave as refusals (`outbox.rs`).
 //!
+//! A store whose sync only queues a commit (IndexedDB) is taken back the same way when the
+//! shell reports that commit failed (`flush.rs`), never while one is in flight.
+//!
 //! Only a batch that appended messages (and delivered them) can be taken back this way. When
 //! anything else wrote since the last sync (an ack, a removal, a purge, a consumer created) or a
 //! publish removed older messages (limits), or the store cannot go back (the memory store, whose
@@ -21,6 +24,10 @@ impl StreamSlot {
     /// appended since (see the module doc). Returns whether it did.
     pub(super) fn roll_back_unsynced(&mut self) -> bool {
         let durability = &self.durability;
+        // A commit the shell has in flight carries these writes: not ours to take back.
+        if durability.has_queued() {
+            return false;
+        }
         let Some((first_seq, msgs)) = durability.synced_shape else {
             return false;
         };

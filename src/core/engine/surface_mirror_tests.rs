@@ -60,7 +60,7 @@ impl Harness {
         for i in 1..=origin_messages {
             assert!(engine.handle(Message::new(format!("o.{i}"), format!("m{i}")), now));
         }
-        engine.flush().expect("memory stores sync");
+        engine.flush().result().expect("memory stores sync");
         while engine.poll_outbound().is_some() {}
         let mut machine = Sourcing::new(SourcingSetup {
             role: Role::Mirror,
@@ -160,7 +160,7 @@ impl Harness {
     fn step(&mut self) {
         self.carry_out();
         for _ in 0..10 {
-            self.engine.flush().expect("memory stores sync");
+            self.engine.flush().result().expect("memory stores sync");
             while self.engine.poll_event().is_some() {}
             let out: Vec<Outbound> = std::iter::from_fn(|| self.engine.poll_outbound()).collect();
             if out.is_empty() {
