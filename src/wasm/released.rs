@@ -17,7 +17,6 @@
 //!   `subject_len` is [`SAME`] when the subject equals `to` (every API reply), and `reply_len` /
 //!   `headers_len` are [`NONE`] when absent.
 
-use crate::core::error::ApiError;
 use crate::core::message::Outbound;
 use crate::core::stream::PubAck;
 
