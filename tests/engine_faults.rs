@@ -709,22 +709,56 @@ fn a_failed_ticket_refuses_its_publishes_and_fails_the_ones_after_it() {
         "the second ticket failed too"
     );
 
+    // Taken back, nothing unsynced is left: the next publish is taken, not refused at once.
     run.step(&Step::Publish(0)).expect("publish");
-    let out = run
-        .engine
-        .poll_outbound()
-        .expect("refused at once while failing");
-    assert_eq!(out.to, "pub.0.2");
-    let ticket = run.engine.flush();
-    run.engine.flush_done(ticket);
-    run.step(&Step::Publish(0)).expect("publish");
+    assert_eq!(run.engine.poll_outbound(), None, "not refused at once");
     let ticket = run.engine.flush();
     run.engine.flush_done(ticket);
     let out = run.engine.poll_outbound().expect("a PubAck");
     let ack: serde_json::Value = serde_json::from_slice(&out.msg.payload).expect("JSON");
     assert_eq!(
         (out.to.as_str(), &ack["seq"]),
-        ("pub.0.3", &serde_json::json!(1))
+        ("pub.0.2", &serde_json::json!(1))
+    );
+}
+
+/// After a batch was taken back the stream holds nothing unsynced, so the next batch's publish
+/// is taken and the disk tried again at its flush: refused there (and taken back) while the
+/// disk still fails, acknowledged once it recovers; never refused before the disk was tried.
+#[test]
+fn after_a_batch_was_taken_back_the_next_publish_tries_the_disk_again() {
+    let dir = TempDir::new();
+    let mut run = Run::new(file_stores(dir.0.clone()));
+    run.step(&Step::Publish(0)).expect("publish");
+    run.faults.fail_stream("A", true);
+    assert_eq!(run.engine.flush().result(), Err(StoreError::QuotaExceeded));
+    refusal_of(
+        &run.engine
+            .poll_outbound()
+            .expect("refused at the failed flush"),
+    );
+
+    run.step(&Step::Publish(0)).expect("publish");
+    assert_eq!(
+        run.engine.poll_outbound(),
+        None,
+        "taken, not refused at once"
+    );
+    let before = run.faults.failures();
+    assert_eq!(run.engine.flush().result(), Err(StoreError::QuotaExceeded));
+    assert!(run.faults.failures() > before, "the disk was tried again");
+    let out = run.engine.poll_outbound().expect("refused at its flush");
+    assert_eq!(out.to, "pub.0.1");
+    refusal_of(&out);
+
+    run.faults.recover();
+    run.step(&Step::Publish(0)).expect("publish");
+    assert_eq!(run.engine.flush().result(), Ok(()));
+    let out = run.engine.poll_outbound().expect("a PubAck");
+    let ack: serde_json::Value = serde_json::from_slice(&out.msg.payload).expect("JSON");
+    assert_eq!(
+        (out.to.as_str(), &ack["seq"]),
+        ("pub.0.2", &serde_json::json!(1))
     );
 }
 

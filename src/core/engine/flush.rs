@@ -168,12 +168,16 @@ impl Engine {
 
     /// What a failed sync of stream `name` does (see [`Engine::flush`]): back to its last sync
     /// when only publishes wrote since (`rollback.rs`), its publishes not yet durable answered
-    /// now rather than when space is freed, and publishes refused until a sync succeeds.
+    /// now rather than when space is freed, and, when unsynced writes are left (it could not
+    /// go back), publishes refused until a sync succeeds. A stream that went back holds
+    /// nothing unsynced, so the next batch's publishes are taken and the medium tried again at
+    /// its flush (refused then, and taken back, if it still fails).
     fn sync_failed(&mut self, name: &str, err: &StoreError) {
         let Some(slot) = self.streams.get_mut(name) else {
             return;
         };
-        if slot.roll_back_unsynced() {
+        let rolled_back = slot.roll_back_unsynced();
+        if rolled_back {
             let bytes = slot.stream.store().state().bytes;
             let storage = slot.stream.config().storage;
             self.usage.recount(
@@ -188,7 +192,11 @@ impl Engine {
         if slot.durability.refuse_unsynced_pubacks(&refusal) {
             self.holding.insert(name.to_string());
         }
-        self.failing.insert(name.to_string(), err.clone());
+        if rolled_back {
+            self.failing.remove(name);
+        } else {
+            self.failing.insert(name.to_string(), err.clone());
+        }
         self.dirty.insert(name.to_string());
     }
 }

@@ -595,6 +595,48 @@ mod tests {
         assert!(d.holds_nothing(), "the delivery of 6 is gone");
     }
 
+    fn state(last_seq: Seq) -> crate::core::store::StreamState {
+        crate::core::store::StreamState {
+            msgs: last_seq,
+            first_seq: 1,
+            last_seq,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_queued_sync_releases_at_its_ticket_and_a_later_write_waits_for_the_next() {
+        let mut d = Durability::synced_to(5);
+        let mut ready = VecDeque::new();
+        d.wrote();
+        d.queue_as(Kind::PubAck, Need::Seq(6), out("puback 6"), &mut ready);
+        d.queue(d.writes_so_far(), out("ack 1"), &mut ready);
+        d.queued(1, true, &state(6));
+        // Written while ticket 1 is in flight: not covered by it.
+        d.wrote();
+        d.queue(d.writes_so_far(), out("ack 2"), &mut ready);
+        d.queue_as(Kind::PubAck, Need::Seq(7), out("puback 7"), &mut ready);
+        assert!(d.release(&mut ready));
+        assert!(ready.is_empty(), "nothing before the ticket is done");
+        assert_eq!(d.queued_done(1), (1, true));
+        d.release(&mut ready);
+        assert_eq!(drained(&mut ready), ["puback 6", "ack 1"]);
+        d.queued(2, true, &state(7));
+        assert_eq!(d.queued_failed(2), 1, "ticket 2 failed");
+        assert!(!d.has_queued());
+        let refusal = bytes::Bytes::from_static(b"refused");
+        assert!(d.refuse_unsynced_pubacks(&refusal));
+        assert!(
+            d.release(&mut ready),
+            "the ack reply waits for a sync again"
+        );
+        assert_eq!(drained(&mut ready), ["puback 7"]);
+        d.queued(3, true, &state(7));
+        d.queued_done(3);
+        assert!(!d.release(&mut ready));
+        assert_eq!(drained(&mut ready), ["ack 2"]);
+    }
+
     #[test]
     fn a_write_reply_waits_for_the_next_sync() {
         let mut d = Durability::default();
