@@ -1224,3 +1224,40 @@ fn a_read_of_a_message_taken_back_is_answered_not_found() {
     let read: serde_json::Value = serde_json::from_slice(&out[1].msg.payload).expect("JSON");
     assert_eq!(read["error"]["err_code"], 10037, "{read}");
 }
+
+/// A pull request whose deliveries were taken back gets those slots back: the next publishes
+/// are delivered to it, rather than it waiting for its expiry with nothing (whether the taken
+/// back deliveries had filled it or not).
+#[test]
+fn a_pull_request_whose_deliveries_were_taken_back_gets_them_back() {
+    for batch in [2, 3] {
+        let dir = TempDir::new();
+        let mut run = Run::new(file_stores(dir.0.clone()));
+        for step in [
+            Step::Pull { stream: 0, batch },
+            Step::Flush(Fault::None),
+            Step::Publish(0),
+            Step::Publish(0),
+            Step::Flush(Fault::Stream(0)),
+        ] {
+            run.step(&step).expect("steps");
+        }
+        assert_eq!(run.refused[0], 2, "the batch was refused");
+        assert_eq!(run.delivered[0], 0, "no delivery of a refused message left");
+        for step in [
+            Step::Publish(0),
+            Step::Publish(0),
+            Step::Publish(0),
+            Step::Flush(Fault::None),
+        ] {
+            run.step(&step).expect("steps");
+        }
+        assert_eq!(
+            run.delivered[0],
+            u64::from(batch),
+            "the same request took the next ones (batch {batch})"
+        );
+        run.recover_and_compare()
+            .expect("state equals what was acknowledged");
+    }
+}

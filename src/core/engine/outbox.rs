@@ -279,8 +279,9 @@ impl Durability {
     /// After the stream went back to its last sync, which kept the messages up to `last_seq`:
     /// drops what is held about the messages after it (deliveries, republished copies), which
     /// no longer exist, and answers a read of one of them as nats-server answers a read of a
-    /// missing message. PubAcks stay, to be refused.
-    pub(crate) fn drop_past(&mut self, last_seq: Seq) {
+    /// missing message. PubAcks stay, to be refused. Returns the dropped messages, so the
+    /// pull requests their deliveries went to can have them back.
+    pub(crate) fn drop_past(&mut self, last_seq: Seq) -> Vec<Outbound> {
         let past = |need: &Need| matches!(*need, Need::Seq(seq) if seq > last_seq);
         for (need, out, kind) in self.held.iter_mut() {
             if *kind == Kind::Read && past(need) {
@@ -289,8 +290,15 @@ impl Durability {
                 *kind = Kind::Other;
             }
         }
-        self.held
-            .retain(|(need, _, kind)| *kind == Kind::PubAck || !past(need));
+        let mut dropped = Vec::new();
+        for (need, out, kind) in std::mem::take(&mut self.held) {
+            if kind != Kind::PubAck && past(&need) {
+                dropped.push(out);
+            } else {
+                self.held.push_back((need, out, kind));
+            }
+        }
+        dropped
     }
 
     /// Moves to `ready` every held message whose need is met and that no held message before
@@ -580,7 +588,9 @@ mod tests {
         let direct = Outbound::to_subject("direct", Some(bytes::Bytes::from_static(b"x")), "m");
         d.queue_as(Kind::Read, Need::Seq(6), direct, &mut ready);
         d.queue_as(Kind::Read, Need::Seq(6), out("get"), &mut ready);
-        d.drop_past(5);
+        let dropped = d.drop_past(5);
+        assert_eq!(dropped.len(), 1, "{dropped:?}");
+        assert_eq!(dropped[0].to, "delivery");
         d.release(&mut ready);
         let status = |o: &Outbound| {
             let headers = o.msg.headers.as_deref().unwrap_or_default();
