@@ -83,7 +83,7 @@ impl World {
             for at in 0..self.engines.len() {
                 let now = self.now;
                 let engine = &mut self.engines[at];
-                engine.flush().expect("memory stores sync");
+                engine.flush().result().expect("memory stores sync");
                 let events: Vec<EngineEvent> = std::iter::from_fn(|| engine.poll_event()).collect();
                 for event in events {
                     self.link_interest(event, now);
@@ -437,7 +437,7 @@ fn flow_control_replies_wait_for_the_sync_of_what_they_vouch_for() {
         before.iter().all(|o| o.to != "$JS.FC.O.test.1"),
         "held before the sync"
     );
-    engine.flush().expect("sync");
+    engine.flush().result().expect("sync");
     let after: Vec<Outbound> = std::iter::from_fn(|| engine.poll_outbound()).collect();
     assert!(
         after.iter().any(|o| o.to == "$JS.FC.O.test.1"),
@@ -502,7 +502,7 @@ fn a_failing_mirror_store_holds_its_flow_control_replies_until_a_sync_succeeds()
     fc.reply = Some("$JS.FC.O.test.2".to_string());
     engine.handle_subscribed(sid, fc, now);
     faults.fail_stream("M", true);
-    assert!(engine.flush().is_err(), "the mirror's sync fails");
+    assert!(engine.flush().result().is_err(), "the mirror's sync fails");
     let held: Vec<Outbound> = std::iter::from_fn(|| engine.poll_outbound()).collect();
     assert!(
         held.iter().all(|o| o.to != "$JS.FC.O.test.2"),
@@ -510,7 +510,7 @@ fn a_failing_mirror_store_holds_its_flow_control_replies_until_a_sync_succeeds()
     );
     assert_eq!(faults.durable("M").last_seq, 3);
     faults.fail_stream("M", false);
-    engine.flush().expect("the sync succeeds");
+    engine.flush().result().expect("the sync succeeds");
     let released: Vec<Outbound> = std::iter::from_fn(|| engine.poll_outbound()).collect();
     assert!(released.iter().any(|o| o.to == "$JS.FC.O.test.2"));
     assert_eq!(

@@ -60,7 +60,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 
 use crate::core::store::{
-    ConsumerRecord, Seq, SimpleState, StoreError, StoredMsg, StreamState, StreamStore,
+    ConsumerRecord, Seq, SimpleState, StoreError, StoredMsg, StreamState, StreamStore, Synced,
 };
 use crate::core::time::Nanos;
 use consumers::Consumers;
@@ -415,7 +415,7 @@ impl StreamStore for FileStore {
         self.index.deleted()
     }
 
-    fn sync(&mut self) -> Result<(), StoreError> {
+    fn sync(&mut self) -> Result<Synced, StoreError> {
         self.check_writable()?;
         if let Err(err) = self.sync_files() {
             // No room for what is buffered: a purge that emptied the stream can still give its
@@ -429,7 +429,7 @@ impl StreamStore for FileStore {
             self.last_maintenance_error = Some(err.to_string());
         }
         self.synced_at = self.sync_point_now();
-        Ok(())
+        Ok(Synced::Durable)
     }
 
     fn discard_unsynced(&mut self) -> Result<bool, StoreError> {

@@ -76,7 +76,7 @@ impl StreamStore for TempFileStore {
     fn deleted(&self) -> Vec<Seq> {
         self.store.deleted()
     }
-    fn sync(&mut self) -> Result<(), StoreError> {
+    fn sync(&mut self) -> Result<crate::core::store::Synced, StoreError> {
         self.store.sync()
     }
     fn save_consumer(&mut self, name: &str, record: ConsumerRecord) -> Result<(), StoreError> {
@@ -222,7 +222,9 @@ fn random_op(
             let now = mem.state().last_ts;
             assert_eq!(file.skip_msg(now), mem.skip_msg(now), "skip");
         }
-        _ => file.sync().expect("sync"),
+        _ => {
+            file.sync().expect("sync");
+        }
     }
 }
 
