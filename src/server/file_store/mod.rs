@@ -13,7 +13,10 @@
 //! # Durability
 //! Writes are buffered. [`StreamStore::sync`] flushes and fsyncs every segment written since the
 //! last sync (and the directory when files were created), so whatever was stored before a
-//! successful `sync` survives a crash. Removals are taken on a full disk too, and a purge that
+//! successful `sync` survives a crash. One sync of appends is one `pwrite` and one `fdatasync`: the
+//! active segment runs on in zeros written ahead (`segment.rs`), so an append rarely changes the
+//! file's length and the `fdatasync` writes no metadata (a sealed or closed segment is cut to its
+//! last record; recovery drops a zero tail). Removals are taken on a full disk too, and a purge that
 //! empties the stream gives its space back at the next sync even then (`full_disk.rs`); after a
 //! failed sync, what was written since the last good one can be dropped (`rollback.rs`).
 //! Consumer saves are durable when they return. After a
