@@ -18,7 +18,7 @@ fn engine_with_stream(config: &str) -> Engine {
     let create =
         Message::new("$JS.API.STREAM.CREATE.S", Bytes::from(config.to_string())).with_reply("r");
     engine.handle(create, START);
-    engine.flush().expect("memory store syncs");
+    engine.flush().result().expect("memory store syncs");
     while engine.poll_outbound().is_some() {}
     engine
 }
@@ -33,7 +33,7 @@ fn publish(subjects: usize, n: usize) -> f64 {
         let ack = engine.publish(subject, None, payload.clone(), START + i as i64);
         assert!(matches!(ack, Some(Ok(_))), "publish failed");
     }
-    engine.flush().expect("memory store syncs");
+    engine.flush().result().expect("memory store syncs");
     n as f64 / started.elapsed().as_secs_f64()
 }
 
@@ -49,7 +49,7 @@ fn fetch_and_ack(n: usize, batch: usize) -> f64 {
     )
     .with_reply("r");
     engine.handle(create, START);
-    engine.flush().expect("memory store syncs");
+    engine.flush().result().expect("memory store syncs");
     while engine.poll_outbound().is_some() {}
 
     let request = Bytes::from(format!(r#"{{"batch":{batch}}}"#));
@@ -61,7 +61,7 @@ fn fetch_and_ack(n: usize, batch: usize) -> f64 {
         let pull = Message::new("$JS.API.CONSUMER.MSG.NEXT.S.C", request.clone())
             .with_reply("_INBOX.pull");
         engine.handle(pull, now);
-        engine.flush().expect("memory store syncs");
+        engine.flush().result().expect("memory store syncs");
         let deliveries: Vec<_> = std::iter::from_fn(|| engine.poll_outbound()).collect();
         if deliveries.is_empty() {
             break;
@@ -72,7 +72,7 @@ fn fetch_and_ack(n: usize, batch: usize) -> f64 {
                 received += 1;
             }
         }
-        engine.flush().expect("memory store syncs");
+        engine.flush().result().expect("memory store syncs");
         while engine.poll_outbound().is_some() {}
     }
     assert_eq!(received, n, "every message fetched once");

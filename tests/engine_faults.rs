@@ -9,14 +9,17 @@
 //! not be taken back (still queued then, so stored later, as a timed-out publish may be), on
 //! the file store after a reopen too.
 //! Random failure schedules (proptest), on the memory store and the file store, each wrapped in
-//! the fault-injecting [`FaultyStore`].
+//! the fault-injecting [`FaultyStore`]; and the same schedules on the two-phase path, where the
+//! wrapper only queues its syncs as the IndexedDB store does, and the flush ticket completes one
+//! flush later or at a settle step (`Engine::flush_done`), or fails (`Engine::flush_failed`,
+//! 10023 for a full quota, 10077 for another failure), with two tickets in flight at times.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 
 use bytes::Bytes;
 use contrail::core::consumer::parse_ack_subject;
-use contrail::core::engine::{Engine, EngineConfig, StoreFactory};
+use contrail::core::engine::{Engine, EngineConfig, FlushTicket, StoreFactory};
 use contrail::core::message::{Message, Outbound};
 use contrail::core::store::faulty::Faults;
 use contrail::core::store::memory::MemoryStore;
@@ -59,6 +62,8 @@ enum Step {
         seq: u64,
     },
     Flush(Fault),
+    /// Two-phase path only: completes every flush ticket in flight (a no-op elsewhere).
+    Settle,
 }
 
 fn fault() -> impl Strategy<Value = Fault> {
@@ -77,6 +82,7 @@ fn step() -> impl Strategy<Value = Step> {
         3 => (0..WITH_CONSUMER, 0usize..8).prop_map(|(stream, pick)| Step::Ack { stream, pick }),
         1 => (0..STREAMS.len(), 1u64..8).prop_map(|(stream, seq)| Step::Get { stream, seq }),
         3 => fault().prop_map(Step::Flush),
+        1 => Just(Step::Settle),
     ]
 }
 
@@ -84,6 +90,13 @@ fn step() -> impl Strategy<Value = Step> {
 struct Run {
     engine: Engine,
     faults: Faults,
+    /// The two-phase path: stores queue their syncs, and flush tickets are completed later,
+    /// each with the outcome its flush's fault says.
+    queued: bool,
+    /// Tickets in flight (two-phase path), oldest first, with the failure to complete them with.
+    in_flight: VecDeque<(FlushTicket, Option<StoreError>)>,
+    /// An input was handled since the last flush (its replies are not due yet).
+    handled_since_flush: bool,
     published: [u64; 3],
     /// PubAck'd sequences, per stream.
     acked: [BTreeSet<u64>; 3],
@@ -108,11 +121,26 @@ struct Run {
 
 impl Run {
     fn new(make_store: StoreFactory) -> Run {
+        Run::with(make_store, false)
+    }
+
+    /// A run on the two-phase path: the stores `make_store` makes only queue their syncs.
+    fn queued(make_store: StoreFactory) -> Run {
+        Run::with(make_store, true)
+    }
+
+    fn with(make_store: StoreFactory, queued: bool) -> Run {
         let faults = Faults::new();
-        let factory = faults.factory(make_store);
+        let factory = match queued {
+            true => faults.queued_factory(make_store),
+            false => faults.factory(make_store),
+        };
         let mut run = Run {
             engine: Engine::new(EngineConfig::default(), factory, 1),
             faults,
+            queued,
+            in_flight: VecDeque::new(),
+            handled_since_flush: false,
             published: [0; 3],
             acked: Default::default(),
             refused: [0; 3],
@@ -142,6 +170,7 @@ impl Run {
             .flush_and_check()
             .expect("setup releases only durable state");
         assert_eq!(flushed, Ok(()), "setup flush fails nothing");
+        run.settle_all().expect("setup releases only durable state");
         run
     }
 
@@ -152,6 +181,9 @@ impl Run {
     }
 
     fn step(&mut self, step: &Step) -> Result<(), TestCaseError> {
+        if !matches!(step, Step::Flush(_) | Step::Settle) {
+            self.handled_since_flush = true;
+        }
         match *step {
             Step::Publish(s) => {
                 let n = self.published[s];
@@ -205,21 +237,87 @@ impl Run {
                     Fault::Stream(s) => self.faults.fail_stream(STREAMS[s], true),
                     Fault::Nth(n) => self.faults.fail_nth(n),
                 }
+                // The commit of a queued flush fails as a whole: a full quota, or an abort.
+                let outcome = match *fault {
+                    Fault::All => Some(StoreError::QuotaExceeded),
+                    Fault::Stream(_) => Some(StoreError::Io("transaction aborted".into())),
+                    Fault::None | Fault::Nth(_) => None,
+                };
                 // Whether it fails or not, what it released must be durable.
-                let _ = self.flush_and_check()?;
-                self.check_synced_streams_answered()?;
+                let _ = self.flush_and_check_as(outcome)?;
+                if self.in_flight.len() > 1 {
+                    self.settle_oldest()?;
+                }
+                if self.in_flight.is_empty() {
+                    self.check_synced_streams_answered()?;
+                }
+            }
+            Step::Settle => {
+                self.settle_all()?;
+                if !self.handled_since_flush {
+                    self.check_synced_streams_answered()?;
+                }
             }
         }
         Ok(())
     }
 
-    /// Flushes, then checks everything released against what the stores made durable.
+    /// Flushes, then checks everything released against what the stores made durable. On the
+    /// two-phase path the ticket stays in flight, to be completed without failure.
     fn flush_and_check(&mut self) -> Result<Result<(), StoreError>, TestCaseError> {
-        let flushed = self.engine.flush();
+        self.flush_and_check_as(None)
+    }
+
+    /// As [`Run::flush_and_check`], the ticket to be completed with `outcome` on the two-phase
+    /// path.
+    fn flush_and_check_as(
+        &mut self,
+        outcome: Option<StoreError>,
+    ) -> Result<Result<(), StoreError>, TestCaseError> {
+        let ticket = self.engine.flush();
+        self.handled_since_flush = false;
+        let flushed = ticket.result();
+        prop_assert!(
+            !ticket.is_pending() || self.queued,
+            "only queued syncs pend"
+        );
+        if ticket.is_pending() {
+            self.in_flight.push_back((ticket, outcome));
+        }
+        self.drain()?;
+        Ok(flushed)
+    }
+
+    /// Checks everything the engine released.
+    fn drain(&mut self) -> Result<(), TestCaseError> {
         while let Some(out) = self.engine.poll_outbound() {
             self.check_released(&out)?;
         }
-        Ok(flushed)
+        Ok(())
+    }
+
+    /// Completes the oldest ticket in flight with its outcome, then checks what it released.
+    fn settle_oldest(&mut self) -> Result<(), TestCaseError> {
+        if let Some((ticket, outcome)) = self.in_flight.pop_front() {
+            match outcome {
+                None => self.engine.flush_done(ticket),
+                Some(err) => {
+                    self.engine.flush_failed(ticket, err);
+                    // The later ones were built on it: they failed with it.
+                    self.in_flight.clear();
+                }
+            }
+            self.drain()?;
+        }
+        Ok(())
+    }
+
+    /// Completes every ticket in flight, oldest first.
+    fn settle_all(&mut self) -> Result<(), TestCaseError> {
+        while !self.in_flight.is_empty() {
+            self.settle_oldest()?;
+        }
+        Ok(())
     }
 
     /// Every publish is answered at the flush after it, whatever failed (a PubAck once durable,
@@ -270,9 +368,12 @@ impl Run {
                 let ack: serde_json::Value = serde_json::from_slice(&out.msg.payload)
                     .map_err(|e| TestCaseError::fail(format!("PubAck is not JSON: {e}")))?;
                 let Some(seq) = ack["seq"].as_u64() else {
-                    // Refused: 503 / 10023. At once (nothing stored), or at the flush whose sync
-                    // failed (its message still queued).
-                    prop_assert_eq!(&ack["error"]["err_code"], 10023, "{}", ack);
+                    // Refused: 503 / 10023 (10077 for an aborted commit, two-phase path). At
+                    // once (nothing stored), or at the flush whose sync failed (its message
+                    // still queued).
+                    let code = &ack["error"]["err_code"];
+                    let aborted = self.queued && *code == 10077;
+                    prop_assert!(*code == 10023 || aborted, "{}", ack);
                     prop_assert_eq!(&ack["error"]["code"], 503, "{}", ack);
                     self.refused[stream] += 1;
                     if let Some(&seq) = self.took[stream].get(&n) {
@@ -354,8 +455,10 @@ impl Run {
     /// exactly what was acknowledged.
     fn recover_and_compare(&mut self) -> Result<(), TestCaseError> {
         self.faults.recover();
+        self.settle_all()?;
         let flushed = self.flush_and_check()?;
         prop_assert_eq!(flushed, Ok(()), "a recovered store flushes");
+        self.settle_all()?;
         prop_assert_eq!(self.ack_replies, self.acks_sent, "every ack was confirmed");
         for (i, name) in STREAMS.iter().enumerate() {
             let acked = &self.acked[i];
@@ -436,7 +539,11 @@ fn run_schedule(make_store: StoreFactory, steps: &[Step]) -> Result<(), TestCase
 }
 
 fn run_steps(make_store: StoreFactory, steps: &[Step]) -> Result<Run, TestCaseError> {
-    let mut run = Run::new(make_store);
+    play(Run::new(make_store), steps)
+}
+
+/// Runs `steps` on `run`, then recovers and compares.
+fn play(mut run: Run, steps: &[Step]) -> Result<Run, TestCaseError> {
     for step in steps {
         run.step(step)?;
     }
@@ -503,6 +610,156 @@ proptest! {
             run.check_holds_what_was_acked(i, &stored_seqs(&store))?;
         }
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// The two-phase path (the IndexedDB store's contract) over memory stores: what a queued
+    /// sync covers leaves only once its ticket is done; a failed ticket answers its publishes
+    /// and the stream syncs again.
+    #[test]
+    fn queued_memory_store_releases_only_durable_state(
+        steps in prop::collection::vec(step(), 1..60)
+    ) {
+        play(Run::queued(memory_stores()), &steps)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// The two-phase path over file stores, which can take a failed ticket's appends back.
+    #[test]
+    fn queued_file_store_releases_only_durable_state(
+        steps in prop::collection::vec(step(), 1..60)
+    ) {
+        let dir = TempDir::new();
+        let mut run = play(Run::queued(file_stores(dir.0.clone())), &steps)?;
+        run.engine = Engine::in_memory(1);
+        for (i, name) in STREAMS.iter().enumerate() {
+            let store = FileStore::open(&dir.0.join(name), FileStoreConfig::default())
+                .map_err(|e| TestCaseError::fail(format!("reopen {name}: {e}")))?;
+            run.check_holds_what_was_acked(i, &stored_seqs(&store))?;
+        }
+    }
+}
+
+/// A queued flush holds its PubAcks until its ticket is done, while a read that needs nothing
+/// unsynced leaves at once; a second flush in flight waits for its own ticket.
+#[test]
+fn a_queued_flush_releases_its_pubacks_when_its_ticket_is_done() {
+    let mut run = Run::queued(memory_stores());
+    run.step(&Step::Publish(0)).expect("publish");
+    let info = Message::new("$JS.API.STREAM.INFO.B", Bytes::new()).with_reply("api");
+    assert!(run.engine.handle(info, NOW));
+    let first = run.engine.flush();
+    assert!(first.is_pending(), "the store queued its sync");
+    let out: Vec<String> = std::iter::from_fn(|| run.engine.poll_outbound())
+        .map(|o| o.to)
+        .collect();
+    assert_eq!(out, ["api"], "only the read leaves before the commit");
+    run.step(&Step::Publish(0)).expect("publish");
+    let second = run.engine.flush();
+    assert!(second.is_pending());
+    assert_eq!(run.engine.poll_outbound(), None);
+
+    run.engine.flush_done(first);
+    let out: Vec<String> = std::iter::from_fn(|| run.engine.poll_outbound())
+        .map(|o| o.to)
+        .collect();
+    assert_eq!(
+        out,
+        ["pub.0.0"],
+        "the first ticket's PubAck, not the second's"
+    );
+    run.engine.flush_done(second);
+    let out: Vec<String> = std::iter::from_fn(|| run.engine.poll_outbound())
+        .map(|o| o.to)
+        .collect();
+    assert_eq!(out, ["pub.0.1"]);
+}
+
+/// A failed ticket answers its publishes with the refusal for its error (10077 for an aborted
+/// commit), fails the ticket in flight after it, takes the appends back on a store that can,
+/// and the stream takes publishes again once a later ticket is done.
+#[test]
+fn a_failed_ticket_refuses_its_publishes_and_fails_the_ones_after_it() {
+    let dir = TempDir::new();
+    let mut run = Run::queued(file_stores(dir.0.clone()));
+    run.step(&Step::Publish(0)).expect("publish");
+    let first = run.engine.flush();
+    run.step(&Step::Publish(0)).expect("publish");
+    let second = run.engine.flush();
+    run.engine
+        .flush_failed(first, StoreError::Io("transaction aborted".into()));
+    let out: Vec<Outbound> = std::iter::from_fn(|| run.engine.poll_outbound()).collect();
+    let to: Vec<&str> = out.iter().map(|o| o.to.as_str()).collect();
+    assert_eq!(to, ["pub.0.0", "pub.0.1"], "both answered at the failure");
+    for o in &out {
+        let body: serde_json::Value = serde_json::from_slice(&o.msg.payload).expect("JSON");
+        assert_eq!(body["error"]["err_code"], 10077, "{body}");
+    }
+    let stored = run.engine.stream("A").map(|s| s.store().state().msgs);
+    assert_eq!(stored, Some(0), "the appends were taken back");
+    run.engine.flush_done(second);
+    assert_eq!(
+        run.engine.poll_outbound(),
+        None,
+        "the second ticket failed too"
+    );
+
+    // Taken back, nothing unsynced is left: the next publish is taken, not refused at once.
+    run.step(&Step::Publish(0)).expect("publish");
+    assert_eq!(run.engine.poll_outbound(), None, "not refused at once");
+    let ticket = run.engine.flush();
+    run.engine.flush_done(ticket);
+    let out = run.engine.poll_outbound().expect("a PubAck");
+    let ack: serde_json::Value = serde_json::from_slice(&out.msg.payload).expect("JSON");
+    assert_eq!(
+        (out.to.as_str(), &ack["seq"]),
+        ("pub.0.2", &serde_json::json!(1))
+    );
+}
+
+/// After a batch was taken back the stream holds nothing unsynced, so the next batch's publish
+/// is taken and the disk tried again at its flush: refused there (and taken back) while the
+/// disk still fails, acknowledged once it recovers; never refused before the disk was tried.
+#[test]
+fn after_a_batch_was_taken_back_the_next_publish_tries_the_disk_again() {
+    let dir = TempDir::new();
+    let mut run = Run::new(file_stores(dir.0.clone()));
+    run.step(&Step::Publish(0)).expect("publish");
+    run.faults.fail_stream("A", true);
+    assert_eq!(run.engine.flush().result(), Err(StoreError::QuotaExceeded));
+    refusal_of(
+        &run.engine
+            .poll_outbound()
+            .expect("refused at the failed flush"),
+    );
+
+    run.step(&Step::Publish(0)).expect("publish");
+    assert_eq!(
+        run.engine.poll_outbound(),
+        None,
+        "taken, not refused at once"
+    );
+    let before = run.faults.failures();
+    assert_eq!(run.engine.flush().result(), Err(StoreError::QuotaExceeded));
+    assert!(run.faults.failures() > before, "the disk was tried again");
+    let out = run.engine.poll_outbound().expect("refused at its flush");
+    assert_eq!(out.to, "pub.0.1");
+    refusal_of(&out);
+
+    run.faults.recover();
+    run.step(&Step::Publish(0)).expect("publish");
+    assert_eq!(run.engine.flush().result(), Ok(()));
+    let out = run.engine.poll_outbound().expect("a PubAck");
+    let ack: serde_json::Value = serde_json::from_slice(&out.msg.payload).expect("JSON");
+    assert_eq!(
+        (out.to.as_str(), &ack["seq"]),
+        ("pub.0.2", &serde_json::json!(1))
+    );
 }
 
 /// The case the old flush lost: stream A's sync fails while B, not yet visited, is dirty too.
@@ -575,7 +832,7 @@ fn a_failing_stream_refuses_publishes_at_once_and_still_answers_reads() {
     let mut run = Run::new(memory_stores());
     run.step(&Step::Publish(0)).expect("publish");
     run.faults.fail_stream("A", true);
-    assert_eq!(run.engine.flush(), Err(StoreError::QuotaExceeded));
+    assert_eq!(run.engine.flush().result(), Err(StoreError::QuotaExceeded));
     let out = run.engine.poll_outbound().expect("the publish is answered");
     assert_eq!(out.to, "pub.0.0");
     refusal_of(&out);
@@ -584,7 +841,10 @@ fn a_failing_stream_refuses_publishes_at_once_and_still_answers_reads() {
     run.step(&Step::Publish(0)).expect("publish");
     let info = Message::new("$JS.API.STREAM.INFO.A", Bytes::new()).with_reply("info");
     assert!(run.engine.handle(info, NOW));
-    assert!(run.engine.flush().is_err(), "the store still fails");
+    assert!(
+        run.engine.flush().result().is_err(),
+        "the store still fails"
+    );
     let out: Vec<Outbound> = std::iter::from_fn(|| run.engine.poll_outbound()).collect();
     let to: Vec<&str> = out.iter().map(|o| o.to.as_str()).collect();
     assert_eq!(
@@ -661,13 +921,13 @@ fn a_stream_recreated_after_its_failing_store_was_deleted_takes_publishes() {
     let mut run = Run::new(memory_stores());
     run.step(&Step::Publish(2)).expect("publish");
     run.faults.fail_stream("C", true);
-    assert!(run.engine.flush().is_err());
+    assert!(run.engine.flush().result().is_err());
     run.engine.delete_stream("C").expect("delete");
     run.faults.recover();
     run.api("STREAM.CREATE.C", r#"{"subjects":["c.>"]}"#);
     let publish = Message::new("c.x", Bytes::from_static(b"x")).with_reply("again");
     assert!(run.engine.handle(publish, NOW));
-    assert_eq!(run.engine.flush(), Ok(()));
+    assert_eq!(run.engine.flush().result(), Ok(()));
     let ack = std::iter::from_fn(|| run.engine.poll_outbound())
         .find(|o| o.to == "again")
         .expect("a reply to the publish");
@@ -688,7 +948,7 @@ fn deliveries_of_durable_messages_are_not_held_by_a_failing_store() {
     assert_eq!((run.acked[0].len(), run.acked[1].len()), (1, 1));
     run.step(&Step::Publish(0)).expect("publish");
     run.faults.fail_stream("A", true);
-    assert_eq!(run.engine.flush(), Err(StoreError::QuotaExceeded));
+    assert_eq!(run.engine.flush().result(), Err(StoreError::QuotaExceeded));
     let out = run
         .engine
         .poll_outbound()
@@ -738,15 +998,15 @@ fn a_retry_with_the_msg_id_of_a_publish_refused_at_a_failed_flush_is_not_stored_
     };
     assert!(run.engine.handle(publish("first"), NOW));
     run.faults.fail_stream("A", true);
-    assert_eq!(run.engine.flush(), Err(StoreError::QuotaExceeded));
+    assert_eq!(run.engine.flush().result(), Err(StoreError::QuotaExceeded));
     let out = run.engine.poll_outbound().expect("the publish is answered");
     assert_eq!(out.to, "first");
     refusal_of(&out);
 
     run.faults.recover();
-    assert_eq!(run.engine.flush(), Ok(()), "the store recovered");
+    assert_eq!(run.engine.flush().result(), Ok(()), "the store recovered");
     assert!(run.engine.handle(publish("retry"), NOW));
-    assert_eq!(run.engine.flush(), Ok(()));
+    assert_eq!(run.engine.flush().result(), Ok(()));
     let out = run.engine.poll_outbound().expect("the retry is answered");
     let ack: serde_json::Value = serde_json::from_slice(&out.msg.payload).expect("JSON");
     assert_eq!(ack["seq"], 1, "{ack}");
@@ -860,7 +1120,7 @@ fn a_retry_of_a_publish_taken_back_is_stored_not_a_duplicate() {
     };
     assert!(run.engine.handle(publish("first"), NOW));
     run.faults.fail_stream("A", true);
-    assert_eq!(run.engine.flush(), Err(StoreError::QuotaExceeded));
+    assert_eq!(run.engine.flush().result(), Err(StoreError::QuotaExceeded));
     let out = run.engine.poll_outbound().expect("the publish is answered");
     refusal_of(&out);
     let stored = run.engine.stream("A").map(|s| s.store().state().msgs);
@@ -869,9 +1129,9 @@ fn a_retry_of_a_publish_taken_back_is_stored_not_a_duplicate() {
     assert_eq!(info.num_pending, 0, "nor counted for the consumer");
 
     run.faults.recover();
-    assert_eq!(run.engine.flush(), Ok(()), "the store recovered");
+    assert_eq!(run.engine.flush().result(), Ok(()), "the store recovered");
     assert!(run.engine.handle(publish("retry"), NOW));
-    assert_eq!(run.engine.flush(), Ok(()));
+    assert_eq!(run.engine.flush().result(), Ok(()));
     let out = run.engine.poll_outbound().expect("the retry is answered");
     let ack: serde_json::Value = serde_json::from_slice(&out.msg.payload).expect("JSON");
     assert_eq!(ack["seq"], 1, "{ack}");
@@ -933,7 +1193,7 @@ fn a_restart_after_a_taken_back_batch_delivers_what_is_stored_next() {
     let pull =
         Message::new("$JS.API.CONSUMER.MSG.NEXT.A.W", Bytes::from_static(b"1")).with_reply("pull");
     assert!(engine.handle(pull, NOW));
-    assert_eq!(engine.flush(), Ok(()));
+    assert_eq!(engine.flush().result(), Ok(()));
     let delivered: Vec<u64> = std::iter::from_fn(|| engine.poll_outbound())
         .filter(|o| o.to == "pull")
         .filter_map(|o| o.msg.reply.as_deref().and_then(parse_ack_subject))
@@ -956,11 +1216,48 @@ fn a_read_of_a_message_taken_back_is_answered_not_found() {
     .with_reply("read");
     assert!(run.engine.handle(get, NOW));
     run.faults.fail_stream("A", true);
-    assert_eq!(run.engine.flush(), Err(StoreError::QuotaExceeded));
+    assert_eq!(run.engine.flush().result(), Err(StoreError::QuotaExceeded));
     let out: Vec<Outbound> = std::iter::from_fn(|| run.engine.poll_outbound()).collect();
     let to: Vec<&str> = out.iter().map(|o| o.to.as_str()).collect();
     assert_eq!(to, ["pub.0.0", "read"], "both answered at the failed flush");
     refusal_of(&out[0]);
     let read: serde_json::Value = serde_json::from_slice(&out[1].msg.payload).expect("JSON");
     assert_eq!(read["error"]["err_code"], 10037, "{read}");
+}
+
+/// A pull request whose deliveries were taken back gets those slots back: the next publishes
+/// are delivered to it, rather than it waiting for its expiry with nothing (whether the taken
+/// back deliveries had filled it or not).
+#[test]
+fn a_pull_request_whose_deliveries_were_taken_back_gets_them_back() {
+    for batch in [2, 3] {
+        let dir = TempDir::new();
+        let mut run = Run::new(file_stores(dir.0.clone()));
+        for step in [
+            Step::Pull { stream: 0, batch },
+            Step::Flush(Fault::None),
+            Step::Publish(0),
+            Step::Publish(0),
+            Step::Flush(Fault::Stream(0)),
+        ] {
+            run.step(&step).expect("steps");
+        }
+        assert_eq!(run.refused[0], 2, "the batch was refused");
+        assert_eq!(run.delivered[0], 0, "no delivery of a refused message left");
+        for step in [
+            Step::Publish(0),
+            Step::Publish(0),
+            Step::Publish(0),
+            Step::Flush(Fault::None),
+        ] {
+            run.step(&step).expect("steps");
+        }
+        assert_eq!(
+            run.delivered[0],
+            u64::from(batch),
+            "the same request took the next ones (batch {batch})"
+        );
+        run.recover_and_compare()
+            .expect("state equals what was acknowledged");
+    }
 }

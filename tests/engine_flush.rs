@@ -19,7 +19,12 @@ fn replies_wait_for_flush() {
         None,
         "held until the store is synced"
     );
-    engine.flush().expect("memory store syncs");
+    let ticket = engine.flush();
+    assert!(
+        !ticket.is_pending(),
+        "a memory store is durable when its sync returns"
+    );
+    ticket.result().expect("memory store syncs");
     let out: Vec<_> = std::iter::from_fn(|| engine.poll_outbound()).collect();
     assert_eq!(
         out.iter().map(|o| o.to.as_str()).collect::<Vec<_>>(),

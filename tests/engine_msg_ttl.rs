@@ -79,7 +79,7 @@ fn a_reopened_file_stream_rebuilds_its_expiries_and_drops_what_came_due() {
     for i in 1..=N {
         publish(&mut engine, i, T0);
     }
-    engine.flush().expect("synced");
+    engine.flush().result().expect("synced");
     let changed = engine.take_changed_streams();
     storage.save_configs(&engine, &changed);
     let first = (1..=N).filter_map(ttl_of).filter(|s| *s > 0).min();
@@ -99,7 +99,7 @@ fn a_reopened_file_stream_rebuilds_its_expiries_and_drops_what_came_due() {
         .min()
         .map(|s| T0 + s as Nanos * SECONDS);
     assert_eq!(engine.poll_timeout(), next);
-    engine.flush().expect("the removals sync");
+    engine.flush().result().expect("the removals sync");
 
     // The rest expires on time, then only "never" and TTL-less messages are left.
     let mut now = down_until;
@@ -126,7 +126,7 @@ fn a_rolled_back_ttl_does_not_expire_the_message_that_reuses_its_sequence() {
     cfg.storage = StorageType::File;
     cfg.allow_msg_ttl = true;
     engine.create_stream(cfg, T0).expect("created");
-    engine.flush().expect("synced");
+    engine.flush().result().expect("synced");
 
     // A message with a TTL whose sync fails: the batch is taken back, sequence 1 is free again.
     faults.fail_nth(1);
@@ -134,13 +134,13 @@ fn a_rolled_back_ttl_does_not_expire_the_message_that_reuses_its_sequence() {
     h.append(NATS_TTL, "1s");
     let taken_back = engine.publish("t.1", Some(h.encode()), Bytes::from_static(b"x"), T0);
     assert_eq!(taken_back.expect("captured").expect("stored").seq, 1);
-    assert!(engine.flush().is_err(), "the sync fails");
+    assert!(engine.flush().result().is_err(), "the sync fails");
     faults.recover();
     // Publishes are refused until a sync of the stream succeeds again.
-    engine.flush().expect("the stream syncs again");
+    engine.flush().result().expect("the stream syncs again");
     let kept = engine.publish("t.2", None, Bytes::from_static(b"kept"), T0);
     assert_eq!(kept.expect("captured").expect("stored").seq, 1);
-    engine.flush().expect("synced");
+    engine.flush().result().expect("synced");
 
     engine.handle_timeout(T0 + 2 * SECONDS);
     assert_eq!(

@@ -69,7 +69,7 @@ impl StreamStore for Shared {
     fn deleted(&self) -> Vec<Seq> {
         self.0.borrow().deleted()
     }
-    fn sync(&mut self) -> Result<(), StoreError> {
+    fn sync(&mut self) -> Result<contrail::core::store::Synced, StoreError> {
         self.0.borrow_mut().sync()
     }
     fn save_consumer(&mut self, name: &str, record: ConsumerRecord) -> Result<(), StoreError> {

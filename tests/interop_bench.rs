@@ -3,6 +3,13 @@
 //! check); run it in release:
 //! `cargo test --release --test interop_bench -- --ignored --nocapture`
 //! (needs `nats-server` on PATH; `scripts/interop --bench` installs it and runs this).
+//!
+//! Beside Debian's nats-server (2.9.10, default settings: it syncs every two minutes) every row
+//! also runs against nats-server 2.14 with `sync_interval: always`, which makes our promise (a
+//! PubAck only for a message on disk), when `CONTRAIL_NATS_SERVER_214` names it. The file sync
+//! publish rows also print the device limit, measured in the same run just before them: one
+//! writer appending 160 B records and `fdatasync`ing after each, which a publisher awaiting each
+//! PubAck cannot beat.
 
 mod interop_support;
 
@@ -129,8 +136,37 @@ async fn core_pub_sub(server: &TestServer, size: usize, n: usize) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
+/// Appends of 160 B with an `fdatasync` after each, per second, in a fresh file in the temp
+/// directory (where the servers keep their stores): the device limit of a sync publish.
+fn device_limit(n: usize) -> f64 {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.path().join("probe"))
+        .expect("probe file");
+    let record = [b'x'; 160];
+    let start = Instant::now();
+    for _ in 0..n {
+        file.write_all(&record).expect("append");
+        file.sync_data().expect("fdatasync");
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Config that makes nats-server 2.14 sync every write before its PubAck, as Contrail does.
+const SYNC_ALWAYS: &str = "jetstream { sync_interval: always }";
+
 async fn run(kind: Kind, workload: &str, size: usize) -> f64 {
-    let server = TestServer::start_kind(kind, Options::default());
+    let opts = match kind {
+        Kind::NatsServer214 => Options {
+            config: Some(SYNC_ALWAYS.into()),
+            ..Options::default()
+        },
+        _ => Options::default(),
+    };
+    let server = TestServer::start_kind(kind, opts);
     match workload {
         "sync publish, file" => sync_publish(&server, StorageType::File, size, 3_000).await,
         "sync publish, memory" => sync_publish(&server, StorageType::Memory, size, 3_000).await,
@@ -164,16 +200,42 @@ async fn contrail_vs_nats_server() {
         "core pub/sub",
     ];
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let with_214 = interop_support::nats_server_214().is_some();
+    if !with_214 {
+        eprintln!(
+            "WARNING: CONTRAIL_NATS_SERVER_214 is not set: the comparison with nats-server 2.14 \
+             (sync_interval: always) did NOT run (scripts/interop --bench sets it)"
+        );
+    }
     println!(
-        "{:<34} {:>6} {:>12} {:>12} {:>7}",
-        "workload", "size", "contrail", "nats-server", "ratio"
+        "{:<34} {:>6} {:>12} {:>12} {:>7} {:>12} {:>7} {:>12} {:>7}",
+        "workload",
+        "size",
+        "contrail",
+        "nats 2.9",
+        "ratio",
+        "2.14 always",
+        "ratio",
+        "device",
+        "of it"
     );
     for workload in workloads.into_iter().filter(|w| w.contains(only.as_str())) {
         for size in SIZES {
+            let device = (workload == "sync publish, file").then(|| device_limit(3_000));
             let ours = run(Kind::Contrail, workload, size).await;
             let theirs = run(Kind::NatsServer, workload, size).await;
+            let always = if with_214 {
+                let rate = run(Kind::NatsServer214, workload, size).await;
+                format!("{rate:>12.0} {:>6.2}x", ours / rate)
+            } else {
+                format!("{:>12} {:>7}", "-", "-")
+            };
+            let device = device.map_or_else(
+                || format!("{:>12} {:>7}", "-", "-"),
+                |rate| format!("{rate:>12.0} {:>7.2}", ours / rate),
+            );
             println!(
-                "{workload:<34} {size:>5}B {ours:>12.0} {theirs:>12.0} {:>6.2}x",
+                "{workload:<34} {size:>5}B {ours:>12.0} {theirs:>12.0} {:>6.2}x {always} {device}",
                 ours / theirs
             );
         }

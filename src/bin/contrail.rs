@@ -35,7 +35,7 @@ mod native {
     /// Sends one message, flushes, and returns what the engine released.
     fn send(engine: &mut Engine, msg: Message) -> Vec<Outbound> {
         engine.handle(msg, now());
-        if let Err(err) = engine.flush() {
+        if let Err(err) = engine.flush().result() {
             eprintln!("store sync failed: {err}");
         }
         std::iter::from_fn(|| engine.poll_outbound()).collect()

@@ -5,8 +5,9 @@
 //! number; this index answers in time proportional to the subject's tokens (times the few wildcard
 //! branches that really exist), like nats-server's `Sublist` (`server/sublist.go`).
 //!
-//! The index is a token trie. Each level holds its literal children in a hash map, one child for
-//! `*`, and a slot for values of filters that end in `>` there. A filter's value sits on the node of
+//! The index is a token trie. Each level holds its literal children (a short list scanned in
+//! place while there are few, a hash map once there are many), one child for `*`, and a slot for
+//! values of filters that end in `>` there. A filter's value sits on the node of
 //! its last token. Walking a subject visits, per token, the `>` slot (a match whatever follows),
 //! the `*` child and the one literal child named by the token.
 //!
@@ -29,10 +30,86 @@ pub struct SubjectIndex<T> {
 /// The choices after a `.`: literal tokens, `*`, and filters that end with `>`.
 #[derive(Debug, Clone)]
 struct Level<T> {
-    literals: HashMap<Box<str>, Node<T>>,
+    literals: Literals<T>,
     one: Option<Box<Node<T>>>,
     /// Values of filters whose `>` stands at this level.
     rest: Vec<T>,
+}
+
+/// Literal children this many or fewer are a list compared token by token: most levels have a
+/// handful, and comparing a few short tokens costs less than hashing one (SipHash, kept for the
+/// big levels because client subscriptions choose the keys).
+const SMALL_LEVEL: usize = 8;
+
+/// The literal children of a level, by token.
+#[derive(Debug, Clone)]
+enum Literals<T> {
+    /// Up to [`SMALL_LEVEL`] children.
+    Few(Vec<(Box<str>, Node<T>)>),
+    /// More (once a level grew past [`SMALL_LEVEL`] it stays a map).
+    Many(HashMap<Box<str>, Node<T>>),
+}
+
+impl<T> Literals<T> {
+    fn get(&self, token: &str) -> Option<&Node<T>> {
+        match self {
+            Literals::Few(list) => list.iter().find(|(t, _)| &**t == token).map(|(_, n)| n),
+            Literals::Many(map) => map.get(token),
+        }
+    }
+
+    fn get_mut(&mut self, token: &str) -> Option<&mut Node<T>> {
+        match self {
+            Literals::Few(list) => list.iter_mut().find(|(t, _)| &**t == token).map(|(_, n)| n),
+            Literals::Many(map) => map.get_mut(token),
+        }
+    }
+
+    /// The child for `token`, created if missing.
+    fn get_or_insert(&mut self, token: &str) -> &mut Node<T> {
+        if let Literals::Few(list) = self {
+            if list.len() >= SMALL_LEVEL && !list.iter().any(|(t, _)| &**t == token) {
+                *self = Literals::Many(std::mem::take(list).into_iter().collect());
+            }
+        }
+        match self {
+            Literals::Few(list) => {
+                let at = match list.iter().position(|(t, _)| &**t == token) {
+                    Some(at) => at,
+                    None => {
+                        list.push((Box::from(token), Node::default()));
+                        list.len() - 1
+                    }
+                };
+                &mut list[at].1
+            }
+            Literals::Many(map) => map.entry(Box::from(token)).or_default(),
+        }
+    }
+
+    fn remove(&mut self, token: &str) {
+        match self {
+            Literals::Few(list) => list.retain(|(t, _)| &**t != token),
+            Literals::Many(map) => {
+                map.remove(token);
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Literals::Few(list) => list.is_empty(),
+            Literals::Many(map) => map.is_empty(),
+        }
+    }
+
+    #[cfg(test)]
+    fn nodes(&self) -> Box<dyn Iterator<Item = &Node<T>> + '_> {
+        match self {
+            Literals::Few(list) => Box::new(list.iter().map(|(_, n)| n)),
+            Literals::Many(map) => Box::new(map.values()),
+        }
+    }
 }
 
 /// One token of one or more filters.
@@ -55,7 +132,7 @@ impl<T> Default for SubjectIndex<T> {
 impl<T> Default for Level<T> {
     fn default() -> Self {
         Level {
-            literals: HashMap::new(),
+            literals: Literals::Few(Vec::new()),
             one: None,
             rest: Vec::new(),
         }
@@ -85,10 +162,24 @@ impl<T> Node<T> {
 
 /// Splits off the first token: `"a.b.c"` gives `("a", Some("b.c"))`, `"a"` gives `("a", None)`.
 fn split_first(subject: &str) -> (&str, Option<&str>) {
-    match subject.split_once('.') {
-        Some((first, rest)) => (first, Some(rest)),
+    match memchr::memchr(b'.', subject.as_bytes()) {
+        // A `.` is ASCII, so both sides are on char boundaries.
+        Some(at) => (&subject[..at], Some(&subject[at + 1..])),
         None => (subject, None),
     }
+}
+
+/// Whether `subject` is empty or has an empty token ([`subject::has_empty_token`]), in one
+/// pass: subjects are short, and a byte loop beats setting up a substring search per publish.
+fn has_empty_token(subject: &str) -> bool {
+    let mut previous = b'.';
+    for &byte in subject.as_bytes() {
+        if byte == b'.' && previous == b'.' {
+            return true;
+        }
+        previous = byte;
+    }
+    previous == b'.'
 }
 
 impl<T: PartialEq> SubjectIndex<T> {
@@ -182,7 +273,7 @@ impl<T: PartialEq> SubjectIndex<T> {
         subject: &str,
         f: &mut impl FnMut(&'a T) -> ControlFlow<B>,
     ) -> ControlFlow<B> {
-        if subject::has_empty_token(subject) {
+        if has_empty_token(subject) {
             return ControlFlow::Continue(());
         }
         walk_level(&self.root, subject, f)
@@ -194,7 +285,7 @@ fn child_or_insert<'a, T>(level: &'a mut Level<T>, token: &str) -> &'a mut Node<
     if token == WILDCARD_ONE {
         level.one.get_or_insert_with(Box::default)
     } else {
-        level.literals.entry(Box::from(token)).or_default()
+        level.literals.get_or_insert(token)
     }
 }
 

@@ -154,12 +154,44 @@ fn longest_allowed_filter_is_stored_matched_and_removed() {
     assert_eq!(sorted(index.matches(&deep)), [2]);
 }
 
+#[test]
+fn a_level_growing_past_a_short_list_keeps_every_filter() {
+    let mut index = SubjectIndex::new();
+    for i in 0..3 * SMALL_LEVEL {
+        index.insert(&format!("a.t{i}"), i).expect("valid filter");
+    }
+    for i in 0..3 * SMALL_LEVEL {
+        assert_eq!(index.matches(&format!("a.t{i}")), [&i], "t{i}");
+    }
+    for i in (0..3 * SMALL_LEVEL).step_by(2) {
+        assert!(index.remove(&format!("a.t{i}"), &i));
+    }
+    for i in 0..3 * SMALL_LEVEL {
+        let expected: Vec<&usize> = if i % 2 == 0 { vec![] } else { vec![&i] };
+        assert_eq!(index.matches(&format!("a.t{i}")), expected, "t{i}");
+    }
+    assert!(fully_pruned(&index.root));
+}
+
+#[test]
+fn the_one_pass_empty_token_check_agrees_with_the_subject_module() {
+    for s in [
+        "", ".", "a", "a.", ".a", "a..b", "a.b", "a.b.", "ab.cd.ef", "..", "a.b..c",
+    ] {
+        assert_eq!(
+            has_empty_token(s),
+            crate::core::subject::has_empty_token(s),
+            "{s:?}"
+        );
+    }
+}
+
 // ---- model-based property test ---------------------------------------------------------------
 
 /// True when no node below `level` is empty, i.e. removals pruned everything they emptied.
 fn fully_pruned<T>(level: &Level<T>) -> bool {
     let node_ok = |node: &Node<T>| !node.is_empty() && fully_pruned(&node.next);
-    level.literals.values().all(node_ok) && level.one.as_deref().is_none_or(node_ok)
+    level.literals.nodes().all(node_ok) && level.one.as_deref().is_none_or(node_ok)
 }
 
 #[derive(Debug, Clone)]

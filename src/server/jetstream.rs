@@ -689,7 +689,8 @@ impl Task {
     /// everything else leaves: other streams' replies, refusals, reads and deliveries of
     /// messages synced before.
     fn flush_and_route(&mut self) {
-        match self.engine.flush() {
+        // File and memory stores are durable when their sync returns: the ticket is complete.
+        match self.engine.flush().result() {
             Ok(()) if self.sync_failures > 0 => {
                 tracing::warn!(failures = self.sync_failures, "store sync recovered");
                 self.sync_failures = 0;

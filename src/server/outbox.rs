@@ -1,7 +1,7 @@
 //! A client's outbound buffer: where every task that has something for a client writes it.
 //!
-//! Publishers encode MSG/HMSG lines straight into the receiving client's buffer (one copy, no
-//! per-message channel send); the client's writer task takes the whole buffer at once and writes
+//! Publishers encode MSG/HMSG lines (with the core's encoder) straight into the receiving
+//! client's buffer (one copy, no per-message channel send); the client's writer task takes the whole buffer at once and writes
 //! it in one syscall, so a burst of small messages costs one write. The buffer is bounded: past
 //! `max_pending` bytes the client is a slow consumer and is cut off, so one client that never
 //! reads cannot make the server hold unbounded memory.
@@ -9,8 +9,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use tokio::sync::Notify;
+
+use crate::core::proto::{encode_msg_view, MsgView};
 
 /// Why a connection is being closed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,64 +122,30 @@ impl Outbox {
 
     /// Queues a `MSG`/`HMSG` for subscription `sid` and wakes the writer at once. `false` when
     /// the connection is closing (or this message made it a slow consumer).
-    pub fn send_msg(
-        self: &Arc<Self>,
-        subject: &str,
-        sid: &str,
-        reply: Option<&str>,
-        headers: Option<&[u8]>,
-        payload: &[u8],
-    ) -> bool {
+    pub fn send_msg(self: &Arc<Self>, sid: &str, msg: &MsgView<'_>) -> bool {
         let mut flush = FlushList::new();
-        self.queue_msg(subject, sid, reply, headers, payload, &mut flush)
+        self.queue_msg(sid, msg, &mut flush)
     }
 
-    /// Queues a `MSG`/`HMSG` for subscription `sid`; the writer is woken when `flush` is.
+    /// Queues a `MSG`/`HMSG` for subscription `sid` (encoded by the core's
+    /// [`encode_msg_view`]); the writer is woken when `flush` is.
     pub fn queue_msg(
         self: &Arc<Self>,
-        subject: &str,
         sid: &str,
-        reply: Option<&str>,
-        headers: Option<&[u8]>,
-        payload: &[u8],
+        msg: &MsgView<'_>,
         flush: &mut FlushList,
     ) -> bool {
-        let hdr_len = headers.map_or(0, <[u8]>::len);
-        let total = hdr_len + payload.len();
+        let total = msg.headers.map_or(0, <[u8]>::len) + msg.payload.len();
         let mut st = self.lock();
         if st.closing.is_some() {
             return false;
         }
-        let need = subject.len() + sid.len() + reply.map_or(0, str::len) + total + 48;
-        if st.buf.len() + need > self.max_pending {
+        if st.buf.len() + msg.encoded_len(sid) > self.max_pending {
             drop(st);
             self.close(CloseReason::SlowConsumer);
             return false;
         }
-        let buf = &mut st.buf;
-        buf.reserve(need);
-        buf.put_slice(if headers.is_some() { b"HMSG " } else { b"MSG " });
-        buf.put_slice(subject.as_bytes());
-        buf.put_u8(b' ');
-        buf.put_slice(sid.as_bytes());
-        buf.put_u8(b' ');
-        if let Some(reply) = reply {
-            buf.put_slice(reply.as_bytes());
-            buf.put_u8(b' ');
-        }
-        let mut num = itoa_buf();
-        if let Some(h) = headers {
-            buf.put_slice(fmt_usize(&mut num, hdr_len));
-            buf.put_u8(b' ');
-            buf.put_slice(fmt_usize(&mut num, total));
-            buf.put_slice(b"\r\n");
-            buf.put_slice(h);
-        } else {
-            buf.put_slice(fmt_usize(&mut num, total));
-            buf.put_slice(b"\r\n");
-        }
-        buf.put_slice(payload);
-        buf.put_slice(b"\r\n");
+        encode_msg_view(sid, msg, &mut st.buf);
         let first = !st.wake_pending;
         st.wake_pending = true;
         drop(st);
@@ -272,26 +240,6 @@ impl Outbox {
     }
 }
 
-type NumBuf = [u8; 20];
-
-fn itoa_buf() -> NumBuf {
-    [0; 20]
-}
-
-/// Formats `n` in decimal into `buf`, returning the digits.
-fn fmt_usize(buf: &mut NumBuf, mut n: usize) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &buf[i..]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,8 +247,20 @@ mod tests {
     #[tokio::test]
     async fn messages_are_encoded_as_msg_and_hmsg() {
         let out = Arc::new(Outbox::new(1 << 20));
-        assert!(out.send_msg("a.b", "7", None, None, b"hi"));
-        assert!(out.send_msg("a.b", "7", Some("r.1"), Some(b"NATS/1.0\r\n\r\n"), b"x"));
+        let plain = MsgView {
+            subject: "a.b",
+            reply: None,
+            headers: None,
+            payload: b"hi",
+        };
+        let with_headers = MsgView {
+            reply: Some("r.1"),
+            headers: Some(b"NATS/1.0\r\n\r\n"),
+            payload: b"x",
+            ..plain
+        };
+        assert!(out.send_msg("7", &plain));
+        assert!(out.send_msg("7", &with_headers));
         let (bytes, closing) = out.take().await;
         assert!(!closing);
         assert_eq!(
@@ -313,7 +273,13 @@ mod tests {
     async fn a_client_that_never_reads_is_cut_off_as_slow_consumer() {
         let out = Arc::new(Outbox::new(1000));
         let mut sent = 0;
-        while out.send_msg("s", "1", None, None, &[0u8; 100]) {
+        let msg = MsgView {
+            subject: "s",
+            reply: None,
+            headers: None,
+            payload: &[0u8; 100],
+        };
+        while out.send_msg("1", &msg) {
             sent += 1;
             assert!(sent < 100, "the bound must stop the sender");
         }

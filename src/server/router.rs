@@ -96,18 +96,8 @@ impl PartialEq for Sub {
     }
 }
 
-/// A message as subscribers see it.
-#[derive(Debug, Clone, Copy)]
-pub struct MsgView<'a> {
-    /// Subject shown in MSG/HMSG.
-    pub subject: &'a str,
-    /// Reply subject, if any.
-    pub reply: Option<&'a str>,
-    /// Raw header block, if any.
-    pub headers: Option<&'a [u8]>,
-    /// Payload.
-    pub payload: &'a [u8],
-}
+/// A message as delivered: borrowed parts (the core's encoder writes them as MSG/HMSG).
+pub use crate::core::proto::MsgView;
 
 /// Called with (literal subject, has subscribers) when the first subscription on a subject
 /// appears or the last one goes; the JetStream task forwards it to the engine's push consumers.
@@ -307,14 +297,7 @@ fn send_to(
     if max > 0 && n > max {
         return false;
     }
-    let sent = sub.out.queue_msg(
-        msg.subject,
-        &sub.sid,
-        msg.reply,
-        msg.headers,
-        msg.payload,
-        flush,
-    );
+    let sent = sub.out.queue_msg(&sub.sid, msg, flush);
     if max > 0 && n == max {
         sub.done.store(true, Ordering::Relaxed);
         finished.push(sub.clone());

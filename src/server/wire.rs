@@ -1,6 +1,6 @@
 //! The fixed lines the server writes on its own account: INFO on connect, PING, PONG, +OK and
 //! -ERR. Client input is read by the core's codec ([`crate::core::proto::ClientParser`]); messages
-//! to clients are encoded by the router.
+//! to clients by the core's [`crate::core::proto::encode_msg_view`] (see `outbox.rs`).
 
 /// The `INFO` line sent on connect.
 pub fn info_line(info: &serde_json::Value) -> Vec<u8> {

@@ -3,12 +3,15 @@
 //! JavaScript hands in messages with [`JsEngine::handle`], calls [`JsEngine::flush`] and routes
 //! what it resolves to; it arms a timer for [`JsEngine::poll_timeout`] and calls
 //! [`JsEngine::handle_timeout`] when it fires. With a database, `flush` is the group commit:
-//! every write since the last flush goes into ONE `durability: "strict"` transaction, and the
-//! replies (PubAcks, ack confirmations) are handed out only after it committed.
+//! every write since the last flush goes into ONE `durability: "strict"` transaction. The
+//! IndexedDB stores only queue their syncs, so the core's flush hands out a pending ticket and
+//! holds the replies (PubAcks, ack confirmations) itself; this shell commits, completes the
+//! ticket ([`Engine::flush_done`]) and hands out what the engine then releases.
 //!
 //! Commits run one after another, in flush order. When one fails (quota exceeded, abort, I/O
 //! error), the engine in memory is ahead of the database, so the shell rebuilds it from the
-//! database (the last committed state) and replays its [`Journal`] of what was handled since:
+//! database (the last committed state) and replays the core's [`Journal`] of what was handled
+//! since:
 //! the failed batch's publishes are answered with nats-server's error (10023 for a full quota)
 //! and store nothing, everything else is handled again and committed at once, in a second
 //! transaction; the flush then resolves to the refusals and that commit's replies. Only when
@@ -30,11 +33,12 @@ use super::error::Error;
 use super::idb::codec::{self, SeqState, StreamMeta};
 use super::idb::db::{Commit, StoredStream};
 use super::idb::{CommitQueue, Database, IdbStore, Write};
-use super::journal::{Input, Journal};
 use super::link::RemoteLink;
 use super::partial::{self, Partial};
 use super::released;
-use crate::core::engine::{Engine, EngineConfig, StoreFactory};
+use crate::core::engine::journal::{Input, Journal};
+use crate::core::engine::{Engine, EngineConfig, FlushTicket, StoreFactory};
+use crate::core::error::{ApiError, ErrorKind};
 use crate::core::message::{Destination, LinkId, Message, Outbound};
 use crate::core::stream::StreamConfig;
 use crate::core::sync::upload::UploadConfig;
@@ -55,8 +59,15 @@ fn nanos(ms: f64) -> Nanos {
         .saturating_add(fraction)
 }
 
-/// What one flush takes: publish outcomes and messages to release, writes to commit first.
-type Batch = (Vec<released::TicketAck>, Vec<Outbound>, Vec<Write>);
+/// What one flush takes: the engine's ticket when its stores queued their syncs (the messages
+/// it holds are released once the commit completes it), publish outcomes and messages to
+/// release, writes to commit first.
+type Batch = (
+    Option<FlushTicket>,
+    Vec<released::TicketAck>,
+    Vec<Outbound>,
+    Vec<Write>,
+);
 
 /// A stream's config and creation time as its meta record last had them.
 type WrittenMeta = (StreamConfig, Nanos);
@@ -588,8 +599,8 @@ fn flush(shell: &Rc<Shell>) -> Promise {
     // First in line: the transaction begins in this call, so IndexedDB works on it while
     // JavaScript goes on (a flush behind another begins once that one settled).
     let (batch, begun) = match (batch, &shell.db, &previous) {
-        (Ok((acks, out, writes)), Some(db), None) if !shell.needs_reload.get() => {
-            (Ok((acks, out, Vec::new())), Some(db.begin(writes)))
+        (Ok((ticket, acks, out, writes)), Some(db), None) if !shell.needs_reload.get() => {
+            (Ok((ticket, acks, out, Vec::new())), Some(db.begin(writes)))
         }
         (batch, _, _) => (batch, None),
     };
@@ -681,7 +692,7 @@ impl Shell {
             // Its outcome is its own caller's; this flush only waits its turn.
             let _ = JsFuture::from(previous).await;
         }
-        let (acks, out, writes) = batch?;
+        let (ticket, acks, out, writes) = batch?;
         let Some(db) = &self.db else {
             return Ok(release(self, &acks, &out));
         };
@@ -707,10 +718,26 @@ impl Shell {
         match committed {
             Ok(()) => {
                 self.journal.borrow_mut().committed(end);
-                Ok(release(self, &acks, &out))
+                Ok(self.committed(ticket, &acks, out))
             }
             Err(err) => self.recover(db, err, end).await,
         }
+    }
+
+    /// The release of a batch whose commit succeeded: its ticket completed, then what the
+    /// engine released (see [`Shell::take_batch`]).
+    fn committed(
+        &self,
+        ticket: Option<FlushTicket>,
+        acks: &[released::TicketAck],
+        mut out: Vec<Outbound>,
+    ) -> JsValue {
+        if let Some(ticket) = ticket {
+            let mut engine = self.engine.borrow_mut();
+            engine.flush_done(ticket);
+            drain(&mut engine, &mut out);
+        }
+        release(self, acks, &out)
     }
 
     /// After the commit of the batch ending at journal number `failed_end` failed with `err`:
@@ -738,20 +765,22 @@ impl Shell {
             let mut engine = self.engine.borrow_mut();
             let mut acks = self.acks.borrow_mut();
             let mut journal = self.journal.borrow_mut();
-            journal.replay(&mut engine, failed_end, &err, &mut acks);
+            journal.replay(&mut engine, failed_end, &refusal(&err), &mut acks);
         }
         let end = self.journal.borrow().end();
         let retry = self
             .take_batch()
-            .and_then(|(acks, out, writes)| Ok((acks, out, db.begin(writes)?)));
+            .and_then(|(ticket, acks, out, writes)| Ok((ticket, acks, out, db.begin(writes)?)));
         let retried = match retry {
-            Ok((acks, out, commit)) => commit.finished().await.map(|()| (acks, out)),
+            Ok((ticket, acks, out, commit)) => {
+                commit.finished().await.map(|()| (ticket, acks, out))
+            }
             Err(e) => Err(e),
         };
         match retried {
-            Ok((acks, out)) => {
+            Ok((ticket, acks, out)) => {
                 self.journal.borrow_mut().committed(end);
-                Ok(release(self, &acks, &out))
+                Ok(self.committed(ticket, &acks, out))
             }
             Err(again) => {
                 self.lose(db).await;
@@ -772,8 +801,10 @@ impl Shell {
         }
     }
 
-    /// Flushes the engine: the ticketed publishes' outcomes and the messages it releases, and
-    /// the writes to commit before they leave.
+    /// Flushes the engine: its ticket when a store queued its sync, the ticketed publishes'
+    /// outcomes and the messages it releases now (all of them when nothing was queued; else
+    /// those the ticket holds leave when the commit completes it), and the writes to commit
+    /// before any of them leave.
     fn take_batch(&self) -> Result<Batch, Error> {
         let mut engine = self.engine.borrow_mut();
         if self.partial.borrow().is_none() {
@@ -782,7 +813,8 @@ impl Shell {
             engine.set_clock(now);
             self.links.borrow().deliver(&mut engine, now);
         }
-        engine.flush()?;
+        let ticket = engine.flush();
+        ticket.result()?;
         {
             let mut links = self.links.borrow_mut();
             while let Some(event) = engine.poll_event() {
@@ -799,12 +831,15 @@ impl Shell {
             std::mem::replace(&mut *acks, Vec::with_capacity(room))
         };
         let mut out = Vec::new();
-        while let Some(o) = engine.poll_outbound() {
-            // What goes to a link leaves with the release, after the commit (see `release`).
-            out.push(o);
-        }
+        let ticket = match ticket.is_pending() {
+            true => Some(ticket),
+            false => {
+                drain(&mut engine, &mut out);
+                None
+            }
+        };
         if self.db.is_none() {
-            return Ok((acks, out, Vec::new()));
+            return Ok((ticket, acks, out, Vec::new()));
         }
         let mut metas = self.metas.borrow_mut();
         let mut queue = self.queue.borrow_mut();
@@ -836,6 +871,23 @@ impl Shell {
                 bytes: codec::encode_json(&meta),
             });
         }
-        Ok((acks, out, std::mem::take(&mut *queue)))
+        Ok((ticket, acks, out, std::mem::take(&mut *queue)))
+    }
+}
+
+/// Moves what the engine released to `out`.
+fn drain(engine: &mut Engine, out: &mut Vec<Outbound>) {
+    // What goes to a link leaves with the rest, after the commit (see `release`).
+    while let Some(o) = engine.poll_outbound() {
+        out.push(o);
+    }
+}
+
+/// The API error nats-server answers a publish with when its store cannot write it:
+/// "insufficient resources" for a full quota, "stream store failed" with the reason otherwise.
+pub(crate) fn refusal(why: &Error) -> ApiError {
+    match why {
+        Error::QuotaExceeded => ErrorKind::InsufficientResources.into(),
+        other => ApiError::with_detail(ErrorKind::StreamStoreFailed, other),
     }
 }

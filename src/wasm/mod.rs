@@ -11,7 +11,6 @@ pub mod engine;
 mod engine_links;
 pub mod error;
 pub mod idb;
-mod journal;
 mod link;
 mod partial;
 pub mod released;

@@ -17,7 +17,6 @@
 //!   `subject_len` is [`SAME`] when the subject equals `to` (every API reply), and `reply_len` /
 //!   `headers_len` are [`NONE`] when absent.
 
-use crate::core::error::ApiError;
 use crate::core::message::Outbound;
 use crate::core::stream::PubAck;
 
@@ -34,7 +33,7 @@ pub const DUPLICATE: u8 = 1;
 pub const FAILED: u8 = 2;
 
 /// A ticketed publish's outcome, waiting for the commit that makes it true.
-pub type TicketAck = (u32, Result<PubAck, ApiError>);
+pub use crate::core::engine::journal::TicketAck;
 
 /// What [`decode`] reads back.
 #[derive(Debug, Clone, PartialEq, Default)]

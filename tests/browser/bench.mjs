@@ -230,7 +230,7 @@ export function formatTable(rows) {
   for (const r of rows) {
     const spread = r.values?.length > 1 ? ` (runs: ${r.values.map((v) => (r.unit === 'ms' ? v.toFixed(1) : Math.round(v))).join(', ')})` : '';
     const note = r.parts ? ` (${Object.entries(r.parts).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')})` : '';
-    lines.push(`| ${r.workload}${note} | ${fmt(r)}${spread} | ${r.ratio === undefined ? '–' : r.ratio.toFixed(2)} | ${r.target ?? '–'} |`);
+    lines.push(`| ${r.workload}${note} | ${fmt(r)}${spread} | ${r.ratio === undefined ? '–' : r.ratio >= 0.01 ? r.ratio.toFixed(2) : r.ratio.toPrecision(2)} | ${r.target ?? '–'} |`);
   }
   return lines.join('\n');
 }

@@ -39,7 +39,7 @@ impl Client {
     }
 
     pub fn drain(&mut self) -> Vec<Outbound> {
-        self.engine.flush().expect("memory store syncs");
+        self.engine.flush().result().expect("memory store syncs");
         std::iter::from_fn(|| self.engine.poll_outbound()).collect()
     }
 

@@ -2,7 +2,9 @@
 //! `processWaiting`): admitting a request or answering it at once (404, 408, 409), choosing the
 //! request each message goes to, and expiring requests (408) or ending `no_wait` ones (404).
 //! Requests are served round robin: one that still wants more goes to the back of the queue
-//! after each message.
+//! after each message. A delivery the engine takes back (a failed sync, `engine/rollback.rs`)
+//! gives its slot back to its request ([`Consumer::give_back`]), so the request does not wait
+//! for its expiry for messages it never got.
 
 use std::collections::VecDeque;
 
@@ -35,6 +37,8 @@ pub(crate) struct WaitingRequest {
     pub hbt: Option<Nanos>,
     /// Answer 404 rather than wait once nothing is left.
     pub no_wait: bool,
+    /// It asked for at most `max_bytes` (so `b` counts down).
+    pub limited: bool,
 }
 
 impl WaitingRequest {
@@ -50,6 +54,7 @@ impl WaitingRequest {
             hb: req.idle_heartbeat,
             hbt: (req.idle_heartbeat > 0).then(|| now.saturating_add(req.idle_heartbeat)),
             no_wait: req.no_wait,
+            limited: req.max_bytes > 0,
         }
     }
 
@@ -59,6 +64,10 @@ impl WaitingRequest {
     }
 }
 
+/// Requests whose batch the last deliveries filled, kept so that a delivery taken back can
+/// still be given back to its request: the newest this many.
+const FINISHED_KEPT: usize = 32;
+
 /// The queue of waiting requests, bounded by `max_waiting`.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct WaitQueue {
@@ -66,6 +75,8 @@ pub(crate) struct WaitQueue {
     pub max: usize,
     /// Last pull activity: a request received or answered, a delivery, an ack.
     pub last: Nanos,
+    /// The newest requests a delivery filled (see [`FINISHED_KEPT`]).
+    finished: VecDeque<WaitingRequest>,
 }
 
 impl WaitQueue {
@@ -74,6 +85,7 @@ impl WaitQueue {
             queue: VecDeque::new(),
             max,
             last: 0,
+            finished: VecDeque::new(),
         }
     }
 
@@ -107,8 +119,44 @@ impl WaitQueue {
                 wr.hbt = Some(now.saturating_add(wr.hb));
             }
             self.queue.push_back(wr);
+        } else {
+            if self.finished.len() == FINISHED_KEPT {
+                self.finished.pop_front();
+            }
+            self.finished.push_back(wr);
         }
         Some(served)
+    }
+
+    /// Gives a delivery of `size` bytes back to the request answered on `reply`: it wants one
+    /// more message again (and those bytes, if it counts bytes), and waits again if that
+    /// delivery had filled it. Returns whether the request was found.
+    fn give_back(&mut self, reply: &str, size: usize) -> bool {
+        let size = i64::try_from(size).unwrap_or(i64::MAX);
+        let restore = |wr: &mut WaitingRequest| {
+            wr.n += 1;
+            wr.d = wr.d.saturating_sub(1);
+            if wr.limited {
+                wr.b = wr.b.saturating_add(size);
+            }
+        };
+        if let Some(wr) = self.queue.iter_mut().find(|wr| wr.reply == reply) {
+            restore(wr);
+            return true;
+        }
+        let Some(at) = self.finished.iter().rposition(|wr| wr.reply == reply) else {
+            return false;
+        };
+        if self.is_full() {
+            return false;
+        }
+        let Some(mut wr) = self.finished.remove(at) else {
+            return false;
+        };
+        wr.n = wr.n.max(0);
+        restore(&mut wr);
+        self.queue.push_back(wr);
+        true
     }
 
     /// Messages wanted by all waiting requests.
@@ -126,6 +174,14 @@ pub(crate) struct Served {
 }
 
 impl Consumer {
+    /// Gives a delivery the engine took back (its message was dropped by a failed sync) back
+    /// to the pull request it went to, `reply`: the request wants it again, and waits again if
+    /// it had been filled (nats-server never takes a delivery back, so it has no equivalent).
+    /// Returns whether that request was found.
+    pub(crate) fn give_back(&mut self, reply: &str, size: usize) -> bool {
+        self.waiting.give_back(reply, size)
+    }
+
     /// Queues a pull request (or answers it at once with a 409, 404 or 408 status), then delivers
     /// what is available. Mirrors nats-server's `processNextMsgRequest`.
     pub fn pull(

@@ -165,7 +165,7 @@ mod tests {
             payload: bytes::Bytes::from_static(b"x"),
         };
         assert!(engine.handle(msg, 2));
-        engine.flush().expect("flush");
+        engine.flush().result().expect("flush");
     }
 
     fn delivered_to(engine: &mut Engine) -> Vec<String> {
@@ -185,7 +185,7 @@ mod tests {
         assert!(delivered_to(&mut engine).is_empty(), "no interest yet");
 
         engine.set_interest("inbox.a", true, 3);
-        engine.flush().expect("flush");
+        engine.flush().result().expect("flush");
         assert_eq!(delivered_to(&mut engine), vec!["inbox.a".to_string()]);
 
         engine.set_interest("inbox.a", false, 4);

@@ -7,7 +7,9 @@
 //! 2. call [`Engine::flush`] once per batch: it syncs every store written since the last flush and
 //!    then releases the replies and deliveries whose data is durable (group commit: a PubAck or
 //!    an ack reply never leaves before the data it confirms is durable; see `outbox.rs` for what
-//!    waits for what);
+//!    waits for what). A store that only queues its sync (IndexedDB) makes the returned
+//!    [`FlushTicket`] pending: the shell commits and then calls [`Engine::flush_done`] or
+//!    [`Engine::flush_failed`] (`flush.rs`);
 //! 3. send what [`Engine::poll_outbound`] yields;
 //! 4. call [`Engine::handle_timeout`] when [`Engine::poll_timeout`] says (redelivery, pull request
 //!    expiry, heartbeats, max_age), then flush and drain again.
@@ -22,6 +24,9 @@
 
 mod acks;
 mod consumers;
+mod flush;
+pub use flush::FlushTicket;
+pub mod journal;
 mod resources;
 pub use consumers::CreateAction;
 pub use resources::ServerUsage;
@@ -32,6 +37,8 @@ use outbox::{reply_rule, ReplyRule};
 mod restore;
 mod retention;
 mod rollback;
+mod sourcing_actions;
+mod sourcing_host;
 mod streams;
 mod surface;
 mod uploads;
@@ -177,6 +184,11 @@ pub struct Engine {
     /// Streams whose last sync failed, with the error: publishes to them are refused at once
     /// until a sync succeeds (see [`Engine::flush`]).
     failing: BTreeMap<String, StoreError>,
+    /// The last flush ticket handed out.
+    last_flush: u64,
+    /// Flush tickets whose stores queued their syncs, with those streams, until the shell
+    /// completes them (see `flush.rs`).
+    in_flight: BTreeMap<u64, Vec<String>>,
     /// Where the replies of the API request being handled go.
     reply_rule: ReplyRule,
     /// API errors counted before the request being handled (a failed write replies at once).
@@ -193,6 +205,8 @@ pub struct Engine {
     api_stats: ApiStats,
     /// Its own subscriptions, requests in flight and links (see `surface.rs`).
     surface: surface::Surface,
+    /// The streams' mirrors and sources (see `sourcing_host.rs`).
+    sourcing: sourcing_host::Host,
     rng: u64,
     /// Uploads by name (`uploads.rs`).
     uploads: BTreeMap<String, crate::core::sync::upload::Uploader>,
@@ -214,6 +228,8 @@ impl Engine {
             holding: BTreeSet::new(),
             dirty: BTreeSet::new(),
             failing: BTreeMap::new(),
+            last_flush: 0,
+            in_flight: BTreeMap::new(),
             reply_rule: ReplyRule::Ready,
             errors_before: 0,
             read_seq: Cell::new(0),
@@ -221,6 +237,7 @@ impl Engine {
             changed_streams: ChangedStreams::default(),
             api_stats: ApiStats::default(),
             surface: surface::Surface::new(&inbox_token(seed)),
+            sourcing: sourcing_host::Host::default(),
             rng: seed | 1,
             uploads: BTreeMap::new(),
             clock: 0,
@@ -300,69 +317,11 @@ impl Engine {
         }
         // A subject the engine subscribed (a deliver subject) may also be a stream's.
         let received = self.surface.receive_local(&msg);
-        self.handle_publish(msg, now) || received
-    }
-
-    /// Saves changed consumers and syncs every store written since the last flush, stream by
-    /// stream, then releases every reply and delivery whose data is now durable (see
-    /// `outbox.rs`). A stream whose save or sync fails stays dirty, keeps its consumers marked
-    /// changed and holds only its own replies; the others are synced and released as usual, and
-    /// the first failure is returned. The PubAcks it held for messages not yet durable leave
-    /// now as refusals (503 / 10023 for a full medium), and a batch that only appended messages
-    /// is taken back so they are not stored (`rollback.rs`; any other batch stays queued for
-    /// the next sync, so like a timed-out publish they may still be stored). Until a sync of
-    /// the failing stream succeeds, publishes to it are refused at once, while reads, deliveries of
-    /// messages synced before, purges and deletes go on, so a full disk stops nothing else.
-    pub fn flush(&mut self) -> Result<(), StoreError> {
-        self.settle_uploads();
-        self.mark_changed_consumers_dirty();
-        let mut first_error = None;
-        for name in std::mem::take(&mut self.dirty) {
-            let Some(slot) = self.streams.get_mut(&name) else {
-                continue;
-            };
-            // Storage usage follows every store written (purges and removals count again).
-            let bytes = slot.stream.store().state().bytes;
-            let storage = slot.stream.config().storage;
-            let server = &self.config.server_usage;
-            self.usage
-                .recount(server, storage, slot.counted_bytes, bytes);
-            slot.counted_bytes = bytes;
-            match sync_stream(slot) {
-                Ok(()) => {
-                    // Upload origins' marks after removals (stream/origins.rs): synced next time.
-                    if matches!(slot.stream.save_origins(), Ok(true)) {
-                        self.dirty.insert(name.clone());
-                    }
-                    if !self.failing.is_empty() {
-                        self.failing.remove(&name);
-                    }
-                    if !slot.durability.holds_nothing() {
-                        self.holding.insert(name);
-                    }
-                }
-                Err(err) => {
-                    // Back to its last sync when only publishes wrote since (rollback.rs), and
-                    // its publishes not yet durable are answered now, not when space is freed.
-                    if slot.roll_back_unsynced() {
-                        let bytes = slot.stream.store().state().bytes;
-                        self.usage
-                            .recount(server, storage, slot.counted_bytes, bytes);
-                        slot.counted_bytes = bytes;
-                    }
-                    let refusal = streams::publish_refusal(&err);
-                    if slot.durability.refuse_unsynced_pubacks(&refusal) {
-                        self.holding.insert(name.clone());
-                    }
-                    self.failing.insert(name.clone(), err.clone());
-                    first_error.get_or_insert(err);
-                    self.dirty.insert(name);
-                }
-            }
+        let handled = self.handle_publish(msg, now) || received;
+        if received {
+            self.pump_sourcing(now);
         }
-        self.release_held();
-        self.send_uploads();
-        first_error.map_or(Ok(()), Err)
+        handled
     }
 
     /// The next message to send, if any may leave (see [`Engine::flush`]).
@@ -380,6 +339,7 @@ impl Engine {
         };
         consider(self.surface.next_deadline());
         consider(self.next_upload_deadline());
+        consider(self.sourcing_deadline());
         for slot in self.streams.values() {
             consider(slot.stream.next_deadline());
             for consumer in slot.consumers.values() {
@@ -410,6 +370,7 @@ impl Engine {
             self.remove_inactive_consumers(&name, now);
             self.poll_consumers(&name, now);
         }
+        self.sourcing_timeout(now);
     }
 
     /// The streams whose config changed (created, updated, restored or deleted) since the last
@@ -483,37 +444,4 @@ fn inbox_token(seed: u64) -> String {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     format!("{:016x}", z ^ (z >> 31))
-}
-
-/// Saves the changed consumers of one stream, then syncs its store. A consumer stays changed
-/// until its save succeeds. When the saves fail (a full disk) the sync is still tried, since it
-/// may free space (a purge gives its space back there): its messages are durable then, so
-/// replies about them may leave, and the saves are tried once more; replies about consumer
-/// state wait until they succeed.
-fn sync_stream(slot: &mut StreamSlot) -> Result<(), StoreError> {
-    let saved = save_changed_consumers(slot);
-    slot.stream.store_mut().sync()?;
-    let state = slot.stream.store().state();
-    slot.durability.note_synced_state(&state);
-    let last_seq = state.last_seq;
-    if saved.is_err() {
-        slot.durability.messages_synced(last_seq);
-        save_changed_consumers(slot)?;
-        slot.stream.store_mut().sync()?;
-    }
-    slot.durability.synced(last_seq);
-    Ok(())
-}
-
-/// Saves every changed consumer of a stream, stopping at the first failure.
-fn save_changed_consumers(slot: &mut StreamSlot) -> Result<(), StoreError> {
-    for (name, consumer) in slot.consumers.iter_mut() {
-        if consumer.is_changed() {
-            slot.stream
-                .store_mut()
-                .save_consumer(name, consumer.record())?;
-            consumer.take_changed();
-        }
-    }
-    Ok(())
 }

@@ -15,6 +15,11 @@
 //! one push consumer keep their order. Streams never wait for each other: a stream whose store
 //! fails holds only its own messages (see [`super::Engine::flush`]).
 //!
+//! With a store whose sync only queues a commit (IndexedDB), "synced" means the flush ticket
+//! that queued it is done ([`Durability::queued`], [`Durability::queued_done`]): the watermarks
+//! move then, to what that sync covered, and writes made after it wait for a later one. A
+//! failed ticket is a failed sync (`flush.rs`).
+//!
 //! A PubAck is the one exception to waiting: when a sync of its stream fails before its message
 //! is durable, it leaves at that flush as a refusal (503 / 10023 for a full medium), as
 //! nats-server answers a publish it cannot store, so the client does not wait for a disk that
@@ -73,6 +78,30 @@ pub(crate) struct Durability {
     /// The highest needs among `held`, so a sync that covers them all releases without a scan.
     most_seq: Seq,
     most_writes: u64,
+    /// The write generation the newest sync begun covers (durable or queued): a write after it
+    /// needs a later one.
+    begun: u64,
+    /// Syncs the store queued and the shell has not completed, oldest first.
+    queued: VecDeque<QueuedSync>,
+}
+
+/// A sync the store queued ([`crate::core::store::Synced::Queued`]): what it makes durable
+/// once the flush ticket that asked for it is done.
+#[derive(Debug, Clone, Copy)]
+struct QueuedSync {
+    /// The flush ticket.
+    ticket: u64,
+    /// The write generation it covers, when `writes`.
+    written: u64,
+    /// Whether it covers every write up to `written`; else only the messages (a consumer
+    /// save failed, so consumer state is not in it).
+    writes: bool,
+    /// `last_seq` when it was queued.
+    last_seq: Seq,
+    /// `first_seq` and `msgs` when it was queued.
+    shape: (Seq, u64),
+    /// Whether anything but a publish or a delivery wrote in what it carries.
+    other_writes: bool,
 }
 
 impl Durability {
@@ -86,7 +115,7 @@ impl Durability {
 
     /// Notes a write: the next sync must cover it.
     pub(crate) fn wrote(&mut self) {
-        self.written = self.synced + 1;
+        self.written = self.written.max(self.begun.max(self.synced) + 1);
     }
 
     /// Notes a write other than a publish or a delivery (see [`Durability::other_writes`]).
@@ -98,8 +127,73 @@ impl Durability {
     /// Records a successful sync of everything written, up to sequence `last_seq`.
     pub(crate) fn synced(&mut self, last_seq: Seq) {
         self.synced = self.written;
+        self.begun = self.written;
         self.synced_seq = last_seq;
         self.other_writes = false;
+    }
+
+    /// Records a sync the store queued for flush ticket `ticket`, of the store in `state`:
+    /// of every write so far when `writes`, else of the messages only (see [`QueuedSync`]).
+    pub(crate) fn queued(
+        &mut self,
+        ticket: u64,
+        writes: bool,
+        state: &crate::core::store::StreamState,
+    ) {
+        self.queued.push_back(QueuedSync {
+            ticket,
+            written: self.written,
+            writes,
+            last_seq: state.last_seq,
+            shape: (state.first_seq, state.msgs),
+            other_writes: self.other_writes,
+        });
+        if writes {
+            self.begun = self.written;
+            self.other_writes = false;
+        }
+    }
+
+    /// Whether a queued sync waits for its ticket: the store must not be rolled back under it.
+    pub(crate) fn has_queued(&self) -> bool {
+        !self.queued.is_empty()
+    }
+
+    /// Completes the queued syncs of tickets up to `ticket`: what they covered is durable.
+    /// Returns how many completed and whether one covered every write (not only messages).
+    pub(crate) fn queued_done(&mut self, ticket: u64) -> (usize, bool) {
+        let (mut done, mut whole) = (0, false);
+        while let Some(sync) = self.queued.front().copied() {
+            if sync.ticket > ticket {
+                break;
+            }
+            self.queued.pop_front();
+            done += 1;
+            self.synced_seq = self.synced_seq.max(sync.last_seq);
+            self.synced_shape = Some(sync.shape);
+            if sync.writes {
+                self.synced = self.synced.max(sync.written);
+                whole = true;
+            }
+        }
+        (done, whole)
+    }
+
+    /// Fails the queued syncs of ticket `ticket` and after (built on it): what they carried is
+    /// unsynced again, as after a failed sync. Returns how many there were.
+    pub(crate) fn queued_failed(&mut self, ticket: u64) -> usize {
+        let keep = self.queued.iter().take_while(|s| s.ticket < ticket).count();
+        let failed: Vec<QueuedSync> = self.queued.drain(keep..).collect();
+        for sync in &failed {
+            self.other_writes |= sync.other_writes;
+        }
+        // The newest sync still standing; `written` stays, so what the failed ones covered
+        // needs the next sync.
+        self.begun = self
+            .queued
+            .back()
+            .map_or(self.synced, |s| s.written.max(self.synced));
+        failed.len()
     }
 
     /// Notes the shape of the store a sync just made durable, so a failed sync later can tell
@@ -185,8 +279,9 @@ impl Durability {
     /// After the stream went back to its last sync, which kept the messages up to `last_seq`:
     /// drops what is held about the messages after it (deliveries, republished copies), which
     /// no longer exist, and answers a read of one of them as nats-server answers a read of a
-    /// missing message. PubAcks stay, to be refused.
-    pub(crate) fn drop_past(&mut self, last_seq: Seq) {
+    /// missing message. PubAcks stay, to be refused. Returns the dropped messages, so the
+    /// pull requests their deliveries went to can have them back.
+    pub(crate) fn drop_past(&mut self, last_seq: Seq) -> Vec<Outbound> {
         let past = |need: &Need| matches!(*need, Need::Seq(seq) if seq > last_seq);
         for (need, out, kind) in self.held.iter_mut() {
             if *kind == Kind::Read && past(need) {
@@ -195,8 +290,15 @@ impl Durability {
                 *kind = Kind::Other;
             }
         }
-        self.held
-            .retain(|(need, _, kind)| *kind == Kind::PubAck || !past(need));
+        let mut dropped = Vec::new();
+        for (need, out, kind) in std::mem::take(&mut self.held) {
+            if kind != Kind::PubAck && past(&need) {
+                dropped.push(out);
+            } else {
+                self.held.push_back((need, out, kind));
+            }
+        }
+        dropped
     }
 
     /// Moves to `ready` every held message whose need is met and that no held message before
@@ -486,7 +588,9 @@ mod tests {
         let direct = Outbound::to_subject("direct", Some(bytes::Bytes::from_static(b"x")), "m");
         d.queue_as(Kind::Read, Need::Seq(6), direct, &mut ready);
         d.queue_as(Kind::Read, Need::Seq(6), out("get"), &mut ready);
-        d.drop_past(5);
+        let dropped = d.drop_past(5);
+        assert_eq!(dropped.len(), 1, "{dropped:?}");
+        assert_eq!(dropped[0].to, "delivery");
         d.release(&mut ready);
         let status = |o: &Outbound| {
             let headers = o.msg.headers.as_deref().unwrap_or_default();
@@ -499,6 +603,48 @@ mod tests {
         let get: serde_json::Value = serde_json::from_slice(&left[2].msg.payload).expect("JSON");
         assert_eq!(get["error"]["err_code"], 10037, "{get}");
         assert!(d.holds_nothing(), "the delivery of 6 is gone");
+    }
+
+    fn state(last_seq: Seq) -> crate::core::store::StreamState {
+        crate::core::store::StreamState {
+            msgs: last_seq,
+            first_seq: 1,
+            last_seq,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_queued_sync_releases_at_its_ticket_and_a_later_write_waits_for_the_next() {
+        let mut d = Durability::synced_to(5);
+        let mut ready = VecDeque::new();
+        d.wrote();
+        d.queue_as(Kind::PubAck, Need::Seq(6), out("puback 6"), &mut ready);
+        d.queue(d.writes_so_far(), out("ack 1"), &mut ready);
+        d.queued(1, true, &state(6));
+        // Written while ticket 1 is in flight: not covered by it.
+        d.wrote();
+        d.queue(d.writes_so_far(), out("ack 2"), &mut ready);
+        d.queue_as(Kind::PubAck, Need::Seq(7), out("puback 7"), &mut ready);
+        assert!(d.release(&mut ready));
+        assert!(ready.is_empty(), "nothing before the ticket is done");
+        assert_eq!(d.queued_done(1), (1, true));
+        d.release(&mut ready);
+        assert_eq!(drained(&mut ready), ["puback 6", "ack 1"]);
+        d.queued(2, true, &state(7));
+        assert_eq!(d.queued_failed(2), 1, "ticket 2 failed");
+        assert!(!d.has_queued());
+        let refusal = bytes::Bytes::from_static(b"refused");
+        assert!(d.refuse_unsynced_pubacks(&refusal));
+        assert!(
+            d.release(&mut ready),
+            "the ack reply waits for a sync again"
+        );
+        assert_eq!(drained(&mut ready), ["puback 7"]);
+        d.queued(3, true, &state(7));
+        d.queued_done(3);
+        assert!(!d.release(&mut ready));
+        assert_eq!(drained(&mut ready), ["ack 2"]);
     }
 
     #[test]

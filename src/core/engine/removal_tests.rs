@@ -39,7 +39,7 @@ fn publish(e: &mut Engine, subject: &str, now: Nanos) -> u64 {
 
 /// Releases what the engine queued and returns the stream sequences delivered to [`INBOX`].
 fn delivered(e: &mut Engine) -> Vec<u64> {
-    e.flush().expect("memory store syncs");
+    e.flush().result().expect("memory store syncs");
     let mut seqs = Vec::new();
     while let Some(Outbound { to, msg, .. }) = e.poll_outbound() {
         let ack = msg
@@ -73,7 +73,7 @@ fn floor(i: &ConsumerInfo) -> (u64, u64) {
 
 /// The consumer's state as the store holds it after a flush: (ack floor, pending sequences).
 fn saved(e: &mut Engine) -> ((u64, u64), Vec<u64>) {
-    e.flush().expect("memory store syncs");
+    e.flush().result().expect("memory store syncs");
     let records = e
         .stream("S")
         .expect("stream exists")

@@ -25,7 +25,7 @@ fn the_republished_copy_leaves_before_the_puback_and_only_after_the_flush() {
         headers_only: false,
     });
     e.create_stream(cfg, T0).expect("stream is created");
-    e.flush().expect("sync");
+    e.flush().result().expect("sync");
     while e.poll_outbound().is_some() {}
 
     let handled = e.handle(
@@ -42,7 +42,7 @@ fn the_republished_copy_leaves_before_the_puback_and_only_after_the_flush() {
         e.poll_outbound().is_none(),
         "nothing leaves before the flush"
     );
-    e.flush().expect("sync");
+    e.flush().result().expect("sync");
     let copy = e.poll_outbound().expect("republished copy");
     assert_eq!(copy.to, "out.a");
     assert_eq!(copy.msg.payload, Bytes::from_static(b"hi"));

@@ -222,7 +222,7 @@ mod tests {
                 None => panic!("no stream"),
             }
             // Usage is recounted once per batch; here each publish is its own batch.
-            engine.flush().expect("memory store syncs");
+            engine.flush().result().expect("memory store syncs");
         }
         panic!("never refused");
     }
@@ -274,13 +274,13 @@ mod tests {
         publish(&mut engine, "s", 10);
         publish(&mut engine, "t", 5);
         assert_eq!(engine.usage, Usage::of(&engine), "counted as stored");
-        engine.flush().expect("flush");
+        engine.flush().result().expect("flush");
         assert_eq!(engine.usage, Usage::of(&engine));
         engine
             .purge_stream("S", &Default::default(), 1)
             .expect("purge");
         engine.delete_msg("T", 2, false, 0).expect("delete");
-        engine.flush().expect("flush");
+        engine.flush().result().expect("flush");
         assert_eq!(
             engine.usage,
             Usage::of(&engine),
@@ -288,7 +288,7 @@ mod tests {
         );
         assert_eq!(engine.usage.storage, 0);
         engine.delete_stream("T").expect("delete stream");
-        engine.flush().expect("flush");
+        engine.flush().result().expect("flush");
         assert_eq!(engine.usage, Usage::default(), "nothing left");
     }
 
@@ -307,7 +307,7 @@ mod tests {
                 Some(Ok(_))
             ));
         }
-        first.flush().expect("flush");
+        first.flush().result().expect("flush");
         let (taken, err) = fill(&mut second);
         assert!(err.is(ErrorKind::InsufficientResources), "{err:?}");
         assert!(taken < 5, "the first engine's bytes count: {taken} taken");

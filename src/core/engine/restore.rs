@@ -79,7 +79,9 @@ impl Engine {
         let storage = slot.stream.config().storage;
         self.usage
             .recount(&self.config.server_usage, storage, 0, bytes);
-        self.streams.insert(name, slot);
+        self.streams.insert(name.clone(), slot);
+        // Its mirror and sources resume from what the store holds.
+        self.follow(&name, now);
         Ok(skipped)
     }
 }

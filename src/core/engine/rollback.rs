@@ -8,6 +8,12 @@
 //! first sequence after the durable ones and a refused message is never seen again, even after a
 //! restart. The held PubAcks of the dropped messages then leave as refusals (`outbox.rs`).
 //!
+//! A store whose sync only queues a commit (IndexedDB) is taken back the same way when the
+//! shell reports that commit failed (`flush.rs`), never while one is in flight.
+//!
+//! A pull request whose deliveries are dropped this way gets those slots back (it waits for the
+//! next messages, not for its expiry).
+//!
 //! Only a batch that appended messages (and delivered them) can be taken back this way. When
 //! anything else wrote since the last sync (an ack, a removal, a purge, a consumer created) or a
 //! publish removed older messages (limits), or the store cannot go back (the memory store, whose
@@ -15,12 +21,18 @@
 //! refused at once, and like a timed-out publish such a message may be stored later.
 
 use super::StreamSlot;
+use crate::core::consumer::parse_ack_subject;
+use crate::core::message::Outbound;
 
 impl StreamSlot {
     /// After a failed sync: goes back to the last successful one when only messages were
     /// appended since (see the module doc). Returns whether it did.
     pub(super) fn roll_back_unsynced(&mut self) -> bool {
         let durability = &self.durability;
+        // A commit the shell has in flight carries these writes: not ours to take back.
+        if durability.has_queued() {
+            return false;
+        }
         let Some((first_seq, msgs)) = durability.synced_shape else {
             return false;
         };
@@ -46,7 +58,30 @@ impl StreamSlot {
         for consumer in self.consumers.values_mut() {
             consumer.forget_after(state.last_seq);
         }
-        self.durability.drop_past(state.last_seq);
+        for delivery in self.durability.drop_past(state.last_seq) {
+            self.give_back(&delivery);
+        }
         true
+    }
+
+    /// A delivery to a pull request that was dropped: the request gets its slot back, so it
+    /// waits for the next messages rather than for its expiry.
+    fn give_back(&mut self, delivery: &Outbound) {
+        let Some(ack) = delivery.msg.reply.as_deref().and_then(parse_ack_subject) else {
+            return;
+        };
+        let Some(consumer) = self.consumers.get_mut(&ack.consumer) else {
+            return;
+        };
+        if !consumer.config().is_pull() {
+            return;
+        }
+        // Counted as the consumer counted it against the request's max_bytes.
+        let msg = &delivery.msg;
+        let size = msg.subject.len()
+            + msg.reply.as_ref().map_or(0, String::len)
+            + msg.headers.as_ref().map_or(0, |h| h.len())
+            + msg.payload.len();
+        consumer.give_back(&delivery.to, size);
     }
 }

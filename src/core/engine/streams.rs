@@ -2,15 +2,18 @@
 
 use bytes::Bytes;
 
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
 use super::{Engine, StreamSlot};
 use crate::core::error::{ApiError, ErrorKind};
 use crate::core::message::{Message, Outbound};
-use crate::core::store::{record_size, StoreError, StoredMsg};
+use crate::core::store::{record_size, Seq, StoreError, StoredMsg};
 use crate::core::stream::{
     InfoOptions, MsgGetRequest, PubAck, PurgeRequest, RetentionPolicy, Stream, StreamConfig,
     StreamInfo,
 };
 use crate::core::subject;
+use crate::core::subject_index::SubjectIndex;
 use crate::core::time::Nanos;
 
 impl Engine {
@@ -55,6 +58,7 @@ impl Engine {
         );
         self.mark_dirty(&name);
         self.mark_config_changed(&name);
+        self.follow(&name, now);
         let slot = self.slot(&name)?;
         Ok((self.info_of(slot, now, &InfoOptions::default()), true))
     }
@@ -94,6 +98,7 @@ impl Engine {
         }
         self.mark_dirty(&name);
         self.mark_config_changed(&name);
+        self.follow(&name, now);
         self.poll_consumers(&name, now);
         let slot = self.slot(&name)?;
         Ok(self.info_of(slot, now, &InfoOptions::default()))
@@ -113,6 +118,7 @@ impl Engine {
             self.interest.remove(deliver, name, consumer_name);
         }
         self.dirty.remove(name);
+        self.unfollow(name);
         // A stream created later under this name starts with a fresh store.
         self.failing.remove(name);
         // What it held describes a stream that is gone for good: nothing to wait for.
@@ -168,96 +174,62 @@ impl Engine {
         payload: Bytes,
         now: Nanos,
     ) -> Option<Result<PubAck, ApiError>> {
-        let name = self.routes.first_match(subject)?;
-        let slot = self.streams.get_mut(name)?;
-        // Shared, so the hot path allocates nothing for the stream's name.
-        let name = slot.stream.shared_name();
-        // A `subject_transform` decides the subject the message is stored (and consumed) under.
-        let stored = slot.stream.stored_subject(subject);
-        self.publish_stored(&name, &stored, headers, payload, now)
+        // Borrowed field by field: the hot path allocates nothing for the stream's name.
+        let (fields, routes) = self.ingest_fields();
+        let name = routes.first_match(subject)?;
+        let (result, polled) =
+            ingest(fields, name, subject, headers, payload, now, Entry::Publish)?;
+        if polled {
+            let name = name.clone();
+            self.poll_consumers(&name, now);
+        }
+        Some(result)
     }
 
-    /// Publishes into stream `name` under `subject` as stored (already transformed): the
-    /// publish path of [`Engine::publish`] after routing, also taken by subject delete markers.
-    pub(crate) fn publish_stored(
+    /// Stores a message into the stream `name` (a mirror's or source's message, which no
+    /// subject routes): as a publish, or at the origin's sequence and time for a mirror. `None`
+    /// when no such stream exists.
+    pub(super) fn ingest_into(
         &mut self,
         name: &str,
         subject: &str,
         headers: Option<Bytes>,
         payload: Bytes,
         now: Nanos,
+        entry: Entry,
     ) -> Option<Result<PubAck, ApiError>> {
+        let name = name.to_string();
+        let (fields, _) = self.ingest_fields();
+        let (result, polled) = ingest(fields, &name, subject, headers, payload, now, entry)?;
+        if polled {
+            self.poll_consumers(&name, now);
+        }
+        Some(result)
+    }
+
+    /// The fields a store into one stream touches, borrowed apart from the routes.
+    fn ingest_fields(&mut self) -> (IngestFields<'_>, &SubjectIndex<String>) {
         let Engine {
+            routes,
             streams,
             dirty,
             usage,
             config,
             failing,
+            ready,
+            holding,
             ..
         } = self;
-        let slot = streams.get_mut(name)?;
-        if let Some(err) = failing.get(name) {
-            // Its store cannot make writes durable now: refuse before storing anything.
-            return Some(Err(store_failure(
-                ErrorKind::StreamStoreFailed,
-                err.clone(),
-            )));
-        }
-        let storage = slot.stream.config().storage;
-        let size = record_size(subject, headers.as_ref(), &payload);
-        if let Some(refusal) = super::resources::refuse_publish(config, usage, storage, size) {
-            return Some(Err(refusal.into()));
-        }
-        let retain = match slot.stream.config().retention {
-            RetentionPolicy::Interest => slot.consumers.values().any(|c| c.filter_matches(subject)),
-            RetentionPolicy::Limits | RetentionPolicy::WorkQueue => true,
+        let fields = IngestFields {
+            streams,
+            dirty,
+            usage,
+            config,
+            failing,
+            ready,
+            holding,
         };
-        let result = slot.stream.publish(subject, headers, payload, now, retain);
-        let ack = match &result {
-            Ok(ack) => ack,
-            Err(err) if store_error_of(err).is_some() => {
-                // The medium refused the write: treat it as a failed sync (refuse publishes at
-                // once until a sync of this stream succeeds, and make the next flush try one).
-                let cause = store_error_of(err).unwrap_or(StoreError::QuotaExceeded);
-                failing.insert(name.to_string(), cause.clone());
-                slot.durability.wrote();
-                dirty.insert(name.to_string());
-                return Some(Err(store_failure(ErrorKind::StreamStoreFailed, cause)));
-            }
-            Err(_) => return Some(result),
-        };
-        if ack.duplicate {
-            return Some(result);
-        }
-        if let Some(copy) = slot.stream.take_republished() {
-            // Queued before the PubAck, released with it once the message is durable.
-            if slot
-                .durability
-                .queue(super::outbox::Need::Seq(ack.seq), copy, &mut self.ready)
-                && !self.holding.contains(name)
-            {
-                self.holding.insert(name.to_string());
-            }
-        }
-        if retain {
-            for consumer in slot.consumers.values_mut() {
-                consumer.on_stored(ack.seq, subject);
-            }
-        }
-        if slot.consumers.is_empty() {
-            // Limits may have removed messages; nobody needs to hear of it.
-            let _ = slot.stream.take_removals();
-        }
-        usage.add(&config.server_usage, storage, size);
-        slot.counted_bytes += size;
-        slot.durability.wrote();
-        if !dirty.contains(name) {
-            dirty.insert(name.to_string());
-        }
-        if !slot.consumers.is_empty() {
-            self.poll_consumers(name, now);
-        }
-        Some(result)
+        (fields, routes)
     }
 
     /// Publishes the subject delete markers stream `name`'s expiry asked for (see
@@ -274,8 +246,14 @@ impl Engine {
         }
         let headers = slot.stream.marker_headers();
         for (expired, subject) in markers {
-            let stored =
-                self.publish_stored(name, &subject, Some(headers.clone()), Bytes::new(), now);
+            let stored = self.ingest_into(
+                name,
+                &subject,
+                Some(headers.clone()),
+                Bytes::new(),
+                now,
+                Entry::Marker,
+            );
             if !matches!(stored, Some(Ok(_))) {
                 if let Some(slot) = self.streams.get_mut(name) {
                     let _ = slot.stream.remove_msg(expired);
@@ -379,7 +357,9 @@ impl Engine {
     }
 
     fn info_of(&self, slot: &StreamSlot, now: Nanos, opts: &InfoOptions) -> StreamInfo {
-        slot.stream.info(now, slot.consumers.len(), opts)
+        let mut info = slot.stream.info(now, slot.consumers.len(), opts);
+        self.add_sourcing_info(&mut info, now);
+        info
     }
 
     /// Refuses subjects that overlap another stream's: a message must have one home.
@@ -404,6 +384,135 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// How a message enters a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Entry {
+    /// A publish: the next sequence, the publish rules (dedup, expectations).
+    Publish,
+    /// A subject delete marker (`stream/ttl.rs`): a publish under a subject already as stored,
+    /// so the stream's `subject_transform` is not applied again.
+    Marker,
+    /// A mirrored message: at the origin's sequence and time (see `Stream::store_mirrored`).
+    Mirrored {
+        /// The origin's sequence.
+        seq: Seq,
+        /// The origin's timestamp.
+        time: Nanos,
+    },
+}
+
+/// The engine's fields a store into one stream touches.
+pub(super) struct IngestFields<'a> {
+    streams: &'a mut BTreeMap<String, StreamSlot>,
+    dirty: &'a mut BTreeSet<String>,
+    usage: &'a mut super::resources::Usage,
+    config: &'a super::EngineConfig,
+    failing: &'a mut BTreeMap<String, StoreError>,
+    ready: &'a mut VecDeque<Outbound>,
+    holding: &'a mut BTreeSet<String>,
+}
+
+/// Stores one message into stream `name` and does the bookkeeping every store needs (usage,
+/// durability, the republished copy, consumers told). `None` when no such stream exists; the
+/// flag says whether its consumers need polling.
+fn ingest(
+    fields: IngestFields<'_>,
+    name: &String,
+    subject: &str,
+    headers: Option<Bytes>,
+    payload: Bytes,
+    now: Nanos,
+    entry: Entry,
+) -> Option<(Result<PubAck, ApiError>, bool)> {
+    let IngestFields {
+        streams,
+        dirty,
+        usage,
+        config,
+        failing,
+        ready,
+        holding,
+    } = fields;
+    let slot = streams.get_mut(name)?;
+    if let Some(err) = failing.get(name) {
+        // Its store cannot make writes durable now: refuse before storing anything.
+        let refusal = store_failure(ErrorKind::StreamStoreFailed, err.clone());
+        return Some((Err(refusal), false));
+    }
+    // A `subject_transform` decides the subject the message is stored (and consumed) under.
+    let stored = match entry {
+        Entry::Marker => std::borrow::Cow::Borrowed(subject),
+        _ => slot.stream.stored_subject(subject),
+    };
+    let subject: &str = &stored;
+    let storage = slot.stream.config().storage;
+    let size = record_size(subject, headers.as_ref(), &payload);
+    if let Some(refusal) = super::resources::refuse_publish(config, usage, storage, size) {
+        return Some((Err(refusal.into()), false));
+    }
+    let retain = match (entry, slot.stream.config().retention) {
+        // A mirror keeps what the origin has, at its sequences.
+        (Entry::Mirrored { .. }, _) => true,
+        (_, RetentionPolicy::Interest) => {
+            slot.consumers.values().any(|c| c.filter_matches(subject))
+        }
+        (_, RetentionPolicy::Limits | RetentionPolicy::WorkQueue) => true,
+    };
+    let result = match entry {
+        Entry::Publish | Entry::Marker => {
+            slot.stream.publish(subject, headers, payload, now, retain)
+        }
+        Entry::Mirrored { seq, time } => slot
+            .stream
+            .store_mirrored(seq, time, subject, headers, payload),
+    };
+    let ack = match &result {
+        Ok(ack) => ack,
+        Err(err) if store_error_of(err).is_some() => {
+            // The medium refused the write: treat it as a failed sync (refuse publishes at
+            // once until a sync of this stream succeeds, and make the next flush try one).
+            let cause = store_error_of(err).unwrap_or(StoreError::QuotaExceeded);
+            failing.insert(name.clone(), cause.clone());
+            slot.durability.wrote();
+            dirty.insert(name.clone());
+            return Some((
+                Err(store_failure(ErrorKind::StreamStoreFailed, cause)),
+                false,
+            ));
+        }
+        Err(_) => return Some((result, false)),
+    };
+    if ack.duplicate {
+        return Some((result, false));
+    }
+    if let Some(copy) = slot.stream.take_republished() {
+        // Queued before the PubAck, released with it once the message is durable.
+        if slot
+            .durability
+            .queue(super::outbox::Need::Seq(ack.seq), copy, &mut *ready)
+            && !holding.contains(name)
+        {
+            holding.insert(name.clone());
+        }
+    }
+    if retain {
+        for consumer in slot.consumers.values_mut() {
+            consumer.on_stored(ack.seq, subject);
+        }
+    }
+    if slot.consumers.is_empty() {
+        // Limits may have removed messages; nobody needs to hear of it.
+        let _ = slot.stream.take_removals();
+    }
+    usage.add(&config.server_usage, storage, size);
+    slot.counted_bytes += size;
+    slot.durability.wrote();
+    if !dirty.contains(name) {
+        dirty.insert(name.clone());
+    }
+    Some((result, !slot.consumers.is_empty()))
 }
 
 /// A stream's persisted identity as [`crate::core::store::StreamStore::save_meta`] takes it.

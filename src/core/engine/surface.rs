@@ -22,7 +22,10 @@
 //! Messages on the subscriptions made with [`Engine::subscribe`] (a mirror's deliver subject, a
 //! source's create inbox), local ones through [`Engine::handle`] and link ones through
 //! [`Engine::handle_subscribed`], come out of one queue, [`Engine::poll_received`], tagged with
-//! their subscription, for the part of the engine that made it.
+//! their subscription, for the part of the engine that made it. The engine's own mirrors and
+//! sources have a queue of their own, which their host drains at once (`sourcing_host.rs`);
+//! their local deliver subscriptions stay quiet (no interest for push consumers) until their
+//! consumer's create is answered.
 //!
 //! A request to the engine's own API goes out as a local message like any other: the shell
 //! routes it to local subscribers, and the engine is one of them (it subscribed `$JS.API.>`), so
@@ -155,6 +158,14 @@ pub(crate) struct Surface {
     received: VecDeque<(SubId, Message)>,
     /// Messages dropped because `received` was full.
     dropped: u64,
+    /// Subscriptions of the engine's own mirrors and sources (`sourcing_host.rs`): their
+    /// messages go to `hosted_received`, not to [`Engine::poll_received`].
+    hosted: BTreeSet<SubId>,
+    hosted_received: VecDeque<(SubId, Message)>,
+    /// Local subscriptions that do not count as interest for push consumers yet: a mirror's
+    /// deliver subject until its consumer's create is answered (nats-server subscribes only
+    /// then, so a consumer sends nothing before its creator knows it).
+    quiet: BTreeSet<SubId>,
 }
 
 impl Surface {
@@ -251,17 +262,52 @@ impl Surface {
     }
 
     fn receive(&mut self, sid: SubId, msg: Message) {
-        if self.received.len() >= MAX_RECEIVED {
+        let queue = if self.hosted.contains(&sid) {
+            &mut self.hosted_received
+        } else {
+            &mut self.received
+        };
+        if queue.len() >= MAX_RECEIVED {
             self.dropped += 1;
         } else {
-            self.received.push_back((sid, msg));
+            queue.push_back((sid, msg));
         }
+    }
+
+    /// Marks `sid` as a subscription of a hosted mirror or source.
+    pub(crate) fn host(&mut self, sid: SubId) {
+        self.hosted.insert(sid);
+    }
+
+    /// The next message for a hosted mirror or source.
+    pub(crate) fn take_hosted(&mut self) -> Option<(SubId, Message)> {
+        self.hosted_received.pop_front()
     }
 
     /// Whether one of the engine's own local subscriptions (a mirror's deliver subject, say)
     /// covers `subject`: that is interest for a push consumer delivering there.
     pub(crate) fn owns_locally(&self, subject: &str) -> bool {
-        !self.local_owned.is_empty() && !self.local_owned.matches(subject).is_empty()
+        !self.local_owned.is_empty()
+            && self
+                .local_owned
+                .matches(subject)
+                .into_iter()
+                .any(|sid| !self.quiet.contains(sid))
+    }
+
+    /// Whether subscription `sid` counts as interest for push consumers (see `quiet`): a new
+    /// hosted subscription does not until [`Surface::set_quiet`] says otherwise.
+    pub(crate) fn set_quiet(&mut self, sid: SubId, quiet: bool) {
+        if quiet {
+            self.quiet.insert(sid);
+        } else {
+            self.quiet.remove(&sid);
+        }
+    }
+
+    /// Whether `sid` is quiet (see [`Surface::set_quiet`]).
+    pub(crate) fn is_quiet(&self, sid: SubId) -> bool {
+        self.quiet.contains(&sid)
     }
 
     /// Queues `msg` for every local subscription of [`Engine::subscribe`] it matches; whether
@@ -282,7 +328,7 @@ impl Surface {
         !sids.is_empty()
     }
 
-    pub(super) fn is_up(&self, dest: Destination) -> bool {
+    pub(crate) fn is_up(&self, dest: Destination) -> bool {
         match dest {
             Destination::Local => true,
             Destination::Link(id) => self.links_up.contains_key(&id),
@@ -316,6 +362,8 @@ impl Engine {
     /// Ends an engine-owned subscription (nothing if `sid` is not one).
     pub fn unsubscribe(&mut self, sid: SubId) {
         if let Some(sub) = self.surface.subs.remove(&sid) {
+            self.surface.hosted.remove(&sid);
+            self.surface.quiet.remove(&sid);
             self.surface.inboxes.retain(|_, inbox| *inbox != sid);
             self.surface.local_owned.remove(&sub.subject, &sid);
             self.surface.events.push_back(EngineEvent::Unsubscribe {
@@ -345,10 +393,11 @@ impl Engine {
         if self.surface.owns_locally(subject) {
             return true;
         }
-        self.surface
-            .subs
-            .values()
-            .any(|sub| sub.dest == Destination::Local && subject::matches(&sub.subject, subject))
+        self.surface.subs.iter().any(|(sid, sub)| {
+            sub.dest == Destination::Local
+                && !self.surface.quiet.contains(sid)
+                && subject::matches(&sub.subject, subject)
+        })
     }
 
     /// Sends `msg` to `dest` as a request: its reply subject becomes one on the engine's inbox,
@@ -437,13 +486,15 @@ impl Engine {
             Kind::Standing => self.handle(msg, now),
             Kind::Owned => {
                 self.surface.receive(sid, msg);
+                self.pump_sourcing(now);
                 true
             }
         }
     }
 
     /// The next message that arrived for a subscription made with [`Engine::subscribe`], with
-    /// its id.
+    /// its id. Those of the engine's own mirrors and sources never come out here: their
+    /// machines take them as they arrive (`sourcing_host.rs`).
     pub fn poll_received(&mut self) -> Option<(SubId, Message)> {
         self.surface.received.pop_front()
     }
@@ -462,6 +513,7 @@ impl Engine {
     pub fn link_up(&mut self, id: LinkId, now: Nanos) {
         self.clock = self.clock.max(now);
         self.surface.links_up.entry(id).or_insert(now);
+        self.sourcing_link(id, true, now);
     }
 
     /// The link `id` is down: requests in flight on it fail now.
@@ -478,6 +530,7 @@ impl Engine {
         for request in on_link {
             self.surface.fail(request, RequestError::LinkDown);
         }
+        self.sourcing_link(id, false, now);
     }
 
     /// Since when link `id` has been up, if it is.
@@ -489,11 +542,18 @@ impl Engine {
     /// to `dest`.
     pub fn set_api_route(&mut self, api: &str, dest: Destination) {
         self.surface.api_routes.insert(api.to_string(), dest);
+        self.sourcing.routes_changed();
     }
 
     /// Forgets the route of `api`.
     pub fn remove_api_route(&mut self, api: &str) {
         self.surface.api_routes.remove(api);
+        self.sourcing.routes_changed();
+    }
+
+    /// Whether `dest` is usable now (local, or a link reported up).
+    pub(super) fn surface_is_up(&self, dest: Destination) -> bool {
+        self.surface.is_up(dest)
     }
 
     /// Where requests to the JetStream API named by `external_api` or `domain` go, and the API
@@ -528,7 +588,3 @@ impl Engine {
 #[cfg(test)]
 #[path = "surface_tests.rs"]
 mod tests;
-
-#[cfg(test)]
-#[path = "surface_mirror_tests.rs"]
-mod mirror_tests;

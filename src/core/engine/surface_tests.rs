@@ -32,7 +32,7 @@ fn local_sids(engine: &Engine, to: &str) -> Vec<SubId> {
 fn run_shell(engine: &mut Engine, now: Nanos) -> Vec<Outbound> {
     let mut others = Vec::new();
     for _ in 0..10 {
-        engine.flush().expect("memory stores sync");
+        engine.flush().result().expect("memory stores sync");
         let out: Vec<Outbound> = std::iter::from_fn(|| engine.poll_outbound()).collect();
         if out.is_empty() {
             break;

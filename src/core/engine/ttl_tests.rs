@@ -44,7 +44,7 @@ fn publish_ttl(e: &mut Engine, subject: &str, ttl: Option<&str>, now: Nanos) -> 
 /// Releases what the engine queued: the messages delivered to [`INBOX`] as (stream sequence,
 /// header block).
 fn delivered(e: &mut Engine) -> Vec<(u64, Option<Bytes>)> {
-    e.flush().expect("memory store syncs");
+    e.flush().result().expect("memory store syncs");
     let mut out = Vec::new();
     while let Some(Outbound { to, msg, .. }) = e.poll_outbound() {
         let ack = msg

@@ -169,7 +169,8 @@ impl Engine {
         }
     }
 
-    /// Sends what the uploads may send now (at the end of a flush: only synced messages).
+    /// Sends what the uploads may send now: only messages already durable (called at the end of
+    /// a flush and of a completed flush ticket).
     pub(super) fn send_uploads(&mut self) {
         if self.uploads.is_empty() {
             return;
@@ -190,6 +191,11 @@ impl Engine {
                 let Ok(stored) = slot.stream.store().load_next_msg(">", upload.next_seq()) else {
                     break;
                 };
+                if stored.seq > slot.durability.synced_seq {
+                    // Not durable yet (a queued commit in flight, or a failed sync that may
+                    // take it back): a server must never hold what this database may lose.
+                    break;
+                }
                 let msg = upload.publish_for(&stored);
                 let id = self.send_request(config.dest, msg, config.ack_timeout, now, true);
                 upload.sent(stored.seq, id);

@@ -68,14 +68,56 @@ pub fn encode_server(op: &ServerOp, out: &mut BytesMut) {
     }
 }
 
-/// Appends `PUB`, or `HPUB` when the message has a header block (even an empty one).
-pub fn encode_pub(msg: &Message, out: &mut BytesMut) {
-    put_message(out, b"PUB ", b"HPUB ", None, msg);
+/// A message's parts as a delivery shows them, borrowed: what the server's router hands every
+/// matching subscription without building a [`Message`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MsgView<'a> {
+    /// Subject shown in MSG/HMSG.
+    pub subject: &'a str,
+    /// Reply subject, if any.
+    pub reply: Option<&'a str>,
+    /// Raw header block, if any.
+    pub headers: Option<&'a [u8]>,
+    /// Payload.
+    pub payload: &'a [u8],
 }
 
-/// Appends `MSG`, or `HMSG` when the message has a header block, for subscription `sid`: the
-/// server's delivery hot path, without building a [`ServerOp`].
+impl<'a> MsgView<'a> {
+    /// The view of `msg`.
+    pub fn of(msg: &'a Message) -> MsgView<'a> {
+        MsgView {
+            subject: &msg.subject,
+            reply: msg.reply.as_deref(),
+            headers: msg.headers.as_deref(),
+            payload: &msg.payload,
+        }
+    }
+
+    /// Bytes [`encode_msg_view`] appends at most for subscription id `sid`.
+    pub fn encoded_len(&self, sid: &str) -> usize {
+        LINE_SLACK
+            + self.subject.len()
+            + sid.len()
+            + self.reply.map_or(0, str::len)
+            + self.headers.map_or(0, <[u8]>::len)
+            + self.payload.len()
+            + 2
+    }
+}
+
+/// Appends `PUB`, or `HPUB` when the message has a header block (even an empty one).
+pub fn encode_pub(msg: &Message, out: &mut BytesMut) {
+    put_message(out, b"PUB ", b"HPUB ", None, &MsgView::of(msg));
+}
+
+/// Appends `MSG`, or `HMSG` when the message has a header block, for subscription `sid`.
 pub fn encode_msg(sid: &str, msg: &Message, out: &mut BytesMut) {
+    encode_msg_view(sid, &MsgView::of(msg), out);
+}
+
+/// [`encode_msg`] from borrowed parts: the server's delivery hot path (one per subscriber),
+/// the only MSG/HMSG encoder there is.
+pub fn encode_msg_view(sid: &str, msg: &MsgView<'_>, out: &mut BytesMut) {
     put_message(out, b"MSG ", b"HMSG ", Some(sid), msg);
 }
 
@@ -84,13 +126,11 @@ fn put_message(
     plain: &[u8],
     with_headers: &[u8],
     sid: Option<&str>,
-    msg: &Message,
+    msg: &MsgView<'_>,
 ) {
-    let hdr_len = msg.headers.as_ref().map_or(0, |h| h.len());
+    let hdr_len = msg.headers.map_or(0, <[u8]>::len);
     let total = hdr_len + msg.payload.len();
-    let reply_len = msg.reply.as_ref().map_or(0, String::len);
-    let sid_len = sid.map_or(0, str::len);
-    out.reserve(LINE_SLACK + msg.subject.len() + reply_len + sid_len + total + 2);
+    out.reserve(msg.encoded_len(sid.unwrap_or_default()));
     out.put_slice(if msg.headers.is_some() {
         with_headers
     } else {
@@ -101,12 +141,12 @@ fn put_message(
         out.put_u8(b' ');
         out.put_slice(sid.as_bytes());
     }
-    if let Some(reply) = &msg.reply {
+    if let Some(reply) = msg.reply {
         out.put_u8(b' ');
         out.put_slice(reply.as_bytes());
     }
     out.put_u8(b' ');
-    if let Some(headers) = &msg.headers {
+    if let Some(headers) = msg.headers {
         put_num(out, hdr_len as u64);
         out.put_u8(b' ');
         put_num(out, total as u64);
@@ -116,7 +156,7 @@ fn put_message(
         put_num(out, total as u64);
         out.put_slice(b"\r\n");
     }
-    out.put_slice(&msg.payload);
+    out.put_slice(msg.payload);
     out.put_slice(b"\r\n");
 }
 

@@ -38,7 +38,7 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
-pub use encode::{encode_client, encode_msg, encode_pub, encode_server};
+pub use encode::{encode_client, encode_msg, encode_msg_view, encode_pub, encode_server, MsgView};
 pub use error::ProtoError;
 pub use ops::{ClientOp, Connect, ServerInfo, ServerOp};
 pub use parser::{ClientParser, ServerParser};

@@ -4,7 +4,9 @@
 //! The first attempt is the 2.14 form: a fixed consumer name (`JS_MIRROR_<hash>` /
 //! `JS_SRC_<hash>`), `"sourcing":true` and the header `Nats-Required-Api-Level: 4`. An origin that
 //! answers 10185 (API level) or 10025 (invalid JSON) predates it; the retry is the old form: a
-//! unique name (`JS_MIRROR_<hash>_<random>`), no `sourcing`, no header.
+//! unique name (`JS_MIRROR_<hash>_<random>`), no `sourcing`, no header. So does an origin that
+//! answers that the fixed name is taken (10012, 10013, 10148: one that does not suffix sourcing
+//! consumers, as 2.14 does, still holds the consumer of a run before a restart).
 
 use serde::Serialize;
 

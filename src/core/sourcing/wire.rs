@@ -128,9 +128,9 @@ pub fn parse_source_header(value: &str) -> Option<SourceMark> {
 /// match a source by origin name (with `:<hash(api)>` for external ones). Stops as soon as every
 /// source is found. Returns the sources' index names with their last origin sequence; a source
 /// absent from the result has sourced nothing still stored (it starts from its config).
-pub fn resume_points<'a>(
+pub fn resume_points<H: AsRef<[u8]>>(
     sources: &[StreamSource],
-    headers_newest_first: impl IntoIterator<Item = &'a [u8]>,
+    headers_newest_first: impl IntoIterator<Item = H>,
 ) -> HashMap<String, u64> {
     let mut missing: Vec<(String, &StreamSource)> =
         sources.iter().map(|s| (s.index_name(), s)).collect();
@@ -139,7 +139,8 @@ pub fn resume_points<'a>(
         if missing.is_empty() {
             break;
         }
-        let Some(mark) = find_header(headers, STREAM_SOURCE).and_then(parse_source_header) else {
+        let Some(mark) = find_header(headers.as_ref(), STREAM_SOURCE).and_then(parse_source_header)
+        else {
             continue;
         };
         let hit = if mark.index_name.is_empty() {

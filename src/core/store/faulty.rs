@@ -4,6 +4,13 @@
 //! shared [`Faults`] plan says: the Nth such call, every call for a while (then recover), or
 //! only the calls of some streams. A failed call does not reach the wrapped store.
 //!
+//! In queued mode ([`Faults::queued_factory`]) it is a store whose sync only queues a commit,
+//! as the IndexedDB store's does ([`Synced::Queued`]): `sync` never fails and makes nothing
+//! durable; the engine's flush ticket decides, and the store hears of it through
+//! [`StreamStore::queued_sync_done`] (the wrapped store syncs then, and what the queued sync
+//! covered counts as durable) or [`StreamStore::queued_sync_failed`] (it stays unsynced). So
+//! the engine's two-phase flush runs natively against memory and file stores.
+//!
 //! It also records what each stream has made durable: the stream's `last_seq` at its last
 //! successful sync, and every consumer record saved before that sync. A test checks the
 //! engine's promise against it: a PubAck, a delivery or an ack reply leaves only for state in
@@ -12,12 +19,14 @@
 //! Sans-IO like the rest of the core (one engine, one thread: `Rc<RefCell<…>>`).
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
 
 use bytes::Bytes;
 
-use super::{ConsumerRecord, Seq, SimpleState, StoreError, StoredMsg, StreamState, StreamStore};
+use super::{
+    ConsumerRecord, Seq, SimpleState, StoreError, StoredMsg, StreamState, StreamStore, Synced,
+};
 use crate::core::engine::StoreFactory;
 use crate::core::stream::StreamConfig;
 use crate::core::time::Nanos;
@@ -129,15 +138,43 @@ impl Faults {
     }
 
     /// Wraps every store `inner` makes, named after its stream.
-    pub fn factory(&self, mut inner: StoreFactory) -> StoreFactory {
+    pub fn factory(&self, inner: StoreFactory) -> StoreFactory {
+        self.wrapping(inner, false)
+    }
+
+    /// Wraps every store `inner` makes in queued mode (see the module docs).
+    pub fn queued_factory(&self, inner: StoreFactory) -> StoreFactory {
+        self.wrapping(inner, true)
+    }
+
+    fn wrapping(&self, mut inner: StoreFactory, queued: bool) -> StoreFactory {
         let faults = self.clone();
         Box::new(move |config: &StreamConfig| {
             let store = inner(config)?;
-            Ok(
-                Box::new(FaultyStore::new(store, &config.name, faults.clone()))
-                    as Box<dyn StreamStore>,
-            )
+            let mut store = FaultyStore::new(store, &config.name, faults.clone());
+            store.queued = queued.then(VecDeque::new);
+            Ok(Box::new(store) as Box<dyn StreamStore>)
         })
+    }
+
+    /// Records that `stream` made durable everything up to `last_seq` and the consumer
+    /// records `saved` (saved, or removed when `None`).
+    fn made_durable(&self, stream: &str, last_seq: Seq, saved: UnsyncedRecords) {
+        let mut plan = self.0.borrow_mut();
+        let durable = plan.durable.entry(stream.to_string()).or_default();
+        durable.last_seq = last_seq;
+        for (name, record) in saved {
+            match record {
+                Some(record) => {
+                    durable.removed_consumers.remove(&name);
+                    durable.consumers.insert(name, record);
+                }
+                None => {
+                    durable.consumers.remove(&name);
+                    durable.removed_consumers.insert(name);
+                }
+            }
+        }
     }
 
     /// Counts a call of `stream` and says whether it fails.
@@ -155,11 +192,17 @@ impl Faults {
     }
 }
 
+/// Consumer records saved (or removed: `None`) and not yet durable, by name.
+type UnsyncedRecords = BTreeMap<String, Option<ConsumerRecord>>;
+
 /// A store whose `sync` and `save_consumer` fail as its [`Faults`] plan says.
 pub struct FaultyStore {
     inner: Box<dyn StreamStore>,
     stream: String,
     faults: Faults,
+    /// In queued mode: the syncs queued and not yet completed, oldest first, each with the
+    /// `last_seq` and the consumer records it covers.
+    queued: Option<VecDeque<(Seq, UnsyncedRecords)>>,
 }
 
 impl FaultyStore {
@@ -169,6 +212,7 @@ impl FaultyStore {
             inner,
             stream: stream.to_string(),
             faults,
+            queued: None,
         }
     }
 }
@@ -232,27 +276,49 @@ impl StreamStore for FaultyStore {
         self.inner.deleted()
     }
 
-    fn sync(&mut self) -> Result<(), StoreError> {
+    fn sync(&mut self) -> Result<Synced, StoreError> {
+        let saved = |faults: &Faults, stream: &str| {
+            let mut plan = faults.0.borrow_mut();
+            plan.unsynced.remove(stream).unwrap_or_default()
+        };
+        if let Some(queued) = &mut self.queued {
+            let last_seq = self.inner.state().last_seq;
+            queued.push_back((last_seq, saved(&self.faults, &self.stream)));
+            return Ok(Synced::Queued);
+        }
         self.faults.next_call_fails(&self.stream)?;
         self.inner.sync()?;
         let last_seq = self.inner.state().last_seq;
+        let saved = saved(&self.faults, &self.stream);
+        self.faults.made_durable(&self.stream, last_seq, saved);
+        Ok(Synced::Durable)
+    }
+
+    /// The wrapped store syncs (everything it holds: a sync queued later becomes durable
+    /// early, which the record does not claim), and what the oldest queued sync covered is
+    /// recorded durable.
+    fn queued_sync_done(&mut self) {
+        let Some((last_seq, saved)) = self.queued.as_mut().and_then(VecDeque::pop_front) else {
+            return;
+        };
+        if self.inner.sync().is_ok() {
+            self.faults.made_durable(&self.stream, last_seq, saved);
+        }
+    }
+
+    /// Nothing queued became durable: its consumer records are unsynced again (under any
+    /// saved since), for the next successful sync.
+    fn queued_sync_failed(&mut self) {
+        let Some(queued) = &mut self.queued else {
+            return;
+        };
         let mut plan = self.faults.0.borrow_mut();
-        let saved = plan.unsynced.remove(&self.stream).unwrap_or_default();
-        let durable = plan.durable.entry(self.stream.clone()).or_default();
-        durable.last_seq = last_seq;
-        for (name, record) in saved {
-            match record {
-                Some(record) => {
-                    durable.removed_consumers.remove(&name);
-                    durable.consumers.insert(name, record);
-                }
-                None => {
-                    durable.consumers.remove(&name);
-                    durable.removed_consumers.insert(name);
-                }
+        let unsynced = plan.unsynced.entry(self.stream.clone()).or_default();
+        for (_, saved) in queued.drain(..).rev() {
+            for (name, record) in saved {
+                unsynced.entry(name).or_insert(record);
             }
         }
-        Ok(())
     }
 
     fn discard_unsynced(&mut self) -> Result<bool, StoreError> {
@@ -311,9 +377,9 @@ mod tests {
         let faults = Faults::new();
         let mut s = store(&faults, "S");
         faults.fail_nth(2);
-        assert_eq!(s.sync(), Ok(()));
+        assert_eq!(s.sync(), Ok(Synced::Durable));
         assert_eq!(s.sync(), Err(StoreError::QuotaExceeded));
-        assert_eq!(s.sync(), Ok(()));
+        assert_eq!(s.sync(), Ok(Synced::Durable));
         assert_eq!(faults.failures(), 1);
     }
 
@@ -327,7 +393,7 @@ mod tests {
         b.store_msg("b", None, Bytes::from_static(b"x"), 1)
             .expect("store");
         assert!(a.sync().is_err());
-        assert_eq!(b.sync(), Ok(()));
+        assert_eq!(b.sync(), Ok(Synced::Durable));
         assert_eq!(
             faults.durable("A").last_seq,
             0,
@@ -335,7 +401,7 @@ mod tests {
         );
         assert_eq!(faults.durable("B").last_seq, 1);
         faults.fail_stream("A", false);
-        assert_eq!(a.sync(), Ok(()));
+        assert_eq!(a.sync(), Ok(Synced::Durable));
         assert_eq!(faults.durable("A").last_seq, 1);
     }
 

@@ -24,6 +24,7 @@ use bytes::Bytes;
 
 use super::{
     record_size, ConsumerRecord, Seq, SimpleState, StoreError, StoredMsg, StreamState, StreamStore,
+    Synced,
 };
 use crate::core::subject;
 use crate::core::time::Nanos;
@@ -547,8 +548,9 @@ impl StreamStore for MemoryStore {
         holes
     }
 
-    fn sync(&mut self) -> Result<(), StoreError> {
-        self.check_open()
+    fn sync(&mut self) -> Result<Synced, StoreError> {
+        self.check_open()?;
+        Ok(Synced::Durable)
     }
 
     fn save_consumer(&mut self, name: &str, record: ConsumerRecord) -> Result<(), StoreError> {

@@ -6,8 +6,12 @@
 //! (limits, dedup, retention): the [`crate::core::stream`] layer decides, the store obeys.
 //!
 //! The trait is synchronous. A store may buffer writes; [`StreamStore::sync`] is the durability
-//! point: once it returns `Ok`, everything stored before it survives a crash. Shells acknowledge
-//! publishes only after a sync (the server per batch, the browser per IndexedDB transaction).
+//! point, and says which of the two kinds it is ([`Synced`]): the memory and file stores are
+//! durable when it returns `Ok(Synced::Durable)`; the IndexedDB store only queues a commit
+//! (`Ok(Synced::Queued)`) that the browser shell makes later, and the engine waits for the
+//! shell's word on it ([`crate::core::engine::Engine::flush_done`] /
+//! [`crate::core::engine::Engine::flush_failed`]). Either way the engine releases a PubAck only
+//! once its message is durable (the server per batch, the browser per IndexedDB transaction).
 //!
 //! Every implementation passes the same conformance suite (`conformance.rs`).
 
@@ -137,6 +141,17 @@ pub struct ConsumerRecord {
     pub state: ConsumerState,
 }
 
+/// What a successful [`StreamStore::sync`] achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synced {
+    /// Everything stored before the call is durable now (memory, file).
+    Durable,
+    /// Everything stored before the call is queued for a commit the shell makes later (the
+    /// IndexedDB store): durable once the engine's flush ticket that asked for it is done
+    /// ([`StreamStore::queued_sync_done`] tells the store).
+    Queued,
+}
+
 /// Why a store operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -236,8 +251,19 @@ pub trait StreamStore {
     /// the stream is empty); its length is `state().num_deleted`.
     fn deleted(&self) -> Vec<Seq>;
 
-    /// Makes everything stored so far durable.
-    fn sync(&mut self) -> Result<(), StoreError>;
+    /// Makes everything stored so far durable now ([`Synced::Durable`]), or queues it for the
+    /// shell's next commit ([`Synced::Queued`]; see the module docs).
+    fn sync(&mut self) -> Result<Synced, StoreError>;
+
+    /// The oldest [`Synced::Queued`] sync not yet completed is durable: the shell's commit of
+    /// it succeeded. Queued syncs complete in the order they were made. Stores whose shell
+    /// commits for them need do nothing (the default).
+    fn queued_sync_done(&mut self) {}
+
+    /// Every [`Synced::Queued`] sync not yet completed failed: the shell's commit of the oldest
+    /// failed, and the later ones were built on it. What they carried is unsynced again (the
+    /// engine rolls it back or syncs it again). The default does nothing.
+    fn queued_sync_failed(&mut self) {}
 
     /// After a failed [`StreamStore::sync`]: drops every message write made since the last
     /// successful sync (stores, removals, purges), so the store holds exactly its durable state

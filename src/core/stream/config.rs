@@ -6,9 +6,9 @@
 //! `validate.rs`) turns those into the defaults nats-server applies (-1 limits, file storage, a
 //! two-minute duplicate window, the stream name as its subject).
 //!
-//! Features Contrail does not implement (mirrors and sources, checked first; message TTLs, counters, atomic and
-//! batch publish, schedules, async persistence) are still read, so that validation can refuse
-//! them by name instead of silently ignoring them.
+//! Features Contrail does not implement (message TTLs, counters, atomic and batch publish,
+//! schedules, async persistence) are still read, so that validation can refuse them by name
+//! instead of silently ignoring them.
 
 use std::collections::BTreeMap;
 
@@ -185,11 +185,11 @@ pub struct StreamConfig {
     /// Cluster placement hints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placement: Option<Placement>,
-    /// The stream is a copy of this origin (see [`crate::core::sourcing`]; checked, then refused
-    /// by validation until the engine follows origins).
+    /// The stream is a copy of this origin (see [`crate::core::sourcing`]; the engine follows
+    /// it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mirror: Option<StreamSource>,
-    /// Origins whose messages are added to this stream (checked, then refused like `mirror`).
+    /// Origins whose messages are added to this stream (the engine follows them).
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::config::StreamConfig;
+use crate::core::sourcing::StreamSourceInfo;
 use crate::core::store::{Seq, StreamState};
 use crate::core::time::{rfc3339, Nanos};
 
@@ -150,6 +151,12 @@ pub struct StreamInfo {
     /// Cluster details, set by the engine (nats-server names itself leader when standalone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterInfo>,
+    /// The mirror's progress, for a mirror (set by the engine, which follows the origin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<StreamSourceInfo>,
+    /// Each source's progress (set by the engine).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<StreamSourceInfo>,
     /// When this info was taken.
     #[serde(with = "rfc3339")]
     pub ts: Nanos,

@@ -10,7 +10,8 @@
 //! limits, discard policies and ageing;
 //! `ops.rs` purge, get and delete; [`info`] the replies (`PubAck`, `StreamInfo`); `dedup.rs` the
 //! duplicate table; `removals.rs` the journal of removed messages the engine passes on to
-//! consumers; `transforms.rs` the `subject_transform` of stored subjects and `republish`.
+//! consumers; `transforms.rs` the `subject_transform` of stored subjects and `republish`;
+//! `mirrored.rs` storing a mirror's messages at the origin's sequences.
 //!
 //! Cross-stream rules (subjects overlapping another stream, how many streams) and consumers
 //! (interest, work-queue acks) belong to the engine: it tells [`Stream::publish`] whether anyone
@@ -20,6 +21,7 @@ pub mod config;
 mod dedup;
 pub mod info;
 mod limits;
+pub mod mirrored;
 mod ops;
 mod origins;
 pub use origins::RECORD as ORIGINS_RECORD;
@@ -164,11 +166,6 @@ impl Stream {
     /// The stream's name.
     pub fn name(&self) -> &str {
         &self.config.name
-    }
-
-    /// The stream's name, shared (cloning it allocates nothing).
-    pub(crate) fn shared_name(&self) -> Arc<str> {
-        self.ack_name.clone()
     }
 
     /// The stream's validated config.

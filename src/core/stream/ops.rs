@@ -205,6 +205,8 @@ impl Stream {
             state,
             domain: None,
             cluster: None,
+            mirror: None,
+            sources: Vec::new(),
             ts: now,
             subjects_paging,
         }

@@ -306,8 +306,6 @@ fn check_delete_markers(cfg: &mut StreamConfig) -> Result<(), ApiError> {
 /// Features nats-server has and Contrail does not: refusing them beats pretending.
 fn check_unsupported(cfg: &StreamConfig) -> Result<(), ApiError> {
     let unsupported = [
-        (cfg.mirror.is_some(), "stream mirrors not yet supported"),
-        (!cfg.sources.is_empty(), "stream sources not yet supported"),
         (cfg.allow_msg_counter, "message counters not supported"),
         (cfg.allow_atomic_publish, "atomic publish not supported"),
         (cfg.allow_batch_publish, "batch publish not supported"),

@@ -37,7 +37,7 @@ fn create_stream_with(engine: &mut Engine, name: &str, subject: &str, extra: &st
     let body = format!(r#"{{"name":"{name}","subjects":["{subject}"]{extra}}}"#);
     let api = format!("$JS.API.STREAM.CREATE.{name}");
     assert!(engine.handle(Message::new(api, body), now));
-    engine.flush().expect("memory stores sync");
+    engine.flush().result().expect("memory stores sync");
     while engine.poll_outbound().is_some() {}
     assert!(engine.stream(name).is_some(), "stream {name} made");
 }
@@ -113,7 +113,7 @@ impl Net {
                 }
             }
         }
-        self.remote.flush().expect("memory stores sync");
+        self.remote.flush().result().expect("memory stores sync");
         while let Some(out) = self.remote.poll_outbound() {
             self.to_local.push_back(out.msg);
         }
@@ -122,7 +122,7 @@ impl Net {
     /// One round: the local engine flushes and sends, the remote answers, replies come back.
     /// Returns whether anything moved.
     fn step(&mut self) -> bool {
-        self.local.flush().expect("memory stores sync");
+        self.local.flush().result().expect("memory stores sync");
         while let Some(event) = self.local.poll_event() {
             if let EngineEvent::Subscribe {
                 sid,
@@ -267,7 +267,7 @@ fn many_publishes_leave_before_the_first_puback() {
     net.write(1, 40);
     net.start();
     net.link_up();
-    net.local.flush().expect("sync");
+    net.local.flush().result().expect("sync");
     let sent = std::iter::from_fn(|| net.local.poll_outbound())
         .filter(|out| out.dest == Destination::Link(LINK))
         .count();
@@ -306,7 +306,7 @@ fn random_cuts(remote_config: &str) {
                 net.step();
             }
             if net.up && rng.next_u64() % 2 == 0 {
-                net.local.flush().expect("sync");
+                net.local.flush().result().expect("sync");
                 while let Some(out) = net.local.poll_outbound() {
                     if out.dest == Destination::Link(LINK) {
                         net.to_remote.push_back(out.msg);
@@ -421,7 +421,7 @@ fn repeats_after_the_window_and_a_reopen_are_duplicates() {
     net.write(1, 20);
     net.start();
     net.link_up();
-    net.local.flush().expect("sync");
+    net.local.flush().result().expect("sync");
     while let Some(out) = net.local.poll_outbound() {
         if out.dest == Destination::Link(LINK) {
             net.to_remote.push_back(out.msg);
@@ -457,7 +457,7 @@ fn an_upload_publish_that_would_overtake_a_missing_one_is_refused() {
         msg.headers = Some(headers.encode());
         msg.reply = Some("_INBOX.test".into());
         assert!(net.remote.handle(msg, net.now));
-        net.remote.flush().expect("sync");
+        net.remote.flush().result().expect("sync");
         let reply = net.remote.poll_outbound().expect("a reply");
         String::from_utf8_lossy(&reply.msg.payload).into_owned()
     };

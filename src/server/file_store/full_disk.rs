@@ -61,7 +61,7 @@ impl FileStore {
             file.set_len(len)?;
             file.sync_all()?;
             segment::sync_dir(&self.seg_dir)?;
-            Writer::resume(&self.seg_dir, keeper, len)
+            Writer::resume(&self.seg_dir, keeper, len, self.block_size)
         })();
         let writer = match cut {
             Ok(writer) => writer,

@@ -13,7 +13,10 @@
 //! # Durability
 //! Writes are buffered. [`StreamStore::sync`] flushes and fsyncs every segment written since the
 //! last sync (and the directory when files were created), so whatever was stored before a
-//! successful `sync` survives a crash. Removals are taken on a full disk too, and a purge that
+//! successful `sync` survives a crash. One sync of appends is one `pwrite` and one `fdatasync`: the
+//! active segment runs on in zeros written ahead (`segment.rs`), so an append rarely changes the
+//! file's length and the `fdatasync` writes no metadata (a sealed or closed segment is cut to its
+//! last record; recovery drops a zero tail). Removals are taken on a full disk too, and a purge that
 //! empties the stream gives its space back at the next sync even then (`full_disk.rs`); after a
 //! failed sync, what was written since the last good one can be dropped (`rollback.rs`).
 //! Consumer saves are durable when they return. After a
@@ -60,7 +63,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 
 use crate::core::store::{
-    ConsumerRecord, Seq, SimpleState, StoreError, StoredMsg, StreamState, StreamStore,
+    ConsumerRecord, Seq, SimpleState, StoreError, StoredMsg, StreamState, StreamStore, Synced,
 };
 use crate::core::time::Nanos;
 use consumers::Consumers;
@@ -138,15 +141,16 @@ impl FileStore {
             }
         }
         let recovered = recovery::recover(&seg_dir).map_err(io_err)?;
+        let block_size = config.block_size.clamp(256, 1 << 30);
         let mut index = recovered.index;
         let fresh = matches!(recovered.active, Active::Fresh(_));
         let writer = match recovered.active {
             Active::Resume(len) => {
                 let id = index.segs.last().map_or(0, |seg| seg.id);
-                Writer::resume(&seg_dir, id, len).map_err(io_err)?
+                Writer::resume(&seg_dir, id, len, block_size).map_err(io_err)?
             }
             Active::Fresh(id) => {
-                let mut writer = Writer::create(&seg_dir, id).map_err(io_err)?;
+                let mut writer = Writer::create(&seg_dir, id, block_size).map_err(io_err)?;
                 record::encode_meta(writer.buffer(), &mutate::meta_of(&index));
                 index
                     .segs
@@ -160,7 +164,7 @@ impl FileStore {
         let mut store = FileStore {
             dir: dir.to_path_buf(),
             seg_dir,
-            block_size: config.block_size.clamp(256, 1 << 30),
+            block_size,
             index,
             writer,
             reader: Reader::default(),
@@ -415,7 +419,7 @@ impl StreamStore for FileStore {
         self.index.deleted()
     }
 
-    fn sync(&mut self) -> Result<(), StoreError> {
+    fn sync(&mut self) -> Result<Synced, StoreError> {
         self.check_writable()?;
         if let Err(err) = self.sync_files() {
             // No room for what is buffered: a purge that emptied the stream can still give its
@@ -429,7 +433,7 @@ impl StreamStore for FileStore {
             self.last_maintenance_error = Some(err.to_string());
         }
         self.synced_at = self.sync_point_now();
-        Ok(())
+        Ok(Synced::Durable)
     }
 
     fn discard_unsynced(&mut self) -> Result<bool, StoreError> {
@@ -468,8 +472,9 @@ impl Drop for FileStore {
     /// A graceful close: whatever was stored is flushed and fsynced (errors can only be ignored
     /// here; call `sync` first to see them).
     fn drop(&mut self) {
-        if !self.closed && self.poisoned.is_none() {
-            let _ = self.sync_files();
+        if !self.closed && self.poisoned.is_none() && self.sync_files().is_ok() {
+            // Leave the file ending at its last record (recovery would drop the zeros too).
+            let _ = self.writer.trim().and_then(|()| self.writer.fsync());
         }
     }
 }

@@ -51,8 +51,10 @@ impl FileStore {
     /// (so the newest file always carries them, whatever older files get deleted).
     pub(super) fn rotate(&mut self) -> Result<(), StoreError> {
         self.writer.flush().map_err(io_err)?;
+        // A sealed segment ends at its last record (scans read it to its length).
+        self.writer.trim().map_err(io_err)?;
         let id = self.next_id;
-        let mut fresh = Writer::create(&self.seg_dir, id).map_err(io_err)?;
+        let mut fresh = Writer::create(&self.seg_dir, id, self.block_size).map_err(io_err)?;
         record::encode_meta(fresh.buffer(), &meta_of(&self.index));
         let old = std::mem::replace(&mut self.writer, fresh);
         self.unsynced.push(old);

@@ -8,6 +8,8 @@
 //!   middle: that one record is skipped, the rest recovered. If nothing valid follows, the segment
 //!   is cut at the damage as a torn tail would be.
 //! - A segment whose header is not ours is renamed `*.corrupt` and left alone.
+//! - Zeros after the last record are cut off without a report: the active segment is
+//!   preallocated with zeros (`segment.rs`), so a crash leaves them.
 //!
 //! Every repair is listed in the [`RecoveryReport`], so the server can log it. A skipped message
 //! record loses that message; a skipped tombstone can bring a removed message back. That is the
@@ -191,15 +193,20 @@ impl Replay {
         };
         let end = cut.as_ref().map_or(file_len, |(offset, _)| *offset);
         if let Some((offset, reason)) = cut {
+            // Zeros after the last record are what preallocation leaves (or a file system
+            // padding a file after a power loss): nothing was lost there, so it is no damage.
+            let preallocated = valid && segment::zeros_from(path, offset)?;
             let file = OpenOptions::new().write(true).open(path)?;
             file.set_len(offset)?;
             file.sync_all()?;
-            self.report.truncated.push(Damage {
-                segment: id,
-                offset,
-                bytes: file_len - offset,
-                reason,
-            });
+            if !preallocated {
+                self.report.truncated.push(Damage {
+                    segment: id,
+                    offset,
+                    bytes: file_len - offset,
+                    reason,
+                });
+            }
         }
         if let Some(seg) = self.index.segs.last_mut() {
             seg.len = end;

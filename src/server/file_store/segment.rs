@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::record::{self, RecordError, LEN_BYTES, MAX_RECORD, MIN_RECORD};
@@ -18,6 +18,17 @@ pub(crate) const MAGIC: &[u8; 8] = b"CTRLSEG1";
 pub(crate) const HEADER_LEN: u64 = MAGIC.len() as u64;
 /// Buffered bytes after which the writer hands its buffer to the OS (without fsync).
 const WRITE_BUFFER: usize = 256 << 10;
+/// Zeros written ahead of the active segment's end when an append would grow the file (at most
+/// an eighth of the segment size, and never past it). An append inside the file's length
+/// changes no metadata, so `fdatasync` skips the journal commit a growing file costs on every
+/// sync (measured: 1.5-3.5x more append+fdatasync per second on this machine's ext4). One
+/// metadata sync per this many bytes remains.
+const PREALLOCATE: u64 = 1 << 20;
+/// Only flushes smaller than this preallocate: a big batch amortises its one metadata sync
+/// anyway, and zeros written first would double the bytes it sends to the device.
+const PREALLOCATE_BELOW: usize = 64 << 10;
+/// The zeros preallocation writes, a window at a time.
+static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
 /// Bytes read at a time by loads, so a sequential scan costs one read per window.
 const READ_AHEAD: usize = 64 << 10;
 /// Open read handles kept at most.
@@ -116,12 +127,22 @@ pub(crate) fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Res
 }
 
 /// The active segment: appends go to a buffer, handed to the OS when it fills or on sync.
+///
+/// The file may run on past the records in zeros (see [`PREALLOCATE`]): readers stop at
+/// [`Writer::flushed`], sealing and closing cut the zeros off, and recovery drops a tail of
+/// zeros that a crash left as no damage.
 #[derive(Debug)]
 pub(crate) struct Writer {
     /// Id of the file being written.
     pub id: u64,
     file: File,
     flushed: u64,
+    /// The file's length: `flushed` plus zeros written ahead.
+    allocated: u64,
+    /// Bytes of zeros written ahead at a time, and the length they never go past (the segment
+    /// size, after which the segment is sealed).
+    preallocate: u64,
+    segment_size: u64,
     buf: Vec<u8>,
     unsynced: bool,
     /// A failed write could not be rolled back: the file's tail is unknown.
@@ -129,8 +150,9 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Creates segment `id` (replacing any file of that name) with its header buffered.
-    pub fn create(dir: &Path, id: u64) -> io::Result<Writer> {
+    /// Creates segment `id` (replacing any file of that name) with its header buffered; it is
+    /// sealed at about `segment_size` bytes.
+    pub fn create(dir: &Path, id: u64, segment_size: u64) -> io::Result<Writer> {
         let file = OpenOptions::new()
             .write(true)
             .create(true)
@@ -142,6 +164,9 @@ impl Writer {
             id,
             file,
             flushed: 0,
+            allocated: 0,
+            preallocate: PREALLOCATE.min(segment_size / 8),
+            segment_size,
             buf,
             unsynced: true,
             broken: false,
@@ -149,13 +174,16 @@ impl Writer {
     }
 
     /// Continues segment `id`, which recovery found valid up to `len` bytes.
-    pub fn resume(dir: &Path, id: u64, len: u64) -> io::Result<Writer> {
-        let mut file = OpenOptions::new().write(true).open(seg_path(dir, id))?;
-        file.seek(SeekFrom::Start(len))?;
+    pub fn resume(dir: &Path, id: u64, len: u64, segment_size: u64) -> io::Result<Writer> {
+        let file = OpenOptions::new().write(true).open(seg_path(dir, id))?;
+        let allocated = file.metadata()?.len().max(len);
         Ok(Writer {
             id,
             file,
             flushed: len,
+            allocated,
+            preallocate: PREALLOCATE.min(segment_size / 8),
+            segment_size,
             buf: Vec::with_capacity(WRITE_BUFFER),
             unsynced: false,
             broken: false,
@@ -194,17 +222,53 @@ impl Writer {
         if self.buf.is_empty() {
             return Ok(());
         }
-        if let Err(err) = self.file.write_all(&self.buf) {
-            let rollback = self
-                .file
-                .set_len(self.flushed)
-                .and_then(|()| self.file.seek(SeekFrom::Start(self.flushed)));
-            self.broken = rollback.is_err();
+        if let Err(err) = write_all_at(&self.file, &self.buf, self.flushed) {
+            self.broken = self.file.set_len(self.flushed).is_err();
+            self.allocated = self.flushed;
             return Err(err);
         }
-        self.flushed += self.buf.len() as u64;
+        let end = self.flushed + self.buf.len() as u64;
+        if end > self.allocated {
+            self.allocated = end;
+            let target = (end + self.preallocate).min(self.segment_size);
+            if self.buf.len() < PREALLOCATE_BELOW && target > end {
+                self.preallocate(target);
+            }
+        }
+        self.flushed = end;
         self.buf.clear();
         self.unsynced = true;
+        Ok(())
+    }
+
+    /// Writes zeros up to `target` so the next appends do not grow the file. Best effort: on
+    /// failure (a full disk) the zeros are cut off again and appends grow the file as before.
+    fn preallocate(&mut self, target: u64) {
+        let mut at = self.allocated;
+        while at < target {
+            let n = (target - at).min(ZEROS.len() as u64) as usize;
+            if write_all_at(&self.file, &ZEROS[..n], at).is_err() {
+                if self.file.set_len(self.allocated).is_err() {
+                    // The file's length is unknown: readers stop at `flushed`, recovery drops
+                    // zeros, and sealing cuts the file to its records.
+                    self.allocated = at;
+                }
+                return;
+            }
+            at += n as u64;
+        }
+        self.allocated = target;
+    }
+
+    /// Cuts the zeros written ahead off the file (when it is sealed or closed). Call
+    /// [`Writer::flush`] first. The cut reaches the disk with the next [`Writer::fsync`] (or
+    /// not at all: recovery drops a tail of zeros).
+    pub fn trim(&mut self) -> io::Result<()> {
+        if self.allocated > self.flushed {
+            self.file.set_len(self.flushed)?;
+            self.allocated = self.flushed;
+            self.unsynced = true;
+        }
         Ok(())
     }
 
@@ -423,6 +487,23 @@ impl ReaderState {
             return Err(err);
         }
         Ok(())
+    }
+}
+
+/// Whether every byte of the file at `path` from `offset` on is zero: what preallocation (see
+/// [`Writer`]) leaves past the last record.
+pub(crate) fn zeros_from(path: &Path, offset: u64) -> io::Result<bool> {
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(offset))?;
+    let mut window = vec![0u8; 64 << 10];
+    loop {
+        let n = file.read(&mut window)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        if window[..n].iter().any(|&b| b != 0) {
+            return Ok(false);
+        }
     }
 }
 

@@ -76,7 +76,7 @@ impl StreamStore for TempFileStore {
     fn deleted(&self) -> Vec<Seq> {
         self.store.deleted()
     }
-    fn sync(&mut self) -> Result<(), StoreError> {
+    fn sync(&mut self) -> Result<crate::core::store::Synced, StoreError> {
         self.store.sync()
     }
     fn save_consumer(&mut self, name: &str, record: ConsumerRecord) -> Result<(), StoreError> {
@@ -222,7 +222,9 @@ fn random_op(
             let now = mem.state().last_ts;
             assert_eq!(file.skip_msg(now), mem.skip_msg(now), "skip");
         }
-        _ => file.sync().expect("sync"),
+        _ => {
+            file.sync().expect("sync");
+        }
     }
 }
 
@@ -431,4 +433,44 @@ fn a_compaction_survives_the_deletion_of_the_segment_that_logged_it() {
     );
     drop(file);
     assert_same(&open(dir.path()), &mem, "reopened");
+}
+
+#[test]
+fn a_crash_leaves_preallocated_zeros_that_recovery_drops_as_no_damage() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let segment_lens = || -> Vec<u64> {
+        std::fs::read_dir(dir.path().join("msgs"))
+            .expect("list segments")
+            .map(|e| e.expect("entry").metadata().expect("metadata").len())
+            .collect()
+    };
+    let open_default = |dir: &std::path::Path| {
+        FileStore::open(dir, FileStoreConfig::default()).expect("open store")
+    };
+    let mut store = open_default(dir.path());
+    for seq in 1..=5 {
+        let payload = Bytes::from(format!("m{seq}"));
+        assert_eq!(store.store_msg("t", None, payload, seq as Nanos), Ok(seq));
+        store.sync().expect("sync");
+    }
+    // Synced appends land inside zeros written ahead, so the file did not grow per sync.
+    assert!(segment_lens().iter().any(|&len| len >= 1 << 20));
+    // A crash: no close, the zeros stay.
+    std::mem::forget(store);
+
+    let mut store = open_default(dir.path());
+    let report = store.recovery_report().clone();
+    assert!(report.is_clean(), "{report:?}");
+    assert_eq!(store.state().msgs, 5);
+    assert_eq!(store.store_msg("t", None, Bytes::from("m6"), 6), Ok(6));
+    drop(store);
+
+    let store = open_default(dir.path());
+    assert!(store.recovery_report().is_clean());
+    for seq in 1..=6 {
+        let msg = store.load_msg(seq).expect("message");
+        assert_eq!(msg.payload, Bytes::from(format!("m{seq}")));
+    }
+    // Closed, the file ends at its last record.
+    assert!(segment_lens().iter().all(|&len| len < 1 << 20));
 }

@@ -3,9 +3,10 @@
 //! IndexedDB is async and the [`StreamStore`] trait is not, so the store answers every read from
 //! a resident [`MemoryStore`] and turns writes into [`Write`]s on a [`CommitQueue`] the wasm shell
 //! shares between all streams of one database. The durability point is the shell's, not the
-//! store's: [`StreamStore::sync`] only moves this stream's pending changes onto the queue, and the
-//! shell, after [`crate::core::engine::Engine::flush`], commits the whole queue as ONE
-//! `durability: "strict"` IndexedDB transaction and releases PubAcks only once it has committed.
+//! store's: [`StreamStore::sync`] only moves this stream's pending changes onto the queue and
+//! says so ([`Synced::Queued`]), so [`crate::core::engine::Engine::flush`] hands out a pending
+//! ticket; the shell commits the whole queue as ONE `durability: "strict"` IndexedDB
+//! transaction and completes the ticket, and the engine releases PubAcks only then.
 //!
 //! Persisted layout (see `db.rs`, `codec.rs`): segment records keyed `[stream, key seq]`, each
 //! holding the messages from its key up to the next segment's key, and a small state record per
@@ -39,7 +40,7 @@ use super::codec::{self, SegmentWriter, SeqState};
 use super::write::{CommitQueue, Write};
 use crate::core::store::memory::MemoryStore;
 use crate::core::store::{
-    ConsumerRecord, Seq, SimpleState, StoreError, StoredMsg, StreamState, StreamStore,
+    ConsumerRecord, Seq, SimpleState, StoreError, StoredMsg, StreamState, StreamStore, Synced,
 };
 use crate::core::time::Nanos;
 
@@ -625,7 +626,7 @@ impl StreamStore for IdbStore {
     }
 
     /// Queues this stream's changes for the shell's next commit (see the module docs).
-    fn sync(&mut self) -> Result<(), StoreError> {
+    fn sync(&mut self) -> Result<Synced, StoreError> {
         // Fails only when the store was deleted.
         self.mem.consumers()?;
         let mut writes = Vec::new();
@@ -677,7 +678,7 @@ impl StreamStore for IdbStore {
             });
         }
         self.queue.borrow_mut().extend(writes);
-        Ok(())
+        Ok(Synced::Queued)
     }
 
     fn save_consumer(&mut self, name: &str, record: ConsumerRecord) -> Result<(), StoreError> {

@@ -176,7 +176,7 @@ impl StreamStore for ReopenedEachWrite {
         let r = self.store.compact(seq);
         self.reopen(r)
     }
-    fn sync(&mut self) -> Result<(), StoreError> {
+    fn sync(&mut self) -> Result<crate::core::store::Synced, StoreError> {
         let r = self.store.sync();
         self.reopen(r)
     }

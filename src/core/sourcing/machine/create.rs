@@ -37,6 +37,8 @@ struct ResponseConfig {
 #[derive(Debug, Default, Deserialize)]
 struct Delivered {
     #[serde(default)]
+    consumer_seq: u64,
+    #[serde(default)]
     stream_seq: u64,
 }
 
@@ -190,7 +192,13 @@ impl Sourcing {
         if let Some(err) = response.error {
             let older_origin =
                 err.is(ErrorKind::RequiredApiLevel) || err.is(ErrorKind::InvalidJSON);
-            if form == RequestForm::Sourcing && older_origin {
+            // An origin that does not suffix sourcing consumers (as 2.14 does) still holds the
+            // fixed name from before (this stream restarted, or a consumer outlived its link):
+            // not ours to update, so later creates use unique names, as for an older origin.
+            let name_taken = err.is(ErrorKind::ConsumerCreate)
+                || err.is(ErrorKind::ConsumerNameExist)
+                || err.is(ErrorKind::ConsumerAlreadyExists);
+            if form == RequestForm::Sourcing && (older_origin || name_taken) {
                 // The refused request made no consumer: nothing that came can be its.
                 self.early.clear();
                 self.legacy_origin = true;
@@ -220,6 +228,21 @@ impl Sourcing {
         // lives would be refused as an update (10012), so later creates use unique names.
         if form == RequestForm::Sourcing && !config.sourcing {
             self.legacy_origin = true;
+        }
+        // A new consumer has delivered nothing. One that has is a consumer of that fixed name
+        // from a run before a restart, handed back (2.9 updates the deliver subject of an idle
+        // push consumer) with that run's progress: following it would skip what it delivered
+        // then. It is left to end by inactivity; a consumer with a unique name and a new
+        // deliver subject replaces it.
+        let reused = response
+            .delivered
+            .as_ref()
+            .is_some_and(|d| d.consumer_seq > 0);
+        if form == RequestForm::Sourcing && reused {
+            self.legacy_origin = true;
+            self.cancel();
+            self.send_create(now, RequestForm::Legacy);
+            return;
         }
         let delivered = response.delivered.map_or(0, |d| d.stream_seq);
         let inbox = inbox.clone();

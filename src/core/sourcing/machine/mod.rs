@@ -300,6 +300,14 @@ impl Sourcing {
         &self.index_name
     }
 
+    /// The deliver subject of the consumer deliveries flow from, once its create was answered.
+    pub fn active_deliver_subject(&self) -> Option<&str> {
+        match &self.phase {
+            Phase::Active { deliver, .. } => Some(deliver),
+            _ => None,
+        }
+    }
+
     /// The last origin sequence handled.
     pub fn last_origin_seq(&self) -> u64 {
         self.sseq

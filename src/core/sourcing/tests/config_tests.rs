@@ -218,16 +218,23 @@ fn external_prefixes_are_checked() {
 }
 
 #[test]
-fn valid_mirrors_and_sources_are_refused_as_not_yet_supported() {
-    refused(
+fn valid_mirrors_and_sources_are_accepted_with_domain_resolved() {
+    let mirror = from_json(
         json!({"name": "M", "mirror": {"name": "O", "domain": "hub", "filter_subject": "a.>"}}),
-        ErrorKind::StreamInvalidConfig,
-        "stream mirrors not yet supported",
+    )
+    .validated()
+    .expect("a valid mirror");
+    let external = mirror.mirror.and_then(|m| m.external).map(|e| e.api);
+    assert_eq!(external.as_deref(), Some("$JS.hub.API"));
+    assert!(
+        mirror.subjects.is_empty(),
+        "a mirror gets no default subject"
     );
-    refused(
+    let sources = from_json(
         json!({"name": "S", "sources": [{"name": "O"}, {"name": "O", "filter_subject": "a.>"},
             {"name": "P", "subject_transforms": [{"src": "a.*", "dest": "b.{{wildcard(1)}}"}]}]}),
-        ErrorKind::StreamInvalidConfig,
-        "stream sources not yet supported",
-    );
+    )
+    .validated()
+    .expect("valid sources");
+    assert_eq!(sources.sources.len(), 3);
 }

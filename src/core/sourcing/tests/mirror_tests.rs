@@ -615,6 +615,43 @@ fn after_a_2_9_origin_took_the_fixed_name_recreates_use_unique_names() {
 }
 
 #[test]
+fn a_consumer_of_a_run_before_a_restart_handed_back_is_not_followed() {
+    let mut origin = origin_with(20);
+    origin.kind = OriginKind::V29Handback;
+    origin.fc_every = 1000;
+    let mut sim = mirror_of(origin);
+    sim.start(None);
+    assert!(run_until(&mut sim, 400, |s| s.local.last_seq >= 5));
+    // The origin delivers more that never arrives (the local server is going down).
+    let mut lost = std::collections::VecDeque::new();
+    for _ in 0..3 {
+        sim.origin.pump(&mut lost);
+    }
+    assert!(!lost.is_empty());
+    // The local server restarts: what was in flight is lost, a new machine starts from what
+    // is stored, and the origin still has the consumer of the fixed name, further along (its
+    // inactive threshold has not passed).
+    sim.to_local.clear();
+    sim.to_origin.clear();
+    sim.machine = Sourcing::new(SourcingSetup {
+        role: Role::Mirror,
+        source: StreamSource {
+            name: "O".into(),
+            ..Default::default()
+        },
+        stream: "LOCAL".into(),
+        account: "$G".into(),
+        domain: String::new(),
+        origin_sourced_twice: false,
+        seed: 8,
+    });
+    sim.start(None);
+    assert!(run_until(&mut sim, 800, |s| s.local.last_seq == 20));
+    assert!(sim.local.skipped.is_empty(), "{:?}", sim.local.skipped);
+    assert_eq!(sim.local.mirrored.len(), 20, "no gap");
+}
+
+#[test]
 fn a_create_without_answer_is_retried_after_thirty_seconds() {
     let mut sim = mirror_of(origin_with(1));
     sim.start(None);

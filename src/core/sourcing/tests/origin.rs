@@ -83,6 +83,9 @@ pub enum OriginKind {
     /// 2.9.10 (observed): ignores the header and `sourcing`, uses the name as given, and
     /// refuses a create of a live consumer's name with another start as an update (10012).
     V29,
+    /// 2.9.10 asked for a live consumer's name with the same start: it updates the deliver
+    /// subject and hands the consumer back with its progress.
+    V29Handback,
 }
 
 impl Origin {
@@ -148,7 +151,18 @@ impl Origin {
         };
         self.created += 1;
         let asked = config["name"].as_str().unwrap_or("C");
+        let deliver = config["deliver_subject"].as_str().unwrap_or("").to_string();
+        if self.kind == OriginKind::V29Handback {
+            if let Some(c) = self.consumers.iter_mut().find(|c| c.name == asked) {
+                c.deliver = deliver.clone();
+                return json!({"type": "io.nats.jetstream.api.v1.consumer_create_response",
+                    "stream_name": self.name, "name": asked,
+                    "config": {"name": asked, "deliver_subject": deliver},
+                    "delivered": {"consumer_seq": c.dseq, "stream_seq": c.last_sseq}});
+            }
+        }
         let name = match self.kind {
+            OriginKind::V29Handback => asked.to_string(),
             OriginKind::V29 => {
                 if self.consumers.iter().any(|c| c.name == asked) {
                     return json!({"error": {"code": 500, "err_code": 10012,
@@ -159,7 +173,6 @@ impl Origin {
             _ => format!("{asked}-{}", self.created),
         };
         let sourcing = self.kind == OriginKind::V214 && config["sourcing"] == true;
-        let deliver = config["deliver_subject"].as_str().unwrap_or("").to_string();
         self.consumers.push(OriginConsumer {
             name: name.clone(),
             deliver: deliver.clone(),

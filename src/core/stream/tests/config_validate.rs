@@ -188,22 +188,6 @@ fn replicas_default_to_one_and_are_at_most_five() {
 
 #[test]
 fn unsupported_features_are_refused_by_name() {
-    let origin = crate::core::sourcing::StreamSource {
-        name: "O".into(),
-        ..Default::default()
-    };
-    let mirror = origin.clone();
-    invalid(
-        move |c| {
-            c.subjects.clear();
-            c.mirror = Some(mirror);
-        },
-        "stream mirrors not yet supported",
-    );
-    invalid(
-        |c| c.sources = vec![origin],
-        "stream sources not yet supported",
-    );
     invalid(
         |c| c.allow_atomic_publish = true,
         "atomic publish not supported",

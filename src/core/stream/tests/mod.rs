@@ -8,6 +8,7 @@ mod dedup;
 mod get_delete;
 mod info;
 mod limits;
+mod mirrored;
 mod publish_rules;
 mod purge;
 mod rollup;

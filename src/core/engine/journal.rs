@@ -1,37 +1,40 @@
-//! The inputs the engine took since the database last committed, kept so that a failed commit
-//! costs only the writes it carried.
+//! The inputs an engine took since its stores last committed, kept so that a failed commit of a
+//! store that queues its syncs (IndexedDB) costs only the writes it carried.
 //!
-//! When an IndexedDB commit fails (quota exceeded, abort, I/O error), the engine in memory is
-//! ahead of the database and is rebuilt from it (`engine.rs`). Everything handled since the last
-//! commit would be gone with it, reads and acks as much as publishes. Instead, the shell replays
-//! this journal into the rebuilt engine: the publishes of the failed batch are answered with the
-//! error nats-server gives a write its store cannot make durable (503 / 10023 "insufficient
-//! resources" for a full quota, 10077 "stream store failed" otherwise) and store nothing; every
-//! other input (requests, acks, pulls, timers, and publishes taken after that batch) is handed
-//! to the engine again, in order, and commits with the next transaction.
+//! When such a commit fails (quota exceeded, abort, I/O error), the engine in memory is ahead of
+//! the database, and the browser shell rebuilds it from the database (only it can read one;
+//! `src/wasm/engine.rs`). Everything handled since the last commit would be gone with it, reads
+//! and acks as much as publishes. Instead, the shell replays this journal into the rebuilt
+//! engine: the publishes of the failed batch are answered with the error nats-server gives a
+//! write its store cannot make durable (503 / 10023 "insufficient resources" for a full quota,
+//! 10077 "stream store failed" otherwise; the shell names it) and store nothing; every other
+//! input (requests, acks, pulls, timers, and publishes taken after that batch) is handed to the
+//! engine again, in order, and commits with the next transaction.
+//!
+//! Publishes may carry a shell's ticket (the browser's `publish`, which answers through a
+//! ticket rather than a reply inbox): their outcomes are collected as [`TicketAck`]s.
 
 use std::collections::VecDeque;
 use std::rc::Rc;
 
 use bytes::Bytes;
 
-use super::error::Error;
-use super::partial;
-use super::released::TicketAck;
+use super::acks::{ACK_PREFIX, FLOW_CONTROL_PREFIX};
+use super::Engine;
 use crate::core::api::API_PREFIX;
-use crate::core::engine::Engine;
-use crate::core::error::{ApiError, ErrorKind};
+use crate::core::error::ApiError;
 use crate::core::message::{Message, Outbound};
+use crate::core::stream::PubAck;
 use crate::core::time::Nanos;
 
-/// Subjects the engine takes as acks and flow-control replies, not as publishes.
-const ACK_PREFIXES: [&str; 2] = ["$JS.ACK.", "$JS.FC."];
+/// A ticketed publish's outcome: the shell's ticket, and the PubAck or the API error.
+pub type TicketAck = (u32, Result<PubAck, ApiError>);
 
 /// One call the shell handed on to the engine.
-pub(crate) enum Input {
+pub enum Input {
     /// A message for `Engine::handle`.
     Handle(Message, Nanos),
-    /// A ticketed publish (`JsEngine::publish`).
+    /// A ticketed publish ([`Engine::publish`], its outcome under the shell's ticket).
     Publish {
         /// Its ticket, under which its outcome is released.
         ticket: u32,
@@ -53,7 +56,7 @@ pub(crate) enum Input {
 /// Inputs since the last commit, numbered from 0 for the engine's life: a batch remembers the
 /// number after its last input, and once it committed everything before that number goes.
 #[derive(Default)]
-pub(crate) struct Journal {
+pub struct Journal {
     /// The number of `inputs[0]`.
     base: u64,
     inputs: VecDeque<Input>,
@@ -64,12 +67,12 @@ pub(crate) struct Journal {
 
 impl Journal {
     /// Notes an input the engine took.
-    pub(crate) fn push(&mut self, input: Input) {
+    pub fn push(&mut self, input: Input) {
         self.inputs.push_back(input);
     }
 
     /// Notes a ticketed publish the engine took (payloads are shared, not copied).
-    pub(crate) fn push_publish(
+    pub fn push_publish(
         &mut self,
         ticket: u32,
         subject: &str,
@@ -95,35 +98,34 @@ impl Journal {
     }
 
     /// The number the next input gets: a batch taken now covers everything below it.
-    pub(crate) fn end(&self) -> u64 {
+    pub fn end(&self) -> u64 {
         self.base + self.inputs.len() as u64
     }
 
     /// Forgets the inputs below `end`: a commit made them durable.
-    pub(crate) fn committed(&mut self, end: u64) {
+    pub fn committed(&mut self, end: u64) {
         let done = end.saturating_sub(self.base).min(self.inputs.len() as u64);
         self.inputs.drain(..done as usize);
         self.base += done;
     }
 
     /// Forgets every input: the engine went back to the database and they are lost.
-    pub(crate) fn clear(&mut self) {
+    pub fn clear(&mut self) {
         self.base = self.end();
         self.inputs.clear();
     }
 
     /// Hands the journal to `engine`, rebuilt from the database after the commit of the batch
-    /// ending at `failed_end` failed with `why`: that batch's publishes are refused (their
+    /// ending at `failed_end` failed: that batch's publishes are refused with `refusal` (their
     /// outcomes queued as replies, or in `acks` for ticketed ones) and leave the journal; every
     /// other input is handled again, in order, and stays until a commit takes it.
-    pub(crate) fn replay(
+    pub fn replay(
         &mut self,
         engine: &mut Engine,
         failed_end: u64,
-        why: &Error,
+        refusal: &ApiError,
         acks: &mut Vec<TicketAck>,
     ) {
-        let refusal = refusal(why);
         let mut kept = VecDeque::with_capacity(self.inputs.len());
         let inputs = std::mem::take(&mut self.inputs);
         for (number, input) in (self.base..).zip(inputs) {
@@ -131,7 +133,7 @@ impl Journal {
             match input {
                 Input::Handle(msg, _) if failed && is_publish(engine, &msg.subject) => {
                     if let Some(reply) = msg.reply {
-                        let body = serde_json::json!({ "error": &refusal }).to_string();
+                        let body = serde_json::json!({ "error": refusal }).to_string();
                         engine.send(Outbound::to_subject(reply, None, body.into_bytes()));
                     }
                 }
@@ -151,7 +153,7 @@ impl Journal {
                 } => {
                     let result = engine
                         .publish(&subject, headers.clone(), payload.clone(), now)
-                        .unwrap_or_else(|| Err(partial::no_stream()));
+                        .unwrap_or_else(|| Err(no_stream()));
                     acks.push((ticket, result));
                     kept.push_back(Input::Publish {
                         ticket,
@@ -178,15 +180,17 @@ impl Journal {
 /// Whether `engine` takes a message on `subject` as a publish into a stream.
 fn is_publish(engine: &Engine, subject: &str) -> bool {
     !subject.starts_with(API_PREFIX)
-        && !ACK_PREFIXES.iter().any(|p| subject.starts_with(p))
+        && !subject.starts_with(ACK_PREFIX)
+        && !subject.starts_with(FLOW_CONTROL_PREFIX)
         && engine.captures(subject)
 }
 
-/// The API error nats-server answers a publish with when its store cannot write it:
-/// "insufficient resources" for a full medium, "stream store failed" with the reason otherwise.
-pub(crate) fn refusal(why: &Error) -> ApiError {
-    match why {
-        Error::QuotaExceeded => ErrorKind::InsufficientResources.into(),
-        other => ApiError::with_detail(ErrorKind::StreamStoreFailed, other),
+/// The outcome of a replayed ticketed publish whose stream is gone (deleted by an input
+/// before it): what a publish nothing captures gets, as an API error.
+pub fn no_stream() -> ApiError {
+    ApiError {
+        code: 503,
+        err_code: 0,
+        description: "no responders: no stream captures the subject".into(),
     }
 }

@@ -1,0 +1,865 @@
+//! Mirrors and sources with an official client (async-nats), on Contrail and on nats-server:
+//! a mirror catches up and follows its origin at the same sequences and times, origin deletes
+//! are gaps at the same sequences, `opt_start_seq` / `filter_subject` / `subject_transforms`
+//! select what is copied, a mirror takes no publishes of its own, sources from two origins
+//! store each message once with its `Nats-Stream-Source`, StreamInfo's lag reaches 0, and a
+//! server restarted (gracefully or killed) mid catch-up leaves the copy complete, without
+//! duplicates. Run against nats-server too:
+//! `CONTRAIL_INTEROP_SERVER=nats-server cargo test --test interop_mirrors`.
+//!
+//! Mirror and source `subject_transforms` arrived in nats-server 2.10: those checks run on
+//! Contrail and on 2.14 (`CONTRAIL_NATS_SERVER_214`), and are skipped, loudly, for 2.9.
+//!
+//! Cross-server: a Contrail server in this process mirrors and sources a nats-server hub
+//! (`jetstream { domain: hub }`) over a link attached to its engine, with `domain: "hub"`
+//! routed to that link.
+
+mod interop_support;
+
+use std::time::Duration;
+
+use async_nats::jetstream::Context;
+use contrail::core::link::{LinkConfig, LinkEvent};
+use contrail::core::message::{Destination, LinkId};
+use contrail::server::config::ServerConfig;
+use contrail::server::link::LinkHandle;
+use contrail::server::Server;
+use futures_util::StreamExt;
+use interop_support::{bounded, kinds_with_214, request_json, temp_dir, Kind, Options, TestServer};
+use serde_json::{json, Value};
+
+/// Longest a copy may take to catch up.
+const CATCH_UP: Duration = Duration::from_secs(30);
+
+/// Whether `kind` has mirror/source subject transforms; says so loudly when it has not.
+fn has_source_transforms(kind: Kind, test: &str) -> bool {
+    if kind == Kind::NatsServer {
+        eprintln!(
+            "!!! {test}: NOT compared with Debian's nats-server 2.9.10 (no source \
+             subject_transforms before 2.10); compared with 2.14 only when \
+             CONTRAIL_NATS_SERVER_214 is set"
+        );
+        return false;
+    }
+    true
+}
+
+async fn create(client: &async_nats::Client, config: Value) -> Value {
+    let name = config["name"].as_str().unwrap_or_default().to_string();
+    request_json(client, &format!("$JS.API.STREAM.CREATE.{name}"), config).await
+}
+
+async fn create_ok(client: &async_nats::Client, config: Value) {
+    let reply = create(client, config.clone()).await;
+    assert!(reply["error"].is_null(), "{config} refused: {reply}");
+}
+
+async fn info(client: &async_nats::Client, stream: &str) -> Value {
+    request_json(
+        client,
+        &format!("$JS.API.STREAM.INFO.{stream}"),
+        Value::Null,
+    )
+    .await
+}
+
+async fn publish(js: &Context, subject: &str, payload: String) -> u64 {
+    js.publish(subject.to_string(), payload.into())
+        .await
+        .expect("publish")
+        .await
+        .expect("puback")
+        .sequence
+}
+
+/// Waits (bounded) until the stream's info satisfies `done`; returns the last info.
+async fn wait_info(
+    client: &async_nats::Client,
+    stream: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + CATCH_UP;
+    loop {
+        let info = info(client, stream).await;
+        if done(&info) {
+            return info;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("{stream}: {what} not reached; last info: {info}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn last_seq(info: &Value) -> u64 {
+    info["state"]["last_seq"].as_u64().unwrap_or(0)
+}
+
+fn messages(info: &Value) -> u64 {
+    info["state"]["messages"].as_u64().unwrap_or(0)
+}
+
+/// A message by sequence as (subject, payload, time, headers), `None` when there is none.
+async fn message(
+    js: &Context,
+    stream: &str,
+    seq: u64,
+) -> Option<(String, Vec<u8>, String, String)> {
+    let stream = js.get_stream(stream).await.expect("stream");
+    let msg = stream.get_raw_message(seq).await.ok()?;
+    let headers = msg
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}={}",
+                v.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(",")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(";");
+    Some((
+        msg.subject.to_string(),
+        msg.payload.to_vec(),
+        msg.time.to_string(),
+        headers,
+    ))
+}
+
+/// Every sequence up to `last` holds the same message (subject, payload, time) in both.
+async fn assert_same(js: &Context, origin: &str, copy: &str, last: u64) {
+    for seq in 1..=last {
+        let o = message(js, origin, seq).await.map(|(s, p, t, _)| (s, p, t));
+        let c = message(js, copy, seq).await.map(|(s, p, t, _)| (s, p, t));
+        assert_eq!(o, c, "sequence {seq} of {origin} and {copy}");
+    }
+}
+
+fn header_value(headers: &str, name: &str) -> Option<String> {
+    headers
+        .split(';')
+        .find_map(|kv| kv.strip_prefix(&format!("{name}=")).map(str::to_string))
+}
+
+#[tokio::test]
+async fn a_mirror_catches_up_and_follows_at_the_same_sequences_and_times() {
+    let server = TestServer::start();
+    bounded(async {
+        let client = server.client().await;
+        let js = async_nats::jetstream::new(client.clone());
+        create_ok(
+            &client,
+            json!({"name": "O", "subjects": ["o.>"], "storage": "memory"}),
+        )
+        .await;
+        for i in 1..=50 {
+            publish(&js, &format!("o.{}", i % 7), format!("m{i}")).await;
+        }
+        create_ok(
+            &client,
+            json!({"name": "M", "mirror": {"name": "O"}, "storage": "memory"}),
+        )
+        .await;
+        let info = wait_info(&client, "M", "caught up", |i| last_seq(i) == 50).await;
+        assert!(info["config"]["subjects"].is_null() || info["config"]["subjects"] == json!([]));
+        for i in 51..=60 {
+            publish(&js, &format!("o.{}", i % 7), format!("m{i}")).await;
+        }
+        let info = wait_info(&client, "M", "followed and lag 0", |i| {
+            last_seq(i) == 60 && i["mirror"]["lag"] == json!(0)
+        })
+        .await;
+        assert_eq!(messages(&info), 60);
+        assert_eq!(info["mirror"]["name"], "O");
+        assert!(
+            info["mirror"]["active"].as_i64().unwrap_or(-1) >= 0,
+            "{info}"
+        );
+        assert!(info["mirror"]["error"].is_null(), "{info}");
+        assert_same(&js, "O", "M", 60).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn origin_deletes_are_gaps_at_the_same_sequences() {
+    let server = TestServer::start();
+    bounded(async {
+        let client = server.client().await;
+        let js = async_nats::jetstream::new(client.clone());
+        create_ok(
+            &client,
+            json!({"name": "O", "subjects": ["o.>"], "storage": "memory"}),
+        )
+        .await;
+        for i in 1..=10 {
+            publish(&js, &format!("o.{i}"), format!("m{i}")).await;
+        }
+        for seq in [1, 4, 5, 9] {
+            let reply =
+                request_json(&client, "$JS.API.STREAM.MSG.DELETE.O", json!({"seq": seq})).await;
+            assert_eq!(reply["success"], true, "{reply}");
+        }
+        create_ok(
+            &client,
+            json!({"name": "M", "mirror": {"name": "O"}, "storage": "memory"}),
+        )
+        .await;
+        let info = wait_info(&client, "M", "caught up", |i| last_seq(i) == 10).await;
+        assert_eq!(
+            (messages(&info), info["state"]["first_seq"].clone()),
+            (6, json!(2)),
+            "{info}"
+        );
+        assert_eq!(info["state"]["num_deleted"], 3, "{info}");
+        assert_same(&js, "O", "M", 10).await;
+        // Deletes on the origin do not reach a running mirror: it keeps its copy.
+        let reply = request_json(&client, "$JS.API.STREAM.MSG.DELETE.O", json!({"seq": 10})).await;
+        assert_eq!(reply["success"], true, "{reply}");
+        publish(&js, "o.11", "m11".into()).await;
+        let info = wait_info(&client, "M", "the next one", |i| last_seq(i) == 11).await;
+        assert_eq!(messages(&info), 7, "{info}");
+        assert!(message(&js, "M", 10).await.is_some());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_start_sequence_and_a_filter_select_what_a_mirror_copies() {
+    for kind in kinds_with_214() {
+        let server = TestServer::start_kind(kind, Options::default());
+        bounded(async {
+            let client = server.client().await;
+            let js = async_nats::jetstream::new(client.clone());
+            create_ok(
+                &client,
+                json!({"name": "O", "subjects": ["o.>"], "storage": "memory"}),
+            )
+            .await;
+            for i in 1..=10 {
+                let subject = if i % 2 == 0 { "o.even" } else { "o.odd" };
+                publish(&js, subject, format!("m{i}")).await;
+            }
+            let mirror = json!({"name": "O", "opt_start_seq": 4, "filter_subject": "o.even"});
+            create_ok(
+                &client,
+                json!({"name": "M", "mirror": mirror, "storage": "memory"}),
+            )
+            .await;
+            let info = wait_info(&client, "M", "caught up", |i| {
+                last_seq(i) == 10 && i["mirror"]["lag"] == json!(0)
+            })
+            .await;
+            assert_eq!(messages(&info), 4, "4, 6, 8, 10: {info}");
+            if kind == Kind::NatsServer {
+                eprintln!(
+                    "!!! a_start_sequence_and_a_filter: the mirror's filter in StreamInfo NOT \
+                     compared with nats-server 2.9.10 (it reports none; 2.14 does)"
+                );
+            } else {
+                assert_eq!(info["mirror"]["filter_subject"], "o.even", "{info}");
+            }
+            assert_eq!(info["state"]["first_seq"], 4, "{info}");
+            for seq in [4, 6, 8, 10] {
+                let (subject, payload, _, _) = message(&js, "M", seq).await.expect("copied");
+                assert_eq!(
+                    (subject.as_str(), payload),
+                    ("o.even", format!("m{seq}").into_bytes())
+                );
+            }
+            assert!(
+                message(&js, "M", 2).await.is_none(),
+                "before the start sequence"
+            );
+            assert!(message(&js, "M", 5).await.is_none(), "filtered out");
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn mirror_and_source_subject_transforms_rewrite_what_is_stored() {
+    for kind in kinds_with_214() {
+        if !has_source_transforms(kind, "mirror_and_source_subject_transforms") {
+            continue;
+        }
+        let server = TestServer::start_kind(kind, Options::default());
+        bounded(async {
+            let client = server.client().await;
+            let js = async_nats::jetstream::new(client.clone());
+            create_ok(
+                &client,
+                json!({"name": "O", "subjects": ["o.>"], "storage": "memory"}),
+            )
+            .await;
+            for i in 1..=4 {
+                publish(&js, &format!("o.{i}"), format!("m{i}")).await;
+            }
+            let transforms = json!([{"src": "o.*", "dest": "copy.{{wildcard(1)}}"}]);
+            create_ok(
+                &client,
+                json!({"name": "M", "storage": "memory",
+                    "mirror": {"name": "O", "subject_transforms": transforms}}),
+            )
+            .await;
+            create_ok(
+                &client,
+                json!({"name": "S", "storage": "memory", "subjects": ["s.>"],
+                    "sources": [{"name": "O", "subject_transforms": transforms}]}),
+            )
+            .await;
+            let info = wait_info(&client, "M", "caught up", |i| last_seq(i) == 4).await;
+            assert_eq!(
+                info["mirror"]["subject_transforms"][0]["dest"],
+                "copy.{{wildcard(1)}}"
+            );
+            wait_info(&client, "S", "caught up", |i| messages(i) == 4).await;
+            for seq in 1..=4 {
+                let (subject, _, _, _) = message(&js, "M", seq).await.expect("mirrored");
+                assert_eq!(subject, format!("copy.{seq}"));
+                let (subject, _, _, headers) = message(&js, "S", seq).await.expect("sourced");
+                assert_eq!(subject, format!("copy.{seq}"));
+                let mark = header_value(&headers, "Nats-Stream-Source").unwrap_or_default();
+                assert!(mark.starts_with(&format!("O {seq} ")), "{mark}");
+            }
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn a_mirror_takes_no_publishes_and_no_subjects() {
+    let server = TestServer::start();
+    bounded(async {
+        let client = server.client().await;
+        let js = async_nats::jetstream::new(client.clone());
+        create_ok(&client, json!({"name": "O", "subjects": ["o.>"], "storage": "memory"})).await;
+        let refused = create(
+            &client,
+            json!({"name": "M", "subjects": ["m.>"], "mirror": {"name": "O"}, "storage": "memory"}),
+        )
+        .await;
+        assert_eq!(refused["error"]["err_code"], 10034, "{refused}");
+        create_ok(&client, json!({"name": "M", "mirror": {"name": "O"}, "storage": "memory"})).await;
+        // Nothing captures the mirror's name: a publish there finds no stream.
+        let publish = js.publish("M", "x".into()).await.expect("sent");
+        assert!(publish.await.is_err(), "a publish into a mirror is not stored");
+        let update = request_json(
+            &client,
+            "$JS.API.STREAM.UPDATE.M",
+            json!({"name": "M", "mirror": {"name": "O", "filter_subject": "o.x"}, "storage": "memory"}),
+        )
+        .await;
+        assert_eq!(update["error"]["err_code"], 10055, "{update}");
+        assert_eq!(messages(&info(&client, "M").await), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sources_from_two_origins_store_each_message_once_with_its_source() {
+    let server = TestServer::start();
+    bounded(async {
+        let client = server.client().await;
+        let js = async_nats::jetstream::new(client.clone());
+        create_ok(
+            &client,
+            json!({"name": "A", "subjects": ["a.>"], "storage": "memory"}),
+        )
+        .await;
+        create_ok(
+            &client,
+            json!({"name": "B", "subjects": ["b.>"], "storage": "memory"}),
+        )
+        .await;
+        for i in 1..=20 {
+            publish(&js, &format!("a.{i}"), format!("a{i}")).await;
+            let parity = if i % 2 == 0 { "even" } else { "odd" };
+            publish(&js, &format!("b.{parity}.{i}"), format!("b{i}")).await;
+        }
+        create_ok(
+            &client,
+            json!({"name": "S", "subjects": ["s.>"], "storage": "memory",
+                "sources": [{"name": "A"}, {"name": "B", "filter_subject": "b.even.>"}]}),
+        )
+        .await;
+        // The even ones of B.
+        let expected = 20 + 10;
+        wait_info(&client, "S", "caught up", |i| messages(i) == expected).await;
+        for i in 21..=25 {
+            publish(&js, &format!("a.{i}"), format!("a{i}")).await;
+        }
+        publish(&js, "s.own", "own".into()).await;
+        let info = wait_info(&client, "S", "followed, lags 0", |i| {
+            messages(i) == expected + 6
+                && i["sources"]
+                    .as_array()
+                    .is_some_and(|s| s.len() == 2 && s.iter().all(|s| s["lag"] == json!(0)))
+        })
+        .await;
+        let mut names: Vec<String> = info["sources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["name"].as_str().map(str::to_string))
+            .collect();
+        names.sort();
+        assert_eq!(names, ["A", "B"]);
+        let mut seen = std::collections::BTreeSet::new();
+        for seq in 1..=last_seq(&info) {
+            let (subject, payload, _, headers) = message(&js, "S", seq).await.expect("stored");
+            if subject == "s.own" {
+                continue;
+            }
+            let mark = header_value(&headers, "Nats-Stream-Source").expect("a source header");
+            let mut words = mark.split(' ');
+            let (origin, origin_seq) = (words.next(), words.next());
+            let origin = origin.unwrap_or_default().to_string();
+            let origin_seq: u64 = origin_seq.and_then(|s| s.parse().ok()).unwrap_or(0);
+            let prefix = origin.to_lowercase();
+            assert_eq!(
+                String::from_utf8_lossy(&payload).chars().next(),
+                prefix.chars().next()
+            );
+            assert!(seen.insert((origin, origin_seq)), "{mark} twice");
+        }
+        assert_eq!(seen.len() as u64, expected + 5);
+    })
+    .await;
+}
+
+/// A file-stored mirror and source of a file-stored origin, the server restarted (gracefully
+/// or killed) while they catch up: afterwards both are complete, without duplicates.
+async fn restart_mid_catch_up(graceful: bool) {
+    let mut server = TestServer::start();
+    // Enough that the catch-up takes a while (the restart lands in its middle).
+    let total: u64 = 10_000;
+    let body = "x".repeat(512);
+    {
+        let client = server.client().await;
+        let js = async_nats::jetstream::new(client.clone());
+        create_ok(&client, json!({"name": "O", "subjects": ["o.>"]})).await;
+        let mut acks = Vec::new();
+        for i in 1..=total {
+            let ack = js
+                .publish(format!("o.{}", i % 13), format!("m{i} {body}").into())
+                .await
+                .expect("publish");
+            acks.push(ack);
+            // The client bounds acks in flight: take them in chunks.
+            if acks.len() == 500 || i == total {
+                for ack in acks.drain(..) {
+                    ack.await.expect("puback");
+                }
+            }
+        }
+        create_ok(&client, json!({"name": "M", "mirror": {"name": "O"}})).await;
+        create_ok(
+            &client,
+            json!({"name": "S", "subjects": ["s.>"], "sources": [{"name": "O"}]}),
+        )
+        .await;
+        // Looked at as often as possible: the restart should land mid catch-up.
+        let deadline = tokio::time::Instant::now() + CATCH_UP;
+        let m = loop {
+            let m = info(&client, "M").await;
+            if last_seq(&m) > 0 || tokio::time::Instant::now() > deadline {
+                break m;
+            }
+            tokio::task::yield_now().await;
+        };
+        let s = info(&client, "S").await;
+        eprintln!("restarting with the source at {} of {total}", messages(&s));
+        eprintln!("restarting with the mirror at {} of {total}", last_seq(&m));
+    }
+    server.restart(graceful);
+    let client = server.client().await;
+    let js = async_nats::jetstream::new(client.clone());
+    for i in total + 1..=total + 10 {
+        publish(&js, &format!("o.{}", i % 13), format!("m{i}")).await;
+    }
+    let all = total + 10;
+    let m = wait_info(&client, "M", "complete", |i| last_seq(i) == all).await;
+    assert_eq!(messages(&m), all, "no gap, no duplicate: {m}");
+    wait_info(&client, "S", "complete", |i| messages(i) >= all).await;
+    // Let a duplicate that would come show itself: the source is idle with lag 0.
+    let s = wait_info(&client, "S", "lag 0", |i| {
+        i["sources"][0]["lag"] == json!(0)
+    })
+    .await;
+    assert_eq!(messages(&s), all, "each sourced message once: {s}");
+    for seq in (1..=all).step_by(97).chain([all]) {
+        let o = message(&js, "O", seq).await.map(|(s, p, t, _)| (s, p, t));
+        let c = message(&js, "M", seq).await.map(|(s, p, t, _)| (s, p, t));
+        assert_eq!(o, c, "sequence {seq}");
+    }
+    // Every message of S, read with a pull consumer in batches.
+    let stream = js.get_stream("S").await.expect("S");
+    let reader = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            ack_policy: async_nats::jetstream::consumer::AckPolicy::None,
+            ..Default::default()
+        })
+        .await
+        .expect("a reader");
+    let mut seen = std::collections::BTreeSet::new();
+    let mut read = 0;
+    while read < messages(&s) {
+        let mut batch = reader
+            .fetch()
+            .max_messages(1000)
+            .messages()
+            .await
+            .expect("fetch");
+        while let Some(msg) = batch.next().await {
+            let msg = msg.expect("a message");
+            read += 1;
+            let mark = msg
+                .headers
+                .as_ref()
+                .and_then(|h| h.get("Nats-Stream-Source"))
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            let origin_seq: u64 = mark
+                .split(' ')
+                .nth(1)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            assert!(
+                seen.insert(origin_seq),
+                "origin sequence {origin_seq} sourced twice"
+            );
+        }
+    }
+    assert_eq!(seen.len() as u64, all);
+}
+
+#[tokio::test]
+async fn a_graceful_restart_mid_catch_up_leaves_the_copies_complete() {
+    bounded(restart_mid_catch_up(true)).await;
+}
+
+#[tokio::test]
+async fn a_kill_mid_catch_up_leaves_the_copies_complete() {
+    bounded(restart_mid_catch_up(false)).await;
+}
+
+/// A Contrail server in this process, storing in `store_dir`, with a link to `hub` that serves
+/// `$JS.hub.API` (the sources' and mirrors' `domain: "hub"`).
+async fn edge_linked_to(hub: &TestServer, store_dir: &std::path::Path) -> Server {
+    let edge = Server::start(ServerConfig {
+        port: -1,
+        store_dir: store_dir.to_path_buf(),
+        ..ServerConfig::default()
+    })
+    .await
+    .expect("the edge starts");
+    let mut link = LinkHandle::spawn(format!("127.0.0.1:{}", hub.port), LinkConfig::default());
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while !matches!(
+            link.next_event().await,
+            Some(LinkEvent::Connected(_)) | None
+        ) {}
+    })
+    .await
+    .expect("the link connects");
+    let js = &edge.shared().js;
+    js.attach_link(LinkId(1), link).await;
+    js.route_api("$JS.hub.API", Destination::Link(LinkId(1)))
+        .await;
+    edge
+}
+
+/// Cross-server: the hub, a nats-server with JetStream domain `hub`.
+fn hub(kind: Kind) -> TestServer {
+    let options = Options {
+        config: Some("jetstream { domain: hub }\n".into()),
+        ..Options::default()
+    };
+    TestServer::start_kind(kind, options)
+}
+
+#[tokio::test]
+async fn a_contrail_server_mirrors_and_sources_a_hub_over_a_link() {
+    // The hub is always a nats-server (Contrail has no JetStream domains); the edge under test
+    // is Contrail, in this process.
+    let mut hubs = vec![Kind::NatsServer];
+    if kinds_with_214().contains(&Kind::NatsServer214) {
+        hubs.push(Kind::NatsServer214);
+    }
+    for kind in hubs {
+        let mut hub = hub(kind);
+        bounded(async {
+            let hub_client = hub.client().await;
+            let hub_js = async_nats::jetstream::new(hub_client.clone());
+            create_ok(&hub_client, json!({"name": "O", "subjects": ["o.>"]})).await;
+            for i in 1..=30 {
+                publish(&hub_js, &format!("o.{}", i % 3), format!("m{i}")).await;
+            }
+            let edge = edge_linked_to(&hub, &temp_dir("mirror-edge").join("store")).await;
+
+            let edge_client = async_nats::connect(edge.client_addr.to_string())
+                .await
+                .expect("connect to the edge");
+            let edge_js = async_nats::jetstream::new(edge_client.clone());
+            create_ok(
+                &edge_client,
+                json!({"name": "M", "mirror": {"name": "O", "domain": "hub"}, "storage": "memory"}),
+            )
+            .await;
+            create_ok(
+                &edge_client,
+                json!({"name": "S", "subjects": ["s.>"], "storage": "memory",
+                    "sources": [{"name": "O", "domain": "hub", "filter_subject": "o.2"}]}),
+            )
+            .await;
+            wait_info(&edge_client, "M", "caught up", |i| last_seq(i) == 30).await;
+            for i in 31..=35 {
+                publish(&hub_js, &format!("o.{}", i % 3), format!("m{i}")).await;
+            }
+            let info = wait_info(&edge_client, "M", "followed", |i| {
+                last_seq(i) == 35 && i["mirror"]["lag"] == json!(0)
+            })
+            .await;
+            assert_eq!(info["mirror"]["external"]["api"], "$JS.hub.API", "{info}");
+            for seq in 1..=35 {
+                let o = message(&hub_js, "O", seq)
+                    .await
+                    .map(|(s, p, t, _)| (s, p, t));
+                let m = message(&edge_js, "M", seq)
+                    .await
+                    .map(|(s, p, t, _)| (s, p, t));
+                assert_eq!(o, m, "sequence {seq}");
+            }
+            // 2, 5, … 35 went to o.2.
+            let info = wait_info(&edge_client, "S", "sourced", |i| messages(i) == 12).await;
+            assert_eq!(info["sources"][0]["lag"], 0, "{info}");
+
+            // The hub restarts: the link goes down and comes back, and both follow again.
+            drop(hub_js);
+            drop(hub_client);
+            hub.restart(true);
+            let hub_client = hub.client().await;
+            let hub_js = async_nats::jetstream::new(hub_client.clone());
+            for i in 36..=45 {
+                publish(&hub_js, &format!("o.{}", i % 3), format!("m{i}")).await;
+            }
+            wait_info(&edge_client, "M", "followed after the hub restart", |i| {
+                last_seq(i) == 45 && i["mirror"]["lag"] == json!(0)
+            })
+            .await;
+            for seq in 1..=45 {
+                let o = message(&hub_js, "O", seq)
+                    .await
+                    .map(|(s, p, t, _)| (s, p, t));
+                let m = message(&edge_js, "M", seq)
+                    .await
+                    .map(|(s, p, t, _)| (s, p, t));
+                assert_eq!(o, m, "sequence {seq}");
+            }
+            // 38, 41 and 44 went to o.2 as well.
+            wait_info(&edge_client, "S", "sourced after", |i| messages(i) == 15).await;
+            edge.shutdown().await;
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn jsz_shows_each_streams_mirror_and_sources() {
+    let server = TestServer::start_with(Options {
+        http: true,
+        ..Options::default()
+    });
+    bounded(async {
+        let client = server.client().await;
+        let js = async_nats::jetstream::new(client.clone());
+        create_ok(&client, json!({"name": "O", "subjects": ["o.>"], "storage": "memory"})).await;
+        publish(&js, "o.1", "m1".into()).await;
+        create_ok(&client, json!({"name": "M", "mirror": {"name": "O"}, "storage": "memory"})).await;
+        create_ok(
+            &client,
+            json!({"name": "S", "subjects": ["s.>"], "sources": [{"name": "O"}], "storage": "memory"}),
+        )
+        .await;
+        wait_info(&client, "M", "caught up", |i| last_seq(i) == 1).await;
+        wait_info(&client, "S", "caught up", |i| messages(i) == 1).await;
+        let port = server.http_port.expect("monitoring port");
+        let jsz = tokio::task::spawn_blocking(move || {
+            interop_support::http_json(port, "/jsz?streams=true")
+        })
+        .await
+        .expect("jsz");
+        let details: Vec<Value> = jsz["account_details"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|a| a["stream_detail"].as_array().cloned().unwrap_or_default())
+            .collect();
+        let detail = |name: &str| {
+            details
+                .iter()
+                .find(|d| d["name"] == name)
+                .cloned()
+                .unwrap_or_else(|| panic!("{name} in /jsz: {jsz}"))
+        };
+        assert_eq!(detail("M")["mirror"]["name"], "O", "{jsz}");
+        assert_eq!(detail("M")["mirror"]["lag"], 0, "{jsz}");
+        assert_eq!(detail("S")["sources"][0]["name"], "O", "{jsz}");
+        assert!(detail("O")["mirror"].is_null() && detail("O")["sources"].is_null());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sources_added_and_removed_by_an_update_start_and_stop() {
+    let server = TestServer::start();
+    bounded(async {
+        let client = server.client().await;
+        let js = async_nats::jetstream::new(client.clone());
+        create_ok(
+            &client,
+            json!({"name": "A", "subjects": ["a.>"], "storage": "memory"}),
+        )
+        .await;
+        create_ok(
+            &client,
+            json!({"name": "B", "subjects": ["b.>"], "storage": "memory"}),
+        )
+        .await;
+        for i in 1..=3 {
+            publish(&js, &format!("a.{i}"), format!("a{i}")).await;
+            publish(&js, &format!("b.{i}"), format!("b{i}")).await;
+        }
+        let only_a = json!({"name": "S", "subjects": ["s.>"], "storage": "memory",
+            "sources": [{"name": "A"}]});
+        create_ok(&client, only_a.clone()).await;
+        wait_info(&client, "S", "A sourced", |i| messages(i) == 3).await;
+        let both = json!({"name": "S", "subjects": ["s.>"], "storage": "memory",
+            "sources": [{"name": "A"}, {"name": "B"}]});
+        let reply = request_json(&client, "$JS.API.STREAM.UPDATE.S", both).await;
+        assert!(reply["error"].is_null(), "{reply}");
+        wait_info(&client, "S", "B added", |i| {
+            messages(i) == 6 && i["sources"].as_array().is_some_and(|s| s.len() == 2)
+        })
+        .await;
+        let reply = request_json(&client, "$JS.API.STREAM.UPDATE.S", only_a).await;
+        assert!(reply["error"].is_null(), "{reply}");
+        wait_info(&client, "S", "B removed", |i| {
+            i["sources"].as_array().is_some_and(|s| s.len() == 1)
+        })
+        .await;
+        publish(&js, "b.4", "b4".into()).await;
+        publish(&js, "a.4", "a4".into()).await;
+        let info = wait_info(&client, "S", "A goes on", |i| messages(i) == 7).await;
+        // B's message after its removal is not there (A's, published after it, is).
+        let (_, payload, _, _) = message(&js, "S", last_seq(&info)).await.expect("last");
+        assert_eq!(payload, b"a4");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_mirror_of_a_missing_origin_reports_it_and_starts_once_it_exists() {
+    let server = TestServer::start();
+    bounded(async {
+        let client = server.client().await;
+        let js = async_nats::jetstream::new(client.clone());
+        create_ok(
+            &client,
+            json!({"name": "M", "mirror": {"name": "O"}, "storage": "memory"}),
+        )
+        .await;
+        let info = wait_info(&client, "M", "an error", |i| {
+            !i["mirror"]["error"].is_null()
+        })
+        .await;
+        assert_eq!(info["mirror"]["error"]["err_code"], 10059, "{info}");
+        create_ok(
+            &client,
+            json!({"name": "O", "subjects": ["o.>"], "storage": "memory"}),
+        )
+        .await;
+        publish(&js, "o.1", "m1".into()).await;
+        let info = wait_info(&client, "M", "started", |i| last_seq(i) == 1).await;
+        assert!(info["mirror"]["error"].is_null(), "{info}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_contrail_edge_restarted_mid_catch_up_resumes_without_gap_or_duplicate() {
+    let hub = hub(Kind::NatsServer);
+    let store_dir = temp_dir("mirror-edge-restart").join("store");
+    bounded(async {
+        let hub_client = hub.client().await;
+        let hub_js = async_nats::jetstream::new(hub_client.clone());
+        create_ok(&hub_client, json!({"name": "O", "subjects": ["o.>"]})).await;
+        let total: u64 = 5000;
+        let body = "x".repeat(512);
+        let mut acks = Vec::new();
+        for i in 1..=total {
+            let subject = format!("o.{}", i % 7);
+            let ack = hub_js
+                .publish(subject, format!("m{i} {body}").into())
+                .await
+                .expect("publish");
+            acks.push(ack);
+            if acks.len() == 500 || i == total {
+                for ack in acks.drain(..) {
+                    ack.await.expect("puback");
+                }
+            }
+        }
+        let edge = edge_linked_to(&hub, &store_dir).await;
+        let edge_client = async_nats::connect(edge.client_addr.to_string())
+            .await
+            .expect("connect to the edge");
+        create_ok(
+            &edge_client,
+            json!({"name": "M", "mirror": {"name": "O", "domain": "hub"}}),
+        )
+        .await;
+        create_ok(
+            &edge_client,
+            json!({"name": "S", "subjects": ["s.>"], "sources": [{"name": "O", "domain": "hub"}]}),
+        )
+        .await;
+        let deadline = tokio::time::Instant::now() + CATCH_UP;
+        let at = loop {
+            let m = info(&edge_client, "M").await;
+            if last_seq(&m) > 0 || tokio::time::Instant::now() > deadline {
+                break last_seq(&m);
+            }
+            tokio::task::yield_now().await;
+        };
+        eprintln!("restarting the edge with its mirror at {at} of {total}");
+        drop(edge_client);
+        edge.shutdown().await;
+
+        let edge = edge_linked_to(&hub, &store_dir).await;
+        let edge_client = async_nats::connect(edge.client_addr.to_string())
+            .await
+            .expect("connect to the restarted edge");
+        let edge_js = async_nats::jetstream::new(edge_client.clone());
+        let m = wait_info(&edge_client, "M", "complete", |i| last_seq(i) == total).await;
+        assert_eq!(messages(&m), total, "no gap: {m}");
+        let s = wait_info(&edge_client, "S", "complete", |i| {
+            messages(i) >= total && i["sources"][0]["lag"] == json!(0)
+        })
+        .await;
+        assert_eq!(messages(&s), total, "each sourced message once: {s}");
+        for seq in (1..=total).step_by(101).chain([total]) {
+            let o = message(&hub_js, "O", seq)
+                .await
+                .map(|(s, p, t, _)| (s, p, t));
+            let c = message(&edge_js, "M", seq)
+                .await
+                .map(|(s, p, t, _)| (s, p, t));
+            assert_eq!(o, c, "sequence {seq}");
+        }
+        edge.shutdown().await;
+    })
+    .await;
+}
