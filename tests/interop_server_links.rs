@@ -3,7 +3,8 @@
 //! Contrail server uses the hub's JetStream through it as leaf-node users do, with
 //! `jetstream::with_domain(client, "hub")`. `/linkz` follows the link down when the hub is
 //! killed and up again when it restarts on the same port; wrong credentials show as its last
-//! error; a bad link entry is refused with its file and line.
+//! error; a bad link entry is refused with its file and line. And what links are for: the
+//! server mirrors a hub's stream (`mirror: {domain: hub}`) through the configured link.
 //!
 //! The server under test is always contrail (links are its feature); the hubs are every kind,
 //! so `CONTRAIL_INTEROP_SERVER` does not change what runs here.
@@ -520,5 +521,104 @@ async fn a_link_logs_in_with_an_nkey_seed_file() {
         let info: serde_json::Value = serde_json::from_slice(&reply.payload).expect("JSON");
         assert!(info["limits"].is_object(), "{info}");
     })
+    .await;
+}
+
+/// What the links are for: `contrail serve` with a `links` block mirrors a stream of a hub
+/// that has no JetStream domain (`mirror: {name, domain: hub}`; the link renames the engine's
+/// `$JS.hub.API` requests to the hub's `$JS.API`), and follows it.
+async fn a_mirror_of_a_hub_stream_through_the_configured_link(kind: Kind) {
+    let hub = hub(kind);
+    let hub_js = jetstream::new(hub.login("leaf", "s3cret").await);
+    hub_js
+        .create_stream(jetstream::stream::Config {
+            name: "O".into(),
+            subjects: vec!["o.>".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("the origin on the hub");
+    for i in 1..=20 {
+        hub_js
+            .publish(format!("o.{i}"), format!("m{i}").into())
+            .await
+            .expect("publish")
+            .await
+            .expect("stored on the hub");
+    }
+    let server = contrail_with_links(&format!(
+        "{{ name: hub, url: \"nats://leaf:s3cret@127.0.0.1:{}\", domain: hub }}",
+        hub.port
+    ));
+    link_when(&server, "up", |l| l["state"] == "up").await;
+    let js = jetstream::new(client_of(&server).await);
+    let mirror = serde_json::json!({"name": "M", "mirror": {"name": "O", "domain": "hub"}});
+    let reply = js
+        .client()
+        .request("$JS.API.STREAM.CREATE.M", mirror.to_string().into())
+        .await
+        .expect("the mirror is created here");
+    let created: serde_json::Value = serde_json::from_slice(&reply.payload).expect("JSON");
+    assert!(created["error"].is_null(), "{created}");
+
+    let copied = |want: u64| {
+        let js = js.clone();
+        async move {
+            for _ in 0..300 {
+                let mut stream = js.get_stream("M").await.expect("the mirror");
+                if stream.info().await.expect("info").state.last_sequence == want {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("the mirror never reached sequence {want}");
+        }
+    };
+    copied(20).await;
+    hub_js
+        .publish("o.21", "m21".into())
+        .await
+        .expect("publish")
+        .await
+        .expect("stored on the hub");
+    copied(21).await;
+    let stream = js.get_stream("M").await.expect("the mirror");
+    for seq in [1u64, 20, 21] {
+        let msg = stream
+            .get_raw_message(seq)
+            .await
+            .expect("a mirrored message");
+        assert_eq!(&msg.payload[..], format!("m{seq}").as_bytes());
+    }
+}
+
+#[tokio::test]
+async fn a_debian_nats_server_stream_is_mirrored_through_the_configured_link() {
+    bounded(a_mirror_of_a_hub_stream_through_the_configured_link(
+        Kind::NatsServer,
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn a_contrail_stream_is_mirrored_through_the_configured_link() {
+    bounded(a_mirror_of_a_hub_stream_through_the_configured_link(
+        Kind::Contrail,
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn a_nats_server_214_stream_is_mirrored_through_the_configured_link() {
+    if nats_server_214().is_none() {
+        eprintln!(
+            "!!! CONTRAIL_NATS_SERVER_214 is not set: the mirror of a nats-server 2.14 stream \
+             through a link did NOT run"
+        );
+        return;
+    }
+    bounded(a_mirror_of_a_hub_stream_through_the_configured_link(
+        Kind::NatsServer214,
+    ))
     .await;
 }
