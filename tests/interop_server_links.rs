@@ -622,3 +622,33 @@ async fn a_nats_server_214_stream_is_mirrored_through_the_configured_link() {
     ))
     .await;
 }
+
+/// A hub that is not there when the server starts: the server starts anyway, the link says why
+/// it is down, and comes up by itself when the hub starts (on the port it had before).
+#[tokio::test]
+async fn a_link_to_a_hub_not_yet_running_comes_up_when_it_starts() {
+    bounded(async {
+        let mut hub = hub(interop_support::kind());
+        hub.stop(false);
+        let server = contrail_with_links(&format!(
+            "{{ name: hub, url: \"nats://leaf:s3cret@127.0.0.1:{}\", domain: hub }}",
+            hub.port
+        ));
+        let down = link_when(&server, "refused", |l| !l["last_error"].is_null()).await;
+        assert_eq!(down["state"], "down", "{down}");
+        hub.restart(false);
+        let up = link_when(&server, "up", |l| l["state"] == "up").await;
+        assert_eq!(
+            up["reconnects"], 0,
+            "the first connection is not a reconnect: {up}"
+        );
+        let reply = client_of(&server)
+            .await
+            .request("$JS.hub.API.INFO", "".into())
+            .await
+            .expect("the hub answers once it is up");
+        let info: serde_json::Value = serde_json::from_slice(&reply.payload).expect("JSON");
+        assert!(info["limits"].is_object(), "{info}");
+    })
+    .await;
+}
