@@ -16,6 +16,7 @@ use super::conf::{self, Parsed};
 #[cfg(test)]
 mod file_tests;
 pub mod keys;
+pub mod links;
 mod summary;
 
 /// A port setting: `0` turns an optional listener off, `-1` asks the OS for a free port.
@@ -99,6 +100,26 @@ pub struct ServeArgs {
     /// the client, monitoring and WebSocket URLs, as nats-server writes it).
     #[arg(long = "ports_file_dir", alias = "ports-file-dir", value_name = "DIR")]
     pub ports_file_dir: Option<PathBuf>,
+    /// Opens a link to another NATS server (`nats://[user:pass@]host:port`); see `links` in
+    /// the config file for more than one.
+    #[arg(long = "link", value_name = "URL")]
+    pub link: Option<String>,
+    /// Name of the `--link` link (default `link`).
+    #[arg(
+        long = "link_name",
+        alias = "link-name",
+        value_name = "NAME",
+        requires = "link"
+    )]
+    pub link_name: Option<String>,
+    /// JetStream domain reached through the `--link` link (`$JS.<domain>.API`).
+    #[arg(
+        long = "link_domain",
+        alias = "link-domain",
+        value_name = "DOMAIN",
+        requires = "link"
+    )]
+    pub link_domain: Option<String>,
     /// Debug logging.
     #[arg(short = 'D', long = "debug")]
     pub debug: bool,
@@ -188,6 +209,8 @@ pub struct ServerConfig {
     /// TLS for the client, WebSocket and HTTPS monitoring ports (the config file's `tls`
     /// blocks and `https_port`).
     pub tls: super::tls::TlsSettings,
+    /// Outbound links to other NATS servers (`links [...]`, `--link`).
+    pub links: Vec<links::LinkSpec>,
 }
 
 impl Default for ServerConfig {
@@ -219,6 +242,7 @@ impl Default for ServerConfig {
             ws_same_origin: false,
             warnings: Vec::new(),
             tls: Default::default(),
+            links: Vec::new(),
         }
     }
 }
@@ -280,6 +304,18 @@ impl ServerConfig {
             config.apply_parsed(&parsed)?;
         }
         config.apply_flags(args);
+        if let Some(url) = &args.link {
+            let flag =
+                links::from_flag(url, args.link_name.as_deref(), args.link_domain.as_deref())?;
+            config.links.push(flag);
+            let accounts: Vec<String> = config
+                .auth
+                .accounts
+                .iter()
+                .map(|a| a.name.clone())
+                .collect();
+            links::check_all(&config.links, &accounts, None)?;
+        }
         Ok(config)
     }
 
@@ -459,6 +495,8 @@ impl ServerConfig {
         if let Some(timeout) = self.auth.timeout {
             self.auth_timeout = timeout;
         }
+        let accounts: Vec<String> = self.auth.accounts.iter().map(|a| a.name.clone()).collect();
+        self.links = links::read(tree, parsed, &accounts)?;
         self.tls = super::tls::TlsSettings::from_conf(tree)?;
         if self.tls.https_port != 0 {
             // The HTTPS port replaces the default HTTP one (nats-server refuses both).

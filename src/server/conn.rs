@@ -511,6 +511,22 @@ impl Conn {
             let own = &self.account.router;
             delivered += self.account.links.forward(own, &publish, &mut self.flush);
         }
+        // A request to a linked JetStream domain, or a publish on a forwarded subject, goes over
+        // the account's link (which answers the 503 itself when it cannot take it).
+        if !self.shared.remotes.is_empty() {
+            if let Some(remote) = self.shared.remotes.route(&self.account.name, &subject) {
+                let forwarded = super::remotes::Forwarded {
+                    subject: &subject,
+                    reply: reply.as_deref(),
+                    headers: headers.as_ref(),
+                    payload: &payload,
+                    client: self.id(),
+                    no_responders: self.opts.no_responders && self.opts.headers,
+                };
+                remote.forward(&forwarded, &self.account.router);
+                delivered += 1;
+            }
+        }
         let wants_no_responders =
             reply.is_some() && delivered == 0 && self.opts.no_responders && self.opts.headers;
         let js = self.account.js.as_ref().filter(|js| js.wants(&subject));

@@ -34,6 +34,7 @@ use crate::core::subject;
 use crate::core::subject_index::SubjectIndex;
 use crate::core::time::Nanos;
 use crate::server::link::LinkHandle;
+pub use links::ApiRename;
 use links::{LinkCommand, LinkNews};
 
 /// Most events handled per batch (one flush per batch).
@@ -275,15 +276,27 @@ impl JsHandle {
 
     /// Gives the engine a link as [`Destination::Link`]`(id)`: its subscriptions there are made
     /// on it, what it addresses there is published on it, and it learns when the link is up or
-    /// down. Call within a tokio runtime (the link's task runs there). Until a `remotes` config
-    /// exists, this is how a link is attached.
+    /// down. Call within a tokio runtime (the link's task runs there). The configured links
+    /// (`links [...]`, see `remotes.rs`) are attached at start.
     pub async fn attach_link(&self, id: LinkId, link: LinkHandle) {
+        self.attach_link_renaming(id, link, None).await;
+    }
+
+    /// [`Self::attach_link`], with what the engine sends under one API prefix renamed on the
+    /// way out (`$JS.hub.API.…` → `$JS.API.…` for a far server that serves domain `hub` as
+    /// its plain API; see `links.rs`).
+    pub async fn attach_link_renaming(
+        &self,
+        id: LinkId,
+        link: LinkHandle,
+        rename: Option<ApiRename>,
+    ) {
         let (commands, command_rx) = mpsc::channel(links::COMMAND_QUEUE);
         // Up in the same event, so a request made once this returns finds the link up.
         let up = link.status().connected;
         let attach = Event::AttachLink(id, commands, up);
         if self.tx.send(attach).await.is_ok() {
-            tokio::spawn(links::serve(id, link, command_rx, self.tx.clone()));
+            tokio::spawn(links::serve(id, link, command_rx, self.tx.clone(), rename));
         }
     }
 

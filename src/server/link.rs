@@ -12,6 +12,8 @@
 //! reading waits until the keepalive cannot get through and the OS gives up).
 
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -44,6 +46,9 @@ pub enum LinkCallError {
     /// The link's task has ended (the handle was closed).
     #[error("the link task has ended")]
     Gone,
+    /// The link's queue of calls is full (the caller did not wait for room).
+    #[error("the link is busy: its queue of calls is full")]
+    Busy,
 }
 
 /// Why an nkey seed could not be used.
@@ -78,7 +83,32 @@ pub struct LinkHandle {
     commands: mpsc::Sender<Command>,
     events: mpsc::Receiver<LinkEvent>,
     status: watch::Receiver<LinkStatus>,
+    counters: Arc<LinkCounters>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// A second way into a running link, for requests and publishes from elsewhere than the
+/// handle's owner (the server forwards clients' requests with it while the engine's task owns
+/// the handle). It does not keep the link alive: once the handle is dropped its calls fail with
+/// [`LinkCallError::Gone`].
+#[derive(Clone)]
+pub struct LinkClient {
+    commands: mpsc::WeakSender<Command>,
+    status: watch::Receiver<LinkStatus>,
+    counters: Arc<LinkCounters>,
+}
+
+/// Traffic over a link since it started, over every connection it made.
+#[derive(Debug, Default)]
+pub struct LinkCounters {
+    /// Bytes read from the far server.
+    pub in_bytes: AtomicU64,
+    /// Bytes written to it.
+    pub out_bytes: AtomicU64,
+    /// Messages received (on subscriptions and as replies).
+    pub in_msgs: AtomicU64,
+    /// Messages sent (publishes and requests).
+    pub out_msgs: AtomicU64,
 }
 
 /// What monitoring shows of a link: up or down, since when, the far server, the last error.
@@ -92,6 +122,10 @@ pub struct LinkStatus {
     pub since: Nanos,
     /// The far server's id and name, from the INFO of the last connection.
     pub server: Option<(String, String)>,
+    /// The far server's version, from the same INFO.
+    pub version: Option<String>,
+    /// Connections completed (the handshake done) since the link started.
+    pub connects: u64,
     /// Why the last connection or attempt ended.
     pub last_error: Option<DisconnectReason>,
 }
@@ -109,12 +143,29 @@ impl LinkHandle {
         let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
         let (event_tx, events) = mpsc::channel(EVENT_QUEUE);
         let (status_tx, status) = watch::channel(LinkStatus::default());
-        let task = tokio::spawn(drive(addr, config, command_rx, event_tx, status_tx));
+        let counters = Arc::new(LinkCounters::default());
+        let io = Io {
+            commands: command_rx,
+            events: event_tx,
+            status: status_tx,
+            counters: counters.clone(),
+        };
+        let task = tokio::spawn(drive(addr, config, io));
         LinkHandle {
             commands,
             events,
             status,
+            counters,
             task,
+        }
+    }
+
+    /// A [`LinkClient`] for this link.
+    pub fn client(&self) -> LinkClient {
+        LinkClient {
+            commands: self.commands.downgrade(),
+            status: self.status.clone(),
+            counters: self.counters.clone(),
         }
     }
 
@@ -173,6 +224,7 @@ impl LinkHandle {
             events,
             status,
             task,
+            ..
         } = self;
         // Unread events must not hold the task in a full queue while it closes.
         drop((events, status, commands));
@@ -184,6 +236,51 @@ impl LinkHandle {
             .send(command)
             .await
             .map_err(|_| LinkCallError::Gone)
+    }
+}
+
+impl LinkClient {
+    /// The link's status now.
+    pub fn status(&self) -> LinkStatus {
+        self.status.borrow().clone()
+    }
+
+    /// A receiver that sees each change of the status.
+    pub fn status_changes(&self) -> watch::Receiver<LinkStatus> {
+        self.status.clone()
+    }
+
+    /// Its traffic so far.
+    pub fn counters(&self) -> &LinkCounters {
+        &self.counters
+    }
+
+    /// Queues a publish without waiting: calls queued from one caller reach the far server in
+    /// the order they were made. A publish the link then refuses (not connected) is lost, as a
+    /// core NATS publish may be.
+    pub fn try_publish(&self, msg: Message) -> Result<(), LinkCallError> {
+        let (done, _) = oneshot::channel();
+        self.try_call(Command::Publish { msg, done })
+    }
+
+    /// Queues a request without waiting (in order, as [`LinkClient::try_publish`]); the
+    /// returned receiver gets the reply, or why there is none, within `timeout`.
+    pub fn try_request(
+        &self,
+        msg: Message,
+        timeout: Duration,
+    ) -> Result<oneshot::Receiver<Result<Message, LinkCallError>>, LinkCallError> {
+        let (done, result) = oneshot::channel();
+        self.try_call(Command::Request { msg, timeout, done })?;
+        Ok(result)
+    }
+
+    fn try_call(&self, command: Command) -> Result<(), LinkCallError> {
+        let commands = self.commands.upgrade().ok_or(LinkCallError::Gone)?;
+        commands.try_send(command).map_err(|err| match err {
+            mpsc::error::TrySendError::Full(_) => LinkCallError::Busy,
+            mpsc::error::TrySendError::Closed(_) => LinkCallError::Gone,
+        })
     }
 }
 
@@ -207,14 +304,25 @@ fn now() -> Nanos {
         .unwrap_or(0)
 }
 
-/// The task: one link, one socket at a time.
-async fn drive(
-    addr: String,
-    config: LinkConfig,
-    mut commands: mpsc::Receiver<Command>,
+/// The task's ends of its channels, and the counters it keeps.
+struct Io {
+    commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<LinkEvent>,
     status: watch::Sender<LinkStatus>,
-) {
+    counters: Arc<LinkCounters>,
+}
+
+/// The task: one link, one socket at a time.
+async fn drive(addr: String, config: LinkConfig, io: Io) {
+    let Io {
+        mut commands,
+        events,
+        status,
+        counters,
+    } = io;
+    let count = |counter: &AtomicU64, n: usize| {
+        counter.fetch_add(n as u64, Ordering::Relaxed);
+    };
     let connect_timeout = Duration::from_nanos(u64::try_from(config.connect_timeout).unwrap_or(0));
     let mut link = Link::new(config, now());
     let mut stream: Option<TcpStream> = None;
@@ -247,12 +355,15 @@ async fn drive(
             if let Err(err) = socket.write_all(&bytes).await {
                 stream = None;
                 link.transport_closed(&err.to_string(), now());
+            } else {
+                count(&counters.out_bytes, bytes.len());
             }
         }
         status.send_if_modified(|status| update_status(status, &link));
         while let Some(event) = link.poll_event() {
             match event {
                 LinkEvent::Reply { id, msg } => {
+                    count(&counters.in_msgs, 1);
                     if let Some(done) = waiting.remove(&id) {
                         let _ = done.send(Ok(msg));
                     }
@@ -264,6 +375,9 @@ async fn drive(
                 }
                 // Nobody listening is fine: the link still serves requests and publishes.
                 other => {
+                    if matches!(other, LinkEvent::Message { .. }) {
+                        count(&counters.in_msgs, 1);
+                    }
                     let _ = events.send(other).await;
                 }
             }
@@ -281,14 +395,21 @@ async fn drive(
                     stream = None;
                     link.transport_closed("closed by the server", now());
                 }
-                Ok(n) => link.handle_input(buf.get(..n).unwrap_or_default(), now()),
+                Ok(n) => {
+                    count(&counters.in_bytes, n);
+                    link.handle_input(buf.get(..n).unwrap_or_default(), now());
+                }
                 Err(err) => {
                     stream = None;
                     link.transport_closed(&err.to_string(), now());
                 }
             },
             command = commands.recv() => match command {
-                Some(command) => apply(&mut link, command, &mut waiting),
+                Some(command) => {
+                    if apply(&mut link, command, &mut waiting) {
+                        count(&counters.out_msgs, 1);
+                    }
+                }
                 None => {
                     link.close();
                     open = false;
@@ -302,6 +423,7 @@ async fn drive(
 /// Brings `status` up to date with `link`; true if anything changed.
 fn update_status(status: &mut LinkStatus, link: &Link) -> bool {
     let connected = link.state() == LinkState::Connected;
+    let info = link.server_info();
     let next = LinkStatus {
         connected,
         stopped: link.state() == LinkState::Stopped,
@@ -310,9 +432,9 @@ fn update_status(status: &mut LinkStatus, link: &Link) -> bool {
         } else {
             now()
         },
-        server: link
-            .server_info()
-            .map(|info| (info.server_id.clone(), info.server_name.clone())),
+        server: info.map(|info| (info.server_id.clone(), info.server_name.clone())),
+        version: info.map(|info| info.version.clone()),
+        connects: status.connects + u64::from(connected && !status.connected),
         last_error: link.last_error().cloned(),
     };
     let changed = next != *status;
@@ -320,7 +442,8 @@ fn update_status(status: &mut LinkStatus, link: &Link) -> bool {
     changed
 }
 
-/// Carries out one call from the handle.
+/// Carries out one call from the handle; true when it sent a message (a publish or request
+/// the link took).
 fn apply(
     link: &mut Link,
     command: Command,
@@ -328,7 +451,7 @@ fn apply(
         RequestId,
         oneshot::Sender<Result<Message, LinkCallError>>,
     >,
-) {
+) -> bool {
     match command {
         Command::Subscribe {
             subject,
@@ -336,21 +459,28 @@ fn apply(
             done,
         } => {
             let _ = done.send(link.subscribe(&subject, queue.as_deref()));
+            false
         }
         Command::Unsubscribe { sid, done } => {
             let _ = done.send(link.unsubscribe(sid));
+            false
         }
         Command::Publish { msg, done } => {
-            let _ = done.send(link.publish(&msg));
+            let result = link.publish(&msg);
+            let sent = result.is_ok();
+            let _ = done.send(result);
+            sent
         }
         Command::Request { msg, timeout, done } => {
             let timeout = Nanos::try_from(timeout.as_nanos()).unwrap_or(Nanos::MAX);
             match link.request(msg, timeout, now()) {
                 Ok(id) => {
                     waiting.insert(id, done);
+                    true
                 }
                 Err(err) => {
                     let _ = done.send(Err(err.into()));
+                    false
                 }
             }
         }

@@ -27,6 +27,7 @@ pub mod link;
 pub mod monitor;
 pub mod outbox;
 pub mod ports_file;
+pub mod remotes;
 pub mod router;
 pub mod static_files;
 pub mod storage;
@@ -65,6 +66,8 @@ pub struct Shared {
     /// Every account: the global one (whose router and engine are the two above) and the
     /// configured ones. A connection uses its account's router and engine.
     pub accounts: auth::account::Accounts,
+    /// The outbound links (`links [...]`), which also carry their accounts' clients' requests.
+    pub remotes: remotes::Remotes,
     /// This server's id (INFO `server_id`).
     pub server_id: String,
     /// When the server started.
@@ -282,6 +285,7 @@ impl Server {
         }));
         let account_engines =
             accounts.start_configured(&config.auth.accounts, &config.store_dir, &engine_config)?;
+        let remotes = remotes::Remotes::start(&config.links, &accounts).await;
 
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
@@ -289,6 +293,7 @@ impl Server {
             router,
             js,
             accounts,
+            remotes,
             server_id: new_server_id(),
             started: SystemTime::now(),
             client_addr,
@@ -396,6 +401,7 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        self.shared.remotes.close().await;
         self.account_engines.shutdown().await;
         self.shared.js.stop().await;
         let thread = self.js_thread;

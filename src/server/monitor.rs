@@ -1,7 +1,8 @@
 //! The HTTP port: nats-server's monitoring endpoints, and the web app's static files.
 //!
 //! `/healthz`, `/varz`, `/connz` and `/jsz` answer JSON with nats-server's field names for the
-//! parts Contrail has (tools such as `nats server check` and dashboards read them). Any other
+//! parts Contrail has (tools such as `nats server check` and dashboards read them); `/linkz`
+//! is Contrail's own, the configured links as `/leafz` shows leaf nodes. Any other
 //! path is a file from `www/` (the site, `/` is `www/index.html`) or `pkg/` (the npm package,
 //! under `/pkg/`) below the static root, served by [`super::static_files`]. A write that makes no
 //! progress for the write deadline closes the connection, so a client that stops reading cannot
@@ -97,6 +98,7 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
         "/varz" => json_response(varz(shared).await),
         "/connz" => json_response(connz(shared, query)),
         "/jsz" => json_response(jsz(shared, query).await),
+        "/linkz" => json_response(linkz(shared)),
         path => super::static_files::serve(&shared.config.static_root, path).await,
     }
 }
@@ -207,6 +209,7 @@ async fn varz(shared: &Shared) -> Value {
         "in_bytes": in_bytes,
         "out_bytes": out_bytes,
         "subscriptions": shared.router.len(),
+        "links": shared.remotes.len(),
     });
     // Where the dashboard (or any browser client) reaches NATS over WebSocket.
     if let Some(addr) = shared.ws_addr {
@@ -223,6 +226,16 @@ async fn varz(shared: &Shared) -> Value {
         }
     }
     varz
+}
+
+/// The outbound links, as `/leafz` lists leaf nodes: each one's url (no credentials), state,
+/// since when, reconnects, last error, the far server and the traffic.
+fn linkz(shared: &Shared) -> Value {
+    json!({
+        "server_id": shared.server_id,
+        "now": rfc3339(SystemTime::now()),
+        "links": shared.remotes.linkz(),
+    })
 }
 
 fn connz(shared: &Shared, query: &str) -> Value {

@@ -175,11 +175,12 @@ fn jetstream_cannot_be_turned_off_silently() {
 fn the_summary_names_auth_listeners_and_limits_without_secrets() {
     let config = load(
         "summary",
-        "authorization { token: hunter2 }\nmax_payload: 1KB\nwebsocket { port: 9001, no_tls: true }\njetstream { max_file: 1G }\n",
+        "authorization { token: hunter2 }\nmax_payload: 1KB\nwebsocket { port: 9001, no_tls: true }\njetstream { max_file: 1G }\nlinks [ { name: hub, url: \"nats://leaf:linkpw@h:5\", domain: hub, forward: [\"a.>\"] } ]\n",
     )
     .expect("valid");
     let summary = config.summary().join("\n");
     assert!(!summary.contains("hunter2"), "{summary}");
+    assert!(!summary.contains("linkpw"), "{summary}");
     for part in [
         "Authorization: token",
         "Client listener: 127.0.0.1:4222, TLS off",
@@ -188,6 +189,7 @@ fn the_summary_names_auth_listeners_and_limits_without_secrets() {
         "max_payload 1024 bytes",
         "max_file_store 1000000000 bytes",
         "max_memory_store default (75% of what is free at start)",
+        "Link hub: nats://h:5 for account $G, $JS.hub.API -> $JS.API, forwards a.>, TLS off",
     ] {
         assert!(summary.contains(part), "{part}:\n{summary}");
     }

@@ -158,6 +158,8 @@ pub const KEYS: &[(&str, Rule)] = &[
     ("leaf", Error("leaf nodes are not implemented; ignoring them would cut this server off")),
     ("leafnodes", Error("leaf nodes are not implemented; ignoring them would cut this server off")),
     ("mqtt", Error("MQTT is not implemented")),
+    // Contrail's own: outbound links to other servers (config/links.rs checks each entry).
+    ("links", Handled),
     // JetStream.
     ("store_dir", Handled),
     ("storedir", Handled),

@@ -47,6 +47,21 @@ impl ServerConfig {
             storage_limit(self.max_memory_store),
             storage_limit(self.max_file_store)
         ));
+        // A link lends its credentials to every client of its account: say so at start.
+        for link in &self.links {
+            let domain = match &link.domain {
+                Some(domain) => format!("$JS.{domain}.API -> {}", link.remote_api),
+                None => "no domain".to_string(),
+            };
+            let forward = match link.forward.as_slice() {
+                [] => String::new(),
+                subjects => format!(", forwards {}", subjects.join(" ")),
+            };
+            lines.push(format!(
+                "Link {}: {} for account {}, {domain}{forward}, TLS off",
+                link.name, link.url, link.account
+            ));
+        }
         lines
     }
 }

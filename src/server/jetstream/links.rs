@@ -24,6 +24,31 @@ pub(super) const COMMAND_QUEUE: usize = 1024;
 /// The longest the task waits for the link to take one call.
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// An API prefix the engine uses that the far server knows by another name: the engine's
+/// requests to `$JS.hub.API.…` leave as `$JS.API.…` when the far server has no domain.
+#[derive(Debug, Clone)]
+pub struct ApiRename {
+    /// The prefix the engine sends to (`$JS.hub.API`).
+    pub local: String,
+    /// The far server's name for it (`$JS.API`).
+    pub remote: String,
+}
+
+impl ApiRename {
+    /// `msg` with its subject renamed when it falls under [`ApiRename::local`].
+    fn apply(&self, mut msg: Message) -> Message {
+        let renamed = msg
+            .subject
+            .strip_prefix(self.local.as_str())
+            .filter(|rest| rest.starts_with('.'))
+            .map(|rest| format!("{}{rest}", self.remote));
+        if let Some(subject) = renamed {
+            msg.subject = subject;
+        }
+        msg
+    }
+}
+
 /// What the engine thread asks of a link.
 pub(super) enum LinkCommand {
     /// Subscribe for engine subscription `sid`.
@@ -50,6 +75,7 @@ pub(super) async fn serve(
     mut link: LinkHandle,
     mut commands: mpsc::Receiver<LinkCommand>,
     engine: mpsc::Sender<Event>,
+    rename: Option<ApiRename>,
 ) {
     let mut by_link: HashMap<Sid, SubId> = HashMap::new();
     let mut by_engine: HashMap<SubId, Sid> = HashMap::new();
@@ -59,6 +85,10 @@ pub(super) async fn serve(
         let news = tokio::select! {
             command = commands.recv() => {
                 let Some(command) = command else { break };
+                let command = match (command, &rename) {
+                    (LinkCommand::Publish(msg), Some(rename)) => LinkCommand::Publish(rename.apply(msg)),
+                    (command, _) => command,
+                };
                 apply(&link, command, &mut by_link, &mut by_engine, id).await;
                 continue;
             }
@@ -130,4 +160,25 @@ async fn apply(
         }
     };
     tracing::debug!(link = id.0, error = %outcome, "link call failed");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_subjects_under_the_local_prefix_are_renamed() {
+        let rename = ApiRename {
+            local: "$JS.hub.API".into(),
+            remote: "$JS.API".into(),
+        };
+        let subject = |s: &str| rename.apply(Message::new(s, "")).subject;
+        assert_eq!(
+            subject("$JS.hub.API.STREAM.INFO.X"),
+            "$JS.API.STREAM.INFO.X"
+        );
+        assert_eq!(subject("$JS.hub.APIX.INFO"), "$JS.hub.APIX.INFO");
+        assert_eq!(subject("$JS.hub.API"), "$JS.hub.API");
+        assert_eq!(subject("_INBOX.x.1"), "_INBOX.x.1");
+    }
 }
