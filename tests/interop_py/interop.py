@@ -1,4 +1,5 @@
-"""nats-py against a running server: core NATS, JetStream and KV, as a Python user drives them.
+"""nats-py against a running server: core NATS, JetStream (mirrors and sources too) and KV, as a
+Python user drives them.
 
 Usage: python interop.py nats://127.0.0.1:PORT
 Runs every check, prints one line per check and a closing 'N passed, N failed' line, and exits
@@ -11,7 +12,14 @@ import traceback
 
 import nats
 from nats.errors import NoRespondersError, TimeoutError as NatsTimeout
-from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+    StreamSource,
+)
 from nats.js.errors import NotFoundError
 
 URL = sys.argv[1] if len(sys.argv) > 1 else "nats://127.0.0.1:4222"
@@ -177,6 +185,69 @@ async def key_value_put_get_update_delete():
     assert "color" not in keys, keys
     await nc.close()
 
+
+
+async def wait_for_messages(js, stream, count):
+    """The stream's info once it holds `count` messages (bounded: about 10 s)."""
+    for _ in range(200):
+        info = await js.stream_info(stream)
+        if info.state.messages >= count:
+            return info
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{stream} holds {info.state.messages} messages, expected {count}")
+
+
+@check
+async def mirror_and_sources_follow_their_origins():
+    nc = await connect()
+    js = nc.jetstream(timeout=5)
+    await js.add_stream(StreamConfig(name="PYORIG", subjects=["orig.>"], storage=StorageType.FILE))
+    await js.add_stream(StreamConfig(name="PYOTHER", subjects=["other.>"], storage=StorageType.MEMORY))
+    for i in range(5):
+        await js.publish(f"orig.{i % 2}", f"o{i}".encode())
+    await js.publish("other.x", b"x0")
+    assert await js.delete_msg("PYORIG", 2)
+
+    await js.add_stream(StreamConfig(name="PYMIRROR", mirror=StreamSource(name="PYORIG"),
+                                     storage=StorageType.FILE))
+    await js.add_stream(StreamConfig(name="PYSOURCED", storage=StorageType.MEMORY,
+                                     sources=[StreamSource(name="PYORIG", filter_subject="orig.0"),
+                                              StreamSource(name="PYOTHER")]))
+    # Followed after they were made, too.
+    await js.publish("orig.0", b"o5")
+    await js.publish("other.y", b"x1")
+
+    info = await wait_for_messages(js, "PYMIRROR", 5)
+    assert (info.state.first_seq, info.state.last_seq) == (1, 6), info.state
+    assert info.mirror is not None and info.mirror.name == "PYORIG", info.mirror
+    # The mirror keeps the origin's sequences; the deleted one stays a gap.
+    for seq, data in [(1, b"o0"), (3, b"o2"), (6, b"o5")]:
+        msg = await js.get_msg("PYMIRROR", seq)
+        assert msg.data == data, (seq, msg.data)
+    try:
+        await js.get_msg("PYMIRROR", 2)
+        raise AssertionError("origin's deleted message appeared in the mirror")
+    except NotFoundError:
+        pass
+    try:
+        await js.publish("orig.0", b"direct", stream="PYMIRROR")
+        raise AssertionError("a mirror took a publish")
+    except Exception as e:  # nats-py raises an APIError or NoStreamResponseError
+        if isinstance(e, AssertionError):
+            raise
+
+    # orig.0 carried o0, o2, o4 and o5 (the filtered source); PYOTHER x0 and x1.
+    info = await wait_for_messages(js, "PYSOURCED", 6)
+    assert info.state.messages == 6, info.state
+    assert sorted(src.name for src in info.sources) == ["PYORIG", "PYOTHER"], info.sources
+    got = []
+    for seq in range(1, 7):
+        msg = await js.get_msg("PYSOURCED", seq)
+        origin = (msg.headers or {}).get("Nats-Stream-Source", "")
+        got.append((msg.data, origin.split(" ")[0]))
+    assert sorted(got) == [(b"o0", "PYORIG"), (b"o2", "PYORIG"), (b"o4", "PYORIG"),
+                           (b"o5", "PYORIG"), (b"x0", "PYOTHER"), (b"x1", "PYOTHER")], got
+    await nc.close()
 
 async def main():
     passed = failed = 0
