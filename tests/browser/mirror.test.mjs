@@ -5,7 +5,8 @@
 // `hub`) and creates the local stream LOCAL with `mirror: {name: 'ORDERS', domain: 'hub'}`.
 // Afterwards LOCAL must hold what ORDERS holds: the same sequences, subjects, payloads and times,
 // with no gap and no duplicate:
-// - catching up, then following new messages;
+// - catching up, then following new messages; detached and attached again;
+// - a mirror naming `external: {api}` rather than a domain;
 // - with the connection down (a loopback proxy the test owns refuses it) while more messages are
 //   published on the server, then back;
 // - with the page reloaded while offline: the mirror is read from IndexedDB with no connection,
@@ -167,13 +168,19 @@ for (const { label, kind, program } of targets()) {
           // Settled: nothing more arrives (a duplicate would show as a message past 700).
           await publishOrders(watcher, 701, 701);
           await mirrored(jsm, 701);
+          const settled = await readStream(jsm, 'LOCAL');
+          // Detached, then attached again on the same connection: it goes on after 701.
+          attachment.detach();
+          await publishOrders(watcher, 702, 750);
+          const again = await db.attach(nc, { domain: 'hub' });
+          await within(mirrored(jsm, 750), 30_000, 'caught up after attaching again');
           const local = await readStream(jsm, 'LOCAL');
           const origin = await readStream(remote, 'ORDERS');
-          attachment.detach();
+          again.detach();
           await nc.close();
           await watcher.close();
           await db.close();
-          return { caughtUp: caughtUp.state, firstCount: first.count, first: first.out, offline, back: back.mirror, local, origin, api: attachment.api };
+          return { caughtUp: caughtUp.state, first: first.out, offline, back: back.mirror, settled, local, origin, api: attachment.api };
         },
         [server.wsUrl, proxy.url],
       );
@@ -181,15 +188,48 @@ for (const { label, kind, program } of targets()) {
       assert.equal(out.caughtUp.messages, 300);
       assert.deepEqual(withoutTime(out.first), expected(300));
       assert.equal(out.offline, 400, 'nothing arrives while the connection is down');
-      assert.equal(out.local.count, 701, 'no duplicate, no gap');
-      assert.deepEqual(withoutTime(out.local.out), expected(701));
+      assert.equal(out.settled.count, 701, 'no duplicate, no gap after the outage');
+      assert.deepEqual(withoutTime(out.settled.out), expected(701));
+      assert.equal(out.settled.mirror.name, 'ORDERS');
+      assert.equal(out.settled.mirror.lag, 0);
+      assert.equal(typeof out.settled.mirror.active, 'number');
+      assert.equal(out.local.count, 750, 'no duplicate, no gap after attaching again');
+      assert.deepEqual(withoutTime(out.local.out), expected(750));
       assert.deepEqual(out.local.out, out.origin.out, 'the same sequences, subjects, payloads and times as the origin');
-      assert.equal(out.local.mirror.name, 'ORDERS');
-      assert.equal(out.local.mirror.lag, 0);
-      assert.equal(typeof out.local.mirror.active, 'number');
     } finally {
       await page.close();
       await proxy.close();
+      await server.stop();
+    }
+  });
+
+  test(`${label}: a mirror naming external.api follows the stream served there`, { timeout: 120_000 }, async () => {
+    const server = await startServer(kind, { program });
+    const page = await newPage();
+    try {
+      const out = await page.evaluate(async (url) => {
+        const pkg = await import('/pkg/index.js');
+        const nc = await within(pkg.connect({ servers: url }), 10_000, 'connect');
+        await publishOrders(nc, 1, 100);
+        const db = await pkg.open({ name: `mirror-external-${Math.random()}` });
+        const attachment = await db.attach(nc, { external: '$JS.cloud.API.' });
+        const jsm = await db.jetstreamManager();
+        await jsm.streams.add({ name: 'LOCAL', mirror: { name: 'ORDERS', external: { api: '$JS.cloud.API' } } });
+        await within(mirrored(jsm, 100), 30_000, 'caught up');
+        const local = await readStream(jsm, 'LOCAL');
+        const origin = await readStream(await nc.jetstreamManager(), 'ORDERS');
+        attachment.detach();
+        await nc.close();
+        await db.close();
+        return { local, origin, api: attachment.api, remoteApi: attachment.remoteApi };
+      }, server.wsUrl);
+      assert.equal(out.api, '$JS.cloud.API');
+      assert.equal(out.remoteApi, '$JS.API');
+      assert.equal(out.local.count, 100);
+      assert.deepEqual(withoutTime(out.local.out), expected(100));
+      assert.deepEqual(out.local.out, out.origin.out);
+    } finally {
+      await page.close();
       await server.stop();
     }
   });
