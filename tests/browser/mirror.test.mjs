@@ -8,7 +8,7 @@
 // - catching up, then following new messages; detached and attached again;
 // - a mirror naming `external: {api}` rather than a domain;
 // - with the connection down (a loopback proxy the test owns refuses it) while more messages are
-//   published on the server, then back;
+//   published on the server, then back; and cut three times while the mirror catches up;
 // - with the page reloaded while offline: the mirror is read from IndexedDB with no connection,
 //   then a connection comes and it goes on after where it stopped.
 import { test, before, after } from 'node:test';
@@ -46,13 +46,19 @@ function targets() {
 
 /**
  * A TCP proxy to `127.0.0.1:upstream` on a port the OS picked: `down()` drops every connection
- * and refuses new ones until `up()`.
+ * and refuses new ones until `up()`. `budgets[k]`, when given, is how many bytes the server may
+ * send over the k-th connection: past it the connection is cut (mid-frame), and `cuts()` counts
+ * those cuts.
  */
-async function startProxy(upstream) {
+async function startProxy(upstream, budgets = []) {
   const pairs = new Set();
   let refusing = false;
+  let accepted = 0;
+  let cuts = 0;
   const server = createServer((client) => {
     if (refusing) return client.destroy();
+    const budget = budgets[accepted++] ?? Infinity;
+    let sent = 0;
     const far = tcpConnect(upstream, '127.0.0.1');
     const pair = { client, far };
     pairs.add(pair);
@@ -64,11 +70,19 @@ async function startProxy(upstream) {
     client.on('error', drop).on('close', drop);
     far.on('error', drop).on('close', drop);
     client.pipe(far);
-    far.pipe(client);
+    far.on('data', (bytes) => {
+      if (sent >= budget) return;
+      sent += bytes.length;
+      if (sent < budget) return void client.write(bytes);
+      client.write(bytes.subarray(0, bytes.length - (sent - budget)));
+      cuts++;
+      drop();
+    });
   });
   await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
   return {
     url: `ws://127.0.0.1:${server.address().port}`,
+    cuts: () => cuts,
     down() {
       refusing = true;
       for (const { client, far } of pairs) {
@@ -96,9 +110,12 @@ async function installHelpers(page) {
       const jsm = await nc.jetstreamManager();
       await jsm.streams.add({ name: 'ORDERS', subjects: ['orders.>'] }).catch(() => {});
       const js = nc.jetstream();
-      const acks = [];
-      for (let i = from; i <= to; i++) acks.push(js.publish(`orders.${i % 3}`, `o${i}`));
-      await Promise.all(acks);
+      // In windows of 1000 (a connection holds at most 4096 requests awaiting replies).
+      for (let start = from; start <= to; start += 1000) {
+        const acks = [];
+        for (let i = start; i <= Math.min(to, start + 999); i++) acks.push(js.publish(`orders.${i % 3}`, `o${i}`));
+        await Promise.all(acks);
+      }
     };
     /** A stream's messages as `seq subject data time(ms)` strings, in sequence order. */
     window.readStream = async (jsm, name) => {
@@ -195,6 +212,45 @@ for (const { label, kind, program } of targets()) {
       assert.equal(typeof out.settled.mirror.active, 'number');
       assert.equal(out.local.count, 750, 'no duplicate, no gap after attaching again');
       assert.deepEqual(withoutTime(out.local.out), expected(750));
+      assert.deepEqual(out.local.out, out.origin.out, 'the same sequences, subjects, payloads and times as the origin');
+    } finally {
+      await page.close();
+      await proxy.close();
+      await server.stop();
+    }
+  });
+
+  test(`${label}: the connection cut three times mid-catch-up: no gap, no duplicate`, { timeout: 180_000 }, async () => {
+    const server = await startServer(kind, { program });
+    // The server may send 150 kB over each of the first three connections (a catch-up of 6000
+    // messages is several times that): each is cut in the middle of the catch-up.
+    const proxy = await startProxy(server.wsPort, [150_000, 150_000, 150_000]);
+    const page = await newPage();
+    try {
+      const out = await page.evaluate(
+        async ([direct, proxied]) => {
+          const pkg = await import('/pkg/index.js');
+          const watcher = await within(pkg.connect({ servers: direct }), 10_000, 'connect direct');
+          const n = 6000;
+          await publishOrders(watcher, 1, n);
+          const db = await pkg.open({ name: `mirror-cuts-${Math.random()}` });
+          const nc = await within(pkg.connect({ servers: proxied, reconnectTimeWait: 50, reconnectJitter: 50, maxReconnectAttempts: -1 }), 10_000, 'connect');
+          await db.attach(nc, { domain: 'hub' });
+          const jsm = await db.jetstreamManager();
+          await jsm.streams.add({ name: 'LOCAL', mirror: { name: 'ORDERS', domain: 'hub' } });
+          await within(mirrored(jsm, n), 90_000, 'caught up through the cuts');
+          const local = await readStream(jsm, 'LOCAL');
+          const origin = await readStream(await watcher.jetstreamManager(), 'ORDERS');
+          await nc.close();
+          await watcher.close();
+          await db.close();
+          return { local, origin, n };
+        },
+        [server.wsUrl, proxy.url],
+      );
+      assert.equal(proxy.cuts(), 3, 'three cuts mid-catch-up');
+      assert.equal(out.local.count, out.n, 'no duplicate, no gap');
+      assert.deepEqual(withoutTime(out.local.out), expected(out.n));
       assert.deepEqual(out.local.out, out.origin.out, 'the same sequences, subjects, payloads and times as the origin');
     } finally {
       await page.close();
