@@ -22,6 +22,7 @@ import { isNoResponders, randomToken, text, toBytes } from './util.js';
 import { JetStreamClient } from './client.js';
 import { JetStreamManager } from './jsm.js';
 import { startSync } from './sync.js';
+import { attachApi } from './link.js';
 
 const API = '$JS.API.';
 
@@ -346,7 +347,20 @@ export class Contrail {
     return startSync(this, conn, opts);
   }
 
-  /** The wasm engine, for sync.js (null in a follower tab). */
+  /**
+   * Serves the JetStream API `opts.domain` (or `opts.external`) over the server `conn` (from
+   * `connect()`): local mirrors and sources naming it follow their server stream, offline first
+   * (see the README's "Sync"). `opts.api` is the server's prefix (default `$JS.API`). Resolves
+   * to a handle whose `detach()` stops it.
+   */
+  async attach(conn, opts) {
+    if (this.#closed) throw new ClosedError();
+    if (!this.#engine) throw new ContrailError('attach runs in the tab that holds the database (this one is a follower)');
+    if (this.#engine.loading) await this.#finishOpening();
+    return attachApi(this, conn, opts);
+  }
+
+  /** The wasm engine, for sync.js and link.js (null in a follower tab). */
   get _wasm() {
     return this.#engine;
   }

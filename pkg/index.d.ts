@@ -51,6 +51,12 @@ export declare class Contrail {
    * offline first (see the README's "Sync"). Only in the tab that holds the database.
    */
   sync(conn: RemoteConnection, opts: SyncOptions): Promise<Upload>;
+  /**
+   * Serves the JetStream API `opts.domain` (or `opts.external`) over the server `conn`: local
+   * mirrors and sources naming it follow their server stream (see the README's "Sync"). Only in
+   * the tab that holds the database.
+   */
+  attach(conn: RemoteConnection, opts: AttachOptions): Promise<Attachment>;
   /** Waits for pending commits, stops timers, closes the database. */
   close(): Promise<void>;
   /** nats.js's name: the same as `close()`. */
@@ -113,6 +119,25 @@ export declare class Upload {
   resume(): void;
   /** Stops; the cursor stays in the upload's consumer and `sync()` again resumes there. */
   stop(): void;
+}
+
+export interface AttachOptions {
+  /** The domain local mirrors name (`mirror: {name, domain}`): `$JS.<domain>.API` goes over the connection. */
+  domain?: string;
+  /** Or the API prefix they name as `external.api` (e.g. `$JS.srv.API`). */
+  external?: string;
+  /** The server's prefix for that API (default `$JS.API`; `$JS.<d>.API` for a server in JetStream domain `d`). */
+  api?: string;
+}
+
+/** A JetStream API served over a connection (`Contrail.attach`). */
+export declare class Attachment {
+  /** The local prefix mirrors name, e.g. `$JS.hub.API`. */
+  readonly api: string;
+  /** The server's prefix it is served on, e.g. `$JS.API`. */
+  readonly remoteApi: string;
+  /** Stops: mirrors naming it keep what they stored and go on after it when attached again. */
+  detach(): void;
 }
 
 // ---- errors (as @nats-io/jetstream and @nats-io/nats-core v3 name them) ----

@@ -54,6 +54,8 @@ export {
   jserrors,
 } from './errors.js';
 export { connect, RemoteConnection } from './remote.js';
+export { Upload } from './sync.js';
+export { Attachment } from './link.js';
 export {
   Base64KeyCodec,
   Bucket,

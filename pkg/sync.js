@@ -5,6 +5,7 @@
 // committed with the database), retries with backoff. Here: attach the connection to the
 // engine as a link, start the upload, and watch its status after every flush.
 import { ClosedError, ContrailError, JetStreamApiError } from './errors.js';
+import { attachConnection } from './link.js';
 
 /** A random origin id: 128 bits from the platform's cryptographic generator, hex. */
 function randomOrigin() {
@@ -47,10 +48,8 @@ const EVENT_QUEUE = 256;
 /** Starts an upload (see `Contrail.sync`). */
 export function startSync(db, conn, opts = {}) {
   if (!opts.stream || !opts.to) throw new TypeError('sync needs {stream, to}');
-  const link = conn?._wasmLink?.();
-  if (!link) throw new TypeError('sync needs a connection from connect()');
   const engine = db._wasm;
-  const linkId = engine.attachLink(link);
+  const linkId = attachConnection(db, conn, 'sync');
   const name = opts.name ?? `upload_${opts.to}`;
   const started = JSON.parse(
     engine.startUpload(

@@ -441,15 +441,16 @@ impl JsEngine {
 
     /// Routes the JetStream API prefix `api` (`$JS.<domain>.API`, or a mirror's
     /// `external.api`) to link `link`, or forgets the route when `link` is undefined: the
-    /// engine's own requests to that API (a mirror's consumer create) go over the link.
+    /// engine's own requests to that API (a mirror's consumer create) go over the link, with
+    /// the prefix rewritten to `remote_api` when the server answers on another one (`$JS.API`).
     #[wasm_bindgen(js_name = routeApi)]
-    pub fn route_api(&self, api: &str, link: Option<u32>) {
+    pub fn route_api(&self, api: &str, link: Option<u32>, remote_api: Option<String>) {
         let mut engine = self.shell.engine.borrow_mut();
         let id = link.map(LinkId);
         self.shell
             .links
             .borrow_mut()
-            .route_api(&mut engine, api, id);
+            .route_api(&mut engine, api, id, remote_api.as_deref());
     }
 
     /// Sets the function called when a link has news for the engine: it should flush soon.

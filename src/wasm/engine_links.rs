@@ -9,6 +9,10 @@
 //! engine borrowed, so it only queues and asks JavaScript (the `wake` callback) for a flush.
 //! What the engine sends over a link leaves with the flush's release, after the commit, so a
 //! server never holds what this database could still take back.
+//!
+//! An API route may name the server's prefix for it: the local name `$JS.hub.API` (a mirror's
+//! `domain: 'hub'`) served by a server's plain `$JS.API`, as a leafnode maps a domain. The
+//! engine keeps speaking its own prefix; the subject is rewritten as it leaves over the link.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -28,6 +32,13 @@ enum News {
     Up,
     Down,
     Message(SubId, Message),
+}
+
+/// Where a JetStream API prefix is served.
+struct ApiRoute {
+    link: LinkId,
+    /// The server's prefix for it (the same as the local one unless mapped).
+    remote: String,
 }
 
 /// What the observers share with the shell.
@@ -91,8 +102,8 @@ impl LinkObserver for Observer {
 pub(crate) struct Links {
     attached: BTreeMap<LinkId, Attached>,
     /// JetStream API prefixes served over a link (`Engine::set_api_route`), set again on an
-    /// engine rebuilt from the database.
-    api_routes: BTreeMap<String, LinkId>,
+    /// engine rebuilt from the database, each with the prefix the server answers on.
+    api_routes: BTreeMap<String, ApiRoute>,
     shared: Rc<Shared>,
     next_id: u32,
 }
@@ -131,12 +142,23 @@ impl Links {
     }
 
     /// Routes the JetStream API prefix `api` (`$JS.<domain>.API`, a source's `external.api`) to
-    /// link `id`, or forgets the route with `None`.
-    pub(crate) fn route_api(&mut self, engine: &mut Engine, api: &str, id: Option<LinkId>) {
+    /// link `id`, where the server answers it on `remote` (default: `api` itself), or forgets
+    /// the route with `None`.
+    pub(crate) fn route_api(
+        &mut self,
+        engine: &mut Engine,
+        api: &str,
+        id: Option<LinkId>,
+        remote: Option<&str>,
+    ) {
         match id {
             Some(id) => {
                 engine.set_api_route(api, Destination::Link(id));
-                self.api_routes.insert(api.to_string(), id);
+                let route = ApiRoute {
+                    link: id,
+                    remote: remote.unwrap_or(api).to_string(),
+                };
+                self.api_routes.insert(api.to_string(), route);
             }
             None => {
                 engine.remove_api_route(api);
@@ -206,17 +228,38 @@ impl Links {
     pub(crate) fn send(&self, out: &Outbound) {
         if let Destination::Link(id) = out.dest {
             if let Some(attached) = self.attached.get(&id) {
-                let _ = attached.port.publish(&out.msg);
+                match self.remote_subject(id, &out.msg.subject) {
+                    Some(subject) => {
+                        let mut msg = out.msg.clone();
+                        msg.subject = subject;
+                        let _ = attached.port.publish(&msg);
+                    }
+                    None => {
+                        let _ = attached.port.publish(&out.msg);
+                    }
+                }
             }
         }
+    }
+
+    /// The server's subject for `subject` sent on link `id`, when it is under an API prefix
+    /// routed there with another name on the server.
+    fn remote_subject(&self, id: LinkId, subject: &str) -> Option<String> {
+        self.api_routes.iter().find_map(|(api, route)| {
+            if route.link != id || route.remote == *api {
+                return None;
+            }
+            let rest = subject.strip_prefix(api.as_str())?.strip_prefix('.')?;
+            Some(format!("{}.{rest}", route.remote))
+        })
     }
 
     /// After the engine was rebuilt from the database: the old engine's subscriptions end and
     /// its queued messages are dropped (their sids mean nothing to the new one), and the new
     /// engine hears which links are up and which API prefixes they serve.
     pub(crate) fn restart(&mut self, engine: &mut Engine, now: Nanos) {
-        for (api, id) in &self.api_routes {
-            engine.set_api_route(api, Destination::Link(*id));
+        for (api, route) in &self.api_routes {
+            engine.set_api_route(api, Destination::Link(route.link));
         }
         self.shared
             .news

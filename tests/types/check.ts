@@ -37,6 +37,7 @@ import {
   type StreamInfo,
   type Upload,
   type UploadStatus,
+  type Attachment,
 } from 'contrail';
 
 export async function check(): Promise<void> {
@@ -52,6 +53,9 @@ export async function check(): Promise<void> {
   for await (const change of upload.events()) if (change.lastError) upload.pause();
   upload.resume();
   upload.stop();
+  const hub: Attachment = await nc.attach(await connect({ servers: 'ws://localhost:8080' }), { domain: 'hub', api: '$JS.API' });
+  const routed: string = hub.api + hub.remoteApi;
+  hub.detach();
   const jsm = await jetstreamManager(nc, { timeout: 1000 });
   const si: StreamInfo = await jsm.streams.add({ name: 'S', subjects: ['s.>'], storage: StorageType.File });
   const names: string[] = await jsm.streams.names().next();
