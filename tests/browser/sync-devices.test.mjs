@@ -243,7 +243,7 @@ for (const { label, kind, program } of targets()) {
       const total = finished[0].count + finished[1].count;
       assert.equal(remote.count, total, 'the server stream holds exactly what both devices wrote');
       const ids = remote.out.map((m) => m.id);
-      assert.ok(ids.every((id) => typeof id === 'string' && id.endsWith(`:LOCAL:${id.split(':').at(-1)}`)), 'every message carries an upload id');
+      assert.ok(ids.every((id) => /^[0-9a-f]{32}:LOCAL:[1-9][0-9]*$/.test(id ?? '')), `every message carries an upload id <origin>:LOCAL:<seq>: ${ids.find((id) => !/^[0-9a-f]{32}:LOCAL:[1-9][0-9]*$/.test(id ?? ''))}`);
       assert.equal(new Set(ids).size, total, 'no upload id twice');
       for (const [i, end] of ends.entries()) {
         const device = `d${i + 1}`;
