@@ -90,7 +90,8 @@ export async function startServer(kind, { config = '', program: binary, args: ex
       await rm(dir, { recursive: true, force: true });
     },
     async stop() {
-      if (child.exitCode === null) {
+      // A child that died of a signal (kill() above) has exitCode null and a signalCode.
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((ok) => child.once('exit', ok));
         child.kill('SIGTERM');
         await Promise.race([exited, new Promise((ok) => setTimeout(ok, 5000))]);
