@@ -4,7 +4,7 @@
 // profile, so IndexedDB is on disk) and prints what `run` returns; bench.test.mjs runs it tiny.
 //
 // Every workload returns `{ msgs, ms }` (or phase timings) measured with performance.now().
-import { open, deleteDatabase, Kvm } from '/pkg/index.js';
+import { open, connect, deleteDatabase, Kvm } from '/pkg/index.js';
 import initWasm from '/pkg/dist/contrail.js';
 
 /** Sizes of a full run; bench.mjs overrides them from argv/env. */
@@ -23,6 +23,8 @@ export const DEFAULTS = {
   kvPuts: 20_000, // KV puts with `window` outstanding, over `keys` keys
   kvSyncPuts: 300, // KV puts awaiting each (one commit each)
   kvGets: 10_000, // KV gets of the latest value, awaiting each
+  upMsgs: 100_000, // messages uploaded (db.sync), published by connect(), and mirrored down
+  serverUrl: undefined, // the Contrail server's WebSocket URL (bench.mjs starts one); no sync rows without it
 };
 
 /** Database names; `run` deletes them first and last. */
@@ -32,6 +34,8 @@ export const DB = {
   extra: 'bench-contrail-extra',
   paired: 'bench-contrail-paired',
   kv: 'bench-contrail-kv',
+  up: 'bench-contrail-up',
+  mirror: 'bench-contrail-mirror',
 };
 const STREAM = 'BENCH';
 const SUBJECT = 'bench.a';
@@ -379,6 +383,82 @@ export async function kv({ puts, syncPuts, gets, window, size, payload = DEFAULT
   return { put: windowed, putSync, rawSync, get: got, map };
 }
 
+/** Waits (bounded: `tries` looks 10 ms apart) until `stream` in `jsm` holds `count` messages. */
+async function holds(jsm, stream, count, tries) {
+  let state;
+  for (let i = 0; i < tries; i++) {
+    state = (await jsm.streams.info(stream)).state;
+    if (state.messages >= count) return state;
+    await new Promise((ok) => setTimeout(ok, 10));
+  }
+  throw new Error(`${stream} holds ${state?.messages} messages, not ${count}`);
+}
+
+/**
+ * Sync against a server (`url`), each figure beside its baseline measured in the same page:
+ * - `client`: the same `msgs` messages published to a server stream by the package's connect()
+ *   JetStream client, `window` publishes outstanding (each PubAck lets the next go);
+ * - `upload`: `msgs` local messages (written first, not timed) uploaded by `db.sync` to another
+ *   server stream until `caughtUp()` (the uploader's own window, default 256);
+ * - `mirror`: a local stream mirroring the client's server stream (`db.attach` + `mirror`),
+ *   from creation until it holds all `msgs` (looked at every 10 ms).
+ * Each checks the count that arrived.
+ */
+export async function syncWorkloads({ url, msgs, window, size, payload = DEFAULTS.payload }) {
+  const tries = Math.max(6000, msgs);
+  const pool = payloads(payload, size);
+  const nc = await connect({ servers: url });
+  const remote = await nc.jetstreamManager();
+  for (const name of ['BENCH_CLIENT', 'BENCH_UP']) await remote.streams.delete(name).catch(() => {});
+  await remote.streams.add({ name: 'BENCH_CLIENT', subjects: ['client.>'] });
+  await remote.streams.add({ name: 'BENCH_UP', subjects: ['up.bench.>'] });
+
+  // connect()'s JetStream publish, `window` outstanding.
+  const js = nc.jetstream();
+  let sent = 0;
+  let acked = 0;
+  let t0 = now();
+  await new Promise((done, fail) => {
+    const next = () => {
+      if (sent >= msgs) return;
+      js.publish('client.a', pool[sent++ % POOL]).then(() => (++acked === msgs ? done() : next()), fail);
+    };
+    for (let i = 0; i < window && i < msgs; i++) next();
+  });
+  const client = { msgs, ms: now() - t0 };
+  await holds(remote, 'BENCH_CLIENT', msgs, 1);
+
+  // The upload of the same messages, written locally first.
+  const db = await openFresh(DB.up);
+  await publishSliding(db, { msgs, window, size, payload });
+  t0 = now();
+  const up = await db.sync(nc, { stream: STREAM, to: 'BENCH_UP', subjectPrefix: 'up.' });
+  const done = await up.caughtUp();
+  const upload = { msgs, ms: now() - t0 };
+  up.stop();
+  await db.close();
+  await deleteDatabase(DB.up);
+  if (done.cursor !== msgs) throw new Error(`upload cursor ${done.cursor}, expected ${msgs}`);
+  await holds(remote, 'BENCH_UP', msgs, 1);
+
+  // The mirror catch-up of the client's stream into IndexedDB.
+  await deleteDatabase(DB.mirror);
+  const local = await open({ name: DB.mirror });
+  const attachment = await local.attach(nc, { domain: 'hub' });
+  const jsm = await local.jetstreamManager();
+  t0 = now();
+  await jsm.streams.add({ name: 'MIRROR', mirror: { name: 'BENCH_CLIENT', domain: 'hub' } });
+  await holds(jsm, 'MIRROR', msgs, tries);
+  const mirror = { msgs, ms: now() - t0 };
+  attachment.detach();
+  await local.close();
+  await deleteDatabase(DB.mirror);
+
+  for (const name of ['BENCH_CLIENT', 'BENCH_UP']) await remote.streams.delete(name);
+  await nc.close();
+  return { client, upload, mirror };
+}
+
 /**
  * Every workload, in order; resolves to `{ results, opts }`. `results` maps a workload key to its
  * raw figures. Leaves the main database in place (for a cold open by bench.mjs); `cleanup`
@@ -418,6 +498,8 @@ export async function run(overrides = {}) {
   await (await mem.jetstreamManager()).streams.add({ name: STREAM, subjects: ['bench.>'] });
   results.memory = await publishSliding(mem, { msgs: o.publishMsgs, window: o.window, ...sized });
   await mem.close();
+
+  if (o.serverUrl) results.server = await syncWorkloads({ url: o.serverUrl, msgs: o.upMsgs, window: o.window, ...sized });
 
   // Warm: the same page, the first engine closed; the stream holds publishMsgs messages.
   results.openWarm = await openToFirstPublish(DB.main, o.size);

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // The browser benchmark: Contrail's durable publish, fetch+ack, KV put/get and open time against
-// the raw ceiling of packed IndexedDB writes (KV gets against a Map), measured in one page of headless Chromium, printed as a
+// the raw ceiling of packed IndexedDB writes (KV gets against a Map), and sync against a Contrail
+// server this script starts (race-free, as the browser tests do: servers.mjs): an upload by
+// `db.sync` beside connect()'s JetStream publish of the same messages, and a mirror catch-up into
+// IndexedDB beside the ceiling; measured in one page of headless Chromium, printed as a
 // table of figures and ratios. The workloads live in bench-page.mjs; this script serves the
 // repository, launches Chromium on a throwaway persistent profile (an on-disk IndexedDB:
 // Playwright's `launch()` contexts are off-the-record, where one-record strict transactions ran
@@ -10,7 +13,7 @@
 //   node tests/browser/bench.mjs [--runs 3] [--publish 100000] [--ceiling 200000] [--burst 100000]
 //        [--sync 500] [--window 1000] [--batch 500] [--size 128] [--keys 1000] [--rounds 5]
 //        [--round-msgs 20000] [--kv-puts 20000] [--kv-sync 300] [--kv-gets 10000]
-//        [--payload events|random|same]
+//        [--up 100000] [--payload events|random|same]
 //        [--no-cold] [--json]
 //        [--profile out.cpuprofile [--profile-of publish|bursts|fetch|open]]
 // Each option also reads BENCH_<NAME> from the environment (e.g. BENCH_RUNS=3). Figures are
@@ -20,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve, launchProfile } from './harness.mjs';
+import { startServer } from './servers.mjs';
 
 const PAGE = '/tests/browser/bench-page.mjs';
 
@@ -38,12 +42,17 @@ export async function runBench(opts = {}) {
   const { runs = 1, cold = true, profile, profileOf = 'publish', log = () => {}, ...sizes } = opts;
   const server = await serve();
   const all = [];
+  let contrail;
   try {
+    // The sync rows' server: target/debug/contrail (or $CONTRAIL_BIN) on ports it picks itself.
+    contrail = await startServer('contrail');
+    const withServer = { ...sizes, serverUrl: contrail.wsUrl };
     for (let i = 0; i < runs; i++) {
       log(`run ${i + 1}/${runs} ...`);
-      all.push(await oneRun(server.url, sizes, { cold, profile: i === 0 ? profile : undefined, profileOf, log }));
+      all.push(await oneRun(server.url, withServer, { cold, profile: i === 0 ? profile : undefined, profileOf, log }));
     }
   } finally {
+    await contrail?.stop();
     await server.close();
   }
   return { rows: medianRows(all.map(rowsOf)), runs: all };
@@ -162,7 +171,7 @@ function rowsOf({ results: r, opts: o }) {
     target,
     parts: res.commits ? { 'msgs/commit': res.msgs / res.commits } : undefined,
   });
-  const vs = (workload, res, base) => ({ workload, value: rate(res), unit: 'ops/s', ratio: rate(res) / rate(base) });
+  const vs = (workload, res, base, unit = 'ops/s') => ({ workload, value: rate(res), unit, ratio: rate(res) / rate(base) });
   const rows = [
     row(`IndexedDB ceiling: 1000 x ${b} per record, 1 record per strict tx`, r.ceiling1000, 'ceiling'),
     row(`IndexedDB: 100 x ${b} per record, 1 record per strict tx`, r.ceiling100),
@@ -181,6 +190,12 @@ function rowsOf({ results: r, opts: o }) {
     vs(`kv put, await each (ratio: to raw IndexedDB, 1 put per strict tx)`, r.kv.putSync, r.kv.rawSync),
     vs(`kv get, latest value, await each (ratio: to Map.get on the same keys)`, r.kv.get, r.kv.map),
   ];
+  const s = r.server;
+  rows.push(
+    { ...vs(`upload by db.sync to a Contrail server stream, ${o.upMsgs} local msgs (ratio: to the next row)`, s.upload, s.client, 'msgs/s'), target: '>= 1.00' },
+    { workload: `connect() JetStream publish, ${o.window} outstanding, same msgs, same server`, value: rate(s.client), unit: 'msgs/s' },
+    { ...row(`mirror catch-up into IndexedDB, ${o.upMsgs} msgs (db.attach + mirror stream)`, s.mirror), target: '>= 0.50' },
+  );
   const open = (label, x) => ({
     workload: `open -> first PubAck, ${o.publishMsgs} msgs, ${label}`,
     value: x.ms,
@@ -236,7 +251,7 @@ export function formatTable(rows) {
 }
 
 function parseArgs(argv, env) {
-  const names = { runs: 'runs', publish: 'publishMsgs', ceiling: 'ceilingMsgs', burst: 'burstMsgs', sync: 'syncMsgs', window: 'window', batch: 'batch', size: 'size', rounds: 'rounds', 'round-msgs': 'roundMsgs', keys: 'keys', 'kv-puts': 'kvPuts', 'kv-sync': 'kvSyncPuts', 'kv-gets': 'kvGets' };
+  const names = { runs: 'runs', publish: 'publishMsgs', ceiling: 'ceilingMsgs', burst: 'burstMsgs', sync: 'syncMsgs', window: 'window', batch: 'batch', size: 'size', rounds: 'rounds', 'round-msgs': 'roundMsgs', keys: 'keys', 'kv-puts': 'kvPuts', 'kv-sync': 'kvSyncPuts', 'kv-gets': 'kvGets', up: 'upMsgs' };
   const opts = {};
   for (const [flag, key] of Object.entries(names)) {
     const e = env[`BENCH_${flag.toUpperCase()}`];

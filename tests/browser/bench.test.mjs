@@ -1,6 +1,7 @@
 // Keeps the browser benchmark from rotting: runs bench.mjs's every workload with tiny sizes (warm
-// and fresh-process open included) and checks that each row of the table got a figure. Speed is
-// never asserted here: `scripts/bench-browser` measures it.
+// and fresh-process open, and the sync rows against a Contrail server, included) and checks that
+// each row of the table got a figure. Speed is never asserted here: `scripts/bench-browser`
+// measures it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runBench, formatTable } from './bench.mjs';
@@ -19,13 +20,16 @@ test('every benchmark row produces a positive finite figure', { timeout: 180_000
     kvPuts: 300,
     kvSyncPuts: 5,
     kvGets: 100,
+    upMsgs: 300,
     cold: true,
   });
-  assert.equal(rows.length, 16, formatTable(rows));
+  assert.equal(rows.length, 19, formatTable(rows));
   for (const row of rows) {
     assert.ok(Number.isFinite(row.value) && row.value > 0, `${row.workload}: ${row.value}`);
   }
   assert.match(formatTable(rows), /open -> first PubAck, 300 msgs, fresh browser process/);
+  assert.match(formatTable(rows), /upload by db.sync to a Contrail server stream, 300 local msgs/);
+  assert.match(formatTable(rows), /mirror catch-up into IndexedDB, 300 msgs/);
   assert.match(formatTable(rows), /kv get, latest value, await each \(ratio: to Map.get/);
   for (const kind of ['events', 'random', 'same']) assert.match(formatTable(rows), new RegExp(`, ${kind} payloads, `));
 });

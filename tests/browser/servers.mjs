@@ -47,7 +47,7 @@ async function waitForPortsFile(dir, child, log) {
  * are more flags (Contrail's `--demo`, say). `storeDir` keeps the store somewhere the caller owns
  * (kept at stop) and `ports` (`{port, wsPort, httpPort}`) takes the ports of an earlier server
  * back, so a test can restart a server where its clients reconnect.
- * Returns `{ kind, port, wsPort, httpPort, wsUrl, httpUrl, stop }`.
+ * Returns `{ kind, port, wsPort, httpPort, wsUrl, httpUrl, kill, stop }`.
  */
 export async function startServer(kind, { config = '', program: binary, args: extra = [], storeDir, ports: fixed } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'contrail-page-'));
@@ -80,8 +80,18 @@ export async function startServer(kind, { config = '', program: binary, args: ex
     wsUrl: `ws://127.0.0.1:${wsPort}`,
     httpUrl: `http://127.0.0.1:${httpPort}`,
     log,
+    /** Kills the server with SIGKILL (no shutdown at all) and waits for it to exit. */
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((ok) => child.once('exit', ok));
+        child.kill('SIGKILL');
+        await exited;
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
     async stop() {
-      if (child.exitCode === null) {
+      // A child that died of a signal (kill() above) has exitCode null and a signalCode.
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((ok) => child.once('exit', ok));
         child.kill('SIGTERM');
         await Promise.race([exited, new Promise((ok) => setTimeout(ok, 5000))]);
