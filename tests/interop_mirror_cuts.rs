@@ -422,7 +422,7 @@ async fn killed_mid_catch_up_and_restarted(kind: Kind) {
     for _ in 0..2_000 {
         tokio::time::sleep(Duration::from_millis(5)).await;
         if let Some((_, last)) = state_of(&here, "M").await {
-            if last >= ORIGIN / 4 && last < ORIGIN {
+            if (ORIGIN / 4..ORIGIN).contains(&last) {
                 at = Some(last);
                 break;
             }
