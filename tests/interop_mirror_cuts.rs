@@ -361,6 +361,7 @@ async fn mirror_and_source_through_link_cuts(kind: Kind) {
     caught_up(&here, published, published, Duration::from_secs(60)).await;
     assert_copies(&hub_js, &here).await;
     drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -441,6 +442,8 @@ async fn killed_mid_catch_up_and_restarted(kind: Kind) {
     let here = jetstream::new(client_of(server.client.to_string()).await);
     caught_up(&here, ORIGIN, ORIGIN, Duration::from_secs(90)).await;
     assert_copies(&hub_js, &here).await;
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
