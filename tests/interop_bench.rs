@@ -10,6 +10,11 @@
 //! publish rows also print the device limit, measured in the same run just before them: one
 //! writer appending 160 B records and `fdatasync`ing after each, which a publisher awaiting each
 //! PubAck cannot beat.
+//!
+//! The mirror rows (128 B only): a new mirror's catch-up of a stream of `BENCH_MIRROR_COUNT`
+//! messages (1,000,000 unless set), each server mirroring a stream of its own, in origin
+//! messages per second; and, in a row of its own, a Contrail server (`contrail serve` with a
+//! link) mirroring a Debian nats-server's stream of that size over the link.
 
 mod interop_support;
 
@@ -183,6 +188,7 @@ async fn run(kind: Kind, workload: &str, size: usize) -> f64 {
             pull_consume(&server, StorageType::Memory, size, 50_000).await
         }
         "core pub/sub" => core_pub_sub(&server, size, 500_000).await,
+        "mirror catch-up, file" => mirror_catch_up(&server, size, mirror_count()).await,
         other => panic!("unknown workload {other}"),
     }
 }
@@ -198,6 +204,7 @@ async fn contrail_vs_nats_server() {
         "pull consume (batch 500), file",
         "pull consume (batch 500), memory",
         "core pub/sub",
+        "mirror catch-up, file",
     ];
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let with_214 = interop_support::nats_server_214().is_some();
@@ -220,7 +227,12 @@ async fn contrail_vs_nats_server() {
         "of it"
     );
     for workload in workloads.into_iter().filter(|w| w.contains(only.as_str())) {
-        for size in SIZES {
+        let sizes: &[usize] = if workload.starts_with("mirror") {
+            &[128]
+        } else {
+            &SIZES
+        };
+        for &size in sizes {
             let device = (workload == "sync publish, file").then(|| device_limit(3_000));
             let ours = run(Kind::Contrail, workload, size).await;
             let theirs = run(Kind::NatsServer, workload, size).await;
@@ -240,4 +252,116 @@ async fn contrail_vs_nats_server() {
             );
         }
     }
+    if "mirror over a link".contains(only.as_str()) {
+        let count = mirror_count();
+        let rate = mirror_over_a_link(128, count).await;
+        println!(
+            "{:<34} {:>5}B {rate:>12.0} {:>12} {:>7} (a contrail mirror of a nats 2.9 stream of \
+             {count})",
+            "mirror over a link, file", 128, "-", "-"
+        );
+    }
+}
+
+/// How many messages the mirror rows catch up with (`BENCH_MIRROR_COUNT`, default 1,000,000).
+fn mirror_count() -> u64 {
+    std::env::var("BENCH_MIRROR_COUNT")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000)
+}
+
+/// Fills a new file stream `O` (`o.>`) with `n` messages of `size` bytes (256 PubAcks out).
+async fn fill_origin(js: &async_nats::jetstream::Context, size: usize, n: u64) {
+    js.create_stream(Config {
+        name: "O".into(),
+        subjects: vec!["o.>".into()],
+        ..Default::default()
+    })
+    .await
+    .expect("origin");
+    let body = Bytes::from(vec![b'x'; size]);
+    let mut acks = std::collections::VecDeque::new();
+    for _ in 0..n {
+        acks.push_back(js.publish("o.m", body.clone()).await.expect("pub"));
+        if acks.len() >= 256 {
+            acks.pop_front().expect("ack").await.expect("ack");
+        }
+    }
+    for ack in acks {
+        ack.await.expect("ack");
+    }
+}
+
+/// Creates the mirror `M` of `mirror` (a `StreamSource` JSON) through `client` and waits until
+/// it holds `n` messages; returns origin messages per second from the create on.
+async fn time_mirror(client: &async_nats::Client, mirror: serde_json::Value, n: u64) -> f64 {
+    let js = async_nats::jetstream::new(client.clone());
+    let config = serde_json::json!({"name": "M", "mirror": mirror});
+    let start = Instant::now();
+    let reply = client
+        .request("$JS.API.STREAM.CREATE.M", config.to_string().into())
+        .await
+        .expect("mirror create answered");
+    let created: serde_json::Value = serde_json::from_slice(&reply.payload).expect("JSON");
+    assert!(created["error"].is_null(), "{created}");
+    let deadline = start + Duration::from_secs(900);
+    loop {
+        let last = match js.get_stream("M").await {
+            Ok(mut stream) => stream.info().await.map_or(0, |i| i.state.last_sequence),
+            Err(_) => 0,
+        };
+        if last >= n {
+            return n as f64 / start.elapsed().as_secs_f64();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the mirror stalled at {last} of {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A new mirror of a stream of the same server, `n` messages of `size` bytes.
+async fn mirror_catch_up(server: &TestServer, size: usize, n: u64) -> f64 {
+    let js = server.jetstream().await;
+    fill_origin(&js, size, n).await;
+    time_mirror(&js.client(), serde_json::json!({"name": "O"}), n).await
+}
+
+/// `contrail serve` with a link to a Debian nats-server holding `n` messages of `size` bytes:
+/// the rate at which a new mirror there follows the hub's stream over the link.
+async fn mirror_over_a_link(size: usize, n: u64) -> f64 {
+    let hub = TestServer::start_kind(Kind::NatsServer, Options::default());
+    fill_origin(&hub.jetstream().await, size, n).await;
+    let dir = interop_support::temp_dir("bench-mirror-link");
+    let conf = dir.join("server.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "links [ {{ name: hub, url: \"nats://127.0.0.1:{}\", domain: hub }} ]\n",
+            hub.port
+        ),
+    )
+    .expect("write the config");
+    let server = interop_support::start_raw(Kind::Contrail, &conf, &["-p", "-1"], &[])
+        .unwrap_or_else(|err| panic!("contrail starts with the link: {err}"));
+    let client = async_nats::ConnectOptions::new()
+        .request_timeout(Some(Duration::from_secs(10)))
+        .connect(server.client.to_string())
+        .await
+        .expect("connect to contrail");
+    // The link is up once the hub's JetStream answers through it.
+    for _ in 0..200 {
+        if client.request("$JS.hub.API.INFO", "".into()).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    time_mirror(
+        &client,
+        serde_json::json!({"name": "O", "domain": "hub"}),
+        n,
+    )
+    .await
 }

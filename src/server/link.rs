@@ -378,7 +378,28 @@ async fn drive(addr: String, config: LinkConfig, io: Io) {
                     if matches!(other, LinkEvent::Message { .. }) {
                         count(&counters.in_msgs, 1);
                     }
-                    let _ = events.send(other).await;
+                    // Commands are taken while the event waits for room: the events' reader
+                    // may itself be waiting for this task to take one of its calls, and
+                    // neither would move (the link stopped reading its socket meanwhile).
+                    let room = loop {
+                        tokio::select! {
+                            permit = events.reserve() => break permit.ok(),
+                            command = commands.recv(), if open => match command {
+                                Some(command) => {
+                                    if apply(&mut link, command, &mut waiting) {
+                                        count(&counters.out_msgs, 1);
+                                    }
+                                }
+                                None => {
+                                    link.close();
+                                    open = false;
+                                }
+                            },
+                        }
+                    };
+                    if let Some(permit) = room {
+                        permit.send(other);
+                    }
                 }
             }
         }
