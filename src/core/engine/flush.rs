@@ -16,7 +16,8 @@
 //! where it only appended messages (`rollback.rs`), and refuses publishes to the stream at once
 //! until a sync of it succeeds; the other streams go on (see `outbox.rs`).
 
-use super::{streams, Engine, StreamSlot};
+use super::resources::Usage;
+use super::{streams, Engine, EngineConfig, StreamSlot};
 use crate::core::store::{StoreError, Synced};
 
 /// What one [`Engine::flush`] started: complete at once when every store it synced was durable
@@ -74,15 +75,7 @@ impl Engine {
                 continue;
             };
             // Storage usage follows every store written (purges and removals count again).
-            let bytes = slot.stream.store().state().bytes;
-            let storage = slot.stream.config().storage;
-            self.usage.recount(
-                &self.config.server_usage,
-                storage,
-                slot.counted_bytes,
-                bytes,
-            );
-            slot.counted_bytes = bytes;
+            recount_usage(&mut self.usage, &self.config, slot);
             let synced = sync_stream(slot, id);
             if synced.is_ok() && matches!(slot.stream.save_origins(), Ok(true)) {
                 // Upload origins' marks after removals (stream/origins.rs): synced next time.
@@ -190,15 +183,7 @@ impl Engine {
         if rolled_back {
             // Its mirrors and sources may have lost what they stored.
             self.sourcing.rolled_back(name);
-            let bytes = slot.stream.store().state().bytes;
-            let storage = slot.stream.config().storage;
-            self.usage.recount(
-                &self.config.server_usage,
-                storage,
-                slot.counted_bytes,
-                bytes,
-            );
-            slot.counted_bytes = bytes;
+            recount_usage(&mut self.usage, &self.config, slot);
         }
         let refusal = streams::publish_refusal(err);
         if slot.durability.refuse_unsynced_pubacks(&refusal) {
@@ -211,6 +196,14 @@ impl Engine {
         }
         self.dirty.insert(name.to_string());
     }
+}
+
+/// Brings the storage usage in line with what the stream's store holds now.
+fn recount_usage(usage: &mut Usage, config: &EngineConfig, slot: &mut StreamSlot) {
+    let bytes = slot.stream.store().state().bytes;
+    let storage = slot.stream.config().storage;
+    usage.recount(&config.server_usage, storage, slot.counted_bytes, bytes);
+    slot.counted_bytes = bytes;
 }
 
 /// Why a stream's sync did not succeed.
