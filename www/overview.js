@@ -7,6 +7,8 @@ import { every, sample } from './live.js';
 import { monitoring } from './source.js';
 import { link } from './app.js';
 import { createStream, createBucket, createObjectStore } from './actions.js';
+import { syncOverview } from './links.js';
+import { uploadsPanel } from './uploads.js';
 
 const KV = 'KV_';
 const OBJ = 'OBJ_';
@@ -17,6 +19,7 @@ export function overview(source) {
   const empty = h('p', { class: 'empty', hidden: true }, 'No streams yet. Create one, or publish from an app.');
   const buckets = h('div', { class: 'cards' });
   const health = h('section', { class: 'health', 'aria-label': 'Health' });
+  let latest = [];
   const root = h('div', { class: 'overview' },
     h('div', { class: 'title' },
       h('h2', { tabindex: -1 }, 'Streams'),
@@ -31,10 +34,14 @@ export function overview(source) {
       h('div', { class: 'actions' },
         h('button', { id: 'new-bucket', onclick: () => createBucket(source) }, 'New bucket'),
         h('button', { id: 'new-object-store', onclick: () => createObjectStore(source) }, 'New object store'))),
-    buckets);
+    buckets,
+    // Sync: the server's links, mirrors and sources; this browser's uploads to servers.
+    syncOverview(source, () => latest),
+    source.kind === 'local' ? uploadsPanel(source) : null);
 
   every(1000, async () => {
     const streams = await source.streams();
+    latest = streams;
     const seen = new Set();
     for (const si of streams) {
       const name = si.config.name;

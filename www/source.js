@@ -4,6 +4,7 @@
 // view is written once against them.
 
 import { connect, open } from '../pkg/index.js';
+import { stopUploads } from './uploads.js';
 
 /**
  * An open source: `jsm`, `js`, `nc`, a `label`, `kind` ('server' | 'local'), and `api(suffix,
@@ -52,6 +53,8 @@ export class Source {
   }
 
   async close() {
+    // The uploads of a database end with it (their cursors stay in it).
+    stopUploads(this);
     try {
       await this.nc.close();
     } catch {
