@@ -60,7 +60,7 @@ function linksTable(list) {
       h('td', { title: l.since ?? '' }, l.since ? ago(new Date(l.since)) : '–'),
       h('td', { class: 'n', dataset: { field: 'reconnects' } }, num(l.reconnects)),
       h('td', { class: 'error', dataset: { field: 'last-error' } }, l.last_error ?? ''),
-      h('td', {}, [l.server_name || l.server_id, l.version].filter(Boolean).join(' ') || '–'),
+      h('td', { dataset: { field: 'far-server' } }, [l.server_name || l.server_id, l.version].filter(Boolean).join(' ') || '–'),
       h('td', { class: 'n' }, `${num(l.in_msgs)} / ${num(l.out_msgs)}`),
       h('td', { class: 'n' }, `${bytes(l.in_bytes)} / ${bytes(l.out_bytes)}`))),
   { id: 'links' });

