@@ -112,7 +112,9 @@ export function uploadsPanel(source, stream = null) {
   const el = h('section', { 'aria-labelledby': 'h-uploads', class: 'uploads' },
     h('div', { class: 'title' },
       h('h3', { id: 'h-uploads' }, stream ? 'Uploads of this stream' : 'Uploads to servers'),
-      h('button', { id: 'new-upload', onclick: () => startUpload(source, stream ?? '') }, 'Upload to a server…')),
+      // Uploads run in the tab that holds the database (the package's rule).
+      h('button', { id: 'new-upload', onclick: () => startUpload(source, stream ?? ''), disabled: source.nc.role === 'follower',
+        title: source.nc.role === 'follower' ? 'Another tab holds this database: start uploads there.' : null }, 'Upload to a server…')),
     body);
   const tbody = h('tbody');
   const empty = h('p', { class: 'empty' }, 'None running. An upload sends a stream\'s messages to a server stream, exactly once, whenever it is reachable.');
@@ -173,7 +175,7 @@ function uploadRow(source, entry) {
     if (await confirmAction(`Stop uploading ${entry.stream} to ${entry.to}? What is not on the server yet stays here; starting the upload again resumes.`, 'Stop')) stop(source, entry);
   } }, 'Stop');
   c.actions.append(pause, stopButton);
-  const tr = h('tr', { dataset: { upload: entry.id, stream: entry.stream } },
+  const tr = h('tr', { dataset: { upload: entry.id, stream: entry.stream, to: entry.to } },
     h('td', {}, `${entry.stream} → ${entry.to}`, entry.prefix ? h('small', {}, ` (${entry.prefix}…)`) : null),
     h('td', {}, entry.url),
     c.state, c.pending, c.inFlight, c.acked, c.cursor, c.error, c.retry, c.actions);

@@ -190,7 +190,7 @@ for (const { label, kind, program } of targets()) {
     const slug = label.replace(/[^a-z0-9]+/gi, '-');
     const db = `dash-sync-${slug}`;
     const shots = [];
-    const row = '#uploads tr[data-stream="LOCAL"]';
+    const row = '#uploads tr[data-stream="LOCAL"][data-to="REMOTE"]';
     const cell = (field) => `${row} td[data-field=${field}]`;
     try {
       await client.jsm.streams.add({ name: 'REMOTE', subjects: ['up.ev.>'] });
@@ -206,10 +206,10 @@ for (const { label, kind, program } of targets()) {
       await waitText(page, '#stream-messages', '3', 'three local messages');
 
       // Started from the page: cancelled at the confirmation first (nothing starts), then confirmed.
-      const fill = async () => {
+      const fill = async (to = 'REMOTE') => {
         await page.click('#new-upload');
         await page.fill('#upload-url', server.wsUrl);
-        await page.fill('#upload-to', 'REMOTE');
+        await page.fill('#upload-to', to);
         await page.fill('#upload-prefix', 'up.');
         await page.click('dialog.form button.primary');
       };
@@ -217,6 +217,16 @@ for (const { label, kind, program } of targets()) {
       await page.click('dialog.confirm button[value=cancel]');
       await page.waitForSelector('dialog', { state: 'detached', ...WAIT });
       assert.equal(await page.$(row), null, 'a cancelled upload does not start');
+      // To a stream the server does not have: refused, with the reason and when it tries again.
+      await fill('MISSING');
+      await page.click('#confirm-ok');
+      const missing = '#uploads tr[data-to="MISSING"]';
+      await waitText(page, `${missing} td[data-field=last-error]`, (t) => t.length > 0, 'the refusal shows');
+      await waitText(page, `${missing} td[data-field=retry-at]`, (t) => t.length > 0, 'the retry time shows');
+      assert.equal(await page.textContent(`${missing} td[data-field=pending]`), '3', 'nothing went up');
+      await page.click(`${missing} button.stop`);
+      await page.click('#confirm-ok');
+      await waitText(page, `${missing} td[data-field=state]`, 'stopped', 'the refused upload stopped');
       await fill();
       await page.click('#confirm-ok');
       await waitText(page, cell('state'), 'online', 'the upload is online');
