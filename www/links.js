@@ -5,7 +5,7 @@
 
 import { h, num, bytes, bar, duration, ago, table } from './ui.js';
 import { every } from './live.js';
-import { monitoring } from './source.js';
+import { serverMonitoring } from './source.js';
 import { link } from './app.js';
 
 /**
@@ -20,7 +20,8 @@ export function syncOverview(source, streams) {
   const el = h('div', { class: 'sync' }, linksBox, copiesBox);
   if (source.kind === 'server') {
     every(1000, async () => {
-      const list = await serverLinks(source);
+      // Contrail's /linkz, when the page is served by the server it is connected to.
+      const list = (await serverMonitoring(source, '/linkz'))?.links;
       linksBox.hidden = !list?.length;
       if (list?.length && !links.contains(document.activeElement)) links.replaceChildren(linksTable(list));
     });
@@ -36,19 +37,6 @@ export function syncOverview(source, streams) {
     }
   });
   return el;
-}
-
-/**
- * `/linkz` of the server this page talks to, or null: the page's origin answers monitoring
- * requests only for the server that serves it, so its links are shown only when its server id
- * is the connected server's.
- */
-async function serverLinks(source) {
-  const linkz = await monitoring('/linkz');
-  if (!linkz?.links) return null;
-  const id = source.nc.info?.server_id;
-  if (id && linkz.server_id && id !== linkz.server_id) return null;
-  return linkz.links;
 }
 
 function linksTable(list) {

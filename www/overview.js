@@ -4,7 +4,7 @@
 
 import { h, num, bytes, rate, bar, sparkline, facts, limit, table } from './ui.js';
 import { every, sample } from './live.js';
-import { monitoring } from './source.js';
+import { serverMonitoring } from './source.js';
 import { link } from './app.js';
 import { createStream, createBucket, createObjectStore } from './actions.js';
 import { syncOverview } from './links.js';
@@ -155,7 +155,7 @@ async function renderHealth(source, el, connBox, connections) {
     ]));
     return;
   }
-  const varz = await monitoring('/varz');
+  const varz = await serverMonitoring(source, '/varz');
   if (!varz) {
     const info = await source.jsm.getAccountInfo();
     el.replaceChildren(facts([
@@ -186,7 +186,7 @@ async function renderHealth(source, el, connBox, connections) {
   // The table is read only while it is open.
   connBox.hidden = false;
   if (!connBox.open) return;
-  const connz = await monitoring(`/connz?limit=${CONNECTIONS_SHOWN}`);
+  const connz = await serverMonitoring(source, `/connz?limit=${CONNECTIONS_SHOWN}`);
   if (!connz) return;
   connections.replaceChildren(table(['Name', 'Kind', 'Address', 'Up', 'In', 'Out', 'Subscriptions', 'Pending'],
     (connz.connections ?? []).map((c) => [c.name || '–', `${c.type ?? ''} ${c.lang ?? ''} ${c.version ?? ''}`.trim(), `${c.ip}:${c.port}`, c.uptime,

@@ -77,6 +77,19 @@ export async function monitoring(path = '/varz') {
   }
 }
 
+/**
+ * A monitoring endpoint of the server `source` is connected to: the page's origin answers only
+ * for the server that serves it, so an answer from another server (its `server_id` is not the
+ * connection's) is null, as is any answer for a database of this browser.
+ */
+export async function serverMonitoring(source, path) {
+  if (source.kind !== 'server') return null;
+  const answer = await monitoring(path);
+  const id = source.nc.info?.server_id;
+  if (!answer || (id && answer.server_id && answer.server_id !== id)) return null;
+  return answer;
+}
+
 /** The WebSocket URL of the server serving this page, from its `/varz`; null without one. */
 export async function ownServer() {
   const varz = await monitoring('/varz');

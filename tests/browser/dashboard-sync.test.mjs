@@ -155,6 +155,15 @@ for (const { label: hubLabel, kind: hubKind, program: hubProgram } of targets())
       await waitText(page, '#stream-origins tr[data-origin="O"] [data-field=lag]', '0', 'the lag on the stream page');
       assert.ok(await page.$('#stream-origins tr[data-origin="O"] .bar'), 'a lag bar');
       await shoot(page, `sync-mirror-stream-${hubSlug}`, shots);
+
+      // The same page pointed at the hub: its origin's /linkz and /varz are not the hub's, so
+      // neither the links nor that health show (the hub's own account figures do).
+      await page.goto(`${server.httpUrl}/?server=${encodeURIComponent(hub.wsUrl)}#/`);
+      await connected(page);
+      await page.waitForSelector('#streams tr[data-name="O"]', WAIT);
+      await page.waitForFunction(() => [...document.querySelectorAll('.health dt')].some((dt) => dt.textContent === 'Consumers'), null, WAIT);
+      assert.equal(await page.$('#health-connections'), null, 'no health from another server\'s /varz');
+      assert.equal(await page.$('#links'), null, 'no links from another server\'s /linkz');
       assert.deepEqual(errors, [], 'no uncaught errors in the page');
       console.log(`screenshots:\n  ${shots.join('\n  ')}`);
     } finally {
