@@ -4,9 +4,11 @@
 
 import { h, num, bytes, rate, bar, sparkline, facts, limit, table } from './ui.js';
 import { every, sample } from './live.js';
-import { monitoring } from './source.js';
+import { serverMonitoring } from './source.js';
 import { link } from './app.js';
 import { createStream, createBucket, createObjectStore } from './actions.js';
+import { syncOverview } from './links.js';
+import { uploadsPanel } from './uploads.js';
 
 const KV = 'KV_';
 const OBJ = 'OBJ_';
@@ -17,6 +19,7 @@ export function overview(source) {
   const empty = h('p', { class: 'empty', hidden: true }, 'No streams yet. Create one, or publish from an app.');
   const buckets = h('div', { class: 'cards' });
   const health = h('section', { class: 'health', 'aria-label': 'Health' });
+  let latest = [];
   const root = h('div', { class: 'overview' },
     h('div', { class: 'title' },
       h('h2', { tabindex: -1 }, 'Streams'),
@@ -31,10 +34,14 @@ export function overview(source) {
       h('div', { class: 'actions' },
         h('button', { id: 'new-bucket', onclick: () => createBucket(source) }, 'New bucket'),
         h('button', { id: 'new-object-store', onclick: () => createObjectStore(source) }, 'New object store'))),
-    buckets);
+    buckets,
+    // Sync: the server's links, mirrors and sources; this browser's uploads to servers.
+    syncOverview(source, () => latest),
+    source.kind === 'local' ? uploadsPanel(source) : null);
 
   every(1000, async () => {
     const streams = await source.streams();
+    latest = streams;
     const seen = new Set();
     for (const si of streams) {
       const name = si.config.name;
@@ -148,7 +155,7 @@ async function renderHealth(source, el, connBox, connections) {
     ]));
     return;
   }
-  const varz = await monitoring('/varz');
+  const varz = await serverMonitoring(source, '/varz');
   if (!varz) {
     const info = await source.jsm.getAccountInfo();
     el.replaceChildren(facts([
@@ -179,7 +186,7 @@ async function renderHealth(source, el, connBox, connections) {
   // The table is read only while it is open.
   connBox.hidden = false;
   if (!connBox.open) return;
-  const connz = await monitoring(`/connz?limit=${CONNECTIONS_SHOWN}`);
+  const connz = await serverMonitoring(source, `/connz?limit=${CONNECTIONS_SHOWN}`);
   if (!connz) return;
   connections.replaceChildren(table(['Name', 'Kind', 'Address', 'Up', 'In', 'Out', 'Subscriptions', 'Pending'],
     (connz.connections ?? []).map((c) => [c.name || '–', `${c.type ?? ''} ${c.lang ?? ''} ${c.version ?? ''}`.trim(), `${c.ip}:${c.port}`, c.uptime,

