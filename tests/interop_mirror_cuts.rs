@@ -12,6 +12,8 @@
 //!
 //! The server under test is always contrail; the hubs are nats-server, so
 //! `CONTRAIL_INTEROP_SERVER` does not change what runs here.
+//!
+//! interop-passes: contrail-only (scripts/interop runs this suite once, in the contrail pass)
 
 mod interop_support;
 

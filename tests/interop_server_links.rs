@@ -8,6 +8,8 @@
 //!
 //! The server under test is always contrail (links are its feature); the hubs are every kind,
 //! so `CONTRAIL_INTEROP_SERVER` does not change what runs here.
+//!
+//! interop-passes: contrail-only (scripts/interop runs this suite once, in the contrail pass)
 
 mod interop_support;
 
