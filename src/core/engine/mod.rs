@@ -124,6 +124,12 @@ impl StreamSlot {
             counted_bytes: 0,
         }
     }
+
+    /// Its consumers but the `direct` ones mirrors and sources make: what lists, counts and
+    /// limits see (nats-server's `getPublicConsumers`, `numLimitableConsumers`).
+    pub(crate) fn public_consumers(&self) -> impl Iterator<Item = (&String, &Consumer)> {
+        self.consumers.iter().filter(|(_, c)| !c.config().direct)
+    }
 }
 
 /// Most stream names [`Engine::take_changed_streams`] lists before it says `All` instead.
@@ -270,7 +276,7 @@ impl Engine {
                 crate::core::stream::StorageType::Memory => usage.memory += bytes,
                 crate::core::stream::StorageType::File => usage.storage += bytes,
             }
-            usage.consumers += slot.consumers.len();
+            usage.consumers += slot.public_consumers().count();
         }
         usage
     }

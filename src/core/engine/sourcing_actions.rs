@@ -90,7 +90,7 @@ impl Engine {
                     origin_seq,
                 } => {
                     let headers = Some(headers).filter(|h| !h.is_empty());
-                    let entry = Entry::Publish;
+                    let entry = Entry::Sourced;
                     let stored = self.ingest_into(stream, &subject, headers, payload, now, entry);
                     self.stored(
                         key,
