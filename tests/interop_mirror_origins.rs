@@ -5,7 +5,8 @@
 //!   exclusivity rules and listed nowhere, and the copy takes the origin's messages as a
 //!   consumer does (a message leaves the origin once the copy and the origin's own consumer
 //!   both have it);
-//! - `direct` consumers are push and ephemeral;
+//! - `direct` consumers are push and ephemeral, and an `ack_policy: none` delivery is an ack
+//!   (an interest stream lets go of what such a consumer was handed);
 //! - a `Nats-TTL` copied into a stream without `allow_msg_ttl` is stored as it came (a direct
 //!   publish there is refused), and honoured by a copy with `allow_msg_ttl` (2.11+);
 //! - a sourced message whose `Nats-Msg-Id` the stream has seen is dropped as a duplicate within
@@ -22,7 +23,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::{pull, AckPolicy};
 use async_nats::jetstream::Context;
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use interop_support::{bounded, kinds_with_214, request_json, Kind, Options, TestServer};
 use serde_json::{json, Value};
 
@@ -270,6 +271,49 @@ async fn a_work_queue_keeps_a_message_until_its_consumer_and_its_mirror_both_hav
                 5,
                 "the mirror keeps its copies: {mirror}"
             );
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn an_ack_none_delivery_lets_an_interest_stream_go_of_the_message() {
+    // How a copy's `direct` consumer (ack none) takes an interest origin's messages.
+    for kind in kinds_with_214() {
+        let server = TestServer::start_kind(kind, Options::default());
+        bounded(async {
+            let client = server.client().await;
+            let js = async_nats::jetstream::new(client.clone());
+            create_ok(
+                &client,
+                json!({"name": "I", "subjects": ["i.>"], "retention": "interest",
+                    "storage": "memory"}),
+            )
+            .await;
+            let mut deliveries = client.subscribe("to.i").await.expect("subscribe");
+            client.flush().await.expect("flush");
+            let created = request_json(
+                &client,
+                "$JS.API.CONSUMER.CREATE.I",
+                json!({"stream_name": "I", "config": {"ack_policy": "none",
+                    "deliver_subject": "to.i"}}),
+            )
+            .await;
+            assert!(created["error"].is_null(), "{kind:?}: {created}");
+            for i in 1..=3 {
+                publish(&js, &format!("i.{i}"), &format!("m{i}")).await;
+            }
+            for i in 1..=3 {
+                let msg = tokio::time::timeout(CATCH_UP, deliveries.next())
+                    .await
+                    .expect("delivered in time")
+                    .expect("subscription open");
+                assert_eq!(msg.payload, format!("m{i}").into_bytes());
+            }
+            wait_info(&client, "I", "emptied by the deliveries", |i| {
+                messages(i) == 0 && i["state"]["last_seq"] == 3
+            })
+            .await;
         })
         .await;
     }

@@ -41,9 +41,9 @@ use crate::core::time::Nanos;
 
 use super::surface::SubId;
 
-/// The account a machine names in its consumer's metadata and hash (the engine serves one
-/// account and does not know its name; nats-server's default account).
-const ACCOUNT: &str = "$G";
+/// The account a machine names in its consumer's metadata and hash when the engine's config
+/// names none (nats-server's global account).
+const GLOBAL_ACCOUNT: &str = "$G";
 
 /// Which machine: its stream and its source's index name ("" for the mirror).
 pub(super) type Key = (String, String);
@@ -160,13 +160,18 @@ impl Engine {
             .map(|s| s.name.clone())
             .collect();
         let domain = self.config.domain.clone().unwrap_or_default();
+        let account = self
+            .config
+            .account
+            .clone()
+            .unwrap_or_else(|| GLOBAL_ACCOUNT.to_string());
         for (index, role, source) in new {
             let setup = SourcingSetup {
                 role,
                 origin_sourced_twice: twice.contains(&source.name),
                 source: source.clone(),
                 stream: stream.to_string(),
-                account: ACCOUNT.to_string(),
+                account: account.clone(),
                 domain: domain.clone(),
                 seed: self.next_random(),
             };
