@@ -589,7 +589,7 @@ fn a_mirror_names_its_account_in_its_origin_consumer() {
         crate::core::sourcing::hash::stable_consumer_hash("M", "ACME", "")
     );
     let names = w.engines[0].consumer_names("O").unwrap_or_default();
-    assert_eq!(names, [expected.clone()]);
+    assert_eq!(names, std::slice::from_ref(&expected));
     let info = w.engines[0]
         .consumer_info("O", &expected, w.now)
         .expect("the mirror's consumer");
