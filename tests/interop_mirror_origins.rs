@@ -13,6 +13,9 @@
 //!   the stream's `duplicate_window`, which a stream with sources has only when set (2.10+;
 //!   2.9 gives it the default 2 minutes).
 //!
+//! - a Contrail server mirrors and sources a work-queue stream of a nats-server hub over a
+//!   link, and what it copied leaves the hub.
+//!
 //! Run against nats-server too:
 //! `CONTRAIL_INTEROP_SERVER=nats-server cargo test --test interop_mirror_origins`, with
 //! `CONTRAIL_NATS_SERVER_214` naming a 2.14 binary for the 2.14 comparison.
@@ -23,8 +26,13 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::{pull, AckPolicy};
 use async_nats::jetstream::Context;
+use contrail::core::link::{LinkConfig, LinkEvent};
+use contrail::core::message::{Destination, LinkId};
+use contrail::server::config::ServerConfig;
+use contrail::server::link::LinkHandle;
+use contrail::server::Server;
 use futures_util::{StreamExt, TryStreamExt};
-use interop_support::{bounded, kinds_with_214, request_json, Kind, Options, TestServer};
+use interop_support::{bounded, kinds_with_214, request_json, temp_dir, Kind, Options, TestServer};
 use serde_json::{json, Value};
 
 /// Longest a copy may take to catch up, or an origin to let go of what was copied.
@@ -523,6 +531,136 @@ async fn a_sourced_msg_id_seen_before_is_a_duplicate_only_within_a_set_window() 
             let seen = sourced_up_to_the_seconds(&client, &js, "W").await;
             let firsts = seen.iter().filter(|p| p.ends_with('1')).count();
             assert_eq!((firsts, seen.len()), (1, 3), "{kind:?}: {seen:?}");
+        })
+        .await;
+    }
+}
+
+/// A Contrail server in this process, storing in `store_dir`, with a link to `hub` that
+/// serves `$JS.hub.API`.
+async fn edge_linked_to(hub: &TestServer, store_dir: &std::path::Path) -> Server {
+    let edge = Server::start(ServerConfig {
+        port: -1,
+        store_dir: store_dir.to_path_buf(),
+        ..ServerConfig::default()
+    })
+    .await
+    .expect("the edge starts");
+    let mut link = LinkHandle::spawn(format!("127.0.0.1:{}", hub.port), LinkConfig::default());
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while !matches!(
+            link.next_event().await,
+            Some(LinkEvent::Connected(_)) | None
+        ) {}
+    })
+    .await
+    .expect("the link connects");
+    let js = &edge.shared().js;
+    js.attach_link(LinkId(1), link).await;
+    js.route_api("$JS.hub.API", Destination::Link(LinkId(1)))
+        .await;
+    edge
+}
+
+#[tokio::test]
+async fn a_contrail_edge_mirrors_and_sources_a_hubs_work_queue() {
+    // The hub is a nats-server (2.14 makes the copies' consumers durables acknowledged by the
+    // flow-control replies, 2.9 direct ones); the edge under test is Contrail, in this process.
+    let mut hubs = vec![Kind::NatsServer];
+    if kinds_with_214().contains(&Kind::NatsServer214) {
+        hubs.push(Kind::NatsServer214);
+    }
+    for kind in hubs {
+        let hub = TestServer::start_kind(
+            kind,
+            Options {
+                config: Some("jetstream { domain: hub }\n".into()),
+                ..Options::default()
+            },
+        );
+        bounded(async {
+            let hub_client = hub.client().await;
+            let hub_js = async_nats::jetstream::new(hub_client.clone());
+            create_ok(&hub_client, work_queue("QM", "qm.>")).await;
+            create_ok(&hub_client, work_queue("QS", "qs.>")).await;
+            for i in 1..=20 {
+                publish(&hub_js, &format!("qm.{i}"), &format!("m{i}")).await;
+                publish(&hub_js, &format!("qs.{i}"), &format!("s{i}")).await;
+            }
+            let store_dir = temp_dir("wq-edge").join("store");
+            let edge = edge_linked_to(&hub, &store_dir).await;
+            let edge_client = async_nats::connect(edge.client_addr.to_string())
+                .await
+                .expect("connect to the edge");
+            let edge_js = async_nats::jetstream::new(edge_client.clone());
+            create_ok(
+                &edge_client,
+                json!({"name": "M", "mirror": {"name": "QM", "domain": "hub"},
+                    "storage": "file"}),
+            )
+            .await;
+            create_ok(
+                &edge_client,
+                json!({"name": "S", "subjects": ["s.>"], "storage": "file",
+                    "sources": [{"name": "QS", "domain": "hub"}]}),
+            )
+            .await;
+            wait_info(&edge_client, "M", "20 mirrored", |i| messages(i) == 20).await;
+            wait_info(&edge_client, "S", "20 sourced", |i| messages(i) == 20).await;
+            for i in 21..=25 {
+                publish(&hub_js, &format!("qm.{i}"), &format!("m{i}")).await;
+                publish(&hub_js, &format!("qs.{i}"), &format!("s{i}")).await;
+            }
+            wait_info(&edge_client, "M", "25 mirrored", |i| messages(i) == 25).await;
+            wait_info(&edge_client, "S", "25 sourced", |i| messages(i) == 25).await;
+            let expected: Vec<String> = (1..=25).map(|i| format!("m{i}")).collect();
+            assert_eq!(payloads(&edge_js, "M", 25).await, expected, "{kind:?}");
+            let expected: Vec<String> = (1..=25).map(|i| format!("s{i}")).collect();
+            assert_eq!(payloads(&edge_js, "S", 25).await, expected, "{kind:?}");
+            // What the edge copied has left the hub's work queues.
+            wait_info(&hub_client, "QM", "emptied by the mirror", |i| {
+                messages(i) == 0
+            })
+            .await;
+            wait_info(&hub_client, "QS", "emptied by the source", |i| {
+                messages(i) == 0
+            })
+            .await;
+            // Work queued while the edge is away waits for it, and leaves once it is copied.
+            drop(edge_js);
+            drop(edge_client);
+            edge.shutdown().await;
+            for i in 26..=30 {
+                publish(&hub_js, &format!("qm.{i}"), &format!("m{i}")).await;
+                publish(&hub_js, &format!("qs.{i}"), &format!("s{i}")).await;
+            }
+            let queued = info(&hub_client, "QM").await;
+            assert_eq!(messages(&queued), 5, "{kind:?}: {queued}");
+            let edge = edge_linked_to(&hub, &store_dir).await;
+            let edge_client = async_nats::connect(edge.client_addr.to_string())
+                .await
+                .expect("connect to the edge again");
+            let edge_js = async_nats::jetstream::new(edge_client.clone());
+            wait_info(&edge_client, "M", "30 mirrored", |i| messages(i) == 30).await;
+            wait_info(&edge_client, "S", "30 sourced", |i| messages(i) == 30).await;
+            let expected: Vec<String> = (1..=30).map(|i| format!("m{i}")).collect();
+            assert_eq!(payloads(&edge_js, "M", 30).await, expected, "{kind:?}");
+            let expected: Vec<String> = (1..=30).map(|i| format!("s{i}")).collect();
+            assert_eq!(payloads(&edge_js, "S", 30).await, expected, "{kind:?}");
+            if kind == Kind::NatsServer {
+                // 2.9's copy consumers are direct (ack none): the previous run's consumer, left
+                // to end by inactivity, still needed 26..30 when the new one delivered them,
+                // and its end does not sweep a work queue, so they stay on the hub.
+                eprintln!(
+                    "!!! a_contrail_edge: on Debian's nats-server 2.9.10, work queued while the \
+                     edge was away stays on the hub after it is copied (its old direct \
+                     consumer still needed it); not compared there"
+                );
+            } else {
+                wait_info(&hub_client, "QM", "emptied again", |i| messages(i) == 0).await;
+                wait_info(&hub_client, "QS", "emptied again", |i| messages(i) == 0).await;
+            }
+            edge.shutdown().await;
         })
         .await;
     }

@@ -139,7 +139,7 @@ impl Engine {
             .remove(consumer.config().deliver_subject.as_deref(), stream, name);
         self.send_from_consumers(stream, out);
         self.mark_dirty(stream);
-        self.sweep_interest(stream, now);
+        self.sweep_interest(stream, consumer.config().direct, now);
         Ok(())
     }
 

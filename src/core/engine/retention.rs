@@ -107,26 +107,35 @@ impl Engine {
         }
     }
 
-    /// After a consumer leaves an interest or work-queue stream, removes every message that no
-    /// remaining consumer needs.
-    pub(crate) fn sweep_interest(&mut self, stream: &str, _now: Nanos) {
+    /// After a consumer leaves an interest stream, removes every message that no remaining
+    /// consumer needs.
+    ///
+    /// After a mirror's or source's `direct` consumer (`direct_left`) leaves a work-queue
+    /// stream, removes the messages every remaining consumer whose filter matches has taken (at
+    /// least one such): a copy that came back with a new consumer while its old one still lived
+    /// (a restart, a link cut) took messages the old one still held, and nothing else would let
+    /// go of them. Work nobody has taken stays. nats-server sweeps interest streams only; 2.14
+    /// reaches the same end on a work queue by keeping one durable consumer per copy.
+    pub(crate) fn sweep_interest(&mut self, stream: &str, direct_left: bool, _now: Nanos) {
         let Some(slot) = self.streams.get_mut(stream) else {
             return;
         };
-        if slot.stream.config().retention != RetentionPolicy::Interest {
-            return;
-        }
+        let work_queue = match slot.stream.config().retention {
+            RetentionPolicy::Interest => false,
+            RetentionPolicy::WorkQueue if direct_left => true,
+            _ => return,
+        };
         let mut doomed = Vec::new();
         let mut next = slot.stream.state().first_seq;
         while let Ok(msg) = slot.stream.store().load_next_msg("", next) {
-            if !slot
-                .consumers
-                .values()
-                .any(|c| c.needs_ack(msg.seq, &msg.subject))
-            {
-                doomed.push(msg.seq);
+            let (seq, subject) = (msg.seq, msg.subject.as_str());
+            let mut consumers = slot.consumers.values();
+            let needed = consumers.clone().any(|c| c.needs_ack(seq, subject));
+            let taken = !work_queue || consumers.any(|c| c.filter_matches(subject));
+            if taken && !needed {
+                doomed.push(seq);
             }
-            next = msg.seq + 1;
+            next = seq + 1;
         }
         for seq in &doomed {
             let _ = slot.stream.remove_msg(*seq);

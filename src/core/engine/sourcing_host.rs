@@ -72,9 +72,6 @@ pub(crate) struct Host {
     rolled_back: BTreeSet<String>,
     /// API routes changed: every machine's route is looked up again at the next timeout.
     routes_changed: bool,
-    /// Local deliver subjects a machine stopped listening on: whether a push consumer there
-    /// still has a subscriber is asked again at the next timeout.
-    pub(super) interest_recheck: BTreeSet<String>,
 }
 
 impl Host {
@@ -275,9 +272,7 @@ impl Engine {
 
     /// The earliest time a machine needs [`Engine::sourcing_timeout`] (0: at once).
     pub(super) fn sourcing_deadline(&self) -> Option<Nanos> {
-        let changed = self.sourcing.routes_changed
-            || !self.sourcing.rolled_back.is_empty()
-            || !self.sourcing.interest_recheck.is_empty();
+        let changed = self.sourcing.routes_changed || !self.sourcing.rolled_back.is_empty();
         if changed {
             return Some(0);
         }
@@ -290,12 +285,6 @@ impl Engine {
 
     /// The machines' timers, and what changed under them (routes, rolled-back stores).
     pub(super) fn sourcing_timeout(&mut self, now: Nanos) {
-        for subject in std::mem::take(&mut self.sourcing.interest_recheck) {
-            // A local push consumer delivering there may have lost its only subscriber.
-            let active =
-                self.interest.has_subscribers(&subject) || self.surface.owns_locally(&subject);
-            self.set_interest(&subject, active, now);
-        }
         if std::mem::take(&mut self.sourcing.routes_changed) {
             self.reroute_followers(now);
         }

@@ -602,3 +602,72 @@ fn a_mirror_names_its_account_in_its_origin_consumer() {
     );
     assert!(info.config.direct);
 }
+
+#[test]
+fn a_hubs_work_queue_lets_go_of_what_a_mirror_took_after_coming_back() {
+    let mut w = World::two();
+    w.create(
+        0,
+        serde_json::json!({"name": "Q", "subjects": ["q.>"], "retention": "workqueue"}),
+    );
+    for i in 1..=5 {
+        w.publish(0, &format!("q.{i}"), &format!("m{i}"));
+    }
+    w.create(
+        1,
+        serde_json::json!({"name": "M", "mirror": {"name": "Q", "external": {"api": "$JS.hub.API"}}}),
+    );
+    assert!(w.run_until(100, |w| w.last_seq(1, "M") == 5 && w.msgs(0, "Q") == 0));
+    // The link goes down (the hub loses the edge's subscriptions) while work is queued.
+    w.link_up = false;
+    let now = w.now;
+    w.engines[1].link_down(LinkId(1), now);
+    let subs: Vec<String> = std::mem::take(&mut w.link_subs).into_values().collect();
+    for subject in subs {
+        w.engines[0].set_interest(&subject, false, now);
+    }
+    for i in 6..=10 {
+        w.publish(0, &format!("q.{i}"), &format!("m{i}"));
+    }
+    for _ in 0..20 {
+        w.tick();
+    }
+    assert_eq!(w.msgs(0, "Q"), 5);
+    // Back before the old consumer ends: the new one takes 6..10 while the old still needs
+    // them; once the old one ends by inactivity, the hub lets go of them.
+    w.link_up = true;
+    let now = w.now;
+    w.engines[1].link_up(LinkId(1), now);
+    assert!(w.run_until(300, |w| w.last_seq(1, "M") == 10));
+    assert!(
+        w.run_until(300, |w| w.msgs(0, "Q") == 0),
+        "{:?}",
+        w.engines[0].consumer_names("Q")
+    );
+    for seq in 1..=10 {
+        let m = w.load(1, "M", seq).map(|m| m.payload);
+        assert_eq!(m, Some(Bytes::from(format!("m{seq}"))));
+    }
+}
+
+#[test]
+fn work_nobody_took_stays_when_a_mirrors_consumer_ends() {
+    let mut w = World::one();
+    w.create(
+        0,
+        serde_json::json!({"name": "Q", "subjects": ["q.>"], "retention": "workqueue"}),
+    );
+    w.create(0, serde_json::json!({"name": "M", "mirror": {"name": "Q"}}));
+    w.publish(0, "q.1", "m1");
+    assert!(w.run_until(100, |w| w.last_seq(0, "M") == 1 && w.msgs(0, "Q") == 0));
+    // The mirror goes; its consumer on Q ends by inactivity, with work queued since.
+    w.api(0, "$JS.API.STREAM.DELETE.M", serde_json::json!({}));
+    for i in 2..=4 {
+        w.publish(0, &format!("q.{i}"), &format!("m{i}"));
+    }
+    let gone = w.run_until(300, |w| {
+        w.engines[0].consumer_names("Q").is_ok_and(|c| c.is_empty())
+    });
+    assert!(gone, "{:?}", w.engines[0].consumer_names("Q"));
+    assert_eq!(w.msgs(0, "Q"), 3, "nobody took them");
+}
