@@ -149,6 +149,10 @@ error_kinds! {
     ConsumerHBRequiresPush = (400, 10088, "consumer idle heartbeat requires a push based consumer"),
     /// consumer flow control requires a push based consumer
     ConsumerFCRequiresPush = (400, 10089, "consumer flow control requires a push based consumer"),
+    /// consumer direct requires a push based consumer
+    ConsumerDirectRequiresPush = (400, 10090, "consumer direct requires a push based consumer"),
+    /// consumer direct requires an ephemeral consumer
+    ConsumerDirectRequiresEphemeral = (400, 10091, "consumer direct requires an ephemeral consumer"),
     /// consumer filter subject is not a valid subset of the interest subjects
     ConsumerFilterNotSubset = (400, 10093, "consumer filter subject is not a valid subset of the interest subjects"),
     /// `{err}`

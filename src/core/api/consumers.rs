@@ -122,7 +122,7 @@ pub(super) fn delete(
 
 pub(super) fn names(engine: &Engine, stream: &str, payload: &[u8]) -> Result<Value, ApiError> {
     let req: PagedRequest = optional_body(payload)?;
-    let all = engine.consumer_names(stream)?;
+    let all = engine.public_consumer_names(stream)?;
     let total = all.len();
     let (offset, names) = page(all, req.offset, NAMES_LIMIT);
     let consumers = if names.is_empty() {
@@ -140,7 +140,7 @@ pub(super) fn list(
     now: Nanos,
 ) -> Result<Value, ApiError> {
     let req: PagedRequest = optional_body(payload)?;
-    let all = engine.consumer_names(stream)?;
+    let all = engine.public_consumer_names(stream)?;
     let total = all.len();
     let (offset, names) = page(all, req.offset, LIST_LIMIT);
     let infos = names

@@ -267,6 +267,14 @@ pub struct ConsumerConfig {
         skip_serializing_if = "BTreeMap::is_empty"
     )]
     pub metadata: BTreeMap<String, String>,
+    /// A consumer a mirror or source creates on its origin (nats-server's `direct`): an
+    /// ephemeral push consumer outside the work-queue rules, listed nowhere, never saved.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "is_false"
+    )]
+    pub direct: bool,
 }
 
 impl ConsumerConfig {

@@ -348,6 +348,7 @@ impl Consumer {
         if self.config.ack_policy == AckPolicy::None {
             self.adflr = dseq;
             self.asflr = seq;
+            self.released.push(seq);
         } else {
             self.track_pending(seq, dseq, now);
         }

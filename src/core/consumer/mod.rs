@@ -135,6 +135,9 @@ pub struct Consumer {
     last_poll: Nanos,
     /// The persisted state changed since [`Consumer::take_changed`].
     changed: bool,
+    /// `ack_policy: none`: stream sequences delivered since [`Consumer::take_released`]; a
+    /// delivery is their ack, so interest and work-queue streams may let go of them.
+    released: Vec<u64>,
 }
 
 impl Consumer {
@@ -242,6 +245,7 @@ impl Consumer {
             last_ack_activity: 0,
             last_poll: now,
             changed: false,
+            released: Vec::new(),
             config,
         })
     }
@@ -290,6 +294,13 @@ impl Consumer {
         self.npc_stale = true;
         self.changed = true;
         self.recompute_redeliver_at();
+    }
+
+    /// The stream sequences an `ack_policy: none` consumer delivered since the last call: each
+    /// delivery acknowledged itself (nats-server's `deliverMsg` hands them to the stream's ack
+    /// queue on interest and work-queue streams).
+    pub fn take_released(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.released)
     }
 
     /// Whether the persisted state changed since the last [`Consumer::take_changed`] (a flush

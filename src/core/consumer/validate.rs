@@ -122,6 +122,15 @@ impl ConsumerConfig {
             Some(deliver) => self.check_push(deliver, stream_subjects)?,
             None => self.check_pull(work_queue)?,
         }
+        // A mirror's or source's consumer: pushed, and gone with its mirror.
+        if self.direct {
+            if self.is_pull() {
+                return Err(ErrorKind::ConsumerDirectRequiresPush.into());
+            }
+            if self.is_durable() {
+                return Err(ErrorKind::ConsumerDirectRequiresEphemeral.into());
+            }
+        }
         self.check_filters()?;
         self.check_start()?;
         if let Some(freq) = self.sample_freq.as_deref().filter(|f| !f.is_empty()) {
@@ -337,8 +346,14 @@ impl ConsumerConfig {
 }
 
 /// The work-queue exclusivity rules for a new consumer `new` on a work-queue stream, given the
-/// stream's other consumers (a consumer with `new`'s name among them is skipped).
+/// stream's other consumers (a consumer with `new`'s name among them is skipped). A mirror's or
+/// source's `direct` consumer is outside them, both as `new` and among the others: it takes
+/// every message without acks, and the stream keeps a message until it has been delivered to
+/// it as well (nats-server's `addConsumer` and `partitionUnique`).
 pub fn check_work_queue(new: &ConsumerConfig, others: &[&ConsumerConfig]) -> Result<(), ApiError> {
+    if new.direct {
+        return Ok(());
+    }
     if new.ack_policy != AckPolicy::Explicit {
         return Err(ErrorKind::ConsumerWQRequiresExplicitAck.into());
     }
@@ -348,7 +363,7 @@ pub fn check_work_queue(new: &ConsumerConfig, others: &[&ConsumerConfig]) -> Res
     let name = new.effective_name();
     let others: Vec<&&ConsumerConfig> = others
         .iter()
-        .filter(|o| name.is_none() || o.effective_name() != name)
+        .filter(|o| !o.direct && (name.is_none() || o.effective_name() != name))
         .collect();
     if others.is_empty() {
         return Ok(());

@@ -75,15 +75,18 @@ impl Engine {
         if action == CreateAction::Update {
             return Err(ErrorKind::ConsumerDoesNotExist.into());
         }
+        // A mirror's or source's consumer counts against no limit (`numLimitableConsumers`).
         let max_per_stream = stream_config.max_consumers;
-        if max_per_stream > 0 && slot.consumers.len() as i64 >= max_per_stream {
+        let limited = !config.direct;
+        if limited && max_per_stream > 0 && slot.public_consumers().count() as i64 >= max_per_stream
+        {
             return Err(ErrorKind::MaximumConsumersLimit.into());
         }
-        if let Some(max) = self.config().max_consumers {
+        if let Some(max) = self.config().max_consumers.filter(|_| limited) {
             if self
                 .streams
                 .values()
-                .map(|s| s.consumers.len())
+                .map(|s| s.public_consumers().count())
                 .sum::<usize>()
                 >= max
             {
@@ -136,7 +139,7 @@ impl Engine {
             .remove(consumer.config().deliver_subject.as_deref(), stream, name);
         self.send_from_consumers(stream, out);
         self.mark_dirty(stream);
-        self.sweep_interest(stream, now);
+        self.sweep_interest(stream, consumer.config().direct, now);
         Ok(())
     }
 
@@ -158,6 +161,16 @@ impl Engine {
     /// Names of a stream's consumers, sorted.
     pub fn consumer_names(&self, stream: &str) -> Result<Vec<String>, ApiError> {
         Ok(self.slot(stream)?.consumers.keys().cloned().collect())
+    }
+
+    /// Names of a stream's consumers that `CONSUMER.NAMES` / `LIST` show, sorted: all but the
+    /// `direct` ones of mirrors and sources, as nats-server lists them.
+    pub fn public_consumer_names(&self, stream: &str) -> Result<Vec<String>, ApiError> {
+        Ok(self
+            .slot(stream)?
+            .public_consumers()
+            .map(|(name, _)| name.clone())
+            .collect())
     }
 
     /// Hands a pull request to a consumer; messages and status replies go to `reply`. `false`
@@ -213,13 +226,18 @@ impl Engine {
     }
 
     /// Writes a consumer's record to its stream's store now (config changes must not wait).
+    /// A `direct` consumer is never written: it lives as long as the mirror that asked for it
+    /// keeps it (nats-server gives it no store either).
     pub(super) fn persist_consumer(&mut self, stream: &str, name: &str) -> Result<(), ApiError> {
         let slot = self.slot_mut(stream)?;
-        let record = slot
+        let consumer = slot
             .consumers
             .get(name)
-            .ok_or_else(|| ApiError::new(ErrorKind::ConsumerNotFound))?
-            .record();
+            .ok_or_else(|| ApiError::new(ErrorKind::ConsumerNotFound))?;
+        if consumer.config().direct {
+            return Ok(());
+        }
+        let record = consumer.record();
         slot.stream
             .store_mut()
             .save_consumer(name, record)

@@ -248,9 +248,12 @@ fn sync_stream(slot: &mut StreamSlot, ticket: u64) -> Result<Synced, Failure> {
 fn save_changed_consumers(slot: &mut StreamSlot) -> Result<(), StoreError> {
     for (name, consumer) in slot.consumers.iter_mut() {
         if consumer.is_changed() {
-            slot.stream
-                .store_mut()
-                .save_consumer(name, consumer.record())?;
+            // A mirror's or source's `direct` consumer is never saved (see `persist_consumer`).
+            if !consumer.config().direct {
+                slot.stream
+                    .store_mut()
+                    .save_consumer(name, consumer.record())?;
+            }
             consumer.take_changed();
         }
     }

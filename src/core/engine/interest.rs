@@ -101,6 +101,14 @@ impl Engine {
         } else {
             self.interest.active.remove(deliver_subject);
         }
+        self.push_interest(deliver_subject, active, now);
+    }
+
+    /// Starts or stops the push consumers delivering to `deliver_subject`, without recording
+    /// it as the shell's: the engine's own subscriptions (a mirror's deliver subject) are
+    /// interest only while they last, so a stopped mirror's consumer must not stay active on
+    /// a record of them.
+    pub(crate) fn push_interest(&mut self, deliver_subject: &str, active: bool, now: Nanos) {
         let Some(targets) = self.interest.by_deliver.get(deliver_subject) else {
             return;
         };

@@ -84,6 +84,10 @@ pub struct EngineConfig {
     /// What every engine of the server stores, counted against the server's limits: engines
     /// built from clones of one config (one per account) share it.
     pub server_usage: ServerUsage,
+    /// The account's name (`None`: nats-server's global account, `$G`): its mirrors and sources
+    /// name it in their origin consumers' hash and metadata, as nats-server does, so edges of
+    /// different accounts mirroring same-named streams from one hub ask for different consumers.
+    pub account: Option<String>,
 }
 
 impl Default for EngineConfig {
@@ -97,6 +101,7 @@ impl Default for EngineConfig {
             server_max_memory: -1,
             server_max_storage: -1,
             server_usage: ServerUsage::default(),
+            account: None,
         }
     }
 }
@@ -123,6 +128,12 @@ impl StreamSlot {
             durability,
             counted_bytes: 0,
         }
+    }
+
+    /// Its consumers but the `direct` ones mirrors and sources make: what lists, counts and
+    /// limits see (nats-server's `getPublicConsumers`, `numLimitableConsumers`).
+    pub(crate) fn public_consumers(&self) -> impl Iterator<Item = (&String, &Consumer)> {
+        self.consumers.iter().filter(|(_, c)| !c.config().direct)
     }
 }
 
@@ -270,7 +281,7 @@ impl Engine {
                 crate::core::stream::StorageType::Memory => usage.memory += bytes,
                 crate::core::stream::StorageType::File => usage.storage += bytes,
             }
-            usage.consumers += slot.consumers.len();
+            usage.consumers += slot.public_consumers().count();
         }
         usage
     }

@@ -418,6 +418,7 @@ impl Engine {
     /// Queues what a consumer of `stream` produced: each delivery until its message is durable,
     /// each ack reply until the consumer's state is (see `outbox.rs`).
     pub(crate) fn send_from_consumers(&mut self, stream: &str, out: Vec<Outbound>) {
+        self.release_deliveries(stream);
         if out.is_empty() {
             return;
         }

@@ -1,9 +1,11 @@
 //! Retention: when a work-queue or interest stream lets go of a message.
 //!
 //! Limits streams keep messages until a limit removes them (the stream layer does that). A
-//! work-queue stream removes a message once its one consumer acknowledges it. An interest stream
-//! removes a message once no consumer whose filter matches it still needs it: every such
-//! consumer has acknowledged it (or, with `ack_policy: none`, been handed it).
+//! work-queue or interest stream removes a message once no consumer whose filter matches it
+//! still needs it: every such consumer has acknowledged it (or, with `ack_policy: none`, been
+//! handed it). On a work-queue stream that is its one consumer for the subject, plus any
+//! mirror's or source's `direct` consumer: a message stays until the copy has it too, as
+//! nats-server's `ackMsg` / `noInterest` decide for both retentions.
 //!
 //! Whatever removed a message (retention, a limit, age, a delete or a purge), its consumers hear
 //! of it through [`Engine::apply_removals`], as nats-server's stores call back into the stream:
@@ -25,15 +27,12 @@ impl Engine {
         }
         let mut removed = false;
         for &seq in acked {
-            let release = match retention {
-                RetentionPolicy::WorkQueue => true,
-                _ => match slot.stream.store().load_msg(seq) {
-                    Ok(msg) => !slot
-                        .consumers
-                        .values()
-                        .any(|c| c.needs_ack(seq, &msg.subject)),
-                    Err(_) => false,
-                },
+            let release = match slot.stream.store().load_msg(seq) {
+                Ok(msg) => !slot
+                    .consumers
+                    .values()
+                    .any(|c| c.needs_ack(seq, &msg.subject)),
+                Err(_) => false,
             };
             if release && slot.stream.remove_msg(seq).unwrap_or(false) {
                 removed = true;
@@ -43,6 +42,19 @@ impl Engine {
             self.mark_dirty(stream);
             self.apply_removals(stream);
         }
+    }
+
+    /// Applies the stream's retention to what its `ack_policy: none` consumers delivered since
+    /// the last call (a delivery is their ack).
+    pub(crate) fn release_deliveries(&mut self, stream: &str) {
+        let Some(slot) = self.streams.get_mut(stream) else {
+            return;
+        };
+        let mut delivered = Vec::new();
+        for consumer in slot.consumers.values_mut() {
+            delivered.append(&mut consumer.take_released());
+        }
+        self.apply_acks(stream, &delivered);
     }
 
     /// Tells the consumers of `stream` what the stream removed since the last call (see
@@ -95,26 +107,35 @@ impl Engine {
         }
     }
 
-    /// After a consumer leaves an interest or work-queue stream, removes every message that no
-    /// remaining consumer needs.
-    pub(crate) fn sweep_interest(&mut self, stream: &str, _now: Nanos) {
+    /// After a consumer leaves an interest stream, removes every message that no remaining
+    /// consumer needs.
+    ///
+    /// After a mirror's or source's `direct` consumer (`direct_left`) leaves a work-queue
+    /// stream, removes the messages every remaining consumer whose filter matches has taken (at
+    /// least one such): a copy that came back with a new consumer while its old one still lived
+    /// (a restart, a link cut) took messages the old one still held, and nothing else would let
+    /// go of them. Work nobody has taken stays. nats-server sweeps interest streams only; 2.14
+    /// reaches the same end on a work queue by keeping one durable consumer per copy.
+    pub(crate) fn sweep_interest(&mut self, stream: &str, direct_left: bool, _now: Nanos) {
         let Some(slot) = self.streams.get_mut(stream) else {
             return;
         };
-        if slot.stream.config().retention != RetentionPolicy::Interest {
-            return;
-        }
+        let work_queue = match slot.stream.config().retention {
+            RetentionPolicy::Interest => false,
+            RetentionPolicy::WorkQueue if direct_left => true,
+            _ => return,
+        };
         let mut doomed = Vec::new();
         let mut next = slot.stream.state().first_seq;
         while let Ok(msg) = slot.stream.store().load_next_msg("", next) {
-            if !slot
-                .consumers
-                .values()
-                .any(|c| c.needs_ack(msg.seq, &msg.subject))
-            {
-                doomed.push(msg.seq);
+            let (seq, subject) = (msg.seq, msg.subject.as_str());
+            let mut consumers = slot.consumers.values();
+            let needed = consumers.clone().any(|c| c.needs_ack(seq, subject));
+            let taken = !work_queue || consumers.any(|c| c.filter_matches(subject));
+            if taken && !needed {
+                doomed.push(seq);
             }
-            next = msg.seq + 1;
+            next = seq + 1;
         }
         for seq in &doomed {
             let _ = slot.stream.remove_msg(*seq);

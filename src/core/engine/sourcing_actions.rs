@@ -90,7 +90,7 @@ impl Engine {
                     origin_seq,
                 } => {
                     let headers = Some(headers).filter(|h| !h.is_empty());
-                    let entry = Entry::Publish;
+                    let entry = Entry::Sourced;
                     let stored = self.ingest_into(stream, &subject, headers, payload, now, entry);
                     self.stored(
                         key,
@@ -128,7 +128,7 @@ impl Engine {
         }
         let deliver = deliver.to_string();
         self.surface.set_quiet(sid, false);
-        self.set_interest(&deliver, true, now);
+        self.push_interest(&deliver, true, now);
     }
 
     /// Tells a machine how its store went: a success is accepted at once (what vouches for it
@@ -201,7 +201,13 @@ impl Engine {
         self.sourcing.by_sid.remove(&sid);
         self.unsubscribe(sid);
         if local && self.has_deliver_subject(subject) {
-            self.sourcing.interest_recheck.insert(subject.to_string());
+            // A local push consumer delivering there may have lost its only subscriber: it
+            // stops now, before what is published next is handed to nobody (and, from a work
+            // queue or an interest stream, let go of).
+            let active =
+                self.interest.has_subscribers(subject) || self.surface.owns_locally(subject);
+            let now = self.clock;
+            self.push_interest(subject, active, now);
         }
     }
 

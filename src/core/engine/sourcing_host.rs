@@ -41,9 +41,9 @@ use crate::core::time::Nanos;
 
 use super::surface::SubId;
 
-/// The account a machine names in its consumer's metadata and hash (the engine serves one
-/// account and does not know its name; nats-server's default account).
-const ACCOUNT: &str = "$G";
+/// The account a machine names in its consumer's metadata and hash when the engine's config
+/// names none (nats-server's global account).
+const GLOBAL_ACCOUNT: &str = "$G";
 
 /// Which machine: its stream and its source's index name ("" for the mirror).
 pub(super) type Key = (String, String);
@@ -72,9 +72,6 @@ pub(crate) struct Host {
     rolled_back: BTreeSet<String>,
     /// API routes changed: every machine's route is looked up again at the next timeout.
     routes_changed: bool,
-    /// Local deliver subjects a machine stopped listening on: whether a push consumer there
-    /// still has a subscriber is asked again at the next timeout.
-    pub(super) interest_recheck: BTreeSet<String>,
 }
 
 impl Host {
@@ -160,13 +157,18 @@ impl Engine {
             .map(|s| s.name.clone())
             .collect();
         let domain = self.config.domain.clone().unwrap_or_default();
+        let account = self
+            .config
+            .account
+            .clone()
+            .unwrap_or_else(|| GLOBAL_ACCOUNT.to_string());
         for (index, role, source) in new {
             let setup = SourcingSetup {
                 role,
                 origin_sourced_twice: twice.contains(&source.name),
                 source: source.clone(),
                 stream: stream.to_string(),
-                account: ACCOUNT.to_string(),
+                account: account.clone(),
                 domain: domain.clone(),
                 seed: self.next_random(),
             };
@@ -270,9 +272,7 @@ impl Engine {
 
     /// The earliest time a machine needs [`Engine::sourcing_timeout`] (0: at once).
     pub(super) fn sourcing_deadline(&self) -> Option<Nanos> {
-        let changed = self.sourcing.routes_changed
-            || !self.sourcing.rolled_back.is_empty()
-            || !self.sourcing.interest_recheck.is_empty();
+        let changed = self.sourcing.routes_changed || !self.sourcing.rolled_back.is_empty();
         if changed {
             return Some(0);
         }
@@ -285,12 +285,6 @@ impl Engine {
 
     /// The machines' timers, and what changed under them (routes, rolled-back stores).
     pub(super) fn sourcing_timeout(&mut self, now: Nanos) {
-        for subject in std::mem::take(&mut self.sourcing.interest_recheck) {
-            // A local push consumer delivering there may have lost its only subscriber.
-            let active =
-                self.interest.has_subscribers(&subject) || self.surface.owns_locally(&subject);
-            self.set_interest(&subject, active, now);
-        }
         if std::mem::take(&mut self.sourcing.routes_changed) {
             self.reroute_followers(now);
         }

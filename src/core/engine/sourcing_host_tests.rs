@@ -519,3 +519,155 @@ fn a_failing_mirror_store_holds_its_flow_control_replies_until_a_sync_succeeds()
         "what it vouched for is durable"
     );
 }
+
+#[test]
+fn a_work_queue_origin_keeps_each_message_until_its_consumer_and_its_mirror_have_it() {
+    let mut w = World::one();
+    w.create(
+        0,
+        serde_json::json!({"name": "Q", "subjects": ["q.>"], "retention": "workqueue"}),
+    );
+    w.api(
+        0,
+        "$JS.API.CONSUMER.CREATE.Q.W",
+        serde_json::json!({"stream_name": "Q",
+            "config": {"durable_name": "W", "ack_policy": "explicit"}}),
+    );
+    for i in 1..=3 {
+        w.publish(0, &format!("q.{i}"), &format!("m{i}"));
+    }
+    // Its mirror's `direct` consumer is outside the one-consumer rule: no 10098, no 10099.
+    w.create(0, serde_json::json!({"name": "M", "mirror": {"name": "Q"}}));
+    assert!(w.run_until(100, |w| w.last_seq(0, "M") == 3));
+    assert_eq!(w.msgs(0, "Q"), 3, "W has not acknowledged them yet");
+    let engine = &w.engines[0];
+    let all = engine.consumer_names("Q").unwrap_or_default();
+    let public = engine.public_consumer_names("Q").unwrap_or_default();
+    assert_eq!((all.len(), public), (2, vec!["W".to_string()]));
+    let saved = engine.stream("Q").map(|s| s.store().consumers());
+    let saved: Vec<String> = saved
+        .and_then(Result::ok)
+        .map(|c| c.into_keys().collect())
+        .unwrap_or_default();
+    assert_eq!(saved, ["W"], "a direct consumer is never saved");
+    assert_eq!(w.info(0, "Q").state.consumer_count, 1);
+    // W takes and acknowledges all three: the mirror has them too, so they leave.
+    let now = w.now;
+    let engine = &mut w.engines[0];
+    let pull =
+        Message::new("$JS.API.CONSUMER.MSG.NEXT.Q.W", r#"{"batch":3}"#).with_reply("_INBOX.w");
+    assert!(engine.handle(pull, now));
+    engine.flush().result().expect("sync");
+    let acks: Vec<String> = std::iter::from_fn(|| engine.poll_outbound())
+        .filter(|o| o.to == "_INBOX.w")
+        .filter_map(|o| o.msg.reply)
+        .collect();
+    assert_eq!(acks.len(), 3, "{acks:?}");
+    for ack in acks {
+        engine.handle(Message::new(ack, "+ACK"), now);
+    }
+    w.settle();
+    assert_eq!(w.msgs(0, "Q"), 0);
+    assert_eq!(w.msgs(0, "M"), 3);
+}
+
+#[test]
+fn a_mirror_names_its_account_in_its_origin_consumer() {
+    let factory: StoreFactory =
+        Box::new(|_| Ok(Box::new(crate::core::store::memory::MemoryStore::new())));
+    let config = EngineConfig {
+        account: Some("ACME".to_string()),
+        ..EngineConfig::default()
+    };
+    let mut w = World::one();
+    w.engines[0] = Engine::new(config, factory, 11);
+    origin(&mut w, 0, 2);
+    w.create(0, serde_json::json!({"name": "M", "mirror": {"name": "O"}}));
+    assert!(w.run_until(100, |w| w.last_seq(0, "M") == 2));
+    let expected = format!(
+        "JS_MIRROR_{}",
+        crate::core::sourcing::hash::stable_consumer_hash("M", "ACME", "")
+    );
+    let names = w.engines[0].consumer_names("O").unwrap_or_default();
+    assert_eq!(names, std::slice::from_ref(&expected));
+    let info = w.engines[0]
+        .consumer_info("O", &expected, w.now)
+        .expect("the mirror's consumer");
+    assert_eq!(
+        info.config
+            .metadata
+            .get("_nats.mirror.acc")
+            .map(String::as_str),
+        Some("ACME")
+    );
+    assert!(info.config.direct);
+}
+
+#[test]
+fn a_hubs_work_queue_lets_go_of_what_a_mirror_took_after_coming_back() {
+    let mut w = World::two();
+    w.create(
+        0,
+        serde_json::json!({"name": "Q", "subjects": ["q.>"], "retention": "workqueue"}),
+    );
+    for i in 1..=5 {
+        w.publish(0, &format!("q.{i}"), &format!("m{i}"));
+    }
+    w.create(
+        1,
+        serde_json::json!({"name": "M", "mirror": {"name": "Q", "external": {"api": "$JS.hub.API"}}}),
+    );
+    assert!(w.run_until(100, |w| w.last_seq(1, "M") == 5 && w.msgs(0, "Q") == 0));
+    // The link goes down (the hub loses the edge's subscriptions) while work is queued.
+    w.link_up = false;
+    let now = w.now;
+    w.engines[1].link_down(LinkId(1), now);
+    let subs: Vec<String> = std::mem::take(&mut w.link_subs).into_values().collect();
+    for subject in subs {
+        w.engines[0].set_interest(&subject, false, now);
+    }
+    for i in 6..=10 {
+        w.publish(0, &format!("q.{i}"), &format!("m{i}"));
+    }
+    for _ in 0..20 {
+        w.tick();
+    }
+    assert_eq!(w.msgs(0, "Q"), 5);
+    // Back before the old consumer ends: the new one takes 6..10 while the old still needs
+    // them; once the old one ends by inactivity, the hub lets go of them.
+    w.link_up = true;
+    let now = w.now;
+    w.engines[1].link_up(LinkId(1), now);
+    assert!(w.run_until(300, |w| w.last_seq(1, "M") == 10));
+    assert!(
+        w.run_until(300, |w| w.msgs(0, "Q") == 0),
+        "{:?}",
+        w.engines[0].consumer_names("Q")
+    );
+    for seq in 1..=10 {
+        let m = w.load(1, "M", seq).map(|m| m.payload);
+        assert_eq!(m, Some(Bytes::from(format!("m{seq}"))));
+    }
+}
+
+#[test]
+fn work_nobody_took_stays_when_a_mirrors_consumer_ends() {
+    let mut w = World::one();
+    w.create(
+        0,
+        serde_json::json!({"name": "Q", "subjects": ["q.>"], "retention": "workqueue"}),
+    );
+    w.create(0, serde_json::json!({"name": "M", "mirror": {"name": "Q"}}));
+    w.publish(0, "q.1", "m1");
+    assert!(w.run_until(100, |w| w.last_seq(0, "M") == 1 && w.msgs(0, "Q") == 0));
+    // The mirror goes; its consumer on Q ends by inactivity, with work queued since.
+    w.api(0, "$JS.API.STREAM.DELETE.M", serde_json::json!({}));
+    for i in 2..=4 {
+        w.publish(0, &format!("q.{i}"), &format!("m{i}"));
+    }
+    let gone = w.run_until(300, |w| {
+        w.engines[0].consumer_names("Q").is_ok_and(|c| c.is_empty())
+    });
+    assert!(gone, "{:?}", w.engines[0].consumer_names("Q"));
+    assert_eq!(w.msgs(0, "Q"), 3, "nobody took them");
+}

@@ -357,7 +357,7 @@ impl Engine {
     }
 
     fn info_of(&self, slot: &StreamSlot, now: Nanos, opts: &InfoOptions) -> StreamInfo {
-        let mut info = slot.stream.info(now, slot.consumers.len(), opts);
+        let mut info = slot.stream.info(now, slot.public_consumers().count(), opts);
         self.add_sourcing_info(&mut info, now);
         info
     }
@@ -391,6 +391,9 @@ impl Engine {
 pub(super) enum Entry {
     /// A publish: the next sequence, the publish rules (dedup, expectations).
     Publish,
+    /// A message a source copied: a publish, but a `Nats-TTL` is kept as it came (see
+    /// `Stream::publish_sourced`).
+    Sourced,
     /// A subject delete marker (`stream/ttl.rs`): a publish under a subject already as stored,
     /// so the stream's `subject_transform` is not applied again.
     Marker,
@@ -464,6 +467,9 @@ fn ingest(
         Entry::Publish | Entry::Marker => {
             slot.stream.publish(subject, headers, payload, now, retain)
         }
+        Entry::Sourced => slot
+            .stream
+            .publish_sourced(subject, headers, payload, now, retain),
         Entry::Mirrored { seq, time } => slot
             .stream
             .store_mirrored(seq, time, subject, headers, payload),

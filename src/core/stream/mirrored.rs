@@ -5,9 +5,16 @@
 //! (the origin checked them) and no `Nats-Msg-Id` is remembered (a mirror does not dedup). A
 //! sequence the origin no longer has is skipped here too (`skipMsgs`): the local store then
 //! counts it as deleted, or, while the mirror is empty, starts after it (`Compact`).
+//!
+//! A `Nats-TTL` is stored as it came; a mirror with `allow_msg_ttl` expires the copy when
+//! the origin's expires (the TTL counts from the origin's time), one without keeps it. A TTL
+//! that does not parse is kept as text and ignored, where nats-server would refuse the
+//! message and stall the mirror on it.
 
 use bytes::Bytes;
 
+use super::pub_headers::PubHeaders;
+use super::ttl::{parse_ttl, MsgTtl};
 use super::{PubAck, Stream};
 use crate::core::error::{ApiError, ErrorKind};
 use crate::core::store::{record_size, Seq};
@@ -54,11 +61,16 @@ impl Stream {
         let copy = republish
             .as_ref()
             .map(|_| (headers.clone(), payload.clone()));
+        let ttl = headers
+            .as_deref()
+            .and_then(|block| parse_ttl(PubHeaders::scan(block).ttl).ok())
+            .unwrap_or(MsgTtl::None);
         let stored = self
             .store
             .store_msg(subject, headers, payload, time)
             .map_err(store_failed)?;
         self.enforce_after_store(subject);
+        self.track_ttl(stored, time, ttl);
         self.last_msg_id.clear();
         if let (Some(pending), Some((headers, payload))) = (republish, copy) {
             self.republish(pending, subject, stored, time, headers.as_deref(), &payload);

@@ -1,7 +1,8 @@
 //! The publish pipeline, in nats-server's order (`processJetStreamMsg`):
 //!
 //! 1. a sealed stream refuses everything;
-//! 2. with headers: `Nats-Expected-Stream`, `Nats-TTL` (refused unless `allow_msg_ttl`),
+//! 2. with headers: `Nats-Expected-Stream`, `Nats-TTL` (refused unless `allow_msg_ttl`, but
+//!    for a sourced message, kept as it is and honoured only with `allow_msg_ttl`),
 //!    `Nats-Expected-Last-Subject-Sequence`, `Nats-Expected-Last-Sequence`, the `Nats-Msg-Id`
 //!    duplicate check, `Nats-Expected-Last-Msg-Id`, and `Nats-Rollup`;
 //! 3. `max_msg_size` and the 64 KiB header limit;
@@ -105,6 +106,33 @@ impl Stream {
         now: Nanos,
         retain: bool,
     ) -> Result<PubAck, ApiError> {
+        self.publish_from(subject, headers, payload, now, retain, false)
+    }
+
+    /// [`Stream::publish`] of a message a source copied from its origin: stored verbatim, so a
+    /// `Nats-TTL` is not refused by a stream without `allow_msg_ttl` (it is kept, and honoured
+    /// only with it), as nats-server's `processJetStreamMsg` does for `sourced` messages. The
+    /// other rules (dedup by `Nats-Msg-Id` among them) apply as to any publish.
+    pub fn publish_sourced(
+        &mut self,
+        subject: &str,
+        headers: Option<Bytes>,
+        payload: Bytes,
+        now: Nanos,
+        retain: bool,
+    ) -> Result<PubAck, ApiError> {
+        self.publish_from(subject, headers, payload, now, retain, true)
+    }
+
+    fn publish_from(
+        &mut self,
+        subject: &str,
+        headers: Option<Bytes>,
+        payload: Bytes,
+        now: Nanos,
+        retain: bool,
+        sourced: bool,
+    ) -> Result<PubAck, ApiError> {
         if self.config.sealed {
             return Err(ErrorKind::StreamSealed.into());
         }
@@ -113,7 +141,7 @@ impl Stream {
         // itself moves into the store.
         let block = headers.clone();
         let accepted = match block.as_deref() {
-            Some(hdr) => match self.check_headers(subject, &PubHeaders::scan(hdr), now)? {
+            Some(hdr) => match self.check_headers(subject, &PubHeaders::scan(hdr), now, sourced)? {
                 // An upload's repeat after the duplicate window, or one out of order.
                 Verdict::Store(accepted) => match self.origins.check(hdr, self.store.as_ref()) {
                     OriginVerdict::Store => accepted,
@@ -186,13 +214,15 @@ impl Stream {
         subject: &str,
         hdr: &PubHeaders<'h>,
         now: Nanos,
+        sourced: bool,
     ) -> Result<Verdict<'h>, ApiError> {
         if !hdr.expected_stream.is_empty() && hdr.expected_stream != self.config.name {
             return Err(ErrorKind::StreamNotMatch.into());
         }
         // A TTL (a value that does not parse counts as none here: it is refused later, with
-        // 10165) needs `allow_msg_ttl`.
-        if !hdr.ttl.is_empty()
+        // 10165) needs `allow_msg_ttl`, unless a source copied it.
+        if !sourced
+            && !hdr.ttl.is_empty()
             && !self.config.allow_msg_ttl
             && parse_ttl(hdr.ttl).is_ok_and(|ttl| ttl != MsgTtl::None)
         {

@@ -106,10 +106,14 @@ impl Accounts {
             let (router, interest) = new_router();
             let js = match &config.jetstream {
                 Some(limits) => {
+                    let engine = EngineConfig {
+                        account: Some(config.name.clone()),
+                        ..engine_config(server_engine, limits)
+                    };
                     let storage = Storage::for_account(
                         store_dir,
                         &config.name,
-                        engine_config(server_engine, limits),
+                        engine,
                         jetstream::now() as u64,
                     );
                     let (js, thread) = jetstream::start(storage, router.clone(), interest)?;
