@@ -460,6 +460,11 @@ export class Contrail {
     this.#flushWatchers.clear();
     clearTimeout(this.#timer);
     this.#failAll(new ClosedError());
+    // Advisory subscriptions end with the database (a failed commit leaves them: the engine
+    // goes on, and so do its advisories).
+    for (const sub of [...this.#eventSubs]) sub._end();
+    this.#eventSubs.clear();
+    this.#eventFilters.clear();
     this.#engine?.close();
     this.#tab?.close(); // after the database closed: releases the lock, a follower takes over
   }
@@ -628,9 +633,6 @@ export class Contrail {
   #failAll(err) {
     for (const handler of [...this.#subs.values()]) handler(null, err);
     this.#subs.clear();
-    for (const sub of [...this.#eventSubs]) sub._end();
-    this.#eventSubs.clear();
-    this.#eventFilters.clear();
     this.#waiting.failAll(err);
   }
 

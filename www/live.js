@@ -14,7 +14,7 @@ const MIN_GAP = 250;
  * Test hook (tests/browser/dashboard.test.mjs): a test that sets
  * `window.contrailDashboardTest = {fallbackMs}` before the page loads makes every
  * advisory-woken loop poll only that often, and reads `refreshes`: how many refreshes each
- * view made, by cause (`<view>:first`, `<view>:advisory`, `<view>:poll`).
+ * view finished, by cause (`<view>:first`, `<view>:advisory`, `<view>:poll`).
  */
 const testHook = globalThis.contrailDashboardTest;
 if (testHook) testHook.refreshes ??= {};
@@ -71,7 +71,6 @@ export function every(ms, fn, { view = 'view', on } = {}) {
     let cause = 'first';
     while (mine === generation) {
       if (!document.hidden) {
-        if (testHook) testHook.refreshes[`${view}:${cause}`] = (testHook.refreshes[`${view}:${cause}`] ?? 0) + 1;
         loop.due = false;
         try {
           await fn();
@@ -79,6 +78,7 @@ export function every(ms, fn, { view = 'view', on } = {}) {
           // The view shows its own errors; a failed tick is retried at the next one.
           console.warn('live update failed', e);
         }
+        if (testHook) testHook.refreshes[`${view}:${cause}`] = (testHook.refreshes[`${view}:${cause}`] ?? 0) + 1;
       }
       if (on) {
         // Advisories that arrive meanwhile make one refresh after the gap.

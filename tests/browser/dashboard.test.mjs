@@ -216,7 +216,7 @@ for (const { label, kind, program } of targets()) {
 /**
  * Makes the page's fallback polls 10 minutes long (test hook in www/live.js): what the page shows
  * within the test's bounds came through advisories. `refreshes(page)` reads how many refreshes
- * each view made, by cause (`overview:first`, `overview:advisory`, `overview:poll`, ...).
+ * each view finished, by cause (`overview:first`, `overview:advisory`, `overview:poll`, ...).
  */
 async function slowFallback(page) {
   await page.addInitScript(() => {
