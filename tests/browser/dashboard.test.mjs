@@ -306,6 +306,36 @@ test('on a database of this browser: a stream another tab creates and deletes th
   }
 });
 
+test('on a database another tab holds (the dashboard a follower): a stream that tab creates and deletes shows up and goes at once, pushed by advisories', { timeout: 60_000 }, async () => {
+  const context = await browser.newContext();
+  const writer = await context.newPage();
+  try {
+    await writer.goto(`${site.url}/tests/browser/blank.html`);
+    await writer.evaluate(async () => {
+      const { open } = await import('/pkg/index.js');
+      window.db = await open({ name: 'dashboard-follower' });
+      window.jsm = await window.db.jetstreamManager();
+    });
+    assert.equal(await writer.evaluate(() => window.db.role), 'writer');
+    const page = await context.newPage();
+    const errors = pageErrors(page);
+    await slowFallback(page);
+    await page.goto(`${site.url}/www/?db=dashboard-follower#/`);
+    await connected(page);
+    await page.waitForFunction(() => window.contrailDashboardTest.refreshes['overview:first'] >= 1, null, WAIT);
+
+    await writer.evaluate(() => window.jsm.streams.add({ name: 'HELD', subjects: ['held.>'] }));
+    await page.waitForSelector('#streams tr[data-name="HELD"]', WAIT);
+    await refreshedByAdvisory(page, 'overview', 1, 'a stream created by the writer tab');
+    await writer.evaluate(() => window.jsm.streams.delete('HELD'));
+    await page.waitForSelector('#streams tr[data-name="HELD"]', { state: 'detached', ...WAIT });
+    await refreshedByAdvisory(page, 'overview', 2, 'a stream deleted by the writer tab');
+    assert.deepEqual(errors, [], 'no uncaught errors in the page');
+  } finally {
+    await context.close();
+  }
+});
+
 test('on contrail: edit a stream, create a consumer and watch its lag, delete a message, the consumer and the stream, each confirmed', { skip: !haveNatsJs && 'no nats.js', timeout: 90_000 }, async () => {
   const server = await startServer('contrail');
   const client = await natsjs(server);
