@@ -143,8 +143,8 @@ struct MaxDeliveries<'a> {
 impl Engine {
     /// Tells the engine that a local subscription on `filter` started (`active`) or ended, for a
     /// shell without an interest oracle: advisories are built only for subjects some reported
-    /// filter covers. Filters outside `$JS.EVENT.>` are ignored (they cannot cover an advisory
-    /// unless they are wildcards like `>`, which count).
+    /// filter covers. A filter that covers no advisory subject (`orders.>`) is ignored; wide
+    /// ones (`>`, `$JS.*.>`) count.
     pub fn set_event_interest(&mut self, filter: &str, active: bool) {
         if !subject::overlaps(filter, "$JS.EVENT.ADVISORY.>") {
             return;
