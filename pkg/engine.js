@@ -4,7 +4,8 @@
 // Everything JetStream does (dedup, expectations, acks, redelivery, limits) happens in the
 // engine; nothing here duplicates it. The JetStream API classes (jsm.js, client.js) talk to it
 // through the `_`-prefixed plumbing at the end of `Contrail` (`_api`, `_request`, `_publish`,
-// `_send`, `_sub`, `_unsub`, `_hasSub`, `_inbox`, `_hold`, `_release`, `_interest`, `storage`);
+// `_send`, `_sub`, `_unsub`, `_hasSub`, `_inbox`, `_hold`, `_release`, `_interest`,
+// `_subscribe`, `storage`);
 // remote.js's `RemoteJetStream` provides the same over a server connection, so keep them in step.
 import init, { Engine } from './dist/contrail.js';
 import { canShare, joinTab } from './tabs.js';
@@ -23,8 +24,22 @@ import { JetStreamClient } from './client.js';
 import { JetStreamManager } from './jsm.js';
 import { startSync } from './sync.js';
 import { attachApi } from './link.js';
+import { Subscription } from './remote.js';
 
 const API = '$JS.API.';
+/** What the engine publishes by itself (advisories): the only subjects `subscribe()` takes. */
+const EVENTS = '$JS.EVENT.';
+
+/** True when NATS subject filter `filter` (wildcards `*`, `>`) matches the literal `subject`. */
+function subjectMatches(filter, subject) {
+  const f = filter.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '>') return s.length > i;
+    if (i >= s.length || (f[i] !== '*' && f[i] !== s[i])) return false;
+  }
+  return f.length === s.length;
+}
 
 // ---- wasm loading -------------------------------------------------------------------------------
 
@@ -231,6 +246,12 @@ export class Contrail {
   #opening = null;
   /** Called after every flush (sync.js watches its upload's status). */
   #flushWatchers = new Set();
+  /** Subscriptions made with `subscribe()` (advisories), and how many use each filter. */
+  #eventSubs = new Set();
+  #eventFilters = new Map();
+  /** Event filters the engine was told of (`setEventInterest`), to tell it only of changes. */
+  #eventOnEngine = new Set();
+  #sid = 0;
 
   /** `engine` is the wasm Engine, or null for a follower tab (it sends everything through `tab`). */
   constructor(engine, tab = null) {
@@ -245,13 +266,17 @@ export class Contrail {
         return took;
       },
       setInterest: (subject, active) => {
-        this.#engine.setInterest(subject, active, Date.now());
+        this.#applyInterest(subject, active);
         this._kick();
       },
-      deliver: (m) => this.#subs.get(m.to)?.(m),
+      deliver: (m) => {
+        this.#subs.get(m.to)?.(m);
+        this.#deliverEvent(m);
+      },
       fail: (to, err) => this.#subs.get(to)?.(null, err),
       promote: (engine) => {
         this.#engine = engine;
+        this.#eventOnEngine.clear(); // a new engine: the interests replayed to it tell it anew
         engine.setWake?.(() => this._kick());
         this.#opening = null;
         this.#finishOpeningSoon();
@@ -371,6 +396,58 @@ export class Contrail {
     return () => this.#flushWatchers.delete(fn);
   }
 
+  /**
+   * Subscribes to what the engine publishes by itself: JetStream advisories on
+   * `$JS.EVENT.ADVISORY.…` (wildcards allowed), as nats-server publishes them. Shaped like
+   * nats.js's `nc.subscribe()`: an async-iterable Subscription, or `opts.callback(err, msg)`.
+   * The engine builds an advisory only while a subscription covers its subject. Other tabs'
+   * subscriptions hear this database's advisories too.
+   */
+  subscribe(subject, opts = {}) {
+    if (this.#closed) throw new ClosedError();
+    if (typeof subject !== 'string' || !subject.startsWith(EVENTS)) {
+      throw new ContrailError(`a database publishes only on ${EVENTS}>: cannot subscribe to "${subject}"`);
+    }
+    const sub = new Subscription(this, ++this.#sid, subject, opts);
+    this.#eventSubs.add(sub);
+    const users = (this.#eventFilters.get(subject) ?? 0) + 1;
+    this.#eventFilters.set(subject, users);
+    if (users === 1) this._interest(subject, true);
+    return sub;
+  }
+
+  /** Ends a subscription made with `subscribe()` (its `unsubscribe()` calls this). */
+  _unsubscribe(sub) {
+    if (!this.#eventSubs.delete(sub)) return;
+    const users = (this.#eventFilters.get(sub.subject) ?? 1) - 1;
+    if (users > 0) return this.#eventFilters.set(sub.subject, users);
+    this.#eventFilters.delete(sub.subject);
+    if (!this.#closed) this._interest(sub.subject, false);
+  }
+
+  /** The transport's subscription (jsm.js `advisories()`). */
+  _subscribe(subject, opts) {
+    return this.subscribe(subject, opts);
+  }
+
+  /** A subscription's news (a callback's error, a slow consumer): nothing listens here. */
+  _status() {}
+
+  /** Hands an advisory to the subscriptions whose filter covers it. */
+  #deliverEvent(m) {
+    if (this.#eventSubs.size === 0 || !m.to?.startsWith(EVENTS)) return;
+    for (const sub of this.#eventSubs) if (subjectMatches(sub.subject, m.subject)) sub._deliver(m);
+  }
+
+  /** Tells the engine of interest: in a push deliver subject, or in advisories (a filter). */
+  #applyInterest(subject, active) {
+    if (!subject.startsWith(EVENTS)) return this.#engine.setInterest(subject, active, Date.now());
+    if (active === this.#eventOnEngine.has(subject)) return;
+    if (active) this.#eventOnEngine.add(subject);
+    else this.#eventOnEngine.delete(subject);
+    this.#engine.setEventInterest(subject, active);
+  }
+
   /** Waits for every write so far to commit, then stops timers and closes the database. */
   async close() {
     if (this.#closed) return;
@@ -383,6 +460,11 @@ export class Contrail {
     this.#flushWatchers.clear();
     clearTimeout(this.#timer);
     this.#failAll(new ClosedError());
+    // Advisory subscriptions end with the database (a failed commit leaves them: the engine
+    // goes on, and so do its advisories).
+    for (const sub of [...this.#eventSubs]) sub._end();
+    this.#eventSubs.clear();
+    this.#eventFilters.clear();
     this.#engine?.close();
     this.#tab?.close(); // after the database closed: releases the lock, a follower takes over
   }
@@ -506,7 +588,7 @@ export class Contrail {
   _interest(subject, active) {
     if (this.#closed) throw new ClosedError();
     if (this.#tab) return this.#tab.interest(subject, active);
-    this.#engine.setInterest(subject, active, Date.now());
+    this.#applyInterest(subject, active);
     this._kick();
   }
 
@@ -568,6 +650,7 @@ export class Contrail {
     let away = null;
     for (const m of unpackReleased(packed, this.#settle)) {
       this.#subs.get(m.to)?.(m);
+      this.#deliverEvent(m);
       if (this.#tab && !m.to.startsWith(this.#prefix)) (away ??= []).push(m);
     }
     if (away) this.#tab.forward(away);

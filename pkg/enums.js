@@ -84,7 +84,7 @@ export const RepublishHeaders = Object.freeze({
   Size: 'Nats-Msg-Size',
 });
 
-/** Advisory kinds (`jsm.advisories()` is not provided; see the README). */
+/** Advisory kinds (`jsm.advisories()`'s `kind`). */
 export const AdvisoryKind = Object.freeze({
   API: 'api_audit',
   StreamAction: 'stream_action',

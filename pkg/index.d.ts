@@ -2,7 +2,7 @@
 // Names and shapes follow v3's own .d.ts (jetstream/lib/types.d.ts, jsapi_types.d.ts); what this
 // package adds (open, storage, tabs) or leaves out is marked.
 export { connect, RemoteConnection, ConnectionOptions, Msg, Subscription, SubscriptionOptions, MsgPublishOptions, RequestOptions, Status } from './remote.js';
-import type { RemoteConnection } from './remote.js';
+import type { RemoteConnection, Subscription, SubscriptionOptions } from './remote.js';
 
 /** Milliseconds to nanoseconds (JetStream durations are nanoseconds). */
 export declare function nanos(ms: number): number;
@@ -57,6 +57,12 @@ export declare class Contrail {
    * the tab that holds the database.
    */
   attach(conn: RemoteConnection, opts: AttachOptions): Promise<Attachment>;
+  /**
+   * Subscribes to what the engine publishes by itself: JetStream advisories on
+   * `$JS.EVENT.ADVISORY.…` (wildcards allowed; any other subject throws ContrailError), as
+   * nats-server publishes them. Shaped like nats.js's `nc.subscribe()`. Added by this package.
+   */
+  subscribe(subject: string, opts?: SubscriptionOptions): Subscription;
   /** Waits for pending commits, stops timers, closes the database. */
   close(): Promise<void>;
   /** nats.js's name: the same as `close()`. */
@@ -448,6 +454,29 @@ export interface StreamInfo {
   [key: string]: unknown;
 }
 
+/** A StreamInfo with one page of subjects (`StreamAPI.infoPage`). */
+export interface StreamInfoPage extends StreamInfo {
+  /** Subjects matching the filter, in all pages. */
+  total: number;
+  /** Index of the page's first subject. */
+  offset: number;
+  /** Most subjects a page holds. */
+  limit: number;
+}
+
+/** One advisory from `JetStreamManager.advisories()`. */
+export interface Advisory {
+  kind: AdvisoryKind;
+  /** The advisory's JSON (`type`, `id`, `timestamp`, `stream`, ...). */
+  data: { type: string; id: string; timestamp: string; [key: string]: unknown };
+}
+
+/** The iterator `JetStreamManager.advisories()` returns. */
+export interface Advisories extends AsyncIterableIterator<Advisory> {
+  /** Ends the subscription. */
+  stop(): void;
+}
+
 export interface StreamInfoRequestOptions {
   subjects_filter?: string;
   deleted_details?: boolean;
@@ -580,14 +609,23 @@ export declare class JetStreamManager {
   readonly direct: DirectStreamAPI;
   getAccountInfo(): Promise<JetStreamAccountStats>;
   getOptions(): JetStreamOptions;
-  /** Not provided: throws InvalidOperationError (the engine publishes no advisories). */
-  advisories(): AsyncIterable<{ kind: AdvisoryKind; data: unknown }>;
+  /**
+   * JetStream advisories (`$JS.EVENT.ADVISORY.>`) as nats.js gives them: `kind` is the last part
+   * of the advisory's `type`. `stop()` (or leaving a `for await`) ends the subscription.
+   */
+  advisories(): Advisories;
   jetstream(): JetStreamClient;
 }
 
 export declare class StreamAPI {
   add(cfg: Partial<StreamConfig> & { name: string }): Promise<StreamInfo>;
   info(name: string, opts?: Partial<StreamInfoRequestOptions>): Promise<StreamInfo>;
+  /**
+   * One page of the stream's subjects with their counts (added by this package: nats.js's
+   * `info` with `subjects_filter` reads every page): `state.subjects` holds the page starting at
+   * `opts.offset` (default 0) of the subjects matching `opts.subjects_filter` (default `>`).
+   */
+  infoPage(name: string, opts?: Partial<StreamInfoRequestOptions> & { offset?: number }): Promise<StreamInfoPage>;
   /** Merges `cfg` into the current config and updates. */
   update(name: string, cfg?: Partial<StreamUpdateConfig>): Promise<StreamInfo>;
   delete(name: string): Promise<boolean>;

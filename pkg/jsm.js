@@ -15,6 +15,8 @@ import { DirectMsg, StoredMsg } from './msg.js';
 import { Consumers } from './consumer.js';
 
 const API = '$JS.API.';
+/** Where nats-server (and the contrail engine) publish JetStream advisories. */
+const ADVISORIES = '$JS.EVENT.ADVISORY.>';
 
 // ---- names and options -----------------------------------------------------------------------------
 
@@ -138,7 +140,30 @@ export class JetStreamManager {
   }
   /** Advisories are not published by the engine (see the README). */
   advisories() {
-    throw new InvalidOperationError('advisories are not published by the contrail engine');
+    const sub = this._c._subscribe(ADVISORIES);
+    const messages = sub[Symbol.asyncIterator]();
+    return {
+      async next() {
+        for (;;) {
+          const r = await messages.next();
+          if (r.done) return r;
+          let data;
+          try {
+            data = r.value.json();
+          } catch {
+            continue; // not JSON: not an advisory
+          }
+          const kind = String(data?.type ?? '').split('.').pop();
+          return { value: { kind, data }, done: false };
+        }
+      },
+      return: () => messages.return(),
+      /** Ends the subscription (nats.js's QueuedIterator `stop()`). */
+      stop: () => sub.unsubscribe(),
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
   }
   /** The JetStream client over the same engine, with the same options. */
   jetstream() {
@@ -171,6 +196,23 @@ export class StreamAPI {
       if (more < si.limit) break;
     }
     if (si.total !== undefined) si.offset = si.total = si.limit = 0;
+    return fixInfo(si);
+  }
+  /**
+   * One page of a stream's subjects with their counts (contrail's own: nats.js's `info` with
+   * `subjects_filter` reads every page). A StreamInfo whose `state.subjects` holds the page
+   * starting at `opts.offset` (default 0) of the subjects matching `opts.subjects_filter`
+   * (default `>`), with the `total`, `offset` and `limit` the server paged them by.
+   */
+  async infoPage(name, opts = {}) {
+    validateStreamName(name);
+    const offset = opts.offset ?? 0;
+    const body = { ...opts, subjects_filter: opts.subjects_filter || '>', offset };
+    const si = strip(await this.#c._api(`STREAM.INFO.${name}`, body));
+    const page = Object.keys(si.state?.subjects ?? {}).length;
+    si.total ??= page;
+    si.offset ??= offset;
+    si.limit ??= page;
     return fixInfo(si);
   }
   /** Changes the fields in `cfg`, keeping the rest of the current config. */

@@ -125,8 +125,12 @@ class Msg {
   }
 }
 
-/** A subscription, shaped like nats.js's: async-iterable unless made with a callback. */
-class Subscription {
+/**
+ * A subscription, shaped like nats.js's: async-iterable unless made with a callback. `nc` is
+ * what delivers to it and hears `_unsubscribe(sub)` and `_status(s)` (a connection here, a
+ * local database's advisories in engine.js).
+ */
+export class Subscription {
   #nc;
   #queue = null;
   #callback;
@@ -700,6 +704,11 @@ class RemoteJetStream {
 
   /** The server sees a push consumer's interest through the subscription itself. */
   _interest() {}
+
+  /** A subscription on the connection (jsm.js `advisories()`). */
+  _subscribe(subject, opts) {
+    return this.#nc.subscribe(subject, opts);
+  }
 
   /** The server's INFO (obj.js reads `max_payload` from it). */
   get info() {

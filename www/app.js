@@ -10,7 +10,7 @@
 
 import { h, say, formDialog, field } from './ui.js';
 import { Source, ownServer, localDatabases } from './source.js';
-import { leaveView } from './live.js';
+import { advise, leaveView } from './live.js';
 import { overview } from './overview.js';
 import { streamPage } from './stream.js';
 import { consumerPage } from './consumer.js';
@@ -31,6 +31,7 @@ async function use(make, describe) {
     say(`Connected: ${app.source.label}.`, 'ok');
     document.getElementById('source-kind').textContent = app.source.kind === 'server' ? 'server' : 'local';
     watchStatus(app.source);
+    app.source.watchAdvisories(advise);
     route();
   } catch (e) {
     if (e?.name === 'AuthorizationError' && make.withCredentials) {

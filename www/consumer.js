@@ -17,7 +17,7 @@ export function consumerPage(source, stream, name) {
       h('div', { class: 'actions' }, h('button', { class: 'danger', id: 'delete-consumer', onclick: () => deleteConsumer(source, stream, name) }, 'Delete…'))),
     state,
     h('h3', {}, 'Configuration'), config);
-  every(1000, async () => {
+  every(2000, async () => {
     let c;
     let si;
     try {
@@ -56,6 +56,10 @@ export function consumerPage(source, stream, name) {
         ['Replay', k.replay_policy],
       ]), h('details', {}, h('summary', {}, 'JSON'), h('pre', {}, JSON.stringify(k, null, 2))));
     }
+  }, {
+    view: 'consumer',
+    // Its stream changed or went, or it did (created, deleted, a message terminated or given up).
+    on: (a) => a.data?.stream === stream && (a.kind === 'stream_action' || a.data?.consumer === name),
   });
   return root;
 }

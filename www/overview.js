@@ -39,7 +39,7 @@ export function overview(source) {
     syncOverview(source, () => latest),
     source.kind === 'local' ? uploadsPanel(source) : null);
 
-  every(1000, async () => {
+  every(2000, async () => {
     const streams = await source.streams();
     latest = streams;
     const seen = new Set();
@@ -72,7 +72,7 @@ export function overview(source) {
       buckets.replaceChildren(...cards);
       if (cards.length === 0) buckets.append(h('p', { class: 'empty' }, 'None yet.'));
     }
-  });
+  }, { view: 'overview', on: (a) => a.kind === 'stream_action' || a.kind === 'consumer_action' });
   const healthFacts = h('div');
   const connections = h('div', { class: 'scroll' });
   const connBox = h('details', { hidden: true, id: 'connections' }, h('summary', {}, 'Connections'), connections);

@@ -7,10 +7,16 @@ import { connect, open } from '../pkg/index.js';
 import { stopUploads } from './uploads.js';
 
 /**
- * An open source: `jsm`, `js`, `nc`, a `label`, `kind` ('server' | 'local'), and `api(suffix,
- * body)` for the one request the v3 classes have no single-page call for (a page of a stream's
- * subjects: `streams.info` with `subjects_filter` reads every page).
+ * The advisories the views refresh on; not `$JS.EVENT.ADVISORY.API`, nats-server's audit of
+ * every API request (the dashboard's own included, with its request and reply).
  */
+const ADVISORIES = ['$JS.EVENT.ADVISORY.STREAM.>', '$JS.EVENT.ADVISORY.CONSUMER.>'];
+
+/**
+ * An open source: `jsm`, `js`, `nc`, a `label` and `kind` ('server' | 'local'). Its stream and
+ * consumer advisories go to the live views (`live.js`'s `advise`) while it is open.
+ */
+
 export class Source {
   /** `creds`: `{user, pass}` or `{token}` for a server that asks for them. */
   static async server(url, creds = {}) {
@@ -32,14 +38,32 @@ export class Source {
     this.label = kind === 'server' ? `server ${where}` : `this browser, database "${where}"`;
   }
 
-  /** One JetStream API request through the package's own transport (the manager's). */
-  api(suffix, body) {
-    return this.jsm._c._api(suffix, body);
+  /**
+   * Hands this source's advisories (`{kind, data}` as `jsm.advisories()` gives them) to
+   * `advise` until it closes. Where they cannot be had (a server that denies `$JS.EVENT.>`),
+   * the views' fallback polls still refresh them.
+   */
+  watchAdvisories(advise) {
+    const callback = (err, msg) => {
+      if (err) return;
+      let data;
+      try {
+        data = msg.json();
+      } catch {
+        return; // not JSON: not an advisory
+      }
+      advise({ kind: String(data?.type ?? '').split('.').pop(), data });
+    };
+    try {
+      this.advisories = ADVISORIES.map((subject) => this.nc.subscribe(subject, { callback }));
+    } catch (e) {
+      console.warn('advisories unavailable', e);
+    }
   }
 
   /** One page of a stream's subjects with their counts: `{subjects: [[name, n]...], total}`. */
   async subjects(stream, filter = '>', offset = 0) {
-    const r = await this.api(`STREAM.INFO.${stream}`, { subjects_filter: filter || '>', offset });
+    const r = await this.jsm.streams.infoPage(stream, { subjects_filter: filter || '>', offset });
     const subjects = Object.entries(r.state?.subjects ?? {});
     return { subjects, total: r.total ?? subjects.length, limit: r.limit ?? subjects.length, state: r.state };
   }
@@ -53,6 +77,7 @@ export class Source {
   }
 
   async close() {
+    for (const sub of this.advisories ?? []) sub.unsubscribe();
     // The uploads of a database end with it (their cursors stay in it).
     stopUploads(this);
     try {

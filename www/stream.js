@@ -38,7 +38,9 @@ export function streamPage(source, name, params) {
     h('section', { 'aria-labelledby': 'h-subjects' }, h('h3', { id: 'h-subjects' }, 'Subjects'), subjects.el),
     h('details', { class: 'config-box' }, h('summary', {}, 'Configuration'), config));
 
-  every(1000, async () => {
+  // Advisories about this stream (its config, its consumers, messages given up on).
+  const about = (a) => a.data?.stream === name;
+  every(2000, async () => {
     try {
       info = await source.jsm.streams.info(name);
     } catch (e) {
@@ -56,14 +58,14 @@ export function streamPage(source, name, params) {
       config.dataset.rendered = JSON.stringify(info.config);
       config.replaceChildren(renderConfig(info.config));
     }
-  });
-  every(2000, async () => {
-    if (!info) return;
+  }, { view: 'stream', on: about });
+  every(5000, async () => {
+    info ??= await source.jsm.streams.info(name);
     const list = [];
     for await (const c of source.jsm.consumers.list(name)) list.push(c);
     // Kept as it is while the keyboard is in it (a rebuild would take its focus).
     if (!consumers.contains(document.activeElement)) consumers.replaceChildren(consumerTable(list, info.state, name));
-  });
+  }, { view: 'consumers', on: about });
   return root;
 }
 

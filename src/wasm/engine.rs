@@ -105,6 +105,9 @@ struct Shell {
     /// The uploads started, with the origin id each was started with: started again on an
     /// engine rebuilt from the database (their cursors are in it).
     uploads: RefCell<BTreeMap<String, (UploadConfig, String)>>,
+    /// Filters of local subscriptions that may cover advisories (`setEventInterest`), one entry
+    /// per subscription: told again to an engine rebuilt from the database.
+    event_filters: RefCell<Vec<String>>,
 }
 
 /// An engine rebuilt from a database, with what the shell keeps beside it.
@@ -424,6 +427,22 @@ impl JsEngine {
             .set_interest(deliver_subject, active, nanos(now_ms));
     }
 
+    /// Tells the engine that a local subscription on `filter` started (`active`) or ended:
+    /// advisories (`$JS.EVENT.ADVISORY.…`) are built only while one covers their subject.
+    #[wasm_bindgen(js_name = setEventInterest)]
+    pub fn set_event_interest(&self, filter: &str, active: bool) {
+        let mut filters = self.shell.event_filters.borrow_mut();
+        if active {
+            filters.push(filter.to_string());
+        } else if let Some(at) = filters.iter().position(|f| f == filter) {
+            filters.swap_remove(at);
+        }
+        self.shell
+            .engine
+            .borrow_mut()
+            .set_event_interest(filter, active);
+    }
+
     /// Attaches a server connection (`RemoteLink`) for the engine to speak through; returns its
     /// link id (the same for a link attached before). The engine hears it is up or down and
     /// sends its subscriptions and publishes for that link over it.
@@ -564,6 +583,7 @@ impl JsEngine {
                 partial: RefCell::new(None),
                 links: RefCell::new(Links::default()),
                 uploads: RefCell::new(BTreeMap::new()),
+                event_filters: RefCell::new(Vec::new()),
             }),
         }
     }
@@ -670,6 +690,9 @@ impl Shell {
             // Its consumer (the cursor) is in the database unless it was made in the lost
             // batch; then it is made again with the same origin id.
             let _ = engine.start_upload(name, config.clone(), origin, now);
+        }
+        for filter in self.event_filters.borrow().iter() {
+            engine.set_event_interest(filter, true);
         }
         *self.engine.borrow_mut() = engine;
         *self.metas.borrow_mut() = restored.metas;

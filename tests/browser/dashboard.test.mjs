@@ -213,6 +213,129 @@ for (const { label, kind, program } of targets()) {
   });
 }
 
+/**
+ * Makes the page's fallback polls 10 minutes long (test hook in www/live.js): what the page shows
+ * within the test's bounds came through advisories. `refreshes(page)` reads how many refreshes
+ * each view finished, by cause (`overview:first`, `overview:advisory`, `overview:poll`, ...).
+ */
+async function slowFallback(page) {
+  await page.addInitScript(() => {
+    window.contrailDashboardTest = { fallbackMs: 600_000 };
+  });
+}
+const refreshes = (page) => page.evaluate(() => ({ ...window.contrailDashboardTest.refreshes }));
+
+/** Asserts that `view` refreshed through an advisory and never through its fallback poll. */
+async function refreshedByAdvisory(page, view, atLeast, what) {
+  const r = await refreshes(page);
+  assert.ok((r[`${view}:advisory`] ?? 0) >= atLeast, `${what}: ${view} refreshed by advisories ${JSON.stringify(r)}`);
+  assert.equal(r[`${view}:poll`], undefined, `${what}: no fallback poll of ${view} ran ${JSON.stringify(r)}`);
+}
+
+for (const { label, kind, program } of targets()) {
+  test(`on ${label}: a stream and a consumer nats.js creates and deletes show up and go at once, pushed by advisories (the fallback poll is 10 minutes)`, { skip: !haveNatsJs && 'no nats.js', timeout: 90_000 }, async () => {
+    const server = await startServer(kind, { program });
+    const client = await natsjs(server);
+    const page = await browser.newPage();
+    const errors = pageErrors(page);
+    try {
+      await slowFallback(page);
+      await page.goto(dashboardUrl(server));
+      await connected(page);
+      await page.waitForFunction(() => window.contrailDashboardTest.refreshes['overview:first'] >= 1, null, WAIT);
+      // The advisory subscription is in place once a round trip through the server is done.
+      await page.waitForFunction(() => document.querySelector('#streams tbody') !== null, null, WAIT);
+
+      await client.jsm.streams.add({ name: 'PUSHED', subjects: ['pushed.>'] });
+      await page.waitForSelector('#streams tr[data-name="PUSHED"]', WAIT);
+      await refreshedByAdvisory(page, 'overview', 1, 'a stream created');
+
+      await page.click('#streams tr[data-name="PUSHED"] a');
+      await waitText(page, '#stream-title', 'PUSHED', 'the stream page');
+      await page.waitForFunction(() => window.contrailDashboardTest.refreshes['consumers:first'] >= 1, null, WAIT);
+      await client.jsm.consumers.add('PUSHED', { durable_name: 'reader', ack_policy: 'explicit' });
+      await page.waitForSelector('#consumers tr[data-consumer="reader"]', WAIT);
+      await client.jsm.consumers.delete('PUSHED', 'reader');
+      await page.waitForSelector('#consumers tr[data-consumer="reader"]', { state: 'detached', ...WAIT });
+      await refreshedByAdvisory(page, 'consumers', 2, 'a consumer created and deleted');
+
+      await page.click('nav.crumbs a');
+      await page.waitForSelector('#streams tr[data-name="PUSHED"]', WAIT);
+      await client.jsm.streams.delete('PUSHED');
+      await page.waitForSelector('#streams tr[data-name="PUSHED"]', { state: 'detached', ...WAIT });
+      await refreshedByAdvisory(page, 'overview', 2, 'a stream deleted');
+      assert.deepEqual(errors, [], 'no uncaught errors in the page');
+    } finally {
+      await page.close();
+      await client.nc.close();
+      await server.stop();
+    }
+  });
+}
+
+test('on a database of this browser: a stream another tab creates and deletes through the package shows up and goes at once, pushed by advisories', { timeout: 60_000 }, async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = pageErrors(page);
+  try {
+    await slowFallback(page);
+    await page.goto(`${site.url}/www/?db=dashboard-advisories#/`);
+    await connected(page);
+    await page.waitForFunction(() => window.contrailDashboardTest.refreshes['overview:first'] >= 1, null, WAIT);
+    const other = await context.newPage();
+    await other.goto(`${site.url}/tests/browser/blank.html`);
+    const inOtherTab = (action) => other.evaluate(async (act) => {
+      const { open } = await import('/pkg/index.js');
+      const nc = await open({ name: 'dashboard-advisories' });
+      const jsm = await nc.jetstreamManager();
+      if (act === 'add') await jsm.streams.add({ name: 'LOCALPUSH', subjects: ['lp.>'] });
+      else await jsm.streams.delete('LOCALPUSH');
+      await nc.close();
+    }, action);
+
+    await inOtherTab('add');
+    await page.waitForSelector('#streams tr[data-name="LOCALPUSH"]', WAIT);
+    await refreshedByAdvisory(page, 'overview', 1, 'a stream created in another tab');
+    await inOtherTab('delete');
+    await page.waitForSelector('#streams tr[data-name="LOCALPUSH"]', { state: 'detached', ...WAIT });
+    await refreshedByAdvisory(page, 'overview', 2, 'a stream deleted in another tab');
+    await other.close();
+    assert.deepEqual(errors, [], 'no uncaught errors in the page');
+  } finally {
+    await context.close();
+  }
+});
+
+test('on a database another tab holds (the dashboard a follower): a stream that tab creates and deletes shows up and goes at once, pushed by advisories', { timeout: 60_000 }, async () => {
+  const context = await browser.newContext();
+  const writer = await context.newPage();
+  try {
+    await writer.goto(`${site.url}/tests/browser/blank.html`);
+    await writer.evaluate(async () => {
+      const { open } = await import('/pkg/index.js');
+      window.db = await open({ name: 'dashboard-follower' });
+      window.jsm = await window.db.jetstreamManager();
+    });
+    assert.equal(await writer.evaluate(() => window.db.role), 'writer');
+    const page = await context.newPage();
+    const errors = pageErrors(page);
+    await slowFallback(page);
+    await page.goto(`${site.url}/www/?db=dashboard-follower#/`);
+    await connected(page);
+    await page.waitForFunction(() => window.contrailDashboardTest.refreshes['overview:first'] >= 1, null, WAIT);
+
+    await writer.evaluate(() => window.jsm.streams.add({ name: 'HELD', subjects: ['held.>'] }));
+    await page.waitForSelector('#streams tr[data-name="HELD"]', WAIT);
+    await refreshedByAdvisory(page, 'overview', 1, 'a stream created by the writer tab');
+    await writer.evaluate(() => window.jsm.streams.delete('HELD'));
+    await page.waitForSelector('#streams tr[data-name="HELD"]', { state: 'detached', ...WAIT });
+    await refreshedByAdvisory(page, 'overview', 2, 'a stream deleted by the writer tab');
+    assert.deepEqual(errors, [], 'no uncaught errors in the page');
+  } finally {
+    await context.close();
+  }
+});
+
 test('on contrail: edit a stream, create a consumer and watch its lag, delete a message, the consumer and the stream, each confirmed', { skip: !haveNatsJs && 'no nats.js', timeout: 90_000 }, async () => {
   const server = await startServer('contrail');
   const client = await natsjs(server);

@@ -213,3 +213,48 @@ test('publishes of the same tick are all acknowledged', async () => {
   assert.equal((await jsm.streams.info('ORDERS')).state.messages, 200);
   await c.close();
 });
+
+test('db.subscribe hears the engine\'s advisories (a term, max deliveries, a consumer deleted) only while subscribed, and takes $JS.EVENT subjects only', async () => {
+  const { c, jsm, js } = await setup();
+  assert.throws(() => c.subscribe('orders.>'), /publishes only on \$JS\.EVENT\./);
+  const sub = c.subscribe('$JS.EVENT.ADVISORY.CONSUMER.*.ORDERS.*');
+  await jsm.consumers.add('ORDERS', { durable_name: 'w', ack_policy: 'explicit', ack_wait: nanos(200), max_deliver: 2 });
+  await js.publish('orders.new', 'one');
+  await js.publish('orders.new', 'two');
+  const consumer = await js.consumers.get('ORDERS', 'w');
+  const first = await consumer.next({ expires: 2000 });
+  first.term('out of stock');
+  // Message 2: delivered, redelivered after the ack wait, then given up on (max_deliver 2).
+  for (let i = 0; i < 2; i++) assert.equal((await consumer.next({ expires: 2000 }))?.seq, 2);
+  await consumer.next({ expires: 1000 }); // a pull waiting while the ack wait passes again
+  await jsm.consumers.delete('ORDERS', 'w');
+
+  const seen = [];
+  for await (const m of sub) {
+    seen.push([m.subject, m.json()]);
+    if (m.subject.startsWith('$JS.EVENT.ADVISORY.CONSUMER.DELETED')) break;
+  }
+  assert.deepEqual(seen.map(([subject]) => subject), [
+    '$JS.EVENT.ADVISORY.CONSUMER.CREATED.ORDERS.w',
+    '$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.ORDERS.w',
+    '$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.ORDERS.w',
+    '$JS.EVENT.ADVISORY.CONSUMER.DELETED.ORDERS.w',
+  ]);
+  const [, terminated] = seen[1];
+  assert.deepEqual(
+    [terminated.type, terminated.stream_seq, terminated.consumer_seq, terminated.deliveries, terminated.reason],
+    ['io.nats.jetstream.advisory.v1.terminated', 1, 1, 1, 'out of stock'],
+  );
+  const [, exceeded] = seen[2];
+  assert.deepEqual([exceeded.type, exceeded.stream_seq, exceeded.deliveries], ['io.nats.jetstream.advisory.v1.max_deliver', 2, 2]);
+  assert.ok(sub.isClosed(), 'leaving the loop unsubscribed');
+
+  // The consumer subscription is gone, and a stream one hears only streams (not x's creation).
+  const later = c.subscribe('$JS.EVENT.ADVISORY.STREAM.>');
+  await jsm.consumers.add('ORDERS', { durable_name: 'x' });
+  await jsm.streams.delete('ORDERS');
+  const next = await later[Symbol.asyncIterator]().next();
+  assert.equal(next.value.subject, '$JS.EVENT.ADVISORY.STREAM.DELETED.ORDERS', 'the stream subscription hears only streams');
+  await c.close();
+  assert.ok(later.isClosed(), 'closing the database ends its subscriptions');
+});

@@ -221,7 +221,7 @@ impl Consumer {
             if self.max_deliver_reached(dc.saturating_sub(1)) {
                 self.rdq.pop_front();
                 self.rdq_set.remove(&seq);
-                self.drop_max_delivered(seq, now);
+                self.drop_max_delivered(seq, dc.saturating_sub(1), now);
                 continue;
             }
             match store.load_msg(seq) {

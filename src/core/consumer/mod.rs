@@ -138,7 +138,14 @@ pub struct Consumer {
     /// `ack_policy: none`: stream sequences delivered since [`Consumer::take_released`]; a
     /// delivery is their ack, so interest and work-queue streams may let go of them.
     released: Vec<u64>,
+    /// Messages that reached max_deliver since [`Consumer::take_max_delivered`]: (stream
+    /// sequence, deliveries), at most [`MAX_DELIVERED_NOTES`] (the engine drains them at each
+    /// poll, for the advisory).
+    max_delivered: Vec<(u64, u64)>,
 }
+
+/// Most max_deliver notes a consumer keeps between two polls (more are not reported).
+pub const MAX_DELIVERED_NOTES: usize = 1024;
 
 impl Consumer {
     /// Creates a consumer from a validated, named config (see [`ConsumerConfig::validated`] and
@@ -246,6 +253,7 @@ impl Consumer {
             last_poll: now,
             changed: false,
             released: Vec::new(),
+            max_delivered: Vec::new(),
             config,
         })
     }
@@ -307,6 +315,11 @@ impl Consumer {
     /// clears the flag only once the save went through).
     pub fn is_changed(&self) -> bool {
         self.changed
+    }
+
+    /// The messages that reached max_deliver since the last call: (stream sequence, deliveries).
+    pub fn take_max_delivered(&mut self) -> Vec<(u64, u64)> {
+        std::mem::take(&mut self.max_delivered)
     }
 
     /// True (once) when the persisted state changed since the last call.

@@ -61,7 +61,7 @@ impl Consumer {
         for seq in expired {
             let deliveries = self.rdc.get(&seq).copied().unwrap_or(0).saturating_add(1);
             if self.max_deliver_reached(deliveries) {
-                self.drop_max_delivered(seq, now);
+                self.drop_max_delivered(seq, deliveries, now);
                 continue;
             }
             self.add_to_redeliver_queue(seq);
@@ -86,7 +86,10 @@ impl Consumer {
 
     /// Stops tracking a message that reached max_deliver; it stays counted as redelivered, which
     /// keeps it in an interest stream until acked (nats-server's `hasMaxDeliveries`).
-    pub(super) fn drop_max_delivered(&mut self, seq: u64, now: Nanos) {
+    pub(super) fn drop_max_delivered(&mut self, seq: u64, deliveries: u64, now: Nanos) {
+        if self.max_delivered.len() < super::MAX_DELIVERED_NOTES {
+            self.max_delivered.push((seq, deliveries));
+        }
         if let Some(p) = self.pending.remove(&seq) {
             self.ldt = now;
             self.move_ack_floor(p.consumer_seq, seq);

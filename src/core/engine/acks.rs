@@ -1,5 +1,6 @@
 //! Acks and flow-control replies arriving on `$JS.ACK.…` and `$JS.FC.…`.
 
+use super::advisories::DeliveryAdvisory;
 use super::Engine;
 use crate::core::consumer::{parse_ack_subject, AckKind};
 use crate::core::message::Message;
@@ -20,6 +21,15 @@ impl Engine {
         };
         let Ok(kind) = AckKind::parse(&msg.payload) else {
             return true;
+        };
+        let terminated = match &kind {
+            AckKind::Term { reason } if ack.stream_seq != 0 => Some(DeliveryAdvisory::Terminated {
+                consumer_seq: ack.consumer_seq,
+                stream_seq: ack.stream_seq,
+                deliveries: ack.delivered,
+                reason: reason.clone().unwrap_or_default(),
+            }),
+            _ => None,
         };
         let mut out = Vec::new();
         let outcome = {
@@ -42,6 +52,9 @@ impl Engine {
         self.mark_dirty(&ack.stream);
         self.send_from_consumers(&ack.stream, out);
         self.apply_acks(&ack.stream, &outcome.acked);
+        if let Some(terminated) = terminated {
+            self.advise_delivery(&ack.stream, &ack.consumer, terminated);
+        }
         self.poll_consumers(&ack.stream, now);
         true
     }

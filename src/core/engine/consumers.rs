@@ -1,6 +1,7 @@
 //! Consumer operations of the engine: create/update/delete, pull requests, and driving
 //! deliveries.
 
+use super::advisories::{Action, DeliveryAdvisory};
 use super::Engine;
 use crate::core::consumer::{
     check_work_queue, Consumer, ConsumerConfig, ConsumerInfo, PullRequest,
@@ -110,6 +111,7 @@ impl Engine {
             .consumers
             .insert(name.clone(), consumer);
         self.persist_consumer(stream, &name)?;
+        self.advise_consumer(stream, &name, Action::Create);
         // The consumer as created, before its first deliveries (nats-server's `initialInfo`):
         // a mirror reads `delivered` in the create response to know where the consumer starts.
         let info = self.consumer_info(stream, &name, now);
@@ -140,6 +142,7 @@ impl Engine {
         self.send_from_consumers(stream, out);
         self.mark_dirty(stream);
         self.sweep_interest(stream, consumer.config().direct, now);
+        self.advise_consumer(stream, name, Action::Delete);
         Ok(())
     }
 
@@ -200,12 +203,26 @@ impl Engine {
         // Removals first (age-based expiry reaches consumers this way), so freed slots deliver.
         self.apply_removals(stream);
         let mut out = Vec::new();
+        let mut max_delivered = Vec::new();
         if let Some(slot) = self.streams.get_mut(stream) {
-            for consumer in slot.consumers.values_mut() {
+            for (name, consumer) in slot.consumers.iter_mut() {
                 consumer.poll(slot.stream.store(), now, &mut out);
+                let reached = consumer.take_max_delivered();
+                if !reached.is_empty() {
+                    max_delivered.push((name.clone(), reached));
+                }
             }
         }
         self.send_from_consumers(stream, out);
+        for (consumer, reached) in max_delivered {
+            for (stream_seq, deliveries) in reached {
+                let what = DeliveryAdvisory::MaxDeliveries {
+                    stream_seq,
+                    deliveries,
+                };
+                self.advise_delivery(stream, &consumer, what);
+            }
+        }
     }
 
     /// Deletes consumers that have been inactive past their `inactive_threshold`.

@@ -35,6 +35,11 @@ impl PushInterest {
         }
     }
 
+    /// The oracle's answer for `subject`, or `None` when the shell installed none.
+    pub(crate) fn oracle_says(&self, subject: &str) -> Option<bool> {
+        self.oracle.as_ref().map(|oracle| oracle(subject))
+    }
+
     /// Records that consumer `name` of `stream` delivers to `deliver`.
     pub(crate) fn add(&mut self, deliver: Option<&str>, stream: &str, name: &str) {
         if let Some(deliver) = deliver.filter(|d| !d.is_empty()) {

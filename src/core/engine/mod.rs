@@ -23,6 +23,8 @@
 //! are up ([`Engine::link_up`], [`Engine::link_down`]).
 
 mod acks;
+mod advisories;
+pub use advisories::ADVISORY_PREFIX;
 mod consumers;
 mod flush;
 pub use flush::FlushTicket;
@@ -223,6 +225,8 @@ pub struct Engine {
     uploads: BTreeMap<String, crate::core::sync::upload::Uploader>,
     /// The latest `now` a caller handed in, for what [`Engine::flush`] starts (it takes none).
     clock: Nanos,
+    /// Who listens to advisories, and their ids (`advisories.rs`).
+    advisories: advisories::Advisories,
 }
 
 impl Engine {
@@ -252,6 +256,7 @@ impl Engine {
             rng: seed | 1,
             uploads: BTreeMap::new(),
             clock: 0,
+            advisories: advisories::Advisories::new(seed),
         };
         engine.subscribe_standing();
         engine

@@ -4,6 +4,7 @@ use bytes::Bytes;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use super::advisories::Action;
 use super::{Engine, StreamSlot};
 use crate::core::error::{ApiError, ErrorKind};
 use crate::core::message::{Message, Outbound};
@@ -59,6 +60,7 @@ impl Engine {
         self.mark_dirty(&name);
         self.mark_config_changed(&name);
         self.follow(&name, now);
+        self.advise_stream(&name, Action::Create);
         let slot = self.slot(&name)?;
         Ok((self.info_of(slot, now, &InfoOptions::default()), true))
     }
@@ -100,6 +102,7 @@ impl Engine {
         self.mark_config_changed(&name);
         self.follow(&name, now);
         self.poll_consumers(&name, now);
+        self.advise_stream(&name, Action::Modify);
         let slot = self.slot(&name)?;
         Ok(self.info_of(slot, now, &InfoOptions::default()))
     }
@@ -128,6 +131,11 @@ impl Engine {
         self.usage
             .recount(&self.config.server_usage, storage, slot.counted_bytes, 0);
         self.mark_config_changed(name);
+        // nats-server tells of each consumer's end, then of the stream's.
+        for consumer_name in slot.consumers.keys() {
+            self.advise_consumer(name, consumer_name, Action::Delete);
+        }
+        self.advise_stream(name, Action::Delete);
         slot.stream
             .store_mut()
             .delete()

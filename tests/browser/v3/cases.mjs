@@ -59,6 +59,7 @@ export const contrailOnly = {
   'jsmsg - parse, parse long, parse rejects other subjects': 'parseInfo is not public in nats.js v3 (JsMsg.info is, and other cases use it)',
   'contrail extras: addOrUpdate, consumers.names, redeliveryCount, JsMsg.json(reviver)':
     'not in nats.js v3 (and what the package leaves out fails with InvalidOperationError)',
+  'contrail extras: streams.infoPage reads one page of subjects': 'not in nats.js v3 (its info reads every page)',
 };
 
 export const cases = {
@@ -716,6 +717,50 @@ export const cases = {
     const si = await jsm.streams.info('A', { subjects_filter: 'a.*' });
     eq(si.state.subjects, { 'a.1': 2, 'a.2': 1 }, 'subjects');
     eq((await jsm.streams.info('A', { subjects_filter: '>' })).state.num_subjects, 3, 'num_subjects');
+    await nc.close();
+  },
+
+  async 'contrail extras: streams.infoPage reads one page of subjects'({ open }) {
+    const { nc, jsm, js } = await setup(open);
+    for (const subject of ['a.1', 'a.1', 'a.2', 'a.3', 'a.x.y']) await js.publish(subject, '');
+    const first = await jsm.streams.infoPage('A', { subjects_filter: 'a.*' });
+    eq([first.state.subjects, first.total, first.offset], [{ 'a.1': 2, 'a.2': 1, 'a.3': 1 }, 3, 0], 'first page');
+    const rest = await jsm.streams.infoPage('A', { subjects_filter: 'a.*', offset: 2 });
+    eq([rest.state.subjects, rest.total, rest.offset], [{ 'a.3': 1 }, 3, 2], 'from offset 2');
+    eq(Object.keys((await jsm.streams.infoPage('A')).state.subjects).length, 4, 'every subject by default');
+    await nc.close();
+  },
+
+  async 'jsm - advisories: stream and consumer created and deleted, as nats-server sends them'({ pkg, open }) {
+    const nc = await open();
+    const jsm = await nc.jetstreamManager();
+    const seen = [];
+    const reading = (async () => {
+      for await (const a of jsm.advisories()) {
+        if (a.kind === pkg.AdvisoryKind.API) continue; // nats-server audits every API request
+        seen.push(a);
+        if (seen.length === 4) break;
+      }
+    })();
+    await nc.flush?.(); // a server has the subscription before the requests below
+    await jsm.streams.add({ name: 'ADV', subjects: ['adv.>'] });
+    await jsm.consumers.add('ADV', { durable_name: 'C', ack_policy: 'explicit' });
+    await jsm.consumers.delete('ADV', 'C');
+    await jsm.streams.delete('ADV');
+    let timer;
+    const late = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`advisories seen: ${JSON.stringify(seen)}`)), 10_000)));
+    await Promise.race([reading, late]).finally(() => clearTimeout(timer));
+    eq(seen.map((a) => [a.kind, a.data.action, a.data.stream, a.data.consumer ?? null]), [
+      ['stream_action', 'create', 'ADV', null],
+      ['consumer_action', 'create', 'ADV', 'C'],
+      ['consumer_action', 'delete', 'ADV', 'C'],
+      ['stream_action', 'delete', 'ADV', null],
+    ], 'advisories');
+    for (const a of seen) {
+      eq(a.data.type, `io.nats.jetstream.advisory.v1.${a.kind}`, 'type');
+      ok(typeof a.data.id === 'string' && a.data.id.length > 0, 'an id');
+      ok(Math.abs(Date.parse(a.data.timestamp) - Date.now()) < 60_000, `a timestamp of now: ${a.data.timestamp}`);
+    }
     await nc.close();
   },
 
