@@ -545,3 +545,7 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "uploads_tests.rs"]
+mod tests;
