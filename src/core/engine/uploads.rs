@@ -97,13 +97,17 @@ fn recorded_config(
     let remote = metadata.get(REMOTE_METADATA)?;
     let mut config = UploadConfig::new(stream, remote, dest);
     config.subject_prefix = metadata.get(PREFIX_METADATA).cloned();
-    if let Some(window) = metadata.get(WINDOW_METADATA).and_then(|w| w.parse().ok()) {
+    // Values no upload records (a consumer's metadata edited by hand) keep the defaults.
+    let window = metadata
+        .get(WINDOW_METADATA)
+        .and_then(|w| w.parse::<usize>().ok());
+    if let Some(window) = window.filter(|w| *w > 0) {
         config.window = window;
     }
-    if let Some(timeout) = metadata
+    let timeout = metadata
         .get(ACK_TIMEOUT_METADATA)
-        .and_then(|t| t.parse().ok())
-    {
+        .and_then(|t| t.parse::<Nanos>().ok());
+    if let Some(timeout) = timeout.filter(|t| *t > 0) {
         config.ack_timeout = timeout;
     }
     Some(config)

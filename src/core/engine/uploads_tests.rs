@@ -171,3 +171,17 @@ fn a_consumer_that_is_not_an_upload_is_neither_restored_nor_forgotten() {
     assert_eq!(engine.forget_upload("plain", NOW), Ok(false));
     assert!(engine.consumer_info("LOCAL", "plain", NOW).is_ok());
 }
+
+#[test]
+fn a_record_edited_to_nonsense_pacing_keeps_the_defaults() {
+    let mut metadata = BTreeMap::new();
+    metadata.insert(ORIGIN_METADATA.to_string(), "origin0001".to_string());
+    metadata.insert(REMOTE_METADATA.to_string(), "REMOTE".to_string());
+    metadata.insert(WINDOW_METADATA.to_string(), "0".to_string());
+    metadata.insert(ACK_TIMEOUT_METADATA.to_string(), "-5".to_string());
+    let config = recorded_config("LOCAL", &metadata, UNBOUND).expect("an upload's record");
+    let defaults = UploadConfig::new("LOCAL", "REMOTE", UNBOUND);
+    assert_eq!(config, defaults);
+    metadata.remove(REMOTE_METADATA);
+    assert_eq!(recorded_config("LOCAL", &metadata, UNBOUND), None);
+}
