@@ -22,7 +22,7 @@ import {
 import { isNoResponders, randomToken, text, toBytes } from './util.js';
 import { JetStreamClient } from './client.js';
 import { JetStreamManager } from './jsm.js';
-import { startSync } from './sync.js';
+import { Upload, listUploads, startSync } from './sync.js';
 import { attachApi } from './link.js';
 import { Subscription } from './remote.js';
 
@@ -252,6 +252,8 @@ export class Contrail {
   /** Event filters the engine was told of (`setEventInterest`), to tell it only of changes. */
   #eventOnEngine = new Set();
   #sid = 0;
+  /** The handles of the running uploads, by name (sync.js). */
+  #uploadHandles = new Map();
 
   /** `engine` is the wasm Engine, or null for a follower tab (it sends everything through `tab`). */
   constructor(engine, tab = null) {
@@ -362,14 +364,46 @@ export class Contrail {
 
   /**
    * Uploads local stream `opts.stream` to stream `opts.to` on the server `conn` (from
-   * `connect()`) exactly once, offline first: see sync.js and the README's "Sync". Resolves to
-   * the upload's handle (status, events, pause/resume, stop).
+   * `connect()`) exactly once, offline first: see sync.js and the README's "Sync". The upload is
+   * recorded in the database: opened again, it is listed by `uploads()` and goes on once
+   * `uploads(conn)` gives a connection to the same server. `conn` may be that server's URL
+   * alone (offline: the upload is recorded and waits). Resolves to the upload's handle (status,
+   * events, pause/resume, stop, forget).
    */
   async sync(conn, opts) {
-    if (this.#closed) throw new ClosedError();
-    if (!this.#engine) throw new ContrailError('sync runs in the tab that holds the database (this one is a follower)');
+    this.#writerOnly('sync');
     if (this.#engine.loading) await this.#finishOpening();
     return startSync(this, conn, opts);
+  }
+
+  /**
+   * The uploads this database runs, those recorded before it was opened included. With `conn`
+   * (from `connect()`), every upload recorded for its server goes on over it, after its cursor.
+   */
+  async uploads(conn) {
+    this.#writerOnly('uploads');
+    if (this.#engine.loading) await this.#finishOpening();
+    return listUploads(this, conn);
+  }
+
+  #writerOnly(what) {
+    if (this.#closed) throw new ClosedError();
+    if (!this.#engine) throw new ContrailError(`${what} runs in the tab that holds the database (this one is a follower)`);
+  }
+
+  /** The one handle of running upload `name` (sync.js). */
+  _upload(name) {
+    let upload = this.#uploadHandles.get(name);
+    if (!upload) {
+      upload = new Upload(this, name);
+      this.#uploadHandles.set(name, upload);
+    }
+    return upload;
+  }
+
+  /** Upload `name`'s handle `upload` ended (sync.js). */
+  _forgetUpload(name, upload) {
+    if (this.#uploadHandles.get(name) === upload) this.#uploadHandles.delete(name);
   }
 
   /**

@@ -48,9 +48,18 @@ export declare class Contrail {
   storage(): Promise<StorageEstimate>;
   /**
    * Uploads local stream `opts.stream` to stream `opts.to` on the server `conn` exactly once,
-   * offline first (see the README's "Sync"). Only in the tab that holds the database.
+   * offline first (see the README's "Sync"). The upload is recorded in the database: opened
+   * again, `uploads()` lists it and `uploads(conn)` resumes it. `conn` may be the server's URL
+   * alone: the upload is recorded while offline and starts once `uploads(conn)` gives a
+   * connection to that server. Only in the tab that holds the database.
    */
-  sync(conn: RemoteConnection, opts: SyncOptions): Promise<Upload>;
+  sync(conn: RemoteConnection | string, opts: SyncOptions): Promise<Upload>;
+  /**
+   * The uploads this database runs, those recorded before it was opened included (waiting for
+   * a connection). With `conn`, every upload recorded for its server (`conn.getServer()`) goes
+   * on over it, after its cursor. Only in the tab that holds the database.
+   */
+  uploads(conn?: RemoteConnection): Promise<Upload[]>;
   /**
    * Serves the JetStream API `opts.domain` (or `opts.external`) over the server `conn`: local
    * mirrors and sources naming it follow their server stream (see the README's "Sync"). Only in
@@ -90,6 +99,8 @@ export interface UploadStatus {
   name: string;
   stream: string;
   to: string;
+  /** The server's URL it uploads to, as recorded (`conn.getServer()`, or the URL given). */
+  server: string | null;
   /** This database's origin id for the stream: `Nats-Msg-Id` is `<origin>:<stream>:<seq>`. */
   origin: string;
   /** Every local sequence at or below this is stored on the server. */
@@ -105,13 +116,15 @@ export interface UploadStatus {
   acknowledged: number;
   /** Of those, messages the server already had. */
   duplicates: number;
+  /** Times its connection came back after going down, since it was given. */
+  reconnects: number;
   /** Why the last publish was refused (e.g. wrong stream, no responders), until one succeeds. */
   lastError: string | null;
   /** When it tries again after that error. */
   retryAt: Date | null;
 }
 
-/** A running upload (`Contrail.sync`). */
+/** A running upload (`Contrail.sync`, `Contrail.uploads`). */
 export declare class Upload {
   readonly name: string;
   status(): UploadStatus;
@@ -123,8 +136,13 @@ export declare class Upload {
   pause(): void;
   /** Sends again, at once (also after an error's backoff). */
   resume(): void;
-  /** Stops; the cursor stays in the upload's consumer and `sync()` again resumes there. */
+  /**
+   * Stops in this page; the cursor and record stay in the upload's consumer: `sync()` again
+   * resumes there, and so does the database opened again.
+   */
   stop(): void;
+  /** Stops and deletes the upload's consumer (its cursor and record) for good. */
+  forget(): Promise<void>;
 }
 
 export interface AttachOptions {

@@ -227,8 +227,11 @@ export class Subscription {
   }
 }
 
-/** The first URL of `servers`, with ws:// (or wss:// on an https page) when none is given. */
-function serverUrl(servers) {
+/**
+ * The first URL of `servers`, with ws:// (or wss:// on an https page) when none is given: what
+ * `getServer()` says, and the name an upload records its server by (sync.js).
+ */
+export function serverUrl(servers) {
   const list = Array.isArray(servers) ? servers : [servers ?? '127.0.0.1:8080'];
   if (list.length !== 1) {
     throw named('InvalidOptionError', 'several servers are not supported yet: give one URL');

@@ -2,10 +2,13 @@
 // Everything that matters happens in the engine's core (src/core/sync/upload.rs, hosted by the
 // engine in src/core/engine/uploads.rs): message ids, the window of publishes, the cursor that
 // moves only on PubAcks (the ack floor of a durable consumer named like the upload, so it is
-// committed with the database), retries with backoff. Here: attach the connection to the
-// engine as a link, start the upload, and watch its status after every flush.
+// committed with the database), retries with backoff, and the upload's record (stream, server
+// URL, remote stream, paused) in that consumer's metadata, so a database opened again runs its
+// uploads, waiting for a connection to their server. Here: attach connections to the engine as
+// links, start or bind uploads, and watch their status after every flush.
 import { ClosedError, ContrailError, JetStreamApiError } from './errors.js';
 import { attachConnection } from './link.js';
+import { serverUrl } from './remote.js';
 
 /** A random origin id: 128 bits from the platform's cryptographic generator, hex. */
 function randomOrigin() {
@@ -21,6 +24,7 @@ function readStatus(json) {
     name: s.name,
     stream: s.stream,
     to: s.remote_stream,
+    server: s.server ?? null,
     origin: s.origin,
     cursor: s.cursor,
     pending: s.pending,
@@ -29,6 +33,7 @@ function readStatus(json) {
     paused: s.paused,
     acknowledged: s.acknowledged,
     duplicates: s.duplicates,
+    reconnects: s.reconnects ?? 0,
     lastError: s.last_error ?? null,
     retryAt: s.retry_at === undefined ? null : new Date(s.retry_at / 1e6),
   };
@@ -40,23 +45,42 @@ const same = (a, b) =>
   a.inFlight === b.inFlight &&
   a.online === b.online &&
   a.paused === b.paused &&
+  a.reconnects === b.reconnects &&
   a.lastError === b.lastError;
 
 /** Most unread events `events()` keeps (the oldest go first). */
 const EVENT_QUEUE = 256;
 
-/** Starts an upload (see `Contrail.sync`). */
-export function startSync(db, conn, opts = {}) {
+/** An engine reply that may be `{error}`: throws it. */
+function checked(json) {
+  const reply = JSON.parse(json);
+  if (reply && !Array.isArray(reply) && reply.error) throw JetStreamApiError.from(reply.error);
+  return reply;
+}
+
+/**
+ * Where an upload goes: a connection from `connect()` (its link id and URL), or a server URL
+ * alone (recorded; the upload starts once `uploads(conn)` gives a connection to it).
+ */
+function target(db, connOrUrl) {
+  if (typeof connOrUrl === 'string') return { linkId: undefined, server: serverUrl(connOrUrl) };
+  const linkId = attachConnection(db, connOrUrl, 'sync');
+  return { linkId, server: connOrUrl.getServer() };
+}
+
+/** Starts (or records) an upload (see `Contrail.sync`). */
+export function startSync(db, connOrUrl, opts = {}) {
   if (!opts.stream || !opts.to) throw new TypeError('sync needs {stream, to}');
   const engine = db._wasm;
-  const linkId = attachConnection(db, conn, 'sync');
+  const { linkId, server } = target(db, connOrUrl);
   const name = opts.name ?? `upload_${opts.to}`;
-  const started = JSON.parse(
+  checked(
     engine.startUpload(
       name,
       opts.stream,
       opts.to,
       linkId,
+      server,
       opts.subjectPrefix ?? undefined,
       opts.window ?? undefined,
       opts.ackTimeout ?? undefined,
@@ -64,10 +88,22 @@ export function startSync(db, conn, opts = {}) {
       Date.now(),
     ),
   );
-  if (started.error) throw JetStreamApiError.from(started.error);
-  const upload = new Upload(db, name);
-  db._kick();
-  return upload;
+  db._kick(); // commits the record (the consumer) and sends
+  return db._upload(name);
+}
+
+/**
+ * The uploads this database runs (recorded ones restored when it opened included); with
+ * `conn`, those recorded for its server go on over it first (see `Contrail.uploads`).
+ */
+export async function listUploads(db, conn) {
+  const engine = db._wasm;
+  if (conn !== undefined && conn !== null) {
+    const linkId = attachConnection(db, conn, 'uploads');
+    checked(engine.bindUploads(conn.getServer(), linkId, Date.now()));
+    await db._kick(); // the engine hears the link is up: the statuses say online
+  }
+  return JSON.parse(engine.uploadNames()).map((name) => db._upload(name));
 }
 
 /**
@@ -96,9 +132,10 @@ export class Upload {
   }
 
   /**
-   * `{stream, to, origin, cursor, pending, inFlight, online, paused, acknowledged, duplicates,
-   * lastError, retryAt}`: `cursor` is the highest local sequence at and below which everything
-   * is on the server; `pending` counts the local messages after it.
+   * `{stream, to, server, origin, cursor, pending, inFlight, online, paused, acknowledged,
+   * duplicates, reconnects, lastError, retryAt}`: `cursor` is the highest local sequence at and
+   * below which everything is on the server; `pending` counts the local messages after it;
+   * `reconnects` counts the times its connection came back since it was given.
    */
   status() {
     if (!this.#stopped) this.#last = this.#read();
@@ -115,11 +152,27 @@ export class Upload {
     this.#control(false);
   }
 
-  /** Stops the upload; its cursor stays (in its consumer) and `sync()` again resumes there. */
+  /**
+   * Stops the upload in this page; its cursor and record stay (in its consumer): `sync()`
+   * again resumes there, and so does the database opened again (see `forget()`).
+   */
   stop() {
     if (this.#stopped) return;
     this.#db._wasm?.stopUpload(this.#name);
     this.#end(new ClosedError());
+  }
+
+  /**
+   * Stops the upload and deletes its record and cursor (its consumer) for good: the database
+   * opened again does not run it, and `sync()` again starts from the stream's first message
+   * under a new origin id. Resolves once that is committed.
+   */
+  async forget() {
+    const engine = this.#db._wasm;
+    if (!engine) throw new ClosedError();
+    checked(engine.forgetUpload(this.#name, Date.now()));
+    this.#end(new ClosedError());
+    await this.#db._kick();
   }
 
   /** Resolves when nothing stored locally is left to upload (rejects if the upload stops). */
@@ -191,6 +244,7 @@ export class Upload {
   #end(err) {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#db._forgetUpload(this.#name, this);
     this.#unwatch?.();
     for (const queue of this.#queues) {
       queue.ended = true;

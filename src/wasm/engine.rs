@@ -37,7 +37,7 @@ use super::link::RemoteLink;
 use super::partial::{self, Partial};
 use super::released;
 use crate::core::engine::journal::{Input, Journal};
-use crate::core::engine::{Engine, EngineConfig, FlushTicket, StoreFactory};
+use crate::core::engine::{Engine, EngineConfig, FlushTicket, StoreFactory, UNBOUND};
 use crate::core::error::{ApiError, ErrorKind};
 use crate::core::message::{Destination, LinkId, Message, Outbound};
 use crate::core::stream::StreamConfig;
@@ -102,13 +102,25 @@ struct Shell {
     partial: RefCell<Option<Partial>>,
     /// Server connections the engine speaks through (see [`super::engine_links`]).
     links: RefCell<Links>,
-    /// The uploads started, with the origin id each was started with: started again on an
-    /// engine rebuilt from the database (their cursors are in it).
-    uploads: RefCell<BTreeMap<String, (UploadConfig, String)>>,
+    /// The uploads started or bound in this session: started again on an engine rebuilt from
+    /// the database (their cursors are in it), on the same link.
+    uploads: RefCell<BTreeMap<String, KeptUpload>>,
     /// Filters of local subscriptions that may cover advisories (`setEventInterest`), one entry
     /// per subscription: told again to an engine rebuilt from the database.
     event_filters: RefCell<Vec<String>>,
 }
+
+/// An upload as the shell started it, to start it again after a rollback.
+struct KeptUpload {
+    config: UploadConfig,
+    /// The origin id it was started with (its consumer's, or the one a lost consumer had).
+    origin: String,
+    server: Option<String>,
+}
+
+/// The reply of a call that needs the whole database while a fast open still reads it.
+const OPENING: &str =
+    r#"{"error":{"code":503,"err_code":10077,"description":"engine still opening"}}"#;
 
 /// An engine rebuilt from a database, with what the shell keeps beside it.
 pub(crate) struct Restored {
@@ -180,6 +192,8 @@ pub(crate) async fn restore(
             );
         }
     }
+    // Uploads recorded in the database run again, waiting for a link (`bindUploads`).
+    engine.restore_uploads();
     Ok(Restored {
         engine,
         metas,
@@ -479,10 +493,12 @@ impl JsEngine {
     }
 
     /// Starts upload `name` of local stream `stream` to remote stream `to` over link `link`
-    /// (see `core::sync::upload`): `prefix` goes before each subject, `window` publishes may
-    /// await their PubAck at once, each for `ack_timeout_ms`. `origin` is the origin id used
-    /// if the upload's consumer is made now (random, from `crypto.getRandomValues`). Resolves
-    /// nothing; returns the status as JSON, or `{"error": ApiError}`.
+    /// (see `core::sync::upload`), recording `server` (the connection's URL) so it is bound
+    /// again after a reload ([`JsEngine::bind_uploads`]); without a link it is recorded and
+    /// waits for one. `prefix` goes before each subject, `window` publishes may await their
+    /// PubAck at once, each for `ack_timeout_ms`. `origin` is the origin id used if the
+    /// upload's consumer is made now (random, from `crypto.getRandomValues`). Returns the
+    /// status as JSON, or `{"error": ApiError}`.
     #[wasm_bindgen(js_name = startUpload)]
     #[allow(clippy::too_many_arguments)]
     pub fn start_upload(
@@ -490,14 +506,16 @@ impl JsEngine {
         name: &str,
         stream: &str,
         to: &str,
-        link: u32,
+        link: Option<u32>,
+        server: Option<String>,
         prefix: Option<String>,
         window: Option<f64>,
         ack_timeout_ms: Option<f64>,
         origin: &str,
         now_ms: f64,
     ) -> String {
-        let mut config = UploadConfig::new(stream, to, Destination::Link(LinkId(link)));
+        let dest = link.map_or(UNBOUND, |id| Destination::Link(LinkId(id)));
+        let mut config = UploadConfig::new(stream, to, dest);
         config.subject_prefix = prefix.filter(|p| !p.is_empty());
         if let Some(window) = window.filter(|w| w.is_finite() && *w >= 1.0) {
             config.window = window as usize;
@@ -506,44 +524,100 @@ impl JsEngine {
             config.ack_timeout = (ms * MILLIS as f64) as Nanos;
         }
         if self.shell.partial.borrow().is_some() {
-            return r#"{"error":{"code":503,"err_code":10077,"description":"engine still opening"}}"#
-                .to_string();
+            return OPENING.to_string();
         }
-        let started = self.shell.engine.borrow_mut().start_upload(
+        let server = server.filter(|s| !s.is_empty());
+        let started = self.shell.engine.borrow_mut().start_upload_to(
             name,
             config.clone(),
+            server.as_deref(),
             origin,
             nanos(now_ms),
         );
         match started {
             Ok(status) => {
+                let kept = KeptUpload {
+                    config,
+                    origin: status.origin.clone(),
+                    server,
+                };
                 self.shell
                     .uploads
                     .borrow_mut()
-                    .insert(name.to_string(), (config, status.origin.clone()));
-                serde_json::to_string(&status).unwrap_or_default()
+                    .insert(name.to_string(), kept);
+                self.upload_status(name).unwrap_or_default()
             }
             Err(error) => serde_json::json!({ "error": error }).to_string(),
         }
     }
 
-    /// Stops upload `name` (its cursor stays in its consumer); false if none runs.
+    /// Sends every upload recorded for `server` (a connection's URL) over link `link` from
+    /// now on, each after its cursor. Returns their names as a JSON array, or
+    /// `{"error": ApiError}` while the engine is still opening.
+    #[wasm_bindgen(js_name = bindUploads)]
+    pub fn bind_uploads(&self, server: &str, link: u32, now_ms: f64) -> String {
+        if self.shell.partial.borrow().is_some() {
+            return OPENING.to_string();
+        }
+        let dest = Destination::Link(LinkId(link));
+        let names = self
+            .shell
+            .engine
+            .borrow_mut()
+            .bind_uploads(server, dest, nanos(now_ms));
+        let mut kept = self.shell.uploads.borrow_mut();
+        for name in &names {
+            if let Some(entry) = kept.get_mut(name) {
+                entry.config.dest = dest;
+            }
+        }
+        serde_json::to_string(&names).unwrap_or_default()
+    }
+
+    /// The names of the uploads running (restored from the database ones included), as a JSON
+    /// array.
+    #[wasm_bindgen(js_name = uploadNames)]
+    pub fn upload_names(&self) -> String {
+        serde_json::to_string(&self.shell.engine.borrow().upload_names()).unwrap_or_default()
+    }
+
+    /// Stops upload `name` for this session (its cursor and record stay in its consumer: the
+    /// database opened again runs it); false if none runs.
     #[wasm_bindgen(js_name = stopUpload)]
     pub fn stop_upload(&self, name: &str) -> bool {
         self.shell.uploads.borrow_mut().remove(name);
         self.shell.engine.borrow_mut().stop_upload(name)
     }
 
-    /// Pauses or resumes upload `name`; false if none runs.
+    /// Stops upload `name` and deletes its consumer (cursor and record) with the next flush.
+    /// Returns `{"forgot": bool}` (false: no such upload) or `{"error": ApiError}`.
+    #[wasm_bindgen(js_name = forgetUpload)]
+    pub fn forget_upload(&self, name: &str, now_ms: f64) -> String {
+        if self.shell.partial.borrow().is_some() {
+            return OPENING.to_string();
+        }
+        self.shell.uploads.borrow_mut().remove(name);
+        let forgot = self
+            .shell
+            .engine
+            .borrow_mut()
+            .forget_upload(name, nanos(now_ms));
+        match forgot {
+            Ok(forgot) => serde_json::json!({ "forgot": forgot }).to_string(),
+            Err(error) => serde_json::json!({ "error": error }).to_string(),
+        }
+    }
+
+    /// Pauses or resumes upload `name` (recorded with it); false if none runs.
     #[wasm_bindgen(js_name = pauseUpload)]
     pub fn pause_upload(&self, name: &str, paused: bool) -> bool {
         self.shell.engine.borrow_mut().pause_upload(name, paused)
     }
 
-    /// Upload `name`'s status as JSON (`core::sync::upload::UploadStatus`).
+    /// Upload `name`'s status as JSON (`core::engine::UploadReport`).
     #[wasm_bindgen(js_name = uploadStatus)]
     pub fn upload_status(&self, name: &str) -> Option<String> {
-        let status = self.shell.engine.borrow().upload_status(name)?;
+        let status = self.shell.engine.borrow().upload_report(name)?;
         serde_json::to_string(&status).ok()
     }
 
@@ -686,10 +760,12 @@ impl Shell {
         self.acks.borrow_mut().clear();
         let mut engine = restored.engine;
         self.links.borrow_mut().restart(&mut engine, now);
-        for (name, (config, origin)) in self.uploads.borrow().iter() {
+        for (name, kept) in self.uploads.borrow().iter() {
             // Its consumer (the cursor) is in the database unless it was made in the lost
             // batch; then it is made again with the same origin id.
-            let _ = engine.start_upload(name, config.clone(), origin, now);
+            let config = kept.config.clone();
+            let server = kept.server.as_deref();
+            let _ = engine.start_upload_to(name, config, server, &kept.origin, now);
         }
         for filter in self.event_filters.borrow().iter() {
             engine.set_event_interest(filter, true);

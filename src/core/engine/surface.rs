@@ -512,6 +512,9 @@ impl Engine {
     /// The link `id` is connected (its subscriptions are in place again).
     pub fn link_up(&mut self, id: LinkId, now: Nanos) {
         self.clock = self.clock.max(now);
+        if !self.surface.links_up.contains_key(&id) {
+            self.uploads_link_up(id);
+        }
         self.surface.links_up.entry(id).or_insert(now);
         self.sourcing_link(id, true, now);
     }

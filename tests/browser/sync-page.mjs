@@ -1,0 +1,84 @@
+// What the upload page tests share (sync.test.mjs, sync-reload.test.mjs): a loopback proxy the
+// test can cut, the page-side helpers that write a local stream and read the server's, and the
+// server stream's expected content.
+import { createServer, connect as tcpConnect } from 'node:net';
+
+/**
+ * A TCP proxy to `127.0.0.1:upstream` on a port the OS picked; `cut()` drops every connection,
+ * `freeze()` drops what the server sends until the next cut (replies lost, requests delivered).
+ */
+export async function startProxy(upstream) {
+  const pairs = new Set();
+  let frozen = false;
+  const server = createServer((client) => {
+    const far = tcpConnect(upstream, '127.0.0.1');
+    const pair = { client, far };
+    pairs.add(pair);
+    const drop = () => {
+      client.destroy();
+      far.destroy();
+      pairs.delete(pair);
+    };
+    client.on('error', drop).on('close', drop);
+    far.on('error', drop).on('close', drop);
+    client.pipe(far);
+    far.on('data', (bytes) => {
+      if (!frozen) client.write(bytes);
+    });
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  return {
+    url: `ws://127.0.0.1:${server.address().port}`,
+    freeze() {
+      frozen = true;
+    },
+    cut() {
+      frozen = false;
+      for (const { client, far } of pairs) {
+        client.destroy();
+        far.destroy();
+      }
+      pairs.clear();
+    },
+    close() {
+      this.cut();
+      return new Promise((ok) => server.close(ok));
+    },
+  };
+}
+
+/** Installs the page helpers: `within`, `writeLocal`, `makeRemote`, `readRemote`. */
+export async function installHelpers(page) {
+  await page.evaluate(() => {
+    window.within = (promise, ms, what) =>
+      Promise.race([promise, new Promise((_, fail) => setTimeout(() => fail(new Error(`timed out: ${what}`)), ms))]);
+    /** Local stream LOCAL (ev.>) with messages from..to: subject ev.<i % 5>, data m<i>. */
+    window.writeLocal = async (db, from, to) => {
+      const jsm = await db.jetstreamManager();
+      await jsm.streams.add({ name: 'LOCAL', subjects: ['ev.>'] }).catch(() => {});
+      const js = db.jetstream();
+      const acks = [];
+      for (let i = from; i <= to; i++) acks.push(js.publish(`ev.${i % 5}`, `m${i}`));
+      await Promise.all(acks);
+    };
+    window.makeRemote = async (nc) => {
+      const jsm = await nc.jetstreamManager();
+      await jsm.streams.add({ name: 'REMOTE', subjects: ['up.ev.>'] });
+    };
+    /** The server stream's messages as `subject data` strings, in sequence order. */
+    window.readRemote = async (nc) => {
+      const jsm = await nc.jetstreamManager();
+      const info = await jsm.streams.info('REMOTE');
+      const out = [];
+      for (let seq = info.state.first_seq; seq <= info.state.last_seq && seq > 0; seq++) {
+        const m = await jsm.streams.getMessage('REMOTE', { seq });
+        out.push(`${m.subject} ${new TextDecoder().decode(m.data)}`);
+      }
+      return { count: info.state.messages, out };
+    };
+  });
+}
+
+export function expected(n) {
+  return Array.from({ length: n }, (_, k) => `up.ev.${(k + 1) % 5} m${k + 1}`);
+}
