@@ -13,9 +13,9 @@
 //   then a connection comes and it goes on after where it stopped.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, connect as tcpConnect } from 'node:net';
 import { launch, serve } from './harness.mjs';
 import { serverTargets, startServer } from './servers.mjs';
+import { startProxy } from './proxy.mjs';
 
 let browser, site;
 before(async () => {
@@ -28,63 +28,6 @@ after(async () => {
 });
 
 const targets = () => serverTargets('the mirror runs');
-
-/**
- * A TCP proxy to `127.0.0.1:upstream` on a port the OS picked: `down()` drops every connection
- * and refuses new ones until `up()`. `budgets[k]`, when given, is how many bytes the server may
- * send over the k-th connection: past it the connection is cut (mid-frame), and `cuts()` counts
- * those cuts.
- */
-async function startProxy(upstream, budgets = []) {
-  const pairs = new Set();
-  let refusing = false;
-  let accepted = 0;
-  let cuts = 0;
-  const server = createServer((client) => {
-    if (refusing) return client.destroy();
-    const budget = budgets[accepted++] ?? Infinity;
-    let sent = 0;
-    const far = tcpConnect(upstream, '127.0.0.1');
-    const pair = { client, far };
-    pairs.add(pair);
-    const drop = () => {
-      client.destroy();
-      far.destroy();
-      pairs.delete(pair);
-    };
-    client.on('error', drop).on('close', drop);
-    far.on('error', drop).on('close', drop);
-    client.pipe(far);
-    far.on('data', (bytes) => {
-      if (sent >= budget) return;
-      sent += bytes.length;
-      if (sent < budget) return void client.write(bytes);
-      client.write(bytes.subarray(0, bytes.length - (sent - budget)));
-      cuts++;
-      drop();
-    });
-  });
-  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
-  return {
-    url: `ws://127.0.0.1:${server.address().port}`,
-    cuts: () => cuts,
-    down() {
-      refusing = true;
-      for (const { client, far } of pairs) {
-        client.destroy();
-        far.destroy();
-      }
-      pairs.clear();
-    },
-    up() {
-      refusing = false;
-    },
-    close() {
-      this.down();
-      return new Promise((ok) => server.close(ok));
-    },
-  };
-}
 
 async function installHelpers(page) {
   await page.evaluate(() => {

