@@ -575,14 +575,12 @@ fn release(shell: &Shell, acks: &[released::TicketAck], out: &[Outbound]) -> JsV
     if out.iter().all(|o| o.dest == Destination::Local) {
         return Uint8Array::from(&released::encode(acks, out)[..]).into();
     }
-    let links = shell.links.borrow();
-    let mut local = Vec::with_capacity(out.len());
-    for o in out {
-        match o.dest {
-            Destination::Local => local.push(o.clone()),
-            Destination::Link(_) => links.send(o),
-        }
-    }
+    shell.links.borrow().send_all(out);
+    let local: Vec<Outbound> = out
+        .iter()
+        .filter(|o| o.dest == Destination::Local)
+        .cloned()
+        .collect();
     Uint8Array::from(&released::encode(acks, &local)[..]).into()
 }
 
@@ -591,7 +589,20 @@ fn flush(shell: &Rc<Shell>) -> Promise {
     let shell = shell.clone();
     let generation = shell.generation.get();
     let end = shell.journal.borrow().end();
-    let batch = shell.take_batch();
+    let mut batch = shell.take_batch();
+    if let Ok((Some(_), _, out, _)) = &mut batch {
+        // A batch with a commit to wait for, taken with no earlier flush unsettled: what the
+        // engine released already never waits for this commit (what does stays held in the
+        // engine until `flush_done`), so what goes to a link leaves now, in the engine's order
+        // (nothing earlier is still to be sent). An upload's next publishes (of messages
+        // committed before) so overlap the commit of its cursor instead of waiting for it;
+        // after a failed commit the rebuilt engine resends from the saved cursor, and the
+        // server answers duplicates.
+        if out.iter().any(|o| o.dest != Destination::Local) {
+            shell.links.borrow().send_all(out.iter());
+            out.retain(|o| o.dest == Destination::Local);
+        }
+    }
     let previous = if shell.in_flight.get() > 0 {
         shell.last_flush.borrow_mut().take()
     } else {
@@ -833,6 +844,11 @@ impl Shell {
         };
         let mut out = Vec::new();
         let ticket = match ticket.is_pending() {
+            true if self.in_flight.get() == 0 => {
+                // Released already: `flush` sends what goes to a link before the commit.
+                drain(&mut engine, &mut out);
+                Some(ticket)
+            }
             true => Some(ticket),
             false => {
                 drain(&mut engine, &mut out);
