@@ -814,9 +814,10 @@ impl Shell {
     }
 
     /// Flushes the engine: its ticket when a store queued its sync, the ticketed publishes'
-    /// outcomes and the messages it releases now (all of them when nothing was queued; else
-    /// those the ticket holds leave when the commit completes it), and the writes to commit
-    /// before any of them leave.
+    /// outcomes and the messages it releases now (all of them when nothing was queued or when
+    /// no earlier flush is unsettled, and `flush` sends those for a link at once; else they
+    /// are taken when the commit completes the ticket), and the writes to commit before the
+    /// local ones leave.
     fn take_batch(&self) -> Result<Batch, Error> {
         let mut engine = self.engine.borrow_mut();
         if self.partial.borrow().is_none() {

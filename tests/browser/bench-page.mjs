@@ -480,14 +480,19 @@ export async function connectTo(url, name, subject) {
   return nc;
 }
 
-/** The mirror catch-up of the client's server stream into IndexedDB (see `syncWorkloads`). */
-async function mirrorCatchUp(nc, msgs, tries) {
+/** Publishes `msgs` messages on `subject` over `nc` (from connect()), `window` outstanding. */
+export function publishRemote(nc, subject, { msgs, window, size, payload = DEFAULTS.payload }) {
+  return publishWindowed(nc.jetstream(), subject, { msgs, window, pool: payloads(payload, size) });
+}
+
+/** The mirror catch-up of server stream `origin` into IndexedDB (see `syncWorkloads`). */
+export async function mirrorCatchUp(nc, msgs, tries, origin = 'BENCH_CLIENT') {
   await deleteDatabase(DB.mirror);
   const local = await open({ name: DB.mirror });
   const attachment = await local.attach(nc, { domain: 'hub' });
   const jsm = await local.jetstreamManager();
   const t0 = now();
-  await jsm.streams.add({ name: 'MIRROR', mirror: { name: 'BENCH_CLIENT', domain: 'hub' } });
+  await jsm.streams.add({ name: 'MIRROR', mirror: { name: origin, domain: 'hub' } });
   await holds(jsm, 'MIRROR', msgs, tries);
   const mirror = { msgs, ms: now() - t0 };
   attachment.detach();

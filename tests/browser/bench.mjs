@@ -17,7 +17,7 @@
 //        [--up 100000] [--upload-window 1000] [--payload events|random|same] [--only sync]
 //        [--server-storage file|memory]
 //        [--no-cold] [--json]
-//        [--profile out.cpuprofile [--profile-of publish|bursts|fetch|open|upload]]
+//        [--profile out.cpuprofile [--profile-of publish|bursts|fetch|open|upload|mirror]]
 // `--only sync` (BENCH_ONLY=sync) runs the ceiling and the sync rows alone. The upload's reference
 // is @nats-io/jetstream v3 (from tests/types, loaded into the page by natsjs-bundle.mjs).
 // Each option also reads BENCH_<NAME> from the environment (e.g. BENCH_RUNS=3). Figures are
@@ -110,7 +110,8 @@ async function oneRun(url, sizes, { cold, profile, profileOf, log }) {
 
 /**
  * A CPU profile (Chrome DevTools format, written to `path`) of one pass of `workload` (publish,
- * bursts, fetch, open: open -> first PubAck, or upload: db.sync of upMsgs to the server) on a fresh database, after the table's run; returns the top self-time functions.
+ * bursts, fetch, open: open -> first PubAck, upload: db.sync of upMsgs to the server, or mirror:
+ * a mirror's catch-up of upMsgs from it) on a fresh database, after the table's run; returns the top self-time functions.
  */
 async function profileWorkload(context, page, sizes, path, workload) {
   const cdp = await context.newCDPSession(page);
@@ -121,6 +122,12 @@ async function profileWorkload(context, page, sizes, path, workload) {
     // fetch and open need messages to read: publish them before the profiler starts.
     if (w === 'fetch' || w === 'open') await m.publishBursts(nc, { msgs: o.publishMsgs, window: o.window, size: o.size });
     if (w === 'open') await nc.close();
+    if (w === 'mirror') {
+      const conn = await m.connectTo(o.serverUrl, 'BENCH_PROFILE', 'mirrored.>');
+      await m.publishRemote(conn, 'mirrored.a', { msgs: o.upMsgs, window: o.window, size: o.size });
+      globalThis.__bench = { m, nc, o, conn };
+      return;
+    }
     if (w === 'upload') {
       await m.publishSliding(nc, { msgs: o.upMsgs, window: o.window, size: o.size });
       globalThis.__bench = { m, nc, o, conn: await m.connectTo(o.serverUrl, 'BENCH_PROFILE', 'up.bench.>') };
@@ -137,6 +144,7 @@ async function profileWorkload(context, page, sizes, path, workload) {
     else if (w === 'bursts') await m.publishBursts(nc, { msgs: o.publishMsgs, window: o.window, size: o.size });
     else if (w === 'fetch') await m.fetchAck(nc, { msgs: o.publishMsgs, batch: o.batch });
     else if (w === 'open') await m.openToFirstPublish('bench-profile', o.size);
+    else if (w === 'mirror') await m.mirrorCatchUp(globalThis.__bench.conn, o.upMsgs, Math.max(6000, o.upMsgs), 'BENCH_PROFILE');
     else if (w === 'upload') {
       const up = await nc.sync(globalThis.__bench.conn, { stream: 'BENCH', to: 'BENCH_PROFILE', subjectPrefix: 'up.', window: o.uploadWindow });
       await up.caughtUp();
