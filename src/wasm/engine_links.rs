@@ -26,7 +26,7 @@ use wasm_bindgen::JsValue;
 
 use super::link::{LinkObserver, LinkPort};
 use crate::core::engine::{Engine, EngineEvent, SubId};
-use crate::core::link::{LinkEvent, Sid};
+use crate::core::link::{LinkError, LinkEvent, Sid};
 use crate::core::message::{Destination, LinkId, Message, Outbound};
 use crate::core::time::Nanos;
 
@@ -247,14 +247,18 @@ impl Links {
             let Some(attached) = self.attached.get(&id) else {
                 continue;
             };
-            let _ = match self.remote_subject(id, &out.msg.subject) {
-                Some(subject) => {
-                    let mut msg = out.msg.clone();
-                    msg.subject = subject;
-                    attached.port.publish_later(&msg)
-                }
-                None => attached.port.publish_later(&out.msg),
-            };
+            let renamed = self.remote_subject(id, &out.msg.subject).map(|subject| {
+                let mut msg = out.msg.clone();
+                msg.subject = subject;
+                msg
+            });
+            let msg = renamed.as_ref().unwrap_or(&out.msg);
+            if let Err(LinkError::BufferFull { .. }) = attached.port.publish_later(msg) {
+                // Large messages filled the link's buffer before the batch's end: hand what is
+                // there to the socket and try once more, as driving after each publish did.
+                attached.port.drive();
+                let _ = attached.port.publish_later(msg);
+            }
             if !used.contains(&id) {
                 used.push(id);
             }
