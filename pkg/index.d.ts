@@ -89,7 +89,7 @@ export interface SyncOptions {
   subjectPrefix?: string;
   /** The upload's name, also its consumer's on the local stream (default `upload_<to>`). */
   name?: string;
-  /** Most publishes awaiting their PubAck at once (default 256). */
+  /** Most publishes awaiting their PubAck at once (default 1000). */
   window?: number;
   /** How long a publish waits for its PubAck, in ms (default 10000). */
   ackTimeout?: number;

@@ -669,14 +669,12 @@ fn release(shell: &Shell, acks: &[released::TicketAck], out: &[Outbound]) -> JsV
     if out.iter().all(|o| o.dest == Destination::Local) {
         return Uint8Array::from(&released::encode(acks, out)[..]).into();
     }
-    let links = shell.links.borrow();
-    let mut local = Vec::with_capacity(out.len());
-    for o in out {
-        match o.dest {
-            Destination::Local => local.push(o.clone()),
-            Destination::Link(_) => links.send(o),
-        }
-    }
+    shell.links.borrow().send_all(out);
+    let local: Vec<Outbound> = out
+        .iter()
+        .filter(|o| o.dest == Destination::Local)
+        .cloned()
+        .collect();
     Uint8Array::from(&released::encode(acks, &local)[..]).into()
 }
 
@@ -685,7 +683,20 @@ fn flush(shell: &Rc<Shell>) -> Promise {
     let shell = shell.clone();
     let generation = shell.generation.get();
     let end = shell.journal.borrow().end();
-    let batch = shell.take_batch();
+    let mut batch = shell.take_batch();
+    if let Ok((Some(_), _, out, _)) = &mut batch {
+        // A batch with a commit to wait for, taken with no earlier flush unsettled: what the
+        // engine released already never waits for this commit (what does stays held in the
+        // engine until `flush_done`), so what goes to a link leaves now, in the engine's order
+        // (nothing earlier is still to be sent). An upload's next publishes (of messages
+        // committed before) so overlap the commit of its cursor instead of waiting for it;
+        // after a failed commit the rebuilt engine resends from the saved cursor, and the
+        // server answers duplicates.
+        if out.iter().any(|o| o.dest != Destination::Local) {
+            shell.links.borrow().send_all(out.iter());
+            out.retain(|o| o.dest == Destination::Local);
+        }
+    }
     let previous = if shell.in_flight.get() > 0 {
         shell.last_flush.borrow_mut().take()
     } else {
@@ -902,9 +913,10 @@ impl Shell {
     }
 
     /// Flushes the engine: its ticket when a store queued its sync, the ticketed publishes'
-    /// outcomes and the messages it releases now (all of them when nothing was queued; else
-    /// those the ticket holds leave when the commit completes it), and the writes to commit
-    /// before any of them leave.
+    /// outcomes and the messages it releases now (all of them when nothing was queued or when
+    /// no earlier flush is unsettled, and `flush` sends those for a link at once; else they
+    /// are taken when the commit completes the ticket), and the writes to commit before the
+    /// local ones leave.
     fn take_batch(&self) -> Result<Batch, Error> {
         let mut engine = self.engine.borrow_mut();
         if self.partial.borrow().is_none() {
@@ -932,6 +944,11 @@ impl Shell {
         };
         let mut out = Vec::new();
         let ticket = match ticket.is_pending() {
+            true if self.in_flight.get() == 0 => {
+                // Released already: `flush` sends what goes to a link before the commit.
+                drain(&mut engine, &mut out);
+                Some(ticket)
+            }
             true => Some(ticket),
             false => {
                 drain(&mut engine, &mut out);

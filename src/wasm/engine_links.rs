@@ -7,8 +7,11 @@
 //! queued by the link's observer and handed to the engine at the start of the next flush: the
 //! observer runs inside the link's driver, which may be inside a call the shell made with the
 //! engine borrowed, so it only queues and asks JavaScript (the `wake` callback) for a flush.
-//! What the engine sends over a link leaves with the flush's release, after the commit, so a
-//! server never holds what this database could still take back.
+//! What the engine sends over a link leaves once the engine released it: with the flush's
+//! release after the commit, or before the commit of a flush when nothing earlier is still to
+//! be sent (`wasm/engine.rs`). The engine releases nothing that describes a write not yet
+//! durable (an upload reads only committed messages), so a server never holds what this
+//! database could still take back. A flush's messages leave in one frame per link.
 //!
 //! An API route may name the server's prefix for it: the local name `$JS.hub.API` (a mirror's
 //! `domain: 'hub'`) served by a server's plain `$JS.API`, as a leafnode maps a domain. The
@@ -23,7 +26,7 @@ use wasm_bindgen::JsValue;
 
 use super::link::{LinkObserver, LinkPort};
 use crate::core::engine::{Engine, EngineEvent, SubId};
-use crate::core::link::{LinkEvent, Sid};
+use crate::core::link::{LinkError, LinkEvent, Sid};
 use crate::core::message::{Destination, LinkId, Message, Outbound};
 use crate::core::time::Nanos;
 
@@ -52,7 +55,15 @@ struct Shared {
 
 impl Shared {
     fn tell(&self, id: LinkId, news: News) {
-        self.news.borrow_mut().push_back((id, news));
+        let mut queue = self.news.borrow_mut();
+        queue.push_back((id, news));
+        // Woken already when news was waiting: the flush that wake asked for takes it all
+        // (a frame of 1,000 PubAcks called JavaScript once, not 1,000 times).
+        let woken = queue.len() > 1;
+        drop(queue);
+        if woken {
+            return;
+        }
         let wake = self.wake.borrow().clone();
         if let Some(wake) = wake {
             // A throwing callback must not stop the link; the next flush takes the news.
@@ -223,21 +234,38 @@ impl Links {
         }
     }
 
-    /// Publishes `out` on its link. A refusal (disconnected, buffer full) loses it, as a core
-    /// NATS publish: the engine's request fails on the link's down news or times out.
-    pub(crate) fn send(&self, out: &Outbound) {
-        if let Destination::Link(id) = out.dest {
+    /// Publishes each of `outs` on its link, then drives each link used once, so a flush's
+    /// messages leave in one WebSocket frame per link. A refusal (disconnected, buffer full)
+    /// loses a message, as a core NATS publish: the engine's request fails on the link's down
+    /// news or times out.
+    pub(crate) fn send_all<'a>(&self, outs: impl IntoIterator<Item = &'a Outbound>) {
+        let mut used: Vec<LinkId> = Vec::new();
+        for out in outs {
+            let Destination::Link(id) = out.dest else {
+                continue;
+            };
+            let Some(attached) = self.attached.get(&id) else {
+                continue;
+            };
+            let renamed = self.remote_subject(id, &out.msg.subject).map(|subject| {
+                let mut msg = out.msg.clone();
+                msg.subject = subject;
+                msg
+            });
+            let msg = renamed.as_ref().unwrap_or(&out.msg);
+            if let Err(LinkError::BufferFull { .. }) = attached.port.publish_later(msg) {
+                // Large messages filled the link's buffer before the batch's end: hand what is
+                // there to the socket and try once more, as driving after each publish did.
+                attached.port.drive();
+                let _ = attached.port.publish_later(msg);
+            }
+            if !used.contains(&id) {
+                used.push(id);
+            }
+        }
+        for id in used {
             if let Some(attached) = self.attached.get(&id) {
-                match self.remote_subject(id, &out.msg.subject) {
-                    Some(subject) => {
-                        let mut msg = out.msg.clone();
-                        msg.subject = subject;
-                        let _ = attached.port.publish(&msg);
-                    }
-                    None => {
-                        let _ = attached.port.publish(&out.msg);
-                    }
-                }
+                attached.port.drive();
             }
         }
     }

@@ -25,6 +25,9 @@ export const DEFAULTS = {
   kvGets: 10_000, // KV gets of the latest value, awaiting each
   upMsgs: 100_000, // messages uploaded (db.sync), published by connect(), and mirrored down
   serverUrl: undefined, // the Contrail server's WebSocket URL (bench.mjs starts one); no sync rows without it
+  uploadWindow: undefined, // db.sync's window (its default unless given)
+  serverStorage: 'file', // the sync rows' server streams: 'file' or 'memory'
+  only: undefined, // 'sync': only the 1000-per-record ceiling and the sync rows (BENCH_ONLY=sync)
 };
 
 /** Database names; `run` deletes them first and last. */
@@ -395,44 +398,64 @@ async function holds(jsm, stream, count, tries) {
 }
 
 /**
- * Sync against a server (`url`), each figure beside its baseline measured in the same page:
- * - `client`: the same `msgs` messages published to a server stream by the package's connect()
- *   JetStream client, `window` publishes outstanding (each PubAck lets the next go);
- * - `upload`: `msgs` local messages (written first, not timed) uploaded by `db.sync` to another
- *   server stream until `caughtUp()` (the uploader's own window, default 256);
- * - `mirror`: a local stream mirroring the client's server stream (`db.attach` + `mirror`),
- *   from creation until it holds all `msgs` (looked at every 10 ms).
- * Each checks the count that arrived.
+ * Publishes `msgs` messages on `subject` through `js` (a JetStream client: the package's or
+ * nats.js's, both v3-shaped), `window` outstanding: each PubAck lets the next publish go.
  */
-export async function syncWorkloads({ url, msgs, window, size, payload = DEFAULTS.payload }) {
-  const tries = Math.max(6000, msgs);
-  const pool = payloads(payload, size);
-  const nc = await connect({ servers: url });
-  const remote = await nc.jetstreamManager();
-  for (const name of ['BENCH_CLIENT', 'BENCH_UP']) await remote.streams.delete(name).catch(() => {});
-  await remote.streams.add({ name: 'BENCH_CLIENT', subjects: ['client.>'] });
-  await remote.streams.add({ name: 'BENCH_UP', subjects: ['up.bench.>'] });
-
-  // connect()'s JetStream publish, `window` outstanding.
-  const js = nc.jetstream();
+async function publishWindowed(js, subject, { msgs, window, pool }) {
   let sent = 0;
   let acked = 0;
-  let t0 = now();
+  const t0 = now();
   await new Promise((done, fail) => {
     const next = () => {
       if (sent >= msgs) return;
-      js.publish('client.a', pool[sent++ % POOL]).then(() => (++acked === msgs ? done() : next()), fail);
+      js.publish(subject, pool[sent++ % POOL]).then(() => (++acked === msgs ? done() : next()), fail);
     };
     for (let i = 0; i < window && i < msgs; i++) next();
   });
-  const client = { msgs, ms: now() - t0 };
+  return { msgs, ms: now() - t0 };
+}
+
+/**
+ * Sync against a server (`url`), each figure beside its baseline measured in the same page:
+ * - `natsjs`: the reference, @nats-io/jetstream v3 over nats.js's own `wsconnect` (loaded into
+ *   the page by bench.mjs as `globalThis.natsjs`, see natsjs-bundle.mjs), publishing the same
+ *   `msgs` messages to a server stream with `window` publishes outstanding;
+ * - `client`: the same through the package's connect() JetStream client;
+ * - `upload`: `msgs` local messages (written first, not timed) uploaded by `db.sync` to another
+ *   server stream until `caughtUp()` (the uploader's own window, `uploadWindow` if given);
+ * - `mirror`: a local stream mirroring the client's server stream (`db.attach` + `mirror`),
+ *   from creation until it holds all `msgs` (looked at every 10 ms: the package has no event
+ *   for a mirror's progress yet).
+ * The server streams are `storage` ('file', or 'memory' to take the server's disk out of the
+ * figures and see what the clients cost). Each checks the count that arrived.
+ */
+export async function syncWorkloads({ url, msgs, window, size, payload = DEFAULTS.payload, uploadWindow, storage = 'file', mirror: withMirror = true }) {
+  const tries = Math.max(6000, msgs);
+  const pool = payloads(payload, size);
+  if (!globalThis.natsjs) throw new Error('nats.js is not loaded in the page (bench.mjs adds it)');
+  const nc = await connect({ servers: url });
+  const remote = await nc.jetstreamManager();
+  const streams = ['BENCH_NATSJS', 'BENCH_CLIENT', 'BENCH_UP'];
+  for (const name of streams) await remote.streams.delete(name).catch(() => {});
+  await remote.streams.add({ name: 'BENCH_NATSJS', subjects: ['natsjs.>'], storage });
+  await remote.streams.add({ name: 'BENCH_CLIENT', subjects: ['client.>'], storage });
+  await remote.streams.add({ name: 'BENCH_UP', subjects: ['up.bench.>'], storage });
+
+  // The reference: nats.js v3, its own WebSocket connection, `window` outstanding.
+  const reference = await natsjs.core.wsconnect({ servers: url });
+  const natsjsResult = await publishWindowed(natsjs.jetstream.jetstream(reference), 'natsjs.a', { msgs, window, pool });
+  await reference.close();
+  await holds(remote, 'BENCH_NATSJS', msgs, 1);
+
+  // connect()'s JetStream publish, `window` outstanding.
+  const client = await publishWindowed(nc.jetstream(), 'client.a', { msgs, window, pool });
   await holds(remote, 'BENCH_CLIENT', msgs, 1);
 
   // The upload of the same messages, written locally first.
   const db = await openFresh(DB.up);
   await publishSliding(db, { msgs, window, size, payload });
-  t0 = now();
-  const up = await db.sync(nc, { stream: STREAM, to: 'BENCH_UP', subjectPrefix: 'up.' });
+  const t0 = now();
+  const up = await db.sync(nc, { stream: STREAM, to: 'BENCH_UP', subjectPrefix: 'up.', window: uploadWindow });
   const done = await up.caughtUp();
   const upload = { msgs, ms: now() - t0 };
   up.stop();
@@ -441,22 +464,43 @@ export async function syncWorkloads({ url, msgs, window, size, payload = DEFAULT
   if (done.cursor !== msgs) throw new Error(`upload cursor ${done.cursor}, expected ${msgs}`);
   await holds(remote, 'BENCH_UP', msgs, 1);
 
-  // The mirror catch-up of the client's stream into IndexedDB.
+  let mirror;
+  if (withMirror) mirror = await mirrorCatchUp(nc, msgs, tries);
+  for (const name of streams) await remote.streams.delete(name);
+  await nc.close();
+  return { natsjs: natsjsResult, client, upload, mirror };
+}
+
+/** A connect() connection to `url` with a fresh server stream `name` on `subject` (for a profile). */
+export async function connectTo(url, name, subject) {
+  const nc = await connect({ servers: url });
+  const jsm = await nc.jetstreamManager();
+  await jsm.streams.delete(name).catch(() => {});
+  await jsm.streams.add({ name, subjects: [subject] });
+  return nc;
+}
+
+/** Publishes `msgs` messages on `subject` over `nc` (from connect()), `window` outstanding. */
+export function publishRemote(nc, subject, { msgs, window, size, payload = DEFAULTS.payload }) {
+  return publishWindowed(nc.jetstream(), subject, { msgs, window, pool: payloads(payload, size) });
+}
+
+/** The mirror catch-up of server stream `origin` into IndexedDB (see `syncWorkloads`). */
+export async function mirrorCatchUp(nc, msgs, tries, origin = 'BENCH_CLIENT') {
   await deleteDatabase(DB.mirror);
   const local = await open({ name: DB.mirror });
   const attachment = await local.attach(nc, { domain: 'hub' });
   const jsm = await local.jetstreamManager();
-  t0 = now();
-  await jsm.streams.add({ name: 'MIRROR', mirror: { name: 'BENCH_CLIENT', domain: 'hub' } });
-  await holds(jsm, 'MIRROR', msgs, tries);
-  const mirror = { msgs, ms: now() - t0 };
+  const mirror = await counted(async () => {
+    const t0 = now();
+    await jsm.streams.add({ name: 'MIRROR', mirror: { name: origin, domain: 'hub' } });
+    await holds(jsm, 'MIRROR', msgs, tries);
+    return { msgs, ms: now() - t0 };
+  });
   attachment.detach();
   await local.close();
   await deleteDatabase(DB.mirror);
-
-  for (const name of ['BENCH_CLIENT', 'BENCH_UP']) await remote.streams.delete(name);
-  await nc.close();
-  return { client, upload, mirror };
+  return mirror;
 }
 
 /**
@@ -472,6 +516,14 @@ export async function run(overrides = {}) {
 
   const sized = { size: o.size, payload: o.payload };
   results.ceiling1000 = await ceiling({ msgs: o.ceilingMsgs, perRecord: 1000, ...sized });
+  if (o.only === 'sync') {
+    if (!o.serverUrl) throw new Error('only sync: no server to sync with');
+    await deleteRaw(DB.ceiling);
+    results.server = await syncWorkloads({ url: o.serverUrl, msgs: o.upMsgs, window: o.window, uploadWindow: o.uploadWindow, storage: o.serverStorage, ...sized });
+    results.wasmMs = wasmMs;
+    return { results, opts: o };
+  }
+  if (o.only !== undefined) throw new Error(`only ${o.only}: the one subset is 'sync'`);
   results.ceiling100 = await ceiling({ msgs: Math.ceil(o.ceilingMsgs / 4), perRecord: 100, ...sized });
   await deleteRaw(DB.ceiling);
   results.paired = {};
@@ -499,7 +551,7 @@ export async function run(overrides = {}) {
   results.memory = await publishSliding(mem, { msgs: o.publishMsgs, window: o.window, ...sized });
   await mem.close();
 
-  if (o.serverUrl) results.server = await syncWorkloads({ url: o.serverUrl, msgs: o.upMsgs, window: o.window, ...sized });
+  if (o.serverUrl) results.server = await syncWorkloads({ url: o.serverUrl, msgs: o.upMsgs, window: o.window, uploadWindow: o.uploadWindow, storage: o.serverStorage, ...sized });
 
   // Warm: the same page, the first engine closed; the stream holds publishMsgs messages.
   results.openWarm = await openToFirstPublish(DB.main, o.size);

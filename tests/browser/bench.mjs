@@ -2,7 +2,8 @@
 // The browser benchmark: Contrail's durable publish, fetch+ack, KV put/get and open time against
 // the raw ceiling of packed IndexedDB writes (KV gets against a Map), and sync against a Contrail
 // server this script starts (race-free, as the browser tests do: servers.mjs): an upload by
-// `db.sync` beside connect()'s JetStream publish of the same messages, and a mirror catch-up into
+// `db.sync` beside @nats-io/jetstream v3 (and connect()) publishing the same messages from the
+// same page, 1,000 outstanding, and a mirror catch-up into
 // IndexedDB beside the ceiling; measured in one page of headless Chromium, printed as a
 // table of figures and ratios. The workloads live in bench-page.mjs; this script serves the
 // repository, launches Chromium on a throwaway persistent profile (an on-disk IndexedDB:
@@ -13,9 +14,12 @@
 //   node tests/browser/bench.mjs [--runs 3] [--publish 100000] [--ceiling 200000] [--burst 100000]
 //        [--sync 500] [--window 1000] [--batch 500] [--size 128] [--keys 1000] [--rounds 5]
 //        [--round-msgs 20000] [--kv-puts 20000] [--kv-sync 300] [--kv-gets 10000]
-//        [--up 100000] [--payload events|random|same]
+//        [--up 100000] [--upload-window 1000] [--payload events|random|same] [--only sync]
+//        [--server-storage file|memory]
 //        [--no-cold] [--json]
-//        [--profile out.cpuprofile [--profile-of publish|bursts|fetch|open]]
+//        [--profile out.cpuprofile [--profile-of publish|bursts|fetch|open|upload|mirror]]
+// `--only sync` (BENCH_ONLY=sync) runs the ceiling and the sync rows alone. The upload's reference
+// is @nats-io/jetstream v3 (from tests/types, loaded into the page by natsjs-bundle.mjs).
 // Each option also reads BENCH_<NAME> from the environment (e.g. BENCH_RUNS=3). Figures are
 // printed, never asserted. Needs pkg/dist (scripts/build-pkg) and `npm ci` in tests/browser.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -24,6 +28,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve, launchProfile } from './harness.mjs';
 import { startServer } from './servers.mjs';
+import { natsjsBundle } from './natsjs-bundle.mjs';
 
 const PAGE = '/tests/browser/bench-page.mjs';
 
@@ -39,7 +44,8 @@ const TARGET_OPEN_MS = 50;
  * bursts, fetch or open), `log`.
  */
 export async function runBench(opts = {}) {
-  const { runs = 1, cold = true, profile, profileOf = 'publish', log = () => {}, ...sizes } = opts;
+  const { runs = 1, cold: coldAsked = true, profile, profileOf = 'publish', log = () => {}, ...sizes } = opts;
+  const cold = coldAsked && sizes.only === undefined; // a subset leaves no main database
   const server = await serve();
   const all = [];
   let contrail;
@@ -68,6 +74,8 @@ async function oneRun(url, sizes, { cold, profile, profileOf, log }) {
       // Errors only; Chromium's request for /favicon.ico (404) is not one of ours.
       page.on('console', (m) => m.type() === 'error' && !/Failed to load resource/.test(m.text()) && log(`page: ${m.text()}`));
       await page.goto(`${url}/tests/browser/blank.html`);
+      // The sync rows' reference client: nats.js v3 itself, in this page.
+      if (sizes.serverUrl) await page.addScriptTag({ content: await natsjsBundle() });
       result = await page.evaluate(async ([path, s]) => (await import(path)).run(s), [PAGE, sizes]);
       if (profile) result.profile = await profileWorkload(context, page, sizes, profile, profileOf);
     } finally {
@@ -102,7 +110,8 @@ async function oneRun(url, sizes, { cold, profile, profileOf, log }) {
 
 /**
  * A CPU profile (Chrome DevTools format, written to `path`) of one pass of `workload` (publish,
- * bursts, fetch, or open: open -> first PubAck) on a fresh database, after the table's run; returns the top self-time functions.
+ * bursts, fetch, open: open -> first PubAck, upload: db.sync of upMsgs to the server, or mirror:
+ * a mirror's catch-up of upMsgs from it) on a fresh database, after the table's run; returns the top self-time functions.
  */
 async function profileWorkload(context, page, sizes, path, workload) {
   const cdp = await context.newCDPSession(page);
@@ -113,6 +122,17 @@ async function profileWorkload(context, page, sizes, path, workload) {
     // fetch and open need messages to read: publish them before the profiler starts.
     if (w === 'fetch' || w === 'open') await m.publishBursts(nc, { msgs: o.publishMsgs, window: o.window, size: o.size });
     if (w === 'open') await nc.close();
+    if (w === 'mirror') {
+      const conn = await m.connectTo(o.serverUrl, 'BENCH_PROFILE', 'mirrored.>');
+      await m.publishRemote(conn, 'mirrored.a', { msgs: o.upMsgs, window: o.window, size: o.size });
+      globalThis.__bench = { m, nc, o, conn };
+      return;
+    }
+    if (w === 'upload') {
+      await m.publishSliding(nc, { msgs: o.upMsgs, window: o.window, size: o.size });
+      globalThis.__bench = { m, nc, o, conn: await m.connectTo(o.serverUrl, 'BENCH_PROFILE', 'up.bench.>') };
+      return;
+    }
     globalThis.__bench = { m, nc, o };
   }, [PAGE, sizes, workload]);
   await cdp.send('Profiler.enable');
@@ -124,12 +144,19 @@ async function profileWorkload(context, page, sizes, path, workload) {
     else if (w === 'bursts') await m.publishBursts(nc, { msgs: o.publishMsgs, window: o.window, size: o.size });
     else if (w === 'fetch') await m.fetchAck(nc, { msgs: o.publishMsgs, batch: o.batch });
     else if (w === 'open') await m.openToFirstPublish('bench-profile', o.size);
+    else if (w === 'mirror') await m.mirrorCatchUp(globalThis.__bench.conn, o.upMsgs, Math.max(6000, o.upMsgs), 'BENCH_PROFILE');
+    else if (w === 'upload') {
+      const up = await nc.sync(globalThis.__bench.conn, { stream: 'BENCH', to: 'BENCH_PROFILE', subjectPrefix: 'up.', window: o.uploadWindow });
+      await up.caughtUp();
+      up.stop();
+    }
     else throw new Error(`no workload ${w} to profile`);
   }, workload);
   const { profile } = await cdp.send('Profiler.stop');
   await page.evaluate(async () => {
-    const { m, nc } = globalThis.__bench;
+    const { m, nc, conn } = globalThis.__bench;
     await nc.close();
+    await conn?.close();
     await m.drop('bench-profile');
   });
   await writeFile(path, JSON.stringify(profile));
@@ -172,6 +199,7 @@ function rowsOf({ results: r, opts: o }) {
     parts: res.commits ? { 'msgs/commit': res.msgs / res.commits } : undefined,
   });
   const vs = (workload, res, base, unit = 'ops/s') => ({ workload, value: rate(res), unit, ratio: rate(res) / rate(base) });
+  if (o.only === 'sync') return [row(`IndexedDB ceiling: 1000 x ${b} per record, 1 record per strict tx`, r.ceiling1000, 'ceiling'), ...syncRows(r.server, o, row, vs)];
   const rows = [
     row(`IndexedDB ceiling: 1000 x ${b} per record, 1 record per strict tx`, r.ceiling1000, 'ceiling'),
     row(`IndexedDB: 100 x ${b} per record, 1 record per strict tx`, r.ceiling100),
@@ -190,12 +218,7 @@ function rowsOf({ results: r, opts: o }) {
     vs(`kv put, await each (ratio: to raw IndexedDB, 1 put per strict tx)`, r.kv.putSync, r.kv.rawSync),
     vs(`kv get, latest value, await each (ratio: to Map.get on the same keys)`, r.kv.get, r.kv.map),
   ];
-  const s = r.server;
-  rows.push(
-    { ...vs(`upload by db.sync to a Contrail server stream, ${o.upMsgs} local msgs (ratio: to the next row)`, s.upload, s.client, 'msgs/s'), target: '>= 1.00' },
-    { workload: `connect() JetStream publish, ${o.window} outstanding, same msgs, same server`, value: rate(s.client), unit: 'msgs/s' },
-    { ...row(`mirror catch-up into IndexedDB, ${o.upMsgs} msgs (db.attach + mirror stream)`, s.mirror), target: '>= 0.50' },
-  );
+  rows.push(...syncRows(r.server, o, row, vs));
   const open = (label, x) => ({
     workload: `open -> first PubAck, ${o.publishMsgs} msgs, ${label}`,
     value: x.ms,
@@ -206,6 +229,21 @@ function rowsOf({ results: r, opts: o }) {
   rows.push(open('warm (same page)', r.openWarm));
   if (r.openCold) rows.push({ ...open('fresh browser process', r.openCold), target: undefined });
   return rows;
+}
+
+/**
+ * The sync rows: the upload against the reference client (@nats-io/jetstream v3 publishing the
+ * same messages from the same page to the same server, `window` outstanding), connect()'s
+ * publish beside it, and the mirror catch-up against the IndexedDB ceiling.
+ */
+function syncRows(s, o, row, vs) {
+  const up = `${o.uploadWindow ? `window ${o.uploadWindow}` : 'default window'}${o.serverStorage === 'memory' ? ', server streams in memory' : ''}`;
+  return [
+    { ...vs(`upload by db.sync to a Contrail server stream, ${o.upMsgs} local msgs, ${up} (ratio: to the next row)`, s.upload, s.natsjs, 'msgs/s'), target: '>= 1.00' },
+    { workload: `@nats-io/jetstream v3 publish (nats.js wsconnect), ${o.window} outstanding, same msgs, same server`, value: rate(s.natsjs), unit: 'msgs/s' },
+    vs(`connect() JetStream publish, ${o.window} outstanding, same msgs, same server (ratio: to @nats-io/jetstream)`, s.client, s.natsjs, 'msgs/s'),
+    ...(s.mirror ? [{ ...row(`mirror catch-up into IndexedDB, ${o.upMsgs} msgs (db.attach + mirror stream)`, s.mirror), target: '>= 0.50' }] : []),
+  ];
 }
 
 /** The interleaved rounds as one row: Contrail's median rate, the median of each round's ratio. */
@@ -251,14 +289,16 @@ export function formatTable(rows) {
 }
 
 function parseArgs(argv, env) {
-  const names = { runs: 'runs', publish: 'publishMsgs', ceiling: 'ceilingMsgs', burst: 'burstMsgs', sync: 'syncMsgs', window: 'window', batch: 'batch', size: 'size', rounds: 'rounds', 'round-msgs': 'roundMsgs', keys: 'keys', 'kv-puts': 'kvPuts', 'kv-sync': 'kvSyncPuts', 'kv-gets': 'kvGets', up: 'upMsgs' };
+  const names = { runs: 'runs', publish: 'publishMsgs', ceiling: 'ceilingMsgs', burst: 'burstMsgs', sync: 'syncMsgs', window: 'window', batch: 'batch', size: 'size', rounds: 'rounds', 'round-msgs': 'roundMsgs', keys: 'keys', 'kv-puts': 'kvPuts', 'kv-sync': 'kvSyncPuts', 'kv-gets': 'kvGets', up: 'upMsgs', 'upload-window': 'uploadWindow' };
   const opts = {};
   for (const [flag, key] of Object.entries(names)) {
-    const e = env[`BENCH_${flag.toUpperCase()}`];
+    const e = env[`BENCH_${flag.toUpperCase().replace(/-/g, '_')}`];
     if (e !== undefined) opts[key] = Number(e);
   }
   if (env.BENCH_COLD === '0') opts.cold = false;
   if (env.BENCH_PAYLOAD) opts.payload = env.BENCH_PAYLOAD;
+  if (env.BENCH_ONLY) opts.only = env.BENCH_ONLY;
+  if (env.BENCH_SERVER_STORAGE) opts.serverStorage = env.BENCH_SERVER_STORAGE;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i].replace(/^--/, '');
     if (a === 'no-cold') opts.cold = false;
@@ -266,6 +306,8 @@ function parseArgs(argv, env) {
     else if (a === 'profile') opts.profile = argv[++i];
     else if (a === 'profile-of') opts.profileOf = argv[++i];
     else if (a === 'payload') opts.payload = argv[++i];
+    else if (a === 'only') opts.only = argv[++i];
+    else if (a === 'server-storage') opts.serverStorage = argv[++i];
     else if (names[a]) opts[names[a]] = Number(argv[++i]);
     else throw new Error(`unknown option ${argv[i]}`);
   }

@@ -23,12 +23,13 @@ test('every benchmark row produces a positive finite figure', { timeout: 180_000
     upMsgs: 300,
     cold: true,
   });
-  assert.equal(rows.length, 19, formatTable(rows));
+  assert.equal(rows.length, 20, formatTable(rows));
   for (const row of rows) {
     assert.ok(Number.isFinite(row.value) && row.value > 0, `${row.workload}: ${row.value}`);
   }
   assert.match(formatTable(rows), /open -> first PubAck, 300 msgs, fresh browser process/);
   assert.match(formatTable(rows), /upload by db.sync to a Contrail server stream, 300 local msgs/);
+  assert.match(formatTable(rows), /@nats-io\/jetstream v3 publish \(nats.js wsconnect\), 100 outstanding/);
   assert.match(formatTable(rows), /mirror catch-up into IndexedDB, 300 msgs/);
   assert.match(formatTable(rows), /kv get, latest value, await each \(ratio: to Map.get/);
   for (const kind of ['events', 'random', 'same']) assert.match(formatTable(rows), new RegExp(`, ${kind} payloads, `));

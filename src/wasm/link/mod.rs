@@ -161,11 +161,17 @@ impl LinkPort {
         }
     }
 
-    /// Publishes `msg` (refused while disconnected or when the link's buffer is full).
-    pub(crate) fn publish(&self, msg: &Message) -> Result<(), LinkError> {
-        self.0.link.borrow_mut().publish(msg)?;
+    /// Queues `msg` in the link's buffer (refused while disconnected or when the buffer is
+    /// full) without driving the link: [`LinkPort::drive`] after the last of a batch sends them
+    /// all in one WebSocket frame (driving after each message sent one frame per publish, and
+    /// re-armed the link's timer each time).
+    pub(crate) fn publish_later(&self, msg: &Message) -> Result<(), LinkError> {
+        self.0.link.borrow_mut().publish(msg)
+    }
+
+    /// Drives the link: sends what [`LinkPort::publish_later`] queued.
+    pub(crate) fn drive(&self) {
         self.0.run();
-        Ok(())
     }
 
     /// Whether the link is connected now.
