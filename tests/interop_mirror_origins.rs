@@ -26,71 +26,12 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::{pull, AckPolicy};
 use async_nats::jetstream::Context;
-use contrail::core::link::{LinkConfig, LinkEvent};
-use contrail::core::message::{Destination, LinkId};
-use contrail::server::config::ServerConfig;
-use contrail::server::link::LinkHandle;
-use contrail::server::Server;
 use futures_util::{StreamExt, TryStreamExt};
+use interop_support::streams::{
+    create_ok, edge_linked_to, info, messages, publish, wait_info, CATCH_UP,
+};
 use interop_support::{bounded, kinds_with_214, request_json, temp_dir, Kind, Options, TestServer};
 use serde_json::{json, Value};
-
-/// Longest a copy may take to catch up, or an origin to let go of what was copied.
-const CATCH_UP: Duration = Duration::from_secs(20);
-
-async fn create_ok(client: &async_nats::Client, config: Value) {
-    let name = config["name"].as_str().unwrap_or_default().to_string();
-    let reply = request_json(
-        client,
-        &format!("$JS.API.STREAM.CREATE.{name}"),
-        config.clone(),
-    )
-    .await;
-    assert!(reply["error"].is_null(), "{config} refused: {reply}");
-}
-
-async fn info(client: &async_nats::Client, stream: &str) -> Value {
-    request_json(
-        client,
-        &format!("$JS.API.STREAM.INFO.{stream}"),
-        Value::Null,
-    )
-    .await
-}
-
-fn messages(info: &Value) -> u64 {
-    info["state"]["messages"].as_u64().unwrap_or(0)
-}
-
-/// Waits (bounded) until the stream's info satisfies `done`; returns the last info.
-async fn wait_info(
-    client: &async_nats::Client,
-    stream: &str,
-    what: &str,
-    done: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = tokio::time::Instant::now() + CATCH_UP;
-    loop {
-        let info = info(client, stream).await;
-        if done(&info) {
-            return info;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{stream}: {what} not reached; last info: {info}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn publish(js: &Context, subject: &str, payload: &str) -> u64 {
-    js.publish(subject.to_string(), payload.to_string().into())
-        .await
-        .expect("publish")
-        .await
-        .expect("puback")
-        .sequence
-}
 
 async fn publish_with(js: &Context, subject: &str, header: (&str, &str), payload: &str) -> u64 {
     let mut headers = async_nats::HeaderMap::new();
@@ -534,32 +475,6 @@ async fn a_sourced_msg_id_seen_before_is_a_duplicate_only_within_a_set_window() 
         })
         .await;
     }
-}
-
-/// A Contrail server in this process, storing in `store_dir`, with a link to `hub` that
-/// serves `$JS.hub.API`.
-async fn edge_linked_to(hub: &TestServer, store_dir: &std::path::Path) -> Server {
-    let edge = Server::start(ServerConfig {
-        port: -1,
-        store_dir: store_dir.to_path_buf(),
-        ..ServerConfig::default()
-    })
-    .await
-    .expect("the edge starts");
-    let mut link = LinkHandle::spawn(format!("127.0.0.1:{}", hub.port), LinkConfig::default());
-    tokio::time::timeout(Duration::from_secs(5), async {
-        while !matches!(
-            link.next_event().await,
-            Some(LinkEvent::Connected(_)) | None
-        ) {}
-    })
-    .await
-    .expect("the link connects");
-    let js = &edge.shared().js;
-    js.attach_link(LinkId(1), link).await;
-    js.route_api("$JS.hub.API", Destination::Link(LinkId(1)))
-        .await;
-    edge
 }
 
 #[tokio::test]

@@ -16,20 +16,13 @@
 
 mod interop_support;
 
-use std::time::Duration;
-
 use async_nats::jetstream::Context;
-use contrail::core::link::{LinkConfig, LinkEvent};
-use contrail::core::message::{Destination, LinkId};
-use contrail::server::config::ServerConfig;
-use contrail::server::link::LinkHandle;
-use contrail::server::Server;
 use futures_util::StreamExt;
+use interop_support::streams::{
+    create, create_ok, edge_linked_to, info, last_seq, messages, publish, wait_info, CATCH_UP,
+};
 use interop_support::{bounded, kinds_with_214, request_json, temp_dir, Kind, Options, TestServer};
 use serde_json::{json, Value};
-
-/// Longest a copy may take to catch up.
-const CATCH_UP: Duration = Duration::from_secs(30);
 
 /// Whether `kind` has mirror/source subject transforms; says so loudly when it has not.
 fn has_source_transforms(kind: Kind, test: &str) -> bool {
@@ -42,62 +35,6 @@ fn has_source_transforms(kind: Kind, test: &str) -> bool {
         return false;
     }
     true
-}
-
-async fn create(client: &async_nats::Client, config: Value) -> Value {
-    let name = config["name"].as_str().unwrap_or_default().to_string();
-    request_json(client, &format!("$JS.API.STREAM.CREATE.{name}"), config).await
-}
-
-async fn create_ok(client: &async_nats::Client, config: Value) {
-    let reply = create(client, config.clone()).await;
-    assert!(reply["error"].is_null(), "{config} refused: {reply}");
-}
-
-async fn info(client: &async_nats::Client, stream: &str) -> Value {
-    request_json(
-        client,
-        &format!("$JS.API.STREAM.INFO.{stream}"),
-        Value::Null,
-    )
-    .await
-}
-
-async fn publish(js: &Context, subject: &str, payload: String) -> u64 {
-    js.publish(subject.to_string(), payload.into())
-        .await
-        .expect("publish")
-        .await
-        .expect("puback")
-        .sequence
-}
-
-/// Waits (bounded) until the stream's info satisfies `done`; returns the last info.
-async fn wait_info(
-    client: &async_nats::Client,
-    stream: &str,
-    what: &str,
-    done: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = tokio::time::Instant::now() + CATCH_UP;
-    loop {
-        let info = info(client, stream).await;
-        if done(&info) {
-            return info;
-        }
-        if tokio::time::Instant::now() > deadline {
-            panic!("{stream}: {what} not reached; last info: {info}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn last_seq(info: &Value) -> u64 {
-    info["state"]["last_seq"].as_u64().unwrap_or(0)
-}
-
-fn messages(info: &Value) -> u64 {
-    info["state"]["messages"].as_u64().unwrap_or(0)
 }
 
 /// A message by sequence as (subject, payload, time, headers), `None` when there is none.
@@ -217,7 +154,7 @@ async fn origin_deletes_are_gaps_at_the_same_sequences() {
         // Deletes on the origin do not reach a running mirror: it keeps its copy.
         let reply = request_json(&client, "$JS.API.STREAM.MSG.DELETE.O", json!({"seq": 10})).await;
         assert_eq!(reply["success"], true, "{reply}");
-        publish(&js, "o.11", "m11".into()).await;
+        publish(&js, "o.11", "m11").await;
         let info = wait_info(&client, "M", "the next one", |i| last_seq(i) == 11).await;
         assert_eq!(messages(&info), 7, "{info}");
         assert!(message(&js, "M", 10).await.is_some());
@@ -390,7 +327,7 @@ async fn sources_from_two_origins_store_each_message_once_with_its_source() {
         for i in 21..=25 {
             publish(&js, &format!("a.{i}"), format!("a{i}")).await;
         }
-        publish(&js, "s.own", "own".into()).await;
+        publish(&js, "s.own", "own").await;
         let info = wait_info(&client, "S", "followed, lags 0", |i| {
             messages(i) == expected + 6
                 && i["sources"]
@@ -545,32 +482,6 @@ async fn a_kill_mid_catch_up_leaves_the_copies_complete() {
     bounded(restart_mid_catch_up(false)).await;
 }
 
-/// A Contrail server in this process, storing in `store_dir`, with a link to `hub` that serves
-/// `$JS.hub.API` (the sources' and mirrors' `domain: "hub"`).
-async fn edge_linked_to(hub: &TestServer, store_dir: &std::path::Path) -> Server {
-    let edge = Server::start(ServerConfig {
-        port: -1,
-        store_dir: store_dir.to_path_buf(),
-        ..ServerConfig::default()
-    })
-    .await
-    .expect("the edge starts");
-    let mut link = LinkHandle::spawn(format!("127.0.0.1:{}", hub.port), LinkConfig::default());
-    tokio::time::timeout(Duration::from_secs(5), async {
-        while !matches!(
-            link.next_event().await,
-            Some(LinkEvent::Connected(_)) | None
-        ) {}
-    })
-    .await
-    .expect("the link connects");
-    let js = &edge.shared().js;
-    js.attach_link(LinkId(1), link).await;
-    js.route_api("$JS.hub.API", Destination::Link(LinkId(1)))
-        .await;
-    edge
-}
-
 /// Cross-server: the hub, a nats-server with JetStream domain `hub`.
 fn hub(kind: Kind) -> TestServer {
     let options = Options {
@@ -676,7 +587,7 @@ async fn jsz_shows_each_streams_mirror_and_sources() {
         let client = server.client().await;
         let js = async_nats::jetstream::new(client.clone());
         create_ok(&client, json!({"name": "O", "subjects": ["o.>"], "storage": "memory"})).await;
-        publish(&js, "o.1", "m1".into()).await;
+        publish(&js, "o.1", "m1").await;
         create_ok(&client, json!({"name": "M", "mirror": {"name": "O"}, "storage": "memory"})).await;
         create_ok(
             &client,
@@ -750,8 +661,8 @@ async fn sources_added_and_removed_by_an_update_start_and_stop() {
             i["sources"].as_array().is_some_and(|s| s.len() == 1)
         })
         .await;
-        publish(&js, "b.4", "b4".into()).await;
-        publish(&js, "a.4", "a4".into()).await;
+        publish(&js, "b.4", "b4").await;
+        publish(&js, "a.4", "a4").await;
         let info = wait_info(&client, "S", "A goes on", |i| messages(i) == 7).await;
         // B's message after its removal is not there (A's, published after it, is).
         let (_, payload, _, _) = message(&js, "S", last_seq(&info)).await.expect("last");
@@ -781,7 +692,7 @@ async fn a_mirror_of_a_missing_origin_reports_it_and_starts_once_it_exists() {
             json!({"name": "O", "subjects": ["o.>"], "storage": "memory"}),
         )
         .await;
-        publish(&js, "o.1", "m1".into()).await;
+        publish(&js, "o.1", "m1").await;
         let info = wait_info(&client, "M", "started", |i| last_seq(i) == 1).await;
         assert!(info["mirror"]["error"].is_null(), "{info}");
     })
