@@ -7,7 +7,11 @@
 // - a database of this browser uploading a stream to a server (Contrail and nats-server),
 //   started from the page behind a confirmation: the page shows the upload online and drained,
 //   paused and resumed, offline with messages pending while the server is stopped, and drained
-//   again once it is back, with every message on the server once, in order.
+//   again once it is back, with every message on the server once, in order;
+// - the same upload across reloads: listed from the database (still paused, with its server),
+//   resumed over the dashboard's connection, going on after a reload mid-upload with every
+//   message on the server exactly once; forgotten behind a confirmation, it is gone after
+//   another reload and so is its consumer on the local stream.
 // Screenshots of the sync views (desktop, light and dark) go to target/dashboard-screenshots/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
