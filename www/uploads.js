@@ -50,7 +50,13 @@ function track(source, upload) {
   const reg = registry(source);
   const known = reg.entries.get(upload.name);
   if (!known || known.upload !== upload || known.stopped) {
-    const entry = { upload, status: upload.status(), stopped: false };
+    let status;
+    try {
+      status = upload.status();
+    } catch {
+      return; // it ended meanwhile (the database closed): nothing to show
+    }
+    const entry = { upload, status, stopped: false };
     reg.entries.set(upload.name, entry);
     changed(source);
     (async () => {

@@ -9,8 +9,8 @@
 //   paused and resumed, offline with messages pending while the server is stopped, and drained
 //   again once it is back, with every message on the server once, in order;
 // - the same upload across reloads: listed from the database (still paused, with its server),
-//   resumed over the dashboard's connection, going on after a reload mid-upload with every
-//   message on the server exactly once; forgotten behind a confirmation, it is gone after
+//   resumed over the dashboard's connection; reloaded while its server is down, listed offline
+//   with what is pending, which goes up once the server is back, every message exactly once; forgotten behind a confirmation, it is gone after
 //   another reload and so is its consumer on the local stream.
 // Screenshots of the sync views (desktop, light and dark) go to target/dashboard-screenshots/.
 import { test, before, after } from 'node:test';
@@ -332,12 +332,15 @@ for (const { label, kind, program } of targets()) {
 
 for (const { label, kind, program } of targets()) {
   test(`uploads after a reload: listed from the database and going on to ${label}; forgotten, gone after another reload with its consumer`, { skip: !haveNatsJs && 'no nats.js', timeout: 180_000 }, async () => {
-    const server = await startServer(kind, { program });
-    const client = await natsjs(server);
+    const store = await mkdtemp(join(tmpdir(), 'contrail-dash-reload-'));
+    let server = await startServer(kind, { storeDir: store, program });
+    let client = await natsjs(server);
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
     const errors = pageErrors(page);
-    const db = `dash-reload-${label.replace(/[^a-z0-9]+/gi, '-')}`;
+    const slug = label.replace(/[^a-z0-9]+/gi, '-');
+    const db = `dash-reload-${slug}`;
+    const shots = [];
     const row = '#uploads tr[data-stream="LOCAL"][data-to="REMOTE"]';
     const cell = (field) => `${row} td[data-field=${field}]`;
     const reload = async () => {
@@ -367,14 +370,26 @@ for (const { label, kind, program } of targets()) {
       await waitText(page, cell('state'), 'online', 'resumed over the dashboard\'s connection');
       await waitText(page, cell('pending'), '0', 'the two went up after the reload');
 
-      // Reloaded again while 200 messages go up: it goes on from its cursor after the reload.
+      // The server stops and 200 are written; reloaded meanwhile, the upload is listed offline
+      // with the 200 pending, and when the server is back the dashboard's connection reaches it
+      // and they go up, each once.
+      const ports = sameStarts(server);
+      await client.nc.close();
+      await server.stop();
+      await waitText(page, cell('state'), 'offline', 'offline while the server is down');
       await writeLocal(page, db, 6, 205);
-      await page.reload();
-      await connected(page);
-      await waitText(page, cell('state'), 'online', 'online after the second reload', RECONNECT);
-      await waitText(page, cell('pending'), '0', 'drained after the second reload', RECONNECT);
+      await waitText(page, cell('pending'), '200', '200 pending');
+      await reload();
+      await waitText(page, cell('pending'), '200', 'listed after the reload with the 200 pending');
+      assert.equal(await page.textContent(cell('state')), 'offline', 'offline after the reload');
+      server = await startServer(kind, { storeDir: store, ports, program });
+      client = await natsjs(server);
+      await waitText(page, cell('state'), 'online', 'online once the server is back', RECONNECT);
+      await waitText(page, cell('pending'), '0', 'drained once the server is back', RECONNECT);
+      assert.equal(await page.textContent(cell('acknowledged')), '200', 'the 200 sent once each after the reload');
       assert.deepEqual(await remoteMessages(client), uploaded(205), 'every local message on the server exactly once, in local order');
       assert.ok((await localConsumers(page, db, 'LOCAL')).includes('upload_REMOTE'), 'the upload\'s consumer keeps its cursor');
+      await shoot(page, `sync-upload-reloaded-${slug}`, shots);
 
       // Forget: cancelled first (nothing changes), then confirmed: the row goes.
       await page.click(`${row} button.forget`);
@@ -393,10 +408,12 @@ for (const { label, kind, program } of targets()) {
       assert.deepEqual(await localConsumers(page, db, 'LOCAL'), [], 'no consumer after the reload');
       assert.equal((await client.jsm.streams.info('REMOTE')).state.messages, 205, 'nothing more went up');
       assert.deepEqual(errors, [], 'no uncaught errors in the page');
+      console.log(`screenshots:\n  ${shots.join('\n  ')}`);
     } finally {
       await context.close();
       await client.nc.close().catch(() => {});
       await server.stop();
+      await rm(store, { recursive: true, force: true });
     }
   });
 }
