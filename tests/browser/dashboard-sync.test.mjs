@@ -274,6 +274,12 @@ for (const { label, kind, program } of targets()) {
       await page.click(`${missing} button.stop`);
       await page.click('#confirm-ok');
       await waitText(page, `${missing} td[data-field=state]`, 'stopped', 'the refused upload stopped');
+      // Stopped, it is still recorded (a reload would run it again): forgotten, it goes for good.
+      assert.ok((await localConsumers(page, db, 'LOCAL')).includes('upload_MISSING'), 'a stopped upload keeps its consumer');
+      await page.click(`${missing} button.forget`);
+      await page.click('#confirm-ok');
+      await page.waitForSelector(missing, { state: 'detached', ...WAIT });
+      assert.ok(!(await localConsumers(page, db, 'LOCAL')).includes('upload_MISSING'), 'a forgotten upload\'s consumer is deleted');
       await fill();
       await page.click('#confirm-ok');
       await waitText(page, cell('state'), 'online', 'the upload is online');
