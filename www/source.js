@@ -4,7 +4,7 @@
 // view is written once against them.
 
 import { connect, open } from '../pkg/index.js';
-import { stopUploads } from './uploads.js';
+import { openUploads, stopUploads } from './uploads.js';
 
 /**
  * The advisories the views refresh on; not `$JS.EVENT.ADVISORY.API`, nats-server's audit of
@@ -26,7 +26,10 @@ export class Source {
 
   static async local(name) {
     const nc = await open({ name });
-    return new Source('local', name, nc, await nc.jetstreamManager());
+    const source = new Source('local', name, nc, await nc.jetstreamManager());
+    // Its recorded uploads are listed and go on at once, whatever view shows first.
+    openUploads(source);
+    return source;
   }
 
   constructor(kind, where, nc, jsm) {
@@ -78,7 +81,7 @@ export class Source {
 
   async close() {
     for (const sub of this.advisories ?? []) sub.unsubscribe();
-    // The uploads of a database end with it (their cursors stay in it).
+    // The uploads of a database end with it (their cursors and records stay in it).
     stopUploads(this);
     try {
       await this.nc.close();

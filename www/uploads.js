@@ -1,21 +1,32 @@
-// Uploads of this browser's streams to a server: the package's `db.sync(conn, {stream, to})`
-// started from the page (behind a confirmation), each with its own `connect()` to the server,
-// and shown live from the upload's `events()`: online or not, pending, in flight, acknowledged,
-// last error and when it retries, with pause, resume and stop. An upload lives as long as the
-// page holds the database (the source): its cursor is the package's, kept in the database, so
-// starting it again after a reload resumes where it stopped.
+// Uploads of this browser's streams to servers, as the package records them in the database:
+// listed when the database opens (`db.uploads()`, so after a reload too), each going on over the
+// dashboard's one connection to its server (`connect()`, then `db.uploads(conn)`), started from
+// the page (`db.sync(url, ...)`, which records it at once, behind a confirmation) and shown live
+// from its `events()`: online or not, paused, pending, in flight, acknowledged, reconnects, last
+// error and retry time. Pause and resume; stop (in this page only: the database opened again
+// runs it) and forget (its cursor and record deleted for good), both behind a confirmation.
 
 import { h, num, field, formDialog, confirmAction, say, table } from './ui.js';
 import { current } from './live.js';
 import { connect } from '../pkg/index.js';
 
-let nextId = 1;
 let lastUrl = '';
 
-/** The uploads of a local source (kept on it; `Source.close` stops them). */
+/**
+ * The uploads of a local source, kept on it and read from its database once: `entries` by
+ * upload name (`{upload, status, stopped}`), the dashboard's connections by server URL.
+ */
 function registry(source) {
-  source.uploads ??= { list: [], watchers: new Set() };
+  if (!source.uploads) {
+    source.uploads = { entries: new Map(), conns: new Map(), watchers: new Set(), closed: false, error: null };
+    load(source);
+  }
   return source.uploads;
+}
+
+/** Lists (and resumes) the uploads `source`'s database records: called when it opens. */
+export function openUploads(source) {
+  registry(source);
 }
 
 /** Tells every panel showing `source`'s uploads that one changed. */
@@ -23,7 +34,75 @@ function changed(source) {
   for (const fn of registry(source).watchers) fn();
 }
 
-/** Asks for the server and the remote stream, confirms, and starts the upload. */
+/** Lists the uploads the database records (they run in the tab that holds it). */
+async function load(source) {
+  if (source.nc.role === 'follower') return;
+  try {
+    for (const upload of await source.nc.uploads()) track(source, upload);
+  } catch (e) {
+    source.uploads.error = `Uploads not read: ${e.message}`;
+    changed(source);
+  }
+}
+
+/** Shows `upload` and follows its events; it goes on over the dashboard's connection to its server. */
+function track(source, upload) {
+  const reg = registry(source);
+  const known = reg.entries.get(upload.name);
+  if (!known || known.upload !== upload || known.stopped) {
+    let status;
+    try {
+      status = upload.status();
+    } catch {
+      return; // it ended meanwhile (the database closed): nothing to show
+    }
+    const entry = { upload, status, stopped: false };
+    reg.entries.set(upload.name, entry);
+    changed(source);
+    (async () => {
+      for await (const s of upload.events()) {
+        entry.status = s;
+        changed(source);
+      }
+      // The events end when the upload stops (stop, forget, or the database closing).
+      entry.stopped = true;
+      changed(source);
+    })();
+  }
+  const server = reg.entries.get(upload.name).status.server;
+  if (server) goOn(source, server);
+}
+
+/**
+ * Hands the database the dashboard's connection to `server` (one per server, waiting for it as
+ * long as it takes): every upload recorded for that server goes on over it.
+ */
+async function goOn(source, server) {
+  const reg = registry(source);
+  let conn = reg.conns.get(server);
+  if (!conn) {
+    conn = connect({ servers: server, name: 'contrail dashboard upload', maxReconnectAttempts: -1, waitOnFirstConnect: true });
+    reg.conns.set(server, conn);
+  }
+  try {
+    const nc = await conn;
+    if (!reg.closed) await source.nc.uploads(nc);
+  } catch (e) {
+    if (reg.conns.get(server) === conn) reg.conns.delete(server); // the next upload to it tries again
+    if (!reg.closed) say(`Uploads to ${server} wait: ${e.message}`, 'error');
+  }
+}
+
+/** Closes the dashboard's upload connections when the page lets the database go (its uploads end with it). */
+export function stopUploads(source) {
+  const reg = source.uploads;
+  if (!reg) return;
+  reg.closed = true;
+  for (const conn of reg.conns.values()) conn.then((nc) => nc.close()).catch(() => {});
+  reg.conns.clear();
+}
+
+/** Asks for the server and the remote stream, confirms, and starts (records) the upload. */
 export async function startUpload(source, stream = '') {
   const names = (await source.streams()).map((si) => si.config.name);
   if (!names.length) {
@@ -47,58 +126,42 @@ export async function startUpload(source, stream = '') {
   if (!spec) return;
   const ok = await confirmAction(`Upload every message of local stream ${spec.stream} to stream ${spec.to} on ${spec.url}?`, 'Start upload',
     `Each message is published once, in order (Nats-Msg-Id from this database), to ${spec.prefix || ''}<its subject>,\n` +
-    'now and whenever the server is reachable while this page is open. The server stream must exist\n' +
-    'and capture those subjects; stopping keeps the upload\'s place, so starting it again resumes there.');
+    'now and whenever the server is reachable while a tab holds this database. The server stream\n' +
+    'must exist and capture those subjects. The upload is recorded here: it goes on after a reload.');
   if (!ok) return;
   lastUrl = spec.url;
-  run(source, spec);
-}
-
-/** Connects (waiting for the server as long as it takes), then starts the package's upload. */
-async function run(source, spec) {
-  const entry = { id: nextId++, ...spec, state: 'connecting', status: null, upload: null, nc: null, error: null };
-  const reg = registry(source);
-  reg.list.push(entry);
-  changed(source);
   try {
-    entry.nc = await connect({ servers: spec.url, name: 'contrail dashboard upload', maxReconnectAttempts: -1, waitOnFirstConnect: true });
-    if (entry.state === 'stopped') return entry.nc.close();
-    entry.upload = await source.nc.sync(entry.nc, { stream: spec.stream, to: spec.to, subjectPrefix: spec.prefix || undefined });
+    track(source, await source.nc.sync(spec.url, { stream: spec.stream, to: spec.to, subjectPrefix: spec.prefix || undefined }));
   } catch (e) {
-    entry.state = 'failed';
-    entry.error = e.message;
-    await entry.nc?.close().catch(() => {});
     say(`Upload of ${spec.stream} not started: ${e.message}`, 'error');
-    return changed(source);
   }
-  entry.state = 'running';
-  entry.status = entry.upload.status();
+}
+
+/** Stops an upload in this page, once confirmed (its cursor and record stay). */
+async function stop(source, entry) {
+  const { stream, to } = entry.status;
+  if (!(await confirmAction(`Stop uploading ${stream} to ${to} in this page?`, 'Stop',
+    'What is not on the server yet stays here. The upload is still recorded: it goes on when this\n' +
+    'database is opened again (a reload) or started again. Forget it to end it for good.'))) return;
+  entry.upload.stop();
+  entry.stopped = true;
   changed(source);
-  for await (const s of entry.upload.events()) {
-    entry.status = s;
+}
+
+/** Deletes an upload's cursor and record for good, once confirmed. */
+async function forget(source, entry) {
+  const { stream, to, server } = entry.status;
+  if (!(await confirmAction(`Forget the upload of ${stream} to ${to} on ${server ?? 'its server'}?`, 'Forget',
+    'It stops and its place (the local consumer that keeps its cursor) is deleted: it does not come\n' +
+    'back after a reload, and starting it again sends every message again under a new origin id.'))) return;
+  try {
+    await entry.upload.forget();
+    const reg = registry(source);
+    if (reg.entries.get(entry.upload.name) === entry) reg.entries.delete(entry.upload.name);
     changed(source);
-  }
-  // The iterator ends when the upload stops (by the user, or the database closing).
-  entry.state = 'stopped';
-  await entry.nc.close().catch(() => {});
-  changed(source);
-}
-
-/** Stops one upload and closes its connection (its cursor stays in the database). */
-function stop(source, entry) {
-  const was = entry.state;
-  entry.state = 'stopped';
-  if (was === 'running') {
-    entry.status = entry.upload.status();
-    entry.upload.stop();
-  }
-  changed(source);
-}
-
-/** Stops every upload of `source` (when the page lets the database go). */
-export function stopUploads(source) {
-  for (const entry of source.uploads?.list ?? []) {
-    if (entry.state === 'running' || entry.state === 'connecting') stop(source, entry);
+    say(`Forgot the upload of ${stream} to ${to}.`, 'ok');
+  } catch (e) {
+    say(`Upload not forgotten: ${e.message}`, 'error');
   }
 }
 
@@ -107,35 +170,43 @@ export function stopUploads(source) {
  * as their events come, at most every 200 ms; with a button that starts another.
  */
 export function uploadsPanel(source, stream = null) {
+  const follower = source.nc.role === 'follower';
   const body = h('div', { class: 'scroll' });
   const rows = new Map();
   const el = h('section', { 'aria-labelledby': 'h-uploads', class: 'uploads' },
     h('div', { class: 'title' },
       h('h3', { id: 'h-uploads' }, stream ? 'Uploads of this stream' : 'Uploads to servers'),
       // Uploads run in the tab that holds the database (the package's rule).
-      h('button', { id: 'new-upload', onclick: () => startUpload(source, stream ?? ''), disabled: source.nc.role === 'follower',
-        title: source.nc.role === 'follower' ? 'Another tab holds this database: start uploads there.' : null }, 'Upload to a server…')),
+      h('button', { id: 'new-upload', onclick: () => startUpload(source, stream ?? ''), disabled: follower,
+        title: follower ? 'Another tab holds this database: start uploads there.' : null }, 'Upload to a server…')),
     body);
   const tbody = h('tbody');
-  const empty = h('p', { class: 'empty' }, 'None running. An upload sends a stream\'s messages to a server stream, exactly once, whenever it is reachable.');
-  const tableEl = table(['Upload', 'Server', 'State', 'Pending', 'In flight', 'Acknowledged', 'Cursor', 'Last error', 'Retry at', ''], [], { id: 'uploads' });
+  const empty = h('p', { class: 'empty' }, follower
+    ? 'Another tab holds this database: its uploads are shown there.'
+    : 'None recorded. An upload sends a stream\'s messages to a server stream, exactly once, whenever it is reachable.');
+  const tableEl = table(['Upload', 'Server', 'State', 'Pending', 'In flight', 'Acknowledged', 'Cursor', 'Reconnects', 'Last error', 'Retry at', ''], [], { id: 'uploads' });
   tableEl.tBodies[0].replaceWith(tbody);
 
+  const reg = registry(source);
   function render() {
-    const mine = registry(source).list.filter((e) => !stream || e.stream === stream);
-    for (const entry of mine) {
-      let row = rows.get(entry.id);
-      if (!row) {
-        row = uploadRow(source, entry);
-        rows.set(entry.id, row);
-        tbody.append(row.tr);
+    const mine = [...reg.entries.values()].filter((e) => !stream || e.status.stream === stream);
+    for (const [entry, row] of rows) {
+      if (!mine.includes(entry)) {
+        row.tr.remove();
+        rows.delete(entry);
       }
-      row.update();
     }
-    body.replaceChildren(mine.length ? tableEl : empty);
+    for (const entry of mine) {
+      if (!rows.has(entry)) {
+        rows.set(entry, uploadRow(source, entry));
+        tbody.append(rows.get(entry).tr);
+      }
+      rows.get(entry).update();
+    }
+    const error = reg.error ? h('p', { class: 'error' }, reg.error) : null;
+    body.replaceChildren(...[error, mine.length ? tableEl : empty].filter(Boolean));
   }
 
-  const reg = registry(source);
   const gen = current();
   let scheduled = false;
   const watcher = () => {
@@ -154,48 +225,44 @@ export function uploadsPanel(source, stream = null) {
 
 /** What an upload is doing, in one word. */
 function stateOf(entry) {
-  if (entry.state !== 'running') return entry.state;
-  const s = entry.status;
-  if (s.paused) return 'paused';
-  return s.online ? 'online' : 'offline';
+  if (entry.stopped) return 'stopped';
+  if (entry.status.paused) return 'paused';
+  return entry.status.online ? 'online' : 'offline';
 }
 
 function uploadRow(source, entry) {
   const cell = (field, cls = '') => h('td', { class: cls, dataset: { field } });
   const c = {
     state: cell('state'), pending: cell('pending', 'n'), inFlight: cell('in-flight', 'n'), acked: cell('acknowledged', 'n'),
-    cursor: cell('cursor', 'n'), error: cell('last-error', 'error'), retry: cell('retry-at'), actions: h('td', { class: 'actions' }),
+    cursor: cell('cursor', 'n'), reconnects: cell('reconnects', 'n'), error: cell('last-error', 'error'), retry: cell('retry-at'),
+    actions: h('td', { class: 'actions' }),
   };
-  const pause = h('button', { class: 'pause', onclick: () => {
-    const paused = entry.status?.paused;
-    if (paused) entry.upload.resume();
-    else entry.upload.pause();
-  } }, 'Pause');
-  const stopButton = h('button', { class: 'stop danger', onclick: async () => {
-    if (await confirmAction(`Stop uploading ${entry.stream} to ${entry.to}? What is not on the server yet stays here; starting the upload again resumes.`, 'Stop')) stop(source, entry);
-  } }, 'Stop');
-  c.actions.append(pause, stopButton);
-  const tr = h('tr', { dataset: { upload: entry.id, stream: entry.stream, to: entry.to } },
-    h('td', {}, `${entry.stream} → ${entry.to}`, entry.prefix ? h('small', {}, ` (${entry.prefix}…)`) : null),
-    h('td', {}, entry.url),
-    c.state, c.pending, c.inFlight, c.acked, c.cursor, c.error, c.retry, c.actions);
+  const pause = h('button', { class: 'pause', onclick: () => (entry.status.paused ? entry.upload.resume() : entry.upload.pause()) }, 'Pause');
+  const stopButton = h('button', { class: 'stop', onclick: () => stop(source, entry) }, 'Stop');
+  const forgetButton = h('button', { class: 'forget danger', onclick: () => forget(source, entry) }, 'Forget…');
+  c.actions.append(pause, stopButton, forgetButton);
+  const s = entry.status;
+  const tr = h('tr', { dataset: { upload: entry.upload.name, stream: s.stream, to: s.to, server: s.server ?? '' } },
+    h('td', {}, `${s.stream} → ${s.to}`),
+    h('td', { dataset: { field: 'server' } }, s.server ?? '–'),
+    c.state, c.pending, c.inFlight, c.acked, c.cursor, c.reconnects, c.error, c.retry, c.actions);
   return {
     tr,
     update() {
       const s = entry.status;
       const state = stateOf(entry);
       c.state.replaceChildren(h('span', { class: `state ${state}` }, state));
-      c.pending.textContent = s ? num(s.pending) : '–';
-      c.inFlight.textContent = s ? num(s.inFlight) : '–';
-      c.acked.textContent = s ? `${num(s.acknowledged)}${s.duplicates ? ` (${num(s.duplicates)} dup.)` : ''}` : '–';
-      c.cursor.textContent = s ? num(s.cursor) : '–';
-      c.error.textContent = entry.error ?? s?.lastError ?? '';
-      c.retry.textContent = s?.retryAt && entry.state === 'running' ? s.retryAt.toLocaleTimeString() : '';
-      const live = entry.state === 'running';
-      pause.hidden = !live;
-      pause.textContent = s?.paused ? 'Resume' : 'Pause';
-      pause.setAttribute('aria-pressed', s?.paused ? 'true' : 'false');
-      stopButton.hidden = !(live || entry.state === 'connecting');
+      c.pending.textContent = num(s.pending);
+      c.inFlight.textContent = num(s.inFlight);
+      c.acked.textContent = `${num(s.acknowledged)}${s.duplicates ? ` (${num(s.duplicates)} dup.)` : ''}`;
+      c.cursor.textContent = num(s.cursor);
+      c.reconnects.textContent = num(s.reconnects);
+      c.error.textContent = s.lastError ?? '';
+      c.retry.textContent = s.retryAt && !entry.stopped ? s.retryAt.toLocaleTimeString() : '';
+      pause.hidden = entry.stopped;
+      pause.textContent = s.paused ? 'Resume' : 'Pause';
+      pause.setAttribute('aria-pressed', s.paused ? 'true' : 'false');
+      stopButton.hidden = entry.stopped;
     },
   };
 }

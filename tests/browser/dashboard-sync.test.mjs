@@ -7,7 +7,11 @@
 // - a database of this browser uploading a stream to a server (Contrail and nats-server),
 //   started from the page behind a confirmation: the page shows the upload online and drained,
 //   paused and resumed, offline with messages pending while the server is stopped, and drained
-//   again once it is back, with every message on the server once, in order.
+//   again once it is back, with every message on the server once, in order;
+// - the same upload across reloads: listed from the database (still paused, with its server),
+//   resumed over the dashboard's connection; reloaded while its server is down, listed offline
+//   with what is pending, which goes up once the server is back, every message exactly once; forgotten behind a confirmation, it is gone after
+//   another reload and so is its consumer on the local stream.
 // Screenshots of the sync views (desktop, light and dark) go to target/dashboard-screenshots/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -188,6 +192,55 @@ async function writeLocal(page, db, from, to) {
   }, [db, from, to]);
 }
 
+/** Opens database `db` in the page and creates stream LOCAL (ev.>) there with m1..m3, from the page. */
+async function createLocal(page, db) {
+  await page.goto(`${site.url}/www/?db=${db}#/`);
+  await connected(page);
+  await page.click('#new-stream');
+  await page.fill('#stream-name', 'LOCAL');
+  await page.fill('#stream-subjects', 'ev.>');
+  await page.click('dialog.form button.primary');
+  await page.click('#confirm-ok');
+  await waitText(page, '#stream-title', 'LOCAL', 'the local stream page');
+  await writeLocal(page, db, 1, 3);
+  await waitText(page, '#stream-messages', '3', 'three local messages');
+}
+
+/** Fills the page's upload form (LOCAL to `to` on `server`, prefix up.) up to its confirmation. */
+async function fillUpload(page, server, to = 'REMOTE') {
+  await page.click('#new-upload');
+  await page.fill('#upload-url', server.wsUrl);
+  await page.fill('#upload-to', to);
+  await page.fill('#upload-prefix', 'up.');
+  await page.click('dialog.form button.primary');
+}
+
+/** The names of the consumers on local stream `stream` of database `db`, read through the package. */
+function localConsumers(page, db, stream) {
+  return page.evaluate(async ([name, stream]) => {
+    const { open } = await import('/pkg/index.js');
+    const nc = await open({ name });
+    const names = [];
+    for await (const ci of (await nc.jetstreamManager()).consumers.list(stream)) names.push(ci.name);
+    await nc.close();
+    return names;
+  }, [db, stream]);
+}
+
+/** Every message of stream REMOTE on the server, as `<subject> <payload>`, by sequence. */
+async function remoteMessages(client) {
+  const { state } = await client.jsm.streams.info('REMOTE');
+  const got = [];
+  for (let seq = state.first_seq; seq <= state.last_seq && state.messages > 0; seq++) {
+    const m = await client.jsm.streams.getMessage('REMOTE', { seq });
+    got.push(`${m.subject} ${new TextDecoder().decode(m.data)}`);
+  }
+  return got;
+}
+
+/** What LOCAL's messages 1..n become on the server, in local order. */
+const uploaded = (n) => Array.from({ length: n }, (_, k) => `up.ev.${(k + 1) % 5} m${k + 1}`);
+
 for (const { label, kind, program } of targets()) {
   test(`uploads: a local stream uploaded to ${label} from the page: online, paused and resumed, offline with messages pending, drained when the server is back`, { skip: !haveNatsJs && 'no nats.js', timeout: 180_000 }, async () => {
     const store = await mkdtemp(join(tmpdir(), 'contrail-dash-up-'));
@@ -203,25 +256,10 @@ for (const { label, kind, program } of targets()) {
     const cell = (field) => `${row} td[data-field=${field}]`;
     try {
       await client.jsm.streams.add({ name: 'REMOTE', subjects: ['up.ev.>'] });
-      await page.goto(`${site.url}/www/?db=${db}#/`);
-      await connected(page);
-      await page.click('#new-stream');
-      await page.fill('#stream-name', 'LOCAL');
-      await page.fill('#stream-subjects', 'ev.>');
-      await page.click('dialog.form button.primary');
-      await page.click('#confirm-ok');
-      await waitText(page, '#stream-title', 'LOCAL', 'the local stream page');
-      await writeLocal(page, db, 1, 3);
-      await waitText(page, '#stream-messages', '3', 'three local messages');
+      await createLocal(page, db);
 
       // Started from the page: cancelled at the confirmation first (nothing starts), then confirmed.
-      const fill = async (to = 'REMOTE') => {
-        await page.click('#new-upload');
-        await page.fill('#upload-url', server.wsUrl);
-        await page.fill('#upload-to', to);
-        await page.fill('#upload-prefix', 'up.');
-        await page.click('dialog.form button.primary');
-      };
+      const fill = (to = 'REMOTE') => fillUpload(page, server, to);
       await fill();
       await page.click('dialog.confirm button[value=cancel]');
       await page.waitForSelector('dialog', { state: 'detached', ...WAIT });
@@ -236,6 +274,12 @@ for (const { label, kind, program } of targets()) {
       await page.click(`${missing} button.stop`);
       await page.click('#confirm-ok');
       await waitText(page, `${missing} td[data-field=state]`, 'stopped', 'the refused upload stopped');
+      // Stopped, it is still recorded (a reload would run it again): forgotten, it goes for good.
+      assert.ok((await localConsumers(page, db, 'LOCAL')).includes('upload_MISSING'), 'a stopped upload keeps its consumer');
+      await page.click(`${missing} button.forget`);
+      await page.click('#confirm-ok');
+      await page.waitForSelector(missing, { state: 'detached', ...WAIT });
+      assert.ok(!(await localConsumers(page, db, 'LOCAL')).includes('upload_MISSING'), 'a forgotten upload\'s consumer is deleted');
       await fill();
       await page.click('#confirm-ok');
       await waitText(page, cell('state'), 'online', 'the upload is online');
@@ -267,14 +311,7 @@ for (const { label, kind, program } of targets()) {
       await waitText(page, cell('state'), 'online', 'online when the server is back', RECONNECT);
       await waitText(page, cell('pending'), '0', 'drained after the outage', RECONNECT);
       client = await natsjs(server);
-      const info = await client.jsm.streams.info('REMOTE');
-      assert.equal(info.state.messages, 9, 'every local message on the server once');
-      const got = [];
-      for (let seq = 1; seq <= 9; seq++) {
-        const m = await client.jsm.streams.getMessage('REMOTE', { seq });
-        got.push(`${m.subject} ${new TextDecoder().decode(m.data)}`);
-      }
-      assert.deepEqual(got, Array.from({ length: 9 }, (_, k) => `up.ev.${(k + 1) % 5} m${k + 1}`), 'in local order');
+      assert.deepEqual(await remoteMessages(client), uploaded(9), 'every local message on the server once, in local order');
       await shoot(page, `sync-upload-stream-${slug}`, shots);
 
       // The overview lists it too (same page, another view); stopping is confirmed.
@@ -288,6 +325,94 @@ for (const { label, kind, program } of targets()) {
       await page.click(`${row} button.stop`);
       await page.click('#confirm-ok');
       await waitText(page, cell('state'), 'stopped', 'stopped');
+      assert.deepEqual(errors, [], 'no uncaught errors in the page');
+      console.log(`screenshots:\n  ${shots.join('\n  ')}`);
+    } finally {
+      await context.close();
+      await client.nc.close().catch(() => {});
+      await server.stop();
+      await rm(store, { recursive: true, force: true });
+    }
+  });
+}
+
+for (const { label, kind, program } of targets()) {
+  test(`uploads after a reload: listed from the database and going on to ${label}; forgotten, gone after another reload with its consumer`, { skip: !haveNatsJs && 'no nats.js', timeout: 180_000 }, async () => {
+    const store = await mkdtemp(join(tmpdir(), 'contrail-dash-reload-'));
+    let server = await startServer(kind, { storeDir: store, program });
+    let client = await natsjs(server);
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const errors = pageErrors(page);
+    const slug = label.replace(/[^a-z0-9]+/gi, '-');
+    const db = `dash-reload-${slug}`;
+    const shots = [];
+    const row = '#uploads tr[data-stream="LOCAL"][data-to="REMOTE"]';
+    const cell = (field) => `${row} td[data-field=${field}]`;
+    const reload = async () => {
+      await page.reload();
+      await connected(page);
+      await waitText(page, '#stream-title', 'LOCAL', 'the local stream page after the reload');
+    };
+    try {
+      await client.jsm.streams.add({ name: 'REMOTE', subjects: ['up.ev.>'] });
+      await createLocal(page, db);
+      await fillUpload(page, server);
+      await page.click('#confirm-ok');
+      await waitText(page, cell('pending'), '0', 'drained');
+      await waitText(page, cell('acknowledged'), '3', 'three acknowledged');
+
+      // Paused with two waiting, then reloaded: listed from the database, still paused, its
+      // server shown; resumed, the two go up.
+      await page.click(`${row} button.pause`);
+      await waitText(page, cell('state'), 'paused', 'paused');
+      await writeLocal(page, db, 4, 5);
+      await waitText(page, cell('pending'), '2', 'two wait while paused');
+      await reload();
+      await waitText(page, cell('state'), 'paused', 'listed after the reload, still paused');
+      assert.equal(await page.textContent(cell('pending')), '2', 'the two still wait');
+      assert.equal(await page.textContent(cell('server')), server.wsUrl, 'its server');
+      await page.click(`${row} button.pause`);
+      await waitText(page, cell('state'), 'online', 'resumed over the dashboard\'s connection');
+      await waitText(page, cell('pending'), '0', 'the two went up after the reload');
+
+      // The server stops and 200 are written; reloaded meanwhile, the upload is listed offline
+      // with the 200 pending, and when the server is back the dashboard's connection reaches it
+      // and they go up, each once.
+      const ports = sameStarts(server);
+      await client.nc.close();
+      await server.stop();
+      await waitText(page, cell('state'), 'offline', 'offline while the server is down');
+      await writeLocal(page, db, 6, 205);
+      await waitText(page, cell('pending'), '200', '200 pending');
+      await reload();
+      await waitText(page, cell('pending'), '200', 'listed after the reload with the 200 pending');
+      assert.equal(await page.textContent(cell('state')), 'offline', 'offline after the reload');
+      server = await startServer(kind, { storeDir: store, ports, program });
+      client = await natsjs(server);
+      await waitText(page, cell('state'), 'online', 'online once the server is back', RECONNECT);
+      await waitText(page, cell('pending'), '0', 'drained once the server is back', RECONNECT);
+      assert.equal(await page.textContent(cell('acknowledged')), '200', 'the 200 sent once each after the reload');
+      assert.deepEqual(await remoteMessages(client), uploaded(205), 'every local message on the server exactly once, in local order');
+      assert.ok((await localConsumers(page, db, 'LOCAL')).includes('upload_REMOTE'), 'the upload\'s consumer keeps its cursor');
+      await shoot(page, `sync-upload-reloaded-${slug}`, shots);
+
+      // Forget: cancelled first (nothing changes), then confirmed: the row goes.
+      await page.click(`${row} button.forget`);
+      await page.click('dialog.confirm button[value=cancel]');
+      await page.waitForSelector('dialog', { state: 'detached', ...WAIT });
+      assert.equal(await page.textContent(cell('state')), 'online', 'a cancelled forget changes nothing');
+      await page.click(`${row} button.forget`);
+      await page.click('#confirm-ok');
+      await page.waitForSelector(row, { state: 'detached', ...WAIT });
+      assert.deepEqual(await localConsumers(page, db, 'LOCAL'), [], 'its consumer is deleted from the local stream');
+
+      // Reloaded: not listed, its consumer still gone, and what is written now stays here.
+      await reload();
+      await page.waitForSelector('.uploads p.empty', WAIT);
+      assert.equal(await page.$(row), null, 'a forgotten upload is not listed after a reload');
+      assert.deepEqual(await localConsumers(page, db, 'LOCAL'), [], 'no consumer after the reload');
+      assert.equal((await client.jsm.streams.info('REMOTE')).state.messages, 205, 'nothing more went up');
       assert.deepEqual(errors, [], 'no uncaught errors in the page');
       console.log(`screenshots:\n  ${shots.join('\n  ')}`);
     } finally {
