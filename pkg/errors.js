@@ -162,13 +162,18 @@ export class NoRespondersError extends JetStreamNotEnabled {
 
 /**
  * The browser refused a commit because this site's storage quota is used up. Nothing of that
- * commit was confirmed; free space (purge or delete streams) or ask for more (`persist()`).
+ * commit was confirmed; free space (delete or purge streams) or ask for more (`persist()`).
+ * Chromium refuses every commit that writes anything while the site is over its quota, and
+ * gives the space of deleted records back only when it compacts its storage, not at once: a
+ * stream delete commits even then (it only deletes), a purge may not (it rewrites a small
+ * state record), and publishing may fail for a while after either.
  */
 export class StorageFullError extends ContrailError {
   constructor(cause) {
     super(
       'storage full: the browser refused the write (QuotaExceededError); nothing of it was ' +
-        'confirmed. Free space by purging or deleting streams, or ask for persistent storage.',
+        'confirmed. Free space by deleting or purging streams (the browser reclaims it when it ' +
+        'compacts its storage, not at once), or ask for persistent storage.',
       { cause },
     );
     this.name = 'StorageFullError';
