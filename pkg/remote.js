@@ -6,6 +6,12 @@
 // and jitter, subscriptions restored on every connection, request deadlines, no-responders. This
 // file only turns the link's events into promises, async iterators and status events.
 //
+// Writes are coalesced as nats.js coalesces them (the link does it, src/wasm/link/mod.rs):
+// publish and request queue their op, and a turn's ops leave in one WebSocket frame at its end
+// (a microtask) or once 32 KiB are queued, in the order they were made. flush() is an op like the
+// others, so it resolves after everything before it; close() hands what is queued to the socket
+// before closing it, so a publish right before close() still reaches the server.
+//
 // JetStream: `jetstream()` and `jetstreamManager()` return the same JetStreamClient and
 // JetStreamManager (client.js, jsm.js) a local `Contrail` does. Those classes talk to their
 // connection through a small internal transport (see the end of engine.js); here

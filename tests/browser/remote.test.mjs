@@ -2,13 +2,14 @@
 // in headless Chromium, against Contrail and Debian's nats-server with WebSocket on: no auth,
 // token and user/password auth (a wrong password fails fast and stops), pub/sub with headers,
 // request/reply between two page connections, no responders, a cut and a server restart with
-// subscriptions restored, and close(). Cuts and restarts go through a loopback TCP proxy the test
+// subscriptions restored, close(), and coalesced writes (a publish right before flush() or close()
+// reaches the server, in order). Cuts and restarts go through a loopback TCP proxy the test
 // owns (it listens on a port the OS gave it, and is pointed at the new server after a restart).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { launch, serve } from './harness.mjs';
-import { serverKinds, startServer } from './servers.mjs';
+import { serverKinds, serverTargets, startServer } from './servers.mjs';
 
 let browser, site;
 before(async () => {
@@ -357,6 +358,58 @@ for (const kind of serverKinds()) {
     } finally {
       await page.close();
       await proxy.close();
+      await server.stop();
+    }
+  });
+}
+
+// Against nats-server 2.14 too: the frames coalesced writes make must be read right by each.
+for (const { label, kind, program } of serverTargets('the coalesced-write tests')) {
+  test(`${label}: coalesced writes: publishes right before flush() and close() reach the server, in order`, async () => {
+    const server = await startServer(kind, { program });
+    const page = await newPage();
+    try {
+      const out = await page.evaluate(async (url) => {
+        const { connect } = await import('/pkg/index.js');
+        const a = await within(connect({ servers: url, name: 'a' }), 10_000, 'connect a');
+        const b = await within(connect({ servers: url, name: 'b' }), 10_000, 'connect b');
+        const sub = b.subscribe('fin.>');
+        await b.flush();
+        // Reads `n` messages from b's subscription (bounded), as "subject:payload".
+        const take = async (n, what) => {
+          const got = [];
+          const it = sub[Symbol.asyncIterator]();
+          while (got.length < n) {
+            const { value, done } = await within(it.next(), 10_000, `${what}: message ${got.length + 1} of ${n}`);
+            if (done) break;
+            got.push(`${value.subject}:${value.string()}`);
+          }
+          return got;
+        };
+        const result = {};
+        // flush() right after publishes: it resolves only once the server has them all.
+        for (let i = 0; i < 5; i++) a.publish('fin.flush', String(i));
+        await within(a.flush(), 5000, 'a.flush');
+        result.flushed = await take(5, 'after flush');
+        // A burst larger than a frame's threshold (32 KiB) and then close() in the same turn:
+        // what was queued leaves before the socket closes, in publish order.
+        const pad = 'x'.repeat(1000);
+        for (let i = 0; i < 300; i++) a.publish(`fin.burst.${i % 3}`, `${i}:${pad}`);
+        a.publish('fin.last', 'last');
+        await within(a.close(), 5000, 'close');
+        const burst = await take(301, 'after close');
+        result.burstCount = burst.length;
+        result.burstInOrder = burst.slice(0, 300).every((m, i) => m === `fin.burst.${i % 3}:${i}:${pad}`);
+        result.burstLast = burst[300];
+        await b.close();
+        return result;
+      }, server.wsUrl);
+      assert.deepEqual(out.flushed, ['fin.flush:0', 'fin.flush:1', 'fin.flush:2', 'fin.flush:3', 'fin.flush:4']);
+      assert.equal(out.burstCount, 301);
+      assert.equal(out.burstInOrder, true);
+      assert.equal(out.burstLast, 'fin.last:last');
+    } finally {
+      await page.close();
       await server.stop();
     }
   });
