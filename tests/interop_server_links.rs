@@ -654,3 +654,210 @@ async fn a_link_to_a_hub_not_yet_running_comes_up_when_it_starts() {
     })
     .await;
 }
+
+/// The next `n` messages of `batch`, each within a bound; fails on a missing one or an error.
+async fn take_messages(
+    batch: &mut jetstream::consumer::pull::Batch,
+    n: usize,
+) -> Vec<jetstream::Message> {
+    use futures_util::StreamExt;
+    let mut got = Vec::new();
+    while got.len() < n {
+        let next = tokio::time::timeout(Duration::from_secs(10), batch.next())
+            .await
+            .unwrap_or_else(|_| panic!("message {} of {n} never came", got.len() + 1));
+        match next {
+            Some(Ok(msg)) => got.push(msg),
+            Some(Err(err)) => panic!("the batch failed after {} messages: {err}", got.len()),
+            None => panic!("the batch ended after {} of {n} messages", got.len()),
+        }
+    }
+    got
+}
+
+/// The hub's own view of the consumer, once `ready` holds (bounded wait).
+async fn hub_consumer_when(
+    on_hub: &jetstream::Context,
+    what: &str,
+    ready: impl Fn(&jetstream::consumer::Info) -> bool,
+) -> jetstream::consumer::Info {
+    let stream = on_hub
+        .get_stream("WORK")
+        .await
+        .expect("the stream on the hub");
+    let mut last = None;
+    for _ in 0..100 {
+        let mut consumer: jetstream::consumer::PullConsumer = stream
+            .get_consumer("worker")
+            .await
+            .expect("the consumer on the hub");
+        let info = consumer.info().await.expect("consumer info").clone();
+        if ready(&info) {
+            return info;
+        }
+        last = Some(info);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the hub's consumer never showed {what}: {last:?}");
+}
+
+/// A durable pull consumer of a hub stream used through the link as through a leaf node: a
+/// batch of 10 arrives whole, acks reach the hub's consumer, a nak is redelivered, a double
+/// ack is answered, and a fetch that expires ends cleanly.
+async fn a_pull_consumer_of_a_hub_stream_through_the_link(kind: Kind) {
+    use jetstream::consumer::{pull, AckPolicy};
+    let hub = hub(kind);
+    let server = contrail_with_links(&format!(
+        "{{ name: hub, url: \"nats://leaf:s3cret@127.0.0.1:{}\", domain: hub, \
+         forward: [\"work.>\"] }}",
+        hub.port
+    ));
+    link_when(&server, "up", |l| l["state"] == "up").await;
+    let client = client_of(&server).await;
+    let js = jetstream::with_domain(client.clone(), "hub");
+    let stream = js
+        .create_stream(jetstream::stream::Config {
+            name: "WORK".into(),
+            subjects: vec!["work.>".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("the stream is created on the hub");
+    for i in 1..=10 {
+        js.publish(format!("work.{i}"), format!("job {i}").into())
+            .await
+            .expect("publish")
+            .await
+            .expect("PubAck");
+    }
+    let consumer: jetstream::consumer::PullConsumer = stream
+        .create_consumer(pull::Config {
+            durable_name: Some("worker".into()),
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: Duration::from_secs(30),
+            ..Default::default()
+        })
+        .await
+        .expect("the durable pull consumer is created on the hub");
+
+    // A batch of 10: every message arrives, in order, through the link.
+    let mut batch = consumer
+        .batch()
+        .max_messages(10)
+        .expires(Duration::from_secs(5))
+        .messages()
+        .await
+        .expect("the pull request is sent");
+    let msgs = take_messages(&mut batch, 10).await;
+    let payloads: Vec<String> = msgs
+        .iter()
+        .map(|m| String::from_utf8_lossy(&m.payload).into_owned())
+        .collect();
+    let expected: Vec<String> = (1..=10).map(|i| format!("job {i}")).collect();
+    assert_eq!(payloads, expected);
+    for msg in &msgs {
+        let info = msg
+            .info()
+            .expect("a JetStream ack subject the client reads");
+        assert_eq!((info.stream, info.consumer), ("WORK", "worker"));
+    }
+
+    // Acks go to the hub's consumer (not to this server's engine).
+    for msg in &msgs {
+        msg.ack().await.expect("ack");
+    }
+    let on_hub = jetstream::new(hub.login("leaf", "s3cret").await);
+    let info = hub_consumer_when(&on_hub, "ack floor 10", |i| {
+        i.ack_floor.consumer_sequence == 10 && i.num_ack_pending == 0
+    })
+    .await;
+    assert_eq!(info.ack_floor.stream_sequence, 10, "{info:?}");
+    assert_eq!(info.num_pending, 0, "{info:?}");
+
+    // A nak: the hub redelivers the message.
+    js.publish("work.11", "job 11".into())
+        .await
+        .expect("publish")
+        .await
+        .expect("PubAck");
+    let mut first = consumer
+        .fetch()
+        .max_messages(1)
+        .expires(Duration::from_secs(5))
+        .messages()
+        .await
+        .expect("pull");
+    let job = take_messages(&mut first, 1).await.remove(0);
+    assert_eq!(job.info().expect("info").stream_sequence, 11);
+    job.ack_with(jetstream::AckKind::Nak(None))
+        .await
+        .expect("nak");
+    let mut again = consumer
+        .fetch()
+        .max_messages(1)
+        .expires(Duration::from_secs(5))
+        .messages()
+        .await
+        .expect("pull");
+    let redelivered = take_messages(&mut again, 1).await.remove(0);
+    let info = redelivered.info().expect("info");
+    assert_eq!((info.stream_sequence, info.delivered), (11, 2));
+
+    // A double ack (an ack awaiting the hub's answer) is answered.
+    redelivered
+        .double_ack()
+        .await
+        .expect("the hub answers the double ack");
+    let info = hub_consumer_when(&on_hub, "ack floor 11", |i| {
+        i.ack_floor.stream_sequence == 11 && i.num_ack_pending == 0
+    })
+    .await;
+    assert_eq!(info.num_redelivered, 0, "{info:?}");
+
+    // A pull nothing can fill ends when it expires, with no message and no error.
+    let mut empty = consumer
+        .batch()
+        .max_messages(5)
+        .expires(Duration::from_secs(1))
+        .messages()
+        .await
+        .expect("pull");
+    let end = tokio::time::timeout(
+        Duration::from_secs(10),
+        futures_util::StreamExt::next(&mut empty),
+    )
+    .await
+    .expect("an expired pull ends within its bound");
+    assert!(end.is_none(), "an expired pull ends cleanly: {end:?}");
+}
+
+#[tokio::test]
+async fn a_debian_nats_server_pull_consumer_through_the_link() {
+    bounded(a_pull_consumer_of_a_hub_stream_through_the_link(
+        Kind::NatsServer,
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn a_contrail_pull_consumer_through_the_link() {
+    bounded(a_pull_consumer_of_a_hub_stream_through_the_link(
+        Kind::Contrail,
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn a_nats_server_214_pull_consumer_through_the_link() {
+    if nats_server_214().is_none() {
+        eprintln!(
+            "!!! CONTRAIL_NATS_SERVER_214 is not set: the pull consumer of a nats-server 2.14 \
+             stream through a link did NOT run"
+        );
+        return;
+    }
+    bounded(a_pull_consumer_of_a_hub_stream_through_the_link(
+        Kind::NatsServer214,
+    ))
+    .await;
+}
