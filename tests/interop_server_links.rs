@@ -4,7 +4,9 @@
 //! `jetstream::with_domain(client, "hub")`. `/linkz` follows the link down when the hub is
 //! killed and up again when it restarts on the same port; wrong credentials show as its last
 //! error; a bad link entry is refused with its file and line. And what links are for: the
-//! server mirrors a hub's stream (`mirror: {domain: hub}`) through the configured link.
+//! server mirrors a hub's stream (`mirror: {domain: hub}`) through the configured link, and its
+//! clients use a durable pull consumer of a hub stream through it (batches, acks, naks, double
+//! acks, `+NXT`, expiring pulls) as through a leaf node.
 //!
 //! The server under test is always contrail (links are its feature); the hubs are every kind,
 //! so `CONTRAIL_INTEROP_SERVER` does not change what runs here.
@@ -813,6 +815,41 @@ async fn a_pull_consumer_of_a_hub_stream_through_the_link(kind: Kind) {
     })
     .await;
     assert_eq!(info.num_redelivered, 0, "{info:?}");
+
+    // `+NXT` with its own reply: the ack is taken and the next message is the answer, with its
+    // own ack subject leading back to the hub.
+    for i in 12..=13 {
+        js.publish(format!("work.{i}"), format!("job {i}").into())
+            .await
+            .expect("publish")
+            .await
+            .expect("PubAck");
+    }
+    let mut one = consumer
+        .fetch()
+        .max_messages(1)
+        .expires(Duration::from_secs(5))
+        .messages()
+        .await
+        .expect("pull");
+    let twelve = take_messages(&mut one, 1).await.remove(0);
+    assert_eq!(&twelve.payload[..], b"job 12");
+    let ack_subject = twelve.reply.clone().expect("an ack subject");
+    let thirteen = client
+        .request(ack_subject, "+NXT".into())
+        .await
+        .expect("+NXT is answered with the next message");
+    assert_eq!(&thirteen.payload[..], b"job 13");
+    let next_ack = thirteen.reply.clone().expect("its ack subject");
+    client
+        .publish(next_ack, "+ACK".into())
+        .await
+        .expect("ack 13");
+    client.flush().await.expect("flush");
+    hub_consumer_when(&on_hub, "ack floor 13", |i| {
+        i.ack_floor.stream_sequence == 13 && i.num_ack_pending == 0 && i.num_pending == 0
+    })
+    .await;
 
     // A pull nothing can fill ends when it expires, with no message and no error.
     let mut empty = consumer
