@@ -4,7 +4,9 @@
 //! `jetstream::with_domain(client, "hub")`. `/linkz` follows the link down when the hub is
 //! killed and up again when it restarts on the same port; wrong credentials show as its last
 //! error; a bad link entry is refused with its file and line. And what links are for: the
-//! server mirrors a hub's stream (`mirror: {domain: hub}`) through the configured link.
+//! server mirrors a hub's stream (`mirror: {domain: hub}`) through the configured link, and its
+//! clients use a durable pull consumer of a hub stream through it (batches, acks, naks, double
+//! acks, `+NXT`, expiring pulls) as through a leaf node.
 //!
 //! The server under test is always contrail (links are its feature); the hubs are every kind,
 //! so `CONTRAIL_INTEROP_SERVER` does not change what runs here.
@@ -652,5 +654,271 @@ async fn a_link_to_a_hub_not_yet_running_comes_up_when_it_starts() {
         let info: serde_json::Value = serde_json::from_slice(&reply.payload).expect("JSON");
         assert!(info["limits"].is_object(), "{info}");
     })
+    .await;
+}
+
+/// The next `n` messages of `batch`, each within a bound; fails on a missing one or an error.
+async fn take_messages(
+    batch: &mut jetstream::consumer::pull::Batch,
+    n: usize,
+) -> Vec<jetstream::Message> {
+    use futures_util::StreamExt;
+    let mut got = Vec::new();
+    while got.len() < n {
+        let next = tokio::time::timeout(Duration::from_secs(10), batch.next())
+            .await
+            .unwrap_or_else(|_| panic!("message {} of {n} never came", got.len() + 1));
+        match next {
+            Some(Ok(msg)) => got.push(msg),
+            Some(Err(err)) => panic!("the batch failed after {} messages: {err}", got.len()),
+            None => panic!("the batch ended after {} of {n} messages", got.len()),
+        }
+    }
+    got
+}
+
+/// The hub's own view of the consumer, once `ready` holds (bounded wait).
+async fn hub_consumer_when(
+    on_hub: &jetstream::Context,
+    what: &str,
+    ready: impl Fn(&jetstream::consumer::Info) -> bool,
+) -> jetstream::consumer::Info {
+    let stream = on_hub
+        .get_stream("WORK")
+        .await
+        .expect("the stream on the hub");
+    let mut last = None;
+    for _ in 0..100 {
+        let mut consumer: jetstream::consumer::PullConsumer = stream
+            .get_consumer("worker")
+            .await
+            .expect("the consumer on the hub");
+        let info = consumer.info().await.expect("consumer info").clone();
+        if ready(&info) {
+            return info;
+        }
+        last = Some(info);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the hub's consumer never showed {what}: {last:?}");
+}
+
+/// A durable pull consumer of a hub stream used through the link as through a leaf node: a
+/// batch of 10 arrives whole, acks reach the hub's consumer, a nak is redelivered, a double
+/// ack is answered, and a fetch that expires ends cleanly.
+async fn a_pull_consumer_of_a_hub_stream_through_the_link(kind: Kind) {
+    use jetstream::consumer::{pull, AckPolicy};
+    let hub = hub(kind);
+    let server = contrail_with_links(&format!(
+        "{{ name: hub, url: \"nats://leaf:s3cret@127.0.0.1:{}\", domain: hub, \
+         forward: [\"work.>\"] }}",
+        hub.port
+    ));
+    link_when(&server, "up", |l| l["state"] == "up").await;
+    let client = client_of(&server).await;
+    let js = jetstream::with_domain(client.clone(), "hub");
+    let stream = js
+        .create_stream(jetstream::stream::Config {
+            name: "WORK".into(),
+            subjects: vec!["work.>".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("the stream is created on the hub");
+    for i in 1..=10 {
+        js.publish(format!("work.{i}"), format!("job {i}").into())
+            .await
+            .expect("publish")
+            .await
+            .expect("PubAck");
+    }
+    let consumer: jetstream::consumer::PullConsumer = stream
+        .create_consumer(pull::Config {
+            durable_name: Some("worker".into()),
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: Duration::from_secs(30),
+            ..Default::default()
+        })
+        .await
+        .expect("the durable pull consumer is created on the hub");
+
+    // A batch of 10: every message arrives, in order, through the link.
+    let mut batch = consumer
+        .batch()
+        .max_messages(10)
+        .expires(Duration::from_secs(5))
+        .messages()
+        .await
+        .expect("the pull request is sent");
+    let msgs = take_messages(&mut batch, 10).await;
+    let payloads: Vec<String> = msgs
+        .iter()
+        .map(|m| String::from_utf8_lossy(&m.payload).into_owned())
+        .collect();
+    let expected: Vec<String> = (1..=10).map(|i| format!("job {i}")).collect();
+    assert_eq!(payloads, expected);
+    for msg in &msgs {
+        let info = msg
+            .info()
+            .expect("a JetStream ack subject the client reads");
+        assert_eq!((info.stream, info.consumer), ("WORK", "worker"));
+    }
+
+    // Acks go to the hub's consumer (not to this server's engine).
+    for msg in &msgs {
+        msg.ack().await.expect("ack");
+    }
+    let on_hub = jetstream::new(hub.login("leaf", "s3cret").await);
+    let info = hub_consumer_when(&on_hub, "ack floor 10", |i| {
+        i.ack_floor.consumer_sequence == 10 && i.num_ack_pending == 0
+    })
+    .await;
+    assert_eq!(info.ack_floor.stream_sequence, 10, "{info:?}");
+    assert_eq!(info.num_pending, 0, "{info:?}");
+
+    // A nak: the hub redelivers the message.
+    js.publish("work.11", "job 11".into())
+        .await
+        .expect("publish")
+        .await
+        .expect("PubAck");
+    let mut first = consumer
+        .fetch()
+        .max_messages(1)
+        .expires(Duration::from_secs(5))
+        .messages()
+        .await
+        .expect("pull");
+    let job = take_messages(&mut first, 1).await.remove(0);
+    assert_eq!(job.info().expect("info").stream_sequence, 11);
+    job.ack_with(jetstream::AckKind::Nak(None))
+        .await
+        .expect("nak");
+    let mut again = consumer
+        .fetch()
+        .max_messages(1)
+        .expires(Duration::from_secs(5))
+        .messages()
+        .await
+        .expect("pull");
+    let redelivered = take_messages(&mut again, 1).await.remove(0);
+    let info = redelivered.info().expect("info");
+    assert_eq!((info.stream_sequence, info.delivered), (11, 2));
+
+    // A double ack (an ack awaiting the hub's answer) is answered.
+    redelivered
+        .double_ack()
+        .await
+        .expect("the hub answers the double ack");
+    let info = hub_consumer_when(&on_hub, "ack floor 11", |i| {
+        i.ack_floor.stream_sequence == 11 && i.num_ack_pending == 0
+    })
+    .await;
+    assert_eq!(info.num_redelivered, 0, "{info:?}");
+
+    // `+NXT` with its own reply: the ack is taken and the next message is the answer, with its
+    // own ack subject leading back to the hub.
+    for i in 12..=13 {
+        js.publish(format!("work.{i}"), format!("job {i}").into())
+            .await
+            .expect("publish")
+            .await
+            .expect("PubAck");
+    }
+    let mut one = consumer
+        .fetch()
+        .max_messages(1)
+        .expires(Duration::from_secs(5))
+        .messages()
+        .await
+        .expect("pull");
+    let twelve = take_messages(&mut one, 1).await.remove(0);
+    assert_eq!(&twelve.payload[..], b"job 12");
+    let ack_subject = twelve.reply.clone().expect("an ack subject");
+    let thirteen = client
+        .request(ack_subject, "+NXT".into())
+        .await
+        .expect("+NXT is answered with the next message");
+    assert_eq!(&thirteen.payload[..], b"job 13");
+    let next_ack = thirteen.reply.clone().expect("its ack subject");
+    client
+        .publish(next_ack, "+ACK".into())
+        .await
+        .expect("ack 13");
+    client.flush().await.expect("flush");
+    hub_consumer_when(&on_hub, "ack floor 13", |i| {
+        i.ack_floor.stream_sequence == 13 && i.num_ack_pending == 0 && i.num_pending == 0
+    })
+    .await;
+
+    // A pull its client walks away from ends: the relay notices the lost interest and the
+    // hub's consumer stops holding the request (it would take the next message otherwise).
+    let inbox = client.new_inbox();
+    let mut abandoned = client.subscribe(inbox.clone()).await.expect("subscribe");
+    client
+        .publish_with_reply(
+            "$JS.hub.API.CONSUMER.MSG.NEXT.WORK.worker",
+            inbox,
+            r#"{"batch":5}"#.into(),
+        )
+        .await
+        .expect("pull");
+    client.flush().await.expect("flush");
+    hub_consumer_when(&on_hub, "the pull waiting", |i| i.num_waiting == 1).await;
+    abandoned.unsubscribe().await.expect("unsubscribe");
+    client.flush().await.expect("flush");
+    if kind == Kind::Contrail {
+        // A Contrail hub keeps a pull request whose reply interest is gone until it expires
+        // (its engine does not yet drop them as nats-server does), link or no link.
+        eprintln!("!!! a contrail hub does not drop abandoned pulls: that check did NOT run");
+    } else {
+        hub_consumer_when(&on_hub, "the abandoned pull gone", |i| i.num_waiting == 0).await;
+    }
+
+    // A pull nothing can fill ends when it expires, with no message and no error.
+    let mut empty = consumer
+        .batch()
+        .max_messages(5)
+        .expires(Duration::from_secs(1))
+        .messages()
+        .await
+        .expect("pull");
+    let end = tokio::time::timeout(
+        Duration::from_secs(10),
+        futures_util::StreamExt::next(&mut empty),
+    )
+    .await
+    .expect("an expired pull ends within its bound");
+    assert!(end.is_none(), "an expired pull ends cleanly: {end:?}");
+}
+
+#[tokio::test]
+async fn a_debian_nats_server_pull_consumer_through_the_link() {
+    bounded(a_pull_consumer_of_a_hub_stream_through_the_link(
+        Kind::NatsServer,
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn a_contrail_pull_consumer_through_the_link() {
+    bounded(a_pull_consumer_of_a_hub_stream_through_the_link(
+        Kind::Contrail,
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn a_nats_server_214_pull_consumer_through_the_link() {
+    if nats_server_214().is_none() {
+        eprintln!(
+            "!!! CONTRAIL_NATS_SERVER_214 is not set: the pull consumer of a nats-server 2.14 \
+             stream through a link did NOT run"
+        );
+        return;
+    }
+    bounded(a_pull_consumer_of_a_hub_stream_through_the_link(
+        Kind::NatsServer214,
+    ))
     .await;
 }

@@ -513,8 +513,11 @@ impl Conn {
         }
         // A request to a linked JetStream domain, or a publish on a forwarded subject, goes over
         // the account's link (which answers the 503 itself when it cannot take it).
+        let mut link_owned = false;
         if !self.shared.remotes.is_empty() {
             if let Some(remote) = self.shared.remotes.route(&self.account.name, &subject) {
+                // An ack the link rewrote is the far server's, never the local engine's.
+                link_owned = remote.owns(&subject);
                 let forwarded = super::remotes::Forwarded {
                     subject: &subject,
                     reply: reply.as_deref(),
@@ -529,7 +532,11 @@ impl Conn {
         }
         let wants_no_responders =
             reply.is_some() && delivered == 0 && self.opts.no_responders && self.opts.headers;
-        let js = self.account.js.as_ref().filter(|js| js.wants(&subject));
+        let js = self
+            .account
+            .js
+            .as_ref()
+            .filter(|js| !link_owned && js.wants(&subject));
         if let Some(js) = js {
             let msg = Message {
                 subject,

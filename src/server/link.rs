@@ -11,6 +11,7 @@
 //! `tls_required` in INFO), several URLs, and a write timeout (a write to a server that stops
 //! reading waits until the keepalive cannot get through and the OS gives up).
 
+use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -75,6 +76,55 @@ enum Command {
         timeout: Duration,
         done: oneshot::Sender<Result<Message, LinkCallError>>,
     },
+    RequestMany {
+        msg: Message,
+        timeout: Duration,
+        replies: mpsc::Sender<Result<Message, LinkCallError>>,
+    },
+}
+
+/// Where the replies of the requests in flight go.
+#[derive(Default)]
+struct Waiters {
+    /// Requests of one reply.
+    one: HashMap<RequestId, oneshot::Sender<Result<Message, LinkCallError>>>,
+    /// Requests of many replies: each reply is offered without waiting (a relay that falls
+    /// behind loses replies, as a slow consumer does); an error ends the request.
+    many: HashMap<RequestId, mpsc::Sender<Result<Message, LinkCallError>>>,
+}
+
+impl Waiters {
+    /// Hands a reply to its request; a request of many whose receiver is gone ends.
+    fn reply(&mut self, link: &mut Link, id: RequestId, msg: Message) {
+        if let Some(done) = self.one.remove(&id) {
+            let _ = done.send(Ok(msg));
+        } else if let Some(replies) = self.many.get(&id) {
+            if let Err(mpsc::error::TrySendError::Closed(_)) = replies.try_send(Ok(msg)) {
+                self.many.remove(&id);
+                link.end_request(id);
+            }
+        }
+    }
+
+    /// Ends a request with `error`.
+    fn fail(&mut self, id: RequestId, error: LinkCallError) {
+        if let Some(done) = self.one.remove(&id) {
+            let _ = done.send(Err(error));
+        } else if let Some(replies) = self.many.remove(&id) {
+            let _ = replies.try_send(Err(error));
+        }
+    }
+
+    /// Ends the requests of many whose receivers are gone (their relays ended).
+    fn sweep(&mut self, link: &mut Link) {
+        self.many.retain(|id, replies| {
+            let open = !replies.is_closed();
+            if !open {
+                link.end_request(*id);
+            }
+            open
+        });
+    }
 }
 
 /// A running link. Dropping it (or [`LinkHandle::close`], which also waits) ends the task: the
@@ -275,6 +325,23 @@ impl LinkClient {
         Ok(result)
     }
 
+    /// Queues a request answered by many messages (a pull request) without waiting: each
+    /// reply goes to `replies` (offered, never awaited: when it is full the reply is lost)
+    /// until `timeout`, the connection's end or an error (sent last), or until `replies`'
+    /// receiver is dropped.
+    pub fn try_request_many(
+        &self,
+        msg: Message,
+        timeout: Duration,
+        replies: mpsc::Sender<Result<Message, LinkCallError>>,
+    ) -> Result<(), LinkCallError> {
+        self.try_call(Command::RequestMany {
+            msg,
+            timeout,
+            replies,
+        })
+    }
+
     fn try_call(&self, command: Command) -> Result<(), LinkCallError> {
         let commands = self.commands.upgrade().ok_or(LinkCallError::Gone)?;
         commands.try_send(command).map_err(|err| match err {
@@ -326,10 +393,7 @@ async fn drive(addr: String, config: LinkConfig, io: Io) {
     let connect_timeout = Duration::from_nanos(u64::try_from(config.connect_timeout).unwrap_or(0));
     let mut link = Link::new(config, now());
     let mut stream: Option<TcpStream> = None;
-    let mut waiting: std::collections::HashMap<
-        RequestId,
-        oneshot::Sender<Result<Message, LinkCallError>>,
-    > = Default::default();
+    let mut waiting = Waiters::default();
     let mut buf = vec![0u8; 64 * 1024];
     let mut open = true;
     loop {
@@ -364,15 +428,9 @@ async fn drive(addr: String, config: LinkConfig, io: Io) {
             match event {
                 LinkEvent::Reply { id, msg } => {
                     count(&counters.in_msgs, 1);
-                    if let Some(done) = waiting.remove(&id) {
-                        let _ = done.send(Ok(msg));
-                    }
+                    waiting.reply(&mut link, id, msg);
                 }
-                LinkEvent::RequestFailed { id, error } => {
-                    if let Some(done) = waiting.remove(&id) {
-                        let _ = done.send(Err(error.into()));
-                    }
-                }
+                LinkEvent::RequestFailed { id, error } => waiting.fail(id, error.into()),
                 // Nobody listening is fine: the link still serves requests and publishes.
                 other => {
                     if matches!(other, LinkEvent::Message { .. }) {
@@ -406,10 +464,15 @@ async fn drive(addr: String, config: LinkConfig, io: Io) {
         if !open {
             return;
         }
-        let sleep = match link.poll_timeout() {
+        waiting.sweep(&mut link);
+        let mut sleep = match link.poll_timeout() {
             Some(at) => Duration::from_nanos(u64::try_from(at - now()).unwrap_or(0)),
             None => Duration::from_secs(3600),
         };
+        if !waiting.many.is_empty() {
+            // A relay that ended is noticed within a second, so its slot is freed.
+            sleep = sleep.min(Duration::from_secs(1));
+        }
         tokio::select! {
             read = read_some(&mut stream, &mut buf) => match read {
                 Ok(0) => {
@@ -465,14 +528,7 @@ fn update_status(status: &mut LinkStatus, link: &Link) -> bool {
 
 /// Carries out one call from the handle; true when it sent a message (a publish or request
 /// the link took).
-fn apply(
-    link: &mut Link,
-    command: Command,
-    waiting: &mut std::collections::HashMap<
-        RequestId,
-        oneshot::Sender<Result<Message, LinkCallError>>,
-    >,
-) -> bool {
+fn apply(link: &mut Link, command: Command, waiting: &mut Waiters) -> bool {
     match command {
         Command::Subscribe {
             subject,
@@ -496,11 +552,28 @@ fn apply(
             let timeout = Nanos::try_from(timeout.as_nanos()).unwrap_or(Nanos::MAX);
             match link.request(msg, timeout, now()) {
                 Ok(id) => {
-                    waiting.insert(id, done);
+                    waiting.one.insert(id, done);
                     true
                 }
                 Err(err) => {
                     let _ = done.send(Err(err.into()));
+                    false
+                }
+            }
+        }
+        Command::RequestMany {
+            msg,
+            timeout,
+            replies,
+        } => {
+            let timeout = Nanos::try_from(timeout.as_nanos()).unwrap_or(Nanos::MAX);
+            match link.request_many(msg, timeout, now()) {
+                Ok(id) => {
+                    waiting.many.insert(id, replies);
+                    true
+                }
+                Err(err) => {
+                    let _ = replies.try_send(Err(err.into()));
                     false
                 }
             }

@@ -13,9 +13,14 @@
 //! as core NATS may drop one. A request that times out over the link gets no answer, so the
 //! client's own timeout speaks, as with a responder that never replies.
 //!
-//! Only the first reply of a request comes back (one reply per API request): a pull consumer's
-//! `MSG.NEXT` for more than one message, and acks to the far server's `$JS.ACK` subjects, do
-//! not yet work through a link.
+//! Pull consumers work through a link as through a leaf node (`pull.rs`): a `MSG.NEXT` (or an
+//! ack's `+NXT`) has every message the far server sends relayed to the client until the pull
+//! ends (its batch, a 404/408/409 status, its `expires` passed, or the client gone), each relay
+//! holding one of the link's [`MAX_IN_FLIGHT`] slots and at most [`pull::RELAY_QUEUE`] replies.
+//! A relayed message's ack subject is rewritten into a form the link owns
+//! (`$JS.ACK.<domain>._link_....`), so the client's acks (`+ACK`, `-NAK`, `+WPI`, `+TERM`,
+//! `+NXT`, and acks awaiting a reply) go back over the link, renamed to the far server's
+//! subject, instead of to the local engine. Other requests take their first reply.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,12 +28,14 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::sync::{oneshot, Semaphore};
 
+mod pull;
+
 use super::auth::account::Accounts;
 use super::config::links::LinkSpec;
 use super::jetstream::ApiRename;
 use super::link::{LinkCallError, LinkClient, LinkHandle, LinkStatus};
 use super::outbox::FlushList;
-use super::router::{MsgView, Router};
+use super::router::Router;
 use crate::core::link::{DisconnectReason, LinkConfig, LinkError, LinkEvent, RequestError};
 use crate::core::message::{Destination, LinkId, Message};
 use crate::core::subject;
@@ -57,6 +64,8 @@ pub struct Remote {
     client: LinkClient,
     /// `$JS.<domain>.API.` when the link has a domain.
     api_prefix: Option<String>,
+    /// `$JS.ACK.<domain>.`, the acks this link owns, when it has a domain.
+    ack_prefix: Option<String>,
     in_flight: Arc<Semaphore>,
 }
 
@@ -128,6 +137,7 @@ impl Remotes {
                 id,
                 client,
                 api_prefix,
+                ack_prefix: spec.domain.as_ref().map(|d| format!("$JS.ACK.{d}.")),
                 in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             }));
         }
@@ -170,9 +180,11 @@ impl Remotes {
 impl Remote {
     /// Whether a publish on `subject` goes over this link.
     fn takes(&self, subject: &str) -> bool {
-        self.api_prefix
-            .as_deref()
-            .is_some_and(|prefix| subject.starts_with(prefix))
+        self.owns(subject)
+            || self
+                .api_prefix
+                .as_deref()
+                .is_some_and(|prefix| subject.starts_with(prefix))
             || self
                 .spec
                 .forward
@@ -180,8 +192,24 @@ impl Remote {
                 .any(|filter| subject::matches(filter, subject))
     }
 
-    /// The subject at the far server: the API request renamed to the far API, others as sent.
+    /// Whether `subject` is an ack only this link serves (the local engine must not take it).
+    pub fn owns(&self, subject: &str) -> bool {
+        self.ack_prefix
+            .as_deref()
+            .is_some_and(|prefix| subject.starts_with(prefix))
+    }
+
+    /// The subject at the far server: the API request renamed to the far API, an ack this
+    /// link rewrote restored, others as sent.
     fn far_subject(&self, subject: &str) -> String {
+        if let Some(far) = self
+            .ack_prefix
+            .as_deref()
+            .and_then(|prefix| subject.strip_prefix(prefix))
+            .and_then(pull::far_ack)
+        {
+            return far;
+        }
         match self
             .api_prefix
             .as_deref()
@@ -197,7 +225,10 @@ impl Remote {
     /// and requests leave in the order it sent them), and a task awaits the reply, bounded by
     /// [`MAX_IN_FLIGHT`].
     pub fn forward(&self, msg: &Forwarded<'_>, router: &Arc<Router>) {
-        let mut out = Message::new(self.far_subject(msg.subject), msg.payload.clone());
+        let far = self.far_subject(msg.subject);
+        let pull = pull::Pull::of_request(&far, &self.spec.remote_api, msg.payload)
+            .or_else(|| pull::Pull::of_ack(&far, msg.payload));
+        let mut out = Message::new(far, msg.payload.clone());
         out.headers = msg.headers.cloned();
         let Some(reply) = msg.reply.map(str::to_string) else {
             // A core publish the link cannot take now is dropped, as NATS may drop one.
@@ -214,6 +245,24 @@ impl Remote {
             }
             return;
         };
+        if let Some(pull) = pull {
+            let (replies, relayed) = pull::channel();
+            if let Err(err) = self.client.try_request_many(out, pull.lasts, replies) {
+                if answer_503 && unserved(&err) {
+                    no_responders(router, &reply, client_id);
+                }
+                return;
+            }
+            let relay = pull::Relay {
+                reply,
+                domain: self.spec.domain.clone(),
+                pull,
+                client: (client_id, answer_503),
+                permit,
+            };
+            tokio::spawn(relay.run(router.clone(), relayed));
+            return;
+        }
         let waiting = match self.client.try_request(out, REQUEST_TIMEOUT) {
             Ok(waiting) => waiting,
             Err(err) => {
@@ -224,20 +273,13 @@ impl Remote {
             }
         };
         let router = router.clone();
+        let domain = self.spec.domain.clone();
         tokio::spawn(async move {
             let result = waiting.await.unwrap_or(Err(LinkCallError::Gone));
             drop(permit);
             match result {
                 Ok(answer) => {
-                    let view = MsgView {
-                        subject: &reply,
-                        reply: answer.reply.as_deref(),
-                        headers: answer.headers.as_deref(),
-                        payload: &answer.payload,
-                    };
-                    let mut flush = FlushList::new();
-                    router.deliver(&reply, None, &view, None, None, &mut flush);
-                    flush.flush();
+                    pull::deliver(&router, &reply, &answer, domain.as_deref());
                 }
                 Err(err) if answer_503 && unserved(&err) => {
                     no_responders(&router, &reply, client_id)
@@ -352,6 +394,7 @@ mod tests {
     fn remote(spec: LinkSpec, handle: &LinkHandle) -> Remote {
         Remote {
             api_prefix: spec.domain.as_ref().map(|d| format!("$JS.{d}.API.")),
+            ack_prefix: spec.domain.as_ref().map(|d| format!("$JS.ACK.{d}.")),
             spec,
             id: LinkId(1),
             client: handle.client(),
@@ -370,6 +413,10 @@ mod tests {
             hub.far_subject("$JS.hub.API.STREAM.INFO.X"),
             "$JS.API.STREAM.INFO.X"
         );
+        let ack = "$JS.ACK.hub._link_.S.C.1.2.3.4.5.0";
+        assert!(hub.takes(ack) && hub.owns(ack));
+        assert_eq!(hub.far_subject(ack), "$JS.ACK.S.C.1.2.3.4.5");
+        assert!(!hub.owns("$JS.ACK.S.C.1.2.3.4.5"));
         assert!(hub.takes("orders.eu.1"));
         assert_eq!(hub.far_subject("orders.eu.1"), "orders.eu.1");
         for local in [

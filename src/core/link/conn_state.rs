@@ -153,7 +153,10 @@ impl Link {
 
     /// Runs what is due at `now`: dialing, handshake deadlines, keepalive, request deadlines.
     pub fn handle_timeout(&mut self, now: Nanos) {
-        for id in self.requests.expire(now) {
+        for (id, sid) in self.requests.expire(now) {
+            if let Some(sid) = sid {
+                let _ = self.unsubscribe(sid);
+            }
             self.events.push_back(LinkEvent::RequestFailed {
                 id,
                 error: RequestError::TimedOut,
@@ -312,8 +315,9 @@ impl Link {
         let Ok(sid) = sid.parse::<u64>() else {
             return; // not a sid we hand out
         };
-        if Some(sid) == self.requests.inbox_sid() {
-            let Some(id) = self.requests.finish(&msg.subject) else {
+        let many = self.requests.many_of_sid(sid);
+        if many.is_some() || Some(sid) == self.requests.inbox_sid() {
+            let Some(id) = many.or_else(|| self.requests.finish(&msg.subject)) else {
                 return; // late reply to a request that already ended
             };
             let no_responders = msg.payload.is_empty()
@@ -323,6 +327,9 @@ impl Link {
                     .and_then(|h| Headers::parse(h).ok())
                     .and_then(|h| h.status_code())
                     == Some(503);
+            if no_responders && many.is_some() {
+                self.end_request(id);
+            }
             self.events.push_back(if no_responders {
                 LinkEvent::RequestFailed {
                     id,
@@ -389,7 +396,11 @@ impl Link {
         self.input = BytesMut::new();
         self.out = BytesMut::new();
         self.pings_out = 0;
-        for id in self.requests.drain() {
+        for (id, sid) in self.requests.drain() {
+            // The connection is gone: the subscription is forgotten, not restored.
+            if let Some(sid) = sid {
+                self.subs.remove(sid);
+            }
             self.events.push_back(LinkEvent::RequestFailed {
                 id,
                 error: RequestError::Disconnected,

@@ -291,9 +291,39 @@ impl Link {
     /// `timeout`, on a `503` (no responders) or when the connection ends first.
     pub fn request(
         &mut self,
+        msg: Message,
+        timeout: Nanos,
+        now: Nanos,
+    ) -> Result<RequestId, LinkError> {
+        self.send_request(msg, timeout, now, false)
+    }
+
+    /// As [`Link::request`], for a request answered by many messages (a pull consumer's
+    /// `MSG.NEXT`): every message on its reply subject arrives as a [`LinkEvent::Reply`] until
+    /// `timeout` passes ([`LinkEvent::RequestFailed`] then), the connection ends, or
+    /// [`Link::end_request`].
+    pub fn request_many(
+        &mut self,
+        msg: Message,
+        timeout: Nanos,
+        now: Nanos,
+    ) -> Result<RequestId, LinkError> {
+        self.send_request(msg, timeout, now, true)
+    }
+
+    /// Stops taking replies to request `id` (silently: no event follows).
+    pub fn end_request(&mut self, id: RequestId) {
+        if let Some(sid) = self.requests.end(id) {
+            let _ = self.unsubscribe(sid);
+        }
+    }
+
+    fn send_request(
+        &mut self,
         mut msg: Message,
         timeout: Nanos,
         now: Nanos,
+        many: bool,
     ) -> Result<RequestId, LinkError> {
         if !self.is_connected() {
             return Err(if self.phase == Phase::Stopped {
@@ -310,10 +340,23 @@ impl Link {
             let sid = self.subscribe(&filter, None)?;
             self.requests.set_inbox_sid(sid);
         }
-        let (id, reply) = self.requests.start(now.saturating_add(timeout.max(0)));
-        msg.reply = Some(reply.clone());
+        let deadline = now.saturating_add(timeout.max(0));
+        let (id, reply) = if many {
+            let (id, reply) = self.requests.start_many(deadline);
+            match self.subscribe(&reply, None) {
+                Ok(sid) => self.requests.set_many_sid(id, sid),
+                Err(err) => {
+                    self.requests.end(id);
+                    return Err(err);
+                }
+            }
+            (id, reply)
+        } else {
+            self.requests.start(deadline)
+        };
+        msg.reply = Some(reply);
         if let Err(err) = self.publish(&msg) {
-            self.requests.finish(&reply);
+            self.end_request(id);
             return Err(err);
         }
         Ok(id)

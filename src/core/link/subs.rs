@@ -61,8 +61,11 @@ pub struct Requests {
     /// The sid of `<prefix>.*`, once the first request made it.
     inbox_sid: Option<u64>,
     next_id: u64,
-    /// Request id → deadline.
-    pending: BTreeMap<u64, Nanos>,
+    /// Request id → deadline, and the sid of its own subscription for a request of many
+    /// replies (a pull's messages keep their stream subjects: only the sid tells whose they are).
+    pending: BTreeMap<u64, (Nanos, Option<u64>)>,
+    /// Sid → request, for the requests of many replies.
+    many: BTreeMap<u64, u64>,
 }
 
 impl Requests {
@@ -73,6 +76,7 @@ impl Requests {
             inbox_sid: None,
             next_id: 0,
             pending: BTreeMap::new(),
+            many: BTreeMap::new(),
         }
     }
 
@@ -104,8 +108,38 @@ impl Requests {
     /// Registers a request answered by `deadline`; returns its id and reply subject.
     pub fn start(&mut self, deadline: Nanos) -> (u64, String) {
         self.next_id += 1;
-        self.pending.insert(self.next_id, deadline);
+        self.pending.insert(self.next_id, (deadline, None));
         (self.next_id, format!("{}.{}", self.prefix, self.next_id))
+    }
+
+    /// Registers a request of many replies answered until `deadline`; returns its id and reply
+    /// subject (`<prefix>.m.<id>`, outside the wildcard inbox: it gets its own subscription).
+    pub fn start_many(&mut self, deadline: Nanos) -> (u64, String) {
+        self.next_id += 1;
+        self.pending.insert(self.next_id, (deadline, None));
+        (self.next_id, format!("{}.m.{}", self.prefix, self.next_id))
+    }
+
+    /// Remembers the subscription of request `id`'s replies.
+    pub fn set_many_sid(&mut self, id: u64, sid: u64) {
+        if let Some(entry) = self.pending.get_mut(&id) {
+            entry.1 = Some(sid);
+            self.many.insert(sid, id);
+        }
+    }
+
+    /// The request of many replies whose subscription is `sid`.
+    pub fn many_of_sid(&self, sid: u64) -> Option<u64> {
+        self.many.get(&sid).copied()
+    }
+
+    /// Stops waiting for request `id`; returns its own subscription's sid, if it had one.
+    pub fn end(&mut self, id: u64) -> Option<u64> {
+        let (_, sid) = self.pending.remove(&id)?;
+        if let Some(sid) = sid {
+            self.many.remove(&sid);
+        }
+        sid
     }
 
     /// The request a message on the inbox answers, if it is still waiting (it stops waiting).
@@ -115,32 +149,33 @@ impl Requests {
             .strip_prefix('.')?
             .parse::<u64>()
             .ok()?;
-        self.pending.remove(&id).map(|_| id)
+        if !self.pending.contains_key(&id) {
+            return None;
+        }
+        self.end(id);
+        Some(id)
     }
 
     /// The earliest deadline.
     pub fn next_deadline(&self) -> Option<Nanos> {
-        self.pending.values().copied().min()
+        self.pending.values().map(|(deadline, _)| *deadline).min()
     }
 
-    /// Removes and returns the requests whose deadline is at or before `now`.
-    pub fn expire(&mut self, now: Nanos) -> Vec<u64> {
+    /// Removes and returns the requests whose deadline is at or before `now`, each with its
+    /// own subscription's sid if it had one.
+    pub fn expire(&mut self, now: Nanos) -> Vec<(u64, Option<u64>)> {
         let expired: Vec<u64> = self
             .pending
             .iter()
-            .filter(|(_, deadline)| **deadline <= now)
+            .filter(|(_, (deadline, _))| *deadline <= now)
             .map(|(id, _)| *id)
             .collect();
-        for id in &expired {
-            self.pending.remove(id);
-        }
-        expired
+        expired.into_iter().map(|id| (id, self.end(id))).collect()
     }
 
-    /// Removes and returns every waiting request (the connection ended).
-    pub fn drain(&mut self) -> Vec<u64> {
-        let ids = self.pending.keys().copied().collect();
-        self.pending.clear();
-        ids
+    /// Removes and returns every waiting request (the connection ended), as `expire` does.
+    pub fn drain(&mut self) -> Vec<(u64, Option<u64>)> {
+        let ids: Vec<u64> = self.pending.keys().copied().collect();
+        ids.into_iter().map(|id| (id, self.end(id))).collect()
     }
 }

@@ -122,3 +122,69 @@ fn the_default_inbox_is_random_per_seed() {
     assert_eq!(a.inbox_prefix().len(), "_INBOX.".len() + 22);
     assert_ne!(a.inbox_prefix(), b.inbox_prefix());
 }
+
+#[test]
+fn a_request_of_many_replies_takes_them_all_on_its_own_subscription_until_it_ends() {
+    let mut h = Harness::new(config());
+    h.connect();
+    let pull = h
+        .link
+        .request_many(
+            Message::new("$JS.API.CONSUMER.MSG.NEXT.S.C", "2"),
+            SECONDS,
+            h.now,
+        )
+        .unwrap();
+    // Its own subscription (a pull's messages keep their stream subjects), outside `_INBOX.t.*`.
+    assert_eq!(
+        h.sent(),
+        "SUB _INBOX.t.* 1\r\nSUB _INBOX.t.m.1 2\r\nPUB $JS.API.CONSUMER.MSG.NEXT.S.C _INBOX.t.m.1 1\r\n2\r\n"
+    );
+    h.feed("MSG s.a 2 $JS.ACK.S.C.1.1.1.0.1 1\r\na\r\nMSG s.b 2 $JS.ACK.S.C.1.2.2.0.0 1\r\nb\r\n");
+    let events = h.events();
+    assert!(
+        matches!(&events[..], [
+            LinkEvent::Reply { id: a, msg: ma },
+            LinkEvent::Reply { id: b, msg: mb },
+        ] if *a == pull && *b == pull && ma.subject == "s.a" && mb.subject == "s.b"
+            && ma.reply.as_deref() == Some("$JS.ACK.S.C.1.1.1.0.1")),
+        "{events:?}"
+    );
+    // Ended by its owner: unsubscribed, and what comes after is dropped.
+    h.link.end_request(pull);
+    assert_eq!(h.sent(), "UNSUB 2\r\n");
+    h.feed("MSG s.c 2 1\r\nc\r\n");
+    assert_eq!(h.events(), vec![]);
+
+    // Ended by its deadline: a timeout, and unsubscribed.
+    let slow = h
+        .link
+        .request_many(Message::new("slow", ""), SECONDS, h.now)
+        .unwrap();
+    h.sent();
+    h.advance(SECONDS);
+    assert_eq!(
+        h.events(),
+        vec![LinkEvent::RequestFailed {
+            id: slow,
+            error: RequestError::TimedOut
+        }]
+    );
+    assert!(h.sent().contains("UNSUB 3\r\n"));
+
+    // Ended by the connection: not restored on the next one.
+    let cut = h
+        .link
+        .request_many(Message::new("cut", ""), SECONDS, h.now)
+        .unwrap();
+    h.link.transport_closed("reset", h.now);
+    assert_eq!(
+        h.events()[0],
+        LinkEvent::RequestFailed {
+            id: cut,
+            error: RequestError::Disconnected
+        }
+    );
+    h.wait_for_dial();
+    assert_eq!(h.connect(), "SUB _INBOX.t.* 1\r\n");
+}
