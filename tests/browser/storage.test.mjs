@@ -95,7 +95,10 @@ async function freeSpace(free) {
   try {
     if (free === 'purge') await jsm.streams.purge('Q');
     else {
-      await jsm.streams.delete('Q');
+      // A second try finds the stream gone when only the add was refused the first time.
+      await jsm.streams.delete('Q').catch((e) => {
+        if (e.code !== 10059) throw e;
+      });
       await jsm.streams.add({ name: 'Q', subjects: ['q.>'] });
     }
     return null;
