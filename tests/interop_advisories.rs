@@ -22,20 +22,56 @@ const WAIT: Duration = Duration::from_secs(10);
 /// The consumer's ack wait: short, so a message reaches `max_deliver` within the test.
 const ACK_WAIT: Duration = Duration::from_millis(500);
 
+/// How long a test waits for an advisory nats-server may have lost (see [`deletion_tries`]);
+/// one that is sent arrives within milliseconds.
+const LOSSY_WAIT: Duration = Duration::from_secs(2);
+
 /// The next advisory on `sub` other than API audits (nats-server sends one per API request),
 /// as (subject, JSON).
 async fn next_advisory(sub: &mut Subscriber) -> (String, Value) {
+    next_advisory_within(sub, WAIT)
+        .await
+        .expect("an advisory arrives")
+}
+
+/// The next advisory on `sub` (API audits skipped), or `None` when none comes within `wait`.
+async fn next_advisory_within(sub: &mut Subscriber, wait: Duration) -> Option<(String, Value)> {
+    let deadline = tokio::time::Instant::now() + wait;
     loop {
-        let msg = tokio::time::timeout(WAIT, sub.next())
+        let msg = tokio::time::timeout_at(deadline, sub.next())
             .await
-            .expect("an advisory arrives")
+            .ok()?
             .expect("subscription open");
         if msg.subject.as_str().starts_with("$JS.EVENT.ADVISORY.API") {
             continue;
         }
         let json: Value = serde_json::from_slice(&msg.payload).expect("advisory is JSON");
-        return (msg.subject.to_string(), json);
+        return Some((msg.subject.to_string(), json));
     }
+}
+
+/// How many times a test may delete a stream to hear its deletion told. nats-server queues a
+/// stream's deletion advisory on the stream's own send loop, which the deletion stops, so now
+/// and then the advisory is lost (seen about once in seven deletions, on 2.9 and on 2.14). The
+/// comparison needs only one deletion it tells of; Contrail must tell of every one.
+fn deletion_tries(kind: Kind) -> usize {
+    match kind {
+        Kind::Contrail => 1,
+        Kind::NatsServer | Kind::NatsServer214 => 5,
+    }
+}
+
+/// How long to wait for a deletion's advisories on `kind`.
+fn deletion_wait(kind: Kind) -> Duration {
+    match kind {
+        Kind::Contrail => WAIT,
+        Kind::NatsServer | Kind::NatsServer214 => LOSSY_WAIT,
+    }
+}
+
+/// Says loudly that nats-server lost a deletion advisory and the test tries again.
+fn note_lost(kind: Kind, what: &str, attempt: usize) {
+    eprintln!("NOTE: {kind:?} lost {what} (try {attempt}); deleting again");
 }
 
 /// Checks the fields every advisory has: its `type`, a non-empty `id` and a `timestamp` in
@@ -97,12 +133,7 @@ async fn advisories_tell_what_changed(kind: Kind) {
             .expect("subscribe");
         client.flush().await.expect("flush");
 
-        let mut config = Config {
-            name: "ADV".to_string(),
-            subjects: vec!["adv.>".to_string()],
-            storage: StorageType::Memory,
-            ..Default::default()
-        };
+        let mut config = stream_config();
         let stream = js.create_stream(config.clone()).await.expect("create");
         let (subject, json) = next_advisory(&mut sub).await;
         assert_eq!(subject, "$JS.EVENT.ADVISORY.STREAM.CREATED.ADV", "{kind:?}");
@@ -208,8 +239,23 @@ async fn advisories_tell_what_changed(kind: Kind) {
         check_typed(&json, "consumer_action");
         assert_eq!(json["action"], "delete", "{kind:?}");
 
-        js.delete_stream("ADV").await.expect("delete stream");
-        let (subject, json) = next_advisory(&mut sub).await;
+        let mut told = None;
+        for attempt in 1..=deletion_tries(kind) {
+            if attempt > 1 {
+                note_lost(kind, "a stream deletion advisory", attempt - 1);
+                js.create_stream(stream_config())
+                    .await
+                    .expect("create again");
+                let (subject, _) = next_advisory(&mut sub).await;
+                assert_eq!(subject, "$JS.EVENT.ADVISORY.STREAM.CREATED.ADV", "{kind:?}");
+            }
+            js.delete_stream("ADV").await.expect("delete stream");
+            told = next_advisory_within(&mut sub, deletion_wait(kind)).await;
+            if told.is_some() {
+                break;
+            }
+        }
+        let (subject, json) = told.expect("a stream deletion is told");
         assert_eq!(subject, "$JS.EVENT.ADVISORY.STREAM.DELETED.ADV", "{kind:?}");
         check_typed(&json, "stream_action");
         assert_eq!(
@@ -218,6 +264,16 @@ async fn advisories_tell_what_changed(kind: Kind) {
         );
     })
     .await;
+}
+
+/// The stream `advisories_tell_what_changed` creates.
+fn stream_config() -> Config {
+    Config {
+        name: "ADV".to_string(),
+        subjects: vec!["adv.>".to_string()],
+        storage: StorageType::Memory,
+        ..Default::default()
+    }
 }
 
 #[tokio::test]
@@ -233,41 +289,55 @@ async fn deleting_a_stream_tells_of_its_consumers(kind: Kind) {
     bounded(async {
         let client = server.client().await;
         let js = async_nats::jetstream::new(client.clone());
-        let stream = js
-            .create_stream(Config {
-                name: "GONE".to_string(),
-                subjects: vec!["gone.>".to_string()],
-                storage: StorageType::Memory,
-                ..Default::default()
-            })
-            .await
-            .expect("create");
-        stream
-            .create_consumer(pull::Config {
-                durable_name: Some("D".to_string()),
-                ..Default::default()
-            })
-            .await
-            .expect("create consumer");
         let mut sub = client
             .subscribe("$JS.EVENT.ADVISORY.*.DELETED.>")
             .await
             .expect("subscribe");
         client.flush().await.expect("flush");
-        js.delete_stream("GONE").await.expect("delete");
-        let mut subjects = vec![
-            next_advisory(&mut sub).await.0,
-            next_advisory(&mut sub).await.0,
-        ];
-        subjects.sort();
-        assert_eq!(
-            subjects,
-            [
-                "$JS.EVENT.ADVISORY.CONSUMER.DELETED.GONE.D",
-                "$JS.EVENT.ADVISORY.STREAM.DELETED.GONE"
-            ],
-            "{kind:?}"
-        );
+        for attempt in 1..=deletion_tries(kind) {
+            let stream = js
+                .create_stream(Config {
+                    name: "GONE".to_string(),
+                    subjects: vec!["gone.>".to_string()],
+                    storage: StorageType::Memory,
+                    ..Default::default()
+                })
+                .await
+                .expect("create");
+            stream
+                .create_consumer(pull::Config {
+                    durable_name: Some("D".to_string()),
+                    ..Default::default()
+                })
+                .await
+                .expect("create consumer");
+            js.delete_stream("GONE").await.expect("delete");
+            let mut subjects = Vec::new();
+            while subjects.len() < 2 {
+                match next_advisory_within(&mut sub, deletion_wait(kind)).await {
+                    Some((subject, _)) => subjects.push(subject),
+                    None => break,
+                }
+            }
+            subjects.sort();
+            if subjects.len() < 2 && attempt < deletion_tries(kind) {
+                note_lost(
+                    kind,
+                    &format!("a deletion advisory (heard {subjects:?})"),
+                    attempt,
+                );
+                continue;
+            }
+            assert_eq!(
+                subjects,
+                [
+                    "$JS.EVENT.ADVISORY.CONSUMER.DELETED.GONE.D",
+                    "$JS.EVENT.ADVISORY.STREAM.DELETED.GONE"
+                ],
+                "{kind:?}"
+            );
+            return;
+        }
     })
     .await;
 }
