@@ -5,7 +5,7 @@
 
 mod interop_support;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::time::Duration;
 
 use interop_support::{bounded, raw_session, Options, TestServer};
@@ -18,16 +18,9 @@ fn with_config(config: &str) -> TestServer {
     })
 }
 
-/// Sends one CONNECT over raw TCP and returns what the server says before closing.
+/// Sends one CONNECT over raw TCP (then a PING) and returns what the server says before closing.
 fn raw_connect(port: u16, connect: &str) -> String {
-    let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    sock.set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    sock.write_all(format!("CONNECT {connect}\r\nPING\r\n").as_bytes())
-        .expect("write");
-    let mut out = Vec::new();
-    let _ = sock.read_to_end(&mut out);
-    String::from_utf8_lossy(&out).to_string()
+    interop_support::connect_reply(([127, 0, 0, 1], port).into(), connect)
 }
 
 #[tokio::test]

@@ -517,28 +517,70 @@ pub fn start_raw(
     );
 }
 
-/// Sends `CONNECT <connect>` and a PING on a raw socket and returns what the server says up to
-/// its PONG, an `-ERR`, the close, or 5 s.
+/// Sends `CONNECT <connect>` on a raw socket, then a PING once the server has answered it, and
+/// returns everything the server says up to its PONG, the close, or 10 s; how the read ended is
+/// appended in brackets when it was not a PONG (`[closed]`, `[read error: …]`), so a failure
+/// says why. After a refusal the PING is still sent: a server that answers it has served a
+/// refused client.
+///
+/// When `connect` is a JSON object, the CONNECT goes alone with `verbose` on, so the server
+/// answers it (`+OK` or `-ERR`) before the PING is sent. A server that refuses a CONNECT closes
+/// the socket, and bytes it had not read yet (a PING sent along) make its kernel answer with a
+/// reset, which can discard the `-ERR` before the client reads it.
 pub fn connect_reply(addr: std::net::SocketAddr, connect: &str) -> String {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let mut sock = std::net::TcpStream::connect(addr).expect("connect");
-    sock.set_read_timeout(Some(Duration::from_secs(5)))
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
-    sock.write_all(format!("CONNECT {connect}\r\nPING\r\n").as_bytes())
-        .expect("write");
     let mut out = Vec::new();
+    match serde_json::from_str::<serde_json::Value>(connect) {
+        Ok(serde_json::Value::Object(mut fields)) => {
+            fields.insert("verbose".to_string(), true.into());
+            let connect = serde_json::Value::Object(fields);
+            sock.write_all(format!("CONNECT {connect}\r\n").as_bytes())
+                .expect("write");
+            if let Some(ended) = read_reply(&mut sock, &mut out, &["+OK\r\n", "\r\n-ERR"]) {
+                return with_ending(out, ended);
+            }
+        }
+        _ => sock
+            .write_all(format!("CONNECT {connect}\r\n").as_bytes())
+            .expect("write"),
+    }
+    // A refused client's socket may be closed already; the read below tells.
+    let _ = sock.write_all(b"PING\r\n");
+    let ended = read_reply(&mut sock, &mut out, &["PONG"]);
+    with_ending(out, ended.unwrap_or_default())
+}
+
+/// Reads from `sock` into `out` until the text holds one of `until` (an `-ERR` counts once its
+/// line is whole), the close, an error or 64 KiB; returns how it ended when that was not one of
+/// `until`.
+fn read_reply(sock: &mut std::net::TcpStream, out: &mut Vec<u8>, until: &[&str]) -> Option<String> {
+    use std::io::Read;
     let mut buf = [0u8; 4096];
     while out.len() < 64 * 1024 {
-        let text = String::from_utf8_lossy(&out);
-        if text.contains("PONG") || (text.contains("-ERR") && text.ends_with("\r\n")) {
-            break;
+        let text = String::from_utf8_lossy(out);
+        if until.iter().any(|u| text.contains(u)) && text.ends_with("\r\n") {
+            return None;
         }
         match sock.read(&mut buf) {
-            Ok(0) | Err(_) => break,
+            Ok(0) => return Some("closed".to_string()),
+            Err(e) => return Some(format!("read error: {e}")),
             Ok(n) => out.extend_from_slice(&buf[..n]),
         }
     }
-    String::from_utf8_lossy(&out).to_string()
+    Some("64 KiB without an answer".to_string())
+}
+
+/// The text of `out`, with `[how the read ended]` appended when that is not empty.
+fn with_ending(out: Vec<u8>, ended: String) -> String {
+    let text = String::from_utf8_lossy(&out).to_string();
+    if ended.is_empty() {
+        text
+    } else {
+        format!("{text}[{ended}]")
+    }
 }
 
 impl TestServer {
