@@ -13,8 +13,7 @@
 //!   the stream's `duplicate_window`, which a stream with sources has only when set (2.10+;
 //!   2.9 gives it the default 2 minutes).
 //!
-//! - a Contrail server mirrors and sources a work-queue stream of a nats-server hub over a
-//!   link, and what it copied leaves the hub.
+//! A Contrail edge copying a hub's work queues over a link is `interop_mirror_origins_hub.rs`.
 //!
 //! Run against nats-server too:
 //! `CONTRAIL_INTEROP_SERVER=nats-server cargo test --test interop_mirror_origins`, with
@@ -28,10 +27,11 @@ use async_nats::jetstream::consumer::{pull, AckPolicy};
 use async_nats::jetstream::Context;
 use futures_util::{StreamExt, TryStreamExt};
 use interop_support::streams::{
-    create_ok, edge_linked_to, info, messages, publish, wait_info, CATCH_UP,
+    assert_copied_in_order, create_copies, create_ok, create_work_queues, info, messages, payloads,
+    publish, publish_work, stored, wait_copied, wait_info, wait_work_taken, work_queue, CATCH_UP,
 };
-use interop_support::{bounded, kinds_with_214, request_json, temp_dir, Kind, Options, TestServer};
-use serde_json::{json, Value};
+use interop_support::{bounded, kinds_with_214, request_json, Kind, Options, TestServer};
+use serde_json::json;
 
 async fn publish_with(js: &Context, subject: &str, header: (&str, &str), payload: &str) -> u64 {
     let mut headers = async_nats::HeaderMap::new();
@@ -42,30 +42,6 @@ async fn publish_with(js: &Context, subject: &str, header: (&str, &str), payload
         .await
         .expect("puback")
         .sequence
-}
-
-/// The payload and one header's value of a stored message, `None` when there is none.
-async fn stored(
-    js: &Context,
-    stream: &str,
-    seq: u64,
-    header: &str,
-) -> Option<(String, Option<String>)> {
-    let stream = js.get_stream(stream).await.expect("stream");
-    let msg = stream.get_raw_message(seq).await.ok()?;
-    let value = msg.headers.get(header).map(|v| v.as_str().to_string());
-    Some((String::from_utf8_lossy(&msg.payload).into_owned(), value))
-}
-
-/// Every payload a stream holds, in sequence order.
-async fn payloads(js: &Context, stream: &str, last: u64) -> Vec<String> {
-    let mut out = Vec::new();
-    for seq in 1..=last {
-        if let Some((payload, _)) = stored(js, stream, seq, "Nats-Msg-Id").await {
-            out.push(payload);
-        }
-    }
-    out
 }
 
 /// The names `CONSUMER.NAMES` lists for a stream.
@@ -108,10 +84,6 @@ async fn assert_listed(client: &async_nats::Client, kind: Kind, stream: &str, ow
     assert_eq!(count as usize, names.len(), "{kind:?}: {info}");
 }
 
-fn work_queue(name: &str, subjects: &str) -> Value {
-    json!({"name": name, "subjects": [subjects], "retention": "workqueue", "storage": "memory"})
-}
-
 #[tokio::test]
 async fn a_mirror_and_a_source_of_a_work_queue_stream_take_its_messages() {
     for kind in kinds_with_214() {
@@ -119,32 +91,15 @@ async fn a_mirror_and_a_source_of_a_work_queue_stream_take_its_messages() {
         bounded(async {
             let client = server.client().await;
             let js = async_nats::jetstream::new(client.clone());
-            create_ok(&client, work_queue("QM", "qm.>")).await;
-            create_ok(&client, work_queue("QS", "qs.>")).await;
-            for i in 1..=3 {
-                publish(&js, &format!("qm.{i}"), &format!("m{i}")).await;
-                publish(&js, &format!("qs.{i}"), &format!("s{i}")).await;
-            }
-            create_ok(
-                &client,
-                json!({"name": "M", "mirror": {"name": "QM"}, "storage": "memory"}),
-            )
-            .await;
-            create_ok(
-                &client,
-                json!({"name": "S", "subjects": ["local.>"], "sources": [{"name": "QS"}],
-                    "storage": "memory"}),
-            )
-            .await;
+            create_work_queues(&client).await;
+            publish_work(&js, 1..=3).await;
+            create_copies(&client, None, "memory").await;
             // No other consumer needs them: once copied, they leave the work queue.
-            wait_info(&client, "M", "3 mirrored", |i| messages(i) == 3).await;
-            wait_info(&client, "S", "3 sourced", |i| messages(i) == 3).await;
-            let origin =
-                wait_info(&client, "QM", "emptied by its mirror", |i| messages(i) == 0).await;
+            wait_copied(&client, 3).await;
+            wait_work_taken(&client, "emptied by its copy").await;
+            let origin = info(&client, "QM").await;
             assert_eq!(origin["state"]["last_seq"], 3, "{origin}");
-            wait_info(&client, "QS", "emptied by its source", |i| messages(i) == 0).await;
-            assert_eq!(payloads(&js, "M", 3).await, ["m1", "m2", "m3"]);
-            assert_eq!(payloads(&js, "S", 3).await, ["s1", "s2", "s3"]);
+            assert_copied_in_order(&js, 3, kind).await;
             // New work follows the same way, at the origin's sequences in the mirror.
             publish(&js, "qm.4", "m4").await;
             wait_info(&client, "M", "the 4th mirrored", |i| {
@@ -472,113 +427,6 @@ async fn a_sourced_msg_id_seen_before_is_a_duplicate_only_within_a_set_window() 
             let seen = sourced_up_to_the_seconds(&client, &js, "W").await;
             let firsts = seen.iter().filter(|p| p.ends_with('1')).count();
             assert_eq!((firsts, seen.len()), (1, 3), "{kind:?}: {seen:?}");
-        })
-        .await;
-    }
-}
-
-#[tokio::test]
-async fn a_contrail_edge_mirrors_and_sources_a_hubs_work_queue() {
-    // The hub is a nats-server (2.14 makes the copies' consumers durables acknowledged by the
-    // flow-control replies, 2.9 direct ones); the edge under test is Contrail, in this process.
-    let mut hubs = vec![Kind::NatsServer];
-    if kinds_with_214().contains(&Kind::NatsServer214) {
-        hubs.push(Kind::NatsServer214);
-    }
-    for kind in hubs {
-        let hub = TestServer::start_kind(
-            kind,
-            Options {
-                config: Some("jetstream { domain: hub }\n".into()),
-                ..Options::default()
-            },
-        );
-        bounded(async {
-            let hub_client = hub.client().await;
-            let hub_js = async_nats::jetstream::new(hub_client.clone());
-            create_ok(&hub_client, work_queue("QM", "qm.>")).await;
-            create_ok(&hub_client, work_queue("QS", "qs.>")).await;
-            for i in 1..=20 {
-                publish(&hub_js, &format!("qm.{i}"), &format!("m{i}")).await;
-                publish(&hub_js, &format!("qs.{i}"), &format!("s{i}")).await;
-            }
-            let store_dir = temp_dir("wq-edge").join("store");
-            let edge = edge_linked_to(&hub, &store_dir).await;
-            let edge_client = async_nats::connect(edge.client_addr.to_string())
-                .await
-                .expect("connect to the edge");
-            let edge_js = async_nats::jetstream::new(edge_client.clone());
-            create_ok(
-                &edge_client,
-                json!({"name": "M", "mirror": {"name": "QM", "domain": "hub"},
-                    "storage": "file"}),
-            )
-            .await;
-            create_ok(
-                &edge_client,
-                json!({"name": "S", "subjects": ["s.>"], "storage": "file",
-                    "sources": [{"name": "QS", "domain": "hub"}]}),
-            )
-            .await;
-            wait_info(&edge_client, "M", "20 mirrored", |i| messages(i) == 20).await;
-            wait_info(&edge_client, "S", "20 sourced", |i| messages(i) == 20).await;
-            for i in 21..=25 {
-                publish(&hub_js, &format!("qm.{i}"), &format!("m{i}")).await;
-                publish(&hub_js, &format!("qs.{i}"), &format!("s{i}")).await;
-            }
-            wait_info(&edge_client, "M", "25 mirrored", |i| messages(i) == 25).await;
-            wait_info(&edge_client, "S", "25 sourced", |i| messages(i) == 25).await;
-            let expected: Vec<String> = (1..=25).map(|i| format!("m{i}")).collect();
-            assert_eq!(payloads(&edge_js, "M", 25).await, expected, "{kind:?}");
-            let expected: Vec<String> = (1..=25).map(|i| format!("s{i}")).collect();
-            assert_eq!(payloads(&edge_js, "S", 25).await, expected, "{kind:?}");
-            // What the edge copied has left the hub's work queues.
-            wait_info(&hub_client, "QM", "emptied by the mirror", |i| {
-                messages(i) == 0
-            })
-            .await;
-            wait_info(&hub_client, "QS", "emptied by the source", |i| {
-                messages(i) == 0
-            })
-            .await;
-            if kind == Kind::NatsServer {
-                // 2.9's copy consumers are direct (ack none): one that has not yet seen its
-                // subscriber go may deliver (and so remove) work published right after the edge
-                // went, to nobody; and the previous run's consumer, left to end by inactivity,
-                // still needs what the new one delivers, and its end does not sweep a work
-                // queue. Neither is the edge's to change.
-                eprintln!(
-                    "!!! a_contrail_edge: on Debian's nats-server 2.9.10, work queued while the \
-                     edge is away is not compared (its direct copy consumers may deliver it to \
-                     the edge that went, or keep it after it is copied)"
-                );
-                edge.shutdown().await;
-                return;
-            }
-            // Work queued while the edge is away waits for it, and leaves once it is copied.
-            drop(edge_js);
-            drop(edge_client);
-            edge.shutdown().await;
-            for i in 26..=30 {
-                publish(&hub_js, &format!("qm.{i}"), &format!("m{i}")).await;
-                publish(&hub_js, &format!("qs.{i}"), &format!("s{i}")).await;
-            }
-            let queued = info(&hub_client, "QM").await;
-            assert_eq!(messages(&queued), 5, "{kind:?}: {queued}");
-            let edge = edge_linked_to(&hub, &store_dir).await;
-            let edge_client = async_nats::connect(edge.client_addr.to_string())
-                .await
-                .expect("connect to the edge again");
-            let edge_js = async_nats::jetstream::new(edge_client.clone());
-            wait_info(&edge_client, "M", "30 mirrored", |i| messages(i) == 30).await;
-            wait_info(&edge_client, "S", "30 sourced", |i| messages(i) == 30).await;
-            let expected: Vec<String> = (1..=30).map(|i| format!("m{i}")).collect();
-            assert_eq!(payloads(&edge_js, "M", 30).await, expected, "{kind:?}");
-            let expected: Vec<String> = (1..=30).map(|i| format!("s{i}")).collect();
-            assert_eq!(payloads(&edge_js, "S", 30).await, expected, "{kind:?}");
-            wait_info(&hub_client, "QM", "emptied again", |i| messages(i) == 0).await;
-            wait_info(&hub_client, "QS", "emptied again", |i| messages(i) == 0).await;
-            edge.shutdown().await;
         })
         .await;
     }

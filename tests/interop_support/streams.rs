@@ -1,7 +1,9 @@
 //! Stream helpers the mirror and source suites share: create, read and wait on a stream through
-//! `$JS.API` requests (the same on every server), publish with a PubAck, and a Contrail edge in
-//! this process linked to a hub.
+//! `$JS.API` requests (the same on every server), publish with a PubAck, read stored payloads
+//! back, a Contrail edge in this process linked to a hub, and the work-queue setup the
+//! work-queue origin suites repeat (origins QM and QS, mirror M of QM, stream S sourcing QS).
 
+use std::ops::RangeInclusive;
 use std::path::Path;
 use std::time::Duration;
 
@@ -11,9 +13,9 @@ use contrail::core::message::{Destination, LinkId};
 use contrail::server::config::ServerConfig;
 use contrail::server::link::LinkHandle;
 use contrail::server::Server;
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use super::{request_json, TestServer};
+use super::{request_json, Kind, TestServer};
 
 /// Longest a copy may take to catch up, or an origin to let go of what was copied.
 pub const CATCH_UP: Duration = Duration::from_secs(30);
@@ -79,6 +81,96 @@ pub async fn publish(js: &Context, subject: &str, payload: impl AsRef<str>) -> u
         .await
         .expect("puback")
         .sequence
+}
+
+/// The payload and one header's value of a stored message, `None` when there is none.
+pub async fn stored(
+    js: &Context,
+    stream: &str,
+    seq: u64,
+    header: &str,
+) -> Option<(String, Option<String>)> {
+    let stream = js.get_stream(stream).await.expect("stream");
+    let msg = stream.get_raw_message(seq).await.ok()?;
+    let value = msg.headers.get(header).map(|v| v.as_str().to_string());
+    Some((String::from_utf8_lossy(&msg.payload).into_owned(), value))
+}
+
+/// Every payload a stream holds, in sequence order.
+pub async fn payloads(js: &Context, stream: &str, last: u64) -> Vec<String> {
+    let mut out = Vec::new();
+    for seq in 1..=last {
+        if let Some((payload, _)) = stored(js, stream, seq, "Nats-Msg-Id").await {
+            out.push(payload);
+        }
+    }
+    out
+}
+
+/// The config of a work-queue stream `name` on `subjects`, in memory.
+pub fn work_queue(name: &str, subjects: &str) -> Value {
+    json!({"name": name, "subjects": [subjects], "retention": "workqueue", "storage": "memory"})
+}
+
+/// Creates the work-queue origins: QM (`qm.>`, which mirror M copies) and QS (`qs.>`, which
+/// stream S sources).
+pub async fn create_work_queues(client: &async_nats::Client) {
+    create_ok(client, work_queue("QM", "qm.>")).await;
+    create_ok(client, work_queue("QS", "qs.>")).await;
+}
+
+/// Queues work `numbers` on both origins: `m<i>` on `qm.<i>`, `s<i>` on `qs.<i>`.
+pub async fn publish_work(js: &Context, numbers: RangeInclusive<u32>) {
+    for i in numbers {
+        publish(js, &format!("qm.{i}"), &format!("m{i}")).await;
+        publish(js, &format!("qs.{i}"), &format!("s{i}")).await;
+    }
+}
+
+/// Creates the copies of the work queues, stored in `storage`: mirror M of QM, and stream S
+/// (`s.>`) sourcing QS. `domain` is the JetStream domain the origins are in (a hub's, reached
+/// over a link), `None` for this server's own.
+pub async fn create_copies(client: &async_nats::Client, domain: Option<&str>, storage: &str) {
+    let origin = |name: &str| match domain {
+        Some(domain) => json!({"name": name, "domain": domain}),
+        None => json!({"name": name}),
+    };
+    create_ok(
+        client,
+        json!({"name": "M", "mirror": origin("QM"), "storage": storage}),
+    )
+    .await;
+    create_ok(
+        client,
+        json!({"name": "S", "subjects": ["s.>"], "sources": [origin("QS")], "storage": storage}),
+    )
+    .await;
+}
+
+/// Waits (bounded) until mirror M and source S each hold `count` messages.
+pub async fn wait_copied(client: &async_nats::Client, count: u64) {
+    wait_info(client, "M", &format!("{count} mirrored"), |i| {
+        messages(i) == count
+    })
+    .await;
+    wait_info(client, "S", &format!("{count} sourced"), |i| {
+        messages(i) == count
+    })
+    .await;
+}
+
+/// Asserts M holds `m1..=m<count>` and S `s1..=s<count>`: all the work, in order, once.
+pub async fn assert_copied_in_order(js: &Context, count: u32, kind: Kind) {
+    let expected: Vec<String> = (1..=count).map(|i| format!("m{i}")).collect();
+    assert_eq!(payloads(js, "M", count.into()).await, expected, "{kind:?}");
+    let expected: Vec<String> = (1..=count).map(|i| format!("s{i}")).collect();
+    assert_eq!(payloads(js, "S", count.into()).await, expected, "{kind:?}");
+}
+
+/// Waits (bounded) until QM and QS are empty: what the copies took has left the work queues.
+pub async fn wait_work_taken(client: &async_nats::Client, what: &str) {
+    wait_info(client, "QM", what, |i| messages(i) == 0).await;
+    wait_info(client, "QS", what, |i| messages(i) == 0).await;
 }
 
 /// A Contrail server in this process, storing in `store_dir`, with a link to `hub` that serves
