@@ -12,6 +12,7 @@ import { canShare, joinTab } from './tabs.js';
 import {
   ClosedError,
   ContrailError,
+  InvalidOperationError,
   JetStreamApiError,
   NoRespondersError,
   StorageFullError,
@@ -457,6 +458,18 @@ export class Contrail {
     if (users > 0) return this.#eventFilters.set(sub.subject, users);
     this.#eventFilters.delete(sub.subject);
     if (!this.#closed) this._interest(sub.subject, false);
+  }
+
+  /**
+   * A subscription's `drain()`: advisories are handed over as they are made, none is ever in
+   * flight, so it ends at once.
+   */
+  _drain(sub) {
+    if (this.#closed) return Promise.reject(new ClosedError());
+    if (sub.isClosed()) return Promise.reject(new InvalidOperationError('subscription is already closed'));
+    sub._draining = true;
+    sub.unsubscribe();
+    return Promise.resolve();
   }
 
   /** The transport's subscription (jsm.js `advisories()`). */

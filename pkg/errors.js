@@ -194,6 +194,18 @@ export class ClosedError extends ContrailError {
   }
 }
 
+/**
+ * The remote connection is draining (nats-core's `DrainingConnectionError`): `subscribe()` and
+ * `request()` throw it from the moment `drain()` is called, `publish()` once the subscriptions
+ * have drained, and a second `drain()` rejects with it.
+ */
+export class DrainingConnectionError extends ContrailError {
+  constructor(options) {
+    super('connection draining', options);
+    this.name = 'DrainingConnectionError';
+  }
+}
+
 /** A request sent to the writer tab, which went away before answering: it may or may not have taken effect. */
 export class WriterLostError extends ContrailError {
   constructor(subject) {
@@ -228,6 +240,7 @@ export const jserrors = Object.freeze({
 /** nats-core's `errors` namespace, for the classes this package raises. */
 export const errors = Object.freeze({
   ClosedConnectionError: ClosedError,
+  DrainingConnectionError,
   InvalidArgumentError,
   InvalidOperationError,
   NoRespondersError,

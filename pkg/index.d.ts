@@ -213,6 +213,12 @@ export declare class NoRespondersError extends JetStreamNotEnabled {
 }
 /** The engine was closed (nats-core's `ClosedConnectionError`). */
 export declare class ClosedError extends ContrailError {}
+/**
+ * The remote connection is draining (nats-core's `DrainingConnectionError`, message "connection
+ * draining"): `subscribe`/`request` throw it from `drain()` on, `publish` once the subscriptions
+ * drained, a second `drain()` rejects with it.
+ */
+export declare class DrainingConnectionError extends ContrailError {}
 /** The writer tab went away before answering: the request may or may not have taken effect. */
 export declare class WriterLostError extends ContrailError {
   readonly subject: string;
@@ -249,6 +255,7 @@ export declare const jserrors: {
 };
 export declare const errors: {
   ClosedConnectionError: typeof ClosedError;
+  DrainingConnectionError: typeof DrainingConnectionError;
   InvalidArgumentError: typeof InvalidArgumentError;
   InvalidOperationError: typeof InvalidOperationError;
   NoRespondersError: typeof NoRespondersError;

@@ -36,6 +36,7 @@ export {
   ClosedError,
   ConsumerNotFoundError,
   ContrailError,
+  DrainingConnectionError,
   InvalidArgumentError,
   InvalidNameError,
   InvalidOperationError,

@@ -72,6 +72,14 @@ export declare class Subscription implements AsyncIterable<Msg> {
   /** Resolves when the subscription ended. */
   readonly closed: Promise<void>;
   unsubscribe(): void;
+  /**
+   * nats.js's `drain()`: the server stops sending (UNSUB); the messages it sent before still
+   * reach the iterator or callback, then the subscription ends. Rejects with
+   * ClosedConnectionError on a closed connection, InvalidOperationError on an ended subscription.
+   */
+  drain(): Promise<void>;
+  /** True from `drain()` (this subscription's or its connection's) on. */
+  isDraining(): boolean;
   isClosed(): boolean;
   getSubject(): string;
   getReceived(): number;
@@ -97,14 +105,29 @@ export declare class RemoteConnection {
   /** "connected", "connecting", "waiting" (to reconnect) or "closed". */
   readonly state: string;
   getServer(): string;
-  /** Throws NotConnectedError while disconnected (publishes are not buffered across reconnects). */
+  /**
+   * Throws NotConnectedError while disconnected (publishes are not buffered across reconnects),
+   * DrainingConnectionError once a `drain()` has ended the subscriptions.
+   */
   publish(subject: string, payload?: Payload, opts?: MsgPublishOptions): void;
+  /** Throws DrainingConnectionError while draining. */
   subscribe(subject: string, opts?: SubscriptionOptions): Subscription;
-  /** Rejects with NoRespondersError (503) or TimeoutError. */
+  /** Rejects with NoRespondersError (503) or TimeoutError; DrainingConnectionError while draining. */
   request(subject: string, payload?: Payload, opts?: RequestOptions): Promise<Msg>;
   flush(): Promise<void>;
   status(): AsyncIterableIterator<Status>;
   close(): Promise<void>;
+  /**
+   * nats.js's `drain()`, for a clean shutdown (e.g. on `pagehide`): every subscription stops
+   * (UNSUB) and still gets what the server sent before, then ends; publishing stops, what was
+   * published reaches the server (a flush), and the connection closes (`closed()` resolves to
+   * undefined, a `close` status follows). `subscribe`/`request` throw DrainingConnectionError
+   * from the call on, `publish` once the subscriptions ended. Rejects with ClosedConnectionError
+   * when closed, DrainingConnectionError when already draining.
+   */
+  drain(): Promise<void>;
+  /** True from `drain()` on. */
+  isDraining(): boolean;
   /**
    * The JetStream client over this connection: the same class a local engine's `jetstream()`
    * returns. `apiPrefix` or `domain` (`$JS.<domain>.API`) pick the server's API; `timeout` (ms,

@@ -12,6 +12,12 @@
 // others, so it resolves after everything before it; close() hands what is queued to the socket
 // before closing it, so a publish right before close() still reaches the server.
 //
+// drain() follows nats.js v3 (nats-core's NatsConnectionImpl.drain, ProtocolHandler.drain and
+// SubscriptionImpl.drain): every subscription's UNSUB is sent (the link keeps delivering its
+// messages, see `Link::drain_subscription`), a flush proves the server sent all it had for
+// them, they end, publishing stops, a last flush sends what was published, and the connection
+// closes. The JS side owns the subscriptions, so the link only needs the one operation.
+//
 // JetStream: `jetstream()` and `jetstreamManager()` return the same JetStreamClient and
 // JetStreamManager (client.js, jsm.js) a local `Contrail` does. Those classes talk to their
 // connection through a small internal transport (see the end of engine.js); here
@@ -20,7 +26,7 @@
 // subscriptions, acks are publishes. The server does all of JetStream; nothing is held locally.
 //
 // Not yet: several server URLs, TLS options beyond the browser's own (wss:// works), nkeys/JWT,
-// draining, and a buffer for publishes made while disconnected (they throw instead).
+// and a buffer for publishes made while disconnected (they throw instead).
 // Error classes come from index.js at call time only: index.js re-exports this module, so its
 // bindings are not initialized while this file is evaluated.
 import { RemoteLink } from './dist/contrail.js';
@@ -28,7 +34,7 @@ import { loadWasm } from './engine.js';
 import { randomToken, text, toBytes } from './util.js';
 import { JetStreamClient } from './client.js';
 import { JetStreamManager, jsOptions } from './jsm.js';
-import { ClosedError, JetStreamApiError } from './errors.js';
+import { ClosedError, DrainingConnectionError, InvalidOperationError, JetStreamApiError } from './errors.js';
 import { ContrailError, MsgHdrs, NoRespondersError, TimeoutError } from './index.js';
 
 const te = new TextEncoder();
@@ -178,6 +184,18 @@ export class Subscription {
     }
     if (this.#max && this.received >= this.#max) this.unsubscribe();
   }
+  /**
+   * nats.js's `drain()`: the server stops sending (UNSUB), the messages it sent before still
+   * reach the iterator or callback, then the subscription ends. Rejects with
+   * ClosedConnectionError on a closed connection, InvalidOperationError on an ended subscription.
+   */
+  drain() {
+    return this.#nc._drain(this);
+  }
+  /** True from `drain()` (this one's or the connection's) on. */
+  isDraining() {
+    return !!this._draining;
+  }
   /** Ends the subscription (a `max` is not supported here: it unsubscribes now). */
   unsubscribe() {
     if (this.isClosed()) return;
@@ -277,6 +295,10 @@ export class RemoteConnection {
   #attempts = 0;
   #lastAuthError = null;
   #closing = false;
+  /** drain() was called: subscribe and request refused (nats.js's `draining`). */
+  #draining = false;
+  /** The subscriptions drained: publish refused too (nats.js's `noMorePublishing`). */
+  #noMorePublishing = false;
   #closedError;
   #resolveClosed;
   #closedPromise;
@@ -397,7 +419,7 @@ export class RemoteConnection {
 
   /** Publishes `payload` (string or bytes) to `subject`, with `headers` and `reply` if given. */
   publish(subject, payload, opts = {}) {
-    this.#check();
+    this.#check('pub');
     try {
       this.#link.publish(subject, toBytes(payload), opts.reply || undefined, headerBytes(opts.headers));
     } catch (e) {
@@ -410,7 +432,7 @@ export class RemoteConnection {
    * async-iterable Subscription, or calls `callback(err, msg)` per message. Kept across reconnects.
    */
   subscribe(subject, opts = {}) {
-    this.#check();
+    this.#check('sub');
     let sid;
     try {
       sid = this.#link.subscribe(subject, opts.queue || undefined);
@@ -437,7 +459,7 @@ export class RemoteConnection {
    */
   request(subject, payload, opts = {}) {
     try {
-      this.#check();
+      this.#check('sub');
     } catch (e) {
       return Promise.reject(e);
     }
@@ -476,7 +498,7 @@ export class RemoteConnection {
 
   /** Subscribes `handler(msg)` to `subject` for the JetStream classes (the link's raw message). */
   _rawSubscribe(subject, handler) {
-    this.#check();
+    this.#check('sub');
     let sid;
     try {
       sid = this.#link.subscribe(subject, undefined);
@@ -499,7 +521,7 @@ export class RemoteConnection {
   /** A request resolving to the link's raw reply (`{subject, reply, headers, data}`). */
   _rawRequest(subject, data, hdrs, timeout) {
     try {
-      this.#check();
+      this.#check('sub');
     } catch (e) {
       return Promise.reject(e);
     }
@@ -517,7 +539,7 @@ export class RemoteConnection {
 
   /** Publishes raw bytes (a header block already encoded) for the JetStream classes. */
   _rawPublish(subject, reply, hdrs, data) {
-    this.#check();
+    this.#check('pub');
     try {
       this.#link.publish(subject, toBytes(data), reply || undefined, hdrs ?? undefined);
     } catch (e) {
@@ -584,6 +606,78 @@ export class RemoteConnection {
     await this.#closedPromise;
   }
 
+  /**
+   * nats.js's `drain()`, for a clean shutdown (e.g. on `pagehide`): every subscription stops
+   * (UNSUB) and still gets the messages the server sent before, then ends; publishing stops,
+   * what was published reaches the server (a flush), and the connection closes (`closed()`
+   * resolves to undefined, a `close` status follows). From the call on, `subscribe` and
+   * `request` throw DrainingConnectionError; `publish` does once the subscriptions ended, so a
+   * handler can still answer what it drains. Rejects with ClosedConnectionError when closed,
+   * DrainingConnectionError when already draining. While disconnected, nothing can be flushed:
+   * the subscriptions end with what arrived and the connection closes.
+   */
+  async drain() {
+    this.#check();
+    if (this.#draining) throw new DrainingConnectionError();
+    this.#draining = true;
+    const subs = [...this.#subs.values()];
+    const earlier = subs.filter((sub) => sub._drained).map((sub) => sub._drained);
+    const fresh = subs.filter((sub) => !sub._drained);
+    let ended;
+    const allEnded = new Promise((ok) => (ended = ok));
+    for (const sub of fresh) {
+      sub._drained = allEnded;
+      this.#stopInterest(sub.sid, sub);
+    }
+    // The JetStream classes' subscriptions too: they end with the connection, as on close().
+    for (const sid of this.#raw.keys()) this.#stopInterest(sid);
+    // One round trip after every UNSUB: all the server sent for them has arrived.
+    await this.#flushQuietly();
+    await Promise.allSettled(earlier);
+    this.#noMorePublishing = true;
+    for (const sub of fresh) sub.unsubscribe();
+    ended();
+    // What was published (a handler's last answers included) reaches the server.
+    await this.#flushQuietly();
+    await this.close();
+  }
+
+  /** True from `drain()` on. */
+  isDraining() {
+    return this.#draining;
+  }
+
+  /** `Subscription.drain()` (see there). */
+  _drain(sub) {
+    try {
+      this.#check();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (sub.isClosed()) return Promise.reject(new InvalidOperationError('subscription is already closed'));
+    sub._drained ??= (async () => {
+      this.#stopInterest(sub.sid, sub);
+      await this.#flushQuietly();
+      sub.unsubscribe();
+    })();
+    return sub._drained;
+  }
+
+  /** UNSUB for `sid`; the link goes on delivering its messages until it is unsubscribed. */
+  #stopInterest(sid, sub) {
+    if (sub) sub._draining = true;
+    try {
+      this.#link.drainSubscription(sid);
+    } catch {
+      // Already draining or gone: nothing more to stop.
+    }
+  }
+
+  /** A flush whose failure (disconnected, closed meanwhile) only ends the wait. */
+  #flushQuietly() {
+    return this.flush().catch(() => {});
+  }
+
   /** Resolves when the connection is closed: to the Error that closed it, or undefined. */
   closed() {
     return this.#closedPromise;
@@ -604,8 +698,15 @@ export class RemoteConnection {
     return this.isClosed() ? 'closed' : this.#link.state();
   }
 
-  #check() {
+  /**
+   * Refuses an operation as nats.js's `_check` does: anything once closed; while draining,
+   * `'sub'` (subscribe, request) from the start and `'pub'` once the subscriptions drained.
+   */
+  #check(op) {
     if (this.#closing) throw named('ClosedConnectionError', 'connection closed');
+    if ((op === 'sub' && this.#draining) || (op === 'pub' && this.#noMorePublishing)) {
+      throw new DrainingConnectionError();
+    }
   }
 
   #shutdown(error) {

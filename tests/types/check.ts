@@ -29,6 +29,8 @@ import {
   nanos,
   open,
   connect,
+  DrainingConnectionError,
+  errors,
   type ConsumerInfo,
   type ConsumerMessages,
   type JsMsg,
@@ -217,3 +219,24 @@ async function remoteJetStream(): Promise<void> {
   await nc.close();
 }
 void remoteJetStream;
+
+// A clean shutdown as nats-core v3 apps write it (`pagehide`): drain a subscription, then the
+// connection; DrainingConnectionError is what publish/subscribe throw meanwhile.
+async function remoteDrain(): Promise<void> {
+  const nc = await connect({ servers: 'ws://127.0.0.1:8080' });
+  const sub = nc.subscribe('a');
+  const subDrained: Promise<void> = sub.drain();
+  const subDraining: boolean = sub.isDraining();
+  const drained: Promise<void> = nc.drain();
+  const draining: boolean = nc.isDraining();
+  try {
+    nc.subscribe('b');
+  } catch (e) {
+    const refused: boolean = e instanceof DrainingConnectionError || e instanceof errors.DrainingConnectionError;
+    void refused;
+  }
+  await Promise.all([subDrained, drained]);
+  const why: void | Error = await nc.closed();
+  void [subDraining, draining, why];
+}
+void remoteDrain;

@@ -242,11 +242,33 @@ impl Link {
         Ok(sid)
     }
 
-    /// Ends subscription `sid`.
+    /// Ends subscription `sid` (live or draining; a draining one had its `UNSUB` already).
     pub fn unsubscribe(&mut self, sid: Sid) -> Result<(), LinkError> {
+        if self.subs.stop_draining(sid) {
+            return Ok(());
+        }
         if !self.subs.remove(sid) {
             return Err(LinkError::UnknownSubscription(sid));
         }
+        self.send_unsub(sid);
+        Ok(())
+    }
+
+    /// Starts draining subscription `sid`, as nats.js's `drain()` does: its `UNSUB` is sent now
+    /// (queued after everything before it), yet the messages the server sent before reading it
+    /// still arrive as [`LinkEvent::Message`] until [`Link::unsubscribe`] forgets the sid. The
+    /// owner learns that all of them arrived from a round trip that follows the `UNSUB` (a
+    /// flush). A new connection does not subscribe it again.
+    pub fn drain_subscription(&mut self, sid: Sid) -> Result<(), LinkError> {
+        if !self.subs.start_draining(sid) {
+            return Err(LinkError::UnknownSubscription(sid));
+        }
+        self.send_unsub(sid);
+        Ok(())
+    }
+
+    /// Queues `UNSUB sid` when connected (a new connection learns of live subscriptions only).
+    fn send_unsub(&mut self, sid: Sid) {
         if self.is_connected() {
             proto::encode_client(
                 &ClientOp::Unsub {
@@ -256,7 +278,6 @@ impl Link {
                 &mut self.out,
             );
         }
-        Ok(())
     }
 
     /// Publishes `msg` (with its reply subject and header block, if any).

@@ -4,11 +4,15 @@
 //! `SUB` for each entry after its handshake, so the application never re-subscribes. Sids are
 //! numbers the link hands out and never reuses.
 //!
+//! A subscription being drained (nats.js's `drain()`) has had its `UNSUB` sent but still takes
+//! the messages the server sent before it read the `UNSUB`, until its owner forgets it: it is
+//! kept apart from the live table so a new connection does not subscribe it again.
+//!
 //! Requests share one wildcard subscription, `<inbox prefix>.*`, made on the first request (as
 //! nats.go and async-nats do): each request's reply subject is `<prefix>.<id>`, so a reply is
 //! matched to its request by the last token, with no subscription per request.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::core::time::Nanos;
 
@@ -26,6 +30,8 @@ pub struct Subscription {
 pub struct Subs {
     next_sid: u64,
     table: BTreeMap<u64, Subscription>,
+    /// Sids unsubscribed on the wire whose messages in flight are still delivered.
+    draining: BTreeSet<u64>,
 }
 
 impl Subs {
@@ -37,14 +43,28 @@ impl Subs {
         self.next_sid
     }
 
-    /// Forgets a subscription; false if it was not there.
+    /// Forgets a live subscription; false if it was not live.
     pub fn remove(&mut self, sid: u64) -> bool {
         self.table.remove(&sid).is_some()
     }
 
-    /// Whether `sid` is live.
+    /// Moves a live subscription to the draining ones; false if it was not live.
+    pub fn start_draining(&mut self, sid: u64) -> bool {
+        let live = self.table.remove(&sid).is_some();
+        if live {
+            self.draining.insert(sid);
+        }
+        live
+    }
+
+    /// Forgets a draining subscription; false if it was not draining.
+    pub fn stop_draining(&mut self, sid: u64) -> bool {
+        self.draining.remove(&sid)
+    }
+
+    /// Whether `sid` takes messages (live or draining).
     pub fn contains(&self, sid: u64) -> bool {
-        self.table.contains_key(&sid)
+        self.table.contains_key(&sid) || self.draining.contains(&sid)
     }
 
     /// Every live subscription, in sid order (the order they were made).

@@ -289,6 +289,19 @@ impl RemoteLink {
         Ok(())
     }
 
+    /// Starts draining subscription `sid`: its UNSUB is sent, and its messages the server sent
+    /// before reading it still arrive until `unsubscribe(sid)` (after a flush).
+    #[wasm_bindgen(js_name = drainSubscription)]
+    pub fn drain_subscription(&self, sid: f64) -> Result<(), JsValue> {
+        self.driver
+            .link
+            .borrow_mut()
+            .drain_subscription(sid as u64)
+            .map_err(link_error)?;
+        self.driver.run();
+        Ok(())
+    }
+
     /// Publishes `payload` to `subject` with an optional reply subject and `NATS/1.0` header
     /// block. Refused while not connected, when too large, or when the buffer is full. Sent
     /// with the turn's other ops in one frame (see the module docs).

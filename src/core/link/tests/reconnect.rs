@@ -133,3 +133,42 @@ fn close_stops_everything_and_restart_dials_again() {
     h.link.restart(None, h.now);
     h.connect();
 }
+
+/// A drained subscription (nats.js's `drain()`): its UNSUB goes out at once, messages the server
+/// sent before reading it still arrive, it is not subscribed again on a new connection, and
+/// forgetting it sends no second UNSUB and drops what comes later.
+#[test]
+fn a_draining_subscription_takes_messages_in_flight_until_forgotten() {
+    let mut h = Harness::new(config());
+    let a = h.link.subscribe("a", None).unwrap();
+    let b = h.link.subscribe("b", None).unwrap();
+    h.connect();
+    h.link.drain_subscription(a).unwrap();
+    assert_eq!(h.sent(), format!("UNSUB {a}\r\n"));
+    assert!(matches!(
+        h.link.drain_subscription(a),
+        Err(LinkError::UnknownSubscription(_))
+    ));
+    h.feed(&format!("MSG a {a} 2\r\nhi\r\n"));
+    let events = h.events();
+    let [LinkEvent::Message { sid, .. }] = &events[..] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(*sid, a);
+
+    h.link.transport_closed("connection reset", h.now);
+    h.events();
+    h.wait_for_dial();
+    assert_eq!(h.connect(), format!("SUB b {b}\r\n"));
+    h.feed(&format!("MSG a {a} 1\r\nx\r\n"));
+    assert_eq!(h.events().len(), 1, "still draining: delivered");
+
+    h.link.unsubscribe(a).unwrap();
+    assert_eq!(h.sent(), "", "the UNSUB went out when the drain began");
+    h.feed(&format!("MSG a {a} 1\r\nx\r\n"));
+    assert_eq!(h.events(), vec![]);
+    assert!(matches!(
+        h.link.unsubscribe(a),
+        Err(LinkError::UnknownSubscription(_))
+    ));
+}
