@@ -23,13 +23,16 @@ use crate::core::time::Nanos;
 /// nats-server does, at most once a second).
 const FULL_SWEEP_EVERY: Nanos = 1_000_000_000;
 
+/// The shell's answer to "does this subject have subscribers?", shared by every consumer.
+pub type SharedOracle = Rc<dyn Fn(&str) -> bool>;
+
 /// Answers whether a pull request's reply subject still has subscribers.
 #[derive(Clone, Default)]
-pub struct ReplyInterest(Option<Rc<dyn Fn(&str) -> bool>>);
+pub struct ReplyInterest(Option<SharedOracle>);
 
 impl ReplyInterest {
     /// Asks `oracle` about reply subjects.
-    pub fn new(oracle: Rc<dyn Fn(&str) -> bool>) -> Self {
+    pub fn new(oracle: SharedOracle) -> Self {
         ReplyInterest(Some(oracle))
     }
 

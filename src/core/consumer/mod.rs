@@ -38,7 +38,7 @@ mod tests;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 pub use crate::core::duration::{go_duration, parse_go_duration};
-pub use abandoned::ReplyInterest;
+pub use abandoned::{ReplyInterest, SharedOracle};
 pub use ack::{ack_subject, parse_ack_subject, AckError, AckKind, AckSubject};
 pub use config::{ephemeral_name, AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy};
 pub use info::{ConsumerInfo, SequenceInfo};

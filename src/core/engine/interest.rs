@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use super::Engine;
-use crate::core::consumer::{Consumer, ReplyInterest};
+use crate::core::consumer::{Consumer, ReplyInterest, SharedOracle};
 use crate::core::subject;
 use crate::core::time::Nanos;
 
@@ -27,7 +27,7 @@ pub(crate) struct PushInterest {
     active: BTreeSet<String>,
     /// Deliver subject → (stream, consumer) of every push consumer delivering there.
     by_deliver: BTreeMap<String, BTreeSet<(String, String)>>,
-    oracle: Option<Rc<dyn Fn(&str) -> bool>>,
+    oracle: Option<SharedOracle>,
 }
 
 impl PushInterest {
