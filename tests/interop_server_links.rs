@@ -867,13 +867,7 @@ async fn a_pull_consumer_of_a_hub_stream_through_the_link(kind: Kind) {
     hub_consumer_when(&on_hub, "the pull waiting", |i| i.num_waiting == 1).await;
     abandoned.unsubscribe().await.expect("unsubscribe");
     client.flush().await.expect("flush");
-    if kind == Kind::Contrail {
-        // A Contrail hub keeps a pull request whose reply interest is gone until it expires
-        // (its engine does not yet drop them as nats-server does), link or no link.
-        eprintln!("!!! a contrail hub does not drop abandoned pulls: that check did NOT run");
-    } else {
-        hub_consumer_when(&on_hub, "the abandoned pull gone", |i| i.num_waiting == 0).await;
-    }
+    hub_consumer_when(&on_hub, "the abandoned pull gone", |i| i.num_waiting == 0).await;
 
     // A pull nothing can fill ends when it expires, with no message and no error.
     let mut empty = consumer

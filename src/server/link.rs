@@ -465,6 +465,11 @@ async fn drive(addr: String, config: LinkConfig, io: Io) {
             return;
         }
         waiting.sweep(&mut link);
+        if link.pending_bytes() > 0 {
+            // What the sweep or an ended request queued (its UNSUB) goes out now, not with the
+            // next traffic: the far server must see a relay's client gone, or it keeps the pull.
+            continue;
+        }
         let mut sleep = match link.poll_timeout() {
             Some(at) => Duration::from_nanos(u64::try_from(at - now()).unwrap_or(0)),
             None => Duration::from_secs(3600),

@@ -81,12 +81,8 @@ impl Consumer {
             },
             num_ack_pending: self.pending.len() as u64,
             num_redelivered,
-            num_waiting: self
-                .waiting
-                .queue
-                .iter()
-                .filter(|w| !w.expired(now))
-                .count() as u64,
+            // Expired and abandoned requests are not waiting (nats-server drops them first).
+            num_waiting: self.live_waiting(now) as u64,
             num_pending: self.num_pending_now(store),
             push_bound: !self.config.is_pull() && self.active,
             ts: now,

@@ -10,13 +10,15 @@
 //! Behaviour follows nats-server's `consumer.go`. The pieces:
 //! - [`config`]: ConsumerConfig and its JSON; `validate`: its defaults, rules and update rules.
 //! - [`ack`]: ack subjects and ack bodies; `acking`: what acks do to the consumer.
-//! - [`pull`]: pull request bodies and status replies; `waiting`: the queue of waiting requests.
+//! - [`pull`]: pull request bodies and status replies; `waiting`: the queue of waiting requests;
+//!   `abandoned`: requests nobody listens to any more.
 //! - [`push`]: heartbeats, flow control and the rate limit.
 //! - `start`: where a new consumer starts, and the count of messages left.
 //! - `deliver`: the delivery loop; `redeliver`: ack deadlines, redelivery and max_deliver.
 //! - `removed`: what messages the stream removed (purge, delete, limits, age) do to pending acks.
 //! - [`info`]: the ConsumerInfo reply.
 
+mod abandoned;
 pub mod ack;
 mod acking;
 pub mod config;
@@ -36,6 +38,7 @@ mod tests;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 pub use crate::core::duration::{go_duration, parse_go_duration};
+pub use abandoned::{ReplyInterest, SharedOracle};
 pub use ack::{ack_subject, parse_ack_subject, AckError, AckKind, AckSubject};
 pub use config::{ephemeral_name, AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy};
 pub use info::{ConsumerInfo, SequenceInfo};
@@ -410,7 +413,8 @@ impl Consumer {
         if !self.config.is_pull() {
             return self.inactivity_deadline().is_some_and(|d| now >= d);
         }
-        if self.waiting.queue.iter().any(|w| !w.expired(now)) {
+        // An abandoned request keeps nothing alive (nats-server's `checkWaitingForInterest`).
+        if self.any_live_waiting(now) {
             return false;
         }
         self.inactivity_deadline().is_some_and(|d| now >= d)

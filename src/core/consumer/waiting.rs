@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 
+use super::abandoned::ReplyInterest;
 use super::pull::{self, PullRequest};
 use super::push::idle_heartbeat;
 use super::Consumer;
@@ -77,6 +78,10 @@ pub(crate) struct WaitQueue {
     pub last: Nanos,
     /// The newest requests a delivery filled (see [`FINISHED_KEPT`]).
     finished: VecDeque<WaitingRequest>,
+    /// Whether a request's reply subject is still listened to (`abandoned.rs`).
+    pub interest: ReplyInterest,
+    /// When a full queue was last swept for abandoned requests.
+    pub swept: Nanos,
 }
 
 impl WaitQueue {
@@ -86,6 +91,8 @@ impl WaitQueue {
             max,
             last: 0,
             finished: VecDeque::new(),
+            interest: ReplyInterest::default(),
+            swept: Nanos::MIN,
         }
     }
 
@@ -223,6 +230,7 @@ impl Consumer {
         }
         if self.waiting.is_full() {
             self.process_waiting(false, now, out);
+            self.drop_abandoned_when_full(now);
         }
         if req.no_wait {
             self.refresh_pending(store);
@@ -233,6 +241,8 @@ impl Consumer {
                 out.push(pull::status(reply, 404, "No Messages"));
                 return;
             }
+            // What live requests want: nats-server counts after dropping abandoned ones.
+            self.drop_abandoned();
             let wanted = u64::try_from(self.waiting.batch_pending()).unwrap_or(0);
             if available > 0 && available < wanted {
                 self.waiting.last = now;
@@ -256,7 +266,8 @@ impl Consumer {
     }
 
     /// The waiting request the next message of `size` bytes goes to, answering on the way those
-    /// that expired (408) or cannot take it (409 Message Size Exceeds MaxBytes).
+    /// that expired (408) or cannot take it (409 Message Size Exceeds MaxBytes), and dropping
+    /// those nobody listens to any more (silently, as nats-server does).
     pub(super) fn next_waiting(
         &mut self,
         size: usize,
@@ -290,15 +301,21 @@ impl Consumer {
                     continue;
                 }
             }
+            if !self.waiting.interest.listened(&wr.reply) {
+                self.waiting.queue.pop_front();
+                continue;
+            }
             return self.waiting.pop(now);
         }
         None
     }
 
     /// Expires requests (408), ends `no_wait` requests once nothing is left (404) when `eos`,
-    /// and sends request heartbeats (nats-server's `processWaiting`).
+    /// and sends request heartbeats (nats-server's `processWaiting`); a request due a heartbeat
+    /// that nobody listens to any more is dropped instead.
     pub(super) fn process_waiting(&mut self, eos: bool, now: Nanos, out: &mut Vec<Outbound>) {
         let (last_consumer, last_stream) = (self.dseq - 1, self.sseq - 1);
+        let interest = &self.waiting.interest;
         self.waiting.queue.retain_mut(|wr| {
             let expired = wr.expired(now);
             if expired {
@@ -317,6 +334,9 @@ impl Consumer {
             }
             if let Some(hbt) = wr.hbt {
                 if now >= hbt {
+                    if !interest.listened(&wr.reply) {
+                        return false;
+                    }
                     out.push(idle_heartbeat(
                         &wr.reply,
                         None,

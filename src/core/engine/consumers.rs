@@ -100,6 +100,7 @@ impl Engine {
             check_work_queue(&config, &others)?;
         }
         let mut consumer = Consumer::create(stream, config, slot.stream.store(), now)?;
+        self.interest.attach(&mut consumer);
         if let Some(deliver) = consumer.config().deliver_subject.clone() {
             // The engine's own subscriptions (a mirror's deliver subject) are interest too.
             if self.interest.has_subscribers(&deliver) || self.surface.owns_locally(&deliver) {

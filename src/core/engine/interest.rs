@@ -6,10 +6,14 @@
 //! router) installs it with [`Engine::set_interest_oracle`] and then only needs to report changes
 //! of subjects some consumer delivers to ([`Engine::has_deliver_subject`]). A shell without one
 //! (the browser) reports every subject, and the engine remembers which have subscribers.
+//! Pull consumers ask the same oracle whether a waiting request's reply subject is still
+//! listened to (`consumer/abandoned.rs`); without one, every request is presumed listened to.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 use super::Engine;
+use crate::core::consumer::{Consumer, ReplyInterest, SharedOracle};
 use crate::core::subject;
 use crate::core::time::Nanos;
 
@@ -23,7 +27,7 @@ pub(crate) struct PushInterest {
     active: BTreeSet<String>,
     /// Deliver subject → (stream, consumer) of every push consumer delivering there.
     by_deliver: BTreeMap<String, BTreeSet<(String, String)>>,
-    oracle: Option<InterestOracle>,
+    oracle: Option<SharedOracle>,
 }
 
 impl PushInterest {
@@ -38,6 +42,19 @@ impl PushInterest {
     /// The oracle's answer for `subject`, or `None` when the shell installed none.
     pub(crate) fn oracle_says(&self, subject: &str) -> Option<bool> {
         self.oracle.as_ref().map(|oracle| oracle(subject))
+    }
+
+    /// What a pull consumer asks whether a request's reply subject is still listened to.
+    pub(crate) fn reply_interest(&self) -> ReplyInterest {
+        self.oracle
+            .as_ref()
+            .map(|oracle| ReplyInterest::new(Rc::clone(oracle)))
+            .unwrap_or_default()
+    }
+
+    /// Lets `consumer` ask the oracle about its pull requests' reply subjects.
+    pub(crate) fn attach(&self, consumer: &mut Consumer) {
+        consumer.set_reply_interest(self.reply_interest());
     }
 
     /// Records that consumer `name` of `stream` delivers to `deliver`.
@@ -66,9 +83,16 @@ impl PushInterest {
 
 impl Engine {
     /// Installs the shell's live answer to "does this subject have subscribers?"; a push consumer
-    /// created later asks it instead of the subjects reported through [`Engine::set_interest`].
+    /// created later asks it instead of the subjects reported through [`Engine::set_interest`],
+    /// and every pull consumer asks it whether a waiting request is still listened to.
     pub fn set_interest_oracle(&mut self, oracle: InterestOracle) {
-        self.interest.oracle = Some(oracle);
+        self.interest.oracle = Some(Rc::from(oracle));
+        let interest = self.interest.reply_interest();
+        for slot in self.streams.values_mut() {
+            for consumer in slot.consumers.values_mut() {
+                consumer.set_reply_interest(interest.clone());
+            }
+        }
     }
 
     /// Whether some push consumer delivers to exactly `subject`.
@@ -245,6 +269,40 @@ mod tests {
         delivered_to(&mut engine);
         publish(&mut engine, "s0.x");
         assert_eq!(delivered_to(&mut engine), vec!["inbox.live".to_string()]);
+    }
+
+    #[test]
+    fn pull_requests_nobody_listens_to_are_dropped_by_the_oracle() {
+        use std::cell::RefCell;
+        use std::rc::Rc;
+
+        let mut engine = engine_with_streams(1);
+        let config: ConsumerConfig = serde_json::from_value(serde_json::json!({
+            "durable_name": "P", "ack_policy": "explicit",
+        }))
+        .expect("valid consumer config");
+        engine
+            .create_consumer("S0", config, CreateAction::Create, 1)
+            .expect("consumer created");
+        // Installed after the consumer exists, as the server does after a restore.
+        let listening = Rc::new(RefCell::new(vec!["inbox.a", "inbox.b"]));
+        let oracle_view = Rc::clone(&listening);
+        engine.set_interest_oracle(Box::new(move |s| oracle_view.borrow().contains(&s)));
+        let thirty_secs = crate::core::consumer::PullRequest {
+            batch: 1,
+            expires: 30_000_000_000,
+            ..Default::default()
+        };
+        assert!(engine.pull("S0", "P", thirty_secs.clone(), "inbox.a", 2));
+        assert!(engine.pull("S0", "P", thirty_secs, "inbox.b", 2));
+        listening.borrow_mut().retain(|s| *s != "inbox.a");
+        let info = engine.consumer_info("S0", "P", 2).expect("info");
+        assert_eq!(info.num_waiting, 1, "the abandoned request is not counted");
+        publish(&mut engine, "s0.x");
+        assert_eq!(delivered_to(&mut engine), vec!["inbox.b".to_string()]);
+        let info = engine.consumer_info("S0", "P", 3).expect("info");
+        assert_eq!(info.num_waiting, 0);
+        assert_eq!(info.num_ack_pending, 1, "one delivery, to the live request");
     }
 
     #[test]

@@ -55,6 +55,7 @@ impl Engine {
                         // lost in a crash): what it delivered after the end never left.
                         consumer.forget_after(last_seq);
                     }
+                    self.interest.attach(&mut consumer);
                     consumers.insert(name, consumer);
                 }
                 Err(error) => skipped.push(SkippedConsumer { name, error }),

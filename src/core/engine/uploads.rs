@@ -509,7 +509,8 @@ impl Engine {
             return;
         };
         record.config = bytes;
-        if let Ok(rewritten) = Consumer::restore(stream, record, now) {
+        if let Ok(mut rewritten) = Consumer::restore(stream, record, now) {
+            self.interest.attach(&mut rewritten);
             slot.consumers.insert(name.to_string(), rewritten);
             let _ = self.persist_consumer(stream, name);
         }
@@ -543,7 +544,8 @@ impl Engine {
         record.state.ack_floor = at;
         record.state.pending.clear();
         record.state.redelivered.clear();
-        if let Ok(moved) = Consumer::restore(&stream, record, now) {
+        if let Ok(mut moved) = Consumer::restore(&stream, record, now) {
+            self.interest.attach(&mut moved);
             slot.consumers.insert(name.to_string(), moved);
             let _ = self.persist_consumer(&stream, name);
         }

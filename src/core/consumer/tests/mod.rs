@@ -1,5 +1,6 @@
 //! Consumer tests, one file per family of rules, on a memory store with a fake clock.
 
+mod abandoned;
 mod ack_subject;
 mod acks;
 mod config;
