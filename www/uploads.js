@@ -94,6 +94,7 @@ async function goOn(source, server, creds = credentialsFor(server)) {
   }
   try {
     const nc = await conn;
+    rememberCredentials(server, creds);
     if (!reg.closed) await source.nc.uploads(nc);
   } catch (e) {
     if (reg.conns.get(server) === conn) reg.conns.delete(server); // the next upload to it tries again
@@ -134,14 +135,9 @@ async function signIn(source, server, why = null) {
   // Not waiting for a first connection: wrong credentials are told at once, not after a retry.
   const conn = connect({ servers: server, name: 'contrail dashboard upload', maxReconnectAttempts: -1, ...creds });
   reg.conns.set(server, conn);
+  let nc;
   try {
-    const nc = await conn;
-    rememberCredentials(server, creds);
-    reg.signIn.delete(server);
-    changed(source);
-    if (reg.closed) return;
-    say(`Signed in to ${server}: its uploads go on.`, 'ok');
-    await source.nc.uploads(nc);
+    nc = await conn;
   } catch (e) {
     if (reg.conns.get(server) === conn) reg.conns.delete(server);
     if (reg.closed) return;
@@ -152,7 +148,17 @@ async function signIn(source, server, why = null) {
     // Not reachable just now: its uploads wait for it with these credentials.
     reg.signIn.delete(server);
     changed(source);
-    goOn(source, server, creds);
+    return goOn(source, server, creds);
+  }
+  rememberCredentials(server, creds);
+  reg.signIn.delete(server);
+  changed(source);
+  if (reg.closed) return; // stopUploads closes the connection
+  say(`Signed in to ${server}: its uploads go on.`, 'ok');
+  try {
+    await source.nc.uploads(nc);
+  } catch (e) {
+    say(`Uploads to ${server} wait: ${e.message}`, 'error');
   }
 }
 
