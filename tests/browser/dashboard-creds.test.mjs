@@ -8,19 +8,24 @@
 //   localStorage or sessionStorage;
 // - the dashboard signed in to that server (its main connection), then switched to the
 //   database: the upload goes on with those credentials, with no form.
+// A screenshot of the row asking to sign in goes to target/dashboard-screenshots/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, serve } from './harness.mjs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ROOT, launch, serve } from './harness.mjs';
 import { serverTargets, startServer } from './servers.mjs';
 import { WAIT, haveNatsJs, pageErrors, natsjs, connected, waitText } from './dashboard-page.mjs';
 
 const TOKEN = 's3cret';
+const SHOTS = join(ROOT, 'target/dashboard-screenshots');
 if (!haveNatsJs) console.error('\n!!! SKIPPED: the dashboard credential tests need nats.js (npm ci in tests/types)\n');
 
 let browser, site;
 before(async () => {
   browser = await launch();
   site = await serve();
+  await mkdir(SHOTS, { recursive: true });
 });
 after(async () => {
   await browser?.close();
@@ -98,6 +103,9 @@ for (const { label, kind, program } of serverTargets('its credential runs')) {
       await waitText(page, uploadCell('state'), 'sign-in needed', 'the row asks for a sign-in');
       assert.match(await page.textContent(uploadCell('last-error')), /authori[sz]ation/i, 'it says the server refused');
       assert.equal(await page.textContent(uploadCell('pending')), '3', 'nothing went up');
+      const shot = join(SHOTS, `upload-sign-in-${db}-desktop-light.png`);
+      await page.screenshot({ path: shot, fullPage: true });
+      console.log(`screenshot: ${shot}`);
       const signIn = page.getByRole('button', { name: `Sign in to ${server.wsUrl} for its uploads` });
       await signIn.focus();
       await page.keyboard.press('Enter');
