@@ -8,8 +8,9 @@
 // reads the server that serves it (its /varz names the WebSocket port), or else this browser's
 // "contrail" database.
 
-import { h, say, formDialog, field } from './ui.js';
+import { h, say } from './ui.js';
 import { Source, ownServer, localDatabases } from './source.js';
+import { askCredentials, rememberCredentials } from './credentials.js';
 import { advise, leaveView } from './live.js';
 import { overview } from './overview.js';
 import { streamPage } from './stream.js';
@@ -35,7 +36,7 @@ async function use(make, describe) {
     route();
   } catch (e) {
     if (e?.name === 'AuthorizationError' && make.withCredentials) {
-      // Credentials are asked for, used for this connection and kept nowhere.
+      // Credentials are asked for and kept in this page's memory only (credentials.js).
       const creds = await askCredentials(describe);
       if (creds) return use(make.withCredentials(creds), describe);
     }
@@ -44,24 +45,18 @@ async function use(make, describe) {
   }
 }
 
-/** A server connection that can be retried with credentials. */
+/**
+ * A server connection that can be retried with credentials; those it is accepted with are kept
+ * in memory, so uploads to the same server (uploads.js) go on without asking again.
+ */
 function serverSource(url, creds = {}) {
-  const make = () => Source.server(url, creds);
+  const make = async () => {
+    const source = await Source.server(url, creds);
+    rememberCredentials(source.nc.getServer(), creds);
+    return source;
+  };
   make.withCredentials = (again) => serverSource(url, again);
   return make;
-}
-
-function askCredentials(describe) {
-  return formDialog(`${describe} asks for credentials`, () => h('div', {},
-    field('User', h('input', { name: 'user', autocomplete: 'username', id: 'cred-user' })),
-    field('Password', h('input', { name: 'pass', type: 'password', autocomplete: 'current-password', id: 'cred-pass' })),
-    field('or token', h('input', { name: 'token', type: 'password', id: 'cred-token' }))),
-  (f) => {
-    const [user, pass, token] = ['user', 'pass', 'token'].map((k) => f.elements[k].value);
-    if (token) return { token };
-    if (!user) throw new Error('Give a user and password, or a token.');
-    return { user, pass };
-  }, 'Connect');
 }
 
 /** Shows the connection's disconnects and reconnects in the banner. */

@@ -5,20 +5,25 @@
 // from its `events()`: online or not, paused, pending, in flight, acknowledged, reconnects, last
 // error and retry time. Pause and resume; stop (in this page only: the database opened again
 // runs it) and forget (its cursor and record deleted for good), both behind a confirmation.
+// A server that asks for credentials: its uploads go on with those the dashboard signed in to it
+// with (credentials.js, in memory only); without them, their rows ask to sign in, with the same
+// form as the main connection's.
 
 import { h, num, field, formDialog, confirmAction, say, table } from './ui.js';
 import { current } from './live.js';
 import { connect } from '../pkg/index.js';
+import { askCredentials, credentialsFor, rememberCredentials, forgetCredentials } from './credentials.js';
 
 let lastUrl = '';
 
 /**
  * The uploads of a local source, kept on it and read from its database once: `entries` by
- * upload name (`{upload, status, stopped}`), the dashboard's connections by server URL.
+ * upload name (`{upload, status, stopped}`), the dashboard's connections by server URL, and the
+ * servers that refused them for want of credentials (`signIn`: URL → `{error, busy}`).
  */
 function registry(source) {
   if (!source.uploads) {
-    source.uploads = { entries: new Map(), conns: new Map(), watchers: new Set(), closed: false, error: null };
+    source.uploads = { entries: new Map(), conns: new Map(), signIn: new Map(), watchers: new Set(), closed: false, error: null };
     load(source);
   }
   return source.uploads;
@@ -75,21 +80,85 @@ function track(source, upload) {
 
 /**
  * Hands the database the dashboard's connection to `server` (one per server, waiting for it as
- * long as it takes): every upload recorded for that server goes on over it.
+ * long as it takes): every upload recorded for that server goes on over it. It connects with the
+ * credentials this page signed in to `server` with, if any; refused for want of (right) ones, the
+ * server's uploads wait for a sign-in on their rows.
  */
-async function goOn(source, server) {
+async function goOn(source, server, creds = credentialsFor(server)) {
   const reg = registry(source);
   let conn = reg.conns.get(server);
   if (!conn) {
-    conn = connect({ servers: server, name: 'contrail dashboard upload', maxReconnectAttempts: -1, waitOnFirstConnect: true });
+    if (reg.signIn.has(server)) return; // waits for the sign-in on its row
+    conn = connect({ servers: server, name: 'contrail dashboard upload', maxReconnectAttempts: -1, waitOnFirstConnect: true, ...creds });
     reg.conns.set(server, conn);
   }
   try {
     const nc = await conn;
+    rememberCredentials(server, creds);
     if (!reg.closed) await source.nc.uploads(nc);
   } catch (e) {
     if (reg.conns.get(server) === conn) reg.conns.delete(server); // the next upload to it tries again
-    if (!reg.closed) say(`Uploads to ${server} wait: ${e.message}`, 'error');
+    if (reg.closed) return;
+    if (e?.name === 'AuthorizationError') {
+      forgetCredentials(server, creds);
+      needsSignIn(source, server, e.message);
+    } else {
+      say(`Uploads to ${server} wait: ${e.message}`, 'error');
+    }
+  }
+}
+
+/** Marks `server`'s uploads as waiting for credentials (their rows offer to sign in). */
+function needsSignIn(source, server, error) {
+  const reg = registry(source);
+  let waiting = reg.signIn.get(server);
+  if (!waiting) reg.signIn.set(server, (waiting = {}));
+  Object.assign(waiting, { error, busy: false });
+  say(`Uploads to ${server} need credentials: sign in on their row.`, 'error');
+  changed(source);
+}
+
+/**
+ * Asks for `server`'s credentials with the main connection's form and connects with them: the
+ * server's uploads go on over that connection, and the credentials are kept (in memory) for the
+ * next uploads to it. Refused, the form asks again at once, saying so (as the main connection's
+ * does); cancelled, the row still offers to sign in.
+ */
+async function signIn(source, server, why = null) {
+  const reg = registry(source);
+  const waiting = reg.signIn.get(server);
+  if (!waiting || waiting.busy) return;
+  const creds = await askCredentials(server, why ?? `Its uploads wait: ${waiting.error}`);
+  if (!creds || reg.closed || reg.signIn.get(server) !== waiting) return;
+  waiting.busy = true;
+  changed(source);
+  // Not waiting for a first connection: wrong credentials are told at once, not after a retry.
+  const conn = connect({ servers: server, name: 'contrail dashboard upload', maxReconnectAttempts: -1, ...creds });
+  reg.conns.set(server, conn);
+  let nc;
+  try {
+    nc = await conn;
+  } catch (e) {
+    if (reg.conns.get(server) === conn) reg.conns.delete(server);
+    if (reg.closed) return;
+    if (e?.name === 'AuthorizationError') {
+      needsSignIn(source, server, e.message);
+      return signIn(source, server, `Refused: ${e.message}. Its uploads wait.`);
+    }
+    // Not reachable just now: its uploads wait for it with these credentials.
+    reg.signIn.delete(server);
+    changed(source);
+    return goOn(source, server, creds);
+  }
+  rememberCredentials(server, creds);
+  reg.signIn.delete(server);
+  changed(source);
+  if (reg.closed) return; // stopUploads closes the connection
+  say(`Signed in to ${server}: its uploads go on.`, 'ok');
+  try {
+    await source.nc.uploads(nc);
+  } catch (e) {
+    say(`Uploads to ${server} wait: ${e.message}`, 'error');
   }
 }
 
@@ -223,9 +292,10 @@ export function uploadsPanel(source, stream = null) {
   return el;
 }
 
-/** What an upload is doing, in one word. */
-function stateOf(entry) {
+/** What an upload is doing, in a word or two (`waiting`: its server's sign-in, if it asks for one). */
+function stateOf(entry, waiting) {
   if (entry.stopped) return 'stopped';
+  if (waiting) return waiting.busy ? 'signing in' : 'sign-in needed';
   if (entry.status.paused) return 'paused';
   return entry.status.online ? 'online' : 'offline';
 }
@@ -240,8 +310,11 @@ function uploadRow(source, entry) {
   const pause = h('button', { class: 'pause', onclick: () => (entry.status.paused ? entry.upload.resume() : entry.upload.pause()) }, 'Pause');
   const stopButton = h('button', { class: 'stop', onclick: () => stop(source, entry) }, 'Stop');
   const forgetButton = h('button', { class: 'forget danger', onclick: () => forget(source, entry) }, 'Forget…');
-  c.actions.append(pause, stopButton, forgetButton);
   const s = entry.status;
+  const signInButton = h('button', { class: 'sign-in primary', hidden: true, onclick: () => signIn(source, s.server),
+    'aria-label': `Sign in to ${s.server} for its uploads` }, 'Sign in');
+  c.actions.append(signInButton, pause, stopButton, forgetButton);
+  const reg = registry(source);
   const tr = h('tr', { dataset: { upload: entry.upload.name, stream: s.stream, to: s.to, server: s.server ?? '' } },
     h('td', {}, `${s.stream} → ${s.to}`),
     h('td', { dataset: { field: 'server' } }, s.server ?? '–'),
@@ -250,19 +323,22 @@ function uploadRow(source, entry) {
     tr,
     update() {
       const s = entry.status;
-      const state = stateOf(entry);
-      c.state.replaceChildren(h('span', { class: `state ${state}` }, state));
+      const waiting = entry.stopped || !s.server ? null : reg.signIn.get(s.server);
+      const state = stateOf(entry, waiting);
+      c.state.replaceChildren(h('span', { class: `state ${state.replace(/\W+/g, '-')}` }, state));
       c.pending.textContent = num(s.pending);
       c.inFlight.textContent = num(s.inFlight);
       c.acked.textContent = `${num(s.acknowledged)}${s.duplicates ? ` (${num(s.duplicates)} dup.)` : ''}`;
       c.cursor.textContent = num(s.cursor);
       c.reconnects.textContent = num(s.reconnects);
-      c.error.textContent = s.lastError ?? '';
+      c.error.textContent = waiting?.error ?? s.lastError ?? '';
       c.retry.textContent = s.retryAt && !entry.stopped ? s.retryAt.toLocaleTimeString() : '';
       pause.hidden = entry.stopped;
       pause.textContent = s.paused ? 'Resume' : 'Pause';
       pause.setAttribute('aria-pressed', s.paused ? 'true' : 'false');
       stopButton.hidden = entry.stopped;
+      signInButton.hidden = !waiting;
+      signInButton.disabled = !!waiting?.busy;
     },
   };
 }
