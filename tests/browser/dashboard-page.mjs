@@ -18,13 +18,17 @@ export function pageErrors(page) {
   return errors;
 }
 
-/** nats.js v3 on `server`'s client port (`auth`: `{token}` or `{user, pass}`), with JetStream. */
+/**
+ * nats.js v3 on `server`'s client port (`auth`: `{token}` or `{user, pass}`): the connection,
+ * the JetStream client and manager, and `headers()`.
+ */
 export async function natsjs(server, auth = {}) {
   const require = createRequire(join(TYPES, 'package.json'));
   const { connect } = require('@nats-io/transport-node');
   const { jetstream, jetstreamManager } = require('@nats-io/jetstream');
+  const { headers } = require('@nats-io/nats-core');
   const nc = await connect({ servers: `127.0.0.1:${server.port}`, ...auth });
-  return { nc, js: jetstream(nc), jsm: await jetstreamManager(nc) };
+  return { nc, js: jetstream(nc), jsm: await jetstreamManager(nc), headers };
 }
 
 /** Waits until the page's banner says it is connected. */

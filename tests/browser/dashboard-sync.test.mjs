@@ -15,20 +15,16 @@
 // Screenshots of the sync views (desktop, light and dark) go to target/dashboard-screenshots/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { ROOT, launch, serve } from './harness.mjs';
 import { serverTargets, startServer } from './servers.mjs';
+import { WAIT, connected, haveNatsJs, natsjs, pageErrors, waitText } from './dashboard-page.mjs';
 
-const WAIT = { timeout: 20_000 };
 /** A link or a mirror waits out its reconnect backoff after the hub comes back. */
 const RECONNECT = { timeout: 60_000 };
 const SHOTS = join(ROOT, 'target/dashboard-screenshots');
-const TYPES = join(ROOT, 'tests/types');
-const haveNatsJs = existsSync(join(TYPES, 'node_modules/@nats-io/transport-node'));
 if (!haveNatsJs) console.error('\n!!! SKIPPED: the dashboard sync tests need nats.js (npm ci in tests/types)\n');
 
 let browser, site;
@@ -41,46 +37,6 @@ after(async () => {
   await browser?.close();
   await site?.close();
 });
-
-function pageErrors(page) {
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  return errors;
-}
-
-/** nats.js v3 on `server`'s client port. */
-async function natsjs(server) {
-  const require = createRequire(join(TYPES, 'package.json'));
-  const { connect } = require('@nats-io/transport-node');
-  const { jetstream, jetstreamManager } = require('@nats-io/jetstream');
-  const nc = await connect({ servers: `127.0.0.1:${server.port}` });
-  return { nc, js: jetstream(nc), jsm: await jetstreamManager(nc) };
-}
-
-async function connected(page) {
-  await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('Connected'), null, WAIT);
-}
-
-/** Waits until the text of `selector` is `ok` (a string) or passes `ok` (a page-side function). */
-async function waitText(page, selector, ok, what, wait = WAIT) {
-  if (typeof ok === 'string') {
-    const want = ok;
-    ok = new Function('t', `return t === ${JSON.stringify(want)}`);
-  }
-  try {
-    await page.waitForFunction(
-      ([sel, src]) => {
-        const el = document.querySelector(sel);
-        return !!el && new Function('t', `return (${src})(t)`)(el.textContent);
-      },
-      [selector, ok.toString()],
-      wait,
-    );
-  } catch (e) {
-    const now = await page.$eval(selector, (el) => el.textContent).catch(() => '(absent)');
-    throw new Error(`${what}: ${selector} reads ${JSON.stringify(now)}`, { cause: e });
-  }
-}
 
 /** Full-page screenshots of `page` in light and dark. */
 async function shoot(page, name, shots) {

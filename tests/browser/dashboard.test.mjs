@@ -10,15 +10,12 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { ROOT, launch, serve } from './harness.mjs';
 import { serverKinds, startServer } from './servers.mjs';
+import { WAIT, connected, haveNatsJs, natsjs, pageErrors, waitText } from './dashboard-page.mjs';
 
-const WAIT = { timeout: 20_000 };
 const SHOTS = join(ROOT, 'target/dashboard-screenshots');
-const TYPES = join(ROOT, 'tests/types');
-const haveNatsJs = existsSync(join(TYPES, 'node_modules/@nats-io/transport-node'));
 if (!haveNatsJs) console.error('\n!!! SKIPPED: the dashboard server tests need nats.js (npm ci in tests/types)\n');
 
 let browser, site;
@@ -32,54 +29,9 @@ after(async () => {
   await site?.close();
 });
 
-/** Uncaught errors of `page` (the test asserts there were none). */
-function pageErrors(page) {
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  return errors;
-}
-
-/** nats.js v3: connect, the JetStream client and manager, headers. */
-async function natsjs(server) {
-  const require = createRequire(join(TYPES, 'package.json'));
-  const { connect } = require('@nats-io/transport-node');
-  const { jetstream, jetstreamManager } = require('@nats-io/jetstream');
-  const { headers } = require('@nats-io/nats-core');
-  const nc = await connect({ servers: `127.0.0.1:${server.port}` });
-  return { nc, js: jetstream(nc), jsm: await jetstreamManager(nc), headers };
-}
-
 /** The dashboard's URL for a server: its own page (Contrail) or the test's site (nats-server). */
 function dashboardUrl(server, hash = '') {
   return server.kind === 'contrail' ? `${server.httpUrl}/${hash}` : `${site.url}/www/?server=${encodeURIComponent(server.wsUrl)}${hash}`;
-}
-
-async function connected(page) {
-  await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('Connected'), null, WAIT);
-}
-
-/**
- * Waits (bounded by WAIT) until the text of `selector` equals `ok` (a string) or satisfies it (a
- * function, run in the page: it may not close over test variables).
- */
-async function waitText(page, selector, ok, what) {
-  if (typeof ok === 'string') {
-    const want = ok;
-    ok = new Function('t', `return t === ${JSON.stringify(want)}`);
-  }
-  try {
-    await page.waitForFunction(
-      ([sel, src]) => {
-        const el = document.querySelector(sel);
-        return !!el && new Function('t', `return (${src})(t)`)(el.textContent);
-      },
-      [selector, ok.toString()],
-      WAIT,
-    );
-  } catch (e) {
-    const now = await page.$eval(selector, (el) => el.textContent).catch(() => '(absent)');
-    throw new Error(`${what}: ${selector} reads ${JSON.stringify(now)}`, { cause: e });
-  }
 }
 
 /** Creates a stream through the New stream form and its confirmation. */
@@ -516,7 +468,7 @@ test('on a database of this browser: create, publish with headers (the page and 
   }
 });
 
-test('a server that asks for credentials: the page asks for them, keeps them nowhere, and connects', { timeout: 60_000 }, async () => {
+test('a server that asks for credentials: the page asks for them, keeps them out of the URL and Web Storage, and connects', { timeout: 60_000 }, async () => {
   const server = await startServer('contrail', { config: 'authorization { user: dash, password: s3cret }' });
   const page = await browser.newPage();
   const errors = pageErrors(page);
@@ -535,6 +487,8 @@ test('a server that asks for credentials: the page asks for them, keeps them now
     await connected(page);
     await page.waitForSelector('#new-stream', WAIT);
     assert.ok(!page.url().includes('s3cret'), 'the password is not in the URL');
+    const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
+    assert.ok(!stored.includes('s3cret'), 'the password is not in Web Storage');
     assert.deepEqual(errors, [], 'no uncaught errors in the page');
   } finally {
     await page.close();
