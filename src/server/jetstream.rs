@@ -61,6 +61,15 @@ const WILDCARDS_PER_SLICE: usize = 16;
 /// Rounds per turn in which messages the engine sent to its own local subscriptions go back
 /// into it; what is left waits for the next turn (so a loop cannot hold the thread).
 const LOOPBACK_ROUNDS: usize = 8;
+/// Bytes a push consumer delivers per turn ([`Engine::set_push_burst`]): each burst is routed
+/// and its writers woken before the next is made, so a long push delivery (a mirror catching
+/// up, a flow-control window of up to 32 MiB) streams out as nats-server's does instead of
+/// reaching the socket a whole window at a time.
+const PUSH_BURST: usize = 64 * 1024;
+/// While a push consumer is in the middle of a long delivery and nothing else came in, its
+/// bursts leave without a flush (deliveries of stored messages need none, and a durable
+/// consumer's save would cost a sync per burst); the engine is flushed at least this often.
+const FLUSH_WHILE_DELIVERING: Duration = Duration::from_millis(20);
 
 /// Where a publish came from, for the no-responders answer.
 #[derive(Debug, Clone, Copy)]
@@ -383,6 +392,7 @@ pub fn start(
             let oracle_router = router.clone();
             engine
                 .set_interest_oracle(Box::new(move |subject| oracle_router.has_interest(subject)));
+            engine.set_push_burst(PUSH_BURST);
             let mut task = Task {
                 engine,
                 storage,
@@ -449,6 +459,7 @@ impl Task {
     async fn run(&mut self, mut rx: mpsc::Receiver<Event>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         let interest = self.interest.clone();
+        let mut last_flush = std::time::Instant::now();
         loop {
             // Asked once per turn (it looks at every stream and consumer); work that events of
             // this turn schedule is due later, and the next turn asks again.
@@ -461,10 +472,12 @@ impl Task {
                 None => Duration::from_secs(1),
             };
             let mut api_seen = false;
+            let mut received = false;
             // Not biased: publishes and interest changes take turns, so neither starves.
             tokio::select! {
                 _ = interest.wake.notified() => {}
                 n = rx.recv_many(&mut batch, MAX_BATCH) => {
+                    received = true;
                     if n == 0 {
                         // Every connection and the server are gone: flush and stop.
                         self.flush_and_route();
@@ -494,7 +507,7 @@ impl Task {
                         return;
                     }
                 }
-                _ = tokio::time::sleep(sleep) => {}
+                _ = pause(sleep) => {}
             }
             self.apply_interest();
             let now = now();
@@ -506,7 +519,17 @@ impl Task {
                 // at once, and its config must be on disk.
                 self.refresh_streams();
             }
-            self.flush_and_route();
+            // Mid-delivery (a push consumer has its next burst due now) with nothing received:
+            // the burst made leaves now, the flush waits a little (see FLUSH_WHILE_DELIVERING).
+            let delivering = !received
+                && last_flush.elapsed() < FLUSH_WHILE_DELIVERING
+                && self.engine.poll_timeout().is_some_and(|at| at <= now);
+            if delivering {
+                self.route();
+            } else {
+                self.flush_and_route();
+                last_flush = std::time::Instant::now();
+            }
             self.run_loopback();
             self.answer_requests();
         }
@@ -704,6 +727,12 @@ impl Task {
                 self.sync_failures += 1;
             }
         }
+        self.route();
+    }
+
+    /// Routes what the engine released: to local subscribers (and back into the engine for its
+    /// own subscriptions) or over a link; the writers are woken at the end.
+    fn route(&mut self) {
         // Subscriptions first: a request must not leave before its inbox is subscribed.
         self.apply_engine_events();
         let mut flush = FlushList::new();
@@ -768,6 +797,16 @@ impl Task {
             !self.known_streams.is_empty(),
             std::sync::atomic::Ordering::Relaxed,
         );
+    }
+}
+
+/// Waits `sleep`; when it is zero, only lets the other branches of the loop's select be polled
+/// once (a zero tokio sleep would wait for the timer's next millisecond tick, once per burst).
+async fn pause(sleep: Duration) {
+    if sleep.is_zero() {
+        tokio::task::yield_now().await;
+    } else {
+        tokio::time::sleep(sleep).await;
     }
 }
 

@@ -127,7 +127,7 @@ impl Engine {
             };
             consumer.set_push_active(active, now);
             let mut out = Vec::new();
-            consumer.poll(slot.stream.store(), now, &mut out);
+            consumer.poll_burst(slot.stream.store(), now, self.push_burst, &mut out);
             if !out.is_empty() {
                 produced.push((stream.clone(), out));
             }
