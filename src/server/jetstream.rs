@@ -407,6 +407,7 @@ pub fn start(
                 links: HashMap::new(),
                 loopback: Vec::new(),
                 waiting: HashMap::new(),
+                last_flush: std::time::Instant::now(),
             };
             task.refresh_streams();
             // Before any connection asks what the engine wants.
@@ -453,13 +454,14 @@ struct Task {
     loopback: Vec<(SubId, Message)>,
     /// Requests made through [`JsHandle::engine_request`], by the engine's id.
     waiting: HashMap<RequestId, oneshot::Sender<Result<Message, RequestError>>>,
+    /// When [`Task::flush_and_route`] last ran (see [`FLUSH_WHILE_DELIVERING`]).
+    last_flush: std::time::Instant,
 }
 
 impl Task {
     async fn run(&mut self, mut rx: mpsc::Receiver<Event>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         let interest = self.interest.clone();
-        let mut last_flush = std::time::Instant::now();
         loop {
             // Asked once per turn (it looks at every stream and consumer); work that events of
             // this turn schedule is due later, and the next turn asks again.
@@ -519,16 +521,10 @@ impl Task {
                 // at once, and its config must be on disk.
                 self.refresh_streams();
             }
-            // Mid-delivery (a push consumer has its next burst due now) with nothing received:
-            // the burst made leaves now, the flush waits a little (see FLUSH_WHILE_DELIVERING).
-            let delivering = !received
-                && last_flush.elapsed() < FLUSH_WHILE_DELIVERING
-                && self.engine.poll_timeout().is_some_and(|at| at <= now);
-            if delivering {
-                self.route();
-            } else {
+            if received {
                 self.flush_and_route();
-                last_flush = std::time::Instant::now();
+            } else {
+                self.route_mid_delivery(now);
             }
             self.run_loopback();
             self.answer_requests();
@@ -586,7 +582,9 @@ impl Task {
             if api_seen {
                 self.refresh_streams();
             }
-            self.flush_and_route();
+            // Mid-delivery the sync may wait: a mirror of a stream of this engine stores each
+            // burst its origin consumer delivers, and need not sync each one at once.
+            self.route_mid_delivery(now);
         }
     }
 
@@ -707,11 +705,26 @@ impl Task {
         }
     }
 
+    /// Mid-delivery (a push consumer has its next burst due now) and flushed less than
+    /// [`FLUSH_WHILE_DELIVERING`] ago: routes what is ready (the burst just made) and leaves the
+    /// flush for later (it comes when the delivery ends, or that long after the last). Else
+    /// flushes and routes.
+    fn route_mid_delivery(&mut self, now: Nanos) {
+        let delivering = self.last_flush.elapsed() < FLUSH_WHILE_DELIVERING
+            && self.engine.poll_timeout().is_some_and(|at| at <= now);
+        if delivering {
+            self.route();
+        } else {
+            self.flush_and_route();
+        }
+    }
+
     /// Group commit: sync the stores once, then release what the batch produced. A stream whose
     /// sync fails holds only its own replies about unsynced writes (the next flush retries);
     /// everything else leaves: other streams' replies, refusals, reads and deliveries of
     /// messages synced before.
     fn flush_and_route(&mut self) {
+        self.last_flush = std::time::Instant::now();
         // File and memory stores are durable when their sync returns: the ticket is complete.
         match self.engine.flush().result() {
             Ok(()) if self.sync_failures > 0 => {
