@@ -9,6 +9,12 @@
 //! what [`Engine::poll_outbound`] releases through the [`Router`]. Between batches it sleeps until
 //! [`Engine::poll_timeout`] (redeliveries, pull expiry, heartbeats).
 //!
+//! Push consumers deliver in bursts of `PUSH_BURST` (64 KiB), each routed (its writers woken)
+//! before the next is made, so a long push delivery (a mirror catching up) streams out as
+//! nats-server's does rather than a whole flow-control window after one engine call. While a
+//! delivery goes on with nothing else coming in, the flush waits up to `FLUSH_WHILE_DELIVERING`
+//! (20 ms): deliveries of stored messages need none.
+//!
 //! The engine runs on its own OS thread with a single-threaded runtime: store syncs block, and
 //! must not stall the threads serving sockets.
 //!

@@ -3,7 +3,7 @@
 //! Binary frames (text frames accepted too), no subprotocol. The frames are only a transport:
 //! their payloads are concatenated into the same parser as TCP, so an op may span frames and a
 //! frame may hold many ops. Each outbound batch the connection's writer takes becomes binary
-//! frames of at most [`MAX_OUT_FRAME`] bytes: few frames, which is what browsers want (they pay
+//! frames of at most `MAX_OUT_FRAME` bytes: few frames, which is what browsers want (they pay
 //! per frame), yet a browser sees a frame's messages only once the whole frame is in, so one
 //! frame per batch would hold a long delivery (a flow-control window of a mirror catching up,
 //! megabytes) back until its last byte arrived. nats-server frames for browsers at 4 KiB.
@@ -150,7 +150,7 @@ impl<S> WsReader<S> {
     }
 }
 
-/// Sends each outbound batch as binary frames of at most [`MAX_OUT_FRAME`] bytes.
+/// Sends each outbound batch as binary frames of at most `MAX_OUT_FRAME` (64 KiB).
 pub struct WsWriter<S>(SplitSink<WebSocketStream<BudgetedStream<S>>, Message>);
 
 impl<S: Transport> ByteReader for WsReader<S> {
