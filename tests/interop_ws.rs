@@ -128,3 +128,70 @@ async fn ops_may_span_websocket_frames_and_frames_may_hold_many_ops() {
     })
     .await;
 }
+
+/// A browser sees a WebSocket message only once its whole frame is in, so a big batch sent as
+/// one frame holds every message in it back until its last byte (a mirror catching up got a
+/// whole flow-control window, megabytes, at once). Both servers frame a browser's batches in
+/// pieces: nats-server at 4 KiB, Contrail at 64 KiB.
+#[tokio::test]
+async fn a_big_batch_reaches_a_browser_in_frames_of_at_most_64_kib() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message as Frame;
+    const MAX_FRAME: usize = 64 * 1024;
+    let server = TestServer::start_with(Options {
+        websocket: true,
+        ..Default::default()
+    });
+    bounded(async {
+        let mut request = server.ws_url().into_client_request().expect("request");
+        let agent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36";
+        request
+            .headers_mut()
+            .insert("User-Agent", agent.parse().expect("header value"));
+        let (mut ws, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket handshake");
+        let subscribe = b"CONNECT {\"verbose\":false}\r\nSUB big 1\r\nPING\r\n";
+        ws.send(Frame::Binary(bytes::Bytes::from_static(subscribe)))
+            .await
+            .expect("subscribe");
+        let mut seen = Vec::new();
+        let mut largest = 0;
+        let mut next_frame = async |seen: &mut Vec<u8>, largest: &mut usize| loop {
+            let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
+                .await
+                .expect("a frame within 10 s")
+                .expect("open")
+                .expect("frame");
+            if let Frame::Binary(data) = frame {
+                *largest = (*largest).max(data.len());
+                seen.extend_from_slice(&data);
+                return;
+            }
+        };
+        while !String::from_utf8_lossy(&seen).contains("PONG") {
+            next_frame(&mut seen, &mut largest).await;
+        }
+        seen.clear();
+        // One message of 400 KiB: one batch for the subscriber's writer.
+        let payload = vec![b'x'; 400 * 1024];
+        server
+            .client()
+            .await
+            .publish("big", payload.clone().into())
+            .await
+            .expect("publish");
+        let head = format!("MSG big 1 {}\r\n", payload.len());
+        while seen.len() < head.len() + payload.len() + 2 {
+            next_frame(&mut seen, &mut largest).await;
+        }
+        assert!(seen.starts_with(head.as_bytes()), "a MSG of the payload");
+        assert_eq!(&seen[head.len()..head.len() + payload.len()], &payload[..]);
+        assert!(
+            largest <= MAX_FRAME,
+            "a frame of {largest} bytes: the browser sees none of it until all is in"
+        );
+    })
+    .await;
+}

@@ -9,6 +9,12 @@
 //! what [`Engine::poll_outbound`] releases through the [`Router`]. Between batches it sleeps until
 //! [`Engine::poll_timeout`] (redeliveries, pull expiry, heartbeats).
 //!
+//! Push consumers deliver in bursts of `PUSH_BURST` (64 KiB), each routed (its writers woken)
+//! before the next is made, so a long push delivery (a mirror catching up) streams out as
+//! nats-server's does rather than a whole flow-control window after one engine call. While a
+//! delivery goes on with nothing else coming in, the flush waits up to `FLUSH_WHILE_DELIVERING`
+//! (20 ms): deliveries of stored messages need none.
+//!
 //! The engine runs on its own OS thread with a single-threaded runtime: store syncs block, and
 //! must not stall the threads serving sockets.
 //!
@@ -61,6 +67,15 @@ const WILDCARDS_PER_SLICE: usize = 16;
 /// Rounds per turn in which messages the engine sent to its own local subscriptions go back
 /// into it; what is left waits for the next turn (so a loop cannot hold the thread).
 const LOOPBACK_ROUNDS: usize = 8;
+/// Bytes a push consumer delivers per turn ([`Engine::set_push_burst`]): each burst is routed
+/// and its writers woken before the next is made, so a long push delivery (a mirror catching
+/// up, a flow-control window of up to 32 MiB) streams out as nats-server's does instead of
+/// reaching the socket a whole window at a time.
+const PUSH_BURST: usize = 64 * 1024;
+/// While a push consumer is in the middle of a long delivery and nothing else came in, its
+/// bursts leave without a flush (deliveries of stored messages need none, and a durable
+/// consumer's save would cost a sync per burst); the engine is flushed at least this often.
+const FLUSH_WHILE_DELIVERING: Duration = Duration::from_millis(20);
 
 /// Where a publish came from, for the no-responders answer.
 #[derive(Debug, Clone, Copy)]
@@ -383,6 +398,7 @@ pub fn start(
             let oracle_router = router.clone();
             engine
                 .set_interest_oracle(Box::new(move |subject| oracle_router.has_interest(subject)));
+            engine.set_push_burst(PUSH_BURST);
             let mut task = Task {
                 engine,
                 storage,
@@ -397,6 +413,7 @@ pub fn start(
                 links: HashMap::new(),
                 loopback: Vec::new(),
                 waiting: HashMap::new(),
+                last_flush: std::time::Instant::now(),
             };
             task.refresh_streams();
             // Before any connection asks what the engine wants.
@@ -443,6 +460,8 @@ struct Task {
     loopback: Vec<(SubId, Message)>,
     /// Requests made through [`JsHandle::engine_request`], by the engine's id.
     waiting: HashMap<RequestId, oneshot::Sender<Result<Message, RequestError>>>,
+    /// When [`Task::flush_and_route`] last ran (see [`FLUSH_WHILE_DELIVERING`]).
+    last_flush: std::time::Instant,
 }
 
 impl Task {
@@ -461,10 +480,12 @@ impl Task {
                 None => Duration::from_secs(1),
             };
             let mut api_seen = false;
+            let mut received = false;
             // Not biased: publishes and interest changes take turns, so neither starves.
             tokio::select! {
                 _ = interest.wake.notified() => {}
                 n = rx.recv_many(&mut batch, MAX_BATCH) => {
+                    received = true;
                     if n == 0 {
                         // Every connection and the server are gone: flush and stop.
                         self.flush_and_route();
@@ -494,7 +515,7 @@ impl Task {
                         return;
                     }
                 }
-                _ = tokio::time::sleep(sleep) => {}
+                _ = pause(sleep) => {}
             }
             self.apply_interest();
             let now = now();
@@ -506,7 +527,11 @@ impl Task {
                 // at once, and its config must be on disk.
                 self.refresh_streams();
             }
-            self.flush_and_route();
+            if received {
+                self.flush_and_route();
+            } else {
+                self.route_mid_delivery(now);
+            }
             self.run_loopback();
             self.answer_requests();
         }
@@ -563,7 +588,9 @@ impl Task {
             if api_seen {
                 self.refresh_streams();
             }
-            self.flush_and_route();
+            // Mid-delivery the sync may wait: a mirror of a stream of this engine stores each
+            // burst its origin consumer delivers, and need not sync each one at once.
+            self.route_mid_delivery(now);
         }
     }
 
@@ -684,11 +711,26 @@ impl Task {
         }
     }
 
+    /// Mid-delivery (a push consumer has its next burst due now) and flushed less than
+    /// [`FLUSH_WHILE_DELIVERING`] ago: routes what is ready (the burst just made) and leaves the
+    /// flush for later (it comes when the delivery ends, or that long after the last). Else
+    /// flushes and routes.
+    fn route_mid_delivery(&mut self, now: Nanos) {
+        let delivering = self.last_flush.elapsed() < FLUSH_WHILE_DELIVERING
+            && self.engine.poll_timeout().is_some_and(|at| at <= now);
+        if delivering {
+            self.route();
+        } else {
+            self.flush_and_route();
+        }
+    }
+
     /// Group commit: sync the stores once, then release what the batch produced. A stream whose
     /// sync fails holds only its own replies about unsynced writes (the next flush retries);
     /// everything else leaves: other streams' replies, refusals, reads and deliveries of
     /// messages synced before.
     fn flush_and_route(&mut self) {
+        self.last_flush = std::time::Instant::now();
         // File and memory stores are durable when their sync returns: the ticket is complete.
         match self.engine.flush().result() {
             Ok(()) if self.sync_failures > 0 => {
@@ -704,6 +746,12 @@ impl Task {
                 self.sync_failures += 1;
             }
         }
+        self.route();
+    }
+
+    /// Routes what the engine released: to local subscribers (and back into the engine for its
+    /// own subscriptions) or over a link; the writers are woken at the end.
+    fn route(&mut self) {
         // Subscriptions first: a request must not leave before its inbox is subscribed.
         self.apply_engine_events();
         let mut flush = FlushList::new();
@@ -768,6 +816,16 @@ impl Task {
             !self.known_streams.is_empty(),
             std::sync::atomic::Ordering::Relaxed,
         );
+    }
+}
+
+/// Waits `sleep`; when it is zero, only lets the other branches of the loop's select be polled
+/// once (a zero tokio sleep would wait for the timer's next millisecond tick, once per burst).
+async fn pause(sleep: Duration) {
+    if sleep.is_zero() {
+        tokio::task::yield_now().await;
+    } else {
+        tokio::time::sleep(sleep).await;
     }
 }
 

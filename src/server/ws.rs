@@ -2,8 +2,11 @@
 //!
 //! Binary frames (text frames accepted too), no subprotocol. The frames are only a transport:
 //! their payloads are concatenated into the same parser as TCP, so an op may span frames and a
-//! frame may hold many ops. Each outbound batch the connection's writer takes becomes one
-//! binary frame, which is what browsers want (they pay per frame).
+//! frame may hold many ops. Each outbound batch the connection's writer takes becomes binary
+//! frames of at most `MAX_OUT_FRAME` bytes: few frames, which is what browsers want (they pay
+//! per frame), yet a browser sees a frame's messages only once the whole frame is in, so one
+//! frame per batch would hold a long delivery (a flow-control window of a mirror catching up,
+//! megabytes) back until its last byte arrived. nats-server frames for browsers at 4 KiB.
 //!
 //! Two bounds keep a client from pinning memory: the library assembles a fragmented message
 //! before handing it over, so the socket under it ([`BudgetedStream`]) lets it read only so much
@@ -39,6 +42,8 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_MESSAGE: usize = 16 * 1024 * 1024;
 /// Bytes the upgrade request may take.
 const HANDSHAKE_BYTES: usize = 64 * 1024;
+/// Largest frame the server sends: a batch bigger than this goes out as several frames.
+const MAX_OUT_FRAME: usize = 64 * 1024;
 /// Room for WebSocket frame headers on top of the protocol bytes a budget allows.
 const FRAMING_SLACK: usize = 1024;
 
@@ -145,7 +150,7 @@ impl<S> WsReader<S> {
     }
 }
 
-/// Sends each outbound batch as one binary frame.
+/// Sends each outbound batch as binary frames of at most `MAX_OUT_FRAME` (64 KiB).
 pub struct WsWriter<S>(SplitSink<WebSocketStream<BudgetedStream<S>>, Message>);
 
 impl<S: Transport> ByteReader for WsReader<S> {
@@ -173,8 +178,16 @@ impl<S: Transport> ByteReader for WsReader<S> {
 
 impl<S: Transport> ByteWriter for WsWriter<S> {
     async fn write_bytes(&mut self, bytes: Bytes) -> io::Result<()> {
+        let mut rest = bytes;
+        while rest.len() > MAX_OUT_FRAME {
+            let frame = rest.split_to(MAX_OUT_FRAME);
+            self.0
+                .feed(Message::Binary(frame))
+                .await
+                .map_err(io::Error::other)?;
+        }
         self.0
-            .send(Message::Binary(bytes))
+            .send(Message::Binary(rest))
             .await
             .map_err(io::Error::other)
     }

@@ -27,6 +27,8 @@ enum Stop {
     MaxAckPending,
     /// Replay pacing or the rate limit holds the next message back.
     Paced,
+    /// A push poll delivered its burst: the rest goes at the next poll, due at once.
+    Burst,
 }
 
 /// Where a candidate comes from, which says how to commit it.
@@ -49,7 +51,23 @@ impl Consumer {
     /// Does everything due at `now`: redelivers expired acks, delivers new messages to waiting
     /// requests or the push deliver subject, expires requests (408), and sends heartbeats.
     pub fn poll(&mut self, store: &dyn StreamStore, now: Nanos, out: &mut Vec<Outbound>) {
+        self.poll_burst(store, now, usize::MAX, out);
+    }
+
+    /// [`Consumer::poll`], with a push consumer's deliveries in this call bounded to about
+    /// `burst` bytes: past them it stops, and [`Consumer::next_deadline`] says the rest is due
+    /// at once. A server shell bounds them so what a push consumer delivers leaves as it is
+    /// produced (written while the next burst is made), as nats-server streams it, instead of a
+    /// whole flow-control window (up to 32 MiB) made before any of it is written.
+    pub fn poll_burst(
+        &mut self,
+        store: &dyn StreamStore,
+        now: Nanos,
+        burst: usize,
+        out: &mut Vec<Outbound>,
+    ) {
         self.last_poll = now;
+        self.more_now = false;
         if self.replay && self.replay_lseq.is_none() {
             // Restored while replaying: replay up to what the stream holds now.
             self.replay_lseq = Some(store.state().last_seq);
@@ -57,7 +75,8 @@ impl Consumer {
         self.follow_stream_start(store);
         self.refresh_pending(store);
         self.check_pending(store, now);
-        let stop = self.deliver_available(store, now, out);
+        let stop = self.deliver_available(store, now, burst, out);
+        self.more_now = stop == Stop::Burst;
         if self.replay && self.replay_lseq.is_some_and(|l| self.sseq > l) {
             self.replay = false;
         }
@@ -90,6 +109,7 @@ impl Consumer {
         consider(self.hb_due);
         consider(self.replay_due);
         consider(self.rate_due);
+        consider(self.more_now.then_some(self.last_poll));
         consider(self.inactivity_deadline().filter(|d| *d > self.last_poll));
         next
     }
@@ -118,16 +138,22 @@ impl Consumer {
         }
     }
 
-    /// Delivers until there is nothing to deliver or nobody to deliver to.
+    /// Delivers until there is nothing to deliver or nobody to deliver to, or (push) until
+    /// `burst` bytes went out.
     fn deliver_available(
         &mut self,
         store: &dyn StreamStore,
         now: Nanos,
+        burst: usize,
         out: &mut Vec<Outbound>,
     ) -> Stop {
         self.replay_due = None;
         self.rate_due = None;
+        let mut spent = 0usize;
         loop {
+            if spent >= burst && !self.config.is_pull() {
+                return Stop::Burst;
+            }
             if self.config.is_pull() {
                 if self.waiting.queue.is_empty() {
                     return Stop::NoTarget;
@@ -179,6 +205,7 @@ impl Consumer {
                 (to, self.config.deliver_group.clone(), None)
             };
             let (seq, time) = (candidate.msg.seq, candidate.msg.time);
+            spent = spent.saturating_add(size);
             self.commit(&candidate);
             let msg = Message {
                 subject: candidate.msg.subject,

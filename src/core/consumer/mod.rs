@@ -119,6 +119,9 @@ pub struct Consumer {
     fc: FlowControl,
     rate: Option<RateLimiter>,
     rate_due: Option<Nanos>,
+    /// Push: the last poll stopped at its burst with more to deliver (see
+    /// [`Consumer::poll_burst`]); the next deadline is now.
+    more_now: bool,
 
     /// `replay_policy: original` still replaying stored messages (up to `replay_lseq`).
     replay: bool,
@@ -244,6 +247,7 @@ impl Consumer {
             fc: FlowControl::new(config.flow_control && !config.is_pull()),
             rate: RateLimiter::new(config.rate_limit_bps, now),
             rate_due: None,
+            more_now: false,
             replay: config.replay_policy == ReplayPolicy::Original,
             replay_lseq: None,
             replay_lts: 0,

@@ -199,6 +199,15 @@ impl Engine {
         true
     }
 
+    /// Bounds what a push consumer delivers per poll to about `bytes` (unbounded unless set).
+    /// Past them [`Engine::poll_timeout`] says the rest is due at once, so a shell that writes
+    /// what [`Engine::poll_outbound`] releases between [`Engine::handle_timeout`] calls sends a
+    /// long push delivery (a mirror's catch-up: a flow-control window of up to 32 MiB) as it is
+    /// made, in bursts, as nats-server streams it, rather than all of it after one call.
+    pub fn set_push_burst(&mut self, bytes: usize) {
+        self.push_burst = bytes.max(1);
+    }
+
     /// Lets every consumer of `stream` deliver what it can at `now`.
     pub(crate) fn poll_consumers(&mut self, stream: &str, now: Nanos) {
         // Removals first (age-based expiry reaches consumers this way), so freed slots deliver.
@@ -207,7 +216,7 @@ impl Engine {
         let mut max_delivered = Vec::new();
         if let Some(slot) = self.streams.get_mut(stream) {
             for (name, consumer) in slot.consumers.iter_mut() {
-                consumer.poll(slot.stream.store(), now, &mut out);
+                consumer.poll_burst(slot.stream.store(), now, self.push_burst, &mut out);
                 let reached = consumer.take_max_delivered();
                 if !reached.is_empty() {
                     max_delivered.push((name.clone(), reached));

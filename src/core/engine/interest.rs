@@ -151,7 +151,7 @@ impl Engine {
             };
             consumer.set_push_active(active, now);
             let mut out = Vec::new();
-            consumer.poll(slot.stream.store(), now, &mut out);
+            consumer.poll_burst(slot.stream.store(), now, self.push_burst, &mut out);
             if !out.is_empty() {
                 produced.push((stream.clone(), out));
             }
@@ -313,5 +313,35 @@ mod tests {
         delivered_to(&mut engine);
         publish(&mut engine, "s0.x");
         assert_eq!(delivered_to(&mut engine), vec!["inbox.early".to_string()]);
+    }
+
+    #[test]
+    fn a_bounded_push_burst_leaves_the_rest_due_at_once_and_delivers_all_in_order() {
+        let mut engine = engine_with_streams(1);
+        push_consumer(&mut engine, "S0", "A", "inbox.a");
+        for _ in 0..100 {
+            publish(&mut engine, "s0.x");
+        }
+        engine.set_push_burst(1024);
+        engine.set_interest("inbox.a", true, 3);
+        let mut seqs = Vec::new();
+        let mut bursts = 0;
+        loop {
+            let burst: Vec<u64> = std::iter::from_fn(|| engine.poll_outbound())
+                .filter_map(|o| crate::core::consumer::parse_ack_subject(o.msg.reply.as_deref()?))
+                .map(|ack| ack.stream_seq)
+                .collect();
+            assert!(burst.len() < 100, "one burst is not the whole stream");
+            seqs.extend(burst);
+            bursts += 1;
+            match engine.poll_timeout() {
+                // The rest is due at once: the shell writes this burst, then makes the next.
+                Some(at) if at <= 3 => engine.handle_timeout(3),
+                _ => break,
+            }
+            assert!(bursts <= 100, "the bursts end");
+        }
+        assert_eq!(seqs, (1..=100).collect::<Vec<u64>>());
+        assert!(bursts > 2, "{bursts} bursts");
     }
 }

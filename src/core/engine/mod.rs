@@ -230,6 +230,8 @@ pub struct Engine {
     clock: Nanos,
     /// Who listens to advisories, and their ids (`advisories.rs`).
     advisories: advisories::Advisories,
+    /// Bytes a push consumer delivers per poll (see [`Engine::set_push_burst`]).
+    push_burst: usize,
 }
 
 impl Engine {
@@ -260,6 +262,7 @@ impl Engine {
             uploads: BTreeMap::new(),
             clock: 0,
             advisories: advisories::Advisories::new(seed),
+            push_burst: usize::MAX,
         };
         engine.subscribe_standing();
         engine

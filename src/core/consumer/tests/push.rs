@@ -154,3 +154,34 @@ fn replay_original_keeps_the_stored_gaps() {
     assert_eq!(seqs(&poll(&mut c, &store, t1 + secs(2))), vec![2]);
     assert_eq!(seqs(&poll(&mut c, &store, t1 + secs(5))), vec![3]);
 }
+
+#[test]
+fn a_push_burst_stops_early_and_the_rest_is_due_at_once_in_order() {
+    let store = store_n(10);
+    let mut c = active(&store, push_config("d", "deliver.here"));
+    let mut first = Vec::new();
+    // The burst is spent by the delivery that reaches it: three of about `one` bytes each.
+    let one = {
+        let probe_store = store_n(1);
+        let mut probe = active(&probe_store, push_config("d", "deliver.here"));
+        let out = poll(&mut probe, &probe_store, T0);
+        let o = &out[0];
+        o.msg.subject.len() + o.msg.reply.as_ref().map_or(0, String::len) + o.msg.payload.len()
+    };
+    c.poll_burst(&store, T0, 3 * one - 1, &mut first);
+    assert_eq!(seqs(&first), vec![1, 2, 3]);
+    assert_eq!(c.next_deadline(), Some(T0), "the rest is due now");
+    let mut rest = Vec::new();
+    c.poll_burst(&store, T0 + 1, 3 * one - 1, &mut rest);
+    assert_eq!(seqs(&rest), vec![4, 5, 6]);
+    let rest = poll(&mut c, &store, T0 + 2);
+    assert_eq!(
+        seqs(&rest),
+        vec![7, 8, 9, 10],
+        "an unbounded poll takes the rest"
+    );
+    assert!(
+        c.next_deadline().is_none_or(|at| at > T0 + 2),
+        "nothing more is due now"
+    );
+}
