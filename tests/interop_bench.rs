@@ -24,6 +24,7 @@ use async_nats::jetstream::consumer::{pull, AckPolicy};
 use async_nats::jetstream::stream::{Config, StorageType};
 use bytes::Bytes;
 use futures_util::StreamExt;
+use interop_support::streams::time_mirror;
 use interop_support::{Kind, Options, TestServer};
 
 /// Payload sizes every workload runs at.
@@ -290,35 +291,6 @@ async fn fill_origin(js: &async_nats::jetstream::Context, size: usize, n: u64) {
     }
     for ack in acks {
         ack.await.expect("ack");
-    }
-}
-
-/// Creates the mirror `M` of `mirror` (a `StreamSource` JSON) through `client` and waits until
-/// it holds `n` messages; returns origin messages per second from the create on.
-async fn time_mirror(client: &async_nats::Client, mirror: serde_json::Value, n: u64) -> f64 {
-    let js = async_nats::jetstream::new(client.clone());
-    let config = serde_json::json!({"name": "M", "mirror": mirror});
-    let start = Instant::now();
-    let reply = client
-        .request("$JS.API.STREAM.CREATE.M", config.to_string().into())
-        .await
-        .expect("mirror create answered");
-    let created: serde_json::Value = serde_json::from_slice(&reply.payload).expect("JSON");
-    assert!(created["error"].is_null(), "{created}");
-    let deadline = start + Duration::from_secs(900);
-    loop {
-        let last = match js.get_stream("M").await {
-            Ok(mut stream) => stream.info().await.map_or(0, |i| i.state.last_sequence),
-            Err(_) => 0,
-        };
-        if last >= n {
-            return n as f64 / start.elapsed().as_secs_f64();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the mirror stalled at {last} of {n}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

@@ -302,30 +302,7 @@ async fn mirror(server: &Server, n: u64) -> f64 {
     let client = async_nats::connect(server.client.to_string())
         .await
         .expect("connect");
-    let js = async_nats::jetstream::new(client.clone());
-    let config = serde_json::json!({"name": "M", "mirror": {"name": "O"}});
-    let start = Instant::now();
-    let reply = client
-        .request("$JS.API.STREAM.CREATE.M", config.to_string().into())
-        .await
-        .expect("mirror create answered");
-    let created: serde_json::Value = serde_json::from_slice(&reply.payload).expect("JSON");
-    assert!(created["error"].is_null(), "{created}");
-    let deadline = start + Duration::from_secs(600);
-    loop {
-        let last = match js.get_stream("M").await {
-            Ok(mut stream) => stream.info().await.map_or(0, |i| i.state.last_sequence),
-            Err(_) => 0,
-        };
-        if last >= n {
-            return n as f64 / start.elapsed().as_secs_f64();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the mirror stalled at {last} of {n}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    interop_support::streams::time_mirror(&client, serde_json::json!({"name": "O"}), n).await
 }
 
 fn ms(d: Duration) -> f64 {
