@@ -15,7 +15,9 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ROOT, launch, serve } from './harness.mjs';
 import { serverTargets, startServer } from './servers.mjs';
-import { WAIT, haveNatsJs, pageErrors, natsjs, connected, waitText } from './dashboard-page.mjs';
+import {
+  WAIT, haveNatsJs, pageErrors, natsjs, connected, waitText, writeLocal, remoteMessages, uploaded, UPLOAD, uploadCell,
+} from './dashboard-page.mjs';
 
 const TOKEN = 's3cret';
 const SHOTS = join(ROOT, 'target/dashboard-screenshots');
@@ -32,17 +34,6 @@ after(async () => {
   await site?.close();
 });
 
-/** Publishes ev.<i % 5> m<i> for i in from..to to the page's local database (through the package). */
-async function writeLocal(page, db, from, to) {
-  await page.evaluate(async ([name, from, to]) => {
-    const { open } = await import('/pkg/index.js');
-    const nc = await open({ name });
-    const js = nc.jetstream();
-    for (let i = from; i <= to; i++) await js.publish(`ev.${i % 5}`, `m${i}`);
-    await nc.close();
-  }, [db, from, to]);
-}
-
 /**
  * Stream LOCAL (ev.>) in database `db` with m1..m3 and an upload of it to REMOTE on `url`
  * (prefix up.) recorded there: given the URL alone, the package records it and sends nothing.
@@ -57,23 +48,6 @@ async function recordUpload(page, db, url) {
   }, [db, url]);
   await writeLocal(page, db, 1, 3);
 }
-
-/** Every message of stream REMOTE on the server, as `<subject> <payload>`, by sequence. */
-async function remoteMessages(client) {
-  const { state } = await client.jsm.streams.info('REMOTE');
-  const got = [];
-  for (let seq = state.first_seq; seq <= state.last_seq && state.messages > 0; seq++) {
-    const m = await client.jsm.streams.getMessage('REMOTE', { seq });
-    got.push(`${m.subject} ${new TextDecoder().decode(m.data)}`);
-  }
-  return got;
-}
-
-/** What LOCAL's messages 1..n become on the server, in local order. */
-const uploaded = (n) => Array.from({ length: n }, (_, k) => `up.ev.${(k + 1) % 5} m${k + 1}`);
-
-const UPLOAD = '#uploads tr[data-stream="LOCAL"][data-to="REMOTE"]';
-const uploadCell = (field) => `${UPLOAD} td[data-field=${field}]`;
 
 /** Fills the credential form on screen with `token` and submits it. */
 async function giveToken(page, token) {

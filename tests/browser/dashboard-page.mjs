@@ -1,5 +1,6 @@
 // Helpers for the dashboard's page tests: the page's uncaught errors, its "Connected" banner, a
-// bounded wait for a cell's text, and nats.js v3 (from tests/types) to read what a server holds.
+// bounded wait for a cell's text, nats.js v3 (from tests/types) to read what a server holds, and
+// the upload tests' shared pieces (local writes, the uploads row, what a server stream holds).
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -59,3 +60,32 @@ export async function waitText(page, selector, ok, what, wait = WAIT) {
     throw new Error(`${what}: ${selector} reads ${JSON.stringify(now)}`, { cause: e });
   }
 }
+
+/** Publishes ev.<i % 5> m<i> for i in from..to to the page's local database (through the package). */
+export async function writeLocal(page, db, from, to) {
+  await page.evaluate(async ([name, from, to]) => {
+    const { open } = await import('/pkg/index.js');
+    const nc = await open({ name });
+    const js = nc.jetstream();
+    for (let i = from; i <= to; i++) await js.publish(`ev.${i % 5}`, `m${i}`);
+    await nc.close();
+  }, [db, from, to]);
+}
+
+/** Every message of stream REMOTE on the server, as `<subject> <payload>`, by sequence. */
+export async function remoteMessages(client) {
+  const { state } = await client.jsm.streams.info('REMOTE');
+  const got = [];
+  for (let seq = state.first_seq; seq <= state.last_seq && state.messages > 0; seq++) {
+    const m = await client.jsm.streams.getMessage('REMOTE', { seq });
+    got.push(`${m.subject} ${new TextDecoder().decode(m.data)}`);
+  }
+  return got;
+}
+
+/** What LOCAL's messages 1..n become on the server, in local order. */
+export const uploaded = (n) => Array.from({ length: n }, (_, k) => `up.ev.${(k + 1) % 5} m${k + 1}`);
+
+/** The row of the upload of LOCAL to REMOTE, and one of its cells. */
+export const UPLOAD = '#uploads tr[data-stream="LOCAL"][data-to="REMOTE"]';
+export const uploadCell = (field) => `${UPLOAD} td[data-field=${field}]`;

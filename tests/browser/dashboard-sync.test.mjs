@@ -20,7 +20,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, launch, serve } from './harness.mjs';
 import { serverTargets, startServer } from './servers.mjs';
-import { WAIT, connected, haveNatsJs, natsjs, pageErrors, waitText } from './dashboard-page.mjs';
+import {
+  WAIT, connected, haveNatsJs, natsjs, pageErrors, waitText, writeLocal, remoteMessages, uploaded, UPLOAD, uploadCell,
+} from './dashboard-page.mjs';
 
 /** A link or a mirror waits out its reconnect backoff after the hub comes back. */
 const RECONNECT = { timeout: 60_000 };
@@ -150,17 +152,6 @@ for (const { label: hubLabel, kind: hubKind, program: hubProgram } of targets())
   });
 }
 
-/** Publishes ev.<i % 5> m<i> for i in from..to to the page's local database (through the package). */
-async function writeLocal(page, db, from, to) {
-  await page.evaluate(async ([name, from, to]) => {
-    const { open } = await import('/pkg/index.js');
-    const nc = await open({ name });
-    const js = nc.jetstream();
-    for (let i = from; i <= to; i++) await js.publish(`ev.${i % 5}`, `m${i}`);
-    await nc.close();
-  }, [db, from, to]);
-}
-
 /** Opens database `db` in the page and creates stream LOCAL (ev.>) there with m1..m3, from the page. */
 async function createLocal(page, db) {
   await page.goto(`${site.url}/www/?db=${db}#/`);
@@ -195,24 +186,6 @@ function localConsumers(page, db, stream) {
     return names;
   }, [db, stream]);
 }
-
-/** Every message of stream REMOTE on the server, as `<subject> <payload>`, by sequence. */
-async function remoteMessages(client) {
-  const { state } = await client.jsm.streams.info('REMOTE');
-  const got = [];
-  for (let seq = state.first_seq; seq <= state.last_seq && state.messages > 0; seq++) {
-    const m = await client.jsm.streams.getMessage('REMOTE', { seq });
-    got.push(`${m.subject} ${new TextDecoder().decode(m.data)}`);
-  }
-  return got;
-}
-
-/** What LOCAL's messages 1..n become on the server, in local order. */
-const uploaded = (n) => Array.from({ length: n }, (_, k) => `up.ev.${(k + 1) % 5} m${k + 1}`);
-
-/** The row of the upload of LOCAL to REMOTE, and one of its cells. */
-const UPLOAD = '#uploads tr[data-stream="LOCAL"][data-to="REMOTE"]';
-const uploadCell = (field) => `${UPLOAD} td[data-field=${field}]`;
 
 /**
  * What an upload test runs on: a server of `kind` (`program`) keeping its store in a directory of
