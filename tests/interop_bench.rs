@@ -24,7 +24,7 @@ use async_nats::jetstream::consumer::{pull, AckPolicy};
 use async_nats::jetstream::stream::{Config, StorageType};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use interop_support::streams::time_mirror;
+use interop_support::streams::{self, time_mirror};
 use interop_support::{Kind, Options, TestServer};
 
 /// Payload sizes every workload runs at.
@@ -59,16 +59,7 @@ async fn async_publish(server: &TestServer, storage: StorageType, size: usize, n
     js.create_stream(stream(storage)).await.expect("stream");
     let body = Bytes::from(vec![b'x'; size]);
     let start = Instant::now();
-    let mut acks = std::collections::VecDeque::new();
-    for _ in 0..n {
-        acks.push_back(js.publish("bench.a", body.clone()).await.expect("pub"));
-        if acks.len() >= 256 {
-            acks.pop_front().expect("ack").await.expect("ack");
-        }
-    }
-    for ack in acks {
-        ack.await.expect("ack");
-    }
+    streams::publish_windowed(&js, "bench.a", body, n as u64, 256).await;
     n as f64 / start.elapsed().as_secs_f64()
 }
 
@@ -76,18 +67,7 @@ async fn pull_consume(server: &TestServer, storage: StorageType, size: usize, n:
     let js = server.jetstream().await;
     let stream = js.create_stream(stream(storage)).await.expect("stream");
     let body = Bytes::from(vec![b'x'; size]);
-    let mut acks = Vec::new();
-    for _ in 0..n {
-        acks.push(js.publish("bench.c", body.clone()).await.expect("pub"));
-        if acks.len() >= 256 {
-            for ack in acks.drain(..) {
-                ack.await.expect("ack");
-            }
-        }
-    }
-    for ack in acks {
-        ack.await.expect("ack");
-    }
+    streams::publish_windowed(&js, "bench.c", body, n as u64, 256).await;
     let consumer = stream
         .create_consumer(pull::Config {
             durable_name: Some("bench".into()),
@@ -282,16 +262,7 @@ async fn fill_origin(js: &async_nats::jetstream::Context, size: usize, n: u64) {
     .await
     .expect("origin");
     let body = Bytes::from(vec![b'x'; size]);
-    let mut acks = std::collections::VecDeque::new();
-    for _ in 0..n {
-        acks.push_back(js.publish("o.m", body.clone()).await.expect("pub"));
-        if acks.len() >= 256 {
-            acks.pop_front().expect("ack").await.expect("ack");
-        }
-    }
-    for ack in acks {
-        ack.await.expect("ack");
-    }
+    streams::publish_windowed(js, "o.m", body, n, 256).await;
 }
 
 /// A new mirror of a stream of the same server, `n` messages of `size` bytes.

@@ -118,16 +118,7 @@ async fn fill(server: &Server, n: u64) {
     .await
     .expect("origin stream");
     let body = Bytes::from(vec![b'x'; 128]);
-    let mut acks = std::collections::VecDeque::new();
-    for _ in 0..n {
-        acks.push_back(js.publish("o.m", body.clone()).await.expect("pub"));
-        if acks.len() >= 256 {
-            acks.pop_front().expect("ack").await.expect("ack");
-        }
-    }
-    for ack in acks {
-        ack.await.expect("ack");
-    }
+    interop_support::streams::publish_windowed(&js, "o.m", body, n, 256).await;
 }
 
 /// A raw client connection: chunks in as the transport gives them, bytes out.

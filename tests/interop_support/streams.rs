@@ -2,7 +2,7 @@
 //! `$JS.API` requests (the same on every server), publish with a PubAck, read stored payloads
 //! back, a Contrail edge in this process linked to a hub, the work-queue setup the work-queue
 //! origin suites repeat (origins QM and QS, mirror M of QM, stream S sourcing QS), and the
-//! benches' timed mirror catch-up.
+//! benches' timed mirror catch-up and windowed publishing.
 
 use std::ops::RangeInclusive;
 use std::path::Path;
@@ -227,5 +227,30 @@ pub async fn time_mirror(client: &async_nats::Client, mirror: Value, n: u64) -> 
             "the mirror stalled at {last} of {n}"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Publishes `n` copies of `body` to `subject` with at most `window` PubAcks outstanding (the
+/// benches' async publisher); every PubAck is awaited before it returns.
+pub async fn publish_windowed(
+    js: &Context,
+    subject: &'static str,
+    body: bytes::Bytes,
+    n: u64,
+    window: usize,
+) {
+    let mut acks = std::collections::VecDeque::with_capacity(window);
+    for _ in 0..n {
+        let ack = js.publish(subject, body.clone()).await.expect("publish");
+        acks.push_back(ack);
+        if acks.len() >= window {
+            acks.pop_front()
+                .expect("an ack is outstanding")
+                .await
+                .expect("PubAck");
+        }
+    }
+    for ack in acks {
+        ack.await.expect("PubAck");
     }
 }
