@@ -94,13 +94,24 @@ async fn live_pull(consumer: &Consumer<pull::Config>) -> pull::Batch {
         .expect("pull")
 }
 
-/// B's one message, which must arrive before its pull expires.
-async fn received(batch: &mut pull::Batch, kind: Kind) -> jetstream::Message {
-    tokio::time::timeout(WAIT, batch.next())
+/// Publishes `one` on `s.one` and returns it as B's pull receives it, before the pull expires.
+async fn publish_and_receive(
+    js: &Context,
+    batch: &mut pull::Batch,
+    kind: Kind,
+) -> jetstream::Message {
+    js.publish("s.one", "one".into())
+        .await
+        .expect("publish")
+        .await
+        .expect("PubAck");
+    let msg = tokio::time::timeout(WAIT, batch.next())
         .await
         .expect("the pull ends within its bound")
         .unwrap_or_else(|| panic!("{kind:?}: the live pull ended without the message"))
-        .expect("a message")
+        .expect("a message");
+    assert_eq!(&msg.payload[..], b"one", "{kind:?}");
+    msg
 }
 
 async fn abandoned_request_is_not_counted_and_the_message_goes_to_the_live_one(kind: Kind) {
@@ -118,13 +129,7 @@ async fn abandoned_request_is_not_counted_and_the_message_goes_to_the_live_one(k
         let info = info_when(&mut consumer, "B's request waiting", |i| i.num_waiting > 0).await;
         assert_eq!(info.num_waiting, 1, "{kind:?}: only B's request: {info:?}");
 
-        js.publish("s.one", "one".into())
-            .await
-            .expect("publish")
-            .await
-            .expect("PubAck");
-        let msg = received(&mut batch, kind).await;
-        assert_eq!(&msg.payload[..], b"one", "{kind:?}");
+        let msg = publish_and_receive(&js, &mut batch, kind).await;
         let info = info_when(&mut consumer, "B served", |i| i.num_ack_pending == 1).await;
         assert_eq!(info.num_waiting, 0, "{kind:?}: nothing waits: {info:?}");
         assert_eq!(info.delivered.stream_sequence, 1, "{kind:?}: {info:?}");
@@ -142,13 +147,7 @@ async fn the_message_skips_the_abandoned_request(kind: Kind) {
         let mut consumer = setup(&js).await;
         abandoned_pull(&server, &mut consumer).await;
         let mut batch = live_pull(&consumer).await;
-        js.publish("s.one", "one".into())
-            .await
-            .expect("publish")
-            .await
-            .expect("PubAck");
-        let msg = received(&mut batch, kind).await;
-        assert_eq!(&msg.payload[..], b"one", "{kind:?}");
+        let msg = publish_and_receive(&js, &mut batch, kind).await;
         assert_eq!(
             msg.info().expect("info").delivered,
             1,

@@ -69,6 +69,27 @@ export function launch() {
 }
 
 /**
+ * A new page of `browser` (or of a browser context) on the site at `siteUrl`, on the blank page,
+ * with the bounded waits every page test uses: `within(promise, ms, what)` rejects with
+ * "timed out: <what>" after `ms`, and `sleep(ms)`.
+ */
+export async function blankPage(browser, siteUrl) {
+  const page = await browser.newPage();
+  await page.goto(`${siteUrl}/tests/browser/blank.html`);
+  await installWaits(page);
+  return page;
+}
+
+/** Installs `within` and `sleep` (see `blankPage`) in `page` again, e.g. after a reload. */
+export async function installWaits(page) {
+  await page.evaluate(() => {
+    window.within = (promise, ms, what) =>
+      Promise.race([promise, new Promise((_, fail) => setTimeout(() => fail(new Error(`timed out: ${what}`)), ms))]);
+    window.sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+  });
+}
+
+/**
  * Launches headless Chromium on the profile in `userDataDir` (it survives a kill); returns the
  * persistent context. `context.browser()` is null here: kill the process through `pid(context)`.
  */

@@ -13,7 +13,7 @@
 //   then a connection comes and it goes on after where it stopped.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, serve } from './harness.mjs';
+import { launch, serve, blankPage, installWaits } from './harness.mjs';
 import { serverTargets, startServer } from './servers.mjs';
 import { startProxy } from './proxy.mjs';
 
@@ -31,8 +31,6 @@ const targets = () => serverTargets('the mirror runs');
 
 async function installHelpers(page) {
   await page.evaluate(() => {
-    window.within = (promise, ms, what) =>
-      Promise.race([promise, new Promise((_, fail) => setTimeout(() => fail(new Error(`timed out: ${what}`)), ms))]);
     /** Publishes ORDERS messages from..to on `nc`: subject orders.<i % 3>, data o<i>. */
     window.publishOrders = async (nc, from, to) => {
       const jsm = await nc.jetstreamManager();
@@ -69,8 +67,7 @@ async function installHelpers(page) {
 }
 
 async function newPage() {
-  const page = await browser.newPage();
-  await page.goto(`${site.url}/tests/browser/blank.html`);
+  const page = await blankPage(browser, site.url);
   await installHelpers(page);
   return page;
 }
@@ -244,6 +241,7 @@ for (const { label, kind, program } of targets()) {
       // Offline from here: the proxy refuses; the server takes more messages directly.
       proxy.down();
       await page.reload();
+      await installWaits(page);
       await installHelpers(page);
       const out = await page.evaluate(
         async ([direct, proxied, name]) => {

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { ROOT, launch, serve } from './harness.mjs';
+import { ROOT, launch, serve, blankPage } from './harness.mjs';
 import { serverTargets, startServer } from './servers.mjs';
 
 const TYPES = join(ROOT, 'tests/types');
@@ -35,11 +35,8 @@ after(async () => {
 });
 
 async function newPage() {
-  const page = await browser.newPage();
-  await page.goto(`${site.url}/tests/browser/blank.html`);
+  const page = await blankPage(browser, site.url);
   await page.evaluate(() => {
-    window.within = (promise, ms, what) =>
-      Promise.race([promise, new Promise((_, fail) => setTimeout(() => fail(new Error(`timed out: ${what}`)), ms))]);
     /** Every status type of `nc` until its status iterator ends (at close). */
     window.statuses = (nc) =>
       (async () => {

@@ -8,7 +8,7 @@
 // restart).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, serve } from './harness.mjs';
+import { launch, serve, blankPage } from './harness.mjs';
 import { startProxy } from './proxy.mjs';
 import { serverKinds, serverTargets, startServer } from './servers.mjs';
 
@@ -23,12 +23,9 @@ after(async () => {
 });
 
 async function newPage() {
-  const page = await browser.newPage();
-  await page.goto(`${site.url}/tests/browser/blank.html`);
-  // Helpers for the page: a bounded wait, and a status recorder per connection.
+  const page = await blankPage(browser, site.url);
+  // A status recorder per connection (the bounded waits come with blankPage).
   await page.evaluate(() => {
-    window.within = (promise, ms, what) =>
-      Promise.race([promise, new Promise((_, fail) => setTimeout(() => fail(new Error(`timed out: ${what}`)), ms))]);
     window.record = (nc) => {
       const seen = [];
       const waiters = [];

@@ -22,7 +22,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launch, serve } from './harness.mjs';
+import { launch, serve, blankPage } from './harness.mjs';
 import { serverTargets, startServer } from './servers.mjs';
 import { startProxy } from './proxy.mjs';
 
@@ -48,12 +48,9 @@ function seeded(seed) {
   };
 }
 
-/** Helpers every page gets: `within`, `sleep`, `readStream`, `settled`. */
+/** Helpers every page gets besides `within` and `sleep` (harness.mjs): `readStream`, `settled`. */
 async function installHelpers(page) {
   await page.evaluate(() => {
-    window.within = (promise, ms, what) =>
-      Promise.race([promise, new Promise((_, fail) => setTimeout(() => fail(new Error(`timed out: ${what}`)), ms))]);
-    window.sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
     /** A stream's messages as {seq, subject, data, time, id} in sequence order. */
     window.readStream = async (jsm, name) => {
       const info = await jsm.streams.info(name);
@@ -80,8 +77,7 @@ async function installHelpers(page) {
 /** A device: a page in its own browser context (its own IndexedDB). */
 async function newDevice() {
   const context = await browser.newContext();
-  const page = await context.newPage();
-  await page.goto(`${site.url}/tests/browser/blank.html`);
+  const page = await blankPage(context, site.url);
   await installHelpers(page);
   return { context, page };
 }

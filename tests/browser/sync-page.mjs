@@ -3,11 +3,9 @@
 // server stream's expected content.
 export { startProxy } from './proxy.mjs';
 
-/** Installs the page helpers: `within`, `writeLocal`, `makeRemote`, `readRemote`. */
+/** Installs the page helpers `writeLocal`, `makeRemote`, `readRemote` (`within` comes with harness.mjs's `blankPage`). */
 export async function installHelpers(page) {
   await page.evaluate(() => {
-    window.within = (promise, ms, what) =>
-      Promise.race([promise, new Promise((_, fail) => setTimeout(() => fail(new Error(`timed out: ${what}`)), ms))]);
     /** Local stream LOCAL (ev.>) with messages from..to: subject ev.<i % 5>, data m<i>. */
     window.writeLocal = async (db, from, to) => {
       const jsm = await db.jetstreamManager();

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launch, serve, startChromium } from './harness.mjs';
+import { launch, serve, startChromium, blankPage, installWaits } from './harness.mjs';
 import { serverTargets, startServer } from './servers.mjs';
 import { expected, installHelpers, startProxy } from './sync-page.mjs';
 
@@ -32,8 +32,7 @@ const N = 3000;
 
 /** Opens a page of `context` on the test site with the helpers installed. */
 async function openPage(context) {
-  const page = await context.newPage();
-  await page.goto(`${site.url}/tests/browser/blank.html`);
+  const page = await blankPage(context, site.url);
   await installHelpers(page);
   return page;
 }
@@ -110,6 +109,7 @@ for (const { label, kind, program } of serverTargets()) {
     try {
       const first = await uploadUntilAThird(page, server.wsUrl, name);
       await page.reload(); // publishes in flight are lost with the page
+      await installWaits(page);
       await installHelpers(page);
       const second = await reopenAndResume(page, server.wsUrl, name);
       assertResumed(first, second, server.wsUrl);

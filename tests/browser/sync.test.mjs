@@ -13,7 +13,7 @@
 //   messages a second time: the documented duplicates, and nothing lost.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, serve } from './harness.mjs';
+import { launch, serve, blankPage, installWaits } from './harness.mjs';
 import { serverTargets, startServer } from './servers.mjs';
 import { expected, installHelpers, startProxy } from './sync-page.mjs';
 
@@ -29,8 +29,7 @@ after(async () => {
 
 /** A page with the package's helpers: `within`, `writeLocal`, `makeRemote`, `readRemote`. */
 async function newPage() {
-  const page = await browser.newPage();
-  await page.goto(`${site.url}/tests/browser/blank.html`);
+  const page = await blankPage(browser, site.url);
   await installHelpers(page);
   return page;
 }
@@ -145,6 +144,7 @@ for (const { label, kind, program } of serverTargets()) {
       );
       assert.ok(first && first.cursor < n, `stopped mid-upload: ${JSON.stringify(first)}`);
       await page.reload(); // publishes in flight are lost with the page
+      await installWaits(page);
       await installHelpers(page);
       const second = await page.evaluate(
         async ([url, name]) => {
