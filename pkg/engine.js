@@ -521,6 +521,11 @@ export class Contrail {
     return this.close();
   }
 
+  /** `await using db = await open(…)`: closes the database when the scope ends (closed already: nothing). */
+  async [Symbol.asyncDispose]() {
+    await this.close();
+  }
+
   get closed() {
     return this.#closed;
   }

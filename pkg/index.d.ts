@@ -76,6 +76,8 @@ export declare class Contrail {
   close(): Promise<void>;
   /** nats.js's name: the same as `close()`. */
   drain(): Promise<void>;
+  /** `await using db = await open(…)`: closes it when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 // ---- sync (sync.js) ----

@@ -80,6 +80,8 @@ export declare class Subscription implements AsyncIterable<Msg> {
   drain(): Promise<void>;
   /** True from `drain()` (this subscription's or its connection's) on. */
   isDraining(): boolean;
+  /** `await using sub = …`: drains it when the scope ends (ended, closed or draining: no error). */
+  [Symbol.asyncDispose](): Promise<void>;
   isClosed(): boolean;
   getSubject(): string;
   getReceived(): number;
@@ -128,6 +130,8 @@ export declare class RemoteConnection {
   drain(): Promise<void>;
   /** True from `drain()` on. */
   isDraining(): boolean;
+  /** `await using nc = await connect(…)`: drains it when the scope ends (closed: no error; draining: awaited). */
+  [Symbol.asyncDispose](): Promise<void>;
   /**
    * The JetStream client over this connection: the same class a local engine's `jetstream()`
    * returns. `apiPrefix` or `domain` (`$JS.<domain>.API`) pick the server's API; `timeout` (ms,

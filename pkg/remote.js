@@ -196,6 +196,17 @@ export class Subscription {
   isDraining() {
     return !!this._draining;
   }
+  /**
+   * `await using sub = nc.subscribe(…)`: drains the subscription when the scope ends, as
+   * nats.js v3 does; an ended subscription, a closed connection or a drain already under way
+   * (it is awaited) is not an error.
+   */
+  async [Symbol.asyncDispose]() {
+    if (this.isClosed()) return;
+    await this.drain().catch((e) => {
+      if (e?.name !== 'ClosedConnectionError' && e?.name !== 'ClosedError') throw e;
+    });
+  }
   /** Ends the subscription (a `max` is not supported here: it unsubscribes now). */
   unsubscribe() {
     if (this.isClosed()) return;
@@ -645,6 +656,16 @@ export class RemoteConnection {
   /** True from `drain()` on. */
   isDraining() {
     return this.#draining;
+  }
+
+  /**
+   * `await using nc = await connect(…)`: drains the connection when the scope ends, as nats.js
+   * v3 does; a closed connection is not an error, and a drain already under way is awaited.
+   */
+  async [Symbol.asyncDispose]() {
+    if (this.#draining) return void (await this.closed());
+    if (this.isClosed()) return;
+    await this.drain();
   }
 
   /** `Subscription.drain()` (see there). */

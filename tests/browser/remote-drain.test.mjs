@@ -6,6 +6,8 @@
 // - a subscription drained alone gets everything published before, ends, and the connection
 //   goes on (a later subscription on the same subject gets what follows, the drained one not);
 // - publishes made just before drain() all reach a nats.js client in Node, in order;
+// - `await using` drains a subscription and the connection at the end of the scope (nothing in
+//   flight lost) and closes a database; disposing again, or while draining, is no error;
 // - while draining, subscribe and request throw DrainingConnectionError at once, publish once
 //   the subscriptions ended; drain() again rejects with it, and after close with
 //   ClosedConnectionError.
@@ -56,6 +58,49 @@ async function natsjs(server) {
 }
 
 const range = (n) => Array.from({ length: n }, (_, i) => i);
+
+/**
+ * The `await using` case's page code (a string: see there): a connection and a subscription
+ * disposed at the end of a scope with messages in flight, disposing again and while draining, and
+ * a database closed by its scope.
+ */
+const SCOPED = `
+  const { connect, open } = await import('/pkg/index.js');
+  const b = await within(connect({ servers: url }), 10_000, 'connect b');
+  let outer, inner, read;
+  {
+    await using nc = await within(connect({ servers: url }), 10_000, 'connect');
+    await using sub = nc.subscribe('scoped.>');
+    await nc.flush();
+    for (let i = 0; i < n; i++) b.publish('scoped.' + i, String(i));
+    await within(b.flush(), 10_000, 'b flush');
+    read = (async () => {
+      const got = [];
+      for await (const m of sub) got.push(Number(m.string()));
+      return got;
+    })();
+    [outer, inner] = [nc, sub];
+  }
+  // Both were disposed (the subscription first): drained, so nothing in flight was lost.
+  const got = await within(read, 20_000, 'the iterator to end');
+  const ended = { sub: inner.isClosed(), nc: outer.isClosed() };
+  // Disposing again, after close, is not an error.
+  const again = await Promise.all([inner[Symbol.asyncDispose](), outer[Symbol.asyncDispose]()]).then(() => 'ok', (e) => e.name);
+  // Disposing while a drain is under way waits for it.
+  const c = await within(connect({ servers: url }), 10_000, 'connect c');
+  const draining = c.drain();
+  await within(c[Symbol.asyncDispose](), 10_000, 'dispose while draining');
+  const drainingClosed = c.isClosed();
+  await draining;
+  let db;
+  {
+    await using local = await open({ name: 'scoped-' + Math.random() });
+    await local.jetstreamManager().then((jsm) => jsm.streams.add({ name: 'S', subjects: ['s'] }));
+    db = local;
+  }
+  await b.close();
+  return { count: got.length, inOrder: got.every((v, i) => v === i), ended, again, drainingClosed, dbClosed: db.closed };
+`;
 
 for (const { label, kind, program } of serverTargets('the drain tests')) {
   test(`${label}: nc.drain(): messages in flight reach the iterator and the callback, then they end and the connection closes`, { timeout: 60_000 }, async () => {
@@ -254,6 +299,28 @@ for (const { label, kind, program } of serverTargets('the drain tests')) {
         },
         drainClosed: 'ClosedConnectionError',
         message: 'connection draining',
+      });
+    } finally {
+      await page.close();
+      await server.stop();
+    }
+  });
+  test(`${label}: await using drains a subscription and the connection when the scope ends, and closes a database`, { timeout: 60_000 }, async () => {
+    const server = await startServer(kind, { program });
+    const page = await newPage();
+    try {
+      // `await using` is syntax Node 20 (running this file) cannot parse: the page compiles it.
+      const out = await page.evaluate(
+        ({ url, n, body }) => new (Object.getPrototypeOf(async () => {}).constructor)('url', 'n', body)(url, n),
+        { url: server.wsUrl, n: N, body: SCOPED },
+      );
+      assert.deepEqual(out, {
+        count: N,
+        inOrder: true,
+        ended: { sub: true, nc: true },
+        again: 'ok',
+        drainingClosed: true,
+        dbClosed: true,
       });
     } finally {
       await page.close();

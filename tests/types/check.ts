@@ -240,3 +240,14 @@ async function remoteDrain(): Promise<void> {
   void [subDraining, draining, why];
 }
 void remoteDrain;
+
+// Explicit resource management, as nats-core v3 allows it: a database, a connection and a
+// subscription released when the scope ends (close, drain, drain).
+async function scoped(): Promise<void> {
+  await using db = await open({ name: 'scoped' });
+  await using nc = await connect({ servers: 'ws://127.0.0.1:8080' });
+  await using sub = nc.subscribe('a');
+  const dispose: () => Promise<void> = db[Symbol.asyncDispose];
+  void [sub.getSubject(), dispose];
+}
+void scoped;
