@@ -30,6 +30,9 @@ use super::conn::{ByteReader, ByteWriter, ConnKind, Greeting};
 use super::wire;
 
 mod block;
+mod client;
+
+pub use client::LinkTlsClient;
 
 /// Time a client has to finish the handshake when the block gives no `timeout` (nats-server's
 /// `TLS_TIMEOUT`).
@@ -134,6 +137,26 @@ pub enum TlsError {
     Protocol {
         /// `tls` or `websocket.tls`.
         block: String,
+        /// What rustls said.
+        source: rustls::Error,
+    },
+    /// A link's `server_name` (or its URL's host) is not a name a certificate can carry.
+    #[error("{block}: {name:?} is not a DNS name or IP address to verify the server by")]
+    ServerName {
+        /// `links[i].tls`.
+        block: String,
+        /// The name.
+        name: String,
+    },
+    /// rustls refused the link's client certificate and key.
+    #[error("{block}: client certificate {} / {}: {source}", cert.display(), key.display())]
+    ClientKeyPair {
+        /// `links[i].tls`.
+        block: String,
+        /// The certificate file.
+        cert: PathBuf,
+        /// The key file.
+        key: PathBuf,
         /// What rustls said.
         source: rustls::Error,
     },
