@@ -148,17 +148,14 @@ pub enum TlsError {
         /// The name.
         name: String,
     },
-    /// rustls refused the link's client certificate and key.
-    #[error("{block}: client certificate {} / {}: {source}", cert.display(), key.display())]
+    /// rustls refused the link's client certificate and key (e.g. a key of another
+    /// certificate).
+    #[error("{block}: client certificate/key pair {what}")]
     ClientKeyPair {
         /// `links[i].tls`.
         block: String,
-        /// The certificate file.
-        cert: PathBuf,
-        /// The key file.
-        key: PathBuf,
-        /// What rustls said.
-        source: rustls::Error,
+        /// The files and what rustls said of them.
+        what: String,
     },
     /// `websocket` has a port but neither `tls` nor `no_tls: true` (nats-server refuses it).
     #[error("websocket requires TLS configuration")]

@@ -90,11 +90,9 @@ impl LinkTlsClient {
             (None, None) => builder.with_no_client_auth(),
             (Some(cert), Some(key)) => builder
                 .with_client_auth_cert(load_certs(cert)?, load_key(key)?)
-                .map_err(|source| TlsError::ClientKeyPair {
+                .map_err(|err| TlsError::ClientKeyPair {
                     block: block.into(),
-                    cert: cert.clone(),
-                    key: key.clone(),
-                    source,
+                    what: format!("{} / {}: {err}", cert.display(), key.display()),
                 })?,
             (Some(_), None) => {
                 return Err(TlsError::Missing {
