@@ -264,7 +264,7 @@ async fn tls_client_of(
 
 async fn a_tls_link_carries_jetstream(kind: Kind) {
     let pki = Pki::new("links-tls-ok");
-    let hub = hub(kind, &pki.hub_block(""));
+    let mut hub = hub(kind, &pki.hub_block(""));
     let server = contrail_with_links(&format!(
         "{{ name: hub, url: \"tls://leaf:s3cret@127.0.0.1:{}\", domain: hub, forward: [\"orders.>\"], {} }}",
         hub.port,
@@ -273,6 +273,20 @@ async fn a_tls_link_carries_jetstream(kind: Kind) {
     let up = link_when(&server, "hub", "up", |l| l["state"] == "up").await;
     assert_eq!(up["url"], format!("tls://127.0.0.1:{}", hub.port), "{up}");
     jetstream_over_the_link(&server, tls_client_of(&hub, &pki, |o| o).await, "ORDERS").await;
+
+    // The hub restarts on its port: the link comes back over TLS by itself.
+    hub.restart(false);
+    let again = link_when(&server, "hub", "up again", |l| {
+        l["state"] == "up" && l["reconnects"].as_u64().is_some_and(|n| n >= 1)
+    })
+    .await;
+    assert_eq!(again["url"], up["url"], "{again}");
+    let js = jetstream::with_domain(client_of(&server).await, "hub");
+    let stream = js
+        .get_stream("ORDERS")
+        .await
+        .expect("stream info after the restart");
+    assert_eq!(stream.cached_info().state.messages, 1);
 }
 
 #[tokio::test]
@@ -288,14 +302,17 @@ async fn an_untrusted_hub_keeps_the_link_down(kind: Kind) {
     let other = Pki::new("links-tls-other");
     let hub = hub(kind, &pki.hub_block(""));
     // One link trusts another CA; one says nats:// with no block, so it upgrades because the
-    // hub's INFO requires TLS, and trusts only the system's roots.
+    // hub's INFO requires TLS, and trusts only the system's roots; one trusts the right CA but
+    // expects another name.
     let server = contrail_with_links(&format!(
         "{{ name: wrong_ca, url: \"tls://leaf:s3cret@127.0.0.1:{port}\", {} }}\n\
-         {{ name: system_roots, url: \"nats://leaf:s3cret@127.0.0.1:{port}\" }}",
+         {{ name: system_roots, url: \"nats://leaf:s3cret@127.0.0.1:{port}\" }}\n\
+         {{ name: wrong_name, url: \"tls://leaf:s3cret@127.0.0.1:{port}\", {} }}",
         other.link_block(""),
+        pki.link_block("server_name: elsewhere.example"),
         port = hub.port,
     ));
-    for name in ["wrong_ca", "system_roots"] {
+    for name in ["wrong_ca", "system_roots", "wrong_name"] {
         let down = down_because(&server, name, "tls handshake").await;
         let error = down["last_error"].as_str().unwrap_or_default();
         eprintln!("{name}: {error}");
@@ -344,11 +361,13 @@ async fn mutual_tls(kind: Kind) {
         kind,
         &pki.hub_block(&format!("ca_file: {:?}\n  verify: true", pki.ca)),
     );
+    // The link with the certificate also checks the hub by a name of its certificate other
+    // than the URL's host (`server_name`).
     let server = contrail_with_links(&format!(
         "{{ name: anonymous, url: \"tls://leaf:s3cret@127.0.0.1:{port}\", {} }}\n\
          {{ name: hub, url: \"tls://leaf:s3cret@127.0.0.1:{port}\", domain: hub, forward: [\"orders.>\"], {} }}",
         pki.link_block(""),
-        pki.link_block(&pki.client_cert_fields()),
+        pki.link_block(&format!("server_name: localhost, {}", pki.client_cert_fields())),
         port = hub.port,
     ));
     link_when(&server, "hub", "up", |l| l["state"] == "up").await;

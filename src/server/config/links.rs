@@ -508,6 +508,11 @@ mod tests {
                 "links.conf:2:",
                 "remote_api",
             ),
+            (
+                "links [\n { name: a, url: h,\n tls { insecure: true } }\n]",
+                "links.conf:3:",
+                "insecure",
+            ),
             ("links [\n { url: h }\n]", "links.conf:", "needs a name"),
             ("links: 4", "links.conf:1:", "list"),
         ];
@@ -540,5 +545,8 @@ mod tests {
             ("link", "nats://h:5")
         );
         assert!(from_flag("nats://h:5", None, Some("a b")).is_err());
+        let tls = from_flag("tls://h:5", None, None).expect("a TLS link");
+        assert_eq!(tls.url, "tls://h:5");
+        assert_eq!(tls.tls.map(|t| t.mode), Some(LinkTls::Required));
     }
 }
