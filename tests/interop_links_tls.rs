@@ -3,8 +3,9 @@
 //! names it): a `tls://` link that trusts the hub's CA carries a client's JetStream requests and
 //! publishes to the hub; a link that trusts another CA, or that asks TLS of a plain hub, stays
 //! down with a clear `last_error` at `/linkz` and in the log; a hub that verifies clients
-//! admits the link with a client certificate and refuses it without one; and a hub with
-//! `handshake_first` is reached by a link that handshakes first.
+//! admits the link with a client certificate and refuses it without one; a hub with
+//! `handshake_first` is reached by a link that handshakes first; and a server that never
+//! handshakes times the link out (the block's `timeout`), which then tries again.
 //!
 //! Each test makes its CA and the hub's and link's certificates with rcgen, in a temp dir. The
 //! server under test is always contrail (links are its feature); every test runs against each
@@ -453,4 +454,47 @@ async fn a_link_tls_block_with_a_missing_ca_stops_the_server_with_its_file_and_l
         err.contains(&at) && err.contains(&*missing.to_string_lossy()),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_hub_that_never_handshakes_times_the_link_out_and_it_retries() {
+    bounded(async {
+        // A "hub" that says INFO with tls_required, then never answers the handshake: the test
+        // owns its listener (bound before anyone needs its port) and counts the link's tries.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("listen");
+        let port = listener.local_addr().expect("address").port();
+        let (tries, mut tried) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((mut socket, _)) = listener.accept().await {
+                use tokio::io::AsyncWriteExt;
+                let info = "INFO {\"server_id\":\"SILENT\",\"version\":\"2.10.0\",\"proto\":1,\
+                            \"headers\":true,\"max_payload\":1048576,\"tls_required\":true}\r\n";
+                let _ = socket.write_all(info.as_bytes()).await;
+                held.push(socket); // open and silent
+                let _ = tries.send(());
+            }
+        });
+        let pki = Pki::new("links-tls-silent");
+        let server = contrail_with_links(&format!(
+            "{{ name: hub, url: \"nats://127.0.0.1:{port}\", {} }}",
+            pki.link_block("timeout: 0.5")
+        ));
+        let down = down_because(&server, "hub", "timed out").await;
+        let error = down["last_error"].as_str().unwrap_or_default();
+        assert!(error.contains("TLS handshake"), "{down}");
+        // It tries again by itself (backoff), and the server serves its clients meanwhile.
+        for _ in 0..2 {
+            tried.recv().await.expect("the link dials again");
+        }
+        let client = client_of(&server).await;
+        let info = client
+            .request("$JS.API.INFO", "".into())
+            .await
+            .expect("the local JetStream answers");
+        assert!(!info.payload.is_empty());
+    })
+    .await;
 }
