@@ -426,17 +426,19 @@ async fn drive(addr: String, config: LinkConfig, tls: Option<LinkTlsClient>, io:
             match command {
                 TransportCommand::Open => {
                     stream = None;
-                    let opened = match dial(&addr, connect_timeout).await {
-                        Ok(socket) if handshake_first => tls.upgrade(socket).await,
-                        Ok(socket) => Ok(Stream::Plain(socket)),
-                        Err(err) => Err(err),
-                    };
-                    match opened {
+                    match dial(&addr, connect_timeout).await {
+                        Err(err) => link.transport_closed(&err.to_string(), now()),
+                        Ok(socket) if handshake_first => match tls.upgrade(socket).await {
+                            Ok(secure) => {
+                                stream = Some(secure);
+                                link.transport_opened(now());
+                            }
+                            Err(err) => link.tls_failed(&err.to_string(), now()),
+                        },
                         Ok(socket) => {
-                            stream = Some(socket);
+                            stream = Some(Stream::Plain(socket));
                             link.transport_opened(now());
                         }
-                        Err(err) => link.transport_closed(&err.to_string(), now()),
                     }
                 }
                 TransportCommand::Close => stream = None,
@@ -446,7 +448,7 @@ async fn drive(addr: String, config: LinkConfig, tls: Option<LinkTlsClient>, io:
                             stream = Some(secure);
                             link.tls_established(now());
                         }
-                        Err(err) => link.transport_closed(&err.to_string(), now()),
+                        Err(err) => link.tls_failed(&err.to_string(), now()),
                     },
                     // Already TLS (or gone): nothing to upgrade; the link's deadline decides.
                     other => stream = other,
@@ -667,8 +669,9 @@ impl Upgrader {
     async fn upgrade(&mut self, socket: TcpStream) -> io::Result<Stream> {
         if self.client.is_none() {
             let host = host_of(&self.addr);
-            let client = LinkTlsClient::system("link TLS", host, LinkTls::IfRequired)
-                .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err.to_string()))?;
+            let client =
+                LinkTlsClient::system("client configuration", host, LinkTls::IfRequired)
+                    .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err.to_string()))?;
             self.client = Some(client);
         }
         let Some(client) = &self.client else {

@@ -160,6 +160,15 @@ impl Link {
         }
     }
 
+    /// The driver's TLS handshake (after [`TransportCommand::StartTls`], or before reporting
+    /// the transport open with [`LinkTls::HandshakeFirst`]) failed; `reason` is for the report.
+    /// The connection is over, as with [`Link::transport_closed`].
+    pub fn tls_failed(&mut self, reason: &str, now: Nanos) {
+        if self.has_transport() {
+            self.transport_gone(DisconnectReason::Tls(reason.to_owned()), now);
+        }
+    }
+
     /// The transport failed to open, or closed (EOF, reset). `reason` is for the report.
     pub fn transport_closed(&mut self, reason: &str, now: Nanos) {
         if self.has_transport() {

@@ -28,7 +28,8 @@
 //! TLS is the driver's: the link says when (after INFO, with [`TransportCommand::StartTls`],
 //! when [`LinkConfig::tls`] asks for it or the server's INFO says `tls_required`; or before
 //! INFO with [`LinkTls::HandshakeFirst`]) and holds CONNECT back until
-//! [`Link::tls_established`], so nothing but INFO ever crosses in plaintext.
+//! [`Link::tls_established`], so nothing but INFO ever crosses in plaintext; a failed
+//! handshake ([`Link::tls_failed`]) ends the connection like any other.
 //!
 //! Not yet: several server URLs, and the
 //! reconnect buffer nats.go keeps for publishes made while disconnected (the engine learns of
@@ -75,8 +76,8 @@ pub enum TransportCommand {
     /// [`Link::poll_transmit`] before this command belong to the old connection.
     Close,
     /// Run the TLS client handshake on the open transport (the server's INFO came in
-    /// plaintext); then call [`Link::tls_established`], or [`Link::transport_closed`] if it
-    /// fails. Bytes read before the handshake are not fed to the link.
+    /// plaintext); then call [`Link::tls_established`], or [`Link::tls_failed`] if it fails.
+    /// Bytes read before the handshake are not fed to the link.
     StartTls,
 }
 

@@ -142,7 +142,8 @@ impl LinkTlsClient {
     }
 
     /// Runs the client handshake on `tcp` within `timeout`, verifying the hub's certificate
-    /// against the roots and the server name. The error says what failed, for `/linkz`.
+    /// against the roots and the server name. The error says what failed, for `/linkz`
+    /// (`handshake with <name> failed: ...`, shown after `TLS`).
     pub async fn connect(
         &self,
         tcp: TcpStream,
@@ -155,11 +156,11 @@ impl LinkTlsClient {
             Ok(Ok(tls)) => Ok(tls),
             Ok(Err(err)) => Err(io::Error::new(
                 err.kind(),
-                format!("TLS handshake with {shown} failed: {err}"),
+                format!("handshake with {shown} failed: {err}"),
             )),
             Err(_) => Err(io::Error::new(
                 io::ErrorKind::TimedOut,
-                format!("TLS handshake with {shown} timed out after {timeout:?}"),
+                format!("handshake with {shown} timed out after {timeout:?}"),
             )),
         }
     }

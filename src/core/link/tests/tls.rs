@@ -90,16 +90,17 @@ fn a_handshake_that_never_ends_times_out_and_a_late_one_is_dropped() {
     assert_eq!(h.sent(), "", "no CONNECT on a connection the link gave up");
     assert_eq!(h.transports(), vec![TransportCommand::Close]);
 
-    // A failed handshake is a closed transport: reported, then retried.
+    // A failed handshake ends the connection: reported, then retried.
     h.wait_for_dial();
     h.open();
     h.feed(&tls_info());
     assert_eq!(h.transports(), vec![TransportCommand::StartTls]);
     h.link
-        .transport_closed("TLS handshake failed: invalid peer certificate", h.now);
-    assert!(matches!(
-        h.link.last_error(),
-        Some(DisconnectReason::Transport(why)) if why.contains("invalid peer certificate")
-    ));
+        .tls_failed("handshake failed: invalid peer certificate", h.now);
+    let error = h.link.last_error().map(ToString::to_string);
+    assert_eq!(
+        error.as_deref(),
+        Some("TLS handshake failed: invalid peer certificate")
+    );
     assert!(matches!(h.link.state(), LinkState::Waiting { .. }));
 }
