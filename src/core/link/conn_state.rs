@@ -1,7 +1,6 @@
 //! One connection's life inside the link: dialing, the INFO → (TLS) → CONNECT → PING → PONG
-//! handshake,
-//! the server's operations, keepalive and stale detection, and how a connection ends (what is
-//! reported, when the next attempt starts, when the link gives up).
+//! handshake, the server's operations, keepalive and stale detection, and how a connection ends
+//! (what is reported, when the next attempt starts, when the link gives up).
 
 use bytes::BytesMut;
 
@@ -150,9 +149,9 @@ impl Link {
             Phase::AwaitTls { deadline } => {
                 self.secure = true;
                 self.input = BytesMut::new();
-                match self.info.clone() {
-                    Some(info) => self.send_connect(&info, deadline, now),
-                    None => self.fail(DisconnectReason::HandshakeTimeout, now),
+                // The INFO that asked for TLS is kept (AwaitTls is entered only with it).
+                if let Some(info) = self.info.clone() {
+                    self.send_connect(&info, deadline, now);
                 }
             }
             // Finished too late (timed out, closed meanwhile): not ours any more.
