@@ -100,8 +100,8 @@ pub struct ServeArgs {
     /// the client, monitoring and WebSocket URLs, as nats-server writes it).
     #[arg(long = "ports_file_dir", alias = "ports-file-dir", value_name = "DIR")]
     pub ports_file_dir: Option<PathBuf>,
-    /// Opens a link to another NATS server (`nats://[user:pass@]host:port`); see `links` in
-    /// the config file for more than one.
+    /// Opens a link to another NATS server (`nats://[user:pass@]host:port`, or `tls://` for TLS
+    /// trusting the system's roots); see `links` in the config file for more than one.
     #[arg(long = "link", value_name = "URL")]
     pub link: Option<String>,
     /// Name of the `--link` link (default `link`).

@@ -7,9 +7,15 @@
 //! channel is bounded, so an application that stops reading stops the task reading the socket
 //! (the far server then sees a slow consumer) instead of buffering without end.
 //!
-//! Not yet: TLS (wrap the stream with tokio-rustls before `transport_opened`, and honour
-//! `tls_required` in INFO), several URLs, and a write timeout (a write to a server that stops
-//! reading waits until the keepalive cannot get through and the OS gives up).
+//! TLS is done here, when the link says (see [`LinkTls`]): after the server's plaintext INFO
+//! (the link's [`TransportCommand::StartTls`]: a `tls://` URL, a `tls {}` block, or an INFO that
+//! says `tls_required`), or right after the TCP connect with `handshake_first`. The handshake is
+//! bounded (the block's `timeout`, else the connect timeout) and its failure is the
+//! connection's end, reported and retried like any other. Without a block the hub's
+//! certificate is checked against the system's roots and the URL's host.
+//!
+//! Not yet: several URLs, and a write timeout (a write to a server that stops reading waits
+//! until the keepalive cannot get through and the OS gives up).
 
 use std::collections::HashMap;
 use std::io;
@@ -21,13 +27,15 @@ use base64::Engine as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio_rustls::client::TlsStream;
 
 use crate::core::link::{
-    Auth, DisconnectReason, Link, LinkConfig, LinkError, LinkEvent, LinkState, RequestError,
-    RequestId, Sid, TransportCommand,
+    Auth, DisconnectReason, Link, LinkConfig, LinkError, LinkEvent, LinkState, LinkTls,
+    RequestError, RequestId, Sid, TransportCommand,
 };
 use crate::core::message::Message;
 use crate::core::time::Nanos;
+use crate::server::tls::LinkTlsClient;
 
 /// Events held for the application before the task stops reading the socket.
 const EVENT_QUEUE: usize = 1024;
@@ -182,8 +190,19 @@ pub struct LinkStatus {
 
 impl LinkHandle {
     /// Starts a link to `addr` (`host:port`). A `config.seed` of 0 is replaced by one from the
-    /// OS, so every link has its own jitter and inbox.
-    pub fn spawn(addr: String, mut config: LinkConfig) -> LinkHandle {
+    /// OS, so every link has its own jitter and inbox. TLS, if the config or the server asks
+    /// for it, trusts the system's roots.
+    pub fn spawn(addr: String, config: LinkConfig) -> LinkHandle {
+        LinkHandle::spawn_with_tls(addr, config, None)
+    }
+
+    /// As [`LinkHandle::spawn`], making TLS connections with `tls` (its roots, client
+    /// certificate and server name).
+    pub fn spawn_with_tls(
+        addr: String,
+        mut config: LinkConfig,
+        tls: Option<LinkTlsClient>,
+    ) -> LinkHandle {
         if config.seed == 0 {
             let mut seed = [0u8; 8];
             // Without OS randomness the jitter is merely less spread; the link still works.
@@ -200,7 +219,7 @@ impl LinkHandle {
             status: status_tx,
             counters: counters.clone(),
         };
-        let task = tokio::spawn(drive(addr, config, io));
+        let task = tokio::spawn(drive(addr, config, tls, io));
         LinkHandle {
             commands,
             events,
@@ -380,7 +399,7 @@ struct Io {
 }
 
 /// The task: one link, one socket at a time.
-async fn drive(addr: String, config: LinkConfig, io: Io) {
+async fn drive(addr: String, config: LinkConfig, tls: Option<LinkTlsClient>, io: Io) {
     let Io {
         mut commands,
         events,
@@ -391,8 +410,14 @@ async fn drive(addr: String, config: LinkConfig, io: Io) {
         counter.fetch_add(n as u64, Ordering::Relaxed);
     };
     let connect_timeout = Duration::from_nanos(u64::try_from(config.connect_timeout).unwrap_or(0));
+    let handshake_first = config.tls == LinkTls::HandshakeFirst;
+    let mut tls = Upgrader {
+        client: tls,
+        addr: addr.clone(),
+        timeout: connect_timeout,
+    };
     let mut link = Link::new(config, now());
-    let mut stream: Option<TcpStream> = None;
+    let mut stream: Option<Stream> = None;
     let mut waiting = Waiters::default();
     let mut buf = vec![0u8; 64 * 1024];
     let mut open = true;
@@ -402,14 +427,32 @@ async fn drive(addr: String, config: LinkConfig, io: Io) {
                 TransportCommand::Open => {
                     stream = None;
                     match dial(&addr, connect_timeout).await {
+                        Err(err) => link.transport_closed(&err.to_string(), now()),
+                        Ok(socket) if handshake_first => match tls.upgrade(socket).await {
+                            Ok(secure) => {
+                                stream = Some(secure);
+                                link.transport_opened(now());
+                            }
+                            Err(err) => link.tls_failed(&err.to_string(), now()),
+                        },
                         Ok(socket) => {
-                            stream = Some(socket);
+                            stream = Some(Stream::Plain(socket));
                             link.transport_opened(now());
                         }
-                        Err(err) => link.transport_closed(&err.to_string(), now()),
                     }
                 }
                 TransportCommand::Close => stream = None,
+                TransportCommand::StartTls => match stream.take() {
+                    Some(Stream::Plain(socket)) => match tls.upgrade(socket).await {
+                        Ok(secure) => {
+                            stream = Some(secure);
+                            link.tls_established(now());
+                        }
+                        Err(err) => link.tls_failed(&err.to_string(), now()),
+                    },
+                    // Already TLS (or gone): nothing to upgrade; the link's deadline decides.
+                    other => stream = other,
+                },
             }
         }
         while let Some(bytes) = link.poll_transmit() {
@@ -586,6 +629,65 @@ fn apply(link: &mut Link, command: Command, waiting: &mut Waiters) -> bool {
     }
 }
 
+/// The connection: plain TCP, or TLS over it.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(socket) => socket.read(buf).await,
+            Stream::Tls(socket) => socket.read(buf).await,
+        }
+    }
+
+    /// Writes all of `bytes`; over TLS the records are flushed to the socket too (rustls may
+    /// hold the last ones until asked).
+    async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Stream::Plain(socket) => socket.write_all(bytes).await,
+            Stream::Tls(socket) => {
+                socket.write_all(bytes).await?;
+                socket.flush().await
+            }
+        }
+    }
+}
+
+/// Makes the TLS connections of one link: with its configured client, or (a `nats://` link to a
+/// server that requires TLS) one that trusts the system's roots and the address's host.
+struct Upgrader {
+    client: Option<LinkTlsClient>,
+    addr: String,
+    /// The bound when the link's block gives none (the connect timeout).
+    timeout: Duration,
+}
+
+impl Upgrader {
+    async fn upgrade(&mut self, socket: TcpStream) -> io::Result<Stream> {
+        if self.client.is_none() {
+            let host = host_of(&self.addr);
+            let client =
+                LinkTlsClient::system("client configuration", host, LinkTls::IfRequired)
+                    .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err.to_string()))?;
+            self.client = Some(client);
+        }
+        let Some(client) = &self.client else {
+            return Err(io::Error::other("no TLS configuration"));
+        };
+        let timeout = client.timeout.unwrap_or(self.timeout);
+        let secure = client.connect(socket, timeout).await?;
+        Ok(Stream::Tls(Box::new(secure)))
+    }
+}
+
+/// The host of `host:port` (an IPv6 one keeps its brackets).
+fn host_of(addr: &str) -> &str {
+    addr.rsplit_once(':').map_or(addr, |(host, _)| host)
+}
+
 async fn dial(addr: &str, timeout: Duration) -> io::Result<TcpStream> {
     let socket = tokio::time::timeout(timeout, TcpStream::connect(addr))
         .await
@@ -595,7 +697,7 @@ async fn dial(addr: &str, timeout: Duration) -> io::Result<TcpStream> {
 }
 
 /// Reads from the socket, or waits forever when there is none (the other branches run).
-async fn read_some(stream: &mut Option<TcpStream>, buf: &mut [u8]) -> io::Result<usize> {
+async fn read_some(stream: &mut Option<Stream>, buf: &mut [u8]) -> io::Result<usize> {
     match stream {
         Some(socket) => socket.read(buf).await,
         None => std::future::pending().await,

@@ -36,7 +36,9 @@ use super::jetstream::ApiRename;
 use super::link::{LinkCallError, LinkClient, LinkHandle, LinkStatus};
 use super::outbox::FlushList;
 use super::router::Router;
-use crate::core::link::{DisconnectReason, LinkConfig, LinkError, LinkEvent, RequestError};
+use crate::core::link::{
+    DisconnectReason, LinkConfig, LinkError, LinkEvent, LinkTls, RequestError,
+};
 use crate::core::message::{Destination, LinkId, Message};
 use crate::core::subject;
 
@@ -96,9 +98,14 @@ impl Remotes {
             let config = LinkConfig {
                 name: spec.name.clone(),
                 auth: spec.auth.clone(),
+                // Without a `tls` block, TLS when the far server requires it (as nats clients).
+                tls: spec
+                    .tls
+                    .as_ref()
+                    .map_or(LinkTls::IfRequired, |tls| tls.mode),
                 ..LinkConfig::default()
             };
-            let handle = LinkHandle::spawn(spec.addr.clone(), config);
+            let handle = LinkHandle::spawn_with_tls(spec.addr.clone(), config, spec.tls.clone());
             let client = handle.client();
             let api_prefix = spec.domain.as_ref().map(|d| format!("$JS.{d}.API."));
             let js = accounts.get(&spec.account).and_then(|a| a.js.clone());

@@ -30,6 +30,9 @@ use super::conn::{ByteReader, ByteWriter, ConnKind, Greeting};
 use super::wire;
 
 mod block;
+mod client;
+
+pub use client::LinkTlsClient;
 
 /// Time a client has to finish the handshake when the block gives no `timeout` (nats-server's
 /// `TLS_TIMEOUT`).
@@ -136,6 +139,23 @@ pub enum TlsError {
         block: String,
         /// What rustls said.
         source: rustls::Error,
+    },
+    /// A link's `server_name` (or its URL's host) is not a name a certificate can carry.
+    #[error("{block}: {name:?} is not a DNS name or IP address to verify the server by")]
+    ServerName {
+        /// `links[i].tls`.
+        block: String,
+        /// The name.
+        name: String,
+    },
+    /// rustls refused the link's client certificate and key (e.g. a key of another
+    /// certificate).
+    #[error("{block}: client certificate/key pair {what}")]
+    ClientKeyPair {
+        /// `links[i].tls`.
+        block: String,
+        /// The files and what rustls said of them.
+        what: String,
     },
     /// `websocket` has a port but neither `tls` nor `no_tls: true` (nats-server refuses it).
     #[error("websocket requires TLS configuration")]

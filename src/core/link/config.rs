@@ -46,6 +46,23 @@ impl fmt::Debug for Auth {
     }
 }
 
+/// When the link's connection is TLS. The core does no TLS itself: it tells the driver when to
+/// upgrade ([`super::TransportCommand::StartTls`]) and says in CONNECT that it did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LinkTls {
+    /// Never upgrade: the transport is plain, or secured below the link (a browser's `wss://`).
+    #[default]
+    Off,
+    /// Upgrade after INFO when the server says `tls_required` (what nats clients do).
+    IfRequired,
+    /// Always upgrade after INFO (a `tls://` URL or a `tls {}` block); a server whose INFO offers
+    /// no TLS is refused with [`super::DisconnectReason::TlsNotOffered`].
+    Required,
+    /// The driver completes the TLS handshake before reporting the transport open, so INFO
+    /// arrives over TLS (nats-server's `handshake_first`).
+    HandshakeFirst,
+}
+
 /// How a link behaves.
 #[derive(Debug, Clone)]
 pub struct LinkConfig {
@@ -53,6 +70,8 @@ pub struct LinkConfig {
     pub name: String,
     /// Credentials.
     pub auth: Auth,
+    /// When the connection is TLS.
+    pub tls: LinkTls,
     /// Whether the server delivers the link's own publishes to the link's subscriptions.
     pub echo: bool,
     /// Time between keepalive PINGs (nats clients: 2 minutes).
@@ -83,6 +102,7 @@ impl Default for LinkConfig {
         LinkConfig {
             name: "contrail-link".into(),
             auth: Auth::None,
+            tls: LinkTls::Off,
             echo: true,
             ping_interval: 120 * SECONDS,
             max_pings_out: 2,

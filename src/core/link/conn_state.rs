@@ -1,12 +1,12 @@
-//! One connection's life inside the link: dialing, the INFO → CONNECT → PING → PONG handshake,
-//! the server's operations, keepalive and stale detection, and how a connection ends (what is
-//! reported, when the next attempt starts, when the link gives up).
+//! One connection's life inside the link: dialing, the INFO → (TLS) → CONNECT → PING → PONG
+//! handshake, the server's operations, keepalive and stale detection, and how a connection ends
+//! (what is reported, when the next attempt starts, when the link gives up).
 
 use bytes::BytesMut;
 
 use super::{
-    Auth, DisconnectReason, Link, LinkConfig, LinkError, LinkEvent, RequestError, TransportCommand,
-    CONTROL_SLACK,
+    Auth, DisconnectReason, Link, LinkConfig, LinkError, LinkEvent, LinkTls, RequestError,
+    TransportCommand, CONTROL_SLACK,
 };
 use crate::core::headers::Headers;
 use crate::core::message::Message;
@@ -28,6 +28,12 @@ pub(super) enum Phase {
     },
     /// Transport up; waiting for the server's INFO.
     AwaitInfo {
+        /// Connect timeout.
+        deadline: Nanos,
+    },
+    /// INFO read in plaintext; [`TransportCommand::StartTls`] issued, CONNECT held back until
+    /// the driver's handshake completes.
+    AwaitTls {
         /// Connect timeout.
         deadline: Nanos,
     },
@@ -103,6 +109,12 @@ impl Link {
                     if !self.has_transport() {
                         break;
                     }
+                    if matches!(self.phase, Phase::AwaitTls { .. }) {
+                        // What follows INFO in plaintext is not the server's (the server waits
+                        // for our handshake): it is dropped, never parsed.
+                        self.input = BytesMut::new();
+                        break;
+                    }
                 }
                 Ok(None) => break,
                 Err(err) => {
@@ -113,8 +125,9 @@ impl Link {
         }
     }
 
-    /// The driver opened the transport asked for by [`TransportCommand::Open`]. The connect
-    /// timeout runs from the dial, so `_now` only keeps the driver's calls uniform.
+    /// The driver opened the transport asked for by [`TransportCommand::Open`] (with
+    /// [`LinkTls::HandshakeFirst`], after its TLS handshake). The connect timeout runs from the
+    /// dial, so `_now` only keeps the driver's calls uniform.
     pub fn transport_opened(&mut self, _now: Nanos) {
         match self.phase {
             Phase::Dialing { deadline } => {
@@ -122,9 +135,36 @@ impl Link {
                 self.input = BytesMut::new();
                 self.parser = ServerParser::new(initial_limits(&self.config));
                 self.pings_out = 0;
+                self.secure = self.config.tls == LinkTls::HandshakeFirst;
             }
             // Opened too late (timed out, closed meanwhile): not ours any more.
             _ => self.transport.push_back(TransportCommand::Close),
+        }
+    }
+
+    /// The driver's TLS handshake, asked for by [`TransportCommand::StartTls`], completed:
+    /// CONNECT and the handshake's PING go out, over TLS.
+    pub fn tls_established(&mut self, now: Nanos) {
+        match self.phase {
+            Phase::AwaitTls { deadline } => {
+                self.secure = true;
+                self.input = BytesMut::new();
+                // The INFO that asked for TLS is kept (AwaitTls is entered only with it).
+                if let Some(info) = self.info.clone() {
+                    self.send_connect(&info, deadline, now);
+                }
+            }
+            // Finished too late (timed out, closed meanwhile): not ours any more.
+            _ => self.transport.push_back(TransportCommand::Close),
+        }
+    }
+
+    /// The driver's TLS handshake (after [`TransportCommand::StartTls`], or before reporting
+    /// the transport open with [`LinkTls::HandshakeFirst`]) failed; `reason` is for the report.
+    /// The connection is over, as with [`Link::transport_closed`].
+    pub fn tls_failed(&mut self, reason: &str, now: Nanos) {
+        if self.has_transport() {
+            self.transport_gone(DisconnectReason::Tls(reason.to_owned()), now);
         }
     }
 
@@ -141,6 +181,7 @@ impl Link {
             Phase::Waiting { until } => Some(until),
             Phase::Dialing { deadline }
             | Phase::AwaitInfo { deadline }
+            | Phase::AwaitTls { deadline }
             | Phase::AwaitPong { deadline } => Some(deadline),
             Phase::Connected { next_ping } => Some(next_ping),
             Phase::Stopped => None,
@@ -166,6 +207,7 @@ impl Link {
             Phase::Waiting { until } if until <= now => self.dial(now),
             Phase::Dialing { deadline }
             | Phase::AwaitInfo { deadline }
+            | Phase::AwaitTls { deadline }
             | Phase::AwaitPong { deadline }
                 if deadline <= now =>
             {
@@ -200,6 +242,7 @@ impl Link {
             self.phase,
             Phase::Dialing { .. }
                 | Phase::AwaitInfo { .. }
+                | Phase::AwaitTls { .. }
                 | Phase::AwaitPong { .. }
                 | Phase::Connected { .. }
         )
@@ -246,7 +289,31 @@ impl Link {
             self.info = Some(info);
             return;
         };
-        let connect = match self.connect_for(&info) {
+        let upgrade = !self.secure
+            && match self.config.tls {
+                LinkTls::Off => false,
+                LinkTls::IfRequired => info.tls_required,
+                LinkTls::Required | LinkTls::HandshakeFirst => true,
+            };
+        if upgrade {
+            if !info.tls_required && !info.tls_available {
+                self.fail(DisconnectReason::TlsNotOffered, now);
+                return;
+            }
+            self.info = Some(info);
+            self.phase = Phase::AwaitTls { deadline };
+            self.transport.push_back(TransportCommand::StartTls);
+            return;
+        }
+        self.send_connect(&info, deadline, now);
+        if matches!(self.phase, Phase::AwaitPong { .. }) {
+            self.info = Some(info);
+        }
+    }
+
+    /// Sends CONNECT and the handshake's PING for a server that sent `info`.
+    fn send_connect(&mut self, info: &ServerInfo, deadline: Nanos, now: Nanos) {
+        let connect = match self.connect_for(info) {
             Ok(connect) => connect,
             Err(err) => {
                 let text = err.to_string();
@@ -255,7 +322,6 @@ impl Link {
                 return;
             }
         };
-        self.info = Some(info);
         self.phase = Phase::AwaitPong { deadline };
         self.send_control(&ClientOp::Connect(Box::new(connect)), now);
         self.send_control(&ClientOp::Ping, now);
@@ -270,6 +336,7 @@ impl Link {
             lang: "rust-contrail".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             protocol: 1,
+            tls_required: self.secure,
             echo: self.config.echo,
             headers: true,
             no_responders: true,

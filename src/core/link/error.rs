@@ -81,6 +81,14 @@ pub enum DisconnectReason {
     /// the peer floods a link that cannot write.
     #[error("outgoing buffer stalled")]
     OutputStalled,
+    /// The driver's TLS handshake failed or timed out (a certificate not trusted or not for
+    /// this server, a server that does not speak TLS); the text is the driver's.
+    #[error("TLS {0}")]
+    Tls(String),
+    /// The link requires TLS and the server's INFO offers none (neither `tls_required` nor
+    /// `tls_available`), as nats.go's "secure connection not available".
+    #[error("TLS is required for this link but the server does not offer it")]
+    TlsNotOffered,
     /// [`super::Link::close`] was called.
     #[error("closed by the application")]
     Closed,

@@ -25,7 +25,13 @@
 //! not connected, when larger than the server's `max_payload`, or when the outgoing buffer is
 //! full: memory never grows with a slow link.
 //!
-//! Not yet: TLS (a driver concern: it wraps the transport), several server URLs, and the
+//! TLS is the driver's: the link says when (after INFO, with [`TransportCommand::StartTls`],
+//! when [`LinkConfig::tls`] asks for it or the server's INFO says `tls_required`; or before
+//! INFO with [`LinkTls::HandshakeFirst`]) and holds CONNECT back until
+//! [`Link::tls_established`], so nothing but INFO ever crosses in plaintext; a failed
+//! handshake ([`Link::tls_failed`]) ends the connection like any other.
+//!
+//! Not yet: several server URLs, and the
 //! reconnect buffer nats.go keeps for publishes made while disconnected (the engine learns of
 //! the outage from [`LinkEvent::Disconnected`] and resumes from its own state instead).
 
@@ -44,7 +50,7 @@ use bytes::{Bytes, BytesMut};
 
 pub use backoff::Backoff;
 use backoff::Rng;
-pub use config::{Auth, LinkConfig, NonceSigner};
+pub use config::{Auth, LinkConfig, LinkTls, NonceSigner};
 pub use error::{DisconnectReason, LinkError, RequestError};
 pub use subs::Subscription;
 
@@ -69,6 +75,10 @@ pub enum TransportCommand {
     /// Drop the transport at once, without reporting it closed; bytes taken from
     /// [`Link::poll_transmit`] before this command belong to the old connection.
     Close,
+    /// Run the TLS client handshake on the open transport (the server's INFO came in
+    /// plaintext); then call [`Link::tls_established`], or [`Link::tls_failed`] if it fails.
+    /// Bytes read before the handshake are not fed to the link.
+    StartTls,
 }
 
 /// Where the link stands.
@@ -150,6 +160,8 @@ pub struct Link {
     auth_failures: u32,
     /// Why the last connection or attempt ended.
     last_error: Option<DisconnectReason>,
+    /// The current connection runs over TLS (said in CONNECT's `tls_required`).
+    secure: bool,
 }
 
 impl Link {
@@ -177,6 +189,7 @@ impl Link {
             failures: 0,
             auth_failures: 0,
             last_error: None,
+            secure: false,
         };
         link.dial(now);
         link
@@ -186,9 +199,10 @@ impl Link {
     pub fn state(&self) -> LinkState {
         match self.phase {
             Phase::Waiting { until } => LinkState::Waiting { until },
-            Phase::Dialing { .. } | Phase::AwaitInfo { .. } | Phase::AwaitPong { .. } => {
-                LinkState::Connecting
-            }
+            Phase::Dialing { .. }
+            | Phase::AwaitInfo { .. }
+            | Phase::AwaitTls { .. }
+            | Phase::AwaitPong { .. } => LinkState::Connecting,
             Phase::Connected { .. } => LinkState::Connected,
             Phase::Stopped => LinkState::Stopped,
         }

@@ -189,7 +189,7 @@ fn the_summary_names_auth_listeners_and_limits_without_secrets() {
         "max_payload 1024 bytes",
         "max_file_store 1000000000 bytes",
         "max_memory_store default (75% of what is free at start)",
-        "Link hub: nats://h:5 for account $G, $JS.hub.API -> $JS.API, forwards a.>, TLS off",
+        "Link hub: nats://h:5 for account $G, $JS.hub.API -> $JS.API, forwards a.>, TLS if the far server requires it",
     ] {
         assert!(summary.contains(part), "{part}:\n{summary}");
     }

@@ -16,8 +16,16 @@
 //! account's engine reaches `$JS.hub.API` there (mirrors and sources with `domain: hub`).
 //! Publishes to the `forward` subjects go over the link too (a request's reply comes back).
 //!
+//! A `tls://` URL or a `tls { ca_file, cert_file, key_file, server_name, handshake_first, ... }`
+//! block (nats-server's TLS fields, as in a leafnode remote; read by `server/tls/client.rs`)
+//! makes the link TLS only: it upgrades after the far server's INFO (or handshakes first) and
+//! verifies the far server's certificate against `ca_file` (else the system's roots) and the
+//! URL's host (or `server_name`), presenting `cert_file` to a hub that verifies clients. A
+//! `nats://` link without a block still upgrades when the far server's INFO requires TLS, as
+//! nats clients do.
+//!
 //! Every entry is checked here, at start: an unknown key, a bad URL or domain, a missing
-//! nkey seed file or a duplicate name is an error naming the file and line.
+//! nkey seed file, certificate or CA, or a duplicate name is an error naming the file and line.
 
 use std::path::Path;
 
@@ -25,9 +33,10 @@ use serde_json::{Map, Value};
 
 use super::keys::located;
 use super::ConfigError;
-use crate::core::link::Auth;
+use crate::core::link::{Auth, LinkTls};
 use crate::core::subject;
 use crate::server::conf::Parsed;
+use crate::server::tls::LinkTlsClient;
 
 /// The far server's JetStream API when the link says nothing (a server without a domain).
 pub const DEFAULT_REMOTE_API: &str = "$JS.API";
@@ -37,7 +46,7 @@ pub const DEFAULT_REMOTE_API: &str = "$JS.API";
 pub struct LinkSpec {
     /// Its name (monitoring, logs, and the client name the far server sees).
     pub name: String,
-    /// `nats://host:port`, without credentials (safe to show).
+    /// `nats://host:port` (`tls://` when TLS is required), without credentials (safe to show).
     pub url: String,
     /// `host:port` to dial.
     pub addr: String,
@@ -51,6 +60,9 @@ pub struct LinkSpec {
     pub remote_api: String,
     /// Subjects whose publishes are forwarded over the link.
     pub forward: Vec<String>,
+    /// TLS required (a `tls://` URL or a `tls` block); `None`: TLS only if the far server
+    /// requires it, trusting the system's roots.
+    pub tls: Option<LinkTlsClient>,
 }
 
 /// The flag that opens one link, and the path its errors name.
@@ -69,6 +81,7 @@ const ENTRY_KEYS: &[&str] = &[
     "account",
     "remote_api",
     "forward",
+    "tls",
 ];
 
 /// Reads the `links` array of `tree` (checked against `accounts`, the configured account
@@ -288,15 +301,29 @@ fn read_entry(
         }
     }
     let account = text("account")?.unwrap_or_else(|| crate::server::auth::GLOBAL_ACCOUNT.into());
+    let host = parts
+        .addr
+        .rsplit_once(':')
+        .map_or(parts.addr.as_str(), |(host, _)| host);
+    let block = named("tls");
+    let tls = match map.get("tls") {
+        Some(value) => Some(LinkTlsClient::from_block(&block, value, host)),
+        None if parts.tls => Some(LinkTlsClient::system(&block, host, LinkTls::Required)),
+        None => None,
+    }
+    .transpose()
+    .map_err(|err| invalid(format!("{}{err}", at("tls"))))?;
+    let scheme = if tls.is_some() { "tls" } else { "nats" };
     Ok(LinkSpec {
         name,
-        url: format!("nats://{}", parts.addr),
+        url: format!("{scheme}://{}", parts.addr),
         addr: parts.addr,
         auth,
         domain,
         account,
         remote_api,
         forward,
+        tls,
     })
 }
 
@@ -312,23 +339,31 @@ fn is_domain(text: &str) -> bool {
 #[derive(Debug, Default, PartialEq, Eq)]
 struct UrlParts {
     addr: String,
+    /// `tls://`: the link requires TLS.
+    tls: bool,
     user: Option<String>,
     password: Option<String>,
     token: Option<String>,
 }
 
-/// `nats://[user:pass@|token@]host[:port]` (or without the scheme); port 4222 by default.
+/// `nats://` or `tls://`, then `[user:pass@|token@]host[:port]` (or without the scheme); port
+/// 4222 by default.
 fn parse_url(url: &str) -> Result<UrlParts, String> {
-    let rest = match url.split_once("://") {
-        None => url,
-        Some(("nats", rest)) => rest,
-        Some(("tls", _)) => return Err("TLS links are not implemented yet (use nats://)".into()),
+    let (rest, tls) = match url.split_once("://") {
+        None => (url, false),
+        Some(("nats", rest)) => (rest, false),
+        Some(("tls", rest)) => (rest, true),
         Some((scheme, _)) => {
-            return Err(format!("scheme {scheme:?} is not supported (use nats://)"))
+            return Err(format!(
+                "scheme {scheme:?} is not supported (use nats:// or tls://)"
+            ))
         }
     };
     let rest = rest.trim_end_matches('/');
-    let mut parts = UrlParts::default();
+    let mut parts = UrlParts {
+        tls,
+        ..UrlParts::default()
+    };
     let host_port = match rest.rsplit_once('@') {
         None => rest,
         Some((credentials, host_port)) => {
@@ -423,7 +458,8 @@ mod tests {
         let parts = parse_url("nats://s3cret@hub").expect("valid");
         assert_eq!(parts.addr, "hub:4222");
         assert_eq!(parts.token.as_deref(), Some("s3cret"));
-        assert!(parse_url("tls://hub:4222").is_err());
+        assert!(parse_url("tls://hub:4222").is_ok_and(|p| p.tls && p.addr == "hub:4222"));
+        assert!(parse_url("nats://hub").is_ok_and(|p| !p.tls));
         assert!(parse_url("nats://hub:0").is_err());
         assert!(parse_url("nats://hub:x").is_err());
         assert!(parse_url("nats://").is_err());
@@ -472,6 +508,11 @@ mod tests {
                 "links.conf:2:",
                 "remote_api",
             ),
+            (
+                "links [\n { name: a, url: h,\n tls { insecure: true } }\n]",
+                "links.conf:3:",
+                "insecure",
+            ),
             ("links [\n { url: h }\n]", "links.conf:", "needs a name"),
             ("links: 4", "links.conf:1:", "list"),
         ];
@@ -504,5 +545,8 @@ mod tests {
             ("link", "nats://h:5")
         );
         assert!(from_flag("nats://h:5", None, Some("a b")).is_err());
+        let tls = from_flag("tls://h:5", None, None).expect("a TLS link");
+        assert_eq!(tls.url, "tls://h:5");
+        assert_eq!(tls.tls.map(|t| t.mode), Some(LinkTls::Required));
     }
 }

@@ -57,8 +57,13 @@ impl ServerConfig {
                 [] => String::new(),
                 subjects => format!(", forwards {}", subjects.join(" ")),
             };
+            let tls = match link.tls.as_ref().map(|tls| tls.mode) {
+                None => "TLS if the far server requires it",
+                Some(crate::core::link::LinkTls::HandshakeFirst) => "TLS required, handshake first",
+                Some(_) => "TLS required",
+            };
             lines.push(format!(
-                "Link {}: {} for account {}, {domain}{forward}, TLS off",
+                "Link {}: {} for account {}, {domain}{forward}, {tls}",
                 link.name, link.url, link.account
             ));
         }

@@ -16,16 +16,16 @@ use super::{ServerTls, TlsError, DEFAULT_HANDSHAKE_TIMEOUT};
 
 /// The fields of one `tls { }` block, before the files are loaded.
 #[derive(Default)]
-struct BlockFields {
-    cert_file: Option<PathBuf>,
-    key_file: Option<PathBuf>,
-    ca_file: Option<PathBuf>,
+pub(super) struct BlockFields {
+    pub(super) cert_file: Option<PathBuf>,
+    pub(super) key_file: Option<PathBuf>,
+    pub(super) ca_file: Option<PathBuf>,
     verify: bool,
-    timeout: Option<Duration>,
-    handshake_first: bool,
+    pub(super) timeout: Option<Duration>,
+    pub(super) handshake_first: bool,
     cipher_suites: Option<Vec<String>>,
     curve_preferences: Option<Vec<String>>,
-    min_version: Option<String>,
+    pub(super) min_version: Option<String>,
 }
 
 impl ServerTls {
@@ -89,7 +89,7 @@ fn missing(block: &str, field: &'static str) -> TlsError {
 }
 
 impl BlockFields {
-    fn read(block: &str, value: &Value) -> Result<BlockFields, TlsError> {
+    pub(super) fn read(block: &str, value: &Value) -> Result<BlockFields, TlsError> {
         let map = value
             .as_object()
             .ok_or_else(|| TlsError::NotABlock(block.into()))?;
@@ -231,7 +231,7 @@ fn read_file(path: &Path) -> Result<Vec<u8>, TlsError> {
     })
 }
 
-fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+pub(super) fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let pem = read_file(path)?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
@@ -248,7 +248,7 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     Ok(certs)
 }
 
-fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+pub(super) fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     let pem = read_file(path)?;
     PrivateKeyDer::from_pem_slice(&pem).map_err(|err| TlsError::Pem {
         path: path.to_path_buf(),
@@ -285,7 +285,7 @@ fn client_roots(block: &str, ca_file: Option<&Path>) -> Result<RootCertStore, Tl
 
 /// The ring provider, narrowed to the block's `cipher_suites` (which, as in Go, only choose
 /// among TLS 1.2 suites) and `curve_preferences`.
-fn provider(block: &str, fields: &BlockFields) -> Result<CryptoProvider, TlsError> {
+pub(super) fn provider(block: &str, fields: &BlockFields) -> Result<CryptoProvider, TlsError> {
     let mut provider = rustls::crypto::ring::default_provider();
     if let Some(wanted) = &fields.cipher_suites {
         let all = provider.cipher_suites.clone();
@@ -333,7 +333,7 @@ fn provider(block: &str, fields: &BlockFields) -> Result<CryptoProvider, TlsErro
 }
 
 /// TLS 1.2 and 1.3 (nats-server's minimum is 1.2 too), or 1.3 alone for `min_version: "1.3"`.
-fn protocol_versions(
+pub(super) fn protocol_versions(
     block: &str,
     min_version: Option<&str>,
 ) -> Result<&'static [&'static rustls::SupportedProtocolVersion], TlsError> {

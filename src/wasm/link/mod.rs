@@ -457,6 +457,12 @@ impl Driver {
                 Some(TransportCommand::Close) => {
                     self.connection.borrow_mut().take();
                 }
+                // Browser links leave TLS to the WebSocket (`wss://`) and never ask for an
+                // upgrade (their config's `tls` is off); refuse one rather than hang.
+                Some(TransportCommand::StartTls) => self
+                    .link
+                    .borrow_mut()
+                    .transport_closed("a TLS upgrade is not possible over a WebSocket", now()),
                 None => break,
             }
         }

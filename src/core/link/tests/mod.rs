@@ -7,6 +7,7 @@ mod keepalive;
 mod proptests;
 mod reconnect;
 mod requests;
+mod tls;
 
 use std::sync::Arc;
 
