@@ -159,8 +159,10 @@ for (const target of serverTargets()) {
 
   test(`${target.label}: the writer page's renderer crashes mid-upload: the follower takes over and nothing is lost or sent twice`, { timeout: 180_000 }, async () => {
     const out = await runTakeover(target, async (page) => {
+      const crashed = page.waitForEvent('crash', { timeout: 10_000 });
       const cdp = await page.context().newCDPSession(page);
-      await cdp.send('Page.crash').catch(() => {}); // the session dies with the renderer
+      cdp.send('Page.crash').catch(() => {}); // never answered: the session dies with the renderer
+      await crashed;
     });
     assertCarriedOn(out);
   });
