@@ -5,6 +5,7 @@
 // writer. Then the writer page goes away mid-upload (closed, or its renderer crashed), the follower
 // takes over, dials the recorded server, writes more, and the server stream must hold every local
 // message exactly once, in order; a third page, a follower of the new writer, sees its status.
+// And a follower's forget() has the writer stop the upload and delete its consumer.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, serve } from './harness.mjs';
@@ -165,5 +166,40 @@ for (const target of serverTargets()) {
       await crashed;
     });
     assertCarriedOn(out);
+  });
+}
+
+for (const { label, kind, program } of serverTargets()) {
+  test(`${label}: a follower forgets the writer's upload: the writer stops it and deletes its consumer`, { timeout: 120_000 }, async () => {
+    const server = await startServer(kind, { program });
+    const ctx = await browser.newContext();
+    const name = `tabs-forget-${Math.random()}`;
+    try {
+      const a = await openPage(ctx, name);
+      const b = await openPage(ctx, name);
+      assert.deepEqual([a.role, b.role], ['writer', 'follower']);
+      await a.page.evaluate(async (url) => {
+        await writeLocal(db, 1, 50);
+        globalThis.nc = await within(pkg.connect({ servers: url }), 10_000, 'connect');
+        await makeRemote(nc);
+        globalThis.up = await db.sync(nc, { stream: 'LOCAL', to: 'REMOTE', subjectPrefix: 'up.' });
+        await within(up.caughtUp(), 30_000, 'uploaded');
+      }, server.wsUrl);
+      await followUpload(b.page);
+      const gone = await b.page.evaluate(async () => {
+        await within(up.forget(), 10_000, 'forget through the writer');
+        return (await within(db.uploads(), 10_000, 'uploads after forget')).length;
+      });
+      assert.equal(gone, 0, 'the follower lists no upload');
+      const writer = await a.page.evaluate(async () => {
+        const jsm = await db.jetstreamManager();
+        const consumer = await jsm.consumers.info('LOCAL', 'upload_REMOTE').then(() => 'still there', (e) => e.name);
+        return { uploads: (await db.uploads()).length, consumer };
+      });
+      assert.deepEqual(writer, { uploads: 0, consumer: 'ConsumerNotFoundError' });
+    } finally {
+      await ctx.close();
+      await server.stop();
+    }
   });
 }
