@@ -25,6 +25,7 @@ import { JetStreamClient } from './client.js';
 import { JetStreamManager } from './jsm.js';
 import { Upload, listUploads, startSync } from './sync.js';
 import { attachApi } from './link.js';
+import { SharedUploads } from './tabuploads.js';
 import { Subscription } from './remote.js';
 
 const API = '$JS.API.';
@@ -137,7 +138,7 @@ export async function open(opts = {}) {
     openEngine,
     errors: { ContrailError, NoRespondersError, WriterLostError, TimeoutError, StorageFullError },
   });
-  return new Contrail(tab.engine, tab);
+  return new Contrail(tab.engine, tab, { connect: opts.connect, timeout: opts.timeout ?? 5000 });
 }
 
 /** Deletes a persisted engine's IndexedDB database. */
@@ -255,11 +256,17 @@ export class Contrail {
   #sid = 0;
   /** The handles of the running uploads, by name (sync.js). */
   #uploadHandles = new Map();
+  /** The uploads as other tabs see and steer them, and a takeover's dialling (tabuploads.js). */
+  #sharedUploads = null;
 
-  /** `engine` is the wasm Engine, or null for a follower tab (it sends everything through `tab`). */
-  constructor(engine, tab = null) {
+  /**
+   * `engine` is the wasm Engine, or null for a follower tab (it sends everything through `tab`).
+   * `connect(server)` dials a recorded upload's server after a takeover (false: never).
+   */
+  constructor(engine, tab = null, { connect, timeout = 5000 } = {}) {
     this.#engine = engine;
     this.#tab = tab;
+    if (tab?.shared) this.#sharedUploads = new SharedUploads(this, tab, { dial: connect, timeout });
     // A server connection attached to the engine has news for it: flush soon.
     engine?.setWake?.(() => this._kick());
     tab?.attach({
@@ -277,6 +284,8 @@ export class Contrail {
         this.#deliverEvent(m);
       },
       fail: (to, err) => this.#subs.get(to)?.(null, err),
+      message: (m) => this.#sharedUploads?.receive(m),
+      writerChanged: (id) => this.#sharedUploads?.writerChanged(id),
       promote: (engine) => {
         this.#engine = engine;
         this.#eventOnEngine.clear(); // a new engine: the interests replayed to it tell it anew
@@ -284,6 +293,7 @@ export class Contrail {
         this.#opening = null;
         this.#finishOpeningSoon();
         this._kick();
+        this.#sharedUploads?.promoted().catch(() => {}); // the recorded uploads go on from here
       },
     });
     this.#finishOpeningSoon();
@@ -382,6 +392,10 @@ export class Contrail {
    * (from `connect()`), every upload recorded for its server goes on over it, after its cursor.
    */
   async uploads(conn) {
+    if (!this.#closed && !this.#engine && this.#sharedUploads && (conn === undefined || conn === null)) {
+      // A follower: the writer's uploads, their statuses fed over the tab channel.
+      return (await this.#sharedUploads.names()).map((name) => this._upload(name));
+    }
     this.#writerOnly('uploads');
     if (this.#engine.loading) await this.#finishOpening();
     return listUploads(this, conn);
@@ -402,7 +416,17 @@ export class Contrail {
     return upload;
   }
 
-  /** Upload `name`'s handle `upload` ended (sync.js). */
+  /** The uploads as seen from a follower tab (tabuploads.js), null when not shared. */
+  get _sharedUploads() {
+    return this.#sharedUploads;
+  }
+
+  /** A follower heard new upload statuses: the handles look (as after a flush in a writer). */
+  _uploadsChanged() {
+    for (const watch of this.#flushWatchers) watch();
+  }
+
+    /** Upload `name`'s handle `upload` ended (sync.js). */
   _forgetUpload(name, upload) {
     if (this.#uploadHandles.get(name) === upload) this.#uploadHandles.delete(name);
   }

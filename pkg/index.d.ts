@@ -22,6 +22,15 @@ export interface OpenOptions {
   shared?: boolean;
   /** Milliseconds a request through another tab waits for its answer (default 5000). */
   timeout?: number;
+  /**
+   * How this context dials a recorded upload's server when it takes the database over from a
+   * writer tab that closed or died: the uploads recorded for that server (not paused) then go
+   * on over the connection, after their cursor. Default: `connect({servers: server,
+   * waitOnFirstConnect: true, maxReconnectAttempts: -1})`, which carries no credentials; give
+   * your own to add them. `false`: never dial (call `uploads(conn)` yourself once `role` is
+   * `writer`). Added by this package.
+   */
+  connect?: ((server: string) => Promise<RemoteConnection>) | false;
 }
 
 /** Opens an engine: persisted to IndexedDB when `name` is given, in memory otherwise. */
@@ -51,13 +60,16 @@ export declare class Contrail {
    * offline first (see the README's "Sync"). The upload is recorded in the database: opened
    * again, `uploads()` lists it and `uploads(conn)` resumes it. `conn` may be the server's URL
    * alone: the upload is recorded while offline and starts once `uploads(conn)` gives a
-   * connection to that server. Only in the tab that holds the database.
+   * connection to that server. Only in the tab that holds the database (a follower throws
+   * ContrailError; it sees and steers the upload through `uploads()`).
    */
   sync(conn: RemoteConnection | string, opts: SyncOptions): Promise<Upload>;
   /**
    * The uploads this database runs, those recorded before it was opened included (waiting for
    * a connection). With `conn`, every upload recorded for its server (`conn.getServer()`) goes
-   * on over it, after its cursor. Only in the tab that holds the database.
+   * on over it, after its cursor. In a follower tab (without `conn`), the writer's uploads: their
+   * statuses come from the writer over the tab channel and pause/resume/stop/forget go to it;
+   * rejects with TimeoutError when no writer answers within `timeout`. `conn` only in the writer.
    */
   uploads(conn?: RemoteConnection): Promise<Upload[]>;
   /**
@@ -126,7 +138,11 @@ export interface UploadStatus {
   retryAt: Date | null;
 }
 
-/** A running upload (`Contrail.sync`, `Contrail.uploads`). */
+/**
+ * A running upload (`Contrail.sync`, `Contrail.uploads`). In a follower tab the same handle reads
+ * the writer's statuses and sends its controls to the writer; it keeps working when this tab
+ * takes over.
+ */
 export declare class Upload {
   readonly name: string;
   status(): UploadStatus;
@@ -139,8 +155,8 @@ export declare class Upload {
   /** Sends again, at once (also after an error's backoff). */
   resume(): void;
   /**
-   * Stops in this page; the cursor and record stay in the upload's consumer: `sync()` again
-   * resumes there, and so does the database opened again.
+   * Stops in this page (in a follower: in the writer); the cursor and record stay in the upload's
+   * consumer: `sync()` again resumes there, and so does the database opened again.
    */
   stop(): void;
   /** Stops and deletes the upload's consumer (its cursor and record) for good. */

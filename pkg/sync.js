@@ -18,7 +18,7 @@ function randomOrigin() {
 }
 
 /** The status JSON from the engine, with camelCase names. */
-function readStatus(json) {
+export function readStatus(json) {
   const s = JSON.parse(json);
   return {
     name: s.name,
@@ -39,7 +39,8 @@ function readStatus(json) {
   };
 }
 
-const same = (a, b) =>
+/** Whether two statuses say the same (what `events()` reports a change of). */
+export const same = (a, b) =>
   a.cursor === b.cursor &&
   a.pending === b.pending &&
   a.inFlight === b.inFlight &&
@@ -158,7 +159,8 @@ export class Upload {
    */
   stop() {
     if (this.#stopped) return;
-    this.#db._wasm?.stopUpload(this.#name);
+    if (this.#db._wasm) this.#db._wasm.stopUpload(this.#name);
+    else this.#db._sharedUploads?.control(this.#name, 'stop').catch(() => {});
     this.#end(new ClosedError());
   }
 
@@ -169,7 +171,11 @@ export class Upload {
    */
   async forget() {
     const engine = this.#db._wasm;
-    if (!engine) throw new ClosedError();
+    if (!engine) {
+      if (this.#db.closed || !this.#db._sharedUploads) throw new ClosedError();
+      await this.#db._sharedUploads.control(this.#name, 'forget'); // a follower: the writer does it
+      return this.#end(new ClosedError());
+    }
     checked(engine.forgetUpload(this.#name, Date.now()));
     this.#end(new ClosedError());
     await this.#db._kick();
@@ -207,15 +213,23 @@ export class Upload {
     };
   }
 
+  /** The status from the engine, or in a follower tab the writer's last word (tabuploads.js). */
   #read() {
-    const json = this.#db._wasm?.uploadStatus(this.#name);
-    if (json === undefined) throw new ContrailError(`upload ${this.#name} is not running`);
-    return readStatus(json);
+    const engine = this.#db._wasm;
+    const json = engine?.uploadStatus(this.#name);
+    const status = engine ? json !== undefined && readStatus(json) : this.#db._sharedUploads?.status(this.#name);
+    if (!status) throw new ContrailError(`upload ${this.#name} is not running`);
+    return status;
   }
 
   #control(paused) {
     if (this.#stopped) throw new ClosedError();
-    this.#db._wasm?.pauseUpload(this.#name, paused);
+    if (!this.#db._wasm) {
+      // A follower: the writer pauses or resumes; the statuses it posts next say so.
+      this.#db._sharedUploads?.control(this.#name, paused ? 'pause' : 'resume').catch(() => {});
+      return;
+    }
+    this.#db._wasm.pauseUpload(this.#name, paused);
     this.#db._kick();
   }
 

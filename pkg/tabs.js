@@ -35,6 +35,8 @@
 //   {t:'closed', id}                 a writer closed cleanly. It is posted after its last commit
 //                                    and its answers, so whatever a follower sent it and has no
 //                                    answer for was never handled.
+//   anything else                    handed to the host (tabuploads.js: the uploads' statuses
+//                                    and controls).
 //
 // In-flight requests. A follower tracks each message with a reply inbox until its first answer
 // (pull requests until the pull ends) with a deadline of `timeout` ms (plus `expires` for pulls);
@@ -165,6 +167,21 @@ class Tab {
     return this.engine !== null;
   }
 
+  /** True when this context shares the database over the channel (not `shared: false`). */
+  get shared() {
+    return this.#shared;
+  }
+
+  /** The id of the writer this context follows (its own when it is the writer), or null. */
+  get writerId() {
+    return this.#writer;
+  }
+
+  /** Posts `msg` to every other context (the host's own messages, see tabuploads.js). */
+  tell(msg) {
+    if (!this.#closed) this.#post(msg);
+  }
+
   async start() {
     const release = await acquire(this.#lock, { ifAvailable: true });
     if (!this.#shared) {
@@ -293,6 +310,8 @@ class Tab {
       case 'closed':
         this.#writerClosed(msg.id);
         break;
+      default:
+        this.#host?.message?.(msg);
     }
   }
 
@@ -308,6 +327,7 @@ class Tab {
       this.#queue.push({ n: 0, i: subject, a: true, at: Date.now() + this.#timeout });
     }
     this.#flushQueue();
+    this.#host?.writerChanged?.(id);
   }
 
   /** Sends the queue, oldest first, to the writer if one is known. */

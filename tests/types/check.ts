@@ -61,6 +61,12 @@ export async function check(): Promise<void> {
   const where: string | null = recorded[0].status().server;
   const reconnects: number = resumed[0].status().reconnects;
   await offline.forget();
+  // Several tabs: a follower lists and steers the writer's uploads; a takeover dials with `connect`.
+  const shared = await open({ name: 'types', connect: (server) => connect({ servers: server, token: 't', maxReconnectAttempts: -1 }) });
+  const solo = await open({ name: 'types-solo', connect: false });
+  const seen: Upload[] = await shared.uploads();
+  for await (const s of seen[0].events()) if (s.paused) seen[0].resume();
+  void solo;
   const hub: Attachment = await nc.attach(await connect({ servers: 'ws://localhost:8080' }), { domain: 'hub', api: '$JS.API' });
   const routed: string = hub.api + hub.remoteApi;
   hub.detach();
