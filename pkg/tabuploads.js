@@ -148,20 +148,21 @@ export class SharedUploads {
       const s = up.status();
       if (s.server && !s.paused && !s.online) servers.add(s.server);
     }
-    for (const server of servers) {
-      let nc;
-      try {
-        nc = await this.#dial(server);
-      } catch {
-        continue; // the app's connect() failed: its uploads wait, as after open()
-      }
-      if (this.#closed) {
-        await nc.close();
-        return;
-      }
-      this.#dialled.push(nc);
-      await this.#db.uploads(nc);
+    // Each server on its own: one that is down (its dial waits for it) holds no other back.
+    await Promise.all([...servers].map((server) => this.#carryOn(server)));
+  }
+
+  /** Dials `server` and hands the connection to the uploads recorded for it. */
+  async #carryOn(server) {
+    let nc;
+    try {
+      nc = await this.#dial(server);
+    } catch {
+      return; // the app's connect() failed: its uploads wait, as after open()
     }
+    if (this.#closed) return void (await nc.close());
+    this.#dialled.push(nc);
+    await this.#db.uploads(nc);
   }
 
   /** Stops answering; closes the connections a takeover dialled. */

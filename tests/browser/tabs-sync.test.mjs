@@ -8,7 +8,7 @@
 // And a follower's forget() has the writer stop the upload and delete its consumer.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, serve } from './harness.mjs';
+import { launch, serve, blankPage } from './harness.mjs';
 import { serverTargets, startServer } from './servers.mjs';
 import { expected, installHelpers } from './sync-page.mjs';
 
@@ -24,9 +24,8 @@ after(async () => {
 
 /** A page of `ctx` with `globalThis.db = await open({name})` and the sync helpers; returns it and its role. */
 async function openPage(ctx, name) {
-  const page = await ctx.newPage();
+  const page = await blankPage(ctx, site.url);
   page.on('pageerror', (e) => console.error('pageerror:', e));
-  await page.goto(`${site.url}/tests/browser/blank.html`);
   await installHelpers(page);
   const role = await page.evaluate(async (name) => {
     globalThis.pkg = await import('/pkg/index.js');
