@@ -40,6 +40,7 @@ use crate::core::engine::journal::{Input, Journal};
 use crate::core::engine::{Engine, EngineConfig, FlushTicket, StoreFactory, UNBOUND};
 use crate::core::error::{ApiError, ErrorKind};
 use crate::core::message::{Destination, LinkId, Message, Outbound};
+use crate::core::store::StoreError;
 use crate::core::stream::StreamConfig;
 use crate::core::sync::upload::UploadConfig;
 use crate::core::time::{Nanos, MILLIS};
@@ -59,15 +60,21 @@ fn nanos(ms: f64) -> Nanos {
         .saturating_add(fraction)
 }
 
-/// What one flush takes: the engine's ticket when its stores queued their syncs (the messages
-/// it holds are released once the commit completes it), publish outcomes and messages to
-/// release, writes to commit first.
-type Batch = (
-    Option<FlushTicket>,
-    Vec<released::TicketAck>,
-    Vec<Outbound>,
-    Vec<Write>,
-);
+/// What one flush takes.
+struct Batch {
+    /// The engine's ticket when its stores queued their syncs (the messages it holds are
+    /// released once the commit completes it).
+    ticket: Option<FlushTicket>,
+    /// Ticketed publishes' outcomes, released once the commit succeeded.
+    acks: Vec<released::TicketAck>,
+    /// Messages to release once the commit succeeded.
+    out: Vec<Outbound>,
+    /// The writes to commit first.
+    writes: Vec<Write>,
+    /// Whether the writes are all the stores' (no stream meta written or stream deleted by the
+    /// shell): a failed commit of them is the engine's to take back (see [`Shell::roll_back`]).
+    stores_only: bool,
+}
 
 /// A stream's config and creation time as its meta record last had them.
 type WrittenMeta = (StreamConfig, Nanos);
@@ -108,6 +115,12 @@ struct Shell {
     /// Filters of local subscriptions that may cover advisories (`setEventInterest`), one entry
     /// per subscription: told again to an engine rebuilt from the database.
     event_filters: RefCell<Vec<String>>,
+    /// Rebuilds from the database after a failed commit, for tests to tell the two ways back.
+    #[cfg(test)]
+    rebuilds: Cell<u64>,
+    /// Failed commits the engine took back itself, for tests.
+    #[cfg(test)]
+    taken_back: Cell<u64>,
 }
 
 /// An upload as the shell started it, to start it again after a rollback.
@@ -630,6 +643,19 @@ impl JsEngine {
 }
 
 impl JsEngine {
+    /// How many times a failed commit rebuilt the engine from the database (rather than the
+    /// engine taking the batch back itself).
+    #[cfg(test)]
+    pub(crate) fn rebuilds(&self) -> u64 {
+        self.shell.rebuilds.get()
+    }
+
+    /// How many failed commits the engine took back itself ([`Engine::flush_failed`]).
+    #[cfg(test)]
+    pub(crate) fn taken_back(&self) -> u64 {
+        self.shell.taken_back.get()
+    }
+
     fn with_shell(
         engine: Engine,
         db: Option<Database>,
@@ -658,6 +684,10 @@ impl JsEngine {
                 links: RefCell::new(Links::default()),
                 uploads: RefCell::new(BTreeMap::new()),
                 event_filters: RefCell::new(Vec::new()),
+                #[cfg(test)]
+                rebuilds: Cell::new(0),
+                #[cfg(test)]
+                taken_back: Cell::new(0),
             }),
         }
     }
@@ -684,7 +714,12 @@ fn flush(shell: &Rc<Shell>) -> Promise {
     let generation = shell.generation.get();
     let end = shell.journal.borrow().end();
     let mut batch = shell.take_batch();
-    if let Ok((Some(_), _, out, _)) = &mut batch {
+    if let Ok(Batch {
+        ticket: Some(_),
+        out,
+        ..
+    }) = &mut batch
+    {
         // A batch with a commit to wait for, taken with no earlier flush unsettled: what the
         // engine released already never waits for this commit (what does stays held in the
         // engine until `flush_done`), so what goes to a link leaves now, in the engine's order
@@ -705,8 +740,9 @@ fn flush(shell: &Rc<Shell>) -> Promise {
     // First in line: the transaction begins in this call, so IndexedDB works on it while
     // JavaScript goes on (a flush behind another begins once that one settled).
     let (batch, begun) = match (batch, &shell.db, &previous) {
-        (Ok((ticket, acks, out, writes)), Some(db), None) if !shell.needs_reload.get() => {
-            (Ok((ticket, acks, out, Vec::new())), Some(db.begin(writes)))
+        (Ok(mut batch), Some(db), None) if !shell.needs_reload.get() => {
+            let writes = std::mem::take(&mut batch.writes);
+            (Ok(batch), Some(db.begin(writes)))
         }
         (batch, _, _) => (batch, None),
     };
@@ -755,6 +791,8 @@ impl Shell {
     /// Replaces the engine with the one the database holds: the rollback after a failed commit.
     async fn reload(&self, db: &Database) -> Result<(), Error> {
         let generation = self.generation.get() + 1;
+        #[cfg(test)]
+        self.rebuilds.set(self.rebuilds.get() + 1);
         self.load_whole(db, generation).await?;
         self.needs_reload.set(false);
         Ok(())
@@ -803,9 +841,9 @@ impl Shell {
             // Its outcome is its own caller's; this flush only waits its turn.
             let _ = JsFuture::from(previous).await;
         }
-        let (ticket, acks, out, writes) = batch?;
+        let mut batch = batch?;
         let Some(db) = &self.db else {
-            return Ok(release(self, &acks, &out));
+            return Ok(release(self, &batch.acks, &batch.out));
         };
         let committed = match begun {
             Some(Ok(commit)) => commit.finished().await,
@@ -823,15 +861,94 @@ impl Shell {
                     // Its inputs were replayed; the flush that replayed them answers them.
                     return Ok(release(self, &[], &[]));
                 }
-                db.commit(writes).await
+                db.commit(std::mem::take(&mut batch.writes)).await
             }
         };
         match committed {
             Ok(()) => {
                 self.journal.borrow_mut().committed(end);
-                Ok(self.committed(ticket, &acks, out))
+                Ok(self.committed(batch.ticket, &batch.acks, batch.out))
             }
+            Err(err) if self.can_roll_back(&batch) => self.roll_back(db, err, batch, end).await,
             Err(err) => self.recover(db, err, end).await,
+        }
+    }
+
+    /// Whether a failed commit of `batch` may be taken back by the engine itself
+    /// ([`Shell::roll_back`]) rather than by rebuilding it from the database: its stores
+    /// queued syncs the engine can fail, the shell wrote nothing of its own in it, no flush
+    /// waits behind it (its writes were built on this commit), and the engine is whole.
+    fn can_roll_back(&self, batch: &Batch) -> bool {
+        batch.ticket.is_some()
+            && batch.stores_only
+            && self.in_flight.get() == 1
+            && self.partial.borrow().is_none()
+            && !self.engine.borrow().has_failing_streams()
+    }
+
+    /// After the commit of `batch` failed with `err`: the engine fails its ticket
+    /// ([`Engine::flush_failed`]), so every stream it carried takes back the publishes not yet
+    /// committed (their PubAcks leave as refusals) and carries everything else again in its
+    /// next sync. When a stream could not go back (it wrote more than appends since its last
+    /// commit), its refused publishes would still be stored, so the engine is rebuilt from
+    /// the database instead ([`Shell::recover`]). Otherwise what the engine now holds is
+    /// committed at once, in a second transaction, as the rebuild would; the flush resolves to
+    /// the refusals and that commit's release, and rejects when it fails too.
+    /// `failed_end` is the journal's end when the batch was taken.
+    async fn roll_back(
+        &self,
+        db: &Database,
+        err: Error,
+        batch: Batch,
+        failed_end: u64,
+    ) -> Result<JsValue, JsValue> {
+        let Batch {
+            ticket,
+            mut acks,
+            mut out,
+            ..
+        } = batch;
+        let taken_back = {
+            let mut engine = self.engine.borrow_mut();
+            if let Some(ticket) = ticket {
+                engine.flush_failed(ticket, to_store_error(&err));
+            }
+            let taken_back = !engine.has_failing_streams();
+            if taken_back {
+                // Ticketed publishes answer through the shell: those whose message went back
+                // are refused as the engine refused the others.
+                let refused = refusal(&err);
+                refuse_taken_back(&engine, &mut acks, &refused);
+                refuse_taken_back(&engine, &mut self.acks.borrow_mut(), &refused);
+            }
+            taken_back
+        };
+        if !taken_back {
+            return self.recover(db, err, failed_end).await;
+        }
+        #[cfg(test)]
+        self.taken_back.set(self.taken_back.get() + 1);
+        // No await from the rollback to the retry's begin: nothing is handled between.
+        let end = self.journal.borrow().end();
+        let retry = self.take_batch().and_then(|mut retry| {
+            let writes = std::mem::take(&mut retry.writes);
+            Ok((retry, db.begin(writes)?))
+        });
+        let retried = match retry {
+            Ok((retry, commit)) => commit.finished().await.map(|()| retry),
+            Err(e) => Err(e),
+        };
+        match retried {
+            Ok(retry) => {
+                self.journal.borrow_mut().committed(end);
+                acks.extend(retry.acks);
+                out.extend(retry.out);
+                Ok(self.committed(retry.ticket, &acks, out))
+            }
+            Err(again) => {
+                self.lose(db).await;
+                Err(again.into())
+            }
         }
     }
 
@@ -879,19 +996,18 @@ impl Shell {
             journal.replay(&mut engine, failed_end, &refusal(&err), &mut acks);
         }
         let end = self.journal.borrow().end();
-        let retry = self
-            .take_batch()
-            .and_then(|(ticket, acks, out, writes)| Ok((ticket, acks, out, db.begin(writes)?)));
+        let retry = self.take_batch().and_then(|mut retry| {
+            let writes = std::mem::take(&mut retry.writes);
+            Ok((retry, db.begin(writes)?))
+        });
         let retried = match retry {
-            Ok((ticket, acks, out, commit)) => {
-                commit.finished().await.map(|()| (ticket, acks, out))
-            }
+            Ok((retry, commit)) => commit.finished().await.map(|()| retry),
             Err(e) => Err(e),
         };
         match retried {
-            Ok((ticket, acks, out)) => {
+            Ok(retry) => {
                 self.journal.borrow_mut().committed(end);
-                Ok(self.committed(ticket, &acks, out))
+                Ok(self.committed(retry.ticket, &retry.acks, retry.out))
             }
             Err(again) => {
                 self.lose(db).await;
@@ -956,7 +1072,13 @@ impl Shell {
             }
         };
         if self.db.is_none() {
-            return Ok((ticket, acks, out, Vec::new()));
+            return Ok(Batch {
+                ticket,
+                acks,
+                out,
+                writes: Vec::new(),
+                stores_only: true,
+            });
         }
         let mut metas = self.metas.borrow_mut();
         let mut queue = self.queue.borrow_mut();
@@ -988,7 +1110,41 @@ impl Shell {
                 bytes: codec::encode_json(&meta),
             });
         }
-        Ok((ticket, acks, out, std::mem::take(&mut *queue)))
+        let stores_only = !queue
+            .iter()
+            .any(|w| matches!(w, Write::PutMeta { .. } | Write::DeleteStream { .. }));
+        Ok(Batch {
+            ticket,
+            acks,
+            out,
+            writes: std::mem::take(&mut *queue),
+            stores_only,
+        })
+    }
+}
+
+/// Refuses with `refusal` the ticketed publishes in `acks` whose message the engine took back
+/// after a failed commit (its stream's sequences end before it now).
+fn refuse_taken_back(engine: &Engine, acks: &mut [released::TicketAck], refusal: &ApiError) {
+    for (_, result) in acks.iter_mut() {
+        let taken_back = match result {
+            Ok(ack) => engine
+                .stream(&ack.stream)
+                .is_none_or(|s| s.state().last_seq < ack.seq),
+            Err(_) => false,
+        };
+        if taken_back {
+            *result = Err(refusal.clone());
+        }
+    }
+}
+
+/// The store error a failed commit stands for, for [`Engine::flush_failed`].
+fn to_store_error(err: &Error) -> StoreError {
+    match err {
+        Error::QuotaExceeded => StoreError::QuotaExceeded,
+        Error::Store(err) => err.clone(),
+        other => StoreError::Io(other.to_string()),
     }
 }
 
