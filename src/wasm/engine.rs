@@ -9,15 +9,25 @@
 //! ticket ([`Engine::flush_done`]) and hands out what the engine then releases.
 //!
 //! Commits run one after another, in flush order. When one fails (quota exceeded, abort, I/O
-//! error), the engine in memory is ahead of the database, so the shell rebuilds it from the
-//! database (the last committed state) and replays the core's [`Journal`] of what was handled
-//! since:
-//! the failed batch's publishes are answered with nats-server's error (10023 for a full quota)
-//! and store nothing, everything else is handled again and committed at once, in a second
-//! transaction; the flush then resolves to the refusals and that commit's replies. Only when
-//! that second commit fails too does the flush reject, with everything since the last commit
-//! gone: nothing unacknowledged survives, and no later commit can write state built on it
-//! (flushes queued behind it reject with [`Error::RolledBack`]).
+//! error), the engine in memory is ahead of the database. In the common case, a batch of
+//! appends, the engine takes it back itself ([`Engine::flush_failed`]): each stream the commit
+//! carried has its stores' bookkeeping put back to the last completed commit
+//! (`IdbStore::queued_sync_failed`) and the messages stored since dropped
+//! (`discard_unsynced`), their PubAcks (and the shell's tickets for them) answered with
+//! nats-server's error (10023 for a full quota, 10077 otherwise); what the engine then holds
+//! is committed at once, in a second transaction, and the flush resolves to the refusals and
+//! that commit's replies.
+//!
+//! A batch the engine cannot take back that way (a stream that also acked, removed, purged or
+//! made a consumer since its last commit; a stream config written or a stream deleted; a flush
+//! already queued behind the failed one, built on it; an engine still opening) is rolled back
+//! by rebuilding the engine from the database (the last committed state) and replaying the
+//! core's [`Journal`] of what was handled since: the failed batch's publishes are refused as
+//! above and store nothing, everything else is handled again and committed at once, in a
+//! second transaction, with the same resolution. Only when that second commit fails too does
+//! the flush reject, with everything since the last commit gone: nothing unacknowledged
+//! survives, and no later commit can write state built on it (flushes queued behind it reject
+//! with [`Error::RolledBack`]).
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -402,12 +412,12 @@ impl JsEngine {
     /// within this call: the browser commits while JavaScript goes on (no microtask in
     /// between).
     ///
-    /// If this one fails, the engine is rebuilt from the database and what it handled since is
-    /// replayed (see the module docs): the promise still resolves, with this batch's publishes
-    /// refused (503 / 10023 "insufficient resources" for a full quota, 10077 otherwise) and
-    /// everything else answered once a second transaction committed it. A flush taken before
-    /// that rollback resolves to an empty release (its inputs were replayed and are answered
-    /// by the flush that replayed them). Only if the second transaction fails as well does the
+    /// If this one fails, the engine takes the batch back, or is rebuilt from the database with
+    /// what it handled since replayed (see the module docs): the promise still resolves, with
+    /// this batch's publishes refused (503 / 10023 "insufficient resources" for a full quota,
+    /// 10077 otherwise) and everything else answered once a second transaction committed it.
+    /// After a rebuild, a flush taken before it resolves to an empty release (its inputs were
+    /// replayed and are answered by the flush that replayed them). Only if the second transaction fails as well does the
     /// promise reject (with a `QuotaExceededError` when the quota is full): what was handled
     /// since the last successful commit is gone, so callers should fail every reply they still
     /// wait for; flushes taken before that reject with a "rolled back" `ContrailError`.
@@ -968,8 +978,9 @@ impl Shell {
         release(self, acks, &out)
     }
 
-    /// After the commit of the batch ending at journal number `failed_end` failed with `err`:
-    /// rebuilds the engine from the database, replays the journal (that batch's publishes
+    /// After the commit of the batch ending at journal number `failed_end` failed with `err`
+    /// and the engine could not take it back ([`Shell::roll_back`]): rebuilds the engine from
+    /// the database, replays the journal (that batch's publishes
     /// refused, see [`Journal::replay`]) and commits the result at once. Resolves to the
     /// refusals and that commit's release; if it fails too, everything since the last commit
     /// is lost and the flush rejects.

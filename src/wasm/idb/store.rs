@@ -27,6 +27,14 @@
 //!   it is dead; until then it is a tombstone in the state record (at most [`MAX_DEAD`]). No
 //!   other segment is touched.
 //!
+//! A commit can fail (a full quota, an abort). The store keeps, per sync still queued, what it
+//! takes to undo it (the segment entries it changed, the tombstones and state-record position
+//! before it, the removals and consumer writes it carried): [`StreamStore::queued_sync_failed`]
+//! puts the bookkeeping back to the last commit that completed, so the next sync carries
+//! everything since again, and [`StreamStore::discard_unsynced`] then takes back, in memory,
+//! the messages appended since that commit, when nothing but appends changed them (a removed
+//! message is only in the database now: `Ok(false)`, and the shell rebuilds from it).
+//!
 //! A store restored from its newest segments only ([`Restorer::finish_tail`], the fast open) is
 //! *partial*: it appends and answers for its tail, keeps the persisted `first_seq` in the state
 //! it writes, and refuses every removal, since the messages it lacks are still in the database.
