@@ -16,11 +16,13 @@
 //! (`discard_unsynced`), their PubAcks (and the shell's tickets for them) answered with
 //! nats-server's error (10023 for a full quota, 10077 otherwise); what the engine then holds
 //! is committed at once, in a second transaction, and the flush resolves to the refusals and
-//! that commit's replies.
+//! that commit's replies. Flushes already queued behind the failed one were built on it: the
+//! engine failed their tickets with it, their publishes are refused the same way, and they
+//! resolve without committing their writes (the second transaction carries what is left).
 //!
 //! A batch the engine cannot take back that way (a stream that also acked, removed, purged or
-//! made a consumer since its last commit; a stream config written or a stream deleted; a flush
-//! already queued behind the failed one, built on it; an engine still opening) is rolled back
+//! made a consumer since its last commit; a stream config written or a stream deleted, in it
+//! or in a flush queued behind it; an engine still opening) is rolled back
 //! by rebuilding the engine from the database (the last committed state) and replaying the
 //! core's [`Journal`] of what was handled since: the failed batch's publishes are refused as
 //! above and store nothing, everything else is handled again and committed at once, in a
@@ -84,6 +86,16 @@ struct Batch {
     /// Whether the writes are all the stores' (no stream meta written or stream deleted by the
     /// shell): a failed commit of them is the engine's to take back (see [`Shell::roll_back`]).
     stores_only: bool,
+    /// [`Shell::taken_back`] when it was taken: a batch taken before a rollback is void.
+    epoch: u64,
+}
+
+/// A batch queued behind an unsettled flush, as a failed commit before it needs to see it.
+struct Waiting {
+    /// Its ticketed publishes' outcomes (a rollback refuses those it took back).
+    acks: Vec<released::TicketAck>,
+    /// See [`Batch::stores_only`].
+    stores_only: bool,
 }
 
 /// A stream's config and creation time as its meta record last had them.
@@ -101,6 +113,13 @@ struct Shell {
     seed: u64,
     /// Counts rollbacks: a batch taken in an older generation belongs to discarded state.
     generation: Cell<u64>,
+    /// Counts failed commits the engine took back itself: a batch taken before one carried
+    /// writes built on the failed commit, and is not committed.
+    taken_back: Cell<u64>,
+    /// Numbers flushes, for `waiting`.
+    flushes: Cell<u64>,
+    /// The batches queued behind an unsettled flush, by flush number.
+    waiting: RefCell<BTreeMap<u64, Waiting>>,
     /// Batches of a generation below this lost their inputs in a rollback (not replayed).
     lost_before: Cell<u64>,
     /// What the engine took since the last commit, replayed after a failed one.
@@ -128,9 +147,6 @@ struct Shell {
     /// Rebuilds from the database after a failed commit, for tests to tell the two ways back.
     #[cfg(test)]
     rebuilds: Cell<u64>,
-    /// Failed commits the engine took back itself, for tests.
-    #[cfg(test)]
-    taken_back: Cell<u64>,
 }
 
 /// An upload as the shell started it, to start it again after a rollback.
@@ -416,8 +432,9 @@ impl JsEngine {
     /// what it handled since replayed (see the module docs): the promise still resolves, with
     /// this batch's publishes refused (503 / 10023 "insufficient resources" for a full quota,
     /// 10077 otherwise) and everything else answered once a second transaction committed it.
-    /// After a rebuild, a flush taken before it resolves to an empty release (its inputs were
-    /// replayed and are answered by the flush that replayed them). Only if the second transaction fails as well does the
+    /// A flush taken before that resolves to its publishes refused the same way (after a
+    /// rebuild: to an empty release, its inputs were replayed and are answered by the flush
+    /// that replayed them). Only if the second transaction fails as well does the
     /// promise reject (with a `QuotaExceededError` when the quota is full): what was handled
     /// since the last successful commit is gone, so callers should fail every reply they still
     /// wait for; flushes taken before that reject with a "rolled back" `ContrailError`.
@@ -683,6 +700,9 @@ impl JsEngine {
                 warnings: RefCell::new(warnings),
                 seed,
                 generation: Cell::new(0),
+                taken_back: Cell::new(0),
+                flushes: Cell::new(0),
+                waiting: RefCell::new(BTreeMap::new()),
                 lost_before: Cell::new(0),
                 journal: RefCell::new(Journal::default()),
                 needs_reload: Cell::new(false),
@@ -696,8 +716,6 @@ impl JsEngine {
                 event_filters: RefCell::new(Vec::new()),
                 #[cfg(test)]
                 rebuilds: Cell::new(0),
-                #[cfg(test)]
-                taken_back: Cell::new(0),
             }),
         }
     }
@@ -747,6 +765,16 @@ fn flush(shell: &Rc<Shell>) -> Promise {
     } else {
         None
     };
+    let number = shell.flushes.get() + 1;
+    shell.flushes.set(number);
+    if let (Ok(batch), Some(_)) = (&mut batch, &previous) {
+        // Its acks are kept where a failed commit before it can reach them.
+        let waiting = Waiting {
+            acks: std::mem::take(&mut batch.acks),
+            stores_only: batch.stores_only,
+        };
+        shell.waiting.borrow_mut().insert(number, waiting);
+    }
     // First in line: the transaction begins in this call, so IndexedDB works on it while
     // JavaScript goes on (a flush behind another begins once that one settled).
     let (batch, begun) = match (batch, &shell.db, &previous) {
@@ -760,7 +788,9 @@ fn flush(shell: &Rc<Shell>) -> Promise {
     let promise = future_to_promise({
         let shell = shell.clone();
         async move {
-            let result = shell.settle(batch, begun, previous, generation, end).await;
+            let result = shell
+                .settle(batch, begun, previous, generation, end, number)
+                .await;
             shell.in_flight.set(shell.in_flight.get() - 1);
             result
         }
@@ -846,12 +876,17 @@ impl Shell {
         previous: Option<Promise>,
         generation: u64,
         end: u64,
+        number: u64,
     ) -> Result<JsValue, JsValue> {
         if let Some(previous) = previous {
             // Its outcome is its own caller's; this flush only waits its turn.
             let _ = JsFuture::from(previous).await;
         }
+        let waiting = self.waiting.borrow_mut().remove(&number);
         let mut batch = batch?;
+        if let Some(waiting) = waiting {
+            batch.acks = waiting.acks;
+        }
         let Some(db) = &self.db else {
             return Ok(release(self, &batch.acks, &batch.out));
         };
@@ -871,6 +906,13 @@ impl Shell {
                     // Its inputs were replayed; the flush that replayed them answers them.
                     return Ok(release(self, &[], &[]));
                 }
+                if self.taken_back.get() != batch.epoch {
+                    // Taken before a failed commit the engine took back, which failed this
+                    // batch's ticket too: its writes were built on that commit (the flush that
+                    // took it back committed what is left), its publishes were taken back
+                    // with it and its acks say so.
+                    return Ok(release(self, &batch.acks, &batch.out));
+                }
                 db.commit(std::mem::take(&mut batch.writes)).await
             }
         };
@@ -886,12 +928,12 @@ impl Shell {
 
     /// Whether a failed commit of `batch` may be taken back by the engine itself
     /// ([`Shell::roll_back`]) rather than by rebuilding it from the database: its stores
-    /// queued syncs the engine can fail, the shell wrote nothing of its own in it, no flush
-    /// waits behind it (its writes were built on this commit), and the engine is whole.
+    /// queued syncs the engine can fail, the shell wrote nothing of its own in it nor in a
+    /// batch queued behind it (those are dropped with it), and the engine is whole.
     fn can_roll_back(&self, batch: &Batch) -> bool {
         batch.ticket.is_some()
             && batch.stores_only
-            && self.in_flight.get() == 1
+            && self.waiting.borrow().values().all(|w| w.stores_only)
             && self.partial.borrow().is_none()
             && !self.engine.borrow().has_failing_streams()
     }
@@ -930,13 +972,15 @@ impl Shell {
                 let refused = refusal(&err);
                 refuse_taken_back(&engine, &mut acks, &refused);
                 refuse_taken_back(&engine, &mut self.acks.borrow_mut(), &refused);
+                for waiting in self.waiting.borrow_mut().values_mut() {
+                    refuse_taken_back(&engine, &mut waiting.acks, &refused);
+                }
             }
             taken_back
         };
         if !taken_back {
             return self.recover(db, err, failed_end).await;
         }
-        #[cfg(test)]
         self.taken_back.set(self.taken_back.get() + 1);
         // No await from the rollback to the retry's begin: nothing is handled between.
         let end = self.journal.borrow().end();
@@ -1089,6 +1133,7 @@ impl Shell {
                 out,
                 writes: Vec::new(),
                 stores_only: true,
+                epoch: self.taken_back.get(),
             });
         }
         let mut metas = self.metas.borrow_mut();
@@ -1130,6 +1175,7 @@ impl Shell {
             out,
             writes: std::mem::take(&mut *queue),
             stores_only,
+            epoch: self.taken_back.get(),
         })
     }
 }

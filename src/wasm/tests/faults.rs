@@ -759,3 +759,41 @@ async fn a_failed_commit_of_appends_is_taken_back_without_a_rebuild() {
         .expect("reopened, as acknowledged");
     run.engine.close();
 }
+
+/// A failed commit with a flush queued behind it: the engine takes back both batches (the
+/// second was built on the first), without a rebuild; both flushes resolve, every publish in
+/// them refused, and publishing goes on from the last acknowledged sequence.
+#[wasm_bindgen_test]
+async fn a_failed_commit_with_a_flush_behind_it_is_taken_back_without_a_rebuild() {
+    let mut run = Run::new().await;
+    run.step(&Step::Publish { ticketed: true })
+        .await
+        .expect("publish");
+    run.step(&Step::Flush(Fault::None)).await.expect("flush");
+    run.step(&Step::Publish { ticketed: false })
+        .await
+        .expect("publish");
+    run.step(&Step::Pipelined(Fault::Once(Kind::Quota)))
+        .await
+        .expect("both flushes resolve");
+    let refused = run
+        .pubs
+        .values()
+        .filter(|o| **o == Outcome::Refused)
+        .count();
+    assert_eq!(refused, 2, "{:?}", run.pubs);
+    assert_eq!(run.engine.rebuilds(), 0, "taken back by the engine");
+    assert_eq!(run.engine.taken_back(), 1);
+    run.step(&Step::Publish { ticketed: true })
+        .await
+        .expect("publish");
+    run.step(&Step::Flush(Fault::None)).await.expect("flush");
+    assert_eq!(run.pubs.values().last(), Some(&Outcome::Acked(2)));
+    run.check_stored("after the rollback")
+        .await
+        .expect("stored");
+    run.step(&Step::Reopen)
+        .await
+        .expect("reopened, as acknowledged");
+    run.engine.close();
+}
