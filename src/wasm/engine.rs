@@ -86,7 +86,7 @@ struct Batch {
     /// Whether the writes are all the stores' (no stream meta written or stream deleted by the
     /// shell): a failed commit of them is the engine's to take back (see [`Shell::roll_back`]).
     stores_only: bool,
-    /// [`Shell::taken_back`] when it was taken: a batch taken before a rollback is void.
+    /// `Shell::taken_back` when it was taken: a batch taken before a take-back is void.
     epoch: u64,
 }
 
