@@ -9,15 +9,27 @@
 //! ticket ([`Engine::flush_done`]) and hands out what the engine then releases.
 //!
 //! Commits run one after another, in flush order. When one fails (quota exceeded, abort, I/O
-//! error), the engine in memory is ahead of the database, so the shell rebuilds it from the
-//! database (the last committed state) and replays the core's [`Journal`] of what was handled
-//! since:
-//! the failed batch's publishes are answered with nats-server's error (10023 for a full quota)
-//! and store nothing, everything else is handled again and committed at once, in a second
-//! transaction; the flush then resolves to the refusals and that commit's replies. Only when
-//! that second commit fails too does the flush reject, with everything since the last commit
-//! gone: nothing unacknowledged survives, and no later commit can write state built on it
-//! (flushes queued behind it reject with [`Error::RolledBack`]).
+//! error), the engine in memory is ahead of the database. In the common case, a batch of
+//! appends, the engine takes it back itself ([`Engine::flush_failed`]): each stream the commit
+//! carried has its stores' bookkeeping put back to the last completed commit
+//! (`IdbStore::queued_sync_failed`) and the messages stored since dropped
+//! (`discard_unsynced`), their PubAcks (and the shell's tickets for them) answered with
+//! nats-server's error (10023 for a full quota, 10077 otherwise); what the engine then holds
+//! is committed at once, in a second transaction, and the flush resolves to the refusals and
+//! that commit's replies. Flushes already queued behind the failed one were built on it: the
+//! engine failed their tickets with it, their publishes are refused the same way, and they
+//! resolve without committing their writes (the second transaction carries what is left).
+//!
+//! A batch the engine cannot take back that way (a stream that also acked, removed, purged or
+//! made a consumer since its last commit; a stream config written or a stream deleted, in it
+//! or in a flush queued behind it; an engine still opening) is rolled back
+//! by rebuilding the engine from the database (the last committed state) and replaying the
+//! core's [`Journal`] of what was handled since: the failed batch's publishes are refused as
+//! above and store nothing, everything else is handled again and committed at once, in a
+//! second transaction, with the same resolution. Only when that second commit fails too does
+//! the flush reject, with everything since the last commit gone: nothing unacknowledged
+//! survives, and no later commit can write state built on it (flushes queued behind it reject
+//! with [`Error::RolledBack`]).
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -40,6 +52,7 @@ use crate::core::engine::journal::{Input, Journal};
 use crate::core::engine::{Engine, EngineConfig, FlushTicket, StoreFactory, UNBOUND};
 use crate::core::error::{ApiError, ErrorKind};
 use crate::core::message::{Destination, LinkId, Message, Outbound};
+use crate::core::store::StoreError;
 use crate::core::stream::StreamConfig;
 use crate::core::sync::upload::UploadConfig;
 use crate::core::time::{Nanos, MILLIS};
@@ -59,15 +72,31 @@ fn nanos(ms: f64) -> Nanos {
         .saturating_add(fraction)
 }
 
-/// What one flush takes: the engine's ticket when its stores queued their syncs (the messages
-/// it holds are released once the commit completes it), publish outcomes and messages to
-/// release, writes to commit first.
-type Batch = (
-    Option<FlushTicket>,
-    Vec<released::TicketAck>,
-    Vec<Outbound>,
-    Vec<Write>,
-);
+/// What one flush takes.
+struct Batch {
+    /// The engine's ticket when its stores queued their syncs (the messages it holds are
+    /// released once the commit completes it).
+    ticket: Option<FlushTicket>,
+    /// Ticketed publishes' outcomes, released once the commit succeeded.
+    acks: Vec<released::TicketAck>,
+    /// Messages to release once the commit succeeded.
+    out: Vec<Outbound>,
+    /// The writes to commit first.
+    writes: Vec<Write>,
+    /// Whether the writes are all the stores' (no stream meta written or stream deleted by the
+    /// shell): a failed commit of them is the engine's to take back (see [`Shell::roll_back`]).
+    stores_only: bool,
+    /// `Shell::taken_back` when it was taken: a batch taken before a take-back is void.
+    epoch: u64,
+}
+
+/// A batch queued behind an unsettled flush, as a failed commit before it needs to see it.
+struct Waiting {
+    /// Its ticketed publishes' outcomes (a rollback refuses those it took back).
+    acks: Vec<released::TicketAck>,
+    /// See [`Batch::stores_only`].
+    stores_only: bool,
+}
 
 /// A stream's config and creation time as its meta record last had them.
 type WrittenMeta = (StreamConfig, Nanos);
@@ -84,6 +113,13 @@ struct Shell {
     seed: u64,
     /// Counts rollbacks: a batch taken in an older generation belongs to discarded state.
     generation: Cell<u64>,
+    /// Counts failed commits the engine took back itself: a batch taken before one carried
+    /// writes built on the failed commit, and is not committed.
+    taken_back: Cell<u64>,
+    /// Numbers flushes, for `waiting`.
+    flushes: Cell<u64>,
+    /// The batches queued behind an unsettled flush, by flush number.
+    waiting: RefCell<BTreeMap<u64, Waiting>>,
     /// Batches of a generation below this lost their inputs in a rollback (not replayed).
     lost_before: Cell<u64>,
     /// What the engine took since the last commit, replayed after a failed one.
@@ -108,6 +144,9 @@ struct Shell {
     /// Filters of local subscriptions that may cover advisories (`setEventInterest`), one entry
     /// per subscription: told again to an engine rebuilt from the database.
     event_filters: RefCell<Vec<String>>,
+    /// Rebuilds from the database after a failed commit, for tests to tell the two ways back.
+    #[cfg(test)]
+    rebuilds: Cell<u64>,
 }
 
 /// An upload as the shell started it, to start it again after a rollback.
@@ -389,12 +428,13 @@ impl JsEngine {
     /// within this call: the browser commits while JavaScript goes on (no microtask in
     /// between).
     ///
-    /// If this one fails, the engine is rebuilt from the database and what it handled since is
-    /// replayed (see the module docs): the promise still resolves, with this batch's publishes
-    /// refused (503 / 10023 "insufficient resources" for a full quota, 10077 otherwise) and
-    /// everything else answered once a second transaction committed it. A flush taken before
-    /// that rollback resolves to an empty release (its inputs were replayed and are answered
-    /// by the flush that replayed them). Only if the second transaction fails as well does the
+    /// If this one fails, the engine takes the batch back, or is rebuilt from the database with
+    /// what it handled since replayed (see the module docs): the promise still resolves, with
+    /// this batch's publishes refused (503 / 10023 "insufficient resources" for a full quota,
+    /// 10077 otherwise) and everything else answered once a second transaction committed it.
+    /// A flush taken before that resolves to its publishes refused the same way (after a
+    /// rebuild: to an empty release, its inputs were replayed and are answered by the flush
+    /// that replayed them). Only if the second transaction fails as well does the
     /// promise reject (with a `QuotaExceededError` when the quota is full): what was handled
     /// since the last successful commit is gone, so callers should fail every reply they still
     /// wait for; flushes taken before that reject with a "rolled back" `ContrailError`.
@@ -630,6 +670,19 @@ impl JsEngine {
 }
 
 impl JsEngine {
+    /// How many times a failed commit rebuilt the engine from the database (rather than the
+    /// engine taking the batch back itself).
+    #[cfg(test)]
+    pub(crate) fn rebuilds(&self) -> u64 {
+        self.shell.rebuilds.get()
+    }
+
+    /// How many failed commits the engine took back itself ([`Engine::flush_failed`]).
+    #[cfg(test)]
+    pub(crate) fn taken_back(&self) -> u64 {
+        self.shell.taken_back.get()
+    }
+
     fn with_shell(
         engine: Engine,
         db: Option<Database>,
@@ -647,6 +700,9 @@ impl JsEngine {
                 warnings: RefCell::new(warnings),
                 seed,
                 generation: Cell::new(0),
+                taken_back: Cell::new(0),
+                flushes: Cell::new(0),
+                waiting: RefCell::new(BTreeMap::new()),
                 lost_before: Cell::new(0),
                 journal: RefCell::new(Journal::default()),
                 needs_reload: Cell::new(false),
@@ -658,6 +714,8 @@ impl JsEngine {
                 links: RefCell::new(Links::default()),
                 uploads: RefCell::new(BTreeMap::new()),
                 event_filters: RefCell::new(Vec::new()),
+                #[cfg(test)]
+                rebuilds: Cell::new(0),
             }),
         }
     }
@@ -684,7 +742,12 @@ fn flush(shell: &Rc<Shell>) -> Promise {
     let generation = shell.generation.get();
     let end = shell.journal.borrow().end();
     let mut batch = shell.take_batch();
-    if let Ok((Some(_), _, out, _)) = &mut batch {
+    if let Ok(Batch {
+        ticket: Some(_),
+        out,
+        ..
+    }) = &mut batch
+    {
         // A batch with a commit to wait for, taken with no earlier flush unsettled: what the
         // engine released already never waits for this commit (what does stays held in the
         // engine until `flush_done`), so what goes to a link leaves now, in the engine's order
@@ -702,11 +765,22 @@ fn flush(shell: &Rc<Shell>) -> Promise {
     } else {
         None
     };
+    let number = shell.flushes.get() + 1;
+    shell.flushes.set(number);
+    if let (Ok(batch), Some(_)) = (&mut batch, &previous) {
+        // Its acks are kept where a failed commit before it can reach them.
+        let waiting = Waiting {
+            acks: std::mem::take(&mut batch.acks),
+            stores_only: batch.stores_only,
+        };
+        shell.waiting.borrow_mut().insert(number, waiting);
+    }
     // First in line: the transaction begins in this call, so IndexedDB works on it while
     // JavaScript goes on (a flush behind another begins once that one settled).
     let (batch, begun) = match (batch, &shell.db, &previous) {
-        (Ok((ticket, acks, out, writes)), Some(db), None) if !shell.needs_reload.get() => {
-            (Ok((ticket, acks, out, Vec::new())), Some(db.begin(writes)))
+        (Ok(mut batch), Some(db), None) if !shell.needs_reload.get() => {
+            let writes = std::mem::take(&mut batch.writes);
+            (Ok(batch), Some(db.begin(writes)))
         }
         (batch, _, _) => (batch, None),
     };
@@ -714,7 +788,9 @@ fn flush(shell: &Rc<Shell>) -> Promise {
     let promise = future_to_promise({
         let shell = shell.clone();
         async move {
-            let result = shell.settle(batch, begun, previous, generation, end).await;
+            let result = shell
+                .settle(batch, begun, previous, generation, end, number)
+                .await;
             shell.in_flight.set(shell.in_flight.get() - 1);
             result
         }
@@ -755,6 +831,8 @@ impl Shell {
     /// Replaces the engine with the one the database holds: the rollback after a failed commit.
     async fn reload(&self, db: &Database) -> Result<(), Error> {
         let generation = self.generation.get() + 1;
+        #[cfg(test)]
+        self.rebuilds.set(self.rebuilds.get() + 1);
         self.load_whole(db, generation).await?;
         self.needs_reload.set(false);
         Ok(())
@@ -798,14 +876,19 @@ impl Shell {
         previous: Option<Promise>,
         generation: u64,
         end: u64,
+        number: u64,
     ) -> Result<JsValue, JsValue> {
         if let Some(previous) = previous {
             // Its outcome is its own caller's; this flush only waits its turn.
             let _ = JsFuture::from(previous).await;
         }
-        let (ticket, acks, out, writes) = batch?;
+        let waiting = self.waiting.borrow_mut().remove(&number);
+        let mut batch = batch?;
+        if let Some(waiting) = waiting {
+            batch.acks = waiting.acks;
+        }
         let Some(db) = &self.db else {
-            return Ok(release(self, &acks, &out));
+            return Ok(release(self, &batch.acks, &batch.out));
         };
         let committed = match begun {
             Some(Ok(commit)) => commit.finished().await,
@@ -823,15 +906,103 @@ impl Shell {
                     // Its inputs were replayed; the flush that replayed them answers them.
                     return Ok(release(self, &[], &[]));
                 }
-                db.commit(writes).await
+                if self.taken_back.get() != batch.epoch {
+                    // Taken before a failed commit the engine took back, which failed this
+                    // batch's ticket too: its writes were built on that commit (the flush that
+                    // took it back committed what is left), its publishes were taken back
+                    // with it and its acks say so.
+                    return Ok(release(self, &batch.acks, &batch.out));
+                }
+                db.commit(std::mem::take(&mut batch.writes)).await
             }
         };
         match committed {
             Ok(()) => {
                 self.journal.borrow_mut().committed(end);
-                Ok(self.committed(ticket, &acks, out))
+                Ok(self.committed(batch.ticket, &batch.acks, batch.out))
             }
+            Err(err) if self.can_roll_back(&batch) => self.roll_back(db, err, batch, end).await,
             Err(err) => self.recover(db, err, end).await,
+        }
+    }
+
+    /// Whether a failed commit of `batch` may be taken back by the engine itself
+    /// ([`Shell::roll_back`]) rather than by rebuilding it from the database: its stores
+    /// queued syncs the engine can fail, the shell wrote nothing of its own in it nor in a
+    /// batch queued behind it (those are dropped with it), and the engine is whole.
+    fn can_roll_back(&self, batch: &Batch) -> bool {
+        batch.ticket.is_some()
+            && batch.stores_only
+            && self.waiting.borrow().values().all(|w| w.stores_only)
+            && self.partial.borrow().is_none()
+            && !self.engine.borrow().has_failing_streams()
+    }
+
+    /// After the commit of `batch` failed with `err`: the engine fails its ticket
+    /// ([`Engine::flush_failed`]), so every stream it carried takes back the publishes not yet
+    /// committed (their PubAcks leave as refusals) and carries everything else again in its
+    /// next sync. When a stream could not go back (it wrote more than appends since its last
+    /// commit), its refused publishes would still be stored, so the engine is rebuilt from
+    /// the database instead ([`Shell::recover`]). Otherwise what the engine now holds is
+    /// committed at once, in a second transaction, as the rebuild would; the flush resolves to
+    /// the refusals and that commit's release, and rejects when it fails too.
+    /// `failed_end` is the journal's end when the batch was taken.
+    async fn roll_back(
+        &self,
+        db: &Database,
+        err: Error,
+        batch: Batch,
+        failed_end: u64,
+    ) -> Result<JsValue, JsValue> {
+        let Batch {
+            ticket,
+            mut acks,
+            mut out,
+            ..
+        } = batch;
+        let taken_back = {
+            let mut engine = self.engine.borrow_mut();
+            if let Some(ticket) = ticket {
+                engine.flush_failed(ticket, to_store_error(&err));
+            }
+            let taken_back = !engine.has_failing_streams();
+            if taken_back {
+                // Ticketed publishes answer through the shell: those whose message went back
+                // are refused as the engine refused the others.
+                let refused = refusal(&err);
+                refuse_taken_back(&engine, &mut acks, &refused);
+                refuse_taken_back(&engine, &mut self.acks.borrow_mut(), &refused);
+                for waiting in self.waiting.borrow_mut().values_mut() {
+                    refuse_taken_back(&engine, &mut waiting.acks, &refused);
+                }
+            }
+            taken_back
+        };
+        if !taken_back {
+            return self.recover(db, err, failed_end).await;
+        }
+        self.taken_back.set(self.taken_back.get() + 1);
+        // No await from the rollback to the retry's begin: nothing is handled between.
+        let end = self.journal.borrow().end();
+        let retry = self.take_batch().and_then(|mut retry| {
+            let writes = std::mem::take(&mut retry.writes);
+            Ok((retry, db.begin(writes)?))
+        });
+        let retried = match retry {
+            Ok((retry, commit)) => commit.finished().await.map(|()| retry),
+            Err(e) => Err(e),
+        };
+        match retried {
+            Ok(retry) => {
+                self.journal.borrow_mut().committed(end);
+                acks.extend(retry.acks);
+                out.extend(retry.out);
+                Ok(self.committed(retry.ticket, &acks, out))
+            }
+            Err(again) => {
+                self.lose(db).await;
+                Err(again.into())
+            }
         }
     }
 
@@ -851,8 +1022,9 @@ impl Shell {
         release(self, acks, &out)
     }
 
-    /// After the commit of the batch ending at journal number `failed_end` failed with `err`:
-    /// rebuilds the engine from the database, replays the journal (that batch's publishes
+    /// After the commit of the batch ending at journal number `failed_end` failed with `err`
+    /// and the engine could not take it back ([`Shell::roll_back`]): rebuilds the engine from
+    /// the database, replays the journal (that batch's publishes
     /// refused, see [`Journal::replay`]) and commits the result at once. Resolves to the
     /// refusals and that commit's release; if it fails too, everything since the last commit
     /// is lost and the flush rejects.
@@ -879,19 +1051,18 @@ impl Shell {
             journal.replay(&mut engine, failed_end, &refusal(&err), &mut acks);
         }
         let end = self.journal.borrow().end();
-        let retry = self
-            .take_batch()
-            .and_then(|(ticket, acks, out, writes)| Ok((ticket, acks, out, db.begin(writes)?)));
+        let retry = self.take_batch().and_then(|mut retry| {
+            let writes = std::mem::take(&mut retry.writes);
+            Ok((retry, db.begin(writes)?))
+        });
         let retried = match retry {
-            Ok((ticket, acks, out, commit)) => {
-                commit.finished().await.map(|()| (ticket, acks, out))
-            }
+            Ok((retry, commit)) => commit.finished().await.map(|()| retry),
             Err(e) => Err(e),
         };
         match retried {
-            Ok((ticket, acks, out)) => {
+            Ok(retry) => {
                 self.journal.borrow_mut().committed(end);
-                Ok(self.committed(ticket, &acks, out))
+                Ok(self.committed(retry.ticket, &retry.acks, retry.out))
             }
             Err(again) => {
                 self.lose(db).await;
@@ -956,7 +1127,14 @@ impl Shell {
             }
         };
         if self.db.is_none() {
-            return Ok((ticket, acks, out, Vec::new()));
+            return Ok(Batch {
+                ticket,
+                acks,
+                out,
+                writes: Vec::new(),
+                stores_only: true,
+                epoch: self.taken_back.get(),
+            });
         }
         let mut metas = self.metas.borrow_mut();
         let mut queue = self.queue.borrow_mut();
@@ -988,7 +1166,42 @@ impl Shell {
                 bytes: codec::encode_json(&meta),
             });
         }
-        Ok((ticket, acks, out, std::mem::take(&mut *queue)))
+        let stores_only = !queue
+            .iter()
+            .any(|w| matches!(w, Write::PutMeta { .. } | Write::DeleteStream { .. }));
+        Ok(Batch {
+            ticket,
+            acks,
+            out,
+            writes: std::mem::take(&mut *queue),
+            stores_only,
+            epoch: self.taken_back.get(),
+        })
+    }
+}
+
+/// Refuses with `refusal` the ticketed publishes in `acks` whose message the engine took back
+/// after a failed commit (its stream's sequences end before it now).
+fn refuse_taken_back(engine: &Engine, acks: &mut [released::TicketAck], refusal: &ApiError) {
+    for (_, result) in acks.iter_mut() {
+        let taken_back = match result {
+            Ok(ack) => engine
+                .stream(&ack.stream)
+                .is_none_or(|s| s.state().last_seq < ack.seq),
+            Err(_) => false,
+        };
+        if taken_back {
+            *result = Err(refusal.clone());
+        }
+    }
+}
+
+/// The store error a failed commit stands for, for [`Engine::flush_failed`].
+fn to_store_error(err: &Error) -> StoreError {
+    match err {
+        Error::QuotaExceeded => StoreError::QuotaExceeded,
+        Error::Store(err) => err.clone(),
+        other => StoreError::Io(other.to_string()),
     }
 }
 

@@ -289,6 +289,15 @@ impl Consumer {
     /// deliveries when no remaining one is numbered above (else it keeps a gap, as after a
     /// missed message).
     pub(crate) fn forget_after(&mut self, last_seq: u64) {
+        // Its record changes only if it delivered past `last_seq`: a record saved again for
+        // nothing would be a write the medium that just failed has to take.
+        let record_changes = self.delivered.stream_seq > last_seq
+            || self.asflr > last_seq
+            || self
+                .rdc
+                .keys()
+                .next_back()
+                .is_some_and(|seq| *seq > last_seq);
         self.sseq = self.sseq.min(last_seq.saturating_add(1));
         self.asflr = self.asflr.min(last_seq);
         self.rdc.retain(|seq, _| *seq <= last_seq);
@@ -307,7 +316,7 @@ impl Consumer {
             }
         }
         self.npc_stale = true;
-        self.changed = true;
+        self.changed |= record_changes;
         self.recompute_redeliver_at();
     }
 

@@ -169,6 +169,13 @@ impl Engine {
         self.release_held();
     }
 
+    /// Whether some stream's sync failed and it still holds writes it could not take back
+    /// (publishes to it are refused at once until a sync of it succeeds; see
+    /// [`Engine::flush`]). The browser shell asks after [`Engine::flush_failed`].
+    pub fn has_failing_streams(&self) -> bool {
+        !self.failing.is_empty()
+    }
+
     /// What a failed sync of stream `name` does (see [`Engine::flush`]): back to its last sync
     /// when only publishes wrote since (`rollback.rs`), its publishes not yet durable answered
     /// now rather than when space is freed, and, when unsynced writes are left (it could not

@@ -2,8 +2,9 @@
 //! store that queues its syncs (IndexedDB) costs only the writes it carried.
 //!
 //! When such a commit fails (quota exceeded, abort, I/O error), the engine in memory is ahead of
-//! the database, and the browser shell rebuilds it from the database (only it can read one;
-//! `src/wasm/engine.rs`). Everything handled since the last commit would be gone with it, reads
+//! the database. A batch of appends the engine takes back itself ([`Engine::flush_failed`]);
+//! for any other (acks, removals, consumer or stream writes; see `src/wasm/engine.rs`) the
+//! browser shell rebuilds the engine from the database (only it can read one). Everything handled since the last commit would be gone with it, reads
 //! and acks as much as publishes. Instead, the shell replays this journal into the rebuilt
 //! engine: the publishes of the failed batch are answered with the error nats-server gives a
 //! write its store cannot make durable (503 / 10023 "insufficient resources" for a full quota,

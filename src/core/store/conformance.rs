@@ -15,7 +15,7 @@ use bytes::Bytes;
 
 use super::{
     record_size, ConsumerRecord, ConsumerState, PendingAck, SequencePair, SimpleState, StoreError,
-    StreamState, StreamStore,
+    StreamState, StreamStore, Synced,
 };
 
 pub(crate) use model::random_ops_match_model;
@@ -104,6 +104,9 @@ macro_rules! store_conformance_tests {
             old_message_survives_long_churn,
             wildcard_lookups_find_rare_subjects_far_apart,
             scattered_removals_keep_subject_queries_right,
+            discard_unsynced_takes_back_the_appends_since_the_last_sync,
+            discard_unsynced_after_a_removal_restores_the_synced_state_or_changes_nothing,
+            a_failed_queued_sync_leaves_its_appends_unsynced,
         );
 
         #[$test]
@@ -848,4 +851,115 @@ pub(crate) fn scattered_removals_keep_subject_queries_right(s: &mut dyn StreamSt
     assert!(remove(s, 1000));
     assert_eq!(last_of(s, "a"), Ok(996));
     assert_eq!(s.subjects_state("a").get("a"), Some(&simple(249, 4, 996)));
+}
+
+// ---- failed syncs -----------------------------------------------------------------------------
+
+/// Syncs and, for a store whose sync only queues a commit, completes that commit.
+fn sync_durably(s: &mut dyn StreamStore) {
+    match s.sync().expect("sync") {
+        Synced::Durable => {}
+        Synced::Queued => s.queued_sync_done(),
+    }
+}
+
+/// What a store says of `discard_unsynced`: `Some(true)` when it went back, `Some(false)` when
+/// it cannot; either way checked against `synced` (the state to go back to) and `ahead` (the
+/// state before the call, kept when it cannot).
+fn discarded(s: &mut dyn StreamStore, synced: &StreamState, ahead: &StreamState) -> bool {
+    match s.discard_unsynced() {
+        Ok(true) => {
+            assert_eq!(&s.state(), synced, "back to the last synced state");
+            true
+        }
+        Ok(false) => {
+            assert_eq!(
+                &s.state(),
+                ahead,
+                "a store that cannot go back changes nothing"
+            );
+            false
+        }
+        Err(e) => panic!("discard_unsynced failed: {e}"),
+    }
+}
+
+pub(crate) fn discard_unsynced_takes_back_the_appends_since_the_last_sync(s: &mut dyn StreamStore) {
+    put_all(s, &["a", "b"]);
+    s.save_consumer("c", consumer_record(1)).expect("save");
+    sync_durably(s);
+    let synced = s.state();
+    for subject in ["c", "d"] {
+        s.store_msg(subject, None, Bytes::from_static(b"late"), T0 + 5)
+            .expect("store");
+    }
+    s.save_consumer("c", consumer_record(2)).expect("save");
+    let ahead = s.state();
+    if !discarded(s, &synced, &ahead) {
+        return;
+    }
+    assert_eq!(s.load_msg(3), Err(StoreError::NotFound));
+    assert_eq!(last_of(s, ""), Ok(2));
+    assert_eq!(
+        s.subjects_state(">").len(),
+        2,
+        "{:?}",
+        s.subjects_state(">")
+    );
+    // Consumer records are not the store's to take back.
+    let consumers = s.consumers().expect("list");
+    assert_eq!(consumers.get("c"), Some(&consumer_record(2)));
+    assert_eq!(put(s, "e"), 3, "sequences continue after the synced ones");
+    assert_eq!(s.load_msg(3).expect("load").subject, "e");
+    assert_eq!(shape(s), (3, 1, 3, 0));
+}
+
+pub(crate) fn discard_unsynced_after_a_removal_restores_the_synced_state_or_changes_nothing(
+    s: &mut dyn StreamStore,
+) {
+    put_all(s, &["a", "b", "c"]);
+    sync_durably(s);
+    let synced = s.state();
+    assert!(remove(s, 2));
+    put(s, "d");
+    let ahead = s.state();
+    if discarded(s, &synced, &ahead) {
+        assert_eq!(
+            s.load_msg(2).expect("the removal is taken back").subject,
+            "b"
+        );
+        assert_eq!(s.load_msg(4), Err(StoreError::NotFound));
+    } else {
+        assert_eq!(s.load_msg(2), Err(StoreError::NotFound));
+        assert_eq!(s.load_msg(4).expect("still stored").subject, "d");
+    }
+}
+
+/// A store whose sync queues a commit hears that the commit failed: the messages it carried
+/// are still stored, and unsynced again, so a discard takes them back (a store that syncs
+/// durably has nothing queued to fail).
+pub(crate) fn a_failed_queued_sync_leaves_its_appends_unsynced(s: &mut dyn StreamStore) {
+    put_all(s, &["a", "b"]);
+    sync_durably(s);
+    let synced = s.state();
+    put(s, "c");
+    if s.sync() != Ok(Synced::Queued) {
+        return;
+    }
+    // A second commit queued behind the first fails with it.
+    put(s, "d");
+    assert_eq!(s.sync(), Ok(Synced::Queued));
+    s.queued_sync_failed();
+    let ahead = s.state();
+    assert_eq!(shape(s), (4, 1, 4, 0), "the messages stay until discarded");
+    assert_eq!(s.load_msg(4).expect("load").subject, "d");
+    if discarded(s, &synced, &ahead) {
+        assert_eq!(
+            put(s, "e"),
+            3,
+            "sequences continue after the committed ones"
+        );
+        sync_durably(s);
+        assert_eq!(shape(s), (3, 1, 3, 0));
+    }
 }

@@ -176,6 +176,23 @@ impl MemoryStore {
         self.last_ts = last_ts;
     }
 
+    /// Takes the store back to an earlier state `to` of its own, when only messages were
+    /// stored since (the browser store's rollback of a failed commit of appends): drops every
+    /// message above `to.last_seq` and puts back `to`'s sequences and last time, so the next
+    /// message gets `to.last_seq + 1` again. Consumer records stay.
+    pub fn truncate_to(&mut self, to: &StreamState) {
+        let mut seq = self.last_seq;
+        while seq > to.last_seq {
+            self.take(seq);
+            seq -= 1;
+        }
+        self.last_seq = to.last_seq;
+        self.last_ts = to.last_ts;
+        if self.msgs == 0 {
+            self.first_seq = to.first_seq;
+        }
+    }
+
     /// Removes one message and keeps every counter and index right.
     fn take(&mut self, seq: Seq) -> bool {
         let Some(slot) = self.slots.take(seq) else {

@@ -27,12 +27,20 @@
 //!   it is dead; until then it is a tombstone in the state record (at most [`MAX_DEAD`]). No
 //!   other segment is touched.
 //!
+//! A commit can fail (a full quota, an abort). The store keeps, per sync still queued, what it
+//! takes to undo it (the segment entries it changed, the tombstones and state-record position
+//! before it, the removals and consumer writes it carried): [`StreamStore::queued_sync_failed`]
+//! puts the bookkeeping back to the last commit that completed, so the next sync carries
+//! everything since again, and [`StreamStore::discard_unsynced`] then takes back, in memory,
+//! the messages appended since that commit, when nothing but appends changed them (a removed
+//! message is only in the database now: `Ok(false)`, and the shell rebuilds from it).
+//!
 //! A store restored from its newest segments only ([`Restorer::finish_tail`], the fast open) is
 //! *partial*: it appends and answers for its tail, keeps the persisted `first_seq` in the state
 //! it writes, and refuses every removal, since the messages it lacks are still in the database.
 //! The shell replaces it with a whole store once it has read everything (`engine.rs`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use bytes::Bytes;
 
@@ -174,6 +182,42 @@ pub struct IdbStore {
     state_last: Seq,
     /// A partial store (only the newest segments loaded): the stream's real first sequence.
     partial_first: Option<Seq>,
+    /// The syncs queued and not yet committed, oldest first, each with what it takes to undo
+    /// it (see `rollback` below).
+    queued: VecDeque<QueuedSync>,
+    /// The previous value of each segment entry the sync under way changed, in change order.
+    undo: Vec<(Seq, Option<SegmentInfo>)>,
+    /// Messages removed from persisted segments since the last sync.
+    removed: Vec<Seq>,
+    /// Something other than an append (a removal, purge, compact or skip) changed the
+    /// messages since the last sync.
+    other_writes: bool,
+    /// The stream's state as of the last commit that completed: what the database holds.
+    committed: StreamState,
+}
+
+/// A sync queued for the shell's commit: what it carried and what the store's bookkeeping was
+/// before it, so a failed commit makes everything it carried unsynced again (see
+/// [`IdbStore::queued_sync_failed`](StreamStore::queued_sync_failed)).
+struct QueuedSync {
+    /// The previous value of each segment entry it changed, in change order.
+    undo: Vec<(Seq, Option<SegmentInfo>)>,
+    /// `synced_end` before it.
+    synced_end: Seq,
+    /// The tombstones before it.
+    dead: BTreeSet<Seq>,
+    /// `state_last` before it.
+    state_last: Seq,
+    /// Whether it wrote the state record because something other than appends changed it.
+    took_dirty: bool,
+    /// The removals it carried.
+    removed: Vec<Seq>,
+    /// Whether it carried anything other than appends.
+    other_writes: bool,
+    /// The consumer writes it carried.
+    consumers: BTreeMap<String, bool>,
+    /// The stream's state it made durable once committed.
+    state: StreamState,
 }
 
 impl IdbStore {
@@ -191,7 +235,22 @@ impl IdbStore {
             state_dirty: true,
             state_last: 0,
             partial_first: None,
+            queued: VecDeque::new(),
+            undo: Vec::new(),
+            removed: Vec::new(),
+            other_writes: false,
+            committed: StreamState::default(),
         }
+    }
+
+    /// Sets (`Some`) or removes the segment entry at `key` during a sync, noting what it was
+    /// so a failed commit can put it back.
+    fn set_segment(&mut self, key: Seq, info: Option<SegmentInfo>) {
+        let was = match info {
+            Some(info) => self.segments.insert(key, info),
+            None => self.segments.remove(&key),
+        };
+        self.undo.push((key, was));
     }
 
     /// Refuses a removal while partial: it could concern a message not loaded yet.
@@ -254,6 +313,7 @@ impl IdbStore {
         if let Some(segment) = self.segment_of(seq) {
             self.lost.insert(segment);
             self.dead.insert(seq);
+            self.removed.push(seq);
         }
     }
 
@@ -309,7 +369,7 @@ impl IdbStore {
             None => self.segments.keys().copied().collect(),
         };
         for key in dead {
-            self.segments.remove(&key);
+            self.set_segment(key, None);
             self.lost.remove(&key);
         }
         writes.push(Write::DeleteSegments {
@@ -393,14 +453,14 @@ impl IdbStore {
             true
         });
         if w.is_empty() {
-            self.segments.remove(&key);
+            self.set_segment(key, None);
             writes.push(Write::DeleteSegment {
                 stream: self.stream.clone(),
                 start: key,
             });
             return;
         }
-        self.segments.insert(key, SegmentInfo::of(&w));
+        self.set_segment(key, Some(SegmentInfo::of(&w)));
         writes.push(Write::PutSegment {
             stream: self.stream.clone(),
             start: key,
@@ -443,7 +503,7 @@ impl IdbStore {
                 let after: Vec<Seq> = self.segments.range(first + 1..).map(|(k, _)| *k).collect();
                 if !after.is_empty() {
                     for key in after {
-                        self.segments.remove(&key);
+                        self.set_segment(key, None);
                     }
                     writes.push(Write::DeleteSegments {
                         stream: self.stream.clone(),
@@ -460,7 +520,7 @@ impl IdbStore {
             None => fresh,
         };
         for (key, w) in packed {
-            self.segments.insert(key, SegmentInfo::of(&w));
+            self.set_segment(key, Some(SegmentInfo::of(&w)));
             writes.push(Write::PutSegment {
                 stream: self.stream.clone(),
                 start: key,
@@ -555,7 +615,8 @@ impl Restorer {
             _ => (self.state.last_seq, self.state.last_ts),
         };
         store.mem.restore_last(last_seq, last_ts);
-        store.synced_end = store.mem.state().last_seq.saturating_add(1);
+        store.committed = store.mem.state();
+        store.synced_end = store.committed.last_seq.saturating_add(1);
         for (name, bytes) in consumers {
             store
                 .mem
@@ -583,6 +644,7 @@ impl StreamStore for IdbStore {
     fn skip_msg(&mut self, now: Nanos) -> Result<Seq, StoreError> {
         let seq = self.mem.skip_msg(now)?;
         self.state_dirty = true;
+        self.other_writes = true;
         Ok(seq)
     }
 
@@ -592,6 +654,7 @@ impl StreamStore for IdbStore {
         if removed {
             self.lose(seq);
             self.state_dirty = true;
+            self.other_writes = true;
         }
         Ok(removed)
     }
@@ -602,6 +665,7 @@ impl StreamStore for IdbStore {
             // Removes only from the front: first_seq in the state record says it all.
             let purged = self.mem.purge(filter, below_seq, keep)?;
             self.state_dirty = true;
+            self.other_writes = true;
             return Ok(purged);
         }
         let candidates = self.persisted_matching(filter, below_seq);
@@ -613,6 +677,7 @@ impl StreamStore for IdbStore {
                 }
             }
             self.state_dirty = true;
+            self.other_writes = true;
         }
         Ok(purged)
     }
@@ -622,6 +687,7 @@ impl StreamStore for IdbStore {
         // Removes only from the front, like a purge of everything.
         let purged = self.mem.compact(seq)?;
         self.state_dirty = true;
+        self.other_writes = true;
         Ok(purged)
     }
 
@@ -629,6 +695,7 @@ impl StreamStore for IdbStore {
     fn sync(&mut self) -> Result<Synced, StoreError> {
         // Fails only when the store was deleted.
         self.mem.consumers()?;
+        let before = (self.synced_end, self.dead.clone(), self.state_last);
         let mut writes = Vec::new();
         if self.partial_first.is_none() {
             self.drop_dead_front(&mut writes);
@@ -649,7 +716,8 @@ impl StreamStore for IdbStore {
         let first_seq = self.partial_first.unwrap_or(st.first_seq);
         let span = st.last_seq.saturating_sub(first_seq).saturating_add(1);
         let lag = st.last_seq.saturating_sub(self.state_last);
-        if std::mem::take(&mut self.state_dirty) || lag > (span / 8).min(STATE_LAG) {
+        let took_dirty = std::mem::take(&mut self.state_dirty);
+        if took_dirty || lag > (span / 8).min(STATE_LAG) {
             self.state_last = st.last_seq;
             let state = SeqState {
                 first_seq,
@@ -662,23 +730,98 @@ impl StreamStore for IdbStore {
                 bytes: codec::encode_json(&state),
             });
         }
-        for (name, saved) in std::mem::take(&mut self.consumer_writes) {
+        let consumers = std::mem::take(&mut self.consumer_writes);
+        for (name, &saved) in &consumers {
             // Encoded from the one copy in memory, as it is now.
-            let record = saved.then(|| self.mem.consumer(&name)).flatten();
+            let record = saved.then(|| self.mem.consumer(name)).flatten();
             writes.push(match record {
                 Some(r) => Write::PutConsumer {
                     stream: stream.clone(),
                     bytes: codec::encode_consumer(r),
-                    name,
+                    name: name.clone(),
                 },
                 None => Write::DeleteConsumer {
                     stream: stream.clone(),
-                    name,
+                    name: name.clone(),
                 },
             });
         }
         self.queue.borrow_mut().extend(writes);
+        let (synced_end, dead, state_last) = before;
+        self.queued.push_back(QueuedSync {
+            undo: std::mem::take(&mut self.undo),
+            synced_end,
+            dead,
+            state_last,
+            took_dirty,
+            removed: std::mem::take(&mut self.removed),
+            other_writes: std::mem::take(&mut self.other_writes),
+            consumers,
+            state: st,
+        });
         Ok(Synced::Queued)
+    }
+
+    /// The oldest queued sync committed: the database holds the state it carried.
+    fn queued_sync_done(&mut self) {
+        if let Some(sync) = self.queued.pop_front() {
+            self.committed = sync.state;
+        }
+    }
+
+    /// Every queued sync failed: the bookkeeping goes back to what the database holds (the
+    /// segments, tombstones and state record of the last commit that completed), with the
+    /// removals and consumer writes they carried pending again, so the next sync carries
+    /// everything since that commit. The resident messages stay as they are (see
+    /// [`StreamStore::discard_unsynced`] for taking back appends).
+    fn queued_sync_failed(&mut self) {
+        let Some(oldest) = self.queued.front() else {
+            return;
+        };
+        self.synced_end = oldest.synced_end;
+        self.state_last = oldest.state_last;
+        self.dead = oldest.dead.clone();
+        let mut removed = Vec::new();
+        for sync in std::mem::take(&mut self.queued).into_iter().rev() {
+            for (key, was) in sync.undo.into_iter().rev() {
+                match was {
+                    Some(info) => self.segments.insert(key, info),
+                    None => self.segments.remove(&key),
+                };
+            }
+            self.state_dirty |= sync.took_dirty;
+            self.other_writes |= sync.other_writes;
+            removed.extend(sync.removed);
+            for (name, saved) in sync.consumers {
+                // A write made since is newer.
+                self.consumer_writes.entry(name).or_insert(saved);
+            }
+        }
+        // Removals since the last commit are tombstones in the segments it left (those of
+        // later segments, undone above, are simply not written again).
+        removed.append(&mut self.removed);
+        self.lost.clear();
+        for seq in removed {
+            self.lose(seq);
+        }
+    }
+
+    /// Takes back the appends made since the last commit that completed, when nothing else
+    /// changed the messages since and no commit is in flight (after
+    /// [`StreamStore::queued_sync_failed`]): the resident messages, sequences and bookkeeping
+    /// are those of that commit again, so the next message gets the sequence after it.
+    /// Consumer records are not touched. `Ok(false)` otherwise (nothing changed): a removal
+    /// cannot be taken back in memory, the database alone still has the message.
+    fn discard_unsynced(&mut self) -> Result<bool, StoreError> {
+        self.mem.consumers()?;
+        let now = self.mem.state();
+        let to = self.committed;
+        if !self.queued.is_empty() || self.other_writes || now.last_seq < to.last_seq {
+            return Ok(false);
+        }
+        self.mem.truncate_to(&to);
+        self.synced_end = to.last_seq.saturating_add(1);
+        Ok(true)
     }
 
     fn save_consumer(&mut self, name: &str, record: ConsumerRecord) -> Result<(), StoreError> {
@@ -703,6 +846,9 @@ impl StreamStore for IdbStore {
         self.dead.clear();
         self.consumer_writes.clear();
         self.state_dirty = false;
+        self.queued.clear();
+        self.undo.clear();
+        self.removed.clear();
         self.queue.borrow_mut().push(Write::DeleteStream {
             stream: self.stream.clone(),
         });

@@ -68,6 +68,16 @@ impl Kind {
 thread_local! {
     /// Over every case run: publishes refused, flushes rejected (the faults did happen).
     static SEEN: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+    /// Over every case run: failed commits the engine took back, and rebuilds.
+    static WAYS_BACK: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+/// Adds up how an engine about to be dropped came back from its failed commits.
+fn count_ways_back(engine: &JsEngine) {
+    WAYS_BACK.with(|w| {
+        let (a, b) = w.get();
+        w.set((a + engine.taken_back(), b + engine.rebuilds()));
+    });
 }
 
 fn seen(refused: u64, rejected: u64) {
@@ -276,6 +286,7 @@ impl Run {
                 let rejected = self.take(flushed, self.every)?;
                 self.settled(rejected)?;
                 self.engine.close();
+                count_ways_back(&self.engine);
                 self.opens += 1.0;
                 self.engine = JsEngine::open_indexed_db(DB.into(), self.opens, NOW)
                     .await
@@ -555,6 +566,7 @@ async fn run_case(steps: &[Step]) -> Result<(), String> {
     let result = run_steps(&mut run, steps).await;
     // Closed even when failing: an open connection would block the next case's delete.
     run.engine.close();
+    count_ways_back(&run.engine);
     result
 }
 
@@ -622,8 +634,11 @@ async fn random_commit_failures_release_only_what_is_durable() {
     }
     faults::reset();
     let (refused, rejected) = SEEN.with(Cell::get);
+    let (taken_back, rebuilds) = WAYS_BACK.with(Cell::get);
     wasm_bindgen_test::console_log!(
-        "{CASES} schedules: {refused} publishes refused, {rejected} flushes rejected"
+        "{CASES} schedules: {refused} publishes refused, {rejected} flushes rejected; \
+         failed commits taken back by the engine {taken_back}, rebuilt from the database \
+         {rebuilds}"
     );
     assert!(refused > 0, "no schedule made a commit with a publish fail");
 }
@@ -664,6 +679,8 @@ async fn a_full_quota_refuses_that_flushs_publishes_with_10023_and_answers_the_r
     };
     assert_eq!(refused(&run), 2, "{:?}", run.pubs);
     assert_eq!(run.acks.get(&1), Some(&true), "the ack was answered");
+    // The ack removed a message since the last commit: the engine cannot take that back.
+    assert_eq!(run.engine.rebuilds(), 1, "rebuilt from the database");
 
     // The quota stays full: publishes refused at every flush, reads still answered.
     let full = [
@@ -689,6 +706,92 @@ async fn a_full_quota_refuses_that_flushs_publishes_with_10023_and_answers_the_r
     run.step(&Step::Flush(Fault::None)).await.expect("flush");
     assert_eq!(run.pubs.values().last(), Some(&Outcome::Acked(2)));
     run.check_stored("after recovery").await.expect("stored");
+    run.step(&Step::Reopen)
+        .await
+        .expect("reopened, as acknowledged");
+    run.engine.close();
+}
+
+/// A failed commit of a batch of appends is taken back by the engine itself, without rebuilding
+/// it from the database: that batch's publishes (and one taken while it was committing) are
+/// refused, reads answered, and the next publish gets the sequence after the last acknowledged
+/// one, in the engine and in the database.
+#[wasm_bindgen_test]
+async fn a_failed_commit_of_appends_is_taken_back_without_a_rebuild() {
+    let mut run = Run::new().await;
+    run.step(&Step::Publish { ticketed: true })
+        .await
+        .expect("publish");
+    run.step(&Step::Flush(Fault::None)).await.expect("flush");
+    for step in [
+        Step::Publish { ticketed: true },
+        Step::Publish { ticketed: false },
+        Step::Info,
+    ] {
+        run.step(&step).await.expect("handled");
+    }
+    faults::fail_next_commit(Kind::Abort.dom_name());
+    let flush = run.engine.flush();
+    // Taken while that commit is under way: its message goes back with the batch's.
+    run.publish(true).expect("publish");
+    let flushed = JsFuture::from(flush).await;
+    faults::forget_planned();
+    let rejected = run.take(flushed, Some(Kind::Abort)).expect("checked");
+    assert!(!rejected, "one failed commit resolves");
+    run.settled(false).expect("all answered");
+    let refused = run
+        .pubs
+        .values()
+        .filter(|o| **o == Outcome::Refused)
+        .count();
+    assert_eq!(refused, 3, "{:?}", run.pubs);
+    assert_eq!(run.engine.rebuilds(), 0, "taken back by the engine");
+    run.step(&Step::Publish { ticketed: false })
+        .await
+        .expect("publish");
+    run.step(&Step::Flush(Fault::None)).await.expect("flush");
+    assert_eq!(run.pubs.values().last(), Some(&Outcome::Acked(2)));
+    run.check_stored("after the rollback")
+        .await
+        .expect("stored");
+    run.step(&Step::Reopen)
+        .await
+        .expect("reopened, as acknowledged");
+    run.engine.close();
+}
+
+/// A failed commit with a flush queued behind it: the engine takes back both batches (the
+/// second was built on the first), without a rebuild; both flushes resolve, every publish in
+/// them refused, and publishing goes on from the last acknowledged sequence.
+#[wasm_bindgen_test]
+async fn a_failed_commit_with_a_flush_behind_it_is_taken_back_without_a_rebuild() {
+    let mut run = Run::new().await;
+    run.step(&Step::Publish { ticketed: true })
+        .await
+        .expect("publish");
+    run.step(&Step::Flush(Fault::None)).await.expect("flush");
+    run.step(&Step::Publish { ticketed: false })
+        .await
+        .expect("publish");
+    run.step(&Step::Pipelined(Fault::Once(Kind::Quota)))
+        .await
+        .expect("both flushes resolve");
+    let refused = run
+        .pubs
+        .values()
+        .filter(|o| **o == Outcome::Refused)
+        .count();
+    assert_eq!(refused, 2, "{:?}", run.pubs);
+    assert_eq!(run.engine.rebuilds(), 0, "taken back by the engine");
+    assert_eq!(run.engine.taken_back(), 1);
+    run.step(&Step::Publish { ticketed: true })
+        .await
+        .expect("publish");
+    run.step(&Step::Flush(Fault::None)).await.expect("flush");
+    assert_eq!(run.pubs.values().last(), Some(&Outcome::Acked(2)));
+    run.check_stored("after the rollback")
+        .await
+        .expect("stored");
     run.step(&Step::Reopen)
         .await
         .expect("reopened, as acknowledged");

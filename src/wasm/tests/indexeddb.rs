@@ -11,7 +11,7 @@ use web_sys::{IdbDatabase, IdbFactory};
 
 use crate::wasm::engine::JsEngine;
 use crate::wasm::error::Error;
-use crate::wasm::idb::db::faults::fail_nth_commit;
+use crate::wasm::idb::db::faults::{fail_nth_commit, forget_planned};
 use crate::wasm::idb::store::MERGE_RUN;
 use crate::wasm::idb::Database;
 use crate::wasm::released::{self, Released};
@@ -262,8 +262,24 @@ async fn a_failed_commit_and_retry_roll_the_engine_back_to_what_was_committed() 
     e.close();
 }
 
+/// What a flush that resolved released: each message's `to` and its refusal's `err_code`
+/// (null when it is no refusal).
+async fn refusals(flushed: Promise) -> Vec<(String, Value)> {
+    released(flushed)
+        .await
+        .into_iter()
+        .map(|m| {
+            let body: Value = serde_json::from_slice(&m.data).unwrap_or_default();
+            (m.to, body["error"]["err_code"].clone())
+        })
+        .collect()
+}
+
+/// A failed commit of appends with a flush queued behind it, built on it: the engine takes
+/// both back, so both flushes resolve with their publishes refused and nothing of them is
+/// written (the retry has nothing left to commit, so the second planned failure never comes).
 #[wasm_bindgen_test]
-async fn flushes_queued_behind_a_failed_commit_are_rejected_not_written() {
+async fn flushes_queued_behind_a_failed_commit_of_appends_are_refused_not_written() {
     let name = "contrail-test-rollback-queue";
     let e = fresh(name).await;
     create_stream_s(&e).await;
@@ -271,6 +287,44 @@ async fn flushes_queued_behind_a_failed_commit_are_rejected_not_written() {
 
     fail_commit_and_retry("UnknownError");
     e.handle("s.b".into(), Some("r1".into()), None, b"x".to_vec(), NOW);
+    let first = e.flush();
+    // Taken while the failing commit is in flight: built on state that will be rolled back.
+    e.handle("s.b".into(), Some("r2".into()), None, b"y".to_vec(), NOW);
+    let second = e.flush();
+    let first = refusals(first).await;
+    let second = refusals(second).await;
+    forget_planned();
+    let all: Vec<(String, Value)> = first.into_iter().chain(second).collect();
+    assert_eq!(
+        all,
+        vec![
+            ("r1".to_string(), json!(10077)),
+            ("r2".to_string(), json!(10077))
+        ]
+    );
+
+    let info = request(&e, "$JS.API.STREAM.INFO.S", json!({})).await;
+    assert_eq!(info["state"]["last_seq"], 3);
+    let e = reopen(e, name).await;
+    let info = request(&e, "$JS.API.STREAM.INFO.S", json!({})).await;
+    assert_eq!(info["state"]["messages"], 3);
+    assert_eq!(info["state"]["last_seq"], 3);
+    e.close();
+}
+
+/// The same with a purge in the failed batch, which the engine cannot take back: it is rebuilt
+/// from the database, the retry fails too, and the flush behind it is rejected, not written.
+#[wasm_bindgen_test]
+async fn flushes_queued_behind_a_failed_commit_are_rejected_not_written() {
+    let name = "contrail-test-rollback-queue-purge";
+    let e = fresh(name).await;
+    create_stream_s(&e).await;
+    assert_eq!(publish(&e, "s.a", 3).await.len(), 3);
+
+    fail_commit_and_retry("UnknownError");
+    e.handle("s.b".into(), Some("r1".into()), None, b"x".to_vec(), NOW);
+    let purge = "$JS.API.STREAM.PURGE.S";
+    e.handle(purge.into(), Some("p".into()), None, b"{}".to_vec(), NOW);
     let first = e.flush();
     // Taken while the failing commit is in flight: built on state that will be rolled back.
     e.handle("s.b".into(), Some("r2".into()), None, b"y".to_vec(), NOW);

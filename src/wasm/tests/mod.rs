@@ -10,4 +10,5 @@ mod fast_open;
 mod faults;
 mod indexeddb;
 mod open_bench;
+mod rollback;
 mod segments;
