@@ -426,7 +426,7 @@ export class Contrail {
     for (const watch of this.#flushWatchers) watch();
   }
 
-    /** Upload `name`'s handle `upload` ended (sync.js). */
+  /** Upload `name`'s handle `upload` ended (sync.js). */
   _forgetUpload(name, upload) {
     if (this.#uploadHandles.get(name) === upload) this.#uploadHandles.delete(name);
   }

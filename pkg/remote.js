@@ -283,13 +283,22 @@ export function serverUrl(servers) {
  * `waitOnFirstConnect` is set.
  */
 export async function connect(opts = {}) {
+  const nc = await dial(opts);
+  await nc._ready;
+  return nc;
+}
+
+/**
+ * The package's own `connect()`: the connection at once, before its first server answered (its
+ * `_ready` says when), so a caller that stops needing it while it still waits for a server (a
+ * database closing during a takeover's dial, tabuploads.js) can close it and end its attempts.
+ */
+export async function dial(opts = {}) {
   if (typeof globalThis.WebSocket !== 'function') {
     throw new TypeError('no WebSocket in this environment (Node 20: run with --experimental-websocket; Node 22+ has one)');
   }
   await loadWasm();
-  const nc = new RemoteConnection(serverUrl(opts.servers), opts);
-  await nc._ready;
-  return nc;
+  return new RemoteConnection(serverUrl(opts.servers), opts);
 }
 
 /** A connection to a NATS server over WebSocket, shaped like nats.js's NatsConnection. */

@@ -21,15 +21,25 @@
 //   {t:'upctl', from, n, name, op}        a follower's pause/resume/stop/forget, to the writer;
 //   {t:'upctl-done', to, n, error}        the writer did it (error: {name, message} or null).
 import { ClosedError, ContrailError, TimeoutError } from './errors.js';
-import { connect } from './remote.js';
+import { dial } from './remote.js';
 import { readStatus, same } from './sync.js';
 
 /** The channel messages this module handles (tabs.js hands them over). */
 export const UPLOAD_MESSAGES = new Set(['uploads?', 'uploads', 'upctl', 'upctl-done']);
 
-/** How a new writer dials a recorded upload's server when the app gave no `connect`. */
-function defaultDial(server) {
-  return connect({ servers: server, waitOnFirstConnect: true, maxReconnectAttempts: -1 });
+/**
+ * How a new writer dials a recorded upload's server when the app gave no `connect`: as long as
+ * it takes. `dialling` gets the connection before it is up, so closing the database ends it.
+ */
+async function defaultDial(server, dialling) {
+  const nc = await dial({ servers: server, waitOnFirstConnect: true, maxReconnectAttempts: -1 });
+  dialling.add(nc);
+  try {
+    await nc._ready;
+    return nc;
+  } finally {
+    dialling.delete(nc);
+  }
 }
 
 /** The upload side of one context's membership in a shared database. */
@@ -53,13 +63,15 @@ export class SharedUploads {
   #controls = new Map();
   /** Connections this context dialled after a takeover (closed with the database). */
   #dialled = [];
+  /** The default dial's connections still waiting for their server (closed with the database). */
+  #dialling = new Set();
   #closed = false;
 
   /** `dial(server)` resolves to a connection, or is false (no dialling after a takeover). */
   constructor(db, tab, { dial, timeout }) {
     this.#db = db;
     this.#tab = tab;
-    this.#dial = dial === false ? null : (dial ?? defaultDial);
+    this.#dial = dial === false ? null : (dial ?? ((server) => defaultDial(server, this.#dialling)));
     this.#timeout = timeout;
     db._watchFlush((closed) => (closed ? this.close() : this.#changed()));
   }
@@ -180,6 +192,9 @@ export class SharedUploads {
     }
     this.#controls.clear();
     for (const nc of this.#dialled.splice(0)) nc.close().catch(() => {});
+    // A server never reached: its connection stops trying (its dial rejects, nothing waits on it).
+    for (const nc of this.#dialling) nc.close().catch(() => {});
+    this.#dialling.clear();
   }
 
   // ---- writer ------------------------------------------------------------------------------------

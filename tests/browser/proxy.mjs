@@ -5,7 +5,8 @@ import { createServer, connect as tcpConnect } from 'node:net';
 /**
  * A TCP proxy to `127.0.0.1:upstream` on a port the OS picked (`url` is its `ws://` address).
  * - `accepted()` counts the connections it took (a refused one is not counted), so a test can
- *   tell whether a client tried again;
+ *   tell whether a client tried again; `attempts()` counts refused ones too (a client still
+ *   trying while the proxy is down);
  * - `retarget(port)` points it at another upstream port (a server restarted on ports of its
  *   own): connections taken from then on go there, the ones it carries stay where they are;
  * - `cut()` drops every connection it carries (new ones are taken) and returns how many;
@@ -20,8 +21,10 @@ export async function startProxy(upstream, budgets = []) {
   let refusing = false;
   let frozen = false;
   let accepted = 0;
+  let attempts = 0;
   let cuts = 0;
   const server = createServer((client) => {
+    attempts++;
     if (refusing) return client.destroy();
     const budget = budgets[accepted++] ?? Infinity;
     let sent = 0;
@@ -49,6 +52,7 @@ export async function startProxy(upstream, budgets = []) {
   const proxy = {
     url: `ws://127.0.0.1:${server.address().port}`,
     accepted: () => accepted,
+    attempts: () => attempts,
     cuts: () => cuts,
     retarget(port) {
       upstream = port;

@@ -5,12 +5,13 @@
 // writer. Then the writer page goes away mid-upload (closed, or its renderer crashed), the follower
 // takes over, dials the recorded server, writes more, and the server stream must hold every local
 // message exactly once, in order; a third page, a follower of the new writer, sees its status.
-// And a follower's forget() has the writer stop the upload and delete its consumer.
+// And a follower's forget() has the writer stop the upload and delete its consumer; and a
+// takeover still dialling a server that is down stops trying when its database closes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, serve, blankPage } from './harness.mjs';
 import { serverTargets, startServer } from './servers.mjs';
-import { expected, installHelpers } from './sync-page.mjs';
+import { expected, installHelpers, startProxy } from './sync-page.mjs';
 
 let browser, site;
 before(async () => {
@@ -202,3 +203,48 @@ for (const { label, kind, program } of serverTargets()) {
     }
   });
 }
+
+/** Longer than the package's longest reconnect wait (4 s, plus jitter): a dial still trying makes an attempt in it. */
+const LONGEST_BACKOFF_MS = 6_000;
+
+// The dialling is the page's own (the server only has to be unreachable), so contrail stands for all.
+test('a takeover dialling a server that is down stops trying when its database closes', { timeout: 120_000 }, async () => {
+  const server = await startServer('contrail');
+  const proxy = await startProxy(server.wsPort);
+  const ctx = await browser.newContext();
+  const name = `tabs-dial-${Math.random()}`;
+  try {
+    const a = await openPage(ctx, name);
+    const b = await openPage(ctx, name);
+    assert.deepEqual([a.role, b.role], ['writer', 'follower']);
+    await a.page.evaluate(async (url) => {
+      await writeLocal(db, 1, 20);
+      globalThis.nc = await within(pkg.connect({ servers: url }), 10_000, 'connect');
+      await makeRemote(nc);
+      globalThis.up = await db.sync(nc, { stream: 'LOCAL', to: 'REMOTE', subjectPrefix: 'up.' });
+      await within(up.caughtUp(), 30_000, 'uploaded');
+    }, proxy.url);
+
+    // The server becomes unreachable; the writer goes; the follower takes over and dials it.
+    proxy.down();
+    await a.page.close({ runBeforeUnload: false });
+    await waitFor(b.page, () => db.role === 'writer');
+    const before = proxy.attempts();
+    for (const until = Date.now() + 30_000; proxy.attempts() <= before + 1; ) {
+      assert.ok(Date.now() < until, 'the new writer dials the recorded server');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+
+    // Closed while its dial still waits for the server: the dial must end with it.
+    await b.page.evaluate(() => within(db.close(), 10_000, 'close'));
+    const atClose = proxy.attempts();
+    proxy.up();
+    await new Promise((r) => setTimeout(r, LONGEST_BACKOFF_MS));
+    assert.equal(proxy.attempts() - atClose, 0, 'no attempt after the database closed');
+    assert.equal(proxy.accepted(), 1, 'only the first writer\'s connection was ever taken');
+  } finally {
+    await ctx.close();
+    await proxy.close();
+    await server.stop();
+  }
+});
