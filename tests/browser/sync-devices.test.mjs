@@ -15,8 +15,9 @@
 // default 2 minutes), every outage is at most 250 ms, far shorter than the window, so exactly once
 // is what it promises too (sync.test.mjs shows the documented duplicates past the window).
 //
-// And, against Contrail only: the server killed with -9 mid-upload and restarted on the ports it
-// first bound with its store kept; the upload resumes and the server ends with every message once.
+// And the server ended mid-upload and restarted on the ports it first bound with its store kept:
+// killed with -9 (Contrail only: nats-server syncs its store every two minutes), and stopped with
+// SIGTERM (every server); the upload resumes and the server ends with every message once.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -208,23 +209,28 @@ for (const { label, kind, program } of serverTargets('the two-device runs')) {
   });
 }
 
-test('contrail: the server killed with -9 mid-upload, restarted on its ports with its store: every message once', { timeout: 180_000 }, async () => {
-  const storeDir = await mkdtemp(join(tmpdir(), 'contrail-kill-store-'));
-  let server = await startServer('contrail', { storeDir });
+/**
+ * An upload of 4,000 messages; once a third is acknowledged, with publishes in flight, the server
+ * of `kind` is ended by `how` (`kill`: SIGKILL; `stop`: SIGTERM, its clean shutdown) and started
+ * again on its ports with its store. Asserts the server ends with every message once, in order.
+ */
+async function restartMidUpload({ kind, program }, how) {
+  const storeDir = await mkdtemp(join(tmpdir(), 'contrail-restart-store-'));
+  let server = await startServer(kind, { program, storeDir });
   const ports = { port: server.port, wsPort: server.wsPort, httpPort: server.httpPort };
   const { context, page } = await newDevice();
-  let killed = 0;
-  await page.exposeFunction('killServer', async () => {
-    killed++;
-    await server.kill();
-    server = await startServer('contrail', { storeDir, ports });
+  let ended = 0;
+  await page.exposeFunction('endServer', async () => {
+    ended++;
+    await server[how]();
+    server = await startServer(kind, { program, storeDir, ports });
   });
   try {
     const n = 4000;
     const out = await page.evaluate(
       async ([url, n]) => {
         const pkg = await import('/pkg/index.js');
-        const db = await pkg.open({ name: `devices-kill-${Math.random()}` });
+        const db = await pkg.open({ name: `devices-restart-${Math.random()}` });
         const jsm = await db.jetstreamManager();
         await jsm.streams.add({ name: 'LOCAL', subjects: ['ev.>'] });
         const js = db.jetstream();
@@ -234,13 +240,13 @@ test('contrail: the server killed with -9 mid-upload, restarted on its ports wit
         const nc = await within(pkg.connect({ servers: url, reconnectTimeWait: 50, reconnectJitter: 50, maxReconnectAttempts: -1 }), 10_000, 'connect');
         await (await nc.jetstreamManager()).streams.add({ name: 'REMOTE', subjects: ['up.ev.>'], storage: 'file' });
         const up = await db.sync(nc, { stream: 'LOCAL', to: 'REMOTE', subjectPrefix: 'up.', window: 32 });
-        let atKill = null;
+        let atEnd = null;
         let offline = 0;
         for await (const s of up.events()) {
           if (!s.online) offline++;
-          if (!atKill && s.cursor >= n / 3 && s.inFlight > 0) {
-            atKill = s.cursor;
-            await killServer();
+          if (!atEnd && s.cursor >= n / 3 && s.inFlight > 0) {
+            atEnd = s.cursor;
+            await endServer();
           }
           if (s.pending === 0) break;
         }
@@ -249,12 +255,12 @@ test('contrail: the server killed with -9 mid-upload, restarted on its ports wit
         up.stop();
         await nc.close();
         await db.close();
-        return { atKill, offline, done, remote: { count: remote.count, out: remote.out.map((m) => `${m.subject} ${m.data}`) } };
+        return { atEnd, offline, done, remote: { count: remote.count, out: remote.out.map((m) => `${m.subject} ${m.data}`) } };
       },
       [server.wsUrl, n],
     );
-    assert.equal(killed, 1, 'killed once mid-upload');
-    assert.ok(out.atKill < n, `killed mid-upload, at cursor ${out.atKill}`);
+    assert.equal(ended, 1, `${how}: ended once mid-upload`);
+    assert.ok(out.atEnd < n, `ended mid-upload, at cursor ${out.atEnd}`);
     assert.ok(out.offline > 0, 'the upload saw the server go');
     assert.equal(out.done.cursor, n);
     assert.equal(out.remote.count, n, 'every message once after the restart');
@@ -267,4 +273,16 @@ test('contrail: the server killed with -9 mid-upload, restarted on its ports wit
     await server.stop();
     await rm(storeDir, { recursive: true, force: true });
   }
+}
+
+test('contrail: the server killed with -9 mid-upload, restarted on its ports with its store: every message once', { timeout: 180_000 }, async () => {
+  await restartMidUpload({ kind: 'contrail' }, 'kill');
 });
+
+// A clean shutdown (SIGTERM) mid-upload: every server keeps what it acknowledged then, so every
+// target must end with every message once (nats-server loses acknowledged data only at kill -9).
+for (const target of serverTargets('the SIGTERM restart')) {
+  test(`${target.label}: the server stopped with SIGTERM mid-upload, restarted on its ports with its store: every message once`, { timeout: 180_000 }, async () => {
+    await restartMidUpload(target, 'stop');
+  });
+}
