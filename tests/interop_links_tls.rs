@@ -15,81 +15,16 @@
 
 mod interop_support;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use async_nats::jetstream;
+use interop_support::pki::Pki;
 use interop_support::{
     bounded, http_json, nats_server_214, start_raw, temp_dir, Kind, Options, RawServer, TestServer,
 };
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
 
-/// A test CA and the certificates it signed, as PEM files in a temp dir (removed on drop).
-struct Pki {
-    dir: PathBuf,
-    ca: PathBuf,
-    server_cert: PathBuf,
-    server_key: PathBuf,
-    client_cert: PathBuf,
-    client_key: PathBuf,
-}
-
+/// What the link tests add to the shared test CA: the link's `tls { }` blocks.
 impl Pki {
-    fn new(tag: &str) -> Pki {
-        let dir = temp_dir(tag);
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, format!("Contrail Test CA {tag}"));
-        ca_params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("ca key"))
-            .expect("ca cert");
-        let leaf = |names: Vec<String>, usage: ExtendedKeyUsagePurpose, name: &str| {
-            let mut params = CertificateParams::new(names).expect("leaf params");
-            params.distinguished_name.push(DnType::CommonName, name);
-            params.extended_key_usages = vec![usage];
-            let key = KeyPair::generate().expect("leaf key");
-            let cert = params.signed_by(&key, &ca).expect("sign leaf");
-            (cert.pem(), key.serialize_pem())
-        };
-        let (server_cert, server_key) = leaf(
-            vec!["127.0.0.1".into(), "localhost".into()],
-            ExtendedKeyUsagePurpose::ServerAuth,
-            "localhost",
-        );
-        let (client_cert, client_key) =
-            leaf(vec![], ExtendedKeyUsagePurpose::ClientAuth, "edge link");
-        let write = |name: &str, pem: &str| {
-            let path = dir.join(name);
-            std::fs::write(&path, pem).expect("write pem");
-            path
-        };
-        Pki {
-            ca: write("ca.pem", &ca.pem()),
-            server_cert: write("server-cert.pem", &server_cert),
-            server_key: write("server-key.pem", &server_key),
-            client_cert: write("client-cert.pem", &client_cert),
-            client_key: write("client-key.pem", &client_key),
-            dir,
-        }
-    }
-
-    /// The hub's `tls { }` block with its certificate and `extra` fields.
-    fn hub_block(&self, extra: &str) -> String {
-        format!(
-            "tls {{\n  cert_file: {:?}\n  key_file: {:?}\n  {extra}\n}}\n",
-            self.server_cert, self.server_key
-        )
-    }
-
     /// A link's `tls { }` block that trusts this CA, with `extra` fields.
     fn link_block(&self, extra: &str) -> String {
         let extra = if extra.is_empty() {
@@ -106,12 +41,6 @@ impl Pki {
             "cert_file: {:?}, key_file: {:?}",
             self.client_cert, self.client_key
         )
-    }
-}
-
-impl Drop for Pki {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -265,7 +194,7 @@ async fn tls_client_of(
 
 async fn a_tls_link_carries_jetstream(kind: Kind) {
     let pki = Pki::new("links-tls-ok");
-    let mut hub = hub(kind, &pki.hub_block(""));
+    let mut hub = hub(kind, &pki.server_block(""));
     let server = contrail_with_links(&format!(
         "{{ name: hub, url: \"tls://leaf:s3cret@127.0.0.1:{}\", domain: hub, forward: [\"orders.>\"], {} }}",
         hub.port,
@@ -301,7 +230,7 @@ async fn a_tls_link_carries_jetstream_to_every_hub_kind() {
 async fn an_untrusted_hub_keeps_the_link_down(kind: Kind) {
     let pki = Pki::new("links-tls-hub");
     let other = Pki::new("links-tls-other");
-    let hub = hub(kind, &pki.hub_block(""));
+    let hub = hub(kind, &pki.server_block(""));
     // One link trusts another CA; one says nats:// with no block, so it upgrades because the
     // hub's INFO requires TLS, and trusts only the system's roots; one trusts the right CA but
     // expects another name.
@@ -360,7 +289,7 @@ async fn mutual_tls(kind: Kind) {
     let pki = Pki::new("links-tls-mutual");
     let hub = hub(
         kind,
-        &pki.hub_block(&format!("ca_file: {:?}\n  verify: true", pki.ca)),
+        &pki.server_block(&format!("ca_file: {:?}\n  verify: true", pki.ca)),
     );
     // The link with the certificate also checks the hub by a name of its certificate other
     // than the URL's host (`server_name`).
@@ -403,7 +332,7 @@ async fn a_hub_that_verifies_clients_admits_the_link_with_its_certificate() {
 
 async fn handshake_first(kind: Kind) {
     let pki = Pki::new("links-tls-first");
-    let hub = hub(kind, &pki.hub_block("handshake_first: true"));
+    let hub = hub(kind, &pki.server_block("handshake_first: true"));
     let server = contrail_with_links(&format!(
         "{{ name: hub, url: \"nats://leaf:s3cret@localhost:{}\", domain: hub, forward: [\"orders.>\"], {} }}",
         hub.port,

@@ -15,76 +15,12 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use interop_support::pki::Pki;
 use interop_support::TestServer;
 use interop_support::{bounded, kind, program, round_trip, temp_dir, Kind, Options};
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
 
-/// A test CA and the certificates it signed, as PEM files in a temp dir (removed on drop).
-struct Pki {
-    dir: PathBuf,
-    ca: PathBuf,
-    server_cert: PathBuf,
-    server_key: PathBuf,
-    client_cert: PathBuf,
-    client_key: PathBuf,
-}
-
+/// What this suite adds to the shared test CA: clients that trust it.
 impl Pki {
-    fn new() -> Pki {
-        let dir = temp_dir("pki");
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "Contrail Test CA");
-        ca_params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("ca key"))
-            .expect("ca cert");
-        let leaf = |names: Vec<String>, usage: ExtendedKeyUsagePurpose, name: &str| {
-            let mut params = CertificateParams::new(names).expect("leaf params");
-            params.distinguished_name.push(DnType::CommonName, name);
-            params.extended_key_usages = vec![usage];
-            let key = KeyPair::generate().expect("leaf key");
-            let cert = params.signed_by(&key, &ca).expect("sign leaf");
-            (cert.pem(), key.serialize_pem())
-        };
-        let (server_cert, server_key) = leaf(
-            vec!["127.0.0.1".into(), "localhost".into()],
-            ExtendedKeyUsagePurpose::ServerAuth,
-            "localhost",
-        );
-        let (client_cert, client_key) =
-            leaf(vec![], ExtendedKeyUsagePurpose::ClientAuth, "test client");
-        let write = |name: &str, pem: &str| {
-            let path = dir.join(name);
-            std::fs::write(&path, pem).expect("write pem");
-            path
-        };
-        Pki {
-            ca: write("ca.pem", &ca.pem()),
-            server_cert: write("server-cert.pem", &server_cert),
-            server_key: write("server-key.pem", &server_key),
-            client_cert: write("client-cert.pem", &client_cert),
-            client_key: write("client-key.pem", &client_key),
-            dir,
-        }
-    }
-
-    /// A `tls { }` block with the server certificate and `extra` fields.
-    fn block(&self, extra: &str) -> String {
-        format!(
-            "tls {{\n  cert_file: {:?}\n  key_file: {:?}\n  {extra}\n}}\n",
-            self.server_cert, self.server_key
-        )
-    }
-
     /// A client that trusts the test CA and requires TLS.
     fn options(&self) -> async_nats::ConnectOptions {
         async_nats::ConnectOptions::new()
@@ -108,12 +44,6 @@ impl Pki {
             .with_root_certificates(roots)
             .with_no_client_auth();
         Arc::new(config)
-    }
-}
-
-impl Drop for Pki {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -189,8 +119,8 @@ fn read_until_closed(sock: &mut std::net::TcpStream, limit: Duration) -> Vec<u8>
 
 #[tokio::test]
 async fn a_tls_client_publishes_and_gets_a_puback() {
-    let pki = Pki::new();
-    let server = start(pki.block(""));
+    let pki = Pki::new("tls");
+    let server = start(pki.server_block(""));
     bounded(async {
         let client = pki
             .options()
@@ -205,8 +135,8 @@ async fn a_tls_client_publishes_and_gets_a_puback() {
 
 #[test]
 fn a_client_that_does_not_upgrade_gets_no_service() {
-    let pki = Pki::new();
-    let server = start(pki.block(""));
+    let pki = Pki::new("tls");
+    let server = start(pki.server_block(""));
     let mut sock = std::net::TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
     sock.set_read_timeout(Some(Duration::from_secs(5)))
         .expect("timeout");
@@ -224,8 +154,8 @@ fn a_client_that_does_not_upgrade_gets_no_service() {
 
 #[test]
 fn a_client_that_never_handshakes_is_closed_after_the_timeout() {
-    let pki = Pki::new();
-    let server = start(pki.block("timeout: 1"));
+    let pki = Pki::new("tls");
+    let server = start(pki.server_block("timeout: 1"));
     let mut sock = std::net::TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
     sock.set_read_timeout(Some(Duration::from_secs(5)))
         .expect("timeout");
@@ -236,8 +166,8 @@ fn a_client_that_never_handshakes_is_closed_after_the_timeout() {
 
 #[tokio::test]
 async fn verify_admits_a_client_the_ca_signed_and_refuses_others() {
-    let pki = Pki::new();
-    let server = start(pki.block(&format!("verify: true\n  ca_file: {:?}", pki.ca)));
+    let pki = Pki::new("tls");
+    let server = start(pki.server_block(&format!("verify: true\n  ca_file: {:?}", pki.ca)));
     bounded(async {
         let with_cert = pki
             .options()
@@ -253,7 +183,7 @@ async fn verify_admits_a_client_the_ca_signed_and_refuses_others() {
             "a client without a certificate was served"
         );
 
-        let stranger = Pki::new();
+        let stranger = Pki::new("tls");
         let foreign = pki
             .options()
             .add_client_certificate(stranger.client_cert.clone(), stranger.client_key.clone())
@@ -324,7 +254,7 @@ fn run_to_exit(config: &str) -> (std::process::ExitStatus, String) {
 
 #[test]
 fn a_missing_cert_file_stops_the_server_with_its_name() {
-    let pki = Pki::new();
+    let pki = Pki::new("tls");
     let missing = pki.dir.join("no-such-cert.pem");
     let config = format!(
         "tls {{ cert_file: {:?}, key_file: {:?} }}\n",
@@ -340,7 +270,7 @@ fn a_missing_cert_file_stops_the_server_with_its_name() {
 
 #[test]
 fn a_key_that_does_not_match_the_cert_stops_the_server() {
-    let pki = Pki::new();
+    let pki = Pki::new("tls");
     let config = format!(
         "tls {{ cert_file: {:?}, key_file: {:?} }}\n",
         pki.server_cert, pki.client_key
@@ -370,11 +300,11 @@ async fn handshake_first_serves_info_only_over_tls() {
             return;
         }
     };
-    let pki = Pki::new();
+    let pki = Pki::new("tls");
     let server = TestServer::start_kind(
         which,
         Options {
-            config: Some(pki.block("handshake_first: true\n  timeout: 1")),
+            config: Some(pki.server_block("handshake_first: true\n  timeout: 1")),
             ..Default::default()
         },
     );
@@ -400,8 +330,11 @@ async fn handshake_first_serves_info_only_over_tls() {
 
 #[tokio::test]
 async fn a_wss_client_publishes_and_gets_a_puback() {
-    let pki = Pki::new();
-    let server = start(format!("websocket {{\n  port: -1\n  {}}}\n", pki.block("")));
+    let pki = Pki::new("tls");
+    let server = start(format!(
+        "websocket {{\n  port: -1\n  {}}}\n",
+        pki.server_block("")
+    ));
     let port = server.logged_port("Listening for websocket clients on");
     bounded(async {
         let client = pki
@@ -417,8 +350,8 @@ async fn a_wss_client_publishes_and_gets_a_puback() {
 #[tokio::test]
 async fn https_port_serves_monitoring_over_tls() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let pki = Pki::new();
-    let server = start(format!("{}https_port: -1\n", pki.block("")));
+    let pki = Pki::new("tls");
+    let server = start(format!("{}https_port: -1\n", pki.server_block("")));
     let port = server.logged_port("Starting https monitor on");
     bounded(async {
         let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -474,8 +407,8 @@ fn nats_py_publishes_over_tls() {
     let Ok(python) = std::env::var("CONTRAIL_PYTHON") else {
         panic!("set CONTRAIL_PYTHON to a python with nats-py (scripts/interop does)");
     };
-    let pki = Pki::new();
-    let server = start(pki.block(""));
+    let pki = Pki::new("tls");
+    let server = start(pki.server_block(""));
     let mut command = Command::new(python);
     command
         .arg(concat!(
@@ -495,8 +428,8 @@ fn nats_js_publishes_over_tls() {
         dir.join("node_modules/@nats-io/transport-node").is_dir(),
         "run `npm ci` in tests/interop_js first (scripts/interop does)"
     );
-    let pki = Pki::new();
-    let server = start(pki.block(""));
+    let pki = Pki::new("tls");
+    let server = start(pki.server_block(""));
     let mut command = Command::new("node");
     command
         .arg("tls.mjs")

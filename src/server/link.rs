@@ -683,7 +683,8 @@ impl Upgrader {
     }
 }
 
-/// The host of `host:port` (an IPv6 one keeps its brackets).
+/// The host of `host:port`. An IPv6 one keeps its brackets, which the TLS client's server name
+/// drops (`server_name_of`).
 fn host_of(addr: &str) -> &str {
     addr.rsplit_once(':').map_or(addr, |(host, _)| host)
 }

@@ -3,13 +3,13 @@
 // '@nats-io/jetstream' to pkg/ with an import map), and in Node with the real nats.js v3
 // (@nats-io/jetstream and @nats-io/transport-node from tests/types) against nats-server 2.14.
 // Both runs must see the same things. Needs `npm ci` in tests/types (scripts/test-wasm does it).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { register } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ROOT, serve, launch } from './harness.mjs';
+import { ROOT, sharedBrowser } from './harness.mjs';
 import { natsServer214, startServer } from './servers.mjs';
 
 const TYPES = join(ROOT, 'tests/types');
@@ -35,20 +35,12 @@ const EXPECTED = {
   streams: ['ORDERS'],
 };
 
-let server, browser;
-before(async () => {
-  server = await serve();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const shared = sharedBrowser();
 
 test('the v3 example app runs on a local database in Chromium (only its connect line differs)', async () => {
-  const page = await browser.newPage();
+  const page = await shared.browser.newPage();
   try {
-    await page.goto(`${server.url}/examples/v3-app.html?db=example-${Date.now()}`);
+    await page.goto(`${shared.site.url}/examples/v3-app.html?db=example-${Date.now()}`);
     await page.waitForFunction(() => window.result !== undefined, null, { timeout: 30_000 });
     assert.deepEqual(await page.evaluate(() => window.result), { ok: true, seen: EXPECTED });
   } finally {

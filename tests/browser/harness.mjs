@@ -7,6 +7,7 @@ import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 /** The repository root. */
@@ -78,6 +79,28 @@ export async function blankPage(browser, siteUrl) {
   await page.goto(`${siteUrl}/tests/browser/blank.html`);
   await installWaits(page);
   return page;
+}
+
+/**
+ * One headless Chromium and one site (the repository, see `serve`) for a whole test file: registers
+ * the `before` that starts both and the `after` that closes them, and returns their handles, to be
+ * read inside tests. `page(context)` is a `blankPage` of the browser, or of a browser context.
+ */
+export function sharedBrowser() {
+  const shared = {
+    browser: undefined,
+    site: undefined,
+    page: (context = shared.browser) => blankPage(context, shared.site.url),
+  };
+  before(async () => {
+    shared.site = await serve();
+    shared.browser = await launch();
+  });
+  after(async () => {
+    await shared.browser?.close();
+    await shared.site?.close();
+  });
+  return shared;
 }
 
 /** Installs `within` and `sleep` (see `blankPage`) in `page` again, e.g. after a reload. */

@@ -11,21 +11,13 @@
 //   published on the server, then back; and cut three times while the mirror catches up;
 // - with the page reloaded while offline: the mirror is read from IndexedDB with no connection,
 //   then a connection comes and it goes on after where it stopped.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, serve, blankPage, installWaits } from './harness.mjs';
+import { installWaits, sharedBrowser } from './harness.mjs';
 import { serverTargets, startServer } from './servers.mjs';
 import { startProxy } from './proxy.mjs';
 
-let browser, site;
-before(async () => {
-  site = await serve();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await site?.close();
-});
+const shared = sharedBrowser();
 
 const targets = () => serverTargets('the mirror runs');
 
@@ -67,7 +59,7 @@ async function installHelpers(page) {
 }
 
 async function newPage() {
-  const page = await blankPage(browser, site.url);
+  const page = await shared.page();
   await installHelpers(page);
   return page;
 }

@@ -11,12 +11,12 @@
 // - while draining, subscribe and request throw DrainingConnectionError at once, publish once
 //   the subscriptions ended; drain() again rejects with it, and after close with
 //   ClosedConnectionError.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { ROOT, launch, serve, blankPage } from './harness.mjs';
+import { ROOT, sharedBrowser } from './harness.mjs';
 import { serverTargets, startServer } from './servers.mjs';
 
 const TYPES = join(ROOT, 'tests/types');
@@ -26,18 +26,10 @@ if (!haveNatsJs) console.error('\n!!! SKIPPED: the publish-then-drain tests need
 /** Messages each case publishes: enough that some are still on the way when drain() starts. */
 const N = 2000;
 
-let browser, site;
-before(async () => {
-  site = await serve();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await site?.close();
-});
+const shared = sharedBrowser();
 
 async function newPage() {
-  const page = await blankPage(browser, site.url);
+  const page = await shared.page();
   await page.evaluate(() => {
     /** Every status type of `nc` until its status iterator ends (at close). */
     window.statuses = (nc) =>

@@ -6,24 +6,16 @@
 // reaches the server, in order). Cuts and restarts go through the shared loopback TCP proxy
 // (proxy.mjs: it listens on a port the OS gave it, and is retargeted at the new server after a
 // restart).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, serve, blankPage } from './harness.mjs';
+import { sharedBrowser } from './harness.mjs';
 import { startProxy } from './proxy.mjs';
 import { serverKinds, serverTargets, startServer } from './servers.mjs';
 
-let browser, site;
-before(async () => {
-  site = await serve();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await site?.close();
-});
+const shared = sharedBrowser();
 
 async function newPage() {
-  const page = await blankPage(browser, site.url);
+  const page = await shared.page();
   // A status recorder per connection (the bounded waits come with blankPage).
   await page.evaluate(() => {
     window.record = (nc) => {

@@ -2,23 +2,15 @@
 // Chromium over IndexedDB: publish, headers, fetch / next / consume, ack / nak / term, errors,
 // info(), and what a page reload finds again. Each test runs its steps inside the page and returns
 // what it saw; the assertions run here.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, launch } from './harness.mjs';
+import { sharedBrowser } from './harness.mjs';
 
-let server, browser;
-before(async () => {
-  server = await serve();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const shared = sharedBrowser();
 
 async function newPage() {
-  const page = await browser.newPage();
-  await page.goto(`${server.url}/tests/browser/blank.html`);
+  const page = await shared.browser.newPage();
+  await page.goto(`${shared.site.url}/tests/browser/blank.html`);
   return page;
 }
 

@@ -18,24 +18,16 @@
 // And the server ended mid-upload and restarted on the ports it first bound with its store kept:
 // killed with -9 (Contrail only: nats-server syncs its store every two minutes), and stopped with
 // SIGTERM (every server); the upload resumes and the server ends with every message once.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launch, serve, blankPage } from './harness.mjs';
+import { sharedBrowser } from './harness.mjs';
 import { serverTargets, startServer } from './servers.mjs';
 import { startProxy } from './proxy.mjs';
 
-let browser, site;
-before(async () => {
-  site = await serve();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await site?.close();
-});
+const shared = sharedBrowser();
 
 /** A small seeded generator (mulberry32): the same seed, the same cuts. */
 function seeded(seed) {
@@ -77,8 +69,8 @@ async function installHelpers(page) {
 
 /** A device: a page in its own browser context (its own IndexedDB). */
 async function newDevice() {
-  const context = await browser.newContext();
-  const page = await blankPage(context, site.url);
+  const context = await shared.browser.newContext();
+  const page = await shared.page(context);
   await installHelpers(page);
   return { context, page };
 }

@@ -9,30 +9,22 @@
 // - paused is recorded, and `forget()` removes the upload's consumer and record for good;
 // - an upload configured while the server is down (`sync(url, ...)`) is recorded at once and
 //   drains once the server is up and a connection is given; a cut connection counts a reconnect.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launch, serve, startChromium, blankPage, installWaits } from './harness.mjs';
+import { startChromium, installWaits, sharedBrowser } from './harness.mjs';
 import { serverTargets, startServer } from './servers.mjs';
 import { expected, installHelpers, startProxy } from './sync-page.mjs';
 
-let browser, site;
-before(async () => {
-  site = await serve();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await site?.close();
-});
+const shared = sharedBrowser();
 
 const N = 3000;
 
 /** Opens a page of `context` on the test site with the helpers installed. */
 async function openPage(context) {
-  const page = await blankPage(context, site.url);
+  const page = await shared.page(context);
   await installHelpers(page);
   return page;
 }
@@ -104,7 +96,7 @@ function assertResumed(first, second, url) {
 for (const { label, kind, program } of serverTargets()) {
   test(`${label}: a page reloaded mid-upload lists the upload and resumes it exactly once`, { timeout: 180_000 }, async () => {
     const server = await startServer(kind, { program });
-    const page = await openPage(browser);
+    const page = await openPage(shared.browser);
     const name = `reload-${Math.random()}`;
     try {
       const first = await uploadUntilAThird(page, server.wsUrl, name);
@@ -139,7 +131,7 @@ for (const { label, kind, program } of serverTargets()) {
 
   test(`${label}: paused is recorded; forget() removes the upload's consumer and record`, { timeout: 120_000 }, async () => {
     const server = await startServer(kind, { program });
-    const page = await openPage(browser);
+    const page = await openPage(shared.browser);
     try {
       const out = await page.evaluate(async (url) => {
         const pkg = await import('/pkg/index.js');
@@ -193,7 +185,7 @@ for (const { label, kind, program } of serverTargets()) {
     const ports = { port: probe.port, wsPort: probe.wsPort, httpPort: probe.httpPort };
     await probe.stop();
     const proxy = await startProxy(ports.wsPort);
-    const page = await openPage(browser);
+    const page = await openPage(shared.browser);
     let server;
     await page.exposeFunction('startTheServer', async () => {
       server = await startServer(kind, { program, ports });

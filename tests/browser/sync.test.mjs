@@ -11,25 +11,17 @@
 //   duplicate window (shrunk to a second): Contrail answers every repeat as a duplicate (its
 //   per-origin high-water mark); nats-server, which has only the duplicate window, stores those
 //   messages a second time: the documented duplicates, and nothing lost.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, serve, blankPage, installWaits } from './harness.mjs';
+import { installWaits, sharedBrowser } from './harness.mjs';
 import { serverTargets, startServer } from './servers.mjs';
 import { expected, installHelpers, startProxy } from './sync-page.mjs';
 
-let browser, site;
-before(async () => {
-  site = await serve();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await site?.close();
-});
+const shared = sharedBrowser();
 
 /** A page with the package's helpers: `within`, `writeLocal`, `makeRemote`, `readRemote`. */
 async function newPage() {
-  const page = await blankPage(browser, site.url);
+  const page = await shared.page();
   await installHelpers(page);
   return page;
 }

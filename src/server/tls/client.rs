@@ -222,4 +222,19 @@ mod tests {
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn an_ipv6_host_from_a_url_names_the_address_without_its_brackets() {
+        for host in ["[::1]", "::1"] {
+            let tls = LinkTlsClient::system("links[0].tls", host, LinkTls::IfRequired)
+                .expect("an IPv6 address is a server name");
+            assert_eq!(tls.server_name.to_str(), "::1", "{host}");
+            assert!(
+                matches!(tls.server_name, ServerName::IpAddress(_)),
+                "{host}"
+            );
+        }
+        let read = LinkTlsClient::from_block("links[0].tls", &json!({}), "[fe80::1]");
+        assert_eq!(read.expect("block").server_name.to_str(), "fe80::1");
+    }
 }

@@ -8,7 +8,19 @@
 //! journal ([`Shell::recover`]); only when the commit after either fails too is everything since
 //! the last commit lost ([`Shell::lose`]).
 
-use super::*;
+use js_sys::Promise;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+
+use super::{drain, refusal, release, Batch, Shell};
+use crate::core::engine::{Engine, FlushTicket};
+use crate::core::error::ApiError;
+use crate::core::message::Outbound;
+use crate::core::store::StoreError;
+use crate::wasm::error::Error;
+use crate::wasm::idb::db::Commit;
+use crate::wasm::idb::Database;
+use crate::wasm::released;
 
 impl Shell {
     /// The rest of a flush: waits for the flush before it, commits (unless `begun` already
@@ -128,6 +140,17 @@ impl Shell {
         }
         self.taken_back.set(self.taken_back.get() + 1);
         // No await from the rollback to the retry's begin: nothing is handled between.
+        let retry = self.retry_commit(db).await?;
+        acks.extend(retry.acks);
+        out.extend(retry.out);
+        Ok(self.committed(retry.ticket, &acks, out))
+    }
+
+    /// Commits at once what the engine holds after a failed commit was taken back or rebuilt
+    /// (the caller awaits nothing between that and this call, so nothing is handled between).
+    /// Resolves to the committed batch, whose release the caller makes; when this commit
+    /// fails too, everything since the last commit is lost ([`Shell::lose`]) and it rejects.
+    async fn retry_commit(&self, db: &Database) -> Result<Batch, JsValue> {
         let end = self.journal.borrow().end();
         let retry = self.take_batch().and_then(|mut retry| {
             let writes = std::mem::take(&mut retry.writes);
@@ -140,9 +163,7 @@ impl Shell {
         match retried {
             Ok(retry) => {
                 self.journal.borrow_mut().committed(end);
-                acks.extend(retry.acks);
-                out.extend(retry.out);
-                Ok(self.committed(retry.ticket, &acks, out))
+                Ok(retry)
             }
             Err(again) => {
                 self.lose(db).await;
@@ -169,10 +190,10 @@ impl Shell {
 
     /// After the commit of the batch ending at journal number `failed_end` failed with `err`
     /// and the engine could not take it back ([`Shell::roll_back`]): rebuilds the engine from
-    /// the database, replays the journal (that batch's publishes
-    /// refused, see [`Journal::replay`]) and commits the result at once. Resolves to the
-    /// refusals and that commit's release; if it fails too, everything since the last commit
-    /// is lost and the flush rejects.
+    /// the database, replays the journal (that batch's publishes refused, see
+    /// [`Journal::replay`](crate::core::engine::journal::Journal::replay)) and commits the
+    /// result at once. Resolves to the refusals and that commit's release; if it fails too,
+    /// everything since the last commit is lost and the flush rejects.
     async fn recover(
         &self,
         db: &Database,
@@ -195,25 +216,8 @@ impl Shell {
             let mut journal = self.journal.borrow_mut();
             journal.replay(&mut engine, failed_end, &refusal(&err), &mut acks);
         }
-        let end = self.journal.borrow().end();
-        let retry = self.take_batch().and_then(|mut retry| {
-            let writes = std::mem::take(&mut retry.writes);
-            Ok((retry, db.begin(writes)?))
-        });
-        let retried = match retry {
-            Ok((retry, commit)) => commit.finished().await.map(|()| retry),
-            Err(e) => Err(e),
-        };
-        match retried {
-            Ok(retry) => {
-                self.journal.borrow_mut().committed(end);
-                Ok(self.committed(retry.ticket, &retry.acks, retry.out))
-            }
-            Err(again) => {
-                self.lose(db).await;
-                Err(again.into())
-            }
-        }
+        let retry = self.retry_commit(db).await?;
+        Ok(self.committed(retry.ticket, &retry.acks, retry.out))
     }
 
     /// Rolls back to the database, dropping everything handled since the last commit: every
