@@ -1,9 +1,9 @@
 // A server connection attached to this database's engine, the link both halves of sync speak
 // through: uploads (sync.js) publish over it, and local mirrors and sources (the "down" half)
-// reach their origin's JetStream API over it. attach() records its route in the database
-// (attached.js) and tells mirrors.js of the connection's state. The engine does the work (src/core/engine/
+// reach their origin's JetStream API over it. The engine does the work (src/core/engine/
 // sourcing_host.rs: the mirror's consumer, flow control, resuming after the last stored
-// sequence); here: attach the connection and route an API prefix to it.
+// sequence); here: attach the connection and route an API prefix to it, record the route in the
+// database (attached.js) for a takeover, and tell mirrors.js when the connection goes or comes.
 import { ClosedError } from './errors.js';
 import { forgetAttachment, recordAttachment } from './attached.js';
 

@@ -203,7 +203,7 @@ async function runTakeover({ kind, program }, kill) {
       const local = await readStream(await db.jetstreamManager(), 'LOCAL');
       const origin = await readStream(await watcher.jetstreamManager(), 'ORDERS');
       await watcher.close();
-      return { done, local, origin, seen };
+      return { done, local, origin, seen, warnings: db.warnings };
     }, [server.wsUrl, M]);
     return { ...out, url: server.wsUrl };
   } finally {
@@ -212,7 +212,8 @@ async function runTakeover({ kind, program }, kill) {
   }
 }
 
-function assertCarriedOn({ done, local, origin, seen, url }) {
+function assertCarriedOn({ done, local, origin, seen, url, warnings }) {
+  assert.deepEqual(warnings, [], 'the recorded route is no stream to restore: opening says nothing of it');
   const mid = seen.filter((s) => s.role === 'follower').map((s) => s.lastSeq);
   assert.ok(mid.some((seq) => seq > 2000 && seq < M), `the writer went away mid-catch-up (last seqs ${mid.slice(-3)})`);
   assert.equal(done.server, url, 'attached again to the recorded server');
