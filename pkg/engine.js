@@ -26,6 +26,7 @@ import { JetStreamManager } from './jsm.js';
 import { Upload, listUploads, startSync } from './sync.js';
 import { attachApi } from './link.js';
 import { SharedUploads } from './tabuploads.js';
+import { MIRROR_MESSAGES, Mirrors } from './mirrors.js';
 import { Subscription } from './remote.js';
 
 const API = '$JS.API.';
@@ -131,14 +132,14 @@ export async function open(opts = {}) {
   const seed = () => Math.floor(Math.random() * 2 ** 32);
   if (!opts.name || opts.memory) return new Contrail(Engine.inMemory(seed()));
   const openEngine = () => Engine.openIndexedDb(opts.name, seed(), Date.now());
-  if (!canShare()) return new Contrail(await openEngine());
+  if (!canShare()) return new Contrail(await openEngine(), null, { name: opts.name });
   const tab = await joinTab(opts.name, {
     shared: opts.shared !== false,
     timeout: opts.timeout ?? 5000,
     openEngine,
     errors: { ContrailError, NoRespondersError, WriterLostError, TimeoutError, StorageFullError },
   });
-  return new Contrail(tab.engine, tab, { connect: opts.connect, timeout: opts.timeout ?? 5000 });
+  return new Contrail(tab.engine, tab, { connect: opts.connect, timeout: opts.timeout ?? 5000, name: opts.name });
 }
 
 /** Deletes a persisted engine's IndexedDB database. */
@@ -258,15 +259,23 @@ export class Contrail {
   #uploadHandles = new Map();
   /** The uploads as other tabs see and steer them, and a takeover's dialling (tabuploads.js). */
   #sharedUploads = null;
+  /** The local mirrors' statuses in either role, and a takeover's attaching (mirrors.js). */
+  #mirrors;
+  /** The IndexedDB database's name (null in memory). */
+  #name;
 
   /**
    * `engine` is the wasm Engine, or null for a follower tab (it sends everything through `tab`).
-   * `connect(server)` dials a recorded upload's server after a takeover (false: never).
+   * `connect(server)` dials a recorded upload's or attachment's server after a takeover
+   * (false: never); `name` is the IndexedDB database's.
    */
-  constructor(engine, tab = null, { connect, timeout = 5000 } = {}) {
+  constructor(engine, tab = null, { connect, timeout = 5000, name = null } = {}) {
     this.#engine = engine;
     this.#tab = tab;
+    this.#name = name;
     if (tab?.shared) this.#sharedUploads = new SharedUploads(this, tab, { dial: connect, timeout });
+    const shared = this.#sharedUploads;
+    this.#mirrors = new Mirrors(this, tab, { timeout, connection: shared && ((server) => shared.connection(server)) });
     // A server connection attached to the engine has news for it: flush soon.
     engine?.setWake?.(() => this._kick());
     tab?.attach({
@@ -284,8 +293,11 @@ export class Contrail {
         this.#deliverEvent(m);
       },
       fail: (to, err) => this.#subs.get(to)?.(null, err),
-      message: (m) => this.#sharedUploads?.receive(m),
-      writerChanged: (id) => this.#sharedUploads?.writerChanged(id),
+      message: (m) => (MIRROR_MESSAGES.has(m.t) ? this.#mirrors.receive(m) : this.#sharedUploads?.receive(m)),
+      writerChanged: (id) => {
+        this.#sharedUploads?.writerChanged(id);
+        this.#mirrors.writerChanged(id);
+      },
       promote: (engine) => {
         this.#engine = engine;
         this.#eventOnEngine.clear(); // a new engine: the interests replayed to it tell it anew
@@ -294,6 +306,7 @@ export class Contrail {
         this.#finishOpeningSoon();
         this._kick();
         this.#sharedUploads?.promoted().catch(() => {}); // the recorded uploads go on from here
+        this.#mirrors.promoted().catch(() => {}); // and the recorded routes are attached again
       },
     });
     this.#finishOpeningSoon();
@@ -442,6 +455,28 @@ export class Contrail {
     if (!this.#engine) throw new ContrailError('attach runs in the tab that holds the database (this one is a follower)');
     if (this.#engine.loading) await this.#finishOpening();
     return attachApi(this, conn, opts);
+  }
+
+  /**
+   * The local mirrors (streams with a `mirror`), in either role: handles whose `status()` and
+   * `events()` follow each mirror's lag, last contact, last stored sequence,
+   * error and connection (mirrors.js). In a follower tab they are the writer's, posted over the
+   * tab channel; no writer answering within `timeout` rejects with `TimeoutError`.
+   */
+  async mirrors() {
+    if (this.#closed) throw new ClosedError();
+    if (this.#engine?.loading) await this.#finishOpening();
+    return this.#mirrors.list();
+  }
+
+  /** The local mirrors' statuses and attachments (mirrors.js, link.js). */
+  get _mirrors() {
+    return this.#mirrors;
+  }
+
+  /** The IndexedDB database's name, or null (attached.js records in it). */
+  get _name() {
+    return this.#name;
   }
 
   /** The wasm engine, for sync.js and link.js (null in a follower tab). */

@@ -23,12 +23,13 @@ export interface OpenOptions {
   /** Milliseconds a request through another tab waits for its answer (default 5000). */
   timeout?: number;
   /**
-   * How this context dials a recorded upload's server when it takes the database over from a
-   * writer tab that closed or died: the uploads recorded for that server (not paused) then go
-   * on over the connection, after their cursor. Default: `connect({servers: server,
+   * How this context dials a recorded upload's or attachment's server when it takes the
+   * database over from a writer tab that closed or died: the uploads recorded for that server
+   * (not paused) then go on over the connection, after their cursor, and the routes `attach()`
+   * recorded for it are attached again over it (local mirrors go on). Default: `connect({servers: server,
    * waitOnFirstConnect: true, maxReconnectAttempts: -1})`, which carries no credentials; give
    * your own to add them. `false`: never dial (call `uploads(conn)` yourself once `role` is
-   * `writer`). Added by this package.
+   * `writer`, and `attach()` again). Added by this package.
    */
   connect?: ((server: string) => Promise<RemoteConnection>) | false;
 }
@@ -74,10 +75,18 @@ export declare class Contrail {
   uploads(conn?: RemoteConnection): Promise<Upload[]>;
   /**
    * Serves the JetStream API `opts.domain` (or `opts.external`) over the server `conn`: local
-   * mirrors and sources naming it follow their server stream (see the README's "Sync"). Only in
-   * the tab that holds the database.
+   * mirrors and sources naming it follow their server stream (see the README's "Sync"). The
+   * route (server URL, domain or external prefix; no credentials) is recorded in the database:
+   * a tab taking the database over attaches it again. Only in the tab that holds the database.
    */
   attach(conn: RemoteConnection, opts: AttachOptions): Promise<Attachment>;
+  /**
+   * The local mirrors (streams with a `mirror`), with their status: lag, last contact, last
+   * stored sequence, error, and their connection. In a follower tab the writer's, posted over the
+   * tab channel (rejects with TimeoutError when no writer answers within `timeout`); the handles
+   * keep working when this tab takes over. Added by this package.
+   */
+  mirrors(): Promise<Mirror[]>;
   /**
    * Subscribes to what the engine publishes by itself: JetStream advisories on
    * `$JS.EVENT.ADVISORY.…` (wildcards allowed; any other subject throws ContrailError), as
@@ -178,8 +187,45 @@ export declare class Attachment {
   readonly api: string;
   /** The server's prefix it is served on, e.g. `$JS.API`. */
   readonly remoteApi: string;
-  /** Stops: mirrors naming it keep what they stored and go on after it when attached again. */
+  /**
+   * Stops: mirrors naming it keep what they stored and go on after it when attached again. Its
+   * record goes too: a tab taking over does not attach it again.
+   */
   detach(): void;
+}
+
+export interface MirrorStatus {
+  /** The local stream. */
+  stream: string;
+  /** The server stream it mirrors. */
+  origin: string;
+  /** The local API prefix its requests take (`$JS.<domain>.API` or `external.api`); null for a local origin. */
+  api: string | null;
+  /** The URL of the connection attached for that API (`getServer()`); null when none is. */
+  server: string | null;
+  /** That connection is up. */
+  online: boolean;
+  /** Origin messages still to copy, as the server last said. */
+  lag: number;
+  /** Milliseconds since the server was last heard; null: never. */
+  active: number | null;
+  /** The last sequence stored locally. */
+  lastSeq: number;
+  /** The mirror's error (as its stream info has it) or, while its connection is down, the connection's. */
+  error: string | null;
+}
+
+/** A local mirror (`Contrail.mirrors`): the same handle in the writer and in follower tabs. */
+export declare class Mirror {
+  /** The local stream's name. */
+  readonly name: string;
+  status(): MirrorStatus;
+  /**
+   * A status each time one changes (`active` alone does not count); ends when the mirror or the
+   * database goes. Lag 0 right after its consumer is made precedes the first message: compare
+   * `lastSeq` with the origin's to know it caught up.
+   */
+  events(): AsyncIterableIterator<MirrorStatus>;
 }
 
 // ---- errors (as @nats-io/jetstream and @nats-io/nats-core v3 name them) ----

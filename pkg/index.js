@@ -57,6 +57,7 @@ export {
 export { connect, RemoteConnection } from './remote.js';
 export { Upload } from './sync.js';
 export { Attachment } from './link.js';
+export { Mirror } from './mirrors.js';
 export {
   Base64KeyCodec,
   Bucket,

@@ -13,7 +13,8 @@
 // the server of every recorded upload that is not paused, with the app's `connect(server)` from
 // open(), or `connect({servers, waitOnFirstConnect, maxReconnectAttempts: -1})` (no credentials:
 // the package keeps none), and hands the connection to the uploads: each goes on after its
-// cursor, the ack floor committed with the database, so nothing is sent twice or skipped.
+// cursor, the ack floor committed with the database, so nothing is sent twice or skipped. The
+// same connection serves the routes attach() recorded for that server (mirrors.js).
 //
 // Messages on the tab channel (next to tabs.js's own):
 //   {t:'uploads?', from}                  a follower asks for the statuses;
@@ -63,6 +64,8 @@ export class SharedUploads {
   #controls = new Map();
   /** Connections this context dialled after a takeover (closed with the database). */
   #dialled = [];
+  /** server -> the connection dialled for it (a promise; null when it failed). */
+  #connections = new Map();
   /** The default dial's connections still waiting for their server (closed with the database). */
   #dialling = new Set();
   #closed = false;
@@ -166,15 +169,37 @@ export class SharedUploads {
 
   /** Dials `server` and hands the connection to the uploads recorded for it. */
   async #carryOn(server) {
+    const nc = await this.connection(server);
+    if (nc && !this.#closed) await this.#db.uploads(nc);
+  }
+
+  /**
+   * The connection this context dials for `server` after a takeover: one per server, shared by
+   * its uploads and the routes attach() recorded (mirrors.js); closed with the database. Null
+   * when dialling is off, the app's connect() failed (what needs it waits, as after open()), or
+   * the database closed meanwhile.
+   */
+  connection(server) {
+    if (!this.#dial || this.#closed) return Promise.resolve(null);
+    let nc = this.#connections.get(server);
+    if (!nc) this.#connections.set(server, (nc = this.#dialOnce(server)));
+    return nc;
+  }
+
+  async #dialOnce(server) {
     let nc;
     try {
       nc = await this.#dial(server);
     } catch {
-      return; // the app's connect() failed: its uploads wait, as after open()
+      this.#connections.delete(server); // the next takeover here tries again
+      return null;
     }
-    if (this.#closed) return void (await nc.close());
+    if (this.#closed) {
+      await nc.close();
+      return null;
+    }
     this.#dialled.push(nc);
-    await this.#db.uploads(nc);
+    return nc;
   }
 
   /** Stops answering; closes the connections a takeover dialled. */

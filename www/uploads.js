@@ -8,6 +8,9 @@
 // A server that asks for credentials: its uploads go on with those the dashboard signed in to it
 // with (credentials.js, in memory only); without them, their rows ask to sign in, with the same
 // form as the main connection's.
+// In a follower tab (another tab holds the database) the rows are the writer's uploads, as the
+// package hands them to followers: their status comes from the writer, and pause, resume, stop
+// and forget are done by it; the list is asked again every few seconds (uploads started there).
 
 import { h, num, field, formDialog, confirmAction, say, table } from './ui.js';
 import { current } from './live.js';
@@ -39,15 +42,25 @@ function changed(source) {
   for (const fn of registry(source).watchers) fn();
 }
 
-/** Lists the uploads the database records (they run in the tab that holds it). */
+/** How often a follower tab asks the writer for its uploads again. */
+const FOLLOWER_RELIST_MS = 3000;
+
+/** Lists the uploads the database records (they run in the tab that holds it; a follower asks it). */
 async function load(source) {
-  if (source.nc.role === 'follower') return;
+  const reg = source.uploads;
+  const follower = source.nc.role === 'follower';
   try {
     for (const upload of await source.nc.uploads()) track(source, upload);
+    if (reg.error) {
+      reg.error = null;
+      changed(source);
+    }
   } catch (e) {
-    source.uploads.error = `Uploads not read: ${e.message}`;
+    if (reg.closed) return;
+    reg.error = `Uploads not read: ${e.message}`;
     changed(source);
   }
+  if (follower && !reg.closed) setTimeout(() => reg.closed || load(source), FOLLOWER_RELIST_MS);
 }
 
 /** Shows `upload` and follows its events; it goes on over the dashboard's connection to its server. */
@@ -75,7 +88,8 @@ function track(source, upload) {
     })();
   }
   const server = reg.entries.get(upload.name).status.server;
-  if (server) goOn(source, server);
+  // A follower's uploads run in the writer, over its connections.
+  if (server && source.nc.role !== 'follower') goOn(source, server);
 }
 
 /**
@@ -251,7 +265,7 @@ export function uploadsPanel(source, stream = null) {
     body);
   const tbody = h('tbody');
   const empty = h('p', { class: 'empty' }, follower
-    ? 'Another tab holds this database: its uploads are shown there.'
+    ? 'None running in the tab that holds this database (start uploads there).'
     : 'None recorded. An upload sends a stream\'s messages to a server stream, exactly once, whenever it is reachable.');
   const tableEl = table(['Upload', 'Server', 'State', 'Pending', 'In flight', 'Acknowledged', 'Cursor', 'Reconnects', 'Last error', 'Retry at', ''], [], { id: 'uploads' });
   tableEl.tBodies[0].replaceWith(tbody);

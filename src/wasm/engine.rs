@@ -188,6 +188,11 @@ pub(crate) async fn restore(
     let mut warnings = Vec::new();
     let mut partial = false;
     for (stream, mut records) in stored {
+        // No stream has the empty name: records under it are the package's own (the API routes
+        // `attach()` recorded, pkg/attached.js), read by JavaScript, not a stream to restore.
+        if stream.is_empty() {
+            continue;
+        }
         let restore_err = |why: String| Error::Restore {
             stream: stream.clone(),
             why,

@@ -40,6 +40,8 @@ import {
   type Upload,
   type UploadStatus,
   type Attachment,
+  type Mirror,
+  type MirrorStatus,
 } from 'contrail';
 
 export async function check(): Promise<void> {
@@ -70,6 +72,13 @@ export async function check(): Promise<void> {
   const hub: Attachment = await nc.attach(await connect({ servers: 'ws://localhost:8080' }), { domain: 'hub', api: '$JS.API' });
   const routed: string = hub.api + hub.remoteApi;
   hub.detach();
+  // Local mirrors' status, in the writer or a follower tab.
+  const mirrors: Mirror[] = await shared.mirrors();
+  const ms: MirrorStatus = mirrors[0].status();
+  const behind: number = ms.lag + ms.lastSeq + (ms.active ?? 0);
+  const down: boolean = !ms.online && ms.error !== null && ms.server !== null && ms.api !== null;
+  for await (const s of mirrors[0].events()) if (s.lag === 0) break;
+  void behind, down;
   const jsm = await jetstreamManager(nc, { timeout: 1000 });
   const si: StreamInfo = await jsm.streams.add({ name: 'S', subjects: ['s.>'], storage: StorageType.File });
   const names: string[] = await jsm.streams.names().next();

@@ -8,7 +8,9 @@
 //! - `segments`: `[stream, key seq]` → packed messages ([`super::codec::Segment`]); the sequence
 //!   is 8 big-endian bytes (a binary key: sorts as the number does, exact for every u64), and the
 //!   value repeats stream and sequence so opening reads the store with one `getAll` and no keys;
-//! - `consumers`: `[stream, consumer]` → consumer record.
+//! - `consumers`: `[stream, consumer]` → consumer record; under the empty stream name (no
+//!   stream has it) the package keeps records of its own (pkg/attached.js: `['', api]` → the
+//!   API route `attach()` made, JSON), which opening skips.
 //!
 //! Schema versions: 2 is this layout. Version 1 (segments without a header, numeric keys) came
 //! before any release and is refused with [`Error::Schema`] rather than converted: delete it.
