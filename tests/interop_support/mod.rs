@@ -218,6 +218,16 @@ impl TestServer {
         async_nats::jetstream::new(self.client().await)
     }
 
+    /// A fresh client and a JetStream context over that same connection (for tests that send
+    /// raw `$JS.API` requests as well as use the typed API).
+    pub async fn client_and_jetstream(
+        &self,
+    ) -> (async_nats::Client, async_nats::jetstream::Context) {
+        let client = self.client().await;
+        let js = async_nats::jetstream::new(client.clone());
+        (client, js)
+    }
+
     /// Stops the process: SIGTERM (graceful) or SIGKILL (crash), then waits for it.
     pub fn stop(&mut self, graceful: bool) -> Option<std::process::ExitStatus> {
         let mut child = self.child.take()?;
