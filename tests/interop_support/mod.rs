@@ -459,6 +459,23 @@ pub fn kinds_with_214() -> Vec<Kind> {
     kinds
 }
 
+/// Runs `scenario` once against each server of `kinds` (usually [`kinds_with_214`]): a fresh
+/// server with default options each time, within the suite's time bound, with a client and a
+/// JetStream context on one connection to it.
+pub async fn on_each_kind<F: std::future::Future<Output = ()>>(
+    kinds: impl IntoIterator<Item = Kind>,
+    scenario: impl Fn(Kind, async_nats::Client, async_nats::jetstream::Context) -> F,
+) {
+    for kind in kinds {
+        let server = TestServer::start_kind(kind, Options::default());
+        bounded(async {
+            let (client, js) = server.client_and_jetstream().await;
+            scenario(kind, client, js).await;
+        })
+        .await;
+    }
+}
+
 /// The address after `marker` in a log line (`… on 127.0.0.1:4222` or `… on http://…`).
 fn logged_addr(log: &str, marker: &str) -> Option<std::net::SocketAddr> {
     let line = log.lines().find(|l| l.contains(marker))?;
