@@ -22,7 +22,9 @@ use interop_support::streams::{
     create, create_memory_mirror, create_memory_stream, create_ok, edge_linked_to, info, last_seq,
     messages, publish, wait_info, CATCH_UP,
 };
-use interop_support::{bounded, kinds_with_214, request_json, temp_dir, Kind, Options, TestServer};
+use interop_support::{
+    bounded, kinds_with_214, on_each_kind, request_json, temp_dir, Kind, Options, TestServer,
+};
 use serde_json::{json, Value};
 
 /// Whether `kind` has mirror/source subject transforms; says so loudly when it has not.
@@ -199,95 +201,79 @@ async fn origin_deletes_are_gaps_at_the_same_sequences() {
 
 #[tokio::test]
 async fn a_start_sequence_and_a_filter_select_what_a_mirror_copies() {
-    for kind in kinds_with_214() {
-        let server = TestServer::start_kind(kind, Options::default());
-        bounded(async {
-            let (client, js) = server.client_and_jetstream().await;
-            create_memory_stream(&client, "O", "o.>").await;
-            for i in 1..=10 {
-                let subject = if i % 2 == 0 { "o.even" } else { "o.odd" };
-                publish(&js, subject, format!("m{i}")).await;
-            }
-            let mirror = json!({"name": "O", "opt_start_seq": 4, "filter_subject": "o.even"});
-            create_ok(
-                &client,
-                json!({"name": "M", "mirror": mirror, "storage": "memory"}),
-            )
-            .await;
-            let info = wait_info(&client, "M", "caught up", |i| {
-                last_seq(i) == 10 && i["mirror"]["lag"] == json!(0)
-            })
-            .await;
-            assert_eq!(messages(&info), 4, "4, 6, 8, 10: {info}");
-            if kind == Kind::NatsServer {
-                eprintln!(
-                    "!!! a_start_sequence_and_a_filter: the mirror's filter in StreamInfo NOT \
-                     compared with nats-server 2.9.10 (it reports none; 2.14 does)"
-                );
-            } else {
-                assert_eq!(info["mirror"]["filter_subject"], "o.even", "{info}");
-            }
-            assert_eq!(info["state"]["first_seq"], 4, "{info}");
-            for seq in [4, 6, 8, 10] {
-                let (subject, payload, _, _) = message(&js, "M", seq).await.expect("copied");
-                assert_eq!(
-                    (subject.as_str(), payload),
-                    ("o.even", format!("m{seq}").into_bytes())
-                );
-            }
-            assert!(
-                message(&js, "M", 2).await.is_none(),
-                "before the start sequence"
-            );
-            assert!(message(&js, "M", 5).await.is_none(), "filtered out");
+    on_each_kind(kinds_with_214(), |kind, client, js| async move {
+        create_memory_stream(&client, "O", "o.>").await;
+        for i in 1..=10 {
+            let subject = if i % 2 == 0 { "o.even" } else { "o.odd" };
+            publish(&js, subject, format!("m{i}")).await;
+        }
+        let mirror = json!({"name": "O", "opt_start_seq": 4, "filter_subject": "o.even"});
+        create_memory_mirror(&client, "M", mirror).await;
+        let info = wait_info(&client, "M", "caught up", |i| {
+            last_seq(i) == 10 && i["mirror"]["lag"] == json!(0)
         })
         .await;
-    }
+        assert_eq!(messages(&info), 4, "4, 6, 8, 10: {info}");
+        if kind == Kind::NatsServer {
+            eprintln!(
+                "!!! a_start_sequence_and_a_filter: the mirror's filter in StreamInfo NOT \
+                 compared with nats-server 2.9.10 (it reports none; 2.14 does)"
+            );
+        } else {
+            assert_eq!(info["mirror"]["filter_subject"], "o.even", "{info}");
+        }
+        assert_eq!(info["state"]["first_seq"], 4, "{info}");
+        for seq in [4, 6, 8, 10] {
+            let (subject, payload, _, _) = message(&js, "M", seq).await.expect("copied");
+            assert_eq!(
+                (subject.as_str(), payload),
+                ("o.even", format!("m{seq}").into_bytes())
+            );
+        }
+        assert!(
+            message(&js, "M", 2).await.is_none(),
+            "before the start sequence"
+        );
+        assert!(message(&js, "M", 5).await.is_none(), "filtered out");
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn mirror_and_source_subject_transforms_rewrite_what_is_stored() {
-    for kind in kinds_with_214() {
-        if !has_source_transforms(kind, "mirror_and_source_subject_transforms") {
-            continue;
+    let kinds = kinds_with_214()
+        .into_iter()
+        .filter(|&kind| has_source_transforms(kind, "mirror_and_source_subject_transforms"));
+    on_each_kind(kinds, |_, client, js| async move {
+        create_memory_stream(&client, "O", "o.>").await;
+        for i in 1..=4 {
+            publish(&js, &format!("o.{i}"), format!("m{i}")).await;
         }
-        let server = TestServer::start_kind(kind, Options::default());
-        bounded(async {
-            let (client, js) = server.client_and_jetstream().await;
-            create_memory_stream(&client, "O", "o.>").await;
-            for i in 1..=4 {
-                publish(&js, &format!("o.{i}"), format!("m{i}")).await;
-            }
-            let transforms = json!([{"src": "o.*", "dest": "copy.{{wildcard(1)}}"}]);
-            create_ok(
-                &client,
-                json!({"name": "M", "storage": "memory",
-                    "mirror": {"name": "O", "subject_transforms": transforms}}),
-            )
-            .await;
-            create_ok(
-                &client,
-                json!({"name": "S", "storage": "memory", "subjects": ["s.>"],
-                    "sources": [{"name": "O", "subject_transforms": transforms}]}),
-            )
-            .await;
-            let info = wait_info(&client, "M", "caught up", |i| last_seq(i) == 4).await;
-            assert_eq!(
-                info["mirror"]["subject_transforms"][0]["dest"],
-                "copy.{{wildcard(1)}}"
-            );
-            wait_info(&client, "S", "caught up", |i| messages(i) == 4).await;
-            for seq in 1..=4 {
-                let (subject, _, _, _) = message(&js, "M", seq).await.expect("mirrored");
-                assert_eq!(subject, format!("copy.{seq}"));
-                let (subject, _, _, headers) = message(&js, "S", seq).await.expect("sourced");
-                assert_eq!(subject, format!("copy.{seq}"));
-                let mark = header_value(&headers, "Nats-Stream-Source").unwrap_or_default();
-                assert!(mark.starts_with(&format!("O {seq} ")), "{mark}");
-            }
-        })
+        let transforms = json!([{"src": "o.*", "dest": "copy.{{wildcard(1)}}"}]);
+        let mirror = json!({"name": "O", "subject_transforms": transforms});
+        create_memory_mirror(&client, "M", mirror).await;
+        create_ok(
+            &client,
+            json!({"name": "S", "storage": "memory", "subjects": ["s.>"],
+                "sources": [{"name": "O", "subject_transforms": transforms}]}),
+        )
         .await;
-    }
+        let info = wait_info(&client, "M", "caught up", |i| last_seq(i) == 4).await;
+        assert_eq!(
+            info["mirror"]["subject_transforms"][0]["dest"],
+            "copy.{{wildcard(1)}}"
+        );
+        wait_info(&client, "S", "caught up", |i| messages(i) == 4).await;
+        for seq in 1..=4 {
+            let (subject, _, _, _) = message(&js, "M", seq).await.expect("mirrored");
+            assert_eq!(subject, format!("copy.{seq}"));
+            let (subject, _, _, headers) = message(&js, "S", seq).await.expect("sourced");
+            assert_eq!(subject, format!("copy.{seq}"));
+            let mark = header_value(&headers, "Nats-Stream-Source").unwrap_or_default();
+            assert!(mark.starts_with(&format!("O {seq} ")), "{mark}");
+        }
+    })
+    .await;
 }
 
 #[tokio::test]
