@@ -18,30 +18,21 @@ mod interop_support;
 use std::time::Duration;
 
 use async_nats::jetstream;
+use interop_support::links::{
+    self, assert_local_jetstream_answers, client_of, hub_with, watch_link,
+};
 use interop_support::{
     bounded, http_json, nats_server_214, start_raw, temp_dir, Kind, Options, RawServer, TestServer,
 };
 
-const HUB_AUTH: &str = "authorization { user: leaf, password: s3cret }\n";
-
 /// A hub of `kind` with JetStream and a user the link logs in as.
 fn hub(kind: Kind) -> TestServer {
-    TestServer::start_kind(
-        kind,
-        Options {
-            config: Some(HUB_AUTH.to_string()),
-            ..Options::default()
-        },
-    )
+    hub_with(kind, "")
 }
 
 /// `contrail serve` with `links` (the text of the block's entries) and monitoring on any port.
 fn contrail_with_links(entries: &str) -> RawServer {
-    let dir = temp_dir("server-links");
-    let conf = dir.join("server.conf");
-    std::fs::write(&conf, format!("links [\n{entries}\n]\n")).expect("write the config");
-    start_raw(Kind::Contrail, &conf, &["-p", "-1", "-m", "-1"], &[])
-        .unwrap_or_else(|err| panic!("contrail starts with the links config: {err}"))
+    links::contrail_with_links("server-links", entries)
 }
 
 /// The one link `/linkz` of `server` lists.
@@ -59,24 +50,7 @@ async fn link_when(
     what: &str,
     ready: impl Fn(&serde_json::Value) -> bool,
 ) -> serde_json::Value {
-    let mut last = serde_json::Value::Null;
-    for _ in 0..200 {
-        last = the_link(server);
-        if ready(&last) {
-            return last;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the link never became {what}: {last}");
-}
-
-async fn client_of(server: &RawServer) -> async_nats::Client {
-    async_nats::ConnectOptions::new()
-        .connection_timeout(Duration::from_secs(5))
-        .request_timeout(Some(Duration::from_secs(5)))
-        .connect(server.client.to_string())
-        .await
-        .expect("connect to contrail")
+    watch_link("the link", what, || the_link(server), ready).await
 }
 
 /// `contrail serve` with one link, `hub`, to `hub` logged in as the hub's user, with `fields`
@@ -265,12 +239,7 @@ async fn wrong_credentials_are_the_links_last_error_and_the_server_serves_on() {
         .await;
         assert_ne!(refused["state"], "up", "{refused}");
         // The server is alive and still answers its own clients.
-        let client = client_of(&server).await;
-        let info = client
-            .request("$JS.API.INFO", "".into())
-            .await
-            .expect("the local JetStream answers");
-        assert!(!info.payload.is_empty());
+        assert_local_jetstream_answers(&server).await;
     })
     .await;
 }
@@ -381,13 +350,7 @@ async fn the_accounts_engine_reaches_the_hub_over_the_configured_link() {
 #[tokio::test]
 async fn remote_api_maps_the_local_domain_to_the_hubs_own() {
     bounded(async {
-        let hub = TestServer::start_kind(
-            Kind::NatsServer,
-            Options {
-                config: Some(format!("{HUB_AUTH}jetstream {{ domain: central }}\n")),
-                ..Options::default()
-            },
-        );
+        let hub = hub_with(Kind::NatsServer, "jetstream { domain: central }\n");
         let server = contrail_linked_to(&hub, "domain: hub, remote_api: \"$JS.central.API\"");
         link_when(&server, "up", |l| l["state"] == "up").await;
         let js = jetstream::with_domain(client_of(&server).await, "hub");

@@ -10,6 +10,7 @@
 
 #![allow(dead_code)]
 
+pub mod links;
 pub mod pki;
 pub mod streams;
 
