@@ -322,11 +322,11 @@ fn read_ports_file(path: &Path) -> Option<Ports> {
     })
 }
 
-/// Runs a test body with the suite's time bound.
-pub async fn bounded<F: std::future::Future<Output = ()>>(body: F) {
+/// Runs a test body with the suite's time bound; what it returns.
+pub async fn bounded<T, F: std::future::Future<Output = T>>(body: F) -> T {
     tokio::time::timeout(TEST_TIMEOUT, body)
         .await
-        .expect("test exceeded its time bound");
+        .expect("test exceeded its time bound")
 }
 
 /// A plain HTTP/1.1 GET on 127.0.0.1 (no client library needed); returns (status, body).
