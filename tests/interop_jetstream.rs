@@ -8,7 +8,9 @@ mod interop_support;
 use std::future::Future;
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::{pull, push, AckPolicy, Consumer, DeliverPolicy};
+use async_nats::jetstream::consumer::{
+    pull, push, AckPolicy, Consumer, DeliverPolicy, FromConsumer, IntoConsumerConfig,
+};
 use async_nats::jetstream::stream::{Config, RetentionPolicy, StorageType, Stream};
 use async_nats::jetstream::{self, AckKind, Context};
 use futures_util::{StreamExt, TryStreamExt};
@@ -107,6 +109,28 @@ async fn expect_published_in_order<E: std::fmt::Debug>(
     for i in 0..n {
         assert_eq!(next_within(messages).await.payload, format!("m{i}"));
     }
+}
+
+/// Asserts an ordered consumer made from `config` reads 20 messages, published to
+/// `<prefix>.1` in a fresh stream `name` on `<prefix>.>`, whole and in order. `open` opens the
+/// consumer's messages (pull and push ordered consumers each have their own kind).
+async fn assert_an_ordered_consumer_reads_all<C, M, E>(
+    js: &Context,
+    (name, prefix): (&str, &str),
+    config: C,
+    open: impl AsyncFnOnce(Consumer<C>) -> M,
+) where
+    C: IntoConsumerConfig + FromConsumer,
+    M: futures_util::Stream<Item = Result<jetstream::Message, E>> + Unpin,
+    E: std::fmt::Debug,
+{
+    let stream = create_memory_stream(js, name, &[&format!("{prefix}.>")]).await;
+    publish_n(js, &format!("{prefix}.1"), 20).await;
+    let consumer = stream
+        .create_consumer(config)
+        .await
+        .expect("ordered consumer");
+    expect_published_in_order(&mut open(consumer).await, 20).await;
 }
 
 #[tokio::test]
@@ -340,17 +364,14 @@ async fn a_push_consumer_delivers_to_its_subject() {
 #[tokio::test]
 async fn an_ordered_consumer_reads_the_whole_stream_in_order() {
     on_fresh_server(|js| async move {
-        let stream = create_memory_stream(&js, "O", &["o.>"]).await;
-        publish_n(&js, "o.1", 20).await;
-        let consumer = stream
-            .create_consumer(pull::OrderedConfig {
-                deliver_policy: DeliverPolicy::All,
-                ..Default::default()
-            })
-            .await
-            .expect("ordered consumer");
-        let mut messages = consumer.messages().await.expect("messages");
-        expect_published_in_order(&mut messages, 20).await;
+        let config = pull::OrderedConfig {
+            deliver_policy: DeliverPolicy::All,
+            ..Default::default()
+        };
+        let open = async |consumer: Consumer<pull::OrderedConfig>| {
+            consumer.messages().await.expect("messages")
+        };
+        assert_an_ordered_consumer_reads_all(&js, ("O", "o"), config, open).await;
     })
     .await;
 }
@@ -358,18 +379,15 @@ async fn an_ordered_consumer_reads_the_whole_stream_in_order() {
 #[tokio::test]
 async fn an_ordered_push_consumer_reads_the_whole_stream_in_order() {
     on_fresh_server(|js| async move {
-        let stream = create_memory_stream(&js, "OP", &["op.>"]).await;
-        publish_n(&js, "op.1", 20).await;
-        let consumer = stream
-            .create_consumer(push::OrderedConfig {
-                deliver_subject: "deliver.ordered".into(),
-                deliver_policy: DeliverPolicy::All,
-                ..Default::default()
-            })
-            .await
-            .expect("ordered consumer");
-        let mut messages = consumer.messages().await.expect("messages");
-        expect_published_in_order(&mut messages, 20).await;
+        let config = push::OrderedConfig {
+            deliver_subject: "deliver.ordered".into(),
+            deliver_policy: DeliverPolicy::All,
+            ..Default::default()
+        };
+        let open = async |consumer: Consumer<push::OrderedConfig>| {
+            consumer.messages().await.expect("messages")
+        };
+        assert_an_ordered_consumer_reads_all(&js, ("OP", "op"), config, open).await;
     })
     .await;
 }
