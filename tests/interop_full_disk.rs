@@ -71,8 +71,34 @@ impl OnTmpfs {
         Some(guard)
     }
 
+    /// Starts, as [`OnTmpfs::start`], a server whose `max_file_store` (1 GiB) is larger than
+    /// the disk, so the disk itself fills first. Contrail only (nats-server 2.9 and 2.14 leave
+    /// the publish that hits ENOSPC unanswered, "critical write error"): `None` (after saying
+    /// that `test` did not run) against nats-server.
+    fn start_smaller_than_its_limit(test: &str) -> Option<OnTmpfs> {
+        if interop_support::kind() != interop_support::Kind::Contrail {
+            eprintln!(
+                "{test}: Contrail only (nats-server leaves the publish that hits ENOSPC \
+                 unanswered); not run against nats-server"
+            );
+            return None;
+        }
+        Self::start_with(Options {
+            config: Some("jetstream { max_file_store: 1073741824 }\n".into()),
+            ..Options::default()
+        })
+    }
+
     fn server(&mut self) -> &mut TestServer {
         self.server.as_mut().expect("server is running")
+    }
+
+    /// Restarts the server gracefully (after closing `client`, a client of it); a client of the
+    /// restarted server.
+    async fn restart(&mut self, client: async_nats::Client) -> async_nats::Client {
+        drop(client);
+        self.server().restart(true);
+        self.server().client().await
     }
 }
 
@@ -111,8 +137,8 @@ async fn publish(client: &async_nats::Client, n: usize) -> Value {
     serde_json::from_slice(&reply.payload).expect("PubAck is JSON")
 }
 
-/// Creates the stream FULL (on `full.>`) with a durable pull consumer C.
-async fn create_full_with_consumer(client: &async_nats::Client) {
+/// Creates the file stream FULL (on `full.>`).
+async fn create_full(client: &async_nats::Client) {
     let created = request_json(
         client,
         "$JS.API.STREAM.CREATE.FULL",
@@ -120,6 +146,11 @@ async fn create_full_with_consumer(client: &async_nats::Client) {
     )
     .await;
     assert!(created.get("error").is_none(), "{created}");
+}
+
+/// Creates the stream FULL (on `full.>`) with a durable pull consumer C.
+async fn create_full_with_consumer(client: &async_nats::Client) {
+    create_full(client).await;
     let consumer = request_json(
         client,
         "$JS.API.CONSUMER.DURABLE.CREATE.FULL.C",
@@ -174,6 +205,86 @@ async fn messages(client: &async_nats::Client) -> u64 {
         .unwrap_or_else(|| panic!("STREAM.INFO answered: {info}"))
 }
 
+/// Publishes one at a time, each answered, until one is refused: how many were acknowledged
+/// (at sequences 1, 2, …) and the refusal. Fails if 8 MiB never fill up.
+async fn fill_until_refused(client: &async_nats::Client) -> (u64, Value) {
+    let mut acked = 0u64;
+    let refused = loop {
+        let reply = publish(client, acked as usize).await;
+        if reply.get("error").is_some() {
+            break reply;
+        }
+        assert_eq!(reply["seq"], acked + 1, "{reply}");
+        acked += 1;
+        assert!((acked as usize) < MAX_PUBLISHES, "8 MiB never filled up");
+    };
+    (acked, refused)
+}
+
+/// Publishes `full.<n>` for each `n` of `numbers` (payload `payload(n)`) without waiting, then
+/// waits for every reply, each as long as a client's request would: the replies, as they came.
+async fn publish_pipelined(
+    client: &async_nats::Client,
+    numbers: std::ops::Range<usize>,
+    payload: impl Fn(usize) -> Vec<u8>,
+) -> Vec<Value> {
+    let mut replies = client.subscribe("_R.>").await.expect("subscribe");
+    for n in numbers.clone() {
+        client
+            .publish_with_reply(format!("full.{n}"), format!("_R.{n}"), payload(n).into())
+            .await
+            .expect("publish");
+    }
+    client.flush().await.expect("flush");
+    let mut answered = Vec::new();
+    for _ in numbers {
+        answered.push(next_reply(&mut replies).await);
+    }
+    answered
+}
+
+/// Purges FULL, asserting it worked; the API's reply.
+async fn purge_full(client: &async_nats::Client) -> Value {
+    let purged = request_json(client, "$JS.API.STREAM.PURGE.FULL", Value::Null).await;
+    assert_eq!(purged["success"], true, "{purged}");
+    purged
+}
+
+/// Publishes once more and asserts it is acknowledged (publishing resumed): its sequence.
+async fn publish_resumes(client: &async_nats::Client, after: &str) -> u64 {
+    let reply = publish(client, 0).await;
+    reply["seq"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("publishes resume {after}: {reply}"))
+}
+
+/// Purges FULL, then publishes once more: acknowledged (publishing resumed by itself) at a
+/// sequence past `last_acked`, which it returns.
+async fn purge_and_publish_again(client: &async_nats::Client, last_acked: u64) -> u64 {
+    purge_full(client).await;
+    let seq = publish_resumes(client, "after the purge").await;
+    assert!(
+        seq > last_acked,
+        "sequences go on: {seq} after {last_acked}"
+    );
+    seq
+}
+
+/// Restarts the server on `disk` (closing `client`) and asserts FULL holds the publish
+/// acknowledged after the purge, at `seq`, alone.
+async fn assert_only_the_post_purge_publish_after_a_restart(
+    disk: &mut OnTmpfs,
+    client: async_nats::Client,
+    seq: u64,
+) {
+    let client = disk.restart(client).await;
+    bounded(async {
+        assert_eq!(messages(&client).await, 1, "the post-purge publish, alone");
+        get(&client, seq).await;
+    })
+    .await;
+}
+
 fn assert_insufficient_resources(reply: &Value) {
     assert_eq!(reply["error"]["code"], 503, "{reply}");
     assert_eq!(reply["error"]["err_code"], 10023, "{reply}");
@@ -193,16 +304,7 @@ async fn a_full_disk_refuses_publishes_at_once_and_a_purge_makes_room() {
         create_full_with_consumer(&client).await;
 
         // Fill the disk: every publish is answered, until one is refused.
-        let mut acked = 0u64;
-        let refused = loop {
-            let reply = publish(&client, acked as usize).await;
-            if reply.get("error").is_some() {
-                break reply;
-            }
-            assert_eq!(reply["seq"], acked + 1, "{reply}");
-            acked += 1;
-            assert!((acked as usize) < MAX_PUBLISHES, "8 MiB never filled up");
-        };
+        let (acked, refused) = fill_until_refused(&client).await;
         assert!(acked > 0, "some publishes fit: {refused}");
         assert_insufficient_resources(&refused);
         // Still full: the next publish is refused the same way, not left hanging.
@@ -214,22 +316,15 @@ async fn a_full_disk_refuses_publishes_at_once_and_a_purge_makes_room() {
         fetch_one(&client, 1).await;
         fetch_one(&client, 2).await;
 
-        let purged = request_json(&client, "$JS.API.STREAM.PURGE.FULL", Value::Null).await;
-        assert_eq!(purged["success"], true, "{purged}");
+        let purged = purge_full(&client).await;
         assert_eq!(purged["purged"], acked, "{purged}");
-        let after = publish(&client, 0).await;
-        assert_eq!(
-            after["seq"].as_u64(),
-            Some(acked + 1),
-            "publishes resume after the purge: {after}"
-        );
+        let seq = publish_resumes(&client, "after the purge").await;
+        assert_eq!(seq, acked + 1, "publishes resume after the purge");
     })
     .await;
-    drop(client);
 
     // A restart finds what was acknowledged after the purge.
-    disk.server().restart(true);
-    let client = disk.server().client().await;
+    let client = disk.restart(client).await;
     bounded(async {
         assert_eq!(
             messages(&client).await,
@@ -246,14 +341,8 @@ async fn acknowledged_publishes_survive_a_restart_on_a_full_disk() {
         return;
     };
     let client = disk.server().client().await;
-    let acked = bounded_value(async {
-        let created = request_json(
-            &client,
-            "$JS.API.STREAM.CREATE.FULL",
-            json!({"name": "FULL", "subjects": ["full.>"], "storage": "file"}),
-        )
-        .await;
-        assert!(created.get("error").is_none(), "{created}");
+    let acked = bounded(async {
+        create_full(&client).await;
         let mut acked = 0u64;
         loop {
             let reply = publish(&client, acked as usize).await;
@@ -267,30 +356,16 @@ async fn acknowledged_publishes_survive_a_restart_on_a_full_disk() {
         acked
     })
     .await;
-    drop(client);
-    disk.server().restart(true);
-    let client = disk.server().client().await;
+    let client = disk.restart(client).await;
     bounded(async {
         assert_eq!(
             messages(&client).await,
             acked,
             "every acked message is back"
         );
-        let last = request_json(
-            &client,
-            "$JS.API.STREAM.MSG.GET.FULL",
-            json!({ "seq": acked }),
-        )
-        .await;
-        assert_eq!(last["message"]["seq"], acked, "{last}");
+        get(&client, acked).await;
     })
     .await;
-}
-
-async fn bounded_value<T, F: std::future::Future<Output = T>>(body: F) -> T {
-    tokio::time::timeout(Duration::from_secs(60), body)
-        .await
-        .expect("test exceeded its time bound")
 }
 
 /// Waits for the next reply on `replies`, as long as a client's request would (10 s).
@@ -312,21 +387,12 @@ async fn next_reply(replies: &mut async_nats::Subscriber) -> Value {
 /// acknowledged: the refused publishes were not stored.
 #[tokio::test]
 async fn a_disk_that_fills_before_the_limit_refuses_publishes_and_recovers() {
-    if interop_support::kind() != interop_support::Kind::Contrail {
-        eprintln!(
-            "a_disk_that_fills_before_the_limit_...: Contrail only (nats-server leaves the \
-             publish that hits ENOSPC unanswered); not run against nats-server"
-        );
-        return;
-    }
-    let Some(mut disk) = OnTmpfs::start_with(Options {
-        config: Some("jetstream { max_file_store: 1073741824 }\n".into()),
-        ..Options::default()
-    }) else {
+    let test = "a_disk_that_fills_before_the_limit_refuses_publishes_and_recovers";
+    let Some(mut disk) = OnTmpfs::start_smaller_than_its_limit(test) else {
         return;
     };
     let client = disk.server().client().await;
-    let acked = bounded_value(async {
+    let acked = bounded(async {
         for name in ["BALLAST", "FULL"] {
             let created = request_json(
                 &client,
@@ -345,24 +411,12 @@ async fn a_disk_that_fills_before_the_limit_refuses_publishes_and_recovers() {
             let reply: Value = serde_json::from_slice(&reply.payload).expect("JSON");
             assert!(reply["seq"].is_u64(), "{reply}");
         }
-        // More than the rest of the disk, pipelined: replies come as they may.
-        let mut replies = client.subscribe("_R.>").await.expect("subscribe");
-        for n in 0..MAX_PUBLISHES {
-            client
-                .publish_with_reply(
-                    format!("full.{n}"),
-                    format!("_R.{n}"),
-                    vec![b'f'; PAYLOAD].into(),
-                )
-                .await
-                .expect("publish");
-        }
-        client.flush().await.expect("flush");
+        // More than the rest of the disk, pipelined: replies come as they may. Every publish is
+        // answered while the disk is still full.
+        let replies = publish_pipelined(&client, 0..MAX_PUBLISHES, |_| vec![b'f'; PAYLOAD]).await;
         let mut acked = std::collections::BTreeSet::new();
         let mut refused = 0u64;
-        // Every publish is answered while the disk is still full.
-        for _ in 0..MAX_PUBLISHES {
-            let reply = next_reply(&mut replies).await;
+        for reply in replies {
             match reply["seq"].as_u64() {
                 Some(seq) => assert!(acked.insert(seq), "{reply}"),
                 None => {
@@ -377,18 +431,12 @@ async fn a_disk_that_fills_before_the_limit_refuses_publishes_and_recovers() {
         // Free space: publishing resumes by itself.
         let deleted = request_json(&client, "$JS.API.STREAM.DELETE.BALLAST", Value::Null).await;
         assert_eq!(deleted["success"], true, "{deleted}");
-        let after = publish(&client, 0).await;
-        let seq = after["seq"]
-            .as_u64()
-            .unwrap_or_else(|| panic!("publishes resume: {after}"));
-        acked.insert(seq);
+        acked.insert(publish_resumes(&client, "once space is freed").await);
         (acked, refused)
     })
     .await;
     let (acked, refused) = acked;
-    drop(client);
-    disk.server().restart(true);
-    let client = disk.server().client().await;
+    let client = disk.restart(client).await;
     bounded(async {
         let stored = messages(&client).await;
         assert_eq!(
@@ -397,13 +445,7 @@ async fn a_disk_that_fills_before_the_limit_refuses_publishes_and_recovers() {
             "exactly what was acked ({refused} refused)"
         );
         for seq in [acked.first(), acked.last()].into_iter().flatten() {
-            let got = request_json(
-                &client,
-                "$JS.API.STREAM.MSG.GET.FULL",
-                json!({ "seq": seq }),
-            )
-            .await;
-            assert_eq!(got["message"]["seq"], *seq, "{got}");
+            get(&client, *seq).await;
         }
     })
     .await;
@@ -419,41 +461,26 @@ async fn a_disk_that_fills_before_the_limit_refuses_publishes_and_recovers() {
 /// acknowledged after the purge.
 #[tokio::test]
 async fn a_disk_that_fills_before_the_limit_is_freed_by_purging_the_full_stream() {
-    if interop_support::kind() != interop_support::Kind::Contrail {
-        eprintln!(
-            "a_disk_that_fills_before_the_limit_is_freed_...: Contrail only (nats-server leaves \
-             the publish that hits ENOSPC unanswered); not run against nats-server"
-        );
-        return;
-    }
-    let Some(mut disk) = OnTmpfs::start_with(Options {
-        config: Some("jetstream { max_file_store: 1073741824 }\n".into()),
-        ..Options::default()
-    }) else {
+    let test = "a_disk_that_fills_before_the_limit_is_freed_by_purging_the_full_stream";
+    let Some(mut disk) = OnTmpfs::start_smaller_than_its_limit(test) else {
         return;
     };
     let client = disk.server().client().await;
-    let last = bounded_value(async {
+    let last = bounded(async {
         create_full_with_consumer(&client).await;
         // Some messages acknowledged one by one: durable before the disk fills.
         for n in 0..16 {
             assert_eq!(publish(&client, n).await["seq"], n as u64 + 1);
         }
-        // More than the rest of the disk, pipelined: replies come as they may.
-        let mut replies = client.subscribe("_R.>").await.expect("subscribe");
-        for n in 16..MAX_PUBLISHES {
-            let payload = vec![b'a' + (n % 26) as u8; PAYLOAD];
-            client
-                .publish_with_reply(format!("full.{n}"), format!("_R.{n}"), payload.into())
-                .await
-                .expect("publish");
-        }
-        client.flush().await.expect("flush");
+        // More than the rest of the disk, pipelined: replies come as they may. Every publish is
+        // answered while the disk is still full.
+        let replies = publish_pipelined(&client, 16..MAX_PUBLISHES, |n| {
+            vec![b'a' + (n % 26) as u8; PAYLOAD]
+        })
+        .await;
         let mut last_acked = 16u64;
         let mut refused = 0;
-        // Every publish is answered while the disk is still full.
-        for _ in 16..MAX_PUBLISHES {
-            let reply = next_reply(&mut replies).await;
+        for reply in replies {
             match reply["seq"].as_u64() {
                 Some(seq) => last_acked = last_acked.max(seq),
                 None => {
@@ -471,27 +498,10 @@ async fn a_disk_that_fills_before_the_limit_is_freed_by_purging_the_full_stream(
         get(&client, last_acked).await;
         fetch_one(&client, 1).await;
 
-        let purged = request_json(&client, "$JS.API.STREAM.PURGE.FULL", Value::Null).await;
-        assert_eq!(purged["success"], true, "{purged}");
-        let after = publish(&client, 0).await;
-        let seq = after["seq"]
-            .as_u64()
-            .unwrap_or_else(|| panic!("publishes resume after the purge: {after}"));
-        assert!(
-            seq > last_acked,
-            "sequences go on: {seq} after {last_acked}"
-        );
-        seq
+        purge_and_publish_again(&client, last_acked).await
     })
     .await;
-    drop(client);
-    disk.server().restart(true);
-    let client = disk.server().client().await;
-    bounded(async {
-        assert_eq!(messages(&client).await, 1, "the post-purge publish, alone");
-        get(&client, last).await;
-    })
-    .await;
+    assert_only_the_post_purge_publish_after_a_restart(&mut disk, client, last).await;
 }
 
 /// The disk fills before the limit (a configured limit larger than the disk): a client
@@ -502,33 +512,15 @@ async fn a_disk_that_fills_before_the_limit_is_freed_by_purging_the_full_stream(
 /// purge.
 #[tokio::test]
 async fn the_publish_whose_write_hits_a_full_disk_is_answered_at_once() {
-    if interop_support::kind() != interop_support::Kind::Contrail {
-        eprintln!(
-            "the_publish_whose_write_hits_a_full_disk_...: Contrail only (nats-server leaves the \
-             publish that hits ENOSPC unanswered); not run against nats-server"
-        );
-        return;
-    }
-    let Some(mut disk) = OnTmpfs::start_with(Options {
-        config: Some("jetstream { max_file_store: 1073741824 }\n".into()),
-        ..Options::default()
-    }) else {
+    let test = "the_publish_whose_write_hits_a_full_disk_is_answered_at_once";
+    let Some(mut disk) = OnTmpfs::start_smaller_than_its_limit(test) else {
         return;
     };
     let client = disk.server().client().await;
-    let last = bounded_value(async {
+    let last = bounded(async {
         create_full_with_consumer(&client).await;
-        let mut acked = 0u64;
         // `publish` fails the test when a request times out.
-        let refused = loop {
-            let reply = publish(&client, acked as usize).await;
-            if reply.get("error").is_some() {
-                break reply;
-            }
-            assert_eq!(reply["seq"], acked + 1, "{reply}");
-            acked += 1;
-            assert!((acked as usize) < MAX_PUBLISHES, "8 MiB never filled up");
-        };
+        let (acked, refused) = fill_until_refused(&client).await;
         assert!(acked > 0, "some publishes fit: {refused}");
         assert_insufficient_resources(&refused);
         assert_insufficient_resources(&publish(&client, 0).await);
@@ -545,24 +537,10 @@ async fn the_publish_whose_write_hits_a_full_disk_is_answered_at_once() {
         get(&client, acked).await;
         fetch_one(&client, 1).await;
 
-        let purged = request_json(&client, "$JS.API.STREAM.PURGE.FULL", Value::Null).await;
-        assert_eq!(purged["success"], true, "{purged}");
-        let after = publish(&client, 0).await;
-        let seq = after["seq"]
-            .as_u64()
-            .unwrap_or_else(|| panic!("publishes resume after the purge: {after}"));
-        assert!(seq > acked, "sequences go on: {seq} after {acked}");
-        seq
+        purge_and_publish_again(&client, acked).await
     })
     .await;
-    drop(client);
-    disk.server().restart(true);
-    let client = disk.server().client().await;
-    bounded(async {
-        assert_eq!(messages(&client).await, 1, "the post-purge publish, alone");
-        get(&client, last).await;
-    })
-    .await;
+    assert_only_the_post_purge_publish_after_a_restart(&mut disk, client, last).await;
 }
 
 /// The server's `max_file_store` is one budget for the whole server, as in nats-server: once
@@ -585,13 +563,7 @@ async fn the_server_file_limit_is_shared_by_every_account() {
     let b = server.login("b", "pb").await;
     bounded(async {
         for client in [&a, &b] {
-            let created = request_json(
-                client,
-                "$JS.API.STREAM.CREATE.FULL",
-                json!({"name": "FULL", "subjects": ["full.>"], "storage": "file"}),
-            )
-            .await;
-            assert!(created.get("error").is_none(), "{created}");
+            create_full(client).await;
         }
         // Fill the server's budget from account A alone.
         let mut taken = 0;
@@ -606,8 +578,7 @@ async fn the_server_file_limit_is_shared_by_every_account() {
         assert_insufficient_resources(&refused);
         assert_insufficient_resources(&publish(&b, 0).await);
         // Space freed in A is space for B.
-        let purged = request_json(&a, "$JS.API.STREAM.PURGE.FULL", Value::Null).await;
-        assert_eq!(purged["success"], true, "{purged}");
+        purge_full(&a).await;
         let after = publish(&b, 0).await;
         assert_eq!(after["seq"], 1, "B publishes once A freed space: {after}");
     })

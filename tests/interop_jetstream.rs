@@ -5,15 +5,25 @@
 
 mod interop_support;
 
+use std::future::Future;
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::{pull, push, AckPolicy, DeliverPolicy};
-use async_nats::jetstream::stream::{Config, RetentionPolicy, StorageType};
+use async_nats::jetstream::consumer::{
+    pull, push, AckPolicy, Consumer, DeliverPolicy, FromConsumer, IntoConsumerConfig,
+};
+use async_nats::jetstream::stream::{Config, RetentionPolicy, StorageType, Stream};
 use async_nats::jetstream::{self, AckKind, Context};
 use futures_util::{StreamExt, TryStreamExt};
 use interop_support::{bounded, TestServer};
 
 const WAIT: Duration = Duration::from_secs(5);
+
+/// Runs a scenario, within the suite's time bound, against a fresh server of the kind under
+/// test, through a JetStream context connected to it.
+async fn on_fresh_server<F: Future<Output = ()>>(scenario: impl FnOnce(Context) -> F) {
+    let server = TestServer::start();
+    bounded(async { scenario(server.jetstream().await).await }).await;
+}
 
 fn memory_stream(name: &str, subjects: &[&str]) -> Config {
     Config {
@@ -22,6 +32,13 @@ fn memory_stream(name: &str, subjects: &[&str]) -> Config {
         storage: StorageType::Memory,
         ..Default::default()
     }
+}
+
+/// Creates the memory stream `name` on `subjects`, asserting the server took it.
+async fn create_memory_stream(js: &Context, name: &str, subjects: &[&str]) -> Stream {
+    js.create_stream(memory_stream(name, subjects))
+        .await
+        .expect("create")
 }
 
 async fn publish_n(js: &Context, subject: &str, n: usize) {
@@ -42,10 +59,25 @@ fn explicit(name: &str) -> pull::Config {
     }
 }
 
-async fn fetch(
-    consumer: &jetstream::consumer::Consumer<pull::Config>,
-    n: usize,
-) -> Vec<jetstream::Message> {
+/// Creates the durable explicit-ack pull consumer `name` on `stream`.
+async fn explicit_consumer(stream: &Stream, name: &str) -> Consumer<pull::Config> {
+    stream
+        .create_consumer(explicit(name))
+        .await
+        .expect("consumer")
+}
+
+/// A durable push consumer `name` delivering to `deliver_subject`.
+fn durable_push(name: &str, deliver_subject: &str, ack_policy: AckPolicy) -> push::Config {
+    push::Config {
+        durable_name: Some(name.to_string()),
+        deliver_subject: deliver_subject.to_string(),
+        ack_policy,
+        ..Default::default()
+    }
+}
+
+async fn fetch(consumer: &Consumer<pull::Config>, n: usize) -> Vec<jetstream::Message> {
     consumer
         .fetch()
         .max_messages(n)
@@ -58,14 +90,53 @@ async fn fetch(
         .expect("fetched messages")
 }
 
+/// The next message a consumer's message stream yields, within [`WAIT`].
+async fn next_within<T, E: std::fmt::Debug>(
+    messages: &mut (impl futures_util::Stream<Item = Result<T, E>> + Unpin),
+) -> T {
+    tokio::time::timeout(WAIT, messages.next())
+        .await
+        .expect("within 5 s")
+        .expect("open")
+        .expect("message")
+}
+
+/// Asserts the next `n` messages are `m0` .. `m<n-1>` in that order: what [`publish_n`] stored.
+async fn expect_published_in_order<E: std::fmt::Debug>(
+    messages: &mut (impl futures_util::Stream<Item = Result<jetstream::Message, E>> + Unpin),
+    n: usize,
+) {
+    for i in 0..n {
+        assert_eq!(next_within(messages).await.payload, format!("m{i}"));
+    }
+}
+
+/// Asserts an ordered consumer made from `config` reads 20 messages, published to
+/// `<prefix>.1` in a fresh stream `name` on `<prefix>.>`, whole and in order. `open` opens the
+/// consumer's messages (pull and push ordered consumers each have their own kind).
+async fn assert_an_ordered_consumer_reads_all<C, M, E>(
+    js: &Context,
+    (name, prefix): (&str, &str),
+    config: C,
+    open: impl AsyncFnOnce(Consumer<C>) -> M,
+) where
+    C: IntoConsumerConfig + FromConsumer,
+    M: futures_util::Stream<Item = Result<jetstream::Message, E>> + Unpin,
+    E: std::fmt::Debug,
+{
+    let stream = create_memory_stream(js, name, &[&format!("{prefix}.>")]).await;
+    publish_n(js, &format!("{prefix}.1"), 20).await;
+    let consumer = stream
+        .create_consumer(config)
+        .await
+        .expect("ordered consumer");
+    expect_published_in_order(&mut open(consumer).await, 20).await;
+}
+
 #[tokio::test]
 async fn publish_returns_a_puback_with_increasing_sequences() {
-    let server = TestServer::start();
-    bounded(async {
-        let js = server.jetstream().await;
-        js.create_stream(memory_stream("ORDERS", &["orders.>"]))
-            .await
-            .expect("create");
+    on_fresh_server(|js| async move {
+        create_memory_stream(&js, "ORDERS", &["orders.>"]).await;
         for expected in 1..=3 {
             let ack = js
                 .publish("orders.eu", "x".into())
@@ -83,13 +154,8 @@ async fn publish_returns_a_puback_with_increasing_sequences() {
 
 #[tokio::test]
 async fn a_repeated_msg_id_is_acknowledged_as_duplicate_and_stored_once() {
-    let server = TestServer::start();
-    bounded(async {
-        let js = server.jetstream().await;
-        let mut stream = js
-            .create_stream(memory_stream("D", &["d.>"]))
-            .await
-            .expect("create");
+    on_fresh_server(|js| async move {
+        let mut stream = create_memory_stream(&js, "D", &["d.>"]).await;
         let publish = || {
             js.send_publish(
                 "d.1",
@@ -109,12 +175,8 @@ async fn a_repeated_msg_id_is_acknowledged_as_duplicate_and_stored_once() {
 
 #[tokio::test]
 async fn expected_last_sequence_mismatch_is_refused() {
-    let server = TestServer::start();
-    bounded(async {
-        let js = server.jetstream().await;
-        js.create_stream(memory_stream("E", &["e.>"]))
-            .await
-            .expect("create");
+    on_fresh_server(|js| async move {
+        create_memory_stream(&js, "E", &["e.>"]).await;
         publish_n(&js, "e.1", 2).await;
         let wrong = js
             .send_publish(
@@ -134,15 +196,9 @@ async fn expected_last_sequence_mismatch_is_refused() {
 
 #[tokio::test]
 async fn streams_can_be_created_listed_updated_and_deleted() {
-    let server = TestServer::start();
-    bounded(async {
-        let js = server.jetstream().await;
-        js.create_stream(memory_stream("A", &["a.>"]))
-            .await
-            .expect("create A");
-        js.create_stream(memory_stream("B", &["b.>"]))
-            .await
-            .expect("create B");
+    on_fresh_server(|js| async move {
+        create_memory_stream(&js, "A", &["a.>"]).await;
+        create_memory_stream(&js, "B", &["b.>"]).await;
         let overlap = js.create_stream(memory_stream("C", &["a.x"])).await;
         assert!(overlap.is_err(), "overlapping subjects must be refused");
 
@@ -165,9 +221,7 @@ async fn streams_can_be_created_listed_updated_and_deleted() {
 
 #[tokio::test]
 async fn limits_retention_keeps_only_the_newest_max_msgs() {
-    let server = TestServer::start();
-    bounded(async {
-        let js = server.jetstream().await;
+    on_fresh_server(|js| async move {
         let mut config = memory_stream("L", &["l.>"]);
         config.max_messages = 3;
         let mut stream = js.create_stream(config).await.expect("create");
@@ -183,17 +237,12 @@ async fn limits_retention_keeps_only_the_newest_max_msgs() {
 
 #[tokio::test]
 async fn work_queue_retention_removes_acked_messages() {
-    let server = TestServer::start();
-    bounded(async {
-        let js = server.jetstream().await;
+    on_fresh_server(|js| async move {
         let mut config = memory_stream("WQ", &["wq.>"]);
         config.retention = RetentionPolicy::WorkQueue;
         let mut stream = js.create_stream(config).await.expect("create");
         publish_n(&js, "wq.job", 3).await;
-        let consumer = stream
-            .create_consumer(explicit("worker"))
-            .await
-            .expect("consumer");
+        let consumer = explicit_consumer(&stream, "worker").await;
         let second = stream.create_consumer(explicit("other")).await;
         assert!(second.is_err(), "work queue allows one unfiltered consumer");
         for msg in fetch(&consumer, 2).await {
@@ -207,9 +256,7 @@ async fn work_queue_retention_removes_acked_messages() {
 
 #[tokio::test]
 async fn interest_retention_keeps_messages_until_every_consumer_acked() {
-    let server = TestServer::start();
-    bounded(async {
-        let js = server.jetstream().await;
+    on_fresh_server(|js| async move {
         let mut config = memory_stream("I", &["i.>"]);
         config.retention = RetentionPolicy::Interest;
         let mut stream = js.create_stream(config).await.expect("create");
@@ -242,18 +289,10 @@ async fn interest_retention_keeps_messages_until_every_consumer_acked() {
 
 #[tokio::test]
 async fn pull_fetch_returns_what_is_there_and_a_waiting_pull_gets_later_messages() {
-    let server = TestServer::start();
-    bounded(async {
-        let js = server.jetstream().await;
-        let stream = js
-            .create_stream(memory_stream("P", &["p.>"]))
-            .await
-            .expect("create");
+    on_fresh_server(|js| async move {
+        let stream = create_memory_stream(&js, "P", &["p.>"]).await;
         publish_n(&js, "p.1", 3).await;
-        let consumer = stream
-            .create_consumer(explicit("c"))
-            .await
-            .expect("consumer");
+        let consumer = explicit_consumer(&stream, "c").await;
         let got = fetch(&consumer, 10).await;
         let payloads: Vec<_> = got.iter().map(|m| m.payload.clone()).collect();
         assert_eq!(payloads, ["m0", "m1", "m2"]);
@@ -271,11 +310,7 @@ async fn pull_fetch_returns_what_is_there_and_a_waiting_pull_gets_later_messages
             .expect("batch");
         tokio::time::sleep(Duration::from_millis(100)).await;
         publish_n(&js, "p.2", 1).await;
-        let msg = tokio::time::timeout(WAIT, batch.next())
-            .await
-            .expect("within 5 s")
-            .expect("a message")
-            .expect("not an error");
+        let msg = next_within(&mut batch).await;
         assert_eq!(msg.subject.as_str(), "p.2");
         let info = msg.info().expect("ack metadata");
         assert_eq!((info.stream_sequence, info.consumer_sequence), (4, 4));
@@ -285,18 +320,10 @@ async fn pull_fetch_returns_what_is_there_and_a_waiting_pull_gets_later_messages
 
 #[tokio::test]
 async fn consume_streams_messages_across_many_pulls() {
-    let server = TestServer::start();
-    bounded(async {
-        let js = server.jetstream().await;
-        let stream = js
-            .create_stream(memory_stream("CS", &["cs.>"]))
-            .await
-            .expect("create");
+    on_fresh_server(|js| async move {
+        let stream = create_memory_stream(&js, "CS", &["cs.>"]).await;
         publish_n(&js, "cs.1", 50).await;
-        let consumer = stream
-            .create_consumer(explicit("c"))
-            .await
-            .expect("consumer");
+        let consumer = explicit_consumer(&stream, "c").await;
         let mut messages = consumer
             .stream()
             .max_messages_per_batch(7)
@@ -304,11 +331,7 @@ async fn consume_streams_messages_across_many_pulls() {
             .await
             .expect("consume");
         for i in 0..50 {
-            let msg = tokio::time::timeout(WAIT, messages.next())
-                .await
-                .expect("within 5 s")
-                .expect("open")
-                .expect("message");
+            let msg = next_within(&mut messages).await;
             assert_eq!(msg.payload, format!("m{i}"));
             msg.ack().await.expect("ack");
         }
@@ -318,39 +341,21 @@ async fn consume_streams_messages_across_many_pulls() {
 
 #[tokio::test]
 async fn a_push_consumer_delivers_to_its_subject() {
-    let server = TestServer::start();
-    bounded(async {
-        let js = server.jetstream().await;
-        let stream = js
-            .create_stream(memory_stream("PU", &["pu.>"]))
-            .await
-            .expect("create");
+    on_fresh_server(|js| async move {
+        let stream = create_memory_stream(&js, "PU", &["pu.>"]).await;
         publish_n(&js, "pu.1", 3).await;
         let consumer = stream
-            .create_consumer(push::Config {
-                durable_name: Some("push".into()),
-                deliver_subject: "deliver.push".into(),
-                ack_policy: AckPolicy::Explicit,
-                ..Default::default()
-            })
+            .create_consumer(durable_push("push", "deliver.push", AckPolicy::Explicit))
             .await
             .expect("consumer");
         let mut messages = consumer.messages().await.expect("messages");
         for i in 0..3 {
-            let msg = tokio::time::timeout(WAIT, messages.next())
-                .await
-                .expect("within 5 s")
-                .expect("open")
-                .expect("message");
+            let msg = next_within(&mut messages).await;
             assert_eq!(msg.payload, format!("m{i}"));
             msg.ack().await.expect("ack");
         }
         publish_n(&js, "pu.1", 1).await;
-        let late = tokio::time::timeout(WAIT, messages.next())
-            .await
-            .expect("within 5 s")
-            .expect("open")
-            .expect("message");
+        let late = next_within(&mut messages).await;
         assert_eq!(late.payload, "m0");
     })
     .await;
@@ -358,79 +363,41 @@ async fn a_push_consumer_delivers_to_its_subject() {
 
 #[tokio::test]
 async fn an_ordered_consumer_reads_the_whole_stream_in_order() {
-    let server = TestServer::start();
-    bounded(async {
-        let js = server.jetstream().await;
-        let stream = js
-            .create_stream(memory_stream("O", &["o.>"]))
-            .await
-            .expect("create");
-        publish_n(&js, "o.1", 20).await;
-        let consumer = stream
-            .create_consumer(pull::OrderedConfig {
-                deliver_policy: DeliverPolicy::All,
-                ..Default::default()
-            })
-            .await
-            .expect("ordered consumer");
-        let mut messages = consumer.messages().await.expect("messages");
-        for i in 0..20 {
-            let msg = tokio::time::timeout(WAIT, messages.next())
-                .await
-                .expect("within 5 s")
-                .expect("open")
-                .expect("message");
-            assert_eq!(msg.payload, format!("m{i}"));
-        }
+    on_fresh_server(|js| async move {
+        let config = pull::OrderedConfig {
+            deliver_policy: DeliverPolicy::All,
+            ..Default::default()
+        };
+        let open = async |consumer: Consumer<pull::OrderedConfig>| {
+            consumer.messages().await.expect("messages")
+        };
+        assert_an_ordered_consumer_reads_all(&js, ("O", "o"), config, open).await;
     })
     .await;
 }
 
 #[tokio::test]
 async fn an_ordered_push_consumer_reads_the_whole_stream_in_order() {
-    let server = TestServer::start();
-    bounded(async {
-        let js = server.jetstream().await;
-        let stream = js
-            .create_stream(memory_stream("OP", &["op.>"]))
-            .await
-            .expect("create");
-        publish_n(&js, "op.1", 20).await;
-        let consumer = stream
-            .create_consumer(push::OrderedConfig {
-                deliver_subject: "deliver.ordered".into(),
-                deliver_policy: DeliverPolicy::All,
-                ..Default::default()
-            })
-            .await
-            .expect("ordered consumer");
-        let mut messages = consumer.messages().await.expect("messages");
-        for i in 0..20 {
-            let msg = tokio::time::timeout(WAIT, messages.next())
-                .await
-                .expect("within 5 s")
-                .expect("open")
-                .expect("message");
-            assert_eq!(msg.payload, format!("m{i}"));
-        }
+    on_fresh_server(|js| async move {
+        let config = push::OrderedConfig {
+            deliver_subject: "deliver.ordered".into(),
+            deliver_policy: DeliverPolicy::All,
+            ..Default::default()
+        };
+        let open = async |consumer: Consumer<push::OrderedConfig>| {
+            consumer.messages().await.expect("messages")
+        };
+        assert_an_ordered_consumer_reads_all(&js, ("OP", "op"), config, open).await;
     })
     .await;
 }
 
 #[tokio::test]
 async fn nak_redelivers_term_does_not_and_progress_is_accepted() {
-    let server = TestServer::start();
-    bounded(async {
-        let js = server.jetstream().await;
-        let stream = js
-            .create_stream(memory_stream("N", &["n.>"]))
-            .await
-            .expect("create");
+    on_fresh_server(|js| async move {
+        let stream = create_memory_stream(&js, "N", &["n.>"]).await;
         publish_n(&js, "n.1", 2).await;
-        let consumer = stream
-            .create_consumer(explicit("c"))
-            .await
-            .expect("consumer");
+        let mut consumer = explicit_consumer(&stream, "c").await;
         let first = fetch(&consumer, 2).await;
         assert_eq!(first.len(), 2);
         first[0]
@@ -446,7 +413,6 @@ async fn nak_redelivers_term_does_not_and_progress_is_accepted() {
         let info = again[0].info().expect("metadata");
         assert_eq!(info.delivered, 2);
         again[0].double_ack().await.expect("ack");
-        let mut consumer = consumer;
         let ci = consumer.info().await.expect("info");
         assert_eq!(ci.num_ack_pending, 0);
         assert_eq!(ci.ack_floor.stream_sequence, 2);
@@ -456,13 +422,8 @@ async fn nak_redelivers_term_does_not_and_progress_is_accepted() {
 
 #[tokio::test]
 async fn an_unacked_message_is_redelivered_after_ack_wait() {
-    let server = TestServer::start();
-    bounded(async {
-        let js = server.jetstream().await;
-        let stream = js
-            .create_stream(memory_stream("R", &["r.>"]))
-            .await
-            .expect("create");
+    on_fresh_server(|js| async move {
+        let stream = create_memory_stream(&js, "R", &["r.>"]).await;
         publish_n(&js, "r.1", 1).await;
         let consumer = stream
             .create_consumer(pull::Config {
@@ -492,13 +453,8 @@ async fn an_unacked_message_is_redelivered_after_ack_wait() {
 
 #[tokio::test]
 async fn purge_removes_all_by_subject_or_keeps_the_newest() {
-    let server = TestServer::start();
-    bounded(async {
-        let js = server.jetstream().await;
-        let mut stream = js
-            .create_stream(memory_stream("PG", &["pg.>"]))
-            .await
-            .expect("create");
+    on_fresh_server(|js| async move {
+        let mut stream = create_memory_stream(&js, "PG", &["pg.>"]).await;
         publish_n(&js, "pg.a", 3).await;
         publish_n(&js, "pg.b", 3).await;
         let purged = stream.purge().filter("pg.a").await.expect("purge filter");
@@ -516,9 +472,7 @@ async fn purge_removes_all_by_subject_or_keeps_the_newest() {
 
 #[tokio::test]
 async fn messages_can_be_read_by_sequence_and_by_last_subject_and_deleted() {
-    let server = TestServer::start();
-    bounded(async {
-        let js = server.jetstream().await;
+    on_fresh_server(|js| async move {
         let mut config = memory_stream("G", &["g.>"]);
         config.allow_direct = true;
         let mut stream = js.create_stream(config).await.expect("create");
@@ -551,13 +505,8 @@ async fn messages_can_be_read_by_sequence_and_by_last_subject_and_deleted() {
 
 #[tokio::test]
 async fn consumers_can_be_created_listed_inspected_and_deleted() {
-    let server = TestServer::start();
-    bounded(async {
-        let js = server.jetstream().await;
-        let stream = js
-            .create_stream(memory_stream("CC", &["cc.>"]))
-            .await
-            .expect("create");
+    on_fresh_server(|js| async move {
+        let stream = create_memory_stream(&js, "CC", &["cc.>"]).await;
         publish_n(&js, "cc.1", 4).await;
         stream.create_consumer(explicit("one")).await.expect("one");
         let mut two = stream
@@ -588,9 +537,7 @@ async fn consumers_can_be_created_listed_inspected_and_deleted() {
 
 #[tokio::test]
 async fn unknown_stream_requests_get_jetstream_errors() {
-    let server = TestServer::start();
-    bounded(async {
-        let js = server.jetstream().await;
+    on_fresh_server(|js| async move {
         let err = js.get_stream("NOPE").await.expect_err("missing stream");
         assert!(err.to_string().contains("stream not found"), "{err}");
         // Raw account info (async-nats' typed reply wants fields newer servers add).
@@ -611,13 +558,8 @@ async fn unknown_stream_requests_get_jetstream_errors() {
 
 #[tokio::test]
 async fn a_push_consumer_with_flow_control_and_heartbeats_delivers_everything() {
-    let server = TestServer::start();
-    bounded(async {
-        let js = server.jetstream().await;
-        let stream = js
-            .create_stream(memory_stream("FC", &["fc.>"]))
-            .await
-            .expect("create");
+    on_fresh_server(|js| async move {
+        let stream = create_memory_stream(&js, "FC", &["fc.>"]).await;
         let body = bytes::Bytes::from(vec![b'x'; 1024]);
         for _ in 0..300 {
             js.publish("fc.1", body.clone())
@@ -628,23 +570,15 @@ async fn a_push_consumer_with_flow_control_and_heartbeats_delivers_everything() 
         }
         let consumer = stream
             .create_consumer(push::Config {
-                durable_name: Some("fc".into()),
-                deliver_subject: "deliver.fc".into(),
-                ack_policy: AckPolicy::None,
                 flow_control: true,
                 idle_heartbeat: Duration::from_secs(1),
-                ..Default::default()
+                ..durable_push("fc", "deliver.fc", AckPolicy::None)
             })
             .await
             .expect("consumer");
         let mut messages = consumer.messages().await.expect("messages");
         for _ in 0..300 {
-            let msg = tokio::time::timeout(WAIT, messages.next())
-                .await
-                .expect("within 5 s")
-                .expect("open")
-                .expect("message");
-            assert_eq!(msg.payload.len(), 1024);
+            assert_eq!(next_within(&mut messages).await.payload.len(), 1024);
         }
     })
     .await;
@@ -655,10 +589,7 @@ async fn a_push_consumer_with_a_deliver_group_reaches_each_message_once() {
     let server = TestServer::start();
     bounded(async {
         let js = server.jetstream().await;
-        let stream = js
-            .create_stream(memory_stream("DG", &["dg.>"]))
-            .await
-            .expect("create");
+        let stream = create_memory_stream(&js, "DG", &["dg.>"]).await;
         let client = server.client().await;
         let mut a = client
             .queue_subscribe("deliver.dg", "g".into())
@@ -671,11 +602,8 @@ async fn a_push_consumer_with_a_deliver_group_reaches_each_message_once() {
         interop_support::round_trip(&client).await;
         stream
             .create_consumer(push::Config {
-                durable_name: Some("dg".into()),
-                deliver_subject: "deliver.dg".into(),
                 deliver_group: Some("g".into()),
-                ack_policy: AckPolicy::None,
-                ..Default::default()
+                ..durable_push("dg", "deliver.dg", AckPolicy::None)
             })
             .await
             .expect("consumer");

@@ -18,9 +18,12 @@ mod interop_support;
 use std::time::Duration;
 
 use async_nats::jetstream;
+use interop_support::links::{
+    self, assert_local_jetstream_answers, client_of, hub_with, watch_link,
+};
 use interop_support::pki::Pki;
 use interop_support::{
-    bounded, http_json, nats_server_214, start_raw, temp_dir, Kind, Options, RawServer, TestServer,
+    bounded, http_json, nats_server_214, start_raw, temp_dir, Kind, RawServer, TestServer,
 };
 
 /// What the link tests add to the shared test CA: the link's `tls { }` blocks.
@@ -44,39 +47,54 @@ impl Pki {
     }
 }
 
-const HUB_AUTH: &str = "authorization { user: leaf, password: s3cret }\n";
-
 /// A hub of `kind` with JetStream, the link's user, and `tls` (a `tls { }` block, or nothing).
 fn hub(kind: Kind, tls: &str) -> TestServer {
-    TestServer::start_kind(
-        kind,
-        Options {
-            config: Some(format!("{HUB_AUTH}{tls}")),
-            ..Options::default()
-        },
-    )
+    hub_with(kind, tls)
 }
 
-/// The hub kinds every test runs against; says loudly when 2.14 is not among them.
-fn hub_kinds() -> Vec<Kind> {
-    let mut kinds = vec![Kind::NatsServer, Kind::Contrail];
+/// `kinds` and nats-server 2.14 when `CONTRAIL_NATS_SERVER_214` names it; says loudly that
+/// `what` did not run when it does not.
+fn with_214(mut kinds: Vec<Kind>, what: &str) -> Vec<Kind> {
     if nats_server_214().is_some() {
         kinds.push(Kind::NatsServer214);
     } else {
-        eprintln!(
-            "!!! CONTRAIL_NATS_SERVER_214 is not set: the links to nats-server 2.14 did NOT run"
-        );
+        eprintln!("!!! CONTRAIL_NATS_SERVER_214 is not set: {what} did NOT run");
     }
     kinds
 }
 
+/// The hub kinds every test runs against; says loudly when 2.14 is not among them.
+fn hub_kinds() -> Vec<Kind> {
+    with_214(
+        vec![Kind::NatsServer, Kind::Contrail],
+        "the links to nats-server 2.14",
+    )
+}
+
+/// Runs `scenario` against a hub of each of `kinds`, one after the other, each within the
+/// suite's time bound.
+async fn on_each_hub<F: std::future::Future<Output = ()>>(
+    kinds: Vec<Kind>,
+    scenario: impl Fn(Kind) -> F,
+) {
+    for kind in kinds {
+        eprintln!("hub: {kind:?}");
+        bounded(scenario(kind)).await;
+    }
+}
+
 /// `contrail serve` with `links` (the text of the block's entries) and monitoring on any port.
 fn contrail_with_links(entries: &str) -> RawServer {
-    let dir = temp_dir("tls-links");
-    let conf = dir.join("server.conf");
-    std::fs::write(&conf, format!("links [\n{entries}\n]\n")).expect("write the config");
-    start_raw(Kind::Contrail, &conf, &["-p", "-1", "-m", "-1"], &[])
-        .unwrap_or_else(|err| panic!("contrail starts with the links config: {err}"))
+    links::contrail_with_links("tls-links", entries)
+}
+
+/// The link entry `hub` to `host:port` (logged in as the hub's user, `scheme` `tls` or
+/// `nats`), for domain `hub`, forwarding `orders.>`, with `tls` (its `tls { }` block).
+fn hub_entry(scheme: &str, host: &str, port: u16, tls: &str) -> String {
+    format!(
+        "{{ name: hub, url: \"{scheme}://leaf:s3cret@{host}:{port}\", domain: hub, \
+         forward: [\"orders.>\"], {tls} }}"
+    )
 }
 
 /// The link named `name` as `/linkz` of `server` shows it.
@@ -97,15 +115,8 @@ async fn link_when(
     what: &str,
     ready: impl Fn(&serde_json::Value) -> bool,
 ) -> serde_json::Value {
-    let mut last = serde_json::Value::Null;
-    for _ in 0..200 {
-        last = link_named(server, name);
-        if ready(&last) {
-            return last;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("link {name:?} never became {what}: {last}");
+    let link = format!("link {name:?}");
+    watch_link(&link, what, || link_named(server, name), ready).await
 }
 
 /// Waits (bounded) until link `name` is down with a `last_error` that contains `why`, and the
@@ -127,15 +138,6 @@ async fn down_because(server: &RawServer, name: &str, why: &str) -> serde_json::
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("the log never said why link {name:?} cannot connect ({why}):\n{log}");
-}
-
-async fn client_of(server: &RawServer) -> async_nats::Client {
-    async_nats::ConnectOptions::new()
-        .connection_timeout(Duration::from_secs(5))
-        .request_timeout(Some(Duration::from_secs(5)))
-        .connect(server.client.to_string())
-        .await
-        .expect("connect to contrail")
 }
 
 /// A client of `server` makes a stream on the hub (domain `hub`) through the link, publishes
@@ -195,10 +197,11 @@ async fn tls_client_of(
 async fn a_tls_link_carries_jetstream(kind: Kind) {
     let pki = Pki::new("links-tls-ok");
     let mut hub = hub(kind, &pki.server_block(""));
-    let server = contrail_with_links(&format!(
-        "{{ name: hub, url: \"tls://leaf:s3cret@127.0.0.1:{}\", domain: hub, forward: [\"orders.>\"], {} }}",
+    let server = contrail_with_links(&hub_entry(
+        "tls",
+        "127.0.0.1",
         hub.port,
-        pki.link_block("")
+        &pki.link_block(""),
     ));
     let up = link_when(&server, "hub", "up", |l| l["state"] == "up").await;
     assert_eq!(up["url"], format!("tls://127.0.0.1:{}", hub.port), "{up}");
@@ -221,10 +224,7 @@ async fn a_tls_link_carries_jetstream(kind: Kind) {
 
 #[tokio::test]
 async fn a_tls_link_carries_jetstream_to_every_hub_kind() {
-    for kind in hub_kinds() {
-        eprintln!("hub: {kind:?}");
-        bounded(a_tls_link_carries_jetstream(kind)).await;
-    }
+    on_each_hub(hub_kinds(), a_tls_link_carries_jetstream).await;
 }
 
 async fn an_untrusted_hub_keeps_the_link_down(kind: Kind) {
@@ -250,39 +250,29 @@ async fn an_untrusted_hub_keeps_the_link_down(kind: Kind) {
     }
     // The link keeps trying (not stopped) and the server serves its own clients meanwhile.
     assert_eq!(link_named(&server, "wrong_ca")["state"], "down");
-    let client = client_of(&server).await;
-    let info = client
-        .request("$JS.API.INFO", "".into())
-        .await
-        .expect("the local JetStream answers");
-    assert!(!info.payload.is_empty());
+    assert_local_jetstream_answers(&server).await;
 }
 
 #[tokio::test]
 async fn a_hub_signed_by_another_ca_keeps_the_link_down_with_a_clear_error() {
-    for kind in hub_kinds() {
-        eprintln!("hub: {kind:?}");
-        bounded(an_untrusted_hub_keeps_the_link_down(kind)).await;
-    }
+    on_each_hub(hub_kinds(), an_untrusted_hub_keeps_the_link_down).await;
 }
 
 async fn tls_asked_of_a_plain_hub(kind: Kind) {
     let pki = Pki::new("links-tls-plain");
     let hub = hub(kind, "");
-    let server = contrail_with_links(&format!(
-        "{{ name: hub, url: \"tls://leaf:s3cret@127.0.0.1:{}\", domain: hub, forward: [\"orders.>\"], {} }}",
+    let server = contrail_with_links(&hub_entry(
+        "tls",
+        "127.0.0.1",
         hub.port,
-        pki.link_block("")
+        &pki.link_block(""),
     ));
     down_because(&server, "hub", "does not offer it").await;
 }
 
 #[tokio::test]
 async fn tls_asked_of_a_plain_hub_is_refused_with_a_clear_error() {
-    for kind in hub_kinds() {
-        eprintln!("hub: {kind:?}");
-        bounded(tls_asked_of_a_plain_hub(kind)).await;
-    }
+    on_each_hub(hub_kinds(), tls_asked_of_a_plain_hub).await;
 }
 
 async fn mutual_tls(kind: Kind) {
@@ -293,12 +283,15 @@ async fn mutual_tls(kind: Kind) {
     );
     // The link with the certificate also checks the hub by a name of its certificate other
     // than the URL's host (`server_name`).
+    let with_cert = pki.link_block(&format!(
+        "server_name: localhost, {}",
+        pki.client_cert_fields()
+    ));
     let server = contrail_with_links(&format!(
-        "{{ name: anonymous, url: \"tls://leaf:s3cret@127.0.0.1:{port}\", {} }}\n\
-         {{ name: hub, url: \"tls://leaf:s3cret@127.0.0.1:{port}\", domain: hub, forward: [\"orders.>\"], {} }}",
+        "{{ name: anonymous, url: \"tls://leaf:s3cret@127.0.0.1:{}\", {} }}\n{}",
+        hub.port,
         pki.link_block(""),
-        pki.link_block(&format!("server_name: localhost, {}", pki.client_cert_fields())),
-        port = hub.port,
+        hub_entry("tls", "127.0.0.1", hub.port, &with_cert),
     ));
     link_when(&server, "hub", "up", |l| l["state"] == "up").await;
     jetstream_over_the_link(
@@ -324,20 +317,14 @@ async fn mutual_tls(kind: Kind) {
 
 #[tokio::test]
 async fn a_hub_that_verifies_clients_admits_the_link_with_its_certificate() {
-    for kind in hub_kinds() {
-        eprintln!("hub: {kind:?}");
-        bounded(mutual_tls(kind)).await;
-    }
+    on_each_hub(hub_kinds(), mutual_tls).await;
 }
 
 async fn handshake_first(kind: Kind) {
     let pki = Pki::new("links-tls-first");
     let hub = hub(kind, &pki.server_block("handshake_first: true"));
-    let server = contrail_with_links(&format!(
-        "{{ name: hub, url: \"nats://leaf:s3cret@localhost:{}\", domain: hub, forward: [\"orders.>\"], {} }}",
-        hub.port,
-        pki.link_block("handshake_first: true")
-    ));
+    let tls = pki.link_block("handshake_first: true");
+    let server = contrail_with_links(&hub_entry("nats", "localhost", hub.port, &tls));
     let up = link_when(&server, "hub", "up", |l| l["state"] == "up").await;
     assert_eq!(up["url"], format!("tls://localhost:{}", hub.port), "{up}");
     jetstream_over_the_link(
@@ -351,18 +338,11 @@ async fn handshake_first(kind: Kind) {
 #[tokio::test]
 async fn a_hub_with_handshake_first_is_reached_by_a_link_that_handshakes_first() {
     // nats-server 2.9 has no handshake_first (2.10.? added it): contrail and 2.14 only.
-    let mut kinds = vec![Kind::Contrail];
-    if nats_server_214().is_some() {
-        kinds.push(Kind::NatsServer214);
-    } else {
-        eprintln!(
-            "!!! CONTRAIL_NATS_SERVER_214 is not set: handshake_first with nats-server 2.14 did NOT run"
-        );
-    }
-    for kind in kinds {
-        eprintln!("hub: {kind:?}");
-        bounded(handshake_first(kind)).await;
-    }
+    let kinds = with_214(
+        vec![Kind::Contrail],
+        "handshake_first with nats-server 2.14",
+    );
+    on_each_hub(kinds, handshake_first).await;
 }
 
 #[tokio::test]
@@ -418,12 +398,7 @@ async fn a_hub_that_never_handshakes_times_the_link_out_and_it_retries() {
         for _ in 0..2 {
             tried.recv().await.expect("the link dials again");
         }
-        let client = client_of(&server).await;
-        let info = client
-            .request("$JS.API.INFO", "".into())
-            .await
-            .expect("the local JetStream answers");
-        assert!(!info.payload.is_empty());
+        assert_local_jetstream_answers(&server).await;
     })
     .await;
 }

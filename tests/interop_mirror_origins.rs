@@ -27,10 +27,11 @@ use async_nats::jetstream::consumer::{pull, AckPolicy};
 use async_nats::jetstream::Context;
 use futures_util::{StreamExt, TryStreamExt};
 use interop_support::streams::{
-    assert_copied_in_order, create_copies, create_ok, create_work_queues, info, messages, payloads,
-    publish, publish_work, stored, wait_copied, wait_info, wait_work_taken, work_queue, CATCH_UP,
+    assert_copied_in_order, create_copies, create_memory_mirror, create_memory_stream, create_ok,
+    create_work_queues, info, messages, payloads, publish, publish_work, stored, wait_copied,
+    wait_info, wait_work_taken, work_queue, CATCH_UP,
 };
-use interop_support::{bounded, kinds_with_214, request_json, Kind, Options, TestServer};
+use interop_support::{kinds_with_214, on_each_kind, request_json, Kind};
 use serde_json::json;
 
 async fn publish_with(js: &Context, subject: &str, header: (&str, &str), payload: &str) -> u64 {
@@ -86,269 +87,245 @@ async fn assert_listed(client: &async_nats::Client, kind: Kind, stream: &str, ow
 
 #[tokio::test]
 async fn a_mirror_and_a_source_of_a_work_queue_stream_take_its_messages() {
-    for kind in kinds_with_214() {
-        let server = TestServer::start_kind(kind, Options::default());
-        bounded(async {
-            let client = server.client().await;
-            let js = async_nats::jetstream::new(client.clone());
-            create_work_queues(&client).await;
-            publish_work(&js, 1..=3).await;
-            create_copies(&client, None, "memory").await;
-            // No other consumer needs them: once copied, they leave the work queue.
-            wait_copied(&client, 3).await;
-            wait_work_taken(&client, "emptied by its copy").await;
-            let origin = info(&client, "QM").await;
-            assert_eq!(origin["state"]["last_seq"], 3, "{origin}");
-            assert_copied_in_order(&js, 3, kind).await;
-            // New work follows the same way, at the origin's sequences in the mirror.
-            publish(&js, "qm.4", "m4").await;
-            wait_info(&client, "M", "the 4th mirrored", |i| {
-                i["state"]["last_seq"] == 4
-            })
-            .await;
-            wait_info(&client, "QM", "emptied again", |i| messages(i) == 0).await;
-            // The copies' consumers are nobody's business on the origin.
-            assert_listed(&client, kind, "QM", &[]).await;
-            assert_listed(&client, kind, "QS", &[]).await;
+    on_each_kind(kinds_with_214(), |kind, client, js| async move {
+        create_work_queues(&client).await;
+        publish_work(&js, 1..=3).await;
+        create_copies(&client, None, "memory").await;
+        // No other consumer needs them: once copied, they leave the work queue.
+        wait_copied(&client, 3).await;
+        wait_work_taken(&client, "emptied by its copy").await;
+        let origin = info(&client, "QM").await;
+        assert_eq!(origin["state"]["last_seq"], 3, "{origin}");
+        assert_copied_in_order(&js, 3, kind).await;
+        // New work follows the same way, at the origin's sequences in the mirror.
+        publish(&js, "qm.4", "m4").await;
+        wait_info(&client, "M", "the 4th mirrored", |i| {
+            i["state"]["last_seq"] == 4
         })
         .await;
-    }
+        wait_info(&client, "QM", "emptied again", |i| messages(i) == 0).await;
+        // The copies' consumers are nobody's business on the origin.
+        assert_listed(&client, kind, "QM", &[]).await;
+        assert_listed(&client, kind, "QS", &[]).await;
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_work_queue_keeps_a_message_until_its_consumer_and_its_mirror_both_have_it() {
-    for kind in kinds_with_214() {
-        let server = TestServer::start_kind(kind, Options::default());
-        bounded(async {
-            let client = server.client().await;
-            let js = async_nats::jetstream::new(client.clone());
-            create_ok(&client, work_queue("Q", "q.>")).await;
-            let stream = js.get_stream("Q").await.expect("Q");
-            let worker = stream
-                .create_consumer(pull::Config {
-                    durable_name: Some("W".to_string()),
-                    ack_policy: AckPolicy::Explicit,
-                    ..Default::default()
-                })
-                .await
-                .expect("the work queue's consumer");
-            for i in 1..=5 {
-                publish(&js, "q.job", &format!("j{i}")).await;
-            }
-            // Its one unfiltered consumer does not keep a mirror out.
-            create_ok(
-                &client,
-                json!({"name": "M", "mirror": {"name": "Q"}, "storage": "memory"}),
-            )
-            .await;
-            wait_info(&client, "M", "5 mirrored", |i| messages(i) == 5).await;
-            let origin = info(&client, "Q").await;
-            assert_eq!(messages(&origin), 5, "W still needs them: {origin}");
-            assert_listed(&client, kind, "Q", &["W"]).await;
-            // And the mirror does not count for the exclusivity rules: W alone does.
-            let second = request_json(
-                &client,
-                "$JS.API.CONSUMER.CREATE.Q.W2",
-                json!({"stream_name": "Q",
-                    "config": {"durable_name": "W2", "ack_policy": "explicit"}}),
-            )
-            .await;
-            assert_eq!(second["error"]["err_code"], 10099, "{second}");
-            let batch: Vec<_> = worker
-                .fetch()
-                .max_messages(5)
-                .expires(Duration::from_secs(2))
-                .messages()
-                .await
-                .expect("fetch")
-                .try_collect()
-                .await
-                .expect("fetched");
-            assert_eq!(batch.len(), 5);
-            for msg in batch {
-                msg.double_ack().await.expect("ack");
-            }
-            wait_info(&client, "Q", "emptied once W acked", |i| messages(i) == 0).await;
-            let mirror = info(&client, "M").await;
-            assert_eq!(
-                messages(&mirror),
-                5,
-                "the mirror keeps its copies: {mirror}"
-            );
-        })
+    on_each_kind(kinds_with_214(), |kind, client, js| async move {
+        create_ok(&client, work_queue("Q", "q.>")).await;
+        let stream = js.get_stream("Q").await.expect("Q");
+        let worker = stream
+            .create_consumer(pull::Config {
+                durable_name: Some("W".to_string()),
+                ack_policy: AckPolicy::Explicit,
+                ..Default::default()
+            })
+            .await
+            .expect("the work queue's consumer");
+        for i in 1..=5 {
+            publish(&js, "q.job", &format!("j{i}")).await;
+        }
+        // Its one unfiltered consumer does not keep a mirror out.
+        create_memory_mirror(&client, "M", json!({"name": "Q"})).await;
+        wait_info(&client, "M", "5 mirrored", |i| messages(i) == 5).await;
+        let origin = info(&client, "Q").await;
+        assert_eq!(messages(&origin), 5, "W still needs them: {origin}");
+        assert_listed(&client, kind, "Q", &["W"]).await;
+        // And the mirror does not count for the exclusivity rules: W alone does.
+        let second = request_json(
+            &client,
+            "$JS.API.CONSUMER.CREATE.Q.W2",
+            json!({"stream_name": "Q",
+                "config": {"durable_name": "W2", "ack_policy": "explicit"}}),
+        )
         .await;
-    }
+        assert_eq!(second["error"]["err_code"], 10099, "{second}");
+        let batch: Vec<_> = worker
+            .fetch()
+            .max_messages(5)
+            .expires(Duration::from_secs(2))
+            .messages()
+            .await
+            .expect("fetch")
+            .try_collect()
+            .await
+            .expect("fetched");
+        assert_eq!(batch.len(), 5);
+        for msg in batch {
+            msg.double_ack().await.expect("ack");
+        }
+        wait_info(&client, "Q", "emptied once W acked", |i| messages(i) == 0).await;
+        let mirror = info(&client, "M").await;
+        assert_eq!(
+            messages(&mirror),
+            5,
+            "the mirror keeps its copies: {mirror}"
+        );
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn an_ack_none_delivery_lets_an_interest_stream_go_of_the_message() {
     // How a copy's `direct` consumer (ack none) takes an interest origin's messages.
-    for kind in kinds_with_214() {
-        let server = TestServer::start_kind(kind, Options::default());
-        bounded(async {
-            let client = server.client().await;
-            let js = async_nats::jetstream::new(client.clone());
-            create_ok(
-                &client,
-                json!({"name": "I", "subjects": ["i.>"], "retention": "interest",
-                    "storage": "memory"}),
-            )
-            .await;
-            let mut deliveries = client.subscribe("to.i").await.expect("subscribe");
-            client.flush().await.expect("flush");
-            let created = request_json(
-                &client,
-                "$JS.API.CONSUMER.CREATE.I",
-                json!({"stream_name": "I", "config": {"ack_policy": "none",
-                    "deliver_subject": "to.i"}}),
-            )
-            .await;
-            assert!(created["error"].is_null(), "{kind:?}: {created}");
-            for i in 1..=3 {
-                publish(&js, &format!("i.{i}"), &format!("m{i}")).await;
-            }
-            for i in 1..=3 {
-                let msg = tokio::time::timeout(CATCH_UP, deliveries.next())
-                    .await
-                    .expect("delivered in time")
-                    .expect("subscription open");
-                assert_eq!(msg.payload, format!("m{i}").into_bytes());
-            }
-            wait_info(&client, "I", "emptied by the deliveries", |i| {
-                messages(i) == 0 && i["state"]["last_seq"] == 3
-            })
-            .await;
+    on_each_kind(kinds_with_214(), |kind, client, js| async move {
+        create_ok(
+            &client,
+            json!({"name": "I", "subjects": ["i.>"], "retention": "interest",
+                "storage": "memory"}),
+        )
+        .await;
+        let mut deliveries = client.subscribe("to.i").await.expect("subscribe");
+        client.flush().await.expect("flush");
+        let created = request_json(
+            &client,
+            "$JS.API.CONSUMER.CREATE.I",
+            json!({"stream_name": "I", "config": {"ack_policy": "none",
+                "deliver_subject": "to.i"}}),
+        )
+        .await;
+        assert!(created["error"].is_null(), "{kind:?}: {created}");
+        for i in 1..=3 {
+            publish(&js, &format!("i.{i}"), &format!("m{i}")).await;
+        }
+        for i in 1..=3 {
+            let msg = tokio::time::timeout(CATCH_UP, deliveries.next())
+                .await
+                .expect("delivered in time")
+                .expect("subscription open");
+            assert_eq!(msg.payload, format!("m{i}").into_bytes());
+        }
+        wait_info(&client, "I", "emptied by the deliveries", |i| {
+            messages(i) == 0 && i["state"]["last_seq"] == 3
         })
         .await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn direct_consumers_are_push_and_ephemeral() {
-    for kind in kinds_with_214() {
-        let server = TestServer::start_kind(kind, Options::default());
-        bounded(async {
-            let client = server.client().await;
-            create_ok(&client, work_queue("Q", "q.>")).await;
-            let pull = request_json(
-                &client,
-                "$JS.API.CONSUMER.CREATE.Q",
-                json!({"stream_name": "Q", "config": {"direct": true, "ack_policy": "explicit"}}),
-            )
-            .await;
-            assert_eq!(pull["error"]["err_code"], 10090, "{pull}");
-            let durable = request_json(
-                &client,
-                "$JS.API.CONSUMER.CREATE.Q.D",
-                json!({"stream_name": "Q", "config": {"durable_name": "D", "direct": true,
-                "ack_policy": "none", "deliver_subject": "to.d"}}),
-            )
-            .await;
-            assert_eq!(durable["error"]["err_code"], 10091, "{durable}");
-            // Without `direct`, the same push consumer is held to the work-queue rules.
-            let plain = request_json(
-                &client,
-                "$JS.API.CONSUMER.CREATE.Q",
-                json!({"stream_name": "Q", "config": {"ack_policy": "none",
-                "deliver_subject": "to.e"}}),
-            )
-            .await;
-            assert_eq!(plain["error"]["err_code"], 10098, "{plain}");
-            let direct = request_json(
-                &client,
-                "$JS.API.CONSUMER.CREATE.Q",
-                json!({"stream_name": "Q", "config": {"direct": true, "ack_policy": "none",
-                "deliver_subject": "to.e"}}),
-            )
-            .await;
-            assert!(direct["error"].is_null(), "{direct}");
-            assert_eq!(direct["config"]["direct"], true, "{direct}");
-        })
+    on_each_kind(kinds_with_214(), |_, client, _| async move {
+        create_ok(&client, work_queue("Q", "q.>")).await;
+        let pull = request_json(
+            &client,
+            "$JS.API.CONSUMER.CREATE.Q",
+            json!({"stream_name": "Q", "config": {"direct": true, "ack_policy": "explicit"}}),
+        )
         .await;
+        assert_eq!(pull["error"]["err_code"], 10090, "{pull}");
+        let durable = request_json(
+            &client,
+            "$JS.API.CONSUMER.CREATE.Q.D",
+            json!({"stream_name": "Q", "config": {"durable_name": "D", "direct": true,
+            "ack_policy": "none", "deliver_subject": "to.d"}}),
+        )
+        .await;
+        assert_eq!(durable["error"]["err_code"], 10091, "{durable}");
+        // Without `direct`, the same push consumer is held to the work-queue rules.
+        let plain = request_json(
+            &client,
+            "$JS.API.CONSUMER.CREATE.Q",
+            json!({"stream_name": "Q", "config": {"ack_policy": "none",
+            "deliver_subject": "to.e"}}),
+        )
+        .await;
+        assert_eq!(plain["error"]["err_code"], 10098, "{plain}");
+        let direct = request_json(
+            &client,
+            "$JS.API.CONSUMER.CREATE.Q",
+            json!({"stream_name": "Q", "config": {"direct": true, "ack_policy": "none",
+            "deliver_subject": "to.e"}}),
+        )
+        .await;
+        assert!(direct["error"].is_null(), "{direct}");
+        assert_eq!(direct["config"]["direct"], true, "{direct}");
+    })
+    .await;
+}
+
+/// Whether `kind` has per-message TTLs (2.11+); says so loudly when it has not.
+fn has_msg_ttl(kind: Kind) -> bool {
+    if kind == Kind::NatsServer {
+        eprintln!(
+            "!!! a_copied_ttl: NOT compared with Debian's nats-server 2.9.10 (per-message \
+             TTLs arrived in 2.11); compared with 2.14 only when CONTRAIL_NATS_SERVER_214 \
+             is set"
+        );
+        return false;
     }
+    true
 }
 
 #[tokio::test]
 async fn a_copied_ttl_is_kept_without_allow_msg_ttl_and_honoured_with_it() {
-    for kind in kinds_with_214() {
-        if kind == Kind::NatsServer {
-            eprintln!(
-                "!!! a_copied_ttl: NOT compared with Debian's nats-server 2.9.10 (per-message \
-                 TTLs arrived in 2.11); compared with 2.14 only when CONTRAIL_NATS_SERVER_214 \
-                 is set"
-            );
-            continue;
-        }
-        let server = TestServer::start_kind(kind, Options::default());
-        bounded(async {
-            let client = server.client().await;
-            let js = async_nats::jetstream::new(client.clone());
-            create_ok(
-                &client,
-                json!({"name": "O", "subjects": ["o.>"], "allow_msg_ttl": true,
-                    "storage": "memory"}),
-            )
-            .await;
-            publish_with(&js, "o.long", ("Nats-TTL", "1h"), "long").await;
-            publish_with(&js, "o.short", ("Nats-TTL", "4s"), "short").await;
-            publish(&js, "o.plain", "plain").await;
-            // Copies without allow_msg_ttl store what came, TTL header and all.
-            create_ok(
-                &client,
-                json!({"name": "S", "subjects": ["s.>"], "sources": [{"name": "O"}],
-                    "storage": "memory"}),
-            )
-            .await;
-            create_ok(
-                &client,
-                json!({"name": "M", "mirror": {"name": "O"}, "storage": "memory"}),
-            )
-            .await;
-            // Copies with it expire what the origin expires.
-            create_ok(
-                &client,
-                json!({"name": "ST", "subjects": ["st.>"], "sources": [{"name": "O"}],
-                    "allow_msg_ttl": true, "storage": "memory"}),
-            )
-            .await;
-            create_ok(
-                &client,
-                json!({"name": "MT", "mirror": {"name": "O"}, "allow_msg_ttl": true,
-                    "storage": "memory"}),
-            )
-            .await;
-            for copy in ["S", "M", "ST", "MT"] {
-                wait_info(&client, copy, "3 copied", |i| i["state"]["last_seq"] == 3).await;
-            }
-            for copy in ["S", "M"] {
-                let kept = stored(&js, copy, 1, "Nats-TTL").await;
-                assert_eq!(kept, Some(("long".into(), Some("1h".into()))), "{copy}");
-                let kept = stored(&js, copy, 2, "Nats-TTL").await;
-                assert_eq!(kept, Some(("short".into(), Some("4s".into()))), "{copy}");
-            }
-            // A client's publish with a TTL into S is still refused.
-            let mut headers = async_nats::HeaderMap::new();
-            headers.insert("Nats-TTL", "1h");
-            let refused = js
-                .publish_with_headers("s.x", headers, "x".into())
-                .await
-                .expect("sent")
-                .await;
-            let refused = refused.expect_err("a TTL into a stream without allow_msg_ttl");
-            assert!(refused.to_string().contains("10166"), "{refused}");
-            for copy in ["ST", "MT", "O"] {
-                wait_info(&client, copy, "the 4s message expired", |i| {
-                    messages(i) == 2
-                })
-                .await;
-            }
-            for copy in ["S", "M"] {
-                let info = info(&client, copy).await;
-                assert_eq!(messages(&info), 3, "{copy} keeps it: {info}");
-            }
-        })
+    let kinds = kinds_with_214()
+        .into_iter()
+        .filter(|&kind| has_msg_ttl(kind));
+    on_each_kind(kinds, |_, client, js| async move {
+        create_ok(
+            &client,
+            json!({"name": "O", "subjects": ["o.>"], "allow_msg_ttl": true,
+                "storage": "memory"}),
+        )
         .await;
-    }
+        publish_with(&js, "o.long", ("Nats-TTL", "1h"), "long").await;
+        publish_with(&js, "o.short", ("Nats-TTL", "4s"), "short").await;
+        publish(&js, "o.plain", "plain").await;
+        // Copies without allow_msg_ttl store what came, TTL header and all.
+        create_ok(
+            &client,
+            json!({"name": "S", "subjects": ["s.>"], "sources": [{"name": "O"}],
+                "storage": "memory"}),
+        )
+        .await;
+        create_memory_mirror(&client, "M", json!({"name": "O"})).await;
+        // Copies with it expire what the origin expires.
+        create_ok(
+            &client,
+            json!({"name": "ST", "subjects": ["st.>"], "sources": [{"name": "O"}],
+                "allow_msg_ttl": true, "storage": "memory"}),
+        )
+        .await;
+        create_ok(
+            &client,
+            json!({"name": "MT", "mirror": {"name": "O"}, "allow_msg_ttl": true,
+                "storage": "memory"}),
+        )
+        .await;
+        for copy in ["S", "M", "ST", "MT"] {
+            wait_info(&client, copy, "3 copied", |i| i["state"]["last_seq"] == 3).await;
+        }
+        for copy in ["S", "M"] {
+            let kept = stored(&js, copy, 1, "Nats-TTL").await;
+            assert_eq!(kept, Some(("long".into(), Some("1h".into()))), "{copy}");
+            let kept = stored(&js, copy, 2, "Nats-TTL").await;
+            assert_eq!(kept, Some(("short".into(), Some("4s".into()))), "{copy}");
+        }
+        // A client's publish with a TTL into S is still refused.
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-TTL", "1h");
+        let refused = js
+            .publish_with_headers("s.x", headers, "x".into())
+            .await
+            .expect("sent")
+            .await;
+        let refused = refused.expect_err("a TTL into a stream without allow_msg_ttl");
+        assert!(refused.to_string().contains("10166"), "{refused}");
+        for copy in ["ST", "MT", "O"] {
+            wait_info(&client, copy, "the 4s message expired", |i| {
+                messages(i) == 2
+            })
+            .await;
+        }
+        for copy in ["S", "M"] {
+            let info = info(&client, copy).await;
+            assert_eq!(messages(&info), 3, "{copy} keeps it: {info}");
+        }
+    })
+    .await;
 }
 
 /// Waits (bounded) until `stream` holds `a2` and `b2`; returns its payloads. Each origin's
@@ -377,57 +354,48 @@ async fn sourced_up_to_the_seconds(
 
 #[tokio::test]
 async fn a_sourced_msg_id_seen_before_is_a_duplicate_only_within_a_set_window() {
-    for kind in kinds_with_214() {
-        let server = TestServer::start_kind(kind, Options::default());
-        bounded(async {
-            let client = server.client().await;
-            let js = async_nats::jetstream::new(client.clone());
-            for (name, subjects) in [("A", "a.>"), ("B", "b.>")] {
-                create_ok(
-                    &client,
-                    json!({"name": name, "subjects": [subjects], "storage": "memory"}),
-                )
-                .await;
-            }
-            publish_with(&js, "a.1", ("Nats-Msg-Id", "same"), "a1").await;
-            publish_with(&js, "b.1", ("Nats-Msg-Id", "same"), "b1").await;
-            publish(&js, "a.2", "a2").await;
-            publish(&js, "b.2", "b2").await;
-            let sources = json!([{"name": "A"}, {"name": "B"}]);
-            create_ok(
-                &client,
-                json!({"name": "S", "subjects": ["s.>"], "storage": "memory",
-                    "sources": sources}),
-            )
-            .await;
-            create_ok(
-                &client,
-                json!({"name": "W", "subjects": ["w.>"], "storage": "memory",
-                    "sources": sources, "duplicate_window": 60_000_000_000_i64}),
-            )
-            .await;
-            // A stream with sources gets no duplicate window by default (2.10+): both stay.
-            let window = info(&client, "S").await["config"]["duplicate_window"]
-                .as_i64()
-                .unwrap_or(0);
-            let seen = sourced_up_to_the_seconds(&client, &js, "S").await;
-            if kind == Kind::NatsServer {
-                eprintln!(
-                    "!!! a_sourced_msg_id: Debian's nats-server 2.9.10 gives a stream with sources \
-                     the default 2 min duplicate window, so it drops the second; 2.14 and \
-                     Contrail give none and keep both"
-                );
-                assert_eq!(window, 120_000_000_000, "{kind:?}");
-                assert_eq!(seen.len(), 3, "{kind:?}: {seen:?}");
-            } else {
-                assert_eq!(window, 0, "{kind:?}");
-                assert_eq!(seen.len(), 4, "{kind:?}: {seen:?}");
-            }
-            // With a window, the second copy of the id is a duplicate, whichever came first.
-            let seen = sourced_up_to_the_seconds(&client, &js, "W").await;
-            let firsts = seen.iter().filter(|p| p.ends_with('1')).count();
-            assert_eq!((firsts, seen.len()), (1, 3), "{kind:?}: {seen:?}");
-        })
+    on_each_kind(kinds_with_214(), |kind, client, js| async move {
+        for (name, subjects) in [("A", "a.>"), ("B", "b.>")] {
+            create_memory_stream(&client, name, subjects).await;
+        }
+        publish_with(&js, "a.1", ("Nats-Msg-Id", "same"), "a1").await;
+        publish_with(&js, "b.1", ("Nats-Msg-Id", "same"), "b1").await;
+        publish(&js, "a.2", "a2").await;
+        publish(&js, "b.2", "b2").await;
+        let sources = json!([{"name": "A"}, {"name": "B"}]);
+        create_ok(
+            &client,
+            json!({"name": "S", "subjects": ["s.>"], "storage": "memory",
+                "sources": sources}),
+        )
         .await;
-    }
+        create_ok(
+            &client,
+            json!({"name": "W", "subjects": ["w.>"], "storage": "memory",
+                "sources": sources, "duplicate_window": 60_000_000_000_i64}),
+        )
+        .await;
+        // A stream with sources gets no duplicate window by default (2.10+): both stay.
+        let window = info(&client, "S").await["config"]["duplicate_window"]
+            .as_i64()
+            .unwrap_or(0);
+        let seen = sourced_up_to_the_seconds(&client, &js, "S").await;
+        if kind == Kind::NatsServer {
+            eprintln!(
+                "!!! a_sourced_msg_id: Debian's nats-server 2.9.10 gives a stream with sources \
+                 the default 2 min duplicate window, so it drops the second; 2.14 and \
+                 Contrail give none and keep both"
+            );
+            assert_eq!(window, 120_000_000_000, "{kind:?}");
+            assert_eq!(seen.len(), 3, "{kind:?}: {seen:?}");
+        } else {
+            assert_eq!(window, 0, "{kind:?}");
+            assert_eq!(seen.len(), 4, "{kind:?}: {seen:?}");
+        }
+        // With a window, the second copy of the id is a duplicate, whichever came first.
+        let seen = sourced_up_to_the_seconds(&client, &js, "W").await;
+        let firsts = seen.iter().filter(|p| p.ends_with('1')).count();
+        assert_eq!((firsts, seen.len()), (1, 3), "{kind:?}: {seen:?}");
+    })
+    .await;
 }

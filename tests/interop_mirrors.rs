@@ -19,9 +19,12 @@ mod interop_support;
 use async_nats::jetstream::Context;
 use futures_util::StreamExt;
 use interop_support::streams::{
-    create, create_ok, edge_linked_to, info, last_seq, messages, publish, wait_info, CATCH_UP,
+    create, create_memory_mirror, create_memory_stream, create_ok, edge_linked_to, info, last_seq,
+    messages, publish, wait_info, CATCH_UP,
 };
-use interop_support::{bounded, kinds_with_214, request_json, temp_dir, Kind, Options, TestServer};
+use interop_support::{
+    bounded, kinds_with_214, on_each_kind, request_json, temp_dir, Kind, Options, TestServer,
+};
 use serde_json::{json, Value};
 
 /// Whether `kind` has mirror/source subject transforms; says so loudly when it has not.
@@ -64,12 +67,64 @@ async fn message(
     ))
 }
 
-/// Every sequence up to `last` holds the same message (subject, payload, time) in both.
-async fn assert_same(js: &Context, origin: &str, copy: &str, last: u64) {
-    for seq in 1..=last {
-        let o = message(js, origin, seq).await.map(|(s, p, t, _)| (s, p, t));
-        let c = message(js, copy, seq).await.map(|(s, p, t, _)| (s, p, t));
-        assert_eq!(o, c, "sequence {seq} of {origin} and {copy}");
+/// A message by sequence as (subject, payload, time): what a mirror copies as it was.
+async fn kept(js: &Context, stream: &str, seq: u64) -> Option<(String, Vec<u8>, String)> {
+    message(js, stream, seq).await.map(|(s, p, t, _)| (s, p, t))
+}
+
+/// Every sequence of `seqs` holds the same message (subject, payload, time) in `origin` and in
+/// `copy`, each a stream and the context (the server) it is read through.
+async fn assert_same(
+    origin: (&Context, &str),
+    copy: (&Context, &str),
+    seqs: impl IntoIterator<Item = u64>,
+) {
+    for seq in seqs {
+        let o = kept(origin.0, origin.1, seq).await;
+        let c = kept(copy.0, copy.1, seq).await;
+        assert_eq!(o, c, "sequence {seq} of {} and {}", origin.1, copy.1);
+    }
+}
+
+/// Publishes `m<i> <body>` to `o.<i % spread>` for i in 1..=`total`, taking the PubAcks in
+/// chunks of 500 (the client bounds acks in flight).
+async fn publish_bulk(js: &Context, total: u64, spread: u64, body: &str) {
+    let mut acks = Vec::new();
+    for i in 1..=total {
+        let ack = js
+            .publish(format!("o.{}", i % spread), format!("m{i} {body}").into())
+            .await
+            .expect("publish");
+        acks.push(ack);
+        if acks.len() == 500 || i == total {
+            for ack in acks.drain(..) {
+                ack.await.expect("puback");
+            }
+        }
+    }
+}
+
+/// Creates file-stored copies of `O`: the mirror M and the stream S (`s.>`) sourcing it;
+/// `origin` is O's `StreamSource` JSON.
+async fn create_file_copies(client: &async_nats::Client, origin: Value) {
+    create_ok(client, json!({"name": "M", "mirror": origin})).await;
+    create_ok(
+        client,
+        json!({"name": "S", "subjects": ["s.>"], "sources": [origin]}),
+    )
+    .await;
+}
+
+/// M's info once it holds its first message (or [`CATCH_UP`] has passed), looked at as often
+/// as possible: a restart right then lands mid catch-up.
+async fn mirror_started(client: &async_nats::Client) -> Value {
+    let deadline = tokio::time::Instant::now() + CATCH_UP;
+    loop {
+        let m = info(client, "M").await;
+        if last_seq(&m) > 0 || tokio::time::Instant::now() > deadline {
+            return m;
+        }
+        tokio::task::yield_now().await;
     }
 }
 
@@ -83,21 +138,12 @@ fn header_value(headers: &str, name: &str) -> Option<String> {
 async fn a_mirror_catches_up_and_follows_at_the_same_sequences_and_times() {
     let server = TestServer::start();
     bounded(async {
-        let client = server.client().await;
-        let js = async_nats::jetstream::new(client.clone());
-        create_ok(
-            &client,
-            json!({"name": "O", "subjects": ["o.>"], "storage": "memory"}),
-        )
-        .await;
+        let (client, js) = server.client_and_jetstream().await;
+        create_memory_stream(&client, "O", "o.>").await;
         for i in 1..=50 {
             publish(&js, &format!("o.{}", i % 7), format!("m{i}")).await;
         }
-        create_ok(
-            &client,
-            json!({"name": "M", "mirror": {"name": "O"}, "storage": "memory"}),
-        )
-        .await;
+        create_memory_mirror(&client, "M", json!({"name": "O"})).await;
         let info = wait_info(&client, "M", "caught up", |i| last_seq(i) == 50).await;
         assert!(info["config"]["subjects"].is_null() || info["config"]["subjects"] == json!([]));
         for i in 51..=60 {
@@ -114,7 +160,7 @@ async fn a_mirror_catches_up_and_follows_at_the_same_sequences_and_times() {
             "{info}"
         );
         assert!(info["mirror"]["error"].is_null(), "{info}");
-        assert_same(&js, "O", "M", 60).await;
+        assert_same((&js, "O"), (&js, "M"), 1..=60).await;
     })
     .await;
 }
@@ -123,13 +169,8 @@ async fn a_mirror_catches_up_and_follows_at_the_same_sequences_and_times() {
 async fn origin_deletes_are_gaps_at_the_same_sequences() {
     let server = TestServer::start();
     bounded(async {
-        let client = server.client().await;
-        let js = async_nats::jetstream::new(client.clone());
-        create_ok(
-            &client,
-            json!({"name": "O", "subjects": ["o.>"], "storage": "memory"}),
-        )
-        .await;
+        let (client, js) = server.client_and_jetstream().await;
+        create_memory_stream(&client, "O", "o.>").await;
         for i in 1..=10 {
             publish(&js, &format!("o.{i}"), format!("m{i}")).await;
         }
@@ -138,11 +179,7 @@ async fn origin_deletes_are_gaps_at_the_same_sequences() {
                 request_json(&client, "$JS.API.STREAM.MSG.DELETE.O", json!({"seq": seq})).await;
             assert_eq!(reply["success"], true, "{reply}");
         }
-        create_ok(
-            &client,
-            json!({"name": "M", "mirror": {"name": "O"}, "storage": "memory"}),
-        )
-        .await;
+        create_memory_mirror(&client, "M", json!({"name": "O"})).await;
         let info = wait_info(&client, "M", "caught up", |i| last_seq(i) == 10).await;
         assert_eq!(
             (messages(&info), info["state"]["first_seq"].clone()),
@@ -150,7 +187,7 @@ async fn origin_deletes_are_gaps_at_the_same_sequences() {
             "{info}"
         );
         assert_eq!(info["state"]["num_deleted"], 3, "{info}");
-        assert_same(&js, "O", "M", 10).await;
+        assert_same((&js, "O"), (&js, "M"), 1..=10).await;
         // Deletes on the origin do not reach a running mirror: it keeps its copy.
         let reply = request_json(&client, "$JS.API.STREAM.MSG.DELETE.O", json!({"seq": 10})).await;
         assert_eq!(reply["success"], true, "{reply}");
@@ -164,121 +201,94 @@ async fn origin_deletes_are_gaps_at_the_same_sequences() {
 
 #[tokio::test]
 async fn a_start_sequence_and_a_filter_select_what_a_mirror_copies() {
-    for kind in kinds_with_214() {
-        let server = TestServer::start_kind(kind, Options::default());
-        bounded(async {
-            let client = server.client().await;
-            let js = async_nats::jetstream::new(client.clone());
-            create_ok(
-                &client,
-                json!({"name": "O", "subjects": ["o.>"], "storage": "memory"}),
-            )
-            .await;
-            for i in 1..=10 {
-                let subject = if i % 2 == 0 { "o.even" } else { "o.odd" };
-                publish(&js, subject, format!("m{i}")).await;
-            }
-            let mirror = json!({"name": "O", "opt_start_seq": 4, "filter_subject": "o.even"});
-            create_ok(
-                &client,
-                json!({"name": "M", "mirror": mirror, "storage": "memory"}),
-            )
-            .await;
-            let info = wait_info(&client, "M", "caught up", |i| {
-                last_seq(i) == 10 && i["mirror"]["lag"] == json!(0)
-            })
-            .await;
-            assert_eq!(messages(&info), 4, "4, 6, 8, 10: {info}");
-            if kind == Kind::NatsServer {
-                eprintln!(
-                    "!!! a_start_sequence_and_a_filter: the mirror's filter in StreamInfo NOT \
-                     compared with nats-server 2.9.10 (it reports none; 2.14 does)"
-                );
-            } else {
-                assert_eq!(info["mirror"]["filter_subject"], "o.even", "{info}");
-            }
-            assert_eq!(info["state"]["first_seq"], 4, "{info}");
-            for seq in [4, 6, 8, 10] {
-                let (subject, payload, _, _) = message(&js, "M", seq).await.expect("copied");
-                assert_eq!(
-                    (subject.as_str(), payload),
-                    ("o.even", format!("m{seq}").into_bytes())
-                );
-            }
-            assert!(
-                message(&js, "M", 2).await.is_none(),
-                "before the start sequence"
-            );
-            assert!(message(&js, "M", 5).await.is_none(), "filtered out");
+    on_each_kind(kinds_with_214(), |kind, client, js| async move {
+        create_memory_stream(&client, "O", "o.>").await;
+        for i in 1..=10 {
+            let subject = if i % 2 == 0 { "o.even" } else { "o.odd" };
+            publish(&js, subject, format!("m{i}")).await;
+        }
+        let mirror = json!({"name": "O", "opt_start_seq": 4, "filter_subject": "o.even"});
+        create_memory_mirror(&client, "M", mirror).await;
+        let info = wait_info(&client, "M", "caught up", |i| {
+            last_seq(i) == 10 && i["mirror"]["lag"] == json!(0)
         })
         .await;
-    }
+        assert_eq!(messages(&info), 4, "4, 6, 8, 10: {info}");
+        if kind == Kind::NatsServer {
+            eprintln!(
+                "!!! a_start_sequence_and_a_filter: the mirror's filter in StreamInfo NOT \
+                 compared with nats-server 2.9.10 (it reports none; 2.14 does)"
+            );
+        } else {
+            assert_eq!(info["mirror"]["filter_subject"], "o.even", "{info}");
+        }
+        assert_eq!(info["state"]["first_seq"], 4, "{info}");
+        for seq in [4, 6, 8, 10] {
+            let (subject, payload, _, _) = message(&js, "M", seq).await.expect("copied");
+            assert_eq!(
+                (subject.as_str(), payload),
+                ("o.even", format!("m{seq}").into_bytes())
+            );
+        }
+        assert!(
+            message(&js, "M", 2).await.is_none(),
+            "before the start sequence"
+        );
+        assert!(message(&js, "M", 5).await.is_none(), "filtered out");
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn mirror_and_source_subject_transforms_rewrite_what_is_stored() {
-    for kind in kinds_with_214() {
-        if !has_source_transforms(kind, "mirror_and_source_subject_transforms") {
-            continue;
+    let kinds = kinds_with_214()
+        .into_iter()
+        .filter(|&kind| has_source_transforms(kind, "mirror_and_source_subject_transforms"));
+    on_each_kind(kinds, |_, client, js| async move {
+        create_memory_stream(&client, "O", "o.>").await;
+        for i in 1..=4 {
+            publish(&js, &format!("o.{i}"), format!("m{i}")).await;
         }
-        let server = TestServer::start_kind(kind, Options::default());
-        bounded(async {
-            let client = server.client().await;
-            let js = async_nats::jetstream::new(client.clone());
-            create_ok(
-                &client,
-                json!({"name": "O", "subjects": ["o.>"], "storage": "memory"}),
-            )
-            .await;
-            for i in 1..=4 {
-                publish(&js, &format!("o.{i}"), format!("m{i}")).await;
-            }
-            let transforms = json!([{"src": "o.*", "dest": "copy.{{wildcard(1)}}"}]);
-            create_ok(
-                &client,
-                json!({"name": "M", "storage": "memory",
-                    "mirror": {"name": "O", "subject_transforms": transforms}}),
-            )
-            .await;
-            create_ok(
-                &client,
-                json!({"name": "S", "storage": "memory", "subjects": ["s.>"],
-                    "sources": [{"name": "O", "subject_transforms": transforms}]}),
-            )
-            .await;
-            let info = wait_info(&client, "M", "caught up", |i| last_seq(i) == 4).await;
-            assert_eq!(
-                info["mirror"]["subject_transforms"][0]["dest"],
-                "copy.{{wildcard(1)}}"
-            );
-            wait_info(&client, "S", "caught up", |i| messages(i) == 4).await;
-            for seq in 1..=4 {
-                let (subject, _, _, _) = message(&js, "M", seq).await.expect("mirrored");
-                assert_eq!(subject, format!("copy.{seq}"));
-                let (subject, _, _, headers) = message(&js, "S", seq).await.expect("sourced");
-                assert_eq!(subject, format!("copy.{seq}"));
-                let mark = header_value(&headers, "Nats-Stream-Source").unwrap_or_default();
-                assert!(mark.starts_with(&format!("O {seq} ")), "{mark}");
-            }
-        })
+        let transforms = json!([{"src": "o.*", "dest": "copy.{{wildcard(1)}}"}]);
+        let mirror = json!({"name": "O", "subject_transforms": transforms});
+        create_memory_mirror(&client, "M", mirror).await;
+        create_ok(
+            &client,
+            json!({"name": "S", "storage": "memory", "subjects": ["s.>"],
+                "sources": [{"name": "O", "subject_transforms": transforms}]}),
+        )
         .await;
-    }
+        let info = wait_info(&client, "M", "caught up", |i| last_seq(i) == 4).await;
+        assert_eq!(
+            info["mirror"]["subject_transforms"][0]["dest"],
+            "copy.{{wildcard(1)}}"
+        );
+        wait_info(&client, "S", "caught up", |i| messages(i) == 4).await;
+        for seq in 1..=4 {
+            let (subject, _, _, _) = message(&js, "M", seq).await.expect("mirrored");
+            assert_eq!(subject, format!("copy.{seq}"));
+            let (subject, _, _, headers) = message(&js, "S", seq).await.expect("sourced");
+            assert_eq!(subject, format!("copy.{seq}"));
+            let mark = header_value(&headers, "Nats-Stream-Source").unwrap_or_default();
+            assert!(mark.starts_with(&format!("O {seq} ")), "{mark}");
+        }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_mirror_takes_no_publishes_and_no_subjects() {
     let server = TestServer::start();
     bounded(async {
-        let client = server.client().await;
-        let js = async_nats::jetstream::new(client.clone());
-        create_ok(&client, json!({"name": "O", "subjects": ["o.>"], "storage": "memory"})).await;
+        let (client, js) = server.client_and_jetstream().await;
+        create_memory_stream(&client, "O", "o.>").await;
         let refused = create(
             &client,
             json!({"name": "M", "subjects": ["m.>"], "mirror": {"name": "O"}, "storage": "memory"}),
         )
         .await;
         assert_eq!(refused["error"]["err_code"], 10034, "{refused}");
-        create_ok(&client, json!({"name": "M", "mirror": {"name": "O"}, "storage": "memory"})).await;
+        create_memory_mirror(&client, "M", json!({"name": "O"})).await;
         // Nothing captures the mirror's name: a publish there finds no stream.
         let publish = js.publish("M", "x".into()).await.expect("sent");
         assert!(publish.await.is_err(), "a publish into a mirror is not stored");
@@ -298,18 +308,9 @@ async fn a_mirror_takes_no_publishes_and_no_subjects() {
 async fn sources_from_two_origins_store_each_message_once_with_its_source() {
     let server = TestServer::start();
     bounded(async {
-        let client = server.client().await;
-        let js = async_nats::jetstream::new(client.clone());
-        create_ok(
-            &client,
-            json!({"name": "A", "subjects": ["a.>"], "storage": "memory"}),
-        )
-        .await;
-        create_ok(
-            &client,
-            json!({"name": "B", "subjects": ["b.>"], "storage": "memory"}),
-        )
-        .await;
+        let (client, js) = server.client_and_jetstream().await;
+        create_memory_stream(&client, "A", "a.>").await;
+        create_memory_stream(&client, "B", "b.>").await;
         for i in 1..=20 {
             publish(&js, &format!("a.{i}"), format!("a{i}")).await;
             let parity = if i % 2 == 0 { "even" } else { "odd" };
@@ -374,45 +375,17 @@ async fn restart_mid_catch_up(graceful: bool) {
     let total: u64 = 10_000;
     let body = "x".repeat(512);
     {
-        let client = server.client().await;
-        let js = async_nats::jetstream::new(client.clone());
+        let (client, js) = server.client_and_jetstream().await;
         create_ok(&client, json!({"name": "O", "subjects": ["o.>"]})).await;
-        let mut acks = Vec::new();
-        for i in 1..=total {
-            let ack = js
-                .publish(format!("o.{}", i % 13), format!("m{i} {body}").into())
-                .await
-                .expect("publish");
-            acks.push(ack);
-            // The client bounds acks in flight: take them in chunks.
-            if acks.len() == 500 || i == total {
-                for ack in acks.drain(..) {
-                    ack.await.expect("puback");
-                }
-            }
-        }
-        create_ok(&client, json!({"name": "M", "mirror": {"name": "O"}})).await;
-        create_ok(
-            &client,
-            json!({"name": "S", "subjects": ["s.>"], "sources": [{"name": "O"}]}),
-        )
-        .await;
-        // Looked at as often as possible: the restart should land mid catch-up.
-        let deadline = tokio::time::Instant::now() + CATCH_UP;
-        let m = loop {
-            let m = info(&client, "M").await;
-            if last_seq(&m) > 0 || tokio::time::Instant::now() > deadline {
-                break m;
-            }
-            tokio::task::yield_now().await;
-        };
+        publish_bulk(&js, total, 13, &body).await;
+        create_file_copies(&client, json!({"name": "O"})).await;
+        let m = mirror_started(&client).await;
         let s = info(&client, "S").await;
         eprintln!("restarting with the source at {} of {total}", messages(&s));
         eprintln!("restarting with the mirror at {} of {total}", last_seq(&m));
     }
     server.restart(graceful);
-    let client = server.client().await;
-    let js = async_nats::jetstream::new(client.clone());
+    let (client, js) = server.client_and_jetstream().await;
     for i in total + 1..=total + 10 {
         publish(&js, &format!("o.{}", i % 13), format!("m{i}")).await;
     }
@@ -426,11 +399,7 @@ async fn restart_mid_catch_up(graceful: bool) {
     })
     .await;
     assert_eq!(messages(&s), all, "each sourced message once: {s}");
-    for seq in (1..=all).step_by(97).chain([all]) {
-        let o = message(&js, "O", seq).await.map(|(s, p, t, _)| (s, p, t));
-        let c = message(&js, "M", seq).await.map(|(s, p, t, _)| (s, p, t));
-        assert_eq!(o, c, "sequence {seq}");
-    }
+    assert_same((&js, "O"), (&js, "M"), (1..=all).step_by(97).chain([all])).await;
     // Every message of S, read with a pull consumer in batches.
     let stream = js.get_stream("S").await.expect("S");
     let reader = stream
@@ -502,8 +471,7 @@ async fn a_contrail_server_mirrors_and_sources_a_hub_over_a_link() {
     for kind in hubs {
         let mut hub = hub(kind);
         bounded(async {
-            let hub_client = hub.client().await;
-            let hub_js = async_nats::jetstream::new(hub_client.clone());
+            let (hub_client, hub_js) = hub.client_and_jetstream().await;
             create_ok(&hub_client, json!({"name": "O", "subjects": ["o.>"]})).await;
             for i in 1..=30 {
                 publish(&hub_js, &format!("o.{}", i % 3), format!("m{i}")).await;
@@ -534,15 +502,7 @@ async fn a_contrail_server_mirrors_and_sources_a_hub_over_a_link() {
             })
             .await;
             assert_eq!(info["mirror"]["external"]["api"], "$JS.hub.API", "{info}");
-            for seq in 1..=35 {
-                let o = message(&hub_js, "O", seq)
-                    .await
-                    .map(|(s, p, t, _)| (s, p, t));
-                let m = message(&edge_js, "M", seq)
-                    .await
-                    .map(|(s, p, t, _)| (s, p, t));
-                assert_eq!(o, m, "sequence {seq}");
-            }
+            assert_same((&hub_js, "O"), (&edge_js, "M"), 1..=35).await;
             // 2, 5, … 35 went to o.2.
             let info = wait_info(&edge_client, "S", "sourced", |i| messages(i) == 12).await;
             assert_eq!(info["sources"][0]["lag"], 0, "{info}");
@@ -551,8 +511,7 @@ async fn a_contrail_server_mirrors_and_sources_a_hub_over_a_link() {
             drop(hub_js);
             drop(hub_client);
             hub.restart(true);
-            let hub_client = hub.client().await;
-            let hub_js = async_nats::jetstream::new(hub_client.clone());
+            let hub_js = hub.jetstream().await;
             for i in 36..=45 {
                 publish(&hub_js, &format!("o.{}", i % 3), format!("m{i}")).await;
             }
@@ -560,15 +519,7 @@ async fn a_contrail_server_mirrors_and_sources_a_hub_over_a_link() {
                 last_seq(i) == 45 && i["mirror"]["lag"] == json!(0)
             })
             .await;
-            for seq in 1..=45 {
-                let o = message(&hub_js, "O", seq)
-                    .await
-                    .map(|(s, p, t, _)| (s, p, t));
-                let m = message(&edge_js, "M", seq)
-                    .await
-                    .map(|(s, p, t, _)| (s, p, t));
-                assert_eq!(o, m, "sequence {seq}");
-            }
+            assert_same((&hub_js, "O"), (&edge_js, "M"), 1..=45).await;
             // 38, 41 and 44 went to o.2 as well.
             wait_info(&edge_client, "S", "sourced after", |i| messages(i) == 15).await;
             edge.shutdown().await;
@@ -584,11 +535,10 @@ async fn jsz_shows_each_streams_mirror_and_sources() {
         ..Options::default()
     });
     bounded(async {
-        let client = server.client().await;
-        let js = async_nats::jetstream::new(client.clone());
-        create_ok(&client, json!({"name": "O", "subjects": ["o.>"], "storage": "memory"})).await;
+        let (client, js) = server.client_and_jetstream().await;
+        create_memory_stream(&client, "O", "o.>").await;
         publish(&js, "o.1", "m1").await;
-        create_ok(&client, json!({"name": "M", "mirror": {"name": "O"}, "storage": "memory"})).await;
+        create_memory_mirror(&client, "M", json!({"name": "O"})).await;
         create_ok(
             &client,
             json!({"name": "S", "subjects": ["s.>"], "sources": [{"name": "O"}], "storage": "memory"}),
@@ -627,18 +577,9 @@ async fn jsz_shows_each_streams_mirror_and_sources() {
 async fn sources_added_and_removed_by_an_update_start_and_stop() {
     let server = TestServer::start();
     bounded(async {
-        let client = server.client().await;
-        let js = async_nats::jetstream::new(client.clone());
-        create_ok(
-            &client,
-            json!({"name": "A", "subjects": ["a.>"], "storage": "memory"}),
-        )
-        .await;
-        create_ok(
-            &client,
-            json!({"name": "B", "subjects": ["b.>"], "storage": "memory"}),
-        )
-        .await;
+        let (client, js) = server.client_and_jetstream().await;
+        create_memory_stream(&client, "A", "a.>").await;
+        create_memory_stream(&client, "B", "b.>").await;
         for i in 1..=3 {
             publish(&js, &format!("a.{i}"), format!("a{i}")).await;
             publish(&js, &format!("b.{i}"), format!("b{i}")).await;
@@ -675,23 +616,14 @@ async fn sources_added_and_removed_by_an_update_start_and_stop() {
 async fn a_mirror_of_a_missing_origin_reports_it_and_starts_once_it_exists() {
     let server = TestServer::start();
     bounded(async {
-        let client = server.client().await;
-        let js = async_nats::jetstream::new(client.clone());
-        create_ok(
-            &client,
-            json!({"name": "M", "mirror": {"name": "O"}, "storage": "memory"}),
-        )
-        .await;
+        let (client, js) = server.client_and_jetstream().await;
+        create_memory_mirror(&client, "M", json!({"name": "O"})).await;
         let info = wait_info(&client, "M", "an error", |i| {
             !i["mirror"]["error"].is_null()
         })
         .await;
         assert_eq!(info["mirror"]["error"]["err_code"], 10059, "{info}");
-        create_ok(
-            &client,
-            json!({"name": "O", "subjects": ["o.>"], "storage": "memory"}),
-        )
-        .await;
+        create_memory_stream(&client, "O", "o.>").await;
         publish(&js, "o.1", "m1").await;
         let info = wait_info(&client, "M", "started", |i| last_seq(i) == 1).await;
         assert!(info["mirror"]["error"].is_null(), "{info}");
@@ -704,47 +636,16 @@ async fn a_contrail_edge_restarted_mid_catch_up_resumes_without_gap_or_duplicate
     let hub = hub(Kind::NatsServer);
     let store_dir = temp_dir("mirror-edge-restart").join("store");
     bounded(async {
-        let hub_client = hub.client().await;
-        let hub_js = async_nats::jetstream::new(hub_client.clone());
+        let (hub_client, hub_js) = hub.client_and_jetstream().await;
         create_ok(&hub_client, json!({"name": "O", "subjects": ["o.>"]})).await;
         let total: u64 = 5000;
-        let body = "x".repeat(512);
-        let mut acks = Vec::new();
-        for i in 1..=total {
-            let subject = format!("o.{}", i % 7);
-            let ack = hub_js
-                .publish(subject, format!("m{i} {body}").into())
-                .await
-                .expect("publish");
-            acks.push(ack);
-            if acks.len() == 500 || i == total {
-                for ack in acks.drain(..) {
-                    ack.await.expect("puback");
-                }
-            }
-        }
+        publish_bulk(&hub_js, total, 7, &"x".repeat(512)).await;
         let edge = edge_linked_to(&hub, &store_dir).await;
         let edge_client = async_nats::connect(edge.client_addr.to_string())
             .await
             .expect("connect to the edge");
-        create_ok(
-            &edge_client,
-            json!({"name": "M", "mirror": {"name": "O", "domain": "hub"}}),
-        )
-        .await;
-        create_ok(
-            &edge_client,
-            json!({"name": "S", "subjects": ["s.>"], "sources": [{"name": "O", "domain": "hub"}]}),
-        )
-        .await;
-        let deadline = tokio::time::Instant::now() + CATCH_UP;
-        let at = loop {
-            let m = info(&edge_client, "M").await;
-            if last_seq(&m) > 0 || tokio::time::Instant::now() > deadline {
-                break last_seq(&m);
-            }
-            tokio::task::yield_now().await;
-        };
+        create_file_copies(&edge_client, json!({"name": "O", "domain": "hub"})).await;
+        let at = last_seq(&mirror_started(&edge_client).await);
         eprintln!("restarting the edge with its mirror at {at} of {total}");
         drop(edge_client);
         edge.shutdown().await;
@@ -761,15 +662,8 @@ async fn a_contrail_edge_restarted_mid_catch_up_resumes_without_gap_or_duplicate
         })
         .await;
         assert_eq!(messages(&s), total, "each sourced message once: {s}");
-        for seq in (1..=total).step_by(101).chain([total]) {
-            let o = message(&hub_js, "O", seq)
-                .await
-                .map(|(s, p, t, _)| (s, p, t));
-            let c = message(&edge_js, "M", seq)
-                .await
-                .map(|(s, p, t, _)| (s, p, t));
-            assert_eq!(o, c, "sequence {seq}");
-        }
+        let seqs = (1..=total).step_by(101).chain([total]);
+        assert_same((&hub_js, "O"), (&edge_js, "M"), seqs).await;
         edge.shutdown().await;
     })
     .await;

@@ -18,30 +18,21 @@ mod interop_support;
 use std::time::Duration;
 
 use async_nats::jetstream;
+use interop_support::links::{
+    self, assert_local_jetstream_answers, client_of, hub_with, watch_link,
+};
 use interop_support::{
     bounded, http_json, nats_server_214, start_raw, temp_dir, Kind, Options, RawServer, TestServer,
 };
 
-const HUB_AUTH: &str = "authorization { user: leaf, password: s3cret }\n";
-
 /// A hub of `kind` with JetStream and a user the link logs in as.
 fn hub(kind: Kind) -> TestServer {
-    TestServer::start_kind(
-        kind,
-        Options {
-            config: Some(HUB_AUTH.to_string()),
-            ..Options::default()
-        },
-    )
+    hub_with(kind, "")
 }
 
 /// `contrail serve` with `links` (the text of the block's entries) and monitoring on any port.
 fn contrail_with_links(entries: &str) -> RawServer {
-    let dir = temp_dir("server-links");
-    let conf = dir.join("server.conf");
-    std::fs::write(&conf, format!("links [\n{entries}\n]\n")).expect("write the config");
-    start_raw(Kind::Contrail, &conf, &["-p", "-1", "-m", "-1"], &[])
-        .unwrap_or_else(|err| panic!("contrail starts with the links config: {err}"))
+    links::contrail_with_links("server-links", entries)
 }
 
 /// The one link `/linkz` of `server` lists.
@@ -59,34 +50,59 @@ async fn link_when(
     what: &str,
     ready: impl Fn(&serde_json::Value) -> bool,
 ) -> serde_json::Value {
-    let mut last = serde_json::Value::Null;
-    for _ in 0..200 {
-        last = the_link(server);
-        if ready(&last) {
-            return last;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the link never became {what}: {last}");
+    watch_link("the link", what, || the_link(server), ready).await
 }
 
-async fn client_of(server: &RawServer) -> async_nats::Client {
-    async_nats::ConnectOptions::new()
-        .connection_timeout(Duration::from_secs(5))
-        .request_timeout(Some(Duration::from_secs(5)))
-        .connect(server.client.to_string())
+/// `contrail serve` with one link, `hub`, to `hub` logged in as the hub's user, with `fields`
+/// (more of the entry's fields) as well.
+fn contrail_linked_to(hub: &TestServer, fields: &str) -> RawServer {
+    contrail_with_links(&format!(
+        "{{ name: hub, url: \"nats://leaf:s3cret@127.0.0.1:{}\", {fields} }}",
+        hub.port
+    ))
+}
+
+/// Creates the stream `name` capturing `subjects` through `js` (file storage, the default).
+async fn create_stream(
+    js: &jetstream::Context,
+    name: &str,
+    subjects: &str,
+) -> jetstream::stream::Stream {
+    js.create_stream(jetstream::stream::Config {
+        name: name.into(),
+        subjects: vec![subjects.into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap_or_else(|err| panic!("the stream {name} is created: {err}"))
+}
+
+/// The hub's account info, asked through the link of `client`'s server as `$JS.hub.API.INFO`;
+/// asserts it is the hub's (it has limits).
+async fn hub_account_info(client: &async_nats::Client) -> serde_json::Value {
+    let reply = client
+        .request("$JS.hub.API.INFO", "".into())
         .await
-        .expect("connect to contrail")
+        .expect("the hub answers through the link");
+    let info: serde_json::Value = serde_json::from_slice(&reply.payload).expect("JSON");
+    assert!(info["limits"].is_object(), "{info}");
+    info
+}
+
+/// Whether nats-server 2.14 is there to compare with; says loudly that `what` did not run when
+/// it is not.
+fn has_214(what: &str) -> bool {
+    if nats_server_214().is_none() {
+        eprintln!("!!! CONTRAIL_NATS_SERVER_214 is not set: {what} did NOT run");
+        return false;
+    }
+    true
 }
 
 /// The whole story against one hub kind.
 async fn the_hubs_jetstream_through_a_link(kind: Kind) {
     let mut hub = hub(kind);
-    let server = contrail_with_links(&format!(
-        "{{ name: hub, url: \"nats://leaf:s3cret@127.0.0.1:{}\", domain: hub, \
-         forward: [\"orders.>\"] }}",
-        hub.port
-    ));
+    let server = contrail_linked_to(&hub, "domain: hub, forward: [\"orders.>\"]");
     let up = link_when(&server, "up", |l| l["state"] == "up").await;
     assert_eq!(up["url"], format!("nats://127.0.0.1:{}", hub.port), "{up}");
     assert!(
@@ -107,13 +123,7 @@ async fn the_hubs_jetstream_through_a_link(kind: Kind) {
     // A client of contrail makes a stream on the hub, publishes to it and reads it back.
     let client = client_of(&server).await;
     let js = jetstream::with_domain(client.clone(), "hub");
-    js.create_stream(jetstream::stream::Config {
-        name: "ORDERS".into(),
-        subjects: vec!["orders.>".into()],
-        ..Default::default()
-    })
-    .await
-    .expect("the stream is created on the hub");
+    create_stream(&js, "ORDERS", "orders.>").await;
     let ack = js
         .publish("orders.1", "first".into())
         .await
@@ -202,10 +212,7 @@ async fn a_debian_nats_server_hubs_jetstream_through_a_link() {
 
 #[tokio::test]
 async fn a_nats_server_214_hubs_jetstream_through_a_link() {
-    if nats_server_214().is_none() {
-        eprintln!(
-            "!!! CONTRAIL_NATS_SERVER_214 is not set: the link to nats-server 2.14 did NOT run"
-        );
+    if !has_214("the link to nats-server 2.14") {
         return;
     }
     bounded(the_hubs_jetstream_through_a_link(Kind::NatsServer214)).await;
@@ -232,12 +239,7 @@ async fn wrong_credentials_are_the_links_last_error_and_the_server_serves_on() {
         .await;
         assert_ne!(refused["state"], "up", "{refused}");
         // The server is alive and still answers its own clients.
-        let client = client_of(&server).await;
-        let info = client
-            .request("$JS.API.INFO", "".into())
-            .await
-            .expect("the local JetStream answers");
-        assert!(!info.payload.is_empty());
+        assert_local_jetstream_answers(&server).await;
     })
     .await;
 }
@@ -348,27 +350,11 @@ async fn the_accounts_engine_reaches_the_hub_over_the_configured_link() {
 #[tokio::test]
 async fn remote_api_maps_the_local_domain_to_the_hubs_own() {
     bounded(async {
-        let hub = TestServer::start_kind(
-            Kind::NatsServer,
-            Options {
-                config: Some(format!("{HUB_AUTH}jetstream {{ domain: central }}\n")),
-                ..Options::default()
-            },
-        );
-        let server = contrail_with_links(&format!(
-            "{{ name: hub, url: \"nats://leaf:s3cret@127.0.0.1:{}\", domain: hub, \
-             remote_api: \"$JS.central.API\" }}",
-            hub.port
-        ));
+        let hub = hub_with(Kind::NatsServer, "jetstream { domain: central }\n");
+        let server = contrail_linked_to(&hub, "domain: hub, remote_api: \"$JS.central.API\"");
         link_when(&server, "up", |l| l["state"] == "up").await;
         let js = jetstream::with_domain(client_of(&server).await, "hub");
-        js.create_stream(jetstream::stream::Config {
-            name: "MAPPED".into(),
-            subjects: vec!["mapped.>".into()],
-            ..Default::default()
-        })
-        .await
-        .expect("created through the hub's domain API");
+        create_stream(&js, "MAPPED", "mapped.>").await;
         let on_hub = jetstream::with_domain(hub.login("leaf", "s3cret").await, "central");
         on_hub.get_stream("MAPPED").await.expect("on the hub");
     })
@@ -436,10 +422,7 @@ async fn forwarded_requests_are_capped_per_link() {
     use futures_util::StreamExt;
     bounded(async {
         let hub = hub(interop_support::kind());
-        let server = contrail_with_links(&format!(
-            "{{ name: hub, url: \"nats://leaf:s3cret@127.0.0.1:{}\", forward: [\"slow.>\"] }}",
-            hub.port
-        ));
+        let server = contrail_linked_to(&hub, "forward: [\"slow.>\"]");
         link_when(&server, "up", |l| l["state"] == "up").await;
         // A responder that takes every request and never answers.
         let far = hub.login("leaf", "s3cret").await;
@@ -517,13 +500,7 @@ async fn a_link_logs_in_with_an_nkey_seed_file() {
         ));
         let up = link_when(&server, "up", |l| l["state"] == "up").await;
         assert!(up["last_error"].is_null(), "{up}");
-        let client = client_of(&server).await;
-        let reply = client
-            .request("$JS.hub.API.INFO", "".into())
-            .await
-            .expect("the hub answers through the nkey link");
-        let info: serde_json::Value = serde_json::from_slice(&reply.payload).expect("JSON");
-        assert!(info["limits"].is_object(), "{info}");
+        hub_account_info(&client_of(&server).await).await;
     })
     .await;
 }
@@ -534,14 +511,7 @@ async fn a_link_logs_in_with_an_nkey_seed_file() {
 async fn a_mirror_of_a_hub_stream_through_the_configured_link(kind: Kind) {
     let hub = hub(kind);
     let hub_js = jetstream::new(hub.login("leaf", "s3cret").await);
-    hub_js
-        .create_stream(jetstream::stream::Config {
-            name: "O".into(),
-            subjects: vec!["o.>".into()],
-            ..Default::default()
-        })
-        .await
-        .expect("the origin on the hub");
+    create_stream(&hub_js, "O", "o.>").await;
     for i in 1..=20 {
         hub_js
             .publish(format!("o.{i}"), format!("m{i}").into())
@@ -550,10 +520,7 @@ async fn a_mirror_of_a_hub_stream_through_the_configured_link(kind: Kind) {
             .await
             .expect("stored on the hub");
     }
-    let server = contrail_with_links(&format!(
-        "{{ name: hub, url: \"nats://leaf:s3cret@127.0.0.1:{}\", domain: hub }}",
-        hub.port
-    ));
+    let server = contrail_linked_to(&hub, "domain: hub");
     link_when(&server, "up", |l| l["state"] == "up").await;
     let js = jetstream::new(client_of(&server).await);
     let mirror = serde_json::json!({"name": "M", "mirror": {"name": "O", "domain": "hub"}});
@@ -614,11 +581,7 @@ async fn a_contrail_stream_is_mirrored_through_the_configured_link() {
 
 #[tokio::test]
 async fn a_nats_server_214_stream_is_mirrored_through_the_configured_link() {
-    if nats_server_214().is_none() {
-        eprintln!(
-            "!!! CONTRAIL_NATS_SERVER_214 is not set: the mirror of a nats-server 2.14 stream \
-             through a link did NOT run"
-        );
+    if !has_214("the mirror of a nats-server 2.14 stream through a link") {
         return;
     }
     bounded(a_mirror_of_a_hub_stream_through_the_configured_link(
@@ -634,10 +597,7 @@ async fn a_link_to_a_hub_not_yet_running_comes_up_when_it_starts() {
     bounded(async {
         let mut hub = hub(interop_support::kind());
         hub.stop(false);
-        let server = contrail_with_links(&format!(
-            "{{ name: hub, url: \"nats://leaf:s3cret@127.0.0.1:{}\", domain: hub }}",
-            hub.port
-        ));
+        let server = contrail_linked_to(&hub, "domain: hub");
         let down = link_when(&server, "refused", |l| !l["last_error"].is_null()).await;
         assert_eq!(down["state"], "down", "{down}");
         hub.restart(false);
@@ -646,13 +606,7 @@ async fn a_link_to_a_hub_not_yet_running_comes_up_when_it_starts() {
             up["reconnects"], 0,
             "the first connection is not a reconnect: {up}"
         );
-        let reply = client_of(&server)
-            .await
-            .request("$JS.hub.API.INFO", "".into())
-            .await
-            .expect("the hub answers once it is up");
-        let info: serde_json::Value = serde_json::from_slice(&reply.payload).expect("JSON");
-        assert!(info["limits"].is_object(), "{info}");
+        hub_account_info(&client_of(&server).await).await;
     })
     .await;
 }
@@ -675,6 +629,29 @@ async fn take_messages(
         }
     }
     got
+}
+
+/// Publishes `job <i>` to `work.<i>` for each of `numbers`, each with its PubAck.
+async fn publish_jobs(js: &jetstream::Context, numbers: std::ops::RangeInclusive<u32>) {
+    for i in numbers {
+        js.publish(format!("work.{i}"), format!("job {i}").into())
+            .await
+            .expect("publish")
+            .await
+            .expect("PubAck");
+    }
+}
+
+/// The one message a fetch of one (expiring in 5 s) brings.
+async fn fetch_one(consumer: &jetstream::consumer::PullConsumer) -> jetstream::Message {
+    let mut one = consumer
+        .fetch()
+        .max_messages(1)
+        .expires(Duration::from_secs(5))
+        .messages()
+        .await
+        .expect("pull");
+    take_messages(&mut one, 1).await.remove(0)
 }
 
 /// The hub's own view of the consumer, once `ready` holds (bounded wait).
@@ -709,29 +686,12 @@ async fn hub_consumer_when(
 async fn a_pull_consumer_of_a_hub_stream_through_the_link(kind: Kind) {
     use jetstream::consumer::{pull, AckPolicy};
     let hub = hub(kind);
-    let server = contrail_with_links(&format!(
-        "{{ name: hub, url: \"nats://leaf:s3cret@127.0.0.1:{}\", domain: hub, \
-         forward: [\"work.>\"] }}",
-        hub.port
-    ));
+    let server = contrail_linked_to(&hub, "domain: hub, forward: [\"work.>\"]");
     link_when(&server, "up", |l| l["state"] == "up").await;
     let client = client_of(&server).await;
     let js = jetstream::with_domain(client.clone(), "hub");
-    let stream = js
-        .create_stream(jetstream::stream::Config {
-            name: "WORK".into(),
-            subjects: vec!["work.>".into()],
-            ..Default::default()
-        })
-        .await
-        .expect("the stream is created on the hub");
-    for i in 1..=10 {
-        js.publish(format!("work.{i}"), format!("job {i}").into())
-            .await
-            .expect("publish")
-            .await
-            .expect("PubAck");
-    }
+    let stream = create_stream(&js, "WORK", "work.>").await;
+    publish_jobs(&js, 1..=10).await;
     let consumer: jetstream::consumer::PullConsumer = stream
         .create_consumer(pull::Config {
             durable_name: Some("worker".into()),
@@ -777,31 +737,13 @@ async fn a_pull_consumer_of_a_hub_stream_through_the_link(kind: Kind) {
     assert_eq!(info.num_pending, 0, "{info:?}");
 
     // A nak: the hub redelivers the message.
-    js.publish("work.11", "job 11".into())
-        .await
-        .expect("publish")
-        .await
-        .expect("PubAck");
-    let mut first = consumer
-        .fetch()
-        .max_messages(1)
-        .expires(Duration::from_secs(5))
-        .messages()
-        .await
-        .expect("pull");
-    let job = take_messages(&mut first, 1).await.remove(0);
+    publish_jobs(&js, 11..=11).await;
+    let job = fetch_one(&consumer).await;
     assert_eq!(job.info().expect("info").stream_sequence, 11);
     job.ack_with(jetstream::AckKind::Nak(None))
         .await
         .expect("nak");
-    let mut again = consumer
-        .fetch()
-        .max_messages(1)
-        .expires(Duration::from_secs(5))
-        .messages()
-        .await
-        .expect("pull");
-    let redelivered = take_messages(&mut again, 1).await.remove(0);
+    let redelivered = fetch_one(&consumer).await;
     let info = redelivered.info().expect("info");
     assert_eq!((info.stream_sequence, info.delivered), (11, 2));
 
@@ -818,21 +760,8 @@ async fn a_pull_consumer_of_a_hub_stream_through_the_link(kind: Kind) {
 
     // `+NXT` with its own reply: the ack is taken and the next message is the answer, with its
     // own ack subject leading back to the hub.
-    for i in 12..=13 {
-        js.publish(format!("work.{i}"), format!("job {i}").into())
-            .await
-            .expect("publish")
-            .await
-            .expect("PubAck");
-    }
-    let mut one = consumer
-        .fetch()
-        .max_messages(1)
-        .expires(Duration::from_secs(5))
-        .messages()
-        .await
-        .expect("pull");
-    let twelve = take_messages(&mut one, 1).await.remove(0);
+    publish_jobs(&js, 12..=13).await;
+    let twelve = fetch_one(&consumer).await;
     assert_eq!(&twelve.payload[..], b"job 12");
     let ack_subject = twelve.reply.clone().expect("an ack subject");
     let thirteen = client
@@ -904,11 +833,7 @@ async fn a_contrail_pull_consumer_through_the_link() {
 
 #[tokio::test]
 async fn a_nats_server_214_pull_consumer_through_the_link() {
-    if nats_server_214().is_none() {
-        eprintln!(
-            "!!! CONTRAIL_NATS_SERVER_214 is not set: the pull consumer of a nats-server 2.14 \
-             stream through a link did NOT run"
-        );
+    if !has_214("the pull consumer of a nats-server 2.14 stream through a link") {
         return;
     }
     bounded(a_pull_consumer_of_a_hub_stream_through_the_link(

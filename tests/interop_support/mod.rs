@@ -10,6 +10,7 @@
 
 #![allow(dead_code)]
 
+pub mod links;
 pub mod pki;
 pub mod streams;
 
@@ -218,6 +219,16 @@ impl TestServer {
         async_nats::jetstream::new(self.client().await)
     }
 
+    /// A fresh client and a JetStream context over that same connection (for tests that send
+    /// raw `$JS.API` requests as well as use the typed API).
+    pub async fn client_and_jetstream(
+        &self,
+    ) -> (async_nats::Client, async_nats::jetstream::Context) {
+        let client = self.client().await;
+        let js = async_nats::jetstream::new(client.clone());
+        (client, js)
+    }
+
     /// Stops the process: SIGTERM (graceful) or SIGKILL (crash), then waits for it.
     pub fn stop(&mut self, graceful: bool) -> Option<std::process::ExitStatus> {
         let mut child = self.child.take()?;
@@ -311,11 +322,11 @@ fn read_ports_file(path: &Path) -> Option<Ports> {
     })
 }
 
-/// Runs a test body with the suite's time bound.
-pub async fn bounded<F: std::future::Future<Output = ()>>(body: F) {
+/// Runs a test body with the suite's time bound; what it returns.
+pub async fn bounded<T, F: std::future::Future<Output = T>>(body: F) -> T {
     tokio::time::timeout(TEST_TIMEOUT, body)
         .await
-        .expect("test exceeded its time bound");
+        .expect("test exceeded its time bound")
 }
 
 /// A plain HTTP/1.1 GET on 127.0.0.1 (no client library needed); returns (status, body).
@@ -447,6 +458,23 @@ pub fn kinds_with_214() -> Vec<Kind> {
         );
     }
     kinds
+}
+
+/// Runs `scenario` once against each server of `kinds` (usually [`kinds_with_214`]): a fresh
+/// server with default options each time, within the suite's time bound, with a client and a
+/// JetStream context on one connection to it.
+pub async fn on_each_kind<F: std::future::Future<Output = ()>>(
+    kinds: impl IntoIterator<Item = Kind>,
+    scenario: impl Fn(Kind, async_nats::Client, async_nats::jetstream::Context) -> F,
+) {
+    for kind in kinds {
+        let server = TestServer::start_kind(kind, Options::default());
+        bounded(async {
+            let (client, js) = server.client_and_jetstream().await;
+            scenario(kind, client, js).await;
+        })
+        .await;
+    }
 }
 
 /// The address after `marker` in a log line (`… on 127.0.0.1:4222` or `… on http://…`).

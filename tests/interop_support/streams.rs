@@ -33,6 +33,26 @@ pub async fn create_ok(client: &async_nats::Client, config: Value) {
     assert!(reply["error"].is_null(), "{config} refused: {reply}");
 }
 
+/// The config of a stream `name` capturing `subjects`, in memory.
+pub fn memory_stream(name: &str, subjects: &str) -> Value {
+    json!({"name": name, "subjects": [subjects], "storage": "memory"})
+}
+
+/// Creates the memory stream `name` capturing `subjects`, asserting the server took it.
+pub async fn create_memory_stream(client: &async_nats::Client, name: &str, subjects: &str) {
+    create_ok(client, memory_stream(name, subjects)).await;
+}
+
+/// Creates the memory mirror `name` of `origin` (a `StreamSource` JSON), asserting the server
+/// took it.
+pub async fn create_memory_mirror(client: &async_nats::Client, name: &str, origin: Value) {
+    create_ok(
+        client,
+        json!({"name": name, "mirror": origin, "storage": "memory"}),
+    )
+    .await;
+}
+
 /// A stream's info as the API answers it.
 pub async fn info(client: &async_nats::Client, stream: &str) -> Value {
     request_json(
@@ -110,7 +130,9 @@ pub async fn payloads(js: &Context, stream: &str, last: u64) -> Vec<String> {
 
 /// The config of a work-queue stream `name` on `subjects`, in memory.
 pub fn work_queue(name: &str, subjects: &str) -> Value {
-    json!({"name": name, "subjects": [subjects], "retention": "workqueue", "storage": "memory"})
+    let mut config = memory_stream(name, subjects);
+    config["retention"] = json!("workqueue");
+    config
 }
 
 /// Creates the work-queue origins: QM (`qm.>`, which mirror M copies) and QS (`qs.>`, which

@@ -22,14 +22,10 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
 
-use bytes::Bytes;
-
-use super::{
-    ConsumerRecord, Seq, SimpleState, StoreError, StoredMsg, StreamState, StreamStore, Synced,
-};
+use super::delegate::{delegate_message_writes, delegate_reads};
+use super::{ConsumerRecord, Seq, StoreError, StreamStore, Synced};
 use crate::core::engine::StoreFactory;
 use crate::core::stream::StreamConfig;
-use crate::core::time::Nanos;
 
 /// What a stream has made durable, as the wrapper saw it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -218,63 +214,8 @@ impl FaultyStore {
 }
 
 impl StreamStore for FaultyStore {
-    fn store_msg(
-        &mut self,
-        subject: &str,
-        headers: Option<Bytes>,
-        payload: Bytes,
-        now: Nanos,
-    ) -> Result<Seq, StoreError> {
-        self.inner.store_msg(subject, headers, payload, now)
-    }
-
-    fn skip_msg(&mut self, now: Nanos) -> Result<Seq, StoreError> {
-        self.inner.skip_msg(now)
-    }
-
-    fn load_msg(&self, seq: Seq) -> Result<StoredMsg, StoreError> {
-        self.inner.load_msg(seq)
-    }
-
-    fn load_next_msg(&self, filter: &str, start: Seq) -> Result<StoredMsg, StoreError> {
-        self.inner.load_next_msg(filter, start)
-    }
-
-    fn load_last_msg(&self, filter: &str) -> Result<StoredMsg, StoreError> {
-        self.inner.load_last_msg(filter)
-    }
-
-    fn remove_msg(&mut self, seq: Seq) -> Result<bool, StoreError> {
-        self.inner.remove_msg(seq)
-    }
-
-    fn purge(&mut self, filter: &str, below_seq: Seq, keep: u64) -> Result<u64, StoreError> {
-        self.inner.purge(filter, below_seq, keep)
-    }
-
-    fn compact(&mut self, seq: Seq) -> Result<u64, StoreError> {
-        self.inner.compact(seq)
-    }
-
-    fn state(&self) -> StreamState {
-        self.inner.state()
-    }
-
-    fn filtered_state(&self, start: Seq, filter: &str) -> SimpleState {
-        self.inner.filtered_state(start, filter)
-    }
-
-    fn subjects_state(&self, filter: &str) -> BTreeMap<String, SimpleState> {
-        self.inner.subjects_state(filter)
-    }
-
-    fn num_pending(&self, start: Seq, filter: &str, last_per_subject: bool) -> u64 {
-        self.inner.num_pending(start, filter, last_per_subject)
-    }
-
-    fn deleted(&self) -> Vec<Seq> {
-        self.inner.deleted()
-    }
+    delegate_reads!(inner);
+    delegate_message_writes!(inner);
 
     fn sync(&mut self) -> Result<Synced, StoreError> {
         let saved = |faults: &Faults, stream: &str| {
@@ -353,18 +294,12 @@ impl StreamStore for FaultyStore {
             .insert(name.to_string(), None);
         Ok(())
     }
-
-    fn consumers(&self) -> Result<BTreeMap<String, ConsumerRecord>, StoreError> {
-        self.inner.consumers()
-    }
-
-    fn delete(&mut self) -> Result<(), StoreError> {
-        self.inner.delete()
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
+
     use super::*;
     use crate::core::store::memory::MemoryStore;
 

@@ -15,6 +15,7 @@
 //!
 //! Every implementation passes the same conformance suite (`conformance.rs`).
 
+pub(crate) mod delegate;
 pub mod faulty;
 pub mod memory;
 

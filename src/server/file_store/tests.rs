@@ -1,15 +1,12 @@
 //! The file store checked against the memory store (the reference): the same random operations
 //! on both, then every query compared, including across syncs, graceful reopens and crashes.
 
-use std::collections::BTreeMap;
-
 use bytes::Bytes;
 
 use super::{FileStore, FileStoreConfig};
+use crate::core::store::delegate::{delegate_message_writes, delegate_reads};
 use crate::core::store::memory::MemoryStore;
-use crate::core::store::{
-    ConsumerRecord, Seq, SimpleState, StoreError, StoredMsg, StreamState, StreamStore,
-};
+use crate::core::store::{ConsumerRecord, StoreError, StreamStore};
 use crate::core::time::Nanos;
 
 // The shared conformance suite, against a fresh file store in its own temp dir:
@@ -31,51 +28,9 @@ impl TempFileStore {
 }
 
 impl StreamStore for TempFileStore {
-    fn store_msg(
-        &mut self,
-        subject: &str,
-        headers: Option<Bytes>,
-        payload: Bytes,
-        now: Nanos,
-    ) -> Result<Seq, StoreError> {
-        self.store.store_msg(subject, headers, payload, now)
-    }
-    fn skip_msg(&mut self, now: Nanos) -> Result<Seq, StoreError> {
-        self.store.skip_msg(now)
-    }
-    fn load_msg(&self, seq: Seq) -> Result<StoredMsg, StoreError> {
-        self.store.load_msg(seq)
-    }
-    fn load_next_msg(&self, filter: &str, start: Seq) -> Result<StoredMsg, StoreError> {
-        self.store.load_next_msg(filter, start)
-    }
-    fn load_last_msg(&self, filter: &str) -> Result<StoredMsg, StoreError> {
-        self.store.load_last_msg(filter)
-    }
-    fn remove_msg(&mut self, seq: Seq) -> Result<bool, StoreError> {
-        self.store.remove_msg(seq)
-    }
-    fn purge(&mut self, filter: &str, below_seq: Seq, keep: u64) -> Result<u64, StoreError> {
-        self.store.purge(filter, below_seq, keep)
-    }
-    fn compact(&mut self, seq: Seq) -> Result<u64, StoreError> {
-        self.store.compact(seq)
-    }
-    fn state(&self) -> StreamState {
-        self.store.state()
-    }
-    fn filtered_state(&self, start: Seq, filter: &str) -> SimpleState {
-        self.store.filtered_state(start, filter)
-    }
-    fn subjects_state(&self, filter: &str) -> BTreeMap<String, SimpleState> {
-        self.store.subjects_state(filter)
-    }
-    fn num_pending(&self, start: Seq, filter: &str, last_per_subject: bool) -> u64 {
-        self.store.num_pending(start, filter, last_per_subject)
-    }
-    fn deleted(&self) -> Vec<Seq> {
-        self.store.deleted()
-    }
+    delegate_reads!(store);
+    delegate_message_writes!(store);
+
     fn sync(&mut self) -> Result<crate::core::store::Synced, StoreError> {
         self.store.sync()
     }
@@ -84,12 +39,6 @@ impl StreamStore for TempFileStore {
     }
     fn remove_consumer(&mut self, name: &str) -> Result<(), StoreError> {
         self.store.remove_consumer(name)
-    }
-    fn consumers(&self) -> Result<BTreeMap<String, ConsumerRecord>, StoreError> {
-        self.store.consumers()
-    }
-    fn delete(&mut self) -> Result<(), StoreError> {
-        self.store.delete()
     }
 }
 

@@ -46,10 +46,9 @@ use bytes::Bytes;
 
 use super::codec::{self, SegmentWriter, SeqState};
 use super::write::{CommitQueue, Write};
+use crate::core::store::delegate::delegate_reads;
 use crate::core::store::memory::MemoryStore;
-use crate::core::store::{
-    ConsumerRecord, Seq, SimpleState, StoreError, StoredMsg, StreamState, StreamStore, Synced,
-};
+use crate::core::store::{ConsumerRecord, Seq, StoreError, StreamState, StreamStore, Synced};
 use crate::core::time::Nanos;
 
 /// Segments are cut at this many encoded bytes (or [`SEGMENT_MSGS`]), and closed to merging at
@@ -82,52 +81,6 @@ pub const STATE_LAG: Seq = 4096;
 /// A segment that lost messages is rewritten at once when less than this is left of it: as
 /// cheap to write as a tombstone is to keep.
 pub const REWRITE_CHEAP: usize = 32 * 1024;
-
-/// Implements the read-only [`StreamStore`] methods by asking the store in field `$inner`:
-/// every read of an `IdbStore` is answered by its resident `MemoryStore` (and the tests' wrapper
-/// answers from its `IdbStore`).
-macro_rules! delegate_reads {
-    ($inner:ident) => {
-        fn load_msg(&self, seq: Seq) -> Result<StoredMsg, StoreError> {
-            self.$inner.load_msg(seq)
-        }
-
-        fn load_next_msg(&self, filter: &str, start: Seq) -> Result<StoredMsg, StoreError> {
-            self.$inner.load_next_msg(filter, start)
-        }
-
-        fn load_last_msg(&self, filter: &str) -> Result<StoredMsg, StoreError> {
-            self.$inner.load_last_msg(filter)
-        }
-
-        fn state(&self) -> StreamState {
-            self.$inner.state()
-        }
-
-        fn filtered_state(&self, start: Seq, filter: &str) -> SimpleState {
-            self.$inner.filtered_state(start, filter)
-        }
-
-        fn subjects_state(&self, filter: &str) -> BTreeMap<String, SimpleState> {
-            self.$inner.subjects_state(filter)
-        }
-
-        fn num_pending(&self, start: Seq, filter: &str, last_per_subject: bool) -> u64 {
-            self.$inner.num_pending(start, filter, last_per_subject)
-        }
-
-        fn deleted(&self) -> Vec<Seq> {
-            self.$inner.deleted()
-        }
-
-        fn consumers(&self) -> Result<BTreeMap<String, ConsumerRecord>, StoreError> {
-            self.$inner.consumers()
-        }
-    };
-}
-// The tests' reopening wrapper delegates the same way.
-#[cfg(test)]
-pub(crate) use delegate_reads;
 
 /// What the store knows of a segment in the database, as last written.
 #[derive(Debug, Clone, Copy)]
@@ -627,6 +580,7 @@ impl Restorer {
 }
 
 impl StreamStore for IdbStore {
+    // Every read is answered by the resident memory store.
     delegate_reads!(mem);
 
     fn store_msg(

@@ -5,12 +5,10 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
-use crate::core::store::{
-    ConsumerRecord, Seq, SimpleState, StoreError, StoredMsg, StreamState, StreamStore,
-};
+use crate::core::store::delegate::delegate_reads;
+use crate::core::store::{ConsumerRecord, Seq, StoreError, StreamStore};
 use crate::core::time::Nanos;
 use crate::wasm::idb::codec::{self, SeqState};
-use crate::wasm::idb::store::delegate_reads;
 use crate::wasm::idb::{CommitQueue, IdbStore, Write};
 
 /// The records of one stream, keyed as in IndexedDB.
