@@ -305,7 +305,8 @@ fn account_totals(engine: &Engine) -> Value {
             messages += state.msgs;
             bytes += state.bytes;
         }
-        consumers += engine.consumer_names(name).map(|c| c.len()).unwrap_or(0);
+        // As nats-server counts them: a mirror's or source's `direct` consumer is not one.
+        consumers += engine.public_consumer_names(name).map_or(0, |c| c.len());
     }
     json!({
         "memory": memory,
@@ -496,7 +497,8 @@ fn detail_turn(
         if let Value::Object(map) = &mut entry {
             map.insert("name".into(), json!(name));
             if consumers {
-                let all = engine.consumer_names(name).unwrap_or_default();
+                // nats-server's `consumer_detail` lists the public ones (`getPublicConsumers`).
+                let all = engine.public_consumer_names(name).unwrap_or_default();
                 let take = budget.max(1);
                 let list: Vec<Value> = all
                     .iter()
