@@ -10,6 +10,7 @@
 
 #![allow(dead_code)]
 
+pub mod proxy;
 pub mod streams;
 
 use std::path::{Path, PathBuf};

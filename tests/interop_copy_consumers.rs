@@ -1,0 +1,225 @@
+//! The origin side of nats-server 2.14's mirrors and sources: a hub's work-queue streams QM and
+//! QS, mirrored (M) and sourced (S) by an edge over a link that runs through a loopback proxy
+//! the test controls, with an official client (async-nats):
+//!
+//! - the hub makes each copy's consumer a durable of the copy's fixed name acknowledged by flow
+//!   control (`ack_policy: flow_control`), listed and counted like any durable;
+//! - the link goes dark (open, carrying nothing, so the hub keeps delivering into it) while
+//!   work is published, then the edge restarts on its store and more work is queued while it
+//!   is away: afterwards the edge holds every message once, in order, and the hub's work
+//!   queues are empty. What went into the dark link was not lost: the hub kept it (the copy
+//!   never confirmed it) and sent it again when the edge asked anew.
+//!
+//! Pairs: a Contrail hub with a Contrail edge (a `links` entry), and a nats-server 2.14 hub with
+//! a 2.14 edge (a leaf node), which proves the test right. A 2.14 edge cannot reach a Contrail
+//! hub: Contrail takes no leaf node connections, and only a leaf node (or a cluster) carries a
+//! 2.14 server's mirror to another server.
+//!
+//! interop-passes: contrail-only (scripts/interop runs this suite once, in the contrail pass)
+
+mod interop_support;
+
+use std::time::Duration;
+
+use interop_support::proxy::Proxy;
+use interop_support::streams::{
+    assert_copied_in_order, create_ok, create_work_queues, info, messages, publish_work,
+    wait_copied, wait_work_taken, CATCH_UP,
+};
+use interop_support::{nats_server_214, request_json, Kind, Options, TestServer};
+use serde_json::{json, Value};
+
+/// Longest this suite's tests may run (an edge restart and two catch-ups).
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// A hub of `kind` with the work-queue origins' JetStream: Contrail serves its plain API to
+/// the link; 2.14 serves domain `hub` to a leaf node. Returns it and the port the edge's link
+/// goes to.
+fn start_hub(kind: Kind) -> (TestServer, u16) {
+    let config = match kind {
+        Kind::Contrail => None,
+        _ => Some("jetstream { domain: hub }\nleafnodes { listen: \"127.0.0.1:-1\" }\n".into()),
+    };
+    let hub = TestServer::start_kind(
+        kind,
+        Options {
+            config,
+            ..Options::default()
+        },
+    );
+    let port = match kind {
+        Kind::Contrail => hub.port,
+        _ => hub.logged_port("Listening for leafnode connections on"),
+    };
+    (hub, port)
+}
+
+/// An edge of `kind` whose link to the hub goes through `proxy`, reaching its JetStream as
+/// domain `hub`: a Contrail `links` entry, or a 2.14 leaf node remote (in domain `edge`).
+fn start_edge(kind: Kind, proxy: &Proxy) -> TestServer {
+    let config = match kind {
+        Kind::Contrail => format!(
+            "links [\n  {{ name: hub, url: \"nats://127.0.0.1:{}\", domain: hub }}\n]\n",
+            proxy.port
+        ),
+        _ => format!(
+            "jetstream {{ domain: edge }}\nleafnodes {{ remotes [ {{ url: \"nats-leaf://127.0.0.1:{}\" }} ] }}\n",
+            proxy.port
+        ),
+    };
+    TestServer::start_kind(
+        kind,
+        Options {
+            config: Some(config),
+            ..Options::default()
+        },
+    )
+}
+
+/// Creates the edge's copies of the hub's work queues (mirror M of QM, stream S sourcing QS)
+/// through `external` (nats-server knows no `domain` there: clients turn it into this).
+async fn create_copies_of_the_hub(client: &async_nats::Client) {
+    let hub = json!({"api": "$JS.hub.API"});
+    create_ok(
+        client,
+        json!({"name": "M", "mirror": {"name": "QM", "external": hub}, "storage": "file"}),
+    )
+    .await;
+    create_ok(
+        client,
+        json!({"name": "S", "subjects": ["s.>"], "sources": [{"name": "QS", "external": hub}],
+            "storage": "file"}),
+    )
+    .await;
+}
+
+/// The info of the one consumer of `stream` whose name starts with `prefix` (a copy's),
+/// waiting (bounded) until `ready` holds for it.
+async fn copy_consumer(
+    client: &async_nats::Client,
+    stream: &str,
+    prefix: &str,
+    what: &str,
+    ready: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + CATCH_UP;
+    loop {
+        let list = request_json(
+            client,
+            &format!("$JS.API.CONSUMER.LIST.{stream}"),
+            json!({}),
+        )
+        .await;
+        let copies: Vec<&Value> = list["consumers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|c| c["name"].as_str().is_some_and(|n| n.starts_with(prefix)))
+            .collect();
+        if let [one] = copies[..] {
+            if ready(one) {
+                return one.clone();
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{stream}: no copy consumer {what}: {list}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Asserts `consumer` is what 2.14 makes of a copy's consumer on a work-queue stream.
+fn assert_durable_acked_by_flow_control(consumer: &Value, kind: Kind) {
+    let config = &consumer["config"];
+    assert_eq!(
+        config["durable_name"], consumer["name"],
+        "{kind:?}: {consumer}"
+    );
+    assert_eq!(config["ack_policy"], "flow_control", "{kind:?}: {consumer}");
+    assert_eq!(config["sourcing"], true, "{kind:?}: {consumer}");
+    assert_eq!(config["flow_control"], true, "{kind:?}: {consumer}");
+    assert!(config.get("direct").is_none(), "{kind:?}: {consumer}");
+    assert!(config.get("ack_wait").is_none(), "{kind:?}: {consumer}");
+    assert!(
+        config.get("inactive_threshold").is_none(),
+        "{kind:?}: {consumer}"
+    );
+}
+
+async fn nothing_is_lost_to_a_dark_link_and_an_edge_restart(hub_kind: Kind, edge_kind: Kind) {
+    let (hub, target) = start_hub(hub_kind);
+    let proxy = Proxy::start(target, None).await;
+    let mut edge = start_edge(edge_kind, &proxy);
+    tokio::time::timeout(LIMIT, async {
+        let hub_client = hub.client().await;
+        let hub_js = async_nats::jetstream::new(hub_client.clone());
+        create_work_queues(&hub_client).await;
+        publish_work(&hub_js, 1..=10).await;
+        let edge_client = edge.client().await;
+        create_copies_of_the_hub(&edge_client).await;
+        wait_copied(&edge_client, 10).await;
+        wait_work_taken(&hub_client, "taken by the copies").await;
+        // Each copy's consumer is a listed, counted durable acknowledged by flow control.
+        for (stream, prefix) in [("QM", "JS_MIRROR_"), ("QS", "JS_SRC_")] {
+            let copy = copy_consumer(&hub_client, stream, prefix, "listed", |_| true).await;
+            assert_durable_acked_by_flow_control(&copy, hub_kind);
+            let origin = info(&hub_client, stream).await;
+            assert_eq!(origin["state"]["consumer_count"], 1, "{origin}");
+        }
+
+        // The link goes dark: the hub still sees the edge and delivers new work into it.
+        proxy.go_dark(true);
+        publish_work(&hub_js, 11..=15).await;
+        for (stream, prefix) in [("QM", "JS_MIRROR_"), ("QS", "JS_SRC_")] {
+            let delivered = |c: &Value| c["delivered"]["stream_seq"] == 15;
+            let copy = copy_consumer(&hub_client, stream, prefix, "delivered 15", delivered).await;
+            assert_eq!(copy["num_ack_pending"], 5, "{hub_kind:?}: {copy}");
+            let origin = info(&hub_client, stream).await;
+            assert_eq!(
+                messages(&origin),
+                5,
+                "{hub_kind:?}: not yet taken: {origin}"
+            );
+        }
+        // The edge goes, the link is cut, work is queued while it is away; the edge comes back
+        // on its store.
+        drop(edge_client);
+        edge.stop(true);
+        proxy.cut();
+        proxy.go_dark(false);
+        publish_work(&hub_js, 16..=20).await;
+        edge.restart(true);
+        let edge_client = edge.client().await;
+        let edge_js = async_nats::jetstream::new(edge_client.clone());
+        wait_copied(&edge_client, 20).await;
+        assert_copied_in_order(&edge_js, 20, edge_kind).await;
+        wait_work_taken(&hub_client, "emptied once the edge had it all").await;
+    })
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "timed out; hub log:\n{}\nedge log:\n{}",
+            hub.log(),
+            edge.log()
+        )
+    });
+}
+
+#[tokio::test]
+async fn a_contrail_hub_loses_no_work_to_a_contrail_edges_dark_link_and_restart() {
+    nothing_is_lost_to_a_dark_link_and_an_edge_restart(Kind::Contrail, Kind::Contrail).await;
+}
+
+#[tokio::test]
+async fn a_nats_server_214_hub_loses_no_work_to_a_214_edges_dark_link_and_restart() {
+    if nats_server_214().is_none() {
+        eprintln!(
+            "!!! a_nats_server_214_hub: NOT run: CONTRAIL_NATS_SERVER_214 is not set (the \
+             2.14 pair proves the Contrail pair's test right)"
+        );
+        return;
+    }
+    nothing_is_lost_to_a_dark_link_and_an_edge_restart(Kind::NatsServer214, Kind::NatsServer214)
+        .await;
+}
