@@ -26,7 +26,7 @@ use interop_support::streams::{
     assert_copied_in_order, create_ok, create_work_queues, info, messages, publish_work,
     wait_copied, wait_work_taken, CATCH_UP,
 };
-use interop_support::{nats_server_214, request_json, Kind, Options, TestServer};
+use interop_support::{http_json, nats_server_214, request_json, Kind, Options, TestServer};
 use serde_json::{json, Value};
 
 /// Longest this suite's tests may run (an edge restart and two catch-ups).
@@ -44,6 +44,7 @@ fn start_hub(kind: Kind) -> (TestServer, u16) {
         kind,
         Options {
             config,
+            http: true,
             ..Options::default()
         },
     );
@@ -147,6 +148,36 @@ fn assert_durable_acked_by_flow_control(consumer: &Value, kind: Kind) {
     );
 }
 
+/// `/jsz` on the hub counts the two copies' durables and details them with their streams.
+fn assert_jsz_lists_the_copies(hub: &TestServer) {
+    let port = hub.http_port.expect("monitoring is on");
+    let jsz = http_json(port, "/jsz?consumers=true");
+    assert_eq!(jsz["consumers"], 2, "{:?}: {jsz}", hub.kind);
+    let streams: Vec<&Value> = jsz["account_details"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|a| a["stream_detail"].as_array().into_iter().flatten())
+        .collect();
+    for (stream, prefix) in [("QM", "JS_MIRROR_"), ("QS", "JS_SRC_")] {
+        let detail = streams
+            .iter()
+            .find(|s| s["name"] == stream)
+            .unwrap_or_else(|| panic!("{:?}: {stream} not in {jsz}", hub.kind));
+        let names: Vec<&str> = detail["consumer_detail"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        assert!(
+            matches!(names[..], [one] if one.starts_with(prefix)),
+            "{:?}: {stream}: {names:?}",
+            hub.kind
+        );
+    }
+}
+
 async fn nothing_is_lost_to_a_dark_link_and_an_edge_restart(hub_kind: Kind, edge_kind: Kind) {
     let (hub, target) = start_hub(hub_kind);
     let proxy = Proxy::start(target, None).await;
@@ -167,6 +198,7 @@ async fn nothing_is_lost_to_a_dark_link_and_an_edge_restart(hub_kind: Kind, edge
             let origin = info(&hub_client, stream).await;
             assert_eq!(origin["state"]["consumer_count"], 1, "{origin}");
         }
+        assert_jsz_lists_the_copies(&hub);
 
         // The link goes dark: the hub still sees the edge and delivers new work into it.
         proxy.go_dark(true);
