@@ -614,6 +614,37 @@ mod tests {
     }
 
     #[test]
+    fn jsz_leaves_out_the_direct_consumers_of_mirrors_and_sources() {
+        use crate::core::consumer::ConsumerConfig;
+        use crate::core::engine::CreateAction;
+        use crate::core::stream::StreamConfig;
+        let mut engine = Engine::in_memory(3);
+        let config: StreamConfig =
+            serde_json::from_value(json!({"name": "S", "subjects": ["s"]})).expect("stream");
+        engine.create_stream(config, 1).expect("stream");
+        for config in [
+            json!({"durable_name": "D"}),
+            json!({"name": "copy", "direct": true, "deliver_subject": "to.copy"}),
+        ] {
+            let config: ConsumerConfig = serde_json::from_value(config).expect("consumer");
+            engine
+                .create_consumer("S", config, CreateAction::Create, 1)
+                .expect("consumer");
+        }
+        // As nats-server's /jsz: the store's consumers, not a copy's `direct` one.
+        assert_eq!(account_totals(&engine)["consumers"], 1);
+        let names = vec!["S".to_string()];
+        let (part, _) = detail_turn(&engine, &names, (0, 0), true, 2);
+        let detail: Vec<&str> = part[0]["consumer_detail"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        assert_eq!(detail, ["D"]);
+    }
+
+    #[test]
     fn uptime_reads_like_nats_server() {
         assert_eq!(uptime(Duration::from_secs(5)), "5s");
         assert_eq!(uptime(Duration::from_secs(3723)), "1h2m3s");
