@@ -86,10 +86,14 @@ pub fn dispatch(engine: &mut Engine, msg: Message, now: Nanos) -> bool {
 /// True when `headers` ask for a higher API level than [`API_LEVEL`] (or for one that is not
 /// a number, as nats-server refuses it).
 fn requires_newer_api(headers: Option<&[u8]>) -> bool {
-    let Some(level) = headers.and_then(|h| find_header(h, REQUIRED_API_LEVEL)) else {
+    let level = headers.and_then(|h| find_header(h, REQUIRED_API_LEVEL));
+    let Some(level) = level.filter(|l| !l.is_empty()) else {
         return false;
     };
-    level.parse::<u32>().map_or(true, |level| level > API_LEVEL)
+    // Read as Go's `strconv.Atoi` reads it (a sign is allowed).
+    level
+        .parse::<i64>()
+        .map_or(true, |level| level > i64::from(API_LEVEL))
 }
 
 /// Runs a request that answers JSON.
