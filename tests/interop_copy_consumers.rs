@@ -8,7 +8,9 @@
 //!   work is published, then the edge restarts on its store and more work is queued while it
 //!   is away: afterwards the edge holds every message once, in order, and the hub's work
 //!   queues are empty. What went into the dark link was not lost: the hub kept it (the copy
-//!   never confirmed it) and sent it again when the edge asked anew.
+//!   never confirmed it) and sent it again when the edge asked anew;
+//! - the hub restarts: the durables come back from its store, and work queued after it still
+//!   reaches the edge once and leaves the hub.
 //!
 //! Pairs: a Contrail hub with a Contrail edge (a `links` entry), and a nats-server 2.14 hub with
 //! a 2.14 edge (a leaf node), which proves the test right. A 2.14 edge cannot reach a Contrail
@@ -23,8 +25,8 @@ use std::time::Duration;
 
 use interop_support::proxy::Proxy;
 use interop_support::streams::{
-    assert_copied_in_order, create_ok, create_work_queues, info, messages, publish_work,
-    wait_copied, wait_work_taken, CATCH_UP,
+    assert_copied_in_order, create_ok, info, messages, publish_work, wait_copied, wait_work_taken,
+    work_queue, CATCH_UP,
 };
 use interop_support::{http_json, nats_server_214, request_json, Kind, Options, TestServer};
 use serde_json::{json, Value};
@@ -48,11 +50,16 @@ fn start_hub(kind: Kind) -> (TestServer, u16) {
             ..Options::default()
         },
     );
-    let port = match kind {
+    let port = link_port(&hub);
+    (hub, port)
+}
+
+/// The port of `hub` an edge's link goes to: the client port, or the leaf node port.
+fn link_port(hub: &TestServer) -> u16 {
+    match hub.kind {
         Kind::Contrail => hub.port,
         _ => hub.logged_port("Listening for leafnode connections on"),
-    };
-    (hub, port)
+    }
 }
 
 /// An edge of `kind` whose link to the hub goes through `proxy`, reaching its JetStream as
@@ -179,13 +186,18 @@ fn assert_jsz_lists_the_copies(hub: &TestServer) {
 }
 
 async fn nothing_is_lost_to_a_dark_link_and_an_edge_restart(hub_kind: Kind, edge_kind: Kind) {
-    let (hub, target) = start_hub(hub_kind);
+    let (mut hub, target) = start_hub(hub_kind);
     let proxy = Proxy::start(target, None).await;
     let mut edge = start_edge(edge_kind, &proxy);
     tokio::time::timeout(LIMIT, async {
         let hub_client = hub.client().await;
         let hub_js = async_nats::jetstream::new(hub_client.clone());
-        create_work_queues(&hub_client).await;
+        // On file, to outlive the hub's restart.
+        for (name, subjects) in [("QM", "qm.>"), ("QS", "qs.>")] {
+            let mut config = work_queue(name, subjects);
+            config["storage"] = json!("file");
+            create_ok(&hub_client, config).await;
+        }
         publish_work(&hub_js, 1..=10).await;
         let edge_client = edge.client().await;
         create_copies_of_the_hub(&edge_client).await;
@@ -227,6 +239,19 @@ async fn nothing_is_lost_to_a_dark_link_and_an_edge_restart(hub_kind: Kind, edge
         wait_copied(&edge_client, 20).await;
         assert_copied_in_order(&edge_js, 20, edge_kind).await;
         wait_work_taken(&hub_client, "emptied once the edge had it all").await;
+
+        // The hub restarts: the copies' durables come back from its store and go on.
+        drop(hub_js);
+        drop(hub_client);
+        hub.restart(true);
+        proxy.retarget(link_port(&hub));
+        proxy.cut();
+        let hub_client = hub.client().await;
+        let hub_js = async_nats::jetstream::new(hub_client.clone());
+        publish_work(&hub_js, 21..=25).await;
+        wait_copied(&edge_client, 25).await;
+        assert_copied_in_order(&edge_js, 25, edge_kind).await;
+        wait_work_taken(&hub_client, "emptied after the hub's restart").await;
     })
     .await
     .unwrap_or_else(|_| {

@@ -3,7 +3,7 @@
 //! connections open and drops what they carry, as a link does whose far side vanished without
 //! a close: the sender keeps sending into it until its pings time out).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use tokio::sync::watch;
 pub struct Proxy {
     /// The port to connect to instead of the target's.
     pub port: u16,
+    target: Arc<AtomicU16>,
     refusing: Arc<AtomicBool>,
     dark: Arc<AtomicBool>,
     cuts: watch::Sender<u64>,
@@ -59,6 +60,8 @@ impl Proxy {
         let port = listener.local_addr().expect("the proxy's address").port();
         let refusing = Arc::new(AtomicBool::new(false));
         let dark = Arc::new(AtomicBool::new(false));
+        let target = Arc::new(AtomicU16::new(target));
+        let target_port = target.clone();
         let (cuts, cut_rx) = watch::channel(0u64);
         let (connected_tx, connected) = watch::channel(0u64);
         let connected_tx = Arc::new(connected_tx);
@@ -77,6 +80,7 @@ impl Proxy {
                 cut.borrow_and_update();
                 let connected_tx = connected_tx.clone();
                 let dark = dark_flag.clone();
+                let target = target_port.load(Ordering::SeqCst);
                 tokio::spawn(async move {
                     let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", target)).await else {
                         return;
@@ -94,12 +98,18 @@ impl Proxy {
         });
         Proxy {
             port,
+            target,
             refusing,
             dark,
             cuts,
             connected,
             accept_loop,
         }
+    }
+
+    /// New connections go to `target` from now on (a target restarted on another port).
+    pub fn retarget(&self, target: u16) {
+        self.target.store(target, Ordering::SeqCst);
     }
 
     /// Closes every connection now.
