@@ -23,9 +23,8 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy};
 use futures_util::StreamExt;
+use interop_support::proxy::Proxy;
 use interop_support::{nats_server_214, start_raw, temp_dir, Kind, Options, RawServer, TestServer};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 
 /// The origin's duplicate window: small, so an outage longer than it keeps the test short.
 const DUPLICATE_WINDOW: Duration = Duration::from_secs(1);
@@ -35,115 +34,6 @@ async fn within<F: std::future::Future<Output = ()>>(limit: Duration, body: F) {
     tokio::time::timeout(limit, body)
         .await
         .expect("test exceeded its time bound");
-}
-
-/// A loopback TCP proxy to `127.0.0.1:<target>` that the test cuts on command: `cut` closes
-/// every connection it carries, `refuse(true)` closes new ones as soon as they arrive.
-struct Proxy {
-    port: u16,
-    refusing: Arc<AtomicBool>,
-    cuts: watch::Sender<u64>,
-    /// How many connections reached the target so far.
-    connected: watch::Receiver<u64>,
-    accept_loop: tokio::task::JoinHandle<()>,
-}
-
-/// Copies `from` to `to`; with a `pace` in bytes per second, no faster than that.
-async fn paced_copy(
-    from: &mut (impl tokio::io::AsyncRead + Unpin),
-    to: &mut (impl tokio::io::AsyncWrite + Unpin),
-    pace: Option<u64>,
-) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        let n = match from.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        if to.write_all(&buf[..n]).await.is_err() {
-            return;
-        }
-        if let Some(rate) = pace {
-            tokio::time::sleep(Duration::from_secs_f64(n as f64 / rate as f64)).await;
-        }
-    }
-}
-
-impl Proxy {
-    /// A proxy to `target`; with a `pace` (bytes per second), what the hub sends is slowed to it.
-    async fn start(target: u16, pace: Option<u64>) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the proxy on any port");
-        let port = listener.local_addr().expect("the proxy's address").port();
-        let refusing = Arc::new(AtomicBool::new(false));
-        let (cuts, cut_rx) = watch::channel(0u64);
-        let (connected_tx, connected) = watch::channel(0u64);
-        let connected_tx = Arc::new(connected_tx);
-        let refusing_flag = refusing.clone();
-        let accept_loop = tokio::spawn(async move {
-            loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
-                    continue;
-                };
-                if refusing_flag.load(Ordering::SeqCst) {
-                    drop(inbound);
-                    continue;
-                }
-                let mut cut = cut_rx.clone();
-                cut.borrow_and_update();
-                let connected_tx = connected_tx.clone();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", target)).await else {
-                        return;
-                    };
-                    connected_tx.send_modify(|n| *n += 1);
-                    let (mut from_link, mut to_link) = inbound.split();
-                    let (mut from_hub, mut to_hub) = outbound.split();
-                    tokio::select! {
-                        _ = tokio::io::copy(&mut from_link, &mut to_hub) => {}
-                        _ = paced_copy(&mut from_hub, &mut to_link, pace) => {}
-                        _ = cut.changed() => {}
-                    }
-                });
-            }
-        });
-        Proxy {
-            port,
-            refusing,
-            cuts,
-            connected,
-            accept_loop,
-        }
-    }
-
-    /// Closes every connection now.
-    fn cut(&self) {
-        self.cuts.send_modify(|n| *n += 1);
-    }
-
-    fn refuse(&self, refuse: bool) {
-        self.refusing.store(refuse, Ordering::SeqCst);
-    }
-
-    /// Waits (bounded) until a connection made after `seen` connections reached the hub.
-    async fn reconnected_after(&self, seen: u64) -> u64 {
-        let mut connected = self.connected.clone();
-        let reached =
-            tokio::time::timeout(Duration::from_secs(20), connected.wait_for(|n| *n > seen))
-                .await
-                .expect("the link reconnects through the proxy within 20 s")
-                .expect("the proxy runs");
-        *reached
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.accept_loop.abort();
-        self.cut();
-    }
 }
 
 /// `contrail serve` in `dir` (its store in `dir/data`) with one link, `hub`, to `port`.

@@ -153,6 +153,16 @@ error_kinds! {
     ConsumerDirectRequiresPush = (400, 10090, "consumer direct requires a push based consumer"),
     /// consumer direct requires an ephemeral consumer
     ConsumerDirectRequiresEphemeral = (400, 10091, "consumer direct requires an ephemeral consumer"),
+    /// flow control ack policy requires a push based consumer
+    ConsumerAckFCRequiresPush = (400, 10218, "flow control ack policy requires a push based consumer"),
+    /// flow control ack policy requires flow control
+    ConsumerAckFCRequiresFC = (400, 10219, "flow control ack policy requires flow control"),
+    /// flow control ack policy requires max ack pending
+    ConsumerAckFCRequiresMaxAckPending = (400, 10220, "flow control ack policy requires max ack pending"),
+    /// flow control ack policy requires unset ack wait
+    ConsumerAckFCRequiresNoAckWait = (400, 10221, "flow control ack policy requires unset ack wait"),
+    /// flow control ack policy requires unset max deliver
+    ConsumerAckFCRequiresNoMaxDeliver = (400, 10222, "flow control ack policy requires unset max deliver"),
     /// consumer filter subject is not a valid subset of the interest subjects
     ConsumerFilterNotSubset = (400, 10093, "consumer filter subject is not a valid subset of the interest subjects"),
     /// `{err}`

@@ -305,7 +305,8 @@ fn account_totals(engine: &Engine) -> Value {
             messages += state.msgs;
             bytes += state.bytes;
         }
-        consumers += engine.consumer_names(name).map(|c| c.len()).unwrap_or(0);
+        // As nats-server counts them: a mirror's or source's `direct` consumer is not one.
+        consumers += engine.public_consumer_names(name).map_or(0, |c| c.len());
     }
     json!({
         "memory": memory,
@@ -496,7 +497,8 @@ fn detail_turn(
         if let Value::Object(map) = &mut entry {
             map.insert("name".into(), json!(name));
             if consumers {
-                let all = engine.consumer_names(name).unwrap_or_default();
+                // nats-server's `consumer_detail` lists the public ones (`getPublicConsumers`).
+                let all = engine.public_consumer_names(name).unwrap_or_default();
                 let take = budget.max(1);
                 let list: Vec<Value> = all
                     .iter()
@@ -609,6 +611,37 @@ mod tests {
         seen.dedup();
         assert_eq!(seen.len(), 150);
         assert_eq!(consumers.len(), 150);
+    }
+
+    #[test]
+    fn jsz_leaves_out_the_direct_consumers_of_mirrors_and_sources() {
+        use crate::core::consumer::ConsumerConfig;
+        use crate::core::engine::CreateAction;
+        use crate::core::stream::StreamConfig;
+        let mut engine = Engine::in_memory(3);
+        let config: StreamConfig =
+            serde_json::from_value(json!({"name": "S", "subjects": ["s"]})).expect("stream");
+        engine.create_stream(config, 1).expect("stream");
+        for config in [
+            json!({"durable_name": "D"}),
+            json!({"name": "copy", "direct": true, "deliver_subject": "to.copy"}),
+        ] {
+            let config: ConsumerConfig = serde_json::from_value(config).expect("consumer");
+            engine
+                .create_consumer("S", config, CreateAction::Create, 1)
+                .expect("consumer");
+        }
+        // As nats-server's /jsz: the store's consumers, not a copy's `direct` one.
+        assert_eq!(account_totals(&engine)["consumers"], 1);
+        let names = vec!["S".to_string()];
+        let (part, _) = detail_turn(&engine, &names, (0, 0), true, 2);
+        let detail: Vec<&str> = part[0]["consumer_detail"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        assert_eq!(detail, ["D"]);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 
 pub mod links;
 pub mod pki;
+pub mod proxy;
 pub mod streams;
 
 use std::path::{Path, PathBuf};

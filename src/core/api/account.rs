@@ -5,8 +5,7 @@ use serde_json::{json, Value};
 use crate::core::engine::Engine;
 use crate::core::error::ApiError;
 
-/// API level reported in `api.level` (the JetStream API feature level we implement).
-const API_LEVEL: u32 = 1;
+use super::API_LEVEL;
 
 pub(super) fn info(engine: &Engine) -> Result<Value, ApiError> {
     let usage = engine.account_usage();

@@ -91,7 +91,8 @@ pub(super) fn direct_get(
     true
 }
 
-fn status(reply: &str, code: u16, text: &str) -> Outbound {
+/// A status message (`NATS/1.0 <code> <text>`, no body) to `reply`.
+pub(super) fn status(reply: &str, code: u16, text: &str) -> Outbound {
     Outbound::to_subject(
         reply,
         Some(Headers::status(code, text).encode()),

@@ -17,12 +17,22 @@ use serde_json::{Map, Value};
 
 use crate::core::engine::Engine;
 use crate::core::error::{ApiError, ErrorKind};
+use crate::core::headers::find_header;
 use crate::core::message::{Message, Outbound};
 use crate::core::time::Nanos;
 use route::Route;
 
 /// Prefix of every JetStream API subject.
 pub const API_PREFIX: &str = "$JS.API.";
+
+/// The JetStream API level reported in `api.level` and checked against a request's
+/// `Nats-Required-Api-Level` header. Level 4 (nats-server 2.14) brings the mirrors' and
+/// sources' durable consumers acknowledged by flow control, which a 2.14 copy asks for with
+/// that header. The features of levels 2 to 4 Contrail lacks (counters, atomic and fast batch
+/// publish, schedules, async persist) are refused by name when a stream asks for them.
+pub const API_LEVEL: u32 = 4;
+/// The header with which a request asks for at least an API level (`JSRequiredApiLevel`).
+pub const REQUIRED_API_LEVEL: &str = "Nats-Required-Api-Level";
 
 /// Most names a NAMES reply carries (nats-server's `JSApiNamesLimit`).
 pub const NAMES_LIMIT: usize = 1024;
@@ -36,7 +46,17 @@ pub fn dispatch(engine: &mut Engine, msg: Message, now: Nanos) -> bool {
         return false;
     };
     engine.count_api_request();
-    let (op, result) = match route {
+    // A request for a newer API than ours is refused before it does anything (nats-server's
+    // `errorOnRequiredApiLevel`, in every handler): message reads with a 412 status, JSON
+    // requests with 10185.
+    let too_new = requires_newer_api(msg.headers.as_deref());
+    match route {
+        Route::MsgNext(..) | Route::DirectGet { .. } if too_new => {
+            if let Some(reply) = msg.reply.as_deref() {
+                engine.send(messages::status(reply, 412, "Required Api Level"));
+            }
+            return true;
+        }
         Route::MsgNext(stream, consumer) => {
             return messages::next(engine, &stream, &consumer, &msg, now)
         }
@@ -46,71 +66,13 @@ pub fn dispatch(engine: &mut Engine, msg: Message, now: Nanos) -> bool {
         } => {
             return messages::direct_get(engine, &stream, last_by_subject, &msg);
         }
-        Route::AccountInfo => ("account_info", account::info(engine)),
-        Route::StreamCreate(name) => (
-            "stream_create",
-            streams::create(engine, &name, &msg.payload, now),
-        ),
-        Route::StreamUpdate(name) => (
-            "stream_update",
-            streams::update(engine, &name, &msg.payload, now),
-        ),
-        Route::StreamInfo(name) => (
-            "stream_info",
-            streams::info(engine, &name, &msg.payload, now),
-        ),
-        Route::StreamNames => ("stream_names", streams::names(engine, &msg.payload)),
-        Route::StreamList => ("stream_list", streams::list(engine, &msg.payload, now)),
-        Route::StreamDelete(name) => ("stream_delete", streams::delete(engine, &name)),
-        Route::StreamPurge(name) => (
-            "stream_purge",
-            streams::purge(engine, &name, &msg.payload, now),
-        ),
-        Route::MsgGet(name) => ("stream_msg_get", messages::get(engine, &name, &msg.payload)),
-        Route::MsgDelete(name) => (
-            "stream_msg_delete",
-            messages::delete(engine, &name, &msg.payload, now),
-        ),
-        Route::ConsumerCreate {
-            stream,
-            consumer,
-            filter,
-        } => (
-            "consumer_create",
-            consumers::create(
-                engine,
-                &stream,
-                consumers::Form::New { consumer, filter },
-                &msg.payload,
-                now,
-            ),
-        ),
-        Route::DurableCreate { stream, durable } => (
-            "consumer_create",
-            consumers::create(
-                engine,
-                &stream,
-                consumers::Form::Durable(durable),
-                &msg.payload,
-                now,
-            ),
-        ),
-        Route::ConsumerInfo(stream, name) => (
-            "consumer_info",
-            consumers::info(engine, &stream, &name, now),
-        ),
-        Route::ConsumerDelete(stream, name) => (
-            "consumer_delete",
-            consumers::delete(engine, &stream, &name, now),
-        ),
-        Route::ConsumerNames(stream) => (
-            "consumer_names",
-            consumers::names(engine, &stream, &msg.payload),
-        ),
-        Route::ConsumerList(stream) => (
-            "consumer_list",
-            consumers::list(engine, &stream, &msg.payload, now),
-        ),
+        _ => {}
+    }
+    let op = route.op_name();
+    let result = if too_new {
+        Err(ApiError::new(ErrorKind::RequiredApiLevel))
+    } else {
+        handle_json(engine, route, &msg.payload, now)
     };
     if result.is_err() {
         engine.count_api_error();
@@ -119,6 +81,64 @@ pub fn dispatch(engine: &mut Engine, msg: Message, now: Nanos) -> bool {
         engine.send(Outbound::to_subject(reply, None, response_body(op, result)));
     }
     true
+}
+
+/// True when `headers` ask for a higher API level than [`API_LEVEL`] (or for one that is not
+/// a number, as nats-server refuses it).
+fn requires_newer_api(headers: Option<&[u8]>) -> bool {
+    let level = headers.and_then(|h| find_header(h, REQUIRED_API_LEVEL));
+    let Some(level) = level.filter(|l| !l.is_empty()) else {
+        return false;
+    };
+    // Read as Go's `strconv.Atoi` reads it (a sign is allowed).
+    level
+        .parse::<i64>()
+        .map_or(true, |level| level > i64::from(API_LEVEL))
+}
+
+/// Runs a request that answers JSON.
+fn handle_json(
+    engine: &mut Engine,
+    route: Route,
+    payload: &[u8],
+    now: Nanos,
+) -> Result<Value, ApiError> {
+    match route {
+        // Answered with messages by `dispatch`.
+        Route::MsgNext(..) | Route::DirectGet { .. } => Err(ErrorKind::BadRequest.into()),
+        Route::AccountInfo => account::info(engine),
+        Route::StreamCreate(name) => streams::create(engine, &name, payload, now),
+        Route::StreamUpdate(name) => streams::update(engine, &name, payload, now),
+        Route::StreamInfo(name) => streams::info(engine, &name, payload, now),
+        Route::StreamNames => streams::names(engine, payload),
+        Route::StreamList => streams::list(engine, payload, now),
+        Route::StreamDelete(name) => streams::delete(engine, &name),
+        Route::StreamPurge(name) => streams::purge(engine, &name, payload, now),
+        Route::MsgGet(name) => messages::get(engine, &name, payload),
+        Route::MsgDelete(name) => messages::delete(engine, &name, payload, now),
+        Route::ConsumerCreate {
+            stream,
+            consumer,
+            filter,
+        } => consumers::create(
+            engine,
+            &stream,
+            consumers::Form::New { consumer, filter },
+            payload,
+            now,
+        ),
+        Route::DurableCreate { stream, durable } => consumers::create(
+            engine,
+            &stream,
+            consumers::Form::Durable(durable),
+            payload,
+            now,
+        ),
+        Route::ConsumerInfo(stream, name) => consumers::info(engine, &stream, &name, now),
+        Route::ConsumerDelete(stream, name) => consumers::delete(engine, &stream, &name, now),
+        Route::ConsumerNames(stream) => consumers::names(engine, &stream, payload),
+        Route::ConsumerList(stream) => consumers::list(engine, &stream, payload, now),
+    }
 }
 
 /// The reply JSON: the body's fields plus `type`, or `type` and `error`.

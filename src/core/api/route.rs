@@ -60,6 +60,29 @@ pub enum Route {
 }
 
 impl Route {
+    /// The `<op>` of the `io.nats.jetstream.api.v1.<op>_response` type its reply has (message
+    /// reads answer with messages and have none).
+    pub fn op_name(&self) -> &'static str {
+        match self {
+            Route::AccountInfo => "account_info",
+            Route::StreamCreate(_) => "stream_create",
+            Route::StreamUpdate(_) => "stream_update",
+            Route::StreamInfo(_) => "stream_info",
+            Route::StreamNames => "stream_names",
+            Route::StreamList => "stream_list",
+            Route::StreamDelete(_) => "stream_delete",
+            Route::StreamPurge(_) => "stream_purge",
+            Route::MsgGet(_) => "stream_msg_get",
+            Route::MsgDelete(_) => "stream_msg_delete",
+            Route::ConsumerCreate { .. } | Route::DurableCreate { .. } => "consumer_create",
+            Route::ConsumerInfo(..) => "consumer_info",
+            Route::ConsumerDelete(..) => "consumer_delete",
+            Route::ConsumerNames(_) => "consumer_names",
+            Route::ConsumerList(_) => "consumer_list",
+            Route::MsgNext(..) | Route::DirectGet { .. } => "",
+        }
+    }
+
     /// Reads a request subject (with the `$JS.API.` prefix already removed). `None` for a
     /// subject no handler serves (the shell answers "no responders", as nats-server would).
     pub fn parse(rest: &str) -> Option<Route> {

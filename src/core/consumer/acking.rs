@@ -5,6 +5,7 @@ use bytes::Bytes;
 
 use super::ack::{AckKind, AckSubject};
 use super::{pull, AckOutcome, AckPolicy, Consumer};
+use crate::core::headers::{find_header, NATS_LAST_CONSUMER, NATS_LAST_STREAM};
 use crate::core::message::Outbound;
 use crate::core::store::StreamStore;
 use crate::core::time::Nanos;
@@ -24,7 +25,8 @@ impl Consumer {
     ) -> AckOutcome {
         let reply = reply.filter(|r| !r.is_empty());
         let (sseq, dseq) = (ack.stream_seq, ack.consumer_seq);
-        if sseq == 0 {
+        // Its acks are the flow-control replies; nats-server 2.14 does not listen for others.
+        if sseq == 0 || self.config.ack_policy == AckPolicy::FlowControl {
             return AckOutcome::default();
         }
         self.note_ack_activity(now);
@@ -71,7 +73,9 @@ impl Consumer {
             return false;
         }
         match self.config.ack_policy {
-            AckPolicy::None => false,
+            // A flow-control-acked consumer takes its acks from the flow-control replies only
+            // (nats-server 2.14 does not even listen for others).
+            AckPolicy::None | AckPolicy::FlowControl => false,
             AckPolicy::Explicit => {
                 if let Some(p) = self.pending.remove(&sseq) {
                     self.move_ack_floor(p.consumer_seq, sseq);
@@ -86,25 +90,76 @@ impl Consumer {
                 true
             }
             AckPolicy::All => {
-                if dseq <= self.adflr || sseq <= self.asflr {
-                    return true;
-                }
-                self.adflr = dseq;
-                self.asflr = sseq;
-                let above = self.pending.split_off(&(sseq + 1));
-                let below = std::mem::replace(&mut self.pending, above);
-                acked.extend(below.keys().copied().filter(|s| *s != sseq));
-                acked.push(sseq);
-                let rdc_above = self.rdc.split_off(&(sseq + 1));
-                self.rdc = rdc_above;
-                let still_queued: Vec<u64> =
-                    self.rdq.iter().copied().filter(|s| *s > sseq).collect();
-                self.rdq_set.retain(|s| *s > sseq);
-                self.rdq = still_queued.into();
-                self.acks_updated(now);
+                self.ack_through(sseq, dseq, now, acked);
                 true
             }
         }
+    }
+
+    /// `ack_policy: all`: everything delivered up to stream sequence `sseq` (consumer sequence
+    /// `dseq`) is acknowledged; `acked` gets the sequences that were pending.
+    fn ack_through(&mut self, sseq: u64, dseq: u64, now: Nanos, acked: &mut Vec<u64>) {
+        if dseq <= self.adflr || sseq <= self.asflr {
+            return;
+        }
+        self.adflr = dseq;
+        self.asflr = sseq;
+        let above = self.pending.split_off(&(sseq + 1));
+        let below = std::mem::replace(&mut self.pending, above);
+        acked.extend(below.keys().copied().filter(|s| *s != sseq));
+        acked.push(sseq);
+        let rdc_above = self.rdc.split_off(&(sseq + 1));
+        self.rdc = rdc_above;
+        let still_queued: Vec<u64> = self.rdq.iter().copied().filter(|s| *s > sseq).collect();
+        self.rdq_set.retain(|s| *s > sseq);
+        self.rdq = still_queued.into();
+        self.acks_updated(now);
+    }
+
+    /// A client answered a flow-control request on `subject`, with the answer's `headers`. An
+    /// answer to the outstanding request opens the window; for `ack_policy: flow_control` its
+    /// `Nats-Last-Stream` (and `Nats-Last-Consumer`) acknowledge everything delivered up to
+    /// there, as nats-server 2.14's `processFlowControl` takes them. An answer without them (a
+    /// stalled consumer's, or an older copy's) acknowledges nothing.
+    ///
+    /// Unlike 2.14, the ack never reaches past what this consumer has looked at: a copy that
+    /// already holds more (from before a reset) gets the rest again and drops it as a
+    /// duplicate, but nothing the consumer has not delivered is ever counted as taken.
+    pub fn flow_control_reply(
+        &mut self,
+        subject: &str,
+        headers: Option<&[u8]>,
+        now: Nanos,
+    ) -> AckOutcome {
+        if !self.fc.answered(subject) || self.config.ack_policy != AckPolicy::FlowControl {
+            return AckOutcome::default();
+        }
+        let number = |name: &str| {
+            headers
+                .and_then(|h| find_header(h, name))
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let last_stream = number(NATS_LAST_STREAM);
+        if last_stream == 0 {
+            return AckOutcome::default();
+        }
+        let sseq = last_stream.min(self.sseq.saturating_sub(1));
+        let dseq = number(NATS_LAST_CONSUMER).min(self.dseq.saturating_sub(1));
+        self.note_ack_activity(now);
+        let was_changed = std::mem::take(&mut self.changed);
+        let mut acked = Vec::new();
+        self.ack_through(sseq, dseq, now, &mut acked);
+        // An ack of everything delivered leaves the floors where delivery is (as `moveAckFloor`
+        // does with nothing pending), so a consumer that skipped filtered-out messages does
+        // not hold them.
+        if self.pending.is_empty() && !acked.is_empty() {
+            self.adflr = self.dseq - 1;
+            self.asflr = self.sseq - 1;
+        }
+        let changed = self.changed;
+        self.changed |= was_changed;
+        AckOutcome { acked, changed }
     }
 
     fn acks_updated(&mut self, now: Nanos) {
@@ -177,7 +232,7 @@ impl Consumer {
             return false;
         }
         let needed = match self.config.ack_policy {
-            AckPolicy::None | AckPolicy::All => seq > self.asflr,
+            AckPolicy::None | AckPolicy::All | AckPolicy::FlowControl => seq > self.asflr,
             AckPolicy::Explicit => {
                 seq > self.asflr && (seq >= self.sseq || self.pending.contains_key(&seq))
             }

@@ -63,6 +63,11 @@ pub enum AckPolicy {
     /// Every message is acknowledged on its own.
     #[serde(rename = "explicit")]
     Explicit,
+    /// As `All`, but the acks are the answers to flow-control requests, whose
+    /// `Nats-Last-Stream` / `Nats-Last-Consumer` headers acknowledge up to there (nats-server
+    /// 2.14's durable consumer of a mirror or source of a work-queue or interest stream).
+    #[serde(rename = "flow_control")]
+    FlowControl,
 }
 
 /// How fast stored messages are replayed.
@@ -275,6 +280,16 @@ pub struct ConsumerConfig {
         skip_serializing_if = "is_false"
     )]
     pub direct: bool,
+    /// A mirror's or source's consumer asked for in nats-server 2.14's form: on a work-queue
+    /// or interest stream it becomes a durable acknowledged by flow control (see
+    /// `Engine::create_consumer`); like `direct`, it is outside the work-queue rules and the
+    /// consumer limits.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "is_false"
+    )]
+    pub sourcing: bool,
 }
 
 impl ConsumerConfig {
@@ -305,6 +320,12 @@ impl ConsumerConfig {
             &self.filter_subjects[..]
         };
         single.into_iter().chain(many.iter().map(String::as_str))
+    }
+
+    /// A mirror's or source's consumer (`direct` or `sourcing`): outside the work-queue
+    /// exclusivity rules and the consumer limits (nats-server's `numLimitableConsumers`).
+    pub fn is_copy(&self) -> bool {
+        self.direct || self.sourcing
     }
 
     /// Names an unnamed ephemeral consumer, from `random` (the core has no randomness of its own).

@@ -393,16 +393,29 @@ impl Consumer {
             + outbound.msg.headers.as_ref().map_or(0, Bytes::len)
             + outbound.msg.payload.len();
         out.push(outbound);
-        if self.fc.delivered(i64::try_from(size).unwrap_or(i64::MAX)) {
-            let to = self.config.deliver_subject.clone().unwrap_or_default();
-            let request = self.fc.request(
-                &self.stream,
-                &self.name,
-                &to,
-                self.config.deliver_group.as_deref(),
-            );
-            out.push(request);
+        let window_half_full = self.fc.delivered(i64::try_from(size).unwrap_or(i64::MAX));
+        // Acked by flow control: at max_ack_pending only an answer can free a slot, so ask
+        // for one (nats-server's `needFlowControl`).
+        let max_pending = self.config.max_ack_pending;
+        let acks_wanted = self.config.ack_policy == AckPolicy::FlowControl
+            && self.fc.fcid.is_none()
+            && max_pending > 0
+            && self.pending.len() as i64 >= max_pending;
+        if window_half_full || acks_wanted {
+            self.send_flow_control(out);
         }
         self.changed = true;
+    }
+
+    /// Sends a flow-control request to the push deliver subject.
+    pub(super) fn send_flow_control(&mut self, out: &mut Vec<Outbound>) {
+        let to = self.config.deliver_subject.clone().unwrap_or_default();
+        let request = self.fc.request(
+            &self.stream,
+            &self.name,
+            &to,
+            self.config.deliver_group.as_deref(),
+        );
+        out.push(request);
     }
 }

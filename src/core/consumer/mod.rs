@@ -320,6 +320,33 @@ impl Consumer {
         self.recompute_redeliver_at();
     }
 
+    /// Goes back to just past its ack floor (nats-server 2.14's `resetStartingSeq(0)`, which a
+    /// mirror's or source's durable consumer gets each time the copy asks for it again):
+    /// whatever was delivered and not acknowledged, say into a link that went down, is
+    /// delivered again, numbered from consumer sequence 1.
+    pub fn reset_to_ack_floor(&mut self) {
+        let seq = self.asflr.saturating_add(1);
+        self.pending.clear();
+        self.rdc.clear();
+        self.rdq.clear();
+        self.rdq_set.clear();
+        self.lss = None;
+        self.sseq = seq;
+        self.dseq = 1;
+        self.adflr = 0;
+        self.asflr = seq - 1;
+        self.delivered = SequencePair {
+            consumer_seq: 0,
+            stream_seq: seq - 1,
+        };
+        self.ldt = 0;
+        self.lat = 0;
+        self.fc.restart();
+        self.npc_stale = true;
+        self.redeliver_at = None;
+        self.changed = true;
+    }
+
     /// The stream sequences an `ack_policy: none` consumer delivered since the last call: each
     /// delivery acknowledged itself (nats-server's `deliverMsg` hands them to the stream's ack
     /// queue on interest and work-queue streams).
@@ -401,11 +428,6 @@ impl Consumer {
         if !active {
             self.inactive_since = now;
         }
-    }
-
-    /// A client answered a flow control request on `subject`.
-    pub fn flow_control_reply(&mut self, subject: &str, _now: Nanos) {
-        self.fc.answered(subject);
     }
 
     /// Keeps only the waiting pull requests whose reply subject still has interest.

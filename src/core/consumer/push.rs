@@ -120,6 +120,15 @@ impl FlowControl {
         }
     }
 
+    /// Forgets what was in flight (the consumer went back to its ack floor): the window starts
+    /// over at its first size and no request is outstanding.
+    pub fn restart(&mut self) {
+        let enabled = self.pblimit > 0;
+        let counter = self.counter;
+        *self = FlowControl::new(enabled);
+        self.counter = counter;
+    }
+
     /// Applies an answer on `subject`; true if it answered the outstanding request.
     pub fn answered(&mut self, subject: &str) -> bool {
         if self.fcid.as_deref() != Some(subject) {
@@ -187,6 +196,14 @@ impl super::Consumer {
                 self.sseq - 1,
                 self.fc.fcid.as_deref(),
             ));
+            // Acked by flow control: the last deliveries of a burst get their ack from a
+            // request sent when delivery goes quiet (as nats-server 2.14 does at a heartbeat).
+            let acks_wanted = self.config.ack_policy == super::AckPolicy::FlowControl
+                && !self.pending.is_empty()
+                && self.fc.fcid.is_none();
+            if acks_wanted {
+                self.send_flow_control(out);
+            }
         }
         self.hb_due = Some(now.saturating_add(hb));
     }

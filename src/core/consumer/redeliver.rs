@@ -17,8 +17,16 @@ impl Consumer {
                 consumer_seq: dseq,
                 timestamp: now,
             });
-        let due = now.saturating_add(self.ack_wait_for(seq));
-        self.redeliver_no_later_than(due);
+        if self.acks_time_out() {
+            let due = now.saturating_add(self.ack_wait_for(seq));
+            self.redeliver_no_later_than(due);
+        }
+    }
+
+    /// False when a pending delivery waits for its ack for ever (`ack_policy: flow_control`
+    /// has no ack wait: what a copy did not confirm is sent again when it comes back).
+    pub(super) fn acks_time_out(&self) -> bool {
+        self.config.ack_wait > 0 || !self.config.backoff.is_empty()
     }
 
     /// Queues for redelivery every pending ack whose wait ran out; forgets those the stream no
@@ -40,7 +48,7 @@ impl Consumer {
                 gone.push((seq, p.consumer_seq));
                 continue;
             }
-            if self.rdq_set.contains(&seq) {
+            if self.rdq_set.contains(&seq) || !self.acks_time_out() {
                 continue;
             }
             let due = p.timestamp.saturating_add(self.ack_wait_for(seq));
@@ -115,10 +123,11 @@ impl Consumer {
 
     /// Recomputes the earliest redelivery deadline from every pending ack.
     pub(super) fn recompute_redeliver_at(&mut self) {
+        let timed = self.acks_time_out();
         self.redeliver_at = self
             .pending
             .iter()
-            .filter(|(seq, _)| !self.rdq_set.contains(seq))
+            .filter(|(seq, _)| timed && !self.rdq_set.contains(seq))
             .map(|(seq, p)| p.timestamp.saturating_add(self.ack_wait_for(*seq)))
             .min();
     }

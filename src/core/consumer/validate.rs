@@ -13,6 +13,10 @@ use crate::core::subject;
 use crate::core::subject_index::SubjectIndex;
 use crate::core::time;
 
+/// The one heartbeat a flow-control-acked consumer may have (`sourceHealthHB`): a copy that
+/// hears nothing for its health check (10 s) starts over.
+pub const FLOW_CONTROL_ACK_HEARTBEAT: time::Nanos = time::SECONDS;
+
 impl ConsumerConfig {
     /// Applies nats-server's defaults and checks every rule a single node can hit, in nats-server's
     /// order. `stream_subjects` are the stream's subjects (a deliver subject must not form a cycle
@@ -67,7 +71,8 @@ impl ConsumerConfig {
         if self.is_pull() && self.max_waiting == 0 {
             self.max_waiting = DEFAULT_MAX_WAITING;
         }
-        if self.ack_wait == 0 && self.ack_policy != AckPolicy::None {
+        // Only acks that can time out wait: flow-control acks come with the flow control.
+        if self.ack_wait == 0 && matches!(self.ack_policy, AckPolicy::Explicit | AckPolicy::All) {
             self.ack_wait = DEFAULT_ACK_WAIT;
         }
         if let Some(first) = self.backoff.first() {
@@ -76,6 +81,39 @@ impl ConsumerConfig {
         if self.max_ack_pending == 0 && self.ack_policy != AckPolicy::None {
             self.max_ack_pending = DEFAULT_MAX_ACK_PENDING;
         }
+        // Flow-control acks need the flow control, and the heartbeats that carry it on.
+        if self.ack_policy == AckPolicy::FlowControl {
+            self.flow_control = true;
+            self.idle_heartbeat = FLOW_CONTROL_ACK_HEARTBEAT;
+        }
+    }
+
+    /// The rules of `ack_policy: flow_control` (nats-server 2.14's `checkConsumerCfg`).
+    fn check_flow_control_acks(&self) -> Result<(), ApiError> {
+        if self.ack_policy != AckPolicy::FlowControl {
+            return Ok(());
+        }
+        if self.is_pull() {
+            return Err(ErrorKind::ConsumerAckFCRequiresPush.into());
+        }
+        if !self.flow_control {
+            return Err(ErrorKind::ConsumerAckFCRequiresFC.into());
+        }
+        if self.idle_heartbeat != FLOW_CONTROL_ACK_HEARTBEAT {
+            return Err(invalid_config(
+                "flow control ack policy heartbeat needs to be 1s",
+            ));
+        }
+        if self.max_ack_pending <= 0 {
+            return Err(ErrorKind::ConsumerAckFCRequiresMaxAckPending.into());
+        }
+        if self.ack_wait != 0 || !self.backoff.is_empty() {
+            return Err(ErrorKind::ConsumerAckFCRequiresNoAckWait.into());
+        }
+        if self.max_deliver > 0 {
+            return Err(ErrorKind::ConsumerAckFCRequiresNoMaxDeliver.into());
+        }
+        Ok(())
     }
 
     /// `checkConsumerCfg`, minus what needs accounts, clusters or priority groups.
@@ -111,6 +149,7 @@ impl ConsumerConfig {
         if self.ack_wait < 0 {
             return Err(ErrorKind::ConsumerAckWaitNegative.into());
         }
+        self.check_flow_control_acks()?;
         check_backoff_fits(self)?;
         if self.description.as_deref().map_or(0, str::len) > MAX_DESCRIPTION_LEN {
             return Err(ApiError::with_detail(
@@ -347,14 +386,15 @@ impl ConsumerConfig {
 
 /// The work-queue exclusivity rules for a new consumer `new` on a work-queue stream, given the
 /// stream's other consumers (a consumer with `new`'s name among them is skipped). A mirror's or
-/// source's `direct` consumer is outside them, both as `new` and among the others: it takes
-/// every message without acks, and the stream keeps a message until it has been delivered to
-/// it as well (nats-server's `addConsumer` and `partitionUnique`).
+/// source's consumer (`direct` or `sourcing`) is outside them, both as `new` and among the
+/// others: it takes every message, and the stream keeps a message until the copy has it as
+/// well (nats-server's `addConsumer` and `partitionUnique`). Acks by flow control count as
+/// explicit ones here, as in 2.14.
 pub fn check_work_queue(new: &ConsumerConfig, others: &[&ConsumerConfig]) -> Result<(), ApiError> {
-    if new.direct {
+    if new.is_copy() {
         return Ok(());
     }
-    if new.ack_policy != AckPolicy::Explicit {
+    if !matches!(new.ack_policy, AckPolicy::Explicit | AckPolicy::FlowControl) {
         return Err(ErrorKind::ConsumerWQRequiresExplicitAck.into());
     }
     if new.deliver_policy != DeliverPolicy::All {
@@ -363,7 +403,7 @@ pub fn check_work_queue(new: &ConsumerConfig, others: &[&ConsumerConfig]) -> Res
     let name = new.effective_name();
     let others: Vec<&&ConsumerConfig> = others
         .iter()
-        .filter(|o| !o.direct && (name.is_none() || o.effective_name() != name))
+        .filter(|o| !o.is_copy() && (name.is_none() || o.effective_name() != name))
         .collect();
     if others.is_empty() {
         return Ok(());

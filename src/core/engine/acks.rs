@@ -59,8 +59,11 @@ impl Engine {
         true
     }
 
-    /// A client answered a flow-control request: `$JS.FC.<stream>.<consumer>.<n>`.
-    pub(super) fn handle_flow_control(&mut self, subject: &str, now: Nanos) -> bool {
+    /// A client answered a flow-control request: `$JS.FC.<stream>.<consumer>.<n>`. For a
+    /// consumer acked by flow control, the answer's headers are its ack (the stream's
+    /// retention then lets go of what the copy confirmed it holds).
+    pub(super) fn handle_flow_control(&mut self, msg: &Message, now: Nanos) -> bool {
+        let subject = msg.subject.as_str();
         let mut tokens = subject.split('.').skip(2);
         let (Some(stream), Some(consumer)) = (tokens.next(), tokens.next()) else {
             return false;
@@ -72,7 +75,11 @@ impl Engine {
         let Some(c) = slot.consumers.get_mut(&consumer) else {
             return false;
         };
-        c.flow_control_reply(subject, now);
+        let outcome = c.flow_control_reply(subject, msg.headers.as_deref(), now);
+        if outcome.changed {
+            self.mark_dirty(&stream);
+        }
+        self.apply_acks(&stream, &outcome.acked);
         self.poll_consumers(&stream, now);
         true
     }

@@ -4,7 +4,8 @@
 use super::advisories::{Action, DeliveryAdvisory};
 use super::Engine;
 use crate::core::consumer::{
-    check_work_queue, Consumer, ConsumerConfig, ConsumerInfo, PullRequest,
+    check_work_queue, ephemeral_name, AckPolicy, Consumer, ConsumerConfig, ConsumerInfo,
+    PullRequest,
 };
 use crate::core::error::{ApiError, ErrorKind};
 use crate::core::stream::RetentionPolicy;
@@ -35,6 +36,7 @@ impl Engine {
         now: Nanos,
     ) -> Result<ConsumerInfo, ApiError> {
         let mut config = config;
+        self.shape_copy_consumer(stream, &mut config)?;
         let random = self.next_random();
         config.ensure_name(random);
         let name = config.effective_name().unwrap_or_default().to_string();
@@ -42,12 +44,14 @@ impl Engine {
         let stream_config = slot.stream.config();
         let work_queue = stream_config.retention == RetentionPolicy::WorkQueue;
         let config = config.validated(&stream_config.subjects, work_queue)?;
+        // A copy's durable goes back to its ack floor each time the copy asks for it.
+        let reset = config.sourcing && config.is_durable();
 
         if let Some(existing) = slot.consumers.get(&name) {
-            if existing.config() == &config {
+            if existing.config() == &config && !reset {
                 return Ok(existing.info(slot.stream.store(), now));
             }
-            if action == CreateAction::Create {
+            if action == CreateAction::Create && existing.config() != &config {
                 return Err(ErrorKind::ConsumerAlreadyExists.into());
             }
             let updated = existing.config().check_update(&config)?;
@@ -69,25 +73,36 @@ impl Engine {
                     c.set_push_active(active, now);
                 }
             }
+            if reset {
+                if let Some(c) = self.slot_mut(stream)?.consumers.get_mut(&name) {
+                    c.reset_to_ack_floor();
+                }
+            }
             self.persist_consumer(stream, &name)?;
+            // A reset consumer answers as it stands before delivering again (the copy reads
+            // `delivered` to know it is not a consumer of another run).
+            let info = self.consumer_info(stream, &name, now);
             self.poll_consumers(stream, now);
-            return self.consumer_info(stream, &name, now);
+            return if reset {
+                info
+            } else {
+                self.consumer_info(stream, &name, now)
+            };
         }
         if action == CreateAction::Update {
             return Err(ErrorKind::ConsumerDoesNotExist.into());
         }
         // A mirror's or source's consumer counts against no limit (`numLimitableConsumers`).
         let max_per_stream = stream_config.max_consumers;
-        let limited = !config.direct;
-        if limited && max_per_stream > 0 && slot.public_consumers().count() as i64 >= max_per_stream
-        {
+        let limited = !config.is_copy();
+        if limited && max_per_stream > 0 && slot.limitable_consumers() as i64 >= max_per_stream {
             return Err(ErrorKind::MaximumConsumersLimit.into());
         }
         if let Some(max) = self.config().max_consumers.filter(|_| limited) {
             if self
                 .streams
                 .values()
-                .map(|s| s.public_consumers().count())
+                .map(|s| s.limitable_consumers())
                 .sum::<usize>()
                 >= max
             {
@@ -118,6 +133,47 @@ impl Engine {
         let info = self.consumer_info(stream, &name, now);
         self.poll_consumers(stream, now);
         info
+    }
+
+    /// What nats-server 2.14 makes of a mirror's or source's consumer asked for in its form
+    /// (`direct` and `sourcing`, with the copy's fixed name): on a work-queue or interest stream
+    /// a durable of that name acknowledged by flow control (no ack wait, no max deliver, no
+    /// inactivity end), so what the copy has not confirmed stays while its link is down; on a
+    /// limits stream the `direct` consumer it asked for, its name made unique with a random
+    /// suffix (a consumer of a run before may still hold the fixed name). A durable that exists
+    /// keeps where it started (the copy asks from its own last sequence; the durable resumes at
+    /// its ack floor instead).
+    fn shape_copy_consumer(
+        &mut self,
+        stream: &str,
+        config: &mut ConsumerConfig,
+    ) -> Result<(), ApiError> {
+        let Some(name) = config
+            .name
+            .clone()
+            .filter(|_| config.direct && config.sourcing)
+        else {
+            return Ok(());
+        };
+        let slot = self.slot(stream)?;
+        if slot.stream.config().retention == RetentionPolicy::Limits {
+            let suffix = ephemeral_name(self.next_random());
+            config.name = Some(format!("{name}-{suffix}"));
+            return Ok(());
+        }
+        config.direct = false;
+        config.durable_name = Some(name.clone());
+        config.ack_policy = AckPolicy::FlowControl;
+        config.ack_wait = 0;
+        config.max_deliver = 0;
+        config.inactive_threshold = 0;
+        if let Some(existing) = slot.consumers.get(&name) {
+            let kept = existing.config();
+            config.deliver_policy = kept.deliver_policy;
+            config.opt_start_seq = kept.opt_start_seq;
+            config.opt_start_time = kept.opt_start_time;
+        }
+        Ok(())
     }
 
     /// Deletes a consumer; on an interest stream, messages nobody else needs go with it.
@@ -273,3 +329,7 @@ impl Engine {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "copy_consumer_tests.rs"]
+mod copy_consumer_tests;

@@ -135,10 +135,19 @@ impl StreamSlot {
         }
     }
 
-    /// Its consumers but the `direct` ones mirrors and sources make: what lists, counts and
-    /// limits see (nats-server's `getPublicConsumers`, `numLimitableConsumers`).
+    /// Its consumers but the `direct` ones mirrors and sources make: what lists and counts see
+    /// (nats-server's `getPublicConsumers`; a copy's durable `sourcing` consumer is listed).
     pub(crate) fn public_consumers(&self) -> impl Iterator<Item = (&String, &Consumer)> {
         self.consumers.iter().filter(|(_, c)| !c.config().direct)
+    }
+
+    /// How many of its consumers count against consumer limits: all but the mirrors' and
+    /// sources' (`direct` or `sourcing`; nats-server's `numLimitableConsumers`).
+    pub(crate) fn limitable_consumers(&self) -> usize {
+        self.consumers
+            .values()
+            .filter(|c| !c.config().is_copy())
+            .count()
     }
 }
 
@@ -332,7 +341,7 @@ impl Engine {
             return self.handle_ack(&msg, now);
         }
         if msg.subject.starts_with(acks::FLOW_CONTROL_PREFIX) {
-            return self.handle_flow_control(&msg.subject, now);
+            return self.handle_flow_control(&msg, now);
         }
         if self.surface.owns_inbox_subject(&msg.subject) {
             return self.handle_local_reply(msg);

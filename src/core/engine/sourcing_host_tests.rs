@@ -7,6 +7,7 @@
 use bytes::Bytes;
 
 use super::*;
+use crate::core::consumer::AckPolicy;
 use crate::core::engine::{EngineConfig, EngineEvent, StoreFactory};
 use crate::core::headers::find_header;
 use crate::core::message::{Destination, LinkId, Message, Outbound};
@@ -536,21 +537,26 @@ fn a_work_queue_origin_keeps_each_message_until_its_consumer_and_its_mirror_have
     for i in 1..=3 {
         w.publish(0, &format!("q.{i}"), &format!("m{i}"));
     }
-    // Its mirror's `direct` consumer is outside the one-consumer rule: no 10098, no 10099.
+    // Its mirror's consumer (2.14's durable, acked by flow control) is outside the
+    // one-consumer rule: no 10098, no 10099.
     w.create(0, serde_json::json!({"name": "M", "mirror": {"name": "Q"}}));
     assert!(w.run_until(100, |w| w.last_seq(0, "M") == 3));
     assert_eq!(w.msgs(0, "Q"), 3, "W has not acknowledged them yet");
     let engine = &w.engines[0];
-    let all = engine.consumer_names("Q").unwrap_or_default();
     let public = engine.public_consumer_names("Q").unwrap_or_default();
-    assert_eq!((all.len(), public), (2, vec!["W".to_string()]));
+    assert_eq!(public.len(), 2, "{public:?}");
+    assert!(public[0].starts_with("JS_MIRROR_") && public[1] == "W");
+    let copy = engine
+        .consumer_info("Q", &public[0], w.now)
+        .expect("listed");
+    assert_eq!(copy.config.ack_policy, AckPolicy::FlowControl);
     let saved = engine.stream("Q").map(|s| s.store().consumers());
     let saved: Vec<String> = saved
         .and_then(Result::ok)
         .map(|c| c.into_keys().collect())
         .unwrap_or_default();
-    assert_eq!(saved, ["W"], "a direct consumer is never saved");
-    assert_eq!(w.info(0, "Q").state.consumer_count, 1);
+    assert_eq!(saved, public, "a durable is saved");
+    assert_eq!(w.info(0, "Q").state.consumer_count, 2);
     // W takes and acknowledges all three: the mirror has them too, so they leave.
     let now = w.now;
     let engine = &mut w.engines[0];
@@ -567,7 +573,8 @@ fn a_work_queue_origin_keeps_each_message_until_its_consumer_and_its_mirror_have
         engine.handle(Message::new(ack, "+ACK"), now);
     }
     w.settle();
-    assert_eq!(w.msgs(0, "Q"), 0);
+    // Once the mirror's flow-control answer (at the next heartbeat) says it holds them too.
+    assert!(w.run_until(100, |w| w.msgs(0, "Q") == 0));
     assert_eq!(w.msgs(0, "M"), 3);
 }
 
@@ -588,10 +595,12 @@ fn a_mirror_names_its_account_in_its_origin_consumer() {
         "JS_MIRROR_{}",
         crate::core::sourcing::hash::stable_consumer_hash("M", "ACME", "")
     );
+    // On a limits origin the copy's fixed name gets a unique suffix, as 2.14 gives it.
     let names = w.engines[0].consumer_names("O").unwrap_or_default();
-    assert_eq!(names, std::slice::from_ref(&expected));
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(names[0].starts_with(&format!("{expected}-")), "{names:?}");
     let info = w.engines[0]
-        .consumer_info("O", &expected, w.now)
+        .consumer_info("O", &names[0], w.now)
         .expect("the mirror's consumer");
     assert_eq!(
         info.config
@@ -660,14 +669,21 @@ fn work_nobody_took_stays_when_a_mirrors_consumer_ends() {
     w.create(0, serde_json::json!({"name": "M", "mirror": {"name": "Q"}}));
     w.publish(0, "q.1", "m1");
     assert!(w.run_until(100, |w| w.last_seq(0, "M") == 1 && w.msgs(0, "Q") == 0));
-    // The mirror goes; its consumer on Q ends by inactivity, with work queued since.
+    // The mirror goes; its durable on Q stays (as on 2.14, until someone deletes it) and
+    // keeps the work queued since.
     w.api(0, "$JS.API.STREAM.DELETE.M", serde_json::json!({}));
     for i in 2..=4 {
         w.publish(0, &format!("q.{i}"), &format!("m{i}"));
     }
-    let gone = w.run_until(300, |w| {
-        w.engines[0].consumer_names("Q").is_ok_and(|c| c.is_empty())
-    });
-    assert!(gone, "{:?}", w.engines[0].consumer_names("Q"));
+    for _ in 0..300 {
+        w.tick();
+    }
+    let names = w.engines[0].consumer_names("Q").unwrap_or_default();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert_eq!(w.msgs(0, "Q"), 3);
+    // Deleted, it takes nothing with it: nobody took that work.
+    let subject = format!("$JS.API.CONSUMER.DELETE.Q.{}", names[0]);
+    w.api(0, &subject, serde_json::json!({}));
+    assert_eq!(w.engines[0].consumer_names("Q").ok(), Some(vec![]));
     assert_eq!(w.msgs(0, "Q"), 3, "nobody took them");
 }

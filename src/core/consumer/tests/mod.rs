@@ -5,6 +5,7 @@ mod ack_subject;
 mod acks;
 mod config;
 mod filters;
+mod flow_control_acks;
 mod info;
 mod lifecycle;
 mod properties;

@@ -109,7 +109,7 @@ fn flow_control_pauses_delivery_until_answered() {
         .expect("flow control has a reply subject");
     assert!(fc_subject.starts_with("$JS.FC.ORDERS.d."));
     assert!(seqs(&poll(&mut c, &store, T0)).is_empty(), "stalled");
-    c.flow_control_reply(&fc_subject, T0);
+    c.flow_control_reply(&fc_subject, None, T0);
     let more = seqs(&poll(&mut c, &store, T0));
     assert_eq!(more.first(), Some(&(first.len() as u64 + 1)));
 }
@@ -119,7 +119,7 @@ fn flow_control_ignores_answers_to_other_subjects() {
     let store = store_n(20);
     let mut c = flow_controlled(&store);
     poll(&mut c, &store, T0);
-    c.flow_control_reply("$JS.FC.ORDERS.d.999", T0);
+    c.flow_control_reply("$JS.FC.ORDERS.d.999", None, T0);
     assert!(seqs(&poll(&mut c, &store, T0)).is_empty());
 }
 

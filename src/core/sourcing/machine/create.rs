@@ -23,6 +23,8 @@ struct CreateResponse {
     config: Option<ResponseConfig>,
     #[serde(default)]
     delivered: Option<Delivered>,
+    #[serde(default)]
+    ack_floor: Option<Delivered>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -32,6 +34,10 @@ struct ResponseConfig {
     /// 2.14+ echoes `sourcing: true`; an older origin drops the field it does not know.
     #[serde(default)]
     sourcing: bool,
+    /// `flow_control` when a 2.14 origin made the consumer a durable (work-queue and interest
+    /// origins).
+    #[serde(default)]
+    ack_policy: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -198,7 +204,12 @@ impl Sourcing {
             let name_taken = err.is(ErrorKind::ConsumerCreate)
                 || err.is(ErrorKind::ConsumerNameExist)
                 || err.is(ErrorKind::ConsumerAlreadyExists);
-            if form == RequestForm::Sourcing && (older_origin || name_taken) {
+            // An origin that gave us a durable of that name before refuses it while the
+            // deliver subject of our previous consumer still has a listener there (a link it
+            // has not yet seen go): ask again later, in the same form, as 2.14 does; the old
+            // form would leave the durable holding the work for ever.
+            let taken_for_now = name_taken && self.durable_origin;
+            if form == RequestForm::Sourcing && (older_origin || name_taken) && !taken_for_now {
                 // The refused request made no consumer: nothing that came can be its.
                 self.early.clear();
                 self.legacy_origin = true;
@@ -229,22 +240,32 @@ impl Sourcing {
         if form == RequestForm::Sourcing && !config.sourcing {
             self.legacy_origin = true;
         }
+        self.durable_origin = form == RequestForm::Sourcing && config.ack_policy == "flow_control";
         // A new consumer has delivered nothing. One that has is a consumer of that fixed name
         // from a run before a restart, handed back (2.9 updates the deliver subject of an idle
         // push consumer) with that run's progress: following it would skip what it delivered
         // then. It is left to end by inactivity; a consumer with a unique name and a new
-        // deliver subject replaces it.
+        // deliver subject replaces it. A 2.14 durable is ours to resume: it went back to its
+        // ack floor, and what it delivered since (before this answer) waits among the early
+        // messages.
         let reused = response
             .delivered
             .as_ref()
             .is_some_and(|d| d.consumer_seq > 0);
-        if form == RequestForm::Sourcing && reused {
+        if form == RequestForm::Sourcing && reused && !self.durable_origin {
             self.legacy_origin = true;
             self.cancel();
             self.send_create(now, RequestForm::Legacy);
             return;
         }
-        let delivered = response.delivered.map_or(0, |d| d.stream_seq);
+        // Where the consumer starts: a durable resumes just past its ack floor (its
+        // `delivered` may already count deliveries made before this answer).
+        let start_after = if self.durable_origin {
+            response.ack_floor.as_ref()
+        } else {
+            response.delivered.as_ref()
+        };
+        let delivered = start_after.map_or(0, |d| d.stream_seq);
         let inbox = inbox.clone();
         self.actions.push_back(Action::Unsubscribe(inbox));
         // The consumer sends where its config says; nats-server subscribes to that.

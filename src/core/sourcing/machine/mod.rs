@@ -102,6 +102,9 @@ pub struct Sourcing {
     running: bool,
     /// The origin predates sourcing consumers (2.14): creates use the old form from now on.
     legacy_origin: bool,
+    /// The origin made our consumer a durable acknowledged by flow control (2.14, work-queue
+    /// or interest origin): its name stays ours across creates.
+    durable_origin: bool,
     error: Option<ApiError>,
     local: LocalState,
     /// Source: the origin sequence the next consumer starts at (0: from the config).
@@ -159,6 +162,7 @@ impl Sourcing {
             fails: 0,
             running: false,
             legacy_origin: false,
+            durable_origin: false,
             error: None,
             local: LocalState::default(),
             next_start: 0,

@@ -1,5 +1,6 @@
 //! Tests of mirrors and sources.
 mod config_tests;
+mod durable_origin_tests;
 mod early_tests;
 mod link_cuts;
 mod mirror_tests;
