@@ -1,5 +1,6 @@
-//! Engine benchmarks, end to end through `Engine` on the memory store: publishes per second
-//! (128-byte payloads, 1 and 16 subjects) and fetch + explicit ack per second.
+//! Engine benchmarks, end to end through the `JetStream` front and its `Engine` on the memory
+//! store: publishes per second (128-byte payloads, 1 and 16 subjects) and fetch + explicit ack
+//! per second.
 //!
 //! Run: `cargo bench --bench core`. Each case runs for a bounded number of messages and prints
 //! one line; compare figures within one run, on one machine.
@@ -7,24 +8,26 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use contrail::core::engine::Engine;
+use contrail::core::front::JetStream;
 use contrail::core::message::Message;
 use contrail::core::time::SECONDS;
 
 const START: i64 = 1_700_000_000 * SECONDS;
 
-fn engine_with_stream(config: &str) -> Engine {
-    let mut engine = Engine::in_memory(1);
+fn engine_with_stream(config: &str) -> JetStream {
+    let mut front = JetStream::in_memory(1);
     let create =
         Message::new("$JS.API.STREAM.CREATE.S", Bytes::from(config.to_string())).with_reply("r");
-    engine.handle(create, START);
+    front.handle(create, START);
+    let engine = front.engine_mut();
     engine.flush().result().expect("memory store syncs");
     while engine.poll_outbound().is_some() {}
-    engine
+    front
 }
 
 fn publish(subjects: usize, n: usize) -> f64 {
-    let mut engine = engine_with_stream(r#"{"subjects":["bench.>"],"storage":"memory"}"#);
+    let mut front = engine_with_stream(r#"{"subjects":["bench.>"],"storage":"memory"}"#);
+    let engine = front.engine_mut();
     let names: Vec<String> = (0..subjects).map(|i| format!("bench.{i}")).collect();
     let payload = Bytes::from(vec![b'x'; 128]);
     let started = Instant::now();
@@ -38,17 +41,20 @@ fn publish(subjects: usize, n: usize) -> f64 {
 }
 
 fn fetch_and_ack(n: usize, batch: usize) -> f64 {
-    let mut engine = engine_with_stream(r#"{"subjects":["bench.>"],"storage":"memory"}"#);
+    let mut front = engine_with_stream(r#"{"subjects":["bench.>"],"storage":"memory"}"#);
     let payload = Bytes::from(vec![b'x'; 128]);
     for i in 0..n {
-        engine.publish("bench.0", None, payload.clone(), START + i as i64);
+        front
+            .engine_mut()
+            .publish("bench.0", None, payload.clone(), START + i as i64);
     }
     let create = Message::new(
         "$JS.API.CONSUMER.CREATE.S.C",
         Bytes::from_static(br#"{"stream_name":"S","config":{"durable_name":"C","ack_policy":"explicit","max_ack_pending":100000}}"#),
     )
     .with_reply("r");
-    engine.handle(create, START);
+    front.handle(create, START);
+    let engine = front.engine_mut();
     engine.flush().result().expect("memory store syncs");
     while engine.poll_outbound().is_some() {}
 
@@ -60,7 +66,8 @@ fn fetch_and_ack(n: usize, batch: usize) -> f64 {
         now += 1;
         let pull = Message::new("$JS.API.CONSUMER.MSG.NEXT.S.C", request.clone())
             .with_reply("_INBOX.pull");
-        engine.handle(pull, now);
+        front.handle(pull, now);
+        let engine = front.engine_mut();
         engine.flush().result().expect("memory store syncs");
         let deliveries: Vec<_> = std::iter::from_fn(|| engine.poll_outbound()).collect();
         if deliveries.is_empty() {
@@ -68,10 +75,11 @@ fn fetch_and_ack(n: usize, batch: usize) -> f64 {
         }
         for delivery in deliveries {
             if let Some(ack) = delivery.msg.reply {
-                engine.handle(Message::new(ack, Bytes::from_static(b"+ACK")), now);
+                front.handle(Message::new(ack, Bytes::from_static(b"+ACK")), now);
                 received += 1;
             }
         }
+        let engine = front.engine_mut();
         engine.flush().result().expect("memory store syncs");
         while engine.poll_outbound().is_some() {}
     }

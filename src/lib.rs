@@ -9,11 +9,14 @@
 //!     limits and discard policies, purge, get and delete.
 //!   - [`core::consumer`] is a cursor over a stream: deliver policies, acks, redelivery, pull
 //!     requests and push delivery, all driven by the `now` the caller passes.
-//!   - [`core::engine`] holds an account's streams and consumers behind one sans-IO surface:
-//!     messages in (`handle`), group commit (`flush`), messages out (`poll_outbound`), timers
-//!     (`poll_timeout` / `handle_timeout`); it routes publishes and acks and applies retention.
-//!   - [`core::api`] turns `$JS.API.*` requests (subject + JSON) into replies, exactly as
-//!     nats-server answers them.
+//!   - [`core::engine`] holds an account's streams and consumers behind one sans-IO surface of
+//!     typed methods: messages in (`handle`), group commit (`flush`), messages out
+//!     (`poll_outbound`), timers (`poll_timeout` / `handle_timeout`); it routes publishes and
+//!     acks and applies retention. It knows no `$JS.API` JSON.
+//!   - [`core::front`] is what shells hold: [`core::front::JetStream`] owns the engine and the
+//!     API statistics, serves `$JS.API.*` requests with [`core::api`] (route, JSON in, the
+//!     engine's typed methods, nats-server's exact replies out) and hands every other message to
+//!     the engine.
 //!   - [`core::proto`] is the NATS client protocol codec: an incremental parser and an encoder.
 //!   - [`core::headers`], [`core::message`], [`core::time`] and [`core::error`] are the shared
 //!     vocabulary.

@@ -167,7 +167,8 @@ fn expired_pull_request_gets_408() {
     let (inbox, out) = c.pull("S", "C", &format!(r#"{{"batch":1,"expires":{expires}}}"#));
     assert!(out.is_empty());
     assert!(c
-        .engine
+        .front
+        .engine()
         .poll_timeout()
         .is_some_and(|t| t <= c.now + expires));
     let out = c.advance(expires);
@@ -187,7 +188,7 @@ fn waiting_pull_request_gets_a_message_published_later() {
         &format!(r#"{{"batch":1,"expires":{}}}"#, 5 * SECONDS),
     );
     assert!(out.is_empty());
-    c.engine.handle(
+    c.front.handle(
         contrail::core::message::Message::new("s.late", "late"),
         c.now,
     );

@@ -20,6 +20,7 @@ use std::path::PathBuf;
 use bytes::Bytes;
 use contrail::core::consumer::parse_ack_subject;
 use contrail::core::engine::{Engine, EngineConfig, FlushTicket, StoreFactory};
+use contrail::core::front::JetStream;
 use contrail::core::message::{Message, Outbound};
 use contrail::core::store::faulty::Faults;
 use contrail::core::store::memory::MemoryStore;
@@ -88,7 +89,7 @@ fn step() -> impl Strategy<Value = Step> {
 
 /// The scenario's bookkeeping: what was asked and what the engine released.
 struct Run {
-    engine: Engine,
+    front: JetStream,
     faults: Faults,
     /// The two-phase path: stores queue their syncs, and flush tickets are completed later,
     /// each with the outcome its flush's fault says.
@@ -136,7 +137,7 @@ impl Run {
             false => faults.factory(make_store),
         };
         let mut run = Run {
-            engine: Engine::new(EngineConfig::default(), factory, 1),
+            front: JetStream::new(Engine::new(EngineConfig::default(), factory, 1)),
             faults,
             queued,
             in_flight: VecDeque::new(),
@@ -177,7 +178,7 @@ impl Run {
     fn api(&mut self, subject: &str, body: &str) {
         let msg = Message::new(format!("$JS.API.{subject}"), Bytes::from(body.to_string()))
             .with_reply("api");
-        assert!(self.engine.handle(msg, NOW));
+        assert!(self.front.handle(msg, NOW));
     }
 
     fn step(&mut self, step: &Step) -> Result<(), TestCaseError> {
@@ -196,9 +197,9 @@ impl Run {
                         .stream(STREAMS[s])
                         .map_or(0, |st| st.store().state().last_seq)
                 };
-                let before = last_seq(&self.engine);
-                prop_assert!(self.engine.handle(msg, NOW));
-                let after = last_seq(&self.engine);
+                let before = last_seq(self.front.engine());
+                prop_assert!(self.front.handle(msg, NOW));
+                let after = last_seq(self.front.engine());
                 if after != before {
                     self.took[s].insert(n, after);
                 }
@@ -209,7 +210,7 @@ impl Run {
                     Bytes::from(format!(r#"{{"batch":{batch}}}"#)),
                 )
                 .with_reply(format!("pull.{stream}"));
-                prop_assert!(self.engine.handle(msg, NOW));
+                prop_assert!(self.front.handle(msg, NOW));
             }
             Step::Ack { stream, pick } => {
                 if !self.unacked[stream].is_empty() {
@@ -218,7 +219,7 @@ impl Run {
                     let msg = Message::new(subject, Bytes::from_static(b"+ACK"))
                         .with_reply(format!("ackr.{stream}.{seq}"));
                     self.acks_sent += 1;
-                    prop_assert!(self.engine.handle(msg, NOW));
+                    prop_assert!(self.front.handle(msg, NOW));
                 }
             }
             Step::Get { stream, seq } => {
@@ -227,7 +228,7 @@ impl Run {
                     Bytes::from(format!(r#"{{"seq":{seq}}}"#)),
                 )
                 .with_reply(format!("get.{stream}"));
-                prop_assert!(self.engine.handle(msg, NOW));
+                prop_assert!(self.front.handle(msg, NOW));
             }
             Step::Flush(ref fault) => {
                 self.faults.recover();
@@ -274,7 +275,7 @@ impl Run {
         &mut self,
         outcome: Option<StoreError>,
     ) -> Result<Result<(), StoreError>, TestCaseError> {
-        let ticket = self.engine.flush();
+        let ticket = self.front.engine_mut().flush();
         self.handled_since_flush = false;
         let flushed = ticket.result();
         prop_assert!(
@@ -290,7 +291,7 @@ impl Run {
 
     /// Checks everything the engine released.
     fn drain(&mut self) -> Result<(), TestCaseError> {
-        while let Some(out) = self.engine.poll_outbound() {
+        while let Some(out) = self.front.engine_mut().poll_outbound() {
             self.check_released(&out)?;
         }
         Ok(())
@@ -300,9 +301,9 @@ impl Run {
     fn settle_oldest(&mut self) -> Result<(), TestCaseError> {
         if let Some((ticket, outcome)) = self.in_flight.pop_front() {
             match outcome {
-                None => self.engine.flush_done(ticket),
+                None => self.front.engine_mut().flush_done(ticket),
                 Some(err) => {
-                    self.engine.flush_failed(ticket, err);
+                    self.front.engine_mut().flush_failed(ticket, err);
                     // The later ones were built on it: they failed with it.
                     self.in_flight.clear();
                 }
@@ -334,12 +335,14 @@ impl Run {
                 name
             );
             let last_seq = self
-                .engine
+                .front
+                .engine()
                 .stream(name)
                 .map_or(0, |s| s.store().state().last_seq);
             if self.faults.durable(name).last_seq == last_seq && i < WITH_CONSUMER {
                 let info = self
-                    .engine
+                    .front
+                    .engine()
                     .consumer_info(name, "W", NOW)
                     .map_err(|e| TestCaseError::fail(e.to_string()))?;
                 prop_assert_eq!(
@@ -385,7 +388,8 @@ impl Run {
                         // Taken back (the stream went back below it): it must never be seen
                         // again. Else still queued: it may be stored later.
                         let last_seq = self
-                            .engine
+                            .front
+                            .engine()
                             .stream(STREAMS[stream])
                             .map_or(0, |s| s.store().state().last_seq);
                         if last_seq >= seq {
@@ -467,14 +471,15 @@ impl Run {
                 self.published[i],
                 "every publish answered once"
             );
-            let stream = self.engine.stream(name).expect("stream exists");
+            let stream = self.front.engine().stream(name).expect("stream exists");
             let stored = stored_seqs(stream.store());
             self.check_holds_what_was_acked(i, &stored)?;
             let durable = self.faults.durable(name);
             prop_assert_eq!(durable.last_seq, stream.store().state().last_seq);
             if i < WITH_CONSUMER {
                 let info = self
-                    .engine
+                    .front
+                    .engine()
                     .consumer_info(name, "W", NOW)
                     .map_err(|e| TestCaseError::fail(e.to_string()))?;
                 let record = durable
@@ -603,7 +608,7 @@ proptest! {
         let mut run = run_steps(file_stores(dir.0.clone()), &steps)?;
         // Closed (the old engine dropped) and reopened, every store holds what was
         // acknowledged, and nothing else but messages refused at a failed flush.
-        run.engine = Engine::in_memory(1);
+        run.front = JetStream::in_memory(1);
         for (i, name) in STREAMS.iter().enumerate() {
             let store = FileStore::open(&dir.0.join(name), FileStoreConfig::default())
                 .map_err(|e| TestCaseError::fail(format!("reopen {name}: {e}")))?;
@@ -636,7 +641,7 @@ proptest! {
     ) {
         let dir = TempDir::new();
         let mut run = play(Run::queued(file_stores(dir.0.clone())), &steps)?;
-        run.engine = Engine::in_memory(1);
+        run.front = JetStream::in_memory(1);
         for (i, name) in STREAMS.iter().enumerate() {
             let store = FileStore::open(&dir.0.join(name), FileStoreConfig::default())
                 .map_err(|e| TestCaseError::fail(format!("reopen {name}: {e}")))?;
@@ -652,20 +657,20 @@ fn a_queued_flush_releases_its_pubacks_when_its_ticket_is_done() {
     let mut run = Run::queued(memory_stores());
     run.step(&Step::Publish(0)).expect("publish");
     let info = Message::new("$JS.API.STREAM.INFO.B", Bytes::new()).with_reply("api");
-    assert!(run.engine.handle(info, NOW));
-    let first = run.engine.flush();
+    assert!(run.front.handle(info, NOW));
+    let first = run.front.engine_mut().flush();
     assert!(first.is_pending(), "the store queued its sync");
-    let out: Vec<String> = std::iter::from_fn(|| run.engine.poll_outbound())
+    let out: Vec<String> = std::iter::from_fn(|| run.front.engine_mut().poll_outbound())
         .map(|o| o.to)
         .collect();
     assert_eq!(out, ["api"], "only the read leaves before the commit");
     run.step(&Step::Publish(0)).expect("publish");
-    let second = run.engine.flush();
+    let second = run.front.engine_mut().flush();
     assert!(second.is_pending());
-    assert_eq!(run.engine.poll_outbound(), None);
+    assert_eq!(run.front.engine_mut().poll_outbound(), None);
 
-    run.engine.flush_done(first);
-    let out: Vec<String> = std::iter::from_fn(|| run.engine.poll_outbound())
+    run.front.engine_mut().flush_done(first);
+    let out: Vec<String> = std::iter::from_fn(|| run.front.engine_mut().poll_outbound())
         .map(|o| o.to)
         .collect();
     assert_eq!(
@@ -673,8 +678,8 @@ fn a_queued_flush_releases_its_pubacks_when_its_ticket_is_done() {
         ["pub.0.0"],
         "the first ticket's PubAck, not the second's"
     );
-    run.engine.flush_done(second);
-    let out: Vec<String> = std::iter::from_fn(|| run.engine.poll_outbound())
+    run.front.engine_mut().flush_done(second);
+    let out: Vec<String> = std::iter::from_fn(|| run.front.engine_mut().poll_outbound())
         .map(|o| o.to)
         .collect();
     assert_eq!(out, ["pub.0.1"]);
@@ -688,33 +693,43 @@ fn a_failed_ticket_refuses_its_publishes_and_fails_the_ones_after_it() {
     let dir = TempDir::new();
     let mut run = Run::queued(file_stores(dir.0.clone()));
     run.step(&Step::Publish(0)).expect("publish");
-    let first = run.engine.flush();
+    let first = run.front.engine_mut().flush();
     run.step(&Step::Publish(0)).expect("publish");
-    let second = run.engine.flush();
-    run.engine
+    let second = run.front.engine_mut().flush();
+    run.front
+        .engine_mut()
         .flush_failed(first, StoreError::Io("transaction aborted".into()));
-    let out: Vec<Outbound> = std::iter::from_fn(|| run.engine.poll_outbound()).collect();
+    let out: Vec<Outbound> =
+        std::iter::from_fn(|| run.front.engine_mut().poll_outbound()).collect();
     let to: Vec<&str> = out.iter().map(|o| o.to.as_str()).collect();
     assert_eq!(to, ["pub.0.0", "pub.0.1"], "both answered at the failure");
     for o in &out {
         let body: serde_json::Value = serde_json::from_slice(&o.msg.payload).expect("JSON");
         assert_eq!(body["error"]["err_code"], 10077, "{body}");
     }
-    let stored = run.engine.stream("A").map(|s| s.store().state().msgs);
+    let stored = run
+        .front
+        .engine()
+        .stream("A")
+        .map(|s| s.store().state().msgs);
     assert_eq!(stored, Some(0), "the appends were taken back");
-    run.engine.flush_done(second);
+    run.front.engine_mut().flush_done(second);
     assert_eq!(
-        run.engine.poll_outbound(),
+        run.front.engine_mut().poll_outbound(),
         None,
         "the second ticket failed too"
     );
 
     // Taken back, nothing unsynced is left: the next publish is taken, not refused at once.
     run.step(&Step::Publish(0)).expect("publish");
-    assert_eq!(run.engine.poll_outbound(), None, "not refused at once");
-    let ticket = run.engine.flush();
-    run.engine.flush_done(ticket);
-    let out = run.engine.poll_outbound().expect("a PubAck");
+    assert_eq!(
+        run.front.engine_mut().poll_outbound(),
+        None,
+        "not refused at once"
+    );
+    let ticket = run.front.engine_mut().flush();
+    run.front.engine_mut().flush_done(ticket);
+    let out = run.front.engine_mut().poll_outbound().expect("a PubAck");
     let ack: serde_json::Value = serde_json::from_slice(&out.msg.payload).expect("JSON");
     assert_eq!(
         (out.to.as_str(), &ack["seq"]),
@@ -731,30 +746,41 @@ fn after_a_batch_was_taken_back_the_next_publish_tries_the_disk_again() {
     let mut run = Run::new(file_stores(dir.0.clone()));
     run.step(&Step::Publish(0)).expect("publish");
     run.faults.fail_stream("A", true);
-    assert_eq!(run.engine.flush().result(), Err(StoreError::QuotaExceeded));
+    assert_eq!(
+        run.front.engine_mut().flush().result(),
+        Err(StoreError::QuotaExceeded)
+    );
     refusal_of(
-        &run.engine
+        &run.front
+            .engine_mut()
             .poll_outbound()
             .expect("refused at the failed flush"),
     );
 
     run.step(&Step::Publish(0)).expect("publish");
     assert_eq!(
-        run.engine.poll_outbound(),
+        run.front.engine_mut().poll_outbound(),
         None,
         "taken, not refused at once"
     );
     let before = run.faults.failures();
-    assert_eq!(run.engine.flush().result(), Err(StoreError::QuotaExceeded));
+    assert_eq!(
+        run.front.engine_mut().flush().result(),
+        Err(StoreError::QuotaExceeded)
+    );
     assert!(run.faults.failures() > before, "the disk was tried again");
-    let out = run.engine.poll_outbound().expect("refused at its flush");
+    let out = run
+        .front
+        .engine_mut()
+        .poll_outbound()
+        .expect("refused at its flush");
     assert_eq!(out.to, "pub.0.1");
     refusal_of(&out);
 
     run.faults.recover();
     run.step(&Step::Publish(0)).expect("publish");
-    assert_eq!(run.engine.flush().result(), Ok(()));
-    let out = run.engine.poll_outbound().expect("a PubAck");
+    assert_eq!(run.front.engine_mut().flush().result(), Ok(()));
+    let out = run.front.engine_mut().poll_outbound().expect("a PubAck");
     let ack: serde_json::Value = serde_json::from_slice(&out.msg.payload).expect("JSON");
     assert_eq!(
         (out.to.as_str(), &ack["seq"]),
@@ -832,20 +858,28 @@ fn a_failing_stream_refuses_publishes_at_once_and_still_answers_reads() {
     let mut run = Run::new(memory_stores());
     run.step(&Step::Publish(0)).expect("publish");
     run.faults.fail_stream("A", true);
-    assert_eq!(run.engine.flush().result(), Err(StoreError::QuotaExceeded));
-    let out = run.engine.poll_outbound().expect("the publish is answered");
+    assert_eq!(
+        run.front.engine_mut().flush().result(),
+        Err(StoreError::QuotaExceeded)
+    );
+    let out = run
+        .front
+        .engine_mut()
+        .poll_outbound()
+        .expect("the publish is answered");
     assert_eq!(out.to, "pub.0.0");
     refusal_of(&out);
-    assert_eq!(run.engine.poll_outbound(), None);
+    assert_eq!(run.front.engine_mut().poll_outbound(), None);
 
     run.step(&Step::Publish(0)).expect("publish");
     let info = Message::new("$JS.API.STREAM.INFO.A", Bytes::new()).with_reply("info");
-    assert!(run.engine.handle(info, NOW));
+    assert!(run.front.handle(info, NOW));
     assert!(
-        run.engine.flush().result().is_err(),
+        run.front.engine_mut().flush().result().is_err(),
         "the store still fails"
     );
-    let out: Vec<Outbound> = std::iter::from_fn(|| run.engine.poll_outbound()).collect();
+    let out: Vec<Outbound> =
+        std::iter::from_fn(|| run.front.engine_mut().poll_outbound()).collect();
     let to: Vec<&str> = out.iter().map(|o| o.to.as_str()).collect();
     assert_eq!(
         to,
@@ -853,7 +887,11 @@ fn a_failing_stream_refuses_publishes_at_once_and_still_answers_reads() {
         "the refusal and the read leave at once"
     );
     refusal_of(&out[0]);
-    let stored = run.engine.stream("A").map(|s| s.store().state().msgs);
+    let stored = run
+        .front
+        .engine()
+        .stream("A")
+        .map(|s| s.store().state().msgs);
     assert_eq!(
         stored,
         Some(1),
@@ -921,14 +959,14 @@ fn a_stream_recreated_after_its_failing_store_was_deleted_takes_publishes() {
     let mut run = Run::new(memory_stores());
     run.step(&Step::Publish(2)).expect("publish");
     run.faults.fail_stream("C", true);
-    assert!(run.engine.flush().result().is_err());
-    run.engine.delete_stream("C").expect("delete");
+    assert!(run.front.engine_mut().flush().result().is_err());
+    run.front.engine_mut().delete_stream("C").expect("delete");
     run.faults.recover();
     run.api("STREAM.CREATE.C", r#"{"subjects":["c.>"]}"#);
     let publish = Message::new("c.x", Bytes::from_static(b"x")).with_reply("again");
-    assert!(run.engine.handle(publish, NOW));
-    assert_eq!(run.engine.flush().result(), Ok(()));
-    let ack = std::iter::from_fn(|| run.engine.poll_outbound())
+    assert!(run.front.handle(publish, NOW));
+    assert_eq!(run.front.engine_mut().flush().result(), Ok(()));
+    let ack = std::iter::from_fn(|| run.front.engine_mut().poll_outbound())
         .find(|o| o.to == "again")
         .expect("a reply to the publish");
     let ack: serde_json::Value = serde_json::from_slice(&ack.msg.payload).expect("JSON");
@@ -948,9 +986,13 @@ fn deliveries_of_durable_messages_are_not_held_by_a_failing_store() {
     assert_eq!((run.acked[0].len(), run.acked[1].len()), (1, 1));
     run.step(&Step::Publish(0)).expect("publish");
     run.faults.fail_stream("A", true);
-    assert_eq!(run.engine.flush().result(), Err(StoreError::QuotaExceeded));
+    assert_eq!(
+        run.front.engine_mut().flush().result(),
+        Err(StoreError::QuotaExceeded)
+    );
     let out = run
-        .engine
+        .front
+        .engine_mut()
         .poll_outbound()
         .expect("A's second publish is answered");
     assert_eq!(out.to, "pub.0.1");
@@ -966,7 +1008,7 @@ fn deliveries_of_durable_messages_are_not_held_by_a_failing_store() {
         Bytes::from_static(br#"{"seq":1}"#),
     )
     .with_reply("get.0");
-    assert!(run.engine.handle(get, NOW));
+    assert!(run.front.handle(get, NOW));
     let flushed = run.flush_and_check().expect("only durable state released");
     assert_eq!(flushed, Err(StoreError::QuotaExceeded), "A still fails");
     assert_eq!(run.unacked[1].len(), 1, "B's delivery left");
@@ -996,30 +1038,56 @@ fn a_retry_with_the_msg_id_of_a_publish_refused_at_a_failed_flush_is_not_stored_
             .with_headers(Bytes::from_static(b"NATS/1.0\r\nNats-Msg-Id: m1\r\n\r\n"))
             .with_reply(reply.to_string())
     };
-    assert!(run.engine.handle(publish("first"), NOW));
+    assert!(run.front.handle(publish("first"), NOW));
     run.faults.fail_stream("A", true);
-    assert_eq!(run.engine.flush().result(), Err(StoreError::QuotaExceeded));
-    let out = run.engine.poll_outbound().expect("the publish is answered");
+    assert_eq!(
+        run.front.engine_mut().flush().result(),
+        Err(StoreError::QuotaExceeded)
+    );
+    let out = run
+        .front
+        .engine_mut()
+        .poll_outbound()
+        .expect("the publish is answered");
     assert_eq!(out.to, "first");
     refusal_of(&out);
 
     run.faults.recover();
-    assert_eq!(run.engine.flush().result(), Ok(()), "the store recovered");
-    assert!(run.engine.handle(publish("retry"), NOW));
-    assert_eq!(run.engine.flush().result(), Ok(()));
-    let out = run.engine.poll_outbound().expect("the retry is answered");
+    assert_eq!(
+        run.front.engine_mut().flush().result(),
+        Ok(()),
+        "the store recovered"
+    );
+    assert!(run.front.handle(publish("retry"), NOW));
+    assert_eq!(run.front.engine_mut().flush().result(), Ok(()));
+    let out = run
+        .front
+        .engine_mut()
+        .poll_outbound()
+        .expect("the retry is answered");
     let ack: serde_json::Value = serde_json::from_slice(&out.msg.payload).expect("JSON");
     assert_eq!(ack["seq"], 1, "{ack}");
     assert_eq!(ack["duplicate"], true, "{ack}");
-    let stored = run.engine.stream("A").map(|s| s.store().state().msgs);
+    let stored = run
+        .front
+        .engine()
+        .stream("A")
+        .map(|s| s.store().state().msgs);
     assert_eq!(stored, Some(1), "stored once");
 }
 
 /// The stream's sequences, message count and its consumer's delivered/pending state.
 fn shape(run: &Run, stream: &str) -> (u64, u64, u64, u64, u64) {
-    let state = run.engine.stream(stream).expect("stream").store().state();
+    let state = run
+        .front
+        .engine()
+        .stream(stream)
+        .expect("stream")
+        .store()
+        .state();
     let info = run
-        .engine
+        .front
+        .engine()
         .consumer_info(stream, "W", NOW)
         .expect("consumer info");
     (
@@ -1093,12 +1161,16 @@ fn a_failed_batch_of_publishes_is_taken_back_on_the_file_store() {
     );
     run.recover_and_compare()
         .expect("state equals what was acked");
-    let stored = stored_seqs(run.engine.stream("A").expect("A").store());
+    let stored = stored_seqs(run.front.engine().stream("A").expect("A").store());
     assert_eq!(stored, run.acked[0], "exactly what was acknowledged");
-    let payload = run.engine.stream("A").map(|s| s.store().load_msg(3));
+    let payload = run
+        .front
+        .engine()
+        .stream("A")
+        .map(|s| s.store().load_msg(3));
     assert!(matches!(payload, Some(Ok(_))), "seq 3 is the new message");
 
-    run.engine = Engine::in_memory(1);
+    run.front = JetStream::in_memory(1);
     let store = FileStore::open(&dir.0.join("A"), FileStoreConfig::default()).expect("reopen");
     assert_eq!(
         stored_seqs(&store),
@@ -1118,21 +1190,44 @@ fn a_retry_of_a_publish_taken_back_is_stored_not_a_duplicate() {
             .with_headers(Bytes::from_static(b"NATS/1.0\r\nNats-Msg-Id: m1\r\n\r\n"))
             .with_reply(reply.to_string())
     };
-    assert!(run.engine.handle(publish("first"), NOW));
+    assert!(run.front.handle(publish("first"), NOW));
     run.faults.fail_stream("A", true);
-    assert_eq!(run.engine.flush().result(), Err(StoreError::QuotaExceeded));
-    let out = run.engine.poll_outbound().expect("the publish is answered");
+    assert_eq!(
+        run.front.engine_mut().flush().result(),
+        Err(StoreError::QuotaExceeded)
+    );
+    let out = run
+        .front
+        .engine_mut()
+        .poll_outbound()
+        .expect("the publish is answered");
     refusal_of(&out);
-    let stored = run.engine.stream("A").map(|s| s.store().state().msgs);
+    let stored = run
+        .front
+        .engine()
+        .stream("A")
+        .map(|s| s.store().state().msgs);
     assert_eq!(stored, Some(0), "the refused publish is not stored");
-    let info = run.engine.consumer_info("A", "W", NOW).expect("info");
+    let info = run
+        .front
+        .engine()
+        .consumer_info("A", "W", NOW)
+        .expect("info");
     assert_eq!(info.num_pending, 0, "nor counted for the consumer");
 
     run.faults.recover();
-    assert_eq!(run.engine.flush().result(), Ok(()), "the store recovered");
-    assert!(run.engine.handle(publish("retry"), NOW));
-    assert_eq!(run.engine.flush().result(), Ok(()));
-    let out = run.engine.poll_outbound().expect("the retry is answered");
+    assert_eq!(
+        run.front.engine_mut().flush().result(),
+        Ok(()),
+        "the store recovered"
+    );
+    assert!(run.front.handle(publish("retry"), NOW));
+    assert_eq!(run.front.engine_mut().flush().result(), Ok(()));
+    let out = run
+        .front
+        .engine_mut()
+        .poll_outbound()
+        .expect("the retry is answered");
     let ack: serde_json::Value = serde_json::from_slice(&out.msg.payload).expect("JSON");
     assert_eq!(ack["seq"], 1, "{ack}");
     assert!(
@@ -1172,7 +1267,7 @@ fn a_restart_after_a_taken_back_batch_delivers_what_is_stored_next() {
         "saved before the sync failed"
     );
     // A crash before the next flush saves W again.
-    run.engine = Engine::in_memory(1);
+    run.front = JetStream::in_memory(1);
 
     let mut engine = Engine::new(EngineConfig::default(), file_stores(dir.0.clone()), 1);
     let config = serde_json::from_str(r#"{"name":"A","subjects":["a.>"]}"#).expect("config");
@@ -1188,11 +1283,13 @@ fn a_restart_after_a_taken_back_batch_delivers_what_is_stored_next() {
     );
     assert_eq!(info.num_ack_pending, 2);
 
+    let mut front = JetStream::new(engine);
     let publish = Message::new("a.x", Bytes::from_static(b"next")).with_reply("pub");
-    assert!(engine.handle(publish, NOW));
+    assert!(front.handle(publish, NOW));
     let pull =
         Message::new("$JS.API.CONSUMER.MSG.NEXT.A.W", Bytes::from_static(b"1")).with_reply("pull");
-    assert!(engine.handle(pull, NOW));
+    assert!(front.handle(pull, NOW));
+    let engine = front.engine_mut();
     assert_eq!(engine.flush().result(), Ok(()));
     let delivered: Vec<u64> = std::iter::from_fn(|| engine.poll_outbound())
         .filter(|o| o.to == "pull")
@@ -1214,10 +1311,14 @@ fn a_read_of_a_message_taken_back_is_answered_not_found() {
         Bytes::from_static(br#"{"seq":1}"#),
     )
     .with_reply("read");
-    assert!(run.engine.handle(get, NOW));
+    assert!(run.front.handle(get, NOW));
     run.faults.fail_stream("A", true);
-    assert_eq!(run.engine.flush().result(), Err(StoreError::QuotaExceeded));
-    let out: Vec<Outbound> = std::iter::from_fn(|| run.engine.poll_outbound()).collect();
+    assert_eq!(
+        run.front.engine_mut().flush().result(),
+        Err(StoreError::QuotaExceeded)
+    );
+    let out: Vec<Outbound> =
+        std::iter::from_fn(|| run.front.engine_mut().poll_outbound()).collect();
     let to: Vec<&str> = out.iter().map(|o| o.to.as_str()).collect();
     assert_eq!(to, ["pub.0.0", "read"], "both answered at the failed flush");
     refusal_of(&out[0]);

@@ -1,19 +1,20 @@
 //! Group commit: nothing the engine produces leaves before `flush`.
 
 use bytes::Bytes;
-use contrail::core::engine::Engine;
+use contrail::core::front::JetStream;
 use contrail::core::message::Message;
 
 #[test]
 fn replies_wait_for_flush() {
-    let mut engine = Engine::in_memory(1);
+    let mut front = JetStream::in_memory(1);
     let create = Message::new(
         "$JS.API.STREAM.CREATE.S",
         Bytes::from_static(br#"{"subjects":["a"]}"#),
     )
     .with_reply("r1");
-    assert!(engine.handle(create, 1));
-    assert!(engine.handle(Message::new("a", "x").with_reply("r2"), 2));
+    assert!(front.handle(create, 1));
+    assert!(front.handle(Message::new("a", "x").with_reply("r2"), 2));
+    let engine = front.engine_mut();
     assert_eq!(
         engine.poll_outbound(),
         None,

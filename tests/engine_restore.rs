@@ -9,6 +9,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use contrail::core::engine::{Engine, EngineConfig, StoreFactory};
+use contrail::core::front::JetStream;
 use contrail::core::headers::{Headers, NATS_MSG_ID};
 use contrail::core::message::Message;
 use contrail::core::store::memory::MemoryStore;
@@ -96,7 +97,7 @@ fn engine_over(store: &Shared) -> Engine {
 fn a_restarted_engine_resumes_streams_dedup_and_consumers() {
     let disk = Shared::default();
     let mut first = Client::new();
-    first.engine = engine_over(&disk);
+    first.front = JetStream::new(engine_over(&disk));
     first.api("STREAM.CREATE.S", r#"{"subjects":["s.>"]}"#);
     let mut h = Headers::new();
     h.insert(NATS_MSG_ID, "once");
@@ -115,9 +116,10 @@ fn a_restarted_engine_resumes_streams_dedup_and_consumers() {
     drop(first);
 
     let mut second = Client::new();
-    second.engine = engine_over(&Shared::default());
+    second.front = JetStream::new(engine_over(&Shared::default()));
     let skipped = second
-        .engine
+        .front
+        .engine_mut()
         .restore_stream(config, START, Box::new(disk.clone()), START)
         .expect("restores");
     assert!(skipped.is_empty());

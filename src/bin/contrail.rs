@@ -20,7 +20,7 @@ mod native {
 
     use bytes::Bytes;
     use clap::Parser;
-    use contrail::core::engine::Engine;
+    use contrail::core::front::JetStream;
     use contrail::core::message::{Message, Outbound};
     use contrail::core::time::Nanos;
     use contrail::server::config;
@@ -33,18 +33,19 @@ mod native {
     }
 
     /// Sends one message, flushes, and returns what the engine released.
-    fn send(engine: &mut Engine, msg: Message) -> Vec<Outbound> {
-        engine.handle(msg, now());
+    fn send(front: &mut JetStream, msg: Message) -> Vec<Outbound> {
+        front.handle(msg, now());
+        let engine = front.engine_mut();
         if let Err(err) = engine.flush().result() {
             eprintln!("store sync failed: {err}");
         }
         std::iter::from_fn(|| engine.poll_outbound()).collect()
     }
 
-    fn request(engine: &mut Engine, subject: &str, body: &str) {
+    fn request(front: &mut JetStream, subject: &str, body: &str) {
         println!("> {subject} {body}");
         for out in send(
-            engine,
+            front,
             Message::new(subject, Bytes::from(body.to_string())).with_reply("_INBOX.demo"),
         ) {
             println!("< {}", String::from_utf8_lossy(&out.msg.payload));
@@ -116,9 +117,9 @@ mod native {
     }
 
     fn demo() {
-        let mut engine = Engine::in_memory(now() as u64);
+        let mut front = JetStream::in_memory(now() as u64);
         request(
-            &mut engine,
+            &mut front,
             "$JS.API.STREAM.CREATE.ORDERS",
             r#"{"subjects":["orders.>"],"storage":"memory"}"#,
         );
@@ -126,14 +127,14 @@ mod native {
             let subject = format!("orders.{region}");
             println!("> PUB {subject} order {i}");
             for out in send(
-                &mut engine,
+                &mut front,
                 Message::new(subject, format!("order {i}")).with_reply("_INBOX.ack"),
             ) {
                 println!("< {}", String::from_utf8_lossy(&out.msg.payload));
             }
         }
         request(
-            &mut engine,
+            &mut front,
             "$JS.API.CONSUMER.CREATE.ORDERS.eu",
             r#"{"stream_name":"ORDERS","config":{"durable_name":"eu","filter_subject":"orders.eu","ack_policy":"explicit"}}"#,
         );
@@ -143,7 +144,7 @@ mod native {
             r#"{"batch":10,"no_wait":true}"#,
         )
         .with_reply("_INBOX.pull");
-        for out in send(&mut engine, pull) {
+        for out in send(&mut front, pull) {
             match out.msg.reply {
                 Some(ack) => {
                     println!(
@@ -151,7 +152,7 @@ mod native {
                         out.msg.subject,
                         String::from_utf8_lossy(&out.msg.payload)
                     );
-                    send(&mut engine, Message::new(ack, "+ACK"));
+                    send(&mut front, Message::new(ack, "+ACK"));
                 }
                 None => println!(
                     "< status {}",
@@ -159,6 +160,6 @@ mod native {
                 ),
             }
         }
-        request(&mut engine, "$JS.API.CONSUMER.INFO.ORDERS.eu", "");
+        request(&mut front, "$JS.API.CONSUMER.INFO.ORDERS.eu", "");
     }
 }

@@ -1,13 +1,15 @@
-//! The JetStream thread: the one owner of the [`Engine`], fed by every connection.
+//! The JetStream thread: the one owner of the account's [`JetStream`] front and its [`Engine`],
+//! fed by every connection.
 //!
 //! Connections send client publishes that JetStream may want (subjects the engine subscribed,
 //! such as `$JS.API.>`, `$JS.ACK.>`, `$JS.FC.>` and its inbox, and stream subjects) over a
-//! bounded channel, so a flood of publishes slows its
-//! publishers instead of growing memory. The thread takes them in batches: it hands each to
-//! [`Engine::handle`], then calls [`Engine::flush`] once per batch (group commit: one store sync
-//! for many publishes and acks, and no PubAck leaves before its data is durable), then routes
-//! what [`Engine::poll_outbound`] releases through the [`Router`]. Between batches it sleeps until
-//! [`Engine::poll_timeout`] (redeliveries, pull expiry, heartbeats).
+//! bounded channel, so a flood of publishes slows its publishers instead of growing memory. The
+//! thread takes them in batches: it hands each to [`JetStream::handle`] (which serves `$JS.API`
+//! requests and passes the rest to the engine), then calls [`Engine::flush`] once per batch
+//! (group commit: one store sync for many publishes and acks, and no PubAck leaves before its
+//! data is durable), then routes what [`Engine::poll_outbound`] releases through the
+//! [`Router`]. Between batches it sleeps until [`Engine::poll_timeout`] (redeliveries, pull
+//! expiry, heartbeats).
 //!
 //! Push consumers deliver in bursts of `PUSH_BURST` (64 KiB), each routed (its writers woken)
 //! before the next is made, so a long push delivery (a mirror catching up) streams out as
@@ -20,8 +22,9 @@
 //!
 //! The engine also speaks first: the thread applies its subscription events (local ones to the
 //! index [`JsHandle::wants`] reads, link ones to the link's task, see `links.rs`), sends what it
-//! addresses to a link over that link, and hands back into the engine what it sent to local
-//! subjects it subscribed itself (a request to its own API, and the reply on its inbox).
+//! addresses to a link over that link, and hands back through the front what it sent to local
+//! subjects it subscribed itself (a request to its own API, served by the front, and the reply
+//! on its inbox).
 
 mod links;
 
@@ -34,7 +37,10 @@ use tokio::sync::{mpsc, oneshot, Notify, OwnedSemaphorePermit, Semaphore};
 use super::outbox::FlushList;
 use super::router::{MsgView, Router};
 use super::storage::Storage;
-use crate::core::engine::{ChangedStreams, Engine, EngineEvent, RequestError, RequestId, SubId};
+#[cfg(doc)]
+use crate::core::engine::Engine;
+use crate::core::engine::{ChangedStreams, EngineEvent, RequestError, RequestId, SubId};
+use crate::core::front::JetStream;
 use crate::core::message::{Destination, LinkId, Message, Outbound};
 use crate::core::subject;
 use crate::core::subject_index::SubjectIndex;
@@ -87,7 +93,7 @@ pub struct Origin {
 }
 
 /// A question for the engine from monitoring: runs on the engine thread.
-pub type Query = Box<dyn FnOnce(&Engine, Nanos) -> serde_json::Value + Send>;
+pub type Query = Box<dyn FnOnce(&JetStream, Nanos) -> serde_json::Value + Send>;
 
 enum Event {
     /// A publish, holding its client's share of [`CLIENT_BUDGET`] and of [`QUEUED_BYTES`] until
@@ -400,7 +406,7 @@ pub fn start(
                 .set_interest_oracle(Box::new(move |subject| oracle_router.has_interest(subject)));
             engine.set_push_burst(PUSH_BURST);
             let mut task = Task {
-                engine,
+                front: JetStream::new(engine),
                 storage,
                 router,
                 stream_subjects,
@@ -439,7 +445,8 @@ pub fn start(
 struct Task {
     /// Shared with [`JsHandle::wants`]: whether any stream exists.
     has_streams: Arc<std::sync::atomic::AtomicBool>,
-    engine: Engine,
+    /// The account's JetStream: the engine and its `$JS.API` front.
+    front: JetStream,
     storage: Storage,
     router: Arc<Router>,
     stream_subjects: Arc<RwLock<SubjectIndex<String>>>,
@@ -471,7 +478,7 @@ impl Task {
         loop {
             // Asked once per turn (it looks at every stream and consumer); work that events of
             // this turn schedule is due later, and the next turn asks again.
-            let deadline = self.engine.poll_timeout();
+            let deadline = self.front.engine().poll_timeout();
             let sleep = match deadline {
                 // Messages the engine sent itself wait: go round at once.
                 _ if !self.loopback.is_empty() => Duration::ZERO,
@@ -501,7 +508,7 @@ impl Task {
                                 self.handle_publish(msg, origin, now);
                             }
                             Event::Query(query, reply) => {
-                                let _ = reply.send(query(&self.engine, now));
+                                let _ = reply.send(query(&self.front, now));
                             }
                             other => self.handle_other(other, now),
                         }
@@ -520,7 +527,7 @@ impl Task {
             self.apply_interest();
             let now = now();
             if deadline.is_some_and(|at| at <= now) {
-                self.engine.handle_timeout(now);
+                self.front.engine_mut().handle_timeout(now);
             }
             if api_seen {
                 // Before the replies leave: a client told its stream exists may publish to it
@@ -547,12 +554,12 @@ impl Task {
                 done,
             } => {
                 let timeout = Nanos::try_from(timeout.as_nanos()).unwrap_or(Nanos::MAX);
-                let id = self.engine.request(dest, msg, timeout, now);
+                let id = self.front.engine_mut().request(dest, msg, timeout, now);
                 self.waiting.insert(id, done);
             }
             Event::AttachLink(id, commands, up) => {
                 // What the engine subscribed there before the link came.
-                for (sid, subject, dest) in self.engine.subscriptions() {
+                for (sid, subject, dest) in self.front.engine().subscriptions() {
                     if dest == Destination::Link(id) {
                         let subject = subject.to_string();
                         let _ = commands.try_send(LinkCommand::Subscribe { sid, subject });
@@ -560,14 +567,14 @@ impl Task {
                 }
                 self.links.insert(id, commands);
                 if up {
-                    self.engine.link_up(id, now);
+                    self.front.engine_mut().link_up(id, now);
                 }
             }
-            Event::RouteApi(api, dest) => self.engine.set_api_route(&api, dest),
-            Event::FromLink(id, LinkNews::Up) => self.engine.link_up(id, now),
-            Event::FromLink(id, LinkNews::Down) => self.engine.link_down(id, now),
+            Event::RouteApi(api, dest) => self.front.engine_mut().set_api_route(&api, dest),
+            Event::FromLink(id, LinkNews::Up) => self.front.engine_mut().link_up(id, now),
+            Event::FromLink(id, LinkNews::Down) => self.front.engine_mut().link_down(id, now),
             Event::FromLink(_, LinkNews::Message { sid, msg }) => {
-                self.engine.handle_subscribed(sid, msg, now);
+                self.front.handle_subscribed(sid, msg, now);
             }
             Event::Publish(..) | Event::Query(..) | Event::Stop(_) => {}
         }
@@ -583,7 +590,7 @@ impl Task {
             let mut api_seen = false;
             for (sid, msg) in std::mem::take(&mut self.loopback) {
                 api_seen |= msg.subject.starts_with("$JS.API.");
-                self.engine.handle_subscribed(sid, msg, now);
+                self.front.handle_subscribed(sid, msg, now);
             }
             if api_seen {
                 self.refresh_streams();
@@ -596,7 +603,7 @@ impl Task {
 
     /// Answers the callers of [`JsHandle::engine_request`] whose requests ended.
     fn answer_requests(&mut self) {
-        while let Some(outcome) = self.engine.poll_request_outcome() {
+        while let Some(outcome) = self.front.engine_mut().poll_request_outcome() {
             if let Some(done) = self.waiting.remove(&outcome.id) {
                 let _ = done.send(outcome.result);
             }
@@ -606,7 +613,7 @@ impl Task {
     /// Applies the engine's subscription events: local ones to the index connections read,
     /// link ones to the link's task (those for a link not attached yet are made when it is).
     fn apply_engine_events(&mut self) {
-        while let Some(event) = self.engine.poll_event() {
+        while let Some(event) = self.front.engine_mut().poll_event() {
             match event {
                 EngineEvent::Subscribe {
                     sid,
@@ -671,7 +678,12 @@ impl Task {
             .filter(|s| !subject::is_literal(s))
             .count();
         if slice.recheck_all || wildcards > WILDCARDS_PER_SLICE {
-            let all: Vec<String> = self.engine.deliver_subjects().map(str::to_string).collect();
+            let all: Vec<String> = self
+                .front
+                .engine()
+                .deliver_subjects()
+                .map(str::to_string)
+                .collect();
             for deliver in all {
                 self.report_interest(&deliver);
             }
@@ -679,7 +691,7 @@ impl Task {
         }
         for filter in slice.subjects {
             // A literal subject costs one lookup; only a wildcard walks the deliver subjects.
-            for deliver in self.engine.deliver_subjects_matching(&filter) {
+            for deliver in self.front.engine().deliver_subjects_matching(&filter) {
                 self.report_interest(&deliver);
             }
         }
@@ -690,20 +702,21 @@ impl Task {
     /// The engine subscribed or unsubscribed `filter` itself: push consumers delivering under it
     /// may have gained or lost their only subscriber.
     fn reinterest(&mut self, filter: &str) {
-        for deliver in self.engine.deliver_subjects_matching(filter) {
+        for deliver in self.front.engine().deliver_subjects_matching(filter) {
             self.report_interest(&deliver);
         }
     }
 
     fn report_interest(&mut self, deliver: &str) {
         // A client's subscription, or one of the engine's own (a mirror's deliver subject).
-        let active = self.router.has_interest(deliver) || self.engine.subscribed_locally(deliver);
-        self.engine.set_interest(deliver, active, now());
+        let active =
+            self.router.has_interest(deliver) || self.front.engine().subscribed_locally(deliver);
+        self.front.engine_mut().set_interest(deliver, active, now());
     }
 
     fn handle_publish(&mut self, msg: Message, origin: Origin, now: Nanos) {
         let reply = msg.reply.clone();
-        let handled = self.engine.handle(msg, now);
+        let handled = self.front.handle(msg, now);
         if !handled && origin.no_responders {
             if let Some(reply) = reply {
                 no_responders(&self.router, &reply, origin.client, &mut FlushList::new());
@@ -717,7 +730,11 @@ impl Task {
     /// flushes and routes.
     fn route_mid_delivery(&mut self, now: Nanos) {
         let delivering = self.last_flush.elapsed() < FLUSH_WHILE_DELIVERING
-            && self.engine.poll_timeout().is_some_and(|at| at <= now);
+            && self
+                .front
+                .engine()
+                .poll_timeout()
+                .is_some_and(|at| at <= now);
         if delivering {
             self.route();
         } else {
@@ -732,7 +749,7 @@ impl Task {
     fn flush_and_route(&mut self) {
         self.last_flush = std::time::Instant::now();
         // File and memory stores are durable when their sync returns: the ticket is complete.
-        match self.engine.flush().result() {
+        match self.front.engine_mut().flush().result() {
             Ok(()) if self.sync_failures > 0 => {
                 tracing::warn!(failures = self.sync_failures, "store sync recovered");
                 self.sync_failures = 0;
@@ -755,7 +772,7 @@ impl Task {
         // Subscriptions first: a request must not leave before its inbox is subscribed.
         self.apply_engine_events();
         let mut flush = FlushList::new();
-        while let Some(out) = self.engine.poll_outbound() {
+        while let Some(out) = self.front.engine_mut().poll_outbound() {
             match out.dest {
                 Destination::Local => {
                     route(&self.router, &out, &mut flush);
@@ -775,16 +792,16 @@ impl Task {
     /// Notices created, updated and deleted streams: updates the subjects connections forward
     /// to the engine, and persists stream configs. O(streams changed), not O(streams).
     fn refresh_streams(&mut self) {
-        let changed = self.engine.take_changed_streams();
+        let changed = self.front.engine_mut().take_changed_streams();
         if changed == ChangedStreams::default() {
             return;
         }
-        self.storage.save_configs(&self.engine, &changed);
+        self.storage.save_configs(self.front.engine(), &changed);
         let names: Vec<String> = match &changed {
             ChangedStreams::Some(names) => names.iter().cloned().collect(),
             ChangedStreams::All => {
                 let mut all: HashSet<String> = self.known_streams.keys().cloned().collect();
-                all.extend(self.engine.stream_names(None));
+                all.extend(self.front.engine().stream_names(None));
                 all.into_iter().collect()
             }
         };
@@ -794,7 +811,8 @@ impl Task {
             .unwrap_or_else(|e| e.into_inner());
         for name in names {
             let now_subjects = self
-                .engine
+                .front
+                .engine()
                 .stream(&name)
                 .map(|stream| stream.config().subjects.clone());
             if self.known_streams.get(&name) == now_subjects.as_ref() {

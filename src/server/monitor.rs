@@ -30,6 +30,7 @@ use super::static_files::TimedIo;
 use super::tls::ServerTls;
 use super::Shared;
 use crate::core::engine::Engine;
+use crate::core::front::JetStream;
 use crate::core::stream::InfoOptions;
 use crate::core::time::{format_rfc3339, Nanos};
 
@@ -169,7 +170,7 @@ async fn varz(shared: &Shared) -> Value {
     let mut per_account = Vec::new();
     for js in shared.accounts.iter().filter_map(|a| a.js.as_ref()) {
         let totals = js
-            .query(Box::new(|engine: &Engine, _now| account_totals(engine)))
+            .query(Box::new(|front: &JetStream, _now| account_totals(front)))
             .await;
         per_account.push(totals);
     }
@@ -291,7 +292,8 @@ fn connz(shared: &Shared, query: &str) -> Value {
 }
 
 /// Account-wide JetStream totals, as `/varz` and `/jsz` report them.
-fn account_totals(engine: &Engine) -> Value {
+fn account_totals(front: &JetStream) -> Value {
+    let engine = front.engine();
     let (mut memory, mut storage, mut consumers, mut messages, mut bytes) =
         (0u64, 0u64, 0, 0u64, 0u64);
     let names = engine.stream_names(None);
@@ -315,7 +317,7 @@ fn account_totals(engine: &Engine) -> Value {
         "reserved_storage": 0,
         "accounts": 1,
         "ha_assets": 0,
-        "api": {"total": engine.api_stats().total, "errors": engine.api_stats().errors},
+        "api": {"total": front.api_stats().total, "errors": front.api_stats().errors},
         "streams": names.len(),
         "consumers": consumers,
         "messages": messages,
@@ -403,13 +405,13 @@ async fn jsz(shared: &Shared, query: &str) -> Value {
 /// asked). The details are built a few per engine turn, so publishes go on meanwhile.
 async fn account_jsz(js: &JsHandle, account: &str, streams: bool, consumers: bool) -> Value {
     let head = js
-        .query(Box::new(move |engine: &Engine, _now| {
+        .query(Box::new(move |front: &JetStream, _now| {
             let names = if streams {
-                engine.stream_names(None)
+                front.engine().stream_names(None)
             } else {
                 Vec::new()
             };
-            json!({"totals": account_totals(engine), "names": names})
+            json!({"totals": account_totals(front), "names": names})
         }))
         .await;
     let mut totals = head["totals"].clone();
@@ -445,8 +447,8 @@ async fn stream_details(js: &JsHandle, names: Vec<String>, consumers: bool) -> V
     while at.0 < names.len() {
         let names = names.clone();
         let turn = js
-            .query(Box::new(move |engine: &Engine, now| {
-                let (part, next) = detail_turn(engine, &names, at, consumers, now);
+            .query(Box::new(move |front: &JetStream, now| {
+                let (part, next) = detail_turn(front.engine(), &names, at, consumers, now);
                 json!({"part": part, "next": [next.0, next.1]})
             }))
             .await;
@@ -618,7 +620,8 @@ mod tests {
         use crate::core::consumer::ConsumerConfig;
         use crate::core::engine::CreateAction;
         use crate::core::stream::StreamConfig;
-        let mut engine = Engine::in_memory(3);
+        let mut front = JetStream::in_memory(3);
+        let engine = front.engine_mut();
         let config: StreamConfig =
             serde_json::from_value(json!({"name": "S", "subjects": ["s"]})).expect("stream");
         engine.create_stream(config, 1).expect("stream");
@@ -632,9 +635,9 @@ mod tests {
                 .expect("consumer");
         }
         // As nats-server's /jsz: the store's consumers, not a copy's `direct` one.
-        assert_eq!(account_totals(&engine)["consumers"], 1);
+        assert_eq!(account_totals(&front)["consumers"], 1);
         let names = vec!["S".to_string()];
-        let (part, _) = detail_turn(&engine, &names, (0, 0), true, 2);
+        let (part, _) = detail_turn(front.engine(), &names, (0, 0), true, 2);
         let detail: Vec<&str> = part[0]["consumer_detail"]
             .as_array()
             .into_iter()

@@ -1,12 +1,14 @@
-//! `Engine` for JavaScript: the core engine plus, in browsers, its IndexedDB database.
+//! `Engine` for JavaScript: the core engine behind its JetStream front (which serves `$JS.API`)
+//! plus, in browsers, its IndexedDB database.
 //!
-//! JavaScript hands in messages with [`JsEngine::handle`], calls [`JsEngine::flush`] and routes
-//! what it resolves to; it arms a timer for [`JsEngine::poll_timeout`] and calls
-//! [`JsEngine::handle_timeout`] when it fires. With a database, `flush` is the group commit:
-//! every write since the last flush goes into ONE `durability: "strict"` transaction. The
-//! IndexedDB stores only queue their syncs, so the core's flush hands out a pending ticket and
-//! holds the replies (PubAcks, ack confirmations) itself; this shell commits, completes the
-//! ticket ([`Engine::flush_done`]) and hands out what the engine then releases.
+//! JavaScript hands in messages with [`JsEngine::handle`] (to the front), calls
+//! [`JsEngine::flush`] and routes what it resolves to; it arms a timer for
+//! [`JsEngine::poll_timeout`] and calls [`JsEngine::handle_timeout`] when it fires. With a
+//! database, `flush` is the group commit: every write since the last flush goes into ONE
+//! `durability: "strict"` transaction. The IndexedDB stores only queue their syncs, so the
+//! core's flush hands out a pending ticket and holds the replies (PubAcks, ack confirmations)
+//! itself; this shell commits, completes the ticket ([`Engine::flush_done`]) and hands out what
+//! the engine then releases.
 //!
 //! Commits run one after another, in flush order. When one fails (quota exceeded, abort, I/O
 //! error), the engine in memory is ahead of the database. In the common case, a batch of
@@ -31,7 +33,7 @@
 //! survives, and no later commit can write state built on it (flushes queued behind it reject
 //! with [`Error::RolledBack`]).
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -48,9 +50,10 @@ use super::idb::{CommitQueue, Database, IdbStore, Write};
 use super::link::RemoteLink;
 use super::partial::{self, Partial};
 use super::released;
-use crate::core::engine::journal::{Input, Journal};
 use crate::core::engine::{Engine, EngineConfig, FlushTicket, StoreFactory, UNBOUND};
 use crate::core::error::{ApiError, ErrorKind};
+use crate::core::front::journal::{Input, Journal};
+use crate::core::front::JetStream;
 use crate::core::message::{Destination, LinkId, Message, Outbound};
 use crate::core::stream::StreamConfig;
 use crate::core::sync::upload::UploadConfig;
@@ -104,7 +107,8 @@ type WrittenMeta = (StreamConfig, Nanos);
 
 /// State shared by the class and the commits it has in flight.
 struct Shell {
-    engine: RefCell<Engine>,
+    /// The engine and its `$JS.API` front.
+    front: RefCell<JetStream>,
     db: Option<Database>,
     queue: CommitQueue,
     /// The meta record last written per stream, to write only changed ones.
@@ -374,10 +378,10 @@ impl JsEngine {
             let input = Input::Handle(msg.clone(), now);
             self.shell.journal.borrow_mut().push(input);
         }
-        let mut engine = self.shell.engine.borrow_mut();
+        let mut front = self.shell.front.borrow_mut();
         match self.shell.partial.borrow_mut().as_mut() {
-            Some(partial) => partial.handle(&mut engine, msg, now),
-            None => engine.handle(msg, now),
+            Some(partial) => partial.handle(&mut front, msg, now),
+            None => front.handle(msg, now),
         }
     }
 
@@ -404,7 +408,7 @@ impl JsEngine {
             .db
             .is_some()
             .then(|| (headers.clone(), payload.clone()));
-        let mut engine = self.shell.engine.borrow_mut();
+        let mut engine = self.shell.engine_mut();
         let result = match self.shell.partial.borrow_mut().as_mut() {
             Some(partial) => {
                 match partial.publish(&mut engine, ticket, subject, headers, payload, now) {
@@ -454,7 +458,7 @@ impl JsEngine {
         if self.shell.partial.borrow().is_some() {
             return None; // timers wait for the whole engine
         }
-        let next = self.shell.engine.borrow().poll_timeout()?;
+        let next = self.shell.engine().poll_timeout()?;
         Some(next as f64 / 1_000_000.0)
     }
 
@@ -468,7 +472,7 @@ impl JsEngine {
             let input = Input::Timeout(nanos(now_ms));
             self.shell.journal.borrow_mut().push(input);
         }
-        self.shell.engine.borrow_mut().handle_timeout(nanos(now_ms));
+        self.shell.engine_mut().handle_timeout(nanos(now_ms));
     }
 
     /// Tells the engine whether a push consumer's deliver subject has subscribers.
@@ -482,8 +486,7 @@ impl JsEngine {
             return partial.set_interest(deliver_subject, active, nanos(now_ms));
         }
         self.shell
-            .engine
-            .borrow_mut()
+            .engine_mut()
             .set_interest(deliver_subject, active, nanos(now_ms));
     }
 
@@ -497,10 +500,7 @@ impl JsEngine {
         } else if let Some(at) = filters.iter().position(|f| f == filter) {
             filters.swap_remove(at);
         }
-        self.shell
-            .engine
-            .borrow_mut()
-            .set_event_interest(filter, active);
+        self.shell.engine_mut().set_event_interest(filter, active);
     }
 
     /// Attaches a server connection (`RemoteLink`) for the engine to speak through; returns its
@@ -524,7 +524,7 @@ impl JsEngine {
     /// the prefix rewritten to `remote_api` when the server answers on another one (`$JS.API`).
     #[wasm_bindgen(js_name = routeApi)]
     pub fn route_api(&self, api: &str, link: Option<u32>, remote_api: Option<String>) {
-        let mut engine = self.shell.engine.borrow_mut();
+        let mut engine = self.shell.engine_mut();
         let id = link.map(LinkId);
         self.shell
             .links
@@ -573,7 +573,7 @@ impl JsEngine {
             return OPENING.to_string();
         }
         let server = server.filter(|s| !s.is_empty());
-        let started = self.shell.engine.borrow_mut().start_upload_to(
+        let started = self.shell.engine_mut().start_upload_to(
             name,
             config.clone(),
             server.as_deref(),
@@ -608,8 +608,7 @@ impl JsEngine {
         let dest = Destination::Link(LinkId(link));
         let names = self
             .shell
-            .engine
-            .borrow_mut()
+            .engine_mut()
             .bind_uploads(server, dest, nanos(now_ms));
         let mut kept = self.shell.uploads.borrow_mut();
         for name in &names {
@@ -624,7 +623,7 @@ impl JsEngine {
     /// array.
     #[wasm_bindgen(js_name = uploadNames)]
     pub fn upload_names(&self) -> String {
-        serde_json::to_string(&self.shell.engine.borrow().upload_names()).unwrap_or_default()
+        serde_json::to_string(&self.shell.engine().upload_names()).unwrap_or_default()
     }
 
     /// Stops upload `name` for this session (its cursor and record stay in its consumer: the
@@ -632,7 +631,7 @@ impl JsEngine {
     #[wasm_bindgen(js_name = stopUpload)]
     pub fn stop_upload(&self, name: &str) -> bool {
         self.shell.uploads.borrow_mut().remove(name);
-        self.shell.engine.borrow_mut().stop_upload(name)
+        self.shell.engine_mut().stop_upload(name)
     }
 
     /// Stops upload `name` and deletes its consumer (cursor and record) with the next flush.
@@ -643,11 +642,7 @@ impl JsEngine {
             return OPENING.to_string();
         }
         self.shell.uploads.borrow_mut().remove(name);
-        let forgot = self
-            .shell
-            .engine
-            .borrow_mut()
-            .forget_upload(name, nanos(now_ms));
+        let forgot = self.shell.engine_mut().forget_upload(name, nanos(now_ms));
         match forgot {
             Ok(forgot) => serde_json::json!({ "forgot": forgot }).to_string(),
             Err(error) => serde_json::json!({ "error": error }).to_string(),
@@ -657,13 +652,13 @@ impl JsEngine {
     /// Pauses or resumes upload `name` (recorded with it); false if none runs.
     #[wasm_bindgen(js_name = pauseUpload)]
     pub fn pause_upload(&self, name: &str, paused: bool) -> bool {
-        self.shell.engine.borrow_mut().pause_upload(name, paused)
+        self.shell.engine_mut().pause_upload(name, paused)
     }
 
     /// Upload `name`'s status as JSON (`core::engine::UploadReport`).
     #[wasm_bindgen(js_name = uploadStatus)]
     pub fn upload_status(&self, name: &str) -> Option<String> {
-        let status = self.shell.engine.borrow().upload_report(name)?;
+        let status = self.shell.engine().upload_report(name)?;
         serde_json::to_string(&status).ok()
     }
 
@@ -699,7 +694,7 @@ impl JsEngine {
     ) -> JsEngine {
         JsEngine {
             shell: Rc::new(Shell {
-                engine: RefCell::new(engine),
+                front: RefCell::new(JetStream::new(engine)),
                 db,
                 queue,
                 metas: RefCell::new(metas),
@@ -806,6 +801,16 @@ fn flush(shell: &Rc<Shell>) -> Promise {
 }
 
 impl Shell {
+    /// The engine, to read (behind its front).
+    fn engine(&self) -> Ref<'_, Engine> {
+        Ref::map(self.front.borrow(), JetStream::engine)
+    }
+
+    /// The engine, to drive or call typed methods on (behind its front).
+    fn engine_mut(&self) -> RefMut<'_, Engine> {
+        RefMut::map(self.front.borrow_mut(), JetStream::engine_mut)
+    }
+
     /// See [`JsEngine::complete_open`].
     async fn complete_open(self: Rc<Self>) -> Result<JsValue, JsValue> {
         let Some(db) = &self.db else {
@@ -829,7 +834,7 @@ impl Shell {
         }
         // No await from here on: the whole engine takes the deferred messages before any other.
         if let Some(partial) = self.partial.borrow_mut().take() {
-            partial.replay(&mut self.engine.borrow_mut(), &mut self.acks.borrow_mut());
+            partial.replay(&mut self.front.borrow_mut(), &mut self.acks.borrow_mut());
         }
         Ok(released)
     }
@@ -865,7 +870,8 @@ impl Shell {
         for filter in self.event_filters.borrow().iter() {
             engine.set_event_interest(filter, true);
         }
-        *self.engine.borrow_mut() = engine;
+        // A new front: the API statistics start again with the engine.
+        *self.front.borrow_mut() = JetStream::new(engine);
         *self.metas.borrow_mut() = restored.metas;
         *self.warnings.borrow_mut() = restored.warnings;
         self.generation.set(generation);
@@ -878,13 +884,14 @@ impl Shell {
     /// are taken when the commit completes the ticket), and the writes to commit before the
     /// local ones leave.
     fn take_batch(&self) -> Result<Batch, Error> {
-        let mut engine = self.engine.borrow_mut();
+        let mut front = self.front.borrow_mut();
         if self.partial.borrow().is_none() {
             // What the links said since the last flush (replies to the engine's requests).
             let now = nanos(js_sys::Date::now());
-            engine.set_clock(now);
-            self.links.borrow().deliver(&mut engine, now);
+            front.engine_mut().set_clock(now);
+            self.links.borrow().deliver(&mut front, now);
         }
+        let engine = front.engine_mut();
         let ticket = engine.flush();
         ticket.result()?;
         {
@@ -906,12 +913,12 @@ impl Shell {
         let ticket = match ticket.is_pending() {
             true if self.in_flight.get() == 0 => {
                 // Released already: `flush` sends what goes to a link before the commit.
-                drain(&mut engine, &mut out);
+                drain(engine, &mut out);
                 Some(ticket)
             }
             true => Some(ticket),
             false => {
-                drain(&mut engine, &mut out);
+                drain(engine, &mut out);
                 None
             }
         };

@@ -26,6 +26,7 @@ use wasm_bindgen::JsValue;
 
 use super::link::{LinkObserver, LinkPort};
 use crate::core::engine::{Engine, EngineEvent, SubId};
+use crate::core::front::JetStream;
 use crate::core::link::{LinkError, LinkEvent, Sid};
 use crate::core::message::{Destination, LinkId, Message, Outbound};
 use crate::core::time::Nanos;
@@ -190,14 +191,14 @@ impl Links {
     }
 
     /// Hands the engine every piece of news since the last call.
-    pub(crate) fn deliver(&self, engine: &mut Engine, now: Nanos) {
+    pub(crate) fn deliver(&self, front: &mut JetStream, now: Nanos) {
         let news: Vec<(LinkId, News)> = self.shared.news.borrow_mut().drain(..).collect();
         for (id, news) in news {
             match news {
-                News::Up => engine.link_up(id, now),
-                News::Down => engine.link_down(id, now),
+                News::Up => front.engine_mut().link_up(id, now),
+                News::Down => front.engine_mut().link_down(id, now),
                 News::Message(sid, msg) => {
-                    engine.handle_subscribed(sid, msg, now);
+                    front.handle_subscribed(sid, msg, now);
                 }
             }
         }

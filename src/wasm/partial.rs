@@ -15,6 +15,7 @@ use bytes::Bytes;
 use super::released::TicketAck;
 use crate::core::engine::Engine;
 use crate::core::error::ApiError;
+use crate::core::front::JetStream;
 use crate::core::message::{Destination, Message};
 use crate::core::stream::PubAck;
 use crate::core::time::Nanos;
@@ -34,7 +35,7 @@ pub(crate) fn no_stream() -> ApiError {
 
 /// Something handed to the engine while it was partial, to hand to the whole engine later.
 enum Deferred {
-    /// A message for `Engine::handle`.
+    /// A message for `JetStream::handle`.
     Handle(Message, Nanos),
     /// A ticketed publish.
     Publish {
@@ -74,15 +75,15 @@ impl Partial {
             && engine.publish_looks_back(subject, headers) == Some(false)
     }
 
-    /// Takes a message for `Engine::handle` now, or defers it. Returns what `handle` returns:
-    /// for a deferred message, whether the whole engine is expected to take it (a `$JS.`
-    /// subject, or a subject a stream captures).
-    pub(crate) fn handle(&mut self, engine: &mut Engine, msg: Message, now: Nanos) -> bool {
+    /// Takes a message for `JetStream::handle` now, or defers it. Returns what `handle`
+    /// returns: for a deferred message, whether the whole engine is expected to take it (a
+    /// `$JS.` subject, or a subject a stream captures).
+    pub(crate) fn handle(&mut self, front: &mut JetStream, msg: Message, now: Nanos) -> bool {
         let is_api = msg.subject.starts_with("$JS.");
-        if !is_api && self.may_take(engine, &msg.subject, msg.headers.as_deref()) {
-            return engine.handle(msg, now);
+        if !is_api && self.may_take(front.engine(), &msg.subject, msg.headers.as_deref()) {
+            return front.handle(msg, now);
         }
-        let took = is_api || engine.captures(&msg.subject);
+        let took = is_api || front.engine().captures(&msg.subject);
         if took {
             self.deferred.push(Deferred::Handle(msg, now));
         }
@@ -126,16 +127,16 @@ impl Partial {
 
     /// Hands everything deferred to the whole engine, in order; ticketed publishes' outcomes go
     /// to `acks`. A deferred request nothing took gets a no-responders status as its reply.
-    pub(crate) fn replay(self, engine: &mut Engine, acks: &mut Vec<TicketAck>) {
+    pub(crate) fn replay(self, front: &mut JetStream, acks: &mut Vec<TicketAck>) {
         for deferred in self.deferred {
             match deferred {
                 Deferred::Handle(msg, now) => {
                     let reply = msg.reply.clone();
-                    if !engine.handle(msg, now) {
+                    if !front.handle(msg, now) {
                         if let Some(reply) = reply {
                             let status = Bytes::from_static(NO_RESPONDERS);
                             let msg = Message::new(reply, Bytes::new()).with_headers(status);
-                            engine.transmit(Destination::Local, msg);
+                            front.engine_mut().transmit(Destination::Local, msg);
                         }
                     }
                 }
@@ -146,13 +147,14 @@ impl Partial {
                     payload,
                     now,
                 } => {
-                    let result = engine
+                    let result = front
+                        .engine_mut()
                         .publish(&subject, headers, payload, now)
                         .unwrap_or_else(|| Err(no_stream()));
                     acks.push((ticket, result));
                 }
                 Deferred::Interest(subject, active, now) => {
-                    engine.set_interest(&subject, active, now)
+                    front.engine_mut().set_interest(&subject, active, now)
                 }
             }
         }

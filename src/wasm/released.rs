@@ -33,7 +33,7 @@ pub const DUPLICATE: u8 = 1;
 pub const FAILED: u8 = 2;
 
 /// A ticketed publish's outcome, waiting for the commit that makes it true.
-pub use crate::core::engine::journal::TicketAck;
+pub use crate::core::front::journal::TicketAck;
 
 /// What [`decode`] reads back.
 #[derive(Debug, Clone, PartialEq, Default)]

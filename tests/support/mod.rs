@@ -1,10 +1,10 @@
-//! A test client for the engine: speaks `$JS.API` JSON and publishes, like a NATS client would,
-//! with a clock the test moves by hand.
+//! A test client for the engine behind its JetStream front: speaks `$JS.API` JSON and
+//! publishes, like a NATS client would, with a clock the test moves by hand.
 
 #![allow(dead_code)]
 
 use bytes::Bytes;
-use contrail::core::engine::Engine;
+use contrail::core::front::JetStream;
 use contrail::core::headers::Headers;
 use contrail::core::message::{Message, Outbound};
 use contrail::core::time::{Nanos, SECONDS};
@@ -13,7 +13,7 @@ use serde_json::Value;
 pub const START: Nanos = 1_700_000_000 * SECONDS;
 
 pub struct Client {
-    pub engine: Engine,
+    pub front: JetStream,
     pub now: Nanos,
     inbox: u64,
 }
@@ -21,7 +21,7 @@ pub struct Client {
 impl Client {
     pub fn new() -> Self {
         Client {
-            engine: Engine::in_memory(7),
+            front: JetStream::in_memory(7),
             now: START,
             inbox: 0,
         }
@@ -34,19 +34,20 @@ impl Client {
 
     /// Hands a message to the engine, flushes, and returns everything released.
     pub fn send(&mut self, msg: Message) -> (bool, Vec<Outbound>) {
-        let handled = self.engine.handle(msg, self.now);
+        let handled = self.front.handle(msg, self.now);
         (handled, self.drain())
     }
 
     pub fn drain(&mut self) -> Vec<Outbound> {
-        self.engine.flush().result().expect("memory store syncs");
-        std::iter::from_fn(|| self.engine.poll_outbound()).collect()
+        let engine = self.front.engine_mut();
+        engine.flush().result().expect("memory store syncs");
+        std::iter::from_fn(|| engine.poll_outbound()).collect()
     }
 
     /// Moves the clock and runs the timers.
     pub fn advance(&mut self, by: Nanos) -> Vec<Outbound> {
         self.now += by;
-        self.engine.handle_timeout(self.now);
+        self.front.engine_mut().handle_timeout(self.now);
         self.drain()
     }
 

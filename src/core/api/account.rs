@@ -2,14 +2,12 @@
 
 use serde_json::{json, Value};
 
+use super::{ApiStats, API_LEVEL};
 use crate::core::engine::Engine;
 use crate::core::error::ApiError;
 
-use super::API_LEVEL;
-
-pub(super) fn info(engine: &Engine) -> Result<Value, ApiError> {
+pub(super) fn info(engine: &Engine, stats: &ApiStats) -> Result<Value, ApiError> {
     let usage = engine.account_usage();
-    let stats = engine.api_stats();
     let config = engine.config();
     let limit = |v: Option<usize>| v.map_or(-1, |v| v as i64);
     let mut body = json!({

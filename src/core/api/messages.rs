@@ -87,7 +87,7 @@ pub(super) fn direct_get(
             Err(_) => status(&reply, 408, "Bad Request"),
         },
     };
-    engine.send(out);
+    engine.send_reply(out);
     true
 }
 
@@ -126,7 +126,7 @@ pub(super) fn next(
         return true;
     };
     let Ok(req) = PullRequest::parse(&msg.payload) else {
-        engine.send(status(reply, 400, "Bad Request"));
+        engine.send_reply(status(reply, 400, "Bad Request"));
         return true;
     };
     engine.pull(stream, consumer, req, reply, now)

@@ -1,7 +1,9 @@
-//! The `$JS.API` layer: a request (subject + JSON) in, nats-server's exact reply out.
+//! The `$JS.API` layer of the JetStream front ([`crate::core::front::JetStream`]): a request
+//! (subject + JSON) in, nats-server's exact reply out, written on the engine's typed methods.
 //!
-//! [`dispatch`] reads the subject ([`route`]), decodes the JSON body, calls the engine's typed
-//! method, and queues the reply on the request's reply subject with the
+//! The front reads the subject ([`route`]), picks where the replies go ([`reply_rule`]) and
+//! calls [`dispatch`], which decodes the JSON body, calls the engine's typed method, counts the
+//! request in [`ApiStats`], and queues the reply on the request's reply subject with the
 //! `io.nats.jetstream.api.v1.<op>_response` type. Failures reply
 //! `{"type":…,"error":{"code":…,"err_code":…,"description":…}}`. Pull requests and direct gets
 //! answer with messages rather than JSON.
@@ -15,7 +17,7 @@ mod streams;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::core::engine::Engine;
+use crate::core::engine::{Engine, ReplyRule};
 use crate::core::error::{ApiError, ErrorKind};
 use crate::core::headers::find_header;
 use crate::core::message::{Message, Outbound};
@@ -39,13 +41,58 @@ pub const NAMES_LIMIT: usize = 1024;
 /// Most entries a LIST reply carries (nats-server's `JSApiListLimit`).
 pub const LIST_LIMIT: usize = 256;
 
-/// Handles a request published on a `$JS.API.…` subject. `false` when no handler serves that
-/// subject (the shell answers "no responders").
-pub fn dispatch(engine: &mut Engine, msg: Message, now: Nanos) -> bool {
-    let Some(route) = msg.subject.strip_prefix(API_PREFIX).and_then(Route::parse) else {
-        return false;
-    };
-    engine.count_api_request();
+/// Counters reported in `$JS.API.INFO` and `/jsz`, kept by the front.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApiStats {
+    /// API requests handled.
+    pub total: u64,
+    /// API requests answered with an error.
+    pub errors: u64,
+}
+
+/// Where the replies to a request on `route` go (`None`: a subject no handler serves): at
+/// once when it describes nothing written, after the write, read or deliveries it made
+/// otherwise (see the engine's `outbox.rs`).
+pub fn reply_rule(route: Option<&Route>) -> ReplyRule {
+    match route {
+        None
+        | Some(
+            Route::AccountInfo
+            | Route::StreamInfo(_)
+            | Route::StreamNames
+            | Route::StreamList
+            | Route::StreamDelete(_)
+            | Route::ConsumerInfo(..)
+            | Route::ConsumerNames(_)
+            | Route::ConsumerList(_),
+        ) => ReplyRule::Ready,
+        Some(
+            Route::StreamCreate(stream)
+            | Route::StreamUpdate(stream)
+            | Route::StreamPurge(stream)
+            | Route::MsgDelete(stream)
+            | Route::ConsumerCreate { stream, .. }
+            | Route::DurableCreate { stream, .. }
+            | Route::ConsumerDelete(stream, _),
+        ) => ReplyRule::Write(stream.clone()),
+        Some(Route::MsgGet(stream) | Route::DirectGet { stream, .. }) => {
+            ReplyRule::Read(stream.clone())
+        }
+        Some(Route::MsgNext(stream, _)) => ReplyRule::Ordered(stream.clone()),
+    }
+}
+
+/// Serves request `msg` on `route` within the request the front began on `engine` (see
+/// [`Engine::begin_request`]), counting it in `stats`. `false` when the request names a
+/// direct get of a stream that does not serve one (the shell answers "no responders").
+pub fn dispatch(
+    engine: &mut Engine,
+    stats: &mut ApiStats,
+    route: Route,
+    msg: Message,
+    now: Nanos,
+) -> bool {
+    stats.total += 1;
     // A request for a newer API than ours is refused before it does anything (nats-server's
     // `errorOnRequiredApiLevel`, in every handler): message reads with a 412 status, JSON
     // requests with 10185.
@@ -53,7 +100,7 @@ pub fn dispatch(engine: &mut Engine, msg: Message, now: Nanos) -> bool {
     match route {
         Route::MsgNext(..) | Route::DirectGet { .. } if too_new => {
             if let Some(reply) = msg.reply.as_deref() {
-                engine.send(messages::status(reply, 412, "Required Api Level"));
+                engine.send_reply(messages::status(reply, 412, "Required Api Level"));
             }
             return true;
         }
@@ -72,13 +119,14 @@ pub fn dispatch(engine: &mut Engine, msg: Message, now: Nanos) -> bool {
     let result = if too_new {
         Err(ApiError::new(ErrorKind::RequiredApiLevel))
     } else {
-        handle_json(engine, route, &msg.payload, now)
+        handle_json(engine, stats, route, &msg.payload, now)
     };
     if result.is_err() {
-        engine.count_api_error();
+        stats.errors += 1;
+        engine.request_failed();
     }
     if let Some(reply) = msg.reply {
-        engine.send(Outbound::to_subject(reply, None, response_body(op, result)));
+        engine.send_reply(Outbound::to_subject(reply, None, response_body(op, result)));
     }
     true
 }
@@ -99,6 +147,7 @@ fn requires_newer_api(headers: Option<&[u8]>) -> bool {
 /// Runs a request that answers JSON.
 fn handle_json(
     engine: &mut Engine,
+    stats: &ApiStats,
     route: Route,
     payload: &[u8],
     now: Nanos,
@@ -106,7 +155,7 @@ fn handle_json(
     match route {
         // Answered with messages by `dispatch`.
         Route::MsgNext(..) | Route::DirectGet { .. } => Err(ErrorKind::BadRequest.into()),
-        Route::AccountInfo => account::info(engine),
+        Route::AccountInfo => account::info(engine, stats),
         Route::StreamCreate(name) => streams::create(engine, &name, payload, now),
         Route::StreamUpdate(name) => streams::update(engine, &name, payload, now),
         Route::StreamInfo(name) => streams::info(engine, &name, payload, now),

@@ -252,26 +252,28 @@ impl Engine {
         let Ok(json) = serde_json::to_vec(&advisory) else {
             return;
         };
-        self.send(Outbound::to_subject(subject, None, json));
+        self.send_reply(Outbound::to_subject(subject, None, json));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::front::JetStream;
     use crate::core::message::Message;
     use crate::core::time::SECONDS;
 
     const NOW: i64 = 1_700_000_000 * SECONDS;
 
     /// Creates stream `name` through the API and returns what left the engine: (subject, JSON).
-    fn create(engine: &mut Engine, name: &str) -> Vec<(String, serde_json::Value)> {
+    fn create(front: &mut JetStream, name: &str) -> Vec<(String, serde_json::Value)> {
         let request = Message::new(
             format!("$JS.API.STREAM.CREATE.{name}"),
             format!(r#"{{"subjects":["{}.>"]}}"#, name.to_lowercase()),
         )
         .with_reply("_INBOX.r");
-        engine.handle(request, NOW);
+        front.handle(request, NOW);
+        let engine = front.engine_mut();
         engine.flush().result().expect("flush");
         std::iter::from_fn(|| engine.poll_outbound())
             .filter(|o| o.to.starts_with(ADVISORY_PREFIX))
@@ -284,11 +286,13 @@ mod tests {
 
     #[test]
     fn advisories_leave_only_while_someone_listens() {
-        let mut engine = Engine::in_memory(7);
-        assert!(create(&mut engine, "A").is_empty(), "nobody listens");
+        let mut front = JetStream::in_memory(7);
+        assert!(create(&mut front, "A").is_empty(), "nobody listens");
 
-        engine.set_event_interest("$JS.EVENT.ADVISORY.STREAM.*.>", true);
-        let sent = create(&mut engine, "B");
+        front
+            .engine_mut()
+            .set_event_interest("$JS.EVENT.ADVISORY.STREAM.*.>", true);
+        let sent = create(&mut front, "B");
         assert_eq!(sent.len(), 1);
         let (subject, json) = &sent[0];
         assert_eq!(subject, "$JS.EVENT.ADVISORY.STREAM.CREATED.B");
@@ -298,24 +302,28 @@ mod tests {
         assert_eq!(json["timestamp"], format_rfc3339(NOW));
         assert_eq!(json["id"].as_str().map(str::len), Some(ID_LEN));
 
-        engine.set_event_interest("$JS.EVENT.ADVISORY.STREAM.*.>", false);
-        assert!(create(&mut engine, "C").is_empty(), "the listener left");
+        front
+            .engine_mut()
+            .set_event_interest("$JS.EVENT.ADVISORY.STREAM.*.>", false);
+        assert!(create(&mut front, "C").is_empty(), "the listener left");
     }
 
     #[test]
     fn an_oracle_answers_for_the_server() {
-        let mut engine = Engine::in_memory(7);
-        engine.set_interest_oracle(Box::new(|subject| subject.ends_with(".YES")));
-        assert!(create(&mut engine, "NO").is_empty());
-        assert_eq!(create(&mut engine, "YES").len(), 1);
+        let mut front = JetStream::in_memory(7);
+        front
+            .engine_mut()
+            .set_interest_oracle(Box::new(|subject| subject.ends_with(".YES")));
+        assert!(create(&mut front, "NO").is_empty());
+        assert_eq!(create(&mut front, "YES").len(), 1);
     }
 
     #[test]
     fn unrelated_filters_are_not_listeners() {
-        let mut engine = Engine::in_memory(7);
-        engine.set_event_interest("orders.>", true);
-        assert!(create(&mut engine, "A").is_empty());
-        engine.set_event_interest(">", true);
-        assert_eq!(create(&mut engine, "B").len(), 1);
+        let mut front = JetStream::in_memory(7);
+        front.engine_mut().set_event_interest("orders.>", true);
+        assert!(create(&mut front, "A").is_empty());
+        front.engine_mut().set_event_interest(">", true);
+        assert_eq!(create(&mut front, "B").len(), 1);
     }
 }

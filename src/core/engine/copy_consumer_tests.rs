@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use crate::core::consumer::AckPolicy;
 use crate::core::engine::Engine;
+use crate::core::front::JetStream;
 use crate::core::headers::{NATS_LAST_CONSUMER, NATS_LAST_STREAM};
 use crate::core::message::{Message, Outbound};
 use crate::core::stream::StreamConfig;
@@ -18,8 +19,8 @@ use crate::core::time::{Nanos, SECONDS};
 const T0: Nanos = 1_700_000_000 * SECONDS;
 const NAME: &str = "JS_MIRROR_abc";
 
-/// Engine with stream `Q` on `q.>` and the given retention.
-fn engine(retention: &str) -> Engine {
+/// A front whose engine has stream `Q` on `q.>` and the given retention.
+fn engine(retention: &str) -> JetStream {
     let mut e = Engine::in_memory(5);
     let mut config: StreamConfig = serde_json::from_value(json!({
         "name": "Q", "subjects": ["q.>"], "retention": retention, "storage": "memory"
@@ -27,23 +28,23 @@ fn engine(retention: &str) -> Engine {
     .expect("stream config");
     config.name = "Q".into();
     e.create_stream(config, T0).expect("stream is created");
-    e
+    JetStream::new(e)
 }
 
 /// Everything the engine has to send, once synced.
-fn drain(e: &mut Engine) -> Vec<Outbound> {
-    e.flush().result().expect("memory store syncs");
-    std::iter::from_fn(|| e.poll_outbound()).collect()
+fn drain(e: &mut JetStream) -> Vec<Outbound> {
+    e.engine_mut().flush().result().expect("memory store syncs");
+    std::iter::from_fn(|| e.engine_mut().poll_outbound()).collect()
 }
 
 /// A JetStream API request with headers; returns the JSON reply.
-fn api(e: &mut Engine, subject: &str, headers: Option<&str>, body: Value, now: Nanos) -> Value {
+fn api(e: &mut JetStream, subject: &str, headers: Option<&str>, body: Value, now: Nanos) -> Value {
     api_and_after(e, subject, headers, body, now).0
 }
 
 /// [`api`], and what else went out with the reply (deliveries it started).
 fn api_and_after(
-    e: &mut Engine,
+    e: &mut JetStream,
     subject: &str,
     headers: Option<&str>,
     body: Value,
@@ -62,13 +63,18 @@ fn api_and_after(
 }
 
 /// The create request of a 2.14 mirror, byte for byte what it asks (`setupMirrorConsumer`).
-fn ask_as_a_copy(e: &mut Engine, deliver: &str, start: u64, now: Nanos) -> Value {
+fn ask_as_a_copy(e: &mut JetStream, deliver: &str, start: u64, now: Nanos) -> Value {
     ask_and_after(e, deliver, start, now).0
 }
 
 /// [`ask_as_a_copy`], and the deliveries that followed the answer.
-fn ask_and_after(e: &mut Engine, deliver: &str, start: u64, now: Nanos) -> (Value, Vec<Outbound>) {
-    e.set_interest(deliver, true, now);
+fn ask_and_after(
+    e: &mut JetStream,
+    deliver: &str,
+    start: u64,
+    now: Nanos,
+) -> (Value, Vec<Outbound>) {
+    e.engine_mut().set_interest(deliver, true, now);
     let config = json!({
         "name": NAME, "deliver_policy": "by_start_sequence", "opt_start_seq": start,
         "ack_policy": "none", "ack_wait": 22 * 3600 * SECONDS, "max_deliver": 1,
@@ -96,15 +102,15 @@ fn delivered_to(out: &[Outbound], deliver: &str) -> Vec<(u64, u64)> {
 }
 
 /// Lets time pass to `now` and returns what went out.
-fn at(e: &mut Engine, now: Nanos) -> Vec<Outbound> {
-    if e.poll_timeout().is_some_and(|t| t <= now) {
-        e.handle_timeout(now);
+fn at(e: &mut JetStream, now: Nanos) -> Vec<Outbound> {
+    if e.engine_mut().poll_timeout().is_some_and(|t| t <= now) {
+        e.engine_mut().handle_timeout(now);
     }
     drain(e)
 }
 
 /// Answers the flow-control request among `out` as a copy that holds up to `stream` does.
-fn answer(e: &mut Engine, out: &[Outbound], consumer: u64, stream: u64, now: Nanos) {
+fn answer(e: &mut JetStream, out: &[Outbound], consumer: u64, stream: u64, now: Nanos) {
     let fc = out
         .iter()
         .filter_map(|o| o.msg.reply.as_deref())
@@ -117,13 +123,15 @@ fn answer(e: &mut Engine, out: &[Outbound], consumer: u64, stream: u64, now: Nan
     drain(e);
 }
 
-fn publish(e: &mut Engine, subject: &str, now: Nanos) {
-    let ack = e.publish(subject, None, Bytes::from_static(b"work"), now);
+fn publish(e: &mut JetStream, subject: &str, now: Nanos) {
+    let ack = e
+        .engine_mut()
+        .publish(subject, None, Bytes::from_static(b"work"), now);
     ack.expect("captured").expect("stored");
 }
 
-fn msgs(e: &Engine) -> u64 {
-    e.stream("Q").map_or(0, |s| s.state().msgs)
+fn msgs(e: &JetStream) -> u64 {
+    e.engine().stream("Q").map_or(0, |s| s.state().msgs)
 }
 
 #[test]
@@ -142,10 +150,11 @@ fn a_copy_of_a_work_queue_gets_a_durable_acked_by_flow_control() {
     assert_eq!(config["max_deliver"], -1);
     // Listed and counted as 2.14 lists it, and saved as every durable is.
     assert_eq!(
-        e.public_consumer_names("Q").ok(),
+        e.engine_mut().public_consumer_names("Q").ok(),
         Some(vec![NAME.to_string()])
     );
     let saved: Vec<String> = e
+        .engine()
         .stream("Q")
         .and_then(|s| s.store().consumers().ok())
         .map(|c| c.into_keys().collect())
@@ -183,12 +192,16 @@ fn work_delivered_into_a_link_that_went_down_is_sent_again_when_the_copy_asks_an
         delivered_to(&drain(&mut e), "$JS.M.one"),
         vec![(2, 2), (3, 3)]
     );
-    e.set_interest("$JS.M.one", false, T0 + 2 * SECONDS);
+    e.engine_mut()
+        .set_interest("$JS.M.one", false, T0 + 2 * SECONDS);
     publish(&mut e, "q.4", T0 + 2 * SECONDS);
     // An hour later the work is all still there, and so is the consumer.
     at(&mut e, T0 + 3600 * SECONDS);
     assert_eq!(msgs(&e), 3);
-    assert!(e.consumer_info("Q", NAME, T0 + 3600 * SECONDS).is_ok());
+    assert!(e
+        .engine_mut()
+        .consumer_info("Q", NAME, T0 + 3600 * SECONDS)
+        .is_ok());
     // The copy is back (from its own last, 2): its durable resumes at the ack floor.
     let (again, out) = ask_and_after(&mut e, "$JS.M.two", 2, T0 + 3600 * SECONDS);
     assert!(again["error"].is_null(), "{again}");
@@ -208,12 +221,15 @@ fn work_delivered_into_a_link_that_went_down_is_sent_again_when_the_copy_asks_an
 fn an_interest_origin_keeps_what_its_copy_has_not_taken_while_the_copy_is_away() {
     let mut e = engine("interest");
     ask_as_a_copy(&mut e, "$JS.M.one", 1, T0);
-    e.set_interest("$JS.M.one", false, T0);
+    e.engine_mut().set_interest("$JS.M.one", false, T0);
     publish(&mut e, "q.1", T0);
     // 2.9's `direct` consumer ended after 10 s without interest, and the interest with it.
     at(&mut e, T0 + 3600 * SECONDS);
     assert_eq!(msgs(&e), 1);
-    let info = e.consumer_info("Q", NAME, T0).expect("the durable stays");
+    let info = e
+        .engine_mut()
+        .consumer_info("Q", NAME, T0)
+        .expect("the durable stays");
     assert_eq!(info.config.ack_policy, AckPolicy::FlowControl);
 }
 
@@ -230,7 +246,7 @@ fn a_copy_of_a_limits_stream_gets_a_direct_consumer_of_a_unique_name() {
         assert!(name.starts_with(&format!("{NAME}-")), "{created}");
     }
     assert_ne!(first["name"], second["name"]);
-    assert_eq!(e.public_consumer_names("Q").ok(), Some(vec![]));
+    assert_eq!(e.engine_mut().public_consumer_names("Q").ok(), Some(vec![]));
 }
 
 #[test]
@@ -248,7 +264,7 @@ fn a_request_for_a_newer_api_level_is_refused_before_it_does_anything() {
         refused["type"],
         "io.nats.jetstream.api.v1.consumer_create_response"
     );
-    assert_eq!(e.consumer_names("Q").ok(), Some(vec![]));
+    assert_eq!(e.engine_mut().consumer_names("Q").ok(), Some(vec![]));
     let info = api(&mut e, "$JS.API.INFO", None, json!({}), T0);
     assert_eq!(info["api"]["level"], 4, "{info}");
     let next = Message::new("$JS.API.CONSUMER.MSG.NEXT.Q.C", "1")

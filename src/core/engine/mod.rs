@@ -2,8 +2,10 @@
 //!
 //! A shell (the server, the browser binding, a test) drives it like quinn drives a connection:
 //!
-//! 1. hand it each message a client publishes with [`Engine::handle`] (API requests, acks, flow
-//!    control replies and stream captures; it says whether JetStream took the message);
+//! 1. hand it each message a client publishes through its front,
+//!    [`crate::core::front::JetStream::handle`], which serves API requests and passes acks,
+//!    flow control replies and stream captures to [`Engine::handle`] (it says whether
+//!    JetStream took the message);
 //! 2. call [`Engine::flush`] once per batch: it syncs every store written since the last flush and
 //!    then releases the replies and deliveries whose data is durable (group commit: a PubAck or
 //!    an ack reply never leaves before the data it confirms is durable; see `outbox.rs` for what
@@ -14,8 +16,12 @@
 //! 4. call [`Engine::handle_timeout`] when [`Engine::poll_timeout`] says (redelivery, pull request
 //!    expiry, heartbeats, max_age), then flush and drain again.
 //!
-//! Typed methods ([`Engine::create_stream`], [`Engine::publish`], …) serve shells that do not
-//! speak JSON; the `$JS.API` layer in [`crate::core::api`] is written on top of them.
+//! The engine knows nothing of `$JS.API` routes, JSON or API statistics: its typed methods
+//! ([`Engine::create_stream`], [`Engine::publish`], …) are the whole of it, and the JetStream
+//! front ([`crate::core::front::JetStream`]) that shells hold is written on top of them (it
+//! owns the engine, answers `$JS.API` requests and hands every other message to
+//! [`Engine::handle`]), as quinn's endpoint sits on its connections. A request the front serves
+//! tells the engine where its replies go with a [`ReplyRule`] (`outbox.rs`).
 //!
 //! The engine also speaks first (`surface.rs`): it owns subscriptions the shell applies
 //! ([`Engine::poll_event`]), sends requests to local subscribers or over a link
@@ -28,14 +34,13 @@ pub use advisories::ADVISORY_PREFIX;
 mod consumers;
 mod flush;
 pub use flush::FlushTicket;
-pub mod journal;
 mod resources;
 pub use consumers::CreateAction;
 pub use resources::ServerUsage;
 mod interest;
 pub use interest::InterestOracle;
 mod outbox;
-use outbox::{reply_rule, ReplyRule};
+pub use outbox::ReplyRule;
 mod restore;
 mod retention;
 mod rollback;
@@ -169,15 +174,6 @@ impl Default for ChangedStreams {
     }
 }
 
-/// Counters reported in `$JS.API.INFO`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ApiStats {
-    /// API requests handled.
-    pub total: u64,
-    /// API requests answered with an error.
-    pub errors: u64,
-}
-
 /// What an account holds now (`$JS.API.INFO`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AccountUsage {
@@ -214,10 +210,11 @@ pub struct Engine {
     /// Flush tickets whose stores queued their syncs, with those streams, until the shell
     /// completes them (see `flush.rs`).
     in_flight: BTreeMap<u64, Vec<String>>,
-    /// Where the replies of the API request being handled go.
+    /// Where the replies of the request being handled go (see [`Engine::begin_request`]).
     reply_rule: ReplyRule,
-    /// API errors counted before the request being handled (a failed write replies at once).
-    errors_before: u64,
+    /// The request being handled failed: its replies leave at once, since it wrote nothing
+    /// (see [`Engine::request_failed`]).
+    request_failed: bool,
     /// Sequence of the message the request being handled read, if any.
     read_seq: Cell<Seq>,
     /// Bytes stored per storage type: counted per stream at each flush, plus what was stored
@@ -225,9 +222,6 @@ pub struct Engine {
     usage: resources::Usage,
     /// Streams created, updated, restored or deleted since [`Engine::take_changed_streams`].
     changed_streams: ChangedStreams,
-    /// Kept by the API front through [`Engine::count_api_request`] and
-    /// [`Engine::count_api_error`]; read by the outbox to tell a failed request's reply.
-    api_stats: ApiStats,
     /// Its own subscriptions, requests in flight and links (see `surface.rs`).
     surface: surface::Surface,
     /// The streams' mirrors and sources (see `sourcing_host.rs`).
@@ -260,11 +254,10 @@ impl Engine {
             last_flush: 0,
             in_flight: BTreeMap::new(),
             reply_rule: ReplyRule::Ready,
-            errors_before: 0,
+            request_failed: false,
             read_seq: Cell::new(0),
             usage: resources::Usage::default(),
             changed_streams: ChangedStreams::default(),
-            api_stats: ApiStats::default(),
             surface: surface::Surface::new(&inbox_token(seed)),
             sourcing: sourcing_host::Host::default(),
             rng: seed | 1,
@@ -284,11 +277,6 @@ impl Engine {
         Engine::new(EngineConfig::default(), factory, seed)
     }
 
-    /// API requests handled and answered with an error so far (`$JS.API.INFO`, `/jsz`).
-    pub fn api_stats(&self) -> ApiStats {
-        self.api_stats
-    }
-
     /// What the account holds now: bytes per storage type, streams and consumers.
     pub fn account_usage(&self) -> AccountUsage {
         let mut usage = AccountUsage {
@@ -306,37 +294,19 @@ impl Engine {
         usage
     }
 
-    /// Counts an API request the front routed (`$JS.API.INFO`'s `api.total`).
-    pub(crate) fn count_api_request(&mut self) {
-        self.api_stats.total += 1;
-    }
-
-    /// Counts an API request answered with an error: its replies leave at once, since it wrote
-    /// nothing (see `outbox.rs`).
-    pub(crate) fn count_api_error(&mut self) {
-        self.api_stats.errors += 1;
-    }
-
     /// The account limits this engine enforces.
     pub fn config(&self) -> &EngineConfig {
         &self.config
     }
 
     /// Takes in a message published locally (by a client, or by the engine itself to a subject
-    /// it subscribed). Returns `true` when JetStream handled it (an API request, an ack, a
-    /// flow-control reply, a reply to the engine's own request, or a publish a stream
-    /// captured); the shell still delivers the message to ordinary subscribers either way, and
-    /// answers a request that nothing handled with "no responders".
+    /// it subscribed) that is not an API request (the front serves those). Returns `true` when
+    /// the engine handled it (an ack, a flow-control reply, a reply to the engine's own
+    /// request, or a publish a stream captured); the shell still delivers the message to
+    /// ordinary subscribers either way, and answers a request that nothing handled with "no
+    /// responders".
     pub fn handle(&mut self, msg: Message, now: Nanos) -> bool {
         self.clock = self.clock.max(now);
-        if let Some(op) = msg.subject.strip_prefix(crate::core::api::API_PREFIX) {
-            self.reply_rule = reply_rule(op);
-            self.errors_before = self.api_stats.errors;
-            self.read_seq.set(0);
-            let handled = crate::core::api::dispatch(self, msg, now);
-            self.reply_rule = ReplyRule::Ready;
-            return handled;
-        }
         if msg.subject.starts_with(acks::ACK_PREFIX) {
             return self.handle_ack(&msg, now);
         }
@@ -353,6 +323,14 @@ impl Engine {
             self.pump_sourcing(now);
         }
         handled
+    }
+
+    /// Whether [`Engine::handle`] takes a message on `subject` as a publish into a stream (not
+    /// an ack or a flow-control reply).
+    pub fn takes_as_publish(&self, subject: &str) -> bool {
+        !subject.starts_with(acks::ACK_PREFIX)
+            && !subject.starts_with(acks::FLOW_CONTROL_PREFIX)
+            && self.captures(subject)
     }
 
     /// The next message to send, if any may leave (see [`Engine::flush`]).

@@ -34,6 +34,7 @@ use super::Engine;
 use crate::core::consumer::parse_ack_subject;
 use crate::core::message::Outbound;
 use crate::core::store::Seq;
+use crate::core::time::Nanos;
 
 /// What a queued message waits for, within its stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -383,18 +384,39 @@ impl Engine {
         }
     }
 
-    /// Queues a reply of the API request being handled, where its rule says (see
-    /// [`ReplyRule`]).
-    pub(crate) fn send(&mut self, out: Outbound) {
+    /// Begins a request the front serves (an API request): until [`Engine::end_request`], the
+    /// replies it queues with [`Engine::send_reply`], and the advisories its typed calls
+    /// publish, go where `rule` says. Time moves to `now` as in [`Engine::handle`].
+    pub fn begin_request(&mut self, rule: ReplyRule, now: Nanos) {
+        self.clock = self.clock.max(now);
+        self.reply_rule = rule;
+        self.request_failed = false;
+        self.read_seq.set(0);
+    }
+
+    /// The request being handled failed (it is answered with an error): it wrote nothing, so
+    /// the replies queued after this leave at once, whatever its rule.
+    pub fn request_failed(&mut self) {
+        self.request_failed = true;
+    }
+
+    /// Ends the request begun with [`Engine::begin_request`]: what is queued after leaves at
+    /// once, as [`ReplyRule::Ready`] says.
+    pub fn end_request(&mut self) {
+        self.reply_rule = ReplyRule::Ready;
+        self.request_failed = false;
+    }
+
+    /// Queues a reply of the request being handled, where its rule says (see [`ReplyRule`];
+    /// outside a request, at once).
+    pub fn send_reply(&mut self, out: Outbound) {
         let kind = match self.reply_rule {
             ReplyRule::Read(_) => Kind::Read,
             _ => Kind::Other,
         };
         let (stream, need) = match &self.reply_rule {
             ReplyRule::Ready => (None, None),
-            ReplyRule::Write(stream) if self.api_stats.errors == self.errors_before => {
-                (Some(stream), None)
-            }
+            ReplyRule::Write(stream) if !self.request_failed => (Some(stream), None),
             ReplyRule::Write(_) => (None, None),
             ReplyRule::Read(stream) => match self.read_seq.get() {
                 0 => (None, None),
@@ -464,9 +486,10 @@ impl Engine {
     }
 }
 
-/// Where the replies of the API request being handled go (see [`Engine::send`]).
+/// Where the replies of the request being handled go (see [`Engine::begin_request`] and
+/// [`Engine::send_reply`]): the front picks it from what the request does.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum ReplyRule {
+pub enum ReplyRule {
     /// They describe nothing written: at once.
     Ready,
     /// A write to this stream: once it is durable (at once if the request failed).
@@ -475,35 +498,6 @@ pub(super) enum ReplyRule {
     Read(String),
     /// Statuses of a pull request on this stream: in order with its deliveries.
     Ordered(String),
-}
-
-/// Where the replies to the API request `op` (its subject without `$JS.API.`) go.
-pub(super) fn reply_rule(op: &str) -> ReplyRule {
-    use crate::core::api::route::Route;
-    match Route::parse(op) {
-        None
-        | Some(
-            Route::AccountInfo
-            | Route::StreamInfo(_)
-            | Route::StreamNames
-            | Route::StreamList
-            | Route::StreamDelete(_)
-            | Route::ConsumerInfo(..)
-            | Route::ConsumerNames(_)
-            | Route::ConsumerList(_),
-        ) => ReplyRule::Ready,
-        Some(
-            Route::StreamCreate(stream)
-            | Route::StreamUpdate(stream)
-            | Route::StreamPurge(stream)
-            | Route::MsgDelete(stream)
-            | Route::ConsumerCreate { stream, .. }
-            | Route::DurableCreate { stream, .. }
-            | Route::ConsumerDelete(stream, _),
-        ) => ReplyRule::Write(stream),
-        Some(Route::MsgGet(stream) | Route::DirectGet { stream, .. }) => ReplyRule::Read(stream),
-        Some(Route::MsgNext(stream, _)) => ReplyRule::Ordered(stream),
-    }
 }
 
 #[cfg(test)]

@@ -1,14 +1,16 @@
 //! The engine hosting mirrors and sources, end to end and deterministic: streams created
-//! through the API, their machines driven by the engine itself, their messages stored in the
-//! stream. A tiny shell plays the server: it syncs, routes what the engine sends back to the
-//! engine's own subscriptions (the loopback), and, for a second engine reached over a link,
-//! carries messages both ways.
+//! through the API (each engine behind its JetStream front, as a shell holds it), their
+//! machines driven by the engine itself, their messages stored in the stream. A tiny shell
+//! plays the server: it syncs, routes what the engine sends back to the engine's own
+//! subscriptions through its front (the loopback), and, for a second engine reached over a
+//! link, carries messages both ways.
 
 use bytes::Bytes;
 
 use super::*;
 use crate::core::consumer::AckPolicy;
 use crate::core::engine::{EngineConfig, EngineEvent, StoreFactory};
+use crate::core::front::JetStream;
 use crate::core::headers::find_header;
 use crate::core::message::{Destination, LinkId, Message, Outbound};
 use crate::core::stream::InfoOptions;
@@ -17,9 +19,10 @@ use crate::core::time::MILLIS;
 const STEP: Nanos = 100 * MILLIS;
 const START: Nanos = 1_000_000_000_000;
 
-/// One or two engines; engine 1 reaches engine 0 over link 1 when there are two.
+/// One or two engines, each behind its front; engine 1 reaches engine 0 over link 1 when there
+/// are two.
 struct World {
-    engines: Vec<Engine>,
+    engines: Vec<JetStream>,
     link_up: bool,
     /// The edge's subscriptions on the hub, by its ids.
     link_subs: std::collections::BTreeMap<SubId, String>,
@@ -37,7 +40,7 @@ fn local_sids(engine: &Engine, to: &str, dest: Destination) -> Vec<SubId> {
 impl World {
     fn one() -> World {
         World {
-            engines: vec![Engine::in_memory(11)],
+            engines: vec![JetStream::in_memory(11)],
             link_up: true,
             link_subs: Default::default(),
             now: START,
@@ -46,11 +49,12 @@ impl World {
 
     /// Engine 0 is the hub; engine 1 routes `$JS.hub.API` to it over link 1.
     fn two() -> World {
-        let mut edge = Engine::in_memory(12);
-        edge.set_api_route("$JS.hub.API", Destination::Link(LinkId(1)));
-        edge.link_up(LinkId(1), START);
+        let mut edge = JetStream::in_memory(12);
+        let engine = edge.engine_mut();
+        engine.set_api_route("$JS.hub.API", Destination::Link(LinkId(1)));
+        engine.link_up(LinkId(1), START);
         World {
-            engines: vec![Engine::in_memory(11), edge],
+            engines: vec![JetStream::in_memory(11), edge],
             link_up: true,
             link_subs: Default::default(),
             now: START,
@@ -67,7 +71,7 @@ impl World {
     fn create(&mut self, at: usize, config: serde_json::Value) {
         let name = config["name"].as_str().unwrap_or_default().to_string();
         self.api(at, &format!("$JS.API.STREAM.CREATE.{name}"), config);
-        assert!(self.engines[at].stream(&name).is_some(), "{name} created");
+        assert!(self.engine(at).stream(&name).is_some(), "{name} created");
     }
 
     fn publish(&mut self, at: usize, subject: &str, payload: &str) {
@@ -83,13 +87,13 @@ impl World {
             let mut moved = false;
             for at in 0..self.engines.len() {
                 let now = self.now;
-                let engine = &mut self.engines[at];
+                let engine = self.engines[at].engine_mut();
                 engine.flush().result().expect("memory stores sync");
                 let events: Vec<EngineEvent> = std::iter::from_fn(|| engine.poll_event()).collect();
                 for event in events {
                     self.link_interest(event, now);
                 }
-                let engine = &mut self.engines[at];
+                let engine = self.engines[at].engine_mut();
                 let out: Vec<Outbound> = std::iter::from_fn(|| engine.poll_outbound()).collect();
                 for o in out {
                     moved = true;
@@ -111,7 +115,9 @@ impl World {
                 subject,
                 dest: Destination::Link(_),
             } => {
-                self.engines[0].set_interest(&subject, true, now);
+                self.engines[0]
+                    .engine_mut()
+                    .set_interest(&subject, true, now);
                 self.link_subs.insert(sid, subject);
             }
             EngineEvent::Unsubscribe {
@@ -119,7 +125,9 @@ impl World {
                 dest: Destination::Link(_),
             } => {
                 if let Some(subject) = self.link_subs.remove(&sid) {
-                    self.engines[0].set_interest(&subject, false, now);
+                    self.engines[0]
+                        .engine_mut()
+                        .set_interest(&subject, false, now);
                 }
             }
             _ => {}
@@ -129,15 +137,15 @@ impl World {
     fn route(&mut self, from: usize, o: Outbound, now: Nanos) {
         match o.dest {
             Destination::Local => {
-                let engine = &mut self.engines[from];
-                for sid in local_sids(engine, &o.to, Destination::Local) {
-                    engine.handle_subscribed(sid, o.msg.clone(), now);
+                let front = &mut self.engines[from];
+                for sid in local_sids(front.engine(), &o.to, Destination::Local) {
+                    front.handle_subscribed(sid, o.msg.clone(), now);
                 }
                 // A local message may be for the edge's link subscriptions (hub → edge).
                 if from == 0 && self.engines.len() > 1 && self.link_up {
                     let edge = &mut self.engines[1];
                     let link = Destination::Link(LinkId(1));
-                    for sid in local_sids(edge, &o.to, link) {
+                    for sid in local_sids(edge.engine(), &o.to, link) {
                         edge.handle_subscribed(sid, o.msg.clone(), now);
                     }
                 }
@@ -151,7 +159,7 @@ impl World {
                     Some(rest) => format!("$JS.API.{rest}"),
                     None => o.to,
                 };
-                let sids = local_sids(hub, &msg.subject, Destination::Local);
+                let sids = local_sids(hub.engine(), &msg.subject, Destination::Local);
                 for sid in sids {
                     hub.handle_subscribed(sid, msg.clone(), now);
                 }
@@ -163,7 +171,8 @@ impl World {
     /// One step of time.
     fn tick(&mut self) {
         self.now += STEP;
-        for engine in &mut self.engines {
+        for front in &mut self.engines {
+            let engine = front.engine_mut();
             if engine.poll_timeout().is_some_and(|at| at <= self.now) {
                 engine.handle_timeout(self.now);
             }
@@ -181,26 +190,29 @@ impl World {
         done(self)
     }
 
+    /// Engine `at`, to read.
+    fn engine(&self, at: usize) -> &Engine {
+        self.engines[at].engine()
+    }
+
     fn last_seq(&self, at: usize, stream: &str) -> u64 {
-        self.engines[at]
+        self.engine(at)
             .stream(stream)
             .map_or(0, |s| s.state().last_seq)
     }
 
     fn msgs(&self, at: usize, stream: &str) -> u64 {
-        self.engines[at]
-            .stream(stream)
-            .map_or(0, |s| s.state().msgs)
+        self.engine(at).stream(stream).map_or(0, |s| s.state().msgs)
     }
 
     fn info(&self, at: usize, stream: &str) -> crate::core::stream::StreamInfo {
-        self.engines[at]
+        self.engine(at)
             .stream_info(stream, self.now, &InfoOptions::default())
             .expect("the stream exists")
     }
 
     fn load(&self, at: usize, stream: &str, seq: u64) -> Option<crate::core::store::StoredMsg> {
-        self.engines[at].stream(stream)?.store().load_msg(seq).ok()
+        self.engine(at).stream(stream)?.store().load_msg(seq).ok()
     }
 }
 
@@ -268,7 +280,8 @@ fn messages_deleted_on_the_origin_are_gaps_at_the_same_sequences() {
     w.create(0, serde_json::json!({"name": "M", "mirror": {"name": "O"}}));
     assert!(w.run_until(100, |w| w.last_seq(0, "M") == 10));
     assert_same_as_origin(&w, 0, "M", 10);
-    let state = w.engines[0]
+    let state = w
+        .engine(0)
         .stream("M")
         .map(|s| s.state())
         .unwrap_or_default();
@@ -380,7 +393,7 @@ fn a_mirror_across_a_link_follows_the_hub_and_survives_the_link_going_down() {
     // The link goes down; the hub takes more; the link comes back.
     w.link_up = false;
     let now = w.now;
-    w.engines[1].link_down(LinkId(1), now);
+    w.engines[1].engine_mut().link_down(LinkId(1), now);
     for i in 11..=15 {
         w.publish(0, &format!("o.{i}"), &format!("m{i}"));
     }
@@ -390,7 +403,7 @@ fn a_mirror_across_a_link_follows_the_hub_and_survives_the_link_going_down() {
     assert_eq!(w.last_seq(1, "M"), 10);
     w.link_up = true;
     let now = w.now;
-    w.engines[1].link_up(LinkId(1), now);
+    w.engines[1].engine_mut().link_up(LinkId(1), now);
     assert!(w.run_until(300, |w| w.last_seq(1, "M") == 15));
     for seq in 1..=15 {
         let (o, m) = (w.load(0, "O", seq), w.load(1, "M", seq));
@@ -414,7 +427,7 @@ fn flow_control_replies_wait_for_the_sync_of_what_they_vouch_for() {
     origin(&mut w, 0, 3);
     w.create(0, serde_json::json!({"name": "M", "mirror": {"name": "O"}}));
     assert!(w.run_until(100, |w| w.last_seq(0, "M") == 3));
-    let engine = &mut w.engines[0];
+    let engine = w.engines[0].engine_mut();
     let now = w.now;
     let deliver = engine
         .subscriptions()
@@ -476,7 +489,7 @@ fn a_failing_mirror_store_holds_its_flow_control_replies_until_a_sync_succeeds()
         Box::new(|_| Ok(Box::new(crate::core::store::memory::MemoryStore::new())));
     let engine = Engine::new(EngineConfig::default(), faults.factory(memory), 11);
     let mut w = World {
-        engines: vec![engine],
+        engines: vec![JetStream::new(engine)],
         link_up: true,
         link_subs: Default::default(),
         now: START,
@@ -485,7 +498,7 @@ fn a_failing_mirror_store_holds_its_flow_control_replies_until_a_sync_succeeds()
     w.create(0, serde_json::json!({"name": "M", "mirror": {"name": "O"}}));
     assert!(w.run_until(100, |w| w.last_seq(0, "M") == 3));
     let now = w.now;
-    let engine = &mut w.engines[0];
+    let engine = w.engines[0].engine_mut();
     let (sid, deliver) = engine
         .subscriptions()
         .find(|(_, s, _)| s.starts_with("$JS.M."))
@@ -542,7 +555,7 @@ fn a_work_queue_origin_keeps_each_message_until_its_consumer_and_its_mirror_have
     w.create(0, serde_json::json!({"name": "M", "mirror": {"name": "Q"}}));
     assert!(w.run_until(100, |w| w.last_seq(0, "M") == 3));
     assert_eq!(w.msgs(0, "Q"), 3, "W has not acknowledged them yet");
-    let engine = &w.engines[0];
+    let engine = w.engine(0);
     let public = engine.public_consumer_names("Q").unwrap_or_default();
     assert_eq!(public.len(), 2, "{public:?}");
     assert!(public[0].starts_with("JS_MIRROR_") && public[1] == "W");
@@ -559,10 +572,11 @@ fn a_work_queue_origin_keeps_each_message_until_its_consumer_and_its_mirror_have
     assert_eq!(w.info(0, "Q").state.consumer_count, 2);
     // W takes and acknowledges all three: the mirror has them too, so they leave.
     let now = w.now;
-    let engine = &mut w.engines[0];
+    let front = &mut w.engines[0];
     let pull =
         Message::new("$JS.API.CONSUMER.MSG.NEXT.Q.W", r#"{"batch":3}"#).with_reply("_INBOX.w");
-    assert!(engine.handle(pull, now));
+    assert!(front.handle(pull, now));
+    let engine = front.engine_mut();
     engine.flush().result().expect("sync");
     let acks: Vec<String> = std::iter::from_fn(|| engine.poll_outbound())
         .filter(|o| o.to == "_INBOX.w")
@@ -587,7 +601,7 @@ fn a_mirror_names_its_account_in_its_origin_consumer() {
         ..EngineConfig::default()
     };
     let mut w = World::one();
-    w.engines[0] = Engine::new(config, factory, 11);
+    w.engines[0] = JetStream::new(Engine::new(config, factory, 11));
     origin(&mut w, 0, 2);
     w.create(0, serde_json::json!({"name": "M", "mirror": {"name": "O"}}));
     assert!(w.run_until(100, |w| w.last_seq(0, "M") == 2));
@@ -596,10 +610,11 @@ fn a_mirror_names_its_account_in_its_origin_consumer() {
         crate::core::sourcing::hash::stable_consumer_hash("M", "ACME", "")
     );
     // On a limits origin the copy's fixed name gets a unique suffix, as 2.14 gives it.
-    let names = w.engines[0].consumer_names("O").unwrap_or_default();
+    let names = w.engine(0).consumer_names("O").unwrap_or_default();
     assert_eq!(names.len(), 1, "{names:?}");
     assert!(names[0].starts_with(&format!("{expected}-")), "{names:?}");
-    let info = w.engines[0]
+    let info = w
+        .engine(0)
         .consumer_info("O", &names[0], w.now)
         .expect("the mirror's consumer");
     assert_eq!(
@@ -630,10 +645,10 @@ fn a_hubs_work_queue_lets_go_of_what_a_mirror_took_after_coming_back() {
     // The link goes down (the hub loses the edge's subscriptions) while work is queued.
     w.link_up = false;
     let now = w.now;
-    w.engines[1].link_down(LinkId(1), now);
+    w.engines[1].engine_mut().link_down(LinkId(1), now);
     let subs: Vec<String> = std::mem::take(&mut w.link_subs).into_values().collect();
     for subject in subs {
-        w.engines[0].set_interest(&subject, false, now);
+        w.engines[0].engine_mut().set_interest(&subject, false, now);
     }
     for i in 6..=10 {
         w.publish(0, &format!("q.{i}"), &format!("m{i}"));
@@ -646,12 +661,12 @@ fn a_hubs_work_queue_lets_go_of_what_a_mirror_took_after_coming_back() {
     // them; once the old one ends by inactivity, the hub lets go of them.
     w.link_up = true;
     let now = w.now;
-    w.engines[1].link_up(LinkId(1), now);
+    w.engines[1].engine_mut().link_up(LinkId(1), now);
     assert!(w.run_until(300, |w| w.last_seq(1, "M") == 10));
     assert!(
         w.run_until(300, |w| w.msgs(0, "Q") == 0),
         "{:?}",
-        w.engines[0].consumer_names("Q")
+        w.engine(0).consumer_names("Q")
     );
     for seq in 1..=10 {
         let m = w.load(1, "M", seq).map(|m| m.payload);
@@ -678,12 +693,12 @@ fn work_nobody_took_stays_when_a_mirrors_consumer_ends() {
     for _ in 0..300 {
         w.tick();
     }
-    let names = w.engines[0].consumer_names("Q").unwrap_or_default();
+    let names = w.engine(0).consumer_names("Q").unwrap_or_default();
     assert_eq!(names.len(), 1, "{names:?}");
     assert_eq!(w.msgs(0, "Q"), 3);
     // Deleted, it takes nothing with it: nobody took that work.
     let subject = format!("$JS.API.CONSUMER.DELETE.Q.{}", names[0]);
     w.api(0, &subject, serde_json::json!({}));
-    assert_eq!(w.engines[0].consumer_names("Q").ok(), Some(vec![]));
+    assert_eq!(w.engine(0).consumer_names("Q").ok(), Some(vec![]));
     assert_eq!(w.msgs(0, "Q"), 3, "nobody took them");
 }

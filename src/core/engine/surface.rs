@@ -29,9 +29,12 @@
 //!
 //! A request to the engine's own API goes out as a local message like any other: the shell
 //! routes it to local subscribers, and the engine is one of them (it subscribed `$JS.API.>`), so
-//! the request comes back through [`Engine::handle`], and so does the reply on the inbox. This
-//! loopback costs a trip through the shell, but a local origin then behaves exactly like a
-//! remote one (held replies, API statistics, permissions later), and no second path exists.
+//! the request comes back through the JetStream front that owns the engine
+//! ([`crate::core::front::JetStream::handle`] or `handle_subscribed`: a message on a standing
+//! subscription, [`Engine::is_standing_subscription`], is the front's to route), which serves
+//! it and hands the reply on the inbox back to [`Engine::handle`]. This loopback costs a trip
+//! through the shell, but a local origin then behaves exactly like a remote one (held replies,
+//! API statistics, permissions later), and no second path exists.
 //!
 //! Shells drain [`Engine::poll_event`] before [`Engine::poll_outbound`], so a subscription is in
 //! place before the first message that expects an answer on it leaves.
@@ -469,10 +472,22 @@ impl Engine {
         self.surface.outcomes.pop_front()
     }
 
+    /// Whether `sid` is one of the subscriptions the engine makes when it is made (`$JS.API.>`,
+    /// `$JS.ACK.>`, `$JS.FC.>`): their messages are handled as if published locally, so the
+    /// front serves an API request among them and hands the rest to [`Engine::handle`].
+    pub fn is_standing_subscription(&self, sid: SubId) -> bool {
+        self.surface
+            .subs
+            .get(&sid)
+            .is_some_and(|sub| sub.kind == Kind::Standing)
+    }
+
     /// Takes a message delivered for engine subscription `sid`: by a link, or by the shell
     /// when the engine sent it to a local subject it subscribed (routed on the subject it was
     /// sent to, which for a push delivery is not `msg.subject`). Returns whether the engine
-    /// took it (false: no such subscription).
+    /// took it (false: no such subscription). A message on a standing subscription goes to
+    /// [`Engine::handle`]; shells call the front's `handle_subscribed`, which serves the API
+    /// requests among them first.
     pub fn handle_subscribed(&mut self, sid: SubId, msg: Message, now: Nanos) -> bool {
         self.clock = self.clock.max(now);
         let Some(sub) = self.surface.subs.get(&sid) else {

@@ -1,8 +1,10 @@
 //! The engine speaking first: subscriptions, requests to itself and over links, timeouts, links
-//! going down and up. A tiny deterministic "shell" below plays the server's part.
+//! going down and up. A tiny deterministic "shell" below plays the server's part. (A request to
+//! its own API comes back through its front: `core/front/tests.rs`.)
 
 use super::*;
 use crate::core::engine::EngineConfig;
+use crate::core::front::JetStream;
 use crate::core::message::{Destination, LinkId, Message, Outbound};
 
 const SECOND: Nanos = 1_000_000_000;
@@ -58,10 +60,6 @@ fn outcomes(engine: &mut Engine) -> Vec<RequestOutcome> {
     std::iter::from_fn(|| engine.poll_request_outcome()).collect()
 }
 
-fn json(msg: &Message) -> serde_json::Value {
-    serde_json::from_slice(&msg.payload).expect("a JSON reply")
-}
-
 #[test]
 fn a_new_engine_asks_for_the_api_ack_and_flow_control_subjects() {
     let mut e = engine();
@@ -83,50 +81,6 @@ fn a_new_engine_asks_for_the_api_ack_and_flow_control_subjects() {
     );
     assert!(e.subscribed_locally("$JS.API.STREAM.NAMES"));
     assert!(!e.subscribed_locally("orders.new"));
-}
-
-#[test]
-fn a_request_to_its_own_api_comes_back_through_the_shell() {
-    let mut e = engine();
-    events(&mut e);
-    let create = Message::new(
-        "$JS.API.STREAM.CREATE.S",
-        r#"{"name":"S","subjects":["s.>"]}"#,
-    );
-    let id = e.request(Destination::Local, create, 5 * SECOND, 0);
-    // The inbox is subscribed locally before the request leaves.
-    match events(&mut e).as_slice() {
-        [EngineEvent::Subscribe { subject, dest, .. }] => {
-            assert!(subject.starts_with("_INBOX.") && subject.ends_with(".>"));
-            assert_eq!(*dest, Destination::Local);
-        }
-        other => panic!("expected the inbox subscription, got {other:?}"),
-    }
-    assert!(run_shell(&mut e, 0).is_empty(), "everything stayed local");
-    let done = outcomes(&mut e);
-    assert_eq!(done.len(), 1);
-    assert_eq!(done[0].id, id);
-    let reply = done[0].result.as_ref().expect("a reply");
-    assert_eq!(json(reply)["config"]["name"], "S");
-    assert!(e.stream("S").is_some());
-    assert_eq!(e.api_stats().total, 1);
-
-    // A second request reuses the inbox: no new subscription.
-    let id = e.request(
-        Destination::Local,
-        Message::new("$JS.API.STREAM.INFO.S", ""),
-        5 * SECOND,
-        0,
-    );
-    assert!(events(&mut e).is_empty());
-    run_shell(&mut e, 0);
-    let done = outcomes(&mut e);
-    assert_eq!(done[0].id, id);
-    let info = json(done[0].result.as_ref().expect("a reply"));
-    assert_eq!(
-        info["type"],
-        "io.nats.jetstream.api.v1.stream_info_response"
-    );
 }
 
 fn link_inbox(e: &mut Engine, link: LinkId) -> SubId {
@@ -332,13 +286,14 @@ fn local_messages_on_its_subscriptions_come_out_tagged_until_it_unsubscribes() {
 
 #[test]
 fn a_push_delivery_to_its_own_deliver_subject_comes_back_on_that_subscription() {
-    let mut e = engine();
-    events(&mut e);
-    let deliver = e
+    let mut front = JetStream::new(engine());
+    events(front.engine_mut());
+    let deliver = front
+        .engine_mut()
         .subscribe("$JS.M.abc", Destination::Local)
         .expect("a valid subject");
     let mut create = |subject: &str, body: &str| {
-        e.handle(
+        front.handle(
             Message::new(subject, body.to_string()).with_reply("_INBOX.client"),
             0,
         );
@@ -350,9 +305,10 @@ fn a_push_delivery_to_its_own_deliver_subject_comes_back_on_that_subscription() 
     let consumer =
         r#"{"stream_name":"O","config":{"deliver_subject":"$JS.M.abc","ack_policy":"none"}}"#;
     create("$JS.API.CONSUMER.CREATE.O", consumer);
+    let e = front.engine_mut();
     // No client subscribes the deliver subject: the engine's own subscription is the interest.
     e.handle(Message::new("orders.1", "first"), 0);
-    run_shell(&mut e, 0);
+    run_shell(e, 0);
     let got: Vec<(SubId, Message)> = std::iter::from_fn(|| e.poll_received()).collect();
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0].0, deliver);

@@ -4,6 +4,7 @@
 //! resume that skipped or repeated a message would show.
 
 use super::*;
+use crate::core::front::JetStream;
 use crate::core::headers::Headers;
 use crate::core::message::Message;
 use crate::core::time::SECONDS;
@@ -14,9 +15,10 @@ const LINK: Destination = Destination::Link(LinkId(7));
 
 /// An engine with local stream LOCAL holding `n` messages.
 fn engine_with(n: u64) -> Engine {
-    let mut engine = Engine::in_memory(5);
+    let mut front = JetStream::in_memory(5);
     let body = r#"{"name":"LOCAL","subjects":["ev.>"]}"#;
-    assert!(engine.handle(Message::new("$JS.API.STREAM.CREATE.LOCAL", body), NOW));
+    assert!(front.handle(Message::new("$JS.API.STREAM.CREATE.LOCAL", body), NOW));
+    let mut engine = front.into_engine();
     for i in 1..=n {
         assert!(engine.handle(Message::new(format!("ev.{i}"), format!("m{i}")), NOW));
     }
@@ -159,13 +161,14 @@ fn forget_deletes_the_consumer_running_or_not() {
 
 #[test]
 fn a_consumer_that_is_not_an_upload_is_neither_restored_nor_forgotten() {
-    let mut engine = engine_with(1);
+    let mut front = JetStream::new(engine_with(1));
     let body =
         r#"{"stream_name":"LOCAL","config":{"durable_name":"plain","ack_policy":"explicit"}}"#;
-    assert!(engine.handle(
+    assert!(front.handle(
         Message::new("$JS.API.CONSUMER.CREATE.LOCAL.plain", body),
         NOW
     ));
+    let mut engine = front.into_engine();
     flush(&mut engine);
     assert!(engine.restore_uploads().is_empty());
     assert_eq!(engine.forget_upload("plain", NOW), Ok(false));

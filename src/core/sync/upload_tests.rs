@@ -9,7 +9,8 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use super::upload::{UploadConfig, UploadStatus};
-use crate::core::engine::{Engine, EngineEvent, SubId};
+use crate::core::engine::{EngineEvent, SubId};
+use crate::core::front::JetStream;
 use crate::core::headers::Headers;
 use crate::core::message::{Destination, LinkId, Message};
 use crate::core::rand::Rng;
@@ -18,8 +19,8 @@ use crate::core::time::{Nanos, MILLIS, SECONDS};
 const LINK: LinkId = LinkId(1);
 
 struct Net {
-    local: Engine,
-    remote: Engine,
+    local: JetStream,
+    remote: JetStream,
     up: bool,
     /// The local engine's inbox subscription on the link.
     inbox: Option<SubId>,
@@ -28,15 +29,16 @@ struct Net {
     now: Nanos,
 }
 
-fn create_stream(engine: &mut Engine, name: &str, subject: &str, now: Nanos) {
-    create_stream_with(engine, name, subject, "", now);
+fn create_stream(front: &mut JetStream, name: &str, subject: &str, now: Nanos) {
+    create_stream_with(front, name, subject, "", now);
 }
 
 /// A stream with `extra` JSON fields (`,"duplicate_window":1000`).
-fn create_stream_with(engine: &mut Engine, name: &str, subject: &str, extra: &str, now: Nanos) {
+fn create_stream_with(front: &mut JetStream, name: &str, subject: &str, extra: &str, now: Nanos) {
     let body = format!(r#"{{"name":"{name}","subjects":["{subject}"]{extra}}}"#);
     let api = format!("$JS.API.STREAM.CREATE.{name}");
-    assert!(engine.handle(Message::new(api, body), now));
+    assert!(front.handle(Message::new(api, body), now));
+    let engine = front.engine_mut();
     engine.flush().result().expect("memory stores sync");
     while engine.poll_outbound().is_some() {}
     assert!(engine.stream(name).is_some(), "stream {name} made");
@@ -50,8 +52,8 @@ impl Net {
     /// With the remote stream made with `extra` config fields, or none.
     fn with_remote(extra: Option<&str>) -> Net {
         let now = 1_000 * SECONDS;
-        let mut local = Engine::in_memory(3);
-        let mut remote = Engine::in_memory(4);
+        let mut local = JetStream::in_memory(3);
+        let mut remote = JetStream::in_memory(4);
         create_stream(&mut local, "LOCAL", "ev.>", now);
         if let Some(extra) = extra {
             create_stream_with(&mut remote, "REMOTE", "up.ev.>", extra, now);
@@ -79,13 +81,14 @@ impl Net {
         config.subject_prefix = Some("up.".into());
         config.window = 16;
         self.local
+            .engine_mut()
             .start_upload("up", config, "origin0001", self.now)
             .expect("upload starts")
     }
 
     fn link_up(&mut self) {
         self.up = true;
-        self.local.link_up(LINK, self.now);
+        self.local.engine_mut().link_up(LINK, self.now);
     }
 
     /// Delivers the first `keep` messages on the wire (all with `None`), loses the rest, and
@@ -98,7 +101,7 @@ impl Net {
         self.to_remote.clear();
         self.to_local.clear();
         self.up = false;
-        self.local.link_down(LINK, self.now);
+        self.local.engine_mut().link_down(LINK, self.now);
     }
 
     fn deliver_to_remote(&mut self) {
@@ -113,8 +116,12 @@ impl Net {
                 }
             }
         }
-        self.remote.flush().result().expect("memory stores sync");
-        while let Some(out) = self.remote.poll_outbound() {
+        self.remote
+            .engine_mut()
+            .flush()
+            .result()
+            .expect("memory stores sync");
+        while let Some(out) = self.remote.engine_mut().poll_outbound() {
             self.to_local.push_back(out.msg);
         }
     }
@@ -122,8 +129,12 @@ impl Net {
     /// One round: the local engine flushes and sends, the remote answers, replies come back.
     /// Returns whether anything moved.
     fn step(&mut self) -> bool {
-        self.local.flush().result().expect("memory stores sync");
-        while let Some(event) = self.local.poll_event() {
+        self.local
+            .engine_mut()
+            .flush()
+            .result()
+            .expect("memory stores sync");
+        while let Some(event) = self.local.engine_mut().poll_event() {
             if let EngineEvent::Subscribe {
                 sid,
                 dest: Destination::Link(_),
@@ -134,7 +145,7 @@ impl Net {
             }
         }
         let mut moved = false;
-        while let Some(out) = self.local.poll_outbound() {
+        while let Some(out) = self.local.engine_mut().poll_outbound() {
             if out.dest == Destination::Link(LINK) && self.up {
                 self.to_remote.push_back(out.msg);
                 moved = true;
@@ -162,12 +173,19 @@ impl Net {
     }
 
     fn status(&self) -> UploadStatus {
-        self.local.upload_status("up").expect("the upload runs")
+        self.local
+            .engine()
+            .upload_status("up")
+            .expect("the upload runs")
     }
 
     /// The remote stream's messages, in order, as (subject, payload).
     fn remote_messages(&self) -> Vec<(String, String)> {
-        let stream = self.remote.stream("REMOTE").expect("remote stream");
+        let stream = self
+            .remote
+            .engine()
+            .stream("REMOTE")
+            .expect("remote stream");
         let store = stream.store();
         let mut out = Vec::new();
         let mut seq = 1;
@@ -211,6 +229,7 @@ fn messages_written_offline_arrive_once_in_order_when_the_link_comes_up() {
     // The cursor is the upload consumer's ack floor, saved with the stream.
     let info = net
         .local
+        .engine()
         .consumer_info("LOCAL", "up", net.now)
         .expect("the upload's consumer");
     assert_eq!(info.ack_floor.stream_seq, 100);
@@ -224,7 +243,7 @@ fn publishes_carry_the_origin_id_and_expect_the_remote_stream() {
     net.start();
     net.link_up();
     net.settle();
-    let stream = net.remote.stream("REMOTE").expect("remote stream");
+    let stream = net.remote.engine().stream("REMOTE").expect("remote stream");
     let stored = stream.store().load_msg(2).expect("second message");
     let headers = Headers::parse(stored.headers.as_deref().expect("headers")).expect("parse");
     assert_eq!(headers.get("Nats-Msg-Id"), Some("origin0001:LOCAL:2"));
@@ -253,7 +272,7 @@ fn a_message_s_own_id_and_expectations_are_replaced() {
     net.start();
     net.link_up();
     net.settle();
-    let stream = net.remote.stream("REMOTE").expect("remote stream");
+    let stream = net.remote.engine().stream("REMOTE").expect("remote stream");
     let stored = stream.store().load_msg(1).expect("uploaded");
     let headers = Headers::parse(stored.headers.as_deref().expect("headers")).expect("parse");
     assert_eq!(headers.get("Nats-Msg-Id"), Some("origin0001:LOCAL:1"));
@@ -267,8 +286,8 @@ fn many_publishes_leave_before_the_first_puback() {
     net.write(1, 40);
     net.start();
     net.link_up();
-    net.local.flush().result().expect("sync");
-    let sent = std::iter::from_fn(|| net.local.poll_outbound())
+    net.local.engine_mut().flush().result().expect("sync");
+    let sent = std::iter::from_fn(|| net.local.engine_mut().poll_outbound())
         .filter(|out| out.dest == Destination::Link(LINK))
         .count();
     assert_eq!(sent, 16, "a whole window leaves at once");
@@ -306,8 +325,8 @@ fn random_cuts(remote_config: &str) {
                 net.step();
             }
             if net.up && rng.next_u64() % 2 == 0 {
-                net.local.flush().result().expect("sync");
-                while let Some(out) = net.local.poll_outbound() {
+                net.local.engine_mut().flush().result().expect("sync");
+                while let Some(out) = net.local.engine_mut().poll_outbound() {
                     if out.dest == Destination::Link(LINK) {
                         net.to_remote.push_back(out.msg);
                     }
@@ -316,7 +335,7 @@ fn random_cuts(remote_config: &str) {
                 net.cut(Some(keep));
             }
             net.now += 50 * MILLIS;
-            net.remote.handle_timeout(net.now);
+            net.remote.engine_mut().handle_timeout(net.now);
         }
         net.link_up();
         net.settle();
@@ -340,12 +359,12 @@ fn an_error_reply_is_reported_retried_after_backoff_and_skips_nothing() {
     assert!(error.contains("no responders"), "{error}");
     let retry_at = status.retry_at.expect("a backoff");
     assert!(retry_at > net.now);
-    assert_eq!(net.local.poll_timeout(), Some(retry_at));
+    assert_eq!(net.local.engine().poll_timeout(), Some(retry_at));
 
     // The server gets a stream with another name capturing the subjects: wrong stream.
     create_stream(&mut net.remote, "OTHER", "up.ev.>", net.now);
     net.now = retry_at;
-    net.local.handle_timeout(net.now);
+    net.local.engine_mut().handle_timeout(net.now);
     net.settle();
     let status = net.status();
     let error = status.last_error.expect("wrong stream is reported");
@@ -357,7 +376,7 @@ fn an_error_reply_is_reported_retried_after_backoff_and_skips_nothing() {
     assert!(net.remote.handle(delete, net.now));
     create_stream(&mut net.remote, "REMOTE", "up.ev.>", net.now);
     net.now = status.retry_at.expect("backed off again");
-    net.local.handle_timeout(net.now);
+    net.local.engine_mut().handle_timeout(net.now);
     net.settle();
     assert_eq!(net.remote_messages(), Net::expected(10));
     assert_eq!(net.status().last_error, None);
@@ -370,7 +389,7 @@ fn a_restarted_upload_resumes_from_its_saved_cursor() {
     net.start();
     net.link_up();
     net.settle();
-    assert!(net.local.stop_upload("up"));
+    assert!(net.local.engine_mut().stop_upload("up"));
     net.write(31, 45);
     // Started again (a reload): same origin, from the consumer's floor, no repeat sent.
     let status = net.start();
@@ -386,12 +405,12 @@ fn paused_uploads_send_nothing_until_resumed() {
     let mut net = Net::new(true);
     net.write(1, 5);
     net.start();
-    assert!(net.local.pause_upload("up", true));
+    assert!(net.local.engine_mut().pause_upload("up", true));
     net.link_up();
     net.settle();
     assert!(net.remote_messages().is_empty());
     assert!(net.status().paused);
-    assert!(net.local.pause_upload("up", false));
+    assert!(net.local.engine_mut().pause_upload("up", false));
     net.settle();
     assert_eq!(net.remote_messages(), Net::expected(5));
 }
@@ -407,9 +426,13 @@ fn a_consumer_that_is_not_an_uploads_is_not_taken_over() {
     let config = UploadConfig::new("LOCAL", "REMOTE", Destination::Link(LINK));
     let refused = net
         .local
+        .engine_mut()
         .start_upload("up", config.clone(), "origin0001", net.now);
     assert_eq!(refused.map_err(|e| e.err_code), Err(10013));
-    let short = net.local.start_upload("up2", config, "short", net.now);
+    let short = net
+        .local
+        .engine_mut()
+        .start_upload("up2", config, "short", net.now);
     assert_eq!(short.map_err(|e| e.err_code), Err(10003));
 }
 
@@ -421,8 +444,8 @@ fn repeats_after_the_window_and_a_reopen_are_duplicates() {
     net.write(1, 20);
     net.start();
     net.link_up();
-    net.local.flush().result().expect("sync");
-    while let Some(out) = net.local.poll_outbound() {
+    net.local.engine_mut().flush().result().expect("sync");
+    while let Some(out) = net.local.engine_mut().poll_outbound() {
         if out.dest == Destination::Link(LINK) {
             net.to_remote.push_back(out.msg);
         }
@@ -432,8 +455,13 @@ fn repeats_after_the_window_and_a_reopen_are_duplicates() {
     assert_eq!(net.remote_messages().len(), 16);
     assert_eq!(net.status().cursor, 0);
     net.now += 10 * SECONDS;
-    net.remote.handle_timeout(net.now);
-    let reopened = net.remote.streams.get_mut("REMOTE").expect("remote stream");
+    net.remote.engine_mut().handle_timeout(net.now);
+    let reopened = net
+        .remote
+        .engine_mut()
+        .streams
+        .get_mut("REMOTE")
+        .expect("remote stream");
     reopened.stream.forget_discarded(net.now);
     net.link_up();
     net.settle();
@@ -457,8 +485,8 @@ fn an_upload_publish_that_would_overtake_a_missing_one_is_refused() {
         msg.headers = Some(headers.encode());
         msg.reply = Some("_INBOX.test".into());
         assert!(net.remote.handle(msg, net.now));
-        net.remote.flush().result().expect("sync");
-        let reply = net.remote.poll_outbound().expect("a reply");
+        net.remote.engine_mut().flush().result().expect("sync");
+        let reply = net.remote.engine_mut().poll_outbound().expect("a reply");
         String::from_utf8_lossy(&reply.msg.payload).into_owned()
     };
     assert!(publish(&mut net, 1, None).contains(r#""seq":1"#));

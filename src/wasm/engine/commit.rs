@@ -92,7 +92,7 @@ impl Shell {
             && batch.stores_only
             && self.waiting.borrow().values().all(|w| w.stores_only)
             && self.partial.borrow().is_none()
-            && !self.engine.borrow().has_failing_streams()
+            && !self.engine().has_failing_streams()
     }
 
     /// After the commit of `batch` failed with `err`: the engine fails its ticket
@@ -118,7 +118,7 @@ impl Shell {
             ..
         } = batch;
         let taken_back = {
-            let mut engine = self.engine.borrow_mut();
+            let mut engine = self.engine_mut();
             if let Some(ticket) = ticket {
                 engine.flush_failed(ticket, to_store_error(&err));
             }
@@ -181,7 +181,7 @@ impl Shell {
         mut out: Vec<Outbound>,
     ) -> JsValue {
         if let Some(ticket) = ticket {
-            let mut engine = self.engine.borrow_mut();
+            let mut engine = self.engine_mut();
             engine.flush_done(ticket);
             drain(&mut engine, &mut out);
         }
@@ -211,10 +211,10 @@ impl Shell {
         // The rebuilt engine is whole; a partial phase's deferred inputs are in the journal.
         *self.partial.borrow_mut() = None;
         {
-            let mut engine = self.engine.borrow_mut();
+            let mut front = self.front.borrow_mut();
             let mut acks = self.acks.borrow_mut();
             let mut journal = self.journal.borrow_mut();
-            journal.replay(&mut engine, failed_end, &refusal(&err), &mut acks);
+            journal.replay(&mut front, failed_end, &refusal(&err), &mut acks);
         }
         let retry = self.retry_commit(db).await?;
         Ok(self.committed(retry.ticket, &retry.acks, retry.out))

@@ -4,13 +4,14 @@
 //! When such a commit fails (quota exceeded, abort, I/O error), the engine in memory is ahead of
 //! the database. A batch of appends the engine takes back itself ([`Engine::flush_failed`]);
 //! for any other (acks, removals, consumer or stream writes; see `src/wasm/engine.rs`) the
-//! browser shell rebuilds the engine from the database (only it can read one). Everything handled since the last commit would be gone with it, reads
-//! and acks as much as publishes. Instead, the shell replays this journal into the rebuilt
-//! engine: the publishes of the failed batch are answered with the error nats-server gives a
-//! write its store cannot make durable (503 / 10023 "insufficient resources" for a full quota,
-//! 10077 "stream store failed" otherwise; the shell names it) and store nothing; every other
-//! input (requests, acks, pulls, timers, and publishes taken after that batch) is handed to the
-//! engine again, in order, and commits with the next transaction.
+//! browser shell rebuilds the engine from the database (only it can read one). Everything
+//! handled since the last commit would be gone with it, reads and acks as much as publishes.
+//! Instead, the shell replays this journal into the front of the rebuilt engine: the publishes
+//! of the failed batch are answered with the error nats-server gives a write its store cannot
+//! make durable (503 / 10023 "insufficient resources" for a full quota, 10077 "stream store
+//! failed" otherwise; the shell names it) and store nothing; every other input (requests, acks,
+//! pulls, timers, and publishes taken after that batch) is handed to the front again, in order,
+//! and commits with the next transaction.
 //!
 //! Publishes may carry a shell's ticket (the browser's `publish`, which answers through a
 //! ticket rather than a reply inbox): their outcomes are collected as [`TicketAck`]s.
@@ -20,9 +21,10 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 
-use super::acks::{ACK_PREFIX, FLOW_CONTROL_PREFIX};
-use super::Engine;
+use super::JetStream;
 use crate::core::api::API_PREFIX;
+#[cfg(doc)]
+use crate::core::engine::Engine;
 use crate::core::error::ApiError;
 use crate::core::message::{Message, Outbound};
 use crate::core::stream::PubAck;
@@ -33,7 +35,7 @@ pub type TicketAck = (u32, Result<PubAck, ApiError>);
 
 /// One call the shell handed on to the engine.
 pub enum Input {
-    /// A message for `Engine::handle`.
+    /// A message for `JetStream::handle`.
     Handle(Message, Nanos),
     /// A ticketed publish ([`Engine::publish`], its outcome under the shell's ticket).
     Publish {
@@ -116,13 +118,13 @@ impl Journal {
         self.inputs.clear();
     }
 
-    /// Hands the journal to `engine`, rebuilt from the database after the commit of the batch
+    /// Hands the journal to `front`, rebuilt from the database after the commit of the batch
     /// ending at `failed_end` failed: that batch's publishes are refused with `refusal` (their
     /// outcomes queued as replies, or in `acks` for ticketed ones) and leave the journal; every
     /// other input is handled again, in order, and stays until a commit takes it.
     pub fn replay(
         &mut self,
-        engine: &mut Engine,
+        front: &mut JetStream,
         failed_end: u64,
         refusal: &ApiError,
         acks: &mut Vec<TicketAck>,
@@ -132,14 +134,15 @@ impl Journal {
         for (number, input) in (self.base..).zip(inputs) {
             let failed = number < failed_end;
             match input {
-                Input::Handle(msg, _) if failed && is_publish(engine, &msg.subject) => {
+                Input::Handle(msg, _) if failed && is_publish(front, &msg.subject) => {
                     if let Some(reply) = msg.reply {
                         let body = serde_json::json!({ "error": refusal }).to_string();
-                        engine.send(Outbound::to_subject(reply, None, body.into_bytes()));
+                        let refused = Outbound::to_subject(reply, None, body.into_bytes());
+                        front.engine_mut().send_reply(refused);
                     }
                 }
                 Input::Handle(msg, now) => {
-                    engine.handle(msg.clone(), now);
+                    front.handle(msg.clone(), now);
                     kept.push_back(Input::Handle(msg, now));
                 }
                 Input::Publish { ticket, .. } if failed => {
@@ -152,7 +155,8 @@ impl Journal {
                     payload,
                     now,
                 } => {
-                    let result = engine
+                    let result = front
+                        .engine_mut()
                         .publish(&subject, headers.clone(), payload.clone(), now)
                         .unwrap_or_else(|| Err(no_stream()));
                     acks.push((ticket, result));
@@ -165,11 +169,11 @@ impl Journal {
                     });
                 }
                 Input::Interest(subject, active, now) => {
-                    engine.set_interest(&subject, active, now);
+                    front.engine_mut().set_interest(&subject, active, now);
                     kept.push_back(Input::Interest(subject, active, now));
                 }
                 Input::Timeout(now) => {
-                    engine.handle_timeout(now);
+                    front.engine_mut().handle_timeout(now);
                     kept.push_back(Input::Timeout(now));
                 }
             }
@@ -178,12 +182,9 @@ impl Journal {
     }
 }
 
-/// Whether `engine` takes a message on `subject` as a publish into a stream.
-fn is_publish(engine: &Engine, subject: &str) -> bool {
-    !subject.starts_with(API_PREFIX)
-        && !subject.starts_with(ACK_PREFIX)
-        && !subject.starts_with(FLOW_CONTROL_PREFIX)
-        && engine.captures(subject)
+/// Whether `front` takes a message on `subject` as a publish into a stream.
+fn is_publish(front: &JetStream, subject: &str) -> bool {
+    !subject.starts_with(API_PREFIX) && front.engine().takes_as_publish(subject)
 }
 
 /// The outcome of a replayed ticketed publish whose stream is gone (deleted by an input
