@@ -23,16 +23,6 @@ use crate::core::time::Nanos;
 /// Status block of the reply to a deferred request that nothing handled in the end.
 const NO_RESPONDERS: &[u8] = b"NATS/1.0 503\r\n\r\n";
 
-/// The outcome of a deferred publish whose stream was gone by the time it was handled (deleted
-/// by a request deferred before it): what a publish nothing captures gets, as an API error.
-pub(crate) fn no_stream() -> ApiError {
-    ApiError {
-        code: 503,
-        err_code: 0,
-        description: "no responders: no stream captures the subject".into(),
-    }
-}
-
 /// Something handed to the engine while it was partial, to hand to the whole engine later.
 enum Deferred {
     /// A message for `JetStream::handle`.
@@ -147,10 +137,7 @@ impl Partial {
                     payload,
                     now,
                 } => {
-                    let result = front
-                        .engine_mut()
-                        .publish(&subject, headers, payload, now)
-                        .unwrap_or_else(|| Err(no_stream()));
+                    let result = front.replay_publish(&subject, headers, payload, now);
                     acks.push((ticket, result));
                 }
                 Deferred::Interest(subject, active, now) => {

@@ -155,10 +155,8 @@ impl Journal {
                     payload,
                     now,
                 } => {
-                    let result = front
-                        .engine_mut()
-                        .publish(&subject, headers.clone(), payload.clone(), now)
-                        .unwrap_or_else(|| Err(no_stream()));
+                    let result =
+                        front.replay_publish(&subject, headers.clone(), payload.clone(), now);
                     acks.push((ticket, result));
                     kept.push_back(Input::Publish {
                         ticket,
@@ -185,14 +183,4 @@ impl Journal {
 /// Whether `front` takes a message on `subject` as a publish into a stream.
 fn is_publish(front: &JetStream, subject: &str) -> bool {
     !subject.starts_with(API_PREFIX) && front.engine().takes_as_publish(subject)
-}
-
-/// The outcome of a replayed ticketed publish whose stream is gone (deleted by an input
-/// before it): what a publish nothing captures gets, as an API error.
-pub fn no_stream() -> ApiError {
-    ApiError {
-        code: 503,
-        err_code: 0,
-        description: "no responders: no stream captures the subject".into(),
-    }
 }

@@ -20,10 +20,14 @@ pub mod journal;
 
 pub use crate::core::api::ApiStats;
 
+use bytes::Bytes;
+
 use crate::core::api::route::Route;
 use crate::core::api::{self, API_PREFIX};
 use crate::core::engine::{Engine, SubId};
+use crate::core::error::ApiError;
 use crate::core::message::Message;
+use crate::core::stream::PubAck;
 use crate::core::time::Nanos;
 
 /// The JetStream front of one account: its engine and the `$JS.API` layer on top.
@@ -96,6 +100,31 @@ impl JetStream {
             return self.handle(msg, now);
         }
         self.engine.handle_subscribed(sid, msg, now)
+    }
+
+    /// Hands a publish a shell held back (a ticketed one the browser deferred while its engine
+    /// was partial, or journaled before a failed commit) to the engine again. A stream deleted
+    /// by an input before it leaves it uncaptured: that is answered 503, as nothing captures it.
+    pub fn replay_publish(
+        &mut self,
+        subject: &str,
+        headers: Option<Bytes>,
+        payload: Bytes,
+        now: Nanos,
+    ) -> Result<PubAck, ApiError> {
+        self.engine
+            .publish(subject, headers, payload, now)
+            .unwrap_or_else(|| Err(no_stream()))
+    }
+}
+
+/// The outcome of a replayed publish whose stream is gone (deleted by an input before it): what
+/// a publish nothing captures gets, as an API error.
+fn no_stream() -> ApiError {
+    ApiError {
+        code: 503,
+        err_code: 0,
+        description: "no responders: no stream captures the subject".into(),
     }
 }
 
