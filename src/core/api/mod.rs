@@ -1,8 +1,8 @@
 //! The `$JS.API` layer of the JetStream front ([`crate::core::front::JetStream`]): a request
 //! (subject + JSON) in, nats-server's exact reply out, written on the engine's typed methods.
 //!
-//! The front reads the subject ([`route`]), picks where the replies go ([`reply_rule`]) and
-//! calls [`dispatch`], which decodes the JSON body, calls the engine's typed method, counts the
+//! The front reads the subject ([`route`]), picks where the replies go (`reply_rule`) and
+//! calls `dispatch`, which decodes the JSON body, calls the engine's typed method, counts the
 //! request in [`ApiStats`], and queues the reply on the request's reply subject with the
 //! `io.nats.jetstream.api.v1.<op>_response` type. Failures reply
 //! `{"type":…,"error":{"code":…,"err_code":…,"description":…}}`. Pull requests and direct gets
@@ -53,7 +53,7 @@ pub struct ApiStats {
 /// Where the replies to a request on `route` go (`None`: a subject no handler serves): at
 /// once when it describes nothing written, after the write, read or deliveries it made
 /// otherwise (see the engine's `outbox.rs`).
-pub fn reply_rule(route: Option<&Route>) -> ReplyRule {
+pub(crate) fn reply_rule(route: Option<&Route>) -> ReplyRule {
     match route {
         None
         | Some(
@@ -85,7 +85,7 @@ pub fn reply_rule(route: Option<&Route>) -> ReplyRule {
 /// Serves request `msg` on `route` within the request the front began on `engine` (see
 /// [`Engine::begin_request`]), counting it in `stats`. `false` when the request names a
 /// direct get of a stream that does not serve one (the shell answers "no responders").
-pub fn dispatch(
+pub(crate) fn dispatch(
     engine: &mut Engine,
     stats: &mut ApiStats,
     route: Route,

@@ -21,7 +21,7 @@
 //! front ([`crate::core::front::JetStream`]) that shells hold is written on top of them (it
 //! owns the engine, answers `$JS.API` requests and hands every other message to
 //! [`Engine::handle`]), as quinn's endpoint sits on its connections. A request the front serves
-//! tells the engine where its replies go with a [`ReplyRule`] (`outbox.rs`).
+//! tells the engine where its replies go with a `ReplyRule` (`outbox.rs`).
 //!
 //! The engine also speaks first (`surface.rs`): it owns subscriptions the shell applies
 //! ([`Engine::poll_event`]), sends requests to local subscribers or over a link
@@ -40,7 +40,7 @@ pub use resources::ServerUsage;
 mod interest;
 pub use interest::InterestOracle;
 mod outbox;
-pub use outbox::ReplyRule;
+pub(crate) use outbox::ReplyRule;
 mod restore;
 mod retention;
 mod rollback;

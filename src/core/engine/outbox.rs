@@ -387,7 +387,7 @@ impl Engine {
     /// Begins a request the front serves (an API request): until [`Engine::end_request`], the
     /// replies it queues with [`Engine::send_reply`], and the advisories its typed calls
     /// publish, go where `rule` says. Time moves to `now` as in [`Engine::handle`].
-    pub fn begin_request(&mut self, rule: ReplyRule, now: Nanos) {
+    pub(crate) fn begin_request(&mut self, rule: ReplyRule, now: Nanos) {
         self.clock = self.clock.max(now);
         self.reply_rule = rule;
         self.request_failed = false;
@@ -396,18 +396,18 @@ impl Engine {
 
     /// The request being handled failed (it is answered with an error): it wrote nothing, so
     /// the replies queued after this leave at once, whatever its rule.
-    pub fn request_failed(&mut self) {
+    pub(crate) fn request_failed(&mut self) {
         self.request_failed = true;
     }
 
     /// Ends the request begun with [`Engine::begin_request`]: what is queued after leaves at
     /// once, as [`ReplyRule::Ready`] says.
-    pub fn end_request(&mut self) {
+    pub(crate) fn end_request(&mut self) {
         self.reply_rule = ReplyRule::Ready;
         self.request_failed = false;
     }
 
-    /// Queues a reply of the request being handled, where its rule says (see [`ReplyRule`];
+    /// Queues a reply of the request being handled, where its rule says (see `ReplyRule`;
     /// outside a request, at once).
     pub fn send_reply(&mut self, out: Outbound) {
         let kind = match self.reply_rule {
@@ -489,7 +489,7 @@ impl Engine {
 /// Where the replies of the request being handled go (see [`Engine::begin_request`] and
 /// [`Engine::send_reply`]): the front picks it from what the request does.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReplyRule {
+pub(crate) enum ReplyRule {
     /// They describe nothing written: at once.
     Ready,
     /// A write to this stream: once it is durable (at once if the request failed).
