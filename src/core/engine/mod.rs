@@ -48,6 +48,8 @@ mod sourcing_actions;
 mod sourcing_host;
 mod streams;
 mod surface;
+#[cfg(test)]
+pub(crate) mod test_shell;
 mod uploads;
 pub use restore::SkippedConsumer;
 pub use streams::stream_meta;

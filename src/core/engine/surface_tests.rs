@@ -3,61 +3,15 @@
 //! its own API comes back through its front: `core/front/tests.rs`.)
 
 use super::*;
+use crate::core::engine::test_shell::{events, outcomes, run_shell};
 use crate::core::engine::EngineConfig;
 use crate::core::front::JetStream;
-use crate::core::message::{Destination, LinkId, Message, Outbound};
+use crate::core::message::{Destination, LinkId, Message};
 
 const SECOND: Nanos = 1_000_000_000;
 
 fn engine() -> Engine {
     Engine::in_memory(7)
-}
-
-fn events(engine: &mut Engine) -> Vec<EngineEvent> {
-    std::iter::from_fn(|| engine.poll_event()).collect()
-}
-
-/// The engine's local subscriptions that `to` matches (the server shell keeps an index).
-fn local_sids(engine: &Engine, to: &str) -> Vec<SubId> {
-    engine
-        .subscriptions()
-        .filter(|(_, filter, dest)| {
-            *dest == Destination::Local && crate::core::subject::matches(filter, to)
-        })
-        .map(|(sid, _, _)| sid)
-        .collect()
-}
-
-/// Flushes and drains the outbound queue; local messages on subjects the engine subscribed go
-/// back into it through the subscriptions they matched (what the server shell does), the rest
-/// are returned. Bounded rounds.
-fn run_shell(engine: &mut Engine, now: Nanos) -> Vec<Outbound> {
-    let mut others = Vec::new();
-    for _ in 0..10 {
-        engine.flush().result().expect("memory stores sync");
-        let out: Vec<Outbound> = std::iter::from_fn(|| engine.poll_outbound()).collect();
-        if out.is_empty() {
-            break;
-        }
-        for o in out {
-            let sids = match o.dest {
-                Destination::Local => local_sids(engine, &o.to),
-                Destination::Link(_) => Vec::new(),
-            };
-            if sids.is_empty() {
-                others.push(o);
-                continue;
-            }
-            for sid in sids {
-                engine.handle_subscribed(sid, o.msg.clone(), now);
-            }
-        }
-    }
-    others
-}
-
-fn outcomes(engine: &mut Engine) -> Vec<RequestOutcome> {
-    std::iter::from_fn(|| engine.poll_request_outcome()).collect()
 }
 
 #[test]

@@ -3,59 +3,11 @@
 //! counted) like a client's; a failed write's reply is not held behind a sync.
 
 use super::*;
-use crate::core::engine::{EngineEvent, RequestOutcome};
-use crate::core::message::{Destination, Outbound};
+use crate::core::engine::test_shell::{events, outcomes, run_shell};
+use crate::core::engine::EngineEvent;
+use crate::core::message::Destination;
 
 const SECOND: Nanos = 1_000_000_000;
-
-fn events(front: &mut JetStream) -> Vec<EngineEvent> {
-    std::iter::from_fn(|| front.engine_mut().poll_event()).collect()
-}
-
-/// The engine's local subscriptions that `to` matches (the server shell keeps an index).
-fn local_sids(front: &JetStream, to: &str) -> Vec<SubId> {
-    front
-        .engine()
-        .subscriptions()
-        .filter(|(_, filter, dest)| {
-            *dest == Destination::Local && crate::core::subject::matches(filter, to)
-        })
-        .map(|(sid, _, _)| sid)
-        .collect()
-}
-
-/// Flushes and drains the outbound queue; local messages on subjects the engine subscribed go
-/// back through the front by the subscriptions they matched (what the server shell does), the
-/// rest are returned. Bounded rounds.
-fn run_shell(front: &mut JetStream, now: Nanos) -> Vec<Outbound> {
-    let mut others = Vec::new();
-    for _ in 0..10 {
-        let engine = front.engine_mut();
-        engine.flush().result().expect("memory stores sync");
-        let out: Vec<Outbound> = std::iter::from_fn(|| engine.poll_outbound()).collect();
-        if out.is_empty() {
-            break;
-        }
-        for o in out {
-            let sids = match o.dest {
-                Destination::Local => local_sids(front, &o.to),
-                Destination::Link(_) => Vec::new(),
-            };
-            if sids.is_empty() {
-                others.push(o);
-                continue;
-            }
-            for sid in sids {
-                front.handle_subscribed(sid, o.msg.clone(), now);
-            }
-        }
-    }
-    others
-}
-
-fn outcomes(front: &mut JetStream) -> Vec<RequestOutcome> {
-    std::iter::from_fn(|| front.engine_mut().poll_request_outcome()).collect()
-}
 
 fn json(msg: &Message) -> serde_json::Value {
     serde_json::from_slice(&msg.payload).expect("a JSON reply")
