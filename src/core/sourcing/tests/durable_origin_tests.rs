@@ -6,28 +6,10 @@
 
 use serde_json::{json, Value};
 
+use super::hand::{drain, started, stored};
 use super::origin::T0;
-use crate::core::sourcing::{
-    Action, Event, LocalState, Role, Sourcing, SourcingSetup, StreamSource,
-};
+use crate::core::sourcing::{Action, Event, Role, Sourcing};
 use crate::core::time::{Nanos, SECONDS};
-
-fn mirror() -> Sourcing {
-    let mut m = Sourcing::new(SourcingSetup {
-        role: Role::Mirror,
-        source: StreamSource {
-            name: "O".into(),
-            ..Default::default()
-        },
-        stream: "M".into(),
-        account: "$G".into(),
-        domain: String::new(),
-        origin_sourced_twice: false,
-        seed: 5,
-    });
-    m.start(T0, LocalState::default(), None);
-    m
-}
 
 /// A create request the mirror sent: its reply inbox, header names and JSON body.
 struct Create {
@@ -46,7 +28,7 @@ fn next_create(m: &mut Sourcing, mut now: Nanos) -> (Create, Nanos) {
         } else {
             now += SECONDS;
         }
-        let actions: Vec<Action> = std::iter::from_fn(|| m.poll_action()).collect();
+        let actions = drain(m);
         let sent = actions.iter().find_map(|a| match a {
             Action::Send {
                 subject,
@@ -77,7 +59,7 @@ fn answer(m: &mut Sourcing, create: &Create, now: Nanos, body: Value) -> Vec<Act
             payload: payload.as_bytes(),
         },
     );
-    std::iter::from_fn(|| m.poll_action()).collect()
+    drain(m)
 }
 
 /// What an origin answers that made the consumer `ack_policy` (`flow_control`: a durable),
@@ -107,7 +89,7 @@ fn in_sourcing_form(create: &Create) -> bool {
 /// The first create answered with `ack_policy`, then the health check (no contact for 10 s)
 /// asks again and that is refused with 10013; returns the create after the refusal.
 fn refused_after(ack_policy: &str) -> Create {
-    let mut m = mirror();
+    let mut m = started(Role::Mirror, "M", 5);
     let (first, now) = next_create(&mut m, T0);
     assert!(in_sourcing_form(&first));
     answer(&mut m, &first, now, created(&first, ack_policy, 0));
@@ -131,7 +113,7 @@ fn a_name_in_use_at_an_origin_without_durables_turns_to_the_older_form() {
 
 #[test]
 fn a_durable_handed_back_with_deliveries_is_resumed_not_replaced() {
-    let mut m = mirror();
+    let mut m = started(Role::Mirror, "M", 5);
     let (first, now) = next_create(&mut m, T0);
     // 2.14 may have sent again from the ack floor before its answer went out: 1 and 2 came
     // first and wait for the answer.
@@ -158,16 +140,9 @@ fn a_durable_handed_back_with_deliveries_is_resumed_not_replaced() {
     let creates =
         |a: &Action| matches!(a, Action::Send { subject, .. } if subject.contains(".CREATE."));
     assert!(!sent.iter().any(creates), "{sent:?}");
-    let stored: Vec<u64> = sent
-        .iter()
-        .filter_map(|a| match a {
-            Action::StoreMirrored { seq, .. } => Some(*seq),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(stored, vec![1, 2], "{sent:?}");
+    assert_eq!(stored(&sent), vec![1, 2], "{sent:?}");
     // Whereas a consumer handed back by an origin that made no durable is replaced.
-    let mut m = mirror();
+    let mut m = started(Role::Mirror, "M", 5);
     let (first, now) = next_create(&mut m, T0);
     let sent = answer(&mut m, &first, now, created(&first, "none", 2));
     assert!(sent.iter().any(creates), "{sent:?}");

@@ -4,29 +4,16 @@
 
 use serde_json::json;
 
+use super::hand::{drain, recreated, started, stored};
 use super::origin::{Origin, Sim, T0};
 use crate::core::headers::Headers;
 use crate::core::sourcing::machine::early::{MAX_EARLY_BYTES, MAX_EARLY_MESSAGES};
-use crate::core::sourcing::{
-    Action, Event, LocalState, Role, Sourcing, SourcingSetup, StreamSource,
-};
+use crate::core::sourcing::{Action, Event, LocalState, Role, Sourcing, StreamSource};
 use crate::core::time::SECONDS;
 
 /// A machine whose create is out, driven by hand: the machine, its deliver subject and inbox.
 fn requesting(role: Role) -> (Sourcing, String, String) {
-    let mut m = Sourcing::new(SourcingSetup {
-        role,
-        source: StreamSource {
-            name: "O".into(),
-            ..Default::default()
-        },
-        stream: "M".into(),
-        account: "$G".into(),
-        domain: String::new(),
-        origin_sourced_twice: false,
-        seed: 4,
-    });
-    m.start(T0, LocalState::default(), None);
+    let mut m = started(role, "M", 4);
     let at = m.poll_timeout().expect("a create is scheduled");
     m.handle_timeout(at);
     let (mut deliver, mut inbox) = (String::new(), String::new());
@@ -39,10 +26,6 @@ fn requesting(role: Role) -> (Sourcing, String, String) {
     }
     assert!(!deliver.is_empty() && !inbox.is_empty());
     (m, deliver, inbox)
-}
-
-fn drain(m: &mut Sourcing) -> Vec<Action> {
-    std::iter::from_fn(|| m.poll_action()).collect()
 }
 
 fn ack(consumer: &str, sseq: u64, dseq: u64) -> String {
@@ -95,24 +78,6 @@ fn answer(m: &mut Sourcing, inbox: &str, body: serde_json::Value) -> Vec<Action>
 fn created(name: &str, deliver: &str) -> serde_json::Value {
     json!({"name": name, "config": {"deliver_subject": deliver},
         "delivered": {"consumer_seq": 0, "stream_seq": 0}})
-}
-
-/// Origin sequences stored (mirror) or sourced, in action order.
-fn stored(actions: &[Action]) -> Vec<u64> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::StoreMirrored { seq, .. } => Some(*seq),
-            Action::StoreSourced { origin_seq, .. } => Some(*origin_seq),
-            _ => None,
-        })
-        .collect()
-}
-
-fn recreated(actions: &[Action], deliver: &str) -> bool {
-    actions
-        .iter()
-        .any(|a| matches!(a, Action::Unsubscribe(s) if s == deliver))
 }
 
 #[test]

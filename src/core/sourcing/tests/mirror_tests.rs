@@ -5,12 +5,11 @@
 use bytes::Bytes;
 use serde_json::json;
 
+use super::hand::{drain, machine, recreated, run_until, started, stored};
 use super::origin::{Origin, OriginKind, Sim, Wire, STEP, T0};
 use crate::core::headers::Headers;
 use crate::core::sourcing::machine::{retry_backoff, RETRY_THRESHOLD};
-use crate::core::sourcing::{
-    Action, Event, LocalState, Role, Sourcing, SourcingSetup, StreamSource,
-};
+use crate::core::sourcing::{Action, Event, LocalState, Role, Sourcing, StreamSource};
 use crate::core::time::{MILLIS, SECONDS};
 
 fn origin_with(n: u64) -> Origin {
@@ -31,17 +30,6 @@ fn mirror_of(origin: Origin) -> Sim {
         origin,
         7,
     )
-}
-
-/// Runs until `done` holds, at most `steps` steps.
-fn run_until(sim: &mut Sim, steps: usize, done: impl Fn(&Sim) -> bool) -> bool {
-    for _ in 0..steps {
-        if done(sim) {
-            return true;
-        }
-        sim.step();
-    }
-    done(sim)
 }
 
 #[test]
@@ -68,18 +56,7 @@ fn a_new_mirror_copies_the_origin_at_its_sequences_and_times() {
 
 #[test]
 fn the_first_create_comes_after_jitter_and_the_deliver_subject_is_subscribed_first() {
-    let mut m = Sourcing::new(SourcingSetup {
-        role: Role::Mirror,
-        source: StreamSource {
-            name: "O".into(),
-            ..Default::default()
-        },
-        stream: "M".into(),
-        account: "$G".into(),
-        domain: String::new(),
-        origin_sourced_twice: false,
-        seed: 1,
-    });
+    let mut m = machine(Role::Mirror, "M", 1);
     assert_eq!(m.info(T0).active, -1);
     m.start(T0, LocalState::default(), None);
     assert_eq!(m.poll_action(), None);
@@ -190,18 +167,7 @@ fn an_origin_that_starts_later_moves_an_empty_mirror_forward() {
 /// A mirror with an active consumer, driven by hand: returns it and its deliver subject and
 /// consumer name.
 fn active_mirror(local_last: u64) -> (Sourcing, String, String) {
-    let mut m = Sourcing::new(SourcingSetup {
-        role: Role::Mirror,
-        source: StreamSource {
-            name: "O".into(),
-            ..Default::default()
-        },
-        stream: "M".into(),
-        account: "$G".into(),
-        domain: String::new(),
-        origin_sourced_twice: false,
-        seed: 9,
-    });
+    let mut m = machine(Role::Mirror, "M", 9);
     let local = LocalState {
         msgs: local_last,
         first_seq: u64::from(local_last > 0),
@@ -234,10 +200,6 @@ fn active_mirror(local_last: u64) -> (Sourcing, String, String) {
     (m, deliver, "C1".into())
 }
 
-fn drain(m: &mut Sourcing) -> Vec<Action> {
-    std::iter::from_fn(|| m.poll_action()).collect()
-}
-
 fn ack(consumer: &str, sseq: u64, dseq: u64, pending: u64) -> String {
     format!(
         "$JS.ACK.O.{consumer}.1.{sseq}.{dseq}.{}.{pending}",
@@ -259,41 +221,25 @@ fn push(m: &mut Sourcing, now: i64, via: &str, reply: &str) -> Vec<Action> {
     drain(m)
 }
 
-fn stored_seqs(actions: &[Action]) -> Vec<u64> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::StoreMirrored { seq, .. } => Some(*seq),
-            _ => None,
-        })
-        .collect()
-}
-
-fn recreates(actions: &[Action], deliver: &str) -> bool {
-    actions
-        .iter()
-        .any(|a| matches!(a, Action::Unsubscribe(s) if s == deliver))
-}
-
 #[test]
 fn duplicates_are_ignored_and_order_is_kept() {
     let (mut m, deliver, c) = active_mirror(10);
     let now = T0 + SECONDS;
     assert_eq!(
-        stored_seqs(&push(&mut m, now, &deliver, &ack(&c, 11, 1, 5))),
+        stored(&push(&mut m, now, &deliver, &ack(&c, 11, 1, 5))),
         vec![11]
     );
     assert_eq!(
-        stored_seqs(&push(&mut m, now, &deliver, &ack(&c, 11, 1, 5))),
+        stored(&push(&mut m, now, &deliver, &ack(&c, 11, 1, 5))),
         Vec::<u64>::new()
     );
     assert_eq!(
-        stored_seqs(&push(&mut m, now, &deliver, &ack(&c, 10, 2, 5))),
+        stored(&push(&mut m, now, &deliver, &ack(&c, 10, 2, 5))),
         Vec::<u64>::new()
     );
     // The duplicate with the next delivery sequence advanced it, so 12 at dseq 3 follows on.
     assert_eq!(
-        stored_seqs(&push(&mut m, now, &deliver, &ack(&c, 12, 3, 4))),
+        stored(&push(&mut m, now, &deliver, &ack(&c, 12, 3, 4))),
         vec![12]
     );
     assert_eq!(m.info(now).lag, 3);
@@ -304,11 +250,11 @@ fn redeliveries_and_other_consumers_are_dropped() {
     let (mut m, deliver, c) = active_mirror(0);
     let now = T0 + SECONDS;
     let redelivered = format!("$JS.ACK.O.{c}.2.1.1.{T0}.0");
-    assert!(stored_seqs(&push(&mut m, now, &deliver, &redelivered)).is_empty());
-    assert!(stored_seqs(&push(&mut m, now, &deliver, &ack("OLD", 1, 1, 0))).is_empty());
-    assert!(stored_seqs(&push(&mut m, now, "$JS.M.elsewhere", &ack(&c, 1, 1, 0))).is_empty());
+    assert!(stored(&push(&mut m, now, &deliver, &redelivered)).is_empty());
+    assert!(stored(&push(&mut m, now, &deliver, &ack("OLD", 1, 1, 0))).is_empty());
+    assert!(stored(&push(&mut m, now, "$JS.M.elsewhere", &ack(&c, 1, 1, 0))).is_empty());
     assert_eq!(
-        stored_seqs(&push(&mut m, now, &deliver, &ack(&c, 1, 1, 0))),
+        stored(&push(&mut m, now, &deliver, &ack(&c, 1, 1, 0))),
         vec![1]
     );
 }
@@ -340,8 +286,8 @@ fn a_delivery_gap_recreates_the_consumer_from_the_last_stored_plus_one() {
     push(&mut m, now, &deliver, &ack(&c, 1, 1, 5));
     // dseq 3 after 1: a delivery was lost.
     let actions = push(&mut m, now, &deliver, &ack(&c, 3, 3, 3));
-    assert!(stored_seqs(&actions).is_empty());
-    assert!(recreates(&actions, &deliver), "{actions:?}");
+    assert!(stored(&actions).is_empty());
+    assert!(recreated(&actions, &deliver), "{actions:?}");
     // The new create is scheduled and starts at 2.
     let at = m.poll_timeout().expect("scheduled");
     assert!(
@@ -359,7 +305,7 @@ fn a_delivery_gap_recreates_the_consumer_from_the_last_stored_plus_one() {
     let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
     assert_eq!(body["config"]["opt_start_seq"], 2);
     // Messages of the dropped consumer no longer count.
-    assert!(stored_seqs(&push(&mut m, at, &deliver, &ack(&c, 2, 2, 3))).is_empty());
+    assert!(stored(&push(&mut m, at, &deliver, &ack(&c, 2, 2, 3))).is_empty());
 }
 
 #[test]
@@ -408,7 +354,7 @@ fn a_heartbeat_naming_another_delivery_sequence_recreates_the_consumer() {
             payload: b"",
         },
     );
-    assert!(recreates(&drain(&mut m), &deliver));
+    assert!(recreated(&drain(&mut m), &deliver));
 }
 
 #[test]
@@ -421,7 +367,7 @@ fn ten_seconds_of_silence_recreate_the_consumer() {
     m.handle_timeout(now + 9 * SECONDS);
     assert!(drain(&mut m).is_empty());
     m.handle_timeout(deadline);
-    assert!(recreates(&drain(&mut m), &deliver));
+    assert!(recreated(&drain(&mut m), &deliver));
     assert!(m.info(deadline).active > 10 * SECONDS);
 }
 
@@ -517,19 +463,7 @@ fn a_missing_origin_is_reported_and_retried_with_backoff_until_it_appears() {
 #[test]
 fn an_origin_without_sourcing_consumers_gets_the_old_request() {
     let (mut m, _, _) = {
-        let mut m = Sourcing::new(SourcingSetup {
-            role: Role::Mirror,
-            source: StreamSource {
-                name: "O".into(),
-                ..Default::default()
-            },
-            stream: "M".into(),
-            account: "$G".into(),
-            domain: String::new(),
-            origin_sourced_twice: false,
-            seed: 4,
-        });
-        m.start(T0, LocalState::default(), None);
+        let m = started(Role::Mirror, "M", 4);
         (m, (), ())
     };
     let at = m.poll_timeout().expect("scheduled");
@@ -633,18 +567,7 @@ fn a_consumer_of_a_run_before_a_restart_handed_back_is_not_followed() {
     // inactive threshold has not passed).
     sim.to_local.clear();
     sim.to_origin.clear();
-    sim.machine = Sourcing::new(SourcingSetup {
-        role: Role::Mirror,
-        source: StreamSource {
-            name: "O".into(),
-            ..Default::default()
-        },
-        stream: "LOCAL".into(),
-        account: "$G".into(),
-        domain: String::new(),
-        origin_sourced_twice: false,
-        seed: 8,
-    });
+    sim.machine = machine(Role::Mirror, "LOCAL", 8);
     sim.start(None);
     assert!(run_until(&mut sim, 800, |s| s.local.last_seq == 20));
     assert!(sim.local.skipped.is_empty(), "{:?}", sim.local.skipped);
@@ -700,7 +623,7 @@ fn a_failed_store_recreates_from_what_is_stored() {
         last_time: 0,
     };
     m.store_failed(now, local, 2);
-    assert!(recreates(&drain(&mut m), &deliver));
+    assert!(recreated(&drain(&mut m), &deliver));
     let at = m.poll_timeout().expect("scheduled");
     m.handle_timeout(at);
     let body = drain(&mut m)

@@ -2,6 +2,7 @@
 mod config_tests;
 mod durable_origin_tests;
 mod early_tests;
+mod hand;
 mod link_cuts;
 mod mirror_tests;
 mod origin;

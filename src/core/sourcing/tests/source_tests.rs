@@ -3,23 +3,12 @@
 
 use serde_json::json;
 
+use super::hand::{drain, run_until, started};
 use super::origin::{Origin, Sim, T0};
 use crate::core::headers::{find_header, Headers};
-use crate::core::sourcing::{
-    resume_points, Action, Event, LocalState, Role, Sourcing, SourcingSetup, StreamSource,
-};
+use crate::core::sourcing::{resume_points, Action, Event, Role, Sourcing, StreamSource};
 use crate::core::stream::SubjectTransformConfig;
 use crate::core::time::SECONDS;
-
-fn run_until(sim: &mut Sim, steps: usize, done: impl Fn(&Sim) -> bool) -> bool {
-    for _ in 0..steps {
-        if done(sim) {
-            return true;
-        }
-        sim.step();
-    }
-    done(sim)
-}
 
 fn source_of(source: StreamSource, origin: Origin) -> Sim {
     Sim::new(Role::Source, source, origin, 11)
@@ -84,19 +73,7 @@ fn a_filtered_origin_skips_sequences_without_recreating() {
 }
 
 fn active_source() -> (Sourcing, String) {
-    let mut m = Sourcing::new(SourcingSetup {
-        role: Role::Source,
-        source: StreamSource {
-            name: "O".into(),
-            ..Default::default()
-        },
-        stream: "S".into(),
-        account: "$G".into(),
-        domain: String::new(),
-        origin_sourced_twice: false,
-        seed: 5,
-    });
-    m.start(T0, LocalState::default(), None);
+    let mut m = started(Role::Source, "S", 5);
     let at = m.poll_timeout().expect("scheduled");
     m.handle_timeout(at);
     let (mut deliver, mut inbox) = (String::new(), String::new());
@@ -135,7 +112,7 @@ fn push(m: &mut Sourcing, via: &str, sseq: u64, dseq: u64, headers: &[u8]) -> Ve
             payload: b"p",
         },
     );
-    std::iter::from_fn(|| m.poll_action()).collect()
+    drain(m)
 }
 
 #[test]
