@@ -16,35 +16,16 @@ import assert from 'node:assert/strict';
 import { installWaits, sharedBrowser } from './harness.mjs';
 import { serverTargets, startServer } from './servers.mjs';
 import { startProxy } from './proxy.mjs';
+import { installMirrorHelpers } from './sync-page.mjs';
 
 const shared = sharedBrowser();
 
 const targets = () => serverTargets('the mirror runs');
 
+/** Installs `publishOrders`, `readStream` (sync-page.mjs) and `mirrored`. */
 async function installHelpers(page) {
+  await installMirrorHelpers(page);
   await page.evaluate(() => {
-    /** Publishes ORDERS messages from..to on `nc`: subject orders.<i % 3>, data o<i>. */
-    window.publishOrders = async (nc, from, to) => {
-      const jsm = await nc.jetstreamManager();
-      await jsm.streams.add({ name: 'ORDERS', subjects: ['orders.>'] }).catch(() => {});
-      const js = nc.jetstream();
-      // In windows of 1000 (a connection holds at most 4096 requests awaiting replies).
-      for (let start = from; start <= to; start += 1000) {
-        const acks = [];
-        for (let i = start; i <= Math.min(to, start + 999); i++) acks.push(js.publish(`orders.${i % 3}`, `o${i}`));
-        await Promise.all(acks);
-      }
-    };
-    /** A stream's messages as `seq subject data time(ms)` strings, in sequence order. */
-    window.readStream = async (jsm, name) => {
-      const info = await jsm.streams.info(name);
-      const out = [];
-      for (let seq = info.state.first_seq; seq <= info.state.last_seq && seq > 0; seq++) {
-        const m = await jsm.streams.getMessage(name, { seq });
-        out.push(`${m.seq} ${m.subject} ${new TextDecoder().decode(m.data)} ${m.time.getTime()}`);
-      }
-      return { count: info.state.messages, out, mirror: info.mirror ?? null };
-    };
     /** Waits (bounded: 400 flushes of the local engine at most 50 ms apart) for LOCAL to reach `seq`. */
     window.mirrored = async (jsm, seq) => {
       let info;

@@ -8,52 +8,23 @@
 // - the writer page goes away mid-catch-up (closed, or its renderer crashed): the follower takes
 //   over, attaches the recorded route again by itself (no app code), and LOCAL ends equal to
 //   ORDERS: the same sequences, subjects, payloads and times, no gap, no duplicate.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, serve, blankPage } from './harness.mjs';
+import { sharedBrowser } from './harness.mjs';
 import { serverTargets, startServer } from './servers.mjs';
 import { startProxy } from './proxy.mjs';
+import { installMirrorHelpers } from './sync-page.mjs';
 
-let browser, site;
-before(async () => {
-  site = await serve();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await site?.close();
-});
+const shared = sharedBrowser();
 
 /** A page of `ctx` with `globalThis.db = await open({name})` and the helpers; returns it and its role. */
 async function openPage(ctx, name) {
-  const page = await blankPage(ctx, site.url);
+  const page = await shared.page(ctx);
   page.on('pageerror', (e) => console.error('pageerror:', e));
+  await installMirrorHelpers(page);
   const role = await page.evaluate(async (name) => {
     globalThis.pkg = await import('/pkg/index.js');
     globalThis.db = await pkg.open({ name });
-    /** Publishes ORDERS messages from..to on `nc`: subject orders.<i % 3>, data o<i>. */
-    globalThis.publishOrders = async (nc, from, to) => {
-      const jsm = await nc.jetstreamManager();
-      await jsm.streams.add({ name: 'ORDERS', subjects: ['orders.>'] }).catch(() => {});
-      const js = nc.jetstream();
-      for (let start = from; start <= to; start += 1000) {
-        const acks = [];
-        for (let i = start; i <= Math.min(to, start + 999); i++) acks.push(js.publish(`orders.${i % 3}`, `o${i}`));
-        await Promise.all(acks);
-      }
-    };
-    /** A stream's messages as `seq subject data time(ms)` strings, read 500 at a time. */
-    globalThis.readStream = async (jsm, name) => {
-      const info = await jsm.streams.info(name);
-      const out = [];
-      for (let start = info.state.first_seq; start <= info.state.last_seq && start > 0; start += 500) {
-        const seqs = [];
-        for (let seq = start; seq <= Math.min(info.state.last_seq, start + 499); seq++) seqs.push(seq);
-        const got = await Promise.all(seqs.map((seq) => jsm.streams.getMessage(name, { seq })));
-        for (const m of got) out.push(`${m.seq} ${m.subject} ${new TextDecoder().decode(m.data)} ${m.time.getTime()}`);
-      }
-      return { count: info.state.messages, out };
-    };
     /** Follows the (one) local mirror: `mirror` its handle, `seen` every status event with this tab's role. */
     globalThis.followMirror = async () => {
       const list = await within(db.mirrors(), 10_000, 'the mirrors');
@@ -84,7 +55,7 @@ for (const { label, kind, program } of serverTargets('the shared mirror runs')) 
   test(`${label}: a follower sees the writer's mirror catch up (lag above 0, then 0), go offline with an error, and come back`, { timeout: 180_000 }, async () => {
     const server = await startServer(kind, { program });
     const proxy = await startProxy(server.wsPort);
-    const ctx = await browser.newContext();
+    const ctx = await shared.browser.newContext();
     const name = `tabs-mirror-${Math.random()}`;
     const N = 10_000;
     try {
@@ -161,7 +132,7 @@ const M = 20_000;
  */
 async function runTakeover({ kind, program }, kill) {
   const server = await startServer(kind, { program });
-  const ctx = await browser.newContext();
+  const ctx = await shared.browser.newContext();
   const name = `tabs-mirror-takeover-${Math.random()}`;
   try {
     const a = await openPage(ctx, name);

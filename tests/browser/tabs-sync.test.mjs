@@ -7,25 +7,17 @@
 // message exactly once, in order; a third page, a follower of the new writer, sees its status.
 // And a follower's forget() has the writer stop the upload and delete its consumer; and a
 // takeover still dialling a server that is down stops trying when its database closes.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, serve, blankPage } from './harness.mjs';
+import { sharedBrowser } from './harness.mjs';
 import { serverTargets, startServer } from './servers.mjs';
 import { expected, installHelpers, startProxy } from './sync-page.mjs';
 
-let browser, site;
-before(async () => {
-  site = await serve();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await site?.close();
-});
+const shared = sharedBrowser();
 
 /** A page of `ctx` with `globalThis.db = await open({name})` and the sync helpers; returns it and its role. */
 async function openPage(ctx, name) {
-  const page = await blankPage(ctx, site.url);
+  const page = await shared.page(ctx);
   page.on('pageerror', (e) => console.error('pageerror:', e));
   await installHelpers(page);
   const role = await page.evaluate(async (name) => {
@@ -68,7 +60,7 @@ const N = 3000;
  */
 async function runTakeover({ kind, program }, kill) {
   const server = await startServer(kind, { program });
-  const ctx = await browser.newContext();
+  const ctx = await shared.browser.newContext();
   const name = `tabs-sync-${Math.random()}`;
   try {
     const a = await openPage(ctx, name);
@@ -172,7 +164,7 @@ for (const target of serverTargets()) {
 for (const { label, kind, program } of serverTargets()) {
   test(`${label}: a follower forgets the writer's upload: the writer stops it and deletes its consumer`, { timeout: 120_000 }, async () => {
     const server = await startServer(kind, { program });
-    const ctx = await browser.newContext();
+    const ctx = await shared.browser.newContext();
     const name = `tabs-forget-${Math.random()}`;
     try {
       const a = await openPage(ctx, name);
@@ -211,7 +203,7 @@ const LONGEST_BACKOFF_MS = 6_000;
 test('a takeover dialling a server that is down stops trying when its database closes', { timeout: 120_000 }, async () => {
   const server = await startServer('contrail');
   const proxy = await startProxy(server.wsPort);
-  const ctx = await browser.newContext();
+  const ctx = await shared.browser.newContext();
   const name = `tabs-dial-${Math.random()}`;
   try {
     const a = await openPage(ctx, name);
