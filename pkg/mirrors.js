@@ -21,8 +21,9 @@
 // Messages on the tab channel (next to tabs.js's and tabuploads.js's):
 //   {t:'mirrors?', from}          a follower asks for the statuses;
 //   {t:'mirrors', from, list}     the writer: every local mirror's status.
-import { ClosedError, TimeoutError } from './errors.js';
+import { ClosedError } from './errors.js';
 import { recordedAttachments } from './attached.js';
+import { StatusEvents, WriterStatuses } from './statuses.js';
 
 /** The channel messages this module handles (engine.js hands them over). */
 export const MIRROR_MESSAGES = new Set(['mirrors?', 'mirrors']);
@@ -31,9 +32,6 @@ export const MIRROR_MESSAGES = new Set(['mirrors?', 'mirrors']);
 const READ_SPACING_MS = 100;
 /** A read at least this often while anyone watches. */
 const IDLE_READ_MS = 1000;
-/** Most unread events `events()` keeps (the oldest go first). */
-const EVENT_QUEUE = 256;
-
 /** Whether two statuses say the same (what `events()` reports a change of; `active` ages). */
 const same = (a, b) =>
   a.lag === b.lag &&
@@ -64,7 +62,7 @@ export class Mirrors {
   /** Writer: api -> the Attachment serving it (link.js). */
   #attachments = new Map();
   /** Follower: waiting for the writer's statuses. */
-  #waiting = new Set();
+  #waiting = new WriterStatuses();
   /** Follower: asked once, so every new writer is asked again. */
   #watching = false;
   /** Writer: reads run (someone watches here, or a follower asked). */
@@ -245,25 +243,14 @@ export class Mirrors {
       this.#read().then(() => this.#post(), () => {});
     } else if (msg.t === 'mirrors' && !writer && (this.#tab.writerId === null || this.#tab.writerId === msg.from)) {
       this.#tell(msg.list);
-      for (const w of this.#waiting) {
-        clearTimeout(w.timer);
-        w.resolve();
-      }
-      this.#waiting.clear();
+      this.#waiting.heard();
     }
   }
 
   /** Follower: asks the writer for the statuses; resolves once they came. */
   #ask() {
     this.#watching = true;
-    const fresh = new Promise((resolve, reject) => {
-      const w = { resolve, reject };
-      w.timer = setTimeout(() => {
-        this.#waiting.delete(w);
-        reject(new TimeoutError('the mirrors of the writer tab', this.#timeout));
-      }, this.#timeout);
-      this.#waiting.add(w);
-    });
+    const fresh = this.#waiting.wait('the mirrors of the writer tab', this.#timeout);
     this.#tab.tell({ t: 'mirrors?', from: this.#tab.id });
     return fresh;
   }
@@ -298,11 +285,7 @@ export class Mirrors {
     this.#closed = true;
     clearTimeout(this.#timer);
     clearInterval(this.#idle);
-    for (const w of this.#waiting) {
-      clearTimeout(w.timer);
-      w.reject(new ClosedError());
-    }
-    this.#waiting.clear();
+    this.#waiting.close();
     for (const handle of [...this.#handles.values()]) handle._end();
     this.#handles.clear();
   }
@@ -319,7 +302,7 @@ export class Mirror {
   #stream;
   #last;
   #ended = false;
-  #queues = new Set();
+  #events = new StatusEvents();
 
   constructor(mirrors, stream) {
     this.#mirrors = mirrors;
@@ -346,27 +329,7 @@ export class Mirror {
 
   /** An async iterator of statuses, one each time it changes; ends when the mirror or the database goes. */
   events() {
-    const queue = { items: [], wake: null, ended: this.#ended };
-    this.#queues.add(queue);
-    const next = async () => {
-      for (;;) {
-        if (queue.items.length) return { value: queue.items.shift(), done: false };
-        if (queue.ended) return { value: undefined, done: true };
-        await new Promise((ok) => (queue.wake = ok));
-      }
-    };
-    return {
-      next,
-      return: async () => {
-        this.#queues.delete(queue);
-        queue.ended = true;
-        queue.wake?.();
-        return { value: undefined, done: true };
-      },
-      [Symbol.asyncIterator]() {
-        return this;
-      },
-    };
+    return this.#events.iterator();
   }
 
   /** Mirrors: a new status. */
@@ -376,11 +339,7 @@ export class Mirror {
       return;
     }
     this.#last = s;
-    for (const queue of this.#queues) {
-      if (queue.items.length >= EVENT_QUEUE) queue.items.shift();
-      queue.items.push({ ...s });
-      queue.wake?.();
-    }
+    this.#events.push(s);
   }
 
   /** Mirrors: the mirror or the database went. */
@@ -388,10 +347,6 @@ export class Mirror {
     if (this.#ended) return;
     this.#ended = true;
     this.#mirrors._forget(this.#stream, this);
-    for (const queue of this.#queues) {
-      queue.ended = true;
-      queue.wake?.();
-    }
-    this.#queues.clear();
+    this.#events.end();
   }
 }

@@ -9,6 +9,7 @@
 import { ClosedError, ContrailError, JetStreamApiError } from './errors.js';
 import { attachConnection } from './link.js';
 import { serverUrl } from './remote.js';
+import { StatusEvents } from './statuses.js';
 
 /** A random origin id: 128 bits from the platform's cryptographic generator, hex. */
 function randomOrigin() {
@@ -48,9 +49,6 @@ export const same = (a, b) =>
   a.paused === b.paused &&
   a.reconnects === b.reconnects &&
   a.lastError === b.lastError;
-
-/** Most unread events `events()` keeps (the oldest go first). */
-const EVENT_QUEUE = 256;
 
 /** An engine reply that may be `{error}`: throws it. */
 function checked(json) {
@@ -117,7 +115,7 @@ export class Upload {
   #last;
   #stopped = false;
   #unwatch;
-  #queues = new Set();
+  #events = new StatusEvents();
   #waiters = [];
 
   constructor(db, name) {
@@ -190,27 +188,7 @@ export class Upload {
 
   /** An async iterator of statuses, one each time it changes. */
   events() {
-    const queue = { items: [], wake: null, ended: this.#stopped };
-    this.#queues.add(queue);
-    const next = async () => {
-      for (;;) {
-        if (queue.items.length) return { value: queue.items.shift(), done: false };
-        if (queue.ended) return { value: undefined, done: true };
-        await new Promise((ok) => (queue.wake = ok));
-      }
-    };
-    return {
-      next,
-      return: async () => {
-        this.#queues.delete(queue);
-        queue.ended = true;
-        queue.wake?.();
-        return { value: undefined, done: true };
-      },
-      [Symbol.asyncIterator]() {
-        return this;
-      },
-    };
+    return this.#events.iterator();
   }
 
   /** The status from the engine, or in a follower tab the writer's last word (tabuploads.js). */
@@ -244,11 +222,7 @@ export class Upload {
     }
     if (same(now, this.#last)) return;
     this.#last = now;
-    for (const queue of this.#queues) {
-      if (queue.items.length >= EVENT_QUEUE) queue.items.shift();
-      queue.items.push({ ...now });
-      queue.wake?.();
-    }
+    this.#events.push(now);
     if (now.pending === 0) {
       const waiters = this.#waiters.splice(0);
       for (const w of waiters) w.resolve({ ...now });
@@ -260,11 +234,7 @@ export class Upload {
     this.#stopped = true;
     this.#db._forgetUpload(this.#name, this);
     this.#unwatch?.();
-    for (const queue of this.#queues) {
-      queue.ended = true;
-      queue.wake?.();
-    }
-    this.#queues.clear();
+    this.#events.end();
     for (const w of this.#waiters.splice(0)) w.reject(err);
   }
 }

@@ -23,6 +23,7 @@
 //   {t:'upctl-done', to, n, error}        the writer did it (error: {name, message} or null).
 import { ClosedError, ContrailError, TimeoutError } from './errors.js';
 import { dial } from './remote.js';
+import { WriterStatuses } from './statuses.js';
 import { readStatus, same } from './sync.js';
 
 /** The channel messages this module handles (tabs.js hands them over). */
@@ -52,7 +53,7 @@ export class SharedUploads {
   /** Follower: the writer's last snapshot (name -> status); null before the first. */
   #seen = null;
   /** Follower: waiting for a snapshot. */
-  #waiting = new Set();
+  #waiting = new WriterStatuses();
   /** Follower: asked once, so every new writer is asked again. */
   #watching = false;
   /** Writer: some follower asked; changes are posted from now on. */
@@ -88,14 +89,7 @@ export class SharedUploads {
   /** Follower: the uploads the writer runs, asked of it now (TimeoutError when none answers). */
   async names() {
     this.#watching = true;
-    const fresh = new Promise((resolve, reject) => {
-      const w = { resolve, reject };
-      w.timer = setTimeout(() => {
-        this.#waiting.delete(w);
-        reject(new TimeoutError('the uploads of the writer tab', this.#timeout));
-      }, this.#timeout);
-      this.#waiting.add(w);
-    });
+    const fresh = this.#waiting.wait('the uploads of the writer tab', this.#timeout);
     this.#tab.tell({ t: 'uploads?', from: this.#tab.id });
     await fresh;
     return [...this.#seen.keys()];
@@ -206,11 +200,7 @@ export class SharedUploads {
   close() {
     if (this.#closed) return;
     this.#closed = true;
-    for (const w of this.#waiting) {
-      clearTimeout(w.timer);
-      w.reject(new ClosedError());
-    }
-    this.#waiting.clear();
+    this.#waiting.close();
     for (const c of this.#controls.values()) {
       clearTimeout(c.timer);
       c.reject(new ClosedError());
@@ -277,11 +267,7 @@ export class SharedUploads {
   /** The writer's statuses: keep them, wake whoever waits, tell the handles. */
   #heard(list) {
     this.#seen = new Map(list.map((s) => [s.name, s]));
-    for (const w of this.#waiting) {
-      clearTimeout(w.timer);
-      w.resolve();
-    }
-    this.#waiting.clear();
+    this.#waiting.heard();
     this.#db._uploadsChanged();
   }
 
