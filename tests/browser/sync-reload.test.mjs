@@ -30,11 +30,14 @@ async function openPage(context) {
 }
 
 /**
- * In `page`: a database `name` with N local messages uploading to the server at `url` (window
- * 32); returns the first status whose cursor passed a third (committed with the flush that moved
- * it), with publishes still to go.
+ * In `page`: a database `name` with N local messages uploading through `proxy` (window 32) until
+ * the cursor passed a third; then the proxy drops everything the server sends, so no PubAck
+ * reaches the page any more and the upload stays mid-way however fast the server is (without it,
+ * a fast server could finish the upload before the reload or the kill takes effect). Returns the
+ * upload's status once the proxy froze.
  */
-function uploadUntilAThird(page, url, name) {
+async function uploadUntilAThird(page, proxy, name) {
+  await page.exposeFunction('freezeServerReplies', () => proxy.freeze());
   return page.evaluate(
     async ([url, name, n]) => {
       const pkg = await import('/pkg/index.js');
@@ -44,11 +47,14 @@ function uploadUntilAThird(page, url, name) {
       await makeRemote(nc);
       const up = await db.sync(nc, { stream: 'LOCAL', to: 'REMOTE', subjectPrefix: 'up.', window: 32 });
       for await (const s of up.events()) {
-        if (s.cursor >= n / 3) return s;
+        if (s.cursor >= n / 3) {
+          await freezeServerReplies();
+          return up.status();
+        }
       }
       return null;
     },
-    [url, name, N],
+    [proxy.url, name, N],
   );
 }
 
@@ -96,35 +102,41 @@ function assertResumed(first, second, url) {
 for (const { label, kind, program } of serverTargets()) {
   test(`${label}: a page reloaded mid-upload lists the upload and resumes it exactly once`, { timeout: 180_000 }, async () => {
     const server = await startServer(kind, { program });
+    const proxy = await startProxy(server.wsPort);
     const page = await openPage(shared.browser);
     const name = `reload-${Math.random()}`;
     try {
-      const first = await uploadUntilAThird(page, server.wsUrl, name);
+      const first = await uploadUntilAThird(page, proxy, name);
       await page.reload(); // publishes in flight are lost with the page
+      proxy.cut(); // and the server's replies flow again
       await installWaits(page);
       await installHelpers(page);
-      const second = await reopenAndResume(page, server.wsUrl, name);
-      assertResumed(first, second, server.wsUrl);
+      const second = await reopenAndResume(page, proxy.url, name);
+      assertResumed(first, second, proxy.url);
     } finally {
       await page.close();
+      await proxy.close();
       await server.stop();
     }
   });
 
   test(`${label}: Chromium killed mid-upload, started again on its profile, resumes exactly once`, { timeout: 240_000 }, async () => {
     const server = await startServer(kind, { program });
+    const proxy = await startProxy(server.wsPort);
     const profile = await mkdtemp(join(tmpdir(), 'contrail-sync-kill-'));
     let chromium = await startChromium(profile);
     const name = `killed-${Math.random()}`;
     try {
-      const first = await uploadUntilAThird(await openPage(chromium.context), server.wsUrl, name);
+      const first = await uploadUntilAThird(await openPage(chromium.context), proxy, name);
       await chromium.kill(); // SIGKILL of the whole process group: nothing closes cleanly
+      proxy.cut(); // the server's replies flow again
       chromium = await startChromium(profile);
-      const second = await reopenAndResume(await openPage(chromium.context), server.wsUrl, name);
-      assertResumed(first, second, server.wsUrl);
+      const second = await reopenAndResume(await openPage(chromium.context), proxy.url, name);
+      assertResumed(first, second, proxy.url);
     } finally {
       await chromium.kill();
       await rm(profile, { recursive: true, force: true });
+      await proxy.close();
       await server.stop();
     }
   });
