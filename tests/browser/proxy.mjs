@@ -12,7 +12,8 @@ import { createServer, connect as tcpConnect } from 'node:net';
  * - `cut()` drops every connection it carries (new ones are taken) and returns how many;
  * - `down()` does the same and refuses new connections until `up()`;
  * - `freeze()` drops what the server sends until the next cut (requests still arrive, replies
- *   are lost);
+ *   are lost); `freezeAfter(bytes)` lets that many more bytes from the server through first, so
+ *   a transfer stops part-way at a point no timing decides;
  * - `budgets[k]`, when given, is how many bytes the server may send over the k-th connection:
  *   past it that connection is cut mid-frame, and `cuts()` counts those cuts.
  */
@@ -20,6 +21,8 @@ export async function startProxy(upstream, budgets = []) {
   const pairs = new Set();
   let refusing = false;
   let frozen = false;
+  /** Bytes from the server still let through before freezing (null: no freeze ahead). */
+  let allowance = null;
   let accepted = 0;
   let attempts = 0;
   let cuts = 0;
@@ -41,6 +44,13 @@ export async function startProxy(upstream, budgets = []) {
     client.pipe(far);
     far.on('data', (bytes) => {
       if (frozen || sent >= budget) return;
+      if (allowance !== null) {
+        if (bytes.length >= allowance) {
+          bytes = bytes.subarray(0, allowance);
+          frozen = true;
+          allowance = null;
+        } else allowance -= bytes.length;
+      }
       sent += bytes.length;
       if (sent < budget) return void client.write(bytes);
       client.write(bytes.subarray(0, bytes.length - (sent - budget)));
@@ -60,8 +70,12 @@ export async function startProxy(upstream, budgets = []) {
     freeze() {
       frozen = true;
     },
+    freezeAfter(bytes) {
+      allowance = bytes;
+    },
     cut() {
       frozen = false;
+      allowance = null;
       const dropped = pairs.size;
       for (const { client, far } of pairs) {
         client.destroy();

@@ -125,13 +125,19 @@ for (const { label, kind, program } of serverTargets('the shared mirror runs')) 
 
 const M = 20_000;
 
+/** Bytes the server may send the writer before its connection freezes: a few thousand of M's deliveries. */
+const WRITER_BYTES = 1_000_000;
+
 /**
- * The writer (`a`) attaches and mirrors ORDERS (M messages); the follower (`b`) follows the
- * mirror; `a` goes away by `kill(a)` mid-catch-up and `b` takes over. Returns what the
- * assertions need.
+ * The writer (`a`) attaches through a proxy and mirrors ORDERS (M messages); the follower (`b`)
+ * follows the mirror; `a` goes away by `kill(a)` mid-catch-up and `b` takes over. The proxy
+ * freezes the writer's connection after WRITER_BYTES, so the catch-up is always mid-way when the
+ * writer goes, however fast it runs; the freeze ends with the writer.
+ * Returns what the assertions need.
  */
 async function runTakeover({ kind, program }, kill) {
   const server = await startServer(kind, { program });
+  const proxy = await startProxy(server.wsPort);
   const ctx = await shared.browser.newContext();
   const name = `tabs-mirror-takeover-${Math.random()}`;
   try {
@@ -146,14 +152,16 @@ async function runTakeover({ kind, program }, kill) {
       await jsm.streams.add({ name: 'LOCAL', mirror: { name: 'ORDERS', domain: 'hub' } });
     }, [server.wsUrl, M]);
     await b.page.evaluate(() => followMirror());
+    proxy.freezeAfter(WRITER_BYTES);
     await a.page.evaluate(async (url) => {
       globalThis.nc = await within(pkg.connect({ servers: url, maxReconnectAttempts: -1 }), 10_000, 'connect');
       await db.attach(nc, { domain: 'hub' });
-    }, server.wsUrl);
+    }, proxy.url);
 
     // The writer goes away once the follower saw the mirror partway.
     await waitFor(b.page, () => seen.some((s) => s.lastSeq > 2000));
     await kill(a.page);
+    proxy.cut(); // the writer's frozen connection goes with it; the next one flows
 
     // The follower takes over; nothing here attaches: the recorded route is attached again.
     await waitFor(b.page, () => db.role === 'writer');
@@ -176,9 +184,10 @@ async function runTakeover({ kind, program }, kill) {
       await watcher.close();
       return { done, local, origin, seen, warnings: db.warnings };
     }, [server.wsUrl, M]);
-    return { ...out, url: server.wsUrl };
+    return { ...out, url: proxy.url };
   } finally {
     await ctx.close();
+    await proxy.close();
     await server.stop();
   }
 }
@@ -187,6 +196,7 @@ function assertCarriedOn({ done, local, origin, seen, url, warnings }) {
   assert.deepEqual(warnings, [], 'the recorded route is no stream to restore: opening says nothing of it');
   const mid = seen.filter((s) => s.role === 'follower').map((s) => s.lastSeq);
   assert.ok(mid.some((seq) => seq > 2000 && seq < M), `the writer went away mid-catch-up (last seqs ${mid.slice(-3)})`);
+  console.log(`# the follower last saw lastSeq ${Math.max(...mid.filter((seq) => seq < M))} of ${M} before the writer went`);
   assert.equal(done.server, url, 'attached again to the recorded server');
   assert.equal(local.count, M + 100, 'every origin message once');
   assert.deepEqual(local.out, origin.out, 'the same sequences, subjects, payloads and times as the origin');
