@@ -51,7 +51,8 @@ export async function runBench(opts = {}) {
   const all = [];
   let contrail;
   try {
-    // The sync rows' server: target/debug/contrail (or $CONTRAIL_BIN) on ports it picks itself.
+    // The sync rows' server: $CONTRAIL_BIN (scripts/bench-browser: the release build) or
+    // target/debug/contrail, on ports it picks itself.
     contrail = await startServer('contrail');
     const withServer = { ...sizes, serverUrl: contrail.wsUrl };
     for (let i = 0; i < runs; i++) {
