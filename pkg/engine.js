@@ -240,6 +240,8 @@ export class Contrail {
   #seq = 0;
   #pumping = null;
   #again = false;
+  /** A microtask will hand the engine its links' news (see `#woken`). */
+  #newsQueued = false;
   #timer = null;
   #holds = 0;
   #closed = false;
@@ -277,7 +279,7 @@ export class Contrail {
     const shared = this.#sharedUploads;
     this.#mirrors = new Mirrors(this, tab, { timeout, connection: shared && ((server) => shared.connection(server)) });
     // A server connection attached to the engine has news for it: flush soon.
-    engine?.setWake?.(() => this._kick());
+    engine?.setWake?.(() => this.#woken());
     tab?.attach({
       handle: (subject, reply, hdrs, data) => {
         const took = this.#engine.handle(subject, reply ?? undefined, hdrs ?? undefined, data, Date.now());
@@ -301,7 +303,7 @@ export class Contrail {
       promote: (engine) => {
         this.#engine = engine;
         this.#eventOnEngine.clear(); // a new engine: the interests replayed to it tell it anew
-        engine.setWake?.(() => this._kick());
+        engine.setWake?.(() => this.#woken());
         this.#opening = null;
         this.#finishOpeningSoon();
         this._kick();
@@ -700,6 +702,24 @@ export class Contrail {
     if (this.#closed) throw new ClosedError();
     if (this.#tab) return this.#tab.interest(subject, active);
     this.#applyInterest(subject, active);
+    this._kick();
+  }
+
+  /**
+   * A link has news for the engine (called from inside the link's driver: nothing here may
+   * call the engine at once). Flushes soon; while a commit is in flight the engine also takes
+   * the news in a microtask (once per WebSocket frame, not per message), so its work on a
+   * mirror's deliveries overlaps that commit rather than following it. The next flush still
+   * makes them durable before anything that vouches for them (flow-control replies) leaves.
+   */
+  #woken() {
+    if (this.#pumping && !this.#newsQueued && this.#engine?.takeNews) {
+      this.#newsQueued = true;
+      queueMicrotask(() => {
+        this.#newsQueued = false;
+        if (!this.#closed && this.#engine) this.#engine.takeNews();
+      });
+    }
     this._kick();
   }
 

@@ -471,6 +471,23 @@ export async function syncWorkloads({ url, msgs, window, size, payload = DEFAULT
   return { natsjs: natsjsResult, client, upload, mirror };
 }
 
+/**
+ * The mirror catch-up alone (`--only mirror`): `msgs` messages published to a fresh server
+ * stream by connect() (not timed), then `mirrorCatchUp` of it, as in `syncWorkloads`.
+ */
+async function mirrorAlone({ url, msgs, window, size, payload = DEFAULTS.payload, storage = 'file' }) {
+  const nc = await connect({ servers: url });
+  const remote = await nc.jetstreamManager();
+  await remote.streams.delete('BENCH_CLIENT').catch(() => {});
+  await remote.streams.add({ name: 'BENCH_CLIENT', subjects: ['client.>'], storage });
+  await publishWindowed(nc.jetstream(), 'client.a', { msgs, window, pool: payloads(payload, size) });
+  await holds(remote, 'BENCH_CLIENT', msgs, 1);
+  const mirror = await mirrorCatchUp(nc, msgs, Math.max(6000, msgs));
+  await remote.streams.delete('BENCH_CLIENT');
+  await nc.close();
+  return mirror;
+}
+
 /** A connect() connection to `url` with a fresh server stream `name` on `subject` (for a profile). */
 export async function connectTo(url, name, subject) {
   const nc = await connect({ servers: url });
@@ -523,7 +540,14 @@ export async function run(overrides = {}) {
     results.wasmMs = wasmMs;
     return { results, opts: o };
   }
-  if (o.only !== undefined) throw new Error(`only ${o.only}: the one subset is 'sync'`);
+  if (o.only === 'mirror') {
+    if (!o.serverUrl) throw new Error('only mirror: no server to mirror from');
+    await deleteRaw(DB.ceiling);
+    results.server = { mirror: await mirrorAlone({ url: o.serverUrl, msgs: o.upMsgs, window: o.window, storage: o.serverStorage, ...sized }) };
+    results.wasmMs = wasmMs;
+    return { results, opts: o };
+  }
+  if (o.only !== undefined) throw new Error(`only ${o.only}: the subsets are 'sync' and 'mirror'`);
   results.ceiling100 = await ceiling({ msgs: Math.ceil(o.ceilingMsgs / 4), perRecord: 100, ...sized });
   await deleteRaw(DB.ceiling);
   results.paired = {};

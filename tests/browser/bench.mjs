@@ -14,11 +14,12 @@
 //   node tests/browser/bench.mjs [--runs 3] [--publish 100000] [--ceiling 200000] [--burst 100000]
 //        [--sync 500] [--window 1000] [--batch 500] [--size 128] [--keys 1000] [--rounds 5]
 //        [--round-msgs 20000] [--kv-puts 20000] [--kv-sync 300] [--kv-gets 10000]
-//        [--up 100000] [--upload-window 1000] [--payload events|random|same] [--only sync]
+//        [--up 100000] [--upload-window 1000] [--payload events|random|same] [--only sync|mirror]
 //        [--server-storage file|memory]
 //        [--no-cold] [--json]
 //        [--profile out.cpuprofile [--profile-of publish|bursts|fetch|open|upload|mirror]]
-// `--only sync` (BENCH_ONLY=sync) runs the ceiling and the sync rows alone. The upload's reference
+// `--only sync` (BENCH_ONLY=sync) runs the ceiling and the sync rows alone; `--only mirror` the
+// ceiling and the mirror catch-up alone. The upload's reference
 // is @nats-io/jetstream v3 (from tests/types, loaded into the page by natsjs-bundle.mjs).
 // Each option also reads BENCH_<NAME> from the environment (e.g. BENCH_RUNS=3). Figures are
 // printed, never asserted. Needs pkg/dist (scripts/build-pkg) and `npm ci` in tests/browser.
@@ -50,7 +51,8 @@ export async function runBench(opts = {}) {
   const all = [];
   let contrail;
   try {
-    // The sync rows' server: target/debug/contrail (or $CONTRAIL_BIN) on ports it picks itself.
+    // The sync rows' server: $CONTRAIL_BIN (scripts/bench-browser: the release build) or
+    // target/debug/contrail, on ports it picks itself.
     contrail = await startServer('contrail');
     const withServer = { ...sizes, serverUrl: contrail.wsUrl };
     for (let i = 0; i < runs; i++) {
@@ -199,6 +201,7 @@ function rowsOf({ results: r, opts: o }) {
     parts: res.commits ? { 'msgs/commit': res.msgs / res.commits } : undefined,
   });
   const vs = (workload, res, base, unit = 'ops/s') => ({ workload, value: rate(res), unit, ratio: rate(res) / rate(base) });
+  if (o.only === 'mirror') return [row(`IndexedDB ceiling: 1000 x ${b} per record, 1 record per strict tx`, r.ceiling1000, 'ceiling'), { ...row(`mirror catch-up into IndexedDB, ${o.upMsgs} msgs (db.attach + mirror stream)`, r.server.mirror), target: '>= 0.50' }];
   if (o.only === 'sync') return [row(`IndexedDB ceiling: 1000 x ${b} per record, 1 record per strict tx`, r.ceiling1000, 'ceiling'), ...syncRows(r.server, o, row, vs)];
   const rows = [
     row(`IndexedDB ceiling: 1000 x ${b} per record, 1 record per strict tx`, r.ceiling1000, 'ceiling'),

@@ -135,17 +135,21 @@ impl Engine {
     /// waits in the stream's outbox for the sync, see the module docs); a failure makes it
     /// start again from what the stream holds.
     fn stored(&mut self, key: &Key, ticket: u64, origin_seq: u64, ok: bool, now: Nanos) {
+        if ok {
+            if let Some(f) = self.sourcing.followers.get_mut(key) {
+                f.machine.durable(ticket);
+            }
+            return;
+        }
+        // Only a failure needs the store's state (read per stored message, it was 2% of a
+        // mirror catch-up's profile).
         let local = self
             .streams
             .get(&key.0)
             .map(|slot| local_state(slot.stream.store()))
             .unwrap_or_default();
         if let Some(f) = self.sourcing.followers.get_mut(key) {
-            if ok {
-                f.machine.durable(ticket);
-            } else {
-                f.machine.store_failed(now, local, origin_seq);
-            }
+            f.machine.store_failed(now, local, origin_seq);
         }
     }
 

@@ -39,11 +39,20 @@ pub struct AckReply<'a> {
 /// Parses `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>` (9 tokens) or
 /// the 2.10+ form with `<domain>.<account hash>` after `ACK` (11 or more tokens).
 pub fn parse_ack_reply(reply: &str) -> Option<AckReply<'_>> {
-    let tokens: Vec<&str> = reply.split('.').collect();
-    if tokens.len() < 9 || tokens[0] != "$JS" || tokens[1] != "ACK" {
+    // Runs once per mirrored or sourced message: the first 11 tokens go into an array, the
+    // rest are only counted (a Vec per message was 4% of a mirror catch-up's profile).
+    let mut tokens = [""; 11];
+    let mut count = 0;
+    for token in reply.split('.') {
+        if let Some(slot) = tokens.get_mut(count) {
+            *slot = token;
+        }
+        count += 1;
+    }
+    if count < 9 || tokens[0] != "$JS" || tokens[1] != "ACK" {
         return None;
     }
-    let offset = match tokens.len() {
+    let offset = match count {
         9 => 2,
         n if n >= 11 => 4,
         _ => return None,

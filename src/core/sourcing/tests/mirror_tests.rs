@@ -55,17 +55,14 @@ fn a_new_mirror_copies_the_origin_at_its_sequences_and_times() {
 }
 
 #[test]
-fn the_first_create_comes_after_jitter_and_the_deliver_subject_is_subscribed_first() {
+fn a_mirror_asks_at_once_for_its_first_consumer_and_subscribes_its_deliver_subject_first() {
     let mut m = machine(Role::Mirror, "M", 1);
     assert_eq!(m.info(T0).active, -1);
     m.start(T0, LocalState::default(), None);
     assert_eq!(m.poll_action(), None);
+    // As nats-server's setupMirrorConsumer: no jitter before the first request.
     let at = m.poll_timeout().expect("a create is scheduled");
-    assert!(
-        (T0 + 100 * MILLIS..T0 + 200 * MILLIS).contains(&at),
-        "{}",
-        at - T0
-    );
+    assert_eq!(at, T0);
     m.handle_timeout(at);
     let Some(Action::Subscribe(deliver)) = m.poll_action() else {
         panic!("deliver subject first")
@@ -80,6 +77,32 @@ fn the_first_create_comes_after_jitter_and_the_deliver_subject_is_subscribed_fir
     };
     assert_eq!(subject, "$JS.API.CONSUMER.CREATE.O");
     assert_eq!(reply, Some(inbox));
+}
+
+#[test]
+fn a_source_waits_100_to_200_ms_of_jitter_before_its_first_create_and_a_mirror_before_a_retry() {
+    // nats-server's setupSourceConsumer always adds the jitter.
+    let mut source = machine(Role::Source, "M", 1);
+    source.start(T0, LocalState::default(), None);
+    let at = source.poll_timeout().expect("a create is scheduled");
+    assert!(
+        (T0 + 100 * MILLIS..T0 + 200 * MILLIS).contains(&at),
+        "{}",
+        at - T0
+    );
+    // A mirror's create that failed is retried after the 2 s threshold and the jitter.
+    let mut mirror = machine(Role::Mirror, "M", 1);
+    mirror.start(T0, LocalState::default(), None);
+    mirror.handle_timeout(T0);
+    drain(&mut mirror);
+    mirror.handle(T0 + MILLIS, Event::LinkDown);
+    mirror.handle(T0 + 2 * MILLIS, Event::LinkUp);
+    let again = mirror.poll_timeout().expect("a create is scheduled again");
+    assert!(
+        again >= T0 + RETRY_THRESHOLD + 100 * MILLIS,
+        "{}",
+        again - T0
+    );
 }
 
 #[test]
