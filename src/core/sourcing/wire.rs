@@ -39,11 +39,19 @@ pub struct AckReply<'a> {
 /// Parses `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>` (9 tokens) or
 /// the 2.10+ form with `<domain>.<account hash>` after `ACK` (11 or more tokens).
 pub fn parse_ack_reply(reply: &str) -> Option<AckReply<'_>> {
-    let tokens: Vec<&str> = reply.split('.').collect();
-    if tokens.len() < 9 || tokens[0] != "$JS" || tokens[1] != "ACK" {
+    // Every delivery of a catch-up comes through here: a fixed array, no allocation.
+    let mut tokens = [""; 11];
+    let mut count = 0;
+    for token in reply.split('.') {
+        if count < tokens.len() {
+            tokens[count] = token;
+        }
+        count += 1;
+    }
+    if count < 9 || tokens[0] != "$JS" || tokens[1] != "ACK" {
         return None;
     }
-    let offset = match tokens.len() {
+    let offset = match count {
         9 => 2,
         n if n >= 11 => 4,
         _ => return None,
