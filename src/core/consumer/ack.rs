@@ -95,26 +95,56 @@ pub(crate) fn append_ack_tail(
 
 /// Reads an ack subject, v1 (9 tokens) or v2 (11 or more); `None` when it is not one.
 pub fn parse_ack_subject(subject: &str) -> Option<AckSubject> {
+    let fields = ack_fields(subject)?;
+    let stream = Some(fields[0]).filter(|s| !s.is_empty())?;
+    let consumer = Some(fields[1]).filter(|s| !s.is_empty())?;
+    Some(AckSubject {
+        stream: stream.to_string(),
+        consumer: consumer.to_string(),
+        delivered: number(fields[2])?,
+        stream_seq: number(fields[3])?,
+        consumer_seq: number(fields[4])?,
+        timestamp: i64::try_from(number(fields[5])?).ok()?,
+        pending: number(fields[6])?,
+    })
+}
+
+/// The stream sequence an ack subject names, as [`parse_ack_subject`] reads it, without
+/// building the whole [`AckSubject`]: the engine asks this of every push delivery it sends
+/// (which write the delivery waits for), so it allocates nothing.
+pub fn ack_stream_seq(subject: &str) -> Option<u64> {
+    let fields = ack_fields(subject)?;
+    if fields[0].is_empty() || fields[1].is_empty() {
+        return None;
+    }
+    for i in [2, 4, 6] {
+        number(fields[i])?;
+    }
+    i64::try_from(number(fields[5])?).ok()?;
+    number(fields[3])
+}
+
+/// The seven fields after `$JS.ACK` (and after `<domain>.<account hash>` in the v2 form): 7
+/// tokens for v1, 9 or more for v2 (more are ignored, as nats-server does). Split into a fixed
+/// array: no allocation per message.
+fn ack_fields(subject: &str) -> Option<[&str; 7]> {
     let rest = subject.strip_prefix(ACK_PREFIX)?;
-    let tokens: Vec<&str> = rest.split('.').collect();
-    // Tokens after `$JS.ACK`: 7 for v1; 9 or more for v2 (domain and account hash first).
-    let offset = match tokens.len() {
+    let mut tokens = [""; 9];
+    let mut count = 0;
+    for token in rest.split('.') {
+        if count < tokens.len() {
+            tokens[count] = token;
+        }
+        count += 1;
+    }
+    let offset = match count {
         7 => 0,
         n if n >= 9 => 2,
         _ => return None,
     };
-    let field = |i: usize| tokens.get(offset + i).copied();
-    let stream = field(0).filter(|s| !s.is_empty())?;
-    let consumer = field(1).filter(|s| !s.is_empty())?;
-    Some(AckSubject {
-        stream: stream.to_string(),
-        consumer: consumer.to_string(),
-        delivered: number(field(2)?)?,
-        stream_seq: number(field(3)?)?,
-        consumer_seq: number(field(4)?)?,
-        timestamp: i64::try_from(number(field(5)?)?).ok()?,
-        pending: number(field(6)?)?,
-    })
+    let mut fields = [""; 7];
+    fields.copy_from_slice(&tokens[offset..offset + 7]);
+    Some(fields)
 }
 
 /// A decimal number of ASCII digits only (as nats-server's `parseAckReplyNum`).

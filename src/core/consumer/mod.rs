@@ -39,7 +39,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 pub use crate::core::duration::{go_duration, parse_go_duration};
 pub use abandoned::{ReplyInterest, SharedOracle};
-pub use ack::{ack_subject, parse_ack_subject, AckError, AckKind, AckSubject};
+pub use ack::{ack_stream_seq, ack_subject, parse_ack_subject, AckError, AckKind, AckSubject};
 pub use config::{ephemeral_name, AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy};
 pub use info::{ConsumerInfo, SequenceInfo};
 pub use pull::{PullRequest, PullRequestError};

@@ -31,7 +31,7 @@
 use std::collections::{BTreeSet, VecDeque};
 
 use super::Engine;
-use crate::core::consumer::parse_ack_subject;
+use crate::core::consumer::ack_stream_seq;
 use crate::core::message::Outbound;
 use crate::core::store::Seq;
 use crate::core::time::Nanos;
@@ -360,8 +360,9 @@ fn not_found(out: &Outbound) -> Outbound {
 /// request nothing but its place.
 fn need_of_consumer_output(out: &Outbound, durability: &Durability) -> Need {
     match out.msg.reply.as_deref() {
-        Some(reply) if reply.starts_with(super::acks::ACK_PREFIX) => parse_ack_subject(reply)
-            .map_or(durability.writes_so_far(), |ack| Need::Seq(ack.stream_seq)),
+        Some(reply) if reply.starts_with(super::acks::ACK_PREFIX) => {
+            ack_stream_seq(reply).map_or(durability.writes_so_far(), Need::Seq)
+        }
         Some(_) => Need::Nothing,
         None if out.msg.headers.is_some() => Need::Nothing,
         None => durability.writes_so_far(),

@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 
-use super::sourcing_host::{local_state, Key};
+use super::sourcing_host::{local_state, Follower, Key};
 use super::streams::Entry;
 use super::surface::SubId;
 use super::Engine;
@@ -27,6 +27,21 @@ fn header_block(headers: &[(String, String)]) -> Option<Bytes> {
     Some(block.encode())
 }
 
+/// Whether [`Engine::wake_origin_consumer`] has anything to do for `f`: a deliver subject
+/// still deferred (link) or still quiet (local). Checked on the follower already at hand, as
+/// a catch-up asks after every message.
+fn needs_waking(f: &Follower, surface: &super::surface::Surface) -> bool {
+    let Some(deliver) = f.machine.active_deliver_subject() else {
+        return false;
+    };
+    if f.deferred.contains(deliver) {
+        return true;
+    }
+    f.sids
+        .get(deliver)
+        .is_some_and(|&sid| surface.is_quiet(sid))
+}
+
 /// The prefix of a machine's consumer-create inboxes (`$JSC.R.<token>`, as nats-server).
 const CREATE_INBOX_PREFIX: &str = "$JSC.R.";
 
@@ -38,21 +53,23 @@ impl Engine {
                 return;
             };
             let Some(action) = f.machine.poll_action() else {
-                self.wake_origin_consumer(key, now);
+                if needs_waking(f, &self.surface) {
+                    self.wake_origin_consumer(key, now);
+                }
                 return;
             };
-            let route = f.route.clone();
             let stream = key.0.as_str();
             match action {
-                Action::Subscribe(subject) => self.hosted_subscribe(key, subject, route),
+                Action::Subscribe(subject) => {
+                    let route = f.route.clone();
+                    self.hosted_subscribe(key, subject, route);
+                }
                 Action::Unsubscribe(subject) => {
-                    if let Some(f) = self.sourcing.followers.get_mut(key) {
-                        f.inboxes.remove(&subject);
-                        f.deferred.remove(&subject);
-                        if let Some(sid) = f.sids.remove(&subject) {
-                            let local = matches!(route, Some((Destination::Local, _)));
-                            self.drop_hosted_subscription(sid, &subject, local);
-                        }
+                    f.inboxes.remove(&subject);
+                    f.deferred.remove(&subject);
+                    if let Some(sid) = f.sids.remove(&subject) {
+                        let local = matches!(f.route, Some((Destination::Local, _)));
+                        self.drop_hosted_subscription(sid, &subject, local);
                     }
                 }
                 Action::Send {
@@ -60,7 +77,10 @@ impl Engine {
                     reply,
                     headers,
                     payload,
-                } => self.send_toward_origin(key, route, subject, reply, &headers, payload),
+                } => {
+                    let route = f.route.clone();
+                    self.send_toward_origin(key, route, subject, reply, &headers, payload);
+                }
                 Action::StoreMirrored {
                     seq,
                     time,

@@ -243,22 +243,23 @@ impl Engine {
             let Some(follower) = self.sourcing.followers.get_mut(&key) else {
                 continue;
             };
+            // Borrowed, not cloned: the machine is another field of the follower.
             let Some(via) = follower
                 .sids
                 .iter()
                 .find(|(_, s)| **s == sid)
-                .map(|(subject, _)| subject.clone())
+                .map(|(subject, _)| subject.as_str())
             else {
                 continue;
             };
-            let event = if follower.inboxes.contains(&via) {
+            let event = if follower.inboxes.contains(via) {
                 Event::Response {
-                    subject: &via,
+                    subject: via,
                     payload: &msg.payload,
                 }
             } else {
                 Event::Delivery {
-                    via: &via,
+                    via,
                     subject: &msg.subject,
                     reply: msg.reply.as_deref().unwrap_or(""),
                     headers: msg.headers.as_deref().unwrap_or(b""),

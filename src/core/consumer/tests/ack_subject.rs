@@ -1,6 +1,8 @@
 //! Ack subjects and ack bodies: format, parse, and malformed input.
 
-use crate::core::consumer::{ack_subject, parse_ack_subject, AckKind, AckSubject, PullRequest};
+use crate::core::consumer::{
+    ack_stream_seq, ack_subject, parse_ack_subject, AckKind, AckSubject, PullRequest,
+};
 
 fn sample() -> AckSubject {
     AckSubject {
@@ -34,6 +36,8 @@ fn v2_ack_subject_with_domain_hash_and_token_parses() {
     assert_eq!(parse_ack_subject(subject), Some(sample()));
     let eleven = "$JS.ACK._.AbCdEf12.ORDERS.dur.2.41.77.1700000000123456789.9";
     assert_eq!(parse_ack_subject(eleven), Some(sample()));
+    assert_eq!(ack_stream_seq(subject), Some(41));
+    assert_eq!(ack_stream_seq(eleven), Some(41));
 }
 
 #[test]
@@ -49,8 +53,10 @@ fn malformed_ack_subjects_are_refused() {
         "$JS.ACK..dur.2.41.77.5.9",
         "$JS.NAK.ORDERS.dur.2.41.77.5.9",
         "$JS.ACK.ORDERS.dur.2.41.77.5.",
+        "$JS.ACK.ORDERS.dur.2.41.77.18446744073709551615.9",
     ] {
         assert_eq!(parse_ack_subject(bad), None, "{bad:?}");
+        assert_eq!(ack_stream_seq(bad), None, "{bad:?}");
     }
 }
 
