@@ -430,7 +430,15 @@ impl StreamStore for FileStore {
             }
         }
         if let Err(err) = self.maintain() {
-            self.last_maintenance_error = Some(err.to_string());
+            // A purge that emptied the stream on a full disk: leaving its emptied segment
+            // needs a new one, and there is no room for it. Give the space back as a failed
+            // sync would (`full_disk.rs`); nothing is buffered, the sync just succeeded.
+            let full = err == StoreError::QuotaExceeded && self.poisoned.is_none();
+            match full.then(|| self.shed_purged()) {
+                Some(Ok(true)) => {}
+                Some(Err(shed)) => self.last_maintenance_error = Some(shed.to_string()),
+                _ => self.last_maintenance_error = Some(err.to_string()),
+            }
         }
         self.synced_at = self.sync_point_now();
         Ok(Synced::Durable)
