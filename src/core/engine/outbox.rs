@@ -222,6 +222,12 @@ impl Durability {
         }
     }
 
+    /// Whether every write so far is durable and nothing is held: anything queued now leaves
+    /// at once, whatever it needs, so the caller need not work out what that is.
+    pub(crate) fn settled(&self) -> bool {
+        self.held.is_empty() && self.written == self.synced
+    }
+
     /// Whether nothing is held.
     pub(crate) fn holds_nothing(&self) -> bool {
         self.held.is_empty()
@@ -451,7 +457,13 @@ impl Engine {
         };
         let mut held = false;
         for message in out {
-            let need = need_of_consumer_output(&message, &slot.durability);
+            // A consumer catching up on a stream nobody writes to (a mirror's origin) needs
+            // nothing waited for: no ack subject is read back per delivery then.
+            let need = if slot.durability.settled() {
+                Need::Nothing
+            } else {
+                need_of_consumer_output(&message, &slot.durability)
+            };
             held |= slot.durability.queue(need, message, &mut self.ready);
         }
         if held && !self.holding.contains(stream) {
@@ -526,6 +538,40 @@ mod tests {
         d.synced(6);
         assert!(!d.release(&mut ready));
         assert_eq!(drained(&mut ready), ["puback"]);
+    }
+
+    #[test]
+    fn settled_only_while_every_write_is_durable_and_nothing_is_held() {
+        let state = crate::core::store::StreamState::default();
+        let mut d = Durability::synced_to(5);
+        let mut ready = VecDeque::new();
+        assert!(d.settled(), "restored: everything it holds is durable");
+        d.wrote();
+        assert!(!d.settled(), "a write not yet synced");
+        d.messages_synced(6);
+        assert!(
+            !d.settled(),
+            "the messages are durable, a consumer save is not"
+        );
+        d.synced(6);
+        assert!(d.settled());
+        d.wrote();
+        d.queued(1, true, &state);
+        assert!(
+            !d.settled(),
+            "a queued sync is not durable until its ticket is done"
+        );
+        d.queued_done(1);
+        assert!(d.settled());
+        d.wrote();
+        assert!(d.queue(Need::Writes(d.written), out("ack"), &mut ready));
+        d.synced(6);
+        assert!(
+            !d.settled(),
+            "synced, but the ack reply is still held until released"
+        );
+        d.release(&mut ready);
+        assert!(d.settled());
     }
 
     #[test]

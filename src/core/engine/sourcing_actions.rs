@@ -58,7 +58,7 @@ impl Engine {
                 }
                 return;
             };
-            let stream = key.0.as_str();
+            let stream = key.stream();
             match action {
                 Action::Subscribe(subject) => {
                     let route = f.route.clone();
@@ -165,7 +165,7 @@ impl Engine {
         // mirror catch-up's profile).
         let local = self
             .streams
-            .get(&key.0)
+            .get(key.stream())
             .map(|slot| local_state(slot.stream.store()))
             .unwrap_or_default();
         if let Some(f) = self.sourcing.followers.get_mut(key) {
@@ -279,13 +279,13 @@ impl Engine {
             self.send_now(out);
             return;
         }
-        let Some(slot) = self.streams.get_mut(&key.0) else {
+        let Some(slot) = self.streams.get_mut(key.stream()) else {
             self.send_now(out);
             return;
         };
         let need = slot.durability.writes_so_far();
         if slot.durability.queue(need, out, &mut self.ready) {
-            self.holding.insert(key.0.clone());
+            self.holding.insert(key.stream().to_string());
         }
     }
 }

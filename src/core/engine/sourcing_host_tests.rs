@@ -702,3 +702,29 @@ fn work_nobody_took_stays_when_a_mirrors_consumer_ends() {
     assert_eq!(w.engine(0).consumer_names("Q").ok(), Some(vec![]));
     assert_eq!(w.msgs(0, "Q"), 3, "nobody took them");
 }
+
+#[test]
+fn machine_keys_order_by_stream_then_index_whether_or_not_their_names_are_shared() {
+    let mirror = Key::new("M", "");
+    let shared = mirror.clone();
+    let rebuilt = Key::new("M", "");
+    assert_eq!(mirror, shared);
+    assert_eq!(mirror, rebuilt, "equal names are equal keys, shared or not");
+    let mut keys = BTreeMap::new();
+    for (stream, index) in [("N", ""), ("M", "b"), ("MM", ""), ("M", "a")] {
+        keys.insert(Key::new(stream, index), ());
+    }
+    keys.insert(mirror, ());
+    let m: Vec<&str> = keys
+        .range(stream_range("M"))
+        .take_while(|(key, _)| key.stream() == "M")
+        .map(|(key, _)| key.index())
+        .collect();
+    assert_eq!(
+        m,
+        ["", "a", "b"],
+        "a stream's machines are neighbours, the mirror first"
+    );
+    assert!(keys.contains_key(&rebuilt));
+    assert_eq!(keys.len(), 5);
+}
