@@ -41,6 +41,11 @@ pub trait ByteWriter: Send + 'static {
     fn write_bytes(&mut self, bytes: Bytes) -> impl Future<Output = io::Result<()>> + Send;
     /// Closes the transport after the last write.
     fn close(&mut self) -> impl Future<Output = ()> + Send;
+    /// A second, non-blocking handle on a plain TCP socket, for small writes straight from a
+    /// producer ([`Outbox::set_direct`]); `None` where bytes need framing or encryption.
+    fn direct(&self) -> Option<std::net::TcpStream> {
+        None
+    }
 }
 
 impl ByteReader for tokio::net::tcp::OwnedReadHalf {
@@ -62,6 +67,15 @@ impl ByteWriter for tokio::net::tcp::OwnedWriteHalf {
     async fn close(&mut self) {
         use tokio::io::AsyncWriteExt;
         let _ = self.shutdown().await;
+    }
+
+    #[cfg(unix)]
+    fn direct(&self) -> Option<std::net::TcpStream> {
+        use std::os::fd::AsFd;
+        // A duplicate descriptor shares the socket and its O_NONBLOCK (set by the runtime).
+        let stream: &tokio::net::TcpStream = self.as_ref();
+        let fd = stream.as_fd().try_clone_to_owned().ok()?;
+        Some(std::net::TcpStream::from(fd))
     }
 }
 
@@ -136,6 +150,9 @@ pub async fn serve_greeted<R: ByteReader, W: ByteWriter>(
         Greeting::InfoSent { id, .. } => id,
     };
     let out = Arc::new(Outbox::new(shared.config.max_pending));
+    if let Some(socket) = writer.direct() {
+        out.set_direct(socket);
+    }
     let info = Arc::new(ClientInfo {
         id,
         peer,
@@ -205,7 +222,12 @@ async fn write_loop<W: ByteWriter>(out: Arc<Outbox>, mut writer: W, deadline: Du
     loop {
         let (bytes, closing) = out.take().await;
         if !bytes.is_empty() {
-            match tokio::time::timeout(deadline, writer.write_bytes(bytes.freeze())).await {
+            let bytes = bytes.freeze();
+            let written = tokio::time::timeout(deadline, writer.write_bytes(bytes.clone())).await;
+            // Ours alone again once the transport let go of it (TCP and TLS copy it into the
+            // socket): the outbox reuses it rather than allocating anew.
+            out.written(bytes.try_into_mut().ok());
+            match written {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => {
                     out.close(CloseReason::ClientClosed);
@@ -221,6 +243,7 @@ async fn write_loop<W: ByteWriter>(out: Arc<Outbox>, mut writer: W, deadline: Du
             break;
         }
     }
+    out.writer_ended();
     writer.close().await;
 }
 

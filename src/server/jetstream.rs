@@ -418,6 +418,7 @@ pub fn start(
                 local_subs: HashMap::new(),
                 links: HashMap::new(),
                 loopback: Vec::new(),
+                matched: Vec::new(),
                 waiting: HashMap::new(),
                 last_flush: std::time::Instant::now(),
             };
@@ -465,6 +466,8 @@ struct Task {
     /// Messages the engine sent to its own local subscriptions, to hand back to it through
     /// each subscription they matched (by the subject they were sent to, not `msg.subject`).
     loopback: Vec<(SubId, Message)>,
+    /// Scratch for [`Task::route`]: the engine subscriptions one message matched.
+    matched: Vec<SubId>,
     /// Requests made through [`JsHandle::engine_request`], by the engine's id.
     waiting: HashMap<RequestId, oneshot::Sender<Result<Message, RequestError>>>,
     /// When [`Task::flush_and_route`] last ran (see [`FLUSH_WHILE_DELIVERING`]).
@@ -776,17 +779,28 @@ impl Task {
             match out.dest {
                 Destination::Local => {
                     route(&self.router, &out, &mut flush);
-                    let index = self
-                        .engine_subjects
+                    let mut matched = std::mem::take(&mut self.matched);
+                    self.engine_subjects
                         .read()
-                        .unwrap_or_else(|e| e.into_inner());
-                    index.for_each_match(&out.to, |sid| {
-                        self.loopback.push((*sid, out.msg.clone()));
-                    });
+                        .unwrap_or_else(|e| e.into_inner())
+                        .for_each_match(&out.to, |sid| matched.push(*sid));
+                    // Usually one subscription (a mirror's deliver subject): the message moves
+                    // to it, cloned only for the others.
+                    if let Some((&last, others)) = matched.split_last() {
+                        for &sid in others {
+                            self.loopback.push((sid, out.msg.clone()));
+                        }
+                        self.loopback.push((last, out.msg));
+                    }
+                    matched.clear();
+                    self.matched = matched;
                 }
                 Destination::Link(id) => self.to_link(id, LinkCommand::Publish(out.msg)),
             }
         }
+        // This thread is outside the connections' runtime: a PubAck written here leaves now,
+        // not after a runtime worker wakes for it (a lone publisher waits for each).
+        flush.flush_direct();
     }
 
     /// Notices created, updated and deleted streams: updates the subjects connections forward
