@@ -15,6 +15,11 @@
 //! messages (1,000,000 unless set), each server mirroring a stream of its own, in origin
 //! messages per second; and, in a row of its own, a Contrail server (`contrail serve` with a
 //! link) mirroring a Debian nats-server's stream of that size over the link.
+//!
+//! The memory rows: each server's resident memory (`VmRSS` of the whole process) holding a file
+//! stream of `BENCH_MEMORY_COUNT` messages of 128 B (5,000,000 unless set): once filled, and
+//! again after a restart that recovers the stream; the ratio is nats-server's over Contrail's,
+//! so above 1 means Contrail holds less.
 
 mod interop_support;
 
@@ -233,6 +238,21 @@ async fn contrail_vs_nats_server() {
             );
         }
     }
+    if "resident memory".contains(only.as_str()) {
+        let count = memory_count();
+        let ours = resident_memory(Kind::Contrail, count).await;
+        let theirs = resident_memory(Kind::NatsServer, count).await;
+        for (row, ours, theirs) in [
+            ("resident memory (MiB), filled", ours.0, theirs.0),
+            ("resident memory (MiB), restarted", ours.1, theirs.1),
+        ] {
+            println!(
+                "{row:<34} {:>5}B {ours:>12.1} {theirs:>12.1} {:>6.2}x (a file stream of {count})",
+                128,
+                theirs / ours
+            );
+        }
+    }
     if "mirror over a link".contains(only.as_str()) {
         let count = mirror_count();
         let rate = mirror_over_a_link(128, count).await;
@@ -242,6 +262,45 @@ async fn contrail_vs_nats_server() {
             "mirror over a link, file", 128, "-", "-"
         );
     }
+}
+
+/// How many messages the memory rows store (`BENCH_MEMORY_COUNT`, default 5,000,000).
+fn memory_count() -> u64 {
+    std::env::var("BENCH_MEMORY_COUNT")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(5_000_000)
+}
+
+/// A server's resident memory in MiB (`VmRSS` in `/proc/<pid>/status`).
+fn resident_mib(server: &TestServer) -> f64 {
+    let pid = server.pid().expect("the server runs");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let kib: f64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in kB");
+    kib / 1024.0
+}
+
+/// A server's resident memory (MiB) holding a file stream of `n` messages of 128 B: once
+/// filled, and after a restart (read once a `STREAM.INFO` shows every message back).
+async fn resident_memory(kind: Kind, n: u64) -> (f64, f64) {
+    let mut server = TestServer::start_kind(kind, Options::default());
+    let js = server.jetstream().await;
+    js.create_stream(stream(StorageType::File))
+        .await
+        .expect("stream");
+    streams::publish_windowed(&js, "bench.m", Bytes::from(vec![b'x'; 128]), n, 256).await;
+    let filled = resident_mib(&server);
+    drop(js);
+    server.restart(true);
+    let js = server.jetstream().await;
+    let mut stream = js.get_stream("BENCH").await.expect("the stream is back");
+    let messages = stream.info().await.expect("stream info").state.messages;
+    assert_eq!(messages, n, "every message is back after the restart");
+    (filled, resident_mib(&server))
 }
 
 /// How many messages the mirror rows catch up with (`BENCH_MIRROR_COUNT`, default 1,000,000).
