@@ -16,6 +16,10 @@
 //! messages per second; and, in a row of its own, a Contrail server (`contrail serve` with a
 //! link) mirroring a Debian nats-server's stream of that size over the link.
 //!
+//! The raw core pub/sub row: the same fan-out of one publisher to one subscriber, but both are
+//! plain blocking sockets (pre-encoded `PUB` ops written 64 KiB at a time, deliveries counted by
+//! their bytes), so the servers rather than async-nats's client are what is measured.
+//!
 //! The memory rows: each server's resident memory (`VmRSS` of the whole process) holding a file
 //! stream of `BENCH_MEMORY_COUNT` messages of 128 B (5,000,000 unless set): once filled, and
 //! again after a restart that recovers the stream; the ratio is nats-server's over Contrail's,
@@ -127,6 +131,80 @@ async fn core_pub_sub(server: &TestServer, size: usize, n: usize) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
+/// A plain socket that has sent CONNECT (and `ops`) and read the server's PONG to its PING.
+fn raw_client(port: u16, ops: &str) -> std::net::TcpStream {
+    use std::io::{Read, Write};
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    sock.set_nodelay(true).expect("nodelay");
+    let hello = format!("CONNECT {{\"verbose\":false,\"pedantic\":false}}\r\n{ops}PING\r\n");
+    sock.write_all(hello.as_bytes()).expect("connect ops");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !seen.ends_with(b"PONG\r\n") {
+        let n = sock.read(&mut buf).expect("read until PONG");
+        assert!(
+            n > 0,
+            "the server closed: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    sock
+}
+
+/// One publisher to one subscriber over plain blocking sockets: messages per second from the
+/// first write until the subscriber has read all `n` deliveries.
+fn raw_pub_sub(port: u16, size: usize, n: usize) -> f64 {
+    use std::io::{Read, Write};
+    let mut sub = raw_client(port, "SUB core.raw 1\r\n");
+    let mut publisher = raw_client(port, "");
+    let payload = "x".repeat(size);
+    let op = format!("PUB core.raw {size}\r\n{payload}\r\n");
+    let delivery = format!("MSG core.raw 1 {size}\r\n{payload}\r\n").len();
+    let per_chunk = (64 * 1024 / op.len()).max(1);
+    let chunk = op.repeat(per_chunk);
+    let start = Instant::now();
+    let reader = std::thread::spawn(move || {
+        // Deliveries and the PINGs nats-server sends a new client (its first after a second):
+        // payloads of `x` never hold "PING", so a PING is found by its bytes, even across reads.
+        let ping = memchr::memmem::Finder::new(b"PING\r\n");
+        let expected = n * delivery;
+        let (mut got, mut pings) = (0, 0);
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut tail: Vec<u8> = Vec::new();
+        sub.set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        while got - 6 * pings < expected {
+            let read = sub.read(&mut buf).expect("deliveries keep coming");
+            assert!(
+                read > 0,
+                "the server closed the subscriber after {got} bytes"
+            );
+            let data = &buf[..read];
+            tail.extend_from_slice(&data[..read.min(5)]);
+            pings += ping.find_iter(&tail).count() + ping.find_iter(data).count();
+            tail.clear();
+            tail.extend_from_slice(&data[read.saturating_sub(5)..]);
+            got += read;
+        }
+        assert_eq!(
+            got - 6 * pings,
+            expected,
+            "only deliveries and PINGs arrive"
+        );
+    });
+    let mut left = n;
+    while left > 0 {
+        let count = left.min(per_chunk);
+        publisher
+            .write_all(&chunk.as_bytes()[..count * op.len()])
+            .expect("publish");
+        left -= count;
+    }
+    reader.join().expect("the subscriber read every delivery");
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
 /// Appends of 160 B with an `fdatasync` after each, per second, in a fresh file in the temp
 /// directory (where the servers keep their stores): the device limit of a sync publish.
 fn device_limit(n: usize) -> f64 {
@@ -174,6 +252,7 @@ async fn run(kind: Kind, workload: &str, size: usize) -> f64 {
             pull_consume(&server, StorageType::Memory, size, 50_000).await
         }
         "core pub/sub" => core_pub_sub(&server, size, 500_000).await,
+        "core pub/sub, raw sockets" => raw_pub_sub(server.port, size, 2_000_000),
         "mirror catch-up, file" => mirror_catch_up(&server, size, mirror_count()).await,
         other => panic!("unknown workload {other}"),
     }
@@ -190,6 +269,7 @@ async fn contrail_vs_nats_server() {
         "pull consume (batch 500), file",
         "pull consume (batch 500), memory",
         "core pub/sub",
+        "core pub/sub, raw sockets",
         "mirror catch-up, file",
     ];
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
