@@ -152,6 +152,36 @@ async fn publish_returns_a_puback_with_increasing_sequences() {
     .await;
 }
 
+/// A connection that keeps publishing to one subject sees each stream that another connection
+/// makes or removes on it at its next publish (a server may remember, per connection, where
+/// the last subject went).
+#[tokio::test]
+async fn a_stream_made_or_removed_under_a_busy_subject_is_seen_by_the_next_publish() {
+    let server = TestServer::start();
+    bounded(async {
+        let js = server.jetstream().await;
+        let admin = server.jetstream().await;
+        let publish = || async {
+            js.publish("late.x", "x".into())
+                .await
+                .expect("publish")
+                .await
+        };
+        for _ in 0..3 {
+            assert!(publish().await.is_err(), "no stream: no PubAck");
+        }
+        let mut stream = create_memory_stream(&admin, "LATE", &["late.>"]).await;
+        for expected in 1..=2 {
+            let ack = publish().await.expect("a PubAck once the stream exists");
+            assert_eq!((ack.stream.as_str(), ack.sequence), ("LATE", expected));
+        }
+        assert_eq!(stream.info().await.expect("info").state.messages, 2);
+        admin.delete_stream("LATE").await.expect("delete");
+        assert!(publish().await.is_err(), "the stream is gone: no PubAck");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_repeated_msg_id_is_acknowledged_as_duplicate_and_stored_once() {
     on_fresh_server(|js| async move {

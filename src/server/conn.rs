@@ -20,9 +20,9 @@ use bytes::{Bytes, BytesMut};
 use super::auth::account::Account;
 use super::auth::permissions::ClientPerms;
 use super::auth::Identity;
-use super::jetstream::Origin;
+use super::jetstream::{Origin, WantsCache};
 use super::outbox::{CloseReason, FlushList, Outbox};
-use super::router::{MsgView, Sub};
+use super::router::{MsgView, RouteCache, Sub};
 use super::wire;
 use super::Shared;
 use crate::core::message::Message;
@@ -205,6 +205,8 @@ pub async fn serve_greeted<R: ByteReader, W: ByteWriter>(
             max_payload: shared.config.max_payload,
         }),
         flush: FlushList::new(),
+        route_cache: RouteCache::default(),
+        wants_cache: WantsCache::default(),
     };
     let reason = conn.run(reader).await;
     tracing::debug!(client = id, ?reason, "connection closing");
@@ -267,6 +269,10 @@ struct Conn {
     parser: ClientParser,
     /// Outboxes this connection queued messages into since its last read.
     flush: FlushList,
+    /// Who its last publish's subject reached in the account's router (reset with the account).
+    route_cache: RouteCache,
+    /// Whether the account's JetStream wanted its last publish's subject (reset likewise).
+    wants_cache: WantsCache,
 }
 
 impl Conn {
@@ -383,6 +389,9 @@ impl Conn {
                 shown.clone_from(&identity.user);
             }
             self.account = account;
+            // Another account's router and JetStream: their generations mean nothing here.
+            self.route_cache = RouteCache::default();
+            self.wants_cache = WantsCache::default();
             self.perms = identity
                 .permissions
                 .as_deref()
@@ -516,12 +525,11 @@ impl Conn {
             headers: headers.as_deref(),
             payload: &payload,
         };
-        let mut delivered = self.account.router.deliver(
-            &subject,
-            None,
+        let client = self.id();
+        let mut delivered = self.account.router.deliver_cached(
+            &mut self.route_cache,
             &view,
-            Some(self.id()),
-            None,
+            client,
             &mut self.flush,
         );
         if !self.account.links.is_empty() || subject.starts_with("_R_.") {
@@ -559,7 +567,7 @@ impl Conn {
             .account
             .js
             .as_ref()
-            .filter(|js| !link_owned && js.wants(&subject));
+            .filter(|js| !link_owned && js.wants_cached(&mut self.wants_cache, &subject));
         if let Some(js) = js {
             let msg = Message {
                 subject,

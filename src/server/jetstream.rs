@@ -32,6 +32,7 @@ mod links;
 mod spin;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -131,6 +132,9 @@ pub struct JsHandle {
     engine_subjects: Arc<RwLock<SubjectIndex<SubId>>>,
     /// Whether any stream exists (core NATS traffic skips the index lookup when none does).
     has_streams: Arc<std::sync::atomic::AtomicBool>,
+    /// Counts changes of the three above, made by the engine thread after each (see
+    /// [`JsHandle::wants_cached`]).
+    generation: Arc<AtomicU64>,
     /// Each connection's share of the queue (see [`CLIENT_BUDGET`]), by client id.
     client_budgets: Arc<Mutex<HashMap<u64, Arc<Semaphore>>>>,
 }
@@ -207,7 +211,30 @@ impl InterestQueue {
     }
 }
 
+/// A connection's last answer of [`JsHandle::wants_cached`], for the subject it was about.
+#[derive(Default)]
+pub struct WantsCache {
+    subject: String,
+    generation: Option<u64>,
+    wants: bool,
+}
+
 impl JsHandle {
+    /// [`JsHandle::wants`], answered from `cache` when the subject is the one asked last and no
+    /// stream or engine subscription changed since (a client publishing to one subject again
+    /// and again skips two locks and two index walks per message).
+    pub fn wants_cached(&self, cache: &mut WantsCache, subject: &str) -> bool {
+        // Read before the indexes: a change that lands after this read is seen next time.
+        let generation = self.generation.load(Ordering::Acquire);
+        if cache.generation != Some(generation) || cache.subject != subject {
+            cache.wants = self.wants(subject);
+            cache.subject.clear();
+            cache.subject.push_str(subject);
+            cache.generation = Some(generation);
+        }
+        cache.wants
+    }
+
     /// Whether JetStream may want a message published on `subject`.
     pub fn wants(&self, subject: &str) -> bool {
         if self
@@ -374,8 +401,10 @@ pub fn start(
     let stream_subjects = Arc::new(RwLock::new(SubjectIndex::new()));
     let engine_subjects = Arc::new(RwLock::new(SubjectIndex::new()));
     let has_streams = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let generation = Arc::new(AtomicU64::new(0));
     let handle = JsHandle {
         has_streams: has_streams.clone(),
+        generation: generation.clone(),
         tx,
         budget: Arc::new(Semaphore::new(QUEUED_BYTES)),
         stream_subjects: stream_subjects.clone(),
@@ -415,6 +444,7 @@ pub fn start(
                 router,
                 stream_subjects,
                 has_streams,
+                generation,
                 known_streams: HashMap::new(),
                 interest,
                 sync_failures: 0,
@@ -450,6 +480,9 @@ pub fn start(
 struct Task {
     /// Shared with [`JsHandle::wants`]: whether any stream exists.
     has_streams: Arc<std::sync::atomic::AtomicBool>,
+    /// Shared with [`JsHandle::wants_cached`]: bumped after each change of `has_streams`,
+    /// `stream_subjects` or `engine_subjects`.
+    generation: Arc<AtomicU64>,
     /// The account's JetStream: the engine and its `$JS.API` front.
     front: JetStream,
     storage: Storage,
@@ -644,6 +677,7 @@ impl Task {
                     // The engine validated the subject.
                     let _ = index.insert(&subject, sid);
                     drop(index);
+                    self.generation.fetch_add(1, Ordering::Release);
                     self.reinterest(&subject);
                     self.local_subs.insert(sid, subject);
                 }
@@ -656,6 +690,7 @@ impl Task {
                             .write()
                             .unwrap_or_else(|e| e.into_inner())
                             .remove(&subject, &sid);
+                        self.generation.fetch_add(1, Ordering::Release);
                         self.reinterest(&subject);
                     }
                 }
@@ -862,6 +897,7 @@ impl Task {
             !self.known_streams.is_empty(),
             std::sync::atomic::Ordering::Relaxed,
         );
+        self.generation.fetch_add(1, Ordering::Release);
     }
 }
 
@@ -912,6 +948,7 @@ mod tests {
             stream_subjects: Arc::default(),
             engine_subjects: Arc::default(),
             has_streams: Arc::default(),
+            generation: Arc::default(),
             client_budgets: Arc::default(),
         };
         (handle, rx)

@@ -114,6 +114,8 @@ pub struct Router {
     inner: RwLock<Inner>,
     on_interest: Option<InterestHook>,
     rng: AtomicU64,
+    /// Counts changes of the index (under its write lock), so a [`RouteCache`] knows it is stale.
+    generation: AtomicU64,
 }
 
 impl Router {
@@ -130,6 +132,7 @@ impl Router {
             }),
             on_interest,
             rng: AtomicU64::new(seed | 1),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -147,6 +150,7 @@ impl Router {
         let first = {
             let mut inner = self.write();
             inner.index.insert(&subject, sub)?;
+            self.generation.fetch_add(1, Ordering::Release);
             let count = inner.counts.entry(subject.clone()).or_insert(0);
             *count += 1;
             *count == 1
@@ -166,6 +170,7 @@ impl Router {
             if !inner.index.remove(&sub.subject, sub) {
                 return false;
             }
+            self.generation.fetch_add(1, Ordering::Release);
             let last = match inner.counts.get_mut(&sub.subject) {
                 Some(count) if *count > 1 => {
                     *count -= 1;
@@ -217,52 +222,46 @@ impl Router {
         only_client: Option<u64>,
         flush: &mut FlushList,
     ) -> usize {
-        let mut delivered = 0;
-        let mut finished: Vec<Arc<Sub>> = Vec::new();
-        // Queue groups seen, each a list of members. Few groups per subject: a Vec beats a map.
-        let mut queues: Vec<Vec<Arc<Sub>>> = Vec::new();
+        let mut delivery = Delivery::new(group, msg, publisher, only_client, flush);
         let inner = self.read();
-        inner.index.for_each_match(to, |sub| {
-            if only_client.is_some_and(|c| c != sub.client) {
-                return;
-            }
-            if !sub.echo && publisher == Some(sub.client) {
-                return;
-            }
-            match (&sub.queue, group) {
-                (None, None) => {
-                    if send_to(sub, msg, &mut finished, flush) {
-                        delivered += 1;
-                    }
-                }
-                (None, Some(_)) => {}
-                (Some(q), wanted) => {
-                    if wanted.is_some_and(|g| g != &**q) {
-                        return;
-                    }
-                    let same = |members: &&mut Vec<Arc<Sub>>| {
-                        members.first().and_then(|m| m.queue.as_deref()) == Some(&**q)
-                    };
-                    match queues.iter_mut().find(same) {
-                        Some(members) => members.push(sub.clone()),
-                        None => queues.push(vec![sub.clone()]),
-                    }
-                }
-            }
-        });
-        for members in &queues {
-            // Try members from a random start, skipping any that refuse (closing, full).
-            let start = self.random() as usize % members.len();
-            for i in 0..members.len() {
-                let sub = &members[(start + i) % members.len()];
-                if send_to(sub, msg, &mut finished, flush) {
-                    delivered += 1;
-                    break;
-                }
-            }
-        }
-        drop(queues);
+        inner.index.for_each_match(to, |sub| delivery.consider(sub));
+        let finished = delivery.send_to_queues(self);
         drop(inner);
+        self.finish(finished)
+    }
+
+    /// As [`Router::deliver`] for a client's publish, with the subscriptions that matched its
+    /// last subject kept in `cache`: a client publishing to the same subject again, with no
+    /// subscribe or unsubscribe anywhere in between, skips the lock and the index walk.
+    pub fn deliver_cached(
+        &self,
+        cache: &mut RouteCache,
+        msg: &MsgView<'_>,
+        publisher: u64,
+        flush: &mut FlushList,
+    ) -> usize {
+        // Read before the index: a change that lands after this read is seen at the next call.
+        let generation = self.generation.load(Ordering::Acquire);
+        if cache.generation != Some(generation) || cache.subject != msg.subject {
+            cache.subs.clear();
+            self.read()
+                .index
+                .for_each_match(msg.subject, |sub| cache.subs.push(sub.clone()));
+            cache.subject.clear();
+            cache.subject.push_str(msg.subject);
+            cache.generation = Some(generation);
+        }
+        let mut delivery = Delivery::new(None, msg, Some(publisher), None, flush);
+        for sub in &cache.subs {
+            delivery.consider(sub);
+        }
+        let finished = delivery.send_to_queues(self);
+        self.finish(finished)
+    }
+
+    /// Removes the subscriptions that reached their auto-unsubscribe limit; returns how many
+    /// deliveries were queued.
+    fn finish(&self, (delivered, finished): (usize, Vec<Arc<Sub>>)) -> usize {
         for sub in finished {
             self.unsubscribe(&sub);
         }
@@ -277,6 +276,96 @@ impl Router {
         x ^= x << 17;
         self.rng.store(x, Ordering::Relaxed);
         x
+    }
+}
+
+/// The subscriptions one client's publishes last matched, and the router's generation then
+/// (see [`Router::deliver_cached`]).
+#[derive(Default)]
+pub struct RouteCache {
+    subject: String,
+    generation: Option<u64>,
+    subs: Vec<Arc<Sub>>,
+}
+
+/// One message on its way to the subscriptions that match it.
+struct Delivery<'a, 'm> {
+    group: Option<&'a str>,
+    msg: &'a MsgView<'m>,
+    publisher: Option<u64>,
+    only_client: Option<u64>,
+    flush: &'a mut FlushList,
+    delivered: usize,
+    /// Subscriptions that took their last message (auto-unsubscribe).
+    finished: Vec<Arc<Sub>>,
+    /// Queue groups seen, each a list of members. Few groups per subject: a Vec beats a map.
+    queues: Vec<Vec<Arc<Sub>>>,
+}
+
+impl<'a, 'm> Delivery<'a, 'm> {
+    fn new(
+        group: Option<&'a str>,
+        msg: &'a MsgView<'m>,
+        publisher: Option<u64>,
+        only_client: Option<u64>,
+        flush: &'a mut FlushList,
+    ) -> Self {
+        Delivery {
+            group,
+            msg,
+            publisher,
+            only_client,
+            flush,
+            delivered: 0,
+            finished: Vec::new(),
+            queues: Vec::new(),
+        }
+    }
+
+    /// A matching subscription: sent to at once, or remembered as a queue group member.
+    fn consider(&mut self, sub: &Arc<Sub>) {
+        if self.only_client.is_some_and(|c| c != sub.client) {
+            return;
+        }
+        if !sub.echo && self.publisher == Some(sub.client) {
+            return;
+        }
+        match (&sub.queue, self.group) {
+            (None, None) => {
+                if send_to(sub, self.msg, &mut self.finished, self.flush) {
+                    self.delivered += 1;
+                }
+            }
+            (None, Some(_)) => {}
+            (Some(q), wanted) => {
+                if wanted.is_some_and(|g| g != &**q) {
+                    return;
+                }
+                let same = |members: &&mut Vec<Arc<Sub>>| {
+                    members.first().and_then(|m| m.queue.as_deref()) == Some(&**q)
+                };
+                match self.queues.iter_mut().find(same) {
+                    Some(members) => members.push(sub.clone()),
+                    None => self.queues.push(vec![sub.clone()]),
+                }
+            }
+        }
+    }
+
+    /// One member of each queue group seen, from a random start, skipping any that refuse
+    /// (closing, full). Returns the deliveries and the subscriptions that finished.
+    fn send_to_queues(mut self, router: &Router) -> (usize, Vec<Arc<Sub>>) {
+        for members in &self.queues {
+            let start = router.random() as usize % members.len();
+            for i in 0..members.len() {
+                let sub = &members[(start + i) % members.len()];
+                if send_to(sub, self.msg, &mut self.finished, self.flush) {
+                    self.delivered += 1;
+                    break;
+                }
+            }
+        }
+        (self.delivered, self.finished)
     }
 }
 
@@ -434,6 +523,47 @@ mod tests {
         assert_eq!(delivered, 2);
         assert!(router.is_empty());
         assert_eq!(out.pending_bytes(), 2 * b"MSG a.b 1 1\r\nx\r\n".len());
+    }
+
+    #[test]
+    fn a_cached_route_follows_every_subscribe_and_unsubscribe() {
+        let router = Router::new(None);
+        let mut cache = RouteCache::default();
+        let mut publish = |cache: &mut RouteCache, subject: &str| {
+            let msg = MsgView {
+                subject,
+                ..view(b"x")
+            };
+            router.deliver_cached(cache, &msg, 9, &mut FlushList::new())
+        };
+        assert_eq!(publish(&mut cache, "a.b"), 0);
+        let (first, first_out) = sub(1, "1", "a.*", None);
+        router.subscribe(first.clone()).expect("valid");
+        assert_eq!(publish(&mut cache, "a.b"), 1, "a new subscription is seen");
+        let (member, _) = sub(2, "1", "a.b", Some("q"));
+        let (other, _) = sub(3, "1", "a.b", Some("q"));
+        router.subscribe(member).expect("valid");
+        router.subscribe(other).expect("valid");
+        assert_eq!(
+            publish(&mut cache, "a.b"),
+            2,
+            "one queue member and the plain one"
+        );
+        assert_eq!(publish(&mut cache, "a.b"), 2, "from the cache, the same");
+        assert_eq!(
+            publish(&mut cache, "a.c"),
+            1,
+            "another subject is walked anew"
+        );
+        assert!(router.unsubscribe(&first));
+        let before = first_out.pending_bytes();
+        assert_eq!(
+            publish(&mut cache, "a.c"),
+            0,
+            "a removed subscription is not sent to"
+        );
+        assert_eq!(first_out.pending_bytes(), before);
+        assert_eq!(publish(&mut cache, "a.b"), 1);
     }
 
     #[test]
