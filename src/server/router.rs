@@ -529,7 +529,7 @@ mod tests {
     fn a_cached_route_follows_every_subscribe_and_unsubscribe() {
         let router = Router::new(None);
         let mut cache = RouteCache::default();
-        let mut publish = |cache: &mut RouteCache, subject: &str| {
+        let publish = |cache: &mut RouteCache, subject: &str| {
             let msg = MsgView {
                 subject,
                 ..view(b"x")
