@@ -318,6 +318,17 @@ export async function openToFirstPublish(name, size = DEFAULTS.size) {
   return { openMs: t1 - t0, publishMs: t2 - t1, ms: t2 - t0, seq: ack.seq };
 }
 
+/**
+ * The fresh-process open (bench.mjs's cold row): loads the wasm, times `openToFirstPublish` on
+ * the database `run` left, then deletes every database `run` made.
+ */
+export async function coldOpen(name = DB.main) {
+  const wasmMs = await loadWasm();
+  const r = await openToFirstPublish(name);
+  await cleanup();
+  return { ...r, wasmMs };
+}
+
 /** Loads the WebAssembly module (the same instance pkg/index.js uses), timed. */
 export async function loadWasm() {
   const t0 = now();

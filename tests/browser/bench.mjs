@@ -6,10 +6,11 @@
 // same page, 1,000 outstanding, and a mirror catch-up into
 // IndexedDB beside the ceiling; measured in one page of headless Chromium, printed as a
 // table of figures and ratios. The workloads live in bench-page.mjs; this script serves the
-// repository, launches Chromium on a throwaway persistent profile (an on-disk IndexedDB:
-// Playwright's `launch()` contexts are off-the-record, where one-record strict transactions ran
-// twice as fast, ~1,200/s against ~600/s, with nothing fsynced), runs the page, optionally
-// reopens the database in a fresh browser process, and prints.
+// repository, starts Chromium on a throwaway profile directory (an on-disk IndexedDB: Playwright's
+// `launch()` contexts are off-the-record, where one-record strict transactions ran twice as fast,
+// ~1,200/s against ~600/s, with nothing fsynced) with no debugger attached (see
+// `detachedPages`; only `--profile` uses Playwright), runs the page, optionally reopens the
+// database in a fresh browser process, and prints.
 //
 //   node tests/browser/bench.mjs [--runs 3] [--publish 100000] [--ceiling 200000] [--burst 100000]
 //        [--sync 500] [--window 1000] [--batch 500] [--size 128] [--keys 1000] [--rounds 5]
@@ -27,7 +28,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { serve, launchProfile } from './harness.mjs';
+import { serve, launchProfile, launchDetached } from './harness.mjs';
 import { startServer } from './servers.mjs';
 import { natsjsBundle } from './natsjs-bundle.mjs';
 
@@ -42,12 +43,16 @@ const TARGET_OPEN_MS = 50;
  * row holds the median figure and ratio, and `runs` the raw results of every run.
  * `opts`: sizes (see DEFAULTS in bench-page.mjs), `cold` (reopen in a fresh browser process),
  * `runs`, `profile` (path: write a CPU profile of a separate pass of `profileOf`: publish,
- * bursts, fetch or open), `log`.
+ * bursts, fetch, open, upload or mirror), `log`.
+ *
+ * The measured runs happen in a Chromium that no debugger is attached to ([`detachedPages`]);
+ * only the profile pass, which needs the DevTools profiler, runs under Playwright.
  */
 export async function runBench(opts = {}) {
   const { runs = 1, cold: coldAsked = true, profile, profileOf = 'publish', log = () => {}, ...sizes } = opts;
   const cold = coldAsked && sizes.only === undefined; // a subset leaves no main database
-  const server = await serve();
+  const pages = detachedPages();
+  const server = await serve(undefined, pages.routes);
   const all = [];
   let contrail;
   try {
@@ -55,10 +60,13 @@ export async function runBench(opts = {}) {
     // target/debug/contrail, on ports it picks itself.
     contrail = await startServer('contrail');
     const withServer = { ...sizes, serverUrl: contrail.wsUrl };
+    // The sync rows' reference client: nats.js v3 itself, in the page.
+    pages.natsjs = await natsjsBundle();
     for (let i = 0; i < runs; i++) {
       log(`run ${i + 1}/${runs} ...`);
-      all.push(await oneRun(server.url, withServer, { cold, profile: i === 0 ? profile : undefined, profileOf, log }));
+      all.push(await oneRun(server.url, pages, withServer, { cold }));
     }
+    if (profile) all[0].profile = await profilePass(server.url, pages.natsjs, withServer, profile, profileOf);
   } finally {
     await contrail?.stop();
     await server.close();
@@ -66,42 +74,16 @@ export async function runBench(opts = {}) {
   return { rows: medianRows(all.map(rowsOf)), runs: all };
 }
 
-async function oneRun(url, sizes, { cold, profile, profileOf, log }) {
+async function oneRun(url, pages, sizes, { cold }) {
   const dir = await mkdtemp(join(tmpdir(), 'contrail-bench-'));
   try {
-    let context = await launchProfile(dir);
-    let result;
-    try {
-      const page = await context.newPage();
-      // Errors only; Chromium's request for /favicon.ico (404) is not one of ours.
-      page.on('console', (m) => m.type() === 'error' && !/Failed to load resource/.test(m.text()) && log(`page: ${m.text()}`));
-      await page.goto(`${url}/tests/browser/blank.html`);
-      // The sync rows' reference client: nats.js v3 itself, in this page.
-      if (sizes.serverUrl) await page.addScriptTag({ content: await natsjsBundle() });
-      result = await page.evaluate(async ([path, s]) => (await import(path)).run(s), [PAGE, sizes]);
-      if (profile) result.profile = await profileWorkload(context, page, sizes, profile, profileOf);
-    } finally {
-      await context.close();
-    }
+    const result = await pages.run(url, dir, 'run', [sizes]);
     if (cold) {
       // A fresh browser process on the same profile: the database is read from disk.
-      context = await launchProfile(dir);
-      try {
-        const page = await context.newPage();
-        await page.goto(`${url}/tests/browser/blank.html`);
-        result.results.openCold = await page.evaluate(async (path) => {
-          const m = await import(path);
-          const wasmMs = await m.loadWasm();
-          const r = await m.openToFirstPublish(m.DB.main);
-          await m.cleanup();
-          return { ...r, wasmMs };
-        }, PAGE);
-        const expected = result.opts.publishMsgs + 2;
-        if (result.results.openCold.seq !== expected) {
-          throw new Error(`cold reopen gave seq ${result.results.openCold.seq}, expected ${expected}`);
-        }
-      } finally {
-        await context.close();
+      result.results.openCold = await pages.run(url, dir, 'coldOpen', []);
+      const expected = result.opts.publishMsgs + 2;
+      if (result.results.openCold.seq !== expected) {
+        throw new Error(`cold reopen gave seq ${result.results.openCold.seq}, expected ${expected}`);
       }
     }
     return result;
@@ -111,9 +93,85 @@ async function oneRun(url, sizes, { cold, profile, profileOf, log }) {
 }
 
 /**
+ * Runs one function of bench-page.mjs in a Chromium this script starts with no debugger
+ * attached (harness.mjs's `launchDetached`): the page (bench-detached.html) fetches its job from
+ * `routes`, calls the function and posts back what it returned or threw.
+ *
+ * Why not Playwright, as the page tests use: Playwright turns on DevTools' network reporting in
+ * every page, and Chromium then sends every WebSocket frame, payload included, over the
+ * DevTools pipe to Node. On the 2-core machine that was a fifth of the CPU during the sync
+ * rows (Node and Chromium's DevTools thread) and took a third to a half off them: a mirror's
+ * catch-up of 100,000 messages measured 123-150k msgs/s under Playwright and 180-300k with no
+ * debugger, while the IndexedDB ceiling (no network) was the same either way. A user's page has
+ * no debugger attached.
+ *
+ * Returns `{ routes, natsjs, run(siteUrl, dir, fn, args) }`; set `natsjs` to the nats.js bundle
+ * the pages load first.
+ */
+function detachedPages() {
+  let job;
+  let settle;
+  const pages = {
+    natsjs: '',
+    routes: {
+      '/bench/natsjs.js': (req, res) =>
+        res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' }).end(pages.natsjs),
+      '/bench/job': (req, res) =>
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(job)),
+      '/bench/result': (req, res) => {
+        const chunks = [];
+        req.on('data', (c) => chunks.push(c));
+        req.on('end', () => {
+          res.end();
+          settle?.(Buffer.concat(chunks).toString('utf8'));
+        });
+      },
+    },
+    /** `fn(...args)` of bench-page.mjs in a detached Chromium on the profile in `dir`. */
+    async run(siteUrl, dir, fn, args, { timeoutMs = 15 * 60_000 } = {}) {
+      job = { module: PAGE, fn, args };
+      let timer;
+      const posted = new Promise((ok, fail) => {
+        settle = ok;
+        timer = setTimeout(() => fail(new Error(`the page's ${fn} gave no result within ${timeoutMs} ms`)), timeoutMs);
+      });
+      const browser = launchDetached(dir, `${siteUrl}/tests/browser/bench-detached.html`);
+      let body;
+      try {
+        body = JSON.parse(await posted);
+      } finally {
+        clearTimeout(timer);
+        settle = undefined;
+        await browser.stop();
+      }
+      if (body.error !== undefined) throw new Error(`page: ${body.error}`);
+      return body.value;
+    },
+  };
+  return pages;
+}
+
+/** The profile pass, under Playwright (the profiler needs DevTools) in its own fresh profile. */
+async function profilePass(url, natsjs, sizes, path, workload) {
+  const dir = await mkdtemp(join(tmpdir(), 'contrail-bench-profile-'));
+  const context = await launchProfile(dir);
+  try {
+    const page = await context.newPage();
+    await page.goto(`${url}/tests/browser/blank.html`);
+    await page.addScriptTag({ content: natsjs });
+    return await profileWorkload(context, page, sizes, path, workload);
+  } finally {
+    await context.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
  * A CPU profile (Chrome DevTools format, written to `path`) of one pass of `workload` (publish,
  * bursts, fetch, open: open -> first PubAck, upload: db.sync of upMsgs to the server, or mirror:
- * a mirror's catch-up of upMsgs from it) on a fresh database, after the table's run; returns the top self-time functions.
+ * a mirror's catch-up of upMsgs from it) on a fresh database, after the table's runs; returns the
+ * top self-time functions. It runs under DevTools, so its sync workloads are slower than the
+ * table's (see `detachedPages`).
  */
 async function profileWorkload(context, page, sizes, path, workload) {
   const cdp = await context.newCDPSession(page);

@@ -38,12 +38,14 @@ export const CHROMIUM_ARGS = [
 
 /**
  * Serves `dir` (default: the repository) on 127.0.0.1 at a free port. Returns `{ url, close }`.
- * Paths never leave `dir`.
+ * Paths never leave `dir`. `routes` maps a path to its own handler `(req, res)`, served before
+ * the files (the benchmark's page without a debugger talks to Node through two of them).
  */
-export async function serve(dir = ROOT) {
+export async function serve(dir = ROOT, routes = {}) {
   const server = createServer(async (req, res) => {
     try {
       const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+      if (Object.hasOwn(routes, path)) return await routes[path](req, res);
       const file = normalize(join(dir, path.endsWith('/') ? path + 'index.html' : path));
       if (!file.startsWith(dir)) throw new Error('outside');
       if (!(await stat(file)).isFile()) throw new Error('not a file');
@@ -164,6 +166,35 @@ export async function startChromium(userDataDir, { timeoutMs = 30_000 } = {}) {
     await kill();
     throw e;
   }
+}
+
+/**
+ * Starts /usr/bin/chromium as our own child process on the profile in `userDataDir`, opening
+ * `url`, with no debugger attached: nothing reports the page's network traffic to anyone (see
+ * bench.mjs for why that matters). Returns `{ pid, stop }`; `stop()` asks the browser to quit
+ * (SIGTERM: it shuts down and writes its profile, IndexedDB included), SIGKILLs the group when
+ * it has not within `timeoutMs`, and resolves once the group is gone.
+ */
+export function launchDetached(userDataDir, url, { timeoutMs = 30_000 } = {}) {
+  const child = spawn('/usr/bin/chromium', [...CHROMIUM_ARGS, `--user-data-dir=${userDataDir}`, url], {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  // Drained, or Chromium blocks once the pipe fills.
+  child.stderr.resume();
+  const pid = child.pid;
+  const stop = async () => {
+    try {
+      process.kill(pid, 'SIGTERM');
+      await groupGone(pid, timeoutMs);
+    } catch {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {}
+      await groupGone(pid, timeoutMs);
+    }
+  };
+  return { pid, stop };
 }
 
 /** Resolves once no process of group `pgid` is left (bounded by `timeoutMs`). */

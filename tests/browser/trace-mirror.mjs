@@ -7,7 +7,9 @@
 // server binary as bench-browser does (target/debug/contrail or $CONTRAIL_BIN).
 //   node tests/browser/trace-mirror.mjs        MSGS=100000 (default), MEM=1: the memory engine
 //   (no IndexedDB, the catch-up's CPU and server cost alone), TRACE=0: no recording (its own
-//   cost: it decodes every frame as text), for plain timings.
+//   cost: it decodes every frame as text), for plain timings. It runs under Playwright, whose
+//   DevTools connection is sent every WebSocket frame: its rates are lower than bench.mjs's,
+//   whose measured pages have no debugger attached (there, about 1.7x).
 import { serve, launchProfile } from './harness.mjs';
 import { startServer } from './servers.mjs';
 import { mkdtemp, rm } from 'node:fs/promises';
