@@ -253,7 +253,9 @@ async fn run(kind: Kind, workload: &str, size: usize) -> f64 {
         }
         "core pub/sub" => core_pub_sub(&server, size, 500_000).await,
         "core pub/sub, raw sockets" => raw_pub_sub(server.port, size, 2_000_000),
-        "mirror catch-up, file" => mirror_catch_up(&server, size, mirror_count()).await,
+        "mirror catch-up, file" => {
+            mirror_catch_up(&server, size, env_count("BENCH_MIRROR_COUNT", 1_000_000)).await
+        }
         other => panic!("unknown workload {other}"),
     }
 }
@@ -319,7 +321,7 @@ async fn contrail_vs_nats_server() {
         }
     }
     if "resident memory".contains(only.as_str()) {
-        let count = memory_count();
+        let count = env_count("BENCH_MEMORY_COUNT", 5_000_000);
         let ours = resident_memory(Kind::Contrail, count).await;
         let theirs = resident_memory(Kind::NatsServer, count).await;
         for (row, ours, theirs) in [
@@ -334,7 +336,7 @@ async fn contrail_vs_nats_server() {
         }
     }
     if "mirror over a link".contains(only.as_str()) {
-        let count = mirror_count();
+        let count = env_count("BENCH_MIRROR_COUNT", 1_000_000);
         let rate = mirror_over_a_link(128, count).await;
         println!(
             "{:<34} {:>5}B {rate:>12.0} {:>12} {:>7} (a contrail mirror of a nats 2.9 stream of \
@@ -342,14 +344,6 @@ async fn contrail_vs_nats_server() {
             "mirror over a link, file", 128, "-", "-"
         );
     }
-}
-
-/// How many messages the memory rows store (`BENCH_MEMORY_COUNT`, default 5,000,000).
-fn memory_count() -> u64 {
-    std::env::var("BENCH_MEMORY_COUNT")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(5_000_000)
 }
 
 /// A server's resident memory in MiB (`VmRSS` in `/proc/<pid>/status`).
@@ -383,12 +377,14 @@ async fn resident_memory(kind: Kind, n: u64) -> (f64, f64) {
     (filled, resident_mib(&server))
 }
 
-/// How many messages the mirror rows catch up with (`BENCH_MIRROR_COUNT`, default 1,000,000).
-fn mirror_count() -> u64 {
-    std::env::var("BENCH_MIRROR_COUNT")
+/// A count the environment may set (`name`), else `default`: how many messages the memory rows
+/// store (`BENCH_MEMORY_COUNT`, 5,000,000) and the mirror rows catch up with
+/// (`BENCH_MIRROR_COUNT`, 1,000,000).
+fn env_count(name: &str, default: u64) -> u64 {
+    std::env::var(name)
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(1_000_000)
+        .unwrap_or(default)
 }
 
 /// Fills a new file stream `O` (`o.>`) with `n` messages of `size` bytes (256 PubAcks out).

@@ -38,6 +38,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, Notify, OwnedSemaphorePermit, Semaphore};
 
+use super::last_subject::LastSubject;
 use super::outbox::FlushList;
 use super::router::{MsgView, Router};
 use super::storage::Storage;
@@ -212,12 +213,7 @@ impl InterestQueue {
 }
 
 /// A connection's last answer of [`JsHandle::wants_cached`], for the subject it was about.
-#[derive(Default)]
-pub struct WantsCache {
-    subject: String,
-    generation: Option<u64>,
-    wants: bool,
-}
+pub type WantsCache = LastSubject<bool>;
 
 impl JsHandle {
     /// [`JsHandle::wants`], answered from `cache` when the subject is the one asked last and no
@@ -226,13 +222,7 @@ impl JsHandle {
     pub fn wants_cached(&self, cache: &mut WantsCache, subject: &str) -> bool {
         // Read before the indexes: a change that lands after this read is seen next time.
         let generation = self.generation.load(Ordering::Acquire);
-        if cache.generation != Some(generation) || cache.subject != subject {
-            cache.wants = self.wants(subject);
-            cache.subject.clear();
-            cache.subject.push_str(subject);
-            cache.generation = Some(generation);
-        }
-        cache.wants
+        *cache.get_or_fill(generation, subject, |wants| *wants = self.wants(subject))
     }
 
     /// Whether JetStream may want a message published on `subject`.
@@ -532,8 +522,10 @@ impl Task {
             // loopback turn does not wait at all.
             let waiting_since = std::time::Instant::now();
             if spin.should_poll(handled) && self.loopback.is_empty() {
-                spin::poll_for(|| !rx.is_empty());
+                spin::poll_for(sleep, || !rx.is_empty());
             }
+            // What is left of the wait once the poll gave up.
+            let sleep = sleep.saturating_sub(waiting_since.elapsed());
             let mut api_seen = false;
             let mut received = false;
             // Not biased: publishes and interest changes take turns, so neither starves.

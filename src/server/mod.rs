@@ -23,6 +23,7 @@ pub mod conn;
 pub mod demo;
 pub mod file_store;
 pub mod jetstream;
+pub mod last_subject;
 pub mod link;
 pub mod monitor;
 pub mod outbox;

@@ -15,6 +15,7 @@ use crate::core::subject::SubjectError;
 use crate::core::subject_index::SubjectIndex;
 
 use super::auth::permissions::ClientPerms;
+use super::last_subject::LastSubject;
 use super::outbox::{FlushList, Outbox};
 
 /// One client subscription.
@@ -242,17 +243,14 @@ impl Router {
     ) -> usize {
         // Read before the index: a change that lands after this read is seen at the next call.
         let generation = self.generation.load(Ordering::Acquire);
-        if cache.generation != Some(generation) || cache.subject != msg.subject {
-            cache.subs.clear();
+        let subs = cache.get_or_fill(generation, msg.subject, |subs| {
+            subs.clear();
             self.read()
                 .index
-                .for_each_match(msg.subject, |sub| cache.subs.push(sub.clone()));
-            cache.subject.clear();
-            cache.subject.push_str(msg.subject);
-            cache.generation = Some(generation);
-        }
+                .for_each_match(msg.subject, |sub| subs.push(sub.clone()));
+        });
         let mut delivery = Delivery::new(None, msg, Some(publisher), None, flush);
-        for sub in &cache.subs {
+        for sub in subs {
             delivery.consider(sub);
         }
         let finished = delivery.send_to_queues(self);
@@ -281,12 +279,7 @@ impl Router {
 
 /// The subscriptions one client's publishes last matched, and the router's generation then
 /// (see [`Router::deliver_cached`]).
-#[derive(Default)]
-pub struct RouteCache {
-    subject: String,
-    generation: Option<u64>,
-    subs: Vec<Arc<Sub>>,
-}
+pub type RouteCache = LastSubject<Vec<Arc<Sub>>>;
 
 /// One message on its way to the subscriptions that match it.
 struct Delivery<'a, 'm> {

@@ -27,6 +27,15 @@ use super::{io_err, FileStore};
 use crate::core::store::StoreError;
 
 impl FileStore {
+    /// [`FileStore::shed_purged`] when `err` says the disk is full and no failed `fsync`
+    /// poisoned the store; `false` (nothing done) otherwise.
+    pub(super) fn shed_purged_when_full(&mut self, err: &StoreError) -> Result<bool, StoreError> {
+        if *err != StoreError::QuotaExceeded || self.poisoned.is_some() {
+            return Ok(false);
+        }
+        self.shed_purged()
+    }
+
     /// After a sync failed for lack of space: when the stream holds no message, rewrites it as
     /// one segment holding only its bounds (see the module doc), which frees the space. `false`
     /// when the stream still holds messages or no segment starts with an on-disk meta record

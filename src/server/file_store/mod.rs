@@ -424,20 +424,18 @@ impl StreamStore for FileStore {
         if let Err(err) = self.sync_files() {
             // No room for what is buffered: a purge that emptied the stream can still give its
             // space back, durably (the failed write was rolled back; a failed fsync poisoned).
-            let full = err == StoreError::QuotaExceeded && self.poisoned.is_none();
-            if !full || !self.shed_purged()? {
+            if !self.shed_purged_when_full(&err)? {
                 return Err(err);
             }
         }
         if let Err(err) = self.maintain() {
             // A purge that emptied the stream on a full disk: leaving its emptied segment
             // needs a new one, and there is no room for it. Give the space back as a failed
-            // sync would (`full_disk.rs`); nothing is buffered, the sync just succeeded.
-            let full = err == StoreError::QuotaExceeded && self.poisoned.is_none();
-            match full.then(|| self.shed_purged()) {
-                Some(Ok(true)) => {}
-                Some(Err(shed)) => self.last_maintenance_error = Some(shed.to_string()),
-                _ => self.last_maintenance_error = Some(err.to_string()),
+            // sync would; nothing is buffered, the sync just succeeded.
+            match self.shed_purged_when_full(&err) {
+                Ok(true) => {}
+                Ok(false) => self.last_maintenance_error = Some(err.to_string()),
+                Err(shed) => self.last_maintenance_error = Some(shed.to_string()),
             }
         }
         self.synced_at = self.sync_point_now();
