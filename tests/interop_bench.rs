@@ -246,7 +246,13 @@ async fn run(kind: Kind, workload: &str, size: usize) -> f64 {
             async_publish(&server, StorageType::Memory, size, 50_000).await
         }
         "pull consume (batch 500), file" => {
-            pull_consume(&server, StorageType::File, size, 50_000).await
+            pull_consume(
+                &server,
+                StorageType::File,
+                size,
+                env_count("BENCH_PULL_COUNT", 50_000) as usize,
+            )
+            .await
         }
         "pull consume (batch 500), memory" => {
             pull_consume(&server, StorageType::Memory, size, 50_000).await
@@ -378,8 +384,9 @@ async fn resident_memory(kind: Kind, n: u64) -> (f64, f64) {
 }
 
 /// A count the environment may set (`name`), else `default`: how many messages the memory rows
-/// store (`BENCH_MEMORY_COUNT`, 5,000,000) and the mirror rows catch up with
-/// (`BENCH_MIRROR_COUNT`, 1,000,000).
+/// store (`BENCH_MEMORY_COUNT`, 5,000,000), the mirror rows catch up with
+/// (`BENCH_MIRROR_COUNT`, 1,000,000) and the file pull rows consume (`BENCH_PULL_COUNT`,
+/// 50,000; more for a profile).
 fn env_count(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()

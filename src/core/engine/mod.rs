@@ -126,6 +126,9 @@ pub(crate) struct StreamSlot {
     pub(crate) durability: outbox::Durability,
     /// Its bytes as last counted in the engine's storage usage.
     pub(crate) counted_bytes: u64,
+    /// An ack with a reply came since its consumers were last saved: the next save makes
+    /// their state durable before the reply leaves (others only write it; `flush.rs`).
+    pub(crate) ack_replies_wait: bool,
 }
 
 impl StreamSlot {
@@ -139,6 +142,7 @@ impl StreamSlot {
             consumers,
             durability,
             counted_bytes: 0,
+            ack_replies_wait: false,
         }
     }
 

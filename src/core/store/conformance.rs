@@ -99,6 +99,7 @@ macro_rules! store_conformance_tests {
             deleted_lists_interior_gaps,
             deleted_is_empty_for_gapless_and_empty_streams,
             consumer_records_save_overwrite_remove_list,
+            consumer_records_written_read_back_as_saved,
             delete_closes_every_operation,
             bytes_match_record_size,
             old_message_survives_long_churn,
@@ -729,6 +730,27 @@ pub(crate) fn consumer_records_save_overwrite_remove_list(s: &mut dyn StreamStor
     s.remove_consumer("never-there").expect("remove unknown");
     let all = s.consumers().expect("list");
     assert_eq!(all.keys().collect::<Vec<_>>(), vec!["c1"]);
+}
+
+pub(crate) fn consumer_records_written_read_back_as_saved(s: &mut dyn StreamStore) {
+    s.save_consumer("c", consumer_record(1)).expect("save");
+    s.write_consumer("c", consumer_record(2)).expect("write");
+    s.write_consumer("c", consumer_record(3))
+        .expect("write again");
+    s.write_consumer("d", consumer_record(4))
+        .expect("write a new one");
+    assert_eq!(
+        s.consumers().expect("list").get("c"),
+        Some(&consumer_record(3))
+    );
+    s.sync_consumers().expect("sync");
+    s.save_consumer("c", consumer_record(5))
+        .expect("save after");
+    s.write_consumer("c", consumer_record(6))
+        .expect("write after");
+    let all = s.consumers().expect("list");
+    assert_eq!(all.get("c"), Some(&consumer_record(6)));
+    assert_eq!(all.get("d"), Some(&consumer_record(4)));
 }
 
 // ---- delete -----------------------------------------------------------------------------------

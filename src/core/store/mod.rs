@@ -287,6 +287,22 @@ pub trait StreamStore {
     /// Persists a consumer (created or changed), replacing any record of the same name.
     fn save_consumer(&mut self, name: &str, record: ConsumerRecord) -> Result<(), StoreError>;
 
+    /// Persists a consumer whose state nobody waits on (acks without a reply, deliveries): as
+    /// [`StreamStore::save_consumer`], except that a store may return before the record is
+    /// durable against a power loss, as long as the process being killed loses nothing and a
+    /// power loss leaves an earlier record of the consumer, never none (its loss only means
+    /// messages delivered again, which at-least-once delivery allows); until
+    /// [`StreamStore::sync_consumers`]. The default saves.
+    fn write_consumer(&mut self, name: &str, record: ConsumerRecord) -> Result<(), StoreError> {
+        self.save_consumer(name, record)
+    }
+
+    /// Makes every consumer record [`StreamStore::write_consumer`] wrote durable. The default
+    /// has nothing to do (its writes are saves).
+    fn sync_consumers(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Forgets a consumer; forgetting an unknown one is not an error.
     fn remove_consumer(&mut self, name: &str) -> Result<(), StoreError>;
 

@@ -1,16 +1,26 @@
 //! Consumer records on disk: one file per consumer, holding the record twice, in two slots
 //! written in turn.
 //!
-//! A consumer's state changes with every ack, and a save that returned must be durable. Writing
-//! a temp file, fsyncing it, renaming it over the record and fsyncing the directory (a new inode,
-//! two fsyncs and a directory update per save) was nearly half of the engine thread's time in a
-//! pull consume from a file stream. Instead the file is made once (that way: temp file, rename)
-//! at twice a slot's size, and each save overwrites the slot not holding the newest record, then
-//! `fdatasync`s: the file's size never changes, so that is one sync of data alone (and of
-//! the slot's blocks, the first time each is written: the file is made sparse). A crash during
-//! a save leaves the other slot, the previous record, intact; a slot is believed only whole
-//! (length and CRC-32 checked), and the newer generation of the two wins. A record that outgrows
-//! its slot makes a new, larger file the first way.
+//! A consumer's state changes with every ack. Writing a temp file, fsyncing it, renaming it over
+//! the record and fsyncing the directory (a new inode, two fsyncs and a directory update per
+//! save) was nearly half of the engine thread's time in a pull consume from a file stream.
+//! Instead the file is made once (that way: temp file, rename) at twice a slot's size, and a
+//! record goes into a slot in place: the file's size never changes, so a sync is one of data
+//! alone (and of the slot's blocks, the first time each is written: the file is made sparse).
+//! A slot is believed only whole (length and CRC-32 checked), and the newer generation wins.
+//!
+//! One slot always holds a record known to be on disk, and no write goes over it:
+//! - [`Consumers::save`] (durable when it returns) writes the other slot and `fdatasync`s; that
+//!   slot is then the one on disk;
+//! - [`Consumers::write`] (for acks nobody waits on: the engine's flush) writes the other slot
+//!   too, then keeps writing over that same slot, without a sync, until the next save or
+//!   [`Consumers::sync_written`]. The process killed loses nothing (the kernel holds the
+//!   writes); a power loss can tear only the slot written since the last sync, which leaves the
+//!   record synced before it: some messages are delivered again, never all of them;
+//! - a file read at open is synced before its first write (what was read may have been only in
+//!   the kernel's cache).
+//!
+//! A record that outgrows its slot makes a new, larger file the first way.
 //!
 //! File names come from the consumer name: safe characters as they are, others as `%XX`, and a
 //! hash for names too long for a file name (the name itself is stored inside).
@@ -79,8 +89,25 @@ pub(crate) struct Consumers {
 struct Slots {
     /// Half the file's length.
     size: usize,
-    /// The generation of the newest whole record; it sits in slot `generation % 2`.
+    /// The generation of the newest whole record.
     generation: u64,
+    /// The slot (0 or 1) holding it.
+    newest: usize,
+    /// Which slot is known to be on disk (see [`Consumers::write`]).
+    durable: OnDisk,
+}
+
+/// Which slot of a consumer's file is known to be on disk: one always is, so a write torn by a
+/// power loss leaves a whole record to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnDisk {
+    /// The newest record was synced: the next write goes to the other slot.
+    Newest,
+    /// The newest record was only written; the other slot holds a synced one, and writes go
+    /// over the newest until a sync.
+    Other,
+    /// Not known (the file was just opened): sync it before writing.
+    Unknown,
 }
 
 impl Consumers {
@@ -132,8 +159,33 @@ impl Consumers {
 
     /// Durably replaces the record of `name`.
     pub fn save(&mut self, name: &str, record: &ConsumerRecord) -> io::Result<()> {
+        self.put(name, record, true)
+    }
+
+    /// Replaces the record of `name` in the file without syncing it: it survives the process
+    /// being killed (the kernel holds it), and a power loss before the next sync of the file
+    /// leaves the last record that was synced, never none. For state whose loss only means
+    /// messages delivered again (acks nobody waits on); see [`Consumers::sync_written`].
+    pub fn write(&mut self, name: &str, record: &ConsumerRecord) -> io::Result<()> {
+        self.put(name, record, false)
+    }
+
+    /// Syncs every file holding a record that was only written; returns how many.
+    pub fn sync_written(&mut self) -> io::Result<usize> {
+        let mut synced = 0;
+        for (name, slots) in self.slots.iter_mut() {
+            if slots.durable != OnDisk::Newest {
+                File::open(self.dir.join(file_name(name)))?.sync_data()?;
+                slots.durable = OnDisk::Newest;
+                synced += 1;
+            }
+        }
+        Ok(synced)
+    }
+
+    fn put(&mut self, name: &str, record: &ConsumerRecord, durable: bool) -> io::Result<()> {
         let file = file_name(name);
-        if file.starts_with("h-")
+        if !self.slots.contains_key(name)
             && self
                 .records
                 .keys()
@@ -148,38 +200,56 @@ impl Consumers {
         let known = self.slots.get(name).copied();
         let generation = known.map_or(1, |s| s.generation + 1);
         let slot = slot_bytes(generation, &record_bytes);
-        let saved = match known {
+        let slots = match known {
             Some(found) if slot.len() <= found.size => {
-                // The slot the newest record is not in; a crash mid-write spares that one.
-                let at = (generation % 2) as usize * found.size;
                 let file = OpenOptions::new().write(true).open(&path)?;
-                file.write_all_at(&slot, at as u64)?;
-                file.sync_data()?;
-                found.size
+                if found.durable == OnDisk::Unknown {
+                    // What was read at open may still be only in the kernel's cache.
+                    file.sync_data()?;
+                }
+                // Never over the slot known to be on disk: a torn write spares that one.
+                let at = match found.durable {
+                    OnDisk::Other => found.newest,
+                    OnDisk::Newest | OnDisk::Unknown => 1 - found.newest,
+                };
+                file.write_all_at(&slot, (at * found.size) as u64)?;
+                if durable {
+                    file.sync_data()?;
+                }
+                Slots {
+                    size: found.size,
+                    generation,
+                    newest: at,
+                    durable: if durable {
+                        OnDisk::Newest
+                    } else {
+                        OnDisk::Other
+                    },
+                }
             }
             _ => {
                 let size = (slot.len() * 2).next_power_of_two().max(MIN_SLOT);
-                let at = (generation % 2) as usize * size;
+                let at = (generation % 2) as usize;
                 let tmp = self.dir.join(format!("{file}.tmp"));
                 let out = File::create(&tmp)?;
                 // Sparse: the other slot takes disk space only when first written, so a save
                 // on a nearly full disk needs no more than the record (as a purge's flush may).
-                out.write_all_at(&slot, at as u64)?;
+                out.write_all_at(&slot, (at * size) as u64)?;
                 out.set_len(2 * size as u64)?;
+                // A new file is always made durable: until it is, no slot is on disk.
                 out.sync_all()?;
                 drop(out);
                 fs::rename(&tmp, &path)?;
                 sync_dir(&self.dir)?;
-                size
+                Slots {
+                    size,
+                    generation,
+                    newest: at,
+                    durable: OnDisk::Newest,
+                }
             }
         };
-        self.slots.insert(
-            name.to_string(),
-            Slots {
-                size: saved,
-                generation,
-            },
-        );
+        self.slots.insert(name.to_string(), slots);
         self.records.insert(name.to_string(), record.clone());
         Ok(())
     }
@@ -234,11 +304,20 @@ fn read_file(bytes: &[u8]) -> Option<(String, ConsumerRecord, Option<Slots>)> {
     let (first, second) = bytes.split_at(size);
     let newest = [read_slot(first), read_slot(second)]
         .into_iter()
-        .flatten()
-        .filter_map(|(generation, record)| Some((generation, decode(record)?)))
-        .max_by_key(|(generation, _)| *generation)?;
-    let (generation, (name, record)) = newest;
-    Some((name, record, Some(Slots { size, generation })))
+        .enumerate()
+        .filter_map(|(at, slot)| {
+            let (generation, record) = slot?;
+            Some((generation, at, decode(record)?))
+        })
+        .max_by_key(|(generation, _, _)| *generation)?;
+    let (generation, newest, (name, record)) = newest;
+    let slots = Slots {
+        size,
+        generation,
+        newest,
+        durable: OnDisk::Unknown,
+    };
+    Some((name, record, Some(slots)))
 }
 
 fn encode(name: &str, record: &ConsumerRecord) -> Vec<u8> {
@@ -480,6 +559,62 @@ mod tests {
         let (mut consumers, _) = Consumers::open(dir.path()).expect("open");
         consumers.save("d", &with_pending(3)).expect("save");
         assert_eq!(reopened(dir.path())["d"], with_pending(3));
+    }
+
+    /// What a power loss could leave of a write that was never synced: slot `at` damaged.
+    fn tear_slot(path: &Path, at: usize) {
+        let mut bytes = fs::read(path).expect("read");
+        let half = bytes.len() / 2;
+        bytes[at * half + 3] ^= 0x20;
+        fs::write(path, &bytes).expect("write");
+    }
+
+    #[test]
+    fn written_records_are_read_back_and_a_torn_one_leaves_the_last_synced() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(file_name("d"));
+        let (mut consumers, _) = Consumers::open(dir.path()).expect("open");
+        consumers.save("d", &with_pending(1)).expect("save");
+        consumers.write("d", &with_pending(2)).expect("write");
+        consumers.write("d", &with_pending(3)).expect("write again");
+        // The process killed: the kernel still holds the writes.
+        assert_eq!(reopened(dir.path())["d"], with_pending(3));
+        // A power loss: unsynced writes only ever went over one slot, never the synced one.
+        let bytes = fs::read(&path).expect("read");
+        let half = bytes.len() / 2;
+        let generations = [&bytes[..half], &bytes[half..]].map(|s| read_slot(s).map(|(g, _)| g));
+        assert_eq!(generations, [Some(3), Some(1)]);
+        tear_slot(&path, 0);
+        assert_eq!(reopened(dir.path())["d"], with_pending(1));
+    }
+
+    #[test]
+    fn after_a_sync_writes_go_to_the_other_slot() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(file_name("d"));
+        let (mut consumers, _) = Consumers::open(dir.path()).expect("open");
+        consumers.save("d", &with_pending(1)).expect("save");
+        consumers.write("d", &with_pending(2)).expect("write");
+        assert_eq!(consumers.sync_written().expect("sync"), 1);
+        assert_eq!(consumers.sync_written().expect("nothing left"), 0);
+        consumers.write("d", &with_pending(3)).expect("write");
+        tear_slot(&path, 1);
+        assert_eq!(reopened(dir.path())["d"], with_pending(2));
+    }
+
+    #[test]
+    fn a_reopened_file_is_synced_before_its_first_write() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(file_name("d"));
+        let (mut consumers, _) = Consumers::open(dir.path()).expect("open");
+        consumers.save("d", &with_pending(1)).expect("save");
+        consumers.write("d", &with_pending(2)).expect("write");
+        // Reopened: generation 2 (slot 0) is the newest, maybe only in the kernel's cache; it
+        // is synced, and the next write goes over the other slot.
+        let (mut consumers, _) = Consumers::open(dir.path()).expect("reopen");
+        consumers.write("d", &with_pending(3)).expect("write");
+        tear_slot(&path, 1);
+        assert_eq!(reopened(dir.path())["d"], with_pending(2));
     }
 
     #[test]

@@ -451,6 +451,16 @@ impl StreamStore for FileStore {
         self.consumers.save(name, &record).map_err(io_err)
     }
 
+    fn write_consumer(&mut self, name: &str, record: ConsumerRecord) -> Result<(), StoreError> {
+        self.check_writable()?;
+        self.consumers.write(name, &record).map_err(io_err)
+    }
+
+    fn sync_consumers(&mut self) -> Result<(), StoreError> {
+        self.check_writable()?;
+        self.consumers.sync_written().map(drop).map_err(io_err)
+    }
+
     fn remove_consumer(&mut self, name: &str) -> Result<(), StoreError> {
         self.check_writable()?;
         self.consumers.remove(name).map_err(io_err)
@@ -481,6 +491,9 @@ impl Drop for FileStore {
         if !self.closed && self.poisoned.is_none() && self.sync_files().is_ok() {
             // Leave the file ending at its last record (recovery would drop the zeros too).
             let _ = self.writer.trim().and_then(|()| self.writer.fsync());
+        }
+        if !self.closed {
+            let _ = self.consumers.sync_written();
         }
     }
 }

@@ -40,8 +40,14 @@ impl StreamStore for TempFileStore {
     fn remove_consumer(&mut self, name: &str) -> Result<(), StoreError> {
         self.store.remove_consumer(name)
     }
-    // Without these two the conformance run would test the trait's defaults, not the file
-    // store's rollback and stream record.
+    // Without these the conformance run would test the trait's defaults, not the file store's
+    // rollback, stream record and consumer records written before a sync.
+    fn write_consumer(&mut self, name: &str, record: ConsumerRecord) -> Result<(), StoreError> {
+        self.store.write_consumer(name, record)
+    }
+    fn sync_consumers(&mut self) -> Result<(), StoreError> {
+        self.store.sync_consumers()
+    }
     fn discard_unsynced(&mut self) -> Result<bool, StoreError> {
         self.store.discard_unsynced()
     }
