@@ -694,7 +694,9 @@ pub async fn request_until_answered(
 }
 
 /// Sends `ops` over raw TCP (they should end with PING) and returns what the server says up to
-/// its PONG, or until it closes or 5 s pass (for the exact `-ERR` texts clients hide).
+/// its PONG, or until it closes or 5 s pass (for the exact `-ERR` texts clients hide). A
+/// session that ended without a PONG says why at the end, in brackets, so a failing assert
+/// shows whether the server closed it or went quiet.
 pub fn raw_session(port: u16, ops: &str) -> String {
     use std::io::{Read, Write};
     let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
@@ -705,7 +707,14 @@ pub fn raw_session(port: u16, ops: &str) -> String {
     let mut buf = [0u8; 4096];
     while out.len() < 64 * 1024 && !String::from_utf8_lossy(&out).contains("PONG") {
         match sock.read(&mut buf) {
-            Ok(0) | Err(_) => break,
+            Ok(0) => {
+                out.extend_from_slice(b"\n[closed by the server]");
+                break;
+            }
+            Err(err) => {
+                out.extend_from_slice(format!("\n[read ended: {err}]").as_bytes());
+                break;
+            }
             Ok(n) => out.extend_from_slice(&buf[..n]),
         }
     }
