@@ -70,6 +70,52 @@ async fn connz_lists_live_connections_with_their_names() {
 }
 
 #[tokio::test]
+async fn connz_counts_every_message_each_connection_sent_and_received() {
+    use futures_util::StreamExt;
+    let server = monitored();
+    let port = server.http_port.expect("http");
+    bounded(async {
+        let named = |name: &'static str| {
+            async_nats::ConnectOptions::new()
+                .name(name)
+                .connect(server.url())
+        };
+        let subscriber = named("counted-sub").await.expect("connect");
+        let mut sub = subscriber.subscribe("count.me").await.expect("sub");
+        subscriber.flush().await.expect("flush");
+        let publisher = named("counted-pub").await.expect("connect");
+        // Several reads' and several writes' worth, in bursts and one by one.
+        for i in 0..300 {
+            publisher
+                .publish("count.me", "12345".into())
+                .await
+                .expect("pub");
+            if i % 100 == 0 {
+                publisher.flush().await.expect("flush");
+            }
+        }
+        publisher.flush().await.expect("flush");
+        for _ in 0..300 {
+            sub.next().await.expect("delivery");
+        }
+        let connz = http_json(port, "/connz");
+        let conn = |name: &str| {
+            connz["connections"]
+                .as_array()
+                .and_then(|all| all.iter().find(|c| c["name"] == name))
+                .unwrap_or_else(|| panic!("{name} in {connz}"))
+                .clone()
+        };
+        let (publisher, subscriber) = (conn("counted-pub"), conn("counted-sub"));
+        assert_eq!(publisher["in_msgs"], 300, "{publisher}");
+        assert_eq!(publisher["in_bytes"], 1500, "{publisher}");
+        assert_eq!(subscriber["out_msgs"], 300, "{subscriber}");
+        assert_eq!(subscriber["out_bytes"], 1500, "{subscriber}");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn jsz_details_streams_and_consumers() {
     let server = monitored();
     let port = server.http_port.expect("http");

@@ -85,6 +85,20 @@ struct State {
     /// A second handle on the client's plain TCP socket (non-blocking, as the runtime set it),
     /// for [`Outbox::wake_direct`]; `None` for TLS and WebSocket, and once the writer ended.
     direct: Option<std::net::TcpStream>,
+    /// Messages and payload bytes queued since the counters were last added to: added when
+    /// the writer is woken, once per producer's batch rather than twice per message.
+    uncounted: (u64, u64),
+}
+
+impl State {
+    /// Adds the messages queued since the last call to `counters`.
+    fn add_to(&mut self, counters: &Counters) {
+        let (msgs, bytes) = std::mem::take(&mut self.uncounted);
+        if msgs > 0 {
+            counters.out_msgs.fetch_add(msgs, Ordering::Relaxed);
+            counters.out_bytes.fetch_add(bytes, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Buffers at most this big are written by a producer itself: a reply or a few (a PubAck is
@@ -153,6 +167,7 @@ impl Outbox {
                 wake_pending: false,
                 writing: false,
                 direct: None,
+                uncounted: (0, 0),
             }),
             notify: Notify::new(),
             close_notify: Notify::new(),
@@ -193,22 +208,23 @@ impl Outbox {
             return false;
         }
         encode_msg_view(sid, msg, &mut st.buf);
+        st.uncounted.0 += 1;
+        st.uncounted.1 += total as u64;
         let first = !st.wake_pending;
         st.wake_pending = true;
         drop(st);
         if first {
             flush.0.push(self.clone());
         }
-        self.counters.out_msgs.fetch_add(1, Ordering::Relaxed);
-        self.counters
-            .out_bytes
-            .fetch_add(total as u64, Ordering::Relaxed);
         true
     }
 
     /// Wakes the writer (see [`FlushList`]).
     fn wake(&self) {
-        self.lock().wake_pending = false;
+        let mut st = self.lock();
+        st.wake_pending = false;
+        st.add_to(&self.counters);
+        drop(st);
         self.notify.notify_one();
     }
 
@@ -226,6 +242,7 @@ impl Outbox {
         use std::io::Write;
         let mut st = self.lock();
         st.wake_pending = false;
+        st.add_to(&self.counters);
         let st = &mut *st;
         if let Some(socket) = &st.direct {
             if !st.writing && st.closing.is_none() && st.buf.len() <= DIRECT_MAX {
