@@ -2,12 +2,13 @@
 //!
 //! Input layout: byte 0 picks the limits, bytes 1..9 seed the chunk sizes, the rest is the stream.
 //! Checks that nothing panics, that a waiting parser never holds more than
-//! `max_control_line + max_payload + 10` bytes, and that splitting the stream changes neither the
-//! operations read nor whether it ends in an error.
+//! `max_control_line + max_payload + 10` bytes, that splitting the stream changes neither the
+//! operations read nor whether it ends in an error, and that reading publishes in place
+//! (`parse_frame`) reads what `parse` does.
 #![no_main]
 
 use bytes::BytesMut;
-use contrail::core::proto::{ClientParser, Limits, ProtoError, ServerParser};
+use contrail::core::proto::{ClientFrame, ClientOp, ClientParser, Limits, ProtoError, ServerParser};
 use libfuzzer_sys::fuzz_target;
 
 /// Feeds `input` in chunks drawn from `seed`; returns the ops read and whether it failed.
@@ -63,6 +64,15 @@ fuzz_target!(|data: &[u8]| {
     let mut client = ClientParser::new(limits);
     let at_once = feed(input, 0, limits, |b| client.parse(b));
     assert_eq!(split, at_once, "client ops depend on how the input is split");
+    let mut framed = ClientParser::new(limits);
+    let in_place = feed(input, seed, limits, |b| {
+        Ok(match framed.parse_frame(b)? {
+            None => None,
+            Some(ClientFrame::Op(op)) => Some(op),
+            Some(ClientFrame::Pub(view)) => Some(ClientOp::Pub(view.to_message())),
+        })
+    });
+    assert_eq!(in_place, at_once, "publishes read in place differ from parsed ones");
 
     let mut server = ServerParser::new(limits);
     let split = feed(input, seed, limits, |b| server.parse(b));

@@ -78,9 +78,9 @@ pub struct Forwarded<'a> {
     /// The client's reply subject.
     pub reply: Option<&'a str>,
     /// Header block.
-    pub headers: Option<&'a bytes::Bytes>,
+    pub headers: Option<&'a [u8]>,
     /// Payload.
-    pub payload: &'a bytes::Bytes,
+    pub payload: &'a [u8],
     /// The sending client.
     pub client: u64,
     /// Whether it takes 503 statuses (headers and no_responders in CONNECT).
@@ -235,8 +235,8 @@ impl Remote {
         let far = self.far_subject(msg.subject);
         let pull = pull::Pull::of_request(&far, &self.spec.remote_api, msg.payload)
             .or_else(|| pull::Pull::of_ack(&far, msg.payload));
-        let mut out = Message::new(far, msg.payload.clone());
-        out.headers = msg.headers.cloned();
+        let mut out = Message::new(far, bytes::Bytes::copy_from_slice(msg.payload));
+        out.headers = msg.headers.map(bytes::Bytes::copy_from_slice);
         let Some(reply) = msg.reply.map(str::to_string) else {
             // A core publish the link cannot take now is dropped, as NATS may drop one.
             if let Err(err) = self.client.try_publish(out) {

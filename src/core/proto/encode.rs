@@ -93,6 +93,16 @@ impl<'a> MsgView<'a> {
         }
     }
 
+    /// The message as an owned copy.
+    pub fn to_message(&self) -> Message {
+        Message {
+            subject: self.subject.to_owned(),
+            reply: self.reply.map(str::to_owned),
+            headers: self.headers.map(bytes::Bytes::copy_from_slice),
+            payload: bytes::Bytes::copy_from_slice(self.payload),
+        }
+    }
+
     /// Bytes [`encode_msg_view`] appends at most for subscription id `sid`.
     pub fn encoded_len(&self, sid: &str) -> usize {
         LINE_SLACK

@@ -6,10 +6,12 @@
 //! rescanned), and the parsed control line of a message whose payload has not fully arrived (so
 //! neither the line nor the partial payload is read twice; the wait is one length comparison).
 
+use std::ops::Range;
+
 use bytes::{Buf, BytesMut};
 use memchr::memchr;
 
-use super::{Limits, ProtoError};
+use super::{Limits, MsgView, ProtoError};
 use crate::core::message::Message;
 
 /// Longest operation name (`CONNECT`) plus its separator, CR and LF: the bytes a control line may
@@ -25,17 +27,66 @@ pub(super) struct Line {
 }
 
 /// The control line of a MSG, HMSG, PUB or HPUB, parsed; its payload comes next.
+///
+/// The line stays at the front of the buffer until the whole message is taken, so the names are
+/// kept as places in it, not copied out; whether they are UTF-8 is checked when the message is
+/// read ([`MsgHead::view`], [`split_message`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct MsgHead {
     /// Subject.
-    pub subject: String,
+    pub subject: Range<usize>,
     /// Reply subject, if any.
-    pub reply: Option<String>,
+    pub reply: Option<Range<usize>>,
     /// Empty for PUB and HPUB.
-    pub sid: String,
+    pub sid: Range<usize>,
     /// Header block size, for HPUB and HMSG.
     pub hdr: Option<usize>,
+    /// Where the header block (or payload) begins: the control line's length with its line end.
+    pub start: usize,
     /// Header block plus payload size.
     pub total: usize,
+}
+
+impl MsgHead {
+    /// The bytes the whole message takes at the front of the buffer, its closing CRLF included.
+    pub fn len(&self) -> usize {
+        self.start + self.total + 2
+    }
+
+    /// True when the buffer holds the whole message (see [`payload_ready`]).
+    pub fn ready(&self, buf: &[u8]) -> Result<bool, ProtoError> {
+        payload_ready(buf.get(self.start..).unwrap_or_default(), self.total)
+    }
+
+    /// The message in place in `buf`, which holds it at its front. Checks that its names are
+    /// UTF-8 (once: a delivery reads them as `&str` from here on).
+    pub fn view<'a>(&self, buf: &'a [u8]) -> Result<MsgView<'a>, ProtoError> {
+        let body = buf
+            .get(self.start..self.start + self.total)
+            .unwrap_or_default();
+        let (headers, payload) = match self.hdr {
+            Some(hdr) => {
+                let (headers, payload) = body.split_at(hdr.min(body.len()));
+                (Some(headers), payload)
+            }
+            None => (None, body),
+        };
+        Ok(MsgView {
+            subject: name(buf, &self.subject)?,
+            reply: self
+                .reply
+                .as_ref()
+                .map(|reply| name(buf, reply))
+                .transpose()?,
+            headers,
+            payload,
+        })
+    }
+}
+
+/// A name in a control line [`msg_head`] read.
+fn name<'a>(buf: &'a [u8], at: &Range<usize>) -> Result<&'a str, ProtoError> {
+    std::str::from_utf8(buf.get(at.clone()).unwrap_or_default()).map_err(|_| ProtoError::NotUtf8)
 }
 
 /// Line and payload framing state shared by [`super::ClientParser`] and [`super::ServerParser`].
@@ -105,9 +156,9 @@ impl Framer {
         self.pending = Some(head);
     }
 
-    /// The total size of the message whose payload is awaited.
-    pub fn pending_total(&self) -> Option<usize> {
-        self.pending.as_ref().map(|head| head.total)
+    /// The message whose payload is awaited.
+    pub fn pending(&self) -> Option<&MsgHead> {
+        self.pending.as_ref()
     }
 
     /// Stops waiting: the awaited message's control line, once its payload is ready.
@@ -129,21 +180,29 @@ pub(super) fn payload_ready(buf: &[u8], total: usize) -> Result<bool, ProtoError
     }
 }
 
-/// Splits a message whose bytes [`payload_ready`] found complete off the front of `buf`.
-/// Returns the sid (empty for PUB/HPUB) and the message.
+/// Splits a message whose bytes [`MsgHead::ready`] found complete off the front of `buf`.
+/// Returns the sid (empty for PUB/HPUB) and the message; the payload is not copied.
 #[inline]
-pub(super) fn split_message(buf: &mut BytesMut, head: MsgHead) -> (String, Message) {
-    // Cannot panic: payload_ready saw total + 2 bytes, and msg_head checked hdr <= total.
+pub(super) fn split_message(
+    buf: &mut BytesMut,
+    head: MsgHead,
+) -> Result<(String, Message), ProtoError> {
+    let sid = name(buf, &head.sid)?.to_owned();
+    let view = head.view(buf)?;
+    let (subject, reply) = (view.subject.to_owned(), view.reply.map(str::to_owned));
+    // Cannot panic: `ready` saw the line, total and 2 more bytes, and msg_head checked
+    // hdr <= total.
+    buf.advance(head.start);
     let mut payload = buf.split_to(head.total).freeze();
     buf.advance(2);
     let headers = head.hdr.map(|hdr| payload.split_to(hdr));
     let msg = Message {
-        subject: head.subject,
-        reply: head.reply,
+        subject,
+        reply,
         headers,
         payload,
     };
-    (head.sid, msg)
+    Ok((sid, msg))
 }
 
 /// True when `partial` could be the start of a line beginning with one of `op_names`.
@@ -276,14 +335,54 @@ pub(super) fn text(arg: &[u8]) -> Result<String, ProtoError> {
 
 /// Reads the arguments of a message operation: `subject [sid] [reply] [hdr] total`, with the sid
 /// present for MSG/HMSG and the header size for HPUB/HMSG. Checks sizes in nats-server's order.
+/// `args` lies within `line`; the head's names are places in `line`, and its `start` is left for
+/// the caller, who knows where the line ends.
 #[inline]
 pub(super) fn msg_head(
     op: &'static str,
+    line: &[u8],
     args: &[u8],
     with_sid: bool,
     with_hdr: bool,
     limits: &Limits,
 ) -> Result<MsgHead, ProtoError> {
+    let end = span_in(line, args).end;
+    if !with_sid && !with_hdr {
+        if let Some(PlainPub {
+            subject,
+            reply,
+            total,
+        }) = plain_pub_args(args)
+        {
+            if total > limits.max_payload {
+                return Err(ProtoError::MaxPayload {
+                    size: total,
+                    limit: limits.max_payload,
+                });
+            }
+            return Ok(MsgHead {
+                subject: span_in(line, subject),
+                reply: reply.map(|r| span_in(line, r)),
+                sid: end..end,
+                hdr: None,
+                start: 0,
+                total,
+            });
+        }
+    }
+    msg_head_in_full(op, line, args, with_sid, with_hdr, limits)
+}
+
+/// [`msg_head`] without the shortcut for plain PUBs.
+pub(super) fn msg_head_in_full(
+    op: &'static str,
+    line: &[u8],
+    args: &[u8],
+    with_sid: bool,
+    with_hdr: bool,
+    limits: &Limits,
+) -> Result<MsgHead, ProtoError> {
+    let end = span_in(line, args).end;
     let (parts, count) = split_args::<5>(args).ok_or(ProtoError::BadArgs { op })?;
     let parts = &parts[..count];
     let sizes = 1 + usize::from(with_hdr);
@@ -321,12 +420,48 @@ pub(super) fn msg_head(
         _ => return Err(ProtoError::BadArgs { op }),
     };
     Ok(MsgHead {
-        subject: text(subject)?,
-        reply: reply.map(|r| text(r)).transpose()?,
-        sid: sid.map(|s| text(s)).transpose()?.unwrap_or_default(),
+        subject: span_in(line, subject),
+        reply: reply.map(|r| span_in(line, r)),
+        sid: sid.map_or(end..end, |s| span_in(line, s)),
         hdr,
+        start: 0,
         total,
     })
+}
+
+/// The arguments of a PUB as clients write them: see [`plain_pub_args`].
+struct PlainPub<'a> {
+    subject: &'a [u8],
+    reply: Option<&'a [u8]>,
+    total: usize,
+}
+
+/// Reads `subject [reply] size` with single spaces, as clients write a PUB, with two searches
+/// instead of the general splitter (measured: raw-socket publishes of 16 B went 1.4x to 1.8x
+/// nats-server's rate with it). `None` for anything else, which [`msg_head_in_full`] reads (and
+/// judges).
+#[inline]
+fn plain_pub_args(args: &[u8]) -> Option<PlainPub<'_>> {
+    let at = find_space(args)?;
+    let (subject, rest) = (args.get(..at)?, args.get(at + 1..)?);
+    let (reply, size) = match find_space(rest) {
+        None => (None, rest),
+        Some(at) => (Some(rest.get(..at)?), rest.get(at + 1..)?),
+    };
+    if subject.is_empty() || reply.is_some_and(<[u8]>::is_empty) || find_space(size).is_some() {
+        return None;
+    }
+    Some(PlainPub {
+        subject,
+        reply,
+        total: parse_size(size)?,
+    })
+}
+
+/// Where `part`, a slice of `line`, lies in it.
+fn span_in(line: &[u8], part: &[u8]) -> Range<usize> {
+    let start = (part.as_ptr() as usize).saturating_sub(line.as_ptr() as usize);
+    start..start + part.len()
 }
 
 #[cfg(test)]

@@ -41,7 +41,7 @@ mod tests;
 pub use encode::{encode_client, encode_msg, encode_msg_view, encode_pub, encode_server, MsgView};
 pub use error::ProtoError;
 pub use ops::{ClientOp, Connect, ServerInfo, ServerOp};
-pub use parser::{ClientParser, ServerParser};
+pub use parser::{ClientFrame, ClientParser, ServerParser};
 
 use crate::core::subject;
 

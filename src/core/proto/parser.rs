@@ -6,20 +6,25 @@
 //! The buffer must only ever grow at its end between calls, because the parser remembers how far
 //! it has looked. Payloads and header blocks are split off the buffer without copying.
 //!
+//! A server's hot path need not take a publish out of the buffer at all:
+//! [`ClientParser::parse_frame`] returns a PUB as a [`MsgView`] of the buffer, consumed by the next
+//! call, so routing a message to subscribers allocates nothing for it.
+//!
 //! After an error the peer has broken framing: send the `-ERR` ([`ProtoError::err_text`]) if you
 //! are the server, close the connection, and drop the parser.
 
 use bytes::{Buf, BytesMut};
 
-use super::frame::{msg_head, payload_ready, split_message, strip_op, After, Framer, MsgHead};
+use super::frame::{msg_head, split_message, strip_op, After, Framer, MsgHead};
 use super::ops::{ClientOp, Connect, ServerInfo, ServerOp};
-use super::{Limits, ProtoError};
+use super::{Limits, MsgView, ProtoError};
 
 /// What a control line turned out to be.
 enum Parsed<T> {
     /// A whole operation.
     Op(T),
-    /// A message, whose payload follows the line.
+    /// A message, whose payload follows the line (from [`next_op`]: whose payload is there too,
+    /// all of it still at the front of the buffer).
     Msg(MsgHead),
     /// A line to pass over: `INFO`, `+OK` and `-ERR` sent by a client, which nats-server
     /// accepts and ignores.
@@ -38,6 +43,18 @@ const SERVER_OPS: &[&[u8]] = &[b"MSG", b"HMSG", b"PING", b"PONG", b"INFO", b"+OK
 /// over INFO, +OK and -ERR from a client, as nats-server does).
 pub struct ClientParser {
     framer: Framer,
+    /// Bytes of the publish [`ClientParser::parse_frame`] returned last, still at the front of
+    /// the buffer.
+    owed: usize,
+}
+
+/// What [`ClientParser::parse_frame`] found.
+#[derive(Debug)]
+pub enum ClientFrame<'a> {
+    /// Any operation but a publish.
+    Op(ClientOp),
+    /// A PUB or HPUB, read where it lies in the buffer; the parser's next call consumes it.
+    Pub(MsgView<'a>),
 }
 
 impl ClientParser {
@@ -45,6 +62,7 @@ impl ClientParser {
     pub fn new(limits: Limits) -> Self {
         ClientParser {
             framer: Framer::new(limits),
+            owed: 0,
         }
     }
 
@@ -61,13 +79,40 @@ impl ClientParser {
     /// Takes the next whole operation off the front of `buf`, or returns `Ok(None)` when more
     /// bytes are needed. Call it in a loop after each read until it returns `Ok(None)`.
     pub fn parse(&mut self, buf: &mut BytesMut) -> Result<Option<ClientOp>, ProtoError> {
-        next_op(
-            &mut self.framer,
-            buf,
-            CLIENT_OPS,
-            client_line,
-            |buf, head| ClientOp::Pub(split_message(buf, head).1),
+        self.pay_owed(buf);
+        Ok(
+            match next_op(&mut self.framer, buf, CLIENT_OPS, client_line)? {
+                None | Some(Parsed::Skip) => None,
+                Some(Parsed::Op(op)) => Some(op),
+                Some(Parsed::Msg(head)) => Some(ClientOp::Pub(split_message(buf, head)?.1)),
+            },
         )
+    }
+
+    /// As [`ClientParser::parse`], but a publish stays in `buf`, read in place, until the next
+    /// call.
+    pub fn parse_frame<'a>(
+        &mut self,
+        buf: &'a mut BytesMut,
+    ) -> Result<Option<ClientFrame<'a>>, ProtoError> {
+        self.pay_owed(buf);
+        Ok(
+            match next_op(&mut self.framer, buf, CLIENT_OPS, client_line)? {
+                None | Some(Parsed::Skip) => None,
+                Some(Parsed::Op(op)) => Some(ClientFrame::Op(op)),
+                Some(Parsed::Msg(head)) => {
+                    self.owed = head.len();
+                    let buf: &'a BytesMut = buf;
+                    Some(ClientFrame::Pub(head.view(buf)?))
+                }
+            },
+        )
+    }
+
+    /// Consumes the publish [`ClientParser::parse_frame`] returned last.
+    fn pay_owed(&mut self, buf: &mut BytesMut) {
+        // Cannot panic: the bytes owed were in `buf`, which has only grown since.
+        buf.advance(std::mem::take(&mut self.owed).min(buf.len()));
     }
 }
 
@@ -78,44 +123,44 @@ impl Default for ClientParser {
     }
 }
 
-/// The framing loop both parsers share: finish a message whose payload was awaited, or read the
-/// next control line with `line` (passing over lines it skips) and, for a message, wait for its
-/// payload and build it with `message`. After an error the framer starts clean (the caller closes
-/// the connection).
+/// The framing loop both parsers share: return a message whose payload was awaited once it is
+/// all there, or read the next control line with `line` (passing over lines it skips). An
+/// operation comes back consumed from `buf`; a message comes back whole and still in it, as
+/// [`Parsed::Msg`], for the caller to take. After an error the framer starts clean (the caller
+/// closes the connection).
 #[inline]
 fn next_op<T>(
     framer: &mut Framer,
     buf: &mut BytesMut,
     ops: &[&[u8]],
     line: impl Fn(&[u8], &Limits) -> Result<Parsed<T>, ProtoError>,
-    message: impl FnOnce(&mut BytesMut, MsgHead) -> T,
-) -> Result<Option<T>, ProtoError> {
+) -> Result<Option<Parsed<T>>, ProtoError> {
     let result = (|| loop {
-        let head = match framer.pending_total() {
-            Some(total) => {
-                if !payload_ready(buf, total)? {
-                    return Ok(None);
-                }
-                framer.take_pending()
+        if let Some(head) = framer.pending() {
+            if !head.ready(buf)? {
+                return Ok(None);
             }
-            None => {
-                let Some(found) = framer.next_line(buf, ops)? else {
-                    return Ok(None);
-                };
-                let parsed = line(buf.get(..found.len).unwrap_or_default(), &framer.limits)?;
-                buf.advance(found.consumed);
-                match parsed {
-                    Parsed::Op(op) => return Ok(Some(op)),
-                    Parsed::Skip => continue,
-                    Parsed::Msg(head) if payload_ready(buf, head.total)? => Some(head),
-                    Parsed::Msg(head) => {
-                        framer.set_pending(head);
-                        return Ok(None);
-                    }
-                }
-            }
+            return Ok(framer.take_pending().map(Parsed::Msg));
+        }
+        let Some(found) = framer.next_line(buf, ops)? else {
+            return Ok(None);
         };
-        return Ok(head.map(|head| message(buf, head)));
+        match line(buf.get(..found.len).unwrap_or_default(), &framer.limits)? {
+            Parsed::Skip => buf.advance(found.consumed),
+            Parsed::Op(op) => {
+                buf.advance(found.consumed);
+                return Ok(Some(Parsed::Op(op)));
+            }
+            Parsed::Msg(mut head) => {
+                // The line stays in `buf` with its payload until the message is taken.
+                head.start = found.consumed;
+                if head.ready(buf)? {
+                    return Ok(Some(Parsed::Msg(head)));
+                }
+                framer.set_pending(head);
+                return Ok(None);
+            }
+        }
     })();
     if result.is_err() {
         framer.reset();
@@ -130,7 +175,9 @@ fn client_line(line: &[u8], limits: &Limits) -> Result<Parsed<ClientOp>, ProtoEr
     let op = match first {
         Some(b'P') => {
             if let Some(args) = strip_op(line, b"PUB", After::Space, limits)? {
-                return Ok(Parsed::Msg(msg_head("PUB", args, false, false, limits)?));
+                return Ok(Parsed::Msg(msg_head(
+                    "PUB", line, args, false, false, limits,
+                )?));
             }
             if strip_op(line, b"PING", After::Anything, limits)?.is_some() {
                 ClientOp::Ping
@@ -143,7 +190,9 @@ fn client_line(line: &[u8], limits: &Limits) -> Result<Parsed<ClientOp>, ProtoEr
         Some(b'H') => {
             let args =
                 strip_op(line, b"HPUB", After::Space, limits)?.ok_or(ProtoError::UnknownOp)?;
-            return Ok(Parsed::Msg(msg_head("HPUB", args, false, true, limits)?));
+            return Ok(Parsed::Msg(msg_head(
+                "HPUB", line, args, false, true, limits,
+            )?));
         }
         Some(b'S') => {
             let args =
@@ -242,14 +291,14 @@ impl ServerParser {
     /// Takes the next whole operation off the front of `buf`, or returns `Ok(None)` when more
     /// bytes are needed. Call it in a loop after each read until it returns `Ok(None)`.
     pub fn parse(&mut self, buf: &mut BytesMut) -> Result<Option<ServerOp>, ProtoError> {
-        next_op(
-            &mut self.framer,
-            buf,
-            SERVER_OPS,
-            server_line,
-            |buf, head| {
-                let (sid, msg) = split_message(buf, head);
-                ServerOp::Msg { sid, msg }
+        Ok(
+            match next_op(&mut self.framer, buf, SERVER_OPS, server_line)? {
+                None | Some(Parsed::Skip) => None,
+                Some(Parsed::Op(op)) => Some(op),
+                Some(Parsed::Msg(head)) => {
+                    let (sid, msg) = split_message(buf, head)?;
+                    Some(ServerOp::Msg { sid, msg })
+                }
             },
         )
     }
@@ -270,12 +319,16 @@ fn server_line(line: &[u8], limits: &Limits) -> Result<Parsed<ServerOp>, ProtoEr
         Some(b'M') => {
             let args =
                 strip_op(line, b"MSG", After::Space, limits)?.ok_or(ProtoError::UnknownOp)?;
-            return Ok(Parsed::Msg(msg_head("MSG", args, true, false, limits)?));
+            return Ok(Parsed::Msg(msg_head(
+                "MSG", line, args, true, false, limits,
+            )?));
         }
         Some(b'H') => {
             let args =
                 strip_op(line, b"HMSG", After::Space, limits)?.ok_or(ProtoError::UnknownOp)?;
-            return Ok(Parsed::Msg(msg_head("HMSG", args, true, true, limits)?));
+            return Ok(Parsed::Msg(msg_head(
+                "HMSG", line, args, true, true, limits,
+            )?));
         }
         Some(b'P') => {
             if strip_op(line, b"PING", After::Anything, limits)?.is_some() {

@@ -191,6 +191,18 @@ fn tight() -> Limits {
     }
 }
 
+/// `parse_frame`, with a publish read in place and copied out as the op `parse` returns.
+fn frame_as_op(
+    parser: &mut ClientParser,
+    buf: &mut BytesMut,
+) -> Result<Option<ClientOp>, ProtoError> {
+    Ok(match parser.parse_frame(buf)? {
+        None => None,
+        Some(ClientFrame::Op(op)) => Some(op),
+        Some(ClientFrame::Pub(view)) => Some(ClientOp::Pub(view.to_message())),
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
@@ -203,6 +215,27 @@ proptest! {
         prop_assert_eq!(err, None);
         prop_assert_eq!(parsed, ops);
         prop_assert!(rest.is_empty());
+    }
+
+    #[test]
+    fn publishes_read_in_place_are_the_messages_sent_under_any_split(ops in proptest::collection::vec(client_op(), 0..12), chunks in chunks()) {
+        let wire = encode_all_client(&ops);
+        let limits = Limits::default();
+        let mut parser = ClientParser::new(limits);
+        let (parsed, err, rest) = feed(&wire, &chunks, &limits, |b| frame_as_op(&mut parser, b));
+        prop_assert_eq!(err, None);
+        prop_assert_eq!(parsed, ops);
+        prop_assert!(rest.is_empty(), "the last call consumed the last frame");
+    }
+
+    #[test]
+    fn the_plain_pub_shortcut_reads_arguments_as_the_full_reader_does(args in "[a-c. \t0-9]{0,16}") {
+        let limits = tight();
+        let args = args.as_bytes();
+        prop_assert_eq!(
+            frame::msg_head("PUB", args, args, false, false, &limits),
+            frame::msg_head_in_full("PUB", args, args, false, false, &limits)
+        );
     }
 
     #[test]
@@ -224,6 +257,8 @@ proptest! {
         let limits = tight();
         let mut client = ClientParser::new(limits);
         feed(&input, &chunks, &limits, |b| client.parse(b));
+        let mut framed = ClientParser::new(limits);
+        feed(&input, &chunks, &limits, |b| frame_as_op(&mut framed, b));
         let mut server = ServerParser::new(limits);
         feed(&input, &chunks, &limits, |b| server.parse(b));
     }

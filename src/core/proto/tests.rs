@@ -322,7 +322,7 @@ fn every_split_of_the_input_gives_the_same_ops() {
 }
 
 #[test]
-fn a_partial_op_consumes_nothing_but_its_control_line() {
+fn a_partial_message_consumes_nothing_until_it_is_whole() {
     let mut parser = ClientParser::new(small());
     let mut buf = BytesMut::from(&b"PUB foo 5\r"[..]);
     assert_eq!(parser.parse(&mut buf), Ok(None));
@@ -331,9 +331,56 @@ fn a_partial_op_consumes_nothing_but_its_control_line() {
     assert_eq!(parser.parse(&mut buf), Ok(None));
     assert_eq!(
         &buf[..],
-        b"hel",
-        "the line is consumed, the partial payload is kept"
+        b"PUB foo 5\r\nhel",
+        "the line waits with its payload"
     );
+    buf.extend_from_slice(b"lo\r\nPI");
+    assert_eq!(
+        parser.parse(&mut buf),
+        Ok(Some(ClientOp::Pub(Message::new("foo", "hello"))))
+    );
+    assert_eq!(&buf[..], b"PI", "exactly the message is consumed");
+}
+
+#[test]
+fn a_publish_is_read_in_place_and_consumed_by_the_next_call() {
+    let mut parser = ClientParser::new(small());
+    let mut buf = BytesMut::from(&b"HPUB foo r 12 14\r\nNATS/1.0\r\n\r\nhi\r\nPING\r\n"[..]);
+    let base = buf.as_ptr() as usize;
+    let Ok(Some(ClientFrame::Pub(view))) = parser.parse_frame(&mut buf) else {
+        panic!("HPUB parses");
+    };
+    assert_eq!(
+        (view.subject, view.reply, view.headers, view.payload),
+        ("foo", Some("r"), Some(&b"NATS/1.0\r\n\r\n"[..]), &b"hi"[..])
+    );
+    assert_eq!(view.payload.as_ptr() as usize, base + 30, "not copied");
+    assert_eq!(
+        view.to_message(),
+        Message::new("foo", "hi")
+            .with_reply("r")
+            .with_headers(Bytes::from_static(b"NATS/1.0\r\n\r\n"))
+    );
+    assert_eq!(buf.len(), 40, "nothing consumed yet");
+    assert!(matches!(
+        parser.parse_frame(&mut buf),
+        Ok(Some(ClientFrame::Op(ClientOp::Ping)))
+    ));
+    assert!(buf.is_empty());
+}
+
+#[test]
+fn a_publish_that_spans_reads_is_read_in_place_once_whole() {
+    let mut parser = ClientParser::new(small());
+    let mut buf = BytesMut::from(&b"PUB foo 5\r\nhe"[..]);
+    assert!(matches!(parser.parse_frame(&mut buf), Ok(None)));
+    buf.extend_from_slice(b"llo\r\n");
+    let Ok(Some(ClientFrame::Pub(view))) = parser.parse_frame(&mut buf) else {
+        panic!("PUB parses once whole");
+    };
+    assert_eq!(view.payload, b"hello");
+    assert!(matches!(parser.parse_frame(&mut buf), Ok(None)));
+    assert!(buf.is_empty());
 }
 
 #[test]
@@ -543,6 +590,16 @@ fn bad_json_is_an_error() {
 fn subject_that_is_not_utf8_is_an_error() {
     assert_eq!(
         client_ops(b"PUB \xff\xfe 0\r\n\r\n"),
+        Err(ProtoError::NotUtf8)
+    );
+    let mut parser = ClientParser::new(small());
+    let mut buf = BytesMut::from(&b"PUB a \xff 0\r\n\r\n"[..]);
+    assert!(matches!(
+        parser.parse_frame(&mut buf),
+        Err(ProtoError::NotUtf8)
+    ));
+    assert_eq!(
+        server_ops(b"MSG \xff 1 0\r\n\r\n"),
         Err(ProtoError::NotUtf8)
     );
     assert_eq!(client_ops(b"SUB a \xff\r\n"), Err(ProtoError::NotUtf8));
