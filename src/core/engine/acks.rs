@@ -36,11 +36,11 @@ impl Engine {
             let Some(slot) = self.streams.get_mut(&ack.stream) else {
                 return false;
             };
-            // Its reply says the ack is durable: the next save syncs (`flush.rs`).
-            slot.ack_replies_wait |= msg.reply.is_some();
             let Some(consumer) = slot.consumers.get_mut(&ack.consumer) else {
                 return false;
             };
+            // Its reply says the ack is durable: the next save syncs (`flush.rs`).
+            slot.ack_replies_wait |= msg.reply.is_some();
             consumer.ack(
                 &ack,
                 kind,
