@@ -131,18 +131,9 @@ export function launchProfile(userDataDir) {
  * Returns `{ browser, context, pid, kill }`; `kill()` SIGKILLs the group and waits until it is gone.
  */
 export async function startChromium(userDataDir, { timeoutMs = 30_000 } = {}) {
-  const child = spawn(
-    '/usr/bin/chromium',
-    [...CHROMIUM_ARGS, `--user-data-dir=${userDataDir}`, '--remote-debugging-port=0', 'about:blank'],
-    { detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const child = spawnChromium(userDataDir, ['--remote-debugging-port=0', 'about:blank']);
   const pid = child.pid;
-  const kill = async () => {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {}
-    await groupGone(pid, timeoutMs);
-  };
+  const kill = () => killGroup(pid, timeoutMs);
   try {
     const wsUrl = await new Promise((ok, fail) => {
       let text = '';
@@ -176,10 +167,7 @@ export async function startChromium(userDataDir, { timeoutMs = 30_000 } = {}) {
  * it has not within `timeoutMs`, and resolves once the group is gone.
  */
 export function launchDetached(userDataDir, url, { timeoutMs = 30_000 } = {}) {
-  const child = spawn('/usr/bin/chromium', [...CHROMIUM_ARGS, `--user-data-dir=${userDataDir}`, url], {
-    detached: true,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawnChromium(userDataDir, [url]);
   // Drained, or Chromium blocks once the pipe fills.
   child.stderr.resume();
   const pid = child.pid;
@@ -188,13 +176,30 @@ export function launchDetached(userDataDir, url, { timeoutMs = 30_000 } = {}) {
       process.kill(pid, 'SIGTERM');
       await groupGone(pid, timeoutMs);
     } catch {
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {}
-      await groupGone(pid, timeoutMs);
+      await killGroup(pid, timeoutMs);
     }
   };
   return { pid, stop };
+}
+
+/**
+ * Spawns /usr/bin/chromium on the profile in `userDataDir` with `args`, as the leader of a
+ * process group of its own (so the whole browser can be killed at once); stderr is a pipe the
+ * caller reads or drains.
+ */
+function spawnChromium(userDataDir, args) {
+  return spawn('/usr/bin/chromium', [...CHROMIUM_ARGS, `--user-data-dir=${userDataDir}`, ...args], {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+}
+
+/** SIGKILLs process group `pgid` and resolves once it is gone (bounded by `timeoutMs`). */
+async function killGroup(pgid, timeoutMs) {
+  try {
+    process.kill(-pgid, 'SIGKILL');
+  } catch {}
+  await groupGone(pgid, timeoutMs);
 }
 
 /** Resolves once no process of group `pgid` is left (bounded by `timeoutMs`). */

@@ -510,6 +510,15 @@ mod tests {
         record
     }
 
+    /// An empty consumers directory (removed when dropped), the file of consumer "d" in it,
+    /// and the directory opened.
+    fn fixture() -> (tempfile::TempDir, PathBuf, Consumers) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(file_name("d"));
+        let (consumers, _) = Consumers::open(dir.path()).expect("open");
+        (dir, path, consumers)
+    }
+
     fn reopened(dir: &Path) -> BTreeMap<String, ConsumerRecord> {
         let (consumers, problems) = Consumers::open(dir).expect("open");
         assert!(problems.is_empty(), "{problems:?}");
@@ -518,9 +527,7 @@ mod tests {
 
     #[test]
     fn saves_take_turns_in_two_slots_of_a_file_that_keeps_its_size() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (mut consumers, _) = Consumers::open(dir.path()).expect("open");
-        let path = dir.path().join(file_name("d"));
+        let (dir, path, mut consumers) = fixture();
         consumers.save("d", &with_pending(1)).expect("save");
         let len = fs::metadata(&path).expect("file").len();
         for n in 2..=5 {
@@ -537,11 +544,9 @@ mod tests {
 
     #[test]
     fn a_save_torn_by_a_crash_leaves_the_record_before_it() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (mut consumers, _) = Consumers::open(dir.path()).expect("open");
+        let (dir, path, mut consumers) = fixture();
         consumers.save("d", &with_pending(1)).expect("save");
         consumers.save("d", &with_pending(2)).expect("save");
-        let path = dir.path().join(file_name("d"));
         let whole = fs::read(&path).expect("read");
         // Generation 2 sits in slot 0: damage it anywhere, or cut it short.
         let slot_len = slot_bytes(2, &encode("d", &with_pending(2))).len();
@@ -571,9 +576,7 @@ mod tests {
 
     #[test]
     fn written_records_are_read_back_and_a_torn_one_leaves_the_last_synced() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join(file_name("d"));
-        let (mut consumers, _) = Consumers::open(dir.path()).expect("open");
+        let (dir, path, mut consumers) = fixture();
         consumers.save("d", &with_pending(1)).expect("save");
         consumers.write("d", &with_pending(2)).expect("write");
         consumers.write("d", &with_pending(3)).expect("write again");
@@ -590,9 +593,7 @@ mod tests {
 
     #[test]
     fn after_a_sync_writes_go_to_the_other_slot() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join(file_name("d"));
-        let (mut consumers, _) = Consumers::open(dir.path()).expect("open");
+        let (dir, path, mut consumers) = fixture();
         consumers.save("d", &with_pending(1)).expect("save");
         consumers.write("d", &with_pending(2)).expect("write");
         assert_eq!(consumers.sync_written().expect("sync"), 1);
@@ -604,9 +605,7 @@ mod tests {
 
     #[test]
     fn a_reopened_file_is_synced_before_its_first_write() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join(file_name("d"));
-        let (mut consumers, _) = Consumers::open(dir.path()).expect("open");
+        let (dir, path, mut consumers) = fixture();
         consumers.save("d", &with_pending(1)).expect("save");
         consumers.write("d", &with_pending(2)).expect("write");
         // Reopened: generation 2 (slot 0) is the newest, maybe only in the kernel's cache; it
@@ -619,9 +618,7 @@ mod tests {
 
     #[test]
     fn a_record_that_outgrows_its_slot_moves_to_a_larger_file() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (mut consumers, _) = Consumers::open(dir.path()).expect("open");
-        let path = dir.path().join(file_name("d"));
+        let (dir, path, mut consumers) = fixture();
         consumers.save("d", &with_pending(1)).expect("save");
         let small = fs::metadata(&path).expect("file").len();
         consumers.save("d", &with_pending(5_000)).expect("save");

@@ -3,7 +3,7 @@
 //! # Layout
 //! ```text
 //! <dir>/msgs/<id>.seg        segment files: records (messages, tombstones, meta), oldest first
-//! <dir>/consumers/c-<name>   one file per consumer, replaced atomically
+//! <dir>/consumers/c-<name>   one file per consumer, two slots written in turn (`consumers.rs`)
 //! ```
 //! Every change is a record appended to the newest ("active") segment: a message, a tombstone for
 //! a removal, or a meta record for skips and compactions. Recovery replays them in order (see
@@ -19,9 +19,10 @@
 //! last record; recovery drops a zero tail). Removals are taken on a full disk too, and a purge that
 //! empties the stream gives its space back at the next sync even then (`full_disk.rs`); after a
 //! failed sync, what was written since the last good one can be dropped (`rollback.rs`).
-//! Consumer saves are durable when they return. After a
-//! failed fsync the store refuses further writes (the OS may have dropped the dirty pages); reopen
-//! it to recover.
+//! Consumer saves are durable when they return; consumer writes (acks nobody waits on) are durable
+//! at the next `sync_consumers`, and a power loss before it leaves the consumer's last synced
+//! record. After a failed fsync the store refuses further writes (the OS may have dropped the
+//! dirty pages); reopen it to recover.
 //!
 //! # Damage
 //! Recovery checks every record's checksum. A torn record at the end of a segment (a crash

@@ -6,10 +6,11 @@
 //! interrupt to an idle vCPU) costs about as much as the rest of the round trip. So after a turn
 //! that handled events the thread polls its channel for a short while ([`SPIN`]) before it parks,
 //! and a publisher that answers each reply at once finds it awake (never past the engine's next
-//! timer: a redelivery or a pull request's expiry is not kept waiting by a poll). Measured on 2 cores with the
-//! benchmark's client (interleaved A/B): sync publish to a memory stream 8-10k/s before,
-//! 19-23k/s after; to a file stream 0.54-0.72 of the device's append + fdatasync rate before,
-//! 0.77-0.93 after; async publish, pull consume and mirror catch-up unchanged within noise.
+//! timer: a redelivery or a pull request's expiry is not kept waiting by a poll). Measured on 2
+//! cores with the benchmark's client (interleaved A/B): sync publish to a memory stream
+//! 8-10k/s before, 19-23k/s after; to a file stream 0.54-0.72 of the device's append +
+//! fdatasync rate before, 0.77-0.93 after; async publish, pull consume and mirror catch-up
+//! unchanged within noise.
 //!
 //! The poll yields the CPU between looks (`sched_yield`), so a connection's task or a client on
 //! the same core runs first: polling with a bare spin loop took 15-20% off async publish, whose
