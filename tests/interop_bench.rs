@@ -20,6 +20,16 @@
 //! plain blocking sockets (pre-encoded `PUB` ops written 64 KiB at a time, deliveries counted by
 //! their bytes), so the servers rather than async-nats's client are what is measured.
 //!
+//! Under each row, `server CPU, ns/msg`: the CPU time (user + system, all threads) each server
+//! process used in the timed part of the workload, per message; its ratio is nats-server's
+//! over Contrail's, so above 1 means Contrail did the same work with less CPU. Where the
+//! client is what limits the rate (async-nats's core pub/sub), this is the row that tells the
+//! servers apart.
+//!
+//! `BENCH_RUNS=n` runs each rate row n times, interleaved (each server once per round, back to
+//! back), and prints medians: each ratio is the median of the rounds' own ratios, and the range
+//! of the nats 2.9 ratio follows the row.
+//!
 //! The memory rows: each server's resident memory (`VmRSS` of the whole process) holding a file
 //! stream of `BENCH_MEMORY_COUNT` messages of 128 B (5,000,000 unless set): once filled, and
 //! again after a restart that recovers the stream; the ratio is nats-server's over Contrail's,
@@ -48,11 +58,16 @@ fn stream(storage: StorageType) -> Config {
     }
 }
 
-async fn sync_publish(server: &TestServer, storage: StorageType, size: usize, n: usize) -> f64 {
+async fn sync_publish(
+    server: &TestServer,
+    storage: StorageType,
+    size: usize,
+    n: usize,
+) -> Measured {
     let js = server.jetstream().await;
     js.create_stream(stream(storage)).await.expect("stream");
     let body = Bytes::from(vec![b'x'; size]);
-    let start = Instant::now();
+    let timed = Timed::start(server);
     for _ in 0..n {
         js.publish("bench.s", body.clone())
             .await
@@ -60,19 +75,29 @@ async fn sync_publish(server: &TestServer, storage: StorageType, size: usize, n:
             .await
             .expect("ack");
     }
-    n as f64 / start.elapsed().as_secs_f64()
+    timed.finish(n as u64)
 }
 
-async fn async_publish(server: &TestServer, storage: StorageType, size: usize, n: usize) -> f64 {
+async fn async_publish(
+    server: &TestServer,
+    storage: StorageType,
+    size: usize,
+    n: usize,
+) -> Measured {
     let js = server.jetstream().await;
     js.create_stream(stream(storage)).await.expect("stream");
     let body = Bytes::from(vec![b'x'; size]);
-    let start = Instant::now();
+    let timed = Timed::start(server);
     streams::publish_windowed(&js, "bench.a", body, n as u64, 256).await;
-    n as f64 / start.elapsed().as_secs_f64()
+    timed.finish(n as u64)
 }
 
-async fn pull_consume(server: &TestServer, storage: StorageType, size: usize, n: usize) -> f64 {
+async fn pull_consume(
+    server: &TestServer,
+    storage: StorageType,
+    size: usize,
+    n: usize,
+) -> Measured {
     let js = server.jetstream().await;
     let stream = js.create_stream(stream(storage)).await.expect("stream");
     let body = Bytes::from(vec![b'x'; size]);
@@ -85,7 +110,7 @@ async fn pull_consume(server: &TestServer, storage: StorageType, size: usize, n:
         })
         .await
         .expect("consumer");
-    let start = Instant::now();
+    let timed = Timed::start(server);
     let mut messages = consumer
         .stream()
         .max_messages_per_batch(500)
@@ -96,10 +121,10 @@ async fn pull_consume(server: &TestServer, storage: StorageType, size: usize, n:
         let msg = messages.next().await.expect("open").expect("message");
         msg.ack().await.expect("ack");
     }
-    n as f64 / start.elapsed().as_secs_f64()
+    timed.finish(n as u64)
 }
 
-async fn core_pub_sub(server: &TestServer, size: usize, n: usize) -> f64 {
+async fn core_pub_sub(server: &TestServer, size: usize, n: usize) -> Measured {
     let publisher = server.client().await;
     // A deep client-side buffer: async-nats drops messages past 65,536 queued (a client-side
     // slow consumer), which would measure the test's reader, not the server.
@@ -111,7 +136,7 @@ async fn core_pub_sub(server: &TestServer, size: usize, n: usize) -> f64 {
     let mut sub = subscriber.subscribe("core.bench").await.expect("sub");
     interop_support::round_trip(&subscriber).await;
     let body = Bytes::from(vec![b'x'; size]);
-    let start = Instant::now();
+    let timed = Timed::start(server);
     let reader = tokio::spawn(async move {
         for _ in 0..n {
             sub.next().await.expect("message");
@@ -128,7 +153,7 @@ async fn core_pub_sub(server: &TestServer, size: usize, n: usize) -> f64 {
         .await
         .expect("all delivered")
         .expect("reader");
-    n as f64 / start.elapsed().as_secs_f64()
+    timed.finish(n as u64)
 }
 
 /// A plain socket that has sent CONNECT (and `ops`) and read the server's PONG to its PING.
@@ -154,16 +179,16 @@ fn raw_client(port: u16, ops: &str) -> std::net::TcpStream {
 
 /// One publisher to one subscriber over plain blocking sockets: messages per second from the
 /// first write until the subscriber has read all `n` deliveries.
-fn raw_pub_sub(port: u16, size: usize, n: usize) -> f64 {
+fn raw_pub_sub(server: &TestServer, size: usize, n: usize) -> Measured {
     use std::io::{Read, Write};
-    let mut sub = raw_client(port, "SUB core.raw 1\r\n");
-    let mut publisher = raw_client(port, "");
+    let mut sub = raw_client(server.port, "SUB core.raw 1\r\n");
+    let mut publisher = raw_client(server.port, "");
     let payload = "x".repeat(size);
     let op = format!("PUB core.raw {size}\r\n{payload}\r\n");
     let delivery = format!("MSG core.raw 1 {size}\r\n{payload}\r\n").len();
     let per_chunk = (64 * 1024 / op.len()).max(1);
     let chunk = op.repeat(per_chunk);
-    let start = Instant::now();
+    let timed = Timed::start(server);
     let reader = std::thread::spawn(move || {
         // Deliveries and the PINGs nats-server sends a new client (its first after a second):
         // payloads of `x` never hold "PING", so a PING is found by its bytes, even across reads.
@@ -202,7 +227,7 @@ fn raw_pub_sub(port: u16, size: usize, n: usize) -> f64 {
         left -= count;
     }
     reader.join().expect("the subscriber read every delivery");
-    n as f64 / start.elapsed().as_secs_f64()
+    timed.finish(n as u64)
 }
 
 /// Appends of 160 B with an `fdatasync` after each, per second, in a fresh file in the temp
@@ -224,10 +249,69 @@ fn device_limit(n: usize) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
+/// What one workload measured: messages per second, and the server's CPU time per message.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    rate: f64,
+    /// Nanoseconds of CPU (user + system, every thread of the server process) per message.
+    cpu_ns: f64,
+}
+
+/// The timed part of a workload: wall time, and the CPU time the server process used, from
+/// `start` to `finish`.
+struct Timed {
+    start: Instant,
+    pid: u32,
+    cpu_start: f64,
+}
+
+impl Timed {
+    fn start(server: &TestServer) -> Timed {
+        let pid = server.pid().expect("the server runs");
+        Timed {
+            start: Instant::now(),
+            pid,
+            cpu_start: cpu_seconds(pid),
+        }
+    }
+
+    fn finish(self, n: u64) -> Measured {
+        let elapsed = self.start.elapsed().as_secs_f64();
+        let cpu = cpu_seconds(self.pid) - self.cpu_start;
+        Measured {
+            rate: n as f64 / elapsed,
+            cpu_ns: cpu * 1e9 / n as f64,
+        }
+    }
+}
+
+/// CPU seconds a process has used (`utime + stime` in `/proc/<pid>/stat`, which count every
+/// thread, the ended ones too), in clock ticks of 10 ms (Linux's `USER_HZ` is 100): the
+/// workloads run for seconds, so a tick is a few percent of their time at most.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("proc stat");
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // utime and stime: fields 14 and 15 of stat(5), so 11 and 12 after the name and state.
+    let ticks: u64 = [11, 12]
+        .iter()
+        .map(|&i| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .expect("cpu ticks")
+        })
+        .sum();
+    ticks as f64 / 100.0
+}
+
 /// Config that makes nats-server 2.14 sync every write before its PubAck, as Contrail does.
 const SYNC_ALWAYS: &str = "jetstream { sync_interval: always }";
 
-async fn run(kind: Kind, workload: &str, size: usize) -> f64 {
+async fn run(kind: Kind, workload: &str, size: usize) -> Measured {
     let opts = match kind {
         Kind::NatsServer214 => Options {
             config: Some(SYNC_ALWAYS.into()),
@@ -240,10 +324,12 @@ async fn run(kind: Kind, workload: &str, size: usize) -> f64 {
         "sync publish, file" => sync_publish(&server, StorageType::File, size, 3_000).await,
         "sync publish, memory" => sync_publish(&server, StorageType::Memory, size, 3_000).await,
         "async publish (256 out), file" => {
-            async_publish(&server, StorageType::File, size, 50_000).await
+            let n = env_count("BENCH_ASYNC_COUNT", 100_000) as usize;
+            async_publish(&server, StorageType::File, size, n).await
         }
         "async publish (256 out), memory" => {
-            async_publish(&server, StorageType::Memory, size, 50_000).await
+            let n = env_count("BENCH_ASYNC_COUNT", 100_000) as usize;
+            async_publish(&server, StorageType::Memory, size, n).await
         }
         "pull consume (batch 500), file" => {
             pull_consume(
@@ -257,8 +343,19 @@ async fn run(kind: Kind, workload: &str, size: usize) -> f64 {
         "pull consume (batch 500), memory" => {
             pull_consume(&server, StorageType::Memory, size, 50_000).await
         }
-        "core pub/sub" => core_pub_sub(&server, size, 500_000).await,
-        "core pub/sub, raw sockets" => raw_pub_sub(server.port, size, 2_000_000),
+        "core pub/sub" => {
+            core_pub_sub(
+                &server,
+                size,
+                env_count("BENCH_CORE_COUNT", 500_000) as usize,
+            )
+            .await
+        }
+        "core pub/sub, raw sockets" => raw_pub_sub(
+            &server,
+            size,
+            env_count("BENCH_RAW_COUNT", 2_000_000) as usize,
+        ),
         "mirror catch-up, file" => {
             mirror_catch_up(&server, size, env_count("BENCH_MIRROR_COUNT", 1_000_000)).await
         }
@@ -281,6 +378,7 @@ async fn contrail_vs_nats_server() {
         "mirror catch-up, file",
     ];
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let runs = env_count("BENCH_RUNS", 1).max(1);
     let with_214 = interop_support::nats_server_214().is_some();
     if !with_214 {
         eprintln!(
@@ -307,23 +405,24 @@ async fn contrail_vs_nats_server() {
             &SIZES
         };
         for &size in sizes {
-            let device = (workload == "sync publish, file").then(|| device_limit(3_000));
-            let ours = run(Kind::Contrail, workload, size).await;
-            let theirs = run(Kind::NatsServer, workload, size).await;
-            let always = if with_214 {
-                let rate = run(Kind::NatsServer214, workload, size).await;
-                format!("{rate:>12.0} {:>6.2}x", ours / rate)
-            } else {
-                format!("{:>12} {:>7}", "-", "-")
-            };
-            let device = device.map_or_else(
-                || format!("{:>12} {:>7}", "-", "-"),
-                |rate| format!("{rate:>12.0} {:>7.2}", ours / rate),
-            );
-            println!(
-                "{workload:<34} {size:>5}B {ours:>12.0} {theirs:>12.0} {:>6.2}x {always} {device}",
-                ours / theirs
-            );
+            let mut rounds = Vec::new();
+            for _ in 0..runs {
+                let device = (workload == "sync publish, file").then(|| device_limit(3_000));
+                let ours = run(Kind::Contrail, workload, size).await;
+                let theirs = run(Kind::NatsServer, workload, size).await;
+                let always = if with_214 {
+                    Some(run(Kind::NatsServer214, workload, size).await)
+                } else {
+                    None
+                };
+                rounds.push(Round {
+                    ours,
+                    theirs,
+                    always,
+                    device,
+                });
+            }
+            print_rows(workload, size, &rounds);
         }
     }
     if "resident memory".contains(only.as_str()) {
@@ -383,10 +482,93 @@ async fn resident_memory(kind: Kind, n: u64) -> (f64, f64) {
     (filled, resident_mib(&server))
 }
 
+/// One round of a row: each server once, back to back, and the device probe for file sync rows.
+struct Round {
+    ours: Measured,
+    theirs: Measured,
+    always: Option<Measured>,
+    device: Option<f64>,
+}
+
+/// The median of `values` (the mean of the middle two for an even count); NaN for none.
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut values: Vec<f64> = values.collect();
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// Prints a row and its CPU row: medians over the rounds, each ratio the median of the rounds'
+/// own ratios (a server against the one that ran beside it), and with several rounds the range
+/// of the nats 2.9 ratio.
+fn print_rows(workload: &str, size: usize, rounds: &[Round]) {
+    let of = |f: &dyn Fn(&Round) -> Option<f64>| median(rounds.iter().filter_map(f));
+    let rate = of(&|r| Some(r.ours.rate));
+    let ratio = of(&|r| Some(r.ours.rate / r.theirs.rate));
+    let always = |f: &dyn Fn(&Measured, &Measured) -> f64| {
+        rounds.iter().all(|r| r.always.is_some()).then(|| {
+            median(
+                rounds
+                    .iter()
+                    .filter_map(|r| r.always.as_ref().map(|m| f(&r.ours, m))),
+            )
+        })
+    };
+    let cell = |value: Option<f64>, ratio: Option<f64>| match (value, ratio) {
+        (Some(value), Some(ratio)) => format!("{value:>12.0} {ratio:>6.2}x"),
+        _ => format!("{:>12} {:>7}", "-", "-"),
+    };
+    let always_rate = cell(
+        always(&|_, m| m.rate),
+        always(&|ours, m| ours.rate / m.rate),
+    );
+    let device = if rounds.iter().all(|r| r.device.is_some()) {
+        format!(
+            "{:>12.0} {:>7.2}",
+            of(&|r| r.device),
+            of(&|r| r.device.map(|d| r.ours.rate / d))
+        )
+    } else {
+        format!("{:>12} {:>7}", "-", "-")
+    };
+    let spread = match rounds.len() {
+        1 => String::new(),
+        n => {
+            let ratios = rounds.iter().map(|r| r.ours.rate / r.theirs.rate);
+            let low = ratios.clone().fold(f64::INFINITY, f64::min);
+            let high = ratios.fold(0.0, f64::max);
+            format!(" (medians of {n}; ratio {low:.2}-{high:.2})")
+        }
+    };
+    println!(
+        "{workload:<34} {size:>5}B {rate:>12.0} {:>12.0} {ratio:>6.2}x {always_rate} \
+         {device}{spread}",
+        of(&|r| Some(r.theirs.rate)),
+    );
+    // The ratio is theirs over ours: above 1, Contrail used less CPU per message.
+    let always_cpu = cell(
+        always(&|_, m| m.cpu_ns),
+        always(&|ours, m| m.cpu_ns / ours.cpu_ns),
+    );
+    println!(
+        "{:<34} {size:>5}B {:>12.0} {:>12.0} {:>6.2}x {always_cpu}",
+        "  server CPU, ns/msg",
+        of(&|r| Some(r.ours.cpu_ns)),
+        of(&|r| Some(r.theirs.cpu_ns)),
+        of(&|r| Some(r.theirs.cpu_ns / r.ours.cpu_ns)),
+    );
+}
+
 /// A count the environment may set (`name`), else `default`: how many messages the memory rows
 /// store (`BENCH_MEMORY_COUNT`, 5,000,000), the mirror rows catch up with
-/// (`BENCH_MIRROR_COUNT`, 1,000,000) and the file pull rows consume (`BENCH_PULL_COUNT`,
-/// 50,000; more for a profile).
+/// (`BENCH_MIRROR_COUNT`, 1,000,000), how many rounds each rate row runs, interleaved, for its
+/// medians (`BENCH_RUNS`, 1), the async publish rows send (`BENCH_ASYNC_COUNT`,
+/// 100,000), the file pull rows consume (`BENCH_PULL_COUNT`, 50,000) and the core pub/sub rows
+/// send (`BENCH_CORE_COUNT`, 500,000 through async-nats;
+/// `BENCH_RAW_COUNT`, 2,000,000 over raw sockets); more for a profile.
 fn env_count(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -408,10 +590,15 @@ async fn fill_origin(js: &async_nats::jetstream::Context, size: usize, n: u64) {
 }
 
 /// A new mirror of a stream of the same server, `n` messages of `size` bytes.
-async fn mirror_catch_up(server: &TestServer, size: usize, n: u64) -> f64 {
+async fn mirror_catch_up(server: &TestServer, size: usize, n: u64) -> Measured {
     let js = server.jetstream().await;
     fill_origin(&js, size, n).await;
-    time_mirror(&js.client(), serde_json::json!({"name": "O"}), n).await
+    let timed = Timed::start(server);
+    let rate = time_mirror(&js.client(), serde_json::json!({"name": "O"}), n).await;
+    Measured {
+        rate,
+        ..timed.finish(n)
+    }
 }
 
 /// `contrail serve` with a link to a Debian nats-server holding `n` messages of `size` bytes:
