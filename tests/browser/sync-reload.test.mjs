@@ -34,7 +34,7 @@ async function openPage(context) {
  * the cursor passed a third; then the proxy drops everything the server sends, so no PubAck
  * reaches the page any more and the upload stays mid-way however fast the server is (without it,
  * a fast server could finish the upload before the reload or the kill takes effect). Returns the
- * upload's status once the proxy froze.
+ * status of that event, whose cursor is committed.
  */
 async function uploadUntilAThird(page, proxy, name) {
   await page.exposeFunction('freezeServerReplies', () => proxy.freeze());
@@ -49,7 +49,10 @@ async function uploadUntilAThird(page, proxy, name) {
       for await (const s of up.events()) {
         if (s.cursor >= n / 3) {
           await freezeServerReplies();
-          return up.status();
+          // The event's status, not `up.status()` now: a cursor seen in an event was committed
+          // with the flush that moved it, while PubAcks that came during the freeze may have
+          // moved the cursor in memory ahead of the next commit, which a kill would lose.
+          return s;
         }
       }
       return null;

@@ -782,7 +782,9 @@ export const cases = {
     for await (const m of iter) {
       seen.push(m.string());
       m.ack();
-      if (m.info.pending === 0) break;
+      // Counted, not read off `info.pending`: nats-server 2.14 once delivered the fourth of
+      // five with pending 0 to this push consumer (created before the publishes).
+      if (seen.length === 5) break;
     }
     eq(seen, ['1', '2', '3', '4', '5'], 'pushed in order');
     await rejects(js.consumers.getPushConsumer('A', 'nope'), (e) => e instanceof pkg.ConsumerNotFoundError, 'missing');
