@@ -21,6 +21,8 @@ import { expected, installHelpers, startProxy } from './sync-page.mjs';
 const shared = sharedBrowser();
 
 const N = 3000;
+/** Bytes the server may send once the upload is configured: 36 per local message (see below). */
+const FREEZE_AFTER = N * 36;
 
 /** Opens a page of `context` on the test site with the helpers installed. */
 async function openPage(context) {
@@ -30,14 +32,17 @@ async function openPage(context) {
 }
 
 /**
- * In `page`: a database `name` with N local messages uploading through `proxy` (window 32) until
- * the cursor passed a third; then the proxy drops everything the server sends, so no PubAck
- * reaches the page any more and the upload stays mid-way however fast the server is (without it,
- * a fast server could finish the upload before the reload or the kill takes effect). Returns the
- * status of that event, whose cursor is committed.
+ * In `page`: a database `name` with N local messages uploading through `proxy` (window 32),
+ * stopped mid-way at a point no timing decides: before the upload starts, the proxy is told to
+ * let through only FREEZE_AFTER more bytes from the server and then to drop everything it
+ * sends, so no PubAck reaches the page past that point however fast the server is. A PubAck to
+ * an upload is 71-73 bytes on the wire with either server, so the cursor stops near half of N
+ * (measured 1,497-1,545); it would stay between a sixth and all of N for acks of 36 to 216
+ * bytes. Returns the status of the first event whose cursor passed a sixth; that cursor is
+ * committed.
  */
-async function uploadUntilAThird(page, proxy, name) {
-  await page.exposeFunction('freezeServerReplies', () => proxy.freeze());
+async function uploadPartWay(page, proxy, name) {
+  await page.exposeFunction('freezeServerRepliesSoon', () => proxy.freezeAfter(FREEZE_AFTER));
   return page.evaluate(
     async ([url, name, n]) => {
       const pkg = await import('/pkg/index.js');
@@ -45,13 +50,14 @@ async function uploadUntilAThird(page, proxy, name) {
       await writeLocal(db, 1, n);
       const nc = await within(pkg.connect({ servers: url }), 10_000, 'connect');
       await makeRemote(nc);
+      await freezeServerRepliesSoon();
       const up = await db.sync(nc, { stream: 'LOCAL', to: 'REMOTE', subjectPrefix: 'up.', window: 32 });
       for await (const s of up.events()) {
-        if (s.cursor >= n / 3) {
-          await freezeServerReplies();
-          // The event's status, not `up.status()` now: a cursor seen in an event was committed
-          // with the flush that moved it, while PubAcks that came during the freeze may have
-          // moved the cursor in memory ahead of the next commit, which a kill would lose.
+        if (s.cursor >= n / 6) {
+          // The event's status, not `up.status()` later: a cursor seen in an event was
+          // committed with the flush that moved it, while PubAcks that came since (until the
+          // freeze) may have moved the cursor in memory ahead of the next commit, which a kill
+          // would lose.
           return s;
         }
       }
@@ -109,7 +115,7 @@ for (const { label, kind, program } of serverTargets()) {
     const page = await openPage(shared.browser);
     const name = `reload-${Math.random()}`;
     try {
-      const first = await uploadUntilAThird(page, proxy, name);
+      const first = await uploadPartWay(page, proxy, name);
       await page.reload(); // publishes in flight are lost with the page
       proxy.cut(); // and the server's replies flow again
       await installWaits(page);
@@ -130,7 +136,7 @@ for (const { label, kind, program } of serverTargets()) {
     let chromium = await startChromium(profile);
     const name = `killed-${Math.random()}`;
     try {
-      const first = await uploadUntilAThird(await openPage(chromium.context), proxy, name);
+      const first = await uploadPartWay(await openPage(chromium.context), proxy, name);
       await chromium.kill(); // SIGKILL of the whole process group: nothing closes cleanly
       proxy.cut(); // the server's replies flow again
       chromium = await startChromium(profile);
