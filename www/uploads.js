@@ -271,6 +271,8 @@ export function uploadsPanel(source, stream = null) {
   tableEl.tBodies[0].replaceWith(tbody);
 
   const reg = registry(source);
+  let shownError = null;
+  let errorEl = null;
   function render() {
     const mine = [...reg.entries.values()].filter((e) => !stream || e.status.stream === stream);
     for (const [entry, row] of rows) {
@@ -286,8 +288,16 @@ export function uploadsPanel(source, stream = null) {
       }
       rows.get(entry).update();
     }
-    const error = reg.error ? h('p', { class: 'error' }, reg.error) : null;
-    body.replaceChildren(...[error, mine.length ? tableEl : empty].filter(Boolean));
+    // Rows are updated in place; the body is rebuilt only when what it shows changes, since a
+    // rebuild takes the focus from a button in it (a status event can come between a keyboard
+    // user's focus on "Sign in" and their Enter).
+    if (reg.error !== shownError) {
+      shownError = reg.error;
+      errorEl = shownError ? h('p', { class: 'error' }, shownError) : null;
+    }
+    const wanted = [errorEl, mine.length ? tableEl : empty].filter(Boolean);
+    const shown = [...body.children];
+    if (wanted.length !== shown.length || wanted.some((el, i) => el !== shown[i])) body.replaceChildren(...wanted);
   }
 
   const gen = current();

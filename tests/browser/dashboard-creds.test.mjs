@@ -3,7 +3,9 @@
 // - an upload recorded in this browser's database, listed after a reload with no credentials:
 //   its row says it needs a sign-in and offers a labelled "Sign in" button (pressed from the
 //   keyboard) that opens the main connection's credential form; a wrong token is refused and
-//   the form asks again at once (cancelled, the row still offers it); the right one lets the upload go on, the counts move as it drains, and the
+//   the form asks again at once (cancelled, the row still offers it); the right one lets the
+//   upload go on, the counts move as it drains (and a status change while the keyboard is on
+//   "Sign in" leaves it there), and the
 //   server stream holds every local message exactly once, in order. Nothing is kept in
 //   localStorage or sessionStorage;
 // - the dashboard signed in to that server (its main connection), then switched to the
@@ -82,6 +84,11 @@ for (const { label, kind, program } of serverTargets('its credential runs')) {
       console.log(`screenshot: ${shot}`);
       const signIn = page.getByRole('button', { name: `Sign in to ${server.wsUrl} for its uploads` });
       await signIn.focus();
+      // A status change while the keyboard is on the button (a fourth message waits) updates
+      // the row without taking the focus from it.
+      await writeLocal(page, db, 4, 4);
+      await waitText(page, uploadCell('pending'), '4', 'the row shows the fourth waiting');
+      assert.ok(await signIn.evaluate((el) => el === document.activeElement), 'the keyboard is still on "Sign in"');
       await page.keyboard.press('Enter');
 
       // A wrong token: refused, the form asks again at once; cancelled, the row still offers it.
@@ -90,16 +97,16 @@ for (const { label, kind, program } of serverTargets('its credential runs')) {
       await page.click('dialog.form button[value=cancel]');
       await page.waitForSelector('dialog', { state: 'detached', ...WAIT });
       await waitText(page, uploadCell('state'), 'sign-in needed', 'still waiting for a sign-in');
-      assert.equal(await page.textContent(uploadCell('pending')), '3', 'nothing went up with a wrong token');
+      assert.equal(await page.textContent(uploadCell('pending')), '4', 'nothing went up with a wrong token');
       await signIn.press('Enter');
       await giveToken(page, TOKEN);
       await waitText(page, uploadCell('state'), 'online', 'signed in, the upload goes on');
       await waitText(page, uploadCell('pending'), '0', 'drained');
-      await waitText(page, uploadCell('acknowledged'), '3', 'three acknowledged');
+      await waitText(page, uploadCell('acknowledged'), '4', 'four acknowledged');
       assert.ok(await page.locator(`${UPLOAD} button.sign-in`).isHidden(), 'no sign-in offered once signed in');
       // The counts move as more go up over the signed-in connection.
-      await writeLocal(page, db, 4, 8);
-      await waitText(page, uploadCell('acknowledged'), '8', 'the five more acknowledged');
+      await writeLocal(page, db, 5, 8);
+      await waitText(page, uploadCell('acknowledged'), '8', 'the four more acknowledged');
       await waitText(page, uploadCell('pending'), '0', 'drained again');
       assert.deepEqual(await remoteMessages(client), uploaded(8), 'every local message on the server exactly once, in order');
       assert.ok(!(await webStorage(page)).includes(TOKEN), 'the token is not in Web Storage');
