@@ -5,9 +5,8 @@
 //   keyboard) that opens the main connection's credential form; a wrong token is refused and
 //   the form asks again at once (cancelled, the row still offers it); the right one lets the
 //   upload go on, the counts move as it drains (and a status change while the keyboard is on
-//   "Sign in" leaves it there), and the
-//   server stream holds every local message exactly once, in order. Nothing is kept in
-//   localStorage or sessionStorage;
+//   "Sign in" leaves it there), and the server stream holds every local message exactly once,
+//   in order. Nothing is kept in localStorage or sessionStorage;
 // - the dashboard signed in to that server (its main connection), then switched to the
 //   database: the upload goes on with those credentials, with no form.
 // A screenshot of the row asking to sign in goes to target/dashboard-screenshots/.
