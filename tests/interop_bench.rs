@@ -590,8 +590,8 @@ fn print_rows(workload: &str, size: usize, rounds: &[Round]) {
 /// A count the environment may set (`name`), else `default`: how many messages the memory rows
 /// store (`BENCH_MEMORY_COUNT`, 5,000,000), the mirror rows catch up with
 /// (`BENCH_MIRROR_COUNT`, 1,000,000), how many rounds each rate row runs, interleaved, for its
-/// medians (`BENCH_RUNS`, 1), the async publish rows send (`BENCH_ASYNC_COUNT`,
-/// 100,000), the file pull rows consume (`BENCH_PULL_COUNT`, 50,000) and the core pub/sub rows
+/// medians (`BENCH_RUNS`, 1), the sync publish rows send (`BENCH_SYNC_COUNT`, 3,000), the
+/// async publish rows send (`BENCH_ASYNC_COUNT`, 100,000), the file pull rows consume (`BENCH_PULL_COUNT`, 50,000) and the core pub/sub rows
 /// send (`BENCH_CORE_COUNT`, 500,000 through async-nats;
 /// `BENCH_RAW_COUNT`, 2,000,000 over raw sockets); more for a profile.
 fn env_count(name: &str, default: u64) -> u64 {

@@ -271,8 +271,9 @@ export function uploadsPanel(source, stream = null) {
   tableEl.tBodies[0].replaceWith(tbody);
 
   const reg = registry(source);
-  let shownError = null;
-  let errorEl = null;
+  // Always in the body (hidden while there is no error), so an error coming or going changes
+  // only its text.
+  const errorEl = h('p', { class: 'error', hidden: true });
   function render() {
     const mine = [...reg.entries.values()].filter((e) => !stream || e.status.stream === stream);
     for (const [entry, row] of rows) {
@@ -288,16 +289,13 @@ export function uploadsPanel(source, stream = null) {
       }
       rows.get(entry).update();
     }
-    // Rows are updated in place; the body is rebuilt only when what it shows changes, since a
-    // rebuild takes the focus from a button in it (a status event can come between a keyboard
-    // user's focus on "Sign in" and their Enter).
-    if (reg.error !== shownError) {
-      shownError = reg.error;
-      errorEl = shownError ? h('p', { class: 'error' }, shownError) : null;
-    }
-    const wanted = [errorEl, mine.length ? tableEl : empty].filter(Boolean);
-    const shown = [...body.children];
-    if (wanted.length !== shown.length || wanted.some((el, i) => el !== shown[i])) body.replaceChildren(...wanted);
+    errorEl.textContent = reg.error ?? '';
+    errorEl.hidden = !reg.error;
+    // Rows are updated in place; the body is rebuilt only when the table and the empty text
+    // swap, since a rebuild takes the focus from a button in it (a status event can come
+    // between a keyboard user's focus on "Sign in" and their Enter).
+    const wanted = mine.length ? tableEl : empty;
+    if (body.lastElementChild !== wanted) body.replaceChildren(errorEl, wanted);
   }
 
   const gen = current();
