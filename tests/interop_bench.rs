@@ -233,6 +233,101 @@ fn raw_pub_sub(server: &TestServer, size: usize, n: usize) -> Measured {
     timed.finish(n as u64)
 }
 
+/// Publishes to a stream over a plain blocking socket with at most `window` PubAcks
+/// outstanding (the reply subject `_R.a`, subscribed on the same socket): messages per second
+/// from the first write until every PubAck is read. The stream is made through async-nats
+/// first. What async-nats costs per publish on the same 2 cores is left out, so the servers
+/// rather than the client are what is measured.
+async fn raw_async_publish(
+    server: &TestServer,
+    storage: StorageType,
+    size: usize,
+    n: usize,
+    window: usize,
+) -> Measured {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Condvar, Mutex};
+    let js = server.jetstream().await;
+    js.create_stream(stream(storage)).await.expect("stream");
+    let mut sock = raw_client(server.port, "SUB _R.a 1\r\n");
+    let mut reader = sock.try_clone().expect("clone the socket");
+    let op = format!("PUB bench.r _R.a {size}\r\n{}\r\n", "x".repeat(size));
+    let per_write = (64 * 1024 / op.len()).clamp(1, window);
+    let chunk = op.repeat(per_write);
+    // PubAcks read so far, and the writer's wake-up when it waits for the window.
+    let acked = Arc::new((Mutex::new(0usize), Condvar::new()));
+    let timed = Timed::start(server);
+    let counter = acked.clone();
+    let reads = std::thread::spawn(move || {
+        reader
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        let mut pending: Vec<u8> = Vec::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut got = 0;
+        while got < n {
+            let read = reader.read(&mut buf).expect("PubAcks keep coming");
+            assert!(read > 0, "the server closed after {got} PubAcks");
+            pending.extend_from_slice(&buf[..read]);
+            let (acks, used) = pub_acks(&pending);
+            pending.drain(..used);
+            got += acks;
+            let (lock, wake) = &*counter;
+            *lock.lock().expect("counter") = got;
+            wake.notify_one();
+        }
+    });
+    let mut sent = 0;
+    while sent < n {
+        let (lock, wake) = &*acked;
+        let done = *wake
+            .wait_while(lock.lock().expect("counter"), |done| sent - *done >= window)
+            .expect("counter");
+        let count = (done + window - sent).min(n - sent).min(per_write);
+        sock.write_all(&chunk.as_bytes()[..count * op.len()])
+            .expect("publish");
+        sent += count;
+    }
+    reads.join().expect("every PubAck read");
+    timed.finish(n as u64)
+}
+
+/// Counts the PubAcks at the start of `bytes` (`MSG` frames; a `PING` the server sends is
+/// skipped), and how many bytes they and the skipped frames take; a frame cut off by the end
+/// of `bytes` is left. Panics on an error reply or an `-ERR`.
+fn pub_acks(bytes: &[u8]) -> (usize, usize) {
+    let (mut acks, mut at) = (0, 0);
+    while let Some(eol) = memchr::memmem::find(&bytes[at..], b"\r\n") {
+        let line = std::str::from_utf8(&bytes[at..at + eol]).expect("a text control line");
+        let body = at + eol + 2;
+        if line == "PING" || line == "PONG" || line == "+OK" {
+            at = body;
+            continue;
+        }
+        assert!(
+            line.starts_with("MSG "),
+            "unexpected from the server: {line}"
+        );
+        let len: usize = line
+            .rsplit(' ')
+            .next()
+            .and_then(|l| l.parse().ok())
+            .expect("a MSG size");
+        if bytes.len() < body + len + 2 {
+            break;
+        }
+        let reply = &bytes[body..body + len];
+        assert!(
+            memchr::memmem::find(reply, b"\"seq\"").is_some(),
+            "a PubAck: {}",
+            String::from_utf8_lossy(reply)
+        );
+        acks += 1;
+        at = body + len + 2;
+    }
+    (acks, at)
+}
+
 /// Bytes a stored message takes beyond its payload, about (record header, subject, time):
 /// what the device probes append per message.
 const RECORD_OVERHEAD: usize = 48;
@@ -363,6 +458,14 @@ async fn run(kind: Kind, workload: &str, size: usize) -> Measured {
         "pull consume (batch 500), memory" => {
             pull_consume(&server, StorageType::Memory, size, 50_000).await
         }
+        "async publish (256 out), file, raw sockets" => {
+            let n = env_count("BENCH_ASYNC_COUNT", 100_000) as usize;
+            raw_async_publish(&server, StorageType::File, size, n, 256).await
+        }
+        "async publish (256 out), memory, raw sockets" => {
+            let n = env_count("BENCH_ASYNC_COUNT", 100_000) as usize;
+            raw_async_publish(&server, StorageType::Memory, size, n, 256).await
+        }
         "core pub/sub" => {
             core_pub_sub(
                 &server,
@@ -391,6 +494,8 @@ async fn contrail_vs_nats_server() {
         "sync publish, memory",
         "async publish (256 out), file",
         "async publish (256 out), memory",
+        "async publish (256 out), file, raw sockets",
+        "async publish (256 out), memory, raw sockets",
         "pull consume (batch 500), file",
         "pull consume (batch 500), memory",
         "core pub/sub",
@@ -429,7 +534,10 @@ async fn contrail_vs_nats_server() {
             for _ in 0..runs {
                 let device = match workload {
                     "sync publish, file" => Some(device_limit(1, size, 3_000)),
-                    "async publish (256 out), file" => Some(device_limit(256, size, 300)),
+                    "async publish (256 out), file"
+                    | "async publish (256 out), file, raw sockets" => {
+                        Some(device_limit(256, size, 300))
+                    }
                     _ => None,
                 };
                 let ours = run(Kind::Contrail, workload, size).await;
