@@ -759,7 +759,12 @@ impl Task {
     }
 
     fn handle_publish(&mut self, msg: Message, origin: Origin, now: Nanos) {
-        let reply = msg.reply.clone();
+        // Kept only for a client that wants "no responders" when nothing handles the publish.
+        let reply = if origin.no_responders {
+            msg.reply.clone()
+        } else {
+            None
+        };
         let handled = self.front.handle(msg, now);
         if !handled && origin.no_responders {
             if let Some(reply) = reply {

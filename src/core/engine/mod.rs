@@ -241,6 +241,9 @@ pub struct Engine {
     advisories: advisories::Advisories,
     /// Bytes a push consumer delivers per poll (see [`Engine::set_push_burst`]).
     push_burst: usize,
+    /// Where PubAck bodies are serialized before their exact-size copy (see
+    /// `streams::json_body`), kept so a publish allocates no buffer of its own.
+    reply_scratch: Vec<u8>,
 }
 
 impl Engine {
@@ -254,6 +257,7 @@ impl Engine {
             routes: SubjectIndex::new(),
             interest: interest::PushInterest::default(),
             ready: VecDeque::new(),
+            reply_scratch: Vec::new(),
             holding: BTreeSet::new(),
             dirty: BTreeSet::new(),
             failing: BTreeMap::new(),

@@ -299,10 +299,11 @@ impl Engine {
         if let Some(reply) = reply {
             // A PubAck leaves once its message is durable; a refusal stored nothing and leaves
             // at once.
+            let scratch = &mut self.reply_scratch;
             let (body, about) = match result {
-                Ok(ack) => (serde_json::to_vec(&ack), Some((ack.stream, ack.seq))),
+                Ok(ack) => (json_body(scratch, &ack), Some((ack.stream, ack.seq))),
                 Err(error) => (
-                    serde_json::to_vec(&serde_json::json!({ "error": error })),
+                    json_body(scratch, &serde_json::json!({ "error": error })),
                     None,
                 ),
             };
@@ -533,6 +534,15 @@ fn ingest(
 pub fn stream_meta(config: &StreamConfig, created: Nanos) -> Vec<u8> {
     let meta = serde_json::json!({ "config": config, "created": created });
     serde_json::to_vec_pretty(&meta).unwrap_or_default()
+}
+
+/// `value` as JSON in an exactly sized buffer, serialized through `scratch`: one allocation per
+/// reply, where `serde_json::to_vec` then `Bytes::from` make two (the vector, then the shared
+/// header `Bytes` adds to a vector with spare capacity). A PubAck is made for every publish.
+fn json_body(scratch: &mut Vec<u8>, value: &impl serde::Serialize) -> serde_json::Result<Bytes> {
+    scratch.clear();
+    serde_json::to_writer(&mut *scratch, value)?;
+    Ok(Bytes::copy_from_slice(scratch))
 }
 
 /// The API error for a store that could not write: nats-server's "insufficient resources" for a
