@@ -19,9 +19,12 @@
 //! messages per second; and, in a row of its own, a Contrail server (`contrail serve` with a
 //! link) mirroring a Debian nats-server's stream of that size over the link.
 //!
-//! The raw core pub/sub row: the same fan-out of one publisher to one subscriber, but both are
-//! plain blocking sockets (pre-encoded `PUB` ops written 64 KiB at a time, deliveries counted by
-//! their bytes), so the servers rather than async-nats's client are what is measured.
+//! The raw rows measure the servers rather than async-nats's client, which on these 2 cores
+//! costs as much per message as a server: core pub/sub is the same fan-out of one publisher to
+//! one subscriber over plain blocking sockets (pre-encoded `PUB` ops written 64 KiB at a time,
+//! deliveries counted by their bytes); the raw async publish rows write pre-encoded `PUB`s with
+//! a reply subject on one socket, at most 256 PubAcks outstanding, and read the PubAcks on a
+//! second thread (`raw_async_publish`).
 //!
 //! Under each row, `server CPU, ns/msg`: the CPU time (user + system, all threads) each server
 //! process used in the timed part of the workload, per message; its ratio is nats-server's
