@@ -55,6 +55,10 @@ use interop_support::{Kind, Options, TestServer};
 /// Payload sizes every workload runs at.
 const SIZES: [usize; 3] = [16, 128, 1024];
 
+/// PubAcks outstanding in the async publish rows (the "256 out" of their names), and so the
+/// most one sync can cover in their device limit.
+const ASYNC_WINDOW: usize = 256;
+
 fn stream(storage: StorageType) -> Config {
     Config {
         name: "BENCH".into(),
@@ -94,7 +98,7 @@ async fn async_publish(
     js.create_stream(stream(storage)).await.expect("stream");
     let body = Bytes::from(vec![b'x'; size]);
     let timed = Timed::start(server);
-    streams::publish_windowed(&js, "bench.a", body, n as u64, 256).await;
+    streams::publish_windowed(&js, "bench.a", body, n as u64, ASYNC_WINDOW).await;
     timed.finish(n as u64)
 }
 
@@ -236,7 +240,7 @@ fn raw_pub_sub(server: &TestServer, size: usize, n: usize) -> Measured {
     timed.finish(n as u64)
 }
 
-/// Publishes to a stream over a plain blocking socket with at most `window` PubAcks
+/// Publishes to a stream over a plain blocking socket with at most [`ASYNC_WINDOW`] PubAcks
 /// outstanding (the reply subject `_R.a`, subscribed on the same socket): messages per second
 /// from the first write until every PubAck is read. The stream is made through async-nats
 /// first. What async-nats costs per publish on the same 2 cores is left out, so the servers
@@ -246,10 +250,10 @@ async fn raw_async_publish(
     storage: StorageType,
     size: usize,
     n: usize,
-    window: usize,
 ) -> Measured {
     use std::io::{Read, Write};
     use std::sync::{Arc, Condvar, Mutex};
+    let window = ASYNC_WINDOW;
     let js = server.jetstream().await;
     js.create_stream(stream(storage)).await.expect("stream");
     let mut sock = raw_client(server.port, "SUB _R.a 1\r\n");
@@ -463,11 +467,11 @@ async fn run(kind: Kind, workload: &str, size: usize) -> Measured {
         }
         "async publish (256 out), file, raw sockets" => {
             let n = env_count("BENCH_ASYNC_COUNT", 100_000) as usize;
-            raw_async_publish(&server, StorageType::File, size, n, 256).await
+            raw_async_publish(&server, StorageType::File, size, n).await
         }
         "async publish (256 out), memory, raw sockets" => {
             let n = env_count("BENCH_ASYNC_COUNT", 100_000) as usize;
-            raw_async_publish(&server, StorageType::Memory, size, n, 256).await
+            raw_async_publish(&server, StorageType::Memory, size, n).await
         }
         "core pub/sub" => {
             core_pub_sub(
@@ -539,7 +543,7 @@ async fn contrail_vs_nats_server() {
                     "sync publish, file" => Some(device_limit(1, size, 3_000)),
                     "async publish (256 out), file"
                     | "async publish (256 out), file, raw sockets" => {
-                        Some(device_limit(256, size, 300))
+                        Some(device_limit(ASYNC_WINDOW, size, 300))
                     }
                     _ => None,
                 };
@@ -702,9 +706,9 @@ fn print_rows(workload: &str, size: usize, rounds: &[Round]) {
 /// store (`BENCH_MEMORY_COUNT`, 5,000,000), the mirror rows catch up with
 /// (`BENCH_MIRROR_COUNT`, 1,000,000), how many rounds each rate row runs, interleaved, for its
 /// medians (`BENCH_RUNS`, 1), the sync publish rows send (`BENCH_SYNC_COUNT`, 3,000), the
-/// async publish rows send (`BENCH_ASYNC_COUNT`, 100,000), the file pull rows consume (`BENCH_PULL_COUNT`, 50,000) and the core pub/sub rows
-/// send (`BENCH_CORE_COUNT`, 500,000 through async-nats;
-/// `BENCH_RAW_COUNT`, 2,000,000 over raw sockets); more for a profile.
+/// async publish rows send (`BENCH_ASYNC_COUNT`, 100,000), the file pull rows consume
+/// (`BENCH_PULL_COUNT`, 50,000) and the core pub/sub rows send (`BENCH_CORE_COUNT`, 500,000
+/// through async-nats; `BENCH_RAW_COUNT`, 2,000,000 over raw sockets); more for a profile.
 fn env_count(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
