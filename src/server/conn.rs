@@ -20,7 +20,7 @@ use bytes::{Bytes, BytesMut};
 use super::auth::account::Account;
 use super::auth::permissions::ClientPerms;
 use super::auth::Identity;
-use super::jetstream::{Origin, WantsCache};
+use super::jetstream::{Origin, PublishBatch, WantsCache};
 use super::outbox::{CloseReason, FlushList, Outbox};
 use super::router::{MsgView, RouteCache, Sub};
 use super::wire;
@@ -207,6 +207,7 @@ pub async fn serve_greeted<R: ByteReader, W: ByteWriter>(
         route_cache: RouteCache::default(),
         wants_cache: WantsCache::default(),
         uncounted: (0, 0),
+        js_batch: PublishBatch::default(),
     };
     let reason = conn.run(reader).await;
     tracing::debug!(client = id, ?reason, "connection closing");
@@ -285,6 +286,8 @@ struct Conn {
     /// read, not per message: with the outbox's two, four atomic adds per delivered message
     /// cost a raw-socket publisher about 5% of its rate).
     uncounted: (u64, u64),
+    /// JetStream publishes parsed from this read, not yet handed to the engine.
+    js_batch: PublishBatch,
 }
 
 impl Conn {
@@ -347,14 +350,36 @@ impl Conn {
                 Ok(None) => {
                     // One read's worth of ops handled: wake every writer they queued for.
                     self.flush.flush();
+                    self.hand_over_publishes().await;
                     return Ok(());
                 }
                 Err(err) => {
                     tracing::debug!(client = self.id(), %err, "protocol error");
+                    self.hand_over_publishes().await;
                     return Err(CloseReason::Protocol(err.err_text().into()));
                 }
             };
+            // Publishes before the op reach the engine before it is handled (a PONG says
+            // they were taken).
+            self.hand_over_publishes().await;
             self.handle_op(op).await?;
+        }
+    }
+
+    /// Hands the JetStream publishes parsed so far to the engine, waking the writers first
+    /// (this may wait while the engine is busy).
+    async fn hand_over_publishes(&mut self) {
+        if self.js_batch.is_empty() {
+            return;
+        }
+        let client = self.id();
+        match &self.account.js {
+            Some(js) => {
+                self.flush.flush();
+                js.publish(client, &mut self.js_batch).await;
+            }
+            // Only a connection whose account has JetStream fills the batch.
+            None => self.js_batch = PublishBatch::default(),
         }
     }
 
@@ -377,16 +402,15 @@ impl Conn {
     }
 
     /// Publishes a PUB or HPUB read as `view`, where it lies in the input buffer. Routing it to
-    /// subscribers copies nothing out; JetStream, which keeps the message, gets a copy.
+    /// subscribers copies nothing out; JetStream, which keeps the message, gets a copy, in
+    /// the batch handed over at the end of the read (`jetstream/batch.rs`).
     async fn handle_pub(&mut self, view: MsgView<'_>) -> Result<(), CloseReason> {
         self.check_connected(false)?;
         let ok = match self.publish(&view) {
             Published::Done(ok) => ok,
             Published::ToJetStream(origin) => {
-                if let Some(js) = &self.account.js {
-                    // Wake the writers first: this may wait while the engine is busy.
-                    self.flush.flush();
-                    js.publish(view.to_message(), origin).await;
+                if self.js_batch.push(view.to_message(), origin) {
+                    self.hand_over_publishes().await;
                 }
                 true
             }

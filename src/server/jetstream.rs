@@ -28,6 +28,7 @@
 //! subjects it subscribed itself (a request to its own API, served by the front, and the reply
 //! on its inbox).
 
+mod batch;
 mod links;
 mod spin;
 
@@ -36,7 +37,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 
 use super::last_subject::LastSubject;
 use super::outbox::FlushList;
@@ -51,11 +52,14 @@ use crate::core::subject;
 use crate::core::subject_index::SubjectIndex;
 use crate::core::time::Nanos;
 use crate::server::link::LinkHandle;
+pub use batch::PublishBatch;
+use batch::Publishes;
 pub use links::ApiRename;
 use links::{LinkCommand, LinkNews};
 use spin::Spin;
 
-/// Most events handled per batch (one flush per batch).
+/// Most events handled per turn (one flush per turn). A connection's batch of publishes is one
+/// event; the budgets below bound how many messages those hold.
 const MAX_BATCH: usize = 4096;
 /// Depth of the channel from connections to the engine.
 const CHANNEL_DEPTH: usize = 16 * 1024;
@@ -102,9 +106,9 @@ pub struct Origin {
 pub type Query = Box<dyn FnOnce(&JetStream, Nanos) -> serde_json::Value + Send>;
 
 enum Event {
-    /// A publish, holding its client's share of [`CLIENT_BUDGET`] and of [`QUEUED_BYTES`] until
-    /// handled.
-    Publish(Message, Origin, [OwnedSemaphorePermit; 2]),
+    /// One client's publishes, holding its share of [`CLIENT_BUDGET`] and of [`QUEUED_BYTES`]
+    /// until handled.
+    Publish(Publishes),
     Query(Query, oneshot::Sender<serde_json::Value>),
     /// A request the engine sends (see [`JsHandle::engine_request`]).
     Request {
@@ -244,29 +248,6 @@ impl JsHandle {
             .unwrap_or_else(|e| e.into_inner())
             .for_each_match(subject, |_| found = true);
         found
-    }
-
-    /// Hands a publish to the engine, waiting while the engine is behind or while this client
-    /// already has its share ([`CLIENT_BUDGET`]) waiting.
-    pub async fn publish(&self, msg: Message, origin: Origin) {
-        // A send fails only when the engine thread is gone (shutdown); the message is dropped.
-        let size = msg.payload.len() + msg.headers.as_ref().map_or(0, |h| h.len());
-        let own = (size + PUBLISH_OVERHEAD).min(CLIENT_BUDGET) as u32;
-        let Ok(own) = self
-            .client_budget(origin.client)
-            .acquire_many_owned(own)
-            .await
-        else {
-            return;
-        };
-        let shared = size.clamp(1, QUEUED_BYTES) as u32;
-        let Ok(shared) = self.budget.clone().acquire_many_owned(shared).await else {
-            return;
-        };
-        let _ = self
-            .tx
-            .send(Event::Publish(msg, origin, [own, shared]))
-            .await;
     }
 
     fn client_budget(&self, client: u64) -> Arc<Semaphore> {
@@ -544,9 +525,11 @@ impl Task {
                     for event in batch.drain(..) {
                         match event {
                             Event::Stop(done) => stop = Some(done),
-                            Event::Publish(msg, origin, _permits) => {
-                                api_seen |= msg.subject.starts_with("$JS.API.");
-                                self.handle_publish(msg, origin, now);
+                            Event::Publish(publishes) => {
+                                for (msg, origin) in publishes.msgs {
+                                    api_seen |= msg.subject.starts_with("$JS.API.");
+                                    self.handle_publish(msg, origin, now);
+                                }
                             }
                             Event::Query(query, reply) => {
                                 let _ = reply.send(query(&self.front, now));
@@ -937,7 +920,7 @@ pub fn no_responders(router: &Router, reply: &str, client: u64, flush: &mut Flus
 mod tests {
     use super::*;
 
-    fn handle_without_engine() -> (JsHandle, mpsc::Receiver<Event>) {
+    pub(super) fn handle_without_engine() -> (JsHandle, mpsc::Receiver<Event>) {
         let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
         let handle = JsHandle {
             tx,
@@ -951,7 +934,7 @@ mod tests {
         (handle, rx)
     }
 
-    fn publish_from(handle: &JsHandle, client: u64) -> impl std::future::Future<Output = ()> + '_ {
+    async fn publish_from(handle: &JsHandle, client: u64) {
         let msg = Message {
             subject: "s".into(),
             reply: None,
@@ -962,7 +945,9 @@ mod tests {
             client,
             no_responders: false,
         };
-        handle.publish(msg, origin)
+        let mut batch = PublishBatch::default();
+        batch.push(msg, origin);
+        handle.publish(client, &mut batch).await;
     }
 
     #[tokio::test]
