@@ -30,7 +30,10 @@
 //! process used in the timed part of the workload, per message; its ratio is nats-server's
 //! over Contrail's, so above 1 means Contrail did the same work with less CPU. Where the
 //! client is what limits the rate (async-nats's core pub/sub), this is the row that tells the
-//! servers apart.
+//! servers apart. Then `client CPU, ns/msg`: the same for this process, where the clients run
+//! (ratio nats-server's over Contrail's), and the cores the server and the clients kept busy
+//! together: near the machine's cores (2 in CI), the rate is bounded by CPU and the clients
+//! take most of it.
 //!
 //! `BENCH_RUNS=n` runs each rate row n times, interleaved (each server once per round, back to
 //! back), and prints medians: each ratio is the median of the rounds' own ratios, and the range
@@ -365,12 +368,24 @@ fn device_limit(window: usize, size: usize, groups: usize) -> f64 {
     (groups * window) as f64 / start.elapsed().as_secs_f64()
 }
 
-/// What one workload measured: messages per second, and the server's CPU time per message.
+/// What one workload measured: messages per second, and the server's and the clients' CPU time
+/// per message.
 #[derive(Debug, Clone, Copy)]
 struct Measured {
     rate: f64,
     /// Nanoseconds of CPU (user + system, every thread of the server process) per message.
     cpu_ns: f64,
+    /// Nanoseconds of CPU this process (the clients: async-nats and the raw sockets' threads)
+    /// used per message.
+    client_ns: f64,
+}
+
+impl Measured {
+    /// Cores the server and the clients kept busy together: near the machine's count, the
+    /// rate is bounded by CPU, and a server using less of it leaves the clients more.
+    fn cores_busy(&self) -> f64 {
+        self.rate * (self.cpu_ns + self.client_ns) / 1e9
+    }
 }
 
 /// The timed part of a workload: wall time, and the CPU time the server process used, from
@@ -379,6 +394,7 @@ struct Timed {
     start: Instant,
     pid: u32,
     cpu_start: f64,
+    client_cpu_start: f64,
 }
 
 impl Timed {
@@ -388,15 +404,18 @@ impl Timed {
             start: Instant::now(),
             pid,
             cpu_start: cpu_seconds(pid),
+            client_cpu_start: cpu_seconds(std::process::id()),
         }
     }
 
     fn finish(self, n: u64) -> Measured {
         let elapsed = self.start.elapsed().as_secs_f64();
         let cpu = cpu_seconds(self.pid) - self.cpu_start;
+        let client_cpu = cpu_seconds(std::process::id()) - self.client_cpu_start;
         Measured {
             rate: n as f64 / elapsed,
             cpu_ns: cpu * 1e9 / n as f64,
+            client_ns: client_cpu * 1e9 / n as f64,
         }
     }
 }
@@ -699,6 +718,16 @@ fn print_rows(workload: &str, size: usize, rounds: &[Round]) {
         of(&|r| Some(r.ours.cpu_ns)),
         of(&|r| Some(r.theirs.cpu_ns)),
         of(&|r| Some(r.theirs.cpu_ns / r.ours.cpu_ns)),
+    );
+    // The clients against each server, and the cores both kept busy (Contrail / nats 2.9).
+    println!(
+        "{:<34} {size:>5}B {:>12.0} {:>12.0} {:>6.2}x   cores busy {:.2} / {:.2}",
+        "  client CPU, ns/msg",
+        of(&|r| Some(r.ours.client_ns)),
+        of(&|r| Some(r.theirs.client_ns)),
+        of(&|r| Some(r.theirs.client_ns / r.ours.client_ns)),
+        of(&|r| Some(r.ours.cores_busy())),
+        of(&|r| Some(r.theirs.cores_busy())),
     );
 }
 
