@@ -719,13 +719,19 @@ fn print_rows(workload: &str, size: usize, rounds: &[Round]) {
         of(&|r| Some(r.theirs.cpu_ns)),
         of(&|r| Some(r.theirs.cpu_ns / r.ours.cpu_ns)),
     );
-    // The clients against each server, and the cores both kept busy (Contrail / nats 2.9).
+    // The clients against each server, and the cores both kept busy (Contrail / nats 2.9). A
+    // client that used less than a clock tick against Contrail has no ratio.
+    let client_ratio = of(&|r| Some(r.theirs.client_ns / r.ours.client_ns));
+    let client_ratio = if client_ratio.is_finite() {
+        format!("{client_ratio:>6.2}x")
+    } else {
+        format!("{:>7}", "-")
+    };
     println!(
-        "{:<34} {size:>5}B {:>12.0} {:>12.0} {:>6.2}x   cores busy {:.2} / {:.2}",
+        "{:<34} {size:>5}B {:>12.0} {:>12.0} {client_ratio}   cores busy {:.2} / {:.2}",
         "  client CPU, ns/msg",
         of(&|r| Some(r.ours.client_ns)),
         of(&|r| Some(r.theirs.client_ns)),
-        of(&|r| Some(r.theirs.client_ns / r.ours.client_ns)),
         of(&|r| Some(r.ours.cores_busy())),
         of(&|r| Some(r.theirs.cores_busy())),
     );
