@@ -388,8 +388,8 @@ impl Measured {
     }
 }
 
-/// The timed part of a workload: wall time, and the CPU time the server process used, from
-/// `start` to `finish`.
+/// The timed part of a workload: wall time, and the CPU time the server process and this one
+/// (the clients) used, from `start` to `finish`.
 struct Timed {
     start: Instant,
     pid: u32,
