@@ -197,8 +197,42 @@ impl Outbox {
         msg: &MsgView<'_>,
         flush: &mut FlushList,
     ) -> bool {
+        let st = self.lock();
+        self.queue_locked(st, sid, msg, flush)
+    }
+
+    /// As [`Outbox::queue_msg`] for a subscription that counts its deliveries in `count` with
+    /// an auto-unsubscribe limit `max` (0: none). The count is taken under this outbox's lock,
+    /// which every delivery to the subscription holds, so a plain load and store count exactly
+    /// where an atomic add cost a locked instruction per message on top of the lock's own.
+    /// Returns the delivery's number (counted even when refused, as nats-server counts) and
+    /// whether it was queued; past `max` it is not.
+    pub fn queue_counted(
+        self: &Arc<Self>,
+        sid: &str,
+        msg: &MsgView<'_>,
+        count: &AtomicU64,
+        max: u64,
+        flush: &mut FlushList,
+    ) -> (u64, bool) {
+        let st = self.lock();
+        let n = count.load(Ordering::Relaxed) + 1;
+        count.store(n, Ordering::Relaxed);
+        if max > 0 && n > max {
+            return (n, false);
+        }
+        (n, self.queue_locked(st, sid, msg, flush))
+    }
+
+    /// The body of [`Outbox::queue_msg`], with the lock taken.
+    fn queue_locked(
+        self: &Arc<Self>,
+        mut st: std::sync::MutexGuard<'_, State>,
+        sid: &str,
+        msg: &MsgView<'_>,
+        flush: &mut FlushList,
+    ) -> bool {
         let total = msg.headers.map_or(0, <[u8]>::len) + msg.payload.len();
-        let mut st = self.lock();
         if st.closing.is_some() {
             return false;
         }

@@ -32,7 +32,7 @@ pub struct Sub {
     pub out: Arc<Outbox>,
     /// Whether the owner wants its own publishes (`echo` in CONNECT).
     pub echo: bool,
-    /// Messages delivered so far.
+    /// Messages delivered so far; changed only under `out`'s lock ([`Outbox::queue_counted`]).
     delivered: AtomicU64,
     /// Auto-unsubscribe after this many messages (0: never).
     max: AtomicU64,
@@ -375,11 +375,9 @@ fn send_to(
         }
     }
     let max = sub.max.load(Ordering::Relaxed);
-    let n = sub.delivered.fetch_add(1, Ordering::Relaxed) + 1;
-    if max > 0 && n > max {
-        return false;
-    }
-    let sent = sub.out.queue_msg(&sub.sid, msg, flush);
+    let (n, sent) = sub
+        .out
+        .queue_counted(&sub.sid, msg, &sub.delivered, max, flush);
     if max > 0 && n == max {
         sub.done.store(true, Ordering::Relaxed);
         finished.push(sub.clone());
@@ -516,6 +514,42 @@ mod tests {
         assert_eq!(delivered, 2);
         assert!(router.is_empty());
         assert_eq!(out.pending_bytes(), 2 * b"MSG a.b 1 1\r\nx\r\n".len());
+    }
+
+    #[test]
+    fn publishers_on_many_threads_stop_at_the_limit_together() {
+        // The count is kept under the subscriber's outbox lock, not by an atomic add: racing
+        // publishers must still deliver exactly the limit, no more and no fewer.
+        let router = Arc::new(Router::new(None));
+        let (s, out) = sub(1, "1", "a.b", None);
+        router.subscribe(s.clone()).expect("valid");
+        assert!(!s.set_max(1_000));
+        let publishers: Vec<_> = (0..4)
+            .map(|_| {
+                let router = router.clone();
+                std::thread::spawn(move || {
+                    (0..500)
+                        .map(|_| {
+                            router.deliver(
+                                "a.b",
+                                None,
+                                &view(b"x"),
+                                None,
+                                None,
+                                &mut FlushList::new(),
+                            )
+                        })
+                        .sum::<usize>()
+                })
+            })
+            .collect();
+        let delivered: usize = publishers
+            .into_iter()
+            .map(|p| p.join().expect("publisher"))
+            .sum();
+        assert_eq!(delivered, 1_000);
+        assert_eq!(out.pending_bytes(), 1_000 * b"MSG a.b 1 1\r\nx\r\n".len());
+        assert!(router.is_empty());
     }
 
     #[test]

@@ -61,13 +61,14 @@ impl JsHandle {
         if batch.is_empty() {
             return;
         }
-        let own = batch.own.min(CLIENT_BUDGET) as u32;
-        let shared = batch.bytes.clamp(1, QUEUED_BYTES) as u32;
-        let msgs = std::mem::take(&mut batch.msgs);
-        *batch = PublishBatch {
-            msgs: Vec::with_capacity(msgs.len()),
+        // The next batch of this connection likely needs as much room as this one.
+        let next = PublishBatch {
+            msgs: Vec::with_capacity(batch.msgs.len()),
             ..PublishBatch::default()
         };
+        let PublishBatch { msgs, own, bytes } = std::mem::replace(batch, next);
+        let own = own.min(CLIENT_BUDGET) as u32;
+        let shared = bytes.clamp(1, QUEUED_BYTES) as u32;
         // An acquire or a send fails only when the engine thread is gone (shutdown): the
         // publishes are dropped.
         let Ok(own) = self.client_budget(client).acquire_many_owned(own).await else {
