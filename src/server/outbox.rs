@@ -205,7 +205,7 @@ impl Outbox {
     /// an auto-unsubscribe limit `max` (0: none). The count is taken under this outbox's lock,
     /// which every delivery to the subscription holds, so a plain load and store count exactly
     /// where an atomic add cost a locked instruction per message on top of the lock's own.
-    /// Returns the delivery's number (counted even when refused, as nats-server counts) and
+    /// Returns the delivery's number, counted whether or not the message was queued, and
     /// whether it was queued; past `max` it is not.
     pub fn queue_counted(
         self: &Arc<Self>,
