@@ -146,7 +146,7 @@ pub struct JsHandle {
 
 /// Subjects whose subscription interest changed, waiting for the engine thread. Coalesced by
 /// subject (the engine asks the router for the current truth, so a flood of SUB/UNSUB pairs on
-/// one subject is one entry) and bounded (past [`MAX_PENDING_INTEREST`] the entries are dropped
+/// one subject is one entry) and bounded (past `MAX_PENDING_INTEREST` the entries are dropped
 /// for one full re-check). The router's hook calls [`InterestQueue::changed`] without waiting.
 #[derive(Default)]
 pub struct InterestQueue {

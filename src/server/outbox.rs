@@ -182,31 +182,16 @@ impl Outbox {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues a `MSG`/`HMSG` for subscription `sid` and wakes the writer at once. `false` when
-    /// the connection is closing (or this message made it a slow consumer).
-    pub fn send_msg(self: &Arc<Self>, sid: &str, msg: &MsgView<'_>) -> bool {
-        let mut flush = FlushList::new();
-        self.queue_msg(sid, msg, &mut flush)
-    }
-
     /// Queues a `MSG`/`HMSG` for subscription `sid` (encoded by the core's
-    /// [`encode_msg_view`]); the writer is woken when `flush` is.
-    pub fn queue_msg(
-        self: &Arc<Self>,
-        sid: &str,
-        msg: &MsgView<'_>,
-        flush: &mut FlushList,
-    ) -> bool {
-        let st = self.lock();
-        self.queue_locked(st, sid, msg, flush)
-    }
-
-    /// As [`Outbox::queue_msg`] for a subscription that counts its deliveries in `count` with
-    /// an auto-unsubscribe limit `max` (0: none). The count is taken under this outbox's lock,
-    /// which every delivery to the subscription holds, so a plain load and store count exactly
-    /// where an atomic add cost a locked instruction per message on top of the lock's own.
-    /// Returns the delivery's number, counted whether or not the message was queued, and
-    /// whether it was queued; past `max` it is not.
+    /// [`encode_msg_view`]); the writer is woken when `flush` is. `false` when the connection
+    /// is closing (or this message made it a slow consumer).
+    ///
+    /// The subscription counts its deliveries in `count`, for its auto-unsubscribe limit `max`
+    /// (0: none). The count is taken under this outbox's lock, which every delivery to the
+    /// subscription holds, so a plain load and store count exactly where an atomic add would
+    /// cost a locked instruction per message on top of the lock's own. Returns the delivery's
+    /// number, counted whether or not the message was queued, and whether it was queued; past
+    /// `max` it is not.
     pub fn queue_counted(
         self: &Arc<Self>,
         sid: &str,
@@ -224,7 +209,26 @@ impl Outbox {
         (n, self.queue_locked(st, sid, msg, flush))
     }
 
-    /// The body of [`Outbox::queue_msg`], with the lock taken.
+    /// The tests' shorthand: [`Outbox::queue_counted`] with no count to keep.
+    #[cfg(test)]
+    pub fn queue_msg(
+        self: &Arc<Self>,
+        sid: &str,
+        msg: &MsgView<'_>,
+        flush: &mut FlushList,
+    ) -> bool {
+        let st = self.lock();
+        self.queue_locked(st, sid, msg, flush)
+    }
+
+    /// The tests' shorthand: [`Outbox::queue_msg`], the writer woken at once.
+    #[cfg(test)]
+    pub fn send_msg(self: &Arc<Self>, sid: &str, msg: &MsgView<'_>) -> bool {
+        let mut flush = FlushList::new();
+        self.queue_msg(sid, msg, &mut flush)
+    }
+
+    /// The body of [`Outbox::queue_counted`], with the lock taken.
     fn queue_locked(
         self: &Arc<Self>,
         mut st: std::sync::MutexGuard<'_, State>,

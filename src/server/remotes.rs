@@ -16,7 +16,7 @@
 //! Pull consumers work through a link as through a leaf node (`pull.rs`): a `MSG.NEXT` (or an
 //! ack's `+NXT`) has every message the far server sends relayed to the client until the pull
 //! ends (its batch, a 404/408/409 status, its `expires` passed, or the client gone), each relay
-//! holding one of the link's [`MAX_IN_FLIGHT`] slots and at most [`pull::RELAY_QUEUE`] replies.
+//! holding one of the link's [`MAX_IN_FLIGHT`] slots and at most `pull::RELAY_QUEUE` replies.
 //! A relayed message's ack subject is rewritten into a form the link owns
 //! (`$JS.ACK.<domain>._link_....`), so the client's acks (`+ACK`, `-NAK`, `+WPI`, `+TERM`,
 //! `+NXT`, and acks awaiting a reply) go back over the link, renamed to the far server's

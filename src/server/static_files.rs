@@ -3,7 +3,7 @@
 //!
 //! A file is served only if its real path (symlinks resolved) is inside `www/` or `pkg/`;
 //! dot-files and anything under a `node_modules` folder are never served. Files are streamed in
-//! chunks, so a slow reader costs one chunk, not the whole file; [`TimedIo`] drops a connection
+//! chunks, so a slow reader costs one chunk, not the whole file; `TimedIo` drops a connection
 //! whose writes make no progress for the write deadline.
 
 use std::future::Future;

@@ -72,7 +72,7 @@ impl ReadBudget {
     }
 }
 
-/// The TCP stream under the WebSocket library, reading no more than its [`ReadBudget`] allows
+/// The TCP stream under the WebSocket library, reading no more than its `ReadBudget` allows
 /// (a client that sends more without finishing a message is cut off).
 pub struct BudgetedStream<S> {
     inner: S,

@@ -83,7 +83,7 @@ pub enum Event<'a> {
 /// Something the engine must do, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Start delivering messages on this subject to [`Sourcing::handle`].
+    /// Start delivering messages on this subject to [`Sourcing::handle`](super::Sourcing::handle).
     Subscribe(String),
     /// Stop delivering this subject.
     Unsubscribe(String),
@@ -110,7 +110,7 @@ pub enum Action {
         headers: Bytes,
         /// Payload.
         payload: Bytes,
-        /// Pass to [`Sourcing::durable`] once this is synced.
+        /// Pass to [`Sourcing::durable`](super::Sourcing::durable) once this is synced.
         ticket: u64,
     },
     /// Mirror: the origin has nothing at `first..=last` any more; advance past them.

@@ -13,7 +13,7 @@
 //! single user or token beside account users, `$G` reserved, `no_auth_user` must exist.
 //!
 //! Every block read here has its key list beside the code that reads it (`*_KEYS`), and
-//! [`Reader::check`] holds the block to it before anything is read, as nats-server does: a key
+//! `Reader::check` holds the block to it before anything is read, as nats-server does: a key
 //! the list lacks is `unknown field` (a typo in `permissions` must not silently grant or drop a
 //! permission). Keys nats-server knows but Contrail does not implement are in the lists too,
 //! with the reason: refused when ignoring them would change who may connect, what they may do

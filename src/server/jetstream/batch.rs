@@ -55,7 +55,7 @@ pub(super) struct Publishes {
 
 impl JsHandle {
     /// Hands `batch`'s publishes to the engine (leaving it empty), waiting while the engine is
-    /// behind or while this client already has its share ([`CLIENT_BUDGET`]) waiting. A batch
+    /// behind or while this client already has its share (`CLIENT_BUDGET`) waiting. A batch
     /// larger than the share (one publish of nearly max_payload) takes the whole share.
     pub async fn publish(&self, client: u64, batch: &mut PublishBatch) {
         if batch.is_empty() {
