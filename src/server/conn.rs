@@ -21,7 +21,7 @@ use super::auth::account::Account;
 use super::auth::permissions::ClientPerms;
 use super::auth::Identity;
 use super::jetstream::{Origin, PublishBatch, WantsCache};
-use super::outbox::{CloseReason, FlushList, Outbox};
+use super::outbox::{stall_budget, CloseReason, FlushList, Outbox};
 use super::router::{MsgView, RouteCache, Sub};
 use super::wire;
 use super::Shared;
@@ -204,13 +204,19 @@ pub async fn serve_greeted<R: ByteReader, W: ByteWriter>(
             max_payload: shared.config.max_payload,
         }),
         flush: FlushList::new(),
+        backlogged: Vec::new(),
         route_cache: RouteCache::default(),
         wants_cache: WantsCache::default(),
         uncounted: (0, 0),
         js_batch: PublishBatch::default(),
     };
     let reason = conn.run(reader).await;
-    tracing::debug!(client = id, ?reason, "connection closing");
+    if reason == CloseReason::SlowConsumer {
+        // As nats-server does: an operator should see why a client lost its messages.
+        tracing::info!(client = id, "slow consumer detected: connection closed");
+    } else {
+        tracing::debug!(client = id, ?reason, "connection closing");
+    }
     out.close(reason);
     for sub in conn.subs.values() {
         conn.account.router.unsubscribe(sub);
@@ -278,6 +284,9 @@ struct Conn {
     parser: ClientParser,
     /// Outboxes this connection queued messages into since its last read.
     flush: FlushList,
+    /// Outboxes this connection filled past half of their `max_pending` in the current read,
+    /// waited on before the next ([`Conn::wait_for_backlog`]).
+    backlogged: Vec<Arc<Outbox>>,
     /// Who its last publish's subject reached in the account's router (reset with the account).
     route_cache: RouteCache,
     /// Whether the account's JetStream wanted its last publish's subject (reset likewise).
@@ -310,8 +319,8 @@ impl Conn {
             tokio::select! {
                 read = reader.read_into(&mut buf) => match read {
                     Ok(0) | Err(_) => return CloseReason::ClientClosed,
-                    Ok(_) => {
-                        if let Err(reason) = self.handle_input(&mut buf).await {
+                    Ok(read) => {
+                        if let Err(reason) = self.handle_input(&mut buf, read).await {
                             return reason;
                         }
                     }
@@ -332,14 +341,14 @@ impl Conn {
         }
     }
 
-    /// Handles every complete op in `buf`.
-    async fn handle_input(&mut self, buf: &mut BytesMut) -> Result<(), CloseReason> {
-        let handled = self.handle_ops(buf).await;
+    /// Handles every complete op in `buf`, which the last read added `read` bytes to.
+    async fn handle_input(&mut self, buf: &mut BytesMut, read: usize) -> Result<(), CloseReason> {
+        let handled = self.handle_ops(buf, read).await;
         self.add_to_counters();
         handled
     }
 
-    async fn handle_ops(&mut self, buf: &mut BytesMut) -> Result<(), CloseReason> {
+    async fn handle_ops(&mut self, buf: &mut BytesMut, read: usize) -> Result<(), CloseReason> {
         loop {
             let op = match self.parser.parse_frame(buf) {
                 Ok(Some(ClientFrame::Op(op))) => op,
@@ -348,9 +357,11 @@ impl Conn {
                     continue;
                 }
                 Ok(None) => {
-                    // One read's worth of ops handled: wake every writer they queued for.
-                    self.flush.flush();
+                    // One read's worth of ops handled: wake every writer they queued for, and
+                    // let the subscribers they filled catch up before the next read.
+                    self.flush.flush_noting_backlog(&mut self.backlogged);
                     self.hand_over_publishes().await;
+                    self.wait_for_backlog(read).await;
                     return Ok(());
                 }
                 Err(err) => {
@@ -366,6 +377,27 @@ impl Conn {
         }
     }
 
+    /// Fast-producer stall (see the `outbox` module doc): waits, at most [`stall_budget`] for
+    /// the `read` bytes in all, for the outboxes they filled past half of their `max_pending` to
+    /// be taken by their writers.
+    async fn wait_for_backlog(&mut self, read: usize) {
+        if self.backlogged.is_empty() {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + stall_budget(read);
+        let mut backlogged = std::mem::take(&mut self.backlogged);
+        for out in backlogged.drain(..) {
+            if tokio::time::timeout_at(deadline, out.backlog_taken())
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+        backlogged.clear();
+        self.backlogged = backlogged;
+    }
+
     /// Hands the JetStream publishes parsed so far to the engine, waking the writers first
     /// (this may wait while the engine is busy).
     async fn hand_over_publishes(&mut self) {
@@ -375,7 +407,7 @@ impl Conn {
         let client = self.id();
         match &self.account.js {
             Some(js) => {
-                self.flush.flush();
+                self.flush.flush_noting_backlog(&mut self.backlogged);
                 js.publish(client, &mut self.js_batch).await;
             }
             // Only a connection whose account has JetStream fills the batch.

@@ -7,6 +7,14 @@
 //! `max_pending` bytes the client is a slow consumer and is cut off, so one client that never
 //! reads cannot make the server hold unbounded memory.
 //!
+//! A client that publishes faster than a subscriber reads is slowed rather than the subscriber
+//! cut off: a connection that queued into an outbox past half of its `max_pending` waits, before
+//! it reads more from its own client, for that outbox's writer to take the backlog, for at most
+//! [`stall_budget`] ([`FlushList::flush_noting_backlog`], [`Outbox::backlog_taken`]). TCP then
+//! slows the publisher to the subscriber's pace; a subscriber that stopped reading still reaches
+//! `max_pending` (at one read's worth of messages per stall) and is cut off. nats-server stalls
+//! fast producers the same way. The engine thread and links never wait: they serve everyone.
+//!
 //! A producer outside the connection's runtime (the engine thread answering a publish with its
 //! PubAck) may write a small buffer to a plain TCP socket itself ([`FlushList::flush_direct`]):
 //! waking the writer task would cost a wake-up of a runtime worker (an eventfd write and an epoll
@@ -88,6 +96,8 @@ struct State {
     /// Messages and payload bytes queued since the counters were last added to: added when
     /// the writer is woken, once per producer's batch rather than twice per message.
     uncounted: (u64, u64),
+    /// A producer waits in [`Outbox::backlog_taken`]: the writer's next take wakes it.
+    producer_waiting: bool,
 }
 
 impl State {
@@ -107,6 +117,21 @@ impl State {
 /// the engine thread wrote their acks itself).
 const DIRECT_MAX: usize = 1 << 10;
 
+/// The longest a connection waits, per 64 KiB it read from its client, for the subscribers it
+/// queued past half of their `max_pending` to take their backlogs (see the module doc): a
+/// subscriber that reads faster than 64 KiB per 10 ms is not cut off by a faster publisher
+/// (where `max_pending` is well above one read). Short enough that one stuck subscriber slows
+/// its publishers rather than stopping them, until its `max_pending` or its write deadline cuts
+/// it off. (nats-server 2.14 reads at most 64 KiB at a time and stalls at most 10 ms a read;
+/// 2.9 stalled up to a second.)
+const STALL_PER_64K: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// How long a connection that read `read` bytes may wait for backlogs (see [`STALL_PER_64K`]).
+pub fn stall_budget(read: usize) -> std::time::Duration {
+    let windows = read.div_ceil(64 << 10).max(1);
+    STALL_PER_64K.saturating_mul(u32::try_from(windows).unwrap_or(u32::MAX))
+}
+
 /// Outboxes written to since their writers were last woken.
 ///
 /// A producer (a connection handling one read's worth of ops, the engine thread routing one
@@ -125,6 +150,16 @@ impl FlushList {
     pub fn flush(&mut self) {
         for out in self.0.drain(..) {
             out.wake();
+        }
+    }
+
+    /// As [`FlushList::flush`], and adds to `backlogged` the outboxes holding more than half of
+    /// their `max_pending`, for a connection to wait on ([`Outbox::backlog_taken`]).
+    pub fn flush_noting_backlog(&mut self, backlogged: &mut Vec<Arc<Outbox>>) {
+        for out in self.0.drain(..) {
+            if out.wake() {
+                backlogged.push(out);
+            }
         }
     }
 
@@ -152,6 +187,8 @@ pub struct Outbox {
     /// Wakes everyone waiting in [`Outbox::closed`].
     close_notify: Notify,
     max_pending: usize,
+    /// Wakes producers waiting in [`Outbox::backlog_taken`].
+    taken: Notify,
     /// What this connection sent and received.
     pub counters: Counters,
 }
@@ -168,9 +205,11 @@ impl Outbox {
                 writing: false,
                 direct: None,
                 uncounted: (0, 0),
+                producer_waiting: false,
             }),
             notify: Notify::new(),
             close_notify: Notify::new(),
+            taken: Notify::new(),
             max_pending,
             counters: Counters::default(),
         }
@@ -257,13 +296,39 @@ impl Outbox {
         true
     }
 
-    /// Wakes the writer (see [`FlushList`]).
-    fn wake(&self) {
+    /// Wakes the writer (see [`FlushList`]); whether more than half of `max_pending` waits for
+    /// it.
+    fn wake(&self) -> bool {
         let mut st = self.lock();
         st.wake_pending = false;
         st.add_to(&self.counters);
+        let backlogged = self.over_half(&st);
         drop(st);
         self.notify.notify_one();
+        backlogged
+    }
+
+    /// More than half of `max_pending` is queued, and the connection is not closing.
+    fn over_half(&self, st: &State) -> bool {
+        st.closing.is_none() && st.buf.len() > self.max_pending / 2
+    }
+
+    /// Resolves once no more than half of `max_pending` is queued (the writer took the rest),
+    /// or the connection is closing: a producer that filled the outbox waits here before it
+    /// reads more from its own client (see the module doc).
+    pub async fn backlog_taken(&self) {
+        loop {
+            // Created before the look, so a take between the look and the wait still wakes it.
+            let taken = self.taken.notified();
+            {
+                let mut st = self.lock();
+                if !self.over_half(&st) {
+                    return;
+                }
+                st.producer_waiting = true;
+            }
+            taken.await;
+        }
     }
 
     /// Gives the outbox a second handle on its client's plain TCP socket, which must be in
@@ -333,6 +398,7 @@ impl Outbox {
         drop(st);
         self.notify.notify_one();
         self.close_notify.notify_waiters();
+        self.taken.notify_waiters();
     }
 
     /// Whether the connection is closing, and why.
@@ -361,7 +427,12 @@ impl Outbox {
                         .spare
                         .take()
                         .unwrap_or_else(|| BytesMut::with_capacity(capacity));
-                    return (std::mem::replace(&mut st.buf, next), closing);
+                    let taken = std::mem::replace(&mut st.buf, next);
+                    if std::mem::take(&mut st.producer_waiting) {
+                        drop(st);
+                        self.taken.notify_waiters();
+                    }
+                    return (taken, closing);
                 }
             }
             self.notify.notified().await;
@@ -534,5 +605,64 @@ mod tests {
         let (bytes, closing) = out.take().await;
         assert!(closing);
         assert_eq!(&bytes[..], b"-ERR 'Slow Consumer'\r\n");
+    }
+
+    /// Queues 100-byte messages into `out` through `flush` until more than `bytes` wait.
+    fn fill_past(out: &Arc<Outbox>, bytes: usize, flush: &mut FlushList) {
+        let msg = MsgView {
+            subject: "s",
+            reply: None,
+            headers: None,
+            payload: &[0u8; 100],
+        };
+        while out.pending_bytes() <= bytes {
+            assert!(
+                out.queue_msg("1", &msg, flush),
+                "refused at {}",
+                out.pending_bytes()
+            );
+        }
+    }
+
+    /// Whether `backlog_taken` is still waiting after the writer had a chance to run.
+    async fn still_waiting(
+        wait: &mut std::pin::Pin<Box<impl std::future::Future<Output = ()>>>,
+    ) -> bool {
+        tokio::time::timeout(std::time::Duration::from_millis(20), wait.as_mut())
+            .await
+            .is_err()
+    }
+
+    #[tokio::test]
+    async fn a_producer_past_half_of_max_pending_waits_until_the_writer_takes_the_backlog() {
+        let out = Arc::new(Outbox::new(1000));
+        let mut flush = FlushList::new();
+        fill_past(&out, 400, &mut flush);
+        let mut backlogged = Vec::new();
+        flush.flush_noting_backlog(&mut backlogged);
+        assert!(backlogged.is_empty(), "400 bytes of 1000 is no backlog");
+
+        fill_past(&out, 500, &mut flush);
+        flush.flush_noting_backlog(&mut backlogged);
+        assert_eq!(backlogged.len(), 1, "past half of max_pending");
+        let mut wait = Box::pin(out.backlog_taken());
+        assert!(still_waiting(&mut wait).await);
+        let (bytes, closing) = out.take().await;
+        assert!(bytes.len() > 500 && !closing);
+        assert!(
+            !still_waiting(&mut wait).await,
+            "the take releases the producer"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_closing_outbox_releases_its_waiting_producers() {
+        let out = Arc::new(Outbox::new(1000));
+        let mut flush = FlushList::new();
+        fill_past(&out, 500, &mut flush);
+        let mut wait = Box::pin(out.backlog_taken());
+        assert!(still_waiting(&mut wait).await);
+        out.close(CloseReason::ServerShutdown);
+        assert!(!still_waiting(&mut wait).await);
     }
 }
