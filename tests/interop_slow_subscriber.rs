@@ -21,8 +21,18 @@ const MESSAGES: usize = 48 * 1024;
 fn start() -> TestServer {
     TestServer::start_with(Options {
         config: Some(format!("max_pending: {MAX_PENDING}\n")),
+        http: true,
         ..Default::default()
     })
+}
+
+/// The server's count of slow consumers cut off (`/varz`).
+fn slow_consumers(server: &TestServer) -> u64 {
+    let port = server.http_port.expect("monitoring on");
+    let varz = interop_support::http_json(port, "/varz");
+    varz["slow_consumers"]
+        .as_u64()
+        .expect("varz.slow_consumers")
 }
 
 /// A socket that has sent CONNECT and `ops`, and read the server's PONG to its PING.
@@ -143,6 +153,7 @@ fn a_subscriber_that_keeps_reading_slowly_gets_every_message() {
         "exactly the messages published"
     );
     publisher.join().expect("the publisher finished");
+    assert_eq!(slow_consumers(&server), 0);
 }
 
 #[test]
@@ -169,4 +180,5 @@ fn a_subscriber_that_stops_reading_is_still_cut_off() {
         received.deliveries < MESSAGES,
         "a subscriber that did not read was never cut off ({said:?})"
     );
+    assert_eq!(slow_consumers(&server), 1, "counted in /varz");
 }

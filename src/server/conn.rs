@@ -13,7 +13,6 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
@@ -180,11 +179,7 @@ pub async fn serve_greeted<R: ByteReader, W: ByteWriter>(
         shared.unregister(id);
         return;
     };
-    let writer_task = tokio::spawn(write_loop(
-        out.clone(),
-        writer,
-        shared.config.write_deadline,
-    ));
+    let writer_task = tokio::spawn(write_loop(out.clone(), writer, shared.clone(), id));
 
     let mut conn = Conn {
         shared: shared.clone(),
@@ -211,12 +206,7 @@ pub async fn serve_greeted<R: ByteReader, W: ByteWriter>(
         js_batch: PublishBatch::default(),
     };
     let reason = conn.run(reader).await;
-    if reason == CloseReason::SlowConsumer {
-        // As nats-server does: an operator should see why a client lost its messages.
-        tracing::info!(client = id, "slow consumer detected: connection closed");
-    } else {
-        tracing::debug!(client = id, ?reason, "connection closing");
-    }
+    tracing::debug!(client = id, ?reason, "connection closing");
     out.close(reason);
     for sub in conn.subs.values() {
         conn.account.router.unsubscribe(sub);
@@ -226,8 +216,9 @@ pub async fn serve_greeted<R: ByteReader, W: ByteWriter>(
     let _ = writer_task.await;
 }
 
-/// Drains the outbox onto the transport until the connection closes.
-async fn write_loop<W: ByteWriter>(out: Arc<Outbox>, mut writer: W, deadline: Duration) {
+/// Drains the outbox onto the transport until the connection closes (client `id`).
+async fn write_loop<W: ByteWriter>(out: Arc<Outbox>, mut writer: W, shared: Arc<Shared>, id: u64) {
+    let deadline = shared.config.write_deadline;
     loop {
         let (bytes, closing) = out.take().await;
         if !bytes.is_empty() {
@@ -253,6 +244,12 @@ async fn write_loop<W: ByteWriter>(out: Arc<Outbox>, mut writer: W, deadline: Du
         }
     }
     out.writer_ended();
+    if out.closing() == Some(CloseReason::SlowConsumer) {
+        // As nats-server does: an operator should see why a client lost messages. Counted
+        // before the socket closes, so a client that sees the close finds it in `/varz`.
+        tracing::info!(client = id, "slow consumer detected: connection closed");
+        shared.slow_consumers.fetch_add(1, Ordering::Relaxed);
+    }
     writer.close().await;
 }
 

@@ -83,6 +83,8 @@ pub struct Shared {
     next_id: AtomicU64,
     /// Connections accepted since start.
     pub total_connections: AtomicU64,
+    /// Connections cut off as slow consumers since start.
+    pub slow_consumers: AtomicU64,
     /// Messages and bytes of connections already closed (live ones count in their outboxes).
     pub closed_counters: outbox::Counters,
     live: AtomicUsize,
@@ -303,6 +305,7 @@ impl Server {
             clients: Mutex::new(BTreeMap::new()),
             next_id: AtomicU64::new(1),
             total_connections: AtomicU64::new(0),
+            slow_consumers: AtomicU64::new(0),
             closed_counters: outbox::Counters::default(),
             live: AtomicUsize::new(0),
         });

@@ -205,6 +205,7 @@ async fn varz(shared: &Shared) -> Value {
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "connections": shared.client_list().len(),
         "total_connections": shared.total_connections.load(Ordering::Relaxed),
+        "slow_consumers": shared.slow_consumers.load(Ordering::Relaxed),
         "in_msgs": in_msgs,
         "out_msgs": out_msgs,
         "in_bytes": in_bytes,
