@@ -169,33 +169,12 @@ async fn core_pub_sub(server: &TestServer, size: usize, n: usize) -> Measured {
     timed.finish(n as u64)
 }
 
-/// A plain socket that has sent CONNECT (and `ops`) and read the server's PONG to its PING.
-fn raw_client(port: u16, ops: &str) -> std::net::TcpStream {
-    use std::io::{Read, Write};
-    let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    sock.set_nodelay(true).expect("nodelay");
-    let hello = format!("CONNECT {{\"verbose\":false,\"pedantic\":false}}\r\n{ops}PING\r\n");
-    sock.write_all(hello.as_bytes()).expect("connect ops");
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !seen.ends_with(b"PONG\r\n") {
-        let n = sock.read(&mut buf).expect("read until PONG");
-        assert!(
-            n > 0,
-            "the server closed: {}",
-            String::from_utf8_lossy(&seen)
-        );
-        seen.extend_from_slice(&buf[..n]);
-    }
-    sock
-}
-
 /// One publisher to one subscriber over plain blocking sockets: messages per second from the
 /// first write until the subscriber has read all `n` deliveries.
 fn raw_pub_sub(server: &TestServer, size: usize, n: usize) -> Measured {
     use std::io::{Read, Write};
-    let mut sub = raw_client(server.port, "SUB core.raw 1\r\n");
-    let mut publisher = raw_client(server.port, "");
+    let mut sub = interop_support::raw_client(server.port, "SUB core.raw 1\r\n");
+    let mut publisher = interop_support::raw_client(server.port, "");
     let payload = "x".repeat(size);
     let op = format!("PUB core.raw {size}\r\n{payload}\r\n");
     let delivery = format!("MSG core.raw 1 {size}\r\n{payload}\r\n").len();
@@ -259,7 +238,7 @@ async fn raw_async_publish(
     let window = ASYNC_WINDOW;
     let js = server.jetstream().await;
     js.create_stream(stream(storage)).await.expect("stream");
-    let mut sock = raw_client(server.port, "SUB _R.a 1\r\n");
+    let mut sock = interop_support::raw_client(server.port, "SUB _R.a 1\r\n");
     let mut reader = sock.try_clone().expect("clone the socket");
     let op = format!("PUB bench.r _R.a {size}\r\n{}\r\n", "x".repeat(size));
     let per_write = (64 * 1024 / op.len()).clamp(1, window);

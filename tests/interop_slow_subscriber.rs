@@ -35,22 +35,14 @@ fn slow_consumers(server: &TestServer) -> u64 {
         .expect("varz.slow_consumers")
 }
 
-/// A socket that has sent CONNECT and `ops`, and read the server's PONG to its PING.
+/// A plain socket that has sent CONNECT and `ops` and read the PONG, with bounded reads and
+/// writes.
 fn client(port: u16, ops: &str) -> TcpStream {
-    let mut sock = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let sock = interop_support::raw_client(port, ops);
     sock.set_read_timeout(Some(Duration::from_secs(30)))
         .expect("read timeout");
     sock.set_write_timeout(Some(Duration::from_secs(30)))
         .expect("write timeout");
-    let hello = format!("CONNECT {{\"verbose\":false,\"pedantic\":false}}\r\n{ops}PING\r\n");
-    sock.write_all(hello.as_bytes()).expect("connect ops");
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !seen.ends_with(b"PONG\r\n") {
-        let n = sock.read(&mut buf).expect("read until PONG");
-        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&seen));
-        seen.extend_from_slice(&buf[..n]);
-    }
     sock
 }
 

@@ -739,3 +739,24 @@ pub async fn request_json(
     serde_json::from_slice(&reply.payload)
         .unwrap_or_else(|e| panic!("{subject}: reply is not JSON ({e})"))
 }
+
+/// A plain socket that has sent CONNECT (and `ops`) and read the server's PONG to its PING.
+pub fn raw_client(port: u16, ops: &str) -> std::net::TcpStream {
+    use std::io::{Read, Write};
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    sock.set_nodelay(true).expect("nodelay");
+    let hello = format!("CONNECT {{\"verbose\":false,\"pedantic\":false}}\r\n{ops}PING\r\n");
+    sock.write_all(hello.as_bytes()).expect("connect ops");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !seen.ends_with(b"PONG\r\n") {
+        let n = sock.read(&mut buf).expect("read until PONG");
+        assert!(
+            n > 0,
+            "the server closed: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    sock
+}
