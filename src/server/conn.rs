@@ -388,10 +388,10 @@ impl Conn {
                 .await
                 .is_err()
             {
+                // The drain drops the rest: the budget is spent.
                 break;
             }
         }
-        backlogged.clear();
         self.backlogged = backlogged;
     }
 
