@@ -126,7 +126,7 @@ const DIRECT_MAX: usize = 1 << 10;
 /// 2.9 stalled up to a second.)
 const STALL_PER_64K: std::time::Duration = std::time::Duration::from_millis(10);
 
-/// How long a connection that read `read` bytes may wait for backlogs (see [`STALL_PER_64K`]).
+/// How long a connection that read `read` bytes may wait for backlogs (see `STALL_PER_64K`).
 pub fn stall_budget(read: usize) -> std::time::Duration {
     let windows = read.div_ceil(64 << 10).max(1);
     STALL_PER_64K.saturating_mul(u32::try_from(windows).unwrap_or(u32::MAX))
